@@ -1,0 +1,635 @@
+//! Seam's configuration: TOML text in, a validated [`Config`] out.
+//!
+//! Parsing happens in two steps. `raw` mirrors the file with every field optional; [`validate`]
+//! checks it all at once and returns every problem with its TOML path (`providers.openai.kind`),
+//! or a `Config` in which nothing is left unset. Unknown keys are errors, found by walking the whole
+//! document, so a typo anywhere is reported together with the rest. Secrets named as `env:NAME` or
+//! `file:PATH` are resolved here, once, and live in [`Secret`], whose `Debug` never prints them.
+
+mod raw;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use raw::RawConfig;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8700";
+pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+pub const DEFAULT_STORAGE_URL: &str = "sqlite://seam-data/seam.db";
+pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub providers: BTreeMap<String, ProviderConfig>,
+    pub models: BTreeMap<String, ModelConfig>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageConfig {
+    Sqlite { path: PathBuf, redis_url: Option<String> },
+    Postgres { url: Secret, redis_url: Option<String> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// Any OpenAI-compatible server: OpenAI, vLLM, Ollama, llama.cpp, TGI, LiteLLM…
+    OpenAi,
+    /// Anthropic's Messages API.
+    Anthropic,
+    /// Built in, no network: deterministic answers for demos and tests.
+    Echo,
+}
+
+impl ProviderKind {
+    pub const NAMES: &'static str = "openai, anthropic, echo";
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "openai" => Some(ProviderKind::OpenAi),
+            "anthropic" => Some(ProviderKind::Anthropic),
+            "echo" => Some(ProviderKind::Echo),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Echo => "echo",
+        }
+    }
+
+    fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::OpenAi => None,
+            ProviderKind::Anthropic => Some("https://api.anthropic.com"),
+            ProviderKind::Echo => Some("builtin:echo"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trust {
+    /// A third party sees the data.
+    Vendor,
+    /// Self-hosted or air-gapped: the data stays with the team.
+    Private,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub kind: ProviderKind,
+    /// Without a trailing slash. For `openai` it includes `/v1`.
+    pub base_url: String,
+    pub api_key: Option<Secret>,
+    pub trust: Trust,
+    pub region: Option<String>,
+    pub timeout: Duration,
+    pub first_token_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_concurrency: u32,
+    pub api_version: String,
+    pub headers: Vec<(String, Secret)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// Targets in order; the first that answers wins.
+    Fallback,
+}
+
+#[derive(Clone, Debug)]
+pub struct ModelConfig {
+    pub alias: String,
+    pub strategy: Strategy,
+    pub targets: Vec<TargetConfig>,
+    pub policy: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetConfig {
+    pub provider: String,
+    pub model: String,
+    pub weight: u32,
+}
+
+/// A resolved secret. `Debug` and `Display` print `***`; read it with [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// One problem in a config file, with the TOML path it concerns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+impl ConfigError {
+    fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Where `env:` and `file:` references are resolved. Tests pass their own; the binary reads the
+/// process environment and the filesystem relative to the config file.
+pub struct Resolver<'a> {
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub base_dir: PathBuf,
+}
+
+impl Resolver<'_> {
+    pub fn process(base_dir: PathBuf) -> Resolver<'static> {
+        Resolver {
+            env: &|name| std::env::var(name).ok(),
+            base_dir,
+        }
+    }
+
+    fn secret(&self, path: &str, value: &str) -> Result<Secret, ConfigError> {
+        if let Some(name) = value.strip_prefix("env:") {
+            return match (self.env)(name) {
+                Some(v) if !v.is_empty() => Ok(Secret(v)),
+                _ => Err(ConfigError::new(
+                    path,
+                    format!("environment variable {name} is not set"),
+                )),
+            };
+        }
+        if let Some(file) = value.strip_prefix("file:") {
+            let p = self.base_dir.join(file);
+            return match std::fs::read_to_string(&p) {
+                Ok(s) if !s.trim().is_empty() => Ok(Secret(s.trim().to_owned())),
+                Ok(_) => Err(ConfigError::new(path, format!("{} is empty", p.display()))),
+                Err(e) => Err(ConfigError::new(
+                    path,
+                    format!("cannot read {}: {e}", p.display()),
+                )),
+            };
+        }
+        Err(ConfigError::new(
+            path,
+            "must be \"env:NAME\" or \"file:PATH\" so the secret stays out of the config file",
+        ))
+    }
+}
+
+/// Reads and validates a config file; `env:`/`file:` resolve against the process and the file's folder.
+pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![ConfigError::new(
+            "",
+            format!("cannot read {}: {e}", path.display()),
+        )]
+    })?;
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    from_toml(&text, &Resolver::process(base))
+}
+
+/// Parses and validates TOML text.
+pub fn from_toml(text: &str, resolver: &Resolver<'_>) -> Result<Config, Vec<ConfigError>> {
+    let raw = parse(text)?;
+    validate(raw, resolver)
+}
+
+/// TOML → [`RawConfig`], reporting every unknown key and the first type error with its path.
+pub fn parse(text: &str) -> Result<RawConfig, Vec<ConfigError>> {
+    let de = toml::Deserializer::parse(text).map_err(|e| vec![toml_error("", &e, text)])?;
+    let mut unknown = Vec::new();
+    let mut on_unknown = |path: serde_ignored::Path<'_>| {
+        unknown.push(ConfigError::new(toml_path(&path.to_string()), "unknown key"));
+    };
+    let de = serde_ignored::Deserializer::new(de, &mut on_unknown);
+    let result: Result<RawConfig, _> = serde_path_to_error::deserialize(de);
+    match result {
+        Ok(raw) if unknown.is_empty() => Ok(raw),
+        Ok(_) => Err(unknown),
+        Err(e) => {
+            let path = e.path().to_string();
+            let path = if path == "." { String::new() } else { toml_path(&path) };
+            unknown.push(toml_error(&path, e.inner(), text));
+            Err(unknown)
+        }
+    }
+}
+
+/// `a.targets.0.b` → `a.targets[0].b`, the way the rest of Seam's messages write array items.
+fn toml_path(dotted: &str) -> String {
+    let mut out = String::with_capacity(dotted.len() + 2);
+    for seg in dotted.split('.') {
+        if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+            out.push('[');
+            out.push_str(seg);
+            out.push(']');
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(seg);
+        }
+    }
+    out
+}
+
+fn toml_error(path: &str, e: &toml::de::Error, text: &str) -> ConfigError {
+    let line = e
+        .span()
+        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    let msg = e.message().trim_end().replace('\n', " ");
+    match line {
+        Some(l) => ConfigError::new(path, format!("{msg} (line {l})")),
+        None => ConfigError::new(path, msg),
+    }
+}
+
+/// Checks a raw config as a whole and returns every problem found, or the validated `Config`.
+pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+
+    let listen_text = raw.server.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+    let listen = listen_text.parse::<SocketAddr>().unwrap_or_else(|_| {
+        errors.push(ConfigError::new(
+            "server.listen",
+            format!("\"{listen_text}\" is not an address like 127.0.0.1:8700"),
+        ));
+        SocketAddr::from(([127, 0, 0, 1], 8700))
+    });
+    let max_body_bytes = match raw.server.max_body_bytes {
+        None => DEFAULT_MAX_BODY_BYTES,
+        Some(n) if n < 1024 => {
+            errors.push(ConfigError::new(
+                "server.max_body_bytes",
+                "must be at least 1024",
+            ));
+            DEFAULT_MAX_BODY_BYTES
+        }
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+    };
+
+    let storage = storage(raw.storage, resolver, &mut errors);
+
+    let mut providers = BTreeMap::new();
+    for (name, p) in raw.providers {
+        if let Some(cfg) = provider(&name, p, resolver, &mut errors) {
+            providers.insert(name, cfg);
+        }
+    }
+
+    let mut models = BTreeMap::new();
+    for (alias, m) in raw.models {
+        let path = format!("models.{alias}");
+        if alias.is_empty() {
+            errors.push(ConfigError::new(path.clone(), "alias must not be empty"));
+        }
+        let strategy = match m.strategy.as_deref().unwrap_or("fallback") {
+            "fallback" => Strategy::Fallback,
+            other => {
+                errors.push(ConfigError::new(
+                    format!("{path}.strategy"),
+                    format!("unknown strategy \"{other}\"; supported: fallback"),
+                ));
+                Strategy::Fallback
+            }
+        };
+        if m.targets.is_empty() {
+            errors.push(ConfigError::new(
+                format!("{path}.targets"),
+                "needs at least one { provider, model }",
+            ));
+        }
+        let mut targets = Vec::new();
+        for (i, t) in m.targets.into_iter().enumerate() {
+            let tpath = format!("{path}.targets[{i}]");
+            let (Some(provider), Some(model)) = (t.provider, t.model) else {
+                errors.push(ConfigError::new(tpath, "needs both provider and model"));
+                continue;
+            };
+            if !providers.contains_key(&provider) {
+                errors.push(ConfigError::new(
+                    format!("{tpath}.provider"),
+                    format!("no provider named \"{provider}\" in [providers]"),
+                ));
+            }
+            targets.push(TargetConfig {
+                provider,
+                model,
+                weight: t.weight.unwrap_or(1),
+            });
+        }
+        let policy = m.policy.unwrap_or_else(|| "default".into());
+        if policy != "default" {
+            errors.push(ConfigError::new(
+                format!("{path}.policy"),
+                format!("no policy named \"{policy}\"; the built-in policy is \"default\""),
+            ));
+        }
+        models.insert(
+            alias.clone(),
+            ModelConfig {
+                alias,
+                strategy,
+                targets,
+                policy,
+            },
+        );
+    }
+
+    if errors.is_empty() {
+        Ok(Config {
+            server: ServerConfig {
+                listen,
+                max_body_bytes,
+            },
+            storage,
+            providers,
+            models,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+fn storage(raw: raw::RawStorage, r: &Resolver<'_>, errors: &mut Vec<ConfigError>) -> StorageConfig {
+    let url = raw.url.unwrap_or_else(|| DEFAULT_STORAGE_URL.into());
+    let redis_url = match raw.redis_url {
+        Some(u) if !u.starts_with("redis://") && !u.starts_with("rediss://") => {
+            errors.push(ConfigError::new(
+                "storage.redis_url",
+                "must start with redis:// or rediss://",
+            ));
+            None
+        }
+        other => other,
+    };
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            errors.push(ConfigError::new("storage.url", "sqlite:// needs a path"));
+        }
+        return StorageConfig::Sqlite {
+            path: r.base_dir.join(path),
+            redis_url,
+        };
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return StorageConfig::Postgres {
+            url: Secret(url),
+            redis_url,
+        };
+    }
+    if url.starts_with("env:") || url.starts_with("file:") {
+        return match r.secret("storage.url", &url) {
+            Ok(s) if s.0.starts_with("postgres") => StorageConfig::Postgres { url: s, redis_url },
+            Ok(_) => {
+                errors.push(ConfigError::new(
+                    "storage.url",
+                    "a secret storage url must be postgres://",
+                ));
+                StorageConfig::Sqlite {
+                    path: PathBuf::new(),
+                    redis_url,
+                }
+            }
+            Err(e) => {
+                errors.push(e);
+                StorageConfig::Sqlite {
+                    path: PathBuf::new(),
+                    redis_url,
+                }
+            }
+        };
+    }
+    errors.push(ConfigError::new(
+        "storage.url",
+        "must start with sqlite:// or postgres://",
+    ));
+    StorageConfig::Sqlite {
+        path: PathBuf::new(),
+        redis_url,
+    }
+}
+
+fn provider(
+    name: &str,
+    p: raw::RawProvider,
+    r: &Resolver<'_>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<ProviderConfig> {
+    let path = format!("providers.{name}");
+    let before = errors.len();
+    if name.is_empty() || name.contains('/') {
+        errors.push(ConfigError::new(
+            path.clone(),
+            "provider names must be non-empty and contain no '/'",
+        ));
+    }
+    let kind = match p.kind.as_deref() {
+        None => {
+            errors.push(ConfigError::new(
+                format!("{path}.kind"),
+                format!("is required (one of {})", ProviderKind::NAMES),
+            ));
+            None
+        }
+        Some(k) => {
+            let kind = ProviderKind::parse(k);
+            if kind.is_none() {
+                errors.push(ConfigError::new(
+                    format!("{path}.kind"),
+                    format!("unknown kind \"{k}\"; expected one of {}", ProviderKind::NAMES),
+                ));
+            }
+            kind
+        }
+    };
+    let base_url = match (p.base_url, kind.and_then(ProviderKind::default_base_url)) {
+        (Some(u), _) => {
+            let u = u.trim_end_matches('/').to_owned();
+            if kind != Some(ProviderKind::Echo)
+                && !(u.starts_with("http://") || u.starts_with("https://"))
+            {
+                errors.push(ConfigError::new(
+                    format!("{path}.base_url"),
+                    "must start with http:// or https://",
+                ));
+            }
+            u
+        }
+        (None, Some(d)) => d.to_owned(),
+        (None, None) => {
+            if kind.is_some() {
+                errors.push(ConfigError::new(
+                    format!("{path}.base_url"),
+                    "is required for openai-compatible providers (include /v1, e.g. https://api.openai.com/v1)",
+                ));
+            }
+            String::new()
+        }
+    };
+    let api_key = p.api_key.and_then(|v| {
+        r.secret(&format!("{path}.api_key"), &v)
+            .map_err(|e| errors.push(e))
+            .ok()
+    });
+    let trust = match p.trust.as_deref() {
+        None => match kind {
+            Some(ProviderKind::Echo) => Trust::Private,
+            _ => Trust::Vendor,
+        },
+        Some("vendor") => Trust::Vendor,
+        Some("private") => Trust::Private,
+        Some(other) => {
+            errors.push(ConfigError::new(
+                format!("{path}.trust"),
+                format!("unknown trust \"{other}\"; expected vendor or private"),
+            ));
+            Trust::Vendor
+        }
+    };
+    let mut ms = |field: &str, v: Option<u64>, default: u64| -> Duration {
+        match v {
+            Some(0) => {
+                errors.push(ConfigError::new(
+                    format!("{path}.{field}"),
+                    "must be greater than 0",
+                ));
+                Duration::from_millis(default)
+            }
+            Some(n) => Duration::from_millis(n),
+            None => Duration::from_millis(default),
+        }
+    };
+    let timeout = ms("timeout_ms", p.timeout_ms, 60_000);
+    let first_token_timeout = ms("first_token_timeout_ms", p.first_token_timeout_ms, 10_000);
+    let connect_timeout = ms("connect_timeout_ms", p.connect_timeout_ms, 5_000);
+    let max_concurrency = match p.max_concurrency {
+        Some(0) => {
+            errors.push(ConfigError::new(
+                format!("{path}.max_concurrency"),
+                "must be at least 1",
+            ));
+            1
+        }
+        Some(n) => n,
+        None => 256,
+    };
+    let mut headers = Vec::new();
+    for (h, v) in p.headers {
+        let hpath = format!("{path}.headers.{h}");
+        let value = if v.starts_with("env:") || v.starts_with("file:") {
+            r.secret(&hpath, &v).map_err(|e| errors.push(e)).ok()
+        } else {
+            Some(Secret(v))
+        };
+        if let Some(value) = value {
+            headers.push((h, value));
+        }
+    }
+    if errors.len() > before {
+        return None;
+    }
+    Some(ProviderConfig {
+        name: name.to_owned(),
+        kind: kind?,
+        base_url,
+        api_key,
+        trust,
+        region: p.region,
+        timeout,
+        first_token_timeout,
+        connect_timeout,
+        max_concurrency,
+        api_version: p
+            .api_version
+            .unwrap_or_else(|| DEFAULT_ANTHROPIC_VERSION.into()),
+        headers,
+    })
+}
+
+/// The embedded default as TOML text: the `echo` provider always; `openai` and `anthropic` when
+/// their key is in the environment. Alias `chat` goes to the vendors that have a key, and to `echo`
+/// only when none has one, so a vendor outage never turns into silent echo answers.
+pub fn default_toml(env: &dyn Fn(&str) -> Option<String>) -> String {
+    let has = |k: &str| env(k).is_some_and(|v| !v.is_empty());
+    let mut t = String::from(
+        "# Seam's embedded default. Copy it to a file and pass --config to change it.\n\
+         [server]\nlisten = \"127.0.0.1:8700\"\n\n\
+         [storage]\nurl = \"sqlite://seam-data/seam.db\"\n\n\
+         [providers.echo]\nkind = \"echo\"\n\n",
+    );
+    let mut chat = Vec::new();
+    if has("OPENAI_API_KEY") {
+        t.push_str(
+            "[providers.openai]\nkind = \"openai\"\nbase_url = \"https://api.openai.com/v1\"\n\
+             api_key = \"env:OPENAI_API_KEY\"\ntrust = \"vendor\"\n\n",
+        );
+        chat.push("{ provider = \"openai\", model = \"gpt-4o-mini\" }");
+    }
+    if has("ANTHROPIC_API_KEY") {
+        t.push_str(
+            "[providers.anthropic]\nkind = \"anthropic\"\nbase_url = \"https://api.anthropic.com\"\n\
+             api_key = \"env:ANTHROPIC_API_KEY\"\ntrust = \"vendor\"\n\n",
+        );
+        chat.push("{ provider = \"anthropic\", model = \"claude-3-5-haiku-latest\" }");
+    }
+    if chat.is_empty() {
+        chat.push("{ provider = \"echo\", model = \"echo\" }");
+    }
+    t.push_str(&format!(
+        "[models.chat]\nstrategy = \"fallback\"\ntargets = [\n  {},\n]\n\n\
+         [models.echo]\ntargets = [{{ provider = \"echo\", model = \"echo\" }}]\n",
+        chat.join(",\n  ")
+    ));
+    t
+}
+
+/// The embedded default, validated.
+pub fn embedded(resolver: &Resolver<'_>) -> Result<Config, Vec<ConfigError>> {
+    from_toml(&default_toml(resolver.env), resolver)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,63 @@
+//! The TOML file as written: every field optional where the file may omit it. `validate` turns
+//! this into [`crate::Config`], after which nothing is "unset".
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub storage: RawStorage,
+    #[serde(default)]
+    pub providers: BTreeMap<String, RawProvider>,
+    #[serde(default)]
+    pub models: BTreeMap<String, RawModel>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub max_body_bytes: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawStorage {
+    pub url: Option<String>,
+    pub redis_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawProvider {
+    pub kind: Option<String>,
+    pub base_url: Option<String>,
+    pub api_key: Option<String>,
+    pub trust: Option<String>,
+    pub region: Option<String>,
+    pub timeout_ms: Option<u64>,
+    pub first_token_timeout_ms: Option<u64>,
+    pub connect_timeout_ms: Option<u64>,
+    pub max_concurrency: Option<u32>,
+    /// Anthropic only: the `anthropic-version` header.
+    pub api_version: Option<String>,
+    /// Extra headers sent upstream, e.g. `OpenAI-Organization`. Values may be `env:`/`file:`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawModel {
+    pub strategy: Option<String>,
+    #[serde(default)]
+    pub targets: Vec<RawTarget>,
+    pub policy: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTarget {
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub weight: Option<u32>,
+}

@@ -1,0 +1,207 @@
+use super::*;
+
+fn env_with(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+    move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+}
+
+fn check(text: &str) -> Result<Config, Vec<String>> {
+    let env = env_with(&[("OPENAI_API_KEY", "sk-test-secret")]);
+    let r = Resolver {
+        env: &env,
+        base_dir: PathBuf::from("/tmp"),
+    };
+    from_toml(text, &r).map_err(|es| es.iter().map(ToString::to_string).collect())
+}
+
+fn errors(text: &str) -> Vec<String> {
+    match check(text) {
+        Ok(_) => panic!("expected errors"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn design_example_is_valid() {
+    let cfg = check(
+        r#"
+[server]
+listen = "127.0.0.1:8700"
+
+[storage]
+url = "sqlite://seam-data/seam.db"
+
+[providers.openai]
+kind = "openai"
+base_url = "https://api.openai.com/v1/"
+api_key = "env:OPENAI_API_KEY"
+trust = "vendor"
+region = "us"
+timeout_ms = 60000
+first_token_timeout_ms = 10000
+max_concurrency = 256
+
+[providers.local]
+kind = "openai"
+base_url = "http://127.0.0.1:8000/v1"
+trust = "private"
+
+[models.chat]
+strategy = "fallback"
+targets = [
+  { provider = "local",  model = "qwen2.5-7b-instruct" },
+  { provider = "openai", model = "gpt-4o-mini", weight = 1 },
+]
+policy = "default"
+"#,
+    )
+    .unwrap();
+    let openai = &cfg.providers["openai"];
+    assert_eq!(openai.base_url, "https://api.openai.com/v1");
+    assert_eq!(openai.api_key.as_ref().unwrap().expose(), "sk-test-secret");
+    assert_eq!(cfg.providers["local"].trust, Trust::Private);
+    assert_eq!(cfg.models["chat"].targets.len(), 2);
+    assert_eq!(cfg.server.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+}
+
+#[test]
+fn unknown_keys_are_all_reported_with_their_path() {
+    let e = errors(
+        r#"
+[server]
+listne = "x"
+[providers.echo]
+kind = "echo"
+colour = "red"
+[models.m]
+targets = [{ provider = "echo", model = "e", wieght = 2 }]
+[extra]
+"#,
+    );
+    assert_eq!(
+        e,
+        vec![
+            "extra: unknown key",
+            "models.m.targets[0].wieght: unknown key",
+            "providers.echo.colour: unknown key",
+            "server.listne: unknown key",
+        ]
+    );
+}
+
+#[test]
+fn type_errors_name_path_and_line() {
+    let e = errors("[providers.x]\nkind = \"openai\"\ntimeout_ms = \"soon\"\n");
+    assert_eq!(e.len(), 1);
+    assert!(e[0].starts_with("providers.x.timeout_ms: "), "{}", e[0]);
+    assert!(e[0].ends_with("(line 3)"), "{}", e[0]);
+}
+
+#[test]
+fn syntax_error_has_a_line() {
+    let e = errors("[server\nlisten = 1");
+    assert!(e[0].contains("line 1"), "{}", e[0]);
+}
+
+#[test]
+fn semantic_errors_are_collected() {
+    let e = errors(
+        r#"
+[server]
+listen = "nowhere"
+[providers.a]
+kind = "grpc"
+[providers.b]
+kind = "openai"
+api_key = "sk-literal"
+[providers.c]
+kind = "openai"
+base_url = "http://x/v1"
+api_key = "env:MISSING_KEY"
+[models.m]
+strategy = "random"
+targets = [{ provider = "nope", model = "x" }]
+"#,
+    );
+    let expect = [
+        "server.listen: \"nowhere\" is not an address like 127.0.0.1:8700",
+        "providers.a.kind: unknown kind \"grpc\"; expected one of openai, anthropic, echo",
+        "providers.b.base_url: is required for openai-compatible providers (include /v1, e.g. https://api.openai.com/v1)",
+        "providers.b.api_key: must be \"env:NAME\" or \"file:PATH\" so the secret stays out of the config file",
+        "providers.c.api_key: environment variable MISSING_KEY is not set",
+        "models.m.strategy: unknown strategy \"random\"; supported: fallback",
+        "models.m.targets[0].provider: no provider named \"nope\" in [providers]",
+    ];
+    assert_eq!(e, expect);
+}
+
+#[test]
+fn secrets_never_print() {
+    let cfg = check(
+        "[providers.o]\nkind = \"openai\"\nbase_url = \"https://x/v1\"\napi_key = \"env:OPENAI_API_KEY\"\n",
+    )
+    .unwrap();
+    let dbg = format!("{cfg:?}");
+    assert!(!dbg.contains("sk-test-secret"));
+    assert!(dbg.contains("***"));
+}
+
+#[test]
+fn file_secrets_are_read_and_trimmed() {
+    let dir = std::env::temp_dir().join(format!("seam-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("key"), "sk-from-file\n").unwrap();
+    let r = Resolver {
+        env: &|_| None,
+        base_dir: dir.clone(),
+    };
+    let cfg = from_toml(
+        "[providers.o]\nkind = \"anthropic\"\napi_key = \"file:key\"\n",
+        &r,
+    )
+    .unwrap();
+    assert_eq!(cfg.providers["o"].api_key.as_ref().unwrap().expose(), "sk-from-file");
+    assert_eq!(cfg.providers["o"].base_url, "https://api.anthropic.com");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn embedded_default_uses_echo_without_keys() {
+    let r = Resolver {
+        env: &|_| None,
+        base_dir: PathBuf::from("."),
+    };
+    let cfg = embedded(&r).unwrap();
+    assert_eq!(cfg.server.listen.to_string(), DEFAULT_LISTEN);
+    assert_eq!(cfg.models["chat"].targets[0].provider, "echo");
+    assert_eq!(cfg.providers.len(), 1);
+}
+
+#[test]
+fn embedded_default_routes_chat_to_vendors_with_keys() {
+    let env = env_with(&[("OPENAI_API_KEY", "sk-a"), ("ANTHROPIC_API_KEY", "sk-b")]);
+    let r = Resolver {
+        env: &env,
+        base_dir: PathBuf::from("."),
+    };
+    let cfg = embedded(&r).unwrap();
+    let providers: Vec<_> = cfg.models["chat"]
+        .targets
+        .iter()
+        .map(|t| t.provider.as_str())
+        .collect();
+    assert_eq!(providers, ["openai", "anthropic"]);
+    assert_eq!(cfg.models["echo"].targets[0].provider, "echo");
+}
+
+proptest::proptest! {
+    // Whatever the text, parsing returns Ok or errors; it never panics.
+    #[test]
+    fn parse_never_panics(s in "\\PC{0,200}") {
+        let _ = check(&s);
+    }
+
+    #[test]
+    fn parse_never_panics_on_tomlish(s in "(\\[[a-z.]{0,12}\\]\n|[a-z_]{1,10} = (\"[a-z:/0-9.]{0,12}\"|[0-9]{1,6}|\\[\\]|\\{\\})\n){0,12}") {
+        let _ = check(&s);
+    }
+}

@@ -1,0 +1,1 @@
+//! Anthropic Messages ⇄ OpenAI chat translation.

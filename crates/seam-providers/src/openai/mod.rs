@@ -1,0 +1,72 @@
+//! Any OpenAI-compatible server: OpenAI itself, vLLM, Ollama, llama.cpp, TGI, LiteLLM.
+//!
+//! The client's JSON body is forwarded with only `model` replaced, so fields Seam does not know
+//! reach the upstream untouched; the answer comes back the same way.
+
+mod convert;
+
+use std::collections::VecDeque;
+
+use seam_config::ProviderConfig;
+use seam_types::chat::{ChatChunk, ChatCompletion, ChatRequest};
+use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
+
+use crate::http::{StreamDecoder, UpstreamClient, decode_sse, read_json};
+use crate::sse::SseEvent;
+use crate::{ChunkStream, ProviderError};
+
+pub struct OpenAi {
+    chat_url: String,
+    embeddings_url: String,
+    client: UpstreamClient,
+}
+
+impl OpenAi {
+    pub fn new(cfg: &ProviderConfig) -> Result<Self, String> {
+        let auth = cfg
+            .api_key
+            .as_ref()
+            .map(|k| ("authorization", format!("Bearer {}", k.expose())));
+        Ok(OpenAi {
+            chat_url: format!("{}/chat/completions", cfg.base_url),
+            embeddings_url: format!("{}/embeddings", cfg.base_url),
+            client: UpstreamClient::new(cfg, auth)?,
+        })
+    }
+
+    pub async fn chat(&self, model: &str, req: &ChatRequest) -> Result<ChatCompletion, ProviderError> {
+        let body = convert::chat_body(model, req, false)?;
+        let resp = self.client.post_json(&self.chat_url, body).await?;
+        read_json(resp).await
+    }
+
+    pub async fn chat_stream(&self, model: &str, req: &ChatRequest) -> Result<ChunkStream, ProviderError> {
+        let body = convert::chat_body(model, req, true)?;
+        let resp = self.client.post_json(&self.chat_url, body).await?;
+        Ok(decode_sse(resp, Decoder))
+    }
+
+    pub async fn embeddings(
+        &self,
+        model: &str,
+        req: &EmbeddingsRequest,
+    ) -> Result<EmbeddingsResponse, ProviderError> {
+        let body = convert::embeddings_body(model, req)?;
+        let resp = self.client.post_json(&self.embeddings_url, body).await?;
+        read_json(resp).await
+    }
+}
+
+struct Decoder;
+
+impl StreamDecoder for Decoder {
+    fn event(&mut self, ev: SseEvent, out: &mut VecDeque<ChatChunk>) -> Result<bool, ProviderError> {
+        match convert::stream_event(&ev)? {
+            Some(chunk) => {
+                out.push_back(chunk);
+                Ok(false)
+            }
+            None => Ok(true),
+        }
+    }
+}

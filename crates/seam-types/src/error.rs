@@ -1,0 +1,158 @@
+//! Every error a client can see: one table of stable codes, each with its OpenAI error `type`
+//! and HTTP status, so the `openai` SDKs raise the matching exception class.
+//!
+//! Messages never carry secrets or request content; they say what was wrong and where.
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+macro_rules! error_codes {
+    ($($variant:ident => ($code:literal, $kind:literal, $status:literal, $doc:literal),)*) => {
+        /// A stable error code. The table is documented in `docs/errors.md`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            pub const fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code,)* }
+            }
+
+            /// The OpenAI error `type`.
+            pub const fn kind(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $kind,)* }
+            }
+
+            pub const fn status(self) -> u16 {
+                match self { $(ErrorCode::$variant => $status,)* }
+            }
+
+            pub const fn doc(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $doc,)* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    InvalidJson => ("invalid_json", "invalid_request_error", 400, "The body is not valid JSON."),
+    InvalidRequest => ("invalid_request", "invalid_request_error", 400, "A field is missing or has an invalid value; `param` names it."),
+    UnsupportedParameter => ("unsupported_parameter", "invalid_request_error", 400, "The target cannot honour a parameter (e.g. embeddings on an Anthropic model)."),
+    ModelNotFound => ("model_not_found", "invalid_request_error", 404, "`model` is neither a configured alias nor a known PROVIDER/MODEL."),
+    NotFound => ("not_found", "invalid_request_error", 404, "No such route."),
+    MethodNotAllowed => ("method_not_allowed", "invalid_request_error", 405, "The route exists but not with this method."),
+    RequestTooLarge => ("request_too_large", "invalid_request_error", 413, "The body is larger than `server.max_body_bytes`."),
+    UpstreamError => ("upstream_error", "api_error", 502, "Every target failed with a server error or could not be reached."),
+    UpstreamInvalidResponse => ("upstream_invalid_response", "api_error", 502, "The upstream answered with something that is not its documented wire format."),
+    StreamInterrupted => ("stream_interrupted", "api_error", 502, "A stream failed after its first chunk reached the client; sent as the stream's last event."),
+    UpstreamTimeout => ("upstream_timeout", "timeout_error", 504, "The upstream did not answer (or send its first token) in time."),
+    Internal => ("internal_error", "api_error", 500, "A bug in Seam; the log has details under the request id."),
+}
+
+/// An error as the client sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: Cow<'static, str>,
+    pub kind: Cow<'static, str>,
+    pub message: String,
+    pub param: Option<String>,
+    /// Seconds, sent as `retry-after`.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status: code.status(),
+            code: Cow::Borrowed(code.as_str()),
+            kind: Cow::Borrowed(code.kind()),
+            message: message.into(),
+            param: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn with_param(mut self, param: impl Into<String>) -> Self {
+        self.param = Some(param.into());
+        self
+    }
+
+    /// An upstream's own 4xx, passed through with its status, type, code and message.
+    pub fn upstream(status: u16, kind: Option<String>, code: Option<String>, message: String) -> Self {
+        ApiError {
+            status,
+            code: code.map_or(Cow::Borrowed("upstream_rejected"), Cow::Owned),
+            kind: kind.map_or(Cow::Borrowed("invalid_request_error"), Cow::Owned),
+            message,
+            param: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn is(&self, code: ErrorCode) -> bool {
+        self.code == code.as_str()
+    }
+
+    /// `{"error": {"message", "type", "code", "param"}}`.
+    pub fn body(&self) -> ErrorBody<'_> {
+        ErrorBody {
+            error: ErrorObject {
+                message: &self.message,
+                kind: &self.kind,
+                code: &self.code,
+                param: self.param.as_deref(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.code, self.status, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+#[derive(Serialize)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorObject<'a>,
+}
+
+#[derive(Serialize)]
+pub struct ErrorObject<'a> {
+    pub message: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    pub code: &'a str,
+    pub param: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_statuses_are_errors() {
+        let mut seen = std::collections::HashSet::new();
+        for c in ErrorCode::ALL {
+            assert!(seen.insert(c.as_str()), "duplicate code {}", c.as_str());
+            assert!((400..600).contains(&c.status()));
+        }
+    }
+
+    #[test]
+    fn body_shape() {
+        let e = ApiError::new(ErrorCode::InvalidRequest, "bad").with_param("messages");
+        let v = serde_json::to_value(e.body()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"error": {"message": "bad", "type": "invalid_request_error", "code": "invalid_request", "param": "messages"}})
+        );
+    }
+}
