@@ -35,8 +35,9 @@ pub struct UpstreamClient {
 }
 
 impl UpstreamClient {
-    /// `auth` is the provider's own credential header, if it has one.
-    pub fn new(cfg: &ProviderConfig, auth: Option<(&str, String)>) -> Result<Self, String> {
+    /// `fixed` are the provider's own headers (its credential, a version header), sent on every
+    /// request and marked sensitive so they never print.
+    pub fn new(cfg: &ProviderConfig, fixed: Vec<(&str, String)>) -> Result<Self, String> {
         install_crypto_provider();
         let client = reqwest::Client::builder()
             .connect_timeout(cfg.connect_timeout)
@@ -56,7 +57,7 @@ impl UpstreamClient {
             headers.insert(n, v);
             Ok(())
         };
-        if let Some((name, value)) = auth {
+        for (name, value) in fixed {
             add(name, &value)?;
         }
         for (name, value) in &cfg.headers {

@@ -17,10 +17,13 @@ pub struct Anthropic {
 
 impl Anthropic {
     pub fn new(cfg: &ProviderConfig) -> Result<Self, String> {
-        let auth = cfg.api_key.as_ref().map(|k| ("x-api-key", k.expose().to_owned()));
+        let mut fixed = vec![("anthropic-version", cfg.api_version.clone())];
+        if let Some(k) = &cfg.api_key {
+            fixed.push(("x-api-key", k.expose().to_owned()));
+        }
         Ok(Anthropic {
             messages_url: format!("{}/v1/messages", cfg.base_url),
-            client: UpstreamClient::new(cfg, auth)?,
+            client: UpstreamClient::new(cfg, fixed)?,
         })
     }
 

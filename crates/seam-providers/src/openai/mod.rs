@@ -25,8 +25,9 @@ impl OpenAi {
     pub fn new(cfg: &ProviderConfig) -> Result<Self, String> {
         let auth = cfg
             .api_key
-            .as_ref()
-            .map(|k| ("authorization", format!("Bearer {}", k.expose())));
+            .iter()
+            .map(|k| ("authorization", format!("Bearer {}", k.expose())))
+            .collect();
         Ok(OpenAi {
             chat_url: format!("{}/chat/completions", cfg.base_url),
             embeddings_url: format!("{}/embeddings", cfg.base_url),
