@@ -49,6 +49,7 @@ error_codes! {
     UpstreamError => ("upstream_error", "api_error", 502, "Every target failed with a server error or could not be reached."),
     UpstreamInvalidResponse => ("upstream_invalid_response", "api_error", 502, "The upstream answered with something that is not its documented wire format."),
     StreamInterrupted => ("stream_interrupted", "api_error", 502, "A stream failed after its first chunk reached the client; sent as the stream's last event."),
+    Overloaded => ("overloaded", "api_error", 503, "Every target is at its `max_concurrency`; retry after the `retry-after` seconds."),
     UpstreamTimeout => ("upstream_timeout", "timeout_error", 504, "The upstream did not answer (or send its first token) in time."),
     Internal => ("internal_error", "api_error", 500, "A bug in Seam; the log has details under the request id."),
 }

@@ -1,0 +1,144 @@
+//! Streams after the peek: the first chunk is already in hand; the rest is forwarded as it
+//! arrives, with an idle timeout between chunks, and any failure becomes the last item so the
+//! client is never left with a silently truncated answer.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures_util::{Stream, StreamExt};
+use seam_providers::{ChunkStream, ProviderError};
+use seam_types::chat::{ChatChunk, ChatRequest};
+use seam_types::{ApiError, ErrorCode};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Sleep;
+
+use crate::{ProviderEntry, telemetry};
+
+/// Opens a stream and waits for its first chunk; a stream that ends or fails before it counts
+/// as a failed attempt, so the next target can still take over.
+pub(crate) async fn open(
+    entry: &ProviderEntry,
+    model: &str,
+    req: &ChatRequest,
+) -> Result<(ChatChunk, ChunkStream), ProviderError> {
+    let mut s = entry.provider.chat_stream(model, req).await?;
+    match s.next().await {
+        Some(Ok(first)) => Ok((first, s)),
+        Some(Err(e)) => Err(e),
+        None => Err(ProviderError::StreamCut("no chunks before the end".into())),
+    }
+}
+
+pub(crate) struct Guarded {
+    first: Option<ChatChunk>,
+    inner: ChunkStream,
+    idle: Duration,
+    sleep: Pin<Box<Sleep>>,
+    route: String,
+    provider: String,
+    model: String,
+    started: Instant,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    done: bool,
+    _permit: OwnedSemaphorePermit,
+}
+
+pub(crate) fn guard(
+    (first, inner): (ChatChunk, ChunkStream),
+    permit: OwnedSemaphorePermit,
+    idle: Duration,
+    route: String,
+    provider: String,
+    model: String,
+) -> Guarded {
+    Guarded {
+        first: Some(first),
+        inner,
+        idle,
+        sleep: Box::pin(tokio::time::sleep(idle)),
+        route,
+        provider,
+        model,
+        started: Instant::now(),
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        done: false,
+        _permit: permit,
+    }
+}
+
+impl Guarded {
+    fn observe(&mut self, chunk: &ChatChunk) {
+        if let Some(u) = &chunk.usage {
+            self.prompt_tokens = u.prompt_tokens;
+            self.completion_tokens = u.completion_tokens;
+        }
+    }
+
+    fn finish(&mut self, outcome: &'static str) {
+        self.done = true;
+        telemetry::stream_end(&self.provider, &self.model, outcome, self.started.elapsed());
+        if self.prompt_tokens + self.completion_tokens > 0 {
+            telemetry::tokens(&self.provider, &self.model, self.prompt_tokens, self.completion_tokens);
+        }
+    }
+
+    fn interrupted(&mut self, outcome: &'static str, why: String) -> ApiError {
+        self.finish(outcome);
+        tracing::warn!(target_route = %self.route, %why, "stream interrupted after its first chunk");
+        ApiError::new(
+            ErrorCode::StreamInterrupted,
+            format!("{}: the stream failed after it started: {why}", self.route),
+        )
+    }
+}
+
+impl Stream for Guarded {
+    type Item = Result<ChatChunk, ApiError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Some(first) = this.first.take() {
+            this.observe(&first);
+            return Poll::Ready(Some(Ok(first)));
+        }
+        if this.done {
+            return Poll::Ready(None);
+        }
+        match this.inner.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                this.observe(&chunk);
+                let deadline = tokio::time::Instant::now() + this.idle;
+                this.sleep.as_mut().reset(deadline);
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                let err = this.interrupted("interrupted", e.to_string());
+                Poll::Ready(Some(Err(err)))
+            }
+            Poll::Ready(None) => {
+                this.finish("completed");
+                Poll::Ready(None)
+            }
+            Poll::Pending => match this.sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    let why = format!("no chunk for {} ms", this.idle.as_millis());
+                    let err = this.interrupted("idle_timeout", why);
+                    Poll::Ready(Some(Err(err)))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        if !self.done {
+            // The client went away before the end; the upstream request is cancelled with us.
+            self.finish("client_closed");
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Typed metric events: one function per event, so names and labels live in one place.
+//!
+//! Labels are config-defined names (provider, alias, endpoint, error code) or bounded sets; a
+//! client-chosen model name under direct addressing is admitted as a label only while fewer than
+//! [`MAX_MODEL_LABELS`] exist, then reported as `other`. No label ever carries request content.
+
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use metrics::{counter, describe_counter, describe_histogram, histogram};
+use seam_providers::ProviderError;
+
+pub const MAX_MODEL_LABELS: usize = 256;
+
+pub const UPSTREAM_REQUESTS: &str = "seam_upstream_requests_total";
+pub const UPSTREAM_DURATION: &str = "seam_upstream_duration_seconds";
+pub const TTFT: &str = "seam_time_to_first_token_seconds";
+pub const TOKENS: &str = "seam_tokens_total";
+pub const STREAMS: &str = "seam_streams_total";
+pub const STREAM_DURATION: &str = "seam_stream_duration_seconds";
+
+/// Registers help texts; call once at start-up after installing a recorder.
+pub fn describe() {
+    describe_counter!(UPSTREAM_REQUESTS, "Upstream attempts by provider, model and outcome.");
+    describe_histogram!(UPSTREAM_DURATION, metrics::Unit::Seconds, "Upstream attempt latency (streams: until the first chunk).");
+    describe_histogram!(TTFT, metrics::Unit::Seconds, "Time from the upstream request to its first streamed chunk.");
+    describe_counter!(TOKENS, "Tokens reported by upstreams, by provider, model and kind (prompt|completion).");
+    describe_counter!(STREAMS, "Streams by how they ended: completed, interrupted, idle_timeout, client_closed.");
+    describe_histogram!(STREAM_DURATION, metrics::Unit::Seconds, "Stream duration after the first chunk.");
+}
+
+/// The metric label for a model name: itself while the set is small, else `other`.
+pub fn model_label(model: &str) -> String {
+    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(|| Mutex::new(HashSet::new()));
+    let Ok(mut seen) = seen.lock() else {
+        return "other".into();
+    };
+    if seen.contains(model) {
+        return model.to_owned();
+    }
+    if seen.len() < MAX_MODEL_LABELS && model.len() <= 128 {
+        seen.insert(model.to_owned());
+        return model.to_owned();
+    }
+    "other".into()
+}
+
+pub fn failure_outcome(e: &ProviderError) -> &'static str {
+    match e {
+        ProviderError::Connect(_) => "connect_error",
+        ProviderError::Timeout(_) => "timeout",
+        ProviderError::Status { status, .. } if *status >= 500 => "upstream_5xx",
+        ProviderError::Status { status: 429, .. } => "upstream_429",
+        ProviderError::Status { .. } => "upstream_4xx",
+        ProviderError::InvalidResponse(_) => "invalid_response",
+        ProviderError::StreamCut(_) => "stream_cut",
+        ProviderError::Unsupported(_) => "unsupported",
+    }
+}
+
+pub fn upstream(provider: &str, model: &str, outcome: &'static str, latency: Option<Duration>) {
+    let labels = [("provider", provider.to_owned()), ("model", model.to_owned())];
+    counter!(UPSTREAM_REQUESTS, &[&labels[..], &[("outcome", outcome.to_owned())]].concat()).increment(1);
+    if let Some(l) = latency {
+        histogram!(UPSTREAM_DURATION, &labels).record(l.as_secs_f64());
+    }
+}
+
+pub fn ttft(provider: &str, model: &str, d: Duration) {
+    histogram!(TTFT, "provider" => provider.to_owned(), "model" => model.to_owned()).record(d.as_secs_f64());
+}
+
+pub fn tokens(provider: &str, model: &str, prompt: u64, completion: u64) {
+    let p = provider.to_owned();
+    let m = model.to_owned();
+    counter!(TOKENS, "provider" => p.clone(), "model" => m.clone(), "kind" => "prompt").increment(prompt);
+    counter!(TOKENS, "provider" => p, "model" => m, "kind" => "completion").increment(completion);
+}
+
+pub fn stream_end(provider: &str, model: &str, outcome: &'static str, d: Duration) {
+    let p = provider.to_owned();
+    let m = model.to_owned();
+    counter!(STREAMS, "provider" => p.clone(), "model" => m.clone(), "outcome" => outcome).increment(1);
+    histogram!(STREAM_DURATION, "provider" => p, "model" => m).record(d.as_secs_f64());
+}

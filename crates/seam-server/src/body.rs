@@ -1,0 +1,100 @@
+//! Reading request bodies: capped before they are buffered, parsed with the failing field's path.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, header};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use seam_types::{ApiError, ErrorCode};
+
+/// Reads at most `cap` bytes; a declared or actual larger body is 413.
+pub async fn read(body: Body, headers: &HeaderMap, cap: usize) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::RequestTooLarge,
+            format!("The request body is larger than the limit of {cap} bytes (server.max_body_bytes)"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > cap as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, cap).await.map_err(|e| {
+        let over = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if over {
+            too_large()
+        } else {
+            ApiError::new(ErrorCode::InvalidRequest, "The request body could not be read")
+        }
+    })
+}
+
+/// Parses JSON; a syntax error is `invalid_json`, a wrong or missing field is `invalid_request`
+/// with `param` set to its path (`messages[0].role`).
+pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(ErrorCode::InvalidJson, "The request body is empty; send a JSON object"));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = match serde_path_to_error::deserialize(&mut de) {
+        Ok(v) => v,
+        Err(e) => return Err(describe(e)),
+    };
+    de.end().map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidJson,
+            format!("Trailing characters after the JSON object at line {} column {}", e.line(), e.column()),
+        )
+    })?;
+    Ok(value)
+}
+
+fn describe(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    match inner.classify() {
+        serde_json::error::Category::Data => {
+            // serde's message names the expected type, never the offending value's content beyond
+            // a short literal; it is safe to show.
+            let msg = inner.to_string();
+            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+            let (param, msg) = missing_field(&path, &msg);
+            let mut err = ApiError::new(ErrorCode::InvalidRequest, format!("Invalid value for `{param}`: {msg}"));
+            if param != "." && !param.is_empty() {
+                err = err.with_param(param);
+            }
+            err
+        }
+        _ => ApiError::new(
+            ErrorCode::InvalidJson,
+            format!(
+                "The request body is not valid JSON (line {} column {})",
+                inner.line(),
+                inner.column()
+            ),
+        ),
+    }
+}
+
+/// For "missing field `x`", the param is the field itself, not the object that lacks it.
+fn missing_field(path: &str, msg: &str) -> (String, String) {
+    if let Some(rest) = msg.strip_prefix("missing field `")
+        && let Some(field) = rest.strip_suffix('`')
+    {
+        let param = if path == "." || path.is_empty() {
+            field.to_owned()
+        } else {
+            format!("{path}.{field}")
+        };
+        return (param, "is required".into());
+    }
+    (path.to_owned(), msg.to_owned())
+}
+
+/// `validate()`'s `(param, why)` as a 400.
+pub fn invalid((param, why): (String, &'static str)) -> ApiError {
+    ApiError::new(ErrorCode::InvalidRequest, format!("`{param}` {why}")).with_param(param)
+}

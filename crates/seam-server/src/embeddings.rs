@@ -1,0 +1,40 @@
+//! `POST /v1/embeddings`.
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use seam_types::embeddings::EmbeddingsRequest;
+
+use crate::chat::{failure, json_response, route_headers};
+use crate::error::error_response;
+use crate::{RequestStart, SharedState, body, metrics};
+
+pub async fn handle(
+    State(st): State<SharedState>,
+    Extension(start): Extension<RequestStart>,
+    headers: HeaderMap,
+    raw: Body,
+) -> Response {
+    let req = match parse(raw, &headers, st.max_body_bytes).await {
+        Ok(r) => r,
+        Err(e) => return error_response(&e),
+    };
+    match st.gateway.embeddings(&req).await {
+        Ok(out) => {
+            let mut resp = json_response(&out.value);
+            metrics::overhead(metrics::EMBEDDINGS, start.0.elapsed().saturating_sub(out.upstream));
+            route_headers(&mut resp, Some(&out.route), &out.attempts);
+            resp
+        }
+        Err(f) => failure(&f),
+    }
+}
+
+async fn parse(raw: Body, headers: &HeaderMap, cap: usize) -> Result<EmbeddingsRequest, seam_types::ApiError> {
+    let bytes = body::read(raw, headers, cap).await?;
+    let req: EmbeddingsRequest = body::json(&bytes)?;
+    req.validate().map_err(body::invalid)?;
+    Ok(req)
+}

@@ -1,0 +1,109 @@
+//! The HTTP edge of Seam: an axum app over `seam-gateway`.
+//!
+//! This is the only crate that knows HTTP. It owns the public JSON (OpenAI's shapes, via
+//! `seam-types`), reads bodies with a cap, turns every failure into an OpenAI-shaped error with a
+//! stable code ([`error`]), writes streams as server-sent events ([`sse`]) that end with
+//! `[DONE]` only when the upstream finished, and exposes health and Prometheus metrics.
+//! Build the app with [`app`] and test it with `tower::ServiceExt::oneshot`; run it with [`serve`].
+
+mod body;
+mod chat;
+mod embeddings;
+pub mod error;
+mod meta;
+pub mod metrics;
+mod sse;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use metrics_exporter_prometheus::PrometheusHandle;
+use seam_gateway::Gateway;
+
+pub struct AppState {
+    pub gateway: Gateway,
+    pub metrics: Option<PrometheusHandle>,
+    pub max_body_bytes: usize,
+    /// Unix seconds at start-up, reported as `created` of each model.
+    pub started: u64,
+}
+
+pub type SharedState = Arc<AppState>;
+
+/// When the request reached Seam; handlers subtract upstream time from it to get overhead.
+#[derive(Clone, Copy)]
+pub struct RequestStart(pub Instant);
+
+/// `x-seam-request-id`: time-ordered, so ids sort by arrival.
+#[derive(Clone)]
+pub struct RequestId(pub HeaderValue);
+
+pub const REQUEST_ID: &str = "x-seam-request-id";
+pub const ROUTE: &str = "x-seam-route";
+pub const ATTEMPTS: &str = "x-seam-attempts";
+
+/// The whole HTTP surface. Middleware, outermost first: `observe` (request id, access metrics).
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat::handle))
+        .route("/v1/embeddings", post(embeddings::handle))
+        .route("/v1/models", get(meta::models))
+        .route("/v1/models/{*id}", get(meta::model))
+        .route("/healthz", get(meta::healthz))
+        .route("/readyz", get(meta::readyz))
+        .route("/metrics", get(meta::metrics))
+        .fallback(meta::not_found)
+        .method_not_allowed_fallback(meta::method_not_allowed)
+        .layer(middleware::from_fn(observe))
+        .with_state(Arc::new(state))
+}
+
+/// Gives every request an id (also on errors and 404s) and records the request metrics.
+async fn observe(mut req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let endpoint = metrics::endpoint(req.uri().path());
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    let id = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("unknown"));
+    req.extensions_mut().insert(RequestStart(start));
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut resp = next.run(req).await;
+    resp.headers_mut().insert(REQUEST_ID, id);
+    metrics::request(endpoint, resp.status().as_u16(), start.elapsed());
+    resp
+}
+
+/// Refuses an address reachable from other machines while no API keys protect the gateway.
+pub fn check_exposure(listen: SocketAddr, keys_configured: bool) -> Result<(), String> {
+    if keys_configured || listen.ip().is_loopback() {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to listen on {listen}: no API keys are configured, so Seam serves unauthenticated \
+         and only on a loopback address (e.g. 127.0.0.1:{port} or [::1]:{port})",
+        port = listen.port()
+    ))
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // Small SSE frames must not wait for Nagle's algorithm.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

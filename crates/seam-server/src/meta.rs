@@ -1,0 +1,77 @@
+//! Models, health, metrics and the fallbacks for unknown routes.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use seam_types::{ApiError, ErrorCode};
+use serde_json::json;
+
+use crate::SharedState;
+use crate::chat::json_response;
+use crate::error::AppError;
+
+#[derive(Serialize)]
+struct Model<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    owned_by: &'static str,
+}
+
+pub async fn models(State(st): State<SharedState>) -> Response {
+    let data: Vec<Model<'_>> = st
+        .gateway
+        .aliases()
+        .into_iter()
+        .map(|id| model_object(id, st.started))
+        .collect();
+    json_response(&json!({ "object": "list", "data": data }))
+}
+
+pub async fn model(State(st): State<SharedState>, Path(id): Path<String>) -> Response {
+    match st.gateway.aliases().into_iter().find(|a| *a == id) {
+        Some(a) => json_response(&model_object(a, st.started)),
+        None => AppError(
+            ApiError::new(ErrorCode::ModelNotFound, "No alias with that name; GET /v1/models lists them")
+                .with_param("model"),
+        )
+        .into_response(),
+    }
+}
+
+fn model_object(id: &str, created: u64) -> Model<'_> {
+    Model {
+        id,
+        object: "model",
+        created,
+        owned_by: "seam",
+    }
+}
+
+pub async fn healthz() -> Response {
+    json_response(&json!({ "status": "ok" }))
+}
+
+/// Ready once the config is loaded and providers are built, which is before the listener opens.
+pub async fn readyz(State(st): State<SharedState>) -> Response {
+    json_response(&json!({ "status": "ready", "models": st.gateway.aliases().len() }))
+}
+
+pub async fn metrics(State(st): State<SharedState>) -> Response {
+    let text = st.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
+    let mut resp = text.into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
+}
+
+pub async fn not_found() -> AppError {
+    AppError::new(ErrorCode::NotFound, "No such route; Seam serves the OpenAI API under /v1")
+}
+
+pub async fn method_not_allowed() -> AppError {
+    AppError::new(ErrorCode::MethodNotAllowed, "This route does not accept that method")
+}

@@ -1,0 +1,110 @@
+//! The Prometheus recorder and the edge's own metric events.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{counter, describe_counter, describe_histogram, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use seam_types::{ApiError, ErrorCode};
+
+pub const CHAT: &str = "chat_completions";
+pub const EMBEDDINGS: &str = "embeddings";
+
+pub const REQUESTS: &str = "seam_requests_total";
+pub const REQUEST_DURATION: &str = "seam_request_duration_seconds";
+pub const OVERHEAD: &str = "seam_gateway_overhead_seconds";
+pub const ERRORS: &str = "seam_errors_total";
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+];
+const OVERHEAD_BUCKETS: &[f64] = &[
+    0.000_025, 0.000_05, 0.000_1, 0.000_2, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.05,
+];
+
+/// Installs the process-wide recorder once and returns its handle; later calls return the same.
+/// A task drains histogram samples every few seconds so memory stays flat between scrapes.
+pub fn install() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets(LATENCY_BUCKETS)
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Full(OVERHEAD.into()), OVERHEAD_BUCKETS))
+                .and_then(|b| b.install_recorder())
+                .map_err(|e| tracing::error!(error = %e, "metrics recorder not installed"))
+                .ok()?;
+            describe();
+            seam_gateway::telemetry::describe();
+            let upkeep = handle.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(5));
+                loop {
+                    tick.tick().await;
+                    upkeep.run_upkeep();
+                }
+            });
+            Some(handle)
+        })
+        .clone()
+}
+
+fn describe() {
+    describe_counter!(REQUESTS, "HTTP requests by endpoint and status.");
+    describe_histogram!(REQUEST_DURATION, metrics::Unit::Seconds, "Time to the response head (streams: to the first chunk).");
+    describe_histogram!(OVERHEAD, metrics::Unit::Seconds, "Seam's own time per request: total minus upstream.");
+    describe_counter!(ERRORS, "Errors returned to clients, by code.");
+}
+
+/// A fixed label per route, so unknown paths cannot create series.
+pub fn endpoint(path: &str) -> &'static str {
+    match path {
+        "/v1/chat/completions" => CHAT,
+        "/v1/embeddings" => EMBEDDINGS,
+        "/v1/models" => "models",
+        "/healthz" => "healthz",
+        "/readyz" => "readyz",
+        "/metrics" => "metrics",
+        p if p.starts_with("/v1/models/") => "models",
+        _ => "other",
+    }
+}
+
+pub fn request(endpoint: &'static str, status: u16, d: Duration) {
+    counter!(REQUESTS, "endpoint" => endpoint, "status" => status_label(status)).increment(1);
+    histogram!(REQUEST_DURATION, "endpoint" => endpoint).record(d.as_secs_f64());
+}
+
+pub fn overhead(endpoint: &'static str, d: Duration) {
+    histogram!(OVERHEAD, "endpoint" => endpoint).record(d.as_secs_f64());
+}
+
+/// Seam's own codes by name; an upstream's passed-through code is grouped by status.
+pub fn error(e: &ApiError) {
+    let code = ErrorCode::ALL
+        .iter()
+        .find(|c| e.is(**c))
+        .map_or_else(|| format!("upstream_{}", e.status), |c| c.as_str().to_owned());
+    counter!(ERRORS, "code" => code).increment(1);
+}
+
+fn status_label(status: u16) -> &'static str {
+    match status {
+        200 => "200",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        413 => "413",
+        422 => "422",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        s if s < 300 => "2xx",
+        s if s < 500 => "4xx",
+        _ => "5xx",
+    }
+}
