@@ -48,8 +48,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { config, listen } => serve(config.as_deref(), listen),
-        Command::Config { command: ConfigCommand::Check { config } } => return check(&config),
-        Command::Config { command: ConfigCommand::Default } => {
+        Command::Config {
+            command: ConfigCommand::Check { config },
+        } => return check(&config),
+        Command::Config {
+            command: ConfigCommand::Default,
+        } => {
             print!("{}", seam_config::default_toml(&|k| std::env::var(k).ok()));
             Ok(())
         }
@@ -91,11 +95,16 @@ fn check(path: &Path) -> ExitCode {
 
 fn load(path: Option<&Path>) -> anyhow::Result<Config> {
     let joined = |errors: Vec<ConfigError>| {
-        errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
     };
     match path {
-        Some(p) => seam_config::load(p)
-            .map_err(|e| anyhow::anyhow!("{}: {}", p.display(), joined(e))),
+        Some(p) => {
+            seam_config::load(p).map_err(|e| anyhow::anyhow!("{}: {}", p.display(), joined(e)))
+        }
         None => seam_config::embedded(&Resolver::process(PathBuf::from(".")))
             .map_err(|e| anyhow::anyhow!("embedded default: {}", joined(e))),
     }
@@ -165,6 +174,7 @@ fn init_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let result = if std::env::var("SEAM_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().try_init()
@@ -175,4 +185,3 @@ fn init_logging() {
         eprintln!("seam: warning: logging not initialised: {e}");
     }
 }
-

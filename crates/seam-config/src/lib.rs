@@ -37,8 +37,14 @@ pub struct ServerConfig {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StorageConfig {
-    Sqlite { path: PathBuf, redis_url: Option<String> },
-    Postgres { url: Secret, redis_url: Option<String> },
+    Sqlite {
+        path: PathBuf,
+        redis_url: Option<String>,
+    },
+    Postgres {
+        url: Secret,
+        redis_url: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -241,7 +247,10 @@ pub fn parse(text: &str) -> Result<RawConfig, Vec<ConfigError>> {
     let de = toml::Deserializer::parse(text).map_err(|e| vec![toml_error("", &e, text)])?;
     let mut unknown = Vec::new();
     let mut on_unknown = |path: serde_ignored::Path<'_>| {
-        unknown.push(ConfigError::new(toml_path(&path.to_string()), "unknown key"));
+        unknown.push(ConfigError::new(
+            toml_path(&path.to_string()),
+            "unknown key",
+        ));
     };
     let de = serde_ignored::Deserializer::new(de, &mut on_unknown);
     let result: Result<RawConfig, _> = serde_path_to_error::deserialize(de);
@@ -250,7 +259,11 @@ pub fn parse(text: &str) -> Result<RawConfig, Vec<ConfigError>> {
         Ok(_) => Err(unknown),
         Err(e) => {
             let path = e.path().to_string();
-            let path = if path == "." { String::new() } else { toml_path(&path) };
+            let path = if path == "." {
+                String::new()
+            } else {
+                toml_path(&path)
+            };
             unknown.push(toml_error(&path, e.inner(), text));
             Err(unknown)
         }
@@ -312,6 +325,8 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
 
     let storage = storage(raw.storage, resolver, &mut errors);
 
+    // Targets naming a declared-but-invalid provider are not reported again.
+    let declared: Vec<String> = raw.providers.keys().cloned().collect();
     let mut providers = BTreeMap::new();
     for (name, p) in raw.providers {
         if let Some(cfg) = provider(&name, p, resolver, &mut errors) {
@@ -348,7 +363,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
                 errors.push(ConfigError::new(tpath, "needs both provider and model"));
                 continue;
             };
-            if !providers.contains_key(&provider) {
+            if !declared.contains(&provider) {
                 errors.push(ConfigError::new(
                     format!("{tpath}.provider"),
                     format!("no provider named \"{provider}\" in [providers]"),
@@ -479,7 +494,10 @@ fn provider(
             if kind.is_none() {
                 errors.push(ConfigError::new(
                     format!("{path}.kind"),
-                    format!("unknown kind \"{k}\"; expected one of {}", ProviderKind::NAMES),
+                    format!(
+                        "unknown kind \"{k}\"; expected one of {}",
+                        ProviderKind::NAMES
+                    ),
                 ));
             }
             kind

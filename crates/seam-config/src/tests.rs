@@ -1,7 +1,11 @@
 use super::*;
 
 fn env_with(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-    move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+    move |k| {
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned())
+    }
 }
 
 fn check(text: &str) -> Result<Config, Vec<String>> {
@@ -159,7 +163,10 @@ fn file_secrets_are_read_and_trimmed() {
         &r,
     )
     .unwrap();
-    assert_eq!(cfg.providers["o"].api_key.as_ref().unwrap().expose(), "sk-from-file");
+    assert_eq!(
+        cfg.providers["o"].api_key.as_ref().unwrap().expose(),
+        "sk-from-file"
+    );
     assert_eq!(cfg.providers["o"].base_url, "https://api.anthropic.com");
     std::fs::remove_dir_all(dir).unwrap();
 }

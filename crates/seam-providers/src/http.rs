@@ -49,8 +49,12 @@ impl UpstreamClient {
             .map_err(|e| format!("providers.{}: cannot build HTTP client: {e}", cfg.name))?;
         let mut headers = HeaderMap::new();
         let mut add = |name: &str, value: &str| -> Result<(), String> {
-            let n = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("providers.{}.headers: invalid header name {name:?}", cfg.name))?;
+            let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                format!(
+                    "providers.{}.headers: invalid header name {name:?}",
+                    cfg.name
+                )
+            })?;
             let mut v = HeaderValue::from_str(value)
                 .map_err(|_| format!("providers.{}: invalid value for header {name}", cfg.name))?;
             v.set_sensitive(true);
@@ -72,7 +76,11 @@ impl UpstreamClient {
 
     /// POSTs a JSON body; a non-2xx answer becomes `ProviderError::Status` with the upstream's
     /// message, type and code read from its error body.
-    pub async fn post_json(&self, url: &str, body: Vec<u8>) -> Result<reqwest::Response, ProviderError> {
+    pub async fn post_json(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+    ) -> Result<reqwest::Response, ProviderError> {
         let resp = self
             .client
             .post(url)
@@ -168,7 +176,10 @@ pub fn retry_after(headers: &HeaderMap) -> Option<u64> {
 
 /// Reads a whole body, failing once it passes `cap` bytes.
 pub async fn read_capped(resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, ProviderError> {
-    let mut out = Vec::with_capacity(resp.content_length().map_or(4096, |n| (n as usize).min(cap)));
+    let mut out = Vec::with_capacity(
+        resp.content_length()
+            .map_or(4096, |n| (n as usize).min(cap)),
+    );
     let mut stream = resp.bytes_stream();
     while let Some(piece) = stream.next().await {
         let piece = piece.map_err(transport_error)?;
@@ -183,7 +194,9 @@ pub async fn read_capped(resp: reqwest::Response, cap: usize) -> Result<Vec<u8>,
 }
 
 /// Decodes a JSON response body.
-pub async fn read_json<T: serde::de::DeserializeOwned>(resp: reqwest::Response) -> Result<T, ProviderError> {
+pub async fn read_json<T: serde::de::DeserializeOwned>(
+    resp: reqwest::Response,
+) -> Result<T, ProviderError> {
     let body = read_capped(resp, MAX_RESPONSE_BYTES).await?;
     serde_json::from_slice(&body).map_err(|e| ProviderError::InvalidResponse(json_error(&e)))
 }
@@ -203,7 +216,8 @@ pub fn json_error(e: &serde_json::Error) -> String {
 pub trait StreamDecoder: Send + 'static {
     /// Handles one event, pushing any chunks for the client. Returns `true` once the upstream
     /// has said the stream is complete.
-    fn event(&mut self, ev: SseEvent, out: &mut VecDeque<ChatChunk>) -> Result<bool, ProviderError>;
+    fn event(&mut self, ev: SseEvent, out: &mut VecDeque<ChatChunk>)
+    -> Result<bool, ProviderError>;
 }
 
 struct State<D> {
@@ -246,7 +260,8 @@ pub fn decode_sse<D: StreamDecoder>(resp: reqwest::Response, decoder: D) -> Chun
             if st.done {
                 // Read the rest of the body in the background (normally just the chunked
                 // terminator) so the connection goes back to the pool instead of being closed.
-                let mut body = std::mem::replace(&mut st.body, futures_util::stream::empty().boxed());
+                let mut body =
+                    std::mem::replace(&mut st.body, futures_util::stream::empty().boxed());
                 tokio::spawn(async move {
                     let _ = tokio::time::timeout(Duration::from_secs(2), async {
                         while body.next().await.is_some() {}

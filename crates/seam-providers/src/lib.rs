@@ -90,7 +90,9 @@ impl ProviderError {
             ),
             // A rejected credential is Seam's misconfiguration, not the caller's: passing a 401
             // through would make SDKs report the client's own key as wrong.
-            ProviderError::Status { status: 401 | 403, .. } => ApiError::new(
+            ProviderError::Status {
+                status: 401 | 403, ..
+            } => ApiError::new(
                 ErrorCode::UpstreamError,
                 format!(
                     "{target}: the provider rejected Seam's credentials (HTTP {}); check its api_key",
@@ -104,7 +106,8 @@ impl ProviderError {
                 message,
                 retry_after,
             } if *status < 500 => {
-                let mut e = ApiError::upstream(*status, kind.clone(), code.clone(), message.clone());
+                let mut e =
+                    ApiError::upstream(*status, kind.clone(), code.clone(), message.clone());
                 e.retry_after = *retry_after;
                 e
             }
@@ -120,10 +123,9 @@ impl ProviderError {
                 ErrorCode::UpstreamError,
                 format!("{target}: stream ended before its first chunk ({e})"),
             ),
-            ProviderError::Unsupported(e) => ApiError::new(
-                ErrorCode::UnsupportedParameter,
-                format!("{target}: {e}"),
-            ),
+            ProviderError::Unsupported(e) => {
+                ApiError::new(ErrorCode::UnsupportedParameter, format!("{target}: {e}"))
+            }
         }
     }
 }
@@ -153,7 +155,11 @@ impl Provider {
     }
 
     /// A non-streaming chat completion from `model` on this provider.
-    pub async fn chat(&self, model: &str, req: &ChatRequest) -> Result<ChatCompletion, ProviderError> {
+    pub async fn chat(
+        &self,
+        model: &str,
+        req: &ChatRequest,
+    ) -> Result<ChatCompletion, ProviderError> {
         match self {
             Provider::OpenAi(p) => p.chat(model, req).await,
             Provider::Anthropic(p) => p.chat(model, req).await,
@@ -163,7 +169,11 @@ impl Provider {
 
     /// A streaming chat completion. The returned stream yields OpenAI chunks and ends with `None`
     /// only after the upstream said it was complete; a cut stream ends with `Err`.
-    pub async fn chat_stream(&self, model: &str, req: &ChatRequest) -> Result<ChunkStream, ProviderError> {
+    pub async fn chat_stream(
+        &self,
+        model: &str,
+        req: &ChatRequest,
+    ) -> Result<ChunkStream, ProviderError> {
         match self {
             Provider::OpenAi(p) => p.chat_stream(model, req).await,
             Provider::Anthropic(p) => p.chat_stream(model, req).await,

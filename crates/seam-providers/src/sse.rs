@@ -154,7 +154,10 @@ mod tests {
             ("data: a\n\n", vec![ev(None, "a")]),
             ("data:a\r\n\r\n", vec![ev(None, "a")]),
             ("data: a\r\rdata: b\n\n", vec![ev(None, "a"), ev(None, "b")]),
-            ("event: x\ndata: 1\ndata: 2\n\n", vec![ev(Some("x"), "1\n2")]),
+            (
+                "event: x\ndata: 1\ndata: 2\n\n",
+                vec![ev(Some("x"), "1\n2")],
+            ),
             (": comment\ndata: y\n\n", vec![ev(None, "y")]),
             ("event: only\n\n", vec![]),
             ("data\n\n", vec![ev(None, "")]),

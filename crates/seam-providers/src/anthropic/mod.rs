@@ -1,5 +1,7 @@
-//! Anthropic's Messages API. (Translation lands in the next change; until then every call is
-//! refused with `Unsupported`.)
+//! Anthropic's Messages API (`/v1/messages`), translated to and from OpenAI chat in `convert`.
+//!
+//! Requests are rebuilt field by field rather than forwarded, so OpenAI-only fields the client
+//! sent are dropped; see `convert` for what is translated and what is approximated.
 
 mod convert;
 
@@ -7,8 +9,10 @@ use seam_config::ProviderConfig;
 use seam_types::chat::{ChatCompletion, ChatRequest};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 
-use crate::http::UpstreamClient;
+use crate::http::{UpstreamClient, decode_sse, read_json};
 use crate::{ChunkStream, ProviderError};
+
+use convert::{AnthropicResponse, Decoder};
 
 pub struct Anthropic {
     messages_url: String,
@@ -27,13 +31,25 @@ impl Anthropic {
         })
     }
 
-    pub async fn chat(&self, _model: &str, _req: &ChatRequest) -> Result<ChatCompletion, ProviderError> {
-        let _ = (&self.messages_url, &self.client);
-        Err(ProviderError::Unsupported("anthropic translation is not built yet".into()))
+    pub async fn chat(
+        &self,
+        model: &str,
+        req: &ChatRequest,
+    ) -> Result<ChatCompletion, ProviderError> {
+        let body = convert::request_body(model, req, false)?;
+        let resp = self.client.post_json(&self.messages_url, body).await?;
+        let answer: AnthropicResponse = read_json(resp).await?;
+        Ok(convert::completion(&answer))
     }
 
-    pub async fn chat_stream(&self, _model: &str, _req: &ChatRequest) -> Result<ChunkStream, ProviderError> {
-        Err(ProviderError::Unsupported("anthropic translation is not built yet".into()))
+    pub async fn chat_stream(
+        &self,
+        model: &str,
+        req: &ChatRequest,
+    ) -> Result<ChunkStream, ProviderError> {
+        let body = convert::request_body(model, req, true)?;
+        let resp = self.client.post_json(&self.messages_url, body).await?;
+        Ok(decode_sse(resp, Decoder::new(req.wants_stream_usage())))
     }
 
     pub async fn embeddings(

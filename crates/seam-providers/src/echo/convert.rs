@@ -2,10 +2,12 @@
 
 use base64::Engine;
 use seam_types::chat::{
-    ChatChunk, ChatCompletion, ChatRequest, Choice, Delta, Extra, FunctionCall,
-    FunctionCallDelta, Message, Role, ToolCall, ToolCallDelta, ToolChoice, ToolChoiceMode, Usage,
+    ChatChunk, ChatCompletion, ChatRequest, Choice, Delta, Extra, FunctionCall, FunctionCallDelta,
+    Message, Role, ToolCall, ToolCallDelta, ToolChoice, ToolChoiceMode, Usage,
 };
-use seam_types::embeddings::{Embedding, EmbeddingsRequest, EmbeddingsResponse, EmbeddingsUsage, EncodingFormat};
+use seam_types::embeddings::{
+    Embedding, EmbeddingsRequest, EmbeddingsResponse, EmbeddingsUsage, EncodingFormat,
+};
 use serde_json::{Map, Value, json};
 
 pub const DEFAULT_DIMENSIONS: usize = 256;
@@ -60,7 +62,9 @@ fn response_format(req: &ChatRequest) -> Option<Format> {
     match rf.get("type").and_then(Value::as_str)? {
         "json_object" => Some(Format::JsonObject),
         "json_schema" => Some(Format::Schema(
-            rf.pointer("/json_schema/schema").cloned().unwrap_or_else(|| json!({})),
+            rf.pointer("/json_schema/schema")
+                .cloned()
+                .unwrap_or_else(|| json!({})),
         )),
         _ => None,
     }
@@ -74,10 +78,17 @@ fn tool_call(req: &ChatRequest) -> Option<ToolCall> {
         Some(ToolChoice::Named(n)) => tools.iter().find(|t| t.function.name == n.function.name)?,
         _ => tools.first()?,
     };
-    let schema = tool.function.parameters.clone().unwrap_or_else(|| json!({}));
+    let schema = tool
+        .function
+        .parameters
+        .clone()
+        .unwrap_or_else(|| json!({}));
     let args = example(&schema, &req.last_user_text());
     Some(ToolCall {
-        id: format!("call_{:016x}", fnv(tool.function.name.as_bytes()) ^ fnv(args.to_string().as_bytes())),
+        id: format!(
+            "call_{:016x}",
+            fnv(tool.function.name.as_bytes()) ^ fnv(args.to_string().as_bytes())
+        ),
         kind: "function".into(),
         function: FunctionCall {
             name: tool.function.name.clone(),
@@ -88,20 +99,32 @@ fn tool_call(req: &ChatRequest) -> Option<ToolCall> {
 
 /// A value that satisfies a (simple) JSON Schema, with strings set to `said`.
 fn example(schema: &Value, said: &str) -> Value {
-    if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
+    if let Some(first) = schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .and_then(|e| e.first())
+    {
         return first.clone();
     }
     if let Some(c) = schema.get("const") {
         return c.clone();
     }
     for key in ["anyOf", "oneOf", "allOf"] {
-        if let Some(first) = schema.get(key).and_then(Value::as_array).and_then(|a| a.first()) {
+        if let Some(first) = schema
+            .get(key)
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+        {
             return example(first, said);
         }
     }
     let kind = match schema.get("type") {
         Some(Value::String(t)) => t.as_str(),
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).find(|t| *t != "null").unwrap_or("null"),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or("null"),
         _ if schema.get("properties").is_some() => "object",
         _ => "object",
     };
@@ -138,7 +161,10 @@ fn prompt_tokens(req: &ChatRequest) -> u64 {
 }
 
 fn id(req: &ChatRequest) -> String {
-    format!("chatcmpl-echo-{:016x}", fnv(req.last_user_text().as_bytes()))
+    format!(
+        "chatcmpl-echo-{:016x}",
+        fnv(req.last_user_text().as_bytes())
+    )
 }
 
 pub fn completion(model: &str, req: &ChatRequest, created: u64) -> ChatCompletion {
@@ -170,7 +196,10 @@ pub fn completion(model: &str, req: &ChatRequest, created: u64) -> ChatCompletio
                 extra: Extra::new(),
             })
             .collect(),
-        usage: Some(Usage::new(prompt_tokens(req), completion_tokens * u64::from(n))),
+        usage: Some(Usage::new(
+            prompt_tokens(req),
+            completion_tokens * u64::from(n),
+        )),
         system_fingerprint: None,
         extra: Extra::new(),
     }
@@ -372,30 +401,43 @@ mod tests {
         assert_eq!(c.choices[0].message.text(), "echo: Hello there, world");
         assert_eq!(c.choices[0].finish_reason.as_deref(), Some("stop"));
         let u = c.usage.unwrap();
-        assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens), (8, 4, 12));
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+            (8, 4, 12)
+        );
     }
 
     #[test]
     fn stream_concatenates_to_the_completion() {
-        let r = req(json!({"model": "echo", "stream": true, "stream_options": {"include_usage": true},
-            "messages": [{"role": "user", "content": "  spaced   out\nwords "}]}));
+        let r = req(
+            json!({"model": "echo", "stream": true, "stream_options": {"include_usage": true},
+            "messages": [{"role": "user", "content": "  spaced   out\nwords "}]}),
+        );
         let chunks = chunks("echo", &r, 0);
-        assert_eq!(stream_text(&chunks), completion("echo", &r, 0).choices[0].message.text());
+        assert_eq!(
+            stream_text(&chunks),
+            completion("echo", &r, 0).choices[0].message.text()
+        );
         assert!(chunks.len() > 4, "word by word");
         let last = chunks.last().unwrap();
         assert!(last.choices.is_empty());
         assert_eq!(last.usage.as_ref().unwrap().completion_tokens, 4);
-        assert_eq!(chunks[chunks.len() - 2].choices[0].finish_reason.as_deref(), Some("stop"));
+        assert_eq!(
+            chunks[chunks.len() - 2].choices[0].finish_reason.as_deref(),
+            Some("stop")
+        );
     }
 
     #[test]
     fn calls_the_tool_with_schema_arguments() {
-        let r = req(json!({"model": "echo", "messages": [{"role": "user", "content": "Paris"}],
+        let r = req(
+            json!({"model": "echo", "messages": [{"role": "user", "content": "Paris"}],
             "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {
                 "type": "object",
                 "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["c", "f"]}, "days": {"type": "integer"}},
                 "required": ["city", "unit"]
-            }}}]}));
+            }}}]}),
+        );
         let c = completion("echo", &r, 0);
         let call = &c.choices[0].message.tool_calls.as_ref().unwrap()[0];
         assert_eq!(call.function.name, "get_weather");
@@ -422,22 +464,38 @@ mod tests {
             {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "w", "arguments": "{}"}}]},
             {"role": "tool", "tool_call_id": "c1", "content": "sunny"}
         ], "tools": [{"type": "function", "function": {"name": "w"}}]}));
-        assert_eq!(completion("echo", &r, 0).choices[0].message.text(), "echo: sunny");
-        let r = req(json!({"model": "echo", "messages": [{"role": "user", "content": "x"}],
-            "tools": [{"type": "function", "function": {"name": "w"}}], "tool_choice": "none"}));
-        assert_eq!(completion("echo", &r, 0).choices[0].message.text(), "echo: x");
+        assert_eq!(
+            completion("echo", &r, 0).choices[0].message.text(),
+            "echo: sunny"
+        );
+        let r = req(
+            json!({"model": "echo", "messages": [{"role": "user", "content": "x"}],
+            "tools": [{"type": "function", "function": {"name": "w"}}], "tool_choice": "none"}),
+        );
+        assert_eq!(
+            completion("echo", &r, 0).choices[0].message.text(),
+            "echo: x"
+        );
     }
 
     #[test]
     fn response_formats_and_limits() {
-        let r = req(json!({"model": "echo", "messages": [{"role": "user", "content": "hi"}],
-            "response_format": {"type": "json_object"}}));
-        assert_eq!(completion("echo", &r, 0).choices[0].message.text(), r#"{"echo":"hi"}"#);
-        let r = req(json!({"model": "echo", "messages": [{"role": "user", "content": "one two three"}], "max_tokens": 2}));
+        let r = req(
+            json!({"model": "echo", "messages": [{"role": "user", "content": "hi"}],
+            "response_format": {"type": "json_object"}}),
+        );
+        assert_eq!(
+            completion("echo", &r, 0).choices[0].message.text(),
+            r#"{"echo":"hi"}"#
+        );
+        let r = req(
+            json!({"model": "echo", "messages": [{"role": "user", "content": "one two three"}], "max_tokens": 2}),
+        );
         let c = completion("echo", &r, 0);
         assert_eq!(c.choices[0].message.text(), "echo: one");
         assert_eq!(c.choices[0].finish_reason.as_deref(), Some("length"));
-        let r = req(json!({"model": "echo", "messages": [{"role": "user", "content": "x"}], "n": 3}));
+        let r =
+            req(json!({"model": "echo", "messages": [{"role": "user", "content": "x"}], "n": 3}));
         assert_eq!(completion("echo", &r, 0).choices.len(), 3);
     }
 
@@ -455,11 +513,19 @@ mod tests {
 
     #[test]
     fn base64_embeddings_decode_to_the_floats() {
-        let r: EmbeddingsRequest = serde_json::from_value(json!({"model": "e", "input": ["a b"], "encoding_format": "base64", "dimensions": 8})).unwrap();
+        let r: EmbeddingsRequest = serde_json::from_value(
+            json!({"model": "e", "input": ["a b"], "encoding_format": "base64", "dimensions": 8}),
+        )
+        .unwrap();
         let resp = embeddings("e", &r);
         let b64 = resp.data[0].embedding.as_str().unwrap();
-        let bytes = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
-        let floats: Vec<f32> = bytes.chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        let floats: Vec<f32> = bytes
+            .chunks(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         assert_eq!(floats, embed_text("a b", 8));
     }
 
@@ -472,8 +538,13 @@ mod tests {
 
     #[test]
     fn content_parts_are_read() {
-        let r = req(json!({"model": "echo", "messages": [{"role": "user", "content": [{"type": "text", "text": "part"}]}]}));
+        let r = req(
+            json!({"model": "echo", "messages": [{"role": "user", "content": [{"type": "text", "text": "part"}]}]}),
+        );
         assert!(matches!(r.messages[0].content, Some(Content::Parts(_))));
-        assert_eq!(completion("echo", &r, 0).choices[0].message.text(), "echo: part");
+        assert_eq!(
+            completion("echo", &r, 0).choices[0].message.text(),
+            "echo: part"
+        );
     }
 }

@@ -22,13 +22,23 @@ impl Echo {
         Echo
     }
 
-    pub async fn chat(&self, model: &str, req: &ChatRequest) -> Result<ChatCompletion, ProviderError> {
+    pub async fn chat(
+        &self,
+        model: &str,
+        req: &ChatRequest,
+    ) -> Result<ChatCompletion, ProviderError> {
         Ok(convert::completion(model, req, unix_now()))
     }
 
-    pub async fn chat_stream(&self, model: &str, req: &ChatRequest) -> Result<ChunkStream, ProviderError> {
+    pub async fn chat_stream(
+        &self,
+        model: &str,
+        req: &ChatRequest,
+    ) -> Result<ChunkStream, ProviderError> {
         let chunks = convert::chunks(model, req, unix_now());
-        Ok(Box::pin(futures_util::stream::iter(chunks.into_iter().map(Ok))))
+        Ok(Box::pin(futures_util::stream::iter(
+            chunks.into_iter().map(Ok),
+        )))
     }
 
     pub async fn embeddings(

@@ -34,7 +34,9 @@ pub fn stream_event(ev: &SseEvent) -> Result<Option<ChatChunk>, ProviderError> {
     if ev.event.as_deref() == Some("error") || data.starts_with("{\"error\"") {
         // Some servers (vLLM, LiteLLM) report failures in-band with a 200 status.
         return Err(match parse_error_body(502, None, data.as_bytes()) {
-            ProviderError::Status { message, .. } => ProviderError::StreamCut(format!("upstream error event: {message}")),
+            ProviderError::Status { message, .. } => {
+                ProviderError::StreamCut(format!("upstream error event: {message}"))
+            }
             other => other,
         });
     }
@@ -65,7 +67,8 @@ mod tests {
             "vendor_extension": {"nested": [1, 2]}
         });
         let req: ChatRequest = serde_json::from_value(client.clone()).unwrap();
-        let sent: Value = serde_json::from_slice(&chat_body("gpt-4o-mini", &req, false).unwrap()).unwrap();
+        let sent: Value =
+            serde_json::from_slice(&chat_body("gpt-4o-mini", &req, false).unwrap()).unwrap();
         let mut expect = client;
         expect["model"] = json!("gpt-4o-mini");
         assert_eq!(sent, expect);
@@ -84,6 +87,9 @@ mod tests {
             stream_event(&ev(r#"{"error":{"message":"overloaded"}}"#)),
             Err(ProviderError::StreamCut(m)) if m.contains("overloaded")
         ));
-        assert!(matches!(stream_event(&ev("{\"id\":")), Err(ProviderError::InvalidResponse(_))));
+        assert!(matches!(
+            stream_event(&ev("{\"id\":")),
+            Err(ProviderError::InvalidResponse(_))
+        ));
     }
 }

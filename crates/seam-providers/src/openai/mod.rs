@@ -35,13 +35,21 @@ impl OpenAi {
         })
     }
 
-    pub async fn chat(&self, model: &str, req: &ChatRequest) -> Result<ChatCompletion, ProviderError> {
+    pub async fn chat(
+        &self,
+        model: &str,
+        req: &ChatRequest,
+    ) -> Result<ChatCompletion, ProviderError> {
         let body = convert::chat_body(model, req, false)?;
         let resp = self.client.post_json(&self.chat_url, body).await?;
         read_json(resp).await
     }
 
-    pub async fn chat_stream(&self, model: &str, req: &ChatRequest) -> Result<ChunkStream, ProviderError> {
+    pub async fn chat_stream(
+        &self,
+        model: &str,
+        req: &ChatRequest,
+    ) -> Result<ChunkStream, ProviderError> {
         let body = convert::chat_body(model, req, true)?;
         let resp = self.client.post_json(&self.chat_url, body).await?;
         Ok(decode_sse(resp, Decoder))
@@ -61,7 +69,11 @@ impl OpenAi {
 struct Decoder;
 
 impl StreamDecoder for Decoder {
-    fn event(&mut self, ev: SseEvent, out: &mut VecDeque<ChatChunk>) -> Result<bool, ProviderError> {
+    fn event(
+        &mut self,
+        ev: SseEvent,
+        out: &mut VecDeque<ChatChunk>,
+    ) -> Result<bool, ProviderError> {
         match convert::stream_event(&ev)? {
             Some(chunk) => {
                 out.push_back(chunk);
