@@ -92,11 +92,16 @@ impl Gateway {
 
     pub async fn chat(&self, req: &ChatRequest) -> Result<Outcome<ChatCompletion>, Failure> {
         let route = self.resolve(&req.model).map_err(Failure::before_attempts)?;
-        let out = attempt::run(&route, "response", |t| t.entry.timeout, |t| {
-            let entry = t.entry.clone();
-            let model = t.model.clone();
-            async move { entry.provider.chat(&model, req).await }
-        })
+        let out = attempt::run(
+            &route,
+            "response",
+            |t| t.entry.timeout,
+            |t| {
+                let entry = t.entry.clone();
+                let model = t.model.clone();
+                async move { entry.provider.chat(&model, req).await }
+            },
+        )
         .await?;
         let (provider, model) = route.labels(out.target);
         if let Some(u) = &out.value.usage {
@@ -108,11 +113,16 @@ impl Gateway {
     /// A stream whose first chunk has already arrived from the target that answered.
     pub async fn chat_stream(&self, req: &ChatRequest) -> Result<Outcome<ClientStream>, Failure> {
         let route = self.resolve(&req.model).map_err(Failure::before_attempts)?;
-        let out = attempt::run(&route, "first token", |t| t.entry.first_token_timeout, |t| {
-            let entry = t.entry.clone();
-            let model = t.model.clone();
-            async move { stream::open(&entry, &model, req).await }
-        })
+        let out = attempt::run(
+            &route,
+            "first token",
+            |t| t.entry.first_token_timeout,
+            |t| {
+                let entry = t.entry.clone();
+                let model = t.model.clone();
+                async move { stream::open(&entry, &model, req).await }
+            },
+        )
         .await?;
         let (provider, model) = route.labels(out.target);
         telemetry::ttft(provider, model, out.upstream);
@@ -132,13 +142,21 @@ impl Gateway {
         })
     }
 
-    pub async fn embeddings(&self, req: &EmbeddingsRequest) -> Result<Outcome<EmbeddingsResponse>, Failure> {
+    pub async fn embeddings(
+        &self,
+        req: &EmbeddingsRequest,
+    ) -> Result<Outcome<EmbeddingsResponse>, Failure> {
         let route = self.resolve(&req.model).map_err(Failure::before_attempts)?;
-        let out = attempt::run(&route, "response", |t| t.entry.timeout, |t| {
-            let entry = t.entry.clone();
-            let model = t.model.clone();
-            async move { entry.provider.embeddings(&model, req).await }
-        })
+        let out = attempt::run(
+            &route,
+            "response",
+            |t| t.entry.timeout,
+            |t| {
+                let entry = t.entry.clone();
+                let model = t.model.clone();
+                async move { entry.provider.embeddings(&model, req).await }
+            },
+        )
         .await?;
         let (provider, model) = route.labels(out.target);
         if let Some(u) = &out.value.usage {

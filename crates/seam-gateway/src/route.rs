@@ -52,9 +52,9 @@ impl Route {
 
     /// `(provider, model)` metric labels of target `i`.
     pub fn labels(&self, i: usize) -> (&str, &str) {
-        self.targets
-            .get(i)
-            .map_or(("", ""), |t| (t.entry.name.as_str(), t.metric_model.as_str()))
+        self.targets.get(i).map_or(("", ""), |t| {
+            (t.entry.name.as_str(), t.metric_model.as_str())
+        })
     }
 }
 

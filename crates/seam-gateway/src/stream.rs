@@ -81,7 +81,12 @@ impl Guarded {
         self.done = true;
         telemetry::stream_end(&self.provider, &self.model, outcome, self.started.elapsed());
         if self.prompt_tokens + self.completion_tokens > 0 {
-            telemetry::tokens(&self.provider, &self.model, self.prompt_tokens, self.completion_tokens);
+            telemetry::tokens(
+                &self.provider,
+                &self.model,
+                self.prompt_tokens,
+                self.completion_tokens,
+            );
         }
     }
 

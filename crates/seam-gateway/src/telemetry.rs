@@ -22,12 +22,33 @@ pub const STREAM_DURATION: &str = "seam_stream_duration_seconds";
 
 /// Registers help texts; call once at start-up after installing a recorder.
 pub fn describe() {
-    describe_counter!(UPSTREAM_REQUESTS, "Upstream attempts by provider, model and outcome.");
-    describe_histogram!(UPSTREAM_DURATION, metrics::Unit::Seconds, "Upstream attempt latency (streams: until the first chunk).");
-    describe_histogram!(TTFT, metrics::Unit::Seconds, "Time from the upstream request to its first streamed chunk.");
-    describe_counter!(TOKENS, "Tokens reported by upstreams, by provider, model and kind (prompt|completion).");
-    describe_counter!(STREAMS, "Streams by how they ended: completed, interrupted, idle_timeout, client_closed.");
-    describe_histogram!(STREAM_DURATION, metrics::Unit::Seconds, "Stream duration after the first chunk.");
+    describe_counter!(
+        UPSTREAM_REQUESTS,
+        "Upstream attempts by provider, model and outcome."
+    );
+    describe_histogram!(
+        UPSTREAM_DURATION,
+        metrics::Unit::Seconds,
+        "Upstream attempt latency (streams: until the first chunk)."
+    );
+    describe_histogram!(
+        TTFT,
+        metrics::Unit::Seconds,
+        "Time from the upstream request to its first streamed chunk."
+    );
+    describe_counter!(
+        TOKENS,
+        "Tokens reported by upstreams, by provider, model and kind (prompt|completion)."
+    );
+    describe_counter!(
+        STREAMS,
+        "Streams by how they ended: completed, interrupted, idle_timeout, client_closed."
+    );
+    describe_histogram!(
+        STREAM_DURATION,
+        metrics::Unit::Seconds,
+        "Stream duration after the first chunk."
+    );
 }
 
 /// The metric label for a model name: itself while the set is small, else `other`.
@@ -61,27 +82,37 @@ pub fn failure_outcome(e: &ProviderError) -> &'static str {
 }
 
 pub fn upstream(provider: &str, model: &str, outcome: &'static str, latency: Option<Duration>) {
-    let labels = [("provider", provider.to_owned()), ("model", model.to_owned())];
-    counter!(UPSTREAM_REQUESTS, &[&labels[..], &[("outcome", outcome.to_owned())]].concat()).increment(1);
+    let labels = [
+        ("provider", provider.to_owned()),
+        ("model", model.to_owned()),
+    ];
+    counter!(
+        UPSTREAM_REQUESTS,
+        &[&labels[..], &[("outcome", outcome.to_owned())]].concat()
+    )
+    .increment(1);
     if let Some(l) = latency {
         histogram!(UPSTREAM_DURATION, &labels).record(l.as_secs_f64());
     }
 }
 
 pub fn ttft(provider: &str, model: &str, d: Duration) {
-    histogram!(TTFT, "provider" => provider.to_owned(), "model" => model.to_owned()).record(d.as_secs_f64());
+    histogram!(TTFT, "provider" => provider.to_owned(), "model" => model.to_owned())
+        .record(d.as_secs_f64());
 }
 
 pub fn tokens(provider: &str, model: &str, prompt: u64, completion: u64) {
     let p = provider.to_owned();
     let m = model.to_owned();
-    counter!(TOKENS, "provider" => p.clone(), "model" => m.clone(), "kind" => "prompt").increment(prompt);
+    counter!(TOKENS, "provider" => p.clone(), "model" => m.clone(), "kind" => "prompt")
+        .increment(prompt);
     counter!(TOKENS, "provider" => p, "model" => m, "kind" => "completion").increment(completion);
 }
 
 pub fn stream_end(provider: &str, model: &str, outcome: &'static str, d: Duration) {
     let p = provider.to_owned();
     let m = model.to_owned();
-    counter!(STREAMS, "provider" => p.clone(), "model" => m.clone(), "outcome" => outcome).increment(1);
+    counter!(STREAMS, "provider" => p.clone(), "model" => m.clone(), "outcome" => outcome)
+        .increment(1);
     histogram!(STREAM_DURATION, "provider" => p, "model" => m).record(d.as_secs_f64());
 }

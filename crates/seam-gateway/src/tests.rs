@@ -1,0 +1,105 @@
+use std::path::PathBuf;
+
+use futures_util::StreamExt;
+use seam_config::Resolver;
+use seam_types::ErrorCode;
+use seam_types::chat::ChatRequest;
+use serde_json::json;
+
+use super::*;
+
+fn gateway(toml: &str) -> Gateway {
+    let r = Resolver {
+        env: &|_| None,
+        base_dir: PathBuf::from("."),
+    };
+    let cfg = seam_config::from_toml(toml, &r).unwrap();
+    Gateway::new(&cfg).unwrap()
+}
+
+fn chat(model: &str, stream: bool) -> ChatRequest {
+    serde_json::from_value(json!({
+        "model": model, "stream": stream,
+        "messages": [{"role": "user", "content": "hello"}]
+    }))
+    .unwrap()
+}
+
+const TWO_ECHOES: &str = r#"
+[providers.small]
+kind = "echo"
+max_concurrency = 1
+[providers.big]
+kind = "echo"
+[models.chat]
+targets = [{ provider = "small", model = "a" }, { provider = "big", model = "b" }]
+[models.only-small]
+targets = [{ provider = "small", model = "a" }]
+"#;
+
+#[tokio::test]
+async fn resolves_aliases_and_direct_addressing() {
+    let g = gateway(TWO_ECHOES);
+    assert_eq!(g.aliases(), ["chat", "only-small"]);
+    let out = g.chat(&chat("chat", false)).await.unwrap();
+    assert_eq!(out.route, "small/a");
+    assert_eq!(out.attempts.len(), 1);
+    let out = g.chat(&chat("big/some/nested-model", false)).await.unwrap();
+    assert_eq!(out.route, "big/some/nested-model");
+    assert_eq!(out.value.model, "some/nested-model");
+}
+
+#[tokio::test]
+async fn unknown_models_are_404_naming_the_param() {
+    let g = gateway(TWO_ECHOES);
+    for model in ["nope", "nope/x", "big/", "/x"] {
+        let f = g.chat(&chat(model, false)).await.err().unwrap();
+        assert!(f.error.is(ErrorCode::ModelNotFound), "{model}");
+        assert_eq!(f.error.param.as_deref(), Some("model"));
+        assert!(f.attempts.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_target_at_capacity_falls_through_to_the_next() {
+    let g = gateway(TWO_ECHOES);
+    // An open stream holds small's only slot until it is dropped.
+    let held = g.chat_stream(&chat("chat", true)).await.unwrap();
+    assert_eq!(held.route, "small/a");
+    let out = g.chat(&chat("chat", false)).await.unwrap();
+    assert_eq!(out.route, "big/b");
+    assert_eq!(out.attempts.len(), 2);
+    assert_eq!(out.attempts[0].status, 503);
+
+    let f = g.chat(&chat("only-small", false)).await.err().unwrap();
+    assert!(f.error.is(ErrorCode::Overloaded));
+    assert_eq!(f.error.status, 503);
+    assert_eq!(f.error.retry_after, Some(1));
+
+    drop(held);
+    assert_eq!(g.chat(&chat("chat", false)).await.unwrap().route, "small/a");
+}
+
+#[tokio::test]
+async fn a_stream_yields_every_chunk_then_ends() {
+    let g = gateway(TWO_ECHOES);
+    let out = g.chat_stream(&chat("chat", true)).await.unwrap();
+    let chunks: Vec<_> = out.value.collect().await;
+    assert!(chunks.iter().all(Result::is_ok));
+    let text: String = chunks
+        .iter()
+        .filter_map(|c| c.as_ref().ok())
+        .flat_map(|c| c.choices.iter())
+        .filter_map(|c| c.delta.content.clone())
+        .collect();
+    assert_eq!(text, "echo: hello");
+}
+
+#[tokio::test]
+async fn embeddings_go_through_the_same_routing() {
+    let g = gateway(TWO_ECHOES);
+    let req = serde_json::from_value(json!({"model": "chat", "input": ["a", "b"]})).unwrap();
+    let out = g.embeddings(&req).await.unwrap();
+    assert_eq!(out.value.data.len(), 2);
+    assert_eq!(out.route, "small/a");
+}

@@ -3,15 +3,17 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
 use bytes::Bytes;
-use serde::de::DeserializeOwned;
 use seam_types::{ApiError, ErrorCode};
+use serde::de::DeserializeOwned;
 
 /// Reads at most `cap` bytes; a declared or actual larger body is 413.
 pub async fn read(body: Body, headers: &HeaderMap, cap: usize) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             ErrorCode::RequestTooLarge,
-            format!("The request body is larger than the limit of {cap} bytes (server.max_body_bytes)"),
+            format!(
+                "The request body is larger than the limit of {cap} bytes (server.max_body_bytes)"
+            ),
         )
     };
     let declared = headers
@@ -27,7 +29,10 @@ pub async fn read(body: Body, headers: &HeaderMap, cap: usize) -> Result<Bytes, 
         if over {
             too_large()
         } else {
-            ApiError::new(ErrorCode::InvalidRequest, "The request body could not be read")
+            ApiError::new(
+                ErrorCode::InvalidRequest,
+                "The request body could not be read",
+            )
         }
     })
 }
@@ -36,7 +41,10 @@ pub async fn read(body: Body, headers: &HeaderMap, cap: usize) -> Result<Bytes, 
 /// with `param` set to its path (`messages[0].role`).
 pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::new(ErrorCode::InvalidJson, "The request body is empty; send a JSON object"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidJson,
+            "The request body is empty; send a JSON object",
+        ));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = match serde_path_to_error::deserialize(&mut de) {
@@ -46,7 +54,11 @@ pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     de.end().map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidJson,
-            format!("Trailing characters after the JSON object at line {} column {}", e.line(), e.column()),
+            format!(
+                "Trailing characters after the JSON object at line {} column {}",
+                e.line(),
+                e.column()
+            ),
         )
     })?;
     Ok(value)
@@ -62,7 +74,10 @@ fn describe(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
             let msg = inner.to_string();
             let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
             let (param, msg) = missing_field(&path, &msg);
-            let mut err = ApiError::new(ErrorCode::InvalidRequest, format!("Invalid value for `{param}`: {msg}"));
+            let mut err = ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("Invalid value for `{param}`: {msg}"),
+            );
             if param != "." && !param.is_empty() {
                 err = err.with_param(param);
             }

@@ -24,7 +24,10 @@ pub async fn handle(
     if req.is_stream() {
         match st.gateway.chat_stream(&req).await {
             Ok(out) => {
-                metrics::overhead(metrics::CHAT, start.0.elapsed().saturating_sub(out.upstream));
+                metrics::overhead(
+                    metrics::CHAT,
+                    start.0.elapsed().saturating_sub(out.upstream),
+                );
                 let mut resp = sse::response(out.value);
                 route_headers(&mut resp, Some(&out.route), &out.attempts);
                 resp
@@ -35,7 +38,10 @@ pub async fn handle(
         match st.gateway.chat(&req).await {
             Ok(out) => {
                 let mut resp = json_response(&out.value);
-                metrics::overhead(metrics::CHAT, start.0.elapsed().saturating_sub(out.upstream));
+                metrics::overhead(
+                    metrics::CHAT,
+                    start.0.elapsed().saturating_sub(out.upstream),
+                );
                 route_headers(&mut resp, Some(&out.route), &out.attempts);
                 resp
             }
@@ -44,7 +50,11 @@ pub async fn handle(
     }
 }
 
-async fn parse(raw: Body, headers: &HeaderMap, cap: usize) -> Result<ChatRequest, seam_types::ApiError> {
+async fn parse(
+    raw: Body,
+    headers: &HeaderMap,
+    cap: usize,
+) -> Result<ChatRequest, seam_types::ApiError> {
     let bytes = body::read(raw, headers, cap).await?;
     let req: ChatRequest = body::json(&bytes)?;
     req.validate().map_err(body::invalid)?;
@@ -61,8 +71,10 @@ pub fn json_response<T: serde::Serialize>(value: &T) -> Response {
     match serde_json::to_vec(value) {
         Ok(bytes) => {
             let mut resp = bytes.into_response();
-            resp.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             resp
         }
         Err(e) => {

@@ -24,7 +24,10 @@ pub async fn handle(
     match st.gateway.embeddings(&req).await {
         Ok(out) => {
             let mut resp = json_response(&out.value);
-            metrics::overhead(metrics::EMBEDDINGS, start.0.elapsed().saturating_sub(out.upstream));
+            metrics::overhead(
+                metrics::EMBEDDINGS,
+                start.0.elapsed().saturating_sub(out.upstream),
+            );
             route_headers(&mut resp, Some(&out.route), &out.attempts);
             resp
         }
@@ -32,7 +35,11 @@ pub async fn handle(
     }
 }
 
-async fn parse(raw: Body, headers: &HeaderMap, cap: usize) -> Result<EmbeddingsRequest, seam_types::ApiError> {
+async fn parse(
+    raw: Body,
+    headers: &HeaderMap,
+    cap: usize,
+) -> Result<EmbeddingsRequest, seam_types::ApiError> {
     let bytes = body::read(raw, headers, cap).await?;
     let req: EmbeddingsRequest = body::json(&bytes)?;
     req.validate().map_err(body::invalid)?;

@@ -3,8 +3,8 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use seam_types::{ApiError, ErrorCode};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::SharedState;
@@ -33,8 +33,11 @@ pub async fn model(State(st): State<SharedState>, Path(id): Path<String>) -> Res
     match st.gateway.aliases().into_iter().find(|a| *a == id) {
         Some(a) => json_response(&model_object(a, st.started)),
         None => AppError(
-            ApiError::new(ErrorCode::ModelNotFound, "No alias with that name; GET /v1/models lists them")
-                .with_param("model"),
+            ApiError::new(
+                ErrorCode::ModelNotFound,
+                "No alias with that name; GET /v1/models lists them",
+            )
+            .with_param("model"),
         )
         .into_response(),
     }
@@ -69,9 +72,15 @@ pub async fn metrics(State(st): State<SharedState>) -> Response {
 }
 
 pub async fn not_found() -> AppError {
-    AppError::new(ErrorCode::NotFound, "No such route; Seam serves the OpenAI API under /v1")
+    AppError::new(
+        ErrorCode::NotFound,
+        "No such route; Seam serves the OpenAI API under /v1",
+    )
 }
 
 pub async fn method_not_allowed() -> AppError {
-    AppError::new(ErrorCode::MethodNotAllowed, "This route does not accept that method")
+    AppError::new(
+        ErrorCode::MethodNotAllowed,
+        "This route does not accept that method",
+    )
 }

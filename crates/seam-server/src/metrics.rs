@@ -30,7 +30,9 @@ pub fn install() -> Option<PrometheusHandle> {
         .get_or_init(|| {
             let handle = PrometheusBuilder::new()
                 .set_buckets(LATENCY_BUCKETS)
-                .and_then(|b| b.set_buckets_for_metric(Matcher::Full(OVERHEAD.into()), OVERHEAD_BUCKETS))
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(OVERHEAD.into()), OVERHEAD_BUCKETS)
+                })
                 .and_then(|b| b.install_recorder())
                 .map_err(|e| tracing::error!(error = %e, "metrics recorder not installed"))
                 .ok()?;
@@ -51,8 +53,16 @@ pub fn install() -> Option<PrometheusHandle> {
 
 fn describe() {
     describe_counter!(REQUESTS, "HTTP requests by endpoint and status.");
-    describe_histogram!(REQUEST_DURATION, metrics::Unit::Seconds, "Time to the response head (streams: to the first chunk).");
-    describe_histogram!(OVERHEAD, metrics::Unit::Seconds, "Seam's own time per request: total minus upstream.");
+    describe_histogram!(
+        REQUEST_DURATION,
+        metrics::Unit::Seconds,
+        "Time to the response head (streams: to the first chunk)."
+    );
+    describe_histogram!(
+        OVERHEAD,
+        metrics::Unit::Seconds,
+        "Seam's own time per request: total minus upstream."
+    );
     describe_counter!(ERRORS, "Errors returned to clients, by code.");
 }
 
@@ -81,10 +91,10 @@ pub fn overhead(endpoint: &'static str, d: Duration) {
 
 /// Seam's own codes by name; an upstream's passed-through code is grouped by status.
 pub fn error(e: &ApiError) {
-    let code = ErrorCode::ALL
-        .iter()
-        .find(|c| e.is(**c))
-        .map_or_else(|| format!("upstream_{}", e.status), |c| c.as_str().to_owned());
+    let code = ErrorCode::ALL.iter().find(|c| e.is(**c)).map_or_else(
+        || format!("upstream_{}", e.status),
+        |c| c.as_str().to_owned(),
+    );
     counter!(ERRORS, "code" => code).increment(1);
 }
 

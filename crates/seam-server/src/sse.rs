@@ -27,7 +27,10 @@ pub fn response(stream: ClientStream) -> Response {
     });
     let mut resp = Response::new(Body::from_stream(events));
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     // Reverse proxies such as nginx would otherwise buffer the whole stream.
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));

@@ -492,8 +492,14 @@ mod tests {
             let req: ChatRequest = serde_json::from_value(body).unwrap();
             assert_eq!(req.validate().err().map(|e| e.0), expect.map(String::from));
         };
-        check(json!({"model": "m", "messages": [{"role": "user", "content": "x"}]}), None);
-        check(json!({"model": "", "messages": [{"role": "user", "content": "x"}]}), Some("model"));
+        check(
+            json!({"model": "m", "messages": [{"role": "user", "content": "x"}]}),
+            None,
+        );
+        check(
+            json!({"model": "", "messages": [{"role": "user", "content": "x"}]}),
+            Some("model"),
+        );
         check(json!({"model": "m", "messages": []}), Some("messages"));
         check(
             json!({"model": "m", "messages": [{"role": "tool", "content": "x"}]}),
@@ -511,7 +517,15 @@ mod tests {
 
     #[test]
     fn chunk_serializes_null_finish_reason() {
-        let c = ChatChunk::delta("id", 1, "m", Delta { content: Some("x".into()), ..Default::default() });
+        let c = ChatChunk::delta(
+            "id",
+            1,
+            "m",
+            Delta {
+                content: Some("x".into()),
+                ..Default::default()
+            },
+        );
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(v["choices"][0]["finish_reason"], Value::Null);
         assert_eq!(v["object"], "chat.completion.chunk");

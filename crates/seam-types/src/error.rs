@@ -84,7 +84,12 @@ impl ApiError {
     }
 
     /// An upstream's own 4xx, passed through with its status, type, code and message.
-    pub fn upstream(status: u16, kind: Option<String>, code: Option<String>, message: String) -> Self {
+    pub fn upstream(
+        status: u16,
+        kind: Option<String>,
+        code: Option<String>,
+        message: String,
+    ) -> Self {
         ApiError {
             status,
             code: code.map_or(Cow::Borrowed("upstream_rejected"), Cow::Owned),
@@ -155,5 +160,22 @@ mod tests {
             v,
             serde_json::json!({"error": {"message": "bad", "type": "invalid_request_error", "code": "invalid_request", "param": "messages"}})
         );
+    }
+}
+
+#[cfg(test)]
+mod doc_tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn docs_errors_md_lists_every_code_with_its_status() {
+        let doc = include_str!("../../../docs/errors.md");
+        for c in ErrorCode::ALL {
+            let row = format!("| `{}` | `{}` | {} |", c.as_str(), c.kind(), c.status());
+            assert!(
+                doc.contains(&row),
+                "docs/errors.md lacks the row starting {row}"
+            );
+        }
     }
 }

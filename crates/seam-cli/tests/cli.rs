@@ -1,0 +1,156 @@
+//! The `seam` binary as users run it: exit codes, one-line errors, and the quickstart.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should abort loudly
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+
+fn seam() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_seam"));
+    c.env_remove("OPENAI_API_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("SEAM_CONFIG");
+    c
+}
+
+fn write_config(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("seam-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn config_check_accepts_a_valid_file() {
+    let p = write_config(
+        "ok.toml",
+        "[providers.e]\nkind = \"echo\"\n[models.m]\ntargets = [{ provider = \"e\", model = \"x\" }]\n",
+    );
+    let out = seam()
+        .args(["config", "check", "--config"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (1 providers, 1 models)"));
+}
+
+#[test]
+fn config_check_prints_each_error_with_its_path_and_exits_2() {
+    let p = write_config(
+        "bad.toml",
+        "[server]\nlisten = \"x\"\nport = 1\n[providers.e]\nkind = \"nope\"\n",
+    );
+    let out = seam()
+        .args(["config", "check", "--config"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server.port: unknown key"), "{err}");
+    let p2 = write_config(
+        "bad2.toml",
+        "[server]\nlisten = \"x\"\n[providers.e]\nkind = \"nope\"\n",
+    );
+    let out = seam()
+        .args(["config", "check", "--config"])
+        .arg(&p2)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(err.contains("server.listen:"), "{err}");
+    assert!(err.contains("providers.e.kind:"), "{err}");
+}
+
+#[test]
+fn the_embedded_default_is_a_valid_config() {
+    let out = seam().args(["config", "default"]).output().unwrap();
+    assert!(out.status.success());
+    let p = write_config("default.toml", &String::from_utf8_lossy(&out.stdout));
+    let out = seam()
+        .args(["config", "check", "--config"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn serve_refuses_a_public_address_without_keys() {
+    let out = seam()
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("refusing to listen on 0.0.0.0:0"), "{err}");
+    assert!(err.contains("loopback"), "{err}");
+}
+
+#[test]
+fn serve_with_a_broken_config_is_one_line() {
+    let p = write_config(
+        "broken.toml",
+        "[providers.o]\nkind = \"openai\"\nbase_url = \"http://x/v1\"\napi_key = \"env:SEAM_TEST_SURELY_UNSET\"\n",
+    );
+    let out = seam()
+        .arg("serve")
+        .arg("--config")
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("environment variable SEAM_TEST_SURELY_UNSET is not set"),
+        "{err}"
+    );
+}
+
+/// The README's quickstart: `seam serve` with no config answers from the echo provider.
+#[test]
+fn quickstart_serves_echo_with_no_config_and_no_key() {
+    let mut child = seam()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("SEAM_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines.next().expect("seam exited before listening").unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    let body = r#"{"model":"chat","messages":[{"role":"user","content":"hi there"}]}"#;
+    let mut s = TcpStream::connect(&addr).unwrap();
+    write!(
+        s,
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.contains("\"content\":\"echo: hi there\""), "{resp}");
+    assert!(
+        resp.to_lowercase().contains("x-seam-route: echo/echo"),
+        "{resp}"
+    );
+}

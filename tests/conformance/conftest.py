@@ -1,0 +1,134 @@
+"""Starts a mock upstream (seam-mock) and a `seam` configured against it, once per session.
+
+Binaries come from SEAM_BIN / SEAM_MOCK_BIN, else target/debug/. Every test gets an `openai.OpenAI`
+client with retries off, so each error reaches the test exactly as Seam sent it.
+"""
+
+import os
+import pathlib
+import re
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+
+import openai
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SEAM = os.environ.get("SEAM_BIN", str(ROOT / "target" / "debug" / "seam"))
+MOCK = os.environ.get("SEAM_MOCK_BIN", str(ROOT / "target" / "debug" / "seam-mock"))
+
+CONFIG = """
+[server]
+max_body_bytes = 65536
+
+[providers.echo]
+kind = "echo"
+
+[providers.mock]
+kind = "openai"
+base_url = "{mock}/v1"
+api_key = "env:SEAM_TEST_MOCK_KEY"
+trust = "private"
+timeout_ms = 1500
+first_token_timeout_ms = 1500
+
+[providers.mockanth]
+kind = "anthropic"
+base_url = "{mock}"
+api_key = "env:SEAM_TEST_MOCK_KEY"
+timeout_ms = 1500
+first_token_timeout_ms = 1500
+
+[providers.dead]
+kind = "openai"
+base_url = "http://127.0.0.1:9/v1"
+connect_timeout_ms = 500
+
+[models.chat]
+targets = [{{ provider = "echo", model = "echo" }}]
+
+[models.gpt]
+targets = [{{ provider = "mock", model = "gpt-mock" }}]
+
+[models.claude]
+targets = [{{ provider = "mockanth", model = "claude-mock" }}]
+
+[models.resilient]
+targets = [
+  {{ provider = "dead", model = "gpt-dead" }},
+  {{ provider = "mock", model = "fault-500" }},
+  {{ provider = "mock", model = "gpt-mock" }},
+]
+
+[models.embed]
+targets = [{{ provider = "echo", model = "embed" }}]
+"""
+
+
+def _start(cmd, pattern, env=None, timeout=30.0):
+    """Runs `cmd`, waits for a line matching `pattern` on stdout or stderr, returns (proc, match)."""
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    found = {}
+    ready = threading.Event()
+    log = []
+
+    def pump():
+        for line in proc.stdout:
+            log.append(line)
+            m = re.search(pattern, line)
+            if m and not ready.is_set():
+                found["m"] = m
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not ready.wait(timeout):
+        proc.kill()
+        raise RuntimeError(f"{cmd[0]} did not start:\n{''.join(log)}")
+    proc.log = log
+    return proc, found["m"]
+
+
+@pytest.fixture(scope="session")
+def mock_url():
+    proc, m = _start([MOCK, "--listen", "127.0.0.1:0"], r"listening on (http://\S+)")
+    yield m.group(1)
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def seam_url(mock_url):
+    tmp = tempfile.mkdtemp(prefix="seam-conformance-")
+    cfg = pathlib.Path(tmp) / "seam.toml"
+    cfg.write_text(CONFIG.format(mock=mock_url))
+    env = dict(os.environ, SEAM_TEST_MOCK_KEY="sk-mock-secret-value", SEAM_LOG="info")
+    check = subprocess.run([SEAM, "config", "check", "--config", str(cfg)], capture_output=True, text=True, env=env)
+    assert check.returncode == 0, check.stderr
+    proc, m = _start(
+        [SEAM, "serve", "--config", str(cfg), "--listen", "127.0.0.1:0"],
+        r"listening on (http://[0-9.:]+)",
+        env=env,
+    )
+    url = m.group(1)
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(url + "/readyz") as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+    # Secrets never reach a log line.
+    assert "sk-mock-secret-value" not in "".join(proc.log)
+
+
+@pytest.fixture()
+def client(seam_url):
+    return openai.OpenAI(base_url=seam_url + "/v1", api_key="unused-without-keys", max_retries=0, timeout=20)
