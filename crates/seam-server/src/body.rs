@@ -113,3 +113,72 @@ fn missing_field(path: &str, msg: &str) -> (String, String) {
 pub fn invalid((param, why): (String, &'static str)) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequest, format!("`{param}` {why}")).with_param(param)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use seam_types::chat::ChatRequest;
+
+    fn check(body: &str) -> Result<(), (String, Option<String>)> {
+        json::<ChatRequest>(body.as_bytes())
+            .map(|_| ())
+            .map_err(|e| (e.code.into_owned(), e.param))
+    }
+
+    #[test]
+    fn errors_name_the_param() {
+        let cases: &[(&str, Result<(), (&str, Option<&str>)>)] = &[
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":"x"}]}"#,
+                Ok(()),
+            ),
+            ("", Err(("invalid_json", None))),
+            ("{", Err(("invalid_json", None))),
+            (
+                r#"{"model":"m","messages":[]} x"#,
+                Err(("invalid_json", None)),
+            ),
+            (
+                r#"{"messages":[]}"#,
+                Err(("invalid_request", Some("model"))),
+            ),
+            (
+                r#"{"model":1,"messages":[]}"#,
+                Err(("invalid_request", Some("model"))),
+            ),
+            (
+                r#"{"model":"m","messages":[{"content":"x"}]}"#,
+                Err(("invalid_request", Some("messages[0].role"))),
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#,
+                Err(("invalid_request", Some("stream"))),
+            ),
+            (r#"[1,2]"#, Err(("invalid_request", None))),
+        ];
+        for (body, expect) in cases {
+            let expect = expect
+                .clone()
+                .map_err(|(c, p)| (c.to_owned(), p.map(String::from)));
+            assert_eq!(check(body), expect, "body {body:?}");
+        }
+    }
+
+    proptest! {
+        // Whatever arrives, parsing answers with Ok or a 400, never a panic.
+        #[test]
+        fn arbitrary_bodies_are_ok_or_400(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            if let Err(e) = json::<ChatRequest>(&bytes) {
+                prop_assert_eq!(e.status, 400);
+            }
+        }
+
+        #[test]
+        fn jsonish_bodies_are_ok_or_400(s in r#"\{("(model|messages|role|content|stream|tools|n)": ?(\[|\{|"[a-z]{0,3}"|[0-9]{1,3}|true|null)[\]\}]?,? ?){0,8}\}?"#) {
+            if let Err(e) = json::<ChatRequest>(s.as_bytes()) {
+                prop_assert_eq!(e.status, 400);
+            }
+        }
+    }
+}
