@@ -120,6 +120,8 @@ mod tests {
     use proptest::prelude::*;
     use seam_types::chat::ChatRequest;
 
+    type Expect = Result<(), (&'static str, Option<&'static str>)>;
+
     fn check(body: &str) -> Result<(), (String, Option<String>)> {
         json::<ChatRequest>(body.as_bytes())
             .map(|_| ())
@@ -128,7 +130,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_param() {
-        let cases: &[(&str, Result<(), (&str, Option<&str>)>)] = &[
+        let cases: &[(&str, Expect)] = &[
             (
                 r#"{"model":"m","messages":[{"role":"user","content":"x"}]}"#,
                 Ok(()),
@@ -158,9 +160,7 @@ mod tests {
             (r#"[1,2]"#, Err(("invalid_request", None))),
         ];
         for (body, expect) in cases {
-            let expect = expect
-                .clone()
-                .map_err(|(c, p)| (c.to_owned(), p.map(String::from)));
+            let expect = (*expect).map_err(|(c, p)| (c.to_owned(), p.map(String::from)));
             assert_eq!(check(body), expect, "body {body:?}");
         }
     }
