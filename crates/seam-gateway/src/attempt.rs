@@ -44,7 +44,8 @@ pub(crate) struct Success<T> {
     pub target: usize,
     pub attempts: Vec<Attempt>,
     pub upstream: Duration,
-    /// The target's concurrency slot, held for as long as the answer is being produced.
+    /// The target's concurrency slot, held for as long as the answer is being produced; a
+    /// stream keeps it until it ends.
     pub permit: OwnedSemaphorePermit,
 }
 
@@ -61,14 +62,14 @@ impl<T> Success<T> {
 
 /// Runs `call` against each target in turn, each bounded by `deadline(target)`. `waiting_for`
 /// names what a timeout waited for ("response", "first token").
-pub(crate) async fn run<T, F, Fut>(
-    route: &Route,
+pub(crate) async fn run<'r, T, F, Fut>(
+    route: &'r Route,
     waiting_for: &'static str,
     deadline: impl Fn(&Target) -> Duration,
     mut call: F,
 ) -> Result<Success<T>, Failure>
 where
-    F: FnMut(&Target) -> Fut,
+    F: FnMut(&'r Target) -> Fut,
     Fut: Future<Output = Result<T, ProviderError>>,
 {
     let mut attempts = Vec::with_capacity(route.targets.len());

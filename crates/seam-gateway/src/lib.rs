@@ -96,18 +96,14 @@ impl Gateway {
             &route,
             "response",
             |t| t.entry.timeout,
-            |t| {
-                let entry = t.entry.clone();
-                let model = t.model.clone();
-                async move { entry.provider.chat(&model, req).await }
-            },
+            |t| t.entry.provider.chat(&t.model, req),
         )
         .await?;
-        let (provider, model) = route.labels(out.target);
-        if let Some(u) = &out.value.usage {
-            telemetry::tokens(provider, model, u.prompt_tokens, u.completion_tokens);
-        }
-        Ok(out.into_outcome(&route))
+        Ok(answered(&route, out, |c| {
+            c.usage
+                .as_ref()
+                .map(|u| (u.prompt_tokens, u.completion_tokens))
+        }))
     }
 
     /// A stream whose first chunk has already arrived from the target that answered.
@@ -117,11 +113,7 @@ impl Gateway {
             &route,
             "first token",
             |t| t.entry.first_token_timeout,
-            |t| {
-                let entry = t.entry.clone();
-                let model = t.model.clone();
-                async move { stream::open(&entry, &model, req).await }
-            },
+            |t| stream::open(&t.entry, &t.model, req),
         )
         .await?;
         let (provider, model) = route.labels(out.target);
@@ -151,19 +143,26 @@ impl Gateway {
             &route,
             "response",
             |t| t.entry.timeout,
-            |t| {
-                let entry = t.entry.clone();
-                let model = t.model.clone();
-                async move { entry.provider.embeddings(&model, req).await }
-            },
+            |t| t.entry.provider.embeddings(&t.model, req),
         )
         .await?;
-        let (provider, model) = route.labels(out.target);
-        if let Some(u) = &out.value.usage {
-            telemetry::tokens(provider, model, u.prompt_tokens, 0);
-        }
-        Ok(out.into_outcome(&route))
+        Ok(answered(&route, out, |e| {
+            e.usage.as_ref().map(|u| (u.prompt_tokens, 0))
+        }))
     }
+}
+
+/// Records the tokens a unary answer reports and releases its concurrency slot.
+fn answered<T>(
+    route: &Route,
+    out: attempt::Success<T>,
+    usage: impl FnOnce(&T) -> Option<(u64, u64)>,
+) -> Outcome<T> {
+    if let Some((prompt, completion)) = usage(&out.value) {
+        let (provider, model) = route.labels(out.target);
+        telemetry::tokens(provider, model, prompt, completion);
+    }
+    out.into_outcome(route)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use seam_gateway::{Attempt, Failure};
+use seam_gateway::{Attempt, Failure, Outcome};
 use seam_types::chat::ChatRequest;
 
 use crate::error::error_response;
@@ -59,6 +59,18 @@ async fn parse(
     let req: ChatRequest = body::json(&bytes)?;
     req.validate().map_err(body::invalid)?;
     Ok(req)
+}
+
+/// A unary answer as JSON, with its route headers and overhead recorded.
+pub fn answered<T: serde::Serialize>(
+    out: &Outcome<T>,
+    start: RequestStart,
+    endpoint: &'static str,
+) -> Response {
+    let mut resp = json_response(&out.value);
+    metrics::overhead(endpoint, start.0.elapsed().saturating_sub(out.upstream));
+    route_headers(&mut resp, Some(&out.route), &out.attempts);
+    resp
 }
 
 pub fn failure(f: &Failure) -> Response {

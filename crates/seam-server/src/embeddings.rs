@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use seam_types::embeddings::EmbeddingsRequest;
 
-use crate::chat::{failure, json_response, route_headers};
+use crate::chat::{answered, failure};
 use crate::error::error_response;
 use crate::{RequestStart, SharedState, body, metrics};
 
@@ -22,15 +22,7 @@ pub async fn handle(
         Err(e) => return error_response(&e),
     };
     match st.gateway.embeddings(&req).await {
-        Ok(out) => {
-            let mut resp = json_response(&out.value);
-            metrics::overhead(
-                metrics::EMBEDDINGS,
-                start.0.elapsed().saturating_sub(out.upstream),
-            );
-            route_headers(&mut resp, Some(&out.route), &out.attempts);
-            resp
-        }
+        Ok(out) => answered(&out, start, metrics::EMBEDDINGS),
         Err(f) => failure(&f),
     }
 }
