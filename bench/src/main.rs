@@ -1,1 +1,76 @@
-fn main() {}
+//! `seam-bench`: the load benchmark for Seam.
+//!
+//! Four subcommands share one binary so the runner can start its helpers as separate, pinned
+//! processes:
+//! - `mock`: a fast OpenAI-shaped upstream (canned chat completion and a canned 20-chunk SSE stream);
+//! - `proxy`: a do-nothing reverse proxy, the reference floor for what any gateway adds here;
+//! - `load`: an open-loop (fixed rate, coordinated omission counted) or closed-loop (fixed
+//!   concurrency) load generator that prints one JSON line;
+//! - `run`: the entry point; starts the mocks, the proxy and `seam`, runs every scenario against
+//!   the mock directly, through the proxy and through `seam`, and prints markdown tables of the
+//!   differences.
+//!
+//! BENCHMARKS.md at the workspace root describes the method and holds the latest figures.
+
+mod body;
+mod load;
+mod mock;
+mod procs;
+mod proxy;
+mod report;
+mod run;
+mod server;
+mod stats;
+mod timer;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "seam-bench",
+    version,
+    about = "Load benchmark for seam: mock upstream, load generator, runner"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the mock upstream (`POST /v1/chat/completions`).
+    Mock(mock::MockArgs),
+    /// Serve a do-nothing reverse proxy (the reference floor for added latency).
+    Proxy(proxy::ProxyArgs),
+    /// Generate load against one URL and print one JSON line with the results.
+    Load(load::LoadArgs),
+    /// Run every scenario directly, through a reference proxy and through seam; print markdown.
+    Run(run::RunArgs),
+}
+
+fn main() -> ExitCode {
+    match run_command(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // `{:#}` gives the whole context chain without the backtrace `Debug` would add.
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_command(command: Command) -> anyhow::Result<()> {
+    // Every process is pinned to one core by the runner, so one thread per process is the fair
+    // and cheapest shape; the runner itself mostly waits on its children.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    match command {
+        Command::Mock(args) => runtime.block_on(mock::serve(args)),
+        Command::Proxy(args) => runtime.block_on(proxy::serve(args)),
+        Command::Load(args) => runtime.block_on(load::main(args)),
+        Command::Run(args) => runtime.block_on(run::main(args)),
+    }
+}

@@ -1,0 +1,418 @@
+//! The load generator: open loop at a fixed rate, or closed loop at a fixed concurrency, over a
+//! pool of HTTP/1.1 keep-alive connections; prints one JSON line (`LoadReport`) on stdout.
+//!
+//! Open loop: request `i` is due at `t0 + i / rate` whatever happened to earlier ones, and its
+//! latency is counted from that due time, so a stall in the system under test shows up in the
+//! latency of every request it delayed (coordinated omission is counted, as in wrk2).
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::{Method, Request, StatusCode, Uri};
+use hyper_util::client::legacy::Client as LegacyClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::task::JoinSet;
+
+use crate::body;
+use crate::stats::{LoadReport, Recorder, ReportShape, Sample};
+use crate::timer::PreciseTimer;
+
+pub type Client = LegacyClient<HttpConnector, Full<Bytes>>;
+
+#[derive(clap::Args, Clone)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["rate", "concurrency"])))]
+pub struct LoadArgs {
+    /// Full URL of the chat completions endpoint.
+    #[arg(long)]
+    pub url: Uri,
+    /// Ask for a stream (`"stream": true`) and measure time to first chunk.
+    #[arg(long)]
+    pub stream: bool,
+    /// The `model` field of the request.
+    #[arg(long, default_value = "bench")]
+    pub model: String,
+    /// Open loop: requests per second, scheduled at fixed intervals.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Closed loop: this many workers, each sending its next request when the last one ends.
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Measured duration in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration_secs: f64,
+    /// Unmeasured load before the measured part (opens connections, warms caches).
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup_secs: f64,
+    /// Per-request limit in seconds; a slower request counts as a `timeout` error.
+    #[arg(long, default_value_t = 30.0)]
+    pub timeout_secs: f64,
+    /// Closed loop: start the workers evenly over this many seconds instead of all at once
+    /// (hundreds of simultaneous connects overflow a server's accept queue).
+    #[arg(long, default_value_t = 0.0)]
+    pub ramp_secs: f64,
+    /// A name carried into the JSON line.
+    #[arg(long, default_value = "")]
+    pub label: String,
+}
+
+/// What every request of a run sends.
+struct Target {
+    url: Uri,
+    body: Bytes,
+    stream: bool,
+    timeout: Duration,
+}
+
+pub async fn main(args: LoadArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.duration_secs > 0.0 && args.warmup_secs >= 0.0 && args.timeout_secs > 0.0,
+        "durations must be positive"
+    );
+    let report = run(&args).await?;
+    eprintln!("{}", summary_line(&report));
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
+pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
+    let target = Arc::new(Target {
+        url: args.url.clone(),
+        body: body::request(&args.model, args.stream),
+        stream: args.stream,
+        timeout: Duration::from_secs_f64(args.timeout_secs),
+    });
+    let client = client();
+    let warmup = Duration::from_secs_f64(args.warmup_secs);
+    let duration = Duration::from_secs_f64(args.duration_secs);
+    let recorder = match (args.rate, args.concurrency) {
+        (Some(rate), _) => open_loop(client, target, rate, warmup, duration).await?,
+        (None, Some(concurrency)) => {
+            let ramp = Duration::from_secs_f64(args.ramp_secs.max(0.0));
+            closed_loop(client, target, concurrency, ramp, warmup, duration).await?
+        }
+        (None, None) => anyhow::bail!("give --rate or --concurrency"),
+    };
+    Ok(recorder.report(ReportShape {
+        label: args.label.clone(),
+        url: args.url.to_string(),
+        stream: args.stream,
+        rate: args.rate,
+        concurrency: if args.rate.is_some() {
+            None
+        } else {
+            args.concurrency
+        },
+    }))
+}
+
+/// One human-readable line per run, for stderr.
+pub fn summary_line(r: &LoadReport) -> String {
+    let mut line = format!(
+        "{}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, {} errors",
+        if r.label.is_empty() { &r.url } else { &r.label },
+        r.throughput_rps,
+        r.latency_ms.p50,
+        r.latency_ms.p99,
+        r.latency_ms.p999,
+        r.errors
+    );
+    if let Some(ttfc) = r.ttfc_ms {
+        line.push_str(&format!(
+            ", first chunk p50 {:.3} ms p99 {:.3} ms",
+            ttfc.p50, ttfc.p99
+        ));
+    }
+    if let Some(done) = r.streams_with_done {
+        line.push_str(&format!(
+            ", {done}/{} streams ended with [DONE]",
+            r.requests
+        ));
+    }
+    if let Some(lag) = r.send_lag_ms {
+        line.push_str(&format!(", send lag p99 {:.3} ms", lag.p99));
+    }
+    if !r.error_kinds.is_empty() {
+        line.push_str(&format!(", error kinds {:?}", r.error_kinds));
+    }
+    line
+}
+
+/// An HTTP/1.1 client whose pool keeps every connection it opened alive for reuse, so a
+/// steady rate settles on a steady set of connections after the warm-up.
+pub fn client() -> Client {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    LegacyClient::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(usize::MAX)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .build(connector)
+}
+
+type Shared = Arc<Mutex<Recorder>>;
+
+fn with<T>(recorder: &Shared, f: impl FnOnce(&mut Recorder) -> T) -> T {
+    f(&mut recorder.lock().unwrap_or_else(PoisonError::into_inner))
+}
+
+async fn open_loop(
+    client: Client,
+    target: Arc<Target>,
+    rate: f64,
+    warmup: Duration,
+    duration: Duration,
+) -> anyhow::Result<Recorder> {
+    anyhow::ensure!(rate > 0.0 && rate.is_finite(), "--rate must be positive");
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let warmup_n = (warmup.as_secs_f64() * rate).round() as u64;
+    let total = warmup_n + (duration.as_secs_f64() * rate).round() as u64;
+    let mut timer = PreciseTimer::new()?;
+    let t0 = Instant::now() + Duration::from_millis(1);
+    let due = |i: u64| t0 + interval.mul_f64(i as f64);
+    let recorder: Shared = Arc::new(Mutex::new(Recorder::new(due(warmup_n))?));
+    let mut tasks = JoinSet::new();
+    for i in 0..total {
+        let scheduled = due(i);
+        timer.sleep_until(scheduled).await?;
+        let measured = i >= warmup_n;
+        if measured {
+            let lag = Instant::now().saturating_duration_since(scheduled);
+            with(&recorder, |r| r.record_send_lag(lag));
+        }
+        let (client, target, recorder) =
+            (client.clone(), Arc::clone(&target), Arc::clone(&recorder));
+        tasks.spawn(async move {
+            let outcome = send(&client, &target, scheduled).await;
+            if measured {
+                let done_at = Instant::now();
+                with(&recorder, |r| r.record(outcome, done_at));
+            }
+        });
+        // Reap finished tasks as we go so the set stays as small as the number in flight.
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+    into_inner(recorder)
+}
+
+async fn closed_loop(
+    client: Client,
+    target: Arc<Target>,
+    concurrency: usize,
+    ramp: Duration,
+    warmup: Duration,
+    duration: Duration,
+) -> anyhow::Result<Recorder> {
+    anyhow::ensure!(concurrency > 0, "--concurrency must be positive");
+    let start = Instant::now();
+    let measure_from = start + warmup;
+    let end = measure_from + duration;
+    let recorder: Shared = Arc::new(Mutex::new(Recorder::new(measure_from)?));
+    let mut tasks = JoinSet::new();
+    for worker in 0..concurrency {
+        let (client, target, recorder) =
+            (client.clone(), Arc::clone(&target), Arc::clone(&recorder));
+        let first = start + ramp.mul_f64(worker as f64 / concurrency as f64);
+        tasks.spawn(async move {
+            tokio::time::sleep_until(first.into()).await;
+            loop {
+                let sent = Instant::now();
+                if sent >= end {
+                    break;
+                }
+                let outcome = send(&client, &target, sent).await;
+                if sent >= measure_from {
+                    let done_at = Instant::now();
+                    with(&recorder, |r| r.record(outcome, done_at));
+                }
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    into_inner(recorder)
+}
+
+fn into_inner(recorder: Shared) -> anyhow::Result<Recorder> {
+    let mutex = Arc::try_unwrap(recorder)
+        .map_err(|_| anyhow::anyhow!("a request task outlived the run"))?;
+    Ok(mutex.into_inner().unwrap_or_else(PoisonError::into_inner))
+}
+
+/// Sends one request and reads the whole answer; times are counted from `origin`.
+///
+/// The error is a short kind (`connect`, `status_502`, `timeout`, `stream_without_done` …) that
+/// the report counts; a stream only counts as ok if it ended with `data: [DONE]`.
+async fn send(client: &Client, target: &Target, origin: Instant) -> Result<Sample, String> {
+    match tokio::time::timeout(target.timeout, exchange(client, target, origin)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err("timeout".to_owned()),
+    }
+}
+
+async fn exchange(client: &Client, target: &Target, origin: Instant) -> Result<Sample, String> {
+    let mut request = Request::new(Full::new(target.body.clone()));
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = target.url.clone();
+    request
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let response = client.request(request).await.map_err(|err| {
+        if err.is_connect() {
+            "connect".to_owned()
+        } else {
+            "request".to_owned()
+        }
+    })?;
+    let status = response.status();
+    let mut body = response.into_body();
+    let mut ttfc = None;
+    let mut tail = Tail::default();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| "body".to_owned())?;
+        if let Ok(data) = frame.into_data() {
+            if !data.is_empty() {
+                ttfc.get_or_insert_with(|| origin.elapsed());
+                tail.push(&data);
+            }
+        }
+    }
+    let latency = origin.elapsed();
+    if status != StatusCode::OK {
+        return Err(format!("status_{}", status.as_u16()));
+    }
+    if target.stream && !tail.ends_with_done() {
+        return Err("stream_without_done".to_owned());
+    }
+    Ok(Sample {
+        latency,
+        ttfc: if target.stream { ttfc } else { None },
+    })
+}
+
+/// The last bytes of a body, enough to see whether a stream ended with `data: [DONE]`.
+#[derive(Default)]
+struct Tail {
+    bytes: Vec<u8>,
+}
+
+impl Tail {
+    const KEEP: usize = 64;
+
+    fn push(&mut self, data: &[u8]) {
+        let data = &data[data.len().saturating_sub(Self::KEEP)..];
+        self.bytes.extend_from_slice(data);
+        let excess = self.bytes.len().saturating_sub(Self::KEEP);
+        self.bytes.drain(..excess);
+    }
+
+    fn ends_with_done(&self) -> bool {
+        self.bytes.trim_ascii_end().ends_with(b"data: [DONE]")
+    }
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+    use crate::mock;
+
+    #[test]
+    fn tail_sees_done_split_across_frames() {
+        let mut tail = Tail::default();
+        tail.push(b"data: {\"x\":1}\n\ndata: [DO");
+        assert!(!tail.ends_with_done());
+        tail.push(b"NE]\n\n");
+        assert!(tail.ends_with_done());
+        tail.push(&[b'x'; 500]);
+        assert!(!tail.ends_with_done());
+    }
+
+    /// A free loopback address (bound, then released for the server under test to take).
+    pub fn free_addr() -> std::net::SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    }
+
+    pub async fn wait_listening(addr: std::net::SocketAddr) {
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("nothing listens on {addr}");
+    }
+
+    /// Starts the mock in this runtime; returns its chat completions URL.
+    pub async fn start_mock() -> Uri {
+        let addr = free_addr();
+        let args = mock::MockArgs {
+            listen: addr,
+            chunk_delay_ms: 0,
+        };
+        tokio::spawn(mock::serve(args));
+        wait_listening(addr).await;
+        format!("http://{addr}/v1/chat/completions")
+            .parse()
+            .unwrap()
+    }
+
+    pub fn args(url: Uri, stream: bool) -> LoadArgs {
+        LoadArgs {
+            url,
+            stream,
+            model: "bench".into(),
+            rate: None,
+            concurrency: None,
+            duration_secs: 0.3,
+            warmup_secs: 0.1,
+            timeout_secs: 5.0,
+            ramp_secs: 0.0,
+            label: "test".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn open_loop_against_the_mock_sends_every_scheduled_request() {
+        let url = start_mock().await;
+        let mut a = args(url, false);
+        a.rate = Some(200.0);
+        let report = run(&a).await.unwrap();
+        assert_eq!(report.errors, 0, "{:?}", report.error_kinds);
+        assert_eq!(report.requests, 60);
+        assert!(report.latency_ms.p50 > 0.0);
+        assert!(report.send_lag_ms.is_some());
+    }
+
+    #[tokio::test]
+    async fn closed_loop_streams_all_end_with_done() {
+        let url = start_mock().await;
+        let mut a = args(url, true);
+        a.concurrency = Some(4);
+        let report = run(&a).await.unwrap();
+        assert_eq!(report.errors, 0, "{:?}", report.error_kinds);
+        assert!(report.requests > 0);
+        assert_eq!(report.all_streams_done(), Some(true));
+        let ttfc = report.ttfc_ms.unwrap();
+        assert!(ttfc.p50 > 0.0 && ttfc.p50 <= report.latency_ms.p50);
+    }
+
+    #[tokio::test]
+    async fn errors_are_counted_by_kind() {
+        let url = start_mock().await;
+        let wrong: Uri = url
+            .to_string()
+            .replace("/chat/completions", "/nope")
+            .parse()
+            .unwrap();
+        let mut a = args(wrong, false);
+        a.rate = Some(100.0);
+        let report = run(&a).await.unwrap();
+        assert_eq!(report.ok, 0);
+        assert_eq!(report.error_kinds.get("status_404"), Some(&report.requests));
+    }
+}

@@ -1,0 +1,238 @@
+//! The mock upstream: an OpenAI-shaped `POST /v1/chat/completions` that answers from canned
+//! bytes, as fast as hyper allows, so the benchmark measures the gateway and not the upstream.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Either, Full, Limited};
+use hyper::body::{Body, Frame, Incoming};
+use hyper::header::{CACHE_CONTROL, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use tokio::time::Sleep;
+
+use crate::{body, server};
+
+/// Request bodies larger than this are refused; the benchmark sends a few hundred bytes.
+const MAX_REQUEST_BYTES: usize = 1 << 20;
+
+#[derive(clap::Args)]
+pub struct MockArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:18701")]
+    pub listen: SocketAddr,
+    /// Delay before each stream chunk after the first, in milliseconds (keeps streams open for the
+    /// memory test); 0 sends the chunks back to back, each in its own write.
+    #[arg(long, default_value_t = 0)]
+    pub chunk_delay_ms: u64,
+}
+
+/// What every connection shares: the canned answers, built once.
+struct Canned {
+    completion: Bytes,
+    events: Arc<[Bytes]>,
+    chunk_delay: Option<Duration>,
+}
+
+type MockBody = Either<Full<Bytes>, SseBody>;
+
+pub async fn serve(args: MockArgs) -> anyhow::Result<()> {
+    let listener = server::listen(args.listen)?;
+    let canned = Arc::new(Canned {
+        completion: body::completion(),
+        events: body::stream_events().into(),
+        chunk_delay: (args.chunk_delay_ms > 0).then(|| Duration::from_millis(args.chunk_delay_ms)),
+    });
+    eprintln!(
+        "mock: listening on {} (chunk delay {} ms)",
+        listener.local_addr()?,
+        args.chunk_delay_ms
+    );
+    server::serve(listener, "mock", move |req| {
+        handle(req, Arc::clone(&canned))
+    })
+    .await
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    canned: Arc<Canned>,
+) -> Result<Response<MockBody>, Infallible> {
+    let is_chat = req.method() == Method::POST && req.uri().path().ends_with("/chat/completions");
+    if req.method() == Method::GET && req.uri().path().ends_with("/models") {
+        let models = r#"{"object":"list","data":[{"id":"bench-model","object":"model","owned_by":"seam-bench"}]}"#;
+        return Ok(json(StatusCode::OK, Bytes::from_static(models.as_bytes())));
+    }
+    if req.method() == Method::GET && matches!(req.uri().path(), "/readyz" | "/healthz") {
+        return Ok(json(
+            StatusCode::OK,
+            Bytes::from_static(b"{\"status\":\"ok\"}"),
+        ));
+    }
+    if !is_chat {
+        return Ok(error(StatusCode::NOT_FOUND, "no such route on the mock"));
+    }
+    let body = match Limited::new(req.into_body(), MAX_REQUEST_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return Ok(error(
+                StatusCode::BAD_REQUEST,
+                "unreadable or oversized body",
+            ));
+        }
+    };
+    if !body::wants_stream(&body) {
+        return Ok(json(StatusCode::OK, canned.completion.clone()));
+    }
+    let sse = SseBody {
+        events: Arc::clone(&canned.events),
+        next: 0,
+        chunk_delay: canned.chunk_delay,
+        pause: Pause::None,
+    };
+    let mut response = Response::new(Either::Right(sse));
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(
+        CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-cache"),
+    );
+    Ok(response)
+}
+
+fn json(status: StatusCode, bytes: Bytes) -> Response<MockBody> {
+    let mut response = Response::new(Either::Left(Full::new(bytes)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn error(status: StatusCode, message: &str) -> Response<MockBody> {
+    let body = serde_json::json!({
+        "error": {"message": message, "type": "invalid_request_error", "code": null, "param": null}
+    });
+    json(status, Bytes::from(body.to_string()))
+}
+
+/// Where a stream is between two chunks.
+enum Pause {
+    /// Ready to send the next chunk.
+    None,
+    /// Gave the connection one turn so hyper flushed the previous chunk on its own.
+    Yielded,
+    /// Waiting out `--chunk-delay-ms`.
+    Sleeping(Pin<Box<Sleep>>),
+}
+
+/// The canned SSE stream: one body frame per event, each written to the socket on its own.
+///
+/// Returning `Pending` between frames (a yield, or the configured delay) makes hyper flush the
+/// frame it holds before asking for the next, the way a real upstream emits tokens one by one.
+pub struct SseBody {
+    events: Arc<[Bytes]>,
+    next: usize,
+    chunk_delay: Option<Duration>,
+    pause: Pause,
+}
+
+impl Body for SseBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        let Some(event) = this.events.get(this.next) else {
+            return Poll::Ready(None);
+        };
+        if this.next > 0 {
+            match &mut this.pause {
+                Pause::None => match this.chunk_delay {
+                    Some(delay) => {
+                        let mut sleep = Box::pin(tokio::time::sleep(delay));
+                        if sleep.as_mut().poll(cx).is_pending() {
+                            this.pause = Pause::Sleeping(sleep);
+                            return Poll::Pending;
+                        }
+                    }
+                    None => {
+                        this.pause = Pause::Yielded;
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                },
+                Pause::Yielded => {}
+                Pause::Sleeping(sleep) => {
+                    if sleep.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                }
+            }
+        }
+        let frame = Frame::data(event.clone());
+        this.next += 1;
+        this.pause = Pause::None;
+        Poll::Ready(Some(Ok(frame)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.next >= self.events.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sse_body_yields_every_event_once_then_ends() {
+        let mut body = SseBody {
+            events: body::stream_events().into(),
+            next: 0,
+            chunk_delay: None,
+            pause: Pause::None,
+        };
+        let mut received = Vec::new();
+        while let Some(frame) = body.frame().await {
+            received.push(frame.unwrap().into_data().unwrap());
+        }
+        assert_eq!(received.len(), body::STREAM_CHUNKS + 1);
+        assert_eq!(received.last().unwrap().as_ref(), body::DONE_EVENT);
+        assert!(body.is_end_stream());
+    }
+
+    #[tokio::test]
+    async fn sse_body_waits_the_chunk_delay_between_events() {
+        let mut body = SseBody {
+            events: body::stream_events().into(),
+            next: 0,
+            chunk_delay: Some(Duration::from_millis(2)),
+            pause: Pause::None,
+        };
+        let start = std::time::Instant::now();
+        let mut frames = 0;
+        while let Some(frame) = body.frame().await {
+            frame.unwrap();
+            frames += 1;
+        }
+        assert_eq!(frames, body::STREAM_CHUNKS + 1);
+        // One delay before every event but the first.
+        assert!(start.elapsed() >= Duration::from_millis(2 * body::STREAM_CHUNKS as u64));
+    }
+}

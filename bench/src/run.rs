@@ -1,0 +1,352 @@
+//! The runner: starts the mocks, the reference proxy and `seam` pinned to their cores, runs every
+//! scenario against the mock directly, through the proxy and through `seam` (one after the other,
+//! same load), samples `seam`'s memory, and prints the markdown report.
+
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::Serialize;
+use tokio::process::Command;
+
+use crate::load;
+use crate::procs::{
+    Launcher, Ports, check_taskset, cpu_busy_pct, proc_status_kb, start_mock, start_proxy,
+    start_seam,
+};
+use crate::report::{self, Memory, Meta, ScenarioResult};
+use crate::stats::LoadReport;
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The seam binary to measure.
+    #[arg(long, default_value = "target/release/seam")]
+    pub seam: PathBuf,
+    /// Measure the mock directly only (no seam): checks the harness and gives the baseline.
+    #[arg(long)]
+    pub direct_only: bool,
+    /// Measured seconds per scenario and path.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration_secs: f64,
+    /// Unmeasured warm-up seconds before each measured run.
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup_secs: f64,
+    /// seam listens on this port, the fast mock on +1, the slow (memory test) mock on +2, the
+    /// reference proxy on +3.
+    #[arg(long, default_value_t = 18700)]
+    pub port_base: u16,
+    /// Core for the mocks and the load generator.
+    #[arg(long, default_value_t = 0)]
+    pub load_cpu: usize,
+    /// Core for seam.
+    #[arg(long, default_value_t = 1)]
+    pub seam_cpu: usize,
+    /// Skip the reference path (a do-nothing proxy on seam's core): saves about a minute.
+    #[arg(long)]
+    pub no_reference: bool,
+    /// Do not pin processes with `taskset` (numbers get noisier).
+    #[arg(long)]
+    pub no_pin: bool,
+    /// Workers in the closed-loop saturation scenario.
+    #[arg(long, default_value_t = 64)]
+    pub saturation_concurrency: usize,
+    /// Rate of the streaming scenario, streams per second.
+    #[arg(long, default_value_t = 500.0)]
+    pub stream_rate: f64,
+    /// Concurrent open streams for the memory test.
+    #[arg(long, default_value_t = 512)]
+    pub memory_streams: usize,
+    /// Per-chunk delay of the slow mock (memory test), in ms: streams stay open ~20× this.
+    #[arg(long, default_value_t = 100)]
+    pub memory_chunk_delay_ms: u64,
+    /// Also write every result as JSON to this file.
+    #[arg(long)]
+    pub json_out: Option<PathBuf>,
+}
+
+/// One load shape, run once against each path.
+#[derive(Clone, Serialize)]
+pub struct Scenario {
+    pub key: &'static str,
+    pub title: String,
+    pub stream: bool,
+    pub rate: Option<f64>,
+    pub concurrency: Option<usize>,
+}
+
+fn scenarios(args: &RunArgs) -> Vec<Scenario> {
+    let open = |key, rate: f64, stream| Scenario {
+        key,
+        title: format!(
+            "{} @ {rate:.0} req/s",
+            if stream { "stream" } else { "non-stream" }
+        ),
+        stream,
+        rate: Some(rate),
+        concurrency: None,
+    };
+    vec![
+        open("rate_1000", 1000.0, false),
+        open("rate_3000", 3000.0, false),
+        Scenario {
+            key: "saturation",
+            title: format!("saturation, {} workers", args.saturation_concurrency),
+            stream: false,
+            rate: None,
+            concurrency: Some(args.saturation_concurrency),
+        },
+        open("stream", args.stream_rate, true),
+    ]
+}
+
+pub async fn main(args: RunArgs) -> anyhow::Result<()> {
+    let seam = resolve_seam(&args)?;
+    let launcher = Launcher {
+        exe: std::env::current_exe().context("cannot locate the seam-bench binary")?,
+        pin: !args.no_pin,
+    };
+    if launcher.pin {
+        check_taskset(&args).await?;
+    }
+    let meta = Meta::collect(&args, cpu_busy_pct(Duration::from_secs(1)).await?);
+    if meta.busy_before_pct > 10.0 {
+        eprintln!(
+            "warning: the CPUs were {:.0}% busy before the run; another job is running and the \
+             numbers will be noisy",
+            meta.busy_before_pct
+        );
+    }
+    let ports = Ports::from_base(args.port_base);
+    for port in [ports.seam, ports.fast, ports.slow, ports.proxy] {
+        anyhow::ensure!(
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_err(),
+            "port {port} is already in use; stop what listens there or pass --port-base"
+        );
+    }
+
+    let dir = std::env::temp_dir().join(format!("seam-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    // Children are killed when these handles drop, on every return path.
+    let _fast_mock = start_mock(&launcher, args.load_cpu, ports.fast, 0).await?;
+    let delay = args.memory_chunk_delay_ms;
+    let _slow_mock = start_mock(&launcher, args.load_cpu, ports.slow, delay).await?;
+    let proxy = if args.no_reference {
+        None
+    } else {
+        Some(start_proxy(&launcher, args.seam_cpu, &ports).await?)
+    };
+    let seam_proc = match &seam {
+        Some(path) => Some(start_seam(&launcher, &args, path, &dir, &ports).await?),
+        None => None,
+    };
+    let idle_kb = match &seam_proc {
+        Some(p) => {
+            // Let start-up allocations settle before calling it idle.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Some(proc_status_kb(p.pid, "VmRSS")?)
+        }
+        None => None,
+    };
+
+    let paths = Paths {
+        seam: seam_proc.is_some(),
+        proxy: proxy.is_some(),
+    };
+    let results = run_scenarios(&launcher, &args, &ports, paths).await?;
+    let memory = match (&seam_proc, idle_kb) {
+        (Some(p), Some(idle_kb)) => {
+            Some(memory_test(&launcher, &args, p.pid, idle_kb, &Ports::url(ports.seam)).await?)
+        }
+        _ => None,
+    };
+    if let Some(mut p) = seam_proc {
+        if let Ok(Some(status)) = p.child.try_wait() {
+            anyhow::bail!(
+                "seam exited during the benchmark ({status}); log: {}",
+                p.log.display()
+            );
+        }
+        drop(p.child.start_kill());
+    }
+
+    println!("{}", report::markdown(&meta, &results, memory.as_ref()));
+    if let Some(path) = &args.json_out {
+        let json = serde_json::json!({"meta": meta, "scenarios": results, "memory": memory});
+        std::fs::write(path, serde_json::to_string_pretty(&json)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    drop(std::fs::remove_dir_all(&dir));
+    Ok(())
+}
+
+fn resolve_seam(args: &RunArgs) -> anyhow::Result<Option<PathBuf>> {
+    if args.direct_only {
+        return Ok(None);
+    }
+    let path = std::fs::canonicalize(&args.seam).map_err(|_| {
+        anyhow::anyhow!(
+            "seam binary not found at {}: build it first (`cargo build --release -p seam-cli`), \
+             pass --seam PATH, or run with --direct-only to measure the mock alone",
+            args.seam.display()
+        )
+    })?;
+    Ok(Some(path))
+}
+
+/// Which paths besides "direct" this run measures.
+#[derive(Clone, Copy)]
+struct Paths {
+    seam: bool,
+    proxy: bool,
+}
+
+/// Each scenario against the mock, the reference proxy, then seam, back to back.
+async fn run_scenarios(
+    launcher: &Launcher,
+    args: &RunArgs,
+    ports: &Ports,
+    paths: Paths,
+) -> anyhow::Result<Vec<ScenarioResult>> {
+    let mut results = Vec::new();
+    for scenario in scenarios(args) {
+        let run = |port, path| run_load(launcher, args, &scenario, Ports::url(port), path);
+        let direct = run(ports.fast, "direct").await?;
+        let proxy = if paths.proxy {
+            Some(run(ports.proxy, "reference proxy").await?)
+        } else {
+            None
+        };
+        let seam = if paths.seam {
+            Some(run(ports.seam, "seam").await?)
+        } else {
+            None
+        };
+        results.push(ScenarioResult {
+            scenario,
+            direct,
+            proxy,
+            seam,
+        });
+    }
+    Ok(results)
+}
+
+fn load_command(
+    launcher: &Launcher,
+    args: &RunArgs,
+    url: &str,
+    model: &str,
+    label: &str,
+) -> Command {
+    let mut cmd = launcher.command(args.load_cpu, &launcher.exe);
+    cmd.arg("load")
+        .arg("--url")
+        .arg(url)
+        .arg("--model")
+        .arg(model)
+        .arg("--label")
+        .arg(label)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+async fn run_load(
+    launcher: &Launcher,
+    args: &RunArgs,
+    scenario: &Scenario,
+    url: String,
+    path: &str,
+) -> anyhow::Result<LoadReport> {
+    let label = format!("{} ({path})", scenario.title);
+    let mut cmd = load_command(launcher, args, &url, "bench", &label);
+    cmd.arg("--duration-secs")
+        .arg(args.duration_secs.to_string())
+        .arg("--warmup-secs")
+        .arg(args.warmup_secs.to_string());
+    if scenario.stream {
+        cmd.arg("--stream");
+    }
+    if let Some(rate) = scenario.rate {
+        cmd.arg("--rate").arg(rate.to_string());
+    }
+    if let Some(concurrency) = scenario.concurrency {
+        cmd.arg("--concurrency").arg(concurrency.to_string());
+    }
+    // A short pause so the previous run's connections close before this one starts.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let output = cmd.output().await.context("running the load generator")?;
+    parse_load_output(output.status, &output.stdout, &output.stderr, &label)
+}
+
+fn parse_load_output(
+    status: ExitStatus,
+    stdout: &[u8],
+    stderr: &[u8],
+    label: &str,
+) -> anyhow::Result<LoadReport> {
+    let stderr = String::from_utf8_lossy(stderr);
+    anyhow::ensure!(
+        status.success(),
+        "load generator failed for {label} ({status}): {stderr}"
+    );
+    let stdout = String::from_utf8_lossy(stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .with_context(|| format!("load generator printed no result for {label}"))?;
+    let report: LoadReport =
+        serde_json::from_str(line).with_context(|| format!("parsing the result for {label}"))?;
+    eprintln!("{}", load::summary_line(&report));
+    Ok(report)
+}
+
+/// seam's RSS at rest and its peak while `--memory-streams` streams stay open through it.
+async fn memory_test(
+    launcher: &Launcher,
+    args: &RunArgs,
+    pid: u32,
+    idle_kb: u64,
+    seam_url: &str,
+) -> anyhow::Result<Memory> {
+    let label = format!("{} concurrent streams (seam)", args.memory_streams);
+    // Each worker keeps one stream open (~20 chunk delays long) and opens the next at once.
+    let stream_secs = 20.0 * args.memory_chunk_delay_ms as f64 / 1000.0;
+    let duration = (3.0 * stream_secs).max(3.0);
+    let mut cmd = load_command(launcher, args, seam_url, "bench-slow", &label);
+    cmd.arg("--stream")
+        .arg("--concurrency")
+        .arg(args.memory_streams.to_string())
+        .arg("--duration-secs")
+        .arg(duration.to_string())
+        .arg("--warmup-secs")
+        .arg("0")
+        .arg("--ramp-secs")
+        .arg("0.5")
+        .arg("--timeout-secs")
+        .arg((stream_secs + 30.0).to_string());
+    let child = cmd.spawn().context("running the load generator")?;
+    let output = child.wait_with_output();
+    tokio::pin!(output);
+    let mut peak_kb = idle_kb;
+    let output = loop {
+        tokio::select! {
+            out = &mut output => break out?,
+            () = tokio::time::sleep(Duration::from_millis(10)) => {
+                peak_kb = peak_kb.max(proc_status_kb(pid, "VmRSS")?);
+            }
+        }
+    };
+    let streams = parse_load_output(output.status, &output.stdout, &output.stderr, &label)?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Ok(Memory {
+        idle_kb,
+        peak_kb,
+        after_kb: proc_status_kb(pid, "VmRSS")?,
+        streams,
+    })
+}

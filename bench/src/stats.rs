@@ -1,0 +1,256 @@
+//! What one load run measured: histograms while it runs, one JSON line (`LoadReport`) at the end.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// Slowest value a histogram keeps exactly (60 s, in nanoseconds); slower ones are clamped.
+const MAX_TRACKED_NS: u64 = 60_000_000_000;
+
+/// How one request went, as far as the histograms care.
+pub struct Sample {
+    /// From the scheduled start (open loop) or the send (closed loop) to the last body byte.
+    pub latency: Duration,
+    /// From the same origin to the first non-empty body frame; streams only.
+    pub ttfc: Option<Duration>,
+}
+
+/// Latency percentiles in milliseconds (microsecond resolution).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+/// The JSON line `seam-bench load` prints and `seam-bench run` reads.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LoadReport {
+    pub label: String,
+    pub url: String,
+    /// `open` (fixed rate) or `closed` (fixed concurrency).
+    pub mode: String,
+    pub stream: bool,
+    pub rate: Option<f64>,
+    pub concurrency: Option<usize>,
+    /// Seconds from the first measured request to the last completion.
+    pub window_s: f64,
+    /// Measured requests (warm-up excluded): `ok + errors`.
+    pub requests: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub error_kinds: BTreeMap<String, u64>,
+    pub throughput_rps: f64,
+    pub latency_ms: Percentiles,
+    pub ttfc_ms: Option<Percentiles>,
+    /// Streams that ended with `data: [DONE]`; streams only.
+    pub streams_with_done: Option<u64>,
+    /// How late the scheduler dispatched requests (open loop only): the generator's own error.
+    pub send_lag_ms: Option<Percentiles>,
+}
+
+impl LoadReport {
+    pub fn all_streams_done(&self) -> Option<bool> {
+        self.streams_with_done.map(|done| done == self.requests)
+    }
+}
+
+/// Collects outcomes of measured requests.
+pub struct Recorder {
+    latency: Histogram<u64>,
+    ttfc: Histogram<u64>,
+    send_lag: Histogram<u64>,
+    ok: u64,
+    error_kinds: BTreeMap<String, u64>,
+    window_start: Instant,
+    last_done: Option<Instant>,
+}
+
+impl Recorder {
+    /// `window_start`: when the first measured request was due; throughput is counted from it.
+    pub fn new(window_start: Instant) -> anyhow::Result<Self> {
+        let histogram = || Histogram::<u64>::new_with_bounds(1, MAX_TRACKED_NS, 3);
+        Ok(Self {
+            latency: histogram()?,
+            ttfc: histogram()?,
+            send_lag: histogram()?,
+            ok: 0,
+            error_kinds: BTreeMap::new(),
+            window_start,
+            last_done: None,
+        })
+    }
+
+    pub fn record(&mut self, outcome: Result<Sample, String>, done_at: Instant) {
+        self.last_done = Some(self.last_done.map_or(done_at, |last| last.max(done_at)));
+        match outcome {
+            Ok(sample) => {
+                self.ok += 1;
+                self.latency.saturating_record(nanos(sample.latency));
+                if let Some(ttfc) = sample.ttfc {
+                    self.ttfc.saturating_record(nanos(ttfc));
+                }
+            }
+            Err(kind) => *self.error_kinds.entry(kind).or_default() += 1,
+        }
+    }
+
+    pub fn record_send_lag(&mut self, lag: Duration) {
+        self.send_lag.saturating_record(nanos(lag));
+    }
+
+    /// The report; `shape` supplies what the recorder does not know (label, url, mode …).
+    pub fn report(&self, shape: ReportShape) -> LoadReport {
+        let errors: u64 = self.error_kinds.values().sum();
+        let window = self.last_done.map_or(Duration::ZERO, |last| {
+            last.saturating_duration_since(self.window_start)
+        });
+        let window_s = window.as_secs_f64();
+        let throughput_rps = if window_s > 0.0 {
+            self.ok as f64 / window_s
+        } else {
+            0.0
+        };
+        LoadReport {
+            label: shape.label,
+            url: shape.url,
+            mode: if shape.rate.is_some() {
+                "open"
+            } else {
+                "closed"
+            }
+            .to_owned(),
+            stream: shape.stream,
+            rate: shape.rate,
+            concurrency: shape.concurrency,
+            window_s,
+            requests: self.ok + errors,
+            ok: self.ok,
+            errors,
+            error_kinds: self.error_kinds.clone(),
+            throughput_rps,
+            latency_ms: percentiles(&self.latency),
+            ttfc_ms: shape.stream.then(|| percentiles(&self.ttfc)),
+            // A stream counts as ok only if it ended with [DONE] (see `load::send`).
+            streams_with_done: shape.stream.then_some(self.ok),
+            send_lag_ms: shape.rate.map(|_| percentiles(&self.send_lag)),
+        }
+    }
+}
+
+/// The run parameters a report repeats.
+pub struct ReportShape {
+    pub label: String,
+    pub url: String,
+    pub stream: bool,
+    pub rate: Option<f64>,
+    pub concurrency: Option<usize>,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn percentiles(h: &Histogram<u64>) -> Percentiles {
+    if h.is_empty() {
+        return Percentiles::default();
+    }
+    let ms = |ns: u64| round_us(ns as f64 / 1e6);
+    Percentiles {
+        p50: ms(h.value_at_quantile(0.50)),
+        p90: ms(h.value_at_quantile(0.90)),
+        p99: ms(h.value_at_quantile(0.99)),
+        p999: ms(h.value_at_quantile(0.999)),
+        max: ms(h.max()),
+        mean: round_us(h.mean() / 1e6),
+    }
+}
+
+/// Milliseconds rounded to whole microseconds, so the JSON does not pretend to nanoseconds.
+fn round_us(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(stream: bool, rate: Option<f64>) -> ReportShape {
+        ReportShape {
+            label: "t".into(),
+            url: "http://127.0.0.1:1/v1/chat/completions".into(),
+            stream,
+            rate,
+            concurrency: None,
+        }
+    }
+
+    #[test]
+    fn percentiles_and_throughput_come_from_the_recorded_samples() {
+        let start = Instant::now();
+        let mut r = Recorder::new(start).unwrap();
+        for i in 1..=1000u64 {
+            let sample = Sample {
+                latency: Duration::from_micros(i),
+                ttfc: None,
+            };
+            r.record(Ok(sample), start + Duration::from_millis(i));
+        }
+        r.record(Err("status_502".into()), start + Duration::from_millis(500));
+        let report = r.report(shape(false, Some(1000.0)));
+        assert_eq!(report.ok, 1000);
+        assert_eq!(report.errors, 1);
+        assert_eq!(report.requests, 1001);
+        assert_eq!(report.error_kinds["status_502"], 1);
+        assert!(
+            (report.latency_ms.p50 - 0.5).abs() < 0.002,
+            "{:?}",
+            report.latency_ms
+        );
+        assert!(
+            (report.latency_ms.p99 - 0.99).abs() < 0.002,
+            "{:?}",
+            report.latency_ms
+        );
+        assert!((report.throughput_rps - 1000.0).abs() < 1.0);
+        assert!(report.ttfc_ms.is_none());
+        assert!(report.send_lag_ms.is_some());
+        assert_eq!(report.mode, "open");
+    }
+
+    #[test]
+    fn a_stream_report_counts_streams_that_ended_with_done() {
+        let start = Instant::now();
+        let mut r = Recorder::new(start).unwrap();
+        let sample = Sample {
+            latency: Duration::from_millis(2),
+            ttfc: Some(Duration::from_micros(300)),
+        };
+        r.record(Ok(sample), start + Duration::from_millis(2));
+        r.record(
+            Err("stream_without_done".into()),
+            start + Duration::from_millis(3),
+        );
+        let report = r.report(shape(true, None));
+        assert_eq!(report.streams_with_done, Some(1));
+        assert_eq!(report.all_streams_done(), Some(false));
+        assert!((report.ttfc_ms.unwrap().p50 - 0.3).abs() < 0.001);
+        assert_eq!(report.mode, "closed");
+    }
+
+    #[test]
+    fn the_report_round_trips_through_json() {
+        let report = Recorder::new(Instant::now())
+            .unwrap()
+            .report(shape(true, Some(10.0)));
+        let line = serde_json::to_string(&report).unwrap();
+        let back: LoadReport = serde_json::from_str(&line).unwrap();
+        assert_eq!(back.latency_ms, report.latency_ms);
+        assert_eq!(back.label, "t");
+    }
+}
