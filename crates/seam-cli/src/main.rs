@@ -8,6 +8,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use seam_config::{Config, ConfigError, Resolver};
 
+// The request path allocates many small, short-lived buffers; mimalloc serves them with less
+// contention and fewer instructions than glibc's allocator (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "seam", version, about = "Seam: the AI control plane you own")]
 struct Cli {
@@ -134,9 +139,7 @@ async fn run(cfg: Config, listen: SocketAddr) -> anyhow::Result<()> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
     };
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr().unwrap_or(listen);
     tracing::info!(%bound, models = %aliases, "seam listening on http://{bound}");
     seam_server::serve(listener, seam_server::app(state), shutdown_signal())
@@ -144,6 +147,20 @@ async fn run(cfg: Config, listen: SocketAddr) -> anyhow::Result<()> {
         .context("server failed")?;
     tracing::info!("seam stopped");
     Ok(())
+}
+
+/// Binds with a deep accept queue: the default of 128 drops connections when hundreds of clients
+/// connect at once, and each dropped SYN costs the client a one-second retransmit.
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 async fn shutdown_signal() {

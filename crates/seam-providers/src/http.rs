@@ -76,14 +76,21 @@ impl UpstreamClient {
 
     /// POSTs a JSON body; a non-2xx answer becomes `ProviderError::Status` with the upstream's
     /// message, type and code read from its error body.
+    /// Parses `base_url` + `suffix` once, at start-up, so requests skip URL parsing.
+    pub fn endpoint(cfg: &ProviderConfig, suffix: &str) -> Result<reqwest::Url, String> {
+        let text = format!("{}{suffix}", cfg.base_url);
+        reqwest::Url::parse(&text)
+            .map_err(|e| format!("providers.{}.base_url: not a valid URL ({e})", cfg.name))
+    }
+
     pub async fn post_json(
         &self,
-        url: &str,
+        url: &reqwest::Url,
         body: Vec<u8>,
     ) -> Result<reqwest::Response, ProviderError> {
         let resp = self
             .client
-            .post(url)
+            .post(url.clone())
             .headers(self.headers.clone())
             .body(body)
             .send()

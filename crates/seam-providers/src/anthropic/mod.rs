@@ -15,7 +15,7 @@ use crate::{ChunkStream, ProviderError};
 use convert::{AnthropicResponse, Decoder};
 
 pub struct Anthropic {
-    messages_url: String,
+    messages_url: reqwest::Url,
     client: UpstreamClient,
 }
 
@@ -26,7 +26,7 @@ impl Anthropic {
             fixed.push(("x-api-key", k.expose().to_owned()));
         }
         Ok(Anthropic {
-            messages_url: format!("{}/v1/messages", cfg.base_url),
+            messages_url: UpstreamClient::endpoint(cfg, "/v1/messages")?,
             client: UpstreamClient::new(cfg, fixed)?,
         })
     }

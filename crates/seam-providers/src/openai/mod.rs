@@ -16,8 +16,8 @@ use crate::sse::SseEvent;
 use crate::{ChunkStream, ProviderError};
 
 pub struct OpenAi {
-    chat_url: String,
-    embeddings_url: String,
+    chat_url: reqwest::Url,
+    embeddings_url: reqwest::Url,
     client: UpstreamClient,
 }
 
@@ -29,8 +29,8 @@ impl OpenAi {
             .map(|k| ("authorization", format!("Bearer {}", k.expose())))
             .collect();
         Ok(OpenAi {
-            chat_url: format!("{}/chat/completions", cfg.base_url),
-            embeddings_url: format!("{}/embeddings", cfg.base_url),
+            chat_url: UpstreamClient::endpoint(cfg, "/chat/completions")?,
+            embeddings_url: UpstreamClient::endpoint(cfg, "/embeddings")?,
             client: UpstreamClient::new(cfg, auth)?,
         })
     }
