@@ -109,6 +109,19 @@ fn missing_field(path: &str, msg: &str) -> (String, String) {
     (path.to_owned(), msg.to_owned())
 }
 
+/// Reads, parses and validates a request body: the one way every JSON endpoint takes its input.
+pub async fn request<T: DeserializeOwned>(
+    raw: Body,
+    headers: &HeaderMap,
+    cap: usize,
+    validate: impl FnOnce(&T) -> Result<(), (String, &'static str)>,
+) -> Result<T, ApiError> {
+    let bytes = read(raw, headers, cap).await?;
+    let req: T = json(&bytes)?;
+    validate(&req).map_err(invalid)?;
+    Ok(req)
+}
+
 /// `validate()`'s `(param, why)` as a 400.
 pub fn invalid((param, why): (String, &'static str)) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequest, format!("`{param}` {why}")).with_param(param)

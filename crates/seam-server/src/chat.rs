@@ -17,7 +17,7 @@ pub async fn handle(
     headers: HeaderMap,
     raw: Body,
 ) -> Response {
-    let req = match parse(raw, &headers, st.max_body_bytes).await {
+    let req = match body::request(raw, &headers, st.max_body_bytes, ChatRequest::validate).await {
         Ok(r) => r,
         Err(e) => return error_response(&e),
     };
@@ -48,17 +48,6 @@ pub async fn handle(
             Err(f) => failure(&f),
         }
     }
-}
-
-async fn parse(
-    raw: Body,
-    headers: &HeaderMap,
-    cap: usize,
-) -> Result<ChatRequest, seam_types::ApiError> {
-    let bytes = body::read(raw, headers, cap).await?;
-    let req: ChatRequest = body::json(&bytes)?;
-    req.validate().map_err(body::invalid)?;
-    Ok(req)
 }
 
 /// A unary answer as JSON, with its route headers and overhead recorded.

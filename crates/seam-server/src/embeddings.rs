@@ -17,7 +17,14 @@ pub async fn handle(
     headers: HeaderMap,
     raw: Body,
 ) -> Response {
-    let req = match parse(raw, &headers, st.max_body_bytes).await {
+    let req = match body::request(
+        raw,
+        &headers,
+        st.max_body_bytes,
+        EmbeddingsRequest::validate,
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => return error_response(&e),
     };
@@ -25,15 +32,4 @@ pub async fn handle(
         Ok(out) => answered(&out, start, metrics::EMBEDDINGS),
         Err(f) => failure(&f),
     }
-}
-
-async fn parse(
-    raw: Body,
-    headers: &HeaderMap,
-    cap: usize,
-) -> Result<EmbeddingsRequest, seam_types::ApiError> {
-    let bytes = body::read(raw, headers, cap).await?;
-    let req: EmbeddingsRequest = body::json(&bytes)?;
-    req.validate().map_err(body::invalid)?;
-    Ok(req)
 }

@@ -135,6 +135,8 @@ pub struct AnthropicResponse {
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ResponseBlock {
     Text {
+        // Empty in a stream's `content_block_start`; the text follows in deltas.
+        #[serde(default)]
         text: String,
     },
     ToolUse {
@@ -143,7 +145,8 @@ enum ResponseBlock {
         #[serde(default)]
         input: Value,
     },
-    /// Thinking, redacted thinking, server tool results: nothing an OpenAI client can show.
+    /// Thinking, redacted thinking, server tool results: nothing an OpenAI client can show. The same
+    /// blocks open a stream's `content_block_start`.
     #[serde(other)]
     Other,
 }
@@ -517,7 +520,7 @@ enum StreamEvent {
     },
     ContentBlockStart {
         index: u64,
-        content_block: StartBlock,
+        content_block: ResponseBlock,
     },
     ContentBlockDelta {
         index: u64,
@@ -547,23 +550,6 @@ struct StartMessage {
     model: String,
     #[serde(default)]
     usage: WireUsage,
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum StartBlock {
-    Text {
-        #[serde(default)]
-        text: String,
-    },
-    ToolUse {
-        id: String,
-        name: String,
-        #[serde(default)]
-        input: Value,
-    },
-    #[serde(other)]
-    Other,
 }
 
 #[derive(Deserialize)]
@@ -676,13 +662,13 @@ impl StreamDecoder for Decoder {
                 index,
                 content_block,
             } => match content_block {
-                StartBlock::Text { text } if !text.is_empty() => {
+                ResponseBlock::Text { text } if !text.is_empty() => {
                     out.push_back(self.chunk(Delta {
                         content: Some(text),
                         ..Delta::default()
                     })?)
                 }
-                StartBlock::ToolUse { id, name, input } => {
+                ResponseBlock::ToolUse { id, name, input } => {
                     let tool = ToolBlock {
                         index: self.next_tool,
                         initial: input,
@@ -700,7 +686,7 @@ impl StreamDecoder for Decoder {
                     })?);
                     self.tools.insert(index, tool);
                 }
-                StartBlock::Text { .. } | StartBlock::Other => {}
+                ResponseBlock::Text { .. } | ResponseBlock::Other => {}
             },
             StreamEvent::ContentBlockDelta { index, delta } => match delta {
                 BlockDelta::TextDelta { text } if !text.is_empty() => {
