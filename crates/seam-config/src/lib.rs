@@ -20,6 +20,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8700";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 pub const DEFAULT_STORAGE_URL: &str = "sqlite://seam-data/seam.db";
 pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
+pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -55,16 +56,25 @@ pub enum ProviderKind {
     Anthropic,
     /// Built in, no network: deterministic answers for demos and tests.
     Echo,
+    /// Google's Gemini API (`generateContent`, `streamGenerateContent`).
+    Gemini,
+    /// Azure OpenAI: deployment URLs, `api-version`, `api-key` header.
+    Azure,
+    /// Amazon Bedrock's Converse API, SigV4-signed.
+    Bedrock,
 }
 
 impl ProviderKind {
-    pub const NAMES: &'static str = "openai, anthropic, echo";
+    pub const NAMES: &'static str = "openai, anthropic, gemini, azure, bedrock, echo";
 
     fn parse(s: &str) -> Option<Self> {
         match s {
             "openai" => Some(ProviderKind::OpenAi),
             "anthropic" => Some(ProviderKind::Anthropic),
             "echo" => Some(ProviderKind::Echo),
+            "gemini" => Some(ProviderKind::Gemini),
+            "azure" => Some(ProviderKind::Azure),
+            "bedrock" => Some(ProviderKind::Bedrock),
             _ => None,
         }
     }
@@ -74,14 +84,26 @@ impl ProviderKind {
             ProviderKind::OpenAi => "openai",
             ProviderKind::Anthropic => "anthropic",
             ProviderKind::Echo => "echo",
+            ProviderKind::Gemini => "gemini",
+            ProviderKind::Azure => "azure",
+            ProviderKind::Bedrock => "bedrock",
         }
     }
 
     fn default_base_url(self) -> Option<&'static str> {
         match self {
-            ProviderKind::OpenAi => None,
+            ProviderKind::OpenAi | ProviderKind::Azure | ProviderKind::Bedrock => None,
             ProviderKind::Anthropic => Some("https://api.anthropic.com"),
+            ProviderKind::Gemini => Some("https://generativelanguage.googleapis.com"),
             ProviderKind::Echo => Some("builtin:echo"),
+        }
+    }
+
+    /// The version header or parameter a kind sends when `api_version` is not set.
+    fn default_api_version(self) -> &'static str {
+        match self {
+            ProviderKind::Azure => DEFAULT_AZURE_API_VERSION,
+            _ => DEFAULT_ANTHROPIC_VERSION,
         }
     }
 }
@@ -107,8 +129,18 @@ pub struct ProviderConfig {
     pub first_token_timeout: Duration,
     pub connect_timeout: Duration,
     pub max_concurrency: u32,
+    /// `anthropic`: the `anthropic-version` header; `azure`: the `api-version` query parameter.
     pub api_version: String,
     pub headers: Vec<(String, Secret)>,
+    /// `bedrock` only: SigV4 credentials (absent when `api_key`, a Bedrock API key, is used).
+    pub aws: Option<AwsCredentials>,
+}
+
+#[derive(Clone, Debug)]
+pub struct AwsCredentials {
+    pub access_key_id: Secret,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -503,30 +535,8 @@ fn provider(
             kind
         }
     };
-    let base_url = match (p.base_url, kind.and_then(ProviderKind::default_base_url)) {
-        (Some(u), _) => {
-            let u = u.trim_end_matches('/').to_owned();
-            if kind != Some(ProviderKind::Echo)
-                && !(u.starts_with("http://") || u.starts_with("https://"))
-            {
-                errors.push(ConfigError::new(
-                    format!("{path}.base_url"),
-                    "must start with http:// or https://",
-                ));
-            }
-            u
-        }
-        (None, Some(d)) => d.to_owned(),
-        (None, None) => {
-            if kind.is_some() {
-                errors.push(ConfigError::new(
-                    format!("{path}.base_url"),
-                    "is required for openai-compatible providers (include /v1, e.g. https://api.openai.com/v1)",
-                ));
-            }
-            String::new()
-        }
-    };
+    let base_url = base_url(&path, kind, p.base_url.clone(), p.region.as_deref(), errors);
+    let aws = aws_credentials(&path, kind, &p, p.api_key.is_some(), r, errors);
     let api_key = p.api_key.and_then(|v| {
         r.secret(&format!("{path}.api_key"), &v)
             .map_err(|e| errors.push(e))
@@ -600,11 +610,123 @@ fn provider(
         first_token_timeout,
         connect_timeout,
         max_concurrency,
-        api_version: p
-            .api_version
-            .unwrap_or_else(|| DEFAULT_ANTHROPIC_VERSION.into()),
+        api_version: p.api_version.unwrap_or_else(|| {
+            kind.map_or(DEFAULT_ANTHROPIC_VERSION, ProviderKind::default_api_version)
+                .to_owned()
+        }),
         headers,
+        aws,
     })
+}
+
+/// `base_url` as given (trimmed of a trailing `/`), or the kind's default; Bedrock's default is
+/// its regional endpoint.
+fn base_url(
+    path: &str,
+    kind: Option<ProviderKind>,
+    given: Option<String>,
+    region: Option<&str>,
+    errors: &mut Vec<ConfigError>,
+) -> String {
+    if let Some(u) = given {
+        let u = u.trim_end_matches('/').to_owned();
+        if kind != Some(ProviderKind::Echo)
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            errors.push(ConfigError::new(
+                format!("{path}.base_url"),
+                "must start with http:// or https://",
+            ));
+        }
+        return u;
+    }
+    let missing = |errors: &mut Vec<ConfigError>, why: &str| {
+        errors.push(ConfigError::new(format!("{path}.base_url"), why));
+        String::new()
+    };
+    match kind {
+        None => String::new(),
+        Some(ProviderKind::Bedrock) => match region {
+            Some(r) => format!("https://bedrock-runtime.{r}.amazonaws.com"),
+            None => String::new(), // reported as a missing region
+        },
+        Some(ProviderKind::OpenAi) => missing(
+            errors,
+            "is required for openai-compatible providers (include /v1, e.g. https://api.openai.com/v1)",
+        ),
+        Some(ProviderKind::Azure) => missing(
+            errors,
+            "is required for azure (the resource endpoint, e.g. https://my-resource.openai.azure.com)",
+        ),
+        Some(k) => k.default_base_url().unwrap_or_default().to_owned(),
+    }
+}
+
+/// Bedrock signs with SigV4 unless it has a Bedrock API key; it needs its region either way.
+fn aws_credentials(
+    path: &str,
+    kind: Option<ProviderKind>,
+    p: &raw::RawProvider,
+    has_api_key: bool,
+    r: &Resolver<'_>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<AwsCredentials> {
+    let fields = [
+        ("aws_access_key_id", &p.aws_access_key_id),
+        ("aws_secret_access_key", &p.aws_secret_access_key),
+        ("aws_session_token", &p.aws_session_token),
+    ];
+    if kind != Some(ProviderKind::Bedrock) {
+        for (field, value) in fields {
+            if value.is_some() {
+                errors.push(ConfigError::new(
+                    format!("{path}.{field}"),
+                    "is only for kind = \"bedrock\"",
+                ));
+            }
+        }
+        return None;
+    }
+    if p.region.is_none() {
+        errors.push(ConfigError::new(
+            format!("{path}.region"),
+            "is required for bedrock (e.g. \"us-east-1\"); it picks the endpoint and signs requests",
+        ));
+    }
+    let mut secret = |field: &str, value: &Option<String>| {
+        value.as_ref().and_then(|v| {
+            r.secret(&format!("{path}.{field}"), v)
+                .map_err(|e| errors.push(e))
+                .ok()
+        })
+    };
+    let id = secret("aws_access_key_id", &p.aws_access_key_id);
+    let key = secret("aws_secret_access_key", &p.aws_secret_access_key);
+    let token = secret("aws_session_token", &p.aws_session_token);
+    match (id, key) {
+        (Some(access_key_id), Some(secret_access_key)) => Some(AwsCredentials {
+            access_key_id,
+            secret_access_key,
+            session_token: token,
+        }),
+        (None, None) if has_api_key => None,
+        (None, None) if p.aws_access_key_id.is_none() && p.aws_secret_access_key.is_none() => {
+            errors.push(ConfigError::new(
+                path.to_owned(),
+                "bedrock needs aws_access_key_id and aws_secret_access_key (env:/file:), or api_key (a Bedrock API key)",
+            ));
+            None
+        }
+        _ => {
+            if p.aws_access_key_id.is_some() != p.aws_secret_access_key.is_some() {
+                errors.push(ConfigError::new(
+                    path.to_owned(),
+                    "aws_access_key_id and aws_secret_access_key go together",
+                ));
+            }
+            None
+        }
+    }
 }
 
 /// The embedded default as TOML text: the `echo` provider always; `openai` and `anthropic` when

@@ -40,8 +40,12 @@ pub struct RawProvider {
     pub first_token_timeout_ms: Option<u64>,
     pub connect_timeout_ms: Option<u64>,
     pub max_concurrency: Option<u32>,
-    /// Anthropic only: the `anthropic-version` header.
+    /// Anthropic: the `anthropic-version` header; Azure: the `api-version` query parameter.
     pub api_version: Option<String>,
+    /// Bedrock: SigV4 credentials, as `env:`/`file:` references.
+    pub aws_access_key_id: Option<String>,
+    pub aws_secret_access_key: Option<String>,
+    pub aws_session_token: Option<String>,
     /// Extra headers sent upstream, e.g. `OpenAI-Organization`. Values may be `env:`/`file:`.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,

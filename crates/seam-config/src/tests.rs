@@ -128,7 +128,7 @@ targets = [{ provider = "nope", model = "x" }]
     );
     let expect = [
         "server.listen: \"nowhere\" is not an address like 127.0.0.1:8700",
-        "providers.a.kind: unknown kind \"grpc\"; expected one of openai, anthropic, echo",
+        "providers.a.kind: unknown kind \"grpc\"; expected one of openai, anthropic, gemini, azure, bedrock, echo",
         "providers.b.base_url: is required for openai-compatible providers (include /v1, e.g. https://api.openai.com/v1)",
         "providers.b.api_key: must be \"env:NAME\" or \"file:PATH\" so the secret stays out of the config file",
         "providers.c.api_key: environment variable MISSING_KEY is not set",
@@ -211,4 +211,58 @@ proptest::proptest! {
     fn parse_never_panics_on_tomlish(s in "(\\[[a-z.]{0,12}\\]\n|[a-z_]{1,10} = (\"[a-z:/0-9.]{0,12}\"|[0-9]{1,6}|\\[\\]|\\{\\})\n){0,12}") {
         let _ = check(&s);
     }
+}
+
+#[test]
+fn new_provider_kinds_have_defaults_and_requirements() {
+    let cfg = check(
+        r#"
+[providers.g]
+kind = "gemini"
+api_key = "env:OPENAI_API_KEY"
+[providers.az]
+kind = "azure"
+base_url = "https://res.openai.azure.com/"
+api_key = "env:OPENAI_API_KEY"
+[providers.br]
+kind = "bedrock"
+region = "eu-west-1"
+aws_access_key_id = "env:OPENAI_API_KEY"
+aws_secret_access_key = "env:OPENAI_API_KEY"
+"#,
+    )
+    .unwrap();
+    assert_eq!(
+        cfg.providers["g"].base_url,
+        "https://generativelanguage.googleapis.com"
+    );
+    assert_eq!(cfg.providers["az"].base_url, "https://res.openai.azure.com");
+    assert_eq!(cfg.providers["az"].api_version, DEFAULT_AZURE_API_VERSION);
+    assert_eq!(
+        cfg.providers["br"].base_url,
+        "https://bedrock-runtime.eu-west-1.amazonaws.com"
+    );
+    assert!(cfg.providers["br"].aws.is_some());
+
+    let e = errors(
+        r#"
+[providers.az]
+kind = "azure"
+[providers.br]
+kind = "bedrock"
+[providers.o]
+kind = "openai"
+base_url = "http://x/v1"
+aws_session_token = "env:X"
+"#,
+    );
+    assert_eq!(
+        e,
+        vec![
+            "providers.az.base_url: is required for azure (the resource endpoint, e.g. https://my-resource.openai.azure.com)",
+            "providers.br.region: is required for bedrock (e.g. \"us-east-1\"); it picks the endpoint and signs requests",
+            "providers.br: bedrock needs aws_access_key_id and aws_secret_access_key (env:/file:), or api_key (a Bedrock API key)",
+            "providers.o.aws_session_token: is only for kind = \"bedrock\"",
+        ]
+    );
 }

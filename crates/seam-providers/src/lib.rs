@@ -9,7 +9,10 @@
 //! and report what happened as a [`ProviderError`]; the gateway decides what to do about it.
 
 pub mod anthropic;
+pub mod azure;
+pub mod bedrock;
 pub mod echo;
+pub mod gemini;
 mod http;
 pub mod openai;
 pub mod sse;
@@ -135,6 +138,9 @@ pub enum Provider {
     OpenAi(openai::OpenAi),
     Anthropic(anthropic::Anthropic),
     Echo(echo::Echo),
+    Gemini(gemini::Gemini),
+    Azure(azure::Azure),
+    Bedrock(bedrock::Bedrock),
 }
 
 impl Provider {
@@ -143,6 +149,9 @@ impl Provider {
             ProviderKind::OpenAi => Provider::OpenAi(openai::OpenAi::new(cfg)?),
             ProviderKind::Anthropic => Provider::Anthropic(anthropic::Anthropic::new(cfg)?),
             ProviderKind::Echo => Provider::Echo(echo::Echo::new()),
+            ProviderKind::Gemini => Provider::Gemini(gemini::Gemini::new(cfg)?),
+            ProviderKind::Azure => Provider::Azure(azure::Azure::new(cfg)?),
+            ProviderKind::Bedrock => Provider::Bedrock(bedrock::Bedrock::new(cfg)?),
         })
     }
 
@@ -151,6 +160,9 @@ impl Provider {
             Provider::OpenAi(_) => ProviderKind::OpenAi,
             Provider::Anthropic(_) => ProviderKind::Anthropic,
             Provider::Echo(_) => ProviderKind::Echo,
+            Provider::Gemini(_) => ProviderKind::Gemini,
+            Provider::Azure(_) => ProviderKind::Azure,
+            Provider::Bedrock(_) => ProviderKind::Bedrock,
         }
     }
 
@@ -164,6 +176,9 @@ impl Provider {
             Provider::OpenAi(p) => p.chat(model, req).await,
             Provider::Anthropic(p) => p.chat(model, req).await,
             Provider::Echo(p) => p.chat(model, req).await,
+            Provider::Gemini(p) => p.chat(model, req).await,
+            Provider::Azure(p) => p.chat(model, req).await,
+            Provider::Bedrock(p) => p.chat(model, req).await,
         }
     }
 
@@ -178,6 +193,9 @@ impl Provider {
             Provider::OpenAi(p) => p.chat_stream(model, req).await,
             Provider::Anthropic(p) => p.chat_stream(model, req).await,
             Provider::Echo(p) => p.chat_stream(model, req).await,
+            Provider::Gemini(p) => p.chat_stream(model, req).await,
+            Provider::Azure(p) => p.chat_stream(model, req).await,
+            Provider::Bedrock(p) => p.chat_stream(model, req).await,
         }
     }
 
@@ -190,6 +208,9 @@ impl Provider {
             Provider::OpenAi(p) => p.embeddings(model, req).await,
             Provider::Anthropic(p) => p.embeddings(model, req).await,
             Provider::Echo(p) => p.embeddings(model, req).await,
+            Provider::Gemini(p) => p.embeddings(model, req).await,
+            Provider::Azure(p) => p.embeddings(model, req).await,
+            Provider::Bedrock(p) => p.embeddings(model, req).await,
         }
     }
 }

@@ -1,0 +1,7 @@
+//! Azure wire format ⇄ OpenAI chat (not built yet).
+
+use crate::ProviderError;
+
+pub fn unsupported() -> ProviderError {
+    ProviderError::Unsupported("the azure adapter is not built yet".into())
+}

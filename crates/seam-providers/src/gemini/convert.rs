@@ -1,0 +1,7 @@
+//! Gemini wire format ⇄ OpenAI chat (not built yet).
+
+use crate::ProviderError;
+
+pub fn unsupported() -> ProviderError {
+    ProviderError::Unsupported("the gemini adapter is not built yet".into())
+}
