@@ -147,6 +147,39 @@ pub struct AwsCredentials {
 pub enum Strategy {
     /// Targets in order; the first that answers wins.
     Fallback,
+    /// A random order drawn by each target's `weight`.
+    Weighted,
+    /// Power of two choices on a moving average of latency (time to first token for streams).
+    LeastLatency,
+    /// `trust = "private"` targets while they have free capacity, then vendor targets.
+    Burst,
+    /// Cheapest first, by each target's `cost_rank` (until the price catalog exists).
+    Cost,
+}
+
+impl Strategy {
+    pub const NAMES: &'static str = "fallback, weighted, least_latency, burst, cost";
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "fallback" => Strategy::Fallback,
+            "weighted" => Strategy::Weighted,
+            "least_latency" => Strategy::LeastLatency,
+            "burst" => Strategy::Burst,
+            "cost" => Strategy::Cost,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Fallback => "fallback",
+            Strategy::Weighted => "weighted",
+            Strategy::LeastLatency => "least_latency",
+            Strategy::Burst => "burst",
+            Strategy::Cost => "cost",
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
