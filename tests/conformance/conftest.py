@@ -34,6 +34,8 @@ api_key = "env:SEAM_TEST_MOCK_KEY"
 trust = "private"
 timeout_ms = 1500
 first_token_timeout_ms = 1500
+# The suite hits the same faulty targets many times; keep breakers out of its way.
+breaker = {{ consecutive_failures = 20 }}
 
 [providers.mockanth]
 kind = "anthropic"
@@ -41,6 +43,7 @@ base_url = "{mock}"
 api_key = "env:SEAM_TEST_MOCK_KEY"
 timeout_ms = 1500
 first_token_timeout_ms = 1500
+breaker = {{ consecutive_failures = 20 }}
 
 [providers.dead]
 kind = "openai"

@@ -170,6 +170,7 @@ def test_fallback_to_the_next_healthy_target(client):
     )
     assert raw.headers["x-seam-route"] == "mock/gpt-mock"
     assert raw.headers["x-seam-attempts"] == "3"
+    assert raw.headers["x-seam-route-reason"] == "fallback: dead/gpt-dead could not connect, mock/fault-500 returned 500"
     assert raw.parse().choices[0].message.content == "mock: saved"
 
 

@@ -125,28 +125,64 @@ fn serve(config: Option<&Path>, listen: Option<SocketAddr>) -> anyhow::Result<()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run(cfg, listen))
+    let source = config.map(Path::to_path_buf);
+    runtime.block_on(run(cfg, listen, source))
 }
 
-async fn run(cfg: Config, listen: SocketAddr) -> anyhow::Result<()> {
-    let gateway = seam_gateway::Gateway::new(&cfg).map_err(anyhow::Error::msg)?;
-    let aliases = gateway.aliases().join(", ");
-    let state = seam_server::AppState {
-        gateway,
-        metrics: seam_server::metrics::install(),
-        max_body_bytes: cfg.server.max_body_bytes,
-        started: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    };
+/// How a reload gets its config: the same file again, or the embedded default.
+fn reloader(source: Option<PathBuf>) -> seam_server::Reloader {
+    Box::new(move || {
+        let strings = |errors: Vec<ConfigError>| errors.iter().map(ToString::to_string).collect();
+        match &source {
+            Some(p) => seam_config::load(p).map_err(strings),
+            None => seam_config::embedded(&Resolver::process(PathBuf::from("."))).map_err(strings),
+        }
+    })
+}
+
+async fn run(cfg: Config, listen: SocketAddr, source: Option<PathBuf>) -> anyhow::Result<()> {
+    let metrics = seam_server::metrics::install();
+    let state = seam_server::AppState::new(&cfg, Some(reloader(source)), metrics)
+        .map_err(anyhow::Error::msg)?;
+    let state = std::sync::Arc::new(state);
+    let aliases = state.live().gateway.aliases().join(", ");
     let listener = bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr().unwrap_or(listen);
     tracing::info!(%bound, models = %aliases, "seam listening on http://{bound}");
+    reload_on_sighup(state.clone());
     seam_server::serve(listener, seam_server::app(state), shutdown_signal())
         .await
         .context("server failed")?;
     tracing::info!("seam stopped");
     Ok(())
+}
+
+/// `SIGHUP` reloads the config like `POST /admin/reload`; a bad config is logged and ignored.
+fn reload_on_sighup(state: seam_server::SharedState) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("SIGHUP reload unavailable");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let st = state.clone();
+            match tokio::task::spawn_blocking(move || st.reload()).await {
+                Ok(Ok(models)) => {
+                    tracing::info!(models = %models.join(", "), "config reloaded (SIGHUP)")
+                }
+                Ok(Err(errors)) => {
+                    for e in &errors {
+                        tracing::warn!(error = %e, "config reload refused; the previous config keeps serving");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "config reload task failed"),
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = state;
 }
 
 /// Binds with a deep accept queue: the default of 128 drops connections when hundreds of clients

@@ -7,6 +7,7 @@
 //! `file:PATH` are resolved here, once, and live in [`Secret`], whose `Debug` never prints them.
 
 mod raw;
+mod routing;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use raw::RawConfig;
+pub use routing::{BreakerSettings, ModelConfig, Placement, RoutingConfig, Strategy, TargetConfig};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8700";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -26,6 +28,8 @@ pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
 pub struct Config {
     pub server: ServerConfig,
     pub storage: StorageConfig,
+    /// Retry and deadline defaults for every alias and for direct addressing.
+    pub routing: RoutingConfig,
     pub providers: BTreeMap<String, ProviderConfig>,
     pub models: BTreeMap<String, ModelConfig>,
 }
@@ -128,7 +132,14 @@ pub struct ProviderConfig {
     pub timeout: Duration,
     pub first_token_timeout: Duration,
     pub connect_timeout: Duration,
+    /// The longest gap allowed between two chunks of a stream.
+    pub stream_idle_timeout: Duration,
     pub max_concurrency: u32,
+    /// Requests that may wait for a free slot when all `max_concurrency` are taken.
+    pub max_queue: u32,
+    /// How long a request may wait in that queue.
+    pub queue_timeout: Duration,
+    pub breaker: BreakerSettings,
     /// `anthropic`: the `anthropic-version` header; `azure`: the `api-version` query parameter.
     pub api_version: String,
     pub headers: Vec<(String, Secret)>,
@@ -141,60 +152,6 @@ pub struct AwsCredentials {
     pub access_key_id: Secret,
     pub secret_access_key: Secret,
     pub session_token: Option<Secret>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Strategy {
-    /// Targets in order; the first that answers wins.
-    Fallback,
-    /// A random order drawn by each target's `weight`.
-    Weighted,
-    /// Power of two choices on a moving average of latency (time to first token for streams).
-    LeastLatency,
-    /// `trust = "private"` targets while they have free capacity, then vendor targets.
-    Burst,
-    /// Cheapest first, by each target's `cost_rank` (until the price catalog exists).
-    Cost,
-}
-
-impl Strategy {
-    pub const NAMES: &'static str = "fallback, weighted, least_latency, burst, cost";
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "fallback" => Strategy::Fallback,
-            "weighted" => Strategy::Weighted,
-            "least_latency" => Strategy::LeastLatency,
-            "burst" => Strategy::Burst,
-            "cost" => Strategy::Cost,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Strategy::Fallback => "fallback",
-            Strategy::Weighted => "weighted",
-            Strategy::LeastLatency => "least_latency",
-            Strategy::Burst => "burst",
-            Strategy::Cost => "cost",
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct ModelConfig {
-    pub alias: String,
-    pub strategy: Strategy,
-    pub targets: Vec<TargetConfig>,
-    pub policy: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TargetConfig {
-    pub provider: String,
-    pub model: String,
-    pub weight: u32,
 }
 
 /// A resolved secret. `Debug` and `Display` print `***`; read it with [`Secret::expose`].
@@ -235,7 +192,7 @@ impl fmt::Display for ConfigError {
 }
 
 impl ConfigError {
-    fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
         ConfigError {
             path: path.into(),
             message: message.into(),
@@ -399,63 +356,11 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
         }
     }
 
+    let routing = routing::defaults(raw.routing, &mut errors);
     let mut models = BTreeMap::new();
     for (alias, m) in raw.models {
-        let path = format!("models.{alias}");
-        if alias.is_empty() {
-            errors.push(ConfigError::new(path.clone(), "alias must not be empty"));
-        }
-        let strategy = match m.strategy.as_deref().unwrap_or("fallback") {
-            "fallback" => Strategy::Fallback,
-            other => {
-                errors.push(ConfigError::new(
-                    format!("{path}.strategy"),
-                    format!("unknown strategy \"{other}\"; supported: fallback"),
-                ));
-                Strategy::Fallback
-            }
-        };
-        if m.targets.is_empty() {
-            errors.push(ConfigError::new(
-                format!("{path}.targets"),
-                "needs at least one { provider, model }",
-            ));
-        }
-        let mut targets = Vec::new();
-        for (i, t) in m.targets.into_iter().enumerate() {
-            let tpath = format!("{path}.targets[{i}]");
-            let (Some(provider), Some(model)) = (t.provider, t.model) else {
-                errors.push(ConfigError::new(tpath, "needs both provider and model"));
-                continue;
-            };
-            if !declared.contains(&provider) {
-                errors.push(ConfigError::new(
-                    format!("{tpath}.provider"),
-                    format!("no provider named \"{provider}\" in [providers]"),
-                ));
-            }
-            targets.push(TargetConfig {
-                provider,
-                model,
-                weight: t.weight.unwrap_or(1),
-            });
-        }
-        let policy = m.policy.unwrap_or_else(|| "default".into());
-        if policy != "default" {
-            errors.push(ConfigError::new(
-                format!("{path}.policy"),
-                format!("no policy named \"{policy}\"; the built-in policy is \"default\""),
-            ));
-        }
-        models.insert(
-            alias.clone(),
-            ModelConfig {
-                alias,
-                strategy,
-                targets,
-                policy,
-            },
-        );
+        let model = routing::model(&alias, m, &declared, &providers, &routing, &mut errors);
+        models.insert(alias, model);
     }
 
     if errors.is_empty() {
@@ -465,6 +370,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
                 max_body_bytes,
             },
             storage,
+            routing,
             providers,
             models,
         })
@@ -606,6 +512,8 @@ fn provider(
     let timeout = ms("timeout_ms", p.timeout_ms, 60_000);
     let first_token_timeout = ms("first_token_timeout_ms", p.first_token_timeout_ms, 10_000);
     let connect_timeout = ms("connect_timeout_ms", p.connect_timeout_ms, 5_000);
+    let stream_idle_timeout = ms("stream_idle_timeout_ms", p.stream_idle_timeout_ms, 30_000);
+    let queue_timeout = ms("queue_timeout_ms", p.queue_timeout_ms, 2_000);
     let max_concurrency = match p.max_concurrency {
         Some(0) => {
             errors.push(ConfigError::new(
@@ -617,6 +525,8 @@ fn provider(
         Some(n) => n,
         None => 256,
     };
+    let max_queue = p.max_queue.unwrap_or(max_concurrency);
+    let breaker = routing::breaker(&path, p.breaker, errors);
     let mut headers = Vec::new();
     for (h, v) in p.headers {
         let hpath = format!("{path}.headers.{h}");
@@ -642,7 +552,11 @@ fn provider(
         timeout,
         first_token_timeout,
         connect_timeout,
+        stream_idle_timeout,
         max_concurrency,
+        max_queue,
+        queue_timeout,
+        breaker,
         api_version: p.api_version.unwrap_or_else(|| {
             kind.map_or(DEFAULT_ANTHROPIC_VERSION, ProviderKind::default_api_version)
                 .to_owned()

@@ -12,6 +12,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub storage: RawStorage,
     #[serde(default)]
+    pub routing: RawRouting,
+    #[serde(default)]
     pub providers: BTreeMap<String, RawProvider>,
     #[serde(default)]
     pub models: BTreeMap<String, RawModel>,
@@ -30,6 +32,30 @@ pub struct RawStorage {
 }
 
 #[derive(Debug, Default, Deserialize)]
+pub struct RawRouting {
+    pub max_attempts: Option<u32>,
+    pub deadline_ms: Option<u64>,
+    pub backoff_base_ms: Option<u64>,
+    pub backoff_max_ms: Option<u64>,
+    pub retry_after_cap_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawBreaker {
+    pub consecutive_failures: Option<u32>,
+    pub error_ratio: Option<f64>,
+    pub min_requests: Option<u32>,
+    pub window_ms: Option<u64>,
+    pub open_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawPlacement {
+    pub trust: Option<Vec<String>>,
+    pub regions: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
 pub struct RawProvider {
     pub kind: Option<String>,
     pub base_url: Option<String>,
@@ -40,6 +66,10 @@ pub struct RawProvider {
     pub first_token_timeout_ms: Option<u64>,
     pub connect_timeout_ms: Option<u64>,
     pub max_concurrency: Option<u32>,
+    pub stream_idle_timeout_ms: Option<u64>,
+    pub max_queue: Option<u32>,
+    pub queue_timeout_ms: Option<u64>,
+    pub breaker: Option<RawBreaker>,
     /// Anthropic: the `anthropic-version` header; Azure: the `api-version` query parameter.
     pub api_version: Option<String>,
     /// Bedrock: SigV4 credentials, as `env:`/`file:` references.
@@ -57,6 +87,9 @@ pub struct RawModel {
     #[serde(default)]
     pub targets: Vec<RawTarget>,
     pub policy: Option<String>,
+    pub max_attempts: Option<u32>,
+    pub deadline_ms: Option<u64>,
+    pub placement: Option<RawPlacement>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -64,4 +97,5 @@ pub struct RawTarget {
     pub provider: Option<String>,
     pub model: Option<String>,
     pub weight: Option<u32>,
+    pub cost_rank: Option<u32>,
 }

@@ -132,7 +132,7 @@ targets = [{ provider = "nope", model = "x" }]
         "providers.b.base_url: is required for openai-compatible providers (include /v1, e.g. https://api.openai.com/v1)",
         "providers.b.api_key: must be \"env:NAME\" or \"file:PATH\" so the secret stays out of the config file",
         "providers.c.api_key: environment variable MISSING_KEY is not set",
-        "models.m.strategy: unknown strategy \"random\"; supported: fallback",
+        "models.m.strategy: unknown strategy \"random\"; expected one of fallback, weighted, least_latency, burst, cost",
         "models.m.targets[0].provider: no provider named \"nope\" in [providers]",
     ];
     assert_eq!(e, expect);
@@ -263,6 +263,98 @@ aws_session_token = "env:X"
             "providers.br.region: is required for bedrock (e.g. \"us-east-1\"); it picks the endpoint and signs requests",
             "providers.br: bedrock needs aws_access_key_id and aws_secret_access_key (env:/file:), or api_key (a Bedrock API key)",
             "providers.o.aws_session_token: is only for kind = \"bedrock\"",
+        ]
+    );
+}
+
+#[test]
+fn routing_keys_have_defaults_and_are_checked() {
+    let cfg = check(
+        r#"
+[routing]
+max_attempts = 4
+deadline_ms = 30000
+[providers.local]
+kind = "openai"
+base_url = "http://127.0.0.1:8000/v1"
+trust = "private"
+region = "eu"
+max_concurrency = 2
+max_queue = 8
+stream_idle_timeout_ms = 5000
+breaker = { consecutive_failures = 3, open_ms = 2000 }
+[providers.vendor]
+kind = "openai"
+base_url = "https://api.openai.com/v1"
+api_key = "env:OPENAI_API_KEY"
+region = "us"
+[models.hybrid]
+strategy = "burst"
+targets = [{ provider = "local", model = "qwen" }, { provider = "vendor", model = "gpt-4o-mini" }]
+[models.eu-only]
+placement = { trust = ["private"], regions = ["eu"] }
+max_attempts = 2
+targets = [{ provider = "local", model = "qwen" }]
+"#,
+    )
+    .unwrap();
+    assert_eq!(cfg.routing.max_attempts, 4);
+    assert_eq!(
+        cfg.models["hybrid"].max_attempts, 4,
+        "the [routing] default"
+    );
+    assert_eq!(cfg.models["hybrid"].deadline.as_millis(), 30000);
+    assert_eq!(cfg.models["eu-only"].max_attempts, 2);
+    assert_eq!(
+        cfg.models["eu-only"].placement.trust,
+        Some(vec![Trust::Private])
+    );
+    let local = &cfg.providers["local"];
+    assert_eq!(
+        (local.max_queue, local.stream_idle_timeout.as_millis()),
+        (8, 5000)
+    );
+    assert_eq!(local.breaker.consecutive_failures, 3);
+    assert_eq!(local.breaker.open_for.as_millis(), 2000);
+    assert_eq!(
+        cfg.providers["vendor"].max_queue, 256,
+        "defaults to max_concurrency"
+    );
+
+    let e = errors(
+        r#"
+[routing]
+max_attempts = 0
+[providers.bad]
+kind = "openai"
+base_url = "https://x/v1"
+breaker = { error_ratio = 1.5 }
+[providers.v]
+kind = "openai"
+base_url = "https://x/v1"
+[models.b]
+strategy = "burst"
+targets = [{ provider = "v", model = "m" }]
+[models.c]
+strategy = "cost"
+targets = [{ provider = "v", model = "m" }]
+[models.w]
+strategy = "weighted"
+targets = [{ provider = "v", model = "m", weight = 0 }]
+[models.p]
+placement = { trust = ["private"] }
+targets = [{ provider = "v", model = "m" }]
+"#,
+    );
+    assert_eq!(
+        e,
+        vec![
+            "providers.bad.breaker.error_ratio: must be in (0, 1]",
+            "routing.max_attempts: must be at least 1",
+            "models.b.strategy: burst fills trust = \"private\" targets first, and this alias has none",
+            "models.c.targets[0].cost_rank: is required with strategy = \"cost\" (lower is cheaper)",
+            "models.p.placement: no target satisfies it, so every request would fail",
+            "models.w.targets: weighted needs at least one target with weight > 0",
         ]
     );
 }

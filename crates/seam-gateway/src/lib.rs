@@ -1,33 +1,32 @@
 //! The request pipeline between the HTTP edge and the providers.
 //!
-//! `seam-gateway` never sees an HTTP type: it takes parsed requests (`seam-types`), resolves the
-//! `model` to an ordered list of targets ([`route`]), tries them with timeouts and concurrency
-//! caps ([`attempt`]), and returns the answer with the facts the edge reports (which target
-//! answered, how many attempts, upstream time). Streams are peeked: the first chunk is awaited
-//! inside the first-token timeout, so a target that fails before it can still be replaced; after
-//! that, failures surface as the stream's last item ([`stream`]). Metrics are emitted through the
-//! `metrics` facade with bounded label sets ([`telemetry`]).
+//! `seam-gateway` never sees an HTTP type. It takes parsed requests (`seam-types`), resolves the
+//! `model` to a `seam_router::Route` ([`routes`]), lets the router pick and try targets, makes each
+//! attempt through the provider adapters, and returns the answer with the facts the edge reports:
+//! which target answered, every attempt, and why ([`Outcome`]). Streams are peeked: an attempt
+//! succeeds only once its first chunk is in hand, so a target that fails before it is replaced like
+//! any other; after that, failures surface as the stream's last item ([`stream`]). Metrics go
+//! through the `metrics` facade with bounded label sets ([`telemetry`]).
 
-mod attempt;
-pub mod route;
+mod errors;
+pub mod routes;
 mod stream;
 pub mod telemetry;
 
-use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::Stream;
 use seam_config::Config;
-use seam_providers::Provider;
+use seam_providers::ProviderError;
+use seam_router::{Mode, Route};
 use seam_types::ApiError;
 use seam_types::chat::{ChatChunk, ChatCompletion, ChatRequest};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
-use tokio::sync::Semaphore;
 
-pub use attempt::{Attempt, Failure};
-pub use route::Route;
+pub use routes::{ProviderEntry, TargetReport};
+pub use seam_router::{Attempt, Placement, Registry};
 
 /// What the client receives on a stream: chunks, and at most one error as the last item.
 pub type ClientStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, ApiError>> + Send>>;
@@ -37,68 +36,78 @@ pub struct Outcome<T> {
     pub value: T,
     /// `provider/model` of the target that answered.
     pub route: String,
-    /// Every attempt made, the successful one last.
+    /// Every upstream attempt, the successful one last.
     pub attempts: Vec<Attempt>,
-    /// Time spent waiting on the upstream (for streams: until the first chunk).
+    /// Why this target answered (`x-seam-route-reason`).
+    pub reason: String,
+    /// Time spent in the successful attempt (for streams: until the first chunk).
     pub upstream: Duration,
 }
 
-/// A configured provider with its limits.
-pub struct ProviderEntry {
-    pub name: String,
-    pub provider: Provider,
-    pub timeout: Duration,
-    pub first_token_timeout: Duration,
-    pub slots: Arc<Semaphore>,
+/// No answer: the error for the client, and what was tried.
+#[derive(Debug)]
+pub struct Failure {
+    pub error: ApiError,
+    pub attempts: Vec<Attempt>,
+    pub reason: Option<String>,
 }
 
+impl Failure {
+    pub fn before_attempts(error: ApiError) -> Self {
+        Failure {
+            error,
+            attempts: Vec::new(),
+            reason: None,
+        }
+    }
+}
+
+/// Providers and routes built from one config. Replaced whole on reload; the router's health
+/// state lives in the shared [`Registry`] and carries over.
 pub struct Gateway {
-    providers: HashMap<String, Arc<ProviderEntry>>,
-    routes: HashMap<String, Route>,
+    table: routes::Table,
 }
 
 impl Gateway {
-    /// Builds providers and routes from a validated config.
-    pub fn new(cfg: &Config) -> Result<Self, String> {
-        let mut providers = HashMap::new();
-        for (name, p) in &cfg.providers {
-            let entry = ProviderEntry {
-                name: name.clone(),
-                provider: Provider::new(p)?,
-                timeout: p.timeout,
-                first_token_timeout: p.first_token_timeout,
-                slots: Arc::new(Semaphore::new(p.max_concurrency as usize)),
-            };
-            providers.insert(name.clone(), Arc::new(entry));
-        }
-        let mut routes = HashMap::new();
-        for (alias, m) in &cfg.models {
-            routes.insert(alias.clone(), route::from_config(m, &providers)?);
-        }
-        Ok(Gateway { providers, routes })
+    pub fn new(cfg: &Config, registry: &Arc<Registry>) -> Result<Self, String> {
+        Ok(Gateway {
+            table: routes::Table::new(cfg, registry)?,
+        })
     }
 
     /// The aliases clients may send as `model`, sorted.
     pub fn aliases(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.routes.keys().map(String::as_str).collect();
-        v.sort_unstable();
-        v
+        self.table.aliases()
     }
 
     /// `model` as an alias, or as `PROVIDER/MODEL`.
-    pub fn resolve(&self, model: &str) -> Result<Route, ApiError> {
-        route::resolve(model, &self.routes, &self.providers)
+    pub fn resolve(&self, model: &str) -> Result<Arc<Route>, ApiError> {
+        self.table.resolve(model)
     }
 
-    pub async fn chat(&self, req: &ChatRequest) -> Result<Outcome<ChatCompletion>, Failure> {
+    /// Every target the router knows, with breaker state, load and moving averages.
+    pub fn targets(&self) -> Vec<TargetReport> {
+        self.table.report()
+    }
+
+    /// Sets the breaker and load gauges; called when metrics are scraped.
+    pub fn export_gauges(&self) {
+        for t in self.table.report() {
+            telemetry::target_gauges(&t);
+        }
+    }
+
+    pub async fn chat(
+        &self,
+        req: &ChatRequest,
+        constraints: &Placement,
+    ) -> Result<Outcome<ChatCompletion>, Failure> {
         let route = self.resolve(&req.model).map_err(Failure::before_attempts)?;
-        let out = attempt::run(
-            &route,
-            "response",
-            |t| t.entry.timeout,
-            |t| t.entry.provider.chat(&t.model, req),
-        )
-        .await?;
+        let out = self
+            .run(&route, constraints, Mode::Unary, |p, model| {
+                p.chat(model, req)
+            })
+            .await?;
         Ok(answered(&route, out, |c| {
             c.usage
                 .as_ref()
@@ -107,29 +116,32 @@ impl Gateway {
     }
 
     /// A stream whose first chunk has already arrived from the target that answered.
-    pub async fn chat_stream(&self, req: &ChatRequest) -> Result<Outcome<ClientStream>, Failure> {
+    pub async fn chat_stream(
+        &self,
+        req: &ChatRequest,
+        constraints: &Placement,
+    ) -> Result<Outcome<ClientStream>, Failure> {
         let route = self.resolve(&req.model).map_err(Failure::before_attempts)?;
-        let out = attempt::run(
-            &route,
-            "first token",
-            |t| t.entry.first_token_timeout,
-            |t| stream::open(&t.entry, &t.model, req),
-        )
-        .await?;
-        let (provider, model) = route.labels(out.target);
-        telemetry::ttft(provider, model, out.upstream);
+        let out = self
+            .run(&route, constraints, Mode::Stream, |p, model| {
+                stream::open(p, model, req)
+            })
+            .await?;
+        let target = &route.targets[out.target];
+        telemetry::ttft(&target.provider, &target.metric_model, out.upstream);
         let guarded = stream::guard(
             out.value,
             out.permit,
-            route.targets[out.target].entry.timeout,
-            route.label(out.target).to_owned(),
-            provider.to_owned(),
-            model.to_owned(),
+            target.timeouts.stream_idle,
+            target.label.clone(),
+            target.provider.clone(),
+            target.metric_model.clone(),
         );
         Ok(Outcome {
             value: Box::pin(guarded),
-            route: route.label(out.target).to_owned(),
+            route: target.label.clone(),
             attempts: out.attempts,
+            reason: out.reason,
             upstream: out.upstream,
         })
     }
@@ -137,32 +149,70 @@ impl Gateway {
     pub async fn embeddings(
         &self,
         req: &EmbeddingsRequest,
+        constraints: &Placement,
     ) -> Result<Outcome<EmbeddingsResponse>, Failure> {
         let route = self.resolve(&req.model).map_err(Failure::before_attempts)?;
-        let out = attempt::run(
-            &route,
-            "response",
-            |t| t.entry.timeout,
-            |t| t.entry.provider.embeddings(&t.model, req),
-        )
-        .await?;
+        let out = self
+            .run(&route, constraints, Mode::Unary, |p, model| {
+                p.embeddings(model, req)
+            })
+            .await?;
         Ok(answered(&route, out, |e| {
             e.usage.as_ref().map(|u| (u.prompt_tokens, 0))
         }))
     }
+
+    /// The router's loop with this gateway's providers, error judgement and telemetry.
+    async fn run<'r, T, F, Fut>(
+        &'r self,
+        route: &'r Route,
+        constraints: &Placement,
+        mode: Mode,
+        call: F,
+    ) -> Result<seam_router::Success<T>, Failure>
+    where
+        F: Fn(&'r seam_providers::Provider, &'r str) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ProviderError>>,
+    {
+        let result = seam_router::run(
+            route,
+            constraints,
+            mode,
+            errors::classify,
+            ProviderError::Timeout,
+            |t| call(self.table.provider(t.slot), &t.model),
+        )
+        .await;
+        match result {
+            Ok(s) => {
+                telemetry::attempts(route, &s.attempts);
+                Ok(s)
+            }
+            Err(f) => {
+                telemetry::attempts(route, &f.attempts);
+                Err(errors::failure(route, f))
+            }
+        }
+    }
 }
 
-/// Records the tokens a unary answer reports and releases its concurrency slot.
+/// Records the tokens a unary answer reports; its concurrency slot is released here.
 fn answered<T>(
     route: &Route,
-    out: attempt::Success<T>,
+    out: seam_router::Success<T>,
     usage: impl FnOnce(&T) -> Option<(u64, u64)>,
 ) -> Outcome<T> {
+    let target = &route.targets[out.target];
     if let Some((prompt, completion)) = usage(&out.value) {
-        let (provider, model) = route.labels(out.target);
-        telemetry::tokens(provider, model, prompt, completion);
+        telemetry::tokens(&target.provider, &target.metric_model, prompt, completion);
     }
-    out.into_outcome(route)
+    Outcome {
+        value: out.value,
+        route: target.label.clone(),
+        attempts: out.attempts,
+        reason: out.reason,
+        upstream: out.upstream,
+    }
 }
 
 #[cfg(test)]

@@ -7,31 +7,55 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_util::{Stream, StreamExt};
-use seam_providers::{ChunkStream, ProviderError};
+use seam_providers::{ChunkStream, Provider, ProviderError};
 use seam_types::chat::{ChatChunk, ChatRequest};
 use seam_types::{ApiError, ErrorCode};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Sleep;
 
-use crate::{ProviderEntry, telemetry};
+use crate::telemetry;
 
-/// Opens a stream and waits for its first chunk; a stream that ends or fails before it counts
-/// as a failed attempt, so the next target can still take over.
+/// Opens a stream and waits for its first token: the first chunk that carries content, a tool
+/// call, a finish reason or usage. Role-only chunks before it are held back, so an upstream that
+/// announces itself and then stalls or dies still counts as a failed attempt and the next target
+/// can take over without the client seeing anything.
 pub(crate) async fn open(
-    entry: &ProviderEntry,
+    provider: &Provider,
     model: &str,
     req: &ChatRequest,
-) -> Result<(ChatChunk, ChunkStream), ProviderError> {
-    let mut s = entry.provider.chat_stream(model, req).await?;
-    match s.next().await {
-        Some(Ok(first)) => Ok((first, s)),
-        Some(Err(e)) => Err(e),
-        None => Err(ProviderError::StreamCut("no chunks before the end".into())),
+) -> Result<(Vec<ChatChunk>, ChunkStream), ProviderError> {
+    let mut s = provider.chat_stream(model, req).await?;
+    let mut held = Vec::new();
+    loop {
+        match s.next().await {
+            Some(Ok(chunk)) => {
+                let token = carries_token(&chunk);
+                held.push(chunk);
+                if token || held.len() >= MAX_HELD {
+                    return Ok((held, s));
+                }
+            }
+            Some(Err(e)) => return Err(e),
+            None => return Err(ProviderError::StreamCut("no tokens before the end".into())),
+        }
     }
 }
 
+/// Role-only chunks held back at most; a stream of nothing else is let through after this many.
+const MAX_HELD: usize = 8;
+
+fn carries_token(c: &ChatChunk) -> bool {
+    c.usage.is_some()
+        || c.choices.iter().any(|ch| {
+            ch.finish_reason.is_some()
+                || ch.delta.content.as_ref().is_some_and(|t| !t.is_empty())
+                || ch.delta.tool_calls.is_some()
+                || !ch.delta.extra.is_empty()
+        })
+}
+
 pub(crate) struct Guarded {
-    first: Option<ChatChunk>,
+    held: std::vec::IntoIter<ChatChunk>,
     inner: ChunkStream,
     idle: Duration,
     sleep: Pin<Box<Sleep>>,
@@ -46,7 +70,7 @@ pub(crate) struct Guarded {
 }
 
 pub(crate) fn guard(
-    (first, inner): (ChatChunk, ChunkStream),
+    (held, inner): (Vec<ChatChunk>, ChunkStream),
     permit: OwnedSemaphorePermit,
     idle: Duration,
     route: String,
@@ -54,7 +78,7 @@ pub(crate) fn guard(
     model: String,
 ) -> Guarded {
     Guarded {
-        first: Some(first),
+        held: held.into_iter(),
         inner,
         idle,
         sleep: Box::pin(tokio::time::sleep(idle)),
@@ -105,9 +129,9 @@ impl Stream for Guarded {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if let Some(first) = this.first.take() {
-            this.observe(&first);
-            return Poll::Ready(Some(Ok(first)));
+        if let Some(chunk) = this.held.next() {
+            this.observe(&chunk);
+            return Poll::Ready(Some(Ok(chunk)));
         }
         if this.done {
             return Poll::Ready(None);

@@ -8,8 +8,11 @@ use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use metrics::{counter, describe_counter, describe_histogram, histogram};
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use seam_providers::ProviderError;
+use seam_router::{Attempt, Route};
+
+use crate::TargetReport;
 
 pub const MAX_MODEL_LABELS: usize = 256;
 
@@ -19,6 +22,9 @@ pub const TTFT: &str = "seam_time_to_first_token_seconds";
 pub const TOKENS: &str = "seam_tokens_total";
 pub const STREAMS: &str = "seam_streams_total";
 pub const STREAM_DURATION: &str = "seam_stream_duration_seconds";
+pub const BREAKER_STATE: &str = "seam_breaker_state";
+pub const IN_FLIGHT: &str = "seam_target_in_flight";
+pub const QUEUED: &str = "seam_provider_queued";
 
 /// Registers help texts; call once at start-up after installing a recorder.
 pub fn describe() {
@@ -48,6 +54,15 @@ pub fn describe() {
         STREAM_DURATION,
         metrics::Unit::Seconds,
         "Stream duration after the first chunk."
+    );
+    describe_gauge!(
+        BREAKER_STATE,
+        "Circuit breaker per target: 0 closed, 1 half-open, 2 open."
+    );
+    describe_gauge!(IN_FLIGHT, "Requests in flight to a target's provider.");
+    describe_gauge!(
+        QUEUED,
+        "Requests waiting for a slot at a target's provider."
     );
 }
 
@@ -81,7 +96,37 @@ pub fn failure_outcome(e: &ProviderError) -> &'static str {
     }
 }
 
-pub fn upstream(provider: &str, model: &str, outcome: &'static str, latency: Option<Duration>) {
+/// One counter and one latency sample per upstream attempt.
+pub fn attempts(route: &Route, attempts: &[Attempt]) {
+    for a in attempts {
+        let Some(t) = route.targets.get(a.target) else {
+            continue;
+        };
+        upstream(
+            &t.provider,
+            &t.metric_model,
+            a.code.unwrap_or("ok"),
+            Some(a.latency),
+        );
+    }
+}
+
+pub fn target_gauges(t: &TargetReport) {
+    let state = match t.state {
+        "open" => 2.0,
+        "half_open" => 1.0,
+        _ => 0.0,
+    };
+    let labels = [
+        ("provider", t.provider.clone()),
+        ("model", model_label(&t.model)),
+    ];
+    gauge!(BREAKER_STATE, &labels).set(state);
+    gauge!(IN_FLIGHT, &labels).set(t.in_flight as f64);
+    gauge!(QUEUED, &labels).set(t.queued as f64);
+}
+
+fn upstream(provider: &str, model: &str, outcome: &'static str, latency: Option<Duration>) {
     let labels = [
         ("provider", provider.to_owned()),
         ("model", model.to_owned()),

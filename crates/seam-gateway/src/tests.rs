@@ -1,7 +1,8 @@
 use std::path::PathBuf;
 
 use futures_util::StreamExt;
-use seam_config::Resolver;
+use seam_config::{Resolver, Trust};
+use seam_router::Placement;
 use seam_types::ErrorCode;
 use seam_types::chat::ChatRequest;
 use serde_json::json;
@@ -14,7 +15,7 @@ fn gateway(toml: &str) -> Gateway {
         base_dir: PathBuf::from("."),
     };
     let cfg = seam_config::from_toml(toml, &r).unwrap();
-    Gateway::new(&cfg).unwrap()
+    Gateway::new(&cfg, &Arc::new(Registry::new())).unwrap()
 }
 
 fn chat(model: &str, stream: bool) -> ChatRequest {
@@ -25,12 +26,18 @@ fn chat(model: &str, stream: bool) -> ChatRequest {
     .unwrap()
 }
 
+fn anywhere() -> Placement {
+    Placement::default()
+}
+
 const TWO_ECHOES: &str = r#"
 [providers.small]
 kind = "echo"
 max_concurrency = 1
+queue_timeout_ms = 50
 [providers.big]
 kind = "echo"
+trust = "vendor"
 [models.chat]
 targets = [{ provider = "small", model = "a" }, { provider = "big", model = "b" }]
 [models.only-small]
@@ -41,10 +48,14 @@ targets = [{ provider = "small", model = "a" }]
 async fn resolves_aliases_and_direct_addressing() {
     let g = gateway(TWO_ECHOES);
     assert_eq!(g.aliases(), ["chat", "only-small"]);
-    let out = g.chat(&chat("chat", false)).await.unwrap();
+    let out = g.chat(&chat("chat", false), &anywhere()).await.unwrap();
     assert_eq!(out.route, "small/a");
     assert_eq!(out.attempts.len(), 1);
-    let out = g.chat(&chat("big/some/nested-model", false)).await.unwrap();
+    assert_eq!(out.reason, "fallback: primary");
+    let out = g
+        .chat(&chat("big/some/nested-model", false), &anywhere())
+        .await
+        .unwrap();
     assert_eq!(out.route, "big/some/nested-model");
     assert_eq!(out.value.model, "some/nested-model");
 }
@@ -53,7 +64,11 @@ async fn resolves_aliases_and_direct_addressing() {
 async fn unknown_models_are_404_naming_the_param() {
     let g = gateway(TWO_ECHOES);
     for model in ["nope", "nope/x", "big/", "/x"] {
-        let f = g.chat(&chat(model, false)).await.err().unwrap();
+        let f = g
+            .chat(&chat(model, false), &anywhere())
+            .await
+            .err()
+            .unwrap();
         assert!(f.error.is(ErrorCode::ModelNotFound), "{model}");
         assert_eq!(f.error.param.as_deref(), Some("model"));
         assert!(f.attempts.is_empty());
@@ -61,29 +76,71 @@ async fn unknown_models_are_404_naming_the_param() {
 }
 
 #[tokio::test]
-async fn a_target_at_capacity_falls_through_to_the_next() {
+async fn a_target_at_capacity_is_skipped_then_queued_for_then_shed() {
     let g = gateway(TWO_ECHOES);
     // An open stream holds small's only slot until it is dropped.
-    let held = g.chat_stream(&chat("chat", true)).await.unwrap();
+    let held = g
+        .chat_stream(&chat("chat", true), &anywhere())
+        .await
+        .unwrap();
     assert_eq!(held.route, "small/a");
-    let out = g.chat(&chat("chat", false)).await.unwrap();
+    let out = g.chat(&chat("chat", false), &anywhere()).await.unwrap();
     assert_eq!(out.route, "big/b");
-    assert_eq!(out.attempts.len(), 2);
-    assert_eq!(out.attempts[0].status, 503);
+    assert_eq!(
+        out.attempts.len(),
+        1,
+        "a skipped target is not an upstream attempt"
+    );
+    assert_eq!(out.reason, "fallback: small/a at capacity (1/1)");
 
-    let f = g.chat(&chat("only-small", false)).await.err().unwrap();
+    let f = g
+        .chat(&chat("only-small", false), &anywhere())
+        .await
+        .err()
+        .unwrap();
     assert!(f.error.is(ErrorCode::Overloaded));
     assert_eq!(f.error.status, 503);
     assert_eq!(f.error.retry_after, Some(1));
 
     drop(held);
-    assert_eq!(g.chat(&chat("chat", false)).await.unwrap().route, "small/a");
+    assert_eq!(
+        g.chat(&chat("chat", false), &anywhere())
+            .await
+            .unwrap()
+            .route,
+        "small/a"
+    );
+}
+
+#[tokio::test]
+async fn request_placement_is_applied_on_top_of_the_alias() {
+    let g = gateway(TWO_ECHOES);
+    let private_only = Placement {
+        trust: Some(vec![Trust::Private]),
+        regions: None,
+    };
+    let out = g.chat(&chat("chat", false), &private_only).await.unwrap();
+    assert_eq!(out.route, "small/a");
+    let vendor_only = Placement {
+        trust: Some(vec![Trust::Vendor]),
+        regions: None,
+    };
+    let f = g
+        .chat(&chat("only-small", false), &vendor_only)
+        .await
+        .err()
+        .unwrap();
+    assert!(f.error.is(ErrorCode::NoEligibleTarget));
+    assert!(f.attempts.is_empty());
 }
 
 #[tokio::test]
 async fn a_stream_yields_every_chunk_then_ends() {
     let g = gateway(TWO_ECHOES);
-    let out = g.chat_stream(&chat("chat", true)).await.unwrap();
+    let out = g
+        .chat_stream(&chat("chat", true), &anywhere())
+        .await
+        .unwrap();
     let chunks: Vec<_> = out.value.collect().await;
     assert!(chunks.iter().all(Result::is_ok));
     let text: String = chunks
@@ -99,7 +156,18 @@ async fn a_stream_yields_every_chunk_then_ends() {
 async fn embeddings_go_through_the_same_routing() {
     let g = gateway(TWO_ECHOES);
     let req = serde_json::from_value(json!({"model": "chat", "input": ["a", "b"]})).unwrap();
-    let out = g.embeddings(&req).await.unwrap();
+    let out = g.embeddings(&req, &anywhere()).await.unwrap();
     assert_eq!(out.value.data.len(), 2);
     assert_eq!(out.route, "small/a");
+}
+
+#[tokio::test]
+async fn the_admin_report_lists_targets_with_their_state() {
+    let g = gateway(TWO_ECHOES);
+    g.chat(&chat("chat", false), &anywhere()).await.unwrap();
+    let report = g.targets();
+    let small = report.iter().find(|t| t.label == "small/a").unwrap();
+    assert_eq!(small.state, "closed");
+    assert_eq!((small.capacity, small.succeeded, small.failed), (1, 1, 0));
+    assert!(small.latency_ms.is_some());
 }

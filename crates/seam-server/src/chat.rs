@@ -5,11 +5,11 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use seam_gateway::{Attempt, Failure, Outcome};
+use seam_gateway::{Attempt, Failure, Outcome, Placement};
 use seam_types::chat::ChatRequest;
 
 use crate::error::error_response;
-use crate::{ATTEMPTS, ROUTE, RequestStart, SharedState, body, metrics, sse};
+use crate::{ATTEMPTS, ROUTE, ROUTE_REASON, RequestStart, SharedState, body, metrics, sse};
 
 pub async fn handle(
     State(st): State<SharedState>,
@@ -17,36 +17,34 @@ pub async fn handle(
     headers: HeaderMap,
     raw: Body,
 ) -> Response {
-    let req = match body::request(raw, &headers, st.max_body_bytes, ChatRequest::validate).await {
+    let live = st.live();
+    let req = match body::request(raw, &headers, live.max_body_bytes, ChatRequest::validate).await {
         Ok(r) => r,
         Err(e) => return error_response(&e),
     };
-    if req.is_stream() {
-        match st.gateway.chat_stream(&req).await {
-            Ok(out) => {
-                metrics::overhead(
-                    metrics::CHAT,
-                    start.0.elapsed().saturating_sub(out.upstream),
-                );
-                let mut resp = sse::response(out.value);
-                route_headers(&mut resp, Some(&out.route), &out.attempts);
-                resp
-            }
+    let anywhere = Placement::default();
+    if !req.is_stream() {
+        return match live.gateway.chat(&req, &anywhere).await {
+            Ok(out) => answered(&out, start, metrics::CHAT),
             Err(f) => failure(&f),
+        };
+    }
+    match live.gateway.chat_stream(&req, &anywhere).await {
+        Ok(out) => {
+            metrics::overhead(
+                metrics::CHAT,
+                start.0.elapsed().saturating_sub(out.upstream),
+            );
+            let mut resp = sse::response(out.value);
+            route_headers(
+                &mut resp,
+                Some(&out.route),
+                &out.attempts,
+                Some(&out.reason),
+            );
+            resp
         }
-    } else {
-        match st.gateway.chat(&req).await {
-            Ok(out) => {
-                let mut resp = json_response(&out.value);
-                metrics::overhead(
-                    metrics::CHAT,
-                    start.0.elapsed().saturating_sub(out.upstream),
-                );
-                route_headers(&mut resp, Some(&out.route), &out.attempts);
-                resp
-            }
-            Err(f) => failure(&f),
-        }
+        Err(f) => failure(&f),
     }
 }
 
@@ -58,13 +56,18 @@ pub fn answered<T: serde::Serialize>(
 ) -> Response {
     let mut resp = json_response(&out.value);
     metrics::overhead(endpoint, start.0.elapsed().saturating_sub(out.upstream));
-    route_headers(&mut resp, Some(&out.route), &out.attempts);
+    route_headers(
+        &mut resp,
+        Some(&out.route),
+        &out.attempts,
+        Some(&out.reason),
+    );
     resp
 }
 
 pub fn failure(f: &Failure) -> Response {
     let mut resp = error_response(&f.error);
-    route_headers(&mut resp, None, &f.attempts);
+    route_headers(&mut resp, None, &f.attempts, f.reason.as_deref());
     resp
 }
 
@@ -88,12 +91,34 @@ pub fn json_response<T: serde::Serialize>(value: &T) -> Response {
     }
 }
 
-pub fn route_headers(resp: &mut Response, route: Option<&str>, attempts: &[Attempt]) {
+/// `x-seam-route`, `x-seam-attempts` and `x-seam-route-reason`.
+pub fn route_headers(
+    resp: &mut Response,
+    route: Option<&str>,
+    attempts: &[Attempt],
+    reason: Option<&str>,
+) {
     let h = resp.headers_mut();
-    if let Some(route) = route.and_then(|r| HeaderValue::from_str(r).ok()) {
+    if let Some(route) = route.and_then(|r| HeaderValue::from_str(&header_text(r)).ok()) {
         h.insert(ROUTE, route);
     }
-    if !attempts.is_empty() {
-        h.insert(ATTEMPTS, HeaderValue::from(attempts.len()));
+    h.insert(ATTEMPTS, HeaderValue::from(attempts.len()));
+    if let Some(reason) = reason.and_then(|r| HeaderValue::from_str(&header_text(r)).ok()) {
+        h.insert(ROUTE_REASON, reason);
     }
+}
+
+/// Header values must be visible ASCII; model names from configs may not be. Long reasons (many
+/// attempts) are cut so a header never grows without bound.
+fn header_text(s: &str) -> String {
+    s.chars()
+        .take(512)
+        .map(|c| {
+            if c == ' ' || c.is_ascii_graphic() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
 }

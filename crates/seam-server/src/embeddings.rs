@@ -5,6 +5,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
+use seam_gateway::Placement;
 use seam_types::embeddings::EmbeddingsRequest;
 
 use crate::chat::{answered, failure};
@@ -17,10 +18,11 @@ pub async fn handle(
     headers: HeaderMap,
     raw: Body,
 ) -> Response {
+    let live = st.live();
     let req = match body::request(
         raw,
         &headers,
-        st.max_body_bytes,
+        live.max_body_bytes,
         EmbeddingsRequest::validate,
     )
     .await
@@ -28,7 +30,7 @@ pub async fn handle(
         Ok(r) => r,
         Err(e) => return error_response(&e),
     };
-    match st.gateway.embeddings(&req).await {
+    match live.gateway.embeddings(&req, &Placement::default()).await {
         Ok(out) => answered(&out, start, metrics::EMBEDDINGS),
         Err(f) => failure(&f),
     }

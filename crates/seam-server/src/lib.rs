@@ -6,6 +6,7 @@
 //! `[DONE]` only when the upstream finished, and exposes health and Prometheus metrics.
 //! Build the app with [`app`] and test it with `tower::ServiceExt::oneshot`; run it with [`serve`].
 
+mod admin;
 mod body;
 mod chat;
 mod embeddings;
@@ -16,7 +17,7 @@ mod sse;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use axum::Router;
@@ -27,14 +28,80 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::PrometheusHandle;
-use seam_gateway::Gateway;
+use seam_config::Config;
+use seam_gateway::{Gateway, Registry};
+
+/// Loads a fresh config for a reload (the CLI reads the file again).
+pub type Reloader = Box<dyn Fn() -> Result<Config, Vec<String>> + Send + Sync>;
+
+/// What a config builds; swapped whole by a reload, while requests in flight keep the one they
+/// started with.
+pub struct Live {
+    pub gateway: Gateway,
+    pub max_body_bytes: usize,
+}
 
 pub struct AppState {
-    pub gateway: Gateway,
+    live: RwLock<Arc<Live>>,
+    /// Router health and provider limiters, kept across reloads.
+    registry: Arc<Registry>,
+    reloader: Option<Reloader>,
     pub metrics: Option<PrometheusHandle>,
-    pub max_body_bytes: usize,
     /// Unix seconds at start-up, reported as `created` of each model.
     pub started: u64,
+}
+
+impl AppState {
+    pub fn new(
+        cfg: &Config,
+        reloader: Option<Reloader>,
+        metrics: Option<PrometheusHandle>,
+    ) -> Result<Self, String> {
+        let registry = Arc::new(Registry::new());
+        let live = Live {
+            gateway: Gateway::new(cfg, &registry)?,
+            max_body_bytes: cfg.server.max_body_bytes,
+        };
+        Ok(AppState {
+            live: RwLock::new(Arc::new(live)),
+            registry,
+            reloader,
+            metrics,
+            started: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        })
+    }
+
+    /// The current providers and routes.
+    pub fn live(&self) -> Arc<Live> {
+        match self.live.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Loads the config again and swaps it in; on any error the old one keeps serving.
+    /// Returns the aliases now served.
+    pub fn reload(&self) -> Result<Vec<String>, Vec<String>> {
+        let Some(load) = &self.reloader else {
+            return Err(vec![
+                "this server was started without a config source to reload".into(),
+            ]);
+        };
+        let cfg = load()?;
+        let gateway = Gateway::new(&cfg, &self.registry).map_err(|e| vec![e])?;
+        let aliases = gateway.aliases().iter().map(|a| (*a).to_owned()).collect();
+        let live = Arc::new(Live {
+            gateway,
+            max_body_bytes: cfg.server.max_body_bytes,
+        });
+        match self.live.write() {
+            Ok(mut g) => *g = live,
+            Err(poisoned) => *poisoned.into_inner() = live,
+        }
+        Ok(aliases)
+    }
 }
 
 pub type SharedState = Arc<AppState>;
@@ -50,9 +117,11 @@ pub struct RequestId(pub HeaderValue);
 pub const REQUEST_ID: &str = "x-seam-request-id";
 pub const ROUTE: &str = "x-seam-route";
 pub const ATTEMPTS: &str = "x-seam-attempts";
+pub const ROUTE_REASON: &str = "x-seam-route-reason";
 
 /// The whole HTTP surface. Middleware, outermost first: `observe` (request id, access metrics).
-pub fn app(state: AppState) -> Router {
+/// `/admin/*` is as reachable as the rest: until API keys exist, Seam listens only on loopback.
+pub fn app(state: SharedState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::handle))
         .route("/v1/embeddings", post(embeddings::handle))
@@ -61,10 +130,12 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
         .route("/metrics", get(meta::metrics))
+        .route("/admin/targets", get(admin::targets))
+        .route("/admin/reload", post(admin::reload))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(middleware::from_fn(observe))
-        .with_state(Arc::new(state))
+        .with_state(state)
 }
 
 /// Gives every request an id (also on errors and 404s) and records the request metrics.

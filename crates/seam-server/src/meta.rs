@@ -20,7 +20,8 @@ struct Model<'a> {
 }
 
 pub async fn models(State(st): State<SharedState>) -> Response {
-    let data: Vec<Model<'_>> = st
+    let live = st.live();
+    let data: Vec<Model<'_>> = live
         .gateway
         .aliases()
         .into_iter()
@@ -30,7 +31,8 @@ pub async fn models(State(st): State<SharedState>) -> Response {
 }
 
 pub async fn model(State(st): State<SharedState>, Path(id): Path<String>) -> Response {
-    match st.gateway.aliases().into_iter().find(|a| *a == id) {
+    let live = st.live();
+    match live.gateway.aliases().into_iter().find(|a| *a == id) {
         Some(a) => json_response(&model_object(a, st.started)),
         None => AppError(
             ApiError::new(
@@ -58,10 +60,11 @@ pub async fn healthz() -> Response {
 
 /// Ready once the config is loaded and providers are built, which is before the listener opens.
 pub async fn readyz(State(st): State<SharedState>) -> Response {
-    json_response(&json!({ "status": "ready", "models": st.gateway.aliases().len() }))
+    json_response(&json!({ "status": "ready", "models": st.live().gateway.aliases().len() }))
 }
 
 pub async fn metrics(State(st): State<SharedState>) -> Response {
+    st.live().gateway.export_gauges();
     let text = st.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
     let mut resp = text.into_response();
     resp.headers_mut().insert(

@@ -10,6 +10,9 @@ use seam_testkit::MockUpstream;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+#[path = "server/routing.rs"]
+mod routing;
+
 const SECRET: &str = "sk-test-never-logged";
 
 fn app(mock: &MockUpstream, extra: &str) -> axum::Router {
@@ -22,7 +25,8 @@ kind = "openai"
 base_url = "{openai}"
 api_key = "env:MOCK_KEY"
 timeout_ms = 400
-first_token_timeout_ms = 400
+first_token_timeout_ms = 1500
+stream_idle_timeout_ms = 400
 [providers.anth]
 kind = "anthropic"
 base_url = "{base}"
@@ -44,12 +48,8 @@ targets = [{{ provider = "mock", model = "fault-503" }}, {{ provider = "mock", m
         base_dir: ".".into(),
     };
     let cfg = seam_config::from_toml(&toml, &r).unwrap();
-    seam_server::app(seam_server::AppState {
-        gateway: seam_gateway::Gateway::new(&cfg).unwrap(),
-        metrics: seam_server::metrics::install(),
-        max_body_bytes: cfg.server.max_body_bytes,
-        started: 0,
-    })
+    let state = seam_server::AppState::new(&cfg, None, seam_server::metrics::install()).unwrap();
+    seam_server::app(std::sync::Arc::new(state))
 }
 
 async fn call(
