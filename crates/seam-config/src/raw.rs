@@ -42,6 +42,7 @@ pub struct RawRouting {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RawBreaker {
+    pub enabled: Option<bool>,
     pub consecutive_failures: Option<u32>,
     pub error_ratio: Option<f64>,
     pub min_requests: Option<u32>,

@@ -58,6 +58,8 @@ pub struct RoutingConfig {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BreakerSettings {
+    /// `false` turns the breaker off: the target is always tried.
+    pub enabled: bool,
     pub consecutive_failures: u32,
     pub error_ratio: f64,
     pub min_requests: u32,
@@ -163,6 +165,7 @@ pub(crate) fn breaker(
         None => 0.5,
     };
     BreakerSettings {
+        enabled: raw.enabled.unwrap_or(true),
         consecutive_failures: attempts(
             &format!("{path}.consecutive_failures"),
             raw.consecutive_failures.map(|n| n.min(20)),

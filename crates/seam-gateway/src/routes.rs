@@ -57,6 +57,7 @@ pub(crate) struct Table {
 
 fn breaker(b: &BreakerSettings) -> BreakerConfig {
     BreakerConfig {
+        enabled: b.enabled,
         consecutive_failures: b.consecutive_failures,
         error_ratio: b.error_ratio,
         min_requests: b.min_requests,

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BreakerConfig {
+    /// `false`: always admit, never open.
+    pub enabled: bool,
     pub consecutive_failures: u32,
     pub error_ratio: f64,
     pub min_requests: u32,
@@ -23,6 +25,7 @@ pub struct BreakerConfig {
 impl Default for BreakerConfig {
     fn default() -> Self {
         BreakerConfig {
+            enabled: true,
             consecutive_failures: 5,
             error_ratio: 0.5,
             min_requests: 20,
@@ -110,6 +113,9 @@ impl Breaker {
     }
 
     pub fn admit(&self, now: Instant) -> Admission {
+        if !self.cfg.enabled {
+            return Admission::Allow;
+        }
         let Ok(mut s) = self.inner.lock() else {
             return Admission::Allow; // a poisoned breaker must not take traffic down with it
         };
@@ -134,6 +140,9 @@ impl Breaker {
 
     /// Reports an outcome. `probe` says whether the request was admitted as the probe.
     pub fn record(&self, ok: bool, probe: bool, now: Instant) {
+        if !self.cfg.enabled {
+            return;
+        }
         let Ok(mut s) = self.inner.lock() else {
             return;
         };
@@ -222,6 +231,7 @@ mod tests {
 
     fn cfg() -> BreakerConfig {
         BreakerConfig {
+            enabled: true,
             consecutive_failures: 3,
             error_ratio: 0.5,
             min_requests: 10,
@@ -274,6 +284,23 @@ mod tests {
         // The probe's request was dropped and never reports; after open_for another goes.
         let t3 = t2 + Duration::from_secs(5);
         assert_eq!(b.admit(t3), Admission::Probe);
+    }
+
+    #[test]
+    fn a_disabled_breaker_never_opens() {
+        let t0 = Instant::now();
+        let b = Breaker::new(
+            BreakerConfig {
+                enabled: false,
+                ..cfg()
+            },
+            t0,
+        );
+        for _ in 0..100 {
+            assert_eq!(b.admit(t0), Admission::Allow);
+            b.record(false, false, t0);
+        }
+        assert_eq!(b.state(t0), State::Closed);
     }
 
     #[test]
