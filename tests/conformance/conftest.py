@@ -20,6 +20,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 SEAM = os.environ.get("SEAM_BIN", str(ROOT / "target" / "debug" / "seam"))
 MOCK = os.environ.get("SEAM_MOCK_BIN", str(ROOT / "target" / "debug" / "seam-mock"))
 
+# The credentials seam-mock's Bedrock routes verify SigV4 signatures with: seam-testkit's
+# BEDROCK_TEST_ACCESS_KEY_ID, BEDROCK_TEST_SECRET_ACCESS_KEY and BEDROCK_TEST_SESSION_TOKEN.
+AWS_ENV = {
+    "SEAM_TEST_AWS_ACCESS_KEY_ID": "AKIDSEAMTESTKIT00001",
+    "SEAM_TEST_AWS_SECRET_ACCESS_KEY": "seam/testkit+SECRET/key0000000000000000000",
+    "SEAM_TEST_AWS_SESSION_TOKEN": "seam-testkit-session-token",
+}
+
 CONFIG = """
 [server]
 max_body_bytes = 65536
@@ -44,6 +52,38 @@ api_key = "env:SEAM_TEST_MOCK_KEY"
 timeout_ms = 1500
 first_token_timeout_ms = 1500
 breaker = {{ consecutive_failures = 20 }}
+
+[providers.mockgem]
+kind = "gemini"
+base_url = "{mock}"
+api_key = "env:SEAM_TEST_MOCK_KEY"
+timeout_ms = 1500
+first_token_timeout_ms = 1500
+
+[providers.mockaz]
+kind = "azure"
+base_url = "{mock}"
+api_key = "env:SEAM_TEST_MOCK_KEY"
+api_version = "2024-10-21"
+timeout_ms = 1500
+first_token_timeout_ms = 1500
+
+[providers.mockbed]
+kind = "bedrock"
+base_url = "{mock}"
+region = "us-east-1"
+aws_access_key_id = "env:SEAM_TEST_AWS_ACCESS_KEY_ID"
+aws_secret_access_key = "env:SEAM_TEST_AWS_SECRET_ACCESS_KEY"
+aws_session_token = "env:SEAM_TEST_AWS_SESSION_TOKEN"
+timeout_ms = 1500
+first_token_timeout_ms = 1500
+
+[providers.mockbedkey]
+kind = "bedrock"
+base_url = "{mock}"
+region = "us-east-1"
+api_key = "env:SEAM_TEST_MOCK_KEY"
+timeout_ms = 1500
 
 [providers.dead]
 kind = "openai"
@@ -109,7 +149,7 @@ def seam_url(mock_url):
     tmp = tempfile.mkdtemp(prefix="seam-conformance-")
     cfg = pathlib.Path(tmp) / "seam.toml"
     cfg.write_text(CONFIG.format(mock=mock_url))
-    env = dict(os.environ, SEAM_TEST_MOCK_KEY="sk-mock-secret-value", SEAM_LOG="info")
+    env = dict(os.environ, SEAM_TEST_MOCK_KEY="sk-mock-secret-value", SEAM_LOG="info", **AWS_ENV)
     check = subprocess.run([SEAM, "config", "check", "--config", str(cfg)], capture_output=True, text=True, env=env)
     assert check.returncode == 0, check.stderr
     proc, m = _start(
@@ -129,7 +169,9 @@ def seam_url(mock_url):
     proc.terminate()
     proc.wait(timeout=10)
     # Secrets never reach a log line.
-    assert "sk-mock-secret-value" not in "".join(proc.log)
+    log = "".join(proc.log)
+    for secret in ["sk-mock-secret-value", *AWS_ENV.values()]:
+        assert secret not in log
 
 
 @pytest.fixture()

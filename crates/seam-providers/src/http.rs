@@ -2,7 +2,9 @@
 //! (ring), HTTP/1.1 and HTTP/2 (by ALPN), bounded body reads, and one mapping from transport and
 //! status failures to [`ProviderError`].
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -74,8 +76,6 @@ impl UpstreamClient {
         Ok(UpstreamClient { client, headers })
     }
 
-    /// POSTs a JSON body; a non-2xx answer becomes `ProviderError::Status` with the upstream's
-    /// message, type and code read from its error body.
     /// Parses `base_url` + `suffix` once, at start-up, so requests skip URL parsing.
     pub fn endpoint(cfg: &ProviderConfig, suffix: &str) -> Result<reqwest::Url, String> {
         let text = format!("{}{suffix}", cfg.base_url);
@@ -83,15 +83,33 @@ impl UpstreamClient {
             .map_err(|e| format!("providers.{}.base_url: not a valid URL ({e})", cfg.name))
     }
 
+    /// POSTs a JSON body; a non-2xx answer becomes `ProviderError::Status` with the upstream's
+    /// message, type and code read from its error body.
     pub async fn post_json(
         &self,
         url: &reqwest::Url,
         body: Vec<u8>,
     ) -> Result<reqwest::Response, ProviderError> {
+        self.post_json_with(url, Vec::new(), body).await
+    }
+
+    /// [`post_json`](Self::post_json) with headers computed per request (a SigV4 signature), sent
+    /// after the fixed ones and marked sensitive like them.
+    pub async fn post_json_with(
+        &self,
+        url: &reqwest::Url,
+        extra: Vec<(HeaderName, HeaderValue)>,
+        body: Vec<u8>,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let mut headers = self.headers.clone();
+        for (name, mut value) in extra {
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
         let resp = self
             .client
             .post(url.clone())
-            .headers(self.headers.clone())
+            .headers(headers)
             .body(body)
             .send()
             .await
@@ -101,6 +119,45 @@ impl UpstreamClient {
         }
         Err(status_error(resp).await)
     }
+}
+
+/// A provider's `base_url`, parsed once. Endpoints that name the model in their path (Azure
+/// deployments, Gemini and Bedrock models) are built from it per request: a clone and a path
+/// replacement, without parsing the whole URL again.
+#[derive(Clone, Debug)]
+pub struct BaseUrl(reqwest::Url);
+
+impl BaseUrl {
+    pub fn parse(cfg: &ProviderConfig) -> Result<Self, String> {
+        UpstreamClient::endpoint(cfg, "").map(BaseUrl)
+    }
+
+    /// The base URL's path followed by `path` (already encoded, starting with `/`), with `query`.
+    pub fn join(&self, path: &str, query: Option<&str>) -> reqwest::Url {
+        let mut url = self.0.clone();
+        let joined = format!("{}{path}", self.0.path().trim_end_matches('/'));
+        url.set_path(&joined);
+        url.set_query(query);
+        url
+    }
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters, so a model id or deployment name is
+/// exactly one path segment whatever it holds (`/`, `:`, `?` and `%` included).
+pub fn encode_segment(s: &str) -> Cow<'_, str> {
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~');
+    if s.bytes().all(unreserved) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for b in s.bytes() {
+        if unreserved(b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}"); // writing to a String cannot fail
+        }
+    }
+    Cow::Owned(out)
 }
 
 fn transport_error(e: reqwest::Error) -> ProviderError {
@@ -124,9 +181,14 @@ fn transport_error(e: reqwest::Error) -> ProviderError {
     }
 }
 
+/// The error bodies upstreams send: `{"error": {…}}` (OpenAI, Anthropic, Azure, Gemini) or a bare
+/// `{"message": …}` (AWS).
 #[derive(Deserialize)]
 struct ErrorEnvelope {
-    error: ErrorDetail,
+    #[serde(default)]
+    error: Option<ErrorDetail>,
+    #[serde(default, alias = "Message")]
+    message: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -137,27 +199,53 @@ struct ErrorDetail {
     kind: Option<String>,
     #[serde(default)]
     code: Option<serde_json::Value>,
+    /// Google's symbolic code (`RESOURCE_EXHAUSTED`); its `code` is only the HTTP status again.
+    #[serde(default)]
+    status: Option<String>,
 }
 
 /// Reads an upstream error body (OpenAI's and Anthropic's share `{"error": {"message", "type"}}`).
 async fn status_error(resp: reqwest::Response) -> ProviderError {
     let status = resp.status().as_u16();
     let retry_after = retry_after(resp.headers());
+    // AWS names the error in a header (`ThrottlingException:http://…`); the body has only a message.
+    let aws_kind = resp
+        .headers()
+        .get("x-amzn-errortype")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(':').next())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned);
     let body = read_capped(resp, 64 * 1024).await.unwrap_or_default();
-    parse_error_body(status, retry_after, &body)
+    let mut err = parse_error_body(status, retry_after, &body);
+    if let ProviderError::Status { kind, .. } = &mut err
+        && kind.is_none()
+    {
+        *kind = aws_kind;
+    }
+    err
 }
 
 pub fn parse_error_body(status: u16, retry_after: Option<u64>, body: &[u8]) -> ProviderError {
     let (message, kind, code) = match serde_json::from_slice::<ErrorEnvelope>(body) {
-        Ok(env) => (
-            env.error.message,
-            env.error.kind,
-            env.error.code.and_then(|c| match c {
-                serde_json::Value::String(s) => Some(s),
-                serde_json::Value::Number(n) => Some(n.to_string()),
-                _ => None,
+        Ok(ErrorEnvelope {
+            error: Some(e),
+            message,
+        }) => (
+            e.message.or(message),
+            e.kind,
+            e.status.or_else(|| {
+                e.code.and_then(|c| match c {
+                    serde_json::Value::String(s) => Some(s),
+                    serde_json::Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
             }),
         ),
+        Ok(ErrorEnvelope {
+            error: None,
+            message,
+        }) => (message, None, None),
         Err(_) => (None, None, None),
     };
     ProviderError::Status {
@@ -219,19 +307,48 @@ pub fn json_error(e: &serde_json::Error) -> String {
     format!("{what} at line {} column {}", e.line(), e.column())
 }
 
-/// Turns one provider's events into OpenAI chunks.
-pub trait StreamDecoder: Send + 'static {
-    /// Handles one event, pushing any chunks for the client. Returns `true` once the upstream
-    /// has said the stream is complete.
-    fn event(&mut self, ev: SseEvent, out: &mut VecDeque<ChatChunk>)
-    -> Result<bool, ProviderError>;
+/// Splits a streamed body into frames: event-stream events ([`SseParser`]), or AWS's binary
+/// messages. Memory is bounded by the parser's own limit on one frame.
+pub trait FrameParser: Send + 'static {
+    type Frame: Send + 'static;
+    /// Feeds bytes; complete frames are appended to `out`. An error ends the stream.
+    fn push(&mut self, bytes: &[u8], out: &mut Vec<Self::Frame>) -> Result<(), ProviderError>;
+    /// At the end of the body: any frame the end completes. A partial frame is dropped; the
+    /// decoder notices the truncation by what it has not seen.
+    fn finish(&mut self, out: &mut Vec<Self::Frame>);
 }
 
-struct State<D> {
+impl FrameParser for SseParser {
+    type Frame = SseEvent;
+
+    fn push(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) -> Result<(), ProviderError> {
+        SseParser::push(self, bytes, out).map_err(|e| ProviderError::InvalidResponse(e.to_string()))
+    }
+
+    fn finish(&mut self, out: &mut Vec<SseEvent>) {
+        SseParser::finish(self, out);
+    }
+}
+
+/// Turns one provider's events (frames of type `F`) into OpenAI chunks.
+pub trait StreamDecoder<F = SseEvent>: Send + 'static {
+    /// Handles one event, pushing any chunks for the client. Returns `true` once the upstream
+    /// has said the stream is complete.
+    fn event(&mut self, ev: F, out: &mut VecDeque<ChatChunk>) -> Result<bool, ProviderError>;
+
+    /// Called once when the body ends before `event` returned `true`. Providers with no terminal
+    /// event (Gemini) decide here whether what they saw makes a complete stream, pushing any last
+    /// chunks; `false` (the default) makes the end a `ProviderError::StreamCut`.
+    fn end(&mut self, _out: &mut VecDeque<ChatChunk>) -> Result<bool, ProviderError> {
+        Ok(false)
+    }
+}
+
+struct State<P: FrameParser, D> {
     body: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
-    parser: SseParser,
+    parser: P,
     decoder: D,
-    events: Vec<SseEvent>,
+    events: Vec<P::Frame>,
     ready: VecDeque<ChatChunk>,
     error: Option<ProviderError>,
     done: bool,
@@ -242,9 +359,18 @@ struct State<D> {
 /// before the decoder saw the end becomes `ProviderError::StreamCut`, so truncation is never silent.
 /// Chunks decoded before an error are delivered first; the error is the stream's last item.
 pub fn decode_sse<D: StreamDecoder>(resp: reqwest::Response, decoder: D) -> ChunkStream {
+    decode_frames(resp, SseParser::new(MAX_SSE_LINE), decoder)
+}
+
+/// [`decode_sse`] over any framing.
+pub fn decode_frames<P, D>(resp: reqwest::Response, parser: P, decoder: D) -> ChunkStream
+where
+    P: FrameParser,
+    D: StreamDecoder<P::Frame>,
+{
     let state = State {
         body: resp.bytes_stream().boxed(),
-        parser: SseParser::new(MAX_SSE_LINE),
+        parser,
         decoder,
         events: Vec::new(),
         ready: VecDeque::new(),
@@ -280,7 +406,7 @@ pub fn decode_sse<D: StreamDecoder>(resp: reqwest::Response, decoder: D) -> Chun
             match st.body.next().await {
                 Some(Ok(piece)) => {
                     if let Err(e) = st.parser.push(&piece, &mut st.events) {
-                        st.error = Some(ProviderError::InvalidResponse(e.to_string()));
+                        st.error = Some(e);
                     }
                 }
                 Some(Err(e)) => {
@@ -294,9 +420,15 @@ pub fn decode_sse<D: StreamDecoder>(resp: reqwest::Response, decoder: D) -> Chun
                     st.parser.finish(&mut st.events);
                     drain(&mut st);
                     if !st.done && st.error.is_none() {
-                        st.error = Some(ProviderError::StreamCut(
-                            "upstream closed the stream without its final event".into(),
-                        ));
+                        match st.decoder.end(&mut st.ready) {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                st.error = Some(ProviderError::StreamCut(
+                                    "upstream closed the stream without its final event".into(),
+                                ));
+                            }
+                            Err(e) => st.error = Some(e),
+                        }
                     }
                     st.done = true;
                     continue;
@@ -309,7 +441,7 @@ pub fn decode_sse<D: StreamDecoder>(resp: reqwest::Response, decoder: D) -> Chun
     }))
 }
 
-fn drain<D: StreamDecoder>(st: &mut State<D>) {
+fn drain<P: FrameParser, D: StreamDecoder<P::Frame>>(st: &mut State<P, D>) {
     for ev in st.events.drain(..) {
         if st.done {
             break; // anything after the final event is ignored
@@ -323,4 +455,80 @@ fn drain<D: StreamDecoder>(st: &mut State<D>) {
         }
     }
     st.events.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(body: &str) -> (Option<String>, Option<String>, String) {
+        match parse_error_body(429, None, body.as_bytes()) {
+            ProviderError::Status {
+                kind,
+                code,
+                message,
+                ..
+            } => (kind, code, message),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn error_bodies_of_every_upstream() {
+        let s = |v: &str| Some(v.to_owned());
+        let cases = [
+            (
+                r#"{"error": {"message": "slow down", "type": "requests", "code": "rate_limit_exceeded"}}"#,
+                (s("requests"), s("rate_limit_exceeded"), "slow down"),
+            ),
+            (
+                r#"{"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}}"#,
+                (s("rate_limit_error"), None, "slow"),
+            ),
+            // Azure's code is a number in a string; Gemini's `code` repeats the status, so its
+            // symbolic `status` is the code worth passing on.
+            (
+                r#"{"error": {"code": "429", "message": "Requests exceeded"}}"#,
+                (None, s("429"), "Requests exceeded"),
+            ),
+            (
+                r#"{"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}}"#,
+                (None, s("RESOURCE_EXHAUSTED"), "Quota exceeded"),
+            ),
+            // AWS: a bare message (the type travels in `x-amzn-errortype`).
+            (
+                r#"{"message": "Too many requests"}"#,
+                (None, None, "Too many requests"),
+            ),
+            (
+                r#"{"Message": "Too many requests"}"#,
+                (None, None, "Too many requests"),
+            ),
+            ("not json", (None, None, "upstream returned HTTP 429")),
+        ];
+        for (body, (kind, code, message)) in cases {
+            assert_eq!(status(body), (kind, code, message.to_owned()), "{body}");
+        }
+    }
+
+    #[test]
+    fn segments_and_joined_urls() {
+        assert_eq!(encode_segment("gpt-4o_mini.v1~x"), "gpt-4o_mini.v1~x");
+        assert!(matches!(encode_segment("plain"), Cow::Borrowed(_)));
+        assert_eq!(encode_segment("a:b/c d%"), "a%3Ab%2Fc%20d%25");
+        assert_eq!(encode_segment("é"), "%C3%A9");
+        let base = |url: &str| BaseUrl(reqwest::Url::parse(url).unwrap());
+        assert_eq!(
+            base("https://h.example.com")
+                .join("/model/a%3A0/converse", None)
+                .as_str(),
+            "https://h.example.com/model/a%3A0/converse"
+        );
+        assert_eq!(
+            base("http://127.0.0.1:9/proxy/")
+                .join("/openai/deployments/d/embeddings", Some("api-version=1"))
+                .as_str(),
+            "http://127.0.0.1:9/proxy/openai/deployments/d/embeddings?api-version=1"
+        );
+    }
 }

@@ -11,6 +11,8 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, Response, StatusCode};
 use serde_json::{Value, json};
 
+use crate::eventstream;
+
 /// A misbehaviour selected by a request's `model` (see the crate docs for the table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Fault {
@@ -64,14 +66,18 @@ impl Fault {
     }
 }
 
-/// Which format a route's errors take.
+/// Which API a route belongs to: its auth rules and the format of its errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Wire {
     OpenAi,
     Anthropic,
+    Gemini,
+    /// Azure OpenAI: OpenAI's error bodies, its own auth.
+    Azure,
+    Bedrock,
 }
 
-/// An error reply, rendered in either format.
+/// An error reply, rendered in the route's format.
 #[derive(Clone, Debug)]
 pub(crate) struct ApiError {
     status: StatusCode,
@@ -79,6 +85,8 @@ pub(crate) struct ApiError {
     /// OpenAI's `code`; Anthropic bodies have none.
     code: Option<&'static str>,
     param: Option<&'static str>,
+    /// AWS's error type (`x-amzn-errortype`), when the status alone does not say it.
+    aws_type: Option<&'static str>,
 }
 
 impl ApiError {
@@ -88,6 +96,19 @@ impl ApiError {
             message: message.into(),
             code: None,
             param: None,
+            aws_type: None,
+        }
+    }
+
+    /// A Bedrock error with its AWS type, e.g. `InvalidSignatureException`.
+    pub(crate) fn aws(
+        status: StatusCode,
+        aws_type: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            aws_type: Some(aws_type),
+            ..ApiError::new(status, message)
         }
     }
 
@@ -117,7 +138,7 @@ impl ApiError {
     pub(crate) fn render(&self, wire: Wire) -> Response<Body> {
         let status = self.status.as_u16();
         let body = match wire {
-            Wire::OpenAi => {
+            Wire::OpenAi | Wire::Azure => {
                 let kind = match status {
                     429 => "requests",
                     500.. => "server_error",
@@ -143,8 +164,38 @@ impl ApiError {
                 };
                 json!({"type": "error", "error": {"type": kind, "message": self.message}})
             }
+            Wire::Gemini => {
+                let kind = match status {
+                    400 => "INVALID_ARGUMENT",
+                    401 => "UNAUTHENTICATED",
+                    403 => "PERMISSION_DENIED",
+                    404 => "NOT_FOUND",
+                    413 => "INVALID_ARGUMENT",
+                    429 => "RESOURCE_EXHAUSTED",
+                    503 | 529 => "UNAVAILABLE",
+                    504 => "DEADLINE_EXCEEDED",
+                    500.. => "INTERNAL",
+                    _ => "FAILED_PRECONDITION",
+                };
+                json!({"error": {"code": status, "message": self.message, "status": kind}})
+            }
+            Wire::Bedrock => json!({"message": self.message}),
         };
         let mut resp = json_response(self.status, body.to_string());
+        if wire == Wire::Bedrock {
+            let kind = self.aws_type.unwrap_or(match status {
+                403 => "AccessDeniedException",
+                404 => "ResourceNotFoundException",
+                408 => "ModelTimeoutException",
+                424 => "ModelErrorException",
+                429 => "ThrottlingException",
+                503 | 529 => "ServiceUnavailableException",
+                500.. => "InternalServerException",
+                _ => "ValidationException",
+            });
+            resp.headers_mut()
+                .insert("x-amzn-errortype", HeaderValue::from_static(kind));
+        }
         if self.status == StatusCode::TOO_MANY_REQUESTS {
             resp.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from_static("1"));
@@ -157,6 +208,8 @@ impl ApiError {
 pub(crate) enum Reply {
     Json(Value),
     Stream(Sse),
+    /// AWS's binary event stream: the same four parts, each a framed message (see `eventstream`).
+    EventStream(Sse),
 }
 
 /// An event stream in four parts, so faults can cut it at the right place: `prelude` (before any
@@ -180,11 +233,13 @@ pub(crate) fn render(reply: Reply, fault: Option<Fault>) -> Response<Body> {
             }
             json_response(StatusCode::OK, text)
         }
-        Reply::Stream(sse) => stream_response(sse, fault),
+        Reply::Stream(sse) => stream_response(sse, fault, false),
+        Reply::EventStream(frames) => stream_response(frames, fault, true),
     }
 }
 
-fn stream_response(sse: Sse, fault: Option<Fault>) -> Response<Body> {
+/// `aws`: the events are event-stream frames rather than SSE text.
+fn stream_response(sse: Sse, fault: Option<Fault>, aws: bool) -> Response<Body> {
     let Sse {
         prelude,
         content,
@@ -203,6 +258,9 @@ fn stream_response(sse: Sse, fault: Option<Fault>) -> Response<Body> {
         Some(Fault::StreamError) => {
             events.extend(content.into_iter().take(CHUNKS_BEFORE_ERROR));
             events.push(error);
+        }
+        Some(Fault::TruncatedJson) if aws => {
+            events.extend(content.first().map(eventstream::truncate));
         }
         Some(Fault::TruncatedJson) => events.extend(content.first().map(truncate_event)),
         _ => {
@@ -231,7 +289,12 @@ fn stream_response(sse: Sse, fault: Option<Fault>) -> Response<Body> {
     });
     let mut resp = Response::new(Body::from_stream(paced.chain(tail)));
     let headers = resp.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    let content_type = if aws {
+        "application/vnd.amazon.eventstream"
+    } else {
+        "text/event-stream"
+    };
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     resp
 }

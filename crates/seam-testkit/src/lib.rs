@@ -1,18 +1,33 @@
-//! Mock upstreams for Seam's tests: one HTTP server that speaks both OpenAI's
-//! (`/v1/chat/completions`, `/v1/embeddings`, `/v1/models`) and Anthropic's (`/v1/messages`) wire
-//! formats, answers deterministically, records everything it receives, and misbehaves on demand.
+//! Mock upstreams for Seam's tests: one HTTP server that speaks every wire format Seam has an
+//! adapter for, answers deterministically, records everything it receives, and misbehaves on
+//! demand.
+//!
+//! | API | routes | answers |
+//! | --- | --- | --- |
+//! | OpenAI | `POST /v1/chat/completions`, `POST /v1/embeddings`, `GET /v1/models` | JSON, SSE ending in `[DONE]` |
+//! | Anthropic | `POST /v1/messages` | JSON, named SSE events ending in `message_stop` |
+//! | Gemini | `POST /v1beta/models/{model}:generateContent`, `:streamGenerateContent?alt=sse`, `:batchEmbedContents` | JSON, SSE whose last event carries `finishReason` |
+//! | Azure OpenAI | `POST /openai/deployments/{deployment}/chat/completions`, `…/embeddings` (`?api-version=` required) | OpenAI's |
+//! | Bedrock | `POST /model/{id}/converse`, `/model/{id}/converse-stream` | JSON, binary `application/vnd.amazon.eventstream` |
 //!
 //! # Design
 //!
 //! * **Faults are chosen by the request's `model`**, so a test drives them through Seam without
 //!   any side channel: direct addressing such as `mock/fault-503` reaches the mock as
-//!   `model: "fault-503"`. Every other model answers normally and is echoed back.
+//!   `model: "fault-503"`. Gemini, Azure and Bedrock name the model in the URL, and there the URL's
+//!   model (percent-decoded) is the one that counts. Every other model answers normally and is
+//!   echoed back.
 //! * **Answers are a pure function of the request**: the reply text is `mock: <last user text>`;
 //!   with tools and a user turn last, the first tool (or the one `tool_choice` names) is called
 //!   with `{"q": "<last user text>"}`; after a tool result the reply is `mock: <tool result text>`.
 //!   Streams split the same text into word pieces (`"mock:"`, `" hello"`, …) whose concatenation
 //!   equals the non-stream text. Token counts are whitespace word counts. Ids carry the request's
-//!   sequence number on this mock (`chatcmpl-mock-0`, `msg_mock_1`, …) and `created` is fixed.
+//!   sequence number on this mock (`chatcmpl-mock-0`, `msg_mock_1`, `gemini_mock_2`,
+//!   `x-amzn-requestid: mock-request-3`, …) and `created` is fixed.
+//! * **Strict where translations go wrong.** The Gemini and Bedrock routes reject what those APIs
+//!   reject (unknown fields, Gemini schema keywords such as `additionalProperties`, non-object
+//!   function responses, Converse turns that do not alternate, blank text, tool blocks without a
+//!   `toolConfig`), so an adapter that builds a bad request fails its tests here.
 //! * **Independent of Seam's own types.** Requests are read as plain JSON and replies are written
 //!   as plain JSON, so the mock checks Seam against the wire formats, not against `seam-types`.
 //! * **Its own accept loop.** Each connection is served by hyper with a per-connection kill switch,
@@ -25,7 +40,8 @@
 //! # async fn demo() -> std::io::Result<()> {
 //! let mock = seam_testkit::MockUpstream::start().await?;
 //! // An `openai`-kind provider uses `mock.openai_base_url()` (`http://127.0.0.1:PORT/v1`); an
-//! // `anthropic`-kind one uses `mock.base_url()`. Point Seam at it, send `mock/fault-503`, then:
+//! // `anthropic`, `gemini`, `azure` or `bedrock` one uses `mock.base_url()`. Point Seam at it,
+//! // send `mock/fault-503`, then:
 //! assert_eq!(mock.hits("fault-503"), 1);
 //! assert_eq!(mock.requests()[0].path, "/v1/chat/completions");
 //! # Ok(())
@@ -39,13 +55,13 @@
 //!
 //! | `model` | behaviour |
 //! | --- | --- |
-//! | `fault-<status>` (`fault-500`, `fault-503`, `fault-429`, `fault-400`, `fault-401`, any 4xx/5xx) | that status with an error body in the route's format; 429 adds `retry-after: 1`; 400 is `{"error":{"message":"mock rejected the request","type":"invalid_request_error","code":"mock_bad_request","param":null}}` on OpenAI routes |
+//! | `fault-<status>` (`fault-500`, `fault-503`, `fault-429`, `fault-400`, `fault-401`, any 4xx/5xx) | that status with an error body in the route's format (Gemini: `{"error":{"code","message","status"}}`; Bedrock: `{"message"}` with `x-amzn-errortype`); 429 adds `retry-after: 1`; 400 is `{"error":{"message":"mock rejected the request","type":"invalid_request_error","code":"mock_bad_request","param":null}}` on OpenAI routes |
 //! | `fault-reset` | reads the request, then closes the connection with no response |
 //! | `fault-slow-first-byte-<ms>` | sleeps before the response headers, then answers normally |
-//! | `fault-truncated-json` | 200 `application/json` whose body stops mid-document (a stream: one event with cut JSON, then EOF) |
-//! | `fault-cut-stream-<n>` | streams `n` content chunks, then ends the body cleanly without `[DONE]` / `message_stop` |
+//! | `fault-truncated-json` | 200 `application/json` whose body stops mid-document (a stream: one event with cut JSON, then EOF; on Bedrock a well-framed message whose JSON payload is cut) |
+//! | `fault-cut-stream-<n>` | streams `n` content chunks, then ends the body cleanly without `[DONE]` / `message_stop` / a Gemini `finishReason` / Bedrock's `messageStop` |
 //! | `fault-abort-stream-<n>` | streams `n` content chunks, then aborts the body (the connection drops mid-chunked-body) |
-//! | `fault-stream-error` | two content chunks, then an in-band error event (`server_error` / `overloaded_error`) |
+//! | `fault-stream-error` | two content chunks, then an in-band error (`server_error` / `overloaded_error` / Gemini `UNAVAILABLE` / a Bedrock `modelStreamErrorException` message) |
 //! | `fault-slow-stream-<ms>` | sleeps `<ms>` between stream events |
 //!
 //! Stream faults leave non-stream requests alone. A `fault-` name not in this table is answered
@@ -54,14 +70,36 @@
 //! # Auth
 //!
 //! OpenAI routes accept requests without `Authorization`, but one that is present must be
-//! `Bearer <token>`. `/v1/messages` requires `x-api-key` and `anthropic-version`. Headers are
-//! recorded either way, so tests assert on what Seam sent.
+//! `Bearer <token>`. `/v1/messages` requires `x-api-key` and `anthropic-version`. Gemini routes
+//! require `x-goog-api-key`; Azure routes require `api-key` and an `api-version` query parameter.
+//! Bedrock routes accept `Authorization: Bearer <key>` (a Bedrock API key) or a SigV4 signature,
+//! which they verify against [`BEDROCK_TEST_ACCESS_KEY_ID`], [`BEDROCK_TEST_SECRET_ACCESS_KEY`] and
+//! [`BEDROCK_TEST_REGION`] (service `bedrock`; an `x-amz-security-token` must be
+//! [`BEDROCK_TEST_SESSION_TOKEN`]): a wrong signature gets AWS's 403 with
+//! `x-amzn-errortype: InvalidSignatureException`. [`sign_bedrock_request`] signs a request the way
+//! the routes expect. Headers are recorded either way, so tests assert on what Seam sent.
 
 mod anthropic;
+mod azure;
+mod bedrock;
+mod eventstream;
 mod faults;
+mod gemini;
 mod openai;
 mod server;
+mod sigv4;
 mod text;
+
+pub use sigv4::sign_bedrock_request;
+
+/// The access key id the Bedrock routes accept in a SigV4 `Credential`.
+pub const BEDROCK_TEST_ACCESS_KEY_ID: &str = "AKIDSEAMTESTKIT00001";
+/// The secret the Bedrock routes verify signatures with.
+pub const BEDROCK_TEST_SECRET_ACCESS_KEY: &str = "seam/testkit+SECRET/key0000000000000000000";
+/// The only `x-amz-security-token` the Bedrock routes accept (the header is optional).
+pub const BEDROCK_TEST_SESSION_TOKEN: &str = "seam-testkit-session-token";
+/// The region Bedrock signatures must be scoped to.
+pub const BEDROCK_TEST_REGION: &str = "us-east-1";
 
 use std::collections::HashMap;
 use std::io;
@@ -79,6 +117,9 @@ pub struct Recorded {
     pub method: String,
     /// The URI path, without the query string.
     pub path: String,
+    /// The model the URL names, decoded (Gemini's `models/{model}:…`, Azure's deployment,
+    /// Bedrock's `/model/{id}/…`); `None` on routes that carry it in the body.
+    pub path_model: Option<String>,
     /// Every header as received (names in lower case, values lossily decoded; a repeated header
     /// appears once per value).
     pub headers: Vec<(String, String)>,
@@ -95,9 +136,11 @@ impl Recorded {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The body's `model`, when it has one.
+    /// The model the request named: the URL's, else the body's `model`.
     pub fn model(&self) -> Option<&str> {
-        self.body.get("model").and_then(Value::as_str)
+        self.path_model
+            .as_deref()
+            .or_else(|| self.body.get("model").and_then(Value::as_str))
     }
 }
 

@@ -1,4 +1,4 @@
-//! The mock upstream as a client sees it: both wire formats, every fault, the request log, and the
+//! The mock upstream as a client sees it: every wire format, every fault, the request log, and the
 //! `seam-mock` binary, all over real sockets.
 
 #![allow(
@@ -10,8 +10,14 @@
 // One test binary (one link), split by subject; the files live in `mock/`.
 #[path = "mock/anthropic_routes.rs"]
 mod anthropic_routes;
+#[path = "mock/azure_routes.rs"]
+mod azure_routes;
+#[path = "mock/bedrock_routes.rs"]
+mod bedrock_routes;
 #[path = "mock/faults.rs"]
 mod faults;
+#[path = "mock/gemini_routes.rs"]
+mod gemini_routes;
 #[path = "mock/openai_routes.rs"]
 mod openai_routes;
 

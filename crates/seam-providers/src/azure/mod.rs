@@ -1,41 +1,74 @@
-//! Placeholder until the adapter lands: every call is refused with `Unsupported`.
+//! Azure OpenAI: OpenAI's wire format at deployment URLs,
+//! `{base_url}/openai/deployments/{deployment}/chat/completions?api-version=…`, authenticated with
+//! an `api-key` header. The deployment is the `model` Seam resolved.
 
-mod convert;
+pub(crate) mod convert;
 
 use seam_config::ProviderConfig;
 use seam_types::chat::{ChatCompletion, ChatRequest};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 
+use crate::http::{BaseUrl, UpstreamClient, decode_sse, read_json};
 use crate::{ChunkStream, ProviderError};
 
-pub struct Azure;
+use convert::{Decoder, Operation};
+
+pub struct Azure {
+    base: BaseUrl,
+    /// `api-version=…`, encoded once.
+    query: String,
+    client: UpstreamClient,
+}
 
 impl Azure {
-    pub fn new(_cfg: &ProviderConfig) -> Result<Self, String> {
-        Ok(Azure)
+    pub fn new(cfg: &ProviderConfig) -> Result<Self, String> {
+        let auth = cfg
+            .api_key
+            .iter()
+            .map(|k| ("api-key", k.expose().to_owned()))
+            .collect();
+        Ok(Azure {
+            base: BaseUrl::parse(cfg)?,
+            query: convert::query(&cfg.api_version),
+            client: UpstreamClient::new(cfg, auth)?,
+        })
+    }
+
+    fn url(&self, deployment: &str, op: Operation) -> reqwest::Url {
+        self.base
+            .join(&convert::path(deployment, op), Some(&self.query))
     }
 
     pub async fn chat(
         &self,
-        _model: &str,
-        _req: &ChatRequest,
+        model: &str,
+        req: &ChatRequest,
     ) -> Result<ChatCompletion, ProviderError> {
-        Err(convert::unsupported())
+        let body = convert::chat_body(model, req, false)?;
+        let url = self.url(model, Operation::ChatCompletions);
+        let resp = self.client.post_json(&url, body).await?;
+        read_json(resp).await
     }
 
     pub async fn chat_stream(
         &self,
-        _model: &str,
-        _req: &ChatRequest,
+        model: &str,
+        req: &ChatRequest,
     ) -> Result<ChunkStream, ProviderError> {
-        Err(convert::unsupported())
+        let body = convert::chat_body(model, req, true)?;
+        let url = self.url(model, Operation::ChatCompletions);
+        let resp = self.client.post_json(&url, body).await?;
+        Ok(decode_sse(resp, Decoder))
     }
 
     pub async fn embeddings(
         &self,
-        _model: &str,
-        _req: &EmbeddingsRequest,
+        model: &str,
+        req: &EmbeddingsRequest,
     ) -> Result<EmbeddingsResponse, ProviderError> {
-        Err(convert::unsupported())
+        let body = convert::embeddings_body(model, req)?;
+        let url = self.url(model, Operation::Embeddings);
+        let resp = self.client.post_json(&url, body).await?;
+        read_json(resp).await
     }
 }

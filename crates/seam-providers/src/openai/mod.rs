@@ -3,7 +3,7 @@
 //! The client's JSON body is forwarded with only `model` replaced, so fields Seam does not know
 //! reach the upstream untouched; the answer comes back the same way.
 
-mod convert;
+pub(crate) mod convert;
 
 use std::collections::VecDeque;
 
