@@ -27,9 +27,9 @@ use seam_types::chat::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ProviderError;
 use crate::http::{StreamDecoder, json_error};
 use crate::sse::SseEvent;
+use crate::{ProviderError, turns};
 
 /// Anthropic requires `max_tokens`; OpenAI does not, so a request without one gets this.
 const DEFAULT_MAX_TOKENS: u32 = 4096;
@@ -212,7 +212,7 @@ pub fn request_body(
                 )));
             }
         };
-        push_turn(&mut messages, role, blocks);
+        turns::push(&mut messages, role, blocks);
     }
     if let Some(instruction) = json_instruction(req.response_format.as_ref())? {
         system.push(instruction);
@@ -236,52 +236,41 @@ pub fn request_body(
     serde_json::to_vec(&body).map_err(|e| ProviderError::InvalidResponse(e.to_string()))
 }
 
-/// Appends a turn, merging it into the previous one when the role repeats. Within a user turn,
-/// `tool_result` blocks go before any text, because Anthropic rejects them after it.
-fn push_turn(messages: &mut Vec<WireMessage>, role: &'static str, blocks: Vec<Block>) {
-    if blocks.is_empty() {
-        return;
+fn content_blocks(i: usize, content: Option<&Content>) -> Result<Vec<Block>, ProviderError> {
+    turns::content(content, |j, part, out| part_block(i, j, part, out))
+}
+
+impl turns::Block for Block {
+    fn is_tool_result(&self) -> bool {
+        matches!(self, Block::ToolResult { .. })
     }
-    if messages.last().is_none_or(|last| last.role != role) {
-        messages.push(WireMessage {
-            role,
-            content: Vec::new(),
-        });
-    }
-    let Some(WireMessage { content, .. }) = messages.last_mut() else {
-        return; // unreachable: a turn was pushed just above if none was there
-    };
-    for b in blocks {
-        if matches!(b, Block::ToolResult { .. }) {
-            let at = content
-                .iter()
-                .take_while(|b| matches!(b, Block::ToolResult { .. }))
-                .count();
-            content.insert(at, b);
-        } else {
-            content.push(b);
-        }
+
+    fn text(text: &str) -> Option<Self> {
+        (!text.is_empty()).then(|| Block::Text { text: text.into() })
     }
 }
 
-fn content_blocks(i: usize, content: Option<&Content>) -> Result<Vec<Block>, ProviderError> {
-    let mut out = Vec::new();
-    match content {
-        None => {}
-        Some(Content::Text(text)) => push_text(&mut out, text),
-        Some(Content::Parts(parts)) => {
-            for (j, part) in parts.iter().enumerate() {
-                part_block(i, j, part, &mut out)?;
-            }
+impl turns::Turn for WireMessage {
+    type Block = Block;
+
+    fn start(role: &'static str) -> Self {
+        WireMessage {
+            role,
+            content: Vec::new(),
         }
     }
-    Ok(out)
+
+    fn role(&self) -> &'static str {
+        self.role
+    }
+
+    fn blocks(&mut self) -> &mut Vec<Block> {
+        &mut self.content
+    }
 }
 
 fn push_text(out: &mut Vec<Block>, text: &str) {
-    if !text.is_empty() {
-        out.push(Block::Text { text: text.into() });
-    }
+    out.extend(<Block as turns::Block>::text(text));
 }
 
 fn part_block(

@@ -35,8 +35,8 @@ use seam_types::chat::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::ProviderError;
 use crate::http::encode_segment;
+use crate::{ProviderError, turns};
 
 mod embeddings;
 mod schema;
@@ -208,7 +208,7 @@ pub fn request_body(req: &ChatRequest) -> Result<Vec<u8>, ProviderError> {
                 )));
             }
         };
-        push_turn(&mut contents, role, parts);
+        turns::push(&mut contents, role, parts);
     }
     let tools = tools(req)?;
     let body = GenerateRequest {
@@ -230,52 +230,41 @@ fn tool_call_names(req: &ChatRequest) -> HashMap<&str, &str> {
         .collect()
 }
 
-/// Appends a turn, merging it into the previous one when the role repeats. Function responses go
-/// first in a merged user turn, so they stay next to the model turn that called the functions.
-fn push_turn(contents: &mut Vec<WireContent>, role: &'static str, parts: Vec<Part>) {
-    if parts.is_empty() {
-        return;
+fn content_parts(i: usize, content: Option<&Content>) -> Result<Vec<Part>, ProviderError> {
+    turns::content(content, |j, part, out| media_part(i, j, part, out))
+}
+
+impl turns::Block for Part {
+    fn is_tool_result(&self) -> bool {
+        matches!(self, Part::FunctionResponse { .. })
     }
-    if contents.last().is_none_or(|last| last.role != role) {
-        contents.push(WireContent {
-            role,
-            parts: Vec::new(),
-        });
-    }
-    let Some(WireContent { parts: turn, .. }) = contents.last_mut() else {
-        return; // unreachable: a turn was pushed just above if none was there
-    };
-    for p in parts {
-        if matches!(p, Part::FunctionResponse { .. }) {
-            let at = turn
-                .iter()
-                .take_while(|p| matches!(p, Part::FunctionResponse { .. }))
-                .count();
-            turn.insert(at, p);
-        } else {
-            turn.push(p);
-        }
+
+    fn text(text: &str) -> Option<Self> {
+        (!text.is_empty()).then(|| Part::Text(text.into()))
     }
 }
 
-fn content_parts(i: usize, content: Option<&Content>) -> Result<Vec<Part>, ProviderError> {
-    let mut out = Vec::new();
-    match content {
-        None => {}
-        Some(Content::Text(text)) => push_text(&mut out, text),
-        Some(Content::Parts(parts)) => {
-            for (j, part) in parts.iter().enumerate() {
-                media_part(i, j, part, &mut out)?;
-            }
+impl turns::Turn for WireContent {
+    type Block = Part;
+
+    fn start(role: &'static str) -> Self {
+        WireContent {
+            role,
+            parts: Vec::new(),
         }
     }
-    Ok(out)
+
+    fn role(&self) -> &'static str {
+        self.role
+    }
+
+    fn blocks(&mut self) -> &mut Vec<Part> {
+        &mut self.parts
+    }
 }
 
 fn push_text(out: &mut Vec<Part>, text: &str) {
-    if !text.is_empty() {
-        out.push(Part::Text(text.into()));
-    }
+    out.extend(<Part as turns::Block>::text(text));
 }
 
 fn media_part(
