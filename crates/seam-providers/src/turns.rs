@@ -65,3 +65,28 @@ pub(crate) fn content<B: Block>(
     }
     Ok(out)
 }
+
+/// Implements [`Turn`] for a wire struct with a `role: &'static str` and a `Vec` of blocks.
+macro_rules! impl_turn {
+    ($wire:ident, $field:ident, $block:ty) => {
+        impl $crate::turns::Turn for $wire {
+            type Block = $block;
+
+            fn start(role: &'static str) -> Self {
+                $wire {
+                    role,
+                    $field: Vec::new(),
+                }
+            }
+
+            fn role(&self) -> &'static str {
+                self.role
+            }
+
+            fn blocks(&mut self) -> &mut Vec<$block> {
+                &mut self.$field
+            }
+        }
+    };
+}
+pub(crate) use impl_turn;

@@ -250,24 +250,7 @@ impl turns::Block for Block {
     }
 }
 
-impl turns::Turn for WireMessage {
-    type Block = Block;
-
-    fn start(role: &'static str) -> Self {
-        WireMessage {
-            role,
-            content: Vec::new(),
-        }
-    }
-
-    fn role(&self) -> &'static str {
-        self.role
-    }
-
-    fn blocks(&mut self) -> &mut Vec<Block> {
-        &mut self.content
-    }
-}
+turns::impl_turn!(WireMessage, content, Block);
 
 fn push_text(out: &mut Vec<Block>, text: &str) {
     out.extend(<Block as turns::Block>::text(text));

@@ -244,24 +244,7 @@ impl turns::Block for Part {
     }
 }
 
-impl turns::Turn for WireContent {
-    type Block = Part;
-
-    fn start(role: &'static str) -> Self {
-        WireContent {
-            role,
-            parts: Vec::new(),
-        }
-    }
-
-    fn role(&self) -> &'static str {
-        self.role
-    }
-
-    fn blocks(&mut self) -> &mut Vec<Part> {
-        &mut self.parts
-    }
-}
+turns::impl_turn!(WireContent, parts, Part);
 
 fn push_text(out: &mut Vec<Part>, text: &str) {
     out.extend(<Part as turns::Block>::text(text));
