@@ -4,6 +4,10 @@
 //! Open loop: request `i` is due at `t0 + i / rate` whatever happened to earlier ones, and its
 //! latency is counted from that due time, so a stall in the system under test shows up in the
 //! latency of every request it delayed (coordinated omission is counted, as in wrk2).
+//!
+//! With several `--model`s the requests take them in turn and each gets its own report (one JSON
+//! line each, in the order given): the models are compared under the same conditions at the same
+//! moments, which back-to-back runs on a noisy machine cannot promise.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -32,9 +36,10 @@ pub struct LoadArgs {
     /// Ask for a stream (`"stream": true`) and measure time to first chunk.
     #[arg(long)]
     pub stream: bool,
-    /// The `model` field of the request.
-    #[arg(long, default_value = "bench")]
-    pub model: String,
+    /// The `model` field of the request. Given several times, request `i` asks for the
+    /// `(i mod n)`-th, and each gets its own report line (the same model twice: two reports).
+    #[arg(long = "model", default_value = "bench")]
+    pub models: Vec<String>,
     /// Open loop: requests per second, scheduled at fixed intervals.
     #[arg(long)]
     pub rate: Option<f64>,
@@ -59,7 +64,7 @@ pub struct LoadArgs {
     pub label: String,
 }
 
-/// What every request of a run sends.
+/// What every request of a run (or of one `--model`) sends.
 struct Target {
     url: Uri,
     body: Bytes,
@@ -67,46 +72,71 @@ struct Target {
     timeout: Duration,
 }
 
+/// One `--model`: what its requests send and what they measured.
+struct Slot {
+    target: Target,
+    recorder: Mutex<Recorder>,
+}
+
+/// Every slot of a run; request `i` belongs to slot `i mod len`.
+type Slots = Arc<Vec<Slot>>;
+
 pub async fn main(args: LoadArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.duration_secs > 0.0 && args.warmup_secs >= 0.0 && args.timeout_secs > 0.0,
         "durations must be positive"
     );
-    let report = run(&args).await?;
-    eprintln!("{}", summary_line(&report));
-    println!("{}", serde_json::to_string(&report)?);
+    for report in run(&args).await? {
+        eprintln!("{}", summary_line(&report));
+        println!("{}", serde_json::to_string(&report)?);
+    }
     Ok(())
 }
 
-pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
-    let target = Arc::new(Target {
-        url: args.url.clone(),
-        body: body::request(&args.model, args.stream),
-        stream: args.stream,
-        timeout: Duration::from_secs_f64(args.timeout_secs),
-    });
+/// One report per `--model`, in the order given.
+pub async fn run(args: &LoadArgs) -> anyhow::Result<Vec<LoadReport>> {
+    anyhow::ensure!(!args.models.is_empty(), "give at least one --model");
+    let targets = args
+        .models
+        .iter()
+        .map(|model| Target {
+            url: args.url.clone(),
+            body: body::request(model, args.stream),
+            stream: args.stream,
+            timeout: Duration::from_secs_f64(args.timeout_secs),
+        })
+        .collect();
     let client = client();
     let warmup = Duration::from_secs_f64(args.warmup_secs);
     let duration = Duration::from_secs_f64(args.duration_secs);
-    let recorder = match (args.rate, args.concurrency) {
-        (Some(rate), _) => open_loop(client, target, rate, warmup, duration).await?,
+    let recorders = match (args.rate, args.concurrency) {
+        (Some(rate), _) => open_loop(client, targets, rate, warmup, duration).await?,
         (None, Some(concurrency)) => {
             let ramp = Duration::from_secs_f64(args.ramp_secs.max(0.0));
-            closed_loop(client, target, concurrency, ramp, warmup, duration).await?
+            closed_loop(client, targets, concurrency, ramp, warmup, duration).await?
         }
         (None, None) => anyhow::bail!("give --rate or --concurrency"),
     };
-    Ok(recorder.report(ReportShape {
-        label: args.label.clone(),
-        url: args.url.to_string(),
-        stream: args.stream,
-        rate: args.rate,
-        concurrency: if args.rate.is_some() {
-            None
-        } else {
-            args.concurrency
-        },
-    }))
+    let several = args.models.len() > 1;
+    let reports = recorders.iter().zip(&args.models).map(|(recorder, model)| {
+        recorder.report(ReportShape {
+            label: if several {
+                format!("{} [{model}]", args.label)
+            } else {
+                args.label.clone()
+            },
+            url: args.url.to_string(),
+            model: model.clone(),
+            stream: args.stream,
+            rate: args.rate,
+            concurrency: if args.rate.is_some() {
+                None
+            } else {
+                args.concurrency
+            },
+        })
+    });
+    Ok(reports.collect())
 }
 
 /// One human-readable line per run, for stderr.
@@ -138,6 +168,12 @@ pub fn summary_line(r: &LoadReport) -> String {
     if !r.error_kinds.is_empty() {
         line.push_str(&format!(", error kinds {:?}", r.error_kinds));
     }
+    if !r.seam_attempts.is_empty() {
+        line.push_str(&format!(", x-seam-attempts {:?}", r.seam_attempts));
+    }
+    if !r.seam_routes.is_empty() {
+        line.push_str(&format!(", x-seam-route {:?}", r.seam_routes));
+    }
     line
 }
 
@@ -154,19 +190,25 @@ pub fn client() -> Client {
         .build(connector)
 }
 
-type Shared = Arc<Mutex<Recorder>>;
+fn slots(targets: Vec<Target>, window_start: Instant) -> anyhow::Result<Slots> {
+    let slots = targets.into_iter().map(|target| {
+        let recorder = Mutex::new(Recorder::new(window_start)?);
+        Ok(Slot { target, recorder })
+    });
+    Ok(Arc::new(slots.collect::<anyhow::Result<_>>()?))
+}
 
-fn with<T>(recorder: &Shared, f: impl FnOnce(&mut Recorder) -> T) -> T {
-    f(&mut recorder.lock().unwrap_or_else(PoisonError::into_inner))
+fn with<T>(slot: &Slot, f: impl FnOnce(&mut Recorder) -> T) -> T {
+    f(&mut slot.recorder.lock().unwrap_or_else(PoisonError::into_inner))
 }
 
 async fn open_loop(
     client: Client,
-    target: Arc<Target>,
+    targets: Vec<Target>,
     rate: f64,
     warmup: Duration,
     duration: Duration,
-) -> anyhow::Result<Recorder> {
+) -> anyhow::Result<Vec<Recorder>> {
     anyhow::ensure!(rate > 0.0 && rate.is_finite(), "--rate must be positive");
     let interval = Duration::from_secs_f64(1.0 / rate);
     let warmup_n = (warmup.as_secs_f64() * rate).round() as u64;
@@ -174,73 +216,79 @@ async fn open_loop(
     let mut timer = PreciseTimer::new()?;
     let t0 = Instant::now() + Duration::from_millis(1);
     let due = |i: u64| t0 + interval.mul_f64(i as f64);
-    let recorder: Shared = Arc::new(Mutex::new(Recorder::new(due(warmup_n))?));
+    let slots = slots(targets, due(warmup_n))?;
     let mut tasks = JoinSet::new();
     for i in 0..total {
         let scheduled = due(i);
         timer.sleep_until(scheduled).await?;
         let measured = i >= warmup_n;
+        let n = (i % slots.len() as u64) as usize;
         if measured {
             let lag = Instant::now().saturating_duration_since(scheduled);
-            with(&recorder, |r| r.record_send_lag(lag));
+            with(&slots[n], |r| r.record_send_lag(lag));
         }
-        let (client, target, recorder) =
-            (client.clone(), Arc::clone(&target), Arc::clone(&recorder));
+        let (client, slots) = (client.clone(), Arc::clone(&slots));
         tasks.spawn(async move {
-            let outcome = send(&client, &target, scheduled).await;
+            let slot = &slots[n];
+            let outcome = send(&client, &slot.target, scheduled).await;
             if measured {
                 let done_at = Instant::now();
-                with(&recorder, |r| r.record(outcome, done_at));
+                with(slot, |r| r.record(outcome, done_at));
             }
         });
         // Reap finished tasks as we go so the set stays as small as the number in flight.
         while tasks.try_join_next().is_some() {}
     }
     while tasks.join_next().await.is_some() {}
-    into_inner(recorder)
+    into_recorders(slots)
 }
 
 async fn closed_loop(
     client: Client,
-    target: Arc<Target>,
+    targets: Vec<Target>,
     concurrency: usize,
     ramp: Duration,
     warmup: Duration,
     duration: Duration,
-) -> anyhow::Result<Recorder> {
+) -> anyhow::Result<Vec<Recorder>> {
     anyhow::ensure!(concurrency > 0, "--concurrency must be positive");
     let start = Instant::now();
     let measure_from = start + warmup;
     let end = measure_from + duration;
-    let recorder: Shared = Arc::new(Mutex::new(Recorder::new(measure_from)?));
+    let slots = slots(targets, measure_from)?;
     let mut tasks = JoinSet::new();
     for worker in 0..concurrency {
-        let (client, target, recorder) =
-            (client.clone(), Arc::clone(&target), Arc::clone(&recorder));
+        let (client, slots) = (client.clone(), Arc::clone(&slots));
         let first = start + ramp.mul_f64(worker as f64 / concurrency as f64);
         tasks.spawn(async move {
             tokio::time::sleep_until(first.into()).await;
-            loop {
+            // Each worker takes the models in turn, starting at a different one.
+            for n in (0..slots.len()).cycle().skip(worker % slots.len()) {
                 let sent = Instant::now();
                 if sent >= end {
                     break;
                 }
-                let outcome = send(&client, &target, sent).await;
+                let slot = &slots[n];
+                let outcome = send(&client, &slot.target, sent).await;
                 if sent >= measure_from {
                     let done_at = Instant::now();
-                    with(&recorder, |r| r.record(outcome, done_at));
+                    with(slot, |r| r.record(outcome, done_at));
                 }
             }
         });
     }
     while tasks.join_next().await.is_some() {}
-    into_inner(recorder)
+    into_recorders(slots)
 }
 
-fn into_inner(recorder: Shared) -> anyhow::Result<Recorder> {
-    let mutex = Arc::try_unwrap(recorder)
-        .map_err(|_| anyhow::anyhow!("a request task outlived the run"))?;
-    Ok(mutex.into_inner().unwrap_or_else(PoisonError::into_inner))
+fn into_recorders(slots: Slots) -> anyhow::Result<Vec<Recorder>> {
+    let slots =
+        Arc::try_unwrap(slots).map_err(|_| anyhow::anyhow!("a request task outlived the run"))?;
+    let recorders = slots.into_iter().map(|slot| {
+        let recorder = slot.recorder.into_inner();
+        recorder.unwrap_or_else(PoisonError::into_inner)
+    });
+    Ok(recorders.collect())
 }
 
 /// Sends one request and reads the whole answer; times are counted from `origin`.
@@ -269,6 +317,9 @@ async fn exchange(client: &Client, target: &Target, origin: Instant) -> Result<S
         }
     })?;
     let status = response.status();
+    // Cheap clones (shared bytes): the recorder counts them only for answers that came through seam.
+    let attempts = response.headers().get("x-seam-attempts").cloned();
+    let route = response.headers().get("x-seam-route").cloned();
     let mut body = response.into_body();
     let mut ttfc = None;
     let mut tail = Tail::default();
@@ -291,6 +342,8 @@ async fn exchange(client: &Client, target: &Target, origin: Instant) -> Result<S
     Ok(Sample {
         latency,
         ttfc: if target.stream { ttfc } else { None },
+        attempts,
+        route,
     })
 }
 
@@ -349,10 +402,16 @@ pub mod tests {
 
     /// Starts the mock in this runtime; returns its chat completions URL.
     pub async fn start_mock() -> Uri {
+        start_mock_answering(200).await
+    }
+
+    /// Starts the mock with `--status status` (200: the canned answers; else a failing upstream).
+    pub async fn start_mock_answering(status: u16) -> Uri {
         let addr = free_addr();
         let args = mock::MockArgs {
             listen: addr,
             chunk_delay_ms: 0,
+            status,
         };
         tokio::spawn(mock::serve(args));
         wait_listening(addr).await;
@@ -361,11 +420,18 @@ pub mod tests {
             .unwrap()
     }
 
+    /// The one report of a one-model run.
+    pub async fn one(args: &LoadArgs) -> LoadReport {
+        let mut reports = run(args).await.unwrap();
+        assert_eq!(reports.len(), 1);
+        reports.remove(0)
+    }
+
     pub fn args(url: Uri, stream: bool) -> LoadArgs {
         LoadArgs {
             url,
             stream,
-            model: "bench".into(),
+            models: vec!["bench".into()],
             rate: None,
             concurrency: None,
             duration_secs: 0.3,
@@ -381,7 +447,7 @@ pub mod tests {
         let url = start_mock().await;
         let mut a = args(url, false);
         a.rate = Some(200.0);
-        let report = run(&a).await.unwrap();
+        let report = one(&a).await;
         assert_eq!(report.errors, 0, "{:?}", report.error_kinds);
         assert_eq!(report.requests, 60);
         assert!(report.latency_ms.p50 > 0.0);
@@ -389,11 +455,35 @@ pub mod tests {
     }
 
     #[tokio::test]
+    async fn several_models_take_turns_and_get_a_report_each() {
+        let mut a = args(start_mock().await, false);
+        a.rate = Some(200.0);
+        a.models = vec!["bench".into(), "other".into(), "bench".into()];
+        let reports = run(&a).await.unwrap();
+        let models: Vec<&str> = reports.iter().map(|r| r.model.as_str()).collect();
+        assert_eq!(models, ["bench", "other", "bench"]);
+        for r in &reports {
+            // 60 measured requests in turn: 20 each, each slot at a third of the rate.
+            assert_eq!((r.requests, r.errors), (20, 0), "{:?}", r.error_kinds);
+            assert!(
+                (r.throughput_rps - 200.0 / 3.0).abs() < 15.0,
+                "{}",
+                r.throughput_rps
+            );
+            assert!(r.label.ends_with(&format!("[{}]", r.model)), "{}", r.label);
+        }
+        a.rate = None;
+        a.concurrency = Some(3);
+        let reports = run(&a).await.unwrap();
+        assert!(reports.iter().all(|r| r.requests > 0 && r.errors == 0));
+    }
+
+    #[tokio::test]
     async fn closed_loop_streams_all_end_with_done() {
         let url = start_mock().await;
         let mut a = args(url, true);
         a.concurrency = Some(4);
-        let report = run(&a).await.unwrap();
+        let report = one(&a).await;
         assert_eq!(report.errors, 0, "{:?}", report.error_kinds);
         assert!(report.requests > 0);
         assert_eq!(report.all_streams_done(), Some(true));
@@ -411,8 +501,19 @@ pub mod tests {
             .unwrap();
         let mut a = args(wrong, false);
         a.rate = Some(100.0);
-        let report = run(&a).await.unwrap();
+        let report = one(&a).await;
         assert_eq!(report.ok, 0);
         assert_eq!(report.error_kinds.get("status_404"), Some(&report.requests));
+    }
+
+    #[tokio::test]
+    async fn a_failing_mock_fails_every_request_with_its_status() {
+        let mut a = args(start_mock_answering(503).await, false);
+        a.rate = Some(100.0);
+        let report = one(&a).await;
+        assert_eq!(report.ok, 0);
+        assert_eq!(report.error_kinds.get("status_503"), Some(&report.requests));
+        // Direct answers carry no seam headers.
+        assert!(report.seam_attempts.is_empty() && report.seam_routes.is_empty());
     }
 }

@@ -2,12 +2,14 @@
 //!
 //! Four subcommands share one binary so the runner can start its helpers as separate, pinned
 //! processes:
-//! - `mock`: a fast OpenAI-shaped upstream (canned chat completion and a canned 20-chunk SSE stream);
+//! - `mock`: a fast OpenAI-shaped upstream (canned chat completion and a canned 20-chunk SSE
+//!   stream), or with `--status 503` a failing one;
 //! - `proxy`: a do-nothing reverse proxy, the reference floor for what any gateway adds here;
 //! - `load`: an open-loop (fixed rate, coordinated omission counted) or closed-loop (fixed
 //!   concurrency) load generator that prints one JSON line;
 //! - `run`: the entry point; starts the mocks, the proxy and `seam`, runs every scenario against
-//!   the mock directly, through the proxy and through `seam`, and prints markdown tables of the
+//!   the mock directly, through the proxy and through `seam`, then the routing scenarios (plain,
+//!   fallback and weighted aliases) through `seam`, and prints markdown tables of the
 //!   differences.
 //!
 //! BENCHMARKS.md at the workspace root describes the method and holds the latest figures.
@@ -18,6 +20,7 @@ mod mock;
 mod procs;
 mod proxy;
 mod report;
+mod routing;
 mod run;
 mod server;
 mod stats;

@@ -1,5 +1,7 @@
 //! The mock upstream: an OpenAI-shaped `POST /v1/chat/completions` that answers from canned
 //! bytes, as fast as hyper allows, so the benchmark measures the gateway and not the upstream.
+//! With `--status 503` it is a failing upstream instead: every request gets that status and a
+//! small OpenAI-shaped error body (the first target of the fallback scenario).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -30,6 +32,19 @@ pub struct MockArgs {
     /// memory test); 0 sends the chunks back to back, each in its own write.
     #[arg(long, default_value_t = 0)]
     pub chunk_delay_ms: u64,
+    /// Answer every request with this status and an OpenAI-shaped error body instead (a failing
+    /// upstream); 200 serves the canned answers.
+    #[arg(long, default_value_t = 200, value_parser = parse_status)]
+    pub status: u16,
+}
+
+fn parse_status(s: &str) -> Result<u16, String> {
+    let status = StatusCode::from_bytes(s.as_bytes()).map_err(|e| e.to_string())?;
+    if status == StatusCode::OK || status.is_client_error() || status.is_server_error() {
+        Ok(status.as_u16())
+    } else {
+        Err("expected 200 (serve) or a 4xx/5xx status (fail every request)".to_owned())
+    }
 }
 
 /// What every connection shares: the canned answers, built once.
@@ -37,7 +52,13 @@ struct Canned {
     completion: Bytes,
     events: Arc<[Bytes]>,
     chunk_delay: Option<Duration>,
+    /// `--status` other than 200: the status and error body every request gets.
+    failure: Option<(StatusCode, Bytes)>,
 }
+
+/// What the failing mock answers, shaped like an OpenAI error.
+const FAILURE_BODY: &str =
+    r#"{"error":{"message":"mock failure","type":"server_error","code":null,"param":null}}"#;
 
 type MockBody = Either<Full<Bytes>, SseBody>;
 
@@ -47,11 +68,13 @@ pub async fn serve(args: MockArgs) -> anyhow::Result<()> {
         completion: body::completion(),
         events: body::stream_events().into(),
         chunk_delay: (args.chunk_delay_ms > 0).then(|| Duration::from_millis(args.chunk_delay_ms)),
+        failure: failure(args.status)?,
     });
     eprintln!(
-        "mock: listening on {} (chunk delay {} ms)",
+        "mock: listening on {} (chunk delay {} ms, status {})",
         listener.local_addr()?,
-        args.chunk_delay_ms
+        args.chunk_delay_ms,
+        args.status
     );
     server::serve(listener, "mock", move |req| {
         handle(req, Arc::clone(&canned))
@@ -59,10 +82,24 @@ pub async fn serve(args: MockArgs) -> anyhow::Result<()> {
     .await
 }
 
+fn failure(status: u16) -> anyhow::Result<Option<(StatusCode, Bytes)>> {
+    let status = StatusCode::from_u16(status)?;
+    Ok((status != StatusCode::OK).then(|| (status, Bytes::from_static(FAILURE_BODY.as_bytes()))))
+}
+
 async fn handle(
     req: Request<Incoming>,
     canned: Arc<Canned>,
 ) -> Result<Response<MockBody>, Infallible> {
+    if let Some((status, body)) = &canned.failure {
+        // Read the request as a real upstream would, so the connection stays reusable.
+        drop(
+            Limited::new(req.into_body(), MAX_REQUEST_BYTES)
+                .collect()
+                .await,
+        );
+        return Ok(json(*status, body.clone()));
+    }
     let is_chat = req.method() == Method::POST && req.uri().path().ends_with("/chat/completions");
     if req.method() == Method::GET && req.uri().path().ends_with("/models") {
         let models = r#"{"object":"list","data":[{"id":"bench-model","object":"model","owned_by":"seam-bench"}]}"#;
@@ -199,6 +236,33 @@ impl Body for SseBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::load;
+
+    #[test]
+    fn status_is_200_or_an_error_status() {
+        assert_eq!(parse_status("503"), Ok(503));
+        assert_eq!(parse_status("200"), Ok(200));
+        assert!(parse_status("302").is_err());
+        assert!(parse_status("abc").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_failing_mock_answers_its_status_with_an_openai_error() {
+        let url = load::tests::start_mock_answering(503).await;
+        let client = load::client();
+        for _ in 0..2 {
+            let mut request = Request::new(Full::new(body::request("bench", false)));
+            *request.method_mut() = Method::POST;
+            *request.uri_mut() = url.clone();
+            let response = client.request(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(v["error"]["message"], "mock failure");
+            assert_eq!(v["error"]["type"], "server_error");
+            assert!(v["error"]["code"].is_null() && v["error"]["param"].is_null());
+        }
+    }
 
     #[tokio::test]
     async fn sse_body_yields_every_event_once_then_ends() {

@@ -99,7 +99,7 @@ mod tests {
         for stream in [false, true] {
             let mut a = args(url.clone(), stream);
             a.concurrency = Some(2);
-            let report = load::run(&a).await.unwrap();
+            let report = load::tests::one(&a).await;
             assert_eq!(report.errors, 0, "{:?}", report.error_kinds);
             assert!(report.ok > 0);
             if stream {

@@ -1,8 +1,9 @@
-//! The markdown the runner prints: latency per scenario (direct, through seam, added), memory,
-//! and the targets from BENCHMARKS.md with whether this run met them.
+//! The markdown the runner prints: latency per scenario (direct, through seam, added), routing,
+//! memory, and the targets from BENCHMARKS.md with whether this run met them.
 
 use serde::Serialize;
 
+use crate::routing::{self, Routing};
 use crate::run::{RunArgs, Scenario};
 use crate::stats::{LoadReport, Percentiles};
 
@@ -72,14 +73,19 @@ pub struct Memory {
 }
 
 // Targets (BENCHMARKS.md).
-const ADDED_P50_MS: f64 = 0.15;
-const ADDED_P99_MS: f64 = 1.0;
+pub const ADDED_P50_MS: f64 = 0.15;
+pub const ADDED_P99_MS: f64 = 1.0;
 const SATURATION_RATIO: f64 = 0.5;
 const ADDED_TTFC_MS: f64 = 1.0;
 const RSS_IDLE_MIB: f64 = 40.0;
 const RSS_STREAMS_MIB: f64 = 150.0;
 
-pub fn markdown(meta: &Meta, results: &[ScenarioResult], memory: Option<&Memory>) -> String {
+pub fn markdown(
+    meta: &Meta,
+    results: &[ScenarioResult],
+    routing: Option<&Routing>,
+    memory: Option<&Memory>,
+) -> String {
     let mut out = String::new();
     out.push_str(&format!(
         "Machine: {}, {} cores, {:.0}% busy just before the run. Pinning: {}. \
@@ -119,10 +125,12 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], memory: Option<&Memory>
         }
     }
     reference(&mut out, results);
+    let routed = routing.into_iter().flat_map(Routing::reports);
     let lag = results
         .iter()
         .flat_map(|r| [Some(&r.direct), r.seam.as_ref()])
         .flatten()
+        .chain(routed)
         .filter_map(|r| r.send_lag_ms)
         .map(|l| l.p99)
         .fold(0.0, f64::max);
@@ -130,6 +138,14 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], memory: Option<&Memory>
         "\nThe load generator's own dispatch lag (how late it sent a request after its scheduled \
          time, counted in the latencies above): worst p99 over the open-loop runs {lag:.3} ms.\n\n"
     ));
+    // The core scenario (direct and seam alone), beside which the routing block is read.
+    let core = results
+        .iter()
+        .find(|r| r.scenario.key == "rate_1000")
+        .and_then(|x| Some((&x.direct, x.seam.as_ref()?)));
+    if let Some(r) = routing {
+        routing::section(&mut out, r, core);
+    }
     if let Some(m) = memory {
         out.push_str("### seam memory (VmRSS)\n\n| state | MiB |\n|---|--:|\n");
         out.push_str(&format!(
@@ -151,6 +167,11 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], memory: Option<&Memory>
         ));
     }
     targets(&mut out, results, memory);
+    if let Some(r) = routing {
+        for (check, measured, target) in routing::checks(r, core) {
+            target_row(&mut out, &check, measured, &target);
+        }
+    }
     out
 }
 
@@ -226,7 +247,7 @@ fn latency_rows(
     }
 }
 
-fn cells(r: &LoadReport, p: Percentiles) -> String {
+pub fn cells(r: &LoadReport, p: Percentiles) -> String {
     let mut errors = r.errors.to_string();
     if let Some(done) = r.streams_with_done {
         errors.push_str(&format!(" ({done}/{} [DONE])", r.requests));
@@ -242,11 +263,7 @@ fn targets(out: &mut String, results: &[ScenarioResult], memory: Option<&Memory>
     let find = |key: &str| results.iter().find(|r| r.scenario.key == key);
     let pair = |key: &str| find(key).and_then(|r| Some((&r.direct, r.seam.as_ref()?)));
     let mut row = |check: &str, measured: Option<(String, bool)>, target: &str| {
-        let (value, met) = match measured {
-            Some((value, met)) => (value, if met { "yes" } else { "**no**" }),
-            None => ("pending".to_owned(), "—"),
-        };
-        out.push_str(&format!("| {check} | {value} | {target} | {met} |\n"));
+        target_row(out, check, measured, target);
     };
     let added = |key: &str, pick: fn(Percentiles) -> f64, limit: f64, ttfc: bool| {
         pair(key).and_then(|(d, s)| {
@@ -329,11 +346,19 @@ fn targets(out: &mut String, results: &[ScenarioResult], memory: Option<&Memory>
     row("RSS peak with concurrent streams", peak, "≤ 150 MiB");
 }
 
+fn target_row(out: &mut String, check: &str, measured: Option<(String, bool)>, target: &str) {
+    let (value, met) = match measured {
+        Some((value, met)) => (value, if met { "yes" } else { "**no**" }),
+        None => ("pending".to_owned(), "—"),
+    };
+    out.push_str(&format!("| {check} | {value} | {target} | {met} |\n"));
+}
+
 fn mib(kb: u64) -> f64 {
     kb as f64 / 1024.0
 }
 
-fn signed(ms: f64) -> String {
+pub fn signed(ms: f64) -> String {
     format!("{ms:+.3}")
 }
 
@@ -346,11 +371,11 @@ fn ratio(through: f64, direct: f64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
-    fn report(p50: f64, p99: f64, rps: f64, stream: bool) -> LoadReport {
+    pub fn report(p50: f64, p99: f64, rps: f64, stream: bool) -> LoadReport {
         let p = Percentiles {
             p50,
             p90: p50,
@@ -362,6 +387,7 @@ mod tests {
         LoadReport {
             label: String::new(),
             url: String::new(),
+            model: "bench".into(),
             mode: "open".into(),
             stream,
             rate: Some(1000.0),
@@ -376,6 +402,8 @@ mod tests {
             ttfc_ms: stream.then_some(p),
             streams_with_done: stream.then_some(10),
             send_lag_ms: None,
+            seam_attempts: BTreeMap::new(),
+            seam_routes: BTreeMap::new(),
         }
     }
 
@@ -389,7 +417,7 @@ mod tests {
         }
     }
 
-    fn meta() -> Meta {
+    pub fn meta() -> Meta {
         Meta {
             cpu: "cpu".into(),
             cores: 2,
@@ -416,7 +444,7 @@ mod tests {
                 seam: Some(report(1.5, 3.0, 15000.0, false)),
             },
         ];
-        let md = markdown(&meta(), &results, None);
+        let md = markdown(&meta(), &results, None, None);
         assert!(
             md.contains("|  | added |  | +0.100 | +0.100 | +0.200 | +0.200 |  |"),
             "{md}"
@@ -449,7 +477,7 @@ mod tests {
             proxy: Some(report(0.150, 0.350, 500.0, true)),
             seam: None,
         }];
-        let md = markdown(&meta(), &results, None);
+        let md = markdown(&meta(), &results, None, None);
         assert!(md.contains("|  | seam | pending |"), "{md}");
         assert!(
             md.contains("| added time to first chunk, p50 | pending |"),

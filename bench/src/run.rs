@@ -1,6 +1,7 @@
 //! The runner: starts the mocks, the reference proxy and `seam` pinned to their cores, runs every
 //! scenario against the mock directly, through the proxy and through `seam` (one after the other,
-//! same load), samples `seam`'s memory, and prints the markdown report.
+//! same load), then the routing scenarios through `seam`, samples `seam`'s memory, and prints the
+//! markdown report.
 
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
@@ -10,13 +11,13 @@ use anyhow::Context as _;
 use serde::Serialize;
 use tokio::process::Command;
 
-use crate::load;
 use crate::procs::{
-    Launcher, Ports, check_taskset, cpu_busy_pct, proc_status_kb, start_mock, start_proxy,
-    start_seam,
+    Launcher, MockShape, Ports, check_taskset, cpu_busy_pct, proc_status_kb, start_mock,
+    start_proxy, start_seam,
 };
 use crate::report::{self, Memory, Meta, ScenarioResult};
 use crate::stats::LoadReport;
+use crate::{load, routing};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -33,7 +34,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 2.0)]
     pub warmup_secs: f64,
     /// seam listens on this port, the fast mock on +1, the slow (memory test) mock on +2, the
-    /// reference proxy on +3.
+    /// reference proxy on +3, the failing (fallback scenario) mock on +4.
     #[arg(long, default_value_t = 18700)]
     pub port_base: u16,
     /// Core for the mocks and the load generator.
@@ -45,6 +46,12 @@ pub struct RunArgs {
     /// Skip the reference path (a do-nothing proxy on seam's core): saves about a minute.
     #[arg(long)]
     pub no_reference: bool,
+    /// Skip the routing scenarios (plain, fallback and weighted aliases, in turn): saves about 45 s.
+    #[arg(long)]
+    pub no_routing: bool,
+    /// Rate of the routing scenarios, requests per second (open loop, non-stream).
+    #[arg(long, default_value_t = 1000.0)]
+    pub routing_rate: f64,
     /// Do not pin processes with `taskset` (numbers get noisier).
     #[arg(long)]
     pub no_pin: bool,
@@ -118,7 +125,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         );
     }
     let ports = Ports::from_base(args.port_base);
-    for port in [ports.seam, ports.fast, ports.slow, ports.proxy] {
+    for port in ports.all() {
         anyhow::ensure!(
             tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
@@ -130,9 +137,15 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("seam-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     // Children are killed when these handles drop, on every return path.
-    let _fast_mock = start_mock(&launcher, args.load_cpu, ports.fast, 0).await?;
+    let mock = |chunk_delay_ms, status| MockShape {
+        chunk_delay_ms,
+        status,
+    };
+    let cpu = args.load_cpu;
+    let _fast_mock = start_mock(&launcher, cpu, ports.fast, mock(0, 200)).await?;
     let delay = args.memory_chunk_delay_ms;
-    let _slow_mock = start_mock(&launcher, args.load_cpu, ports.slow, delay).await?;
+    let _slow_mock = start_mock(&launcher, cpu, ports.slow, mock(delay, 200)).await?;
+    let _failing_mock = start_mock(&launcher, cpu, ports.failing, mock(0, 503)).await?;
     let proxy = if args.no_reference {
         None
     } else {
@@ -156,6 +169,12 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         proxy: proxy.is_some(),
     };
     let results = run_scenarios(&launcher, &args, &ports, paths).await?;
+    // Before the memory test, so all three aliases meet the seam the scenarios above met.
+    let routing = if paths.seam && !args.no_routing {
+        Some(routing::run(&launcher, &args, &ports).await?)
+    } else {
+        None
+    };
     let memory = match (&seam_proc, idle_kb) {
         (Some(p), Some(idle_kb)) => {
             Some(memory_test(&launcher, &args, p.pid, idle_kb, &Ports::url(ports.seam)).await?)
@@ -172,9 +191,12 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         drop(p.child.start_kill());
     }
 
-    println!("{}", report::markdown(&meta, &results, memory.as_ref()));
+    let md = report::markdown(&meta, &results, routing.as_ref(), memory.as_ref());
+    println!("{md}");
     if let Some(path) = &args.json_out {
-        let json = serde_json::json!({"meta": meta, "scenarios": results, "memory": memory});
+        let json = serde_json::json!({
+            "meta": meta, "scenarios": results, "routing": routing, "memory": memory
+        });
         std::fs::write(path, serde_json::to_string_pretty(&json)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
@@ -212,7 +234,7 @@ async fn run_scenarios(
 ) -> anyhow::Result<Vec<ScenarioResult>> {
     let mut results = Vec::new();
     for scenario in scenarios(args) {
-        let run = |port, path| run_load(launcher, args, &scenario, Ports::url(port), path);
+        let run = |port, path| run_one(launcher, args, &scenario, Ports::url(port), path);
         let direct = run(ports.fast, "direct").await?;
         let proxy = if paths.proxy {
             Some(run(ports.proxy, "reference proxy").await?)
@@ -238,33 +260,49 @@ fn load_command(
     launcher: &Launcher,
     args: &RunArgs,
     url: &str,
-    model: &str,
+    models: &[&str],
     label: &str,
 ) -> Command {
     let mut cmd = launcher.command(args.load_cpu, &launcher.exe);
-    cmd.arg("load")
-        .arg("--url")
-        .arg(url)
-        .arg("--model")
-        .arg(model)
-        .arg("--label")
+    cmd.arg("load").arg("--url").arg(url);
+    for model in models {
+        cmd.arg("--model").arg(model);
+    }
+    cmd.arg("--label")
         .arg(label)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd
 }
 
-async fn run_load(
+/// One load run of `scenario` against `url` with the alias `bench`; `path` names it in the label.
+async fn run_one(
     launcher: &Launcher,
     args: &RunArgs,
     scenario: &Scenario,
     url: String,
     path: &str,
 ) -> anyhow::Result<LoadReport> {
+    let mut reports = run_load(launcher, args, scenario, &["bench"], url, path).await?;
+    reports.pop().context("the load generator gave no report")
+}
+
+/// One load run of `scenario` against `url`, the requests taking `models` in turn; one report
+/// per model, in order. It measures `--duration-secs` per model, so each model gets as many
+/// samples as a one-model run; `path` names the run in the label.
+pub async fn run_load(
+    launcher: &Launcher,
+    args: &RunArgs,
+    scenario: &Scenario,
+    models: &[&str],
+    url: String,
+    path: &str,
+) -> anyhow::Result<Vec<LoadReport>> {
     let label = format!("{} ({path})", scenario.title);
-    let mut cmd = load_command(launcher, args, &url, "bench", &label);
+    let mut cmd = load_command(launcher, args, &url, models, &label);
+    let duration = args.duration_secs * models.len() as f64;
     cmd.arg("--duration-secs")
-        .arg(args.duration_secs.to_string())
+        .arg(duration.to_string())
         .arg("--warmup-secs")
         .arg(args.warmup_secs.to_string());
     if scenario.stream {
@@ -279,30 +317,41 @@ async fn run_load(
     // A short pause so the previous run's connections close before this one starts.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let output = cmd.output().await.context("running the load generator")?;
-    parse_load_output(output.status, &output.stdout, &output.stderr, &label)
+    let reports = parse_load_output(output.status, &output.stdout, &output.stderr, &label)?;
+    anyhow::ensure!(
+        reports.len() == models.len(),
+        "the load generator gave {} reports for {} models ({label})",
+        reports.len(),
+        models.len()
+    );
+    Ok(reports)
 }
 
+/// Every JSON line the load generator printed, in order (one per model).
 fn parse_load_output(
     status: ExitStatus,
     stdout: &[u8],
     stderr: &[u8],
     label: &str,
-) -> anyhow::Result<LoadReport> {
+) -> anyhow::Result<Vec<LoadReport>> {
     let stderr = String::from_utf8_lossy(stderr);
     anyhow::ensure!(
         status.success(),
         "load generator failed for {label} ({status}): {stderr}"
     );
     let stdout = String::from_utf8_lossy(stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .with_context(|| format!("load generator printed no result for {label}"))?;
-    let report: LoadReport =
-        serde_json::from_str(line).with_context(|| format!("parsing the result for {label}"))?;
-    eprintln!("{}", load::summary_line(&report));
-    Ok(report)
+    let mut reports = Vec::new();
+    for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
+        let report: LoadReport = serde_json::from_str(line)
+            .with_context(|| format!("parsing the result for {label}"))?;
+        eprintln!("{}", load::summary_line(&report));
+        reports.push(report);
+    }
+    anyhow::ensure!(
+        !reports.is_empty(),
+        "load generator printed no result for {label}"
+    );
+    Ok(reports)
 }
 
 /// seam's RSS at rest and its peak while `--memory-streams` streams stay open through it.
@@ -317,7 +366,7 @@ async fn memory_test(
     // Each worker keeps one stream open (~20 chunk delays long) and opens the next at once.
     let stream_secs = 20.0 * args.memory_chunk_delay_ms as f64 / 1000.0;
     let duration = (3.0 * stream_secs).max(3.0);
-    let mut cmd = load_command(launcher, args, seam_url, "bench-slow", &label);
+    let mut cmd = load_command(launcher, args, seam_url, &["bench-slow"], &label);
     cmd.arg("--stream")
         .arg("--concurrency")
         .arg(args.memory_streams.to_string())
@@ -341,7 +390,9 @@ async fn memory_test(
             }
         }
     };
-    let streams = parse_load_output(output.status, &output.stdout, &output.stderr, &label)?;
+    let streams = parse_load_output(output.status, &output.stdout, &output.stderr, &label)?
+        .pop()
+        .context("the load generator gave no report")?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     Ok(Memory {
         idle_kb,

@@ -4,10 +4,14 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use hyper::header::HeaderValue;
 use serde::{Deserialize, Serialize};
 
 /// Slowest value a histogram keeps exactly (60 s, in nanoseconds); slower ones are clamped.
 const MAX_TRACKED_NS: u64 = 60_000_000_000;
+
+/// Distinct values of a seam header counted by name; any further ones are counted as `other`.
+const MAX_DISTINCT: usize = 16;
 
 /// How one request went, as far as the histograms care.
 pub struct Sample {
@@ -15,6 +19,9 @@ pub struct Sample {
     pub latency: Duration,
     /// From the same origin to the first non-empty body frame; streams only.
     pub ttfc: Option<Duration>,
+    /// seam's `x-seam-attempts` and `x-seam-route` headers, when the answer came through seam.
+    pub attempts: Option<HeaderValue>,
+    pub route: Option<HeaderValue>,
 }
 
 /// Latency percentiles in milliseconds (microsecond resolution).
@@ -33,6 +40,9 @@ pub struct Percentiles {
 pub struct LoadReport {
     pub label: String,
     pub url: String,
+    /// The `model` field the requests carried.
+    #[serde(default)]
+    pub model: String,
     /// `open` (fixed rate) or `closed` (fixed concurrency).
     pub mode: String,
     pub stream: bool,
@@ -52,6 +62,12 @@ pub struct LoadReport {
     pub streams_with_done: Option<u64>,
     /// How late the scheduler dispatched requests (open loop only): the generator's own error.
     pub send_lag_ms: Option<Percentiles>,
+    /// Ok answers by their `x-seam-attempts` header; empty when nothing came through seam.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub seam_attempts: BTreeMap<String, u64>,
+    /// Ok answers by their `x-seam-route` header (which target answered).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub seam_routes: BTreeMap<String, u64>,
 }
 
 impl LoadReport {
@@ -67,6 +83,8 @@ pub struct Recorder {
     send_lag: Histogram<u64>,
     ok: u64,
     error_kinds: BTreeMap<String, u64>,
+    attempts: BTreeMap<String, u64>,
+    routes: BTreeMap<String, u64>,
     window_start: Instant,
     last_done: Option<Instant>,
 }
@@ -81,6 +99,8 @@ impl Recorder {
             send_lag: histogram()?,
             ok: 0,
             error_kinds: BTreeMap::new(),
+            attempts: BTreeMap::new(),
+            routes: BTreeMap::new(),
             window_start,
             last_done: None,
         })
@@ -94,6 +114,13 @@ impl Recorder {
                 self.latency.saturating_record(nanos(sample.latency));
                 if let Some(ttfc) = sample.ttfc {
                     self.ttfc.saturating_record(nanos(ttfc));
+                }
+                // Only through seam: direct answers carry neither header and leave both maps empty.
+                if let Some(attempts) = &sample.attempts {
+                    count(&mut self.attempts, attempts);
+                }
+                if let Some(route) = &sample.route {
+                    count(&mut self.routes, route);
                 }
             }
             Err(kind) => *self.error_kinds.entry(kind).or_default() += 1,
@@ -119,6 +146,7 @@ impl Recorder {
         LoadReport {
             label: shape.label,
             url: shape.url,
+            model: shape.model,
             mode: if shape.rate.is_some() {
                 "open"
             } else {
@@ -139,7 +167,21 @@ impl Recorder {
             // A stream counts as ok only if it ended with [DONE] (see `load::send`).
             streams_with_done: shape.stream.then_some(self.ok),
             send_lag_ms: shape.rate.map(|_| percentiles(&self.send_lag)),
+            seam_attempts: self.attempts.clone(),
+            seam_routes: self.routes.clone(),
         }
+    }
+}
+
+/// One more answer with header value `value`; past `MAX_DISTINCT` distinct values, under `other`.
+fn count(map: &mut BTreeMap<String, u64>, value: &HeaderValue) {
+    let text = value.to_str().unwrap_or("(not text)");
+    if let Some(n) = map.get_mut(text) {
+        *n += 1;
+    } else if map.len() < MAX_DISTINCT {
+        map.insert(text.to_owned(), 1);
+    } else {
+        *map.entry("other".to_owned()).or_default() += 1;
     }
 }
 
@@ -147,6 +189,7 @@ impl Recorder {
 pub struct ReportShape {
     pub label: String,
     pub url: String,
+    pub model: String,
     pub stream: bool,
     pub rate: Option<f64>,
     pub concurrency: Option<usize>,
@@ -184,6 +227,7 @@ mod tests {
         ReportShape {
             label: "t".into(),
             url: "http://127.0.0.1:1/v1/chat/completions".into(),
+            model: "bench".into(),
             stream,
             rate,
             concurrency: None,
@@ -198,6 +242,8 @@ mod tests {
             let sample = Sample {
                 latency: Duration::from_micros(i),
                 ttfc: None,
+                attempts: None,
+                route: None,
             };
             r.record(Ok(sample), start + Duration::from_millis(i));
         }
@@ -230,6 +276,8 @@ mod tests {
         let sample = Sample {
             latency: Duration::from_millis(2),
             ttfc: Some(Duration::from_micros(300)),
+            attempts: None,
+            route: None,
         };
         r.record(Ok(sample), start + Duration::from_millis(2));
         r.record(
@@ -241,6 +289,30 @@ mod tests {
         assert_eq!(report.all_streams_done(), Some(false));
         assert!((report.ttfc_ms.unwrap().p50 - 0.3).abs() < 0.001);
         assert_eq!(report.mode, "closed");
+    }
+
+    #[test]
+    fn seam_headers_are_counted_by_value_with_a_bound_on_routes() {
+        let start = Instant::now();
+        let mut r = Recorder::new(start).unwrap();
+        for i in 0..20 {
+            let sample = Sample {
+                latency: Duration::from_micros(100),
+                ttfc: None,
+                attempts: Some(HeaderValue::from_static("2")),
+                route: Some(HeaderValue::from_str(&format!("p{}/m", i % 18)).unwrap()),
+            };
+            r.record(Ok(sample), start + Duration::from_millis(1));
+        }
+        let report = r.report(shape(false, Some(1000.0)));
+        assert_eq!(report.seam_attempts, BTreeMap::from([("2".to_owned(), 20)]));
+        // p0..p15 by name (p0 and p1 twice), p16 and p17 past the bound.
+        assert_eq!(report.seam_routes.len(), MAX_DISTINCT + 1);
+        assert_eq!(report.seam_routes["p0/m"], 2);
+        assert_eq!(report.seam_routes["other"], 2);
+        let line = serde_json::to_string(&report).unwrap();
+        let back: LoadReport = serde_json::from_str(&line).unwrap();
+        assert_eq!(back.seam_attempts, report.seam_attempts);
     }
 
     #[test]

@@ -154,3 +154,77 @@ fn quickstart_serves_echo_with_no_config_and_no_key() {
         "{resp}"
     );
 }
+
+/// `SIGHUP` reloads the config file: a new alias is served, a broken file changes nothing.
+#[cfg(unix)]
+#[test]
+fn sighup_reloads_the_config_and_a_broken_one_is_ignored() {
+    let one = "[providers.e]\nkind = \"echo\"\n[models.first]\ntargets = [{ provider = \"e\", model = \"x\" }]\n";
+    let p = write_config("reload.toml", one);
+    let mut child = seam()
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&p)
+        .env("SEAM_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut wait_for = |needle: &str| loop {
+        let line = lines.next().expect("seam exited").unwrap();
+        if line.contains(needle) {
+            return line;
+        }
+    };
+    let listening = wait_for("listening on http://");
+    let addr = listening
+        .split("listening on http://")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let models = |addr: &str| {
+        let mut s = TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "GET /v1/models HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        resp
+    };
+    assert!(models(&addr).contains("\"first\""));
+    let hup = |pid: u32| {
+        let ok = Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    };
+
+    std::fs::write(&p, one.replace("first", "second")).unwrap();
+    hup(child.id());
+    wait_for("config reloaded");
+    let now = models(&addr);
+    assert!(
+        now.contains("\"second\"") && !now.contains("\"first\""),
+        "{now}"
+    );
+
+    std::fs::write(
+        &p,
+        "[models.broken]\ntargets = [{ provider = \"nope\", model = \"x\" }]\n",
+    )
+    .unwrap();
+    hup(child.id());
+    wait_for("config reload refused");
+    assert!(
+        models(&addr).contains("\"second\""),
+        "the previous config keeps serving"
+    );
+    child.kill().unwrap();
+    let _ = child.wait();
+}
