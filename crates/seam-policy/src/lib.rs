@@ -1,0 +1,204 @@
+//! Seam's policy engine: find personal data, secrets and injection attempts in text, and decide
+//! what happens to them. Pure: no IO, no clock, no async.
+//!
+//! Detection is layered. Text is first [`normalize`]d (compatibility forms folded, invisible
+//! characters dropped) with a map back to the original. [`detectors`] then look for candidates
+//! with patterns and confirm them with validators where the entity has one (Luhn, mod-97, Verhoeff,
+//! base58check…), so a score reflects evidence, not a guess. Context words near a candidate raise
+//! its score ([`Scanner`]); per-entity thresholds and allow-lists decide what counts. Overlapping
+//! findings are resolved so each byte belongs to at most one finding, highest score first.
+//!
+//! Entity names follow Presidio's, so configs carry over.
+
+pub mod detectors;
+pub mod normalize;
+
+use aho_corasick::AhoCorasick;
+
+pub use normalize::Normalized;
+
+/// One thing found in a text. Offsets are bytes into the text that was scanned (the original, not
+/// the normalised form). A finding never holds the value itself, so it is safe to log and audit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    /// Presidio-style entity name, e.g. `EMAIL_ADDRESS`, `CREDIT_CARD`, or a secret's name.
+    pub entity: &'static str,
+    pub start: usize,
+    pub end: usize,
+    /// 0..=1: how sure the detector is, after context.
+    pub score: f32,
+    /// Which detector found it.
+    pub detector: &'static str,
+}
+
+/// A family of entities found by one technique. Detectors work on normalised text and report
+/// offsets into it; the scanner maps them back.
+pub trait Detector: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// The entities this detector can report.
+    fn entities(&self) -> &'static [&'static str];
+    /// Words that make a candidate more likely when they appear shortly before it, per entity.
+    fn context(&self) -> &'static [(&'static str, &'static [&'static str])] {
+        &[]
+    }
+    /// Appends findings for `text` to `out`.
+    fn detect(&self, text: &str, out: &mut Vec<Finding>);
+}
+
+/// How far before a candidate context words are looked for, in bytes.
+const CONTEXT_WINDOW: usize = 64;
+/// How much a context word adds to a score.
+const CONTEXT_BOOST: f32 = 0.35;
+
+/// A set of detectors, compiled once and shared by every request.
+pub struct Scanner {
+    detectors: Vec<Box<dyn Detector>>,
+    /// All context words of all detectors, matched case-insensitively in one pass.
+    context: Option<AhoCorasick>,
+    /// For each context pattern: the entity it supports.
+    context_entity: Vec<&'static str>,
+}
+
+impl Scanner {
+    pub fn new(detectors: Vec<Box<dyn Detector>>) -> Self {
+        let mut words = Vec::new();
+        let mut context_entity = Vec::new();
+        for d in &detectors {
+            for (entity, list) in d.context() {
+                for w in *list {
+                    words.push(*w);
+                    context_entity.push(*entity);
+                }
+            }
+        }
+        let context = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&words)
+            .ok();
+        Scanner {
+            detectors,
+            context,
+            context_entity,
+        }
+    }
+
+    /// Every detector Seam has.
+    pub fn all() -> Self {
+        Self::new(detectors::all())
+    }
+
+    /// The entities this scanner can report, sorted.
+    pub fn entities(&self) -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = self
+            .detectors
+            .iter()
+            .flat_map(|d| d.entities().iter().copied())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Findings in `text`, mapped to its byte offsets, context applied, overlaps resolved, sorted
+    /// by position. No threshold is applied here; that is the policy's job.
+    pub fn scan(&self, text: &str) -> Vec<Finding> {
+        let norm = Normalized::new(text);
+        let t = norm.text();
+        let mut found = Vec::new();
+        for d in &self.detectors {
+            d.detect(t, &mut found);
+        }
+        self.apply_context(t, &mut found);
+        for f in &mut found {
+            let (s, e) = norm.to_original(f.start, f.end);
+            f.start = s;
+            f.end = e;
+        }
+        resolve_overlaps(found)
+    }
+
+    fn apply_context(&self, text: &str, found: &mut [Finding]) {
+        let Some(ac) = &self.context else {
+            return;
+        };
+        if found.is_empty() {
+            return;
+        }
+        for f in found.iter_mut() {
+            let from = floor_char(text, f.start.saturating_sub(CONTEXT_WINDOW));
+            let window = &text[from..f.start];
+            let supported = ac
+                .find_iter(window)
+                .any(|m| self.context_entity[m.pattern().as_usize()] == f.entity);
+            if supported {
+                f.score = (f.score + CONTEXT_BOOST).min(1.0);
+            }
+        }
+    }
+}
+
+fn floor_char(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Keeps at most one finding per byte: the higher score wins, then the longer span, then the
+/// earlier start.
+fn resolve_overlaps(mut found: Vec<Finding>) -> Vec<Finding> {
+    found.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then((b.end - b.start).cmp(&(a.end - a.start)))
+            .then(a.start.cmp(&b.start))
+    });
+    let mut kept: Vec<Finding> = Vec::with_capacity(found.len());
+    for f in found {
+        if f.start < f.end && kept.iter().all(|k| f.end <= k.start || f.start >= k.end) {
+            kept.push(f);
+        }
+    }
+    kept.sort_by_key(|f| f.start);
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(entity: &'static str, start: usize, end: usize, score: f32) -> Finding {
+        Finding {
+            entity,
+            start,
+            end,
+            score,
+            detector: "t",
+        }
+    }
+
+    #[test]
+    fn overlaps_keep_the_strongest_then_longest() {
+        let kept = resolve_overlaps(vec![
+            f("A", 0, 10, 0.5),
+            f("B", 5, 8, 0.9),
+            f("C", 12, 20, 0.6),
+            f("D", 12, 22, 0.6),
+        ]);
+        let names: Vec<_> = kept.iter().map(|k| k.entity).collect();
+        assert_eq!(names, ["B", "D"]);
+    }
+
+    #[test]
+    fn scanning_finds_through_obfuscation_and_maps_back() {
+        let s = Scanner::all();
+        let text = "write to ｊｏｈｎ＠ｅｘａｍｐｌｅ．ｃｏｍ please";
+        let found = s.scan(text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].entity, "EMAIL_ADDRESS");
+        assert_eq!(
+            &text[found[0].start..found[0].end],
+            "ｊｏｈｎ＠ｅｘａｍｐｌｅ．ｃｏｍ"
+        );
+    }
+}
