@@ -10,8 +10,11 @@
 //!
 //! Entity names follow Presidio's, so configs carry over.
 
+pub mod corpus;
 pub mod detectors;
+pub mod injection;
 pub mod normalize;
+pub mod validators;
 
 use aho_corasick::AhoCorasick;
 
@@ -46,7 +49,7 @@ pub trait Detector: Send + Sync {
 }
 
 /// How far before a candidate context words are looked for, in bytes.
-const CONTEXT_WINDOW: usize = 64;
+pub(crate) const CONTEXT_WINDOW: usize = 64;
 /// How much a context word adds to a score.
 const CONTEXT_BOOST: f32 = 0.35;
 

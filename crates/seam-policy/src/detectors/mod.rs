@@ -6,11 +6,36 @@
 //! checksum 0.5–0.8; a weak pattern that needs context words to count scores 0.3–0.45 (context adds
 //! 0.35; the default threshold is 0.5).
 
+mod apac;
+mod cards;
+mod crypto;
+mod dates;
 mod email;
+mod europe;
+mod iban;
+mod network;
+mod phone;
+pub(crate) mod scan;
+pub mod secrets;
+mod uk;
+mod us;
 
 use crate::Detector;
 
 /// Every detector, in the order they run.
 pub fn all() -> Vec<Box<dyn Detector>> {
-    vec![Box::new(email::Email::new())]
+    vec![
+        Box::new(email::Email::new()),
+        Box::new(cards::Cards::new()),
+        Box::new(iban::Iban::new()),
+        Box::new(phone::Phone::new()),
+        Box::new(network::Network::new()),
+        Box::new(crypto::Crypto::new()),
+        Box::new(dates::Dates::new()),
+        Box::new(us::Us::new()),
+        Box::new(uk::Uk::new()),
+        Box::new(europe::Europe::new()),
+        Box::new(apac::Apac::new()),
+        Box::new(secrets::Secrets::new()),
+    ]
 }

@@ -1,0 +1,45 @@
+//! Prints the quality report of every detector and the injection heuristics on the generated
+//! corpus: `cargo run -p seam-policy --example quality [--release] [-- THRESHOLD] [-- --misses]`.
+//! The corpus is synthetic, so printing its values is safe.
+
+use seam_policy::Scanner;
+use seam_policy::corpus::{self, Kind};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let threshold = args
+        .iter()
+        .find_map(|a| a.parse::<f32>().ok())
+        .unwrap_or(0.5);
+    let show_misses = args.iter().any(|a| a == "--misses");
+    let samples = corpus::generate();
+    let scanner = Scanner::all();
+    let started = std::time::Instant::now();
+    let report = corpus::evaluate(&scanner, &samples, threshold);
+    let elapsed = started.elapsed();
+    println!("{} samples in {elapsed:.2?}", samples.len());
+    println!("{report}");
+    if show_misses {
+        for m in &report.misses {
+            let s = &samples[m.sample];
+            let what = if m.false_positive { "FP" } else { "FN" };
+            println!(
+                "{what} {:<26} {:?} in {:?}",
+                m.entity,
+                &s.text[m.start..m.end],
+                s.text
+            );
+        }
+        for s in &samples {
+            let a = seam_policy::injection::assess(&s.text);
+            let wrong = match s.kind {
+                Kind::Benign => a.score >= threshold,
+                Kind::Injection => a.score < threshold,
+                _ => false,
+            };
+            if wrong {
+                println!("INJ {:?} {:.2} {:?}", s.kind, a.score, s.text);
+            }
+        }
+    }
+}
