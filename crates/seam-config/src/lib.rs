@@ -6,6 +6,7 @@
 //! document, so a typo anywhere is reported together with the rest. Secrets named as `env:NAME` or
 //! `file:PATH` are resolved here, once, and live in [`Secret`], whose `Debug` never prints them.
 
+pub mod policy;
 mod raw;
 mod routing;
 
@@ -15,6 +16,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use policy::{
+    Action, ClassRule, DEFAULT_POLICY, Entities, EntityRule, InjectionAction, InjectionRule,
+    InputConfig, Overflow, PolicyConfig, StageConfig,
+};
 pub use raw::RawConfig;
 pub use routing::{BreakerSettings, ModelConfig, Placement, RoutingConfig, Strategy, TargetConfig};
 
@@ -32,6 +37,8 @@ pub struct Config {
     pub routing: RoutingConfig,
     pub providers: BTreeMap<String, ProviderConfig>,
     pub models: BTreeMap<String, ModelConfig>,
+    /// Every policy by name; `default` is always present (empty unless declared).
+    pub policies: BTreeMap<String, PolicyConfig>,
 }
 
 #[derive(Clone, Debug)]
@@ -192,7 +199,7 @@ impl fmt::Display for ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
         ConfigError {
             path: path.into(),
             message: message.into(),
@@ -356,10 +363,27 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
         }
     }
 
+    let mut policies = BTreeMap::new();
+    for (name, p) in raw.policies {
+        let cfg = policy::policy(&name, p, resolver, &mut errors);
+        policies.insert(name, cfg);
+    }
+    policies
+        .entry(DEFAULT_POLICY.to_owned())
+        .or_insert_with(|| PolicyConfig::empty(DEFAULT_POLICY));
+
     let routing = routing::defaults(raw.routing, &mut errors);
     let mut models = BTreeMap::new();
     for (alias, m) in raw.models {
-        let model = routing::model(&alias, m, &declared, &providers, &routing, &mut errors);
+        let model = routing::model(
+            &alias,
+            m,
+            &declared,
+            &providers,
+            &policies,
+            &routing,
+            &mut errors,
+        );
         models.insert(alias, model);
     }
 
@@ -373,6 +397,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             routing,
             providers,
             models,
+            policies,
         })
     } else {
         Err(errors)

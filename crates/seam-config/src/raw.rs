@@ -17,6 +17,8 @@ pub struct RawConfig {
     pub providers: BTreeMap<String, RawProvider>,
     #[serde(default)]
     pub models: BTreeMap<String, RawModel>,
+    #[serde(default)]
+    pub policies: BTreeMap<String, crate::policy::RawPolicy>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,6 +93,8 @@ pub struct RawModel {
     pub max_attempts: Option<u32>,
     pub deadline_ms: Option<u64>,
     pub placement: Option<RawPlacement>,
+    /// A JSON Schema every answer of this alias must match (an output contract).
+    pub output_schema: Option<toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]

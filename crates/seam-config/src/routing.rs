@@ -80,6 +80,8 @@ pub struct ModelConfig {
     pub strategy: Strategy,
     pub targets: Vec<TargetConfig>,
     pub policy: String,
+    /// A JSON Schema every answer must match; checked (and compiled) by the gateway.
+    pub output_schema: Option<serde_json::Value>,
     pub max_attempts: u32,
     pub deadline: Duration,
     pub placement: Placement,
@@ -211,6 +213,7 @@ pub(crate) fn model(
     m: RawModel,
     declared: &[String],
     providers: &BTreeMap<String, ProviderConfig>,
+    policies: &BTreeMap<String, crate::PolicyConfig>,
     routing: &RoutingConfig,
     errors: &mut Vec<ConfigError>,
 ) -> ModelConfig {
@@ -281,13 +284,27 @@ pub(crate) fn model(
             "burst fills trust = \"private\" targets first, and this alias has none",
         ));
     }
-    let policy = m.policy.unwrap_or_else(|| "default".into());
-    if policy != "default" {
+    let policy = m.policy.unwrap_or_else(|| crate::DEFAULT_POLICY.into());
+    if !policies.contains_key(&policy) {
+        let known: Vec<&str> = policies.keys().map(String::as_str).collect();
         errors.push(ConfigError::new(
             format!("{path}.policy"),
-            format!("no policy named \"{policy}\"; the built-in policy is \"default\""),
+            format!(
+                "no policy named \"{policy}\"; declared: {}",
+                known.join(", ")
+            ),
         ));
     }
+    let output_schema = m.output_schema.and_then(|v| match serde_json::to_value(v) {
+        Ok(json @ serde_json::Value::Object(_)) => Some(json),
+        _ => {
+            errors.push(ConfigError::new(
+                format!("{path}.output_schema"),
+                "must be a table holding a JSON Schema",
+            ));
+            None
+        }
+    });
     let placement = placement(&path, m.placement, errors);
     let allowed = |t: &TargetConfig| {
         providers.get(&t.provider).is_none_or(|p| {
@@ -313,6 +330,7 @@ pub(crate) fn model(
         strategy,
         targets,
         policy,
+        output_schema,
         max_attempts: attempts(
             &format!("{path}.max_attempts"),
             m.max_attempts,

@@ -1,18 +1,25 @@
 //! Prints the quality report of every detector and the injection heuristics on the generated
-//! corpus: `cargo run -p seam-policy --example quality [--release] [-- THRESHOLD] [-- --misses]`.
+//! corpus: `cargo run -p seam-policy --example quality [--release] -- [THRESHOLD] [--misses]
+//! [--seed N]`. Another seed than the default shows whether the floors hold beyond the corpus they
+//! were tuned on.
 //! The corpus is synthetic, so printing its values is safe.
 
 use seam_policy::Scanner;
 use seam_policy::corpus::{self, Kind};
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let threshold = args
-        .iter()
-        .find_map(|a| a.parse::<f32>().ok())
-        .unwrap_or(0.5);
-    let show_misses = args.iter().any(|a| a == "--misses");
-    let samples = corpus::generate();
+    let mut threshold = 0.5;
+    let mut seed = corpus::SEED;
+    let mut show_misses = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--misses" => show_misses = true,
+            "--seed" => seed = args.next().and_then(|v| v.parse().ok()).unwrap_or(seed),
+            _ => threshold = a.parse().unwrap_or(threshold),
+        }
+    }
+    let samples = corpus::generate_with_seed(seed);
     let scanner = Scanner::all();
     let started = std::time::Instant::now();
     let report = corpus::evaluate(&scanner, &samples, threshold);

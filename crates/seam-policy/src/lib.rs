@@ -10,15 +10,31 @@
 //!
 //! Entity names follow Presidio's, so configs carry over.
 
+pub mod actions;
+pub mod context;
 pub mod corpus;
 pub mod detectors;
+pub mod engine;
 pub mod injection;
 pub mod normalize;
+pub mod output;
+pub mod restore;
 pub mod validators;
+pub mod vault;
 
 use aho_corasick::AhoCorasick;
 
+pub use engine::{Policy, Record, Stage, TextOutcome};
 pub use normalize::Normalized;
+pub use output::{OutputFilter, StreamFilter};
+pub use restore::Escape;
+pub use vault::Vault;
+
+/// Whether an entity is a secret (`SECRET_*`) rather than personal data; policies address the two
+/// classes separately (`secrets = …`, `pii = …`).
+pub fn is_secret(entity: &str) -> bool {
+    entity.starts_with("SECRET_")
+}
 
 /// One thing found in a text. Offsets are bytes into the text that was scanned (the original, not
 /// the normalised form). A finding never holds the value itself, so it is safe to log and audit.
@@ -130,9 +146,11 @@ impl Scanner {
         for f in found.iter_mut() {
             let from = floor_char(text, f.start.saturating_sub(CONTEXT_WINDOW));
             let window = &text[from..f.start];
-            let supported = ac
-                .find_iter(window)
-                .any(|m| self.context_entity[m.pattern().as_usize()] == f.entity);
+            // Overlapping, so that one entity's short word (`nas`) cannot hide another's longer
+            // word around it (`nascita`).
+            let supported = ac.try_find_overlapping_iter(window).is_ok_and(|mut it| {
+                it.any(|m| self.context_entity[m.pattern().as_usize()] == f.entity)
+            });
             if supported {
                 f.score = (f.score + CONTEXT_BOOST).min(1.0);
             }
@@ -147,12 +165,16 @@ fn floor_char(s: &str, mut i: usize) -> usize {
     i
 }
 
-/// Keeps at most one finding per byte: the higher score wins, then the longer span, then the
-/// earlier start.
+/// Keeps at most one finding per byte: a secret wins over anything else, then the higher score,
+/// then the longer span, then the earlier start. Secrets come first because they sit inside other
+/// entities (a password in a URL, a key in a query string) and a policy must treat them as secrets,
+/// whatever context words raised the score of the entity around them.
 fn resolve_overlaps(mut found: Vec<Finding>) -> Vec<Finding> {
+    let secret = |f: &Finding| f.entity.starts_with("SECRET_");
     found.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
+        secret(b)
+            .cmp(&secret(a))
+            .then(b.score.total_cmp(&a.score))
             .then((b.end - b.start).cmp(&(a.end - a.start)))
             .then(a.start.cmp(&b.start))
     });

@@ -66,6 +66,13 @@ fn every_entity_is_found_in_context() {
             "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
         ),
         ("Date of Birth: 12/03/1985", "DATE_OF_BIRTH", "12/03/1985"),
+        // `nascita` holds the CA_SIN word `nas`; it still supports the date.
+        ("Data di nascita: 12/03/1985", "DATE_OF_BIRTH", "12/03/1985"),
+        (
+            "Date de naissance : March 12, 1985",
+            "DATE_OF_BIRTH",
+            "March 12, 1985",
+        ),
         ("NHS 943 476 5919", "UK_NHS", "943 476 5919"),
         ("NHS number 9434765919", "UK_NHS", "9434765919"),
         ("NI number AB123456C", "UK_NINO", "AB123456C"),
@@ -142,6 +149,42 @@ fn hard_negatives_stay_quiet() {
     ];
     for text in texts {
         assert_eq!(found(s, text), [], "text {text:?}");
+    }
+}
+
+/// Where entities overlap, what a policy sees: a secret wins over the URL around it, whatever
+/// context raised the URL's score; an IP address inside a URL is part of the URL.
+#[test]
+fn overlapping_entities_resolve_to_the_one_that_matters() {
+    let s = &*SCANNER;
+    let cases: &[(&str, &[(&str, &str)])] = &[
+        (
+            "url: https://deploy:s3cretPassw0rd@db.example.org/app",
+            &[("SECRET_URL_CREDENTIALS", "s3cretPassw0rd")],
+        ),
+        (
+            "DATABASE_URL=https://app:Xy7kLq9Pz2@files.example.org/in",
+            &[("SECRET_URL_CREDENTIALS", "Xy7kLq9Pz2")],
+        ),
+        (
+            "link: https://example.org/q?x=1&password=Zq81mXo4Lw&host=db",
+            &[("SECRET_CONNECTION_STRING", "Zq81mXo4Lw")],
+        ),
+        (
+            "ip address http://10.0.0.7:8080/admin",
+            &[("URL", "http://10.0.0.7:8080/admin")],
+        ),
+        (
+            "host=10.0.0.5 port=5432 user=app password=Zq81mXo4Lw",
+            &[
+                ("IP_ADDRESS", "10.0.0.5"),
+                ("SECRET_CONNECTION_STRING", "Zq81mXo4Lw"),
+            ],
+        ),
+    ];
+    for (text, expect) in cases {
+        let want: Vec<(&str, String)> = expect.iter().map(|(e, v)| (*e, v.to_string())).collect();
+        assert_eq!(found(s, text), want, "text {text:?}");
     }
 }
 

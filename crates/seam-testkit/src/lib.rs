@@ -9,6 +9,7 @@
 //! | Gemini | `POST /v1beta/models/{model}:generateContent`, `:streamGenerateContent?alt=sse`, `:batchEmbedContents` | JSON, SSE whose last event carries `finishReason` |
 //! | Azure OpenAI | `POST /openai/deployments/{deployment}/chat/completions`, `…/embeddings` (`?api-version=` required) | OpenAI's |
 //! | Bedrock | `POST /model/{id}/converse`, `/model/{id}/converse-stream` | JSON, binary `application/vnd.amazon.eventstream` |
+//! | Inspection | `GET /__mock/requests`, `DELETE /__mock/requests` | the request log (see [Inspection](#inspection)); never recorded |
 //!
 //! # Design
 //!
@@ -20,6 +21,8 @@
 //! * **Answers are a pure function of the request**: the reply text is `mock: <last user text>`;
 //!   with tools and a user turn last, the first tool (or the one `tool_choice` names) is called
 //!   with `{"q": "<last user text>"}`; after a tool result the reply is `mock: <tool result text>`.
+//!   On OpenAI and Azure routes a `response_format` of type `json_object` or `json_schema` drops
+//!   the `mock: ` prefix, as a model in JSON mode answers with JSON alone.
 //!   Streams split the same text into word pieces (`"mock:"`, `" hello"`, …) whose concatenation
 //!   equals the non-stream text. Token counts are whitespace word counts. Ids carry the request's
 //!   sequence number on this mock (`chatcmpl-mock-0`, `msg_mock_1`, `gemini_mock_2`,
@@ -50,6 +53,16 @@
 //!
 //! Outside Rust, the `seam-mock` binary serves the same mock: `seam-mock [--listen ADDR]` prints
 //! one line, `listening on http://127.0.0.1:PORT`, then serves until killed.
+//!
+//! # Inspection
+//!
+//! Out-of-process tests read the log over HTTP. `GET /__mock/requests` answers 200 with
+//! `{"requests": [{"seq", "method", "path", "path_model", "headers", "body"}, …]}` in arrival
+//! order: `seq` is the request's sequence number, `path_model` is `null` on routes that carry the
+//! model in the body, `headers` maps each lower-case name to its value (a repeated header's values
+//! joined with `", "`) and `body` is [`Recorded::body`]. `DELETE /__mock/requests` answers 204 and
+//! does what [`MockUpstream::clear`] does. Requests under `/__mock/` are never recorded, and any
+//! other `/__mock/` path is a 404.
 //!
 //! # Faults
 //!
@@ -85,6 +98,7 @@ mod bedrock;
 mod eventstream;
 mod faults;
 mod gemini;
+mod inspect;
 mod openai;
 mod server;
 mod sigv4;
@@ -167,6 +181,18 @@ impl Shared {
         log.requests.len() - 1
     }
 
+    /// Every request so far, in arrival order (a request's index is its sequence number).
+    pub(crate) fn snapshot(&self) -> Vec<Recorded> {
+        self.lock().requests.clone()
+    }
+
+    /// Forgets every request and hit count; sequence numbers start again at 0.
+    pub(crate) fn clear(&self) {
+        let mut log = self.lock();
+        log.requests.clear();
+        log.hits.clear();
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Log> {
         // A panic while holding the lock cannot leave the log half-written (every update is a
         // single push or increment), so a poisoned lock is still safe to read.
@@ -216,7 +242,7 @@ impl MockUpstream {
 
     /// Every request received so far, in arrival order.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.shared.lock().requests.clone()
+        self.shared.snapshot()
     }
 
     /// How many requests named `model` (on any route, faulted or not).
@@ -226,9 +252,7 @@ impl MockUpstream {
 
     /// Forgets every recorded request and hit count; sequence numbers start again at 0.
     pub fn clear(&self) {
-        let mut log = self.shared.lock();
-        log.requests.clear();
-        log.hits.clear();
+        self.shared.clear();
     }
 }
 

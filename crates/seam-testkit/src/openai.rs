@@ -33,7 +33,12 @@ pub(crate) fn chat(body: &Value, seq: usize) -> Result<Reply, ApiError> {
             "mock: every message needs a `role`",
         ));
     }
-    let answer = decide(messages, body.get("tools"), body.get("tool_choice"));
+    let answer = decide(
+        messages,
+        body.get("tools"),
+        body.get("tool_choice"),
+        json_mode(body),
+    );
     let prompt_tokens: usize = messages
         .iter()
         .map(|m| words(&content_text(m.get("content"))))
@@ -72,8 +77,20 @@ pub(crate) fn chat(body: &Value, seq: usize) -> Result<Reply, ApiError> {
 }
 
 /// A tool result last → echo it; a user turn last with tools offered → call one; else echo the
-/// last user text.
-fn decide(messages: &[Value], tools: Option<&Value>, tool_choice: Option<&Value>) -> Answer {
+/// last user text. In JSON mode the echo is the text alone, without `mock: `.
+fn decide(
+    messages: &[Value],
+    tools: Option<&Value>,
+    tool_choice: Option<&Value>,
+    json: bool,
+) -> Answer {
+    let say = |text: &str| {
+        if json {
+            Answer::Text(text.to_owned())
+        } else {
+            Answer::echo(text)
+        }
+    };
     let mut results: Vec<String> = messages
         .iter()
         .rev()
@@ -82,7 +99,7 @@ fn decide(messages: &[Value], tools: Option<&Value>, tool_choice: Option<&Value>
         .collect();
     if !results.is_empty() {
         results.reverse();
-        return Answer::echo(&results.join("\n"));
+        return say(&results.join("\n"));
     }
     let user_text = messages
         .iter()
@@ -93,8 +110,19 @@ fn decide(messages: &[Value], tools: Option<&Value>, tool_choice: Option<&Value>
     let last_is_user = messages.last().is_some_and(|m| role(m) == "user");
     match tool_to_call(tools, tool_choice) {
         Some(name) if last_is_user => Answer::call(name, &user_text),
-        _ => Answer::echo(&user_text),
+        _ => say(&user_text),
     }
+}
+
+/// Whether `response_format` asks for JSON (`json_object` or `json_schema`). A model in JSON mode
+/// answers with JSON alone, so the mock drops its `mock: ` prefix and a test that sends JSON text
+/// gets JSON back.
+fn json_mode(body: &Value) -> bool {
+    matches!(
+        body.pointer("/response_format/type")
+            .and_then(Value::as_str),
+        Some("json_object" | "json_schema")
+    )
 }
 
 /// The tool `tool_choice` names, else the first one offered; none when `tool_choice` is `"none"`.
@@ -373,8 +401,29 @@ mod tests {
             ),
         ];
         for (messages, tools, choice, expect) in cases {
-            assert_eq!(decide(&messages, tools, choice), expect, "{messages:?}");
+            assert_eq!(
+                decide(&messages, tools, choice, false),
+                expect,
+                "{messages:?}"
+            );
         }
+    }
+
+    #[test]
+    fn json_mode_echoes_the_text_alone() {
+        let cases = [
+            ("json_object", true),
+            ("json_schema", true),
+            ("text", false),
+        ];
+        for (format, json) in cases {
+            let body = json!({"response_format": {"type": format}});
+            assert_eq!(json_mode(&body), json, "{format}");
+        }
+        assert!(!json_mode(&json!({})));
+        let text = r#"{"name": "Ada"}"#;
+        let expect = Answer::Text(text.to_owned());
+        assert_eq!(decide(&[user(text)], None, None, true), expect);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use crate::faults::{self, ApiError, Fault, Reply, Wire};
-use crate::{Recorded, Shared, anthropic, azure, bedrock, gemini, openai, sigv4};
+use crate::{Recorded, Shared, anthropic, azure, bedrock, gemini, inspect, openai, sigv4};
 
 /// Largest request body the mock reads; larger ones get a 413.
 const MAX_BODY: usize = 32 * 1024 * 1024;
@@ -219,6 +219,10 @@ fn percent_decode(s: &str) -> String {
 async fn handle(shared: &Shared, kill: &Notify, req: Request<Incoming>) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
+    // Inspection is not traffic: it is answered before the body is read, and never recorded.
+    if path.starts_with(inspect::PREFIX) {
+        return inspect::handle(shared, &parts.method, &path);
+    }
     let route = Route::parse(&parts.method, &path);
     let wire = route.wire();
     let Ok(bytes) = axum::body::to_bytes(Body::new(body), MAX_BODY).await else {

@@ -186,6 +186,56 @@ async fn requests_and_hits_are_recorded() {
     assert_eq!(mock.hits("primary"), 0);
 }
 
+/// Sends `method` to an inspection route and reads the answer.
+async fn inspect(mock: &MockUpstream, method: reqwest::Method, route: &str) -> Got {
+    let url = format!("{}/__mock/{route}", mock.base_url());
+    let resp = client().request(method, url).send().await.unwrap();
+    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+    let text = resp.text().await.unwrap();
+    Got {
+        status,
+        headers,
+        text,
+    }
+}
+
+#[tokio::test]
+async fn the_request_log_is_served_over_http_and_not_recorded() {
+    let mock = start().await;
+    openai(&mock, CHAT, chat("primary", "x")).await;
+    let url = format!("{}/v1beta/models/gem%2Dx:generateContent", mock.base_url());
+    post(url, &[("x-goog-api-key", "k")], &json!({"contents": []})).await;
+
+    let got = inspect(&mock, reqwest::Method::GET, "requests").await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.header("content-type"), Some("application/json"));
+    let requests = got.json()["requests"].clone();
+    let [first, second] = requests.as_array().unwrap().as_slice() else {
+        panic!("{requests}")
+    };
+    assert_eq!(first["seq"], 0);
+    assert_eq!(first["method"], "POST");
+    assert_eq!(first["path"], "/v1/chat/completions");
+    assert_eq!(first["path_model"], Value::Null);
+    assert_eq!(first["headers"]["authorization"], "Bearer sk-test");
+    assert_eq!(first["body"], chat("primary", "x"));
+    assert_eq!(second["seq"], 1);
+    assert_eq!(second["path_model"], "gem-x");
+    assert_eq!(second["headers"]["x-goog-api-key"], "k");
+
+    // Neither the GET above nor these reach the log.
+    let unknown = inspect(&mock, reqwest::Method::GET, "nothing").await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(mock.requests().len(), 2);
+
+    let deleted = inspect(&mock, reqwest::Method::DELETE, "requests").await;
+    assert_eq!((deleted.status, deleted.text.as_str()), (204, ""));
+    assert!(mock.requests().is_empty());
+    assert_eq!(mock.hits("primary"), 0);
+    let got = inspect(&mock, reqwest::Method::GET, "requests").await;
+    assert_eq!(got.json(), json!({"requests": []}));
+}
+
 #[tokio::test]
 async fn dropping_the_mock_stops_it() {
     let mock = start().await;

@@ -15,7 +15,10 @@ const BASE32: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 struct Spec {
     entity: &'static str,
     value: fn(&mut Rng) -> String,
+    /// The secret fills the first `§`; any further `§` takes the next of [`Spec::also`].
     templates: &'static [&'static str],
+    /// Other entities the templates hold, labelled as what they are.
+    also: &'static [(&'static str, &'static str)],
 }
 
 const SPECS: &[Spec] = &[
@@ -28,15 +31,17 @@ const SPECS: &[Spec] = &[
             "why does § return 401 from the API?",
             "export OPENAI_API_KEY='§'",
         ],
+        also: &[],
     },
     Spec {
         entity: "SECRET_ANTHROPIC_KEY",
         value: anthropic,
         templates: &[
             "ANTHROPIC_API_KEY=§",
-            "curl -H \"x-api-key: §\" https://api.anthropic.com/v1/messages",
+            "curl -H \"x-api-key: §\" §",
             "my key § stopped working",
         ],
+        also: &[("URL", "https://api.anthropic.com/v1/messages")],
     },
     Spec {
         entity: "SECRET_AWS_ACCESS_KEY_ID",
@@ -47,6 +52,7 @@ const SPECS: &[Spec] = &[
             "The IAM user's key § was rotated.",
             "\"AccessKeyId\": \"§\",",
         ],
+        also: &[],
     },
     Spec {
         entity: "SECRET_AWS_SECRET_KEY",
@@ -58,6 +64,7 @@ const SPECS: &[Spec] = &[
             "\"SecretAccessKey\": \"§\"",
             "AWS credentials: key id in vault, secret §",
         ],
+        also: &[],
     },
     Spec {
         entity: "SECRET_GITHUB_TOKEN",
@@ -68,15 +75,17 @@ const SPECS: &[Spec] = &[
             "Use token § for the release workflow.",
             "gh auth login --with-token <<< §",
         ],
+        also: &[],
     },
     Spec {
         entity: "SECRET_GITLAB_TOKEN",
         value: gitlab,
         templates: &[
             "GITLAB_TOKEN=§",
-            "curl --header \"PRIVATE-TOKEN: §\" https://gitlab.example.com/api/v4/projects",
+            "curl --header \"PRIVATE-TOKEN: §\" §",
             "the runner uses § to push tags",
         ],
+        also: &[("URL", "https://gitlab.example.com/api/v4/projects")],
     },
     Spec {
         entity: "SECRET_SLACK_TOKEN",
@@ -86,6 +95,7 @@ const SPECS: &[Spec] = &[
             "app = App(token=\"§\")",
             "the bot token § got revoked",
         ],
+        also: &[],
     },
     Spec {
         entity: "SECRET_STRIPE_KEY",
@@ -95,6 +105,7 @@ const SPECS: &[Spec] = &[
             "stripe.api_key = \"§\"",
             "Charges fail with key § since yesterday.",
         ],
+        also: &[],
     },
     Spec {
         entity: "SECRET_GOOGLE_API_KEY",
@@ -104,6 +115,7 @@ const SPECS: &[Spec] = &[
             "GOOGLE_API_KEY=§",
             "firebaseConfig = { apiKey: \"§\" }",
         ],
+        also: &[],
     },
     Spec {
         entity: "SECRET_JWT",
@@ -113,6 +125,7 @@ const SPECS: &[Spec] = &[
             "the cookie session=§ expired",
             "decode this token for me: §",
         ],
+        also: &[],
     },
     Spec {
         entity: "SECRET_PRIVATE_KEY",
@@ -122,6 +135,7 @@ const SPECS: &[Spec] = &[
             "§",
             "id_rsa contents:\n§",
         ],
+        also: &[],
     },
     Spec {
         entity: "SECRET_GENERIC",
@@ -136,6 +150,7 @@ const SPECS: &[Spec] = &[
             "{\"apiKey\": \"§\", \"region\": \"eu\"}",
             "access token=§",
         ],
+        also: &[],
     },
 ];
 
@@ -151,7 +166,9 @@ pub(super) fn samples(rng: &mut Rng, out: &mut Vec<Sample>) {
                 Disguise::for_index(i)
             };
             let v = disguise.apply(rng, &v);
-            out.push(fill(Kind::Entity, template, &[(spec.entity, &v)]));
+            let mut values = vec![(spec.entity, v.as_str())];
+            values.extend_from_slice(spec.also);
+            out.push(fill(Kind::Entity, template, &values));
         }
     }
     for i in 0..PER_ENTITY {
@@ -347,15 +364,37 @@ fn url_credentials(rng: &mut Rng, i: usize) -> Sample {
 fn connection_string(rng: &mut Rng, i: usize) -> Sample {
     let pw = password(rng);
     let pw = Disguise::for_index(i).apply(rng, &pw);
-    let template = rng.pick(&[
-        "Server=tcp:sql01.example.net,1433;Database=sales;User Id=svc;Password=§;Encrypt=true;",
-        "Data Source=db01;Initial Catalog=crm;User ID=sa;Pwd=§;",
-        "host=10.0.0.5 port=5432 dbname=app user=app password=§ sslmode=require",
-        "jdbc:mysql://db:3306/app?user=app&password=§&useSSL=true",
-        "conn = psycopg2.connect(host=\"db\", user=\"app\", password=\"§\")",
-        "DSN: Driver={ODBC Driver 18};Server=db;UID=report;PWD=§",
-    ]);
-    fill(Kind::Entity, template, &[("SECRET_CONNECTION_STRING", &pw)])
+    // Each template's `§` before the password takes the labelled values beside it.
+    const TEMPLATES: &[(&str, &[(&str, &str)])] = &[
+        (
+            "Server=tcp:sql01.example.net,1433;Database=sales;User Id=svc;Password=§;Encrypt=true;",
+            &[],
+        ),
+        (
+            "Data Source=db01;Initial Catalog=crm;User ID=sa;Pwd=§;",
+            &[],
+        ),
+        (
+            "host=§ port=5432 dbname=app user=app password=§ sslmode=require",
+            &[("IP_ADDRESS", "10.0.0.5")],
+        ),
+        (
+            "jdbc:mysql://db:3306/app?user=app&password=§&useSSL=true",
+            &[],
+        ),
+        (
+            "conn = psycopg2.connect(host=\"db\", user=\"app\", password=\"§\")",
+            &[],
+        ),
+        (
+            "DSN: Driver={ODBC Driver 18};Server=db;UID=report;PWD=§",
+            &[],
+        ),
+    ];
+    let (template, before) = *rng.pick(TEMPLATES);
+    let mut values = before.to_vec();
+    values.push(("SECRET_CONNECTION_STRING", &pw));
+    fill(Kind::Entity, template, &values)
 }
 
 /// Near misses for every rule; each template's `§` takes a generated filler.
@@ -373,7 +412,6 @@ fn near_misses(rng: &mut Rng, out: &mut Vec<Sample>) {
         "GITHUB_TOKEN=${{ secrets.GITHUB_TOKEN }}",
         "GITLAB_TOKEN=glpat-xxxxxxxxxxxxxxxxxxxx",
         "SLACK_BOT_TOKEN=xoxb-your-bot-token",
-        "https://hooks.slack.com/services/XXX/YYY/ZZZ",
         "stripe.api_key = \"sk_test_...\"",
         "GOOGLE_API_KEY=AIzaSy...",
         "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END PUBLIC KEY-----",
@@ -381,8 +419,6 @@ fn near_misses(rng: &mut Rng, out: &mut Vec<Sample>) {
         "the file starts with -----BEGIN PRIVATE KEY----- and ends with -----END PRIVATE KEY-----",
         "DATABASE_URL=postgres://app:${DB_PASSWORD}@db:5432/app",
         "redis://:<password>@cache:6379/0",
-        "git clone https://github.com/acme/api.git",
-        "ssh://git@10.0.0.7:22/acme/api.git",
         "conn = psycopg2.connect(host=host, user=user, password=pw)",
         "Server=db;Database=app;User Id=sa;Password=<your password>;",
         "host=db user=app password=${PGPASSWORD}",
@@ -397,6 +433,19 @@ fn near_misses(rng: &mut Rng, out: &mut Vec<Sample>) {
     ];
     for t in fixed {
         out.push(fill(Kind::HardNegative, t, &[]));
+    }
+    // Near misses for a secret that hold another entity, labelled: any secret found in them is
+    // still a false positive.
+    let holding: &[(&str, &[(&str, &str)])] = &[
+        (
+            "§",
+            &[("URL", "https://hooks.slack.com/services/XXX/YYY/ZZZ")],
+        ),
+        ("git clone §", &[("URL", "https://github.com/acme/api.git")]),
+        ("ssh://git@§:22/acme/api.git", &[("IP_ADDRESS", "10.0.0.7")]),
+    ];
+    for (template, values) in holding {
+        out.push(fill(Kind::Entity, template, values));
     }
     type Filler = fn(&mut Rng) -> String;
     let generated: &[(&str, Filler)] = &[

@@ -53,7 +53,12 @@ fn every_entity_is_covered() {
 #[test]
 fn labels_are_well_formed() {
     for s in CORPUS.iter() {
-        assert_eq!(s.kind == Kind::Entity, !s.labels.is_empty(), "{:?}", s.text);
+        // Entity samples hold labels; negatives hold none; an injection may hold a URL.
+        match s.kind {
+            Kind::Entity => assert!(!s.labels.is_empty(), "{:?}", s.text),
+            Kind::HardNegative | Kind::Benign => assert!(s.labels.is_empty(), "{:?}", s.text),
+            Kind::Injection => {}
+        }
         for l in &s.labels {
             assert!(l.start < l.end && l.end <= s.text.len(), "{:?}", s.text);
             assert!(s.text.is_char_boundary(l.start) && s.text.is_char_boundary(l.end));
@@ -164,7 +169,6 @@ fn evaluator_counts_overlaps() {
 
 /// The floor for secrets: precision ≥ 0.99 and recall ≥ 0.98 for every secret entity.
 #[test]
-#[ignore = "SECRET_URL_CREDENTIALS recall is being tuned"]
 fn secrets_meet_the_floor() {
     let r = &*REPORT;
     for entity in SECRET_ENTITIES {
@@ -194,7 +198,6 @@ fn injection_meets_the_floor() {
 /// checksum-validated entity, F1 ≥ 0.97 over all structured entities, at most 0.1% of hard
 /// negatives flagged.
 #[test]
-#[ignore = "enable when the PII detectors land"]
 fn pii_meets_the_floor() {
     let r = &*REPORT;
     let mut short = Vec::new();

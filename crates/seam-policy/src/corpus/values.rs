@@ -51,7 +51,12 @@ pub(super) fn phone(rng: &mut Rng) -> String {
         0 | 1 => {
             let area = rng.pick(&["212", "310", "415", "512", "617", "646", "702", "917"]);
             let exch = rng.range(201, 989);
-            let exch = if exch == 555 { 556 } else { exch };
+            // 555 is mostly fictional; N11 codes (211…911) are service codes, never exchanges.
+            let exch = if exch == 555 || exch % 100 == 11 {
+                exch + 1
+            } else {
+                exch
+            };
             let line = n(rng, 4);
             match rng.below(4) {
                 0 => format!("+1 ({area}) {exch}-{line}"),

@@ -34,6 +34,7 @@ const CONTEXT: &[(&str, &[&str])] = &[(
         "birthday",
         "geboren",
         "geburtsdatum",
+        "naissance",
         "né le",
         "née le",
         "nacimiento",
@@ -165,6 +166,8 @@ mod tests {
             ("Born: 12-Mar-1985", &["12-Mar-1985"]),
             ("birth date March 12, 1985", &["March 12, 1985"]),
             ("US style DOB 12/31/1985", &["12/31/1985"]),
+            ("Date de naissance : 12/03/1985", &["12/03/1985"]),
+            ("Data di nascita: 1985-03-12", &["1985-03-12"]),
             // No such day, future, too old, mixed separators, no context, context too far.
             ("born 1985-02-30 and 29/02/1999", &[]),
             ("born 2091-01-01", &[]),

@@ -83,8 +83,10 @@ impl Detector for Network {
     }
 
     fn detect(&self, text: &str, out: &mut Vec<Finding>) {
+        let first = out.len();
         ipv4(text, out);
         separated(text, out);
+        let urls = out.len();
         if let Some(re) = &self.url {
             for m in re.find_iter(text) {
                 let end = trim_url(text, m.start(), m.end());
@@ -96,6 +98,7 @@ impl Detector for Network {
                 out.push(finding(URL, m.start(), end, URL_SCORE, NAME));
             }
         }
+        drop_inside_urls(out, first, urls);
         let Some(domain) = &self.domain else {
             return;
         };
@@ -109,6 +112,23 @@ impl Detector for Network {
             });
         });
     }
+}
+
+/// Removes the addresses in `out[first..urls]` that lie inside a URL found after them: the host of
+/// `http://10.0.0.7/admin` is part of the URL, whatever context raises the address's score.
+fn drop_inside_urls(out: &mut Vec<Finding>, first: usize, urls: usize) {
+    if out.len() == urls || first == urls {
+        return;
+    }
+    let spans: Vec<(usize, usize)> = out[urls..].iter().map(|u| (u.start, u.end)).collect();
+    let mut i = 0;
+    out.retain(|f| {
+        let inside = (first..urls).contains(&i)
+            && f.entity == IP
+            && spans.iter().any(|&(s, e)| s <= f.start && f.end <= e);
+        i += 1;
+        !inside
+    });
 }
 
 /// Drops trailing punctuation that belongs to the sentence, keeping a `)` that closes a `(`
@@ -299,6 +319,11 @@ mod tests {
             (
                 "(http://en.wikipedia.org/wiki/Foo_(bar))",
                 &[(URL, "http://en.wikipedia.org/wiki/Foo_(bar)")],
+            ),
+            // The address is part of the URL.
+            (
+                "admin at http://10.0.0.7:8080/admin",
+                &[(URL, "http://10.0.0.7:8080/admin")],
             ),
             (
                 "www.example.org, ftp://files.example.net/x",

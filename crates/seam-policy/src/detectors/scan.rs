@@ -411,6 +411,9 @@ impl Gate {
                 Some((e, _, end)) if *e == entity && from <= *end => *end = to,
                 _ => {
                     if let Some((e, a, b)) = open.take() {
+                        // The nearest word decides: another entity's word ends this one's stretch
+                        // (`SSN …, passport 123456789` is a passport).
+                        let b = if e == entity { b } else { b.min(m.start()) };
                         f(e, a, b);
                     }
                     open = Some((entity, from, to));
@@ -516,5 +519,10 @@ mod tests {
         let mut got = Vec::new();
         gate.windows(text, |e, from, to| got.push((e, from, to)));
         assert_eq!(got, [("A", 12, 20 + CONTEXT_WINDOW)]);
+        // Another entity's word closes the stretch where it starts.
+        let both = Gate::new(table, &["A", "B"]);
+        let mut got = Vec::new();
+        both.windows(text, |e, from, to| got.push((e, from, to)));
+        assert_eq!(got, [("A", 12, 37), ("B", 40, 37 + CONTEXT_WINDOW)]);
     }
 }

@@ -293,7 +293,7 @@ impl Detector for Secrets {
         for m in hits {
             let (rules, keyword) = c.triggers[m.pattern().as_usize()];
             wanted |= rules;
-            if keyword {
+            if keyword && !inside_token(text.as_bytes(), m.start(), m.end()) {
                 key_words.push(m.end());
             }
             if is_aws_word(&text[m.start()..m.end()]) {
@@ -327,6 +327,17 @@ impl Detector for Secrets {
         let taken = reach_sorted(&out[first..]);
         generic(text, &key_words, &taken, out);
     }
+}
+
+/// A key word with letters or digits on both sides is a piece of some token (`…EPWdT…` holds no
+/// `pwd`), unless it starts a camelCase part (`clientSecretValue`). Glued on one side only it
+/// still counts: `PGPASSWORD=`, `tokens:`.
+fn inside_token(b: &[u8], s: usize, e: usize) -> bool {
+    let before = s.checked_sub(1).and_then(|p| b.get(p)).copied();
+    let after = b.get(e).is_some_and(u8::is_ascii_alphanumeric);
+    let camel = before.is_some_and(|p| p.is_ascii_lowercase())
+        && b.get(s).is_some_and(u8::is_ascii_uppercase);
+    before.is_some_and(|p| p.is_ascii_alphanumeric()) && after && !camel
 }
 
 fn is_aws_word(s: &str) -> bool {

@@ -193,6 +193,15 @@ mod tests {
             ("ITIN 912-70-1234", &[(ITIN, "912-70-1234")]),
             ("itin: 912701234", &[(ITIN, "912701234")]),
             ("passport number 123456789", &[(PASSPORT, "123456789")]),
+            // The nearest context word decides what a bare nine-digit number is.
+            (
+                "SSN 536-90-6789, passport 123456789.",
+                &[(SSN, "536-90-6789"), (PASSPORT, "123456789")],
+            ),
+            (
+                "passport 123456789, SSN 536906789",
+                &[(PASSPORT, "123456789"), (SSN, "536906789")],
+            ),
             ("Passport: A12345678", &[(PASSPORT, "A12345678")]),
             ("driver's license D1234567", &[(LICENSE, "D1234567")]),
             ("DL# 123456789012", &[(LICENSE, "123456789012")]),

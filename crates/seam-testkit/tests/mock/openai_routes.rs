@@ -184,3 +184,18 @@ async fn models_are_listed_and_unknown_routes_are_404() {
     assert_eq!(missing.status, 404);
     assert_eq!(missing.json()["error"]["type"], "invalid_request_error");
 }
+
+#[tokio::test]
+async fn chat_in_json_mode_answers_the_text_alone() {
+    let mock = start().await;
+    let mut body = chat("m", r#"{"name": "Ada"}"#);
+    body["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "x"}});
+    let got = openai(&mock, CHAT, body.clone()).await.json();
+    assert_eq!(
+        got["choices"][0]["message"]["content"],
+        r#"{"name": "Ada"}"#
+    );
+    body["stream"] = json!(true);
+    let streamed = content_of(&chunks(&openai(&mock, CHAT, body).await.text));
+    assert_eq!(streamed, r#"{"name": "Ada"}"#);
+}

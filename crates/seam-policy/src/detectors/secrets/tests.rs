@@ -148,6 +148,14 @@ fn generic_only_after_key_words() {
     check("api_key = YOUR_API_KEY_GOES_HERE_123", &[]);
     check("password: aaaaaaaaaaaaaaaaaaaaaaaaaa1", &[]);
     check("secret = os.environ.get('APP_SECRET')", &[]);
+    // A key word counts on its own, glued on one side, or as a camelCase part; not deep inside a
+    // token that merely spells it.
+    check(&format!("PGPASSWORD={tok}"), &[("SECRET_GENERIC", tok)]);
+    check(
+        &format!("{{\"clientSecretValue\": \"{tok}\"}}"),
+        &[("SECRET_GENERIC", tok)],
+    );
+    check(&format!("eyJx9E2ZrVADUhyiJkEPWdT.{tok}"), &[]);
 }
 
 #[test]

@@ -1,0 +1,406 @@
+//! A compiled policy: each entity's action and threshold per stage, allow-lists, the injection
+//! rule and the context limit, applied to one text at a time.
+//!
+//! The engine knows texts, not requests: the gateway walks a request's messages and calls
+//! [`Policy::input_text`] on each, with one [`Vault`] for the whole request, and
+//! [`Policy::output_text`] (or an [`OutputFilter`](crate::output::OutputFilter)) on the answer.
+//! Every decision is a [`Record`]: entity, action, offsets, score, detector — never the value.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
+use std::sync::Arc;
+
+use regex::RegexSet;
+use seam_config::{
+    Action, ConfigError, Entities, InjectionRule, Overflow, PolicyConfig, StageConfig,
+};
+
+use crate::actions::{self, Hasher};
+use crate::vault::Vault;
+use crate::{Finding, Scanner, is_secret};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Stage {
+    Input,
+    Output,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Input => "input",
+            Stage::Output => "output",
+        }
+    }
+}
+
+/// One finding and what was done about it. Safe to log, audit and count: it holds no value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    pub stage: Stage,
+    pub entity: &'static str,
+    pub action: Action,
+    /// Where in the request or answer, e.g. `messages[2].content`.
+    pub location: String,
+    /// Byte offsets into the text at `location` as it was before the action.
+    pub start: usize,
+    pub end: usize,
+    pub score: f32,
+    pub detector: &'static str,
+}
+
+/// What one input text came to.
+#[derive(Debug, Default, PartialEq)]
+pub struct TextOutcome {
+    /// The text after the actions; `None` when nothing changed.
+    pub text: Option<String>,
+    /// Entities whose action is `block`, found in this text.
+    pub blocked: Vec<&'static str>,
+    /// Whether a `route_private` entity was found.
+    pub private: bool,
+}
+
+/// One stage's rules, resolved per entity.
+#[derive(Default)]
+struct Rules {
+    by_entity: HashMap<&'static str, (Action, f32)>,
+    allow: HashSet<String>,
+    allow_patterns: Option<RegexSet>,
+}
+
+impl Rules {
+    fn is_empty(&self) -> bool {
+        self.by_entity.is_empty()
+    }
+
+    fn allowed(&self, value: &str) -> bool {
+        let v = value.trim();
+        self.allow.contains(v) || self.allow_patterns.as_ref().is_some_and(|s| s.is_match(v))
+    }
+
+    /// The action for a finding, or `None` when it does not count (no rule, below threshold,
+    /// allow-listed).
+    fn decide(&self, f: &Finding, value: &str) -> Option<Action> {
+        let &(action, min) = self.by_entity.get(f.entity)?;
+        if f.score < min {
+            return None;
+        }
+        if self.allowed(value) {
+            return Some(Action::Allow);
+        }
+        Some(action)
+    }
+}
+
+pub struct Policy {
+    name: String,
+    scanner: Arc<Scanner>,
+    input: Rules,
+    output: Rules,
+    injection: Option<InjectionRule>,
+    max_input_tokens: Option<u32>,
+    on_overflow: Overflow,
+    hasher: Hasher,
+}
+
+impl Policy {
+    /// Resolves a policy's config against the scanner's entities. `fallback_key` keys `hash` when
+    /// the policy names no `hash_key`. Errors carry the TOML path.
+    pub fn compile(
+        cfg: &PolicyConfig,
+        scanner: Arc<Scanner>,
+        fallback_key: &[u8],
+    ) -> Result<Policy, Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        let known = scanner.entities();
+        let path = format!("policies.{}", cfg.name);
+        let input = rules(
+            &format!("{path}.input"),
+            &cfg.input.rules,
+            &known,
+            &mut errors,
+        );
+        let output = rules(&format!("{path}.output"), &cfg.output, &known, &mut errors);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let key = cfg
+            .hash_key
+            .as_ref()
+            .map_or(fallback_key, |k| k.expose().as_bytes());
+        Ok(Policy {
+            name: cfg.name.clone(),
+            scanner,
+            input,
+            output,
+            injection: cfg.input.injection,
+            max_input_tokens: cfg.input.max_input_tokens,
+            on_overflow: cfg.input.on_overflow.unwrap_or(Overflow::Reject),
+            hasher: Hasher::new(key),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether input texts need scanning at all.
+    pub fn scans_input(&self) -> bool {
+        !self.input.is_empty()
+    }
+
+    /// Whether answers need scanning for new personal data.
+    pub fn scans_output(&self) -> bool {
+        !self.output.is_empty()
+    }
+
+    pub fn injection(&self) -> Option<InjectionRule> {
+        self.injection
+    }
+
+    pub fn max_input_tokens(&self) -> Option<u32> {
+        self.max_input_tokens
+    }
+
+    pub fn on_overflow(&self) -> Overflow {
+        self.on_overflow
+    }
+
+    /// Whether the policy does anything at all; an inert policy costs nothing per request.
+    pub fn is_inert(&self) -> bool {
+        !self.scans_input()
+            && !self.scans_output()
+            && self.injection.is_none()
+            && self.max_input_tokens.is_none()
+    }
+
+    /// Applies the input rules to one text: findings are recorded, values replaced per action,
+    /// tokens minted in `vault`.
+    pub fn input_text(
+        &self,
+        text: &str,
+        location: &str,
+        vault: &mut Vault,
+        records: &mut Vec<Record>,
+    ) -> TextOutcome {
+        let mut out = TextOutcome::default();
+        if !self.scans_input() || text.is_empty() {
+            return out;
+        }
+        let mut rewritten = String::new();
+        let mut last = 0;
+        for f in self.scanner.scan(text) {
+            let value = &text[f.start..f.end];
+            let Some(action) = self.input.decide(&f, value) else {
+                continue;
+            };
+            records.push(record(Stage::Input, &f, action, location));
+            let replacement = match action {
+                Action::Allow => continue,
+                Action::Block => {
+                    if !out.blocked.contains(&f.entity) {
+                        out.blocked.push(f.entity);
+                    }
+                    continue;
+                }
+                Action::RoutePrivate => {
+                    out.private = true;
+                    continue;
+                }
+                Action::Redact => actions::redact(f.entity),
+                Action::Mask => actions::mask(value),
+                Action::Hash => self.hasher.hash(f.entity, value),
+                Action::Tokenize => actions::tokenize(vault, f.entity, value),
+            };
+            rewritten.push_str(&text[last..f.start]);
+            rewritten.push_str(&replacement);
+            last = f.end;
+        }
+        if last > 0 {
+            rewritten.push_str(&text[last..]);
+            out.text = Some(rewritten);
+        }
+        out
+    }
+
+    /// Applies the output rules to an answer's text, leaving the spans in `exempt` (the caller's
+    /// own restored values) alone. `None` when nothing changed.
+    pub fn output_text(
+        &self,
+        text: &str,
+        exempt: &[Range<usize>],
+        location: &str,
+        records: &mut Vec<Record>,
+    ) -> Option<String> {
+        let findings = self.output_findings(text, exempt);
+        self.apply_output(text, &findings, location, records)
+    }
+
+    /// The output findings in `text` that count, with their actions.
+    pub(crate) fn output_findings(
+        &self,
+        text: &str,
+        exempt: &[Range<usize>],
+    ) -> Vec<(Finding, Action)> {
+        if !self.scans_output() || text.is_empty() {
+            return Vec::new();
+        }
+        self.scanner
+            .scan(text)
+            .into_iter()
+            .filter(|f| !exempt.iter().any(|r| f.start < r.end && r.start < f.end))
+            .filter_map(|f| {
+                let a = self.output.decide(&f, &text[f.start..f.end])?;
+                Some((f, a))
+            })
+            .collect()
+    }
+
+    /// Rewrites `text` with output actions for `findings` (sorted, non-overlapping).
+    pub(crate) fn apply_output(
+        &self,
+        text: &str,
+        findings: &[(Finding, Action)],
+        location: &str,
+        records: &mut Vec<Record>,
+    ) -> Option<String> {
+        let mut rewritten = String::new();
+        let mut last = 0;
+        let mut changed = false;
+        for (f, action) in findings {
+            records.push(record(Stage::Output, f, *action, location));
+            let value = &text[f.start..f.end];
+            let replacement = match action {
+                Action::Redact => actions::redact(f.entity),
+                Action::Mask => actions::mask(value),
+                Action::Hash => self.hasher.hash(f.entity, value),
+                // Output stages allow only the four actions above (checked by the config).
+                _ => continue,
+            };
+            rewritten.push_str(&text[last..f.start]);
+            rewritten.push_str(&replacement);
+            last = f.end;
+            changed = true;
+        }
+        if !changed {
+            return None;
+        }
+        rewritten.push_str(&text[last..]);
+        Some(rewritten)
+    }
+}
+
+fn record(stage: Stage, f: &Finding, action: Action, location: &str) -> Record {
+    Record {
+        stage,
+        entity: f.entity,
+        action,
+        location: location.to_owned(),
+        start: f.start,
+        end: f.end,
+        score: f.score,
+        detector: f.detector,
+    }
+}
+
+/// Per-entity rules: an explicit entry wins, then the class rule (`secrets` for `SECRET_*`,
+/// `pii` for the rest) when it covers the entity.
+fn rules(
+    path: &str,
+    cfg: &StageConfig,
+    known: &[&'static str],
+    errors: &mut Vec<ConfigError>,
+) -> Rules {
+    let find = |name: &str| known.iter().copied().find(|k| *k == name);
+    let mut by_entity = HashMap::new();
+    for (class, rule) in [("pii", &cfg.pii), ("secrets", &cfg.secrets)] {
+        let Some(rule) = rule else { continue };
+        let members: Vec<&'static str> = match &rule.entities {
+            Entities::All => known
+                .iter()
+                .copied()
+                .filter(|e| is_secret(e) == (class == "secrets"))
+                .collect(),
+            Entities::Only(list) => list
+                .iter()
+                .enumerate()
+                .filter_map(|(i, name)| {
+                    let p = format!("{path}.{class}.entities[{i}]");
+                    match find(name) {
+                        Some(e) if is_secret(e) == (class == "secrets") => Some(e),
+                        Some(_) => {
+                            errors.push(ConfigError::new(
+                                p,
+                                format!(
+                                    "{name} belongs in {}",
+                                    if class == "pii" { "secrets" } else { "pii" }
+                                ),
+                            ));
+                            None
+                        }
+                        None => {
+                            errors.push(unknown_entity(&p, name));
+                            None
+                        }
+                    }
+                })
+                .collect(),
+        };
+        for e in members {
+            by_entity.insert(e, (rule.action, rule.min_score));
+        }
+    }
+    for (name, rule) in &cfg.entities {
+        let Some(e) = find(name) else {
+            errors.push(unknown_entity(&format!("{path}.entities.{name}"), name));
+            continue;
+        };
+        let class_min = if is_secret(e) {
+            cfg.secrets.as_ref()
+        } else {
+            cfg.pii.as_ref()
+        }
+        .map_or(seam_config::policy::DEFAULT_MIN_SCORE, |r| r.min_score);
+        by_entity.insert(e, (rule.action, rule.min_score.unwrap_or(class_min)));
+    }
+    let allow_patterns = if cfg.allow_patterns.is_empty() {
+        None
+    } else {
+        let anchored: Vec<String> = cfg
+            .allow_patterns
+            .iter()
+            .map(|p| format!("^(?:{p})$"))
+            .collect();
+        match RegexSet::new(&anchored) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                errors.push(ConfigError::new(
+                    format!("{path}.allow_patterns"),
+                    "not valid regexes",
+                ));
+                None
+            }
+        }
+    };
+    Rules {
+        by_entity,
+        allow: cfg.allow.iter().cloned().collect(),
+        allow_patterns,
+    }
+}
+
+fn unknown_entity(path: &str, name: &str) -> ConfigError {
+    ConfigError::new(
+        path,
+        format!("unknown entity \"{name}\" (`seam redact --entities` lists them)"),
+    )
+}
+
+/// Counts per (stage, entity, action), for headers and metrics.
+pub fn summarize(records: &[Record]) -> BTreeMap<(Stage, &'static str, &'static str), usize> {
+    let mut m = BTreeMap::new();
+    for r in records {
+        *m.entry((r.stage, r.entity, r.action.as_str())).or_insert(0) += 1;
+    }
+    m
+}
