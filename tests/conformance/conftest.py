@@ -108,6 +108,58 @@ targets = [
 
 [models.embed]
 targets = [{{ provider = "echo", model = "embed" }}]
+
+# ---- policies (test_policy.py) ----
+
+[policies.mask-pii.input]
+pii = {{ action = "tokenize" }}
+secrets = {{ action = "block" }}
+[policies.mask-pii.input.entities]
+PHONE_NUMBER = "allow"
+[policies.mask-pii.output]
+pii = {{ action = "redact" }}
+
+[policies.block-pii.input]
+pii = {{ action = "block" }}
+
+[policies.shield.input]
+injection = {{ action = "block", threshold = 0.8 }}
+
+[policies.small.input]
+max_input_tokens = 60
+on_overflow = "reject"
+
+[policies.trim.input]
+max_input_tokens = 60
+on_overflow = "truncate"
+
+[models.guarded]
+targets = [{{ provider = "mock", model = "gpt-mock" }}]
+policy = "mask-pii"
+
+[models.guarded-claude]
+targets = [{{ provider = "mockanth", model = "claude-mock" }}]
+policy = "mask-pii"
+
+[models.strict]
+targets = [{{ provider = "mock", model = "gpt-mock" }}]
+policy = "block-pii"
+
+[models.shielded]
+targets = [{{ provider = "mock", model = "gpt-mock" }}]
+policy = "shield"
+
+[models.small]
+targets = [{{ provider = "mock", model = "gpt-mock" }}]
+policy = "small"
+
+[models.trim]
+targets = [{{ provider = "mock", model = "gpt-mock" }}]
+policy = "trim"
+
+[models.contract]
+targets = [{{ provider = "mock", model = "gpt-mock" }}]
+output_schema = {{ type = "object", required = ["name"], properties = {{ name = {{ type = "string" }} }} }}
 """
 
 
@@ -145,7 +197,8 @@ def mock_url():
 
 
 @pytest.fixture(scope="session")
-def seam_url(mock_url):
+def seam(mock_url):
+    """The running `seam`: `.url`, and `.log`, its output so far (one string per line)."""
     tmp = tempfile.mkdtemp(prefix="seam-conformance-")
     cfg = pathlib.Path(tmp) / "seam.toml"
     cfg.write_text(CONFIG.format(mock=mock_url))
@@ -157,7 +210,7 @@ def seam_url(mock_url):
         r"listening on (http://[0-9.:]+)",
         env=env,
     )
-    url = m.group(1)
+    url = proc.url = m.group(1)
     for _ in range(100):
         try:
             with urllib.request.urlopen(url + "/readyz") as r:
@@ -165,13 +218,18 @@ def seam_url(mock_url):
                     break
         except OSError:
             time.sleep(0.05)
-    yield url
+    yield proc
     proc.terminate()
     proc.wait(timeout=10)
     # Secrets never reach a log line.
     log = "".join(proc.log)
     for secret in ["sk-mock-secret-value", *AWS_ENV.values()]:
         assert secret not in log
+
+
+@pytest.fixture(scope="session")
+def seam_url(seam):
+    return seam.url
 
 
 @pytest.fixture()

@@ -190,10 +190,11 @@ def test_bedrock_api_key_instead_of_sigv4(client):
 
 
 def test_gemini_json_schema_response_format_is_accepted(client):
-    # The mock rejects schema keywords Gemini lacks; Seam must have stripped them.
+    # The mock rejects schema keywords Gemini lacks; Seam must have stripped them. In JSON mode the
+    # mock echoes the text alone, and Seam checks the answer against the schema.
     r = client.chat.completions.create(
         model=model("gemini"),
-        messages=user("shape"),
+        messages=user('{"a": "shape"}'),
         response_format={
             "type": "json_schema",
             "json_schema": {
@@ -202,4 +203,4 @@ def test_gemini_json_schema_response_format_is_accepted(client):
             },
         },
     )
-    assert r.choices[0].message.content == "mock: shape"
+    assert r.choices[0].message.content == '{"a": "shape"}'

@@ -8,7 +8,9 @@
 //! any other; after that, failures surface as the stream's last item ([`stream`]). Metrics go
 //! through the `metrics` facade with bounded label sets ([`telemetry`]).
 
+mod contract;
 mod errors;
+mod policy;
 pub mod routes;
 mod stream;
 pub mod telemetry;
@@ -25,6 +27,7 @@ use seam_types::ApiError;
 use seam_types::chat::{ChatChunk, ChatCompletion, ChatRequest};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 
+pub use policy::PolicyReport;
 pub use routes::{ProviderEntry, TargetReport};
 pub use seam_router::{Attempt, Placement, Registry};
 
@@ -42,6 +45,8 @@ pub struct Outcome<T> {
     pub reason: String,
     /// Time spent in the successful attempt (for streams: until the first chunk).
     pub upstream: Duration,
+    /// What the policy decided, when the route's policy does anything (`x-seam-policy`).
+    pub policy: Option<PolicyReport>,
 }
 
 /// No answer: the error for the client, and what was tried.
@@ -66,12 +71,16 @@ impl Failure {
 /// state lives in the shared [`Registry`] and carries over.
 pub struct Gateway {
     table: routes::Table,
+    policies: policy::Policies,
+    contracts: contract::Contracts,
 }
 
 impl Gateway {
     pub fn new(cfg: &Config, registry: &Arc<Registry>) -> Result<Self, String> {
         Ok(Gateway {
             table: routes::Table::new(cfg, registry)?,
+            policies: policy::Policies::new(cfg)?,
+            contracts: contract::Contracts::new(cfg)?,
         })
     }
 
@@ -103,12 +112,67 @@ impl Gateway {
         constraints: &Placement,
     ) -> Result<Outcome<ChatCompletion>, Failure> {
         let route = self.resolve(&req.model).map_err(Failure::before_attempts)?;
+        let contract = self
+            .contracts
+            .for_request(&route.name, req)
+            .map_err(Failure::before_attempts)?;
+        let policy = self.policies.for_route(&route.name);
+        let mut prepared = policy::prepare(policy, req).map_err(Failure::before_attempts)?;
+        if let Some(c) = &contract {
+            let r = prepared.request.to_mut();
+            c.apply(r);
+            // A stream with a contract is answered whole, then sent in chunks.
+            r.stream = None;
+            r.stream_options = None;
+        }
+        let placement = prepared.placement(constraints);
+        let sent: &ChatRequest = &prepared.request;
+        let mut out = self.unary_chat(&route, &placement, sent).await?;
+        let raw = contract.as_ref().map(|_| out.value.clone());
+        let records = prepared.finish_completion(&mut out.value);
+        prepared.report.records.extend(records);
+        if let (Some(c), Some(raw)) = (&contract, raw)
+            && let Some(why) = c.check(&out.value)
+        {
+            let again = contract::reask(sent, &raw, &why);
+            let mut attempts = std::mem::take(&mut out.attempts);
+            let mut second = match self.unary_chat(&route, &placement, &again).await {
+                Ok(o) => o,
+                Err(mut f) => {
+                    attempts.append(&mut f.attempts);
+                    f.attempts = attempts;
+                    return Err(f);
+                }
+            };
+            attempts.append(&mut second.attempts);
+            let records = prepared.finish_completion(&mut second.value);
+            prepared.report.records.extend(records);
+            if let Some(why) = c.check(&second.value) {
+                telemetry::policy_refusal(policy.name(), "contract");
+                return Err(Failure {
+                    error: contract::violation(&why),
+                    attempts,
+                    reason: Some(second.reason),
+                });
+            }
+            second.attempts = attempts;
+            second.upstream += out.upstream;
+            out = second;
+        }
+        out.policy = prepared.active().then_some(prepared.report);
+        Ok(out)
+    }
+
+    async fn unary_chat(
+        &self,
+        route: &Route,
+        placement: &Placement,
+        req: &ChatRequest,
+    ) -> Result<Outcome<ChatCompletion>, Failure> {
         let out = self
-            .run(&route, constraints, Mode::Unary, |p, model| {
-                p.chat(model, req)
-            })
+            .run(route, placement, Mode::Unary, |p, model| p.chat(model, req))
             .await?;
-        Ok(answered(&route, out, |c| {
+        Ok(answered(route, out, |c| {
             c.usage
                 .as_ref()
                 .map(|u| (u.prompt_tokens, u.completion_tokens))
@@ -122,9 +186,30 @@ impl Gateway {
         constraints: &Placement,
     ) -> Result<Outcome<ClientStream>, Failure> {
         let route = self.resolve(&req.model).map_err(Failure::before_attempts)?;
+        if self
+            .contracts
+            .for_request(&route.name, req)
+            .map_err(Failure::before_attempts)?
+            .is_some()
+        {
+            let out = self.chat(req, constraints).await?;
+            let usage = req.wants_stream_usage();
+            return Ok(Outcome {
+                value: Box::pin(stream::from_completion(out.value, usage)),
+                route: out.route,
+                attempts: out.attempts,
+                reason: out.reason,
+                upstream: out.upstream,
+                policy: out.policy,
+            });
+        }
+        let policy = self.policies.for_route(&route.name);
+        let prepared = policy::prepare(policy, req).map_err(Failure::before_attempts)?;
+        let placement = prepared.placement(constraints);
+        let sent: &ChatRequest = &prepared.request;
         let out = self
-            .run(&route, constraints, Mode::Stream, |p, model| {
-                stream::open(p, model, req)
+            .run(&route, &placement, Mode::Stream, |p, model| {
+                stream::open(p, model, sent)
             })
             .await?;
         let target = &route.targets[out.target];
@@ -138,11 +223,12 @@ impl Gateway {
             target.metric_model.clone(),
         );
         Ok(Outcome {
-            value: Box::pin(guarded),
+            value: prepared.filter_stream(Box::pin(guarded)),
             route: target.label.clone(),
             attempts: out.attempts,
             reason: out.reason,
             upstream: out.upstream,
+            policy: prepared.active().then(|| prepared.report.clone()),
         })
     }
 
@@ -152,14 +238,24 @@ impl Gateway {
         constraints: &Placement,
     ) -> Result<Outcome<EmbeddingsResponse>, Failure> {
         let route = self.resolve(&req.model).map_err(Failure::before_attempts)?;
+        let policy = self.policies.for_route(&route.name);
+        let (sent, private, report) =
+            policy::prepare_embeddings(policy, req).map_err(Failure::before_attempts)?;
+        let mut placement = constraints.clone();
+        if private {
+            placement.trust = Some(vec![seam_config::Trust::Private]);
+        }
+        let sent: &EmbeddingsRequest = &sent;
         let out = self
-            .run(&route, constraints, Mode::Unary, |p, model| {
-                p.embeddings(model, req)
+            .run(&route, &placement, Mode::Unary, |p, model| {
+                p.embeddings(model, sent)
             })
             .await?;
-        Ok(answered(&route, out, |e| {
+        let mut out = answered(&route, out, |e| {
             e.usage.as_ref().map(|u| (u.prompt_tokens, 0))
-        }))
+        });
+        out.policy = policy.scans_input().then_some(report);
+        Ok(out)
     }
 
     /// The router's loop with this gateway's providers, error judgement and telemetry.
@@ -212,6 +308,7 @@ fn answered<T>(
         attempts: out.attempts,
         reason: out.reason,
         upstream: out.upstream,
+        policy: None,
     }
 }
 

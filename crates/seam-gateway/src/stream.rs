@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::{Stream, StreamExt};
 use seam_providers::{ChunkStream, Provider, ProviderError};
-use seam_types::chat::{ChatChunk, ChatRequest};
+use seam_types::chat::{
+    ChatChunk, ChatCompletion, ChatRequest, Delta, FunctionCallDelta, Role, ToolCallDelta,
+};
 use seam_types::{ApiError, ErrorCode};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Sleep;
@@ -170,4 +172,67 @@ impl Drop for Guarded {
             self.finish("client_closed");
         }
     }
+}
+
+/// Text per chunk when a whole answer is sent as a stream.
+const PIECE: usize = 32;
+
+/// A whole answer as the chunks a stream of it would have carried: per choice its role, its
+/// content in pieces, its tool calls, its finish reason; then usage when the client asked for it.
+/// Used where an answer must be complete before any of it is sent (output contracts).
+pub(crate) fn from_completion(
+    c: ChatCompletion,
+    include_usage: bool,
+) -> impl Stream<Item = Result<ChatChunk, ApiError>> + Send {
+    let (id, created, model) = (c.id.as_str(), c.created, c.model.as_str());
+    let mut chunks = Vec::new();
+    for choice in &c.choices {
+        let with_index = |mut chunk: ChatChunk| {
+            for ch in &mut chunk.choices {
+                ch.index = choice.index;
+            }
+            chunk
+        };
+        let role = Delta {
+            role: Some(Role::Assistant),
+            ..Delta::default()
+        };
+        chunks.push(with_index(ChatChunk::delta(id, created, model, role)));
+        let text = choice.message.text();
+        let mut rest = text.as_str();
+        while !rest.is_empty() {
+            let mut cut = rest.len().min(PIECE);
+            while !rest.is_char_boundary(cut) {
+                cut += 1;
+            }
+            let (piece, tail) = rest.split_at(cut);
+            let delta = Delta {
+                content: Some(piece.to_owned()),
+                ..Delta::default()
+            };
+            chunks.push(with_index(ChatChunk::delta(id, created, model, delta)));
+            rest = tail;
+        }
+        for (k, call) in choice.message.tool_calls.iter().flatten().enumerate() {
+            let delta = Delta {
+                tool_calls: Some(vec![ToolCallDelta {
+                    index: u32::try_from(k).unwrap_or(u32::MAX),
+                    id: Some(call.id.clone()),
+                    kind: Some(call.kind.clone()),
+                    function: Some(FunctionCallDelta {
+                        name: Some(call.function.name.clone()),
+                        arguments: Some(call.function.arguments.clone()),
+                    }),
+                }]),
+                ..Delta::default()
+            };
+            chunks.push(with_index(ChatChunk::delta(id, created, model, delta)));
+        }
+        let reason = choice.finish_reason.as_deref().unwrap_or("stop");
+        chunks.push(with_index(ChatChunk::finish(id, created, model, reason)));
+    }
+    if include_usage && let Some(u) = c.usage.clone() {
+        chunks.push(ChatChunk::usage(id, created, model, u));
+    }
+    futures_util::stream::iter(chunks.into_iter().map(Ok))
 }

@@ -25,6 +25,8 @@ pub const STREAM_DURATION: &str = "seam_stream_duration_seconds";
 pub const BREAKER_STATE: &str = "seam_breaker_state";
 pub const IN_FLIGHT: &str = "seam_target_in_flight";
 pub const QUEUED: &str = "seam_provider_queued";
+pub const POLICY_FINDINGS: &str = "seam_policy_findings_total";
+pub const POLICY_REFUSALS: &str = "seam_policy_refusals_total";
 
 /// Registers help texts; call once at start-up after installing a recorder.
 pub fn describe() {
@@ -60,6 +62,14 @@ pub fn describe() {
         "Circuit breaker per target: 0 closed, 1 half-open, 2 open."
     );
     describe_gauge!(IN_FLIGHT, "Requests in flight to a target's provider.");
+    describe_counter!(
+        POLICY_FINDINGS,
+        "Policy findings by policy, stage (input|output), entity and action. Never values."
+    );
+    describe_counter!(
+        POLICY_REFUSALS,
+        "Requests a policy refused, by policy and reason (entity|injection|context|contract)."
+    );
     describe_gauge!(
         QUEUED,
         "Requests waiting for a slot at a target's provider."
@@ -160,4 +170,23 @@ pub fn stream_end(provider: &str, model: &str, outcome: &'static str, d: Duratio
     counter!(STREAMS, "provider" => p.clone(), "model" => m.clone(), "outcome" => outcome)
         .increment(1);
     histogram!(STREAM_DURATION, "provider" => p, "model" => m).record(d.as_secs_f64());
+}
+
+/// Counts policy findings. Labels are bounded: policies come from the config, entities and actions
+/// from fixed lists.
+pub fn policy_findings(policy: &str, records: &[seam_policy::Record]) {
+    for ((stage, entity, action), n) in seam_policy::engine::summarize(records) {
+        counter!(
+            POLICY_FINDINGS,
+            "policy" => policy.to_owned(),
+            "stage" => stage.as_str(),
+            "entity" => entity,
+            "action" => action,
+        )
+        .increment(n as u64);
+    }
+}
+
+pub fn policy_refusal(policy: &str, reason: &'static str) {
+    counter!(POLICY_REFUSALS, "policy" => policy.to_owned(), "reason" => reason).increment(1);
 }

@@ -9,7 +9,7 @@ use seam_gateway::{Attempt, Failure, Outcome, Placement};
 use seam_types::chat::ChatRequest;
 
 use crate::error::error_response;
-use crate::{ATTEMPTS, ROUTE, ROUTE_REASON, RequestStart, SharedState, body, metrics, sse};
+use crate::{ATTEMPTS, POLICY, ROUTE, ROUTE_REASON, RequestStart, SharedState, body, metrics, sse};
 
 pub async fn handle(
     State(st): State<SharedState>,
@@ -35,6 +35,7 @@ pub async fn handle(
                 metrics::CHAT,
                 start.0.elapsed().saturating_sub(out.upstream),
             );
+            let report = out.policy.as_ref().map(|p| p.header());
             let mut resp = sse::response(out.value);
             route_headers(
                 &mut resp,
@@ -42,6 +43,7 @@ pub async fn handle(
                 &out.attempts,
                 Some(&out.reason),
             );
+            policy_header(&mut resp, report.as_deref());
             resp
         }
         Err(f) => failure(&f),
@@ -62,7 +64,17 @@ pub fn answered<T: serde::Serialize>(
         &out.attempts,
         Some(&out.reason),
     );
+    policy_header(
+        &mut resp,
+        out.policy.as_ref().map(|p| p.header()).as_deref(),
+    );
     resp
+}
+
+fn policy_header(resp: &mut Response, report: Option<&str>) {
+    if let Some(v) = report.and_then(|r| HeaderValue::from_str(&header_text(r)).ok()) {
+        resp.headers_mut().insert(POLICY, v);
+    }
 }
 
 pub fn failure(f: &Failure) -> Response {

@@ -118,6 +118,8 @@ pub const REQUEST_ID: &str = "x-seam-request-id";
 pub const ROUTE: &str = "x-seam-route";
 pub const ATTEMPTS: &str = "x-seam-attempts";
 pub const ROUTE_REASON: &str = "x-seam-route-reason";
+/// What the route's policy decided: entity types, actions and counts, never values.
+pub const POLICY: &str = "x-seam-policy";
 
 /// The whole HTTP surface. Middleware, outermost first: `observe` (request id, access metrics).
 /// `/admin/*` is as reachable as the rest: until API keys exist, Seam listens only on loopback.

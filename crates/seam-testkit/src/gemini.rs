@@ -81,7 +81,18 @@ pub(crate) fn generate(
                 "* GenerateContentRequest.contents: contents is not specified",
             )
         })?;
-    let answer = decide(contents, body.get("tools"), body.get("toolConfig"));
+    let mut answer = decide(contents, body.get("tools"), body.get("toolConfig"));
+    // JSON mode answers with JSON alone, as the OpenAI routes do.
+    let json_mode = body
+        .pointer("/generationConfig/responseMimeType")
+        .and_then(Value::as_str)
+        == Some("application/json");
+    if json_mode
+        && let Answer::Text(t) = &mut answer
+        && let Some(rest) = t.strip_prefix("mock: ")
+    {
+        *t = rest.to_owned();
+    }
     let system = body.pointer("/systemInstruction/parts");
     let prompt_tokens = words(&parts_text(system))
         + contents

@@ -121,7 +121,8 @@ fn card_at(run: &Run<'_>, i: usize) -> Option<usize> {
     let mut n = 0;
     let mut total = 0;
     for j in i..run.len().min(i + 8) {
-        if j > i && !card_sep(run.sep(j - 1)) {
+        // One card is written with one separator: `7654 32  4111` joins two numbers.
+        if j > i && !(card_sep(run.sep(j - 1)) && run.sep(j - 1) == run.sep(i)) {
             break;
         }
         total += run.width(j);
@@ -135,11 +136,13 @@ fn card_at(run: &Run<'_>, i: usize) -> Option<usize> {
     }
     ends[..n].iter().rev().copied().find(|&j| {
         let grouping = i == j || (run.width(i) >= 4 && (i + 1..j).all(|k| run.width(k) >= 2));
-        // Four-digit groups that carry on the same way belong to a longer number.
+        // Four-digit groups that carry on the same way (same separator) belong to a longer
+        // number; two cards a double space apart are two cards.
         let all_fours = (i..=j).all(|k| run.width(k) == 4);
+        let same = |k: usize| run.sep(k) == run.sep(i);
         let carries_on = all_fours
-            && ((i > 0 && run.width(i - 1) == 4 && card_sep(run.sep(i - 1)))
-                || (j + 1 < run.len() && run.width(j + 1) == 4 && card_sep(run.sep(j))));
+            && ((i > 0 && run.width(i - 1) == 4 && same(i - 1))
+                || (j + 1 < run.len() && run.width(j + 1) == 4 && same(j)));
         grouping
             && !carries_on
             && run.ends_clean(j)
@@ -242,6 +245,14 @@ mod tests {
             (
                 "card 4111 1111 1111 1111 exp 12/25 cvv 123",
                 &["4111 1111 1111 1111"],
+            ),
+            (
+                "GB82 WEST 1234 5698 7654 32  4111 1111 1111 1111",
+                &["4111 1111 1111 1111"],
+            ),
+            (
+                "4111 1111 1111 1111  5555 5555 5555 4444",
+                &["4111 1111 1111 1111", "5555 5555 5555 4444"],
             ),
             // Luhn-invalid, no issuer, too long, glued, inside longer grouped numbers.
             ("4111 1111 1111 1112", &[]),

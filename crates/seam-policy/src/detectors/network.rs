@@ -165,7 +165,9 @@ fn ipv4(text: &str, out: &mut Vec<Finding>) {
     });
 }
 
-/// `version 1.2.3.4`, `release 10.0.0.1`: dotted version numbers look like addresses.
+/// `version 1.2.3.4`, `release 10.0.0.1`: dotted version numbers look like addresses. A bare `v`
+/// counts only glued on (`v1.2.3.4`, which is not a clean run anyway): `V 10.0.0.1` is a letter
+/// before an address.
 fn after_version(text: &str, start: usize) -> bool {
     let before = text[..start].trim_end_matches([' ', ':', '=']);
     let word_start = before
@@ -173,7 +175,7 @@ fn after_version(text: &str, start: usize) -> bool {
         .rposition(|c| !c.is_ascii_alphabetic())
         .map_or(0, |p| p + 1);
     let word = &before[word_start..];
-    ["version", "ver", "release", "build", "rev", "v"]
+    ["version", "ver", "release", "build", "rev"]
         .iter()
         .any(|w| word.eq_ignore_ascii_case(w))
 }
@@ -329,6 +331,7 @@ mod tests {
                 "www.example.org, ftp://files.example.net/x",
                 &[(URL, "www.example.org"), (URL, "ftp://files.example.net/x")],
             ),
+            ("V 10.0.0.1", &[(IP, "10.0.0.1")]),
             // Versions, out of range, longer dotted, times, code paths, EUI-64, bare schemes.
             ("version 1.2.3.4, v1.2.3.4, 1.2.3, 1.2.3.4.5", &[]),
             ("256.1.1.1 and 01.02.03.04", &[]),

@@ -1,0 +1,606 @@
+//! The policy stages around the router: the input stage rewrites (or refuses) a request before any
+//! target sees it; the output stage restores tokens and scans the answer, whole or streamed.
+//!
+//! `seam-policy` works on texts; this module knows where the texts are in a request (message
+//! content and its text parts, tool-call arguments of earlier turns) and in an answer (content and
+//! tool-call arguments, per choice), and turns decisions into errors, placement constraints, a
+//! response header and metrics. No value ever leaves it except towards the client it came from.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+
+use futures_util::Stream;
+use seam_config::{Config, InjectionAction, Trust};
+use seam_policy::context::{self, Fit, Unit};
+use seam_policy::{Escape, OutputFilter, Policy, Record, Scanner, StreamFilter, Vault};
+use seam_router::Placement;
+use seam_types::chat::{
+    ChatChunk, ChatCompletion, ChatRequest, Content, Delta, FunctionCallDelta, Message, Role,
+    ToolCallDelta,
+};
+use seam_types::embeddings::{EmbeddingInput, EmbeddingsRequest};
+use seam_types::{ApiError, ErrorCode};
+
+use crate::{ClientStream, telemetry};
+
+/// Every policy of a config, compiled, and which alias uses which.
+pub(crate) struct Policies {
+    by_alias: HashMap<String, Arc<Policy>>,
+    /// `default`: direct addressing (`PROVIDER/MODEL`) and aliases that name no policy.
+    default: Arc<Policy>,
+}
+
+/// The key `hash` uses when a policy names no `hash_key`: drawn once per process, so hashes stay
+/// stable across reloads but not across restarts (set `hash_key` for that).
+fn process_key() -> &'static [u8] {
+    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut k = [0u8; 32];
+        // A failing system RNG leaves a fixed key; hashes are then as weak as unkeyed ones,
+        // which the log says.
+        if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut k).is_err() {
+            tracing::error!("no system randomness: policy hashes use a fixed key");
+        }
+        k
+    })
+}
+
+impl Policies {
+    pub(crate) fn new(cfg: &Config) -> Result<Self, String> {
+        let needs_scanner = cfg.policies.values().any(|p| !p.is_empty());
+        let scanner = Arc::new(if needs_scanner {
+            Scanner::all()
+        } else {
+            Scanner::new(Vec::new())
+        });
+        let mut compiled = HashMap::new();
+        let mut errors = Vec::new();
+        for (name, p) in &cfg.policies {
+            match Policy::compile(p, Arc::clone(&scanner), process_key()) {
+                Ok(p) => {
+                    compiled.insert(name.clone(), Arc::new(p));
+                }
+                Err(e) => errors.extend(e.into_iter().map(|e| e.to_string())),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors.join("\n"));
+        }
+        let default = compiled
+            .get(seam_config::DEFAULT_POLICY)
+            .cloned()
+            .ok_or("the default policy is missing")?;
+        let by_alias = cfg
+            .models
+            .iter()
+            .filter_map(|(alias, m)| Some((alias.clone(), compiled.get(&m.policy)?.clone())))
+            .collect();
+        Ok(Policies { by_alias, default })
+    }
+
+    /// The policy of a route (an alias, or `PROVIDER/MODEL`).
+    pub(crate) fn for_route(&self, name: &str) -> &Arc<Policy> {
+        self.by_alias.get(name).unwrap_or(&self.default)
+    }
+}
+
+/// What the input stage decided, for the `x-seam-policy` header and the audit trail.
+#[derive(Clone, Debug, Default)]
+pub struct PolicyReport {
+    pub policy: String,
+    pub records: Vec<Record>,
+    /// The injection score, when the policy assesses injection.
+    pub injection: Option<f32>,
+    pub injection_flagged: bool,
+    /// Messages dropped to fit `max_input_tokens`.
+    pub dropped_messages: usize,
+}
+
+impl PolicyReport {
+    /// `policy=NAME; input=ENTITY:action:count,…; output=…; injection=0.12; dropped_messages=2`.
+    /// Entity names, actions and counts only, never values.
+    pub fn header(&self) -> String {
+        let mut h = format!("policy={}", self.policy);
+        let summary = seam_policy::engine::summarize(&self.records);
+        for stage in [seam_policy::Stage::Input, seam_policy::Stage::Output] {
+            let items: Vec<String> = summary
+                .iter()
+                .filter(|((s, _, _), _)| *s == stage)
+                .map(|((_, e, a), n)| format!("{e}:{a}:{n}"))
+                .collect();
+            if !items.is_empty() {
+                h.push_str(&format!("; {}={}", stage.as_str(), items.join(",")));
+            }
+        }
+        if let Some(score) = self.injection {
+            h.push_str(&format!("; injection={score:.2}"));
+            if self.injection_flagged {
+                h.push_str(":flag");
+            }
+        }
+        if self.dropped_messages > 0 {
+            h.push_str(&format!("; dropped_messages={}", self.dropped_messages));
+        }
+        h
+    }
+}
+
+/// A request after the input stage.
+pub(crate) struct Prepared<'r> {
+    pub(crate) request: Cow<'r, ChatRequest>,
+    policy: Arc<Policy>,
+    vault: Arc<Vault>,
+    /// Only `trust = "private"` targets may see this request.
+    private: bool,
+    pub(crate) report: PolicyReport,
+}
+
+impl Prepared<'_> {
+    /// The caller's placement, narrowed to private targets when the policy requires it.
+    pub(crate) fn placement(&self, base: &Placement) -> Placement {
+        let mut p = base.clone();
+        if self.private {
+            p.trust = Some(vec![Trust::Private]);
+        }
+        p
+    }
+
+    /// Whether the policy does anything (else no header is sent).
+    pub(crate) fn active(&self) -> bool {
+        !self.policy.is_inert()
+    }
+
+    fn output(&self) -> Option<OutputFilter> {
+        OutputFilter::new(Arc::clone(&self.policy), Arc::clone(&self.vault))
+    }
+
+    /// Restores tokens and scans every choice of a whole answer; returns the output decisions.
+    pub(crate) fn finish_completion(&self, c: &mut ChatCompletion) -> Vec<Record> {
+        let mut records = Vec::new();
+        let Some(filter) = self.output() else {
+            return records;
+        };
+        for choice in &mut c.choices {
+            let i = choice.index;
+            finish_message(&filter, &mut choice.message, i, &mut records);
+        }
+        telemetry::policy_findings(self.policy.name(), &records);
+        records
+    }
+
+    /// Wraps a stream so that tokens are restored and answers scanned as chunks pass.
+    pub(crate) fn filter_stream(&self, inner: ClientStream) -> ClientStream {
+        match self.output() {
+            None => inner,
+            Some(filter) => Box::pin(Filtered {
+                inner,
+                filter,
+                channels: HashMap::new(),
+                last: None,
+                queue: std::collections::VecDeque::new(),
+                records: Vec::new(),
+                policy: self.policy.name().to_owned(),
+                done: false,
+            }),
+        }
+    }
+}
+
+fn finish_message(filter: &OutputFilter, m: &mut Message, choice: u32, records: &mut Vec<Record>) {
+    match &mut m.content {
+        Some(Content::Text(t)) => {
+            let loc = format!("choices[{choice}].message.content");
+            if let Some(new) = filter.text(t, &loc, Escape::None, records) {
+                *t = new;
+            }
+        }
+        Some(Content::Parts(parts)) => {
+            for (j, p) in parts.iter_mut().enumerate() {
+                if let Some(t) = &mut p.text {
+                    let loc = format!("choices[{choice}].message.content[{j}].text");
+                    if let Some(new) = filter.text(t, &loc, Escape::None, records) {
+                        *t = new;
+                    }
+                }
+            }
+        }
+        None => {}
+    }
+    for (k, call) in m.tool_calls.iter_mut().flatten().enumerate() {
+        let loc = format!("choices[{choice}].message.tool_calls[{k}].function.arguments");
+        if let Some(new) = filter.text(&call.function.arguments, &loc, Escape::Json, records) {
+            call.function.arguments = new;
+        }
+    }
+}
+
+fn violation(policy: &Policy, entities: &[&'static str]) -> ApiError {
+    telemetry::policy_refusal(policy.name(), "entity");
+    ApiError::new(
+        ErrorCode::PolicyViolation,
+        format!(
+            "The policy `{}` does not allow {} in a request; remove or mask the value and retry",
+            policy.name(),
+            entities.join(", ")
+        ),
+    )
+}
+
+/// The input stage of a chat request: entities, injection, then the context window.
+pub(crate) fn prepare<'r>(
+    policy: &Arc<Policy>,
+    req: &'r ChatRequest,
+) -> Result<Prepared<'r>, ApiError> {
+    let mut prepared = Prepared {
+        request: Cow::Borrowed(req),
+        policy: Arc::clone(policy),
+        vault: Arc::new(Vault::new()),
+        private: false,
+        report: PolicyReport {
+            policy: policy.name().to_owned(),
+            ..PolicyReport::default()
+        },
+    };
+    if policy.is_inert() {
+        return Ok(prepared);
+    }
+    if let Some(rule) = policy.injection() {
+        let score = req
+            .messages
+            .iter()
+            .filter(|m| matches!(m.role, Role::User | Role::Tool))
+            .map(|m| seam_policy::injection::assess(&m.text()).score)
+            .fold(0.0f32, f32::max);
+        prepared.report.injection = Some(score);
+        if score >= rule.threshold {
+            match rule.action {
+                InjectionAction::Block => {
+                    telemetry::policy_refusal(policy.name(), "injection");
+                    return Err(ApiError::new(
+                        ErrorCode::PolicyViolation,
+                        format!(
+                            "The policy `{}` blocks this request: it looks like a prompt injection (score {score:.2}, threshold {:.2})",
+                            policy.name(),
+                            rule.threshold
+                        ),
+                    ));
+                }
+                InjectionAction::Flag => prepared.report.injection_flagged = true,
+            }
+        }
+    }
+    if policy.scans_input() {
+        let mut vault = Vault::new();
+        let mut records = Vec::new();
+        let mut blocked: Vec<&'static str> = Vec::new();
+        let mut private = false;
+        let mut messages: Option<Vec<Message>> = None;
+        for (i, m) in req.messages.iter().enumerate() {
+            let mut apply = |text: &str, loc: String, set: &mut dyn FnMut(String)| {
+                let out = policy.input_text(text, &loc, &mut vault, &mut records);
+                for e in out.blocked {
+                    if !blocked.contains(&e) {
+                        blocked.push(e);
+                    }
+                }
+                private |= out.private;
+                if let Some(t) = out.text {
+                    set(t);
+                }
+            };
+            let mut changed: Option<Message> = None;
+            match &m.content {
+                Some(Content::Text(t)) => apply(t, format!("messages[{i}].content"), &mut |new| {
+                    changed.get_or_insert_with(|| m.clone()).content = Some(Content::Text(new));
+                }),
+                Some(Content::Parts(parts)) => {
+                    for (j, p) in parts.iter().enumerate() {
+                        let Some(t) = &p.text else { continue };
+                        apply(t, format!("messages[{i}].content[{j}].text"), &mut |new| {
+                            let c = changed.get_or_insert_with(|| m.clone());
+                            if let Some(Content::Parts(ps)) = &mut c.content
+                                && let Some(part) = ps.get_mut(j)
+                            {
+                                part.text = Some(new);
+                            }
+                        });
+                    }
+                }
+                None => {}
+            }
+            for (k, call) in m.tool_calls.iter().flatten().enumerate() {
+                let loc = format!("messages[{i}].tool_calls[{k}].function.arguments");
+                apply(&call.function.arguments, loc, &mut |new| {
+                    let c = changed.get_or_insert_with(|| m.clone());
+                    if let Some(calls) = &mut c.tool_calls
+                        && let Some(call) = calls.get_mut(k)
+                    {
+                        call.function.arguments = new;
+                    }
+                });
+            }
+            if let Some(c) = changed {
+                messages.get_or_insert_with(|| req.messages.clone())[i] = c;
+            }
+        }
+        telemetry::policy_findings(policy.name(), &records);
+        if !blocked.is_empty() {
+            return Err(violation(policy, &blocked));
+        }
+        if let Some(ms) = messages {
+            prepared.request.to_mut().messages = ms;
+        }
+        prepared.vault = Arc::new(vault);
+        prepared.private = private;
+        prepared.report.records = records;
+    }
+    if let Some(limit) = policy.max_input_tokens() {
+        let units = units(&prepared.request.messages);
+        match context::fit(&units, limit, policy.on_overflow()) {
+            Fit::Fits => {}
+            Fit::Drop(drop) => {
+                prepared.report.dropped_messages = drop.len();
+                let r = prepared.request.to_mut();
+                let mut i = 0;
+                r.messages.retain(|_| {
+                    let keep = !drop.contains(&i);
+                    i += 1;
+                    keep
+                });
+            }
+            Fit::TooLong { estimated, limit } => {
+                telemetry::policy_refusal(policy.name(), "context");
+                return Err(ApiError::new(
+                    ErrorCode::ContextLengthExceeded,
+                    format!(
+                        "The messages come to about {estimated} tokens (estimated), more than the {limit} the policy `{}` allows",
+                        policy.name()
+                    ),
+                )
+                .with_param("messages"));
+            }
+        }
+    }
+    Ok(prepared)
+}
+
+/// Messages as units for truncation: system messages and the last message are pinned; an
+/// assistant turn with tool calls travels with the tool results after it.
+fn units(messages: &[Message]) -> Vec<Unit> {
+    let mut units: Vec<Unit> = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        let mut tokens = context::PER_MESSAGE + context::estimate(&m.text());
+        for call in m.tool_calls.iter().flatten() {
+            tokens += context::estimate(&call.function.arguments)
+                + context::estimate(&call.function.name);
+        }
+        let pinned = m.role == Role::System || i + 1 == messages.len();
+        if m.role == Role::Tool
+            && let Some(prev) = units.last_mut()
+            && prev.messages.end == i
+            && !prev.pinned
+        {
+            prev.messages.end = i + 1;
+            prev.tokens += tokens;
+            prev.pinned |= pinned;
+            continue;
+        }
+        units.push(Unit {
+            messages: i..i + 1,
+            pinned,
+            tokens,
+        });
+    }
+    units
+}
+
+/// The input stage of an embeddings request: the same entity rules; injection and context limits
+/// do not apply to texts that are only embedded.
+pub(crate) fn prepare_embeddings<'r>(
+    policy: &Arc<Policy>,
+    req: &'r EmbeddingsRequest,
+) -> Result<(Cow<'r, EmbeddingsRequest>, bool, PolicyReport), ApiError> {
+    let mut report = PolicyReport {
+        policy: policy.name().to_owned(),
+        ..PolicyReport::default()
+    };
+    if !policy.scans_input() {
+        return Ok((Cow::Borrowed(req), false, report));
+    }
+    let texts: Vec<&String> = match &req.input {
+        EmbeddingInput::One(s) => vec![s],
+        EmbeddingInput::Many(v) => v.iter().collect(),
+        EmbeddingInput::Tokens(_) | EmbeddingInput::TokenLists(_) => Vec::new(),
+    };
+    let mut vault = Vault::new();
+    let mut blocked: Vec<&'static str> = Vec::new();
+    let mut private = false;
+    let mut out: Vec<String> = Vec::with_capacity(texts.len());
+    let mut changed = false;
+    for (i, t) in texts.iter().enumerate() {
+        let o = policy.input_text(t, &format!("input[{i}]"), &mut vault, &mut report.records);
+        for e in o.blocked {
+            if !blocked.contains(&e) {
+                blocked.push(e);
+            }
+        }
+        private |= o.private;
+        changed |= o.text.is_some();
+        out.push(o.text.unwrap_or_else(|| (*t).clone()));
+    }
+    telemetry::policy_findings(policy.name(), &report.records);
+    if !blocked.is_empty() {
+        return Err(violation(policy, &blocked));
+    }
+    if !changed {
+        return Ok((Cow::Borrowed(req), private, report));
+    }
+    let mut r = req.clone();
+    r.input = match &req.input {
+        EmbeddingInput::One(_) => EmbeddingInput::One(out.pop().unwrap_or_default()),
+        _ => EmbeddingInput::Many(out),
+    };
+    Ok((Cow::Owned(r), private, report))
+}
+
+/// A stream with its answers restored and scanned: one filter per choice's content and per
+/// tool call's arguments. Text a filter holds back is released by the chunk that finishes its
+/// choice, or, if the stream ends or fails first, by one extra chunk before the end or the error.
+struct Filtered {
+    inner: ClientStream,
+    filter: OutputFilter,
+    /// (choice, tool call index or `None` for content) → its filter.
+    channels: HashMap<(u32, Option<u32>), StreamFilter>,
+    /// The id, created and model of the last chunk, for a closing chunk of our own.
+    last: Option<(String, u64, String)>,
+    queue: std::collections::VecDeque<Result<ChatChunk, ApiError>>,
+    records: Vec<Record>,
+    policy: String,
+    done: bool,
+}
+
+impl Filtered {
+    fn channel(&mut self, key: (u32, Option<u32>)) -> &mut StreamFilter {
+        let filter = &self.filter;
+        self.channels.entry(key).or_insert_with(|| match key.1 {
+            None => filter.stream(format!("choices[{}].delta.content", key.0), Escape::None),
+            Some(k) => filter.stream(
+                format!(
+                    "choices[{}].delta.tool_calls[{k}].function.arguments",
+                    key.0
+                ),
+                Escape::Json,
+            ),
+        })
+    }
+
+    fn process(&mut self, mut chunk: ChatChunk) -> ChatChunk {
+        self.last = Some((chunk.id.clone(), chunk.created, chunk.model.clone()));
+        let mut records = std::mem::take(&mut self.records);
+        for choice in &mut chunk.choices {
+            let i = choice.index;
+            if let Some(t) = choice.delta.content.take() {
+                choice.delta.content = Some(self.channel((i, None)).push(&t, &mut records));
+            }
+            for call in choice.delta.tool_calls.iter_mut().flatten() {
+                if let Some(f) = &mut call.function
+                    && let Some(a) = f.arguments.take()
+                {
+                    f.arguments = Some(self.channel((i, Some(call.index))).push(&a, &mut records));
+                }
+            }
+            if choice.finish_reason.is_some() {
+                self.flush_choice(i, &mut choice.delta, &mut records);
+            }
+        }
+        self.records = records;
+        chunk
+    }
+
+    /// Releases everything choice `i` holds into `delta`.
+    fn flush_choice(&mut self, i: u32, delta: &mut Delta, records: &mut Vec<Record>) {
+        let mut keys: Vec<_> = self.channels.keys().filter(|k| k.0 == i).copied().collect();
+        keys.sort();
+        for key in keys {
+            let Some(mut f) = self.channels.remove(&key) else {
+                continue;
+            };
+            let rest = f.finish(records);
+            if rest.is_empty() {
+                continue;
+            }
+            match key.1 {
+                None => delta
+                    .content
+                    .get_or_insert_with(String::new)
+                    .push_str(&rest),
+                Some(k) => {
+                    let calls = delta.tool_calls.get_or_insert_with(Vec::new);
+                    match calls.iter_mut().find(|c| c.index == k) {
+                        Some(c) => {
+                            let f = c.function.get_or_insert_with(FunctionCallDelta::default);
+                            f.arguments.get_or_insert_with(String::new).push_str(&rest);
+                        }
+                        None => calls.push(ToolCallDelta {
+                            index: k,
+                            id: None,
+                            kind: None,
+                            function: Some(FunctionCallDelta {
+                                name: None,
+                                arguments: Some(rest),
+                            }),
+                        }),
+                    }
+                }
+            }
+        }
+    }
+
+    /// One chunk releasing what every unfinished choice still holds, if anything.
+    fn flush_all(&mut self) -> Option<ChatChunk> {
+        let (id, created, model) = self.last.clone()?;
+        let mut choices: Vec<u32> = self.channels.keys().map(|k| k.0).collect();
+        choices.sort_unstable();
+        choices.dedup();
+        let mut records = std::mem::take(&mut self.records);
+        let mut chunk = ChatChunk::delta(&id, created, &model, Delta::default());
+        chunk.choices.clear();
+        for i in choices {
+            let mut delta = Delta::default();
+            self.flush_choice(i, &mut delta, &mut records);
+            if delta.content.is_some() || delta.tool_calls.is_some() {
+                let mut c = ChatChunk::delta(&id, created, &model, delta);
+                if let Some(mut choice) = c.choices.pop() {
+                    choice.index = i;
+                    chunk.choices.push(choice);
+                }
+            }
+        }
+        self.records = records;
+        (!chunk.choices.is_empty()).then_some(chunk)
+    }
+
+    fn end(&mut self) {
+        if !self.done {
+            self.done = true;
+            telemetry::policy_findings(&self.policy, &self.records);
+        }
+    }
+}
+
+impl Stream for Filtered {
+    type Item = Result<ChatChunk, ApiError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Some(item) = this.queue.pop_front() {
+            return Poll::Ready(Some(item));
+        }
+        if this.done {
+            return Poll::Ready(None);
+        }
+        match this.inner.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => Poll::Ready(Some(Ok(this.process(chunk)))),
+            Poll::Ready(Some(Err(e))) => {
+                let flushed = this.flush_all();
+                this.end();
+                match flushed {
+                    Some(c) => {
+                        this.queue.push_back(Err(e));
+                        Poll::Ready(Some(Ok(c)))
+                    }
+                    None => Poll::Ready(Some(Err(e))),
+                }
+            }
+            Poll::Ready(None) => {
+                let flushed = this.flush_all();
+                this.end();
+                Poll::Ready(flushed.map(Ok))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
