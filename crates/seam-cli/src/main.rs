@@ -1,5 +1,7 @@
 //! `seam`: the one binary. Every error is one line on stderr and a non-zero exit.
 
+mod redact;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -36,6 +38,31 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Run a policy's input stage on text (a file, or stdin) and print the result. With neither
+    /// --config nor --policy, every detector runs and findings are redacted. Exit 3 when the
+    /// policy blocks something in the input.
+    Redact {
+        /// The policy to apply (default: `default`).
+        #[arg(long, short = 'p')]
+        policy: Option<String>,
+        /// The config that declares the policy (default: the embedded default).
+        #[arg(long, short = 'c')]
+        config: Option<PathBuf>,
+        /// `text`: the input after the actions, streamed; `json`: {"text", "findings"}.
+        #[arg(long, short = 'f', value_enum, default_value = "text")]
+        format: Format,
+        /// List the entity names the detectors know, and exit.
+        #[arg(long)]
+        entities: bool,
+        /// The input file; `-` or none for stdin.
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -56,6 +83,25 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check { config },
         } => return check(&config),
+        Command::Redact { entities: true, .. } => return redact::entities(),
+        Command::Redact {
+            policy,
+            config,
+            format,
+            file,
+            ..
+        } => {
+            let args = redact::Args {
+                policy: policy.as_deref(),
+                config: config.as_deref(),
+                json: format == Format::Json,
+                input: file.as_deref(),
+            };
+            match redact::run(&args) {
+                Ok(code) => return code,
+                Err(e) => Err(e),
+            }
+        }
         Command::Config {
             command: ConfigCommand::Default,
         } => {
@@ -80,7 +126,15 @@ fn one_line(e: &anyhow::Error) -> String {
 
 fn check(path: &Path) -> ExitCode {
     match seam_config::load(path) {
+        // Building the gateway compiles policies (entity names) and output schemas too.
         Ok(cfg) => {
+            let registry = std::sync::Arc::new(seam_gateway::Registry::new());
+            if let Err(e) = seam_gateway::Gateway::new(&cfg, &registry) {
+                for line in e.lines() {
+                    eprintln!("{}: {line}", path.display());
+                }
+                return ExitCode::from(2);
+            }
             println!(
                 "{}: ok ({} providers, {} models)",
                 path.display(),

@@ -228,3 +228,154 @@ fn sighup_reloads_the_config_and_a_broken_one_is_ignored() {
     child.kill().unwrap();
     let _ = child.wait();
 }
+
+fn redact(args: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = seam()
+        .arg("redact")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn redact_with_no_policy_redacts_every_entity_it_finds() {
+    let input =
+        "Mail ada.lovelace@example.com or call +44 20 7946 0958.\nCard 4111 1111 1111 1111\n";
+    let out = redact(&[], input);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Mail <EMAIL_ADDRESS> or call <PHONE_NUMBER>.\nCard <CREDIT_CARD>\n"
+    );
+}
+
+#[test]
+fn redact_json_reports_findings_with_offsets_into_the_input() {
+    let input = "é ada@example.com";
+    let out = redact(&["--format", "json", "-"], input);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["text"], "é <EMAIL_ADDRESS>");
+    let f = &v["findings"][0];
+    assert_eq!(f["entity"], "EMAIL_ADDRESS");
+    let (s, e) = (
+        f["start"].as_u64().unwrap() as usize,
+        f["end"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(&input[s..e], "ada@example.com");
+    assert!(f["score"].as_f64().unwrap() >= 0.5);
+}
+
+#[test]
+fn redact_applies_a_named_policy_and_exits_3_when_it_blocks() {
+    let p = write_config(
+        "redact.toml",
+        "[providers.e]\nkind = \"echo\"\n[policies.mask.input]\npii = { action = \"tokenize\" }\nsecrets = { action = \"block\" }\n",
+    );
+    let p = p.to_str().unwrap();
+    let out = redact(
+        &["--config", p, "--policy", "mask"],
+        "a@example.com b@example.com a@example.com\n",
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "[EMAIL_ADDRESS_1] [EMAIL_ADDRESS_2] [EMAIL_ADDRESS_1]\n"
+    );
+    let key = "sk-proj-abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV";
+    let out = redact(
+        &["--config", p, "--policy", "mask"],
+        &format!("key {key}\n"),
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("SECRET_OPENAI_KEY") && !err.contains(key),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1);
+}
+
+#[test]
+fn redact_errors_are_one_line() {
+    for (args, input, needle) in [
+        (vec!["--policy", "nope"], "x", "no policy named `nope`"),
+        (vec!["/no/such/file"], "", "cannot read /no/such/file"),
+        (vec![], "\u{0}ok", ""),
+    ] {
+        let out = redact(&args, input);
+        let err = String::from_utf8_lossy(&out.stderr);
+        if needle.is_empty() {
+            assert_eq!(out.status.code(), Some(0), "{err}");
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(needle), "{err}");
+    }
+}
+
+#[test]
+fn redact_streams_a_large_input_and_keeps_a_pem_block_whole() {
+    let mut input = String::new();
+    for i in 0..5000 {
+        input.push_str(&format!("line {i} mail user{i}@example.com\n"));
+    }
+    input.push_str("-----BEGIN RSA PRIVATE KEY-----\n");
+    for _ in 0..20 {
+        input.push_str("MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n");
+    }
+    input.push_str("-----END RSA PRIVATE KEY-----\n");
+    let out = redact(&[], &input);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("<EMAIL_ADDRESS>").count(), 5000);
+    assert!(
+        !text.contains("MIIEowIBAAKCAQEA"),
+        "the key is redacted whole"
+    );
+}
+
+#[test]
+fn config_check_reports_policy_errors_with_their_path() {
+    let p = write_config(
+        "badpolicy.toml",
+        "[providers.e]\nkind = \"echo\"\n[policies.p.input.entities]\nNOT_AN_ENTITY = \"block\"\n[models.m]\ntargets = [{ provider = \"e\", model = \"x\" }]\npolicy = \"missing\"\n",
+    );
+    let out = seam()
+        .args(["config", "check", "--config"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("models.m.policy: no policy named \"missing\""),
+        "{err}"
+    );
+    let p = write_config(
+        "badentity.toml",
+        "[providers.e]\nkind = \"echo\"\n[policies.p.input.entities]\nNOT_AN_ENTITY = \"block\"\n",
+    );
+    let out = seam()
+        .args(["config", "check", "--config"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("policies.p.input.entities.NOT_AN_ENTITY: unknown entity"),
+        "{err}"
+    );
+}

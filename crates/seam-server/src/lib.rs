@@ -90,7 +90,8 @@ impl AppState {
             ]);
         };
         let cfg = load()?;
-        let gateway = Gateway::new(&cfg, &self.registry).map_err(|e| vec![e])?;
+        let gateway = Gateway::new(&cfg, &self.registry)
+            .map_err(|e| e.lines().map(str::to_owned).collect::<Vec<_>>())?;
         let aliases = gateway.aliases().iter().map(|a| (*a).to_owned()).collect();
         let live = Arc::new(Live {
             gateway,

@@ -10,6 +10,8 @@ use seam_testkit::MockUpstream;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+#[path = "server/policy.rs"]
+mod policy;
 #[path = "server/routing.rs"]
 mod routing;
 
