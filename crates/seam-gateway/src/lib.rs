@@ -117,7 +117,8 @@ impl Gateway {
             .for_request(&route.name, req)
             .map_err(Failure::before_attempts)?;
         let policy = self.policies.for_route(&route.name);
-        let mut prepared = policy::prepare(policy, req).map_err(Failure::before_attempts)?;
+        let mut prepared =
+            policy::prepare(policy, req, first_model(&route)).map_err(Failure::before_attempts)?;
         if let Some(c) = &contract {
             let r = prepared.request.to_mut();
             c.apply(r);
@@ -204,7 +205,8 @@ impl Gateway {
             });
         }
         let policy = self.policies.for_route(&route.name);
-        let prepared = policy::prepare(policy, req).map_err(Failure::before_attempts)?;
+        let prepared =
+            policy::prepare(policy, req, first_model(&route)).map_err(Failure::before_attempts)?;
         let placement = prepared.placement(constraints);
         let sent: &ChatRequest = &prepared.request;
         let out = self
@@ -290,6 +292,11 @@ impl Gateway {
             }
         }
     }
+}
+
+/// The model of a route's first target: the one whose tokenizer counts a policy's context limit.
+fn first_model(route: &Route) -> &str {
+    route.targets.first().map_or("", |t| t.model.as_str())
 }
 
 /// Records the tokens a unary answer reports; its concurrency slot is released here.

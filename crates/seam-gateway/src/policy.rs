@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 
 use futures_util::Stream;
 use seam_config::{Config, InjectionAction, Trust};
-use seam_policy::context::{self, Fit, Unit};
+use seam_policy::context::{self, Counter, Fit, Unit};
 use seam_policy::{Escape, OutputFilter, Policy, Record, Scanner, StreamFilter, Vault};
 use seam_router::Placement;
 use seam_types::chat::{
@@ -73,11 +73,32 @@ impl Policies {
             .get(seam_config::DEFAULT_POLICY)
             .cloned()
             .ok_or("the default policy is missing")?;
-        let by_alias = cfg
+        let by_alias: HashMap<String, Arc<Policy>> = cfg
             .models
             .iter()
             .filter_map(|(alias, m)| Some((alias.clone(), compiled.get(&m.policy)?.clone())))
             .collect();
+        // Tokenizer tables take a moment to load: load the ones limits will need now, off the
+        // request path.
+        let mut warm: Vec<String> = cfg
+            .models
+            .iter()
+            .filter(|(alias, _)| {
+                by_alias
+                    .get(*alias)
+                    .is_some_and(|p| p.max_input_tokens().is_some())
+            })
+            .filter_map(|(_, m)| m.targets.first().map(|t| t.model.clone()))
+            .filter(|model| Counter::has_tokenizer(model))
+            .collect();
+        warm.dedup();
+        if !warm.is_empty() {
+            std::thread::spawn(move || {
+                for model in warm {
+                    Counter::for_model(&model);
+                }
+            });
+        }
         Ok(Policies { by_alias, default })
     }
 
@@ -229,10 +250,12 @@ fn violation(policy: &Policy, entities: &[&'static str]) -> ApiError {
     )
 }
 
-/// The input stage of a chat request: entities, injection, then the context window.
+/// The input stage of a chat request: entities, injection, then the context window, counted with
+/// the tokenizer of `model` (the route's first target) when it has one.
 pub(crate) fn prepare<'r>(
     policy: &Arc<Policy>,
     req: &'r ChatRequest,
+    model: &str,
 ) -> Result<Prepared<'r>, ApiError> {
     let mut prepared = Prepared {
         request: Cow::Borrowed(req),
@@ -338,7 +361,8 @@ pub(crate) fn prepare<'r>(
         prepared.report.records = records;
     }
     if let Some(limit) = policy.max_input_tokens() {
-        let units = units(&prepared.request.messages);
+        let counter = Counter::for_model(model);
+        let units = units(&prepared.request.messages, counter);
         match context::fit(&units, limit, policy.on_overflow()) {
             Fit::Fits => {}
             Fit::Drop(drop) => {
@@ -356,7 +380,9 @@ pub(crate) fn prepare<'r>(
                 return Err(ApiError::new(
                     ErrorCode::ContextLengthExceeded,
                     format!(
-                        "The messages come to about {estimated} tokens (estimated), more than the {limit} the policy `{}` allows",
+                        "The messages come to {}{estimated} tokens ({}), more than the {limit} the policy `{}` allows",
+                        if matches!(counter, Counter::Estimate) { "about " } else { "" },
+                        counter.name(),
                         policy.name()
                     ),
                 )
@@ -369,13 +395,12 @@ pub(crate) fn prepare<'r>(
 
 /// Messages as units for truncation: system messages and the last message are pinned; an
 /// assistant turn with tool calls travels with the tool results after it.
-fn units(messages: &[Message]) -> Vec<Unit> {
+fn units(messages: &[Message], counter: Counter) -> Vec<Unit> {
     let mut units: Vec<Unit> = Vec::new();
     for (i, m) in messages.iter().enumerate() {
-        let mut tokens = context::PER_MESSAGE + context::estimate(&m.text());
+        let mut tokens = context::PER_MESSAGE + counter.count(&m.text());
         for call in m.tool_calls.iter().flatten() {
-            tokens += context::estimate(&call.function.arguments)
-                + context::estimate(&call.function.name);
+            tokens += counter.count(&call.function.arguments) + counter.count(&call.function.name);
         }
         let pinned = m.role == Role::System || i + 1 == messages.len();
         if m.role == Role::Tool

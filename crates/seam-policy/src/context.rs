@@ -1,12 +1,69 @@
 //! Scoped context windows: `max_input_tokens` with `on_overflow = "reject" | "truncate"`.
 //!
-//! Token counts are an estimate, documented as such: one token per four bytes of UTF-8 (OpenAI's
-//! rule of thumb for English; code and non-Latin scripts run denser, so the estimate errs towards
-//! counting more) plus [`PER_MESSAGE`] for each message's framing. A limit is a guard rail set
-//! well under a model's real window, so an estimate that is a few percent off does not matter,
-//! while a real tokenizer per vendor would cost memory and start-up time on every replica.
+//! Tokens are counted with OpenAI's own tokenizer (`o200k_base` for GPT-4o, o-series and later,
+//! `cl100k_base` for GPT-4 and GPT-3.5) when the route's model is one of theirs, and otherwise
+//! estimated, documented as such: one token per four bytes of UTF-8 (OpenAI's rule of thumb for
+//! English; code and non-Latin scripts run denser, so the estimate errs towards counting more).
+//! Each message adds [`PER_MESSAGE`] for its framing. A tokenizer's tables load on first use
+//! (about 0.2 s and some tens of MB), so only policies with a limit on OpenAI models pay for them.
 
 use seam_config::Overflow;
+use tiktoken_rs::CoreBPE;
+use tiktoken_rs::tokenizer::Tokenizer;
+
+/// How tokens are counted for one model.
+#[derive(Clone, Copy)]
+pub enum Counter {
+    /// A real tokenizer and its name.
+    Bpe(&'static CoreBPE, &'static str),
+    /// One token per four bytes.
+    Estimate,
+}
+
+impl std::fmt::Debug for Counter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Counter {
+    /// The tokenizer of an OpenAI model (`gpt-4o-mini`, `o3`, `ft:gpt-4o:…`), else the estimate.
+    /// The model's tables load here on first use.
+    pub fn for_model(model: &str) -> Counter {
+        match tiktoken_rs::tokenizer::get_tokenizer(model) {
+            Some(Tokenizer::O200kBase) => {
+                Counter::Bpe(tiktoken_rs::o200k_base_singleton(), "o200k_base")
+            }
+            Some(Tokenizer::Cl100kBase) => {
+                Counter::Bpe(tiktoken_rs::cl100k_base_singleton(), "cl100k_base")
+            }
+            _ => Counter::Estimate,
+        }
+    }
+
+    /// Whether `model` has a real tokenizer here (without loading it).
+    pub fn has_tokenizer(model: &str) -> bool {
+        matches!(
+            tiktoken_rs::tokenizer::get_tokenizer(model),
+            Some(Tokenizer::O200kBase | Tokenizer::Cl100kBase)
+        )
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Counter::Bpe(_, name) => name,
+            Counter::Estimate => "estimate",
+        }
+    }
+
+    /// Tokens in `text`.
+    pub fn count(&self, text: &str) -> u32 {
+        match self {
+            Counter::Bpe(bpe, _) => u32::try_from(bpe.count_ordinary(text)).unwrap_or(u32::MAX),
+            Counter::Estimate => estimate(text),
+        }
+    }
+}
 
 /// Tokens of framing per message (role, separators), as OpenAI counts them.
 pub const PER_MESSAGE: u32 = 4;
@@ -109,6 +166,17 @@ mod tests {
                 limit: 15
             }
         );
+    }
+
+    #[test]
+    fn openai_models_are_counted_with_their_tokenizer() {
+        let c = Counter::for_model("gpt-4o-mini");
+        assert_eq!(c.name(), "o200k_base");
+        assert_eq!(c.count("hello world"), 2);
+        assert_eq!(Counter::for_model("gpt-4-0613").name(), "cl100k_base");
+        assert_eq!(Counter::for_model("claude-3-5-haiku").name(), "estimate");
+        assert_eq!(Counter::for_model("qwen2.5-7b").count("abcdefgh"), 2);
+        assert!(Counter::has_tokenizer("o3-mini") && !Counter::has_tokenizer("llama3"));
     }
 
     #[test]

@@ -263,3 +263,51 @@ async fn a_reload_with_an_unknown_entity_is_refused_and_the_old_policy_keeps_ser
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn limits_on_openai_models_count_with_their_tokenizer() {
+    let mock = MockUpstream::start().await.unwrap();
+    let extra = r#"
+[policies.tight.input]
+max_input_tokens = 20
+[models.gpt4o]
+targets = [{ provider = "vendor", model = "gpt-4o-mini" }]
+policy = "tight"
+[models.other]
+targets = [{ provider = "vendor", model = "llama-3" }]
+policy = "tight"
+"#;
+    let app = build(&config(&mock, extra), None);
+    // 11 repetitions of " hello" are 11 tokens in o200k_base but 66 bytes (17 estimated).
+    let text = "hello".to_owned() + &" hello".repeat(10);
+    let (status, _, body) = call(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some(user("gpt4o", &text)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let long = "hello".to_owned() + &" hello".repeat(20);
+    let (status, _, body) = call(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some(user("gpt4o", &long)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body.contains("o200k_base") && body.contains("context_length_exceeded"),
+        "{body}"
+    );
+    let (status, _, body) = call(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some(user("other", &long)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("(estimate)"), "{body}");
+}
