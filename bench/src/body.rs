@@ -1,7 +1,8 @@
 //! Canned bodies: what the load generator sends and what the mock answers.
 //!
 //! They are fixed so every run moves the same bytes; sizes are close to a short real exchange
-//! (a ~600-byte completion, 20 stream chunks).
+//! (a ~600-byte completion, 20 stream chunks). The policy scenario sends a ~1 KB prompt with
+//! personal data in it instead of the short one ([`Prompt::Pii`]).
 
 use bytes::Bytes;
 
@@ -62,13 +63,51 @@ pub fn stream_events() -> Vec<Bytes> {
     events
 }
 
-/// The request the load generator sends: a short chat turn, streamed or not.
-pub fn request(model: &str, stream: bool) -> Bytes {
+/// What the user turn of a request says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Prompt {
+    /// "Say hello in one short sentence."
+    #[default]
+    Short,
+    /// ~1 KB of support-ticket text (prose, a log excerpt, amounts, a ticket number) with one
+    /// email address, phone number, card number and IBAN in it.
+    Pii,
+}
+
+/// The user turn of [`Prompt::Pii`]. Its personal data are well-known test values: a Luhn-valid
+/// Visa test number, the IBAN from the ISO 13616 examples, a reserved domain.
+pub const PII_PROMPT: &str = concat!(
+    "Hi team, I'm following up on ticket 48213 about a duplicate charge on my account. Last ",
+    "Tuesday I ordered two replacement filters and the checkout page timed out twice, so I tried ",
+    "again from my phone. This morning my bank statement shows three charges of 59.90 EUR instead ",
+    "of one. The card I used is 4539 1488 0343 6467 and the refund should go back to it or, if ",
+    "that is easier for your finance people, to my current account DE89 3704 0044 0532 0130 00. ",
+    "You can reach me at maria.keller@example.com or on +44 20 7946 0958 during office hours; ",
+    "please don't call after 6 pm. For your engineers, the browser console showed this when it ",
+    "failed:\n\n",
+    "    POST /api/checkout 504 (Gateway Timeout) after 30012 ms\n",
+    "    retrying in 2s (attempt 2 of 3)\n\n",
+    "The confirmation email also quoted a delivery window of 5-7 working days, while the product ",
+    "page promised 2-3. Could you please (1) cancel the two extra orders, (2) refund the extra ",
+    "charges, and (3) confirm which delivery estimate is right? Summarise the situation in three ",
+    "bullet points and draft the short, polite reply I should expect from support."
+);
+
+/// The personal data in [`PII_PROMPT`], by the entity name seam's detectors give them.
+pub const PII_ENTITIES: [&str; 4] = ["CREDIT_CARD", "EMAIL_ADDRESS", "IBAN_CODE", "PHONE_NUMBER"];
+
+/// The request the load generator sends: a chat turn, streamed or not.
+pub fn request(model: &str, stream: bool, prompt: Prompt) -> Bytes {
+    let user = match prompt {
+        Prompt::Short => "Say hello in one short sentence.",
+        Prompt::Pii => PII_PROMPT,
+    };
     let body = serde_json::json!({
         "model": model,
         "messages": [
             {"role": "system", "content": "You are a terse assistant."},
-            {"role": "user", "content": "Say hello in one short sentence."}
+            {"role": "user", "content": user}
         ],
         "max_tokens": 64,
         "stream": stream,
@@ -115,9 +154,23 @@ mod tests {
 
     #[test]
     fn stream_flag_is_read_from_the_body() {
-        assert!(wants_stream(&request("bench", true)));
-        assert!(!wants_stream(&request("bench", false)));
+        assert!(wants_stream(&request("bench", true, Prompt::Short)));
+        assert!(!wants_stream(&request("bench", false, Prompt::Pii)));
         assert!(!wants_stream(br#"{"model":"x"}"#));
         assert!(!wants_stream(b"not json"));
+    }
+
+    #[test]
+    fn the_pii_prompt_is_about_1_kb_and_holds_exactly_its_four_entities() {
+        let len = PII_PROMPT.len();
+        assert!((950..=1150).contains(&len), "{len} bytes");
+        let mut found: Vec<&str> = seam_policy::Scanner::all()
+            .scan(PII_PROMPT)
+            .iter()
+            .filter(|f| f.score >= seam_config::policy::DEFAULT_MIN_SCORE)
+            .map(|f| f.entity)
+            .collect();
+        found.sort_unstable();
+        assert_eq!(found, PII_ENTITIES);
     }
 }

@@ -21,7 +21,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::task::JoinSet;
 
-use crate::body;
+use crate::body::{self, Prompt};
 use crate::stats::{LoadReport, Recorder, ReportShape, Sample};
 use crate::timer::PreciseTimer;
 
@@ -36,6 +36,9 @@ pub struct LoadArgs {
     /// Ask for a stream (`"stream": true`) and measure time to first chunk.
     #[arg(long)]
     pub stream: bool,
+    /// What the user turn says: `short` (one sentence) or `pii` (~1 KB with personal data).
+    #[arg(long, value_enum, default_value_t = Prompt::Short)]
+    pub prompt: Prompt,
     /// The `model` field of the request. Given several times, request `i` asks for the
     /// `(i mod n)`-th, and each gets its own report line (the same model twice: two reports).
     #[arg(long = "model", default_value = "bench")]
@@ -101,7 +104,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Vec<LoadReport>> {
         .iter()
         .map(|model| Target {
             url: args.url.clone(),
-            body: body::request(model, args.stream),
+            body: body::request(model, args.stream, args.prompt),
             stream: args.stream,
             timeout: Duration::from_secs_f64(args.timeout_secs),
         })
@@ -173,6 +176,9 @@ pub fn summary_line(r: &LoadReport) -> String {
     }
     if !r.seam_routes.is_empty() {
         line.push_str(&format!(", x-seam-route {:?}", r.seam_routes));
+    }
+    if !r.seam_policies.is_empty() {
+        line.push_str(&format!(", x-seam-policy {:?}", r.seam_policies));
     }
     line
 }
@@ -320,6 +326,7 @@ async fn exchange(client: &Client, target: &Target, origin: Instant) -> Result<S
     // Cheap clones (shared bytes): the recorder counts them only for answers that came through seam.
     let attempts = response.headers().get("x-seam-attempts").cloned();
     let route = response.headers().get("x-seam-route").cloned();
+    let policy = response.headers().get("x-seam-policy").cloned();
     let mut body = response.into_body();
     let mut ttfc = None;
     let mut tail = Tail::default();
@@ -344,6 +351,7 @@ async fn exchange(client: &Client, target: &Target, origin: Instant) -> Result<S
         ttfc: if target.stream { ttfc } else { None },
         attempts,
         route,
+        policy,
     })
 }
 
@@ -431,6 +439,7 @@ pub mod tests {
         LoadArgs {
             url,
             stream,
+            prompt: Prompt::Short,
             models: vec!["bench".into()],
             rate: None,
             concurrency: None,
@@ -515,5 +524,6 @@ pub mod tests {
         assert_eq!(report.error_kinds.get("status_503"), Some(&report.requests));
         // Direct answers carry no seam headers.
         assert!(report.seam_attempts.is_empty() && report.seam_routes.is_empty());
+        assert!(report.seam_policies.is_empty());
     }
 }

@@ -9,7 +9,8 @@
 //!   concurrency) load generator that prints one JSON line;
 //! - `run`: the entry point; starts the mocks, the proxy and `seam`, runs every scenario against
 //!   the mock directly, through the proxy and through `seam`, then the routing scenarios (plain,
-//!   fallback and weighted aliases) through `seam`, and prints markdown tables of the
+//!   fallback and weighted aliases) and the policy scenarios (an alias without a policy against
+//!   one that tokenizes personal data) through `seam`, and prints markdown tables of the
 //!   differences.
 //!
 //! BENCHMARKS.md at the workspace root describes the method and holds the latest figures.
@@ -17,6 +18,7 @@
 mod body;
 mod load;
 mod mock;
+mod policy;
 mod procs;
 mod proxy;
 mod report;

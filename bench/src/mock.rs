@@ -251,7 +251,11 @@ mod tests {
         let url = load::tests::start_mock_answering(503).await;
         let client = load::client();
         for _ in 0..2 {
-            let mut request = Request::new(Full::new(body::request("bench", false)));
+            let mut request = Request::new(Full::new(body::request(
+                "bench",
+                false,
+                body::Prompt::Short,
+            )));
             *request.method_mut() = Method::POST;
             *request.uri_mut() = url.clone();
             let response = client.request(request).await.unwrap();

@@ -146,9 +146,10 @@ pub struct SeamProcess {
     pub log: PathBuf,
 }
 
-/// The config the runner hands seam: the fast and the slow mock behind one alias each, and the
+/// The config the runner hands seam: the fast and the slow mock behind one alias each, the
 /// routing aliases: `bench-fallback` (the failing mock, then the fast one) and `bench-weighted`
-/// (the fast mock under two provider names, weights 1 and 1).
+/// (the fast mock under two provider names, weights 1 and 1), and the policy aliases: `plain`
+/// (no policy) and `guarded` (the policy `guard`), both to the fast mock.
 ///
 /// The failing provider's breaker is off, so every request really attempts it first; with the
 /// breaker on it would open after a few failures and the scenario would measure the skip.
@@ -199,6 +200,20 @@ max_attempts = 2
 [models.bench-weighted]
 strategy = "weighted"
 targets = [{{ provider = "mock", model = "bench-model", weight = 1 }}, {{ provider = "mock_b", model = "bench-model", weight = 1 }}]
+
+[policies.guard.input]
+pii = {{ action = "tokenize" }}
+secrets = {{ action = "block" }}
+
+[policies.guard.output]
+pii = {{ action = "redact" }}
+
+[models.plain]
+targets = [{{ provider = "mock", model = "bench-model" }}]
+
+[models.guarded]
+targets = [{{ provider = "mock", model = "bench-model" }}]
+policy = "guard"
 "#
     )
 }
@@ -380,5 +395,16 @@ mod tests {
                 .values()
                 .all(|m| m.targets[0].model == "bench-model")
         );
+        assert_eq!(providers("plain"), [("mock".to_owned(), 1)]);
+        assert_eq!(providers("guarded"), [("mock".to_owned(), 1)]);
+        assert_eq!(parsed.models["plain"].policy, "default");
+        assert_eq!(parsed.models["guarded"].policy, "guard");
+        let guard = &parsed.policies["guard"];
+        let action =
+            |rule: &Option<seam_config::policy::ClassRule>| rule.as_ref().map(|r| r.action);
+        use seam_config::policy::Action;
+        assert_eq!(action(&guard.input.rules.pii), Some(Action::Tokenize));
+        assert_eq!(action(&guard.input.rules.secrets), Some(Action::Block));
+        assert_eq!(action(&guard.output.pii), Some(Action::Redact));
     }
 }

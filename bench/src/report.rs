@@ -1,8 +1,9 @@
 //! The markdown the runner prints: latency per scenario (direct, through seam, added), routing,
-//! memory, and the targets from BENCHMARKS.md with whether this run met them.
+//! policy, memory, and the targets from BENCHMARKS.md with whether this run met them.
 
 use serde::Serialize;
 
+use crate::policy::{self, Policy};
 use crate::routing::{self, Routing};
 use crate::run::{RunArgs, Scenario};
 use crate::stats::{LoadReport, Percentiles};
@@ -84,6 +85,7 @@ pub fn markdown(
     meta: &Meta,
     results: &[ScenarioResult],
     routing: Option<&Routing>,
+    policy: Option<&Policy>,
     memory: Option<&Memory>,
 ) -> String {
     let mut out = String::new();
@@ -97,40 +99,17 @@ pub fn markdown(
         meta.duration_secs,
         meta.warmup_secs
     ));
-    out.push_str("### Latency (ms): direct to the mock, through seam, and the difference\n\n");
-    out.push_str("| scenario | path | req/s | p50 | p90 | p99 | p99.9 | errors |\n");
-    out.push_str("|---|---|--:|--:|--:|--:|--:|--:|\n");
-    for r in results {
-        let seam = r.seam.as_ref().map(|x| (x, x.latency_ms));
-        if let Some(d) = r.direct.ttfc_ms {
-            let title = format!("{}: first chunk", r.scenario.title);
-            let seam_ttfc = r.seam.as_ref().map(|x| (x, x.ttfc_ms.unwrap_or_default()));
-            latency_rows(&mut out, &title, &r.direct, d, seam_ttfc);
-            let title = format!("{}: whole stream", r.scenario.title);
-            latency_rows(&mut out, &title, &r.direct, r.direct.latency_ms, seam);
-        } else {
-            latency_rows(
-                &mut out,
-                &r.scenario.title,
-                &r.direct,
-                r.direct.latency_ms,
-                seam,
-            );
-        }
-        if let (Some(_), Some(s)) = (r.scenario.concurrency, &r.seam) {
-            out.push_str(&format!(
-                "|  | through / direct | {} |  |  |  |  |  |\n",
-                ratio(s.throughput_rps, r.direct.throughput_rps)
-            ));
-        }
+    if !results.is_empty() {
+        latency(&mut out, results);
     }
-    reference(&mut out, results);
     let routed = routing.into_iter().flat_map(Routing::reports);
+    let guarded = policy.into_iter().flat_map(Policy::reports);
     let lag = results
         .iter()
         .flat_map(|r| [Some(&r.direct), r.seam.as_ref()])
         .flatten()
         .chain(routed)
+        .chain(guarded)
         .filter_map(|r| r.send_lag_ms)
         .map(|l| l.p99)
         .fold(0.0, f64::max);
@@ -146,33 +125,75 @@ pub fn markdown(
     if let Some(r) = routing {
         routing::section(&mut out, r, core);
     }
-    if let Some(m) = memory {
-        out.push_str("### seam memory (VmRSS)\n\n| state | MiB |\n|---|--:|\n");
-        out.push_str(&format!(
-            "| idle, after start-up | {:.1} |\n",
-            mib(m.idle_kb)
-        ));
-        // Little's law: completions per second × seconds each = streams open on average.
-        let in_flight = m.streams.throughput_rps * m.streams.latency_ms.mean / 1000.0;
-        out.push_str(&format!(
-            "| peak, {} concurrent streams ({} ok, {} errors, {in_flight:.0} open on average) | {:.1} |\n",
-            m.streams.concurrency.unwrap_or(0),
-            m.streams.ok,
-            m.streams.errors,
-            mib(m.peak_kb)
-        ));
-        out.push_str(&format!(
-            "| idle, 1 s after the streams | {:.1} |\n\n",
-            mib(m.after_kb)
-        ));
+    if let Some(p) = policy {
+        policy::section(&mut out, p);
     }
-    targets(&mut out, results, memory);
+    if let Some(m) = memory {
+        memory_table(&mut out, m);
+    }
+    out.push_str("### Targets\n\n| check | measured | target | met |\n|---|--:|--:|:-:|\n");
+    // With `--only-policy` there is nothing to hold the core targets against.
+    if !results.is_empty() || memory.is_some() {
+        targets(&mut out, results, memory);
+    }
     if let Some(r) = routing {
         for (check, measured, target) in routing::checks(r, core) {
             target_row(&mut out, &check, measured, &target);
         }
     }
+    if let Some(p) = policy {
+        for (check, measured, target) in policy::checks(p) {
+            target_row(&mut out, &check, measured, &target);
+        }
+    }
     out
+}
+
+/// The latency table and the reference proxy beside it.
+fn latency(out: &mut String, results: &[ScenarioResult]) {
+    out.push_str("### Latency (ms): direct to the mock, through seam, and the difference\n\n");
+    out.push_str("| scenario | path | req/s | p50 | p90 | p99 | p99.9 | errors |\n");
+    out.push_str("|---|---|--:|--:|--:|--:|--:|--:|\n");
+    for r in results {
+        let seam = r.seam.as_ref().map(|x| (x, x.latency_ms));
+        if let Some(d) = r.direct.ttfc_ms {
+            let title = format!("{}: first chunk", r.scenario.title);
+            let seam_ttfc = r.seam.as_ref().map(|x| (x, x.ttfc_ms.unwrap_or_default()));
+            latency_rows(out, &title, &r.direct, d, seam_ttfc);
+            let title = format!("{}: whole stream", r.scenario.title);
+            latency_rows(out, &title, &r.direct, r.direct.latency_ms, seam);
+        } else {
+            latency_rows(out, &r.scenario.title, &r.direct, r.direct.latency_ms, seam);
+        }
+        if let (Some(_), Some(s)) = (r.scenario.concurrency, &r.seam) {
+            out.push_str(&format!(
+                "|  | through / direct | {} |  |  |  |  |  |\n",
+                ratio(s.throughput_rps, r.direct.throughput_rps)
+            ));
+        }
+    }
+    reference(out, results);
+}
+
+fn memory_table(out: &mut String, m: &Memory) {
+    out.push_str("### seam memory (VmRSS)\n\n| state | MiB |\n|---|--:|\n");
+    out.push_str(&format!(
+        "| idle, after start-up | {:.1} |\n",
+        mib(m.idle_kb)
+    ));
+    // Little's law: completions per second × seconds each = streams open on average.
+    let in_flight = m.streams.throughput_rps * m.streams.latency_ms.mean / 1000.0;
+    out.push_str(&format!(
+        "| peak, {} concurrent streams ({} ok, {} errors, {in_flight:.0} open on average) | {:.1} |\n",
+        m.streams.concurrency.unwrap_or(0),
+        m.streams.ok,
+        m.streams.errors,
+        mib(m.peak_kb)
+    ));
+    out.push_str(&format!(
+        "| idle, 1 s after the streams | {:.1} |\n\n",
+        mib(m.after_kb)
+    ));
 }
 
 /// The do-nothing proxy beside seam: how much of seam's added latency any extra hop costs here.
@@ -258,8 +279,8 @@ pub fn cells(r: &LoadReport, p: Percentiles) -> String {
     )
 }
 
+/// The core rows of the targets table (latency, saturation, streams, memory).
 fn targets(out: &mut String, results: &[ScenarioResult], memory: Option<&Memory>) {
-    out.push_str("### Targets\n\n| check | measured | target | met |\n|---|--:|--:|:-:|\n");
     let find = |key: &str| results.iter().find(|r| r.scenario.key == key);
     let pair = |key: &str| find(key).and_then(|r| Some((&r.direct, r.seam.as_ref()?)));
     let mut row = |check: &str, measured: Option<(String, bool)>, target: &str| {
@@ -404,6 +425,7 @@ pub mod tests {
             send_lag_ms: None,
             seam_attempts: BTreeMap::new(),
             seam_routes: BTreeMap::new(),
+            seam_policies: BTreeMap::new(),
         }
     }
 
@@ -414,6 +436,7 @@ pub mod tests {
             stream: key == "stream",
             rate: concurrency.is_none().then_some(1000.0),
             concurrency,
+            prompt: crate::body::Prompt::Short,
         }
     }
 
@@ -444,7 +467,7 @@ pub mod tests {
                 seam: Some(report(1.5, 3.0, 15000.0, false)),
             },
         ];
-        let md = markdown(&meta(), &results, None, None);
+        let md = markdown(&meta(), &results, None, None, None);
         assert!(
             md.contains("|  | added |  | +0.100 | +0.100 | +0.200 | +0.200 |  |"),
             "{md}"
@@ -477,7 +500,7 @@ pub mod tests {
             proxy: Some(report(0.150, 0.350, 500.0, true)),
             seam: None,
         }];
-        let md = markdown(&meta(), &results, None, None);
+        let md = markdown(&meta(), &results, None, None, None);
         assert!(md.contains("|  | seam | pending |"), "{md}");
         assert!(
             md.contains("| added time to first chunk, p50 | pending |"),

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::body::Prompt;
 use crate::procs::{Launcher, Ports};
 use crate::report::{ADDED_P50_MS, ADDED_P99_MS, cells, signed};
 use crate::run::{RunArgs, Scenario, run_load};
@@ -46,16 +47,7 @@ pub struct Routing {
 impl Routing {
     /// What the other aliases are compared with: per percentile, the mean of the two plain slots.
     pub fn baseline(&self) -> Percentiles {
-        let (a, b) = (self.plain.latency_ms, self.plain_b.latency_ms);
-        let mean = |x: f64, y: f64| (x + y) / 2.0;
-        Percentiles {
-            p50: mean(a.p50, b.p50),
-            p90: mean(a.p90, b.p90),
-            p99: mean(a.p99, b.p99),
-            p999: mean(a.p999, b.p999),
-            max: a.max.max(b.max),
-            mean: mean(a.mean, b.mean),
-        }
+        Percentiles::midpoint(self.plain.latency_ms, self.plain_b.latency_ms)
     }
 
     /// How far apart the two plain slots are at p50: differences this small are noise.
@@ -81,6 +73,7 @@ pub async fn run(launcher: &Launcher, args: &RunArgs, ports: &Ports) -> anyhow::
         stream: false,
         rate: Some(rate),
         concurrency: None,
+        prompt: Prompt::Short,
     };
     let url = Ports::url(ports.seam);
     let reports = run_load(launcher, args, &scenario, &SLOTS, url, "seam, routing").await?;
@@ -248,6 +241,7 @@ mod tests {
                 stream: false,
                 rate: Some(1000.0),
                 concurrency: None,
+                prompt: Prompt::Short,
             },
             plain: through_seam(0.200, 0.400, "1", &[MOCK]),
             fallback,
@@ -292,7 +286,7 @@ mod tests {
             seam: Some(seam),
         }];
         let r = routing(through_seam(0.450, 0.800, "2", &[MOCK]));
-        let md = crate::report::markdown(&meta(), &results, Some(&r), None);
+        let md = crate::report::markdown(&meta(), &results, Some(&r), None, None);
         let has = |text: &str| assert!(md.contains(text), "{text}\nnot in\n{md}");
         has("### Routing (ms): through seam by alias, non-stream @ 1000 req/s");
         has("direct to the mock p50 0.100 ms, through seam p50 0.200 ms.");

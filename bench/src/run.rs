@@ -1,7 +1,7 @@
 //! The runner: starts the mocks, the reference proxy and `seam` pinned to their cores, runs every
 //! scenario against the mock directly, through the proxy and through `seam` (one after the other,
-//! same load), then the routing scenarios through `seam`, samples `seam`'s memory, and prints the
-//! markdown report.
+//! same load), then the routing and policy scenarios through `seam`, samples `seam`'s memory, and
+//! prints the markdown report.
 
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
@@ -11,13 +11,14 @@ use anyhow::Context as _;
 use serde::Serialize;
 use tokio::process::Command;
 
+use crate::body::Prompt;
 use crate::procs::{
     Launcher, MockShape, Ports, check_taskset, cpu_busy_pct, proc_status_kb, start_mock,
     start_proxy, start_seam,
 };
 use crate::report::{self, Memory, Meta, ScenarioResult};
 use crate::stats::LoadReport;
-use crate::{load, routing};
+use crate::{load, policy, routing};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -25,7 +26,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "target/release/seam")]
     pub seam: PathBuf,
     /// Measure the mock directly only (no seam): checks the harness and gives the baseline.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "only_policy")]
     pub direct_only: bool,
     /// Measured seconds per scenario and path.
     #[arg(long, default_value_t = 10.0)]
@@ -52,13 +53,24 @@ pub struct RunArgs {
     /// Rate of the routing scenarios, requests per second (open loop, non-stream).
     #[arg(long, default_value_t = 1000.0)]
     pub routing_rate: f64,
+    /// Skip the policy scenarios (`plain` and `guarded` in turn, non-stream then stream): saves
+    /// about 90 s.
+    #[arg(long, conflicts_with = "only_policy")]
+    pub no_policy: bool,
+    /// Run the policy scenarios alone: no latency table, reference proxy, routing or memory test.
+    #[arg(long)]
+    pub only_policy: bool,
+    /// Rate of the non-stream policy scenario, requests per second (open loop); the stream one
+    /// runs at `--stream-rate`.
+    #[arg(long, default_value_t = 1000.0)]
+    pub policy_rate: f64,
     /// Do not pin processes with `taskset` (numbers get noisier).
     #[arg(long)]
     pub no_pin: bool,
     /// Workers in the closed-loop saturation scenario.
     #[arg(long, default_value_t = 64)]
     pub saturation_concurrency: usize,
-    /// Rate of the streaming scenario, streams per second.
+    /// Rate of the streaming scenarios (latency table and policy), streams per second.
     #[arg(long, default_value_t = 500.0)]
     pub stream_rate: f64,
     /// Concurrent open streams for the memory test.
@@ -80,6 +92,7 @@ pub struct Scenario {
     pub stream: bool,
     pub rate: Option<f64>,
     pub concurrency: Option<usize>,
+    pub prompt: Prompt,
 }
 
 fn scenarios(args: &RunArgs) -> Vec<Scenario> {
@@ -92,6 +105,7 @@ fn scenarios(args: &RunArgs) -> Vec<Scenario> {
         stream,
         rate: Some(rate),
         concurrency: None,
+        prompt: Prompt::Short,
     };
     vec![
         open("rate_1000", 1000.0, false),
@@ -102,6 +116,7 @@ fn scenarios(args: &RunArgs) -> Vec<Scenario> {
             stream: false,
             rate: None,
             concurrency: Some(args.saturation_concurrency),
+            prompt: Prompt::Short,
         },
         open("stream", args.stream_rate, true),
     ]
@@ -146,7 +161,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     let delay = args.memory_chunk_delay_ms;
     let _slow_mock = start_mock(&launcher, cpu, ports.slow, mock(delay, 200)).await?;
     let _failing_mock = start_mock(&launcher, cpu, ports.failing, mock(0, 503)).await?;
-    let proxy = if args.no_reference {
+    let proxy = if args.no_reference || args.only_policy {
         None
     } else {
         Some(start_proxy(&launcher, args.seam_cpu, &ports).await?)
@@ -168,14 +183,24 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         seam: seam_proc.is_some(),
         proxy: proxy.is_some(),
     };
-    let results = run_scenarios(&launcher, &args, &ports, paths).await?;
-    // Before the memory test, so all three aliases meet the seam the scenarios above met.
-    let routing = if paths.seam && !args.no_routing {
+    let results = if args.only_policy {
+        Vec::new()
+    } else {
+        run_scenarios(&launcher, &args, &ports, paths).await?
+    };
+    // Before the memory test, so all aliases meet the seam the scenarios above met.
+    let routing = if paths.seam && !args.no_routing && !args.only_policy {
         Some(routing::run(&launcher, &args, &ports).await?)
     } else {
         None
     };
+    let policy = if paths.seam && !args.no_policy {
+        Some(policy::run(&launcher, &args, &ports).await?)
+    } else {
+        None
+    };
     let memory = match (&seam_proc, idle_kb) {
+        _ if args.only_policy => None,
         (Some(p), Some(idle_kb)) => {
             Some(memory_test(&launcher, &args, p.pid, idle_kb, &Ports::url(ports.seam)).await?)
         }
@@ -191,11 +216,18 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         drop(p.child.start_kill());
     }
 
-    let md = report::markdown(&meta, &results, routing.as_ref(), memory.as_ref());
+    let md = report::markdown(
+        &meta,
+        &results,
+        routing.as_ref(),
+        policy.as_ref(),
+        memory.as_ref(),
+    );
     println!("{md}");
     if let Some(path) = &args.json_out {
         let json = serde_json::json!({
-            "meta": meta, "scenarios": results, "routing": routing, "memory": memory
+            "meta": meta, "scenarios": results, "routing": routing, "policy": policy,
+            "memory": memory
         });
         std::fs::write(path, serde_json::to_string_pretty(&json)?)
             .with_context(|| format!("writing {}", path.display()))?;
@@ -300,6 +332,10 @@ pub async fn run_load(
 ) -> anyhow::Result<Vec<LoadReport>> {
     let label = format!("{} ({path})", scenario.title);
     let mut cmd = load_command(launcher, args, &url, models, &label);
+    cmd.arg("--prompt").arg(match scenario.prompt {
+        Prompt::Short => "short",
+        Prompt::Pii => "pii",
+    });
     let duration = args.duration_secs * models.len() as f64;
     cmd.arg("--duration-secs")
         .arg(duration.to_string())

@@ -19,9 +19,11 @@ pub struct Sample {
     pub latency: Duration,
     /// From the same origin to the first non-empty body frame; streams only.
     pub ttfc: Option<Duration>,
-    /// seam's `x-seam-attempts` and `x-seam-route` headers, when the answer came through seam.
+    /// seam's `x-seam-attempts`, `x-seam-route` and `x-seam-policy` headers, when the answer
+    /// came through seam (the last only from an alias whose policy does something).
     pub attempts: Option<HeaderValue>,
     pub route: Option<HeaderValue>,
+    pub policy: Option<HeaderValue>,
 }
 
 /// Latency percentiles in milliseconds (microsecond resolution).
@@ -33,6 +35,34 @@ pub struct Percentiles {
     pub p999: f64,
     pub max: f64,
     pub mean: f64,
+}
+
+impl Percentiles {
+    /// Per percentile, the mean of two runs (the max: the larger); how two slots of one alias
+    /// in the same run are combined.
+    pub fn midpoint(a: Self, b: Self) -> Self {
+        let mean = |x: f64, y: f64| (x + y) / 2.0;
+        Self {
+            p50: mean(a.p50, b.p50),
+            p90: mean(a.p90, b.p90),
+            p99: mean(a.p99, b.p99),
+            p999: mean(a.p999, b.p999),
+            max: a.max.max(b.max),
+            mean: mean(a.mean, b.mean),
+        }
+    }
+
+    /// Per percentile, `self − base` (the max and mean too).
+    pub fn minus(self, base: Self) -> Self {
+        Self {
+            p50: self.p50 - base.p50,
+            p90: self.p90 - base.p90,
+            p99: self.p99 - base.p99,
+            p999: self.p999 - base.p999,
+            max: self.max - base.max,
+            mean: self.mean - base.mean,
+        }
+    }
 }
 
 /// The JSON line `seam-bench load` prints and `seam-bench run` reads.
@@ -68,11 +98,19 @@ pub struct LoadReport {
     /// Ok answers by their `x-seam-route` header (which target answered).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub seam_routes: BTreeMap<String, u64>,
+    /// Ok answers by their `x-seam-policy` header (what the policy did, entity counts only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub seam_policies: BTreeMap<String, u64>,
 }
 
 impl LoadReport {
     pub fn all_streams_done(&self) -> Option<bool> {
         self.streams_with_done.map(|done| done == self.requests)
+    }
+
+    /// Ok answers that carried an `x-seam-policy` header.
+    pub fn with_policy_header(&self) -> u64 {
+        self.seam_policies.values().sum()
     }
 }
 
@@ -85,6 +123,7 @@ pub struct Recorder {
     error_kinds: BTreeMap<String, u64>,
     attempts: BTreeMap<String, u64>,
     routes: BTreeMap<String, u64>,
+    policies: BTreeMap<String, u64>,
     window_start: Instant,
     last_done: Option<Instant>,
 }
@@ -101,6 +140,7 @@ impl Recorder {
             error_kinds: BTreeMap::new(),
             attempts: BTreeMap::new(),
             routes: BTreeMap::new(),
+            policies: BTreeMap::new(),
             window_start,
             last_done: None,
         })
@@ -121,6 +161,9 @@ impl Recorder {
                 }
                 if let Some(route) = &sample.route {
                     count(&mut self.routes, route);
+                }
+                if let Some(policy) = &sample.policy {
+                    count(&mut self.policies, policy);
                 }
             }
             Err(kind) => *self.error_kinds.entry(kind).or_default() += 1,
@@ -169,6 +212,7 @@ impl Recorder {
             send_lag_ms: shape.rate.map(|_| percentiles(&self.send_lag)),
             seam_attempts: self.attempts.clone(),
             seam_routes: self.routes.clone(),
+            seam_policies: self.policies.clone(),
         }
     }
 }
@@ -244,6 +288,7 @@ mod tests {
                 ttfc: None,
                 attempts: None,
                 route: None,
+                policy: None,
             };
             r.record(Ok(sample), start + Duration::from_millis(i));
         }
@@ -278,6 +323,7 @@ mod tests {
             ttfc: Some(Duration::from_micros(300)),
             attempts: None,
             route: None,
+            policy: None,
         };
         r.record(Ok(sample), start + Duration::from_millis(2));
         r.record(
@@ -301,6 +347,7 @@ mod tests {
                 ttfc: None,
                 attempts: Some(HeaderValue::from_static("2")),
                 route: Some(HeaderValue::from_str(&format!("p{}/m", i % 18)).unwrap()),
+                policy: (i % 2 == 0).then(|| HeaderValue::from_static("policy=guard")),
             };
             r.record(Ok(sample), start + Duration::from_millis(1));
         }
@@ -310,9 +357,11 @@ mod tests {
         assert_eq!(report.seam_routes.len(), MAX_DISTINCT + 1);
         assert_eq!(report.seam_routes["p0/m"], 2);
         assert_eq!(report.seam_routes["other"], 2);
+        assert_eq!(report.with_policy_header(), 10);
         let line = serde_json::to_string(&report).unwrap();
         let back: LoadReport = serde_json::from_str(&line).unwrap();
         assert_eq!(back.seam_attempts, report.seam_attempts);
+        assert_eq!(back.seam_policies, report.seam_policies);
     }
 
     #[test]
