@@ -1,5 +1,7 @@
 //! `seam`: the one binary. Every error is one line on stderr and a non-zero exit.
 
+mod audit;
+mod progress;
 mod redact;
 
 use std::net::SocketAddr;
@@ -38,6 +40,14 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// The audit trail: verify the chain, show or export records, erase a subject, apply retention.
+    Audit {
+        /// The config naming the store and keys (default: SEAM_CONFIG, else the embedded default).
+        #[arg(long, short = 'c', env = "SEAM_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Run a policy's input stage on text (a file, or stdin) and print the result. With neither
     /// --config nor --policy, every detector runs and findings are redacted. Exit 3 when the
     /// policy blocks something in the input.
@@ -57,6 +67,41 @@ enum Command {
         /// The input file; `-` or none for stdin.
         file: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain, checkpoints and anchor: exit 0, or 3 naming the first bad record.
+    Verify,
+    /// One record as JSON, payload decrypted when kept and not erased.
+    Show { id: String },
+    /// Records as JSON lines (one object per record).
+    Export {
+        /// Only `jsonl` for now.
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl"])]
+        format: String,
+        /// From this time (2026-11-29, 2026-11-29T10:00:00Z or Unix ms).
+        #[arg(long)]
+        since: Option<String>,
+        /// Until this time, exclusive.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long)]
+        key: Option<String>,
+        /// Write here instead of stdout.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
+    /// Forget a data subject: destroy its key (payloads become unreadable everywhere) and record
+    /// the erasure in the chain.
+    Erase {
+        #[arg(long)]
+        subject: String,
+    },
+    /// Apply the retention rules now: drop payloads and records past their days.
+    Purge,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -83,6 +128,31 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check { config },
         } => return check(&config),
+        Command::Audit { config, command } => {
+            let command = match command {
+                AuditCommand::Verify => audit::Command::Verify,
+                AuditCommand::Show { id } => audit::Command::Show { id },
+                AuditCommand::Export {
+                    since,
+                    until,
+                    subject,
+                    key,
+                    output,
+                    ..
+                } => audit::Command::Export {
+                    filter: audit::Filter {
+                        since,
+                        until,
+                        subject,
+                        key,
+                    },
+                    output,
+                },
+                AuditCommand::Erase { subject } => audit::Command::Erase { subject },
+                AuditCommand::Purge => audit::Command::Purge,
+            };
+            return audit::run(config.as_deref(), command);
+        }
         Command::Redact { entities: true, .. } => return redact::entities(),
         Command::Redact {
             policy,
@@ -204,11 +274,40 @@ async fn run(cfg: Config, listen: SocketAddr, source: Option<PathBuf>) -> anyhow
     let bound = listener.local_addr().unwrap_or(listen);
     tracing::info!(%bound, models = %aliases, "seam listening on http://{bound}");
     reload_on_sighup(state.clone());
-    seam_server::serve(listener, seam_server::app(state), shutdown_signal())
+    if let Some(auditor) = state.auditor.clone() {
+        purge_periodically(auditor, cfg.audit.purge_interval);
+    }
+    seam_server::serve(listener, seam_server::app(state.clone()), shutdown_signal())
         .await
         .context("server failed")?;
+    if let Some(auditor) = &state.auditor {
+        // With async durability, queued records are written before the process exits.
+        if let Err(e) = auditor.flush().await {
+            tracing::error!(error = %e, "audit records not flushed at shutdown");
+        }
+    }
     tracing::info!("seam stopped");
     Ok(())
+}
+
+/// Applies the audit retention rules every `every` (the first time after one interval).
+fn purge_periodically(
+    auditor: std::sync::Arc<seam_server::audit::Auditor>,
+    every: std::time::Duration,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let a = auditor.clone();
+            match tokio::task::spawn_blocking(move || a.purge()).await {
+                Ok(Ok(done)) => tracing::info!(%done, "audit retention applied"),
+                Ok(Err(e)) => tracing::error!(error = %e, "audit retention failed"),
+                Err(e) => tracing::error!(error = %e, "audit retention task failed"),
+            }
+        }
+    });
 }
 
 /// `SIGHUP` reloads the config like `POST /admin/reload`; a bad config is logged and ignored.

@@ -8,6 +8,10 @@ use std::process::{Command, Stdio};
 
 fn seam() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_seam"));
+    // The embedded default keeps its audit log under ./seam-data: keep it out of the source tree.
+    let dir = std::env::temp_dir().join(format!("seam-cli-test-cwd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    c.current_dir(dir);
     c.env_remove("OPENAI_API_KEY")
         .env_remove("ANTHROPIC_API_KEY")
         .env_remove("SEAM_CONFIG");

@@ -6,6 +6,7 @@
 //! document, so a typo anywhere is reported together with the rest. Secrets named as `env:NAME` or
 //! `file:PATH` are resolved here, once, and live in [`Secret`], whose `Debug` never prints them.
 
+pub mod audit;
 pub mod policy;
 mod raw;
 mod routing;
@@ -16,6 +17,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use audit::{AuditClass, AuditConfig, Durability, MasterKey, RetentionRule};
 pub use policy::{
     Action, ClassRule, DEFAULT_POLICY, Entities, EntityRule, InjectionAction, InjectionRule,
     InputConfig, Overflow, PolicyConfig, StageConfig,
@@ -39,6 +41,7 @@ pub struct Config {
     pub models: BTreeMap<String, ModelConfig>,
     /// Every policy by name; `default` is always present (empty unless declared).
     pub policies: BTreeMap<String, PolicyConfig>,
+    pub audit: AuditConfig,
 }
 
 #[derive(Clone, Debug)]
@@ -222,7 +225,7 @@ impl Resolver<'_> {
         }
     }
 
-    fn secret(&self, path: &str, value: &str) -> Result<Secret, ConfigError> {
+    pub(crate) fn secret(&self, path: &str, value: &str) -> Result<Secret, ConfigError> {
         if let Some(name) = value.strip_prefix("env:") {
             return match (self.env)(name) {
                 Some(v) if !v.is_empty() => Ok(Secret(v)),
@@ -372,18 +375,18 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
         .entry(DEFAULT_POLICY.to_owned())
         .or_insert_with(|| PolicyConfig::empty(DEFAULT_POLICY));
 
+    let audit = audit::audit(raw.audit, resolver, &mut errors);
     let routing = routing::defaults(raw.routing, &mut errors);
     let mut models = BTreeMap::new();
     for (alias, m) in raw.models {
-        let model = routing::model(
-            &alias,
-            m,
-            &declared,
-            &providers,
-            &policies,
-            &routing,
-            &mut errors,
-        );
+        let cx = routing::ModelContext {
+            declared: &declared,
+            providers: &providers,
+            policies: &policies,
+            routing: &routing,
+            audit: &audit,
+        };
+        let model = routing::model(&alias, m, &cx, &mut errors);
         models.insert(alias, model);
     }
 
@@ -398,6 +401,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             providers,
             models,
             policies,
+            audit,
         })
     } else {
         Err(errors)

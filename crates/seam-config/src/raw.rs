@@ -19,6 +19,8 @@ pub struct RawConfig {
     pub models: BTreeMap<String, RawModel>,
     #[serde(default)]
     pub policies: BTreeMap<String, crate::policy::RawPolicy>,
+    #[serde(default)]
+    pub audit: crate::audit::RawAudit,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,6 +97,8 @@ pub struct RawModel {
     pub placement: Option<RawPlacement>,
     /// A JSON Schema every answer of this alias must match (an output contract).
     pub output_schema: Option<toml::Value>,
+    /// The audit class of this alias's requests (else `audit.default_class`).
+    pub audit_class: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

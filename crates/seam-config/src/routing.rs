@@ -82,6 +82,8 @@ pub struct ModelConfig {
     pub policy: String,
     /// A JSON Schema every answer must match; checked (and compiled) by the gateway.
     pub output_schema: Option<serde_json::Value>,
+    /// This alias's audit class; `None`: `audit.default_class`.
+    pub audit_class: Option<crate::AuditClass>,
     pub max_attempts: u32,
     pub deadline: Duration,
     pub placement: Placement,
@@ -208,15 +210,30 @@ fn placement(path: &str, raw: Option<RawPlacement>, errors: &mut Vec<ConfigError
 }
 
 /// Validates one alias against the providers declared (`declared`) and built (`providers`).
+/// What an alias is checked against: the rest of the config, already validated.
+pub(crate) struct ModelContext<'a> {
+    /// Every provider name declared, valid or not (targets naming an invalid one are not
+    /// reported twice).
+    pub declared: &'a [String],
+    pub providers: &'a BTreeMap<String, ProviderConfig>,
+    pub policies: &'a BTreeMap<String, crate::PolicyConfig>,
+    pub routing: &'a RoutingConfig,
+    pub audit: &'a crate::AuditConfig,
+}
+
 pub(crate) fn model(
     alias: &str,
     m: RawModel,
-    declared: &[String],
-    providers: &BTreeMap<String, ProviderConfig>,
-    policies: &BTreeMap<String, crate::PolicyConfig>,
-    routing: &RoutingConfig,
+    cx: &ModelContext<'_>,
     errors: &mut Vec<ConfigError>,
 ) -> ModelConfig {
+    let ModelContext {
+        declared,
+        providers,
+        policies,
+        routing,
+        audit,
+    } = *cx;
     let path = format!("models.{alias}");
     if alias.is_empty() {
         errors.push(ConfigError::new(path.clone(), "alias must not be empty"));
@@ -305,6 +322,16 @@ pub(crate) fn model(
             None
         }
     });
+    let audit_class = m.audit_class.as_deref().and_then(|c| {
+        let class = crate::audit::class(&format!("{path}.audit_class"), c, errors)?;
+        if class.keeps_payloads() && audit.master_key.is_none() {
+            errors.push(ConfigError::new(
+                format!("{path}.audit_class"),
+                "keeps payloads, which are encrypted: set audit.master_key",
+            ));
+        }
+        Some(class)
+    });
     let placement = placement(&path, m.placement, errors);
     let allowed = |t: &TargetConfig| {
         providers.get(&t.provider).is_none_or(|p| {
@@ -331,6 +358,7 @@ pub(crate) fn model(
         targets,
         policy,
         output_schema,
+        audit_class,
         max_attempts: attempts(
             &format!("{path}.max_attempts"),
             m.max_attempts,

@@ -47,6 +47,16 @@ pub struct Outcome<T> {
     pub upstream: Duration,
     /// What the policy decided, when the route's policy does anything (`x-seam-policy`).
     pub policy: Option<PolicyReport>,
+    /// The request as sent upstream when the policy (or a contract) changed it; `None` when the
+    /// client's request went as it came (with `model` replaced). For the audit trail.
+    pub rewritten: Option<Rewritten>,
+}
+
+/// A request body after the input policy.
+#[derive(Debug, Clone)]
+pub enum Rewritten {
+    Chat(Box<ChatRequest>),
+    Embeddings(Box<EmbeddingsRequest>),
 }
 
 /// No answer: the error for the client, and what was tried.
@@ -161,6 +171,9 @@ impl Gateway {
             out = second;
         }
         out.policy = prepared.active().then_some(prepared.report);
+        if let std::borrow::Cow::Owned(r) = prepared.request {
+            out.rewritten = Some(Rewritten::Chat(Box::new(r)));
+        }
         Ok(out)
     }
 
@@ -202,6 +215,7 @@ impl Gateway {
                 reason: out.reason,
                 upstream: out.upstream,
                 policy: out.policy,
+                rewritten: out.rewritten,
             });
         }
         let policy = self.policies.for_route(&route.name);
@@ -224,13 +238,20 @@ impl Gateway {
             target.provider.clone(),
             target.metric_model.clone(),
         );
+        let value = prepared.filter_stream(Box::pin(guarded));
+        let policy = prepared.active().then(|| prepared.report.clone());
+        let rewritten = match prepared.request {
+            std::borrow::Cow::Owned(r) => Some(Rewritten::Chat(Box::new(r))),
+            std::borrow::Cow::Borrowed(_) => None,
+        };
         Ok(Outcome {
-            value: prepared.filter_stream(Box::pin(guarded)),
+            value,
             route: target.label.clone(),
             attempts: out.attempts,
             reason: out.reason,
             upstream: out.upstream,
-            policy: prepared.active().then(|| prepared.report.clone()),
+            policy,
+            rewritten,
         })
     }
 
@@ -247,7 +268,8 @@ impl Gateway {
         if private {
             placement.trust = Some(vec![seam_config::Trust::Private]);
         }
-        let sent: &EmbeddingsRequest = &sent;
+        let sent_owned = sent;
+        let sent: &EmbeddingsRequest = &sent_owned;
         let out = self
             .run(&route, &placement, Mode::Unary, |p, model| {
                 p.embeddings(model, sent)
@@ -257,6 +279,9 @@ impl Gateway {
             e.usage.as_ref().map(|u| (u.prompt_tokens, 0))
         });
         out.policy = policy.scans_input().then_some(report);
+        if let std::borrow::Cow::Owned(r) = sent_owned {
+            out.rewritten = Some(Rewritten::Embeddings(Box::new(r)));
+        }
         Ok(out)
     }
 
@@ -316,6 +341,7 @@ fn answered<T>(
         reason: out.reason,
         upstream: out.upstream,
         policy: None,
+        rewritten: None,
     }
 }
 

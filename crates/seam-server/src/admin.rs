@@ -63,3 +63,78 @@ pub async fn reload(State(st): State<SharedState>) -> Response {
         )),
     }
 }
+
+/// `GET /admin/audit?subject=&key=&since=&until=&model=&status=&finding=&limit=`: audit records,
+/// newest last, as `seam audit export` writes them. Times are Unix milliseconds.
+pub async fn audit(
+    State(st): State<SharedState>,
+    axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let Some(auditor) = st.auditor.clone() else {
+        return error_response(&ApiError::new(
+            ErrorCode::NotFound,
+            "the audit trail is off ([audit] enabled = false)",
+        ));
+    };
+    let num = |k: &str| -> Result<Option<i64>, ApiError> {
+        params
+            .get(k)
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    ApiError::new(
+                        ErrorCode::InvalidRequest,
+                        format!("`{k}` must be an integer"),
+                    )
+                    .with_param(k)
+                })
+            })
+            .transpose()
+    };
+    let query = (|| -> Result<seam_store::Query, ApiError> {
+        Ok(seam_store::Query {
+            subject: params.get("subject").cloned(),
+            key_id: params.get("key").cloned(),
+            since_ms: num("since")?,
+            until_ms: num("until")?,
+            model: params.get("model").cloned(),
+            status: num("status")?.and_then(|s| u16::try_from(s).ok()),
+            finding: params.get("finding").cloned(),
+            limit: Some(num("limit")?.map_or(100, |l| l.clamp(1, 1000)) as u64),
+        })
+    })();
+    let query = match query {
+        Ok(q) => q,
+        Err(e) => return error_response(&e),
+    };
+    let reader = auditor.reader();
+    let found = tokio::task::spawn_blocking(move || {
+        let mut log = reader
+            .lock()
+            .map_err(|_| "the audit reader is poisoned".to_owned())?;
+        log.search(&query).map_err(|e| e.to_string())
+    })
+    .await;
+    match found {
+        Ok(Ok(records)) => {
+            let records: Vec<_> = records
+                .iter()
+                .map(seam_store::StoredRecord::to_json)
+                .collect();
+            json_response(&json!({ "records": records }))
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "audit search failed");
+            error_response(&ApiError::new(
+                ErrorCode::Internal,
+                "the audit search failed; the log has details",
+            ))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "audit search task failed");
+            error_response(&ApiError::new(
+                ErrorCode::Internal,
+                "the audit search failed; the log has details",
+            ))
+        }
+    }
+}

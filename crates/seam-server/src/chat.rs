@@ -8,35 +8,66 @@ use axum::response::{IntoResponse, Response};
 use seam_gateway::{Attempt, Failure, Outcome, Placement};
 use seam_types::chat::ChatRequest;
 
+use crate::audit::{Draft, Finish};
 use crate::error::error_response;
-use crate::{ATTEMPTS, POLICY, ROUTE, ROUTE_REASON, RequestStart, SharedState, body, metrics, sse};
+use crate::{
+    ATTEMPTS, POLICY, ROUTE, ROUTE_REASON, RequestId, RequestStart, SharedState, body, metrics, sse,
+};
 
 pub async fn handle(
     State(st): State<SharedState>,
     Extension(start): Extension<RequestStart>,
+    Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
     raw: Body,
 ) -> Response {
     let live = st.live();
+    let mut draft = st.draft(&live, &rid, start, &headers, "chat");
     let req = match body::request(raw, &headers, live.max_body_bytes, ChatRequest::validate).await {
         Ok(r) => r,
-        Err(e) => return error_response(&e),
+        Err(e) => return refused(draft, &e).await,
     };
+    draft.request(&req.model, req.user.as_deref(), &req);
     let anywhere = Placement::default();
     if !req.is_stream() {
         return match live.gateway.chat(&req, &anywhere).await {
-            Ok(out) => answered(&out, start, metrics::CHAT),
-            Err(f) => failure(&f),
+            Ok(out) => {
+                let response = draft
+                    .keeps_payloads()
+                    .then(|| serde_json::to_value(&out.value).ok())
+                    .flatten();
+                let usage = out
+                    .value
+                    .usage
+                    .as_ref()
+                    .map(|u| (u.prompt_tokens, u.completion_tokens));
+                let done = draft
+                    .finish(Finish {
+                        status: 200,
+                        route: Some(out.route.clone()),
+                        attempts: &out.attempts,
+                        policy: out.policy.as_ref(),
+                        usage,
+                        rewritten: out.rewritten.as_ref(),
+                        response,
+                        ..Finish::default()
+                    })
+                    .await;
+                match done {
+                    Ok(()) => answered(&out, start, metrics::CHAT),
+                    Err(e) => error_response(&e),
+                }
+            }
+            Err(f) => failed(draft, &f).await,
         };
     }
     match live.gateway.chat_stream(&req, &anywhere).await {
         Ok(out) => {
-            metrics::overhead(
-                metrics::CHAT,
-                start.0.elapsed().saturating_sub(out.upstream),
-            );
+            let ttft = start.0.elapsed();
+            metrics::overhead(metrics::CHAT, ttft.saturating_sub(out.upstream));
             let report = out.policy.as_ref().map(|p| p.header());
-            let mut resp = sse::response(out.value);
+            let on_end = on_stream_end(draft, &out, ttft);
+            let mut resp = sse::response(out.value, on_end);
             route_headers(
                 &mut resp,
                 Some(&out.route),
@@ -46,7 +77,77 @@ pub async fn handle(
             policy_header(&mut resp, report.as_deref());
             resp
         }
-        Err(f) => failure(&f),
+        Err(f) => failed(draft, &f).await,
+    }
+}
+
+/// The hook that writes a stream's record when it ends (before `[DONE]`).
+fn on_stream_end(
+    draft: Draft,
+    out: &Outcome<seam_gateway::ClientStream>,
+    ttft: std::time::Duration,
+) -> Option<sse::OnEnd> {
+    if !draft.audited() {
+        return None;
+    }
+    let route = out.route.clone();
+    let attempts = out.attempts.clone();
+    let policy = out.policy.clone();
+    let rewritten = out.rewritten.clone();
+    Some(Box::new(move |end: sse::StreamEnd| {
+        Box::pin(async move {
+            let response = draft.keeps_payloads().then(|| end.answer.to_json());
+            let usage = end
+                .answer
+                .usage
+                .as_ref()
+                .map(|u| (u.prompt_tokens, u.completion_tokens));
+            draft
+                .finish(Finish {
+                    status: 200,
+                    error_code: end.error.as_ref().map(|e| e.code.to_string()),
+                    route: Some(route),
+                    attempts: &attempts,
+                    policy: policy.as_ref(),
+                    usage,
+                    ttft: Some(ttft),
+                    rewritten: rewritten.as_ref(),
+                    response,
+                    ended: Some(end.ended),
+                })
+                .await
+        })
+    }))
+}
+
+/// A request refused before the gateway saw it (bad body, too large).
+pub async fn refused(draft: Draft, e: &seam_types::ApiError) -> Response {
+    let done = draft
+        .finish(Finish {
+            status: e.status,
+            error_code: Some(e.code.to_string()),
+            ..Finish::default()
+        })
+        .await;
+    match done {
+        Ok(()) => error_response(e),
+        Err(audit) => error_response(&audit),
+    }
+}
+
+/// A request the gateway could not answer: its record, then the error.
+pub async fn failed(draft: Draft, f: &Failure) -> Response {
+    let done = draft
+        .finish(Finish {
+            status: f.error.status,
+            error_code: Some(f.error.code.to_string()),
+            attempts: &f.attempts,
+            ..Finish::default()
+        })
+        .await;
+    match done {
+        Ok(()) => failure(f),
+        Err(audit) => error_response(&audit),
     }
 }
 
@@ -71,7 +172,7 @@ pub fn answered<T: serde::Serialize>(
     resp
 }
 
-fn policy_header(resp: &mut Response, report: Option<&str>) {
+pub fn policy_header(resp: &mut Response, report: Option<&str>) {
     if let Some(v) = report.and_then(|r| HeaderValue::from_str(&header_text(r)).ok()) {
         resp.headers_mut().insert(POLICY, v);
     }

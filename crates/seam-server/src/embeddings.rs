@@ -8,17 +8,20 @@ use axum::response::Response;
 use seam_gateway::Placement;
 use seam_types::embeddings::EmbeddingsRequest;
 
-use crate::chat::{answered, failure};
+use crate::audit::Finish;
+use crate::chat::{answered, failed, refused};
 use crate::error::error_response;
-use crate::{RequestStart, SharedState, body, metrics};
+use crate::{RequestId, RequestStart, SharedState, body, metrics};
 
 pub async fn handle(
     State(st): State<SharedState>,
     Extension(start): Extension<RequestStart>,
+    Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
     raw: Body,
 ) -> Response {
     let live = st.live();
+    let mut draft = st.draft(&live, &rid, start, &headers, "embeddings");
     let req = match body::request(
         raw,
         &headers,
@@ -28,10 +31,29 @@ pub async fn handle(
     .await
     {
         Ok(r) => r,
-        Err(e) => return error_response(&e),
+        Err(e) => return refused(draft, &e).await,
     };
+    draft.request(&req.model, req.user.as_deref(), &req);
     match live.gateway.embeddings(&req, &Placement::default()).await {
-        Ok(out) => answered(&out, start, metrics::EMBEDDINGS),
-        Err(f) => failure(&f),
+        Ok(out) => {
+            // Vectors are not personal data worth keeping; the record keeps the usage.
+            let usage = out.value.usage.as_ref().map(|u| (u.prompt_tokens, 0));
+            let done = draft
+                .finish(Finish {
+                    status: 200,
+                    route: Some(out.route.clone()),
+                    attempts: &out.attempts,
+                    policy: out.policy.as_ref(),
+                    usage,
+                    rewritten: out.rewritten.as_ref(),
+                    ..Finish::default()
+                })
+                .await;
+            match done {
+                Ok(()) => answered(&out, start, metrics::EMBEDDINGS),
+                Err(e) => error_response(&e),
+            }
+        }
+        Err(f) => failed(draft, &f).await,
     }
 }

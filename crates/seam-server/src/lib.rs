@@ -7,6 +7,7 @@
 //! Build the app with [`app`] and test it with `tower::ServiceExt::oneshot`; run it with [`serve`].
 
 mod admin;
+pub mod audit;
 mod body;
 mod chat;
 mod embeddings;
@@ -39,6 +40,8 @@ pub type Reloader = Box<dyn Fn() -> Result<Config, Vec<String>> + Send + Sync>;
 pub struct Live {
     pub gateway: Gateway,
     pub max_body_bytes: usize,
+    /// Which audit class each alias's records get.
+    pub classes: audit::Classes,
 }
 
 pub struct AppState {
@@ -47,6 +50,9 @@ pub struct AppState {
     registry: Arc<Registry>,
     reloader: Option<Reloader>,
     pub metrics: Option<PrometheusHandle>,
+    /// The audit trail; `None` when `[audit] enabled = false`. Opened once: `[storage]` and
+    /// `[audit]` keys other than classes need a restart.
+    pub auditor: Option<Arc<audit::Auditor>>,
     /// Unix seconds at start-up, reported as `created` of each model.
     pub started: u64,
 }
@@ -61,12 +67,15 @@ impl AppState {
         let live = Live {
             gateway: Gateway::new(cfg, &registry)?,
             max_body_bytes: cfg.server.max_body_bytes,
+            classes: audit::Classes::new(cfg),
         };
+        let auditor = audit::Auditor::open(cfg)?.map(Arc::new);
         Ok(AppState {
             live: RwLock::new(Arc::new(live)),
             registry,
             reloader,
             metrics,
+            auditor,
             started: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
@@ -96,12 +105,34 @@ impl AppState {
         let live = Arc::new(Live {
             gateway,
             max_body_bytes: cfg.server.max_body_bytes,
+            classes: audit::Classes::new(&cfg),
         });
         match self.live.write() {
             Ok(mut g) => *g = live,
             Err(poisoned) => *poisoned.into_inner() = live,
         }
         Ok(aliases)
+    }
+}
+
+impl AppState {
+    /// Starts the audit record of a request.
+    pub fn draft(
+        &self,
+        live: &Live,
+        id: &RequestId,
+        start: RequestStart,
+        headers: &axum::http::HeaderMap,
+        endpoint: &'static str,
+    ) -> audit::Draft {
+        audit::Draft::new(
+            self.auditor.clone(),
+            &live.classes,
+            id.0.to_str().unwrap_or("unknown"),
+            start.0,
+            headers,
+            endpoint,
+        )
     }
 }
 
@@ -135,6 +166,7 @@ pub fn app(state: SharedState) -> Router {
         .route("/metrics", get(meta::metrics))
         .route("/admin/targets", get(admin::targets))
         .route("/admin/reload", post(admin::reload))
+        .route("/admin/audit", get(admin::audit))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(middleware::from_fn(observe))

@@ -10,6 +10,8 @@ use seam_testkit::MockUpstream;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+#[path = "server/audit.rs"]
+mod audit;
 #[path = "server/policy.rs"]
 mod policy;
 #[path = "server/routing.rs"]
@@ -22,6 +24,8 @@ fn app(mock: &MockUpstream, extra: &str) -> axum::Router {
         r#"
 [server]
 max_body_bytes = 4096
+[audit]
+enabled = false
 [providers.mock]
 kind = "openai"
 base_url = "{openai}"

@@ -57,6 +57,7 @@ error_codes! {
     NoEligibleTarget => ("no_eligible_target", "api_error", 503, "Placement rules (trust, region) leave no target for this request."),
     NoHealthyTarget => ("no_healthy_target", "api_error", 503, "Every eligible target's circuit breaker is open; retry after `retry-after` seconds."),
     UpstreamTimeout => ("upstream_timeout", "timeout_error", 504, "The upstream did not answer (or send its first token) in time."),
+    AuditUnavailable => ("audit_unavailable", "api_error", 503, "With `audit.durability = \"sync\"`, the request's audit record could not be committed, so the answer is withheld."),
     Internal => ("internal_error", "api_error", 500, "A bug in Seam; the log has details under the request id."),
 }
 

@@ -17,6 +17,8 @@ const CARD: &str = "4111 1111 1111 1111";
 fn config(mock: &MockUpstream, extra: &str) -> String {
     format!(
         r#"
+[audit]
+enabled = false
 [providers.vendor]
 kind = "openai"
 base_url = "{url}"

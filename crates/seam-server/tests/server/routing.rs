@@ -15,6 +15,8 @@ use super::{call, events};
 fn config(mock: &MockUpstream, extra: &str) -> String {
     format!(
         r#"
+[audit]
+enabled = false
 [routing]
 max_attempts = 2
 backoff_base_ms = 10

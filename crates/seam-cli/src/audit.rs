@@ -1,0 +1,204 @@
+//! `seam audit verify|show|export|erase|purge`: the audit trail from the command line, on the
+//! store the config names (`[storage]`, keys from `[audit]`).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use seam_store::{AuditLog, Query};
+
+use crate::{load, one_line};
+
+pub enum Command {
+    Verify,
+    Show {
+        id: String,
+    },
+    Export {
+        filter: Filter,
+        output: Option<std::path::PathBuf>,
+    },
+    Erase {
+        subject: String,
+    },
+    Purge,
+}
+
+#[derive(Default)]
+pub struct Filter {
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub subject: Option<String>,
+    pub key: Option<String>,
+}
+
+fn open(config: Option<&Path>) -> anyhow::Result<AuditLog> {
+    let cfg = load(config)?;
+    let store = seam_server::audit::store_config(&cfg);
+    AuditLog::open(&store).map_err(|e| anyhow::anyhow!("cannot open the audit log: {e}"))
+}
+
+pub fn run(config: Option<&Path>, command: Command) -> ExitCode {
+    match run_inner(config, command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("seam: error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_inner(config: Option<&Path>, command: Command) -> anyhow::Result<ExitCode> {
+    let mut log = open(config)?;
+    match command {
+        Command::Verify => {
+            let progress = crate::progress::Progress::new("verifying");
+            let report = log
+                .verify(&mut |n| progress.set(n))
+                .map_err(|e| anyhow::anyhow!("verify failed: {e}"))?;
+            progress.finish();
+            match &report.problem {
+                None => {
+                    let range = match report.last_seq {
+                        Some(last) => format!("seq {}..={last}", report.first_seq),
+                        None => "no records".to_owned(),
+                    };
+                    let signing = if report.signed {
+                        format!(
+                            "{} signed checkpoints, {} records after the last",
+                            report.checkpoints, report.unsigned_tail
+                        )
+                    } else {
+                        "checkpoints unsigned (no master key)".to_owned()
+                    };
+                    println!("ok: {} records intact ({range}); {signing}", report.records);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(p) => {
+                    eprintln!("seam: the audit log is NOT intact: {p}");
+                    Ok(ExitCode::from(3))
+                }
+            }
+        }
+        Command::Show { id } => match log.get(&id).map_err(|e| anyhow::anyhow!("{e}"))? {
+            Some(r) => {
+                let text = serde_json::to_string_pretty(&r.to_json())?;
+                println!("{text}");
+                Ok(ExitCode::SUCCESS)
+            }
+            None => bail!("no audit record with id {id}"),
+        },
+        Command::Export { filter, output } => {
+            let q = Query {
+                subject: filter.subject,
+                key_id: filter.key,
+                since_ms: filter.since.as_deref().map(parse_time).transpose()?,
+                until_ms: filter.until.as_deref().map(parse_time).transpose()?,
+                ..Query::default()
+            };
+            let mut out: Box<dyn Write> = match &output {
+                Some(p) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(p)
+                        .with_context(|| format!("cannot write {}", p.display()))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            let mut write_err = None;
+            let n = log
+                .export(&q, &mut |r| {
+                    let line = r.to_json().to_string();
+                    if let Err(e) = writeln!(out, "{line}") {
+                        write_err.get_or_insert(e);
+                    }
+                    Ok(())
+                })
+                .map_err(|e| anyhow::anyhow!("export failed: {e}"))?;
+            if let Some(e) = write_err {
+                return Err(e).context("cannot write the export");
+            }
+            out.flush().context("cannot write the export")?;
+            eprintln!("seam: exported {n} records");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Erase { subject } => {
+            let r = log
+                .erase_subject(&subject)
+                .map_err(|e| anyhow::anyhow!("erase failed: {e}"))?;
+            // Nothing else holds subject data yet (no caches); when something does, it reports here.
+            println!(
+                "erased: {} records' payloads made unreadable (key destroyed: {}); tombstone at seq {}",
+                r.records,
+                if r.key_destroyed {
+                    "yes"
+                } else {
+                    "no key existed"
+                },
+                r.tombstone_seq
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Purge => {
+            let r = log
+                .purge(seam_server::audit::now_ms())
+                .map_err(|e| anyhow::anyhow!("purge failed: {e}"))?;
+            println!(
+                "purged: {} payloads, {} records{}",
+                r.payloads_purged,
+                r.records_deleted,
+                r.anchor_seq
+                    .map(|s| format!("; the chain now starts at seq {s}"))
+                    .unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `2026-11-29`, `2026-11-29T10:00:00Z`, or Unix milliseconds.
+fn parse_time(s: &str) -> anyhow::Result<i64> {
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(ms);
+    }
+    let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00Z"));
+    let time = time.trim_end_matches('Z');
+    let d: Vec<i64> = date.split('-').filter_map(|p| p.parse().ok()).collect();
+    let t: Vec<i64> = time
+        .split(':')
+        .filter_map(|p| p.split('.').next().and_then(|x| x.parse().ok()))
+        .collect();
+    let (&[y, m, day], &[hh, mm, ss]) = (d.as_slice(), t.as_slice()) else {
+        bail!(
+            "cannot read the time \"{s}\": use 2026-11-29, 2026-11-29T10:00:00Z or Unix milliseconds"
+        );
+    };
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+        bail!("cannot read the time \"{s}\": out of range");
+    }
+    // Days from the civil date (Howard Hinnant's algorithm), UTC.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Ok(((days * 24 + hh) * 60 + mm) * 60_000 + ss * 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("1970-01-01").ok(), Some(0));
+        assert_eq!(
+            parse_time("2026-11-29T10:00:00Z").ok(),
+            Some(1_795_946_400_000)
+        );
+        assert_eq!(parse_time("1795946400000").ok(), Some(1_795_946_400_000));
+        assert!(parse_time("yesterday").is_err());
+        assert!(parse_time("2026-13-01").is_err());
+    }
+}

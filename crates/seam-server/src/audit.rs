@@ -1,0 +1,374 @@
+//! The audit trail at the HTTP edge: one record per request — answered, refused or failed,
+//! streamed or not — handed to `seam-store`'s writer.
+//!
+//! A [`Draft`] is started when a request arrives (id, time, subject, tags, class) and finished
+//! with what happened. With `durability = "sync"` the response waits for the record's commit
+//! (grouped with other requests' records by the writer), so a completed response always has its
+//! record; if the commit fails the client gets `503 audit_unavailable` instead of the answer.
+//! Payloads are serialised only when the record's class keeps them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::http::HeaderMap;
+use seam_config::{AuditClass, Config, StorageConfig};
+use seam_gateway::{Attempt, PolicyReport, Rewritten};
+use seam_store::{
+    AttemptRecord, AuditLog, AuditRecord, AuditWriter, BackendConfig, Durability, FindingRecord,
+    Payload, Retention, RetentionClass, StoreConfig, UsageRecord,
+};
+use seam_types::{ApiError, ErrorCode};
+use serde_json::Value;
+
+/// `x-seam-subject`: the data subject a request is about.
+pub const SUBJECT: &str = "x-seam-subject";
+/// `x-seam-tags`: comma-separated labels recorded with the request.
+pub const TAGS: &str = "x-seam-tags";
+
+const MAX_TAGS: usize = 32;
+const MAX_TAG_LEN: usize = 64;
+const MAX_SUBJECT_LEN: usize = 256;
+
+/// The store settings a config names; also what `seam audit` opens.
+pub fn store_config(cfg: &Config) -> StoreConfig {
+    let backend = match &cfg.storage {
+        StorageConfig::Sqlite { path, .. } => BackendConfig::Sqlite { path: path.clone() },
+        StorageConfig::Postgres { url, .. } => BackendConfig::Postgres {
+            url: url.expose().to_owned(),
+        },
+    };
+    StoreConfig {
+        backend,
+        master_key: cfg.audit.master_key.as_ref().map(|k| k.0),
+        retention: cfg
+            .audit
+            .retention
+            .iter()
+            .map(|r| Retention {
+                class: class(r.class),
+                payload_days: r.payload_days,
+                record_days: r.record_days,
+            })
+            .collect(),
+    }
+}
+
+pub fn class(c: AuditClass) -> RetentionClass {
+    match c {
+        AuditClass::Full => RetentionClass::Full,
+        AuditClass::Redacted => RetentionClass::Redacted,
+        AuditClass::Metadata => RetentionClass::Metadata,
+    }
+}
+
+/// The audit trail of a running server: the writer, and a connection for searches.
+pub struct Auditor {
+    writer: AuditWriter,
+    sync: bool,
+    reader: Arc<Mutex<AuditLog>>,
+}
+
+impl Auditor {
+    /// `None` when `[audit] enabled = false`.
+    pub fn open(cfg: &Config) -> Result<Option<Auditor>, String> {
+        if !cfg.audit.enabled {
+            return Ok(None);
+        }
+        let store = store_config(cfg);
+        if let BackendConfig::Sqlite { path } = &store.backend
+            && let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("audit: cannot create {}: {e}", dir.display()))?;
+        }
+        let log = AuditLog::open(&store).map_err(|e| format!("audit: {e}"))?;
+        let reader = AuditLog::open(&store).map_err(|e| format!("audit: {e}"))?;
+        let (durability, sync) = match cfg.audit.durability {
+            seam_config::Durability::Sync => (Durability::Sync, true),
+            seam_config::Durability::Async => (
+                Durability::Async {
+                    queue: cfg.audit.queue,
+                    spool_dir: cfg.audit.spool_dir.clone(),
+                },
+                false,
+            ),
+        };
+        Ok(Some(Auditor {
+            writer: AuditWriter::spawn(log, durability),
+            sync,
+            reader: Arc::new(Mutex::new(reader)),
+        }))
+    }
+
+    /// The search connection (for `GET /admin/audit`); use it from a blocking task.
+    pub fn reader(&self) -> Arc<Mutex<AuditLog>> {
+        Arc::clone(&self.reader)
+    }
+
+    /// Waits until every record submitted so far is committed (graceful shutdown).
+    pub async fn flush(&self) -> Result<(), String> {
+        self.writer.flush().await.map_err(|e| e.to_string())
+    }
+
+    async fn submit(&self, rec: AuditRecord) -> Result<(), ApiError> {
+        let commit = self.writer.submit(rec);
+        if !self.sync {
+            return Ok(());
+        }
+        commit.await.map_err(|e| {
+            tracing::error!(error = %e, "audit record not committed; the response is withheld");
+            ApiError::new(
+                ErrorCode::AuditUnavailable,
+                "Seam could not commit the audit record of this request, so it withholds the answer; retry later",
+            )
+        })
+    }
+
+    /// Applies retention now (the periodic task of `seam serve`).
+    pub fn purge(&self) -> Result<String, String> {
+        let mut log = self
+            .reader
+            .lock()
+            .map_err(|_| "audit reader poisoned".to_owned())?;
+        let r = log.purge(now_ms()).map_err(|e| e.to_string())?;
+        Ok(format!(
+            "{} payloads, {} records",
+            r.payloads_purged, r.records_deleted
+        ))
+    }
+}
+
+/// Which class each alias's records get.
+#[derive(Clone, Debug)]
+pub struct Classes {
+    default: AuditClass,
+    by_alias: HashMap<String, AuditClass>,
+}
+
+impl Classes {
+    pub fn new(cfg: &Config) -> Self {
+        Classes {
+            default: cfg.audit.default_class,
+            by_alias: cfg
+                .models
+                .iter()
+                .filter_map(|(a, m)| Some((a.clone(), m.audit_class?)))
+                .collect(),
+        }
+    }
+
+    fn of(&self, model: Option<&str>) -> AuditClass {
+        model
+            .and_then(|m| self.by_alias.get(m))
+            .copied()
+            .unwrap_or(self.default)
+    }
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A record in the making.
+pub struct Draft {
+    auditor: Option<Arc<Auditor>>,
+    classes: Classes,
+    id: String,
+    time_ms: i64,
+    start: Instant,
+    endpoint: &'static str,
+    subject: Option<String>,
+    tags: Vec<String>,
+    model: Option<String>,
+    client_request: Option<Value>,
+    class: AuditClass,
+}
+
+/// What happened to a request, for [`Draft::finish`].
+#[derive(Default)]
+pub struct Finish<'a> {
+    pub status: u16,
+    pub error_code: Option<String>,
+    pub route: Option<String>,
+    pub attempts: &'a [Attempt],
+    pub policy: Option<&'a PolicyReport>,
+    pub usage: Option<(u64, u64)>,
+    pub ttft: Option<Duration>,
+    pub rewritten: Option<&'a Rewritten>,
+    /// The response body (built only when the class keeps payloads).
+    pub response: Option<Value>,
+    /// When the response ended; `None`: now.
+    pub ended: Option<Instant>,
+}
+
+impl Draft {
+    pub fn new(
+        auditor: Option<Arc<Auditor>>,
+        classes: &Classes,
+        id: &str,
+        start: Instant,
+        headers: &HeaderMap,
+        endpoint: &'static str,
+    ) -> Self {
+        let subject = headers
+            .get(SUBJECT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.trim().chars().take(MAX_SUBJECT_LEN).collect::<String>())
+            .filter(|s| !s.is_empty());
+        let tags = headers
+            .get(TAGS)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| {
+                s.split(',')
+                    .map(|t| t.trim().chars().take(MAX_TAG_LEN).collect::<String>())
+                    .filter(|t| !t.is_empty())
+                    .take(MAX_TAGS)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let elapsed = i64::try_from(start.elapsed().as_millis()).unwrap_or(0);
+        Draft {
+            auditor,
+            classes: classes.clone(),
+            id: id.to_owned(),
+            time_ms: now_ms() - elapsed,
+            start,
+            endpoint,
+            subject,
+            tags,
+            model: None,
+            client_request: None,
+            class: classes.default,
+        }
+    }
+
+    /// Whether a record will be written at all.
+    pub fn audited(&self) -> bool {
+        self.auditor.is_some()
+    }
+
+    /// Whether payloads will be kept (so bodies are worth serialising).
+    pub fn keeps_payloads(&self) -> bool {
+        self.auditor.is_some() && self.class.keeps_payloads()
+    }
+
+    /// What the parsed request says: its model (which picks the class), its `user` (the subject
+    /// when no header names one) and, when kept, the body.
+    pub fn request<T: serde::Serialize>(&mut self, model: &str, user: Option<&str>, body: &T) {
+        self.model = Some(model.to_owned());
+        self.class = self.classes.of(Some(model));
+        if self.subject.is_none() {
+            self.subject = user
+                .map(|u| u.trim().chars().take(MAX_SUBJECT_LEN).collect::<String>())
+                .filter(|u| !u.is_empty());
+        }
+        if self.keeps_payloads() {
+            self.client_request = serde_json::to_value(body).ok();
+        }
+    }
+
+    /// Submits the record; with sync durability, waits for its commit.
+    pub async fn finish(self, f: Finish<'_>) -> Result<(), ApiError> {
+        let Some(auditor) = self.auditor.clone() else {
+            return Ok(());
+        };
+        let ended = f.ended.unwrap_or_else(Instant::now);
+        let keep = self.class.keeps_payloads();
+        let upstream_request = if !keep {
+            None
+        } else {
+            match f.rewritten {
+                Some(Rewritten::Chat(r)) => serde_json::to_value(r).ok(),
+                Some(Rewritten::Embeddings(r)) => serde_json::to_value(r).ok(),
+                // Nothing was changed: what went upstream is what came in, if anything went.
+                None if !f.attempts.is_empty() => self.client_request.clone(),
+                None => None,
+            }
+        };
+        let findings = f
+            .policy
+            .map(|p| {
+                seam_policy_summary(p)
+                    .into_iter()
+                    .map(|(stage, entity, action, count)| FindingRecord {
+                        stage,
+                        entity,
+                        action,
+                        count,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let rec = AuditRecord {
+            id: self.id,
+            time_ms: self.time_ms,
+            key_id: None,
+            subject: self.subject,
+            tags: self.tags,
+            endpoint: self.endpoint.to_owned(),
+            model: self.model,
+            route: f.route,
+            status: f.status,
+            error_code: f.error_code,
+            attempts: f
+                .attempts
+                .iter()
+                .map(|a| AttemptRecord {
+                    target: a.label.clone(),
+                    status: a.status,
+                    latency_ms: a.latency.as_secs_f64() * 1000.0,
+                    error: a.code.map(str::to_owned),
+                })
+                .collect(),
+            findings,
+            usage: f.usage.map(|(p, c)| UsageRecord {
+                prompt_tokens: p,
+                completion_tokens: c,
+            }),
+            cost_usd: None,
+            latency_ms: ended.duration_since(self.start).as_secs_f64() * 1000.0,
+            ttft_ms: f.ttft.map(|d| d.as_secs_f64() * 1000.0),
+            cache_hit: false,
+            class: class(self.class),
+            payload: if keep {
+                Payload {
+                    client_request: self.client_request,
+                    upstream_request,
+                    response: f.response,
+                }
+            } else {
+                Payload::default()
+            },
+        };
+        auditor.submit(rec).await
+    }
+}
+
+/// (stage, entity, action, count) of a policy report.
+fn seam_policy_summary(p: &PolicyReport) -> Vec<(String, String, String, u32)> {
+    let mut counts: std::collections::BTreeMap<(String, String, String), u32> =
+        std::collections::BTreeMap::new();
+    if p.injection_flagged {
+        counts.insert(
+            ("input".into(), "PROMPT_INJECTION".into(), "flag".into()),
+            1,
+        );
+    }
+    for r in &p.records {
+        *counts
+            .entry((
+                r.stage.as_str().to_owned(),
+                r.entity.to_owned(),
+                r.action.as_str().to_owned(),
+            ))
+            .or_insert(0) += 1;
+    }
+    counts
+        .into_iter()
+        .map(|((s, e, a), n)| (s, e, a, n))
+        .collect()
+}

@@ -1,0 +1,296 @@
+//! The audit trail through the HTTP surface: one record per request, answered, streamed, refused
+//! or failed, found again through `GET /admin/audit`, with payloads kept per class.
+
+use std::sync::Arc;
+
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use seam_config::Resolver;
+use seam_testkit::MockUpstream;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::events;
+
+const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="; // 32 bytes, base64
+
+struct Setup {
+    app: axum::Router,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn setup(mock: &MockUpstream, extra: &str) -> Setup {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "seam-audit-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let toml = format!(
+        r#"
+[storage]
+url = "sqlite://audit.db"
+[audit]
+master_key = "env:SEAM_MASTER_KEY"
+default_class = "redacted"
+[providers.mock]
+kind = "openai"
+base_url = "{url}"
+[policies.default.input]
+pii = {{ action = "tokenize" }}
+[policies.strict.input]
+pii = {{ action = "block" }}
+[models.gpt]
+targets = [{{ provider = "mock", model = "gpt-mock" }}]
+[models.full]
+targets = [{{ provider = "mock", model = "gpt-mock" }}]
+audit_class = "full"
+[models.meta]
+targets = [{{ provider = "mock", model = "gpt-mock" }}]
+audit_class = "metadata"
+[models.strict]
+targets = [{{ provider = "mock", model = "gpt-mock" }}]
+policy = "strict"
+[models.broken]
+targets = [{{ provider = "mock", model = "fault-500" }}]
+{extra}
+"#,
+        url = mock.openai_base_url()
+    );
+    let env = |k: &str| (k == "SEAM_MASTER_KEY").then(|| KEY.to_owned());
+    let r = Resolver {
+        env: &env,
+        base_dir: dir.clone(),
+    };
+    let cfg = seam_config::from_toml(&toml, &r).unwrap_or_else(|e| panic!("{e:?}"));
+    let state =
+        Arc::new(seam_server::AppState::new(&cfg, None, seam_server::metrics::install()).unwrap());
+    Setup {
+        app: seam_server::app(state),
+        _dir: TempDir(dir),
+    }
+}
+
+async fn send(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = app
+        .clone()
+        .oneshot(
+            req.body(body.map_or(axum::body::Body::empty(), axum::body::Body::from))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+async fn record(app: &axum::Router, id: &str) -> Value {
+    let (status, _, body) = send(app, "GET", "/admin/audit?limit=1000", &[], None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    v["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no record {id} in {body}"))
+}
+
+fn chat(model: &str, text: &str) -> String {
+    json!({"model": model, "messages": [{"role": "user", "content": text}]}).to_string()
+}
+
+#[tokio::test]
+async fn an_answered_request_leaves_a_record_with_what_happened() {
+    let mock = MockUpstream::start().await.unwrap();
+    let s = setup(&mock, "");
+    let (status, headers, _) = send(
+        &s.app,
+        "POST",
+        "/v1/chat/completions",
+        &[
+            ("x-seam-subject", "customer-42"),
+            ("x-seam-tags", "support, eu"),
+        ],
+        Some(chat("gpt", "mail ada.lovelace@example.com please")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let id = headers["x-seam-request-id"].to_str().unwrap();
+    let r = record(&s.app, id).await;
+    assert_eq!(r["status"], 200);
+    assert_eq!(r["subject"], "customer-42");
+    assert_eq!(r["tags"], json!(["support", "eu"]));
+    assert_eq!(r["model"], "gpt");
+    assert_eq!(r["route"], "mock/gpt-mock");
+    assert_eq!(r["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(r["class"], "redacted");
+    let findings = r["findings"].to_string();
+    assert!(
+        findings.contains("EMAIL_ADDRESS") && findings.contains("tokenize"),
+        "{findings}"
+    );
+    // Redacted keeps the post-policy texts only: the upstream request has the token, and the
+    // client's own request is not kept.
+    let payload = &r["payload"];
+    assert!(payload["client_request"].is_null(), "{payload}");
+    let upstream = payload["upstream_request"].to_string();
+    assert!(upstream.contains("[EMAIL_ADDRESS_1]") && !upstream.contains("ada.lovelace"));
+    assert!(
+        payload["response"]
+            .to_string()
+            .contains("ada.lovelace@example.com")
+    );
+}
+
+#[tokio::test]
+async fn classes_decide_what_payloads_are_kept() {
+    let mock = MockUpstream::start().await.unwrap();
+    let s = setup(&mock, "");
+    let (_, h_full, _) = send(
+        &s.app,
+        "POST",
+        "/v1/chat/completions",
+        &[],
+        Some(chat("full", "hello full")),
+    )
+    .await;
+    let (_, h_meta, _) = send(
+        &s.app,
+        "POST",
+        "/v1/chat/completions",
+        &[],
+        Some(chat("meta", "hello meta")),
+    )
+    .await;
+    let full = record(&s.app, h_full["x-seam-request-id"].to_str().unwrap()).await;
+    assert_eq!(full["class"], "full");
+    assert!(
+        full["payload"]["client_request"]
+            .to_string()
+            .contains("hello full")
+    );
+    let meta = record(&s.app, h_meta["x-seam-request-id"].to_str().unwrap()).await;
+    assert_eq!(meta["class"], "metadata");
+    assert!(meta["payload"].is_null(), "{meta}");
+}
+
+#[tokio::test]
+async fn refused_blocked_and_failed_requests_are_recorded_too() {
+    let mock = MockUpstream::start().await.unwrap();
+    let s = setup(&mock, "");
+    let (status, h, _) = send(
+        &s.app,
+        "POST",
+        "/v1/chat/completions",
+        &[],
+        Some("{not json".into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let r = record(&s.app, h["x-seam-request-id"].to_str().unwrap()).await;
+    assert_eq!(
+        (r["status"].clone(), r["error_code"].clone()),
+        (json!(400), json!("invalid_json"))
+    );
+
+    let (status, h, _) = send(
+        &s.app,
+        "POST",
+        "/v1/chat/completions",
+        &[],
+        Some(chat("strict", "card 4111 1111 1111 1111")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = record(&s.app, h["x-seam-request-id"].to_str().unwrap()).await;
+    assert_eq!(r["status"], 422);
+    assert_eq!(r["error_code"], "policy_violation");
+    assert_eq!(r["attempts"], json!([]));
+    assert!(!r.to_string().contains("4111"), "{r}");
+
+    let (status, h, _) = send(
+        &s.app,
+        "POST",
+        "/v1/chat/completions",
+        &[],
+        Some(chat("broken", "x")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    let r = record(&s.app, h["x-seam-request-id"].to_str().unwrap()).await;
+    assert_eq!(r["status"], 502);
+    assert!(!r["attempts"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_stream_is_recorded_before_its_done() {
+    let mock = MockUpstream::start().await.unwrap();
+    let s = setup(&mock, "");
+    let body = json!({"model": "full", "stream": true, "stream_options": {"include_usage": true},
+        "messages": [{"role": "user", "content": "stream me please"}]})
+    .to_string();
+    let (status, h, text) = send(&s.app, "POST", "/v1/chat/completions", &[], Some(body)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, done) = events(&text);
+    assert!(done);
+    let r = record(&s.app, h["x-seam-request-id"].to_str().unwrap()).await;
+    assert_eq!(r["status"], 200);
+    assert!(r["ttft_ms"].as_f64().is_some());
+    assert_eq!(
+        r["payload"]["response"]["choices"][0]["message"]["content"],
+        "mock: stream me please"
+    );
+    assert!(r["usage"]["completion_tokens"].as_u64().unwrap() > 0);
+}
+
+#[tokio::test]
+async fn admin_search_filters_by_subject_and_status() {
+    let mock = MockUpstream::start().await.unwrap();
+    let s = setup(&mock, "");
+    for subject in ["alice", "bob", "alice"] {
+        send(
+            &s.app,
+            "POST",
+            "/v1/chat/completions",
+            &[("x-seam-subject", subject)],
+            Some(chat("meta", "hi")),
+        )
+        .await;
+    }
+    let (_, _, body) = send(&s.app, "GET", "/admin/audit?subject=alice", &[], None).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["records"].as_array().unwrap().len(), 2, "{body}");
+    let (status, _, body) = send(&s.app, "GET", "/admin/audit?since=yesterday", &[], None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("since"));
+}

@@ -1,0 +1,319 @@
+//! The one place that knows there are two databases. Everything above speaks `$n` placeholders,
+//! [`Val`] parameters and [`RowRead`] rows; this module turns them into rusqlite or postgres calls.
+//! Every column in PostgreSQL is `BIGINT`, `DOUBLE PRECISION`, `TEXT` or `BYTEA`, so a [`Val`]
+//! always matches its column's type on both backends and reads back bit for bit (the chain hash
+//! depends on that).
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::StoreError;
+use crate::schema;
+
+/// A parameter or column value, typed the same on both backends.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Val {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl Val {
+    pub(crate) fn opt_text(v: Option<&str>) -> Val {
+        v.map_or(Val::Null, |s| Val::Text(s.to_owned()))
+    }
+
+    /// Non-finite floats become NULL and -0.0 becomes 0.0: SQLite stores NaN as NULL and an
+    /// integral REAL as an integer, and what is hashed must be exactly what reads back.
+    pub(crate) fn opt_real(v: Option<f64>) -> Val {
+        match v {
+            Some(x) if x.is_finite() => Val::Real(x + 0.0),
+            _ => Val::Null,
+        }
+    }
+}
+
+/// Column access by index, the same for both backends' rows.
+pub(crate) trait RowRead {
+    fn int(&self, i: usize) -> Result<Option<i64>, StoreError>;
+    fn real(&self, i: usize) -> Result<Option<f64>, StoreError>;
+    fn text(&self, i: usize) -> Result<Option<String>, StoreError>;
+    fn blob(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+impl RowRead for rusqlite::Row<'_> {
+    fn int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.get(i)?)
+    }
+    fn real(&self, i: usize) -> Result<Option<f64>, StoreError> {
+        Ok(self.get(i)?)
+    }
+    fn text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.get(i)?)
+    }
+    fn blob(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.get(i)?)
+    }
+}
+
+impl RowRead for postgres::Row {
+    fn int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn real(&self, i: usize) -> Result<Option<f64>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn blob(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+}
+
+impl rusqlite::ToSql for Val {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Val::Null => ValueRef::Null,
+            Val::Int(v) => ValueRef::Integer(*v),
+            Val::Real(v) => ValueRef::Real(*v),
+            Val::Text(v) => ValueRef::Text(v.as_bytes()),
+            Val::Blob(v) => ValueRef::Blob(v),
+        }))
+    }
+}
+
+impl postgres::types::ToSql for Val {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Val::Null => Ok(postgres::types::IsNull::Yes),
+            Val::Int(v) => v.to_sql_checked(ty, out),
+            Val::Real(v) => v.to_sql_checked(ty, out),
+            Val::Text(v) => v.to_sql_checked(ty, out),
+            Val::Blob(v) => v.to_sql_checked(ty, out),
+        }
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        // Each variant checks the column's type itself, through its inner value's `to_sql_checked`.
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+enum Backend {
+    Sqlite(rusqlite::Connection),
+    Postgres(Box<postgres::Client>),
+}
+
+/// One connection to either backend, counting the statements it runs (a test pins erasure to
+/// a constant number of them).
+pub(crate) struct Conn {
+    db: Backend,
+    pub(crate) statements: u64,
+}
+
+impl Conn {
+    pub(crate) fn open_sqlite(path: &Path) -> Result<Conn, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::new(format!("cannot create the database folder: {e}")))?;
+        }
+        let c = rusqlite::Connection::open(path)?;
+        c.busy_timeout(Duration::from_secs(10))?;
+        // WAL lets the writer, the CLI and readers work at once; FULL makes a commit durable
+        // against power loss, not only against a crash of this process.
+        c.pragma_update(None, "journal_mode", "WAL")?;
+        c.pragma_update(None, "synchronous", "FULL")?;
+        c.pragma_update(None, "foreign_keys", "ON")?;
+        c.set_prepared_statement_cache_capacity(64);
+        Ok(Conn {
+            db: Backend::Sqlite(c),
+            statements: 0,
+        })
+    }
+
+    pub(crate) fn open_postgres(url: &str) -> Result<Conn, StoreError> {
+        let client = postgres::Client::connect(url, postgres::NoTls)?;
+        Ok(Conn {
+            db: Backend::Postgres(Box::new(client)),
+            statements: 0,
+        })
+    }
+
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self.db, Backend::Postgres(_))
+    }
+
+    /// Runs statements without parameters (migrations, transaction control).
+    pub(crate) fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.statements += 1;
+        match &mut self.db {
+            Backend::Sqlite(c) => c.execute_batch(sql)?,
+            Backend::Postgres(c) => c.batch_execute(sql)?,
+        }
+        Ok(())
+    }
+
+    /// Runs one statement; returns the number of rows it changed.
+    pub(crate) fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {
+        self.statements += 1;
+        match &mut self.db {
+            Backend::Sqlite(c) => {
+                let mut st = c.prepare_cached(&sqlite_sql(sql))?;
+                let n = st.execute(rusqlite::params_from_iter(params.iter()))?;
+                Ok(n as u64)
+            }
+            Backend::Postgres(c) => {
+                let refs = pg_params(params);
+                Ok(c.execute(sql, &refs)?)
+            }
+        }
+    }
+
+    /// Runs a query and maps every row; callers bound the row count with `LIMIT`.
+    pub(crate) fn query<T>(
+        &mut self,
+        sql: &str,
+        params: &[Val],
+        mut f: impl FnMut(&dyn RowRead) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.statements += 1;
+        let mut out = Vec::new();
+        match &mut self.db {
+            Backend::Sqlite(c) => {
+                let mut st = c.prepare_cached(&sqlite_sql(sql))?;
+                let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
+                while let Some(row) = rows.next()? {
+                    out.push(f(row)?);
+                }
+            }
+            Backend::Postgres(c) => {
+                let refs = pg_params(params);
+                for row in c.query(sql, &refs)? {
+                    out.push(f(&row)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn query_opt<T>(
+        &mut self,
+        sql: &str,
+        params: &[Val],
+        f: impl FnMut(&dyn RowRead) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(self.query(sql, params, f)?.into_iter().next())
+    }
+
+    /// Starts a write transaction. SQLite takes the database's write lock at once (so the chain
+    /// head read next is the one this transaction extends); PostgreSQL locks the head row later.
+    pub(crate) fn begin_write(&mut self) -> Result<(), StoreError> {
+        if self.is_postgres() {
+            self.batch("BEGIN")
+        } else {
+            self.batch("BEGIN IMMEDIATE")
+        }
+    }
+
+    /// Starts a read transaction that sees one snapshot throughout.
+    pub(crate) fn begin_read(&mut self) -> Result<(), StoreError> {
+        if self.is_postgres() {
+            self.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        } else {
+            self.batch("BEGIN DEFERRED")
+        }
+    }
+
+    pub(crate) fn commit(&mut self) -> Result<(), StoreError> {
+        self.batch("COMMIT")
+    }
+
+    /// Best effort: the transaction's error is the one worth reporting.
+    pub(crate) fn rollback(&mut self) {
+        let _ = self.batch("ROLLBACK");
+    }
+
+    /// Runs `f` in a transaction begun by `begin`, committing on success and rolling back on error.
+    pub(crate) fn in_tx<T>(
+        &mut self,
+        write: bool,
+        f: impl FnOnce(&mut Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if write {
+            self.begin_write()?;
+        } else {
+            self.begin_read()?;
+        }
+        match f(self) {
+            Ok(v) => {
+                if let Err(e) = self.commit() {
+                    self.rollback();
+                    return Err(e);
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                self.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// Applies every migration step not yet recorded, in one transaction. Concurrent openers
+    /// serialise on the write lock (SQLite) or an advisory lock (PostgreSQL), so the second sees
+    /// the first's steps as done.
+    pub(crate) fn migrate(&mut self) -> Result<(), StoreError> {
+        let steps = if self.is_postgres() {
+            schema::POSTGRES
+        } else {
+            schema::SQLITE
+        };
+        self.in_tx(true, |c| {
+            if c.is_postgres() {
+                c.query(
+                    "SELECT pg_advisory_xact_lock($1)",
+                    &[Val::Int(schema::PG_LOCK)],
+                    |_| Ok(()),
+                )?;
+            }
+            c.batch(schema::MIGRATIONS_TABLE)?;
+            for (version, sql) in steps {
+                let done = c.query_opt(
+                    "SELECT version FROM schema_migrations WHERE version = $1",
+                    &[Val::Int(*version)],
+                    |_| Ok(()),
+                )?;
+                if done.is_none() {
+                    c.batch(sql)?;
+                    c.exec(
+                        "INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, $2)",
+                        &[Val::Int(*version), Val::Int(crate::now_ms())],
+                    )?;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// SQLite reads `$1` as a named parameter; `?1` is its numbered form.
+fn sqlite_sql(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+fn pg_params(params: &[Val]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+        .collect()
+}

@@ -1,0 +1,228 @@
+//! Durable storage for Seam: the tamper-evident, encrypted audit log, on SQLite (the embedded
+//! default) or PostgreSQL (shared by replicas). Synchronous by design: one [`AuditLog`] owns one
+//! connection, and [`AuditWriter`] runs it on a dedicated OS thread so the async request path
+//! only enqueues.
+//!
+//! # Tables
+//!
+//! The same logical schema on both backends (`src/schema.rs`, versioned migrations recorded in
+//! `schema_migrations`):
+//!
+//! - `audit_log` — one row per request, plus `erasure` tombstones. `seq` is assigned by the store,
+//!   contiguous from 1. The subject is held only as `subject_hash`; payloads as ciphertext
+//!   (`payload`, NULL when not kept or purged) with `payload_digest`, the SHA-256 of the
+//!   ciphertext as first written (kept after a purge). `prev_hash` and `hash` chain the rows.
+//! - `audit_subjects` — per subject hash: the clear subject and its data key, wrapped by the
+//!   master key. Erasure deletes the row. Records with no subject share the row `anonymous`.
+//! - `audit_checkpoints` — `(seq, hash)` signed every 1,000 records and on [`AuditLog::checkpoint`].
+//! - `audit_anchor` — where the chain starts once old records are purged: the first remaining
+//!   `seq` and its `prev_hash`, signed.
+//! - `audit_head` — the last `(seq, hash)`; appends lock it, so replicas sharing a PostgreSQL
+//!   database still build one chain, and `verify` notices records deleted from the end.
+//! - `audit_meta` — the per-database subject salt and a check value for the master key.
+//!
+//! # The chain
+//!
+//! `hash_n = SHA-256(prev_hash_n || canonical(columns of n))`, where the canonical bytes cover
+//! every stored column except `hash` and `payload`, which is represented by `payload_digest`.
+//! Purging a payload or shredding a subject's key therefore leaves every hash valid.
+//! [`AuditLog::verify`] walks from the anchor (or genesis) in `seq` order, streaming pages, and
+//! reports the first problem: a changed column, a missing `seq`, a `prev_hash` that does not link
+//! (an inserted or reordered row), a payload that no longer matches its digest, a checkpoint or
+//! anchor whose hash or signature is wrong, or a head that is ahead of the last row.
+//!
+//! # Keys and encryption
+//!
+//! HKDF-SHA256 derives from the 32-byte master key: the subject-hash HMAC key, the key-wrapping
+//! key and the Ed25519 signing seed (see `src/crypto.rs`). Each subject gets a random 256-bit data
+//! key; a payload (the parts its class keeps: `full` all three, `redacted` the upstream request and
+//! the response, `metadata` none) is JSON, sealed with AES-256-GCM under that key with a random
+//! nonce and the record id as associated data, and stored as `nonce || ciphertext || tag`.
+//!
+//! Without a master key only the `metadata` class can be written, checkpoints are unsigned
+//! ([`VerifyReport::signed`] says so), and subject hashes are SHA-256 of a per-database random
+//! salt and the subject: weaker, since anyone holding the database can test guessed subjects.
+//! A database that has seen a master key refuses a different one, and refuses writes without one.
+//!
+//! # Erasure and retention
+//!
+//! [`AuditLog::erase_subject`] is crypto-shredding: it deletes the subject's row (its clear value
+//! and wrapped key) and appends a tombstone to the chain — one delete, one count by the indexed
+//! hash, one insert, whatever the number of records. Afterwards the subject's payloads read as
+//! [`PayloadState::Erased`] everywhere, backups included. [`AuditLog::purge`] applies
+//! [`Retention`] rules: payloads older than `payload_days` are set to NULL; records older than
+//! `record_days` are deleted only as a contiguous prefix of the chain, and the anchor moves to
+//! the first remaining record.
+
+mod chain;
+mod crypto;
+mod db;
+mod log;
+pub mod record;
+mod schema;
+mod stored;
+mod writer;
+
+use std::path::PathBuf;
+
+pub use chain::{Problem, ProblemKind, VerifyReport};
+pub use log::AuditLog;
+pub use record::*;
+pub use stored::{PayloadState, RecordKind, StoredRecord};
+pub use writer::{AuditWriter, Commit, Durability, WriterStats};
+
+/// Where the log lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BackendConfig {
+    Sqlite { path: PathBuf },
+    Postgres { url: String },
+}
+
+/// How long a class's payloads and records are kept; `None` keeps them forever. A class no rule
+/// names is kept forever.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    pub class: RetentionClass,
+    pub payload_days: Option<u32>,
+    pub record_days: Option<u32>,
+}
+
+#[derive(Clone)]
+pub struct StoreConfig {
+    pub backend: BackendConfig,
+    pub master_key: Option<[u8; 32]>,
+    pub retention: Vec<Retention>,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let backend = match &self.backend {
+            BackendConfig::Sqlite { path } => format!("sqlite:{}", path.display()),
+            BackendConfig::Postgres { .. } => "postgres:***".to_owned(),
+        };
+        f.debug_struct("StoreConfig")
+            .field("backend", &backend)
+            .field("master_key", &self.master_key.map(|_| "***"))
+            .field("retention", &self.retention)
+            .finish()
+    }
+}
+
+/// Which records a search or export selects. Every filter set must match; `since_ms` is
+/// inclusive and `until_ms` exclusive; `finding` is an entity type (`EMAIL`, …).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Query {
+    pub subject: Option<String>,
+    pub key_id: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub model: Option<String>,
+    pub status: Option<u16>,
+    pub finding: Option<String>,
+    pub limit: Option<u64>,
+}
+
+/// What [`AuditLog::erase_subject`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EraseReport {
+    /// Request records of the subject, whose payloads are now unreadable.
+    pub records: u64,
+    /// Whether a data key existed and was deleted.
+    pub key_destroyed: bool,
+    /// The tombstone's place in the chain.
+    pub tombstone_seq: i64,
+}
+
+/// What [`AuditLog::purge`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    pub payloads_purged: u64,
+    pub records_deleted: u64,
+    /// The chain's new starting `seq`, when records were deleted.
+    pub anchor_seq: Option<i64>,
+}
+
+/// A storage failure. Its message is one line and never carries a subject, a payload or a key.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(String);
+
+impl StoreError {
+    /// For callers' own failures inside [`AuditLog::export`]'s callback; keep it one line and
+    /// free of personal data.
+    pub fn new(msg: impl Into<String>) -> StoreError {
+        let msg: String = msg.into();
+        StoreError(msg.replace(['\n', '\r'], " "))
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        // rusqlite's messages name constraints and columns, never bound values.
+        StoreError::new(format!("sqlite: {e}"))
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        // The server's DETAIL line can quote row values; keep only the message and SQLSTATE.
+        match e.as_db_error() {
+            Some(db) => {
+                StoreError::new(format!("postgres: {} ({})", db.message(), db.code().code()))
+            }
+            None => StoreError::new(format!("postgres: {e}")),
+        }
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Unix milliseconds → RFC 3339 UTC with milliseconds (`2024-05-01T12:00:00.000Z`).
+pub fn rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_utc() {
+        for (ms, want) in [
+            (0, "1970-01-01T00:00:00.000Z"),
+            (1_714_564_800_123, "2024-05-01T12:00:00.123Z"),
+            (951_782_400_000, "2000-02-29T00:00:00.000Z"),
+            (-1, "1969-12-31T23:59:59.999Z"),
+        ] {
+            assert_eq!(rfc3339(ms), want);
+        }
+    }
+
+    #[test]
+    fn errors_are_one_line() {
+        assert_eq!(StoreError::new("a\nb").to_string(), "a b");
+    }
+}

@@ -1,0 +1,738 @@
+//! [`AuditLog`]: append, read, erase, purge, checkpoint and verify over one connection.
+
+use std::collections::HashMap;
+
+use crate::chain::{self, CHAIN_COLUMNS, Columns, anchor_message, checkpoint_message, select_list};
+use crate::crypto::{Keys, hex, sha256_hex};
+use crate::db::{Conn, RowRead, Val};
+use crate::stored::{PayloadState, RecordKind, StoredRecord};
+use crate::{
+    AuditRecord, BackendConfig, EraseReport, Payload, PurgeReport, Query, Retention,
+    RetentionClass, StoreConfig, StoreError, VerifyReport, now_ms,
+};
+
+/// A checkpoint is written whenever `seq` reaches a multiple of this.
+pub(crate) const CHECKPOINT_EVERY: i64 = 1000;
+/// The `audit_subjects` row shared by records that name no subject.
+const ANONYMOUS: &str = "anonymous";
+/// Search returns at most this many records unless the query sets a limit; export streams.
+const DEFAULT_SEARCH_LIMIT: u64 = 1000;
+const PAGE: u64 = 500;
+const DAY_MS: i64 = 86_400_000;
+
+/// The audit log over one connection. Synchronous: run it on a thread of its own
+/// ([`crate::AuditWriter`]) or from blocking code (the CLI).
+pub struct AuditLog {
+    conn: Conn,
+    keys: Keys,
+    retention: Vec<Retention>,
+    /// The database was created with a master key, and this handle has none: it may read
+    /// metadata and verify links, but not write.
+    keyed_elsewhere: bool,
+}
+
+/// The chain head a write transaction extends.
+struct Head {
+    seq: i64,
+    hash: String,
+}
+
+impl AuditLog {
+    /// Connects, applies pending migrations and checks the master key against the database.
+    pub fn open(cfg: &StoreConfig) -> Result<AuditLog, StoreError> {
+        if cfg.master_key.is_none() {
+            if let Some(r) = cfg
+                .retention
+                .iter()
+                .find(|r| r.class != RetentionClass::Metadata)
+            {
+                return Err(StoreError::new(format!(
+                    "retention class {} keeps encrypted payloads: a master key is needed",
+                    r.class.as_str()
+                )));
+            }
+        }
+        let mut conn = match &cfg.backend {
+            BackendConfig::Sqlite { path } => Conn::open_sqlite(path)?,
+            BackendConfig::Postgres { url } => Conn::open_postgres(url)?,
+        };
+        conn.migrate()?;
+        let salt = meta_get_or_init(
+            &mut conn,
+            "subject_salt",
+            &hex(&crate::crypto::random::<32>()?),
+        )?;
+        let keys = Keys::new(cfg.master_key.as_ref(), salt.as_bytes())?;
+        let keyed_elsewhere = match keys.key_check() {
+            Some(check) => {
+                if meta_get(&mut conn, "key_check")?.is_none() && chain_started(&mut conn)? {
+                    // Its subject hashes are salted and its checkpoints unsigned: a key now
+                    // would make earlier records unsearchable and fail verification.
+                    return Err(StoreError::new(
+                        "this audit log was started without a master key and cannot take one: start a new log",
+                    ));
+                }
+                if meta_get_or_init(&mut conn, "key_check", check)? != check {
+                    return Err(StoreError::new(
+                        "the master key does not match the one this audit log was written with",
+                    ));
+                }
+                false
+            }
+            None => meta_get(&mut conn, "key_check")?.is_some(),
+        };
+        Ok(AuditLog {
+            conn,
+            keys,
+            retention: cfg.retention.clone(),
+            keyed_elsewhere,
+        })
+    }
+
+    /// Appends the batch in one transaction: all of it is committed, or none.
+    pub fn append(&mut self, batch: &[AuditRecord]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.check_writable()?;
+        if !self.keys.has_master() {
+            if let Some(r) = batch.iter().find(|r| r.class != RetentionClass::Metadata) {
+                return Err(StoreError::new(format!(
+                    "record {} has class {}: a master key is needed to keep payloads",
+                    r.id,
+                    r.class.as_str()
+                )));
+            }
+        }
+        let keys = &self.keys;
+        self.conn.in_tx(true, |c| {
+            let mut head = lock_head(c)?;
+            let mut data_keys: HashMap<String, Option<[u8; 32]>> = HashMap::new();
+            for rec in batch {
+                let subject_hash = rec.subject.as_deref().map(|s| keys.subject_hash(s));
+                let parts = kept_payload(rec.class, &rec.payload);
+                let key_row = subject_hash.clone().unwrap_or_else(|| ANONYMOUS.to_owned());
+                let needs_key = parts.is_some();
+                let data_key = match data_keys.get(&key_row) {
+                    Some(Some(k)) => Some(*k),
+                    Some(None) if !needs_key => None,
+                    _ => {
+                        let k =
+                            ensure_subject(c, keys, &key_row, rec.subject.as_deref(), needs_key)?;
+                        data_keys.insert(key_row, k);
+                        k
+                    }
+                };
+                let sealed = match (parts, data_key) {
+                    (Some(p), Some(k)) => Some(keys.encrypt_payload(
+                        &k,
+                        &rec.id,
+                        &serde_json::to_vec(&p).map_err(json_err)?,
+                    )?),
+                    _ => None,
+                };
+                let cols = request_columns(rec, &head, subject_hash, sealed.as_deref())?;
+                insert_row(c, keys, &mut head, cols, sealed)?;
+            }
+            save_head(c, &head)
+        })
+    }
+
+    /// One record by id, its payload decrypted when the key allows.
+    pub fn get(&mut self, id: &str) -> Result<Option<StoredRecord>, StoreError> {
+        let sql = format!("{} WHERE a.id = $1", read_sql());
+        let keys = &self.keys;
+        let rows = self.conn.query(&sql, &[Val::Text(id.to_owned())], |r| {
+            stored_from_row(r, keys)
+        })?;
+        rows.into_iter().next().transpose()
+    }
+
+    /// Records matching `q`, in `seq` order: at most `q.limit`, or 1,000 when unset (use
+    /// [`AuditLog::export`] for everything).
+    pub fn search(&mut self, q: &Query) -> Result<Vec<StoredRecord>, StoreError> {
+        let limit = q.limit.unwrap_or(DEFAULT_SEARCH_LIMIT);
+        let mut out = Vec::new();
+        self.scan(q, limit, &mut |r| {
+            out.push(r.clone());
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `each` for every record matching `q`, in `seq` order, a page at a time inside one
+    /// read snapshot; returns how many. Memory stays bounded by the page size.
+    pub fn export(
+        &mut self,
+        q: &Query,
+        each: &mut dyn FnMut(&StoredRecord) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        self.scan(q, q.limit.unwrap_or(u64::MAX), each)
+    }
+
+    fn scan(
+        &mut self,
+        q: &Query,
+        limit: u64,
+        each: &mut dyn FnMut(&StoredRecord) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        if q.subject.is_some() {
+            self.check_writable()?;
+        }
+        let (filter, mut params) = where_clause(q, &self.keys, self.conn.is_postgres());
+        let n = params.len();
+        let sql = format!(
+            "{} WHERE a.seq > ${} {filter} ORDER BY a.seq LIMIT ${}",
+            read_sql(),
+            n + 1,
+            n + 2
+        );
+        let keys = &self.keys;
+        self.conn.in_tx(false, |c| {
+            let mut count = 0u64;
+            let mut after = i64::MIN;
+            while count < limit {
+                let page = (limit - count).min(PAGE);
+                params.truncate(n);
+                params.push(Val::Int(after));
+                params.push(Val::Int(i64::try_from(page).unwrap_or(i64::MAX)));
+                let rows = c.query(&sql, &params, |r| stored_from_row(r, keys))?;
+                let got = rows.len() as u64;
+                for row in rows {
+                    let row = row?;
+                    after = row.seq;
+                    each(&row)?;
+                    count += 1;
+                }
+                if got < page {
+                    break;
+                }
+            }
+            Ok(count)
+        })
+    }
+
+    /// Crypto-shredding: deletes the subject's clear value and data key, and appends a tombstone.
+    /// A constant number of statements whatever the subject's record count.
+    pub fn erase_subject(&mut self, subject: &str) -> Result<EraseReport, StoreError> {
+        self.check_writable()?;
+        let keys = &self.keys;
+        let subject_hash = keys.subject_hash(subject);
+        self.conn.in_tx(true, |c| {
+            let mut head = lock_head(c)?;
+            let destroyed = c.exec(
+                "DELETE FROM audit_subjects WHERE subject_hash = $1",
+                &[Val::Text(subject_hash.clone())],
+            )? > 0;
+            let records = c
+                .query_opt(
+                    "SELECT COUNT(*) FROM audit_log WHERE subject_hash = $1 AND kind = 'request'",
+                    &[Val::Text(subject_hash.clone())],
+                    |r| Ok(r.int(0)?.unwrap_or(0)),
+                )?
+                .unwrap_or(0);
+            let cols = tombstone_columns(keys, &head, subject_hash.clone())?;
+            insert_row(c, keys, &mut head, cols, None)?;
+            save_head(c, &head)?;
+            Ok(EraseReport {
+                records: u64::try_from(records).unwrap_or(0),
+                key_destroyed: destroyed,
+                tombstone_seq: head.seq,
+            })
+        })
+    }
+
+    /// Applies the retention rules as of `now_ms`: payloads past `payload_days` are dropped
+    /// (digests stay); records past `record_days` are deleted as a contiguous prefix of the
+    /// chain, and the anchor moves to the first remaining record.
+    pub fn purge(&mut self, now_ms: i64) -> Result<PurgeReport, StoreError> {
+        self.check_writable()?;
+        let keys = &self.keys;
+        let rules = self.retention.clone();
+        self.conn.in_tx(true, |c| {
+            let head = lock_head(c)?;
+            let mut report = PurgeReport::default();
+            for r in &rules {
+                if let Some(days) = r.payload_days {
+                    report.payloads_purged += c.exec(
+                        "UPDATE audit_log SET payload = NULL
+                         WHERE class = $1 AND time_ms < $2 AND payload IS NOT NULL",
+                        &[Val::Text(r.class.as_str().to_owned()), Val::Int(cutoff(now_ms, days))],
+                    )?;
+                }
+            }
+            let expired: Vec<_> = rules.iter().filter_map(|r| Some((r.class, cutoff(now_ms, r.record_days?)))).collect();
+            if expired.is_empty() {
+                return Ok(report);
+            }
+            // The first record to keep: everything before it goes, nothing after it does.
+            let mut params = Vec::new();
+            let mut conds = Vec::new();
+            for (class, cut) in &expired {
+                params.push(Val::Text(class.as_str().to_owned()));
+                params.push(Val::Int(*cut));
+                conds.push(format!("(class = ${} AND time_ms < ${})", params.len() - 1, params.len()));
+            }
+            let sql = format!("SELECT MIN(seq) FROM audit_log WHERE NOT ({})", conds.join(" OR "));
+            let keep_from = c.query_opt(&sql, &params, |r| r.int(0))?.flatten().unwrap_or(head.seq + 1);
+            let start = c
+                .query_opt("SELECT seq FROM audit_anchor WHERE id = 1", &[], |r| r.int(0))?
+                .flatten()
+                .unwrap_or(1);
+            if keep_from <= start {
+                return Ok(report);
+            }
+            let prev_hash = if keep_from > head.seq {
+                head.hash.clone()
+            } else {
+                c.query_opt("SELECT prev_hash FROM audit_log WHERE seq = $1", &[Val::Int(keep_from)], |r| r.text(0))?
+                    .flatten()
+                    .ok_or_else(|| StoreError::new(format!("record seq {keep_from} is missing: run verify")))?
+            };
+            report.records_deleted = c.exec("DELETE FROM audit_log WHERE seq < $1", &[Val::Int(keep_from)])?;
+            c.exec("DELETE FROM audit_checkpoints WHERE seq < $1", &[Val::Int(keep_from)])?;
+            c.exec("DELETE FROM audit_anchor WHERE id = 1", &[])?;
+            c.exec(
+                "INSERT INTO audit_anchor (id, seq, prev_hash, time_ms, signature) VALUES (1, $1, $2, $3, $4)",
+                &[
+                    Val::Int(keep_from),
+                    Val::Text(prev_hash.clone()),
+                    Val::Int(now_ms),
+                    Val::opt_text(keys.sign(&anchor_message(keep_from, &prev_hash)).as_deref()),
+                ],
+            )?;
+            report.anchor_seq = Some(keep_from);
+            Ok(report)
+        })
+    }
+
+    /// Walks the chain from the anchor (or genesis) and reports the first problem, calling
+    /// `progress` with the records checked so far after each page.
+    pub fn verify(&mut self, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, StoreError> {
+        chain::verify(&mut self.conn, &self.keys, progress)
+    }
+
+    /// Signs the current head now (also done every 1,000 records).
+    pub fn checkpoint(&mut self) -> Result<(), StoreError> {
+        self.check_writable()?;
+        let keys = &self.keys;
+        self.conn.in_tx(true, |c| {
+            let head = lock_head(c)?;
+            if head.seq > 0 {
+                write_checkpoint(c, keys, &head)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether a record with this id is stored (the writer skips spooled records already in).
+    pub fn contains(&mut self, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_opt(
+                "SELECT seq FROM audit_log WHERE id = $1",
+                &[Val::Text(id.to_owned())],
+                |_| Ok(()),
+            )?
+            .is_some())
+    }
+
+    /// Statements run on this connection so far (tests pin erasure to a constant number).
+    #[doc(hidden)]
+    pub fn statements_executed(&self) -> u64 {
+        self.conn.statements
+    }
+
+    fn check_writable(&self) -> Result<(), StoreError> {
+        if self.keyed_elsewhere {
+            return Err(StoreError::new(
+                "this audit log was written with a master key: writing or searching by subject needs it",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn json_err(e: serde_json::Error) -> StoreError {
+    // serde_json's messages give positions and expectations, never the data.
+    StoreError::new(format!("json: {e}"))
+}
+
+fn cutoff(now_ms: i64, days: u32) -> i64 {
+    now_ms.saturating_sub(i64::from(days).saturating_mul(DAY_MS))
+}
+
+/// Whether anything was ever appended (the head moves past 0 and never back).
+fn chain_started(c: &mut Conn) -> Result<bool, StoreError> {
+    let seq = c.query_opt("SELECT seq FROM audit_head WHERE id = 1", &[], |r| r.int(0))?;
+    Ok(seq.flatten().unwrap_or(0) > 0)
+}
+
+fn meta_get(c: &mut Conn, name: &str) -> Result<Option<String>, StoreError> {
+    Ok(c.query_opt(
+        "SELECT value FROM audit_meta WHERE name = $1",
+        &[Val::Text(name.to_owned())],
+        |r| r.text(0),
+    )?
+    .flatten())
+}
+
+/// The stored value, or `init` stored now (the first writer wins a race).
+fn meta_get_or_init(c: &mut Conn, name: &str, init: &str) -> Result<String, StoreError> {
+    c.exec(
+        "INSERT INTO audit_meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        &[Val::Text(name.to_owned()), Val::Text(init.to_owned())],
+    )?;
+    meta_get(c, name)?.ok_or_else(|| StoreError::new("audit_meta lost a value"))
+}
+
+/// Reads and locks the chain head for this transaction. SQLite's write lock is already held
+/// (`BEGIN IMMEDIATE`); PostgreSQL locks the head row, so concurrent replicas take turns.
+fn lock_head(c: &mut Conn) -> Result<Head, StoreError> {
+    let sql = if c.is_postgres() {
+        "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+    } else {
+        "SELECT seq, hash FROM audit_head WHERE id = 1"
+    };
+    c.query_opt(sql, &[], |r| {
+        Ok(Head {
+            seq: r.int(0)?.unwrap_or(0),
+            hash: r.text(1)?.unwrap_or_default(),
+        })
+    })?
+    .ok_or_else(|| StoreError::new("audit_head is missing"))
+}
+
+fn save_head(c: &mut Conn, head: &Head) -> Result<(), StoreError> {
+    c.exec(
+        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+        &[Val::Int(head.seq), Val::Text(head.hash.clone())],
+    )?;
+    Ok(())
+}
+
+/// The subject's data key (creating the row, and the key when `needs_key`, if missing).
+fn ensure_subject(
+    c: &mut Conn,
+    keys: &Keys,
+    subject_hash: &str,
+    subject: Option<&str>,
+    needs_key: bool,
+) -> Result<Option<[u8; 32]>, StoreError> {
+    let row = c.query_opt(
+        "SELECT wrapped_key FROM audit_subjects WHERE subject_hash = $1",
+        &[Val::Text(subject_hash.to_owned())],
+        |r| r.blob(0),
+    )?;
+    match row {
+        Some(Some(wrapped)) => return Ok(Some(keys.unwrap_data_key(subject_hash, &wrapped)?)),
+        Some(None) if !needs_key => return Ok(None),
+        _ => {}
+    }
+    let (key, wrapped) = if needs_key {
+        let (k, w) = keys.new_data_key(subject_hash)?;
+        (Some(k), Val::Blob(w))
+    } else {
+        (None, Val::Null)
+    };
+    if row.is_some() {
+        c.exec(
+            "UPDATE audit_subjects SET wrapped_key = $1 WHERE subject_hash = $2",
+            &[wrapped, Val::Text(subject_hash.to_owned())],
+        )?;
+    } else {
+        c.exec(
+            "INSERT INTO audit_subjects (subject_hash, subject, wrapped_key, created_ms) VALUES ($1, $2, $3, $4)",
+            &[Val::Text(subject_hash.to_owned()), Val::opt_text(subject), wrapped, Val::Int(now_ms())],
+        )?;
+    }
+    Ok(key)
+}
+
+/// The parts of the payload the class keeps; `None` when it keeps none.
+fn kept_payload(class: RetentionClass, p: &Payload) -> Option<Payload> {
+    match class {
+        RetentionClass::Full => Some(p.clone()),
+        RetentionClass::Redacted => Some(Payload {
+            client_request: None,
+            upstream_request: p.upstream_request.clone(),
+            response: p.response.clone(),
+        }),
+        RetentionClass::Metadata => None,
+    }
+}
+
+fn request_columns(
+    rec: &AuditRecord,
+    head: &Head,
+    subject_hash: Option<String>,
+    sealed: Option<&[u8]>,
+) -> Result<Columns, StoreError> {
+    Ok(Columns {
+        seq: head.seq + 1,
+        id: rec.id.clone(),
+        kind: RecordKind::Request.as_str().to_owned(),
+        time_ms: rec.time_ms,
+        key_id: rec.key_id.clone(),
+        subject_hash,
+        tags: js(&rec.tags)?,
+        endpoint: rec.endpoint.clone(),
+        model: rec.model.clone(),
+        route: rec.route.clone(),
+        status: i64::from(rec.status),
+        error_code: rec.error_code.clone(),
+        attempts: js(&rec.attempts)?,
+        findings: js(&rec.findings)?,
+        usage: rec.usage.as_ref().map(js).transpose()?,
+        cost_usd: rec.cost_usd,
+        latency_ms: Some(rec.latency_ms),
+        ttft_ms: rec.ttft_ms,
+        cache_hit: i64::from(rec.cache_hit),
+        class: rec.class.as_str().to_owned(),
+        payload_digest: sealed.map(sha256_hex),
+        prev_hash: head.hash.clone(),
+    }
+    .normalized())
+}
+
+/// Compact JSON of a column value (serde_json writes struct fields in declaration order, so
+/// the text is stable and the finding filter can match it).
+fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(json_err)
+}
+
+fn js<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(json_err)
+}
+
+fn tombstone_columns(
+    keys: &Keys,
+    head: &Head,
+    subject_hash: String,
+) -> Result<Columns, StoreError> {
+    Ok(Columns {
+        seq: head.seq + 1,
+        id: format!("erasure-{}", hex(&keys.random::<16>()?)),
+        kind: RecordKind::Erasure.as_str().to_owned(),
+        time_ms: now_ms(),
+        key_id: None,
+        subject_hash: Some(subject_hash),
+        tags: "[]".to_owned(),
+        endpoint: "erasure".to_owned(),
+        model: None,
+        route: None,
+        status: 0,
+        error_code: None,
+        attempts: "[]".to_owned(),
+        findings: "[]".to_owned(),
+        usage: None,
+        cost_usd: None,
+        latency_ms: None,
+        ttft_ms: None,
+        cache_hit: 0,
+        class: RetentionClass::Metadata.as_str().to_owned(),
+        payload_digest: None,
+        prev_hash: head.hash.clone(),
+    })
+}
+
+impl Columns {
+    /// Floats as the database will give them back (see [`Val::opt_real`]).
+    fn normalized(mut self) -> Columns {
+        let norm = |v: Option<f64>| match Val::opt_real(v) {
+            Val::Real(x) => Some(x),
+            _ => None,
+        };
+        self.cost_usd = norm(self.cost_usd);
+        self.latency_ms = norm(self.latency_ms);
+        self.ttft_ms = norm(self.ttft_ms);
+        self
+    }
+}
+
+/// Inserts the row at `head.seq + 1`, advances `head`, and checkpoints on the boundary.
+fn insert_row(
+    c: &mut Conn,
+    keys: &Keys,
+    head: &mut Head,
+    cols: Columns,
+    payload: Option<Vec<u8>>,
+) -> Result<(), StoreError> {
+    let hash = cols.hash();
+    let mut params = cols.vals();
+    params.push(payload.map_or(Val::Null, Val::Blob));
+    params.push(Val::Text(hash.clone()));
+    let placeholders: Vec<String> = (1..=params.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO audit_log ({}, payload, hash) VALUES ({})",
+        CHAIN_COLUMNS.join(", "),
+        placeholders.join(", ")
+    );
+    c.exec(&sql, &params)?;
+    head.seq = cols.seq;
+    head.hash = hash;
+    if head.seq % CHECKPOINT_EVERY == 0 {
+        write_checkpoint(c, keys, head)?;
+    }
+    Ok(())
+}
+
+fn write_checkpoint(c: &mut Conn, keys: &Keys, head: &Head) -> Result<(), StoreError> {
+    let sig = keys.sign(&checkpoint_message(head.seq, &head.hash));
+    c.exec(
+        "INSERT INTO audit_checkpoints (seq, hash, time_ms, signature) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (seq) DO NOTHING",
+        &[
+            Val::Int(head.seq),
+            Val::Text(head.hash.clone()),
+            Val::Int(now_ms()),
+            Val::opt_text(sig.as_deref()),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The SELECT behind get, search and export: the chained columns, payload, hash, and the
+/// subject's row (absent once erased).
+fn read_sql() -> String {
+    format!(
+        "SELECT {}, a.payload, a.hash, s.subject, s.wrapped_key, s.created_ms
+         FROM audit_log a LEFT JOIN audit_subjects s
+           ON s.subject_hash = COALESCE(a.subject_hash, '{ANONYMOUS}')",
+        select_list("a.")
+    )
+}
+
+fn where_clause(q: &Query, keys: &Keys, postgres: bool) -> (String, Vec<Val>) {
+    let mut sql = String::new();
+    let mut params = Vec::new();
+    let mut add = |cond: &str, v: Val| {
+        params.push(v);
+        sql.push_str(&format!(
+            " AND {}",
+            cond.replace('?', &format!("${}", params.len()))
+        ));
+    };
+    if let Some(s) = &q.subject {
+        add("a.subject_hash = ?", Val::Text(keys.subject_hash(s)));
+    }
+    if let Some(k) = &q.key_id {
+        add("a.key_id = ?", Val::Text(k.clone()));
+    }
+    if let Some(t) = q.since_ms {
+        add("a.time_ms >= ?", Val::Int(t));
+    }
+    if let Some(t) = q.until_ms {
+        add("a.time_ms < ?", Val::Int(t));
+    }
+    if let Some(m) = &q.model {
+        add("a.model = ?", Val::Text(m.clone()));
+    }
+    if let Some(s) = q.status {
+        add("a.status = ?", Val::Int(i64::from(s)));
+    }
+    if let Some(entity) = &q.finding {
+        // Findings are stored as serde_json's compact form, so an entity appears exactly so.
+        let needle = format!("\"entity\":{}", serde_json::Value::String(entity.clone()));
+        let cond = if postgres {
+            "strpos(a.findings, ?) > 0"
+        } else {
+            "instr(a.findings, ?) > 0"
+        };
+        add(cond, Val::Text(needle));
+    }
+    (sql, params)
+}
+
+fn stored_from_row(
+    r: &dyn RowRead,
+    keys: &Keys,
+) -> Result<Result<StoredRecord, StoreError>, StoreError> {
+    let cols = Columns::read(r, 0)?;
+    let n = CHAIN_COLUMNS.len();
+    let payload = r.blob(n)?;
+    let hash = r.text(n + 1)?.unwrap_or_default();
+    let subject = r.text(n + 2)?;
+    let wrapped = r.blob(n + 3)?;
+    let subject_row = r.int(n + 4)?.is_some();
+    Ok(to_stored(
+        cols,
+        payload,
+        hash,
+        subject,
+        wrapped,
+        subject_row,
+        keys,
+    ))
+}
+
+fn to_stored(
+    cols: Columns,
+    payload: Option<Vec<u8>>,
+    hash: String,
+    subject: Option<String>,
+    wrapped: Option<Vec<u8>>,
+    subject_row: bool,
+    keys: &Keys,
+) -> Result<StoredRecord, StoreError> {
+    let class = RetentionClass::parse(&cols.class)
+        .ok_or_else(|| StoreError::new(format!("record {} has an unknown class", cols.id)))?;
+    let kind = if cols.kind == RecordKind::Erasure.as_str() {
+        RecordKind::Erasure
+    } else {
+        RecordKind::Request
+    };
+    let state = if class == RetentionClass::Metadata || kind == RecordKind::Erasure {
+        PayloadState::NotKept
+    } else if !subject_row {
+        PayloadState::Erased
+    } else if let Some(sealed) = payload {
+        match wrapped {
+            Some(w) if keys.has_master() => {
+                let key_row = cols.subject_hash.as_deref().unwrap_or(ANONYMOUS);
+                let dk = keys.unwrap_data_key(key_row, &w)?;
+                let plain = keys
+                    .decrypt_payload(&dk, &cols.id, &sealed)
+                    .ok_or_else(|| {
+                        StoreError::new(format!(
+                            "the payload of record {} cannot be decrypted: run verify",
+                            cols.id
+                        ))
+                    })?;
+                PayloadState::Kept(serde_json::from_slice(&plain).map_err(json_err)?)
+            }
+            _ => PayloadState::Locked,
+        }
+    } else {
+        PayloadState::Purged
+    };
+    Ok(StoredRecord {
+        seq: cols.seq,
+        id: cols.id.clone(),
+        kind,
+        time_ms: cols.time_ms,
+        key_id: cols.key_id.clone(),
+        subject: if cols.subject_hash.is_some() {
+            subject
+        } else {
+            None
+        },
+        subject_hash: cols.subject_hash.clone(),
+        tags: parse(&cols.tags)?,
+        endpoint: cols.endpoint.clone(),
+        model: cols.model.clone(),
+        route: cols.route.clone(),
+        status: u16::try_from(cols.status).unwrap_or(0),
+        error_code: cols.error_code.clone(),
+        attempts: parse(&cols.attempts)?,
+        findings: parse(&cols.findings)?,
+        usage: cols.usage.as_deref().map(parse).transpose()?,
+        cost_usd: cols.cost_usd,
+        latency_ms: cols.latency_ms.unwrap_or(0.0),
+        ttft_ms: cols.ttft_ms,
+        cache_hit: cols.cache_hit != 0,
+        class,
+        payload: state,
+        hash,
+    })
+}

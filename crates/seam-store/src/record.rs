@@ -1,0 +1,115 @@
+//! What the gateway hands to the audit log, and what comes back out. These types are the contract
+//! between the request path and storage: the request path fills an [`AuditRecord`] per request;
+//! storage decides what of it is kept (by [`RetentionClass`]), encrypts payloads, chains and signs.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What a record keeps of the request's texts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RetentionClass {
+    /// All three payloads, encrypted: the request as the client sent it, as sent upstream, and
+    /// the response returned.
+    Full,
+    /// Only the post-policy texts, encrypted: the request as sent upstream and the response.
+    Redacted,
+    /// No payloads.
+    Metadata,
+}
+
+impl RetentionClass {
+    pub const NAMES: &'static str = "full, redacted, metadata";
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "full" => RetentionClass::Full,
+            "redacted" => RetentionClass::Redacted,
+            "metadata" => RetentionClass::Metadata,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetentionClass::Full => "full",
+            RetentionClass::Redacted => "redacted",
+            RetentionClass::Metadata => "metadata",
+        }
+    }
+}
+
+/// One upstream attempt.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    /// `provider/model`.
+    pub target: String,
+    /// The upstream's status or the one Seam derived (502 connect failure, 504 timeout).
+    pub status: u16,
+    pub latency_ms: f64,
+    /// Seam's error code for a failed attempt (`upstream_timeout`, …); `None` on success.
+    pub error: Option<String>,
+}
+
+/// One policy decision, aggregated: entity type, action and how many times. Never a value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingRecord {
+    /// `input` or `output`.
+    pub stage: String,
+    pub entity: String,
+    pub action: String,
+    pub count: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageRecord {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+/// The texts of a request, as JSON values (the bodies as they were). Which of them are kept is
+/// the record's class's business; the request path fills what it has.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Payload {
+    /// The request body as the client sent it.
+    pub client_request: Option<Value>,
+    /// The request as sent upstream, after the policy (absent when nothing was sent).
+    pub upstream_request: Option<Value>,
+    /// The response as returned to the client (a stream is assembled into one completion).
+    pub response: Option<Value>,
+}
+
+/// One record per request: chat, embeddings, streams, and refused or failed requests too.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// The request id (`x-seam-request-id`); unique.
+    pub id: String,
+    /// When the request arrived, Unix milliseconds.
+    pub time_ms: i64,
+    /// The API key's id, once keys exist.
+    pub key_id: Option<String>,
+    /// The data subject: `x-seam-subject`, else the body's `user`. Stored only as a keyed hash in
+    /// records; the clear value lives in a mapping that erasure deletes.
+    pub subject: Option<String>,
+    pub tags: Vec<String>,
+    /// `chat` or `embeddings`.
+    pub endpoint: String,
+    /// `model` as the client sent it.
+    pub model: Option<String>,
+    /// `provider/model` of the target that answered.
+    pub route: Option<String>,
+    /// The HTTP status returned to the client.
+    pub status: u16,
+    /// Seam's error code when the request failed.
+    pub error_code: Option<String>,
+    pub attempts: Vec<AttemptRecord>,
+    pub findings: Vec<FindingRecord>,
+    pub usage: Option<UsageRecord>,
+    pub cost_usd: Option<f64>,
+    /// Arrival to the end of the response (for streams: to the last byte).
+    pub latency_ms: f64,
+    pub ttft_ms: Option<f64>,
+    pub cache_hit: bool,
+    pub class: RetentionClass,
+    pub payload: Payload,
+}

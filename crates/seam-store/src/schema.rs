@@ -1,0 +1,137 @@
+//! Versioned migrations: numbered steps per backend, each applied once in a transaction and
+//! recorded in `schema_migrations`. Add a step; never edit one that has shipped.
+
+/// Advisory lock key that serialises migrations and chain appends across PostgreSQL clients.
+pub(crate) const PG_LOCK: i64 = 0x5345_414d_4155_4449; // "SEAMAUDI"
+
+pub(crate) const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version BIGINT PRIMARY KEY,
+    applied_ms BIGINT NOT NULL
+)";
+
+/// The genesis `prev_hash`: the chain starts from 32 zero bytes.
+pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+pub(crate) const SQLITE: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE audit_meta (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        time_ms INTEGER NOT NULL,
+        key_id TEXT,
+        subject_hash TEXT,
+        tags TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        model TEXT,
+        route TEXT,
+        status INTEGER NOT NULL,
+        error_code TEXT,
+        attempts TEXT NOT NULL,
+        findings TEXT NOT NULL,
+        usage TEXT,
+        cost_usd REAL,
+        latency_ms REAL,
+        ttft_ms REAL,
+        cache_hit INTEGER NOT NULL,
+        class TEXT NOT NULL,
+        payload_digest TEXT,
+        prev_hash TEXT NOT NULL,
+        payload BLOB,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_log_subject ON audit_log (subject_hash);
+    CREATE INDEX audit_log_time ON audit_log (time_ms);
+    CREATE TABLE audit_subjects (
+        subject_hash TEXT PRIMARY KEY,
+        subject TEXT,
+        wrapped_key BLOB,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE audit_checkpoints (
+        seq INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL,
+        time_ms INTEGER NOT NULL,
+        signature TEXT
+    );
+    CREATE TABLE audit_anchor (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL,
+        prev_hash TEXT NOT NULL,
+        time_ms INTEGER NOT NULL,
+        signature TEXT
+    );
+    CREATE TABLE audit_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL
+    );
+    INSERT INTO audit_head (id, seq, hash)
+        VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');",
+)];
+
+pub(crate) const POSTGRES: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE audit_meta (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE audit_log (
+        seq BIGINT PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        time_ms BIGINT NOT NULL,
+        key_id TEXT,
+        subject_hash TEXT,
+        tags TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        model TEXT,
+        route TEXT,
+        status BIGINT NOT NULL,
+        error_code TEXT,
+        attempts TEXT NOT NULL,
+        findings TEXT NOT NULL,
+        usage TEXT,
+        cost_usd DOUBLE PRECISION,
+        latency_ms DOUBLE PRECISION,
+        ttft_ms DOUBLE PRECISION,
+        cache_hit BIGINT NOT NULL,
+        class TEXT NOT NULL,
+        payload_digest TEXT,
+        prev_hash TEXT NOT NULL,
+        payload BYTEA,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_log_subject ON audit_log (subject_hash);
+    CREATE INDEX audit_log_time ON audit_log (time_ms);
+    CREATE TABLE audit_subjects (
+        subject_hash TEXT PRIMARY KEY,
+        subject TEXT,
+        wrapped_key BYTEA,
+        created_ms BIGINT NOT NULL
+    );
+    CREATE TABLE audit_checkpoints (
+        seq BIGINT PRIMARY KEY,
+        hash TEXT NOT NULL,
+        time_ms BIGINT NOT NULL,
+        signature TEXT
+    );
+    CREATE TABLE audit_anchor (
+        id BIGINT PRIMARY KEY CHECK (id = 1),
+        seq BIGINT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        time_ms BIGINT NOT NULL,
+        signature TEXT
+    );
+    CREATE TABLE audit_head (
+        id BIGINT PRIMARY KEY CHECK (id = 1),
+        seq BIGINT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    INSERT INTO audit_head (id, seq, hash)
+        VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');",
+)];

@@ -1,0 +1,120 @@
+//! What comes back out of the log, and its export shape.
+
+use serde_json::{Value, json};
+
+use crate::{AttemptRecord, FindingRecord, Payload, RetentionClass, UsageRecord, rfc3339};
+
+/// What a stored record's payload is now.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PayloadState {
+    /// Decrypted: the parts its class keeps.
+    Kept(Payload),
+    /// The record's class keeps no payload (`metadata`, and tombstones).
+    NotKept,
+    /// Removed by retention; its digest stays in the chain.
+    Purged,
+    /// The subject was erased: the data key is gone, so the ciphertext is unreadable.
+    Erased,
+    /// A payload exists but no master key was given to decrypt it.
+    Locked,
+}
+
+impl PayloadState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PayloadState::Kept(_) => "kept",
+            PayloadState::NotKept => "not_kept",
+            PayloadState::Purged => "purged",
+            PayloadState::Erased => "erased",
+            PayloadState::Locked => "locked",
+        }
+    }
+}
+
+/// A request record, or the tombstone an erasure leaves in the chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordKind {
+    Request,
+    Erasure,
+}
+
+impl RecordKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Request => "request",
+            RecordKind::Erasure => "erasure",
+        }
+    }
+}
+
+/// A record as stored, with its place in the chain.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredRecord {
+    pub seq: i64,
+    pub id: String,
+    pub kind: RecordKind,
+    pub time_ms: i64,
+    pub key_id: Option<String>,
+    /// The clear subject; `None` when the record has none or the subject was erased.
+    pub subject: Option<String>,
+    /// The keyed hash the record holds instead of the subject.
+    pub subject_hash: Option<String>,
+    pub tags: Vec<String>,
+    pub endpoint: String,
+    pub model: Option<String>,
+    pub route: Option<String>,
+    pub status: u16,
+    pub error_code: Option<String>,
+    pub attempts: Vec<AttemptRecord>,
+    pub findings: Vec<FindingRecord>,
+    pub usage: Option<UsageRecord>,
+    pub cost_usd: Option<f64>,
+    pub latency_ms: f64,
+    pub ttft_ms: Option<f64>,
+    pub cache_hit: bool,
+    pub class: RetentionClass,
+    pub payload: PayloadState,
+    /// This record's chain hash (hex).
+    pub hash: String,
+}
+
+impl StoredRecord {
+    /// The export shape (one JSON object per record; `seam audit export` writes JSON lines).
+    /// `payload` is null unless it could be decrypted; `payload_state` says why.
+    pub fn to_json(&self) -> Value {
+        let payload = match &self.payload {
+            PayloadState::Kept(p) => json!({
+                "client_request": p.client_request,
+                "upstream_request": p.upstream_request,
+                "response": p.response,
+            }),
+            _ => Value::Null,
+        };
+        json!({
+            "seq": self.seq,
+            "id": self.id,
+            "kind": self.kind.as_str(),
+            "time": rfc3339(self.time_ms),
+            "time_ms": self.time_ms,
+            "subject": self.subject,
+            "key_id": self.key_id,
+            "endpoint": self.endpoint,
+            "model": self.model,
+            "route": self.route,
+            "status": self.status,
+            "error_code": self.error_code,
+            "attempts": self.attempts,
+            "findings": self.findings,
+            "usage": self.usage,
+            "cost_usd": self.cost_usd,
+            "latency_ms": self.latency_ms,
+            "ttft_ms": self.ttft_ms,
+            "cache_hit": self.cache_hit,
+            "tags": self.tags,
+            "class": self.class.as_str(),
+            "payload": payload,
+            "payload_state": self.payload.as_str(),
+            "hash": self.hash,
+        })
+    }
+}

@@ -1,0 +1,428 @@
+//! [`AuditWriter`]: group commit on a dedicated thread.
+//!
+//! The thread owns the [`AuditLog`]. It blocks for the first queued record, drains whatever else
+//! is queued (up to [`MAX_BATCH`]) and appends them in one transaction, so concurrent requests
+//! share one fsync. In `Async` mode a full queue overflows into a spool of JSON lines (each line
+//! fsync'd) that the thread replays once the queue is empty, on [`AuditWriter::flush`] and at
+//! start-up; a record that cannot be spooled either is dropped, counted and logged.
+
+use std::fs::{File, OpenOptions};
+use std::future::Future;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use crate::{AuditLog, AuditRecord, StoreError};
+
+/// Most records appended in one transaction.
+pub const MAX_BATCH: usize = 1000;
+/// The queue bound in `Sync` mode; a submit beyond it fails at once.
+const SYNC_QUEUE: usize = 16_384;
+
+/// When a submitted record counts as done.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// [`Commit`] resolves once the record's transaction has committed.
+    Sync,
+    /// [`Commit`] resolves at once. At most `queue` records wait in memory; beyond that they
+    /// are spooled to files in `spool_dir` (one directory per writer process).
+    Async { queue: usize, spool_dir: PathBuf },
+}
+
+/// Counters since the writer started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Records committed to the database.
+    pub committed: u64,
+    /// Transactions that committed records.
+    pub batches: u64,
+    /// Records waiting in the in-memory queue now.
+    pub queued: u64,
+    /// Records written to the spool because the queue was full.
+    pub spooled: u64,
+    /// Records lost: neither queued nor spooled, or refused by the database in `Async` mode.
+    pub dropped: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    committed: AtomicU64,
+    batches: AtomicU64,
+    queued: AtomicU64,
+    spooled: AtomicU64,
+    dropped: AtomicU64,
+}
+
+type Reply = oneshot::Sender<Result<(), StoreError>>;
+
+enum Msg {
+    Record(Box<AuditRecord>, Option<Reply>),
+    Flush(Reply),
+}
+
+/// Hands records to the writer thread. Cheap to clone; the thread stops once every clone is
+/// dropped, after committing what was queued.
+#[derive(Clone)]
+pub struct AuditWriter {
+    tx: SyncSender<Msg>,
+    counters: Arc<Counters>,
+    spool: Option<Arc<Mutex<Spool>>>,
+}
+
+/// Resolves when the record is as durable as the writer's [`Durability`] promises.
+pub struct Commit(CommitState);
+
+enum CommitState {
+    Done(Option<Result<(), StoreError>>),
+    Waiting(oneshot::Receiver<Result<(), StoreError>>),
+}
+
+impl Future for Commit {
+    type Output = Result<(), StoreError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.0 {
+            CommitState::Done(r) => Poll::Ready(r.take().unwrap_or(Ok(()))),
+            CommitState::Waiting(rx) => Pin::new(rx)
+                .poll(cx)
+                .map(|r| r.unwrap_or_else(|_| Err(stopped()))),
+        }
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::new("the audit writer has stopped")
+}
+
+impl AuditWriter {
+    /// Starts the writer thread, which first replays any spool left by an earlier run.
+    pub fn spawn(log: AuditLog, durability: Durability) -> AuditWriter {
+        let (capacity, spool) = match &durability {
+            Durability::Sync => (SYNC_QUEUE, None),
+            Durability::Async { queue, spool_dir } => (
+                *queue,
+                Some(Arc::new(Mutex::new(Spool::new(spool_dir.clone())))),
+            ),
+        };
+        let (tx, rx) = sync_channel(capacity.max(1));
+        let counters = Arc::new(Counters::default());
+        let thread = Thread {
+            log,
+            rx,
+            counters: counters.clone(),
+            spool: spool.clone(),
+        };
+        if let Err(e) = std::thread::Builder::new()
+            .name("seam-audit".to_owned())
+            .spawn(move || thread.run())
+        {
+            // The receiver is gone with the closure: every submit now reports the writer stopped.
+            tracing::error!(error = %e, "cannot start the audit writer thread");
+        }
+        AuditWriter {
+            tx,
+            counters,
+            spool,
+        }
+    }
+
+    /// Queues a record. Never blocks on the database; in `Async` mode a full queue spools to
+    /// disk (a small synchronous write: the overload path).
+    pub fn submit(&self, rec: AuditRecord) -> Commit {
+        let (reply, wait) = if self.spool.is_none() {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        self.counters.queued.fetch_add(1, Ordering::Relaxed);
+        let outcome = self.tx.try_send(Msg::Record(Box::new(rec), reply));
+        let failed = match outcome {
+            Ok(()) => None,
+            Err(e) => {
+                self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+                Some(e)
+            }
+        };
+        match (failed, wait) {
+            (None, Some(rx)) => Commit(CommitState::Waiting(rx)),
+            (None, None) => Commit(CommitState::Done(Some(Ok(())))),
+            (Some(TrySendError::Disconnected(_)), _) => {
+                Commit(CommitState::Done(Some(Err(stopped()))))
+            }
+            (Some(TrySendError::Full(_)), Some(_)) => Commit(CommitState::Done(Some(Err(
+                StoreError::new("the audit queue is full"),
+            )))),
+            (Some(TrySendError::Full(Msg::Record(rec, _))), None) => {
+                Commit(CommitState::Done(Some(self.overflow(&rec))))
+            }
+            (Some(TrySendError::Full(Msg::Flush(_))), None) => {
+                Commit(CommitState::Done(Some(Ok(()))))
+            }
+        }
+    }
+
+    /// The async-mode overflow policy: spool, else drop, count and log.
+    fn overflow(&self, rec: &AuditRecord) -> Result<(), StoreError> {
+        let written = match &self.spool {
+            Some(spool) => spool
+                .lock()
+                .map_err(|_| StoreError::new("spool lock poisoned"))
+                .and_then(|mut s| s.write(rec)),
+            None => Err(StoreError::new("no spool")),
+        };
+        match written {
+            Ok(()) => {
+                self.counters.spooled.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(record = %rec.id, error = %e, "audit queue full and spool unwritable: record dropped");
+                Err(e)
+            }
+        }
+    }
+
+    /// Resolves once everything submitted before it (spooled records included) is committed.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        let mut msg = Msg::Flush(tx);
+        loop {
+            match self.tx.try_send(msg) {
+                Ok(()) => break,
+                Err(TrySendError::Disconnected(_)) => return Err(stopped()),
+                Err(TrySendError::Full(m)) => {
+                    msg = m;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        }
+        rx.await.unwrap_or_else(|_| Err(stopped()))
+    }
+
+    pub fn stats(&self) -> WriterStats {
+        let c = &self.counters;
+        WriterStats {
+            committed: c.committed.load(Ordering::Relaxed),
+            batches: c.batches.load(Ordering::Relaxed),
+            queued: c.queued.load(Ordering::Relaxed),
+            spooled: c.spooled.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The spool: the file being appended to, and whether any file awaits replay.
+struct Spool {
+    dir: PathBuf,
+    file: Option<File>,
+    pending: bool,
+    seq: u64,
+}
+
+impl Spool {
+    fn new(dir: PathBuf) -> Spool {
+        // Files left by an earlier run count as pending until the first replay looks.
+        Spool {
+            dir,
+            file: None,
+            pending: true,
+            seq: 0,
+        }
+    }
+
+    fn write(&mut self, rec: &AuditRecord) -> Result<(), StoreError> {
+        let io = |e: std::io::Error| StoreError::new(format!("audit spool: {e}"));
+        let mut line =
+            serde_json::to_vec(rec).map_err(|e| StoreError::new(format!("audit spool: {e}")))?;
+        line.push(b'\n');
+        if self.file.is_none() {
+            std::fs::create_dir_all(&self.dir).map_err(io)?;
+            self.seq += 1;
+            let name = format!(
+                "spool-{}-{}-{}.jsonl",
+                std::process::id(),
+                crate::now_ms(),
+                self.seq
+            );
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.dir.join(name))
+                .map_err(io)?;
+            self.file = Some(f);
+        }
+        if let Some(f) = self.file.as_mut() {
+            f.write_all(&line).map_err(io)?;
+            f.sync_data().map_err(io)?;
+        }
+        self.pending = true;
+        Ok(())
+    }
+
+    /// Closes the current file and lists every spool file, oldest first; later writes start a
+    /// new file, so the files returned are complete.
+    fn take(&mut self) -> Vec<PathBuf> {
+        self.file = None;
+        self.pending = false;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+}
+
+struct Thread {
+    log: AuditLog,
+    rx: Receiver<Msg>,
+    counters: Arc<Counters>,
+    spool: Option<Arc<Mutex<Spool>>>,
+}
+
+impl Thread {
+    fn run(mut self) {
+        self.replay_spool();
+        while let Ok(first) = self.rx.recv() {
+            let mut records = Vec::new();
+            let mut replies = Vec::new();
+            let mut flushes = Vec::new();
+            let mut msg = Some(first);
+            while let Some(m) = msg.take() {
+                match m {
+                    Msg::Record(rec, reply) => {
+                        self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+                        records.push(*rec);
+                        replies.push(reply);
+                    }
+                    Msg::Flush(reply) => flushes.push(reply),
+                }
+                if records.len() < MAX_BATCH {
+                    msg = self.rx.try_recv().ok();
+                }
+            }
+            self.commit(&records, replies);
+            // Replay the spool when the queue has room (it is empty), and before a flush answers.
+            let idle = self.counters.queued.load(Ordering::Relaxed) == 0;
+            if idle || !flushes.is_empty() {
+                self.replay_spool();
+            }
+            for f in flushes {
+                let _ = f.send(Ok(()));
+            }
+        }
+        self.replay_spool();
+    }
+
+    fn commit(&mut self, records: &[AuditRecord], replies: Vec<Option<Reply>>) {
+        if records.is_empty() {
+            return;
+        }
+        match self.log.append(records) {
+            Ok(()) => {
+                self.counters
+                    .committed
+                    .fetch_add(records.len() as u64, Ordering::Relaxed);
+                self.counters.batches.fetch_add(1, Ordering::Relaxed);
+                for r in replies.into_iter().flatten() {
+                    let _ = r.send(Ok(()));
+                }
+            }
+            // One bad record must not sink its neighbours: retry each alone.
+            Err(_) if records.len() > 1 => {
+                for (rec, reply) in records.iter().zip(replies) {
+                    self.commit(std::slice::from_ref(rec), vec![reply]);
+                }
+            }
+            Err(e) => match replies.into_iter().next().flatten() {
+                Some(r) => {
+                    let _ = r.send(Err(e));
+                }
+                None => {
+                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(record = %records[0].id, error = %e, "audit record could not be stored: dropped");
+                }
+            },
+        }
+    }
+
+    /// Appends every spooled record not already stored, then deletes the spool files. A file
+    /// whose batch fails stays for the next replay.
+    fn replay_spool(&mut self) {
+        let Some(spool) = self.spool.clone() else {
+            return;
+        };
+        let files = match spool.lock() {
+            Ok(mut s) if s.pending => s.take(),
+            _ => return,
+        };
+        for path in files {
+            match self.replay_file(&path) {
+                Ok(()) => {
+                    if let Err(e) = std::fs::remove_file(&path) {
+                        tracing::error!(error = %e, "cannot remove a replayed audit spool file");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "audit spool replay failed; will retry");
+                    if let Ok(mut s) = spool.lock() {
+                        s.pending = true;
+                    }
+                }
+            }
+        }
+    }
+
+    fn replay_file(&mut self, path: &Path) -> Result<(), StoreError> {
+        let file = File::open(path).map_err(|e| StoreError::new(format!("audit spool: {e}")))?;
+        let mut batch = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for line in BufReader::new(file).lines() {
+            let line = line.map_err(|e| StoreError::new(format!("audit spool: {e}")))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<AuditRecord>(&line) {
+                Ok(rec) if !seen.contains(&rec.id) && !self.log.contains(&rec.id)? => {
+                    seen.insert(rec.id.clone());
+                    batch.push(rec);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    // A torn last line from a crash mid-write: nothing more can be recovered.
+                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(error = %e, "unreadable audit spool line dropped");
+                }
+            }
+            if batch.len() >= MAX_BATCH {
+                self.append_replayed(&mut batch)?;
+            }
+        }
+        self.append_replayed(&mut batch)
+    }
+
+    fn append_replayed(&mut self, batch: &mut Vec<AuditRecord>) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.log.append(batch)?;
+        self.counters
+            .committed
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.counters.batches.fetch_add(1, Ordering::Relaxed);
+        batch.clear();
+        Ok(())
+    }
+}

@@ -1,0 +1,1078 @@
+//! The audit log's behaviour, run against both backends with the same test bodies. PostgreSQL
+//! tests use `SEAM_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`),
+//! each in a fresh database dropped afterwards; an unreachable server skips them unless
+//! `SEAM_REQUIRE_POSTGRES=1`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should abort loudly
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use seam_store::*;
+use serde_json::json;
+
+const KEY: [u8; 32] = [42; 32];
+const DAY: i64 = 86_400_000;
+const T0: i64 = 1_714_564_800_000;
+
+enum Raw {
+    Sqlite(rusqlite::Connection),
+    Postgres(Box<postgres::Client>),
+}
+
+struct Env {
+    backend: BackendConfig,
+    raw: Raw,
+    dir: PathBuf,
+    drop_db: Option<(String, String)>,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((admin, name)) = &self.drop_db {
+            if let Ok(mut c) = postgres::Client::connect(admin, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+fn unique() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos % 1_000_000_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn env(kind: Kind) -> Option<Env> {
+    let dir = std::env::temp_dir().join(format!("seam-store-test-{}", unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    match kind {
+        Kind::Sqlite => {
+            let path = dir.join("audit.db");
+            // Migrations create the tables; the raw connection is for tampering.
+            drop(
+                AuditLog::open(&cfg(
+                    BackendConfig::Sqlite { path: path.clone() },
+                    Some(KEY),
+                ))
+                .unwrap(),
+            );
+            let raw = rusqlite::Connection::open(&path).unwrap();
+            Some(Env {
+                backend: BackendConfig::Sqlite { path },
+                raw: Raw::Sqlite(raw),
+                dir,
+                drop_db: None,
+            })
+        }
+        Kind::Postgres => {
+            let admin = std::env::var("SEAM_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+            let mut c = match postgres::Client::connect(&admin, postgres::NoTls) {
+                Ok(c) => c,
+                Err(e) => {
+                    if std::env::var("SEAM_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                        panic!("PostgreSQL is required but unreachable: {e}");
+                    }
+                    eprintln!("skipping: PostgreSQL unreachable at the test URL ({e})");
+                    let _ = std::fs::remove_dir_all(&dir);
+                    return None;
+                }
+            };
+            let name = format!("seam_test_{}", unique());
+            c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+            let base = admin.split('?').next().unwrap();
+            let url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
+            let backend = BackendConfig::Postgres { url: url.clone() };
+            drop(AuditLog::open(&cfg(backend.clone(), Some(KEY))).unwrap());
+            let raw = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            Some(Env {
+                backend,
+                raw: Raw::Postgres(Box::new(raw)),
+                dir,
+                drop_db: Some((admin, name)),
+            })
+        }
+    }
+}
+
+fn cfg(backend: BackendConfig, key: Option<[u8; 32]>) -> StoreConfig {
+    StoreConfig {
+        backend,
+        master_key: key,
+        retention: Vec::new(),
+    }
+}
+
+impl Env {
+    fn open(&self) -> AuditLog {
+        AuditLog::open(&cfg(self.backend.clone(), Some(KEY))).unwrap()
+    }
+
+    fn open_with(
+        &self,
+        key: Option<[u8; 32]>,
+        retention: Vec<Retention>,
+    ) -> Result<AuditLog, StoreError> {
+        AuditLog::open(&StoreConfig {
+            backend: self.backend.clone(),
+            master_key: key,
+            retention,
+        })
+    }
+
+    fn sql(&mut self, stmt: &str) {
+        match &mut self.raw {
+            Raw::Sqlite(c) => c.execute_batch(stmt).unwrap(),
+            Raw::Postgres(c) => c.batch_execute(stmt).unwrap(),
+        }
+    }
+
+    fn count(&mut self, sql: &str) -> i64 {
+        match &mut self.raw {
+            Raw::Sqlite(c) => c.query_row(sql, [], |r| r.get(0)).unwrap(),
+            Raw::Postgres(c) => c.query_one(sql, &[]).unwrap().get(0),
+        }
+    }
+
+    fn payload(&mut self, seq: i64) -> Vec<u8> {
+        let sql = "SELECT payload FROM audit_log WHERE seq = ";
+        match &mut self.raw {
+            Raw::Sqlite(c) => c
+                .query_row(&format!("{sql}{seq}"), [], |r| r.get(0))
+                .unwrap(),
+            Raw::Postgres(c) => c.query_one(&format!("{sql}{seq}"), &[]).unwrap().get(0),
+        }
+    }
+
+    fn set_payload(&mut self, seq: i64, bytes: Vec<u8>) {
+        match &mut self.raw {
+            Raw::Sqlite(c) => {
+                c.execute(
+                    "UPDATE audit_log SET payload = ?1 WHERE seq = ?2",
+                    rusqlite::params![bytes, seq],
+                )
+                .unwrap();
+            }
+            Raw::Postgres(c) => {
+                c.execute(
+                    "UPDATE audit_log SET payload = $1 WHERE seq = $2",
+                    &[&bytes as &(dyn ::postgres::types::ToSql + Sync), &seq],
+                )
+                .unwrap();
+            }
+        }
+    }
+}
+
+fn rec(i: usize, subject: Option<&str>, class: RetentionClass) -> AuditRecord {
+    AuditRecord {
+        id: format!("req-{i:06}"),
+        time_ms: T0 + i as i64 * 1000,
+        key_id: Some(if i % 2 == 0 { "key-even" } else { "key-odd" }.to_owned()),
+        subject: subject.map(str::to_owned),
+        tags: vec!["t1".to_owned(), format!("n{}", i % 3)],
+        endpoint: "chat".to_owned(),
+        model: Some(if i % 3 == 0 { "gpt" } else { "claude" }.to_owned()),
+        route: Some("openai/gpt-4o-mini".to_owned()),
+        status: if i % 5 == 0 { 502 } else { 200 },
+        error_code: (i % 5 == 0).then(|| "upstream_error".to_owned()),
+        attempts: vec![AttemptRecord {
+            target: "openai/gpt".to_owned(),
+            status: 200,
+            latency_ms: 12.5,
+            error: None,
+        }],
+        findings: if i % 4 == 0 {
+            vec![FindingRecord {
+                stage: "input".to_owned(),
+                entity: "EMAIL".to_owned(),
+                action: "redact".to_owned(),
+                count: 2,
+            }]
+        } else {
+            Vec::new()
+        },
+        usage: Some(UsageRecord {
+            prompt_tokens: 10,
+            completion_tokens: i as u64,
+        }),
+        cost_usd: Some(0.001 * i as f64),
+        latency_ms: 100.25,
+        ttft_ms: (i % 2 == 1).then_some(20.0),
+        cache_hit: i % 7 == 0,
+        class,
+        payload: Payload {
+            client_request: Some(
+                json!({"messages": [{"role": "user", "content": format!("my email is a{i}@x.com")}]}),
+            ),
+            upstream_request: Some(
+                json!({"messages": [{"role": "user", "content": "my email is [EMAIL]"}]}),
+            ),
+            response: Some(json!({"choices": [{"message": {"content": format!("ok {i}")}}]})),
+        },
+    }
+}
+
+fn records(
+    range: std::ops::Range<usize>,
+    subject: Option<&str>,
+    class: RetentionClass,
+) -> Vec<AuditRecord> {
+    range.map(|i| rec(i, subject, class)).collect()
+}
+
+fn verify(log: &mut AuditLog) -> VerifyReport {
+    log.verify(&mut |_| {}).unwrap()
+}
+
+fn assert_problem(log: &mut AuditLog, seq: i64, id: Option<&str>, kind: ProblemKind) {
+    let report = verify(log);
+    let p = report
+        .problem
+        .unwrap_or_else(|| panic!("verify found nothing; expected {kind:?} at seq {seq}"));
+    assert_eq!((p.seq, p.id.as_deref(), p.kind), (seq, id, kind), "{p}");
+}
+
+// ---- tests (each body runs on both backends) ----
+
+fn round_trip_per_class(e: &mut Env) {
+    let mut log = e.open();
+    let batch = vec![
+        rec(1, Some("alice"), RetentionClass::Full),
+        rec(2, Some("alice"), RetentionClass::Redacted),
+        rec(3, None, RetentionClass::Metadata),
+        rec(4, None, RetentionClass::Full),
+    ];
+    log.append(&batch).unwrap();
+    let full = log.get("req-000001").unwrap().unwrap();
+    assert_eq!(full.seq, 1);
+    assert_eq!(full.subject.as_deref(), Some("alice"));
+    assert_eq!(full.payload, PayloadState::Kept(batch[0].payload.clone()));
+    let same = |s: &StoredRecord, r: &AuditRecord| {
+        assert_eq!(
+            (
+                &s.id,
+                s.time_ms,
+                &s.key_id,
+                &s.tags,
+                &s.endpoint,
+                &s.model,
+                &s.route,
+                s.status,
+                &s.error_code
+            ),
+            (
+                &r.id,
+                r.time_ms,
+                &r.key_id,
+                &r.tags,
+                &r.endpoint,
+                &r.model,
+                &r.route,
+                r.status,
+                &r.error_code
+            )
+        );
+        assert_eq!(
+            (&s.attempts, &s.findings, s.usage, s.cost_usd),
+            (&r.attempts, &r.findings, r.usage, r.cost_usd)
+        );
+        assert_eq!(
+            (s.latency_ms, s.ttft_ms, s.cache_hit, s.class),
+            (r.latency_ms, r.ttft_ms, r.cache_hit, r.class)
+        );
+    };
+    same(&full, &batch[0]);
+    let redacted = log.get("req-000002").unwrap().unwrap();
+    same(&redacted, &batch[1]);
+    let want = Payload {
+        client_request: None,
+        ..batch[1].payload.clone()
+    };
+    assert_eq!(redacted.payload, PayloadState::Kept(want));
+    let meta = log.get("req-000003").unwrap().unwrap();
+    same(&meta, &batch[2]);
+    assert_eq!((meta.payload, meta.subject), (PayloadState::NotKept, None));
+    let anon = log.get("req-000004").unwrap().unwrap();
+    assert_eq!(anon.payload, PayloadState::Kept(batch[3].payload.clone()));
+    assert!(log.get("nope").unwrap().is_none());
+    // The subject never appears in the records table.
+    assert_eq!(
+        e.count(
+            "SELECT COUNT(*) FROM audit_log WHERE subject_hash = 'alice' OR tags LIKE '%alice%'"
+        ),
+        0
+    );
+    // A second handle (another process, the CLI) reads the same; a payload is locked without the key.
+    let mut other = e.open_with(None, Vec::new()).unwrap();
+    let locked = other.get("req-000001").unwrap().unwrap();
+    assert_eq!(
+        (locked.payload, locked.subject.as_deref()),
+        (PayloadState::Locked, Some("alice"))
+    );
+    assert!(
+        other
+            .append(&[rec(9, None, RetentionClass::Metadata)])
+            .is_err(),
+        "keyed log refuses keyless writes"
+    );
+    assert!(verify(&mut log).ok());
+}
+
+fn search_filters(e: &mut Env) {
+    let mut log = e.open();
+    log.append(&records(0..40, Some("bob"), RetentionClass::Metadata))
+        .unwrap();
+    log.append(&records(40..60, Some("carol"), RetentionClass::Redacted))
+        .unwrap();
+    let ids = |log: &mut AuditLog, q: Query| -> Vec<String> {
+        log.search(&q).unwrap().into_iter().map(|r| r.id).collect()
+    };
+    let n = |log: &mut AuditLog, q: Query| ids(log, q).len();
+    assert_eq!(n(&mut log, Query::default()), 60);
+    assert_eq!(
+        n(
+            &mut log,
+            Query {
+                subject: Some("carol".into()),
+                ..Default::default()
+            }
+        ),
+        20
+    );
+    assert_eq!(
+        n(
+            &mut log,
+            Query {
+                subject: Some("dave".into()),
+                ..Default::default()
+            }
+        ),
+        0
+    );
+    assert_eq!(
+        n(
+            &mut log,
+            Query {
+                key_id: Some("key-odd".into()),
+                ..Default::default()
+            }
+        ),
+        30
+    );
+    assert_eq!(
+        n(
+            &mut log,
+            Query {
+                model: Some("gpt".into()),
+                ..Default::default()
+            }
+        ),
+        20
+    );
+    assert_eq!(
+        n(
+            &mut log,
+            Query {
+                status: Some(502),
+                ..Default::default()
+            }
+        ),
+        12
+    );
+    assert_eq!(
+        n(
+            &mut log,
+            Query {
+                finding: Some("EMAIL".into()),
+                ..Default::default()
+            }
+        ),
+        15
+    );
+    assert_eq!(
+        n(
+            &mut log,
+            Query {
+                finding: Some("PHONE".into()),
+                ..Default::default()
+            }
+        ),
+        0
+    );
+    let window = Query {
+        since_ms: Some(T0 + 10_000),
+        until_ms: Some(T0 + 20_000),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(&mut log, window).first().map(String::as_str),
+        Some("req-000010")
+    );
+    let q = Query {
+        since_ms: Some(T0 + 10_000),
+        until_ms: Some(T0 + 20_000),
+        ..Default::default()
+    };
+    assert_eq!(n(&mut log, q), 10);
+    let combined = Query {
+        subject: Some("bob".into()),
+        status: Some(502),
+        model: Some("gpt".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(&mut log, combined),
+        ["req-000000", "req-000015", "req-000030"]
+    );
+    assert_eq!(
+        n(
+            &mut log,
+            Query {
+                limit: Some(7),
+                ..Default::default()
+            }
+        ),
+        7
+    );
+}
+
+fn export_count_and_shape(e: &mut Env) {
+    let mut log = e.open();
+    log.append(&records(0..1234, Some("erin"), RetentionClass::Full))
+        .unwrap();
+    let mut seen = Vec::new();
+    let n = log
+        .export(&Query::default(), &mut |r| {
+            seen.push(r.seq);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(n, 1234);
+    assert_eq!(
+        seen,
+        (1..=1234).collect::<Vec<i64>>(),
+        "every record once, in seq order"
+    );
+    let limited = log
+        .export(
+            &Query {
+                limit: Some(600),
+                ..Default::default()
+            },
+            &mut |_| Ok(()),
+        )
+        .unwrap();
+    assert_eq!(limited, 600);
+    let mut first = None;
+    log.export(
+        &Query {
+            limit: Some(1),
+            ..Default::default()
+        },
+        &mut |r| {
+            first = Some(r.to_json());
+            Ok(())
+        },
+    )
+    .unwrap();
+    let v = first.unwrap();
+    for key in [
+        "id",
+        "time",
+        "subject",
+        "key_id",
+        "model",
+        "route",
+        "status",
+        "attempts",
+        "findings",
+        "usage",
+        "cost_usd",
+        "latency_ms",
+        "ttft_ms",
+        "tags",
+        "class",
+        "payload",
+    ] {
+        assert!(v.get(key).is_some(), "export lacks {key}: {v}");
+    }
+    assert_eq!(v["time"], "2024-05-01T12:00:00.000Z");
+    assert_eq!(v["subject"], "erin");
+    assert_eq!(v["class"], "full");
+    assert_eq!(
+        v["payload"]["response"]["choices"][0]["message"]["content"],
+        "ok 0"
+    );
+    assert_eq!(v["findings"][0]["entity"], "EMAIL");
+    // The callback's error stops the export and comes back.
+    let err = log
+        .export(&Query::default(), &mut |_| Err(StoreError::new("stop")))
+        .unwrap_err();
+    assert_eq!(err.to_string(), "stop");
+}
+
+/// 1,100 records: one checkpoint at 1,000; seq 3 keeps a payload.
+fn seeded(e: &Env) -> AuditLog {
+    let mut log = e.open();
+    log.append(&records(1..3, None, RetentionClass::Metadata))
+        .unwrap();
+    log.append(&[rec(3, Some("frank"), RetentionClass::Full)])
+        .unwrap();
+    log.append(&records(4..1101, None, RetentionClass::Metadata))
+        .unwrap();
+    let r = verify(&mut log);
+    assert!(r.ok(), "{:?}", r.problem);
+    assert_eq!(
+        (r.records, r.checkpoints, r.signed, r.unsigned_tail),
+        (1100, 1, true, 100)
+    );
+    log
+}
+
+fn tamper_column(e: &mut Env) {
+    let mut log = seeded(e);
+    e.sql("UPDATE audit_log SET model = 'forged' WHERE seq = 7");
+    assert_problem(&mut log, 7, Some("req-000007"), ProblemKind::HashMismatch);
+}
+
+fn tamper_payload_byte(e: &mut Env) {
+    let mut log = seeded(e);
+    let mut p = e.payload(3);
+    p[20] ^= 1;
+    e.set_payload(3, p);
+    assert_problem(&mut log, 3, Some("req-000003"), ProblemKind::PayloadDigest);
+    assert!(
+        log.get("req-000003").is_err(),
+        "a tampered payload does not decrypt"
+    );
+}
+
+fn tamper_delete(e: &mut Env) {
+    let mut log = seeded(e);
+    e.sql("DELETE FROM audit_log WHERE seq = 10");
+    assert_problem(&mut log, 11, Some("req-000011"), ProblemKind::SeqGap);
+}
+
+fn tamper_delete_tail(e: &mut Env) {
+    let mut log = seeded(e);
+    e.sql("DELETE FROM audit_log WHERE seq = 1100");
+    assert_problem(&mut log, 1100, None, ProblemKind::HeadMismatch);
+    e.sql("DELETE FROM audit_log WHERE seq >= 1000; UPDATE audit_head SET seq = 999, hash = (SELECT hash FROM audit_log WHERE seq = 999)");
+    assert_problem(&mut log, 1000, None, ProblemKind::CheckpointWithoutRecord);
+}
+
+const COPY: &str = "INSERT INTO audit_log (seq, id, kind, time_ms, key_id, subject_hash, tags, endpoint, model, route, status, error_code, attempts, findings, usage, cost_usd, latency_ms, ttft_ms, cache_hit, class, payload_digest, prev_hash, payload, hash)
+    SELECT {seq}, 'forged', kind, time_ms, key_id, subject_hash, tags, endpoint, model, route, status, error_code, attempts, findings, usage, cost_usd, latency_ms, ttft_ms, cache_hit, class, payload_digest, prev_hash, payload, hash FROM audit_log WHERE seq = {from}";
+
+fn tamper_insert(e: &mut Env) {
+    let mut log = seeded(e);
+    // In the middle: a copy of record 4 put in the place of record 5.
+    e.sql("DELETE FROM audit_log WHERE seq = 5");
+    e.sql(&COPY.replace("{seq}", "5").replace("{from}", "4"));
+    assert_problem(&mut log, 5, Some("forged"), ProblemKind::PrevHashMismatch);
+}
+
+fn tamper_append_forged(e: &mut Env) {
+    let mut log = seeded(e);
+    e.sql(&COPY.replace("{seq}", "1101").replace("{from}", "1100"));
+    e.sql("UPDATE audit_log SET prev_hash = (SELECT hash FROM audit_log WHERE seq = 1100) WHERE seq = 1101");
+    assert_problem(&mut log, 1101, Some("forged"), ProblemKind::HashMismatch);
+}
+
+fn tamper_swap(e: &mut Env) {
+    let mut log = seeded(e);
+    e.sql("UPDATE audit_log SET seq = -1 WHERE seq = 20");
+    e.sql("UPDATE audit_log SET seq = 20 WHERE seq = 21");
+    e.sql("UPDATE audit_log SET seq = 21 WHERE seq = -1");
+    assert_problem(
+        &mut log,
+        20,
+        Some("req-000021"),
+        ProblemKind::PrevHashMismatch,
+    );
+}
+
+fn tamper_checkpoint(e: &mut Env) {
+    let mut log = seeded(e);
+    e.sql("UPDATE audit_checkpoints SET signature = hash || hash WHERE seq = 1000");
+    assert_problem(
+        &mut log,
+        1000,
+        Some("req-001000"),
+        ProblemKind::CheckpointSignature,
+    );
+    e.sql("UPDATE audit_checkpoints SET signature = NULL WHERE seq = 1000");
+    assert_problem(
+        &mut log,
+        1000,
+        Some("req-001000"),
+        ProblemKind::CheckpointSignature,
+    );
+    e.sql("UPDATE audit_checkpoints SET hash = (SELECT hash FROM audit_log WHERE seq = 999) WHERE seq = 1000");
+    assert_problem(
+        &mut log,
+        1000,
+        Some("req-001000"),
+        ProblemKind::CheckpointHash,
+    );
+}
+
+fn tamper_anchor(e: &mut Env) {
+    drop(seeded(e));
+    let rules = [RetentionClass::Metadata, RetentionClass::Full]
+        .map(|class| Retention {
+            class,
+            payload_days: None,
+            record_days: Some(1),
+        })
+        .to_vec();
+    let mut log = e.open_with(Some(KEY), rules).unwrap();
+    // Records 1..=100 are older than a day at this `now`; 101 onwards are not.
+    let report = log.purge(T0 + 100_500 + DAY).unwrap();
+    assert_eq!(
+        (report.records_deleted, report.anchor_seq),
+        (100, Some(101))
+    );
+    assert!(verify(&mut log).ok());
+    e.sql("UPDATE audit_anchor SET seq = 102, prev_hash = (SELECT hash FROM audit_log WHERE seq = 101)");
+    e.sql("DELETE FROM audit_log WHERE seq = 101");
+    assert_problem(&mut log, 102, None, ProblemKind::AnchorSignature);
+}
+
+fn erase_subject(e: &mut Env) {
+    let mut log = e.open();
+    log.append(&records(0..5, Some("grace"), RetentionClass::Full))
+        .unwrap();
+    log.append(&records(5..8, Some("heidi"), RetentionClass::Full))
+        .unwrap();
+    log.append(&records(8..9, Some("grace"), RetentionClass::Metadata))
+        .unwrap();
+    let report = log.erase_subject("grace").unwrap();
+    assert_eq!(
+        report,
+        EraseReport {
+            records: 6,
+            key_destroyed: true,
+            tombstone_seq: 10
+        }
+    );
+    for id in ["req-000000", "req-000004"] {
+        let r = log.get(id).unwrap().unwrap();
+        assert_eq!((r.payload, r.subject), (PayloadState::Erased, None));
+    }
+    let kept = log.get("req-000005").unwrap().unwrap();
+    assert!(matches!(kept.payload, PayloadState::Kept(_)));
+    assert_eq!(kept.subject.as_deref(), Some("heidi"));
+    assert_eq!(
+        e.count("SELECT COUNT(*) FROM audit_subjects WHERE subject = 'grace'"),
+        0
+    );
+    let found = log
+        .search(&Query {
+            subject: Some("grace".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(found.len(), 7);
+    let tomb = found.last().unwrap();
+    assert_eq!(
+        (tomb.kind, tomb.seq, tomb.subject.as_deref()),
+        (RecordKind::Erasure, 10, None)
+    );
+    assert_eq!(tomb.to_json()["kind"], "erasure");
+    assert!(verify(&mut log).ok());
+    // Erasing again: nothing left to destroy, but the request is recorded.
+    let again = log.erase_subject("grace").unwrap();
+    assert_eq!(
+        (again.records, again.key_destroyed, again.tombstone_seq),
+        (6, false, 11)
+    );
+    // New records for the subject get a new key and read normally.
+    log.append(&[rec(20, Some("grace"), RetentionClass::Full)])
+        .unwrap();
+    assert!(matches!(
+        log.get("req-000020").unwrap().unwrap().payload,
+        PayloadState::Kept(_)
+    ));
+    assert!(verify(&mut log).ok());
+}
+
+fn erase_is_constant_statements(e: &mut Env) {
+    let mut log = e.open();
+    log.append(&records(0..10, Some("small"), RetentionClass::Metadata))
+        .unwrap();
+    for chunk in 0..10 {
+        log.append(&records(
+            1000 + chunk * 1000..2000 + chunk * 1000,
+            Some("big"),
+            RetentionClass::Metadata,
+        ))
+        .unwrap();
+    }
+    log.append(&records(20_000..22_000, None, RetentionClass::Metadata))
+        .unwrap();
+    let before = log.statements_executed();
+    assert_eq!(log.erase_subject("small").unwrap().records, 10);
+    let small = log.statements_executed() - before;
+    let before = log.statements_executed();
+    assert_eq!(log.erase_subject("big").unwrap().records, 10_000);
+    let big = log.statements_executed() - before;
+    assert_eq!(
+        small, big,
+        "erasure runs the same statements whatever the record count"
+    );
+    assert!(big <= 8, "{big} statements");
+}
+
+fn purge_keeps_chain_valid(e: &mut Env) {
+    let rules = vec![
+        Retention {
+            class: RetentionClass::Full,
+            payload_days: Some(30),
+            record_days: Some(90),
+        },
+        Retention {
+            class: RetentionClass::Metadata,
+            payload_days: None,
+            record_days: Some(10),
+        },
+    ];
+    let mut log = e.open_with(Some(KEY), rules).unwrap();
+    let at = |i: usize, days: i64, class| AuditRecord {
+        time_ms: T0 + days * DAY,
+        ..rec(i, Some("ivan"), class)
+    };
+    log.append(&[
+        at(1, 0, RetentionClass::Full), // 100 days old at `now`: record deleted
+        at(2, 1, RetentionClass::Metadata), // 99 days: deleted
+        at(3, 50, RetentionClass::Full), // 50 days: payload purged, record kept
+        at(4, 51, RetentionClass::Metadata), // 49 days: deletable, but after a kept record
+        at(5, 51, RetentionClass::Redacted), // no rule: kept forever
+        at(6, 95, RetentionClass::Full), // 5 days: kept whole
+    ])
+    .unwrap();
+    log.checkpoint().unwrap();
+    let now = T0 + 100 * DAY;
+    let report = log.purge(now).unwrap();
+    assert_eq!(
+        report,
+        PurgeReport {
+            payloads_purged: 2,
+            records_deleted: 2,
+            anchor_seq: Some(3)
+        }
+    );
+    assert!(log.get("req-000001").unwrap().is_none());
+    assert_eq!(
+        log.get("req-000003").unwrap().unwrap().payload,
+        PayloadState::Purged
+    );
+    assert!(log.get("req-000004").unwrap().is_some());
+    assert!(matches!(
+        log.get("req-000005").unwrap().unwrap().payload,
+        PayloadState::Kept(_)
+    ));
+    assert!(matches!(
+        log.get("req-000006").unwrap().unwrap().payload,
+        PayloadState::Kept(_)
+    ));
+    let r = verify(&mut log);
+    assert!(r.ok(), "{:?}", r.problem);
+    assert_eq!((r.first_seq, r.records, r.checkpoints), (3, 4, 1));
+    // Purging again changes nothing; appending and erasing after a purge still verify.
+    assert_eq!(log.purge(now).unwrap(), PurgeReport::default());
+    log.append(&[at(7, 99, RetentionClass::Full)]).unwrap();
+    log.erase_subject("ivan").unwrap();
+    assert!(verify(&mut log).ok());
+    // Everything expired: the anchor moves past the last record and the chain goes on from it.
+    drop(log);
+    let every = [
+        RetentionClass::Full,
+        RetentionClass::Redacted,
+        RetentionClass::Metadata,
+    ]
+    .map(|class| Retention {
+        class,
+        payload_days: None,
+        record_days: Some(1),
+    })
+    .to_vec();
+    let mut log = e.open_with(Some(KEY), every).unwrap();
+    let far = T0 + 10_000 * DAY;
+    let all = log.purge(far).unwrap();
+    assert_eq!((all.records_deleted, all.anchor_seq), (6, Some(9)));
+    let r = verify(&mut log);
+    assert!(r.ok(), "{:?}", r.problem);
+    assert_eq!((r.first_seq, r.records), (9, 0));
+    log.append(&[at(8, 10_000, RetentionClass::Full)]).unwrap();
+    assert!(verify(&mut log).ok());
+}
+
+fn keyless_log(e: &mut Env) {
+    // A fresh database of this backend, never given a key.
+    e.sql("DELETE FROM audit_meta WHERE name = 'key_check'");
+    let full = vec![Retention {
+        class: RetentionClass::Full,
+        payload_days: Some(1),
+        record_days: None,
+    }];
+    let err = e.open_with(None, full).err().unwrap();
+    assert!(err.to_string().contains("master key"), "{err}");
+    let mut log = e.open_with(None, Vec::new()).unwrap();
+    assert!(
+        log.append(&[rec(1, Some("judy"), RetentionClass::Full)])
+            .is_err()
+    );
+    log.append(&records(1..1001, Some("judy"), RetentionClass::Metadata))
+        .unwrap();
+    let r = log.get("req-000001").unwrap().unwrap();
+    assert_eq!(
+        (r.subject.as_deref(), r.payload),
+        (Some("judy"), PayloadState::NotKept)
+    );
+    assert_eq!(
+        log.search(&Query {
+            subject: Some("judy".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .len(),
+        1000
+    );
+    let v = verify(&mut log);
+    assert!(v.ok() && !v.signed && v.checkpoints == 1, "{v:?}");
+    assert_eq!(log.erase_subject("judy").unwrap().records, 1000);
+    assert!(verify(&mut log).ok());
+    drop(log);
+    let late = e.open_with(Some(KEY), Vec::new()).err().unwrap();
+    assert!(late.to_string().contains("without a master key"), "{late}");
+}
+
+fn wrong_key_refused(e: &mut Env) {
+    let err = e.open_with(Some([1; 32]), Vec::new()).err().unwrap();
+    assert!(err.to_string().contains("master key"), "{err}");
+}
+
+fn migrations_idempotent(e: &mut Env) {
+    for _ in 0..3 {
+        drop(e.open());
+    }
+    assert_eq!(e.count("SELECT COUNT(*) FROM schema_migrations"), 1);
+    let mut a = e.open();
+    let mut b = e.open();
+    a.append(&records(0..3, None, RetentionClass::Metadata))
+        .unwrap();
+    b.append(&records(3..6, None, RetentionClass::Metadata))
+        .unwrap();
+    a.append(&records(6..9, None, RetentionClass::Metadata))
+        .unwrap();
+    let r = verify(&mut b);
+    assert!(r.ok() && r.records == 9, "{r:?}");
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn writer_group_commit(e: &mut Env) {
+    let writer = AuditWriter::spawn(e.open(), Durability::Sync);
+    rt().block_on(async {
+        let tasks: Vec<_> = (0..300)
+            .map(|i| {
+                let w = writer.clone();
+                tokio::spawn(
+                    async move { w.submit(rec(i, Some("kate"), RetentionClass::Full)).await },
+                )
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        writer.flush().await.unwrap();
+        // A duplicate id fails its own commit, not its batch's neighbours.
+        let dup = writer.submit(rec(5, None, RetentionClass::Metadata));
+        let fine = writer.submit(rec(1000, None, RetentionClass::Metadata));
+        assert!(dup.await.is_err());
+        fine.await.unwrap();
+    });
+    let s = writer.stats();
+    assert_eq!(
+        (s.committed, s.queued, s.spooled, s.dropped),
+        (301, 0, 0, 0)
+    );
+    assert!(s.batches < 300, "batched: {s:?}");
+    drop(writer);
+    let mut log = e.open();
+    let r = verify(&mut log);
+    assert!(r.ok() && r.records == 301, "{r:?}");
+}
+
+fn writer_async_spools_when_full(e: &mut Env) {
+    let spool_dir = e.dir.join("spool");
+    let writer = AuditWriter::spawn(
+        e.open(),
+        Durability::Async {
+            queue: 4,
+            spool_dir: spool_dir.clone(),
+        },
+    );
+    // Hold the chain's lock so the writer stalls and its queue fills.
+    match &mut e.raw {
+        Raw::Sqlite(c) => c.execute_batch("BEGIN IMMEDIATE").unwrap(),
+        Raw::Postgres(c) => c
+            .batch_execute("BEGIN; SELECT seq FROM audit_head FOR UPDATE")
+            .unwrap(),
+    }
+    rt().block_on(async {
+        for i in 0..100 {
+            writer
+                .submit(rec(i, None, RetentionClass::Metadata))
+                .await
+                .unwrap();
+        }
+    });
+    let s = writer.stats();
+    assert!(s.spooled > 0, "{s:?}");
+    assert!(std::fs::read_dir(&spool_dir).unwrap().count() > 0);
+    e.sql("COMMIT");
+    rt().block_on(writer.flush()).unwrap();
+    let s = writer.stats();
+    assert_eq!((s.committed, s.dropped), (100, 0), "{s:?}");
+    assert_eq!(
+        std::fs::read_dir(&spool_dir).unwrap().count(),
+        0,
+        "replayed spool files are removed"
+    );
+    drop(writer);
+    let mut log = e.open();
+    assert!(verify(&mut log).ok());
+    assert_eq!(e.count("SELECT COUNT(*) FROM audit_log"), 100);
+}
+
+fn writer_replays_spool_at_start(e: &mut Env) {
+    let spool_dir = e.dir.join("spool");
+    std::fs::create_dir_all(&spool_dir).unwrap();
+    let mut log = e.open();
+    log.append(&[rec(1, None, RetentionClass::Metadata)])
+        .unwrap();
+    // Left by a run that stopped before replaying: one record already stored, one torn line.
+    let mut text = String::new();
+    for i in 0..5 {
+        text.push_str(
+            &serde_json::to_string(&rec(i, Some("leo"), RetentionClass::Metadata)).unwrap(),
+        );
+        text.push('\n');
+    }
+    text.push_str("{\"id\": \"torn");
+    std::fs::write(spool_dir.join("spool-1-1-1.jsonl"), text).unwrap();
+    let writer = AuditWriter::spawn(
+        log,
+        Durability::Async {
+            queue: 100,
+            spool_dir: spool_dir.clone(),
+        },
+    );
+    rt().block_on(writer.flush()).unwrap();
+    let s = writer.stats();
+    assert_eq!((s.committed, s.dropped), (4, 1), "{s:?}");
+    assert_eq!(std::fs::read_dir(&spool_dir).unwrap().count(), 0);
+    drop(writer);
+    assert_eq!(e.count("SELECT COUNT(*) FROM audit_log"), 5);
+    assert!(verify(&mut e.open()).ok());
+}
+
+fn run(kind: Kind, body: fn(&mut Env)) {
+    if let Some(mut e) = env(kind) {
+        body(&mut e);
+    }
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::run(super::Kind::Sqlite, super::$name) } )*
+        }
+        mod pg {
+            $( #[test] fn $name() { super::run(super::Kind::Postgres, super::$name) } )*
+        }
+    };
+}
+
+on_both_backends!(
+    round_trip_per_class,
+    search_filters,
+    export_count_and_shape,
+    tamper_column,
+    tamper_payload_byte,
+    tamper_delete,
+    tamper_delete_tail,
+    tamper_insert,
+    tamper_append_forged,
+    tamper_swap,
+    tamper_checkpoint,
+    tamper_anchor,
+    erase_subject,
+    erase_is_constant_statements,
+    purge_keeps_chain_valid,
+    keyless_log,
+    wrong_key_refused,
+    migrations_idempotent,
+    writer_group_commit,
+    writer_async_spools_when_full,
+    writer_replays_spool_at_start,
+);
+
+/// Not a gate (timed tests flake): `cargo test -p seam-store --release -- --ignored --nocapture`
+/// prints verify's and erasure's speed on SQLite.
+#[test]
+#[ignore]
+fn sqlite_speed_report() {
+    let e = env(Kind::Sqlite).unwrap();
+    let mut log = e.open();
+    let n = 200_000;
+    for start in (0..n).step_by(1000) {
+        let subject = if start < 10_000 { Some("big") } else { None };
+        log.append(&records(
+            start..start + 1000,
+            subject,
+            RetentionClass::Metadata,
+        ))
+        .unwrap();
+    }
+    let t = std::time::Instant::now();
+    let r = verify(&mut log);
+    let secs = t.elapsed().as_secs_f64();
+    assert!(r.ok());
+    eprintln!(
+        "verify: {} records in {secs:.2} s = {:.0} records/min",
+        r.records,
+        r.records as f64 / secs * 60.0
+    );
+    let t = std::time::Instant::now();
+    assert_eq!(log.erase_subject("big").unwrap().records, 10_000);
+    eprintln!(
+        "erase of 10,000 among {n}: {:.1} ms",
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+}
