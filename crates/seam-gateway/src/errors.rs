@@ -73,5 +73,6 @@ pub(crate) fn failure(route: &Route, f: seam_router::Failure<ProviderError>) -> 
         error,
         attempts: f.attempts,
         reason: Some(f.reason),
+        policy: None,
     }
 }

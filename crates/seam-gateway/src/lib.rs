@@ -65,6 +65,8 @@ pub struct Failure {
     pub error: ApiError,
     pub attempts: Vec<Attempt>,
     pub reason: Option<String>,
+    /// What the policy found, when it refused the request (or found things before a failure).
+    pub policy: Option<PolicyReport>,
 }
 
 impl Failure {
@@ -73,6 +75,14 @@ impl Failure {
             error,
             attempts: Vec::new(),
             reason: None,
+            policy: None,
+        }
+    }
+
+    fn refused(r: policy::Refusal) -> Self {
+        Failure {
+            policy: Some(*r.report),
+            ..Failure::before_attempts(r.error)
         }
     }
 }
@@ -128,7 +138,7 @@ impl Gateway {
             .map_err(Failure::before_attempts)?;
         let policy = self.policies.for_route(&route.name);
         let mut prepared =
-            policy::prepare(policy, req, first_model(&route)).map_err(Failure::before_attempts)?;
+            policy::prepare(policy, req, first_model(&route)).map_err(|r| Failure::refused(*r))?;
         if let Some(c) = &contract {
             let r = prepared.request.to_mut();
             c.apply(r);
@@ -138,7 +148,13 @@ impl Gateway {
         }
         let placement = prepared.placement(constraints);
         let sent: &ChatRequest = &prepared.request;
-        let mut out = self.unary_chat(&route, &placement, sent).await?;
+        let mut out = match self.unary_chat(&route, &placement, sent).await {
+            Ok(o) => o,
+            Err(mut f) => {
+                f.policy = prepared.active().then(|| prepared.report.clone());
+                return Err(f);
+            }
+        };
         let raw = contract.as_ref().map(|_| out.value.clone());
         let records = prepared.finish_completion(&mut out.value);
         prepared.report.records.extend(records);
@@ -164,6 +180,7 @@ impl Gateway {
                     error: contract::violation(&why),
                     attempts,
                     reason: Some(second.reason),
+                    policy: prepared.active().then_some(prepared.report),
                 });
             }
             second.attempts = attempts;
@@ -220,14 +237,21 @@ impl Gateway {
         }
         let policy = self.policies.for_route(&route.name);
         let prepared =
-            policy::prepare(policy, req, first_model(&route)).map_err(Failure::before_attempts)?;
+            policy::prepare(policy, req, first_model(&route)).map_err(|r| Failure::refused(*r))?;
         let placement = prepared.placement(constraints);
         let sent: &ChatRequest = &prepared.request;
-        let out = self
+        let out = match self
             .run(&route, &placement, Mode::Stream, |p, model| {
                 stream::open(p, model, sent)
             })
-            .await?;
+            .await
+        {
+            Ok(o) => o,
+            Err(mut f) => {
+                f.policy = prepared.active().then(|| prepared.report.clone());
+                return Err(f);
+            }
+        };
         let target = &route.targets[out.target];
         telemetry::ttft(&target.provider, &target.metric_model, out.upstream);
         let guarded = stream::guard(
@@ -263,7 +287,7 @@ impl Gateway {
         let route = self.resolve(&req.model).map_err(Failure::before_attempts)?;
         let policy = self.policies.for_route(&route.name);
         let (sent, private, report) =
-            policy::prepare_embeddings(policy, req).map_err(Failure::before_attempts)?;
+            policy::prepare_embeddings(policy, req).map_err(|r| Failure::refused(*r))?;
         let mut placement = constraints.clone();
         if private {
             placement.trust = Some(vec![seam_config::Trust::Private]);

@@ -149,6 +149,22 @@ impl PolicyReport {
     }
 }
 
+/// A request the input stage refused, and what it found (for the audit trail).
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    pub(crate) error: ApiError,
+    pub(crate) report: Box<PolicyReport>,
+}
+
+impl Refusal {
+    fn new(error: ApiError, report: PolicyReport) -> Box<Self> {
+        Box::new(Refusal {
+            error,
+            report: Box::new(report),
+        })
+    }
+}
+
 /// A request after the input stage.
 pub(crate) struct Prepared<'r> {
     pub(crate) request: Cow<'r, ChatRequest>,
@@ -256,7 +272,7 @@ pub(crate) fn prepare<'r>(
     policy: &Arc<Policy>,
     req: &'r ChatRequest,
     model: &str,
-) -> Result<Prepared<'r>, ApiError> {
+) -> Result<Prepared<'r>, Box<Refusal>> {
     let mut prepared = Prepared {
         request: Cow::Borrowed(req),
         policy: Arc::clone(policy),
@@ -282,14 +298,15 @@ pub(crate) fn prepare<'r>(
             match rule.action {
                 InjectionAction::Block => {
                     telemetry::policy_refusal(policy.name(), "injection");
-                    return Err(ApiError::new(
+                    let error = ApiError::new(
                         ErrorCode::PolicyViolation,
                         format!(
                             "The policy `{}` blocks this request: it looks like a prompt injection (score {score:.2}, threshold {:.2})",
                             policy.name(),
                             rule.threshold
                         ),
-                    ));
+                    );
+                    return Err(Refusal::new(error, prepared.report));
                 }
                 InjectionAction::Flag => prepared.report.injection_flagged = true,
             }
@@ -351,7 +368,8 @@ pub(crate) fn prepare<'r>(
         }
         telemetry::policy_findings(policy.name(), &records);
         if !blocked.is_empty() {
-            return Err(violation(policy, &blocked));
+            prepared.report.records = records;
+            return Err(Refusal::new(violation(policy, &blocked), prepared.report));
         }
         if let Some(ms) = messages {
             prepared.request.to_mut().messages = ms;
@@ -377,7 +395,7 @@ pub(crate) fn prepare<'r>(
             }
             Fit::TooLong { estimated, limit } => {
                 telemetry::policy_refusal(policy.name(), "context");
-                return Err(ApiError::new(
+                let error = ApiError::new(
                     ErrorCode::ContextLengthExceeded,
                     format!(
                         "The messages come to {}{estimated} tokens ({}), more than the {limit} the policy `{}` allows",
@@ -386,7 +404,8 @@ pub(crate) fn prepare<'r>(
                         policy.name()
                     ),
                 )
-                .with_param("messages"));
+                .with_param("messages");
+                return Err(Refusal::new(error, prepared.report));
             }
         }
     }
@@ -427,7 +446,7 @@ fn units(messages: &[Message], counter: Counter) -> Vec<Unit> {
 pub(crate) fn prepare_embeddings<'r>(
     policy: &Arc<Policy>,
     req: &'r EmbeddingsRequest,
-) -> Result<(Cow<'r, EmbeddingsRequest>, bool, PolicyReport), ApiError> {
+) -> Result<(Cow<'r, EmbeddingsRequest>, bool, PolicyReport), Box<Refusal>> {
     let mut report = PolicyReport {
         policy: policy.name().to_owned(),
         ..PolicyReport::default()
@@ -458,7 +477,7 @@ pub(crate) fn prepare_embeddings<'r>(
     }
     telemetry::policy_findings(policy.name(), &report.records);
     if !blocked.is_empty() {
-        return Err(violation(policy, &blocked));
+        return Err(Refusal::new(violation(policy, &blocked), report));
     }
     if !changed {
         return Ok((Cow::Borrowed(req), private, report));

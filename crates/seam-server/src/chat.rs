@@ -142,6 +142,7 @@ pub async fn failed(draft: Draft, f: &Failure) -> Response {
             status: f.error.status,
             error_code: Some(f.error.code.to_string()),
             attempts: &f.attempts,
+            policy: f.policy.as_ref(),
             ..Finish::default()
         })
         .await;

@@ -236,6 +236,11 @@ async fn refused_blocked_and_failed_requests_are_recorded_too() {
     assert_eq!(r["status"], 422);
     assert_eq!(r["error_code"], "policy_violation");
     assert_eq!(r["attempts"], json!([]));
+    let findings = r["findings"].to_string();
+    assert!(
+        findings.contains("CREDIT_CARD") && findings.contains("block"),
+        "{findings}"
+    );
     assert!(!r.to_string().contains("4111"), "{r}");
 
     let (status, h, _) = send(
