@@ -28,9 +28,18 @@ AWS_ENV = {
     "SEAM_TEST_AWS_SESSION_TOKEN": "seam-testkit-session-token",
 }
 
+# The audit trail's master key (test_audit.py reads payloads back): 32 bytes in base64.
+AUDIT_MASTER_KEY = "Y29uZm9ybWFuY2UtYXVkaXQta2V5LTMyLWJ5dGVzISE="
+
 CONFIG = """
 [server]
 max_body_bytes = 65536
+
+# Records land in seam-data/seam.db beside this file. `redacted` keeps what went upstream and
+# the answer, encrypted; test_audit.py reads them back through /admin/audit.
+[audit]
+master_key = "env:SEAM_TEST_AUDIT_KEY"
+default_class = "redacted"
 
 [providers.echo]
 kind = "echo"
@@ -108,6 +117,14 @@ targets = [
 
 [models.embed]
 targets = [{{ provider = "echo", model = "embed" }}]
+
+[models.chat-full]
+targets = [{{ provider = "echo", model = "echo" }}]
+audit_class = "full"
+
+[models.chat-meta]
+targets = [{{ provider = "echo", model = "echo" }}]
+audit_class = "metadata"
 
 # ---- policies (test_policy.py) ----
 
@@ -202,7 +219,13 @@ def seam(mock_url):
     tmp = tempfile.mkdtemp(prefix="seam-conformance-")
     cfg = pathlib.Path(tmp) / "seam.toml"
     cfg.write_text(CONFIG.format(mock=mock_url))
-    env = dict(os.environ, SEAM_TEST_MOCK_KEY="sk-mock-secret-value", SEAM_LOG="info", **AWS_ENV)
+    env = dict(
+        os.environ,
+        SEAM_TEST_MOCK_KEY="sk-mock-secret-value",
+        SEAM_TEST_AUDIT_KEY=AUDIT_MASTER_KEY,
+        SEAM_LOG="info",
+        **AWS_ENV,
+    )
     check = subprocess.run([SEAM, "config", "check", "--config", str(cfg)], capture_output=True, text=True, env=env)
     assert check.returncode == 0, check.stderr
     proc, m = _start(
@@ -223,7 +246,7 @@ def seam(mock_url):
     proc.wait(timeout=10)
     # Secrets never reach a log line.
     log = "".join(proc.log)
-    for secret in ["sk-mock-secret-value", *AWS_ENV.values()]:
+    for secret in ["sk-mock-secret-value", AUDIT_MASTER_KEY, *AWS_ENV.values()]:
         assert secret not in log
 
 

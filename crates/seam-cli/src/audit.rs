@@ -36,6 +36,15 @@ pub struct Filter {
 fn open(config: Option<&Path>) -> anyhow::Result<AuditLog> {
     let cfg = load(config)?;
     let store = seam_server::audit::store_config(&cfg);
+    // A mistyped path must not pass verification as an empty new log.
+    if let seam_store::BackendConfig::Sqlite { path } = &store.backend
+        && !path.exists()
+    {
+        bail!(
+            "no audit log at {} (check [storage] url and --config)",
+            path.display()
+        );
+    }
     AuditLog::open(&store).map_err(|e| anyhow::anyhow!("cannot open the audit log: {e}"))
 }
 

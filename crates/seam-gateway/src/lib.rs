@@ -27,7 +27,7 @@ use seam_types::ApiError;
 use seam_types::chat::{ChatChunk, ChatCompletion, ChatRequest};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 
-pub use policy::PolicyReport;
+pub use policy::{PolicyReport, Remask};
 pub use routes::{ProviderEntry, TargetReport};
 pub use seam_router::{Attempt, Placement, Registry};
 
@@ -50,6 +50,9 @@ pub struct Outcome<T> {
     /// The request as sent upstream when the policy (or a contract) changed it; `None` when the
     /// client's request went as it came (with `model` replaced). For the audit trail.
     pub rewritten: Option<Rewritten>,
+    /// The request's tokens, when the policy minted any: the audit trail remasks restored answers
+    /// with it.
+    pub remask: Option<Remask>,
 }
 
 /// A request body after the input policy.
@@ -187,6 +190,7 @@ impl Gateway {
             second.upstream += out.upstream;
             out = second;
         }
+        out.remask = prepared.remask();
         out.policy = prepared.active().then_some(prepared.report);
         if let std::borrow::Cow::Owned(r) = prepared.request {
             out.rewritten = Some(Rewritten::Chat(Box::new(r)));
@@ -233,6 +237,7 @@ impl Gateway {
                 upstream: out.upstream,
                 policy: out.policy,
                 rewritten: out.rewritten,
+                remask: out.remask,
             });
         }
         let policy = self.policies.for_route(&route.name);
@@ -264,6 +269,7 @@ impl Gateway {
         );
         let value = prepared.filter_stream(Box::pin(guarded));
         let policy = prepared.active().then(|| prepared.report.clone());
+        let remask = prepared.remask();
         let rewritten = match prepared.request {
             std::borrow::Cow::Owned(r) => Some(Rewritten::Chat(Box::new(r))),
             std::borrow::Cow::Borrowed(_) => None,
@@ -276,6 +282,7 @@ impl Gateway {
             upstream: out.upstream,
             policy,
             rewritten,
+            remask,
         })
     }
 
@@ -366,6 +373,7 @@ fn answered<T>(
         upstream: out.upstream,
         policy: None,
         rewritten: None,
+        remask: None,
     }
 }
 

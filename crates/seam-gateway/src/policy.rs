@@ -108,6 +108,27 @@ impl Policies {
     }
 }
 
+/// Puts a request's tokens back into text that had them restored, so the audit trail can keep an
+/// answer in the form the vendor saw (`redacted` records) while the client got the values.
+#[derive(Clone, Debug)]
+pub struct Remask(Arc<Vault>);
+
+impl Remask {
+    pub fn text(&self, s: &str) -> String {
+        self.0.remask(s)
+    }
+
+    /// Every string in a JSON value, remasked.
+    pub fn json(&self, v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) => *s = self.0.remask(s),
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| self.json(x)),
+            serde_json::Value::Object(o) => o.values_mut().for_each(|x| self.json(x)),
+            _ => {}
+        }
+    }
+}
+
 /// What the input stage decided, for the `x-seam-policy` header and the audit trail.
 #[derive(Clone, Debug, Default)]
 pub struct PolicyReport {
@@ -183,6 +204,11 @@ impl Prepared<'_> {
             p.trust = Some(vec![Trust::Private]);
         }
         p
+    }
+
+    /// The request's tokens, to put back into a restored answer for `redacted` audit records.
+    pub(crate) fn remask(&self) -> Option<Remask> {
+        (!self.vault.is_empty()).then(|| Remask(Arc::clone(&self.vault)))
     }
 
     /// Whether the policy does anything (else no header is sent).

@@ -57,6 +57,25 @@ impl Vault {
         self.longest
     }
 
+    /// Every (token, value) pair minted.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.by_token.iter().map(|(t, v)| (t.as_str(), v.as_str()))
+    }
+
+    /// `text` with each minted value replaced by its token again (longest values first), so a
+    /// restored answer can be kept in the form the vendor saw.
+    pub fn remask(&self, text: &str) -> String {
+        let mut pairs: Vec<(&str, &str)> = self.pairs().collect();
+        pairs.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+        let mut out = text.to_owned();
+        for (token, value) in pairs {
+            if !value.is_empty() && out.contains(value) {
+                out = out.replace(value, token);
+            }
+        }
+        out
+    }
+
     /// The original values, so an output scan can tell the caller's own data from new data.
     pub fn values(&self) -> impl Iterator<Item = &str> {
         self.by_token.values().map(String::as_str)
@@ -81,5 +100,9 @@ mod tests {
         assert_eq!(v.value_of("[EMAIL_ADDRESS_3]"), None);
         assert_eq!(v.len(), 3);
         assert_eq!(v.longest_token(), "[EMAIL_ADDRESS_1]".len());
+        assert_eq!(
+            v.remask("to a@example.com, b@example.com; card 4111111111111111"),
+            "to [EMAIL_ADDRESS_1], [EMAIL_ADDRESS_2]; card [CREDIT_CARD_1]"
+        );
     }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::HeaderMap;
 use seam_config::{AuditClass, Config, StorageConfig};
-use seam_gateway::{Attempt, PolicyReport, Rewritten};
+use seam_gateway::{Attempt, PolicyReport, Remask, Rewritten};
 use seam_store::{
     AttemptRecord, AuditLog, AuditRecord, AuditWriter, BackendConfig, Durability, FindingRecord,
     Payload, Retention, RetentionClass, StoreConfig, UsageRecord,
@@ -199,6 +199,8 @@ pub struct Finish<'a> {
     pub usage: Option<(u64, u64)>,
     pub ttft: Option<Duration>,
     pub rewritten: Option<&'a Rewritten>,
+    /// Puts the request's tokens back into the response for `redacted` records.
+    pub remask: Option<&'a Remask>,
     /// The response body (built only when the class keeps payloads).
     pub response: Option<Value>,
     /// When the response ended; `None`: now.
@@ -278,7 +280,7 @@ impl Draft {
         };
         let ended = f.ended.unwrap_or_else(Instant::now);
         let keep = self.class.keeps_payloads();
-        let upstream_request = if !keep {
+        let mut upstream_request = if !keep {
             None
         } else {
             match f.rewritten {
@@ -289,6 +291,20 @@ impl Draft {
                 None => None,
             }
         };
+        // As sent: with the answering target's model, not the alias.
+        if let (Some(Value::Object(body)), Some(route)) = (&mut upstream_request, &f.route)
+            && let Some((_, model)) = route.split_once('/')
+        {
+            body.insert("model".into(), Value::String(model.to_owned()));
+        }
+        // `redacted` keeps the post-policy texts: the answer with the caller's values masked
+        // again, as the vendor wrote it.
+        let mut response = f.response;
+        if self.class == AuditClass::Redacted
+            && let (Some(r), Some(m)) = (&mut response, f.remask)
+        {
+            m.json(r);
+        }
         let findings = f
             .policy
             .map(|p| {
@@ -338,7 +354,7 @@ impl Draft {
                 Payload {
                     client_request: self.client_request,
                     upstream_request,
-                    response: f.response,
+                    response,
                 }
             } else {
                 Payload::default()

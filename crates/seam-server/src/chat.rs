@@ -49,6 +49,7 @@ pub async fn handle(
                         policy: out.policy.as_ref(),
                         usage,
                         rewritten: out.rewritten.as_ref(),
+                        remask: out.remask.as_ref(),
                         response,
                         ..Finish::default()
                     })
@@ -94,6 +95,7 @@ fn on_stream_end(
     let attempts = out.attempts.clone();
     let policy = out.policy.clone();
     let rewritten = out.rewritten.clone();
+    let remask = out.remask.clone();
     Some(Box::new(move |end: sse::StreamEnd| {
         Box::pin(async move {
             let response = draft.keeps_payloads().then(|| end.answer.to_json());
@@ -112,6 +114,7 @@ fn on_stream_end(
                     usage,
                     ttft: Some(ttft),
                     rewritten: rewritten.as_ref(),
+                    remask: remask.as_ref(),
                     response,
                     ended: Some(end.ended),
                 })

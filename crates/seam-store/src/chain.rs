@@ -195,6 +195,10 @@ pub(crate) fn checkpoint_message(seq: i64, hash: &str) -> Vec<u8> {
     signed_message(b"seam checkpoint v1", seq, hash)
 }
 
+pub(crate) fn head_message(seq: i64, hash: &str) -> Vec<u8> {
+    signed_message(b"seam head v1", seq, hash)
+}
+
 pub(crate) fn anchor_message(seq: i64, prev_hash: &str) -> Vec<u8> {
     signed_message(b"seam anchor v1", seq, prev_hash)
 }
@@ -262,6 +266,10 @@ pub enum ProblemKind {
     AnchorSignature,
     /// The chain head is ahead of the last record (records deleted from the end).
     HeadMismatch,
+    /// The chain head's signature is missing or wrong (the head was moved by hand).
+    HeadSignature,
+    /// A record where a checkpoint belongs has none (checkpoints were deleted).
+    CheckpointMissing,
 }
 
 impl ProblemKind {
@@ -281,6 +289,12 @@ impl ProblemKind {
             ProblemKind::AnchorSignature => "the anchor's signature is missing or wrong",
             ProblemKind::HeadMismatch => {
                 "the chain head is past the last record: records were deleted from the end"
+            }
+            ProblemKind::HeadSignature => {
+                "the chain head's signature is missing or wrong: the head was moved (records deleted from the end?)"
+            }
+            ProblemKind::CheckpointMissing => {
+                "the checkpoint for this record is missing: checkpoints were deleted"
             }
         }
     }
@@ -329,10 +343,18 @@ fn verify_in(
         },
     )?;
     let head = c
-        .query_opt("SELECT seq, hash FROM audit_head WHERE id = 1", &[], |r| {
-            Ok((r.int(0)?.unwrap_or(0), r.text(1)?.unwrap_or_default()))
-        })?
-        .unwrap_or((0, GENESIS.to_owned()));
+        .query_opt(
+            "SELECT seq, hash, signature FROM audit_head WHERE id = 1",
+            &[],
+            |r| {
+                Ok((
+                    r.int(0)?.unwrap_or(0),
+                    r.text(1)?.unwrap_or_default(),
+                    r.text(2)?,
+                ))
+            },
+        )?
+        .unwrap_or((0, GENESIS.to_owned(), None));
     let (first_seq, mut prev) = match &anchor {
         Some((seq, prev, _)) => (*seq, prev.clone()),
         None => (1, GENESIS.to_owned()),
@@ -428,6 +450,11 @@ fn verify_in(
                 }
                 last_checkpointed = cp.seq;
             }
+            // Every CHECKPOINT_EVERY-th record gets one when it is written.
+            if cols.seq % crate::log::CHECKPOINT_EVERY == 0 && last_checkpointed != cols.seq {
+                report.problem = Some(problem(cols.seq, id, ProblemKind::CheckpointMissing));
+                return Ok(report);
+            }
             prev.clone_from(hash);
             expected += 1;
             report.records += 1;
@@ -443,6 +470,11 @@ fn verify_in(
     let last_seq = report.last_seq.unwrap_or(first_seq - 1);
     if head.0 != last_seq || head.1 != prev {
         report.problem = Some(problem(last_seq + 1, None, ProblemKind::HeadMismatch));
+        return Ok(report);
+    }
+    // The genesis head (no record yet) is written unsigned by the migration.
+    if head.0 > 0 && signature_bad(keys, &head_message(head.0, &head.1), head.2.as_deref()) {
+        report.problem = Some(problem(head.0, None, ProblemKind::HeadSignature));
         return Ok(report);
     }
     report.unsigned_tail = u64::try_from(last_seq - last_checkpointed).unwrap_or(0);

@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use crate::chain::{self, CHAIN_COLUMNS, Columns, anchor_message, checkpoint_message, select_list};
+use crate::chain::{
+    self, CHAIN_COLUMNS, Columns, anchor_message, checkpoint_message, head_message, select_list,
+};
 use crate::crypto::{Keys, hex, sha256_hex};
 use crate::db::{Conn, RowRead, Val};
 use crate::stored::{PayloadState, RecordKind, StoredRecord};
@@ -134,7 +136,7 @@ impl AuditLog {
                 let cols = request_columns(rec, &head, subject_hash, sealed.as_deref())?;
                 insert_row(c, keys, &mut head, cols, sealed)?;
             }
-            save_head(c, &head)
+            save_head(c, keys, &head)
         })
     }
 
@@ -233,7 +235,7 @@ impl AuditLog {
                 .unwrap_or(0);
             let cols = tombstone_columns(keys, &head, subject_hash.clone())?;
             insert_row(c, keys, &mut head, cols, None)?;
-            save_head(c, &head)?;
+            save_head(c, keys, &head)?;
             Ok(EraseReport {
                 records: u64::try_from(records).unwrap_or(0),
                 key_destroyed: destroyed,
@@ -403,10 +405,17 @@ fn lock_head(c: &mut Conn) -> Result<Head, StoreError> {
     .ok_or_else(|| StoreError::new("audit_head is missing"))
 }
 
-fn save_head(c: &mut Conn, head: &Head) -> Result<(), StoreError> {
+/// Stores the new head, signed: without the signature, deleting the records after the last
+/// checkpoint and moving the head back would go unnoticed.
+fn save_head(c: &mut Conn, keys: &Keys, head: &Head) -> Result<(), StoreError> {
+    let sig = keys.sign(&head_message(head.seq, &head.hash));
     c.exec(
-        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
-        &[Val::Int(head.seq), Val::Text(head.hash.clone())],
+        "UPDATE audit_head SET seq = $1, hash = $2, signature = $3 WHERE id = 1",
+        &[
+            Val::Int(head.seq),
+            Val::Text(head.hash.clone()),
+            Val::opt_text(sig.as_deref()),
+        ],
     )?;
     Ok(())
 }

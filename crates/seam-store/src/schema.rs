@@ -68,7 +68,8 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[(
     CREATE TABLE audit_head (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         seq INTEGER NOT NULL,
-        hash TEXT NOT NULL
+        hash TEXT NOT NULL,
+        signature TEXT
     );
     INSERT INTO audit_head (id, seq, hash)
         VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');",
@@ -130,7 +131,8 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[(
     CREATE TABLE audit_head (
         id BIGINT PRIMARY KEY CHECK (id = 1),
         seq BIGINT NOT NULL,
-        hash TEXT NOT NULL
+        hash TEXT NOT NULL,
+        signature TEXT
     );
     INSERT INTO audit_head (id, seq, hash)
         VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');",

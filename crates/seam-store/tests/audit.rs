@@ -578,6 +578,26 @@ fn tamper_delete_tail(e: &mut Env) {
     assert_problem(&mut log, 1000, None, ProblemKind::CheckpointWithoutRecord);
 }
 
+/// Records after the last checkpoint, deleted with the head moved back to match: only the head's
+/// signature shows it.
+fn tamper_truncate_tail_and_head(e: &mut Env) {
+    let mut log = seeded(e);
+    e.sql("DELETE FROM audit_log WHERE seq > 1050; UPDATE audit_head SET seq = 1050, hash = (SELECT hash FROM audit_log WHERE seq = 1050)");
+    assert_problem(&mut log, 1050, None, ProblemKind::HeadSignature);
+}
+
+/// Checkpoints deleted: the record where one belongs names it.
+fn tamper_delete_checkpoints(e: &mut Env) {
+    let mut log = seeded(e);
+    e.sql("DELETE FROM audit_checkpoints");
+    assert_problem(
+        &mut log,
+        1000,
+        Some("req-001000"),
+        ProblemKind::CheckpointMissing,
+    );
+}
+
 const COPY: &str = "INSERT INTO audit_log (seq, id, kind, time_ms, key_id, subject_hash, tags, endpoint, model, route, status, error_code, attempts, findings, usage, cost_usd, latency_ms, ttft_ms, cache_hit, class, payload_digest, prev_hash, payload, hash)
     SELECT {seq}, 'forged', kind, time_ms, key_id, subject_hash, tags, endpoint, model, route, status, error_code, attempts, findings, usage, cost_usd, latency_ms, ttft_ms, cache_hit, class, payload_digest, prev_hash, payload, hash FROM audit_log WHERE seq = {from}";
 
@@ -1027,6 +1047,8 @@ on_both_backends!(
     tamper_payload_byte,
     tamper_delete,
     tamper_delete_tail,
+    tamper_truncate_tail_and_head,
+    tamper_delete_checkpoints,
     tamper_insert,
     tamper_append_forged,
     tamper_swap,

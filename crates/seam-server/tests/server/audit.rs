@@ -165,11 +165,13 @@ async fn an_answered_request_leaves_a_record_with_what_happened() {
     assert!(payload["client_request"].is_null(), "{payload}");
     let upstream = payload["upstream_request"].to_string();
     assert!(upstream.contains("[EMAIL_ADDRESS_1]") && !upstream.contains("ada.lovelace"));
+    // The answer as the vendor wrote it: the client got the email back, the record keeps the token.
+    let response = payload["response"].to_string();
     assert!(
-        payload["response"]
-            .to_string()
-            .contains("ada.lovelace@example.com")
+        response.contains("[EMAIL_ADDRESS_1]") && !response.contains("ada.lovelace"),
+        "{response}"
     );
+    assert_eq!(payload["upstream_request"]["model"], "gpt-mock");
 }
 
 #[tokio::test]
