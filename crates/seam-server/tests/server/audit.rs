@@ -28,6 +28,10 @@ impl Drop for TempDir {
 }
 
 fn setup(mock: &MockUpstream, extra: &str) -> Setup {
+    setup_with(mock, "", extra)
+}
+
+fn setup_with(mock: &MockUpstream, audit_extra: &str, extra: &str) -> Setup {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "seam-audit-test-{}-{}",
@@ -42,6 +46,7 @@ url = "sqlite://audit.db"
 [audit]
 master_key = "env:SEAM_MASTER_KEY"
 default_class = "redacted"
+{audit}
 [providers.mock]
 kind = "openai"
 base_url = "{url}"
@@ -64,7 +69,8 @@ policy = "strict"
 targets = [{{ provider = "mock", model = "fault-500" }}]
 {extra}
 "#,
-        url = mock.openai_base_url()
+        url = mock.openai_base_url(),
+        audit = audit_extra,
     );
     let env = |k: &str| (k == "SEAM_MASTER_KEY").then(|| KEY.to_owned());
     let r = Resolver {
@@ -300,4 +306,38 @@ async fn admin_search_filters_by_subject_and_status() {
     let (status, _, body) = send(&s.app, "GET", "/admin/audit?since=yesterday", &[], None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.contains("since"));
+}
+
+#[tokio::test]
+async fn async_durability_answers_without_waiting_and_still_records() {
+    let mock = MockUpstream::start().await.unwrap();
+    let spool = std::env::temp_dir().join(format!("seam-audit-spool-{}", std::process::id()));
+    let s = setup_with(
+        &mock,
+        &format!(
+            "durability = \"async\"\nspool_dir = \"{}\"",
+            spool.display()
+        ),
+        "",
+    );
+    let (status, h, _) = send(
+        &s.app,
+        "POST",
+        "/v1/chat/completions",
+        &[],
+        Some(chat("gpt", "hi")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let id = h["x-seam-request-id"].to_str().unwrap().to_owned();
+    // The record is written behind the response; it shows up shortly after.
+    for _ in 0..100 {
+        let (_, _, body) = send(&s.app, "GET", "/admin/audit", &[], None).await;
+        if body.contains(&id) {
+            let _ = std::fs::remove_dir_all(&spool);
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the async record of {id} never arrived");
 }
