@@ -300,11 +300,9 @@ fn purge_periodically(
         tick.tick().await;
         loop {
             tick.tick().await;
-            let a = auditor.clone();
-            match tokio::task::spawn_blocking(move || a.purge()).await {
-                Ok(Ok(done)) => tracing::info!(%done, "audit retention applied"),
-                Ok(Err(e)) => tracing::error!(error = %e, "audit retention failed"),
-                Err(e) => tracing::error!(error = %e, "audit retention task failed"),
+            match auditor.purge().await {
+                Ok(done) => tracing::info!(%done, "audit retention applied"),
+                Err(e) => tracing::error!(error = %e, "audit retention failed"),
             }
         }
     });

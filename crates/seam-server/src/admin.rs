@@ -106,31 +106,16 @@ pub async fn audit(
         Ok(q) => q,
         Err(e) => return error_response(&e),
     };
-    let reader = auditor.reader();
-    let found = tokio::task::spawn_blocking(move || {
-        let mut log = reader
-            .lock()
-            .map_err(|_| "the audit reader is poisoned".to_owned())?;
-        log.search(&query).map_err(|e| e.to_string())
-    })
-    .await;
-    match found {
-        Ok(Ok(records)) => {
+    match auditor.search(query).await {
+        Ok(records) => {
             let records: Vec<_> = records
                 .iter()
                 .map(seam_store::StoredRecord::to_json)
                 .collect();
             json_response(&json!({ "records": records }))
         }
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "audit search failed");
-            error_response(&ApiError::new(
-                ErrorCode::Internal,
-                "the audit search failed; the log has details",
-            ))
-        }
         Err(e) => {
-            tracing::error!(error = %e, "audit search task failed");
+            tracing::error!(error = %e, "audit search failed");
             error_response(&ApiError::new(
                 ErrorCode::Internal,
                 "the audit search failed; the log has details",

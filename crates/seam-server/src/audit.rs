@@ -8,7 +8,7 @@
 //! Payloads are serialised only when the record's class keeps them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::HeaderMap;
@@ -16,10 +16,11 @@ use seam_config::{AuditClass, Config, StorageConfig};
 use seam_gateway::{Attempt, PolicyReport, Remask, Rewritten};
 use seam_store::{
     AttemptRecord, AuditLog, AuditRecord, AuditWriter, BackendConfig, Durability, FindingRecord,
-    Payload, Retention, RetentionClass, StoreConfig, UsageRecord,
+    Payload, Query, Retention, RetentionClass, StoreConfig, StoredRecord, UsageRecord,
 };
 use seam_types::{ApiError, ErrorCode};
 use serde_json::Value;
+use tokio::sync::oneshot;
 
 /// `x-seam-subject`: the data subject a request is about.
 pub const SUBJECT: &str = "x-seam-subject";
@@ -62,11 +63,18 @@ pub fn class(c: AuditClass) -> RetentionClass {
     }
 }
 
-/// The audit trail of a running server: the writer, and a connection for searches.
+/// The audit trail of a running server: the writer, and a second connection for searches and
+/// retention, each on its own OS thread. The PostgreSQL client is synchronous and runs its own
+/// runtime, so connections are opened, used and dropped only off the async runtime's threads.
 pub struct Auditor {
     writer: AuditWriter,
     sync: bool,
-    reader: Arc<Mutex<AuditLog>>,
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+enum Job {
+    Search(Query, oneshot::Sender<Result<Vec<StoredRecord>, String>>),
+    Purge(oneshot::Sender<Result<String, String>>),
 }
 
 impl Auditor {
@@ -83,8 +91,14 @@ impl Auditor {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("audit: cannot create {}: {e}", dir.display()))?;
         }
-        let log = AuditLog::open(&store).map_err(|e| format!("audit: {e}"))?;
-        let reader = AuditLog::open(&store).map_err(|e| format!("audit: {e}"))?;
+        let opened = std::thread::spawn(move || {
+            let log = AuditLog::open(&store).map_err(|e| format!("audit: {e}"))?;
+            let reader = AuditLog::open(&store).map_err(|e| format!("audit: {e}"))?;
+            Ok::<_, String>((log, reader))
+        })
+        .join()
+        .map_err(|_| "audit: opening the log panicked".to_owned())??;
+        let (log, reader) = opened;
         let (durability, sync) = match cfg.audit.durability {
             seam_config::Durability::Sync => (Durability::Sync, true),
             seam_config::Durability::Async => (
@@ -95,16 +109,36 @@ impl Auditor {
                 false,
             ),
         };
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("seam-audit-reader".into())
+            .spawn(move || serve_jobs(reader, &rx))
+            .map_err(|e| format!("audit: cannot start the reader thread: {e}"))?;
         Ok(Some(Auditor {
             writer: AuditWriter::spawn(log, durability),
             sync,
-            reader: Arc::new(Mutex::new(reader)),
+            jobs,
         }))
     }
 
-    /// The search connection (for `GET /admin/audit`); use it from a blocking task.
-    pub fn reader(&self) -> Arc<Mutex<AuditLog>> {
-        Arc::clone(&self.reader)
+    /// Records matching `q` (for `GET /admin/audit`).
+    pub async fn search(&self, q: Query) -> Result<Vec<StoredRecord>, String> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Search(q, tx))
+            .map_err(|_| "the audit reader has stopped".to_owned())?;
+        rx.await
+            .map_err(|_| "the audit reader has stopped".to_owned())?
+    }
+
+    /// Applies retention now (the periodic task of `seam serve`).
+    pub async fn purge(&self) -> Result<String, String> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Purge(tx))
+            .map_err(|_| "the audit reader has stopped".to_owned())?;
+        rx.await
+            .map_err(|_| "the audit reader has stopped".to_owned())?
     }
 
     /// Waits until every record submitted so far is committed (graceful shutdown).
@@ -125,18 +159,28 @@ impl Auditor {
             )
         })
     }
+}
 
-    /// Applies retention now (the periodic task of `seam serve`).
-    pub fn purge(&self) -> Result<String, String> {
-        let mut log = self
-            .reader
-            .lock()
-            .map_err(|_| "audit reader poisoned".to_owned())?;
-        let r = log.purge(now_ms()).map_err(|e| e.to_string())?;
-        Ok(format!(
-            "{} payloads, {} records",
-            r.payloads_purged, r.records_deleted
-        ))
+/// The reader thread: searches and retention, one at a time, until the server drops its sender.
+fn serve_jobs(mut log: AuditLog, rx: &std::sync::mpsc::Receiver<Job>) {
+    while let Ok(job) = rx.recv() {
+        match job {
+            Job::Search(q, reply) => {
+                let _ = reply.send(log.search(&q).map_err(|e| e.to_string()));
+            }
+            Job::Purge(reply) => {
+                let done = log
+                    .purge(now_ms())
+                    .map(|r| {
+                        format!(
+                            "{} payloads, {} records",
+                            r.payloads_purged, r.records_deleted
+                        )
+                    })
+                    .map_err(|e| e.to_string());
+                let _ = reply.send(done);
+            }
+        }
     }
 }
 

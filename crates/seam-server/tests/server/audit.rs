@@ -341,3 +341,80 @@ async fn async_durability_answers_without_waiting_and_still_records() {
     }
     panic!("the async record of {id} never arrived");
 }
+
+/// The same path on PostgreSQL: a fresh database, a request, its record found again. Skipped when
+/// no server is reachable, unless `SEAM_REQUIRE_POSTGRES=1` (as in CI).
+#[tokio::test]
+async fn postgres_storage_records_the_same_way() {
+    let admin = std::env::var("SEAM_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let name = format!(
+        "seam_server_test_{}_{}",
+        std::process::id(),
+        seam_server::audit::now_ms()
+    );
+    // The synchronous client runs its own runtime: keep it off this one.
+    let (admin2, name2) = (admin.clone(), name.clone());
+    let created = std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&admin2, postgres::NoTls)?;
+        c.batch_execute(&format!("CREATE DATABASE {name2}"))
+    })
+    .join()
+    .unwrap();
+    if let Err(e) = created {
+        if std::env::var("SEAM_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+            panic!("PostgreSQL is required but unreachable: {e}");
+        }
+        eprintln!("skipping: PostgreSQL unreachable ({e})");
+        return;
+    }
+    let base = admin.split('?').next().unwrap();
+    let url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
+    let mock = MockUpstream::start().await.unwrap();
+    let toml = format!(
+        r#"
+[storage]
+url = "{url}"
+[audit]
+master_key = "env:SEAM_MASTER_KEY"
+[providers.mock]
+kind = "openai"
+base_url = "{openai}"
+[models.gpt]
+targets = [{{ provider = "mock", model = "gpt-mock" }}]
+"#,
+        openai = mock.openai_base_url()
+    );
+    let env = |k: &str| (k == "SEAM_MASTER_KEY").then(|| KEY.to_owned());
+    let r = Resolver {
+        env: &env,
+        base_dir: std::env::temp_dir(),
+    };
+    let cfg = seam_config::from_toml(&toml, &r).unwrap();
+    let state =
+        Arc::new(seam_server::AppState::new(&cfg, None, seam_server::metrics::install()).unwrap());
+    let app = seam_server::app(state.clone());
+    let (status, h, _) = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        &[("x-seam-subject", "pg-user")],
+        Some(chat("gpt", "hello postgres")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let rec = record(&app, h["x-seam-request-id"].to_str().unwrap()).await;
+    assert_eq!(rec["subject"], "pg-user");
+    assert!(
+        rec["payload"]["response"]
+            .to_string()
+            .contains("hello postgres")
+    );
+    drop(app);
+    drop(state);
+    let _ = std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls)?;
+        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    })
+    .join();
+}
