@@ -16,6 +16,7 @@ pub enum Command {
         id: String,
     },
     Export {
+        format: ExportFormat,
         filter: Filter,
         output: Option<std::path::PathBuf>,
     },
@@ -23,6 +24,14 @@ pub enum Command {
         subject: String,
     },
     Purge,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// One row per record (needs `-o FILE`); columns in docs/audit.md.
+    Parquet,
 }
 
 #[derive(Default)]
@@ -98,7 +107,11 @@ fn run_inner(config: Option<&Path>, command: Command) -> anyhow::Result<ExitCode
             }
             None => bail!("no audit record with id {id}"),
         },
-        Command::Export { filter, output } => {
+        Command::Export {
+            format,
+            filter,
+            output,
+        } => {
             let q = Query {
                 subject: filter.subject,
                 key_id: filter.key,
@@ -106,6 +119,14 @@ fn run_inner(config: Option<&Path>, command: Command) -> anyhow::Result<ExitCode
                 until_ms: filter.until.as_deref().map(parse_time).transpose()?,
                 ..Query::default()
             };
+            if format == ExportFormat::Parquet {
+                let Some(path) = &output else {
+                    bail!("--format parquet needs -o FILE: Parquet is not written to stdout");
+                };
+                let n = crate::parquet::export(&mut log, &q, path)?;
+                eprintln!("seam: exported {n} records");
+                return Ok(ExitCode::SUCCESS);
+            }
             let mut out: Box<dyn Write> = match &output {
                 Some(p) => Box::new(std::io::BufWriter::new(
                     std::fs::File::create(p)

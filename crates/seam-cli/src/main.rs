@@ -1,6 +1,7 @@
 //! `seam`: the one binary. Every error is one line on stderr and a non-zero exit.
 
 mod audit;
+mod parquet;
 mod progress;
 mod redact;
 
@@ -75,11 +76,11 @@ enum AuditCommand {
     Verify,
     /// One record as JSON, payload decrypted when kept and not erased.
     Show { id: String },
-    /// Records as JSON lines (one object per record).
+    /// Records as JSON lines (one object per record) or a Parquet file (one row per record).
     Export {
-        /// Only `jsonl` for now.
-        #[arg(long, default_value = "jsonl", value_parser = ["jsonl"])]
-        format: String,
+        /// `parquet` needs `-o FILE`.
+        #[arg(long, value_enum, default_value_t = audit::ExportFormat::Jsonl)]
+        format: audit::ExportFormat,
         /// From this time (2026-11-29, 2026-11-29T10:00:00Z or Unix ms).
         #[arg(long)]
         since: Option<String>,
@@ -133,13 +134,14 @@ fn main() -> ExitCode {
                 AuditCommand::Verify => audit::Command::Verify,
                 AuditCommand::Show { id } => audit::Command::Show { id },
                 AuditCommand::Export {
+                    format,
                     since,
                     until,
                     subject,
                     key,
                     output,
-                    ..
                 } => audit::Command::Export {
+                    format,
                     filter: audit::Filter {
                         since,
                         until,

@@ -663,3 +663,107 @@ fn verify_refuses_a_log_that_does_not_exist() {
     assert!(err.contains("audit.db"), "{err}");
     assert!(!env.db().exists(), "verify created the database");
 }
+
+/// `export --format parquet` holds what `--format jsonl` does, typed where flat, one row group
+/// per 10,000 records; to stdout it is refused in one line.
+#[test]
+fn parquet_export_matches_the_json_lines() {
+    use parquet::basic::Type as Physical;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::Field;
+
+    let env = Env::new("parquet", "");
+    // Past 10,000 rows, so the file needs a second row group.
+    let ids: Vec<String> = (0..10_000).map(|i| format!("old-{i}")).collect();
+    let batch: Vec<_> = ids.iter().map(|id| (id.as_str(), 1)).collect();
+    seed(&env.db(), &batch);
+    let server = env.serve();
+    chat(
+        &server.addr,
+        "hello",
+        None,
+        &[("x-seam-subject", "alice"), ("x-seam-tags", "t1,t2")],
+    );
+    chat(&server.addr, "hi", Some("bob"), &[]);
+    server.kill();
+    let out = env.audit(&["erase", "--subject", "bob"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let out = env.audit(&["export", "--format", "parquet"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("-o FILE"), "{err}");
+    assert!(out.stdout.is_empty());
+
+    let lines = env.export(&[]);
+    let path = env.dir.join("audit.parquet");
+    let out = env.audit(&[
+        "export",
+        "--format",
+        "parquet",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "seam: exported 10003 records\n");
+
+    let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+    let meta = reader.metadata();
+    assert_eq!(meta.file_metadata().num_rows(), 10_003);
+    assert_eq!(meta.num_row_groups(), 2);
+    let schema = meta.file_metadata().schema_descr();
+    let physical = |name: &str| {
+        (0..schema.num_columns())
+            .map(|i| schema.column(i))
+            .find(|c| c.name() == name)
+            .unwrap()
+            .physical_type()
+    };
+    assert_eq!(physical("seq"), Physical::INT64);
+    assert_eq!(physical("status"), Physical::INT32);
+    assert_eq!(physical("latency_ms"), Physical::DOUBLE);
+    assert_eq!(physical("payload"), Physical::BYTE_ARRAY);
+
+    let rows: Vec<_> = reader
+        .get_row_iter(None)
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(rows.len(), lines.len());
+    for (row, line) in rows.iter().zip(&lines) {
+        let line = line.as_object().unwrap();
+        assert_eq!(row.len(), line.len(), "a column per JSON key: {line:?}");
+        for (name, field) in row.get_column_iter() {
+            let want = &line[name.as_str()];
+            let same = match field {
+                Field::Null => want.is_null(),
+                Field::Bool(b) => want.as_bool() == Some(*b),
+                Field::Int(n) => want.as_i64() == Some(i64::from(*n)),
+                Field::Long(n) => want.as_i64() == Some(*n),
+                Field::Double(x) => want.as_f64() == Some(*x),
+                // Text columns hold the string; the nested ones hold JSON text.
+                Field::Str(s) => match want {
+                    Value::String(w) => w == s,
+                    _ => serde_json::from_str::<Value>(s).ok().as_ref() == Some(want),
+                },
+                other => panic!("`{name}` read back as {other:?}"),
+            };
+            assert!(same, "`{name}`: parquet {field:?}, jsonl {want}");
+        }
+    }
+    let alice = &rows[10_000];
+    let text = |name: &str| {
+        let (_, f) = alice.get_column_iter().find(|(n, _)| *n == name).unwrap();
+        match f {
+            Field::Str(s) => s.clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(text("subject"), "alice");
+    assert_eq!(text("tags"), r#"["t1","t2"]"#);
+    assert!(text("payload").contains("hello"));
+    // Bob's payload is erased, and the erasure itself is the last row.
+    assert_eq!(lines[10_001]["payload_state"], "erased");
+    assert_eq!(lines[10_002]["kind"], "erasure");
+}
