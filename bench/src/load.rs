@@ -30,9 +30,10 @@ pub type Client = LegacyClient<HttpConnector, Full<Bytes>>;
 #[derive(clap::Args, Clone)]
 #[command(group(clap::ArgGroup::new("mode").required(true).args(["rate", "concurrency"])))]
 pub struct LoadArgs {
-    /// Full URL of the chat completions endpoint.
-    #[arg(long)]
-    pub url: Uri,
+    /// Full URL of the chat completions endpoint. Given once per `--model`, request `i` goes to
+    /// the `(i mod n)`-th (two servers compared at the same moments); given once, all go there.
+    #[arg(long = "url", required = true)]
+    pub urls: Vec<Uri>,
     /// Ask for a stream (`"stream": true`) and measure time to first chunk.
     #[arg(long)]
     pub stream: bool,
@@ -99,11 +100,13 @@ pub async fn main(args: LoadArgs) -> anyhow::Result<()> {
 /// One report per `--model`, in the order given.
 pub async fn run(args: &LoadArgs) -> anyhow::Result<Vec<LoadReport>> {
     anyhow::ensure!(!args.models.is_empty(), "give at least one --model");
+    let urls = slot_urls(&args.urls, args.models.len())?;
     let targets = args
         .models
         .iter()
-        .map(|model| Target {
-            url: args.url.clone(),
+        .zip(&urls)
+        .map(|(model, url)| Target {
+            url: url.clone(),
             body: body::request(model, args.stream, args.prompt),
             stream: args.stream,
             timeout: Duration::from_secs_f64(args.timeout_secs),
@@ -121,14 +124,15 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Vec<LoadReport>> {
         (None, None) => anyhow::bail!("give --rate or --concurrency"),
     };
     let several = args.models.len() > 1;
-    let reports = recorders.iter().zip(&args.models).map(|(recorder, model)| {
+    let slots = recorders.iter().zip(args.models.iter().zip(&urls));
+    let reports = slots.map(|(recorder, (model, url))| {
         recorder.report(ReportShape {
             label: if several {
                 format!("{} [{model}]", args.label)
             } else {
                 args.label.clone()
             },
-            url: args.url.to_string(),
+            url: url.to_string(),
             model: model.clone(),
             stream: args.stream,
             rate: args.rate,
@@ -140,6 +144,18 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Vec<LoadReport>> {
         })
     });
     Ok(reports.collect())
+}
+
+/// The URL of each slot: one for all, or one per `--model`.
+fn slot_urls(urls: &[Uri], slots: usize) -> anyhow::Result<Vec<Uri>> {
+    match urls {
+        [one] => Ok(vec![one.clone(); slots]),
+        _ if urls.len() == slots => Ok(urls.to_vec()),
+        _ => anyhow::bail!(
+            "give --url once, or once per --model ({} URLs for {slots} models)",
+            urls.len()
+        ),
+    }
 }
 
 /// One human-readable line per run, for stderr.
@@ -437,7 +453,7 @@ pub mod tests {
 
     pub fn args(url: Uri, stream: bool) -> LoadArgs {
         LoadArgs {
-            url,
+            urls: vec![url],
             stream,
             prompt: Prompt::Short,
             models: vec!["bench".into()],
@@ -485,6 +501,22 @@ pub mod tests {
         a.concurrency = Some(3);
         let reports = run(&a).await.unwrap();
         assert!(reports.iter().all(|r| r.requests > 0 && r.errors == 0));
+    }
+
+    #[tokio::test]
+    async fn one_url_per_model_sends_each_slot_to_its_own_server() {
+        let (first, second) = (start_mock().await, start_mock_answering(503).await);
+        let mut a = args(first.clone(), false);
+        a.rate = Some(200.0);
+        a.models = vec!["bench".into(), "bench".into()];
+        a.urls = vec![first.clone(), second.clone()];
+        let reports = run(&a).await.unwrap();
+        assert_eq!((reports[0].ok, reports[0].errors), (30, 0));
+        assert_eq!(reports[1].error_kinds.get("status_503"), Some(&30));
+        assert_eq!(reports[0].url, first.to_string());
+        assert_eq!(reports[1].url, second.to_string());
+        a.urls = vec![first.clone(), second, first];
+        assert!(run(&a).await.is_err());
     }
 
     #[tokio::test]

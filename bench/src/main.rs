@@ -1,6 +1,6 @@
 //! `seam-bench`: the load benchmark for Seam.
 //!
-//! Four subcommands share one binary so the runner can start its helpers as separate, pinned
+//! The subcommands share one binary so the runner can start its helpers as separate, pinned
 //! processes:
 //! - `mock`: a fast OpenAI-shaped upstream (canned chat completion and a canned 20-chunk SSE
 //!   stream), or with `--status 503` a failing one;
@@ -10,11 +10,15 @@
 //! - `run`: the entry point; starts the mocks, the proxy and `seam`, runs every scenario against
 //!   the mock directly, through the proxy and through `seam`, then the routing scenarios (plain,
 //!   fallback and weighted aliases) and the policy scenarios (an alias without a policy against
-//!   one that tokenizes personal data) through `seam`, and prints markdown tables of the
-//!   differences.
+//!   one that tokenizes personal data) through `seam`, then the audit scenario (a seam with
+//!   audit off against an audited one), and prints markdown tables of the differences;
+//! - `audit-store`: fills an audit store with a million records and times `seam audit verify`
+//!   and `seam audit erase` on it.
 //!
 //! BENCHMARKS.md at the workspace root describes the method and holds the latest figures.
 
+mod audit;
+mod audit_store;
 mod body;
 mod load;
 mod mock;
@@ -53,6 +57,8 @@ enum Command {
     Load(load::LoadArgs),
     /// Run every scenario directly, through a reference proxy and through seam; print markdown.
     Run(run::RunArgs),
+    /// Fill an audit store and time `seam audit verify` and `seam audit erase` on it.
+    AuditStore(audit_store::AuditStoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +73,10 @@ fn main() -> ExitCode {
 }
 
 fn run_command(command: Command) -> anyhow::Result<()> {
+    if let Command::AuditStore(args) = command {
+        // Blocking work (SQLite, child processes) from start to end: no runtime needed.
+        return audit_store::main(args);
+    }
     // Every process is pinned to one core by the runner, so one thread per process is the fair
     // and cheapest shape; the runner itself mostly waits on its children.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -77,5 +87,6 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         Command::Proxy(args) => runtime.block_on(proxy::serve(args)),
         Command::Load(args) => runtime.block_on(load::main(args)),
         Command::Run(args) => runtime.block_on(run::main(args)),
+        Command::AuditStore(args) => audit_store::main(args),
     }
 }

@@ -1,8 +1,10 @@
 //! The markdown the runner prints: latency per scenario (direct, through seam, added), routing,
-//! policy, memory, and the targets from BENCHMARKS.md with whether this run met them.
+//! policy, memory, the audit trail, and the targets from BENCHMARKS.md with whether this run met
+//! them.
 
 use serde::Serialize;
 
+use crate::audit::{self, Audit};
 use crate::policy::{self, Policy};
 use crate::routing::{self, Routing};
 use crate::run::{RunArgs, Scenario};
@@ -81,13 +83,22 @@ const ADDED_TTFC_MS: f64 = 1.0;
 const RSS_IDLE_MIB: f64 = 40.0;
 const RSS_STREAMS_MIB: f64 = 150.0;
 
-pub fn markdown(
-    meta: &Meta,
-    results: &[ScenarioResult],
-    routing: Option<&Routing>,
-    policy: Option<&Policy>,
-    memory: Option<&Memory>,
-) -> String {
+/// The blocks a run may have besides the latency table; `None` where it was skipped.
+#[derive(Default)]
+pub struct Sections<'a> {
+    pub routing: Option<&'a Routing>,
+    pub policy: Option<&'a Policy>,
+    pub memory: Option<&'a Memory>,
+    pub audit: Option<&'a Audit>,
+}
+
+pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>) -> String {
+    let Sections {
+        routing,
+        policy,
+        memory,
+        audit,
+    } = *sections;
     let mut out = String::new();
     out.push_str(&format!(
         "Machine: {}, {} cores, {:.0}% busy just before the run. Pinning: {}. \
@@ -104,12 +115,14 @@ pub fn markdown(
     }
     let routed = routing.into_iter().flat_map(Routing::reports);
     let guarded = policy.into_iter().flat_map(Policy::reports);
+    let audited = audit.into_iter().flat_map(Audit::reports);
     let lag = results
         .iter()
         .flat_map(|r| [Some(&r.direct), r.seam.as_ref()])
         .flatten()
         .chain(routed)
         .chain(guarded)
+        .chain(audited)
         .filter_map(|r| r.send_lag_ms)
         .map(|l| l.p99)
         .fold(0.0, f64::max);
@@ -131,6 +144,9 @@ pub fn markdown(
     if let Some(m) = memory {
         memory_table(&mut out, m);
     }
+    if let Some(a) = audit {
+        audit::section(&mut out, a);
+    }
     out.push_str("### Targets\n\n| check | measured | target | met |\n|---|--:|--:|:-:|\n");
     // With `--only-policy` there is nothing to hold the core targets against.
     if !results.is_empty() || memory.is_some() {
@@ -143,6 +159,11 @@ pub fn markdown(
     }
     if let Some(p) = policy {
         for (check, measured, target) in policy::checks(p) {
+            target_row(&mut out, &check, measured, &target);
+        }
+    }
+    if let Some(a) = audit {
+        for (check, measured, target) in audit::checks(a) {
             target_row(&mut out, &check, measured, &target);
         }
     }
@@ -467,7 +488,7 @@ pub mod tests {
                 seam: Some(report(1.5, 3.0, 15000.0, false)),
             },
         ];
-        let md = markdown(&meta(), &results, None, None, None);
+        let md = markdown(&meta(), &results, &Sections::default());
         assert!(
             md.contains("|  | added |  | +0.100 | +0.100 | +0.200 | +0.200 |  |"),
             "{md}"
@@ -500,7 +521,7 @@ pub mod tests {
             proxy: Some(report(0.150, 0.350, 500.0, true)),
             seam: None,
         }];
-        let md = markdown(&meta(), &results, None, None, None);
+        let md = markdown(&meta(), &results, &Sections::default());
         assert!(md.contains("|  | seam | pending |"), "{md}");
         assert!(
             md.contains("| added time to first chunk, p50 | pending |"),

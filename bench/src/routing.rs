@@ -286,7 +286,11 @@ mod tests {
             seam: Some(seam),
         }];
         let r = routing(through_seam(0.450, 0.800, "2", &[MOCK]));
-        let md = crate::report::markdown(&meta(), &results, Some(&r), None, None);
+        let sections = crate::report::Sections {
+            routing: Some(&r),
+            ..Default::default()
+        };
+        let md = crate::report::markdown(&meta(), &results, &sections);
         let has = |text: &str| assert!(md.contains(text), "{text}\nnot in\n{md}");
         has("### Routing (ms): through seam by alias, non-stream @ 1000 req/s");
         has("direct to the mock p50 0.100 ms, through seam p50 0.200 ms.");

@@ -1,7 +1,8 @@
 //! The runner: starts the mocks, the reference proxy and `seam` pinned to their cores, runs every
 //! scenario against the mock directly, through the proxy and through `seam` (one after the other,
-//! same load), then the routing and policy scenarios through `seam`, samples `seam`'s memory, and
-//! prints the markdown report.
+//! same load), then the routing and policy scenarios through `seam`, samples `seam`'s memory,
+//! then runs the audit scenario on two more seams (audit off and audited), and prints the
+//! markdown report.
 
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
@@ -13,12 +14,12 @@ use tokio::process::Command;
 
 use crate::body::Prompt;
 use crate::procs::{
-    Launcher, MockShape, Ports, check_taskset, cpu_busy_pct, proc_status_kb, start_mock,
-    start_proxy, start_seam,
+    AuditMode, Launcher, MockShape, Ports, SeamSpec, check_taskset, cpu_busy_pct, proc_status_kb,
+    start_mock, start_proxy, start_seam,
 };
 use crate::report::{self, Memory, Meta, ScenarioResult};
 use crate::stats::LoadReport;
-use crate::{load, policy, routing};
+use crate::{audit, load, policy, routing};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -26,7 +27,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "target/release/seam")]
     pub seam: PathBuf,
     /// Measure the mock directly only (no seam): checks the harness and gives the baseline.
-    #[arg(long, conflicts_with = "only_policy")]
+    #[arg(long, conflicts_with_all = ["only_policy", "only_audit"])]
     pub direct_only: bool,
     /// Measured seconds per scenario and path.
     #[arg(long, default_value_t = 10.0)]
@@ -35,7 +36,8 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 2.0)]
     pub warmup_secs: f64,
     /// seam listens on this port, the fast mock on +1, the slow (memory test) mock on +2, the
-    /// reference proxy on +3, the failing (fallback scenario) mock on +4.
+    /// reference proxy on +3, the failing (fallback scenario) mock on +4, the audit scenario's
+    /// seams on +5 (audit off) and +6 (audited).
     #[arg(long, default_value_t = 18700)]
     pub port_base: u16,
     /// Core for the mocks and the load generator.
@@ -57,13 +59,29 @@ pub struct RunArgs {
     /// about 90 s.
     #[arg(long, conflicts_with = "only_policy")]
     pub no_policy: bool,
-    /// Run the policy scenarios alone: no latency table, reference proxy, routing or memory test.
-    #[arg(long)]
+    /// Run the policy scenarios alone: no latency table, reference proxy, routing, memory test or
+    /// audit scenario.
+    #[arg(long, conflicts_with = "only_audit")]
     pub only_policy: bool,
     /// Rate of the non-stream policy scenario, requests per second (open loop); the stream one
     /// runs at `--stream-rate`.
     #[arg(long, default_value_t = 1000.0)]
     pub policy_rate: f64,
+    /// Skip the audit scenario (seam with audit off vs audited, then audited saturation and a
+    /// record count): saves about 90 s.
+    #[arg(long, conflicts_with = "only_audit")]
+    pub no_audit: bool,
+    /// Run the audit scenario alone.
+    #[arg(long)]
+    pub only_audit: bool,
+    /// Run the core, routing, policy and memory scenarios with seam's default audit trail on
+    /// (sync `metadata` records in SQLite) instead of off.
+    #[arg(long)]
+    pub core_audit: bool,
+    /// Rate of the audit scenario's interleaved run, requests per second in all (open loop,
+    /// non-stream).
+    #[arg(long, default_value_t = 1000.0)]
+    pub audit_rate: f64,
     /// Do not pin processes with `taskset` (numbers get noisier).
     #[arg(long)]
     pub no_pin: bool,
@@ -161,14 +179,29 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     let delay = args.memory_chunk_delay_ms;
     let _slow_mock = start_mock(&launcher, cpu, ports.slow, mock(delay, 200)).await?;
     let _failing_mock = start_mock(&launcher, cpu, ports.failing, mock(0, 503)).await?;
-    let proxy = if args.no_reference || args.only_policy {
+    let only = args.only_policy || args.only_audit;
+    let proxy = if args.no_reference || only {
         None
     } else {
         Some(start_proxy(&launcher, args.seam_cpu, &ports).await?)
     };
     let seam_proc = match &seam {
-        Some(path) => Some(start_seam(&launcher, &args, path, &dir, &ports).await?),
-        None => None,
+        Some(path) if !args.only_audit => {
+            // The gateway's own cost, without the audit trail: what the audit adds is the audit
+            // scenario's question, answered against the same seam with and without it.
+            let spec = SeamSpec {
+                dir: &dir.join("seam"),
+                port: ports.seam,
+                audit: if args.core_audit {
+                    AuditMode::Metadata
+                } else {
+                    AuditMode::Off
+                },
+                master_key: None,
+            };
+            Some(start_seam(&launcher, &args, path, &ports, spec).await?)
+        }
+        _ => None,
     };
     let idle_kb = match &seam_proc {
         Some(p) => {
@@ -183,24 +216,24 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         seam: seam_proc.is_some(),
         proxy: proxy.is_some(),
     };
-    let results = if args.only_policy {
+    let results = if only {
         Vec::new()
     } else {
         run_scenarios(&launcher, &args, &ports, paths).await?
     };
     // Before the memory test, so all aliases meet the seam the scenarios above met.
-    let routing = if paths.seam && !args.no_routing && !args.only_policy {
+    let routing = if paths.seam && !args.no_routing && !only {
         Some(routing::run(&launcher, &args, &ports).await?)
     } else {
         None
     };
-    let policy = if paths.seam && !args.no_policy {
+    let policy = if paths.seam && !args.no_policy && !args.only_audit {
         Some(policy::run(&launcher, &args, &ports).await?)
     } else {
         None
     };
     let memory = match (&seam_proc, idle_kb) {
-        _ if args.only_policy => None,
+        _ if only => None,
         (Some(p), Some(idle_kb)) => {
             Some(memory_test(&launcher, &args, p.pid, idle_kb, &Ports::url(ports.seam)).await?)
         }
@@ -213,24 +246,35 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
                 p.log.display()
             );
         }
-        drop(p.child.start_kill());
+        // Stopped before the audit scenario, which starts two seams on the same core.
+        drop(p.child.kill().await);
     }
+    let audit = match &seam {
+        Some(path) if !args.no_audit && !args.only_policy => {
+            Some(audit::run(&launcher, &args, path, &dir, &ports).await?)
+        }
+        _ => None,
+    };
 
-    let md = report::markdown(
-        &meta,
-        &results,
-        routing.as_ref(),
-        policy.as_ref(),
-        memory.as_ref(),
-    );
+    let sections = report::Sections {
+        routing: routing.as_ref(),
+        policy: policy.as_ref(),
+        memory: memory.as_ref(),
+        audit: audit.as_ref(),
+    };
+    let md = report::markdown(&meta, &results, &sections);
     println!("{md}");
     if let Some(path) = &args.json_out {
         let json = serde_json::json!({
             "meta": meta, "scenarios": results, "routing": routing, "policy": policy,
-            "memory": memory
+            "memory": memory, "audit": audit
         });
         std::fs::write(path, serde_json::to_string_pretty(&json)?)
             .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(a) = &audit {
+        // After the report is out: a record missing for an answered request fails the run.
+        a.ensure_every_answer_recorded()?;
     }
     drop(std::fs::remove_dir_all(&dir));
     Ok(())
@@ -291,12 +335,15 @@ async fn run_scenarios(
 fn load_command(
     launcher: &Launcher,
     args: &RunArgs,
-    url: &str,
+    urls: &[String],
     models: &[&str],
     label: &str,
 ) -> Command {
     let mut cmd = launcher.command(args.load_cpu, &launcher.exe);
-    cmd.arg("load").arg("--url").arg(url);
+    cmd.arg("load");
+    for url in urls {
+        cmd.arg("--url").arg(url);
+    }
     for model in models {
         cmd.arg("--model").arg(model);
     }
@@ -330,8 +377,37 @@ pub async fn run_load(
     url: String,
     path: &str,
 ) -> anyhow::Result<Vec<LoadReport>> {
+    let run = LoadRun {
+        models,
+        urls: &[url],
+        warmup_secs: args.warmup_secs,
+    };
+    run_load_with(launcher, args, scenario, run, path).await
+}
+
+/// Which slots a load run has and how long it warms up.
+pub struct LoadRun<'a> {
+    pub models: &'a [&'a str],
+    /// One URL for every slot, or one per slot.
+    pub urls: &'a [String],
+    pub warmup_secs: f64,
+}
+
+/// [`run_load`] with a URL per slot and its own warm-up.
+pub async fn run_load_with(
+    launcher: &Launcher,
+    args: &RunArgs,
+    scenario: &Scenario,
+    run: LoadRun<'_>,
+    path: &str,
+) -> anyhow::Result<Vec<LoadReport>> {
+    let LoadRun {
+        models,
+        urls,
+        warmup_secs,
+    } = run;
     let label = format!("{} ({path})", scenario.title);
-    let mut cmd = load_command(launcher, args, &url, models, &label);
+    let mut cmd = load_command(launcher, args, urls, models, &label);
     cmd.arg("--prompt").arg(match scenario.prompt {
         Prompt::Short => "short",
         Prompt::Pii => "pii",
@@ -340,7 +416,7 @@ pub async fn run_load(
     cmd.arg("--duration-secs")
         .arg(duration.to_string())
         .arg("--warmup-secs")
-        .arg(args.warmup_secs.to_string());
+        .arg(warmup_secs.to_string());
     if scenario.stream {
         cmd.arg("--stream");
     }
@@ -402,7 +478,8 @@ async fn memory_test(
     // Each worker keeps one stream open (~20 chunk delays long) and opens the next at once.
     let stream_secs = 20.0 * args.memory_chunk_delay_ms as f64 / 1000.0;
     let duration = (3.0 * stream_secs).max(3.0);
-    let mut cmd = load_command(launcher, args, seam_url, &["bench-slow"], &label);
+    let urls = [seam_url.to_owned()];
+    let mut cmd = load_command(launcher, args, &urls, &["bench-slow"], &label);
     cmd.arg("--stream")
         .arg("--concurrency")
         .arg(args.memory_streams.to_string())
