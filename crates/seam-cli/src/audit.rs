@@ -186,7 +186,7 @@ fn run_inner(config: Option<&Path>, command: Command) -> anyhow::Result<ExitCode
 }
 
 /// `2026-11-29`, `2026-11-29T10:00:00Z`, or Unix milliseconds.
-fn parse_time(s: &str) -> anyhow::Result<i64> {
+pub(crate) fn parse_time(s: &str) -> anyhow::Result<i64> {
     if let Ok(ms) = s.parse::<i64>() {
         return Ok(ms);
     }

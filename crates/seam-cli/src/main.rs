@@ -1,6 +1,7 @@
 //! `seam`: the one binary. Every error is one line on stderr and a non-zero exit.
 
 mod audit;
+mod keys;
 mod parquet;
 mod progress;
 mod redact;
@@ -49,6 +50,15 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Virtual API keys: create (the secret is printed once), list, show, revoke; hash a secret
+    /// for a config's [keys.NAME].
+    Keys {
+        /// The config naming the store (default: SEAM_CONFIG, else the embedded default).
+        #[arg(long, short = 'c', env = "SEAM_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Run a policy's input stage on text (a file, or stdin) and print the result. With neither
     /// --config nor --policy, every detector runs and findings are redacted. Exit 3 when the
     /// policy blocks something in the input.
@@ -68,6 +78,61 @@ enum Command {
         /// The input file; `-` or none for stdin.
         file: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key; prints its secret once (with --json: one object with `id` and `key`).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Aliases it may use, as globs: `chat,gpt-*` (`*` for all).
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<String>,
+        /// May use PROVIDER/MODEL addressing.
+        #[arg(long)]
+        direct: bool,
+        /// A policy applied to its requests.
+        #[arg(long)]
+        policy: Option<String>,
+        /// full, redacted or metadata: the audit class of its records.
+        #[arg(long)]
+        audit_class: Option<String>,
+        /// Requests per minute.
+        #[arg(long)]
+        rpm: Option<u32>,
+        /// Tokens per minute.
+        #[arg(long)]
+        tpm: Option<u64>,
+        #[arg(long)]
+        max_concurrency: Option<u32>,
+        #[arg(long)]
+        budget_usd: Option<f64>,
+        /// day or month.
+        #[arg(long)]
+        budget_period: Option<String>,
+        #[arg(long)]
+        team: Option<String>,
+        /// When it stops working (2026-12-31, 2026-12-31T12:00:00Z or Unix ms).
+        #[arg(long)]
+        expires: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every key (never the secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        id: String,
+    },
+    /// The key stops working within seconds on every server using this store.
+    Revoke {
+        id: String,
+    },
+    /// Reads a secret on stdin and prints the `sha256:…` a config's [keys.NAME] hash takes.
+    Hash,
 }
 
 #[derive(Subcommand)]
@@ -154,6 +219,44 @@ fn main() -> ExitCode {
                 AuditCommand::Purge => audit::Command::Purge,
             };
             return audit::run(config.as_deref(), command);
+        }
+        Command::Keys { config, command } => {
+            let command = match command {
+                KeysCommand::Create {
+                    name,
+                    models,
+                    direct,
+                    policy,
+                    audit_class,
+                    rpm,
+                    tpm,
+                    max_concurrency,
+                    budget_usd,
+                    budget_period,
+                    team,
+                    expires,
+                    json,
+                } => keys::Command::Create(Box::new(keys::NewKey {
+                    name,
+                    models,
+                    direct,
+                    policy,
+                    audit_class,
+                    rpm,
+                    tpm,
+                    max_concurrency,
+                    budget_usd,
+                    budget_period,
+                    team,
+                    expires,
+                    json,
+                })),
+                KeysCommand::List { json } => keys::Command::List { json },
+                KeysCommand::Show { id } => keys::Command::Show { id },
+                KeysCommand::Revoke { id } => keys::Command::Revoke { id },
+                KeysCommand::Hash => keys::Command::Hash,
+            };
+            return keys::run(config.as_deref(), command);
         }
         Command::Redact { entities: true, .. } => return redact::entities(),
         Command::Redact {
@@ -245,8 +348,6 @@ fn serve(config: Option<&Path>, listen: Option<SocketAddr>) -> anyhow::Result<()
     init_logging();
     let cfg = load(config)?;
     let listen = listen.unwrap_or(cfg.server.listen);
-    // No [keys] section exists yet, so Seam is always unauthenticated: loopback only.
-    seam_server::check_exposure(listen, false).map_err(anyhow::Error::msg)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -271,6 +372,9 @@ async fn run(cfg: Config, listen: SocketAddr, source: Option<PathBuf>) -> anyhow
     let state = seam_server::AppState::new(&cfg, Some(reloader(source)), metrics)
         .map_err(anyhow::Error::msg)?;
     let state = std::sync::Arc::new(state);
+    // Without API keys Seam serves unauthenticated: loopback only.
+    seam_server::check_exposure(listen, state.keyring.keys().required())
+        .map_err(anyhow::Error::msg)?;
     let aliases = state.live().gateway.aliases().join(", ");
     let listener = bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr().unwrap_or(listen);

@@ -7,6 +7,7 @@
 //! `file:PATH` are resolved here, once, and live in [`Secret`], whose `Debug` never prints them.
 
 pub mod audit;
+pub mod keys;
 pub mod policy;
 mod raw;
 mod routing;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use audit::{AuditClass, AuditConfig, Durability, MasterKey, RetentionRule};
+pub use keys::{AdminConfig, BudgetPeriod, KeyConfig};
 pub use policy::{
     Action, ClassRule, DEFAULT_POLICY, Entities, EntityRule, InjectionAction, InjectionRule,
     InputConfig, Overflow, PolicyConfig, StageConfig,
@@ -42,6 +44,9 @@ pub struct Config {
     /// Every policy by name; `default` is always present (empty unless declared).
     pub policies: BTreeMap<String, PolicyConfig>,
     pub audit: AuditConfig,
+    pub admin: AdminConfig,
+    /// Keys declared in the config (by hash); more live in the store.
+    pub keys: Vec<KeyConfig>,
 }
 
 #[derive(Clone, Debug)]
@@ -376,6 +381,20 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
         .or_insert_with(|| PolicyConfig::empty(DEFAULT_POLICY));
 
     let audit = audit::audit(raw.audit, resolver, &mut errors);
+    let admin = keys::admin(raw.admin, resolver, &mut errors);
+    let mut declared_keys = Vec::new();
+    let mut hashes = std::collections::HashSet::new();
+    for (name, k) in raw.keys {
+        if let Some(k) = keys::key(&name, k, &policies, &audit, &mut errors) {
+            if !hashes.insert(k.hash.clone()) {
+                errors.push(ConfigError::new(
+                    format!("keys.{name}.hash"),
+                    "is the hash of another key",
+                ));
+            }
+            declared_keys.push(k);
+        }
+    }
     let routing = routing::defaults(raw.routing, &mut errors);
     let mut models = BTreeMap::new();
     for (alias, m) in raw.models {
@@ -402,6 +421,8 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             models,
             policies,
             audit,
+            admin,
+            keys: declared_keys,
         })
     } else {
         Err(errors)

@@ -21,6 +21,10 @@ pub struct RawConfig {
     pub policies: BTreeMap<String, crate::policy::RawPolicy>,
     #[serde(default)]
     pub audit: crate::audit::RawAudit,
+    #[serde(default)]
+    pub admin: crate::keys::RawAdmin,
+    #[serde(default)]
+    pub keys: BTreeMap<String, crate::keys::RawKey>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -112,6 +112,11 @@ impl Gateway {
         self.table.aliases()
     }
 
+    /// Whether `model` is one of the aliases (else it is direct addressing, or unknown).
+    pub fn is_alias(&self, model: &str) -> bool {
+        self.table.is_alias(model)
+    }
+
     /// `model` as an alias, or as `PROVIDER/MODEL`.
     pub fn resolve(&self, model: &str) -> Result<Arc<Route>, ApiError> {
         self.table.resolve(model)

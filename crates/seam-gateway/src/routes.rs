@@ -162,6 +162,10 @@ impl Table {
         &self.providers[slot].provider
     }
 
+    pub(crate) fn is_alias(&self, model: &str) -> bool {
+        self.aliases.contains_key(model)
+    }
+
     pub(crate) fn aliases(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self.aliases.keys().map(String::as_str).collect();
         v.sort_unstable();

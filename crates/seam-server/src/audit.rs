@@ -230,6 +230,9 @@ pub struct Draft {
     model: Option<String>,
     client_request: Option<Value>,
     class: AuditClass,
+    key_id: Option<String>,
+    /// The key's class, which wins over the alias's.
+    key_class: Option<AuditClass>,
 }
 
 /// What happened to a request, for [`Draft::finish`].
@@ -259,6 +262,7 @@ impl Draft {
         start: Instant,
         headers: &HeaderMap,
         endpoint: &'static str,
+        caller: Option<&crate::auth::Caller>,
     ) -> Self {
         let subject = headers
             .get(SUBJECT)
@@ -288,7 +292,11 @@ impl Draft {
             tags,
             model: None,
             client_request: None,
-            class: classes.default,
+            class: caller
+                .and_then(|c| c.audit_class)
+                .unwrap_or(classes.default),
+            key_id: caller.map(|c| c.key_id.clone()),
+            key_class: caller.and_then(|c| c.audit_class),
         }
     }
 
@@ -306,7 +314,9 @@ impl Draft {
     /// when no header names one) and, when kept, the body.
     pub fn request<T: serde::Serialize>(&mut self, model: &str, user: Option<&str>, body: &T) {
         self.model = Some(model.to_owned());
-        self.class = self.classes.of(Some(model));
+        self.class = self
+            .key_class
+            .unwrap_or_else(|| self.classes.of(Some(model)));
         if self.subject.is_none() {
             self.subject = user
                 .map(|u| u.trim().chars().take(MAX_SUBJECT_LEN).collect::<String>())
@@ -366,7 +376,7 @@ impl Draft {
         let rec = AuditRecord {
             id: self.id,
             time_ms: self.time_ms,
-            key_id: None,
+            key_id: self.key_id,
             subject: self.subject,
             tags: self.tags,
             endpoint: self.endpoint.to_owned(),

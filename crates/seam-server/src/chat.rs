@@ -8,7 +8,10 @@ use axum::response::{IntoResponse, Response};
 use seam_gateway::{Attempt, Failure, Outcome, Placement};
 use seam_types::chat::ChatRequest;
 
+use std::sync::Arc;
+
 use crate::audit::{Draft, Finish};
+use crate::auth::Caller;
 use crate::error::error_response;
 use crate::{
     ATTEMPTS, POLICY, ROUTE, ROUTE_REASON, RequestId, RequestStart, SharedState, body, metrics, sse,
@@ -18,16 +21,23 @@ pub async fn handle(
     State(st): State<SharedState>,
     Extension(start): Extension<RequestStart>,
     Extension(rid): Extension<RequestId>,
+    caller: Option<Extension<Arc<Caller>>>,
     headers: HeaderMap,
     raw: Body,
 ) -> Response {
     let live = st.live();
-    let mut draft = st.draft(&live, &rid, start, &headers, "chat");
+    let caller = caller.map(|Extension(c)| c);
+    let mut draft = st.draft(&live, &rid, start, &headers, "chat", caller.as_deref());
     let req = match body::request(raw, &headers, live.max_body_bytes, ChatRequest::validate).await {
         Ok(r) => r,
         Err(e) => return refused(draft, &e).await,
     };
     draft.request(&req.model, req.user.as_deref(), &req);
+    if let Some(c) = &caller
+        && let Err(e) = c.check_model(&req.model, live.gateway.is_alias(&req.model))
+    {
+        return refused(draft, &e).await;
+    }
     let anywhere = Placement::default();
     if !req.is_stream() {
         return match live.gateway.chat(&req, &anywhere).await {

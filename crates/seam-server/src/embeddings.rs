@@ -8,7 +8,10 @@ use axum::response::Response;
 use seam_gateway::Placement;
 use seam_types::embeddings::EmbeddingsRequest;
 
+use std::sync::Arc;
+
 use crate::audit::Finish;
+use crate::auth::Caller;
 use crate::chat::{answered, failed, refused};
 use crate::error::error_response;
 use crate::{RequestId, RequestStart, SharedState, body, metrics};
@@ -17,11 +20,20 @@ pub async fn handle(
     State(st): State<SharedState>,
     Extension(start): Extension<RequestStart>,
     Extension(rid): Extension<RequestId>,
+    caller: Option<Extension<Arc<Caller>>>,
     headers: HeaderMap,
     raw: Body,
 ) -> Response {
     let live = st.live();
-    let mut draft = st.draft(&live, &rid, start, &headers, "embeddings");
+    let caller = caller.map(|Extension(c)| c);
+    let mut draft = st.draft(
+        &live,
+        &rid,
+        start,
+        &headers,
+        "embeddings",
+        caller.as_deref(),
+    );
     let req = match body::request(
         raw,
         &headers,
@@ -34,6 +46,11 @@ pub async fn handle(
         Err(e) => return refused(draft, &e).await,
     };
     draft.request(&req.model, req.user.as_deref(), &req);
+    if let Some(c) = &caller
+        && let Err(e) = c.check_model(&req.model, live.gateway.is_alias(&req.model))
+    {
+        return refused(draft, &e).await;
+    }
     match live.gateway.embeddings(&req, &Placement::default()).await {
         Ok(out) => {
             // Vectors are not personal data worth keeping; the record keeps the usage.

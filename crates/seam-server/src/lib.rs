@@ -8,6 +8,7 @@
 
 mod admin;
 pub mod audit;
+pub mod auth;
 mod body;
 mod chat;
 mod embeddings;
@@ -53,6 +54,10 @@ pub struct AppState {
     /// The audit trail; `None` when `[audit] enabled = false`. Opened once: `[storage]` and
     /// `[audit]` keys other than classes need a restart.
     pub auditor: Option<Arc<audit::Auditor>>,
+    /// API keys from the config and the store.
+    pub keyring: auth::Keyring,
+    /// The hash of `[admin] key`.
+    pub admin_key_hash: Option<String>,
     /// Unix seconds at start-up, reported as `created` of each model.
     pub started: u64,
 }
@@ -70,7 +75,14 @@ impl AppState {
             classes: audit::Classes::new(cfg),
         };
         let auditor = audit::Auditor::open(cfg)?.map(Arc::new);
+        let keyring = auth::Keyring::open(cfg)?;
         Ok(AppState {
+            keyring,
+            admin_key_hash: cfg
+                .admin
+                .key
+                .as_ref()
+                .map(|k| seam_store::keys::hash_secret(k.expose())),
             live: RwLock::new(Arc::new(live)),
             registry,
             reloader,
@@ -102,6 +114,7 @@ impl AppState {
         let gateway = Gateway::new(&cfg, &self.registry)
             .map_err(|e| e.lines().map(str::to_owned).collect::<Vec<_>>())?;
         let aliases = gateway.aliases().iter().map(|a| (*a).to_owned()).collect();
+        self.keyring.set_config(&cfg.keys);
         let live = Arc::new(Live {
             gateway,
             max_body_bytes: cfg.server.max_body_bytes,
@@ -124,6 +137,7 @@ impl AppState {
         start: RequestStart,
         headers: &axum::http::HeaderMap,
         endpoint: &'static str,
+        caller: Option<&auth::Caller>,
     ) -> audit::Draft {
         audit::Draft::new(
             self.auditor.clone(),
@@ -132,6 +146,7 @@ impl AppState {
             start.0,
             headers,
             endpoint,
+            caller,
         )
     }
 }
@@ -156,17 +171,29 @@ pub const POLICY: &str = "x-seam-policy";
 /// The whole HTTP surface. Middleware, outermost first: `observe` (request id, access metrics).
 /// `/admin/*` is as reachable as the rest: until API keys exist, Seam listens only on loopback.
 pub fn app(state: SharedState) -> Router {
-    Router::new()
+    let v1 = Router::new()
         .route("/v1/chat/completions", post(chat::handle))
         .route("/v1/embeddings", post(embeddings::handle))
         .route("/v1/models", get(meta::models))
         .route("/v1/models/{*id}", get(meta::model))
-        .route("/healthz", get(meta::healthz))
-        .route("/readyz", get(meta::readyz))
-        .route("/metrics", get(meta::metrics))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_key,
+        ));
+    let admin = Router::new()
         .route("/admin/targets", get(admin::targets))
         .route("/admin/reload", post(admin::reload))
         .route("/admin/audit", get(admin::audit))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_admin,
+        ));
+    Router::new()
+        .merge(v1)
+        .merge(admin)
+        .route("/healthz", get(meta::healthz))
+        .route("/readyz", get(meta::readyz))
+        .route("/metrics", get(meta::metrics))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(middleware::from_fn(observe))

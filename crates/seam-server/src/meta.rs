@@ -19,20 +19,35 @@ struct Model<'a> {
     owned_by: &'static str,
 }
 
-pub async fn models(State(st): State<SharedState>) -> Response {
+pub async fn models(
+    State(st): State<SharedState>,
+    caller: Option<axum::Extension<std::sync::Arc<crate::auth::Caller>>>,
+) -> Response {
     let live = st.live();
     let data: Vec<Model<'_>> = live
         .gateway
         .aliases()
         .into_iter()
+        .filter(|id| caller.as_ref().is_none_or(|c| c.allows_alias(id)))
         .map(|id| model_object(id, st.started))
         .collect();
     json_response(&json!({ "object": "list", "data": data }))
 }
 
-pub async fn model(State(st): State<SharedState>, Path(id): Path<String>) -> Response {
+pub async fn model(
+    State(st): State<SharedState>,
+    caller: Option<axum::Extension<std::sync::Arc<crate::auth::Caller>>>,
+    Path(id): Path<String>,
+) -> Response {
     let live = st.live();
-    match live.gateway.aliases().into_iter().find(|a| *a == id) {
+    let visible = |a: &&str| caller.as_ref().is_none_or(|c| c.allows_alias(a));
+    match live
+        .gateway
+        .aliases()
+        .into_iter()
+        .filter(visible)
+        .find(|a| *a == id)
+    {
         Some(a) => json_response(&model_object(a, st.started)),
         None => AppError(
             ApiError::new(

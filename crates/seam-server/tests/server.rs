@@ -12,6 +12,8 @@ use tower::ServiceExt;
 
 #[path = "server/audit.rs"]
 mod audit;
+#[path = "server/auth.rs"]
+mod auth;
 #[path = "server/policy.rs"]
 mod policy;
 #[path = "server/routing.rs"]

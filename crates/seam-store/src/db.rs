@@ -7,8 +7,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::StoreError;
 use crate::schema;
+use crate::{BackendConfig, StoreError};
 
 /// A parameter or column value, typed the same on both backends.
 #[derive(Clone, Debug, PartialEq)]
@@ -147,6 +147,17 @@ impl Conn {
             db: Backend::Postgres(Box::new(client)),
             statements: 0,
         })
+    }
+
+    /// Connects to the configured backend and applies pending migrations: what every store
+    /// handle ([`crate::AuditLog`], [`crate::KeyStore`]) does first.
+    pub(crate) fn open_migrated(backend: &BackendConfig) -> Result<Conn, StoreError> {
+        let mut conn = match backend {
+            BackendConfig::Sqlite { path } => Conn::open_sqlite(path)?,
+            BackendConfig::Postgres { url } => Conn::open_postgres(url)?,
+        };
+        conn.migrate()?;
+        Ok(conn)
     }
 
     pub(crate) fn is_postgres(&self) -> bool {

@@ -1,7 +1,7 @@
-//! Durable storage for Seam: the tamper-evident, encrypted audit log, on SQLite (the embedded
-//! default) or PostgreSQL (shared by replicas). Synchronous by design: one [`AuditLog`] owns one
-//! connection, and [`AuditWriter`] runs it on a dedicated OS thread so the async request path
-//! only enqueues.
+//! Durable storage for Seam: the tamper-evident, encrypted audit log and the virtual API keys,
+//! on SQLite (the embedded default) or PostgreSQL (shared by replicas). Synchronous by design:
+//! one [`AuditLog`] or [`KeyStore`] owns one connection, and [`AuditWriter`] runs the log on a
+//! dedicated OS thread so the async request path only enqueues.
 //!
 //! # Tables
 //!
@@ -20,6 +20,9 @@
 //! - `audit_head` — the last `(seq, hash)`; appends lock it, so replicas sharing a PostgreSQL
 //!   database still build one chain, and `verify` notices records deleted from the end.
 //! - `audit_meta` — the per-database subject salt and a check value for the master key.
+//! - `api_keys` — virtual API keys ([`KeyStore`], migration 2): `id`, `name`, `prefix` (the
+//!   secret's first 12 characters), `hash` ([`hash_secret`] of the secret, unique; the secret
+//!   itself is never stored), `created_ms`, `revoked_ms` and `scope` ([`KeyScope`] as JSON).
 //!
 //! # The chain
 //!
@@ -57,6 +60,7 @@
 mod chain;
 mod crypto;
 mod db;
+pub mod keys;
 mod log;
 pub mod record;
 mod schema;
@@ -66,6 +70,7 @@ mod writer;
 use std::path::PathBuf;
 
 pub use chain::{Problem, ProblemKind, VerifyReport};
+pub use keys::{BudgetPeriod, KeyRecord, KeyScope, KeyStore, glob_match, hash_secret};
 pub use log::AuditLog;
 pub use record::*;
 pub use stored::{PayloadState, RecordKind, StoredRecord};

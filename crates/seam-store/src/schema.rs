@@ -12,9 +12,10 @@ pub(crate) const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_mig
 /// The genesis `prev_hash`: the chain starts from 32 zero bytes.
 pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-pub(crate) const SQLITE: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE audit_meta (
+pub(crate) const SQLITE: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE audit_meta (
         name TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );
@@ -73,11 +74,26 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[(
     );
     INSERT INTO audit_head (id, seq, hash)
         VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        created_ms INTEGER NOT NULL,
+        revoked_ms INTEGER,
+        scope TEXT NOT NULL
+    );
+    CREATE INDEX api_keys_created ON api_keys (created_ms);",
+    ),
+];
 
-pub(crate) const POSTGRES: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE audit_meta (
+pub(crate) const POSTGRES: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE audit_meta (
         name TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );
@@ -136,4 +152,18 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[(
     );
     INSERT INTO audit_head (id, seq, hash)
         VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        created_ms BIGINT NOT NULL,
+        revoked_ms BIGINT,
+        scope TEXT NOT NULL
+    );
+    CREATE INDEX api_keys_created ON api_keys (created_ms);",
+    ),
+];

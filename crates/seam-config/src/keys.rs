@@ -1,0 +1,195 @@
+//! `[admin]` and `[keys.NAME]`: who may call Seam. Keys are normally created with `seam keys
+//! create` and live in the store; a config may also declare keys by the hash of their secret, for
+//! GitOps (the secret itself never appears in a file).
+
+use serde::Deserialize;
+
+use crate::audit::{AuditClass, class};
+use crate::{ConfigError, Resolver, Secret};
+
+#[derive(Clone, Debug, Default)]
+pub struct AdminConfig {
+    /// `Authorization: Bearer <key>` for `/admin/*`. Required for the admin API once API keys exist.
+    pub key: Option<Secret>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BudgetPeriod {
+    Day,
+    Month,
+}
+
+/// A key declared in the config.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyConfig {
+    /// The table name: the key's id and name.
+    pub name: String,
+    /// `sha256:` and the hex SHA-256 of the secret (`seam keys hash` prints it).
+    pub hash: String,
+    /// Glob patterns of the aliases it may use (`*` any run of characters, `?` one).
+    pub models: Vec<String>,
+    /// May use `PROVIDER/MODEL` addressing.
+    pub direct: bool,
+    pub policy: Option<String>,
+    pub audit_class: Option<AuditClass>,
+    pub rpm: Option<u32>,
+    pub tpm: Option<u64>,
+    pub max_concurrency: Option<u32>,
+    pub budget_usd: Option<f64>,
+    pub budget_period: Option<BudgetPeriod>,
+    pub team: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawAdmin {
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawKey {
+    pub hash: Option<String>,
+    #[serde(default)]
+    pub models: Vec<String>,
+    pub direct: Option<bool>,
+    pub policy: Option<String>,
+    pub audit_class: Option<String>,
+    pub rpm: Option<u32>,
+    pub tpm: Option<u64>,
+    pub max_concurrency: Option<u32>,
+    pub budget_usd: Option<f64>,
+    pub budget_period: Option<String>,
+    pub team: Option<String>,
+}
+
+pub(crate) fn admin(raw: RawAdmin, r: &Resolver<'_>, errors: &mut Vec<ConfigError>) -> AdminConfig {
+    let key = raw.key.and_then(|v| {
+        if !(v.starts_with("env:") || v.starts_with("file:")) {
+            errors.push(ConfigError::new(
+                "admin.key",
+                "must be a reference (env:NAME or file:PATH), not the key itself",
+            ));
+            return None;
+        }
+        let s = r.secret("admin.key", &v).map_err(|e| errors.push(e)).ok()?;
+        if s.expose().len() < 16 {
+            errors.push(ConfigError::new(
+                "admin.key",
+                "is too short: use at least 16 random characters",
+            ));
+            return None;
+        }
+        Some(s)
+    });
+    AdminConfig { key }
+}
+
+/// `sha256:` followed by 64 lower-case hex digits.
+fn valid_hash(h: &str) -> bool {
+    h.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
+pub(crate) fn key(
+    name: &str,
+    raw: RawKey,
+    policies: &std::collections::BTreeMap<String, crate::PolicyConfig>,
+    audit: &crate::AuditConfig,
+    errors: &mut Vec<ConfigError>,
+) -> Option<KeyConfig> {
+    let path = format!("keys.{name}");
+    let before = errors.len();
+    let hash = match raw.hash {
+        Some(h) if valid_hash(&h) => h,
+        Some(_) => {
+            errors.push(ConfigError::new(
+                format!("{path}.hash"),
+                "must be \"sha256:\" and 64 lower-case hex digits (seam keys hash prints it); never the key itself",
+            ));
+            String::new()
+        }
+        None => {
+            errors.push(ConfigError::new(format!("{path}.hash"), "is required"));
+            String::new()
+        }
+    };
+    if raw.models.is_empty() && raw.direct != Some(true) {
+        errors.push(ConfigError::new(
+            format!("{path}.models"),
+            "is empty: the key could not use any model (list aliases, globs like \"gpt-*\", or \"*\")",
+        ));
+    }
+    if let Some(p) = &raw.policy
+        && !policies.contains_key(p)
+    {
+        errors.push(ConfigError::new(
+            format!("{path}.policy"),
+            format!("no policy named \"{p}\""),
+        ));
+    }
+    let audit_class = raw.audit_class.as_deref().and_then(|c| {
+        let c = class(&format!("{path}.audit_class"), c, errors)?;
+        if c.keeps_payloads() && audit.master_key.is_none() {
+            errors.push(ConfigError::new(
+                format!("{path}.audit_class"),
+                "keeps payloads, which are encrypted: set audit.master_key",
+            ));
+        }
+        Some(c)
+    });
+    for (field, zero) in [
+        ("rpm", raw.rpm == Some(0)),
+        ("tpm", raw.tpm == Some(0)),
+        ("max_concurrency", raw.max_concurrency == Some(0)),
+    ] {
+        if zero {
+            errors.push(ConfigError::new(
+                format!("{path}.{field}"),
+                "must be at least 1",
+            ));
+        }
+    }
+    if let Some(b) = raw.budget_usd
+        && !(b.is_finite() && b > 0.0)
+    {
+        errors.push(ConfigError::new(
+            format!("{path}.budget_usd"),
+            "must be a positive amount",
+        ));
+    }
+    let budget_period = match raw.budget_period.as_deref() {
+        None => None,
+        Some("day") => Some(BudgetPeriod::Day),
+        Some("month") => Some(BudgetPeriod::Month),
+        Some(other) => {
+            errors.push(ConfigError::new(
+                format!("{path}.budget_period"),
+                format!("unknown period \"{other}\"; expected day or month"),
+            ));
+            None
+        }
+    };
+    if raw.budget_usd.is_some() != budget_period.is_some() {
+        errors.push(ConfigError::new(
+            path.clone(),
+            "budget_usd and budget_period go together",
+        ));
+    }
+    if errors.len() > before {
+        return None;
+    }
+    Some(KeyConfig {
+        name: name.to_owned(),
+        hash,
+        models: raw.models,
+        direct: raw.direct.unwrap_or(false),
+        policy: raw.policy,
+        audit_class,
+        rpm: raw.rpm,
+        tpm: raw.tpm,
+        max_concurrency: raw.max_concurrency,
+        budget_usd: raw.budget_usd,
+        budget_period,
+        team: raw.team,
+    })
+}

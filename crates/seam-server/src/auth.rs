@@ -1,0 +1,284 @@
+//! Who is calling: API keys for `/v1/*`, the admin key for `/admin/*`.
+//!
+//! Keys come from the config (`[keys.NAME]`, by hash) and from the store (`seam keys create`);
+//! the server holds every active key in memory by the hash of its secret, so authenticating is one
+//! SHA-256 and one map lookup, and refreshes the store's keys every few seconds so keys created or
+//! revoked by another process (or replica) take effect without a restart. Once any key exists,
+//! every `/v1` request needs one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use seam_config::{AuditClass, Config, KeyConfig};
+use seam_types::{ApiError, ErrorCode};
+
+use crate::SharedState;
+use crate::error::error_response;
+
+/// How often keys in the store are read again.
+const REFRESH: Duration = Duration::from_secs(5);
+
+/// An authenticated caller: what its key allows.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub key_id: String,
+    pub name: String,
+    /// Glob patterns of the aliases it may use.
+    pub models: Vec<String>,
+    /// May use `PROVIDER/MODEL` addressing.
+    pub direct: bool,
+    pub team: Option<String>,
+    pub audit_class: Option<AuditClass>,
+}
+
+impl Caller {
+    pub fn allows_alias(&self, alias: &str) -> bool {
+        self.models
+            .iter()
+            .any(|p| seam_store::keys::glob_match(p, alias))
+    }
+
+    /// Whether the key may send `model`, given the aliases the gateway serves.
+    pub fn check_model(&self, model: &str, is_alias: bool) -> Result<(), ApiError> {
+        let ok = if is_alias {
+            self.allows_alias(model)
+        } else {
+            self.direct
+        };
+        if ok {
+            return Ok(());
+        }
+        let why = if is_alias {
+            "is not among the models this key may use"
+        } else {
+            "is direct addressing (PROVIDER/MODEL), which this key may not use"
+        };
+        Err(ApiError::new(
+            ErrorCode::ModelNotAllowed,
+            format!(
+                "`{}` {why}; GET /v1/models lists what it may use",
+                model.chars().take(200).collect::<String>()
+            ),
+        )
+        .with_param("model"))
+    }
+}
+
+/// The keys a server accepts, by `sha256:` hash of the secret.
+#[derive(Default)]
+pub struct Keys {
+    by_hash: HashMap<String, Arc<Caller>>,
+    /// Whether any key exists (config or store, any state): then every request needs one.
+    required: bool,
+}
+
+fn from_config(k: &KeyConfig) -> Caller {
+    Caller {
+        key_id: k.name.clone(),
+        name: k.name.clone(),
+        models: k.models.clone(),
+        direct: k.direct,
+        team: k.team.clone(),
+        audit_class: k.audit_class,
+    }
+}
+
+fn audit_class(c: seam_store::RetentionClass) -> AuditClass {
+    match c {
+        seam_store::RetentionClass::Full => AuditClass::Full,
+        seam_store::RetentionClass::Redacted => AuditClass::Redacted,
+        seam_store::RetentionClass::Metadata => AuditClass::Metadata,
+    }
+}
+
+impl Keys {
+    fn build(
+        config: &[KeyConfig],
+        stored: &[(String, seam_store::keys::KeyRecord)],
+        any_stored: bool,
+    ) -> Keys {
+        let mut by_hash = HashMap::new();
+        for k in config {
+            by_hash.insert(k.hash.clone(), Arc::new(from_config(k)));
+        }
+        for (hash, r) in stored {
+            by_hash.insert(
+                hash.clone(),
+                Arc::new(Caller {
+                    key_id: r.id.clone(),
+                    name: r.name.clone(),
+                    models: r.scope.models.clone(),
+                    direct: r.scope.direct,
+                    team: r.scope.team.clone(),
+                    audit_class: r.scope.audit_class.map(audit_class),
+                }),
+            );
+        }
+        Keys {
+            by_hash,
+            required: !config.is_empty() || any_stored,
+        }
+    }
+
+    pub fn required(&self) -> bool {
+        self.required
+    }
+
+    fn lookup(&self, secret: &str) -> Option<Arc<Caller>> {
+        self.by_hash
+            .get(&seam_store::keys::hash_secret(secret))
+            .cloned()
+    }
+}
+
+/// The live key table and, when a store holds keys, the thread that refreshes it.
+pub struct Keyring {
+    table: Arc<RwLock<Arc<Keys>>>,
+    config: Arc<RwLock<Vec<KeyConfig>>>,
+    /// Dropped with the keyring, which ends the refresh thread.
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
+impl Keyring {
+    /// Loads config keys and the store's, and starts refreshing the store's.
+    pub fn open(cfg: &Config) -> Result<Keyring, String> {
+        let store = crate::audit::store_config(cfg);
+        let config = Arc::new(RwLock::new(cfg.keys.clone()));
+        let first = load(&store, &cfg.keys)?;
+        let table = Arc::new(RwLock::new(Arc::new(first)));
+        let weak_table = Arc::downgrade(&table);
+        let weak_config = Arc::downgrade(&config);
+        let (stop, stopped) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("seam-keys".into())
+            .spawn(move || refresh(&store, &weak_table, &weak_config, &stopped))
+            .map_err(|e| format!("keys: cannot start the refresh thread: {e}"))?;
+        Ok(Keyring {
+            table,
+            config,
+            _stop: stop,
+        })
+    }
+
+    pub fn keys(&self) -> Arc<Keys> {
+        match self.table.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// After a reload: the config's keys change at once; the store's stay.
+    pub fn set_config(&self, keys: &[KeyConfig]) {
+        if let Ok(mut c) = self.config.write() {
+            *c = keys.to_vec();
+        }
+    }
+}
+
+/// Reads the store's active keys (on this thread: the PostgreSQL client runs its own runtime).
+fn load(store: &seam_store::StoreConfig, config: &[KeyConfig]) -> Result<Keys, String> {
+    let store = store.clone();
+    let config = config.to_vec();
+    std::thread::spawn(move || {
+        let now = crate::audit::now_ms();
+        if let seam_store::BackendConfig::Sqlite { path } = &store.backend
+            && !path.exists()
+        {
+            // No store yet: only config keys.
+            return Ok(Keys::build(&config, &[], false));
+        }
+        let mut ks = seam_store::keys::KeyStore::open(&store).map_err(|e| format!("keys: {e}"))?;
+        let active = ks.active(now).map_err(|e| format!("keys: {e}"))?;
+        let any = ks.count().map_err(|e| format!("keys: {e}"))? > 0;
+        Ok(Keys::build(&config, &active, any))
+    })
+    .join()
+    .map_err(|_| "keys: loading panicked".to_owned())?
+}
+
+fn refresh(
+    store: &seam_store::StoreConfig,
+    table: &Weak<RwLock<Arc<Keys>>>,
+    config: &Weak<RwLock<Vec<KeyConfig>>>,
+    stopped: &std::sync::mpsc::Receiver<()>,
+) {
+    // Wakes every REFRESH, and ends as soon as the keyring is dropped.
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(REFRESH) {
+        let (Some(table), Some(config)) = (table.upgrade(), config.upgrade()) else {
+            return;
+        };
+        let declared = match config.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        match load(store, &declared) {
+            Ok(k) => {
+                if let Ok(mut t) = table.write() {
+                    *t = Arc::new(k);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "keys not refreshed; the previous ones stay"),
+        }
+    }
+}
+
+fn bearer(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// `/v1/*`: once keys exist, a valid one is required; the caller rides along as an extension.
+pub async fn require_key(State(st): State<SharedState>, mut req: Request, next: Next) -> Response {
+    let keys = st.keyring.keys();
+    if !keys.required() {
+        return next.run(req).await;
+    }
+    let caller = bearer(&req).and_then(|s| keys.lookup(s));
+    match caller {
+        Some(c) => {
+            req.extensions_mut().insert(c);
+            next.run(req).await
+        }
+        None => {
+            let why = if bearer(&req).is_some() {
+                "The API key is not valid (unknown, revoked or expired)"
+            } else {
+                "An API key is required: send Authorization: Bearer <key>"
+            };
+            error_response(&ApiError::new(ErrorCode::InvalidApiKey, why))
+        }
+    }
+}
+
+/// `/admin/*`: the admin key when one is configured; refused when API keys exist without one
+/// (the server may then listen beyond loopback).
+pub async fn require_admin(State(st): State<SharedState>, req: Request, next: Next) -> Response {
+    match &st.admin_key_hash {
+        Some(hash) => {
+            // Comparing hashes: how long a comparison takes says nothing about the key.
+            let ok = bearer(&req).is_some_and(|b| seam_store::keys::hash_secret(b) == *hash);
+            if ok {
+                next.run(req).await
+            } else {
+                error_response(&ApiError::new(
+                    ErrorCode::InvalidApiKey,
+                    "The admin API needs Authorization: Bearer <[admin] key>",
+                ))
+            }
+        }
+        None if st.keyring.keys().required() => error_response(&ApiError::new(
+            ErrorCode::AdminForbidden,
+            "API keys exist, so the admin API needs [admin] key = \"env:…\" in the config",
+        )),
+        None => next.run(req).await,
+    }
+}

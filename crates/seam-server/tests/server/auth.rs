@@ -1,0 +1,285 @@
+//! API keys through the HTTP surface: who may call, which models, what the admin API needs, and
+//! that the audit trail names the key.
+
+use std::sync::Arc;
+
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use seam_config::Resolver;
+use seam_store::keys::{KeyScope, KeyStore, hash_secret};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const APP_KEY: &str = "sk-seam-test-app-key-0123456789abcdef";
+const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
+
+fn build(dir: &std::path::Path, admin: bool) -> axum::Router {
+    let toml = format!(
+        r#"
+[storage]
+url = "sqlite://keys.db"
+{admin}
+[providers.echo]
+kind = "echo"
+[models.chat]
+targets = [{{ provider = "echo", model = "echo" }}]
+[models.gpt-small]
+targets = [{{ provider = "echo", model = "echo" }}]
+[models.secret-model]
+targets = [{{ provider = "echo", model = "echo" }}]
+[keys.app]
+hash = "{hash}"
+models = ["chat", "gpt-*"]
+team = "payments"
+"#,
+        hash = hash_secret(APP_KEY),
+        admin = if admin {
+            "[admin]\nkey = \"env:SEAM_ADMIN_KEY\""
+        } else {
+            ""
+        },
+    );
+    let env = |k: &str| (k == "SEAM_ADMIN_KEY").then(|| ADMIN_KEY.to_owned());
+    let r = Resolver {
+        env: &env,
+        base_dir: dir.to_path_buf(),
+    };
+    let cfg = seam_config::from_toml(&toml, &r).unwrap_or_else(|e| panic!("{e:?}"));
+    let state =
+        Arc::new(seam_server::AppState::new(&cfg, None, seam_server::metrics::install()).unwrap());
+    seam_server::app(state)
+}
+
+fn dir() -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "seam-auth-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+async fn send(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json");
+    if let Some(k) = key {
+        req = req.header("authorization", format!("Bearer {k}"));
+    }
+    let resp = app
+        .clone()
+        .oneshot(
+            req.body(body.map_or(axum::body::Body::empty(), |b| {
+                axum::body::Body::from(b.to_string())
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+fn chat(model: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": "hi"}]})
+}
+
+#[tokio::test]
+async fn once_a_key_exists_every_v1_request_needs_one() {
+    let d = dir();
+    let app = build(&d, true);
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        None,
+        Some(chat("chat")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("invalid_api_key") && body.contains("authentication_error"));
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some("sk-seam-wrong"),
+        Some(chat("chat")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        !body.contains("sk-seam-wrong"),
+        "the key is never echoed: {body}"
+    );
+    let (status, _, _) = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some(APP_KEY),
+        Some(chat("chat")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // Health stays open.
+    let (status, _, _) = send(&app, "GET", "/healthz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[tokio::test]
+async fn a_key_reaches_only_its_models() {
+    let d = dir();
+    let app = build(&d, true);
+    let (status, _, _) = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some(APP_KEY),
+        Some(chat("gpt-small")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some(APP_KEY),
+        Some(chat("secret-model")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("model_not_allowed") && body.contains("permission_error"));
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some(APP_KEY),
+        Some(chat("echo/echo")),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "direct addressing needs `direct`: {body}"
+    );
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/v1/embeddings",
+        Some(APP_KEY),
+        Some(json!({"model": "secret-model", "input": "x"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (_, _, body) = send(&app, "GET", "/v1/models", Some(APP_KEY), None).await;
+    let ids: Vec<String> = serde_json::from_str::<Value>(&body).unwrap()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ["chat", "gpt-small"]);
+    let (status, _, _) = send(&app, "GET", "/v1/models/secret-model", Some(APP_KEY), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[tokio::test]
+async fn the_admin_api_needs_the_admin_key_once_keys_exist() {
+    let d = dir();
+    let open = build(&d, false);
+    let (status, _, body) = send(&open, "GET", "/admin/targets", None, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("admin_forbidden"));
+    let guarded = build(&d, true);
+    let (status, _, _) = send(&guarded, "GET", "/admin/targets", Some(APP_KEY), None).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "an API key is not the admin key"
+    );
+    let (status, _, _) = send(&guarded, "GET", "/admin/targets", Some(ADMIN_KEY), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[tokio::test]
+async fn store_keys_work_and_the_audit_trail_names_the_key() {
+    let d = dir();
+    // A key created the way `seam keys create` does, before the server starts.
+    let store = seam_store::StoreConfig {
+        backend: seam_store::BackendConfig::Sqlite {
+            path: d.join("keys.db"),
+        },
+        master_key: None,
+        retention: Vec::new(),
+    };
+    let (record, secret) = std::thread::spawn(move || {
+        let mut ks = KeyStore::open(&store).unwrap();
+        let scope = KeyScope {
+            models: vec!["secret-model".into()],
+            ..KeyScope::default()
+        };
+        ks.create("reporting", &scope, 0).unwrap()
+    })
+    .join()
+    .unwrap();
+    let app = build(&d, true);
+    let (status, h, _) = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some(&secret),
+        Some(chat("secret-model")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let id = h["x-seam-request-id"].to_str().unwrap().to_owned();
+    let (status, _, _) = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some(&secret),
+        Some(chat("chat")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, _, body) = send(
+        &app,
+        "GET",
+        &format!("/admin/audit?key={}", record.id),
+        Some(ADMIN_KEY),
+        None,
+    )
+    .await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let records = v["records"].as_array().unwrap();
+    assert_eq!(records.len(), 2, "{body}");
+    assert!(
+        records
+            .iter()
+            .any(|r| r["id"] == id && r["key_id"] == record.id.as_str())
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r["status"] == 403 && r["error_code"] == "model_not_allowed")
+    );
+    assert!(!body.contains(&secret));
+    let _ = std::fs::remove_dir_all(d);
+}

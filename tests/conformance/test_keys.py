@@ -1,0 +1,141 @@
+"""API keys as an application sees them through the `openai` SDK: a seam with keys refuses calls
+without one (AuthenticationError), refuses models outside the key's scope (PermissionDeniedError),
+lists only what the key may use, and takes keys created with `seam keys create` while it runs.
+"""
+
+import hashlib
+import json
+import os
+import pathlib
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import openai
+import pytest
+
+from conftest import SEAM, _start
+
+APP_KEY = "sk-seam-conformance-app-key-0123456789"
+ADMIN_KEY = "conformance-admin-key-0123456789"
+
+CONFIG = """
+[storage]
+url = "sqlite://keys.db"
+
+[admin]
+key = "env:SEAM_TEST_ADMIN_KEY"
+
+[providers.echo]
+kind = "echo"
+
+[models.chat]
+targets = [{{ provider = "echo", model = "echo" }}]
+
+[models.gpt-small]
+targets = [{{ provider = "echo", model = "echo" }}]
+
+[models.internal]
+targets = [{{ provider = "echo", model = "echo" }}]
+
+[keys.app]
+hash = "sha256:{hash}"
+models = ["chat", "gpt-*"]
+"""
+
+
+@pytest.fixture(scope="module")
+def keyed():
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="seam-keys-"))
+    cfg = tmp / "seam.toml"
+    cfg.write_text(CONFIG.format(hash=hashlib.sha256(APP_KEY.encode()).hexdigest()))
+    env = dict(os.environ, SEAM_TEST_ADMIN_KEY=ADMIN_KEY)
+    proc, m = _start(
+        [SEAM, "serve", "--config", str(cfg), "--listen", "127.0.0.1:0"],
+        r"listening on (http://[0-9.:]+)",
+        env=env,
+    )
+    proc.url = m.group(1)
+    proc.cfg = cfg
+    proc.env = env
+    yield proc
+    proc.terminate()
+    proc.wait(timeout=10)
+    log = "".join(proc.log)
+    assert APP_KEY not in log and ADMIN_KEY not in log
+
+
+def client(url, key):
+    return openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0)
+
+
+def hello(c, model="chat"):
+    return c.chat.completions.create(model=model, messages=[{"role": "user", "content": "hello"}])
+
+
+def test_a_wrong_or_missing_key_is_an_authentication_error(keyed):
+    with pytest.raises(openai.AuthenticationError) as e:
+        hello(client(keyed.url, "sk-seam-not-a-real-key"))
+    assert e.value.status_code == 401
+    assert e.value.code == "invalid_api_key"
+    assert "sk-seam-not-a-real-key" not in str(e.value)
+
+
+def test_a_key_reaches_its_models_and_no_others(keyed):
+    c = client(keyed.url, APP_KEY)
+    assert hello(c).choices[0].message.content == "echo: hello"
+    assert hello(c, "gpt-small").choices[0].message.content == "echo: hello"
+    with pytest.raises(openai.PermissionDeniedError) as e:
+        hello(c, "internal")
+    assert e.value.status_code == 403 and e.value.code == "model_not_allowed"
+    with pytest.raises(openai.PermissionDeniedError):
+        hello(c, "echo/echo")
+    assert sorted(m.id for m in c.models.list()) == ["chat", "gpt-small"]
+
+
+def test_a_key_created_while_serving_works_within_seconds_and_revocation_too(keyed):
+    made = subprocess.run(
+        [SEAM, "keys", "create", "--config", str(keyed.cfg), "--name", "late", "--models", "internal", "--json"],
+        capture_output=True, text=True, env=keyed.env,
+    )
+    assert made.returncode == 0, made.stderr
+    created = json.loads(made.stdout)
+    c = client(keyed.url, created["key"])
+    deadline = time.time() + 15
+    while True:
+        try:
+            assert hello(c, "internal").choices[0].message.content == "echo: hello"
+            break
+        except openai.AuthenticationError:
+            assert time.time() < deadline, "the new key was never accepted"
+            time.sleep(0.5)
+    listed = subprocess.run(
+        [SEAM, "keys", "list", "--config", str(keyed.cfg), "--json"], capture_output=True, text=True, env=keyed.env
+    )
+    assert created["id"] in listed.stdout and created["key"] not in listed.stdout
+    revoked = subprocess.run(
+        [SEAM, "keys", "revoke", created["id"], "--config", str(keyed.cfg)], capture_output=True, text=True, env=keyed.env
+    )
+    assert revoked.returncode == 0, revoked.stderr
+    deadline = time.time() + 15
+    while True:
+        try:
+            hello(c, "internal")
+            assert time.time() < deadline, "the revoked key kept working"
+            time.sleep(0.5)
+        except openai.AuthenticationError:
+            break
+
+
+def test_the_admin_api_takes_the_admin_key_only(keyed):
+    def get(key):
+        req = urllib.request.Request(keyed.url + "/admin/targets", headers={"Authorization": f"Bearer {key}"})
+        try:
+            with urllib.request.urlopen(req) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    assert get(APP_KEY) == 401
+    assert get(ADMIN_KEY) == 200
