@@ -180,25 +180,46 @@ impl Keyring {
     }
 }
 
-/// Reads the store's active keys (on this thread: the PostgreSQL client runs its own runtime).
+/// Reads the store's active keys on a thread of its own (the PostgreSQL client runs its own
+/// runtime, so it must not run on the async runtime's threads).
 fn load(store: &seam_store::StoreConfig, config: &[KeyConfig]) -> Result<Keys, String> {
     let store = store.clone();
     let config = config.to_vec();
-    std::thread::spawn(move || {
-        let now = crate::audit::now_ms();
+    std::thread::spawn(move || read(&mut None, &store, &config))
+        .join()
+        .map_err(|_| "keys: loading panicked".to_owned())?
+}
+
+/// The keys now: the config's, and the store's when there is one (the connection is opened on
+/// first use and kept).
+fn read(
+    conn: &mut Option<seam_store::keys::KeyStore>,
+    store: &seam_store::StoreConfig,
+    config: &[KeyConfig],
+) -> Result<Keys, String> {
+    if conn.is_none() {
         if let seam_store::BackendConfig::Sqlite { path } = &store.backend
             && !path.exists()
         {
             // No store yet: only config keys.
-            return Ok(Keys::build(&config, &[], false));
+            return Ok(Keys::build(config, &[], false));
         }
-        let mut ks = seam_store::keys::KeyStore::open(&store).map_err(|e| format!("keys: {e}"))?;
-        let active = ks.active(now).map_err(|e| format!("keys: {e}"))?;
-        let any = ks.count().map_err(|e| format!("keys: {e}"))? > 0;
-        Ok(Keys::build(&config, &active, any))
-    })
-    .join()
-    .map_err(|_| "keys: loading panicked".to_owned())?
+        *conn = Some(seam_store::keys::KeyStore::open(store).map_err(|e| format!("keys: {e}"))?);
+    }
+    let Some(ks) = conn.as_mut() else {
+        return Ok(Keys::build(config, &[], false));
+    };
+    let result = ks
+        .active(crate::audit::now_ms())
+        .and_then(|active| Ok((active, ks.count()? > 0)));
+    match result {
+        Ok((active, any)) => Ok(Keys::build(config, &active, any)),
+        Err(e) => {
+            // Reconnect next time.
+            *conn = None;
+            Err(format!("keys: {e}"))
+        }
+    }
 }
 
 fn refresh(
@@ -207,6 +228,7 @@ fn refresh(
     config: &Weak<RwLock<Vec<KeyConfig>>>,
     stopped: &std::sync::mpsc::Receiver<()>,
 ) {
+    let mut conn = None;
     // Wakes every REFRESH, and ends as soon as the keyring is dropped.
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(REFRESH) {
         let (Some(table), Some(config)) = (table.upgrade(), config.upgrade()) else {
@@ -216,7 +238,7 @@ fn refresh(
             Ok(c) => c.clone(),
             Err(p) => p.into_inner().clone(),
         };
-        match load(store, &declared) {
+        match read(&mut conn, store, &declared) {
             Ok(k) => {
                 if let Ok(mut t) = table.write() {
                     *t = Arc::new(k);
