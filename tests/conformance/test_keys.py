@@ -18,6 +18,7 @@ import pytest
 from conftest import SEAM, _start
 
 APP_KEY = "sk-seam-conformance-app-key-0123456789"
+METERED_KEY = "sk-seam-conformance-metered-key-0123456789"
 ADMIN_KEY = "conformance-admin-key-0123456789"
 
 CONFIG = """
@@ -42,6 +43,11 @@ targets = [{{ provider = "echo", model = "echo" }}]
 [keys.app]
 hash = "sha256:{hash}"
 models = ["chat", "gpt-*"]
+
+[keys.metered]
+hash = "sha256:{metered}"
+models = ["chat"]
+rpm = 2
 """
 
 
@@ -49,7 +55,12 @@ models = ["chat", "gpt-*"]
 def keyed():
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="seam-keys-"))
     cfg = tmp / "seam.toml"
-    cfg.write_text(CONFIG.format(hash=hashlib.sha256(APP_KEY.encode()).hexdigest()))
+    cfg.write_text(
+        CONFIG.format(
+            hash=hashlib.sha256(APP_KEY.encode()).hexdigest(),
+            metered=hashlib.sha256(METERED_KEY.encode()).hexdigest(),
+        )
+    )
     env = dict(os.environ, SEAM_TEST_ADMIN_KEY=ADMIN_KEY)
     proc, m = _start(
         [SEAM, "serve", "--config", str(cfg), "--listen", "127.0.0.1:0"],
@@ -139,3 +150,13 @@ def test_the_admin_api_takes_the_admin_key_only(keyed):
 
     assert get(APP_KEY) == 401
     assert get(ADMIN_KEY) == 200
+
+
+def test_a_key_over_its_rpm_is_a_rate_limit_error_with_retry_after(keyed):
+    c = client(keyed.url, METERED_KEY)
+    hello(c)
+    hello(c)
+    with pytest.raises(openai.RateLimitError) as e:
+        hello(c)
+    assert e.value.status_code == 429 and e.value.code == "rate_limited"
+    assert 1 <= int(e.value.response.headers["retry-after"]) <= 60

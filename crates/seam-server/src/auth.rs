@@ -34,6 +34,8 @@ pub struct Caller {
     pub direct: bool,
     pub team: Option<String>,
     pub audit_class: Option<AuditClass>,
+    pub rpm: Option<u32>,
+    pub max_concurrency: Option<u32>,
 }
 
 impl Caller {
@@ -85,6 +87,8 @@ fn from_config(k: &KeyConfig) -> Caller {
         direct: k.direct,
         team: k.team.clone(),
         audit_class: k.audit_class,
+        rpm: k.rpm,
+        max_concurrency: k.max_concurrency,
     }
 }
 
@@ -116,6 +120,8 @@ impl Keys {
                     direct: r.scope.direct,
                     team: r.scope.team.clone(),
                     audit_class: r.scope.audit_class.map(audit_class),
+                    rpm: r.scope.rpm,
+                    max_concurrency: r.scope.max_concurrency,
                 }),
             );
         }
@@ -267,8 +273,40 @@ pub async fn require_key(State(st): State<SharedState>, mut req: Request, next: 
     let caller = bearer(&req).and_then(|s| keys.lookup(s));
     match caller {
         Some(c) => {
+            if let Some(rpm) = c.rpm
+                && let Err(wait) = st
+                    .limits
+                    .check_rate(&c.key_id, rpm, std::time::Instant::now())
+            {
+                return limited(
+                    format!("The key is over its {rpm} requests per minute"),
+                    wait,
+                );
+            }
+            let slot = match c.max_concurrency {
+                None => None,
+                Some(max) => match st.limits.acquire(&c.key_id, max) {
+                    Some(s) => Some(s),
+                    None => {
+                        return limited(
+                            format!("The key already has {max} requests in flight"),
+                            Duration::from_secs(1),
+                        );
+                    }
+                },
+            };
             req.extensions_mut().insert(c);
-            next.run(req).await
+            let resp = next.run(req).await;
+            match slot {
+                // The slot is held until the body is done: for a stream, its last event.
+                Some(slot) => resp.map(|body| {
+                    axum::body::Body::new(http_body_util::BodyExt::map_frame(body, move |f| {
+                        let _held = &slot;
+                        f
+                    }))
+                }),
+                None => resp,
+            }
         }
         None => {
             let why = if bearer(&req).is_some() {
@@ -279,6 +317,12 @@ pub async fn require_key(State(st): State<SharedState>, mut req: Request, next: 
             error_response(&ApiError::new(ErrorCode::InvalidApiKey, why))
         }
     }
+}
+
+fn limited(message: String, wait: Duration) -> Response {
+    let mut e = ApiError::new(ErrorCode::RateLimited, message);
+    e.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+    error_response(&e)
 }
 
 /// `/admin/*`: the admin key when one is configured; refused when API keys exist without one

@@ -13,6 +13,7 @@ mod body;
 mod chat;
 mod embeddings;
 pub mod error;
+pub mod limits;
 mod meta;
 pub mod metrics;
 mod sse;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub auditor: Option<Arc<audit::Auditor>>,
     /// API keys from the config and the store.
     pub keyring: auth::Keyring,
+    /// Per-key rate and concurrency counters (this process).
+    pub limits: limits::Limits,
     /// The hash of `[admin] key`.
     pub admin_key_hash: Option<String>,
     /// Unix seconds at start-up, reported as `created` of each model.
@@ -78,6 +81,7 @@ impl AppState {
         let keyring = auth::Keyring::open(cfg)?;
         Ok(AppState {
             keyring,
+            limits: limits::Limits::default(),
             admin_key_hash: cfg
                 .admin
                 .key

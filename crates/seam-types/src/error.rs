@@ -45,6 +45,7 @@ error_codes! {
     InvalidApiKey => ("invalid_api_key", "authentication_error", 401, "API keys exist and the request has none, or one that is unknown, revoked or expired."),
     ModelNotAllowed => ("model_not_allowed", "permission_error", 403, "The key may not use this model (its `models` globs, or `direct` for PROVIDER/MODEL)."),
     AdminForbidden => ("admin_forbidden", "permission_error", 403, "`/admin/*` needs `Authorization: Bearer` with `[admin] key`, and API keys exist without one configured."),
+    RateLimited => ("rate_limited", "rate_limit_error", 429, "The key is over its requests per minute or concurrent requests; retry after `retry-after` seconds."),
     ModelNotFound => ("model_not_found", "invalid_request_error", 404, "`model` is neither a configured alias nor a known PROVIDER/MODEL."),
     NotFound => ("not_found", "invalid_request_error", 404, "No such route."),
     MethodNotAllowed => ("method_not_allowed", "invalid_request_error", 405, "The route exists but not with this method."),

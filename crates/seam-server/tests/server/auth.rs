@@ -14,6 +14,10 @@ const APP_KEY: &str = "sk-seam-test-app-key-0123456789abcdef";
 const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
 
 fn build(dir: &std::path::Path, admin: bool) -> axum::Router {
+    build_with(dir, admin, "")
+}
+
+fn build_with(dir: &std::path::Path, admin: bool, extra: &str) -> axum::Router {
     let toml = format!(
         r#"
 [storage]
@@ -31,6 +35,7 @@ targets = [{{ provider = "echo", model = "echo" }}]
 hash = "{hash}"
 models = ["chat", "gpt-*"]
 team = "payments"
+{extra}
 "#,
         hash = hash_secret(APP_KEY),
         admin = if admin {
@@ -281,5 +286,97 @@ async fn store_keys_work_and_the_audit_trail_names_the_key() {
             .any(|r| r["status"] == 403 && r["error_code"] == "model_not_allowed")
     );
     assert!(!body.contains(&secret));
+    let _ = std::fs::remove_dir_all(d);
+}
+
+const LIMITED_KEY: &str = "sk-seam-test-limited-key-0123456789";
+
+fn limited_key(extra: &str) -> String {
+    format!(
+        "[keys.limited]\nhash = \"{}\"\nmodels = [\"chat\"]\n{extra}",
+        hash_secret(LIMITED_KEY)
+    )
+}
+
+#[tokio::test]
+async fn a_key_over_its_rpm_gets_429_with_retry_after() {
+    let d = dir();
+    let app = build_with(&d, true, &limited_key("rpm = 3"));
+    for _ in 0..3 {
+        let (status, _, _) = send(
+            &app,
+            "POST",
+            "/v1/chat/completions",
+            Some(LIMITED_KEY),
+            Some(chat("chat")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, headers, body) = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some(LIMITED_KEY),
+        Some(chat("chat")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(body.contains("rate_limited"));
+    let wait: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(
+        (55..=60).contains(&wait),
+        "the first of the 3 leaves the window in about a minute: {wait}"
+    );
+    // Other keys are not affected.
+    let (status, _, _) = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some(APP_KEY),
+        Some(chat("chat")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[tokio::test]
+async fn a_stream_holds_its_concurrency_slot_until_it_ends() {
+    let d = dir();
+    let app = build_with(&d, true, &limited_key("max_concurrency = 1"));
+    let mut stream_req = chat("chat");
+    stream_req["stream"] = json!(true);
+    let req = Request::builder()
+        .method("POST")
+        .uri("/v1/chat/completions")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {LIMITED_KEY}"))
+        .body(axum::body::Body::from(stream_req.to_string()))
+        .unwrap();
+    // The stream's response is in hand but its body not read: the slot is taken.
+    let open = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(open.status(), StatusCode::OK);
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some(LIMITED_KEY),
+        Some(chat("chat")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    // Reading the stream to its end frees it.
+    let text = open.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&text).contains("[DONE]"));
+    let (status, _, _) = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some(LIMITED_KEY),
+        Some(chat("chat")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
     let _ = std::fs::remove_dir_all(d);
 }
