@@ -278,20 +278,24 @@ pub async fn require_key(State(st): State<SharedState>, mut req: Request, next: 
                     .limits
                     .check_rate(&c.key_id, rpm, std::time::Instant::now())
             {
-                return limited(
+                let e = limited(
                     format!("The key is over its {rpm} requests per minute"),
                     wait,
                 );
+                let draft = rejection_draft(&st, &req, Some(&c));
+                return reject(draft, &e).await;
             }
             let slot = match c.max_concurrency {
                 None => None,
                 Some(max) => match st.limits.acquire(&c.key_id, max) {
                     Some(s) => Some(s),
                     None => {
-                        return limited(
+                        let e = limited(
                             format!("The key already has {max} requests in flight"),
                             Duration::from_secs(1),
                         );
+                        let draft = rejection_draft(&st, &req, Some(&c));
+                        return reject(draft, &e).await;
                     }
                 },
             };
@@ -314,15 +318,43 @@ pub async fn require_key(State(st): State<SharedState>, mut req: Request, next: 
             } else {
                 "An API key is required: send Authorization: Bearer <key>"
             };
-            error_response(&ApiError::new(ErrorCode::InvalidApiKey, why))
+            let e = ApiError::new(ErrorCode::InvalidApiKey, why);
+            let draft = rejection_draft(&st, &req, None);
+            drop(req);
+            reject(draft, &e).await
         }
     }
 }
 
-fn limited(message: String, wait: Duration) -> Response {
+fn limited(message: String, wait: Duration) -> ApiError {
     let mut e = ApiError::new(ErrorCode::RateLimited, message);
     e.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
-    error_response(&e)
+    e
+}
+
+/// A request refused here still leaves its audit record (status, code, key if known), and then
+/// gets its error.
+async fn reject(draft: Option<crate::audit::Draft>, e: &ApiError) -> Response {
+    match draft {
+        Some(draft) => crate::chat::refused(draft, e).await,
+        None => error_response(e),
+    }
+}
+
+fn rejection_draft(
+    st: &SharedState,
+    req: &Request,
+    caller: Option<&Caller>,
+) -> Option<crate::audit::Draft> {
+    let endpoint = match req.uri().path() {
+        "/v1/chat/completions" => "chat",
+        "/v1/embeddings" => "embeddings",
+        _ => "models",
+    };
+    let ext = req.extensions();
+    let id = ext.get::<crate::RequestId>()?;
+    let start = ext.get::<crate::RequestStart>()?;
+    Some(st.draft(&st.live(), id, *start, req.headers(), endpoint, caller))
 }
 
 /// `/admin/*`: the admin key when one is configured; refused when API keys exist without one
