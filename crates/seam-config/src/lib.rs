@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod keys;
 pub mod policy;
+pub mod pricing;
 mod raw;
 mod routing;
 
@@ -24,6 +25,7 @@ pub use policy::{
     Action, ClassRule, DEFAULT_POLICY, Entities, EntityRule, InjectionAction, InjectionRule,
     InputConfig, Overflow, PolicyConfig, StageConfig,
 };
+pub use pricing::Price;
 pub use raw::RawConfig;
 pub use routing::{BreakerSettings, ModelConfig, Placement, RoutingConfig, Strategy, TargetConfig};
 
@@ -47,6 +49,8 @@ pub struct Config {
     pub admin: AdminConfig,
     /// Keys declared in the config (by hash); more live in the store.
     pub keys: Vec<KeyConfig>,
+    /// Price overrides by target, `provider/model` (the bundled catalog covers the rest).
+    pub pricing: BTreeMap<String, Price>,
 }
 
 #[derive(Clone, Debug)]
@@ -382,6 +386,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
 
     let audit = audit::audit(raw.audit, resolver, &mut errors);
     let admin = keys::admin(raw.admin, resolver, &mut errors);
+    let pricing = pricing::pricing(raw.pricing, &mut errors);
     let mut declared_keys = Vec::new();
     let mut hashes = std::collections::HashSet::new();
     for (name, k) in raw.keys {
@@ -423,6 +428,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             audit,
             admin,
             keys: declared_keys,
+            pricing,
         })
     } else {
         Err(errors)

@@ -25,6 +25,8 @@ pub struct RawConfig {
     pub admin: crate::keys::RawAdmin,
     #[serde(default)]
     pub keys: BTreeMap<String, crate::keys::RawKey>,
+    #[serde(default)]
+    pub pricing: BTreeMap<String, crate::pricing::RawPrice>,
 }
 
 #[derive(Debug, Default, Deserialize)]

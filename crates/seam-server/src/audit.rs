@@ -244,6 +244,7 @@ pub struct Finish<'a> {
     pub attempts: &'a [Attempt],
     pub policy: Option<&'a PolicyReport>,
     pub usage: Option<(u64, u64)>,
+    pub cost_usd: Option<f64>,
     pub ttft: Option<Duration>,
     pub rewritten: Option<&'a Rewritten>,
     /// Puts the request's tokens back into the response for `redacted` records.
@@ -329,6 +330,9 @@ impl Draft {
 
     /// Submits the record; with sync durability, waits for its commit.
     pub async fn finish(self, f: Finish<'_>) -> Result<(), ApiError> {
+        if let (Some(usd), Some(route)) = (f.cost_usd, &f.route) {
+            crate::pricing::count(route, self.key_id.as_deref(), usd);
+        }
         let Some(auditor) = self.auditor.clone() else {
             return Ok(());
         };
@@ -399,7 +403,7 @@ impl Draft {
                 prompt_tokens: p,
                 completion_tokens: c,
             }),
-            cost_usd: None,
+            cost_usd: f.cost_usd,
             latency_ms: ended.duration_since(self.start).as_secs_f64() * 1000.0,
             ttft_ms: f.ttft.map(|d| d.as_secs_f64() * 1000.0),
             cache_hit: false,

@@ -51,6 +51,11 @@ pub async fn handle(
                     .usage
                     .as_ref()
                     .map(|u| (u.prompt_tokens, u.completion_tokens));
+                let cost = out
+                    .value
+                    .usage
+                    .as_ref()
+                    .and_then(|u| live.prices.cost(&out.route, u));
                 let done = draft
                     .finish(Finish {
                         status: 200,
@@ -58,6 +63,7 @@ pub async fn handle(
                         attempts: &out.attempts,
                         policy: out.policy.as_ref(),
                         usage,
+                        cost_usd: cost,
                         rewritten: out.rewritten.as_ref(),
                         remask: out.remask.as_ref(),
                         response,
@@ -65,7 +71,11 @@ pub async fn handle(
                     })
                     .await;
                 match done {
-                    Ok(()) => answered(&out, start, metrics::CHAT),
+                    Ok(()) => {
+                        let mut resp = answered(&out, start, metrics::CHAT);
+                        cost_header(&mut resp, cost);
+                        resp
+                    }
                     Err(e) => error_response(&e),
                 }
             }
@@ -77,7 +87,7 @@ pub async fn handle(
             let ttft = start.0.elapsed();
             metrics::overhead(metrics::CHAT, ttft.saturating_sub(out.upstream));
             let report = out.policy.as_ref().map(|p| p.header());
-            let on_end = on_stream_end(draft, &out, ttft);
+            let on_end = on_stream_end(draft, &out, ttft, live.prices.clone());
             let mut resp = sse::response(out.value, on_end);
             route_headers(
                 &mut resp,
@@ -97,6 +107,7 @@ fn on_stream_end(
     draft: Draft,
     out: &Outcome<seam_gateway::ClientStream>,
     ttft: std::time::Duration,
+    prices: crate::pricing::Prices,
 ) -> Option<sse::OnEnd> {
     if !draft.audited() {
         return None;
@@ -114,8 +125,14 @@ fn on_stream_end(
                 .usage
                 .as_ref()
                 .map(|u| (u.prompt_tokens, u.completion_tokens));
+            let cost_usd = end
+                .answer
+                .usage
+                .as_ref()
+                .and_then(|u| prices.cost(&route, u));
             draft
                 .finish(Finish {
+                    cost_usd,
                     status: 200,
                     error_code: end.error.as_ref().map(|e| e.code.to_string()),
                     route: Some(route),
@@ -184,6 +201,13 @@ pub fn answered<T: serde::Serialize>(
         out.policy.as_ref().map(|p| p.header()).as_deref(),
     );
     resp
+}
+
+/// `x-seam-cost-usd`, when the target has a price.
+pub fn cost_header(resp: &mut Response, cost: Option<f64>) {
+    if let Some(v) = cost.and_then(|c| HeaderValue::from_str(&format!("{c:.8}")).ok()) {
+        resp.headers_mut().insert(crate::pricing::COST, v);
+    }
 }
 
 pub fn policy_header(resp: &mut Response, report: Option<&str>) {

@@ -55,9 +55,16 @@ pub async fn handle(
         Ok(out) => {
             // Vectors are not personal data worth keeping; the record keeps the usage.
             let usage = out.value.usage.as_ref().map(|u| (u.prompt_tokens, 0));
+            let cost = out.value.usage.as_ref().and_then(|u| {
+                live.prices.cost(
+                    &out.route,
+                    &seam_types::chat::Usage::new(u.prompt_tokens, 0),
+                )
+            });
             let done = draft
                 .finish(Finish {
                     status: 200,
+                    cost_usd: cost,
                     route: Some(out.route.clone()),
                     attempts: &out.attempts,
                     policy: out.policy.as_ref(),
@@ -67,7 +74,11 @@ pub async fn handle(
                 })
                 .await;
             match done {
-                Ok(()) => answered(&out, start, metrics::EMBEDDINGS),
+                Ok(()) => {
+                    let mut resp = answered(&out, start, metrics::EMBEDDINGS);
+                    crate::chat::cost_header(&mut resp, cost);
+                    resp
+                }
                 Err(e) => error_response(&e),
             }
         }

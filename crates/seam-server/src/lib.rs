@@ -16,6 +16,7 @@ pub mod error;
 pub mod limits;
 mod meta;
 pub mod metrics;
+pub mod pricing;
 mod sse;
 
 use std::future::Future;
@@ -44,6 +45,7 @@ pub struct Live {
     pub max_body_bytes: usize,
     /// Which audit class each alias's records get.
     pub classes: audit::Classes,
+    pub prices: pricing::Prices,
 }
 
 pub struct AppState {
@@ -76,6 +78,7 @@ impl AppState {
             gateway: Gateway::new(cfg, &registry)?,
             max_body_bytes: cfg.server.max_body_bytes,
             classes: audit::Classes::new(cfg),
+            prices: pricing::Prices::new(cfg),
         };
         let auditor = audit::Auditor::open(cfg)?.map(Arc::new);
         let keyring = auth::Keyring::open(cfg)?;
@@ -123,6 +126,7 @@ impl AppState {
             gateway,
             max_body_bytes: cfg.server.max_body_bytes,
             classes: audit::Classes::new(&cfg),
+            prices: pricing::Prices::new(&cfg),
         });
         match self.live.write() {
             Ok(mut g) => *g = live,

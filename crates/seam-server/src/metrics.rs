@@ -64,6 +64,10 @@ fn describe() {
         "Seam's own time per request: total minus upstream."
     );
     describe_counter!(ERRORS, "Errors returned to clients, by code.");
+    describe_counter!(
+        crate::pricing::SPEND,
+        "Spend in millionths of a USD, by provider and API key id (list prices or [pricing])."
+    );
 }
 
 /// A fixed label per route, so unknown paths cannot create series.

@@ -418,3 +418,51 @@ targets = [{{ provider = "mock", model = "gpt-mock" }}]
     })
     .join();
 }
+
+#[tokio::test]
+async fn every_answer_has_a_cost_from_the_catalog_or_the_config() {
+    let mock = MockUpstream::start().await.unwrap();
+    // $1 per input token, $2 per output token: the cost shows the token counts.
+    let s = setup(
+        &mock,
+        r#"
+[pricing."mock/gpt-mock"]
+input_per_mtok = 1000000
+output_per_mtok = 2000000
+[models.mini]
+targets = [{ provider = "mock", model = "gpt-4o-mini" }]
+"#,
+    );
+    let (status, h, body) = send(
+        &s.app,
+        "POST",
+        "/v1/chat/completions",
+        &[],
+        Some(chat("gpt", "one two three")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let (p, c) = (
+        v["usage"]["prompt_tokens"].as_f64().unwrap(),
+        v["usage"]["completion_tokens"].as_f64().unwrap(),
+    );
+    let cost: f64 = h["x-seam-cost-usd"].to_str().unwrap().parse().unwrap();
+    assert!((cost - (p + 2.0 * c)).abs() < 1e-6, "{cost} for {p}+{c}");
+    let r = record(&s.app, h["x-seam-request-id"].to_str().unwrap()).await;
+    assert!((r["cost_usd"].as_f64().unwrap() - cost).abs() < 1e-6);
+    // A vendor model from the bundled catalog: gpt-4o-mini at $0.15 / $0.60 per million.
+    let (_, h, body) = send(
+        &s.app,
+        "POST",
+        "/v1/chat/completions",
+        &[],
+        Some(chat("mini", "hi")),
+    )
+    .await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let expect = v["usage"]["prompt_tokens"].as_f64().unwrap() * 0.15e-6
+        + v["usage"]["completion_tokens"].as_f64().unwrap() * 0.60e-6;
+    let cost: f64 = h["x-seam-cost-usd"].to_str().unwrap().parse().unwrap();
+    assert!((cost - expect).abs() < 1e-9, "{cost} vs {expect}");
+}
