@@ -300,7 +300,9 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     /// Whatever the text and however the answer is chunked, tokenize → echo → restore gives the
-    /// original text back, and the masked text holds none of the values.
+    /// original text back, and the masked text holds none of the values. Each value stands
+    /// between `; ` delimiters: digits run straight into it would make it part of a longer number
+    /// (what it then is, is the detectors' business, tested in tests/scan.rs), not this property.
     #[test]
     fn tokenize_then_restore_is_the_identity(
         parts in proptest::collection::vec((prose(), pii()), 0..5),
@@ -310,9 +312,9 @@ proptest! {
         let mut text = String::new();
         for (p, v) in &parts {
             text.push_str(p);
-            text.push(' ');
+            text.push_str("; ");
             text.push_str(v);
-            text.push(' ');
+            text.push_str(" ;");
         }
         text.push_str(&tail);
         let p = tokenizing();
