@@ -5,118 +5,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should abort loudly
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
+#[macro_use]
+mod common;
 
+use common::{Env, KEY, Kind, Raw, cfg};
 use seam_store::*;
 use serde_json::json;
 
-const KEY: [u8; 32] = [42; 32];
 const DAY: i64 = 86_400_000;
 const T0: i64 = 1_714_564_800_000;
 
-enum Raw {
-    Sqlite(rusqlite::Connection),
-    Postgres(Box<postgres::Client>),
-}
-
-struct Env {
-    backend: BackendConfig,
-    raw: Raw,
-    dir: PathBuf,
-    drop_db: Option<(String, String)>,
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-        if let Some((admin, name)) = &self.drop_db {
-            if let Ok(mut c) = postgres::Client::connect(admin, postgres::NoTls) {
-                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        }
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Kind {
-    Sqlite,
-    Postgres,
-}
-
-fn unique() -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{}_{}_{}",
-        std::process::id(),
-        nanos % 1_000_000_000,
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
+/// A fresh database with the audit log's tables.
 fn env(kind: Kind) -> Option<Env> {
-    let dir = std::env::temp_dir().join(format!("seam-store-test-{}", unique()));
-    std::fs::create_dir_all(&dir).unwrap();
-    match kind {
-        Kind::Sqlite => {
-            let path = dir.join("audit.db");
-            // Migrations create the tables; the raw connection is for tampering.
-            drop(
-                AuditLog::open(&cfg(
-                    BackendConfig::Sqlite { path: path.clone() },
-                    Some(KEY),
-                ))
-                .unwrap(),
-            );
-            let raw = rusqlite::Connection::open(&path).unwrap();
-            Some(Env {
-                backend: BackendConfig::Sqlite { path },
-                raw: Raw::Sqlite(raw),
-                dir,
-                drop_db: None,
-            })
-        }
-        Kind::Postgres => {
-            let admin = std::env::var("SEAM_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-            let mut c = match postgres::Client::connect(&admin, postgres::NoTls) {
-                Ok(c) => c,
-                Err(e) => {
-                    if std::env::var("SEAM_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-                        panic!("PostgreSQL is required but unreachable: {e}");
-                    }
-                    eprintln!("skipping: PostgreSQL unreachable at the test URL ({e})");
-                    let _ = std::fs::remove_dir_all(&dir);
-                    return None;
-                }
-            };
-            let name = format!("seam_test_{}", unique());
-            c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-            let base = admin.split('?').next().unwrap();
-            let url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
-            let backend = BackendConfig::Postgres { url: url.clone() };
-            drop(AuditLog::open(&cfg(backend.clone(), Some(KEY))).unwrap());
-            let raw = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-            Some(Env {
-                backend,
-                raw: Raw::Postgres(Box::new(raw)),
-                dir,
-                drop_db: Some((admin, name)),
-            })
-        }
-    }
-}
-
-fn cfg(backend: BackendConfig, key: Option<[u8; 32]>) -> StoreConfig {
-    StoreConfig {
-        backend,
-        master_key: key,
-        retention: Vec::new(),
-    }
+    let e = common::env(kind, "audit.db")?;
+    drop(AuditLog::open(&cfg(e.backend.clone(), Some(KEY))).unwrap());
+    Some(e)
 }
 
 impl Env {
@@ -134,20 +37,6 @@ impl Env {
             master_key: key,
             retention,
         })
-    }
-
-    fn sql(&mut self, stmt: &str) {
-        match &mut self.raw {
-            Raw::Sqlite(c) => c.execute_batch(stmt).unwrap(),
-            Raw::Postgres(c) => c.batch_execute(stmt).unwrap(),
-        }
-    }
-
-    fn count(&mut self, sql: &str) -> i64 {
-        match &mut self.raw {
-            Raw::Sqlite(c) => c.query_row(sql, [], |r| r.get(0)).unwrap(),
-            Raw::Postgres(c) => c.query_one(sql, &[]).unwrap().get(0),
-        }
     }
 
     fn payload(&mut self, seq: i64) -> Vec<u8> {
@@ -1026,17 +915,6 @@ fn run(kind: Kind, body: fn(&mut Env)) {
     if let Some(mut e) = env(kind) {
         body(&mut e);
     }
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[test] fn $name() { super::run(super::Kind::Sqlite, super::$name) } )*
-        }
-        mod pg {
-            $( #[test] fn $name() { super::run(super::Kind::Postgres, super::$name) } )*
-        }
-    };
 }
 
 on_both_backends!(

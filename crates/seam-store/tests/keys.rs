@@ -1,114 +1,22 @@
 //! Virtual API keys, run against both backends with the same test bodies (the harness is
-//! tests/audit.rs's). PostgreSQL tests use `SEAM_TEST_POSTGRES_URL` (default
+//! tests/common). PostgreSQL tests use `SEAM_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`), each in a fresh database dropped afterwards;
 //! an unreachable server skips them unless `SEAM_REQUIRE_POSTGRES=1`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should abort loudly
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
+#[macro_use]
+mod common;
 
+use common::{Env, KEY, Kind, Raw, cfg};
 use proptest::prelude::*;
 use seam_store::*;
 
-const KEY: [u8; 32] = [42; 32];
 const T0: i64 = 1_714_564_800_000;
 
-enum Raw {
-    Sqlite(rusqlite::Connection),
-    Postgres(Box<postgres::Client>),
-}
-
-struct Env {
-    backend: BackendConfig,
-    raw: Raw,
-    dir: PathBuf,
-    drop_db: Option<(String, String)>,
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-        if let Some((admin, name)) = &self.drop_db {
-            if let Ok(mut c) = postgres::Client::connect(admin, postgres::NoTls) {
-                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        }
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Kind {
-    Sqlite,
-    Postgres,
-}
-
-fn unique() -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{}_{}_{}",
-        std::process::id(),
-        nanos % 1_000_000_000,
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
+/// A fresh, empty database: each test chooses which store migrates first.
 fn env(kind: Kind) -> Option<Env> {
-    let dir = std::env::temp_dir().join(format!("seam-store-test-{}", unique()));
-    std::fs::create_dir_all(&dir).unwrap();
-    match kind {
-        Kind::Sqlite => {
-            let path = dir.join("keys.db");
-            // Nothing is opened yet, so each test chooses which store migrates first; the raw
-            // connection is for inspecting the tables.
-            let raw = rusqlite::Connection::open(&path).unwrap();
-            Some(Env {
-                backend: BackendConfig::Sqlite { path },
-                raw: Raw::Sqlite(raw),
-                dir,
-                drop_db: None,
-            })
-        }
-        Kind::Postgres => {
-            let admin = std::env::var("SEAM_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-            let mut c = match postgres::Client::connect(&admin, postgres::NoTls) {
-                Ok(c) => c,
-                Err(e) => {
-                    if std::env::var("SEAM_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-                        panic!("PostgreSQL is required but unreachable: {e}");
-                    }
-                    eprintln!("skipping: PostgreSQL unreachable at the test URL ({e})");
-                    let _ = std::fs::remove_dir_all(&dir);
-                    return None;
-                }
-            };
-            let name = format!("seam_test_{}", unique());
-            c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-            let base = admin.split('?').next().unwrap();
-            let url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
-            let backend = BackendConfig::Postgres { url: url.clone() };
-            let raw = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-            Some(Env {
-                backend,
-                raw: Raw::Postgres(Box::new(raw)),
-                dir,
-                drop_db: Some((admin, name)),
-            })
-        }
-    }
-}
-
-fn cfg(backend: BackendConfig, key: Option<[u8; 32]>) -> StoreConfig {
-    StoreConfig {
-        backend,
-        master_key: key,
-        retention: Vec::new(),
-    }
+    common::env(kind, "keys.db")
 }
 
 impl Env {
@@ -118,13 +26,6 @@ impl Env {
 
     fn audit(&self) -> AuditLog {
         AuditLog::open(&cfg(self.backend.clone(), Some(KEY))).unwrap()
-    }
-
-    fn count(&mut self, sql: &str) -> i64 {
-        match &mut self.raw {
-            Raw::Sqlite(c) => c.query_row(sql, [], |r| r.get(0)).unwrap(),
-            Raw::Postgres(c) => c.query_one(sql, &[]).unwrap().get(0),
-        }
     }
 
     /// Every stored column of every key, as text, for checking what is (not) stored.
@@ -300,17 +201,6 @@ fn run(kind: Kind, body: fn(&mut Env)) {
     if let Some(mut e) = env(kind) {
         body(&mut e);
     }
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[test] fn $name() { super::run(super::Kind::Sqlite, super::$name) } )*
-        }
-        mod pg {
-            $( #[test] fn $name() { super::run(super::Kind::Postgres, super::$name) } )*
-        }
-    };
 }
 
 on_both_backends!(
