@@ -166,16 +166,10 @@ fn lettered(text: &str, run: &Run<'_>, i: usize) -> Option<(usize, usize, &'stat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Scanner;
     use crate::detectors::scan::GATE_PATTERNS;
 
     fn found(text: &str) -> Vec<(&'static str, &str)> {
-        let s = Scanner::new(vec![Box::new(Apac::new())]);
-        s.scan(text)
-            .iter()
-            .filter(|f| f.score >= 0.5)
-            .map(|f| (f.entity, &text[f.start..f.end]))
-            .collect()
+        crate::detectors::found_by(Box::new(Apac::new()), text)
     }
 
     #[test]

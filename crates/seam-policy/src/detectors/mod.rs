@@ -39,3 +39,15 @@ pub fn all() -> Vec<Box<dyn Detector>> {
         Box::new(secrets::Secrets::new()),
     ]
 }
+
+/// For detector tests: what one detector reports in `text` at the default threshold, as
+/// (entity, matched text), after normalisation, context and overlap resolution.
+#[cfg(test)]
+pub(crate) fn found_by(detector: Box<dyn Detector>, text: &str) -> Vec<(&'static str, &str)> {
+    crate::Scanner::new(vec![detector])
+        .scan(text)
+        .iter()
+        .filter(|f| f.score >= 0.5)
+        .map(|f| (f.entity, &text[f.start..f.end]))
+        .collect()
+}

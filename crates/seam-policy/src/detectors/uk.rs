@@ -158,16 +158,10 @@ fn nino(text: &str, run: &Run<'_>, i: usize) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Scanner;
     use crate::detectors::scan::GATE_PATTERNS;
 
     fn found(text: &str) -> Vec<(&'static str, &str)> {
-        let s = Scanner::new(vec![Box::new(Uk::new())]);
-        s.scan(text)
-            .iter()
-            .filter(|f| f.score >= 0.5)
-            .map(|f| (f.entity, &text[f.start..f.end]))
-            .collect()
+        crate::detectors::found_by(Box::new(Uk::new()), text)
     }
 
     #[test]

@@ -168,16 +168,10 @@ fn valid(run: &Run<'_>, i: usize, j: usize, check: Check) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Scanner;
     use crate::detectors::scan::GATE_PATTERNS;
 
     fn found(text: &str) -> Vec<(&'static str, &str)> {
-        let s = Scanner::new(vec![Box::new(Us::new())]);
-        s.scan(text)
-            .iter()
-            .filter(|f| f.score >= 0.5)
-            .map(|f| (f.entity, &text[f.start..f.end]))
-            .collect()
+        crate::detectors::found_by(Box::new(Us::new()), text)
     }
 
     #[test]
