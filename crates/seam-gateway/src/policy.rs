@@ -144,6 +144,20 @@ pub struct PolicyReport {
 impl PolicyReport {
     /// `policy=NAME; input=ENTITY:action:count,…; output=…; injection=0.12; dropped_messages=2`.
     /// Entity names, actions and counts only, never values.
+    /// (stage, entity type, action, count) of every decision, sorted; a flagged injection is
+    /// `input`, `PROMPT_INJECTION`, `flag`. For the audit trail.
+    pub fn counts(&self) -> Vec<(&'static str, &'static str, &'static str, usize)> {
+        let mut v: Vec<_> = seam_policy::engine::summarize(&self.records)
+            .into_iter()
+            .map(|((stage, entity, action), n)| (stage.as_str(), entity, action, n))
+            .collect();
+        if self.injection_flagged {
+            v.push(("input", "PROMPT_INJECTION", "flag", 1));
+            v.sort_unstable();
+        }
+        v
+    }
+
     pub fn header(&self) -> String {
         let mut h = format!("policy={}", self.policy);
         let summary = seam_policy::engine::summarize(&self.records);

@@ -220,7 +220,7 @@ pub fn now_ms() -> i64 {
 /// A record in the making.
 pub struct Draft {
     auditor: Option<Arc<Auditor>>,
-    classes: Classes,
+    classes: Arc<Classes>,
     id: String,
     time_ms: i64,
     start: Instant,
@@ -258,7 +258,7 @@ pub struct Finish<'a> {
 impl Draft {
     pub fn new(
         auditor: Option<Arc<Auditor>>,
-        classes: &Classes,
+        classes: &Arc<Classes>,
         id: &str,
         start: Instant,
         headers: &HeaderMap,
@@ -284,7 +284,7 @@ impl Draft {
         let elapsed = i64::try_from(start.elapsed().as_millis()).unwrap_or(0);
         Draft {
             auditor,
-            classes: classes.clone(),
+            classes: Arc::clone(classes),
             id: id.to_owned(),
             time_ms: now_ms() - elapsed,
             start,
@@ -366,13 +366,13 @@ impl Draft {
         let findings = f
             .policy
             .map(|p| {
-                seam_policy_summary(p)
+                p.counts()
                     .into_iter()
                     .map(|(stage, entity, action, count)| FindingRecord {
-                        stage,
-                        entity,
-                        action,
-                        count,
+                        stage: stage.to_owned(),
+                        entity: entity.to_owned(),
+                        action: action.to_owned(),
+                        count: u32::try_from(count).unwrap_or(u32::MAX),
                     })
                     .collect()
             })
@@ -420,29 +420,4 @@ impl Draft {
         };
         auditor.submit(rec).await
     }
-}
-
-/// (stage, entity, action, count) of a policy report.
-fn seam_policy_summary(p: &PolicyReport) -> Vec<(String, String, String, u32)> {
-    let mut counts: std::collections::BTreeMap<(String, String, String), u32> =
-        std::collections::BTreeMap::new();
-    if p.injection_flagged {
-        counts.insert(
-            ("input".into(), "PROMPT_INJECTION".into(), "flag".into()),
-            1,
-        );
-    }
-    for r in &p.records {
-        *counts
-            .entry((
-                r.stage.as_str().to_owned(),
-                r.entity.to_owned(),
-                r.action.as_str().to_owned(),
-            ))
-            .or_insert(0) += 1;
-    }
-    counts
-        .into_iter()
-        .map(|((s, e, a), n)| (s, e, a, n))
-        .collect()
 }

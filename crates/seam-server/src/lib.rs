@@ -44,7 +44,7 @@ pub struct Live {
     pub gateway: Gateway,
     pub max_body_bytes: usize,
     /// Which audit class each alias's records get.
-    pub classes: audit::Classes,
+    pub classes: Arc<audit::Classes>,
     pub prices: pricing::Prices,
 }
 
@@ -77,7 +77,7 @@ impl AppState {
         let live = Live {
             gateway: Gateway::new(cfg, &registry)?,
             max_body_bytes: cfg.server.max_body_bytes,
-            classes: audit::Classes::new(cfg),
+            classes: Arc::new(audit::Classes::new(cfg)),
             prices: pricing::Prices::new(cfg),
         };
         let auditor = audit::Auditor::open(cfg)?.map(Arc::new);
@@ -125,7 +125,7 @@ impl AppState {
         let live = Arc::new(Live {
             gateway,
             max_body_bytes: cfg.server.max_body_bytes,
-            classes: audit::Classes::new(&cfg),
+            classes: Arc::new(audit::Classes::new(&cfg)),
             prices: pricing::Prices::new(&cfg),
         });
         match self.live.write() {
