@@ -71,6 +71,17 @@ pub enum StorageConfig {
     },
 }
 
+impl StorageConfig {
+    /// `storage.redis_url`: shared counters and caches across replicas.
+    pub fn redis_url(&self) -> Option<&str> {
+        match self {
+            StorageConfig::Sqlite { redis_url, .. } | StorageConfig::Postgres { redis_url, .. } => {
+                redis_url.as_deref()
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProviderKind {
     /// Any OpenAI-compatible server: OpenAI, vLLM, Ollama, llama.cpp, TGI, LiteLLM…

@@ -17,6 +17,7 @@ pub mod limits;
 mod meta;
 pub mod metrics;
 pub mod pricing;
+pub mod shared;
 mod sse;
 
 use std::future::Future;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub keyring: auth::Keyring,
     /// Per-key rate and concurrency counters (this process).
     pub limits: limits::Limits,
+    /// The Redis replicas share, with `storage.redis_url`.
+    pub redis: Option<Arc<shared::Redis>>,
     /// The hash of `[admin] key`.
     pub admin_key_hash: Option<String>,
     /// Unix seconds at start-up, reported as `created` of each model.
@@ -85,6 +88,7 @@ impl AppState {
         Ok(AppState {
             keyring,
             limits: limits::Limits::default(),
+            redis: shared::Redis::from_config(cfg)?.map(Arc::new),
             admin_key_hash: cfg
                 .admin
                 .key
