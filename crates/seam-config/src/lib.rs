@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod keys;
+pub mod limits;
 pub mod policy;
 pub mod pricing;
 mod raw;
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 pub use audit::{AuditClass, AuditConfig, Durability, MasterKey, RetentionRule};
 pub use keys::{AdminConfig, BudgetPeriod, KeyConfig};
+pub use limits::{LimitRule, LimitsConfig};
 pub use policy::{
     Action, ClassRule, DEFAULT_POLICY, Entities, EntityRule, InjectionAction, InjectionRule,
     InputConfig, Overflow, PolicyConfig, StageConfig,
@@ -51,6 +53,8 @@ pub struct Config {
     pub keys: Vec<KeyConfig>,
     /// Price overrides by target, `provider/model` (the bundled catalog covers the rest).
     pub pricing: BTreeMap<String, Price>,
+    /// `[limits]`: org, team and subject limits (a key's are on the key).
+    pub limits: LimitsConfig,
 }
 
 #[derive(Clone, Debug)]
@@ -398,6 +402,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
     let audit = audit::audit(raw.audit, resolver, &mut errors);
     let admin = keys::admin(raw.admin, resolver, &mut errors);
     let pricing = pricing::pricing(raw.pricing, &mut errors);
+    let limits = limits::limits(raw.limits, &mut errors);
     let mut declared_keys = Vec::new();
     let mut hashes = std::collections::HashSet::new();
     for (name, k) in raw.keys {
@@ -440,6 +445,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             admin,
             keys: declared_keys,
             pricing,
+            limits,
         })
     } else {
         Err(errors)

@@ -22,29 +22,18 @@ pub struct LedgerSink {
 }
 
 impl LedgerSink {
-    /// Opens the ledger (applying migrations) and starts its writer; the thread ends, after a
-    /// last flush, when every sink is dropped.
-    pub fn open(store: &StoreConfig) -> Result<LedgerSink, String> {
+    /// Starts the writer; its connection opens with the first charge (so a server that never
+    /// spends never creates a database). The thread ends, after a last flush, when every sink
+    /// is dropped.
+    pub fn new(store: &StoreConfig) -> Result<LedgerSink, String> {
         let (tx, rx) = mpsc::channel();
-        let (opened, ready) = mpsc::sync_channel(1);
         let cfg = store.clone();
-        // The connection is opened on the writer's thread: the PostgreSQL client must not run
+        // The writer's connection lives on its own thread: the PostgreSQL client must not run
         // on the async runtime's threads.
         std::thread::Builder::new()
             .name("seam-ledger".into())
-            .spawn(move || match Ledger::open(&cfg) {
-                Ok(writer) => {
-                    let _ = opened.send(Ok(()));
-                    write(writer, &rx);
-                }
-                Err(e) => {
-                    let _ = opened.send(Err(format!("spend ledger: {e}")));
-                }
-            })
+            .spawn(move || write(&cfg, &rx))
             .map_err(|e| format!("spend ledger: cannot start its writer: {e}"))?;
-        ready
-            .recv()
-            .map_err(|_| "spend ledger: its writer stopped while opening".to_owned())??;
         Ok(LedgerSink {
             tx,
             store: store.clone(),
@@ -100,7 +89,8 @@ impl LedgerSink {
     }
 }
 
-fn write(mut ledger: Ledger, rx: &mpsc::Receiver<Charge>) {
+fn write(store: &StoreConfig, rx: &mpsc::Receiver<Charge>) {
+    let mut ledger: Option<Ledger> = None;
     let mut pending: HashMap<(String, String), u64> = HashMap::new();
     let mut due = Instant::now() + FLUSH;
     loop {
@@ -114,25 +104,48 @@ fn write(mut ledger: Ledger, rx: &mpsc::Receiver<Charge>) {
             Err(RecvTimeoutError::Disconnected) => true,
         };
         if (closed || Instant::now() >= due) && !pending.is_empty() {
-            let charges: Vec<Charge> = pending
-                .iter()
-                .map(|((scope, period), v)| Charge {
-                    scope: scope.clone(),
-                    period: period.clone(),
-                    microusd: *v,
-                })
-                .collect();
-            match ledger.add(&charges) {
-                Ok(()) => pending.clear(),
-                // Kept and retried at the next flush.
-                Err(e) => tracing::warn!(error = %e, "spend ledger not written; retrying"),
-            }
+            flush(store, &mut ledger, &mut pending);
         }
         if Instant::now() >= due {
             due = Instant::now() + FLUSH;
         }
         if closed {
             return;
+        }
+    }
+}
+
+/// Writes the pending increments; on failure they stay pending for the next flush.
+fn flush(
+    store: &StoreConfig,
+    ledger: &mut Option<Ledger>,
+    pending: &mut HashMap<(String, String), u64>,
+) {
+    if ledger.is_none() {
+        match Ledger::open(store) {
+            Ok(l) => *ledger = Some(l),
+            Err(e) => {
+                tracing::warn!(error = %e, "spend ledger unavailable; retrying");
+                return;
+            }
+        }
+    }
+    let Some(l) = ledger.as_mut() else {
+        return;
+    };
+    let charges: Vec<Charge> = pending
+        .iter()
+        .map(|((scope, period), v)| Charge {
+            scope: scope.clone(),
+            period: period.clone(),
+            microusd: *v,
+        })
+        .collect();
+    match l.add(&charges) {
+        Ok(()) => pending.clear(),
+        Err(e) => {
+            tracing::warn!(error = %e, "spend ledger not written; retrying");
+            *ledger = None;
         }
     }
 }

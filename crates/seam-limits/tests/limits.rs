@@ -319,7 +319,7 @@ async fn budgets_survive_a_restart_through_the_ledger(kind: Kind) {
     };
     let now = seam_limits::now_ms();
     let (p, spent_before) = {
-        let Some((l, p)) = limiter(kind, Some(LedgerSink::open(&store).unwrap())).await else {
+        let Some((l, p)) = limiter(kind, Some(LedgerSink::new(&store).unwrap())).await else {
             return;
         };
         let s = [scope(
@@ -355,7 +355,7 @@ async fn budgets_survive_a_restart_through_the_ledger(kind: Kind) {
     assert_eq!(seen, spent_before);
     // A fresh limiter (a restart; for Redis, a flushed counter) starts from the ledger.
     let l = match kind {
-        Kind::Local => Limiter::local(Some(LedgerSink::open(&store).unwrap())),
+        Kind::Local => Limiter::local(Some(LedgerSink::new(&store).unwrap())),
         Kind::Redis => {
             let c = redis_connect().await.unwrap();
             let mut conn = c().await.unwrap();
@@ -364,7 +364,7 @@ async fn budgets_survive_a_restart_through_the_ledger(kind: Kind) {
                 .query_async(&mut conn)
                 .await
                 .unwrap();
-            Limiter::redis(c, Some(LedgerSink::open(&store).unwrap()), OnError::Closed)
+            Limiter::redis(c, Some(LedgerSink::new(&store).unwrap()), OnError::Closed)
         }
     };
     let s = [scope(

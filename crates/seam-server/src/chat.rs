@@ -38,9 +38,57 @@ pub async fn handle(
     {
         return refused(draft, &e).await;
     }
+    let scopes = st.limits.scopes(caller.as_deref(), draft.subject());
+    let default_max = st.limits.default_max_tokens();
+    let ticket = match st
+        .limits
+        .admit(rid.0.to_str().unwrap_or("unknown"), &scopes, || {
+            crate::limits::chat_estimate(&live, &req, default_max)
+        })
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => return refused(draft, &e).await,
+    };
     let anywhere = Placement::default();
     if !req.is_stream() {
-        return match live.gateway.chat(&req, &anywhere).await {
+        let (resp, used) = unary(draft, &live, &req, start).await;
+        crate::limits::settle(ticket, used.0, used.1).await;
+        return resp;
+    }
+    match live.gateway.chat_stream(&req, &anywhere).await {
+        Ok(out) => {
+            let ttft = start.0.elapsed();
+            metrics::overhead(metrics::CHAT, ttft.saturating_sub(out.upstream));
+            let report = out.policy.as_ref().map(|p| p.header());
+            let on_end = on_stream_end(draft, &out, ttft, live.prices.clone(), ticket);
+            let mut resp = sse::response(out.value, Some(on_end));
+            route_headers(
+                &mut resp,
+                Some(&out.route),
+                &out.attempts,
+                Some(&out.reason),
+            );
+            policy_header(&mut resp, report.as_deref());
+            resp
+        }
+        Err(f) => {
+            crate::limits::settle(ticket, 0, None).await;
+            failed(draft, &f).await
+        }
+    }
+}
+
+/// A unary chat answer (or its error), and the tokens and cost it used.
+async fn unary(
+    draft: Draft,
+    live: &crate::Live,
+    req: &ChatRequest,
+    start: RequestStart,
+) -> (Response, (u64, Option<f64>)) {
+    let anywhere = Placement::default();
+    {
+        match live.gateway.chat(req, &anywhere).await {
             Ok(out) => {
                 let response = draft
                     .keeps_payloads()
@@ -70,54 +118,37 @@ pub async fn handle(
                         ..Finish::default()
                     })
                     .await;
-                match done {
+                let tokens = usage.map_or(0, |(p, c)| p + c);
+                let resp = match done {
                     Ok(()) => {
                         let mut resp = answered(&out, start, metrics::CHAT);
                         cost_header(&mut resp, cost);
                         resp
                     }
                     Err(e) => error_response(&e),
-                }
+                };
+                (resp, (tokens, cost))
             }
-            Err(f) => failed(draft, &f).await,
-        };
-    }
-    match live.gateway.chat_stream(&req, &anywhere).await {
-        Ok(out) => {
-            let ttft = start.0.elapsed();
-            metrics::overhead(metrics::CHAT, ttft.saturating_sub(out.upstream));
-            let report = out.policy.as_ref().map(|p| p.header());
-            let on_end = on_stream_end(draft, &out, ttft, live.prices.clone());
-            let mut resp = sse::response(out.value, on_end);
-            route_headers(
-                &mut resp,
-                Some(&out.route),
-                &out.attempts,
-                Some(&out.reason),
-            );
-            policy_header(&mut resp, report.as_deref());
-            resp
+            Err(f) => (failed(draft, &f).await, (0, None)),
         }
-        Err(f) => failed(draft, &f).await,
     }
 }
 
-/// The hook that writes a stream's record when it ends (before `[DONE]`).
+/// The hook that settles a stream's limits and writes its record when it ends (before
+/// `[DONE]`). A stream whose usage is unknown (cut short) is charged its reservation.
 fn on_stream_end(
     draft: Draft,
     out: &Outcome<seam_gateway::ClientStream>,
     ttft: std::time::Duration,
     prices: crate::pricing::Prices,
-) -> Option<sse::OnEnd> {
-    if !draft.audited() {
-        return None;
-    }
+    ticket: seam_limits::Ticket,
+) -> sse::OnEnd {
     let route = out.route.clone();
     let attempts = out.attempts.clone();
     let policy = out.policy.clone();
     let rewritten = out.rewritten.clone();
     let remask = out.remask.clone();
-    Some(Box::new(move |end: sse::StreamEnd| {
+    Box::new(move |end: sse::StreamEnd| {
         Box::pin(async move {
             let response = draft.keeps_payloads().then(|| end.answer.to_json());
             let usage = end
@@ -130,6 +161,13 @@ fn on_stream_end(
                 .usage
                 .as_ref()
                 .and_then(|u| prices.cost(&route, u));
+            match usage {
+                Some((p, c)) => crate::limits::settle(ticket, p + c, cost_usd).await,
+                None => {
+                    let r = ticket.reserved();
+                    ticket.settle(r).await;
+                }
+            }
             draft
                 .finish(Finish {
                     cost_usd,
@@ -147,7 +185,7 @@ fn on_stream_end(
                 })
                 .await
         })
-    }))
+    })
 }
 
 /// A request refused before the gateway saw it (bad body, too large).

@@ -73,8 +73,8 @@ mod writer;
 use std::path::PathBuf;
 
 pub use chain::{Problem, ProblemKind, VerifyReport};
-pub use ledger::{Charge, Ledger};
 pub use keys::{BudgetPeriod, KeyRecord, KeyScope, KeyStore, glob_match, hash_secret};
+pub use ledger::{Charge, Ledger};
 pub use log::AuditLog;
 pub use record::*;
 pub use stored::{PayloadState, RecordKind, StoredRecord};
