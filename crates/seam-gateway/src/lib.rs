@@ -134,17 +134,24 @@ impl Gateway {
         }
     }
 
+    /// A unary answer. `key_policy`: the caller's key's policy, laid over the route's (it can
+    /// tighten, never loosen).
     pub async fn chat(
         &self,
         req: &ChatRequest,
         constraints: &Placement,
+        key_policy: Option<&str>,
     ) -> Result<Outcome<ChatCompletion>, Failure> {
         let route = self.resolve(&req.model).map_err(Failure::before_attempts)?;
         let contract = self
             .contracts
             .for_request(&route.name, req)
             .map_err(Failure::before_attempts)?;
-        let policy = self.policies.for_route(&route.name);
+        let policy = self
+            .policies
+            .for_request(&route.name, key_policy)
+            .map_err(Failure::before_attempts)?;
+        let policy = &policy;
         let mut prepared =
             policy::prepare(policy, req, first_model(&route)).map_err(|r| Failure::refused(*r))?;
         if let Some(c) = &contract {
@@ -224,6 +231,7 @@ impl Gateway {
         &self,
         req: &ChatRequest,
         constraints: &Placement,
+        key_policy: Option<&str>,
     ) -> Result<Outcome<ClientStream>, Failure> {
         let route = self.resolve(&req.model).map_err(Failure::before_attempts)?;
         if self
@@ -232,7 +240,7 @@ impl Gateway {
             .map_err(Failure::before_attempts)?
             .is_some()
         {
-            let out = self.chat(req, constraints).await?;
+            let out = self.chat(req, constraints, key_policy).await?;
             let usage = req.wants_stream_usage();
             return Ok(Outcome {
                 value: Box::pin(stream::from_completion(out.value, usage)),
@@ -245,7 +253,11 @@ impl Gateway {
                 remask: out.remask,
             });
         }
-        let policy = self.policies.for_route(&route.name);
+        let policy = self
+            .policies
+            .for_request(&route.name, key_policy)
+            .map_err(Failure::before_attempts)?;
+        let policy = &policy;
         let prepared =
             policy::prepare(policy, req, first_model(&route)).map_err(|r| Failure::refused(*r))?;
         let placement = prepared.placement(constraints);
@@ -295,9 +307,14 @@ impl Gateway {
         &self,
         req: &EmbeddingsRequest,
         constraints: &Placement,
+        key_policy: Option<&str>,
     ) -> Result<Outcome<EmbeddingsResponse>, Failure> {
         let route = self.resolve(&req.model).map_err(Failure::before_attempts)?;
-        let policy = self.policies.for_route(&route.name);
+        let policy = self
+            .policies
+            .for_request(&route.name, key_policy)
+            .map_err(Failure::before_attempts)?;
+        let policy = &policy;
         let (sent, private, report) =
             policy::prepare_embeddings(policy, req).map_err(|r| Failure::refused(*r))?;
         let mut placement = constraints.clone();

@@ -52,11 +52,13 @@ pub async fn handle(
     };
     let anywhere = Placement::default();
     if !req.is_stream() {
-        let (resp, used) = unary(draft, &live, &req, start).await;
+        let key_policy = caller.as_ref().and_then(|c| c.policy.as_deref());
+        let (resp, used) = unary(draft, &live, &req, start, key_policy).await;
         crate::limits::settle(ticket, used.0, used.1).await;
         return resp;
     }
-    match live.gateway.chat_stream(&req, &anywhere).await {
+    let key_policy = caller.as_ref().and_then(|c| c.policy.as_deref());
+    match live.gateway.chat_stream(&req, &anywhere, key_policy).await {
         Ok(out) => {
             let ttft = start.0.elapsed();
             metrics::overhead(metrics::CHAT, ttft.saturating_sub(out.upstream));
@@ -85,10 +87,11 @@ async fn unary(
     live: &crate::Live,
     req: &ChatRequest,
     start: RequestStart,
+    key_policy: Option<&str>,
 ) -> (Response, (u64, Option<f64>)) {
     let anywhere = Placement::default();
     {
-        match live.gateway.chat(req, &anywhere).await {
+        match live.gateway.chat(req, &anywhere, key_policy).await {
             Ok(out) => {
                 let response = draft
                     .keeps_payloads()

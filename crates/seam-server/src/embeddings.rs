@@ -62,7 +62,12 @@ pub async fn handle(
         Ok(t) => t,
         Err(e) => return refused(draft, &e).await,
     };
-    match live.gateway.embeddings(&req, &Placement::default()).await {
+    let key_policy = caller.as_ref().and_then(|c| c.policy.as_deref());
+    match live
+        .gateway
+        .embeddings(&req, &Placement::default(), key_policy)
+        .await
+    {
         Ok(out) => {
             // Vectors are not personal data worth keeping; the record keeps the usage.
             let usage = out.value.usage.as_ref().map(|u| (u.prompt_tokens, 0));
