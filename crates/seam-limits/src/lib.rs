@@ -373,7 +373,7 @@ fn held(scopes: &[&Scope], now: u64) -> Vec<Held> {
 }
 
 fn metrics_error() {
-    // Counted by the server through `Limiter::errors`.
+    // Exported by the server from [`errors`].
     ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 

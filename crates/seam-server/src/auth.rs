@@ -330,7 +330,9 @@ pub async fn require_key(State(st): State<SharedState>, mut req: Request, next: 
             .and_then(|r| r.0.to_str().ok())
             .unwrap_or("unknown")
             .to_owned();
-        let ticket = match st.limits.admit(&id, &scopes, || (0, 0)).await {
+        let live = st.live();
+        let labels = crate::limits::Labels::new(&live, caller.as_deref(), None);
+        let ticket = match st.limits.admit(&id, &scopes, labels, || (0, 0)).await {
             Ok(t) => t,
             Err(e) => {
                 let draft = rejection_draft(&st, &req, caller.as_deref());

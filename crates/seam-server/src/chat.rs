@@ -42,9 +42,12 @@ pub async fn handle(
     let default_max = st.limits.default_max_tokens();
     let ticket = match st
         .limits
-        .admit(rid.0.to_str().unwrap_or("unknown"), &scopes, || {
-            crate::limits::chat_estimate(&live, &req, default_max)
-        })
+        .admit(
+            rid.0.to_str().unwrap_or("unknown"),
+            &scopes,
+            crate::limits::Labels::new(&live, caller.as_deref(), Some(&req.model)),
+            || crate::limits::chat_estimate(&live, &req, default_max),
+        )
         .await
     {
         Ok(t) => t,

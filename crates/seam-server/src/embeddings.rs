@@ -54,9 +54,12 @@ pub async fn handle(
     let scopes = st.limits.scopes(caller.as_deref(), draft.subject());
     let ticket = match st
         .limits
-        .admit(rid.0.to_str().unwrap_or("unknown"), &scopes, || {
-            crate::limits::embeddings_estimate(&live, &req)
-        })
+        .admit(
+            rid.0.to_str().unwrap_or("unknown"),
+            &scopes,
+            crate::limits::Labels::new(&live, caller.as_deref(), Some(&req.model)),
+            || crate::limits::embeddings_estimate(&live, &req),
+        )
         .await
     {
         Ok(t) => t,

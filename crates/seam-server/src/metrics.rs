@@ -65,6 +65,14 @@ fn describe() {
     );
     describe_counter!(ERRORS, "Errors returned to clients, by code.");
     describe_counter!(
+        crate::limits::REJECTIONS,
+        "Requests refused by a limit or budget, by code (rate_limited, tokens_limited, budget_exceeded, limits_unavailable), scope kind (org, team, key, subject), key id, team and model alias."
+    );
+    describe_counter!(
+        crate::limits::LIMIT_ERRORS,
+        "Times the shared limit counters (Redis) or the spend ledger could not be reached."
+    );
+    describe_counter!(
         crate::pricing::SPEND,
         "Spend in millionths of a USD, by provider and API key id (list prices or [pricing])."
     );
