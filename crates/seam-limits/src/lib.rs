@@ -407,6 +407,24 @@ impl Ticket {
         }
     }
 
+    /// Settles without making the caller wait: in process at once (it takes microseconds), in
+    /// Redis on a task of its own, so a response is not held back by a round trip.
+    pub fn settle_soon(mut self, used: Used) {
+        let Some(a) = self.admitted.take() else {
+            return;
+        };
+        match &self.limiter.backend {
+            Backend::Local(l) => self.limiter.settle_local(l, a, used),
+            Backend::Redis(_) => {
+                let limiter = Arc::clone(&self.limiter);
+                let settle = async move { limiter.settle(a, used, now_ms()).await };
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    rt.spawn(settle);
+                }
+            }
+        }
+    }
+
     /// [`Ticket::settle`] at a given time (tests).
     pub async fn settle_at(mut self, used: Used, now: u64) {
         if let Some(a) = self.admitted.take() {

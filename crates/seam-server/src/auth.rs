@@ -343,7 +343,7 @@ pub async fn require_key(State(st): State<SharedState>, mut req: Request, next: 
             req.extensions_mut().insert(c);
         }
         let resp = next.run(req).await;
-        crate::limits::settle(ticket, 0, None).await;
+        crate::limits::settle(ticket, 0, None);
         return resp;
     }
     if let Some(c) = caller {

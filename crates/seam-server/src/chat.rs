@@ -57,7 +57,7 @@ pub async fn handle(
     if !req.is_stream() {
         let key_policy = caller.as_ref().and_then(|c| c.policy.as_deref());
         let (resp, used) = unary(draft, &live, &req, start, key_policy).await;
-        crate::limits::settle(ticket, used.0, used.1).await;
+        crate::limits::settle(ticket, used.0, used.1);
         return resp;
     }
     let key_policy = caller.as_ref().and_then(|c| c.policy.as_deref());
@@ -78,7 +78,7 @@ pub async fn handle(
             resp
         }
         Err(f) => {
-            crate::limits::settle(ticket, 0, None).await;
+            crate::limits::settle(ticket, 0, None);
             failed(draft, &f).await
         }
     }
@@ -168,10 +168,10 @@ fn on_stream_end(
                 .as_ref()
                 .and_then(|u| prices.cost(&route, u));
             match usage {
-                Some((p, c)) => crate::limits::settle(ticket, p + c, cost_usd).await,
+                Some((p, c)) => crate::limits::settle(ticket, p + c, cost_usd),
                 None => {
                     let r = ticket.reserved();
-                    ticket.settle(r).await;
+                    ticket.settle_soon(r);
                 }
             }
             draft

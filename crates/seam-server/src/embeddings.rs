@@ -92,7 +92,7 @@ pub async fn handle(
                     ..Finish::default()
                 })
                 .await;
-            crate::limits::settle(ticket, usage.map_or(0, |u| u.0), cost).await;
+            crate::limits::settle(ticket, usage.map_or(0, |u| u.0), cost);
             match done {
                 Ok(()) => {
                     let mut resp = answered(&out, start, metrics::EMBEDDINGS);
@@ -103,7 +103,7 @@ pub async fn handle(
             }
         }
         Err(f) => {
-            crate::limits::settle(ticket, 0, None).await;
+            crate::limits::settle(ticket, 0, None);
             failed(draft, &f).await
         }
     }

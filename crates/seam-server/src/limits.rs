@@ -250,14 +250,13 @@ fn worst_cost(live: &crate::Live, model: &str, prompt: u64, completion: u64) -> 
         .unwrap_or(0)
 }
 
-/// Settles a ticket with what the request used (cost in USD as reported or priced).
-pub async fn settle(ticket: Ticket, tokens: u64, cost_usd: Option<f64>) {
-    ticket
-        .settle(Used {
-            tokens,
-            microusd: cost_usd.map_or(0, micro),
-        })
-        .await;
+/// Settles a ticket with what the request used (cost in USD as reported or priced), without
+/// holding the response back for a Redis round trip.
+pub fn settle(ticket: Ticket, tokens: u64, cost_usd: Option<f64>) {
+    ticket.settle_soon(Used {
+        tokens,
+        microusd: cost_usd.map_or(0, micro),
+    });
 }
 
 fn usd(micro: u64) -> String {

@@ -145,7 +145,11 @@ async fn a_team_limit_is_shared_by_the_teams_keys_only() {
                 && l.contains("key=\"limited\"")
         })
         .unwrap_or_else(|| panic!("no rejection metric in {text}"));
-    for label in ["code=\"rate_limited\"", "team=\"payments\"", "model=\"chat\""] {
+    for label in [
+        "code=\"rate_limited\"",
+        "team=\"payments\"",
+        "model=\"chat\"",
+    ] {
         assert!(line.contains(label), "{line}");
     }
     assert!(!text.contains(LIMITED_KEY));
