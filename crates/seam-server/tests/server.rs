@@ -10,6 +10,8 @@ use seam_testkit::MockUpstream;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+#[path = "server/admin_keys.rs"]
+mod admin_keys;
 #[path = "server/audit.rs"]
 mod audit;
 #[path = "server/auth.rs"]
