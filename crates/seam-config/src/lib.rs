@@ -51,6 +51,8 @@ pub struct Config {
     pub keys: Vec<KeyConfig>,
     /// Price overrides by target, `provider/model` (the bundled catalog covers the rest).
     pub pricing: BTreeMap<String, Price>,
+    /// How reported usage is checked before it is priced.
+    pub usage: pricing::UsageConfig,
 }
 
 #[derive(Clone, Debug)]
@@ -398,6 +400,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
     let audit = audit::audit(raw.audit, resolver, &mut errors);
     let admin = keys::admin(raw.admin, resolver, &mut errors);
     let pricing = pricing::pricing(raw.pricing, &mut errors);
+    let usage = pricing::usage(raw.usage, &mut errors);
     let mut declared_keys = Vec::new();
     let mut hashes = std::collections::HashSet::new();
     for (name, k) in raw.keys {
@@ -440,6 +443,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             admin,
             keys: declared_keys,
             pricing,
+            usage,
         })
     } else {
         Err(errors)

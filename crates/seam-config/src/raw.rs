@@ -27,6 +27,8 @@ pub struct RawConfig {
     pub keys: BTreeMap<String, crate::keys::RawKey>,
     #[serde(default)]
     pub pricing: BTreeMap<String, crate::pricing::RawPrice>,
+    #[serde(default)]
+    pub usage: crate::pricing::RawUsage,
 }
 
 #[derive(Debug, Default, Deserialize)]
