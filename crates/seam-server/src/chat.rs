@@ -5,7 +5,8 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use seam_gateway::{Attempt, Failure, Outcome, Placement};
+use seam_gateway::usage::Expected;
+use seam_gateway::{Attempt, Failure, Outcome, Placement, Rewritten};
 use seam_types::chat::ChatRequest;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use crate::audit::{Draft, Finish};
 use crate::auth::Caller;
 use crate::error::error_response;
+use crate::pricing::{Priced, Prices, Source};
 use crate::{
     ATTEMPTS, POLICY, ROUTE, ROUTE_REASON, RequestId, RequestStart, SharedState, body, metrics, sse,
 };
@@ -46,16 +48,12 @@ pub async fn handle(
                     .keeps_payloads()
                     .then(|| serde_json::to_value(&out.value).ok())
                     .flatten();
-                let usage = out
-                    .value
-                    .usage
-                    .as_ref()
-                    .map(|u| (u.prompt_tokens, u.completion_tokens));
-                let cost = out
-                    .value
-                    .usage
-                    .as_ref()
-                    .and_then(|u| live.prices.cost(&out.route, u));
+                let usage = out.value.usage.as_ref().map(|u| {
+                    let expected = Expected::chat(as_sent(&req, out.rewritten.as_ref()));
+                    let source = Source::Reported(&expected);
+                    live.prices.price(&out.route, u, source, request_id(&rid))
+                });
+                let cost = usage.as_ref().and_then(|p| p.cost_usd);
                 let done = draft
                     .finish(Finish {
                         status: 200,
@@ -63,7 +61,6 @@ pub async fn handle(
                         attempts: &out.attempts,
                         policy: out.policy.as_ref(),
                         usage,
-                        cost_usd: cost,
                         rewritten: out.rewritten.as_ref(),
                         remask: out.remask.as_ref(),
                         response,
@@ -87,8 +84,10 @@ pub async fn handle(
             let ttft = start.0.elapsed();
             metrics::overhead(metrics::CHAT, ttft.saturating_sub(out.upstream));
             let report = out.policy.as_ref().map(|p| p.header());
-            let on_end = on_stream_end(draft, &out, ttft, live.prices.clone());
-            let mut resp = sse::response(out.value, on_end);
+            let client_usage = req.wants_stream_usage();
+            let id = request_id(&rid).to_owned();
+            let on_end = on_stream_end(draft, &out, ttft, live.prices.clone(), req, id);
+            let mut resp = sse::response(out.value, Some(on_end), client_usage);
             route_headers(
                 &mut resp,
                 Some(&out.route),
@@ -102,37 +101,62 @@ pub async fn handle(
     }
 }
 
-/// The hook that writes a stream's record when it ends (before `[DONE]`).
+/// The request as it went upstream: the policy's rewrite, else the client's.
+fn as_sent<'a>(req: &'a ChatRequest, rewritten: Option<&'a Rewritten>) -> &'a ChatRequest {
+    match rewritten {
+        Some(Rewritten::Chat(r)) => r,
+        _ => req,
+    }
+}
+
+fn request_id(rid: &RequestId) -> &str {
+    rid.0.to_str().unwrap_or("unknown")
+}
+
+/// The usage of a stream: the upstream's, checked; else Seam's own count of the request as sent
+/// and the text streamed (tokenizers are CPU work, so off the async runtime).
+async fn stream_usage(
+    prices: &Prices,
+    route: &str,
+    sent: &ChatRequest,
+    answer: &sse::Assembled,
+    request_id: &str,
+) -> Option<Priced> {
+    if let Some(u) = &answer.usage {
+        let expected = Expected::chat(sent);
+        return Some(prices.price(route, u, Source::Reported(&expected), request_id));
+    }
+    let model = route.split_once('/').map_or(route, |(_, m)| m).to_owned();
+    let (sent, text) = (sent.clone(), answer.text());
+    let counted = tokio::task::spawn_blocking(move || {
+        seam_gateway::usage::estimate_stream(&sent, &model, &text)
+    })
+    .await
+    .ok()?;
+    Some(prices.price(route, &counted, Source::Estimated, request_id))
+}
+
+/// The hook that accounts for a stream and writes its record when it ends (before `[DONE]`).
 fn on_stream_end(
     draft: Draft,
     out: &Outcome<seam_gateway::ClientStream>,
     ttft: std::time::Duration,
-    prices: crate::pricing::Prices,
-) -> Option<sse::OnEnd> {
-    if !draft.audited() {
-        return None;
-    }
+    prices: Prices,
+    req: ChatRequest,
+    request_id: String,
+) -> sse::OnEnd {
     let route = out.route.clone();
     let attempts = out.attempts.clone();
     let policy = out.policy.clone();
     let rewritten = out.rewritten.clone();
     let remask = out.remask.clone();
-    Some(Box::new(move |end: sse::StreamEnd| {
+    Box::new(move |end: sse::StreamEnd| {
         Box::pin(async move {
             let response = draft.keeps_payloads().then(|| end.answer.to_json());
-            let usage = end
-                .answer
-                .usage
-                .as_ref()
-                .map(|u| (u.prompt_tokens, u.completion_tokens));
-            let cost_usd = end
-                .answer
-                .usage
-                .as_ref()
-                .and_then(|u| prices.cost(&route, u));
+            let sent = as_sent(&req, rewritten.as_ref());
+            let usage = stream_usage(&prices, &route, sent, &end.answer, &request_id).await;
             draft
                 .finish(Finish {
-                    cost_usd,
                     status: 200,
                     error_code: end.error.as_ref().map(|e| e.code.to_string()),
                     route: Some(route),
@@ -147,7 +171,7 @@ fn on_stream_end(
                 })
                 .await
         })
-    }))
+    })
 }
 
 /// A request refused before the gateway saw it (bad body, too large).

@@ -20,6 +20,8 @@ mod auth;
 mod policy;
 #[path = "server/routing.rs"]
 mod routing;
+#[path = "server/usage.rs"]
+mod usage;
 
 const SECRET: &str = "sk-test-never-logged";
 
@@ -323,7 +325,8 @@ async fn metrics_expose_overhead_ttft_and_tokens() {
     for needle in [
         "seam_gateway_overhead_seconds_bucket{endpoint=\"chat_completions\"",
         "seam_time_to_first_token_seconds_bucket{provider=\"mock\",model=\"gpt-mock\"",
-        "seam_tokens_total{provider=\"mock\",model=\"gpt-mock\",kind=\"completion\"}",
+        "seam_upstream_tokens_total{provider=\"mock\",model=\"gpt-mock\",kind=\"completion\"}",
+        "seam_tokens_total{key=\"none\",team=\"\",model=\"gpt\",kind=\"completion\",source=\"reported\"}",
         "seam_requests_total{endpoint=\"chat_completions\",status=\"200\"}",
     ] {
         assert!(text.contains(needle), "missing {needle}");
