@@ -12,23 +12,29 @@ use tower::ServiceExt;
 const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
 
 fn build(dir: &std::path::Path) -> axum::Router {
-    let toml = r#"
+    build_on("sqlite://keys.db", dir)
+}
+
+fn build_on(storage: &str, dir: &std::path::Path) -> axum::Router {
+    let toml = format!(
+        r#"
 [storage]
-url = "sqlite://keys.db"
+url = "{storage}"
 [admin]
 key = "env:SEAM_ADMIN_KEY"
 [providers.echo]
 kind = "echo"
 [models.chat]
-targets = [{ provider = "echo", model = "echo" }]
+targets = [{{ provider = "echo", model = "echo" }}]
 [policies.strict]
-"#;
+"#
+    );
     let env = |k: &str| (k == "SEAM_ADMIN_KEY").then(|| ADMIN_KEY.to_owned());
     let r = Resolver {
         env: &env,
         base_dir: dir.to_path_buf(),
     };
-    let cfg = seam_config::from_toml(toml, &r).unwrap_or_else(|e| panic!("{e:?}"));
+    let cfg = seam_config::from_toml(&toml, &r).unwrap_or_else(|e| panic!("{e:?}"));
     let state =
         Arc::new(seam_server::AppState::new(&cfg, None, seam_server::metrics::install()).unwrap());
     seam_server::app(state)
@@ -252,4 +258,77 @@ async fn invalid_keys_are_400_naming_the_field() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
+}
+
+/// A fresh PostgreSQL database, or `None` (the test is skipped) when none is reachable and none
+/// is required.
+fn postgres_database() -> Option<String> {
+    let admin = std::env::var("SEAM_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let name = format!(
+        "seam_admin_keys_test_{}_{}",
+        std::process::id(),
+        seam_server::audit::now_ms()
+    );
+    // The synchronous client runs its own runtime: keep it off this one.
+    let (admin2, name2) = (admin.clone(), name.clone());
+    let created = std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&admin2, postgres::NoTls)?;
+        c.batch_execute(&format!("CREATE DATABASE {name2}"))
+    })
+    .join()
+    .unwrap();
+    if let Err(e) = created {
+        if std::env::var("SEAM_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+            panic!("PostgreSQL is required but unreachable: {e}");
+        }
+        eprintln!("skipping: PostgreSQL unreachable ({e})");
+        return None;
+    }
+    let base = admin.split('?').next().unwrap();
+    Some(format!("{}/{name}", &base[..base.rfind('/').unwrap()]))
+}
+
+/// Waits up to 10 s (twice the keyring's refresh) for `key` to get `want` on `app`.
+async fn eventually(app: &axum::Router, key: &str, want: StatusCode) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let got = chat(app, key).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {got}, wanted {want}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn replicas_sharing_postgresql_follow_the_admin_api_within_the_refresh() {
+    let Some(url) = postgres_database() else {
+        return;
+    };
+    let d = dir();
+    let (a, b) = (build_on(&url, &d), build_on(&url, &d));
+    let (status, created) = admin(
+        &a,
+        "POST",
+        "/admin/keys",
+        Some(json!({"name": "shared", "models": ["chat"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let secret = created["key"].as_str().unwrap();
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(chat(&a, secret).await, StatusCode::OK);
+    eventually(&b, secret, StatusCode::OK).await;
+    let (_, shown) = admin(&b, "GET", &format!("/admin/keys/{id}"), None).await;
+    assert_eq!(shown["name"], "shared");
+
+    let (status, _) = admin(&b, "DELETE", &format!("/admin/keys/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(chat(&b, secret).await, StatusCode::UNAUTHORIZED);
+    eventually(&a, secret, StatusCode::UNAUTHORIZED).await;
 }
