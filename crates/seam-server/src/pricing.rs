@@ -312,7 +312,16 @@ mod tests {
             may_truncate: true,
             ..expected(100_000, Some(0))
         };
-        let cases: &[(&str, (u64, u64), Expected, bool, (u64, u64), &[Anomaly])] = &[
+        // name, reported (prompt, completion), expected, vendor target, priced, anomalies.
+        type Case<'a> = (
+            &'a str,
+            (u64, u64),
+            Expected,
+            bool,
+            (u64, u64),
+            &'a [Anomaly],
+        );
+        let cases: &[Case<'_>] = &[
             (
                 "plausible",
                 (120, 50),
