@@ -55,6 +55,8 @@ pub struct Config {
     pub pricing: BTreeMap<String, Price>,
     /// `[limits]`: org, team and subject limits (a key's are on the key).
     pub limits: LimitsConfig,
+    /// How reported usage is checked before it is priced.
+    pub usage: pricing::UsageConfig,
 }
 
 #[derive(Clone, Debug)]
@@ -403,6 +405,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
     let admin = keys::admin(raw.admin, resolver, &mut errors);
     let pricing = pricing::pricing(raw.pricing, &mut errors);
     let limits = limits::limits(raw.limits, &mut errors);
+    let usage = pricing::usage(raw.usage, &mut errors);
     let mut declared_keys = Vec::new();
     let mut hashes = std::collections::HashSet::new();
     for (name, k) in raw.keys {
@@ -446,6 +449,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             keys: declared_keys,
             pricing,
             limits,
+            usage,
         })
     } else {
         Err(errors)

@@ -29,6 +29,8 @@ pub struct RawConfig {
     pub pricing: BTreeMap<String, crate::pricing::RawPrice>,
     #[serde(default)]
     pub limits: crate::limits::RawLimits,
+    #[serde(default)]
+    pub usage: crate::pricing::RawUsage,
 }
 
 #[derive(Debug, Default, Deserialize)]

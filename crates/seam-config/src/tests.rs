@@ -358,3 +358,18 @@ targets = [{ provider = "v", model = "m" }]
         ]
     );
 }
+
+#[test]
+fn usage_ceiling_defaults_and_must_be_positive() {
+    let cfg = check("").unwrap();
+    assert_eq!(cfg.usage.max_request_cost_usd, 50.0);
+    let cfg = check("[usage]\nmax_request_cost_usd = 2.5\n").unwrap();
+    assert_eq!(cfg.usage.max_request_cost_usd, 2.5);
+    for bad in ["0", "-1", "nan"] {
+        let e = errors(&format!("[usage]\nmax_request_cost_usd = {bad}\n"));
+        assert!(
+            e.iter().any(|e| e.contains("usage.max_request_cost_usd")),
+            "{bad}: {e:?}"
+        );
+    }
+}

@@ -14,6 +14,7 @@ mod policy;
 pub mod routes;
 mod stream;
 pub mod telemetry;
+pub mod usage;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -31,7 +32,9 @@ pub use policy::{PolicyReport, Remask};
 pub use routes::{ProviderEntry, TargetReport};
 pub use seam_router::{Attempt, Placement, Registry};
 
-/// What the client receives on a stream: chunks, and at most one error as the last item.
+/// What the client receives on a stream: chunks, and at most one error as the last item. The
+/// upstream's usage chunk is always among them (adapters ask for it); the edge forwards it only
+/// when the client set `stream_options.include_usage`.
 pub type ClientStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, ApiError>> + Send>>;
 
 /// A successful answer and how it was obtained.
@@ -241,9 +244,8 @@ impl Gateway {
             .is_some()
         {
             let out = self.chat(req, constraints, key_policy).await?;
-            let usage = req.wants_stream_usage();
             return Ok(Outcome {
-                value: Box::pin(stream::from_completion(out.value, usage)),
+                value: Box::pin(stream::from_completion(out.value)),
                 route: out.route,
                 attempts: out.attempts,
                 reason: out.reason,

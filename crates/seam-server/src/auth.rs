@@ -177,8 +177,8 @@ impl Keys {
 pub struct Keyring {
     table: Arc<RwLock<Arc<Keys>>>,
     config: Arc<RwLock<Vec<KeyConfig>>>,
-    /// Dropped with the keyring, which ends the refresh thread.
-    _stop: std::sync::mpsc::Sender<()>,
+    /// Wakes the refresh thread at once; dropped with the keyring, which ends the thread.
+    nudge: std::sync::mpsc::Sender<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Keyring {
@@ -190,16 +190,24 @@ impl Keyring {
         let table = Arc::new(RwLock::new(Arc::new(first)));
         let weak_table = Arc::downgrade(&table);
         let weak_config = Arc::downgrade(&config);
-        let (stop, stopped) = std::sync::mpsc::channel();
+        let (nudge, nudged) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("seam-keys".into())
-            .spawn(move || refresh(&store, &weak_table, &weak_config, &stopped))
+            .spawn(move || refresh(&store, &weak_table, &weak_config, &nudged))
             .map_err(|e| format!("keys: cannot start the refresh thread: {e}"))?;
         Ok(Keyring {
             table,
             config,
-            _stop: stop,
+            nudge,
         })
+    }
+
+    /// Reads the store's keys again now (a key was created or revoked here); the receiver
+    /// resolves once the table has been read (or the attempt failed and was logged).
+    pub fn refresh_now(&self) -> tokio::sync::oneshot::Receiver<()> {
+        let (done, rx) = tokio::sync::oneshot::channel();
+        let _ = self.nudge.send(done);
+        rx
     }
 
     pub fn keys(&self) -> Arc<Keys> {
@@ -263,11 +271,16 @@ fn refresh(
     store: &seam_store::StoreConfig,
     table: &Weak<RwLock<Arc<Keys>>>,
     config: &Weak<RwLock<Vec<KeyConfig>>>,
-    stopped: &std::sync::mpsc::Receiver<()>,
+    nudged: &std::sync::mpsc::Receiver<tokio::sync::oneshot::Sender<()>>,
 ) {
     let mut conn = None;
-    // Wakes every REFRESH, and ends as soon as the keyring is dropped.
-    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(REFRESH) {
+    // Wakes every REFRESH or when nudged, and ends as soon as the keyring is dropped.
+    loop {
+        let done = match nudged.recv_timeout(REFRESH) {
+            Ok(done) => Some(done),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        };
         let (Some(table), Some(config)) = (table.upgrade(), config.upgrade()) else {
             return;
         };
@@ -282,6 +295,9 @@ fn refresh(
                 }
             }
             Err(e) => tracing::warn!(error = %e, "keys not refreshed; the previous ones stay"),
+        }
+        if let Some(done) = done {
+            let _ = done.send(());
         }
     }
 }

@@ -47,6 +47,8 @@ pub struct Live {
     /// Which audit class each alias's records get.
     pub classes: Arc<audit::Classes>,
     pub prices: pricing::Prices,
+    /// Policy names, which a key created through the admin API may name.
+    pub policies: std::collections::BTreeSet<String>,
 }
 
 pub struct AppState {
@@ -66,6 +68,10 @@ pub struct AppState {
     pub redis: Option<Arc<shared::Redis>>,
     /// The hash of `[admin] key`.
     pub admin_key_hash: Option<String>,
+    /// Where `/admin/keys` keeps keys: the store `[storage]` names.
+    pub key_store: seam_store::StoreConfig,
+    /// Whether `[audit] master_key` is set, which key classes that keep payloads need.
+    pub sealed_payloads: bool,
     /// Unix seconds at start-up, reported as `created` of each model.
     pub started: u64,
 }
@@ -82,6 +88,7 @@ impl AppState {
             max_body_bytes: cfg.server.max_body_bytes,
             classes: Arc::new(audit::Classes::new(cfg)),
             prices: pricing::Prices::new(cfg),
+            policies: cfg.policies.keys().cloned().collect(),
         };
         let auditor = audit::Auditor::open(cfg)?.map(Arc::new);
         let keyring = auth::Keyring::open(cfg)?;
@@ -95,6 +102,8 @@ impl AppState {
                 .key
                 .as_ref()
                 .map(|k| seam_store::keys::hash_secret(k.expose())),
+            key_store: audit::store_config(cfg),
+            sealed_payloads: cfg.audit.master_key.is_some(),
             live: RwLock::new(Arc::new(live)),
             registry,
             reloader,
@@ -133,6 +142,7 @@ impl AppState {
             max_body_bytes: cfg.server.max_body_bytes,
             classes: Arc::new(audit::Classes::new(&cfg)),
             prices: pricing::Prices::new(&cfg),
+            policies: cfg.policies.keys().cloned().collect(),
         });
         match self.live.write() {
             Ok(mut g) => *g = live,
@@ -198,6 +208,11 @@ pub fn app(state: SharedState) -> Router {
         .route("/admin/targets", get(admin::targets))
         .route("/admin/reload", post(admin::reload))
         .route("/admin/audit", get(admin::audit))
+        .route("/admin/keys", post(admin::create_key).get(admin::list_keys))
+        .route(
+            "/admin/keys/{id}",
+            get(admin::show_key).delete(admin::revoke_key),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_admin,

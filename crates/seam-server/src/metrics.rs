@@ -74,7 +74,19 @@ fn describe() {
     );
     describe_counter!(
         crate::pricing::SPEND,
-        "Spend in millionths of a USD, by provider and API key id (list prices or [pricing])."
+        "Spend in millionths of a USD, by provider, API key id, team and model (the alias the \
+         client used, else the provider/model that answered); list prices or [pricing]."
+    );
+    describe_counter!(
+        crate::pricing::TOKENS,
+        "Tokens by API key id, team, model (as for spend) and kind (prompt|completion); source is \
+         reported (by the upstream, after sanity checks) or estimated (Seam counted a stream \
+         that reported none)."
+    );
+    describe_counter!(
+        crate::pricing::ANOMALIES,
+        "Reported usages that failed a sanity check, by provider and reason; the bounded values \
+         were priced."
     );
 }
 

@@ -100,6 +100,7 @@ fn rec(i: usize, subject: Option<&str>, class: RetentionClass) -> AuditRecord {
         usage: Some(UsageRecord {
             prompt_tokens: 10,
             completion_tokens: i as u64,
+            ..UsageRecord::default()
         }),
         cost_usd: Some(0.001 * i as f64),
         latency_ms: 100.25,
