@@ -24,9 +24,13 @@ pub struct LimitsArgs {
     /// Requests per backend.
     #[arg(long, default_value_t = 100_000)]
     pub requests: u64,
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 16)]
+    /// Requests in flight at once (closed loop: each task sends its next when the last is done).
+    #[arg(long, default_value_t = 1)]
     pub tasks: u64,
+    /// Instead of tasks: start requests at this fixed rate per second (open loop; latency counts
+    /// from when each was due, so queueing is not hidden).
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
     /// Redis to measure; `none` measures only the in-process counters.
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
     pub redis_url: String,
@@ -62,7 +66,91 @@ struct Timings {
     total: Histogram<u64>,
 }
 
+/// One request: admit then settle; (admit, settle, total) in ns, `total` from when it began
+/// (`due` is not used for the total: tokio's timer wakes up to a millisecond late, which is the
+/// benchmark's lateness, not the limiter's).
+async fn one(
+    limiter: &Arc<Limiter>,
+    scopes: &[Scope],
+    request: String,
+    due: Instant,
+) -> anyhow::Result<[u64; 3]> {
+    let ask = Ask {
+        request,
+        tokens: 1_100,
+        microusd: 2_500,
+    };
+    let t0 = Instant::now();
+    let ticket = limiter
+        .admit(scopes, ask)
+        .await
+        .map_err(|d| anyhow::anyhow!("refused: {d:?}"))?;
+    let t1 = Instant::now();
+    ticket
+        .settle(Used {
+            tokens: 300,
+            microusd: 700,
+        })
+        .await;
+    let t2 = Instant::now();
+    Ok([
+        u64::try_from((t1 - t0).as_nanos())?,
+        u64::try_from((t2 - t1).as_nanos())?,
+        u64::try_from((t2 - t0.max(due)).as_nanos())?,
+    ])
+}
+
+/// Open loop: requests start at `rate` per second whatever the latency.
+async fn measure_rate(
+    limiter: Arc<Limiter>,
+    args: &LimitsArgs,
+    run: &str,
+) -> anyhow::Result<Timings> {
+    let scopes = Arc::new(scopes(run));
+    let local = tokio::task::LocalSet::new();
+    let start = Instant::now();
+    let gap = std::time::Duration::from_secs_f64(1.0 / args.rate.max(1) as f64);
+    let mut handles = Vec::with_capacity(usize::try_from(args.requests)?);
+    local
+        .run_until(async {
+            for i in 0..args.requests {
+                let due = start + gap * u32::try_from(i)?;
+                tokio::time::sleep_until(due.into()).await;
+                let (l, s, id) = (
+                    Arc::clone(&limiter),
+                    Arc::clone(&scopes),
+                    format!("{run}-{i}"),
+                );
+                handles.push(tokio::task::spawn_local(async move {
+                    one(&l, &s, id, due).await
+                }));
+            }
+            anyhow::Ok(())
+        })
+        .await?;
+    let mut out = Timings {
+        admit: Histogram::new(3)?,
+        settle: Histogram::new(3)?,
+        total: Histogram::new(3)?,
+    };
+    local
+        .run_until(async {
+            for h in handles {
+                let [a, s, t] = h.await??;
+                out.admit.record(a)?;
+                out.settle.record(s)?;
+                out.total.record(t)?;
+            }
+            anyhow::Ok(())
+        })
+        .await?;
+    Ok(out)
+}
+
 async fn measure(limiter: Arc<Limiter>, args: &LimitsArgs, run: &str) -> anyhow::Result<Timings> {
+    if args.rate > 0 {
+        return measure_rate(limiter, args, run).await;
+    }
     let scopes = Arc::new(scopes(run));
     let per_task = args.requests / args.tasks.max(1);
     let mut tasks = Vec::new();
@@ -78,27 +166,11 @@ async fn measure(limiter: Arc<Limiter>, args: &LimitsArgs, run: &str) -> anyhow:
                 Histogram::<u64>::new(3)?,
             ];
             for i in 0..per_task {
-                let ask = Ask {
-                    request: format!("{run}-{t}-{i}"),
-                    tokens: 1_100,
-                    microusd: 2_500,
-                };
-                let t0 = Instant::now();
-                let ticket = limiter
-                    .admit(&scopes, ask)
-                    .await
-                    .map_err(|d| anyhow::anyhow!("refused: {d:?}"))?;
-                let t1 = Instant::now();
-                ticket
-                    .settle(Used {
-                        tokens: 300,
-                        microusd: 700,
-                    })
-                    .await;
-                let t2 = Instant::now();
-                h[0].record(u64::try_from((t1 - t0).as_nanos())?)?;
-                h[1].record(u64::try_from((t2 - t1).as_nanos())?)?;
-                h[2].record(u64::try_from((t2 - t0).as_nanos())?)?;
+                let [a, s, tot] =
+                    one(&limiter, &scopes, format!("{run}-{t}-{i}"), Instant::now()).await?;
+                h[0].record(a)?;
+                h[1].record(s)?;
+                h[2].record(tot)?;
             }
             anyhow::Ok(h)
         }));
@@ -126,10 +198,11 @@ fn us(ns: u64) -> String {
     format!("{:.1}", ns as f64 / 1_000.0)
 }
 
-fn row(name: &str, t: &Timings, target_us: u64) {
+fn row(name: &str, t: &Timings, target_us: u64, requests: u64, took: std::time::Duration) {
     let p99 = t.total.value_at_quantile(0.99);
     println!(
-        "| {name} | {} / {} | {} / {} | {} | **{}** | {} | ≤ {target_us} µs: {} |",
+        "| {name} | {:.0} | {} / {} | {} / {} | {} | **{}** | {} | ≤ {target_us} µs: {} |",
+        requests as f64 / took.as_secs_f64(),
         us(t.admit.value_at_quantile(0.5)),
         us(t.admit.value_at_quantile(0.99)),
         us(t.settle.value_at_quantile(0.5)),
@@ -152,16 +225,28 @@ pub async fn main(args: LimitsArgs) -> anyhow::Result<()> {
             .duration_since(std::time::UNIX_EPOCH)?
             .as_millis()
     );
+    let load = if args.rate > 0 {
+        format!("{} per second, open loop", args.rate)
+    } else {
+        format!("{} in flight, closed loop", args.tasks)
+    };
     println!(
-        "{} requests per backend, {} in flight; 4 scopes × (rpm, tpm, concurrency, daily budget); times in µs\n",
-        args.requests, args.tasks
+        "{} requests per backend, {load}; 4 scopes × (rpm, tpm, concurrency, daily budget); times in µs\n",
+        args.requests
     );
     println!(
         "| counters | admit p50 / p99 | settle p50 / p99 | added p50 | added p99 | added p99.9 | target |"
     );
     println!("| --- | --: | --: | --: | --: | --: | --- |");
+    let t = Instant::now();
     let local = measure(Limiter::local(None), &args, &run).await?;
-    row("in process", &local, LOCAL_P99_US);
+    row(
+        "in process",
+        &local,
+        LOCAL_P99_US,
+        args.requests,
+        t.elapsed(),
+    );
     if args.redis_url != "none" {
         let client = redis::Client::open(args.redis_url.as_str()).context("redis url")?;
         let conn = redis::aio::ConnectionManager::new(client)
@@ -172,8 +257,15 @@ pub async fn main(args: LimitsArgs) -> anyhow::Result<()> {
             Box::pin(async move { Ok(c) })
         });
         let shared = Limiter::redis(connect, None, OnError::Closed);
+        let started = Instant::now();
         let t = measure(shared, &args, &format!("{run}r")).await?;
-        row("Redis (local, one connection)", &t, REDIS_P99_US);
+        row(
+            "Redis (local, one connection)",
+            &t,
+            REDIS_P99_US,
+            args.requests,
+            started.elapsed(),
+        );
     }
     Ok(())
 }

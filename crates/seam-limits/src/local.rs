@@ -260,10 +260,11 @@ impl Local {
             }
             if let Some((label, _)) = &h.budget
                 && let Some(spend) = st.budgets.get_mut(label)
+                // Only the settlement that removes the reservation charges: settling twice
+                // counts once, as in Redis.
+                && let Some(r) = spend.reserved.remove(&id)
             {
-                if let Some(r) = spend.reserved.remove(&id) {
-                    spend.reserved_sum -= r;
-                }
+                spend.reserved_sum -= r;
                 spend.spent += used.microusd;
             }
         }

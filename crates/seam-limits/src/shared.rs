@@ -2,10 +2,12 @@
 //! admission and settlement one Lua script, so every check-and-count is atomic across replicas.
 //!
 //! Keys, per scope id `S` (personal data never appears in a scope id: subjects are hashed):
-//! `seam:l:S:r` (requests, a sorted set of request ids by time), `seam:l:S:t`/`:th`/`:ts`
-//! (tokens: ids by time, their weights, their sum), `seam:l:S:c` (in flight: ids by lease
-//! expiry), `seam:l:S:b:PERIOD` (spent) and `:bz:`/`:bh:`/`:bs:` (cost reservations). Every key
-//! expires by itself once idle. Scripts build key names from their first key, so this needs a
+//! `seam:l:S:w` (the minute's window: request ids by time, counted for rpm) and `seam:l:S:wh`
+//! (their token weights and, under `~sum`, the total, for tpm), `seam:l:S:c` (in flight: ids by
+//! lease expiry), `seam:l:S:b:PERIOD` (spent) and `:bz:`/`:bh:` (cost reservations by lease
+//! expiry; their amounts and total). Every key expires by itself once idle. Settling is idempotent
+//! without a marker per request: a reservation is turned into spend only by the call that removes
+//! it, a slot is freed once, and re-weighing tokens to the same usage changes nothing. Scripts build key names from their first key, so this needs a
 //! single Redis (or a primary with replicas), not Redis Cluster.
 
 use std::future::Future;
@@ -28,7 +30,8 @@ pub type Connect = Arc<
 const SPENT_GRACE_MS: u64 = 2 * 86_400_000;
 
 const LIB: &str = r"
-local function drop(z, h, s, upto)
+local SUM = '~sum'
+local function drop(z, h, upto)
   local old = redis.call('ZRANGEBYSCORE', z, '-inf', upto)
   if #old == 0 then return end
   local total = 0
@@ -40,7 +43,7 @@ local function drop(z, h, s, upto)
     end
   end
   redis.call('ZREMRANGEBYSCORE', z, '-inf', upto)
-  if total > 0 then redis.call('DECRBY', s, total) end
+  if total > 0 then redis.call('HINCRBY', h, SUM, -total) end
 end
 ";
 
@@ -48,38 +51,36 @@ const ADMIT: &str = r"
 local now, id = tonumber(ARGV[1]), ARGV[2]
 local tok, cost, lease, window = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local n = #KEYS
-local function arg(i, k) return ARGV[6 + (i - 1) * 6 + k] end
+local function arg(i, k) return ARGV[6 + (i - 1) * 5 + k] end
 for i = 1, n do
   local k = KEYS[i]
   local rpm, tpm, conc, budget, label = tonumber(arg(i, 1)), tonumber(arg(i, 2)), tonumber(arg(i, 3)), tonumber(arg(i, 4)), arg(i, 5)
-  if rpm > 0 then
-    local z = k .. ':r'
-    redis.call('ZREMRANGEBYSCORE', z, '-inf', now - window)
+  if rpm > 0 or tpm > 0 then
+    local z, h = k .. ':w', k .. ':wh'
+    drop(z, h, now - window)
     if not redis.call('ZSCORE', z, id) then
-      local c = redis.call('ZCARD', z)
-      if c >= rpm then
-        local e = redis.call('ZRANGE', z, c - rpm, c - rpm, 'WITHSCORES')
-        return {'rpm', i, math.max(1, tonumber(e[2]) + window - now)}
-      end
-    end
-  end
-  if tpm > 0 then
-    local z, h, s = k .. ':t', k .. ':th', k .. ':ts'
-    drop(z, h, s, now - window)
-    if not redis.call('HGET', h, id) then
-      if tok > tpm then return {'tpm_never', i, 0} end
-      local sum = tonumber(redis.call('GET', s) or '0')
-      if sum + tok > tpm then
-        local need, freed, wait = sum + tok - tpm, 0, window
-        local e = redis.call('ZRANGE', z, 0, 999, 'WITHSCORES')
-        for j = 1, #e, 2 do
-          freed = freed + tonumber(redis.call('HGET', h, e[j]) or '0')
-          if freed >= need then
-            wait = math.max(1, tonumber(e[j + 1]) + window - now)
-            break
-          end
+      if rpm > 0 then
+        local c = redis.call('ZCARD', z)
+        if c >= rpm then
+          local e = redis.call('ZRANGE', z, c - rpm, c - rpm, 'WITHSCORES')
+          return {'rpm', i, math.max(1, tonumber(e[2]) + window - now)}
         end
-        return {'tpm', i, wait}
+      end
+      if tpm > 0 then
+        if tok > tpm then return {'tpm_never', i, 0} end
+        local sum = tonumber(redis.call('HGET', h, SUM) or '0')
+        if sum + tok > tpm then
+          local need, freed, wait = sum + tok - tpm, 0, window
+          local e = redis.call('ZRANGE', z, 0, 999, 'WITHSCORES')
+          for j = 1, #e, 2 do
+            freed = freed + tonumber(redis.call('HGET', h, e[j]) or '0')
+            if freed >= need then
+              wait = math.max(1, tonumber(e[j + 1]) + window - now)
+              break
+            end
+          end
+          return {'tpm', i, wait}
+        end
       end
     end
   end
@@ -93,9 +94,9 @@ for i = 1, n do
   if budget >= 0 then
     local spent = redis.call('GET', k .. ':b:' .. label)
     if not spent then return {'seed', i, 0} end
-    local z, h, s = k .. ':bz:' .. label, k .. ':bh:' .. label, k .. ':bs:' .. label
-    drop(z, h, s, now)
-    local committed = tonumber(spent) + tonumber(redis.call('GET', s) or '0')
+    local z, h = k .. ':bz:' .. label, k .. ':bh:' .. label
+    drop(z, h, now)
+    local committed = tonumber(spent) + tonumber(redis.call('HGET', h, SUM) or '0')
     if not redis.call('HGET', h, id) and committed + cost > budget then
       return {'budget', i, committed}
     end
@@ -103,34 +104,28 @@ for i = 1, n do
 end
 for i = 1, n do
   local k = KEYS[i]
-  local rpm, tpm, conc, budget, label, ttl = tonumber(arg(i, 1)), tonumber(arg(i, 2)), tonumber(arg(i, 3)), tonumber(arg(i, 4)), arg(i, 5), tonumber(arg(i, 6))
-  if rpm > 0 then
-    redis.call('ZADD', k .. ':r', 'NX', now, id)
-    redis.call('PEXPIRE', k .. ':r', window)
-  end
-  if tpm > 0 then
-    local z, h, s = k .. ':t', k .. ':th', k .. ':ts'
-    if redis.call('HSETNX', h, id, tok) == 1 then
-      redis.call('ZADD', z, now, id)
-      redis.call('INCRBY', s, tok)
+  local rpm, tpm, conc, budget, label = tonumber(arg(i, 1)), tonumber(arg(i, 2)), tonumber(arg(i, 3)), tonumber(arg(i, 4)), arg(i, 5)
+  if rpm > 0 or tpm > 0 then
+    local z, h = k .. ':w', k .. ':wh'
+    if redis.call('ZADD', z, 'NX', now, id) == 1 and tpm > 0 then
+      redis.call('HSET', h, id, tok)
+      redis.call('HINCRBY', h, SUM, tok)
     end
     redis.call('PEXPIRE', z, window)
-    redis.call('PEXPIRE', h, window)
-    redis.call('PEXPIRE', s, window)
+    if tpm > 0 then redis.call('PEXPIRE', h, window) end
   end
   if conc > 0 then
     redis.call('ZADD', k .. ':c', now + lease, id)
     redis.call('PEXPIRE', k .. ':c', lease)
   end
   if budget >= 0 then
-    local z, h, s = k .. ':bz:' .. label, k .. ':bh:' .. label, k .. ':bs:' .. label
+    local z, h = k .. ':bz:' .. label, k .. ':bh:' .. label
     if redis.call('HSETNX', h, id, cost) == 1 then
       redis.call('ZADD', z, now + lease, id)
-      redis.call('INCRBY', s, cost)
+      redis.call('HINCRBY', h, SUM, cost)
     end
     redis.call('PEXPIRE', z, lease)
     redis.call('PEXPIRE', h, lease)
-    redis.call('PEXPIRE', s, lease)
   end
 end
 return {'ok', 0, 0}
@@ -138,16 +133,16 @@ return {'ok', 0, 0}
 
 const SETTLE: &str = r"
 local id, used, cost = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local n = #KEYS - 1
-if not redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', 900000) then return 0 end
+local n = #KEYS
 for i = 1, n do
   local k = KEYS[i]
   local tpm, conc, label = ARGV[4 + (i - 1) * 3 + 1], ARGV[4 + (i - 1) * 3 + 2], ARGV[4 + (i - 1) * 3 + 3]
   if tpm == '1' then
-    local old = redis.call('HGET', k .. ':th', id)
+    local h = k .. ':wh'
+    local old = redis.call('HGET', h, id)
     if old then
-      redis.call('HSET', k .. ':th', id, used)
-      redis.call('INCRBY', k .. ':ts', used - tonumber(old))
+      redis.call('HSET', h, id, used)
+      redis.call('HINCRBY', h, SUM, used - tonumber(old))
     end
   end
   if conc == '1' then redis.call('ZREM', k .. ':c', id) end
@@ -157,10 +152,10 @@ for i = 1, n do
     if r then
       redis.call('HDEL', h, id)
       redis.call('ZREM', k .. ':bz:' .. label, id)
-      redis.call('DECRBY', k .. ':bs:' .. label, tonumber(r))
-    end
-    if cost > 0 and redis.call('EXISTS', k .. ':b:' .. label) == 1 then
-      redis.call('INCRBY', k .. ':b:' .. label, cost)
+      redis.call('HINCRBY', h, SUM, -tonumber(r))
+      if cost > 0 and redis.call('EXISTS', k .. ':b:' .. label) == 1 then
+        redis.call('INCRBY', k .. ':b:' .. label, cost)
+      end
     end
   end
 end
@@ -201,7 +196,7 @@ impl Shared {
         Shared {
             connect,
             admit: Script::new(&format!("{LIB}{ADMIT}")),
-            settle: Script::new(SETTLE),
+            settle: Script::new(&format!("{LIB}{SETTLE}")),
         }
     }
 
@@ -222,20 +217,18 @@ impl Shared {
         for s in scopes {
             inv.key(key(&s.id));
             let r = &s.rule;
-            let (budget, label, ttl) = match r.budget {
+            let (budget, label) = match r.budget {
                 Some(b) => (
                     i64::try_from(b.microusd).unwrap_or(i64::MAX),
                     b.period.label(now),
-                    b.period.end_ms(now).saturating_sub(now) + SPENT_GRACE_MS,
                 ),
-                None => (-1, String::new(), 0),
+                None => (-1, String::new()),
             };
             inv.arg(r.rpm.unwrap_or(0))
                 .arg(r.tpm.unwrap_or(0))
                 .arg(r.concurrency.unwrap_or(0))
                 .arg(budget)
-                .arg(label)
-                .arg(ttl);
+                .arg(label);
         }
         let v: Vec<Value> = inv.invoke_async(&mut conn).await.map_err(redis_error)?;
         let status = v.first().map_or("", text);
@@ -327,7 +320,6 @@ impl Shared {
                 .arg(if h.concurrency { "1" } else { "0" })
                 .arg(h.budget.as_ref().map_or("", |(l, _)| l.as_str()));
         }
-        inv.key(format!("seam:l:settled:{}", a.request));
         let _: Value = inv.invoke_async(&mut conn).await.map_err(redis_error)?;
         Ok(())
     }
