@@ -7,6 +7,7 @@
 //! `file:PATH` are resolved here, once, and live in [`Secret`], whose `Debug` never prints them.
 
 pub mod audit;
+pub mod cache;
 pub mod keys;
 pub mod policy;
 pub mod pricing;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use audit::{AuditClass, AuditConfig, Durability, MasterKey, RetentionRule};
+pub use cache::{CacheConfig, CacheRule, CacheScope};
 pub use keys::{AdminConfig, BudgetPeriod, KeyConfig};
 pub use policy::{
     Action, ClassRule, DEFAULT_POLICY, Entities, EntityRule, InjectionAction, InjectionRule,
@@ -51,6 +53,8 @@ pub struct Config {
     pub keys: Vec<KeyConfig>,
     /// Price overrides by target, `provider/model` (the bundled catalog covers the rest).
     pub pricing: BTreeMap<String, Price>,
+    /// `[cache]`: bounds of the exact response cache (rules are per alias and per key).
+    pub cache: CacheConfig,
 }
 
 #[derive(Clone, Debug)]
@@ -323,9 +327,10 @@ pub fn parse(text: &str) -> Result<RawConfig, Vec<ConfigError>> {
 }
 
 /// `a.targets.0.b` → `a.targets[0].b`, the way the rest of Seam's messages write array items.
+/// `serde_ignored` marks a step through an `Option` as `?`, which is no part of a TOML path.
 fn toml_path(dotted: &str) -> String {
     let mut out = String::with_capacity(dotted.len() + 2);
-    for seg in dotted.split('.') {
+    for seg in dotted.split('.').filter(|s| *s != "?") {
         if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
             out.push('[');
             out.push_str(seg);
@@ -398,6 +403,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
     let audit = audit::audit(raw.audit, resolver, &mut errors);
     let admin = keys::admin(raw.admin, resolver, &mut errors);
     let pricing = pricing::pricing(raw.pricing, &mut errors);
+    let cache = cache::cache(raw.cache, &mut errors);
     let mut declared_keys = Vec::new();
     let mut hashes = std::collections::HashSet::new();
     for (name, k) in raw.keys {
@@ -440,6 +446,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             admin,
             keys: declared_keys,
             pricing,
+            cache,
         })
     } else {
         Err(errors)

@@ -27,6 +27,8 @@ pub struct RawConfig {
     pub keys: BTreeMap<String, crate::keys::RawKey>,
     #[serde(default)]
     pub pricing: BTreeMap<String, crate::pricing::RawPrice>,
+    #[serde(default)]
+    pub cache: crate::cache::RawCache,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,6 +107,8 @@ pub struct RawModel {
     pub output_schema: Option<toml::Value>,
     /// The audit class of this alias's requests (else `audit.default_class`).
     pub audit_class: Option<String>,
+    /// Serve repeated identical requests from the exact cache.
+    pub cache: Option<crate::cache::RawCacheRule>,
 }
 
 #[derive(Debug, Default, Deserialize)]
