@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use seam_store::RetentionClass;
-use seam_store::keys::{BudgetPeriod, KeyRecord, KeyScope, KeyStore};
+use seam_store::keys::{BudgetPeriod, CacheScope, KeyRecord, KeyScope, KeyStore};
 use serde_json::json;
 
 use crate::{load, one_line};
@@ -24,6 +24,8 @@ pub struct NewKey {
     pub budget_period: Option<String>,
     pub team: Option<String>,
     pub expires: Option<String>,
+    pub cache_ttl: Option<u64>,
+    pub cache_scope: Option<String>,
     pub json: bool,
 }
 
@@ -195,6 +197,24 @@ fn scope(k: &NewKey, cfg: &seam_config::Config, now: i64) -> anyhow::Result<KeyS
             Some(ms)
         }
     };
+    if k.cache_scope.is_some() && k.cache_ttl.is_none() {
+        bail!("--cache-scope needs --cache-ttl");
+    }
+    if k.cache_ttl
+        .is_some_and(|t| !(1..=seam_config::cache::MAX_TTL_S).contains(&t))
+    {
+        bail!(
+            "--cache-ttl must be between 1 and {} seconds (30 days)",
+            seam_config::cache::MAX_TTL_S
+        );
+    }
+    let cache_scope = match k.cache_scope.as_deref() {
+        None => None,
+        Some("key") => Some(CacheScope::Key),
+        Some("team") => Some(CacheScope::Team),
+        Some("org") => Some(CacheScope::Org),
+        Some(other) => bail!("unknown cache scope `{other}`; expected key, team or org"),
+    };
     Ok(KeyScope {
         models: k.models.clone(),
         direct: k.direct,
@@ -207,5 +227,7 @@ fn scope(k: &NewKey, cfg: &seam_config::Config, now: i64) -> anyhow::Result<KeyS
         budget_period,
         team: k.team.clone(),
         expires_ms,
+        cache_ttl_s: k.cache_ttl,
+        cache_scope,
     })
 }

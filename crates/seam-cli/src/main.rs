@@ -116,6 +116,12 @@ enum KeysCommand {
         /// When it stops working (2026-12-31, 2026-12-31T12:00:00Z or Unix ms).
         #[arg(long)]
         expires: Option<String>,
+        /// Serve its repeated identical requests from the exact cache for this many seconds.
+        #[arg(long, value_name = "SECONDS")]
+        cache_ttl: Option<u64>,
+        /// key, team or org: who shares those cached answers (default: key).
+        #[arg(long)]
+        cache_scope: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -235,6 +241,8 @@ fn main() -> ExitCode {
                     budget_period,
                     team,
                     expires,
+                    cache_ttl,
+                    cache_scope,
                     json,
                 } => keys::Command::Create(Box::new(keys::NewKey {
                     name,
@@ -249,6 +257,8 @@ fn main() -> ExitCode {
                     budget_period,
                     team,
                     expires,
+                    cache_ttl,
+                    cache_scope,
                     json,
                 })),
                 KeysCommand::List { json } => keys::Command::List { json },

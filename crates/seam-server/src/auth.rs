@@ -36,6 +36,8 @@ pub struct Caller {
     pub audit_class: Option<AuditClass>,
     pub rpm: Option<u32>,
     pub max_concurrency: Option<u32>,
+    /// The key's exact-cache rule, for every alias it calls.
+    pub cache: Option<seam_config::CacheRule>,
 }
 
 impl Caller {
@@ -89,6 +91,7 @@ fn from_config(k: &KeyConfig) -> Caller {
         audit_class: k.audit_class,
         rpm: k.rpm,
         max_concurrency: k.max_concurrency,
+        cache: k.cache,
     }
 }
 
@@ -122,6 +125,7 @@ impl Keys {
                     audit_class: r.scope.audit_class.map(audit_class),
                     rpm: r.scope.rpm,
                     max_concurrency: r.scope.max_concurrency,
+                    cache: crate::cache::stored_rule(&r.scope),
                 }),
             );
         }

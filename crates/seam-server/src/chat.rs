@@ -14,7 +14,8 @@ use crate::audit::{Draft, Finish};
 use crate::auth::Caller;
 use crate::error::error_response;
 use crate::{
-    ATTEMPTS, POLICY, ROUTE, ROUTE_REASON, RequestId, RequestStart, SharedState, body, metrics, sse,
+    ATTEMPTS, POLICY, ROUTE, ROUTE_REASON, RequestId, RequestStart, SharedState, body, cache,
+    metrics, sse,
 };
 
 pub async fn handle(
@@ -33,10 +34,17 @@ pub async fn handle(
         Err(e) => return refused(draft, &e).await,
     };
     draft.request(&req.model, req.user.as_deref(), &req);
+    let is_alias = live.gateway.is_alias(&req.model);
     if let Some(c) = &caller
-        && let Err(e) = c.check_model(&req.model, live.gateway.is_alias(&req.model))
+        && let Err(e) = c.check_model(&req.model, is_alias)
     {
         return refused(draft, &e).await;
+    }
+    let plan = live.cache.plan(&req, caller.as_deref(), is_alias);
+    if let Some(plan) = &plan
+        && let Some(hit) = st.cache.get(plan).await
+    {
+        return from_cache(draft, hit).await;
     }
     let anywhere = Placement::default();
     if !req.is_stream() {
@@ -72,7 +80,10 @@ pub async fn handle(
                     .await;
                 match done {
                     Ok(()) => {
-                        let mut resp = answered(&out, start, metrics::CHAT);
+                        let mut resp = match &plan {
+                            Some(plan) => answered_and_stored(&st, plan, &out, start).await,
+                            None => answered(&out, start, metrics::CHAT),
+                        };
                         cost_header(&mut resp, cost);
                         resp
                     }
@@ -88,7 +99,8 @@ pub async fn handle(
             metrics::overhead(metrics::CHAT, ttft.saturating_sub(out.upstream));
             let report = out.policy.as_ref().map(|p| p.header());
             let on_end = on_stream_end(draft, &out, ttft, live.prices.clone());
-            let mut resp = sse::response(out.value, on_end);
+            let tee = plan.as_ref().and_then(|p| stream_tee(&st, p, &out));
+            let mut resp = sse::response(out.value, on_end, tee);
             route_headers(
                 &mut resp,
                 Some(&out.route),
@@ -96,10 +108,108 @@ pub async fn handle(
                 Some(&out.reason),
             );
             policy_header(&mut resp, report.as_deref());
+            if plan.is_some() {
+                resp.headers_mut()
+                    .insert(cache::HEADER, HeaderValue::from_static("miss"));
+            }
             resp
         }
         Err(f) => failed(draft, &f).await,
     }
+}
+
+/// A hit: the stored answer as it was sent, with its record (status 200, no attempts, cost 0,
+/// marked as a hit) committed first. No tokenizer, policy or router runs.
+///
+/// Limits hook: a hit uses no upstream tokens and costs nothing; whatever usage accounting or
+/// budget reconciliation the limits layer does per answered request belongs here, with zero.
+async fn from_cache(draft: Draft, hit: cache::Stored) -> Response {
+    let response = if draft.keeps_payloads() {
+        match &hit.answer {
+            cache::Answer::Unary(body) => serde_json::from_slice(body).ok(),
+            cache::Answer::Stream(events) => Some(sse::assemble(events).to_json()),
+        }
+    } else {
+        None
+    };
+    let done = draft
+        .finish(Finish {
+            status: 200,
+            route: Some(hit.route.to_string()),
+            cost_usd: Some(0.0),
+            response,
+            cache_hit: true,
+            ..Finish::default()
+        })
+        .await;
+    if let Err(e) = done {
+        return error_response(&e);
+    }
+    let mut resp = match hit.answer {
+        cache::Answer::Unary(body) => json_bytes(body),
+        cache::Answer::Stream(events) => sse::replay(events),
+    };
+    route_headers(&mut resp, Some(&hit.route), &[], None);
+    cost_header(&mut resp, Some(0.0));
+    resp.headers_mut()
+        .insert(cache::HEADER, HeaderValue::from_static("hit"));
+    resp
+}
+
+/// A miss answered whole: the bytes the client gets are the bytes stored (unless the policy
+/// touched the answer or it is too large).
+async fn answered_and_stored(
+    st: &SharedState,
+    plan: &cache::Plan,
+    out: &Outcome<seam_types::chat::ChatCompletion>,
+    start: RequestStart,
+) -> Response {
+    let mut resp = match serde_json::to_vec(&out.value) {
+        Ok(body) => {
+            let body = bytes::Bytes::from(body);
+            if cache::cacheable(out.remask.as_ref(), &out.output_seen) {
+                let stored = cache::Stored {
+                    route: out.route.as_str().into(),
+                    answer: cache::Answer::Unary(body.clone()),
+                };
+                st.cache.put(plan, stored).await;
+            }
+            with_route(json_bytes(body), out, start, metrics::CHAT)
+        }
+        Err(_) => answered(out, start, metrics::CHAT),
+    };
+    resp.headers_mut()
+        .insert(cache::HEADER, HeaderValue::from_static("miss"));
+    resp
+}
+
+/// For a streamed miss: a copy of what the client is sent, stored once the stream has ended
+/// cleanly, if the policy left it alone.
+fn stream_tee(
+    st: &SharedState,
+    plan: &cache::Plan,
+    out: &Outcome<seam_gateway::ClientStream>,
+) -> Option<sse::Tee> {
+    if out.remask.is_some() {
+        return None;
+    }
+    let (st, plan) = (Arc::clone(st), plan.clone());
+    let route: Arc<str> = out.route.as_str().into();
+    let seen = out.output_seen.clone();
+    Some(sse::Tee::new(
+        st.cache.max_entry_bytes(),
+        Box::new(move |events| {
+            Box::pin(async move {
+                if cache::cacheable(None, &seen) {
+                    let stored = cache::Stored {
+                        route,
+                        answer: cache::Answer::Stream(events.into()),
+                    };
+                    st.cache.put(&plan, stored).await;
+                }
+            })
+        }),
+    ))
 }
 
 /// The hook that writes a stream's record when it ends (before `[DONE]`).
@@ -144,6 +254,7 @@ fn on_stream_end(
                     remask: remask.as_ref(),
                     response,
                     ended: Some(end.ended),
+                    cache_hit: false,
                 })
                 .await
         })
@@ -188,7 +299,16 @@ pub fn answered<T: serde::Serialize>(
     start: RequestStart,
     endpoint: &'static str,
 ) -> Response {
-    let mut resp = json_response(&out.value);
+    with_route(json_response(&out.value), out, start, endpoint)
+}
+
+/// Route and policy headers on an answer's response, and the overhead recorded.
+fn with_route<T>(
+    mut resp: Response,
+    out: &Outcome<T>,
+    start: RequestStart,
+    endpoint: &'static str,
+) -> Response {
     metrics::overhead(endpoint, start.0.elapsed().saturating_sub(out.upstream));
     route_headers(
         &mut resp,
@@ -219,6 +339,16 @@ pub fn policy_header(resp: &mut Response, report: Option<&str>) {
 pub fn failure(f: &Failure) -> Response {
     let mut resp = error_response(&f.error);
     route_headers(&mut resp, None, &f.attempts, f.reason.as_deref());
+    resp
+}
+
+/// A JSON body already serialised.
+fn json_bytes(body: bytes::Bytes) -> Response {
+    let mut resp = body.into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
 

@@ -10,6 +10,7 @@ mod admin;
 pub mod audit;
 pub mod auth;
 mod body;
+pub mod cache;
 mod chat;
 mod embeddings;
 pub mod error;
@@ -47,6 +48,8 @@ pub struct Live {
     /// Which audit class each alias's records get.
     pub classes: Arc<audit::Classes>,
     pub prices: pricing::Prices,
+    /// Which requests the exact cache applies to, and the config fingerprints in its keys.
+    pub cache: cache::Rules,
 }
 
 pub struct AppState {
@@ -64,6 +67,8 @@ pub struct AppState {
     pub limits: limits::Limits,
     /// The Redis replicas share, with `storage.redis_url`.
     pub redis: Option<Arc<shared::Redis>>,
+    /// The exact response cache: in this process, or in that Redis.
+    pub cache: cache::Cache,
     /// The hash of `[admin] key`.
     pub admin_key_hash: Option<String>,
     /// Unix seconds at start-up, reported as `created` of each model.
@@ -82,13 +87,16 @@ impl AppState {
             max_body_bytes: cfg.server.max_body_bytes,
             classes: Arc::new(audit::Classes::new(cfg)),
             prices: pricing::Prices::new(cfg),
+            cache: cache::Rules::new(cfg),
         };
         let auditor = audit::Auditor::open(cfg)?.map(Arc::new);
         let keyring = auth::Keyring::open(cfg)?;
+        let redis = shared::Redis::from_config(cfg)?.map(Arc::new);
         Ok(AppState {
             keyring,
             limits: limits::Limits::default(),
-            redis: shared::Redis::from_config(cfg)?.map(Arc::new),
+            cache: cache::Cache::new(&cfg.cache, redis.clone()),
+            redis,
             admin_key_hash: cfg
                 .admin
                 .key
@@ -131,6 +139,7 @@ impl AppState {
             max_body_bytes: cfg.server.max_body_bytes,
             classes: Arc::new(audit::Classes::new(&cfg)),
             prices: pricing::Prices::new(&cfg),
+            cache: cache::Rules::new(&cfg),
         });
         match self.live.write() {
             Ok(mut g) => *g = live,

@@ -16,8 +16,12 @@ impl Redis {
             return Ok(None);
         };
         // The URL may carry a password: errors name the setting, never the value.
-        let client = redis::Client::open(url)
-            .map_err(|e| format!("storage.redis_url: not a usable Redis URL ({})", e.category()))?;
+        let client = redis::Client::open(url).map_err(|e| {
+            format!(
+                "storage.redis_url: not a usable Redis URL ({})",
+                e.category()
+            )
+        })?;
         Ok(Some(Redis {
             client,
             conn: OnceCell::new(),

@@ -28,6 +28,15 @@ pub enum BudgetPeriod {
     Month,
 }
 
+/// Who may be served a cached answer (`seam_config::CacheScope`, as stored).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheScope {
+    Key,
+    Team,
+    Org,
+}
+
 /// What a key may do. Stored as JSON; fields missing from a stored scope take their defaults,
 /// so a field can be added without a migration.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -47,6 +56,10 @@ pub struct KeyScope {
     pub team: Option<String>,
     /// Unix milliseconds from which the key no longer authenticates.
     pub expires_ms: Option<i64>,
+    /// Serve repeated identical requests of this key from the exact cache for this long.
+    pub cache_ttl_s: Option<u64>,
+    /// Who shares those entries; `None`: the key alone.
+    pub cache_scope: Option<CacheScope>,
 }
 
 /// A stored key, without its secret or hash.
@@ -260,6 +273,20 @@ mod tests {
         assert_eq!(
             hash_secret("abc"),
             "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn scopes_stored_before_the_cache_fields_still_load() {
+        let old = r#"{"models":["chat"],"direct":false,"rpm":5,"team":"t"}"#;
+        let scope: KeyScope = serde_json::from_str(old).unwrap_or_default();
+        assert_eq!(scope.models, ["chat"]);
+        assert_eq!((scope.cache_ttl_s, scope.cache_scope), (None, None));
+        let new: KeyScope =
+            serde_json::from_str(r#"{"cache_ttl_s":60,"cache_scope":"team"}"#).unwrap_or_default();
+        assert_eq!(
+            (new.cache_ttl_s, new.cache_scope),
+            (Some(60), Some(CacheScope::Team))
         );
     }
 }

@@ -70,7 +70,7 @@ mod writer;
 use std::path::PathBuf;
 
 pub use chain::{Problem, ProblemKind, VerifyReport};
-pub use keys::{BudgetPeriod, KeyRecord, KeyScope, KeyStore, glob_match, hash_secret};
+pub use keys::{BudgetPeriod, CacheScope, KeyRecord, KeyScope, KeyStore, glob_match, hash_secret};
 pub use log::AuditLog;
 pub use record::*;
 pub use stored::{PayloadState, RecordKind, StoredRecord};
