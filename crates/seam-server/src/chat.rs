@@ -40,15 +40,31 @@ pub async fn handle(
     {
         return refused(draft, &e).await;
     }
-    let plan = live.cache.plan(&req, caller.as_deref(), is_alias);
-    if let Some(plan) = &plan
-        && let Some(hit) = st.cache.get(plan).await
-    {
+    let Some(plan) = live.cache.plan(&req, caller.as_deref(), is_alias) else {
+        return answer(&st, &live, draft, &req, None, start).await;
+    };
+    if let Some(hit) = st.cache.get(&plan).await {
         return from_cache(draft, hit).await;
     }
+    // Errors too: the lookup was made and missed.
+    let mut resp = answer(&st, &live, draft, &req, Some(&plan), start).await;
+    resp.headers_mut()
+        .insert(cache::HEADER, HeaderValue::from_static("miss"));
+    resp
+}
+
+/// The request through the gateway: the answer (stored when `plan` says so), or its error.
+async fn answer(
+    st: &SharedState,
+    live: &crate::Live,
+    draft: Draft,
+    req: &ChatRequest,
+    plan: Option<&cache::Plan>,
+    start: RequestStart,
+) -> Response {
     let anywhere = Placement::default();
     if !req.is_stream() {
-        return match live.gateway.chat(&req, &anywhere).await {
+        return match live.gateway.chat(req, &anywhere).await {
             Ok(out) => {
                 let response = draft
                     .keeps_payloads()
@@ -80,8 +96,8 @@ pub async fn handle(
                     .await;
                 match done {
                     Ok(()) => {
-                        let mut resp = match &plan {
-                            Some(plan) => answered_and_stored(&st, plan, &out, start).await,
+                        let mut resp = match plan {
+                            Some(plan) => answered_and_stored(st, plan, &out, start).await,
                             None => answered(&out, start, metrics::CHAT),
                         };
                         cost_header(&mut resp, cost);
@@ -93,13 +109,13 @@ pub async fn handle(
             Err(f) => failed(draft, &f).await,
         };
     }
-    match live.gateway.chat_stream(&req, &anywhere).await {
+    match live.gateway.chat_stream(req, &anywhere).await {
         Ok(out) => {
             let ttft = start.0.elapsed();
             metrics::overhead(metrics::CHAT, ttft.saturating_sub(out.upstream));
             let report = out.policy.as_ref().map(|p| p.header());
             let on_end = on_stream_end(draft, &out, ttft, live.prices.clone());
-            let tee = plan.as_ref().and_then(|p| stream_tee(&st, p, &out));
+            let tee = plan.and_then(|p| stream_tee(st, p, &out));
             let mut resp = sse::response(out.value, on_end, tee);
             route_headers(
                 &mut resp,
@@ -108,10 +124,6 @@ pub async fn handle(
                 Some(&out.reason),
             );
             policy_header(&mut resp, report.as_deref());
-            if plan.is_some() {
-                resp.headers_mut()
-                    .insert(cache::HEADER, HeaderValue::from_static("miss"));
-            }
             resp
         }
         Err(f) => failed(draft, &f).await,
@@ -164,7 +176,7 @@ async fn answered_and_stored(
     out: &Outcome<seam_types::chat::ChatCompletion>,
     start: RequestStart,
 ) -> Response {
-    let mut resp = match serde_json::to_vec(&out.value) {
+    match serde_json::to_vec(&out.value) {
         Ok(body) => {
             let body = bytes::Bytes::from(body);
             if cache::cacheable(out.remask.as_ref(), &out.output_seen) {
@@ -177,10 +189,7 @@ async fn answered_and_stored(
             with_route(json_bytes(body), out, start, metrics::CHAT)
         }
         Err(_) => answered(out, start, metrics::CHAT),
-    };
-    resp.headers_mut()
-        .insert(cache::HEADER, HeaderValue::from_static("miss"));
-    resp
+    }
 }
 
 /// For a streamed miss: a copy of what the client is sent, stored once the stream has ended

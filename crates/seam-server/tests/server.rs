@@ -14,6 +14,8 @@ use tower::ServiceExt;
 mod audit;
 #[path = "server/auth.rs"]
 mod auth;
+#[path = "server/cache.rs"]
+mod cache;
 #[path = "server/policy.rs"]
 mod policy;
 #[path = "server/routing.rs"]
