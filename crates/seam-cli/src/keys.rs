@@ -11,21 +11,47 @@ use serde_json::json;
 
 use crate::{load, one_line};
 
+#[derive(clap::Args)]
 pub struct NewKey {
+    #[arg(long)]
     pub name: String,
+    /// Aliases it may use, as globs: `chat,gpt-*` (`*` for all).
+    #[arg(long, value_delimiter = ',')]
     pub models: Vec<String>,
+    /// May use PROVIDER/MODEL addressing.
+    #[arg(long)]
     pub direct: bool,
+    /// A policy applied to its requests.
+    #[arg(long)]
     pub policy: Option<String>,
+    /// full, redacted or metadata: the audit class of its records.
+    #[arg(long)]
     pub audit_class: Option<String>,
+    /// Requests per minute.
+    #[arg(long)]
     pub rpm: Option<u32>,
+    /// Tokens per minute.
+    #[arg(long)]
     pub tpm: Option<u64>,
+    #[arg(long)]
     pub max_concurrency: Option<u32>,
+    #[arg(long)]
     pub budget_usd: Option<f64>,
+    /// day or month.
+    #[arg(long)]
     pub budget_period: Option<String>,
+    #[arg(long)]
     pub team: Option<String>,
+    /// When it stops working (2026-12-31, 2026-12-31T12:00:00Z or Unix ms).
+    #[arg(long)]
     pub expires: Option<String>,
+    /// Serve its repeated identical requests from the exact cache for this many seconds.
+    #[arg(long, value_name = "SECONDS")]
     pub cache_ttl: Option<u64>,
+    /// key, team or org: who shares those cached answers (default: key).
+    #[arg(long)]
     pub cache_scope: Option<String>,
+    #[arg(long)]
     pub json: bool,
 }
 
