@@ -140,44 +140,17 @@ pub(crate) fn key(
         }
         Some(c)
     });
-    for (field, zero) in [
-        ("rpm", raw.rpm == Some(0)),
-        ("tpm", raw.tpm == Some(0)),
-        ("max_concurrency", raw.max_concurrency == Some(0)),
-    ] {
-        if zero {
-            errors.push(ConfigError::new(
-                format!("{path}.{field}"),
-                "must be at least 1",
-            ));
-        }
-    }
-    if let Some(b) = raw.budget_usd
-        && !(b.is_finite() && b > 0.0)
-    {
-        errors.push(ConfigError::new(
-            format!("{path}.budget_usd"),
-            "must be a positive amount",
-        ));
-    }
-    let budget_period = match raw.budget_period.as_deref() {
-        None => None,
-        Some("day") => Some(BudgetPeriod::Day),
-        Some("month") => Some(BudgetPeriod::Month),
-        Some(other) => {
-            errors.push(ConfigError::new(
-                format!("{path}.budget_period"),
-                format!("unknown period \"{other}\"; expected day or month"),
-            ));
-            None
-        }
-    };
-    if raw.budget_usd.is_some() != budget_period.is_some() {
-        errors.push(ConfigError::new(
-            path.clone(),
-            "budget_usd and budget_period go together",
-        ));
-    }
+    let limits = crate::limits::rule(
+        &path,
+        &crate::limits::RawRule {
+            rpm: raw.rpm,
+            tpm: raw.tpm,
+            max_concurrency: raw.max_concurrency,
+            budget_usd: raw.budget_usd,
+            budget_period: raw.budget_period.clone(),
+        },
+        errors,
+    );
     let cache = raw.cache.and_then(|c| crate::cache::rule(&path, c, errors));
     if errors.len() > before {
         return None;
@@ -189,11 +162,11 @@ pub(crate) fn key(
         direct: raw.direct.unwrap_or(false),
         policy: raw.policy,
         audit_class,
-        rpm: raw.rpm,
-        tpm: raw.tpm,
-        max_concurrency: raw.max_concurrency,
-        budget_usd: raw.budget_usd,
-        budget_period,
+        rpm: limits.rpm,
+        tpm: limits.tpm,
+        max_concurrency: limits.max_concurrency,
+        budget_usd: limits.budget.map(|b| b.0),
+        budget_period: limits.budget.map(|b| b.1),
         team: raw.team,
         cache,
     })

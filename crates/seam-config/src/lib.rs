@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod cache;
 pub mod keys;
+pub mod limits;
 pub mod policy;
 pub mod pricing;
 mod raw;
@@ -23,6 +24,7 @@ use std::time::Duration;
 pub use audit::{AuditClass, AuditConfig, Durability, MasterKey, RetentionRule};
 pub use cache::{CacheConfig, CacheRule, CacheScope};
 pub use keys::{AdminConfig, BudgetPeriod, KeyConfig};
+pub use limits::{LimitRule, LimitsConfig};
 pub use policy::{
     Action, ClassRule, DEFAULT_POLICY, Entities, EntityRule, InjectionAction, InjectionRule,
     InputConfig, Overflow, PolicyConfig, StageConfig,
@@ -53,6 +55,8 @@ pub struct Config {
     pub keys: Vec<KeyConfig>,
     /// Price overrides by target, `provider/model` (the bundled catalog covers the rest).
     pub pricing: BTreeMap<String, Price>,
+    /// `[limits]`: org, team and subject limits (a key's are on the key).
+    pub limits: LimitsConfig,
     /// `[cache]`: bounds of the exact response cache (rules are per alias and per key).
     pub cache: CacheConfig,
 }
@@ -403,6 +407,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
     let audit = audit::audit(raw.audit, resolver, &mut errors);
     let admin = keys::admin(raw.admin, resolver, &mut errors);
     let pricing = pricing::pricing(raw.pricing, &mut errors);
+    let limits = limits::limits(raw.limits, &mut errors);
     let cache = cache::cache(raw.cache, &mut errors);
     let mut declared_keys = Vec::new();
     let mut hashes = std::collections::HashSet::new();
@@ -446,6 +451,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             admin,
             keys: declared_keys,
             pricing,
+            limits,
             cache,
         })
     } else {

@@ -28,6 +28,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub pricing: BTreeMap<String, crate::pricing::RawPrice>,
     #[serde(default)]
+    pub limits: crate::limits::RawLimits,
+    #[serde(default)]
     pub cache: crate::cache::RawCache,
 }
 

@@ -303,6 +303,11 @@ impl Draft {
         }
     }
 
+    /// The data subject: `x-seam-subject`, else the body's `user`.
+    pub fn subject(&self) -> Option<&str> {
+        self.subject.as_deref()
+    }
+
     /// Whether a record will be written at all.
     pub fn audited(&self) -> bool {
         self.auditor.is_some()

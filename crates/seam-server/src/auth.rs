@@ -34,8 +34,10 @@ pub struct Caller {
     pub direct: bool,
     pub team: Option<String>,
     pub audit_class: Option<AuditClass>,
-    pub rpm: Option<u32>,
-    pub max_concurrency: Option<u32>,
+    /// A policy the key adds to its routes' (it can tighten, never loosen).
+    pub policy: Option<String>,
+    /// The key's own limits and budget.
+    pub limits: seam_limits::Rule,
     /// The key's exact-cache rule, for every alias it calls.
     pub cache: Option<seam_config::CacheRule>,
 }
@@ -89,10 +91,29 @@ fn from_config(k: &KeyConfig) -> Caller {
         direct: k.direct,
         team: k.team.clone(),
         audit_class: k.audit_class,
-        rpm: k.rpm,
-        max_concurrency: k.max_concurrency,
+        policy: k.policy.clone(),
+        limits: key_rule(
+            k.rpm,
+            k.tpm,
+            k.max_concurrency,
+            k.budget_usd.zip(k.budget_period),
+        ),
         cache: k.cache,
     }
+}
+
+fn key_rule(
+    rpm: Option<u32>,
+    tpm: Option<u64>,
+    concurrency: Option<u32>,
+    budget: Option<(f64, seam_config::BudgetPeriod)>,
+) -> seam_limits::Rule {
+    crate::limits::rule(&seam_config::LimitRule {
+        rpm,
+        tpm,
+        max_concurrency: concurrency,
+        budget,
+    })
 }
 
 fn audit_class(c: seam_store::RetentionClass) -> AuditClass {
@@ -123,8 +144,18 @@ impl Keys {
                     direct: r.scope.direct,
                     team: r.scope.team.clone(),
                     audit_class: r.scope.audit_class.map(audit_class),
-                    rpm: r.scope.rpm,
-                    max_concurrency: r.scope.max_concurrency,
+                    policy: r.scope.policy.clone(),
+                    limits: key_rule(
+                        r.scope.rpm,
+                        r.scope.tpm,
+                        r.scope.max_concurrency,
+                        r.scope
+                            .budget_usd
+                            .zip(r.scope.budget_period.map(|p| match p {
+                                seam_store::BudgetPeriod::Day => seam_config::BudgetPeriod::Day,
+                                seam_store::BudgetPeriod::Month => seam_config::BudgetPeriod::Month,
+                            })),
+                    ),
                     cache: crate::cache::stored_rule(&r.scope),
                 }),
             );
@@ -269,71 +300,58 @@ fn bearer(req: &Request) -> Option<&str> {
 }
 
 /// `/v1/*`: once keys exist, a valid one is required; the caller rides along as an extension.
+/// Requests without a body (`GET /v1/models`) are counted against limits here; the others in
+/// their handler, once the body says what they ask for.
 pub async fn require_key(State(st): State<SharedState>, mut req: Request, next: Next) -> Response {
     let keys = st.keyring.keys();
-    if !keys.required() {
-        return next.run(req).await;
-    }
-    let caller = bearer(&req).and_then(|s| keys.lookup(s));
-    match caller {
-        Some(c) => {
-            if let Some(rpm) = c.rpm
-                && let Err(wait) = st
-                    .limits
-                    .check_rate(&c.key_id, rpm, std::time::Instant::now())
-            {
-                let e = limited(
-                    format!("The key is over its {rpm} requests per minute"),
-                    wait,
-                );
-                let draft = rejection_draft(&st, &req, Some(&c));
+    let caller = if keys.required() {
+        match bearer(&req).and_then(|s| keys.lookup(s)) {
+            Some(c) => Some(c),
+            None => {
+                let why = if bearer(&req).is_some() {
+                    "The API key is not valid (unknown, revoked or expired)"
+                } else {
+                    "An API key is required: send Authorization: Bearer <key>"
+                };
+                let e = ApiError::new(ErrorCode::InvalidApiKey, why);
+                let draft = rejection_draft(&st, &req, None);
+                drop(req);
                 return reject(draft, &e).await;
             }
-            let slot = match c.max_concurrency {
-                None => None,
-                Some(max) => match st.limits.acquire(&c.key_id, max) {
-                    Some(s) => Some(s),
-                    None => {
-                        let e = limited(
-                            format!("The key already has {max} requests in flight"),
-                            Duration::from_secs(1),
-                        );
-                        let draft = rejection_draft(&st, &req, Some(&c));
-                        return reject(draft, &e).await;
-                    }
-                },
-            };
-            req.extensions_mut().insert(c);
-            let resp = next.run(req).await;
-            match slot {
-                // The slot is held until the body is done: for a stream, its last event.
-                Some(slot) => resp.map(|body| {
-                    axum::body::Body::new(http_body_util::BodyExt::map_frame(body, move |f| {
-                        let _held = &slot;
-                        f
-                    }))
-                }),
-                None => resp,
+        }
+    } else {
+        None
+    };
+    if req.method() == axum::http::Method::GET {
+        let subject = req
+            .headers()
+            .get(crate::audit::SUBJECT)
+            .and_then(|v| v.to_str().ok());
+        let scopes = st.limits.scopes(caller.as_deref(), subject);
+        let id = req
+            .extensions()
+            .get::<crate::RequestId>()
+            .and_then(|r| r.0.to_str().ok())
+            .unwrap_or("unknown")
+            .to_owned();
+        let ticket = match st.limits.admit(&id, &scopes, || (0, 0)).await {
+            Ok(t) => t,
+            Err(e) => {
+                let draft = rejection_draft(&st, &req, caller.as_deref());
+                return reject(draft, &e).await;
             }
+        };
+        if let Some(c) = caller {
+            req.extensions_mut().insert(c);
         }
-        None => {
-            let why = if bearer(&req).is_some() {
-                "The API key is not valid (unknown, revoked or expired)"
-            } else {
-                "An API key is required: send Authorization: Bearer <key>"
-            };
-            let e = ApiError::new(ErrorCode::InvalidApiKey, why);
-            let draft = rejection_draft(&st, &req, None);
-            drop(req);
-            reject(draft, &e).await
-        }
+        let resp = next.run(req).await;
+        crate::limits::settle(ticket, 0, None).await;
+        return resp;
     }
-}
-
-fn limited(message: String, wait: Duration) -> ApiError {
-    let mut e = ApiError::new(ErrorCode::RateLimited, message);
-    e.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
-    e
+    if let Some(c) = caller {
+        req.extensions_mut().insert(c);
+    }
+    next.run(req).await
 }
 
 /// A request refused here still leaves its audit record (status, code, key if known), and then

@@ -40,20 +40,45 @@ pub async fn handle(
     {
         return refused(draft, &e).await;
     }
-    let Some(plan) = live.cache.plan(&req, caller.as_deref(), is_alias) else {
-        return answer(&st, &live, draft, &req, None, start).await;
+    let plan = live.cache.plan(&req, caller.as_deref(), is_alias);
+    let hit = match &plan {
+        Some(p) => st.cache.get(p).await,
+        None => None,
     };
-    if let Some(hit) = st.cache.get(&plan).await {
-        return from_cache(draft, hit).await;
+    let scopes = st.limits.scopes(caller.as_deref(), draft.subject());
+    let default_max = st.limits.default_max_tokens();
+    let id = rid.0.to_str().unwrap_or("unknown");
+    // A hit uses no tokens and costs nothing: it counts against request rates and concurrency
+    // only, so nothing is reserved for it.
+    let admitted = if hit.is_some() {
+        st.limits.admit(id, &scopes, || (0, 0)).await
+    } else {
+        st.limits
+            .admit(id, &scopes, || {
+                crate::limits::chat_estimate(&live, &req, default_max)
+            })
+            .await
+    };
+    let ticket = match admitted {
+        Ok(t) => t,
+        Err(e) => return refused(draft, &e).await,
+    };
+    if let Some(hit) = hit {
+        let resp = from_cache(draft, hit).await;
+        crate::limits::settle(ticket, 0, Some(0.0)).await;
+        return resp;
     }
-    // Errors too: the lookup was made and missed.
-    let mut resp = answer(&st, &live, draft, &req, Some(&plan), start).await;
-    resp.headers_mut()
-        .insert(cache::HEADER, HeaderValue::from_static("miss"));
+    let mut resp = answer(&st, &live, draft, &req, plan.as_ref(), start, ticket).await;
+    if plan.is_some() {
+        // Errors too: the lookup was made and missed.
+        resp.headers_mut()
+            .insert(cache::HEADER, HeaderValue::from_static("miss"));
+    }
     resp
 }
 
-/// The request through the gateway: the answer (stored when `plan` says so), or its error.
+/// The request through the gateway: the answer (stored when `plan` says so) or its error, its
+/// limits settled with what it used.
 async fn answer(
     st: &SharedState,
     live: &crate::Live,
@@ -61,10 +86,50 @@ async fn answer(
     req: &ChatRequest,
     plan: Option<&cache::Plan>,
     start: RequestStart,
+    ticket: seam_limits::Ticket,
 ) -> Response {
-    let anywhere = Placement::default();
     if !req.is_stream() {
-        return match live.gateway.chat(req, &anywhere).await {
+        let (resp, used) = unary(st, draft, live, req, plan, start).await;
+        crate::limits::settle(ticket, used.0, used.1).await;
+        return resp;
+    }
+    let anywhere = Placement::default();
+    match live.gateway.chat_stream(req, &anywhere).await {
+        Ok(out) => {
+            let ttft = start.0.elapsed();
+            metrics::overhead(metrics::CHAT, ttft.saturating_sub(out.upstream));
+            let report = out.policy.as_ref().map(|p| p.header());
+            let on_end = on_stream_end(draft, &out, ttft, live.prices.clone(), ticket);
+            let tee = plan.and_then(|p| stream_tee(st, p, &out));
+            let mut resp = sse::response(out.value, Some(on_end), tee);
+            route_headers(
+                &mut resp,
+                Some(&out.route),
+                &out.attempts,
+                Some(&out.reason),
+            );
+            policy_header(&mut resp, report.as_deref());
+            resp
+        }
+        Err(f) => {
+            crate::limits::settle(ticket, 0, None).await;
+            failed(draft, &f).await
+        }
+    }
+}
+
+/// A unary chat answer (or its error), and the tokens and cost it used.
+async fn unary(
+    st: &SharedState,
+    draft: Draft,
+    live: &crate::Live,
+    req: &ChatRequest,
+    plan: Option<&cache::Plan>,
+    start: RequestStart,
+) -> (Response, (u64, Option<f64>)) {
+    let anywhere = Placement::default();
+    {
+        match live.gateway.chat(req, &anywhere).await {
             Ok(out) => {
                 let response = draft
                     .keeps_payloads()
@@ -94,7 +159,8 @@ async fn answer(
                         ..Finish::default()
                     })
                     .await;
-                match done {
+                let tokens = usage.map_or(0, |(p, c)| p + c);
+                let resp = match done {
                     Ok(()) => {
                         let mut resp = match plan {
                             Some(plan) => answered_and_stored(st, plan, &out, start).await,
@@ -104,37 +170,17 @@ async fn answer(
                         resp
                     }
                     Err(e) => error_response(&e),
-                }
+                };
+                (resp, (tokens, cost))
             }
-            Err(f) => failed(draft, &f).await,
-        };
-    }
-    match live.gateway.chat_stream(req, &anywhere).await {
-        Ok(out) => {
-            let ttft = start.0.elapsed();
-            metrics::overhead(metrics::CHAT, ttft.saturating_sub(out.upstream));
-            let report = out.policy.as_ref().map(|p| p.header());
-            let on_end = on_stream_end(draft, &out, ttft, live.prices.clone());
-            let tee = plan.and_then(|p| stream_tee(st, p, &out));
-            let mut resp = sse::response(out.value, on_end, tee);
-            route_headers(
-                &mut resp,
-                Some(&out.route),
-                &out.attempts,
-                Some(&out.reason),
-            );
-            policy_header(&mut resp, report.as_deref());
-            resp
+            Err(f) => (failed(draft, &f).await, (0, None)),
         }
-        Err(f) => failed(draft, &f).await,
     }
 }
 
 /// A hit: the stored answer as it was sent, with its record (status 200, no attempts, cost 0,
-/// marked as a hit) committed first. No tokenizer, policy or router runs.
-///
-/// Limits hook: a hit uses no upstream tokens and costs nothing; whatever usage accounting or
-/// budget reconciliation the limits layer does per answered request belongs here, with zero.
+/// marked as a hit) committed first. No tokenizer, policy or router runs; the caller settles
+/// its limits with zero tokens and zero cost.
 async fn from_cache(draft: Draft, hit: cache::Stored) -> Response {
     let response = if draft.keeps_payloads() {
         match &hit.answer {
@@ -221,22 +267,21 @@ fn stream_tee(
     ))
 }
 
-/// The hook that writes a stream's record when it ends (before `[DONE]`).
+/// The hook that settles a stream's limits and writes its record when it ends (before
+/// `[DONE]`). A stream whose usage is unknown (cut short) is charged its reservation.
 fn on_stream_end(
     draft: Draft,
     out: &Outcome<seam_gateway::ClientStream>,
     ttft: std::time::Duration,
     prices: crate::pricing::Prices,
-) -> Option<sse::OnEnd> {
-    if !draft.audited() {
-        return None;
-    }
+    ticket: seam_limits::Ticket,
+) -> sse::OnEnd {
     let route = out.route.clone();
     let attempts = out.attempts.clone();
     let policy = out.policy.clone();
     let rewritten = out.rewritten.clone();
     let remask = out.remask.clone();
-    Some(Box::new(move |end: sse::StreamEnd| {
+    Box::new(move |end: sse::StreamEnd| {
         Box::pin(async move {
             let response = draft.keeps_payloads().then(|| end.answer.to_json());
             let usage = end
@@ -249,6 +294,13 @@ fn on_stream_end(
                 .usage
                 .as_ref()
                 .and_then(|u| prices.cost(&route, u));
+            match usage {
+                Some((p, c)) => crate::limits::settle(ticket, p + c, cost_usd).await,
+                None => {
+                    let r = ticket.reserved();
+                    ticket.settle(r).await;
+                }
+            }
             draft
                 .finish(Finish {
                     cost_usd,
@@ -267,7 +319,7 @@ fn on_stream_end(
                 })
                 .await
         })
-    }))
+    })
 }
 
 /// A request refused before the gateway saw it (bad body, too large).

@@ -51,6 +51,17 @@ pub async fn handle(
     {
         return refused(draft, &e).await;
     }
+    let scopes = st.limits.scopes(caller.as_deref(), draft.subject());
+    let ticket = match st
+        .limits
+        .admit(rid.0.to_str().unwrap_or("unknown"), &scopes, || {
+            crate::limits::embeddings_estimate(&live, &req)
+        })
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => return refused(draft, &e).await,
+    };
     match live.gateway.embeddings(&req, &Placement::default()).await {
         Ok(out) => {
             // Vectors are not personal data worth keeping; the record keeps the usage.
@@ -73,6 +84,7 @@ pub async fn handle(
                     ..Finish::default()
                 })
                 .await;
+            crate::limits::settle(ticket, usage.map_or(0, |u| u.0), cost).await;
             match done {
                 Ok(()) => {
                     let mut resp = answered(&out, start, metrics::EMBEDDINGS);
@@ -82,6 +94,9 @@ pub async fn handle(
                 Err(e) => error_response(&e),
             }
         }
-        Err(f) => failed(draft, &f).await,
+        Err(f) => {
+            crate::limits::settle(ticket, 0, None).await;
+            failed(draft, &f).await
+        }
     }
 }

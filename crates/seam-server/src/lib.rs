@@ -63,7 +63,7 @@ pub struct AppState {
     pub auditor: Option<Arc<audit::Auditor>>,
     /// API keys from the config and the store.
     pub keyring: auth::Keyring,
-    /// Per-key rate and concurrency counters (this process).
+    /// Limits and budgets: counters in process, or in Redis shared by replicas.
     pub limits: limits::Limits,
     /// The Redis replicas share, with `storage.redis_url`.
     pub redis: Option<Arc<shared::Redis>>,
@@ -94,7 +94,7 @@ impl AppState {
         let redis = shared::Redis::from_config(cfg)?.map(Arc::new);
         Ok(AppState {
             keyring,
-            limits: limits::Limits::default(),
+            limits: limits::Limits::open(cfg, redis.as_ref())?,
             cache: cache::Cache::new(&cfg.cache, redis.clone()),
             redis,
             admin_key_hash: cfg
@@ -134,6 +134,7 @@ impl AppState {
             .map_err(|e| e.lines().map(str::to_owned).collect::<Vec<_>>())?;
         let aliases = gateway.aliases().iter().map(|a| (*a).to_owned()).collect();
         self.keyring.set_config(&cfg.keys);
+        self.limits.set_config(&cfg.limits);
         let live = Arc::new(Live {
             gateway,
             max_body_bytes: cfg.server.max_body_bytes,

@@ -1,146 +1,353 @@
-//! Per-key limits held in this process: requests per minute and concurrent requests.
+//! Limits and budgets at the edge: which scopes a request counts against, what it reserves, and
+//! the 429 it gets when a scope is full. The counting itself is `seam-limits` (in process, or in
+//! Redis when `storage.redis_url` is set, so every replica sees the same counters).
 //!
-//! Requests per minute are a sliding log: each key keeps the instants of its last N accepted
-//! requests, so a key with `rpm = N` gets at most N requests in any 60 s window (not just per
-//! calendar minute, and not N per minute on average with bursts above it), may spend them in a
-//! burst, and is told exactly when the next one fits. A check is O(1) amortised; a busy key costs
-//! 16 bytes per unit of its rpm. Concurrency is a counter per key, released when the response body
-//! is dropped (for a stream: when it ends or the client leaves).
-//!
-//! These counters are per replica: with several replicas a key may get up to N per replica until
-//! the shared counters (Redis) land.
+//! Scopes, widest first: `org` (`[limits.org]`), `team:NAME` (`[limits.team.NAME]`, for keys
+//! with that team), `key:ID` (the key's own limits) and `subject:KEY:HASH` (`[limits.subject]`,
+//! per data subject of each key; the subject is hashed, so personal data never names a counter).
+//! A request reserves its prompt estimate (one token per four bytes) plus `max_tokens` (or
+//! `limits.default_max_tokens`) × `n` against tokens per minute, and the most that could cost on
+//! the alias's priciest target against budgets; it settles with the usage and cost reported.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, RwLock};
 
-/// Keys tracked at most; beyond it the oldest are forgotten (they start afresh).
-const MAX_KEYS: usize = 100_000;
+use seam_config::{BudgetPeriod, Config, LimitRule, LimitsConfig};
+use seam_limits::{Ask, Budget, Denied, Limiter, Period, Rule, Scope, Ticket, Used};
+use seam_types::{ApiError, ErrorCode};
 
-#[derive(Default)]
+use crate::auth::Caller;
+
+/// Rejections by code and scope kind.
+pub const REJECTIONS: &str = "seam_limit_rejections_total";
+
 pub struct Limits {
-    /// key id → instants of its accepted requests in the last minute, oldest first.
-    rate: Mutex<HashMap<String, VecDeque<Instant>>>,
-    /// key id → requests in flight.
-    in_flight: Arc<Mutex<HashMap<String, u32>>>,
+    limiter: Arc<Limiter>,
+    cfg: RwLock<Arc<LimitsConfig>>,
 }
 
-/// Held while a request is in flight; dropping it frees the slot.
-pub struct Slot {
-    key: String,
-    in_flight: Arc<Mutex<HashMap<String, u32>>>,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        if let Ok(mut m) = self.in_flight.lock()
-            && let Some(n) = m.get_mut(&self.key)
-        {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                m.remove(&self.key);
-            }
-        }
+pub fn rule(r: &LimitRule) -> Rule {
+    Rule {
+        rpm: r.rpm,
+        tpm: r.tpm,
+        concurrency: r.max_concurrency,
+        budget: r.budget.map(|(usd, p)| budget(usd, p)),
     }
+}
+
+fn budget(usd: f64, p: BudgetPeriod) -> Budget {
+    Budget {
+        microusd: micro(usd),
+        period: match p {
+            BudgetPeriod::Day => Period::Day,
+            BudgetPeriod::Month => Period::Month,
+        },
+    }
+}
+
+/// USD as whole millionths (counters are integers).
+pub fn micro(usd: f64) -> u64 {
+    if usd.is_finite() && usd > 0.0 {
+        (usd * 1_000_000.0).round() as u64
+    } else {
+        0
+    }
+}
+
+/// What a request may use, before it runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Estimate {
+    pub prompt_tokens: u64,
+    /// The most the answer may use: `max_tokens` × `n`, or the default.
+    pub completion_tokens: u64,
 }
 
 impl Limits {
-    /// Counts one request against `rpm`; `Err(wait)` when it would exceed it.
-    pub fn check_rate(&self, key: &str, rpm: u32, now: Instant) -> Result<(), Duration> {
-        const WINDOW: Duration = Duration::from_secs(60);
-        let Ok(mut m) = self.rate.lock() else {
-            return Ok(());
+    pub fn open(cfg: &Config, redis: Option<&Arc<crate::shared::Redis>>) -> Result<Self, String> {
+        let ledger = seam_limits::LedgerSink::new(&crate::audit::store_config(cfg))?;
+        let limiter = match redis {
+            Some(r) => {
+                let r = Arc::clone(r);
+                let connect: seam_limits::Connect = Arc::new(move || {
+                    let r = Arc::clone(&r);
+                    Box::pin(async move { r.conn().await })
+                });
+                let on_error = match cfg.limits.on_error {
+                    seam_config::limits::OnError::Open => seam_limits::OnError::Open,
+                    seam_config::limits::OnError::Closed => seam_limits::OnError::Closed,
+                };
+                Limiter::redis(connect, Some(ledger), on_error)
+            }
+            None => Limiter::local(Some(ledger)),
         };
-        if m.len() >= MAX_KEYS && !m.contains_key(key) {
-            // Forget keys with nothing in the last minute: they are at full allowance anyway.
-            m.retain(|_, log| log.back().is_some_and(|t| now.duration_since(*t) < WINDOW));
-        }
-        let log = m.entry(key.to_owned()).or_default();
-        while log
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= WINDOW)
-        {
-            log.pop_front();
-        }
-        let max = rpm.max(1) as usize;
-        if log.len() >= max {
-            // The oldest of the last N leaves the window at front + 60 s.
-            let wait = log.front().map_or(Duration::ZERO, |t| {
-                (*t + WINDOW).saturating_duration_since(now)
-            });
-            return Err(wait.max(Duration::from_millis(1)));
-        }
-        log.push_back(now);
-        Ok(())
+        Ok(Limits {
+            limiter,
+            cfg: RwLock::new(Arc::new(cfg.limits.clone())),
+        })
     }
 
-    /// A slot under `max` concurrent requests, or `None` when the key is at its limit.
-    pub fn acquire(&self, key: &str, max: u32) -> Option<Slot> {
-        let mut m = self.in_flight.lock().ok()?;
-        let n = m.entry(key.to_owned()).or_insert(0);
-        if *n >= max {
-            return None;
+    /// After a reload: new org, team and subject limits apply to the next request.
+    pub fn set_config(&self, cfg: &LimitsConfig) {
+        if let Ok(mut c) = self.cfg.write() {
+            *c = Arc::new(cfg.clone());
         }
-        *n += 1;
-        Some(Slot {
-            key: key.to_owned(),
-            in_flight: Arc::clone(&self.in_flight),
+    }
+
+    fn config(&self) -> Arc<LimitsConfig> {
+        match self.cfg.read() {
+            Ok(c) => Arc::clone(&c),
+            Err(p) => Arc::clone(&p.into_inner()),
+        }
+    }
+
+    /// The scopes a request counts against, widest first.
+    pub fn scopes(&self, caller: Option<&Caller>, subject: Option<&str>) -> Vec<Scope> {
+        let cfg = self.config();
+        let mut out = Vec::with_capacity(4);
+        let mut push = |id: String, r: Rule| {
+            if !r.is_empty() {
+                out.push(Scope { id, rule: r });
+            }
+        };
+        push("org".into(), rule(&cfg.org));
+        if let Some(c) = caller {
+            if let Some(team) = &c.team
+                && let Some(r) = cfg.teams.get(team)
+            {
+                push(format!("team:{team}"), rule(r));
+            }
+            push(format!("key:{}", c.key_id), c.limits);
+        }
+        if let Some(s) = subject {
+            let owner = caller.map_or("anonymous", |c| c.key_id.as_str());
+            let hash = seam_store::keys::hash_secret(s);
+            let short = hash.get(7..23).unwrap_or(&hash);
+            push(format!("subject:{owner}:{short}"), rule(&cfg.subject));
+        }
+        out
+    }
+
+    /// Output tokens reserved when the request sets no limit.
+    pub fn default_max_tokens(&self) -> u64 {
+        u64::from(self.config().default_max_tokens)
+    }
+
+    /// Counts a request in every scope, or refuses it with the error the client gets.
+    /// `estimate` runs only when some scope limits tokens or spend.
+    pub async fn admit(
+        &self,
+        request: &str,
+        scopes: &[Scope],
+        estimate: impl FnOnce() -> (u64, u64),
+    ) -> Result<Ticket, ApiError> {
+        let needs = scopes
+            .iter()
+            .any(|s| s.rule.tpm.is_some() || s.rule.budget.is_some());
+        let (tokens, microusd) = if needs { estimate() } else { (0, 0) };
+        let ask = Ask {
+            request: request.to_owned(),
+            tokens,
+            microusd,
+        };
+        self.limiter.admit(scopes, ask).await.map_err(|d| {
+            let e = refusal(&d);
+            let kind = d.scope().split(':').next().unwrap_or("none").to_owned();
+            metrics::counter!(REJECTIONS, "code" => e.code.to_string(), "scope" => kind)
+                .increment(1);
+            e
         })
     }
 }
 
+/// Bytes of prompt counted for a non-text part (an image): about 765 tokens, what a
+/// high-detail 512×512 tile costs.
+const PART_BYTES: usize = 3_060;
+
+/// Tokens a chat request may use (prompt estimate plus its output cap) and the most that could
+/// cost on the priciest target of its route, in millionths of a USD.
+pub fn chat_estimate(
+    live: &crate::Live,
+    req: &seam_types::chat::ChatRequest,
+    default_max: u64,
+) -> (u64, u64) {
+    use seam_types::chat::Content;
+    let prompt: u64 = req
+        .messages
+        .iter()
+        .map(|m| {
+            let bytes = match &m.content {
+                None => 0,
+                Some(Content::Text(t)) => t.len(),
+                Some(Content::Parts(parts)) => parts
+                    .iter()
+                    .map(|p| p.text.as_ref().map_or(PART_BYTES, String::len))
+                    .sum(),
+            };
+            (bytes as u64).div_ceil(4) + 4
+        })
+        .sum();
+    let per_choice = req
+        .max_completion_tokens
+        .or(req.max_tokens)
+        .map_or(default_max, u64::from);
+    let completion = per_choice * u64::from(req.n.unwrap_or(1).max(1));
+    (
+        prompt + completion,
+        worst_cost(live, &req.model, prompt, completion),
+    )
+}
+
+/// Tokens an embeddings request uses (its input estimate) and their worst-case cost.
+pub fn embeddings_estimate(
+    live: &crate::Live,
+    req: &seam_types::embeddings::EmbeddingsRequest,
+) -> (u64, u64) {
+    let bytes = serde_json::to_vec(&req.input).map_or(0, |v| v.len());
+    let prompt = (bytes as u64).div_ceil(4);
+    (prompt, worst_cost(live, &req.model, prompt, 0))
+}
+
+/// The most `prompt` and `completion` tokens cost on any target `model` may route to.
+fn worst_cost(live: &crate::Live, model: &str, prompt: u64, completion: u64) -> u64 {
+    let Ok(route) = live.gateway.resolve(model) else {
+        return 0;
+    };
+    let usage = seam_types::chat::Usage::new(prompt, completion);
+    route
+        .targets
+        .iter()
+        .filter_map(|t| live.prices.cost(&t.label, &usage))
+        .map(micro)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Settles a ticket with what the request used (cost in USD as reported or priced).
+pub async fn settle(ticket: Ticket, tokens: u64, cost_usd: Option<f64>) {
+    ticket
+        .settle(Used {
+            tokens,
+            microusd: cost_usd.map_or(0, micro),
+        })
+        .await;
+}
+
+fn usd(micro: u64) -> String {
+    format!("{:.4}", micro as f64 / 1_000_000.0)
+}
+
+/// The scope as the client may read it: kind and name, never a subject.
+fn describe(scope: &str) -> String {
+    match scope.split_once(':') {
+        Some(("key", id)) => format!("the key {id}"),
+        Some(("team", name)) => format!("the team {name}"),
+        Some(("subject", _)) => "this subject".into(),
+        _ => "the gateway".into(),
+    }
+}
+
+/// The 429 (or 503) for a refusal, with `retry-after`.
+pub fn refusal(d: &Denied) -> ApiError {
+    let (code, message, retry_ms) = match d {
+        Denied::Requests {
+            scope,
+            limit,
+            retry_after_ms,
+        } => (
+            ErrorCode::RateLimited,
+            format!("{} is over its {limit} requests per minute", describe(scope)),
+            Some(*retry_after_ms),
+        ),
+        Denied::Concurrency { scope, limit } => (
+            ErrorCode::RateLimited,
+            format!("{} already has {limit} requests in flight", describe(scope)),
+            Some(1_000),
+        ),
+        Denied::Tokens {
+            scope,
+            limit,
+            asked,
+            retry_after_ms,
+        } => (
+            ErrorCode::TokensLimited,
+            match retry_after_ms {
+                Some(_) => format!(
+                    "{} is over its {limit} tokens per minute (this request reserves {asked}: its prompt estimate plus max_tokens)",
+                    describe(scope)
+                ),
+                None => format!(
+                    "this request reserves {asked} tokens (its prompt estimate plus max_tokens), more than the {limit} tokens per minute of {}; lower max_tokens or shorten the prompt",
+                    describe(scope)
+                ),
+            },
+            *retry_after_ms,
+        ),
+        Denied::Budget {
+            scope,
+            limit,
+            committed,
+            asked,
+            period,
+            resets_at_ms,
+        } => {
+            let per = match period {
+                Period::Day => "today (UTC)",
+                Period::Month => "this month (UTC)",
+            };
+            (
+                ErrorCode::BudgetExceeded,
+                format!(
+                    "{} has spent or reserved ${} of its ${} budget {per}, and this request may cost up to ${}",
+                    describe(scope),
+                    usd(*committed),
+                    usd(*limit),
+                    usd(*asked)
+                ),
+                Some(resets_at_ms.saturating_sub(seam_limits::now_ms())),
+            )
+        }
+        Denied::Unavailable { .. } => (
+            ErrorCode::LimitsUnavailable,
+            "Limits could not be checked (the shared counters are unreachable), and limits.on_error is closed".into(),
+            Some(1_000),
+        ),
+    };
+    let mut e = ApiError::new(code, message);
+    e.retry_after = retry_ms.map(seam_limits::retry_secs);
+    e
+}
+
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
-    fn rpm_allows_a_burst_then_waits_for_the_window() {
-        let l = Limits::default();
-        let t0 = Instant::now();
-        for _ in 0..6 {
-            assert!(l.check_rate("k", 6, t0).is_ok());
-        }
-        let wait = l.check_rate("k", 6, t0).unwrap_err();
-        assert_eq!(wait, Duration::from_secs(60));
-        assert!(l.check_rate("k", 6, t0 + Duration::from_secs(59)).is_err());
-        // A minute after the burst, the whole allowance is back.
-        for _ in 0..6 {
-            assert!(l.check_rate("k", 6, t0 + Duration::from_secs(60)).is_ok());
-        }
-        assert!(l.check_rate("other", 6, t0).is_ok(), "keys are separate");
-    }
-
-    #[test]
-    fn never_more_than_rpm_in_any_minute() {
-        // Requests every 1.3 s for 5 minutes against rpm 20: count the accepted ones per window.
-        let l = Limits::default();
-        let t0 = Instant::now();
-        let mut accepted = Vec::new();
-        for i in 0..230u64 {
-            let t = t0 + Duration::from_millis(i * 1300);
-            if l.check_rate("k", 20, t).is_ok() {
-                accepted.push(t);
-            }
-        }
-        for (i, start) in accepted.iter().enumerate() {
-            let in_window = accepted[i..]
-                .iter()
-                .take_while(|t| **t < *start + Duration::from_secs(60))
-                .count();
-            assert!(
-                in_window <= 20,
-                "{in_window} in the minute from request {i}"
-            );
-        }
-    }
-
-    #[test]
-    fn slots_are_released_on_drop() {
-        let l = Limits::default();
-        let a = l.acquire("k", 2).unwrap();
-        let _b = l.acquire("k", 2).unwrap();
-        assert!(l.acquire("k", 2).is_none());
-        drop(a);
-        assert!(l.acquire("k", 2).is_some());
+    fn refusals_name_the_scope_and_never_a_subject() {
+        let e = refusal(&Denied::Requests {
+            scope: "subject:key_1:abcd".into(),
+            limit: 5,
+            retry_after_ms: 1_500,
+        });
+        assert_eq!(e.status, 429);
+        assert_eq!(e.code, "rate_limited");
+        assert_eq!(e.retry_after, Some(2));
+        assert!(e.message.contains("this subject"), "{}", e.message);
+        assert!(!e.message.contains("abcd"));
+        let e = refusal(&Denied::Budget {
+            scope: "team:search".into(),
+            limit: 1_000_000,
+            committed: 990_000,
+            asked: 20_000,
+            period: Period::Day,
+            resets_at_ms: seam_limits::now_ms() + 3_600_000,
+        });
+        assert_eq!(e.code, "budget_exceeded");
+        assert!(e.message.contains("the team search"), "{}", e.message);
+        assert!(
+            e.message.contains("$0.9900 of its $1.0000"),
+            "{}",
+            e.message
+        );
+        assert!((3_599..=3_600).contains(&e.retry_after.unwrap()));
     }
 }

@@ -16,6 +16,8 @@ mod audit;
 mod auth;
 #[path = "server/cache.rs"]
 mod cache;
+#[path = "server/limits.rs"]
+mod limits;
 #[path = "server/policy.rs"]
 mod policy;
 #[path = "server/routing.rs"]

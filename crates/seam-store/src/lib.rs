@@ -23,6 +23,8 @@
 //! - `api_keys` — virtual API keys ([`KeyStore`], migration 2): `id`, `name`, `prefix` (the
 //!   secret's first 12 characters), `hash` ([`hash_secret`] of the secret, unique; the secret
 //!   itself is never stored), `created_ms`, `revoked_ms` and `scope` ([`KeyScope`] as JSON).
+//! - `spend_ledger` — spend per limit scope and calendar period in millionths of a USD
+//!   ([`Ledger`], migration 3): the durable side of budgets, added to by commutative upserts.
 //!
 //! # The chain
 //!
@@ -61,6 +63,7 @@ mod chain;
 mod crypto;
 mod db;
 pub mod keys;
+pub mod ledger;
 mod log;
 pub mod record;
 mod schema;
@@ -71,6 +74,7 @@ use std::path::PathBuf;
 
 pub use chain::{Problem, ProblemKind, VerifyReport};
 pub use keys::{BudgetPeriod, CacheScope, KeyRecord, KeyScope, KeyStore, glob_match, hash_secret};
+pub use ledger::{Charge, Ledger};
 pub use log::AuditLog;
 pub use record::*;
 pub use stored::{PayloadState, RecordKind, StoredRecord};

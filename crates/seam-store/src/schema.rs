@@ -88,6 +88,15 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     );
     CREATE INDEX api_keys_created ON api_keys (created_ms);",
     ),
+    (
+        3,
+        "CREATE TABLE spend_ledger (
+        scope TEXT NOT NULL,
+        period TEXT NOT NULL,
+        microusd INTEGER NOT NULL,
+        PRIMARY KEY (scope, period)
+    );",
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -165,5 +174,14 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
         scope TEXT NOT NULL
     );
     CREATE INDEX api_keys_created ON api_keys (created_ms);",
+    ),
+    (
+        3,
+        "CREATE TABLE spend_ledger (
+        scope TEXT NOT NULL,
+        period TEXT NOT NULL,
+        microusd BIGINT NOT NULL,
+        PRIMARY KEY (scope, period)
+    );",
     ),
 ];

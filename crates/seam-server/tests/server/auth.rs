@@ -10,14 +10,14 @@ use seam_store::keys::{KeyScope, KeyStore, hash_secret};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-const APP_KEY: &str = "sk-seam-test-app-key-0123456789abcdef";
+pub(crate) const APP_KEY: &str = "sk-seam-test-app-key-0123456789abcdef";
 const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
 
 fn build(dir: &std::path::Path, admin: bool) -> axum::Router {
     build_with(dir, admin, "")
 }
 
-fn build_with(dir: &std::path::Path, admin: bool, extra: &str) -> axum::Router {
+pub(crate) fn build_with(dir: &std::path::Path, admin: bool, extra: &str) -> axum::Router {
     let toml = format!(
         r#"
 [storage]
@@ -55,7 +55,7 @@ team = "payments"
     seam_server::app(state)
 }
 
-fn dir() -> std::path::PathBuf {
+pub(crate) fn dir() -> std::path::PathBuf {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let d = std::env::temp_dir().join(format!(
         "seam-auth-test-{}-{}",
@@ -66,7 +66,7 @@ fn dir() -> std::path::PathBuf {
     d
 }
 
-async fn send(
+pub(crate) async fn send(
     app: &axum::Router,
     method: &str,
     path: &str,
@@ -100,7 +100,7 @@ async fn send(
     )
 }
 
-fn chat(model: &str) -> Value {
+pub(crate) fn chat(model: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": "hi"}]})
 }
 
@@ -289,9 +289,9 @@ async fn store_keys_work_and_the_audit_trail_names_the_key() {
     let _ = std::fs::remove_dir_all(d);
 }
 
-const LIMITED_KEY: &str = "sk-seam-test-limited-key-0123456789";
+pub(crate) const LIMITED_KEY: &str = "sk-seam-test-limited-key-0123456789";
 
-fn limited_key(extra: &str) -> String {
+pub(crate) fn limited_key(extra: &str) -> String {
     format!(
         "[keys.limited]\nhash = \"{}\"\nmodels = [\"chat\"]\n{extra}",
         hash_secret(LIMITED_KEY)

@@ -615,3 +615,32 @@ cache = { ttl_s = 60, scope = "org" }
         );
     }
 }
+
+#[tokio::test]
+async fn hits_count_against_request_rates_but_reserve_nothing() {
+    const LIMITED: &str = "sk-seam-cache-test-limited-01234567";
+    let mock = MockUpstream::start().await.unwrap();
+    let extra = format!(
+        "[keys.limited]\nhash = \"{}\"\nmodels = [\"*\"]\nrpm = 3\n",
+        hash_secret(LIMITED)
+    );
+    let s = setup(&mock, Backend::Local, &extra);
+    let q = chat("org", &format!("limited {}", nonce()));
+    let seen: Vec<(u16, String)> = {
+        let mut v = Vec::new();
+        for _ in 0..4 {
+            let a = ask(&s.app, Some(LIMITED), &q).await;
+            v.push((a.status.as_u16(), a.cache().to_owned()));
+        }
+        v
+    };
+    assert_eq!(
+        seen,
+        [
+            (200, "miss".to_owned()),
+            (200, "hit".to_owned()),
+            (200, "hit".to_owned()),
+            (429, "-".to_owned())
+        ]
+    );
+}
