@@ -287,7 +287,7 @@ async fn scopes_are_all_or_nothing(kind: Kind) {
         },
     );
     let _t = l
-        .admit_at(&[team.clone()], ask("t", 0, 0), T0)
+        .admit_at(std::slice::from_ref(&team), ask("t", 0, 0), T0)
         .await
         .unwrap();
     // The team is full, so the key must not count this request...
@@ -298,7 +298,7 @@ async fn scopes_are_all_or_nothing(kind: Kind) {
     );
     // ...and still has both of its requests.
     let _a = l
-        .admit_at(&[key.clone()], ask("a", 0, 0), T0)
+        .admit_at(std::slice::from_ref(&key), ask("a", 0, 0), T0)
         .await
         .unwrap();
     let _b = l.admit_at(&[key], ask("b", 0, 0), T0).await.unwrap();
