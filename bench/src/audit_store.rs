@@ -297,6 +297,7 @@ impl Shape {
             usage: Some(UsageRecord {
                 prompt_tokens: 16,
                 completion_tokens: 64,
+                ..UsageRecord::default()
             }),
             cost_usd: None,
             latency_ms: 0.41,

@@ -14,7 +14,8 @@
 //!   through `seam`, then the audit scenario (a seam with
 //!   audit off against an audited one), and prints markdown tables of the differences;
 //! - `audit-store`: fills an audit store with a million records and times `seam audit verify`
-//!   and `seam audit erase` on it.
+//!   and `seam audit erase` on it;
+//! - `limits`: times limit checks (admit and settle over four scopes) in process and via Redis.
 //!
 //! BENCHMARKS.md at the workspace root describes the method and holds the latest figures.
 
@@ -22,6 +23,7 @@ mod audit;
 mod audit_store;
 mod body;
 mod cache;
+mod limits;
 mod load;
 mod mock;
 mod policy;
@@ -61,6 +63,8 @@ enum Command {
     Run(run::RunArgs),
     /// Fill an audit store and time `seam audit verify` and `seam audit erase` on it.
     AuditStore(audit_store::AuditStoreArgs),
+    /// Time limit checks (admit + settle over four scopes), in process and through Redis.
+    Limits(limits::LimitsArgs),
 }
 
 fn main() -> ExitCode {
@@ -90,5 +94,6 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         Command::Load(args) => runtime.block_on(load::main(args)),
         Command::Run(args) => runtime.block_on(run::main(args)),
         Command::AuditStore(args) => audit_store::main(args),
+        Command::Limits(args) => runtime.block_on(limits::main(args)),
     }
 }

@@ -160,3 +160,39 @@ def test_a_key_over_its_rpm_is_a_rate_limit_error_with_retry_after(keyed):
         hello(c)
     assert e.value.status_code == 429 and e.value.code == "rate_limited"
     assert 1 <= int(e.value.response.headers["retry-after"]) <= 60
+
+
+def test_a_key_created_through_the_admin_api_works_at_once_and_its_revocation_too(keyed):
+    def admin(method, path, body=None):
+        req = urllib.request.Request(
+            keyed.url + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    status, bad = admin("POST", "/admin/keys", {"name": "api", "models": ["internal"], "policy": "nope"})
+    assert status == 400 and bad["error"]["param"] == "policy"
+
+    status, created = admin("POST", "/admin/keys", {"name": "api", "models": ["internal"], "team": "ops"})
+    assert status == 201, created
+    c = client(keyed.url, created["key"])
+    # No waiting: the server that created the key reads its keys again before answering.
+    assert hello(c, "internal").choices[0].message.content == "echo: hello"
+    with pytest.raises(openai.PermissionDeniedError):
+        hello(c, "chat")
+
+    status, listed = admin("GET", "/admin/keys")
+    assert status == 200
+    assert created["id"] in json.dumps(listed) and created["key"] not in json.dumps(listed)
+
+    status, revoked = admin("DELETE", "/admin/keys/" + created["id"])
+    assert status == 200 and revoked["state"] == "revoked"
+    with pytest.raises(openai.AuthenticationError):
+        hello(c, "internal")
+    assert admin("GET", "/admin/keys/key_does_not_exist")[0] == 404

@@ -187,48 +187,5 @@ fn run_inner(config: Option<&Path>, command: Command) -> anyhow::Result<ExitCode
 
 /// `2026-11-29`, `2026-11-29T10:00:00Z`, or Unix milliseconds.
 pub(crate) fn parse_time(s: &str) -> anyhow::Result<i64> {
-    if let Ok(ms) = s.parse::<i64>() {
-        return Ok(ms);
-    }
-    let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00Z"));
-    let time = time.trim_end_matches('Z');
-    let d: Vec<i64> = date.split('-').filter_map(|p| p.parse().ok()).collect();
-    let t: Vec<i64> = time
-        .split(':')
-        .filter_map(|p| p.split('.').next().and_then(|x| x.parse().ok()))
-        .collect();
-    let (&[y, m, day], &[hh, mm, ss]) = (d.as_slice(), t.as_slice()) else {
-        bail!(
-            "cannot read the time \"{s}\": use 2026-11-29, 2026-11-29T10:00:00Z or Unix milliseconds"
-        );
-    };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
-        bail!("cannot read the time \"{s}\": out of range");
-    }
-    // Days from the civil date (Howard Hinnant's algorithm), UTC.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Ok(((days * 24 + hh) * 60 + mm) * 60_000 + ss * 1000)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_time;
-
-    #[test]
-    fn times() {
-        assert_eq!(parse_time("1970-01-01").ok(), Some(0));
-        assert_eq!(
-            parse_time("2026-11-29T10:00:00Z").ok(),
-            Some(1_795_946_400_000)
-        );
-        assert_eq!(parse_time("1795946400000").ok(), Some(1_795_946_400_000));
-        assert!(parse_time("yesterday").is_err());
-        assert!(parse_time("2026-13-01").is_err());
-    }
+    seam_store::parse_time(s).map_err(anyhow::Error::msg)
 }

@@ -80,10 +80,58 @@ enum Command {
     },
 }
 
+/// `seam keys create`'s exact-cache flags (boxed: they would make every `KeysCommand` larger).
+#[derive(clap::Args)]
+struct CacheFlags {
+    /// Serve its repeated identical requests from the exact cache for this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    cache_ttl: Option<u64>,
+    /// key, team or org: who shares those cached answers (default: key).
+    #[arg(long)]
+    cache_scope: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum KeysCommand {
     /// Create a key; prints its secret once (with --json: one object with `id` and `key`).
-    Create(Box<keys::NewKey>),
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Aliases it may use, as globs: `chat,gpt-*` (`*` for all).
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<String>,
+        /// May use PROVIDER/MODEL addressing.
+        #[arg(long)]
+        direct: bool,
+        /// A policy applied to its requests.
+        #[arg(long)]
+        policy: Option<String>,
+        /// full, redacted or metadata: the audit class of its records.
+        #[arg(long)]
+        audit_class: Option<String>,
+        /// Requests per minute.
+        #[arg(long)]
+        rpm: Option<u32>,
+        /// Tokens per minute.
+        #[arg(long)]
+        tpm: Option<u64>,
+        #[arg(long)]
+        max_concurrency: Option<u32>,
+        #[arg(long)]
+        budget_usd: Option<f64>,
+        /// day or month.
+        #[arg(long)]
+        budget_period: Option<String>,
+        #[arg(long)]
+        team: Option<String>,
+        /// When it stops working (2026-12-31, 2026-12-31T12:00:00Z or Unix ms).
+        #[arg(long)]
+        expires: Option<String>,
+        #[command(flatten)]
+        cache: Box<CacheFlags>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Every key (never the secrets).
     List {
         #[arg(long)]
@@ -187,7 +235,40 @@ fn main() -> ExitCode {
         }
         Command::Keys { config, command } => {
             let command = match command {
-                KeysCommand::Create(k) => keys::Command::Create(k),
+                KeysCommand::Create {
+                    name,
+                    models,
+                    direct,
+                    policy,
+                    audit_class,
+                    rpm,
+                    tpm,
+                    max_concurrency,
+                    budget_usd,
+                    budget_period,
+                    team,
+                    expires,
+                    cache,
+                    json,
+                } => keys::Command::Create {
+                    key: Box::new(seam_store::keys::NewKey {
+                        name,
+                        models,
+                        direct,
+                        policy,
+                        audit_class,
+                        rpm,
+                        tpm,
+                        max_concurrency,
+                        budget_usd,
+                        budget_period,
+                        team,
+                        expires: expires.map(seam_store::keys::TimeArg::Text),
+                        cache_ttl_s: cache.cache_ttl,
+                        cache_scope: cache.cache_scope,
+                    }),
+                    json,
+                },
                 KeysCommand::List { json } => keys::Command::List { json },
                 KeysCommand::Show { id } => keys::Command::Show { id },
                 KeysCommand::Revoke { id } => keys::Command::Revoke { id },

@@ -57,6 +57,8 @@ pub struct Config {
     pub pricing: BTreeMap<String, Price>,
     /// `[limits]`: org, team and subject limits (a key's are on the key).
     pub limits: LimitsConfig,
+    /// How reported usage is checked before it is priced.
+    pub usage: pricing::UsageConfig,
     /// `[cache]`: bounds of the exact response cache (rules are per alias and per key).
     pub cache: CacheConfig,
 }
@@ -408,6 +410,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
     let admin = keys::admin(raw.admin, resolver, &mut errors);
     let pricing = pricing::pricing(raw.pricing, &mut errors);
     let limits = limits::limits(raw.limits, &mut errors);
+    let usage = pricing::usage(raw.usage, &mut errors);
     let cache = cache::cache(raw.cache, &mut errors);
     let mut declared_keys = Vec::new();
     let mut hashes = std::collections::HashSet::new();
@@ -452,6 +455,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             keys: declared_keys,
             pricing,
             limits,
+            usage,
             cache,
         })
     } else {

@@ -86,6 +86,46 @@ pub struct RawPrice {
     pub cached_input_per_mtok: Option<f64>,
 }
 
+/// `[usage]`: the sanity checks reported usage passes before it is priced.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct UsageConfig {
+    /// One request priced above this is an anomaly, and counts as this much.
+    pub max_request_cost_usd: f64,
+}
+
+/// The default ceiling: above what any single request costs at today's list prices (a full
+/// 200k-token context with a long answer on the dearest catalog model is under $15).
+pub const DEFAULT_MAX_REQUEST_COST_USD: f64 = 50.0;
+
+impl Default for UsageConfig {
+    fn default() -> Self {
+        UsageConfig {
+            max_request_cost_usd: DEFAULT_MAX_REQUEST_COST_USD,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawUsage {
+    pub max_request_cost_usd: Option<f64>,
+}
+
+pub(crate) fn usage(raw: RawUsage, errors: &mut Vec<ConfigError>) -> UsageConfig {
+    match raw.max_request_cost_usd {
+        None => UsageConfig::default(),
+        Some(x) if x.is_finite() && x > 0.0 => UsageConfig {
+            max_request_cost_usd: x,
+        },
+        Some(_) => {
+            errors.push(ConfigError::new(
+                "usage.max_request_cost_usd",
+                "must be a positive amount in USD",
+            ));
+            UsageConfig::default()
+        }
+    }
+}
+
 pub(crate) fn pricing(
     raw: BTreeMap<String, RawPrice>,
     errors: &mut Vec<ConfigError>,

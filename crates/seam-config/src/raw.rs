@@ -30,6 +30,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub limits: crate::limits::RawLimits,
     #[serde(default)]
+    pub usage: crate::pricing::RawUsage,
+    #[serde(default)]
     pub cache: crate::cache::RawCache,
 }
 

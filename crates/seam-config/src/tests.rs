@@ -360,6 +360,21 @@ targets = [{ provider = "v", model = "m" }]
 }
 
 #[test]
+fn usage_ceiling_defaults_and_must_be_positive() {
+    let cfg = check("").unwrap();
+    assert_eq!(cfg.usage.max_request_cost_usd, 50.0);
+    let cfg = check("[usage]\nmax_request_cost_usd = 2.5\n").unwrap();
+    assert_eq!(cfg.usage.max_request_cost_usd, 2.5);
+    for bad in ["0", "-1", "nan"] {
+        let e = errors(&format!("[usage]\nmax_request_cost_usd = {bad}\n"));
+        assert!(
+            e.iter().any(|e| e.contains("usage.max_request_cost_usd")),
+            "{bad}: {e:?}"
+        );
+    }
+}
+
+#[test]
 fn cache_rules_on_aliases_and_keys_are_parsed_and_checked() {
     let hash = format!("sha256:{}", "a".repeat(64));
     let cfg = check(&format!(

@@ -14,6 +14,7 @@ mod policy;
 pub mod routes;
 mod stream;
 pub mod telemetry;
+pub mod usage;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -31,7 +32,9 @@ pub use policy::{OutputSeen, PolicyReport, Remask};
 pub use routes::{ProviderEntry, TargetReport};
 pub use seam_router::{Attempt, Placement, Registry};
 
-/// What the client receives on a stream: chunks, and at most one error as the last item.
+/// What the client receives on a stream: chunks, and at most one error as the last item. The
+/// upstream's usage chunk is always among them (adapters ask for it); the edge forwards it only
+/// when the client set `stream_options.include_usage`.
 pub type ClientStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, ApiError>> + Send>>;
 
 /// A successful answer and how it was obtained.
@@ -137,17 +140,24 @@ impl Gateway {
         }
     }
 
+    /// A unary answer. `key_policy`: the caller's key's policy, laid over the route's (it can
+    /// tighten, never loosen).
     pub async fn chat(
         &self,
         req: &ChatRequest,
         constraints: &Placement,
+        key_policy: Option<&str>,
     ) -> Result<Outcome<ChatCompletion>, Failure> {
         let route = self.resolve(&req.model).map_err(Failure::before_attempts)?;
         let contract = self
             .contracts
             .for_request(&route.name, req)
             .map_err(Failure::before_attempts)?;
-        let policy = self.policies.for_route(&route.name);
+        let policy = self
+            .policies
+            .for_request(&route.name, key_policy)
+            .map_err(Failure::before_attempts)?;
+        let policy = &policy;
         let mut prepared =
             policy::prepare(policy, req, first_model(&route)).map_err(|r| Failure::refused(*r))?;
         if let Some(c) = &contract {
@@ -230,6 +240,7 @@ impl Gateway {
         &self,
         req: &ChatRequest,
         constraints: &Placement,
+        key_policy: Option<&str>,
     ) -> Result<Outcome<ClientStream>, Failure> {
         let route = self.resolve(&req.model).map_err(Failure::before_attempts)?;
         if self
@@ -238,10 +249,9 @@ impl Gateway {
             .map_err(Failure::before_attempts)?
             .is_some()
         {
-            let out = self.chat(req, constraints).await?;
-            let usage = req.wants_stream_usage();
+            let out = self.chat(req, constraints, key_policy).await?;
             return Ok(Outcome {
-                value: Box::pin(stream::from_completion(out.value, usage)),
+                value: Box::pin(stream::from_completion(out.value)),
                 route: out.route,
                 attempts: out.attempts,
                 reason: out.reason,
@@ -252,7 +262,11 @@ impl Gateway {
                 output_seen: out.output_seen,
             });
         }
-        let policy = self.policies.for_route(&route.name);
+        let policy = self
+            .policies
+            .for_request(&route.name, key_policy)
+            .map_err(Failure::before_attempts)?;
+        let policy = &policy;
         let prepared =
             policy::prepare(policy, req, first_model(&route)).map_err(|r| Failure::refused(*r))?;
         let placement = prepared.placement(constraints);
@@ -303,9 +317,14 @@ impl Gateway {
         &self,
         req: &EmbeddingsRequest,
         constraints: &Placement,
+        key_policy: Option<&str>,
     ) -> Result<Outcome<EmbeddingsResponse>, Failure> {
         let route = self.resolve(&req.model).map_err(Failure::before_attempts)?;
-        let policy = self.policies.for_route(&route.name);
+        let policy = self
+            .policies
+            .for_request(&route.name, key_policy)
+            .map_err(Failure::before_attempts)?;
+        let policy = &policy;
         let (sent, private, report) =
             policy::prepare_embeddings(policy, req).map_err(|r| Failure::refused(*r))?;
         let mut placement = constraints.clone();

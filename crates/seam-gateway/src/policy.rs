@@ -32,6 +32,10 @@ pub(crate) struct Policies {
     by_alias: HashMap<String, Arc<Policy>>,
     /// `default`: direct addressing (`PROVIDER/MODEL`) and aliases that name no policy.
     default: Arc<Policy>,
+    /// Every policy by name, for API keys that name one.
+    by_name: HashMap<String, Arc<Policy>>,
+    /// (route policy, key policy) → the route's tightened by the key's, built on first use.
+    tightened: std::sync::RwLock<HashMap<(String, String), Arc<Policy>>>,
 }
 
 /// The key `hash` uses when a policy names no `hash_key`: drawn once per process, so hashes stay
@@ -100,12 +104,56 @@ impl Policies {
                 }
             });
         }
-        Ok(Policies { by_alias, default })
+        Ok(Policies {
+            by_alias,
+            default,
+            by_name: compiled,
+            tightened: std::sync::RwLock::new(HashMap::new()),
+        })
     }
 
     /// The policy of a route (an alias, or `PROVIDER/MODEL`).
     pub(crate) fn for_route(&self, name: &str) -> &Arc<Policy> {
         self.by_alias.get(name).unwrap_or(&self.default)
+    }
+
+    /// The route's policy, tightened by the caller's key's policy when it names one. A key
+    /// naming a policy the config no longer has is refused rather than served loosely.
+    pub(crate) fn for_request(
+        &self,
+        route: &str,
+        key_policy: Option<&str>,
+    ) -> Result<Arc<Policy>, ApiError> {
+        let base = self.for_route(route);
+        let Some(name) = key_policy else {
+            return Ok(Arc::clone(base));
+        };
+        let Some(key) = self.by_name.get(name) else {
+            return Err(ApiError::new(
+                ErrorCode::Internal,
+                format!(
+                    "The API key's policy `{}` is not in the config; refusing rather than serving without it",
+                    name.chars().take(100).collect::<String>()
+                ),
+            ));
+        };
+        if Arc::ptr_eq(base, key) || key.is_inert() {
+            return Ok(Arc::clone(base));
+        }
+        if base.is_inert() {
+            return Ok(Arc::clone(key));
+        }
+        let pair = (base.name().to_owned(), name.to_owned());
+        if let Ok(m) = self.tightened.read()
+            && let Some(p) = m.get(&pair)
+        {
+            return Ok(Arc::clone(p));
+        }
+        let p = Arc::new(base.tightened_by(key));
+        if let Ok(mut m) = self.tightened.write() {
+            m.insert(pair, Arc::clone(&p));
+        }
+        Ok(p)
     }
 }
 

@@ -178,11 +178,11 @@ impl Drop for Guarded {
 const PIECE: usize = 32;
 
 /// A whole answer as the chunks a stream of it would have carried: per choice its role, its
-/// content in pieces, its tool calls, its finish reason; then usage when the client asked for it.
-/// Used where an answer must be complete before any of it is sent (output contracts).
+/// content in pieces, its tool calls, its finish reason; then its usage, like every stream here
+/// (the edge forwards it only to clients that asked). Used where an answer must be complete
+/// before any of it is sent (output contracts).
 pub(crate) fn from_completion(
     c: ChatCompletion,
-    include_usage: bool,
 ) -> impl Stream<Item = Result<ChatChunk, ApiError>> + Send {
     let (id, created, model) = (c.id.as_str(), c.created, c.model.as_str());
     let mut chunks = Vec::new();
@@ -231,7 +231,7 @@ pub(crate) fn from_completion(
         let reason = choice.finish_reason.as_deref().unwrap_or("stop");
         chunks.push(with_index(ChatChunk::finish(id, created, model, reason)));
     }
-    if include_usage && let Some(u) = c.usage.clone() {
+    if let Some(u) = c.usage.clone() {
         chunks.push(ChatChunk::usage(id, created, model, u));
     }
     futures_util::stream::iter(chunks.into_iter().map(Ok))

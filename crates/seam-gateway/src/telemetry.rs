@@ -19,7 +19,8 @@ pub const MAX_MODEL_LABELS: usize = 256;
 pub const UPSTREAM_REQUESTS: &str = "seam_upstream_requests_total";
 pub const UPSTREAM_DURATION: &str = "seam_upstream_duration_seconds";
 pub const TTFT: &str = "seam_time_to_first_token_seconds";
-pub const TOKENS: &str = "seam_tokens_total";
+/// Tokens by upstream target. `seam_tokens_total` (by key, team and model) is the edge's.
+pub const TOKENS: &str = "seam_upstream_tokens_total";
 pub const STREAMS: &str = "seam_streams_total";
 pub const STREAM_DURATION: &str = "seam_stream_duration_seconds";
 pub const BREAKER_STATE: &str = "seam_breaker_state";
@@ -46,7 +47,8 @@ pub fn describe() {
     );
     describe_counter!(
         TOKENS,
-        "Tokens reported by upstreams, by provider, model and kind (prompt|completion)."
+        "Tokens reported by upstreams, by provider, upstream model and kind (prompt|completion); \
+         as reported, before Seam's sanity checks."
     );
     describe_counter!(
         STREAMS,

@@ -48,12 +48,15 @@ targets = [{ provider = "small", model = "a" }]
 async fn resolves_aliases_and_direct_addressing() {
     let g = gateway(TWO_ECHOES);
     assert_eq!(g.aliases(), ["chat", "only-small"]);
-    let out = g.chat(&chat("chat", false), &anywhere()).await.unwrap();
+    let out = g
+        .chat(&chat("chat", false), &anywhere(), None)
+        .await
+        .unwrap();
     assert_eq!(out.route, "small/a");
     assert_eq!(out.attempts.len(), 1);
     assert_eq!(out.reason, "fallback: primary");
     let out = g
-        .chat(&chat("big/some/nested-model", false), &anywhere())
+        .chat(&chat("big/some/nested-model", false), &anywhere(), None)
         .await
         .unwrap();
     assert_eq!(out.route, "big/some/nested-model");
@@ -65,7 +68,7 @@ async fn unknown_models_are_404_naming_the_param() {
     let g = gateway(TWO_ECHOES);
     for model in ["nope", "nope/x", "big/", "/x"] {
         let f = g
-            .chat(&chat(model, false), &anywhere())
+            .chat(&chat(model, false), &anywhere(), None)
             .await
             .err()
             .unwrap();
@@ -80,11 +83,14 @@ async fn a_target_at_capacity_is_skipped_then_queued_for_then_shed() {
     let g = gateway(TWO_ECHOES);
     // An open stream holds small's only slot until it is dropped.
     let held = g
-        .chat_stream(&chat("chat", true), &anywhere())
+        .chat_stream(&chat("chat", true), &anywhere(), None)
         .await
         .unwrap();
     assert_eq!(held.route, "small/a");
-    let out = g.chat(&chat("chat", false), &anywhere()).await.unwrap();
+    let out = g
+        .chat(&chat("chat", false), &anywhere(), None)
+        .await
+        .unwrap();
     assert_eq!(out.route, "big/b");
     assert_eq!(
         out.attempts.len(),
@@ -94,7 +100,7 @@ async fn a_target_at_capacity_is_skipped_then_queued_for_then_shed() {
     assert_eq!(out.reason, "fallback: small/a at capacity (1/1)");
 
     let f = g
-        .chat(&chat("only-small", false), &anywhere())
+        .chat(&chat("only-small", false), &anywhere(), None)
         .await
         .err()
         .unwrap();
@@ -104,7 +110,7 @@ async fn a_target_at_capacity_is_skipped_then_queued_for_then_shed() {
 
     drop(held);
     assert_eq!(
-        g.chat(&chat("chat", false), &anywhere())
+        g.chat(&chat("chat", false), &anywhere(), None)
             .await
             .unwrap()
             .route,
@@ -119,14 +125,17 @@ async fn request_placement_is_applied_on_top_of_the_alias() {
         trust: Some(vec![Trust::Private]),
         regions: None,
     };
-    let out = g.chat(&chat("chat", false), &private_only).await.unwrap();
+    let out = g
+        .chat(&chat("chat", false), &private_only, None)
+        .await
+        .unwrap();
     assert_eq!(out.route, "small/a");
     let vendor_only = Placement {
         trust: Some(vec![Trust::Vendor]),
         regions: None,
     };
     let f = g
-        .chat(&chat("only-small", false), &vendor_only)
+        .chat(&chat("only-small", false), &vendor_only, None)
         .await
         .err()
         .unwrap();
@@ -138,7 +147,7 @@ async fn request_placement_is_applied_on_top_of_the_alias() {
 async fn a_stream_yields_every_chunk_then_ends() {
     let g = gateway(TWO_ECHOES);
     let out = g
-        .chat_stream(&chat("chat", true), &anywhere())
+        .chat_stream(&chat("chat", true), &anywhere(), None)
         .await
         .unwrap();
     let chunks: Vec<_> = out.value.collect().await;
@@ -156,7 +165,7 @@ async fn a_stream_yields_every_chunk_then_ends() {
 async fn embeddings_go_through_the_same_routing() {
     let g = gateway(TWO_ECHOES);
     let req = serde_json::from_value(json!({"model": "chat", "input": ["a", "b"]})).unwrap();
-    let out = g.embeddings(&req, &anywhere()).await.unwrap();
+    let out = g.embeddings(&req, &anywhere(), None).await.unwrap();
     assert_eq!(out.value.data.len(), 2);
     assert_eq!(out.route, "small/a");
 }
@@ -164,7 +173,9 @@ async fn embeddings_go_through_the_same_routing() {
 #[tokio::test]
 async fn the_admin_report_lists_targets_with_their_state() {
     let g = gateway(TWO_ECHOES);
-    g.chat(&chat("chat", false), &anywhere()).await.unwrap();
+    g.chat(&chat("chat", false), &anywhere(), None)
+        .await
+        .unwrap();
     let report = g.targets();
     let small = report.iter().find(|t| t.label == "small/a").unwrap();
     assert_eq!(small.state, "closed");

@@ -131,7 +131,6 @@ for i = 1, n do
     redis.call('PEXPIRE', z, lease)
     redis.call('PEXPIRE', h, lease)
     redis.call('PEXPIRE', s, lease)
-    redis.call('PEXPIRE', k .. ':b:' .. label, ttl)
   end
 end
 return {'ok', 0, 0}

@@ -34,6 +34,7 @@ pub fn mask(value: &str) -> String {
 
 /// A keyed digest of a value: the same value under the same key always gives the same output, so
 /// joins and counts still work, and without the key nobody can test guesses against it.
+#[derive(Clone)]
 pub struct Hasher {
     key: hmac::Key,
 }

@@ -61,16 +61,44 @@ pub struct TextOutcome {
 }
 
 /// One stage's rules, resolved per entity.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Rules {
     by_entity: HashMap<&'static str, (Action, f32)>,
     allow: HashSet<String>,
     allow_patterns: Option<RegexSet>,
+    /// Rules laid on top (an API key's policy): for each finding the stricter decision wins.
+    tighter: Option<Box<Rules>>,
+}
+
+/// How much of a value an action lets through, least strict first. A finding with no rule
+/// (`None`) is below `allow`, which is recorded.
+fn strictness(a: Option<Action>) -> u8 {
+    match a {
+        None => 0,
+        Some(Action::Allow) => 1,
+        Some(Action::RoutePrivate) => 2,
+        Some(Action::Mask) => 3,
+        Some(Action::Tokenize) => 4,
+        Some(Action::Hash) => 5,
+        Some(Action::Redact) => 6,
+        Some(Action::Block) => 7,
+    }
 }
 
 impl Rules {
     fn is_empty(&self) -> bool {
-        self.by_entity.is_empty()
+        self.by_entity.is_empty() && self.tighter.as_ref().is_none_or(|t| t.is_empty())
+    }
+
+    /// These rules with `other` on top.
+    fn tightened_by(&self, other: &Rules) -> Rules {
+        let mut out = self.clone();
+        let mut slot = &mut out.tighter;
+        while let Some(next) = slot {
+            slot = &mut next.tighter;
+        }
+        *slot = Some(Box::new(other.clone()));
+        out
     }
 
     fn allowed(&self, value: &str) -> bool {
@@ -81,6 +109,21 @@ impl Rules {
     /// The action for a finding, or `None` when it does not count (no rule, below threshold,
     /// allow-listed).
     fn decide(&self, f: &Finding, value: &str) -> Option<Action> {
+        let own = self.decide_own(f, value);
+        match &self.tighter {
+            None => own,
+            Some(t) => {
+                let theirs = t.decide(f, value);
+                if strictness(theirs) > strictness(own) {
+                    theirs
+                } else {
+                    own
+                }
+            }
+        }
+    }
+
+    fn decide_own(&self, f: &Finding, value: &str) -> Option<Action> {
         let &(action, min) = self.by_entity.get(f.entity)?;
         if f.score < min {
             return None;
@@ -142,6 +185,39 @@ impl Policy {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// This policy (a route's) tightened by `key`'s (an API key's): each finding gets the
+    /// stricter of the two decisions (each with its own thresholds and allow-lists), injection
+    /// blocks if either blocks, and the smaller context limit applies. Nothing the route's policy
+    /// stops can pass; the route's `hash` key stays.
+    pub fn tightened_by(&self, key: &Policy) -> Policy {
+        let injection = match (self.injection, key.injection) {
+            (Some(a), Some(b)) => Some(match (a.action, b.action) {
+                (x, y) if x == y => InjectionRule {
+                    action: x,
+                    threshold: a.threshold.min(b.threshold),
+                },
+                (seam_config::InjectionAction::Block, _) => a,
+                _ => b,
+            }),
+            (a, b) => a.or(b),
+        };
+        let (max_input_tokens, on_overflow) = match (self.max_input_tokens, key.max_input_tokens) {
+            (Some(a), Some(b)) if b < a => (Some(b), key.on_overflow),
+            (None, Some(b)) => (Some(b), key.on_overflow),
+            (a, _) => (a, self.on_overflow),
+        };
+        Policy {
+            name: format!("{}+{}", self.name, key.name),
+            scanner: Arc::clone(&self.scanner),
+            input: self.input.tightened_by(&key.input),
+            output: self.output.tightened_by(&key.output),
+            injection,
+            max_input_tokens,
+            on_overflow,
+            hasher: self.hasher.clone(),
+        }
     }
 
     /// Whether input texts need scanning at all.
@@ -386,6 +462,7 @@ fn rules(
         by_entity,
         allow: cfg.allow.iter().cloned().collect(),
         allow_patterns,
+        tighter: None,
     }
 }
 

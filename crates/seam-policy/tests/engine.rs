@@ -338,3 +338,52 @@ proptest! {
         }
     }
 }
+
+/// Two policies from one config: `p` (a route's) and `k` (an API key's).
+fn pair(toml: &str) -> (Policy, Policy) {
+    let env = |_: &str| Some("k3y-for-tests".to_owned());
+    let r = Resolver {
+        env: &env,
+        base_dir: ".".into(),
+    };
+    let cfg = from_toml(&format!("[providers.echo]\nkind = \"echo\"\n{toml}"), &r).unwrap();
+    let c = |n: &str| Policy::compile(&cfg.policies[n], Arc::clone(&SCANNER), b"k").unwrap();
+    (c("p"), c("k"))
+}
+
+#[test]
+fn a_keys_policy_tightens_a_routes_and_never_loosens_it() {
+    let (route, key) = pair(
+        r#"
+[policies.p.input]
+pii = { action = "redact" }
+allow = ["ada.lovelace@example.com"]
+[policies.p.input.entities]
+US_SSN = "block"
+[policies.k.input]
+pii = { action = "mask" }
+[policies.k.input.entities]
+CREDIT_CARD = "block"
+"#,
+    );
+    let both = route.tightened_by(&key);
+    assert_eq!(both.name(), "p+k");
+    // The key blocks cards, which the route only redacted.
+    let (_, _, _, blocked) = input(&both, "card 4111 1111 1111 1111");
+    assert_eq!(blocked, ["CREDIT_CARD"]);
+    // The key's mask is looser than the route's redact: redact stays. The route's allow-list
+    // does not bind the key, whose mask then applies.
+    let (text, _, _, blocked) = input(&both, "Mail ada.lovelace@example.com or bob@example.org");
+    assert!(blocked.is_empty());
+    assert!(text.contains("<EMAIL_ADDRESS>"), "{text}");
+    assert!(
+        !text.contains("ada.lovelace@example.com") && !text.contains("bob@"),
+        "{text}"
+    );
+    // The route's block is never loosened by the key.
+    let (_, _, _, blocked) = input(&both, "SSN 536-22-8726");
+    assert_eq!(blocked, ["US_SSN"]);
+    // Alone, the route lets the allow-listed address through.
+    let (text, _, _, _) = input(&route, "Mail ada.lovelace@example.com");
+    assert!(text.contains("ada.lovelace@example.com"));
+}

@@ -1,7 +1,13 @@
-//! `/admin/*`: the router's view of its targets, and config reload.
+//! `/admin/*`: the router's view of its targets, config reload, the audit trail and virtual
+//! keys.
 
-use axum::extract::State;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use seam_store::keys::{KeyStore, NewKey};
 use seam_types::{ApiError, ErrorCode};
 use serde_json::json;
 
@@ -121,5 +127,176 @@ pub async fn audit(
                 "the audit search failed; the log has details",
             ))
         }
+    }
+}
+
+/// How long a key change waits for this server's key table to be read again; past it the change
+/// still lands with the next periodic refresh.
+const KEYRING_WAIT: Duration = Duration::from_secs(5);
+
+/// `POST /admin/keys`: the same fields as `seam keys create`, checked by the same code; 201 with
+/// the record and `key`, the secret, which is never shown again.
+pub async fn create_key(State(st): State<SharedState>, headers: HeaderMap, raw: Body) -> Response {
+    let live = st.live();
+    let new: NewKey =
+        match crate::body::request(raw, &headers, live.max_body_bytes, |_: &NewKey| Ok(())).await {
+            Ok(k) => k,
+            Err(e) => return error_response(&e),
+        };
+    let now = crate::audit::now_ms();
+    let scope = match new.scope(|p| live.policies.contains(p), st.sealed_payloads, now) {
+        Ok(s) => s,
+        Err(e) => {
+            return error_response(
+                &ApiError::new(ErrorCode::InvalidRequest, e.message).with_param(e.param),
+            );
+        }
+    };
+    let name = new.name;
+    let created = with_keys(&st, move |ks| ks.create(&name, &scope, now)).await;
+    match created {
+        Ok((record, secret)) => {
+            tracing::info!(key = %record.id, "key created through the admin API");
+            refresh_keyring(&st).await;
+            let mut v = record.to_json(now);
+            v["key"] = json!(secret);
+            let mut resp = json_response(&v);
+            *resp.status_mut() = StatusCode::CREATED;
+            resp
+        }
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `GET /admin/keys[?include_revoked=true]`: records, oldest first; never secrets or hashes.
+pub async fn list_keys(
+    State(st): State<SharedState>,
+    Query(params): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let include_revoked = match params.get("include_revoked").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return error_response(
+                &ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    "`include_revoked` must be true or false",
+                )
+                .with_param("include_revoked"),
+            );
+        }
+    };
+    let now = crate::audit::now_ms();
+    match with_keys(&st, KeyStore::list).await {
+        Ok(all) => {
+            let keys: Vec<_> = all
+                .iter()
+                .filter(|r| include_revoked || r.revoked_ms.is_none())
+                .map(|r| r.to_json(now))
+                .collect();
+            json_response(&json!({ "keys": keys }))
+        }
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `GET /admin/keys/{id}`.
+pub async fn show_key(State(st): State<SharedState>, Path(id): Path<String>) -> Response {
+    let now = crate::audit::now_ms();
+    let wanted = id.clone();
+    match with_keys(&st, move |ks| ks.get(&wanted)).await {
+        Ok(Some(r)) => json_response(&r.to_json(now)),
+        Ok(None) => error_response(&no_such_key(&id)),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `DELETE /admin/keys/{id}`: revokes the key (again is fine: the first revocation's time
+/// stays) and answers with its record.
+pub async fn revoke_key(State(st): State<SharedState>, Path(id): Path<String>) -> Response {
+    let now = crate::audit::now_ms();
+    let wanted = id.clone();
+    let revoked = with_keys(&st, move |ks| {
+        let changed = ks.revoke(&wanted, now)?;
+        Ok((changed, ks.get(&wanted)?))
+    })
+    .await;
+    match revoked {
+        Ok((_, None)) => error_response(&no_such_key(&id)),
+        Ok((changed, Some(r))) => {
+            if changed {
+                tracing::info!(key = %r.id, "key revoked through the admin API");
+                refresh_keyring(&st).await;
+            }
+            json_response(&r.to_json(now))
+        }
+        Err(e) => error_response(&e),
+    }
+}
+
+fn no_such_key(id: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        format!(
+            "No key with id `{}` in the store (keys declared in the config are managed there)",
+            id.chars().take(100).collect::<String>()
+        ),
+    )
+}
+
+/// Makes a key change take effect on this server now; other replicas see it with their next
+/// periodic refresh.
+async fn refresh_keyring(st: &SharedState) {
+    if tokio::time::timeout(KEYRING_WAIT, st.keyring.refresh_now())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the key table was not read again in time; the change lands with the next refresh"
+        );
+    }
+}
+
+/// Runs `f` on the key store, on a thread of its own: the PostgreSQL client runs its own
+/// runtime and must stay off the async runtime's threads. Admin calls are rare, so each opens
+/// its own connection.
+async fn with_keys<T, F>(st: &SharedState, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut KeyStore) -> Result<T, seam_store::StoreError> + Send + 'static,
+{
+    let store = st.key_store.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("seam-keys-admin".into())
+        .spawn(move || {
+            let result = (|| {
+                if let seam_store::BackendConfig::Sqlite { path } = &store.backend
+                    && let Some(dir) = path.parent()
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        seam_store::StoreError::new(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+                let mut ks = KeyStore::open(&store)?;
+                f(&mut ks)
+            })();
+            let _ = tx.send(result);
+        });
+    let failed = |why: String| {
+        tracing::error!(error = %why, "key store operation failed");
+        ApiError::new(
+            ErrorCode::Internal,
+            "the key store could not be used; the log has details",
+        )
+    };
+    if let Err(e) = spawned {
+        return Err(failed(e.to_string()));
+    }
+    match rx.await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(failed(e.to_string())),
+        Err(_) => Err(failed("the key store thread ended early".into())),
     }
 }

@@ -22,6 +22,8 @@ use seam_types::{ApiError, ErrorCode};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+use crate::pricing::Priced;
+
 /// `x-seam-subject`: the data subject a request is about.
 pub const SUBJECT: &str = "x-seam-subject";
 /// `x-seam-tags`: comma-separated labels recorded with the request.
@@ -184,11 +186,13 @@ fn serve_jobs(mut log: AuditLog, rx: &std::sync::mpsc::Receiver<Job>) {
     }
 }
 
-/// Which class each alias's records get.
+/// Which class each alias's records get, and which models are aliases (their names are metric
+/// labels; anything else is labelled by the route that answered).
 #[derive(Clone, Debug)]
 pub struct Classes {
     default: AuditClass,
     by_alias: HashMap<String, AuditClass>,
+    aliases: std::collections::HashSet<String>,
 }
 
 impl Classes {
@@ -200,6 +204,7 @@ impl Classes {
                 .iter()
                 .filter_map(|(a, m)| Some((a.clone(), m.audit_class?)))
                 .collect(),
+            aliases: cfg.models.keys().cloned().collect(),
         }
     }
 
@@ -231,6 +236,8 @@ pub struct Draft {
     client_request: Option<Value>,
     class: AuditClass,
     key_id: Option<String>,
+    /// The key's team, a metric label.
+    team: Option<String>,
     /// The key's class, which wins over the alias's.
     key_class: Option<AuditClass>,
 }
@@ -243,8 +250,8 @@ pub struct Finish<'a> {
     pub route: Option<String>,
     pub attempts: &'a [Attempt],
     pub policy: Option<&'a PolicyReport>,
-    pub usage: Option<(u64, u64)>,
-    pub cost_usd: Option<f64>,
+    /// Tokens and cost, after the sanity checks; counted in metrics by key, team and model.
+    pub usage: Option<Priced>,
     pub ttft: Option<Duration>,
     pub rewritten: Option<&'a Rewritten>,
     /// Puts the request's tokens back into the response for `redacted` records.
@@ -299,6 +306,7 @@ impl Draft {
                 .and_then(|c| c.audit_class)
                 .unwrap_or(classes.default),
             key_id: caller.map(|c| c.key_id.clone()),
+            team: caller.and_then(|c| c.team.clone()),
             key_class: caller.and_then(|c| c.audit_class),
         }
     }
@@ -337,8 +345,17 @@ impl Draft {
 
     /// Submits the record; with sync durability, waits for its commit.
     pub async fn finish(self, f: Finish<'_>) -> Result<(), ApiError> {
-        if let (Some(usd), Some(route)) = (f.cost_usd, &f.route) {
-            crate::pricing::count(route, self.key_id.as_deref(), usd);
+        if let (Some(priced), Some(route)) = (&f.usage, &f.route) {
+            let model = self.model.as_deref();
+            let is_alias = model.is_some_and(|m| self.classes.aliases.contains(m));
+            let label = crate::pricing::model_label(model, is_alias, route);
+            crate::pricing::count(
+                route,
+                self.key_id.as_deref(),
+                self.team.as_deref(),
+                &label,
+                priced,
+            );
         }
         let Some(auditor) = self.auditor.clone() else {
             return Ok(());
@@ -406,11 +423,13 @@ impl Draft {
                 })
                 .collect(),
             findings,
-            usage: f.usage.map(|(p, c)| UsageRecord {
-                prompt_tokens: p,
-                completion_tokens: c,
+            usage: f.usage.as_ref().map(|p| UsageRecord {
+                prompt_tokens: p.prompt_tokens,
+                completion_tokens: p.completion_tokens,
+                estimated: p.estimated,
+                bounded: !p.anomalies.is_empty(),
             }),
-            cost_usd: f.cost_usd,
+            cost_usd: f.usage.as_ref().and_then(|p| p.cost_usd),
             latency_ms: ended.duration_since(self.start).as_secs_f64() * 1000.0,
             ttft_ms: f.ttft.map(|d| d.as_secs_f64() * 1000.0),
             cache_hit: f.cache_hit,

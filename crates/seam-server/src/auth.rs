@@ -181,8 +181,8 @@ impl Keys {
 pub struct Keyring {
     table: Arc<RwLock<Arc<Keys>>>,
     config: Arc<RwLock<Vec<KeyConfig>>>,
-    /// Dropped with the keyring, which ends the refresh thread.
-    _stop: std::sync::mpsc::Sender<()>,
+    /// Wakes the refresh thread at once; dropped with the keyring, which ends the thread.
+    nudge: std::sync::mpsc::Sender<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Keyring {
@@ -194,16 +194,24 @@ impl Keyring {
         let table = Arc::new(RwLock::new(Arc::new(first)));
         let weak_table = Arc::downgrade(&table);
         let weak_config = Arc::downgrade(&config);
-        let (stop, stopped) = std::sync::mpsc::channel();
+        let (nudge, nudged) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("seam-keys".into())
-            .spawn(move || refresh(&store, &weak_table, &weak_config, &stopped))
+            .spawn(move || refresh(&store, &weak_table, &weak_config, &nudged))
             .map_err(|e| format!("keys: cannot start the refresh thread: {e}"))?;
         Ok(Keyring {
             table,
             config,
-            _stop: stop,
+            nudge,
         })
+    }
+
+    /// Reads the store's keys again now (a key was created or revoked here); the receiver
+    /// resolves once the table has been read (or the attempt failed and was logged).
+    pub fn refresh_now(&self) -> tokio::sync::oneshot::Receiver<()> {
+        let (done, rx) = tokio::sync::oneshot::channel();
+        let _ = self.nudge.send(done);
+        rx
     }
 
     pub fn keys(&self) -> Arc<Keys> {
@@ -267,11 +275,16 @@ fn refresh(
     store: &seam_store::StoreConfig,
     table: &Weak<RwLock<Arc<Keys>>>,
     config: &Weak<RwLock<Vec<KeyConfig>>>,
-    stopped: &std::sync::mpsc::Receiver<()>,
+    nudged: &std::sync::mpsc::Receiver<tokio::sync::oneshot::Sender<()>>,
 ) {
     let mut conn = None;
-    // Wakes every REFRESH, and ends as soon as the keyring is dropped.
-    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(REFRESH) {
+    // Wakes every REFRESH or when nudged, and ends as soon as the keyring is dropped.
+    loop {
+        let done = match nudged.recv_timeout(REFRESH) {
+            Ok(done) => Some(done),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        };
         let (Some(table), Some(config)) = (table.upgrade(), config.upgrade()) else {
             return;
         };
@@ -286,6 +299,9 @@ fn refresh(
                 }
             }
             Err(e) => tracing::warn!(error = %e, "keys not refreshed; the previous ones stay"),
+        }
+        if let Some(done) = done {
+            let _ = done.send(());
         }
     }
 }
@@ -334,7 +350,9 @@ pub async fn require_key(State(st): State<SharedState>, mut req: Request, next: 
             .and_then(|r| r.0.to_str().ok())
             .unwrap_or("unknown")
             .to_owned();
-        let ticket = match st.limits.admit(&id, &scopes, || (0, 0)).await {
+        let live = st.live();
+        let labels = crate::limits::Labels::new(&live, caller.as_deref(), None);
+        let ticket = match st.limits.admit(&id, &scopes, labels, || (0, 0)).await {
             Ok(t) => t,
             Err(e) => {
                 let draft = rejection_draft(&st, &req, caller.as_deref());
@@ -345,7 +363,7 @@ pub async fn require_key(State(st): State<SharedState>, mut req: Request, next: 
             req.extensions_mut().insert(c);
         }
         let resp = next.run(req).await;
-        crate::limits::settle(ticket, 0, None).await;
+        crate::limits::settle(ticket, 0, None);
         return resp;
     }
     if let Some(c) = caller {

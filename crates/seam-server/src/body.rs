@@ -74,10 +74,7 @@ fn describe(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
             let msg = inner.to_string();
             let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
             let (param, msg) = missing_field(&path, &msg);
-            let mut err = ApiError::new(
-                ErrorCode::InvalidRequest,
-                format!("Invalid value for `{param}`: {msg}"),
-            );
+            let mut err = ApiError::new(ErrorCode::InvalidRequest, msg);
             if param != "." && !param.is_empty() {
                 err = err.with_param(param);
             }
@@ -94,19 +91,39 @@ fn describe(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     }
 }
 
-/// For "missing field `x`", the param is the field itself, not the object that lacks it.
+/// For "missing field `x`" and "unknown field `x`", the param is the field itself, not the
+/// object that lacks or holds it.
 fn missing_field(path: &str, msg: &str) -> (String, String) {
-    if let Some(rest) = msg.strip_prefix("missing field `")
-        && let Some(field) = rest.strip_suffix('`')
-    {
-        let param = if path == "." || path.is_empty() {
+    let at = |field: &str| {
+        if path == "." || path.is_empty() {
             field.to_owned()
         } else {
             format!("{path}.{field}")
-        };
-        return (param, "is required".into());
+        }
+    };
+    if let Some(rest) = msg.strip_prefix("missing field `")
+        && let Some(field) = rest.strip_suffix('`')
+    {
+        let param = at(field);
+        let msg = format!("Invalid value for `{param}`: is required");
+        return (param, msg);
     }
-    (path.to_owned(), msg.to_owned())
+    if let Some(rest) = msg.strip_prefix("unknown field `")
+        && let Some((field, _)) = rest.split_once('`')
+    {
+        // serde_path_to_error's path already ends with the unknown field.
+        let param = if path == field || path.ends_with(&format!(".{field}")) {
+            path.to_owned()
+        } else {
+            at(field)
+        };
+        let msg = format!("`{param}` is not a known field");
+        return (param, msg);
+    }
+    (
+        path.to_owned(),
+        format!("Invalid value for `{path}`: {msg}"),
+    )
 }
 
 /// Reads, parses and validates a request body: the one way every JSON endpoint takes its input.

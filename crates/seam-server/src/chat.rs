@@ -5,7 +5,8 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use seam_gateway::{Attempt, Failure, Outcome, Placement};
+use seam_gateway::usage::Expected;
+use seam_gateway::{Attempt, Failure, Outcome, Placement, Rewritten};
 use seam_types::chat::ChatRequest;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use crate::audit::{Draft, Finish};
 use crate::auth::Caller;
 use crate::error::error_response;
+use crate::pricing::{Priced, Prices, Source};
 use crate::{
     ATTEMPTS, POLICY, ROUTE, ROUTE_REASON, RequestId, RequestStart, SharedState, body, cache,
     metrics, sse,
@@ -47,14 +49,16 @@ pub async fn handle(
     };
     let scopes = st.limits.scopes(caller.as_deref(), draft.subject());
     let default_max = st.limits.default_max_tokens();
-    let id = rid.0.to_str().unwrap_or("unknown");
+    let labels = crate::limits::Labels::new(&live, caller.as_deref(), Some(&req.model));
     // A hit uses no tokens and costs nothing: it counts against request rates and concurrency
     // only, so nothing is reserved for it.
     let admitted = if hit.is_some() {
-        st.limits.admit(id, &scopes, || (0, 0)).await
+        st.limits
+            .admit(request_id(&rid), &scopes, labels, || (0, 0))
+            .await
     } else {
         st.limits
-            .admit(id, &scopes, || {
+            .admit(request_id(&rid), &scopes, labels, || {
                 crate::limits::chat_estimate(&live, &req, default_max)
             })
             .await
@@ -65,10 +69,21 @@ pub async fn handle(
     };
     if let Some(hit) = hit {
         let resp = from_cache(draft, hit).await;
-        crate::limits::settle(ticket, 0, Some(0.0)).await;
+        crate::limits::settle(ticket, 0, Some(0.0));
         return resp;
     }
-    let mut resp = answer(&st, &live, draft, &req, plan.as_ref(), start, ticket).await;
+    let mut resp = answer(
+        &st,
+        &live,
+        draft,
+        req,
+        plan.as_ref(),
+        start,
+        &rid,
+        caller.as_deref(),
+        ticket,
+    )
+    .await;
     if plan.is_some() {
         // Errors too: the lookup was made and missed.
         resp.headers_mut()
@@ -79,29 +94,39 @@ pub async fn handle(
 
 /// The request through the gateway: the answer (stored when `plan` says so) or its error, its
 /// limits settled with what it used.
+#[allow(clippy::too_many_arguments)] // the handler's context, passed once
 async fn answer(
     st: &SharedState,
     live: &crate::Live,
     draft: Draft,
-    req: &ChatRequest,
+    req: ChatRequest,
     plan: Option<&cache::Plan>,
     start: RequestStart,
+    rid: &RequestId,
+    caller: Option<&Caller>,
     ticket: seam_limits::Ticket,
 ) -> Response {
+    let key_policy = caller.and_then(|c| c.policy.as_deref());
     if !req.is_stream() {
-        let (resp, used) = unary(st, draft, live, req, plan, start).await;
-        crate::limits::settle(ticket, used.0, used.1).await;
+        let (resp, used) = unary(st, draft, live, &req, plan, start, rid, key_policy).await;
+        crate::limits::settle(ticket, used.0, used.1);
         return resp;
     }
     let anywhere = Placement::default();
-    match live.gateway.chat_stream(req, &anywhere).await {
+    match live.gateway.chat_stream(&req, &anywhere, key_policy).await {
         Ok(out) => {
             let ttft = start.0.elapsed();
             metrics::overhead(metrics::CHAT, ttft.saturating_sub(out.upstream));
             let report = out.policy.as_ref().map(|p| p.header());
-            let on_end = on_stream_end(draft, &out, ttft, live.prices.clone(), ticket);
+            let client_usage = req.wants_stream_usage();
+            let end = StreamEnd {
+                prices: live.prices.clone(),
+                request_id: request_id(rid).to_owned(),
+                ticket,
+            };
             let tee = plan.and_then(|p| stream_tee(st, p, &out));
-            let mut resp = sse::response(out.value, Some(on_end), tee);
+            let on_end = on_stream_end(draft, &out, ttft, req, end);
+            let mut resp = sse::response(out.value, Some(on_end), client_usage, tee);
             route_headers(
                 &mut resp,
                 Some(&out.route),
@@ -112,13 +137,14 @@ async fn answer(
             resp
         }
         Err(f) => {
-            crate::limits::settle(ticket, 0, None).await;
+            crate::limits::settle(ticket, 0, None);
             failed(draft, &f).await
         }
     }
 }
 
 /// A unary chat answer (or its error), and the tokens and cost it used.
+#[allow(clippy::too_many_arguments)] // the handler's context, passed once
 async fn unary(
     st: &SharedState,
     draft: Draft,
@@ -126,56 +152,88 @@ async fn unary(
     req: &ChatRequest,
     plan: Option<&cache::Plan>,
     start: RequestStart,
+    rid: &RequestId,
+    key_policy: Option<&str>,
 ) -> (Response, (u64, Option<f64>)) {
     let anywhere = Placement::default();
-    {
-        match live.gateway.chat(req, &anywhere).await {
-            Ok(out) => {
-                let response = draft
-                    .keeps_payloads()
-                    .then(|| serde_json::to_value(&out.value).ok())
-                    .flatten();
-                let usage = out
-                    .value
-                    .usage
-                    .as_ref()
-                    .map(|u| (u.prompt_tokens, u.completion_tokens));
-                let cost = out
-                    .value
-                    .usage
-                    .as_ref()
-                    .and_then(|u| live.prices.cost(&out.route, u));
-                let done = draft
-                    .finish(Finish {
-                        status: 200,
-                        route: Some(out.route.clone()),
-                        attempts: &out.attempts,
-                        policy: out.policy.as_ref(),
-                        usage,
-                        cost_usd: cost,
-                        rewritten: out.rewritten.as_ref(),
-                        remask: out.remask.as_ref(),
-                        response,
-                        ..Finish::default()
-                    })
-                    .await;
-                let tokens = usage.map_or(0, |(p, c)| p + c);
-                let resp = match done {
-                    Ok(()) => {
-                        let mut resp = match plan {
-                            Some(plan) => answered_and_stored(st, plan, &out, start).await,
-                            None => answered(&out, start, metrics::CHAT),
-                        };
-                        cost_header(&mut resp, cost);
-                        resp
-                    }
-                    Err(e) => error_response(&e),
-                };
-                (resp, (tokens, cost))
-            }
-            Err(f) => (failed(draft, &f).await, (0, None)),
+    match live.gateway.chat(req, &anywhere, key_policy).await {
+        Ok(out) => {
+            let response = draft
+                .keeps_payloads()
+                .then(|| serde_json::to_value(&out.value).ok())
+                .flatten();
+            let usage = out.value.usage.as_ref().map(|u| {
+                let expected = Expected::chat(as_sent(req, out.rewritten.as_ref()));
+                let source = Source::Reported(&expected);
+                live.prices.price(&out.route, u, source, request_id(rid))
+            });
+            let cost = usage.as_ref().and_then(|p| p.cost_usd);
+            let tokens = usage
+                .as_ref()
+                .map_or(0, |p| p.prompt_tokens + p.completion_tokens);
+            let done = draft
+                .finish(Finish {
+                    status: 200,
+                    route: Some(out.route.clone()),
+                    attempts: &out.attempts,
+                    policy: out.policy.as_ref(),
+                    usage,
+                    rewritten: out.rewritten.as_ref(),
+                    remask: out.remask.as_ref(),
+                    response,
+                    ..Finish::default()
+                })
+                .await;
+            let resp = match done {
+                Ok(()) => {
+                    let mut resp = match plan {
+                        Some(plan) => answered_and_stored(st, plan, &out, start).await,
+                        None => answered(&out, start, metrics::CHAT),
+                    };
+                    cost_header(&mut resp, cost);
+                    resp
+                }
+                Err(e) => error_response(&e),
+            };
+            (resp, (tokens, cost))
         }
+        Err(f) => (failed(draft, &f).await, (0, None)),
     }
+}
+
+/// The request as it went upstream: the policy's rewrite, else the client's.
+fn as_sent<'a>(req: &'a ChatRequest, rewritten: Option<&'a Rewritten>) -> &'a ChatRequest {
+    match rewritten {
+        Some(Rewritten::Chat(r)) => r,
+        _ => req,
+    }
+}
+
+fn request_id(rid: &RequestId) -> &str {
+    rid.0.to_str().unwrap_or("unknown")
+}
+
+/// The usage of a stream: the upstream's, checked; else Seam's own count of the request as sent
+/// and the text streamed (tokenizers are CPU work, so off the async runtime).
+async fn stream_usage(
+    prices: &Prices,
+    route: &str,
+    sent: &ChatRequest,
+    answer: &sse::Assembled,
+    request_id: &str,
+) -> Option<Priced> {
+    if let Some(u) = &answer.usage {
+        let expected = Expected::chat(sent);
+        return Some(prices.price(route, u, Source::Reported(&expected), request_id));
+    }
+    let model = route.split_once('/').map_or(route, |(_, m)| m).to_owned();
+    let (sent, text) = (sent.clone(), answer.text());
+    let counted = tokio::task::spawn_blocking(move || {
+        seam_gateway::usage::estimate_stream(&sent, &model, &text)
+    })
+    .await
+    .ok()?;
+    Some(prices.price(route, &counted, Source::Estimated, request_id))
 }
 
 /// A hit: the stored answer as it was sent, with its record (status 200, no attempts, cost 0,
@@ -194,7 +252,13 @@ async fn from_cache(draft: Draft, hit: cache::Stored) -> Response {
         .finish(Finish {
             status: 200,
             route: Some(hit.route.to_string()),
-            cost_usd: Some(0.0),
+            usage: Some(Priced {
+                prompt_tokens: 0,
+                completion_tokens: 0,
+                cost_usd: Some(0.0),
+                estimated: false,
+                anomalies: Vec::new(),
+            }),
             response,
             cache_hit: true,
             ..Finish::default()
@@ -267,14 +331,25 @@ fn stream_tee(
     ))
 }
 
-/// The hook that settles a stream's limits and writes its record when it ends (before
-/// `[DONE]`). A stream whose usage is unknown (cut short) is charged its reservation.
+/// What a stream's end settles besides its record.
+struct StreamEnd {
+    prices: Prices,
+    request_id: String,
+    ticket: seam_limits::Ticket,
+}
+
+/// The hook that accounts for a stream — its limits settled with the usage reported or counted —
+/// and writes its record when it ends (before `[DONE]`).
 fn on_stream_end(
     draft: Draft,
     out: &Outcome<seam_gateway::ClientStream>,
     ttft: std::time::Duration,
-    prices: crate::pricing::Prices,
-    ticket: seam_limits::Ticket,
+    req: ChatRequest,
+    StreamEnd {
+        prices,
+        request_id,
+        ticket,
+    }: StreamEnd,
 ) -> sse::OnEnd {
     let route = out.route.clone();
     let attempts = out.attempts.clone();
@@ -284,26 +359,19 @@ fn on_stream_end(
     Box::new(move |end: sse::StreamEnd| {
         Box::pin(async move {
             let response = draft.keeps_payloads().then(|| end.answer.to_json());
-            let usage = end
-                .answer
-                .usage
-                .as_ref()
-                .map(|u| (u.prompt_tokens, u.completion_tokens));
-            let cost_usd = end
-                .answer
-                .usage
-                .as_ref()
-                .and_then(|u| prices.cost(&route, u));
-            match usage {
-                Some((p, c)) => crate::limits::settle(ticket, p + c, cost_usd).await,
+            let sent = as_sent(&req, rewritten.as_ref());
+            let usage = stream_usage(&prices, &route, sent, &end.answer, &request_id).await;
+            match &usage {
+                Some(p) => {
+                    crate::limits::settle(ticket, p.prompt_tokens + p.completion_tokens, p.cost_usd)
+                }
                 None => {
                     let r = ticket.reserved();
-                    ticket.settle(r).await;
+                    ticket.settle_soon(r);
                 }
             }
             draft
                 .finish(Finish {
-                    cost_usd,
                     status: 200,
                     error_code: end.error.as_ref().map(|e| e.code.to_string()),
                     route: Some(route),

@@ -5,7 +5,8 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use seam_gateway::Placement;
+use seam_gateway::usage::Expected;
+use seam_gateway::{Placement, Rewritten};
 use seam_types::embeddings::EmbeddingsRequest;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use crate::audit::Finish;
 use crate::auth::Caller;
 use crate::chat::{answered, failed, refused};
 use crate::error::error_response;
+use crate::pricing::Source;
 use crate::{RequestId, RequestStart, SharedState, body, metrics};
 
 pub async fn handle(
@@ -54,28 +56,43 @@ pub async fn handle(
     let scopes = st.limits.scopes(caller.as_deref(), draft.subject());
     let ticket = match st
         .limits
-        .admit(rid.0.to_str().unwrap_or("unknown"), &scopes, || {
-            crate::limits::embeddings_estimate(&live, &req)
-        })
+        .admit(
+            rid.0.to_str().unwrap_or("unknown"),
+            &scopes,
+            crate::limits::Labels::new(&live, caller.as_deref(), Some(&req.model)),
+            || crate::limits::embeddings_estimate(&live, &req),
+        )
         .await
     {
         Ok(t) => t,
         Err(e) => return refused(draft, &e).await,
     };
-    match live.gateway.embeddings(&req, &Placement::default()).await {
+    let key_policy = caller.as_ref().and_then(|c| c.policy.as_deref());
+    match live
+        .gateway
+        .embeddings(&req, &Placement::default(), key_policy)
+        .await
+    {
         Ok(out) => {
             // Vectors are not personal data worth keeping; the record keeps the usage.
-            let usage = out.value.usage.as_ref().map(|u| (u.prompt_tokens, 0));
-            let cost = out.value.usage.as_ref().and_then(|u| {
-                live.prices.cost(
+            let usage = out.value.usage.as_ref().map(|u| {
+                let sent = match &out.rewritten {
+                    Some(Rewritten::Embeddings(r)) => r,
+                    _ => &req,
+                };
+                let expected = Expected::embeddings(sent);
+                live.prices.price(
                     &out.route,
                     &seam_types::chat::Usage::new(u.prompt_tokens, 0),
+                    Source::Reported(&expected),
+                    rid.0.to_str().unwrap_or("unknown"),
                 )
             });
+            let cost = usage.as_ref().and_then(|p| p.cost_usd);
+            let tokens = usage.as_ref().map_or(0, |p| p.prompt_tokens);
             let done = draft
                 .finish(Finish {
                     status: 200,
-                    cost_usd: cost,
                     route: Some(out.route.clone()),
                     attempts: &out.attempts,
                     policy: out.policy.as_ref(),
@@ -84,7 +101,7 @@ pub async fn handle(
                     ..Finish::default()
                 })
                 .await;
-            crate::limits::settle(ticket, usage.map_or(0, |u| u.0), cost).await;
+            crate::limits::settle(ticket, tokens, cost);
             match done {
                 Ok(()) => {
                     let mut resp = answered(&out, start, metrics::EMBEDDINGS);
@@ -95,7 +112,7 @@ pub async fn handle(
             }
         }
         Err(f) => {
-            crate::limits::settle(ticket, 0, None).await;
+            crate::limits::settle(ticket, 0, None);
             failed(draft, &f).await
         }
     }

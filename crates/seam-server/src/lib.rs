@@ -48,6 +48,8 @@ pub struct Live {
     /// Which audit class each alias's records get.
     pub classes: Arc<audit::Classes>,
     pub prices: pricing::Prices,
+    /// Policy names, which a key created through the admin API may name.
+    pub policies: std::collections::BTreeSet<String>,
     /// Which requests the exact cache applies to, and the config fingerprints in its keys.
     pub cache: cache::Rules,
 }
@@ -71,6 +73,10 @@ pub struct AppState {
     pub cache: cache::Cache,
     /// The hash of `[admin] key`.
     pub admin_key_hash: Option<String>,
+    /// Where `/admin/keys` keeps keys: the store `[storage]` names.
+    pub key_store: seam_store::StoreConfig,
+    /// Whether `[audit] master_key` is set, which key classes that keep payloads need.
+    pub sealed_payloads: bool,
     /// Unix seconds at start-up, reported as `created` of each model.
     pub started: u64,
 }
@@ -87,6 +93,7 @@ impl AppState {
             max_body_bytes: cfg.server.max_body_bytes,
             classes: Arc::new(audit::Classes::new(cfg)),
             prices: pricing::Prices::new(cfg),
+            policies: cfg.policies.keys().cloned().collect(),
             cache: cache::Rules::new(cfg),
         };
         let auditor = audit::Auditor::open(cfg)?.map(Arc::new);
@@ -102,6 +109,8 @@ impl AppState {
                 .key
                 .as_ref()
                 .map(|k| seam_store::keys::hash_secret(k.expose())),
+            key_store: audit::store_config(cfg),
+            sealed_payloads: cfg.audit.master_key.is_some(),
             live: RwLock::new(Arc::new(live)),
             registry,
             reloader,
@@ -140,6 +149,7 @@ impl AppState {
             max_body_bytes: cfg.server.max_body_bytes,
             classes: Arc::new(audit::Classes::new(&cfg)),
             prices: pricing::Prices::new(&cfg),
+            policies: cfg.policies.keys().cloned().collect(),
             cache: cache::Rules::new(&cfg),
         });
         match self.live.write() {
@@ -206,6 +216,11 @@ pub fn app(state: SharedState) -> Router {
         .route("/admin/targets", get(admin::targets))
         .route("/admin/reload", post(admin::reload))
         .route("/admin/audit", get(admin::audit))
+        .route("/admin/keys", post(admin::create_key).get(admin::list_keys))
+        .route(
+            "/admin/keys/{id}",
+            get(admin::show_key).delete(admin::revoke_key),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_admin,

@@ -19,6 +19,8 @@ use crate::auth::Caller;
 
 /// Rejections by code and scope kind.
 pub const REJECTIONS: &str = "seam_limit_rejections_total";
+/// Failures to reach the shared counters or the ledger.
+pub const LIMIT_ERRORS: &str = "seam_limit_errors_total";
 
 pub struct Limits {
     limiter: Arc<Limiter>,
@@ -50,6 +52,25 @@ pub fn micro(usd: f64) -> u64 {
         (usd * 1_000_000.0).round() as u64
     } else {
         0
+    }
+}
+
+/// Who and what a rejection is counted under: ids and configured names only.
+#[derive(Clone, Copy)]
+pub struct Labels<'a> {
+    pub caller: Option<&'a Caller>,
+    /// An alias, or `direct`/`none`: never a string the client chose freely.
+    pub model: &'a str,
+}
+
+impl<'a> Labels<'a> {
+    pub fn new(live: &'a crate::Live, caller: Option<&'a Caller>, model: Option<&'a str>) -> Self {
+        let model = match model {
+            Some(m) if live.gateway.is_alias(m) => m,
+            Some(_) => "direct",
+            None => "none",
+        };
+        Labels { caller, model }
     }
 }
 
@@ -137,6 +158,7 @@ impl Limits {
         &self,
         request: &str,
         scopes: &[Scope],
+        labels: Labels<'_>,
         estimate: impl FnOnce() -> (u64, u64),
     ) -> Result<Ticket, ApiError> {
         let needs = scopes
@@ -151,8 +173,15 @@ impl Limits {
         self.limiter.admit(scopes, ask).await.map_err(|d| {
             let e = refusal(&d);
             let kind = d.scope().split(':').next().unwrap_or("none").to_owned();
-            metrics::counter!(REJECTIONS, "code" => e.code.to_string(), "scope" => kind)
-                .increment(1);
+            metrics::counter!(
+                REJECTIONS,
+                "code" => e.code.to_string(),
+                "scope" => kind,
+                "key" => labels.caller.map_or("none", |c| c.key_id.as_str()).to_owned(),
+                "team" => labels.caller.and_then(|c| c.team.as_deref()).unwrap_or("").to_owned(),
+                "model" => labels.model.to_owned(),
+            )
+            .increment(1);
             e
         })
     }
@@ -221,14 +250,13 @@ fn worst_cost(live: &crate::Live, model: &str, prompt: u64, completion: u64) -> 
         .unwrap_or(0)
 }
 
-/// Settles a ticket with what the request used (cost in USD as reported or priced).
-pub async fn settle(ticket: Ticket, tokens: u64, cost_usd: Option<f64>) {
-    ticket
-        .settle(Used {
-            tokens,
-            microusd: cost_usd.map_or(0, micro),
-        })
-        .await;
+/// Settles a ticket with what the request used (cost in USD as reported or priced), without
+/// holding the response back for a Redis round trip.
+pub fn settle(ticket: Ticket, tokens: u64, cost_usd: Option<f64>) {
+    ticket.settle_soon(Used {
+        tokens,
+        microusd: cost_usd.map_or(0, micro),
+    });
 }
 
 fn usd(micro: u64) -> String {

@@ -66,8 +66,28 @@ fn describe() {
     );
     describe_counter!(ERRORS, "Errors returned to clients, by code.");
     describe_counter!(
+        crate::limits::REJECTIONS,
+        "Requests refused by a limit or budget, by code (rate_limited, tokens_limited, budget_exceeded, limits_unavailable), scope kind (org, team, key, subject), key id, team and model alias."
+    );
+    describe_counter!(
+        crate::limits::LIMIT_ERRORS,
+        "Times the shared limit counters (Redis) or the spend ledger could not be reached."
+    );
+    describe_counter!(
         crate::pricing::SPEND,
-        "Spend in millionths of a USD, by provider and API key id (list prices or [pricing])."
+        "Spend in millionths of a USD, by provider, API key id, team and model (the alias the \
+         client used, else the provider/model that answered); list prices or [pricing]."
+    );
+    describe_counter!(
+        crate::pricing::TOKENS,
+        "Tokens by API key id, team, model (as for spend) and kind (prompt|completion); source is \
+         reported (by the upstream, after sanity checks) or estimated (Seam counted a stream \
+         that reported none)."
+    );
+    describe_counter!(
+        crate::pricing::ANOMALIES,
+        "Reported usages that failed a sanity check, by provider and reason; the bounded values \
+         were priced."
     );
 }
 

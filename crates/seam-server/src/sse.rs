@@ -1,6 +1,9 @@
 //! Writing a chat stream as server-sent events, the way OpenAI does: `data: {chunk}` per chunk
 //! and `data: [DONE]` at the end. A stream that fails after it started ends with
 //! `data: {"error": {...}}` and no `[DONE]`, which the `openai` SDKs raise as an `APIError`.
+//! Every stream reaches this point with the upstream's usage (adapters always ask for it); the
+//! usage is kept for the end hook and written to the client only when it set
+//! `stream_options.include_usage`, as OpenAI does.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -66,6 +69,8 @@ struct State {
     stream: ClientStream,
     answer: Assembled,
     on_end: Option<OnEnd>,
+    /// The client set `stream_options.include_usage`.
+    client_usage: bool,
     tee: Option<Tee>,
 }
 
@@ -91,30 +96,44 @@ impl Drop for State {
     }
 }
 
-pub fn response(stream: ClientStream, on_end: Option<OnEnd>, tee: Option<Tee>) -> Response {
+/// `client_usage`: the client set `stream_options.include_usage`; otherwise usage is kept out of
+/// what it receives (a usage-only chunk is not written at all). `tee`: what the cache keeps of it.
+pub fn response(
+    stream: ClientStream,
+    on_end: Option<OnEnd>,
+    client_usage: bool,
+    tee: Option<Tee>,
+) -> Response {
     let state = State {
         stream,
         answer: Assembled::default(),
         on_end,
+        client_usage,
         tee,
     };
     let events = futures_util::stream::unfold(Some(state), |state| async move {
         let mut st = state?;
-        let (bytes, error) = match st.stream.next().await {
-            Some(Ok(chunk)) => {
-                if st.on_end.is_some() {
-                    st.answer.add(&chunk);
+        let (bytes, error) = loop {
+            match st.stream.next().await {
+                Some(Ok(mut chunk)) => {
+                    if st.on_end.is_some() {
+                        st.answer.add(&chunk);
+                    }
+                    if !st.client_usage && chunk.usage.take().is_some() && chunk.choices.is_empty()
+                    {
+                        continue;
+                    }
+                    let event = chunk_event(&chunk);
+                    if let Some(tee) = &mut st.tee
+                        && !tee.push(&event)
+                    {
+                        st.tee = None;
+                    }
+                    return Some((Ok::<_, Infallible>(event), Some(st)));
                 }
-                let event = chunk_event(&chunk);
-                if let Some(tee) = &mut st.tee
-                    && !tee.push(&event)
-                {
-                    st.tee = None;
-                }
-                return Some((Ok::<_, Infallible>(event), Some(st)));
+                Some(Err(e)) => break (error_event(&e), Some(e)),
+                None => break (Bytes::from_static(DONE), None),
             }
-            Some(Err(e)) => (error_event(&e), Some(e)),
-            None => (Bytes::from_static(DONE), None),
         };
         let clean = error.is_none();
         if let Some(f) = st.on_end.take() {
@@ -245,6 +264,20 @@ impl Assembled {
                 choice.finish_reason.clone_from(&c.finish_reason);
             }
         }
+    }
+
+    /// Everything the model wrote: each choice's text and tool calls (names and arguments), for
+    /// counting completion tokens when the upstream did not.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for c in self.choices.values() {
+            out.push_str(&c.content);
+            for (_, name, args) in c.tool_calls.values() {
+                out.push_str(name);
+                out.push_str(args);
+            }
+        }
+        out
     }
 
     /// The answer as the non-streamed completion it amounts to.

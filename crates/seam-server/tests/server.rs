@@ -10,6 +10,8 @@ use seam_testkit::MockUpstream;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+#[path = "server/admin_keys.rs"]
+mod admin_keys;
 #[path = "server/audit.rs"]
 mod audit;
 #[path = "server/auth.rs"]
@@ -22,6 +24,8 @@ mod limits;
 mod policy;
 #[path = "server/routing.rs"]
 mod routing;
+#[path = "server/usage.rs"]
+mod usage;
 
 const SECRET: &str = "sk-test-never-logged";
 
@@ -325,7 +329,8 @@ async fn metrics_expose_overhead_ttft_and_tokens() {
     for needle in [
         "seam_gateway_overhead_seconds_bucket{endpoint=\"chat_completions\"",
         "seam_time_to_first_token_seconds_bucket{provider=\"mock\",model=\"gpt-mock\"",
-        "seam_tokens_total{provider=\"mock\",model=\"gpt-mock\",kind=\"completion\"}",
+        "seam_upstream_tokens_total{provider=\"mock\",model=\"gpt-mock\",kind=\"completion\"}",
+        "seam_tokens_total{key=\"none\",team=\"\",model=\"gpt\",kind=\"completion\",source=\"reported\"}",
         "seam_requests_total{endpoint=\"chat_completions\",status=\"200\"}",
     ] {
         assert!(text.contains(needle), "missing {needle}");

@@ -87,6 +87,255 @@ impl KeyRecord {
     }
 }
 
+impl KeyRecord {
+    /// `active`, `revoked` or `expired` at `now_ms`.
+    pub fn state(&self, now_ms: i64) -> &'static str {
+        if self.revoked_ms.is_some() {
+            "revoked"
+        } else if self.is_active(now_ms) {
+            "active"
+        } else {
+            "expired"
+        }
+    }
+
+    /// The record as `seam keys list --json` and `GET /admin/keys` show it: never the secret or
+    /// its hash.
+    pub fn to_json(&self, now_ms: i64) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id, "name": self.name, "prefix": self.prefix,
+            "state": self.state(now_ms),
+            "created": crate::rfc3339(self.created_ms),
+            "revoked": self.revoked_ms.map(crate::rfc3339),
+            "expires": self.scope.expires_ms.map(crate::rfc3339),
+            "scope": self.scope,
+        })
+    }
+}
+
+/// What a new key asks for, as `seam keys create` flags or `POST /admin/keys` JSON; both check it
+/// with [`NewKey::scope`], so the CLI and the API accept exactly the same keys.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    pub name: String,
+    #[serde(default)]
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub direct: bool,
+    pub policy: Option<String>,
+    /// `full`, `redacted` or `metadata`.
+    pub audit_class: Option<String>,
+    pub rpm: Option<u32>,
+    pub tpm: Option<u64>,
+    pub max_concurrency: Option<u32>,
+    pub budget_usd: Option<f64>,
+    /// `day` or `month`.
+    pub budget_period: Option<String>,
+    pub team: Option<String>,
+    /// When it stops working: what [`crate::parse_time`] reads (a JSON number is Unix ms).
+    pub expires: Option<TimeArg>,
+    /// Serve its repeated identical requests from the exact cache for this many seconds.
+    pub cache_ttl_s: Option<u64>,
+    /// `key`, `team` or `org`: who shares those cached answers (default `key`).
+    pub cache_scope: Option<String>,
+}
+
+/// A time as text or as a JSON number of Unix milliseconds.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum TimeArg {
+    Ms(i64),
+    Text(String),
+}
+
+/// Why a [`NewKey`] was refused: the field (`param`) and a message fit for the caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidKey {
+    pub param: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for InvalidKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for InvalidKey {}
+
+/// The longest a key's cached answers live: 30 days (as `seam_config::cache::MAX_TTL_S`).
+pub const MAX_CACHE_TTL_S: u64 = 30 * 24 * 60 * 60;
+
+/// Names and teams are shown in listings and team names become metric labels: short, printable.
+const MAX_LABEL: usize = 100;
+
+fn label(param: &'static str, v: &str) -> Result<(), InvalidKey> {
+    let bad = |why: &str| InvalidKey {
+        param,
+        message: format!("`{param}` {why}"),
+    };
+    if v.trim().is_empty() {
+        return Err(bad("must not be empty"));
+    }
+    if v.chars().count() > MAX_LABEL {
+        return Err(bad(&format!("must be at most {MAX_LABEL} characters")));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(bad("must not contain control characters"));
+    }
+    Ok(())
+}
+
+impl NewKey {
+    /// Checks the request and returns the scope to store. `known_policy` says whether the config
+    /// has a policy of that name; `sealed_payloads` whether `[audit] master_key` is set (classes
+    /// that keep payloads need it).
+    pub fn scope(
+        &self,
+        known_policy: impl Fn(&str) -> bool,
+        sealed_payloads: bool,
+        now_ms: i64,
+    ) -> Result<KeyScope, InvalidKey> {
+        let err = |param: &'static str, message: String| Err(InvalidKey { param, message });
+        label("name", &self.name)?;
+        if self.models.is_empty() && !self.direct {
+            return err(
+                "models",
+                "the key could use no model: give `models` (aliases or globs like \"gpt-*\") or `direct`"
+                    .into(),
+            );
+        }
+        if self.models.iter().any(|m| m.trim().is_empty()) {
+            return err(
+                "models",
+                "`models` must not contain an empty pattern".into(),
+            );
+        }
+        if let Some(p) = &self.policy
+            && !known_policy(p)
+        {
+            return err("policy", format!("no policy named `{p}` in the config"));
+        }
+        let audit_class = match self.audit_class.as_deref() {
+            None => None,
+            Some(c) => {
+                let Some(class) = RetentionClass::parse(c) else {
+                    return err(
+                        "audit_class",
+                        format!(
+                            "unknown audit class `{c}`; expected one of {}",
+                            RetentionClass::NAMES
+                        ),
+                    );
+                };
+                if class != RetentionClass::Metadata && !sealed_payloads {
+                    return err(
+                        "audit_class",
+                        format!("audit class `{c}` keeps payloads, which need [audit] master_key"),
+                    );
+                }
+                Some(class)
+            }
+        };
+        for (param, zero) in [
+            ("rpm", self.rpm == Some(0)),
+            ("tpm", self.tpm == Some(0)),
+            ("max_concurrency", self.max_concurrency == Some(0)),
+        ] {
+            if zero {
+                return err(param, format!("`{param}` must be at least 1"));
+            }
+        }
+        let budget_period = match self.budget_period.as_deref() {
+            None => None,
+            Some("day") => Some(BudgetPeriod::Day),
+            Some("month") => Some(BudgetPeriod::Month),
+            Some(other) => {
+                return err(
+                    "budget_period",
+                    format!("unknown budget period `{other}`; expected day or month"),
+                );
+            }
+        };
+        if self.budget_usd.is_some_and(|b| !(b.is_finite() && b > 0.0)) {
+            return err(
+                "budget_usd",
+                "`budget_usd` must be a positive amount".into(),
+            );
+        }
+        if self.budget_usd.is_some() != budget_period.is_some() {
+            let param = if self.budget_usd.is_some() {
+                "budget_period"
+            } else {
+                "budget_usd"
+            };
+            return err(param, "`budget_usd` and `budget_period` go together".into());
+        }
+        if let Some(t) = &self.team {
+            label("team", t)?;
+        }
+        let expires_ms = match &self.expires {
+            None => None,
+            Some(t) => {
+                let (ms, shown) = match t {
+                    TimeArg::Ms(ms) => (*ms, ms.to_string()),
+                    TimeArg::Text(s) => (
+                        crate::parse_time(s).map_err(|message| InvalidKey {
+                            param: "expires",
+                            message,
+                        })?,
+                        s.clone(),
+                    ),
+                };
+                if ms <= now_ms {
+                    return err("expires", format!("`expires` {shown} is in the past"));
+                }
+                Some(ms)
+            }
+        };
+        if self
+            .cache_ttl_s
+            .is_some_and(|t| !(1..=MAX_CACHE_TTL_S).contains(&t))
+        {
+            return err(
+                "cache_ttl_s",
+                format!("`cache_ttl_s` must be between 1 and {MAX_CACHE_TTL_S} seconds (30 days)"),
+            );
+        }
+        let cache_scope = match self.cache_scope.as_deref() {
+            None => None,
+            Some(_) if self.cache_ttl_s.is_none() => {
+                return err("cache_scope", "`cache_scope` needs `cache_ttl_s`".into());
+            }
+            Some("key") => Some(CacheScope::Key),
+            Some("team") => Some(CacheScope::Team),
+            Some("org") => Some(CacheScope::Org),
+            Some(other) => {
+                return err(
+                    "cache_scope",
+                    format!("unknown cache scope `{other}`; expected key, team or org"),
+                );
+            }
+        };
+        Ok(KeyScope {
+            models: self.models.clone(),
+            direct: self.direct,
+            policy: self.policy.clone(),
+            audit_class,
+            rpm: self.rpm,
+            tpm: self.tpm,
+            max_concurrency: self.max_concurrency,
+            budget_usd: self.budget_usd,
+            budget_period,
+            team: self.team.clone(),
+            expires_ms,
+            cache_ttl_s: self.cache_ttl_s,
+            cache_scope,
+        })
+    }
+}
+
 /// `sha256:` and the lowercase hex SHA-256 of the secret: the only form a secret is stored in.
 pub fn hash_secret(secret: &str) -> String {
     let d = digest::digest(&digest::SHA256, secret.as_bytes());
@@ -267,6 +516,138 @@ fn required<T>(v: Option<T>, column: &str) -> Result<T, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn new_key(edit: impl FnOnce(&mut NewKey)) -> NewKey {
+        let mut k = NewKey {
+            name: "app".into(),
+            models: vec!["chat".into()],
+            ..NewKey::default()
+        };
+        edit(&mut k);
+        k
+    }
+
+    #[test]
+    fn new_keys_are_checked_field_by_field() {
+        const NOW: i64 = 1_795_946_400_000;
+        let check = |k: NewKey, sealed: bool| k.scope(|p| p == "default", sealed, NOW);
+        for (k, sealed, param) in [
+            (new_key(|k| k.name = " ".into()), false, "name"),
+            (new_key(|k| k.name = "x".repeat(101)), false, "name"),
+            (new_key(|k| k.models.clear()), false, "models"),
+            (new_key(|k| k.models.push(String::new())), false, "models"),
+            (new_key(|k| k.policy = Some("nope".into())), false, "policy"),
+            (
+                new_key(|k| k.audit_class = Some("all".into())),
+                true,
+                "audit_class",
+            ),
+            (
+                new_key(|k| k.audit_class = Some("full".into())),
+                false,
+                "audit_class",
+            ),
+            (new_key(|k| k.rpm = Some(0)), false, "rpm"),
+            (new_key(|k| k.tpm = Some(0)), false, "tpm"),
+            (
+                new_key(|k| k.max_concurrency = Some(0)),
+                false,
+                "max_concurrency",
+            ),
+            (
+                new_key(|k| k.budget_period = Some("week".into())),
+                false,
+                "budget_period",
+            ),
+            (
+                new_key(|k| k.budget_usd = Some(5.0)),
+                false,
+                "budget_period",
+            ),
+            (
+                new_key(|k| k.budget_period = Some("day".into())),
+                false,
+                "budget_usd",
+            ),
+            (
+                new_key(|k| {
+                    k.budget_usd = Some(-1.0);
+                    k.budget_period = Some("day".into());
+                }),
+                false,
+                "budget_usd",
+            ),
+            (new_key(|k| k.team = Some("a\nb".into())), false, "team"),
+            (
+                new_key(|k| k.expires = Some(TimeArg::Ms(NOW))),
+                false,
+                "expires",
+            ),
+            (
+                new_key(|k| k.expires = Some(TimeArg::Text("soon".into()))),
+                false,
+                "expires",
+            ),
+            (
+                new_key(|k| k.expires = Some(TimeArg::Text("2020-01-01".into()))),
+                false,
+                "expires",
+            ),
+            (new_key(|k| k.cache_ttl_s = Some(0)), false, "cache_ttl_s"),
+            (
+                new_key(|k| k.cache_ttl_s = Some(MAX_CACHE_TTL_S + 1)),
+                false,
+                "cache_ttl_s",
+            ),
+            (
+                new_key(|k| k.cache_scope = Some("team".into())),
+                false,
+                "cache_scope",
+            ),
+            (
+                new_key(|k| {
+                    k.cache_ttl_s = Some(60);
+                    k.cache_scope = Some("world".into());
+                }),
+                false,
+                "cache_scope",
+            ),
+        ] {
+            let got = check(k.clone(), sealed);
+            assert_eq!(got.map_err(|e| e.param), Err(param), "{k:?}");
+        }
+        let ok = check(
+            new_key(|k| {
+                k.models.clear();
+                k.direct = true;
+                k.policy = Some("default".into());
+                k.audit_class = Some("redacted".into());
+                k.budget_usd = Some(2.5);
+                k.budget_period = Some("month".into());
+                k.team = Some("payments".into());
+                k.expires = Some(TimeArg::Text("2026-12-01T00:00:00Z".into()));
+                k.cache_ttl_s = Some(3600);
+                k.cache_scope = Some("org".into());
+            }),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            (ok.cache_ttl_s, ok.cache_scope),
+            (Some(3600), Some(CacheScope::Org))
+        );
+        assert_eq!(ok.audit_class, Some(RetentionClass::Redacted));
+        assert_eq!(ok.budget_period, Some(BudgetPeriod::Month));
+        assert_eq!(ok.expires_ms, Some(1_796_083_200_000));
+    }
+
+    #[test]
+    fn new_keys_refuse_unknown_fields() {
+        let e = serde_json::from_str::<NewKey>(r#"{"name": "a", "modles": ["x"]}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown field `modles`"), "{e}");
+        let k: NewKey = serde_json::from_str(r#"{"name": "a", "expires": 5}"#).unwrap();
+        assert_eq!(k.expires, Some(TimeArg::Ms(5)));
+    }
 
     #[test]
     fn hash_is_prefixed_sha256_hex() {

@@ -214,9 +214,90 @@ pub fn rfc3339(ms: i64) -> String {
     )
 }
 
+/// `2026-11-29` (midnight UTC), RFC 3339 (`2026-11-29T10:00:00Z`, `2026-11-29T10:00:00.5+02:00`)
+/// or Unix milliseconds → Unix milliseconds. What `seam audit --since`, `seam keys create
+/// --expires` and `POST /admin/keys` accept.
+pub fn parse_time(s: &str) -> Result<i64, String> {
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(ms);
+    }
+    let unreadable = || {
+        format!(
+            "cannot read the time \"{s}\": use 2026-11-29, 2026-11-29T10:00:00Z or Unix milliseconds"
+        )
+    };
+    let (date, time) = s.split_once(['T', 't', ' ']).unwrap_or((s, "00:00:00Z"));
+    // The offset: `Z`, or `+HH:MM` / `-HH:MM` after the seconds.
+    let (clock, offset_min) = if let Some(c) = time.strip_suffix(['Z', 'z']) {
+        (c, 0)
+    } else {
+        let at = time.rfind(['+', '-']).ok_or_else(unreadable)?;
+        let (c, off) = time.split_at(at);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let (h, m) = off[1..].split_once(':').ok_or_else(unreadable)?;
+        let (h, m) = (
+            number(h).ok_or_else(unreadable)?,
+            number(m).ok_or_else(unreadable)?,
+        );
+        if h > 23 || m > 59 {
+            return Err(format!("cannot read the time \"{s}\": out of range"));
+        }
+        (c, sign * (h * 60 + m))
+    };
+    let d: Option<Vec<i64>> = date.split('-').map(number).collect();
+    // Fractions of a second are dropped.
+    let clock = clock.split('.').next().unwrap_or(clock);
+    let t: Option<Vec<i64>> = clock.split(':').map(number).collect();
+    let (Some(&[y, m, day]), Some(&[hh, mm, ss])) = (d.as_deref(), t.as_deref()) else {
+        return Err(unreadable());
+    };
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+        return Err(format!("cannot read the time \"{s}\": out of range"));
+    }
+    // Days from the civil date (Howard Hinnant's algorithm), UTC.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Ok((((days * 24 + hh) * 60 + mm - offset_min) * 60 + ss) * 1000)
+}
+
+/// Digits only (no sign, no spaces), as the fields of a date are written.
+fn number(s: &str) -> Option<i64> {
+    if s.is_empty() || s.len() > 9 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_parse() {
+        for (text, want) in [
+            ("1970-01-01", Some(0)),
+            ("2026-11-29T10:00:00Z", Some(1_795_946_400_000)),
+            ("2026-11-29T10:00:00.250Z", Some(1_795_946_400_000)),
+            ("2026-11-29T12:30:00+02:30", Some(1_795_946_400_000)),
+            ("2026-11-29T08:00:00-02:00", Some(1_795_946_400_000)),
+            ("1795946400000", Some(1_795_946_400_000)),
+            ("yesterday", None),
+            ("2026-13-01", None),
+            ("2026-11-29T10:00", None),
+            ("2026-11-29T10:00:00+2", None),
+            ("2026-11-29T10:00:00+24:00", None),
+        ] {
+            assert_eq!(parse_time(text).ok(), want, "{text}");
+        }
+        for ms in [0, 1_714_564_800_000, 951_782_400_000] {
+            assert_eq!(parse_time(&rfc3339(ms)).ok(), Some(ms));
+        }
+    }
 
     #[test]
     fn rfc3339_formats_utc() {

@@ -65,6 +65,17 @@ pub struct FindingRecord {
 pub struct UsageRecord {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Seam counted the tokens itself: the upstream's stream reported none.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub estimated: bool,
+    /// The upstream's report failed a sanity check; these are the bounded values that were
+    /// priced (the server's log has the reported ones).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub bounded: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 /// The texts of a request, as JSON values (the bodies as they were). Which of them are kept is

@@ -100,6 +100,7 @@ fn rec(i: usize, subject: Option<&str>, class: RetentionClass) -> AuditRecord {
         usage: Some(UsageRecord {
             prompt_tokens: 10,
             completion_tokens: i as u64,
+            ..UsageRecord::default()
         }),
         cost_usd: Some(0.001 * i as f64),
         latency_ms: 100.25,
@@ -783,7 +784,7 @@ fn migrations_idempotent(e: &mut Env) {
     for _ in 0..3 {
         drop(e.open());
     }
-    assert_eq!(e.count("SELECT COUNT(*) FROM schema_migrations"), 2);
+    assert_eq!(e.count("SELECT COUNT(*) FROM schema_migrations"), 3);
     let mut a = e.open();
     let mut b = e.open();
     a.append(&records(0..3, None, RetentionClass::Metadata))

@@ -24,7 +24,9 @@
 //!   On OpenAI and Azure routes a `response_format` of type `json_object` or `json_schema` drops
 //!   the `mock: ` prefix, as a model in JSON mode answers with JSON alone.
 //!   Streams split the same text into word pieces (`"mock:"`, `" hello"`, …) whose concatenation
-//!   equals the non-stream text. Token counts are whitespace word counts. Ids carry the request's
+//!   equals the non-stream text. Token counts are whitespace word counts. OpenAI streams end with
+//!   a usage chunk when `stream_options.include_usage` asks for one, except for models named
+//!   `*-no-usage`, which stream like a server that ignores `stream_options`. Ids carry the request's
 //!   sequence number on this mock (`chatcmpl-mock-0`, `msg_mock_1`, `gemini_mock_2`,
 //!   `x-amzn-requestid: mock-request-3`, …) and `created` is fixed.
 //! * **Strict where translations go wrong.** The Gemini and Bedrock routes reject what those APIs

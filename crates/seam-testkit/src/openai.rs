@@ -48,10 +48,12 @@ pub(crate) fn chat(body: &Value, seq: usize) -> Result<Reply, ApiError> {
         id: format!("chatcmpl-mock-{seq}"),
         call_id: format!("call_mock_{seq}"),
         model,
-        include_usage: body
-            .pointer("/stream_options/include_usage")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        // A `*-no-usage` model streams like a server that ignores `stream_options`.
+        include_usage: !model.ends_with("-no-usage")
+            && body
+                .pointer("/stream_options/include_usage")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
     };
     if body.get("stream").and_then(Value::as_bool).unwrap_or(false) {
         return Ok(Reply::Stream(stream.events(&answer, usage)));

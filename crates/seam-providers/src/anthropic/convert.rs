@@ -562,8 +562,8 @@ struct ToolBlock {
 }
 
 /// Turns Anthropic's event stream into OpenAI chunks; one per upstream stream.
+#[derive(Default)]
 pub struct Decoder {
-    include_usage: bool,
     /// `(id, model, created)` from `message_start`; `None` until it arrives.
     message: Option<(String, String, u64)>,
     prompt_tokens: u64,
@@ -573,16 +573,8 @@ pub struct Decoder {
 }
 
 impl Decoder {
-    /// `include_usage`: the client asked for `stream_options.include_usage`.
-    pub fn new(include_usage: bool) -> Self {
-        Decoder {
-            include_usage,
-            message: None,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            tools: HashMap::new(),
-            next_tool: 0,
-        }
+    pub fn new() -> Self {
+        Decoder::default()
     }
 
     fn chunk(&self, delta: Delta) -> Result<ChatChunk, ProviderError> {
@@ -706,12 +698,11 @@ impl StreamDecoder for Decoder {
                 }
             }
             StreamEvent::MessageStop => {
-                if self.include_usage {
-                    let mut c = self.chunk(Delta::default())?;
-                    c.choices.clear();
-                    c.usage = Some(Usage::new(self.prompt_tokens, self.completion_tokens));
-                    out.push_back(c);
-                }
+                // Always: the edge accounts for it, and forwards it only to clients that asked.
+                let mut c = self.chunk(Delta::default())?;
+                c.choices.clear();
+                c.usage = Some(Usage::new(self.prompt_tokens, self.completion_tokens));
+                out.push_back(c);
                 return Ok(true);
             }
             StreamEvent::Error { error } => {

@@ -49,7 +49,7 @@ impl Anthropic {
     ) -> Result<ChunkStream, ProviderError> {
         let body = convert::request_body(model, req, true)?;
         let resp = self.client.post_json(&self.messages_url, body).await?;
-        Ok(decode_sse(resp, Decoder::new(req.wants_stream_usage())))
+        Ok(decode_sse(resp, Decoder::new()))
     }
 
     pub async fn embeddings(

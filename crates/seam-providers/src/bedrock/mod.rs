@@ -128,7 +128,7 @@ impl Bedrock {
         Ok(decode_frames(
             resp,
             eventstream::Decoder::new(eventstream::MAX_MESSAGE),
-            Decoder::new(id, model, req.wants_stream_usage()),
+            Decoder::new(id, model),
         ))
     }
 

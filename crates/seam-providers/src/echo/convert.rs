@@ -290,14 +290,13 @@ pub fn chunks(model: &str, req: &ChatRequest, created: u64) -> Vec<ChatChunk> {
             }
         }
     }
-    if req.wants_stream_usage() {
-        out.push(ChatChunk::usage(
-            &id,
-            created,
-            model,
-            Usage::new(prompt_tokens(req), completion_tokens),
-        ));
-    }
+    // Always, like every adapter: the edge forwards it only to clients that asked.
+    out.push(ChatChunk::usage(
+        &id,
+        created,
+        model,
+        Usage::new(prompt_tokens(req), completion_tokens),
+    ));
     out
 }
 

@@ -60,10 +60,7 @@ impl Gemini {
         let body = convert::request_body(req)?;
         let url = self.url(model, Method::StreamGenerate);
         let resp = self.client.post_json(&url, body).await?;
-        Ok(decode_sse(
-            resp,
-            Decoder::new(model, req.wants_stream_usage()),
-        ))
+        Ok(decode_sse(resp, Decoder::new(model)))
     }
 
     pub async fn embeddings(

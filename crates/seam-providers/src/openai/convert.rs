@@ -1,7 +1,7 @@
 //! OpenAI's wire format is Seam's own, so conversion is mostly identity: replace `model`, and read
 //! stream events, which end with `data: [DONE]` and may carry an `{"error": …}` mid-stream.
 
-use seam_types::chat::{ChatChunk, ChatRequest};
+use seam_types::chat::{ChatChunk, ChatRequest, StreamOptions};
 use seam_types::embeddings::EmbeddingsRequest;
 
 use crate::ProviderError;
@@ -9,12 +9,19 @@ use crate::http::{json_error, parse_error_body};
 use crate::sse::SseEvent;
 
 /// The request body for `model`: the client's body with only `model` replaced and, for a stream,
-/// `stream: true` set.
+/// `stream: true` and `stream_options.include_usage: true` set, so every stream reports what it
+/// cost (the edge forwards the usage chunk only to clients that asked for it).
 pub fn chat_body(model: &str, req: &ChatRequest, stream: bool) -> Result<Vec<u8>, ProviderError> {
     let mut req = req.clone();
     model.clone_into(&mut req.model);
     if stream {
         req.stream = Some(true);
+        req.stream_options
+            .get_or_insert_with(|| StreamOptions {
+                include_usage: None,
+                extra: Default::default(),
+            })
+            .include_usage = Some(true);
     }
     serde_json::to_vec(&req).map_err(|e| ProviderError::InvalidResponse(e.to_string()))
 }
@@ -72,6 +79,42 @@ mod tests {
         let mut expect = client;
         expect["model"] = json!("gpt-4o-mini");
         assert_eq!(sent, expect);
+    }
+
+    #[test]
+    fn streams_always_ask_for_usage_and_keep_other_stream_options() {
+        for (client, want) in [
+            (json!(null), json!({"include_usage": true})),
+            (
+                json!({"include_usage": false}),
+                json!({"include_usage": true}),
+            ),
+            (
+                json!({"include_usage": true, "future_flag": 1}),
+                json!({"include_usage": true, "future_flag": 1}),
+            ),
+            (
+                json!({"future_flag": 1}),
+                json!({"include_usage": true, "future_flag": 1}),
+            ),
+        ] {
+            let mut body =
+                json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]});
+            if !client.is_null() {
+                body["stream_options"] = client.clone();
+            }
+            let req: ChatRequest = serde_json::from_value(body).unwrap();
+            let sent: Value = serde_json::from_slice(&chat_body("m", &req, true).unwrap()).unwrap();
+            assert_eq!(sent["stream_options"], want);
+            assert_eq!(sent["stream"], true);
+            let unary: Value =
+                serde_json::from_slice(&chat_body("m", &req, false).unwrap()).unwrap();
+            // A unary request goes as the client sent it.
+            assert_eq!(
+                unary.get("stream_options"),
+                (!client.is_null()).then_some(&client)
+            );
+        }
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! Opt-in per alias (`[models.NAME] cache`) or per key (`[keys.NAME] cache`, `seam keys create
 //! --cache-ttl`). [`Rules`] (built per config, swapped by a reload) decide whether a request is
 //! cached and derive its [`key`]: the scope (`key:ID`, `team:NAME` or `org`), a fingerprint of the
-//! route's answer-relevant config (targets, strategy, placement, contract, policy, providers), and
-//! the canonical request. [`Cache`] holds entries in this process ([`local`], bounded by bytes,
+//! route's answer-relevant config (targets, strategy, placement, contract, policy, providers, and
+//! the caller's own key policy), and the canonical request. [`Cache`] holds entries in this process ([`local`], bounded by bytes,
 //! LRU) or in Redis with `storage.redis_url` (`SET … PX ttl` under `seam:cache:`). The prompt is
 //! never stored or logged: the key is a hash. The handler stores only what a client received in
 //! full: no errors, no stream that failed or was cut, no answer the output policy touched or the
@@ -96,6 +96,8 @@ pub struct Rules {
     aliases: HashMap<String, (Option<CacheRule>, [u8; 32])>,
     /// Direct addressing: per provider, with the default policy.
     providers: HashMap<String, [u8; 32]>,
+    /// Every policy, for a key's own policy laid over its routes' (it changes what is answered).
+    policies: HashMap<String, [u8; 32]>,
 }
 
 impl Rules {
@@ -129,7 +131,16 @@ impl Rules {
                 (p.clone(), sha256(text.as_bytes()))
             })
             .collect();
-        Rules { aliases, providers }
+        let policies = cfg
+            .policies
+            .iter()
+            .map(|(name, p)| (name.clone(), sha256(format!("policy {p:?}").as_bytes())))
+            .collect();
+        Rules {
+            aliases,
+            providers,
+            policies,
+        }
     }
 
     /// Where `req` lives in the cache, or `None` when no rule applies to it (or its route is
@@ -143,6 +154,19 @@ impl Rules {
             let rule = key_rule?;
             let (provider, _) = req.model.split_once('/')?;
             (self.providers.get(provider)?, rule, "direct".to_owned())
+        };
+        // A key's policy tightens its routes': the same question may get another answer (or a
+        // refusal) under it, so it is part of what the entry depends on.
+        let with_policy;
+        let fingerprint = match caller.and_then(|c| c.policy.as_deref()) {
+            None => fingerprint,
+            Some(name) => {
+                let mut both = [0u8; 64];
+                both[..32].copy_from_slice(fingerprint);
+                both[32..].copy_from_slice(self.policies.get(name)?);
+                with_policy = sha256(&both);
+                &with_policy
+            }
         };
         let scope = scope(
             rule.scope,

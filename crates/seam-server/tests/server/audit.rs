@@ -287,6 +287,30 @@ async fn a_stream_is_recorded_before_its_done() {
 }
 
 #[tokio::test]
+async fn a_stream_without_upstream_usage_is_recorded_as_estimated() {
+    let mock = MockUpstream::start().await.unwrap();
+    let s = setup(
+        &mock,
+        "[models.silent]\ntargets = [{ provider = \"mock\", model = \"gpt-4o-mini-no-usage\" }]",
+    );
+    for (model, estimated) in [("silent", true), ("gpt", false)] {
+        let body = json!({"model": model, "stream": true,
+            "messages": [{"role": "user", "content": "count me"}]})
+        .to_string();
+        let (status, h, _) = send(&s.app, "POST", "/v1/chat/completions", &[], Some(body)).await;
+        assert_eq!(status, StatusCode::OK);
+        let r = record(&s.app, h["x-seam-request-id"].to_str().unwrap()).await;
+        assert!(r["usage"]["prompt_tokens"].as_u64().unwrap() > 0, "{r}");
+        assert!(r["usage"]["completion_tokens"].as_u64().unwrap() > 0, "{r}");
+        assert_eq!(
+            r["usage"].get("estimated").is_some(),
+            estimated,
+            "{model}: {r}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn admin_search_filters_by_subject_and_status() {
     let mock = MockUpstream::start().await.unwrap();
     let s = setup(&mock, "");

@@ -380,3 +380,40 @@ async fn a_stream_holds_its_concurrency_slot_until_it_ends() {
     assert_eq!(status, StatusCode::OK);
     let _ = std::fs::remove_dir_all(d);
 }
+
+#[tokio::test]
+async fn a_keys_policy_tightens_the_routes() {
+    let d = dir();
+    let extra = format!(
+        "{}\n[policies.strict.input]\npii = {{ action = \"block\" }}\n",
+        limited_key("policy = \"strict\"")
+    );
+    let app = build_with(&d, true, &extra);
+    let body =
+        json!({"model": "chat", "messages": [{"role": "user", "content": "mail ada@example.com"}]});
+    // The route's policy (default) lets it through; the key's blocks it.
+    let (status, _, _) = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some(APP_KEY),
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, text) = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some(LIMITED_KEY),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(
+        text.contains("policy_violation") && text.contains("EMAIL_ADDRESS"),
+        "{text}"
+    );
+    assert!(!text.contains("ada@example.com"));
+    let _ = std::fs::remove_dir_all(d);
+}

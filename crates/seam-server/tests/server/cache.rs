@@ -644,3 +644,28 @@ async fn hits_count_against_request_rates_but_reserve_nothing() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_keys_own_policy_keeps_its_entries_apart() {
+    const STRICT: &str = "sk-seam-cache-test-strict-0123456789";
+    let mock = MockUpstream::start().await.unwrap();
+    let extra = format!(
+        "[policies.strict.input]\npii = {{ action = \"block\" }}\n\
+         [keys.strict]\nhash = \"{}\"\nmodels = [\"*\"]\nteam = \"pay\"\npolicy = \"strict\"\n",
+        hash_secret(STRICT)
+    );
+    let s = setup(&mock, Backend::Local, &extra);
+    // An answer PAY_A may have (its routes' policy lets the email through) ...
+    let q = chat("org", &format!("mail ann.lee@example.org {}", nonce()));
+    assert_eq!(ask(&s.app, Some(PAY_A), &q).await.cache(), "miss");
+    assert_eq!(ask(&s.app, Some(PAY_B), &q).await.cache(), "hit");
+    // ... is not served to a key whose own policy refuses the question.
+    let strict = ask(&s.app, Some(STRICT), &q).await;
+    assert_eq!(
+        strict.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        strict.body
+    );
+    assert_eq!(strict.cache(), "miss");
+}

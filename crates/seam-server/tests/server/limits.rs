@@ -135,6 +135,24 @@ async fn a_team_limit_is_shared_by_the_teams_keys_only() {
     assert!(body.contains("the team payments"), "{body}");
     let (status, _, _) = post(&app, "sk-seam-test-other-key-0123456789", chat("chat")).await;
     assert_eq!(status, StatusCode::OK);
+    // Counted in /metrics by code, scope kind, key id, team and alias.
+    let (_, _, text) = send(&app, "GET", "/metrics", None, None).await;
+    let line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("seam_limit_rejections_total{")
+                && l.contains("scope=\"team\"")
+                && l.contains("key=\"limited\"")
+        })
+        .unwrap_or_else(|| panic!("no rejection metric in {text}"));
+    for label in [
+        "code=\"rate_limited\"",
+        "team=\"payments\"",
+        "model=\"chat\"",
+    ] {
+        assert!(line.contains(label), "{line}");
+    }
+    assert!(!text.contains(LIMITED_KEY));
     let _ = std::fs::remove_dir_all(d);
 }
 

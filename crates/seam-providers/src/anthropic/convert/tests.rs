@@ -407,11 +407,8 @@ fn conversation() -> Vec<SseEvent> {
 }
 
 /// Feeds events until the decoder says the stream is complete.
-fn decode(
-    events: Vec<SseEvent>,
-    include_usage: bool,
-) -> (Vec<ChatChunk>, Result<bool, ProviderError>) {
-    let mut d = Decoder::new(include_usage);
+fn decode(events: Vec<SseEvent>) -> (Vec<ChatChunk>, Result<bool, ProviderError>) {
+    let mut d = Decoder::new();
     let mut out = VecDeque::new();
     let mut last = Ok(false);
     for ev in events {
@@ -425,7 +422,7 @@ fn decode(
 
 #[test]
 fn streamed_conversation_matches_the_completion() {
-    let (chunks, done) = decode(conversation(), true);
+    let (chunks, done) = decode(conversation());
     assert_eq!(done, Ok(true));
     assert!(
         chunks
@@ -496,10 +493,8 @@ fn streamed_conversation_matches_the_completion() {
         (u.prompt_tokens, u.completion_tokens, u.total_tokens),
         (30, 12, 42)
     );
-
-    let (without_usage, _) = decode(conversation(), false);
-    assert!(without_usage.iter().all(|c| c.usage.is_none()));
-    assert_eq!(without_usage.len(), chunks.len() - 1);
+    // Only the last chunk carries usage, whether or not the client asked for it.
+    assert_eq!(chunks.iter().filter(|c| c.usage.is_some()).count(), 1);
 }
 
 #[test]
@@ -509,7 +504,7 @@ fn error_event_mid_stream_is_an_error() {
     events.push(sse(
         json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
     ));
-    let (chunks, result) = decode(events, false);
+    let (chunks, result) = decode(events);
     assert_eq!(
         result,
         Err(ProviderError::StreamCut(
@@ -536,7 +531,7 @@ fn malformed_events_are_invalid_responses() {
             event: None,
             data: data.into(),
         };
-        let r = Decoder::new(false).event(ev, &mut VecDeque::new());
+        let r = Decoder::new().event(ev, &mut VecDeque::new());
         assert!(
             matches!(r, Err(ProviderError::InvalidResponse(_))),
             "{data}: {r:?}"
@@ -544,7 +539,7 @@ fn malformed_events_are_invalid_responses() {
     }
     let unknown = sse(json!({"type": "future_event", "payload": 1}));
     assert_eq!(
-        Decoder::new(false).event(unknown, &mut VecDeque::new()),
+        Decoder::new().event(unknown, &mut VecDeque::new()),
         Ok(false)
     );
 }

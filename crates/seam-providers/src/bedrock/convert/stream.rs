@@ -91,7 +91,6 @@ struct ToolBlock {
 /// Turns ConverseStream's events (`messageStart`, `contentBlockStart|Delta|Stop`, `messageStop`,
 /// `metadata`) into OpenAI chunks; one per upstream stream.
 pub struct Decoder {
-    include_usage: bool,
     id: String,
     model: String,
     created: u64,
@@ -99,15 +98,14 @@ pub struct Decoder {
     tools: HashMap<u64, ToolBlock>,
     next_tool: u32,
     stopped: bool,
-    usage: Usage,
+    /// From `metadata`; `None` until it arrives.
+    usage: Option<Usage>,
 }
 
 impl Decoder {
-    /// `id`: the completion id (Converse streams carry none); `include_usage`: the client asked for
-    /// `stream_options.include_usage`.
-    pub fn new(id: String, model: &str, include_usage: bool) -> Self {
+    /// `id`: the completion id (Converse streams carry none).
+    pub fn new(id: String, model: &str) -> Self {
         Decoder {
-            include_usage,
             id,
             model: model.into(),
             created: crate::unix_now(),
@@ -115,7 +113,7 @@ impl Decoder {
             tools: HashMap::new(),
             next_tool: 0,
             stopped: false,
-            usage: Usage::new(0, 0),
+            usage: None,
         }
     }
 
@@ -154,8 +152,11 @@ impl Decoder {
         })
     }
 
-    fn usage_chunk(&self) -> ChatChunk {
-        ChatChunk::usage(&self.id, self.created, &self.model, self.usage.clone())
+    /// The usage chunk, once, when `metadata` counted (always sent: the edge forwards it only to
+    /// clients that asked).
+    fn usage_chunk(&mut self) -> Option<ChatChunk> {
+        let usage = self.usage.take()?;
+        Some(ChatChunk::usage(&self.id, self.created, &self.model, usage))
     }
 }
 
@@ -258,13 +259,11 @@ impl StreamDecoder<eventstream::Message> for Decoder {
             "metadata" => {
                 let meta: Metadata = payload(&msg)?;
                 if let Some(usage) = meta.usage {
-                    self.usage = usage.usage();
+                    self.usage = Some(usage.usage());
                 }
                 // Metadata follows messageStop: the stream's last event.
                 if self.stopped {
-                    if self.include_usage {
-                        out.push_back(self.usage_chunk());
-                    }
+                    out.extend(self.usage_chunk());
                     return Ok(true);
                 }
             }
@@ -275,8 +274,8 @@ impl StreamDecoder<eventstream::Message> for Decoder {
 
     /// A body that ends after `messageStop` but before `metadata` is complete, without counts.
     fn end(&mut self, out: &mut VecDeque<ChatChunk>) -> Result<bool, ProviderError> {
-        if self.stopped && self.include_usage {
-            out.push_back(self.usage_chunk());
+        if self.stopped {
+            out.extend(self.usage_chunk());
         }
         Ok(self.stopped)
     }

@@ -327,8 +327,8 @@ fn event(kind: &str, payload: Value) -> Frame {
 
 /// Runs frames through a decoder the way `decode_frames` does; the second value is the end's
 /// verdict (`Ok(true)` complete, `Ok(false)` cut) or the error that stopped it.
-fn stream(frames: Vec<Frame>, include_usage: bool) -> (Vec<Value>, Result<bool, ProviderError>) {
-    let mut d = Decoder::new("chatcmpl-r".into(), "m", include_usage);
+fn stream(frames: Vec<Frame>) -> (Vec<Value>, Result<bool, ProviderError>) {
+    let mut d = Decoder::new("chatcmpl-r".into(), "m");
     let mut out = VecDeque::new();
     let mut verdict = None;
     for f in frames {
@@ -372,7 +372,7 @@ fn stream_text_with_usage() {
         "metadata",
         json!({"usage": {"inputTokens": 3, "outputTokens": 2, "totalTokens": 5}, "metrics": {"latencyMs": 1}}),
     ));
-    let (chunks, verdict) = stream(frames, true);
+    let (chunks, verdict) = stream(frames);
     assert_eq!(verdict, Ok(true));
     assert_eq!(
         chunks[0]["choices"][0]["delta"],
@@ -421,9 +421,11 @@ fn stream_tool_use() {
         event("contentBlockStop", json!({"contentBlockIndex": 2})),
         event("messageStop", json!({"stopReason": "tool_use"})),
     ];
-    // The body ends after messageStop without metadata: complete all the same.
-    let (chunks, verdict) = stream(frames, false);
+    // The body ends after messageStop without metadata: complete all the same, with no usage
+    // chunk (nothing was counted; Seam estimates).
+    let (chunks, verdict) = stream(frames);
     assert_eq!(verdict, Ok(true));
+    assert!(chunks.iter().all(|c| c.get("usage").is_none()));
     let calls: Vec<&Value> = chunks
         .iter()
         .filter_map(|c| c["choices"][0]["delta"].get("tool_calls"))
@@ -446,10 +448,10 @@ fn stream_tool_use() {
 
 #[test]
 fn a_stream_cut_before_message_stop_is_cut() {
-    let (chunks, verdict) = stream(text_frames(&["Hel"]), true);
+    let (chunks, verdict) = stream(text_frames(&["Hel"]));
     assert_eq!(verdict, Ok(false));
     assert_eq!(chunks.len(), 2);
-    assert_eq!(stream(Vec::new(), false).1, Ok(false));
+    assert_eq!(stream(Vec::new()).1, Ok(false));
 }
 
 #[test]
@@ -462,7 +464,7 @@ fn exceptions_end_the_stream() {
         ],
         payload: br#"{"message":"The model failed"}"#.to_vec(),
     });
-    let (chunks, verdict) = stream(frames, false);
+    let (chunks, verdict) = stream(frames);
     assert_eq!(chunks.len(), 2);
     assert_eq!(
         verdict,
@@ -479,18 +481,18 @@ fn exceptions_end_the_stream() {
         payload: Vec::new(),
     };
     assert_eq!(
-        stream(vec![error], false).1,
+        stream(vec![error]).1,
         Err(ProviderError::StreamCut(
             "upstream error (InternalError): boom".into()
         ))
     );
     let bad = event("contentBlockDelta", json!(null));
     assert!(matches!(
-        stream(vec![bad], false).1,
+        stream(vec![bad]).1,
         Err(ProviderError::InvalidResponse(_))
     ));
     // Unknown events are skipped.
-    let (chunks, verdict) = stream(vec![event("somethingNew", json!({}))], false);
+    let (chunks, verdict) = stream(vec![event("somethingNew", json!({}))]);
     assert!(chunks.is_empty());
     assert_eq!(verdict, Ok(false));
 }

@@ -12,7 +12,6 @@ use crate::sse::SseEvent;
 /// Turns Gemini's stream (each event a whole `GenerateContentResponse` holding the next piece of
 /// each candidate) into OpenAI chunks; one per upstream stream.
 pub struct Decoder {
-    include_usage: bool,
     model: String,
     /// `(id, model, created)` from the first event.
     message: Option<(String, String, u64)>,
@@ -21,21 +20,20 @@ pub struct Decoder {
     finished: HashSet<u32>,
     /// Function calls so far, per candidate: the next `tool_calls[].index`.
     calls: HashMap<u32, u32>,
-    usage: Usage,
+    /// From the last `usageMetadata`; `None` if Gemini sent none.
+    usage: Option<Usage>,
 }
 
 impl Decoder {
-    /// `model`: what Seam asked for, in case Gemini does not say; `include_usage`: the client
-    /// asked for `stream_options.include_usage`.
-    pub fn new(model: &str, include_usage: bool) -> Self {
+    /// `model`: what Seam asked for, in case Gemini does not say.
+    pub fn new(model: &str) -> Self {
         Decoder {
-            include_usage,
             model: model.into(),
             message: None,
             started: HashSet::new(),
             finished: HashSet::new(),
             calls: HashMap::new(),
-            usage: Usage::new(0, 0),
+            usage: None,
         }
     }
 
@@ -143,7 +141,7 @@ impl StreamDecoder for Decoder {
             ));
         }
         if let Some(usage) = &resp.usage_metadata {
-            self.usage = usage.usage();
+            self.usage = Some(usage.usage());
         }
         if resp.blocked() {
             self.start(0, out);
@@ -160,10 +158,11 @@ impl StreamDecoder for Decoder {
         if self.finished.is_empty() || !self.started.is_subset(&self.finished) {
             return Ok(false);
         }
-        if self.include_usage {
+        // Whenever Gemini counted: the edge forwards it only to clients that asked.
+        if let Some(usage) = self.usage.clone() {
             let mut c = self.chunk(0, Delta::default());
             c.choices.clear();
-            c.usage = Some(self.usage.clone());
+            c.usage = Some(usage);
             out.push_back(c);
         }
         Ok(true)

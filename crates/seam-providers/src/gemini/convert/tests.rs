@@ -443,8 +443,8 @@ fn several_candidates_and_a_blocked_prompt() {
 
 /// Runs events through a decoder the way `decode_frames` does; `None` for the end's verdict means
 /// the stream was cut.
-fn stream(events: &[Value], include_usage: bool) -> (Vec<Value>, Result<bool, ProviderError>) {
-    let mut d = Decoder::new("gemini-x", include_usage);
+fn stream(events: &[Value]) -> (Vec<Value>, Result<bool, ProviderError>) {
+    let mut d = Decoder::new("gemini-x");
     let mut out = VecDeque::new();
     for e in events {
         let ev = SseEvent {
@@ -475,7 +475,7 @@ fn stream_text_with_usage() {
     let last = json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "!"}]},
                         "finishReason": "STOP", "index": 0}],
                       "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 4, "totalTokenCount": 7}});
-    let (chunks, end) = stream(&[piece("Hello"), piece(" world"), last], true);
+    let (chunks, end) = stream(&[piece("Hello"), piece(" world"), last]);
     assert!(end.unwrap());
     let deltas: Vec<&Value> = chunks.iter().map(|c| &c["choices"][0]["delta"]).collect();
     assert_eq!(deltas[0], &json!({"role": "assistant", "content": ""}));
@@ -504,7 +504,7 @@ fn stream_function_call_is_one_delta() {
     let call = json!({"candidates": [{"content": {"role": "model", "parts": [
         {"functionCall": {"name": "get_weather", "args": {"q": "Paris"}}}]},
         "finishReason": "STOP", "index": 0}]});
-    let (chunks, end) = stream(&[call], false);
+    let (chunks, end) = stream(&[call]);
     assert!(end.unwrap());
     assert_eq!(chunks.len(), 3, "{chunks:?}");
     assert_eq!(
@@ -517,10 +517,10 @@ fn stream_function_call_is_one_delta() {
 
 #[test]
 fn a_stream_without_a_finish_reason_is_cut() {
-    let (chunks, end) = stream(&[piece("Hello"), piece(" wor")], true);
+    let (chunks, end) = stream(&[piece("Hello"), piece(" wor")]);
     assert_eq!(end, Ok(false));
     assert_eq!(chunks.len(), 3);
-    let (chunks, end) = stream(&[], true);
+    let (chunks, end) = stream(&[]);
     assert_eq!(end, Ok(false));
     assert!(chunks.is_empty());
     // With two candidates, both must finish.
@@ -529,14 +529,14 @@ fn a_stream_without_a_finish_reason_is_cut() {
             {"content": {"parts": [{"text": "a"}]}, "finishReason": "STOP", "index": 0},
             {"content": {"parts": [{"text": "b"}]}, "finishReason": finish, "index": 1}]})
     };
-    assert_eq!(stream(&[two(None)], false).1, Ok(false));
-    assert_eq!(stream(&[two(Some("STOP"))], false).1, Ok(true));
+    assert_eq!(stream(&[two(None)]).1, Ok(false));
+    assert_eq!(stream(&[two(Some("STOP"))]).1, Ok(true));
 }
 
 #[test]
 fn stream_error_events_and_bad_json() {
     let err = json!({"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}});
-    let (chunks, end) = stream(&[piece("Hi"), err], false);
+    let (chunks, end) = stream(&[piece("Hi"), err]);
     assert_eq!(chunks.len(), 2);
     assert_eq!(
         end,
@@ -544,7 +544,7 @@ fn stream_error_events_and_bad_json() {
             "upstream error event (UNAVAILABLE): The model is overloaded.".into()
         ))
     );
-    let mut d = Decoder::new("m", false);
+    let mut d = Decoder::new("m");
     let ev = SseEvent {
         event: None,
         data: "{\"candidates\": [".into(),
