@@ -10,7 +10,8 @@
 //! - `run`: the entry point; starts the mocks, the proxy and `seam`, runs every scenario against
 //!   the mock directly, through the proxy and through `seam`, then the routing scenarios (plain,
 //!   fallback and weighted aliases) and the policy scenarios (an alias without a policy against
-//!   one that tokenizes personal data) through `seam`, then the audit scenario (a seam with
+//!   one that tokenizes personal data) and the cache scenario (a hit against the echo provider)
+//!   through `seam`, then the audit scenario (a seam with
 //!   audit off against an audited one), and prints markdown tables of the differences;
 //! - `audit-store`: fills an audit store with a million records and times `seam audit verify`
 //!   and `seam audit erase` on it;
@@ -21,6 +22,7 @@
 mod audit;
 mod audit_store;
 mod body;
+mod cache;
 mod limits;
 mod load;
 mod mock;

@@ -204,7 +204,8 @@ impl AuditMode {
 /// The config the runner hands seam: the fast and the slow mock behind one alias each, the
 /// routing aliases: `bench-fallback` (the failing mock, then the fast one) and `bench-weighted`
 /// (the fast mock under two provider names, weights 1 and 1), and the policy aliases: `plain`
-/// (no policy) and `guarded` (the policy `guard`), both to the fast mock; seam listens on
+/// (no policy) and `guarded` (the policy `guard`), both to the fast mock, and the cache aliases:
+/// `bench-echo` (the echo provider) and `bench-cached` (the fast mock, cached); seam listens on
 /// `listen` and keeps its audit trail as `audit` says.
 ///
 /// The failing provider's breaker is off, so every request really attempts it first; with the
@@ -271,6 +272,17 @@ targets = [{{ provider = "mock", model = "bench-model" }}]
 [models.guarded]
 targets = [{{ provider = "mock", model = "bench-model" }}]
 policy = "guard"
+
+[providers.echo]
+kind = "echo"
+max_concurrency = 4096
+
+[models.bench-echo]
+targets = [{{ provider = "echo", model = "bench-model" }}]
+
+[models.bench-cached]
+targets = [{{ provider = "mock", model = "bench-model" }}]
+cache = {{ ttl_s = 3600, scope = "org" }}
 "#
     )
 }
@@ -504,5 +516,10 @@ mod tests {
         assert_eq!(action(&guard.input.rules.pii), Some(Action::Tokenize));
         assert_eq!(action(&guard.input.rules.secrets), Some(Action::Block));
         assert_eq!(action(&guard.output.pii), Some(Action::Redact));
+        assert_eq!(providers("bench-echo"), [("echo".to_owned(), 1)]);
+        assert_eq!(providers("bench-cached"), [("mock".to_owned(), 1)]);
+        let rule = parsed.models["bench-cached"].cache.unwrap();
+        assert_eq!(rule.scope, seam_config::CacheScope::Org);
+        assert!(parsed.models["bench"].cache.is_none());
     }
 }

@@ -88,6 +88,7 @@ const RSS_STREAMS_MIB: f64 = 150.0;
 pub struct Sections<'a> {
     pub routing: Option<&'a Routing>,
     pub policy: Option<&'a Policy>,
+    pub cache: Option<&'a crate::cache::Cache>,
     pub memory: Option<&'a Memory>,
     pub audit: Option<&'a Audit>,
 }
@@ -96,6 +97,7 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
     let Sections {
         routing,
         policy,
+        cache,
         memory,
         audit,
     } = *sections;
@@ -116,6 +118,7 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
     let routed = routing.into_iter().flat_map(Routing::reports);
     let guarded = policy.into_iter().flat_map(Policy::reports);
     let audited = audit.into_iter().flat_map(Audit::reports);
+    let cached = cache.into_iter().flat_map(crate::cache::Cache::reports);
     let lag = results
         .iter()
         .flat_map(|r| [Some(&r.direct), r.seam.as_ref()])
@@ -123,6 +126,7 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
         .chain(routed)
         .chain(guarded)
         .chain(audited)
+        .chain(cached)
         .filter_map(|r| r.send_lag_ms)
         .map(|l| l.p99)
         .fold(0.0, f64::max);
@@ -140,6 +144,9 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
     }
     if let Some(p) = policy {
         policy::section(&mut out, p);
+    }
+    if let Some(c) = cache {
+        crate::cache::section(&mut out, c);
     }
     if let Some(m) = memory {
         memory_table(&mut out, m);
@@ -159,6 +166,11 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
     }
     if let Some(p) = policy {
         for (check, measured, target) in policy::checks(p) {
+            target_row(&mut out, &check, measured, &target);
+        }
+    }
+    if let Some(c) = cache {
+        for (check, measured, target) in crate::cache::checks(c) {
             target_row(&mut out, &check, measured, &target);
         }
     }

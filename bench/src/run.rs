@@ -1,6 +1,6 @@
 //! The runner: starts the mocks, the reference proxy and `seam` pinned to their cores, runs every
 //! scenario against the mock directly, through the proxy and through `seam` (one after the other,
-//! same load), then the routing and policy scenarios through `seam`, samples `seam`'s memory,
+//! same load), then the routing, policy and cache scenarios through `seam`, samples `seam`'s memory,
 //! then runs the audit scenario on two more seams (audit off and audited), and prints the
 //! markdown report.
 
@@ -19,7 +19,7 @@ use crate::procs::{
 };
 use crate::report::{self, Memory, Meta, ScenarioResult};
 use crate::stats::LoadReport;
-use crate::{audit, load, policy, routing};
+use crate::{audit, cache, load, policy, routing};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -27,7 +27,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "target/release/seam")]
     pub seam: PathBuf,
     /// Measure the mock directly only (no seam): checks the harness and gives the baseline.
-    #[arg(long, conflicts_with_all = ["only_policy", "only_audit"])]
+    #[arg(long, conflicts_with_all = ["only_policy", "only_audit", "only_cache"])]
     pub direct_only: bool,
     /// Measured seconds per scenario and path.
     #[arg(long, default_value_t = 10.0)]
@@ -67,6 +67,17 @@ pub struct RunArgs {
     /// runs at `--stream-rate`.
     #[arg(long, default_value_t = 1000.0)]
     pub policy_rate: f64,
+    /// Skip the cache scenario (`bench-echo` and `bench-cached` in turn, non-stream then
+    /// stream): saves about 50 s.
+    #[arg(long, conflicts_with = "only_cache")]
+    pub no_cache: bool,
+    /// Run the cache scenario alone.
+    #[arg(long, conflicts_with_all = ["only_audit", "only_policy"])]
+    pub only_cache: bool,
+    /// Rate of the non-stream cache scenario, requests per second in all (open loop); the stream
+    /// one runs at `--stream-rate`.
+    #[arg(long, default_value_t = 1000.0)]
+    pub cache_rate: f64,
     /// Skip the audit scenario (seam with audit off vs audited, then audited saturation and a
     /// record count): saves about 90 s.
     #[arg(long, conflicts_with = "only_audit")]
@@ -179,7 +190,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     let delay = args.memory_chunk_delay_ms;
     let _slow_mock = start_mock(&launcher, cpu, ports.slow, mock(delay, 200)).await?;
     let _failing_mock = start_mock(&launcher, cpu, ports.failing, mock(0, 503)).await?;
-    let only = args.only_policy || args.only_audit;
+    let only = args.only_policy || args.only_audit || args.only_cache;
     let proxy = if args.no_reference || only {
         None
     } else {
@@ -227,8 +238,13 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let policy = if paths.seam && !args.no_policy && !args.only_audit {
+    let policy = if paths.seam && !args.no_policy && !args.only_audit && !args.only_cache {
         Some(policy::run(&launcher, &args, &ports).await?)
+    } else {
+        None
+    };
+    let cache = if paths.seam && !args.no_cache && !args.only_audit && !args.only_policy {
+        Some(cache::run(&launcher, &args, &ports).await?)
     } else {
         None
     };
@@ -250,7 +266,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         drop(p.child.kill().await);
     }
     let audit = match &seam {
-        Some(path) if !args.no_audit && !args.only_policy => {
+        Some(path) if !args.no_audit && !args.only_policy && !args.only_cache => {
             Some(audit::run(&launcher, &args, path, &dir, &ports).await?)
         }
         _ => None,
@@ -259,6 +275,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     let sections = report::Sections {
         routing: routing.as_ref(),
         policy: policy.as_ref(),
+        cache: cache.as_ref(),
         memory: memory.as_ref(),
         audit: audit.as_ref(),
     };
@@ -267,7 +284,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.json_out {
         let json = serde_json::json!({
             "meta": meta, "scenarios": results, "routing": routing, "policy": policy,
-            "memory": memory, "audit": audit
+            "cache": cache, "memory": memory, "audit": audit
         });
         std::fs::write(path, serde_json::to_string_pretty(&json)?)
             .with_context(|| format!("writing {}", path.display()))?;

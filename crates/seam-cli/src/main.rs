@@ -80,45 +80,55 @@ enum Command {
     },
 }
 
+/// `seam keys create`'s flags (boxed: they would make every `KeysCommand` as large).
+#[derive(clap::Args)]
+struct CreateKey {
+    #[arg(long)]
+    name: String,
+    /// Aliases it may use, as globs: `chat,gpt-*` (`*` for all).
+    #[arg(long, value_delimiter = ',')]
+    models: Vec<String>,
+    /// May use PROVIDER/MODEL addressing.
+    #[arg(long)]
+    direct: bool,
+    /// A policy applied to its requests.
+    #[arg(long)]
+    policy: Option<String>,
+    /// full, redacted or metadata: the audit class of its records.
+    #[arg(long)]
+    audit_class: Option<String>,
+    /// Requests per minute.
+    #[arg(long)]
+    rpm: Option<u32>,
+    /// Tokens per minute.
+    #[arg(long)]
+    tpm: Option<u64>,
+    #[arg(long)]
+    max_concurrency: Option<u32>,
+    #[arg(long)]
+    budget_usd: Option<f64>,
+    /// day or month.
+    #[arg(long)]
+    budget_period: Option<String>,
+    #[arg(long)]
+    team: Option<String>,
+    /// When it stops working (2026-12-31, 2026-12-31T12:00:00Z or Unix ms).
+    #[arg(long)]
+    expires: Option<String>,
+    /// Serve its repeated identical requests from the exact cache for this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    cache_ttl: Option<u64>,
+    /// key, team or org: who shares those cached answers (default: key).
+    #[arg(long)]
+    cache_scope: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Subcommand)]
 enum KeysCommand {
     /// Create a key; prints its secret once (with --json: one object with `id` and `key`).
-    Create {
-        #[arg(long)]
-        name: String,
-        /// Aliases it may use, as globs: `chat,gpt-*` (`*` for all).
-        #[arg(long, value_delimiter = ',')]
-        models: Vec<String>,
-        /// May use PROVIDER/MODEL addressing.
-        #[arg(long)]
-        direct: bool,
-        /// A policy applied to its requests.
-        #[arg(long)]
-        policy: Option<String>,
-        /// full, redacted or metadata: the audit class of its records.
-        #[arg(long)]
-        audit_class: Option<String>,
-        /// Requests per minute.
-        #[arg(long)]
-        rpm: Option<u32>,
-        /// Tokens per minute.
-        #[arg(long)]
-        tpm: Option<u64>,
-        #[arg(long)]
-        max_concurrency: Option<u32>,
-        #[arg(long)]
-        budget_usd: Option<f64>,
-        /// day or month.
-        #[arg(long)]
-        budget_period: Option<String>,
-        #[arg(long)]
-        team: Option<String>,
-        /// When it stops working (2026-12-31, 2026-12-31T12:00:00Z or Unix ms).
-        #[arg(long)]
-        expires: Option<String>,
-        #[arg(long)]
-        json: bool,
-    },
+    Create(Box<CreateKey>),
     /// Every key (never the secrets).
     List {
         #[arg(long)]
@@ -222,37 +232,28 @@ fn main() -> ExitCode {
         }
         Command::Keys { config, command } => {
             let command = match command {
-                KeysCommand::Create {
-                    name,
-                    models,
-                    direct,
-                    policy,
-                    audit_class,
-                    rpm,
-                    tpm,
-                    max_concurrency,
-                    budget_usd,
-                    budget_period,
-                    team,
-                    expires,
-                    json,
-                } => keys::Command::Create {
-                    key: Box::new(seam_store::keys::NewKey {
-                        name,
-                        models,
-                        direct,
-                        policy,
-                        audit_class,
-                        rpm,
-                        tpm,
-                        max_concurrency,
-                        budget_usd,
-                        budget_period,
-                        team,
-                        expires: expires.map(seam_store::keys::TimeArg::Text),
-                    }),
-                    json,
-                },
+                KeysCommand::Create(k) => {
+                    let k = *k;
+                    keys::Command::Create {
+                        key: Box::new(seam_store::keys::NewKey {
+                            name: k.name,
+                            models: k.models,
+                            direct: k.direct,
+                            policy: k.policy,
+                            audit_class: k.audit_class,
+                            rpm: k.rpm,
+                            tpm: k.tpm,
+                            max_concurrency: k.max_concurrency,
+                            budget_usd: k.budget_usd,
+                            budget_period: k.budget_period,
+                            team: k.team,
+                            expires: k.expires.map(seam_store::keys::TimeArg::Text),
+                            cache_ttl_s: k.cache_ttl,
+                            cache_scope: k.cache_scope,
+                        }),
+                        json: k.json,
+                    }
+                }
                 KeysCommand::List { json } => keys::Command::List { json },
                 KeysCommand::Show { id } => keys::Command::Show { id },
                 KeysCommand::Revoke { id } => keys::Command::Revoke { id },

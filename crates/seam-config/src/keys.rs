@@ -38,6 +38,8 @@ pub struct KeyConfig {
     pub budget_usd: Option<f64>,
     pub budget_period: Option<BudgetPeriod>,
     pub team: Option<String>,
+    /// The exact cache for every alias this key calls.
+    pub cache: Option<crate::CacheRule>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -59,6 +61,7 @@ pub struct RawKey {
     pub budget_usd: Option<f64>,
     pub budget_period: Option<String>,
     pub team: Option<String>,
+    pub cache: Option<crate::cache::RawCacheRule>,
 }
 
 pub(crate) fn admin(raw: RawAdmin, r: &Resolver<'_>, errors: &mut Vec<ConfigError>) -> AdminConfig {
@@ -148,6 +151,7 @@ pub(crate) fn key(
         },
         errors,
     );
+    let cache = raw.cache.and_then(|c| crate::cache::rule(&path, c, errors));
     if errors.len() > before {
         return None;
     }
@@ -164,5 +168,6 @@ pub(crate) fn key(
         budget_usd: limits.budget.map(|b| b.0),
         budget_period: limits.budget.map(|b| b.1),
         team: raw.team,
+        cache,
     })
 }

@@ -7,6 +7,7 @@
 //! `file:PATH` are resolved here, once, and live in [`Secret`], whose `Debug` never prints them.
 
 pub mod audit;
+pub mod cache;
 pub mod keys;
 pub mod limits;
 pub mod policy;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use audit::{AuditClass, AuditConfig, Durability, MasterKey, RetentionRule};
+pub use cache::{CacheConfig, CacheRule, CacheScope};
 pub use keys::{AdminConfig, BudgetPeriod, KeyConfig};
 pub use limits::{LimitRule, LimitsConfig};
 pub use policy::{
@@ -57,6 +59,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// How reported usage is checked before it is priced.
     pub usage: pricing::UsageConfig,
+    /// `[cache]`: bounds of the exact response cache (rules are per alias and per key).
+    pub cache: CacheConfig,
 }
 
 #[derive(Clone, Debug)]
@@ -329,9 +333,10 @@ pub fn parse(text: &str) -> Result<RawConfig, Vec<ConfigError>> {
 }
 
 /// `a.targets.0.b` → `a.targets[0].b`, the way the rest of Seam's messages write array items.
+/// `serde_ignored` marks a step through an `Option` as `?`, which is no part of a TOML path.
 fn toml_path(dotted: &str) -> String {
     let mut out = String::with_capacity(dotted.len() + 2);
-    for seg in dotted.split('.') {
+    for seg in dotted.split('.').filter(|s| *s != "?") {
         if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
             out.push('[');
             out.push_str(seg);
@@ -406,6 +411,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
     let pricing = pricing::pricing(raw.pricing, &mut errors);
     let limits = limits::limits(raw.limits, &mut errors);
     let usage = pricing::usage(raw.usage, &mut errors);
+    let cache = cache::cache(raw.cache, &mut errors);
     let mut declared_keys = Vec::new();
     let mut hashes = std::collections::HashSet::new();
     for (name, k) in raw.keys {
@@ -450,6 +456,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             pricing,
             limits,
             usage,
+            cache,
         })
     } else {
         Err(errors)

@@ -31,6 +31,8 @@ pub struct RawConfig {
     pub limits: crate::limits::RawLimits,
     #[serde(default)]
     pub usage: crate::pricing::RawUsage,
+    #[serde(default)]
+    pub cache: crate::cache::RawCache,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,6 +111,8 @@ pub struct RawModel {
     pub output_schema: Option<toml::Value>,
     /// The audit class of this alias's requests (else `audit.default_class`).
     pub audit_class: Option<String>,
+    /// Serve repeated identical requests from the exact cache.
+    pub cache: Option<crate::cache::RawCacheRule>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -84,6 +84,8 @@ pub struct ModelConfig {
     pub output_schema: Option<serde_json::Value>,
     /// This alias's audit class; `None`: `audit.default_class`.
     pub audit_class: Option<crate::AuditClass>,
+    /// The exact cache for every caller of this alias.
+    pub cache: Option<crate::CacheRule>,
     pub max_attempts: u32,
     pub deadline: Duration,
     pub placement: Placement,
@@ -332,6 +334,7 @@ pub(crate) fn model(
         }
         Some(class)
     });
+    let cache = m.cache.and_then(|c| crate::cache::rule(&path, c, errors));
     let placement = placement(&path, m.placement, errors);
     let allowed = |t: &TargetConfig| {
         providers.get(&t.provider).is_none_or(|p| {
@@ -359,6 +362,7 @@ pub(crate) fn model(
         policy,
         output_schema,
         audit_class,
+        cache,
         max_attempts: attempts(
             &format!("{path}.max_attempts"),
             m.max_attempts,

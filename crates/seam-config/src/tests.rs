@@ -373,3 +373,108 @@ fn usage_ceiling_defaults_and_must_be_positive() {
         );
     }
 }
+
+#[test]
+fn cache_rules_on_aliases_and_keys_are_parsed_and_checked() {
+    let hash = format!("sha256:{}", "a".repeat(64));
+    let cfg = check(&format!(
+        r#"
+[cache]
+max_bytes = 1048576
+max_entry_bytes = 65536
+[providers.echo]
+kind = "echo"
+[models.faq]
+targets = [{{ provider = "echo", model = "echo" }}]
+cache = {{ ttl_s = 3600, scope = "org" }}
+[models.plain]
+targets = [{{ provider = "echo", model = "echo" }}]
+[keys.app]
+hash = "{hash}"
+models = ["*"]
+cache = {{ ttl_s = 60 }}
+"#
+    ))
+    .unwrap();
+    assert_eq!(
+        cfg.cache,
+        CacheConfig {
+            max_bytes: 1 << 20,
+            max_entry_bytes: 1 << 16
+        }
+    );
+    let rule = |ttl, scope| {
+        Some(CacheRule {
+            ttl: Duration::from_secs(ttl),
+            scope,
+        })
+    };
+    assert_eq!(cfg.models["faq"].cache, rule(3600, CacheScope::Org));
+    assert_eq!(cfg.models["plain"].cache, None, "opt-in");
+    assert_eq!(
+        cfg.keys[0].cache,
+        rule(60, CacheScope::Key),
+        "scope defaults to key"
+    );
+    let defaults = check("").unwrap().cache;
+    assert_eq!(
+        (defaults.max_bytes, defaults.max_entry_bytes),
+        (64 << 20, 1 << 20)
+    );
+
+    let e = errors(&format!(
+        r#"
+[cache]
+max_entry_bytes = 0
+[providers.echo]
+kind = "echo"
+[models.a]
+targets = [{{ provider = "echo", model = "echo" }}]
+cache = {{ ttl_s = 0, scope = "world" }}
+[models.b]
+targets = [{{ provider = "echo", model = "echo" }}]
+cache = {{ scope = "team", ttl = 5 }}
+[models.c]
+targets = [{{ provider = "echo", model = "echo" }}]
+cache = {{ ttl_s = 2592001 }}
+[keys.k]
+hash = "{hash}"
+models = ["*"]
+cache = {{ ttl_s = 10, scope = "everyone" }}
+"#
+    ));
+    assert_eq!(e, vec!["models.b.cache.ttl: unknown key"]);
+    let e = errors(&format!(
+        r#"
+[cache]
+max_bytes = 2048
+max_entry_bytes = 4096
+[providers.echo]
+kind = "echo"
+[models.a]
+targets = [{{ provider = "echo", model = "echo" }}]
+cache = {{ ttl_s = 0, scope = "world" }}
+[models.b]
+targets = [{{ provider = "echo", model = "echo" }}]
+cache = {{ scope = "team" }}
+[models.c]
+targets = [{{ provider = "echo", model = "echo" }}]
+cache = {{ ttl_s = 2592001 }}
+[keys.k]
+hash = "{hash}"
+models = ["*"]
+cache = {{ ttl_s = 10, scope = "everyone" }}
+"#
+    ));
+    assert_eq!(
+        e,
+        vec![
+            "cache.max_entry_bytes: must not exceed cache.max_bytes (2048)",
+            "keys.k.cache.scope: unknown scope \"everyone\"; expected one of key, team, org",
+            "models.a.cache.ttl_s: must be between 1 and 2592000 (30 days)",
+            "models.a.cache.scope: unknown scope \"world\"; expected one of key, team, org",
+            "models.b.cache.ttl_s: is required (seconds an answer is served from the cache)",
+            "models.c.cache.ttl_s: must be between 1 and 2592000 (30 days)",
+        ]
+    );
+}

@@ -28,7 +28,7 @@ use seam_types::ApiError;
 use seam_types::chat::{ChatChunk, ChatCompletion, ChatRequest};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 
-pub use policy::{PolicyReport, Remask};
+pub use policy::{OutputSeen, PolicyReport, Remask};
 pub use routes::{ProviderEntry, TargetReport};
 pub use seam_router::{Attempt, Placement, Registry};
 
@@ -56,6 +56,9 @@ pub struct Outcome<T> {
     /// The request's tokens, when the policy minted any: the audit trail remasks restored answers
     /// with it.
     pub remask: Option<Remask>,
+    /// Whether the output stage found anything in the answer (for a stream: once it has ended),
+    /// so the edge does not cache an answer the policy changed or flagged.
+    pub output_seen: OutputSeen,
 }
 
 /// A request body after the input policy.
@@ -175,6 +178,7 @@ impl Gateway {
         };
         let raw = contract.as_ref().map(|_| out.value.clone());
         let records = prepared.finish_completion(&mut out.value);
+        prepared.output_seen.note(&records);
         prepared.report.records.extend(records);
         if let (Some(c), Some(raw)) = (&contract, raw)
             && let Some(why) = c.check(&out.value)
@@ -191,6 +195,7 @@ impl Gateway {
             };
             attempts.append(&mut second.attempts);
             let records = prepared.finish_completion(&mut second.value);
+            prepared.output_seen.note(&records);
             prepared.report.records.extend(records);
             if let Some(why) = c.check(&second.value) {
                 telemetry::policy_refusal(policy.name(), "contract");
@@ -206,6 +211,7 @@ impl Gateway {
             out = second;
         }
         out.remask = prepared.remask();
+        out.output_seen = prepared.output_seen.clone();
         out.policy = prepared.active().then_some(prepared.report);
         if let std::borrow::Cow::Owned(r) = prepared.request {
             out.rewritten = Some(Rewritten::Chat(Box::new(r)));
@@ -253,6 +259,7 @@ impl Gateway {
                 policy: out.policy,
                 rewritten: out.rewritten,
                 remask: out.remask,
+                output_seen: out.output_seen,
             });
         }
         let policy = self
@@ -302,6 +309,7 @@ impl Gateway {
             policy,
             rewritten,
             remask,
+            output_seen: prepared.output_seen.clone(),
         })
     }
 
@@ -398,6 +406,7 @@ fn answered<T>(
         policy: None,
         rewritten: None,
         remask: None,
+        output_seen: OutputSeen::default(),
     }
 }
 

@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
@@ -177,6 +178,23 @@ impl Remask {
     }
 }
 
+/// Set once the output stage records anything in an answer. Shared with a filtered stream, which
+/// sets it when it ends, so the edge can tell after the last chunk whether the answer was touched.
+#[derive(Clone, Debug, Default)]
+pub struct OutputSeen(Arc<AtomicBool>);
+
+impl OutputSeen {
+    pub fn any(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn note(&self, records: &[Record]) {
+        if !records.is_empty() {
+            self.0.store(true, Ordering::Release);
+        }
+    }
+}
+
 /// What the input stage decided, for the `x-seam-policy` header and the audit trail.
 #[derive(Clone, Debug, Default)]
 pub struct PolicyReport {
@@ -256,6 +274,7 @@ pub(crate) struct Prepared<'r> {
     /// Only `trust = "private"` targets may see this request.
     private: bool,
     pub(crate) report: PolicyReport,
+    pub(crate) output_seen: OutputSeen,
 }
 
 impl Prepared<'_> {
@@ -308,6 +327,7 @@ impl Prepared<'_> {
                 queue: std::collections::VecDeque::new(),
                 records: Vec::new(),
                 policy: self.policy.name().to_owned(),
+                seen: self.output_seen.clone(),
                 done: false,
             }),
         }
@@ -370,6 +390,7 @@ pub(crate) fn prepare<'r>(
             policy: policy.name().to_owned(),
             ..PolicyReport::default()
         },
+        output_seen: OutputSeen::default(),
     };
     if policy.is_inert() {
         return Ok(prepared);
@@ -591,6 +612,7 @@ struct Filtered {
     queue: std::collections::VecDeque<Result<ChatChunk, ApiError>>,
     records: Vec<Record>,
     policy: String,
+    seen: OutputSeen,
     done: bool,
 }
 
@@ -698,6 +720,7 @@ impl Filtered {
     fn end(&mut self) {
         if !self.done {
             self.done = true;
+            self.seen.note(&self.records);
             telemetry::policy_findings(&self.policy, &self.records);
         }
     }

@@ -260,6 +260,8 @@ pub struct Finish<'a> {
     pub response: Option<Value>,
     /// When the response ended; `None`: now.
     pub ended: Option<Instant>,
+    /// Served from the exact cache (no upstream call, no cost).
+    pub cache_hit: bool,
 }
 
 impl Draft {
@@ -430,7 +432,7 @@ impl Draft {
             cost_usd: f.usage.as_ref().and_then(|p| p.cost_usd),
             latency_ms: ended.duration_since(self.start).as_secs_f64() * 1000.0,
             ttft_ms: f.ttft.map(|d| d.as_secs_f64() * 1000.0),
-            cache_hit: false,
+            cache_hit: f.cache_hit,
             class: class(self.class),
             payload: if keep {
                 Payload {

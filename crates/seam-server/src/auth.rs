@@ -38,6 +38,8 @@ pub struct Caller {
     pub policy: Option<String>,
     /// The key's own limits and budget.
     pub limits: seam_limits::Rule,
+    /// The key's exact-cache rule, for every alias it calls.
+    pub cache: Option<seam_config::CacheRule>,
 }
 
 impl Caller {
@@ -96,6 +98,7 @@ fn from_config(k: &KeyConfig) -> Caller {
             k.max_concurrency,
             k.budget_usd.zip(k.budget_period),
         ),
+        cache: k.cache,
     }
 }
 
@@ -153,6 +156,7 @@ impl Keys {
                                 seam_store::BudgetPeriod::Month => seam_config::BudgetPeriod::Month,
                             })),
                     ),
+                    cache: crate::cache::stored_rule(&r.scope),
                 }),
             );
         }

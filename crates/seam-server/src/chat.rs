@@ -16,7 +16,8 @@ use crate::auth::Caller;
 use crate::error::error_response;
 use crate::pricing::{Priced, Prices, Source};
 use crate::{
-    ATTEMPTS, POLICY, ROUTE, ROUTE_REASON, RequestId, RequestStart, SharedState, body, metrics, sse,
+    ATTEMPTS, POLICY, ROUTE, ROUTE_REASON, RequestId, RequestStart, SharedState, body, cache,
+    metrics, sse,
 };
 
 pub async fn handle(
@@ -35,29 +36,79 @@ pub async fn handle(
         Err(e) => return refused(draft, &e).await,
     };
     draft.request(&req.model, req.user.as_deref(), &req);
+    let is_alias = live.gateway.is_alias(&req.model);
     if let Some(c) = &caller
-        && let Err(e) = c.check_model(&req.model, live.gateway.is_alias(&req.model))
+        && let Err(e) = c.check_model(&req.model, is_alias)
     {
         return refused(draft, &e).await;
     }
+    let plan = live.cache.plan(&req, caller.as_deref(), is_alias);
+    let hit = match &plan {
+        Some(p) => st.cache.get(p).await,
+        None => None,
+    };
     let scopes = st.limits.scopes(caller.as_deref(), draft.subject());
     let default_max = st.limits.default_max_tokens();
-    let ticket = match st
-        .limits
-        .admit(
-            request_id(&rid),
-            &scopes,
-            crate::limits::Labels::new(&live, caller.as_deref(), Some(&req.model)),
-            || crate::limits::chat_estimate(&live, &req, default_max),
-        )
-        .await
-    {
+    let labels = crate::limits::Labels::new(&live, caller.as_deref(), Some(&req.model));
+    // A hit uses no tokens and costs nothing: it counts against request rates and concurrency
+    // only, so nothing is reserved for it.
+    let admitted = if hit.is_some() {
+        st.limits
+            .admit(request_id(&rid), &scopes, labels, || (0, 0))
+            .await
+    } else {
+        st.limits
+            .admit(request_id(&rid), &scopes, labels, || {
+                crate::limits::chat_estimate(&live, &req, default_max)
+            })
+            .await
+    };
+    let ticket = match admitted {
         Ok(t) => t,
         Err(e) => return refused(draft, &e).await,
     };
-    let key_policy = caller.as_ref().and_then(|c| c.policy.as_deref());
+    if let Some(hit) = hit {
+        let resp = from_cache(draft, hit).await;
+        crate::limits::settle(ticket, 0, Some(0.0));
+        return resp;
+    }
+    let mut resp = answer(
+        &st,
+        &live,
+        draft,
+        req,
+        plan.as_ref(),
+        start,
+        &rid,
+        caller.as_deref(),
+        ticket,
+    )
+    .await;
+    if plan.is_some() {
+        // Errors too: the lookup was made and missed.
+        resp.headers_mut()
+            .insert(cache::HEADER, HeaderValue::from_static("miss"));
+    }
+    resp
+}
+
+/// The request through the gateway: the answer (stored when `plan` says so) or its error, its
+/// limits settled with what it used.
+#[allow(clippy::too_many_arguments)] // the handler's context, passed once
+async fn answer(
+    st: &SharedState,
+    live: &crate::Live,
+    draft: Draft,
+    req: ChatRequest,
+    plan: Option<&cache::Plan>,
+    start: RequestStart,
+    rid: &RequestId,
+    caller: Option<&Caller>,
+    ticket: seam_limits::Ticket,
+) -> Response {
+    let key_policy = caller.and_then(|c| c.policy.as_deref());
     if !req.is_stream() {
-        let (resp, used) = unary(draft, &live, &req, start, &rid, key_policy).await;
+        let (resp, used) = unary(st, draft, live, &req, plan, start, rid, key_policy).await;
         crate::limits::settle(ticket, used.0, used.1);
         return resp;
     }
@@ -70,11 +121,12 @@ pub async fn handle(
             let client_usage = req.wants_stream_usage();
             let end = StreamEnd {
                 prices: live.prices.clone(),
-                request_id: request_id(&rid).to_owned(),
+                request_id: request_id(rid).to_owned(),
                 ticket,
             };
+            let tee = plan.and_then(|p| stream_tee(st, p, &out));
             let on_end = on_stream_end(draft, &out, ttft, req, end);
-            let mut resp = sse::response(out.value, Some(on_end), client_usage);
+            let mut resp = sse::response(out.value, Some(on_end), client_usage, tee);
             route_headers(
                 &mut resp,
                 Some(&out.route),
@@ -92,10 +144,13 @@ pub async fn handle(
 }
 
 /// A unary chat answer (or its error), and the tokens and cost it used.
+#[allow(clippy::too_many_arguments)] // the handler's context, passed once
 async fn unary(
+    st: &SharedState,
     draft: Draft,
     live: &crate::Live,
     req: &ChatRequest,
+    plan: Option<&cache::Plan>,
     start: RequestStart,
     rid: &RequestId,
     key_policy: Option<&str>,
@@ -131,7 +186,10 @@ async fn unary(
                 .await;
             let resp = match done {
                 Ok(()) => {
-                    let mut resp = answered(&out, start, metrics::CHAT);
+                    let mut resp = match plan {
+                        Some(plan) => answered_and_stored(st, plan, &out, start).await,
+                        None => answered(&out, start, metrics::CHAT),
+                    };
                     cost_header(&mut resp, cost);
                     resp
                 }
@@ -176,6 +234,101 @@ async fn stream_usage(
     .await
     .ok()?;
     Some(prices.price(route, &counted, Source::Estimated, request_id))
+}
+
+/// A hit: the stored answer as it was sent, with its record (status 200, no attempts, cost 0,
+/// marked as a hit) committed first. No tokenizer, policy or router runs; the caller settles
+/// its limits with zero tokens and zero cost.
+async fn from_cache(draft: Draft, hit: cache::Stored) -> Response {
+    let response = if draft.keeps_payloads() {
+        match &hit.answer {
+            cache::Answer::Unary(body) => serde_json::from_slice(body).ok(),
+            cache::Answer::Stream(events) => Some(sse::assemble(events).to_json()),
+        }
+    } else {
+        None
+    };
+    let done = draft
+        .finish(Finish {
+            status: 200,
+            route: Some(hit.route.to_string()),
+            usage: Some(Priced {
+                prompt_tokens: 0,
+                completion_tokens: 0,
+                cost_usd: Some(0.0),
+                estimated: false,
+                anomalies: Vec::new(),
+            }),
+            response,
+            cache_hit: true,
+            ..Finish::default()
+        })
+        .await;
+    if let Err(e) = done {
+        return error_response(&e);
+    }
+    let mut resp = match hit.answer {
+        cache::Answer::Unary(body) => json_bytes(body),
+        cache::Answer::Stream(events) => sse::replay(events),
+    };
+    route_headers(&mut resp, Some(&hit.route), &[], None);
+    cost_header(&mut resp, Some(0.0));
+    resp.headers_mut()
+        .insert(cache::HEADER, HeaderValue::from_static("hit"));
+    resp
+}
+
+/// A miss answered whole: the bytes the client gets are the bytes stored (unless the policy
+/// touched the answer or it is too large).
+async fn answered_and_stored(
+    st: &SharedState,
+    plan: &cache::Plan,
+    out: &Outcome<seam_types::chat::ChatCompletion>,
+    start: RequestStart,
+) -> Response {
+    match serde_json::to_vec(&out.value) {
+        Ok(body) => {
+            let body = bytes::Bytes::from(body);
+            if cache::cacheable(out.remask.as_ref(), &out.output_seen) {
+                let stored = cache::Stored {
+                    route: out.route.as_str().into(),
+                    answer: cache::Answer::Unary(body.clone()),
+                };
+                st.cache.put(plan, stored).await;
+            }
+            with_route(json_bytes(body), out, start, metrics::CHAT)
+        }
+        Err(_) => answered(out, start, metrics::CHAT),
+    }
+}
+
+/// For a streamed miss: a copy of what the client is sent, stored once the stream has ended
+/// cleanly, if the policy left it alone.
+fn stream_tee(
+    st: &SharedState,
+    plan: &cache::Plan,
+    out: &Outcome<seam_gateway::ClientStream>,
+) -> Option<sse::Tee> {
+    if out.remask.is_some() {
+        return None;
+    }
+    let (st, plan) = (Arc::clone(st), plan.clone());
+    let route: Arc<str> = out.route.as_str().into();
+    let seen = out.output_seen.clone();
+    Some(sse::Tee::new(
+        st.cache.max_entry_bytes(),
+        Box::new(move |events| {
+            Box::pin(async move {
+                if cache::cacheable(None, &seen) {
+                    let stored = cache::Stored {
+                        route,
+                        answer: cache::Answer::Stream(events.into()),
+                    };
+                    st.cache.put(&plan, stored).await;
+                }
+            })
+        }),
+    ))
 }
 
 /// What a stream's end settles besides its record.
@@ -230,6 +383,7 @@ fn on_stream_end(
                     remask: remask.as_ref(),
                     response,
                     ended: Some(end.ended),
+                    cache_hit: false,
                 })
                 .await
         })
@@ -274,7 +428,16 @@ pub fn answered<T: serde::Serialize>(
     start: RequestStart,
     endpoint: &'static str,
 ) -> Response {
-    let mut resp = json_response(&out.value);
+    with_route(json_response(&out.value), out, start, endpoint)
+}
+
+/// Route and policy headers on an answer's response, and the overhead recorded.
+fn with_route<T>(
+    mut resp: Response,
+    out: &Outcome<T>,
+    start: RequestStart,
+    endpoint: &'static str,
+) -> Response {
     metrics::overhead(endpoint, start.0.elapsed().saturating_sub(out.upstream));
     route_headers(
         &mut resp,
@@ -305,6 +468,16 @@ pub fn policy_header(resp: &mut Response, report: Option<&str>) {
 pub fn failure(f: &Failure) -> Response {
     let mut resp = error_response(&f.error);
     route_headers(&mut resp, None, &f.attempts, f.reason.as_deref());
+    resp
+}
+
+/// A JSON body already serialised.
+fn json_bytes(body: bytes::Bytes) -> Response {
+    let mut resp = body.into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
 

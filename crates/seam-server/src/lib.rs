@@ -10,6 +10,7 @@ mod admin;
 pub mod audit;
 pub mod auth;
 mod body;
+pub mod cache;
 mod chat;
 mod embeddings;
 pub mod error;
@@ -49,6 +50,8 @@ pub struct Live {
     pub prices: pricing::Prices,
     /// Policy names, which a key created through the admin API may name.
     pub policies: std::collections::BTreeSet<String>,
+    /// Which requests the exact cache applies to, and the config fingerprints in its keys.
+    pub cache: cache::Rules,
 }
 
 pub struct AppState {
@@ -66,6 +69,8 @@ pub struct AppState {
     pub limits: limits::Limits,
     /// The Redis replicas share, with `storage.redis_url`.
     pub redis: Option<Arc<shared::Redis>>,
+    /// The exact response cache: in this process, or in that Redis.
+    pub cache: cache::Cache,
     /// The hash of `[admin] key`.
     pub admin_key_hash: Option<String>,
     /// Where `/admin/keys` keeps keys: the store `[storage]` names.
@@ -89,6 +94,7 @@ impl AppState {
             classes: Arc::new(audit::Classes::new(cfg)),
             prices: pricing::Prices::new(cfg),
             policies: cfg.policies.keys().cloned().collect(),
+            cache: cache::Rules::new(cfg),
         };
         let auditor = audit::Auditor::open(cfg)?.map(Arc::new);
         let keyring = auth::Keyring::open(cfg)?;
@@ -96,6 +102,7 @@ impl AppState {
         Ok(AppState {
             keyring,
             limits: limits::Limits::open(cfg, redis.as_ref())?,
+            cache: cache::Cache::new(&cfg.cache, redis.clone()),
             redis,
             admin_key_hash: cfg
                 .admin
@@ -143,6 +150,7 @@ impl AppState {
             classes: Arc::new(audit::Classes::new(&cfg)),
             prices: pricing::Prices::new(&cfg),
             policies: cfg.policies.keys().cloned().collect(),
+            cache: cache::Rules::new(&cfg),
         });
         match self.live.write() {
             Ok(mut g) => *g = live,

@@ -38,6 +38,7 @@ pub fn install() -> Option<PrometheusHandle> {
                 .ok()?;
             describe();
             seam_gateway::telemetry::describe();
+            crate::cache::describe();
             let upkeep = handle.clone();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(5));

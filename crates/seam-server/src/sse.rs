@@ -35,12 +35,43 @@ pub type OnEnd = Box<
     dyn FnOnce(StreamEnd) -> futures_util::future::BoxFuture<'static, Result<(), ApiError>> + Send,
 >;
 
+/// A copy of the events a client is sent, for the cache. Handed to its `keep` only when the
+/// stream ended cleanly and its record was committed; dropped once it grows past its bound.
+pub struct Tee {
+    events: Vec<Bytes>,
+    bytes: usize,
+    max_bytes: usize,
+    keep: Box<dyn FnOnce(Vec<Bytes>) -> futures_util::future::BoxFuture<'static, ()> + Send>,
+}
+
+impl Tee {
+    pub fn new(
+        max_bytes: usize,
+        keep: Box<dyn FnOnce(Vec<Bytes>) -> futures_util::future::BoxFuture<'static, ()> + Send>,
+    ) -> Self {
+        Tee {
+            events: Vec::new(),
+            bytes: 0,
+            max_bytes,
+            keep,
+        }
+    }
+
+    /// Keeps a copy of `event` (a reference count, not the bytes); `false` once over the bound.
+    fn push(&mut self, event: &Bytes) -> bool {
+        self.bytes += event.len();
+        self.events.push(event.clone());
+        self.bytes <= self.max_bytes
+    }
+}
+
 struct State {
     stream: ClientStream,
     answer: Assembled,
     on_end: Option<OnEnd>,
     /// The client set `stream_options.include_usage`.
     client_usage: bool,
+    tee: Option<Tee>,
 }
 
 impl Drop for State {
@@ -66,13 +97,19 @@ impl Drop for State {
 }
 
 /// `client_usage`: the client set `stream_options.include_usage`; otherwise usage is kept out of
-/// what it receives (a usage-only chunk is not written at all).
-pub fn response(stream: ClientStream, on_end: Option<OnEnd>, client_usage: bool) -> Response {
+/// what it receives (a usage-only chunk is not written at all). `tee`: what the cache keeps of it.
+pub fn response(
+    stream: ClientStream,
+    on_end: Option<OnEnd>,
+    client_usage: bool,
+    tee: Option<Tee>,
+) -> Response {
     let state = State {
         stream,
         answer: Assembled::default(),
         on_end,
         client_usage,
+        tee,
     };
     let events = futures_util::stream::unfold(Some(state), |state| async move {
         let mut st = state?;
@@ -86,14 +123,20 @@ pub fn response(stream: ClientStream, on_end: Option<OnEnd>, client_usage: bool)
                     {
                         continue;
                     }
-                    return Some((Ok::<_, Infallible>(chunk_event(&chunk)), Some(st)));
+                    let event = chunk_event(&chunk);
+                    if let Some(tee) = &mut st.tee
+                        && !tee.push(&event)
+                    {
+                        st.tee = None;
+                    }
+                    return Some((Ok::<_, Infallible>(event), Some(st)));
                 }
                 Some(Err(e)) => break (error_event(&e), Some(e)),
-                None => break (Bytes::from_static(b"data: [DONE]\n\n"), None),
+                None => break (Bytes::from_static(DONE), None),
             }
         };
+        let clean = error.is_none();
         if let Some(f) = st.on_end.take() {
-            let clean = error.is_none();
             let end = StreamEnd {
                 answer: std::mem::take(&mut st.answer),
                 error,
@@ -105,9 +148,40 @@ pub fn response(stream: ClientStream, on_end: Option<OnEnd>, client_usage: bool)
                 return Some((Ok(error_event(&e)), None));
             }
         }
+        if clean && let Some(tee) = st.tee.take() {
+            (tee.keep)(tee.events).await;
+        }
         Some((Ok(bytes), None))
     });
-    let mut resp = Response::new(Body::from_stream(events));
+    event_stream(Body::from_stream(events))
+}
+
+const DONE: &[u8] = b"data: [DONE]\n\n";
+
+/// Events stored by a [`Tee`], sent again as a stream that ends with `[DONE]`.
+pub fn replay(events: std::sync::Arc<[Bytes]>) -> Response {
+    let done = std::iter::once(Bytes::from_static(DONE));
+    let all = (0..events.len())
+        .map(move |i| events[i].clone())
+        .chain(done)
+        .map(Ok::<_, Infallible>);
+    event_stream(Body::from_stream(futures_util::stream::iter(all)))
+}
+
+/// Stored events put back together, for the audit record of a replay.
+pub fn assemble(events: &[Bytes]) -> Assembled {
+    let mut answer = Assembled::default();
+    for e in events {
+        let data = e.strip_prefix(b"data: ").unwrap_or(e);
+        if let Ok(chunk) = serde_json::from_slice::<ChatChunk>(data) {
+            answer.add(&chunk);
+        }
+    }
+    answer
+}
+
+fn event_stream(body: Body) -> Response {
+    let mut resp = Response::new(body);
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

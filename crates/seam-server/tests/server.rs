@@ -16,6 +16,8 @@ mod admin_keys;
 mod audit;
 #[path = "server/auth.rs"]
 mod auth;
+#[path = "server/cache.rs"]
+mod cache;
 #[path = "server/limits.rs"]
 mod limits;
 #[path = "server/policy.rs"]

@@ -28,6 +28,15 @@ pub enum BudgetPeriod {
     Month,
 }
 
+/// Who may be served a cached answer (`seam_config::CacheScope`, as stored).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheScope {
+    Key,
+    Team,
+    Org,
+}
+
 /// What a key may do. Stored as JSON; fields missing from a stored scope take their defaults,
 /// so a field can be added without a migration.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -47,6 +56,10 @@ pub struct KeyScope {
     pub team: Option<String>,
     /// Unix milliseconds from which the key no longer authenticates.
     pub expires_ms: Option<i64>,
+    /// Serve repeated identical requests of this key from the exact cache for this long.
+    pub cache_ttl_s: Option<u64>,
+    /// Who shares those entries; `None`: the key alone.
+    pub cache_scope: Option<CacheScope>,
 }
 
 /// A stored key, without its secret or hash.
@@ -122,6 +135,10 @@ pub struct NewKey {
     pub team: Option<String>,
     /// When it stops working: what [`crate::parse_time`] reads (a JSON number is Unix ms).
     pub expires: Option<TimeArg>,
+    /// Serve its repeated identical requests from the exact cache for this many seconds.
+    pub cache_ttl_s: Option<u64>,
+    /// `key`, `team` or `org`: who shares those cached answers (default `key`).
+    pub cache_scope: Option<String>,
 }
 
 /// A time as text or as a JSON number of Unix milliseconds.
@@ -146,6 +163,9 @@ impl std::fmt::Display for InvalidKey {
 }
 
 impl std::error::Error for InvalidKey {}
+
+/// The longest a key's cached answers live: 30 days (as `seam_config::cache::MAX_TTL_S`).
+pub const MAX_CACHE_TTL_S: u64 = 30 * 24 * 60 * 60;
 
 /// Names and teams are shown in listings and team names become metric labels: short, printable.
 const MAX_LABEL: usize = 100;
@@ -274,6 +294,30 @@ impl NewKey {
                 Some(ms)
             }
         };
+        if self
+            .cache_ttl_s
+            .is_some_and(|t| !(1..=MAX_CACHE_TTL_S).contains(&t))
+        {
+            return err(
+                "cache_ttl_s",
+                format!("`cache_ttl_s` must be between 1 and {MAX_CACHE_TTL_S} seconds (30 days)"),
+            );
+        }
+        let cache_scope = match self.cache_scope.as_deref() {
+            None => None,
+            Some(_) if self.cache_ttl_s.is_none() => {
+                return err("cache_scope", "`cache_scope` needs `cache_ttl_s`".into());
+            }
+            Some("key") => Some(CacheScope::Key),
+            Some("team") => Some(CacheScope::Team),
+            Some("org") => Some(CacheScope::Org),
+            Some(other) => {
+                return err(
+                    "cache_scope",
+                    format!("unknown cache scope `{other}`; expected key, team or org"),
+                );
+            }
+        };
         Ok(KeyScope {
             models: self.models.clone(),
             direct: self.direct,
@@ -286,6 +330,8 @@ impl NewKey {
             budget_period,
             team: self.team.clone(),
             expires_ms,
+            cache_ttl_s: self.cache_ttl_s,
+            cache_scope,
         })
     }
 }
@@ -547,6 +593,25 @@ mod tests {
                 false,
                 "expires",
             ),
+            (new_key(|k| k.cache_ttl_s = Some(0)), false, "cache_ttl_s"),
+            (
+                new_key(|k| k.cache_ttl_s = Some(MAX_CACHE_TTL_S + 1)),
+                false,
+                "cache_ttl_s",
+            ),
+            (
+                new_key(|k| k.cache_scope = Some("team".into())),
+                false,
+                "cache_scope",
+            ),
+            (
+                new_key(|k| {
+                    k.cache_ttl_s = Some(60);
+                    k.cache_scope = Some("world".into());
+                }),
+                false,
+                "cache_scope",
+            ),
         ] {
             let got = check(k.clone(), sealed);
             assert_eq!(got.map_err(|e| e.param), Err(param), "{k:?}");
@@ -561,10 +626,16 @@ mod tests {
                 k.budget_period = Some("month".into());
                 k.team = Some("payments".into());
                 k.expires = Some(TimeArg::Text("2026-12-01T00:00:00Z".into()));
+                k.cache_ttl_s = Some(3600);
+                k.cache_scope = Some("org".into());
             }),
             true,
         )
         .unwrap();
+        assert_eq!(
+            (ok.cache_ttl_s, ok.cache_scope),
+            (Some(3600), Some(CacheScope::Org))
+        );
         assert_eq!(ok.audit_class, Some(RetentionClass::Redacted));
         assert_eq!(ok.budget_period, Some(BudgetPeriod::Month));
         assert_eq!(ok.expires_ms, Some(1_796_083_200_000));
@@ -583,6 +654,20 @@ mod tests {
         assert_eq!(
             hash_secret("abc"),
             "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn scopes_stored_before_the_cache_fields_still_load() {
+        let old = r#"{"models":["chat"],"direct":false,"rpm":5,"team":"t"}"#;
+        let scope: KeyScope = serde_json::from_str(old).unwrap_or_default();
+        assert_eq!(scope.models, ["chat"]);
+        assert_eq!((scope.cache_ttl_s, scope.cache_scope), (None, None));
+        let new: KeyScope =
+            serde_json::from_str(r#"{"cache_ttl_s":60,"cache_scope":"team"}"#).unwrap_or_default();
+        assert_eq!(
+            (new.cache_ttl_s, new.cache_scope),
+            (Some(60), Some(CacheScope::Team))
         );
     }
 }

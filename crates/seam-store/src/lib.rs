@@ -73,7 +73,7 @@ mod writer;
 use std::path::PathBuf;
 
 pub use chain::{Problem, ProblemKind, VerifyReport};
-pub use keys::{BudgetPeriod, KeyRecord, KeyScope, KeyStore, glob_match, hash_secret};
+pub use keys::{BudgetPeriod, CacheScope, KeyRecord, KeyScope, KeyStore, glob_match, hash_secret};
 pub use ledger::{Charge, Ledger};
 pub use log::AuditLog;
 pub use record::*;

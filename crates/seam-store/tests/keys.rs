@@ -63,6 +63,8 @@ fn scope(models: &[&str]) -> KeyScope {
         budget_period: Some(BudgetPeriod::Month),
         team: Some("search".to_owned()),
         expires_ms: None,
+        cache_ttl_s: Some(600),
+        cache_scope: Some(CacheScope::Team),
     }
 }
 
