@@ -198,18 +198,20 @@ fn us(ns: u64) -> String {
     format!("{:.1}", ns as f64 / 1_000.0)
 }
 
+/// A response waits for `admit` only: the server settles on a task of its own (in process it
+/// takes microseconds either way), so the target applies to admit's p99.
 fn row(name: &str, t: &Timings, target_us: u64, requests: u64, took: std::time::Duration) {
-    let p99 = t.total.value_at_quantile(0.99);
+    let p99 = t.admit.value_at_quantile(0.99);
     println!(
-        "| {name} | {:.0} | {} / {} | {} / {} | {} | **{}** | {} | ≤ {target_us} µs: {} |",
+        "| {name} | {:.0} | {} | **{}** | {} | {} / {} | {} / {} | ≤ {target_us} µs: {} |",
         requests as f64 / took.as_secs_f64(),
         us(t.admit.value_at_quantile(0.5)),
-        us(t.admit.value_at_quantile(0.99)),
+        us(p99),
+        us(t.admit.value_at_quantile(0.999)),
         us(t.settle.value_at_quantile(0.5)),
         us(t.settle.value_at_quantile(0.99)),
         us(t.total.value_at_quantile(0.5)),
-        us(p99),
-        us(t.total.value_at_quantile(0.999)),
+        us(t.total.value_at_quantile(0.99)),
         if p99 <= target_us * 1_000 {
             "met"
         } else {
@@ -235,9 +237,9 @@ pub async fn main(args: LimitsArgs) -> anyhow::Result<()> {
         args.requests
     );
     println!(
-        "| counters | admit p50 / p99 | settle p50 / p99 | added p50 | added p99 | added p99.9 | target |"
+        "| counters | requests/s | admit p50 | **admit p99** | admit p99.9 | settle p50 / p99 | admit + settle p50 / p99 | target (admit p99) |"
     );
-    println!("| --- | --: | --: | --: | --: | --: | --- |");
+    println!("| --- | --: | --: | --: | --: | --: | --: | --- |");
     let t = Instant::now();
     let local = measure(Limiter::local(None), &args, &run).await?;
     row(
