@@ -83,6 +83,7 @@ enum Command {
 /// `seam keys create`'s flags (boxed: they would make every `KeysCommand` as large).
 #[derive(clap::Args)]
 struct CreateKey {
+    /// A name for people (1–100 printable characters); the id is generated.
     #[arg(long)]
     name: String,
     /// Aliases it may use, as globs: `chat,gpt-*` (`*` for all).
@@ -91,25 +92,28 @@ struct CreateKey {
     /// May use PROVIDER/MODEL addressing.
     #[arg(long)]
     direct: bool,
-    /// A policy applied to its requests.
+    /// A policy laid over its routes' policies: it can tighten them, never loosen them.
     #[arg(long)]
     policy: Option<String>,
     /// full, redacted or metadata: the audit class of its records.
     #[arg(long)]
     audit_class: Option<String>,
-    /// Requests per minute.
+    /// Requests per minute, in any 60 s window.
     #[arg(long)]
     rpm: Option<u32>,
-    /// Tokens per minute.
+    /// Tokens per minute (each request reserves its prompt estimate plus max_tokens).
     #[arg(long)]
     tpm: Option<u64>,
+    /// Requests in flight at once (a stream counts until it ends).
     #[arg(long)]
     max_concurrency: Option<u32>,
+    /// Spend per --budget-period, in USD.
     #[arg(long)]
     budget_usd: Option<f64>,
-    /// day or month.
+    /// day or month (calendar, UTC).
     #[arg(long)]
     budget_period: Option<String>,
+    /// The team it belongs to ([limits.team.NAME] applies to all its keys together).
     #[arg(long)]
     team: Option<String>,
     /// When it stops working (2026-12-31, 2026-12-31T12:00:00Z or Unix ms).
@@ -121,6 +125,7 @@ struct CreateKey {
     /// key, team or org: who shares those cached answers (default: key).
     #[arg(long)]
     cache_scope: Option<String>,
+    /// Print one JSON object (with `id` and `key`) instead of text.
     #[arg(long)]
     json: bool,
 }
