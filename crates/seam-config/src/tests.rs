@@ -478,3 +478,69 @@ cache = {{ ttl_s = 10, scope = "everyone" }}
         ]
     );
 }
+
+#[test]
+fn limits_parse_per_scope() {
+    let cfg = check(
+        r#"
+[providers.echo]
+kind = "echo"
+[limits]
+on_error = "closed"
+default_max_tokens = 512
+[limits.org]
+rpm = 1000
+budget_usd = 500
+budget_period = "month"
+[limits.team.search]
+tpm = 200000
+max_concurrency = 8
+[limits.subject]
+rpm = 20
+"#,
+    )
+    .unwrap();
+    let l = &cfg.limits;
+    assert_eq!(l.on_error, limits::OnError::Closed);
+    assert_eq!(l.default_max_tokens, 512);
+    assert_eq!(l.org.rpm, Some(1000));
+    assert_eq!(l.org.budget, Some((500.0, BudgetPeriod::Month)));
+    assert_eq!(l.teams["search"].tpm, Some(200_000));
+    assert_eq!(l.teams["search"].max_concurrency, Some(8));
+    assert_eq!(l.subject.rpm, Some(20));
+    // Nothing set: nothing limited, open on Redis errors.
+    let plain = check("[providers.echo]\nkind = \"echo\"\n").unwrap();
+    assert_eq!(plain.limits, LimitsConfig::default());
+}
+
+#[test]
+fn limit_errors_name_their_path() {
+    let errs = errors(
+        r#"
+[providers.echo]
+kind = "echo"
+[limits]
+on_error = "maybe"
+default_max_tokens = 0
+[limits.org]
+rpm = 0
+budget_usd = -5
+budget_period = "week"
+[limits.team.search]
+budget_usd = 10
+"#,
+    );
+    let joined = errs.join("\n");
+    for needle in [
+        "limits.on_error: unknown value \"maybe\"",
+        "limits.default_max_tokens: must be at least 1",
+        "limits.org.rpm: must be at least 1",
+        "limits.org.budget_usd: must be a positive amount",
+        "limits.org.budget_period: unknown period \"week\"",
+        "limits.team.search: budget_usd and budget_period go together",
+    ] {
+        assert!(joined.contains(needle), "missing {needle:?} in:\n{joined}");
+    }
+    let unknown = errors("[providers.echo]\nkind = \"echo\"\n[limits.subject]\nburst = 3\n");
+    assert_eq!(unknown, ["limits.subject.burst: unknown key"]);
+}
