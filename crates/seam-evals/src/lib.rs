@@ -1,0 +1,15 @@
+//! Evaluations: run a team's own suites (promptfoo's format) against models and prompts through any
+//! OpenAI-compatible endpoint — a Seam gateway first of all — grade the answers, compare variants
+//! with paired statistics, and attack a route with the red-team probe library.
+//!
+//! - [`model`]: the shared types (outputs, assertions, grades, the judge).
+//! - [`assertions`]: every assertion type, deterministic and model-graded.
+//! - [`stats`]: Wilson intervals, McNemar's exact test, paired bootstrap, non-inferiority.
+//! - [`redteam`]: the probe library and its deterministic detectors.
+
+pub mod assertions;
+pub mod model;
+pub mod redteam;
+pub mod stats;
+
+pub use model::{Assertion, Context, EvalError, Grade, Judge, Output, Tokens};

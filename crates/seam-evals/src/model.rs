@@ -1,0 +1,150 @@
+//! The types every part of an evaluation shares: what a provider answered ([`Output`]), what an
+//! assertion asks ([`Assertion`]) and what it concluded ([`Grade`]), and the [`Judge`] that
+//! model-graded assertions and `similar` call.
+
+use std::collections::BTreeMap;
+
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Token counts as the endpoint reported them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tokens {
+    pub prompt: u64,
+    pub completion: u64,
+    pub total: u64,
+}
+
+/// One answer from a provider, with what it cost.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Output {
+    /// The first choice's text (`""` when it only called tools).
+    pub text: String,
+    /// The first choice's `tool_calls`, as the endpoint sent them (OpenAI's shape).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<Value>,
+    pub finish_reason: Option<String>,
+    /// Wall time of the request, milliseconds (0 for a replayed answer, whose recorded latency is
+    /// in `recorded_latency_ms`).
+    pub latency_ms: f64,
+    /// USD: `x-seam-cost-usd` when a Seam gateway answered, else `None`.
+    pub cost_usd: Option<f64>,
+    pub tokens: Option<Tokens>,
+    /// Served from the eval cache (record/replay), not the endpoint.
+    #[serde(default)]
+    pub cached: bool,
+}
+
+/// One assertion of a test, as written in the suite (promptfoo's fields).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Assertion {
+    /// The type without its `not-` prefix: `contains`, `llm-rubric`, `assert-set`, …
+    pub kind: String,
+    /// `not-` was given: the result is inverted.
+    pub negate: bool,
+    /// `value`, with `{{vars}}` already rendered in strings.
+    pub value: Option<Value>,
+    pub threshold: Option<f64>,
+    /// Weight in the test's score (default 1).
+    pub weight: f64,
+    /// `metric`: a named score to report this assertion's score under.
+    pub metric: Option<String>,
+    /// `provider` for model-graded assertions (overrides the suite's judge).
+    pub provider: Option<Value>,
+    /// `rubricPrompt`: a custom grading prompt.
+    pub rubric_prompt: Option<Value>,
+    /// `assert-set`'s members.
+    pub assert: Vec<Assertion>,
+}
+
+/// The outcome of one assertion (or a whole test: its assertions combined).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Grade {
+    pub pass: bool,
+    /// 0..=1.
+    pub score: f64,
+    /// Why, in words; never empty on failure.
+    pub reason: String,
+    /// Scores by `metric` name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub named_scores: BTreeMap<String, f64>,
+    /// Per-assertion results, for tests and `assert-set`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<Grade>,
+    /// Tokens the judge used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge_tokens: Option<Tokens>,
+}
+
+impl Grade {
+    pub fn pass(reason: impl Into<String>) -> Grade {
+        Grade::scored(true, 1.0, reason)
+    }
+
+    pub fn fail(reason: impl Into<String>) -> Grade {
+        Grade::scored(false, 0.0, reason)
+    }
+
+    pub fn scored(pass: bool, score: f64, reason: impl Into<String>) -> Grade {
+        Grade {
+            pass,
+            score,
+            reason: reason.into(),
+            named_scores: BTreeMap::new(),
+            components: Vec::new(),
+            judge_tokens: None,
+        }
+    }
+}
+
+/// What an assertion sees besides the output.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// The test's variables.
+    pub vars: &'a serde_json::Map<String, Value>,
+    /// The rendered prompt, as text (chat prompts: the messages as JSON).
+    pub prompt: &'a str,
+    /// For model-graded assertions and `similar`; `None` when the suite has no judge.
+    pub judge: Option<&'a dyn Judge>,
+}
+
+/// A model that grades: chat completions (and embeddings for `similar`) through an
+/// OpenAI-compatible endpoint. `provider` is an assertion's own `provider` override, if any.
+pub trait Judge: Send + Sync {
+    /// The first choice's text for `messages` (OpenAI chat messages), with its token usage.
+    fn complete<'a>(
+        &'a self,
+        provider: Option<&'a Value>,
+        messages: Vec<Value>,
+    ) -> BoxFuture<'a, Result<(String, Option<Tokens>), EvalError>>;
+
+    /// An embedding of `text`.
+    fn embed<'a>(
+        &'a self,
+        provider: Option<&'a Value>,
+        text: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<f32>, EvalError>>;
+}
+
+/// Anything that stops an evaluation (as opposed to a failing assertion, which is a result).
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum EvalError {
+    /// The suite is wrong: a path into it and what is wrong there.
+    #[error("{path}: {message}")]
+    Suite { path: String, message: String },
+    /// A provider or judge call failed after retries.
+    #[error("{0}")]
+    Provider(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl EvalError {
+    pub fn suite(path: impl Into<String>, message: impl Into<String>) -> EvalError {
+        EvalError::Suite {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The red-team probe library (in progress).
