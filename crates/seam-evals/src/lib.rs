@@ -3,13 +3,20 @@
 //! with paired statistics, and attack a route with the red-team probe library.
 //!
 //! - [`model`]: the shared types (outputs, assertions, grades, the judge).
+//! - [`suite`]: promptfoo's config format, loaded and expanded; [`template`]: `{{vars}}`.
+//! - [`runner`]: runs a suite through [`client`] with the record/replay [`cache`].
 //! - [`assertions`]: every assertion type, deterministic and model-graded.
 //! - [`stats`]: Wilson intervals, McNemar's exact test, paired bootstrap, non-inferiority.
 //! - [`redteam`]: the probe library and its deterministic detectors.
 
 pub mod assertions;
+pub mod cache;
+pub mod client;
 pub mod model;
 pub mod redteam;
+pub mod runner;
 pub mod stats;
+pub mod suite;
+pub mod template;
 
 pub use model::{Assertion, Context, EvalError, Grade, Judge, Output, Tokens};
