@@ -1,6 +1,7 @@
 //! `seam`: the one binary. Every error is one line on stderr and a non-zero exit.
 
 mod audit;
+mod eval;
 mod keys;
 mod parquet;
 mod progress;
@@ -37,6 +38,9 @@ enum Command {
         #[arg(long, short = 'l')]
         listen: Option<SocketAddr>,
     },
+    /// Run an evaluation suite (promptfoo's format) against models and prompts; exit 0 when
+    /// every case passed, 100 when one failed (or a --margin gate did), 1 on an error.
+    Eval(Box<eval::Args>),
     /// Work with config files.
     Config {
         #[command(subcommand)]
@@ -206,6 +210,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { config, listen } => serve(config.as_deref(), listen),
+        Command::Eval(args) => match eval::run(*args) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
         Command::Config {
             command: ConfigCommand::Check { config },
         } => return check(&config),

@@ -14,6 +14,7 @@ pub mod cache;
 pub mod client;
 pub mod model;
 pub mod redteam;
+pub mod report;
 pub mod runner;
 pub mod stats;
 pub mod suite;

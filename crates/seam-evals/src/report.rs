@@ -1,0 +1,739 @@
+//! What a run concluded: totals, per-variant summaries (provider × prompt), paired comparisons
+//! between variants (or against a baseline run), and the four output formats chosen by `-o`'s
+//! extension: `.json` (everything, re-readable as a `--baseline`), `.junit.xml`, `.html` (one
+//! self-contained file with charts) and `.md` (a pull-request summary).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Tokens;
+use crate::runner::{CaseResult, Run};
+use crate::stats::{self, Interval, McNemar, PairedDiff, Verdict};
+
+/// Confidence of every interval in a report.
+pub const CONFIDENCE: f64 = 0.95;
+/// Bootstrap resamples per comparison.
+pub const RESAMPLES: u32 = 2_000;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    pub cases: usize,
+    pub passed: usize,
+    pub failed: usize,
+    /// Cases whose endpoint or judge failed (also counted in `failed`).
+    pub errors: usize,
+    pub pass_rate: f64,
+}
+
+/// One provider × prompt.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Variant {
+    pub provider: String,
+    pub prompt: String,
+    pub totals: Totals,
+    /// Wilson interval of the pass rate.
+    pub pass_rate_interval: Interval,
+    pub mean_score: f64,
+    /// Mean of each named metric.
+    pub metrics: BTreeMap<String, f64>,
+    pub tokens: Tokens,
+    /// Sum of known costs (USD); `None` when no answer had one.
+    pub cost_usd: Option<f64>,
+    pub latency_ms_p50: f64,
+    pub latency_ms_p95: f64,
+    /// Answers replayed from the cache.
+    pub cached: usize,
+}
+
+impl Variant {
+    pub fn name(&self) -> String {
+        if self.prompt.is_empty() {
+            self.provider.clone()
+        } else {
+            format!("{} | {}", self.provider, self.prompt)
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricComparison {
+    /// `pass` (1 or 0 per case), `score`, or a named metric.
+    pub metric: String,
+    pub baseline_mean: f64,
+    pub candidate_mean: f64,
+    /// Candidate − baseline over paired cases, with its bootstrap interval.
+    pub diff: PairedDiff,
+    /// With `--margin`: is the candidate no worse than the baseline by more than the margin?
+    pub verdict: Option<Verdict>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub baseline: String,
+    pub candidate: String,
+    /// Cases present on both sides (same test, vars and repeat).
+    pub pairs: usize,
+    pub baseline_pass_rate: f64,
+    pub baseline_interval: Interval,
+    pub candidate_pass_rate: f64,
+    pub candidate_interval: Interval,
+    /// McNemar's exact test on the paired pass/fail outcomes; `b`: baseline passed and the
+    /// candidate failed, `c`: the reverse.
+    pub mcnemar: McNemar,
+    pub metrics: Vec<MetricComparison>,
+    /// The non-inferiority verdict on the pass rate, with `--margin`.
+    pub verdict: Option<Verdict>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Format version of this JSON.
+    pub version: u32,
+    pub description: Option<String>,
+    pub started_unix_ms: u64,
+    pub duration_ms: f64,
+    pub totals: Totals,
+    pub variants: Vec<Variant>,
+    pub comparisons: Vec<Comparison>,
+    pub margin: Option<f64>,
+    pub seed: u64,
+    pub results: Vec<CaseResult>,
+}
+
+fn totals(cases: &[&CaseResult]) -> Totals {
+    let passed = cases.iter().filter(|c| c.pass).count();
+    Totals {
+        cases: cases.len(),
+        passed,
+        failed: cases.len() - passed,
+        errors: cases.iter().filter(|c| c.error.is_some()).count(),
+        pass_rate: if cases.is_empty() {
+            0.0
+        } else {
+            passed as f64 / cases.len() as f64
+        },
+    }
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn variant(provider: &str, prompt: &str, cases: &[&CaseResult]) -> Variant {
+    let t = totals(cases);
+    let mut metrics: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+    let mut tokens = Tokens::default();
+    let mut cost: Option<f64> = None;
+    let mut latencies = Vec::new();
+    let mut cached = 0;
+    for c in cases {
+        if let Some(g) = &c.grade {
+            for (k, v) in &g.named_scores {
+                let e = metrics.entry(k.clone()).or_default();
+                e.0 += v;
+                e.1 += 1;
+            }
+        }
+        if let Some(o) = &c.output {
+            if let Some(tk) = o.tokens {
+                tokens.prompt += tk.prompt;
+                tokens.completion += tk.completion;
+                tokens.total += tk.total;
+            }
+            if let Some(usd) = o.cost_usd {
+                *cost.get_or_insert(0.0) += usd;
+            }
+            if o.cached {
+                cached += 1;
+            } else {
+                latencies.push(o.latency_ms);
+            }
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    Variant {
+        provider: provider.to_owned(),
+        prompt: prompt.to_owned(),
+        pass_rate_interval: stats::wilson(t.passed as u64, t.cases as u64, CONFIDENCE),
+        mean_score: if cases.is_empty() {
+            0.0
+        } else {
+            cases.iter().map(|c| c.score).sum::<f64>() / cases.len() as f64
+        },
+        metrics: metrics
+            .into_iter()
+            .map(|(k, (sum, n))| (k, sum / n.max(1) as f64))
+            .collect(),
+        tokens,
+        cost_usd: cost,
+        latency_ms_p50: percentile(&latencies, 0.5),
+        latency_ms_p95: percentile(&latencies, 0.95),
+        cached,
+        totals: t,
+    }
+}
+
+/// What makes two cases the same question: description, vars and repeat.
+fn pair_key(c: &CaseResult) -> String {
+    format!(
+        "{}\u{0}{}\u{0}{}",
+        c.description.as_deref().unwrap_or(""),
+        serde_json::Value::Object(c.vars.clone()),
+        c.repeat
+    )
+}
+
+fn metric_values(c: &CaseResult, metric: &str) -> Option<f64> {
+    match metric {
+        "pass" => Some(if c.pass { 1.0 } else { 0.0 }),
+        "score" => Some(c.score),
+        m => c.grade.as_ref()?.named_scores.get(m).copied(),
+    }
+}
+
+fn compare(
+    base_name: &str,
+    base: &[&CaseResult],
+    cand_name: &str,
+    cand: &[&CaseResult],
+    margin: Option<f64>,
+    seed: u64,
+) -> Comparison {
+    let by_key: HashMap<String, &CaseResult> = base.iter().map(|c| (pair_key(c), *c)).collect();
+    let pairs: Vec<(&CaseResult, &CaseResult)> = cand
+        .iter()
+        .filter_map(|c| by_key.get(&pair_key(c)).map(|b| (*b, *c)))
+        .collect();
+    let a_pass: Vec<bool> = pairs.iter().map(|(a, _)| a.pass).collect();
+    let b_pass: Vec<bool> = pairs.iter().map(|(_, b)| b.pass).collect();
+    let mut names: Vec<String> = vec!["pass".into(), "score".into()];
+    let mut named: Vec<String> = pairs
+        .iter()
+        .flat_map(|(a, _)| a.grade.iter().flat_map(|g| g.named_scores.keys().cloned()))
+        .collect();
+    named.sort();
+    named.dedup();
+    names.extend(named);
+    let metrics = names
+        .into_iter()
+        .filter_map(|m| {
+            let (a, b): (Vec<f64>, Vec<f64>) = pairs
+                .iter()
+                .filter_map(|(x, y)| Some((metric_values(x, &m)?, metric_values(y, &m)?)))
+                .unzip();
+            if a.is_empty() {
+                return None;
+            }
+            let diff = stats::paired_bootstrap(&a, &b, CONFIDENCE, RESAMPLES, seed);
+            Some(MetricComparison {
+                baseline_mean: a.iter().sum::<f64>() / a.len() as f64,
+                candidate_mean: b.iter().sum::<f64>() / b.len() as f64,
+                verdict: margin.map(|m| stats::non_inferiority(&diff.interval, m)),
+                diff,
+                metric: m,
+            })
+        })
+        .collect::<Vec<_>>();
+    let rate = |v: &[bool]| {
+        let n = v.iter().filter(|x| **x).count() as u64;
+        (
+            if v.is_empty() {
+                0.0
+            } else {
+                n as f64 / v.len() as f64
+            },
+            stats::wilson(n, v.len() as u64, CONFIDENCE),
+        )
+    };
+    let (ar, ai) = rate(&a_pass);
+    let (br, bi) = rate(&b_pass);
+    Comparison {
+        baseline: base_name.to_owned(),
+        candidate: cand_name.to_owned(),
+        pairs: pairs.len(),
+        baseline_pass_rate: ar,
+        baseline_interval: ai,
+        candidate_pass_rate: br,
+        candidate_interval: bi,
+        mcnemar: stats::mcnemar(&a_pass, &b_pass),
+        verdict: metrics
+            .iter()
+            .find(|m| m.metric == "pass")
+            .and_then(|m| m.verdict),
+        metrics,
+    }
+}
+
+/// Groups a run's cases by variant, in the order variants first appear.
+fn groups(results: &[CaseResult]) -> Vec<((String, String), Vec<&CaseResult>)> {
+    let mut order: Vec<(String, String)> = Vec::new();
+    let mut by: HashMap<(String, String), Vec<&CaseResult>> = HashMap::new();
+    for c in results {
+        let k = (c.provider.clone(), c.prompt.clone());
+        if !by.contains_key(&k) {
+            order.push(k.clone());
+        }
+        by.entry(k).or_default().push(c);
+    }
+    order
+        .into_iter()
+        .map(|k| {
+            let v = by.remove(&k).unwrap_or_default();
+            (k, v)
+        })
+        .collect()
+}
+
+/// Builds the report of `run`. Comparisons: with `baseline`, each variant against the baseline
+/// run's variant of the same name (or its only variant); without, every variant against the
+/// first.
+pub fn build(run: Run, baseline: Option<&Report>, margin: Option<f64>, seed: u64) -> Report {
+    let all: Vec<&CaseResult> = run.results.iter().collect();
+    let grouped = groups(&run.results);
+    let variants: Vec<Variant> = grouped
+        .iter()
+        .map(|((p, q), cases)| variant(p, q, cases))
+        .collect();
+    let mut comparisons = Vec::new();
+    match baseline {
+        Some(b) => {
+            let base_groups = groups(&b.results);
+            for (((p, q), cases), v) in grouped.iter().zip(&variants) {
+                let matched = base_groups
+                    .iter()
+                    .find(|((bp, bq), _)| bp == p && bq == q)
+                    .or_else(|| (base_groups.len() == 1).then(|| &base_groups[0]));
+                if let Some(((bp, bq), base_cases)) = matched {
+                    let base_name = format!("baseline: {}", Variant::name(&variant(bp, bq, &[])));
+                    comparisons.push(compare(
+                        &base_name,
+                        base_cases,
+                        &v.name(),
+                        cases,
+                        margin,
+                        seed,
+                    ));
+                }
+            }
+        }
+        None => {
+            if let Some(((_, first), rest)) = grouped.split_first() {
+                let first_name = variants.first().map(Variant::name).unwrap_or_default();
+                for ((_, cases), v) in rest.iter().zip(variants.iter().skip(1)) {
+                    comparisons.push(compare(&first_name, first, &v.name(), cases, margin, seed));
+                }
+            }
+        }
+    }
+    Report {
+        version: 1,
+        description: run.description.clone(),
+        started_unix_ms: run.started_unix_ms,
+        duration_ms: run.duration_ms,
+        totals: totals(&all),
+        variants,
+        comparisons,
+        margin,
+        seed,
+        results: run.results,
+    }
+}
+
+impl Report {
+    /// The gate: any comparison that FAILs, or (with `strict`) is INCONCLUSIVE.
+    pub fn gate_fails(&self, strict: bool) -> bool {
+        self.comparisons.iter().any(|c| match c.verdict {
+            Some(Verdict::Fail) => true,
+            Some(Verdict::Inconclusive) => strict,
+            _ => false,
+        })
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    pub fn to_markdown(&self) -> String {
+        let mut s = String::new();
+        let t = &self.totals;
+        let _ = writeln!(
+            s,
+            "## {}\n",
+            self.description.as_deref().unwrap_or("seam eval")
+        );
+        let _ = writeln!(
+            s,
+            "**{}/{} passed ({:.1}%)**{}, {:.1} s\n",
+            t.passed,
+            t.cases,
+            t.pass_rate * 100.0,
+            if t.errors > 0 {
+                format!(", {} errors", t.errors)
+            } else {
+                String::new()
+            },
+            self.duration_ms / 1000.0
+        );
+        s.push_str("| variant | passed | pass rate (95% CI) | mean score | tokens | cost | latency p50 / p95 |\n");
+        s.push_str("| --- | --: | --: | --: | --: | --: | --: |\n");
+        for v in &self.variants {
+            let _ = writeln!(
+                s,
+                "| {} | {}/{} | {:.1}% ({:.1}–{:.1}) | {:.3} | {} | {} | {:.0} / {:.0} ms |",
+                md_cell(&v.name()),
+                v.totals.passed,
+                v.totals.cases,
+                v.totals.pass_rate * 100.0,
+                v.pass_rate_interval.low * 100.0,
+                v.pass_rate_interval.high * 100.0,
+                v.mean_score,
+                v.tokens.total,
+                v.cost_usd.map_or("–".into(), |c| format!("${c:.4}")),
+                v.latency_ms_p50,
+                v.latency_ms_p95
+            );
+        }
+        if !self.comparisons.is_empty() {
+            let _ = writeln!(
+                s,
+                "\n### Paired comparisons (95% CI, seed {}{})\n",
+                self.seed,
+                self.margin
+                    .map_or(String::new(), |m| format!(", non-inferiority margin {m}"))
+            );
+            s.push_str("| baseline → candidate | pairs | pass rate | Δ pass rate (CI) | Δ score (CI) | McNemar b / c, p | verdict |\n");
+            s.push_str("| --- | --: | --: | --: | --: | --: | --- |\n");
+            for c in &self.comparisons {
+                let d = |m: &str| {
+                    c.metrics
+                        .iter()
+                        .find(|x| x.metric == m)
+                        .map_or("–".into(), |x| {
+                            format!(
+                                "{:+.3} ({:+.3}, {:+.3})",
+                                x.diff.mean, x.diff.interval.low, x.diff.interval.high
+                            )
+                        })
+                };
+                let _ = writeln!(
+                    s,
+                    "| {} → {} | {} | {:.1}% → {:.1}% | {} | {} | {} / {}, p = {:.4} | {} |",
+                    md_cell(&c.baseline),
+                    md_cell(&c.candidate),
+                    c.pairs,
+                    c.baseline_pass_rate * 100.0,
+                    c.candidate_pass_rate * 100.0,
+                    d("pass"),
+                    d("score"),
+                    c.mcnemar.b,
+                    c.mcnemar.c,
+                    c.mcnemar.p_value,
+                    c.verdict.map_or("–", verdict_name)
+                );
+            }
+        }
+        let failures: Vec<&CaseResult> = self.results.iter().filter(|c| !c.pass).collect();
+        if !failures.is_empty() {
+            let _ = writeln!(s, "\n### Failures ({})\n", failures.len());
+            for c in failures.iter().take(20) {
+                let _ = writeln!(
+                    s,
+                    "- **{}** ({} | {}): {}",
+                    md_cell(&case_name(c)),
+                    md_cell(&c.provider),
+                    md_cell(&c.prompt),
+                    md_cell(&why(c))
+                );
+            }
+            if failures.len() > 20 {
+                let _ = writeln!(
+                    s,
+                    "- … and {} more (see the JSON report)",
+                    failures.len() - 20
+                );
+            }
+        }
+        s
+    }
+
+    pub fn to_junit(&self) -> String {
+        let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let t = &self.totals;
+        let _ = writeln!(
+            s,
+            "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3}\">",
+            xml(self.description.as_deref().unwrap_or("seam eval")),
+            t.cases,
+            t.failed - t.errors,
+            t.errors,
+            self.duration_ms / 1000.0
+        );
+        for ((p, q), cases) in groups(&self.results) {
+            let tt = totals(&cases);
+            let name = Variant::name(&variant(&p, &q, &[]));
+            let _ = writeln!(
+                s,
+                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\">",
+                xml(&name),
+                tt.cases,
+                tt.failed - tt.errors,
+                tt.errors
+            );
+            for c in cases {
+                let time = c.output.as_ref().map_or(0.0, |o| o.latency_ms / 1000.0);
+                let _ = write!(
+                    s,
+                    "    <testcase name=\"{}\" classname=\"{}\" time=\"{time:.3}\"",
+                    xml(&case_name(c)),
+                    xml(&name)
+                );
+                if c.pass {
+                    s.push_str("/>\n");
+                } else if let Some(e) = &c.error {
+                    let _ = writeln!(
+                        s,
+                        ">\n      <error message=\"{}\"/>\n    </testcase>",
+                        xml(e)
+                    );
+                } else {
+                    let _ = writeln!(
+                        s,
+                        ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
+                        xml(&why(c)),
+                        xml(&c.output.as_ref().map_or(String::new(), |o| o
+                            .text
+                            .chars()
+                            .take(2000)
+                            .collect()))
+                    );
+                }
+            }
+            s.push_str("  </testsuite>\n");
+        }
+        s.push_str("</testsuites>\n");
+        s
+    }
+
+    pub fn to_html(&self) -> String {
+        let mut s = String::new();
+        let title = xml(self.description.as_deref().unwrap_or("seam eval"));
+        let _ = write!(
+            s,
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title><style>\
+body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}\
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;font-size:14px}}\
+.pass{{color:#1a7f37}}.fail{{color:#cf222e}}pre{{white-space:pre-wrap;margin:0;max-width:60em}}\
+</style></head><body><h1>{title}</h1>"
+        );
+        let t = &self.totals;
+        let _ = write!(
+            s,
+            "<p><b>{}/{} passed ({:.1}%)</b>, {} errors, {:.1} s</p>",
+            t.passed,
+            t.cases,
+            t.pass_rate * 100.0,
+            t.errors,
+            self.duration_ms / 1000.0
+        );
+        s.push_str("<h2>Pass rate and mean score by variant</h2>");
+        s.push_str(&bars(
+            &self
+                .variants
+                .iter()
+                .map(|v| {
+                    (
+                        v.name(),
+                        v.totals.pass_rate,
+                        v.mean_score,
+                        v.pass_rate_interval,
+                    )
+                })
+                .collect::<Vec<_>>(),
+        ));
+        s.push_str("<table><tr><th>variant</th><th>passed</th><th>pass rate (95% CI)</th><th>mean score</th><th>tokens</th><th>cost</th><th>latency p50/p95</th></tr>");
+        for v in &self.variants {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td>{}/{}</td><td>{:.1}% ({:.1}–{:.1})</td><td>{:.3}</td><td>{}</td><td>{}</td><td>{:.0} / {:.0} ms</td></tr>",
+                xml(&v.name()),
+                v.totals.passed,
+                v.totals.cases,
+                v.totals.pass_rate * 100.0,
+                v.pass_rate_interval.low * 100.0,
+                v.pass_rate_interval.high * 100.0,
+                v.mean_score,
+                v.tokens.total,
+                v.cost_usd.map_or("–".into(), |c| format!("${c:.4}")),
+                v.latency_ms_p50,
+                v.latency_ms_p95
+            );
+        }
+        s.push_str("</table>");
+        if !self.comparisons.is_empty() {
+            s.push_str("<h2>Paired comparisons</h2><table><tr><th>baseline → candidate</th><th>pairs</th><th>metric</th><th>baseline</th><th>candidate</th><th>Δ (95% CI)</th><th>verdict</th></tr>");
+            for c in &self.comparisons {
+                for m in &c.metrics {
+                    let _ = write!(
+                        s,
+                        "<tr><td>{} → {}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:+.3} ({:+.3}, {:+.3})</td><td>{}</td></tr>",
+                        xml(&c.baseline),
+                        xml(&c.candidate),
+                        c.pairs,
+                        xml(&m.metric),
+                        m.baseline_mean,
+                        m.candidate_mean,
+                        m.diff.mean,
+                        m.diff.interval.low,
+                        m.diff.interval.high,
+                        m.verdict.map_or("–", verdict_name)
+                    );
+                }
+                let _ = write!(
+                    s,
+                    "<tr><td colspan=\"7\">McNemar: b = {}, c = {}, p = {:.4}</td></tr>",
+                    c.mcnemar.b, c.mcnemar.c, c.mcnemar.p_value
+                );
+            }
+            s.push_str("</table>");
+        }
+        s.push_str("<h2>Cases</h2><table><tr><th>test</th><th>variant</th><th>result</th><th>score</th><th>output</th><th>reason</th></tr>");
+        for c in &self.results {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td>{} | {}</td><td class=\"{}\">{}</td><td>{:.3}</td><td><pre>{}</pre></td><td>{}</td></tr>",
+                xml(&case_name(c)),
+                xml(&c.provider),
+                xml(&c.prompt),
+                if c.pass { "pass" } else { "fail" },
+                if c.pass { "PASS" } else { "FAIL" },
+                c.score,
+                xml(&c.output.as_ref().map_or(String::new(), |o| o
+                    .text
+                    .chars()
+                    .take(1000)
+                    .collect())),
+                xml(&if c.pass { String::new() } else { why(c) })
+            );
+        }
+        s.push_str("</table></body></html>\n");
+        s
+    }
+}
+
+fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "PASS",
+        Verdict::Fail => "FAIL",
+        Verdict::Inconclusive => "INCONCLUSIVE",
+    }
+}
+
+/// Horizontal bars: pass rate (with its interval as a whisker) and mean score, per variant.
+fn bars(rows: &[(String, f64, f64, Interval)]) -> String {
+    let row_h = 34;
+    let h = rows.len() * row_h + 20;
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"{h}\" role=\"img\">"
+    );
+    for (i, (name, rate, score, ci)) in rows.iter().enumerate() {
+        let y = i * row_h + 10;
+        let w = |x: f64| (x.clamp(0.0, 1.0) * 400.0).round();
+        let _ = write!(
+            s,
+            "<text x=\"0\" y=\"{}\" font-size=\"12\">{}</text>\
+<rect x=\"260\" y=\"{y}\" width=\"{}\" height=\"12\" fill=\"#2da44e\"/>\
+<line x1=\"{}\" x2=\"{}\" y1=\"{}\" y2=\"{}\" stroke=\"#000\"/>\
+<text x=\"{}\" y=\"{}\" font-size=\"11\">{:.1}%</text>\
+<rect x=\"260\" y=\"{}\" width=\"{}\" height=\"10\" fill=\"#0969da\"/>\
+<text x=\"{}\" y=\"{}\" font-size=\"11\">score {:.3}</text>",
+            y + 14,
+            xml(&name.chars().take(40).collect::<String>()),
+            w(*rate),
+            260.0 + w(ci.low),
+            260.0 + w(ci.high),
+            y + 6,
+            y + 6,
+            270.0 + w(*rate).max(w(ci.high)),
+            y + 11,
+            rate * 100.0,
+            y + 14,
+            w(*score),
+            270.0 + w(*score),
+            y + 23,
+            score
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+fn case_name(c: &CaseResult) -> String {
+    let base = match &c.description {
+        Some(d) => d.clone(),
+        None => {
+            let vars = serde_json::Value::Object(c.vars.clone()).to_string();
+            format!(
+                "test {}: {}",
+                c.test + 1,
+                vars.chars().take(80).collect::<String>()
+            )
+        }
+    };
+    if c.repeat > 0 {
+        format!("{base} (repeat {})", c.repeat + 1)
+    } else {
+        base
+    }
+}
+
+/// Why a case failed: its error, or its failing assertions' reasons.
+fn why(c: &CaseResult) -> String {
+    if let Some(e) = &c.error {
+        return e.clone();
+    }
+    let Some(g) = &c.grade else {
+        return String::new();
+    };
+    let failing: Vec<&str> = g
+        .components
+        .iter()
+        .filter(|x| !x.pass)
+        .map(|x| x.reason.as_str())
+        .collect();
+    if failing.is_empty() {
+        g.reason.clone()
+    } else {
+        failing.join("; ")
+    }
+}
+
+fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            // Characters XML 1.0 cannot carry at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|")
+        .replace('\n', " ")
+        .chars()
+        .take(300)
+        .collect()
+}
