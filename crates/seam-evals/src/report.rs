@@ -230,7 +230,8 @@ fn compare(
             if a.is_empty() {
                 return None;
             }
-            let diff = stats::paired_bootstrap(&a, &b, CONFIDENCE, RESAMPLES, seed);
+            // Errors only on non-finite scores: such a metric is left out.
+            let diff = stats::paired_bootstrap(&a, &b, CONFIDENCE, RESAMPLES, seed).ok()?;
             Some(MetricComparison {
                 baseline_mean: a.iter().sum::<f64>() / a.len() as f64,
                 candidate_mean: b.iter().sum::<f64>() / b.len() as f64,
@@ -261,7 +262,12 @@ fn compare(
         baseline_interval: ai,
         candidate_pass_rate: br,
         candidate_interval: bi,
-        mcnemar: stats::mcnemar(&a_pass, &b_pass),
+        // Equal lengths by construction (both come from `pairs`), so the error cannot occur.
+        mcnemar: stats::mcnemar(&a_pass, &b_pass).unwrap_or(McNemar {
+            b: 0,
+            c: 0,
+            p_value: 1.0,
+        }),
         verdict: metrics
             .iter()
             .find(|m| m.metric == "pass")
