@@ -68,7 +68,9 @@ pub(super) fn contains_json(a: &Assertion, out: &Output) -> Result<Outcome, Eval
 /// `value` as a compiled JSON Schema: a mapping (or `true`/`false`), or a string holding one.
 pub(super) fn value_schema(a: &Assertion) -> Result<Option<Arc<Validator>>, EvalError> {
     match &a.value {
+        // `is-json:` in a CSV `__expected` column has an empty value.
         None => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
         Some(Value::String(s)) => {
             let schema: Value = serde_json::from_str(s).map_err(|e| {
                 bad(
@@ -221,6 +223,7 @@ fn check_call(i: usize, call: &Value, tools: Option<&[Tool]>) -> Result<String, 
 pub(super) fn declared_tools(a: &Assertion) -> Result<Option<Vec<Tool>>, EvalError> {
     let list = match &a.value {
         None => return Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
         Some(Value::Array(list)) => list,
         Some(Value::Object(m)) => match m.get("tools") {
             Some(Value::Array(list)) => list,

@@ -101,18 +101,19 @@ pub fn parse(v: &Value, path: &str) -> Result<Assertion, EvalError> {
             "assert-set cannot be negated; negate its members instead",
         ));
     }
+    let at = |e| locate(e, path);
     let a = Assertion {
         kind: kind.to_owned(),
         negate,
         value: present(fields, "value").cloned(),
-        threshold: number(fields, "threshold")?,
-        weight: weight(fields)?,
-        metric: metric(fields)?,
+        threshold: number(fields, "threshold").map_err(at)?,
+        weight: weight(fields).map_err(at)?,
+        metric: metric(fields).map_err(at)?,
         provider: present(fields, "provider").cloned(),
         rubric_prompt: present(fields, "rubricPrompt").cloned(),
         assert: members(fields, kind, path)?,
     };
-    check(&a).map_err(|e| locate(e, path))?;
+    check(&a).map_err(at)?;
     Ok(a)
 }
 

@@ -241,7 +241,10 @@ mod tests {
         assert!((bleu_score(&same, std::slice::from_ref(&same)) - 1.0).abs() < 1e-9);
         assert!((bleu_score(&w("hello world"), &[w("Hello, world")]) - 1.0).abs() < 1e-9);
         assert_eq!(
-            bleu_score(&w("completely different words"), std::slice::from_ref(&same)),
+            bleu_score(
+                &w("completely different words"),
+                std::slice::from_ref(&same)
+            ),
             0.0
         );
         assert_eq!(bleu_score(&[], std::slice::from_ref(&same)), 0.0);
