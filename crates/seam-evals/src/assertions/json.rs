@@ -302,6 +302,15 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn finding_json_never_panics(text in "[{}\\[\\]\",:a1 é]{0,64}") {
+            for v in find_json(&text) {
+                proptest::prop_assert!(v.is_object() || v.is_array());
+            }
+        }
+    }
+
     #[test]
     fn brace_heavy_text_is_bounded() {
         let text = "[1,".repeat(50_000);

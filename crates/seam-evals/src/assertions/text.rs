@@ -7,6 +7,9 @@ use crate::model::{Assertion, EvalError, Output};
 
 /// `levenshtein`'s threshold when none is given.
 pub(super) const LEVENSHTEIN_DEFAULT: f64 = 5.0;
+/// Above this many cells (output length × value length), a failing `levenshtein` reports "more
+/// than the threshold" instead of computing the exact distance.
+const EXACT_CELLS: usize = 1_000_000;
 
 /// String equality; a mapping or list `value` is compared as JSON with the output parsed as JSON.
 pub(super) fn equals(a: &Assertion, out: &Output) -> Result<Outcome, EvalError> {
@@ -231,10 +234,18 @@ pub(super) fn levenshtein(a: &Assertion, out: &Output) -> Result<Outcome, EvalEr
             true,
             format!("Levenshtein distance {d} <= threshold {threshold}"),
         ),
-        None => Outcome::check(
-            false,
-            format!("Levenshtein distance is more than threshold {threshold}"),
-        ),
+        None => {
+            // The exact distance is worth reporting when computing it is cheap.
+            let longest = a_chars.len().max(b_chars.len());
+            let exact = (a_chars.len().saturating_mul(b_chars.len()) <= EXACT_CELLS)
+                .then(|| distance_within(&a_chars, &b_chars, longest))
+                .flatten();
+            let reason = match exact {
+                Some(d) => format!("Levenshtein distance {d} > threshold {threshold}"),
+                None => format!("Levenshtein distance is more than threshold {threshold}"),
+            };
+            Outcome::check(false, reason)
+        }
     })
 }
 
@@ -372,6 +383,16 @@ mod tests {
             if want > 0 {
                 assert_eq!(dist(a, b, want - 1), None, "{a} / {b} under its limit");
             }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn banded_distance_agrees_with_the_full_table(a in "[abé日]{0,12}", b in "[abé日]{0,12}", limit in 0usize..14) {
+            let (xs, ys): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+            let full = distance_within(&xs, &ys, xs.len().max(ys.len()));
+            let d = full.unwrap_or(usize::MAX);
+            proptest::prop_assert_eq!(distance_within(&xs, &ys, limit), (d <= limit).then_some(d));
         }
     }
 
