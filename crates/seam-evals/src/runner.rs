@@ -215,7 +215,7 @@ fn messages(prompt: &Prompt, rendered: &str, path: &str) -> Result<Vec<Value>, E
     Ok(vec![json!({"role": "user", "content": rendered})])
 }
 
-/// An assertion with `{{vars}}` rendered in its values.
+/// An assertion with `{{vars}}` rendered in its values (`value`, nested assertions).
 fn render_assertion(
     a: &Assertion,
     vars: &Map<String, Value>,
@@ -225,9 +225,8 @@ fn render_assertion(
     if let Some(v) = &a.value {
         a.value = Some(template::render_value(v, vars, path)?);
     }
-    if let Some(v) = &a.rubric_prompt {
-        a.rubric_prompt = Some(template::render_value(v, vars, path)?);
-    }
+    // `rubricPrompt` is left alone: its `{{output}}` and `{{rubric}}` are the grader's to fill
+    // (with the test's vars too); rendering it here would blank them.
     a.assert = a
         .assert
         .iter()
