@@ -126,7 +126,7 @@ impl Endpoint {
         }
         let mut resp = req.send().await.map_err(|e| {
             if e.is_connect() || e.is_builder() {
-                Attempt::Fatal(format!("cannot reach {}: {}", self.url, chain(&e)))
+                Attempt::Fatal(format!("cannot reach {}: {}", self.url, cause(&e)))
             } else {
                 Attempt::Retry(chain(&e), None)
             }
@@ -231,6 +231,21 @@ fn classify(
         s if s >= 500 => Err(Attempt::Retry(described(), retry_after)),
         _ => Err(Attempt::Final(described())),
     }
+}
+
+/// What went wrong beneath reqwest's own message (which repeats the URL) and hyper's
+/// "client error (Connect)": `tcp connect error: Connection refused (os error 111)`.
+fn cause(e: &reqwest::Error) -> String {
+    let mut deepest = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let m = s.to_string();
+        if !m.starts_with("client error") {
+            deepest = m;
+        }
+        source = s.source();
+    }
+    deepest.replace('\n', " ")
 }
 
 /// An error and its causes on one line, repeated messages dropped.

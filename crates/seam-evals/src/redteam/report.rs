@@ -179,7 +179,7 @@ impl Report {
         let _ = writeln!(out, "## Red team: `{}`\n", self.target);
         let _ = writeln!(
             out,
-            "{} Endpoint {}; seed `{}` (`seam redteam --target {} --seed {}` sends the same probes).\n",
+            "**{}**. Endpoint {}; seed `{}` (`seam redteam --target {} --seed {}` sends the same probes).\n",
             self.verdict(),
             self.base_url,
             self.seed,
