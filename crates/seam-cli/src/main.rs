@@ -6,6 +6,7 @@ mod keys;
 mod parquet;
 mod progress;
 mod redact;
+mod redteam;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -82,6 +83,10 @@ enum Command {
         /// The input file; `-` or none for stdin.
         file: Option<PathBuf>,
     },
+    /// Attack a model or alias behind any OpenAI-compatible endpoint with the built-in probe
+    /// library and report a pass rate per category. Exit 0 when the pass rate reaches
+    /// --pass-threshold, 100 when it does not, 1 on an error.
+    Redteam(Box<redteam::Args>),
 }
 
 /// `seam keys create`'s flags (boxed: they would make every `KeysCommand` as large).
@@ -274,6 +279,7 @@ fn main() -> ExitCode {
             };
             return keys::run(config.as_deref(), command);
         }
+        Command::Redteam(args) => return redteam::run(*args),
         Command::Redact { entities: true, .. } => return redact::entities(),
         Command::Redact {
             policy,
