@@ -15,13 +15,15 @@
 //!   audit off against an audited one), and prints markdown tables of the differences;
 //! - `audit-store`: fills an audit store with a million records and times `seam audit verify`
 //!   and `seam audit erase` on it;
-//! - `limits`: times limit checks (admit and settle over four scopes) in process and via Redis.
+//! - `limits`: times limit checks (admit and settle over four scopes) in process and via Redis;
+//! - `evals`: deterministic assertions per second, and a 1,000-case `seam eval` suite through seam.
 //!
 //! BENCHMARKS.md at the workspace root describes the method and holds the latest figures.
 
 mod audit;
 mod audit_store;
 mod body;
+mod evals;
 mod cache;
 mod limits;
 mod load;
@@ -65,6 +67,8 @@ enum Command {
     AuditStore(audit_store::AuditStoreArgs),
     /// Time limit checks (admit + settle over four scopes), in process and through Redis.
     Limits(limits::LimitsArgs),
+    /// Time deterministic assertions and a 1,000-case `seam eval` suite through the gateway.
+    Evals(evals::EvalsArgs),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +87,10 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         // Blocking work (SQLite, child processes) from start to end: no runtime needed.
         return audit_store::main(args);
     }
+    if let Command::Evals(args) = command {
+        // Child processes, and a runtime of its own for the assertion loop.
+        return evals::main(args);
+    }
     // Every process is pinned to one core by the runner, so one thread per process is the fair
     // and cheapest shape; the runner itself mostly waits on its children.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -95,5 +103,6 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         Command::Run(args) => runtime.block_on(run::main(args)),
         Command::AuditStore(args) => audit_store::main(args),
         Command::Limits(args) => runtime.block_on(limits::main(args)),
+        Command::Evals(args) => evals::main(args),
     }
 }
