@@ -48,28 +48,55 @@ fn mix() -> anyhow::Result<Vec<(seam_evals::Assertion, Output)>> {
         ..Output::default()
     };
     let json_out = Output {
-        text: json!({"revenue": 4.2, "growth": 0.12, "risks": ["audit", "renewal"], "summary": text}).to_string(),
+        text:
+            json!({"revenue": 4.2, "growth": 0.12, "risks": ["audit", "renewal"], "summary": text})
+                .to_string(),
         ..Output::default()
     };
     let reference = "The quarterly report shows revenue of 4.2 million, up 12 percent, driven by subscriptions and lower churn; costs rose 3 percent.";
     let specs = [
         (json!({"type": "contains", "value": "revenue"}), &plain),
-        (json!({"type": "icontains", "value": "QUARTERLY REPORT"}), &plain),
-        (json!({"type": "contains-any", "value": ["churn", "attrition", "retention"]}), &plain),
-        (json!({"type": "regex", "value": "\\d+(\\.\\d+)? million"}), &plain),
+        (
+            json!({"type": "icontains", "value": "QUARTERLY REPORT"}),
+            &plain,
+        ),
+        (
+            json!({"type": "contains-any", "value": ["churn", "attrition", "retention"]}),
+            &plain,
+        ),
+        (
+            json!({"type": "regex", "value": "\\d+(\\.\\d+)? million"}),
+            &plain,
+        ),
         (json!({"type": "starts-with", "value": "echo:"}), &plain),
         (json!({"type": "not-equals", "value": "nothing"}), &plain),
-        (json!({"type": "word-count", "value": {"min": 20, "max": 200}}), &plain),
-        (json!({"type": "levenshtein", "value": reference, "threshold": 1000}), &plain),
-        (json!({"type": "rouge-n", "value": reference, "threshold": 0.2}), &plain),
-        (json!({"type": "bleu", "value": reference, "threshold": 0.01}), &plain),
-        (json!({"type": "is-json", "value": {"type": "object", "required": ["revenue", "risks"]}}), &json_out),
+        (
+            json!({"type": "word-count", "value": {"min": 20, "max": 200}}),
+            &plain,
+        ),
+        (
+            json!({"type": "levenshtein", "value": reference, "threshold": 1000}),
+            &plain,
+        ),
+        (
+            json!({"type": "rouge-n", "value": reference, "threshold": 0.2}),
+            &plain,
+        ),
+        (
+            json!({"type": "bleu", "value": reference, "threshold": 0.01}),
+            &plain,
+        ),
+        (
+            json!({"type": "is-json", "value": {"type": "object", "required": ["revenue", "risks"]}}),
+            &json_out,
+        ),
     ];
     specs
         .iter()
         .enumerate()
         .map(|(i, (spec, out))| {
-            let a = assertions::parse(spec, &format!("mix[{i}]")).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let a = assertions::parse(spec, &format!("mix[{i}]"))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok((a, (*out).clone()))
         })
         .collect()
@@ -137,21 +164,38 @@ fn serve(seam: &Path, dir: &Path) -> anyhow::Result<(std::process::Child, String
     let stderr = child.stderr.take().context("no stderr")?;
     let mut lines = BufReader::new(stderr).lines();
     let addr = loop {
-        let line = lines
-            .next()
-            .context("seam exited before listening")??;
+        let line = lines.next().context("seam exited before listening")??;
         if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap_or_default().to_owned();
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
         }
     };
     std::thread::spawn(move || for _ in lines {});
     Ok((child, format!("http://{addr}/v1")))
 }
 
-fn timed_eval(seam: &Path, dir: &Path, url: &str, concurrency: usize, out: &str) -> anyhow::Result<(f64, Value)> {
+fn timed_eval(
+    seam: &Path,
+    dir: &Path,
+    url: &str,
+    concurrency: usize,
+    out: &str,
+) -> anyhow::Result<(f64, Value)> {
     let start = Instant::now();
     let status = Command::new(seam)
-        .args(["eval", "suite.yaml", "--base-url", url, "--cache-dir", "cache", "-o", out])
+        .args([
+            "eval",
+            "suite.yaml",
+            "--base-url",
+            url,
+            "--cache-dir",
+            "cache",
+            "-o",
+            out,
+        ])
         .args(["--max-concurrency", &concurrency.to_string()])
         .current_dir(dir)
         .stdout(Stdio::null())
@@ -164,8 +208,12 @@ fn timed_eval(seam: &Path, dir: &Path, url: &str, concurrency: usize, out: &str)
 
 pub fn main(mut args: EvalsArgs) -> anyhow::Result<()> {
     // The children run in a temporary directory: name the binary absolutely.
-    args.seam = std::fs::canonicalize(&args.seam)
-        .with_context(|| format!("{}: build it first (cargo build --release -p seam-cli)", args.seam.display()))?;
+    args.seam = std::fs::canonicalize(&args.seam).with_context(|| {
+        format!(
+            "{}: build it first (cargo build --release -p seam-cli)",
+            args.seam.display()
+        )
+    })?;
     let (per_sec, passed) = assertions_per_sec(args.rounds)?;
     let dir = std::env::temp_dir().join(format!("seam-bench-evals-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

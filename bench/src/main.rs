@@ -23,8 +23,8 @@
 mod audit;
 mod audit_store;
 mod body;
-mod evals;
 mod cache;
+mod evals;
 mod limits;
 mod load;
 mod mock;
