@@ -11,8 +11,11 @@ pub struct Email {
 impl Email {
     pub fn new() -> Self {
         // Local part: dot-atoms; domain: labels of letters, digits and hyphens, TLD of 2–24 letters.
+        // `/` is legal in a local part but almost never used, while addresses inside URL paths
+        // (`www.site.example/u/ada@example.com`) are common: without it the address starts after
+        // the last `/`, so a masked value never swallows the link around it.
         let re = Regex::new(
-            r"(?i)\b[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}\b",
+            r"(?i)\b[a-z0-9!#$%&'*+=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+=?^_`{|}~-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}\b",
         )
         .ok();
         Email { re }
@@ -67,6 +70,14 @@ mod tests {
             ("user@localhost", &[]),
             ("version 1.2@3.4", &[]),
             ("@handle and foo@", &[]),
+            (
+                "www.evil.example/subscribe/ada.lovelace@example.com",
+                &["ada.lovelace@example.com"],
+            ),
+            (
+                "https://x.example/u/bob@example.org?a=1",
+                &["bob@example.org"],
+            ),
         ];
         for (text, expect) in cases {
             let mut out = Vec::new();
