@@ -20,6 +20,13 @@ pub struct LimitRule {
     pub budget: Option<(f64, BudgetPeriod)>,
 }
 
+impl LimitRule {
+    /// Limits nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == LimitRule::default()
+    }
+}
+
 /// What to do when the shared counters (Redis) cannot be reached.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OnError {

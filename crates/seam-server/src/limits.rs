@@ -5,6 +5,7 @@
 //! Scopes, widest first: `org` (`[limits.org]`), `team:NAME` (`[limits.team.NAME]`, for keys
 //! with that team), `key:ID` (the key's own limits) and `subject:KEY:HASH` (`[limits.subject]`,
 //! per data subject of each key; the subject is hashed, so personal data never names a counter).
+//! Subjects name counters only through a hash keyed by the audit master key (see `subject_id`).
 //! A request reserves its prompt estimate (one token per four bytes) plus `max_tokens` (or
 //! `limits.default_max_tokens`) × `n` against tokens per minute, and the most that could cost on
 //! the alias's priciest target against budgets; it settles with the usage and cost reported.
@@ -25,7 +26,14 @@ pub const LIMIT_ERRORS: &str = "seam_limit_errors_total";
 pub struct Limits {
     limiter: Arc<Limiter>,
     cfg: RwLock<Arc<LimitsConfig>>,
+    /// Keys the hash that names a subject's counters: derived from `audit.master_key`, which
+    /// every replica shares, so the same subject meets the same counters everywhere, and nobody
+    /// holding only Redis can test guessed subjects. Without a master key: plain SHA-256.
+    subject_key: Option<ring::hmac::Key>,
 }
+
+/// Domain separation: this key is for limit counters only.
+const SUBJECT_KEY_LABEL: &[u8] = b"seam limits: subject counter names v1";
 
 pub fn rule(r: &LimitRule) -> Rule {
     Rule {
@@ -100,9 +108,15 @@ impl Limits {
             }
             None => Limiter::local(Some(ledger)),
         };
+        let subject_key = cfg.audit.master_key.as_ref().map(|k| {
+            let derive = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &k.0);
+            let tag = ring::hmac::sign(&derive, SUBJECT_KEY_LABEL);
+            ring::hmac::Key::new(ring::hmac::HMAC_SHA256, tag.as_ref())
+        });
         Ok(Limits {
             limiter,
             cfg: RwLock::new(Arc::new(cfg.limits.clone())),
+            subject_key,
         })
     }
 
@@ -138,13 +152,27 @@ impl Limits {
             }
             push(format!("key:{}", c.key_id), c.limits);
         }
-        if let Some(s) = subject {
+        if let Some(s) = subject
+            && !cfg.subject.is_empty()
+        {
             let owner = caller.map_or("anonymous", |c| c.key_id.as_str());
-            let hash = seam_store::keys::hash_secret(s);
-            let short = hash.get(7..23).unwrap_or(&hash);
-            push(format!("subject:{owner}:{short}"), rule(&cfg.subject));
+            push(
+                format!("subject:{owner}:{}", self.subject_id(s)),
+                rule(&cfg.subject),
+            );
         }
         out
+    }
+
+    /// 64 bits of HMAC-SHA256 (or SHA-256 without a master key) of the subject, in hex.
+    fn subject_id(&self, subject: &str) -> String {
+        let digest: Vec<u8> = match &self.subject_key {
+            Some(k) => ring::hmac::sign(k, subject.as_bytes()).as_ref().to_vec(),
+            None => ring::digest::digest(&ring::digest::SHA256, subject.as_bytes())
+                .as_ref()
+                .to_vec(),
+        };
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
     }
 
     /// Output tokens reserved when the request sets no limit.
@@ -348,6 +376,47 @@ pub fn refusal(d: &Denied) -> ApiError {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn limits(master_key: Option<&str>) -> Limits {
+        let key = master_key.map(str::to_owned);
+        let env = move |k: &str| (k == "SEAM_TEST_MASTER_KEY").then(|| key.clone()).flatten();
+        let audit = if master_key.is_some() {
+            "[audit]\nmaster_key = \"env:SEAM_TEST_MASTER_KEY\"\n"
+        } else {
+            ""
+        };
+        let toml = format!(
+            "[storage]\nurl = \"sqlite:///nonexistent/never-written.db\"\n{audit}[providers.echo]\nkind = \"echo\"\n[limits.subject]\nrpm = 5\n"
+        );
+        let r = seam_config::Resolver {
+            env: &env,
+            base_dir: std::env::temp_dir(),
+        };
+        let cfg = seam_config::from_toml(&toml, &r).unwrap();
+        Limits::open(&cfg, None).unwrap()
+    }
+
+    #[test]
+    fn subjects_name_counters_by_a_keyed_hash_only() {
+        let a = limits(Some("QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="));
+        let b = limits(Some("QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI="));
+        let plain = limits(None);
+        let id = |l: &Limits| l.scopes(None, Some("ada@example.com"))[0].id.clone();
+        assert!(id(&a).starts_with("subject:anonymous:") && !id(&a).contains("ada"));
+        // Stable for one key (every replica shares it), different under another key, and the
+        // unkeyed form is plain SHA-256.
+        assert_eq!(
+            id(&a),
+            id(&limits(Some(
+                "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="
+            )))
+        );
+        assert_ne!(id(&a), id(&b));
+        assert_ne!(id(&a), id(&plain));
+        assert_eq!(id(&plain).len(), "subject:anonymous:".len() + 16);
+        // No subject limit configured: no subject scope at all.
+        assert!(plain.scopes(None, None).is_empty());
+    }
 
     #[test]
     fn refusals_name_the_scope_and_never_a_subject() {
