@@ -43,10 +43,21 @@ pub async fn handle(
         return refused(draft, &e).await;
     }
     let plan = live.cache.plan(&req, caller.as_deref(), is_alias);
-    let hit = match &plan {
+    let mut hit = match &plan {
         Some(p) => st.cache.get(p).await,
         None => None,
     };
+    // Identical misses in flight at once: the first asks upstream, the others wait for its
+    // answer and replay it (or, if it could not be stored, ask themselves).
+    let mut lead = None;
+    if hit.is_none()
+        && let Some(p) = &plan
+    {
+        match st.cache.join(p) {
+            cache::Flight::Lead(l) => lead = Some(l),
+            cache::Flight::Follow(done) => hit = st.cache.follow(p, done).await,
+        }
+    }
     let scopes = st.limits.scopes(caller.as_deref(), draft.subject());
     let default_max = st.limits.default_max_tokens();
     let labels = crate::limits::Labels::new(&live, caller.as_deref(), Some(&req.model));
@@ -82,6 +93,7 @@ pub async fn handle(
         &rid,
         caller.as_deref(),
         ticket,
+        lead,
     )
     .await;
     if plan.is_some() {
@@ -105,11 +117,14 @@ async fn answer(
     rid: &RequestId,
     caller: Option<&Caller>,
     ticket: seam_limits::Ticket,
+    lead: Option<cache::Lead>,
 ) -> Response {
     let key_policy = caller.and_then(|c| c.policy.as_deref());
     if !req.is_stream() {
         let (resp, used) = unary(st, draft, live, &req, plan, start, rid, key_policy).await;
         crate::limits::settle(ticket, used.0, used.1);
+        // Stored (or not storable): the identical requests waiting on this one look again.
+        drop(lead);
         return resp;
     }
     let anywhere = Placement::default();
@@ -124,7 +139,8 @@ async fn answer(
                 request_id: request_id(rid).to_owned(),
                 ticket,
             };
-            let tee = plan.and_then(|p| stream_tee(st, p, &out));
+            // A stream is stored when it ends: the lead rides with the copy until then.
+            let tee = plan.and_then(|p| stream_tee(st, p, &out, lead));
             let on_end = on_stream_end(draft, &out, ttft, req, end);
             let mut resp = sse::response(out.value, Some(on_end), client_usage, tee);
             route_headers(
@@ -308,6 +324,7 @@ fn stream_tee(
     st: &SharedState,
     plan: &cache::Plan,
     out: &Outcome<seam_gateway::ClientStream>,
+    lead: Option<cache::Lead>,
 ) -> Option<sse::Tee> {
     if out.remask.is_some() {
         return None;
@@ -326,6 +343,7 @@ fn stream_tee(
                     };
                     st.cache.put(&plan, stored).await;
                 }
+                drop(lead);
             })
         }),
     ))

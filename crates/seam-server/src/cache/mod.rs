@@ -43,7 +43,7 @@ const EVENT_OVERHEAD: usize = 16;
 pub fn describe() {
     describe_counter!(
         REQUESTS,
-        "Chat requests the exact cache applied to, by result (hit, miss) and alias."
+        "Chat requests the exact cache applied to, by result (hit, miss; coalesced: a miss that waited for an identical request in flight and then hit) and alias."
     );
     describe_counter!(STORES, "Answers stored in the exact cache, by alias.");
 }
@@ -208,6 +208,38 @@ pub fn stored_rule(scope: &seam_store::KeyScope) -> Option<CacheRule> {
 pub struct Cache {
     store: Store,
     max_entry_bytes: usize,
+    /// Misses being answered now, by key: identical requests that arrive meanwhile wait for the
+    /// first instead of all going upstream (per replica).
+    flights: Arc<std::sync::Mutex<HashMap<key::Key, tokio::sync::watch::Receiver<()>>>>,
+}
+
+/// How long an identical request waits for the first one's answer before asking upstream itself.
+const FOLLOW_WAIT: Duration = Duration::from_secs(30);
+
+/// The first of identical concurrent misses: the others wait until it is dropped (its answer
+/// stored, or not storable, or failed).
+pub struct Lead {
+    key: key::Key,
+    flights: Arc<std::sync::Mutex<HashMap<key::Key, tokio::sync::watch::Receiver<()>>>>,
+    // Dropping it (after the entry is removed) wakes every follower.
+    _done: tokio::sync::watch::Sender<()>,
+}
+
+impl Drop for Lead {
+    fn drop(&mut self) {
+        let mut m = match self.flights.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        m.remove(&self.key);
+    }
+}
+
+/// What a miss does: answer it (and lead the identical requests behind it), or wait for the one
+/// already being answered.
+pub enum Flight {
+    Lead(Lead),
+    Follow(tokio::sync::watch::Receiver<()>),
 }
 
 enum Store {
@@ -223,6 +255,49 @@ impl Cache {
                 None => Store::Local(local::Lru::new(cfg.max_bytes)),
             },
             max_entry_bytes: cfg.max_entry_bytes,
+            flights: Arc::new(std::sync::Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// After a miss: lead the answer for `plan`, or follow the request already leading it.
+    pub fn join(&self, plan: &Plan) -> Flight {
+        let mut m = match self.flights.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(rx) = m.get(&plan.key) {
+            return Flight::Follow(rx.clone());
+        }
+        let (tx, rx) = tokio::sync::watch::channel(());
+        m.insert(plan.key, rx);
+        Flight::Lead(Lead {
+            key: plan.key,
+            flights: Arc::clone(&self.flights),
+            _done: tx,
+        })
+    }
+
+    /// Waits (up to [`FOLLOW_WAIT`]) for the leading request, then looks again. A hit counts as
+    /// `coalesced` (the first lookup already counted the miss); no hit, and the caller asks
+    /// upstream itself.
+    pub async fn follow(
+        &self,
+        plan: &Plan,
+        mut done: tokio::sync::watch::Receiver<()>,
+    ) -> Option<Stored> {
+        // `changed` returns as soon as the leader's sender is dropped, even if that was earlier.
+        let _ = tokio::time::timeout(FOLLOW_WAIT, done.changed()).await;
+        let found = self.lookup(plan).await;
+        if found.is_some() {
+            counter!(REQUESTS, "result" => "coalesced", "alias" => plan.alias.clone()).increment(1);
+        }
+        found
+    }
+
+    async fn lookup(&self, plan: &Plan) -> Option<Stored> {
+        match &self.store {
+            Store::Local(lru) => lru.get(&plan.key, Instant::now()),
+            Store::Redis(r) => redis_get(r, &plan.key).await,
         }
     }
 
@@ -233,10 +308,7 @@ impl Cache {
 
     /// The entry for `plan`, counting the hit or miss.
     pub async fn get(&self, plan: &Plan) -> Option<Stored> {
-        let found = match &self.store {
-            Store::Local(lru) => lru.get(&plan.key, Instant::now()),
-            Store::Redis(r) => redis_get(r, &plan.key).await,
-        };
+        let found = self.lookup(plan).await;
         let result = if found.is_some() { "hit" } else { "miss" };
         counter!(REQUESTS, "result" => result, "alias" => plan.alias.clone()).increment(1);
         found

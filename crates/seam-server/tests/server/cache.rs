@@ -669,3 +669,60 @@ async fn a_keys_own_policy_keeps_its_entries_apart() {
     );
     assert_eq!(strict.cache(), "miss");
 }
+
+both!(
+    identical_requests_in_flight_ask_upstream_once,
+    identical_in_flight
+);
+async fn identical_in_flight(backend: Backend) {
+    let mock = MockUpstream::start().await.unwrap();
+    let slow = "[models.slow]\ntargets = [{ provider = \"mock\", model = \"fault-slow-first-byte-300\" }]\ncache = { ttl_s = 60, scope = \"org\" }\n";
+    let s = setup(&mock, backend, slow);
+    for body in [
+        chat("slow", &format!("stampede {}", nonce())),
+        streamed("slow", &format!("stampede {}", nonce())),
+    ] {
+        mock.clear();
+        let asks = (0..3).map(|_| {
+            let (app, body) = (s.app.clone(), body.clone());
+            tokio::spawn(async move { ask(&app, Some(SOLO), &body).await })
+        });
+        let mut answers = Vec::new();
+        for a in asks {
+            answers.push(a.await.unwrap());
+        }
+        assert!(answers.iter().all(|a| a.status == StatusCode::OK));
+        assert_eq!(
+            mock.hits("fault-slow-first-byte-300"),
+            1,
+            "three identical requests at once should ask upstream once"
+        );
+        let mut caches: Vec<&str> = answers
+            .iter()
+            .map(|a| a.headers["x-seam-cache"].to_str().unwrap())
+            .collect();
+        caches.sort_unstable();
+        assert_eq!(caches, ["hit", "hit", "miss"]);
+        let content = |a: &Answer| {
+            if body["stream"] == true {
+                events(&a.body)
+                    .0
+                    .iter()
+                    .filter_map(|e| {
+                        e["choices"][0]["delta"]["content"]
+                            .as_str()
+                            .map(str::to_owned)
+                    })
+                    .collect::<String>()
+            } else {
+                serde_json::from_str::<Value>(&a.body).unwrap()["choices"][0]["message"]["content"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }
+        };
+        let first = content(&answers[0]);
+        assert!(!first.is_empty());
+        assert!(answers.iter().all(|a| content(a) == first));
+    }
+}
