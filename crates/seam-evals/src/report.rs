@@ -48,6 +48,24 @@ pub struct Variant {
 }
 
 impl Variant {
+    /// The summary columns after the name, as every table shows them: passed, pass rate (95%
+    /// CI), mean score, tokens, cost, latency p50 / p95.
+    fn cells(&self) -> [String; 6] {
+        [
+            format!("{}/{}", self.totals.passed, self.totals.cases),
+            format!(
+                "{:.1}% ({:.1}–{:.1})",
+                self.totals.pass_rate * 100.0,
+                self.pass_rate_interval.low * 100.0,
+                self.pass_rate_interval.high * 100.0
+            ),
+            format!("{:.3}", self.mean_score),
+            self.tokens.total.to_string(),
+            self.cost_usd.map_or("–".into(), |c| format!("${c:.4}")),
+            format!("{:.0} / {:.0} ms", self.latency_ms_p50, self.latency_ms_p95),
+        ]
+    }
+
     pub fn name(&self) -> String {
         if self.prompt.is_empty() {
             self.provider.clone()
@@ -389,21 +407,8 @@ impl Report {
         s.push_str("| variant | passed | pass rate (95% CI) | mean score | tokens | cost | latency p50 / p95 |\n");
         s.push_str("| --- | --: | --: | --: | --: | --: | --: |\n");
         for v in &self.variants {
-            let _ = writeln!(
-                s,
-                "| {} | {}/{} | {:.1}% ({:.1}–{:.1}) | {:.3} | {} | {} | {:.0} / {:.0} ms |",
-                md_cell(&v.name()),
-                v.totals.passed,
-                v.totals.cases,
-                v.totals.pass_rate * 100.0,
-                v.pass_rate_interval.low * 100.0,
-                v.pass_rate_interval.high * 100.0,
-                v.mean_score,
-                v.tokens.total,
-                v.cost_usd.map_or("–".into(), |c| format!("${c:.4}")),
-                v.latency_ms_p50,
-                v.latency_ms_p95
-            );
+            let cells = v.cells();
+            let _ = writeln!(s, "| {} | {} |", md_cell(&v.name()), cells.join(" | "));
         }
         if !self.comparisons.is_empty() {
             let _ = writeln!(
@@ -566,18 +571,9 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;
         for v in &self.variants {
             let _ = write!(
                 s,
-                "<tr><td>{}</td><td>{}/{}</td><td>{:.1}% ({:.1}–{:.1})</td><td>{:.3}</td><td>{}</td><td>{}</td><td>{:.0} / {:.0} ms</td></tr>",
+                "<tr><td>{}</td><td>{}</td></tr>",
                 xml(&v.name()),
-                v.totals.passed,
-                v.totals.cases,
-                v.totals.pass_rate * 100.0,
-                v.pass_rate_interval.low * 100.0,
-                v.pass_rate_interval.high * 100.0,
-                v.mean_score,
-                v.tokens.total,
-                v.cost_usd.map_or("–".into(), |c| format!("${c:.4}")),
-                v.latency_ms_p50,
-                v.latency_ms_p95
+                v.cells().join("</td><td>")
             );
         }
         s.push_str("</table>");

@@ -174,6 +174,16 @@ pub(crate) struct Admitted {
     pub ask: Ask,
 }
 
+impl Admitted {
+    /// What admission reserved: what an unsettled request is charged.
+    fn reserved(&self) -> Used {
+        Used {
+            tokens: self.ask.tokens,
+            microusd: self.ask.microusd,
+        }
+    }
+}
+
 /// The outcome of one attempt at admission by a backend.
 pub(crate) enum Step {
     Admitted,
@@ -327,11 +337,7 @@ impl Limiter {
     }
 
     async fn settle(&self, a: Admitted, used: Used, now: u64) {
-        if let Some(l) = &self.ledger
-            && used.microusd > 0
-        {
-            l.charge(&a, used.microusd);
-        }
+        self.charge(&a, used);
         if a.held.is_empty() {
             return;
         }
@@ -346,14 +352,30 @@ impl Limiter {
         }
     }
 
-    /// Settles in process, synchronously (a ticket dropped outside any runtime still settles).
-    fn settle_local(&self, l: &local::Local, a: Admitted, used: Used) {
-        if let Some(ledger) = &self.ledger
+    /// Settles without making the caller wait: in process at once and synchronously (so a ticket
+    /// dropped outside any runtime still settles), in Redis on a task of its own.
+    fn settle_detached(self: &Arc<Self>, a: Admitted, used: Used) {
+        match &self.backend {
+            Backend::Local(l) => {
+                self.charge(&a, used);
+                l.settle(&a, used, now_ms());
+            }
+            Backend::Redis(_) => {
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    let limiter = Arc::clone(self);
+                    rt.spawn(async move { limiter.settle(a, used, now_ms()).await });
+                }
+            }
+        }
+    }
+
+    /// Adds what the request cost to the ledger.
+    fn charge(&self, a: &Admitted, used: Used) {
+        if let Some(l) = &self.ledger
             && used.microusd > 0
         {
-            ledger.charge(&a, used.microusd);
+            l.charge(a, used.microusd);
         }
-        l.settle(&a, used, now_ms());
     }
 }
 
@@ -394,10 +416,9 @@ pub struct Ticket {
 impl Ticket {
     /// Tokens and cost reserved at admission.
     pub fn reserved(&self) -> Used {
-        self.admitted.as_ref().map_or(Used::default(), |a| Used {
-            tokens: a.ask.tokens,
-            microusd: a.ask.microusd,
-        })
+        self.admitted
+            .as_ref()
+            .map_or(Used::default(), Admitted::reserved)
     }
 
     /// Reconciles the reservations with what the request used and frees its slot.
@@ -410,18 +431,8 @@ impl Ticket {
     /// Settles without making the caller wait: in process at once (it takes microseconds), in
     /// Redis on a task of its own, so a response is not held back by a round trip.
     pub fn settle_soon(mut self, used: Used) {
-        let Some(a) = self.admitted.take() else {
-            return;
-        };
-        match &self.limiter.backend {
-            Backend::Local(l) => self.limiter.settle_local(l, a, used),
-            Backend::Redis(_) => {
-                let limiter = Arc::clone(&self.limiter);
-                let settle = async move { limiter.settle(a, used, now_ms()).await };
-                if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                    rt.spawn(settle);
-                }
-            }
+        if let Some(a) = self.admitted.take() {
+            self.limiter.settle_detached(a, used);
         }
     }
 
@@ -436,20 +447,8 @@ impl Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         if let Some(a) = self.admitted.take() {
-            let used = Used {
-                tokens: a.ask.tokens,
-                microusd: a.ask.microusd,
-            };
-            match &self.limiter.backend {
-                Backend::Local(l) => self.limiter.settle_local(l, a, used),
-                Backend::Redis(_) => {
-                    let Ok(rt) = tokio::runtime::Handle::try_current() else {
-                        return;
-                    };
-                    let limiter = Arc::clone(&self.limiter);
-                    rt.spawn(async move { limiter.settle(a, used, now_ms()).await });
-                }
-            }
+            let used = a.reserved();
+            self.limiter.settle_detached(a, used);
         }
     }
 }

@@ -137,29 +137,29 @@ impl Limits {
     /// The scopes a request counts against, widest first.
     pub fn scopes(&self, caller: Option<&Caller>, subject: Option<&str>) -> Vec<Scope> {
         let cfg = self.config();
-        let mut out = Vec::with_capacity(4);
-        let mut push = |id: String, r: Rule| {
+        let mut out = Vec::new();
+        // Ids are formatted only for scopes that limit something: most requests have none.
+        let mut push = |r: Rule, id: &dyn Fn() -> String| {
             if !r.is_empty() {
-                out.push(Scope { id, rule: r });
+                out.push(Scope { id: id(), rule: r });
             }
         };
-        push("org".into(), rule(&cfg.org));
+        push(rule(&cfg.org), &|| "org".into());
         if let Some(c) = caller {
             if let Some(team) = &c.team
                 && let Some(r) = cfg.teams.get(team)
             {
-                push(format!("team:{team}"), rule(r));
+                push(rule(r), &|| format!("team:{team}"));
             }
-            push(format!("key:{}", c.key_id), c.limits);
+            push(c.limits, &|| format!("key:{}", c.key_id));
         }
         if let Some(s) = subject
             && !cfg.subject.is_empty()
         {
             let owner = caller.map_or("anonymous", |c| c.key_id.as_str());
-            push(
-                format!("subject:{owner}:{}", self.subject_id(s)),
-                rule(&cfg.subject),
-            );
+            push(rule(&cfg.subject), &|| {
+                format!("subject:{owner}:{}", self.subject_id(s))
+            });
         }
         out
     }
