@@ -72,11 +72,14 @@ impl Drop for Server {
 }
 
 fn serve() -> Server {
-    // One file per server: tests run in parallel, and a config rewritten while another server
-    // reads it would be read half-written.
+    // One folder per server: tests run in parallel, so each gets its own config (never read
+    // half-written) and its own store (seam-data beside the config; servers killed mid-write must
+    // not leave another's SQLite file locked).
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let config = dir().join(format!("redteam-{n}.toml"));
+    let own = dir().join(format!("server-{n}"));
+    std::fs::create_dir_all(&own).unwrap();
+    let config = own.join("redteam.toml");
     std::fs::write(&config, CONFIG).unwrap();
     let mut child = seam()
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
@@ -86,11 +89,16 @@ fn serve() -> Server {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
     let addr = loop {
-        let line = lines.next().expect("seam exited before listening").unwrap();
+        let Some(line) = lines.next() else {
+            panic!("seam exited before listening: {}", seen.join("\n"));
+        };
+        let line = line.unwrap();
         if let Some(rest) = line.split("listening on http://").nth(1) {
             break rest.split_whitespace().next().unwrap().to_owned();
         }
+        seen.push(line);
     };
     // Keep draining stderr so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
