@@ -174,6 +174,24 @@ policy = "small"
 targets = [{{ provider = "mock", model = "gpt-mock" }}]
 policy = "trim"
 
+# ---- lax upstreams (test_lax_upstreams.py): seam-mock answers like servers that leave fields out ----
+
+[models.lax-minimal]
+targets = [{{ provider = "mock", model = "lax-minimal" }}]
+policy = "mask-pii"
+
+[models.lax-no-id]
+targets = [{{ provider = "mock", model = "lax-no-id" }}]
+policy = "mask-pii"
+
+[models.lax-no-done]
+targets = [{{ provider = "mock", model = "lax-no-done" }}]
+policy = "mask-pii"
+
+[models.lax-embed]
+targets = [{{ provider = "mock", model = "lax-minimal" }}]
+policy = "mask-pii"
+
 [models.contract]
 targets = [{{ provider = "mock", model = "gpt-mock" }}]
 output_schema = {{ type = "object", required = ["name"], properties = {{ name = {{ type = "string" }} }} }}

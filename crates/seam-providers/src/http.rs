@@ -301,7 +301,22 @@ pub fn json_error(e: &serde_json::Error) -> String {
     let what = match e.classify() {
         serde_json::error::Category::Eof => "truncated JSON",
         serde_json::error::Category::Syntax => "malformed JSON",
-        serde_json::error::Category::Data => "unexpected JSON shape",
+        serde_json::error::Category::Data => {
+            // A missing field is named by Seam's own types, never by the input, so it is safe
+            // to say; other shape errors may quote values and are left as a category.
+            let text = e.to_string();
+            if let Some((field, _)) = text
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split_once('`'))
+            {
+                return format!(
+                    "unexpected JSON shape (missing field `{field}`) at line {} column {}",
+                    e.line(),
+                    e.column()
+                );
+            }
+            "unexpected JSON shape"
+        }
         serde_json::error::Category::Io => "read error",
     };
     format!("{what} at line {} column {}", e.line(), e.column())

@@ -216,6 +216,18 @@ impl Provider {
     }
 }
 
+/// An id for something an upstream sent without one (`chatcmpl-gemini-…`, `call_seam_…`): the
+/// time and a process-wide counter keep it unique.
+pub(crate) fn fresh_id(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}{:x}{nanos:08x}{n:x}", unix_now())
+}
+
 /// Seconds since the Unix epoch, for `created` fields.
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now()

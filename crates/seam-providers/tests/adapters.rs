@@ -1,4 +1,4 @@
-//! The gemini, azure and bedrock adapters against `seam-testkit`'s mock upstream, over real
+//! The gemini, azure, bedrock and (lax) openai adapters against `seam-testkit`'s mock upstream, over real
 //! sockets: the request each adapter sends must pass the mock's checks of the wire format (and,
 //! for Bedrock, its SigV4 verification), and each answer must come back as OpenAI's shapes.
 
@@ -15,6 +15,8 @@ mod azure;
 mod bedrock;
 #[path = "adapters/gemini.rs"]
 mod gemini;
+#[path = "adapters/openai.rs"]
+mod openai;
 
 use futures_util::StreamExt as _;
 use seam_config::Resolver;

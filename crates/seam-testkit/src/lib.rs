@@ -79,7 +79,20 @@
 //! | `fault-stream-error` | two content chunks, then an in-band error (`server_error` / `overloaded_error` / Gemini `UNAVAILABLE` / a Bedrock `modelStreamErrorException` message) |
 //! | `fault-slow-stream-<ms>` | sleeps `<ms>` between stream events |
 //!
-//! Stream faults leave non-stream requests alone. A `fault-` name not in this table is answered
+//! Stream faults leave non-stream requests alone.
+//!
+//! # Lax shapes
+//!
+//! Servers that call themselves OpenAI-compatible often leave fields out. On OpenAI (and Azure)
+//! routes, models named with these prefixes answer the way such servers do:
+//!
+//! | `model` | answers |
+//! | --- | --- |
+//! | `lax-minimal…` | `{"choices":[{"message":{"content":…}}]}` (a tool call without `id`, `type`); stream chunks `{"choices":[{"delta":{"content":…}}]}` with no role chunk, a tool call without `index`/`id`/`type`, a finishing chunk without `delta`, no usage; embeddings `{"data":[{"embedding":…}]}` |
+//! | `lax-no-id…` | complete answers and chunks without `id` |
+//! | `lax-no-done…` | a complete stream that ends without `data: [DONE]` |
+//! | `lax-no-choices…` | not an answer at all: `id`, `object`, `created`, `model`, no `choices` (a stream: one such chunk, then `[DONE]`) |
+//! A `fault-` name not in this table is answered
 //! with a 400 naming it, so a typo in a test fails loudly instead of passing as a normal model.
 //!
 //! # Auth

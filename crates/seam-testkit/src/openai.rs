@@ -44,19 +44,44 @@ pub(crate) fn chat(body: &Value, seq: usize) -> Result<Reply, ApiError> {
         .map(|m| words(&content_text(m.get("content"))))
         .sum();
     let usage = usage(prompt_tokens, answer.tokens());
+    let shape = Shape::of(model);
     let stream = Stream {
         id: format!("chatcmpl-mock-{seq}"),
         call_id: format!("call_mock_{seq}"),
         model,
+        shape,
         // A `*-no-usage` model streams like a server that ignores `stream_options`.
         include_usage: !model.ends_with("-no-usage")
+            && shape != Shape::Minimal
             && body
                 .pointer("/stream_options/include_usage")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
     };
-    if body.get("stream").and_then(Value::as_bool).unwrap_or(false) {
+    let streamed = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    if shape == Shape::NoChoices {
+        let head = json!({"id": stream.id, "object": "chat.completion", "created": CREATED, "model": model});
+        if !streamed {
+            return Ok(Reply::Json(head));
+        }
+        return Ok(Reply::Stream(Sse {
+            prelude: vec![data_event(&head)],
+            content: Vec::new(),
+            epilogue: vec![Bytes::from_static(b"data: [DONE]\n\n")],
+            error: stream_error(),
+        }));
+    }
+    if streamed {
         return Ok(Reply::Stream(stream.events(&answer, usage)));
+    }
+    if shape == Shape::Minimal {
+        let message = match &answer {
+            Answer::Text(text) => json!({ "content": text }),
+            Answer::ToolCall { name, arguments } => json!({"tool_calls": [{
+                "function": {"name": name, "arguments": arguments},
+            }]}),
+        };
+        return Ok(Reply::Json(json!({"choices": [{"message": message}]})));
     }
     let (message, finish) = match &answer {
         Answer::Text(text) => (json!({"role": "assistant", "content": text}), "stop"),
@@ -68,14 +93,56 @@ pub(crate) fn chat(body: &Value, seq: usize) -> Result<Reply, ApiError> {
             "tool_calls",
         ),
     };
-    Ok(Reply::Json(json!({
+    let mut reply = json!({
         "id": stream.id,
         "object": "chat.completion",
         "created": CREATED,
         "model": model,
         "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
         "usage": usage,
-    })))
+    });
+    if let (Shape::NoId, Some(reply)) = (shape, reply.as_object_mut()) {
+        reply.remove("id");
+    }
+    Ok(Reply::Json(reply))
+}
+
+/// How a model's answers are shaped: OpenAI's own, or one of the lax shapes of servers that call
+/// themselves OpenAI-compatible (chosen, like faults, by the model's name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    Full,
+    /// `lax-minimal…`: `{"choices":[{"message":{"content":…}}]}` and stream chunks
+    /// `{"choices":[{"delta":{"content":…}}]}` — no id, object, created, model, index, role,
+    /// tool-call id or type, no usage; embeddings `{"data":[{"embedding":…}]}`.
+    Minimal,
+    /// `lax-no-id…`: complete answers and chunks without `id`.
+    NoId,
+    /// `lax-no-done…`: a complete stream whose body ends after the finishing chunk (and usage),
+    /// without `data: [DONE]`.
+    NoDone,
+    /// `lax-no-choices…`: too lax to be an answer — `id`, `object`, `created`, `model` and no
+    /// `choices` (a stream: one such chunk, then `[DONE]`).
+    NoChoices,
+}
+
+impl Shape {
+    fn of(model: &str) -> Shape {
+        let Some(lax) = model.strip_prefix("lax-") else {
+            return Shape::Full;
+        };
+        if lax.starts_with("minimal") {
+            Shape::Minimal
+        } else if lax.starts_with("no-id") {
+            Shape::NoId
+        } else if lax.starts_with("no-done") {
+            Shape::NoDone
+        } else if lax.starts_with("no-choices") {
+            Shape::NoChoices
+        } else {
+            Shape::Full
+        }
+    }
 }
 
 /// A tool result last → echo it; a user turn last with tools offered → call one; else echo the
@@ -175,11 +242,15 @@ struct Stream<'a> {
     id: String,
     call_id: String,
     model: &'a str,
+    shape: Shape,
     include_usage: bool,
 }
 
 impl Stream<'_> {
     fn events(&self, answer: &Answer, usage: Value) -> Sse {
+        if self.shape == Shape::Minimal {
+            return self.minimal_events(answer);
+        }
         let (first, content, finish): (Value, Vec<Value>, &str) = match answer {
             Answer::Text(text) => (
                 json!({"role": "assistant", "content": ""}),
@@ -205,14 +276,47 @@ impl Stream<'_> {
         if self.include_usage {
             epilogue.push(self.event(json!([]), Some(usage)));
         }
-        epilogue.push(Bytes::from_static(b"data: [DONE]\n\n"));
+        if self.shape != Shape::NoDone {
+            epilogue.push(Bytes::from_static(b"data: [DONE]\n\n"));
+        }
         Sse {
             prelude: vec![self.chunk(first, None)],
             content: content.into_iter().map(|d| self.chunk(d, None)).collect(),
             epilogue,
-            error: data_event(
-                &json!({"error": {"message": "mock overloaded", "type": "server_error"}}),
-            ),
+            error: stream_error(),
+        }
+    }
+
+    /// The least a lax server sends: bare deltas (no role chunk; a tool call without index, id or
+    /// type), a finishing chunk without a delta, then `[DONE]`.
+    fn minimal_events(&self, answer: &Answer) -> Sse {
+        let bare = |choice: Value| data_event(&json!({ "choices": [choice] }));
+        let content: Vec<Bytes> = match answer {
+            Answer::Text(text) => word_pieces(text)
+                .into_iter()
+                .map(|p| bare(json!({"delta": {"content": p}})))
+                .collect(),
+            Answer::ToolCall { name, arguments } => {
+                let start = json!({"delta": {"tool_calls": [{"function": {"name": name, "arguments": ""}}]}});
+                std::iter::once(bare(start))
+                    .chain(thirds(arguments).into_iter().map(|p| {
+                        bare(json!({"delta": {"tool_calls": [{"function": {"arguments": p}}]}}))
+                    }))
+                    .collect()
+            }
+        };
+        let finish = match answer {
+            Answer::Text(_) => "stop",
+            Answer::ToolCall { .. } => "tool_calls",
+        };
+        Sse {
+            prelude: Vec::new(),
+            content,
+            epilogue: vec![
+                bare(json!({ "finish_reason": finish })),
+                Bytes::from_static(b"data: [DONE]\n\n"),
+            ],
+            error: stream_error(),
         }
     }
 
@@ -225,7 +329,9 @@ impl Stream<'_> {
 
     fn event(&self, choices: Value, usage: Option<Value>) -> Bytes {
         let mut chunk = Map::new();
-        chunk.insert("id".into(), json!(self.id));
+        if self.shape != Shape::NoId {
+            chunk.insert("id".into(), json!(self.id));
+        }
         chunk.insert("object".into(), json!("chat.completion.chunk"));
         chunk.insert("created".into(), json!(CREATED));
         chunk.insert("model".into(), json!(self.model));
@@ -235,6 +341,10 @@ impl Stream<'_> {
         }
         data_event(&Value::Object(chunk))
     }
+}
+
+fn stream_error() -> Bytes {
+    data_event(&json!({"error": {"message": "mock overloaded", "type": "server_error"}}))
 }
 
 pub(crate) fn embeddings(body: &Value) -> Result<Reply, ApiError> {
@@ -284,6 +394,13 @@ pub(crate) fn embeddings(body: &Value) -> Result<Reply, ApiError> {
             json!({"object": "embedding", "index": index, "embedding": embedding})
         })
         .collect();
+    if Shape::of(model) == Shape::Minimal {
+        let data: Vec<Value> = data
+            .into_iter()
+            .map(|d| json!({"embedding": d["embedding"]}))
+            .collect();
+        return Ok(Reply::Json(json!({ "data": data })));
+    }
     let tokens: usize = inputs.iter().map(|(_, tokens)| tokens).sum();
     Ok(Reply::Json(json!({
         "object": "list",

@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::lenient::{self, Indexed};
+
 /// Fields Seam does not interpret, kept in their original order.
 pub type Extra = Map<String, Value>;
 
@@ -281,13 +283,23 @@ pub struct FunctionCall {
     pub arguments: String,
 }
 
+/// An answer. Read leniently (see [`crate::lenient`]): `id`, `created` and `model` may be absent
+/// or `null` (empty / zero until the provider adapter fills them), `index` defaults to the
+/// choice's position, a message's `role` to `assistant`; `choices` is required.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChatCompletion {
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub id: String,
-    #[serde(default = "completion_object")]
+    #[serde(
+        default = "completion_object",
+        deserialize_with = "lenient::or_default"
+    )]
     pub object: String,
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub created: u64,
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub model: String,
+    #[serde(deserialize_with = "lenient::by_position")]
     pub choices: Vec<Choice>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
@@ -303,9 +315,12 @@ fn completion_object() -> String {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Choice {
+    #[serde(default = "lenient::unset", deserialize_with = "lenient::index")]
     pub index: u32,
+    #[serde(deserialize_with = "lenient::answer_message")]
     pub message: Message,
     /// `stop`, `length`, `tool_calls`, `content_filter`, or an upstream's own value, kept as sent.
+    #[serde(default)]
     pub finish_reason: Option<String>,
     #[serde(default)]
     pub logprobs: Option<Value>,
@@ -315,11 +330,11 @@ pub struct Choice {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub prompt_tokens: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub completion_tokens: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub total_tokens: u64,
     #[serde(flatten)]
     pub extra: Extra,
@@ -336,13 +351,19 @@ impl Usage {
     }
 }
 
+/// A stream chunk, read as leniently as [`ChatCompletion`]: `data: {"choices":[{"delta":{"content":"h"}}]}`
+/// is a chunk; the provider adapter fills `id`, `created` and `model` for the whole stream.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChatChunk {
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub id: String,
-    #[serde(default = "chunk_object")]
+    #[serde(default = "chunk_object", deserialize_with = "lenient::or_default")]
     pub object: String,
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub created: u64,
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub model: String,
+    #[serde(deserialize_with = "lenient::by_position")]
     pub choices: Vec<ChunkChoice>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
@@ -350,6 +371,24 @@ pub struct ChatChunk {
     pub system_fingerprint: Option<String>,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+impl Indexed for Choice {
+    fn index_mut(&mut self) -> &mut u32 {
+        &mut self.index
+    }
+}
+
+impl Indexed for ChunkChoice {
+    fn index_mut(&mut self) -> &mut u32 {
+        &mut self.index
+    }
+}
+
+impl Indexed for ToolCallDelta {
+    fn index_mut(&mut self) -> &mut u32 {
+        &mut self.index
+    }
 }
 
 fn chunk_object() -> String {
@@ -397,8 +436,12 @@ impl ChatChunk {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChunkChoice {
+    #[serde(default = "lenient::unset", deserialize_with = "lenient::index")]
     pub index: u32,
+    /// Absent on some servers' finishing chunk.
+    #[serde(default)]
     pub delta: Delta,
+    #[serde(default)]
     pub finish_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logprobs: Option<Value>,
@@ -412,7 +455,11 @@ pub struct Delta {
     pub role: Option<Role>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::by_position_opt"
+    )]
     pub tool_calls: Option<Vec<ToolCallDelta>>,
     #[serde(flatten)]
     pub extra: Extra,
@@ -420,6 +467,7 @@ pub struct Delta {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ToolCallDelta {
+    #[serde(default = "lenient::unset", deserialize_with = "lenient::index")]
     pub index: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -513,6 +561,77 @@ mod tests {
             json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": 3}),
             Some("temperature"),
         );
+    }
+
+    #[test]
+    fn answers_from_lax_servers_are_read() {
+        let c: ChatCompletion = serde_json::from_value(json!({
+            "id": null,
+            "choices": [
+                {"message": {"content": "a"}},
+                {"message": {"content": null, "tool_calls": [
+                    {"function": {"name": "f", "arguments": {"q": 1}}},
+                    {"function": {"name": "g"}}
+                ]}, "index": null}
+            ],
+            "usage": {"prompt_tokens": 3, "completion_tokens": null}
+        }))
+        .unwrap();
+        assert_eq!((c.id.as_str(), c.created, c.model.as_str()), ("", 0, ""));
+        assert_eq!(c.object, "chat.completion");
+        assert_eq!(c.choices[0].index, 0);
+        assert_eq!(c.choices[1].index, 1);
+        assert_eq!(c.choices[0].message.role, Role::Assistant);
+        assert_eq!(c.choices[0].finish_reason, None);
+        let calls = c.choices[1].message.tool_calls.as_ref().unwrap();
+        assert_eq!(calls[0].function.arguments, r#"{"q":1}"#);
+        assert_eq!(
+            (calls[0].id.as_str(), calls[0].kind.as_str()),
+            ("", "function")
+        );
+        assert_eq!(calls[1].function.arguments, "{}");
+        assert_eq!(c.usage.unwrap().completion_tokens, 0);
+
+        // Indexes that were sent are kept, in any order.
+        let c: ChatCompletion = serde_json::from_value(json!({
+            "choices": [{"index": 1, "message": {"role": "assistant", "content": "b"}},
+                        {"index": 0, "message": {"content": "a"}}]
+        }))
+        .unwrap();
+        assert_eq!((c.choices[0].index, c.choices[1].index), (1, 0));
+    }
+
+    #[test]
+    fn chunks_from_lax_servers_are_read() {
+        let c: ChatChunk =
+            serde_json::from_str(r#"{"choices":[{"delta":{"content":"h"}}]}"#).unwrap();
+        assert_eq!(c.choices[0].index, 0);
+        assert_eq!(c.choices[0].delta.content.as_deref(), Some("h"));
+        assert_eq!(c.object, "chat.completion.chunk");
+        let c: ChatChunk = serde_json::from_str(
+            r#"{"choices":[{"finish_reason":"stop"},{"delta":{"tool_calls":[{"function":{"name":"f"}}]}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.choices[0].delta, Delta::default());
+        assert_eq!(c.choices[1].index, 1);
+        assert_eq!(c.choices[1].delta.tool_calls.as_ref().unwrap()[0].index, 0);
+    }
+
+    #[test]
+    fn what_is_not_an_answer_is_still_refused() {
+        for body in [
+            json!({"id": "x", "object": "chat.completion"}),
+            json!({"choices": "no"}),
+            json!({"choices": [{"index": 0}]}),
+        ] {
+            assert!(
+                serde_json::from_value::<ChatCompletion>(body.clone()).is_err(),
+                "{body}"
+            );
+        }
+        assert!(serde_json::from_value::<ChatChunk>(json!({"id": "x"})).is_err());
+        // Requests stay strict: a message needs its role.
+        assert!(serde_json::from_value::<Message>(json!({"content": "x"})).is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::chat::Extra;
+use crate::lenient::{self, Indexed};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EmbeddingsRequest {
@@ -75,10 +76,14 @@ impl EmbeddingInput {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// An answer, read leniently: `object`, `model` and each item's `object` and `index` may be
+/// absent (the provider adapter fills `model`; an index defaults to the item's position).
 pub struct EmbeddingsResponse {
-    #[serde(default = "list_object")]
+    #[serde(default = "list_object", deserialize_with = "lenient::or_default")]
     pub object: String,
+    #[serde(deserialize_with = "lenient::by_position")]
     pub data: Vec<Embedding>,
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub model: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<EmbeddingsUsage>,
@@ -92,11 +97,18 @@ fn list_object() -> String {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Embedding {
-    #[serde(default = "embedding_object")]
+    #[serde(default = "embedding_object", deserialize_with = "lenient::or_default")]
     pub object: String,
+    #[serde(default = "lenient::unset", deserialize_with = "lenient::index")]
     pub index: u32,
     /// A float array, or a base64 string when `encoding_format` was `base64`.
     pub embedding: Value,
+}
+
+impl Indexed for Embedding {
+    fn index_mut(&mut self) -> &mut u32 {
+        &mut self.index
+    }
 }
 
 fn embedding_object() -> String {
@@ -115,9 +127,9 @@ impl Embedding {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EmbeddingsUsage {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub prompt_tokens: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub total_tokens: u64,
 }
 
@@ -125,6 +137,18 @@ pub struct EmbeddingsUsage {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn lax_answers_are_read() {
+        let r: EmbeddingsResponse = serde_json::from_value(
+            json!({"data": [{"embedding": [0.5]}, {"embedding": [1.0], "index": null}]}),
+        )
+        .unwrap();
+        assert_eq!((r.object.as_str(), r.model.as_str()), ("list", ""));
+        assert_eq!((r.data[0].index, r.data[1].index), (0, 1));
+        assert_eq!(r.data[1].object, "embedding");
+        assert!(serde_json::from_value::<EmbeddingsResponse>(json!({"object": "list"})).is_err());
+    }
 
     #[test]
     fn input_forms() {

@@ -7,5 +7,6 @@
 pub mod chat;
 pub mod embeddings;
 pub mod error;
+mod lenient;
 
 pub use error::{ApiError, ErrorCode};

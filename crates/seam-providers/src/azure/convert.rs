@@ -2,14 +2,7 @@
 //! `model` Seam resolved) is a path segment, the API version a query parameter, and the key goes
 //! in an `api-key` header. Bodies and answers are OpenAI's, so they reuse `openai::convert`.
 
-use std::collections::VecDeque;
-
-use seam_types::chat::ChatChunk;
-
-use crate::ProviderError;
-use crate::http::{StreamDecoder, encode_segment};
-use crate::openai::convert::stream_event;
-use crate::sse::SseEvent;
+use crate::http::encode_segment;
 
 pub use crate::openai::convert::{chat_body, embeddings_body};
 
@@ -34,29 +27,20 @@ pub fn query(api_version: &str) -> String {
     format!("api-version={}", encode_segment(api_version))
 }
 
-/// Azure streams are OpenAI's: chunks, then `data: [DONE]`. Azure may open with a chunk whose
-/// `choices` is empty (prompt filter results); it passes through like any other.
-pub struct Decoder;
-
-impl StreamDecoder for Decoder {
-    fn event(
-        &mut self,
-        ev: SseEvent,
-        out: &mut VecDeque<ChatChunk>,
-    ) -> Result<bool, ProviderError> {
-        match stream_event(&ev)? {
-            Some(chunk) => {
-                out.push_back(chunk);
-                Ok(false)
-            }
-            None => Ok(true),
-        }
-    }
+/// Azure streams are OpenAI's: chunks, then `data: [DONE]`, decoded by OpenAI's decoder. Azure
+/// may open with a chunk whose `choices` is empty (prompt filter results); it passes through
+/// like any other.
+pub fn decoder(deployment: &str) -> crate::openai::Decoder {
+    crate::openai::Decoder(crate::openai::convert::Lax::new(deployment))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::VecDeque;
+
+    use crate::http::StreamDecoder;
+    use crate::sse::SseEvent;
     use seam_types::chat::ChatRequest;
     use serde_json::{Value, json};
 
@@ -113,12 +97,13 @@ mod tests {
             event: None,
             data: data.into(),
         };
+        let mut decoder = decoder("prod");
         let mut out = VecDeque::new();
         let filter = r#"{"id":"","object":"","created":0,"model":"","choices":[],"prompt_filter_results":[{"prompt_index":0}]}"#;
-        assert!(!Decoder.event(ev(filter), &mut out).unwrap());
+        assert!(!decoder.event(ev(filter), &mut out).unwrap());
         assert_eq!(out.len(), 1);
         assert!(out[0].choices.is_empty());
         assert!(out[0].extra.contains_key("prompt_filter_results"));
-        assert!(Decoder.event(ev("[DONE]"), &mut out).unwrap());
+        assert!(decoder.event(ev("[DONE]"), &mut out).unwrap());
     }
 }

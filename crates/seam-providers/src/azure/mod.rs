@@ -11,7 +11,7 @@ use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 use crate::http::{BaseUrl, UpstreamClient, decode_sse, read_json};
 use crate::{ChunkStream, ProviderError};
 
-use convert::{Decoder, Operation};
+use convert::Operation;
 
 pub struct Azure {
     base: BaseUrl,
@@ -47,7 +47,9 @@ impl Azure {
         let body = convert::chat_body(model, req, false)?;
         let url = self.url(model, Operation::ChatCompletions);
         let resp = self.client.post_json(&url, body).await?;
-        read_json(resp).await
+        let mut answer = read_json(resp).await?;
+        crate::openai::convert::complete(&mut answer, model);
+        Ok(answer)
     }
 
     pub async fn chat_stream(
@@ -58,7 +60,7 @@ impl Azure {
         let body = convert::chat_body(model, req, true)?;
         let url = self.url(model, Operation::ChatCompletions);
         let resp = self.client.post_json(&url, body).await?;
-        Ok(decode_sse(resp, Decoder))
+        Ok(decode_sse(resp, convert::decoder(model)))
     }
 
     pub async fn embeddings(
@@ -69,6 +71,8 @@ impl Azure {
         let body = convert::embeddings_body(model, req)?;
         let url = self.url(model, Operation::Embeddings);
         let resp = self.client.post_json(&url, body).await?;
-        read_json(resp).await
+        let mut answer = read_json(resp).await?;
+        crate::openai::convert::complete_embeddings(&mut answer, model);
+        Ok(answer)
     }
 }

@@ -23,9 +23,6 @@
 //! answers carry no id, so the adapter passes one in (from `x-amzn-requestid`). The stream decoder
 //! lives in `stream`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use seam_types::chat::{
     ChatCompletion, ChatRequest, Choice, Content, ContentPart, Extra, FunctionCall, Message, Role,
     ToolCall, ToolChoice, ToolChoiceMode, Usage,
@@ -55,14 +52,7 @@ pub fn path(model: &str, stream: bool) -> String {
 pub fn completion_id(request_id: Option<&str>) -> String {
     match request_id.filter(|id| !id.is_empty()) {
         Some(id) => format!("chatcmpl-{id}"),
-        None => {
-            static NEXT: AtomicU64 = AtomicU64::new(0);
-            let nanos = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos());
-            let n = NEXT.fetch_add(1, Ordering::Relaxed);
-            format!("chatcmpl-bedrock-{:x}{nanos:08x}{n:x}", crate::unix_now())
-        }
+        None => crate::fresh_id("chatcmpl-bedrock-"),
     }
 }
 

@@ -25,8 +25,6 @@
 //! `embeddings` (`batchEmbedContents`).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use seam_types::chat::{
     ChatCompletion, ChatRequest, Choice, Content, ContentPart, Extra, FunctionCall, Message, Role,
@@ -564,18 +562,8 @@ fn arguments(args: &Value) -> String {
 fn completion_id(resp: &GenerateResponse) -> String {
     match &resp.response_id {
         Some(id) => format!("chatcmpl-{id}"),
-        None => fresh_id(),
+        None => crate::fresh_id("chatcmpl-gemini-"),
     }
-}
-
-/// An id for an answer that came without one; the time and a process-wide counter keep it unique.
-fn fresh_id() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("chatcmpl-gemini-{:x}{nanos:08x}{n:x}", crate::unix_now())
 }
 
 pub fn completion(resp: &GenerateResponse, model: &str) -> ChatCompletion {

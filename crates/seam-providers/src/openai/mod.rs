@@ -14,6 +14,7 @@ use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 use crate::http::{StreamDecoder, UpstreamClient, decode_sse, read_json};
 use crate::sse::SseEvent;
 use crate::{ChunkStream, ProviderError};
+use convert::Lax;
 
 pub struct OpenAi {
     chat_url: reqwest::Url,
@@ -42,7 +43,9 @@ impl OpenAi {
     ) -> Result<ChatCompletion, ProviderError> {
         let body = convert::chat_body(model, req, false)?;
         let resp = self.client.post_json(&self.chat_url, body).await?;
-        read_json(resp).await
+        let mut answer = read_json(resp).await?;
+        convert::complete(&mut answer, model);
+        Ok(answer)
     }
 
     pub async fn chat_stream(
@@ -52,7 +55,7 @@ impl OpenAi {
     ) -> Result<ChunkStream, ProviderError> {
         let body = convert::chat_body(model, req, true)?;
         let resp = self.client.post_json(&self.chat_url, body).await?;
-        Ok(decode_sse(resp, Decoder))
+        Ok(decode_sse(resp, Decoder(Lax::new(model))))
     }
 
     pub async fn embeddings(
@@ -62,11 +65,16 @@ impl OpenAi {
     ) -> Result<EmbeddingsResponse, ProviderError> {
         let body = convert::embeddings_body(model, req)?;
         let resp = self.client.post_json(&self.embeddings_url, body).await?;
-        read_json(resp).await
+        let mut answer = read_json(resp).await?;
+        convert::complete_embeddings(&mut answer, model);
+        Ok(answer)
     }
 }
 
-struct Decoder;
+/// OpenAI's stream: chunks, then `data: [DONE]`. A body that ends without `[DONE]` after every
+/// choice has sent its finish reason is complete (some compatible servers never send it); one
+/// that ends earlier is cut.
+pub(crate) struct Decoder(pub(crate) Lax);
 
 impl StreamDecoder for Decoder {
     fn event(
@@ -75,11 +83,16 @@ impl StreamDecoder for Decoder {
         out: &mut VecDeque<ChatChunk>,
     ) -> Result<bool, ProviderError> {
         match convert::stream_event(&ev)? {
-            Some(chunk) => {
+            Some(mut chunk) => {
+                self.0.fill(&mut chunk);
                 out.push_back(chunk);
                 Ok(false)
             }
             None => Ok(true),
         }
+    }
+
+    fn end(&mut self, _out: &mut VecDeque<ChatChunk>) -> Result<bool, ProviderError> {
+        Ok(self.0.finished())
     }
 }
