@@ -5,10 +5,13 @@
 //! depends on that).
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::schema;
 use crate::{BackendConfig, StoreError};
+
+/// How long a statement, and opening a store, waits out another connection's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A parameter or column value, typed the same on both backends.
 #[derive(Clone, Debug, PartialEq)]
@@ -122,13 +125,14 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn open_sqlite(path: &Path) -> Result<Conn, StoreError> {
+    /// `busy`: how long a statement waits for another connection's lock before failing.
+    fn open_sqlite(path: &Path, busy: Duration) -> Result<Conn, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::new(format!("cannot create the database folder: {e}")))?;
         }
         let c = rusqlite::Connection::open(path)?;
-        c.busy_timeout(Duration::from_secs(10))?;
+        c.busy_timeout(busy)?;
         // WAL lets the writer, the CLI and readers work at once; FULL makes a commit durable
         // against power loss, not only against a crash of this process.
         c.pragma_update(None, "journal_mode", "WAL")?;
@@ -152,12 +156,56 @@ impl Conn {
     /// Connects to the configured backend and applies pending migrations: what every store
     /// handle ([`crate::AuditLog`], [`crate::KeyStore`]) does first.
     pub(crate) fn open_migrated(backend: &BackendConfig) -> Result<Conn, StoreError> {
-        let mut conn = match backend {
-            BackendConfig::Sqlite { path } => Conn::open_sqlite(path)?,
-            BackendConfig::Postgres { url } => Conn::open_postgres(url)?,
-        };
-        conn.migrate()?;
-        Ok(conn)
+        match backend {
+            BackendConfig::Sqlite { path } => Conn::open_sqlite_migrated(path, BUSY_TIMEOUT),
+            BackendConfig::Postgres { url } => {
+                let mut conn = Conn::open_postgres(url)?;
+                conn.migrate()?;
+                Ok(conn)
+            }
+        }
+    }
+
+    /// Opens and migrates a SQLite store, waiting up to `wait` for another process that holds
+    /// it (a `seam serve` starting or writing, `seam audit purge`). SQLite's busy handler covers
+    /// most waits, but not all: some lock conflicts (a WAL being recovered or reset after a
+    /// crash, a snapshot gone stale) fail at once, so the whole open is retried with backoff
+    /// until the deadline; past it, the error names the file.
+    pub(crate) fn open_sqlite_migrated(path: &Path, wait: Duration) -> Result<Conn, StoreError> {
+        let deadline = Instant::now() + wait;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let attempt =
+                Conn::open_sqlite(path, left.max(Duration::from_millis(1))).and_then(|mut c| {
+                    c.migrate()?;
+                    Ok(c)
+                });
+            match attempt {
+                Ok(c) => {
+                    if let Backend::Sqlite(raw) = &c.db {
+                        raw.busy_timeout(BUSY_TIMEOUT)?;
+                    }
+                    return Ok(c);
+                }
+                Err(e) if e.is_busy() && !left.is_zero() => {
+                    #[allow(
+                        clippy::disallowed_methods,
+                        reason = "the store is synchronous and runs off the async runtime; SQLite's own busy handler sleeps the same way"
+                    )]
+                    std::thread::sleep(pause.min(left));
+                    pause = (pause * 2).min(Duration::from_millis(250));
+                }
+                Err(e) if e.is_busy() => {
+                    return Err(StoreError::new(format!(
+                        "the SQLite store {} stayed locked by another process for {:.1} s while opening it ({e})",
+                        path.display(),
+                        wait.as_secs_f64()
+                    )));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     pub(crate) fn is_postgres(&self) -> bool {
@@ -327,4 +375,67 @@ fn pg_params(params: &[Val]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
         .iter()
         .map(|p| p as &(dyn postgres::types::ToSql + Sync))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    fn temp_db(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "seam-store-busy-{}-{name}-{}",
+            std::process::id(),
+            crate::now_ms()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("seam.db")
+    }
+
+    /// Another process's connection holding the write lock, as `seam serve` does mid-batch.
+    fn hold_write_lock(path: &Path) -> rusqlite::Connection {
+        let c = rusqlite::Connection::open(path).unwrap();
+        c.pragma_update(None, "journal_mode", "WAL").unwrap();
+        c.execute_batch("BEGIN EXCLUSIVE; CREATE TABLE held (x);")
+            .unwrap();
+        c
+    }
+
+    #[test]
+    fn opening_waits_out_a_lock() {
+        let path = temp_db("wait");
+        let holder = hold_write_lock(&path);
+        let release = std::thread::spawn(move || {
+            #[allow(clippy::disallowed_methods, reason = "a plain thread, not the runtime")]
+            std::thread::sleep(Duration::from_millis(300));
+            holder.execute_batch("COMMIT").unwrap();
+        });
+        let started = Instant::now();
+        let mut conn = Conn::open_sqlite_migrated(&path, Duration::from_secs(5)).unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(250));
+        release.join().unwrap();
+        let n = conn
+            .query_opt("SELECT COUNT(*) FROM schema_migrations", &[], |r| r.int(0))
+            .unwrap();
+        assert!(n.flatten().unwrap() > 0);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn a_lock_held_too_long_is_a_clear_error_naming_the_file() {
+        let path = temp_db("held");
+        let _holder = hold_write_lock(&path);
+        let Err(e) = Conn::open_sqlite_migrated(&path, Duration::from_millis(300)) else {
+            panic!("opened a locked store");
+        };
+        let msg = e.to_string();
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert!(msg.contains("locked by another process"), "{msg}");
+        assert!(
+            !e.is_busy(),
+            "the final error is a verdict, not a retryable state"
+        );
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
 }

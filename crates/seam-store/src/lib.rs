@@ -153,22 +153,41 @@ pub struct PurgeReport {
 
 /// A storage failure. Its message is one line and never carries a subject, a payload or a key.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct StoreError(String);
+#[error("{msg}")]
+pub struct StoreError {
+    msg: String,
+    /// SQLite said the database is busy or locked: another connection holds it.
+    busy: bool,
+}
 
 impl StoreError {
     /// For callers' own failures inside [`AuditLog::export`]'s callback; keep it one line and
     /// free of personal data.
     pub fn new(msg: impl Into<String>) -> StoreError {
         let msg: String = msg.into();
-        StoreError(msg.replace(['\n', '\r'], " "))
+        StoreError {
+            msg: msg.replace(['\n', '\r'], " "),
+            busy: false,
+        }
+    }
+
+    /// Whether another connection held the database (worth waiting out, not a broken store).
+    pub fn is_busy(&self) -> bool {
+        self.busy
     }
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
+        let busy = matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        );
         // rusqlite's messages name constraints and columns, never bound values.
-        StoreError::new(format!("sqlite: {e}"))
+        StoreError {
+            busy,
+            ..StoreError::new(format!("sqlite: {e}"))
+        }
     }
 }
 

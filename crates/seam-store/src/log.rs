@@ -9,8 +9,8 @@ use crate::crypto::{Keys, hex, sha256_hex};
 use crate::db::{Conn, RowRead, Val};
 use crate::stored::{PayloadState, RecordKind, StoredRecord};
 use crate::{
-    AuditRecord, BackendConfig, EraseReport, Payload, PurgeReport, Query, Retention,
-    RetentionClass, StoreConfig, StoreError, VerifyReport, now_ms,
+    AuditRecord, EraseReport, Payload, PurgeReport, Query, Retention, RetentionClass, StoreConfig,
+    StoreError, VerifyReport, now_ms,
 };
 
 /// A checkpoint is written whenever `seq` reaches a multiple of this.
@@ -54,11 +54,7 @@ impl AuditLog {
                 )));
             }
         }
-        let mut conn = match &cfg.backend {
-            BackendConfig::Sqlite { path } => Conn::open_sqlite(path)?,
-            BackendConfig::Postgres { url } => Conn::open_postgres(url)?,
-        };
-        conn.migrate()?;
+        let mut conn = Conn::open_migrated(&cfg.backend)?;
         let salt = meta_get_or_init(
             &mut conn,
             "subject_salt",
