@@ -20,4 +20,4 @@ pub mod stats;
 pub mod suite;
 pub mod template;
 
-pub use model::{Assertion, Context, EvalError, Grade, Judge, Output, Tokens};
+pub use model::{Assertion, AssertionSummary, Context, EvalError, Grade, Judge, Output, Tokens};

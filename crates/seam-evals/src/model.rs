@@ -46,8 +46,9 @@ pub struct Assertion {
     /// `value`, with `{{vars}}` already rendered in strings.
     pub value: Option<Value>,
     pub threshold: Option<f64>,
-    /// Weight in the test's score (default 1).
-    pub weight: f64,
+    /// `weight` as written; [`Assertion::score_weight`] is what the score uses. Kept unset so
+    /// that reports show only what the suite set (promptfoo's shape).
+    pub weight: Option<f64>,
     /// `metric`: a named score to report this assertion's score under.
     pub metric: Option<String>,
     /// `provider` for model-graded assertions (overrides the suite's judge).
@@ -58,14 +59,67 @@ pub struct Assertion {
     pub assert: Vec<Assertion>,
 }
 
+impl Assertion {
+    /// The weight in the test's score: `weight`, else 1.
+    pub fn score_weight(&self) -> f64 {
+        self.weight.unwrap_or(1.0)
+    }
+
+    /// The type as the suite wrote it, `not-` included.
+    pub fn type_name(&self) -> String {
+        if self.negate {
+            format!("not-{}", self.kind)
+        } else {
+            self.kind.clone()
+        }
+    }
+}
+
+/// Which assertion a grade is for, as reports name it: promptfoo's
+/// `componentResults[].assertion`, with only the fields the suite set. Provider and grading
+/// prompt are left out: they are configuration (an endpoint, perhaps a key), not the check.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AssertionSummary {
+    /// The type as written: `contains`, `not-icontains`, `llm-rubric`, `assert-set`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `value` with the test's `{{vars}}` rendered (the rubric, for model-graded types); absent
+    /// when the type took none (`is-json` without a schema, `assert-set`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+}
+
+impl From<&Assertion> for AssertionSummary {
+    fn from(a: &Assertion) -> Self {
+        AssertionSummary {
+            kind: a.type_name(),
+            value: a.value.clone(),
+            threshold: a.threshold,
+            weight: a.weight,
+            metric: a.metric.clone(),
+        }
+    }
+}
+
 /// The outcome of one assertion (or a whole test: its assertions combined).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Grade {
     pub pass: bool,
     /// 0..=1.
     pub score: f64,
-    /// Why, in words; never empty on failure.
+    /// Why, in words; never empty on failure. It does not name the assertion's type:
+    /// [`Grade::labelled_reason`] does, where the reason is shown apart from its assertion.
     pub reason: String,
+    /// The assertion graded; `None` for a whole test's combined grade (and in reports written
+    /// before assertions were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assertion: Option<AssertionSummary>,
     /// Scores by `metric` name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub named_scores: BTreeMap<String, f64>,
@@ -91,9 +145,19 @@ impl Grade {
             pass,
             score,
             reason: reason.into(),
+            assertion: None,
             named_scores: BTreeMap::new(),
             components: Vec::new(),
             judge_tokens: None,
+        }
+    }
+
+    /// The reason prefixed with the assertion's type (`contains: output does not contain
+    /// "Paris"`), for lists of reasons where the assertion is not beside it.
+    pub fn labelled_reason(&self) -> String {
+        match &self.assertion {
+            Some(a) => format!("{}: {}", a.kind, self.reason),
+            None => self.reason.clone(),
         }
     }
 }

@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Tokens;
 use crate::runner::{CaseResult, Run};
 use crate::stats::{self, Interval, McNemar, PairedDiff, Verdict};
+use crate::{Grade, Tokens};
 
 /// Confidence of every interval in a report.
 pub const CONFIDENCE: f64 = 0.95;
@@ -453,14 +453,32 @@ impl Report {
         if !failures.is_empty() {
             let _ = writeln!(s, "\n### Failures ({})\n", failures.len());
             for c in failures.iter().take(20) {
-                let _ = writeln!(
+                let _ = write!(
                     s,
-                    "- **{}** ({} | {}): {}",
+                    "- **{}** ({} | {})",
                     md_cell(&case_name(c)),
                     md_cell(&c.provider),
                     md_cell(&c.prompt),
-                    md_cell(&why(c))
                 );
+                let failed = failing(c);
+                if failed.is_empty() {
+                    let _ = writeln!(s, ": {}", md_cell(&why(c)));
+                }
+                for f in &failed {
+                    let value = f
+                        .value
+                        .as_ref()
+                        .map_or(String::new(), |v| format!(" {}", md_code(v)));
+                    let _ = write!(
+                        s,
+                        "\n  - {}{value}: {}",
+                        md_code(&f.kind),
+                        md_cell(f.reason)
+                    );
+                }
+                if !failed.is_empty() {
+                    s.push('\n');
+                }
             }
             if failures.len() > 20 {
                 let _ = writeln!(
@@ -513,15 +531,24 @@ impl Report {
                         xml(e)
                     );
                 } else {
+                    // The body: each failing assertion with its value, then the output.
+                    let mut body = String::new();
+                    for f in failing(c) {
+                        let value = f.value.map_or(String::new(), |v| format!(" ({v})"));
+                        let _ = writeln!(body, "{}{value}: {}", f.kind, f.reason);
+                    }
+                    if let Some(o) = &c.output {
+                        let _ = write!(
+                            body,
+                            "\noutput:\n{}",
+                            o.text.chars().take(2000).collect::<String>()
+                        );
+                    }
                     let _ = writeln!(
                         s,
                         ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
                         xml(&why(c)),
-                        xml(&c.output.as_ref().map_or(String::new(), |o| o
-                            .text
-                            .chars()
-                            .take(2000)
-                            .collect()))
+                        xml(&body)
                     );
                 }
             }
@@ -620,7 +647,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;
                     .chars()
                     .take(1000)
                     .collect())),
-                xml(&if c.pass { String::new() } else { why(c) })
+                reason_html(c)
             );
         }
         s.push_str("</table></body></html>\n");
@@ -694,7 +721,8 @@ fn case_name(c: &CaseResult) -> String {
     }
 }
 
-/// Why a case failed: its error, or its failing assertions' reasons.
+/// Why a case failed, on one line: its error, or its failing assertions as `type: reason`
+/// (JUnit's failure message begins with the first one's type).
 fn why(c: &CaseResult) -> String {
     if let Some(e) = &c.error {
         return e.clone();
@@ -702,16 +730,95 @@ fn why(c: &CaseResult) -> String {
     let Some(g) = &c.grade else {
         return String::new();
     };
-    let failing: Vec<&str> = g
-        .components
+    let failed: Vec<String> = failing(c)
         .iter()
-        .filter(|x| !x.pass)
-        .map(|x| x.reason.as_str())
+        .map(|f| format!("{}: {}", f.kind, f.reason))
         .collect();
-    if failing.is_empty() {
+    if failed.is_empty() {
         g.reason.clone()
     } else {
-        failing.join("; ")
+        failed.join("; ")
+    }
+}
+
+/// The reason cell of the HTML cases table: a failing case's error, or each failing assertion
+/// as type, value and reason.
+fn reason_html(c: &CaseResult) -> String {
+    if c.pass {
+        return String::new();
+    }
+    let failed = failing(c);
+    if c.error.is_some() || failed.is_empty() {
+        return xml(&why(c));
+    }
+    let mut s = String::new();
+    for f in failed {
+        let value = f
+            .value
+            .map_or(String::new(), |v| format!(" <code>{}</code>", xml(&v)));
+        let _ = write!(
+            s,
+            "<div><code>{}</code>{value}: {}</div>",
+            xml(&f.kind),
+            xml(f.reason)
+        );
+    }
+    s
+}
+
+/// A failing assertion as the reports list it.
+struct Failure<'a> {
+    /// The type as written; an `assert-set` member's after the set's (`assert-set › contains`).
+    kind: String,
+    /// The value, shortened for a line of text ([`value_excerpt`]).
+    value: Option<String>,
+    reason: &'a str,
+}
+
+/// A case's failing assertions, in suite order. An `assert-set` is listed by its failing
+/// members, and itself only when its threshold decided (the aggregate score is then a reason
+/// the members don't give) or no member failed. Results written before assertions were
+/// recorded list their reasons under the type `assertion`.
+fn failing(c: &CaseResult) -> Vec<Failure<'_>> {
+    let mut out = Vec::new();
+    if let Some(g) = &c.grade {
+        collect_failures(g, "", &mut out);
+    }
+    out
+}
+
+fn collect_failures<'a>(g: &'a Grade, parent: &str, out: &mut Vec<Failure<'a>>) {
+    for c in g.components.iter().filter(|c| !c.pass) {
+        let a = c.assertion.as_ref();
+        let own = a.map_or("assertion", |a| a.kind.as_str());
+        let kind = if parent.is_empty() {
+            own.to_owned()
+        } else {
+            format!("{parent} › {own}")
+        };
+        let members_failed = c.components.iter().any(|m| !m.pass);
+        if !members_failed || a.is_some_and(|a| a.threshold.is_some()) {
+            out.push(Failure {
+                kind: kind.clone(),
+                value: a.and_then(|a| a.value.as_ref()).map(value_excerpt),
+                reason: &c.reason,
+            });
+        }
+        collect_failures(c, &kind, out);
+    }
+}
+
+/// An assertion's value on one short line: a string quoted with its escapes visible, anything
+/// else as compact JSON, cut at 80 characters.
+fn value_excerpt(v: &serde_json::Value) -> String {
+    const MAX: usize = 80;
+    let text = match v {
+        serde_json::Value::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    };
+    match text.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text,
     }
 }
 
@@ -732,10 +839,58 @@ fn xml(s: &str) -> String {
     out
 }
 
+/// `s` as a Markdown code span, fenced by more backticks than any run inside it, so nothing in
+/// it is read as markup.
+fn md_code(s: &str) -> String {
+    let longest = s.split(|ch| ch != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if s.starts_with('`') || s.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{}{pad}{fence}", s.replace('\n', " "))
+}
+
 fn md_cell(s: &str) -> String {
     s.replace('|', "\\|")
         .replace('\n', " ")
         .chars()
         .take(300)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn values_are_short_one_line_excerpts() {
+        let long = "é".repeat(100);
+        let cases = [
+            (json!("Paris"), "\"Paris\"".to_owned()),
+            (json!("a\nb \"q\""), r#""a\nb \"q\"""#.to_owned()),
+            (json!({"max": 3}), r#"{"max":3}"#.to_owned()),
+            (json!(0.5), "0.5".to_owned()),
+            (json!(long), format!("\"{}…", "é".repeat(79))),
+        ];
+        for (value, want) in cases {
+            assert_eq!(value_excerpt(&value), want, "{value}");
+        }
+    }
+
+    #[test]
+    fn code_spans_hold_any_backticks() {
+        let cases = [
+            ("contains", "`contains`"),
+            ("a`b", "``a`b``"),
+            ("``x``", "``` ``x`` ```"),
+            ("a\nb", "`a b`"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(md_code(text), want, "{text}");
+        }
+    }
 }

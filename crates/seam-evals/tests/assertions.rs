@@ -388,15 +388,16 @@ async fn not_inverts_pass_and_score() {
     assert!(!plain.pass);
     assert!((negated.score - 0.5).abs() < 1e-9);
     assert!(negated.pass);
-    assert!(
-        negated.reason.starts_with("not-rouge-n: "),
-        "{}",
-        negated.reason
+    // The reason states the fact; the grade's assertion names the negated type.
+    assert_eq!(
+        negated.labelled_reason(),
+        "not-rouge-n: ROUGE-1 recall 0.50 < threshold 0.75"
     );
 
     let g = check(&json!({"type": "not-contains", "value": "cat"}), &out).await;
     assert_eq!((g.pass, g.score), (false, 0.0));
-    assert_eq!(g.reason, "not-contains: output contains \"cat\"");
+    assert_eq!(g.reason, "output contains \"cat\"");
+    assert_eq!(g.labelled_reason(), "not-contains: output contains \"cat\"");
 }
 
 #[tokio::test]
@@ -921,7 +922,7 @@ fn parse_keeps_the_fields() {
     assert_eq!(a.kind, "llm-rubric");
     assert!(a.negate);
     assert_eq!(a.value, Some(json!("is polite")));
-    assert_eq!((a.threshold, a.weight), (Some(0.8), 2.0));
+    assert_eq!((a.threshold, a.weight), (Some(0.8), Some(2.0)));
     assert_eq!(a.metric.as_deref(), Some("tone"));
     assert_eq!(a.provider, Some(json!("openai:gpt-4o-mini")));
     assert!(a.rubric_prompt.is_some());
@@ -932,7 +933,9 @@ fn parse_keeps_the_fields() {
         "t",
     )
     .unwrap();
-    assert_eq!((a.weight, a.threshold, a.negate), (1.0, None, false));
+    // An unset weight stays unset (reports show only what the suite set) and scores as 1.
+    assert_eq!((a.weight, a.threshold, a.negate), (None, None, false));
+    assert_eq!(a.score_weight(), 1.0);
     assert!(parse(&json!({"type": "regex", "value": "{{pattern}}"}), "t").is_ok());
 }
 

@@ -5,9 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use seam_evals::cache::Cache;
+use seam_evals::report::{self, Report};
 use seam_evals::runner::{Options, run};
 use seam_evals::suite::Suite;
 use seam_testkit::MockUpstream;
+use serde_json::{Value, json};
 
 fn suite(mock: &MockUpstream) -> Suite {
     let yaml = format!(
@@ -117,4 +119,175 @@ async fn a_suite_against_the_mock_retries_grades_and_replays() {
         0
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Issue 12: a failing case's reports say which assertion failed, not only why.
+fn failing_suite(mock: &MockUpstream) -> Suite {
+    let yaml = format!(
+        r#"
+prompts: ["Capital of {{{{country}}}}?"]
+providers:
+  - id: openai:chat:gpt-mock
+    label: mock
+    config: {{apiBaseUrl: {base}}}
+tests:
+  - description: capital
+    vars: {{country: France, city: Paris}}
+    assert:
+      - type: contains
+        value: "{{{{city}}}}"
+        threshold: 0.8
+        weight: 2
+        metric: accuracy
+      - type: is-json
+  - description: tone
+    vars: {{country: Spain}}
+    assert:
+      - type: not-icontains
+        value: CAPITAL
+  - description: markup
+    vars: {{country: Peru}}
+    assert:
+      - type: assert-set
+        assert:
+          - type: contains
+            value: '<b>"&`x`'
+          - type: contains
+            value: Peru
+"#,
+        base = mock.openai_base_url()
+    );
+    Suite::parse(&yaml, std::path::Path::new(".")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn failing_cases_name_their_assertions_in_every_report() {
+    let mock = MockUpstream::start().await.unwrap();
+    let run = run(&failing_suite(&mock), &Options::default(), &|_, _| {})
+        .await
+        .unwrap();
+    assert!(run.results.iter().all(|c| !c.pass), "{run:?}");
+    let report = report::build(run, None, None, 42);
+
+    // JSON: every component carries its assertion, with exactly the fields the suite set and
+    // `value` rendered; assert-set members carry their own under the set's.
+    let json: Value = serde_json::from_str(&report.to_json()).unwrap();
+    let components = |description: &str| {
+        json["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["description"] == description)
+            .unwrap()["grade"]["components"]
+            .clone()
+    };
+    let capital = components("capital");
+    let cases = [
+        (
+            &capital[0]["assertion"],
+            json!({"type": "contains", "value": "Paris", "threshold": 0.8, "weight": 2.0, "metric": "accuracy"}),
+        ),
+        (&capital[1]["assertion"], json!({"type": "is-json"})),
+        (
+            &components("tone")[0]["assertion"],
+            json!({"type": "not-icontains", "value": "CAPITAL"}),
+        ),
+        (
+            &components("markup")[0]["assertion"],
+            json!({"type": "assert-set"}),
+        ),
+        (
+            &components("markup")[0]["components"][0]["assertion"],
+            json!({"type": "contains", "value": "<b>\"&`x`"}),
+        ),
+    ];
+    for (got, want) in cases {
+        assert_eq!(*got, want);
+    }
+    assert_eq!(capital[0]["reason"], "output does not contain \"Paris\"");
+    assert!(json["results"][0]["grade"].get("assertion").is_none());
+
+    // JUnit: the failure message begins with the failing assertion's type; the body lists each
+    // failing assertion with its value. Markup in values is escaped.
+    let junit = report.to_junit();
+    let cases = [
+        "<failure message=\"contains: output does not contain &quot;Paris&quot;; is-json: output is not valid JSON",
+        "contains (&quot;Paris&quot;): output does not contain &quot;Paris&quot;\n",
+        "<failure message=\"not-icontains: output contains &quot;CAPITAL&quot; (ignoring case)\">",
+        "<failure message=\"assert-set › contains: output does not contain &quot;&lt;b&gt;",
+    ];
+    for want in cases {
+        assert!(junit.contains(want), "{want}\n{junit}");
+    }
+    assert!(!junit.contains("<b>"), "{junit}");
+
+    // HTML and Markdown: each failing assertion as type, value and reason, escaped.
+    let html = report.to_html();
+    let md = report.to_markdown();
+    let cases = [
+        (
+            &html,
+            "<div><code>contains</code> <code>&quot;Paris&quot;</code>: output does not contain &quot;Paris&quot;</div>",
+        ),
+        (&html, "<div><code>is-json</code>: output is not valid JSON"),
+        (
+            &html,
+            "<code>assert-set › contains</code> <code>&quot;&lt;b&gt;\\&quot;&amp;`x`&quot;</code>",
+        ),
+        (
+            &md,
+            "\n  - `contains` `\"Paris\"`: output does not contain \"Paris\"\n",
+        ),
+        (
+            &md,
+            "\n  - `not-icontains` `\"CAPITAL\"`: output contains \"CAPITAL\" (ignoring case)\n",
+        ),
+        (&md, "\n  - `assert-set › contains` ``\"<b>\\\"&`x`\"``: "),
+    ];
+    for (text, want) in cases {
+        assert!(text.contains(want), "{want}\n{text}");
+    }
+    assert!(!html.contains("<b>\\\""), "{html}");
+}
+
+#[tokio::test]
+async fn a_results_file_without_assertions_still_loads_as_a_baseline() {
+    let mock = MockUpstream::start().await.unwrap();
+    let suite = failing_suite(&mock);
+    let first = report::build(
+        run(&suite, &Options::default(), &|_, _| {}).await.unwrap(),
+        None,
+        None,
+        42,
+    );
+    // A results file from before assertions were recorded: the same, without `assertion`.
+    let mut old: Value = serde_json::from_str(&first.to_json()).unwrap();
+    strip(&mut old, "assertion");
+    assert!(!old.to_string().contains("\"assertion\""));
+    let baseline: Report = serde_json::from_value(old).unwrap();
+    let again = run(&suite, &Options::default(), &|_, _| {}).await.unwrap();
+    let report = report::build(again, Some(&baseline), None, 42);
+    assert_eq!(report.comparisons.len(), 1);
+    assert_eq!(report.comparisons[0].pairs, 3);
+    // Its failures still show in the reports, under a generic name.
+    let junit = Report {
+        results: baseline.results,
+        ..report
+    }
+    .to_junit();
+    assert!(
+        junit.contains("<failure message=\"assertion: output does not contain &quot;Paris&quot;"),
+        "{junit}"
+    );
+}
+
+fn strip(v: &mut Value, key: &str) {
+    match v {
+        Value::Object(o) => {
+            o.remove(key);
+            o.values_mut().for_each(|x| strip(x, key));
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| strip(x, key)),
+        _ => {}
+    }
 }

@@ -114,15 +114,16 @@ fn grade_boxed<'a>(
         } else {
             match evaluate(a, out, ctx)
                 .await
-                .map_err(|e| locate(e, &type_name(a)))?
+                .map_err(|e| locate(e, &a.type_name()))?
             {
-                Outcome::Verdict(g) if a.negate => negated(&a.kind, g),
+                Outcome::Verdict(g) if a.negate => negated(g),
                 Outcome::Verdict(g) | Outcome::Undecided(g) => g,
             }
         };
         if let Some(metric) = &a.metric {
             g.named_scores.insert(metric.clone(), g.score);
         }
+        g.assertion = Some(a.into());
         Ok(g)
     }
     .boxed()
@@ -166,10 +167,11 @@ fn deterministic(a: &Assertion, out: &Output) -> Result<Outcome, EvalError> {
     }
 }
 
-fn negated(kind: &str, mut g: Grade) -> Grade {
+/// The reason stays a fact about the output (`output contains "cat"`); the grade's assertion,
+/// `not-contains`, says what was expected of it.
+fn negated(mut g: Grade) -> Grade {
     g.pass = !g.pass;
     g.score = 1.0 - g.score;
-    g.reason = format!("not-{kind}: {}", g.reason);
     g
 }
 
@@ -185,12 +187,13 @@ fn combine(asserts: &[Assertion], grades: Vec<Grade>, threshold: Option<f64>) ->
     let mut metrics: BTreeMap<String, [f64; 4]> = BTreeMap::new();
     let mut judge_tokens = None;
     for (a, g) in asserts.iter().zip(&grades) {
-        total += a.weight * g.score;
-        total_weight += a.weight;
+        let weight = a.score_weight();
+        total += weight * g.score;
+        total_weight += weight;
         for (name, score) in &g.named_scores {
             let m = metrics.entry(name.clone()).or_default();
-            m[0] += a.weight * score;
-            m[1] += a.weight;
+            m[0] += weight * score;
+            m[1] += weight;
             m[2] += score;
             m[3] += 1.0;
         }
@@ -215,10 +218,10 @@ fn combine(asserts: &[Assertion], grades: Vec<Grade>, threshold: Option<f64>) ->
         }
         None if all_pass => (true, "all assertions passed".to_owned()),
         None => {
-            let failed: Vec<&str> = grades
+            let failed: Vec<String> = grades
                 .iter()
                 .filter(|g| !g.pass)
-                .map(|g| g.reason.as_str())
+                .map(Grade::labelled_reason)
                 .collect();
             (false, failed.join("; "))
         }
@@ -238,6 +241,7 @@ fn combine(asserts: &[Assertion], grades: Vec<Grade>, threshold: Option<f64>) ->
         pass,
         score,
         reason,
+        assertion: None,
         named_scores,
         components: grades,
         judge_tokens,
@@ -252,15 +256,6 @@ fn add_tokens(a: Option<Tokens>, b: Option<Tokens>) -> Option<Tokens> {
             total: a.total + b.total,
         }),
         (a, b) => a.or(b),
-    }
-}
-
-/// The type as the suite wrote it, `not-` included.
-fn type_name(a: &Assertion) -> String {
-    if a.negate {
-        format!("not-{}", a.kind)
-    } else {
-        a.kind.clone()
     }
 }
 

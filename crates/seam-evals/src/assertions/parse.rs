@@ -143,11 +143,10 @@ fn number(fields: &Map<String, Value>, name: &str) -> Result<Option<f64>, EvalEr
     }
 }
 
-fn weight(fields: &Map<String, Value>) -> Result<f64, EvalError> {
+fn weight(fields: &Map<String, Value>) -> Result<Option<f64>, EvalError> {
     match number(fields, "weight")? {
-        None => Ok(1.0),
-        Some(w) if w >= 0.0 => Ok(w),
-        Some(_) => Err(bad("weight", "`weight` must be 0 or more")),
+        Some(w) if w < 0.0 => Err(bad("weight", "`weight` must be 0 or more")),
+        w => Ok(w),
     }
 }
 
