@@ -1,13 +1,49 @@
 //! Checksums and structural rules that turn a well-formed candidate into a confirmed one.
 //!
-//! Pure functions over ASCII bytes with separators already removed; each returns `false` for
-//! anything malformed (wrong length, a non-digit) rather than panicking, so detectors can call them
-//! on raw candidates.
+//! Pure functions over ASCII bytes with separators already removed; each returns `false` (or
+//! [`Verdict::Invalid`]) for anything malformed (wrong length, a non-digit) rather than panicking,
+//! so detectors can call them on raw candidates.
+//!
+//! National ids with issuance rules return a [`Verdict`] rather than a `bool`, because the two
+//! kinds of rule mean different things: a failed checksum says the value is not that entity, while
+//! a range that was never assigned only says nobody holds it. Typos, test data and made-up numbers
+//! fall in such ranges, and next to the word "SSN" they are still what a policy has to stop.
 
 use ring::digest;
 
 fn all_digits(d: &[u8]) -> bool {
     !d.is_empty() && d.iter().all(u8::is_ascii_digit)
+}
+
+/// One digit repeated (`000000000`, `111111111`): a placeholder, never anyone's number.
+fn placeholder(d: &[u8]) -> bool {
+    d.iter().all(|&b| b == d[0])
+}
+
+/// What a validator makes of a candidate that already has the entity's layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Passes every rule.
+    Valid,
+    /// Passes the checksum, where the entity has one, but breaks an issuance rule: a range,
+    /// prefix or letter never assigned. Detectors report it only after one of the entity's
+    /// context words, at a score that only the context word lifts over the default threshold.
+    Unissued,
+    /// Not this entity: malformed, a failed checksum, or a published sample or placeholder that
+    /// stands for no one even next to a context word.
+    Invalid,
+}
+
+impl Verdict {
+    /// `Valid` when every issuance rule holds, else `Unissued`; for a value already known to be
+    /// well-formed and checksum-valid.
+    fn issued(rules_hold: bool) -> Self {
+        if rules_hold {
+            Verdict::Valid
+        } else {
+            Verdict::Unissued
+        }
+    }
 }
 
 fn val(b: u8) -> u32 {
@@ -115,23 +151,13 @@ pub fn tfn(d: &[u8]) -> bool {
     all_digits(d) && weighted(d, weights) % 11 == 0
 }
 
-/// German Steuer-IdNr: first digit not 0; in the first ten digits exactly one digit appears two
-/// or three times (never three in a row) and the rest at most once; ISO 7064 MOD 11,10 check.
-pub fn de_tax_id(d: &[u8]) -> bool {
-    if d.len() != 11 || !all_digits(d) || d[0] == b'0' {
-        return false;
-    }
-    let mut counts = [0u8; 10];
-    for &b in &d[..10] {
-        counts[(b - b'0') as usize] += 1;
-    }
-    let repeated: Vec<usize> = (0..10).filter(|&i| counts[i] > 1).collect();
-    let [r] = repeated[..] else {
-        return false;
-    };
-    if counts[r] > 3 || (counts[r] == 3 && d[..10].windows(3).any(|w| w[0] == w[1] && w[1] == w[2]))
-    {
-        return false;
+/// German Steuer-IdNr: eleven digits, the last an ISO 7064 MOD 11,10 check digit (`Invalid`
+/// when it fails). Numbers are issued with a first digit other than 0 and, in the first ten
+/// digits, exactly one digit appearing two or three times (never three in a row) and the rest at
+/// most once; a number breaking that is `Unissued`.
+pub fn de_tax_id(d: &[u8]) -> Verdict {
+    if d.len() != 11 || !all_digits(d) || placeholder(d) {
+        return Verdict::Invalid;
     }
     let mut product = 10;
     for &b in &d[..10] {
@@ -145,7 +171,22 @@ pub fn de_tax_id(d: &[u8]) -> bool {
         10 => 0,
         c => c,
     };
-    check == val(d[10])
+    if check != val(d[10]) {
+        return Verdict::Invalid;
+    }
+    let mut counts = [0u8; 10];
+    for &b in &d[..10] {
+        counts[(b - b'0') as usize] += 1;
+    }
+    let repeated: Vec<usize> = (0..10).filter(|&i| counts[i] > 1).collect();
+    let one_repeat = match repeated[..] {
+        [r] => {
+            counts[r] == 2
+                || (counts[r] == 3 && !d[..10].windows(3).any(|w| w[0] == w[1] && w[1] == w[2]))
+        }
+        _ => false,
+    };
+    Verdict::issued(d[0] != b'0' && one_repeat)
 }
 
 /// Spanish DNI (8 digits + letter) and NIE (X/Y/Z + 7 digits + letter): the letter is the number
@@ -212,29 +253,55 @@ pub fn sg_nric(s: &[u8]) -> bool {
     table[(sum % 11) as usize] == *letter
 }
 
-/// US SSN structure (no checksum exists): area not 000, 666 or 9xx, group not 00, serial not
-/// 0000, and not one of the numbers published in advertising or used as examples.
-pub fn us_ssn(d: &[u8]) -> bool {
+/// US SSN (no checksum exists). The numbers published in advertising or as examples, and one
+/// digit repeated, are `Invalid` whatever surrounds them. Area 000, 666 or 9xx, group 00 and
+/// serial 0000 were never issued: `Unissued`.
+pub fn us_ssn(d: &[u8]) -> Verdict {
     const PUBLISHED: [&[u8]; 4] = [b"078051120", b"219099999", b"457555462", b"123456789"];
-    if d.len() != 9 || !all_digits(d) {
-        return false;
+    if d.len() != 9 || !all_digits(d) || PUBLISHED.contains(&d) || placeholder(d) {
+        return Verdict::Invalid;
     }
     let area = &d[..3];
-    area != b"000"
-        && area != b"666"
-        && area[0] != b'9'
-        && &d[3..5] != b"00"
-        && &d[5..] != b"0000"
-        && !PUBLISHED.contains(&d)
-        && d.iter().any(|&b| b != d[0])
+    Verdict::issued(
+        area != b"000"
+            && area != b"666"
+            && area[0] != b'9'
+            && &d[3..5] != b"00"
+            && &d[5..] != b"0000",
+    )
 }
 
-/// US ITIN: area 9xx and a group in 50–65, 70–88, 90–92 or 94–99.
-pub fn us_itin(d: &[u8]) -> bool {
-    if d.len() != 9 || !all_digits(d) || d[0] != b'9' {
-        return false;
+/// US ITIN (no checksum exists). Area 9xx is what makes a nine-digit number an ITIN rather than
+/// an SSN, so any other area is `Invalid` here and left to [`us_ssn`]; so is one digit repeated.
+/// Groups outside 50–65, 70–88, 90–92 and 94–99 were never issued: `Unissued`.
+pub fn us_itin(d: &[u8]) -> Verdict {
+    if d.len() != 9 || !all_digits(d) || d[0] != b'9' || placeholder(d) {
+        return Verdict::Invalid;
     }
-    matches!(val(d[3]) * 10 + val(d[4]), 50..=65 | 70..=88 | 90..=92 | 94..=99)
+    Verdict::issued(matches!(
+        val(d[3]) * 10 + val(d[4]),
+        50..=65 | 70..=88 | 90..=92 | 94..=99
+    ))
+}
+
+/// Aadhaar: twelve digits with a Verhoeff check digit (`Invalid` when it fails, or for one digit
+/// repeated). UIDAI never issues numbers starting with 0 or 1: `Unissued`.
+pub fn aadhaar(d: &[u8]) -> Verdict {
+    if d.len() != 12 || !verhoeff(d) || placeholder(d) {
+        return Verdict::Invalid;
+    }
+    Verdict::issued(d[0] >= b'2')
+}
+
+/// Canadian SIN: nine digits with Luhn (`Invalid` when it fails, for one digit repeated, and for
+/// `046 454 286`, the specimen number printed in Service Canada's examples). First digits 0 and
+/// 8 are not assigned to people: `Unissued`.
+pub fn ca_sin(d: &[u8]) -> Verdict {
+    const SPECIMEN: &[u8] = b"046454286";
+    if d.len() != 9 || !luhn(d) || placeholder(d) || d == SPECIMEN {
+        return Verdict::Invalid;
+    }
+    Verdict::issued(!matches!(d[0], b'0' | b'8'))
 }
 
 /// North American numbering plan, 10 digits: area code and exchange start with 2–9 and are not
@@ -250,24 +317,36 @@ pub fn nanp(d: &[u8]) -> bool {
         && !n11(&d[3..6])
 }
 
-/// UK National Insurance number letters: prefix letters from the allowed sets, not an
-/// administrative prefix, suffix A–D. Takes the two prefix letters and the suffix.
-pub fn uk_nino(prefix: [u8; 2], suffix: u8) -> bool {
+/// UK National Insurance number, from its prefix letters and suffix (no checksum exists). The
+/// prefix QQ is HMRC's for examples (`QQ 12 34 56 C`): `Invalid`, as is anything but letters.
+/// Issued numbers have a first letter other than D, F, I, Q, U, V, a second other than D, F, I,
+/// O, Q, U, V, not an administrative pair (BG, GB, KN, NK, NT, TN, ZZ), and a suffix A–D; a
+/// number breaking that is `Unissued`.
+pub fn uk_nino(prefix: [u8; 2], suffix: u8) -> Verdict {
     let [a, b] = prefix.map(|c| c.to_ascii_uppercase());
-    let first_ok = a.is_ascii_uppercase() && !b"DFIQUV".contains(&a);
-    let second_ok = b.is_ascii_uppercase() && !b"DFIOQUV".contains(&b);
+    let suffix = suffix.to_ascii_uppercase();
+    if ![a, b, suffix].iter().all(u8::is_ascii_uppercase) || [a, b] == *b"QQ" {
+        return Verdict::Invalid;
+    }
+    let first_ok = !b"DFIQUV".contains(&a);
+    let second_ok = !b"DFIOQUV".contains(&b);
     let banned = [*b"BG", *b"GB", *b"KN", *b"NK", *b"NT", *b"TN", *b"ZZ"].contains(&[a, b]);
-    first_ok && second_ok && !banned && matches!(suffix.to_ascii_uppercase(), b'A'..=b'D')
+    Verdict::issued(first_ok && second_ok && !banned && matches!(suffix, b'A'..=b'D'))
 }
 
-/// Indian PAN: five letters, four digits, a letter; the fourth letter is the holder type
-/// (person, company, HUF, firm, AOP, trust, BOI, local authority, juridical person, government).
-pub fn in_pan(s: &[u8]) -> bool {
-    s.len() == 10
+/// Indian PAN: five uppercase letters, four digits, an uppercase letter (anything else is
+/// `Invalid`; no checksum exists). The fourth letter is the holder type (person, company, HUF,
+/// firm, AOP, trust, BOI, local authority, juridical person, government); any other was never
+/// issued: `Unissued`.
+pub fn in_pan(s: &[u8]) -> Verdict {
+    let shaped = s.len() == 10
         && s[..5].iter().all(u8::is_ascii_uppercase)
         && all_digits(&s[5..9])
-        && s[9].is_ascii_uppercase()
-        && b"PCHFATBLJG".contains(&s[3])
+        && s[9].is_ascii_uppercase();
+    if !shaped {
+        return Verdict::Invalid;
+    }
+    Verdict::issued(b"PCHFATBLJG".contains(&s[3]))
 }
 
 const BASE58: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
@@ -379,6 +458,14 @@ mod tests {
         }
     }
 
+    use Verdict::{Invalid, Unissued, Valid};
+
+    fn verdicts(f: fn(&[u8]) -> Verdict, cases: &[(&str, Verdict)]) {
+        for (v, want) in cases {
+            assert_eq!(f(v.as_bytes()), *want, "{v}");
+        }
+    }
+
     #[test]
     fn luhn_table() {
         check(
@@ -435,17 +522,29 @@ mod tests {
 
     #[test]
     fn de_tax_id_table() {
-        check(
+        verdicts(
             de_tax_id,
             &[
-                "86095742719",
-                "47036892816",
-                "65929970489",
-                "57549285017",
-                "25768131411",
+                ("86095742719", Valid),
+                ("47036892816", Valid),
+                ("65929970489", Valid),
+                ("57549285017", Valid),
+                ("25768131411", Valid),
+                // Check digit right, issuance rules broken: no repeated digit, a digit three
+                // times in a row, four times, ten times, a leading zero.
+                ("12345678903", Unissued),
+                ("11123456786", Unissued),
+                ("11112345678", Unissued),
+                ("11111111119", Unissued),
+                ("06095742715", Unissued),
+                // Check digit wrong; one digit throughout; malformed.
+                ("86095742718", Invalid),
+                ("11123456785", Invalid),
+                ("06095742719", Invalid),
+                ("00000000000", Invalid),
+                ("8609574271", Invalid),
+                ("8609574271a", Invalid),
             ],
-            // Bad check digit; leading zero; no repeated digit; a digit three times in a row.
-            &["86095742718", "06095742719", "12345678903", "11123456785"],
         );
     }
 
@@ -496,29 +595,84 @@ mod tests {
 
     #[test]
     fn us_ssn_table() {
-        check(
+        verdicts(
             us_ssn,
-            &["536906789", "001010001", "899999999"],
             &[
-                "000123456",
-                "666123456",
-                "912345678",
-                "536006789",
-                "536900000",
-                "078051120",
-                "123456789",
-                "111111111",
-                "53690678",
+                ("536906789", Valid),
+                ("001010001", Valid),
+                ("899999999", Valid),
+                // Never issued: area 000, 666, 9xx; group 00; serial 0000.
+                ("000123456", Unissued),
+                ("666123456", Unissued),
+                ("912345678", Unissued),
+                ("914276083", Unissued),
+                ("536006789", Unissued),
+                ("536900000", Unissued),
+                // Published examples and placeholders, whatever the context; malformed.
+                ("078051120", Invalid),
+                ("219099999", Invalid),
+                ("457555462", Invalid),
+                ("123456789", Invalid),
+                ("111111111", Invalid),
+                ("000000000", Invalid),
+                ("53690678", Invalid),
+                ("53690678x", Invalid),
             ],
         );
     }
 
     #[test]
     fn us_itin_table() {
-        check(
+        verdicts(
             us_itin,
-            &["912501234", "999991234", "970881234"],
-            &["912931234", "912491234", "812701234", "91270123"],
+            &[
+                ("912501234", Valid),
+                ("999991234", Valid),
+                ("970881234", Valid),
+                // Groups never issued.
+                ("912931234", Unissued),
+                ("912491234", Unissued),
+                ("912345678", Unissued),
+                // Not area 9xx (an SSN's business), a placeholder, malformed.
+                ("812701234", Invalid),
+                ("999999999", Invalid),
+                ("91270123", Invalid),
+            ],
+        );
+    }
+
+    #[test]
+    fn aadhaar_table() {
+        verdicts(
+            aadhaar,
+            &[
+                ("234123412346", Valid),
+                // Verhoeff right, never issued: starts with 1 or 0.
+                ("123412341234", Unissued),
+                ("012345678906", Unissued),
+                ("234123412347", Invalid),
+                ("000000000000", Invalid),
+                ("23412341234", Invalid),
+            ],
+        );
+    }
+
+    #[test]
+    fn ca_sin_table() {
+        verdicts(
+            ca_sin,
+            &[
+                ("130692544", Valid),
+                ("999999998", Valid),
+                // Luhn right, first digit not assigned to people.
+                ("012345674", Unissued),
+                ("812345676", Unissued),
+                // Service Canada's specimen, a bad check digit, a placeholder, malformed.
+                ("046454286", Invalid),
+                ("130692545", Invalid),
+                ("000000000", Invalid),
+                ("13069254", Invalid),
+            ],
         );
     }
 
@@ -540,24 +694,38 @@ mod tests {
 
     #[test]
     fn uk_nino_table() {
-        assert!(uk_nino(*b"AB", b'C'));
-        assert!(uk_nino(*b"ce", b'd'));
-        for (prefix, suffix) in [
-            (*b"DA", b'A'),
-            (*b"AO", b'A'),
-            (*b"GB", b'A'),
-            (*b"AB", b'E'),
-        ] {
-            assert!(!uk_nino(prefix, suffix), "{prefix:?} {suffix}");
+        let cases: &[([u8; 2], u8, Verdict)] = &[
+            (*b"AB", b'C', Valid),
+            (*b"ce", b'd', Valid),
+            // Letters never used in a prefix, administrative pairs, suffixes past D.
+            (*b"DA", b'A', Unissued),
+            (*b"AO", b'A', Unissued),
+            (*b"GB", b'A', Unissued),
+            (*b"AB", b'E', Unissued),
+            // HMRC's example prefix; not letters.
+            (*b"QQ", b'C', Invalid),
+            (*b"qq", b'c', Invalid),
+            (*b"A1", b'C', Invalid),
+            (*b"AB", b'1', Invalid),
+        ];
+        for &(prefix, suffix, want) in cases {
+            assert_eq!(uk_nino(prefix, suffix), want, "{prefix:?} {suffix}");
         }
     }
 
     #[test]
     fn in_pan_table() {
-        check(
+        verdicts(
             in_pan,
-            &["ABCPE1234F", "AAACB1234C"],
-            &["ABCDE1234F", "ABCPE12345", "abcpe1234f", "ABCP1234F"],
+            &[
+                ("ABCPE1234F", Valid),
+                ("AAACB1234C", Valid),
+                // The fourth letter is no holder type.
+                ("ABCDE1234F", Unissued),
+                ("ABCPE12345", Invalid),
+                ("abcpe1234f", Invalid),
+                ("ABCP1234F", Invalid),
+            ],
         );
     }
 

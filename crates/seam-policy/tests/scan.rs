@@ -101,6 +101,39 @@ fn every_entity_is_found_in_context() {
     }
 }
 
+/// Issue 12: a national id that breaks only an issuance rule counts after its entity's context
+/// word, whichever detectors see the same digits, and not without it.
+#[test]
+fn unissued_ids_count_only_after_their_word() {
+    let s = &*SCANNER;
+    let cases: &[(&str, &str, &str)] = &[
+        ("SSN 914-27-6083", "US_SSN", "914-27-6083"),
+        ("ssn 914 27 6083", "US_SSN", "914 27 6083"),
+        (
+            "social security number 000-12-3456",
+            "US_SSN",
+            "000-12-3456",
+        ),
+        ("ITIN 912-34-5678", "US_ITIN", "912-34-5678"),
+        ("Aadhaar 1234 1234 1234", "IN_AADHAAR", "1234 1234 1234"),
+        ("Steuer-ID 12345678903", "DE_TAX_ID", "12345678903"),
+        ("my SIN is 012 345 674", "CA_SIN", "012 345 674"),
+        ("NI number DA123456C", "UK_NINO", "DA123456C"),
+        ("PAN ABCDE1234F", "IN_PAN", "ABCDE1234F"),
+    ];
+    for (text, entity, value) in cases {
+        assert_eq!(
+            found(s, text),
+            [(*entity, value.to_string())],
+            "text {text:?}"
+        );
+        let (_, bare) = text.split_at(text.len() - value.len());
+        assert_eq!(found(s, bare), [], "without context: {bare:?}");
+        let other = format!("ref {bare}");
+        assert_eq!(found(s, &other), [], "without context: {other:?}");
+    }
+}
+
 /// Fullwidth digits and zero-width characters are folded away before detection; offsets still
 /// cover exactly the original value.
 #[test]
@@ -220,6 +253,9 @@ fn fragment() -> impl Strategy<Value = String> {
         Just("born ".to_string()),
         Just("phone: ".to_string()),
         Just("aadhaar ".to_string()),
+        Just("PAN ".to_string()),
+        Just("NI number ".to_string()),
+        Just("Steuer-ID ".to_string()),
         Just("GB82 WEST ".to_string()),
         Just("bc1q".to_string()),
         Just("https://".to_string()),

@@ -8,9 +8,12 @@
 //! - **entity samples** ([`Kind::Entity`]): every structured PII entity and every secret, valid
 //!   values in sentences of several locales, some obfuscated (fullwidth, zero-width characters,
 //!   spaced or dashed groups); labels cover the value as written, obfuscation included;
+//! - **unissued national ids** ([`unissued`]): values that break only an issuance rule (an SSN
+//!   area never assigned, an Aadhaar starting with 1…), labelled as their entity next to its
+//!   context word and hard negatives without one;
 //! - **hard negatives** ([`Kind::HardNegative`]): text that looks like an entity and is not (Luhn-
 //!   invalid card numbers, UUIDs, order numbers, versions, timestamps, prices, git SHAs, numbers in
-//!   code, placeholder and near-miss secrets); labelled with nothing;
+//!   code, placeholder and near-miss secrets, published sample SSNs); labelled with nothing;
 //! - **benign prompts** ([`Kind::Benign`]) and **injection prompts** ([`Kind::Injection`]) for the
 //!   injection heuristics; benign prompts are also scanned for entities and count as negatives.
 //!
@@ -25,6 +28,7 @@ mod rng;
 mod secrets;
 #[cfg(test)]
 mod tests;
+mod unissued;
 mod values;
 
 pub use eval::{EntityStats, Miss, Report, evaluate};
@@ -116,6 +120,7 @@ pub fn generate_with_seed(seed: u64) -> Vec<Sample> {
     pii::samples(&mut rng, &mut out);
     secrets::samples(&mut rng, &mut out);
     negatives::samples(&mut rng, &mut out);
+    unissued::samples(&mut rng, &mut out);
     prompts::benign(&mut rng, &mut out);
     prompts::injections(&mut rng, &mut out);
     out

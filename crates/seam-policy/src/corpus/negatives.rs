@@ -35,7 +35,6 @@ const FAMILIES: &[(&str, Gen)] = &[
     ("IBAN: § (rejected by the bank)", iban_invalid),
     ("NHS number: § was not found", nhs_invalid),
     ("Aadhaar § failed verification", aadhaar_invalid),
-    ("SSN §", ssn_invalid),
 ];
 
 const FIXED: &[&str] = &[
@@ -220,14 +219,5 @@ fn aadhaar_invalid(rng: &mut Rng) -> String {
         if !ck::verhoeff_valid(&d) {
             return format!("{} {} {}", ds(&d[..4]), ds(&d[4..8]), ds(&d[8..]));
         }
-    }
-}
-
-/// Numbers the SSA never issues: area 000 or 666, group 00 or serial 0000.
-fn ssn_invalid(rng: &mut Rng) -> String {
-    match rng.below(3) {
-        0 => format!("000-{:02}-{:04}", rng.range(1, 99), rng.range(1, 9999)),
-        1 => format!("666-{:02}-{:04}", rng.range(1, 99), rng.range(1, 9999)),
-        _ => format!("{:03}-00-{:04}", rng.range(1, 665), rng.range(1, 9999)),
     }
 }

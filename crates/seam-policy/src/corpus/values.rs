@@ -35,7 +35,7 @@ pub(super) fn email(rng: &mut Rng) -> String {
     }
 }
 
-fn groups(d: &[u8], sizes: &[usize], sep: &str) -> String {
+pub(super) fn groups(d: &[u8], sizes: &[usize], sep: &str) -> String {
     let mut parts = Vec::new();
     let mut at = 0;
     for &n in sizes {

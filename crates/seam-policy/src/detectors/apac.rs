@@ -7,9 +7,13 @@
 //! - AU_TFN: nine (or eight) digits with a weighted mod-11 check; one random number in eleven
 //!   passes, so printed `123 456 782` stays in the well-formed band and bare digits need context.
 //! - SG_NRIC: S/T/F/G/M, seven digits and a check letter ([`validators::sg_nric`]).
+//!
+//! An Aadhaar starting with 0 or 1 (Verhoeff still right) or a PAN with no holder type was never
+//! issued: it is reported only after its entity's context word, at [`UNISSUED`].
 
+use super::UNISSUED;
 use super::scan::{Gate, Run, finding, runs, word_at, word_before};
-use crate::validators;
+use crate::validators::{self, Verdict};
 use crate::{Detector, Finding};
 
 const AADHAAR: &str = "IN_AADHAAR";
@@ -37,12 +41,16 @@ const CONTEXT: &[(&str, &[&str])] = &[
 
 pub struct Apac {
     gate: Gate,
+    /// PAN's words, looked for only behind a PAN that was never issued: in `gate` they would end
+    /// Aadhaar and TFN stretches, though a PAN never competes with their digits.
+    pan_words: Gate,
 }
 
 impl Apac {
     pub fn new() -> Self {
         Apac {
             gate: Gate::new(CONTEXT, &[AADHAAR, TFN]),
+            pan_words: Gate::new(CONTEXT, &[PAN]),
         }
     }
 }
@@ -64,7 +72,9 @@ impl Detector for Apac {
         runs(text, 0, text.len(), 4, |run| {
             for i in 0..run.len() {
                 let span = |j: usize| (run.group(i).0, run.group(j).1);
-                if let Some(j) = grouped(run, i, &[4, 4, 4]).filter(|&j| aadhaar(run, i, j)) {
+                if let Some(j) =
+                    grouped(run, i, &[4, 4, 4]).filter(|&j| aadhaar(run, i, j) == Verdict::Valid)
+                {
                     let (s, e) = span(j);
                     out.push(finding(AADHAAR, s, e, AADHAAR_PRINTED, NAME));
                 }
@@ -74,7 +84,15 @@ impl Detector for Apac {
                     let (s, e) = span(j);
                     out.push(finding(TFN, s, e, TFN_PRINTED, NAME));
                 }
-                if let Some((s, e, entity, score)) = lettered(text, run, i) {
+                let score = match lettered(text, run, i) {
+                    Some((s, e, PAN, Verdict::Valid)) => Some((s, e, PAN, PAN_SCORE)),
+                    Some((s, e, NRIC, Verdict::Valid)) => Some((s, e, NRIC, NRIC_SCORE)),
+                    Some((s, e, PAN, Verdict::Unissued)) if self.pan_words.near(text, s, PAN) => {
+                        Some((s, e, PAN, UNISSUED))
+                    }
+                    _ => None,
+                };
+                if let Some((s, e, entity, score)) = score {
                     out.push(finding(entity, s, e, score, NAME));
                 }
             }
@@ -88,19 +106,20 @@ impl Detector for Apac {
                         (_, 8 | 9) => Some(i),
                         _ => grouped(run, i, &[3, 3, 3]).or_else(|| grouped(run, i, &[3, 3, 2])),
                     };
-                    let ok = |j| match entity {
-                        AADHAAR => aadhaar(run, i, j),
-                        _ => tfn(run, i, j),
+                    let Some(j) = j else {
+                        continue;
                     };
-                    if let Some(j) = j.filter(|&j| ok(j)) {
-                        out.push(finding(
-                            entity,
-                            run.group(i).0,
-                            run.group(j).1,
-                            WITH_CONTEXT,
-                            NAME,
-                        ));
-                    }
+                    let verdict = match entity {
+                        AADHAAR => aadhaar(run, i, j),
+                        _ if tfn(run, i, j) => Verdict::Valid,
+                        _ => Verdict::Invalid,
+                    };
+                    let score = match verdict {
+                        Verdict::Valid => WITH_CONTEXT,
+                        Verdict::Unissued => UNISSUED,
+                        Verdict::Invalid => continue,
+                    };
+                    out.push(finding(entity, run.group(i).0, run.group(j).1, score, NAME));
                 }
             });
         });
@@ -123,24 +142,25 @@ fn grouped(run: &Run<'_>, i: usize, widths: &[usize]) -> Option<usize> {
     shaped.then_some(j)
 }
 
-fn aadhaar(run: &Run<'_>, i: usize, j: usize) -> bool {
-    run.clean(i, j)
-        && run
-            .digits(i, j)
-            .is_some_and(|d| d[0] >= b'2' && validators::verhoeff(&d))
+fn aadhaar(run: &Run<'_>, i: usize, j: usize) -> Verdict {
+    match run.digits(i, j) {
+        Some(d) if run.clean(i, j) => validators::aadhaar(&d),
+        _ => Verdict::Invalid,
+    }
 }
 
 fn tfn(run: &Run<'_>, i: usize, j: usize) -> bool {
     run.clean(i, j) && run.digits(i, j).is_some_and(|d| validators::tfn(&d))
 }
 
-/// PAN (`ABCPE1234F`) and NRIC (`S1234567D`): digits glued to letters on both sides.
-fn lettered(text: &str, run: &Run<'_>, i: usize) -> Option<(usize, usize, &'static str, f32)> {
+/// PAN (`ABCPE1234F`) and NRIC (`S1234567D`), digits glued to letters on both sides: the span,
+/// the entity and what its validator makes of it.
+fn lettered(text: &str, run: &Run<'_>, i: usize) -> Option<(usize, usize, &'static str, Verdict)> {
     let b = text.as_bytes();
     let (s, e) = run.group(i);
-    let (prefix, entity, score) = match run.width(i) {
-        4 => (5, PAN, PAN_SCORE),
-        7 => (1, NRIC, NRIC_SCORE),
+    let (prefix, entity) = match run.width(i) {
+        4 => (5, PAN),
+        7 => (1, NRIC),
         _ => return None,
     };
     let start = s.checked_sub(prefix)?;
@@ -151,16 +171,20 @@ fn lettered(text: &str, run: &Run<'_>, i: usize) -> Option<(usize, usize, &'stat
         return None;
     }
     let value = &b[start..=e];
-    let valid = match entity {
+    let verdict = match entity {
         PAN => validators::in_pan(value),
         _ => {
             let mut upper = [0u8; 9];
             upper.copy_from_slice(value);
             upper.make_ascii_uppercase();
-            validators::sg_nric(&upper)
+            if validators::sg_nric(&upper) {
+                Verdict::Valid
+            } else {
+                Verdict::Invalid
+            }
         }
     };
-    valid.then_some((start, e + 1, entity, score))
+    Some((start, e + 1, entity, verdict))
 }
 
 #[cfg(test)]
@@ -193,10 +217,24 @@ mod tests {
             ("ABCDE1234F and XABCPE1234F and ABCPE1234FG", &[]),
             ("123 456 789 and 123456782", &[]),
             ("S1234567A and XS1234567D and A1234567D", &[]),
+            // Never issued (Aadhaar from 0 or 1, PAN without a holder type): found after the
+            // entity's word only, the Aadhaar in any layout.
+            ("Aadhaar 1234 1234 1234", &[(AADHAAR, "1234 1234 1234")]),
+            ("aadhaar no: 012345678906", &[(AADHAAR, "012345678906")]),
+            ("PAN ABCDE1234F", &[(PAN, "ABCDE1234F")]),
+            (
+                "My PAN and Aadhaar are ABCDE1234F and 1234-1234-1234.",
+                &[(PAN, "ABCDE1234F"), (AADHAAR, "1234-1234-1234")],
+            ),
+            ("ref 1234 1234 1234 and ABCDE1234F", &[]),
+            ("Aadhaar 0000 0000 0000 and 1234 1234 1235", &[]),
+            ("PAN abcde1234f", &[]),
         ];
         for (text, expect) in cases {
             assert_eq!(&found(text), expect, "text {text:?}");
         }
-        assert!(Apac::new().gate.compiled() && Apac::new().gate.patterns() <= GATE_PATTERNS);
+        let d = Apac::new();
+        assert!(d.gate.compiled() && d.gate.patterns() <= GATE_PATTERNS);
+        assert!(d.pan_words.compiled() && d.pan_words.patterns() <= GATE_PATTERNS);
     }
 }

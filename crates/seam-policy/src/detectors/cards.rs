@@ -3,10 +3,12 @@
 //! A card is 13–19 digits, bare or in groups separated by spaces or dashes, that passes Luhn and
 //! starts with a known issuer range of the right length ([`issuer`]). That is strong evidence
 //! anywhere, so cards need no context. A Canadian SIN is nine digits with Luhn too, but one
-//! random nine-digit number in ten passes, so SINs are only looked for after a context word.
+//! random nine-digit number in ten passes, so SINs are only looked for after a context word; one
+//! that passes Luhn but starts with a digit not assigned to people (0, 8) scores [`UNISSUED`].
 
+use super::UNISSUED;
 use super::scan::{Gate, Run, finding, runs};
-use crate::validators;
+use crate::validators::{self, Verdict};
 use crate::{Detector, Finding};
 
 const CARD: &str = "CREDIT_CARD";
@@ -92,15 +94,12 @@ impl Detector for Cards {
         self.gate.windows(text, |_, from, to| {
             runs(text, from, to, 9, |run| {
                 for i in 0..run.len() {
-                    if let Some(j) = sin_at(run, i) {
-                        out.push(finding(
-                            SIN,
-                            run.group(i).0,
-                            run.group(j).1,
-                            SIN_SCORE,
-                            NAME,
-                        ));
-                    }
+                    let (j, score) = match sin_at(run, i) {
+                        Some((j, Verdict::Valid)) => (j, SIN_SCORE),
+                        Some((j, Verdict::Unissued)) => (j, UNISSUED),
+                        _ => continue,
+                    };
+                    out.push(finding(SIN, run.group(i).0, run.group(j).1, score, NAME));
                 }
             });
         });
@@ -184,9 +183,9 @@ pub(crate) fn issuer(d: &[u8]) -> bool {
     visa || mastercard || amex || discover || jcb || diners || unionpay || maestro || mir
 }
 
-/// A SIN at group `i`: nine bare digits or 3-3-3 with one kind of separator; never starting
-/// with 0 or 8 (unassigned).
-fn sin_at(run: &Run<'_>, i: usize) -> Option<usize> {
+/// A SIN at group `i`, nine bare digits or 3-3-3 with one kind of separator: its last group
+/// and what [`validators::ca_sin`] makes of it.
+fn sin_at(run: &Run<'_>, i: usize) -> Option<(usize, Verdict)> {
     let j = match run.width(i) {
         9 => i,
         3 if i + 2 < run.len()
@@ -201,7 +200,7 @@ fn sin_at(run: &Run<'_>, i: usize) -> Option<usize> {
         _ => return None,
     };
     let d = run.digits(i, j)?;
-    (run.clean(i, j) && !matches!(d[0], b'0' | b'8') && validators::luhn(&d)).then_some(j)
+    run.clean(i, j).then(|| (j, validators::ca_sin(&d)))
 }
 
 #[cfg(test)]
@@ -273,8 +272,14 @@ mod tests {
     fn sin_needs_context() {
         let s = Scanner::new(vec![Box::new(Cards::new())]);
         let cases: &[(&str, &[&str])] = &[
+            // Service Canada's specimen number.
             ("SIN: 046 454 286", &[]),
             ("my SIN is 130 692 544", &["130 692 544"]),
+            // Luhn-valid, first digit not assigned to people: found after the word only.
+            ("SIN 012 345 674", &["012 345 674"]),
+            ("social insurance number 812345676", &["812345676"]),
+            ("012 345 674 and 812345676 without the word", &[]),
+            ("SIN 000 000 000", &[]),
             ("social insurance number 130-692-544", &["130-692-544"]),
             ("SIN 130692544.", &["130692544"]),
             ("SIN 130 692 545", &[]),

@@ -5,10 +5,13 @@
 //! - IT_FISCAL_CODE: 16 characters in the codice fiscale layout (letters for name and month,
 //!   digits — or their omocodia letters — for year, day and place) with its check letter.
 //! - DE_TAX_ID: the Steuer-IdNr, eleven digits bare or in groups, with the digit-repetition rule
-//!   and an ISO 7064 MOD 11,10 check digit ([`validators::de_tax_id`]).
+//!   and an ISO 7064 MOD 11,10 check digit ([`validators::de_tax_id`]). One that passes the check
+//!   but breaks the repetition rule or starts with 0 was never issued: it is reported only after
+//!   a DE_TAX_ID context word, at [`UNISSUED`].
 
-use super::scan::{Run, finding, long_tokens, runs, word_at, word_before};
-use crate::validators;
+use super::UNISSUED;
+use super::scan::{Gate, Run, finding, long_tokens, runs, word_at, word_before};
+use crate::validators::{self, Verdict};
 use crate::{Detector, Finding};
 
 const NIF: &str = "ES_NIF";
@@ -25,24 +28,31 @@ const CONTEXT: &[(&str, &[&str])] = &[
     (FISCAL, &["codice fiscale", "fiscal code", "c.f."]),
     (
         DE_TAX,
+        // Mixed case as usually written, which the gate looks for besides lower, upper and
+        // capitalised forms.
         &[
-            "steuer-id",
+            "Steuer-ID",
             "steuerid",
-            "steuer-idnr",
+            "Steuer-IdNr",
             "steueridentifikationsnummer",
             "identifikationsnummer",
-            "idnr",
-            "tax id",
+            "IdNr",
+            "tax ID",
             "steuernummer",
         ],
     ),
 ];
 
-pub struct Europe;
+pub struct Europe {
+    /// DE_TAX_ID's words, looked for only behind a Steuer-IdNr that was never issued.
+    tax_words: Gate,
+}
 
 impl Europe {
     pub fn new() -> Self {
-        Europe
+        Europe {
+            tax_words: Gate::new(CONTEXT, &[DE_TAX]),
+        }
     }
 }
 
@@ -65,15 +75,15 @@ impl Detector for Europe {
                 if let Some((s, e)) = nif(text, run, i) {
                     out.push(finding(NIF, s, e, SCORE, NAME));
                 }
-                if let Some(j) = de_tax(text, run, i) {
-                    out.push(finding(
-                        DE_TAX,
-                        run.group(i).0,
-                        run.group(j).1,
-                        DE_TAX_SCORE,
-                        NAME,
-                    ));
-                }
+                let start = run.group(i).0;
+                let (j, score) = match de_tax(text, run, i) {
+                    Some((j, Verdict::Valid)) => (j, DE_TAX_SCORE),
+                    Some((j, Verdict::Unissued)) if self.tax_words.near(text, start, DE_TAX) => {
+                        (j, UNISSUED)
+                    }
+                    _ => continue,
+                };
+                out.push(finding(DE_TAX, start, run.group(j).1, score, NAME));
             }
         });
         long_tokens(text, 16, |s, e| {
@@ -117,9 +127,9 @@ fn nif(text: &str, run: &Run<'_>, i: usize) -> Option<(usize, usize)> {
     validators::es_nif(&value).then_some((start, letter_at + 1))
 }
 
-/// A Steuer-IdNr starting at group `i`: eleven digits bare, or in groups of two to five with one
-/// kind of separator.
-fn de_tax(text: &str, run: &Run<'_>, i: usize) -> Option<usize> {
+/// A Steuer-IdNr starting at group `i` (eleven digits bare, or in groups of two to five with one
+/// kind of separator): its last group and what [`validators::de_tax_id`] makes of it.
+fn de_tax(text: &str, run: &Run<'_>, i: usize) -> Option<(usize, Verdict)> {
     if i == 0 && run.group(0).0 > 0 && text.as_bytes()[run.group(0).0 - 1] == b'+' {
         return None;
     }
@@ -145,7 +155,8 @@ fn de_tax(text: &str, run: &Run<'_>, i: usize) -> Option<usize> {
         }
         j
     };
-    (run.clean(i, j) && run.digits(i, j).is_some_and(|d| validators::de_tax_id(&d))).then_some(j)
+    let d = run.digits(i, j)?;
+    run.clean(i, j).then(|| (j, validators::de_tax_id(&d)))
 }
 
 /// The codice fiscale layout: surname and name letters, year, month letter, day, place, check.
@@ -167,9 +178,10 @@ fn fiscal_code(t: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    use crate::detectors::scan::GATE_PATTERNS;
+
     #[test]
     fn table() {
-        let d = Europe::new();
         let cases: &[(&str, &[(&str, &str)])] = &[
             ("DNI 12345678Z.", &[(NIF, "12345678Z")]),
             ("nif: 12345678-Z", &[(NIF, "12345678-Z")]),
@@ -187,16 +199,22 @@ mod tests {
             ("RSSMRA85T10A562T and RSSMRA85T10A562SX", &[]),
             ("86095742718 and 860957427190 and 11123456785", &[]),
             ("+86 095 742 719", &[]),
+            // Check digit right, never issued (no repeated digit, three in a row, leading zero):
+            // found after a DE_TAX_ID word only.
+            ("Steuer-ID: 12345678903", &[(DE_TAX, "12345678903")]),
+            (
+                "My German tax ID is 11123456786.",
+                &[(DE_TAX, "11123456786")],
+            ),
+            ("IdNr 06 095 742 715", &[(DE_TAX, "06 095 742 715")]),
+            ("12345678903 and 11123456786 and 06095742715", &[]),
+            ("Steuer-ID 12345678904 or 00000000000", &[]),
         ];
         for (text, expect) in cases {
-            let mut out = Vec::new();
-            d.detect(text, &mut out);
-            out.sort_by_key(|f| f.start);
-            let got: Vec<(&str, &str)> = out
-                .iter()
-                .map(|f| (f.entity, &text[f.start..f.end]))
-                .collect();
+            let got = crate::detectors::found_by(Box::new(Europe::new()), text);
             assert_eq!(&got, expect, "text {text:?}");
         }
+        let d = Europe::new();
+        assert!(d.tax_words.compiled() && d.tax_words.patterns() <= GATE_PATTERNS);
     }
 }

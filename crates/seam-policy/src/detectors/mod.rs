@@ -4,7 +4,9 @@
 //!
 //! Scores: a candidate confirmed by a checksum scores 0.9–1.0; a well-formed candidate without a
 //! checksum 0.5–0.8; a weak pattern that needs context words to count scores 0.3–0.45 (context adds
-//! 0.35; the default threshold is 0.5).
+//! 0.35; the default threshold is 0.5). A national id that breaks only an issuance rule
+//! ([`Verdict::Unissued`](crate::validators::Verdict::Unissued)) is reported only after one of
+//! its entity's context words, at [`UNISSUED`].
 
 mod apac;
 mod cards;
@@ -21,6 +23,17 @@ mod uk;
 mod us;
 
 use crate::Detector;
+
+/// The score of a value that breaks only an issuance rule: under the default threshold on its
+/// own, over it once its context word adds the boost. Detectors emit such values only after a
+/// context word, so text without one sees no new finding, and a valid reading of the same span
+/// (scored higher) wins the overlap.
+pub(crate) const UNISSUED: f32 = 0.3;
+
+const _: () = assert!(
+    UNISSUED < seam_config::policy::DEFAULT_MIN_SCORE
+        && UNISSUED + crate::CONTEXT_BOOST >= seam_config::policy::DEFAULT_MIN_SCORE
+);
 
 /// Every detector, in the order they run.
 pub fn all() -> Vec<Box<dyn Detector>> {

@@ -332,15 +332,16 @@ pub(crate) fn matches_in(
 /// it ~6x faster than a case-insensitive automaton over prose.
 pub(crate) const GATE_PATTERNS: usize = 64;
 
-/// Context words per entity, matched as whole words in the ways text writes them: lowercase,
-/// UPPERCASE, Capitalised and Title Case (not aNy CaSe, which would cost the fast prefilter).
+/// Context words per entity, matched as whole words in the ways text writes them: as listed
+/// (`NI number`, `tax ID`), lowercase, UPPERCASE, Capitalised and Title Case (not aNy CaSe,
+/// which would cost the fast prefilter).
 pub(crate) struct Gate {
     ac: Option<AhoCorasick>,
     /// For each pattern: the entity it supports.
     entity: Vec<&'static str>,
 }
 
-/// `word` as lowercase, UPPERCASE, Capitalised and Title Case, without repeats.
+/// `word` as listed, lowercase, UPPERCASE, Capitalised and Title Case, without repeats.
 fn spellings(word: &str) -> Vec<String> {
     let capitalise = |w: &str| {
         let mut c = w.chars();
@@ -354,6 +355,7 @@ fn spellings(word: &str) -> Vec<String> {
         .collect::<Vec<_>>()
         .join(" ");
     let mut v = vec![
+        word.to_string(),
         word.to_lowercase(),
         word.to_uppercase(),
         capitalise(word),
@@ -391,6 +393,23 @@ impl Gate {
     #[cfg(test)]
     pub fn compiled(&self) -> bool {
         self.ac.is_some()
+    }
+
+    /// Whether one of `entity`'s words lies within the scanner's context window before `start`.
+    /// For rare candidates (a value that breaks only an issuance rule, found by a pass that runs
+    /// anyway) a look back from each is cheaper than a pass over the whole text.
+    pub fn near(&self, text: &str, start: usize, entity: &str) -> bool {
+        let Some(ac) = &self.ac else {
+            return false;
+        };
+        let from = crate::floor_char(text, start.saturating_sub(CONTEXT_WINDOW));
+        let Some(window) = text.get(from..start) else {
+            return false;
+        };
+        ac.find_iter(window).any(|m| {
+            self.entity[m.pattern().as_usize()] == entity
+                && whole_word(text, from + m.start(), from + m.end())
+        })
     }
 
     /// Calls `f(entity, from, to)` for each stretch where a candidate starting in `from..=to`
@@ -515,6 +534,10 @@ mod tests {
                 "date of birth"
             ]
         );
+        assert_eq!(
+            spellings("NI number"),
+            ["NI NUMBER", "NI Number", "NI number", "ni number"]
+        );
         let text = "adobe 1; DOB: 1 and Date Of Birth 2; ssn 3";
         let mut got = Vec::new();
         gate.windows(text, |e, from, to| got.push((e, from, to)));
@@ -524,5 +547,10 @@ mod tests {
         let mut got = Vec::new();
         both.windows(text, |e, from, to| got.push((e, from, to)));
         assert_eq!(got, [("A", 12, 37), ("B", 40, 37 + CONTEXT_WINDOW)]);
+        // A look back from one candidate sees the same whole words, any of them.
+        assert!(both.near(text, 20, "A") && both.near(text, 41, "A") && both.near(text, 41, "B"));
+        assert!(!both.near(text, 9, "A") && !both.near(text, 37, "B") && !both.near(text, 41, "C"));
+        let far = format!("ssn{}3", " ".repeat(CONTEXT_WINDOW));
+        assert!(both.near(&far, CONTEXT_WINDOW, "B") && !both.near(&far, CONTEXT_WINDOW + 1, "B"));
     }
 }

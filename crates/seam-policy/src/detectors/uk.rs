@@ -7,10 +7,13 @@
 //! that could be phones, count only after a context word.
 //!
 //! National Insurance numbers are two prefix letters, six digits and a suffix A–D (`AB123456C`,
-//! `AB 12 34 56 C`); [`validators::uk_nino`] holds the prefix rules. No checksum exists.
+//! `AB 12 34 56 C`); [`validators::uk_nino`] holds the prefix rules. No checksum exists, so a
+//! prefix or suffix never issued only says nobody holds the number: after a NINO context word it
+//! is still reported, at [`UNISSUED`], and without one it is not.
 
+use super::UNISSUED;
 use super::scan::{Gate, Run, finding, runs, word_at, word_before};
-use crate::validators;
+use crate::validators::{self, Verdict};
 use crate::{Detector, Finding};
 
 const NHS: &str = "UK_NHS";
@@ -26,18 +29,24 @@ const CONTEXT: &[(&str, &[&str])] = &[
     (NHS, &["nhs", "health service", "health and care number"]),
     (
         NINO,
-        &["national insurance", "nino", "ni number", "ni no", "nin"],
+        // Mixed case as usually written, which the gate looks for besides lower, upper and
+        // capitalised forms.
+        &["national insurance", "nino", "NI number", "NI no", "nin"],
     ),
 ];
 
 pub struct Uk {
     gate: Gate,
+    /// NINO's words, looked for only behind a NINO that was never issued: in `gate` they would
+    /// end NHS stretches, though a NINO never competes with NHS digits.
+    nino_words: Gate,
 }
 
 impl Uk {
     pub fn new() -> Self {
         Uk {
             gate: Gate::new(CONTEXT, &[NHS]),
+            nino_words: Gate::new(CONTEXT, &[NINO]),
         }
     }
 }
@@ -67,8 +76,15 @@ impl Detector for Uk {
                         NAME,
                     ));
                 }
-                if let Some((s, e)) = nino(text, run, i) {
-                    out.push(finding(NINO, s, e, NINO_SCORE, NAME));
+                let score = match nino(text, run, i) {
+                    Some((s, e, Verdict::Valid)) => Some((s, e, NINO_SCORE)),
+                    Some((s, e, Verdict::Unissued)) if self.nino_words.near(text, s, NINO) => {
+                        Some((s, e, UNISSUED))
+                    }
+                    _ => None,
+                };
+                if let Some((s, e, score)) = score {
+                    out.push(finding(NINO, s, e, score, NAME));
                 }
             }
         });
@@ -121,8 +137,9 @@ fn nhs_any(run: &Run<'_>, i: usize) -> Option<usize> {
     }
 }
 
-/// A NINO whose digits start at group `i`: `AB123456C`, `AB 123456 C` or `AB 12 34 56 C`.
-fn nino(text: &str, run: &Run<'_>, i: usize) -> Option<(usize, usize)> {
+/// A NINO whose digits start at group `i` (`AB123456C`, `AB 123456 C` or `AB 12 34 56 C`) and
+/// what [`validators::uk_nino`] makes of its letters.
+fn nino(text: &str, run: &Run<'_>, i: usize) -> Option<(usize, usize, Verdict)> {
     let b = text.as_bytes();
     let j = match run.width(i) {
         6 => i,
@@ -148,11 +165,10 @@ fn nino(text: &str, run: &Run<'_>, i: usize) -> Option<(usize, usize)> {
     }
     let s = if b.get(de) == Some(&b' ') { de + 1 } else { de };
     let suffix = *b.get(s)?;
-    if !suffix.is_ascii_alphabetic() || word_at(text, s + 1) || !validators::uk_nino(prefix, suffix)
-    {
+    if !suffix.is_ascii_alphabetic() || word_at(text, s + 1) {
         return None;
     }
-    Some((p, s + 1))
+    Some((p, s + 1, validators::uk_nino(prefix, suffix)))
 }
 
 #[cfg(test)]
@@ -180,10 +196,25 @@ mod tests {
             ("9434765919 alone", &[]),
             ("DA123456C GB123456A AB123456E XAB123456C AB123456CD", &[]),
             ("AB1234567C and AB12345C", &[]),
+            // Never issued (prefix letters, administrative pairs, suffix past D): found after a
+            // NINO word only; HMRC's example prefix QQ never.
+            ("NI number DA123456C", &[(NINO, "DA123456C")]),
+            ("My NI number is AB123456E.", &[(NINO, "AB123456E")]),
+            (
+                "national insurance: gb 12 34 56 a",
+                &[(NINO, "gb 12 34 56 a")],
+            ),
+            ("NINO QQ123456C and QQ 12 34 56 C", &[]),
+            (
+                "NHS number 943 476 5919, NINO TN123456A",
+                &[(NHS, "943 476 5919"), (NINO, "TN123456A")],
+            ),
         ];
         for (text, expect) in cases {
             assert_eq!(&found(text), expect, "text {text:?}");
         }
-        assert!(Uk::new().gate.compiled() && Uk::new().gate.patterns() <= GATE_PATTERNS);
+        let d = Uk::new();
+        assert!(d.gate.compiled() && d.gate.patterns() <= GATE_PATTERNS);
+        assert!(d.nino_words.compiled() && d.nino_words.patterns() <= GATE_PATTERNS);
     }
 }

@@ -6,11 +6,16 @@
 //! numbers and ids share, so it is looked for only after one of its entity's context words: SSNs
 //! spaced, dotted or bare; ITINs ([`validators::us_itin`]); passports (nine digits, or a letter
 //! and eight digits for next-generation books); driver's licences (the common state layouts).
+//!
+//! An SSN or ITIN in a range never issued (area 000, 666 or 9xx, group 00, serial 0000; an ITIN
+//! group outside its ranges) is a typo, test data or a made-up number; after the entity's context
+//! word it is still reported, in any layout, at [`UNISSUED`], and without one it is not.
 
 use regex::Regex;
 
+use super::UNISSUED;
 use super::scan::{Gate, Run, finding, matches_in, runs, word_at};
-use crate::validators;
+use crate::validators::{self, Verdict};
 use crate::{Detector, Finding};
 
 const SSN: &str = "US_SSN";
@@ -49,12 +54,11 @@ const CONTEXT: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// Separators of the context-only forms; `""` is the bare nine-digit group. Dashed SSNs are
-/// found without context.
-const SSN_SEPS: &[&str] = &["", " ", "."];
-const ITIN_SEPS: &[&str] = &["", "-", " ", "."];
+/// Separators after a context word; `""` is the bare nine-digit group. A valid dashed SSN is
+/// also found without context, by the first pass.
+const SEPS: &[&str] = &["", "-", " ", "."];
 
-type Check = fn(&[u8]) -> bool;
+type Check = fn(&[u8]) -> Verdict;
 
 pub struct Us {
     passport: Option<Regex>,
@@ -95,8 +99,8 @@ impl Detector for Us {
     fn detect(&self, text: &str, out: &mut Vec<Finding>) {
         runs(text, 0, text.len(), 9, |run| {
             for i in 0..run.len() {
-                if let Some(j) =
-                    nine(run, i, &["-"]).filter(|&j| valid(run, i, j, validators::us_ssn))
+                if let Some(j) = nine(run, i, &["-"])
+                    .filter(|&j| verdict(run, i, j, validators::us_ssn) == Verdict::Valid)
                 {
                     out.push(finding(
                         SSN,
@@ -110,20 +114,22 @@ impl Detector for Us {
         });
         self.gate.windows(text, |entity, from, to| match entity {
             SSN | ITIN => runs(text, from, to, 9, |run| {
+                let check = match entity {
+                    SSN => validators::us_ssn as Check,
+                    _ => validators::us_itin as Check,
+                };
                 for i in 0..run.len() {
-                    let (seps, check) = match entity {
-                        SSN => (SSN_SEPS, validators::us_ssn as Check),
-                        _ => (ITIN_SEPS, validators::us_itin as Check),
+                    let Some(j) = nine(run, i, SEPS) else {
+                        continue;
                     };
-                    if let Some(j) = nine(run, i, seps).filter(|&j| valid(run, i, j, check)) {
-                        out.push(finding(
-                            entity,
-                            run.group(i).0,
-                            run.group(j).1,
-                            WITH_CONTEXT,
-                            NAME,
-                        ));
-                    }
+                    let score = match verdict(run, i, j, check) {
+                        // The first pass has it already.
+                        Verdict::Valid if entity == SSN && j > i && run.sep(i) == "-" => continue,
+                        Verdict::Valid => WITH_CONTEXT,
+                        Verdict::Unissued => UNISSUED,
+                        Verdict::Invalid => continue,
+                    };
+                    out.push(finding(entity, run.group(i).0, run.group(j).1, score, NAME));
                 }
             }),
             PASSPORT | LICENSE => {
@@ -161,8 +167,12 @@ fn nine(run: &Run<'_>, i: usize, seps: &[&str]) -> Option<usize> {
     shaped.then_some(i + 2)
 }
 
-fn valid(run: &Run<'_>, i: usize, j: usize, check: Check) -> bool {
-    run.clean(i, j) && run.digits(i, j).is_some_and(|d| check(&d))
+/// What `check` makes of groups `i..=j`; `Invalid` when they are glued to a word.
+fn verdict(run: &Run<'_>, i: usize, j: usize, check: Check) -> Verdict {
+    match run.digits(i, j) {
+        Some(d) if run.clean(i, j) => check(&d),
+        _ => Verdict::Invalid,
+    }
 }
 
 #[cfg(test)]
@@ -203,15 +213,53 @@ mod tests {
                 "driving licence D123-456-78-901-0",
                 &[(LICENSE, "D123-456-78-901-0")],
             ),
-            // Invalid structure, advertising numbers, ITIN ranges, no context, longer sequences.
+            // Never issued, with no context word: nothing.
             (
                 "000-12-3456 666-12-3456 936-12-3456 536-00-6789 536-90-0000",
                 &[],
             ),
+            ("914-27-6083", &[]),
+            ("order 914-27-6083", &[]),
+            ("912-93-1234 and 912934321", &[]),
+            // Never issued, after the entity's context word: found, in every layout.
+            ("SSN 914-27-6083", &[(SSN, "914-27-6083")]),
+            ("My SSN is 914-27-6083.", &[(SSN, "914-27-6083")]),
+            ("SSN: 914276083", &[(SSN, "914276083")]),
+            ("ssn 914 27 6083", &[(SSN, "914 27 6083")]),
+            ("ssn: 000-12-3456", &[(SSN, "000-12-3456")]),
+            (
+                "social security number 000-12-3456",
+                &[(SSN, "000-12-3456")],
+            ),
+            (
+                "SSN 666-12-3456, 536-00-6789, 536.90.0000",
+                &[
+                    (SSN, "666-12-3456"),
+                    (SSN, "536-00-6789"),
+                    (SSN, "536.90.0000"),
+                ],
+            ),
+            // An ITIN typed after "SSN" is an SSN in a range never issued to SSNs.
+            ("SSN 912-70-1234", &[(SSN, "912-70-1234")]),
+            ("ITIN 912-93-1234", &[(ITIN, "912-93-1234")]),
+            ("ITIN 912-34-5678", &[(ITIN, "912-34-5678")]),
+            ("taxpayer id 912 49 1234", &[(ITIN, "912 49 1234")]),
+            // Only 9xx is an ITIN; a valid dashed SSN after "ITIN" stays an SSN, an unissued
+            // one is nothing.
+            ("ITIN 536-90-6789", &[(SSN, "536-90-6789")]),
+            ("ITIN 000-12-3456 and 666123456", &[]),
+            // Published examples and placeholders: nothing, even after the word.
             ("078-05-1120 and 123-45-6789", &[]),
+            (
+                "SSN 078-05-1120, 219-09-9999, 457-55-5462, 123-45-6789",
+                &[],
+            ),
+            ("SSN 111-11-1111 or 000000000 or 999 99 9999", &[]),
+            ("ITIN 999-99-9999", &[]),
+            // No context, longer sequences.
             ("536906789 and 536 90 6789 with no context", &[]),
-            ("ITIN 912-93-1234", &[]),
             ("536-90-6789-12 and 1-536-90-6789", &[]),
+            ("SSN 914-27-6083-12 and 1-914-27-6083", &[]),
             ("order A536-90-6789", &[]),
             ("passport office, room 12", &[]),
             ("MIT license, version 2004", &[]),
