@@ -240,6 +240,12 @@ impl Limiter {
         matches!(self.backend, Backend::Redis(_))
     }
 
+    /// Whether requests are refused when the shared counters are unreachable (a server that
+    /// cannot reach them then cannot serve, and is not ready).
+    pub fn fails_closed(&self) -> bool {
+        self.is_shared() && self.on_error == OnError::Closed
+    }
+
     /// Checks `scopes` and counts the request in all of them, or in none.
     pub async fn admit(self: &Arc<Self>, scopes: &[Scope], ask: Ask) -> Result<Ticket, Denied> {
         self.admit_at(scopes, ask, now_ms()).await

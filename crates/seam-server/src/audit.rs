@@ -143,6 +143,11 @@ impl Auditor {
             .map_err(|_| "the audit reader has stopped".to_owned())?
     }
 
+    /// Why the trail cannot keep its promise now (for `/readyz`): empty when it can.
+    pub fn problems(&self) -> Vec<String> {
+        self.writer.problems()
+    }
+
     /// Waits until every record submitted so far is committed (graceful shutdown).
     pub async fn flush(&self) -> Result<(), String> {
         self.writer.flush().await.map_err(|e| e.to_string())

@@ -183,6 +183,8 @@ pub struct Keyring {
     config: Arc<RwLock<Vec<KeyConfig>>>,
     /// Wakes the refresh thread at once; dropped with the keyring, which ends the thread.
     nudge: std::sync::mpsc::Sender<tokio::sync::oneshot::Sender<()>>,
+    /// Why the last read of the store's keys failed; `None` once one succeeds.
+    failing: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Keyring {
@@ -195,14 +197,17 @@ impl Keyring {
         let weak_table = Arc::downgrade(&table);
         let weak_config = Arc::downgrade(&config);
         let (nudge, nudged) = std::sync::mpsc::channel();
+        let failing = Arc::new(std::sync::Mutex::new(None));
+        let failed = Arc::clone(&failing);
         std::thread::Builder::new()
             .name("seam-keys".into())
-            .spawn(move || refresh(&store, &weak_table, &weak_config, &nudged))
+            .spawn(move || refresh(&store, &weak_table, &weak_config, &nudged, &failed))
             .map_err(|e| format!("keys: cannot start the refresh thread: {e}"))?;
         Ok(Keyring {
             table,
             config,
             nudge,
+            failing,
         })
     }
 
@@ -212,6 +217,15 @@ impl Keyring {
         let (done, rx) = tokio::sync::oneshot::channel();
         let _ = self.nudge.send(done);
         rx
+    }
+
+    /// Why the store's keys cannot be read now (for `/readyz`): keys created or revoked
+    /// elsewhere are not seen while it lasts.
+    pub fn problem(&self) -> Option<String> {
+        match self.failing.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
     }
 
     pub fn keys(&self) -> Arc<Keys> {
@@ -276,6 +290,7 @@ fn refresh(
     table: &Weak<RwLock<Arc<Keys>>>,
     config: &Weak<RwLock<Vec<KeyConfig>>>,
     nudged: &std::sync::mpsc::Receiver<tokio::sync::oneshot::Sender<()>>,
+    failing: &std::sync::Mutex<Option<String>>,
 ) {
     let mut conn = None;
     // Wakes every REFRESH or when nudged, and ends as soon as the keyring is dropped.
@@ -292,13 +307,21 @@ fn refresh(
             Ok(c) => c.clone(),
             Err(p) => p.into_inner().clone(),
         };
-        match read(&mut conn, store, &declared) {
+        let outcome = match read(&mut conn, store, &declared) {
             Ok(k) => {
                 if let Ok(mut t) = table.write() {
                     *t = Arc::new(k);
                 }
+                None
             }
-            Err(e) => tracing::warn!(error = %e, "keys not refreshed; the previous ones stay"),
+            Err(e) => {
+                tracing::warn!(error = %e, "keys not refreshed; the previous ones stay");
+                Some(format!("the key store cannot be read: {e}"))
+            }
+        };
+        match failing.lock() {
+            Ok(mut f) => *f = outcome,
+            Err(p) => *p.into_inner() = outcome,
         }
         if let Some(done) = done {
             let _ = done.send(());

@@ -120,6 +120,11 @@ impl Limits {
         })
     }
 
+    /// Whether requests depend on reaching Redis (shared counters with `on_error = "closed"`).
+    pub fn needs_redis(&self) -> bool {
+        self.limiter.fails_closed()
+    }
+
     /// After a reload: new org, team and subject limits apply to the next request.
     pub fn set_config(&self, cfg: &LimitsConfig) {
         if let Ok(mut c) = self.cfg.write() {

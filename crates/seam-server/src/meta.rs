@@ -73,9 +73,30 @@ pub async fn healthz() -> Response {
     json_response(&json!({ "status": "ok" }))
 }
 
-/// Ready once the config is loaded and providers are built, which is before the listener opens.
+/// Ready when this server can keep its promises: 200, or 503 with every reason it cannot. The
+/// config is loaded and providers built before the listener opens; what can fail later is the
+/// audit writer (commits or its spool), Redis when limits fail closed without it, and reading
+/// the store's keys. `/healthz` stays pure liveness.
 pub async fn readyz(State(st): State<SharedState>) -> Response {
-    json_response(&json!({ "status": "ready", "models": st.live().gateway.aliases().len() }))
+    let mut reasons = Vec::new();
+    if let Some(auditor) = &st.auditor {
+        reasons.extend(auditor.problems());
+    }
+    if st.limits.needs_redis()
+        && let Some(redis) = &st.redis
+        && let Some(why) = redis.problem().await
+    {
+        reasons.push(why);
+    }
+    reasons.extend(st.keyring.problem());
+    let models = st.live().gateway.aliases().len();
+    if reasons.is_empty() {
+        return json_response(&json!({ "status": "ready", "models": models }));
+    }
+    let mut resp =
+        json_response(&json!({ "status": "not_ready", "reasons": reasons, "models": models }));
+    *resp.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+    resp
 }
 
 pub async fn metrics(State(st): State<SharedState>) -> Response {

@@ -2,12 +2,22 @@
 //! connection per process, opened on first use so a server starts even while Redis is down.
 
 use redis::aio::ConnectionManager;
+use std::time::{Duration, Instant};
+
 use tokio::sync::OnceCell;
 
 pub struct Redis {
     client: redis::Client,
     conn: OnceCell<ConnectionManager>,
+    /// The last readiness check and when it ran: probes within [`CHECK_FRESH`] share it, and
+    /// only one PING is in flight however many probes arrive.
+    checked: tokio::sync::Mutex<Option<(Instant, Option<String>)>>,
 }
+
+/// How long one readiness check of Redis stands for.
+const CHECK_FRESH: Duration = Duration::from_secs(1);
+/// How long the check waits for PONG.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl Redis {
     /// `None` without `storage.redis_url`; an error for a URL the client cannot use.
@@ -25,7 +35,36 @@ impl Redis {
         Ok(Some(Redis {
             client,
             conn: OnceCell::new(),
+            checked: tokio::sync::Mutex::new(None),
         }))
+    }
+
+    /// Why Redis cannot be used now (for `/readyz`), or `None` when it answers a PING. The
+    /// message names the failure's kind, never the URL (which may carry a password).
+    pub async fn problem(&self) -> Option<String> {
+        let mut checked = self.checked.lock().await;
+        if let Some((at, outcome)) = checked.as_ref()
+            && at.elapsed() < CHECK_FRESH
+        {
+            return outcome.clone();
+        }
+        let ping = async {
+            let mut conn = self.conn().await?;
+            redis::cmd("PING").query_async::<String>(&mut conn).await
+        };
+        let outcome = match tokio::time::timeout(CHECK_TIMEOUT, ping).await {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(format!(
+                "redis (storage.redis_url) is unreachable ({}) and limits.on_error is \"closed\"",
+                e.category()
+            )),
+            Err(_) => Some(format!(
+                "redis (storage.redis_url) did not answer within {} ms and limits.on_error is \"closed\"",
+                CHECK_TIMEOUT.as_millis()
+            )),
+        };
+        *checked = Some((Instant::now(), outcome.clone()));
+        outcome
     }
 
     /// The shared connection; clones are cheap and pipeline over one socket.

@@ -22,6 +22,8 @@ mod cache;
 mod limits;
 #[path = "server/policy.rs"]
 mod policy;
+#[path = "server/ready.rs"]
+mod ready;
 #[path = "server/routing.rs"]
 mod routing;
 #[path = "server/usage.rs"]

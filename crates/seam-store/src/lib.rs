@@ -78,7 +78,7 @@ pub use ledger::{Charge, Ledger};
 pub use log::AuditLog;
 pub use record::*;
 pub use stored::{PayloadState, RecordKind, StoredRecord};
-pub use writer::{AuditWriter, Commit, Durability, WriterStats};
+pub use writer::{AuditWriter, Commit, Durability, PROBE_EVERY, SPOOL_FAILURE_HOLD, WriterStats};
 
 /// Where the log lives.
 #[derive(Clone, Debug, PartialEq, Eq)]

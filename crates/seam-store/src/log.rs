@@ -87,6 +87,17 @@ impl AuditLog {
         })
     }
 
+    /// Commits a transaction that changes nothing but is written like any other (the chain
+    /// head's row rewritten with its own values): whether the database takes commits now —
+    /// its lock can be had, its disk has room, its server answers.
+    pub fn probe(&mut self) -> Result<(), StoreError> {
+        self.check_writable()?;
+        self.conn.in_tx(true, |c| {
+            c.exec("UPDATE audit_head SET seq = seq WHERE id = 1", &[])
+                .map(drop)
+        })
+    }
+
     /// Appends the batch in one transaction: all of it is committed, or none.
     pub fn append(&mut self, batch: &[AuditRecord]) -> Result<(), StoreError> {
         if batch.is_empty() {

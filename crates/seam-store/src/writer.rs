@@ -5,6 +5,11 @@
 //! share one fsync. In `Async` mode a full queue overflows into a spool of JSON lines (each line
 //! fsync'd) that the thread replays once the queue is empty, on [`AuditWriter::flush`] and at
 //! start-up; a record that cannot be spooled either is dropped, counted and logged.
+//!
+//! The writer also says whether it is doing its job ([`AuditWriter::problems`], for readiness):
+//! a failed commit marks it failing until a later commit succeeds, and while it is failing the
+//! thread probes the database every [`PROBE_EVERY`] with a commit that changes nothing, so it
+//! recovers without traffic (a server taken out of rotation gets none).
 
 use std::fs::{File, OpenOptions};
 use std::future::Future;
@@ -15,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -25,6 +30,10 @@ use crate::{AuditLog, AuditRecord, StoreError};
 pub const MAX_BATCH: usize = 1000;
 /// The queue bound in `Sync` mode; a submit beyond it fails at once.
 const SYNC_QUEUE: usize = 16_384;
+/// How often a failing writer checks whether the database takes commits again.
+pub const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// How long a failed spool write keeps the writer reported as failing.
+pub const SPOOL_FAILURE_HOLD: Duration = Duration::from_secs(30);
 
 /// When a submitted record counts as done.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,6 +67,36 @@ struct Counters {
     queued: AtomicU64,
     spooled: AtomicU64,
     dropped: AtomicU64,
+    health: Mutex<Health>,
+}
+
+/// What is wrong now, each as a one-line store error (never a record's content).
+#[derive(Default)]
+struct Health {
+    /// The last commit (or probe) failed.
+    commit: Option<String>,
+    /// The last spool write failed, and when: the records it could not take are lost, and
+    /// readiness says so for [`SPOOL_FAILURE_HOLD`] (the overflow may well be over by the time
+    /// a probe looks).
+    spool_write: Option<(String, Instant)>,
+    /// The last replay of the spool failed (it is retried).
+    replay: Option<String>,
+    stopped: bool,
+}
+
+impl Counters {
+    fn health(&self, f: impl FnOnce(&mut Health)) {
+        match self.health.lock() {
+            Ok(mut h) => f(&mut h),
+            Err(p) => f(&mut p.into_inner()),
+        }
+    }
+
+    fn failing(&self) -> bool {
+        let mut failing = false;
+        self.health(|h| failing = h.commit.is_some());
+        failing
+    }
 }
 
 type Reply = oneshot::Sender<Result<(), StoreError>>;
@@ -125,6 +164,7 @@ impl AuditWriter {
         {
             // The receiver is gone with the closure: every submit now reports the writer stopped.
             tracing::error!(error = %e, "cannot start the audit writer thread");
+            counters.health(|h| h.stopped = true);
         }
         AuditWriter {
             tx,
@@ -181,10 +221,14 @@ impl AuditWriter {
         match written {
             Ok(()) => {
                 self.counters.spooled.fetch_add(1, Ordering::Relaxed);
+                self.counters.health(|h| h.spool_write = None);
                 Ok(())
             }
             Err(e) => {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                let why = format!("records cannot be spooled: {e}");
+                self.counters
+                    .health(|h| h.spool_write = Some((why, Instant::now())));
                 tracing::error!(record = %rec.id, error = %e, "audit queue full and spool unwritable: record dropped");
                 Err(e)
             }
@@ -206,6 +250,29 @@ impl AuditWriter {
             }
         }
         rx.await.unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// Why the writer cannot keep its promise now: commits failing, the spool failing, the
+    /// thread gone. Empty when it can.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.counters.health(|h| {
+            if h.stopped {
+                out.push("the audit writer has stopped".to_owned());
+            }
+            if let Some(e) = &h.commit {
+                out.push(format!("audit records cannot be committed: {e}"));
+            }
+            if let Some((e, at)) = &h.spool_write
+                && at.elapsed() < SPOOL_FAILURE_HOLD
+            {
+                out.push(format!("audit spool: {e}"));
+            }
+            if let Some(e) = &h.replay {
+                out.push(format!("audit spool: {e}"));
+            }
+        });
+        out
     }
 
     pub fn stats(&self) -> WriterStats {
@@ -292,10 +359,20 @@ struct Thread {
     spool: Option<Arc<Mutex<Spool>>>,
 }
 
+/// Marks the writer stopped however its thread ends (a panic included).
+struct Stopped(Arc<Counters>);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        self.0.health(|h| h.stopped = true);
+    }
+}
+
 impl Thread {
     fn run(mut self) {
+        let _stopped = Stopped(self.counters.clone());
         self.replay_spool();
-        while let Ok(first) = self.rx.recv() {
+        while let Some(first) = self.next() {
             let mut records = Vec::new();
             let mut replies = Vec::new();
             let mut flushes = Vec::new();
@@ -326,11 +403,39 @@ impl Thread {
         self.replay_spool();
     }
 
+    /// The next message; while commits are failing, probes the database between messages.
+    fn next(&mut self) -> Option<Msg> {
+        loop {
+            if !self.counters.failing() {
+                return self.rx.recv().ok();
+            }
+            match self.rx.recv_timeout(PROBE_EVERY) {
+                Ok(m) => return Some(m),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return None,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    let outcome = self.log.probe().err().map(|e| e.to_string());
+                    let recovered = outcome.is_none();
+                    self.counters.health(|h| h.commit = outcome);
+                    if recovered {
+                        tracing::info!("the audit store takes commits again");
+                        self.replay_spool();
+                    }
+                }
+            }
+        }
+    }
+
     fn commit(&mut self, records: &[AuditRecord], replies: Vec<Option<Reply>>) {
         if records.is_empty() {
             return;
         }
-        match self.log.append(records) {
+        let outcome = self.log.append(records);
+        if outcome.is_ok() || records.len() == 1 {
+            // A failed batch is retried record by record below; their outcomes decide.
+            let why = outcome.as_ref().err().map(ToString::to_string);
+            self.counters.health(|h| h.commit = why);
+        }
+        match outcome {
             Ok(()) => {
                 self.counters
                     .committed
@@ -368,6 +473,7 @@ impl Thread {
             Ok(mut s) if s.pending => s.take(),
             _ => return,
         };
+        let mut failed = None;
         for path in files {
             match self.replay_file(&path) {
                 Ok(()) => {
@@ -377,12 +483,14 @@ impl Thread {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "audit spool replay failed; will retry");
+                    failed = Some(format!("spooled records cannot be replayed: {e}"));
                     if let Ok(mut s) = spool.lock() {
                         s.pending = true;
                     }
                 }
             }
         }
+        self.counters.health(|h| h.replay = failed);
     }
 
     fn replay_file(&mut self, path: &Path) -> Result<(), StoreError> {

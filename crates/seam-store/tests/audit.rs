@@ -912,6 +912,107 @@ fn writer_replays_spool_at_start(e: &mut Env) {
     assert!(verify(&mut e.open()).ok());
 }
 
+/// Makes every commit fail as a full disk or a dead server would: the chain head cannot move.
+fn break_commits(e: &mut Env) {
+    match e.raw {
+        Raw::Sqlite(_) => e.sql(
+            "CREATE TRIGGER seam_fail BEFORE UPDATE ON audit_head \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+        ),
+        Raw::Postgres(_) => e.sql(
+            "CREATE FUNCTION seam_fail() RETURNS trigger AS $$ \
+               BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER seam_fail BEFORE UPDATE ON audit_head \
+               FOR EACH ROW EXECUTE FUNCTION seam_fail();",
+        ),
+    }
+}
+
+fn mend_commits(e: &mut Env) {
+    match e.raw {
+        Raw::Sqlite(_) => e.sql("DROP TRIGGER seam_fail"),
+        Raw::Postgres(_) => {
+            e.sql("DROP TRIGGER seam_fail ON audit_head; DROP FUNCTION seam_fail();")
+        }
+    }
+}
+
+fn writer_reports_failing_commits_and_recovers_without_traffic(e: &mut Env) {
+    let writer = AuditWriter::spawn(e.open(), Durability::Sync);
+    assert_eq!(writer.problems(), Vec::<String>::new());
+    break_commits(e);
+    let failed = rt().block_on(writer.submit(rec(1, None, RetentionClass::Metadata)));
+    assert!(failed.is_err());
+    let problems = writer.problems();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("audit records cannot be committed:"),
+        "{problems:?}"
+    );
+    assert!(problems[0].contains("injected failure"), "{problems:?}");
+    // Still failing a probe later: no traffic, no change.
+    rt().block_on(tokio::time::sleep(seam_store::PROBE_EVERY * 2));
+    assert_eq!(writer.problems().len(), 1);
+
+    mend_commits(e);
+    let deadline = std::time::Instant::now() + seam_store::PROBE_EVERY * 5;
+    while !writer.problems().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never recovered: {:?}",
+            writer.problems()
+        );
+        rt().block_on(tokio::time::sleep(std::time::Duration::from_millis(50)));
+    }
+    rt().block_on(writer.submit(rec(2, None, RetentionClass::Metadata)))
+        .unwrap();
+    drop(writer);
+    assert!(verify(&mut e.open()).ok());
+}
+
+fn writer_reports_a_failing_spool(e: &mut Env) {
+    // The spool's folder cannot be made: its parent is a file.
+    std::fs::write(e.dir.join("file"), "x").unwrap();
+    let writer = AuditWriter::spawn(
+        e.open(),
+        Durability::Async {
+            queue: 1,
+            spool_dir: e.dir.join("file").join("spool"),
+        },
+    );
+    match &mut e.raw {
+        Raw::Sqlite(c) => c.execute_batch("BEGIN IMMEDIATE").unwrap(),
+        Raw::Postgres(c) => c
+            .batch_execute("BEGIN; SELECT seq FROM audit_head FOR UPDATE")
+            .unwrap(),
+    }
+    let lost = rt().block_on(async {
+        let mut lost = 0;
+        for i in 0..20 {
+            lost += usize::from(
+                writer
+                    .submit(rec(i, None, RetentionClass::Metadata))
+                    .await
+                    .is_err(),
+            );
+        }
+        lost
+    });
+    assert!(lost > 0);
+    let problems = writer.problems();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("audit spool: records cannot be spooled")),
+        "{problems:?}"
+    );
+    e.sql("COMMIT");
+    rt().block_on(writer.flush()).unwrap();
+    // The loss stays reported for a while after the overflow is over.
+    assert!(!writer.problems().is_empty());
+    assert_eq!(writer.stats().dropped, lost as u64);
+}
+
 fn run(kind: Kind, body: fn(&mut Env)) {
     if let Some(mut e) = env(kind) {
         body(&mut e);
@@ -942,6 +1043,8 @@ on_both_backends!(
     writer_group_commit,
     writer_async_spools_when_full,
     writer_replays_spool_at_start,
+    writer_reports_failing_commits_and_recovers_without_traffic,
+    writer_reports_a_failing_spool,
 );
 
 /// Not a gate (timed tests flake): `cargo test -p seam-store --release -- --ignored --nocapture`
