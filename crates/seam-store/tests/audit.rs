@@ -951,7 +951,8 @@ fn writer_reports_failing_commits_and_recovers_without_traffic(e: &mut Env) {
     );
     assert!(problems[0].contains("injected failure"), "{problems:?}");
     // Still failing a probe later: no traffic, no change.
-    rt().block_on(tokio::time::sleep(seam_store::PROBE_EVERY * 2));
+    let pause = |d| rt().block_on(async move { tokio::time::sleep(d).await });
+    pause(seam_store::PROBE_EVERY * 2);
     assert_eq!(writer.problems().len(), 1);
 
     mend_commits(e);
@@ -962,7 +963,7 @@ fn writer_reports_failing_commits_and_recovers_without_traffic(e: &mut Env) {
             "never recovered: {:?}",
             writer.problems()
         );
-        rt().block_on(tokio::time::sleep(std::time::Duration::from_millis(50)));
+        pause(std::time::Duration::from_millis(50));
     }
     rt().block_on(writer.submit(rec(2, None, RetentionClass::Metadata)))
         .unwrap();
