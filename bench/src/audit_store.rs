@@ -303,6 +303,7 @@ impl Shape {
             latency_ms: 0.41,
             ttft_ms: None,
             cache_hit: false,
+            placement: None,
             class: RetentionClass::Redacted,
             payload: Payload {
                 client_request: None,

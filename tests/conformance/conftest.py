@@ -195,6 +195,11 @@ policy = "mask-pii"
 [models.contract]
 targets = [{{ provider = "mock", model = "gpt-mock" }}]
 output_schema = {{ type = "object", required = ["name"], properties = {{ name = {{ type = "string" }} }} }}
+
+# ---- placement (test_placement.py): a vendor target first, then a private one ----
+
+[models.placed]
+targets = [{{ provider = "mockanth", model = "claude-mock" }}, {{ provider = "mock", model = "gpt-mock" }}]
 """
 
 

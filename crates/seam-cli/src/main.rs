@@ -55,8 +55,9 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Virtual API keys: create (the secret is printed once), list, show, revoke; hash a secret
-    /// for a config's [keys.NAME].
+    /// Virtual API keys: create (the secret is printed once; models, limits, a policy, a
+    /// placement such as `trust=private;region=eu`), list, show, revoke; hash a secret for a
+    /// config's [keys.NAME].
     Keys {
         /// The config naming the store (default: SEAM_CONFIG, else the embedded default).
         #[arg(long, short = 'c', env = "SEAM_CONFIG", global = true)]
@@ -134,6 +135,11 @@ struct CreateKey {
     /// key, team or org: who shares those cached answers (default: key).
     #[arg(long)]
     cache_scope: Option<String>,
+    /// Where its requests may go, laid over each alias's placement (never wider):
+    /// `trust=private`, `region=eu,ch`, `trust=private;region=eu`. A request's
+    /// x-seam-placement header can narrow it further.
+    #[arg(long, value_name = "PLACEMENT")]
+    placement: Option<String>,
     /// Print one JSON object (with `id` and `key`) instead of text.
     #[arg(long)]
     json: bool,
@@ -268,6 +274,7 @@ fn main() -> ExitCode {
                             expires: k.expires.map(seam_store::keys::TimeArg::Text),
                             cache_ttl_s: k.cache_ttl,
                             cache_scope: k.cache_scope,
+                            placement: k.placement,
                         }),
                         json: k.json,
                     }

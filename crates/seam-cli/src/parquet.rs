@@ -57,6 +57,7 @@ const COLUMNS: &[(&str, Kind, bool)] = &[
     ("ttft_ms", Kind::Double, true),
     ("cost_usd", Kind::Double, true),
     ("cache_hit", Kind::Bool, false),
+    ("placement", Kind::Text, true),
     ("class", Kind::Text, false),
     ("payload_state", Kind::Text, false),
     ("tags", Kind::Json, false),

@@ -254,6 +254,7 @@ fn seed(db: &Path, records: &[(&str, i64)]) {
             latency_ms: 1.0,
             ttft_ms: None,
             cache_hit: false,
+            placement: None,
             class: seam_store::RetentionClass::Full,
             payload: seam_store::Payload {
                 client_request: Some(json!({"old": id})),

@@ -383,3 +383,59 @@ fn config_check_reports_policy_errors_with_their_path() {
         "{err}"
     );
 }
+
+/// A key held to a placement shows it, and a placement the parser refuses creates nothing: one
+/// line, a non-zero exit.
+#[test]
+fn keys_create_takes_a_placement_and_refuses_a_bad_one_in_one_line() {
+    let dir = std::env::temp_dir().join(format!("seam-cli-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("seam.toml");
+    std::fs::write(
+        &cfg,
+        "[storage]\nurl = \"sqlite://keys.db\"\n[providers.e]\nkind = \"echo\"\n\
+         [models.m]\ntargets = [{ provider = \"e\", model = \"x\" }]\n",
+    )
+    .unwrap();
+    let keys = |args: &[&str]| {
+        seam()
+            .arg("keys")
+            .args(args)
+            .arg("--config")
+            .arg(&cfg)
+            .output()
+            .unwrap()
+    };
+    let made = keys(&[
+        "create",
+        "--name",
+        "eu-app",
+        "--models",
+        "m",
+        "--placement",
+        "region=eu,ch; trust=private",
+        "--json",
+    ]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let made: serde_json::Value = serde_json::from_slice(&made.stdout).unwrap();
+    let id = made["id"].as_str().unwrap();
+    let shown = keys(&["show", id]);
+    assert!(shown.status.success());
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["scope"]["placement"], "trust=private;region=ch,eu");
+
+    let before = keys(&["list", "--json"]).stdout;
+    for bad in ["trust=public", "zone=eu", "trust=private;trust=vendor", ""] {
+        let out = keys(&["create", "--name", "x", "--models", "m", "--placement", bad]);
+        assert_ne!(out.status.code(), Some(0), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{bad}: {err}");
+        assert!(err.contains("placement"), "{bad}: {err}");
+    }
+    assert_eq!(keys(&["list", "--json"]).stdout, before, "nothing created");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

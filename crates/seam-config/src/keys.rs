@@ -40,6 +40,8 @@ pub struct KeyConfig {
     pub team: Option<String>,
     /// The exact cache for every alias this key calls.
     pub cache: Option<crate::CacheRule>,
+    /// Where its requests may go, laid over each alias's (unconstrained when not given).
+    pub placement: crate::Placement,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -62,6 +64,8 @@ pub struct RawKey {
     pub budget_period: Option<String>,
     pub team: Option<String>,
     pub cache: Option<crate::cache::RawCacheRule>,
+    /// `trust=private;region=eu`, as `x-seam-placement` takes it.
+    pub placement: Option<String>,
 }
 
 pub(crate) fn admin(raw: RawAdmin, r: &Resolver<'_>, errors: &mut Vec<ConfigError>) -> AdminConfig {
@@ -152,6 +156,14 @@ pub(crate) fn key(
         errors,
     );
     let cache = raw.cache.and_then(|c| crate::cache::rule(&path, c, errors));
+    let placement = match raw.placement.as_deref().map(crate::Placement::parse) {
+        None => crate::Placement::default(),
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
+            errors.push(ConfigError::new(format!("{path}.placement"), e.to_string()));
+            crate::Placement::default()
+        }
+    };
     if errors.len() > before {
         return None;
     }
@@ -169,5 +181,6 @@ pub(crate) fn key(
         budget_period: limits.budget.map(|b| b.1),
         team: raw.team,
         cache,
+        placement,
     })
 }

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod cache;
 pub mod keys;
 pub mod limits;
+pub mod placement;
 pub mod policy;
 pub mod pricing;
 mod raw;
@@ -25,13 +26,14 @@ pub use audit::{AuditClass, AuditConfig, Durability, MasterKey, RetentionRule};
 pub use cache::{CacheConfig, CacheRule, CacheScope};
 pub use keys::{AdminConfig, BudgetPeriod, KeyConfig};
 pub use limits::{LimitRule, LimitsConfig};
+pub use placement::Placement;
 pub use policy::{
     Action, ClassRule, DEFAULT_POLICY, Entities, EntityRule, InjectionAction, InjectionRule,
     InputConfig, Overflow, PolicyConfig, StageConfig,
 };
 pub use pricing::Price;
 pub use raw::RawConfig;
-pub use routing::{BreakerSettings, ModelConfig, Placement, RoutingConfig, Strategy, TargetConfig};
+pub use routing::{BreakerSettings, ModelConfig, RoutingConfig, Strategy, TargetConfig};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8700";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;

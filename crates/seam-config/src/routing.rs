@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::raw::{RawBreaker, RawModel, RawPlacement, RawRouting};
-use crate::{ConfigError, ProviderConfig, Trust};
+use crate::{ConfigError, Placement, ProviderConfig, Trust};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
@@ -65,13 +65,6 @@ pub struct BreakerSettings {
     pub min_requests: u32,
     pub window: Duration,
     pub open_for: Duration,
-}
-
-/// Which targets may see an alias's data. `None`: no constraint on that dimension.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Placement {
-    pub trust: Option<Vec<Trust>>,
-    pub regions: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug)]
@@ -192,16 +185,15 @@ fn placement(path: &str, raw: Option<RawPlacement>, errors: &mut Vec<ConfigError
     let trust = raw.trust.map(|names| {
         names
             .iter()
-            .filter_map(|n| match n.as_str() {
-                "private" => Some(Trust::Private),
-                "vendor" => Some(Trust::Vendor),
-                other => {
+            .filter_map(|n| {
+                let t = Trust::parse(n);
+                if t.is_none() {
                     errors.push(ConfigError::new(
                         format!("{path}.placement.trust"),
-                        format!("unknown trust \"{other}\"; expected vendor or private"),
+                        format!("unknown trust \"{n}\"; expected vendor or private"),
                     ));
-                    None
                 }
+                t
             })
             .collect()
     });
@@ -337,18 +329,11 @@ pub(crate) fn model(
     let cache = m.cache.and_then(|c| crate::cache::rule(&path, c, errors));
     let placement = placement(&path, m.placement, errors);
     let allowed = |t: &TargetConfig| {
-        providers.get(&t.provider).is_none_or(|p| {
-            placement
-                .trust
-                .as_ref()
-                .is_none_or(|tr| tr.contains(&p.trust))
-                && placement
-                    .regions
-                    .as_ref()
-                    .is_none_or(|rs| p.region.as_ref().is_some_and(|r| rs.contains(r)))
-        })
+        providers
+            .get(&t.provider)
+            .is_none_or(|p| placement.allows(p.trust, p.region.as_deref()))
     };
-    let constrained = placement.trust.is_some() || placement.regions.is_some();
+    let constrained = !placement.is_unconstrained();
     if constrained && !targets.is_empty() && !targets.iter().any(allowed) {
         errors.push(ConfigError::new(
             format!("{path}.placement"),

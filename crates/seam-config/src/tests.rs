@@ -544,3 +544,40 @@ budget_usd = 10
     let unknown = errors("[providers.echo]\nkind = \"echo\"\n[limits.subject]\nburst = 3\n");
     assert_eq!(unknown, ["limits.subject.burst: unknown key"]);
 }
+
+#[test]
+fn key_placement_is_parsed_and_a_bad_one_named_by_its_path() {
+    let hash = format!("sha256:{}", "a".repeat(64));
+    let cfg = check(&format!(
+        r#"
+[keys.eu]
+hash = "{hash}"
+models = ["*"]
+placement = "trust=private; region=eu,ch"
+[keys.anywhere]
+hash = "sha256:{b}"
+models = ["*"]
+"#,
+        b = "b".repeat(64)
+    ))
+    .unwrap();
+    let by_name = |n: &str| cfg.keys.iter().find(|k| k.name == n).unwrap();
+    assert_eq!(
+        by_name("eu").placement.to_string(),
+        "trust=private;region=ch,eu"
+    );
+    assert!(by_name("anywhere").placement.is_unconstrained());
+
+    let e = errors(&format!(
+        r#"
+[keys.k]
+hash = "{hash}"
+models = ["*"]
+placement = "trust=public"
+"#
+    ));
+    assert_eq!(
+        e,
+        vec!["keys.k.placement: unknown trust `public`; expected vendor or private"]
+    );
+}

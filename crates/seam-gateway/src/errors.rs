@@ -2,7 +2,7 @@
 //! gets no answer.
 
 use seam_providers::ProviderError;
-use seam_router::{FailureKind, Overload, Route, Verdict};
+use seam_router::{FailureKind, Overload, Placement, Route, Verdict};
 use seam_types::{ApiError, ErrorCode};
 
 use crate::{Failure, telemetry};
@@ -32,16 +32,29 @@ pub(crate) fn classify(e: &ProviderError) -> Verdict {
     }
 }
 
-pub(crate) fn failure(route: &Route, f: seam_router::Failure<ProviderError>) -> Failure {
+/// `constraints`: the request's placement, which the router laid over the route's.
+pub(crate) fn failure(
+    route: &Route,
+    constraints: &Placement,
+    f: seam_router::Failure<ProviderError>,
+) -> Failure {
     let error = match f.kind {
         FailureKind::Upstream { error, target } => error.to_api_error(route.label(target)),
-        FailureKind::NoEligibleTarget => ApiError::new(
-            ErrorCode::NoEligibleTarget,
-            format!(
-                "No target of `{}` satisfies the placement constraints for this request",
-                route.name
-            ),
-        ),
+        FailureKind::NoEligibleTarget => {
+            let placement = route.placement.narrow(constraints);
+            ApiError::new(
+                ErrorCode::NoEligibleTarget,
+                format!(
+                    "No target of `{}` satisfies the placement constraints for this request{}",
+                    route.name,
+                    if placement.is_unconstrained() {
+                        String::new()
+                    } else {
+                        format!(" ({placement})")
+                    }
+                ),
+            )
+        }
         FailureKind::NoHealthyTarget { retry_in } => {
             let mut e = ApiError::new(
                 ErrorCode::NoHealthyTarget,

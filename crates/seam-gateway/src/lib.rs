@@ -327,10 +327,7 @@ impl Gateway {
         let policy = &policy;
         let (sent, private, report) =
             policy::prepare_embeddings(policy, req).map_err(|r| Failure::refused(*r))?;
-        let mut placement = constraints.clone();
-        if private {
-            placement.trust = Some(vec![seam_config::Trust::Private]);
-        }
+        let placement = policy::narrow_private(constraints, private);
         let sent_owned = sent;
         let sent: &EmbeddingsRequest = &sent_owned;
         let out = self
@@ -376,7 +373,7 @@ impl Gateway {
             }
             Err(f) => {
                 telemetry::attempts(route, &f.attempts);
-                Err(errors::failure(route, f))
+                Err(errors::failure(route, constraints, f))
             }
         }
     }

@@ -277,14 +277,22 @@ pub(crate) struct Prepared<'r> {
     pub(crate) output_seen: OutputSeen,
 }
 
+/// `base`, held to private targets when `private`. Narrowed, not replaced: a caller that asked
+/// for vendor targets only gets no target, never a private one it ruled out.
+pub(crate) fn narrow_private(base: &Placement, private: bool) -> Placement {
+    if !private {
+        return base.clone();
+    }
+    base.narrow(&Placement {
+        trust: Some(vec![Trust::Private]),
+        regions: None,
+    })
+}
+
 impl Prepared<'_> {
     /// The caller's placement, narrowed to private targets when the policy requires it.
     pub(crate) fn placement(&self, base: &Placement) -> Placement {
-        let mut p = base.clone();
-        if self.private {
-            p.trust = Some(vec![Trust::Private]);
-        }
-        p
+        narrow_private(base, self.private)
     }
 
     /// The request's tokens, to put back into a restored answer for `redacted` audit records.

@@ -129,10 +129,7 @@ impl Table {
                     deadline: m.deadline,
                     ..defaults
                 },
-                placement: Placement {
-                    trust: m.placement.trust.clone(),
-                    regions: m.placement.regions.clone(),
-                },
+                placement: m.placement.clone(),
             };
             table.aliases.insert(alias.clone(), Arc::new(route));
         }

@@ -143,6 +143,40 @@ async fn request_placement_is_applied_on_top_of_the_alias() {
     assert!(f.attempts.is_empty());
 }
 
+/// A policy that keeps data private narrows the caller's placement; it never replaces it, so a
+/// caller that ruled private targets out gets no target rather than one it refused.
+#[tokio::test]
+async fn a_private_policy_narrows_the_request_placement_and_never_widens_it() {
+    let g = gateway(&format!(
+        r#"{TWO_ECHOES}
+[policies.sovereign.input]
+pii = {{ action = "route_private" }}
+[models.sovereign]
+policy = "sovereign"
+targets = [{{ provider = "big", model = "b" }}, {{ provider = "small", model = "a" }}]
+"#
+    ));
+    let req: ChatRequest = serde_json::from_value(json!({
+        "model": "sovereign",
+        "messages": [{"role": "user", "content": "mail ann@example.com"}]
+    }))
+    .unwrap();
+    let out = g.chat(&req, &anywhere(), None).await.unwrap();
+    assert_eq!(out.route, "small/a");
+    assert!(
+        out.reason.ends_with("; placement trust=private"),
+        "{}",
+        out.reason
+    );
+    let vendor_only = Placement {
+        trust: Some(vec![Trust::Vendor]),
+        regions: None,
+    };
+    let f = g.chat(&req, &vendor_only, None).await.err().unwrap();
+    assert!(f.error.is(ErrorCode::NoEligibleTarget), "{:?}", f.error);
+    assert!(f.attempts.is_empty());
+}
+
 #[tokio::test]
 async fn a_stream_yields_every_chunk_then_ends() {
     let g = gateway(TWO_ECHOES);

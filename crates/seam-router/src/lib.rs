@@ -28,6 +28,8 @@ pub use breaker::{Admission, BreakerConfig, State};
 pub use health::{Registry, TargetHealth};
 pub use limiter::{Limiter, Overload, Permit};
 pub use run::{Attempt, Failure, FailureKind, Mode, Success, Verdict, run};
+/// Which targets may see a request's data; one type (and one text form) with the config's.
+pub use seam_config::Placement;
 pub use strategy::Strategy;
 
 /// One place a request can go.
@@ -87,31 +89,6 @@ impl Default for Plan {
     }
 }
 
-/// Which targets may see a request's data. `None` means no constraint on that dimension.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Placement {
-    pub trust: Option<Vec<Trust>>,
-    pub regions: Option<Vec<String>>,
-}
-
-impl Placement {
-    pub fn allows(&self, t: &Target) -> bool {
-        let trust_ok = self
-            .trust
-            .as_ref()
-            .is_none_or(|allowed| allowed.contains(&t.trust));
-        let region_ok = self
-            .regions
-            .as_ref()
-            .is_none_or(|allowed| t.region.as_ref().is_some_and(|r| allowed.contains(r)));
-        trust_ok && region_ok
-    }
-
-    pub fn is_unconstrained(&self) -> bool {
-        self.trust.is_none() && self.regions.is_none()
-    }
-}
-
 #[derive(Debug)]
 pub struct Route {
     /// The alias, or `provider/model` for direct addressing.
@@ -120,6 +97,13 @@ pub struct Route {
     pub targets: Vec<Target>,
     pub plan: Plan,
     pub placement: Placement,
+}
+
+impl Target {
+    /// Whether `placement` lets this target see the data.
+    pub fn placed_within(&self, placement: &Placement) -> bool {
+        placement.allows(self.trust, self.region.as_deref())
+    }
 }
 
 impl Route {

@@ -79,13 +79,41 @@ pub struct Failure<E> {
     pub reason: String,
 }
 
-/// Runs one request against `route` under `constraints` (the request's own placement rules).
+/// Runs one request against `route` under `constraints` (the request's own placement rules,
+/// which narrow the route's and never widen them).
 ///
 /// `call` makes one attempt on a target; `classify` judges its error; `timed_out` builds the error
-/// for an attempt that ran out of time ("response" or "first token").
+/// for an attempt that ran out of time ("response" or "first token"). A constrained placement is
+/// named at the end of the reason (`; placement trust=private`), answered or not.
 pub async fn run<'r, T, E, F, Fut>(
     route: &'r Route,
     constraints: &Placement,
+    mode: Mode,
+    classify: impl Fn(&E) -> Verdict,
+    timed_out: impl Fn(&'static str) -> E,
+    call: F,
+) -> Result<Success<T>, Failure<E>>
+where
+    F: FnMut(&'r Target) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let placement = route.placement.narrow(constraints);
+    let mut result = run_placed(route, &placement, mode, classify, timed_out, call).await;
+    if !placement.is_unconstrained() {
+        let reason = match &mut result {
+            Ok(s) => &mut s.reason,
+            Err(f) => &mut f.reason,
+        };
+        reason.push_str("; placement ");
+        reason.push_str(&placement.to_string());
+    }
+    result
+}
+
+/// [`run`] with the route's and the request's placement already combined.
+async fn run_placed<'r, T, E, F, Fut>(
+    route: &'r Route,
+    placement: &Placement,
     mode: Mode,
     classify: impl Fn(&E) -> Verdict,
     timed_out: impl Fn(&'static str) -> E,
@@ -98,9 +126,7 @@ where
     let name = route.strategy.as_str();
     let deadline = Instant::now() + route.plan.deadline;
     let eligible: Vec<usize> = (0..route.targets.len())
-        .filter(|&i| {
-            route.placement.allows(&route.targets[i]) && constraints.allows(&route.targets[i])
-        })
+        .filter(|&i| route.targets[i].placed_within(placement))
         .collect();
     if eligible.is_empty() {
         return Err(Failure {

@@ -245,6 +245,8 @@ pub struct Draft {
     team: Option<String>,
     /// The key's class, which wins over the alias's.
     key_class: Option<AuditClass>,
+    /// The placement the request is held to, once known; `None`: unconstrained.
+    placement: Option<String>,
 }
 
 /// What happened to a request, for [`Draft::finish`].
@@ -313,7 +315,14 @@ impl Draft {
             key_id: caller.map(|c| c.key_id.clone()),
             team: caller.and_then(|c| c.team.clone()),
             key_class: caller.and_then(|c| c.audit_class),
+            placement: None,
         }
+    }
+
+    /// The placement the request is held to (alias ∩ key ∩ `x-seam-placement`), recorded when
+    /// it constrains anything.
+    pub fn placement(&mut self, p: &seam_config::Placement) {
+        self.placement = (!p.is_unconstrained()).then(|| p.to_string());
     }
 
     /// The data subject: `x-seam-subject`, else the body's `user`.
@@ -438,6 +447,7 @@ impl Draft {
             latency_ms: ended.duration_since(self.start).as_secs_f64() * 1000.0,
             ttft_ms: f.ttft.map(|d| d.as_secs_f64() * 1000.0),
             cache_hit: f.cache_hit,
+            placement: self.placement,
             class: class(self.class),
             payload: if keep {
                 Payload {

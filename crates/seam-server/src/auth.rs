@@ -40,6 +40,8 @@ pub struct Caller {
     pub limits: seam_limits::Rule,
     /// The key's exact-cache rule, for every alias it calls.
     pub cache: Option<seam_config::CacheRule>,
+    /// Where its requests may go, laid over each alias's; a request's header narrows it further.
+    pub placement: seam_config::Placement,
 }
 
 impl Caller {
@@ -99,6 +101,7 @@ fn from_config(k: &KeyConfig) -> Caller {
             k.budget_usd.zip(k.budget_period),
         ),
         cache: k.cache,
+        placement: k.placement.clone(),
     }
 }
 
@@ -157,6 +160,7 @@ impl Keys {
                             })),
                     ),
                     cache: crate::cache::stored_rule(&r.scope),
+                    placement: r.scope.placement.clone().unwrap_or_default(),
                 }),
             );
         }

@@ -42,7 +42,16 @@ pub async fn handle(
     {
         return refused(draft, &e).await;
     }
-    let plan = live.cache.plan(&req, caller.as_deref(), is_alias);
+    let placement =
+        match crate::placement::effective(&live, &headers, caller.as_deref(), &req.model) {
+            Ok(p) => p,
+            Err(e) => return refused(draft, &e).await,
+        };
+    draft.placement(&placement);
+    // The placement is part of the key: an answer from one placement never serves another.
+    let plan = live
+        .cache
+        .plan(&req, caller.as_deref(), is_alias, &placement);
     let mut hit = match &plan {
         Some(p) => st.cache.get(p).await,
         None => None,
@@ -88,6 +97,7 @@ pub async fn handle(
         &live,
         draft,
         req,
+        &placement,
         plan.as_ref(),
         start,
         &rid,
@@ -112,6 +122,7 @@ async fn answer(
     live: &crate::Live,
     draft: Draft,
     req: ChatRequest,
+    placement: &Placement,
     plan: Option<&cache::Plan>,
     start: RequestStart,
     rid: &RequestId,
@@ -121,14 +132,16 @@ async fn answer(
 ) -> Response {
     let key_policy = caller.and_then(|c| c.policy.as_deref());
     if !req.is_stream() {
-        let (resp, used) = unary(st, draft, live, &req, plan, start, rid, key_policy).await;
+        let (resp, used) = unary(
+            st, draft, live, &req, placement, plan, start, rid, key_policy,
+        )
+        .await;
         crate::limits::settle(ticket, used.0, used.1);
         // Stored (or not storable): the identical requests waiting on this one look again.
         drop(lead);
         return resp;
     }
-    let anywhere = Placement::default();
-    match live.gateway.chat_stream(&req, &anywhere, key_policy).await {
+    match live.gateway.chat_stream(&req, placement, key_policy).await {
         Ok(out) => {
             let ttft = start.0.elapsed();
             metrics::overhead(metrics::CHAT, ttft.saturating_sub(out.upstream));
@@ -166,13 +179,13 @@ async fn unary(
     draft: Draft,
     live: &crate::Live,
     req: &ChatRequest,
+    placement: &Placement,
     plan: Option<&cache::Plan>,
     start: RequestStart,
     rid: &RequestId,
     key_policy: Option<&str>,
 ) -> (Response, (u64, Option<f64>)) {
-    let anywhere = Placement::default();
-    match live.gateway.chat(req, &anywhere, key_policy).await {
+    match live.gateway.chat(req, placement, key_policy).await {
         Ok(out) => {
             let response = draft
                 .keeps_payloads()

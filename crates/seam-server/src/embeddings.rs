@@ -5,8 +5,8 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
+use seam_gateway::Rewritten;
 use seam_gateway::usage::Expected;
-use seam_gateway::{Placement, Rewritten};
 use seam_types::embeddings::EmbeddingsRequest;
 
 use std::sync::Arc;
@@ -53,6 +53,12 @@ pub async fn handle(
     {
         return refused(draft, &e).await;
     }
+    let placement =
+        match crate::placement::effective(&live, &headers, caller.as_deref(), &req.model) {
+            Ok(p) => p,
+            Err(e) => return refused(draft, &e).await,
+        };
+    draft.placement(&placement);
     let scopes = st.limits.scopes(caller.as_deref(), draft.subject());
     let ticket = match st
         .limits
@@ -68,11 +74,7 @@ pub async fn handle(
         Err(e) => return refused(draft, &e).await,
     };
     let key_policy = caller.as_ref().and_then(|c| c.policy.as_deref());
-    match live
-        .gateway
-        .embeddings(&req, &Placement::default(), key_policy)
-        .await
-    {
+    match live.gateway.embeddings(&req, &placement, key_policy).await {
         Ok(out) => {
             // Vectors are not personal data worth keeping; the record keeps the usage.
             let usage = out.value.usage.as_ref().map(|u| {

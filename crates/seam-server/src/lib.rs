@@ -17,6 +17,7 @@ pub mod error;
 pub mod limits;
 mod meta;
 pub mod metrics;
+pub mod placement;
 pub mod pricing;
 pub mod shared;
 mod sse;

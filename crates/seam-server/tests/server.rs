@@ -20,6 +20,8 @@ mod auth;
 mod cache;
 #[path = "server/limits.rs"]
 mod limits;
+#[path = "server/placement.rs"]
+mod placement;
 #[path = "server/policy.rs"]
 mod policy;
 #[path = "server/ready.rs"]

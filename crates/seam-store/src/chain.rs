@@ -10,7 +10,7 @@ use crate::db::{Conn, RowRead, Val};
 use crate::schema::GENESIS;
 
 /// Every stored column of `audit_log` except `payload` and `hash`, in chain order.
-pub(crate) const CHAIN_COLUMNS: [&str; 22] = [
+pub(crate) const CHAIN_COLUMNS: [&str; 23] = [
     "seq",
     "id",
     "kind",
@@ -33,6 +33,7 @@ pub(crate) const CHAIN_COLUMNS: [&str; 22] = [
     "class",
     "payload_digest",
     "prev_hash",
+    "placement",
 ];
 
 /// The chained columns of one row, exactly as stored.
@@ -60,6 +61,8 @@ pub(crate) struct Columns {
     pub class: String,
     pub payload_digest: Option<String>,
     pub prev_hash: String,
+    /// Added by migration 4: `None` on every row written before it.
+    pub placement: Option<String>,
 }
 
 /// `a.seq, a.id, …` for a SELECT; read back with [`Columns::read`].
@@ -98,6 +101,7 @@ impl Columns {
             t(&self.class),
             Val::opt_text(self.payload_digest.as_deref()),
             t(&self.prev_hash),
+            Val::opt_text(self.placement.as_deref()),
         ]
     }
 
@@ -134,6 +138,7 @@ impl Columns {
             class: req_text(19)?,
             payload_digest: row.text(at + 20)?,
             prev_hash: req_text(21)?,
+            placement: row.text(at + 22)?,
         })
     }
 
@@ -187,6 +192,11 @@ impl Columns {
         text(&mut ctx, Some(&self.class));
         text(&mut ctx, self.payload_digest.as_deref());
         text(&mut ctx, Some(&self.prev_hash));
+        // A column added later is hashed only when set, so rows from before it (and rows that
+        // leave it unset) hash as they always did; its tag makes a set value unambiguous.
+        if let Some(p) = &self.placement {
+            text(&mut ctx, Some(p));
+        }
         hex(ctx.finish().as_ref())
     }
 }
@@ -402,8 +412,8 @@ fn verify_in(
         let page = c.query(&sql, &[Val::Int(expected)], |r| {
             Ok((
                 Columns::read(r, 0)?,
-                r.blob(22)?,
-                r.text(23)?.unwrap_or_default(),
+                r.blob(CHAIN_COLUMNS.len())?,
+                r.text(CHAIN_COLUMNS.len() + 1)?.unwrap_or_default(),
             ))
         })?;
         let Some(last) = page.last() else { break };

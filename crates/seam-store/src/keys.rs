@@ -9,6 +9,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::digest;
+use seam_config::Placement;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{hex, random};
@@ -60,6 +61,9 @@ pub struct KeyScope {
     pub cache_ttl_s: Option<u64>,
     /// Who shares those entries; `None`: the key alone.
     pub cache_scope: Option<CacheScope>,
+    /// Where its requests may go (`trust=private;region=eu`), laid over each alias's placement;
+    /// `None`: wherever the alias allows.
+    pub placement: Option<Placement>,
 }
 
 /// A stored key, without its secret or hash.
@@ -139,6 +143,8 @@ pub struct NewKey {
     pub cache_ttl_s: Option<u64>,
     /// `key`, `team` or `org`: who shares those cached answers (default `key`).
     pub cache_scope: Option<String>,
+    /// Where its requests may go, as `x-seam-placement` takes it: `trust=private;region=eu`.
+    pub placement: Option<String>,
 }
 
 /// A time as text or as a JSON number of Unix milliseconds.
@@ -318,6 +324,13 @@ impl NewKey {
                 );
             }
         };
+        let placement = match self.placement.as_deref() {
+            None => None,
+            Some(text) => Some(Placement::parse(text).map_err(|e| InvalidKey {
+                param: "placement",
+                message: format!("`placement` {e}"),
+            })?),
+        };
         Ok(KeyScope {
             models: self.models.clone(),
             direct: self.direct,
@@ -332,6 +345,7 @@ impl NewKey {
             expires_ms,
             cache_ttl_s: self.cache_ttl_s,
             cache_scope,
+            placement,
         })
     }
 }
@@ -612,6 +626,21 @@ mod tests {
                 false,
                 "cache_scope",
             ),
+            (
+                new_key(|k| k.placement = Some("trust=public".into())),
+                false,
+                "placement",
+            ),
+            (
+                new_key(|k| k.placement = Some("zone=eu".into())),
+                false,
+                "placement",
+            ),
+            (
+                new_key(|k| k.placement = Some(String::new())),
+                false,
+                "placement",
+            ),
         ] {
             let got = check(k.clone(), sealed);
             assert_eq!(got.map_err(|e| e.param), Err(param), "{k:?}");
@@ -628,10 +657,15 @@ mod tests {
                 k.expires = Some(TimeArg::Text("2026-12-01T00:00:00Z".into()));
                 k.cache_ttl_s = Some(3600);
                 k.cache_scope = Some("org".into());
+                k.placement = Some("region=eu,ch; trust=private".into());
             }),
             true,
         )
         .unwrap();
+        assert_eq!(
+            ok.placement.as_ref().map(ToString::to_string).as_deref(),
+            Some("trust=private;region=ch,eu")
+        );
         assert_eq!(
             (ok.cache_ttl_s, ok.cache_scope),
             (Some(3600), Some(CacheScope::Org))
@@ -669,5 +703,19 @@ mod tests {
             (new.cache_ttl_s, new.cache_scope),
             (Some(60), Some(CacheScope::Team))
         );
+        assert_eq!(scope.placement, None, "keys without one are unconstrained");
+    }
+
+    #[test]
+    fn a_placement_is_stored_as_its_text_and_read_back() {
+        let scope = KeyScope {
+            models: vec!["chat".into()],
+            placement: Some(Placement::parse("trust=private;region=eu").unwrap()),
+            ..KeyScope::default()
+        };
+        let json = serde_json::to_value(&scope).unwrap();
+        assert_eq!(json["placement"], "trust=private;region=eu");
+        let back: KeyScope = serde_json::from_value(json).unwrap();
+        assert_eq!(back, scope);
     }
 }

@@ -507,6 +507,7 @@ fn request_columns(
         class: rec.class.as_str().to_owned(),
         payload_digest: sealed.map(sha256_hex),
         prev_hash: head.hash.clone(),
+        placement: rec.placement.clone(),
     }
     .normalized())
 }
@@ -549,6 +550,7 @@ fn tombstone_columns(
         class: RetentionClass::Metadata.as_str().to_owned(),
         payload_digest: None,
         prev_hash: head.hash.clone(),
+        placement: None,
     })
 }
 
@@ -747,6 +749,7 @@ fn to_stored(
         latency_ms: cols.latency_ms.unwrap_or(0.0),
         ttft_ms: cols.ttft_ms,
         cache_hit: cols.cache_hit != 0,
+        placement: cols.placement.clone(),
         class,
         payload: state,
         hash,

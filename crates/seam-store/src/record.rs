@@ -121,6 +121,10 @@ pub struct AuditRecord {
     pub latency_ms: f64,
     pub ttft_ms: Option<f64>,
     pub cache_hit: bool,
+    /// The placement the request was held to (`trust=private;region=eu`: the alias's, the key's
+    /// and `x-seam-placement` combined); `None` when nothing constrained it.
+    #[serde(default)]
+    pub placement: Option<String>,
     pub class: RetentionClass,
     pub payload: Payload,
 }

@@ -97,6 +97,9 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         PRIMARY KEY (scope, period)
     );",
     ),
+    // The placement a request was held to. Nullable, and chained only when set, so rows written
+    // before it keep their hashes.
+    (4, "ALTER TABLE audit_log ADD COLUMN placement TEXT;"),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -184,4 +187,5 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
         PRIMARY KEY (scope, period)
     );",
     ),
+    (4, "ALTER TABLE audit_log ADD COLUMN placement TEXT;"),
 ];

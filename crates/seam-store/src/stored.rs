@@ -72,6 +72,9 @@ pub struct StoredRecord {
     pub latency_ms: f64,
     pub ttft_ms: Option<f64>,
     pub cache_hit: bool,
+    /// The placement the request was held to; `None` when unconstrained (or recorded before
+    /// placements were).
+    pub placement: Option<String>,
     pub class: RetentionClass,
     pub payload: PayloadState,
     /// This record's chain hash (hex).
@@ -110,6 +113,7 @@ impl StoredRecord {
             "latency_ms": self.latency_ms,
             "ttft_ms": self.ttft_ms,
             "cache_hit": self.cache_hit,
+            "placement": self.placement,
             "tags": self.tags,
             "class": self.class.as_str(),
             "payload": payload,

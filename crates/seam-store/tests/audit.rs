@@ -106,6 +106,7 @@ fn rec(i: usize, subject: Option<&str>, class: RetentionClass) -> AuditRecord {
         latency_ms: 100.25,
         ttft_ms: (i % 2 == 1).then_some(20.0),
         cache_hit: i % 7 == 0,
+        placement: (i % 3 == 1).then(|| "trust=private;region=eu".to_owned()),
         class,
         payload: Payload {
             client_request: Some(
@@ -187,8 +188,14 @@ fn round_trip_per_class(e: &mut Env) {
             (s.latency_ms, s.ttft_ms, s.cache_hit, s.class),
             (r.latency_ms, r.ttft_ms, r.cache_hit, r.class)
         );
+        assert_eq!(s.placement, r.placement);
     };
     same(&full, &batch[0]);
+    assert_eq!(
+        full.to_json()["placement"],
+        "trust=private;region=eu",
+        "the export shows the placement"
+    );
     let redacted = log.get("req-000002").unwrap().unwrap();
     same(&redacted, &batch[1]);
     let want = Payload {
@@ -440,6 +447,40 @@ fn tamper_column(e: &mut Env) {
     let mut log = seeded(e);
     e.sql("UPDATE audit_log SET model = 'forged' WHERE seq = 7");
     assert_problem(&mut log, 7, Some("req-000007"), ProblemKind::HashMismatch);
+}
+
+/// The placement column came later than the chain: it is chained all the same, whether a forger
+/// widens a recorded placement, erases it, or adds one to a row that had none.
+fn tamper_placement(e: &mut Env) {
+    let mut log = seeded(e);
+    let kept = "UPDATE audit_log SET placement = 'trust=private;region=eu' WHERE seq = 4";
+    for (forge, undo, seq) in [
+        (
+            "UPDATE audit_log SET placement = 'trust=private,vendor;region=eu' WHERE seq = 4",
+            kept,
+            4,
+        ),
+        (
+            "UPDATE audit_log SET placement = NULL WHERE seq = 4",
+            kept,
+            4,
+        ),
+        (
+            "UPDATE audit_log SET placement = 'trust=private' WHERE seq = 5",
+            "UPDATE audit_log SET placement = NULL WHERE seq = 5",
+            5,
+        ),
+    ] {
+        e.sql(forge);
+        assert_problem(
+            &mut log,
+            seq,
+            Some(&format!("req-{seq:06}")),
+            ProblemKind::HashMismatch,
+        );
+        e.sql(undo);
+        assert!(verify(&mut log).ok(), "{forge}");
+    }
 }
 
 fn tamper_payload_byte(e: &mut Env) {
@@ -784,7 +825,7 @@ fn migrations_idempotent(e: &mut Env) {
     for _ in 0..3 {
         drop(e.open());
     }
-    assert_eq!(e.count("SELECT COUNT(*) FROM schema_migrations"), 3);
+    assert_eq!(e.count("SELECT COUNT(*) FROM schema_migrations"), 4);
     let mut a = e.open();
     let mut b = e.open();
     a.append(&records(0..3, None, RetentionClass::Metadata))
@@ -1025,6 +1066,7 @@ on_both_backends!(
     search_filters,
     export_count_and_shape,
     tamper_column,
+    tamper_placement,
     tamper_payload_byte,
     tamper_delete,
     tamper_delete_tail,

@@ -65,6 +65,7 @@ fn scope(models: &[&str]) -> KeyScope {
         expires_ms: None,
         cache_ttl_s: Some(600),
         cache_scope: Some(CacheScope::Team),
+        placement: Some(seam_config::Placement::parse("trust=private;region=eu,ch").unwrap()),
     }
 }
 

@@ -298,6 +298,11 @@ async fn placement_is_never_violated() {
     let f = go(&r, &s, &private).await.err().unwrap();
     assert!(s.calls().iter().all(|c| c == "eu/m"), "{:?}", s.calls());
     assert_eq!(f.attempts.len(), 3);
+    assert!(
+        f.reason.ends_with("; placement trust=private"),
+        "{}",
+        f.reason
+    );
 
     let nowhere = Placement {
         trust: None,
@@ -305,6 +310,44 @@ async fn placement_is_never_violated() {
     };
     let f = go(&r, &s, &nowhere).await.err().unwrap();
     assert!(matches!(f.kind, FailureKind::NoEligibleTarget));
+    assert_eq!(
+        f.reason,
+        "fallback: no target satisfies the placement constraints; placement region=apac"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_placement_narrows_the_route_and_never_widens_it() {
+    let mut eu = target("eu/m", Trust::Private, 1, 0, 4);
+    eu.region = Some("eu".into());
+    let mut us = target("us/m", Trust::Vendor, 1, 0, 4);
+    us.region = Some("us".into());
+    let mut r = route(Strategy::Fallback, vec![us, eu], plan(3));
+    r.placement = Placement {
+        trust: Some(vec![Trust::Private]),
+        regions: None,
+    };
+    let s = Script::default();
+    // Asking for vendor targets on a private-only route leaves nothing: it is not a way out.
+    let vendor = Placement {
+        trust: Some(vec![Trust::Vendor]),
+        regions: None,
+    };
+    let f = go(&r, &s, &vendor).await.err().unwrap();
+    assert!(matches!(f.kind, FailureKind::NoEligibleTarget));
+    assert!(s.calls().is_empty(), "{:?}", s.calls());
+    assert!(f.reason.ends_with("; placement trust="), "{}", f.reason);
+
+    let eu_only = Placement {
+        trust: None,
+        regions: Some(vec!["eu".into()]),
+    };
+    let ok = go(&r, &s, &eu_only).await.unwrap();
+    assert_eq!(ok.target, 1);
+    assert_eq!(
+        ok.reason,
+        "fallback: first eligible target; placement trust=private;region=eu"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use metrics::{counter, describe_counter};
 use ring::digest;
-use seam_config::{CacheConfig, CacheRule, CacheScope, Config};
+use seam_config::{CacheConfig, CacheRule, CacheScope, Config, Placement};
 use seam_gateway::{OutputSeen, Remask};
 use seam_types::chat::ChatRequest;
 
@@ -145,7 +145,13 @@ impl Rules {
 
     /// Where `req` lives in the cache, or `None` when no rule applies to it (or its route is
     /// unknown, which the gateway will report).
-    pub fn plan(&self, req: &ChatRequest, caller: Option<&Caller>, is_alias: bool) -> Option<Plan> {
+    pub fn plan(
+        &self,
+        req: &ChatRequest,
+        caller: Option<&Caller>,
+        is_alias: bool,
+        placement: &Placement,
+    ) -> Option<Plan> {
         let key_rule = caller.and_then(|c| c.cache);
         let (fingerprint, rule, alias) = if is_alias {
             let (rule, fp) = self.aliases.get(&req.model)?;
@@ -167,6 +173,18 @@ impl Rules {
                 with_policy = sha256(&both);
                 &with_policy
             }
+        };
+        // The placement the request is held to (alias ∩ key ∩ header): an answer produced under
+        // one must never serve a request held to another, or a cache hit would bypass residency.
+        let with_placement;
+        let fingerprint = if placement.is_unconstrained() {
+            fingerprint
+        } else {
+            let mut text = fingerprint.to_vec();
+            text.extend_from_slice(b"placement ");
+            text.extend_from_slice(placement.to_string().as_bytes());
+            with_placement = sha256(&text);
+            &with_placement
         };
         let scope = scope(
             rule.scope,
