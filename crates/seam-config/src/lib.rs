@@ -572,15 +572,13 @@ fn provider(
             Some(ProviderKind::Echo) => Trust::Private,
             _ => Trust::Vendor,
         },
-        Some("vendor") => Trust::Vendor,
-        Some("private") => Trust::Private,
-        Some(other) => {
+        Some(name) => Trust::parse(name).unwrap_or_else(|| {
             errors.push(ConfigError::new(
                 format!("{path}.trust"),
-                format!("unknown trust \"{other}\"; expected vendor or private"),
+                format!("unknown trust \"{name}\"; expected vendor or private"),
             ));
             Trust::Vendor
-        }
+        }),
     };
     let mut ms = |field: &str, v: Option<u64>, default: u64| -> Duration {
         match v {

@@ -33,6 +33,53 @@ mod usage;
 
 const SECRET: &str = "sk-test-never-logged";
 
+/// A fresh folder for one test's config-relative files (store, spool), removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(what: &str) -> TempDir {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "seam-{what}-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The server `toml` describes, its relative paths under `dir` and `env:NAME` read from `vars`.
+fn state_in(
+    toml: &str,
+    dir: &std::path::Path,
+    vars: &[(&str, &str)],
+) -> std::sync::Arc<seam_server::AppState> {
+    let env = |k: &str| {
+        vars.iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| (*v).to_owned())
+    };
+    let r = Resolver {
+        env: &env,
+        base_dir: dir.to_path_buf(),
+    };
+    let cfg = seam_config::from_toml(toml, &r).unwrap_or_else(|e| panic!("{e:?}"));
+    std::sync::Arc::new(
+        seam_server::AppState::new(&cfg, None, seam_server::metrics::install()).unwrap(),
+    )
+}
+
 fn app(mock: &MockUpstream, extra: &str) -> axum::Router {
     let toml = format!(
         r#"

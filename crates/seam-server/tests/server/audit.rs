@@ -10,7 +10,7 @@ use seam_testkit::MockUpstream;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use super::events;
+use super::{TempDir, events, state_in};
 
 const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="; // 32 bytes, base64
 
@@ -19,26 +19,12 @@ struct Setup {
     _dir: TempDir,
 }
 
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn setup(mock: &MockUpstream, extra: &str) -> Setup {
     setup_with(mock, "", extra)
 }
 
 fn setup_with(mock: &MockUpstream, audit_extra: &str, extra: &str) -> Setup {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "seam-audit-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("audit");
     let toml = format!(
         r#"
 [storage]
@@ -72,17 +58,10 @@ targets = [{{ provider = "mock", model = "fault-500" }}]
         url = mock.openai_base_url(),
         audit = audit_extra,
     );
-    let env = |k: &str| (k == "SEAM_MASTER_KEY").then(|| KEY.to_owned());
-    let r = Resolver {
-        env: &env,
-        base_dir: dir.clone(),
-    };
-    let cfg = seam_config::from_toml(&toml, &r).unwrap_or_else(|e| panic!("{e:?}"));
-    let state =
-        Arc::new(seam_server::AppState::new(&cfg, None, seam_server::metrics::install()).unwrap());
+    let state = state_in(&toml, dir.path(), &[("SEAM_MASTER_KEY", KEY)]);
     Setup {
         app: seam_server::app(state),
-        _dir: TempDir(dir),
+        _dir: dir,
     }
 }
 

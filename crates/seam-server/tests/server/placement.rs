@@ -5,17 +5,14 @@
 //! region eu) and `vendor` (trust vendor, region us); every alias lists the vendor first, so an
 //! unconstrained request goes to the vendor.
 
-use std::sync::Arc;
-
 use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
-use seam_config::Resolver;
 use seam_store::keys::hash_secret;
 use seam_testkit::MockUpstream;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use super::events;
+use super::{TempDir, events, state_in};
 
 const EU_KEY: &str = "sk-seam-placement-test-eu-0123456789";
 const OPEN_KEY: &str = "sk-seam-placement-test-open-01234567";
@@ -24,23 +21,11 @@ const HEADER: &str = "x-seam-placement";
 
 struct Setup {
     app: axum::Router,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    _dir: TempDir,
 }
 
 fn setup(mock: &MockUpstream) -> Setup {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "seam-placement-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("placement");
     let toml = format!(
         r#"
 [storage]
@@ -81,17 +66,10 @@ models = ["*"]
         eu = hash_secret(EU_KEY),
         open = hash_secret(OPEN_KEY),
     );
-    let env = |k: &str| (k == "SEAM_ADMIN_KEY").then(|| ADMIN_KEY.to_owned());
-    let r = Resolver {
-        env: &env,
-        base_dir: dir.clone(),
-    };
-    let cfg = seam_config::from_toml(&toml, &r).unwrap_or_else(|e| panic!("{e:?}"));
-    let state =
-        Arc::new(seam_server::AppState::new(&cfg, None, seam_server::metrics::install()).unwrap());
+    let state = state_in(&toml, dir.path(), &[("SEAM_ADMIN_KEY", ADMIN_KEY)]);
     Setup {
         app: seam_server::app(state),
-        dir,
+        _dir: dir,
     }
 }
 

@@ -6,42 +6,27 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use seam_config::Resolver;
 use seam_testkit::MockUpstream;
 use serde_json::{Value, json};
 
-use super::call;
-
-const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="; // 32 bytes, base64
+use super::{TempDir, call, state_in};
 
 struct Setup {
     app: axum::Router,
     state: Arc<seam_server::AppState>,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    dir: TempDir,
 }
 
 impl Setup {
     fn db(&self) -> rusqlite::Connection {
-        let c = rusqlite::Connection::open(self.dir.join("seam.db")).unwrap();
+        let c = rusqlite::Connection::open(self.dir.path().join("seam.db")).unwrap();
         c.busy_timeout(Duration::from_secs(10)).unwrap();
         c
     }
 }
 
 fn setup(mock: &MockUpstream, extra: &str) -> Setup {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "seam-ready-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("ready");
     let toml = format!(
         r#"
 [storage]
@@ -55,14 +40,7 @@ targets = [{{ provider = "mock", model = "gpt-mock" }}]
 "#,
         url = mock.openai_base_url(),
     );
-    let env = |k: &str| (k == "SEAM_MASTER_KEY").then(|| KEY.to_owned());
-    let r = Resolver {
-        env: &env,
-        base_dir: dir.clone(),
-    };
-    let cfg = seam_config::from_toml(&toml, &r).unwrap_or_else(|e| panic!("{e:?}"));
-    let state =
-        Arc::new(seam_server::AppState::new(&cfg, None, seam_server::metrics::install()).unwrap());
+    let state = state_in(&toml, dir.path(), &[]);
     Setup {
         app: seam_server::app(state.clone()),
         state,
@@ -156,7 +134,7 @@ async fn a_failing_spool_makes_it_unready() {
         &format!("[audit]\ndurability = \"async\"\nqueue = 1\nspool_dir = \"{dir_file}/spool\"\n"),
     );
     // The spool's folder cannot be made: its parent is a file.
-    std::fs::write(s.dir.join(&dir_file), "x").unwrap();
+    std::fs::write(s.dir.path().join(&dir_file), "x").unwrap();
     // Another process holds the write lock: the writer stalls, the queue fills, records spill.
     let holder = s.db();
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
