@@ -45,7 +45,13 @@ pub struct LimitsConfig {
     pub on_error: OnError,
     /// Output tokens reserved for a request that sets no `max_tokens`.
     pub default_max_tokens: u32,
+    /// The deadline of one Redis call (limits and the cache); past it, `on_error` applies.
+    pub redis_timeout_ms: u64,
 }
+
+/// `limits.redis_timeout_ms` unless set: tens of milliseconds, so a Redis that stopped answering
+/// costs a request little, and the breaker makes it cost nothing after a few.
+pub const DEFAULT_REDIS_TIMEOUT_MS: u64 = 50;
 
 impl Default for LimitsConfig {
     fn default() -> Self {
@@ -55,6 +61,7 @@ impl Default for LimitsConfig {
             subject: LimitRule::default(),
             on_error: OnError::Open,
             default_max_tokens: 1024,
+            redis_timeout_ms: DEFAULT_REDIS_TIMEOUT_MS,
         }
     }
 }
@@ -79,6 +86,7 @@ pub struct RawLimits {
     pub subject: RawRule,
     pub on_error: Option<String>,
     pub default_max_tokens: Option<u32>,
+    pub redis_timeout_ms: Option<u64>,
 }
 
 /// Validates limit fields under `path`; errors name each field's TOML path.
@@ -150,6 +158,14 @@ pub(crate) fn limits(raw: RawLimits, errors: &mut Vec<ConfigError>) -> LimitsCon
             "must be at least 1",
         ));
     }
+    if let Some(ms) = raw.redis_timeout_ms
+        && !(1..=10_000).contains(&ms)
+    {
+        errors.push(ConfigError::new(
+            "limits.redis_timeout_ms",
+            "must be between 1 and 10000 (milliseconds)",
+        ));
+    }
     LimitsConfig {
         org: rule("limits.org", &raw.org, errors),
         teams: raw
@@ -165,5 +181,9 @@ pub(crate) fn limits(raw: RawLimits, errors: &mut Vec<ConfigError>) -> LimitsCon
         subject: rule("limits.subject", &raw.subject, errors),
         on_error,
         default_max_tokens: raw.default_max_tokens.unwrap_or(1024).max(1),
+        redis_timeout_ms: raw
+            .redis_timeout_ms
+            .unwrap_or(DEFAULT_REDIS_TIMEOUT_MS)
+            .clamp(1, 10_000),
     }
 }

@@ -488,6 +488,7 @@ kind = "echo"
 [limits]
 on_error = "closed"
 default_max_tokens = 512
+redis_timeout_ms = 80
 [limits.org]
 rpm = 1000
 budget_usd = 500
@@ -503,6 +504,7 @@ rpm = 20
     let l = &cfg.limits;
     assert_eq!(l.on_error, limits::OnError::Closed);
     assert_eq!(l.default_max_tokens, 512);
+    assert_eq!(l.redis_timeout_ms, 80);
     assert_eq!(l.org.rpm, Some(1000));
     assert_eq!(l.org.budget, Some((500.0, BudgetPeriod::Month)));
     assert_eq!(l.teams["search"].tpm, Some(200_000));
@@ -522,6 +524,7 @@ kind = "echo"
 [limits]
 on_error = "maybe"
 default_max_tokens = 0
+redis_timeout_ms = 0
 [limits.org]
 rpm = 0
 budget_usd = -5
@@ -534,6 +537,7 @@ budget_usd = 10
     for needle in [
         "limits.on_error: unknown value \"maybe\"",
         "limits.default_max_tokens: must be at least 1",
+        "limits.redis_timeout_ms: must be between 1 and 10000",
         "limits.org.rpm: must be at least 1",
         "limits.org.budget_usd: must be a positive amount",
         "limits.org.budget_period: unknown period \"week\"",

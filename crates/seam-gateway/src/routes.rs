@@ -111,6 +111,13 @@ impl Table {
             defaults,
             registry: registry.clone(),
         };
+        let labels: Vec<String> = cfg
+            .models
+            .values()
+            .flat_map(|m| &m.targets)
+            .flat_map(|t| [t.model.clone(), format!("{}/{}", t.provider, t.model)])
+            .collect();
+        telemetry::admit_labels(labels.iter().map(String::as_str));
         for (alias, m) in &cfg.models {
             let mut targets = Vec::with_capacity(m.targets.len());
             for t in &m.targets {

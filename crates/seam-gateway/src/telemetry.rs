@@ -1,11 +1,11 @@
 //! Typed metric events: one function per event, so names and labels live in one place.
 //!
 //! Labels are config-defined names (provider, alias, endpoint, error code) or bounded sets; a
-//! client-chosen model name under direct addressing is admitted as a label only while fewer than
-//! [`MAX_MODEL_LABELS`] exist, then reported as `other`. No label ever carries request content.
+//! model name is a label only when a config names it, and every client-chosen one under direct
+//! addressing is `direct`. No label ever carries request content.
 
 use std::collections::HashSet;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
@@ -13,8 +13,6 @@ use seam_providers::ProviderError;
 use seam_router::{Attempt, Route};
 
 use crate::TargetReport;
-
-pub const MAX_MODEL_LABELS: usize = 256;
 
 pub const UPSTREAM_REQUESTS: &str = "seam_upstream_requests_total";
 pub const UPSTREAM_DURATION: &str = "seam_upstream_duration_seconds";
@@ -78,22 +76,36 @@ pub fn describe() {
     );
 }
 
-/// The metric label for a model name: itself while the set is small, else `other`.
-pub fn model_label(model: &str) -> String {
-    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
-    let seen = SEEN.get_or_init(|| Mutex::new(HashSet::new()));
-    let Ok(mut seen) = seen.lock() else {
-        return "other".into();
-    };
-    if seen.contains(model) {
-        return model.to_owned();
-    }
-    if seen.len() < MAX_MODEL_LABELS && model.len() <= 128 {
-        seen.insert(model.to_owned());
-        return model.to_owned();
-    }
-    "other".into()
+/// Model names a config has named (alias targets' models and their `PROVIDER/MODEL` labels),
+/// across every config this process has loaded: these, and only these, are metric labels.
+fn configured() -> &'static RwLock<HashSet<String>> {
+    static NAMES: OnceLock<RwLock<HashSet<String>>> = OnceLock::new();
+    NAMES.get_or_init(|| RwLock::new(HashSet::new()))
 }
+
+/// Admits the model names of a config as labels (called when a gateway is built).
+pub fn admit_labels<'a>(names: impl IntoIterator<Item = &'a str>) {
+    if let Ok(mut set) = configured().write() {
+        for n in names {
+            if !set.contains(n) {
+                set.insert(n.to_owned());
+            }
+        }
+    }
+}
+
+/// The metric label for a model name: itself when a config names it, else [`DIRECT`] — a
+/// client-chosen name (direct addressing) never becomes a label, so it can neither carry request
+/// content into `/metrics` nor grow the series without bound.
+pub fn model_label(model: &str) -> String {
+    match configured().read() {
+        Ok(set) if set.contains(model) => model.to_owned(),
+        _ => DIRECT.to_owned(),
+    }
+}
+
+/// The label of every model no config names.
+pub const DIRECT: &str = "direct";
 
 pub fn failure_outcome(e: &ProviderError) -> &'static str {
     match e {

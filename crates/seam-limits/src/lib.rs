@@ -34,6 +34,7 @@
 //! ledger may lag the live counters by up to one flush interval (1 s): counters re-seeded from it
 //! after losing Redis can miss at most that much spend.
 
+mod guard;
 mod ledger;
 mod local;
 mod period;
@@ -42,6 +43,7 @@ mod shared;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use guard::{GuardError, RedisGuard};
 pub use ledger::LedgerSink;
 pub use period::Period;
 pub use shared::Connect;
@@ -223,14 +225,16 @@ impl Limiter {
         })
     }
 
-    /// Counters in Redis, shared by every replica using it.
+    /// Counters in Redis, shared by every replica using it. Every call goes through `guard`: a
+    /// deadline each, and a breaker that makes `on_error` apply at once while Redis is down.
     pub fn redis(
         conn: shared::Connect,
+        guard: Arc<RedisGuard>,
         ledger: Option<LedgerSink>,
         on_error: OnError,
     ) -> Arc<Limiter> {
         Arc::new(Limiter {
-            backend: Backend::Redis(shared::Shared::new(conn)),
+            backend: Backend::Redis(shared::Shared::new(conn, guard)),
             ledger,
             on_error,
         })

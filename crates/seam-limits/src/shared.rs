@@ -17,6 +17,7 @@ use std::sync::Arc;
 use redis::aio::ConnectionManager;
 use redis::{RedisError, Script, Value};
 
+use crate::guard::RedisGuard;
 use crate::{Admitted, Ask, Denied, LEASE_MS, Scope, Step, Used, WINDOW_MS};
 
 /// Opens (or returns) the shared connection.
@@ -164,6 +165,7 @@ return 1
 
 pub(crate) struct Shared {
     connect: Connect,
+    guard: Arc<RedisGuard>,
     admit: Script,
     settle: Script,
 }
@@ -192,9 +194,10 @@ fn text(v: &Value) -> &str {
 }
 
 impl Shared {
-    pub(crate) fn new(connect: Connect) -> Shared {
+    pub(crate) fn new(connect: Connect, guard: Arc<RedisGuard>) -> Shared {
         Shared {
             connect,
+            guard,
             admit: Script::new(&format!("{LIB}{ADMIT}")),
             settle: Script::new(&format!("{LIB}{SETTLE}")),
         }
@@ -206,7 +209,6 @@ impl Shared {
         ask: &Ask,
         now: u64,
     ) -> Result<Step, String> {
-        let mut conn = (self.connect)().await.map_err(redis_error)?;
         let mut inv = self.admit.prepare_invoke();
         inv.arg(now)
             .arg(&ask.request)
@@ -230,7 +232,14 @@ impl Shared {
                 .arg(budget)
                 .arg(label);
         }
-        let v: Vec<Value> = inv.invoke_async(&mut conn).await.map_err(redis_error)?;
+        let v: Vec<Value> = self
+            .guard
+            .run(async {
+                let mut conn = (self.connect)().await?;
+                inv.invoke_async(&mut conn).await
+            })
+            .await
+            .map_err(|e| e.to_string())?;
         let status = v.first().map_or("", text);
         let index = v.get(1).map_or(0, int) as usize;
         let value = v.get(2).map_or(0, int);
@@ -287,7 +296,6 @@ impl Shared {
         spent: u64,
         now: u64,
     ) -> Result<(), String> {
-        let mut conn = (self.connect)().await.map_err(redis_error)?;
         let ttl = WINDOW_MS.max(
             [crate::Period::Day, crate::Period::Month]
                 .iter()
@@ -295,20 +303,24 @@ impl Shared {
                 .map_or(0, |p| p.end_ms(now).saturating_sub(now))
                 + SPENT_GRACE_MS,
         );
-        let _: Value = redis::cmd("SET")
-            .arg(format!("{}:b:{label}", key(scope)))
+        let mut set = redis::cmd("SET");
+        set.arg(format!("{}:b:{label}", key(scope)))
             .arg(spent)
             .arg("NX")
             .arg("PX")
-            .arg(ttl)
-            .query_async(&mut conn)
+            .arg(ttl);
+        let _: Value = self
+            .guard
+            .run(async {
+                let mut conn = (self.connect)().await?;
+                set.query_async(&mut conn).await
+            })
             .await
-            .map_err(redis_error)?;
+            .map_err(|e| e.to_string())?;
         Ok(())
     }
 
     pub(crate) async fn settle(&self, a: &Admitted, used: Used, now: u64) -> Result<(), String> {
-        let mut conn = (self.connect)().await.map_err(redis_error)?;
         let mut inv = self.settle.prepare_invoke();
         inv.arg(now)
             .arg(&a.request)
@@ -320,15 +332,14 @@ impl Shared {
                 .arg(if h.concurrency { "1" } else { "0" })
                 .arg(h.budget.as_ref().map_or("", |(l, _)| l.as_str()));
         }
-        let _: Value = inv.invoke_async(&mut conn).await.map_err(redis_error)?;
+        let _: Value = self
+            .guard
+            .run(async {
+                let mut conn = (self.connect)().await?;
+                inv.invoke_async(&mut conn).await
+            })
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(())
-    }
-}
-
-/// A Redis error without the URL or any value: the kind and Redis's own detail.
-fn redis_error(e: RedisError) -> String {
-    match e.detail() {
-        Some(d) => format!("redis: {} ({d})", e.category()),
-        None => format!("redis: {}", e.category()),
     }
 }

@@ -61,6 +61,18 @@ impl Caller {
         if ok {
             return Ok(());
         }
+        // Not an alias and not in the PROVIDER/MODEL form: there is no such model, whatever the
+        // key may use.
+        if !is_alias && !model.contains('/') {
+            return Err(ApiError::new(
+                ErrorCode::ModelNotFound,
+                format!(
+                    "The model `{}` does not exist; GET /v1/models lists what this key may use",
+                    model.chars().take(200).collect::<String>()
+                ),
+            )
+            .with_param("model"));
+        }
         let why = if is_alias {
             "is not among the models this key may use"
         } else {
@@ -333,13 +345,13 @@ fn refresh(
     }
 }
 
+/// The credentials of `Authorization: Bearer …`; the scheme is case-insensitive (RFC 9110
+/// §11.1), so `bearer` and `BEARER` are the same scheme.
 fn bearer(req: &Request) -> Option<&str> {
-    req.headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim_start().split_once([' ', '\t'])?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// `/v1/*`: once keys exist, a valid one is required; the caller rides along as an extension.

@@ -37,6 +37,9 @@ pub async fn read(body: Body, headers: &HeaderMap, cap: usize) -> Result<Bytes, 
     })
 }
 
+/// How deep JSON may nest: serde_json's recursion limit.
+pub const MAX_DEPTH: usize = 128;
+
 /// Parses JSON; a syntax error is `invalid_json`, a wrong or missing field is `invalid_request`
 /// with `param` set to its path (`messages[0].role`).
 pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -80,6 +83,16 @@ fn describe(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
             }
             err
         }
+        // Valid JSON, but deeper than the parser follows (serde_json stops at 128 levels, which
+        // keeps a hostile body from exhausting the stack).
+        _ if inner.to_string().starts_with("recursion limit exceeded") => ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "The request body nests JSON more than {MAX_DEPTH} levels deep (line {} column {})",
+                inner.line(),
+                inner.column()
+            ),
+        ),
         _ => ApiError::new(
             ErrorCode::InvalidJson,
             format!(
@@ -193,6 +206,29 @@ mod tests {
             let expect = (*expect).map_err(|(c, p)| (c.to_owned(), p.map(String::from)));
             assert_eq!(check(body), expect, "body {body:?}");
         }
+    }
+
+    #[test]
+    fn deep_nesting_is_named_not_called_invalid_json() {
+        let deep = format!(
+            r#"{{"model":"m","messages":[{{"role":"user","content":"x"}}],"metadata":{}1{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let e = json::<ChatRequest>(deep.as_bytes()).unwrap_err();
+        assert_eq!((e.status, e.code.as_ref()), (400, "invalid_request"));
+        assert!(
+            e.message.contains("more than 128 levels deep"),
+            "{}",
+            e.message
+        );
+        // Within the limit it parses.
+        let fine = format!(
+            r#"{{"model":"m","messages":[{{"role":"user","content":"x"}}],"metadata":{}1{}}}"#,
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        assert!(json::<ChatRequest>(fine.as_bytes()).is_ok());
     }
 
     proptest! {

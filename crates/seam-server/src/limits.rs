@@ -95,6 +95,7 @@ impl Limits {
         let ledger = seam_limits::LedgerSink::new(&crate::audit::store_config(cfg))?;
         let limiter = match redis {
             Some(r) => {
+                let r_guard = Arc::clone(&r.guard);
                 let r = Arc::clone(r);
                 let connect: seam_limits::Connect = Arc::new(move || {
                     let r = Arc::clone(&r);
@@ -104,7 +105,7 @@ impl Limits {
                     seam_config::limits::OnError::Open => seam_limits::OnError::Open,
                     seam_config::limits::OnError::Closed => seam_limits::OnError::Closed,
                 };
-                Limiter::redis(connect, Some(ledger), on_error)
+                Limiter::redis(connect, Arc::clone(&r_guard), Some(ledger), on_error)
             }
             None => Limiter::local(Some(ledger)),
         };

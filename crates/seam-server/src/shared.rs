@@ -2,12 +2,16 @@
 //! connection per process, opened on first use so a server starts even while Redis is down.
 
 use redis::aio::ConnectionManager;
+use seam_limits::RedisGuard;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::OnceCell;
 
 pub struct Redis {
     client: redis::Client,
+    /// Every call on the request path: a deadline each (`limits.redis_timeout_ms`) and a breaker.
+    pub guard: Arc<RedisGuard>,
     conn: OnceCell<ConnectionManager>,
     /// The last readiness check and when it ran: probes within [`CHECK_FRESH`] share it, and
     /// only one PING is in flight however many probes arrive.
@@ -32,8 +36,10 @@ impl Redis {
                 e.category()
             )
         })?;
+        let timeout = Duration::from_millis(cfg.limits.redis_timeout_ms);
         Ok(Some(Redis {
             client,
+            guard: Arc::new(RedisGuard::new(timeout)),
             conn: OnceCell::new(),
             checked: tokio::sync::Mutex::new(None),
         }))
@@ -71,10 +77,12 @@ impl Redis {
     pub async fn conn(&self) -> Result<ConnectionManager, redis::RedisError> {
         self.conn
             .get_or_try_init(|| async {
+                // Callers bound each call with the guard's deadline; these bound the manager's
+                // own reconnection work, which outlives a call that gave up.
                 let config = redis::aio::ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
-                    .set_response_timeout(Some(std::time::Duration::from_secs(2)))
-                    .set_number_of_retries(2);
+                    .set_connection_timeout(Some(Duration::from_secs(2)))
+                    .set_response_timeout(Some(Duration::from_secs(2)))
+                    .set_number_of_retries(1);
                 ConnectionManager::new_with_config(self.client.clone(), config).await
             })
             .await

@@ -27,6 +27,7 @@ use seam_types::chat::ChatRequest;
 
 use crate::auth::Caller;
 use crate::shared::Redis;
+use seam_limits::GuardError;
 
 /// `x-seam-cache`: `hit` or `miss`; absent when caching is off for the request.
 pub const HEADER: &str = "x-seam-cache";
@@ -34,8 +35,6 @@ pub const REQUESTS: &str = "seam_cache_requests_total";
 pub const STORES: &str = "seam_cache_stores_total";
 
 const REDIS_PREFIX: &str = "seam:cache:";
-/// A lookup that takes longer is a miss: a slow Redis must not slow every request.
-const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 /// Bookkeeping per in-process entry and per stream event, counted against `max_bytes`.
 const ENTRY_OVERHEAD: usize = 160;
 const EVENT_OVERHEAD: usize = 16;
@@ -380,18 +379,16 @@ async fn redis_get(r: &Redis, key: &key::Key) -> Option<Stored> {
             .query_async::<Option<Vec<u8>>>(&mut conn)
             .await
     };
-    match tokio::time::timeout(REDIS_TIMEOUT, lookup).await {
-        Ok(Ok(Some(bytes))) => decode(&bytes).or_else(|| {
+    match r.guard.run(lookup).await {
+        Ok(Some(bytes)) => decode(&bytes).or_else(|| {
             tracing::warn!("a cache entry in Redis could not be read; treated as a miss");
             None
         }),
-        Ok(Ok(None)) => None,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e.category(), "cache lookup in Redis failed; treated as a miss");
-            None
-        }
-        Err(_) => {
-            tracing::warn!("cache lookup in Redis timed out; treated as a miss");
+        Ok(None) => None,
+        // An open breaker was logged when it opened.
+        Err(GuardError::Open) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "cache lookup in Redis failed; treated as a miss");
             None
         }
     }
@@ -410,14 +407,11 @@ async fn redis_put(r: &Redis, key: &key::Key, stored: &Stored, ttl: Duration) ->
             .query_async::<()>(&mut conn)
             .await
     };
-    match tokio::time::timeout(REDIS_TIMEOUT, write).await {
-        Ok(Ok(())) => true,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e.category(), "cache store in Redis failed");
-            false
-        }
-        Err(_) => {
-            tracing::warn!("cache store in Redis timed out");
+    match r.guard.run(write).await {
+        Ok(()) => true,
+        Err(GuardError::Open) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "cache store in Redis failed");
             false
         }
     }

@@ -204,6 +204,66 @@ async fn a_key_reaches_only_its_models() {
     let _ = std::fs::remove_dir_all(d);
 }
 
+/// The scheme of `Authorization` is case-insensitive; the credentials are not.
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let d = dir();
+    let app = build(&d, true);
+    for header in [
+        format!("bearer {APP_KEY}"),
+        format!("BEARER {APP_KEY}"),
+        format!("BeArEr  {APP_KEY} "),
+    ] {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/v1/chat/completions")
+            .header("content-type", "application/json")
+            .header("authorization", &header)
+            .body(axum::body::Body::from(chat("chat").to_string()))
+            .unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{header:?}");
+    }
+    for header in [
+        "Basic dXNlcjpwYXNz".to_owned(),
+        "Bearer".to_owned(),
+        APP_KEY.to_owned(),
+        format!("Bearer {}", APP_KEY.to_uppercase()),
+    ] {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/v1/chat/completions")
+            .header("content-type", "application/json")
+            .header("authorization", &header)
+            .body(axum::body::Body::from(chat("chat").to_string()))
+            .unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{header:?}");
+    }
+    let _ = std::fs::remove_dir_all(d);
+}
+
+/// A model that does not exist is 404 whatever the key may use; 403 is for models that exist
+/// but are not the key's.
+#[tokio::test]
+async fn a_missing_model_is_404_even_for_a_key_without_direct() {
+    let d = dir();
+    let app = build(&d, true);
+    for path in ["/v1/chat/completions", "/v1/embeddings"] {
+        let body = if path.ends_with("embeddings") {
+            json!({"model": "no-such-alias", "input": "x"})
+        } else {
+            chat("no-such-alias")
+        };
+        let (status, _, text) = send(&app, "POST", path, Some(APP_KEY), Some(body)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["error"]["code"], "model_not_found", "{text}");
+        assert_eq!(v["error"]["param"], "model", "{text}");
+    }
+    let _ = std::fs::remove_dir_all(d);
+}
+
 #[tokio::test]
 async fn the_admin_api_needs_the_admin_key_once_keys_exist() {
     let d = dir();

@@ -83,7 +83,10 @@ fn setup(mock: &MockUpstream, backend: Backend, extra: &str) -> Setup {
     std::fs::create_dir_all(&dir).unwrap();
     let redis = match backend {
         Backend::Local => String::new(),
-        Backend::Redis => format!("redis_url = \"{REDIS_URL}\""),
+        // A generous deadline: a lookup that misses it is a miss, and these tests count hits.
+        Backend::Redis => {
+            format!("redis_url = \"{REDIS_URL}\"\n[limits]\nredis_timeout_ms = 2000")
+        }
     };
     let toml = format!(
         r#"
@@ -453,7 +456,8 @@ async fn a_config_change_to_the_route_never_serves_old_entries() {
     std::fs::create_dir_all(&dir).unwrap();
     let toml = |model: &str| {
         format!(
-            "[audit]\nenabled = false\n[storage]\nredis_url = \"{REDIS_URL}\"\n\
+            "[audit]\nenabled = false\n[limits]\nredis_timeout_ms = 2000\n\
+             [storage]\nredis_url = \"{REDIS_URL}\"\n\
              [providers.mock]\nkind = \"openai\"\nbase_url = \"{}\"\n\
              [models.faq]\ntargets = [{{ provider = \"mock\", model = \"{model}\" }}]\n\
              cache = {{ ttl_s = 60, scope = \"org\" }}\n",

@@ -209,3 +209,65 @@ async fn subject_limits_apply_per_subject_and_never_echo_it() {
     assert_eq!(post(&app, APP_KEY, chat("chat")).await.0, StatusCode::OK);
     let _ = std::fs::remove_dir_all(d);
 }
+
+/// A Redis that refuses connections, or accepts them and never answers, costs a request at most
+/// `limits.redis_timeout_ms` and, once the breaker has opened, nothing: `limits.on_error`
+/// applies at once (before: +0.55 s and +6.5 s per request).
+#[tokio::test]
+async fn a_redis_that_is_down_or_silent_costs_at_most_a_deadline() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("redis://{}", silent.local_addr().unwrap());
+    // Accepts every connection and holds it without a byte in answer.
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let cases = [
+        ("redis://127.0.0.1:1", "open", StatusCode::OK),
+        (silent_url.as_str(), "open", StatusCode::OK),
+        (
+            silent_url.as_str(),
+            "closed",
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+    ];
+    for (url, on_error, want) in cases {
+        let dir = super::TempDir::new("redis-down");
+        let toml = format!(
+            r#"
+[storage]
+url = "sqlite://seam.db"
+redis_url = "{url}"
+[limits]
+on_error = "{on_error}"
+redis_timeout_ms = 50
+[limits.org]
+rpm = 100000
+[providers.echo]
+kind = "echo"
+[models.chat]
+targets = [{{ provider = "echo", model = "echo" }}]
+"#
+        );
+        let app = seam_server::app(super::state_in(&toml, dir.path(), &[]));
+        let started = std::time::Instant::now();
+        for _ in 0..20 {
+            let (status, _, body) =
+                super::call(&app, "POST", "/v1/chat/completions", Some(chat("chat"))).await;
+            assert_eq!(status, want, "{url} {on_error}: {body}");
+            if want == StatusCode::SERVICE_UNAVAILABLE {
+                assert!(body.contains("limits_unavailable"), "{body}");
+                assert!(!body.contains("127.0.0.1"), "never the URL: {body}");
+            }
+        }
+        // 20 requests: a few deadlines of 50 ms, then the breaker; 20 × 0.55 s before.
+        let took = started.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(4),
+            "{url} {on_error}: 20 requests took {took:?}"
+        );
+    }
+    holder.abort();
+}
