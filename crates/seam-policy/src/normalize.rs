@@ -175,7 +175,10 @@ mod tests {
         check("&#52;111 1111 1111 1111", "4111 1111 1111 1111");
         check("ada&commat;example&period;com", "ada@example.com");
         check("\\u0034111 1111 1111 1111", "4111 1111 1111 1111");
-        check("\\uD83D\\uDE00 ada\\x40example.com", "\u{1F600} ada@example.com");
+        check(
+            "\\uD83D\\uDE00 ada\\x40example.com",
+            "\u{1F600} ada@example.com",
+        );
         check("%2B44%2020%207946%200958", "+44 20 7946 0958");
         check("536&#45;90&#x2D;6789", "536-90-6789");
         check("%EF%BC%94%E2%80%8B1", "41");
@@ -189,18 +192,28 @@ mod tests {
     fn plain_ascii_is_borrowed_with_the_identity_map() {
         for text in ["plain ascii, no escapes: 4111 1111", "c++ +44 20 a+b", ""] {
             let n = Normalized::new(text);
-            assert!(matches!(n.text, Cow::Borrowed(_)) && n.map.is_empty(), "{text:?}");
+            assert!(
+                matches!(n.text, Cow::Borrowed(_)) && n.map.is_empty(),
+                "{text:?}"
+            );
         }
         // A `%`, `&` or `\` that starts no escape costs a search, not a copy.
         for text in ["100% sure & fast", "C:\\dir", "1+"] {
-            assert!(matches!(Normalized::new(text).text, Cow::Borrowed(_)), "{text:?}");
+            assert!(
+                matches!(Normalized::new(text).text, Cow::Borrowed(_)),
+                "{text:?}"
+            );
         }
     }
 
     #[test]
     fn a_decoded_character_maps_to_its_whole_escape() {
         let cases = [
-            ("to ada%40example.com!", "ada@example.com", "ada%40example.com"),
+            (
+                "to ada%40example.com!",
+                "ada@example.com",
+                "ada%40example.com",
+            ),
             ("x %61%64%61 y", "ada", "%61%64%61"),
             ("n &#52;111 end", "4111", "&#52;111"),
             ("j \"\\uD83D\\uDE00\" k", "\u{1F600}", "\\uD83D\\uDE00"),

@@ -420,11 +420,17 @@ CREDIT_CARD = "block"
 const ENCODED: &[(&str, &str)] = &[
     ("ada.lovelace@example.com", "ada.lovelace%40example.com"),
     ("ada.lovelace@example.com", "ada.lovelace%2540example%2Ecom"),
-    ("ada.lovelace@example.com", "ada.lovelace&#64;example&period;com"),
+    (
+        "ada.lovelace@example.com",
+        "ada.lovelace&#64;example&period;com",
+    ),
     ("ada.lovelace@example.com", "ada.lovelace\\u0040example.com"),
     ("4111 1111 1111 1111", "4111%201111%201111%201111"),
     ("4111 1111 1111 1111", "&#52;111&#x20;1111 1111 1111"),
-    ("4111 1111 1111 1111", "\\u0034\\u0031\\u0031\\u0031\\u0020\\u0031\\u0031\\u0031\\u0031\\u0020\\u0031\\u0031\\u0031\\u0031\\u0020\\u0031\\u0031\\u0031\\u0031"),
+    (
+        "4111 1111 1111 1111",
+        "\\u0034\\u0031\\u0031\\u0031\\u0020\\u0031\\u0031\\u0031\\u0031\\u0020\\u0031\\u0031\\u0031\\u0031\\u0020\\u0031\\u0031\\u0031\\u0031",
+    ),
     ("+44 20 7946 0958", "%2B44%2020%207946%200958"),
 ];
 
@@ -442,7 +448,10 @@ fn encoded_values_are_tokenized_whole_and_restored_as_written() {
         assert_eq!(records.len(), 1, "{text:?}: {records:?}");
         assert_eq!(&text[records[0].start..records[0].end], *encoded);
         // Nothing the vendor receives decodes to the value.
-        assert!(masked.starts_with("write to [") && masked.ends_with("] today"), "{masked}");
+        assert!(
+            masked.starts_with("write to [") && masked.ends_with("] today"),
+            "{masked}"
+        );
         assert!(!decoded(&masked).contains(plain), "{plain} in {masked}");
         let filter = OutputFilter::new(Arc::clone(&p), Arc::new(vault)).unwrap();
         let back = filter.text(&masked, "c", Escape::None, &mut Vec::new());
@@ -469,13 +478,22 @@ fn output_redacts_encoded_values_whole_and_streamed() {
     for (plain, encoded) in ENCODED {
         let answer = format!("Sure: {encoded}, and that is all.");
         let mut records = Vec::new();
-        let whole = filter.text(&answer, LOC, Escape::None, &mut records).unwrap();
+        let whole = filter
+            .text(&answer, LOC, Escape::None, &mut records)
+            .unwrap();
         assert!(!decoded(&whole).contains(plain), "{plain} in {whole}");
-        assert!(whole.starts_with("Sure: <") && whole.ends_with(">, and that is all."), "{whole}");
+        assert!(
+            whole.starts_with("Sure: <") && whole.ends_with(">, and that is all."),
+            "{whole}"
+        );
         // Split inside every escape, and one byte at a time.
         for cut in 1..answer.len() {
             let mut rs = Vec::new();
-            assert_eq!(stream(&filter, &answer, &[cut], &mut rs), whole, "cut {cut}");
+            assert_eq!(
+                stream(&filter, &answer, &[cut], &mut rs),
+                whole,
+                "cut {cut}"
+            );
             assert_eq!(rs, records);
         }
         let bytes: Vec<usize> = (1..answer.len()).collect();

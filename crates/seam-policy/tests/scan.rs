@@ -293,7 +293,10 @@ fn percent_encoded_emails_are_found() {
             "carol.jones%40example.net",
         ),
         ("login=Ada%40Example.COM;", "Ada%40Example.COM"),
-        ("user: bob%2esmith%40example%2eorg", "bob%2esmith%40example%2eorg"),
+        (
+            "user: bob%2esmith%40example%2eorg",
+            "bob%2esmith%40example%2eorg",
+        ),
         (
             "%61%64%61%40%65%78%61%6d%70%6c%65%2e%63%6f%6d",
             "%61%64%61%40%65%78%61%6d%70%6c%65%2e%63%6f%6d",
@@ -310,10 +313,7 @@ fn percent_encoded_emails_are_found() {
             "form: name=Ada+Lovelace&email=ada_l%40example.com&ok=1",
             "ada_l%40example.com",
         ),
-        (
-            "contact: %22ada%40example.com%22",
-            "ada%40example.com",
-        ),
+        ("contact: %22ada%40example.com%22", "ada%40example.com"),
     ];
     for (text, value) in cases {
         let got: Vec<_> = found(s, text)

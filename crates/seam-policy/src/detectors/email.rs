@@ -84,7 +84,10 @@ mod tests {
                 "https://x.example/users?email=ada@example.com&x=1",
                 &["ada@example.com"],
             ),
-            ("?to=bob@example.org&cc=carol@example.net", &["bob@example.org", "carol@example.net"]),
+            (
+                "?to=bob@example.org&cc=carol@example.net",
+                &["bob@example.org", "carol@example.net"],
+            ),
         ];
         for (text, expect) in cases {
             let mut out = Vec::new();

@@ -15,6 +15,9 @@
 
 use memchr::{memchr, memchr3};
 
+/// For each byte of a decoded text: the original start and end of what it came from.
+pub(super) type Map = Vec<(u32, u32)>;
+
 /// Whether `b` may hold an escape: the test that keeps plain ASCII on the zero-copy path.
 pub(super) fn may_hold_escapes(b: &[u8]) -> bool {
     memchr3(b'%', b'&', b'\\', b).is_some() || digit_plus(b, 0).is_some()
@@ -23,7 +26,7 @@ pub(super) fn may_hold_escapes(b: &[u8]) -> bool {
 /// `s` with its escapes decoded, one level of nesting included, and for each byte of the result
 /// the original start and end of the escape (or character) it came from. `None` when `s` holds
 /// no escape.
-pub(super) fn decode(s: &str) -> Option<(String, Vec<(u32, u32)>)> {
+pub(super) fn decode(s: &str) -> Option<(String, Map)> {
     let (text, map, nested) = pass(s, None, true)?;
     if nested && let Some((t2, m2, _)) = pass(&text, Some(&map), false) {
         return Some((t2, m2));
@@ -63,13 +66,9 @@ fn copy(
 
 /// One decoding pass. `plus`: read `+` between two digits as a space (form encoding, done once).
 /// The flag says whether a decoded character could start another escape.
-fn pass(
-    s: &str,
-    prior: Option<&[(u32, u32)]>,
-    plus: bool,
-) -> Option<(String, Vec<(u32, u32)>, bool)> {
+fn pass(s: &str, prior: Option<&[(u32, u32)]>, plus: bool) -> Option<(String, Map, bool)> {
     let b = s.as_bytes();
-    let mut out: Option<(String, Vec<(u32, u32)>)> = None;
+    let mut out: Option<(String, Map)> = None;
     let mut nested = false;
     let (mut last, mut i) = (0, 0);
     // The next `%`, `&` or `\`, and the next `+` between digits, each at or after `i`.
@@ -91,12 +90,8 @@ fn pass(
             i = p + 1;
             continue;
         };
-        let (text, map) = out.get_or_insert_with(|| {
-            (
-                String::with_capacity(s.len()),
-                Vec::with_capacity(s.len()),
-            )
-        });
+        let (text, map) = out
+            .get_or_insert_with(|| (String::with_capacity(s.len()), Vec::with_capacity(s.len())));
         copy(s, last, p, prior, text, map);
         text.push(c);
         map.extend(std::iter::repeat_n(span(prior, p, p + len), c.len_utf8()));
