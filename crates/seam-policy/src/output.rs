@@ -10,11 +10,14 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::engine::{Policy, Record};
+use crate::normalize::Normalized;
 use crate::restore::{Escape, Restored, Restorer};
 use crate::vault::Vault;
 
-/// How much restored text a stream keeps back for the output scan, in bytes: longer than any
-/// structured entity the detectors report, short enough to cost the reader nothing.
+/// How much restored text a stream keeps back for the output scan, in bytes of the text as the
+/// detectors read it (escapes decoded, see [`Normalized`]): longer than any structured entity
+/// they report, short enough to cost the reader nothing. An encoded value is up to twelve times
+/// longer as written (`\uD83D\uDE00`), so the cut is placed in the decoded text.
 pub const HOLD_BACK: usize = 96;
 
 /// What an answer needs: the request's vault and its policy.
@@ -135,7 +138,7 @@ impl StreamFilter {
         let mut cut = if last {
             self.pending.len()
         } else {
-            floor_char(&self.pending, self.pending.len() - HOLD_BACK)
+            hold_cut(&self.pending)
         };
         if !last {
             // Never cut through a finding or a restored value: keep all of it back.
@@ -175,6 +178,17 @@ impl StreamFilter {
             .map(|r| r.start - cut..r.end - cut)
             .collect();
         out
+    }
+}
+
+/// Where the held-back tail of `pending` starts: at least [`HOLD_BACK`] bytes of decoded text
+/// stay, and the cut falls on the start of a character or a whole escape.
+fn hold_cut(pending: &str) -> usize {
+    let norm = Normalized::new(pending);
+    let t = norm.text();
+    match t.len().checked_sub(HOLD_BACK) {
+        None | Some(0) => 0,
+        Some(at) => norm.original_offset(floor_char(t, at)),
     }
 }
 

@@ -236,7 +236,7 @@ fn unissued_numbers_next_to_their_word_are_masked() {
 }
 
 fn stream(filter: &OutputFilter, text: &str, cuts: &[usize], records: &mut Vec<Record>) -> String {
-    let mut s = filter.stream("choices[0].delta.content", Escape::None);
+    let mut s = filter.stream(LOC, Escape::None);
     let mut out = String::new();
     let mut from = 0;
     for &c in cuts {
@@ -413,4 +413,177 @@ CREDIT_CARD = "block"
     // Alone, the route lets the allow-listed address through.
     let (text, _, _, _) = input(&route, "Mail ada.lovelace@example.com");
     assert!(text.contains("ada.lovelace@example.com"));
+}
+
+/// Encoded values (issue 13): the plain value, and the same in the escapes something
+/// downstream decodes.
+const ENCODED: &[(&str, &str)] = &[
+    ("ada.lovelace@example.com", "ada.lovelace%40example.com"),
+    ("ada.lovelace@example.com", "ada.lovelace%2540example%2Ecom"),
+    (
+        "ada.lovelace@example.com",
+        "ada.lovelace&#64;example&period;com",
+    ),
+    ("ada.lovelace@example.com", "ada.lovelace\\u0040example.com"),
+    ("4111 1111 1111 1111", "4111%201111%201111%201111"),
+    ("4111 1111 1111 1111", "&#52;111&#x20;1111 1111 1111"),
+    (
+        "4111 1111 1111 1111",
+        "\\u0034\\u0031\\u0031\\u0031\\u0020\\u0031\\u0031\\u0031\\u0031\\u0020\\u0031\\u0031\\u0031\\u0031\\u0020\\u0031\\u0031\\u0031\\u0031",
+    ),
+    ("+44 20 7946 0958", "%2B44%2020%207946%200958"),
+];
+
+/// What a downstream decoder reads in `text`: every escape decoded.
+fn decoded(text: &str) -> String {
+    seam_policy::Normalized::new(text).text().to_owned()
+}
+
+#[test]
+fn encoded_values_are_tokenized_whole_and_restored_as_written() {
+    let p = tokenizing();
+    for (plain, encoded) in ENCODED {
+        let text = format!("write to {encoded} today");
+        let (masked, vault, records, _) = input(&p, &text);
+        assert_eq!(records.len(), 1, "{text:?}: {records:?}");
+        assert_eq!(&text[records[0].start..records[0].end], *encoded);
+        // Nothing the vendor receives decodes to the value.
+        assert!(
+            masked.starts_with("write to [") && masked.ends_with("] today"),
+            "{masked}"
+        );
+        assert!(!decoded(&masked).contains(plain), "{plain} in {masked}");
+        let filter = OutputFilter::new(Arc::clone(&p), Arc::new(vault)).unwrap();
+        let back = filter.text(&masked, "c", Escape::None, &mut Vec::new());
+        assert_eq!(back.as_deref(), Some(text.as_str()));
+    }
+}
+
+/// The location `stream` reports.
+const LOC: &str = "choices[0].delta.content";
+
+fn redacting_output() -> Arc<Policy> {
+    policy(
+        r#"
+[policies.p.output]
+pii = { action = "redact", entities = ["EMAIL_ADDRESS", "CREDIT_CARD", "PHONE_NUMBER", "US_SSN"] }
+"#,
+    )
+}
+
+#[test]
+fn output_redacts_encoded_values_whole_and_streamed() {
+    let p = redacting_output();
+    let filter = OutputFilter::new(Arc::clone(&p), Arc::new(Vault::new())).unwrap();
+    for (plain, encoded) in ENCODED {
+        let answer = format!("Sure: {encoded}, and that is all.");
+        let mut records = Vec::new();
+        let whole = filter
+            .text(&answer, LOC, Escape::None, &mut records)
+            .unwrap();
+        assert!(!decoded(&whole).contains(plain), "{plain} in {whole}");
+        assert!(
+            whole.starts_with("Sure: <") && whole.ends_with(">, and that is all."),
+            "{whole}"
+        );
+        // Split inside every escape, and one byte at a time.
+        for cut in 1..answer.len() {
+            let mut rs = Vec::new();
+            assert_eq!(
+                stream(&filter, &answer, &[cut], &mut rs),
+                whole,
+                "cut {cut}"
+            );
+            assert_eq!(rs, records);
+        }
+        let bytes: Vec<usize> = (1..answer.len()).collect();
+        assert_eq!(stream(&filter, &answer, &bytes, &mut Vec::new()), whole);
+    }
+    // The issue's split: `ada%4` | `0example.com`, after enough text that the first part
+    // could be released.
+    let answer = format!("{} ada%40example.com done", "lorem ipsum ".repeat(20));
+    let at = answer.find("%4").unwrap() + 2;
+    let got = stream(&filter, &answer, &[at], &mut Vec::new());
+    assert!(got.ends_with(" <EMAIL_ADDRESS> done"), "{got}");
+}
+
+/// A value encoded six times longer than written plain is still whole when the stream decides
+/// where to cut: the hold-back counts decoded bytes.
+#[test]
+fn the_hold_back_covers_a_long_encoded_value() {
+    let p = redacting_output();
+    let filter = OutputFilter::new(p, Arc::new(Vault::new())).unwrap();
+    let card = ENCODED[6].1;
+    assert!(card.len() > seam_policy::output::HOLD_BACK);
+    let answer = format!("{} card {card} ok", "lorem ipsum ".repeat(20));
+    let mut s = filter.stream("c", Escape::None);
+    let mut out = String::new();
+    for chunk in answer.as_bytes().chunks(7) {
+        out.push_str(&s.push(std::str::from_utf8(chunk).unwrap(), &mut Vec::new()));
+    }
+    out.push_str(&s.finish(&mut Vec::new()));
+    assert!(out.ends_with(" card <CREDIT_CARD> ok"), "{out}");
+}
+
+/// Escapes around values that are not personal data pass byte for byte, whole and streamed.
+#[test]
+fn encoded_text_without_values_passes_unchanged() {
+    let p = redacting_output();
+    let filter = OutputFilter::new(Arc::clone(&p), Arc::new(Vault::new())).unwrap();
+    let texts = [
+        "see /search?q=hello%20world&amp;lang=en and &lt;b&gt;bold&lt;/b&gt;",
+        r#"{"msg": "caf\u00e9 \"quoted\"\n", "pct": "100%25", "n": "1+1"}"#,
+    ];
+    for text in texts {
+        assert_eq!(filter.text(text, "c", Escape::None, &mut Vec::new()), None);
+        let cuts: Vec<usize> = (1..text.len()).step_by(3).collect();
+        assert_eq!(stream(&filter, text, &cuts, &mut Vec::new()), text);
+    }
+    let tok = tokenizing();
+    for text in texts {
+        assert_eq!(input(&tok, text).0, text);
+    }
+}
+
+fn encoded() -> impl Strategy<Value = String> {
+    proptest::sample::select(ENCODED).prop_map(|(_, e)| e.to_owned())
+}
+
+fn escape_prose() -> impl Strategy<Value = String> {
+    "([a-z %&#;+\\\\.0-9]|%20|%4|&amp;|\\\\u00|é){0,20}"
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// For any text and any chunking, the stream finds the same encoded values as the whole
+    /// text does, and releases the same bytes.
+    #[test]
+    fn streaming_finds_what_the_whole_text_finds(
+        parts in proptest::collection::vec((escape_prose(), encoded()), 0..4),
+        tail in escape_prose(),
+        cuts in proptest::collection::vec(0usize..600, 0..16),
+    ) {
+        let mut text = String::new();
+        for (p, v) in &parts {
+            text.push_str(p);
+            text.push_str("; ");
+            text.push_str(v);
+            text.push_str(" ;");
+        }
+        text.push_str(&tail);
+        let p = redacting_output();
+        let filter = OutputFilter::new(Arc::clone(&p), Arc::new(Vault::new())).unwrap();
+        let mut records = Vec::new();
+        let whole = filter.text(&text, LOC, Escape::None, &mut records);
+        let whole = whole.as_deref().unwrap_or(&text);
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        let mut rs = Vec::new();
+        prop_assert_eq!(stream(&filter, &text, &cuts, &mut rs), whole);
+        prop_assert_eq!(rs, records);
+        for (_, v) in &parts {
+            prop_assert!(!whole.contains(v.as_str()), "{} in {}", v, whole);
+        }
+    }
 }

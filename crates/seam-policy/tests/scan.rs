@@ -168,6 +168,179 @@ fn obfuscated_values_map_back_to_the_original() {
     }
 }
 
+/// Values written in an escape something downstream decodes (percent-encoding, HTML character
+/// references, JSON/JavaScript escapes) are found like their plain form, and the finding covers
+/// exactly the value as written, escapes included (issue 13).
+#[test]
+fn encoded_values_are_found_as_written() {
+    let s = &*SCANNER;
+    let cases: &[(&str, &str, &str)] = &[
+        // Percent-encoding.
+        (
+            "card=4111%201111%201111%201111&exp=12",
+            "CREDIT_CARD",
+            "4111%201111%201111%201111",
+        ),
+        (
+            "pay %34%31%31%31%20%31%31%31%31%20%31%31%31%31%20%31%31%31%31 now",
+            "CREDIT_CARD",
+            "%34%31%31%31%20%31%31%31%31%20%31%31%31%31%20%31%31%31%31",
+        ),
+        (
+            "card=4111+1111+1111+1111&exp=12",
+            "CREDIT_CARD",
+            "4111+1111+1111+1111",
+        ),
+        (
+            "tel=%2B44%2020%207946%200958",
+            "PHONE_NUMBER",
+            "%2B44%2020%207946%200958",
+        ),
+        ("q=SSN%3A%20536-90-6789", "US_SSN", "536-90-6789"),
+        ("q=SSN%20536%2D90%2D6789", "US_SSN", "536%2D90%2D6789"),
+        // HTML character references.
+        (
+            "<td>&#52;111 1111 1111 1111</td>",
+            "CREDIT_CARD",
+            "&#52;111 1111 1111 1111",
+        ),
+        (
+            "<p>ada&commat;example&period;com</p>",
+            "EMAIL_ADDRESS",
+            "ada&commat;example&period;com",
+        ),
+        (
+            "<a>ada&#x40;example&#46;com</a>",
+            "EMAIL_ADDRESS",
+            "ada&#x40;example&#46;com",
+        ),
+        (
+            "SSN&nbsp;536&#45;90&#45;6789",
+            "US_SSN",
+            "536&#45;90&#45;6789",
+        ),
+        (
+            "call&nbsp;+44&nbsp;20&nbsp;7946&nbsp;0958",
+            "PHONE_NUMBER",
+            "+44&nbsp;20&nbsp;7946&nbsp;0958",
+        ),
+        // JSON and JavaScript escapes.
+        (
+            r#"{"card": "\u0034111 1111 1111 1111"}"#,
+            "CREDIT_CARD",
+            r"\u0034111 1111 1111 1111",
+        ),
+        (
+            r#"{"to": "ada\u0040example.com"}"#,
+            "EMAIL_ADDRESS",
+            r"ada\u0040example.com",
+        ),
+        (
+            r#"{"to": "ada\x40example\u{2e}com"}"#,
+            "EMAIL_ADDRESS",
+            r"ada\x40example\u{2e}com",
+        ),
+        (
+            r#"{"ssn": "SSN\u0020536\u002d90\u002d6789"}"#,
+            "US_SSN",
+            r"536\u002d90\u002d6789",
+        ),
+        (
+            r#"{"to": "ada\uFF20example.com"}"#,
+            "EMAIL_ADDRESS",
+            r"ada\uFF20example.com",
+        ),
+        // One level of nesting: a URL inside a query parameter, HTML escaped twice.
+        (
+            "next=%2Fmail%3Fto%3Dada%2540example.com",
+            "EMAIL_ADDRESS",
+            "ada%2540example.com",
+        ),
+        (
+            "ada&amp;#64;example.com",
+            "EMAIL_ADDRESS",
+            "ada&amp;#64;example.com",
+        ),
+        // A zero-width space percent-encoded inside the value is dropped like a literal one.
+        (
+            "to=ada%E2%80%8B%40example.com",
+            "EMAIL_ADDRESS",
+            "ada%E2%80%8B%40example.com",
+        ),
+    ];
+    for (text, entity, value) in cases {
+        let got = found(s, text);
+        assert_eq!(got, [(*entity, value.to_string())], "text {text:?}");
+    }
+}
+
+/// Ten percent-encoded email addresses as they reach Seam in the wild; issue 13 found 8 of 10
+/// such cases passed through.
+#[test]
+fn percent_encoded_emails_are_found() {
+    let s = &*SCANNER;
+    let cases: &[(&str, &str)] = &[
+        (
+            "GET https://api.example.org/v1/users?email=ada%40example.com&page=2",
+            "ada%40example.com",
+        ),
+        (
+            "send it to mailto:ada.lovelace%40example.com please",
+            "ada.lovelace%40example.com",
+        ),
+        (
+            "mailto%3Acarol.jones%40example.net",
+            "carol.jones%40example.net",
+        ),
+        ("login=Ada%40Example.COM;", "Ada%40Example.COM"),
+        (
+            "user: bob%2esmith%40example%2eorg",
+            "bob%2esmith%40example%2eorg",
+        ),
+        (
+            "%61%64%61%40%65%78%61%6d%70%6c%65%2e%63%6f%6d",
+            "%61%64%61%40%65%78%61%6d%70%6c%65%2e%63%6f%6d",
+        ),
+        (
+            "reply-to=ada%2Btag%40example.co.uk&x=1",
+            "ada%2Btag%40example.co.uk",
+        ),
+        (
+            "redirect=https%3A%2F%2Fapp.example.org%2Fcb%3Fe%3Ddan%2540example.io",
+            "dan%2540example.io",
+        ),
+        (
+            "form: name=Ada+Lovelace&email=ada_l%40example.com&ok=1",
+            "ada_l%40example.com",
+        ),
+        ("contact: %22ada%40example.com%22", "ada%40example.com"),
+    ];
+    for (text, value) in cases {
+        let got: Vec<_> = found(s, text)
+            .into_iter()
+            .filter(|(e, _)| *e == "EMAIL_ADDRESS")
+            .collect();
+        assert_eq!(got, [("EMAIL_ADDRESS", value.to_string())], "text {text:?}");
+    }
+}
+
+/// Escapes around values that are not personal data leave them alone, and an escape that does
+/// not decode to text is not an escape.
+#[test]
+fn encoded_non_values_stay_quiet() {
+    let s = &*SCANNER;
+    let texts = [
+        "search?q=hello%20world&amp;lang=en&amp;page=2",
+        "AT&amp;T &lt;b&gt;bold&lt;/b&gt; 100%25 done, 50% off",
+        r#"{"msg": "line\nnext \"quoted\" C:\\temp \u00e9t\u00e9"}"#,
+        "printf(\"%d items, %s\", n, s); a & b; x \\d+ y; c++ 1+1",
+        "%00%01%FF%C3%41 &#0; &#xD800; \\uD800 \\x80",
+    ];
+    for text in texts {
+        assert_eq!(found(s, text), [], "text {text:?}");
+    }
+}
+
 #[test]
 fn hard_negatives_stay_quiet() {
     let s = &*SCANNER;
@@ -265,11 +438,42 @@ fn fragment() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Pieces of escapes and what they decode to, so that escapes meet digits, each other and
+/// multi-byte text at every position.
+fn escape_fragment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[0-9]{1,6}",
+        "[%&#;x+ .@-]{1,3}",
+        "%[0-9a-fA-F]{0,2}",
+        "&#x?[0-9a-fA-F]{0,3};?",
+        "\\\\[uxn\\\\/]?[0-9a-fA-F{}]{0,4}",
+        Just("%25".to_string()),
+        Just("%E2%80%8B".to_string()),
+        Just("%EF%BC%94".to_string()),
+        Just("&amp;".to_string()),
+        Just("&commat;".to_string()),
+        Just("\\uD83D\\uDE00".to_string()),
+        Just("ada".to_string()),
+        Just("example.com".to_string()),
+        Just("é東\u{1F600}".to_string()),
+        Just("\u{200b}".to_string()),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
     fn scanning_arbitrary_text_is_safe(text in "\\PC{0,200}") {
+        let found = SCANNER.scan(&text);
+        check_invariants(&text, &found)?;
+    }
+
+    /// Arbitrary text made of escapes, parts of escapes and what they decode to: no panic,
+    /// offsets on character boundaries of the text as written.
+    #[test]
+    fn scanning_escape_soup_is_safe(parts in prop::collection::vec(escape_fragment(), 0..40)) {
+        let text = parts.concat();
         let found = SCANNER.scan(&text);
         check_invariants(&text, &found)?;
     }

@@ -13,9 +13,11 @@ impl Email {
         // Local part: dot-atoms; domain: labels of letters, digits and hyphens, TLD of 2–24 letters.
         // `/` is legal in a local part but almost never used, while addresses inside URL paths
         // (`www.site.example/u/ada@example.com`) are common: without it the address starts after
-        // the last `/`, so a masked value never swallows the link around it.
+        // the last `/`, so a masked value never swallows the link around it. `?`, `=` and `&`
+        // are left out for the same reason: they join a query string's parameters
+        // (`?email=ada@example.com`), and an address that uses them is rarer still.
         let re = Regex::new(
-            r"(?i)\b[a-z0-9!#$%&'*+=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+=?^_`{|}~-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}\b",
+            r"(?i)\b[a-z0-9!#$%'*+^_`{|}~-]+(?:\.[a-z0-9!#$%'*+^_`{|}~-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}\b",
         )
         .ok();
         Email { re }
@@ -77,6 +79,14 @@ mod tests {
             (
                 "https://x.example/u/bob@example.org?a=1",
                 &["bob@example.org"],
+            ),
+            (
+                "https://x.example/users?email=ada@example.com&x=1",
+                &["ada@example.com"],
+            ),
+            (
+                "?to=bob@example.org&cc=carol@example.net",
+                &["bob@example.org", "carol@example.net"],
             ),
         ];
         for (text, expect) in cases {
