@@ -166,6 +166,13 @@ fn run_inner(config: Option<&Path>, command: Command) -> anyhow::Result<ExitCode
                 },
                 r.tombstone_seq
             );
+            // The key is out of the tables either way; say so when a copy may remain on disk.
+            if let Some(why) = &r.scrub {
+                eprintln!(
+                    "seam: warning: old copies of the erased key and subject may remain in the store's files: {why}; run the same erase again when the store is less busy"
+                );
+                return Ok(ExitCode::from(4));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Purge => {
