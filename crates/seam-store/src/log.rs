@@ -768,7 +768,7 @@ fn stored_from_row(
             Some(Some(s)) => Some(s),
             Some(None) => {
                 return Ok(Err(StoreError::new(format!(
-                    "the subject of record {} cannot be decrypted: run verify",
+                    "the subject of record {} cannot be decrypted: its audit_subjects row was altered",
                     cols.id
                 ))));
             }
