@@ -166,6 +166,13 @@ fn run_inner(config: Option<&Path>, command: Command) -> anyhow::Result<ExitCode
                 },
                 r.tombstone_seq
             );
+            // The key is out of the tables either way; say so when a copy may remain on disk.
+            if let Some(why) = &r.scrub {
+                eprintln!(
+                    "seam: warning: old copies of the erased key and subject may remain in the store's files: {why}; run the same erase again when the store is less busy"
+                );
+                return Ok(ExitCode::from(4));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Purge => {
@@ -188,4 +195,54 @@ fn run_inner(config: Option<&Path>, command: Command) -> anyhow::Result<ExitCode
 /// `2026-11-29`, `2026-11-29T10:00:00Z`, or Unix milliseconds.
 pub(crate) fn parse_time(s: &str) -> anyhow::Result<i64> {
     seam_store::parse_time(s).map_err(anyhow::Error::msg)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    /// Issue 13: an erasure whose WAL checkpoint another connection holds up says so and exits
+    /// 4, rather than claiming the key is gone from the files; run again once free, it exits 0.
+    #[test]
+    fn erase_exits_4_while_the_files_cannot_be_cleared() {
+        let dir = std::env::temp_dir().join(format!("seam-cli-erase-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("master.key");
+        // Bytes 0..32, base64.
+        std::fs::write(&key, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap();
+        let config = dir.join("seam.toml");
+        let db = dir.join("audit.db");
+        std::fs::write(
+            &config,
+            format!(
+                "[storage]\nurl = \"sqlite://{}\"\n[audit]\nmaster_key = \"file:{}\"\n",
+                db.display(),
+                key.display()
+            ),
+        )
+        .unwrap();
+        let store = seam_server::audit::store_config(&load(Some(&config)).unwrap());
+        drop(AuditLog::open(&store).unwrap());
+        // A reader mid-transaction, as a search on a running `seam serve` would be.
+        let reader = rusqlite::Connection::open(&db).unwrap();
+        reader
+            .execute_batch("BEGIN; SELECT COUNT(*) FROM audit_subjects;")
+            .unwrap();
+        let erase = || {
+            run_inner(
+                Some(&config),
+                Command::Erase {
+                    subject: "someone@example.com".to_owned(),
+                },
+            )
+            .unwrap()
+        };
+        assert_eq!(erase(), ExitCode::from(4));
+        reader.execute_batch("COMMIT").unwrap();
+        assert_eq!(erase(), ExitCode::SUCCESS);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

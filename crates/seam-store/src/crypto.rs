@@ -2,8 +2,10 @@
 //!
 //! From the 32-byte master key, HKDF-SHA256 derives one key per purpose (`info` names it):
 //! `seam subject` (HMAC key for subject hashes), `seam wrap` (AES-256-GCM key that wraps data
-//! keys), `seam checkpoint` (Ed25519 seed for checkpoint and anchor signatures) and
-//! `seam key check` (a value stored in the database so a wrong master key is refused at open).
+//! keys), `seam subject name` (AES-256-GCM key that seals the clear subject, with its hash as
+//! associated data), `seam spool` (AES-256-GCM key that seals the async spool's lines),
+//! `seam checkpoint` (Ed25519 seed for checkpoint and anchor signatures) and `seam key check`
+//! (a value stored in the database so a wrong master key is refused at open).
 
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -25,6 +27,8 @@ enum SubjectHasher {
 pub(crate) struct Keys {
     subject: SubjectHasher,
     wrap: Option<LessSafeKey>,
+    name: Option<LessSafeKey>,
+    spool: SpoolKey,
     signer: Option<Ed25519KeyPair>,
     check: Option<String>,
     rng: SystemRandom,
@@ -36,6 +40,8 @@ impl Keys {
             return Ok(Keys {
                 subject: SubjectHasher::Salted(salt.to_vec()),
                 wrap: None,
+                name: None,
+                spool: SpoolKey::Salted(salt.to_vec()),
                 signer: None,
                 check: None,
                 rng: SystemRandom::new(),
@@ -58,6 +64,8 @@ impl Keys {
                 &derive(b"seam subject")?,
             )),
             wrap: Some(wrap),
+            name: Some(aead_key(&derive(b"seam subject name")?)?),
+            spool: SpoolKey::Sealed(derive(b"seam spool")?),
             signer: Some(signer),
             check: Some(hex(&derive(b"seam key check")?)),
             rng: SystemRandom::new(),
@@ -76,13 +84,34 @@ impl Keys {
     pub(crate) fn subject_hash(&self, subject: &str) -> String {
         match &self.subject {
             SubjectHasher::Hmac(k) => hex(hmac::sign(k, subject.as_bytes()).as_ref()),
-            SubjectHasher::Salted(salt) => {
-                let mut ctx = digest::Context::new(&digest::SHA256);
-                ctx.update(salt);
-                ctx.update(subject.as_bytes());
-                hex(ctx.finish().as_ref())
-            }
+            SubjectHasher::Salted(salt) => salted_hash(salt, subject),
         }
+    }
+
+    /// The clear subject sealed for `audit_subjects.subject_sealed`, bound to its hash (a
+    /// sealed subject copied to another row does not open); `None` without a master key, which
+    /// keeps no clear subject at all.
+    pub(crate) fn seal_subject(
+        &self,
+        subject_hash: &str,
+        subject: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(key) = &self.name else {
+            return Ok(None);
+        };
+        seal(self, key, subject_hash.as_bytes(), subject.as_bytes()).map(Some)
+    }
+
+    /// `None` without a master key; `Some(None)` when the bytes do not open (tampered, or moved
+    /// from another row).
+    pub(crate) fn open_subject(&self, subject_hash: &str, sealed: &[u8]) -> Option<Option<String>> {
+        let key = self.name.as_ref()?;
+        Some(open(key, subject_hash.as_bytes(), sealed).and_then(|p| String::from_utf8(p).ok()))
+    }
+
+    /// What the async spool protects its lines with (a copy, for the writer's callers).
+    pub(crate) fn spool_key(&self) -> SpoolKey {
+        self.spool.clone()
     }
 
     pub(crate) fn random<const N: usize>(&self) -> Result<[u8; N], StoreError> {
@@ -146,6 +175,45 @@ impl Keys {
         let public = UnparsedPublicKey::new(&ED25519, signer.public_key().as_ref());
         Some(public.verify(msg, &sig).is_ok())
     }
+}
+
+/// How spooled records are kept from sitting on disk in clear.
+#[derive(Clone)]
+pub(crate) enum SpoolKey {
+    /// With a master key: each line sealed with AES-256-GCM under a key derived from it.
+    Sealed([u8; 32]),
+    /// Without one: no payload is kept anyway, and the subject is spooled as its salted hash.
+    Salted(Vec<u8>),
+}
+
+/// Seals `plain` under a raw key (nonce || ciphertext || tag).
+pub(crate) fn seal_with(key: &[u8; 32], aad: &[u8], plain: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let rng = SystemRandom::new();
+    let nonce = fill::<NONCE_LEN>(&rng)?;
+    let mut buf = plain.to_vec();
+    aead_key(key)?
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad),
+            &mut buf,
+        )
+        .map_err(|_| StoreError::new("encryption failed"))?;
+    let mut out = Vec::with_capacity(NONCE_LEN + buf.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&buf);
+    Ok(out)
+}
+
+pub(crate) fn open_with(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+    open(&aead_key(key).ok()?, aad, sealed)
+}
+
+/// The keyless subject hash (see [`SubjectHasher::Salted`]).
+pub(crate) fn salted_hash(salt: &[u8], subject: &str) -> String {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(salt);
+    ctx.update(subject.as_bytes());
+    hex(ctx.finish().as_ref())
 }
 
 pub(crate) fn random<const N: usize>() -> Result<[u8; N], StoreError> {

@@ -138,6 +138,11 @@ impl Conn {
         c.pragma_update(None, "journal_mode", "WAL")?;
         c.pragma_update(None, "synchronous", "FULL")?;
         c.pragma_update(None, "foreign_keys", "ON")?;
+        // Deleted and overwritten content is zeroed in its page (and freed pages wholly), so an
+        // erased subject's wrapped key, or a purged payload, is not left in free space for a
+        // forensic read. It costs appends nothing (they delete nothing but the head row's old
+        // image); `Conn::scrub` then clears the WAL.
+        c.pragma_update(None, "secure_delete", "ON")?;
         c.set_prepared_statement_cache_capacity(64);
         Ok(Conn {
             db: Backend::Sqlite(c),
@@ -202,6 +207,55 @@ impl Conn {
                         path.display(),
                         wait.as_secs_f64()
                     )));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// After a deletion that must not be recoverable from the database's files (an erasure),
+    /// removes the old copies the tables no longer show: on SQLite, checkpoints the WAL into
+    /// the database and truncates it to zero bytes (`secure_delete` has already zeroed the
+    /// freed bytes in the pages, which the checkpoint writes back); on PostgreSQL, rewrites
+    /// `table` with `VACUUM FULL`, whose old file is truncated. Another connection in the
+    /// middle of a read or a write can hold either up; this retries until `within` has passed,
+    /// and then returns why it could not finish (`None`: done).
+    ///
+    /// On PostgreSQL a row version stays while any transaction that may still see it runs —
+    /// one older than the deletion in any database of the server, or a snapshot taken before it
+    /// in this one — and `VACUUM FULL` copies it to the new file. `deleted_by` (the deleting
+    /// transaction's `txid_current()`) lets this wait for those to end rather than claim a
+    /// rewrite that kept the row.
+    pub(crate) fn scrub(
+        &mut self,
+        table: &str,
+        deleted_by: Option<i64>,
+        within: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        self.statements += 1;
+        let deadline = Instant::now() + within;
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let attempt = match &mut self.db {
+                Backend::Sqlite(c) => checkpoint_truncate(c, left),
+                Backend::Postgres(c) => vacuum_full(c, table, deleted_by),
+            };
+            match attempt {
+                Ok(None) => return Ok(None),
+                Ok(Some(why)) if left.is_zero() => {
+                    return Ok(Some(format!(
+                        "{why} (still so after {:.1} s)",
+                        within.as_secs_f64()
+                    )));
+                }
+                Ok(Some(_)) => {
+                    #[allow(
+                        clippy::disallowed_methods,
+                        reason = "the store is synchronous and runs off the async runtime"
+                    )]
+                    std::thread::sleep(pause.min(left));
+                    pause = (pause * 2).min(Duration::from_millis(500));
                 }
                 Err(e) => return Err(e),
             }
@@ -362,6 +416,82 @@ impl Conn {
             }
             Ok(())
         })
+    }
+}
+
+/// `PRAGMA wal_checkpoint(TRUNCATE)`, waiting at most about a second (or `left`) for other
+/// connections; `Some(why)` when one kept it from finishing.
+fn checkpoint_truncate(
+    c: &rusqlite::Connection,
+    left: Duration,
+) -> Result<Option<String>, StoreError> {
+    c.busy_timeout(left.clamp(Duration::from_millis(1), Duration::from_secs(1)))?;
+    let outcome = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    });
+    c.busy_timeout(BUSY_TIMEOUT)?;
+    match outcome {
+        Ok(0) => Ok(None),
+        Ok(_) => Ok(Some(
+            "another connection is reading or writing the SQLite store, so its WAL could not be checkpointed and truncated".to_owned(),
+        )),
+        Err(e) => {
+            let e = StoreError::from(e);
+            if e.is_busy() {
+                Ok(Some(format!("the SQLite store's WAL is locked: {e}")))
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// `VACUUM FULL table` (it cannot run in a transaction, nor in a multi-statement batch, which
+/// PostgreSQL runs as one), waiting at most 500 ms for its lock: while it waits, every append
+/// queues behind it. `Some(why)` when the lock was not had.
+fn vacuum_full(
+    c: &mut postgres::Client,
+    table: &str,
+    deleted_by: Option<i64>,
+) -> Result<Option<String>, StoreError> {
+    if let Some(xid) = deleted_by {
+        // The oldest transaction running anywhere on the server, and the snapshots of this
+        // database's sessions (and of replication), must all be past the deletion.
+        let past: bool = c
+            .query_one(
+                "SELECT txid_snapshot_xmin(txid_current_snapshot()) > $1
+                   AND NOT EXISTS (
+                     SELECT 1 FROM pg_stat_activity
+                     WHERE pid <> pg_backend_pid()
+                       AND (datname = current_database() OR datname IS NULL)
+                       AND backend_xmin IS NOT NULL
+                       AND age(backend_xmin) >= age((($1) % 4294967296)::text::xid))
+                   AND NOT EXISTS (
+                     SELECT 1 FROM pg_replication_slots
+                     WHERE xmin IS NOT NULL AND age(xmin) >= age((($1) % 4294967296)::text::xid))",
+                &[&xid],
+            )?
+            .get(0);
+        if !past {
+            return Ok(Some(
+                "a PostgreSQL transaction older than the erasure is still open on the server, so the deleted row cannot be removed yet".to_owned(),
+            ));
+        }
+    }
+    c.batch_execute("SET lock_timeout = '500ms'")?;
+    let outcome = c.batch_execute(&format!("VACUUM FULL {table}"));
+    c.batch_execute("RESET lock_timeout")?;
+    match outcome {
+        Ok(()) => Ok(None),
+        Err(e)
+            if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE)
+                || e.code() == Some(&postgres::error::SqlState::T_R_DEADLOCK_DETECTED) =>
+        {
+            Ok(Some(format!(
+                "another transaction holds {table}, so VACUUM FULL could not rewrite it"
+            )))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

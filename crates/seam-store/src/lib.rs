@@ -12,8 +12,11 @@
 //!   contiguous from 1. The subject is held only as `subject_hash`; payloads as ciphertext
 //!   (`payload`, NULL when not kept or purged) with `payload_digest`, the SHA-256 of the
 //!   ciphertext as first written (kept after a purge). `prev_hash` and `hash` chain the rows.
-//! - `audit_subjects` — per subject hash: the clear subject and its data key, wrapped by the
-//!   master key. Erasure deletes the row. Records with no subject share the row `anonymous`.
+//! - `audit_subjects` — per subject hash: the subject sealed under a key derived from the master
+//!   key (`subject_sealed`, migration 6; without a master key none is kept) and its data key,
+//!   wrapped by the master key. Erasure deletes the row. Records with no subject share the row
+//!   `anonymous`. `subject`, the clear value stores before migration 6 held, is sealed (or,
+//!   without a master key, cleared) when the store is opened, and stays NULL.
 //! - `audit_checkpoints` — `(seq, hash)` signed every 1,000 records and on [`AuditLog::checkpoint`].
 //! - `audit_anchor` — where the chain starts once old records are purged: the first remaining
 //!   `seq` and its `prev_hash`, signed.
@@ -51,10 +54,14 @@
 //!
 //! # Erasure and retention
 //!
-//! [`AuditLog::erase_subject`] is crypto-shredding: it deletes the subject's row (its clear value
+//! [`AuditLog::erase_subject`] is crypto-shredding: it deletes the subject's row (its sealed value
 //! and wrapped key) and appends a tombstone to the chain — one delete, one count by the indexed
 //! hash, one insert, whatever the number of records. Afterwards the subject's payloads read as
-//! [`PayloadState::Erased`] everywhere, backups included. [`AuditLog::purge`] applies
+//! [`PayloadState::Erased`] everywhere, backups included. The deleted bytes then leave the
+//! database's files: SQLite connections run with `secure_delete` (freed bytes are zeroed), and
+//! the erasure checkpoints the WAL and truncates it; on PostgreSQL it waits for older
+//! transactions to end and rewrites `audit_subjects` with `VACUUM FULL`. When another
+//! connection holds that up past a bound, [`EraseReport::scrub`] says so. [`AuditLog::purge`] applies
 //! [`Retention`] rules: payloads older than `payload_days` are set to NULL; records older than
 //! `record_days` are deleted only as a contiguous prefix of the chain, and the anchor moves to
 //! the first remaining record.
@@ -132,7 +139,7 @@ pub struct Query {
 }
 
 /// What [`AuditLog::erase_subject`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EraseReport {
     /// Request records of the subject, whose payloads are now unreadable.
     pub records: u64,
@@ -140,6 +147,11 @@ pub struct EraseReport {
     pub key_destroyed: bool,
     /// The tombstone's place in the chain.
     pub tombstone_seq: i64,
+    /// `None` when the old copies of the deleted key and subject are gone from the database's
+    /// files too (SQLite: the WAL checkpointed and truncated, freed bytes zeroed; PostgreSQL:
+    /// `audit_subjects` rewritten by `VACUUM FULL`). Otherwise why not — another connection
+    /// held the store throughout (the erasure itself is committed; erasing again retries).
+    pub scrub: Option<String>,
 }
 
 /// What [`AuditLog::purge`] did.

@@ -1,6 +1,7 @@
 //! [`AuditLog`]: append, read, erase, purge, checkpoint and verify over one connection.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use crate::chain::{
     self, CHAIN_COLUMNS, Columns, anchor_message, checkpoint_message, head_message, select_list,
@@ -21,6 +22,11 @@ const ANONYMOUS: &str = "anonymous";
 const DEFAULT_SEARCH_LIMIT: u64 = 1000;
 const PAGE: u64 = 500;
 const DAY_MS: i64 = 86_400_000;
+/// How long an erasure (or the sealing of old clear subjects) keeps trying to clear the old
+/// copies from the database's files while other connections hold them up.
+const SCRUB_WITHIN: Duration = Duration::from_secs(10);
+/// Clear subjects sealed per transaction when an older store is converted.
+const SEAL_PAGE: i64 = 500;
 
 /// The audit log over one connection. Synchronous: run it on a thread of its own
 /// ([`crate::AuditWriter`]) or from blocking code (the CLI).
@@ -79,12 +85,20 @@ impl AuditLog {
             }
             None => meta_get(&mut conn, "key_check")?.is_some(),
         };
+        if !keyed_elsewhere {
+            seal_clear_subjects(&mut conn, &keys)?;
+        }
         Ok(AuditLog {
             conn,
             keys,
             retention: cfg.retention.clone(),
             keyed_elsewhere,
         })
+    }
+
+    /// What the async spool protects its lines with, for this database's key (or salt).
+    pub(crate) fn spool_key(&self) -> crate::crypto::SpoolKey {
+        self.keys.spool_key()
     }
 
     /// Commits a transaction that changes nothing but is written like any other (the chain
@@ -100,6 +114,16 @@ impl AuditLog {
 
     /// Appends the batch in one transaction: all of it is committed, or none.
     pub fn append(&mut self, batch: &[AuditRecord]) -> Result<(), StoreError> {
+        self.append_hashed(batch, None)
+    }
+
+    /// [`AuditLog::append`], where `hashes[i]`, when set, is record `i`'s subject hash (records
+    /// spooled without a master key carry their hash instead of their subject).
+    pub(crate) fn append_hashed(
+        &mut self,
+        batch: &[AuditRecord],
+        hashes: Option<&[Option<String>]>,
+    ) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -117,8 +141,12 @@ impl AuditLog {
         self.conn.in_tx(true, |c| {
             let mut head = lock_head(c)?;
             let mut data_keys: HashMap<String, Option<[u8; 32]>> = HashMap::new();
-            for rec in batch {
-                let subject_hash = rec.subject.as_deref().map(|s| keys.subject_hash(s));
+            for (i, rec) in batch.iter().enumerate() {
+                let given = hashes.and_then(|h| h.get(i)).and_then(Option::as_ref);
+                let subject_hash = match given {
+                    Some(h) => Some(h.clone()),
+                    None => rec.subject.as_deref().map(|s| keys.subject_hash(s)),
+                };
                 let parts = kept_payload(rec.class, &rec.payload);
                 let key_row = subject_hash.clone().unwrap_or_else(|| ANONYMOUS.to_owned());
                 let needs_key = parts.is_some();
@@ -221,14 +249,23 @@ impl AuditLog {
         })
     }
 
-    /// Crypto-shredding: deletes the subject's clear value and data key, and appends a tombstone.
+    /// Crypto-shredding: deletes the subject's sealed value and data key, and appends a
+    /// tombstone; then clears the old copies from the database's files ([`EraseReport::scrub`]).
     /// A constant number of statements whatever the subject's record count.
     pub fn erase_subject(&mut self, subject: &str) -> Result<EraseReport, StoreError> {
         self.check_writable()?;
         let keys = &self.keys;
         let subject_hash = keys.subject_hash(subject);
-        self.conn.in_tx(true, |c| {
+        let (mut report, xid) = self.conn.in_tx(true, |c| {
             let mut head = lock_head(c)?;
+            // PostgreSQL: the deleting transaction, which `Conn::scrub` waits to see every
+            // other transaction past.
+            let xid = if c.is_postgres() {
+                c.query_opt("SELECT txid_current()", &[], |r| r.int(0))?
+                    .flatten()
+            } else {
+                None
+            };
             let destroyed = c.exec(
                 "DELETE FROM audit_subjects WHERE subject_hash = $1",
                 &[Val::Text(subject_hash.clone())],
@@ -243,12 +280,23 @@ impl AuditLog {
             let cols = tombstone_columns(keys, &head, subject_hash.clone())?;
             insert_row(c, keys, &mut head, cols, None)?;
             save_head(c, keys, &head)?;
-            Ok(EraseReport {
-                records: u64::try_from(records).unwrap_or(0),
-                key_destroyed: destroyed,
-                tombstone_seq: head.seq,
-            })
-        })
+            Ok((
+                EraseReport {
+                    records: u64::try_from(records).unwrap_or(0),
+                    key_destroyed: destroyed,
+                    tombstone_seq: head.seq,
+                    scrub: None,
+                },
+                xid,
+            ))
+        })?;
+        // The erasure is committed whatever happens here; what is reported is whether old
+        // copies may remain in the files.
+        report.scrub = match self.conn.scrub("audit_subjects", xid, SCRUB_WITHIN) {
+            Ok(why) => why,
+            Err(e) => Some(e.to_string()),
+        };
+        Ok(report)
     }
 
     /// Applies the retention rules as of `now_ms`: payloads past `payload_days` are dropped
@@ -457,12 +505,54 @@ fn ensure_subject(
             &[wrapped, Val::Text(subject_hash.to_owned())],
         )?;
     } else {
+        let sealed = match subject {
+            Some(s) => keys.seal_subject(subject_hash, s)?,
+            None => None,
+        };
         c.exec(
-            "INSERT INTO audit_subjects (subject_hash, subject, wrapped_key, created_ms) VALUES ($1, $2, $3, $4)",
-            &[Val::Text(subject_hash.to_owned()), Val::opt_text(subject), wrapped, Val::Int(now_ms())],
+            "INSERT INTO audit_subjects (subject_hash, subject_sealed, wrapped_key, created_ms) VALUES ($1, $2, $3, $4)",
+            &[Val::Text(subject_hash.to_owned()), sealed.map_or(Val::Null, Val::Blob), wrapped, Val::Int(now_ms())],
         )?;
     }
     Ok(key)
+}
+
+/// Seals the clear subjects a store written before migration 6 holds (without a master key,
+/// clears them: such a store keeps only the salted hash), a page per transaction, then clears
+/// the old copies from the files. The partial index finds them, so a converted store pays one
+/// empty index probe per open.
+fn seal_clear_subjects(conn: &mut Conn, keys: &Keys) -> Result<(), StoreError> {
+    let mut sealed = 0u64;
+    loop {
+        let n = conn.in_tx(true, |c| {
+            let rows = c.query(
+                "SELECT subject_hash, subject FROM audit_subjects WHERE subject IS NOT NULL LIMIT $1",
+                &[Val::Int(SEAL_PAGE)],
+                |r| Ok((r.text(0)?.unwrap_or_default(), r.text(1)?.unwrap_or_default())),
+            )?;
+            for (hash, subject) in &rows {
+                let sealed = keys.seal_subject(hash, subject)?;
+                c.exec(
+                    "UPDATE audit_subjects SET subject_sealed = $1, subject = NULL
+                     WHERE subject_hash = $2 AND subject IS NOT NULL",
+                    &[sealed.map_or(Val::Null, Val::Blob), Val::Text(hash.clone())],
+                )?;
+            }
+            Ok(rows.len() as u64)
+        })?;
+        sealed += n;
+        if n < SEAL_PAGE as u64 {
+            break;
+        }
+    }
+    if sealed > 0 {
+        // Whatever transaction converted them, waiting for older ones is not worth delaying
+        // the open for: the rewrite is best effort here, and the next erasure repeats it.
+        if let Some(why) = conn.scrub("audit_subjects", None, SCRUB_WITHIN)? {
+            tracing::warn!(subjects = sealed, problem = %why, "clear subjects were sealed, but their old copies may remain in the database files until the next erasure");
+        }
+    }
+    Ok(())
 }
 
 /// The parts of the payload the class keeps; `None` when it keeps none.
@@ -614,7 +704,7 @@ fn write_checkpoint(c: &mut Conn, keys: &Keys, head: &Head) -> Result<(), StoreE
 /// subject's row (absent once erased).
 fn read_sql() -> String {
     format!(
-        "SELECT {}, a.payload, a.hash, s.subject, s.wrapped_key, s.created_ms
+        "SELECT {}, a.payload, a.hash, s.subject_sealed, s.wrapped_key, s.created_ms, s.subject
          FROM audit_log a LEFT JOIN audit_subjects s
            ON s.subject_hash = COALESCE(a.subject_hash, '{ANONYMOUS}')",
         select_list("a.")
@@ -670,9 +760,24 @@ fn stored_from_row(
     let n = CHAIN_COLUMNS.len();
     let payload = r.blob(n)?;
     let hash = r.text(n + 1)?.unwrap_or_default();
-    let subject = r.text(n + 2)?;
+    let sealed_subject = r.blob(n + 2)?;
     let wrapped = r.blob(n + 3)?;
     let subject_row = r.int(n + 4)?.is_some();
+    let subject = match (&cols.subject_hash, sealed_subject) {
+        (Some(h), Some(sealed)) => match keys.open_subject(h, &sealed) {
+            Some(Some(s)) => Some(s),
+            Some(None) => {
+                return Ok(Err(StoreError::new(format!(
+                    "the subject of record {} cannot be decrypted: its audit_subjects row was altered",
+                    cols.id
+                ))));
+            }
+            None => None,
+        },
+        // A row from before migration 6 that no handle with the master key has sealed yet.
+        (Some(_), None) => r.text(n + 5)?,
+        (None, _) => None,
+    };
     Ok(to_stored(
         cols,
         payload,
@@ -730,11 +835,7 @@ fn to_stored(
         kind,
         time_ms: cols.time_ms,
         key_id: cols.key_id.clone(),
-        subject: if cols.subject_hash.is_some() {
-            subject
-        } else {
-            None
-        },
+        subject,
         subject_hash: cols.subject_hash.clone(),
         tags: parse(&cols.tags)?,
         endpoint: cols.endpoint.clone(),

@@ -100,6 +100,14 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     // The placement a request was held to. Nullable, and chained only when set, so rows written
     // before it keep their hashes.
     (4, "ALTER TABLE audit_log ADD COLUMN placement TEXT;"),
+    // The clear subject is kept only sealed (`Keys::seal_subject`); `subject` stays for rows
+    // not yet converted, which `AuditLog::open` seals (or, without a master key, clears) and
+    // finds through the partial index.
+    (
+        6,
+        "ALTER TABLE audit_subjects ADD COLUMN subject_sealed BLOB;
+    CREATE INDEX audit_subjects_clear ON audit_subjects (subject_hash) WHERE subject IS NOT NULL;",
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -188,4 +196,9 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     );",
     ),
     (4, "ALTER TABLE audit_log ADD COLUMN placement TEXT;"),
+    (
+        6,
+        "ALTER TABLE audit_subjects ADD COLUMN subject_sealed BYTEA;
+    CREATE INDEX audit_subjects_clear ON audit_subjects (subject_hash) WHERE subject IS NOT NULL;",
+    ),
 ];

@@ -2,9 +2,12 @@
 //!
 //! The thread owns the [`AuditLog`]. It blocks for the first queued record, drains whatever else
 //! is queued (up to [`MAX_BATCH`]) and appends them in one transaction, so concurrent requests
-//! share one fsync. In `Async` mode a full queue overflows into a spool of JSON lines (each line
+//! share one fsync. In `Async` mode a full queue overflows into a spool of lines (each line
 //! fsync'd) that the thread replays once the queue is empty, on [`AuditWriter::flush`] and at
-//! start-up; a record that cannot be spooled either is dropped, counted and logged.
+//! start-up; a record that cannot be spooled either is dropped, counted and logged. A spooled
+//! record is never on disk in clear: with a master key each line is the record sealed with
+//! AES-256-GCM under a key derived from it (`sealed:` and base64); without one, a store keeps
+//! no payload, and the line is the record's JSON with its subject replaced by the salted hash.
 //!
 //! The writer also says whether it is doing its job ([`AuditWriter::problems`], for readiness):
 //! a failed commit marks it failing until a later commit succeeds, and while it is failing the
@@ -24,7 +27,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::{AuditLog, AuditRecord, StoreError};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use crate::crypto::{SpoolKey, open_with, salted_hash, seal_with};
+use crate::{AuditLog, AuditRecord, Payload, StoreError};
 
 /// Most records appended in one transaction.
 pub const MAX_BATCH: usize = 1000;
@@ -147,7 +154,10 @@ impl AuditWriter {
             Durability::Sync => (SYNC_QUEUE, None),
             Durability::Async { queue, spool_dir } => (
                 *queue,
-                Some(Arc::new(Mutex::new(Spool::new(spool_dir.clone())))),
+                Some(Arc::new(Mutex::new(Spool::new(
+                    spool_dir.clone(),
+                    log.spool_key(),
+                )))),
             ),
         };
         let (tx, rx) = sync_channel(capacity.max(1));
@@ -290,16 +300,69 @@ impl AuditWriter {
 /// The spool: the file being appended to, and whether any file awaits replay.
 struct Spool {
     dir: PathBuf,
+    key: SpoolKey,
     file: Option<File>,
     pending: bool,
     seq: u64,
 }
 
+/// What marks a sealed spool line, and binds its ciphertext to the spool.
+const SEALED: &str = "sealed:";
+const SPOOL_AAD: &[u8] = b"seam spool v1";
+
+/// One spool line for `rec` (without its newline).
+fn encode(key: &SpoolKey, rec: &AuditRecord) -> Result<Vec<u8>, StoreError> {
+    let json_err = |e: serde_json::Error| StoreError::new(format!("audit spool: {e}"));
+    match key {
+        SpoolKey::Sealed(k) => {
+            let plain = serde_json::to_vec(rec).map_err(json_err)?;
+            let sealed = seal_with(k, SPOOL_AAD, &plain)?;
+            Ok(format!("{SEALED}{}", BASE64.encode(sealed)).into_bytes())
+        }
+        SpoolKey::Salted(salt) => {
+            let hash = rec.subject.as_deref().map(|s| salted_hash(salt, s));
+            let bare = AuditRecord {
+                subject: None,
+                payload: Payload::default(),
+                ..rec.clone()
+            };
+            let mut v = serde_json::to_value(&bare).map_err(json_err)?;
+            if let serde_json::Value::Object(m) = &mut v {
+                m.insert("subject_hash".to_owned(), hash.into());
+            }
+            serde_json::to_vec(&v).map_err(json_err)
+        }
+    }
+}
+
+/// A spool line back to its record and, for a keyless line, the subject hash it carries
+/// instead of the subject. Lines written before spooled records were sealed are plain records.
+fn decode(key: &SpoolKey, line: &str) -> Result<(AuditRecord, Option<String>), String> {
+    if let Some(b64) = line.strip_prefix(SEALED) {
+        let SpoolKey::Sealed(k) = key else {
+            return Err("a sealed spool line, and no master key to open it".to_owned());
+        };
+        let sealed = BASE64.decode(b64.trim()).map_err(|e| e.to_string())?;
+        let plain = open_with(k, SPOOL_AAD, &sealed)
+            .ok_or_else(|| "a sealed spool line does not open with this master key".to_owned())?;
+        let rec = serde_json::from_slice(&plain).map_err(|e| e.to_string())?;
+        return Ok((rec, None));
+    }
+    let mut v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let hash = v
+        .as_object_mut()
+        .and_then(|m| m.remove("subject_hash"))
+        .and_then(|h| h.as_str().map(str::to_owned));
+    let rec = serde_json::from_value(v).map_err(|e| e.to_string())?;
+    Ok((rec, hash))
+}
+
 impl Spool {
-    fn new(dir: PathBuf) -> Spool {
+    fn new(dir: PathBuf, key: SpoolKey) -> Spool {
         // Files left by an earlier run count as pending until the first replay looks.
         Spool {
             dir,
+            key,
             file: None,
             pending: true,
             seq: 0,
@@ -308,8 +371,7 @@ impl Spool {
 
     fn write(&mut self, rec: &AuditRecord) -> Result<(), StoreError> {
         let io = |e: std::io::Error| StoreError::new(format!("audit spool: {e}"));
-        let mut line =
-            serde_json::to_vec(rec).map_err(|e| StoreError::new(format!("audit spool: {e}")))?;
+        let mut line = encode(&self.key, rec)?;
         line.push(b'\n');
         if self.file.is_none() {
             std::fs::create_dir_all(&self.dir).map_err(io)?;
@@ -495,37 +557,47 @@ impl Thread {
 
     fn replay_file(&mut self, path: &Path) -> Result<(), StoreError> {
         let file = File::open(path).map_err(|e| StoreError::new(format!("audit spool: {e}")))?;
+        let key = self.log.spool_key();
         let mut batch = Vec::new();
+        let mut hashes = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for line in BufReader::new(file).lines() {
             let line = line.map_err(|e| StoreError::new(format!("audit spool: {e}")))?;
             if line.trim().is_empty() {
                 continue;
             }
-            match serde_json::from_str::<AuditRecord>(&line) {
-                Ok(rec) if !seen.contains(&rec.id) && !self.log.contains(&rec.id)? => {
+            match decode(&key, &line) {
+                Ok((rec, hash)) if !seen.contains(&rec.id) && !self.log.contains(&rec.id)? => {
                     seen.insert(rec.id.clone());
+                    // A keyless line carries its hash; a sealed or older one its subject.
+                    hashes.push(hash);
                     batch.push(rec);
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    // A torn last line from a crash mid-write: nothing more can be recovered.
+                    // A torn last line from a crash mid-write, or one sealed under another
+                    // master key: nothing more can be recovered.
                     self.counters.dropped.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(error = %e, "unreadable audit spool line dropped");
                 }
             }
             if batch.len() >= MAX_BATCH {
-                self.append_replayed(&mut batch)?;
+                self.append_replayed(&mut batch, &mut hashes)?;
             }
         }
-        self.append_replayed(&mut batch)
+        self.append_replayed(&mut batch, &mut hashes)
     }
 
-    fn append_replayed(&mut self, batch: &mut Vec<AuditRecord>) -> Result<(), StoreError> {
+    fn append_replayed(
+        &mut self,
+        batch: &mut Vec<AuditRecord>,
+        hashes: &mut Vec<Option<String>>,
+    ) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
-        self.log.append(batch)?;
+        self.log.append_hashed(batch, Some(hashes))?;
+        hashes.clear();
         self.counters
             .committed
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
