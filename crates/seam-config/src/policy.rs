@@ -207,11 +207,12 @@ impl PolicyConfig {
     /// inputs (has input entity rules) and `keep` when it does not, so a policy without input
     /// rules forwards the request untouched.
     pub fn user_field(&self) -> UserField {
-        self.user.unwrap_or(if self.input.rules == StageConfig::default() {
-            UserField::Keep
-        } else {
-            UserField::Hash
-        })
+        self.user
+            .unwrap_or(if self.input.rules == StageConfig::default() {
+                UserField::Keep
+            } else {
+                UserField::Hash
+            })
     }
 
     /// Whether the policy can change or refuse anything (an empty one costs nothing per request).

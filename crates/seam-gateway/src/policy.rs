@@ -381,7 +381,7 @@ impl Prepared<'_> {
             finish_message(&filter, &mut choice.message, i, &mut records);
         }
         let empty = self.vault.is_empty();
-        let mut f = |s: &str, loc: &str| whole(&self.policy, &filter, empty, s, loc, &mut records);
+        let mut f = |s: &str, loc: &str| whole(&self.policy, &filter, !empty, s, loc, &mut records);
         fields::completion(c, &mut At::default(), &mut f);
         telemetry::policy_findings(self.policy.name(), &records);
         records
@@ -980,3 +980,6 @@ impl Stream for Filtered {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
