@@ -224,7 +224,7 @@ fn part(p: &ContentPart, at: &mut At, f: &mut Text<'_>) -> Option<ContentPart> {
     }
     if let Some(img) = &p.image_url {
         let n = at.key("image_url.url");
-        let new = walk::text(&img.url, at, f);
+        let new = walk::free_text(&img.url, at, f);
         at.pop(n);
         if let Some(new) = new
             && let Some(img) = &mut out.get_or_insert_with(|| p.clone()).image_url

@@ -133,30 +133,41 @@ pub(crate) fn is_name(key: &str) -> bool {
         && key.bytes().filter(u8::is_ascii_digit).count() <= 3
 }
 
-/// Whether a string is a binary payload rather than text: a base64 `data:` URL, or a long run of
-/// the base64 alphabet (audio, files). Scanning those costs time and finds nothing to act on.
+/// Whether a string in free JSON is a binary payload rather than text: a base64 `data:` URL, or a
+/// long run of the base64 alphabet with letters and digits (audio, files). Scanning those costs
+/// time and finds nothing to act on. Typed text fields (message content…) are always scanned.
 pub(crate) fn is_binary(s: &str) -> bool {
     let b = s.as_bytes();
     if b.starts_with(b"data:") {
         return b[..b.len().min(256)].windows(8).any(|w| w == b";base64,");
     }
     b.len() >= 256
+        && b.iter().any(u8::is_ascii_digit)
+        && b.iter().any(u8::is_ascii_alphabetic)
         && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'-' | b'_'))
 }
 
-/// One text, unless it is binary.
+/// One text field.
 pub(crate) fn text(s: &str, at: &At, f: &mut Text<'_>) -> Option<String> {
-    if s.is_empty() || is_binary(s) {
+    if s.is_empty() {
         return None;
     }
     f(s, at.as_str())
 }
 
+/// One string of free JSON (or a URL), unless it is binary.
+pub(crate) fn free_text(s: &str, at: &At, f: &mut Text<'_>) -> Option<String> {
+    if is_binary(s) {
+        return None;
+    }
+    text(s, at, f)
+}
+
 /// Free JSON: every string that is text (see the module doc).
 pub(crate) fn free(v: &Value, at: &mut At, f: &mut Text<'_>) -> Option<Value> {
     match v {
-        Value::String(s) => text(s, at, f).map(Value::String),
+        Value::String(s) => free_text(s, at, f).map(Value::String),
         Value::Array(a) => array(a, at, f, free).map(Value::Array),
         Value::Object(o) => map(o, at, f, &[]).map(Value::Object),
         _ => None,
@@ -436,7 +447,11 @@ mod tests {
         }
         assert!(is_binary("data:audio/wav;base64,AAAA"));
         assert!(!is_binary("data: ada@example.com"));
-        assert!(is_binary(&"AbC+/".repeat(60)));
+        assert!(is_binary(&"AbC+/9".repeat(60)));
+        assert!(
+            !is_binary(&"4111111111111111".repeat(20)),
+            "digits alone are not base64"
+        );
         assert!(!is_binary(&"AbC ".repeat(80)));
         assert!(!is_binary("4111111111111111"));
     }
