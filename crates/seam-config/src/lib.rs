@@ -29,7 +29,7 @@ pub use limits::{LimitRule, LimitsConfig};
 pub use placement::Placement;
 pub use policy::{
     Action, ClassRule, DEFAULT_POLICY, Entities, EntityRule, InjectionAction, InjectionRule,
-    InputConfig, Overflow, PolicyConfig, StageConfig,
+    InputConfig, Overflow, PolicyConfig, StageConfig, UserField,
 };
 pub use pricing::Price;
 pub use raw::RawConfig;

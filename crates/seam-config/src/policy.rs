@@ -141,6 +141,44 @@ pub struct InputConfig {
     pub on_overflow: Option<Overflow>,
 }
 
+/// What happens to a request's `user` field (and `safety_identifier`, its successor): an end
+/// user's identifier, which a vendor needs only to tell users apart, never in clear.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum UserField {
+    /// Forward it as sent.
+    Keep,
+    /// Apply the input rules to it like message text.
+    Scan,
+    /// Replace it with the policy's keyed hash (`<USER:…>`): stable per key, so a vendor can
+    /// still tell users apart.
+    Hash,
+    /// Remove it.
+    Drop,
+}
+
+impl UserField {
+    pub const NAMES: &'static str = "hash, scan, keep, drop";
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "keep" => UserField::Keep,
+            "scan" => UserField::Scan,
+            "hash" => UserField::Hash,
+            "drop" => UserField::Drop,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserField::Keep => "keep",
+            UserField::Scan => "scan",
+            UserField::Hash => "hash",
+            UserField::Drop => "drop",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct PolicyConfig {
     pub name: String,
@@ -149,6 +187,8 @@ pub struct PolicyConfig {
     /// The HMAC key of `hash`. Without one, each start of Seam draws a random key, so hashes are
     /// stable within a process but not across restarts.
     pub hash_key: Option<Secret>,
+    /// `user = "…"`, when set; see [`PolicyConfig::user_field`] for the default.
+    pub user: Option<UserField>,
 }
 
 impl PolicyConfig {
@@ -159,7 +199,20 @@ impl PolicyConfig {
             input: InputConfig::default(),
             output: StageConfig::default(),
             hash_key: None,
+            user: None,
         }
+    }
+
+    /// What the policy does to `user`: as configured, else `hash` when the policy acts on
+    /// inputs (has input entity rules) and `keep` when it does not, so a policy without input
+    /// rules forwards the request untouched.
+    pub fn user_field(&self) -> UserField {
+        self.user
+            .unwrap_or(if self.input.rules == StageConfig::default() {
+                UserField::Keep
+            } else {
+                UserField::Hash
+            })
     }
 
     /// Whether the policy can change or refuse anything (an empty one costs nothing per request).
@@ -177,6 +230,7 @@ pub struct RawPolicy {
     #[serde(default)]
     pub output: RawStage,
     pub hash_key: Option<String>,
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -293,6 +347,20 @@ pub(crate) fn policy(
             .map_err(|e| errors.push(e))
             .ok()
     });
+    let user = raw.user.and_then(|u| {
+        let parsed = UserField::parse(&u);
+        if parsed.is_none() {
+            errors.push(ConfigError::new(
+                format!("{path}.user"),
+                format!(
+                    "unknown value \"{}\"; expected one of {}",
+                    u.chars().take(40).collect::<String>(),
+                    UserField::NAMES
+                ),
+            ));
+        }
+        parsed
+    });
     PolicyConfig {
         name: name.to_owned(),
         input: InputConfig {
@@ -303,6 +371,7 @@ pub(crate) fn policy(
         },
         output,
         hash_key,
+        user,
     }
 }
 

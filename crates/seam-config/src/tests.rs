@@ -585,3 +585,41 @@ placement = "trust=public"
         vec!["keys.k.placement: unknown trust `public`; expected vendor or private"]
     );
 }
+
+#[test]
+fn a_policys_user_field_defaults_by_what_it_does_and_is_checked() {
+    let cfg = check(
+        r#"
+[policies.scans.input]
+pii = { action = "tokenize" }
+[policies.output_only.output]
+pii = { action = "redact" }
+[policies.empty]
+[policies.kept]
+user = "keep"
+[policies.kept.input]
+pii = { action = "tokenize" }
+[policies.dropped]
+user = "drop"
+[policies.scanned]
+user = "scan"
+"#,
+    )
+    .unwrap();
+    let user = |n: &str| cfg.policies[n].user_field();
+    assert_eq!(user("scans"), UserField::Hash);
+    assert_eq!(user("output_only"), UserField::Keep);
+    assert_eq!(user("empty"), UserField::Keep);
+    assert_eq!(user("default"), UserField::Keep);
+    assert_eq!(user("kept"), UserField::Keep);
+    assert_eq!(user("dropped"), UserField::Drop);
+    assert_eq!(user("scanned"), UserField::Scan);
+    // Setting `user` alone does not make a policy scan anything.
+    assert!(cfg.policies["dropped"].is_empty());
+
+    let e = errors("[policies.p]\nuser = \"encrypt\"\n");
+    assert_eq!(
+        e,
+        vec![r#"policies.p.user: unknown value "encrypt"; expected one of hash, scan, keep, drop"#]
+    );
+}

@@ -325,11 +325,10 @@ impl Gateway {
             .for_request(&route.name, key_policy)
             .map_err(Failure::before_attempts)?;
         let policy = &policy;
-        let (sent, private, report) =
+        let mut prepared =
             policy::prepare_embeddings(policy, req).map_err(|r| Failure::refused(*r))?;
-        let placement = policy::narrow_private(constraints, private);
-        let sent_owned = sent;
-        let sent: &EmbeddingsRequest = &sent_owned;
+        let placement = policy::narrow_private(constraints, prepared.private);
+        let sent: &EmbeddingsRequest = &prepared.request;
         let out = self
             .run(&route, &placement, Mode::Unary, |p, model| {
                 p.embeddings(model, sent)
@@ -338,8 +337,9 @@ impl Gateway {
         let mut out = answered(&route, out, |e| {
             e.usage.as_ref().map(|u| (u.prompt_tokens, 0))
         });
-        out.policy = policy.scans_input().then_some(report);
-        if let std::borrow::Cow::Owned(r) = sent_owned {
+        prepared.finish(&mut out.value);
+        out.policy = prepared.active.then_some(prepared.report);
+        if let std::borrow::Cow::Owned(r) = prepared.request {
             out.rewritten = Some(Rewritten::Embeddings(Box::new(r)));
         }
         Ok(out)

@@ -1,41 +1,86 @@
 //! The policy stages around the router: the input stage rewrites (or refuses) a request before any
 //! target sees it; the output stage restores tokens and scans the answer, whole or streamed.
 //!
-//! `seam-policy` works on texts; this module knows where the texts are in a request (message
-//! content and its text parts, tool-call arguments of earlier turns) and in an answer (content and
-//! tool-call arguments, per choice), and turns decisions into errors, placement constraints, a
-//! response header and metrics. No value ever leaves it except towards the client it came from.
+//! `seam-policy` works on texts; this module knows where the texts are: every string a request
+//! carries to a vendor and every string an answer brings back is text, structure or `user`
+//! (`fields.rs` says which, field by field; `walk.rs` for JSON Seam does not model). It turns
+//! decisions into errors, placement constraints, a response header and metrics. No value ever
+//! leaves it except towards the client it came from.
+
+mod fields;
+mod walk;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use futures_util::Stream;
-use seam_config::{Config, InjectionAction, Trust};
+use seam_config::{Config, InjectionAction, Trust, UserField};
+use seam_policy::actions::Hasher;
 use seam_policy::context::{self, Counter, Fit, Unit};
 use seam_policy::{Escape, OutputFilter, Policy, Record, Scanner, StreamFilter, Vault};
 use seam_router::Placement;
 use seam_types::chat::{
-    ChatChunk, ChatCompletion, ChatRequest, Content, Delta, FunctionCallDelta, Message, Role,
-    ToolCallDelta,
+    ChatChunk, ChatCompletion, ChatRequest, Content, Delta, Extra, FunctionCallDelta, Message,
+    Role, ToolCallDelta,
 };
-use seam_types::embeddings::{EmbeddingInput, EmbeddingsRequest};
+use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 use seam_types::{ApiError, ErrorCode};
+use serde_json::Value;
 
 use crate::{ClientStream, telemetry};
+use walk::At;
+
+/// A compiled policy with what the gateway adds to it: the rule for `user` and the key that
+/// hashes it (the policy's `hash_key`, else the process key, as for the `hash` action).
+pub(crate) struct Governed {
+    policy: Arc<Policy>,
+    user: UserField,
+    hasher: Hasher,
+}
+
+impl Deref for Governed {
+    type Target = Policy;
+
+    fn deref(&self) -> &Policy {
+        &self.policy
+    }
+}
+
+impl Governed {
+    /// Whether the request's `user` changes: `scan` only when there are input rules to scan with.
+    fn acts_on_user(&self) -> bool {
+        match self.user {
+            UserField::Keep => false,
+            UserField::Scan => self.policy.scans_input(),
+            UserField::Hash | UserField::Drop => true,
+        }
+    }
+
+    /// Whether the policy does nothing at all: the request is forwarded untouched.
+    fn inert(&self) -> bool {
+        self.policy.is_inert() && !self.acts_on_user()
+    }
+
+    /// `<USER:1f2e3d4c5b6a7980>`: the `hash` action's keyed digest of an end user's identifier.
+    fn hash_user(&self, value: &str) -> String {
+        self.hasher.hash("USER", value)
+    }
+}
 
 /// Every policy of a config, compiled, and which alias uses which.
 pub(crate) struct Policies {
-    by_alias: HashMap<String, Arc<Policy>>,
+    by_alias: HashMap<String, Arc<Governed>>,
     /// `default`: direct addressing (`PROVIDER/MODEL`) and aliases that name no policy.
-    default: Arc<Policy>,
+    default: Arc<Governed>,
     /// Every policy by name, for API keys that name one.
-    by_name: HashMap<String, Arc<Policy>>,
+    by_name: HashMap<String, Arc<Governed>>,
     /// (route policy, key policy) → the route's tightened by the key's, built on first use.
-    tightened: std::sync::RwLock<HashMap<(String, String), Arc<Policy>>>,
+    tightened: std::sync::RwLock<HashMap<(String, String), Arc<Governed>>>,
 }
 
 /// The key `hash` uses when a policy names no `hash_key`: drawn once per process, so hashes stay
@@ -65,8 +110,17 @@ impl Policies {
         let mut errors = Vec::new();
         for (name, p) in &cfg.policies {
             match Policy::compile(p, Arc::clone(&scanner), process_key()) {
-                Ok(p) => {
-                    compiled.insert(name.clone(), Arc::new(p));
+                Ok(compiled_policy) => {
+                    let key = p
+                        .hash_key
+                        .as_ref()
+                        .map_or(process_key(), |k| k.expose().as_bytes());
+                    let governed = Governed {
+                        policy: Arc::new(compiled_policy),
+                        user: p.user_field(),
+                        hasher: Hasher::new(key),
+                    };
+                    compiled.insert(name.clone(), Arc::new(governed));
                 }
                 Err(e) => errors.extend(e.into_iter().map(|e| e.to_string())),
             }
@@ -78,7 +132,7 @@ impl Policies {
             .get(seam_config::DEFAULT_POLICY)
             .cloned()
             .ok_or("the default policy is missing")?;
-        let by_alias: HashMap<String, Arc<Policy>> = cfg
+        let by_alias: HashMap<String, Arc<Governed>> = cfg
             .models
             .iter()
             .filter_map(|(alias, m)| Some((alias.clone(), compiled.get(&m.policy)?.clone())))
@@ -113,7 +167,7 @@ impl Policies {
     }
 
     /// The policy of a route (an alias, or `PROVIDER/MODEL`).
-    pub(crate) fn for_route(&self, name: &str) -> &Arc<Policy> {
+    pub(crate) fn for_route(&self, name: &str) -> &Arc<Governed> {
         self.by_alias.get(name).unwrap_or(&self.default)
     }
 
@@ -123,7 +177,7 @@ impl Policies {
         &self,
         route: &str,
         key_policy: Option<&str>,
-    ) -> Result<Arc<Policy>, ApiError> {
+    ) -> Result<Arc<Governed>, ApiError> {
         let base = self.for_route(route);
         let Some(name) = key_policy else {
             return Ok(Arc::clone(base));
@@ -137,10 +191,10 @@ impl Policies {
                 ),
             ));
         };
-        if Arc::ptr_eq(base, key) || key.is_inert() {
+        if Arc::ptr_eq(base, key) || key.inert() {
             return Ok(Arc::clone(base));
         }
-        if base.is_inert() {
+        if base.inert() {
             return Ok(Arc::clone(key));
         }
         let pair = (base.name().to_owned(), name.to_owned());
@@ -149,7 +203,12 @@ impl Policies {
         {
             return Ok(Arc::clone(p));
         }
-        let p = Arc::new(base.tightened_by(key));
+        // The stricter `user` rule wins (keep < scan < hash < drop); the route's key hashes.
+        let p = Arc::new(Governed {
+            policy: Arc::new(base.policy.tightened_by(&key.policy)),
+            user: base.user.max(key.user),
+            hasher: base.hasher.clone(),
+        });
         if let Ok(mut m) = self.tightened.write() {
             m.insert(pair, Arc::clone(&p));
         }
@@ -273,6 +332,8 @@ pub(crate) struct Prepared<'r> {
     vault: Arc<Vault>,
     /// Only `trust = "private"` targets may see this request.
     private: bool,
+    /// Whether the policy does anything (else no header is sent).
+    active: bool,
     pub(crate) report: PolicyReport,
     pub(crate) output_seen: OutputSeen,
 }
@@ -302,7 +363,7 @@ impl Prepared<'_> {
 
     /// Whether the policy does anything (else no header is sent).
     pub(crate) fn active(&self) -> bool {
-        !self.policy.is_inert()
+        self.active
     }
 
     fn output(&self) -> Option<OutputFilter> {
@@ -319,6 +380,9 @@ impl Prepared<'_> {
             let i = choice.index;
             finish_message(&filter, &mut choice.message, i, &mut records);
         }
+        let empty = self.vault.is_empty();
+        let mut f = |s: &str, loc: &str| whole(&self.policy, &filter, !empty, s, loc, &mut records);
+        fields::completion(c, &mut At::default(), &mut f);
         telemetry::policy_findings(self.policy.name(), &records);
         records
     }
@@ -330,6 +394,9 @@ impl Prepared<'_> {
             Some(filter) => Box::pin(Filtered {
                 inner,
                 filter,
+                rules: Arc::clone(&self.policy),
+                restores: !self.vault.is_empty(),
+                at: At::default(),
                 channels: HashMap::new(),
                 last: None,
                 queue: std::collections::VecDeque::new(),
@@ -370,6 +437,23 @@ fn finish_message(filter: &OutputFilter, m: &mut Message, choice: u32, records: 
     }
 }
 
+/// One whole text of an answer, restored and scanned. Without tokens to restore, straight to the
+/// output scan (no copy when nothing is found).
+fn whole(
+    policy: &Policy,
+    filter: &OutputFilter,
+    restores: bool,
+    s: &str,
+    loc: &str,
+    records: &mut Vec<Record>,
+) -> Option<String> {
+    if restores {
+        filter.text(s, loc, Escape::None, records)
+    } else {
+        policy.output_text(s, &[], loc, records)
+    }
+}
+
 fn violation(policy: &Policy, entities: &[&'static str]) -> ApiError {
     telemetry::policy_refusal(policy.name(), "entity");
     ApiError::new(
@@ -385,22 +469,23 @@ fn violation(policy: &Policy, entities: &[&'static str]) -> ApiError {
 /// The input stage of a chat request: entities, injection, then the context window, counted with
 /// the tokenizer of `model` (the route's first target) when it has one.
 pub(crate) fn prepare<'r>(
-    policy: &Arc<Policy>,
+    policy: &Arc<Governed>,
     req: &'r ChatRequest,
     model: &str,
 ) -> Result<Prepared<'r>, Box<Refusal>> {
     let mut prepared = Prepared {
         request: Cow::Borrowed(req),
-        policy: Arc::clone(policy),
+        policy: Arc::clone(&policy.policy),
         vault: Arc::new(Vault::new()),
         private: false,
+        active: !policy.inert(),
         report: PolicyReport {
             policy: policy.name().to_owned(),
             ..PolicyReport::default()
         },
         output_seen: OutputSeen::default(),
     };
-    if policy.is_inert() {
+    if policy.inert() {
         return Ok(prepared);
     }
     if let Some(rule) = policy.injection() {
@@ -429,71 +514,23 @@ pub(crate) fn prepare<'r>(
             }
         }
     }
-    if policy.scans_input() {
-        let mut vault = Vault::new();
-        let mut records = Vec::new();
-        let mut blocked: Vec<&'static str> = Vec::new();
-        let mut private = false;
-        let mut messages: Option<Vec<Message>> = None;
-        for (i, m) in req.messages.iter().enumerate() {
-            let mut apply = |text: &str, loc: String, set: &mut dyn FnMut(String)| {
-                let out = policy.input_text(text, &loc, &mut vault, &mut records);
-                for e in out.blocked {
-                    if !blocked.contains(&e) {
-                        blocked.push(e);
-                    }
-                }
-                private |= out.private;
-                if let Some(t) = out.text {
-                    set(t);
-                }
-            };
-            let mut changed: Option<Message> = None;
-            match &m.content {
-                Some(Content::Text(t)) => apply(t, format!("messages[{i}].content"), &mut |new| {
-                    changed.get_or_insert_with(|| m.clone()).content = Some(Content::Text(new));
-                }),
-                Some(Content::Parts(parts)) => {
-                    for (j, p) in parts.iter().enumerate() {
-                        let Some(t) = &p.text else { continue };
-                        apply(t, format!("messages[{i}].content[{j}].text"), &mut |new| {
-                            let c = changed.get_or_insert_with(|| m.clone());
-                            if let Some(Content::Parts(ps)) = &mut c.content
-                                && let Some(part) = ps.get_mut(j)
-                            {
-                                part.text = Some(new);
-                            }
-                        });
-                    }
-                }
-                None => {}
-            }
-            for (k, call) in m.tool_calls.iter().flatten().enumerate() {
-                let loc = format!("messages[{i}].tool_calls[{k}].function.arguments");
-                apply(&call.function.arguments, loc, &mut |new| {
-                    let c = changed.get_or_insert_with(|| m.clone());
-                    if let Some(calls) = &mut c.tool_calls
-                        && let Some(call) = calls.get_mut(k)
-                    {
-                        call.function.arguments = new;
-                    }
-                });
-            }
-            if let Some(c) = changed {
-                messages.get_or_insert_with(|| req.messages.clone())[i] = c;
-            }
+    if policy.scans_input() || policy.acts_on_user() {
+        let mut input = Input::new(policy);
+        let new = input.run(|at, f, user| fields::chat_request(req, at, f, user));
+        telemetry::policy_findings(policy.name(), &input.records);
+        if !input.blocked.is_empty() {
+            prepared.report.records = input.records;
+            return Err(Refusal::new(
+                violation(policy, &input.blocked),
+                prepared.report,
+            ));
         }
-        telemetry::policy_findings(policy.name(), &records);
-        if !blocked.is_empty() {
-            prepared.report.records = records;
-            return Err(Refusal::new(violation(policy, &blocked), prepared.report));
+        if let Some(r) = new {
+            prepared.request = Cow::Owned(r);
         }
-        if let Some(ms) = messages {
-            prepared.request.to_mut().messages = ms;
-        }
-        prepared.vault = Arc::new(vault);
-        prepared.private = private;
-        prepared.report.records = records;
+        prepared.vault = Arc::new(input.vault);
+        prepared.private = input.private;
+        prepared.report.records = input.records;
     }
     if let Some(limit) = policy.max_input_tokens() {
         let counter = Counter::for_model(model);
@@ -558,63 +595,199 @@ fn units(messages: &[Message], counter: Counter) -> Vec<Unit> {
     units
 }
 
-/// The input stage of an embeddings request: the same entity rules; injection and context limits
-/// do not apply to texts that are only embedded.
-pub(crate) fn prepare_embeddings<'r>(
-    policy: &Arc<Policy>,
-    req: &'r EmbeddingsRequest,
-) -> Result<(Cow<'r, EmbeddingsRequest>, bool, PolicyReport), Box<Refusal>> {
-    let mut report = PolicyReport {
-        policy: policy.name().to_owned(),
-        ..PolicyReport::default()
-    };
-    if !policy.scans_input() {
-        return Ok((Cow::Borrowed(req), false, report));
-    }
-    let texts: Vec<&String> = match &req.input {
-        EmbeddingInput::One(s) => vec![s],
-        EmbeddingInput::Many(v) => v.iter().collect(),
-        EmbeddingInput::Tokens(_) | EmbeddingInput::TokenLists(_) => Vec::new(),
-    };
-    let mut vault = Vault::new();
-    let mut blocked: Vec<&'static str> = Vec::new();
-    let mut private = false;
-    let mut out: Vec<String> = Vec::with_capacity(texts.len());
-    let mut changed = false;
-    for (i, t) in texts.iter().enumerate() {
-        let o = policy.input_text(t, &format!("input[{i}]"), &mut vault, &mut report.records);
-        for e in o.blocked {
-            if !blocked.contains(&e) {
-                blocked.push(e);
-            }
-        }
-        private |= o.private;
-        changed |= o.text.is_some();
-        out.push(o.text.unwrap_or_else(|| (*t).clone()));
-    }
-    telemetry::policy_findings(policy.name(), &report.records);
-    if !blocked.is_empty() {
-        return Err(Refusal::new(violation(policy, &blocked), report));
-    }
-    if !changed {
-        return Ok((Cow::Borrowed(req), private, report));
-    }
-    let mut r = req.clone();
-    r.input = match &req.input {
-        EmbeddingInput::One(_) => EmbeddingInput::One(out.pop().unwrap_or_default()),
-        _ => EmbeddingInput::Many(out),
-    };
-    Ok((Cow::Owned(r), private, report))
+/// The input stage's state for one request: one vault, so the same value gets the same token in
+/// every field, and what it found.
+struct Input<'p> {
+    policy: &'p Governed,
+    vault: Vault,
+    records: Vec<Record>,
+    blocked: Vec<&'static str>,
+    private: bool,
 }
 
-/// A stream with its answers restored and scanned: one filter per choice's content and per
-/// tool call's arguments. Text a filter holds back is released by the chunk that finishes its
-/// choice, or, if the stream ends or fails first, by one extra chunk before the end or the error.
+impl<'p> Input<'p> {
+    fn new(policy: &'p Governed) -> Self {
+        Input {
+            policy,
+            vault: Vault::new(),
+            records: Vec::new(),
+            blocked: Vec::new(),
+            private: false,
+        }
+    }
+
+    /// Runs a field walk with this state: every text through `input_text`, `user` by its rule.
+    fn run<T>(
+        &mut self,
+        walk: impl FnOnce(&mut At, &mut walk::Text<'_>, fields::UserRule<'_>) -> T,
+    ) -> T {
+        let policy = self.policy;
+        let (vault, records, blocked, private) = (
+            &mut self.vault,
+            &mut self.records,
+            &mut self.blocked,
+            &mut self.private,
+        );
+        let mut f = |text: &str, loc: &str| {
+            let out = policy.input_text(text, loc, vault, records);
+            for e in out.blocked {
+                if !blocked.contains(&e) {
+                    blocked.push(e);
+                }
+            }
+            *private |= out.private;
+            out.text
+        };
+        let user = |v: &str, at: &At, f: &mut walk::Text<'_>| {
+            fields::user_value(policy.user, |v| policy.hash_user(v), v, at, f)
+        };
+        walk(&mut At::default(), &mut f, &user)
+    }
+}
+
+/// An embeddings request after the input stage.
+pub(crate) struct PreparedEmbeddings<'r> {
+    pub(crate) request: Cow<'r, EmbeddingsRequest>,
+    /// Only `trust = "private"` targets may see this request.
+    pub(crate) private: bool,
+    pub(crate) report: PolicyReport,
+    policy: Arc<Policy>,
+    vault: Arc<Vault>,
+    /// Whether the policy does anything (else no header is sent).
+    pub(crate) active: bool,
+}
+
+impl PreparedEmbeddings<'_> {
+    /// Restores tokens in, and scans, the answer's string fields (vectors are numbers); the
+    /// decisions go to the report.
+    pub(crate) fn finish(&mut self, r: &mut EmbeddingsResponse) {
+        if r.extra.is_empty() {
+            return;
+        }
+        let Some(filter) = OutputFilter::new(Arc::clone(&self.policy), Arc::clone(&self.vault))
+        else {
+            return;
+        };
+        let mut records = Vec::new();
+        let empty = self.vault.is_empty();
+        let mut f = |s: &str, loc: &str| whole(&self.policy, &filter, !empty, s, loc, &mut records);
+        fields::embeddings_response(r, &mut At::default(), &mut f);
+        telemetry::policy_findings(self.policy.name(), &records);
+        self.report.records.extend(records);
+    }
+}
+
+/// The input stage of an embeddings request: the same entity rules and `user` rule; injection and
+/// context limits do not apply to texts that are only embedded.
+pub(crate) fn prepare_embeddings<'r>(
+    policy: &Arc<Governed>,
+    req: &'r EmbeddingsRequest,
+) -> Result<PreparedEmbeddings<'r>, Box<Refusal>> {
+    let mut prepared = PreparedEmbeddings {
+        request: Cow::Borrowed(req),
+        private: false,
+        report: PolicyReport {
+            policy: policy.name().to_owned(),
+            ..PolicyReport::default()
+        },
+        policy: Arc::clone(&policy.policy),
+        vault: Arc::new(Vault::new()),
+        active: policy.scans_input() || policy.acts_on_user(),
+    };
+    if !prepared.active {
+        return Ok(prepared);
+    }
+    let mut input = Input::new(policy);
+    let new = input.run(|at, f, user| fields::embeddings_request(req, at, f, user));
+    prepared.report.records = input.records;
+    telemetry::policy_findings(policy.name(), &prepared.report.records);
+    if !input.blocked.is_empty() {
+        return Err(Refusal::new(
+            violation(policy, &input.blocked),
+            prepared.report,
+        ));
+    }
+    if let Some(r) = new {
+        prepared.request = Cow::Owned(r);
+    }
+    prepared.private = input.private;
+    prepared.vault = Arc::new(input.vault);
+    Ok(prepared)
+}
+
+/// Text fields a server streams in pieces beside `content` (reasoning, refusals, spoken
+/// transcripts), as paths into a delta's extras. Each gets its own filter per choice, like
+/// content, so a value split across chunks is still found.
+const STREAMED: &[&[&str]] = &[
+    &["reasoning_content"],
+    &["reasoning"],
+    &["refusal"],
+    &["audio", "transcript"],
+];
+
+/// The string at `path` in a delta's extras, if there is one.
+fn streamed_mut<'a>(extra: &'a mut Extra, path: &[&str]) -> Option<&'a mut String> {
+    let (first, rest) = path.split_first()?;
+    let mut v = extra.get_mut(*first)?;
+    for key in rest {
+        v = v.as_object_mut()?.get_mut(*key)?;
+    }
+    match v {
+        Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// Appends `text` to the string at `path` in a delta's extras, creating it (and the objects on
+/// the way) when absent.
+fn append_streamed(extra: &mut Extra, path: &[&str], text: &str) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut m = extra;
+    for key in parents {
+        let v = m
+            .entry((*key).to_owned())
+            .or_insert_with(|| Value::Object(Extra::new()));
+        if !v.is_object() {
+            *v = Value::Object(Extra::new());
+        }
+        let Value::Object(o) = v else { return };
+        m = o;
+    }
+    match m.get_mut(*last) {
+        Some(Value::String(s)) => s.push_str(text),
+        _ => {
+            m.insert((*last).to_owned(), Value::String(text.to_owned()));
+        }
+    }
+}
+
+/// One streamed channel of a choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Channel {
+    Content,
+    /// A tool call's arguments, by the call's index.
+    Arguments(u32),
+    /// A [`STREAMED`] field, by its position there.
+    Field(usize),
+}
+
+/// A stream with its answers restored and scanned: one filter per choice's content, per tool
+/// call's arguments and per streamed text field; every other string of a chunk is restored and
+/// scanned whole. Text a filter holds back is released by the chunk that finishes its choice, or,
+/// if the stream ends or fails first, by one extra chunk before the end or the error.
 struct Filtered {
     inner: ClientStream,
     filter: OutputFilter,
-    /// (choice, tool call index or `None` for content) → its filter.
-    channels: HashMap<(u32, Option<u32>), StreamFilter>,
+    /// The policy, for whole strings when there is nothing to restore.
+    rules: Arc<Policy>,
+    /// Whether the request has tokens to restore.
+    restores: bool,
+    /// A location buffer reused across chunks.
+    at: At,
+    /// (choice, channel) → its filter.
+    channels: HashMap<(u32, Channel), StreamFilter>,
     /// The id, created and model of the last chunk, for a closing chunk of our own.
     last: Option<(String, u64, String)>,
     queue: std::collections::VecDeque<Result<ChatChunk, ApiError>>,
@@ -625,16 +798,22 @@ struct Filtered {
 }
 
 impl Filtered {
-    fn channel(&mut self, key: (u32, Option<u32>)) -> &mut StreamFilter {
+    fn channel(&mut self, key: (u32, Channel)) -> &mut StreamFilter {
         let filter = &self.filter;
         self.channels.entry(key).or_insert_with(|| match key.1 {
-            None => filter.stream(format!("choices[{}].delta.content", key.0), Escape::None),
-            Some(k) => filter.stream(
+            Channel::Content => {
+                filter.stream(format!("choices[{}].delta.content", key.0), Escape::None)
+            }
+            Channel::Arguments(k) => filter.stream(
                 format!(
                     "choices[{}].delta.tool_calls[{k}].function.arguments",
                     key.0
                 ),
                 Escape::Json,
+            ),
+            Channel::Field(f) => filter.stream(
+                format!("choices[{}].delta.{}", key.0, STREAMED[f].join(".")),
+                Escape::None,
             ),
         })
     }
@@ -642,16 +821,49 @@ impl Filtered {
     fn process(&mut self, mut chunk: ChatChunk) -> ChatChunk {
         self.last = Some((chunk.id.clone(), chunk.created, chunk.model.clone()));
         let mut records = std::mem::take(&mut self.records);
+        // The streamed fields are taken out first, so the whole-string pass below leaves them
+        // to their channels.
+        let mut pieces: Vec<(usize, usize, String)> = Vec::new();
+        for (c, choice) in chunk.choices.iter_mut().enumerate() {
+            if choice.delta.extra.is_empty() {
+                continue;
+            }
+            for (k, path) in STREAMED.iter().enumerate() {
+                if let Some(s) = streamed_mut(&mut choice.delta.extra, path) {
+                    pieces.push((c, k, std::mem::take(s)));
+                }
+            }
+        }
+        {
+            let (rules, filter, restores) = (&self.rules, &self.filter, self.restores);
+            let mut f = |s: &str, loc: &str| whole(rules, filter, restores, s, loc, &mut records);
+            fields::chunk(&mut chunk, &mut self.at, &mut f);
+        }
+        for (c, k, text) in pieces {
+            let Some(choice) = chunk.choices.get_mut(c) else {
+                continue;
+            };
+            let out = self
+                .channel((choice.index, Channel::Field(k)))
+                .push(&text, &mut records);
+            if let Some(s) = streamed_mut(&mut choice.delta.extra, STREAMED[k]) {
+                *s = out;
+            }
+        }
         for choice in &mut chunk.choices {
             let i = choice.index;
             if let Some(t) = choice.delta.content.take() {
-                choice.delta.content = Some(self.channel((i, None)).push(&t, &mut records));
+                choice.delta.content =
+                    Some(self.channel((i, Channel::Content)).push(&t, &mut records));
             }
             for call in choice.delta.tool_calls.iter_mut().flatten() {
                 if let Some(f) = &mut call.function
                     && let Some(a) = f.arguments.take()
                 {
-                    f.arguments = Some(self.channel((i, Some(call.index))).push(&a, &mut records));
+                    f.arguments = Some(
+                        self.channel((i, Channel::Arguments(call.index)))
+                            .push(&a, &mut records),
+                    );
                 }
             }
             if choice.finish_reason.is_some() {
@@ -675,11 +887,12 @@ impl Filtered {
                 continue;
             }
             match key.1 {
-                None => delta
+                Channel::Content => delta
                     .content
                     .get_or_insert_with(String::new)
                     .push_str(&rest),
-                Some(k) => {
+                Channel::Field(f) => append_streamed(&mut delta.extra, STREAMED[f], &rest),
+                Channel::Arguments(k) => {
                     let calls = delta.tool_calls.get_or_insert_with(Vec::new);
                     match calls.iter_mut().find(|c| c.index == k) {
                         Some(c) => {
@@ -713,7 +926,7 @@ impl Filtered {
         for i in choices {
             let mut delta = Delta::default();
             self.flush_choice(i, &mut delta, &mut records);
-            if delta.content.is_some() || delta.tool_calls.is_some() {
+            if delta.content.is_some() || delta.tool_calls.is_some() || !delta.extra.is_empty() {
                 let mut c = ChatChunk::delta(&id, created, &model, delta);
                 if let Some(mut choice) = c.choices.pop() {
                     choice.index = i;
@@ -767,3 +980,6 @@ impl Stream for Filtered {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

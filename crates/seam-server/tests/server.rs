@@ -18,6 +18,8 @@ mod audit;
 mod auth;
 #[path = "server/cache.rs"]
 mod cache;
+#[path = "server/governed.rs"]
+mod governed;
 #[path = "server/labels.rs"]
 mod labels;
 #[path = "server/limits.rs"]

@@ -92,6 +92,7 @@
 //! | `lax-no-id…` | complete answers and chunks without `id` |
 //! | `lax-no-done…` | a complete stream that ends without `data: [DONE]` |
 //! | `lax-no-choices…` | not an answer at all: `id`, `object`, `created`, `model`, no `choices` (a stream: one such chunk, then `[DONE]`) |
+//! | `canary-fields…` | the last user text, as received, in every string field a server may send: `content`, `refusal`, `reasoning_content`, `reasoning`, an annotation's title, the audio transcript, `logprobs`, unknown fields at the top, choice, message and usage level; a stream splits each text field across two chunks and repeats the unknown fields (chunk, choice, delta) whole in each |
 //! A `fault-` name not in this table is answered
 //! with a 400 naming it, so a typo in a test fails loudly instead of passing as a normal model.
 //!
@@ -110,6 +111,7 @@
 mod anthropic;
 mod azure;
 mod bedrock;
+mod canary;
 mod eventstream;
 mod faults;
 mod gemini;

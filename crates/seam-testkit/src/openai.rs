@@ -33,6 +33,12 @@ pub(crate) fn chat(body: &Value, seq: usize) -> Result<Reply, ApiError> {
             "mock: every message needs a `role`",
         ));
     }
+    let streamed = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    if model.starts_with("canary-fields") {
+        let last_user = messages.iter().rev().find(|m| role(m) == "user");
+        let text = content_text(last_user.and_then(|m| m.get("content")));
+        return Ok(crate::canary::reply(&text, model, seq, streamed));
+    }
     let answer = decide(
         messages,
         body.get("tools"),
@@ -58,7 +64,6 @@ pub(crate) fn chat(body: &Value, seq: usize) -> Result<Reply, ApiError> {
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
     };
-    let streamed = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     if shape == Shape::NoChoices {
         let head = json!({"id": stream.id, "object": "chat.completion", "created": CREATED, "model": model});
         if !streamed {
