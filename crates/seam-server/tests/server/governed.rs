@@ -12,7 +12,15 @@ use super::{call, events};
 
 /// Planted in every field. Plain forms; the encoded ones (`ada.lovelace%40example.com`, HTML
 /// entities, `\u0040`) join this table with the normaliser that decodes them.
-const CANARIES: &[&str] = &["ada.lovelace@example.com", "4111 1111 1111 1111"];
+/// Plain, and in encodings something downstream decodes (percent-encoding, HTML references).
+const CANARIES: &[&str] = &[
+    "ada.lovelace@example.com",
+    "4111 1111 1111 1111",
+    "ada.lovelace%40example.com",
+    "ada.lovelace&#64;example&period;com",
+    "4111%201111%201111%201111",
+    "&#52;111 1111 1111 1111",
+];
 
 fn app(mock: &MockUpstream) -> axum::Router {
     let toml = format!(
@@ -142,7 +150,7 @@ async fn no_string_of_an_answer_reaches_the_client_unscanned() {
     let mock = MockUpstream::start().await.unwrap();
     let app = app(&mock);
     for v in CANARIES {
-        let redacted = if v.contains('@') {
+        let redacted = if v.contains("example") {
             "<EMAIL_ADDRESS>"
         } else {
             "<CREDIT_CARD>"
