@@ -100,6 +100,8 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     // The placement a request was held to. Nullable, and chained only when set, so rows written
     // before it keep their hashes.
     (4, "ALTER TABLE audit_log ADD COLUMN placement TEXT;"),
+    // How many refusals an aggregated record stands for. Nullable, and chained only when set.
+    (5, "ALTER TABLE audit_log ADD COLUMN count INTEGER;"),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -188,4 +190,5 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     );",
     ),
     (4, "ALTER TABLE audit_log ADD COLUMN placement TEXT;"),
+    (5, "ALTER TABLE audit_log ADD COLUMN count BIGINT;"),
 ];
