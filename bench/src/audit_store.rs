@@ -304,6 +304,8 @@ impl Shape {
             ttft_ms: None,
             cache_hit: false,
             placement: None,
+            kind: seam_store::RecordKind::Request,
+            count: None,
             class: RetentionClass::Redacted,
             payload: Payload {
                 client_request: None,

@@ -58,6 +58,7 @@ const COLUMNS: &[(&str, Kind, bool)] = &[
     ("cost_usd", Kind::Double, true),
     ("cache_hit", Kind::Bool, false),
     ("placement", Kind::Text, true),
+    ("count", Kind::Int64, true),
     ("class", Kind::Text, false),
     ("payload_state", Kind::Text, false),
     ("tags", Kind::Json, false),

@@ -255,6 +255,8 @@ fn seed(db: &Path, records: &[(&str, i64)]) {
             ttft_ms: None,
             cache_hit: false,
             placement: None,
+            kind: seam_store::RecordKind::Request,
+            count: None,
             class: seam_store::RetentionClass::Full,
             payload: seam_store::Payload {
                 client_request: Some(json!({"old": id})),

@@ -67,6 +67,9 @@ pub struct AuditConfig {
     pub spool_dir: PathBuf,
     /// How often `seam serve` applies retention.
     pub purge_interval: Duration,
+    /// Refusals before any upstream call recorded one by one per second; past it, they are
+    /// counted per (key, endpoint, status, error code) and written as one record per second.
+    pub refusals_per_second: u32,
 }
 
 /// The master key's 32 bytes; `Debug` never prints them.
@@ -90,6 +93,7 @@ pub struct RawAudit {
     pub queue: Option<u64>,
     pub spool_dir: Option<String>,
     pub purge_interval_s: Option<u64>,
+    pub refusals_per_second: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -247,5 +251,33 @@ pub(crate) fn audit(raw: RawAudit, r: &Resolver<'_>, errors: &mut Vec<ConfigErro
             .base_dir
             .join(raw.spool_dir.as_deref().unwrap_or("seam-data/audit-spool")),
         purge_interval,
+        refusals_per_second: raw
+            .refusals_per_second
+            .unwrap_or(DEFAULT_REFUSALS_PER_SECOND),
+    }
+}
+
+/// Enough for every honest client's mistakes; a flood past it costs one record per second per
+/// (key, endpoint, status, error code).
+pub const DEFAULT_REFUSALS_PER_SECOND: u32 = 50;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code
+
+    fn refusals_per_second(toml: &str) -> u32 {
+        let r = crate::Resolver {
+            env: &|_| None,
+            base_dir: ".".into(),
+        };
+        let cfg = crate::from_toml(&format!("[audit]\n{toml}\n"), &r).unwrap();
+        cfg.audit.refusals_per_second
+    }
+
+    #[test]
+    fn refusals_per_second_has_a_default_and_may_be_zero() {
+        assert_eq!(refusals_per_second(""), super::DEFAULT_REFUSALS_PER_SECOND);
+        assert_eq!(refusals_per_second("refusals_per_second = 0"), 0);
+        assert_eq!(refusals_per_second("refusals_per_second = 500"), 500);
     }
 }

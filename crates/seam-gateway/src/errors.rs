@@ -87,5 +87,6 @@ pub(crate) fn failure(
         attempts: f.attempts,
         reason: Some(f.reason),
         policy: None,
+        rewritten: None,
     }
 }

@@ -76,6 +76,9 @@ pub struct Failure {
     pub reason: Option<String>,
     /// What the policy found, when it refused the request (or found things before a failure).
     pub policy: Option<PolicyReport>,
+    /// The request as sent upstream when the policy (or a contract) changed it, as on
+    /// [`Outcome::rewritten`]: the attempts failed, but the vendor got this, not the client's.
+    pub rewritten: Option<Rewritten>,
 }
 
 impl Failure {
@@ -85,7 +88,14 @@ impl Failure {
             attempts: Vec::new(),
             reason: None,
             policy: None,
+            rewritten: None,
         }
+    }
+
+    /// The request the attempts carried, when it was not the client's.
+    fn sent(mut self, rewritten: Option<Rewritten>) -> Self {
+        self.rewritten = rewritten;
+        self
     }
 
     fn refused(r: policy::Refusal) -> Self {
@@ -102,7 +112,15 @@ pub struct Gateway {
     table: routes::Table,
     policies: policy::Policies,
     contracts: contract::Contracts,
+    /// `PROVIDER/MODEL` of every alias target: names the config chose, kept as they are.
+    configured_models: std::collections::HashSet<String>,
 }
+
+/// The most characters of a client-chosen `model` an audit record keeps.
+pub const MAX_RECORDED_MODEL: usize = 128;
+/// A client-chosen `model` longer than this (in bytes) is not kept at all, only its length: no
+/// model is named so, and scanning and masking stay bounded.
+const MAX_SCANNED_MODEL: usize = 256;
 
 impl Gateway {
     pub fn new(cfg: &Config, registry: &Arc<Registry>) -> Result<Self, String> {
@@ -110,7 +128,25 @@ impl Gateway {
             table: routes::Table::new(cfg, registry)?,
             policies: policy::Policies::new(cfg)?,
             contracts: contract::Contracts::new(cfg)?,
+            configured_models: cfg
+                .models
+                .values()
+                .flat_map(|m| m.targets.iter())
+                .map(|t| format!("{}/{}", t.provider, t.model))
+                .collect(),
         })
+    }
+
+    /// `model` as an audit record may keep it. An alias or a configured `PROVIDER/MODEL` is a
+    /// name the config chose, kept as it is. Anything else is the client's string (direct
+    /// addressing, or a name that resolves to nothing) and is kept only after the scanner has
+    /// seen it: every value it finds masked as `[ENTITY]`, control characters as `?`, at most
+    /// [`MAX_RECORDED_MODEL`] characters.
+    pub fn model_for_record<'m>(&self, model: &'m str) -> std::borrow::Cow<'m, str> {
+        if self.table.is_alias(model) || self.configured_models.contains(model) {
+            return std::borrow::Cow::Borrowed(model);
+        }
+        std::borrow::Cow::Owned(masked_model(model))
     }
 
     /// The aliases clients may send as `model`, sorted.
@@ -173,7 +209,7 @@ impl Gateway {
             Ok(o) => o,
             Err(mut f) => {
                 f.policy = prepared.active().then(|| prepared.report.clone());
-                return Err(f);
+                return Err(f.sent(rewritten_chat(&prepared.request)));
             }
         };
         let raw = contract.as_ref().map(|_| out.value.clone());
@@ -190,7 +226,7 @@ impl Gateway {
                 Err(mut f) => {
                     attempts.append(&mut f.attempts);
                     f.attempts = attempts;
-                    return Err(f);
+                    return Err(f.sent(rewritten_chat(&prepared.request)));
                 }
             };
             attempts.append(&mut second.attempts);
@@ -203,6 +239,7 @@ impl Gateway {
                     error: contract::violation(&why),
                     attempts,
                     reason: Some(second.reason),
+                    rewritten: rewritten_chat(&prepared.request),
                     policy: prepared.active().then_some(prepared.report),
                 });
             }
@@ -280,7 +317,7 @@ impl Gateway {
             Ok(o) => o,
             Err(mut f) => {
                 f.policy = prepared.active().then(|| prepared.report.clone());
-                return Err(f);
+                return Err(f.sent(rewritten_chat(&prepared.request)));
             }
         };
         let target = &route.targets[out.target];
@@ -329,11 +366,21 @@ impl Gateway {
             policy::prepare_embeddings(policy, req).map_err(|r| Failure::refused(*r))?;
         let placement = policy::narrow_private(constraints, prepared.private);
         let sent: &EmbeddingsRequest = &prepared.request;
-        let out = self
+        let out = match self
             .run(&route, &placement, Mode::Unary, |p, model| {
                 p.embeddings(model, sent)
             })
-            .await?;
+            .await
+        {
+            Ok(o) => o,
+            Err(f) => {
+                let rewritten = match &prepared.request {
+                    std::borrow::Cow::Owned(r) => Some(Rewritten::Embeddings(Box::new(r.clone()))),
+                    std::borrow::Cow::Borrowed(_) => None,
+                };
+                return Err(f.sent(rewritten));
+            }
+        };
         let mut out = answered(&route, out, |e| {
             e.usage.as_ref().map(|u| (u.prompt_tokens, 0))
         });
@@ -379,6 +426,55 @@ impl Gateway {
     }
 }
 
+/// A client's `model` with what the full scanner finds masked (whatever the policies scan: the
+/// record must not keep a value because a policy did not look for it).
+fn masked_model(model: &str) -> String {
+    static SCANNER: std::sync::OnceLock<seam_policy::Scanner> = std::sync::OnceLock::new();
+    if model.len() > MAX_SCANNED_MODEL {
+        return format!("[model of {} bytes]", model.len());
+    }
+    let scanner = SCANNER.get_or_init(seam_policy::Scanner::all);
+    let mut out = String::with_capacity(model.len());
+    let mut at = 0;
+    for f in scanner.scan(model) {
+        if f.score < seam_config::policy::DEFAULT_MIN_SCORE || f.start < at {
+            continue;
+        }
+        let Some(before) = model
+            .get(at..f.start)
+            .filter(|_| model.is_char_boundary(f.end))
+        else {
+            // Not expected of the scanner; if it happens, keep nothing rather than a part.
+            return format!("[model of {} bytes]", model.len());
+        };
+        out.push_str(before);
+        out.push('[');
+        out.push_str(f.entity);
+        out.push(']');
+        at = f.end;
+    }
+    out.push_str(&model[at..]);
+    out.chars()
+        .take(MAX_RECORDED_MODEL)
+        .map(|c| if invisible(c) { '?' } else { c })
+        .collect()
+}
+
+/// Control characters (CR, LF, NUL…) and the invisible ones that reorder or hide text.
+fn invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// The request as the policy left it, when it changed it (the `Cow` says whether it did).
+#[allow(clippy::ptr_arg, reason = "Owned or Borrowed is the answer sought")]
+fn rewritten_chat(request: &std::borrow::Cow<'_, ChatRequest>) -> Option<Rewritten> {
+    match request {
+        std::borrow::Cow::Owned(r) => Some(Rewritten::Chat(Box::new(r.clone()))),
+        std::borrow::Cow::Borrowed(_) => None,
+    }
+}
+
 /// The model of a route's first target: the one whose tokenizer counts a policy's context limit.
 fn first_model(route: &Route) -> &str {
     route.targets.first().map_or("", |t| t.model.as_str())
@@ -409,3 +505,5 @@ fn answered<T>(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_record;

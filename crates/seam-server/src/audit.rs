@@ -4,11 +4,16 @@
 //! A [`Draft`] is started when a request arrives (id, time, subject, tags, class) and finished
 //! with what happened. With `durability = "sync"` the response waits for the record's commit
 //! (grouped with other requests' records by the writer), so a completed response always has its
-//! record; if the commit fails the client gets `503 audit_unavailable` instead of the answer.
+//! record; if the commit fails the client gets `503 audit_unavailable` instead of the answer. A
+//! stream under `sync` also commits an `opening` record before its first byte ([`Draft::open`]).
 //! Payloads are serialised only when the record's class keeps them.
+//!
+//! A request refused before any upstream call keeps no payload, whatever its class; past
+//! `refusals_per_second` such refusals are counted ([`Refusals`]) and written as one record per
+//! second per (key, endpoint, status, error code), so a flood cannot grow the store without bound.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::HeaderMap;
@@ -16,7 +21,7 @@ use seam_config::{AuditClass, Config, StorageConfig};
 use seam_gateway::{Attempt, PolicyReport, Remask, Rewritten};
 use seam_store::{
     AttemptRecord, AuditLog, AuditRecord, AuditWriter, BackendConfig, Durability, FindingRecord,
-    Payload, Query, Retention, RetentionClass, StoreConfig, StoredRecord, UsageRecord,
+    Payload, Query, RecordKind, Retention, RetentionClass, StoreConfig, StoredRecord, UsageRecord,
 };
 use seam_types::{ApiError, ErrorCode};
 use serde_json::Value;
@@ -72,6 +77,10 @@ pub struct Auditor {
     writer: AuditWriter,
     sync: bool,
     jobs: std::sync::mpsc::Sender<Job>,
+    refusals: Arc<Refusals>,
+    /// Dropped with the auditor: wakes the refusal counter's thread, which writes what it holds
+    /// and stops.
+    _stop: std::sync::mpsc::Sender<()>,
 }
 
 enum Job {
@@ -116,10 +125,24 @@ impl Auditor {
             .name("seam-audit-reader".into())
             .spawn(move || serve_jobs(reader, &rx))
             .map_err(|e| format!("audit: cannot start the reader thread: {e}"))?;
+        let writer = AuditWriter::spawn(log, durability);
+        let refusals = Arc::new(Refusals {
+            per_second: cfg.audit.refusals_per_second,
+            writer: writer.clone(),
+            window: Mutex::new(Window::default()),
+        });
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let counter = Arc::clone(&refusals);
+        std::thread::Builder::new()
+            .name("seam-audit-refusals".into())
+            .spawn(move || counter.run(&stopped))
+            .map_err(|e| format!("audit: cannot start the refusal counter's thread: {e}"))?;
         Ok(Some(Auditor {
-            writer: AuditWriter::spawn(log, durability),
+            writer,
             sync,
             jobs,
+            refusals,
+            _stop: stop,
         }))
     }
 
@@ -148,9 +171,20 @@ impl Auditor {
         self.writer.problems()
     }
 
-    /// Waits until every record submitted so far is committed (graceful shutdown).
+    /// Waits until every record submitted so far is committed, counted refusals included
+    /// (graceful shutdown).
     pub async fn flush(&self) -> Result<(), String> {
+        self.refusals.write_counted(true);
         self.writer.flush().await.map_err(|e| e.to_string())
+    }
+
+    /// A refusal before any upstream call: recorded on its own while under the rate (and, under
+    /// sync durability, committed before the error is sent), else counted.
+    async fn refusal(&self, rec: AuditRecord) -> Result<(), ApiError> {
+        match self.refusals.admit(rec) {
+            Some(rec) => self.submit(rec).await,
+            None => Ok(()),
+        }
     }
 
     async fn submit(&self, rec: AuditRecord) -> Result<(), ApiError> {
@@ -165,6 +199,136 @@ impl Auditor {
                 "Seam could not commit the audit record of this request, so it withholds the answer; retry later",
             )
         })
+    }
+}
+
+/// Refusals before any upstream call, per second: the first `per_second` are recorded one by one;
+/// the rest are counted per (key, endpoint, status, error code) and written as one record each
+/// when the second is over (by the next refusal, or by the counter's thread within a tick).
+struct Refusals {
+    per_second: u32,
+    writer: AuditWriter,
+    window: Mutex<Window>,
+}
+
+#[derive(Default)]
+struct Window {
+    /// Unix second this window counts.
+    second: i64,
+    /// Refusals seen in it, recorded or counted.
+    seen: u32,
+    counted: Counted,
+}
+
+/// Refusals counted in a window, per (key, endpoint, status, error code).
+type Counted = HashMap<(Option<String>, String, u16, Option<String>), AuditRecord>;
+
+/// How often the counter's thread looks for a finished second.
+const REFUSAL_TICK: Duration = Duration::from_millis(250);
+
+impl Refusals {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Window> {
+        self.window
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `Some(rec)` when the refusal is to be recorded on its own; `None` when it was counted.
+    fn admit(&self, rec: AuditRecord) -> Option<AuditRecord> {
+        let second = now_ms().div_euclid(1000);
+        let (rec, done) = {
+            let mut w = self.lock();
+            let done = if w.second == second {
+                HashMap::new()
+            } else {
+                w.second = second;
+                w.seen = 0;
+                std::mem::take(&mut w.counted)
+            };
+            w.seen = w.seen.saturating_add(1);
+            let rec = if w.seen <= self.per_second {
+                Some(rec)
+            } else {
+                count_into(&mut w.counted, rec);
+                None
+            };
+            (rec, done)
+        };
+        self.write(done.into_values());
+        rec
+    }
+
+    /// Writes what was counted in finished seconds (or in every second, when `all`).
+    fn write_counted(&self, all: bool) {
+        let done = {
+            let mut w = self.lock();
+            if !all && w.second == now_ms().div_euclid(1000) {
+                return;
+            }
+            std::mem::take(&mut w.counted)
+        };
+        self.write(done.into_values());
+    }
+
+    /// Counted records are written without waiting for their commit: their requests were
+    /// answered already, and a flood must not wait on the disk.
+    fn write(&self, recs: impl Iterator<Item = AuditRecord>) {
+        for rec in recs {
+            drop(self.writer.submit(rec));
+        }
+    }
+
+    /// The counter's thread: writes finished seconds every tick, and everything when the
+    /// auditor is dropped.
+    fn run(&self, stop: &std::sync::mpsc::Receiver<()>) {
+        loop {
+            match stop.recv_timeout(REFUSAL_TICK) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => self.write_counted(false),
+                _ => {
+                    self.write_counted(true);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Adds a refusal to its (key, endpoint, status, error code) count: the first one's id and time,
+/// no subject, tags or model (they may differ), findings summed, the slowest latency.
+fn count_into(counted: &mut Counted, rec: AuditRecord) {
+    let key = (
+        rec.key_id.clone(),
+        rec.endpoint.clone(),
+        rec.status,
+        rec.error_code.clone(),
+    );
+    match counted.entry(key) {
+        std::collections::hash_map::Entry::Occupied(mut e) => {
+            let agg = e.get_mut();
+            agg.count = Some(agg.count.unwrap_or(1).saturating_add(1));
+            agg.latency_ms = agg.latency_ms.max(rec.latency_ms);
+            for f in rec.findings {
+                match agg
+                    .findings
+                    .iter_mut()
+                    .find(|a| (&a.stage, &a.entity, &a.action) == (&f.stage, &f.entity, &f.action))
+                {
+                    Some(a) => a.count = a.count.saturating_add(f.count),
+                    None => agg.findings.push(f),
+                }
+            }
+        }
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(AuditRecord {
+                id: format!("{}:refusals", rec.id),
+                subject: None,
+                tags: Vec::new(),
+                model: None,
+                placement: None,
+                count: Some(1),
+                ..rec
+            });
+        }
     }
 }
 
@@ -340,8 +504,9 @@ impl Draft {
         self.auditor.is_some() && self.class.keeps_payloads()
     }
 
-    /// What the parsed request says: its model (which picks the class), its `user` (the subject
-    /// when no header names one) and, when kept, the body.
+    /// What the parsed request says: its model (which picks the class; recorded as
+    /// `Gateway::model_for_record` gives it), its `user` (the subject when no header names one)
+    /// and, when kept, the body.
     pub fn request<T: serde::Serialize>(&mut self, model: &str, user: Option<&str>, body: &T) {
         self.model = Some(model.to_owned());
         self.class = self
@@ -358,7 +523,7 @@ impl Draft {
     }
 
     /// Submits the record; with sync durability, waits for its commit.
-    pub async fn finish(self, f: Finish<'_>) -> Result<(), ApiError> {
+    pub async fn finish(mut self, f: Finish<'_>) -> Result<(), ApiError> {
         if let (Some(priced), Some(route)) = (&f.usage, &f.route) {
             let model = self.model.as_deref();
             let is_alias = model.is_some_and(|m| self.classes.aliases.contains(m));
@@ -375,6 +540,11 @@ impl Draft {
             return Ok(());
         };
         let ended = f.ended.unwrap_or_else(Instant::now);
+        // Refused before any upstream call: nothing of the request is kept, whatever the class.
+        let refusal = f.attempts.is_empty() && !f.cache_hit && f.status >= 400;
+        if refusal {
+            self.class = AuditClass::Metadata;
+        }
         let keep = self.class.keeps_payloads();
         let mut upstream_request = if !keep {
             None
@@ -387,8 +557,13 @@ impl Draft {
                 None => None,
             }
         };
-        // As sent: with the answering target's model, not the alias.
-        if let (Some(Value::Object(body)), Some(route)) = (&mut upstream_request, &f.route)
+        // As sent: with the answering target's model (or, when none answered, the last one
+        // tried), not the alias.
+        let sent_to = f
+            .route
+            .as_deref()
+            .or_else(|| f.attempts.last().map(|a| a.label.as_str()));
+        if let (Some(Value::Object(body)), Some(route)) = (&mut upstream_request, sent_to)
             && let Some((_, model)) = route.split_once('/')
         {
             body.insert("model".into(), Value::String(model.to_owned()));
@@ -401,20 +576,7 @@ impl Draft {
         {
             m.json(r);
         }
-        let findings = f
-            .policy
-            .map(|p| {
-                p.counts()
-                    .into_iter()
-                    .map(|(stage, entity, action, count)| FindingRecord {
-                        stage: stage.to_owned(),
-                        entity: entity.to_owned(),
-                        action: action.to_owned(),
-                        count: u32::try_from(count).unwrap_or(u32::MAX),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let findings = findings(f.policy);
         let rec = AuditRecord {
             id: self.id,
             time_ms: self.time_ms,
@@ -426,16 +588,7 @@ impl Draft {
             route: f.route,
             status: f.status,
             error_code: f.error_code,
-            attempts: f
-                .attempts
-                .iter()
-                .map(|a| AttemptRecord {
-                    target: a.label.clone(),
-                    status: a.status,
-                    latency_ms: a.latency.as_secs_f64() * 1000.0,
-                    error: a.code.map(str::to_owned),
-                })
-                .collect(),
+            attempts: attempts(f.attempts),
             findings,
             usage: f.usage.as_ref().map(|p| UsageRecord {
                 prompt_tokens: p.prompt_tokens,
@@ -448,6 +601,8 @@ impl Draft {
             ttft_ms: f.ttft.map(|d| d.as_secs_f64() * 1000.0),
             cache_hit: f.cache_hit,
             placement: self.placement,
+            kind: RecordKind::Request,
+            count: None,
             class: class(self.class),
             payload: if keep {
                 Payload {
@@ -459,6 +614,81 @@ impl Draft {
                 Payload::default()
             },
         };
+        if refusal {
+            return auditor.refusal(rec).await;
+        }
         auditor.submit(rec).await
     }
+
+    /// Under sync durability, commits the opening of a stream — metadata only, id
+    /// `{request id}:open` — before its first byte is sent; an error means the stream must not
+    /// start. Its end is the request's own record, written by [`Draft::finish`].
+    pub async fn open(&self, o: Opening<'_>) -> Result<(), ApiError> {
+        let Some(auditor) = self.auditor.as_ref().filter(|a| a.sync) else {
+            return Ok(());
+        };
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let rec = AuditRecord {
+            id: format!("{}:open", self.id),
+            time_ms: self.time_ms,
+            key_id: self.key_id.clone(),
+            subject: self.subject.clone(),
+            tags: self.tags.clone(),
+            endpoint: self.endpoint.to_owned(),
+            model: self.model.clone(),
+            route: Some(o.route.to_owned()),
+            status: 200,
+            error_code: None,
+            attempts: attempts(o.attempts),
+            findings: findings(o.policy),
+            usage: None,
+            cost_usd: None,
+            latency_ms: ms(o.ttft),
+            ttft_ms: Some(ms(o.ttft)),
+            cache_hit: false,
+            placement: self.placement.clone(),
+            kind: RecordKind::Opening,
+            count: None,
+            class: RetentionClass::Metadata,
+            payload: Payload::default(),
+        };
+        auditor.submit(rec).await
+    }
+}
+
+/// What is known of a stream at its first byte, for [`Draft::open`].
+pub struct Opening<'a> {
+    pub route: &'a str,
+    pub attempts: &'a [Attempt],
+    pub policy: Option<&'a PolicyReport>,
+    pub ttft: Duration,
+}
+
+fn attempts(attempts: &[Attempt]) -> Vec<AttemptRecord> {
+    attempts
+        .iter()
+        .map(|a| AttemptRecord {
+            target: a.label.clone(),
+            status: a.status,
+            latency_ms: a.latency.as_secs_f64() * 1000.0,
+            error: a.code.map(str::to_owned),
+        })
+        .collect()
+}
+
+/// The policy's decisions, counted (never values).
+fn findings(policy: Option<&PolicyReport>) -> Vec<FindingRecord> {
+    policy
+        .map(|p| {
+            p.counts()
+                .into_iter()
+                .map(|(stage, entity, action, count)| FindingRecord {
+                    stage: stage.to_owned(),
+                    entity: entity.to_owned(),
+                    action: action.to_owned(),
+                    count: u32::try_from(count).unwrap_or(u32::MAX),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }

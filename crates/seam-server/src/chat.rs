@@ -11,7 +11,7 @@ use seam_types::chat::ChatRequest;
 
 use std::sync::Arc;
 
-use crate::audit::{Draft, Finish};
+use crate::audit::{Draft, Finish, Opening};
 use crate::auth::Caller;
 use crate::error::error_response;
 use crate::pricing::{Priced, Prices, Source};
@@ -35,7 +35,12 @@ pub async fn handle(
         Ok(r) => r,
         Err(e) => return refused(draft, &e).await,
     };
-    draft.request(&req.model, req.user.as_deref(), &req);
+    // The model as a record may keep it: the client's string only after the scanner saw it.
+    draft.request(
+        &live.gateway.model_for_record(&req.model),
+        req.user.as_deref(),
+        &req,
+    );
     let is_alias = live.gateway.is_alias(&req.model);
     if let Some(c) = &caller
         && let Err(e) = c.check_model(&req.model, is_alias)
@@ -144,6 +149,16 @@ async fn answer(
     match live.gateway.chat_stream(&req, placement, key_policy).await {
         Ok(out) => {
             let ttft = start.0.elapsed();
+            // Under sync durability no byte is sent before the stream's opening is committed.
+            let opening = Opening {
+                route: &out.route,
+                attempts: &out.attempts,
+                policy: out.policy.as_ref(),
+                ttft,
+            };
+            if let Err(e) = draft.open(opening).await {
+                return unopened(draft, out, ticket, e).await;
+            }
             metrics::overhead(metrics::CHAT, ttft.saturating_sub(out.upstream));
             let report = out.policy.as_ref().map(|p| p.header());
             let client_usage = req.wants_stream_usage();
@@ -170,6 +185,39 @@ async fn answer(
             failed(draft, &f).await
         }
     }
+}
+
+/// A stream whose opening could not be committed: the upstream is left (its stream dropped), the
+/// record of the request is attempted all the same, and the client gets `503 audit_unavailable`
+/// before any byte of the answer.
+async fn unopened(
+    draft: Draft,
+    out: Outcome<seam_gateway::ClientStream>,
+    ticket: seam_limits::Ticket,
+    e: seam_types::ApiError,
+) -> Response {
+    let Outcome {
+        value,
+        route,
+        attempts,
+        policy,
+        rewritten,
+        ..
+    } = out;
+    drop(value);
+    crate::limits::settle(ticket, 0, None);
+    let _ = draft
+        .finish(Finish {
+            status: e.status,
+            error_code: Some(e.code.to_string()),
+            route: Some(route),
+            attempts: &attempts,
+            policy: policy.as_ref(),
+            rewritten: rewritten.as_ref(),
+            ..Finish::default()
+        })
+        .await;
+    error_response(&e)
 }
 
 /// A unary chat answer (or its error), and the tokens and cost it used.
@@ -444,6 +492,8 @@ pub async fn failed(draft: Draft, f: &Failure) -> Response {
             error_code: Some(f.error.code.to_string()),
             attempts: &f.attempts,
             policy: f.policy.as_ref(),
+            // What the vendor got, though it did not answer: the policy's rewrite, if any.
+            rewritten: f.rewritten.as_ref(),
             ..Finish::default()
         })
         .await;

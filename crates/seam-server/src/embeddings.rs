@@ -47,7 +47,12 @@ pub async fn handle(
         Ok(r) => r,
         Err(e) => return refused(draft, &e).await,
     };
-    draft.request(&req.model, req.user.as_deref(), &req);
+    // The model as a record may keep it: the client's string only after the scanner saw it.
+    draft.request(
+        &live.gateway.model_for_record(&req.model),
+        req.user.as_deref(),
+        &req,
+    );
     if let Some(c) = &caller
         && let Err(e) = c.check_model(&req.model, live.gateway.is_alias(&req.model))
     {

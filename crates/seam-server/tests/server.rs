@@ -14,6 +14,8 @@ use tower::ServiceExt;
 mod admin_keys;
 #[path = "server/audit.rs"]
 mod audit;
+#[path = "server/audit_outcomes.rs"]
+mod audit_outcomes;
 #[path = "server/auth.rs"]
 mod auth;
 #[path = "server/cache.rs"]

@@ -10,7 +10,7 @@ use crate::db::{Conn, RowRead, Val};
 use crate::schema::GENESIS;
 
 /// Every stored column of `audit_log` except `payload` and `hash`, in chain order.
-pub(crate) const CHAIN_COLUMNS: [&str; 23] = [
+pub(crate) const CHAIN_COLUMNS: [&str; 24] = [
     "seq",
     "id",
     "kind",
@@ -34,6 +34,7 @@ pub(crate) const CHAIN_COLUMNS: [&str; 23] = [
     "payload_digest",
     "prev_hash",
     "placement",
+    "count",
 ];
 
 /// The chained columns of one row, exactly as stored.
@@ -63,6 +64,8 @@ pub(crate) struct Columns {
     pub prev_hash: String,
     /// Added by migration 4: `None` on every row written before it.
     pub placement: Option<String>,
+    /// Added by migration 5: set only on records that aggregate refusals.
+    pub count: Option<i64>,
 }
 
 /// `a.seq, a.id, …` for a SELECT; read back with [`Columns::read`].
@@ -102,6 +105,7 @@ impl Columns {
             Val::opt_text(self.payload_digest.as_deref()),
             t(&self.prev_hash),
             Val::opt_text(self.placement.as_deref()),
+            self.count.map_or(Val::Null, Val::Int),
         ]
     }
 
@@ -139,6 +143,7 @@ impl Columns {
             payload_digest: row.text(at + 20)?,
             prev_hash: req_text(21)?,
             placement: row.text(at + 22)?,
+            count: row.int(at + 23)?,
         })
     }
 
@@ -196,6 +201,9 @@ impl Columns {
         // leave it unset) hash as they always did; its tag makes a set value unambiguous.
         if let Some(p) = &self.placement {
             text(&mut ctx, Some(p));
+        }
+        if let Some(n) = self.count {
+            int(&mut ctx, Some(n));
         }
         hex(ctx.finish().as_ref())
     }

@@ -137,6 +137,12 @@ impl AuditLog {
                 )));
             }
         }
+        if let Some(r) = batch.iter().find(|r| r.kind == RecordKind::Erasure) {
+            return Err(StoreError::new(format!(
+                "record {}: erasure records are written by erase_subject only",
+                r.id
+            )));
+        }
         let keys = &self.keys;
         self.conn.in_tx(true, |c| {
             let mut head = lock_head(c)?;
@@ -147,7 +153,10 @@ impl AuditLog {
                     Some(h) => Some(h.clone()),
                     None => rec.subject.as_deref().map(|s| keys.subject_hash(s)),
                 };
-                let parts = kept_payload(rec.class, &rec.payload);
+                // An opening is metadata whatever its class says.
+                let parts = (rec.kind == RecordKind::Request)
+                    .then(|| kept_payload(rec.class, &rec.payload))
+                    .flatten();
                 let key_row = subject_hash.clone().unwrap_or_else(|| ANONYMOUS.to_owned());
                 let needs_key = parts.is_some();
                 let data_key = match data_keys.get(&key_row) {
@@ -577,7 +586,7 @@ fn request_columns(
     Ok(Columns {
         seq: head.seq + 1,
         id: rec.id.clone(),
-        kind: RecordKind::Request.as_str().to_owned(),
+        kind: rec.kind.as_str().to_owned(),
         time_ms: rec.time_ms,
         key_id: rec.key_id.clone(),
         subject_hash,
@@ -598,6 +607,7 @@ fn request_columns(
         payload_digest: sealed.map(sha256_hex),
         prev_hash: head.hash.clone(),
         placement: rec.placement.clone(),
+        count: rec.count.map(i64::from),
     }
     .normalized())
 }
@@ -641,6 +651,7 @@ fn tombstone_columns(
         payload_digest: None,
         prev_hash: head.hash.clone(),
         placement: None,
+        count: None,
     })
 }
 
@@ -800,12 +811,9 @@ fn to_stored(
 ) -> Result<StoredRecord, StoreError> {
     let class = RetentionClass::parse(&cols.class)
         .ok_or_else(|| StoreError::new(format!("record {} has an unknown class", cols.id)))?;
-    let kind = if cols.kind == RecordKind::Erasure.as_str() {
-        RecordKind::Erasure
-    } else {
-        RecordKind::Request
-    };
-    let state = if class == RetentionClass::Metadata || kind == RecordKind::Erasure {
+    let kind = RecordKind::parse(&cols.kind)
+        .ok_or_else(|| StoreError::new(format!("record {} has an unknown kind", cols.id)))?;
+    let state = if class == RetentionClass::Metadata || kind != RecordKind::Request {
         PayloadState::NotKept
     } else if !subject_row {
         PayloadState::Erased
@@ -851,6 +859,7 @@ fn to_stored(
         ttft_ms: cols.ttft_ms,
         cache_hit: cols.cache_hit != 0,
         placement: cols.placement.clone(),
+        count: cols.count.and_then(|n| u32::try_from(n).ok()),
         class,
         payload: state,
         hash,

@@ -125,6 +125,14 @@ pub struct AuditRecord {
     /// and `x-seam-placement` combined); `None` when nothing constrained it.
     #[serde(default)]
     pub placement: Option<String>,
+    /// `request` (what happened), or `opening` (a stream's first byte, metadata only).
+    /// [`crate::RecordKind::Erasure`] is the store's own and refused here.
+    #[serde(default)]
+    pub kind: crate::RecordKind,
+    /// Refusals aggregated into one record: how many (same key, endpoint, status and error code,
+    /// within one second). `None`: the record is one request.
+    #[serde(default)]
+    pub count: Option<u32>,
     pub class: RetentionClass,
     pub payload: Payload,
 }

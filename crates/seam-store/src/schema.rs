@@ -100,6 +100,8 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     // The placement a request was held to. Nullable, and chained only when set, so rows written
     // before it keep their hashes.
     (4, "ALTER TABLE audit_log ADD COLUMN placement TEXT;"),
+    // How many refusals an aggregated record stands for. Nullable, and chained only when set.
+    (5, "ALTER TABLE audit_log ADD COLUMN count INTEGER;"),
     // The clear subject is kept only sealed (`Keys::seal_subject`); `subject` stays for rows
     // not yet converted, which `AuditLog::open` seals (or, without a master key, clears) and
     // finds through the partial index.
@@ -196,6 +198,7 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     );",
     ),
     (4, "ALTER TABLE audit_log ADD COLUMN placement TEXT;"),
+    (5, "ALTER TABLE audit_log ADD COLUMN count BIGINT;"),
     (
         6,
         "ALTER TABLE audit_subjects ADD COLUMN subject_sealed BYTEA;

@@ -31,10 +31,18 @@ impl PayloadState {
     }
 }
 
-/// A request record, or the tombstone an erasure leaves in the chain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A request record, the opening of a stream, or the tombstone an erasure leaves in the chain.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RecordKind {
+    /// What happened to a request (for a stream: written when it ends).
+    #[default]
     Request,
+    /// A stream under sync durability, committed before its first byte reaches the client: id
+    /// `{request id}:open`, metadata only. Without a `request` record of the same request id,
+    /// the stream's end was never recorded.
+    Opening,
+    /// What an erasure leaves in the chain; written by the store only.
     Erasure,
 }
 
@@ -42,8 +50,19 @@ impl RecordKind {
     pub fn as_str(self) -> &'static str {
         match self {
             RecordKind::Request => "request",
+            RecordKind::Opening => "opening",
             RecordKind::Erasure => "erasure",
         }
+    }
+
+    /// The kind a stored `kind` column names; `None` for one this version does not know.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "request" => RecordKind::Request,
+            "opening" => RecordKind::Opening,
+            "erasure" => RecordKind::Erasure,
+            _ => return None,
+        })
     }
 }
 
@@ -75,6 +94,9 @@ pub struct StoredRecord {
     /// The placement the request was held to; `None` when unconstrained (or recorded before
     /// placements were).
     pub placement: Option<String>,
+    /// How many refusals this record stands for, when refusals above the configured rate were
+    /// aggregated into it; `None`: one request (or recorded before aggregation existed).
+    pub count: Option<u32>,
     pub class: RetentionClass,
     pub payload: PayloadState,
     /// This record's chain hash (hex).
@@ -114,6 +136,7 @@ impl StoredRecord {
             "ttft_ms": self.ttft_ms,
             "cache_hit": self.cache_hit,
             "placement": self.placement,
+            "count": self.count,
             "tags": self.tags,
             "class": self.class.as_str(),
             "payload": payload,

@@ -107,6 +107,8 @@ fn rec(i: usize, subject: Option<&str>, class: RetentionClass) -> AuditRecord {
         ttft_ms: (i % 2 == 1).then_some(20.0),
         cache_hit: i % 7 == 0,
         placement: (i % 3 == 1).then(|| "trust=private;region=eu".to_owned()),
+        kind: RecordKind::Request,
+        count: None,
         class,
         payload: Payload {
             client_request: Some(
@@ -1263,7 +1265,7 @@ fn migrations_idempotent(e: &mut Env) {
     for _ in 0..3 {
         drop(e.open());
     }
-    assert_eq!(e.count("SELECT COUNT(*) FROM schema_migrations"), 5);
+    assert_eq!(e.count("SELECT COUNT(*) FROM schema_migrations"), 6);
     let mut a = e.open();
     let mut b = e.open();
     a.append(&records(0..3, None, RetentionClass::Metadata))

@@ -1,0 +1,184 @@
+//! Record kinds and counts (issue 13): a stream's `opening`, refusals aggregated with a `count`
+//! (migration 5). Both are chained, shown by get, search and export, and checked by verify; run
+//! against both backends like `audit.rs`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should abort loudly
+
+#[macro_use]
+mod common;
+
+use common::{Env, KEY, Kind, cfg};
+use seam_store::*;
+use serde_json::json;
+
+fn env(kind: Kind) -> Option<Env> {
+    common::env(kind, "kinds.db")
+}
+
+fn open(e: &Env) -> AuditLog {
+    AuditLog::open(&cfg(e.backend.clone(), Some(KEY))).unwrap()
+}
+
+fn rec(id: &str, kind: RecordKind, count: Option<u32>, class: RetentionClass) -> AuditRecord {
+    AuditRecord {
+        id: id.to_owned(),
+        time_ms: 1_714_564_800_000,
+        key_id: Some("key-1".to_owned()),
+        subject: Some("s-1".to_owned()),
+        tags: Vec::new(),
+        endpoint: "chat".to_owned(),
+        model: Some("gpt".to_owned()),
+        route: Some("mock/gpt-mock".to_owned()),
+        status: 200,
+        error_code: None,
+        attempts: Vec::new(),
+        findings: Vec::new(),
+        usage: None,
+        cost_usd: None,
+        latency_ms: 5.0,
+        ttft_ms: None,
+        cache_hit: false,
+        placement: None,
+        kind,
+        count,
+        class,
+        payload: Payload {
+            client_request: Some(json!({"secret": "kept only in requests"})),
+            upstream_request: None,
+            response: None,
+        },
+    }
+}
+
+fn seeded(e: &Env) -> AuditLog {
+    let mut log = open(e);
+    log.append(&[
+        rec("r-1", RecordKind::Request, None, RetentionClass::Full),
+        // An opening never keeps a payload, whatever its class says.
+        rec("r-2:open", RecordKind::Opening, None, RetentionClass::Full),
+        rec("r-2", RecordKind::Request, None, RetentionClass::Full),
+        AuditRecord {
+            status: 429,
+            error_code: Some("rate_limited".to_owned()),
+            ..rec(
+                "r-3:refusals",
+                RecordKind::Request,
+                Some(41),
+                RetentionClass::Metadata,
+            )
+        },
+    ])
+    .unwrap();
+    log
+}
+
+fn kinds_and_counts_round_trip(e: &mut Env) {
+    let mut log = seeded(e);
+    let opening = log.get("r-2:open").unwrap().unwrap();
+    assert_eq!(opening.kind, RecordKind::Opening);
+    assert_eq!(opening.payload, PayloadState::NotKept);
+    assert_eq!(
+        e.count("SELECT COUNT(*) FROM audit_log WHERE payload IS NOT NULL"),
+        2,
+        "the opening's payload is not stored"
+    );
+    let j = opening.to_json();
+    assert_eq!(
+        (j["kind"].clone(), j["count"].clone()),
+        (json!("opening"), json!(null))
+    );
+    let agg = log.get("r-3:refusals").unwrap().unwrap();
+    assert_eq!((agg.kind, agg.count), (RecordKind::Request, Some(41)));
+    assert_eq!(agg.to_json()["count"], 41);
+    let request = log.get("r-2").unwrap().unwrap();
+    assert!(matches!(request.payload, PayloadState::Kept(_)));
+    let found = log.search(&Query::default()).unwrap();
+    let kinds: Vec<_> = found
+        .iter()
+        .map(|r| (r.id.as_str(), r.kind, r.count))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("r-1", RecordKind::Request, None),
+            ("r-2:open", RecordKind::Opening, None),
+            ("r-2", RecordKind::Request, None),
+            ("r-3:refusals", RecordKind::Request, Some(41)),
+        ]
+    );
+    let mut exported = 0;
+    log.export(&Query::default(), &mut |_| {
+        exported += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(exported, 4);
+    assert!(log.verify(&mut |_| {}).unwrap().ok());
+}
+
+/// `count` came after the chain: chained all the same when set, and a row that had none cannot
+/// be given one.
+fn count_is_chained(e: &mut Env) {
+    let mut log = seeded(e);
+    for (forge, undo, seq) in [
+        (
+            "UPDATE audit_log SET count = 1 WHERE seq = 4",
+            "UPDATE audit_log SET count = 41 WHERE seq = 4",
+            4,
+        ),
+        (
+            "UPDATE audit_log SET count = 5 WHERE seq = 1",
+            "UPDATE audit_log SET count = NULL WHERE seq = 1",
+            1,
+        ),
+        (
+            "UPDATE audit_log SET kind = 'request' WHERE seq = 2",
+            "UPDATE audit_log SET kind = 'opening' WHERE seq = 2",
+            2,
+        ),
+    ] {
+        e.sql(forge);
+        let p = log.verify(&mut |_| {}).unwrap().problem.unwrap();
+        assert_eq!((p.seq, p.kind), (seq, ProblemKind::HashMismatch), "{forge}");
+        e.sql(undo);
+        assert!(log.verify(&mut |_| {}).unwrap().ok(), "{forge}");
+    }
+}
+
+fn erasure_records_are_the_stores_own(e: &mut Env) {
+    let mut log = open(e);
+    let err = log
+        .append(&[rec(
+            "x",
+            RecordKind::Erasure,
+            None,
+            RetentionClass::Metadata,
+        )])
+        .unwrap_err();
+    assert!(err.to_string().contains("erase"), "{err}");
+    assert_eq!(e.count("SELECT COUNT(*) FROM audit_log"), 0);
+}
+
+/// Spooled records from before this version have neither field: they read as one request.
+fn older_spooled_records_read_as_requests(_e: &mut Env) {
+    let mut v =
+        serde_json::to_value(rec("r", RecordKind::Opening, Some(3), RetentionClass::Full)).unwrap();
+    let o = v.as_object_mut().unwrap();
+    o.remove("kind");
+    o.remove("count");
+    let back: AuditRecord = serde_json::from_value(v).unwrap();
+    assert_eq!((back.kind, back.count), (RecordKind::Request, None));
+}
+
+fn run(kind: Kind, body: fn(&mut Env)) {
+    if let Some(mut e) = env(kind) {
+        body(&mut e);
+    }
+}
+
+on_both_backends!(
+    kinds_and_counts_round_trip,
+    count_is_chained,
+    erasure_records_are_the_stores_own,
+    older_spooled_records_read_as_requests,
+);
