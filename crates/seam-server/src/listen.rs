@@ -79,7 +79,11 @@ impl Limits {
 /// request in flight may hold an upstream connection too. 480 under the common 1024; at least 16,
 /// at most 65,536 (also when the limit is unlimited).
 pub fn default_max_connections() -> usize {
-    let soft = soft_fd_limit().unwrap_or(u64::MAX);
+    cap_for(soft_fd_limit())
+}
+
+fn cap_for(soft_fd_limit: Option<u64>) -> usize {
+    let soft = soft_fd_limit.unwrap_or(u64::MAX);
     let cap = (soft.saturating_sub(RESERVED_FDS) / 2).clamp(16, MAX_AUTO_CONNECTIONS);
     usize::try_from(cap).unwrap_or(usize::MAX)
 }
@@ -754,5 +758,25 @@ impl AsyncWrite for Guarded {
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut this.tcp).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_cap_leaves_descriptors_for_upstreams_and_the_store() {
+        for (soft, cap) in [
+            (Some(1024), 480),
+            (Some(20_000), 9_968),
+            (Some(4096), 2_016),
+            (Some(100), 18),
+            (Some(10), 16),
+            (Some(1 << 20), 65_536),
+            (None, 65_536),
+        ] {
+            assert_eq!(cap_for(soft), cap, "soft limit {soft:?}");
+        }
     }
 }

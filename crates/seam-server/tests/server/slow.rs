@@ -361,6 +361,17 @@ async fn heads_over_the_limit_get_431_as_json() {
         let (status, answer) = read_response(&mut s).await.expect("a response");
         assert_eq!(status, 200, "{answer}");
     }
+    // Heads may end lines with a bare LF, as the HTTP/1.1 parser allows.
+    let bare = format!(
+        "POST /v1/chat/completions HTTP/1.1\nhost: seam\ncontent-type: application/json\n\
+         content-length: {}\n\n{body}",
+        body.len()
+    );
+    for _ in 0..2 {
+        s.write_all(bare.as_bytes()).await.unwrap();
+        let (status, answer) = read_response(&mut s).await.expect("a response");
+        assert_eq!(status, 200, "{answer}");
+    }
 }
 
 #[tokio::test]
