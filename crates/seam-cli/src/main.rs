@@ -407,14 +407,25 @@ async fn run(cfg: Config, listen: SocketAddr, source: Option<PathBuf>) -> anyhow
     let aliases = state.live().gateway.aliases().join(", ");
     let listener = bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr().unwrap_or(listen);
-    tracing::info!(%bound, models = %aliases, "seam listening on http://{bound}");
+    let limits = seam_server::listen::Limits::new(&cfg.server);
+    tracing::info!(
+        %bound,
+        models = %aliases,
+        max_connections = limits.max_connections,
+        "seam listening on http://{bound}"
+    );
     reload_on_sighup(state.clone());
     if let Some(auditor) = state.auditor.clone() {
         purge_periodically(auditor, cfg.audit.purge_interval);
     }
-    seam_server::serve(listener, seam_server::app(state.clone()), shutdown_signal())
-        .await
-        .context("server failed")?;
+    seam_server::serve(
+        listener,
+        seam_server::app(state.clone()),
+        limits,
+        shutdown_signal(),
+    )
+    .await
+    .context("server failed")?;
     if let Some(auditor) = &state.auditor {
         // With async durability, queued records are written before the process exits.
         if let Err(e) = auditor.flush().await {

@@ -15,10 +15,10 @@ pub mod policy;
 pub mod pricing;
 mod raw;
 mod routing;
+mod server;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -34,6 +34,7 @@ pub use policy::{
 pub use pricing::Price;
 pub use raw::RawConfig;
 pub use routing::{BreakerSettings, ModelConfig, RoutingConfig, Strategy, TargetConfig};
+pub use server::ServerConfig;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8700";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -63,12 +64,6 @@ pub struct Config {
     pub usage: pricing::UsageConfig,
     /// `[cache]`: bounds of the exact response cache (rules are per alias and per key).
     pub cache: CacheConfig,
-}
-
-#[derive(Clone, Debug)]
-pub struct ServerConfig {
-    pub listen: SocketAddr,
-    pub max_body_bytes: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -368,25 +363,7 @@ fn toml_error(path: &str, e: &toml::de::Error, text: &str) -> ConfigError {
 pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<ConfigError>> {
     let mut errors = Vec::new();
 
-    let listen_text = raw.server.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
-    let listen = listen_text.parse::<SocketAddr>().unwrap_or_else(|_| {
-        errors.push(ConfigError::new(
-            "server.listen",
-            format!("\"{listen_text}\" is not an address like 127.0.0.1:8700"),
-        ));
-        SocketAddr::from(([127, 0, 0, 1], 8700))
-    });
-    let max_body_bytes = match raw.server.max_body_bytes {
-        None => DEFAULT_MAX_BODY_BYTES,
-        Some(n) if n < 1024 => {
-            errors.push(ConfigError::new(
-                "server.max_body_bytes",
-                "must be at least 1024",
-            ));
-            DEFAULT_MAX_BODY_BYTES
-        }
-        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
-    };
+    let server = server::server(raw.server, &mut errors);
 
     let storage = storage(raw.storage, resolver, &mut errors);
 
@@ -443,10 +420,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
 
     if errors.is_empty() {
         Ok(Config {
-            server: ServerConfig {
-                listen,
-                max_body_bytes,
-            },
+            server,
             storage,
             routing,
             providers,

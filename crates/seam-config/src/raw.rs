@@ -39,6 +39,11 @@ pub struct RawConfig {
 pub struct RawServer {
     pub listen: Option<String>,
     pub max_body_bytes: Option<u64>,
+    pub max_header_bytes: Option<u64>,
+    pub header_timeout_ms: Option<u64>,
+    pub body_timeout_ms: Option<u64>,
+    pub idle_timeout_ms: Option<u64>,
+    pub max_connections: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -623,3 +623,49 @@ user = "scan"
         vec![r#"policies.p.user: unknown value "encrypt"; expected one of hash, scan, keep, drop"#]
     );
 }
+
+#[test]
+fn server_connection_limits_default_safely_and_are_checked() {
+    let r = Resolver {
+        env: &|_| None,
+        base_dir: PathBuf::from("."),
+    };
+    // The embedded default goes through the same validator and gets every default.
+    let s = embedded(&r).unwrap().server;
+    assert_eq!(s.header_timeout, server::DEFAULT_HEADER_TIMEOUT);
+    assert_eq!(s.body_timeout, server::DEFAULT_BODY_TIMEOUT);
+    assert_eq!(s.idle_timeout, server::DEFAULT_IDLE_TIMEOUT);
+    assert_eq!(s.max_header_bytes, server::DEFAULT_MAX_HEADER_BYTES);
+    assert_eq!(s.max_connections, None);
+
+    let s = check(
+        "[server]\nheader_timeout_ms = 1500\nbody_timeout_ms = 2500\nidle_timeout_ms = 3500\n\
+         max_header_bytes = 2048\nmax_connections = 7\n",
+    )
+    .unwrap()
+    .server;
+    assert_eq!(s.header_timeout, Duration::from_millis(1500));
+    assert_eq!(s.body_timeout, Duration::from_millis(2500));
+    assert_eq!(s.idle_timeout, Duration::from_millis(3500));
+    assert_eq!(s.max_header_bytes, 2048);
+    assert_eq!(s.max_connections, Some(7));
+
+    let e = errors(
+        "[server]\nheader_timeout_ms = 0\nbody_timeout_ms = 0\nidle_timeout_ms = 0\n\
+         max_header_bytes = 1000000\nmax_connections = 0\n",
+    );
+    assert_eq!(
+        e,
+        [
+            "server.max_header_bytes: must be between 1024 and 262144",
+            "server.max_connections: must be at least 1 (leave it out to derive it from the file-descriptor limit)",
+            "server.header_timeout_ms: must be greater than 0",
+            "server.body_timeout_ms: must be greater than 0",
+            "server.idle_timeout_ms: must be greater than 0",
+        ]
+    );
+    assert_eq!(
+        errors("[server]\nmax_header_bytes = 100\n"),
+        ["server.max_header_bytes: must be between 1024 and 262144"]
+    );
+}

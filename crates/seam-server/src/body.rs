@@ -6,7 +6,8 @@ use bytes::Bytes;
 use seam_types::{ApiError, ErrorCode};
 use serde::de::DeserializeOwned;
 
-/// Reads at most `cap` bytes; a declared or actual larger body is 413.
+/// Reads at most `cap` bytes; a declared or actual larger body is 413, one that stalls past the
+/// listener's deadline (`listen::Deadline`) is 408.
 pub async fn read(body: Body, headers: &HeaderMap, cap: usize) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
@@ -24,10 +25,21 @@ pub async fn read(body: Body, headers: &HeaderMap, cap: usize) -> Result<Bytes, 
         return Err(too_large());
     }
     axum::body::to_bytes(body, cap).await.map_err(|e| {
-        let over = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        let source = std::error::Error::source(&e);
+        let over = source.is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if over {
             too_large()
+        } else if let Some(t) = std::iter::successors(source, |s| s.source())
+            .find_map(|s| s.downcast_ref::<crate::listen::BodyTimeout>())
+        {
+            ApiError::new(
+                ErrorCode::RequestTimeout,
+                format!(
+                    "The request body did not arrive whole within {} ms of its head \
+                     (server.body_timeout_ms)",
+                    t.0.as_millis()
+                ),
+            )
         } else {
             ApiError::new(
                 ErrorCode::InvalidRequest,

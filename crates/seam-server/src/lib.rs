@@ -4,7 +4,8 @@
 //! `seam-types`), reads bodies with a cap, turns every failure into an OpenAI-shaped error with a
 //! stable code ([`error`]), writes streams as server-sent events ([`sse`]) that end with
 //! `[DONE]` only when the upstream finished, and exposes health and Prometheus metrics.
-//! Build the app with [`app`] and test it with `tower::ServiceExt::oneshot`; run it with [`serve`].
+//! Build the app with [`app`] and test it with `tower::ServiceExt::oneshot`; run it with [`serve`],
+//! whose accept loop ([`listen`]) bounds connections and times slow and silent clients.
 
 mod admin;
 pub mod audit;
@@ -15,6 +16,7 @@ mod chat;
 mod embeddings;
 pub mod error;
 pub mod limits;
+pub mod listen;
 mod meta;
 pub mod metrics;
 pub mod placement;
@@ -33,7 +35,6 @@ use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::PrometheusHandle;
 use seam_config::Config;
 use seam_gateway::{Gateway, Registry};
@@ -201,7 +202,8 @@ pub const ROUTE_REASON: &str = "x-seam-route-reason";
 /// What the route's policy decided: entity types, actions and counts, never values.
 pub const POLICY: &str = "x-seam-policy";
 
-/// The whole HTTP surface. Middleware, outermost first: `observe` (request id, access metrics).
+/// The whole HTTP surface. Middleware, outermost first: `observe` (request id, access metrics),
+/// `json_rejections` (axum's own plain-text 4xx as error JSON).
 /// `/admin/*` is as reachable as the rest: until API keys exist, Seam listens only on loopback.
 pub fn app(state: SharedState) -> Router {
     let v1 = Router::new()
@@ -234,6 +236,7 @@ pub fn app(state: SharedState) -> Router {
         .route("/metrics", get(meta::metrics))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
+        .layer(middleware::from_fn(json_rejections))
         .layer(middleware::from_fn(observe))
         .with_state(state)
 }
@@ -252,6 +255,41 @@ async fn observe(mut req: Request, next: Next) -> Response {
     resp
 }
 
+/// axum answers what it rejects before a handler runs (a path segment that is not UTF-8, say) in
+/// plain text; a client sees every 4xx as the error JSON instead, with a message that does not
+/// echo its input.
+async fn json_rejections(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !status.is_client_error() || json {
+        return resp;
+    }
+    let mut e = match status.as_u16() {
+        404 => seam_types::ApiError::new(seam_types::ErrorCode::NotFound, "No such route"),
+        405 => seam_types::ApiError::new(
+            seam_types::ErrorCode::MethodNotAllowed,
+            "This route does not accept that method",
+        ),
+        413 => seam_types::ApiError::new(
+            seam_types::ErrorCode::RequestTooLarge,
+            "The request body is larger than the limit (server.max_body_bytes)",
+        ),
+        _ => seam_types::ApiError::new(
+            seam_types::ErrorCode::InvalidRequest,
+            format!(
+                "The request's path or query could not be read ({})",
+                status.canonical_reason().unwrap_or("rejected")
+            ),
+        ),
+    };
+    e.status = status.as_u16();
+    error::error_response(&e)
+}
+
 /// Refuses an address reachable from other machines while no API keys protect the gateway.
 pub fn check_exposure(listen: SocketAddr, keys_configured: bool) -> Result<(), String> {
     if keys_configured || listen.ip().is_loopback() {
@@ -264,17 +302,13 @@ pub fn check_exposure(listen: SocketAddr, keys_configured: bool) -> Result<(), S
     ))
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests.
+/// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests; each
+/// connection is held to `limits` ([`listen`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
+    limits: listen::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Small SSE frames must not wait for Nagle's algorithm.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    listen::serve(listener, app, limits, shutdown).await
 }

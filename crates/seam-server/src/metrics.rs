@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics::{counter, describe_counter, describe_histogram, histogram};
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use seam_types::{ApiError, ErrorCode};
 
@@ -14,6 +14,9 @@ pub const REQUESTS: &str = "seam_requests_total";
 pub const REQUEST_DURATION: &str = "seam_request_duration_seconds";
 pub const OVERHEAD: &str = "seam_gateway_overhead_seconds";
 pub const ERRORS: &str = "seam_errors_total";
+pub const CONNECTIONS_OPEN: &str = "seam_connections_open";
+pub const CONNECTIONS_REFUSED: &str = "seam_connections_refused_total";
+pub const CONNECTIONS_TIMED_OUT: &str = "seam_connections_timed_out_total";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
@@ -65,6 +68,17 @@ fn describe() {
         "Seam's own time per request: total minus upstream."
     );
     describe_counter!(ERRORS, "Errors returned to clients, by code.");
+    describe_gauge!(CONNECTIONS_OPEN, "Client connections open now.");
+    describe_counter!(
+        CONNECTIONS_REFUSED,
+        "Client connections closed as soon as accepted because server.max_connections were open."
+    );
+    describe_counter!(
+        CONNECTIONS_TIMED_OUT,
+        "Client connections closed by the server for silence: phase header (a request head \
+         not whole within server.header_timeout_ms) or idle (no request within \
+         server.idle_timeout_ms)."
+    );
     describe_counter!(
         crate::limits::REJECTIONS,
         "Requests refused by a limit or budget, by code (rate_limited, tokens_limited, budget_exceeded, limits_unavailable), scope kind (org, team, key, subject), key id, team and model alias."
@@ -114,6 +128,25 @@ pub fn overhead(endpoint: &'static str, d: Duration) {
     histogram!(OVERHEAD, "endpoint" => endpoint).record(d.as_secs_f64());
 }
 
+/// A client connection was accepted (`open` true) or has closed.
+pub fn connection(open: bool) {
+    let g = gauge!(CONNECTIONS_OPEN);
+    if open {
+        g.increment(1.0);
+    } else {
+        g.decrement(1.0);
+    }
+}
+
+pub fn connection_refused() {
+    counter!(CONNECTIONS_REFUSED).increment(1);
+}
+
+/// `phase`: `header` or `idle`.
+pub fn connection_timed_out(phase: &'static str) {
+    counter!(CONNECTIONS_TIMED_OUT, "phase" => phase).increment(1);
+}
+
 /// Seam's own codes by name; an upstream's passed-through code is grouped by status.
 pub fn error(e: &ApiError) {
     let code = ErrorCode::ALL.iter().find(|c| e.is(**c)).map_or_else(
@@ -131,6 +164,7 @@ fn status_label(status: u16) -> &'static str {
         403 => "403",
         404 => "404",
         405 => "405",
+        408 => "408",
         413 => "413",
         422 => "422",
         429 => "429",

@@ -34,6 +34,8 @@ mod policy;
 mod ready;
 #[path = "server/routing.rs"]
 mod routing;
+#[path = "server/slow.rs"]
+mod slow;
 #[path = "server/usage.rs"]
 mod usage;
 

@@ -66,6 +66,10 @@ error_codes! {
     UpstreamTimeout => ("upstream_timeout", "timeout_error", 504, "The upstream did not answer (or send its first token) in time."),
     AuditUnavailable => ("audit_unavailable", "api_error", 503, "With `audit.durability = \"sync\"`, the request's audit record could not be committed, so the answer is withheld."),
     Internal => ("internal_error", "api_error", 500, "A bug in Seam; the log has details under the request id."),
+    RequestTimeout => ("request_timeout", "invalid_request_error", 408, "The request body did not arrive whole within `server.body_timeout_ms` of its head; the connection is closed."),
+    MalformedRequest => ("malformed_request", "invalid_request_error", 400, "The request line or a header is not valid HTTP/1.1; the connection is closed."),
+    HeadersTooLarge => ("headers_too_large", "invalid_request_error", 431, "The request line and headers are larger than `server.max_header_bytes`, or there are more than 100 headers; the connection is closed."),
+    UriTooLong => ("uri_too_long", "invalid_request_error", 414, "The request target is longer than HTTP/1.1 parsing allows (64 KiB); the connection is closed."),
 }
 
 /// An error as the client sees it.
