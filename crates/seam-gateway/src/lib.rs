@@ -149,6 +149,19 @@ impl Gateway {
         std::borrow::Cow::Owned(masked_model(model))
     }
 
+    /// A client's label (an `x-seam-tags` entry) as an audit record may keep it: every value the
+    /// scanner finds masked as `[ENTITY]`, control characters as `?` — labels are stored in
+    /// clear and searched, so they must not carry the personal data the policy exists to keep
+    /// out. Borrowed when the scanner finds nothing.
+    pub fn label_for_record<'t>(&self, label: &'t str) -> std::borrow::Cow<'t, str> {
+        let masked = masked_model(label);
+        if masked == label {
+            std::borrow::Cow::Borrowed(label)
+        } else {
+            std::borrow::Cow::Owned(masked)
+        }
+    }
+
     /// The aliases clients may send as `model`, sorted.
     pub fn aliases(&self) -> Vec<&str> {
         self.table.aliases()

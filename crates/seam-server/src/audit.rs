@@ -489,6 +489,13 @@ impl Draft {
         self.placement = (!p.is_unconstrained()).then(|| p.to_string());
     }
 
+    /// Rewrites each tag (the caller masks what the policy's scanner finds).
+    pub fn mask_tags(&mut self, mut mask: impl FnMut(&str) -> String) {
+        for t in &mut self.tags {
+            *t = mask(t);
+        }
+    }
+
     /// The data subject: `x-seam-subject`, else the body's `user`.
     pub fn subject(&self) -> Option<&str> {
         self.subject.as_deref()

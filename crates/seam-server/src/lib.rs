@@ -173,7 +173,7 @@ impl AppState {
         endpoint: &'static str,
         caller: Option<&auth::Caller>,
     ) -> audit::Draft {
-        audit::Draft::new(
+        let mut draft = audit::Draft::new(
             self.auditor.clone(),
             &live.classes,
             id.0.to_str().unwrap_or("unknown"),
@@ -181,7 +181,11 @@ impl AppState {
             headers,
             endpoint,
             caller,
-        )
+        );
+        // Tags are stored in clear (they are what records are searched by): only after the
+        // scanner has seen them.
+        draft.mask_tags(|t| live.gateway.label_for_record(t).into_owned());
+        draft
     }
 }
 
