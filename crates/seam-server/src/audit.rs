@@ -402,6 +402,8 @@ pub struct Draft {
     subject: Option<String>,
     tags: Vec<String>,
     model: Option<String>,
+    /// The client's model string when `model` is a masked form of it.
+    raw_model: Option<String>,
     client_request: Option<Value>,
     class: AuditClass,
     key_id: Option<String>,
@@ -472,6 +474,7 @@ impl Draft {
             subject,
             tags,
             model: None,
+            raw_model: None,
             client_request: None,
             class: caller
                 .and_then(|c| c.audit_class)
@@ -584,6 +587,7 @@ impl Draft {
             m.json(r);
         }
         let findings = findings(f.policy);
+        let raw_model = self.raw_model.take();
         let rec = AuditRecord {
             id: self.id,
             time_ms: self.time_ms,
@@ -621,10 +625,21 @@ impl Draft {
                 Payload::default()
             },
         };
+        let mut rec = rec;
+        recorded_names(raw_model, &mut rec);
         if refusal {
             return auditor.refusal(rec).await;
         }
         auditor.submit(rec).await
+    }
+
+    /// The client's own model string, when the record keeps a masked form of it
+    /// (`Gateway::model_for_record`): routes and attempt targets that repeat it are masked the
+    /// same way, so the clear string reaches no column.
+    pub fn raw_model(&mut self, raw: &str) {
+        if self.model.as_deref() != Some(raw) {
+            self.raw_model = Some(raw.to_owned());
+        }
     }
 
     /// Under sync durability, commits the opening of a stream — metadata only, id
@@ -659,6 +674,8 @@ impl Draft {
             class: RetentionClass::Metadata,
             payload: Payload::default(),
         };
+        let mut rec = rec;
+        recorded_names(self.raw_model.clone(), &mut rec);
         auditor.submit(rec).await
     }
 }
@@ -669,6 +686,23 @@ pub struct Opening<'a> {
     pub attempts: &'a [Attempt],
     pub policy: Option<&'a PolicyReport>,
     pub ttft: Duration,
+}
+
+/// The client's model string (`raw`), where a route or an attempt's target repeats it (direct
+/// addressing: `PROVIDER/MODEL` is both), as the record keeps it: its masked `model` (see
+/// [`Draft::raw_model`]).
+fn recorded_names(raw: Option<String>, rec: &mut AuditRecord) {
+    let (Some(raw), Some(recorded)) = (raw, rec.model.clone()) else {
+        return;
+    };
+    if rec.route.as_deref() == Some(raw.as_str()) {
+        rec.route = Some(recorded.clone());
+    }
+    for a in &mut rec.attempts {
+        if a.target == raw {
+            a.target = recorded.clone();
+        }
+    }
 }
 
 fn attempts(attempts: &[Attempt]) -> Vec<AttemptRecord> {

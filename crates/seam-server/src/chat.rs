@@ -41,6 +41,7 @@ pub async fn handle(
         req.user.as_deref(),
         &req,
     );
+    draft.raw_model(&req.model);
     let is_alias = live.gateway.is_alias(&req.model);
     if let Some(c) = &caller
         && let Err(e) = c.check_model(&req.model, is_alias)
