@@ -38,7 +38,7 @@ use seam_config::ServerConfig;
 use seam_types::{ApiError, ErrorCode};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, Sleep};
 
 use crate::metrics;
@@ -262,7 +262,6 @@ struct Conn {
     /// A response has ended but hyper has not flushed since: what it writes is still that response.
     ending: AtomicBool,
     proto: AtomicU8,
-    changed: Notify,
 }
 
 impl Conn {
@@ -276,7 +275,6 @@ impl Conn {
             head_bytes: AtomicUsize::new(0),
             ending: AtomicBool::new(false),
             proto: AtomicU8::new(UNKNOWN),
-            changed: Notify::new(),
         }
     }
 
@@ -287,7 +285,6 @@ impl Conn {
     fn start_request(&self) {
         self.served.store(true, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::AcqRel);
-        self.changed.notify_one();
     }
 
     fn end_request(&self) {
@@ -296,7 +293,6 @@ impl Conn {
             self.head_started.store(0, Ordering::Relaxed);
             self.head_bytes.store(0, Ordering::Relaxed);
             self.ending.store(true, Ordering::Release);
-            self.changed.notify_one();
         }
     }
 
@@ -325,26 +321,31 @@ impl Conn {
 }
 
 /// Resolves, with the phase (`header` or `idle`), once the connection has been silent too long.
+///
+/// Requests and reads only store atomics; nothing wakes the watchdog on the request path. It
+/// sleeps until the deadline the connection's state gives, looking again at least every
+/// [`look_every`] so that a head started on a kept-alive connection (whose deadline is earlier
+/// than the idle one) is noticed long before its own deadline, which is then kept exactly.
 async fn watchdog(conn: &Conn, limits: &Limits) -> &'static str {
+    let every = look_every(limits);
     let mut sleep = pin!(tokio::time::sleep(Duration::ZERO));
     loop {
-        // Registered before the state is read, so a change in between is not missed.
-        let mut changed = pin!(conn.changed.notified());
-        changed.as_mut().enable();
-        let Some((at, phase)) = conn.deadline(limits) else {
-            changed.await;
-            continue;
+        let now = Instant::now();
+        let next = match conn.deadline(limits) {
+            // A request in flight is never cut; look again later.
+            None => now + every,
+            Some((at, phase)) if at <= now => return phase,
+            Some((at, _)) => at.min(now + every),
         };
-        sleep.as_mut().reset(at);
-        tokio::select! {
-            () = sleep.as_mut() => {
-                if conn.deadline(limits).is_some_and(|(again, _)| again <= Instant::now()) {
-                    return phase;
-                }
-            }
-            () = changed => {}
-        }
+        sleep.as_mut().reset(next);
+        sleep.as_mut().await;
     }
+}
+
+/// A quarter of the shorter of the header and idle timeouts (at least 10 ms): a kept-alive
+/// connection is looked at about four times per header timeout, whatever it does.
+fn look_every(limits: &Limits) -> Duration {
+    (limits.header_timeout.min(limits.idle_timeout) / 4).max(Duration::from_millis(10))
 }
 
 /// The axum app as a hyper service that tells [`Conn`] when each request starts and ends.
@@ -576,7 +577,6 @@ impl Guarded {
         }
         if conn.head_started.load(Ordering::Relaxed) == 0 {
             conn.head_started.store(conn.ms() + 1, Ordering::Relaxed);
-            conn.changed.notify_one();
         }
         let before = conn.head_bytes.load(Ordering::Relaxed);
         if proto == H2 || before == HEAD_DONE {
