@@ -7,7 +7,7 @@
 
 use seam_config::UserField;
 use seam_types::chat::{
-    ChatChunk, ChatCompletion, ChatRequest, Content, ContentPart, Message, Tool,
+    ChatChunk, ChatCompletion, ChatRequest, Content, ContentPart, Extra, Message, Tool, Usage,
 };
 use seam_types::embeddings::{EmbeddingInput, EmbeddingsRequest, EmbeddingsResponse};
 use serde_json::Value;
@@ -334,21 +334,9 @@ pub(crate) fn embeddings_request(
 /// and `logprobs`, the answer's and its usage's extras. `id`, `object`, `model`,
 /// `system_fingerprint`, `finish_reason`, roles and tool-call ids and types are structure.
 pub(crate) fn completion(c: &mut ChatCompletion, at: &mut At, f: &mut Text<'_>) {
-    walk::map_in_place(&mut c.extra, at, f, &[]);
-    if let Some(u) = &mut c.usage {
-        let n = at.key("usage");
-        walk::map_in_place(&mut u.extra, at, f, &[]);
-        at.pop(n);
-    }
+    answer_extras(&mut c.extra, c.usage.as_mut(), at, f);
     for (i, choice) in c.choices.iter_mut().enumerate() {
-        let n = at.key("choices");
-        at.index(i);
-        walk::map_in_place(&mut choice.extra, at, f, &[]);
-        if let Some(lp) = &mut choice.logprobs {
-            let m = at.key("logprobs");
-            walk::free_in_place(lp, at, f);
-            at.pop(m);
-        }
+        let n = choice_extras(i, &mut choice.extra, choice.logprobs.as_mut(), at, f);
         at.key("message");
         let m = &mut choice.message;
         if let Some(name) = &mut m.name {
@@ -384,21 +372,9 @@ pub(crate) fn completion(c: &mut ChatCompletion, at: &mut At, f: &mut Text<'_>) 
 /// (which the caller has taken out and filters with hold-back): the same fields as
 /// [`completion`], each chunk's whole.
 pub(crate) fn chunk(c: &mut ChatChunk, at: &mut At, f: &mut Text<'_>) {
-    walk::map_in_place(&mut c.extra, at, f, &[]);
-    if let Some(u) = &mut c.usage {
-        let n = at.key("usage");
-        walk::map_in_place(&mut u.extra, at, f, &[]);
-        at.pop(n);
-    }
+    answer_extras(&mut c.extra, c.usage.as_mut(), at, f);
     for (i, choice) in c.choices.iter_mut().enumerate() {
-        let n = at.key("choices");
-        at.index(i);
-        walk::map_in_place(&mut choice.extra, at, f, &[]);
-        if let Some(lp) = &mut choice.logprobs {
-            let m = at.key("logprobs");
-            walk::free_in_place(lp, at, f);
-            at.pop(m);
-        }
+        let n = choice_extras(i, &mut choice.extra, choice.logprobs.as_mut(), at, f);
         at.key("delta");
         for call in choice.delta.tool_calls.iter_mut().flatten() {
             if let Some(func) = &mut call.function
@@ -416,6 +392,36 @@ pub(crate) fn chunk(c: &mut ChatChunk, at: &mut At, f: &mut Text<'_>) {
         walk::map_in_place(&mut choice.delta.extra, at, f, &[]);
         at.pop(n);
     }
+}
+
+/// What a whole answer and a chunk share at the top: their extras and their usage's.
+fn answer_extras(extra: &mut Extra, usage: Option<&mut Usage>, at: &mut At, f: &mut Text<'_>) {
+    walk::map_in_place(extra, at, f, &[]);
+    if let Some(u) = usage {
+        let n = at.key("usage");
+        walk::map_in_place(&mut u.extra, at, f, &[]);
+        at.pop(n);
+    }
+}
+
+/// What a choice of a whole answer and of a chunk share: its extras and `logprobs`. Leaves `at`
+/// at `choices[i]`; returns the mark to pop back to once the choice is done.
+fn choice_extras(
+    i: usize,
+    extra: &mut Extra,
+    logprobs: Option<&mut Value>,
+    at: &mut At,
+    f: &mut Text<'_>,
+) -> usize {
+    let n = at.key("choices");
+    at.index(i);
+    walk::map_in_place(extra, at, f, &[]);
+    if let Some(lp) = logprobs {
+        let m = at.key("logprobs");
+        walk::free_in_place(lp, at, f);
+        at.pop(m);
+    }
+    n
 }
 
 /// An embeddings answer's extras (vectors, `object`, `model` and indexes are structure).
