@@ -206,8 +206,8 @@ pub const ROUTE_REASON: &str = "x-seam-route-reason";
 /// What the route's policy decided: entity types, actions and counts, never values.
 pub const POLICY: &str = "x-seam-policy";
 
-/// The whole HTTP surface. Middleware, outermost first: `observe` (request id, access metrics),
-/// `json_rejections` (axum's own plain-text 4xx as error JSON).
+/// The whole HTTP surface. One middleware, `observe`: request id, access metrics, and axum's own
+/// plain-text 4xx as error JSON (`json_rejections`).
 /// `/admin/*` is as reachable as the rest: until API keys exist, Seam listens only on loopback.
 pub fn app(state: SharedState) -> Router {
     let v1 = Router::new()
@@ -240,7 +240,6 @@ pub fn app(state: SharedState) -> Router {
         .route("/metrics", get(meta::metrics))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
-        .layer(middleware::from_fn(json_rejections))
         .layer(middleware::from_fn(observe))
         .with_state(state)
 }
@@ -253,7 +252,7 @@ async fn observe(mut req: Request, next: Next) -> Response {
     let id = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("unknown"));
     req.extensions_mut().insert(RequestStart(start));
     req.extensions_mut().insert(RequestId(id.clone()));
-    let mut resp = next.run(req).await;
+    let mut resp = json_rejections(next.run(req).await);
     resp.headers_mut().insert(REQUEST_ID, id);
     metrics::request(endpoint, resp.status().as_u16(), start.elapsed());
     resp
@@ -262,8 +261,8 @@ async fn observe(mut req: Request, next: Next) -> Response {
 /// axum answers what it rejects before a handler runs (a path segment that is not UTF-8, say) in
 /// plain text; a client sees every 4xx as the error JSON instead, with a message that does not
 /// echo its input.
-async fn json_rejections(req: Request, next: Next) -> Response {
-    let resp = next.run(req).await;
+/// Part of `observe` rather than a layer of its own: one middleware per request, not two.
+fn json_rejections(resp: Response) -> Response {
     let status = resp.status();
     let json = resp
         .headers()
