@@ -23,6 +23,7 @@ pub mod placement;
 pub mod pricing;
 pub mod shared;
 mod sse;
+pub mod surface;
 
 use std::future::Future;
 use std::net::SocketAddr;
