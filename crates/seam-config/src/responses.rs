@@ -70,3 +70,46 @@ pub(crate) fn responses(raw: RawResponses, errors: &mut Vec<ConfigError>) -> Res
         max_memory_entries,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    fn check(text: &str) -> Result<ResponsesConfig, Vec<String>> {
+        let env = |_: &str| None;
+        let r = crate::Resolver {
+            env: &env,
+            base_dir: std::path::PathBuf::from("/tmp"),
+        };
+        crate::from_toml(text, &r)
+            .map(|c| c.responses)
+            .map_err(|es| es.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn responses_section_is_parsed_and_checked() {
+        assert_eq!(check("").unwrap(), ResponsesConfig::default());
+        assert_eq!(
+            check("[responses]\nstore = false\nretention_days = 7\nmax_memory_entries = 50")
+                .unwrap(),
+            ResponsesConfig {
+                store: false,
+                retention_days: 7,
+                max_memory_entries: 50
+            }
+        );
+        assert_eq!(
+            check("[responses]\nttl = 3").unwrap_err(),
+            vec!["responses.ttl: unknown key"]
+        );
+        assert_eq!(
+            check("[responses]\nretention_days = 0\nmax_memory_entries = 0").unwrap_err(),
+            vec![
+                "responses.retention_days: must be 1 – 3650",
+                "responses.max_memory_entries: must be at least 1",
+            ]
+        );
+    }
+}
