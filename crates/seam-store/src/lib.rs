@@ -68,7 +68,9 @@
 //! connection holds that up past a bound, [`EraseReport::scrub`] says so. [`AuditLog::purge`] applies
 //! [`Retention`] rules: payloads older than `payload_days` are set to NULL; records older than
 //! `record_days` are deleted only as a contiguous prefix of the chain, and the anchor moves to
-//! the first remaining record.
+//! the first remaining record. Both reach `responses` too: an erasure deletes the subject's
+//! stored responses in its transaction ([`EraseReport::responses`]); a purge deletes those past
+//! their expiry ([`PurgeReport::responses_deleted`]).
 
 mod chain;
 mod crypto;
