@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 /// A `POST /v1/responses` body: the fields Seam reads, and the rest kept (and ignored) in `rest`
 /// so the audit record holds the client's request as sent.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct CreateRequest {
     pub model: String,
     /// A string (one user message) or a list of input items.
@@ -530,6 +530,11 @@ impl Meta {
             store: req.store(),
             echo,
         }
+    }
+
+    /// The same response (id, time) described by the request that was decoded.
+    pub fn for_request(&self, req: &CreateRequest) -> Self {
+        Meta::new(&self.base, self.created_at, req)
     }
 
     /// The id of the output item at `index`: `msg_…`, `fc_…`, `rs_…`.
