@@ -14,6 +14,7 @@ mod tests;
 
 use std::sync::Arc;
 
+use axum::extract::State;
 use axum::response::Response;
 use bytes::Bytes;
 use seam_types::chat::ChatCompletion;
@@ -21,8 +22,16 @@ use seam_types::{ApiError, ErrorCode};
 use serde_json::Value;
 
 use crate::conversations::{Conversations, StoredResponse};
+use crate::pipeline::{Cx, serve};
 use crate::surface::{Codec, DecodeCx, Decoded};
+use crate::{SharedState, metrics};
 use convert::{CreateRequest, Meta, Status};
+
+/// `POST /v1/responses`.
+pub async fn handle(State(st): State<SharedState>, cx: Cx, raw: axum::body::Body) -> Response {
+    let conversations = st.conversations.clone();
+    serve(st, cx, raw, Responses::new(conversations)).await
+}
 
 /// The Responses codec for one request: its response id is drawn when it is made.
 pub struct Responses {
@@ -98,6 +107,7 @@ impl Codec for Responses {
     type Record = CreateRequest;
     type Encoder = stream::Encoder;
     const ENDPOINT: &'static str = "responses";
+    const METRIC: &'static str = metrics::RESPONSES;
 
     async fn decode(
         &mut self,
@@ -156,11 +166,5 @@ impl Codec for Responses {
                 response: self.response(answer),
             })
             .await
-    }
-
-    fn cacheable(&self) -> bool {
-        // A stored response is state of its own: a replay would leave nothing for a later
-        // `previous_response_id` to find.
-        !self.meta.store || self.conversations.is_none()
     }
 }
