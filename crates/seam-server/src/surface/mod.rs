@@ -5,6 +5,8 @@
 //! own wire format. It does nothing else: keys, limits, the cache, policy, routing, pricing and
 //! the audit record are the pipeline's, the same for every surface.
 
+pub mod messages;
+
 use std::future::Future;
 
 use axum::response::Response;
