@@ -31,6 +31,7 @@ use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 pub use policy::{OutputSeen, PolicyReport, Remask};
 pub use routes::{ProviderEntry, TargetReport};
 pub use seam_router::{Attempt, Placement, Registry};
+pub use stream::chunks_of;
 
 /// What the client receives on a stream: chunks, and at most one error as the last item. The
 /// upstream's usage chunk is always among them (adapters ask for it); the edge forwards it only

@@ -184,6 +184,11 @@ const PIECE: usize = 32;
 pub(crate) fn from_completion(
     c: ChatCompletion,
 ) -> impl Stream<Item = Result<ChatChunk, ApiError>> + Send {
+    futures_util::stream::iter(chunks_of(&c).into_iter().map(Ok))
+}
+
+/// A whole completion as the chunks a stream of it carries (see [`from_completion`]).
+pub fn chunks_of(c: &ChatCompletion) -> Vec<ChatChunk> {
     let (id, created, model) = (c.id.as_str(), c.created, c.model.as_str());
     let mut chunks = Vec::new();
     for choice in &c.choices {
@@ -234,5 +239,5 @@ pub(crate) fn from_completion(
     if let Some(u) = c.usage.clone() {
         chunks.push(ChatChunk::usage(id, created, model, u));
     }
-    futures_util::stream::iter(chunks.into_iter().map(Ok))
+    chunks
 }

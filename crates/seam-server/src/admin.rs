@@ -12,8 +12,8 @@ use seam_types::{ApiError, ErrorCode};
 use serde_json::json;
 
 use crate::SharedState;
-use crate::chat::json_response;
 use crate::error::error_response;
+use crate::pipeline::json_response;
 
 /// `GET /admin/targets`: every target the router knows — breaker state, load, moving averages.
 pub async fn targets(State(st): State<SharedState>) -> Response {

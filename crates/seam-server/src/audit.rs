@@ -413,6 +413,8 @@ pub struct Draft {
     key_class: Option<AuditClass>,
     /// The placement the request is held to, once known; `None`: unconstrained.
     placement: Option<String>,
+    /// The record was submitted (by `finish`); until then, dropping the draft submits one.
+    done: bool,
 }
 
 /// What happened to a request, for [`Draft::finish`].
@@ -483,6 +485,7 @@ impl Draft {
             team: caller.and_then(|c| c.team.clone()),
             key_class: caller.and_then(|c| c.audit_class),
             placement: None,
+            done: false,
         }
     }
 
@@ -534,6 +537,20 @@ impl Draft {
 
     /// Submits the record; with sync durability, waits for its commit.
     pub async fn finish(mut self, f: Finish<'_>) -> Result<(), ApiError> {
+        let Some((auditor, rec, refusal)) = self.record(f) else {
+            return Ok(());
+        };
+        if refusal {
+            return auditor.refusal(rec).await;
+        }
+        auditor.submit(rec).await
+    }
+
+    /// Counts the usage in metrics and builds the record, once: the draft is spent after it.
+    fn record(&mut self, f: Finish<'_>) -> Option<(Arc<Auditor>, AuditRecord, bool)> {
+        if std::mem::replace(&mut self.done, true) {
+            return None;
+        }
         if let (Some(priced), Some(route)) = (&f.usage, &f.route) {
             let model = self.model.as_deref();
             let is_alias = model.is_some_and(|m| self.classes.aliases.contains(m));
@@ -546,9 +563,7 @@ impl Draft {
                 priced,
             );
         }
-        let Some(auditor) = self.auditor.clone() else {
-            return Ok(());
-        };
+        let auditor = self.auditor.clone()?;
         let ended = f.ended.unwrap_or_else(Instant::now);
         // Refused before any upstream call: nothing of the request is kept, whatever the class.
         let refusal = f.attempts.is_empty() && !f.cache_hit && f.status >= 400;
@@ -589,13 +604,13 @@ impl Draft {
         let findings = findings(f.policy);
         let raw_model = self.raw_model.take();
         let rec = AuditRecord {
-            id: self.id,
+            id: std::mem::take(&mut self.id),
             time_ms: self.time_ms,
-            key_id: self.key_id,
-            subject: self.subject,
-            tags: self.tags,
+            key_id: self.key_id.take(),
+            subject: self.subject.take(),
+            tags: std::mem::take(&mut self.tags),
             endpoint: self.endpoint.to_owned(),
-            model: self.model,
+            model: self.model.take(),
             route: f.route,
             status: f.status,
             error_code: f.error_code,
@@ -611,13 +626,13 @@ impl Draft {
             latency_ms: ended.duration_since(self.start).as_secs_f64() * 1000.0,
             ttft_ms: f.ttft.map(|d| d.as_secs_f64() * 1000.0),
             cache_hit: f.cache_hit,
-            placement: self.placement,
+            placement: self.placement.take(),
             kind: RecordKind::Request,
             count: None,
             class: class(self.class),
             payload: if keep {
                 Payload {
-                    client_request: self.client_request,
+                    client_request: self.client_request.take(),
                     upstream_request,
                     response,
                 }
@@ -627,10 +642,7 @@ impl Draft {
         };
         let mut rec = rec;
         recorded_names(raw_model, &mut rec);
-        if refusal {
-            return auditor.refusal(rec).await;
-        }
-        auditor.submit(rec).await
+        Some((auditor, rec, refusal))
     }
 
     /// The client's own model string, when the record keeps a masked form of it
@@ -677,6 +689,29 @@ impl Draft {
         let mut rec = rec;
         recorded_names(self.raw_model.clone(), &mut rec);
         auditor.submit(rec).await
+    }
+}
+
+impl Drop for Draft {
+    /// A request dropped before its record was finished — its client went away while it waited
+    /// for an upstream, say — still leaves one: status 499, `client_closed`, submitted without
+    /// waiting for the commit. No path out of a handler can lose a request's record.
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let e = ApiError::new(
+            ErrorCode::ClientClosed,
+            "the client closed the connection before the answer",
+        );
+        let f = Finish {
+            status: e.status,
+            error_code: Some(e.code.to_string()),
+            ..Finish::default()
+        };
+        if let Some((auditor, rec, _)) = self.record(f) {
+            drop(auditor.writer.submit(rec));
+        }
     }
 }
 

@@ -354,24 +354,37 @@ fn bearer(req: &Request) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
+/// The key a request presents: `Authorization: Bearer`, or on `/v1/messages*` Anthropic's
+/// `x-api-key` as well (what the `anthropic` SDK and Claude Code send).
+fn credential(req: &Request) -> Option<&str> {
+    bearer(req).or_else(|| {
+        if crate::error::Shape::of_path(req.uri().path()) != crate::error::Shape::Anthropic {
+            return None;
+        }
+        let v = req.headers().get("x-api-key")?.to_str().ok()?.trim();
+        (!v.is_empty()).then_some(v)
+    })
+}
+
 /// `/v1/*`: once keys exist, a valid one is required; the caller rides along as an extension.
 /// Requests without a body (`GET /v1/models`) are counted against limits here; the others in
 /// their handler, once the body says what they ask for.
 pub async fn require_key(State(st): State<SharedState>, mut req: Request, next: Next) -> Response {
     let keys = st.keyring.keys();
     let caller = if keys.required() {
-        match bearer(&req).and_then(|s| keys.lookup(s)) {
+        match credential(&req).and_then(|s| keys.lookup(s)) {
             Some(c) => Some(c),
             None => {
-                let why = if bearer(&req).is_some() {
+                let why = if credential(&req).is_some() {
                     "The API key is not valid (unknown, revoked or expired)"
                 } else {
                     "An API key is required: send Authorization: Bearer <key>"
                 };
                 let e = ApiError::new(ErrorCode::InvalidApiKey, why);
                 let draft = rejection_draft(&st, &req, None);
+                let shape = crate::error::Shape::of_path(req.uri().path());
                 drop(req);
-                return reject(draft, &e).await;
+                return reject(draft, &e, shape).await;
             }
         }
     } else {
@@ -395,7 +408,7 @@ pub async fn require_key(State(st): State<SharedState>, mut req: Request, next: 
             Ok(t) => t,
             Err(e) => {
                 let draft = rejection_draft(&st, &req, caller.as_deref());
-                return reject(draft, &e).await;
+                return reject(draft, &e, crate::error::Shape::of_path(req.uri().path())).await;
             }
         };
         if let Some(c) = caller {
@@ -413,10 +426,14 @@ pub async fn require_key(State(st): State<SharedState>, mut req: Request, next: 
 
 /// A request refused here still leaves its audit record (status, code, key if known), and then
 /// gets its error.
-async fn reject(draft: Option<crate::audit::Draft>, e: &ApiError) -> Response {
+async fn reject(
+    draft: Option<crate::audit::Draft>,
+    e: &ApiError,
+    shape: crate::error::Shape,
+) -> Response {
     match draft {
-        Some(draft) => crate::chat::refused(draft, e).await,
-        None => error_response(e),
+        Some(draft) => crate::pipeline::refused(draft, e, &|e| shape.response(e)).await,
+        None => shape.response(e),
     }
 }
 
@@ -428,6 +445,10 @@ fn rejection_draft(
     let endpoint = match req.uri().path() {
         "/v1/chat/completions" => "chat",
         "/v1/embeddings" => "embeddings",
+        "/v1/messages" => "messages",
+        "/v1/messages/count_tokens" => "count_tokens",
+        "/v1/responses" => "responses",
+        p if p.starts_with("/v1/responses/") => "responses",
         _ => "models",
     };
     let ext = req.extensions();

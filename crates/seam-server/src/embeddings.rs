@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use crate::audit::Finish;
 use crate::auth::Caller;
-use crate::chat::{answered, failed, refused};
 use crate::error::error_response;
+use crate::pipeline::{failed, json_response, refused, with_route};
 use crate::pricing::Source;
 use crate::{RequestId, RequestStart, SharedState, body, metrics};
 
@@ -45,7 +45,7 @@ pub async fn handle(
     .await
     {
         Ok(r) => r,
-        Err(e) => return refused(draft, &e).await,
+        Err(e) => return refused(draft, &e, &error_response).await,
     };
     // The model as a record may keep it: the client's string only after the scanner saw it.
     draft.request(
@@ -57,12 +57,12 @@ pub async fn handle(
     if let Some(c) = &caller
         && let Err(e) = c.check_model(&req.model, live.gateway.is_alias(&req.model))
     {
-        return refused(draft, &e).await;
+        return refused(draft, &e, &error_response).await;
     }
     let placement =
         match crate::placement::effective(&live, &headers, caller.as_deref(), &req.model) {
             Ok(p) => p,
-            Err(e) => return refused(draft, &e).await,
+            Err(e) => return refused(draft, &e, &error_response).await,
         };
     draft.placement(&placement);
     let scopes = st.limits.scopes(caller.as_deref(), draft.subject());
@@ -77,7 +77,7 @@ pub async fn handle(
         .await
     {
         Ok(t) => t,
-        Err(e) => return refused(draft, &e).await,
+        Err(e) => return refused(draft, &e, &error_response).await,
     };
     let key_policy = caller.as_ref().and_then(|c| c.policy.as_deref());
     match live.gateway.embeddings(&req, &placement, key_policy).await {
@@ -112,8 +112,9 @@ pub async fn handle(
             crate::limits::settle(ticket, tokens, cost);
             match done {
                 Ok(()) => {
-                    let mut resp = answered(&out, start, metrics::EMBEDDINGS);
-                    crate::chat::cost_header(&mut resp, cost);
+                    let mut resp =
+                        with_route(json_response(&out.value), &out, start, metrics::EMBEDDINGS);
+                    crate::pipeline::cost_header(&mut resp, cost);
                     resp
                 }
                 Err(e) => error_response(&e),
@@ -121,7 +122,7 @@ pub async fn handle(
         }
         Err(f) => {
             crate::limits::settle(ticket, 0, None);
-            failed(draft, &f).await
+            failed(draft, &f, &error_response).await
         }
     }
 }

@@ -12,13 +12,13 @@ pub mod audit;
 pub mod auth;
 mod body;
 pub mod cache;
-mod chat;
 mod embeddings;
 pub mod error;
 pub mod limits;
 pub mod listen;
 mod meta;
 pub mod metrics;
+pub mod pipeline;
 pub mod placement;
 pub mod pricing;
 pub mod shared;
@@ -212,7 +212,7 @@ pub const POLICY: &str = "x-seam-policy";
 /// `/admin/*` is as reachable as the rest: until API keys exist, Seam listens only on loopback.
 pub fn app(state: SharedState) -> Router {
     let v1 = Router::new()
-        .route("/v1/chat/completions", post(chat::handle))
+        .route("/v1/chat/completions", post(surface::chat::handle))
         .route("/v1/embeddings", post(embeddings::handle))
         .route("/v1/models", get(meta::models))
         .route("/v1/models/{*id}", get(meta::model))
@@ -253,7 +253,8 @@ async fn observe(mut req: Request, next: Next) -> Response {
     let id = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("unknown"));
     req.extensions_mut().insert(RequestStart(start));
     req.extensions_mut().insert(RequestId(id.clone()));
-    let mut resp = json_rejections(next.run(req).await);
+    let shape = error::Shape::of_path(req.uri().path());
+    let mut resp = json_rejections(next.run(req).await, shape);
     resp.headers_mut().insert(REQUEST_ID, id);
     metrics::request(endpoint, resp.status().as_u16(), start.elapsed());
     resp
@@ -263,7 +264,7 @@ async fn observe(mut req: Request, next: Next) -> Response {
 /// plain text; a client sees every 4xx as the error JSON instead, with a message that does not
 /// echo its input.
 /// Part of `observe` rather than a layer of its own: one middleware per request, not two.
-fn json_rejections(resp: Response) -> Response {
+fn json_rejections(resp: Response, shape: error::Shape) -> Response {
     let status = resp.status();
     let json = resp
         .headers()
@@ -291,7 +292,7 @@ fn json_rejections(resp: Response) -> Response {
         ),
     };
     e.status = status.as_u16();
-    error::error_response(&e)
+    shape.response(&e)
 }
 
 /// Refuses an address reachable from other machines while no API keys protect the gateway.

@@ -8,8 +8,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::SharedState;
-use crate::chat::json_response;
 use crate::error::AppError;
+use crate::pipeline::json_response;
 
 #[derive(Serialize)]
 struct Model<'a> {

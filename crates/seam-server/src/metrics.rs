@@ -9,6 +9,8 @@ use seam_types::{ApiError, ErrorCode};
 
 pub const CHAT: &str = "chat_completions";
 pub const EMBEDDINGS: &str = "embeddings";
+pub const MESSAGES: &str = "messages";
+pub const RESPONSES: &str = "responses";
 
 pub const REQUESTS: &str = "seam_requests_total";
 pub const REQUEST_DURATION: &str = "seam_request_duration_seconds";
@@ -110,6 +112,10 @@ pub fn endpoint(path: &str) -> &'static str {
     match path {
         "/v1/chat/completions" => CHAT,
         "/v1/embeddings" => EMBEDDINGS,
+        "/v1/messages" => MESSAGES,
+        "/v1/messages/count_tokens" => "count_tokens",
+        "/v1/responses" => RESPONSES,
+        p if p.starts_with("/v1/responses/") => "responses_state",
         "/v1/models" => "models",
         "/healthz" => "healthz",
         "/readyz" => "readyz",

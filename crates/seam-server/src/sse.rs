@@ -1,9 +1,10 @@
-//! Writing a chat stream as server-sent events, the way OpenAI does: `data: {chunk}` per chunk
-//! and `data: [DONE]` at the end. A stream that fails after it started ends with
-//! `data: {"error": {...}}` and no `[DONE]`, which the `openai` SDKs raise as an `APIError`.
-//! Every stream reaches this point with the upstream's usage (adapters always ask for it); the
-//! usage is kept for the end hook and written to the client only when it set
-//! `stream_options.include_usage`, as OpenAI does.
+//! Streams as server-sent events. The pipeline's chunks go through a surface's
+//! [`StreamEncoder`], which writes them in its own events and ends the stream: with its end events
+//! when the upstream finished and the record was committed, with its error event otherwise —
+//! never silently. Every stream reaches this point with the upstream's usage (adapters always ask
+//! for it); whether a client sees it is the encoder's business. The answer is assembled from the
+//! chunks for the end hook (audit, pricing, the surface's `complete`), and a [`Tee`] copies the
+//! chunks for the cache.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -16,7 +17,9 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use seam_gateway::ClientStream;
 use seam_types::ApiError;
-use seam_types::chat::ChatChunk;
+use seam_types::chat::{ChatChunk, ChatCompletion};
+
+use crate::surface::StreamEncoder;
 
 use crate::metrics;
 
@@ -65,16 +68,15 @@ impl Tee {
     }
 }
 
-struct State {
+struct State<E> {
     stream: ClientStream,
+    encoder: E,
     answer: Assembled,
     on_end: Option<OnEnd>,
-    /// The client set `stream_options.include_usage`.
-    client_usage: bool,
     tee: Option<Tee>,
 }
 
-impl Drop for State {
+impl<E> Drop for State<E> {
     /// A client that goes away mid-stream still leaves a record: the hook runs in the background
     /// with what was sent so far.
     fn drop(&mut self) {
@@ -96,86 +98,110 @@ impl Drop for State {
     }
 }
 
-/// `client_usage`: the client set `stream_options.include_usage`; otherwise usage is kept out of
-/// what it receives (a usage-only chunk is not written at all). `tee`: what the cache keeps of it.
-pub fn response(
+/// The pipeline's stream as the surface's events (`encoder`). `on_end` runs once it ends, before
+/// the encoder's end events; `tee`: what the cache keeps of it (every chunk in the pipeline's
+/// form, usage included, whatever the surface shows).
+pub fn response<E: StreamEncoder>(
     stream: ClientStream,
+    encoder: E,
     on_end: Option<OnEnd>,
-    client_usage: bool,
     tee: Option<Tee>,
 ) -> Response {
     let state = State {
         stream,
+        encoder,
         answer: Assembled::default(),
         on_end,
-        client_usage,
         tee,
     };
     let events = futures_util::stream::unfold(Some(state), |state| async move {
         let mut st = state?;
-        let (bytes, error) = loop {
+        let mut out = Vec::new();
+        let error = loop {
             match st.stream.next().await {
-                Some(Ok(mut chunk)) => {
+                Some(Ok(chunk)) => {
                     if st.on_end.is_some() {
                         st.answer.add(&chunk);
                     }
-                    if !st.client_usage && chunk.usage.take().is_some() && chunk.choices.is_empty()
-                    {
-                        continue;
-                    }
-                    let event = chunk_event(&chunk);
                     if let Some(tee) = &mut st.tee
-                        && !tee.push(&event)
+                        && !tee.push(&chunk_event(&chunk))
                     {
                         st.tee = None;
                     }
-                    return Some((Ok::<_, Infallible>(event), Some(st)));
+                    st.encoder.chunk(&chunk, &mut out);
+                    if out.is_empty() {
+                        continue;
+                    }
+                    return Some((Ok::<_, Infallible>(Bytes::from(out)), Some(st)));
                 }
-                Some(Err(e)) => break (error_event(&e), Some(e)),
-                None => break (Bytes::from_static(DONE), None),
+                Some(Err(e)) => break Some(e),
+                None => break None,
             }
         };
         let clean = error.is_none();
+        let mut failure = error;
         if let Some(f) = st.on_end.take() {
             let end = StreamEnd {
                 answer: std::mem::take(&mut st.answer),
-                error,
+                error: failure.clone(),
                 ended: Instant::now(),
             };
             if let Err(e) = f(end).await
                 && clean
             {
-                return Some((Ok(error_event(&e)), None));
+                failure = Some(e);
             }
         }
-        if clean && let Some(tee) = st.tee.take() {
-            (tee.keep)(tee.events).await;
+        match &failure {
+            Some(e) => {
+                metrics::error(e);
+                st.encoder.error(e, &mut out);
+            }
+            None => {
+                if let Some(tee) = st.tee.take() {
+                    (tee.keep)(tee.events).await;
+                }
+                st.encoder.end(&mut out);
+            }
         }
-        Some((Ok(bytes), None))
+        Some((Ok(Bytes::from(out)), None))
     });
     event_stream(Body::from_stream(events))
 }
 
-const DONE: &[u8] = b"data: [DONE]\n\n";
+/// Stored events (a [`Tee`]'s) sent again through a surface's encoder, ending as a completed
+/// stream.
+pub fn replay<E: StreamEncoder>(events: &[Bytes], mut encoder: E) -> Response {
+    let mut out = Vec::new();
+    for e in events {
+        if let Some(chunk) = parse_event(e) {
+            encoder.chunk(&chunk, &mut out);
+        }
+    }
+    encoder.end(&mut out);
+    event_stream(Body::from(out))
+}
 
-/// Events stored by a [`Tee`], sent again as a stream that ends with `[DONE]`.
-pub fn replay(events: std::sync::Arc<[Bytes]>) -> Response {
-    let done = std::iter::once(Bytes::from_static(DONE));
-    let all = (0..events.len())
-        .map(move |i| events[i].clone())
-        .chain(done)
-        .map(Ok::<_, Infallible>);
-    event_stream(Body::from_stream(futures_util::stream::iter(all)))
+/// A whole completion sent as a completed stream through a surface's encoder.
+pub fn replay_completion<E: StreamEncoder>(c: &ChatCompletion, mut encoder: E) -> Response {
+    let mut out = Vec::new();
+    for chunk in seam_gateway::chunks_of(c) {
+        encoder.chunk(&chunk, &mut out);
+    }
+    encoder.end(&mut out);
+    event_stream(Body::from(out))
+}
+
+fn parse_event(e: &[u8]) -> Option<ChatChunk> {
+    let data = e.strip_prefix(b"data: ").unwrap_or(e);
+    serde_json::from_slice::<ChatChunk>(data).ok()
 }
 
 /// Stored events put back together, for the audit record of a replay.
 pub fn assemble(events: &[Bytes]) -> Assembled {
     let mut answer = Assembled::default();
-    for e in events {
-        let data = e.strip_prefix(b"data: ").unwrap_or(e);
-        if let Ok(chunk) = serde_json::from_slice::<ChatChunk>(data) {
-            answer.add(&chunk);
-        }
+    for chunk in events.iter().filter_map(|e| parse_event(e)) {
+        answer.add(&chunk);
     }
     answer
 }
@@ -193,22 +219,14 @@ fn event_stream(body: Body) -> Response {
     resp
 }
 
-fn chunk_event(chunk: &ChatChunk) -> Bytes {
+/// `data: {chunk}\n\n`, as chat completions stream it.
+pub fn chunk_event(chunk: &ChatChunk) -> Bytes {
     let mut buf = Vec::with_capacity(256);
     buf.extend_from_slice(b"data: ");
     if serde_json::to_writer(&mut buf, chunk).is_err() {
         // Unreachable for these types (string keys, no custom serializers); still never panic.
         return Bytes::from_static(b": unserializable chunk skipped\n\n");
     }
-    buf.extend_from_slice(b"\n\n");
-    Bytes::from(buf)
-}
-
-fn error_event(e: &ApiError) -> Bytes {
-    metrics::error(e);
-    let mut buf = Vec::with_capacity(256);
-    buf.extend_from_slice(b"data: ");
-    let _ = serde_json::to_writer(&mut buf, &e.body());
     buf.extend_from_slice(b"\n\n");
     Bytes::from(buf)
 }
@@ -278,6 +296,11 @@ impl Assembled {
             }
         }
         out
+    }
+
+    /// The answer as the completion it amounts to; `None` only if that does not read back.
+    pub fn to_completion(&self) -> Option<ChatCompletion> {
+        serde_json::from_value(self.to_json()).ok()
     }
 
     /// The answer as the non-streamed completion it amounts to.

@@ -69,6 +69,7 @@ error_codes! {
     RequestTimeout => ("request_timeout", "invalid_request_error", 408, "The request body did not arrive whole within `server.body_timeout_ms` of its head; the connection is closed."),
     MalformedRequest => ("malformed_request", "invalid_request_error", 400, "The request line or a header is not valid HTTP/1.1; the connection is closed."),
     HeadersTooLarge => ("headers_too_large", "invalid_request_error", 431, "The request line and headers are larger than `server.max_header_bytes`, or there are more than 100 headers; the connection is closed."),
+    ClientClosed => ("client_closed", "invalid_request_error", 499, "The client closed the connection before its answer was ready; recorded in the audit trail, never sent."),
     UriTooLong => ("uri_too_long", "invalid_request_error", 414, "The request target is longer than HTTP/1.1 parsing allows (64 KiB); the connection is closed."),
 }
 

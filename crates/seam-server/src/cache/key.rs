@@ -13,7 +13,7 @@ pub type Key = [u8; 32];
 const IGNORED: &[&str] = &["user", "metadata", "store"];
 
 /// Bumped whenever the canonical form changes, so old entries (in Redis) are never misread.
-const VERSION: &[u8] = b"seam-cache-v1\0";
+const VERSION: &[u8] = b"seam-cache-v2\0";
 
 /// The key of `req` asked within `scope` (`key:ID`, `team:NAME`, `org`) of a route whose
 /// answer-relevant config hashes to `fingerprint`.

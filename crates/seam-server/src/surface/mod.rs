@@ -5,6 +5,7 @@
 //! own wire format. It does nothing else: keys, limits, the cache, policy, routing, pricing and
 //! the audit record are the pipeline's, the same for every surface.
 
+pub mod chat;
 pub mod messages;
 
 use std::future::Future;
@@ -58,6 +59,11 @@ pub trait Codec: Send + Sync + Sized + 'static {
     type Encoder: StreamEncoder;
     /// The audit record's `endpoint` and the metrics label: `chat`, `messages`, `responses`.
     const ENDPOINT: &'static str;
+    /// The `endpoint` label of the overhead metric.
+    const METRIC: &'static str = Self::ENDPOINT;
+    /// Whether `unary` writes the completion as it is (chat completions): a cached answer is then
+    /// sent as stored, without being read and written again.
+    const CHAT_FORM: bool = false;
 
     /// Parses and validates the body into the pipeline's request; a bad body is a 400.
     fn decode(

@@ -53,6 +53,8 @@ targets = [{{ provider = "mock", model = "gpt-mock" }}]
 policy = "strict"
 [models.broken]
 targets = [{{ provider = "mock", model = "fault-500" }}]
+[models.slow]
+targets = [{{ provider = "mock", model = "fault-slow-first-byte-5000" }}]
 {extra}
 "#,
         url = mock.openai_base_url(),
@@ -242,6 +244,45 @@ async fn refused_blocked_and_failed_requests_are_recorded_too() {
     let r = record(&s.app, h["x-seam-request-id"].to_str().unwrap()).await;
     assert_eq!(r["status"], 502);
     assert!(!r["attempts"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_before_the_answer_still_leaves_a_record() {
+    let mock = MockUpstream::start().await.unwrap();
+    let s = setup(&mock, "");
+    let req = Request::builder()
+        .method("POST")
+        .uri("/v1/chat/completions")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(chat("slow", "are you there?")))
+        .unwrap();
+    // The client gives up while the upstream is still silent: the handler's future is dropped.
+    let gave_up = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        s.app.clone().oneshot(req),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the slow target answered too soon");
+    let mut found = None;
+    for _ in 0..50 {
+        let (_, _, body) = send(&s.app, "GET", "/admin/audit?limit=1000", &[], None).await;
+        let v: Value = serde_json::from_str(&body).unwrap();
+        found = v["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["status"] == 499)
+            .cloned();
+        if found.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let r = found.expect("no record of the request whose client left");
+    assert_eq!(r["error_code"], "client_closed");
+    assert_eq!(r["endpoint"], "chat");
+    assert_eq!(r["model"], "slow");
+    assert!(!r.to_string().contains("are you there"), "{r}");
 }
 
 #[tokio::test]

@@ -1,0 +1,702 @@
+//! The one request path every model surface runs: body → decode (the surface's codec) → key scope
+//! → placement → exact cache → limits → gateway (input policy, routing, output policy) → pricing →
+//! audit → encode (the codec again), streamed or not.
+//!
+//! A surface ([`crate::surface`]) only translates; everything a request is held to happens here,
+//! the same way for chat completions, Messages and Responses. The audit record is held by the
+//! type: the [`Draft`] a request starts with writes a record when it is dropped unfinished (a
+//! client that went away, an early return), so no path can lose one.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use seam_gateway::usage::Expected;
+use seam_gateway::{Attempt, Failure, Outcome, Placement, Rewritten};
+use seam_types::ApiError;
+use seam_types::chat::{ChatCompletion, ChatRequest};
+
+use crate::audit::{Draft, Finish, Opening};
+use crate::auth::Caller;
+use crate::pricing::{Priced, Prices, Source};
+use crate::surface::{Codec, DecodeCx, Decoded};
+use crate::{
+    ATTEMPTS, POLICY, ROUTE, ROUTE_REASON, RequestId, RequestStart, SharedState, body, cache,
+    metrics, sse,
+};
+
+/// What a surface handler extracts from the request besides its body: when it arrived, its id,
+/// the caller (when keys are configured) and its headers.
+pub struct Cx {
+    pub start: RequestStart,
+    pub rid: RequestId,
+    pub caller: Option<Arc<Caller>>,
+    pub headers: HeaderMap,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Cx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let start = parts
+            .extensions
+            .get::<RequestStart>()
+            .copied()
+            .unwrap_or(RequestStart(std::time::Instant::now()));
+        let rid = parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or(RequestId(HeaderValue::from_static("unknown")));
+        Ok(Cx {
+            start,
+            rid,
+            caller: parts.extensions.get::<Arc<Caller>>().cloned(),
+            headers: std::mem::take(&mut parts.headers),
+        })
+    }
+}
+
+/// One request of surface `C`, from its body to the response.
+pub async fn serve<C: Codec>(st: SharedState, cx: Cx, raw: Body, mut codec: C) -> Response {
+    let live = st.live();
+    let Cx {
+        start,
+        rid,
+        caller,
+        headers,
+    } = cx;
+    let mut draft = st.draft(&live, &rid, start, &headers, C::ENDPOINT, caller.as_deref());
+    let bytes = match body::read(raw, &headers, live.max_body_bytes).await {
+        Ok(b) => b,
+        Err(e) => return refused(draft, &e, &|e| codec.error(e)).await,
+    };
+    let decode_cx = DecodeCx {
+        key_id: caller.as_deref().map(|c| c.key_id.as_str()),
+        subject: draft.subject(),
+    };
+    let Decoded {
+        chat: req,
+        user,
+        record,
+    } = match codec.decode(bytes, decode_cx).await {
+        Ok(d) => d,
+        Err(e) => return refused(draft, &e, &|e| codec.error(e)).await,
+    };
+    // The model as a record may keep it: the client's string only after the scanner saw it.
+    draft.request(
+        &live.gateway.model_for_record(&req.model),
+        user.as_deref(),
+        &record,
+    );
+    drop(record);
+    draft.raw_model(&req.model);
+    let is_alias = live.gateway.is_alias(&req.model);
+    if let Some(c) = &caller
+        && let Err(e) = c.check_model(&req.model, is_alias)
+    {
+        return refused(draft, &e, &|e| codec.error(e)).await;
+    }
+    let placement =
+        match crate::placement::effective(&live, &headers, caller.as_deref(), &req.model) {
+            Ok(p) => p,
+            Err(e) => return refused(draft, &e, &|e| codec.error(e)).await,
+        };
+    draft.placement(&placement);
+    let codec = Arc::new(codec);
+    // The placement is part of the key: an answer from one placement never serves another.
+    let plan = live
+        .cache
+        .plan(&req, caller.as_deref(), is_alias, &placement)
+        .filter(|_| codec.cacheable());
+    let mut hit = match &plan {
+        Some(p) => st.cache.get(p).await,
+        None => None,
+    };
+    // Identical misses in flight at once: the first asks upstream, the others wait for its
+    // answer and replay it (or, if it could not be stored, ask themselves).
+    let mut lead = None;
+    if hit.is_none()
+        && let Some(p) = &plan
+    {
+        match st.cache.join(p) {
+            cache::Flight::Lead(l) => lead = Some(l),
+            cache::Flight::Follow(done) => hit = st.cache.follow(p, done).await,
+        }
+    }
+    let scopes = st.limits.scopes(caller.as_deref(), draft.subject());
+    let default_max = st.limits.default_max_tokens();
+    let labels = crate::limits::Labels::new(&live, caller.as_deref(), Some(&req.model));
+    // A hit uses no tokens and costs nothing: it counts against request rates and concurrency
+    // only, so nothing is reserved for it.
+    let admitted = if hit.is_some() {
+        st.limits
+            .admit(request_id(&rid), &scopes, labels, || (0, 0))
+            .await
+    } else {
+        st.limits
+            .admit(request_id(&rid), &scopes, labels, || {
+                crate::limits::chat_estimate(&live, &req, default_max)
+            })
+            .await
+    };
+    let ticket = match admitted {
+        Ok(t) => t,
+        Err(e) => return refused(draft, &e, &|e| codec.error(e)).await,
+    };
+    if let Some(hit) = hit {
+        let resp = from_cache(draft, hit, &codec, req.is_stream()).await;
+        crate::limits::settle(ticket, 0, Some(0.0));
+        return resp;
+    }
+    let key_policy = caller.as_deref().and_then(|c| c.policy.as_deref());
+    let request = Request {
+        st: &st,
+        live: &live,
+        start,
+        rid: &rid,
+        placement: &placement,
+        plan: plan.as_ref(),
+        key_policy,
+    };
+    let mut resp = request.answer(draft, req, codec, ticket, lead).await;
+    if plan.is_some() {
+        // Errors too: the lookup was made and missed.
+        resp.headers_mut()
+            .insert(cache::HEADER, HeaderValue::from_static("miss"));
+    }
+    resp
+}
+
+/// How a surface answers an error (its codec's `error`).
+pub type ErrorShape<'a> = dyn Fn(&ApiError) -> Response + Send + Sync + 'a;
+
+/// What every step after admission needs, passed once.
+struct Request<'a> {
+    st: &'a SharedState,
+    live: &'a crate::Live,
+    start: RequestStart,
+    rid: &'a RequestId,
+    placement: &'a Placement,
+    plan: Option<&'a cache::Plan>,
+    key_policy: Option<&'a str>,
+}
+
+impl Request<'_> {
+    /// The request through the gateway: the answer (stored when `plan` says so) or its error,
+    /// its limits settled with what it used.
+    async fn answer<C: Codec>(
+        &self,
+        draft: Draft,
+        req: ChatRequest,
+        codec: Arc<C>,
+        ticket: seam_limits::Ticket,
+        lead: Option<cache::Lead>,
+    ) -> Response {
+        if !req.is_stream() {
+            let (resp, used) = self.unary(draft, &req, &*codec).await;
+            crate::limits::settle(ticket, used.0, used.1);
+            // Stored (or not storable): the identical requests waiting on this one look again.
+            drop(lead);
+            return resp;
+        }
+        let live = self.live;
+        match live
+            .gateway
+            .chat_stream(&req, self.placement, self.key_policy)
+            .await
+        {
+            Ok(out) => {
+                let ttft = self.start.0.elapsed();
+                // Under sync durability no byte is sent before the stream's opening is committed.
+                let opening = Opening {
+                    route: &out.route,
+                    attempts: &out.attempts,
+                    policy: out.policy.as_ref(),
+                    ttft,
+                };
+                if let Err(e) = draft.open(opening).await {
+                    return unopened(draft, out, ticket, e, &*codec).await;
+                }
+                metrics::overhead(C::METRIC, ttft.saturating_sub(out.upstream));
+                let report = out.policy.as_ref().map(|p| p.header());
+                let end = StreamEnd {
+                    prices: live.prices.clone(),
+                    request_id: request_id(self.rid).to_owned(),
+                    ticket,
+                };
+                // A stream is stored when it ends: the lead rides with the copy until then.
+                let tee = self.plan.and_then(|p| stream_tee(self.st, p, &out, lead));
+                let encoder = codec.encoder();
+                let on_end = on_stream_end(draft, &out, ttft, req, end, codec);
+                let mut resp = sse::response(out.value, encoder, Some(on_end), tee);
+                route_headers(
+                    &mut resp,
+                    Some(&out.route),
+                    &out.attempts,
+                    Some(&out.reason),
+                );
+                policy_header(&mut resp, report.as_deref());
+                resp
+            }
+            Err(f) => {
+                crate::limits::settle(ticket, 0, None);
+                failed(draft, &f, &|e| codec.error(e)).await
+            }
+        }
+    }
+
+    /// A unary answer (or its error), and the tokens and cost it used.
+    async fn unary<C: Codec>(
+        &self,
+        draft: Draft,
+        req: &ChatRequest,
+        codec: &C,
+    ) -> (Response, (u64, Option<f64>)) {
+        let live = self.live;
+        let out = match live
+            .gateway
+            .chat(req, self.placement, self.key_policy)
+            .await
+        {
+            Ok(out) => out,
+            Err(f) => return (failed(draft, &f, &|e| codec.error(e)).await, (0, None)),
+        };
+        let response = draft
+            .keeps_payloads()
+            .then(|| serde_json::to_value(&out.value).ok())
+            .flatten();
+        let usage = out.value.usage.as_ref().map(|u| {
+            let expected = Expected::chat(as_sent(req, out.rewritten.as_ref()));
+            let source = Source::Reported(&expected);
+            live.prices
+                .price(&out.route, u, source, request_id(self.rid))
+        });
+        let cost = usage.as_ref().and_then(|p| p.cost_usd);
+        let tokens = usage
+            .as_ref()
+            .map_or(0, |p| p.prompt_tokens + p.completion_tokens);
+        let done = draft
+            .finish(Finish {
+                status: 200,
+                route: Some(out.route.clone()),
+                attempts: &out.attempts,
+                policy: out.policy.as_ref(),
+                usage,
+                rewritten: out.rewritten.as_ref(),
+                remask: out.remask.as_ref(),
+                response,
+                ..Finish::default()
+            })
+            .await;
+        if let Err(e) = done {
+            return (codec.error(&e), (tokens, cost));
+        }
+        if let Err(e) = codec.complete(&out.value).await {
+            return (codec.error(&e), (tokens, cost));
+        }
+        let resp = match self.plan {
+            Some(plan) => self.answered_and_stored(plan, &out, codec).await,
+            None => answered(&out, self.start, codec),
+        };
+        let mut resp = resp;
+        cost_header(&mut resp, cost);
+        (resp, (tokens, cost))
+    }
+
+    /// A miss answered whole: the completion is stored as the pipeline's JSON (unless the policy
+    /// touched the answer or it is too large) and sent as the surface encodes it.
+    async fn answered_and_stored<C: Codec>(
+        &self,
+        plan: &cache::Plan,
+        out: &Outcome<ChatCompletion>,
+        codec: &C,
+    ) -> Response {
+        let Ok(body) = serde_json::to_vec(&out.value) else {
+            return answered(out, self.start, codec);
+        };
+        let body = bytes::Bytes::from(body);
+        if cache::cacheable(out.remask.as_ref(), &out.output_seen) {
+            let stored = cache::Stored {
+                route: out.route.as_str().into(),
+                answer: cache::Answer::Unary(body.clone()),
+            };
+            self.st.cache.put(plan, stored).await;
+        }
+        if C::CHAT_FORM {
+            return with_route(json_bytes(body), out, self.start, C::METRIC);
+        }
+        answered(out, self.start, codec)
+    }
+}
+
+/// A stream whose opening could not be committed: the upstream is left (its stream dropped), the
+/// record of the request is attempted all the same, and the client gets `503 audit_unavailable`
+/// before any byte of the answer.
+async fn unopened<C: Codec>(
+    draft: Draft,
+    out: Outcome<seam_gateway::ClientStream>,
+    ticket: seam_limits::Ticket,
+    e: ApiError,
+    codec: &C,
+) -> Response {
+    let Outcome {
+        value,
+        route,
+        attempts,
+        policy,
+        rewritten,
+        ..
+    } = out;
+    drop(value);
+    crate::limits::settle(ticket, 0, None);
+    let _ = draft
+        .finish(Finish {
+            status: e.status,
+            error_code: Some(e.code.to_string()),
+            route: Some(route),
+            attempts: &attempts,
+            policy: policy.as_ref(),
+            rewritten: rewritten.as_ref(),
+            ..Finish::default()
+        })
+        .await;
+    codec.error(&e)
+}
+
+/// The request as it went upstream: the policy's rewrite, else the client's.
+fn as_sent<'a>(req: &'a ChatRequest, rewritten: Option<&'a Rewritten>) -> &'a ChatRequest {
+    match rewritten {
+        Some(Rewritten::Chat(r)) => r,
+        _ => req,
+    }
+}
+
+pub(crate) fn request_id(rid: &RequestId) -> &str {
+    rid.0.to_str().unwrap_or("unknown")
+}
+
+/// The usage of a stream: the upstream's, checked; else Seam's own count of the request as sent
+/// and the text streamed (tokenizers are CPU work, so off the async runtime).
+async fn stream_usage(
+    prices: &Prices,
+    route: &str,
+    sent: &ChatRequest,
+    answer: &sse::Assembled,
+    request_id: &str,
+) -> Option<Priced> {
+    if let Some(u) = &answer.usage {
+        let expected = Expected::chat(sent);
+        return Some(prices.price(route, u, Source::Reported(&expected), request_id));
+    }
+    let model = route.split_once('/').map_or(route, |(_, m)| m).to_owned();
+    let (sent, text) = (sent.clone(), answer.text());
+    let counted = tokio::task::spawn_blocking(move || {
+        seam_gateway::usage::estimate_stream(&sent, &model, &text)
+    })
+    .await
+    .ok()?;
+    Some(prices.price(route, &counted, Source::Estimated, request_id))
+}
+
+/// A hit: the stored answer encoded for this surface, with its record (status 200, no attempts,
+/// cost 0, marked as a hit) committed first. No tokenizer, policy or router runs; the caller
+/// settles its limits with zero tokens and zero cost. A stored stream answers a unary request
+/// whole, and a stored completion a stream in chunks.
+async fn from_cache<C: Codec>(
+    draft: Draft,
+    hit: cache::Stored,
+    codec: &Arc<C>,
+    stream: bool,
+) -> Response {
+    let completion = match &hit.answer {
+        cache::Answer::Unary(body) => serde_json::from_slice::<ChatCompletion>(body).ok(),
+        cache::Answer::Stream(events) => sse::assemble(events).to_completion(),
+    };
+    let Some(completion) = completion else {
+        return codec.error(&ApiError::new(
+            seam_types::ErrorCode::Internal,
+            "Seam could not read a cached answer",
+        ));
+    };
+    let response = draft
+        .keeps_payloads()
+        .then(|| serde_json::to_value(&completion).ok())
+        .flatten();
+    let done = draft
+        .finish(Finish {
+            status: 200,
+            route: Some(hit.route.to_string()),
+            usage: Some(Priced {
+                prompt_tokens: 0,
+                completion_tokens: 0,
+                cost_usd: Some(0.0),
+                estimated: false,
+                anomalies: Vec::new(),
+            }),
+            response,
+            cache_hit: true,
+            ..Finish::default()
+        })
+        .await;
+    if let Err(e) = done {
+        return codec.error(&e);
+    }
+    if let Err(e) = codec.complete(&completion).await {
+        return codec.error(&e);
+    }
+    let mut resp = match (hit.answer, stream) {
+        (cache::Answer::Unary(body), false) if C::CHAT_FORM => json_bytes(body),
+        (cache::Answer::Stream(events), true) => sse::replay(&events, codec.encoder()),
+        (_, true) => sse::replay_completion(&completion, codec.encoder()),
+        (_, false) => match codec.unary(&completion) {
+            Ok(body) => json_bytes(body.into()),
+            Err(e) => return codec.error(&e),
+        },
+    };
+    route_headers(&mut resp, Some(&hit.route), &[], None);
+    cost_header(&mut resp, Some(0.0));
+    resp.headers_mut()
+        .insert(cache::HEADER, HeaderValue::from_static("hit"));
+    resp
+}
+
+/// For a streamed miss: a copy of what the pipeline streamed (every chunk, usage included),
+/// stored once the stream has ended cleanly, if the policy left it alone.
+fn stream_tee(
+    st: &SharedState,
+    plan: &cache::Plan,
+    out: &Outcome<seam_gateway::ClientStream>,
+    lead: Option<cache::Lead>,
+) -> Option<sse::Tee> {
+    if out.remask.is_some() {
+        return None;
+    }
+    let (st, plan) = (Arc::clone(st), plan.clone());
+    let route: Arc<str> = out.route.as_str().into();
+    let seen = out.output_seen.clone();
+    Some(sse::Tee::new(
+        st.cache.max_entry_bytes(),
+        Box::new(move |events| {
+            Box::pin(async move {
+                if cache::cacheable(None, &seen) {
+                    let stored = cache::Stored {
+                        route,
+                        answer: cache::Answer::Stream(events.into()),
+                    };
+                    st.cache.put(&plan, stored).await;
+                }
+                drop(lead);
+            })
+        }),
+    ))
+}
+
+/// What a stream's end settles besides its record.
+struct StreamEnd {
+    prices: Prices,
+    request_id: String,
+    ticket: seam_limits::Ticket,
+}
+
+/// The hook that accounts for a stream — its limits settled with the usage reported or counted —
+/// writes its record and lets the surface complete when it ends (before the surface's end
+/// events).
+fn on_stream_end<C: Codec>(
+    draft: Draft,
+    out: &Outcome<seam_gateway::ClientStream>,
+    ttft: std::time::Duration,
+    req: ChatRequest,
+    StreamEnd {
+        prices,
+        request_id,
+        ticket,
+    }: StreamEnd,
+    codec: Arc<C>,
+) -> sse::OnEnd {
+    let route = out.route.clone();
+    let attempts = out.attempts.clone();
+    let policy = out.policy.clone();
+    let rewritten = out.rewritten.clone();
+    let remask = out.remask.clone();
+    Box::new(move |end: sse::StreamEnd| {
+        Box::pin(async move {
+            let response = draft.keeps_payloads().then(|| end.answer.to_json());
+            let sent = as_sent(&req, rewritten.as_ref());
+            let usage = stream_usage(&prices, &route, sent, &end.answer, &request_id).await;
+            match &usage {
+                Some(p) => {
+                    crate::limits::settle(ticket, p.prompt_tokens + p.completion_tokens, p.cost_usd)
+                }
+                None => {
+                    let r = ticket.reserved();
+                    ticket.settle_soon(r);
+                }
+            }
+            let failed = end.error.is_some();
+            draft
+                .finish(Finish {
+                    status: 200,
+                    error_code: end.error.as_ref().map(|e| e.code.to_string()),
+                    route: Some(route),
+                    attempts: &attempts,
+                    policy: policy.as_ref(),
+                    usage,
+                    ttft: Some(ttft),
+                    rewritten: rewritten.as_ref(),
+                    remask: remask.as_ref(),
+                    response,
+                    ended: Some(end.ended),
+                    cache_hit: false,
+                })
+                .await?;
+            if failed {
+                return Ok(());
+            }
+            match end.answer.to_completion() {
+                Some(c) => codec.complete(&c).await,
+                None => Ok(()),
+            }
+        })
+    })
+}
+
+/// A request refused before the gateway saw it (bad body, scope, limits): its record, then the
+/// error in the surface's shape.
+pub async fn refused(draft: Draft, e: &ApiError, shape: &ErrorShape<'_>) -> Response {
+    let done = draft
+        .finish(Finish {
+            status: e.status,
+            error_code: Some(e.code.to_string()),
+            ..Finish::default()
+        })
+        .await;
+    match done {
+        Ok(()) => shape(e),
+        Err(audit) => shape(&audit),
+    }
+}
+
+/// A request the gateway could not answer: its record, then the error.
+pub async fn failed(draft: Draft, f: &Failure, shape: &ErrorShape<'_>) -> Response {
+    let done = draft
+        .finish(Finish {
+            status: f.error.status,
+            error_code: Some(f.error.code.to_string()),
+            attempts: &f.attempts,
+            policy: f.policy.as_ref(),
+            // What the vendor got, though it did not answer: the policy's rewrite, if any.
+            rewritten: f.rewritten.as_ref(),
+            ..Finish::default()
+        })
+        .await;
+    match done {
+        Ok(()) => {
+            let mut resp = shape(&f.error);
+            route_headers(&mut resp, None, &f.attempts, f.reason.as_deref());
+            resp
+        }
+        Err(audit) => shape(&audit),
+    }
+}
+
+/// A unary answer as the surface encodes it, with its route headers and overhead recorded.
+fn answered<C: Codec>(out: &Outcome<ChatCompletion>, start: RequestStart, codec: &C) -> Response {
+    match codec.unary(&out.value) {
+        Ok(body) => with_route(json_bytes(body.into()), out, start, C::METRIC),
+        Err(e) => codec.error(&e),
+    }
+}
+
+/// Route and policy headers on an answer's response, and the overhead recorded.
+pub(crate) fn with_route<T>(
+    mut resp: Response,
+    out: &Outcome<T>,
+    start: RequestStart,
+    endpoint: &'static str,
+) -> Response {
+    metrics::overhead(endpoint, start.0.elapsed().saturating_sub(out.upstream));
+    route_headers(
+        &mut resp,
+        Some(&out.route),
+        &out.attempts,
+        Some(&out.reason),
+    );
+    policy_header(
+        &mut resp,
+        out.policy.as_ref().map(|p| p.header()).as_deref(),
+    );
+    resp
+}
+
+/// `x-seam-cost-usd`, when the target has a price.
+pub fn cost_header(resp: &mut Response, cost: Option<f64>) {
+    if let Some(v) = cost.and_then(|c| HeaderValue::from_str(&format!("{c:.8}")).ok()) {
+        resp.headers_mut().insert(crate::pricing::COST, v);
+    }
+}
+
+pub fn policy_header(resp: &mut Response, report: Option<&str>) {
+    if let Some(v) = report.and_then(|r| HeaderValue::from_str(&header_text(r)).ok()) {
+        resp.headers_mut().insert(POLICY, v);
+    }
+}
+
+/// `value` as a JSON response.
+pub fn json_response<T: serde::Serialize>(value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => json_bytes(bytes.into()),
+        Err(e) => {
+            tracing::error!(error = %e, "could not serialize a response");
+            crate::error::error_response(&ApiError::new(
+                seam_types::ErrorCode::Internal,
+                "Seam could not serialize the response",
+            ))
+        }
+    }
+}
+
+/// A JSON body already serialised.
+pub(crate) fn json_bytes(body: bytes::Bytes) -> Response {
+    let mut resp = body.into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// `x-seam-route`, `x-seam-attempts` and `x-seam-route-reason`.
+pub fn route_headers(
+    resp: &mut Response,
+    route: Option<&str>,
+    attempts: &[Attempt],
+    reason: Option<&str>,
+) {
+    let h = resp.headers_mut();
+    if let Some(route) = route.and_then(|r| HeaderValue::from_str(&header_text(r)).ok()) {
+        h.insert(ROUTE, route);
+    }
+    h.insert(ATTEMPTS, HeaderValue::from(attempts.len()));
+    if let Some(reason) = reason.and_then(|r| HeaderValue::from_str(&header_text(r)).ok()) {
+        h.insert(ROUTE_REASON, reason);
+    }
+}
+
+/// Header values must be visible ASCII; model names from configs may not be. Long reasons (many
+/// attempts) are cut so a header never grows without bound.
+fn header_text(s: &str) -> String {
+    s.chars()
+        .take(512)
+        .map(|c| {
+            if c == ' ' || c.is_ascii_graphic() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
