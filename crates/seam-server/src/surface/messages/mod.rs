@@ -12,7 +12,6 @@ mod tests;
 
 use std::sync::Arc;
 
-use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -23,10 +22,16 @@ use seam_types::chat::ChatCompletion;
 use serde_json::value::RawValue;
 
 use crate::auth::Caller;
+use crate::pipeline::{Cx, serve};
 use crate::surface::{Codec, DecodeCx, Decoded};
-use crate::{SharedState, body};
+use crate::{SharedState, body, metrics};
 
 pub use convert::error_body;
+
+/// `POST /v1/messages`.
+pub async fn handle(State(st): State<SharedState>, cx: Cx, raw: Body) -> Response {
+    serve(st, cx, raw, Messages::new()).await
+}
 
 /// The Messages codec; made per request, it keeps the client's `model` for the answer.
 #[derive(Default)]
@@ -46,6 +51,7 @@ impl Codec for Messages {
     type Record = Box<RawValue>;
     type Encoder = stream::Encoder;
     const ENDPOINT: &'static str = "messages";
+    const METRIC: &'static str = metrics::MESSAGES;
 
     async fn decode(
         &mut self,
@@ -96,7 +102,7 @@ fn raw_json(raw: &Bytes) -> Result<Box<RawValue>, ApiError> {
 /// An error as Anthropic sends it: `{"type": "error", "error": {"type", "message"}}`, its status
 /// from [`error_body`], `retry-after` kept.
 pub fn error_response(e: &ApiError) -> Response {
-    crate::metrics::error(e);
+    metrics::error(e);
     let (status, body) = error_body(e);
     let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -115,13 +121,8 @@ pub fn error_response(e: &ApiError) -> Response {
 /// `POST /v1/messages/count_tokens`: `{"input_tokens": N}` for the translated request, counted
 /// with the tokenizer of the route's first target (the byte estimate where Seam has none), after
 /// the key's model check. No upstream is called, nothing is audited or limited.
-pub async fn count_tokens(
-    State(st): State<SharedState>,
-    caller: Option<Extension<Arc<Caller>>>,
-    headers: HeaderMap,
-    raw: Body,
-) -> Response {
-    match count(&st, caller.map(|Extension(c)| c), &headers, raw).await {
+pub async fn count_tokens(State(st): State<SharedState>, cx: Cx, raw: Body) -> Response {
+    match count(&st, cx.caller, &cx.headers, raw).await {
         Ok(n) => {
             let body = serde_json::json!({ "input_tokens": n }).to_string();
             let mut resp = (StatusCode::OK, body).into_response();
