@@ -245,3 +245,14 @@ def test_a_stream_cut_upstream_raises_and_is_audited(claude, seam_url):
     [record] = [r for r in audit(seam_url, subject=subject) if r["id"] == rid]
     assert record["error_code"] == "stream_interrupted"
     assert record["endpoint"] == "messages"
+
+
+def test_metadata_user_id_is_the_records_subject(claude, seam_url):
+    subject = "subj-" + "".join(random.choices(string.ascii_lowercase, k=12))
+    raw = claude.messages.with_raw_response.create(
+        model="msg-gpt", max_tokens=64, messages=user("hello"), metadata={"user_id": subject}
+    )
+    rid = raw.headers["x-seam-request-id"]
+    [record] = [r for r in audit(seam_url, subject=subject) if r["id"] == rid]
+    assert record["status"] == 200
+    assert record["endpoint"] == "messages"

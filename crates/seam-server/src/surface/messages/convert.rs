@@ -381,6 +381,12 @@ fn user_turn(i: usize, c: &TextOrBlocks, out: &mut Vec<Message>) -> Result<(), A
         }
         TextOrBlocks::Blocks(b) => b,
     };
+    if blocks.is_empty() {
+        return Err(invalid(
+            format!("messages[{i}].content"),
+            "must not be empty",
+        ));
+    }
     let mut parts = Vec::new();
     for (j, b) in blocks.iter().enumerate() {
         let at = format!("messages[{i}].content[{j}]");

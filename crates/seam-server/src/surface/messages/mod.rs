@@ -61,6 +61,8 @@ impl Codec for Messages {
         let req: convert::MessagesRequest = body::json(&raw)?;
         convert::validate(&req)?;
         let chat = convert::to_chat(&req)?;
+        // What the pipeline requires of any chat request (a translation bug, never the client's).
+        chat.validate().map_err(body::invalid)?;
         self.model = req.model;
         Ok(Decoded {
             user: chat.user.clone(),

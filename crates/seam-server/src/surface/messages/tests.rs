@@ -234,6 +234,10 @@ fn bad_requests_name_the_field() {
             with_messages(json!([{"role": "user", "content": [{"type": "text"}]}])),
             "messages[0].content[0].text",
         ),
+        (
+            with_messages(json!([{"role": "user", "content": []}])),
+            "messages[0].content",
+        ),
     ];
     for (body, param) in cases {
         let e = decode(body.clone()).expect_err(&body.to_string());
