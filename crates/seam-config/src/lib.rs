@@ -33,7 +33,10 @@ pub use policy::{
 };
 pub use pricing::Price;
 pub use raw::RawConfig;
-pub use routing::{BreakerSettings, ModelConfig, RoutingConfig, Strategy, TargetConfig};
+pub use routing::{
+    BreakerSettings, MODEL_PLACEHOLDER, ModelConfig, RoutingConfig, Strategy, TargetConfig,
+    glob_matches, glob_rank, is_glob,
+};
 pub use server::ServerConfig;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8700";
