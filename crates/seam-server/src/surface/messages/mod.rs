@@ -148,8 +148,10 @@ async fn count(
     let bytes = body::read(raw, headers, live.max_body_bytes).await?;
     let req: convert::CountTokensRequest = body::json(&bytes)?;
     let chat = convert::count_to_chat(&req)?;
+    // The key's scope goes by the alias serving the model (a glob's included), as the pipeline's.
     if let Some(c) = &caller {
-        c.check_model(&req.model, live.gateway.is_alias(&req.model))?;
+        let alias = live.gateway.alias_of(&req.model);
+        c.check_model(alias.unwrap_or(&req.model), alias.is_some())?;
     }
     let route = live.gateway.resolve(&req.model)?;
     let model = route
