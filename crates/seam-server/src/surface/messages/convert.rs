@@ -277,6 +277,7 @@ fn base_chat(
         n: None,
         user: None,
         extra,
+        native: None,
     })
 }
 

@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use seam_types::ApiError;
 use seam_types::chat::ChatCompletion;
+use seam_types::chat::{Native, Wire};
 use serde_json::value::RawValue;
 
 use crate::auth::Caller;
@@ -56,13 +57,14 @@ impl Codec for Messages {
     async fn decode(
         &mut self,
         raw: Bytes,
-        _cx: DecodeCx<'_>,
+        cx: DecodeCx<'_>,
     ) -> Result<Decoded<Self::Record>, ApiError> {
         let req: convert::MessagesRequest = body::json(&raw)?;
         convert::validate(&req)?;
-        let chat = convert::to_chat(&req)?;
+        let mut chat = convert::to_chat(&req)?;
         // What the pipeline requires of any chat request (a translation bug, never the client's).
         chat.validate().map_err(body::invalid)?;
+        chat.native = native(&raw, cx.headers);
         self.model = req.model;
         Ok(Decoded {
             user: chat.user.clone(),
@@ -87,6 +89,23 @@ impl Codec for Messages {
     fn encoder(&self) -> Self::Encoder {
         stream::Encoder::new(self.model.clone())
     }
+}
+
+/// The client's body as an Anthropic target takes it, with its `anthropic-beta` headers: sent as
+/// it is (after the policy) when the route picks an Anthropic target.
+fn native(raw: &Bytes, headers: &axum::http::HeaderMap) -> Option<Native> {
+    let body = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(raw).ok()?;
+    let headers = headers
+        .get_all("anthropic-beta")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| ("anthropic-beta".to_owned(), v.to_owned()))
+        .collect();
+    Some(Native {
+        wire: Wire::AnthropicMessages,
+        body: std::sync::Arc::new(body),
+        headers,
+    })
 }
 
 /// A body already parsed as JSON, kept as its text for the audit record.
