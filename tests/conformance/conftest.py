@@ -200,6 +200,12 @@ output_schema = {{ type = "object", required = ["name"], properties = {{ name = 
 
 [models.placed]
 targets = [{{ provider = "mockanth", model = "claude-mock" }}, {{ provider = "mock", model = "gpt-mock" }}]
+
+# --- responses surface --- (test_responses.py)
+
+[models.guarded-gemini]
+targets = [{{ provider = "mockgem", model = "gemini-mock" }}]
+policy = "mask-pii"
 """
 
 

@@ -155,16 +155,23 @@ fn run_inner(config: Option<&Path>, command: Command) -> anyhow::Result<ExitCode
             let r = log
                 .erase_subject(&subject)
                 .map_err(|e| anyhow::anyhow!("erase failed: {e}"))?;
-            // Nothing else holds subject data yet (no caches); when something does, it reports here.
+            // Stored Responses API conversations are the other subject data the store holds;
+            // they are deleted in the same transaction (a running server's in-memory ones,
+            // kept only without a master key, are not reachable from here).
             println!(
-                "erased: {} records' payloads made unreadable (key destroyed: {}); tombstone at seq {}",
+                "erased: {} records' payloads made unreadable (key destroyed: {}); tombstone at seq {}{}",
                 r.records,
                 if r.key_destroyed {
                     "yes"
                 } else {
                     "no key existed"
                 },
-                r.tombstone_seq
+                r.tombstone_seq,
+                if r.responses > 0 {
+                    format!("; {} stored responses deleted", r.responses)
+                } else {
+                    String::new()
+                }
             );
             // The key is out of the tables either way; say so when a copy may remain on disk.
             if let Some(why) = &r.scrub {
@@ -180,9 +187,14 @@ fn run_inner(config: Option<&Path>, command: Command) -> anyhow::Result<ExitCode
                 .purge(seam_server::audit::now_ms())
                 .map_err(|e| anyhow::anyhow!("purge failed: {e}"))?;
             println!(
-                "purged: {} payloads, {} records{}",
+                "purged: {} payloads, {} records{}{}",
                 r.payloads_purged,
                 r.records_deleted,
+                if r.responses_deleted > 0 {
+                    format!(", {} expired stored responses", r.responses_deleted)
+                } else {
+                    String::new()
+                },
                 r.anchor_seq
                     .map(|s| format!("; the chain now starts at seq {s}"))
                     .unwrap_or_default()

@@ -414,6 +414,12 @@ async fn run(cfg: Config, listen: SocketAddr, source: Option<PathBuf>) -> anyhow
         max_connections = limits.max_connections,
         "seam listening on http://{bound}"
     );
+    if state.conversations.as_ref().is_some_and(|c| c.in_memory()) {
+        tracing::warn!(
+            max_entries = cfg.responses.max_memory_entries,
+            "responses: no [audit] master_key, so conversation state is kept in process memory only (bounded, lost on restart)"
+        );
+    }
     reload_on_sighup(state.clone());
     if let Some(auditor) = state.auditor.clone() {
         purge_periodically(auditor, cfg.audit.purge_interval);

@@ -420,6 +420,50 @@ fn verify_export_show_erase_and_purge_a_served_log() {
 }
 
 /// Edits made to the database behind Seam's back are named by `seq` on one stderr line, exit 3.
+/// `seam audit erase` deletes the subject's stored Responses API conversations and says how
+/// many; `seam audit purge` drops expired ones.
+#[test]
+fn erase_and_purge_reach_stored_responses() {
+    let env = Env::new("responses", "");
+    let mut store = seam_store::ResponseStore::open(&seam_store::StoreConfig {
+        backend: seam_store::BackendConfig::Sqlite { path: env.db() },
+        master_key: Some(std::array::from_fn(|i| i as u8)),
+        retention: Vec::new(),
+    })
+    .unwrap();
+    let now = now_ms() / 1000;
+    for (id, subject, expires) in [
+        ("resp_1", Some("carol"), now + 3600),
+        ("resp_2", Some("carol"), now + 3600),
+        ("resp_3", None, now + 3600),
+        ("resp_4", None, now - 1),
+    ] {
+        let r = seam_store::StoredResponse {
+            id: id.to_owned(),
+            key_id: None,
+            subject: subject.map(str::to_owned),
+            created_at: now - 10,
+            input_items: vec![json!({"id": "msg_1", "content": "hi"})],
+            response: json!({"id": id, "object": "response"}),
+        };
+        store.put(&r, expires).unwrap();
+    }
+    drop(store);
+    let out = env.audit(&["erase", "--subject", "carol"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.trim_end().ends_with("; 2 stored responses deleted"),
+        "{said}"
+    );
+    let out = env.audit(&["purge"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "purged: 0 payloads, 0 records, 1 expired stored responses"
+    );
+}
+
 #[test]
 fn verify_names_the_first_tampered_record() {
     let env = Env::new("tamper", "");

@@ -14,6 +14,7 @@ pub mod placement;
 pub mod policy;
 pub mod pricing;
 mod raw;
+pub mod responses;
 mod routing;
 mod server;
 
@@ -33,7 +34,11 @@ pub use policy::{
 };
 pub use pricing::Price;
 pub use raw::RawConfig;
-pub use routing::{BreakerSettings, ModelConfig, RoutingConfig, Strategy, TargetConfig};
+pub use responses::ResponsesConfig;
+pub use routing::{
+    BreakerSettings, MODEL_PLACEHOLDER, ModelConfig, RoutingConfig, Strategy, TargetConfig,
+    glob_matches, glob_rank, is_glob,
+};
 pub use server::ServerConfig;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8700";
@@ -64,6 +69,8 @@ pub struct Config {
     pub usage: pricing::UsageConfig,
     /// `[cache]`: bounds of the exact response cache (rules are per alias and per key).
     pub cache: CacheConfig,
+    /// `[responses]`: conversation state for the Responses API.
+    pub responses: ResponsesConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -391,6 +398,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
     let limits = limits::limits(raw.limits, &mut errors);
     let usage = pricing::usage(raw.usage, &mut errors);
     let cache = cache::cache(raw.cache, &mut errors);
+    let responses = responses::responses(raw.responses, &mut errors);
     let mut declared_keys = Vec::new();
     let mut hashes = std::collections::HashSet::new();
     for (name, k) in raw.keys {
@@ -433,6 +441,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             limits,
             usage,
             cache,
+            responses,
         })
     } else {
         Err(errors)

@@ -33,6 +33,8 @@ pub struct RawConfig {
     pub usage: crate::pricing::RawUsage,
     #[serde(default)]
     pub cache: crate::cache::RawCache,
+    #[serde(default)]
+    pub responses: crate::responses::RawResponses,
 }
 
 #[derive(Debug, Default, Deserialize)]

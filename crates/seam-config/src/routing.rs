@@ -87,9 +87,64 @@ pub struct ModelConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetConfig {
     pub provider: String,
+    /// The upstream model; every [`MODEL_PLACEHOLDER`] in it stands for the name the client sent.
     pub model: String,
     pub weight: u32,
     pub cost_rank: u32,
+}
+
+/// In a target's `model`, the model name the client sent (`model = "{model}"`,
+/// `model = "anthropic.{model}"`), so one glob alias serves every name it matches.
+pub const MODEL_PLACEHOLDER: &str = "{model}";
+
+impl TargetConfig {
+    /// Whether `model` names the client's model, so the upstream model differs per request.
+    pub fn is_templated(&self) -> bool {
+        self.model.contains(MODEL_PLACEHOLDER)
+    }
+
+    /// The upstream model for a request that asked for `requested`.
+    pub fn model_for(&self, requested: &str) -> std::borrow::Cow<'_, str> {
+        if self.is_templated() {
+            std::borrow::Cow::Owned(self.model.replace(MODEL_PLACEHOLDER, requested))
+        } else {
+            std::borrow::Cow::Borrowed(&self.model)
+        }
+    }
+}
+
+/// Whether an alias name is a glob: it contains `*`, which matches any run of characters
+/// (none included). `"*"` alone matches every name.
+pub fn is_glob(alias: &str) -> bool {
+    alias.contains('*')
+}
+
+/// Whether `name` matches the glob `pattern`, where `*` is the only special character.
+pub fn glob_matches(pattern: &str, name: &str) -> bool {
+    let Some((head, rest)) = pattern.split_once('*') else {
+        return pattern == name;
+    };
+    let (middle, tail) = rest.rsplit_once('*').unwrap_or(("", rest));
+    if name.len() < head.len() + tail.len() || !name.starts_with(head) || !name.ends_with(tail) {
+        return false;
+    }
+    // The fixed ends are matched; the middle parts, in order, leftmost first (with `*` only,
+    // the leftmost match of each part never loses a match a later one would find).
+    let mut hay = &name[head.len()..name.len() - tail.len()];
+    for part in middle.split('*').filter(|p| !p.is_empty()) {
+        match hay.find(part) {
+            Some(i) => hay = &hay[i + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// How specific a glob is, most specific first: more literal (non-`*`) characters, then fewer
+/// `*`. Globs that tie are taken in alias name order.
+pub fn glob_rank(pattern: &str) -> (std::cmp::Reverse<usize>, usize) {
+    let stars = pattern.matches('*').count();
+    (std::cmp::Reverse(pattern.chars().count() - stars), stars)
 }
 
 fn positive_ms(
@@ -232,6 +287,12 @@ pub(crate) fn model(
     if alias.is_empty() {
         errors.push(ConfigError::new(path.clone(), "alias must not be empty"));
     }
+    if alias.contains(['?', '[']) {
+        errors.push(ConfigError::new(
+            path.clone(),
+            "`?` and `[` are reserved in alias names; the only wildcard is `*` (any run of characters)",
+        ));
+    }
     let strategy_name = m.strategy.as_deref().unwrap_or("fallback");
     let strategy = Strategy::parse(strategy_name).unwrap_or_else(|| {
         errors.push(ConfigError::new(
@@ -260,6 +321,12 @@ pub(crate) fn model(
             errors.push(ConfigError::new(
                 format!("{tpath}.provider"),
                 format!("no provider named \"{provider}\" in [providers]"),
+            ));
+        }
+        if model.replace(MODEL_PLACEHOLDER, "").contains(['{', '}']) {
+            errors.push(ConfigError::new(
+                format!("{tpath}.model"),
+                "the only placeholder is {model} (the model name the client sent)",
             ));
         }
         if strategy == Strategy::Cost && t.cost_rank.is_none() {

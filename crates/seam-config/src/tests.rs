@@ -669,3 +669,86 @@ fn server_connection_limits_default_safely_and_are_checked() {
         ["server.max_header_bytes: must be between 1024 and 262144"]
     );
 }
+
+#[test]
+fn glob_aliases_and_model_placeholders_are_accepted() {
+    let cfg = check(
+        r#"
+[providers.anthropic]
+kind = "anthropic"
+api_key = "env:OPENAI_API_KEY"
+[models."claude-*"]
+targets = [{ provider = "anthropic", model = "{model}" }]
+[models."*"]
+targets = [{ provider = "anthropic", model = "us.anthropic.{model}-v1:0" }]
+[models.claude-pinned]
+targets = [{ provider = "anthropic", model = "{model}" }]
+"#,
+    )
+    .unwrap();
+    assert!(is_glob("claude-*") && is_glob("*") && !is_glob("claude-pinned"));
+    let t = &cfg.models["claude-*"].targets[0];
+    assert!(t.is_templated());
+    assert_eq!(t.model_for("claude-sonnet-4-5"), "claude-sonnet-4-5");
+    let t = &cfg.models["*"].targets[0];
+    assert_eq!(t.model_for("claude-x"), "us.anthropic.claude-x-v1:0");
+    let t = &cfg.models["claude-pinned"].targets[0];
+    assert_eq!(t.model_for("claude-pinned"), "claude-pinned");
+}
+
+#[test]
+fn reserved_glob_characters_and_unknown_placeholders_are_named_by_path() {
+    let e = errors(
+        r#"
+[providers.e]
+kind = "echo"
+[models."claude-?"]
+targets = [{ provider = "e", model = "m" }]
+[models."gpt-[45]"]
+targets = [{ provider = "e", model = "m" }]
+[models."o*"]
+targets = [{ provider = "e", model = "{name}" }, { provider = "e", model = "{model}}" }]
+"#,
+    );
+    let reserved =
+        "`?` and `[` are reserved in alias names; the only wildcard is `*` (any run of characters)";
+    let placeholder = "the only placeholder is {model} (the model name the client sent)";
+    assert_eq!(
+        e,
+        [
+            format!("models.claude-?: {reserved}"),
+            format!("models.gpt-[45]: {reserved}"),
+            format!("models.o*.targets[0].model: {placeholder}"),
+            format!("models.o*.targets[1].model: {placeholder}"),
+        ]
+    );
+}
+
+#[test]
+fn globs_match_with_star_only() {
+    for (pattern, name, expect) in [
+        ("claude-*", "claude-sonnet-4-5-20250929", true),
+        ("claude-*", "claude-", true),
+        ("claude-*", "claude", false),
+        ("*", "", true),
+        ("*", "anything/at all", true),
+        ("*-mini", "gpt-4o-mini", true),
+        ("*-mini", "gpt-4o-mini-2", false),
+        ("a*b*c", "abc", true),
+        ("a*b*c", "aXbYbZc", true),
+        ("a*b*c", "acb", false),
+        ("a*a", "a", false),
+        ("a*a", "aa", true),
+        ("**", "x", true),
+        ("gpt-?", "gpt-4", false),
+        ("gpt-?", "gpt-?", true),
+        ("é*é", "éé", true),
+        ("exact", "exact", true),
+        ("exact", "exactly", false),
+    ] {
+        assert_eq!(glob_matches(pattern, name), expect, "{pattern} {name}");
+    }
+    assert!(glob_rank("claude-haiku-*") < glob_rank("claude-*"));
+    assert!(glob_rank("ab*") < glob_rank("*ab*"));
+    assert!(glob_rank("claude-*") < glob_rank("*"));
+}

@@ -132,19 +132,22 @@ impl Gateway {
             configured_models: cfg
                 .models
                 .values()
-                .flat_map(|m| m.targets.iter())
-                .map(|t| format!("{}/{}", t.provider, t.model))
+                .flat_map(|m| {
+                    m.targets
+                        .iter()
+                        .map(|t| format!("{}/{}", t.provider, t.model_for(&m.alias)))
+                })
                 .collect(),
         })
     }
 
     /// `model` as an audit record may keep it. An alias or a configured `PROVIDER/MODEL` is a
     /// name the config chose, kept as it is. Anything else is the client's string (direct
-    /// addressing, or a name that resolves to nothing) and is kept only after the scanner has
-    /// seen it: every value it finds masked as `[ENTITY]`, control characters as `?`, at most
-    /// [`MAX_RECORDED_MODEL`] characters.
+    /// addressing, a name a glob alias matched, or a name that resolves to nothing) and is kept
+    /// only after the scanner has seen it: every value it finds masked as `[ENTITY]`, control
+    /// characters as `?`, at most [`MAX_RECORDED_MODEL`] characters.
     pub fn model_for_record<'m>(&self, model: &'m str) -> std::borrow::Cow<'m, str> {
-        if self.table.is_alias(model) || self.configured_models.contains(model) {
+        if self.table.is_exact_alias(model) || self.configured_models.contains(model) {
             return std::borrow::Cow::Borrowed(model);
         }
         std::borrow::Cow::Owned(masked_model(model))
@@ -163,17 +166,26 @@ impl Gateway {
         }
     }
 
-    /// The aliases clients may send as `model`, sorted.
+    /// The aliases clients may send as `model`, sorted; a glob alias as its pattern (`claude-*`).
     pub fn aliases(&self) -> Vec<&str> {
         self.table.aliases()
     }
 
-    /// Whether `model` is one of the aliases (else it is direct addressing, or unknown).
+    /// Whether an alias serves `model`, by its name or a glob (else it is direct addressing, or
+    /// unknown). What is keyed by alias name should use [`Gateway::alias_of`].
     pub fn is_alias(&self, model: &str) -> bool {
-        self.table.is_alias(model)
+        self.table.alias_of(model).is_some()
     }
 
-    /// `model` as an alias, or as `PROVIDER/MODEL`.
+    /// The configured alias that serves `model`: `model` itself when it is an alias, else the
+    /// most specific glob alias that matches it (`claude-*` for `claude-sonnet-4-5-20250929`).
+    /// `None` for direct addressing and unknown names. Key scopes, cache rules, audit classes and
+    /// metric labels are keyed by this, never by the client's string.
+    pub fn alias_of(&self, model: &str) -> Option<&str> {
+        self.table.alias_of(model)
+    }
+
+    /// `model` as an alias, a name a glob alias matches, or `PROVIDER/MODEL`.
     pub fn resolve(&self, model: &str) -> Result<Arc<Route>, ApiError> {
         self.table.resolve(model)
     }
@@ -519,5 +531,7 @@ fn answered<T>(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_glob;
 #[cfg(test)]
 mod tests_record;

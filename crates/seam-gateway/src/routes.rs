@@ -1,12 +1,17 @@
-//! From config to routes: providers in a table, aliases as prebuilt routes, direct addressing
-//! (`PROVIDER/MODEL`) as routes built on first use and cached (bounded).
+//! From config to routes: providers in a table, aliases as prebuilt routes, glob aliases
+//! (`claude-*`) matched by specificity, direct addressing (`PROVIDER/MODEL`) as routes built on
+//! first use and cached (bounded).
+//!
+//! A glob alias whose targets name `{model}` needs a route per requested name (the upstream
+//! model differs); those are built on first use and remembered in a bounded memo, so a request
+//! after the first costs a hash lookup.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use seam_config::{BreakerSettings, Config, ProviderConfig, Trust};
+use seam_config::{BreakerSettings, Config, ProviderConfig, TargetConfig, Trust};
 use seam_providers::Provider;
 use seam_router::{
     BreakerConfig, Limiter, Placement, Plan, Registry, Route, Strategy, Target, Timeouts,
@@ -17,6 +22,12 @@ use crate::telemetry;
 
 /// Direct-addressing routes cached at most; beyond this they are built per request.
 const MAX_DIRECT_ROUTES: usize = 512;
+/// Requested names a glob alias matched, remembered at most with their routes; past it the
+/// oldest is forgotten.
+pub const MAX_MATCHED_NAMES: usize = 4096;
+/// A requested name longer than this (in bytes) is matched by no glob: no model is named so,
+/// and the memo stays small.
+pub const MAX_GLOB_NAME: usize = 256;
 
 /// A configured provider and what the router needs to know about it.
 pub struct ProviderEntry {
@@ -50,9 +61,62 @@ pub(crate) struct Table {
     providers: Vec<ProviderEntry>,
     by_name: HashMap<String, usize>,
     aliases: HashMap<String, Arc<Route>>,
+    /// Glob aliases, most specific first (see [`seam_config::glob_rank`]): the first that
+    /// matches a name serves it.
+    globs: Vec<Glob>,
+    matched: Mutex<Matched>,
     direct: Mutex<HashMap<String, Arc<Route>>>,
     defaults: Plan,
     registry: Arc<Registry>,
+}
+
+/// An alias as configured, with its providers found: what its routes are built from.
+struct Template {
+    strategy: Strategy,
+    /// Each target with its provider's slot.
+    targets: Vec<(usize, TargetConfig)>,
+    plan: Plan,
+    placement: Placement,
+}
+
+/// A glob alias: its pattern and how its routes are made.
+struct Glob {
+    pattern: String,
+    routes: Routes,
+}
+
+enum Routes {
+    /// No target names `{model}`: one route serves every name.
+    Fixed(Arc<Route>),
+    /// A target names `{model}`: a route per requested name.
+    PerName(Template),
+}
+
+/// Requested names a glob matched, with their routes. Bounded; oldest out first.
+#[derive(Default)]
+struct Matched {
+    routes: HashMap<Arc<str>, Arc<Route>>,
+    order: VecDeque<Arc<str>>,
+}
+
+impl Matched {
+    fn get(&self, name: &str) -> Option<Arc<Route>> {
+        self.routes.get(name).cloned()
+    }
+
+    fn insert(&mut self, name: &str, route: Arc<Route>) {
+        if self.routes.contains_key(name) {
+            return;
+        }
+        if self.routes.len() >= MAX_MATCHED_NAMES
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.routes.remove(&oldest);
+        }
+        let name: Arc<str> = name.into();
+        self.order.push_back(name.clone());
+        self.routes.insert(name, route);
+    }
 }
 
 fn breaker(b: &BreakerSettings) -> BreakerConfig {
@@ -107,15 +171,26 @@ impl Table {
             providers,
             by_name,
             aliases: HashMap::new(),
+            globs: Vec::new(),
+            matched: Mutex::new(Matched::default()),
             direct: Mutex::new(HashMap::new()),
             defaults,
             registry: registry.clone(),
         };
+        // A glob's `{model}` targets are labelled by the configured text (`{model}`): bounded,
+        // and it says the name came from the client.
         let labels: Vec<String> = cfg
             .models
             .values()
-            .flat_map(|m| &m.targets)
-            .flat_map(|t| [t.model.clone(), format!("{}/{}", t.provider, t.model)])
+            .flat_map(|m| m.targets.iter().map(move |t| (m, t)))
+            .flat_map(|(m, t)| {
+                let model = if seam_config::is_glob(&m.alias) {
+                    t.model.clone()
+                } else {
+                    t.model_for(&m.alias).into_owned()
+                };
+                [format!("{}/{model}", t.provider), model]
+            })
             .collect();
         telemetry::admit_labels(labels.iter().map(String::as_str));
         for (alias, m) in &cfg.models {
@@ -125,10 +200,9 @@ impl Table {
                     .by_name
                     .get(&t.provider)
                     .ok_or_else(|| format!("models.{alias}: unknown provider {}", t.provider))?;
-                targets.push(table.target(slot, &t.model, t.weight, t.cost_rank));
+                targets.push((slot, t.clone()));
             }
-            let route = Route {
-                name: alias.clone(),
+            let template = Template {
                 strategy: m.strategy,
                 targets,
                 plan: Plan {
@@ -138,12 +212,62 @@ impl Table {
                 },
                 placement: m.placement.clone(),
             };
-            table.aliases.insert(alias.clone(), Arc::new(route));
+            if !seam_config::is_glob(alias) {
+                let route = table.build(alias, &template, alias, false);
+                table.aliases.insert(alias.clone(), Arc::new(route));
+            } else if template.targets.iter().any(|(_, t)| t.is_templated()) {
+                table.globs.push(Glob {
+                    pattern: alias.clone(),
+                    routes: Routes::PerName(template),
+                });
+            } else {
+                let route = table.build(alias, &template, alias, false);
+                table.globs.push(Glob {
+                    pattern: alias.clone(),
+                    routes: Routes::Fixed(Arc::new(route)),
+                });
+            }
         }
+        // Stable: globs that rank the same stay in alias name order (the config's map order).
+        table
+            .globs
+            .sort_by_key(|g| seam_config::glob_rank(&g.pattern));
         Ok(table)
     }
 
-    fn target(&self, slot: usize, model: &str, weight: u32, cost_rank: u32) -> Target {
+    /// `name`'s route for a request that asked for `requested`. `per_name`: a glob's route for
+    /// one name, whose `{model}` targets take their metric label from the configured text.
+    fn build(&self, name: &str, t: &Template, requested: &str, per_name: bool) -> Route {
+        let targets = t
+            .targets
+            .iter()
+            .map(|(slot, c)| {
+                let model = c.model_for(requested);
+                let metric = if per_name && c.is_templated() {
+                    &c.model
+                } else {
+                    model.as_ref()
+                };
+                self.target(*slot, &model, metric, c.weight, c.cost_rank)
+            })
+            .collect();
+        Route {
+            name: name.to_owned(),
+            strategy: t.strategy,
+            targets,
+            plan: t.plan,
+            placement: t.placement.clone(),
+        }
+    }
+
+    fn target(
+        &self,
+        slot: usize,
+        model: &str,
+        metric: &str,
+        weight: u32,
+        cost_rank: u32,
+    ) -> Target {
         let p = &self.providers[slot];
         let label = format!("{}/{}", p.name, model);
         Target {
@@ -151,7 +275,7 @@ impl Table {
             label,
             provider: p.name.clone(),
             model: model.to_owned(),
-            metric_model: telemetry::model_label(model),
+            metric_model: telemetry::model_label(metric),
             slot,
             trust: p.trust,
             region: p.region.clone(),
@@ -166,20 +290,73 @@ impl Table {
         &self.providers[slot].provider
     }
 
-    pub(crate) fn is_alias(&self, model: &str) -> bool {
+    /// Whether `model` is an alias's own name (not a name a glob matched).
+    pub(crate) fn is_exact_alias(&self, model: &str) -> bool {
         self.aliases.contains_key(model)
     }
 
+    /// The alias that serves `model`: itself, else the most specific glob that matches it.
+    pub(crate) fn alias_of(&self, model: &str) -> Option<&str> {
+        if let Some((name, _)) = self.aliases.get_key_value(model) {
+            return Some(name);
+        }
+        self.glob_for(model).map(|i| self.globs[i].pattern.as_str())
+    }
+
+    fn glob_for(&self, model: &str) -> Option<usize> {
+        if model.len() > MAX_GLOB_NAME {
+            return None;
+        }
+        self.globs
+            .iter()
+            .position(|g| seam_config::glob_matches(&g.pattern, model))
+    }
+
+    /// Every alias name (globs as their pattern), sorted.
     pub(crate) fn aliases(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.aliases.keys().map(String::as_str).collect();
+        let mut v: Vec<&str> = self
+            .aliases
+            .keys()
+            .map(String::as_str)
+            .chain(self.globs.iter().map(|g| g.pattern.as_str()))
+            .collect();
         v.sort_unstable();
         v
     }
 
-    /// An alias wins over direct addressing, so `openai/gpt-4o` can be redefined as an alias.
+    /// The route a glob alias gives `model`, from the memo or built and remembered.
+    fn by_glob(&self, model: &str) -> Option<Arc<Route>> {
+        if let Ok(m) = self.matched.lock()
+            && let Some(r) = m.get(model)
+        {
+            return Some(r);
+        }
+        let i = self.glob_for(model)?;
+        let glob = &self.globs[i];
+        let route = match &glob.routes {
+            Routes::Fixed(r) => r.clone(),
+            Routes::PerName(t) => Arc::new(self.build(&glob.pattern, t, model, true)),
+        };
+        if let Ok(mut m) = self.matched.lock() {
+            m.insert(model, route.clone());
+        }
+        Some(route)
+    }
+
+    /// How many names the glob memo holds (tests check its bound).
+    #[cfg(test)]
+    pub(crate) fn matched_len(&self) -> usize {
+        self.matched.lock().map_or(0, |m| m.routes.len())
+    }
+
+    /// An alias wins over a glob, and both over direct addressing, so `openai/gpt-4o` can be
+    /// redefined as an alias (and `"*"` catches `PROVIDER/MODEL` names too).
     pub(crate) fn resolve(&self, model: &str) -> Result<Arc<Route>, ApiError> {
         if let Some(r) = self.aliases.get(model) {
             return Ok(r.clone());
+        }
+        if let Some(r) = self.by_glob(model) {
+            return Ok(r);
         }
         let not_found = || {
             ApiError::new(
@@ -209,7 +386,7 @@ impl Table {
         let route = Arc::new(Route {
             name: model.to_owned(),
             strategy: Strategy::Fallback,
-            targets: vec![self.target(slot, upstream_model, 1, 0)],
+            targets: vec![self.target(slot, upstream_model, upstream_model, 1, 0)],
             plan: self.defaults,
             placement: Placement::default(),
         });

@@ -355,13 +355,11 @@ fn serve_jobs(mut log: AuditLog, rx: &std::sync::mpsc::Receiver<Job>) {
     }
 }
 
-/// Which class each alias's records get, and which models are aliases (their names are metric
-/// labels; anything else is labelled by the route that answered).
+/// Which class each alias's records get.
 #[derive(Clone, Debug)]
 pub struct Classes {
     default: AuditClass,
     by_alias: HashMap<String, AuditClass>,
-    aliases: std::collections::HashSet<String>,
 }
 
 impl Classes {
@@ -373,7 +371,6 @@ impl Classes {
                 .iter()
                 .filter_map(|(a, m)| Some((a.clone(), m.audit_class?)))
                 .collect(),
-            aliases: cfg.models.keys().cloned().collect(),
         }
     }
 
@@ -413,6 +410,8 @@ pub struct Draft {
     key_class: Option<AuditClass>,
     /// The placement the request is held to, once known; `None`: unconstrained.
     placement: Option<String>,
+    /// The config alias serving the request (exact, or the glob that matched), once known.
+    alias: Option<String>,
     /// The record was submitted (by `finish`); until then, dropping the draft submits one.
     done: bool,
 }
@@ -485,6 +484,7 @@ impl Draft {
             team: caller.and_then(|c| c.team.clone()),
             key_class: caller.and_then(|c| c.audit_class),
             placement: None,
+            alias: None,
             done: false,
         }
     }
@@ -517,14 +517,19 @@ impl Draft {
         self.auditor.is_some() && self.class.keeps_payloads()
     }
 
-    /// What the parsed request says: its model (which picks the class; recorded as
-    /// `Gateway::model_for_record` gives it), its `user` (the subject when no header names one)
+    /// What the parsed request says: its model (recorded as `Gateway::model_for_record` gives
+    /// it), the alias that serves it (`Gateway::alias_of`: picks the class and the metric label), its `user` (the subject when no header names one)
     /// and, when kept, the body.
-    pub fn request<T: serde::Serialize>(&mut self, model: &str, user: Option<&str>, body: &T) {
+    pub fn request<T: serde::Serialize>(
+        &mut self,
+        model: &str,
+        alias: Option<&str>,
+        user: Option<&str>,
+        body: &T,
+    ) {
         self.model = Some(model.to_owned());
-        self.class = self
-            .key_class
-            .unwrap_or_else(|| self.classes.of(Some(model)));
+        self.alias = alias.map(str::to_owned);
+        self.class = self.key_class.unwrap_or_else(|| self.classes.of(alias));
         if self.subject.is_none() {
             self.subject = user
                 .map(|u| u.trim().chars().take(MAX_SUBJECT_LEN).collect::<String>())
@@ -552,9 +557,8 @@ impl Draft {
             return None;
         }
         if let (Some(priced), Some(route)) = (&f.usage, &f.route) {
-            let model = self.model.as_deref();
-            let is_alias = model.is_some_and(|m| self.classes.aliases.contains(m));
-            let label = crate::pricing::model_label(model, is_alias, route);
+            let alias = self.alias.as_deref();
+            let label = crate::pricing::model_label(alias, alias.is_some(), route);
             crate::pricing::count(
                 route,
                 self.key_id.as_deref(),

@@ -48,14 +48,16 @@ pub async fn handle(
         Err(e) => return refused(draft, &e, &error_response).await,
     };
     // The model as a record may keep it: the client's string only after the scanner saw it.
+    let alias = live.gateway.alias_of(&req.model);
     draft.request(
         &live.gateway.model_for_record(&req.model),
+        alias,
         req.user.as_deref(),
         &req,
     );
     draft.raw_model(&req.model);
     if let Some(c) = &caller
-        && let Err(e) = c.check_model(&req.model, live.gateway.is_alias(&req.model))
+        && let Err(e) = c.check_model(alias.unwrap_or(&req.model), alias.is_some())
     {
         return refused(draft, &e, &error_response).await;
     }

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 mod body;
 pub mod cache;
+pub mod conversations;
 mod embeddings;
 pub mod error;
 pub mod limits;
@@ -82,6 +83,8 @@ pub struct AppState {
     pub sealed_payloads: bool,
     /// Unix seconds at start-up, reported as `created` of each model.
     pub started: u64,
+    /// Responses API conversation state; `None` when `[responses] store = false`. Opened once.
+    pub conversations: Option<Arc<conversations::Conversations>>,
 }
 
 impl AppState {
@@ -119,6 +122,7 @@ impl AppState {
             reloader,
             metrics,
             auditor,
+            conversations: conversations::Conversations::open(cfg)?.map(Arc::new),
             started: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
@@ -213,9 +217,18 @@ pub const POLICY: &str = "x-seam-policy";
 pub fn app(state: SharedState) -> Router {
     let v1 = Router::new()
         .route("/v1/chat/completions", post(surface::chat::handle))
+        .route("/v1/responses", post(surface::responses::handle))
         .route("/v1/embeddings", post(embeddings::handle))
         .route("/v1/models", get(meta::models))
         .route("/v1/models/{*id}", get(meta::model))
+        .route(
+            "/v1/responses/{id}",
+            get(conversations::retrieve).delete(conversations::delete),
+        )
+        .route(
+            "/v1/responses/{id}/input_items",
+            get(conversations::input_items),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_key,

@@ -74,8 +74,7 @@ pub struct Labels<'a> {
 impl<'a> Labels<'a> {
     pub fn new(live: &'a crate::Live, caller: Option<&'a Caller>, model: Option<&'a str>) -> Self {
         let model = match model {
-            Some(m) if live.gateway.is_alias(m) => m,
-            Some(_) => "direct",
+            Some(m) => live.gateway.alias_of(m).unwrap_or("direct"),
             None => "none",
         };
         Labels { caller, model }

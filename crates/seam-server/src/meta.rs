@@ -40,15 +40,10 @@ pub async fn model(
     Path(id): Path<String>,
 ) -> Response {
     let live = st.live();
-    let visible = |a: &&str| caller.as_ref().is_none_or(|c| c.allows_alias(a));
-    match live
-        .gateway
-        .aliases()
-        .into_iter()
-        .filter(visible)
-        .find(|a| *a == id)
-    {
-        Some(a) => json_response(&model_object(a, st.started)),
+    // A name an alias serves (exact, or through a glob), if the key may use that alias.
+    let visible = |a: &str| caller.as_ref().is_none_or(|c| c.allows_alias(a));
+    match live.gateway.alias_of(&id).filter(|a| visible(a)) {
+        Some(_) => json_response(&model_object(&id, st.started)),
         None => AppError(
             ApiError::new(
                 ErrorCode::ModelNotFound,

@@ -87,16 +87,15 @@ pub async fn serve<C: Codec>(st: SharedState, cx: Cx, raw: Body, mut codec: C) -
         Err(e) => return refused(draft, &e, &|e| codec.error(e)).await,
     };
     // The model as a record may keep it: the client's string only after the scanner saw it.
-    draft.request(
-        &live.gateway.model_for_record(&req.model),
-        user.as_deref(),
-        &record,
-    );
+    // The config alias serving the model (exact, or a glob's): key scopes, audit classes, the
+    // cache's rules and metric labels go by it, never by the client's string.
+    let alias = live.gateway.alias_of(&req.model);
+    let recorded = live.gateway.model_for_record(&req.model);
+    draft.request(&recorded, alias, user.as_deref(), &record);
     drop(record);
     draft.raw_model(&req.model);
-    let is_alias = live.gateway.is_alias(&req.model);
     if let Some(c) = &caller
-        && let Err(e) = c.check_model(&req.model, is_alias)
+        && let Err(e) = c.check_model(alias.unwrap_or(&req.model), alias.is_some())
     {
         return refused(draft, &e, &|e| codec.error(e)).await;
     }
@@ -110,7 +109,7 @@ pub async fn serve<C: Codec>(st: SharedState, cx: Cx, raw: Body, mut codec: C) -
     // The placement is part of the key: an answer from one placement never serves another.
     let plan = live
         .cache
-        .plan(&req, caller.as_deref(), is_alias, &placement)
+        .plan(&req, caller.as_deref(), alias, &placement)
         .filter(|_| codec.cacheable());
     let mut hit = match &plan {
         Some(p) => st.cache.get(p).await,

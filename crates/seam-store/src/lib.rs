@@ -28,6 +28,10 @@
 //!   itself is never stored), `created_ms`, `revoked_ms` and `scope` ([`KeyScope`] as JSON).
 //! - `spend_ledger` — spend per limit scope and calendar period in millionths of a USD
 //!   ([`Ledger`], migration 3): the durable side of budgets, added to by commutative upserts.
+//! - `responses` — Responses API conversation state ([`ResponseStore`], migration 7): per
+//!   response its id, key id, subject hash, creation and expiry (Unix seconds), and the rest
+//!   sealed under the subject's data key, as payloads are. Erasing the subject deletes its rows;
+//!   a purge deletes expired ones.
 //!
 //! # The chain
 //!
@@ -64,7 +68,9 @@
 //! connection holds that up past a bound, [`EraseReport::scrub`] says so. [`AuditLog::purge`] applies
 //! [`Retention`] rules: payloads older than `payload_days` are set to NULL; records older than
 //! `record_days` are deleted only as a contiguous prefix of the chain, and the anchor moves to
-//! the first remaining record.
+//! the first remaining record. Both reach `responses` too: an erasure deletes the subject's
+//! stored responses in its transaction ([`EraseReport::responses`]); a purge deletes those past
+//! their expiry ([`PurgeReport::responses_deleted`]).
 
 mod chain;
 mod crypto;
@@ -73,6 +79,7 @@ pub mod keys;
 pub mod ledger;
 mod log;
 pub mod record;
+pub mod responses;
 mod schema;
 mod stored;
 mod writer;
@@ -84,6 +91,7 @@ pub use keys::{BudgetPeriod, CacheScope, KeyRecord, KeyScope, KeyStore, glob_mat
 pub use ledger::{Charge, Ledger};
 pub use log::AuditLog;
 pub use record::*;
+pub use responses::{ResponseStore, StoredResponse};
 pub use stored::{PayloadState, RecordKind, StoredRecord};
 pub use writer::{AuditWriter, Commit, Durability, PROBE_EVERY, SPOOL_FAILURE_HOLD, WriterStats};
 
@@ -143,6 +151,8 @@ pub struct Query {
 pub struct EraseReport {
     /// Request records of the subject, whose payloads are now unreadable.
     pub records: u64,
+    /// Stored responses (Responses API conversation state) of the subject, deleted.
+    pub responses: u64,
     /// Whether a data key existed and was deleted.
     pub key_destroyed: bool,
     /// The tombstone's place in the chain.
@@ -159,6 +169,8 @@ pub struct EraseReport {
 pub struct PurgeReport {
     pub payloads_purged: u64,
     pub records_deleted: u64,
+    /// Stored responses past their expiry, deleted.
+    pub responses_deleted: u64,
     /// The chain's new starting `seq`, when records were deleted.
     pub anchor_seq: Option<i64>,
 }

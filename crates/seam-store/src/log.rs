@@ -17,7 +17,7 @@ use crate::{
 /// A checkpoint is written whenever `seq` reaches a multiple of this.
 pub(crate) const CHECKPOINT_EVERY: i64 = 1000;
 /// The `audit_subjects` row shared by records that name no subject.
-const ANONYMOUS: &str = "anonymous";
+pub(crate) const ANONYMOUS: &str = "anonymous";
 /// Search returns at most this many records unless the query sets a limit; export streams.
 const DEFAULT_SEARCH_LIMIT: u64 = 1000;
 const PAGE: u64 = 500;
@@ -286,12 +286,14 @@ impl AuditLog {
                     |r| Ok(r.int(0)?.unwrap_or(0)),
                 )?
                 .unwrap_or(0);
+            let responses = crate::responses::erase(c, &subject_hash)?;
             let cols = tombstone_columns(keys, &head, subject_hash.clone())?;
             insert_row(c, keys, &mut head, cols, None)?;
             save_head(c, keys, &head)?;
             Ok((
                 EraseReport {
                     records: u64::try_from(records).unwrap_or(0),
+                    responses,
                     key_destroyed: destroyed,
                     tombstone_seq: head.seq,
                     scrub: None,
@@ -317,7 +319,10 @@ impl AuditLog {
         let rules = self.retention.clone();
         self.conn.in_tx(true, |c| {
             let head = lock_head(c)?;
-            let mut report = PurgeReport::default();
+            let mut report = PurgeReport {
+                responses_deleted: crate::responses::purge_expired(c, now_ms.div_euclid(1000))?,
+                ..PurgeReport::default()
+            };
             for r in &rules {
                 if let Some(days) = r.payload_days {
                     report.payloads_purged += c.exec(
@@ -403,6 +408,12 @@ impl AuditLog {
             .is_some())
     }
 
+    /// The connection and keys, for another store that seals with the same per-subject keys
+    /// ([`crate::ResponseStore`]), once `open` has migrated and checked the master key.
+    pub(crate) fn into_parts(self) -> (Conn, Keys) {
+        (self.conn, self.keys)
+    }
+
     /// Statements run on this connection so far (tests pin erasure to a constant number).
     #[doc(hidden)]
     pub fn statements_executed(&self) -> u64 {
@@ -485,7 +496,7 @@ fn save_head(c: &mut Conn, keys: &Keys, head: &Head) -> Result<(), StoreError> {
 }
 
 /// The subject's data key (creating the row, and the key when `needs_key`, if missing).
-fn ensure_subject(
+pub(crate) fn ensure_subject(
     c: &mut Conn,
     keys: &Keys,
     subject_hash: &str,

@@ -110,6 +110,21 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         "ALTER TABLE audit_subjects ADD COLUMN subject_sealed BLOB;
     CREATE INDEX audit_subjects_clear ON audit_subjects (subject_hash) WHERE subject IS NOT NULL;",
     ),
+    // Responses API conversation state (`crate::responses`): lookups by id, erasure by subject
+    // hash, retention by expiry.
+    (
+        7,
+        "CREATE TABLE responses (
+        id TEXT PRIMARY KEY,
+        key_id TEXT,
+        subject_hash TEXT,
+        created_s INTEGER NOT NULL,
+        expires_s INTEGER NOT NULL,
+        sealed BLOB NOT NULL
+    );
+    CREATE INDEX responses_subject ON responses (subject_hash);
+    CREATE INDEX responses_expires ON responses (expires_s);",
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -203,5 +218,18 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
         6,
         "ALTER TABLE audit_subjects ADD COLUMN subject_sealed BYTEA;
     CREATE INDEX audit_subjects_clear ON audit_subjects (subject_hash) WHERE subject IS NOT NULL;",
+    ),
+    (
+        7,
+        "CREATE TABLE responses (
+        id TEXT PRIMARY KEY,
+        key_id TEXT,
+        subject_hash TEXT,
+        created_s BIGINT NOT NULL,
+        expires_s BIGINT NOT NULL,
+        sealed BYTEA NOT NULL
+    );
+    CREATE INDEX responses_subject ON responses (subject_hash);
+    CREATE INDEX responses_expires ON responses (expires_s);",
     ),
 ];

@@ -148,13 +148,13 @@ impl Rules {
         &self,
         req: &ChatRequest,
         caller: Option<&Caller>,
-        is_alias: bool,
+        alias: Option<&str>,
         placement: &Placement,
     ) -> Option<Plan> {
         let key_rule = caller.and_then(|c| c.cache);
-        let (fingerprint, rule, alias) = if is_alias {
-            let (rule, fp) = self.aliases.get(&req.model)?;
-            (fp, CacheRule::combine(key_rule, *rule)?, req.model.clone())
+        let (fingerprint, rule, alias) = if let Some(alias) = alias {
+            let (rule, fp) = self.aliases.get(alias)?;
+            (fp, CacheRule::combine(key_rule, *rule)?, alias.to_owned())
         } else {
             let rule = key_rule?;
             let (provider, _) = req.model.split_once('/')?;

@@ -477,3 +477,45 @@ async fn a_keys_policy_tightens_the_routes() {
     assert!(!text.contains("ada@example.com"));
     let _ = std::fs::remove_dir_all(d);
 }
+
+/// A glob alias serves every name it matches under one config entry: a key names the alias (its
+/// pattern), never each dated model a client may send, and the target gets the requested name.
+#[tokio::test]
+async fn a_glob_alias_serves_every_name_it_matches_to_keys_that_name_it() {
+    let d = dir();
+    let extra = r#"
+[models."claude-*"]
+targets = [{ provider = "echo", model = "{model}" }]
+[keys.agent]
+hash = "HASH"
+models = ["claude-*"]
+"#
+    .replace("HASH", &hash_secret("sk-seam-agent-key-0123456789abcdef"));
+    let app = build_with(&d, true, &extra);
+    let agent = Some("sk-seam-agent-key-0123456789abcdef");
+    let (status, h, body) = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        agent,
+        Some(chat("claude-sonnet-4-5-20250929")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(h["x-seam-route"], "echo/claude-sonnet-4-5-20250929");
+    // The app key's globs (`chat`, `gpt-*`) do not name the alias `claude-*`.
+    let (status, _, body) = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some(APP_KEY),
+        Some(chat("claude-sonnet-4-5-20250929")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _, _) = send(&app, "GET", "/v1/models/claude-opus-4-1", agent, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = send(&app, "GET", "/v1/models/gpt-small", agent, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let _ = std::fs::remove_dir_all(d);
+}
