@@ -409,13 +409,16 @@ async fn exchange(client: &Client, target: &Target, origin: Instant) -> Result<S
     let policy = response.headers().get("x-seam-policy").cloned();
     let mut body = response.into_body();
     let mut ttfc = None;
-    let mut ending = target.ending();
+    // Streams only: a whole answer is not scanned, on any surface.
+    let mut ending = target.stream.then(|| target.ending());
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| "body".to_owned())?;
         if let Ok(data) = frame.into_data() {
             if !data.is_empty() {
                 ttfc.get_or_insert_with(|| origin.elapsed());
-                ending.push(&data);
+                if let Some(ending) = &mut ending {
+                    ending.push(&data);
+                }
             }
         }
     }
@@ -423,7 +426,7 @@ async fn exchange(client: &Client, target: &Target, origin: Instant) -> Result<S
     if status != StatusCode::OK {
         return Err(format!("status_{}", status.as_u16()));
     }
-    if target.stream && !ending.ended() {
+    if let Some(ending) = ending.filter(|e| !e.ended()) {
         return Err(ending.error_kind());
     }
     Ok(Sample {
@@ -500,7 +503,7 @@ impl EventWatch {
         // Across the boundary: the carried bytes and the head of this frame.
         let head = &data[..data.len().min(keep)];
         self.carry.extend_from_slice(head);
-        self.seen = contains(&self.carry, &self.needle) || contains(data, &self.needle);
+        self.seen = contains(&self.carry, &self.needle) || has_line(data, &self.needle);
         if data.len() >= keep {
             self.carry.clear();
             self.carry.extend_from_slice(&data[data.len() - keep..]);
@@ -512,8 +515,18 @@ impl EventWatch {
     }
 }
 
+/// Whether `needle` occurs in `haystack` (a few dozen bytes: the carried ones).
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Whether `needle` (which starts with `\n`) starts at one of the line breaks of `data`: only
+/// those are compared, so a frame costs about one pass over its bytes whatever its size.
+fn has_line(data: &[u8], needle: &[u8]) -> bool {
+    let breaks = data.iter().enumerate().filter(|(_, b)| **b == b'\n');
+    breaks
+        .into_iter()
+        .any(|(i, _)| data[i..].starts_with(needle))
 }
 
 /// The last bytes of a body, enough to see whether a stream ended with `data: [DONE]`.
