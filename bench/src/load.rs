@@ -523,10 +523,8 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// Whether `needle` (which starts with `\n`) starts at one of the line breaks of `data`: only
 /// those are compared, so a frame costs about one pass over its bytes whatever its size.
 fn has_line(data: &[u8], needle: &[u8]) -> bool {
-    let breaks = data.iter().enumerate().filter(|(_, b)| **b == b'\n');
-    breaks
-        .into_iter()
-        .any(|(i, _)| data[i..].starts_with(needle))
+    let mut bytes = data.iter().enumerate();
+    bytes.any(|(i, b)| *b == b'\n' && data[i..].starts_with(needle))
 }
 
 /// The last bytes of a body, enough to see whether a stream ended with `data: [DONE]`.
