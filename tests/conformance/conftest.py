@@ -206,6 +206,24 @@ targets = [{{ provider = "mockanth", model = "claude-mock" }}, {{ provider = "mo
 [models.guarded-gemini]
 targets = [{{ provider = "mockgem", model = "gemini-mock" }}]
 policy = "mask-pii"
+
+# --- messages surface --- (test_messages.py: the `anthropic` SDK against each upstream format)
+
+[models."claude-mock"]
+targets = [{{ provider = "mockanth", model = "claude-mock" }}]
+
+[models.msg-gpt]
+targets = [{{ provider = "mock", model = "gpt-mock" }}]
+
+[models.msg-gemini]
+targets = [{{ provider = "mockgem", model = "gemini-mock" }}]
+
+[models.msg-guarded]
+targets = [{{ provider = "mockanth", model = "claude-mock" }}]
+policy = "mask-pii"
+
+[models.msg-cut]
+targets = [{{ provider = "mock", model = "fault-cut-stream-3" }}]
 """
 
 

@@ -10,6 +10,7 @@ import pathlib
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 import openai
@@ -196,3 +197,52 @@ def test_a_key_created_through_the_admin_api_works_at_once_and_its_revocation_to
     with pytest.raises(openai.AuthenticationError):
         hello(c, "internal")
     assert admin("GET", "/admin/keys/key_does_not_exist")[0] == 404
+
+
+def test_the_anthropic_sdk_authenticates_with_x_api_key_or_a_bearer_token(keyed):
+    """The `anthropic` SDK sends `x-api-key`; Claude Code with ANTHROPIC_AUTH_TOKEN sends a Bearer
+    token. Both reach /v1/messages with the same Seam keys, and refusals raise the SDK's own
+    exception classes from Anthropic-shaped errors."""
+    import anthropic
+
+    def ask(c, model="chat"):
+        return c.messages.create(
+            model=model, max_tokens=16, messages=[{"role": "user", "content": "hello"}]
+        )
+
+    by_header = anthropic.Anthropic(base_url=keyed.url, api_key=APP_KEY, max_retries=0)
+    assert ask(by_header).content[0].text == "echo: hello"
+    by_token = anthropic.Anthropic(base_url=keyed.url, auth_token=APP_KEY, max_retries=0)
+    assert ask(by_token).content[0].text == "echo: hello"
+    wrong = anthropic.Anthropic(base_url=keyed.url, api_key="sk-seam-not-a-real-key", max_retries=0)
+    with pytest.raises(anthropic.AuthenticationError) as e:
+        ask(wrong)
+    assert e.value.status_code == 401
+    assert e.value.body["error"]["type"] == "authentication_error"
+    assert "sk-seam-not-a-real-key" not in str(e.value)
+    with pytest.raises(anthropic.PermissionDeniedError) as e:
+        ask(by_header, "internal")
+    assert e.value.body["error"]["type"] == "permission_error"
+    with pytest.raises(anthropic.NotFoundError):
+        by_header.post("/v1/messages/nope", body={}, cast_to=object)
+    # x-api-key is the Messages surface's; the OpenAI surfaces take Bearer only.
+    req = urllib.request.Request(
+        keyed.url + "/v1/chat/completions",
+        data=json.dumps({"model": "chat", "messages": [{"role": "user", "content": "hi"}]}).encode(),
+        headers={"content-type": "application/json", "x-api-key": APP_KEY},
+    )
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req)
+    assert e.value.code == 401
+
+
+def test_the_responses_surface_takes_the_same_keys_and_scopes(keyed):
+    c = client(keyed.url, APP_KEY)
+    r = c.responses.create(model="chat", input="hello")
+    assert r.output_text == "echo: hello"
+    with pytest.raises(openai.PermissionDeniedError):
+        c.responses.create(model="internal", input="hello")
+    with pytest.raises(openai.AuthenticationError):
+        client(keyed.url, "sk-seam-not-a-real-key").responses.create(model="chat", input="hi")
+    # Stored under this key, read back with it (another key gets 404: tests/server/conversations.rs).
+    assert c.responses.retrieve(r.id).id == r.id

@@ -66,50 +66,7 @@ impl Shape {
     pub fn response(self, e: &ApiError) -> Response {
         match self {
             Shape::OpenAi => error_response(e),
-            Shape::Anthropic => anthropic_response(e),
+            Shape::Anthropic => crate::surface::messages::error_response(e),
         }
     }
-}
-
-/// An error as Anthropic's API sends it, with the status the `anthropic` SDK maps to the right
-/// exception: an overload (every target full, or every breaker open: 503 elsewhere) is
-/// Anthropic's 529 `overloaded_error`.
-pub fn anthropic_response(e: &ApiError) -> Response {
-    metrics::error(e);
-    let (status, body) = anthropic_body(e);
-    let body = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let mut resp = (status, body).into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    if let Some(s) = e.retry_after {
-        h.insert(header::RETRY_AFTER, HeaderValue::from(s));
-    }
-    resp
-}
-
-/// The status and body of [`anthropic_response`] (also the data of a stream's `error` event).
-pub fn anthropic_body(e: &ApiError) -> (u16, serde_json::Value) {
-    let (status, kind) = match e.status {
-        400 | 405 | 408 | 414 | 422 | 431 | 499 => (e.status, "invalid_request_error"),
-        401 => (401, "authentication_error"),
-        403 => (403, "permission_error"),
-        404 => (404, "not_found_error"),
-        413 => (413, "request_too_large"),
-        429 => (429, "rate_limit_error"),
-        529 => (529, "overloaded_error"),
-        503 if e.is(ErrorCode::Overloaded) || e.is(ErrorCode::NoHealthyTarget) => {
-            (529, "overloaded_error")
-        }
-        s if s < 500 => (s, "invalid_request_error"),
-        s => (s, "api_error"),
-    };
-    let body = serde_json::json!({
-        "type": "error",
-        "error": {"type": kind, "message": e.message},
-    });
-    (status, body)
 }

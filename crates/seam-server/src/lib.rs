@@ -218,6 +218,11 @@ pub fn app(state: SharedState) -> Router {
     let v1 = Router::new()
         .route("/v1/chat/completions", post(surface::chat::handle))
         .route("/v1/responses", post(surface::responses::handle))
+        .route("/v1/messages", post(surface::messages::handle))
+        .route(
+            "/v1/messages/count_tokens",
+            post(surface::messages::count_tokens),
+        )
         .route("/v1/embeddings", post(embeddings::handle))
         .route("/v1/models", get(meta::models))
         .route("/v1/models/{*id}", get(meta::model))

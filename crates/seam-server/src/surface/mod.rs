@@ -6,6 +6,7 @@
 //! the audit record are the pipeline's, the same for every surface.
 
 pub mod chat;
+pub mod messages;
 pub mod responses;
 
 use std::future::Future;

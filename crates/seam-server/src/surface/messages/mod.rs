@@ -1,0 +1,168 @@
+//! Anthropic's Messages API: `POST /v1/messages` and `POST /v1/messages/count_tokens`.
+//!
+//! A thin codec over the pipeline: [`convert`] turns the request into a `ChatRequest` and the
+//! answer back into a Messages response, [`stream`] writes the chunks as Anthropic's events, and
+//! errors take Anthropic's shape and statuses ([`convert::error_body`]). The
+//! `anthropic-version` and `anthropic-beta` headers are accepted and not required.
+
+pub mod convert;
+pub mod stream;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use seam_types::ApiError;
+use seam_types::chat::ChatCompletion;
+use serde_json::value::RawValue;
+
+use crate::auth::Caller;
+use crate::pipeline::{Cx, serve};
+use crate::surface::{Codec, DecodeCx, Decoded};
+use crate::{SharedState, body, metrics};
+
+pub use convert::error_body;
+
+/// `POST /v1/messages`.
+pub async fn handle(State(st): State<SharedState>, cx: Cx, raw: Body) -> Response {
+    serve(st, cx, raw, Messages::new()).await
+}
+
+/// The Messages codec; made per request, it keeps the client's `model` for the answer.
+#[derive(Default)]
+pub struct Messages {
+    model: String,
+}
+
+impl Messages {
+    /// A codec for one request.
+    pub fn new() -> Self {
+        Messages::default()
+    }
+}
+
+impl Codec for Messages {
+    /// The client's body as sent.
+    type Record = Box<RawValue>;
+    type Encoder = stream::Encoder;
+    const ENDPOINT: &'static str = "messages";
+    const METRIC: &'static str = metrics::MESSAGES;
+
+    async fn decode(
+        &mut self,
+        raw: Bytes,
+        _cx: DecodeCx<'_>,
+    ) -> Result<Decoded<Self::Record>, ApiError> {
+        let req: convert::MessagesRequest = body::json(&raw)?;
+        convert::validate(&req)?;
+        let chat = convert::to_chat(&req)?;
+        // What the pipeline requires of any chat request (a translation bug, never the client's).
+        chat.validate().map_err(body::invalid)?;
+        self.model = req.model;
+        Ok(Decoded {
+            user: chat.user.clone(),
+            chat,
+            record: raw_json(&raw)?,
+        })
+    }
+
+    fn error(&self, e: &ApiError) -> Response {
+        error_response(e)
+    }
+
+    fn unary(&self, answer: &ChatCompletion) -> Result<Vec<u8>, ApiError> {
+        serde_json::to_vec(&convert::from_chat(answer, &self.model)).map_err(|_| {
+            ApiError::new(
+                seam_types::ErrorCode::Internal,
+                "The answer could not be encoded",
+            )
+        })
+    }
+
+    fn encoder(&self) -> Self::Encoder {
+        stream::Encoder::new(self.model.clone())
+    }
+}
+
+/// A body already parsed as JSON, kept as its text for the audit record.
+fn raw_json(raw: &Bytes) -> Result<Box<RawValue>, ApiError> {
+    let text = String::from_utf8(raw.to_vec()).ok();
+    text.and_then(|t| RawValue::from_string(t).ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                seam_types::ErrorCode::InvalidJson,
+                "The request body is not valid JSON",
+            )
+        })
+}
+
+/// An error as Anthropic sends it: `{"type": "error", "error": {"type", "message"}}`, its status
+/// from [`error_body`], `retry-after` kept.
+pub fn error_response(e: &ApiError) -> Response {
+    metrics::error(e);
+    let (status, body) = error_body(e);
+    let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut resp = (status, bytes).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(s) = e.retry_after {
+        h.insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
+    resp
+}
+
+/// `POST /v1/messages/count_tokens`: `{"input_tokens": N}` for the translated request, counted
+/// with the tokenizer of the route's first target (the byte estimate where Seam has none), after
+/// the key's model check. No upstream is called, nothing is audited or limited.
+pub async fn count_tokens(State(st): State<SharedState>, cx: Cx, raw: Body) -> Response {
+    match count(&st, cx.caller, &cx.headers, raw).await {
+        Ok(n) => {
+            let body = serde_json::json!({ "input_tokens": n }).to_string();
+            let mut resp = (StatusCode::OK, body).into_response();
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            resp
+        }
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn count(
+    st: &SharedState,
+    caller: Option<Arc<Caller>>,
+    headers: &HeaderMap,
+    raw: Body,
+) -> Result<u64, ApiError> {
+    let live = st.live();
+    let bytes = body::read(raw, headers, live.max_body_bytes).await?;
+    let req: convert::CountTokensRequest = body::json(&bytes)?;
+    let chat = convert::count_to_chat(&req)?;
+    // The key's scope goes by the alias serving the model (a glob's included), as the pipeline's.
+    if let Some(c) = &caller {
+        let alias = live.gateway.alias_of(&req.model);
+        c.check_model(alias.unwrap_or(&req.model), alias.is_some())?;
+    }
+    let route = live.gateway.resolve(&req.model)?;
+    let model = route
+        .targets
+        .first()
+        .map(|t| t.model.clone())
+        .unwrap_or_default();
+    // Tokenizer tables load on first use: off the runtime.
+    tokio::task::spawn_blocking(move || {
+        seam_gateway::usage::estimate_stream(&chat, &model, "").prompt_tokens
+    })
+    .await
+    .map_err(|_| ApiError::new(seam_types::ErrorCode::Internal, "Counting tokens failed"))
+}
