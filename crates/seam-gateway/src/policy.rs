@@ -521,7 +521,8 @@ pub(crate) fn prepare<'r>(
         // same policy and vault (one token per value), its findings already counted above.
         let native = req.native.as_ref().map(|n| {
             let counted = input.records.len();
-            let body = input.run(|at, f, _| walk::map(&n.body, at, f, NATIVE_OWN));
+            let own = [NATIVE_OWN[0], NATIVE_OWN[1], n.wire.subject().0];
+            let body = input.run(|at, f, _| walk::map(&n.body, at, f, &own));
             input.records.truncate(counted);
             (n, body)
         });
@@ -538,7 +539,7 @@ pub(crate) fn prepare<'r>(
         }
         if let Some((n, body)) = native {
             let user = prepared.request.user.clone();
-            if let Some(body) = governed_native(body, &n.body, user) {
+            if let Some(body) = governed_native(body, &n.body, n.wire.subject(), user) {
                 prepared.request.to_mut().native = Some(Native {
                     body: Arc::new(body),
                     ..n.clone()
@@ -587,33 +588,44 @@ pub(crate) fn prepare<'r>(
 }
 
 /// Keys of a native body the input walk leaves to others: `model` and `stream` are the
-/// adapter's, `metadata` holds the subject (`user_id`), which the policy's `user` rule governs.
-const NATIVE_OWN: &[&str] = &["model", "stream", "metadata"];
+/// adapter's; the key holding the subject (`Wire::subject`) is the policy's `user` rule's.
+const NATIVE_OWN: [&str; 2] = ["model", "stream"];
 
 /// The native body as sent: its walked texts (`walked`, when any changed), and the subject the
-/// `user` rule left in the chat form (hashed, scanned, kept or dropped) in `metadata.user_id`.
-/// `None` when nothing changed.
+/// `user` rule left in the chat form (hashed, scanned, kept or dropped) where the format keeps
+/// it (`subject`: a key, and the key under it when nested). `None` when nothing changed.
 fn governed_native(
     walked: Option<serde_json::Map<String, Value>>,
     original: &serde_json::Map<String, Value>,
+    (key, nested): (&str, Option<&str>),
     user: Option<String>,
 ) -> Option<serde_json::Map<String, Value>> {
-    let sent = original
-        .get("metadata")
-        .and_then(|m| m.get("user_id"))
-        .and_then(Value::as_str);
+    let holder = original.get(key);
+    let sent = match nested {
+        Some(inner) => holder.and_then(|m| m.get(inner)),
+        None => holder,
+    }
+    .and_then(Value::as_str);
     let user_changed = sent != user.as_deref();
     if walked.is_none() && !user_changed {
         return None;
     }
     let mut body = walked.unwrap_or_else(|| original.clone());
-    if user_changed && let Some(Value::Object(meta)) = body.get_mut("metadata") {
-        match user {
-            Some(u) => {
-                meta.insert("user_id".into(), Value::String(u));
+    if user_changed {
+        match (nested, user) {
+            (None, Some(u)) => {
+                body.insert(key.to_owned(), Value::String(u));
             }
-            None => {
-                meta.remove("user_id");
+            (None, None) => {
+                body.remove(key);
+            }
+            (Some(inner), user) => {
+                if let Some(Value::Object(meta)) = body.get_mut(key) {
+                    match user {
+                        Some(u) => meta.insert(inner.to_owned(), Value::String(u)),
+                        None => meta.remove(inner),
+                    };
+                }
             }
         }
     }

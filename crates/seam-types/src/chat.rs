@@ -69,6 +69,19 @@ pub struct Native {
 pub enum Wire {
     /// Anthropic's Messages API (`POST /v1/messages`).
     AnthropicMessages,
+    /// OpenAI's Responses API (`POST /v1/responses`).
+    OpenAiResponses,
+}
+
+impl Wire {
+    /// Where a body of this format names its data subject: a top-level key, and the key under
+    /// it (`metadata.user_id` in Messages), if nested.
+    pub fn subject(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Wire::AnthropicMessages => ("metadata", Some("user_id")),
+            Wire::OpenAiResponses => ("user", None),
+        }
+    }
 }
 
 impl ChatRequest {
