@@ -189,6 +189,10 @@ pub struct ProviderConfig {
     pub headers: Vec<(String, Secret)>,
     /// `bedrock` only: SigV4 credentials (absent when `api_key`, a Bedrock API key, is used).
     pub aws: Option<AwsCredentials>,
+    /// `openai` only: the server has OpenAI's Responses API (`{base_url}/responses`), so a
+    /// Responses request goes to it as the client wrote it rather than as chat completions.
+    /// Defaults to true for `api.openai.com`, false for every other server.
+    pub responses_api: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -544,6 +548,7 @@ fn provider(
         }
     };
     let base_url = base_url(&path, kind, p.base_url.clone(), p.region.as_deref(), errors);
+    let responses_api = responses_api(&path, kind, p.responses_api, &base_url, errors);
     let aws = aws_credentials(&path, kind, &p, p.api_key.is_some(), r, errors);
     let api_key = p.api_key.and_then(|v| {
         r.secret(&format!("{path}.api_key"), &v)
@@ -630,7 +635,41 @@ fn provider(
         }),
         headers,
         aws,
+        responses_api,
     })
+}
+
+/// `responses_api`: set only on `openai` providers (Azure's Responses API has its own paths and
+/// versions, which Seam does not speak yet); when unset, true only for OpenAI's own API.
+fn responses_api(
+    path: &str,
+    kind: Option<ProviderKind>,
+    given: Option<bool>,
+    base_url: &str,
+    errors: &mut Vec<ConfigError>,
+) -> bool {
+    if kind != Some(ProviderKind::OpenAi) {
+        if given.is_some() {
+            errors.push(ConfigError::new(
+                format!("{path}.responses_api"),
+                "is only for kind = \"openai\" (other kinds get Responses requests as their own format)",
+            ));
+        }
+        return false;
+    }
+    given.unwrap_or_else(|| {
+        url_host(base_url).is_some_and(|h| h.eq_ignore_ascii_case("api.openai.com"))
+    })
+}
+
+/// The host of an `http(s)://host[:port]/…` URL.
+fn url_host(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit('@').next()?;
+    Some(host.split(':').next().unwrap_or(host))
 }
 
 /// `base_url` as given (trimmed of a trailing `/`), or the kind's default; Bedrock's default is

@@ -103,6 +103,8 @@ pub struct RawProvider {
     /// Extra headers sent upstream, e.g. `OpenAI-Organization`. Values may be `env:`/`file:`.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// `openai` only: whether the server has `/responses` (default: only `api.openai.com`).
+    pub responses_api: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -752,3 +752,40 @@ fn globs_match_with_star_only() {
     assert!(glob_rank("ab*") < glob_rank("*ab*"));
     assert!(glob_rank("claude-*") < glob_rank("*"));
 }
+
+#[test]
+fn responses_api_defaults_to_openai_itself_and_is_only_for_openai() {
+    let cfg = check(
+        r#"
+[providers.openai]
+kind = "openai"
+base_url = "https://api.openai.com/v1"
+[providers.vllm]
+kind = "openai"
+base_url = "http://127.0.0.1:8000/v1"
+[providers.proxy]
+kind = "openai"
+base_url = "https://proxy.example/v1"
+responses_api = true
+[providers.off]
+kind = "openai"
+base_url = "https://api.openai.com/v1"
+responses_api = false
+"#,
+    )
+    .unwrap();
+    let on = |name: &str| cfg.providers[name].responses_api;
+    assert!(on("openai"));
+    assert!(!on("vllm"));
+    assert!(on("proxy"));
+    assert!(!on("off"));
+
+    assert_eq!(
+        errors(
+            "[providers.az]\nkind = \"azure\"\nbase_url = \"https://r.openai.azure.com\"\nresponses_api = true\n"
+        ),
+        vec![
+            "providers.az.responses_api: is only for kind = \"openai\" (other kinds get Responses requests as their own format)"
+        ]
+    );
+}

@@ -173,6 +173,9 @@ impl Provider {
         model: &str,
         req: &ChatRequest,
     ) -> Result<ChatCompletion, ProviderError> {
+        if !matches!(self, Provider::OpenAi(_)) {
+            openai::responses::translatable(req)?;
+        }
         match self {
             Provider::OpenAi(p) => p.chat(model, req).await,
             Provider::Anthropic(p) => p.chat(model, req).await,
@@ -190,6 +193,9 @@ impl Provider {
         model: &str,
         req: &ChatRequest,
     ) -> Result<ChunkStream, ProviderError> {
+        if !matches!(self, Provider::OpenAi(_)) {
+            openai::responses::translatable(req)?;
+        }
         match self {
             Provider::OpenAi(p) => p.chat_stream(model, req).await,
             Provider::Anthropic(p) => p.chat_stream(model, req).await,

@@ -1,14 +1,17 @@
 //! Any OpenAI-compatible server: OpenAI itself, vLLM, Ollama, llama.cpp, TGI, LiteLLM.
 //!
 //! The client's JSON body is forwarded with only `model` replaced, so fields Seam does not know
-//! reach the upstream untouched; the answer comes back the same way.
+//! reach the upstream untouched; the answer comes back the same way. A request that came in as
+//! Responses goes to `{base_url}/responses` as the client wrote it when the provider has
+//! `responses_api` (see [`responses`]); otherwise its chat translation goes to chat completions.
 
 pub(crate) mod convert;
+pub mod responses;
 
 use std::collections::VecDeque;
 
 use seam_config::ProviderConfig;
-use seam_types::chat::{ChatChunk, ChatCompletion, ChatRequest};
+use seam_types::chat::{ChatChunk, ChatCompletion, ChatRequest, Native, Wire};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 
 use crate::http::{StreamDecoder, UpstreamClient, decode_sse, read_json};
@@ -19,6 +22,8 @@ use convert::Lax;
 pub struct OpenAi {
     chat_url: reqwest::Url,
     embeddings_url: reqwest::Url,
+    /// `Some` when the server has the Responses API (`responses_api`).
+    responses_url: Option<reqwest::Url>,
     client: UpstreamClient,
 }
 
@@ -32,6 +37,11 @@ impl OpenAi {
         Ok(OpenAi {
             chat_url: UpstreamClient::endpoint(cfg, "/chat/completions")?,
             embeddings_url: UpstreamClient::endpoint(cfg, "/embeddings")?,
+            responses_url: if cfg.responses_api {
+                Some(UpstreamClient::endpoint(cfg, "/responses")?)
+            } else {
+                None
+            },
             client: UpstreamClient::new(cfg, auth)?,
         })
     }
@@ -41,6 +51,10 @@ impl OpenAi {
         model: &str,
         req: &ChatRequest,
     ) -> Result<ChatCompletion, ProviderError> {
+        if let Some(resp) = self.send_native(model, req, false).await? {
+            let answer: serde_json::Map<String, serde_json::Value> = read_json(resp).await?;
+            return responses::completion(&answer, model);
+        }
         let body = convert::chat_body(model, req, false)?;
         let resp = self.client.post_json(&self.chat_url, body).await?;
         let mut answer = read_json(resp).await?;
@@ -53,9 +67,42 @@ impl OpenAi {
         model: &str,
         req: &ChatRequest,
     ) -> Result<ChunkStream, ProviderError> {
+        if let Some(resp) = self.send_native(model, req, true).await? {
+            return Ok(decode_sse(resp, responses::Decoder::new(model)));
+        }
         let body = convert::chat_body(model, req, true)?;
         let resp = self.client.post_json(&self.chat_url, body).await?;
         Ok(decode_sse(resp, Decoder(Lax::new(model))))
+    }
+
+    /// Sends the client's Responses body to `/responses` when it has one and this server takes
+    /// it; `None` when the chat translation is to go (refused when only the Responses API could
+    /// answer it).
+    async fn send_native(
+        &self,
+        model: &str,
+        req: &ChatRequest,
+        stream: bool,
+    ) -> Result<Option<reqwest::Response>, ProviderError> {
+        let native = req
+            .native
+            .as_ref()
+            .filter(|n: &&Native| n.wire == Wire::OpenAiResponses);
+        let (Some(native), Some(url)) = (native, &self.responses_url) else {
+            responses::translatable(req)?;
+            return Ok(None);
+        };
+        let body = responses::NativeBody {
+            model,
+            stream,
+            body: &native.body,
+        };
+        let body = serde_json::to_vec(&body)
+            .map_err(|e| ProviderError::InvalidResponse(format!("request not encodable: {e}")))?;
+        self.client
+            .post_json_with(url, Vec::new(), body)
+            .await
+            .map(Some)
     }
 
     pub async fn embeddings(
