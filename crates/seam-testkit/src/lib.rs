@@ -5,6 +5,7 @@
 //! | API | routes | answers |
 //! | --- | --- | --- |
 //! | OpenAI | `POST /v1/chat/completions`, `POST /v1/embeddings`, `GET /v1/models` | JSON, SSE ending in `[DONE]` |
+//! | OpenAI Responses | `POST /v1/responses` | a Response object, named SSE events ending in `response.completed` |
 //! | Anthropic | `POST /v1/messages` | JSON, named SSE events ending in `message_stop` |
 //! | Gemini | `POST /v1beta/models/{model}:generateContent`, `:streamGenerateContent?alt=sse`, `:batchEmbedContents` | JSON, SSE whose last event carries `finishReason` |
 //! | Azure OpenAI | `POST /openai/deployments/{deployment}/chat/completions`, `…/embeddings` (`?api-version=` required) | OpenAI's |
@@ -117,6 +118,7 @@ mod faults;
 mod gemini;
 mod inspect;
 mod openai;
+mod responses;
 mod server;
 mod sigv4;
 mod text;

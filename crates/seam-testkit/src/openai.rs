@@ -152,7 +152,7 @@ impl Shape {
 
 /// A tool result last → echo it; a user turn last with tools offered → call one; else echo the
 /// last user text. In JSON mode the echo is the text alone, without `mock: `.
-fn decide(
+pub(crate) fn decide(
     messages: &[Value],
     tools: Option<&Value>,
     tool_choice: Option<&Value>,
@@ -226,7 +226,7 @@ fn role(message: &Value) -> &str {
 }
 
 /// A string content, or its `text` parts joined by newlines.
-fn content_text(content: Option<&Value>) -> String {
+pub(crate) fn content_text(content: Option<&Value>) -> String {
     match content {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Array(parts)) => parts

@@ -17,7 +17,9 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use crate::faults::{self, ApiError, Fault, Reply, Wire};
-use crate::{Recorded, Shared, anthropic, azure, bedrock, gemini, inspect, openai, sigv4};
+use crate::{
+    Recorded, Shared, anthropic, azure, bedrock, gemini, inspect, openai, responses, sigv4,
+};
 
 /// Largest request body the mock reads; larger ones get a 413.
 const MAX_BODY: usize = 32 * 1024 * 1024;
@@ -79,6 +81,7 @@ fn split_handle(stream: TcpStream) -> std::io::Result<(TcpStream, TcpSocket)> {
 #[derive(Debug, PartialEq, Eq)]
 enum Route {
     OpenAiChat,
+    OpenAiResponses,
     OpenAiEmbeddings,
     OpenAiModels,
     Messages,
@@ -109,6 +112,7 @@ impl Route {
         let post = method == Method::POST;
         match (post, path) {
             (true, "/v1/chat/completions") => return Route::OpenAiChat,
+            (true, "/v1/responses") => return Route::OpenAiResponses,
             (true, "/v1/embeddings") => return Route::OpenAiEmbeddings,
             (true, "/v1/messages") => return Route::Messages,
             (false, "/v1/models") if method == Method::GET => return Route::OpenAiModels,
@@ -173,7 +177,10 @@ impl Route {
 
     fn wire(&self) -> Wire {
         match self {
-            Route::OpenAiChat | Route::OpenAiEmbeddings | Route::OpenAiModels => Wire::OpenAi,
+            Route::OpenAiChat
+            | Route::OpenAiResponses
+            | Route::OpenAiEmbeddings
+            | Route::OpenAiModels => Wire::OpenAi,
             Route::Messages => Wire::Anthropic,
             Route::Gemini { .. } => Wire::Gemini,
             Route::Azure { .. } => Wire::Azure,
@@ -253,6 +260,12 @@ async fn handle(shared: &Shared, kill: &Notify, req: Request<Incoming>) -> Respo
     match &route {
         Route::OpenAiChat => {
             model_call(kill, wire, auth(), None, &body, |b| openai::chat(b, seq)).await
+        }
+        Route::OpenAiResponses => {
+            model_call(kill, wire, auth(), None, &body, |b| {
+                responses::responses(b, seq)
+            })
+            .await
         }
         Route::OpenAiEmbeddings => {
             model_call(kill, wire, auth(), None, &body, openai::embeddings).await

@@ -122,3 +122,125 @@ async fn lax_embeddings_are_completed() {
     assert_eq!(v["data"][1]["index"], 1);
     assert_eq!(v["data"][1]["object"], "embedding");
 }
+
+/// A request that came in as Responses: its translation, and the client's body beside it.
+fn responses_request(body: serde_json::Value, stream: bool) -> seam_types::chat::ChatRequest {
+    let mut r = if stream {
+        streaming("translated")
+    } else {
+        ask("translated")
+    };
+    let serde_json::Value::Object(body) = body else {
+        panic!("not an object")
+    };
+    r.native = Some(seam_types::chat::Native {
+        wire: seam_types::chat::Wire::OpenAiResponses,
+        body: std::sync::Arc::new(body),
+        headers: Vec::new(),
+    });
+    r
+}
+
+fn responses_target(mock: &seam_testkit::MockUpstream, on: bool) -> Provider {
+    provider(
+        &format!(
+            "kind = \"openai\"\nbase_url = \"{}\"\napi_key = \"env:KEY\"\nresponses_api = {on}",
+            mock.openai_base_url()
+        ),
+        &[],
+    )
+}
+
+#[tokio::test]
+async fn a_native_responses_body_goes_to_responses_and_comes_back_as_chat() {
+    let mock = start().await;
+    let p = responses_target(&mock, true);
+    let body = json!({"model": "alias", "input": [{"role": "user", "content": "hello"}],
+        "reasoning": {"effort": "low", "summary": "auto"}, "tools": [{"type": "web_search"}],
+        "store": false, "include": ["reasoning.encrypted_content"]});
+    let c = p
+        .chat("gpt-resp", &responses_request(body.clone(), false))
+        .await
+        .unwrap();
+    let sent = mock.requests().pop().unwrap();
+    assert_eq!(sent.path, "/v1/responses");
+    assert_eq!(
+        sent.header("authorization"),
+        Some("Bearer provider-test-key")
+    );
+    let mut expect = body.clone();
+    expect["model"] = json!("gpt-resp");
+    assert_eq!(
+        sent.body, expect,
+        "sent as the client wrote it, with the target's model"
+    );
+    let m = &c.choices[0].message;
+    assert_eq!(m.text(), "mock: hello");
+    assert_eq!(m.extra["reasoning_content"], "mock reasoning");
+    let kept = m.extra["responses_output"].as_array().unwrap();
+    assert_eq!(kept[1]["type"], "web_search_call");
+    assert_eq!(kept[2]["annotations"][0]["type"], "url_citation");
+    assert_eq!(c.choices[0].finish_reason.as_deref(), Some("stop"));
+    assert_eq!(c.usage.as_ref().unwrap().prompt_tokens, 1);
+
+    // A function call, streamed: the same call as chat tool-call deltas, then usage.
+    let body = json!({"model": "alias", "input": "Paris", "stream": false,
+        "tools": [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]});
+    let (chunks, err) = collect(&p, "gpt-resp", &responses_request(body, true)).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(mock.requests().pop().unwrap().body["stream"], true);
+    let (id, name, arguments) = streamed_call(&chunks);
+    assert_eq!(id, "call_mock_1");
+    assert_eq!(
+        (name.as_str(), arguments.as_str()),
+        ("get_weather", r#"{"q":"Paris"}"#)
+    );
+    assert_eq!(finishes(&chunks), ["tool_calls"]);
+    assert!(chunks.last().unwrap().usage.is_some());
+
+    // Text, streamed, and cut: the cut is visible.
+    let body = json!({"model": "alias", "input": "one two three"});
+    let (chunks, err) = collect(&p, "gpt-resp", &responses_request(body.clone(), true)).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(text_of(&chunks), "mock: one two three");
+    let (_, err) = collect(&p, "fault-cut-stream-2", &responses_request(body, true)).await;
+    assert!(matches!(err, Some(ProviderError::StreamCut(_))), "{err:?}");
+}
+
+#[tokio::test]
+async fn without_responses_api_the_translation_goes_and_built_in_tools_are_refused() {
+    let mock = start().await;
+    let p = responses_target(&mock, false);
+    let plain = json!({"model": "alias", "input": "hello", "reasoning": {"effort": "low"}});
+    let c = p
+        .chat("gpt-chat", &responses_request(plain, false))
+        .await
+        .unwrap();
+    assert_eq!(c.choices[0].message.text(), "mock: translated");
+    assert_eq!(mock.requests().pop().unwrap().path, "/v1/chat/completions");
+
+    let searching = json!({"model": "alias", "input": "hello", "tools": [{"type": "web_search"}]});
+    let e = p
+        .chat("gpt-chat", &responses_request(searching.clone(), false))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ProviderError::Unsupported(m) if m.contains("`web_search`") && m.contains("responses_api = true")),
+        "{e:?}"
+    );
+    let Err(e) = p
+        .chat_stream("gpt-chat", &responses_request(searching.clone(), true))
+        .await
+    else {
+        panic!("a stream with a built-in tool went out")
+    };
+    assert!(matches!(e, ProviderError::Unsupported(_)), "{e:?}");
+    // Every other kind refuses it the same way, before anything is sent.
+    let echo = provider("kind = \"echo\"", &[]);
+    let e = echo
+        .chat("echo", &responses_request(searching, false))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ProviderError::Unsupported(_)), "{e:?}");
+    assert_eq!(mock.requests().len(), 1);
+}

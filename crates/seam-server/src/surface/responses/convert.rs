@@ -132,7 +132,12 @@ pub fn to_chat(
         stream: req.stream.filter(|s| *s),
         stream_options: None,
         tools,
-        tool_choice: req.tool_choice.as_ref().map(tool_choice).transpose()?,
+        tool_choice: req
+            .tool_choice
+            .as_ref()
+            .map(tool_choice)
+            .transpose()?
+            .flatten(),
         response_format: req
             .text
             .as_ref()
@@ -163,7 +168,9 @@ pub fn to_chat(
 
 /// Appends chat messages for Responses items. Consecutive `function_call`s (and a call right
 /// after an assistant message) become one assistant message with `tool_calls`; `reasoning` items
-/// are dropped: a chat target cannot take them back.
+/// are dropped: a chat target cannot take them back. So are a built-in tool's items
+/// ([`is_builtin_item`]): they travel in the native body, and a target that gets this
+/// translation refuses the request (the provider adapter says so).
 fn push_items(out: &mut Vec<Message>, items: &[Value], root: &str) -> Result<(), ApiError> {
     for (i, item) in items.iter().enumerate() {
         let at = format!("{root}[{i}]");
@@ -217,6 +224,7 @@ fn push_items(out: &mut Vec<Message>, items: &[Value], root: &str) -> Result<(),
                 });
             }
             "reasoning" => {}
+            other if is_builtin_item(other) => {}
             other => {
                 return Err(unsupported(
                     &format!("{at}.type"),
@@ -230,6 +238,14 @@ fn push_items(out: &mut Vec<Message>, items: &[Value], root: &str) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// An input item a built-in tool made or answers (`web_search_call`, `computer_call_output`,
+/// `mcp_list_tools`, …): only a target with the Responses API can take it.
+pub fn is_builtin_item(kind: &str) -> bool {
+    (kind.ends_with("_call") || kind.ends_with("_call_output") || kind.starts_with("mcp_"))
+        && kind != "function_call"
+        && kind != "function_call_output"
 }
 
 fn message(obj: &Map<String, Value>, at: &str) -> Result<Message, ApiError> {
@@ -340,7 +356,8 @@ fn part(p: &Value, at: &str) -> Result<ContentPart, ApiError> {
     }
 }
 
-/// Function tools → chat tools; a built-in tool is refused by its type.
+/// Function tools → chat tools. Built-in tools (`web_search`, `custom`, …) are left to the
+/// native body: a target that gets this translation refuses them (the provider adapter says so).
 fn tools(tools: &[Value]) -> Result<Vec<Tool>, ApiError> {
     let mut out = Vec::with_capacity(tools.len());
     for (i, t) in tools.iter().enumerate() {
@@ -350,16 +367,7 @@ fn tools(tools: &[Value]) -> Result<Vec<Tool>, ApiError> {
         };
         match obj.get("type").and_then(Value::as_str) {
             Some("function") => {}
-            Some(other) => {
-                return Err(unsupported(
-                    &format!("{at}.type"),
-                    &format!(
-                        "The tool type `{}` is not supported: Seam routes to any model and runs \
-                         no built-in tools; declare `function` tools",
-                        short(other)
-                    ),
-                ));
-            }
+            Some(_) => continue,
             None => return Err(invalid(&format!("{at}.type"), "is required")),
         }
         let mut extra = Extra::new();
@@ -383,31 +391,27 @@ fn tools(tools: &[Value]) -> Result<Vec<Tool>, ApiError> {
     Ok(out)
 }
 
-fn tool_choice(v: &Value) -> Result<ToolChoice, ApiError> {
+/// `tool_choice` → chat; one naming a built-in tool (or `allowed_tools`) is left to the native
+/// body (`None`), as the built-in tools are.
+fn tool_choice(v: &Value) -> Result<Option<ToolChoice>, ApiError> {
     match v {
         Value::String(s) => match s.as_str() {
-            "auto" => Ok(ToolChoice::Mode(ToolChoiceMode::Auto)),
-            "none" => Ok(ToolChoice::Mode(ToolChoiceMode::None)),
-            "required" => Ok(ToolChoice::Mode(ToolChoiceMode::Required)),
+            "auto" => Ok(Some(ToolChoice::Mode(ToolChoiceMode::Auto))),
+            "none" => Ok(Some(ToolChoice::Mode(ToolChoiceMode::None))),
+            "required" => Ok(Some(ToolChoice::Mode(ToolChoiceMode::Required))),
             _ => Err(invalid(
                 "tool_choice",
                 "must be `auto`, `none`, `required` or a function",
             )),
         },
         Value::Object(obj) => match obj.get("type").and_then(Value::as_str) {
-            Some("function") => Ok(ToolChoice::Named(NamedToolChoice {
+            Some("function") => Ok(Some(ToolChoice::Named(NamedToolChoice {
                 kind: "function".into(),
                 function: NamedFunction {
                     name: str_field(obj, "name", "tool_choice")?.to_owned(),
                 },
-            })),
-            Some(other) => Err(unsupported(
-                "tool_choice.type",
-                &format!(
-                    "tool_choice of type `{}` is not supported; name a `function`",
-                    short(other)
-                ),
-            )),
+            }))),
+            Some(_) => Ok(None),
             None => Err(invalid("tool_choice.type", "is required")),
         },
         _ => Err(invalid(
@@ -544,6 +548,10 @@ impl Meta {
             OutItem::Reasoning { .. } => "rs",
             OutItem::Message { .. } => "msg",
             OutItem::Call { .. } => "fc",
+            OutItem::Raw(v) => match v.get("id").and_then(Value::as_str) {
+                Some(id) => return id.to_owned(),
+                None => "item",
+            },
         };
         format!("{prefix}_{}{index:04x}", self.base)
     }
@@ -589,23 +597,43 @@ pub enum OutItem {
     Message {
         text: String,
         refusal: Option<String>,
+        /// The `output_text` part's annotations (`url_citation`, …), as the vendor sent them.
+        annotations: Vec<Value>,
     },
     Call {
         call_id: String,
         name: String,
         arguments: String,
     },
+    /// An item chat cannot express (a built-in tool's `web_search_call`, …), as the vendor sent it.
+    Raw(Value),
 }
 
+/// The key of a completion message's (or stream delta's) `extra` where an OpenAI target with the
+/// Responses API leaves what chat cannot express: the output in the vendor's order, a message,
+/// function call (by `call_id`) or reasoning as a stub marking where the chat form's goes, any
+/// other item whole (the OpenAI adapter's `responses` module writes it).
+pub const RESPONSES_OUTPUT: &str = "responses_output";
+
 /// The output items of an answer's first choice, in the order a Responses client reads them:
-/// reasoning, the message, then each function call. A message is left out only when the answer
-/// is nothing but calls.
+/// reasoning, the message, then each function call — or, when the answer came from the
+/// Responses API with items chat cannot express ([`RESPONSES_OUTPUT`]), in the vendor's order.
+/// A message is left out only when the answer is nothing but calls (or built-in items).
 pub fn output_items(answer: &ChatCompletion) -> Vec<OutItem> {
-    let mut items = Vec::new();
     let Some(choice) = answer.choices.first() else {
-        return items;
+        return Vec::new();
     };
     let m = &choice.message;
+    let chat = chat_items(m);
+    match m.extra.get(RESPONSES_OUTPUT) {
+        Some(Value::Array(order)) => in_vendor_order(chat, order),
+        _ => chat,
+    }
+}
+
+/// The items the chat form holds, in chat order.
+fn chat_items(m: &Message) -> Vec<OutItem> {
+    let mut items = Vec::new();
     if let Some(r) = m
         .extra
         .get("reasoning_content")
@@ -622,7 +650,11 @@ pub fn output_items(answer: &ChatCompletion) -> Vec<OutItem> {
         .map(str::to_owned);
     let calls = m.tool_calls.as_deref().unwrap_or_default();
     if !text.is_empty() || refusal.is_some() || calls.is_empty() {
-        items.push(OutItem::Message { text, refusal });
+        items.push(OutItem::Message {
+            text,
+            refusal,
+            annotations: Vec::new(),
+        });
     }
     for c in calls {
         items.push(OutItem::Call {
@@ -630,6 +662,51 @@ pub fn output_items(answer: &ChatCompletion) -> Vec<OutItem> {
             name: c.function.name.clone(),
             arguments: c.function.arguments.clone(),
         });
+    }
+    items
+}
+
+/// The chat form's items placed where the vendor's stubs say, with the items chat cannot express
+/// between them; anything the stubs do not place follows. A message with nothing in it is left
+/// out when built-in items say what happened.
+fn in_vendor_order(chat: Vec<OutItem>, order: &[Value]) -> Vec<OutItem> {
+    let mut chat: Vec<Option<OutItem>> = chat.into_iter().map(Some).collect();
+    let mut take = |want: &dyn Fn(&OutItem) -> bool| -> Option<OutItem> {
+        chat.iter_mut()
+            .find(|i| i.as_ref().is_some_and(|i| want(i)))
+            .and_then(Option::take)
+    };
+    let mut items = Vec::new();
+    for stub in order {
+        match stub.get("type").and_then(Value::as_str) {
+            Some("message") => {
+                if let Some(mut item) = take(&|i| matches!(i, OutItem::Message { .. })) {
+                    if let (OutItem::Message { annotations, .. }, Some(Value::Array(a))) =
+                        (&mut item, stub.get("annotations"))
+                    {
+                        annotations.extend(a.iter().cloned());
+                    }
+                    items.push(item);
+                }
+            }
+            Some("function_call") => {
+                let id = stub.get("call_id").and_then(Value::as_str);
+                let found = take(
+                    &|i| matches!(i, OutItem::Call { call_id, .. } if Some(call_id.as_str()) == id),
+                );
+                items.extend(found);
+            }
+            Some("reasoning") => items.extend(take(&|i| matches!(i, OutItem::Reasoning { .. }))),
+            _ => items.push(OutItem::Raw(stub.clone())),
+        }
+    }
+    let placed_any = !items.is_empty();
+    for rest in chat.into_iter().flatten() {
+        let empty =
+            matches!(&rest, OutItem::Message { text, refusal: None, .. } if text.is_empty());
+        if !(empty && placed_any) {
+            items.push(rest);
+        }
     }
     items
 }
@@ -714,10 +791,14 @@ pub fn item_json(meta: &Meta, item: &OutItem, index: usize, status: &str) -> Val
             "content": [{"type": "reasoning_text", "text": text}],
             "status": status,
         }),
-        OutItem::Message { text, refusal } => {
+        OutItem::Message {
+            text,
+            refusal,
+            annotations,
+        } => {
             let mut content = Vec::new();
             if !text.is_empty() || refusal.is_none() {
-                content.push(output_text(text));
+                content.push(annotated_text(text, annotations));
             }
             if let Some(r) = refusal {
                 content.push(json!({"type": "refusal", "refusal": r}));
@@ -742,12 +823,18 @@ pub fn item_json(meta: &Meta, item: &OutItem, index: usize, status: &str) -> Val
             "arguments": arguments,
             "status": status,
         }),
+        OutItem::Raw(v) => v.clone(),
     }
 }
 
 /// An `output_text` content part.
 pub fn output_text(text: &str) -> Value {
-    json!({"type": "output_text", "text": text, "annotations": [], "logprobs": []})
+    annotated_text(text, &[])
+}
+
+/// An `output_text` content part with its annotations.
+pub fn annotated_text(text: &str, annotations: &[Value]) -> Value {
+    json!({"type": "output_text", "text": text, "annotations": annotations, "logprobs": []})
 }
 
 /// Chat usage → Responses usage (cached and reasoning tokens from the `*_details`).

@@ -5,6 +5,11 @@
 //! answers it; the answer becomes a Response object, or the Responses event stream. With `store`
 //! (the default) the turn is kept for the next `previous_response_id`. Pure translation lives in
 //! [`convert`], the stream in [`stream`].
+//!
+//! The request also travels as itself ([`native_body`]): an OpenAI target with the Responses
+//! API gets it without a round trip through chat (built-in tools, `reasoning`, `include`,
+//! `truncation` intact), with Seam's conversation state expanded into `input` and `store:
+//! false`, since Seam keeps the state and the vendor keeps nothing.
 
 pub mod convert;
 pub mod stream;
@@ -17,9 +22,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use bytes::Bytes;
-use seam_types::chat::ChatCompletion;
+use seam_types::chat::{ChatCompletion, Native, Wire};
 use seam_types::{ApiError, ErrorCode};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::conversations::{Conversations, StoredResponse};
 use crate::pipeline::{Cx, serve};
@@ -121,7 +126,12 @@ impl Codec for Responses {
             None => Vec::new(),
         };
         let input = req.input_items()?;
-        let chat = convert::to_chat(&req, &prior, &input)?;
+        let mut chat = convert::to_chat(&req, &prior, &input)?;
+        chat.native = Some(Native {
+            wire: Wire::OpenAiResponses,
+            body: Arc::new(native_body(&req, &prior, &input)?),
+            headers: Vec::new(),
+        });
         self.meta = Arc::new(self.meta.for_request(&req));
         let mut items = prior;
         items.extend(self.meta.with_ids(input));
@@ -166,5 +176,47 @@ impl Codec for Responses {
                 response: self.response(answer),
             })
             .await
+    }
+}
+
+/// The request as an OpenAI target with the Responses API gets it: the client's fields, with
+/// `input` the earlier turns then this turn's items (see [`vendor_items`]), no
+/// `previous_response_id` (the vendor never saw it), `store: false` and no `stream` (the adapter
+/// sets it).
+pub fn native_body(
+    req: &convert::CreateRequest,
+    prior: &[Value],
+    input: &[Value],
+) -> Result<Map<String, Value>, ApiError> {
+    let Ok(Value::Object(mut body)) = serde_json::to_value(req) else {
+        return Err(ApiError::new(
+            ErrorCode::Internal,
+            "The request could not be re-encoded",
+        ));
+    };
+    body.remove("previous_response_id");
+    body.remove("stream");
+    body.insert("store".into(), Value::Bool(false));
+    let items = prior.iter().chain(input).filter_map(vendor_item).collect();
+    body.insert("input".into(), Value::Array(items));
+    Ok(body)
+}
+
+/// An item as the vendor takes it without state of its own: Seam's ids (and any id the vendor
+/// never stored) come off messages and function calls and their outputs, and a reasoning item
+/// without `encrypted_content` is dropped, as the vendor could not look it up.
+fn vendor_item(item: &Value) -> Option<Value> {
+    let Some(obj) = item.as_object() else {
+        return Some(item.clone());
+    };
+    let kind = obj.get("type").and_then(Value::as_str).unwrap_or("message");
+    match kind {
+        "reasoning" if obj.get("encrypted_content").is_none_or(Value::is_null) => None,
+        "message" | "function_call" | "function_call_output" => {
+            let mut obj = obj.clone();
+            obj.remove("id");
+            Some(Value::Object(obj))
+        }
+        _ => Some(item.clone()),
     }
 }

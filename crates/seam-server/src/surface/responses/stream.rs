@@ -124,8 +124,10 @@ impl Encoder {
         self.open[index] = false;
         let item_id = self.item_id(index);
         match &self.items[index] {
-            OutItem::Message { text, .. } => {
-                let text = text.clone();
+            OutItem::Message {
+                text, annotations, ..
+            } => {
+                let (text, annotations) = (text.clone(), annotations.clone());
                 self.emit(
                     out,
                     "response.output_text.done",
@@ -136,9 +138,10 @@ impl Encoder {
                     out,
                     "response.content_part.done",
                     json!({"item_id": item_id, "output_index": index, "content_index": 0,
-                           "part": convert::output_text(&text)}),
+                           "part": convert::annotated_text(&text, &annotations)}),
                 );
             }
+            OutItem::Raw(_) => {}
             OutItem::Reasoning { text } => {
                 let text = text.clone();
                 self.emit(
@@ -210,6 +213,7 @@ impl Encoder {
                     OutItem::Message {
                         text: String::new(),
                         refusal: None,
+                        annotations: Vec::new(),
                     },
                 );
                 self.current = Some(i);
@@ -265,6 +269,32 @@ impl Encoder {
         }
     }
 
+    /// What a Responses target sent that chat cannot express ([`convert::RESPONSES_OUTPUT`]): a
+    /// built-in item, added and done at once where it came; a message's annotations, kept for
+    /// the message's part.
+    fn beyond_chat(&mut self, out: &mut Vec<u8>, kept: &Value) {
+        match kept.get("type").and_then(Value::as_str) {
+            Some("message") => {
+                let message = self
+                    .items
+                    .iter_mut()
+                    .rev()
+                    .find(|i| matches!(i, OutItem::Message { .. }));
+                if let (Some(OutItem::Message { annotations, .. }), Some(Value::Array(a))) =
+                    (message, kept.get("annotations"))
+                {
+                    annotations.extend(a.iter().cloned());
+                }
+            }
+            Some("function_call" | "reasoning") => {}
+            _ => {
+                self.close_current(out);
+                let i = self.open_item(out, OutItem::Raw(kept.clone()));
+                self.close(out, i, "completed");
+            }
+        }
+    }
+
     fn arguments(&mut self, out: &mut Vec<u8>, index: usize, delta: &str) {
         if delta.is_empty() || !self.open[index] {
             return;
@@ -310,6 +340,11 @@ impl StreamEncoder for Encoder {
             for tc in d.tool_calls.as_deref().unwrap_or_default() {
                 self.call(out, tc);
             }
+            if let Some(Value::Array(kept)) = d.extra.get(convert::RESPONSES_OUTPUT) {
+                for k in kept {
+                    self.beyond_chat(out, k);
+                }
+            }
             if let Some(f) = &choice.finish_reason {
                 self.finish = Some(f.clone());
             }
@@ -340,6 +375,7 @@ impl StreamEncoder for Encoder {
                 OutItem::Message {
                     text: String::new(),
                     refusal: None,
+                    annotations: Vec::new(),
                 },
             ));
         }

@@ -185,28 +185,16 @@ fn text_format_becomes_response_format() {
 fn what_seam_cannot_do_is_a_400_naming_it() {
     let cases = [
         (
-            json!({"model": "m", "input": "hi", "tools": [{"type": "web_search_preview"}]}),
-            "unsupported_parameter",
-            "tools[0].type",
-            "web_search_preview",
-        ),
-        (
-            json!({"model": "m", "input": "hi", "tools": [{"type": "function", "name": "f"}, {"type": "code_interpreter", "container": {"type": "auto"}}]}),
-            "unsupported_parameter",
-            "tools[1].type",
-            "code_interpreter",
-        ),
-        (
             json!({"model": "m", "input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file-1"}]}]}),
             "unsupported_parameter",
             "input[0].content[0].file_id",
             "file store",
         ),
         (
-            json!({"model": "m", "input": [{"type": "web_search_call", "id": "ws_1"}]}),
+            json!({"model": "m", "input": [{"type": "item_reference", "id": "ws_1"}]}),
             "unsupported_parameter",
             "input[0].type",
-            "web_search_call",
+            "item_reference",
         ),
         (
             json!({"model": "m", "input": "hi", "background": true}),
@@ -246,6 +234,120 @@ fn what_seam_cannot_do_is_a_400_naming_it() {
         assert_eq!(e.param.as_deref(), Some(param), "{body}");
         assert!(e.message.contains(says), "{body}: {}", e.message);
     }
+}
+
+#[test]
+fn built_in_tools_are_left_to_the_native_body() {
+    // The translation carries what chat can; the adapter of a target that gets it refuses the
+    // rest (built-in tools and their items), the native body carries it to one that can.
+    let c = chat(json!({"model": "m", "input": [
+            {"role": "user", "content": "find it"},
+            {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {"type": "search", "query": "q"}},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "found"}]},
+            {"role": "user", "content": "thanks"}],
+        "tools": [{"type": "web_search"}, {"type": "function", "name": "f"}],
+        "tool_choice": {"type": "web_search"}}));
+    assert_eq!(c["tools"].as_array().unwrap().len(), 1);
+    assert_eq!(c["tools"][0]["function"]["name"], "f");
+    assert!(c.get("tool_choice").is_none());
+    assert_eq!(c["messages"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn the_native_body_expands_the_conversation_and_keeps_nothing_at_the_vendor() {
+    let r = req(
+        json!({"model": "gpt", "input": "and now?", "previous_response_id": "resp_1",
+        "stream": true, "reasoning": {"effort": "high", "summary": "auto"},
+        "tools": [{"type": "web_search"}], "include": ["reasoning.encrypted_content"],
+        "truncation": "auto", "user": "u-1", "store": true}),
+    );
+    let prior = [
+        json!({"type": "message", "id": "msg_seamin0000", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}),
+        json!({"type": "reasoning", "id": "rs_seam0000", "summary": [], "content": [{"type": "reasoning_text", "text": "t"}]}),
+        json!({"type": "reasoning", "id": "rs_vendor", "summary": [], "encrypted_content": "opaque"}),
+        json!({"type": "web_search_call", "id": "ws_1", "status": "completed"}),
+        json!({"type": "message", "id": "msg_seam0001", "role": "assistant", "status": "completed",
+               "content": [{"type": "output_text", "text": "hello", "annotations": []}]}),
+    ];
+    let body = super::native_body(&r, &prior, &r.input_items().unwrap()).unwrap();
+    let body = Value::Object(body);
+    assert_eq!(body["store"], false);
+    assert!(body.get("previous_response_id").is_none());
+    assert!(body.get("stream").is_none());
+    for kept in ["reasoning", "tools", "include", "truncation", "user"] {
+        assert_eq!(
+            body[kept],
+            serde_json::to_value(&r).unwrap()[kept],
+            "{kept}"
+        );
+    }
+    assert_eq!(
+        body["input"],
+        json!([
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+            {"type": "reasoning", "id": "rs_vendor", "summary": [], "encrypted_content": "opaque"},
+            {"type": "web_search_call", "id": "ws_1", "status": "completed"},
+            {"type": "message", "role": "assistant", "status": "completed",
+             "content": [{"type": "output_text", "text": "hello", "annotations": []}]},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "and now?"}]},
+        ])
+    );
+}
+
+#[test]
+fn items_chat_cannot_express_come_back_in_the_vendors_order() {
+    let m = meta(json!({"model": "gpt", "input": "weather?"}));
+    let search = json!({"type": "web_search_call", "id": "ws_1", "status": "completed",
+                        "action": {"type": "search", "query": "q"}});
+    let cite =
+        json!({"type": "url_citation", "url": "https://x", "start_index": 0, "end_index": 5});
+    let a = answer(
+        json!({"role": "assistant", "content": "Paris", "reasoning_content": "think",
+               "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "w", "arguments": "{}"}}],
+               "responses_output": [
+                   {"type": "reasoning"}, search,
+                   {"type": "message", "annotations": [cite]},
+                   {"type": "function_call", "call_id": "call_1"}]}),
+        "tool_calls",
+        json!({"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}),
+    );
+    let r = unary(&m, &a);
+    let output = r["output"].as_array().unwrap();
+    let types: Vec<&str> = output.iter().map(|i| i["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        ["reasoning", "web_search_call", "message", "function_call"]
+    );
+    assert_eq!(output[1], search);
+    assert_eq!(output[2]["content"][0]["text"], "Paris");
+    assert_eq!(output[2]["content"][0]["annotations"], json!([cite]));
+    assert_eq!(output[3]["call_id"], "call_1");
+
+    // Streamed: the built-in item where it came, the annotations on the message's part.
+    let mut kept = text_chunk("");
+    kept.choices[0].delta.content = None;
+    kept.choices[0]
+        .delta
+        .extra
+        .insert("responses_output".into(), json!([search]));
+    let mut cited = text_chunk("");
+    cited.choices[0].delta.content = None;
+    cited.choices[0].delta.extra.insert(
+        "responses_output".into(),
+        json!([{"type": "message", "annotations": [cite]}]),
+    );
+    let ev = run(&m, &[kept, text_chunk("Paris"), cited, usage_chunk()]);
+    assert_sequenced(&ev);
+    let done: Vec<&Value> = ev
+        .iter()
+        .filter(|(k, _)| k == "response.output_item.done")
+        .map(|(_, v)| &v["item"])
+        .collect();
+    assert_eq!(done[0], &search);
+    assert_eq!(done[1]["content"][0]["annotations"], json!([cite]));
+    let completed = &ev.last().unwrap().1["response"]["output"];
+    assert_eq!(completed[0], search);
+    assert_eq!(completed[1]["content"][0]["annotations"], json!([cite]));
 }
 
 fn meta(body: Value) -> Meta {
