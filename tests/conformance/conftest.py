@@ -224,6 +224,24 @@ policy = "mask-pii"
 
 [models.msg-cut]
 targets = [{{ provider = "mock", model = "fault-cut-stream-3" }}]
+
+# --- native responses --- (test_responses_native.py: Responses requests to a target that takes them)
+
+[providers.mockresp]
+kind = "openai"
+base_url = "{mock}/v1"
+api_key = "env:SEAM_TEST_MOCK_KEY"
+responses_api = true
+timeout_ms = 1500
+first_token_timeout_ms = 1500
+breaker = {{ consecutive_failures = 20 }}
+
+[models.resp-native]
+targets = [{{ provider = "mockresp", model = "gpt-resp" }}]
+
+[models.resp-native-guarded]
+targets = [{{ provider = "mockresp", model = "gpt-resp" }}]
+policy = "mask-pii"
 """
 
 

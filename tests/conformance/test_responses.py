@@ -271,8 +271,6 @@ def test_json_object_format(client):
 @pytest.mark.parametrize(
     "kwargs, param",
     [
-        ({"tools": [{"type": "web_search_preview"}]}, "tools[0].type"),
-        ({"tools": [{"type": "file_search", "vector_store_ids": ["vs_1"]}]}, "tools[0].type"),
         ({"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file-1"}]}]}, "input[0].content[0].file_id"),
         ({"background": True}, "background"),
     ],
