@@ -673,7 +673,7 @@ fn in_vendor_order(chat: Vec<OutItem>, order: &[Value]) -> Vec<OutItem> {
     let mut chat: Vec<Option<OutItem>> = chat.into_iter().map(Some).collect();
     let mut take = |want: &dyn Fn(&OutItem) -> bool| -> Option<OutItem> {
         chat.iter_mut()
-            .find(|i| i.as_ref().is_some_and(|i| want(i)))
+            .find(|i| i.as_ref().is_some_and(want))
             .and_then(Option::take)
     };
     let mut items = Vec::new();
