@@ -368,3 +368,71 @@ fn embeddings_answers_are_scanned_too() {
     assert_eq!(r.extra["x_note"], "<EMAIL_ADDRESS>");
     assert_eq!(p.report.records.len(), 1);
 }
+
+/// An Anthropic thinking block's signature, as the provider adapter carries it: long base64.
+fn signature() -> String {
+    "EqQBCkgIARABGAIiQL4111111111111111+ada/lovelace=".repeat(8)
+}
+
+#[tokio::test]
+async fn thinking_text_is_restored_and_its_signature_left_as_it_came() {
+    let ps = policies();
+    let v = CANARIES[0];
+    let req = request(v);
+    let p = prepared(&ps, "tok", &req);
+    let sent: Value = serde_json::from_str(&sent(&p)).unwrap();
+    let token = sent["metadata"]["customer"].as_str().unwrap().to_owned();
+    let sig = signature();
+    let mut c: ChatCompletion = serde_json::from_value(json!({
+        "choices": [{"message": {"role": "assistant", "content": "ok",
+            "reasoning_content": format!("think {token}"),
+            "reasoning_signature": sig,
+            "reasoning_blocks": [
+                {"type": "thinking", "thinking": format!("a {token}"), "signature": sig},
+                {"type": "redacted_thinking", "data": sig}
+            ]}}]
+    }))
+    .unwrap();
+    p.finish_completion(&mut c);
+    let m = &c.choices[0].message.extra;
+    assert_eq!(m["reasoning_content"], format!("think {v}"));
+    assert_eq!(m["reasoning_signature"], sig.as_str());
+    assert_eq!(m["reasoning_blocks"][0]["thinking"], format!("a {v}"));
+    assert_eq!(m["reasoning_blocks"][0]["signature"], sig.as_str());
+    assert_eq!(m["reasoning_blocks"][1]["data"], sig.as_str());
+
+    let delta = |extra: Value| {
+        chunk(json!({"id": "s", "model": "m", "choices": [{"index": 0, "delta": extra}]}))
+    };
+    let out = run_stream(
+        &p,
+        vec![
+            delta(json!({"reasoning_content": format!("think {token}"), "reasoning_index": 0})),
+            delta(json!({"reasoning_signature": sig, "reasoning_index": 0})),
+            chunk(
+                json!({"id": "s", "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(joined(&out, "reasoning_content"), format!("think {v}"));
+    assert_eq!(joined(&out, "reasoning_signature"), sig);
+}
+
+#[test]
+fn output_scanning_leaves_a_signature_alone() {
+    let ps = policies();
+    let req = hello();
+    let p = prepared(&ps, "out", &req);
+    let sig = signature();
+    let mut c: ChatCompletion = serde_json::from_value(json!({
+        "choices": [{"message": {"role": "assistant", "content": "ok",
+            "reasoning_content": format!("mail {}", CANARIES[0]),
+            "reasoning_signature": sig}}]
+    }))
+    .unwrap();
+    p.finish_completion(&mut c);
+    let m = &c.choices[0].message.extra;
+    assert_eq!(m["reasoning_content"], "mail <EMAIL_ADDRESS>");
+    assert_eq!(m["reasoning_signature"], sig.as_str());
+}
