@@ -62,6 +62,10 @@ pub struct Native {
     pub body: std::sync::Arc<Map<String, Value>>,
     /// Headers the target gets with it (`anthropic-beta`), as the client sent them.
     pub headers: Vec<(String, String)>,
+    /// Why only a target of this format can answer (a server tool, a block the translation
+    /// cannot carry): a target of another format refuses the request with this as its 400, and
+    /// the chat form beside it is the translation of what could be translated.
+    pub requires: Option<String>,
 }
 
 /// The wire formats a [`Native`] request can be in.

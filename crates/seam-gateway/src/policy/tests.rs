@@ -399,6 +399,7 @@ fn with_native(v: &str) -> ChatRequest {
         wire: seam_types::chat::Wire::AnthropicMessages,
         body: Arc::new(body),
         headers: Vec::new(),
+        requires: None,
     });
     req
 }
