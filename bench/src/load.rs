@@ -8,6 +8,10 @@
 //! With several `--model`s the requests take them in turn and each gets its own report (one JSON
 //! line each, in the order given): the models are compared under the same conditions at the same
 //! moments, which back-to-back runs on a noisy machine cannot promise.
+//!
+//! A `--model` may name another API surface by a prefix ([`Surface::split`]): `messages:ALIAS`
+//! sends an Anthropic Messages request to `/v1/messages`, `responses:ALIAS` an OpenAI Responses
+//! request to `/v1/responses`, on the host of its `--url`.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -21,7 +25,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::task::JoinSet;
 
-use crate::body::{self, Prompt};
+use crate::body::{Prompt, Surface};
 use crate::stats::{LoadReport, Recorder, ReportShape, Sample};
 use crate::timer::PreciseTimer;
 
@@ -32,6 +36,7 @@ pub type Client = LegacyClient<HttpConnector, Full<Bytes>>;
 pub struct LoadArgs {
     /// Full URL of the chat completions endpoint. Given once per `--model`, request `i` goes to
     /// the `(i mod n)`-th (two servers compared at the same moments); given once, all go there.
+    /// A `messages:` or `responses:` model goes to that surface's path on the same host.
     #[arg(long = "url", required = true)]
     pub urls: Vec<Uri>,
     /// Ask for a stream (`"stream": true`) and measure time to first chunk.
@@ -42,6 +47,8 @@ pub struct LoadArgs {
     pub prompt: Prompt,
     /// The `model` field of the request. Given several times, request `i` asks for the
     /// `(i mod n)`-th, and each gets its own report line (the same model twice: two reports).
+    /// `messages:ALIAS` or `responses:ALIAS`: an Anthropic Messages or OpenAI Responses request
+    /// for `ALIAS` instead of a chat completion.
     #[arg(long = "model", default_value = "bench")]
     pub models: Vec<String>,
     /// Open loop: requests per second, scheduled at fixed intervals.
@@ -69,11 +76,75 @@ pub struct LoadArgs {
 }
 
 /// What every request of a run (or of one `--model`) sends.
-struct Target {
+pub struct Target {
     url: Uri,
     body: Bytes,
+    surface: Surface,
     stream: bool,
     timeout: Duration,
+}
+
+/// The version header a Messages request carries, as Anthropic's SDK sends it.
+const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+impl Target {
+    /// The requests of one slot: `slot` is a `--model` (a bare alias, or `messages:ALIAS` /
+    /// `responses:ALIAS`); a prefixed slot goes to its surface's path on `url`'s host.
+    pub fn new(
+        slot: &str,
+        url: &Uri,
+        stream: bool,
+        prompt: Prompt,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        let (surface, model) = Surface::split(slot);
+        Ok(Self {
+            url: surface_url(url, surface)?,
+            body: surface.request(model, stream, prompt),
+            surface,
+            stream,
+            timeout,
+        })
+    }
+
+    /// One request of this slot.
+    pub fn request(&self) -> Request<Full<Bytes>> {
+        let mut request = Request::new(Full::new(self.body.clone()));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = self.url.clone();
+        let headers = request.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if self.surface == Surface::Messages {
+            headers.insert(
+                "anthropic-version",
+                HeaderValue::from_static(ANTHROPIC_VERSION),
+            );
+        }
+        request
+    }
+
+    /// Watches a streamed answer's body for its proper end.
+    pub fn ending(&self) -> Ending {
+        match self.surface.final_event() {
+            None => Ending::Done(Tail::default()),
+            Some(name) => Ending::Event(EventWatch::new(name)),
+        }
+    }
+}
+
+/// `url` for chat; for another surface, its path on `url`'s scheme and host.
+fn surface_url(url: &Uri, surface: Surface) -> anyhow::Result<Uri> {
+    if surface == Surface::Chat {
+        return Ok(url.clone());
+    }
+    let mut parts = url.clone().into_parts();
+    parts.path_and_query = Some(hyper::http::uri::PathAndQuery::from_static(surface.path()));
+    Ok(Uri::from_parts(parts)?)
+}
+
+/// What a complete stream of a surface ends with, for reports: `[DONE]` or the final event.
+pub fn end_marker(surface: Surface) -> &'static str {
+    surface.final_event().unwrap_or("[DONE]")
 }
 
 /// One `--model`: what its requests send and what they measured.
@@ -101,17 +172,14 @@ pub async fn main(args: LoadArgs) -> anyhow::Result<()> {
 pub async fn run(args: &LoadArgs) -> anyhow::Result<Vec<LoadReport>> {
     anyhow::ensure!(!args.models.is_empty(), "give at least one --model");
     let urls = slot_urls(&args.urls, args.models.len())?;
-    let targets = args
+    let timeout = Duration::from_secs_f64(args.timeout_secs);
+    let targets: Vec<Target> = args
         .models
         .iter()
         .zip(&urls)
-        .map(|(model, url)| Target {
-            url: url.clone(),
-            body: body::request(model, args.stream, args.prompt),
-            stream: args.stream,
-            timeout: Duration::from_secs_f64(args.timeout_secs),
-        })
-        .collect();
+        .map(|(model, url)| Target::new(model, url, args.stream, args.prompt, timeout))
+        .collect::<anyhow::Result<_>>()?;
+    let urls: Vec<Uri> = targets.iter().map(|t| t.url.clone()).collect();
     let client = client();
     let warmup = Duration::from_secs_f64(args.warmup_secs);
     let duration = Duration::from_secs_f64(args.duration_secs);
@@ -177,8 +245,9 @@ pub fn summary_line(r: &LoadReport) -> String {
     }
     if let Some(done) = r.streams_with_done {
         line.push_str(&format!(
-            ", {done}/{} streams ended with [DONE]",
-            r.requests
+            ", {done}/{} streams ended with {}",
+            r.requests,
+            end_marker(Surface::split(&r.model).0)
         ));
     }
     if let Some(lag) = r.send_lag_ms {
@@ -316,7 +385,8 @@ fn into_recorders(slots: Slots) -> anyhow::Result<Vec<Recorder>> {
 /// Sends one request and reads the whole answer; times are counted from `origin`.
 ///
 /// The error is a short kind (`connect`, `status_502`, `timeout`, `stream_without_done` …) that
-/// the report counts; a stream only counts as ok if it ended with `data: [DONE]`.
+/// the report counts; a stream only counts as ok if it ended properly: `data: [DONE]` (chat),
+/// `event: message_stop` (Messages), `event: response.completed` (Responses).
 async fn send(client: &Client, target: &Target, origin: Instant) -> Result<Sample, String> {
     match tokio::time::timeout(target.timeout, exchange(client, target, origin)).await {
         Ok(outcome) => outcome,
@@ -325,13 +395,7 @@ async fn send(client: &Client, target: &Target, origin: Instant) -> Result<Sampl
 }
 
 async fn exchange(client: &Client, target: &Target, origin: Instant) -> Result<Sample, String> {
-    let mut request = Request::new(Full::new(target.body.clone()));
-    *request.method_mut() = Method::POST;
-    *request.uri_mut() = target.url.clone();
-    request
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    let response = client.request(request).await.map_err(|err| {
+    let response = client.request(target.request()).await.map_err(|err| {
         if err.is_connect() {
             "connect".to_owned()
         } else {
@@ -345,13 +409,16 @@ async fn exchange(client: &Client, target: &Target, origin: Instant) -> Result<S
     let policy = response.headers().get("x-seam-policy").cloned();
     let mut body = response.into_body();
     let mut ttfc = None;
-    let mut tail = Tail::default();
+    // Streams only: a whole answer is not scanned, on any surface.
+    let mut ending = target.stream.then(|| target.ending());
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| "body".to_owned())?;
         if let Ok(data) = frame.into_data() {
             if !data.is_empty() {
                 ttfc.get_or_insert_with(|| origin.elapsed());
-                tail.push(&data);
+                if let Some(ending) = &mut ending {
+                    ending.push(&data);
+                }
             }
         }
     }
@@ -359,8 +426,8 @@ async fn exchange(client: &Client, target: &Target, origin: Instant) -> Result<S
     if status != StatusCode::OK {
         return Err(format!("status_{}", status.as_u16()));
     }
-    if target.stream && !tail.ends_with_done() {
-        return Err("stream_without_done".to_owned());
+    if let Some(ending) = ending.filter(|e| !e.ended()) {
+        return Err(ending.error_kind());
     }
     Ok(Sample {
         latency,
@@ -371,9 +438,98 @@ async fn exchange(client: &Client, target: &Target, origin: Instant) -> Result<S
     })
 }
 
+/// How a streamed answer shows that it ended properly.
+pub enum Ending {
+    /// Chat completions: the body ends with `data: [DONE]`.
+    Done(Tail),
+    /// A named-event surface: its final event came (Messages `message_stop`, Responses
+    /// `response.completed`).
+    Event(EventWatch),
+}
+
+impl Ending {
+    /// The next body frame.
+    pub fn push(&mut self, data: &[u8]) {
+        match self {
+            Ending::Done(tail) => tail.push(data),
+            Ending::Event(watch) => watch.push(data),
+        }
+    }
+
+    pub fn ended(&self) -> bool {
+        match self {
+            Ending::Done(tail) => tail.ends_with_done(),
+            Ending::Event(watch) => watch.seen,
+        }
+    }
+
+    /// The error kind of a stream that did not end properly.
+    fn error_kind(&self) -> String {
+        match self {
+            Ending::Done(_) => "stream_without_done".to_owned(),
+            Ending::Event(watch) => format!("stream_without_{}", watch.name),
+        }
+    }
+}
+
+/// Watches a named-event stream for its `event: NAME` line as the frames pass, a line split
+/// across frames included; nothing else of the body is kept (the data of `response.completed` is
+/// the whole response, so a tail of the body would not show the event line).
+pub struct EventWatch {
+    name: &'static str,
+    /// `\nevent: NAME\n`.
+    needle: Vec<u8>,
+    /// The last `needle.len() - 1` bytes seen, starting as `\n` so an event at the very start
+    /// of the body matches too.
+    carry: Vec<u8>,
+    seen: bool,
+}
+
+impl EventWatch {
+    fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            needle: format!("\nevent: {name}\n").into_bytes(),
+            carry: b"\n".to_vec(),
+            seen: false,
+        }
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        if self.seen || data.is_empty() {
+            return;
+        }
+        let keep = self.needle.len() - 1;
+        // Across the boundary: the carried bytes and the head of this frame.
+        let head = &data[..data.len().min(keep)];
+        self.carry.extend_from_slice(head);
+        self.seen = contains(&self.carry, &self.needle) || has_line(data, &self.needle);
+        if data.len() >= keep {
+            self.carry.clear();
+            self.carry.extend_from_slice(&data[data.len() - keep..]);
+        } else {
+            // `head` is all of `data`: keep the end of the carried bytes with it.
+            let excess = self.carry.len().saturating_sub(keep);
+            self.carry.drain(..excess);
+        }
+    }
+}
+
+/// Whether `needle` occurs in `haystack` (a few dozen bytes: the carried ones).
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Whether `needle` (which starts with `\n`) starts at one of the line breaks of `data`: only
+/// those are compared, so a frame costs about one pass over its bytes whatever its size.
+fn has_line(data: &[u8], needle: &[u8]) -> bool {
+    let mut bytes = data.iter().enumerate();
+    bytes.any(|(i, b)| *b == b'\n' && data[i..].starts_with(needle))
+}
+
 /// The last bytes of a body, enough to see whether a stream ended with `data: [DONE]`.
 #[derive(Default)]
-struct Tail {
+pub struct Tail {
     bytes: Vec<u8>,
 }
 
@@ -406,6 +562,101 @@ pub mod tests {
         assert!(tail.ends_with_done());
         tail.push(&[b'x'; 500]);
         assert!(!tail.ends_with_done());
+    }
+
+    #[test]
+    fn the_final_event_is_seen_as_frames_pass_wherever_they_split() {
+        let body = concat!(
+            "event: response.output_text.delta\ndata: {\"delta\":\"event: response.completed\"}\n\n",
+            "event: response.completed\ndata: {\"response\":{\"output\":[\"",
+            "a long response that follows the event line, far longer than any tail kept",
+            "\"]}}\n\n"
+        )
+        .as_bytes();
+        let start = body
+            .windows(26)
+            .position(|w| w == b"\nevent: response.completed")
+            .unwrap();
+        // Every split point, and every frame size: the event line is found once it has passed,
+        // never before, and a text that merely mentions it does not count.
+        for size in 1..body.len() {
+            let mut watch = EventWatch::new("response.completed");
+            for (i, frame) in body.chunks(size).enumerate() {
+                watch.push(frame);
+                let pushed = ((i + 1) * size).min(body.len());
+                let passed = pushed >= start + "\nevent: response.completed\n".len();
+                assert_eq!(watch.seen, passed, "frames of {size}, after frame {i}");
+            }
+        }
+        let mut first = EventWatch::new("message_stop");
+        first.push(b"event: message_stop\ndata: {}\n\n");
+        assert!(first.seen, "an event at the very start of the body");
+        let mut other = EventWatch::new("message_stop");
+        other.push(b"event: message_delta\ndata: {\"type\":\"message_stop\"}\n\n");
+        assert!(!other.seen);
+        assert_eq!(
+            Ending::Event(other).error_kind(),
+            "stream_without_message_stop"
+        );
+    }
+
+    #[test]
+    fn a_surface_slot_goes_to_its_path_on_the_same_host() {
+        let url: Uri = "http://127.0.0.1:18700/v1/chat/completions"
+            .parse()
+            .unwrap();
+        let target = |slot: &str| {
+            Target::new(slot, &url, true, Prompt::Short, Duration::from_secs(1)).unwrap()
+        };
+        assert_eq!(target("bench").url.to_string(), url.to_string());
+        let messages = target("messages:bench-anth");
+        assert_eq!(
+            messages.url.to_string(),
+            "http://127.0.0.1:18700/v1/messages"
+        );
+        let request = messages.request();
+        assert_eq!(request.headers()["anthropic-version"], ANTHROPIC_VERSION);
+        let body: serde_json::Value = serde_json::from_slice(&messages.body).unwrap();
+        assert_eq!(
+            (body["model"].as_str(), body["stream"].as_bool()),
+            (Some("bench-anth"), Some(true))
+        );
+        let responses = target("responses:bench");
+        assert_eq!(
+            responses.url.to_string(),
+            "http://127.0.0.1:18700/v1/responses"
+        );
+        assert!(
+            responses
+                .request()
+                .headers()
+                .get("anthropic-version")
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn messages_slots_against_the_mock_end_with_message_stop() {
+        let mut a = args(start_mock().await, true);
+        a.rate = Some(200.0);
+        a.models = vec!["messages:bench".into(), "bench".into()];
+        let reports = run(&a).await.unwrap();
+        for r in &reports {
+            assert_eq!((r.requests, r.errors), (30, 0), "{:?}", r.error_kinds);
+            assert_eq!(r.all_streams_done(), Some(true));
+        }
+        assert!(
+            reports[0].url.ends_with("/v1/messages"),
+            "{}",
+            reports[0].url
+        );
+        assert!(summary_line(&reports[0]).contains("30/30 streams ended with message_stop"));
+        assert!(summary_line(&reports[1]).contains("30/30 streams ended with [DONE]"));
+        // The mock has no Responses endpoint: a 404 per request, counted by kind.
+        a.stream = false;
+        a.models = vec!["responses:bench".into()];
+        let report = one(&a).await;
+        assert_eq!(report.error_kinds.get("status_404"), Some(&report.requests));
     }
 
     /// A free loopback address (bound, then released for the server under test to take).

@@ -3,7 +3,7 @@
 //! The subcommands share one binary so the runner can start its helpers as separate, pinned
 //! processes:
 //! - `mock`: a fast OpenAI-shaped upstream (canned chat completion and a canned 20-chunk SSE
-//!   stream), or with `--status 503` a failing one;
+//!   stream) that answers Anthropic Messages requests too, or with `--status 503` a failing one;
 //! - `proxy`: a do-nothing reverse proxy, the reference floor for what any gateway adds here;
 //! - `load`: an open-loop (fixed rate, coordinated omission counted) or closed-loop (fixed
 //!   concurrency) load generator that prints one JSON line;
@@ -11,6 +11,7 @@
 //!   the mock directly, through the proxy and through `seam`, then the routing scenarios (plain,
 //!   fallback and weighted aliases) and the policy scenarios (an alias without a policy against
 //!   one that tokenizes personal data) and the cache scenario (a hit against the echo provider)
+//!   and the surfaces scenario (chat completions, Responses and Messages requests in turn)
 //!   through `seam`, then the audit scenario (a seam with
 //!   audit off against an audited one), and prints markdown tables of the differences;
 //! - `audit-store`: fills an audit store with a million records and times `seam audit verify`
@@ -36,6 +37,7 @@ mod routing;
 mod run;
 mod server;
 mod stats;
+mod surfaces;
 mod timer;
 
 use std::process::ExitCode;
@@ -55,7 +57,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the mock upstream (`POST /v1/chat/completions`).
+    /// Serve the mock upstream (`POST /v1/chat/completions` and `POST /v1/messages`).
     Mock(mock::MockArgs),
     /// Serve a do-nothing reverse proxy (the reference floor for added latency).
     Proxy(proxy::ProxyArgs),

@@ -1,5 +1,6 @@
-//! The mock upstream: an OpenAI-shaped `POST /v1/chat/completions` that answers from canned
-//! bytes, as fast as hyper allows, so the benchmark measures the gateway and not the upstream.
+//! The mock upstream: an OpenAI-shaped `POST /v1/chat/completions` and an Anthropic-shaped
+//! `POST /v1/messages` that answer from canned bytes, as fast as hyper allows, so the benchmark
+//! measures the gateway and not the upstream.
 //! With `--status 503` it is a failing upstream instead: every request gets that status and a
 //! small OpenAI-shaped error body (the first target of the fallback scenario).
 
@@ -51,6 +52,9 @@ fn parse_status(s: &str) -> Result<u16, String> {
 struct Canned {
     completion: Bytes,
     events: Arc<[Bytes]>,
+    /// The Anthropic Messages answer and stream.
+    message: Bytes,
+    anthropic_events: Arc<[Bytes]>,
     chunk_delay: Option<Duration>,
     /// `--status` other than 200: the status and error body every request gets.
     failure: Option<(StatusCode, Bytes)>,
@@ -67,6 +71,8 @@ pub async fn serve(args: MockArgs) -> anyhow::Result<()> {
     let canned = Arc::new(Canned {
         completion: body::completion(),
         events: body::stream_events().into(),
+        message: body::message(),
+        anthropic_events: body::anthropic_events().into(),
         chunk_delay: (args.chunk_delay_ms > 0).then(|| Duration::from_millis(args.chunk_delay_ms)),
         failure: failure(args.status)?,
     });
@@ -100,7 +106,9 @@ async fn handle(
         );
         return Ok(json(*status, body.clone()));
     }
-    let is_chat = req.method() == Method::POST && req.uri().path().ends_with("/chat/completions");
+    let post = req.method() == Method::POST;
+    let is_chat = post && req.uri().path().ends_with("/chat/completions");
+    let is_messages = post && req.uri().path().ends_with("/v1/messages");
     if req.method() == Method::GET && req.uri().path().ends_with("/models") {
         let models = r#"{"object":"list","data":[{"id":"bench-model","object":"model","owned_by":"seam-bench"}]}"#;
         return Ok(json(StatusCode::OK, Bytes::from_static(models.as_bytes())));
@@ -111,7 +119,7 @@ async fn handle(
             Bytes::from_static(b"{\"status\":\"ok\"}"),
         ));
     }
-    if !is_chat {
+    if !is_chat && !is_messages {
         return Ok(error(StatusCode::NOT_FOUND, "no such route on the mock"));
     }
     let body = match Limited::new(req.into_body(), MAX_REQUEST_BYTES)
@@ -126,11 +134,16 @@ async fn handle(
             ));
         }
     };
+    let (answer, events) = if is_messages {
+        (&canned.message, &canned.anthropic_events)
+    } else {
+        (&canned.completion, &canned.events)
+    };
     if !body::wants_stream(&body) {
-        return Ok(json(StatusCode::OK, canned.completion.clone()));
+        return Ok(json(StatusCode::OK, answer.clone()));
     }
     let sse = SseBody {
-        events: Arc::clone(&canned.events),
+        events: Arc::clone(events),
         next: 0,
         chunk_delay: canned.chunk_delay,
         pause: Pause::None,
@@ -266,6 +279,97 @@ mod tests {
             assert_eq!(v["error"]["type"], "server_error");
             assert!(v["error"]["code"].is_null() && v["error"]["param"].is_null());
         }
+    }
+
+    /// POSTs `body` to `path` on the mock behind `chat_url`; the status, content type and body.
+    async fn post(chat_url: &hyper::Uri, path: &str, body: Bytes) -> (StatusCode, String, Bytes) {
+        let url: hyper::Uri = chat_url
+            .to_string()
+            .replace("/v1/chat/completions", path)
+            .parse()
+            .unwrap();
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = url;
+        let response = load::client().request(request).await.unwrap();
+        let status = response.status();
+        let kind = response.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, kind, bytes)
+    }
+
+    #[tokio::test]
+    async fn the_mock_answers_messages_with_the_canned_message_and_event_stream() {
+        let url = load::tests::start_mock().await;
+        let request =
+            |stream| body::Surface::Messages.request("bench", stream, body::Prompt::Short);
+        let (status, kind, bytes) = post(&url, "/v1/messages", request(false)).await;
+        assert_eq!(
+            (status, kind.as_str()),
+            (StatusCode::OK, "application/json")
+        );
+        assert_eq!(bytes, body::message());
+        let (status, kind, bytes) = post(&url, "/v1/messages", request(true)).await;
+        assert_eq!(
+            (status, kind.as_str()),
+            (StatusCode::OK, "text/event-stream")
+        );
+        assert_eq!(bytes, body::anthropic_events().concat());
+        // Chat completions are unchanged beside it.
+        let chat = body::request("bench", false, body::Prompt::Short);
+        assert_eq!(
+            post(&url, "/v1/chat/completions", chat).await.2,
+            body::completion()
+        );
+    }
+
+    /// seam's own Anthropic adapter, pointed at the mock as the generated config points
+    /// `mock_anth` at it, reads the canned answer and stream without complaint.
+    #[tokio::test]
+    async fn seams_anthropic_adapter_accepts_the_canned_message_and_stream() {
+        use futures_util::StreamExt as _;
+        seam_providers::install_crypto_provider();
+        let url = load::tests::start_mock().await;
+        let mut ports = crate::procs::Ports::from_base(18700);
+        ports.fast = url.port_u16().unwrap();
+        let config = crate::procs::config_toml(&ports, 18700, crate::procs::AuditMode::Off);
+        let resolver = seam_config::Resolver {
+            env: &|_| None,
+            base_dir: std::path::PathBuf::from("/run-dir"),
+        };
+        let config = seam_config::from_toml(&config, &resolver).unwrap();
+        let provider = seam_providers::anthropic::Anthropic::new(&config.providers["mock_anth"]);
+        let provider = provider.unwrap();
+        let request: seam_types::chat::ChatRequest =
+            serde_json::from_slice(&body::request("bench-anth", false, body::Prompt::Short))
+                .unwrap();
+        let answer = provider.chat("bench-model", &request).await.unwrap();
+        let answer = serde_json::to_value(&answer).unwrap();
+        assert_eq!(
+            answer["choices"][0]["message"]["content"],
+            body::ANSWER_TEXT
+        );
+        assert_eq!(answer["choices"][0]["finish_reason"], "stop");
+        assert_eq!(answer["usage"]["completion_tokens"], 64);
+        let mut chunks = provider.chat_stream("bench-model", &request).await.unwrap();
+        let mut text = String::new();
+        let mut last = None;
+        while let Some(chunk) = chunks.next().await {
+            let chunk = serde_json::to_value(chunk.unwrap()).unwrap();
+            if let Some(piece) = chunk["choices"][0]["delta"]["content"].as_str() {
+                text.push_str(piece);
+            }
+            last = Some(chunk);
+        }
+        let expected: String = (0..body::STREAM_CHUNKS).map(body::stream_piece).collect();
+        assert_eq!(text, expected);
+        // The stream ends as every pipeline stream does: a usage-only chunk.
+        let last = last.unwrap();
+        assert_eq!(last["usage"]["completion_tokens"], body::STREAM_CHUNKS);
+        assert_eq!(last["usage"]["prompt_tokens"], 16);
     }
 
     #[tokio::test]

@@ -60,7 +60,7 @@ pub struct PolicyRun {
 
 /// Which latency of a report a table shows.
 #[derive(Clone, Copy)]
-enum Measure {
+pub enum Measure {
     /// To the last body byte.
     Whole,
     /// To the first non-empty body frame (streams).
@@ -68,7 +68,7 @@ enum Measure {
 }
 
 impl Measure {
-    fn of(self, r: &LoadReport) -> Percentiles {
+    pub fn of(self, r: &LoadReport) -> Percentiles {
         match self {
             Measure::Whole => r.latency_ms,
             Measure::FirstChunk => r.ttfc_ms.unwrap_or_default(),

@@ -205,8 +205,9 @@ impl AuditMode {
 /// routing aliases: `bench-fallback` (the failing mock, then the fast one) and `bench-weighted`
 /// (the fast mock under two provider names, weights 1 and 1), and the policy aliases: `plain`
 /// (no policy) and `guarded` (the policy `guard`), both to the fast mock, and the cache aliases:
-/// `bench-echo` (the echo provider) and `bench-cached` (the fast mock, cached); seam listens on
-/// `listen` and keeps its audit trail as `audit` says.
+/// `bench-echo` (the echo provider) and `bench-cached` (the fast mock, cached), and the surfaces
+/// alias `bench-anth` (the fast mock as an Anthropic upstream, `kind = "anthropic"`, which posts to
+/// `{base_url}/v1/messages`); seam listens on `listen` and keeps its audit trail as `audit` says.
 ///
 /// The failing provider's breaker is off, so every request really attempts it first; with the
 /// breaker on it would open after a few failures and the scenario would measure the skip.
@@ -283,6 +284,14 @@ targets = [{{ provider = "echo", model = "bench-model" }}]
 [models.bench-cached]
 targets = [{{ provider = "mock", model = "bench-model" }}]
 cache = {{ ttl_s = 3600, scope = "org" }}
+
+[providers.mock_anth]
+kind = "anthropic"
+base_url = "http://127.0.0.1:{fast}"
+max_concurrency = 4096
+
+[models.bench-anth]
+targets = [{{ provider = "mock_anth", model = "bench-model" }}]
 "#
     )
 }
@@ -521,5 +530,10 @@ mod tests {
         let rule = parsed.models["bench-cached"].cache.unwrap();
         assert_eq!(rule.scope, seam_config::CacheScope::Org);
         assert!(parsed.models["bench"].cache.is_none());
+        // The Anthropic adapter appends `/v1/messages` to the base URL: the mock's own path.
+        let anth = &parsed.providers["mock_anth"];
+        assert_eq!(anth.kind, seam_config::ProviderKind::Anthropic);
+        assert_eq!(anth.base_url, "http://127.0.0.1:18701");
+        assert_eq!(providers("bench-anth"), [("mock_anth".to_owned(), 1)]);
     }
 }

@@ -1,5 +1,5 @@
 //! The markdown the runner prints: latency per scenario (direct, through seam, added), routing,
-//! policy, memory, the audit trail, and the targets from BENCHMARKS.md with whether this run met
+//! policy, cache, API surfaces, memory, the audit trail, and the targets from BENCHMARKS.md with whether this run met
 //! them.
 
 use serde::Serialize;
@@ -89,6 +89,7 @@ pub struct Sections<'a> {
     pub routing: Option<&'a Routing>,
     pub policy: Option<&'a Policy>,
     pub cache: Option<&'a crate::cache::Cache>,
+    pub surfaces: Option<&'a crate::surfaces::Surfaces>,
     pub memory: Option<&'a Memory>,
     pub audit: Option<&'a Audit>,
 }
@@ -98,6 +99,7 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
         routing,
         policy,
         cache,
+        surfaces,
         memory,
         audit,
     } = *sections;
@@ -119,6 +121,9 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
     let guarded = policy.into_iter().flat_map(Policy::reports);
     let audited = audit.into_iter().flat_map(Audit::reports);
     let cached = cache.into_iter().flat_map(crate::cache::Cache::reports);
+    let surfaced = surfaces
+        .into_iter()
+        .flat_map(crate::surfaces::Surfaces::reports);
     let lag = results
         .iter()
         .flat_map(|r| [Some(&r.direct), r.seam.as_ref()])
@@ -127,6 +132,7 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
         .chain(guarded)
         .chain(audited)
         .chain(cached)
+        .chain(surfaced)
         .filter_map(|r| r.send_lag_ms)
         .map(|l| l.p99)
         .fold(0.0, f64::max);
@@ -147,6 +153,9 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
     }
     if let Some(c) = cache {
         crate::cache::section(&mut out, c);
+    }
+    if let Some(s) = surfaces {
+        crate::surfaces::section(&mut out, s);
     }
     if let Some(m) = memory {
         memory_table(&mut out, m);
@@ -171,6 +180,11 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
     }
     if let Some(c) = cache {
         for (check, measured, target) in crate::cache::checks(c) {
+            target_row(&mut out, &check, measured, &target);
+        }
+    }
+    if let Some(s) = surfaces {
+        for (check, measured, target) in crate::surfaces::checks(s) {
             target_row(&mut out, &check, measured, &target);
         }
     }

@@ -1,6 +1,7 @@
 //! The runner: starts the mocks, the reference proxy and `seam` pinned to their cores, runs every
 //! scenario against the mock directly, through the proxy and through `seam` (one after the other,
-//! same load), then the routing, policy and cache scenarios through `seam`, samples `seam`'s memory,
+//! same load), then the routing, policy, cache and surfaces scenarios through `seam`, samples
+//! `seam`'s memory,
 //! then runs the audit scenario on two more seams (audit off and audited), and prints the
 //! markdown report.
 
@@ -19,7 +20,7 @@ use crate::procs::{
 };
 use crate::report::{self, Memory, Meta, ScenarioResult};
 use crate::stats::LoadReport;
-use crate::{audit, cache, load, policy, routing};
+use crate::{audit, cache, load, policy, routing, surfaces};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -27,7 +28,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "target/release/seam")]
     pub seam: PathBuf,
     /// Measure the mock directly only (no seam): checks the harness and gives the baseline.
-    #[arg(long, conflicts_with_all = ["only_policy", "only_audit", "only_cache"])]
+    #[arg(long, conflicts_with_all = ["only_policy", "only_audit", "only_cache", "only_surfaces"])]
     pub direct_only: bool,
     /// Measured seconds per scenario and path.
     #[arg(long, default_value_t = 10.0)]
@@ -78,6 +79,17 @@ pub struct RunArgs {
     /// one runs at `--stream-rate`.
     #[arg(long, default_value_t = 1000.0)]
     pub cache_rate: f64,
+    /// Skip the surfaces scenario (chat completions, Responses and Messages in turn, non-stream,
+    /// stream, then each alone at saturation): saves about 3 minutes 30 seconds.
+    #[arg(long, conflicts_with = "only_surfaces")]
+    pub no_surfaces: bool,
+    /// Run the surfaces scenario alone.
+    #[arg(long, conflicts_with_all = ["only_audit", "only_policy", "only_cache"])]
+    pub only_surfaces: bool,
+    /// Rate of the non-stream surfaces run, requests per second in all (open loop); the stream
+    /// one runs at `--stream-rate`.
+    #[arg(long, default_value_t = 1000.0)]
+    pub surfaces_rate: f64,
     /// Skip the audit scenario (seam with audit off vs audited, then audited saturation and a
     /// record count): saves about 90 s.
     #[arg(long, conflicts_with = "only_audit")]
@@ -190,7 +202,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     let delay = args.memory_chunk_delay_ms;
     let _slow_mock = start_mock(&launcher, cpu, ports.slow, mock(delay, 200)).await?;
     let _failing_mock = start_mock(&launcher, cpu, ports.failing, mock(0, 503)).await?;
-    let only = args.only_policy || args.only_audit || args.only_cache;
+    let only = args.only_policy || args.only_audit || args.only_cache || args.only_surfaces;
     let proxy = if args.no_reference || only {
         None
     } else {
@@ -238,13 +250,18 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let policy = if paths.seam && !args.no_policy && !args.only_audit && !args.only_cache {
+    let policy = if paths.seam && !args.no_policy && only_or(&args, args.only_policy) {
         Some(policy::run(&launcher, &args, &ports).await?)
     } else {
         None
     };
-    let cache = if paths.seam && !args.no_cache && !args.only_audit && !args.only_policy {
+    let cache = if paths.seam && !args.no_cache && only_or(&args, args.only_cache) {
         Some(cache::run(&launcher, &args, &ports).await?)
+    } else {
+        None
+    };
+    let surfaces = if paths.seam && !args.no_surfaces && only_or(&args, args.only_surfaces) {
+        Some(surfaces::run(&launcher, &args, &ports).await?)
     } else {
         None
     };
@@ -266,7 +283,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         drop(p.child.kill().await);
     }
     let audit = match &seam {
-        Some(path) if !args.no_audit && !args.only_policy && !args.only_cache => {
+        Some(path) if !args.no_audit && only_or(&args, args.only_audit) => {
             Some(audit::run(&launcher, &args, path, &dir, &ports).await?)
         }
         _ => None,
@@ -276,6 +293,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         routing: routing.as_ref(),
         policy: policy.as_ref(),
         cache: cache.as_ref(),
+        surfaces: surfaces.as_ref(),
         memory: memory.as_ref(),
         audit: audit.as_ref(),
     };
@@ -284,7 +302,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.json_out {
         let json = serde_json::json!({
             "meta": meta, "scenarios": results, "routing": routing, "policy": policy,
-            "cache": cache, "memory": memory, "audit": audit
+            "cache": cache, "surfaces": surfaces, "memory": memory, "audit": audit
         });
         std::fs::write(path, serde_json::to_string_pretty(&json)?)
             .with_context(|| format!("writing {}", path.display()))?;
@@ -295,6 +313,13 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     }
     drop(std::fs::remove_dir_all(&dir));
     Ok(())
+}
+
+/// Whether a section runs as far as the `--only-*` flags go: no `--only-*` was given, or
+/// `mine` (its own) was.
+fn only_or(args: &RunArgs, mine: bool) -> bool {
+    let any = args.only_policy || args.only_audit || args.only_cache || args.only_surfaces;
+    !any || mine
 }
 
 fn resolve_seam(args: &RunArgs) -> anyhow::Result<Option<PathBuf>> {

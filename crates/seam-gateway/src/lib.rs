@@ -225,6 +225,9 @@ impl Gateway {
         if let Some(c) = &contract {
             let r = prepared.request.to_mut();
             c.apply(r);
+            // The contract speaks through the chat form (its schema and re-ask); a client's own
+            // body would go without it.
+            r.native = None;
             // A stream with a contract is answered whole, then sent in chunks.
             r.stream = None;
             r.stream_options = None;

@@ -26,7 +26,7 @@ use seam_policy::{Escape, OutputFilter, Policy, Record, Scanner, StreamFilter, V
 use seam_router::Placement;
 use seam_types::chat::{
     ChatChunk, ChatCompletion, ChatRequest, Content, Delta, Extra, FunctionCallDelta, Message,
-    Role, ToolCallDelta,
+    Native, Role, ToolCallDelta,
 };
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 use seam_types::{ApiError, ErrorCode};
@@ -517,6 +517,15 @@ pub(crate) fn prepare<'r>(
     if policy.scans_input() || policy.acts_on_user() {
         let mut input = Input::new(policy);
         let new = input.run(|at, f, user| fields::chat_request(req, at, f, user));
+        // The client's own body, when a target may take it as it is: the same texts under the
+        // same policy and vault (one token per value), its findings already counted above.
+        let native = req.native.as_ref().map(|n| {
+            let counted = input.records.len();
+            let own = [NATIVE_OWN[0], NATIVE_OWN[1], n.wire.subject().0];
+            let body = input.run(|at, f, _| walk::map(&n.body, at, f, &own));
+            input.records.truncate(counted);
+            (n, body)
+        });
         telemetry::policy_findings(policy.name(), &input.records);
         if !input.blocked.is_empty() {
             prepared.report.records = input.records;
@@ -527,6 +536,15 @@ pub(crate) fn prepare<'r>(
         }
         if let Some(r) = new {
             prepared.request = Cow::Owned(r);
+        }
+        if let Some((n, body)) = native {
+            let user = prepared.request.user.clone();
+            if let Some(body) = governed_native(body, &n.body, n.wire.subject(), user) {
+                prepared.request.to_mut().native = Some(Native {
+                    body: Arc::new(body),
+                    ..n.clone()
+                });
+            }
         }
         prepared.vault = Arc::new(input.vault);
         prepared.private = input.private;
@@ -540,6 +558,9 @@ pub(crate) fn prepare<'r>(
             Fit::Drop(drop) => {
                 prepared.report.dropped_messages = drop.len();
                 let r = prepared.request.to_mut();
+                // The client's own body still holds the dropped turns: only the translation,
+                // which lost them, may go.
+                r.native = None;
                 let mut i = 0;
                 r.messages.retain(|_| {
                     let keep = !drop.contains(&i);
@@ -564,6 +585,51 @@ pub(crate) fn prepare<'r>(
         }
     }
     Ok(prepared)
+}
+
+/// Keys of a native body the input walk leaves to others: `model` and `stream` are the
+/// adapter's; the key holding the subject (`Wire::subject`) is the policy's `user` rule's.
+const NATIVE_OWN: [&str; 2] = ["model", "stream"];
+
+/// The native body as sent: its walked texts (`walked`, when any changed), and the subject the
+/// `user` rule left in the chat form (hashed, scanned, kept or dropped) where the format keeps
+/// it (`subject`: a key, and the key under it when nested). `None` when nothing changed.
+fn governed_native(
+    walked: Option<serde_json::Map<String, Value>>,
+    original: &serde_json::Map<String, Value>,
+    (key, nested): (&str, Option<&str>),
+    user: Option<String>,
+) -> Option<serde_json::Map<String, Value>> {
+    let holder = original.get(key);
+    let sent = match nested {
+        Some(inner) => holder.and_then(|m| m.get(inner)),
+        None => holder,
+    }
+    .and_then(Value::as_str);
+    let user_changed = sent != user.as_deref();
+    if walked.is_none() && !user_changed {
+        return None;
+    }
+    let mut body = walked.unwrap_or_else(|| original.clone());
+    if user_changed {
+        match (nested, user) {
+            (None, Some(u)) => {
+                body.insert(key.to_owned(), Value::String(u));
+            }
+            (None, None) => {
+                body.remove(key);
+            }
+            (Some(inner), user) => {
+                if let Some(Value::Object(meta)) = body.get_mut(key) {
+                    match user {
+                        Some(u) => meta.insert(inner.to_owned(), Value::String(u)),
+                        None => meta.remove(inner),
+                    };
+                }
+            }
+        }
+    }
+    Some(body)
 }
 
 /// Messages as units for truncation: system messages and the last message are pinned; an

@@ -77,6 +77,7 @@ pub async fn serve<C: Codec>(st: SharedState, cx: Cx, raw: Body, mut codec: C) -
     let decode_cx = DecodeCx {
         key_id: caller.as_deref().map(|c| c.key_id.as_str()),
         subject: draft.subject(),
+        headers: &headers,
     };
     let Decoded {
         chat: req,

@@ -65,6 +65,50 @@ pub struct ChatRequest {
     pub user: Option<String>,
     #[serde(flatten)]
     pub extra: Extra,
+    /// The client's own request, when its surface speaks a wire format a target may take as it
+    /// is (see [`Native`]). Never serialised: not part of the chat body, the audit record's chat
+    /// form or anything an OpenAI-format target receives.
+    #[serde(skip)]
+    pub native: Option<Native>,
+}
+
+/// A request in a surface's own wire format, carried beside its chat translation so that a
+/// target speaking the same format gets it without a lossy round trip (Messages → Anthropic:
+/// `cache_control`, `thinking`, thinking blocks and their signatures, `top_k`, beta headers).
+/// The gateway applies the input policy to its texts exactly as to the chat form's; the
+/// adapter of that format sends it with the target's `model` and the `stream` flag set, and
+/// every other adapter sends the translation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Native {
+    pub wire: Wire,
+    /// The body (after the policy, once the gateway has applied it).
+    pub body: std::sync::Arc<Map<String, Value>>,
+    /// Headers the target gets with it (`anthropic-beta`), as the client sent them.
+    pub headers: Vec<(String, String)>,
+    /// Why only a target of this format can answer (a server tool, a block the translation
+    /// cannot carry): a target of another format refuses the request with this as its 400, and
+    /// the chat form beside it is the translation of what could be translated.
+    pub requires: Option<String>,
+}
+
+/// The wire formats a [`Native`] request can be in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wire {
+    /// Anthropic's Messages API (`POST /v1/messages`).
+    AnthropicMessages,
+    /// OpenAI's Responses API (`POST /v1/responses`).
+    OpenAiResponses,
+}
+
+impl Wire {
+    /// Where a body of this format names its data subject: a top-level key, and the key under
+    /// it (`metadata.user_id` in Messages), if nested.
+    pub fn subject(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Wire::AnthropicMessages => ("metadata", Some("user_id")),
+            Wire::OpenAiResponses => ("user", None),
+        }
+    }
 }
 
 impl ChatRequest {

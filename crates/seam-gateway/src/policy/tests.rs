@@ -436,3 +436,89 @@ fn output_scanning_leaves_a_signature_alone() {
     assert_eq!(m["reasoning_content"], "mail <EMAIL_ADDRESS>");
     assert_eq!(m["reasoning_signature"], sig.as_str());
 }
+
+/// A Messages body carried for an Anthropic target: the same canary as the chat form's
+/// translation, in its texts and its subject.
+fn with_native(v: &str) -> ChatRequest {
+    let mut req: ChatRequest = serde_json::from_value(json!({
+        "model": "m", "user": v,
+        "messages": [{"role": "user", "content": format!("mail {v}")}]
+    }))
+    .unwrap();
+    let body = json!({
+        "model": "m",
+        "max_tokens": 64,
+        "metadata": {"user_id": v},
+        "system": [{"type": "text", "text": format!("about {v}"), "cache_control": {"type": "ephemeral"}}],
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "messages": [
+            {"role": "assistant", "content": [
+                {"type": "thinking", "thinking": "plan", "signature": "c2lnbmF0dXJlLW9mLXRoZS10aGlua2luZy1ibG9jay0wMTIzNDU2Nzg5"},
+                {"type": "tool_use", "id": "toolu_01", "name": "f", "input": {"q": v}}]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_01", "content": v},
+                {"type": "text", "text": format!("mail {v}")}]}
+        ]
+    });
+    let Value::Object(body) = body else {
+        unreachable!()
+    };
+    req.native = Some(Native {
+        wire: seam_types::chat::Wire::AnthropicMessages,
+        body: Arc::new(body),
+        headers: Vec::new(),
+        requires: None,
+    });
+    req
+}
+
+#[test]
+fn a_native_body_gets_the_same_tokens_and_keeps_its_own_fields() {
+    let ps = policies();
+    let v = CANARIES[0];
+    let req = with_native(v);
+    let p = prepared(&ps, "tok", &req);
+    let chat = serde_json::to_string(&*p.request).unwrap();
+    let native = p.request.native.as_ref().unwrap();
+    let body = Value::Object((*native.body).clone());
+    let text = body.to_string();
+    assert!(!text.contains(v) && !chat.contains(v), "{text}");
+    // One vault: the value has the same token in both forms.
+    let token = body["messages"][1]["content"][1]["text"].as_str().unwrap();
+    assert!(chat.contains(token), "{token} not in {chat}");
+    assert_eq!(body["system"][0]["cache_control"]["type"], "ephemeral");
+    assert_eq!(body["thinking"]["budget_tokens"], 1024);
+    let thinking = &body["messages"][0]["content"][0];
+    assert_eq!(
+        thinking["signature"],
+        req.native.as_ref().unwrap().body["messages"][0]["content"][0]["signature"]
+    );
+    assert_eq!(body["messages"][1]["content"][0]["tool_use_id"], "toolu_01");
+    // The subject follows the `user` rule, as the chat form's `user` does.
+    assert_eq!(
+        body["metadata"]["user_id"].as_str(),
+        p.request.user.as_deref()
+    );
+    // Found once, though walked twice.
+    let found: usize = p
+        .report
+        .records
+        .iter()
+        .filter(|r| r.entity == "EMAIL_ADDRESS")
+        .count();
+    let plain = prepared(&ps, "tok", &{
+        let mut r = req.clone();
+        r.native = None;
+        r
+    })
+    .report
+    .records
+    .iter()
+    .filter(|r| r.entity == "EMAIL_ADDRESS")
+    .count();
+    assert_eq!(found, plain);
+    // With the subject dropped, it is gone from the native body too.
+    let p = prepared(&ps, "drop", &req);
+    let native = p.request.native.as_ref().unwrap();
+    assert!(native.body["metadata"].get("user_id").is_none());
+}

@@ -24,6 +24,23 @@ pub fn derive(req: &ChatRequest, scope: &str, fingerprint: &[u8; 32]) -> Option<
     for f in IGNORED {
         body.remove(*f);
     }
+    // A client's own body goes to targets of its format as it is: what it holds beyond the chat
+    // form (`thinking`, `top_k`, `cache_control`, beta headers) can change the answer.
+    if let Some(native) = &req.native {
+        let mut own = (*native.body).clone();
+        for f in IGNORED.iter().chain(&["stream", "model"]) {
+            own.remove(*f);
+        }
+        let headers = native
+            .headers
+            .iter()
+            .map(|(k, v)| Value::String(format!("{k}: {v}")))
+            .collect();
+        body.insert(
+            "\u{0}native".into(),
+            serde_json::json!({"body": own, "headers": Value::Array(headers)}),
+        );
+    }
     // `stream: false` and no `stream` ask the same; `stream_options` only shapes a stream.
     body.remove("stream");
     let stream = req.is_stream();

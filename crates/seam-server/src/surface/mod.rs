@@ -35,6 +35,8 @@ pub struct DecodeCx<'a> {
     pub key_id: Option<&'a str>,
     /// The subject `x-seam-subject` names, if any.
     pub subject: Option<&'a str>,
+    /// The request's headers (`anthropic-beta` travels with a native Messages request).
+    pub headers: &'a axum::http::HeaderMap,
 }
 
 /// Writes the pipeline's stream as one surface's events. Each call appends whole events (bytes

@@ -282,6 +282,7 @@ fn base_chat(
         n: None,
         user: None,
         extra,
+        native: None,
     })
 }
 

@@ -147,6 +147,7 @@ pub fn to_chat(
         n: None,
         user: req.user.clone(),
         extra,
+        native: None,
     };
     chat.validate().map_err(|(param, why)| {
         // Chat's params (`messages[3].content`) mean nothing to a Responses client.
