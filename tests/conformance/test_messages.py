@@ -261,8 +261,8 @@ def test_metadata_user_id_is_the_records_subject(claude, seam_url):
 # ---- extended thinking and prompt caching (Anthropic targets) ----
 #
 # The `thinking` field reaches the Anthropic mock with the client's body; it then answers with a
-# signed thinking block (`Thinking about: <last user text>`) before the text, and refuses a
-# thinking block in history whose signature is not its own, as Anthropic does.
+# signed thinking block (`Thinking about: <last user text>`) before the text, and refuses a block
+# it signed that comes back altered, as Anthropic does.
 
 THINKING = {"type": "enabled", "budget_tokens": 1024}
 
@@ -305,9 +305,9 @@ def test_thinking_blocks_go_back_to_anthropic_intact(claude, mock_url, marker):
     assert sent[0] == first.content[0].model_dump()
 
     # A block altered on the way is the upstream's 400, as the SDK knows it.
-    forged = first.content[0].model_copy(update={"signature": "forged"})
+    altered = first.content[0].model_copy(update={"thinking": "Thinking about: something else"})
     with pytest.raises(anthropic.BadRequestError) as e:
-        think(claude, [*user(marker), {"role": "assistant", "content": [forged, first.content[1]]}, *user("x")])
+        think(claude, [*user(marker), {"role": "assistant", "content": [altered, first.content[1]]}, *user("x")])
     assert "signature" in e.value.api_message
 
 
@@ -358,3 +358,17 @@ def test_prompt_cache_counts_reach_the_client(claude, stream):
         usage = claude.messages.create(**kw).usage
     # What the mock reports: 5 fresh input words, 11 read from the cache, 7 written to it.
     assert (usage.input_tokens, usage.cache_read_input_tokens, usage.cache_creation_input_tokens) == (5, 11, 7)
+
+
+def test_a_thinking_block_survives_a_policy_round_trip(claude, mock_url, marker):
+    """The client holds the thinking text restored; sent back, the policy masks it again into the
+    text the upstream signed, so the signature still holds."""
+    prompt = f"Ticket {marker}: reply to {EMAIL}"
+    first = think(claude, user(prompt), model="msg-guarded")
+    assert first.content[0].thinking == "Thinking about: " + prompt
+    follow_up = [*user(prompt), {"role": "assistant", "content": first.content}, *user("and then?")]
+    second = think(claude, follow_up, model="msg-guarded")
+    assert second.content[-1].text == "mock: and then?"
+    sent = upstream(mock_url, marker)[-1]["body"]
+    assert EMAIL not in json.dumps(sent)
+    assert sent["messages"][1]["content"][0]["signature"] == first.content[0].signature

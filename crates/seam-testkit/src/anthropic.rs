@@ -4,9 +4,10 @@
 //!
 //! Extended thinking: a request with `"thinking": {"type": "enabled" | "adaptive", …}`, or for a
 //! model whose name contains `thinking`, is answered with a `thinking` block first —
-//! `Thinking about: <last user text>`, signed with [`SIGNATURE`] — streamed as `thinking_delta`s
-//! and a `signature_delta`. A thinking block sent back in history must carry that signature, or
-//! the request is refused as Anthropic refuses a tampered one.
+//! `Thinking about: <last user text>`, signed by [`signature`] — streamed as `thinking_delta`s
+//! and a `signature_delta`. A thinking block sent back in history with a signature of the mock's
+//! must carry it with the text it signed, or the request is refused as Anthropic refuses an
+//! altered block (signatures the mock did not issue are not checked).
 //!
 //! Prompt caching: a request with `cache_control` anywhere, or for a model whose name contains
 //! `cache`, reports [`CACHE_READ`] tokens read from the cache and [`CACHE_WRITE`] written to it,
@@ -17,13 +18,24 @@ use serde_json::{Value, json};
 use crate::faults::{ApiError, Reply, Sse, named_event};
 use crate::text::{Answer, thirds, word_pieces, words};
 
-/// The signature of every thinking block the mock writes: long base64, like Anthropic's.
-pub(crate) const SIGNATURE: &str = concat!(
-    "CzBVep/E6Q4zWH2ix+wRNluApcrvFDleg6jN8hc8YYar0PUaP2SJrtP4HUJnjLHW+yBFao+02f4jSG2St9wBJk",
-    "twlbrfBClOc5i94gcsUXabwOUKL1R5nsPoDTJXfKHG6xA1Wn+kye4TOF2Cp8zxFjtgharP9Bk+Y4it0vccQWaL",
-    "sNX6H0RpjrPY/SJHbJG22wAlSm+Uud4DKE1yl7zhBitQdZq/5AkuU3idwucMMVZ7oMXqDzRZfqPI7RI3XIGmy/",
-    "AVOl+Eqc7zGD1ih6zR9htAZYqv1PkeQ2iNstf8IUZrkLXa/yRJbpO43QInTHGWu+AFKk90mb7jCC1Sd5zB5gsw",
-);
+/// How the mock's signatures begin.
+const SIGNATURE_PREFIX: &str = "EqMockSig";
+
+/// The mock's signature of a thinking text: [`SIGNATURE_PREFIX`], then hex digits derived from
+/// the text (FNV-1a), as long as Anthropic's, so an altered block is told apart.
+pub(crate) fn signature(thinking: &str) -> String {
+    const PRIME: u64 = 0x0100_0000_01b3;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in thinking.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(PRIME);
+    }
+    let mut out = String::from(SIGNATURE_PREFIX);
+    while out.len() < 320 {
+        h = (h ^ out.len() as u64).wrapping_mul(PRIME);
+        out.push_str(&format!("{h:016x}"));
+    }
+    out
+}
 /// Input tokens reported as read from the prompt cache, when caching is on.
 pub(crate) const CACHE_READ: u64 = 11;
 /// Input tokens reported as written to the prompt cache, when caching is on.
@@ -127,7 +139,7 @@ pub(crate) fn messages(body: &Value, seq: usize) -> Result<Reply, ApiError> {
                 );
                 content.push(block_delta(
                     0,
-                    json!({"type": "signature_delta", "signature": SIGNATURE}),
+                    json!({"type": "signature_delta", "signature": signature(t)}),
                 ));
                 content.push(block_stop(0));
                 content.push(block_start(1, &block));
@@ -162,7 +174,7 @@ pub(crate) fn messages(body: &Value, seq: usize) -> Result<Reply, ApiError> {
     }
     let mut content: Vec<Value> = thought
         .iter()
-        .map(|t| json!({"type": "thinking", "thinking": t, "signature": SIGNATURE}))
+        .map(|t| json!({"type": "thinking", "thinking": t, "signature": signature(t)}))
         .collect();
     content.push(match &answer {
         Answer::Text(text) => json!({"type": "text", "text": text}),
@@ -204,16 +216,19 @@ fn has_cache_control(v: &Value) -> bool {
     }
 }
 
-/// Refuses a thinking block in history whose signature is not the mock's, as Anthropic refuses
-/// one that was altered.
+/// Refuses a thinking block in history that the mock signed but whose text or signature was
+/// altered since, as Anthropic refuses one.
 fn check_signatures(messages: &[Value]) -> Result<(), ApiError> {
     for m in messages.iter().filter(|m| role(m) == "assistant") {
         let Some(Value::Array(blocks)) = m.get("content") else {
             continue;
         };
         for b in blocks {
-            if b.get("type").and_then(Value::as_str) == Some("thinking")
-                && b.get("signature").and_then(Value::as_str) != Some(SIGNATURE)
+            let field = |k: &str| b.get(k).and_then(Value::as_str).unwrap_or_default();
+            let sig = field("signature");
+            if field("type") == "thinking"
+                && sig.starts_with(SIGNATURE_PREFIX)
+                && sig != signature(field("thinking"))
             {
                 return Err(ApiError::invalid(
                     "messages",
@@ -394,7 +409,8 @@ mod tests {
             assert_eq!(
                 a["content"],
                 json!([
-                    {"type": "thinking", "thinking": "Thinking about: hello there", "signature": SIGNATURE},
+                    {"type": "thinking", "thinking": "Thinking about: hello there",
+                     "signature": signature("Thinking about: hello there")},
                     {"type": "text", "text": "mock: hello there"}
                 ])
             );
@@ -421,7 +437,10 @@ mod tests {
                 .iter()
                 .position(|(_, d)| d["delta"]["type"] == "signature_delta")
                 .unwrap();
-            assert_eq!(events[sig].1["delta"]["signature"], SIGNATURE);
+            assert_eq!(
+                events[sig].1["delta"]["signature"],
+                signature("Thinking about: hello there")
+            );
             assert_eq!(
                 events[sig + 1].1,
                 json!({"type": "content_block_stop", "index": 0})
@@ -436,21 +455,26 @@ mod tests {
 
     #[test]
     fn a_thinking_block_in_history_must_keep_its_signature() {
-        let history = |signature: &str| {
+        let history = |thinking: &str, signature: &str| {
             json!({"model": "claude-mock", "max_tokens": 64, "messages": [
                 {"role": "user", "content": "a"},
                 {"role": "assistant", "content": [
-                    {"type": "thinking", "thinking": "t", "signature": signature},
+                    {"type": "thinking", "thinking": thinking, "signature": signature},
                     {"type": "text", "text": "b"}]},
                 {"role": "user", "content": "c"}
             ]})
         };
-        assert!(ask(history(SIGNATURE)).is_ok());
-        let e = format!("{:?}", ask(history("forged")).err().unwrap());
-        assert!(
-            e.contains("400") && e.contains("Invalid `signature`"),
-            "{e}"
-        );
+        let sig = signature("t");
+        assert!(sig.len() >= 320 && sig != signature("u"));
+        assert!(ask(history("t", &sig)).is_ok());
+        assert!(ask(history("t", "not the mock's")).is_ok(), "not checked");
+        for (text, sig) in [("altered", sig.as_str()), ("t", &sig[..sig.len() - 1])] {
+            let e = format!("{:?}", ask(history(text, sig)).err().unwrap());
+            assert!(
+                e.contains("400") && e.contains("Invalid `signature`"),
+                "{e}"
+            );
+        }
     }
 
     #[test]
