@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 
 use seam_types::ApiError;
-use seam_types::chat::{ChatChunk, Usage};
+use seam_types::chat::{ChatChunk, Extra, Usage};
 use serde_json::{Value, json};
 
 use super::convert::{
@@ -127,6 +127,50 @@ impl Encoder {
         index
     }
 
+    /// A delta's reasoning extras: thinking text, the block's signature (held until it closes),
+    /// redacted blocks.
+    fn reasoning_extras(&mut self, extra: &Extra, out: &mut Vec<u8>) {
+        let number = extra
+            .get("reasoning_index")
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok());
+        // An unnumbered piece (a policy's held-back tail) belongs to the open thinking block, and
+        // an unnumbered block takes the first number it is given.
+        let same_block = |o: Open| match o {
+            Open::Thinking(_, n) => number.is_none() || n.is_none() || n == number,
+            Open::Text(_) | Open::Tool(_) => false,
+        };
+        let numbered = |open: Option<Open>, index: usize| match open {
+            Some(Open::Thinking(i, n)) if i == index => Open::Thinking(index, number.or(n)),
+            _ => Open::Thinking(index, number),
+        };
+        let thinking = json!({"type": "thinking", "thinking": "", "signature": ""});
+        if let Some(r) = reasoning(extra) {
+            let index = self.open(same_block, thinking.clone(), out);
+            self.open = Some(numbered(self.open, index));
+            Self::delta(out, index, json!({"type": "thinking_delta", "thinking": r}));
+        }
+        if let Some(sig) = signature(extra) {
+            // A signature without text still has its block (thinking the upstream left out).
+            let index = self.open(same_block, thinking, out);
+            self.open = Some(numbered(self.open, index));
+            self.signature = Some(sig.to_owned());
+        }
+        for data in redacted(extra) {
+            // Whole at its start: opened and closed at once.
+            let index = self.open(
+                |_| false,
+                json!({"type": "redacted_thinking", "data": data}),
+                out,
+            );
+            event(
+                out,
+                "content_block_stop",
+                &json!({"type": "content_block_stop", "index": index}),
+            );
+        }
+    }
+
     fn delta(out: &mut Vec<u8>, index: usize, delta: Value) {
         event(
             out,
@@ -157,43 +201,7 @@ impl StreamEncoder for Encoder {
             return;
         };
         let d = &choice.delta;
-        let number = d
-            .extra
-            .get("reasoning_index")
-            .and_then(Value::as_u64)
-            .and_then(|n| u32::try_from(n).ok());
-        // An unnumbered piece (a policy's held-back tail) belongs to the open thinking block, and
-        // an unnumbered block takes the first number it is given.
-        let same_block = |o: Open| matches!(o, Open::Thinking(_, n) if number.is_none() || n.is_none() || n == number);
-        let numbered = |open: Option<Open>, index: usize| match open {
-            Some(Open::Thinking(i, n)) if i == index => Open::Thinking(index, number.or(n)),
-            _ => Open::Thinking(index, number),
-        };
-        let thinking = json!({"type": "thinking", "thinking": "", "signature": ""});
-        if let Some(r) = reasoning(&d.extra) {
-            let index = self.open(same_block, thinking.clone(), out);
-            self.open = Some(numbered(self.open, index));
-            Self::delta(out, index, json!({"type": "thinking_delta", "thinking": r}));
-        }
-        if let Some(sig) = signature(&d.extra) {
-            // A signature without text still has its block (thinking the upstream left out).
-            let index = self.open(same_block, thinking, out);
-            self.open = Some(numbered(self.open, index));
-            self.signature = Some(sig.to_owned());
-        }
-        for data in redacted(&d.extra) {
-            // Whole at its start: opened and closed at once.
-            let index = self.open(
-                |_| false,
-                json!({"type": "redacted_thinking", "data": data}),
-                out,
-            );
-            event(
-                out,
-                "content_block_stop",
-                &json!({"type": "content_block_stop", "index": index}),
-            );
-        }
+        self.reasoning_extras(&d.extra, out);
         if let Some(text) = d.content.as_deref().filter(|t| !t.is_empty()) {
             let index = self.open(
                 |o| matches!(o, Open::Text(_)),
