@@ -311,21 +311,7 @@ def test_thinking_blocks_go_back_to_anthropic_intact(claude, mock_url, marker):
     assert "signature" in e.value.api_message
 
 
-@pytest.mark.parametrize(
-    "stream",
-    [
-        False,
-        pytest.param(
-            True,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the output policy holds back the tail of the reasoning until the finish, after the text; "
-                "needs the gateway to release it at the signature (patch handed to the lead)",
-            ),
-        ),
-    ],
-    ids=["json", "stream"],
-)
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 def test_thinking_is_restored_by_the_policy_and_keeps_its_signature(claude, mock_url, marker, stream):
     # Longer than what an output filter holds back, so the text streams before the finish.
     prompt = f"Ticket {marker}: reply to {EMAIL} about the invoice that was sent last week and never arrived"

@@ -522,3 +522,36 @@ fn a_native_body_gets_the_same_tokens_and_keeps_its_own_fields() {
     let native = p.request.native.as_ref().unwrap();
     assert!(native.body["metadata"].get("user_id").is_none());
 }
+
+/// Text a filter holds back is released where the reasoning ends (its signature, the answer's
+/// first text), not at the finish, so a Messages client gets each thinking block whole.
+#[tokio::test]
+async fn held_back_reasoning_is_released_before_what_follows_it() {
+    let ps = policies();
+    let req = hello();
+    let p = prepared(&ps, "out", &req);
+    let delta =
+        |d: Value| chunk(json!({"id": "s", "model": "m", "choices": [{"index": 0, "delta": d}]}));
+    let think = "thinking about the question at some length";
+    let text =
+        "The answer is a fairly long text that goes on and on for more than ninety six bytes.";
+    let out = run_stream(
+        &p,
+        vec![
+            delta(json!({"reasoning_content": think, "reasoning_index": 0})),
+            delta(json!({"reasoning_signature": "sig", "reasoning_index": 0})),
+            delta(json!({"reasoning_content": "unsigned", "reasoning_index": 1})),
+            delta(json!({"content": text})),
+            chunk(
+                json!({"id": "s", "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+            ),
+        ],
+    )
+    .await;
+    let d: Vec<&Value> = out.iter().map(|c| &c["choices"][0]["delta"]).collect();
+    assert_eq!(d[1]["reasoning_content"], think);
+    assert_eq!(d[1]["reasoning_signature"], "sig");
+    assert_eq!(d[3]["reasoning_content"], "unsigned", "before the text");
+    assert_eq!(joined(&out, "content"), text);
+    assert!(d[4].get("reasoning_content").is_none());
+}
