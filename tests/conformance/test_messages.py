@@ -256,3 +256,105 @@ def test_metadata_user_id_is_the_records_subject(claude, seam_url):
     [record] = [r for r in audit(seam_url, subject=subject) if r["id"] == rid]
     assert record["status"] == 200
     assert record["endpoint"] == "messages"
+
+
+# ---- extended thinking and prompt caching (Anthropic targets) ----
+#
+# The `thinking` field reaches the Anthropic mock with the client's body; it then answers with a
+# signed thinking block (`Thinking about: <last user text>`) before the text, and refuses a block
+# it signed that comes back altered, as Anthropic does.
+
+THINKING = {"type": "enabled", "budget_tokens": 1024}
+
+
+def think(claude, messages, model="claude-mock", **kw):
+    return claude.messages.create(model=model, max_tokens=2048, thinking=THINKING, messages=messages, **kw)
+
+
+def test_thinking_comes_back_with_its_signature(claude):
+    m = think(claude, user("Hello there"))
+    assert [b.type for b in m.content] == ["thinking", "text"]
+    thinking, text = m.content
+    assert isinstance(thinking, anthropic.types.ThinkingBlock)
+    assert thinking.thinking == "Thinking about: Hello there"
+    assert len(thinking.signature) > 256, "the upstream's signature, whole"
+    assert text.text == "mock: Hello there"
+    assert m.usage.output_tokens == 7, "thinking tokens are output tokens"
+
+
+def test_streamed_thinking_matches_the_unary_answer(claude):
+    unary = think(claude, user("Hello there"))
+    with claude.messages.stream(model="claude-mock", max_tokens=2048, thinking=THINKING, messages=user("Hello there")) as s:
+        events = list(s)
+        final = s.get_final_message()
+    kinds = [e.type for e in events]
+    assert "".join(e.thinking for e in events if e.type == "thinking") == unary.content[0].thinking
+    [signature] = [e.signature for e in events if e.type == "signature"]
+    assert signature == unary.content[0].signature
+    # The signature closes the thinking block before the text begins.
+    assert kinds.index("signature") < kinds.index("text")
+    assert [b.model_dump() for b in final.content] == [b.model_dump() for b in unary.content]
+
+
+def test_thinking_blocks_go_back_to_anthropic_intact(claude, mock_url, marker):
+    first = think(claude, user(marker))
+    follow_up = [*user(marker), {"role": "assistant", "content": first.content}, *user("and then?")]
+    second = think(claude, follow_up)
+    assert second.content[-1].text == "mock: and then?"
+    sent = upstream(mock_url, marker)[-1]["body"]["messages"][1]["content"]
+    assert sent[0] == first.content[0].model_dump()
+
+    # A block altered on the way is the upstream's 400, as the SDK knows it.
+    altered = first.content[0].model_copy(update={"thinking": "Thinking about: something else"})
+    with pytest.raises(anthropic.BadRequestError) as e:
+        think(claude, [*user(marker), {"role": "assistant", "content": [altered, first.content[1]]}, *user("x")])
+    assert "signature" in e.value.api_message
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_thinking_is_restored_by_the_policy_and_keeps_its_signature(claude, mock_url, marker, stream):
+    # Longer than what an output filter holds back, so the text streams before the finish.
+    prompt = f"Ticket {marker}: reply to {EMAIL} about the invoice that was sent last week and never arrived"
+    kw = dict(model="msg-guarded", max_tokens=2048, thinking=THINKING, messages=user(prompt))
+    if stream:
+        with claude.messages.stream(**kw) as s:
+            m = s.get_final_message()
+    else:
+        m = claude.messages.create(**kw)
+    assert [b.type for b in m.content] == ["thinking", "text"]
+    assert m.content[0].thinking == "Thinking about: " + prompt
+    assert m.content[1].text == "mock: " + prompt
+    assert len(m.content[0].signature) > 256
+    [sent] = upstream(mock_url, marker)
+    assert EMAIL not in json.dumps(sent["body"])
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_prompt_cache_counts_reach_the_client(claude, stream):
+    kw = dict(
+        model="claude-mock",
+        max_tokens=64,
+        system=[{"type": "text", "text": "You are terse.", "cache_control": {"type": "ephemeral"}}],
+        messages=user("Hello there"),
+    )
+    if stream:
+        with claude.messages.stream(**kw) as s:
+            usage = s.get_final_message().usage
+    else:
+        usage = claude.messages.create(**kw).usage
+    # What the mock reports: 5 fresh input words, 11 read from the cache, 7 written to it.
+    assert (usage.input_tokens, usage.cache_read_input_tokens, usage.cache_creation_input_tokens) == (5, 11, 7)
+
+
+def test_a_thinking_block_survives_a_policy_round_trip(claude, mock_url, marker):
+    """The client holds the thinking text restored; sent back, the policy masks it again into the
+    text the upstream signed, so the signature still holds."""
+    prompt = f"Ticket {marker}: reply to {EMAIL}"
+    first = think(claude, user(prompt), model="msg-guarded")
+    assert first.content[0].thinking == "Thinking about: " + prompt
+    follow_up = [*user(prompt), {"role": "assistant", "content": first.content}, *user("and then?")]
+    second = think(claude, follow_up, model="msg-guarded")
+    assert second.content[-1].text == "mock: and then?"
+    sent = upstream(mock_url, marker)[-1]["body"]
+    assert EMAIL not in json.dumps(sent)
+    assert sent["messages"][1]["content"][0]["signature"] == first.content[0].signature

@@ -112,3 +112,33 @@ def test_the_policy_applies_to_the_passed_through_body(claude, mock_url, marker)
     assert got["body"]["messages"][2]["content"][1]["cache_control"] == {"type": "ephemeral"}
     assert got["body"]["thinking"]["type"] == "enabled"
     assert EMAIL in "".join(b.text for b in m.content if b.type == "text")
+
+
+def test_a_server_tool_reaches_anthropic_and_is_refused_elsewhere(claude, mock_url, marker):
+    """Anthropic's web search runs on Anthropic's side: the request goes there as written (its
+    history's server blocks too); a target of another format cannot run it, so it is a 400 naming
+    the tool, not a silent answer without search."""
+    tools = [{"type": "web_search_20250305", "name": "web_search", "max_uses": 2}]
+    history = [
+        {"role": "user", "content": f"news {marker}"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "server_tool_use", "id": "srvtoolu_01", "name": "web_search", "input": {"query": "news"}},
+                {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_01", "content": []},
+                {"type": "text", "text": "Nothing found."},
+            ],
+        },
+        {"role": "user", "content": "try again"},
+    ]
+    claude.messages.create(model="claude-mock", max_tokens=64, tools=tools, messages=history)
+    body = received(mock_url, marker)["body"]
+    assert body["tools"] == tools
+    assert body["messages"][1]["content"][0]["type"] == "server_tool_use"
+    with pytest.raises(anthropic.BadRequestError) as e:
+        claude.messages.create(model="msg-gpt", max_tokens=64, tools=tools, messages=history)
+    assert "server_tool_use" in e.value.message and "needs an Anthropic target" in e.value.message
+    # The tool alone, without the history, is named.
+    with pytest.raises(anthropic.BadRequestError) as e:
+        claude.messages.create(model="msg-gpt", max_tokens=64, tools=tools, messages=history[:1])
+    assert "web_search_20250305" in e.value.message

@@ -829,6 +829,15 @@ fn append_streamed(extra: &mut Extra, path: &[&str], text: &str) {
     }
 }
 
+/// Whether a delta starts what follows a run of reasoning: the thinking block's signature, a
+/// redacted block, the answer's text or a tool call (the extras `seam_types::chat` documents).
+fn ends_reasoning(d: &Delta) -> bool {
+    d.content.as_deref().is_some_and(|t| !t.is_empty())
+        || d.tool_calls.is_some()
+        || d.extra.contains_key("reasoning_signature")
+        || d.extra.contains_key("reasoning_redacted")
+}
+
 /// One streamed channel of a choice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Channel {
@@ -918,6 +927,17 @@ impl Filtered {
         }
         for choice in &mut chunk.choices {
             let i = choice.index;
+            // Reasoning ends where its signature, a redacted block, the answer's text or a tool
+            // call begins: what its channels hold goes out in this delta, ahead of them, so a
+            // client that keeps reasoning in blocks (Anthropic's thinking) gets it whole.
+            if ends_reasoning(&choice.delta) {
+                self.flush(
+                    i,
+                    |c| matches!(c, Channel::Field(_)),
+                    &mut choice.delta,
+                    &mut records,
+                );
+            }
             if let Some(t) = choice.delta.content.take() {
                 choice.delta.content =
                     Some(self.channel((i, Channel::Content)).push(&t, &mut records));
@@ -933,16 +953,27 @@ impl Filtered {
                 }
             }
             if choice.finish_reason.is_some() {
-                self.flush_choice(i, &mut choice.delta, &mut records);
+                self.flush(i, |_| true, &mut choice.delta, &mut records);
             }
         }
         self.records = records;
         chunk
     }
 
-    /// Releases everything choice `i` holds into `delta`.
-    fn flush_choice(&mut self, i: u32, delta: &mut Delta, records: &mut Vec<Record>) {
-        let mut keys: Vec<_> = self.channels.keys().filter(|k| k.0 == i).copied().collect();
+    /// Releases everything choice `i` holds in the channels `which` picks into `delta`.
+    fn flush(
+        &mut self,
+        i: u32,
+        which: impl Fn(Channel) -> bool,
+        delta: &mut Delta,
+        records: &mut Vec<Record>,
+    ) {
+        let mut keys: Vec<_> = self
+            .channels
+            .keys()
+            .filter(|k| k.0 == i && which(k.1))
+            .copied()
+            .collect();
         keys.sort();
         for key in keys {
             let Some(mut f) = self.channels.remove(&key) else {
@@ -991,7 +1022,7 @@ impl Filtered {
         chunk.choices.clear();
         for i in choices {
             let mut delta = Delta::default();
-            self.flush_choice(i, &mut delta, &mut records);
+            self.flush(i, |_| true, &mut delta, &mut records);
             if delta.content.is_some() || delta.tool_calls.is_some() || !delta.extra.is_empty() {
                 let mut c = ChatChunk::delta(&id, created, &model, delta);
                 if let Some(mut choice) = c.choices.pop() {

@@ -22,7 +22,7 @@ use std::pin::Pin;
 
 use futures_util::Stream;
 use seam_config::{ProviderConfig, ProviderKind};
-use seam_types::chat::{ChatChunk, ChatCompletion, ChatRequest};
+use seam_types::chat::{ChatChunk, ChatCompletion, ChatRequest, Wire};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 use seam_types::{ApiError, ErrorCode};
 
@@ -167,15 +167,37 @@ impl Provider {
         }
     }
 
+    /// Whether this provider sends a request's native body of `wire` as it is (the same-format
+    /// passthrough); every other provider sends the translation.
+    pub fn takes(&self, wire: Wire) -> bool {
+        match self {
+            Provider::Anthropic(_) => wire == Wire::AnthropicMessages,
+            Provider::OpenAi(p) => wire == Wire::OpenAiResponses && p.takes_responses(),
+            Provider::Echo(_) | Provider::Gemini(_) | Provider::Azure(_) | Provider::Bedrock(_) => {
+                false
+            }
+        }
+    }
+
+    /// A request only a target of its own format can answer, sent to one of another: refused
+    /// before any call, with the reason its surface gave.
+    fn refuses(&self, req: &ChatRequest) -> Result<(), ProviderError> {
+        match &req.native {
+            Some(n) if !self.takes(n.wire) => match &n.requires {
+                Some(why) => Err(ProviderError::Unsupported(why.clone())),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+
     /// A non-streaming chat completion from `model` on this provider.
     pub async fn chat(
         &self,
         model: &str,
         req: &ChatRequest,
     ) -> Result<ChatCompletion, ProviderError> {
-        if !matches!(self, Provider::OpenAi(_)) {
-            openai::responses::translatable(req)?;
-        }
+        self.refuses(req)?;
         match self {
             Provider::OpenAi(p) => p.chat(model, req).await,
             Provider::Anthropic(p) => p.chat(model, req).await,
@@ -193,9 +215,7 @@ impl Provider {
         model: &str,
         req: &ChatRequest,
     ) -> Result<ChunkStream, ProviderError> {
-        if !matches!(self, Provider::OpenAi(_)) {
-            openai::responses::translatable(req)?;
-        }
+        self.refuses(req)?;
         match self {
             Provider::OpenAi(p) => p.chat_stream(model, req).await,
             Provider::Anthropic(p) => p.chat_stream(model, req).await,

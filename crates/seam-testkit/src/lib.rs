@@ -24,6 +24,11 @@
 //!   with `{"q": "<last user text>"}`; after a tool result the reply is `mock: <tool result text>`.
 //!   On OpenAI and Azure routes a `response_format` of type `json_object` or `json_schema` drops
 //!   the `mock: ` prefix, as a model in JSON mode answers with JSON alone.
+//!   On `/v1/messages`, a request with `thinking` enabled (or a model named `*thinking*`) is
+//!   answered with a signed `thinking` block first (`Thinking about: <last user text>`), and a
+//!   thinking block in history that the mock signed must come back with the text it signed; a
+//!   request with `cache_control` (or a model named `*cache*`) reports 11 cache-read and 7
+//!   cache-write input tokens.
 //!   Streams split the same text into word pieces (`"mock:"`, `" hello"`, …) whose concatenation
 //!   equals the non-stream text. Token counts are whitespace word counts. OpenAI streams end with
 //!   a usage chunk when `stream_options.include_usage` asks for one, except for models named

@@ -3,6 +3,29 @@
 //! Every struct keeps the fields Seam reads as typed fields and everything else in `extra`, so
 //! a request forwarded to an OpenAI-compatible upstream carries the client's unknown fields
 //! untouched, and a response passed back keeps the upstream's.
+//!
+//! # Reasoning and cache usage in `extra`
+//!
+//! Answers carry model reasoning and prompt-cache counts in `extra` maps under these names (no
+//! typed fields, so an OpenAI-compatible upstream's own fields pass through as they are):
+//!
+//! - On an answer's assistant [`Message`] and on a stream [`Delta`]:
+//!   - `reasoning_content` (string): the thinking text, under the name DeepSeek and vLLM use. In a
+//!     stream it arrives in pieces, like `content`.
+//!   - `reasoning_signature` (string): Anthropic's signature of the thinking block, which a client
+//!     must send back unchanged with the block. In a stream it arrives in a delta of its own,
+//!     after the block's text.
+//!   - `reasoning_redacted` (array of strings): the `data` of each `redacted_thinking` block.
+//!   - `reasoning_blocks` (array, messages only): when an answer has more than one reasoning
+//!     block, all of them in order, each `{"type": "thinking", "thinking", "signature"}` or
+//!     `{"type": "redacted_thinking", "data"}`; it then replaces `reasoning_signature` and
+//!     `reasoning_redacted`, and `reasoning_content` holds the thinking texts joined.
+//!   - `reasoning_index` (u32, deltas only): which reasoning block of the answer, counted from 0
+//!     in order, a delta's `reasoning_content`, `reasoning_signature` or `reasoning_redacted`
+//!     belongs to.
+//! - On [`Usage`]: `prompt_tokens` is every input token the vendor billed, cached or not;
+//!   `prompt_tokens_details.cached_tokens` the ones read from the prompt cache (OpenAI's name);
+//!   `cache_creation_input_tokens` the ones written to it (Anthropic's name).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -62,6 +85,10 @@ pub struct Native {
     pub body: std::sync::Arc<Map<String, Value>>,
     /// Headers the target gets with it (`anthropic-beta`), as the client sent them.
     pub headers: Vec<(String, String)>,
+    /// Why only a target of this format can answer (a server tool, a block the translation
+    /// cannot carry): a target of another format refuses the request with this as its 400, and
+    /// the chat form beside it is the translation of what could be translated.
+    pub requires: Option<String>,
 }
 
 /// The wire formats a [`Native`] request can be in.

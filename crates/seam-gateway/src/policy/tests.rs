@@ -369,6 +369,74 @@ fn embeddings_answers_are_scanned_too() {
     assert_eq!(p.report.records.len(), 1);
 }
 
+/// An Anthropic thinking block's signature, as the provider adapter carries it: long base64.
+fn signature() -> String {
+    "EqQBCkgIARABGAIiQL4111111111111111+ada/lovelace=".repeat(8)
+}
+
+#[tokio::test]
+async fn thinking_text_is_restored_and_its_signature_left_as_it_came() {
+    let ps = policies();
+    let v = CANARIES[0];
+    let req = request(v);
+    let p = prepared(&ps, "tok", &req);
+    let sent: Value = serde_json::from_str(&sent(&p)).unwrap();
+    let token = sent["metadata"]["customer"].as_str().unwrap().to_owned();
+    let sig = signature();
+    let mut c: ChatCompletion = serde_json::from_value(json!({
+        "choices": [{"message": {"role": "assistant", "content": "ok",
+            "reasoning_content": format!("think {token}"),
+            "reasoning_signature": sig,
+            "reasoning_blocks": [
+                {"type": "thinking", "thinking": format!("a {token}"), "signature": sig},
+                {"type": "redacted_thinking", "data": sig}
+            ]}}]
+    }))
+    .unwrap();
+    p.finish_completion(&mut c);
+    let m = &c.choices[0].message.extra;
+    assert_eq!(m["reasoning_content"], format!("think {v}"));
+    assert_eq!(m["reasoning_signature"], sig.as_str());
+    assert_eq!(m["reasoning_blocks"][0]["thinking"], format!("a {v}"));
+    assert_eq!(m["reasoning_blocks"][0]["signature"], sig.as_str());
+    assert_eq!(m["reasoning_blocks"][1]["data"], sig.as_str());
+
+    let delta = |extra: Value| {
+        chunk(json!({"id": "s", "model": "m", "choices": [{"index": 0, "delta": extra}]}))
+    };
+    let out = run_stream(
+        &p,
+        vec![
+            delta(json!({"reasoning_content": format!("think {token}"), "reasoning_index": 0})),
+            delta(json!({"reasoning_signature": sig, "reasoning_index": 0})),
+            chunk(
+                json!({"id": "s", "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(joined(&out, "reasoning_content"), format!("think {v}"));
+    assert_eq!(joined(&out, "reasoning_signature"), sig);
+}
+
+#[test]
+fn output_scanning_leaves_a_signature_alone() {
+    let ps = policies();
+    let req = hello();
+    let p = prepared(&ps, "out", &req);
+    let sig = signature();
+    let mut c: ChatCompletion = serde_json::from_value(json!({
+        "choices": [{"message": {"role": "assistant", "content": "ok",
+            "reasoning_content": format!("mail {}", CANARIES[0]),
+            "reasoning_signature": sig}}]
+    }))
+    .unwrap();
+    p.finish_completion(&mut c);
+    let m = &c.choices[0].message.extra;
+    assert_eq!(m["reasoning_content"], "mail <EMAIL_ADDRESS>");
+    assert_eq!(m["reasoning_signature"], sig.as_str());
+}
+
 /// A Messages body carried for an Anthropic target: the same canary as the chat form's
 /// translation, in its texts and its subject.
 fn with_native(v: &str) -> ChatRequest {
@@ -399,6 +467,7 @@ fn with_native(v: &str) -> ChatRequest {
         wire: seam_types::chat::Wire::AnthropicMessages,
         body: Arc::new(body),
         headers: Vec::new(),
+        requires: None,
     });
     req
 }
@@ -452,4 +521,37 @@ fn a_native_body_gets_the_same_tokens_and_keeps_its_own_fields() {
     let p = prepared(&ps, "drop", &req);
     let native = p.request.native.as_ref().unwrap();
     assert!(native.body["metadata"].get("user_id").is_none());
+}
+
+/// Text a filter holds back is released where the reasoning ends (its signature, the answer's
+/// first text), not at the finish, so a Messages client gets each thinking block whole.
+#[tokio::test]
+async fn held_back_reasoning_is_released_before_what_follows_it() {
+    let ps = policies();
+    let req = hello();
+    let p = prepared(&ps, "out", &req);
+    let delta =
+        |d: Value| chunk(json!({"id": "s", "model": "m", "choices": [{"index": 0, "delta": d}]}));
+    let think = "thinking about the question at some length";
+    let text =
+        "The answer is a fairly long text that goes on and on for more than ninety six bytes.";
+    let out = run_stream(
+        &p,
+        vec![
+            delta(json!({"reasoning_content": think, "reasoning_index": 0})),
+            delta(json!({"reasoning_signature": "sig", "reasoning_index": 0})),
+            delta(json!({"reasoning_content": "unsigned", "reasoning_index": 1})),
+            delta(json!({"content": text})),
+            chunk(
+                json!({"id": "s", "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+            ),
+        ],
+    )
+    .await;
+    let d: Vec<&Value> = out.iter().map(|c| &c["choices"][0]["delta"]).collect();
+    assert_eq!(d[1]["reasoning_content"], think);
+    assert_eq!(d[1]["reasoning_signature"], "sig");
+    assert_eq!(d[3]["reasoning_content"], "unsigned", "before the text");
+    assert_eq!(joined(&out, "content"), text);
+    assert!(d[4].get("reasoning_content").is_none());
 }

@@ -15,7 +15,12 @@
 //! - `n > 1` and `function` messages are refused with `Unsupported` rather than answered wrongly.
 //!
 //! Responses and streams: text blocks become `content`, `tool_use` blocks become `tool_calls`,
-//! thinking blocks are skipped, and stop reasons and usage map to their OpenAI names.
+//! thinking and redacted thinking blocks become the reasoning extras `seam_types::chat`
+//! documents (`reasoning_content`, `reasoning_signature`, `reasoning_redacted`,
+//! `reasoning_blocks`, and `reasoning_index` on stream deltas), so a Messages client gets its
+//! signatures back. Stop reasons map to their OpenAI names; usage counts every input token in
+//! `prompt_tokens`, cache reads as `prompt_tokens_details.cached_tokens` and cache writes as
+//! `cache_creation_input_tokens`.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -145,13 +150,24 @@ enum ResponseBlock {
         #[serde(default)]
         input: Value,
     },
-    /// Thinking, redacted thinking, server tool results: nothing an OpenAI client can show. The same
-    /// blocks open a stream's `content_block_start`.
+    Thinking {
+        // Empty in a stream's `content_block_start`; text and signature follow in deltas.
+        #[serde(default)]
+        thinking: String,
+        #[serde(default)]
+        signature: String,
+    },
+    RedactedThinking {
+        #[serde(default)]
+        data: String,
+    },
+    /// Server tool uses and results: nothing a chat client can show. The same blocks open a
+    /// stream's `content_block_start`.
     #[serde(other)]
     Other,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 struct WireUsage {
     #[serde(default)]
     input_tokens: Option<u64>,
@@ -171,11 +187,41 @@ impl WireUsage {
             + self.cache_read_input_tokens.unwrap_or(0)
     }
 
-    /// Whether any input count is present, so a partial `message_delta` usage does not zero it.
-    fn has_input(&self) -> bool {
-        self.input_tokens.is_some()
-            || self.cache_creation_input_tokens.is_some()
-            || self.cache_read_input_tokens.is_some()
+    /// Takes the counts `later` has; a partial `message_delta` usage leaves the others.
+    fn merge(&mut self, later: WireUsage) {
+        let take = |to: &mut Option<u64>, from: Option<u64>| {
+            if from.is_some() {
+                *to = from;
+            }
+        };
+        take(&mut self.input_tokens, later.input_tokens);
+        take(&mut self.output_tokens, later.output_tokens);
+        take(
+            &mut self.cache_creation_input_tokens,
+            later.cache_creation_input_tokens,
+        );
+        take(
+            &mut self.cache_read_input_tokens,
+            later.cache_read_input_tokens,
+        );
+    }
+
+    /// The chat usage: every input token in `prompt_tokens` (what Anthropic bills), cache reads
+    /// as `prompt_tokens_details.cached_tokens` (priced at the cached rate), cache writes as
+    /// `cache_creation_input_tokens`.
+    fn to_chat(&self) -> Usage {
+        let mut u = Usage::new(self.prompt_tokens(), self.output_tokens.unwrap_or(0));
+        if let Some(n) = self.cache_read_input_tokens {
+            u.extra.insert(
+                "prompt_tokens_details".into(),
+                serde_json::json!({ "cached_tokens": n }),
+            );
+        }
+        if let Some(n) = self.cache_creation_input_tokens {
+            u.extra
+                .insert("cache_creation_input_tokens".into(), Value::from(n));
+        }
+        u
     }
 }
 
@@ -429,9 +475,11 @@ fn finish_reason(stop_reason: &str) -> String {
     .into()
 }
 
+/// A non-streaming answer as a chat completion.
 pub fn completion(resp: &AnthropicResponse) -> ChatCompletion {
     let mut text = String::new();
     let mut calls = Vec::new();
+    let mut reasoning = Vec::new();
     for block in &resp.content {
         match block {
             ResponseBlock::Text { text: t } => text.push_str(t),
@@ -443,10 +491,14 @@ pub fn completion(resp: &AnthropicResponse) -> ChatCompletion {
                     arguments: arguments(input),
                 },
             }),
+            ResponseBlock::Thinking { .. } | ResponseBlock::RedactedThinking { .. } => {
+                reasoning.push(block)
+            }
             ResponseBlock::Other => {}
         }
     }
     let mut message = Message::new(Role::Assistant, text);
+    reasoning_extra(&reasoning, &mut message.extra);
     if !calls.is_empty() {
         if message.text().is_empty() {
             message.content = None;
@@ -465,12 +517,62 @@ pub fn completion(resp: &AnthropicResponse) -> ChatCompletion {
             logprobs: None,
             extra: Extra::new(),
         }],
-        usage: Some(Usage::new(
-            resp.usage.prompt_tokens(),
-            resp.usage.output_tokens.unwrap_or(0),
-        )),
+        usage: Some(resp.usage.to_chat()),
         system_fingerprint: None,
         extra: Extra::new(),
+    }
+}
+
+/// An answer's thinking and redacted thinking blocks as message extras: one thinking block as
+/// `reasoning_content` and `reasoning_signature`, redacted blocks alone as `reasoning_redacted`,
+/// anything else in order as `reasoning_blocks` (with the texts joined in `reasoning_content`,
+/// for chat clients).
+fn reasoning_extra(blocks: &[&ResponseBlock], extra: &mut Extra) {
+    let texts: Vec<&str> = blocks
+        .iter()
+        .filter_map(|b| match b {
+            ResponseBlock::Thinking { thinking, .. } => Some(thinking.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !texts.is_empty() {
+        extra.insert("reasoning_content".into(), texts.join("\n\n").into());
+    }
+    let redacted: Vec<Value> = blocks
+        .iter()
+        .filter_map(|b| match b {
+            ResponseBlock::RedactedThinking { data } => Some(Value::from(data.as_str())),
+            _ => None,
+        })
+        .collect();
+    match blocks {
+        [] => {}
+        [ResponseBlock::Thinking { signature, .. }] => {
+            if !signature.is_empty() {
+                extra.insert("reasoning_signature".into(), signature.as_str().into());
+            }
+        }
+        _ if texts.is_empty() => {
+            extra.insert("reasoning_redacted".into(), Value::Array(redacted));
+        }
+        _ => {
+            let all = blocks
+                .iter()
+                .filter_map(|b| match b {
+                    ResponseBlock::Thinking {
+                        thinking,
+                        signature,
+                    } => Some(serde_json::json!({
+                        "type": "thinking", "thinking": thinking, "signature": signature,
+                    })),
+                    ResponseBlock::RedactedThinking { data } => {
+                        Some(serde_json::json!({"type": "redacted_thinking", "data": data}))
+                    }
+                    _ => None,
+                })
+                .collect();
+            extra.insert("reasoning_blocks".into(), Value::Array(all));
+        }
     }
 }
 
@@ -533,7 +635,13 @@ enum BlockDelta {
     InputJsonDelta {
         partial_json: String,
     },
-    /// Thinking, signature and citation deltas.
+    ThinkingDelta {
+        thinking: String,
+    },
+    SignatureDelta {
+        signature: String,
+    },
+    /// Citation deltas, and whatever Anthropic adds.
     #[serde(other)]
     Other,
 }
@@ -566,10 +674,12 @@ struct ToolBlock {
 pub struct Decoder {
     /// `(id, model, created)` from `message_start`; `None` until it arrives.
     message: Option<(String, String, u64)>,
-    prompt_tokens: u64,
-    completion_tokens: u64,
+    /// The counts so far: `message_start`'s, updated by `message_delta`'s.
+    usage: WireUsage,
     tools: HashMap<u64, ToolBlock>,
     next_tool: u32,
+    /// Thinking and redacted thinking blocks by Anthropic block index → `reasoning_index`.
+    reasoning: HashMap<u64, u32>,
 }
 
 impl Decoder {
@@ -589,6 +699,28 @@ impl Decoder {
             tool_calls: Some(vec![delta]),
             ..Delta::default()
         })
+    }
+
+    /// The `reasoning_index` of Anthropic block `block`, counted in the order blocks start.
+    fn reasoning_index(&mut self, block: u64) -> u32 {
+        let next = u32::try_from(self.reasoning.len()).unwrap_or(u32::MAX);
+        *self.reasoning.entry(block).or_insert(next)
+    }
+
+    /// A delta of reasoning block `block`: `key` set to `value`, with its `reasoning_index`.
+    fn reasoning_delta(
+        &mut self,
+        block: u64,
+        key: &str,
+        value: Value,
+    ) -> Result<ChatChunk, ProviderError> {
+        let index = self.reasoning_index(block);
+        let mut delta = Delta::default();
+        delta.extra.insert(key.into(), value);
+        delta
+            .extra
+            .insert("reasoning_index".into(), Value::from(index));
+        self.chunk(delta)
     }
 
     fn arguments_delta(&self, index: u32, arguments: String) -> Result<ChatChunk, ProviderError> {
@@ -614,7 +746,7 @@ impl StreamDecoder for Decoder {
             .map_err(|e| ProviderError::InvalidResponse(json_error(&e)))?;
         match event {
             StreamEvent::MessageStart { message } => {
-                self.prompt_tokens = message.usage.prompt_tokens();
+                self.usage = message.usage;
                 self.message = Some((message.id, message.model, crate::unix_now()));
                 out.push_back(self.chunk(Delta {
                     role: Some(Role::Assistant),
@@ -650,6 +782,32 @@ impl StreamDecoder for Decoder {
                     })?);
                     self.tools.insert(index, tool);
                 }
+                ResponseBlock::Thinking {
+                    thinking,
+                    signature,
+                } => {
+                    // Anthropic sends both empty here (they follow in deltas); any it sends count.
+                    self.reasoning_index(index);
+                    if !thinking.is_empty() {
+                        out.push_back(self.reasoning_delta(
+                            index,
+                            "reasoning_content",
+                            thinking.into(),
+                        )?);
+                    }
+                    if !signature.is_empty() {
+                        out.push_back(self.reasoning_delta(
+                            index,
+                            "reasoning_signature",
+                            signature.into(),
+                        )?);
+                    }
+                }
+                ResponseBlock::RedactedThinking { data } => out.push_back(self.reasoning_delta(
+                    index,
+                    "reasoning_redacted",
+                    Value::Array(vec![data.into()]),
+                )?),
                 ResponseBlock::Text { .. } | ResponseBlock::Other => {}
             },
             StreamEvent::ContentBlockDelta { index, delta } => match delta {
@@ -666,8 +824,16 @@ impl StreamDecoder for Decoder {
                         out.push_back(self.arguments_delta(i, partial_json)?);
                     }
                 }
+                BlockDelta::ThinkingDelta { thinking } if !thinking.is_empty() => out.push_back(
+                    self.reasoning_delta(index, "reasoning_content", thinking.into())?,
+                ),
+                BlockDelta::SignatureDelta { signature } if !signature.is_empty() => out.push_back(
+                    self.reasoning_delta(index, "reasoning_signature", signature.into())?,
+                ),
                 BlockDelta::TextDelta { .. }
                 | BlockDelta::InputJsonDelta { .. }
+                | BlockDelta::ThinkingDelta { .. }
+                | BlockDelta::SignatureDelta { .. }
                 | BlockDelta::Other => {}
             },
             StreamEvent::ContentBlockStop { index } => {
@@ -682,12 +848,7 @@ impl StreamDecoder for Decoder {
             StreamEvent::MessageDelta { delta, usage } => {
                 if let Some(usage) = usage {
                     // message_delta counts are cumulative; input counts appear only on some models.
-                    if usage.has_input() {
-                        self.prompt_tokens = usage.prompt_tokens();
-                    }
-                    if let Some(n) = usage.output_tokens {
-                        self.completion_tokens = n;
-                    }
+                    self.usage.merge(usage);
                 }
                 if let Some(reason) = delta.stop_reason {
                     let mut c = self.chunk(Delta::default())?;
@@ -701,7 +862,7 @@ impl StreamDecoder for Decoder {
                 // Always: the edge accounts for it, and forwards it only to clients that asked.
                 let mut c = self.chunk(Delta::default())?;
                 c.choices.clear();
-                c.usage = Some(Usage::new(self.prompt_tokens, self.completion_tokens));
+                c.usage = Some(self.usage.to_chat());
                 out.push_back(c);
                 return Ok(true);
             }

@@ -75,9 +75,15 @@ impl OpenAi {
         Ok(decode_sse(resp, Decoder(Lax::new(model))))
     }
 
+    /// Whether this server has the Responses API (`responses_api`), so a request that came in as
+    /// Responses goes to it as the client wrote it.
+    pub fn takes_responses(&self) -> bool {
+        self.responses_url.is_some()
+    }
+
     /// Sends the client's Responses body to `/responses` when it has one and this server takes
-    /// it; `None` when the chat translation is to go (refused when only the Responses API could
-    /// answer it).
+    /// it; `None` when the chat translation is to go (what only the Responses API can do was
+    /// refused by the dispatch, [`crate::Provider`], before this).
     async fn send_native(
         &self,
         model: &str,
@@ -89,7 +95,6 @@ impl OpenAi {
             .as_ref()
             .filter(|n: &&Native| n.wire == Wire::OpenAiResponses);
         let (Some(native), Some(url)) = (native, &self.responses_url) else {
-            responses::translatable(req)?;
             return Ok(None);
         };
         let body = responses::NativeBody {

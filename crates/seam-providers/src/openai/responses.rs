@@ -12,8 +12,8 @@
 use std::collections::VecDeque;
 
 use seam_types::chat::{
-    ChatChunk, ChatCompletion, ChatRequest, Choice, Content, Delta, Extra, FunctionCall,
-    FunctionCallDelta, Message, Role, ToolCall, ToolCallDelta, Usage, Wire,
+    ChatChunk, ChatCompletion, Choice, Content, Delta, Extra, FunctionCall, FunctionCallDelta,
+    Message, Role, ToolCall, ToolCallDelta, Usage,
 };
 use serde_json::{Map, Value, json};
 
@@ -48,75 +48,6 @@ impl serde::Serialize for NativeBody<'_> {
         }
         m.end()
     }
-}
-
-/// What a Responses request asks for that only a server with the Responses API can do: its first
-/// built-in tool (`tools[].type` other than `function`), a `tool_choice` naming one, or an input
-/// item from one (`web_search_call`, …). `None` when chat completions can answer it.
-pub fn needs_responses_api(req: &ChatRequest) -> Option<String> {
-    let native = req
-        .native
-        .as_ref()
-        .filter(|n| n.wire == Wire::OpenAiResponses)?;
-    let body = &native.body;
-    fn kind(v: &Value) -> Option<&str> {
-        v.get("type").and_then(Value::as_str).map(short)
-    }
-    if let Some(t) = body
-        .get("tools")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(kind)
-        .find(|t| *t != "function")
-    {
-        return Some(format!("the built-in tool `{t}`"));
-    }
-    if let Some(t) = body
-        .get("tool_choice")
-        .filter(|c| c.is_object())
-        .and_then(kind)
-        .filter(|t| *t != "function")
-    {
-        return Some(format!("a tool_choice of type `{t}`"));
-    }
-    body.get("input")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(kind)
-        .find(|t| !CHAT_ITEMS.contains(t))
-        .map(|t| format!("input items of type `{t}`"))
-}
-
-/// Refuses, as unsupported, a Responses request that only the Responses API can answer: for a
-/// target that gets the chat translation.
-pub(crate) fn translatable(req: &ChatRequest) -> Result<(), ProviderError> {
-    match needs_responses_api(req) {
-        None => Ok(()),
-        Some(what) => Err(ProviderError::Unsupported(format!(
-            "{what} needs a provider with responses_api = true (OpenAI's Responses API); \
-             this target gets the request as chat completions"
-        ))),
-    }
-}
-
-/// Input item types a chat translation carries (reasoning is dropped, as chat has no place for it).
-const CHAT_ITEMS: &[&str] = &[
-    "message",
-    "function_call",
-    "function_call_output",
-    "reasoning",
-];
-
-/// A type name from the client's body, shown in an error: a short name, else a placeholder, so
-/// no request content reaches the message.
-fn short(s: &str) -> &str {
-    let name = !s.is_empty()
-        && s.len() <= 48
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-    if name { s } else { "(unnamed)" }
 }
 
 /// A Response object as a chat completion; `model` is the one Seam asked for. A `failed`

@@ -1,7 +1,4 @@
-use std::sync::Arc;
-
 use proptest::prelude::*;
-use seam_types::chat::Native;
 use serde_json::json;
 
 use super::*;
@@ -12,19 +9,6 @@ fn map(v: Value) -> Map<String, Value> {
         Value::Object(m) => m,
         _ => panic!("not an object"),
     }
-}
-
-fn native(body: Value) -> ChatRequest {
-    let mut req: ChatRequest = serde_json::from_value(
-        json!({"model": "m", "messages": [{"role": "user", "content": "x"}]}),
-    )
-    .unwrap();
-    req.native = Some(Native {
-        wire: Wire::OpenAiResponses,
-        body: Arc::new(map(body)),
-        headers: Vec::new(),
-    });
-    req
 }
 
 #[test]
@@ -49,47 +33,6 @@ fn native_body_has_the_targets_model_and_stream() {
     })
     .unwrap();
     assert!(unary.get("stream").is_none());
-}
-
-#[test]
-fn what_only_the_responses_api_can_do() {
-    let check = |body: Value, expect: Option<&str>| {
-        assert_eq!(
-            needs_responses_api(&native(body.clone())).as_deref(),
-            expect,
-            "{body}"
-        );
-    };
-    check(json!({"input": "hi"}), None);
-    check(
-        json!({"tools": [{"type": "function", "name": "f"}], "input": [{"type": "function_call_output", "call_id": "c", "output": "x"}]}),
-        None,
-    );
-    check(
-        json!({"tools": [{"type": "function", "name": "f"}, {"type": "web_search"}]}),
-        Some("the built-in tool `web_search`"),
-    );
-    check(
-        json!({"tool_choice": {"type": "file_search"}}),
-        Some("a tool_choice of type `file_search`"),
-    );
-    check(
-        json!({"input": [{"type": "web_search_call", "id": "ws_1"}]}),
-        Some("input items of type `web_search_call`"),
-    );
-    // A type that is not a name never reaches the message.
-    check(
-        json!({"tools": [{"type": "call me at ada@example.com"}]}),
-        Some("the built-in tool `(unnamed)`"),
-    );
-    // Without a native Responses body there is nothing to refuse.
-    let mut plain = native(json!({"tools": [{"type": "web_search"}]}));
-    plain.native = None;
-    assert!(translatable(&plain).is_ok());
-    assert!(matches!(
-        translatable(&native(json!({"tools": [{"type": "web_search"}]}))),
-        Err(ProviderError::Unsupported(m)) if m.contains("`web_search`") && m.contains("responses_api = true")
-    ));
 }
 
 #[test]

@@ -137,7 +137,17 @@ fn responses_request(body: serde_json::Value, stream: bool) -> seam_types::chat:
         wire: seam_types::chat::Wire::OpenAiResponses,
         body: std::sync::Arc::new(body),
         headers: Vec::new(),
+        requires: None,
     });
+    r
+}
+
+/// The same, with what its surface said only the Responses API can do.
+fn requiring(body: serde_json::Value, stream: bool, why: &str) -> seam_types::chat::ChatRequest {
+    let mut r = responses_request(body, stream);
+    if let Some(n) = &mut r.native {
+        n.requires = Some(why.to_owned());
+    }
     r
 }
 
@@ -159,7 +169,10 @@ async fn a_native_responses_body_goes_to_responses_and_comes_back_as_chat() {
         "reasoning": {"effort": "low", "summary": "auto"}, "tools": [{"type": "web_search"}],
         "store": false, "include": ["reasoning.encrypted_content"]});
     let c = p
-        .chat("gpt-resp", &responses_request(body.clone(), false))
+        .chat(
+            "gpt-resp",
+            &requiring(body.clone(), false, "only the Responses API"),
+        )
         .await
         .unwrap();
     let sent = mock.requests().pop().unwrap();
@@ -209,6 +222,7 @@ async fn a_native_responses_body_goes_to_responses_and_comes_back_as_chat() {
 
 #[tokio::test]
 async fn without_responses_api_the_translation_goes_and_built_in_tools_are_refused() {
+    const WHY: &str = "the built-in tool `web_search` needs a provider with responses_api = true";
     let mock = start().await;
     let p = responses_target(&mock, false);
     let plain = json!({"model": "alias", "input": "hello", "reasoning": {"effort": "low"}});
@@ -221,15 +235,12 @@ async fn without_responses_api_the_translation_goes_and_built_in_tools_are_refus
 
     let searching = json!({"model": "alias", "input": "hello", "tools": [{"type": "web_search"}]});
     let e = p
-        .chat("gpt-chat", &responses_request(searching.clone(), false))
+        .chat("gpt-chat", &requiring(searching.clone(), false, WHY))
         .await
         .unwrap_err();
-    assert!(
-        matches!(&e, ProviderError::Unsupported(m) if m.contains("`web_search`") && m.contains("responses_api = true")),
-        "{e:?}"
-    );
+    assert_eq!(e, ProviderError::Unsupported(WHY.into()));
     let Err(e) = p
-        .chat_stream("gpt-chat", &responses_request(searching.clone(), true))
+        .chat_stream("gpt-chat", &requiring(searching.clone(), true, WHY))
         .await
     else {
         panic!("a stream with a built-in tool went out")
@@ -238,7 +249,7 @@ async fn without_responses_api_the_translation_goes_and_built_in_tools_are_refus
     // Every other kind refuses it the same way, before anything is sent.
     let echo = provider("kind = \"echo\"", &[]);
     let e = echo
-        .chat("echo", &responses_request(searching, false))
+        .chat("echo", &requiring(searching, false, WHY))
         .await
         .unwrap_err();
     assert!(matches!(e, ProviderError::Unsupported(_)), "{e:?}");

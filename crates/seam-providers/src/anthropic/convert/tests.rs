@@ -329,10 +329,17 @@ fn completion_text_tool_calls_and_usage() {
         ("toolu_1", "get_weather")
     );
     assert_eq!(calls[0].function.arguments, r#"{"city":"Paris","days":2}"#);
+    assert_eq!(m.extra["reasoning_content"], "hmm");
+    assert_eq!(m.extra["reasoning_signature"], "sig");
     let u = c.usage.unwrap();
     assert_eq!(
         (u.prompt_tokens, u.completion_tokens, u.total_tokens),
         (30, 12, 42)
+    );
+    // Cache reads are priced apart; cache writes are kept for Messages clients.
+    assert_eq!(
+        Value::Object(u.extra),
+        json!({"prompt_tokens_details": {"cached_tokens": 7}, "cache_creation_input_tokens": 3})
     );
 
     let only_tools = completion(&response(
@@ -346,6 +353,50 @@ fn completion_text_tool_calls_and_usage() {
     ));
     assert_eq!(only_text.choices[0].message.tool_calls, None);
     assert_eq!(only_text.choices[0].message.text(), "hi");
+}
+
+/// The reasoning extras of a unary answer's message, by its blocks.
+#[test]
+fn reasoning_blocks_become_message_extras() {
+    let extras = |content: Value| {
+        let c = completion(&response(content, "end_turn"));
+        let mut extra = c.choices[0].message.extra.clone();
+        extra
+            .remove("reasoning_content")
+            .map(|r| (r, Value::Object(extra)))
+    };
+    let text = json!({"type": "text", "text": "ok"});
+    assert_eq!(extras(json!([text])), None);
+    assert_eq!(
+        extras(json!([{"type": "thinking", "thinking": "a", "signature": ""}, text])),
+        Some((json!("a"), json!({}))),
+        "no signature, none sent"
+    );
+    let redacted = completion(&response(
+        json!([{"type": "redacted_thinking", "data": "r1"}, {"type": "redacted_thinking", "data": "r2"}, text]),
+        "end_turn",
+    ));
+    assert_eq!(
+        Value::Object(redacted.choices[0].message.extra.clone()),
+        json!({"reasoning_redacted": ["r1", "r2"]})
+    );
+    // More than one block: all of them in order, the texts joined for chat clients.
+    assert_eq!(
+        extras(json!([
+            {"type": "redacted_thinking", "data": "r1"},
+            {"type": "thinking", "thinking": "a", "signature": "s1"},
+            {"type": "thinking", "thinking": "b", "signature": "s2"},
+            text
+        ])),
+        Some((
+            json!("a\n\nb"),
+            json!({"reasoning_blocks": [
+                {"type": "redacted_thinking", "data": "r1"},
+                {"type": "thinking", "thinking": "a", "signature": "s1"},
+                {"type": "thinking", "thinking": "b", "signature": "s2"}
+            ]})
+        ))
+    );
 }
 
 fn sse(data: Value) -> SseEvent {
@@ -493,8 +544,98 @@ fn streamed_conversation_matches_the_completion() {
         (u.prompt_tokens, u.completion_tokens, u.total_tokens),
         (30, 12, 42)
     );
+    assert_eq!(u.extra["prompt_tokens_details"]["cached_tokens"], 7);
+    assert_eq!(u.extra["cache_creation_input_tokens"], 3);
     // Only the last chunk carries usage, whether or not the client asked for it.
     assert_eq!(chunks.iter().filter(|c| c.usage.is_some()).count(), 1);
+}
+
+/// `(reasoning_index, key, value)` of each reasoning delta, in order.
+fn reasoning_deltas(chunks: &[ChatChunk]) -> Vec<(u64, String, Value)> {
+    let keys = [
+        "reasoning_content",
+        "reasoning_signature",
+        "reasoning_redacted",
+    ];
+    chunks
+        .iter()
+        .flat_map(|c| c.choices.iter())
+        .flat_map(|c| {
+            let e = &c.delta.extra;
+            keys.iter().filter_map(move |k| {
+                let v = e.get(*k)?;
+                Some((e["reasoning_index"].as_u64()?, (*k).to_owned(), v.clone()))
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn streamed_thinking_keeps_its_text_signature_and_order() {
+    let (chunks, _) = decode(conversation());
+    assert_eq!(
+        reasoning_deltas(&chunks),
+        [
+            (
+                0,
+                "reasoning_content".into(),
+                json!("The user wants weather.")
+            ),
+            (0, "reasoning_signature".into(), json!("sig")),
+        ]
+    );
+
+    let delta = |index: u64, delta: Value| {
+        sse(json!({"type": "content_block_delta", "index": index, "delta": delta}))
+    };
+    let start = |index: u64, block: Value| {
+        sse(json!({"type": "content_block_start", "index": index, "content_block": block}))
+    };
+    let stop = |index: u64| sse(json!({"type": "content_block_stop", "index": index}));
+    let mut events = conversation();
+    events.truncate(1);
+    events.extend([
+        start(
+            0,
+            json!({"type": "thinking", "thinking": "", "signature": ""}),
+        ),
+        delta(0, json!({"type": "thinking_delta", "thinking": "a"})),
+        delta(0, json!({"type": "thinking_delta", "thinking": "b"})),
+        delta(0, json!({"type": "signature_delta", "signature": "s0"})),
+        stop(0),
+        start(1, json!({"type": "redacted_thinking", "data": "r1"})),
+        stop(1),
+        start(2, json!({"type": "thinking", "thinking": ""})),
+        delta(2, json!({"type": "thinking_delta", "thinking": "c"})),
+        delta(2, json!({"type": "signature_delta", "signature": "s2"})),
+        stop(2),
+        start(3, json!({"type": "text", "text": ""})),
+        delta(3, json!({"type": "text_delta", "text": "ok"})),
+        stop(3),
+        sse(
+            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                   "usage": {"output_tokens": 5, "cache_read_input_tokens": 9}}),
+        ),
+        sse(json!({"type": "message_stop"})),
+    ]);
+    let (chunks, done) = decode(events);
+    assert_eq!(done, Ok(true));
+    assert_eq!(
+        reasoning_deltas(&chunks),
+        [
+            (0, "reasoning_content".into(), json!("a")),
+            (0, "reasoning_content".into(), json!("b")),
+            (0, "reasoning_signature".into(), json!("s0")),
+            (1, "reasoning_redacted".into(), json!(["r1"])),
+            (2, "reasoning_content".into(), json!("c")),
+            (2, "reasoning_signature".into(), json!("s2")),
+        ]
+    );
+    // A later usage's counts replace the start's, field by field.
+    let u = chunks.last().unwrap().usage.as_ref().unwrap();
+    assert_eq!((u.prompt_tokens, u.completion_tokens), (32, 5));
+    assert_eq!(u.extra["prompt_tokens_details"]["cached_tokens"], 9);
+    assert_eq!(u.extra["cache_creation_input_tokens"], 3);
 }
 
 #[test]

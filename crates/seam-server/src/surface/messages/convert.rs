@@ -11,6 +11,11 @@
 //! `cache_control`, `service_tier`, `container`, `mcp_servers`, …) or refused when dropping would
 //! change the answer's meaning (server tools, blocks only Anthropic's servers understand).
 //! Error messages name the field and the block or tool type, never request content.
+//!
+//! Answers: the message's reasoning extras (`seam_types::chat` documents them) become
+//! `thinking` blocks with their signatures and `redacted_thinking` blocks, in order, before the
+//! text and the `tool_use` blocks; usage splits the cache reads and writes out of
+//! `input_tokens`, as Anthropic does.
 
 use seam_types::chat::{
     ChatCompletion, ChatRequest, Content, ContentPart, Extra, FunctionCall, FunctionDef, ImageUrl,
@@ -730,25 +735,95 @@ fn cached_tokens(u: &Usage) -> u64 {
         .unwrap_or(0)
 }
 
-/// Anthropic's `usage`: input tokens exclude the cached ones, which are counted apart.
+/// Prompt tokens written to the prompt cache (`cache_creation_input_tokens`, an Anthropic
+/// upstream's).
+fn cache_creation_tokens(u: &Usage) -> u64 {
+    u.extra
+        .get("cache_creation_input_tokens")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+}
+
+/// Anthropic's `usage`: `input_tokens` excludes the tokens read from and written to the prompt
+/// cache, which are counted apart (the chat usage's `prompt_tokens` includes them).
 pub fn usage_json(u: Option<&Usage>) -> Value {
-    let (prompt, output, cached) = u.map_or((0, 0, 0), |u| {
-        (u.prompt_tokens, u.completion_tokens, cached_tokens(u))
+    let (prompt, output, read, written) = u.map_or((0, 0, 0, 0), |u| {
+        (
+            u.prompt_tokens,
+            u.completion_tokens,
+            cached_tokens(u),
+            cache_creation_tokens(u),
+        )
     });
     json!({
-        "input_tokens": prompt.saturating_sub(cached),
+        "input_tokens": prompt.saturating_sub(read).saturating_sub(written),
         "output_tokens": output,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": cached,
+        "cache_creation_input_tokens": written,
+        "cache_read_input_tokens": read,
     })
 }
 
-/// Model reasoning an OpenAI-format upstream sends beside the answer (`reasoning_content`).
-pub fn reasoning(extra: &Extra) -> Option<&str> {
+fn extra_str<'e>(extra: &'e Extra, key: &str) -> Option<&'e str> {
     extra
-        .get("reasoning_content")
+        .get(key)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
+}
+
+/// Model reasoning beside the answer (`reasoning_content`: an Anthropic upstream's thinking, or
+/// what DeepSeek-style OpenAI-format upstreams send).
+pub fn reasoning(extra: &Extra) -> Option<&str> {
+    extra_str(extra, "reasoning_content")
+}
+
+/// The signature of a thinking block (`reasoning_signature`).
+pub fn signature(extra: &Extra) -> Option<&str> {
+    extra_str(extra, "reasoning_signature")
+}
+
+/// The `data` of each redacted thinking block (`reasoning_redacted`).
+pub fn redacted(extra: &Extra) -> impl Iterator<Item = &str> {
+    extra
+        .get("reasoning_redacted")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+}
+
+/// An answer's thinking and redacted thinking blocks, in order, from its message's reasoning
+/// extras (`seam_types::chat` documents them): `reasoning_blocks` when there are several, else
+/// one thinking block (its signature empty when the upstream gave none) and the redacted ones.
+pub fn reasoning_blocks(extra: &Extra) -> Vec<Value> {
+    if let Some(Value::Array(blocks)) = extra.get("reasoning_blocks") {
+        let str_of = |b: &Value, k: &str| b.get(k).and_then(Value::as_str).map(str::to_owned);
+        // From an OpenAI-format upstream this is free JSON: only well-formed blocks pass.
+        return blocks
+            .iter()
+            .filter_map(|b| match b.get("type").and_then(Value::as_str) {
+                Some("thinking") => Some(json!({
+                    "type": "thinking",
+                    "thinking": str_of(b, "thinking")?,
+                    "signature": str_of(b, "signature").unwrap_or_default(),
+                })),
+                Some("redacted_thinking") => {
+                    Some(json!({"type": "redacted_thinking", "data": str_of(b, "data")?}))
+                }
+                _ => None,
+            })
+            .collect();
+    }
+    let mut out = Vec::new();
+    let (text, sig) = (reasoning(extra), signature(extra));
+    if text.is_some() || sig.is_some() {
+        out.push(json!({
+            "type": "thinking",
+            "thinking": text.unwrap_or_default(),
+            "signature": sig.unwrap_or_default(),
+        }));
+    }
+    out.extend(redacted(extra).map(|d| json!({"type": "redacted_thinking", "data": d})));
+    out
 }
 
 /// Tool arguments as Anthropic's `input`: the parsed object, `{}` when they are not one.
@@ -764,9 +839,7 @@ pub fn from_chat(answer: &ChatCompletion, model: &str) -> Value {
     let choice = answer.choices.first();
     let mut content = Vec::new();
     if let Some(c) = choice {
-        if let Some(r) = reasoning(&c.message.extra) {
-            content.push(json!({"type": "thinking", "thinking": r, "signature": ""}));
-        }
+        content.extend(reasoning_blocks(&c.message.extra));
         let text = match &c.message.content {
             None => String::new(),
             Some(Content::Text(t)) => t.clone(),

@@ -59,12 +59,28 @@ impl Codec for Messages {
         raw: Bytes,
         cx: DecodeCx<'_>,
     ) -> Result<Decoded<Self::Record>, ApiError> {
-        let req: convert::MessagesRequest = body::json(&raw)?;
+        let mut req: convert::MessagesRequest = body::json(&raw)?;
         convert::validate(&req)?;
-        let mut chat = convert::to_chat(&req)?;
+        // What only Anthropic can run (a server tool such as web search, the blocks it leaves in
+        // history): the request still goes, as written, to an Anthropic target; the chat form is
+        // the translation of the rest, and any other target refuses it with this reason.
+        let (mut chat, requires) = match convert::to_chat(&req) {
+            Ok(chat) => (chat, None),
+            Err(e) if e.is(seam_types::ErrorCode::UnsupportedParameter) => {
+                strip_anthropic_only(&mut req);
+                match convert::to_chat(&req) {
+                    Ok(chat) => (
+                        chat,
+                        Some(format!("{} (this needs an Anthropic target)", e.message)),
+                    ),
+                    Err(_) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         // What the pipeline requires of any chat request (a translation bug, never the client's).
         chat.validate().map_err(body::invalid)?;
-        chat.native = native(&raw, cx.headers);
+        chat.native = native(&raw, cx.headers).map(|n| Native { requires, ..n });
         self.model = req.model;
         Ok(Decoded {
             user: chat.user.clone(),
@@ -91,6 +107,34 @@ impl Codec for Messages {
     }
 }
 
+/// Leaves what a chat-completions target can be given: client tools, and the blocks the
+/// translation knows (text, images and documents with inline sources, tool use and results,
+/// thinking); turns left empty go too.
+fn strip_anthropic_only(req: &mut convert::MessagesRequest) {
+    if let Some(tools) = &mut req.tools {
+        tools.retain(|t| t.kind.as_deref().is_none_or(|k| k == "custom"));
+    }
+    let inline = |b: &convert::Block| {
+        b.fields
+            .get("source")
+            .and_then(|s| s.get("type"))
+            .and_then(serde_json::Value::as_str)
+            .is_none_or(|t| matches!(t, "base64" | "url" | "text" | "content"))
+    };
+    for m in &mut req.messages {
+        if let convert::TextOrBlocks::Blocks(blocks) = &mut m.content {
+            blocks.retain(|b| match b.kind.as_str() {
+                "text" | "tool_use" | "thinking" | "redacted_thinking" => true,
+                "image" | "document" => inline(b),
+                "tool_result" => true,
+                _ => false,
+            });
+        }
+    }
+    req.messages
+        .retain(|m| !matches!(&m.content, convert::TextOrBlocks::Blocks(b) if b.is_empty()));
+}
+
 /// The client's body as an Anthropic target takes it, with its `anthropic-beta` headers: sent as
 /// it is (after the policy) when the route picks an Anthropic target.
 fn native(raw: &Bytes, headers: &axum::http::HeaderMap) -> Option<Native> {
@@ -105,6 +149,7 @@ fn native(raw: &Bytes, headers: &axum::http::HeaderMap) -> Option<Native> {
         wire: Wire::AnthropicMessages,
         body: std::sync::Arc::new(body),
         headers,
+        requires: None,
     })
 }
 

@@ -5,28 +5,37 @@
 //! `content_block_stop`), opened when its first delta arrives and closed when another kind
 //! begins. `message_delta` waits for [`StreamEncoder::end`], because the usage-only chunk comes
 //! after the finish reason and Anthropic sends both in it.
+//!
+//! Reasoning follows the extras `seam_types::chat` documents: a new `reasoning_index` starts a
+//! new `thinking` block; its `reasoning_signature` is sent as a `signature_delta` just before the
+//! block's `content_block_stop`, as Anthropic does; each `reasoning_redacted` entry is a
+//! `redacted_thinking` block, whole in its `content_block_start`.
 
 use std::collections::HashMap;
 
 use seam_types::ApiError;
-use seam_types::chat::{ChatChunk, Usage};
+use seam_types::chat::{ChatChunk, Extra, Usage};
 use serde_json::{Value, json};
 
-use super::convert::{error_body, message_id, reasoning, stop_reason, usage_json};
+use super::convert::{
+    error_body, message_id, reasoning, redacted, signature, stop_reason, usage_json,
+};
 use crate::surface::StreamEncoder;
 
 /// The block that deltas currently go to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Open {
     Text(usize),
-    Thinking(usize),
+    /// A thinking block and the `reasoning_index` its deltas carry (none from upstreams that
+    /// send one unnumbered reasoning text).
+    Thinking(usize, Option<u32>),
     Tool(usize),
 }
 
 impl Open {
     fn index(self) -> usize {
         match self {
-            Open::Text(i) | Open::Thinking(i) | Open::Tool(i) => i,
+            Open::Text(i) | Open::Thinking(i, _) | Open::Tool(i) => i,
         }
     }
 }
@@ -40,6 +49,8 @@ pub struct Encoder {
     /// Tool calls seen, by the chat stream's index → their block: a late argument fragment goes
     /// to its own block even after another opened.
     tools: HashMap<u32, (usize, String)>,
+    /// The open thinking block's signature, sent when the block closes.
+    signature: Option<String>,
     finish: Option<String>,
     usage: Option<Usage>,
 }
@@ -53,6 +64,7 @@ impl Encoder {
             open: None,
             next_block: 0,
             tools: HashMap::new(),
+            signature: None,
             finish: None,
             usage: None,
         }
@@ -82,6 +94,13 @@ impl Encoder {
 
     fn close(&mut self, out: &mut Vec<u8>) {
         if let Some(open) = self.open.take() {
+            if let Some(signature) = self.signature.take() {
+                Self::delta(
+                    out,
+                    open.index(),
+                    json!({"type": "signature_delta", "signature": signature}),
+                );
+            }
             event(
                 out,
                 "content_block_stop",
@@ -106,6 +125,50 @@ impl Encoder {
             &json!({"type": "content_block_start", "index": index, "content_block": block}),
         );
         index
+    }
+
+    /// A delta's reasoning extras: thinking text, the block's signature (held until it closes),
+    /// redacted blocks.
+    fn reasoning_extras(&mut self, extra: &Extra, out: &mut Vec<u8>) {
+        let number = extra
+            .get("reasoning_index")
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok());
+        // An unnumbered piece (a policy's held-back tail) belongs to the open thinking block, and
+        // an unnumbered block takes the first number it is given.
+        let same_block = |o: Open| match o {
+            Open::Thinking(_, n) => number.is_none() || n.is_none() || n == number,
+            Open::Text(_) | Open::Tool(_) => false,
+        };
+        let numbered = |open: Option<Open>, index: usize| match open {
+            Some(Open::Thinking(i, n)) if i == index => Open::Thinking(index, number.or(n)),
+            _ => Open::Thinking(index, number),
+        };
+        let thinking = json!({"type": "thinking", "thinking": "", "signature": ""});
+        if let Some(r) = reasoning(extra) {
+            let index = self.open(same_block, thinking.clone(), out);
+            self.open = Some(numbered(self.open, index));
+            Self::delta(out, index, json!({"type": "thinking_delta", "thinking": r}));
+        }
+        if let Some(sig) = signature(extra) {
+            // A signature without text still has its block (thinking the upstream left out).
+            let index = self.open(same_block, thinking, out);
+            self.open = Some(numbered(self.open, index));
+            self.signature = Some(sig.to_owned());
+        }
+        for data in redacted(extra) {
+            // Whole at its start: opened and closed at once.
+            let index = self.open(
+                |_| false,
+                json!({"type": "redacted_thinking", "data": data}),
+                out,
+            );
+            event(
+                out,
+                "content_block_stop",
+                &json!({"type": "content_block_stop", "index": index}),
+            );
+        }
     }
 
     fn delta(out: &mut Vec<u8>, index: usize, delta: Value) {
@@ -138,15 +201,7 @@ impl StreamEncoder for Encoder {
             return;
         };
         let d = &choice.delta;
-        if let Some(r) = reasoning(&d.extra) {
-            let index = self.open(
-                |o| matches!(o, Open::Thinking(_)),
-                json!({"type": "thinking", "thinking": "", "signature": ""}),
-                out,
-            );
-            self.open = Some(Open::Thinking(index));
-            Self::delta(out, index, json!({"type": "thinking_delta", "thinking": r}));
-        }
+        self.reasoning_extras(&d.extra, out);
         if let Some(text) = d.content.as_deref().filter(|t| !t.is_empty()) {
             let index = self.open(
                 |o| matches!(o, Open::Text(_)),

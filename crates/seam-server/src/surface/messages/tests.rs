@@ -301,6 +301,59 @@ fn answers_translate() {
 }
 
 #[test]
+fn thinking_signatures_and_cache_usage_translate() {
+    let answer = completion(json!({
+        "id": "msg_01", "model": "claude-x",
+        "choices": [{"message": {"role": "assistant", "content": "Hi.",
+            "reasoning_content": "think", "reasoning_signature": "c2ln",
+            "reasoning_redacted": ["ZGF0YQ=="]}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42,
+                  "prompt_tokens_details": {"cached_tokens": 7}, "cache_creation_input_tokens": 3}
+    }));
+    let m = convert::from_chat(&answer, "claude-mock");
+    assert_eq!(m["id"], "msg_01");
+    assert_eq!(
+        m["content"],
+        json!([
+            {"type": "thinking", "thinking": "think", "signature": "c2ln"},
+            {"type": "redacted_thinking", "data": "ZGF0YQ=="},
+            {"type": "text", "text": "Hi."}
+        ])
+    );
+    // What Anthropic sent: 20 fresh input tokens, 7 read from the cache, 3 written to it.
+    assert_eq!(
+        m["usage"],
+        json!({"input_tokens": 20, "output_tokens": 12,
+               "cache_creation_input_tokens": 3, "cache_read_input_tokens": 7})
+    );
+}
+
+#[test]
+fn several_reasoning_blocks_keep_their_order() {
+    let answer = completion(json!({
+        "choices": [{"message": {"role": "assistant", "content": "ok",
+            "reasoning_content": "a\n\nb",
+            "reasoning_blocks": [
+                {"type": "thinking", "thinking": "a", "signature": "s1"},
+                {"type": "redacted_thinking", "data": "r"},
+                {"type": "thinking", "thinking": "b"},
+                {"type": "thinking", "signature": "no text: not a block"},
+                {"type": "tool_use", "id": "x"},
+                "junk"
+            ]}}]
+    }));
+    assert_eq!(
+        convert::from_chat(&answer, "m")["content"],
+        json!([
+            {"type": "thinking", "thinking": "a", "signature": "s1"},
+            {"type": "redacted_thinking", "data": "r"},
+            {"type": "thinking", "thinking": "b", "signature": ""},
+            {"type": "text", "text": "ok"}
+        ])
+    );
+}
+
+#[test]
 fn stop_reasons() {
     for (finish, expect) in [
         (Some("stop"), "end_turn"),
@@ -479,6 +532,25 @@ fn a_text_stream_is_a_message_with_one_text_block() {
 }
 
 #[test]
+fn stream_usage_counts_cache_reads_and_writes_apart() {
+    let mut u = Usage::new(30, 5);
+    u.extra
+        .insert("prompt_tokens_details".into(), json!({"cached_tokens": 7}));
+    u.extra
+        .insert("cache_creation_input_tokens".into(), json!(3));
+    let evs = events(
+        &[text_chunk("x"), ChatChunk::usage("chatcmpl-9", 1, "up", u)],
+        true,
+    );
+    let (_, delta) = evs.iter().find(|(n, _)| n == "message_delta").unwrap();
+    assert_eq!(
+        delta["usage"],
+        json!({"input_tokens": 20, "output_tokens": 5,
+               "cache_creation_input_tokens": 3, "cache_read_input_tokens": 7})
+    );
+}
+
+#[test]
 fn a_tool_call_stream_opens_a_tool_use_block_per_call() {
     let chunks = [
         text_chunk("Let me check."),
@@ -541,6 +613,121 @@ fn reasoning_streams_as_a_thinking_block() {
         json!({"type": "thinking_delta", "thinking": "hmm"})
     );
     assert_eq!(evs[5].1["content_block"]["type"], "text");
+}
+
+fn reasoning_chunk(index: Option<u32>, key: &str, value: Value) -> ChatChunk {
+    let mut c = text_chunk("");
+    c.choices[0].delta.content = None;
+    let extra = &mut c.choices[0].delta.extra;
+    extra.insert(key.into(), value);
+    if let Some(i) = index {
+        extra.insert("reasoning_index".into(), json!(i));
+    }
+    c
+}
+
+/// The message a client reassembles from the events, as the `anthropic` SDK does: deltas
+/// applied to the block at their index.
+fn reassemble(evs: &[(String, Value)]) -> Value {
+    let mut content: Vec<Value> = Vec::new();
+    let mut open = None;
+    for (name, d) in evs {
+        match name.as_str() {
+            "content_block_start" => {
+                assert_eq!(open, None, "a block starts while another is open");
+                assert_eq!(d["index"], content.len());
+                open = d["index"].as_u64();
+                content.push(d["content_block"].clone());
+            }
+            "content_block_delta" => {
+                assert_eq!(d["index"].as_u64(), open, "a delta outside its open block");
+                let b = &mut content[d["index"].as_u64().unwrap() as usize];
+                let delta = &d["delta"];
+                let (key, piece) = match delta["type"].as_str().unwrap() {
+                    "thinking_delta" => ("thinking", delta["thinking"].clone()),
+                    "text_delta" => ("text", delta["text"].clone()),
+                    "signature_delta" => {
+                        b["signature"] = delta["signature"].clone();
+                        continue;
+                    }
+                    other => panic!("{other}"),
+                };
+                let joined = format!("{}{}", b[key].as_str().unwrap(), piece.as_str().unwrap());
+                b[key] = json!(joined);
+            }
+            "content_block_stop" => {
+                assert_eq!(d["index"].as_u64(), open);
+                open = None;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(open, None);
+    Value::Array(content)
+}
+
+#[test]
+fn thinking_streams_with_its_signature_before_the_block_stops() {
+    let sig = "c2ln".repeat(80);
+    let chunks = [
+        reasoning_chunk(Some(0), "reasoning_content", json!("The user ")),
+        reasoning_chunk(Some(0), "reasoning_content", json!("says hi.")),
+        reasoning_chunk(Some(0), "reasoning_signature", json!(sig)),
+        reasoning_chunk(Some(1), "reasoning_redacted", json!(["ZGF0YQ=="])),
+        reasoning_chunk(Some(2), "reasoning_content", json!("More.")),
+        reasoning_chunk(Some(2), "reasoning_signature", json!("s2")),
+        text_chunk("Hi."),
+        ChatChunk::finish("chatcmpl-9", 1, "up", "stop"),
+    ];
+    let evs = events(&chunks, true);
+    assert_eq!(
+        names(&evs)[2..11],
+        [
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+        ]
+    );
+    assert_eq!(
+        evs[5].1,
+        json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "signature_delta", "signature": sig}})
+    );
+    assert_eq!(
+        reassemble(&evs),
+        json!([
+            {"type": "thinking", "thinking": "The user says hi.", "signature": sig},
+            {"type": "redacted_thinking", "data": "ZGF0YQ=="},
+            {"type": "thinking", "thinking": "More.", "signature": "s2"},
+            {"type": "text", "text": "Hi."}
+        ])
+    );
+}
+
+#[test]
+fn unnumbered_reasoning_stays_in_the_open_thinking_block() {
+    // An OpenAI-format upstream's reasoning has no index; a held-back tail neither.
+    let chunks = [
+        reasoning_chunk(None, "reasoning_content", json!("a")),
+        reasoning_chunk(Some(0), "reasoning_content", json!("b")),
+        reasoning_chunk(None, "reasoning_content", json!("c")),
+        reasoning_chunk(Some(1), "reasoning_content", json!("d")),
+        text_chunk("x"),
+    ];
+    assert_eq!(
+        reassemble(&events(&chunks, true)),
+        json!([
+            {"type": "thinking", "thinking": "abc", "signature": ""},
+            {"type": "thinking", "thinking": "d", "signature": ""},
+            {"type": "text", "text": "x"}
+        ])
+    );
 }
 
 #[test]

@@ -240,6 +240,40 @@ fn push_items(out: &mut Vec<Message>, items: &[Value], root: &str) -> Result<(),
     Ok(())
 }
 
+/// What only a target with OpenAI's Responses API can do (the reason any other target refuses
+/// the request with): the first built-in tool (a `tools[].type` other than `function`), a
+/// `tool_choice` naming one, or a built-in tool's item in the conversation. `None` when the chat
+/// translation says it all.
+pub fn requires<'a>(
+    req: &CreateRequest,
+    mut items: impl Iterator<Item = &'a Value>,
+) -> Option<String> {
+    fn kind(v: &Value) -> Option<&str> {
+        v.get("type").and_then(Value::as_str)
+    }
+    let needs = "needs a provider with responses_api = true (OpenAI's Responses API)";
+    if let Some(t) = req
+        .tools
+        .iter()
+        .flatten()
+        .filter_map(kind)
+        .find(|t| *t != "function")
+    {
+        return Some(format!("The built-in tool `{}` {needs}", short(t)));
+    }
+    if let Some(t) = req
+        .tool_choice
+        .as_ref()
+        .and_then(kind)
+        .filter(|t| *t != "function")
+    {
+        return Some(format!("A tool_choice of type `{}` {needs}", short(t)));
+    }
+    items
+        .find_map(|i| kind(i).filter(|t| is_builtin_item(t)))
+        .map(|t| format!("Input items of type `{}` {needs}", short(t)))
+}
+
 /// An input item a built-in tool made or answers (`web_search_call`, `computer_call_output`,
 /// `mcp_list_tools`, …): only a target with the Responses API can take it.
 pub fn is_builtin_item(kind: &str) -> bool {

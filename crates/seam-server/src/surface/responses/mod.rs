@@ -131,6 +131,7 @@ impl Codec for Responses {
             wire: Wire::OpenAiResponses,
             body: Arc::new(native_body(&req, &prior, &input)?),
             headers: Vec::new(),
+            requires: convert::requires(&req, prior.iter().chain(&input)),
         });
         self.meta = Arc::new(self.meta.for_request(&req));
         let mut items = prior;

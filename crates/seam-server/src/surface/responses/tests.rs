@@ -254,6 +254,39 @@ fn built_in_tools_are_left_to_the_native_body() {
 }
 
 #[test]
+fn what_only_the_responses_api_can_do_is_named() {
+    let check = |body: Value, prior: &[Value], expect: Option<&str>| {
+        let r = req(body.clone());
+        let input = r.input_items().unwrap();
+        let why = convert::requires(&r, prior.iter().chain(&input));
+        assert_eq!(why.as_deref(), expect, "{body}");
+    };
+    let needs = "needs a provider with responses_api = true (OpenAI's Responses API)";
+    check(
+        json!({"model": "m", "input": "hi", "tool_choice": "auto",
+                 "tools": [{"type": "function", "name": "f"}]}),
+        &[],
+        None,
+    );
+    check(
+        json!({"model": "m", "input": "hi", "tools": [{"type": "function", "name": "f"}, {"type": "web_search"}]}),
+        &[],
+        Some(&format!("The built-in tool `web_search` {needs}")),
+    );
+    check(
+        json!({"model": "m", "input": "hi", "tool_choice": {"type": "file_search"}}),
+        &[],
+        Some(&format!("A tool_choice of type `file_search` {needs}")),
+    );
+    // A search in an earlier turn, kept by Seam, still needs a target that can read it.
+    check(
+        json!({"model": "m", "input": "more"}),
+        &[json!({"type": "web_search_call", "id": "ws_1", "status": "completed"})],
+        Some(&format!("Input items of type `web_search_call` {needs}")),
+    );
+}
+
+#[test]
 fn the_native_body_expands_the_conversation_and_keeps_nothing_at_the_vendor() {
     let r = req(
         json!({"model": "gpt", "input": "and now?", "previous_response_id": "resp_1",
