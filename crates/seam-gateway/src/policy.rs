@@ -556,10 +556,28 @@ pub(crate) fn prepare<'r>(
         match context::fit(&units, limit, policy.on_overflow()) {
             Fit::Fits => {}
             Fit::Drop(drop) => {
+                // The client's own body still holds the turns to drop: only the translation may
+                // go, trimmed. A request only its own format can carry (a built-in tool) cannot
+                // be trimmed that way, so it is refused rather than sent without what it needs.
+                if let Some(why) = prepared
+                    .request
+                    .native
+                    .as_ref()
+                    .and_then(|n| n.requires.as_ref())
+                {
+                    telemetry::policy_refusal(policy.name(), "context");
+                    let error = ApiError::new(
+                        ErrorCode::ContextLengthExceeded,
+                        format!(
+                            "The messages are longer than the policy `{}` allows ({limit} tokens), and they cannot be trimmed: {why}",
+                            policy.name()
+                        ),
+                    )
+                    .with_param("messages");
+                    return Err(Refusal::new(error, prepared.report));
+                }
                 prepared.report.dropped_messages = drop.len();
                 let r = prepared.request.to_mut();
-                // The client's own body still holds the dropped turns: only the translation,
-                // which lost them, may go.
                 r.native = None;
                 let mut i = 0;
                 r.messages.retain(|_| {

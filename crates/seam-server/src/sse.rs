@@ -247,6 +247,24 @@ struct AssembledChoice {
     content: String,
     tool_calls: BTreeMap<u32, (String, String, String)>,
     finish_reason: Option<String>,
+    /// The deltas' other fields, as a whole message carries them: text appended
+    /// (`reasoning_content`), lists extended (`responses_output`), anything else the latest.
+    extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl AssembledChoice {
+    fn add_extra(&mut self, extra: &serde_json::Map<String, serde_json::Value>) {
+        use serde_json::Value;
+        for (k, v) in extra {
+            match (self.extra.get_mut(k), v) {
+                (Some(Value::String(had)), Value::String(more)) => had.push_str(more),
+                (Some(Value::Array(had)), Value::Array(more)) => had.extend(more.iter().cloned()),
+                _ => {
+                    self.extra.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
 }
 
 impl Assembled {
@@ -263,6 +281,9 @@ impl Assembled {
             let choice = self.choices.entry(c.index).or_default();
             if let Some(t) = &c.delta.content {
                 choice.content.push_str(t);
+            }
+            if !c.delta.extra.is_empty() {
+                choice.add_extra(&c.delta.extra);
             }
             for call in c.delta.tool_calls.iter().flatten() {
                 let entry = choice.tool_calls.entry(call.index).or_default();
@@ -310,6 +331,11 @@ impl Assembled {
             .iter()
             .map(|(i, c)| {
                 let mut message = serde_json::json!({"role": "assistant", "content": c.content});
+                for (k, v) in &c.extra {
+                    if k != "role" && k != "content" && k != "tool_calls" {
+                        message[k] = v.clone();
+                    }
+                }
                 if !c.tool_calls.is_empty() {
                     message["tool_calls"] = c
                         .tool_calls
@@ -327,5 +353,42 @@ impl Assembled {
             "id": self.id, "object": "chat.completion", "created": self.created,
             "model": self.model, "choices": choices, "usage": self.usage,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(delta: serde_json::Value) -> ChatChunk {
+        serde_json::from_value(serde_json::json!({"choices": [{"delta": delta}]})).unwrap()
+    }
+
+    #[test]
+    fn an_assembled_stream_keeps_what_its_deltas_carry_beyond_text() {
+        let mut a = Assembled::default();
+        a.add(&chunk(serde_json::json!({"reasoning_content": "think "})));
+        a.add(&chunk(
+            serde_json::json!({"reasoning_content": "hard", "reasoning_signature": "c2ln"}),
+        ));
+        a.add(&chunk(
+            serde_json::json!({"responses_output": [{"type": "web_search_call", "id": "ws_1"}]}),
+        ));
+        a.add(&chunk(serde_json::json!({"content": "answer"})));
+        a.add(&chunk(
+            serde_json::json!({"responses_output": [{"type": "web_search_call", "id": "ws_2"}]}),
+        ));
+        let c = a.to_completion().unwrap();
+        let m = &c.choices[0].message;
+        assert_eq!(m.text(), "answer");
+        assert_eq!(m.extra["reasoning_content"], "think hard");
+        assert_eq!(m.extra["reasoning_signature"], "c2ln");
+        let ids: Vec<_> = m.extra["responses_output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["ws_1", "ws_2"]);
     }
 }

@@ -35,6 +35,9 @@ user = "scan"
 [policies.scan.input]
 pii = { action = "tokenize" }
 [policies.none]
+[policies.trim.input]
+max_input_tokens = 40
+on_overflow = "truncate"
 "#;
 
 fn policies() -> Policies {
@@ -554,4 +557,43 @@ async fn held_back_reasoning_is_released_before_what_follows_it() {
     assert_eq!(d[3]["reasoning_content"], "unsigned", "before the text");
     assert_eq!(joined(&out, "content"), text);
     assert!(d[4].get("reasoning_content").is_none());
+}
+
+#[test]
+fn a_request_only_its_own_format_can_carry_is_refused_rather_than_trimmed() {
+    let ps = policies();
+    let long = "word ".repeat(200);
+    let mut req: ChatRequest = serde_json::from_value(json!({
+        "model": "m",
+        "messages": [
+            {"role": "system", "content": "terse"},
+            {"role": "user", "content": long},
+            {"role": "assistant", "content": "ok"},
+            {"role": "user", "content": "and now?"}
+        ]
+    }))
+    .unwrap();
+    // Without a native body the translation is trimmed.
+    let p = prepared(&ps, "trim", &req);
+    assert!(p.report.dropped_messages > 0);
+    let Value::Object(body) = json!({"model": "m", "input": "x"}) else {
+        unreachable!()
+    };
+    req.native = Some(Native {
+        wire: seam_types::chat::Wire::OpenAiResponses,
+        body: Arc::new(body),
+        headers: Vec::new(),
+        requires: Some(
+            "The built-in tool `web_search` needs a provider with responses_api = true".into(),
+        ),
+    });
+    let Err(refusal) = prepare(&named(&ps, "trim"), &req, "m") else {
+        panic!("a request that needs its own format was trimmed");
+    };
+    assert_eq!(refusal.error.code, "context_length_exceeded");
+    assert!(
+        refusal.error.message.contains("web_search"),
+        "{}",
+        refusal.error.message
+    );
 }
