@@ -190,6 +190,17 @@ impl Gateway {
         self.table.resolve(model)
     }
 
+    /// Whether a target `model` may route to sends a native body of `wire` as it is: when none
+    /// does, a surface need not carry one (it would only be walked by the policy and dropped).
+    pub fn takes_native(&self, model: &str, wire: seam_types::chat::Wire) -> bool {
+        self.resolve(model).is_ok_and(|route| {
+            route
+                .targets
+                .iter()
+                .any(|t| self.table.provider(t.slot).takes(wire))
+        })
+    }
+
     /// Every target the router knows, with breaker state, load and moving averages.
     pub fn targets(&self) -> Vec<TargetReport> {
         self.table.report()

@@ -78,6 +78,7 @@ pub async fn serve<C: Codec>(st: SharedState, cx: Cx, raw: Body, mut codec: C) -
         key_id: caller.as_deref().map(|c| c.key_id.as_str()),
         subject: draft.subject(),
         headers: &headers,
+        takes_native: &|model, wire| live.gateway.takes_native(model, wire),
     };
     let Decoded {
         chat: req,

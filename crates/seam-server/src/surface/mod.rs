@@ -37,6 +37,10 @@ pub struct DecodeCx<'a> {
     pub subject: Option<&'a str>,
     /// The request's headers (`anthropic-beta` travels with a native Messages request).
     pub headers: &'a axum::http::HeaderMap,
+    /// Whether a target `model` may route to takes a native body of the wire (see
+    /// `Gateway::takes_native`): a surface builds one only then, or when only its own format
+    /// can carry the request (to refuse it with the reason).
+    pub takes_native: &'a (dyn Fn(&str, seam_types::chat::Wire) -> bool + Send + Sync),
 }
 
 /// Writes the pipeline's stream as one surface's events. Each call appends whole events (bytes

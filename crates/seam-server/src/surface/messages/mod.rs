@@ -80,7 +80,9 @@ impl Codec for Messages {
         };
         // What the pipeline requires of any chat request (a translation bug, never the client's).
         chat.validate().map_err(body::invalid)?;
-        chat.native = native(&raw, cx.headers).map(|n| Native { requires, ..n });
+        if requires.is_some() || (cx.takes_native)(&chat.model, Wire::AnthropicMessages) {
+            chat.native = native(&raw, cx.headers).map(|n| Native { requires, ..n });
+        }
         self.model = req.model;
         Ok(Decoded {
             user: chat.user.clone(),

@@ -127,20 +127,26 @@ impl Codec for Responses {
         };
         let input = req.input_items()?;
         let mut chat = convert::to_chat(&req, &prior, &input)?;
-        chat.native = Some(Native {
-            wire: Wire::OpenAiResponses,
-            body: Arc::new(native_body(&req, &prior, &input)?),
-            headers: Vec::new(),
-            requires: convert::requires(&req, prior.iter().chain(&input)),
-        });
+        let requires = convert::requires(&req, prior.iter().chain(&input));
+        if requires.is_some() || (cx.takes_native)(&req.model, Wire::OpenAiResponses) {
+            chat.native = Some(Native {
+                wire: Wire::OpenAiResponses,
+                body: Arc::new(native_body(&req, &prior, &input)?),
+                headers: Vec::new(),
+                requires,
+            });
+        }
         self.meta = Arc::new(self.meta.for_request(&req));
-        let mut items = prior;
-        items.extend(self.meta.with_ids(input));
-        self.turn = Some(Turn {
-            items,
-            key_id: cx.key_id.map(str::to_owned),
-            subject: cx.subject.map(str::to_owned).or_else(|| req.user.clone()),
-        });
+        // The conversation so far, kept only when this turn is stored.
+        if self.meta.store && self.conversations.is_some() {
+            let mut items = prior;
+            items.extend(self.meta.with_ids(input));
+            self.turn = Some(Turn {
+                items,
+                key_id: cx.key_id.map(str::to_owned),
+                subject: cx.subject.map(str::to_owned).or_else(|| req.user.clone()),
+            });
+        }
         Ok(Decoded {
             chat,
             user: req.user.clone(),
