@@ -415,7 +415,8 @@ async fn run(cfg: Config, listen: SocketAddr, source: Option<PathBuf>) -> anyhow
         "seam listening on http://{bound}"
     );
     if state.conversations.as_ref().is_some_and(|c| c.in_memory()) {
-        tracing::warn!(
+        // The designed fallback, not a fault: state never reaches the disk unsealed.
+        tracing::info!(
             max_entries = cfg.responses.max_memory_entries,
             "responses: no [audit] master_key, so conversation state is kept in process memory only (bounded, lost on restart)"
         );
