@@ -142,3 +142,14 @@ def test_a_server_tool_reaches_anthropic_and_is_refused_elsewhere(claude, mock_u
     with pytest.raises(anthropic.BadRequestError) as e:
         claude.messages.create(model="msg-gpt", max_tokens=64, tools=tools, messages=history[:1])
     assert "web_search_20250305" in e.value.message
+
+
+def test_count_tokens_counts_a_request_with_a_server_tool(claude):
+    """Claude Code counts the requests it sends, web search included: counted without the tool
+    (an estimate either way), never refused."""
+    n = claude.messages.count_tokens(
+        model="claude-mock",
+        tools=[{"type": "web_search_20250305", "name": "web_search"}],
+        messages=[{"role": "user", "content": "what happened today?"}],
+    )
+    assert n.input_tokens > 0

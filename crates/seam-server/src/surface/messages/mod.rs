@@ -67,7 +67,7 @@ impl Codec for Messages {
         let (mut chat, requires) = match convert::to_chat(&req) {
             Ok(chat) => (chat, None),
             Err(e) if e.is(seam_types::ErrorCode::UnsupportedParameter) => {
-                strip_anthropic_only(&mut req);
+                strip_anthropic_only(&mut req.tools, &mut req.messages);
                 match convert::to_chat(&req) {
                     Ok(chat) => (
                         chat,
@@ -112,8 +112,11 @@ impl Codec for Messages {
 /// Leaves what a chat-completions target can be given: client tools, and the blocks the
 /// translation knows (text, images and documents with inline sources, tool use and results,
 /// thinking); turns left empty go too.
-fn strip_anthropic_only(req: &mut convert::MessagesRequest) {
-    if let Some(tools) = &mut req.tools {
+fn strip_anthropic_only(
+    tools: &mut Option<Vec<convert::InputTool>>,
+    messages: &mut Vec<convert::InputMessage>,
+) {
+    if let Some(tools) = tools {
         tools.retain(|t| t.kind.as_deref().is_none_or(|k| k == "custom"));
     }
     let inline = |b: &convert::Block| {
@@ -123,7 +126,7 @@ fn strip_anthropic_only(req: &mut convert::MessagesRequest) {
             .and_then(serde_json::Value::as_str)
             .is_none_or(|t| matches!(t, "base64" | "url" | "text" | "content"))
     };
-    for m in &mut req.messages {
+    for m in messages.iter_mut() {
         if let convert::TextOrBlocks::Blocks(blocks) = &mut m.content {
             blocks.retain(|b| match b.kind.as_str() {
                 "text" | "tool_use" | "thinking" | "redacted_thinking" => true,
@@ -133,8 +136,7 @@ fn strip_anthropic_only(req: &mut convert::MessagesRequest) {
             });
         }
     }
-    req.messages
-        .retain(|m| !matches!(&m.content, convert::TextOrBlocks::Blocks(b) if b.is_empty()));
+    messages.retain(|m| !matches!(&m.content, convert::TextOrBlocks::Blocks(b) if b.is_empty()));
 }
 
 /// The client's body as an Anthropic target takes it, with its `anthropic-beta` headers: sent as
@@ -212,8 +214,16 @@ async fn count(
 ) -> Result<u64, ApiError> {
     let live = st.live();
     let bytes = body::read(raw, headers, live.max_body_bytes).await?;
-    let req: convert::CountTokensRequest = body::json(&bytes)?;
-    let chat = convert::count_to_chat(&req)?;
+    let mut req: convert::CountTokensRequest = body::json(&bytes)?;
+    // What only Anthropic runs (server tools, their history blocks) is counted without: an
+    // estimate either way, and Claude Code counts the requests it then sends with them.
+    let chat = match convert::count_to_chat(&req) {
+        Err(e) if e.is(seam_types::ErrorCode::UnsupportedParameter) => {
+            strip_anthropic_only(&mut req.tools, &mut req.messages);
+            convert::count_to_chat(&req).map_err(|_| e)?
+        }
+        other => other?,
+    };
     // The key's scope goes by the alias serving the model (a glob's included), as the pipeline's.
     if let Some(c) = &caller {
         let alias = live.gateway.alias_of(&req.model);
