@@ -93,6 +93,35 @@ impl UpstreamClient {
         self.post_json_with(url, Vec::new(), body).await
     }
 
+    /// A client's own body (`ChatRequest::native`) as it came, with this target's `model` and the
+    /// `stream` flag, and the headers it carries (`anthropic-beta`): the same-format passthrough.
+    pub async fn post_native(
+        &self,
+        url: &reqwest::Url,
+        native: &seam_types::chat::Native,
+        model: &str,
+        stream: bool,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let body = NativeBody {
+            model,
+            stream,
+            body: &native.body,
+        };
+        let body = serde_json::to_vec(&body)
+            .map_err(|e| ProviderError::InvalidResponse(format!("request not encodable: {e}")))?;
+        let headers = native
+            .headers
+            .iter()
+            .filter_map(|(k, v)| {
+                Some((
+                    HeaderName::from_bytes(k.as_bytes()).ok()?,
+                    HeaderValue::from_str(v).ok()?,
+                ))
+            })
+            .collect();
+        self.post_json_with(url, headers, body).await
+    }
+
     /// [`post_json`](Self::post_json) with headers computed per request (a SigV4 signature), sent
     /// after the fixed ones and marked sensitive like them.
     pub async fn post_json_with(
@@ -470,6 +499,31 @@ fn drain<P: FrameParser, D: StreamDecoder<P::Frame>>(st: &mut State<P, D>) {
         }
     }
     st.events.clear();
+}
+
+/// A client's own body with this target's `model`, and `stream: true` when streamed; serialised
+/// without copying the body.
+pub(crate) struct NativeBody<'a> {
+    pub(crate) model: &'a str,
+    pub(crate) stream: bool,
+    pub(crate) body: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+impl serde::Serialize for NativeBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("model", self.model)?;
+        for (k, v) in self.body {
+            if k != "model" && k != "stream" {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        if self.stream {
+            m.serialize_entry("stream", &true)?;
+        }
+        m.end()
+    }
 }
 
 #[cfg(test)]

@@ -17,30 +17,6 @@ use crate::{ChunkStream, ProviderError};
 
 use convert::{AnthropicResponse, Decoder};
 
-/// A client's Messages body with this target's `model`, and `stream: true` when streamed.
-struct NativeBody<'a> {
-    model: &'a str,
-    stream: bool,
-    body: &'a serde_json::Map<String, serde_json::Value>,
-}
-
-impl serde::Serialize for NativeBody<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("model", self.model)?;
-        for (k, v) in self.body {
-            if k != "model" && k != "stream" {
-                m.serialize_entry(k, v)?;
-            }
-        }
-        if self.stream {
-            m.serialize_entry("stream", &true)?;
-        }
-        m.end()
-    }
-}
-
 pub struct Anthropic {
     messages_url: reqwest::Url,
     client: UpstreamClient,
@@ -92,25 +68,8 @@ impl Anthropic {
             let body = convert::request_body(model, req, stream)?;
             return self.client.post_json(&self.messages_url, body).await;
         };
-        let body = NativeBody {
-            model,
-            stream,
-            body: &native.body,
-        };
-        let body = serde_json::to_vec(&body)
-            .map_err(|e| ProviderError::InvalidResponse(format!("request not encodable: {e}")))?;
-        let headers = native
-            .headers
-            .iter()
-            .filter_map(|(k, v)| {
-                Some((
-                    reqwest::header::HeaderName::from_bytes(k.as_bytes()).ok()?,
-                    reqwest::header::HeaderValue::from_str(v).ok()?,
-                ))
-            })
-            .collect();
         self.client
-            .post_json_with(&self.messages_url, headers, body)
+            .post_native(&self.messages_url, native, model, stream)
             .await
     }
 

@@ -97,15 +97,8 @@ impl OpenAi {
         let (Some(native), Some(url)) = (native, &self.responses_url) else {
             return Ok(None);
         };
-        let body = responses::NativeBody {
-            model,
-            stream,
-            body: &native.body,
-        };
-        let body = serde_json::to_vec(&body)
-            .map_err(|e| ProviderError::InvalidResponse(format!("request not encodable: {e}")))?;
         self.client
-            .post_json_with(url, Vec::new(), body)
+            .post_native(url, native, model, stream)
             .await
             .map(Some)
     }

@@ -26,30 +26,6 @@ use crate::sse::SseEvent;
 /// chat cannot express (see the module doc).
 pub const OUTPUT_KEY: &str = "responses_output";
 
-/// A client's Responses body with this target's `model`, and `stream: true` when streamed.
-pub(crate) struct NativeBody<'a> {
-    pub(crate) model: &'a str,
-    pub(crate) stream: bool,
-    pub(crate) body: &'a Map<String, Value>,
-}
-
-impl serde::Serialize for NativeBody<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("model", self.model)?;
-        for (k, v) in self.body {
-            if k != "model" && k != "stream" {
-                m.serialize_entry(k, v)?;
-            }
-        }
-        if self.stream {
-            m.serialize_entry("stream", &true)?;
-        }
-        m.end()
-    }
-}
-
 /// A Response object as a chat completion; `model` is the one Seam asked for. A `failed`
 /// response is the vendor's error.
 pub fn completion(r: &Map<String, Value>, model: &str) -> Result<ChatCompletion, ProviderError> {

@@ -2,6 +2,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
+use crate::http::NativeBody;
 use crate::sse::SseParser;
 
 fn map(v: Value) -> Map<String, Value> {
