@@ -413,20 +413,35 @@ async fn from_cache<C: Codec>(
     codec: &Arc<C>,
     stream: bool,
 ) -> Response {
-    let completion = match &hit.answer {
-        cache::Answer::Unary(body) => serde_json::from_slice::<ChatCompletion>(body).ok(),
-        cache::Answer::Stream(events) => sse::assemble(events).to_completion(),
+    let chunks = match &hit.answer {
+        cache::Answer::Stream(events) => sse::parse(events),
+        cache::Answer::Unary(_) => Vec::new(),
     };
-    let Some(completion) = completion else {
-        return codec.error(&ApiError::new(
-            seam_types::ErrorCode::Internal,
-            "Seam could not read a cached answer",
-        ));
+    // Chat completions replays what it stored as it is: the completion is read only when the
+    // record keeps it or the hit is sent in the other form.
+    let same_form = matches!(
+        (&hit.answer, stream),
+        (cache::Answer::Unary(_), false) | (cache::Answer::Stream(_), true)
+    );
+    let completion = if C::CHAT_FORM && same_form && !draft.keeps_payloads() {
+        None
+    } else {
+        let read = match &hit.answer {
+            cache::Answer::Unary(body) => serde_json::from_slice::<ChatCompletion>(body).ok(),
+            cache::Answer::Stream(_) => sse::assemble(&chunks).to_completion(),
+        };
+        let Some(c) = read else {
+            return codec.error(&ApiError::new(
+                seam_types::ErrorCode::Internal,
+                "Seam could not read a cached answer",
+            ));
+        };
+        Some(c)
     };
-    let response = draft
-        .keeps_payloads()
-        .then(|| serde_json::to_value(&completion).ok())
-        .flatten();
+    let response = completion
+        .as_ref()
+        .filter(|_| draft.keeps_payloads())
+        .and_then(|c| serde_json::to_value(c).ok());
     let done = draft
         .finish(Finish {
             status: 200,
@@ -446,17 +461,26 @@ async fn from_cache<C: Codec>(
     if let Err(e) = done {
         return codec.error(&e);
     }
-    if let Err(e) = codec.complete(&completion).await {
+    if let Some(c) = &completion
+        && let Err(e) = codec.complete(c).await
+    {
         return codec.error(&e);
     }
-    let mut resp = match (hit.answer, stream) {
-        (cache::Answer::Unary(body), false) if C::CHAT_FORM => json_bytes(body),
-        (cache::Answer::Stream(events), true) => sse::replay(&events, codec.encoder()),
-        (_, true) => sse::replay_completion(&completion, codec.encoder()),
-        (_, false) => match codec.unary(&completion) {
+    let mut resp = match (hit.answer, stream, &completion) {
+        (cache::Answer::Unary(body), false, _) if C::CHAT_FORM => json_bytes(body),
+        (cache::Answer::Stream(_), true, _) => sse::replay(&chunks, codec.encoder()),
+        (_, true, Some(c)) => sse::replay_completion(c, codec.encoder()),
+        (_, false, Some(c)) => match codec.unary(c) {
             Ok(body) => json_bytes(body.into()),
             Err(e) => return codec.error(&e),
         },
+        // Unreachable: a completion is read whenever the hit is re-encoded.
+        (_, _, None) => {
+            return codec.error(&ApiError::new(
+                seam_types::ErrorCode::Internal,
+                "Seam could not read a cached answer",
+            ));
+        }
     };
     route_headers(&mut resp, Some(&hit.route), &[], None);
     cost_header(&mut resp, Some(0.0));

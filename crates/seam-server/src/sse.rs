@@ -169,39 +169,38 @@ pub fn response<E: StreamEncoder>(
     event_stream(Body::from_stream(events))
 }
 
-/// Stored events (a [`Tee`]'s) sent again through a surface's encoder, ending as a completed
-/// stream.
-pub fn replay<E: StreamEncoder>(events: &[Bytes], mut encoder: E) -> Response {
+/// Stored chunks (a [`Tee`]'s, read back with [`parse`]) sent again through a surface's encoder,
+/// ending as a completed stream.
+pub fn replay<E: StreamEncoder>(chunks: &[ChatChunk], mut encoder: E) -> Response {
     let mut out = Vec::new();
-    for e in events {
-        if let Some(chunk) = parse_event(e) {
-            encoder.chunk(&chunk, &mut out);
-        }
+    for chunk in chunks {
+        encoder.chunk(chunk, &mut out);
     }
     encoder.end(&mut out);
     event_stream(Body::from(out))
 }
 
 /// A whole completion sent as a completed stream through a surface's encoder.
-pub fn replay_completion<E: StreamEncoder>(c: &ChatCompletion, mut encoder: E) -> Response {
-    let mut out = Vec::new();
-    for chunk in seam_gateway::chunks_of(c) {
-        encoder.chunk(&chunk, &mut out);
-    }
-    encoder.end(&mut out);
-    event_stream(Body::from(out))
+pub fn replay_completion<E: StreamEncoder>(c: &ChatCompletion, encoder: E) -> Response {
+    replay(&seam_gateway::chunks_of(c), encoder)
 }
 
-fn parse_event(e: &[u8]) -> Option<ChatChunk> {
-    let data = e.strip_prefix(b"data: ").unwrap_or(e);
-    serde_json::from_slice::<ChatChunk>(data).ok()
+/// The chunks a [`Tee`] stored (`data: {chunk}` events), read back once per hit.
+pub fn parse(events: &[Bytes]) -> Vec<ChatChunk> {
+    events
+        .iter()
+        .filter_map(|e| {
+            let data = e.strip_prefix(b"data: ").unwrap_or(e);
+            serde_json::from_slice::<ChatChunk>(data).ok()
+        })
+        .collect()
 }
 
-/// Stored events put back together, for the audit record of a replay.
-pub fn assemble(events: &[Bytes]) -> Assembled {
+/// Chunks put back together (a replay's answer, for its record and its surface's `complete`).
+pub fn assemble(chunks: &[ChatChunk]) -> Assembled {
     let mut answer = Assembled::default();
-    for chunk in events.iter().filter_map(|e| parse_event(e)) {
-        answer.add(&chunk);
+    for chunk in chunks {
+        answer.add(chunk);
     }
     answer
 }

@@ -68,8 +68,9 @@ pub trait Codec: Send + Sync + Sized + 'static {
     const ENDPOINT: &'static str;
     /// The `endpoint` label of the overhead metric.
     const METRIC: &'static str = Self::ENDPOINT;
-    /// Whether `unary` writes the completion as it is (chat completions): a cached answer is then
-    /// sent as stored, without being read and written again.
+    /// Whether `unary` writes the completion as it is and the encoder the chunks as they are
+    /// (chat completions), with no `complete`: a cached answer in the form asked for is then sent
+    /// from what was stored without being put back together first.
     const CHAT_FORM: bool = false;
 
     /// Parses and validates the body into the pipeline's request; a bad body is a 400.
