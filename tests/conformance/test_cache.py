@@ -127,3 +127,33 @@ def test_keys_create_takes_the_cache_flags(tmp_path):
     )
     assert bad.returncode != 0
     assert bad.stderr.count("\n") == 1 and "cache scope" in bad.stderr
+
+
+def test_a_hit_answers_in_the_surface_that_asks(cached):
+    """The cache keeps the pipeline's answer, not a surface's bytes: Messages and Responses hits
+    come back in their own shape and stream events, a Responses hit with an id of its own."""
+    import anthropic
+
+    q = question()
+    claude = anthropic.Anthropic(base_url=cached.url, api_key="unused-without-keys", max_retries=0)
+    msg = [{"role": "user", "content": q}]
+    first = claude.messages.with_raw_response.create(model="faq", max_tokens=64, messages=msg)
+    second = claude.messages.with_raw_response.create(model="faq", max_tokens=64, messages=msg)
+    assert (first.headers["x-seam-cache"], second.headers["x-seam-cache"]) == ("miss", "hit")
+    assert second.parse().content[0].text == first.parse().content[0].text
+    with claude.messages.stream(model="faq", max_tokens=64, messages=msg) as s:
+        assert s.response.headers["x-seam-cache"] == "miss"  # a stream is its own entry
+        streamed = s.get_final_message().content[0].text
+    with claude.messages.stream(model="faq", max_tokens=64, messages=msg) as s:
+        assert s.response.headers["x-seam-cache"] == "hit"
+        assert s.get_final_message().content[0].text == streamed
+
+    c = client(cached.url)
+    a = c.responses.with_raw_response.create(model="faq", input=q, store=False)
+    b = c.responses.with_raw_response.create(model="faq", input=q, store=False)
+    assert (a.headers["x-seam-cache"], b.headers["x-seam-cache"]) == ("miss", "hit")
+    assert b.parse().output_text == a.parse().output_text
+    assert b.parse().id != a.parse().id
+    events = [e.type for e in c.responses.create(model="faq", input=q, store=False, stream=True)]
+    again = [e.type for e in c.responses.create(model="faq", input=q, store=False, stream=True)]
+    assert again == events and events[-1] == "response.completed"
