@@ -10,6 +10,7 @@ pub mod audit;
 pub mod cache;
 pub mod keys;
 pub mod limits;
+pub mod mcp;
 pub mod placement;
 pub mod policy;
 pub mod pricing;
@@ -27,6 +28,7 @@ pub use audit::{AuditClass, AuditConfig, Durability, MasterKey, RetentionRule};
 pub use cache::{CacheConfig, CacheRule, CacheScope};
 pub use keys::{AdminConfig, BudgetPeriod, KeyConfig};
 pub use limits::{LimitRule, LimitsConfig};
+pub use mcp::{McpConfig, McpServerConfig, McpToolConfig, McpTransport};
 pub use placement::Placement;
 pub use policy::{
     Action, ClassRule, DEFAULT_POLICY, Entities, EntityRule, InjectionAction, InjectionRule,
@@ -71,6 +73,8 @@ pub struct Config {
     pub cache: CacheConfig,
     /// `[responses]`: conversation state for the Responses API.
     pub responses: ResponsesConfig,
+    /// `[mcp]`: the tool servers exposed on `/mcp`.
+    pub mcp: McpConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -403,6 +407,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
     let usage = pricing::usage(raw.usage, &mut errors);
     let cache = cache::cache(raw.cache, &mut errors);
     let responses = responses::responses(raw.responses, &mut errors);
+    let mcp = mcp::mcp(raw.mcp, &policies, resolver, &mut errors);
     let mut declared_keys = Vec::new();
     let mut hashes = std::collections::HashSet::new();
     for (name, k) in raw.keys {
@@ -446,6 +451,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             usage,
             cache,
             responses,
+            mcp,
         })
     } else {
         Err(errors)

@@ -35,6 +35,8 @@ pub struct RawConfig {
     pub cache: crate::cache::RawCache,
     #[serde(default)]
     pub responses: crate::responses::RawResponses,
+    #[serde(default)]
+    pub mcp: crate::mcp::RawMcp,
 }
 
 #[derive(Debug, Default, Deserialize)]
