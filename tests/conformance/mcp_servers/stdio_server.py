@@ -1,0 +1,46 @@
+"""An upstream MCP server speaking stdio, written with the `mcp` SDK: Seam starts and supervises it.
+
+Tools: `read_file` (fixed text), `pid` (this process's id, so a test can tell a restart happened),
+`crash` (exits at once, mid-call). A resource `docs://readme` and a prompt `summarize`.
+"""
+
+import os
+
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("files")
+
+README = "Files server readme: every path reads as the same fixed text."
+
+
+@server.tool()
+def read_file(path: str) -> str:
+    """Reads a file (every path holds the same fixed text)."""
+    return f"contents of {path}: hello from the files server"
+
+
+@server.tool()
+def pid() -> int:
+    """This server process's id."""
+    return os.getpid()
+
+
+@server.tool()
+def crash() -> str:
+    """Exits the process at once, without answering."""
+    os._exit(1)
+
+
+@server.resource("docs://readme", name="readme", mime_type="text/plain")
+def readme() -> str:
+    return README
+
+
+@server.prompt()
+def summarize(text: str) -> str:
+    """Asks for a summary of `text`."""
+    return f"Summarize in one line: {text}"
+
+
+if __name__ == "__main__":
+    server.run("stdio")

@@ -1,0 +1,633 @@
+"""Seam's MCP gateway as an agent sees it through the real `mcp` SDK.
+
+A `seam` of its own fronts two upstream servers written with the SDK (mcp_servers/): `files`, a
+process Seam starts and supervises over stdio, and `crm`, a streamable HTTP server this module
+starts first, which refuses any `Authorization` but the one Seam's config names. Clients connect
+to `/mcp` with the SDK's streamable HTTP client and a Seam key, and see both servers' tools,
+prompts and resources under `server__name`. A key's `tools` globs decide what it sees and may
+call; the `tools` policy blocks secrets in `crm` arguments and redacts personal data and secrets
+in its results; every call is one audit record of kind `tool_call`; a crashed stdio server is
+restarted under a live session; and an `openai` agent loop runs a model's tool call through
+`/mcp`.
+
+Every SDK session records the HTTP status of each response Seam sent it: an error a client is
+owed is a JSON-RPC error, never an HTTP 5xx.
+"""
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import httpx2
+import openai
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+from conftest import AUDIT_MASTER_KEY, SEAM, _start
+
+SERVERS = pathlib.Path(__file__).resolve().parent / "mcp_servers"
+
+FULL_KEY = "sk-seam-conformance-mcp-full-0123456789"
+NARROW_KEY = "sk-seam-conformance-mcp-narrow-0123456789"
+ADMIN_KEY = "conformance-mcp-admin-key-0123456789"
+MOCK_KEY = "sk-mock-mcp-secret-value"
+# The whole `Authorization` value Seam sends `crm` (from env:), and the one `crm` accepts.
+CRM_AUTHORIZATION = "Bearer crm-upstream-token-0123456789"
+
+# What `crm`'s lookup_customer answers with (mcp_servers/http_server.py).
+EMAIL = "ada@example.com"
+CARD = "4111 1111 1111 1111"
+CRM_SECRET = "sk-proj-" + "Ab3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3hJ5kL7n"
+# A secret a client puts in arguments; the input policy must keep it from `crm`.
+ARG_SECRET = "sk-proj-" + "Zx8cV6bN4mQ2wE0rT8yU6iO4pA2sD0fG8hJ6kL4z"
+
+README = "Files server readme: every path reads as the same fixed text."
+
+HANDSHAKE_VERSIONS = {"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"}
+
+ALL_TOOLS = {
+    "files__read_file",
+    "files__pid",
+    "files__crash",
+    "crm__lookup_customer",
+    "crm__lookup_order",
+    "crm__delete_customer",
+    "crm__echo",
+    "crm__search_orders",
+}
+
+CONFIG = """
+[audit]
+master_key = "env:SEAM_TEST_AUDIT_KEY"
+default_class = "redacted"
+durability = "sync"
+
+[admin]
+key = "env:SEAM_TEST_ADMIN_KEY"
+
+[providers.mock]
+kind = "openai"
+base_url = "{mock}/v1"
+api_key = "env:SEAM_TEST_MOCK_KEY"
+timeout_ms = 5000
+
+[models.agent]
+targets = [{{ provider = "mock", model = "gpt-mock" }}]
+
+[policies.tools.input]
+secrets = {{ action = "block" }}
+[policies.tools.output]
+pii = {{ action = "redact" }}
+secrets = {{ action = "redact" }}
+
+[mcp.servers.files]
+command = "{python}"
+args = ["{stdio}"]
+
+[mcp.servers.crm]
+url = "{crm}"
+headers = {{ Authorization = "env:SEAM_TEST_CRM_TOKEN" }}
+policy = "tools"
+
+[keys.full]
+hash = "sha256:{full}"
+tools = ["*"]
+models = ["*"]
+
+[keys.narrow]
+hash = "sha256:{narrow}"
+tools = ["crm__lookup_*"]
+models = ["*"]
+"""
+
+
+def sha256(secret):
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def crm():
+    """The streamable HTTP upstream: `.url`, and `.log` (one `call TOOL {args}` line per call)."""
+    env = dict(os.environ, CRM_EXPECTED_AUTHORIZATION=CRM_AUTHORIZATION)
+    proc, m = _start(
+        [sys.executable, str(SERVERS / "http_server.py"), "0"], r"listening on (http://\S+)", env=env
+    )
+    proc.url = m.group(1)
+    yield proc
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def gateway(mock_url, crm):
+    """A `seam` with `[mcp.servers]`: `.url`, `.cfg`, `.env`, `.log`."""
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="seam-mcp-"))
+    cfg = tmp / "seam.toml"
+    cfg.write_text(
+        CONFIG.format(
+            mock=mock_url,
+            python=sys.executable,
+            stdio=SERVERS / "stdio_server.py",
+            crm=crm.url,
+            full=sha256(FULL_KEY),
+            narrow=sha256(NARROW_KEY),
+        )
+    )
+    env = dict(
+        os.environ,
+        SEAM_TEST_AUDIT_KEY=AUDIT_MASTER_KEY,
+        SEAM_TEST_ADMIN_KEY=ADMIN_KEY,
+        SEAM_TEST_MOCK_KEY=MOCK_KEY,
+        SEAM_TEST_CRM_TOKEN=CRM_AUTHORIZATION,
+        SEAM_LOG="info",
+    )
+    check = subprocess.run([SEAM, "config", "check", "--config", str(cfg)], capture_output=True, text=True, env=env)
+    assert check.returncode == 0, check.stdout + check.stderr
+    proc, m = _start(
+        [SEAM, "serve", "--config", str(cfg), "--listen", "127.0.0.1:0"],
+        r"listening on (http://[0-9.:]+)",
+        env=env,
+    )
+    proc.url, proc.cfg, proc.env = m.group(1), cfg, env
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(proc.url + "/readyz") as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.05)
+    # The stdio server may still be starting: wait (bounded) until both servers' tools are listed.
+    asyncio.run(_wait_for_tools(proc.url))
+    yield proc
+    proc.terminate()
+    proc.wait(timeout=10)
+    # Keys, upstream credentials and what the policy kept from clients never reach a log line.
+    log = "".join(proc.log)
+    for secret in [FULL_KEY, NARROW_KEY, ADMIN_KEY, MOCK_KEY, CRM_AUTHORIZATION, AUDIT_MASTER_KEY, EMAIL, CARD, CRM_SECRET, ARG_SECRET]:
+        assert secret not in log, f"{secret!r} in seam's log"
+
+
+async def _wait_for_tools(url):
+    deadline = time.monotonic() + 15
+    names = set()
+    while time.monotonic() < deadline:
+        async with session(url, FULL_KEY) as c:
+            names = {t.name for t in (await c.list_tools()).tools}
+        if ALL_TOOLS <= names:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"after 15 s /mcp lists {sorted(names)}")
+
+
+@contextlib.asynccontextmanager
+async def session(url, key, statuses=None):
+    """An SDK client on Seam's `/mcp` with `key`; fails if any response Seam sent it was a 5xx."""
+    statuses = [] if statuses is None else statuses
+
+    async def record(response):
+        statuses.append((response.request.method, response.status_code))
+
+    http = httpx2.AsyncClient(
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=httpx2.Timeout(20, read=30),
+        event_hooks={"response": [record]},
+    )
+    async with http:
+        async with Client(streamable_http_client(url + "/mcp", http_client=http), read_timeout_seconds=15) as c:
+            yield c
+    assert not [s for s in statuses if s[1] >= 500], f"Seam answered with a 5xx: {statuses}"
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def text_of(result):
+    """The text of a tool result's content blocks."""
+    return "\n".join(b.text for b in result.content if getattr(b, "type", None) == "text")
+
+
+def dump(model):
+    return json.dumps(model.model_dump(mode="json", by_alias=True))
+
+
+# ---- raw HTTP, for what the SDK hides ----
+
+
+def post(url, body, key=FULL_KEY, headers=None):
+    """POSTs `body` (bytes, or JSON-encoded) to `/mcp`; returns (status, headers, parsed JSON-RPC or None)."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    h = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    if key is not None:
+        h["Authorization"] = f"Bearer {key}"
+    h.update(headers or {})
+    req = urllib.request.Request(url + "/mcp", data=data, headers=h, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return r.status, r.headers, parse_body(r.headers, r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, parse_body(e.headers, e.read())
+
+
+def parse_body(headers, raw):
+    """A JSON body, or the last `data:` of an SSE body; None when empty or neither."""
+    text = raw.decode(errors="replace")
+    if not text.strip():
+        return None
+    if (headers.get("content-type") or "").startswith("text/event-stream"):
+        data = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
+        text = data[-1] if data else ""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def raw_session(url, version="2025-06-18"):
+    """A handshake by hand: returns the session id Seam issued."""
+    status, headers, body = post(
+        url,
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
+        },
+    )
+    assert status == 200, (status, body)
+    assert body["id"] == 1 and body["result"]["protocolVersion"] == version, body
+    sid = headers.get("mcp-session-id")
+    assert sid, "initialize answered without Mcp-Session-Id"
+    status, _, _ = post(
+        url,
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        headers={"Mcp-Session-Id": sid, "MCP-Protocol-Version": version},
+    )
+    assert status == 202, status
+    return sid
+
+
+def admin_audit(url, **params):
+    req = urllib.request.Request(
+        url + "/admin/audit?" + urllib.parse.urlencode(params), headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+    )
+    with urllib.request.urlopen(req, timeout=20) as r:
+        assert r.status == 200
+        return json.loads(r.read())["records"]
+
+
+# ---- the tests ----
+
+
+def test_one_session_lists_and_calls_tools_of_both_servers(gateway):
+    async def body():
+        async with session(gateway.url, FULL_KEY) as c:
+            # mode "auto": the 2026 probe is refused, the handshake era is negotiated.
+            assert c.protocol_version in HANDSHAKE_VERSIONS
+            tools = {t.name: t for t in (await c.list_tools()).tools}
+            assert set(tools) == ALL_TOOLS
+            # The server's schemas arrive as it wrote them.
+            assert tools["crm__echo"].input_schema["properties"]["text"]["type"] == "string"
+            assert tools["crm__echo"].input_schema["required"] == ["text"]
+            assert tools["files__read_file"].description == "Reads a file (every path holds the same fixed text)."
+
+            r = await c.call_tool("files__read_file", {"path": "notes.txt"})
+            assert not r.is_error
+            assert text_of(r) == "contents of notes.txt: hello from the files server"
+            r = await c.call_tool("crm__lookup_order", {"id": "42"})
+            assert not r.is_error
+            assert text_of(r) == "order 42: shipped"
+            assert r.structured_content == {"result": "order 42: shipped"}
+
+    run(body())
+
+
+def test_a_tool_that_does_not_exist_is_a_jsonrpc_error(gateway):
+    async def body():
+        async with session(gateway.url, FULL_KEY) as c:
+            # No such server, or no namespace at all: Seam cannot route it.
+            for name in ["nosuchserver__echo", "echo"]:
+                with pytest.raises(MCPError):
+                    await c.call_tool(name, {"text": "x"})
+            # A server's unknown tool fails, as a JSON-RPC error or as the server's own error result.
+            try:
+                assert (await c.call_tool("crm__no_such_tool", {"text": "x"})).is_error
+            except MCPError:
+                pass
+            # The session goes on.
+            assert text_of(await c.call_tool("crm__echo", {"text": "still here"})) == "still here"
+
+    run(body())
+
+
+def test_read_a_resource(gateway):
+    async def body():
+        async with session(gateway.url, FULL_KEY) as c:
+            resources = {str(r.uri): r for r in (await c.list_resources()).resources}
+            assert "docs://readme" in resources
+            assert resources["docs://readme"].name == "files__readme"
+            r = await c.read_resource("docs://readme")
+            assert [(str(x.uri), x.text) for x in r.contents] == [("docs://readme", README)]
+
+    run(body())
+
+
+def test_get_a_prompt(gateway):
+    async def body():
+        async with session(gateway.url, FULL_KEY) as c:
+            prompts = {p.name: p for p in (await c.list_prompts()).prompts}
+            assert "files__summarize" in prompts
+            assert [a.name for a in prompts["files__summarize"].arguments] == ["text"]
+            r = await c.get_prompt("files__summarize", {"text": "the quarterly report"})
+            assert [(m.role, m.content.text) for m in r.messages] == [
+                ("user", "Summarize in one line: the quarterly report")
+            ]
+
+    run(body())
+
+
+def test_a_narrow_key_sees_and_calls_only_its_tools(gateway, crm):
+    async def body():
+        async with session(gateway.url, NARROW_KEY) as c:
+            names = {t.name for t in (await c.list_tools()).tools}
+            assert names == {"crm__lookup_customer", "crm__lookup_order"}
+            assert text_of(await c.call_tool("crm__lookup_order", {"id": "narrow-1"})) == "order narrow-1: shipped"
+            with pytest.raises(MCPError):
+                await c.call_tool("crm__delete_customer", {"id": "narrow-7"})
+            with pytest.raises(MCPError):
+                await c.call_tool("files__read_file", {"path": "narrow-secret.txt"})
+            # Refused calls never reached the server.
+            assert not [line for line in crm.log if "narrow-7" in line]
+
+    run(body())
+
+
+def test_a_narrow_key_sees_no_prompts_or_resources_outside_its_globs(gateway):
+    async def body():
+        async with session(gateway.url, NARROW_KEY) as c:
+            assert [p.name for p in (await c.list_prompts()).prompts] == []
+            assert [r.name for r in (await c.list_resources()).resources] == []
+            with pytest.raises(MCPError):
+                await c.get_prompt("files__summarize", {"text": "x"})
+            with pytest.raises(MCPError):
+                await c.read_resource("docs://readme")
+
+    run(body())
+
+
+def test_a_tool_result_arrives_redacted(gateway):
+    async def body():
+        async with session(gateway.url, FULL_KEY) as c:
+            r = await c.call_tool("crm__lookup_customer", {"id": "7"})
+            assert not r.is_error
+            everything = dump(r)
+            for raw in [EMAIL, CARD, CRM_SECRET]:
+                assert raw not in everything, f"{raw!r} reached the client"
+            text = text_of(r)
+            assert text.startswith("customer 7: Ada Lovelace")
+            for placeholder in ["<EMAIL_ADDRESS>", "<CREDIT_CARD>", "<SECRET_OPENAI_KEY>"]:
+                assert placeholder in text
+            # The structured copy of the same text is redacted the same way.
+            assert r.structured_content in (None, {"result": text})
+
+    run(body())
+
+
+def test_a_secret_in_arguments_is_refused_before_the_server(gateway, crm):
+    async def body():
+        async with session(gateway.url, FULL_KEY) as c:
+            with pytest.raises(MCPError) as refused:
+                await c.call_tool("crm__echo", {"text": f"please store {ARG_SECRET}"})
+            said = json.dumps([refused.value.message, refused.value.data], default=str)
+            assert ARG_SECRET not in said
+            assert "SECRET_OPENAI_KEY" in said, said
+            # Clean arguments pass.
+            assert text_of(await c.call_tool("crm__echo", {"text": "nothing to hide"})) == "nothing to hide"
+        assert not [line for line in crm.log if ARG_SECRET in line], "the secret reached the server"
+
+    run(body())
+
+
+def test_each_call_is_one_tool_call_audit_record_without_raw_values(gateway):
+    before = admin_audit(gateway.url, kind="tool_call", limit=1000)
+
+    async def body():
+        async with session(gateway.url, FULL_KEY) as c:
+            await c.call_tool("crm__lookup_customer", {"id": "audit-1"})
+            await c.call_tool("files__read_file", {"path": "audit.txt"})
+
+    run(body())
+    after = admin_audit(gateway.url, kind="tool_call", limit=1000)
+    assert all(r["kind"] == "tool_call" for r in after), {r["kind"] for r in after}
+    new = [r for r in after if r["id"] not in {b["id"] for b in before}]
+    assert len(new) == 2, json.dumps(new, indent=1)
+    text = json.dumps(new)
+    assert "crm__lookup_customer" in text and "files__read_file" in text
+    everything = json.dumps(after)
+    for raw in [EMAIL, CARD, CRM_SECRET, ARG_SECRET]:
+        assert raw not in everything, f"{raw!r} in an audit record"
+
+    verify = subprocess.run(
+        [SEAM, "audit", "verify", "--config", str(gateway.cfg)],
+        env=gateway.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_handshake_by_hand(gateway):
+    sid = raw_session(gateway.url, "2025-06-18")
+    status, _, body = post(
+        gateway.url,
+        {"jsonrpc": "2.0", "id": "list-1", "method": "tools/list"},
+        headers={"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-06-18"},
+    )
+    assert status == 200
+    assert body["id"] == "list-1"
+    assert {t["name"] for t in body["result"]["tools"]} == ALL_TOOLS
+    # A version Seam does not speak is answered with one it does.
+    status, _, body = post(
+        gateway.url,
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "initialize",
+            "params": {"protocolVersion": "2099-01-01", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
+        },
+    )
+    assert status == 200
+    assert body["result"]["protocolVersion"] in HANDSHAKE_VERSIONS
+    # An unsupported MCP-Protocol-Version header on a session's request is a 400.
+    status, _, _ = post(
+        gateway.url,
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/list"},
+        headers={"Mcp-Session-Id": sid, "MCP-Protocol-Version": "1999-01-01"},
+    )
+    assert status == 400
+
+
+def test_an_unknown_session_is_404(gateway):
+    status, _, _ = post(
+        gateway.url,
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={"Mcp-Session-Id": "no-such-session-0123456789", "MCP-Protocol-Version": "2025-06-18"},
+    )
+    assert status == 404
+
+
+def test_a_deleted_session_is_gone(gateway):
+    sid = raw_session(gateway.url)
+    req = urllib.request.Request(
+        gateway.url + "/mcp",
+        headers={"Authorization": f"Bearer {FULL_KEY}", "Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-06-18"},
+        method="DELETE",
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=20) as r:
+            status = r.status
+    except urllib.error.HTTPError as e:
+        status = e.code
+    # A server may refuse to end sessions on request (405); one that ends them forgets them.
+    assert status in (200, 202, 204, 405)
+    if status != 405:
+        status, _, _ = post(
+            gateway.url,
+            {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+            headers={"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-06-18"},
+        )
+        assert status == 404
+
+
+def test_no_key_or_a_bad_key_is_401(gateway):
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
+    }
+    for key in [None, "sk-not-a-seam-key-0123456789", CRM_AUTHORIZATION.split()[1]]:
+        status, _, _ = post(gateway.url, init, key=key)
+        assert status == 401, key
+
+    # Through the SDK: the connection fails, and nothing answered with a 5xx.
+    async def body():
+        statuses = []
+        with pytest.raises(BaseException):
+            async with session(gateway.url, "sk-not-a-seam-key-0123456789", statuses):
+                pass
+        assert statuses and all(s == 401 for _, s in statuses), statuses
+
+    run(body())
+
+
+def test_malformed_jsonrpc(gateway):
+    sid = raw_session(gateway.url)
+    headers = {"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-06-18"}
+    # Not JSON: a parse error, id null, HTTP 400.
+    status, _, body = post(gateway.url, b'{"jsonrpc": "2.0", "id": 5, "method": "tools/li', headers=headers)
+    assert status == 400
+    assert body["error"]["code"] == -32700
+    assert body["id"] is None
+    # JSON but not a request: invalid request, with the id it carried.
+    for bad in [
+        {"jsonrpc": "2.0", "id": 6, "method": 42},
+        {"jsonrpc": "1.0", "id": 6, "method": "tools/list"},
+    ]:
+        status, _, body = post(gateway.url, bad, headers=headers)
+        assert status in (200, 400), (bad, status)
+        assert body["error"]["code"] == -32600, (bad, body)
+        assert body["id"] == 6, (bad, body)
+    # The same before any session exists.
+    status, _, body = post(gateway.url, b"not json at all")
+    assert status == 400
+    assert body["error"]["code"] == -32700
+
+
+def test_a_crashed_stdio_server_is_restarted_under_the_same_session(gateway):
+    async def pid(c):
+        r = await c.call_tool("files__pid", {})
+        assert not r.is_error, text_of(r)
+        return int(text_of(r))
+
+    async def body():
+        async with session(gateway.url, FULL_KEY) as c:
+            first = await pid(c)
+            # The call in flight when the process dies fails; it does not hang.
+            try:
+                r = await asyncio.wait_for(c.call_tool("files__crash", {}), 10)
+                assert r.is_error, "a crashed server's call succeeded"
+            except MCPError:
+                pass
+            # The other server is unaffected.
+            assert text_of(await c.call_tool("crm__echo", {"text": "crm still up"})) == "crm still up"
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    second = await pid(c)
+                    break
+                except MCPError:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.2)
+            assert second != first
+            r = await c.call_tool("files__read_file", {"path": "after.txt"})
+            assert text_of(r) == "contents of after.txt: hello from the files server"
+
+    run(body())
+
+
+def test_the_agent_loop_through_seam(gateway, crm):
+    """An `openai` agent: tools from `/mcp`, the model asks for one, `/mcp` runs it, the model answers."""
+
+    async def body():
+        async with session(gateway.url, FULL_KEY) as c:
+            tools = [
+                {
+                    "type": "function",
+                    "function": {"name": t.name, "description": t.description or "", "parameters": t.input_schema},
+                }
+                for t in (await c.list_tools()).tools
+            ]
+            llm = openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=FULL_KEY, max_retries=0, timeout=20)
+            messages = [{"role": "user", "content": "orders of agent-ada"}]
+            choice = {"type": "function", "function": {"name": "crm__search_orders"}}
+            first = await llm.chat.completions.create(model="agent", messages=messages, tools=tools, tool_choice=choice)
+            assert first.choices[0].finish_reason == "tool_calls"
+            call = first.choices[0].message.tool_calls[0]
+            assert call.function.name == "crm__search_orders"
+
+            result = await c.call_tool(call.function.name, json.loads(call.function.arguments))
+            assert not result.is_error
+            output = text_of(result)
+            assert output == "2 orders match orders of agent-ada: #41 shipped, #42 pending"
+
+            messages += [
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"id": call.id, "type": "function", "function": {"name": call.function.name, "arguments": call.function.arguments}}
+                    ],
+                },
+                {"role": "tool", "tool_call_id": call.id, "content": output},
+            ]
+            final = await llm.chat.completions.create(model="agent", messages=messages, tools=tools)
+            assert final.choices[0].finish_reason == "stop"
+            assert final.choices[0].message.content == "mock: " + output
+        assert [line for line in crm.log if "agent-ada" in line and "search_orders" in line]
+
+    run(body())
