@@ -41,6 +41,15 @@ pub async fn targets(State(st): State<SharedState>) -> Response {
     json_response(&json!({ "targets": targets }))
 }
 
+/// `GET /admin/mcp`: every MCP server — transport, state, breaker, restarts, last error, its
+/// tools — and the client sessions held.
+pub async fn mcp(State(st): State<SharedState>) -> Response {
+    let hub = std::sync::Arc::clone(&st.live().mcp);
+    let mut report = hub.report().await;
+    report["sessions"] = json!(st.mcp_sessions.len());
+    json_response(&report)
+}
+
 /// `POST /admin/reload`: the same as `SIGHUP`. A bad config is refused and the old one serves on.
 pub async fn reload(State(st): State<SharedState>) -> Response {
     // Reading and validating the file is blocking work.

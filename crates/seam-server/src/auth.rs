@@ -449,6 +449,7 @@ fn rejection_draft(
         "/v1/messages/count_tokens" => "count_tokens",
         "/v1/responses" => "responses",
         p if p.starts_with("/v1/responses/") => "responses",
+        "/mcp" => "mcp",
         _ => "models",
     };
     let ext = req.extensions();
