@@ -124,6 +124,7 @@ async fn a_session_is_created_by_initialize_and_used_by_later_requests() {
     assert_eq!(sid.len(), 32);
     let r = post(&app, Some(KEY), Some(&sid), &[], rpc(2, "ping", json!({}))).await;
     assert_eq!(r.status, StatusCode::OK);
+    assert!(r.content_type.starts_with("application/json"));
     assert_eq!(r.body, json!({"jsonrpc": "2.0", "id": 2, "result": {}}));
     // No servers: empty lists, not errors.
     for (method, field) in [
