@@ -42,7 +42,7 @@ pub enum Kind {
     Request,
     /// A stream's opening, committed before its first byte (sync durability).
     Opening,
-    /// One MCP tool call, prompt or resource read.
+    /// One call through the MCP gateway.
     ToolCall,
     /// The tombstone an erasure leaves.
     Erasure,

@@ -45,8 +45,8 @@ pub enum RecordKind {
     Opening,
     /// What an erasure leaves in the chain; written by the store only.
     Erasure,
-    /// One call through the MCP gateway (`tools/call`, `prompts/get`, `resources/read`): its
-    /// payload is the arguments as sent, as forwarded after the policy, and the result.
+    /// One call through the MCP gateway: its payload is the arguments as the client sent them,
+    /// as forwarded after the policy, and the result.
     ToolCall,
 }
 
