@@ -92,7 +92,7 @@ pub(crate) async fn run(
         target.endpoint(),
         cx.caller,
     );
-    draft.set_kind(seam_store::RecordKind::Request);
+    draft.set_kind(seam_store::RecordKind::ToolCall);
     let recorded_name = match &target {
         Target::Tool { name, .. } | Target::Prompt { name, .. } => (*name).to_owned(),
         Target::Resource { .. } => server.name.clone(),

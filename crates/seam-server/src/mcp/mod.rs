@@ -53,13 +53,7 @@ fn visible(caller: Option<&Caller>, server: &McpServerConfig, name: &str) -> boo
         .trust
         .as_ref()
         .is_none_or(|t| t.contains(&server.trust));
-    trust_ok && allows_tool(c, name)
-}
-
-/// Interim until keys carry a `tools` scope (lands with the keys change).
-fn allows_tool(c: &Caller, name: &str) -> bool {
-    let _ = (c, name);
-    true
+    trust_ok && c.allows_tool(name)
 }
 
 fn idle_ms(live: &Live) -> u64 {

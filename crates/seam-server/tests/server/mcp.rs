@@ -20,10 +20,10 @@ pub(crate) fn app_with(dir: &std::path::Path, extra: &str) -> axum::Router {
 url = "sqlite://mcp.db"
 [keys.agent]
 hash = "{agent}"
-models = ["*"]
+tools = ["*"]
 [keys.other]
 hash = "{other}"
-models = ["*"]
+tools = ["*"]
 {extra}
 "#,
         agent = hash_secret(KEY),
