@@ -230,15 +230,14 @@ pub(crate) fn mcp(
     errors: &mut Vec<ConfigError>,
 ) -> McpConfig {
     let d = McpConfig::default();
-    let positive = |path: &str, v: Option<u64>, default: u64, errors: &mut Vec<ConfigError>| {
-        match v {
-            None => default,
-            Some(0) => {
-                errors.push(ConfigError::new(path, "must be at least 1"));
-                default
-            }
-            Some(n) => n,
+    let positive = |path: &str, v: Option<u64>, default: u64, errors: &mut Vec<ConfigError>| match v
+    {
+        None => default,
+        Some(0) => {
+            errors.push(ConfigError::new(path, "must be at least 1"));
+            default
         }
+        Some(n) => n,
     };
     let max_result_bytes = positive(
         "mcp.max_result_bytes",
@@ -308,7 +307,8 @@ pub(crate) fn mcp(
                     .iter()
                     .map(|(k, v)| {
                         let valid = !k.is_empty()
-                            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+                            && k.bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
                         if !valid {
                             errors.push(ConfigError::new(
                                 format!("{path}.headers.{k}"),
@@ -473,7 +473,10 @@ cwd = "tools"
         let McpTransport::Stdio { cwd, args, .. } = &c.servers["files"].transport else {
             panic!("stdio")
         };
-        assert_eq!(cwd.as_deref(), Some(std::path::Path::new("/etc/seam/tools")));
+        assert_eq!(
+            cwd.as_deref(),
+            Some(std::path::Path::new("/etc/seam/tools"))
+        );
         assert_eq!(args, &["-m", "files_server"]);
         assert_eq!(c.servers["files"].trust, Trust::Vendor);
     }

@@ -14,6 +14,7 @@ mod policy;
 pub mod routes;
 mod stream;
 pub mod telemetry;
+mod tools;
 pub mod usage;
 
 use std::pin::Pin;
@@ -32,6 +33,7 @@ pub use policy::{OutputSeen, PolicyReport, Remask};
 pub use routes::{ProviderEntry, TargetReport};
 pub use seam_router::{Attempt, Placement, Registry};
 pub use stream::chunks_of;
+pub use tools::{ToolCall, ToolRefusal};
 
 /// What the client receives on a stream: chunks, and at most one error as the last item. The
 /// upstream's usage chunk is always among them (adapters ask for it); the edge forwards it only
@@ -67,6 +69,8 @@ pub struct Outcome<T> {
 pub enum Rewritten {
     Chat(Box<ChatRequest>),
     Embeddings(Box<EmbeddingsRequest>),
+    /// A tool call's parameters (`/mcp`).
+    Json(Box<serde_json::Value>),
 }
 
 /// No answer: the error for the client, and what was tried.

@@ -8,7 +8,7 @@
 //! leaves it except towards the client it came from.
 
 mod fields;
-mod walk;
+pub(crate) mod walk;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -38,7 +38,7 @@ use walk::At;
 /// A compiled policy with what the gateway adds to it: the rule for `user` and the key that
 /// hashes it (the policy's `hash_key`, else the process key, as for the `hash` action).
 pub(crate) struct Governed {
-    policy: Arc<Policy>,
+    pub(crate) policy: Arc<Policy>,
     user: UserField,
     hasher: Hasher,
 }
@@ -62,7 +62,7 @@ impl Governed {
     }
 
     /// Whether the policy does nothing at all: the request is forwarded untouched.
-    fn inert(&self) -> bool {
+    pub(crate) fn inert(&self) -> bool {
         self.policy.is_inert() && !self.acts_on_user()
     }
 
@@ -171,6 +171,28 @@ impl Policies {
         self.by_alias.get(name).unwrap_or(&self.default)
     }
 
+    /// A policy by name (`None`: the default), tightened by the caller's key's policy: what a
+    /// tool call on `/mcp` runs under. A name the config no longer has is refused.
+    pub(crate) fn for_named(
+        &self,
+        name: Option<&str>,
+        key_policy: Option<&str>,
+    ) -> Result<Arc<Governed>, ApiError> {
+        let base = match name {
+            None => &self.default,
+            Some(n) => self.by_name.get(n).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::Internal,
+                    format!(
+                        "The policy `{}` is not in the config; refusing rather than serving without it",
+                        n.chars().take(100).collect::<String>()
+                    ),
+                )
+            })?,
+        };
+        self.tightened_over(base, key_policy)
+    }
+
     /// The route's policy, tightened by the caller's key's policy when it names one. A key
     /// naming a policy the config no longer has is refused rather than served loosely.
     pub(crate) fn for_request(
@@ -178,7 +200,14 @@ impl Policies {
         route: &str,
         key_policy: Option<&str>,
     ) -> Result<Arc<Governed>, ApiError> {
-        let base = self.for_route(route);
+        self.tightened_over(self.for_route(route), key_policy)
+    }
+
+    fn tightened_over(
+        &self,
+        base: &Arc<Governed>,
+        key_policy: Option<&str>,
+    ) -> Result<Arc<Governed>, ApiError> {
         let Some(name) = key_policy else {
             return Ok(Arc::clone(base));
         };

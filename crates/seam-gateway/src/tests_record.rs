@@ -52,6 +52,7 @@ fn assert_sent_tokenized(f: &Failure) {
     let sent = match &f.rewritten {
         Some(Rewritten::Chat(r)) => serde_json::to_string(r).unwrap(),
         Some(Rewritten::Embeddings(r)) => serde_json::to_string(r).unwrap(),
+        Some(Rewritten::Json(v)) => v.to_string(),
         None => panic!("the failure does not say what was sent: {f:?}"),
     };
     assert!(!sent.contains(EMAIL) && !sent.contains(CARD), "{sent}");

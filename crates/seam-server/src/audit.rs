@@ -414,6 +414,8 @@ pub struct Draft {
     alias: Option<String>,
     /// The record was submitted (by `finish`); until then, dropping the draft submits one.
     done: bool,
+    /// `request`, or `tool_call` for calls through `/mcp`.
+    kind: RecordKind,
 }
 
 /// What happened to a request, for [`Draft::finish`].
@@ -486,6 +488,7 @@ impl Draft {
             placement: None,
             alias: None,
             done: false,
+            kind: RecordKind::Request,
         }
     }
 
@@ -493,6 +496,11 @@ impl Draft {
     /// it constrains anything.
     pub fn placement(&mut self, p: &seam_config::Placement) {
         self.placement = (!p.is_unconstrained()).then(|| p.to_string());
+    }
+
+    /// The kind of record this draft makes (`tool_call` on `/mcp`).
+    pub fn set_kind(&mut self, kind: RecordKind) {
+        self.kind = kind;
     }
 
     /// Rewrites each tag (the caller masks what the policy's scanner finds).
@@ -581,6 +589,7 @@ impl Draft {
             match f.rewritten {
                 Some(Rewritten::Chat(r)) => serde_json::to_value(r).ok(),
                 Some(Rewritten::Embeddings(r)) => serde_json::to_value(r).ok(),
+                Some(Rewritten::Json(v)) => Some((**v).clone()),
                 // Nothing was changed: what went upstream is what came in, if anything went.
                 None if !f.attempts.is_empty() => self.client_request.clone(),
                 None => None,
@@ -631,7 +640,7 @@ impl Draft {
             ttft_ms: f.ttft.map(|d| d.as_secs_f64() * 1000.0),
             cache_hit: f.cache_hit,
             placement: self.placement.take(),
-            kind: RecordKind::Request,
+            kind: self.kind,
             count: None,
             class: class(self.class),
             payload: if keep {

@@ -51,12 +51,16 @@ pub enum Shape {
     OpenAi,
     /// `{"type": "error", "error": {"type", "message"}}` (`/v1/messages*`).
     Anthropic,
+    /// A JSON-RPC error object with a null id (`/mcp`).
+    JsonRpc,
 }
 
 impl Shape {
     pub fn of_path(path: &str) -> Shape {
         if path == "/v1/messages" || path.starts_with("/v1/messages/") {
             Shape::Anthropic
+        } else if path == "/mcp" {
+            Shape::JsonRpc
         } else {
             Shape::OpenAi
         }
@@ -67,6 +71,7 @@ impl Shape {
         match self {
             Shape::OpenAi => error_response(e),
             Shape::Anthropic => crate::surface::messages::error_response(e),
+            Shape::JsonRpc => crate::mcp::http_response(e),
         }
     }
 }

@@ -17,6 +17,7 @@ mod embeddings;
 pub mod error;
 pub mod limits;
 pub mod listen;
+pub mod mcp;
 mod meta;
 pub mod metrics;
 pub mod pipeline;
@@ -56,6 +57,8 @@ pub struct Live {
     pub policies: std::collections::BTreeSet<String>,
     /// Which requests the exact cache applies to, and the config fingerprints in its keys.
     pub cache: cache::Rules,
+    /// The MCP servers behind `/mcp`; a reload keeps the connections of unchanged servers.
+    pub mcp: Arc<seam_mcp::Hub>,
 }
 
 pub struct AppState {
@@ -85,6 +88,8 @@ pub struct AppState {
     pub started: u64,
     /// Responses API conversation state; `None` when `[responses] store = false`. Opened once.
     pub conversations: Option<Arc<conversations::Conversations>>,
+    /// Client sessions of `/mcp`, kept across reloads.
+    pub mcp_sessions: mcp::session::Sessions,
 }
 
 impl AppState {
@@ -101,6 +106,7 @@ impl AppState {
             prices: pricing::Prices::new(cfg),
             policies: cfg.policies.keys().cloned().collect(),
             cache: cache::Rules::new(cfg),
+            mcp: seam_mcp::Hub::new(&cfg.mcp, None),
         };
         let auditor = audit::Auditor::open(cfg)?.map(Arc::new);
         let keyring = auth::Keyring::open(cfg)?;
@@ -123,6 +129,7 @@ impl AppState {
             metrics,
             auditor,
             conversations: conversations::Conversations::open(cfg)?.map(Arc::new),
+            mcp_sessions: mcp::session::Sessions::default(),
             started: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
@@ -151,6 +158,7 @@ impl AppState {
         let aliases = gateway.aliases().iter().map(|a| (*a).to_owned()).collect();
         self.keyring.set_config(&cfg.keys);
         self.limits.set_config(&cfg.limits);
+        let previous = self.live();
         let live = Arc::new(Live {
             gateway,
             max_body_bytes: cfg.server.max_body_bytes,
@@ -158,7 +166,9 @@ impl AppState {
             prices: pricing::Prices::new(&cfg),
             policies: cfg.policies.keys().cloned().collect(),
             cache: cache::Rules::new(&cfg),
+            mcp: seam_mcp::Hub::new(&cfg.mcp, Some(&previous.mcp)),
         });
+        drop(previous);
         match self.live.write() {
             Ok(mut g) => *g = live,
             Err(poisoned) => *poisoned.into_inner() = live,
@@ -225,6 +235,7 @@ pub fn app(state: SharedState) -> Router {
         )
         .route("/v1/embeddings", post(embeddings::handle))
         .route("/v1/models", get(meta::models))
+        .route("/mcp", post(mcp::post).get(mcp::get).delete(mcp::delete))
         .route("/v1/models/{*id}", get(meta::model))
         .route(
             "/v1/responses/{id}",
@@ -242,6 +253,7 @@ pub fn app(state: SharedState) -> Router {
         .route("/admin/targets", get(admin::targets))
         .route("/admin/reload", post(admin::reload))
         .route("/admin/audit", get(admin::audit))
+        .route("/admin/mcp", get(admin::mcp))
         .route("/admin/keys", post(admin::create_key).get(admin::list_keys))
         .route(
             "/admin/keys/{id}",

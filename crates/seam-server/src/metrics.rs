@@ -19,6 +19,10 @@ pub const ERRORS: &str = "seam_errors_total";
 pub const CONNECTIONS_OPEN: &str = "seam_connections_open";
 pub const CONNECTIONS_REFUSED: &str = "seam_connections_refused_total";
 pub const CONNECTIONS_TIMED_OUT: &str = "seam_connections_timed_out_total";
+pub const MCP_CALLS: &str = "seam_mcp_calls_total";
+pub const MCP_CALL_DURATION: &str = "seam_mcp_call_duration_seconds";
+pub const MCP_REFUSALS: &str = "seam_mcp_refusals_total";
+pub const MCP_SESSIONS: &str = "seam_mcp_sessions";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
@@ -70,6 +74,23 @@ fn describe() {
         "Seam's own time per request: total minus upstream."
     );
     describe_counter!(ERRORS, "Errors returned to clients, by code.");
+    describe_counter!(
+        MCP_CALLS,
+        "Calls through /mcp (tools/call, prompts/get, resources/read) by server, tool (namespaced; \
+         prompts and resources by method) and outcome (ok, tool_error, upstream_unavailable, \
+         overloaded, upstream_timeout, result_too_large, upstream_error)."
+    );
+    describe_histogram!(
+        MCP_CALL_DURATION,
+        metrics::Unit::Seconds,
+        "Time of calls through /mcp, Seam's part included, by server and tool."
+    );
+    describe_counter!(
+        MCP_REFUSALS,
+        "Calls on /mcp Seam refused before the server saw them, by server and reason (scope, \
+         policy, limits)."
+    );
+    describe_gauge!(MCP_SESSIONS, "Client sessions held on /mcp.");
     describe_gauge!(CONNECTIONS_OPEN, "Client connections open now.");
     describe_counter!(
         CONNECTIONS_REFUSED,
@@ -120,6 +141,7 @@ pub fn endpoint(path: &str) -> &'static str {
         "/healthz" => "healthz",
         "/readyz" => "readyz",
         "/metrics" => "metrics",
+        "/mcp" => "mcp",
         p if p.starts_with("/v1/models/") => "models",
         _ => "other",
     }

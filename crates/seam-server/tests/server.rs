@@ -28,6 +28,8 @@ mod governed;
 mod labels;
 #[path = "server/limits.rs"]
 mod limits;
+#[path = "server/mcp.rs"]
+mod mcp;
 #[path = "server/placement.rs"]
 mod placement;
 #[path = "server/policy.rs"]
