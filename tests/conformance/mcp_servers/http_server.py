@@ -9,8 +9,10 @@ knows Seam sent the configured header and not its client's key.
 Each call is printed to stdout (`call TOOL {arguments}`), so a test can tell what reached it.
 
 Tools: `lookup_customer` (a result full of personal data and a secret, for the output policy),
-`lookup_order`, `delete_customer` (a scope a narrow key must not reach), `echo`, and
-`search_orders` (takes `q`, the argument seam-mock's model fills in).
+`lookup_order`, `delete_customer` (a scope a narrow key must not reach), `echo`, `search_orders`
+(takes `q`, the argument seam-mock's model fills in), `count_up` (progress notifications), `slow`,
+`big`, `fail_order` (an `isError` result) and `quota` (rate-limited in Seam's config). A resource
+`crm://customers/7` and a prompt `draft_reply`, both holding personal data.
 """
 
 import json
@@ -20,7 +22,7 @@ import sys
 
 import anyio
 import uvicorn
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 
 server = MCPServer("crm")
 
@@ -28,6 +30,8 @@ server = MCPServer("crm")
 def seen(tool, **arguments):
     print(f"call {tool} {json.dumps(arguments)}", flush=True)
 
+EMAIL = "ada@example.com"
+CARD = "4111 1111 1111 1111"
 # A key in OpenAI's project-key format: 40 characters after the prefix.
 SECRET = "sk-proj-" + "Ab3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3hJ5kL7n"
 
@@ -36,7 +40,7 @@ SECRET = "sk-proj-" + "Ab3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3hJ5kL7n"
 def lookup_customer(id: str) -> str:
     """A customer's record."""
     seen("lookup_customer", id=id)
-    return f"customer {id}: Ada Lovelace, email ada@example.com, card 4111 1111 1111 1111, api key {SECRET}"
+    return f"customer {id}: Ada Lovelace, email {EMAIL}, card {CARD}, api key {SECRET}"
 
 
 @server.tool()
@@ -65,6 +69,56 @@ def search_orders(q: str) -> str:
     """Finds orders matching `q`."""
     seen("search_orders", q=q)
     return f"2 orders match {q}: #41 shipped, #42 pending"
+
+
+@server.tool()
+async def count_up(n: int, ctx: Context) -> str:
+    """Counts to `n`, reporting progress at each step."""
+    seen("count_up", n=n)
+    for i in range(1, n + 1):
+        await ctx.report_progress(i, n, f"step {i}")
+        await anyio.sleep(0.05)
+    return f"counted to {n}"
+
+
+@server.tool()
+async def slow(seconds: float) -> str:
+    """Answers after `seconds`."""
+    seen("slow", seconds=seconds)
+    await anyio.sleep(seconds)
+    return "finally"
+
+
+@server.tool()
+def big(n: int) -> str:
+    """`n` characters."""
+    return "x" * n
+
+
+@server.tool()
+def fail_order(id: str) -> str:
+    """Always fails: the tool's own error, an `isError` result."""
+    seen("fail_order", id=id)
+    raise ValueError(f"order {id} is locked")
+
+
+@server.tool()
+def quota() -> str:
+    """A tool with a per-key rate limit in Seam's config."""
+    seen("quota")
+    return "ok"
+
+
+@server.resource("crm://customers/7", name="customer-7", mime_type="text/plain")
+def customer_7() -> str:
+    return f"Ada Lovelace <{EMAIL}>, card {CARD}"
+
+
+@server.prompt()
+def draft_reply(customer: str) -> str:
+    """A reply to a customer, with their address in it."""
+    seen("draft_reply", customer=customer)
+    return f"Write to {customer} at {EMAIL} about card {CARD}."
 
 
 def require_authorization(app, expected):
