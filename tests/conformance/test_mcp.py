@@ -43,6 +43,8 @@ SERVERS = pathlib.Path(__file__).resolve().parent / "mcp_servers"
 
 FULL_KEY = "sk-seam-conformance-mcp-full-0123456789"
 NARROW_KEY = "sk-seam-conformance-mcp-narrow-0123456789"
+CHAT_KEY = "sk-seam-conformance-mcp-chat-only-0123456789"
+PRIVATE_KEY = "sk-seam-conformance-mcp-private-only-0123456789"
 ADMIN_KEY = "conformance-mcp-admin-key-0123456789"
 MOCK_KEY = "sk-mock-mcp-secret-value"
 # The whole `Authorization` value Seam sends `crm` (from env:), and the one `crm` accepts.
@@ -63,6 +65,8 @@ ALL_TOOLS = {
     "files__read_file",
     "files__pid",
     "files__crash",
+    "files__last_path",
+    "files__env_names",
     "crm__lookup_customer",
     "crm__lookup_order",
     "crm__delete_customer",
@@ -102,9 +106,16 @@ secrets = {{ action = "redact" }}
 [mcp]
 max_result_bytes = 65536
 
+[policies.tokenize.input]
+pii = {{ action = "tokenize" }}
+
 [mcp.servers.files]
 command = "{python}"
 args = ["{stdio}"]
+trust = "private"
+
+[mcp.servers.files.tools.read_file]
+policy = "tokenize"
 
 [mcp.servers.crm]
 url = "{crm}"
@@ -126,6 +137,15 @@ models = ["*"]
 hash = "sha256:{narrow}"
 tools = ["crm__lookup_*"]
 models = ["*"]
+
+[keys.chat-only]
+hash = "sha256:{chat}"
+models = ["*"]
+
+[keys.private-only]
+hash = "sha256:{private}"
+tools = ["*"]
+placement = "trust=private"
 """
 
 
@@ -159,6 +179,8 @@ def gateway(mock_url, crm):
             crm=crm.url,
             full=sha256(FULL_KEY),
             narrow=sha256(NARROW_KEY),
+            chat=sha256(CHAT_KEY),
+            private=sha256(PRIVATE_KEY),
         )
     )
     env = dict(
@@ -189,7 +211,7 @@ def gateway(mock_url, crm):
     proc.wait(timeout=10)
     # Keys, upstream credentials and what the policy kept from clients never reach a log line.
     log = "".join(proc.log)
-    for secret in [FULL_KEY, NARROW_KEY, ADMIN_KEY, MOCK_KEY, CRM_AUTHORIZATION, AUDIT_MASTER_KEY, EMAIL, CARD, CRM_SECRET, ARG_SECRET]:
+    for secret in [FULL_KEY, NARROW_KEY, CHAT_KEY, PRIVATE_KEY, ADMIN_KEY, MOCK_KEY, CRM_AUTHORIZATION, AUDIT_MASTER_KEY, EMAIL, CARD, CRM_SECRET, ARG_SECRET]:
         assert secret not in log, f"{secret!r} in seam's log"
 
 
@@ -472,6 +494,68 @@ def test_a_secret_in_arguments_is_refused_before_the_server(ready, crm):
     run(body())
 
 
+def test_a_stdio_server_inherits_none_of_seams_environment(ready):
+    """docs/mcp.md: a clean environment, `PATH`, `HOME`, `LANG`, `TMPDIR` and the configured `env`."""
+
+    async def body():
+        async with session(ready.url, FULL_KEY) as c:
+            r = await c.call_tool("files__env_names", {})
+            names = r.structured_content["result"]
+            assert not [n for n in names if n.startswith("SEAM")], names
+            assert set(names) <= {"PATH", "HOME", "LANG", "TMPDIR", "LC_CTYPE"}, names
+
+    run(body())
+
+
+def test_a_key_without_tools_sees_none(ready):
+    async def body():
+        async with session(ready.url, CHAT_KEY) as c:
+            assert (await c.list_tools()).tools == []
+            assert (await c.list_prompts()).prompts == []
+            assert (await c.list_resources()).resources == []
+            with pytest.raises(MCPError) as refused:
+                await c.call_tool("crm__echo", {"text": "x"})
+            assert refused.value.code == -32602, refused.value.error
+
+    run(body())
+
+
+def test_a_private_only_key_sees_only_private_servers(ready):
+    async def body():
+        async with session(ready.url, PRIVATE_KEY) as c:
+            names = {t.name for t in (await c.list_tools()).tools}
+            assert names == {n for n in ALL_TOOLS if n.startswith("files__")}
+            assert text_of(await c.call_tool("files__read_file", {"path": "p.txt"})).startswith("contents of p.txt")
+            with pytest.raises(MCPError) as refused:
+                await c.call_tool("crm__echo", {"text": "x"})
+            assert refused.value.code == -32602, refused.value.error
+
+    run(body())
+
+
+def test_tokenized_arguments_reach_the_tool_as_tokens_and_come_back_restored(ready):
+    """`files__read_file` runs under a tokenize policy: the server gets `[EMAIL_ADDRESS_1]`, the
+    client gets its own value back, and the record keeps neither the value nor a way back to it."""
+    subject = "mcp-tokenize-subject"
+
+    async def body():
+        async with session(ready.url, FULL_KEY, headers={"x-seam-subject": subject}) as c:
+            r = await c.call_tool("files__read_file", {"path": f"inbox of {EMAIL}"})
+            assert text_of(r) == f"contents of inbox of {EMAIL}: hello from the files server"
+            # What the server itself got (no policy on `last_path`, so its answer is as written).
+            got = text_of(await c.call_tool("files__last_path", {}))
+            assert got == "inbox of [EMAIL_ADDRESS_1]"
+
+    run(body())
+    records = admin_audit(ready.url, kind="tool_call", subject=subject)
+    assert [r["model"] for r in records] == ["files__read_file", "files__last_path"]
+    assert [(f["entity"], f["action"]) for f in records[0]["findings"]] == [("EMAIL_ADDRESS", "tokenize")]
+    # docs/audit.md: a `redacted` record keeps the response "with the values the policy tokenized
+    # masked again", and never holds a value the input policy acted on.
+    assert records[0]["payload"]["upstream_request"]["arguments"] == {"path": "inbox of [EMAIL_ADDRESS_1]"}
+    assert EMAIL not in json.dumps(records), json.dumps(records[0]["payload"]["response"])
+
+
 def test_each_call_is_one_tool_call_audit_record_without_raw_values(ready):
     subject = "mcp-audit-subject"
 
@@ -513,7 +597,7 @@ def test_each_call_is_one_tool_call_audit_record_without_raw_values(ready):
     kept = by_model["crm__lookup_customer"]["payload"]
     assert kept["upstream_request"]["arguments"] == {"id": "audit-1"}
     assert "<EMAIL_ADDRESS>" in json.dumps(kept["response"])
-    everything = json.dumps(admin_audit(ready.url, kind="tool_call", limit=1000))
+    everything = json.dumps(records)
     for raw in [EMAIL, CARD, CRM_SECRET, ARG_SECRET]:
         assert raw not in everything, f"{raw!r} in an audit record"
 
