@@ -105,6 +105,8 @@ secrets = {{ action = "redact" }}
 
 [mcp]
 max_result_bytes = 65536
+# Lists are read again after a second (test_an_http_server_that_goes_down_and_comes_back).
+list_ttl_ms = 1000
 
 [policies.tokenize.input]
 pii = {{ action = "tokenize" }}
@@ -533,6 +535,35 @@ def test_a_private_only_key_sees_only_private_servers(ready):
     run(body())
 
 
+def admin(url, method, path, body=None):
+    req = urllib.request.Request(
+        url + path,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"},
+        method=method,
+    )
+    with urllib.request.urlopen(req, timeout=20) as r:
+        return json.loads(r.read())
+
+
+def test_a_stored_key_with_tools_and_its_revocation_mid_session(ready):
+    created = admin(ready.url, "POST", "/admin/keys", {"name": "mcp-temp", "tools": ["crm__echo"]})
+
+    async def body():
+        statuses = []
+        async with session(ready.url, created["key"], statuses) as c:
+            assert [t.name for t in (await c.list_tools()).tools] == ["crm__echo"]
+            assert text_of(await c.call_tool("crm__echo", {"text": "before"})) == "before"
+            admin(ready.url, "DELETE", f"/admin/keys/{created['id']}")
+            # Revoked takes effect at once (docs/http.md), open sessions included.
+            with pytest.raises(MCPError) as refused:
+                await c.call_tool("crm__echo", {"text": "after"})
+            assert refused.value.code == -32011, refused.value.error
+        assert ("POST", 401) in statuses
+
+    run(body())
+
+
 def test_tokenized_arguments_reach_the_tool_as_tokens_and_come_back_restored(ready):
     """`files__read_file` runs under a tokenize policy: the server gets `[EMAIL_ADDRESS_1]`, the
     client gets its own value back, and the record keeps neither the value nor a way back to it."""
@@ -721,34 +752,44 @@ def test_malformed_jsonrpc(gateway):
     assert body["error"]["code"] == -32700
 
 
-def test_a_crashed_stdio_server_is_restarted_under_the_same_session(ready):
-    async def pid(c):
-        r = await c.call_tool("files__pid", {})
-        assert not r.is_error, text_of(r)
-        return int(text_of(r))
+async def files_pid(c):
+    r = await c.call_tool("files__pid", {})
+    assert not r.is_error, text_of(r)
+    return int(text_of(r))
 
+
+async def until_restarted(c, old_pid, within=10):
+    """Polls `files__pid` until a process other than `old_pid` answers; returns its pid and the
+    errors seen meanwhile."""
+    deadline = time.monotonic() + within
+    errors = []
+    while True:
+        try:
+            pid = await files_pid(c)
+            if pid != old_pid:
+                return pid, errors
+        except MCPError as e:
+            errors.append(e)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the files server was not restarted within {within} s: {[e.error for e in errors]}")
+        await asyncio.sleep(0.2)
+
+
+def test_a_crashed_stdio_server_is_restarted_under_the_same_session(ready):
     async def body():
         async with session(ready.url, FULL_KEY) as c:
-            first = await pid(c)
+            first = await files_pid(c)
             # The call in flight when the process dies fails as a JSON-RPC error; it does not hang.
             with pytest.raises(MCPError):
                 await asyncio.wait_for(c.call_tool("files__crash", {}), 10)
             # The other server is unaffected.
             assert text_of(await c.call_tool("crm__echo", {"text": "crm still up"})) == "crm still up"
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    second = await pid(c)
-                    break
-                except MCPError as e:
-                    # docs/mcp.md: calls while it restarts fail fast with -32005.
-                    assert e.code == -32005, e.error
-                    if time.monotonic() > deadline:
-                        raise
-                    await asyncio.sleep(0.2)
-            assert second != first
+            second, meanwhile = await until_restarted(c, first)
             r = await c.call_tool("files__read_file", {"path": "after.txt"})
             assert text_of(r) == "contents of after.txt: hello from the files server"
+            # docs/mcp.md: calls while it restarts fail fast with -32005 (not "unknown tool",
+            # which tells an agent the tool is gone).
+            assert all(e.code == -32005 for e in meanwhile), [e.error for e in meanwhile]
 
     run(body())
 
@@ -920,26 +961,57 @@ def test_jsonrpc_errors_for_what_a_session_cannot_do(gateway):
 
 
 def test_a_stdio_server_killed_while_idle_is_restarted(ready):
-    async def pid(c):
-        return int(text_of(await c.call_tool("files__pid", {})))
-
     async def body():
         async with session(ready.url, FULL_KEY) as c:
-            first = await pid(c)
+            first = await files_pid(c)
             os.kill(first, signal.SIGKILL)
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    second = await pid(c)
-                    if second != first:
-                        break
-                except MCPError as e:
-                    assert e.code == -32005, e.error
-                if time.monotonic() > deadline:
-                    raise AssertionError("the files server was not restarted within 10 s")
-                await asyncio.sleep(0.2)
+            _, meanwhile = await until_restarted(c, first)
+            assert all(e.code == -32005 for e in meanwhile), [e.error for e in meanwhile]
 
     run(body())
+
+
+def test_an_http_server_that_goes_down_and_comes_back(ready, crm):
+    """The crm server stops (its sessions with it) and a new one starts on the same port: lists
+    leave it out meanwhile, and calls work again without the client doing anything."""
+    port = urllib.parse.urlparse(crm.url).port
+    crm.terminate()
+    crm.wait(timeout=10)
+    env = dict(os.environ, CRM_EXPECTED_AUTHORIZATION=CRM_AUTHORIZATION)
+    revived = None
+    try:
+
+        async def body():
+            nonlocal revived
+            async with session(ready.url, FULL_KEY) as c:
+                # Lists are cached for [mcp] list_ttl_ms (1 s here): let the cached one expire.
+                await asyncio.sleep(1.2)
+                # A down server's tool is unavailable (-32005), not unknown (-32602): an agent
+                # told "unknown tool" drops it, one told "unavailable" retries.
+                with pytest.raises(MCPError) as down:
+                    await c.call_tool("crm__echo", {"text": "anyone?"})
+                assert down.value.code == -32005, down.value.error
+                # A down server is left out of lists, and named in _meta.
+                listed = await c.list_tools()
+                assert {t.name for t in listed.tools} == {n for n in ALL_TOOLS if n.startswith("files__")}
+                assert "crm" in (listed.meta or {}).get("seam/unavailable_servers", []), listed.meta
+                revived, _ = _start([sys.executable, str(SERVERS / "http_server.py"), str(port)], r"listening on", env=env)
+                deadline = time.monotonic() + 15
+                while True:
+                    try:
+                        assert text_of(await c.call_tool("crm__echo", {"text": "back"})) == "back"
+                        break
+                    except MCPError as e:
+                        assert e.code == -32005, e.error
+                        assert time.monotonic() < deadline, "crm calls still fail 15 s after it came back"
+                        await asyncio.sleep(0.3)
+                assert ALL_TOOLS <= {t.name for t in (await c.list_tools()).tools}
+
+        run(body())
+    finally:
+        if revived is not None:
+            revived.terminate()
+            revived.wait(timeout=10)
 
 
 def test_a_reload_that_adds_a_server_tells_open_sessions(ready):
