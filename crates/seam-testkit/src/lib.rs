@@ -122,6 +122,7 @@ mod eventstream;
 mod faults;
 mod gemini;
 mod inspect;
+pub mod mcp;
 mod openai;
 mod responses;
 mod server;
