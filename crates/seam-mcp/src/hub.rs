@@ -161,7 +161,9 @@ impl Hub {
         let mut skipped = Vec::new();
         for (u, listed) in futures_util::future::join_all(lists).await {
             match listed {
-                Ok(items) => entries.extend(items.iter().filter_map(|i| namespaced(&u.shared.name, i))),
+                Ok(items) => {
+                    entries.extend(items.iter().filter_map(|i| namespaced(&u.shared.name, i)))
+                }
                 Err(reason) => skipped.push((u.cfg.name.clone(), reason)),
             }
         }

@@ -120,7 +120,10 @@ pub fn classify(v: Value) -> Result<Message, Invalid> {
             .map_err(|_| invalid(shown_id.clone(), "`error` must have a code and a message"))?;
         return Ok(Message::Error { id, error });
     }
-    Err(invalid(shown_id, "a message needs `method`, `result` or `error`"))
+    Err(invalid(
+        shown_id,
+        "a message needs `method`, `result` or `error`",
+    ))
 }
 
 /// `{"jsonrpc":"2.0","id":…,"result":…}`.

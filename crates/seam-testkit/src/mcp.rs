@@ -283,7 +283,10 @@ pub async fn serve_stdio(opts: McpOptions) -> io::Result<()> {
             }
         }
     });
-    eprintln!("seam-mock-mcp: serving on stdio (pid {})", std::process::id());
+    eprintln!(
+        "seam-mock-mcp: serving on stdio (pid {})",
+        std::process::id()
+    );
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Some(line) = lines.next_line().await? {
         let Ok(message) = serde_json::from_str::<Value>(&line) else {
@@ -331,7 +334,12 @@ fn error(id: &Value, code: i64, message: &str) -> Value {
 
 /// Answers one message (`None` for notifications and responses); notifications it causes go to
 /// `out` first.
-async fn handle(state: &State, msg: &Value, stdio: bool, out: &mpsc::Sender<Value>) -> Option<Value> {
+async fn handle(
+    state: &State,
+    msg: &Value,
+    stdio: bool,
+    out: &mpsc::Sender<Value>,
+) -> Option<Value> {
     if stdio {
         lock(&state.received).push(McpReceived {
             message: msg.clone(),
@@ -354,7 +362,10 @@ async fn handle(state: &State, msg: &Value, stdio: bool, out: &mpsc::Sender<Valu
                 .get("protocolVersion")
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            let version = VERSIONS.iter().find(|v| **v == asked).unwrap_or(&VERSIONS[0]);
+            let version = VERSIONS
+                .iter()
+                .find(|v| **v == asked)
+                .unwrap_or(&VERSIONS[0]);
             json!({
                 "protocolVersion": version,
                 "capabilities": {"tools": {"listChanged": true}, "prompts": {}, "resources": {}},
@@ -447,8 +458,10 @@ async fn handle(state: &State, msg: &Value, stdio: bool, out: &mpsc::Sender<Valu
         }
         "resources/list" => json!({"resources": [{"uri": "mock://readme", "name": "readme",
             "mimeType": "text/plain"}]}),
-        "resources/templates/list" => json!({"resourceTemplates": [{"uriTemplate": "mock://items/{id}",
-            "name": "item", "mimeType": "text/plain"}]}),
+        "resources/templates/list" => {
+            json!({"resourceTemplates": [{"uriTemplate": "mock://items/{id}",
+            "name": "item", "mimeType": "text/plain"}]})
+        }
         "resources/read" => {
             let uri = params.get("uri").and_then(Value::as_str).unwrap_or("");
             let body = if uri == "mock://readme" {
@@ -483,9 +496,16 @@ pub fn binary() -> io::Result<std::path::PathBuf> {
             let mut cmd = std::process::Command::new(
                 std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
             );
-            cmd.args(["build", "--quiet", "-p", "seam-testkit", "--bin", "seam-mock-mcp"])
-                .arg("--target-dir")
-                .arg(target_dir);
+            cmd.args([
+                "build",
+                "--quiet",
+                "-p",
+                "seam-testkit",
+                "--bin",
+                "seam-mock-mcp",
+            ])
+            .arg("--target-dir")
+            .arg(target_dir);
             if profile_dir.file_name().is_some_and(|n| n == "release") {
                 cmd.arg("--release");
             }

@@ -135,8 +135,10 @@ impl HttpConn {
         let session_id = resp.headers().get("mcp-session-id").cloned();
         let result = self.read_answer(resp, id, None, None).await?;
         let handshake = super::read_handshake(&result).map_err(|r| self.shared.protocol(r))?;
-        let version = HeaderValue::from_str(&handshake.version)
-            .map_err(|_| self.shared.protocol("its protocolVersion is not a header value"))?;
+        let version = HeaderValue::from_str(&handshake.version).map_err(|_| {
+            self.shared
+                .protocol("its protocolVersion is not a header value")
+        })?;
         let session = Session {
             id: session_id,
             version,
@@ -183,7 +185,9 @@ impl HttpConn {
                     guard.session = Arc::clone(&session);
                 }
                 Err(Failure::Expired) => {
-                    break Err(this.shared.protocol("it forgot a session it had just begun"));
+                    break Err(this
+                        .shared
+                        .protocol("it forgot a session it had just begun"));
                 }
             }
         };
@@ -251,7 +255,9 @@ impl HttpConn {
             });
         }
         if status == StatusCode::ACCEPTED {
-            return Err(self.shared.protocol("it answered a request with 202 and no response"));
+            return Err(self
+                .shared
+                .protocol("it answered a request with 202 and no response"));
         }
         let limit = usize::try_from(self.shared.max_bytes).unwrap_or(usize::MAX);
         let stream = resp
@@ -260,7 +266,10 @@ impl HttpConn {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.trim_start().starts_with("text/event-stream"));
         if !stream {
-            if resp.content_length().is_some_and(|n| n > self.shared.max_bytes) {
+            if resp
+                .content_length()
+                .is_some_and(|n| n > self.shared.max_bytes)
+            {
                 return Err(self.shared.too_large());
             }
             let mut body = Vec::new();
@@ -278,14 +287,18 @@ impl HttpConn {
                 {
                     super::answer_of(&self.shared, message)
                 }
-                _ => Err(self.shared.protocol("its answer is not the response to our request")),
+                _ => Err(self
+                    .shared
+                    .protocol("its answer is not the response to our request")),
             };
         }
         let mut reader = sse::Reader::new(limit);
         let mut events = Vec::new();
         loop {
             let Some(chunk) = resp.chunk().await.map_err(|e| self.broken(&e))? else {
-                return Err(self.shared.protocol("its event stream ended before the response"));
+                return Err(self
+                    .shared
+                    .protocol("its event stream ended before the response"));
             };
             reader
                 .feed(&chunk, &mut events)
@@ -315,7 +328,10 @@ impl HttpConn {
                         id: their_id,
                         method,
                         ..
-                    } => self.answer(session, self.shared.answer_server_request(&their_id, &method)),
+                    } => self.answer(
+                        session,
+                        self.shared.answer_server_request(&their_id, &method),
+                    ),
                 }
             }
         }
@@ -367,7 +383,8 @@ impl Drop for Cancel {
         let session = Arc::clone(&self.session);
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
-                let _ = tokio::time::timeout(CANCEL_TIMEOUT, conn.send(Some(&session), &note)).await;
+                let _ =
+                    tokio::time::timeout(CANCEL_TIMEOUT, conn.send(Some(&session), &note)).await;
             });
         }
     }

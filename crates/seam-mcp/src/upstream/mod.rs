@@ -349,9 +349,7 @@ impl Upstream {
             cfg: cfg.clone(),
             shared,
             breaker: Breaker::new(BreakerConfig::default(), Instant::now()),
-            inflight: Arc::new(Semaphore::new(
-                cfg.max_concurrency as usize,
-            )),
+            inflight: Arc::new(Semaphore::new(cfg.max_concurrency as usize)),
             transport,
         })
     }
@@ -484,7 +482,13 @@ impl Upstream {
                 .map_err(|e| short(&e))?;
             match page.get_mut(kind.field()).map(Value::take) {
                 Some(Value::Array(list)) => items.extend(list),
-                _ => return Err(format!("its {} answer has no `{}`", kind.method(), kind.field())),
+                _ => {
+                    return Err(format!(
+                        "its {} answer has no `{}`",
+                        kind.method(),
+                        kind.field()
+                    ));
+                }
             }
             match page.get("nextCursor") {
                 Some(c @ Value::String(s)) if !s.is_empty() => cursor = Some(c.clone()),
@@ -595,7 +599,10 @@ mod tests {
 
     #[test]
     fn unknown_revisions_are_refused() {
-        let h = read_handshake(&json!({"protocolVersion": "2025-06-18", "capabilities": {"tools": {}}})).unwrap();
+        let h = read_handshake(
+            &json!({"protocolVersion": "2025-06-18", "capabilities": {"tools": {}}}),
+        )
+        .unwrap();
         assert!(h.offers(Kind::Tools) && !h.offers(Kind::Prompts));
         let e = read_handshake(&json!({"protocolVersion": "2099-01-01"})).unwrap_err();
         assert!(e.contains("2099-01-01"), "{e}");

@@ -84,7 +84,11 @@ mod tests {
     #[test]
     fn events_are_read_across_chunk_boundaries() {
         let got = events(
-            &[b"event: message\nda", b"ta: {\"a\":1}\r\n\r", b"\n: ping\n\ndata: x\ndata: y\n\n"],
+            &[
+                b"event: message\nda",
+                b"ta: {\"a\":1}\r\n\r",
+                b"\n: ping\n\ndata: x\ndata: y\n\n",
+            ],
             1024,
         );
         assert_eq!(got, Ok(vec!["{\"a\":1}".to_owned(), "x\ny".to_owned()]));

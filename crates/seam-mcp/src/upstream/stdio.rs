@@ -271,7 +271,11 @@ async fn run(
             };
             match ended {
                 Some(reason) => reason,
-                None => stop(&mut child, "it closed its stdout").await,
+                // Stdout closes as a process exits: give it a moment to report its status.
+                None => match tokio::time::timeout(Duration::from_secs(1), child.wait()).await {
+                    Ok(status) => exited(status),
+                    Err(_) => stop(&mut child, "it closed its stdout").await,
+                },
             }
         }
     };
@@ -458,7 +462,10 @@ mod tests {
 
     #[test]
     fn ids_are_sniffed_from_the_start_of_a_line() {
-        assert_eq!(sniff_id(br#"{"jsonrpc":"2.0","id": 17,"result":{"#), Some(17));
+        assert_eq!(
+            sniff_id(br#"{"jsonrpc":"2.0","id": 17,"result":{"#),
+            Some(17)
+        );
         assert_eq!(sniff_id(br#"{"jsonrpc":"2.0","result":{"#), None);
     }
 
@@ -467,12 +474,24 @@ mod tests {
         let input = format!("short\n{}\nlast", "y".repeat(1000));
         let mut r = BufReader::with_capacity(7, input.as_bytes());
         let mut buf = Vec::new();
-        assert!(matches!(next_line(&mut r, &mut buf, 100).await.unwrap(), Line::Full));
+        assert!(matches!(
+            next_line(&mut r, &mut buf, 100).await.unwrap(),
+            Line::Full
+        ));
         assert_eq!(buf, b"short");
-        assert!(matches!(next_line(&mut r, &mut buf, 100).await.unwrap(), Line::TooLong));
+        assert!(matches!(
+            next_line(&mut r, &mut buf, 100).await.unwrap(),
+            Line::TooLong
+        ));
         assert!(buf.len() <= 256);
-        assert!(matches!(next_line(&mut r, &mut buf, 100).await.unwrap(), Line::Full));
+        assert!(matches!(
+            next_line(&mut r, &mut buf, 100).await.unwrap(),
+            Line::Full
+        ));
         assert_eq!(buf, b"last");
-        assert!(matches!(next_line(&mut r, &mut buf, 100).await.unwrap(), Line::Eof));
+        assert!(matches!(
+            next_line(&mut r, &mut buf, 100).await.unwrap(),
+            Line::Eof
+        ));
     }
 }
