@@ -99,8 +99,11 @@ pub struct Hub {
 
 impl Hub {
     /// Starts (or, from `previous`, keeps) a connection per server. Servers whose config is
-    /// unchanged keep their connection, process and breaker; removed ones are shut down once the
-    /// previous hub is dropped. Needs a tokio runtime.
+    /// unchanged keep their connection, process and breaker (a change to only their policies,
+    /// tool settings or trust keeps them too); removed ones are shut down once the previous hub
+    /// is dropped. A reload that starts or removes a server tells subscribers that every list
+    /// changed; the change channel is the previous hub's, so subscriptions outlive reloads.
+    /// Needs a tokio runtime.
     pub fn new(cfg: &McpConfig, previous: Option<&Hub>) -> Arc<Hub> {
         let changed = previous.map_or_else(|| broadcast::channel(64).0, |p| p.changed.clone());
         let mut replaced = false;
@@ -108,7 +111,7 @@ impl Hub {
         for (name, server) in &cfg.servers {
             let kept = previous
                 .and_then(|p| p.upstreams.get(name))
-                .filter(|u| u.cfg == *server && u.shared.max_bytes == cfg.max_result_bytes);
+                .filter(|u| u.reusable_for(server, cfg.max_result_bytes));
             let upstream = match kept {
                 Some(u) => Arc::clone(u),
                 None => {
@@ -228,7 +231,12 @@ impl Hub {
     /// Servers, their transport, state (`up`, `starting`, `down`, breaker), restarts, last
     /// error, and their tools' namespaced names — for `GET /admin/mcp`. Never headers or env.
     pub async fn report(&self) -> Value {
-        let servers: Vec<Value> = self.upstreams.values().map(|u| u.report()).collect();
+        let servers: Vec<Value> = self
+            .cfg
+            .servers
+            .iter()
+            .filter_map(|(name, c)| Some(self.upstreams.get(name)?.report(c.trust)))
+            .collect();
         serde_json::json!({ "servers": servers })
     }
 }

@@ -527,12 +527,13 @@ async fn list_changed_refreshes_the_cached_list() {
 
 #[tokio::test]
 async fn long_lists_are_read_page_by_page() {
-    let mock = MockMcp::start_on(
-        "127.0.0.1:0".parse().unwrap(),
-        McpOptions { page_size: Some(3) },
-    )
-    .await
-    .unwrap();
+    let opts = McpOptions {
+        page_size: Some(3),
+        ..McpOptions::default()
+    };
+    let mock = MockMcp::start_on("127.0.0.1:0".parse().unwrap(), opts)
+        .await
+        .unwrap();
     let hub = Hub::new(
         &config(vec![
             server("web", http(&mock.url())),
@@ -571,4 +572,61 @@ async fn an_expired_session_is_begun_again() {
         "2"
     );
     assert_eq!(mock.count("initialize"), 2);
+}
+
+#[tokio::test]
+async fn a_dropped_hub_ends_its_http_sessions() {
+    let mock = MockMcp::start().await.unwrap();
+    let hub = Hub::new(&config(vec![server("web", http(&mock.url()))]), None);
+    assert!(
+        call(&hub, "web", "echo", json!({"text": "1"}))
+            .await
+            .is_ok()
+    );
+    assert_eq!(mock.sessions(), 1);
+    drop(hub);
+    for _ in 0..100 {
+        if mock.sessions() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the session was not ended");
+}
+
+#[tokio::test]
+async fn a_server_speaking_an_unknown_revision_is_refused() {
+    let opts = McpOptions {
+        protocol_version: Some("2099-01-01".into()),
+        ..McpOptions::default()
+    };
+    let mock = MockMcp::start_on("127.0.0.1:0".parse().unwrap(), opts)
+        .await
+        .unwrap();
+    let hub = Hub::new(&config(vec![server("web", http(&mock.url()))]), None);
+    let (tools, skipped) = hub.list(Kind::Tools).await;
+    assert!(tools.is_empty());
+    assert!(skipped[0].1.contains("2099-01-01"), "{skipped:?}");
+    let e = call(&hub, "web", "echo", json!({})).await.unwrap_err();
+    assert!(matches!(e, CallError::Protocol { .. }), "{e:?}");
+    assert_eq!(report(&hub, "web").await["state"], "down");
+}
+
+#[tokio::test]
+async fn a_policy_or_trust_change_keeps_the_process() {
+    let first = Hub::new(&config(vec![server("proc", stdio(&[]))]), None);
+    let pid = wait_up(&first, "proc").await["pid"].clone();
+    let mut changes = first.subscribe();
+    let mut edited = server("proc", stdio(&[]));
+    edited.trust = Trust::Vendor;
+    edited.policy = Some("strict".into());
+    let second = Hub::new(&config(vec![edited]), Some(&first));
+    drop(first);
+    let r = report(&second, "proc").await;
+    assert_eq!((&r["pid"], &r["trust"]), (&pid, &json!("vendor")));
+    assert_eq!(
+        second.server("proc").unwrap().policy.as_deref(),
+        Some("strict")
+    );
+    assert!(changes.try_recv().is_err(), "no list changed");
 }

@@ -57,6 +57,8 @@ pub const CUSTOMER_CARD: &str = "4111 1111 1111 1111";
 pub struct McpOptions {
     /// `tools/list` returns this many tools per page (with `nextCursor`); `None`: all at once.
     pub page_size: Option<usize>,
+    /// `initialize` answers with this revision whatever the client asked (to test refusal).
+    pub protocol_version: Option<String>,
 }
 
 /// One message the mock received, with the HTTP headers that matter (`None` over stdio).
@@ -126,6 +128,11 @@ impl MockMcp {
             .iter()
             .filter(|r| r.message.get("method").and_then(Value::as_str) == Some(method))
             .count()
+    }
+
+    /// How many sessions are open (begun with `initialize`, not yet ended with `DELETE`).
+    pub fn sessions(&self) -> usize {
+        lock(&self.state.sessions).len()
     }
 
     /// Forgets every session: the next request with a session id gets a 404.
@@ -362,10 +369,13 @@ async fn handle(
                 .get("protocolVersion")
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            let version = VERSIONS
-                .iter()
-                .find(|v| **v == asked)
-                .unwrap_or(&VERSIONS[0]);
+            let version = match &state.opts.protocol_version {
+                Some(forced) => forced.as_str(),
+                None => VERSIONS
+                    .iter()
+                    .find(|v| **v == asked)
+                    .unwrap_or(&VERSIONS[0]),
+            };
             json!({
                 "protocolVersion": version,
                 "capabilities": {"tools": {"listChanged": true}, "prompts": {}, "resources": {}},

@@ -362,6 +362,27 @@ impl HttpConn {
     }
 }
 
+impl Drop for HttpConn {
+    /// Ends the session (a DELETE, best effort) so the server can free it at once.
+    fn drop(&mut self) {
+        let Some(session) = self.session.get_mut().take() else {
+            return;
+        };
+        let (Some(id), Ok(rt)) = (session.id.clone(), tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        let req = self
+            .client
+            .delete(self.url.clone())
+            .headers(self.headers.clone())
+            .header("mcp-session-id", id)
+            .header("mcp-protocol-version", session.version.clone());
+        rt.spawn(async move {
+            let _ = tokio::time::timeout(CANCEL_TIMEOUT, req.send()).await;
+        });
+    }
+}
+
 /// Sends `notifications/cancelled` for a request whose caller went away (or timed out).
 struct Cancel {
     conn: Arc<HttpConn>,

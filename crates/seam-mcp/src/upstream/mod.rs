@@ -453,10 +453,23 @@ impl Upstream {
         let timeout = Duration::from_millis(self.cfg.timeout_ms);
         let handshake = match &self.transport {
             Transport::Broken(reason) => return Err(reason.clone()),
-            Transport::Http(h) => tokio::time::timeout(timeout, h.handshake())
-                .await
-                .map_err(|_| format!("no answer to initialize within {} ms", timeout.as_millis()))?
-                .map_err(|e| short(&e))?,
+            Transport::Http(h) => {
+                // Under the breaker, so a server that keeps failing is skipped at once instead
+                // of costing every list a connection attempt.
+                let probe = match self.breaker.admit(Instant::now()) {
+                    Admission::Allow => false,
+                    Admission::Probe => true,
+                    Admission::Reject { .. } => return Err("its circuit breaker is open".into()),
+                };
+                let handshake = tokio::time::timeout(timeout, h.handshake()).await;
+                self.breaker
+                    .record(matches!(handshake, Ok(Ok(_))), probe, Instant::now());
+                handshake
+                    .map_err(|_| {
+                        format!("no answer to initialize within {} ms", timeout.as_millis())
+                    })?
+                    .map_err(|e| short(&e))?
+            }
             Transport::Stdio(s) => {
                 s.ready().map_err(|e| short(&e))?;
                 self.shared
@@ -504,8 +517,17 @@ impl Upstream {
         self.shared.cached(kind)
     }
 
-    /// This server's part of `GET /admin/mcp`.
-    pub fn report(&self) -> Value {
+    /// Whether a reload to `cfg` can keep this upstream: what the connection is made of is the
+    /// same (policies, tool settings and trust are read from the new config by their users).
+    pub fn reusable_for(&self, cfg: &McpServerConfig, max_bytes: u64) -> bool {
+        self.cfg.transport == cfg.transport
+            && self.cfg.timeout_ms == cfg.timeout_ms
+            && self.cfg.max_concurrency == cfg.max_concurrency
+            && self.shared.max_bytes == max_bytes
+    }
+
+    /// This server's part of `GET /admin/mcp`; `trust` from the current config.
+    pub fn report(&self, trust: Trust) -> Value {
         let (transport, place) = match &self.cfg.transport {
             McpTransport::Http { url, .. } => ("http", json!({ "url": display_url(url) })),
             McpTransport::Stdio { command, .. } => ("stdio", json!({ "command": command })),
@@ -522,7 +544,7 @@ impl Upstream {
         let mut r = json!({
             "name": self.cfg.name,
             "transport": transport,
-            "trust": match self.cfg.trust { Trust::Private => "private", Trust::Vendor => "vendor" },
+            "trust": match trust { Trust::Private => "private", Trust::Vendor => "vendor" },
             "state": s.state.as_str(),
             "breaker": self.breaker.state(Instant::now()).as_str(),
             "restarts": s.restarts,

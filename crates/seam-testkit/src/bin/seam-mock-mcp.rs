@@ -29,6 +29,7 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let opts = McpOptions {
         page_size: args.page_size,
+        protocol_version: None,
     };
     if args.stdio {
         return match serve_stdio(opts).await {
