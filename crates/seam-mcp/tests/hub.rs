@@ -630,3 +630,107 @@ async fn a_policy_or_trust_change_keeps_the_process() {
     );
     assert!(changes.try_recv().is_err(), "no list changed");
 }
+
+/// Against servers written with the Python SDK (what most MCP servers are built on), over both
+/// transports. Needs its interpreter: `SEAM_MCP_PYTHON=/path/to/venv/bin/python cargo test -p
+/// seam-mcp -- --ignored`.
+#[tokio::test]
+#[ignore = "needs the Python mcp SDK (set SEAM_MCP_PYTHON)"]
+async fn python_sdk_servers_interoperate() {
+    let python = std::env::var("SEAM_MCP_PYTHON").expect("SEAM_MCP_PYTHON");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/interop_server.py"
+    );
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut http_server = tokio::process::Command::new(&python)
+        .args([script, "http", &port.to_string()])
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdio_server = McpTransport::Stdio {
+        command: python.clone(),
+        args: vec![script.to_owned()],
+        env: vec![],
+        cwd: None,
+    };
+    // The HTTP server takes a moment to listen.
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let hub = Hub::new(
+        &config(vec![
+            server("pyhttp", http(&url)),
+            server("pystdio", stdio_server),
+        ]),
+        None,
+    );
+    wait_up(&hub, "pystdio").await;
+    let (tools, skipped) = hub.list(Kind::Tools).await;
+    assert!(skipped.is_empty(), "{skipped:?}");
+    for s in ["pyhttp", "pystdio"] {
+        assert!(
+            tools.iter().any(|t| t.name == format!("{s}__shout")),
+            "{tools:?}"
+        );
+        let r = call(&hub, s, "shout", json!({"text": "hi"})).await.unwrap();
+        assert_eq!(text(&r), "HI");
+        let (tx, mut rx) = mpsc::channel(8);
+        let params =
+            json!({"name": "slow", "arguments": {"n": 3}, "_meta": {"progressToken": "pt"}});
+        let r = hub
+            .call(s, "tools/call", params, T, Some(tx))
+            .await
+            .unwrap();
+        assert_eq!(text(&r), "done 3");
+        assert_eq!(
+            rx.recv().await.unwrap()["params"]["progressToken"],
+            "pt",
+            "{s}"
+        );
+        let r = hub
+            .call(
+                s,
+                "resources/read",
+                json!({"uri": "py://things/4"}),
+                T,
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(r["contents"][0]["text"], "thing 4");
+        let r = hub
+            .call(
+                s,
+                "prompts/get",
+                json!({"name": "hello", "arguments": {"name": "Ada"}}),
+                T,
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(r["messages"][0]["content"]["text"], "Hello Ada");
+    }
+    let (templates, _) = hub.list(Kind::ResourceTemplates).await;
+    assert!(
+        templates.iter().any(|t| t.name == "pyhttp__thing"),
+        "{templates:?}"
+    );
+    assert_eq!(
+        hub.resource_server("py://things/1").as_deref(),
+        Some("pyhttp")
+    );
+    assert_eq!(
+        report(&hub, "pyhttp").await["server_info"]["name"],
+        "py-interop"
+    );
+    let _ = http_server.kill().await;
+}
