@@ -505,15 +505,16 @@ async fn a_reload_keeps_unchanged_servers_and_tells_subscribers() {
 
 #[tokio::test]
 async fn list_changed_refreshes_the_cached_list() {
-    let (_mock, hub) = both().await;
+    let (mock, hub) = both().await;
     let mut changes = hub.subscribe();
     let (tools, _) = hub.list(Kind::Tools).await;
     assert!(!tools.iter().any(|t| t.name.ends_with("__extra")));
-    // stdio: the notification arrives on stdout; HTTP: on the call's event stream.
+    // stdio: the notification arrives on stdout.
     call(&hub, "proc", "grow", json!({"name": "extra"}))
         .await
         .unwrap();
     assert_eq!(changes.recv().await.unwrap(), Changed::Tools);
+    // HTTP: on the call's own event stream…
     let params =
         json!({"name": "grow", "arguments": {"name": "extra"}, "_meta": {"progressToken": 5}});
     hub.call("web", "tools/call", params, T, None)
@@ -523,6 +524,44 @@ async fn list_changed_refreshes_the_cached_list() {
     let (tools, _) = hub.list(Kind::Tools).await;
     assert!(tools.iter().any(|t| t.name == "proc__extra"));
     assert!(tools.iter().any(|t| t.name == "web__extra"));
+    // …or on the session's GET stream.
+    wait_for(|| mock.streams() == 1).await;
+    call(&hub, "web", "grow", json!({"name": "more"}))
+        .await
+        .unwrap();
+    assert_eq!(changes.recv().await.unwrap(), Changed::Tools);
+    let (tools, _) = hub.list(Kind::Tools).await;
+    assert!(tools.iter().any(|t| t.name == "web__more"));
+    mock.broadcast(&json!({"jsonrpc": "2.0", "method": "notifications/prompts/list_changed"}));
+    assert_eq!(changes.recv().await.unwrap(), Changed::Prompts);
+}
+
+async fn wait_for(ready: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if ready() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting");
+}
+
+#[tokio::test]
+async fn a_server_without_a_get_stream_still_works() {
+    let opts = McpOptions {
+        refuse_get: true,
+        ..McpOptions::default()
+    };
+    let mock = MockMcp::start_on("127.0.0.1:0".parse().unwrap(), opts)
+        .await
+        .unwrap();
+    let hub = Hub::new(&config(vec![server("web", http(&mock.url()))]), None);
+    for i in 0..3 {
+        let r = call(&hub, "web", "echo", json!({"text": i.to_string()})).await;
+        assert_eq!(text(&r.unwrap()), i.to_string());
+    }
+    assert_eq!(mock.streams(), 0);
+    assert_eq!(report(&hub, "web").await["state"], "up");
 }
 
 #[tokio::test]
@@ -584,14 +623,9 @@ async fn a_dropped_hub_ends_its_http_sessions() {
             .is_ok()
     );
     assert_eq!(mock.sessions(), 1);
+    wait_for(|| mock.streams() == 1).await;
     drop(hub);
-    for _ in 0..100 {
-        if mock.sessions() == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the session was not ended");
+    wait_for(|| mock.sessions() == 0 && mock.streams() == 0).await;
 }
 
 #[tokio::test]
@@ -660,7 +694,10 @@ async fn python_sdk_servers_interoperate() {
     };
     // The HTTP server takes a moment to listen.
     for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -20,7 +20,8 @@
 //! one `notifications/progress` (and any `list_changed` the call causes), then the response;
 //! other requests get one JSON body. Sessions: `initialize` answers with `Mcp-Session-Id`, every
 //! later request must carry it (unknown: 404, missing: 400); [`MockMcp::expire_sessions`] forgets
-//! them all. `GET` answers 405, `DELETE` ends the session.
+//! them all. `GET` opens a stream that carries notifications not sent on a call's own stream
+//! (405 with [`McpOptions::refuse_get`]); `DELETE` ends the session.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -59,6 +60,8 @@ pub struct McpOptions {
     pub page_size: Option<usize>,
     /// `initialize` answers with this revision whatever the client asked (to test refusal).
     pub protocol_version: Option<String>,
+    /// `GET` answers 405 (a server without a stream of its own) instead of opening one.
+    pub refuse_get: bool,
 }
 
 /// One message the mock received, with the HTTP headers that matter (`None` over stdio).
@@ -76,6 +79,15 @@ struct State {
     sessions: Mutex<HashSet<String>>,
     received: Mutex<Vec<McpReceived>>,
     next_session: AtomicU64,
+    /// Open GET streams: notifications not sent on a call's own stream go to these.
+    streams: Mutex<Vec<mpsc::Sender<Value>>>,
+}
+
+impl State {
+    fn broadcast(&self, message: &Value) {
+        let mut streams = lock(&self.streams);
+        streams.retain(|s| s.try_send(message.clone()).is_ok() || !s.is_closed());
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -133,6 +145,18 @@ impl MockMcp {
     /// How many sessions are open (begun with `initialize`, not yet ended with `DELETE`).
     pub fn sessions(&self) -> usize {
         lock(&self.state.sessions).len()
+    }
+
+    /// How many GET streams are open.
+    pub fn streams(&self) -> usize {
+        let mut streams = lock(&self.state.streams);
+        streams.retain(|s| !s.is_closed());
+        streams.len()
+    }
+
+    /// Sends a message (a notification) on every open GET stream.
+    pub fn broadcast(&self, message: &Value) {
+        self.state.broadcast(message);
     }
 
     /// Forgets every session: the next request with a session id gets a 404.
@@ -200,6 +224,14 @@ async fn http_handle(state: &Arc<State>, req: Request<Incoming>) -> Response<Bod
             }
             return status(StatusCode::OK);
         }
+        Method::GET if !state.opts.refuse_get => {
+            if !known {
+                return status(StatusCode::NOT_FOUND);
+            }
+            let (tx, rx) = mpsc::channel::<Value>(16);
+            lock(&state.streams).push(tx);
+            return event_stream(rx);
+        }
         _ => return status(StatusCode::METHOD_NOT_ALLOWED),
     }
     let version = header(&req, "mcp-protocol-version");
@@ -237,21 +269,16 @@ async fn http_handle(state: &Arc<State>, req: Request<Incoming>) -> Response<Bod
                 let _ = tx.send(answer).await;
             }
         });
-        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-            let v = rx.recv().await?;
-            let event = Bytes::from(format!("event: message\ndata: {v}\n\n"));
-            Some((Ok::<_, Infallible>(event), rx))
-        });
-        let mut r = Response::new(Body::from_stream(stream));
-        r.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("text/event-stream"),
-        );
-        r
+        event_stream(rx)
     } else {
         let answer = handle(state, &message, false, &tx).await;
         drop(tx);
-        while rx.try_recv().is_ok() {}
+        // Without a stream of its own, what the call caused goes out on the GET streams.
+        while let Ok(n) = rx.try_recv() {
+            if n.get("method").and_then(Value::as_str) != Some("notifications/progress") {
+                state.broadcast(&n);
+            }
+        }
         let mut r = Response::new(Body::from(answer.unwrap_or(Value::Null).to_string()));
         r.headers_mut().insert(
             http::header::CONTENT_TYPE,
@@ -270,6 +297,21 @@ async fn http_handle(state: &Arc<State>, req: Request<Incoming>) -> Response<Bod
         }
     }
     response
+}
+
+/// An SSE response carrying each message from `rx` as one `message` event.
+fn event_stream(rx: mpsc::Receiver<Value>) -> Response<Body> {
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        let v = rx.recv().await?;
+        let event = Bytes::from(format!("event: message\ndata: {v}\n\n"));
+        Some((Ok::<_, Infallible>(event), rx))
+    });
+    let mut r = Response::new(Body::from_stream(stream));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    r
 }
 
 /// Serves MCP on this process's stdin and stdout until stdin closes. Requests are handled

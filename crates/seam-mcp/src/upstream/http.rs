@@ -2,12 +2,13 @@
 //! body or an event stream that ends with it. The session (`Mcp-Session-Id`) begins with
 //! `initialize` and is begun again once when the server forgets it (a 404).
 //!
-//! Server-initiated notifications arrive only on the streams of our own requests: Seam does not
-//! hold the optional GET stream open, so an HTTP server's `list_changed` that is not sent during a
-//! call is picked up when the list's TTL runs out.
+//! Server-initiated messages (`list_changed`, `ping`) come on the streams of our own requests and
+//! on the GET stream, which is held open per session and reopened with backoff when it drops; a
+//! server that answers the GET with 405 (it has no such stream) is left alone, and its lists
+//! are refreshed when their TTL runs out.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -21,6 +22,9 @@ use crate::jsonrpc::{self, Message};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a best-effort `notifications/cancelled` may take.
 const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
+/// The GET stream is reopened after this, doubling up to [`MAX_LISTEN_BACKOFF`].
+const FIRST_LISTEN_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_LISTEN_BACKOFF: Duration = Duration::from_secs(30);
 
 /// A session with the server.
 #[derive(Debug)]
@@ -38,6 +42,8 @@ pub(crate) struct HttpConn {
     headers: HeaderMap,
     session: tokio::sync::Mutex<Option<Arc<Session>>>,
     next_id: AtomicU64,
+    /// The current session's GET stream reader.
+    listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Why one exchange failed: the session is gone (begin another), or the call failed.
@@ -92,15 +98,16 @@ impl HttpConn {
             headers: map,
             session: tokio::sync::Mutex::new(None),
             next_id: AtomicU64::new(1),
+            listener: Mutex::new(None),
         })
     }
 
     /// The current session's handshake, beginning a session if there is none.
-    pub async fn handshake(&self) -> Result<Handshake, CallError> {
+    pub async fn handshake(self: &Arc<Self>) -> Result<Handshake, CallError> {
         Ok(self.session().await?.handshake.clone())
     }
 
-    async fn session(&self) -> Result<Arc<Session>, CallError> {
+    async fn session(self: &Arc<Self>) -> Result<Arc<Session>, CallError> {
         // Held across `initialize`, so concurrent callers wait for one handshake.
         let mut slot = self.session.lock().await;
         if let Some(s) = &*slot {
@@ -111,6 +118,15 @@ impl HttpConn {
                 let s = Arc::new(s);
                 self.shared.set_up(s.handshake.clone(), None);
                 *slot = Some(Arc::clone(&s));
+                let listener = tokio::spawn(listen(Arc::downgrade(self), Arc::clone(&s)));
+                let old = self
+                    .listener
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .replace(listener);
+                if let Some(old) = old {
+                    old.abort();
+                }
                 Ok(s)
             }
             Err(e) => {
@@ -304,37 +320,52 @@ impl HttpConn {
                 .feed(&chunk, &mut events)
                 .map_err(|_| self.shared.too_large())?;
             for event in events.drain(..) {
-                let Ok(message) = jsonrpc::parse(&event) else {
-                    tracing::debug!(server = %self.shared.name, "MCP server sent an unreadable event");
-                    continue;
-                };
-                match message {
-                    Message::Response { id: ref got, .. } | Message::Error { id: ref got, .. }
-                        if got.as_u64() == Some(id) =>
-                    {
-                        return super::answer_of(&self.shared, message);
-                    }
-                    Message::Response { .. } | Message::Error { .. } => {}
-                    Message::Notification { method, params } => {
-                        if method == "notifications/progress" {
-                            if let (Some((tx, theirs)), Some(p)) = (progress, params) {
-                                let _ = tx.try_send(super::restore_progress(p, theirs));
-                            }
-                        } else {
-                            self.shared.server_notification(&method, params.as_ref());
-                        }
-                    }
-                    Message::Request {
-                        id: their_id,
-                        method,
-                        ..
-                    } => self.answer(
-                        session,
-                        self.shared.answer_server_request(&their_id, &method),
-                    ),
+                if let Some(answer) = self.on_event(&event, Some(id), progress, session) {
+                    return answer;
                 }
             }
         }
+    }
+
+    /// Handles one event of a stream: the answer to request `id` is returned; progress,
+    /// notifications and the server's requests are dealt with here.
+    fn on_event(
+        &self,
+        event: &[u8],
+        id: Option<u64>,
+        progress: Option<&(mpsc::Sender<Value>, Value)>,
+        session: Option<&Arc<Session>>,
+    ) -> Option<Result<Value, CallError>> {
+        let Ok(message) = jsonrpc::parse(event) else {
+            tracing::debug!(server = %self.shared.name, "MCP server sent an unreadable event");
+            return None;
+        };
+        match message {
+            Message::Response { id: ref got, .. } | Message::Error { id: ref got, .. }
+                if id.is_some() && got.as_u64() == id =>
+            {
+                return Some(super::answer_of(&self.shared, message));
+            }
+            Message::Response { .. } | Message::Error { .. } => {}
+            Message::Notification { method, params } => {
+                if method == "notifications/progress" {
+                    if let (Some((tx, theirs)), Some(p)) = (progress, params) {
+                        let _ = tx.try_send(super::restore_progress(p, theirs));
+                    }
+                } else {
+                    self.shared.server_notification(&method, params.as_ref());
+                }
+            }
+            Message::Request {
+                id: their_id,
+                method,
+                ..
+            } => self.answer(
+                session,
+                self.shared.answer_server_request(&their_id, &method),
+            ),
+        }
+        None
     }
 
     /// POSTs our answer to a server's request, in the background.
@@ -362,9 +393,66 @@ impl HttpConn {
     }
 }
 
+/// Holds the session's GET stream open for messages the server sends on its own, reopening it
+/// with backoff while the session is current. Ends when the server has no such stream (405 or
+/// any other refusal), the session is replaced, or the connection is dropped.
+async fn listen(conn: Weak<HttpConn>, session: Arc<Session>) {
+    let mut backoff = FIRST_LISTEN_BACKOFF;
+    loop {
+        let Some(c) = conn.upgrade() else { return };
+        let mut req = c
+            .client
+            .get(c.url.clone())
+            .headers(c.headers.clone())
+            .header(http::header::ACCEPT, "text/event-stream")
+            .header("mcp-protocol-version", session.version.clone());
+        if let Some(id) = &session.id {
+            req = req.header("mcp-session-id", id.clone());
+        }
+        let limit = usize::try_from(c.shared.max_bytes).unwrap_or(usize::MAX);
+        let shared = Arc::clone(&c.shared);
+        // Not held while waiting, so an idle stream never keeps a dropped connection alive.
+        drop(c);
+        let mut resp = match req.send().await {
+            Ok(r) if r.status().is_success() => r,
+            Ok(r) => {
+                tracing::debug!(server = %shared.name, status = r.status().as_u16(), "MCP server has no GET stream");
+                return;
+            }
+            Err(_) => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_LISTEN_BACKOFF);
+                continue;
+            }
+        };
+        backoff = FIRST_LISTEN_BACKOFF;
+        let mut reader = sse::Reader::new(limit);
+        let mut events = Vec::new();
+        while let Ok(Some(chunk)) = resp.chunk().await {
+            if reader.feed(&chunk, &mut events).is_err() {
+                break;
+            }
+            let Some(c) = conn.upgrade() else { return };
+            for event in events.drain(..) {
+                let _ = c.on_event(&event, None, None, Some(&session));
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_LISTEN_BACKOFF);
+    }
+}
+
 impl Drop for HttpConn {
     /// Ends the session (a DELETE, best effort) so the server can free it at once.
     fn drop(&mut self) {
+        if let Some(l) = self
+            .listener
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            l.abort();
+        }
         let Some(session) = self.session.get_mut().take() else {
             return;
         };

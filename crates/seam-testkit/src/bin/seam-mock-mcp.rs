@@ -30,6 +30,7 @@ async fn main() -> ExitCode {
     let opts = McpOptions {
         page_size: args.page_size,
         protocol_version: None,
+        refuse_get: false,
     };
     if args.stdio {
         return match serve_stdio(opts).await {
