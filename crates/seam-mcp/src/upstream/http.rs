@@ -182,7 +182,7 @@ impl HttpConn {
         let mut session = this.session().await?;
         let id = this.next_id.fetch_add(1, Ordering::Relaxed);
         let progress = notify.zip(super::swap_progress_token(&mut params, id));
-        let msg = jsonrpc::request(&json!(id), method, Some(params));
+        let msg = jsonrpc::request(&json!(id), method, super::params(params));
         let mut guard = Cancel {
             conn: Arc::clone(this),
             session: Arc::clone(&session),

@@ -71,6 +71,11 @@ pub(crate) fn read_handshake(result: &Value) -> Result<Handshake, String> {
     })
 }
 
+/// `params` as sent: `null` (no params) is left out, as JSON-RPC has no `"params": null`.
+pub(crate) fn params(params: Value) -> Option<Value> {
+    (!params.is_null()).then_some(params)
+}
+
 /// Replaces the caller's `_meta.progressToken` (if any) with `ours`, returning the caller's, so
 /// progress from the server can be routed back by our token and shown with theirs.
 pub(crate) fn swap_progress_token(params: &mut Value, ours: u64) -> Option<Value> {
@@ -154,6 +159,13 @@ impl Shared {
         let mut s = self.status();
         if s.state == State::Down {
             tracing::info!(server = %self.name, "MCP server is up again");
+        }
+        if s.handshake.is_some() {
+            // A new process or session may serve other tools: read the lists again (quietly:
+            // a list that did change is announced by the server, or seen at the next read).
+            for c in lock(&self.cache).values_mut() {
+                c.fresh = false;
+            }
         }
         s.state = State::Up;
         s.handshake = Some(handshake);
@@ -315,8 +327,11 @@ impl Upstream {
                         let c = Arc::clone(&conn);
                         // Connect now so the first list does not pay for the handshake and the
                         // admin report shows the server's state.
+                        let s = Arc::clone(&shared);
                         tokio::spawn(async move {
-                            let _ = tokio::time::timeout(timeout, c.handshake()).await;
+                            if tokio::time::timeout(timeout, c.handshake()).await.is_err() {
+                                s.set_down(&no_handshake(timeout));
+                            }
                         });
                         Transport::Http(conn)
                     }
@@ -464,11 +479,12 @@ impl Upstream {
                 let handshake = tokio::time::timeout(timeout, h.handshake()).await;
                 self.breaker
                     .record(matches!(handshake, Ok(Ok(_))), probe, Instant::now());
-                handshake
-                    .map_err(|_| {
-                        format!("no answer to initialize within {} ms", timeout.as_millis())
-                    })?
-                    .map_err(|e| short(&e))?
+                let Ok(handshake) = handshake else {
+                    let reason = no_handshake(timeout);
+                    self.shared.set_down(&reason);
+                    return Err(reason);
+                };
+                handshake.map_err(|e| short(&e))?
             }
             Transport::Stdio(s) => {
                 s.ready().map_err(|e| short(&e))?;
@@ -563,6 +579,10 @@ impl Upstream {
         }
         r
     }
+}
+
+fn no_handshake(timeout: Duration) -> String {
+    format!("no answer to initialize within {} ms", timeout.as_millis())
 }
 
 /// A URL as shown to admins: no userinfo, query or fragment (where tokens hide).

@@ -151,7 +151,7 @@ async fn call(
         id,
         armed: true,
     };
-    if !proc.send_line(&jsonrpc::request(&json!(id), method, Some(params))) {
+    if !proc.send_line(&jsonrpc::request(&json!(id), method, super::params(params))) {
         return Err(shared.unavailable("its stdin is not taking input"));
     }
     let reply = answer
