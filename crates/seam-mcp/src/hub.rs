@@ -223,6 +223,20 @@ impl Hub {
         Some(Arc::clone(&u.shared.name))
     }
 
+    /// [`Hub::resource_server`], reading the resource lists first when no list read so far
+    /// knows `uri` (a client may read a resource it learned of elsewhere, or before any list).
+    pub async fn locate_resource(&self, uri: &str) -> Option<Arc<str>> {
+        if let Some(s) = self.resource_server(uri) {
+            return Some(s);
+        }
+        let _ = self.list(Kind::Resources).await;
+        if let Some(s) = self.resource_server(uri) {
+            return Some(s);
+        }
+        let _ = self.list(Kind::ResourceTemplates).await;
+        self.resource_server(uri)
+    }
+
     /// List changes, for sessions' server streams.
     pub fn subscribe(&self) -> broadcast::Receiver<Changed> {
         self.changed.subscribe()
@@ -252,4 +266,25 @@ fn namespaced(server: &Arc<str>, item: &Value) -> Option<Entry> {
         name,
         item,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send<T: Send>(_: &T) {}
+
+    /// The server crate awaits these in axum handlers and spawned tasks, which need `Send`.
+    #[test]
+    fn futures_are_send() {
+        let hub = Hub {
+            cfg: McpConfig::default(),
+            changed: broadcast::channel(1).0,
+            upstreams: BTreeMap::new(),
+        };
+        send(&hub.list(Kind::Tools));
+        send(&hub.call("s", "m", Value::Null, Duration::ZERO, None));
+        send(&hub.report());
+        send(&hub.locate_resource("x"));
+    }
 }

@@ -168,6 +168,13 @@ async fn tools_prompts_and_resources_are_listed_under_namespaced_names_and_calle
         assert_eq!(r["contents"][0]["text"], "item 7");
     }
 
+    // Before any resource list, only locate_resource finds a server.
+    assert_eq!(hub.resource_server("mock://items/3"), None);
+    assert_eq!(
+        hub.locate_resource("mock://items/3").await.as_deref(),
+        Some("proc")
+    );
+    assert_eq!(hub.locate_resource("other://x").await, None);
     let (prompts, _) = hub.list(Kind::Prompts).await;
     assert!(prompts.iter().any(|p| p.name == "web__greet"));
     let (resources, _) = hub.list(Kind::Resources).await;
