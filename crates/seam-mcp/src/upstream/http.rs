@@ -197,7 +197,10 @@ impl HttpConn {
                 Err(Failure::Expired) if !renewed => {
                     renewed = true;
                     this.forget(&session).await;
-                    session = this.session().await?;
+                    match this.session().await {
+                        Ok(s) => session = s,
+                        Err(e) => break Err(e),
+                    }
                     guard.session = Arc::clone(&session);
                 }
                 Err(Failure::Expired) => {

@@ -257,14 +257,16 @@ async fn run(
         BufReader::new(stdout),
     )));
     let handshook = tokio::select! {
-        r = handshake(shared, &proc, timeout, pid) => Ok(r),
+        r = handshake(shared, &proc, timeout) => Ok(r),
         status = child.wait() => Err(exited(status)),
     };
     let reason = match handshook {
         Err(reason) => reason,
         Ok(Err(reason)) => stop(&mut child, &reason).await,
-        Ok(Ok(())) => {
+        Ok(Ok(handshake)) => {
+            // Callers are let in before the state says up, so "up" always takes calls.
             *lock(live) = Some(Arc::clone(&proc));
+            shared.set_up(handshake, pid);
             let ended = tokio::select! {
                 status = child.wait() => Some(exited(status)),
                 _ = &mut reader.0 => None,
@@ -310,8 +312,7 @@ async fn handshake(
     shared: &Arc<Shared>,
     proc: &Arc<Proc>,
     timeout: Duration,
-    pid: Option<u32>,
-) -> Result<(), String> {
+) -> Result<super::Handshake, String> {
     let result = tokio::time::timeout(
         timeout,
         call(shared, proc, "initialize", super::initialize_params(), None),
@@ -323,8 +324,7 @@ async fn handshake(
     if !proc.send_line(&jsonrpc::notification("notifications/initialized", None)) {
         return Err("its stdin is not taking input".to_owned());
     }
-    shared.set_up(handshake, pid);
-    Ok(())
+    Ok(handshake)
 }
 
 /// Reads stdout until it closes: answers go to their callers, the server's requests are
