@@ -392,7 +392,7 @@ impl Upstream {
         // a request, so the breaker does not hear of it.
         match &self.transport {
             Transport::Broken(reason) => return Err(self.shared.unavailable(reason.clone())),
-            Transport::Stdio(s) => s.ready()?,
+            Transport::Stdio(s) => s.ready_first(timeout).await?,
             Transport::Http(_) => {}
         }
         let probe = match self.breaker.admit(Instant::now()) {
@@ -485,7 +485,7 @@ impl Upstream {
                 handshake.map_err(|e| short(&e))?
             }
             Transport::Stdio(s) => {
-                s.ready().map_err(|e| short(&e))?;
+                s.ready_first(timeout).await.map_err(|e| short(&e))?;
                 self.shared
                     .status()
                     .handshake

@@ -122,6 +122,26 @@ impl StdioConn {
         self.current().map(|_| ())
     }
 
+    /// [`StdioConn::ready`], but a server whose first process is still starting (Seam or a
+    /// reload just started it) is waited for, up to `wait`: it is not down, only young. A
+    /// restart is not waited for — calls then fail fast.
+    pub async fn ready_first(&self, wait: Duration) -> Result<(), CallError> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let Err(e) = self.ready() else {
+                return Ok(());
+            };
+            let first = {
+                let s = self.shared.status();
+                s.restarts == 0 && s.state == super::State::Starting
+            };
+            if !first || Instant::now() >= deadline {
+                return Err(e);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Sends a request and waits for its answer; dropped before it ends, it forgets the request
     /// (a late answer is discarded) and tells the server it is cancelled.
     pub async fn request(
