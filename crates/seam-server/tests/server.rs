@@ -30,6 +30,8 @@ mod labels;
 mod limits;
 #[path = "server/mcp.rs"]
 mod mcp;
+#[path = "server/mcp_calls.rs"]
+mod mcp_calls;
 #[path = "server/placement.rs"]
 mod placement;
 #[path = "server/policy.rs"]

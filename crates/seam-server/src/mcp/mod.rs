@@ -337,9 +337,16 @@ async fn dispatch(
                 {
                     call::refusal(s, "scope");
                 }
-                return Err(invalid_params(format!(
+                let error = invalid_params(format!(
                     "Unknown {what}: {shown} (not served, or not permitted for this key)"
-                )));
+                ))
+                .with_data(json!({"code": "tool_not_found", "status": 404}));
+                let endpoint = if kind == Kind::Tools {
+                    "mcp_tool"
+                } else {
+                    "mcp_prompt"
+                };
+                return Err(call::unknown(cx, endpoint, name, error).await);
             };
             let target = if kind == Kind::Tools {
                 call::Target::Tool { name, tool: &own }
@@ -354,11 +361,12 @@ async fn dispatch(
                 .and_then(Value::as_str)
                 .ok_or_else(|| invalid_params("`params.uri` must be a string"))?;
             let Some(server) = resource_owner(cx, uri).await else {
-                return Err(ErrorObject::new(
+                let error = ErrorObject::new(
                     jsonrpc::RESOURCE_NOT_FOUND,
                     "Resource not found (not served, or not permitted for this key)",
                 )
-                .with_data(json!({ "uri": uri.chars().take(200).collect::<String>() })));
+                .with_data(json!({"code": "tool_not_found", "status": 404}));
+                return Err(call::unknown(cx, "mcp_resource", "resource", error).await);
             };
             call::run(cx, &server, call::Target::Resource { uri }, params, notify).await
         }
