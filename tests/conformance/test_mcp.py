@@ -681,6 +681,20 @@ def test_an_unknown_session_is_404(gateway):
     )
     assert status == 404
     assert body["error"]["code"] == -32600 and body["id"] == 1, body
+    for method in ["GET", "DELETE"]:
+        req = urllib.request.Request(
+            gateway.url + "/mcp",
+            headers={
+                "Authorization": f"Bearer {FULL_KEY}",
+                "Accept": "text/event-stream",
+                "Mcp-Session-Id": "no-such-session-0123456789",
+                "MCP-Protocol-Version": "2025-06-18",
+            },
+            method=method,
+        )
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=10)
+        assert e.value.code == 404, method
 
 
 def test_a_deleted_session_is_gone(gateway):
@@ -1056,6 +1070,32 @@ def test_a_reload_that_adds_a_server_tells_open_sessions(ready):
                 reload()
 
     run(body())
+
+
+def test_a_keyless_loopback_seam_refuses_other_origins():
+    """Without API keys `/mcp` is open on loopback; a web page the browser was tricked into sending
+    there (DNS rebinding: `evil.example` resolving to 127.0.0.1) must not reach the tools. The MCP
+    transport spec: servers MUST validate `Origin`, and answer an invalid one with 403."""
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="seam-mcp-origin-"))
+    cfg = tmp / "seam.toml"
+    cfg.write_text(f'[mcp.servers.files]\ncommand = "{sys.executable}"\nargs = ["{SERVERS / "stdio_server.py"}"]\n')
+    proc, m = _start([SEAM, "serve", "--config", str(cfg), "--listen", "127.0.0.1:0"], r"listening on (http://[0-9.:]+)")
+    url = m.group(1)
+    port = urllib.parse.urlparse(url).port
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "page", "version": "0"}},
+    }
+    try:
+        status, _, _ = post(url, init, key=None, headers={"Origin": f"http://127.0.0.1:{port}"})
+        assert status == 200
+        status, _, _ = post(url, init, key=None, headers={"Origin": f"http://evil.example:{port}"})
+        assert status == 403
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def test_sigterm_stops_seam_while_a_client_holds_its_notification_stream():
