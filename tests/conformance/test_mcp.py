@@ -632,6 +632,19 @@ def test_each_call_is_one_tool_call_audit_record_without_raw_values(ready):
     for raw in [EMAIL, CARD, CRM_SECRET, ARG_SECRET]:
         assert raw not in everything, f"{raw!r} in an audit record"
 
+    export = subprocess.run(
+        [SEAM, "audit", "export", "--config", str(ready.cfg), "--kind", "tool_call", "--subject", subject],
+        env=ready.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert export.returncode == 0, export.stderr
+    exported = [json.loads(line) for line in export.stdout.splitlines() if line.strip()]
+    assert sorted(r["id"] for r in exported) == sorted(r["id"] for r in records)
+    for raw in [EMAIL, CARD, CRM_SECRET, ARG_SECRET]:
+        assert raw not in export.stdout, f"{raw!r} in `seam audit export`"
+
     verify = subprocess.run(
         [SEAM, "audit", "verify", "--config", str(ready.cfg)],
         env=ready.env,
@@ -640,6 +653,21 @@ def test_each_call_is_one_tool_call_audit_record_without_raw_values(ready):
         timeout=30,
     )
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_metrics_count_calls_by_server_and_tool(ready):
+    async def body():
+        async with session(ready.url, FULL_KEY) as c:
+            await c.call_tool("crm__lookup_customer", {"id": "metrics-1"})
+
+    run(body())
+    with urllib.request.urlopen(ready.url + "/metrics", timeout=10) as r:
+        metrics = r.read().decode()
+    calls = [line for line in metrics.splitlines() if line.startswith("seam_mcp_calls_total{")]
+    assert [line for line in calls if 'server="crm"' in line and 'tool="crm__lookup_customer"' in line], calls
+    assert [line for line in metrics.splitlines() if line.startswith("seam_mcp_sessions")]
+    for raw in [EMAIL, CARD, CRM_SECRET, ARG_SECRET, FULL_KEY, "metrics-1"]:
+        assert raw not in metrics
 
 
 def test_handshake_by_hand(gateway):
