@@ -4,14 +4,16 @@ A `seam` of its own fronts two upstream servers written with the SDK (mcp_server
 process Seam starts and supervises over stdio, and `crm`, a streamable HTTP server this module
 starts first, which refuses any `Authorization` but the one Seam's config names. Clients connect
 to `/mcp` with the SDK's streamable HTTP client and a Seam key, and see both servers' tools,
-prompts and resources under `server__name`. A key's `tools` globs decide what it sees and may
-call; the `tools` policy blocks secrets in `crm` arguments and redacts personal data and secrets
-in its results; every call is one audit record of kind `tool_call`; a crashed stdio server is
-restarted under a live session; and an `openai` agent loop runs a model's tool call through
-`/mcp`.
+prompts and resources under `server__name`. A key's `tools` globs (and placement) decide what it
+sees and may call; the `tools` policy blocks secrets in `crm` arguments and redacts personal data
+and secrets in its results, resources and prompts; `files__read_file` tokenizes; every call is
+one audit record of kind `tool_call`; timeouts, the result cap and a tool's rpm are JSON-RPC
+errors after which the session goes on; servers that die come back under a live session; a
+reload tells open sessions; and an `openai` agent loop runs a model's tool call through `/mcp`.
+The last two tests start a keyless `seam` of their own (Origin checks, stopping with SIGTERM).
 
 Every SDK session records the HTTP status of each response Seam sent it: an error a client is
-owed is a JSON-RPC error, never an HTTP 5xx.
+owed is a JSON-RPC error, never an HTTP 5xx. Error codes are docs/mcp.md's table.
 """
 
 import asyncio
