@@ -173,6 +173,22 @@ impl Hub {
         (entries, skipped)
     }
 
+    /// Whether `server` lists an item of `kind` named `own` (its own name, not namespaced): one
+    /// server's cached list, nothing copied — what a call checks before it goes out.
+    pub async fn has(&self, kind: Kind, server: &str, own: &str) -> bool {
+        let Some(u) = self.upstreams.get(server) else {
+            return false;
+        };
+        let ttl = Duration::from_millis(self.cfg.list_ttl_ms);
+        let timeout = Duration::from_millis(u.cfg.timeout_ms);
+        match tokio::time::timeout(timeout, u.list(kind, ttl)).await {
+            Ok(Ok(items)) => items
+                .iter()
+                .any(|i| i.get("name").and_then(Value::as_str) == Some(own)),
+            _ => false,
+        }
+    }
+
     /// Sends `method` with `params` to `server` and returns its `result`. `params` names are the
     /// server's own (the caller strips the namespace). Progress notifications the server sends
     /// for this call arrive on `notify` with the caller's own `progressToken`, each as a whole

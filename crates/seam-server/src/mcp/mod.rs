@@ -353,7 +353,7 @@ async fn dispatch(
             } else {
                 call::Target::Prompt { name, prompt: &own }
             };
-            call::run(cx, &server, target, params, notify).await
+            call::run(cx, server, target, params, notify).await
         }
         "resources/read" => {
             let uri = params
@@ -368,7 +368,7 @@ async fn dispatch(
                 .with_data(json!({"code": "tool_not_found", "status": 404}));
                 return Err(call::unknown(cx, "mcp_resource", "resource", error).await);
             };
-            call::run(cx, &server, call::Target::Resource { uri }, params, notify).await
+            call::run(cx, server, call::Target::Resource { uri }, params, notify).await
         }
         _ => Err(method_not_found(method)),
     }
@@ -417,26 +417,28 @@ async fn list(cx: &call::Cx<'_>, kind: Kind, params: &Value) -> Result<Value, Er
 }
 
 /// The server and own name of a visible tool or prompt.
-async fn find(cx: &call::Cx<'_>, kind: Kind, name: &str) -> Option<(McpServerConfig, String)> {
+async fn find<'h>(
+    cx: &call::Cx<'h>,
+    kind: Kind,
+    name: &str,
+) -> Option<(&'h McpServerConfig, String)> {
     let (server, own) = seam_mcp::split_name(name)?;
     let cfg = cx.hub.server(server)?;
     if !visible(cx.caller, cfg, name) {
         return None;
     }
-    let (entries, _) = cx.hub.list(kind).await;
-    entries
-        .iter()
-        .any(|e: &Entry| e.name == name)
-        .then(|| (cfg.clone(), own.to_owned()))
+    cx.hub
+        .has(kind, server, own)
+        .await
+        .then(|| (cfg, own.to_owned()))
 }
 
 /// The server of a visible resource: listed with this URI, or matching a visible template.
-async fn resource_owner(cx: &call::Cx<'_>, uri: &str) -> Option<McpServerConfig> {
+async fn resource_owner<'h>(cx: &call::Cx<'h>, uri: &str) -> Option<&'h McpServerConfig> {
+    let hub: &'h Hub = cx.hub;
     let visible_entry = |e: &Entry| {
-        cx.hub
-            .server(&e.server)
+        hub.server(&e.server)
             .filter(|s| visible(cx.caller, s, &e.name))
-            .cloned()
     };
     let (resources, _) = cx.hub.list(Kind::Resources).await;
     if let Some(e) = resources
