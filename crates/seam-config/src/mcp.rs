@@ -35,6 +35,9 @@ pub struct McpConfig {
     /// How long a server's tool, prompt and resource lists are reused before they are read again
     /// (a server's `list_changed` notification refreshes them sooner).
     pub list_ttl_ms: u64,
+    /// Browser origins (`https://console.example.com`) allowed to call `/mcp` besides loopback
+    /// ones; a request with any other `Origin` is refused (DNS rebinding).
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for McpConfig {
@@ -45,6 +48,7 @@ impl Default for McpConfig {
             session_idle_s: DEFAULT_SESSION_IDLE_S,
             max_sessions: DEFAULT_MAX_SESSIONS,
             list_ttl_ms: DEFAULT_LIST_TTL_MS,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -141,6 +145,8 @@ pub struct RawMcp {
     pub session_idle_s: Option<u64>,
     pub max_sessions: Option<u64>,
     pub list_ttl_ms: Option<u64>,
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -258,6 +264,20 @@ pub(crate) fn mcp(
         errors,
     );
     let list_ttl_ms = raw.list_ttl_ms.unwrap_or(d.list_ttl_ms);
+    let mut allowed_origins = Vec::new();
+    for (i, o) in raw.allowed_origins.into_iter().enumerate() {
+        let o = o.trim_end_matches('/').to_owned();
+        let scheme_ok = o.starts_with("http://") || o.starts_with("https://");
+        let host = o.split_once("://").map_or("", |(_, h)| h);
+        if !scheme_ok || host.is_empty() || host.contains('/') {
+            errors.push(ConfigError::new(
+                format!("mcp.allowed_origins[{i}]"),
+                "must be an origin: scheme and host, with an optional port (https://console.example.com)",
+            ));
+        } else {
+            allowed_origins.push(o.to_ascii_lowercase());
+        }
+    }
     let mut servers = BTreeMap::new();
     for (name, s) in raw.servers {
         let path = format!("mcp.servers.{name}");
@@ -420,6 +440,7 @@ pub(crate) fn mcp(
         session_idle_s,
         max_sessions: usize::try_from(max_sessions).unwrap_or(usize::MAX),
         list_ttl_ms,
+        allowed_origins,
     }
 }
 

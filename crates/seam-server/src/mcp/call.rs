@@ -179,7 +179,11 @@ pub(crate) async fn run(
         .await;
     let upstream_time = sent.elapsed();
     crate::limits::settle(ticket, 0, None);
-    let rewritten = rewritten.map(|_| Rewritten::Json(Box::new(upstream)));
+    // What the server got, with its own names: kept when the class keeps payloads.
+    let sent_params = draft
+        .keeps_payloads()
+        .then(|| Rewritten::Json(Box::new(upstream)));
+    let remask = governed.remask();
     let attempt = |status: u16, code: Option<&'static str>| Attempt {
         target: 0,
         label: format!("mcp:{}", server.name),
@@ -201,7 +205,7 @@ pub(crate) async fn run(
                     route: Some(format!("mcp:{}", server.name)),
                     attempts: &attempts,
                     policy: governed.active().then_some(&governed.report),
-                    rewritten: rewritten.as_ref(),
+                    rewritten: sent_params.as_ref(),
                     ..Finish::default()
                 })
                 .await;
@@ -226,7 +230,8 @@ pub(crate) async fn run(
             route: Some(format!("mcp:{}", server.name)),
             attempts: &attempts,
             policy: governed.active().then_some(&governed.report),
-            rewritten: rewritten.as_ref(),
+            rewritten: sent_params.as_ref(),
+            remask: remask.as_ref(),
             response,
             ..Finish::default()
         })

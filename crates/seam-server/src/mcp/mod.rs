@@ -56,6 +56,40 @@ fn visible(caller: Option<&Caller>, server: &McpServerConfig, name: &str) -> boo
     trust_ok && c.allows_tool(name)
 }
 
+/// The transport's rule against DNS rebinding: a request carrying `Origin` (a browser's) is
+/// served only from a loopback origin or one `[mcp] allowed_origins` names. Clients that are not
+/// browsers send none.
+fn origin_refused(headers: &HeaderMap, live: &Live) -> Option<Response> {
+    let origin = headers.get(header::ORIGIN)?;
+    let o = origin
+        .to_str()
+        .unwrap_or("")
+        .trim_end_matches('/')
+        .to_ascii_lowercase();
+    let host = o
+        .strip_prefix("http://")
+        .or_else(|| o.strip_prefix("https://"))
+        .unwrap_or("");
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    let loopback = matches!(name, "localhost" | "127.0.0.1" | "::1");
+    if loopback || live.mcp.config().allowed_origins.iter().any(|a| *a == o) {
+        return None;
+    }
+    Some(errors::response(
+        403,
+        &Value::Null,
+        ErrorObject::new(
+            jsonrpc::INVALID_REQUEST,
+            "Forbidden: this Origin may not call /mcp (add it to [mcp] allowed_origins)",
+        )
+        .with_data(json!({"code": "origin_not_allowed", "status": 403})),
+    ))
+}
+
 fn idle_ms(live: &Live) -> u64 {
     live.mcp.config().session_idle_s.saturating_mul(1000)
 }
@@ -63,6 +97,9 @@ fn idle_ms(live: &Live) -> u64 {
 /// `POST /mcp`.
 pub async fn post(State(st): State<SharedState>, cx: Cx, raw: Body) -> Response {
     let live = st.live();
+    if let Some(refused) = origin_refused(&cx.headers, &live) {
+        return refused;
+    }
     let bytes = match body::read(raw, &cx.headers, live.max_body_bytes).await {
         Ok(b) => b,
         Err(e) => return errors::http_response(&e),
@@ -427,10 +464,10 @@ async fn find<'h>(
     if !visible(cx.caller, cfg, name) {
         return None;
     }
-    cx.hub
-        .has(kind, server, own)
-        .await
-        .then(|| (cfg, own.to_owned()))
+    // A server that cannot list now is asked anyway: its call fails as unavailable (-32005),
+    // which is what the agent should hear, not that the tool does not exist.
+    let listed = cx.hub.has(kind, server, own).await.unwrap_or(true);
+    listed.then(|| (cfg, own.to_owned()))
 }
 
 /// The server of a visible resource: listed with this URI, or matching a visible template.
@@ -463,6 +500,9 @@ async fn resource_owner<'h>(cx: &call::Cx<'h>, uri: &str) -> Option<&'h McpServe
 /// `GET /mcp`: the session's stream of server notifications.
 pub async fn get(State(st): State<SharedState>, cx: Cx) -> Response {
     let live = st.live();
+    if let Some(refused) = origin_refused(&cx.headers, &live) {
+        return refused;
+    }
     let key_id = cx.caller.as_deref().map(|c| c.key_id.clone());
     if !accepts_sse(&cx.headers) {
         return errors::response(
@@ -497,37 +537,50 @@ pub async fn get(State(st): State<SharedState>, cx: Cx) -> Response {
     }
     let changes = live.mcp.subscribe();
     drop(live);
-    let state = (changes, st, sid, key_id);
-    let stream = futures_util::stream::unfold(state, |(mut changes, st, sid, key_id)| async move {
-        {
-            let item = tokio::time::timeout(KEEPALIVE, changes.recv()).await;
-            let live = st.live();
-            st.mcp_sessions
-                .get(&sid, key_id.as_deref(), idle_ms(&live))?;
-            let bytes = match item {
-                Err(_) => Bytes::from_static(b": keepalive\n\n"),
-                Ok(Ok(c)) => {
-                    let method = match c {
-                        Changed::Tools => "notifications/tools/list_changed",
-                        Changed::Prompts => "notifications/prompts/list_changed",
-                        Changed::Resources => "notifications/resources/list_changed",
-                    };
-                    event(&jsonrpc::notification(method, None))
-                }
-                // Missed some: the client re-lists everything.
-                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => event(
-                    &jsonrpc::notification("notifications/tools/list_changed", None),
-                ),
-                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return None,
-            };
-            Some((Ok::<_, Infallible>(bytes), (changes, st, sid, key_id)))
-        }
-    });
+    let closed = Box::pin(st.closed());
+    let state = (changes, st, sid, key_id, closed);
+    let stream = futures_util::stream::unfold(
+        state,
+        |(mut changes, st, sid, key_id, mut closed)| async move {
+            {
+                let item = tokio::select! {
+                    () = &mut closed => return None,
+                    item = tokio::time::timeout(KEEPALIVE, changes.recv()) => item,
+                };
+                let live = st.live();
+                st.mcp_sessions
+                    .get(&sid, key_id.as_deref(), idle_ms(&live))?;
+                let bytes = match item {
+                    Err(_) => Bytes::from_static(b": keepalive\n\n"),
+                    Ok(Ok(c)) => {
+                        let method = match c {
+                            Changed::Tools => "notifications/tools/list_changed",
+                            Changed::Prompts => "notifications/prompts/list_changed",
+                            Changed::Resources => "notifications/resources/list_changed",
+                        };
+                        event(&jsonrpc::notification(method, None))
+                    }
+                    // Missed some: the client re-lists everything.
+                    Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => event(
+                        &jsonrpc::notification("notifications/tools/list_changed", None),
+                    ),
+                    Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return None,
+                };
+                Some((
+                    Ok::<_, Infallible>(bytes),
+                    (changes, st, sid, key_id, closed),
+                ))
+            }
+        },
+    );
     sse_response(Body::from_stream(stream))
 }
 
 /// `DELETE /mcp`: ends the session.
 pub async fn delete(State(st): State<SharedState>, cx: Cx) -> Response {
+    if let Some(refused) = origin_refused(&cx.headers, &st.live()) {
+        return refused;
+    }
     let key_id = cx.caller.as_deref().map(|c| c.key_id.as_str());
     let Some(sid) = session_of(&cx.headers) else {
         return errors::response(
