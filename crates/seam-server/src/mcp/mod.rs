@@ -76,7 +76,7 @@ fn origin_refused(headers: &HeaderMap, live: &Live) -> Option<Response> {
         host.split(':').next().unwrap_or("")
     };
     let loopback = matches!(name, "localhost" | "127.0.0.1" | "::1");
-    if loopback || live.mcp.config().allowed_origins.iter().any(|a| *a == o) {
+    if loopback || live.mcp.config().allowed_origins.contains(&o) {
         return None;
     }
     Some(errors::response(
