@@ -362,7 +362,7 @@ async fn dispatch(
             } else {
                 Kind::Prompts
             };
-            let Some((server, own)) = find(cx, kind, name).await else {
+            let Some((server, own, listed)) = find(cx, kind, name).await else {
                 let what = if kind == Kind::Tools {
                     "tool"
                 } else {
@@ -386,7 +386,11 @@ async fn dispatch(
                 return Err(call::unknown(cx, endpoint, name, error).await);
             };
             let target = if kind == Kind::Tools {
-                call::Target::Tool { name, tool: &own }
+                call::Target::Tool {
+                    name,
+                    tool: &own,
+                    listed,
+                }
             } else {
                 call::Target::Prompt { name, prompt: &own }
             };
@@ -453,12 +457,13 @@ async fn list(cx: &call::Cx<'_>, kind: Kind, params: &Value) -> Result<Value, Er
     Ok(out)
 }
 
-/// The server and own name of a visible tool or prompt.
+/// The server and own name of a visible tool or prompt, and whether its server lists it (it is
+/// called when the list cannot be read).
 async fn find<'h>(
     cx: &call::Cx<'h>,
     kind: Kind,
     name: &str,
-) -> Option<(&'h McpServerConfig, String)> {
+) -> Option<(&'h McpServerConfig, String, bool)> {
     let (server, own) = seam_mcp::split_name(name)?;
     let cfg = cx.hub.server(server)?;
     if !visible(cx.caller, cfg, name) {
@@ -466,8 +471,11 @@ async fn find<'h>(
     }
     // A server that cannot list now is asked anyway: its call fails as unavailable (-32005),
     // which is what the agent should hear, not that the tool does not exist.
-    let listed = cx.hub.has(kind, server, own).await.unwrap_or(true);
-    listed.then(|| (cfg, own.to_owned()))
+    match cx.hub.has(kind, server, own).await {
+        Some(false) => None,
+        Some(true) => Some((cfg, own.to_owned(), true)),
+        None => Some((cfg, own.to_owned(), false)),
+    }
 }
 
 /// The server of a visible resource: listed with this URI, or matching a visible template.
