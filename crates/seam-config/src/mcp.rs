@@ -105,6 +105,8 @@ pub struct McpServerConfig {
     pub timeout_ms: u64,
     /// Calls in flight to this server at once; past it a call is refused as overloaded.
     pub max_concurrency: u32,
+    /// `breaker = { … }`, as for providers: a server that keeps failing is skipped for a while.
+    pub breaker: crate::BreakerSettings,
     /// Per-tool settings, by the tool's own (not namespaced) name.
     pub tools: BTreeMap<String, McpToolConfig>,
 }
@@ -164,6 +166,7 @@ pub struct RawMcpServer {
     pub policy: Option<String>,
     pub timeout_ms: Option<u64>,
     pub max_concurrency: Option<u32>,
+    pub breaker: Option<crate::raw::RawBreaker>,
     #[serde(default)]
     pub tools: BTreeMap<String, RawMcpTool>,
 }
@@ -397,6 +400,7 @@ pub(crate) fn mcp(
             }
             Some(n) => n,
         };
+        let breaker = crate::routing::breaker(&path, s.breaker, errors);
         let tools = s
             .tools
             .into_iter()
@@ -430,6 +434,7 @@ pub(crate) fn mcp(
                 policy,
                 timeout_ms,
                 max_concurrency,
+                breaker,
                 tools,
             },
         );
@@ -470,6 +475,7 @@ url = "https://crm.internal/mcp"
 headers = { Authorization = "env:CRM_TOKEN", X-Team = "search" }
 trust = "private"
 timeout_ms = 5000
+breaker = { consecutive_failures = 2, open_ms = 500 }
 [mcp.servers.crm.tools.lookup_customer]
 rpm = 10
 
@@ -485,6 +491,8 @@ cwd = "tools"
         assert_eq!(crm.trust, Trust::Private);
         assert_eq!(crm.timeout_for("lookup_customer"), 5000);
         assert_eq!(crm.tools["lookup_customer"].rpm, Some(10));
+        assert_eq!(crm.breaker.consecutive_failures, 2);
+        assert_eq!(crm.breaker.open_for, std::time::Duration::from_millis(500));
         let McpTransport::Http { headers, .. } = &crm.transport else {
             panic!("http")
         };
@@ -500,6 +508,11 @@ cwd = "tools"
         );
         assert_eq!(args, &["-m", "files_server"]);
         assert_eq!(c.servers["files"].trust, Trust::Vendor);
+        // No `breaker`: the same defaults as a provider's.
+        assert_eq!(
+            c.servers["files"].breaker,
+            crate::BreakerSettings::default()
+        );
     }
 
     #[test]
