@@ -40,6 +40,9 @@ use crate::{Live, SharedState, body};
 pub const SESSION_HEADER: &str = "mcp-session-id";
 pub const VERSION_HEADER: &str = "mcp-protocol-version";
 
+/// The answer to a request the client cancelled (LSP's code, which MCP clients know).
+const REQUEST_CANCELLED: i64 = -32800;
+
 /// How often a quiet server stream sends a comment, so proxies keep it open.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
@@ -114,13 +117,20 @@ pub async fn post(State(st): State<SharedState>, cx: Cx, raw: Body) -> Response 
         Message::Request { id, method, params } => (id, method, params),
         // Notifications (`initialized`, `cancelled`) and answers to requests Seam never sends:
         // acknowledged. `initialized` marks the session.
-        Message::Notification { method, .. } => {
-            if method == "notifications/initialized"
-                && let Some(s) = session_of(&cx.headers)
-                    .and_then(|sid| st.mcp_sessions.get(sid, key_id, idle_ms(&live)))
-            {
-                s.initialized
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
+        Message::Notification { method, params } => {
+            let session = session_of(&cx.headers)
+                .and_then(|sid| st.mcp_sessions.get(sid, key_id, idle_ms(&live)));
+            match (method.as_str(), session) {
+                ("notifications/initialized", Some(s)) => {
+                    s.initialized
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                ("notifications/cancelled", Some(s)) => {
+                    if let Some(id) = params.as_ref().and_then(|p| p.get("requestId")) {
+                        s.cancel(id);
+                    }
+                }
+                _ => {}
             }
             return StatusCode::ACCEPTED.into_response();
         }
@@ -164,7 +174,7 @@ pub async fn post(State(st): State<SharedState>, cx: Cx, raw: Body) -> Response 
             ),
         );
     };
-    if st.mcp_sessions.get(sid, key_id, idle_ms(&live)).is_none() {
+    let Some(session) = st.mcp_sessions.get(sid, key_id, idle_ms(&live)) else {
         return errors::response(
             404,
             &id,
@@ -173,7 +183,7 @@ pub async fn post(State(st): State<SharedState>, cx: Cx, raw: Body) -> Response 
                 "Session not found: it expired or was never created; send initialize again",
             ),
         );
-    }
+    };
     let hub = Arc::clone(&live.mcp);
     let progress = params
         .get("_meta")
@@ -192,7 +202,13 @@ pub async fn post(State(st): State<SharedState>, cx: Cx, raw: Body) -> Response 
         start: cx.start,
         headers: &cx.headers,
     };
-    let answer = dispatch(&ccx, &method, &params, None).await;
+    // Cancelled by the client: the call is dropped (the tool server is told, and the record
+    // says the client went away), and the request is answered with the cancellation.
+    let (_tracked, cancelled) = session.track(&id);
+    let answer = tokio::select! {
+        a = dispatch(&ccx, &method, &params, None) => a,
+        _ = cancelled => Err(ErrorObject::new(REQUEST_CANCELLED, "Request cancelled by the client")),
+    };
     json_answer(&id, answer)
 }
 
