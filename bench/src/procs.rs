@@ -44,6 +44,8 @@ pub struct Ports {
     /// The audit scenario's two seams: audit off, and audited (sync, class `redacted`).
     pub audit_off: u16,
     pub audit_on: u16,
+    /// The MCP scenario's seam (its `[mcp.servers]` point at the fast mock's `/mcp`).
+    pub mcp: u16,
 }
 
 impl Ports {
@@ -56,10 +58,11 @@ impl Ports {
             failing: base + 4,
             audit_off: base + 5,
             audit_on: base + 6,
+            mcp: base + 7,
         }
     }
 
-    pub fn all(&self) -> [u16; 7] {
+    pub fn all(&self) -> [u16; 8] {
         [
             self.seam,
             self.fast,
@@ -68,6 +71,7 @@ impl Ports {
             self.failing,
             self.audit_off,
             self.audit_on,
+            self.mcp,
         ]
     }
 
@@ -312,10 +316,22 @@ pub async fn start_seam(
     ports: &Ports,
     spec: SeamSpec<'_>,
 ) -> anyhow::Result<SeamProcess> {
+    let config = config_toml(ports, spec.port, spec.audit);
+    start_seam_with(launcher, args, seam, spec, &config).await
+}
+
+/// [`start_seam`] with a config of the caller's (`spec.audit` is then the caller's to write).
+pub async fn start_seam_with(
+    launcher: &Launcher,
+    args: &RunArgs,
+    seam: &Path,
+    spec: SeamSpec<'_>,
+    config_text: &str,
+) -> anyhow::Result<SeamProcess> {
     let dir = spec.dir;
     std::fs::create_dir_all(dir)?;
     let config = dir.join("seam.toml");
-    std::fs::write(&config, config_toml(ports, spec.port, spec.audit))?;
+    std::fs::write(&config, config_text)?;
     let log = dir.join("seam.log");
     let log_file = std::fs::File::create(&log)?;
     let mut cmd = launcher.command(args.seam_cpu, seam);
