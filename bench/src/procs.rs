@@ -44,8 +44,10 @@ pub struct Ports {
     /// The audit scenario's two seams: audit off, and audited (sync, class `redacted`).
     pub audit_off: u16,
     pub audit_on: u16,
-    /// The MCP scenario's seam (its `[mcp.servers]` point at the fast mock's `/mcp`).
+    /// The MCP scenario's seams (their `[mcp.servers]` point at the fast mock's `/mcp`):
+    /// audited, and with the audit trail off.
     pub mcp: u16,
+    pub mcp_unaudited: u16,
 }
 
 impl Ports {
@@ -59,10 +61,11 @@ impl Ports {
             audit_off: base + 5,
             audit_on: base + 6,
             mcp: base + 7,
+            mcp_unaudited: base + 8,
         }
     }
 
-    pub fn all(&self) -> [u16; 8] {
+    pub fn all(&self) -> [u16; 9] {
         [
             self.seam,
             self.fast,
@@ -72,6 +75,7 @@ impl Ports {
             self.audit_off,
             self.audit_on,
             self.mcp,
+            self.mcp_unaudited,
         ]
     }
 

@@ -39,7 +39,8 @@ pub struct RunArgs {
     pub warmup_secs: f64,
     /// seam listens on this port, the fast mock on +1, the slow (memory test) mock on +2, the
     /// reference proxy on +3, the failing (fallback scenario) mock on +4, the audit scenario's
-    /// seams on +5 (audit off) and +6 (audited), the MCP scenario's seam on +7.
+    /// seams on +5 (audit off) and +6 (audited), the MCP scenario's seams on +7 (audited)
+    /// and +8 (audit off).
     #[arg(long, default_value_t = 18700)]
     pub port_base: u16,
     /// Core for the mocks and the load generator.
@@ -91,16 +92,16 @@ pub struct RunArgs {
     /// one runs at `--stream-rate`.
     #[arg(long, default_value_t = 1000.0)]
     pub surfaces_rate: f64,
-    /// Skip the MCP scenario (`tools/call` to the mock's `/mcp` directly, through seam, and
-    /// through seam with a policy on results, in turn; then each path at saturation): saves about
-    /// 75 s.
+    /// Skip the MCP scenario (`tools/call` to the mock's `/mcp` directly, through seam, through
+    /// seam with a policy on results, and through a seam with the audit trail off, in turn; then
+    /// each path at saturation): saves about 90 s.
     #[arg(long, conflicts_with = "only_mcp")]
     pub no_mcp: bool,
     /// Run the MCP scenario alone (with `--direct-only`, its direct path alone).
     #[arg(long, conflicts_with_all = ["only_audit", "only_policy", "only_cache", "only_surfaces"])]
     pub only_mcp: bool,
-    /// Rate of the MCP scenario, `tools/call`s per second on each path (open loop; the three
-    /// paths take turns, so the load generator sends three times this).
+    /// Rate of the MCP scenario, `tools/call`s per second on each path (open loop; the four
+    /// paths take turns, so the load generator sends four times this).
     #[arg(long, default_value_t = 500.0)]
     pub mcp_rate: f64,
     /// Skip the audit scenario (seam with audit off vs audited, then audited saturation and a
