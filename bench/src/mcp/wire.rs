@@ -37,8 +37,8 @@ pub const EMAIL: &str = "maria.keller@example.com";
 pub const RESULT_TEXT: &str = concat!(
     "Ticket 48213 (open, priority normal): the customer was charged three times 59.90 EUR for one ",
     "order after the checkout timed out twice. She asks to cancel the two extra orders and refund ",
-    "them. Contact: maria.keller@example.com or +44 20 7946 0958, office hours only. Last update: ",
-    "finance confirmed the duplicates; refund due within 5 working days."
+    "them. Contact: maria.keller@example.com or +44 20 7946 0958, office hours only. Refund due ",
+    "in 5 working days."
 );
 
 /// The arguments every call sends (no personal data: the policy has no input stage here).
