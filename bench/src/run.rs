@@ -2,9 +2,9 @@
 //! scenario against the mock directly, through the proxy and through `seam` (one after the other,
 //! same load), then the routing, policy, cache and surfaces scenarios through `seam`, samples
 //! `seam`'s memory,
-//! then runs the MCP scenario on a seam of its own (`tools/call` direct, through seam, and
-//! through seam with a policy on results) and the audit scenario on two more seams (audit off
-//! and audited), and prints the markdown report.
+//! then runs the MCP scenario on two seams of its own (`tools/call` direct, through an audited
+//! seam without and with a policy on results, and through one with audit off) and the audit
+//! scenario on two more seams (audit off and audited), and prints the markdown report.
 
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
@@ -294,7 +294,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
                 p.log.display()
             );
         }
-        // Stopped before the audit scenario, which starts two seams on the same core.
+        // Stopped before the MCP and audit scenarios, which start two seams each on its core.
         drop(p.child.kill().await);
     }
     let mcp = if !args.no_mcp && only_or(&args, args.only_mcp) {

@@ -347,7 +347,7 @@ mod tests {
                 .to_string()
         };
         assert_eq!(check_answer(ok(RESULT_TEXT).as_bytes(), 3), Ok(true));
-        let redacted = RESULT_TEXT.replace(EMAIL, "[EMAIL_ADDRESS]");
+        let redacted = RESULT_TEXT.replace(EMAIL, "<EMAIL_ADDRESS>");
         assert_eq!(check_answer(ok(&redacted).as_bytes(), 3), Ok(false));
         assert_eq!(check_answer(ok("x").as_bytes(), 4), Err("wrong_id".into()));
         let cases = [
