@@ -184,6 +184,9 @@ pub enum AuditMode {
     /// Sync durability, SQLite, class `metadata` (no payloads): what a config without a master
     /// key gets by default. The core, routing and policy scenarios run with this.
     Metadata,
+    /// As `Metadata` but `durability = "async"`: records go through a bounded queue (with a disk
+    /// spool) and an answer does not wait for its commit (the MCP scenario's `--mcp-async-audit`).
+    MetadataAsync,
     /// Sync durability, SQLite, a master key from `SEAM_MASTER_KEY`, class `redacted`: the
     /// request as sent upstream and the response, encrypted, in every record.
     Redacted,
@@ -196,6 +199,10 @@ impl AuditMode {
             AuditMode::Metadata => (
                 "true",
                 "durability = \"sync\"\ndefault_class = \"metadata\"\n".to_owned(),
+            ),
+            AuditMode::MetadataAsync => (
+                "true",
+                "durability = \"async\"\ndefault_class = \"metadata\"\n".to_owned(),
             ),
             AuditMode::Redacted => (
                 "true",

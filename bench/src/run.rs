@@ -104,6 +104,10 @@ pub struct RunArgs {
     /// paths take turns, so the load generator sends four times this).
     #[arg(long, default_value_t = 500.0)]
     pub mcp_rate: f64,
+    /// The MCP scenario's audited seam commits its records asynchronously (`durability =
+    /// "async"`: an answer does not wait for its record) instead of with the default `sync`.
+    #[arg(long)]
+    pub mcp_async_audit: bool,
     /// Skip the audit scenario (seam with audit off vs audited, then audited saturation and a
     /// record count): saves about 90 s.
     #[arg(long, conflicts_with = "only_audit")]

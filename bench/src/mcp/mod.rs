@@ -5,9 +5,9 @@
 //! answers a ~300-byte text carrying an email address and a phone number. Two seams, both on
 //! seam's core, have that mock twice in `[mcp.servers]`: `bench` (no policy) and `guarded` (the
 //! policy `tools`, which redacts personal data and secrets in results). One keeps the audit trail
-//! (sync SQLite, class `metadata`: a record per call, committed before the answer), as a config
-//! without a master key does by default; the targets are read on it. The other has it off, to
-//! show how much of what seam adds is the record.
+//! (SQLite, class `metadata`: a record per call, committed before the answer; with
+//! `--mcp-async-audit` queued instead), as a config without a master key does by default; the
+//! targets are read on it. The other has it off, to show how much of what seam adds is the record.
 //!
 //! 1. A probe per path: a session, then one call; every answer must be a JSON-RPC result, the
 //!    `guarded` one without the email, the others with it. seam's hub may still be connecting
@@ -127,6 +127,8 @@ pub struct PathRun {
 /// The open-loop run and saturation, per path (direct alone with `--direct-only`).
 #[derive(Serialize)]
 pub struct Mcp {
+    /// The audited seam's `durability`: `sync` (the default) or `async`.
+    pub durability: &'static str,
     pub scenario: Scenario,
     pub saturation: Scenario,
     pub paths: Vec<PathRun>,
@@ -223,11 +225,16 @@ pub async fn run(
     ports: &Ports,
 ) -> anyhow::Result<Mcp> {
     let audited_dir = dir.join("mcp");
+    let (audited, durability) = if args.mcp_async_audit {
+        (AuditMode::MetadataAsync, "async")
+    } else {
+        (AuditMode::Metadata, "sync")
+    };
     let seams = match seam {
         Some(path) => {
             let mut started = Vec::new();
             let two = [
-                (&audited_dir, ports.mcp, AuditMode::Metadata),
+                (&audited_dir, ports.mcp, audited),
                 (
                     &dir.join("mcp-audit-off"),
                     ports.mcp_unaudited,
@@ -314,14 +321,15 @@ pub async fn run(
             .then(|| audit_store::count_rows(&db))
             .transpose()?;
         let mut r = run_load_with(launcher, args, &saturation, run, way.name()).await?;
+        let saturation = r.pop().context("no MCP saturation report")?;
         let records = match before {
-            Some(before) => Some(audit_store::count_rows(&db)?.saturating_sub(before)),
+            Some(before) => Some(records_since(&db, before, saturation.requests).await?),
             None => None,
         };
         paths.push(PathRun {
             way: *way,
             load,
-            saturation: r.pop().context("no MCP saturation report")?,
+            saturation,
             records,
         });
     }
@@ -329,10 +337,25 @@ pub async fn run(
         check_alive(seam)?;
     }
     Ok(Mcp {
+        durability,
         scenario,
         saturation,
         paths,
     })
+}
+
+/// Rows the store gained since it held `before`, once they reach `expected` or 10 s have passed:
+/// under sync durability they are all there when the calls are answered, under async the queue
+/// may still be draining.
+async fn records_since(db: &Path, before: u64, expected: u64) -> anyhow::Result<u64> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let added = audit_store::count_rows(db)?.saturating_sub(before);
+        if added >= expected || Instant::now() >= deadline {
+            return Ok(added);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// A session and one call per path before the load, so a path that cannot work fails the run
@@ -383,8 +406,9 @@ pub fn section(out: &mut String, m: &Mcp) {
          The mock's `{PATH}` answers `tools/call` of `{tool}` with a ~300-byte text carrying an \
          email address and a phone number. Two seams on seam's core have it twice: `{PLAIN_SERVER}` \
          (no policy) and `{GUARDED_SERVER}` (policy `{POLICY}`: personal data and secrets in \
-         results redacted); one keeps the audit trail (sync SQLite, class `metadata`, a record per \
-         call committed before the answer), the other has it off. One open-loop run whose calls \
+         results redacted); one keeps the audit trail (SQLite, class `metadata`, durability \
+         `{durability}`: a record per call, {committed}), the other has it off. One open-loop run \
+         whose calls \
          take the paths in turn, each on an initialized session; every answer is checked to be a \
          JSON-RPC result for its id, and the last column counts those whose text still carried \
          the email.\n\n\
@@ -393,12 +417,18 @@ pub fn section(out: &mut String, m: &Mcp) {
          |---|---|---|--:|--:|--:|--:|--:|--:|--:|\n",
         m.scenario.title,
         tool = wire::TOOL,
+        durability = m.durability,
+        committed = if m.durability == "sync" {
+            "committed before the answer"
+        } else {
+            "queued; the answer does not wait for it"
+        },
     ));
     for p in &m.paths {
         let audit = match p.way {
             Way::Direct => "—",
             Way::Unaudited => "off",
-            Way::Seam | Way::Guarded => "sync",
+            Way::Seam | Way::Guarded => m.durability,
         };
         out.push_str(&format!(
             "| {} | `{}` | {audit} | {} | {}/{} |\n",
@@ -481,8 +511,9 @@ pub fn checks(m: &Mcp) -> Vec<Check> {
         Some((format!("{} ms", signed(v)), v <= limit))
     };
     let title = format!(
-        "tools/call @ {:.0} calls/s per path, audit on",
-        m.scenario.rate.unwrap_or(0.0) / m.paths.len().max(1) as f64
+        "tools/call @ {:.0} calls/s per path, audit on ({})",
+        m.scenario.rate.unwrap_or(0.0) / m.paths.len().max(1) as f64,
+        m.durability
     );
     let problems = m.problems();
     let calls: u64 = m.reports().map(|r| r.requests).sum();
@@ -535,6 +566,11 @@ mod tests {
         assert!(parsed.audit.enabled);
         assert_eq!(parsed.audit.durability, seam_config::Durability::Sync);
         assert!(!parse(ports.mcp_unaudited, AuditMode::Off).audit.enabled);
+        let queued = parse(ports.mcp, AuditMode::MetadataAsync).audit;
+        assert_eq!(
+            (queued.enabled, queued.durability),
+            (true, seam_config::Durability::Async)
+        );
         let servers = &parsed.mcp.servers;
         for name in [PLAIN_SERVER, GUARDED_SERVER] {
             let url = match &servers[name].transport {
@@ -594,6 +630,7 @@ mod tests {
             prompt: Prompt::Short,
         };
         Mcp {
+            durability: "sync",
             scenario: scenario("mcp"),
             saturation: scenario("mcp_saturation"),
             paths,
