@@ -93,15 +93,15 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1000.0)]
     pub surfaces_rate: f64,
     /// Skip the MCP scenario (`tools/call` to the mock's `/mcp` directly, through seam, through
-    /// seam with a policy on results, and through a seam with the audit trail off, in turn; then
-    /// each path at saturation): saves about 90 s.
+    /// seam with a policy on results, and through a seam with the audit trail off, and a chat
+    /// completion through that seam, in turn; then each path at saturation): saves about 2 minutes.
     #[arg(long, conflicts_with = "only_mcp")]
     pub no_mcp: bool,
     /// Run the MCP scenario alone (with `--direct-only`, its direct path alone).
     #[arg(long, conflicts_with_all = ["only_audit", "only_policy", "only_cache", "only_surfaces"])]
     pub only_mcp: bool,
-    /// Rate of the MCP scenario, `tools/call`s per second on each path (open loop; the four
-    /// paths take turns, so the load generator sends four times this).
+    /// Rate of the MCP scenario, calls per second on each path (open loop; the five paths take
+    /// turns, so the load generator sends five times this).
     #[arg(long, default_value_t = 500.0)]
     pub mcp_rate: f64,
     /// The MCP scenario's audited seam commits its records asynchronously (`durability =

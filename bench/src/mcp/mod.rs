@@ -64,10 +64,20 @@ pub enum Way {
     Guarded,
     /// The seam with the audit trail off, `bench__echo`.
     Unaudited,
+    /// The reference: a chat completion (alias `bench`, the same mock) through the seam with the
+    /// audit trail off, so MCP − chat is what the MCP path costs over seam's model path on the
+    /// machine of the moment.
+    Chat,
 }
 
 impl Way {
-    const ALL: [Way; 4] = [Way::Direct, Way::Seam, Way::Guarded, Way::Unaudited];
+    const ALL: [Way; 5] = [
+        Way::Direct,
+        Way::Seam,
+        Way::Guarded,
+        Way::Unaudited,
+        Way::Chat,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -75,16 +85,31 @@ impl Way {
             Way::Seam => "seam",
             Way::Guarded => "seam + policy",
             Way::Unaudited => "seam, audit off",
+            Way::Chat => "chat via seam, audit off",
         }
     }
 
-    /// The tool the calls name on this path.
+    /// The tool the calls name on this path (the alias, for chat).
     fn tool(self) -> String {
         match self {
             Way::Direct => wire::TOOL.to_owned(),
             Way::Seam | Way::Unaudited => namespaced(PLAIN_SERVER),
             Way::Guarded => namespaced(GUARDED_SERVER),
+            Way::Chat => CHAT_ALIAS.to_owned(),
         }
+    }
+
+    /// The load generator's `--model` for this path.
+    fn slot(self) -> String {
+        match self {
+            Way::Chat => CHAT_ALIAS.to_owned(),
+            _ => format!("mcp:{}", self.tool()),
+        }
+    }
+
+    /// Whether its answers are MCP results (read and checked for the email).
+    fn is_mcp(self) -> bool {
+        self != Way::Chat
     }
 
     /// Whether the answers must come without the email.
@@ -101,11 +126,18 @@ impl Way {
         let port = match self {
             Way::Direct => ports.fast,
             Way::Seam | Way::Guarded => ports.mcp,
-            Way::Unaudited => ports.mcp_unaudited,
+            Way::Unaudited | Way::Chat => ports.mcp_unaudited,
         };
-        format!("http://127.0.0.1:{port}{PATH}")
+        if self == Way::Chat {
+            Ports::url(port)
+        } else {
+            format!("http://127.0.0.1:{port}{PATH}")
+        }
     }
 }
+
+/// The chat reference's alias (the fast mock, no policy) in the generated config.
+const CHAT_ALIAS: &str = "bench";
 
 /// The namespaced name of the mock's tool on `server` through seam.
 fn namespaced(server: &str) -> String {
@@ -129,6 +161,8 @@ pub struct PathRun {
 pub struct Mcp {
     /// The audited seam's `durability`: `sync` (the default) or `async`.
     pub durability: &'static str,
+    /// `--mcp-rate`: calls per second on each path (the scenario's rate is all of them).
+    pub rate_per_path: f64,
     pub scenario: Scenario,
     pub saturation: Scenario,
     pub paths: Vec<PathRun>,
@@ -162,7 +196,7 @@ impl Mcp {
                         r.label, r.with_email, r.ok
                     ));
                 }
-                if !p.way.redacted() && r.with_email != r.ok {
+                if p.way.is_mcp() && !p.way.redacted() && r.with_email != r.ok {
                     out.push(format!(
                         "{}: {}/{} answers carried the email (all should: no policy)",
                         r.label, r.with_email, r.ok
@@ -279,7 +313,7 @@ pub async fn run(
         concurrency: None,
         prompt: Prompt::Short,
     };
-    let slots: Vec<String> = ways.iter().map(|w| format!("mcp:{}", w.tool())).collect();
+    let slots: Vec<String> = ways.iter().map(|w| w.slot()).collect();
     let slot_refs: Vec<&str> = slots.iter().map(String::as_str).collect();
     let urls: Vec<String> = ways.iter().map(|w| w.url(ports)).collect();
     let load = LoadRun {
@@ -338,6 +372,7 @@ pub async fn run(
     }
     Ok(Mcp {
         durability,
+        rate_per_path: rate,
         scenario,
         saturation,
         paths,
@@ -362,7 +397,7 @@ async fn records_since(db: &Path, before: u64, expected: u64) -> anyhow::Result<
 /// at once with the server's own words.
 async fn probe(ways: &[Way], ports: &Ports) -> anyhow::Result<()> {
     let client = crate::load::client();
-    for way in ways {
+    for way in ways.iter().filter(|w| w.is_mcp()) {
         let url: Uri = way.url(ports).parse()?;
         let tool = way.tool();
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -407,11 +442,11 @@ pub fn section(out: &mut String, m: &Mcp) {
          email address and a phone number. Two seams on seam's core have it twice: `{PLAIN_SERVER}` \
          (no policy) and `{GUARDED_SERVER}` (policy `{POLICY}`: personal data and secrets in \
          results redacted); one keeps the audit trail (SQLite, class `metadata`, durability \
-         `{durability}`: a record per call, {committed}), the other has it off. One open-loop run \
-         whose calls \
-         take the paths in turn, each on an initialized session; every answer is checked to be a \
-         JSON-RPC result for its id, and the last column counts those whose text still carried \
-         the email.\n\n\
+         `{durability}`: a record per call, {committed}), the other has it off and also serves \
+         the reference path, a chat completion to the same mock (alias `{CHAT_ALIAS}`). One \
+         open-loop run whose calls take the paths in turn, each MCP path on an initialized \
+         session; every MCP answer is checked to be a JSON-RPC result for its id, and the last \
+         column counts those whose text still carried the email.\n\n\
          #### {}\n\n\
          | path | tool | audit | calls/s | p50 | p90 | p99 | p99.9 | errors | with the email |\n\
          |---|---|---|--:|--:|--:|--:|--:|--:|--:|\n",
@@ -427,16 +462,19 @@ pub fn section(out: &mut String, m: &Mcp) {
     for p in &m.paths {
         let audit = match p.way {
             Way::Direct => "—",
-            Way::Unaudited => "off",
+            Way::Unaudited | Way::Chat => "off",
             Way::Seam | Way::Guarded => m.durability,
         };
+        let (tool, email) = if p.way.is_mcp() {
+            let email = format!("{}/{}", p.load.with_email, p.load.ok);
+            (format!("`{}`", p.way.tool()), email)
+        } else {
+            (format!("`{}` (chat)", p.way.tool()), "—".to_owned())
+        };
         out.push_str(&format!(
-            "| {} | `{}` | {audit} | {} | {}/{} |\n",
+            "| {} | {tool} | {audit} | {} | {email} |\n",
             p.way.name(),
-            p.way.tool(),
             cells(&p.load, p.load.latency_ms),
-            p.load.with_email,
-            p.load.ok
         ));
     }
     let diffs = [
@@ -455,6 +493,11 @@ pub fn section(out: &mut String, m: &Mcp) {
             "audit record alone (seam − seam, audit off)",
             Way::Seam,
             Way::Unaudited,
+        ),
+        (
+            "MCP over chat, same seam (seam, audit off − chat via seam)",
+            Way::Unaudited,
+            Way::Chat,
         ),
         (
             "seam with audit off added (seam, audit off − direct)",
@@ -512,8 +555,7 @@ pub fn checks(m: &Mcp) -> Vec<Check> {
     };
     let title = format!(
         "tools/call @ {:.0} calls/s per path, audit on ({})",
-        m.scenario.rate.unwrap_or(0.0) / m.paths.len().max(1) as f64,
-        m.durability
+        m.rate_per_path, m.durability
     );
     let problems = m.problems();
     let calls: u64 = m.reports().map(|r| r.requests).sum();
@@ -595,15 +637,19 @@ mod tests {
     fn each_path_goes_to_its_server_with_its_tool() {
         let ports = Ports::from_base(18700);
         let paths: Vec<(String, String)> =
-            Way::ALL.iter().map(|w| (w.url(&ports), w.tool())).collect();
+            Way::ALL.iter().map(|w| (w.url(&ports), w.slot())).collect();
         let url = |port: u16| format!("http://127.0.0.1:{port}/mcp");
         assert_eq!(
             paths,
             [
-                (url(18701), "echo".to_owned()),
-                (url(18707), "bench__echo".to_owned()),
-                (url(18707), "guarded__echo".to_owned()),
-                (url(18708), "bench__echo".to_owned()),
+                (url(18701), "mcp:echo".to_owned()),
+                (url(18707), "mcp:bench__echo".to_owned()),
+                (url(18707), "mcp:guarded__echo".to_owned()),
+                (url(18708), "mcp:bench__echo".to_owned()),
+                (
+                    "http://127.0.0.1:18708/v1/chat/completions".to_owned(),
+                    "bench".to_owned()
+                ),
             ]
         );
     }
@@ -611,7 +657,11 @@ mod tests {
     /// A path whose reports have `p50` and, unless redacted, the email in every answer.
     fn path(way: Way, p50: f64) -> PathRun {
         let mut r = report(p50, 0.4, 500.0, false);
-        r.with_email = if way.redacted() { 0 } else { r.ok };
+        r.with_email = if way.redacted() || !way.is_mcp() {
+            0
+        } else {
+            r.ok
+        };
         PathRun {
             way,
             saturation: r.clone(),
@@ -631,6 +681,7 @@ mod tests {
         };
         Mcp {
             durability: "sync",
+            rate_per_path: 500.0,
             scenario: scenario("mcp"),
             saturation: scenario("mcp_saturation"),
             paths,
@@ -644,6 +695,7 @@ mod tests {
             path(Way::Seam, 0.35),
             path(Way::Guarded, 0.55),
             path(Way::Unaudited, 0.3),
+            path(Way::Chat, 0.28),
         ]);
         let mut md = String::new();
         section(&mut md, &m);
@@ -668,6 +720,13 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| 0/10 |"), "{md}");
+        assert!(
+            md.contains("| chat via seam, audit off | `bench` (chat) | off |"),
+            "{md}"
+        );
+        assert!(md.contains("| 0 | — |"), "{md}");
+        let mcp_over_chat = "MCP over chat, same seam (seam, audit off − chat via seam)";
+        assert!(md.contains(&row(mcp_over_chat, "+0.020")), "{md}");
         assert!(md.contains("| 1.00× | 10/10 |"), "{md}");
         let rows = checks(&m);
         assert!(rows[0].0.contains("500 calls/s per path"), "{}", rows[0].0);
