@@ -7,9 +7,11 @@
 //! policy `tools`, which redacts personal data and secrets in results). One keeps the audit trail
 //! (SQLite, class `metadata`: a record per call, committed before the answer; with
 //! `--mcp-async-audit` queued instead), as a config without a master key does by default; the
-//! targets are read on it. The other has it off, to show how much of what seam adds is the record.
+//! targets are read on it. The other has it off, to show how much of what seam adds is the record,
+//! and serves the reference path too: a chat completion to the same mock, so "MCP over chat" is
+//! what a tool call costs beyond any request through seam on the machine of the moment.
 //!
-//! 1. A probe per path: a session, then one call; every answer must be a JSON-RPC result, the
+//! 1. A probe per MCP path: a session, then one call; every answer must be a JSON-RPC result, the
 //!    `guarded` one without the email, the others with it. seam's hub may still be connecting
 //!    when seam is ready, so an unavailable server is retried for a few seconds.
 //! 2. One open-loop run whose calls take the paths in turn ([`Way`]) at `--mcp-rate` calls per
