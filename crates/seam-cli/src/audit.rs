@@ -34,12 +34,38 @@ pub enum ExportFormat {
     Parquet,
 }
 
+/// `--kind`: the record kinds, as `seam_store::RecordKind` names them.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum Kind {
+    /// What happened to a request.
+    Request,
+    /// A stream's opening, committed before its first byte (sync durability).
+    Opening,
+    /// One call through the MCP gateway.
+    ToolCall,
+    /// The tombstone an erasure leaves.
+    Erasure,
+}
+
+impl From<Kind> for seam_store::RecordKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::Request => seam_store::RecordKind::Request,
+            Kind::Opening => seam_store::RecordKind::Opening,
+            Kind::ToolCall => seam_store::RecordKind::ToolCall,
+            Kind::Erasure => seam_store::RecordKind::Erasure,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Filter {
     pub since: Option<String>,
     pub until: Option<String>,
     pub subject: Option<String>,
     pub key: Option<String>,
+    pub kind: Option<Kind>,
 }
 
 fn open(config: Option<&Path>) -> anyhow::Result<AuditLog> {
@@ -117,6 +143,7 @@ fn run_inner(config: Option<&Path>, command: Command) -> anyhow::Result<ExitCode
                 key_id: filter.key,
                 since_ms: filter.since.as_deref().map(parse_time).transpose()?,
                 until_ms: filter.until.as_deref().map(parse_time).transpose()?,
+                kind: filter.kind.map(Into::into),
                 ..Query::default()
             };
             if format == ExportFormat::Parquet {

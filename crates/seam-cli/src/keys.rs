@@ -96,12 +96,13 @@ fn run_inner(config: Option<&Path>, command: Command) -> anyhow::Result<ExitCode
             } else {
                 for r in &all {
                     println!(
-                        "{}\t{}\t{}…\t{}\tmodels={}",
+                        "{}\t{}\t{}…\t{}\tmodels={}\ttools={}",
                         r.id,
                         r.name,
                         r.prefix,
                         r.state(now),
-                        r.scope.models.join(",")
+                        r.scope.models.join(","),
+                        r.scope.tools.join(",")
                     );
                 }
             }

@@ -55,9 +55,9 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Virtual API keys: create (the secret is printed once; models, limits, a policy, a
-    /// placement such as `trust=private;region=eu`), list, show, revoke; hash a secret for a
-    /// config's [keys.NAME].
+    /// Virtual API keys: create (the secret is printed once; models, MCP tools, limits, a
+    /// policy, a placement such as `trust=private;region=eu`), list, show, revoke; hash a secret
+    /// for a config's [keys.NAME].
     Keys {
         /// The config naming the store (default: SEAM_CONFIG, else the embedded default).
         #[arg(long, short = 'c', env = "SEAM_CONFIG", global = true)]
@@ -99,6 +99,10 @@ struct CreateKey {
     /// Aliases it may use, as globs: `chat,gpt-*` (`*` for all).
     #[arg(long, value_delimiter = ',')]
     models: Vec<String>,
+    /// MCP tools, prompts and resources it may use, as globs over namespaced names:
+    /// `crm__lookup_*,files__read` (none unless given).
+    #[arg(long, value_delimiter = ',')]
+    tools: Vec<String>,
     /// May use PROVIDER/MODEL addressing.
     #[arg(long)]
     direct: bool,
@@ -186,6 +190,9 @@ enum AuditCommand {
         subject: Option<String>,
         #[arg(long)]
         key: Option<String>,
+        /// Only records of this kind.
+        #[arg(long, value_enum)]
+        kind: Option<audit::Kind>,
         /// Write here instead of stdout.
         #[arg(long, short = 'o')]
         output: Option<PathBuf>,
@@ -238,6 +245,7 @@ fn main() -> ExitCode {
                     until,
                     subject,
                     key,
+                    kind,
                     output,
                 } => audit::Command::Export {
                     format,
@@ -246,6 +254,7 @@ fn main() -> ExitCode {
                         until,
                         subject,
                         key,
+                        kind,
                     },
                     output,
                 },
@@ -275,6 +284,7 @@ fn main() -> ExitCode {
                             cache_ttl_s: k.cache_ttl,
                             cache_scope: k.cache_scope,
                             placement: k.placement,
+                            tools: k.tools,
                         }),
                         json: k.json,
                     }

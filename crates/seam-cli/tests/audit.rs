@@ -226,6 +226,17 @@ fn now_ms() -> i64 {
 /// Writes records straight into the log, as `seam serve` would have `age_days` ago (the CLI
 /// cannot move the clock, and retention needs old records).
 fn seed(db: &Path, records: &[(&str, i64)]) {
+    seed_kinds(
+        db,
+        &records
+            .iter()
+            .map(|&(id, age)| (id, age, seam_store::RecordKind::Request))
+            .collect::<Vec<_>>(),
+    );
+}
+
+/// [`seed`], each record of the kind given.
+fn seed_kinds(db: &Path, records: &[(&str, i64, seam_store::RecordKind)]) {
     let mut log = seam_store::AuditLog::open(&seam_store::StoreConfig {
         backend: seam_store::BackendConfig::Sqlite {
             path: db.to_owned(),
@@ -236,7 +247,7 @@ fn seed(db: &Path, records: &[(&str, i64)]) {
     .unwrap();
     let batch: Vec<_> = records
         .iter()
-        .map(|&(id, age_days)| seam_store::AuditRecord {
+        .map(|&(id, age_days, kind)| seam_store::AuditRecord {
             id: id.to_owned(),
             time_ms: now_ms() - age_days * DAY_MS,
             key_id: None,
@@ -255,7 +266,7 @@ fn seed(db: &Path, records: &[(&str, i64)]) {
             ttft_ms: None,
             cache_hit: false,
             placement: None,
-            kind: seam_store::RecordKind::Request,
+            kind,
             count: None,
             class: seam_store::RetentionClass::Full,
             payload: seam_store::Payload {
@@ -627,6 +638,32 @@ fn kill_9_under_load_loses_no_answered_request() {
         ok.contains(&format!("ok: {} records intact", logged.len() + 3)),
         "{ok}"
     );
+}
+
+/// `export --kind` selects one kind of record: the MCP tool calls apart from the requests.
+#[test]
+fn export_selects_records_by_kind() {
+    use seam_store::RecordKind::{Request, ToolCall};
+    let env = Env::new("kinds", "");
+    seed_kinds(
+        &env.db(),
+        &[("r1", 0, Request), ("t1", 0, ToolCall), ("r2", 0, Request)],
+    );
+    let ids = |kind: &str| -> Vec<String> {
+        env.export(&["--kind", kind])
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids("tool_call"), ["t1"]);
+    assert_eq!(ids("request"), ["r1", "r2"]);
+    assert!(ids("erasure").is_empty());
+    let tool = env.export(&["--kind", "tool_call"]);
+    assert_eq!(tool[0]["kind"], "tool_call");
+    assert_eq!(tool[0]["payload"]["client_request"], json!({"old": "t1"}));
+    let out = env.audit(&["export", "--kind", "call"]);
+    assert_eq!(out.status.code(), Some(2), "clap refuses it");
+    assert!(stderr(&out).contains("tool_call"), "{}", stderr(&out));
 }
 
 /// Every `seam audit` failure is one line on stderr and a non-zero exit.

@@ -385,9 +385,9 @@ fn config_check_reports_policy_errors_with_their_path() {
 }
 
 /// A key held to a placement shows it, and a placement the parser refuses creates nothing: one
-/// line, a non-zero exit.
+/// line, a non-zero exit. The same for MCP tool globs.
 #[test]
-fn keys_create_takes_a_placement_and_refuses_a_bad_one_in_one_line() {
+fn keys_create_takes_a_placement_and_tools_and_refuses_bad_ones_in_one_line() {
     let dir = std::env::temp_dir().join(format!("seam-cli-keys-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("seam.toml");
@@ -437,5 +437,37 @@ fn keys_create_takes_a_placement_and_refuses_a_bad_one_in_one_line() {
         assert!(err.contains("placement"), "{bad}: {err}");
     }
     assert_eq!(keys(&["list", "--json"]).stdout, before, "nothing created");
+
+    // MCP tools alone, as globs; `list` shows them beside the models.
+    let made = keys(&[
+        "create",
+        "--name",
+        "agent",
+        "--tools",
+        "crm__lookup_*,files__read",
+        "--json",
+    ]);
+    let err = String::from_utf8_lossy(&made.stderr);
+    assert!(made.status.success(), "{err}");
+    let made: serde_json::Value = serde_json::from_slice(&made.stdout).unwrap();
+    assert_eq!(
+        made["scope"]["tools"],
+        serde_json::json!(["crm__lookup_*", "files__read"])
+    );
+    let list = keys(&["list"]);
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        list.lines().any(|l| l.contains("\tagent\t")
+            && l.ends_with("\tmodels=\ttools=crm__lookup_*,files__read")),
+        "{list}"
+    );
+    let out = keys(&["create", "--name", "x", "--tools", "crm__*,,files__read"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("`tools` must not contain an empty pattern"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -42,6 +42,9 @@ pub struct KeyConfig {
     pub cache: Option<crate::CacheRule>,
     /// Where its requests may go, laid over each alias's (unconstrained when not given).
     pub placement: crate::Placement,
+    /// Glob patterns of the MCP tools, prompts and resources it may use, by namespaced name
+    /// (`crm__lookup_*`); empty allows none.
+    pub tools: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -66,7 +69,12 @@ pub struct RawKey {
     pub cache: Option<crate::cache::RawCacheRule>,
     /// `trust=private;region=eu`, as `x-seam-placement` takes it.
     pub placement: Option<String>,
+    #[serde(default)]
+    pub tools: Vec<String>,
 }
+
+/// The longest tool pattern: namespaced names are short, and a pattern is matched per call.
+const MAX_TOOL_PATTERN: usize = 200;
 
 pub(crate) fn admin(raw: RawAdmin, r: &Resolver<'_>, errors: &mut Vec<ConfigError>) -> AdminConfig {
     let key = raw.key.and_then(|v| {
@@ -120,10 +128,27 @@ pub(crate) fn key(
             String::new()
         }
     };
-    if raw.models.is_empty() && raw.direct != Some(true) {
+    // A key for the MCP gateway alone needs no model.
+    if raw.models.is_empty() && raw.direct != Some(true) && raw.tools.is_empty() {
         errors.push(ConfigError::new(
             format!("{path}.models"),
             "is empty: the key could not use any model (list aliases, globs like \"gpt-*\", or \"*\")",
+        ));
+    }
+    if raw.tools.iter().any(|t| t.trim().is_empty()) {
+        errors.push(ConfigError::new(
+            format!("{path}.tools"),
+            "must not contain an empty pattern",
+        ));
+    }
+    if raw
+        .tools
+        .iter()
+        .any(|t| t.chars().count() > MAX_TOOL_PATTERN)
+    {
+        errors.push(ConfigError::new(
+            format!("{path}.tools"),
+            format!("patterns must be at most {MAX_TOOL_PATTERN} characters"),
         ));
     }
     if let Some(p) = &raw.policy
@@ -182,5 +207,6 @@ pub(crate) fn key(
         team: raw.team,
         cache,
         placement,
+        tools: raw.tools,
     })
 }

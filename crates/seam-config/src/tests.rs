@@ -587,6 +587,50 @@ placement = "trust=public"
 }
 
 #[test]
+fn key_tools_are_globs_checked_by_path() {
+    let hash = format!("sha256:{}", "a".repeat(64));
+    let cfg = check(&format!(
+        r#"
+[keys.agent]
+hash = "{hash}"
+tools = ["crm__lookup_*", "files__read"]
+[keys.chat]
+hash = "sha256:{b}"
+models = ["*"]
+"#,
+        b = "b".repeat(64)
+    ))
+    .unwrap();
+    let by_name = |n: &str| cfg.keys.iter().find(|k| k.name == n).unwrap();
+    assert_eq!(by_name("agent").tools, ["crm__lookup_*", "files__read"]);
+    assert!(by_name("agent").models.is_empty(), "a tools-only key");
+    assert!(by_name("chat").tools.is_empty(), "no tools unless listed");
+
+    let long = "t".repeat(201);
+    let e = errors(&format!(
+        r#"
+[keys.k]
+hash = "{hash}"
+tools = ["crm__*", " "]
+[keys.l]
+hash = "{hash}"
+tools = ["{long}"]
+[keys.m]
+hash = "{hash}"
+tools = []
+"#
+    ));
+    assert_eq!(
+        e,
+        vec![
+            "keys.k.tools: must not contain an empty pattern",
+            "keys.l.tools: patterns must be at most 200 characters",
+            "keys.m.models: is empty: the key could not use any model (list aliases, globs like \"gpt-*\", or \"*\")",
+        ]
+    );
+}
+
+#[test]
 fn a_policys_user_field_defaults_by_what_it_does_and_is_checked() {
     let cfg = check(
         r#"

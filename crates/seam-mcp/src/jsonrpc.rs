@@ -156,6 +156,7 @@ pub fn request(id: &Value, method: &str, params: Option<Value>) -> Value {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
+    use proptest::strategy::Strategy as _;
     use serde_json::json;
 
     use super::*;
@@ -197,5 +198,40 @@ mod tests {
         assert_eq!(e.error.code, INVALID_REQUEST);
         let e = parse(br#"{"jsonrpc":"2.0","id":4,"method":"x","params":3}"#).unwrap_err();
         assert_eq!((e.error.code, e.id), (INVALID_REQUEST, json!(4)));
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives, the parser answers without panicking, and an id it keeps is one
+        /// the message carried.
+        #[test]
+        fn any_bytes_parse_or_fail_cleanly(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            if let Err(e) = parse(&bytes) {
+                proptest::prop_assert!(matches!(e.error.code, PARSE_ERROR | INVALID_REQUEST));
+            }
+        }
+
+        #[test]
+        fn any_json_object_is_classified_and_ids_round_trip(
+            id in proptest::prop_oneof![
+                proptest::prelude::any::<i64>().prop_map(Value::from),
+                "[a-z0-9-]{0,12}".prop_map(Value::from),
+            ],
+            method in "[a-z/_]{1,20}",
+            with_params in proptest::prelude::any::<bool>(),
+        ) {
+            let mut v = serde_json::json!({"jsonrpc": "2.0", "id": id.clone(), "method": method.clone()});
+            if with_params {
+                v["params"] = serde_json::json!({"k": [1, "x"]});
+            }
+            let bytes = serde_json::to_vec(&v).unwrap();
+            match parse(&bytes).unwrap() {
+                Message::Request { id: got, method: m, params } => {
+                    proptest::prop_assert_eq!(got, id);
+                    proptest::prop_assert_eq!(m, method);
+                    proptest::prop_assert_eq!(params.is_some(), with_params);
+                }
+                other => proptest::prop_assert!(false, "{other:?}"),
+            }
+        }
     }
 }

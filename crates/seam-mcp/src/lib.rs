@@ -10,6 +10,7 @@
 
 pub mod hub;
 pub mod jsonrpc;
+mod upstream;
 
 pub use hub::{CallError, Changed, Entry, Hub, Kind};
 

@@ -79,8 +79,9 @@ pub async fn reload(State(st): State<SharedState>) -> Response {
     }
 }
 
-/// `GET /admin/audit?subject=&key=&since=&until=&model=&status=&finding=&limit=`: audit records,
-/// newest last, as `seam audit export` writes them. Times are Unix milliseconds.
+/// `GET /admin/audit?subject=&key=&since=&until=&model=&status=&finding=&kind=&limit=`: audit
+/// records, newest last, as `seam audit export` writes them. Times are Unix milliseconds; `kind`
+/// is `request`, `opening`, `tool_call` or `erasure`.
 pub async fn audit(
     State(st): State<SharedState>,
     axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
@@ -105,6 +106,20 @@ pub async fn audit(
             })
             .transpose()
     };
+    let kind = || -> Result<Option<seam_store::RecordKind>, ApiError> {
+        params
+            .get("kind")
+            .map(|k| {
+                seam_store::RecordKind::parse(k).ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::InvalidRequest,
+                        format!("`kind` must be one of {}", seam_store::RecordKind::NAMES),
+                    )
+                    .with_param("kind")
+                })
+            })
+            .transpose()
+    };
     let query = (|| -> Result<seam_store::Query, ApiError> {
         Ok(seam_store::Query {
             subject: params.get("subject").cloned(),
@@ -114,6 +129,7 @@ pub async fn audit(
             model: params.get("model").cloned(),
             status: num("status")?.and_then(|s| u16::try_from(s).ok()),
             finding: params.get("finding").cloned(),
+            kind: kind()?,
             limit: Some(num("limit")?.map_or(100, |l| l.clamp(1, 1000)) as u64),
         })
     })();

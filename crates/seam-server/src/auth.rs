@@ -42,6 +42,9 @@ pub struct Caller {
     pub cache: Option<seam_config::CacheRule>,
     /// Where its requests may go, laid over each alias's; a request's header narrows it further.
     pub placement: seam_config::Placement,
+    /// Glob patterns of the MCP tools, prompts and resources it may use (namespaced names,
+    /// `crm__lookup_*`); empty allows none.
+    pub tools: Vec<String>,
 }
 
 impl Caller {
@@ -49,6 +52,13 @@ impl Caller {
         self.models
             .iter()
             .any(|p| seam_store::keys::glob_match(p, alias))
+    }
+
+    /// Whether the key may use the MCP tool, prompt or resource `namespaced` (`server__name`).
+    pub fn allows_tool(&self, namespaced: &str) -> bool {
+        self.tools
+            .iter()
+            .any(|p| seam_store::keys::glob_match(p, namespaced))
     }
 
     /// Whether the key may send `model`, given the aliases the gateway serves.
@@ -114,6 +124,7 @@ fn from_config(k: &KeyConfig) -> Caller {
         ),
         cache: k.cache,
         placement: k.placement.clone(),
+        tools: k.tools.clone(),
     }
 }
 
@@ -173,6 +184,7 @@ impl Keys {
                     ),
                     cache: crate::cache::stored_rule(&r.scope),
                     placement: r.scope.placement.clone().unwrap_or_default(),
+                    tools: r.scope.tools.clone(),
                 }),
             );
         }
@@ -479,5 +491,54 @@ pub async fn require_admin(State(st): State<SharedState>, req: Request, next: Ne
             "API keys exist, so the admin API needs [admin] key = \"env:…\" in the config",
         )),
         None => next.run(req).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+
+    use super::*;
+
+    /// Config keys and stored keys both carry their tool globs to the caller; none means none.
+    #[test]
+    fn callers_get_their_keys_tool_globs() {
+        let toml = format!(
+            "[keys.agent]\nhash = \"sha256:{}\"\ntools = [\"crm__lookup_*\"]\n",
+            "a".repeat(64)
+        );
+        let r = seam_config::Resolver {
+            env: &|_| None,
+            base_dir: std::path::PathBuf::from("."),
+        };
+        let cfg = seam_config::from_toml(&toml, &r).unwrap_or_else(|e| panic!("{e:?}"));
+        let stored = |tools: &[&str]| seam_store::keys::KeyRecord {
+            id: "key_1".into(),
+            name: "stored".into(),
+            prefix: "sk-seam-abcd".into(),
+            created_ms: 0,
+            revoked_ms: None,
+            scope: seam_store::KeyScope {
+                models: vec!["*".into()],
+                tools: tools.iter().map(|&t| t.to_owned()).collect(),
+                ..seam_store::KeyScope::default()
+            },
+        };
+        let keys = Keys::build(
+            &cfg.keys,
+            &[
+                ("sha256:b".into(), stored(&["files__read"])),
+                ("sha256:c".into(), stored(&[])),
+            ],
+            true,
+        );
+        let caller = |hash: &str| keys.by_hash.get(hash).unwrap().clone();
+        let config = caller(&cfg.keys[0].hash);
+        assert!(config.allows_tool("crm__lookup_customer"));
+        assert!(!config.allows_tool("crm__delete_customer"));
+        let store = caller("sha256:b");
+        assert!(store.allows_tool("files__read"));
+        assert!(!store.allows_tool("files__write"));
+        assert!(!caller("sha256:c").allows_tool("files__read"));
     }
 }

@@ -28,6 +28,10 @@ mod governed;
 mod labels;
 #[path = "server/limits.rs"]
 mod limits;
+#[path = "server/mcp.rs"]
+mod mcp;
+#[path = "server/mcp_calls.rs"]
+mod mcp_calls;
 #[path = "server/placement.rs"]
 mod placement;
 #[path = "server/policy.rs"]

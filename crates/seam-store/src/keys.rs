@@ -64,6 +64,9 @@ pub struct KeyScope {
     /// Where its requests may go (`trust=private;region=eu`), laid over each alias's placement;
     /// `None`: wherever the alias allows.
     pub placement: Option<Placement>,
+    /// Glob patterns of the MCP tools, prompts and resources it may use, by namespaced name
+    /// (`crm__lookup_*`); empty allows none, as with `models`.
+    pub tools: Vec<String>,
 }
 
 /// A stored key, without its secret or hash.
@@ -88,6 +91,12 @@ impl KeyRecord {
     /// Whether any of the scope's model patterns matches `alias`.
     pub fn allows_model(&self, alias: &str) -> bool {
         self.scope.models.iter().any(|p| glob_match(p, alias))
+    }
+
+    /// Whether any of the scope's tool patterns matches `name`, a namespaced MCP tool, prompt
+    /// or resource name (`server__tool`).
+    pub fn allows_tool(&self, name: &str) -> bool {
+        self.scope.tools.iter().any(|p| glob_match(p, name))
     }
 }
 
@@ -145,6 +154,10 @@ pub struct NewKey {
     pub cache_scope: Option<String>,
     /// Where its requests may go, as `x-seam-placement` takes it: `trust=private;region=eu`.
     pub placement: Option<String>,
+    /// MCP tools, prompts and resources it may use, as globs over namespaced names
+    /// (`crm__lookup_*`).
+    #[serde(default)]
+    pub tools: Vec<String>,
 }
 
 /// A time as text or as a JSON number of Unix milliseconds.
@@ -176,6 +189,9 @@ pub const MAX_CACHE_TTL_S: u64 = 30 * 24 * 60 * 60;
 /// Names and teams are shown in listings and team names become metric labels: short, printable.
 const MAX_LABEL: usize = 100;
 
+/// The longest tool pattern (as `seam_config`'s `[keys.NAME] tools`): namespaced names are short.
+pub const MAX_TOOL_PATTERN: usize = 200;
+
 fn label(param: &'static str, v: &str) -> Result<(), InvalidKey> {
     let bad = |why: &str| InvalidKey {
         param,
@@ -205,10 +221,11 @@ impl NewKey {
     ) -> Result<KeyScope, InvalidKey> {
         let err = |param: &'static str, message: String| Err(InvalidKey { param, message });
         label("name", &self.name)?;
-        if self.models.is_empty() && !self.direct {
+        // A key for the MCP gateway alone needs no model.
+        if self.models.is_empty() && !self.direct && self.tools.is_empty() {
             return err(
                 "models",
-                "the key could use no model: give `models` (aliases or globs like \"gpt-*\") or `direct`"
+                "the key could use no model: give `models` (aliases or globs like \"gpt-*\"), `direct` or `tools`"
                     .into(),
             );
         }
@@ -216,6 +233,19 @@ impl NewKey {
             return err(
                 "models",
                 "`models` must not contain an empty pattern".into(),
+            );
+        }
+        if self.tools.iter().any(|t| t.trim().is_empty()) {
+            return err("tools", "`tools` must not contain an empty pattern".into());
+        }
+        if self
+            .tools
+            .iter()
+            .any(|t| t.chars().count() > MAX_TOOL_PATTERN)
+        {
+            return err(
+                "tools",
+                format!("`tools` patterns must be at most {MAX_TOOL_PATTERN} characters"),
             );
         }
         if let Some(p) = &self.policy
@@ -346,6 +376,7 @@ impl NewKey {
             cache_ttl_s: self.cache_ttl_s,
             cache_scope,
             placement,
+            tools: self.tools.clone(),
         })
     }
 }
@@ -550,6 +581,8 @@ mod tests {
             (new_key(|k| k.name = "x".repeat(101)), false, "name"),
             (new_key(|k| k.models.clear()), false, "models"),
             (new_key(|k| k.models.push(String::new())), false, "models"),
+            (new_key(|k| k.tools.push(" ".into())), false, "tools"),
+            (new_key(|k| k.tools.push("t".repeat(201))), false, "tools"),
             (new_key(|k| k.policy = Some("nope".into())), false, "policy"),
             (
                 new_key(|k| k.audit_class = Some("all".into())),
@@ -673,6 +706,47 @@ mod tests {
         assert_eq!(ok.audit_class, Some(RetentionClass::Redacted));
         assert_eq!(ok.budget_period, Some(BudgetPeriod::Month));
         assert_eq!(ok.expires_ms, Some(1_796_083_200_000));
+        assert!(ok.tools.is_empty(), "no tools unless given");
+        let tools_only = check(
+            new_key(|k| {
+                k.models.clear();
+                k.tools = vec!["crm__lookup_*".into(), "t".repeat(200)];
+            }),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            tools_only.tools,
+            ["crm__lookup_*".to_owned(), "t".repeat(200)]
+        );
+    }
+
+    #[test]
+    fn tools_are_allowed_by_glob_and_none_by_default() {
+        let record = |tools: &[&str]| KeyRecord {
+            id: "key_1".into(),
+            name: "app".into(),
+            prefix: "sk-seam-abcd".into(),
+            created_ms: 0,
+            revoked_ms: None,
+            scope: KeyScope {
+                tools: tools.iter().map(|&t| t.to_owned()).collect(),
+                ..KeyScope::default()
+            },
+        };
+        let k = record(&["crm__lookup_*", "files__read"]);
+        for (name, allowed) in [
+            ("crm__lookup_customer", true),
+            ("crm__lookup_", true),
+            ("crm__delete_customer", false),
+            ("files__read", true),
+            ("files__read_all", false),
+            ("other__files__read", false),
+        ] {
+            assert_eq!(k.allows_tool(name), allowed, "{name}");
+        }
+        assert!(!record(&[]).allows_tool("crm__lookup_customer"));
+        assert!(record(&["*"]).allows_tool("anything__at_all"));
     }
 
     #[test]
@@ -704,6 +778,10 @@ mod tests {
             (Some(60), Some(CacheScope::Team))
         );
         assert_eq!(scope.placement, None, "keys without one are unconstrained");
+        assert!(
+            scope.tools.is_empty(),
+            "keys stored before tools may use none"
+        );
     }
 
     #[test]

@@ -8,10 +8,11 @@
 //! The same logical schema on both backends (`src/schema.rs`, versioned migrations recorded in
 //! `schema_migrations`):
 //!
-//! - `audit_log` — one row per request, plus `erasure` tombstones. `seq` is assigned by the store,
-//!   contiguous from 1. The subject is held only as `subject_hash`; payloads as ciphertext
-//!   (`payload`, NULL when not kept or purged) with `payload_digest`, the SHA-256 of the
-//!   ciphertext as first written (kept after a purge). `prev_hash` and `hash` chain the rows.
+//! - `audit_log` — one row per request (and per MCP tool call, `kind` `tool_call`), plus
+//!   `erasure` tombstones. `seq` is assigned by the store, contiguous from 1. The subject is
+//!   held only as `subject_hash`; payloads as ciphertext (`payload`, NULL when not kept or
+//!   purged) with `payload_digest`, the SHA-256 of the ciphertext as first written (kept after
+//!   a purge). `prev_hash` and `hash` chain the rows.
 //! - `audit_subjects` — per subject hash: the subject sealed under a key derived from the master
 //!   key (`subject_sealed`, migration 6; without a master key none is kept) and its data key,
 //!   wrapped by the master key. Erasure deletes the row. Records with no subject share the row
@@ -133,7 +134,8 @@ impl std::fmt::Debug for StoreConfig {
 }
 
 /// Which records a search or export selects. Every filter set must match; `since_ms` is
-/// inclusive and `until_ms` exclusive; `finding` is an entity type (`EMAIL`, …).
+/// inclusive and `until_ms` exclusive; `finding` is an entity type (`EMAIL`, …); `kind` one
+/// record kind (`tool_call`, …).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Query {
     pub subject: Option<String>,
@@ -143,13 +145,14 @@ pub struct Query {
     pub model: Option<String>,
     pub status: Option<u16>,
     pub finding: Option<String>,
+    pub kind: Option<RecordKind>,
     pub limit: Option<u64>,
 }
 
 /// What [`AuditLog::erase_subject`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EraseReport {
-    /// Request records of the subject, whose payloads are now unreadable.
+    /// Request and tool-call records of the subject, whose payloads are now unreadable.
     pub records: u64,
     /// Stored responses (Responses API conversation state) of the subject, deleted.
     pub responses: u64,

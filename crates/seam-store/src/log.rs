@@ -154,7 +154,9 @@ impl AuditLog {
                     None => rec.subject.as_deref().map(|s| keys.subject_hash(s)),
                 };
                 // An opening is metadata whatever its class says.
-                let parts = (rec.kind == RecordKind::Request)
+                let parts = rec
+                    .kind
+                    .keeps_payload()
                     .then(|| kept_payload(rec.class, &rec.payload))
                     .flatten();
                 let key_row = subject_hash.clone().unwrap_or_else(|| ANONYMOUS.to_owned());
@@ -281,7 +283,8 @@ impl AuditLog {
             )? > 0;
             let records = c
                 .query_opt(
-                    "SELECT COUNT(*) FROM audit_log WHERE subject_hash = $1 AND kind = 'request'",
+                    "SELECT COUNT(*) FROM audit_log
+                     WHERE subject_hash = $1 AND kind IN ('request', 'tool_call')",
                     &[Val::Text(subject_hash.clone())],
                     |r| Ok(r.int(0)?.unwrap_or(0)),
                 )?
@@ -761,6 +764,9 @@ fn where_clause(q: &Query, keys: &Keys, postgres: bool) -> (String, Vec<Val>) {
     if let Some(s) = q.status {
         add("a.status = ?", Val::Int(i64::from(s)));
     }
+    if let Some(k) = q.kind {
+        add("a.kind = ?", Val::Text(k.as_str().to_owned()));
+    }
     if let Some(entity) = &q.finding {
         // Findings are stored as serde_json's compact form, so an entity appears exactly so.
         let needle = format!("\"entity\":{}", serde_json::Value::String(entity.clone()));
@@ -824,7 +830,7 @@ fn to_stored(
         .ok_or_else(|| StoreError::new(format!("record {} has an unknown class", cols.id)))?;
     let kind = RecordKind::parse(&cols.kind)
         .ok_or_else(|| StoreError::new(format!("record {} has an unknown kind", cols.id)))?;
-    let state = if class == RetentionClass::Metadata || kind != RecordKind::Request {
+    let state = if class == RetentionClass::Metadata || !kind.keeps_payload() {
         PayloadState::NotKept
     } else if !subject_row {
         PayloadState::Erased

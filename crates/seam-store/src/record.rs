@@ -125,7 +125,8 @@ pub struct AuditRecord {
     /// and `x-seam-placement` combined); `None` when nothing constrained it.
     #[serde(default)]
     pub placement: Option<String>,
-    /// `request` (what happened), or `opening` (a stream's first byte, metadata only).
+    /// `request` (what happened), `opening` (a stream's first byte, metadata only), or
+    /// `tool_call` (one MCP call; its payload holds the arguments and the result).
     /// [`crate::RecordKind::Erasure`] is the store's own and refused here.
     #[serde(default)]
     pub kind: crate::RecordKind,

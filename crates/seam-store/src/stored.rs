@@ -31,9 +31,10 @@ impl PayloadState {
     }
 }
 
-/// A request record, the opening of a stream, or the tombstone an erasure leaves in the chain.
+/// A request record, the opening of a stream, an MCP tool call, or the tombstone an erasure
+/// leaves in the chain.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     /// What happened to a request (for a stream: written when it ends).
     #[default]
@@ -44,6 +45,9 @@ pub enum RecordKind {
     Opening,
     /// What an erasure leaves in the chain; written by the store only.
     Erasure,
+    /// One call through the MCP gateway: its payload is the arguments as the client sent them,
+    /// as forwarded after the policy, and the result.
+    ToolCall,
 }
 
 impl RecordKind {
@@ -52,7 +56,17 @@ impl RecordKind {
             RecordKind::Request => "request",
             RecordKind::Opening => "opening",
             RecordKind::Erasure => "erasure",
+            RecordKind::ToolCall => "tool_call",
         }
+    }
+
+    /// Every kind's name, for messages that list them.
+    pub const NAMES: &'static str = "request, opening, tool_call, erasure";
+
+    /// Whether records of this kind carry a payload (sealed, as their class keeps it): requests
+    /// and tool calls do; an opening and a tombstone are metadata whatever their class says.
+    pub fn keeps_payload(self) -> bool {
+        matches!(self, RecordKind::Request | RecordKind::ToolCall)
     }
 
     /// The kind a stored `kind` column names; `None` for one this version does not know.
@@ -61,6 +75,7 @@ impl RecordKind {
             "request" => RecordKind::Request,
             "opening" => RecordKind::Opening,
             "erasure" => RecordKind::Erasure,
+            "tool_call" => RecordKind::ToolCall,
             _ => return None,
         })
     }

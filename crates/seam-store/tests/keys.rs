@@ -66,6 +66,7 @@ fn scope(models: &[&str]) -> KeyScope {
         cache_ttl_s: Some(600),
         cache_scope: Some(CacheScope::Team),
         placement: Some(seam_config::Placement::parse("trust=private;region=eu,ch").unwrap()),
+        tools: vec!["crm__lookup_*".to_owned(), "files__read".to_owned()],
     }
 }
 
@@ -293,6 +294,10 @@ fn scope_json_is_stable() {
     let json = serde_json::to_value(scope(&["gpt-*"])).unwrap();
     assert_eq!(json["budget_period"], "month");
     assert_eq!(json["audit_class"], "redacted");
+    assert_eq!(
+        json["tools"],
+        serde_json::json!(["crm__lookup_*", "files__read"])
+    );
     // A scope stored before a field existed still reads, with that field's default.
     let old: KeyScope = serde_json::from_str(r#"{"models":["x"]}"#).unwrap();
     assert_eq!(

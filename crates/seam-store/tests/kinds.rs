@@ -1,6 +1,6 @@
 //! Record kinds and counts (issue 13): a stream's `opening`, refusals aggregated with a `count`
-//! (migration 5). Both are chained, shown by get, search and export, and checked by verify; run
-//! against both backends like `audit.rs`.
+//! (migration 5), and an MCP `tool_call` (issue 15). All are chained, shown by get, search and
+//! export, and checked by verify; run against both backends like `audit.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should abort loudly
 
@@ -159,6 +159,75 @@ fn erasure_records_are_the_stores_own(e: &mut Env) {
     assert_eq!(e.count("SELECT COUNT(*) FROM audit_log"), 0);
 }
 
+/// A tool call is a record like a request: its payload sealed, its kind chained, found by kind
+/// (as every kind is), exported, and erased with its subject.
+fn tool_calls_are_records_like_requests(e: &mut Env) {
+    let mut log = seeded(e);
+    let call = AuditRecord {
+        endpoint: "mcp".to_owned(),
+        model: Some("crm__lookup_customer".to_owned()),
+        route: Some("crm".to_owned()),
+        payload: Payload {
+            client_request: Some(json!({"email": "ada@example.com"})),
+            upstream_request: Some(json!({"email": "[EMAIL]"})),
+            response: Some(json!({"content": [{"type": "text", "text": "found"}]})),
+        },
+        ..rec("t-1", RecordKind::ToolCall, None, RetentionClass::Full)
+    };
+    log.append(std::slice::from_ref(&call)).unwrap();
+    let got = log.get("t-1").unwrap().unwrap();
+    assert_eq!(got.kind, RecordKind::ToolCall);
+    assert_eq!(got.payload, PayloadState::Kept(call.payload.clone()));
+    assert_eq!(got.to_json()["kind"], "tool_call");
+    assert!(log.verify(&mut |_| {}).unwrap().ok());
+
+    let ids = |log: &mut AuditLog, kind: RecordKind| -> Vec<String> {
+        let q = Query {
+            kind: Some(kind),
+            ..Query::default()
+        };
+        log.search(&q).unwrap().into_iter().map(|r| r.id).collect()
+    };
+    assert_eq!(ids(&mut log, RecordKind::ToolCall), ["t-1"]);
+    assert_eq!(ids(&mut log, RecordKind::Opening), ["r-2:open"]);
+    assert_eq!(
+        ids(&mut log, RecordKind::Request),
+        ["r-1", "r-2", "r-3:refusals"]
+    );
+    let mut exported = Vec::new();
+    let q = Query {
+        kind: Some(RecordKind::ToolCall),
+        subject: Some("s-1".to_owned()),
+        ..Query::default()
+    };
+    let n = log
+        .export(&q, &mut |r| {
+            exported.push(r.to_json());
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!((n, exported[0]["id"].clone()), (1, json!("t-1")));
+    assert_eq!(
+        exported[0]["payload"]["response"],
+        call.payload.response.unwrap()
+    );
+
+    e.sql("UPDATE audit_log SET kind = 'request' WHERE id = 't-1'");
+    let p = log.verify(&mut |_| {}).unwrap().problem.unwrap();
+    assert_eq!((p.seq, p.kind), (5, ProblemKind::HashMismatch));
+    e.sql("UPDATE audit_log SET kind = 'tool_call' WHERE id = 't-1'");
+    assert!(log.verify(&mut |_| {}).unwrap().ok());
+
+    let erased = log.erase_subject("s-1").unwrap();
+    assert_eq!(erased.records, 4, "three requests and the tool call");
+    assert_eq!(
+        log.get("t-1").unwrap().unwrap().payload,
+        PayloadState::Erased
+    );
+    assert_eq!(ids(&mut log, RecordKind::Erasure).len(), 1);
+    assert!(log.verify(&mut |_| {}).unwrap().ok());
+}
+
 /// Spooled records from before this version have neither field: they read as one request.
 fn older_spooled_records_read_as_requests(_e: &mut Env) {
     let mut v =
@@ -180,5 +249,6 @@ on_both_backends!(
     kinds_and_counts_round_trip,
     count_is_chained,
     erasure_records_are_the_stores_own,
+    tool_calls_are_records_like_requests,
     older_spooled_records_read_as_requests,
 );

@@ -62,6 +62,10 @@
 //! Outside Rust, the `seam-mock` binary serves the same mock: `seam-mock [--listen ADDR]` prints
 //! one line, `listening on http://127.0.0.1:PORT`, then serves until killed.
 //!
+//! A mock MCP server lives in [`mcp`] (in-process over HTTP with [`mcp::MockMcp`]; as the
+//! `seam-mock-mcp` binary over HTTP or `--stdio`, whose path [`mcp::binary`] gives tests in other
+//! crates).
+//!
 //! # Inspection
 //!
 //! Out-of-process tests read the log over HTTP. `GET /__mock/requests` answers 200 with
@@ -122,6 +126,7 @@ mod eventstream;
 mod faults;
 mod gemini;
 mod inspect;
+pub mod mcp;
 mod openai;
 mod responses;
 mod server;

@@ -51,6 +51,7 @@ error_codes! {
     LimitsUnavailable => ("limits_unavailable", "api_error", 503, "The shared limit counters (Redis) could not be reached and `limits.on_error = \"closed\"`; retry after `retry-after` seconds."),
     ModelNotFound => ("model_not_found", "invalid_request_error", 404, "`model` is neither a configured alias nor a known PROVIDER/MODEL."),
     NotFound => ("not_found", "invalid_request_error", 404, "No such route."),
+    ToolNotFound => ("tool_not_found", "invalid_request_error", 404, "On `/mcp`: no configured server serves the tool, prompt or resource, or the key may not use it (JSON-RPC `-32602`, `-32002` for a resource)."),
     MethodNotAllowed => ("method_not_allowed", "invalid_request_error", 405, "The route exists but not with this method."),
     InvalidConfig => ("invalid_config", "invalid_request_error", 400, "`POST /admin/reload` found a problem in the config; the previous config keeps serving."),
     RequestTooLarge => ("request_too_large", "invalid_request_error", 413, "The body is larger than `server.max_body_bytes`."),

@@ -45,7 +45,7 @@ impl Target<'_> {
     }
 
     /// The audit record's endpoint.
-    fn endpoint(&self) -> &'static str {
+    pub(crate) fn endpoint(&self) -> &'static str {
         match self {
             Target::Tool { .. } => "mcp_tool",
             Target::Prompt { .. } => "mcp_prompt",
@@ -92,7 +92,7 @@ pub(crate) async fn run(
         target.endpoint(),
         cx.caller,
     );
-    draft.set_kind(seam_store::RecordKind::Request);
+    draft.set_kind(seam_store::RecordKind::ToolCall);
     let recorded_name = match &target {
         Target::Tool { name, .. } | Target::Prompt { name, .. } => (*name).to_owned(),
         Target::Resource { .. } => server.name.clone(),
@@ -234,6 +234,34 @@ pub(crate) async fn run(
     match done {
         Ok(()) => Ok(result),
         Err(audit) => Err(errors::object(&audit)),
+    }
+}
+
+/// A call of something the key may not see, or no server serves: recorded like any refusal (the
+/// name only as the scanner lets it through), answered as an unknown name.
+pub(crate) async fn unknown(
+    cx: &Cx<'_>,
+    endpoint: &'static str,
+    name: &str,
+    error: ErrorObject,
+) -> ErrorObject {
+    let mut draft = cx
+        .st
+        .draft(cx.live, cx.rid, cx.start, cx.headers, endpoint, cx.caller);
+    draft.set_kind(seam_store::RecordKind::ToolCall);
+    let recorded = cx.live.gateway.label_for_record(name).into_owned();
+    draft.request(&recorded, None, None, &Value::Null);
+    let e = seam_types::ApiError::new(seam_types::ErrorCode::ToolNotFound, error.message.clone());
+    let done = draft
+        .finish(Finish {
+            status: e.status,
+            error_code: Some(e.code.to_string()),
+            ..Finish::default()
+        })
+        .await;
+    match done {
+        Ok(()) => error,
+        Err(audit) => errors::object(&audit),
     }
 }
 

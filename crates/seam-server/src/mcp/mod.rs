@@ -53,13 +53,7 @@ fn visible(caller: Option<&Caller>, server: &McpServerConfig, name: &str) -> boo
         .trust
         .as_ref()
         .is_none_or(|t| t.contains(&server.trust));
-    trust_ok && allows_tool(c, name)
-}
-
-/// Interim until keys carry a `tools` scope (lands with the keys change).
-fn allows_tool(c: &Caller, name: &str) -> bool {
-    let _ = (c, name);
-    true
+    trust_ok && c.allows_tool(name)
 }
 
 fn idle_ms(live: &Live) -> u64 {
@@ -343,16 +337,23 @@ async fn dispatch(
                 {
                     call::refusal(s, "scope");
                 }
-                return Err(invalid_params(format!(
+                let error = invalid_params(format!(
                     "Unknown {what}: {shown} (not served, or not permitted for this key)"
-                )));
+                ))
+                .with_data(json!({"code": "tool_not_found", "status": 404}));
+                let endpoint = if kind == Kind::Tools {
+                    "mcp_tool"
+                } else {
+                    "mcp_prompt"
+                };
+                return Err(call::unknown(cx, endpoint, name, error).await);
             };
             let target = if kind == Kind::Tools {
                 call::Target::Tool { name, tool: &own }
             } else {
                 call::Target::Prompt { name, prompt: &own }
             };
-            call::run(cx, &server, target, params, notify).await
+            call::run(cx, server, target, params, notify).await
         }
         "resources/read" => {
             let uri = params
@@ -360,13 +361,14 @@ async fn dispatch(
                 .and_then(Value::as_str)
                 .ok_or_else(|| invalid_params("`params.uri` must be a string"))?;
             let Some(server) = resource_owner(cx, uri).await else {
-                return Err(ErrorObject::new(
+                let error = ErrorObject::new(
                     jsonrpc::RESOURCE_NOT_FOUND,
                     "Resource not found (not served, or not permitted for this key)",
                 )
-                .with_data(json!({ "uri": uri.chars().take(200).collect::<String>() })));
+                .with_data(json!({"code": "tool_not_found", "status": 404}));
+                return Err(call::unknown(cx, "mcp_resource", "resource", error).await);
             };
-            call::run(cx, &server, call::Target::Resource { uri }, params, notify).await
+            call::run(cx, server, call::Target::Resource { uri }, params, notify).await
         }
         _ => Err(method_not_found(method)),
     }
@@ -415,26 +417,28 @@ async fn list(cx: &call::Cx<'_>, kind: Kind, params: &Value) -> Result<Value, Er
 }
 
 /// The server and own name of a visible tool or prompt.
-async fn find(cx: &call::Cx<'_>, kind: Kind, name: &str) -> Option<(McpServerConfig, String)> {
+async fn find<'h>(
+    cx: &call::Cx<'h>,
+    kind: Kind,
+    name: &str,
+) -> Option<(&'h McpServerConfig, String)> {
     let (server, own) = seam_mcp::split_name(name)?;
     let cfg = cx.hub.server(server)?;
     if !visible(cx.caller, cfg, name) {
         return None;
     }
-    let (entries, _) = cx.hub.list(kind).await;
-    entries
-        .iter()
-        .any(|e: &Entry| e.name == name)
-        .then(|| (cfg.clone(), own.to_owned()))
+    cx.hub
+        .has(kind, server, own)
+        .await
+        .then(|| (cfg, own.to_owned()))
 }
 
 /// The server of a visible resource: listed with this URI, or matching a visible template.
-async fn resource_owner(cx: &call::Cx<'_>, uri: &str) -> Option<McpServerConfig> {
+async fn resource_owner<'h>(cx: &call::Cx<'h>, uri: &str) -> Option<&'h McpServerConfig> {
+    let hub: &'h Hub = cx.hub;
     let visible_entry = |e: &Entry| {
-        cx.hub
-            .server(&e.server)
+        hub.server(&e.server)
             .filter(|s| visible(cx.caller, s, &e.name))
-            .cloned()
     };
     let (resources, _) = cx.hub.list(Kind::Resources).await;
     if let Some(e) = resources

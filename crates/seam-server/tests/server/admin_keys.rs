@@ -237,6 +237,11 @@ async fn invalid_keys_are_400_naming_the_field() {
             "invalid_request",
             Some("models"),
         ),
+        (
+            json!({"name": "a", "tools": ["crm__*", ""]}),
+            "invalid_request",
+            Some("tools"),
+        ),
     ] {
         let (status, e) = admin(&app, "POST", "/admin/keys", Some(body.clone())).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {e}");
@@ -258,6 +263,27 @@ async fn invalid_keys_are_400_naming_the_field() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_key_may_be_scoped_to_tools_alone() {
+    let app = build(&dir());
+    let (status, created) = admin(
+        &app,
+        "POST",
+        "/admin/keys",
+        Some(json!({"name": "agent", "tools": ["crm__lookup_*", "files__read"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["scope"]["tools"],
+        json!(["crm__lookup_*", "files__read"])
+    );
+    assert_eq!(created["scope"]["models"], json!([]));
+    // Tools are not models: the key may use none.
+    let secret = created["key"].as_str().unwrap();
+    assert_eq!(chat(&app, secret).await, StatusCode::FORBIDDEN);
 }
 
 /// A fresh PostgreSQL database, or `None` (the test is skipped) when none is reachable and none

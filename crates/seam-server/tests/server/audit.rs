@@ -350,6 +350,20 @@ async fn admin_search_filters_by_subject_and_status() {
     let (status, _, body) = send(&s.app, "GET", "/admin/audit?since=yesterday", &[], None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.contains("since"));
+    for (kind, want) in [("request", 2), ("tool_call", 0)] {
+        let path = format!("/admin/audit?subject=alice&kind={kind}");
+        let (_, _, body) = send(&s.app, "GET", &path, &[], None).await;
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            v["records"].as_array().unwrap().len(),
+            want,
+            "{kind}: {body}"
+        );
+    }
+    let (status, _, body) = send(&s.app, "GET", "/admin/audit?kind=call", &[], None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"]["param"], "kind", "{body}");
 }
 
 #[tokio::test]
