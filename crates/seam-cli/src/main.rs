@@ -435,11 +435,17 @@ async fn run(cfg: Config, listen: SocketAddr, source: Option<PathBuf>) -> anyhow
     if let Some(auditor) = state.auditor.clone() {
         purge_periodically(auditor, cfg.audit.purge_interval);
     }
+    let closing = state.clone();
     seam_server::serve(
         listener,
         seam_server::app(state.clone()),
         limits,
-        shutdown_signal(),
+        async move {
+            shutdown_signal().await;
+            // Streams that never end by themselves (an MCP session's notifications) end now, so
+            // the drain can finish.
+            closing.close();
+        },
     )
     .await
     .context("server failed")?;

@@ -35,6 +35,9 @@ pub struct McpConfig {
     /// How long a server's tool, prompt and resource lists are reused before they are read again
     /// (a server's `list_changed` notification refreshes them sooner).
     pub list_ttl_ms: u64,
+    /// Browser origins (`https://console.example.com`) allowed to call `/mcp` besides loopback
+    /// ones; a request with any other `Origin` is refused (DNS rebinding).
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for McpConfig {
@@ -45,6 +48,7 @@ impl Default for McpConfig {
             session_idle_s: DEFAULT_SESSION_IDLE_S,
             max_sessions: DEFAULT_MAX_SESSIONS,
             list_ttl_ms: DEFAULT_LIST_TTL_MS,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -101,6 +105,8 @@ pub struct McpServerConfig {
     pub timeout_ms: u64,
     /// Calls in flight to this server at once; past it a call is refused as overloaded.
     pub max_concurrency: u32,
+    /// `breaker = { … }`, as for providers: a server that keeps failing is skipped for a while.
+    pub breaker: crate::BreakerSettings,
     /// Per-tool settings, by the tool's own (not namespaced) name.
     pub tools: BTreeMap<String, McpToolConfig>,
 }
@@ -141,6 +147,8 @@ pub struct RawMcp {
     pub session_idle_s: Option<u64>,
     pub max_sessions: Option<u64>,
     pub list_ttl_ms: Option<u64>,
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -158,6 +166,7 @@ pub struct RawMcpServer {
     pub policy: Option<String>,
     pub timeout_ms: Option<u64>,
     pub max_concurrency: Option<u32>,
+    pub breaker: Option<crate::raw::RawBreaker>,
     #[serde(default)]
     pub tools: BTreeMap<String, RawMcpTool>,
 }
@@ -258,6 +267,20 @@ pub(crate) fn mcp(
         errors,
     );
     let list_ttl_ms = raw.list_ttl_ms.unwrap_or(d.list_ttl_ms);
+    let mut allowed_origins = Vec::new();
+    for (i, o) in raw.allowed_origins.into_iter().enumerate() {
+        let o = o.trim_end_matches('/').to_owned();
+        let scheme_ok = o.starts_with("http://") || o.starts_with("https://");
+        let host = o.split_once("://").map_or("", |(_, h)| h);
+        if !scheme_ok || host.is_empty() || host.contains('/') {
+            errors.push(ConfigError::new(
+                format!("mcp.allowed_origins[{i}]"),
+                "must be an origin: scheme and host, with an optional port (https://console.example.com)",
+            ));
+        } else {
+            allowed_origins.push(o.to_ascii_lowercase());
+        }
+    }
     let mut servers = BTreeMap::new();
     for (name, s) in raw.servers {
         let path = format!("mcp.servers.{name}");
@@ -377,6 +400,7 @@ pub(crate) fn mcp(
             }
             Some(n) => n,
         };
+        let breaker = crate::routing::breaker(&path, s.breaker, errors);
         let tools = s
             .tools
             .into_iter()
@@ -410,6 +434,7 @@ pub(crate) fn mcp(
                 policy,
                 timeout_ms,
                 max_concurrency,
+                breaker,
                 tools,
             },
         );
@@ -420,6 +445,7 @@ pub(crate) fn mcp(
         session_idle_s,
         max_sessions: usize::try_from(max_sessions).unwrap_or(usize::MAX),
         list_ttl_ms,
+        allowed_origins,
     }
 }
 
@@ -449,6 +475,7 @@ url = "https://crm.internal/mcp"
 headers = { Authorization = "env:CRM_TOKEN", X-Team = "search" }
 trust = "private"
 timeout_ms = 5000
+breaker = { consecutive_failures = 2, open_ms = 500 }
 [mcp.servers.crm.tools.lookup_customer]
 rpm = 10
 
@@ -464,6 +491,8 @@ cwd = "tools"
         assert_eq!(crm.trust, Trust::Private);
         assert_eq!(crm.timeout_for("lookup_customer"), 5000);
         assert_eq!(crm.tools["lookup_customer"].rpm, Some(10));
+        assert_eq!(crm.breaker.consecutive_failures, 2);
+        assert_eq!(crm.breaker.open_for, std::time::Duration::from_millis(500));
         let McpTransport::Http { headers, .. } = &crm.transport else {
             panic!("http")
         };
@@ -479,6 +508,11 @@ cwd = "tools"
         );
         assert_eq!(args, &["-m", "files_server"]);
         assert_eq!(c.servers["files"].trust, Trust::Vendor);
+        // No `breaker`: the same defaults as a provider's.
+        assert_eq!(
+            c.servers["files"].breaker,
+            crate::BreakerSettings::default()
+        );
     }
 
     #[test]

@@ -67,6 +67,20 @@ pub struct BreakerSettings {
     pub open_for: Duration,
 }
 
+impl Default for BreakerSettings {
+    /// What an absent `breaker = { … }` gives.
+    fn default() -> Self {
+        BreakerSettings {
+            enabled: true,
+            consecutive_failures: 5,
+            error_ratio: 0.5,
+            min_requests: 20,
+            window: Duration::from_secs(30),
+            open_for: Duration::from_secs(10),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct ModelConfig {
     pub alias: String,

@@ -251,6 +251,10 @@ impl Policies {
 pub struct Remask(Arc<Vault>);
 
 impl Remask {
+    pub(crate) fn of(vault: Arc<Vault>) -> Self {
+        Remask(vault)
+    }
+
     pub fn text(&self, s: &str) -> String {
         self.0.remask(s)
     }

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use seam_config::{BreakerSettings, Config, ProviderConfig, TargetConfig, Trust};
+use seam_config::{Config, ProviderConfig, TargetConfig, Trust};
 use seam_providers::Provider;
 use seam_router::{
     BreakerConfig, Limiter, Placement, Plan, Registry, Route, Strategy, Target, Timeouts,
@@ -119,17 +119,6 @@ impl Matched {
     }
 }
 
-fn breaker(b: &BreakerSettings) -> BreakerConfig {
-    BreakerConfig {
-        enabled: b.enabled,
-        consecutive_failures: b.consecutive_failures,
-        error_ratio: b.error_ratio,
-        min_requests: b.min_requests,
-        window: b.window,
-        open_for: b.open_for,
-    }
-}
-
 fn entry(p: &ProviderConfig, registry: &Registry) -> Result<ProviderEntry, String> {
     Ok(ProviderEntry {
         name: p.name.clone(),
@@ -147,7 +136,7 @@ fn entry(p: &ProviderConfig, registry: &Registry) -> Result<ProviderEntry, Strin
             p.max_queue as usize,
             p.queue_timeout,
         ),
-        breaker: breaker(&p.breaker),
+        breaker: BreakerConfig::from(&p.breaker),
     })
 }
 

@@ -175,6 +175,11 @@ impl ToolCall {
         self.report.records.extend(records);
     }
 
+    /// The arguments' tokens, to mask the restored answer again in `redacted` audit records.
+    pub fn remask(&self) -> Option<crate::Remask> {
+        (!self.vault.is_empty()).then(|| crate::Remask::of(Arc::clone(&self.vault)))
+    }
+
     /// Whether the policy does anything to calls (else nothing is reported).
     pub fn active(&self) -> bool {
         !self.policy.inert()

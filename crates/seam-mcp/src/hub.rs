@@ -174,18 +174,20 @@ impl Hub {
     }
 
     /// Whether `server` lists an item of `kind` named `own` (its own name, not namespaced): one
-    /// server's cached list, nothing copied — what a call checks before it goes out.
-    pub async fn has(&self, kind: Kind, server: &str, own: &str) -> bool {
-        let Some(u) = self.upstreams.get(server) else {
-            return false;
-        };
+    /// server's cached list, nothing copied — what a call checks before it goes out. `None` when
+    /// the list cannot be read (the server is down or restarting): the call then goes ahead and
+    /// fails as unavailable, not as an unknown tool.
+    pub async fn has(&self, kind: Kind, server: &str, own: &str) -> Option<bool> {
+        let u = self.upstreams.get(server)?;
         let ttl = Duration::from_millis(self.cfg.list_ttl_ms);
         let timeout = Duration::from_millis(u.cfg.timeout_ms);
         match tokio::time::timeout(timeout, u.list(kind, ttl)).await {
-            Ok(Ok(items)) => items
-                .iter()
-                .any(|i| i.get("name").and_then(Value::as_str) == Some(own)),
-            _ => false,
+            Ok(Ok(items)) => Some(
+                items
+                    .iter()
+                    .any(|i| i.get("name").and_then(Value::as_str) == Some(own)),
+            ),
+            _ => None,
         }
     }
 

@@ -48,6 +48,7 @@ fn server(name: &str, transport: McpTransport) -> McpServerConfig {
         policy: None,
         timeout_ms: 5_000,
         max_concurrency: 8,
+        breaker: seam_config::BreakerSettings::default(),
         tools: BTreeMap::new(),
     }
 }

@@ -22,6 +22,20 @@ pub struct BreakerConfig {
     pub open_for: Duration,
 }
 
+impl From<&seam_config::BreakerSettings> for BreakerConfig {
+    /// A provider's or an MCP server's `breaker = { … }`.
+    fn from(b: &seam_config::BreakerSettings) -> Self {
+        BreakerConfig {
+            enabled: b.enabled,
+            consecutive_failures: b.consecutive_failures,
+            error_ratio: b.error_ratio,
+            min_requests: b.min_requests,
+            window: b.window,
+            open_for: b.open_for,
+        }
+    }
+}
+
 impl Default for BreakerConfig {
     fn default() -> Self {
         BreakerConfig {

@@ -90,6 +90,8 @@ pub struct AppState {
     pub conversations: Option<Arc<conversations::Conversations>>,
     /// Client sessions of `/mcp`, kept across reloads.
     pub mcp_sessions: mcp::session::Sessions,
+    /// Set once the server is shutting down: long-lived streams end.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -130,10 +132,25 @@ impl AppState {
             auditor,
             conversations: conversations::Conversations::open(cfg)?.map(Arc::new),
             mcp_sessions: mcp::session::Sessions::default(),
+            closing: tokio::sync::watch::Sender::new(false),
             started: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
         })
+    }
+
+    /// The server is shutting down: streams that never end by themselves (an MCP session's
+    /// notifications) end, so in-flight requests can drain.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves once [`AppState::close`] was called.
+    pub fn closed(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.closing.subscribe();
+        async move {
+            let _ = rx.wait_for(|c| *c).await;
+        }
     }
 
     /// The current providers and routes.

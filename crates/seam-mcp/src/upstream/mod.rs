@@ -363,7 +363,7 @@ impl Upstream {
         Arc::new(Upstream {
             cfg: cfg.clone(),
             shared,
-            breaker: Breaker::new(BreakerConfig::default(), Instant::now()),
+            breaker: Breaker::new(BreakerConfig::from(&cfg.breaker), Instant::now()),
             inflight: Arc::new(Semaphore::new(cfg.max_concurrency as usize)),
             transport,
         })
@@ -537,6 +537,7 @@ impl Upstream {
         self.cfg.transport == cfg.transport
             && self.cfg.timeout_ms == cfg.timeout_ms
             && self.cfg.max_concurrency == cfg.max_concurrency
+            && self.cfg.breaker == cfg.breaker
             && self.shared.max_bytes == max_bytes
     }
 

@@ -21,10 +21,12 @@ use crate::{Live, RequestId, RequestStart, SharedState};
 
 /// What is called.
 pub(crate) enum Target<'a> {
-    /// A tool: its namespaced name, its server and its own name there.
+    /// A tool: its namespaced name and its own name on its server; `listed`: the server's list
+    /// has it (false when the list could not be read: the server is down).
     Tool {
         name: &'a str,
         tool: &'a str,
+        listed: bool,
     },
     Prompt {
         name: &'a str,
@@ -53,11 +55,13 @@ impl Target<'_> {
         }
     }
 
-    /// The metric label: a tool's namespaced name (it exists on a configured server), else the
-    /// method.
+    /// The metric label: a tool's namespaced name when its server lists it (never a string only
+    /// the client chose), else the method.
     fn label(&self) -> String {
         match self {
-            Target::Tool { name, .. } => (*name).to_owned(),
+            Target::Tool {
+                name, listed: true, ..
+            } => (*name).to_owned(),
             _ => self.method().to_owned(),
         }
     }
@@ -94,7 +98,9 @@ pub(crate) async fn run(
     );
     draft.set_kind(seam_store::RecordKind::ToolCall);
     let recorded_name = match &target {
-        Target::Tool { name, .. } | Target::Prompt { name, .. } => (*name).to_owned(),
+        Target::Tool { name, .. } | Target::Prompt { name, .. } => {
+            cx.live.gateway.label_for_record(name).into_owned()
+        }
         Target::Resource { .. } => server.name.clone(),
     };
     draft.request(&recorded_name, None, None, params);
@@ -102,7 +108,7 @@ pub(crate) async fn run(
     // Limits: the key's scopes (rate, concurrency) and the tool's own rpm.
     let subject = draft.subject().map(str::to_owned);
     let mut scopes = cx.st.limits.scopes(cx.caller, subject.as_deref());
-    if let Target::Tool { tool, name } = &target
+    if let Target::Tool { tool, name, .. } = &target
         && let Some(rpm) = server.tools.get(*tool).and_then(|t| t.rpm)
     {
         let key = cx.caller.map_or("none", |c| c.key_id.as_str());
@@ -179,7 +185,11 @@ pub(crate) async fn run(
         .await;
     let upstream_time = sent.elapsed();
     crate::limits::settle(ticket, 0, None);
-    let rewritten = rewritten.map(|_| Rewritten::Json(Box::new(upstream)));
+    // What the server got, with its own names: kept when the class keeps payloads.
+    let sent_params = draft
+        .keeps_payloads()
+        .then(|| Rewritten::Json(Box::new(upstream)));
+    let remask = governed.remask();
     let attempt = |status: u16, code: Option<&'static str>| Attempt {
         target: 0,
         label: format!("mcp:{}", server.name),
@@ -201,7 +211,7 @@ pub(crate) async fn run(
                     route: Some(format!("mcp:{}", server.name)),
                     attempts: &attempts,
                     policy: governed.active().then_some(&governed.report),
-                    rewritten: rewritten.as_ref(),
+                    rewritten: sent_params.as_ref(),
                     ..Finish::default()
                 })
                 .await;
@@ -226,7 +236,8 @@ pub(crate) async fn run(
             route: Some(format!("mcp:{}", server.name)),
             attempts: &attempts,
             policy: governed.active().then_some(&governed.report),
-            rewritten: rewritten.as_ref(),
+            rewritten: sent_params.as_ref(),
+            remask: remask.as_ref(),
             response,
             ..Finish::default()
         })

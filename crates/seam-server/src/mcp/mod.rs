@@ -40,6 +40,9 @@ use crate::{Live, SharedState, body};
 pub const SESSION_HEADER: &str = "mcp-session-id";
 pub const VERSION_HEADER: &str = "mcp-protocol-version";
 
+/// The answer to a request the client cancelled (LSP's code, which MCP clients know).
+const REQUEST_CANCELLED: i64 = -32800;
+
 /// How often a quiet server stream sends a comment, so proxies keep it open.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
@@ -56,6 +59,40 @@ fn visible(caller: Option<&Caller>, server: &McpServerConfig, name: &str) -> boo
     trust_ok && c.allows_tool(name)
 }
 
+/// The transport's rule against DNS rebinding: a request carrying `Origin` (a browser's) is
+/// served only from a loopback origin or one `[mcp] allowed_origins` names. Clients that are not
+/// browsers send none.
+fn origin_refused(headers: &HeaderMap, live: &Live) -> Option<Response> {
+    let origin = headers.get(header::ORIGIN)?;
+    let o = origin
+        .to_str()
+        .unwrap_or("")
+        .trim_end_matches('/')
+        .to_ascii_lowercase();
+    let host = o
+        .strip_prefix("http://")
+        .or_else(|| o.strip_prefix("https://"))
+        .unwrap_or("");
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    let loopback = matches!(name, "localhost" | "127.0.0.1" | "::1");
+    if loopback || live.mcp.config().allowed_origins.contains(&o) {
+        return None;
+    }
+    Some(errors::response(
+        403,
+        &Value::Null,
+        ErrorObject::new(
+            jsonrpc::INVALID_REQUEST,
+            "Forbidden: this Origin may not call /mcp (add it to [mcp] allowed_origins)",
+        )
+        .with_data(json!({"code": "origin_not_allowed", "status": 403})),
+    ))
+}
+
 fn idle_ms(live: &Live) -> u64 {
     live.mcp.config().session_idle_s.saturating_mul(1000)
 }
@@ -63,6 +100,9 @@ fn idle_ms(live: &Live) -> u64 {
 /// `POST /mcp`.
 pub async fn post(State(st): State<SharedState>, cx: Cx, raw: Body) -> Response {
     let live = st.live();
+    if let Some(refused) = origin_refused(&cx.headers, &live) {
+        return refused;
+    }
     let bytes = match body::read(raw, &cx.headers, live.max_body_bytes).await {
         Ok(b) => b,
         Err(e) => return errors::http_response(&e),
@@ -77,13 +117,20 @@ pub async fn post(State(st): State<SharedState>, cx: Cx, raw: Body) -> Response 
         Message::Request { id, method, params } => (id, method, params),
         // Notifications (`initialized`, `cancelled`) and answers to requests Seam never sends:
         // acknowledged. `initialized` marks the session.
-        Message::Notification { method, .. } => {
-            if method == "notifications/initialized"
-                && let Some(s) = session_of(&cx.headers)
-                    .and_then(|sid| st.mcp_sessions.get(sid, key_id, idle_ms(&live)))
-            {
-                s.initialized
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
+        Message::Notification { method, params } => {
+            let session = session_of(&cx.headers)
+                .and_then(|sid| st.mcp_sessions.get(sid, key_id, idle_ms(&live)));
+            match (method.as_str(), session) {
+                ("notifications/initialized", Some(s)) => {
+                    s.initialized
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                ("notifications/cancelled", Some(s)) => {
+                    if let Some(id) = params.as_ref().and_then(|p| p.get("requestId")) {
+                        s.cancel(id);
+                    }
+                }
+                _ => {}
             }
             return StatusCode::ACCEPTED.into_response();
         }
@@ -127,7 +174,7 @@ pub async fn post(State(st): State<SharedState>, cx: Cx, raw: Body) -> Response 
             ),
         );
     };
-    if st.mcp_sessions.get(sid, key_id, idle_ms(&live)).is_none() {
+    let Some(session) = st.mcp_sessions.get(sid, key_id, idle_ms(&live)) else {
         return errors::response(
             404,
             &id,
@@ -136,7 +183,7 @@ pub async fn post(State(st): State<SharedState>, cx: Cx, raw: Body) -> Response 
                 "Session not found: it expired or was never created; send initialize again",
             ),
         );
-    }
+    };
     let hub = Arc::clone(&live.mcp);
     let progress = params
         .get("_meta")
@@ -155,7 +202,13 @@ pub async fn post(State(st): State<SharedState>, cx: Cx, raw: Body) -> Response 
         start: cx.start,
         headers: &cx.headers,
     };
-    let answer = dispatch(&ccx, &method, &params, None).await;
+    // Cancelled by the client: the call is dropped (the tool server is told, and the record
+    // says the client went away), and the request is answered with the cancellation.
+    let (_tracked, cancelled) = session.track(&id);
+    let answer = tokio::select! {
+        a = dispatch(&ccx, &method, &params, None) => a,
+        _ = cancelled => Err(ErrorObject::new(REQUEST_CANCELLED, "Request cancelled by the client")),
+    };
     json_answer(&id, answer)
 }
 
@@ -325,7 +378,7 @@ async fn dispatch(
             } else {
                 Kind::Prompts
             };
-            let Some((server, own)) = find(cx, kind, name).await else {
+            let Some((server, own, listed)) = find(cx, kind, name).await else {
                 let what = if kind == Kind::Tools {
                     "tool"
                 } else {
@@ -349,7 +402,11 @@ async fn dispatch(
                 return Err(call::unknown(cx, endpoint, name, error).await);
             };
             let target = if kind == Kind::Tools {
-                call::Target::Tool { name, tool: &own }
+                call::Target::Tool {
+                    name,
+                    tool: &own,
+                    listed,
+                }
             } else {
                 call::Target::Prompt { name, prompt: &own }
             };
@@ -416,21 +473,25 @@ async fn list(cx: &call::Cx<'_>, kind: Kind, params: &Value) -> Result<Value, Er
     Ok(out)
 }
 
-/// The server and own name of a visible tool or prompt.
+/// The server and own name of a visible tool or prompt, and whether its server lists it (it is
+/// called when the list cannot be read).
 async fn find<'h>(
     cx: &call::Cx<'h>,
     kind: Kind,
     name: &str,
-) -> Option<(&'h McpServerConfig, String)> {
+) -> Option<(&'h McpServerConfig, String, bool)> {
     let (server, own) = seam_mcp::split_name(name)?;
     let cfg = cx.hub.server(server)?;
     if !visible(cx.caller, cfg, name) {
         return None;
     }
-    cx.hub
-        .has(kind, server, own)
-        .await
-        .then(|| (cfg, own.to_owned()))
+    // A server that cannot list now is asked anyway: its call fails as unavailable (-32005),
+    // which is what the agent should hear, not that the tool does not exist.
+    match cx.hub.has(kind, server, own).await {
+        Some(false) => None,
+        Some(true) => Some((cfg, own.to_owned(), true)),
+        None => Some((cfg, own.to_owned(), false)),
+    }
 }
 
 /// The server of a visible resource: listed with this URI, or matching a visible template.
@@ -463,6 +524,9 @@ async fn resource_owner<'h>(cx: &call::Cx<'h>, uri: &str) -> Option<&'h McpServe
 /// `GET /mcp`: the session's stream of server notifications.
 pub async fn get(State(st): State<SharedState>, cx: Cx) -> Response {
     let live = st.live();
+    if let Some(refused) = origin_refused(&cx.headers, &live) {
+        return refused;
+    }
     let key_id = cx.caller.as_deref().map(|c| c.key_id.clone());
     if !accepts_sse(&cx.headers) {
         return errors::response(
@@ -497,37 +561,50 @@ pub async fn get(State(st): State<SharedState>, cx: Cx) -> Response {
     }
     let changes = live.mcp.subscribe();
     drop(live);
-    let state = (changes, st, sid, key_id);
-    let stream = futures_util::stream::unfold(state, |(mut changes, st, sid, key_id)| async move {
-        {
-            let item = tokio::time::timeout(KEEPALIVE, changes.recv()).await;
-            let live = st.live();
-            st.mcp_sessions
-                .get(&sid, key_id.as_deref(), idle_ms(&live))?;
-            let bytes = match item {
-                Err(_) => Bytes::from_static(b": keepalive\n\n"),
-                Ok(Ok(c)) => {
-                    let method = match c {
-                        Changed::Tools => "notifications/tools/list_changed",
-                        Changed::Prompts => "notifications/prompts/list_changed",
-                        Changed::Resources => "notifications/resources/list_changed",
-                    };
-                    event(&jsonrpc::notification(method, None))
-                }
-                // Missed some: the client re-lists everything.
-                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => event(
-                    &jsonrpc::notification("notifications/tools/list_changed", None),
-                ),
-                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return None,
-            };
-            Some((Ok::<_, Infallible>(bytes), (changes, st, sid, key_id)))
-        }
-    });
+    let closed = Box::pin(st.closed());
+    let state = (changes, st, sid, key_id, closed);
+    let stream = futures_util::stream::unfold(
+        state,
+        |(mut changes, st, sid, key_id, mut closed)| async move {
+            {
+                let item = tokio::select! {
+                    () = &mut closed => return None,
+                    item = tokio::time::timeout(KEEPALIVE, changes.recv()) => item,
+                };
+                let live = st.live();
+                st.mcp_sessions
+                    .get(&sid, key_id.as_deref(), idle_ms(&live))?;
+                let bytes = match item {
+                    Err(_) => Bytes::from_static(b": keepalive\n\n"),
+                    Ok(Ok(c)) => {
+                        let method = match c {
+                            Changed::Tools => "notifications/tools/list_changed",
+                            Changed::Prompts => "notifications/prompts/list_changed",
+                            Changed::Resources => "notifications/resources/list_changed",
+                        };
+                        event(&jsonrpc::notification(method, None))
+                    }
+                    // Missed some: the client re-lists everything.
+                    Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => event(
+                        &jsonrpc::notification("notifications/tools/list_changed", None),
+                    ),
+                    Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return None,
+                };
+                Some((
+                    Ok::<_, Infallible>(bytes),
+                    (changes, st, sid, key_id, closed),
+                ))
+            }
+        },
+    );
     sse_response(Body::from_stream(stream))
 }
 
 /// `DELETE /mcp`: ends the session.
 pub async fn delete(State(st): State<SharedState>, cx: Cx) -> Response {
+    if let Some(refused) = origin_refused(&cx.headers, &st.live()) {
+        return refused;
+    }
     let key_id = cx.caller.as_deref().map(|c| c.key_id.as_str());
     let Some(sid) = session_of(&cx.headers) else {
         return errors::response(

@@ -22,6 +22,66 @@ pub struct Session {
     pub initialized: AtomicBool,
     /// Milliseconds since the registry's epoch at the last use.
     last_used: AtomicU64,
+    /// Requests being answered, by their id's JSON text: `notifications/cancelled` fires one.
+    inflight: Mutex<HashMap<String, tokio::sync::oneshot::Sender<()>>>,
+}
+
+impl Session {
+    /// Registers request `id` as in flight; the receiver fires if the client cancels it. The
+    /// guard forgets it.
+    pub fn track(
+        self: &Arc<Self>,
+        id: &serde_json::Value,
+    ) -> (Tracked, tokio::sync::oneshot::Receiver<()>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let key = id.to_string();
+        let mut m = self
+            .inflight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A client reusing an id in flight cancels nothing of the first by it.
+        if m.len() < MAX_INFLIGHT {
+            m.insert(key.clone(), tx);
+        }
+        (
+            Tracked {
+                session: Arc::clone(self),
+                key,
+            },
+            rx,
+        )
+    }
+
+    /// `notifications/cancelled`: stops the request if it is still in flight.
+    pub fn cancel(&self, id: &serde_json::Value) {
+        let tx = self
+            .inflight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&id.to_string());
+        if let Some(tx) = tx {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Requests tracked per session at most (more still run, but cannot be cancelled).
+const MAX_INFLIGHT: usize = 1024;
+
+/// Forgets a tracked request when its answer is done.
+pub struct Tracked {
+    session: Arc<Session>,
+    key: String,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.session
+            .inflight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.key);
+    }
 }
 
 /// Every session of the process.
@@ -75,6 +135,7 @@ impl Sessions {
             version,
             initialized: AtomicBool::new(false),
             last_used: AtomicU64::new(now),
+            inflight: Mutex::new(HashMap::new()),
         });
         let mut map = self.lock();
         if map.len() >= max {

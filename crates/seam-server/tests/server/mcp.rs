@@ -375,3 +375,40 @@ async fn get_opens_the_sessions_event_stream() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_ACCEPTABLE);
 }
+
+#[tokio::test]
+async fn browser_origins_other_than_loopback_and_the_allowed_ones_are_forbidden() {
+    let dir = TempDir::new("mcp");
+    let app = app_with(
+        dir.path(),
+        "[mcp]\nallowed_origins = [\"https://console.example.com\"]\n",
+    );
+    let init = || {
+        rpc(
+            1,
+            "initialize",
+            json!({"protocolVersion": "2025-11-25", "capabilities": {}}),
+        )
+    };
+    for (origin, ok) in [
+        ("http://evil.example:8700", false),
+        ("http://localhost.evil.example", false),
+        ("null", false),
+        ("http://localhost:5173", true),
+        ("http://127.0.0.1:8700", true),
+        ("http://[::1]:8700", true),
+        ("https://console.example.com", true),
+        ("https://console.example.com/", true),
+    ] {
+        let r = post(&app, Some(KEY), None, &[("origin", origin)], init()).await;
+        let expected = if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        assert_eq!(r.status, expected, "{origin}: {:?}", r.body);
+    }
+    // Not a browser: no Origin, served.
+    let r = post(&app, Some(KEY), None, &[], init()).await;
+    assert_eq!(r.status, StatusCode::OK);
+}

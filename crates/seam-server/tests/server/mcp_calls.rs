@@ -542,3 +542,55 @@ async fn a_reload_adds_a_stdio_server_which_is_restarted_when_it_dies_and_sessio
         .clone();
     assert!(files["restarts"].as_u64().unwrap() >= 1, "{files}");
 }
+
+#[tokio::test]
+async fn a_call_the_client_cancels_stops_and_the_server_is_told() {
+    let dir = TempDir::new("mcp-calls");
+    let mock = MockMcp::start().await.unwrap();
+    let app = app(dir.path(), &mock, "");
+    let sid = open(&app, FULL).await;
+    let started = std::time::Instant::now();
+    let (a, s) = (app.clone(), sid.clone());
+    let slow = tokio::spawn(async move {
+        post(
+            &a,
+            Some(FULL),
+            Some(&s),
+            &[],
+            rpc(
+                77,
+                "tools/call",
+                json!({"name": "open__sleep", "arguments": {"ms": 5000}}),
+            ),
+        )
+        .await
+        .body
+    });
+    // Once the server has the call, the client cancels it.
+    for _ in 0..100 {
+        if mock.count("tools/call") > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let n = post(
+        &app,
+        Some(FULL),
+        Some(&sid),
+        &[],
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 77}})
+            .to_string(),
+    )
+    .await;
+    assert_eq!(n.status, StatusCode::ACCEPTED);
+    let r = slow.await.unwrap();
+    assert_eq!(r["error"]["code"], -32800, "{r}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    for _ in 0..100 {
+        if mock.count("notifications/cancelled") > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the tool server was not told of the cancellation");
+}
