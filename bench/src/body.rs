@@ -196,7 +196,7 @@ pub fn request(model: &str, stream: bool, prompt: Prompt) -> Bytes {
 }
 
 /// The API a load slot speaks, named by a prefix of its `--model`: `messages:ALIAS`,
-/// `responses:ALIAS`, or a bare alias for chat completions.
+/// `responses:ALIAS`, `mcp:TOOL`, or a bare alias for chat completions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Surface {
     /// OpenAI chat completions, `POST /v1/chat/completions`; a stream ends with `data: [DONE]`.
@@ -205,6 +205,9 @@ pub enum Surface {
     Messages,
     /// OpenAI Responses, `POST /v1/responses`; a stream ends with `event: response.completed`.
     Responses,
+    /// MCP, `POST /mcp`: a `tools/call` of the slot's tool on a session opened before the load
+    /// ([`crate::mcp`]); never streamed.
+    Mcp,
 }
 
 impl Surface {
@@ -214,6 +217,8 @@ impl Surface {
             (Surface::Messages, model)
         } else if let Some(model) = slot.strip_prefix("responses:") {
             (Surface::Responses, model)
+        } else if let Some(tool) = slot.strip_prefix("mcp:") {
+            (Surface::Mcp, tool)
         } else {
             (Surface::Chat, slot)
         }
@@ -225,6 +230,7 @@ impl Surface {
             Surface::Chat => "/v1/chat/completions",
             Surface::Messages => "/v1/messages",
             Surface::Responses => "/v1/responses",
+            Surface::Mcp => crate::mcp::PATH,
         }
     }
 
@@ -234,6 +240,7 @@ impl Surface {
             Surface::Chat => "chat",
             Surface::Messages => "messages",
             Surface::Responses => "responses",
+            Surface::Mcp => "mcp",
         }
     }
 
@@ -241,7 +248,7 @@ impl Surface {
     /// whose streams end with `data: [DONE]` instead.
     pub fn final_event(self) -> Option<&'static str> {
         match self {
-            Surface::Chat => None,
+            Surface::Chat | Surface::Mcp => None,
             Surface::Messages => Some("message_stop"),
             Surface::Responses => Some("response.completed"),
         }
@@ -249,10 +256,12 @@ impl Surface {
 
     /// The request body, with the same system and user texts on every surface: Messages gets
     /// `model`, `max_tokens`, `system`, one user message and `stream`; Responses `model`,
-    /// `instructions`, `input` (the user text), `max_output_tokens`, `store: false` and `stream`.
+    /// `instructions`, `input` (the user text), `max_output_tokens`, `store: false` and `stream`;
+    /// MCP a `tools/call` of the tool `model` with id 0 (the load generator numbers its calls).
     pub fn request(self, model: &str, stream: bool, prompt: Prompt) -> Bytes {
         let user = prompt.text();
         let body = match self {
+            Surface::Mcp => return crate::mcp::call_body(model, 0),
             Surface::Chat => serde_json::json!({
                 "model": model,
                 "messages": [
@@ -402,6 +411,12 @@ mod tests {
         assert_eq!(Surface::Messages.path(), "/v1/messages");
         assert_eq!(Surface::Responses.path(), "/v1/responses");
         assert_eq!(Surface::Chat.final_event(), None);
+        assert_eq!(
+            Surface::split("mcp:bench__echo"),
+            (Surface::Mcp, "bench__echo")
+        );
+        assert_eq!(Surface::Mcp.path(), "/mcp");
+        assert_eq!(Surface::Mcp.final_event(), None);
     }
 
     #[test]

@@ -11,8 +11,11 @@
 //!
 //! A `--model` may name another API surface by a prefix ([`Surface::split`]): `messages:ALIAS`
 //! sends an Anthropic Messages request to `/v1/messages`, `responses:ALIAS` an OpenAI Responses
-//! request to `/v1/responses`, on the host of its `--url`.
+//! request to `/v1/responses`, on the host of its `--url`; `mcp:TOOL` a `tools/call` of `TOOL` to
+//! `/mcp`, on an MCP session the generator opens before its warm-up, and checks every answer
+//! ([`crate::mcp::check_answer`]).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -26,6 +29,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::task::JoinSet;
 
 use crate::body::{Prompt, Surface};
+use crate::mcp;
 use crate::stats::{LoadReport, Recorder, ReportShape, Sample};
 use crate::timer::PreciseTimer;
 
@@ -48,7 +52,7 @@ pub struct LoadArgs {
     /// The `model` field of the request. Given several times, request `i` asks for the
     /// `(i mod n)`-th, and each gets its own report line (the same model twice: two reports).
     /// `messages:ALIAS` or `responses:ALIAS`: an Anthropic Messages or OpenAI Responses request
-    /// for `ALIAS` instead of a chat completion.
+    /// for `ALIAS` instead of a chat completion; `mcp:TOOL`: an MCP `tools/call` of `TOOL`.
     #[arg(long = "model", default_value = "bench")]
     pub models: Vec<String>,
     /// Open loop: requests per second, scheduled at fixed intervals.
@@ -82,6 +86,17 @@ pub struct Target {
     surface: Surface,
     stream: bool,
     timeout: Duration,
+    /// `mcp:` slots: the tool, the session and the next call's id.
+    mcp: Option<McpSlot>,
+}
+
+/// What an `mcp:` slot's calls share.
+struct McpSlot {
+    tool: String,
+    /// The `Mcp-Session-Id` of the session opened before the run ([`open_sessions`]).
+    session: Option<HeaderValue>,
+    /// JSON-RPC ids are unique within a session, so every call takes the next.
+    next_id: AtomicU64,
 }
 
 /// The version header a Messages request carries, as Anthropic's SDK sends it.
@@ -98,17 +113,36 @@ impl Target {
         timeout: Duration,
     ) -> anyhow::Result<Self> {
         let (surface, model) = Surface::split(slot);
+        anyhow::ensure!(
+            !(stream && surface == Surface::Mcp),
+            "an `mcp:` slot is never streamed; drop --stream"
+        );
         Ok(Self {
             url: surface_url(url, surface)?,
             body: surface.request(model, stream, prompt),
             surface,
             stream,
             timeout,
+            mcp: (surface == Surface::Mcp).then(|| McpSlot {
+                tool: model.to_owned(),
+                session: None,
+                next_id: AtomicU64::new(1),
+            }),
         })
     }
 
     /// One request of this slot.
     pub fn request(&self) -> Request<Full<Bytes>> {
+        self.next_request().0
+    }
+
+    /// One request of this slot, and for an `mcp:` slot the id of its call.
+    fn next_request(&self) -> (Request<Full<Bytes>>, Option<u64>) {
+        if let Some(m) = &self.mcp {
+            let id = m.next_id.fetch_add(1, Ordering::Relaxed);
+            let body = mcp::call_body(&m.tool, id);
+            return (mcp::request(&self.url, body, m.session.as_ref()), Some(id));
+        }
         let mut request = Request::new(Full::new(self.body.clone()));
         *request.method_mut() = Method::POST;
         *request.uri_mut() = self.url.clone();
@@ -120,7 +154,7 @@ impl Target {
                 HeaderValue::from_static(ANTHROPIC_VERSION),
             );
         }
-        request
+        (request, None)
     }
 
     /// Watches a streamed answer's body for its proper end.
@@ -181,6 +215,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Vec<LoadReport>> {
         .collect::<anyhow::Result<_>>()?;
     let urls: Vec<Uri> = targets.iter().map(|t| t.url.clone()).collect();
     let client = client();
+    let targets = open_sessions(&client, targets).await?;
     let warmup = Duration::from_secs_f64(args.warmup_secs);
     let duration = Duration::from_secs_f64(args.duration_secs);
     let recorders = match (args.rate, args.concurrency) {
@@ -212,6 +247,17 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Vec<LoadReport>> {
         })
     });
     Ok(reports.collect())
+}
+
+/// An MCP session for each `mcp:` slot (`initialize`, then `notifications/initialized`), as a
+/// client opens one before its first call; other slots are left as they are.
+async fn open_sessions(client: &Client, mut targets: Vec<Target>) -> anyhow::Result<Vec<Target>> {
+    for target in &mut targets {
+        if let Some(m) = &mut target.mcp {
+            m.session = mcp::Session::open(client, &target.url).await?.id;
+        }
+    }
+    Ok(targets)
 }
 
 /// The URL of each slot: one for all, or one per `--model`.
@@ -395,7 +441,8 @@ async fn send(client: &Client, target: &Target, origin: Instant) -> Result<Sampl
 }
 
 async fn exchange(client: &Client, target: &Target, origin: Instant) -> Result<Sample, String> {
-    let response = client.request(target.request()).await.map_err(|err| {
+    let (request, call_id) = target.next_request();
+    let response = client.request(request).await.map_err(|err| {
         if err.is_connect() {
             "connect".to_owned()
         } else {
@@ -411,6 +458,8 @@ async fn exchange(client: &Client, target: &Target, origin: Instant) -> Result<S
     let mut ttfc = None;
     // Streams only: a whole answer is not scanned, on any surface.
     let mut ending = target.stream.then(|| target.ending());
+    // MCP answers only: read whole and checked (a few hundred bytes).
+    let mut whole = call_id.map(|_| Vec::new());
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| "body".to_owned())?;
         if let Ok(data) = frame.into_data() {
@@ -418,6 +467,12 @@ async fn exchange(client: &Client, target: &Target, origin: Instant) -> Result<S
                 ttfc.get_or_insert_with(|| origin.elapsed());
                 if let Some(ending) = &mut ending {
                     ending.push(&data);
+                }
+                if let Some(whole) = &mut whole {
+                    if whole.len() + data.len() > MAX_MCP_ANSWER_BYTES {
+                        return Err("too_large".to_owned());
+                    }
+                    whole.extend_from_slice(&data);
                 }
             }
         }
@@ -429,14 +484,22 @@ async fn exchange(client: &Client, target: &Target, origin: Instant) -> Result<S
     if let Some(ending) = ending.filter(|e| !e.ended()) {
         return Err(ending.error_kind());
     }
+    let with_email = match (call_id, whole) {
+        (Some(id), Some(whole)) => mcp::check_answer(&whole, id)?,
+        _ => false,
+    };
     Ok(Sample {
         latency,
         ttfc: if target.stream { ttfc } else { None },
         attempts,
         route,
         policy,
+        with_email,
     })
 }
+
+/// The most of an MCP answer a call reads; the mock's are about 500 bytes.
+const MAX_MCP_ANSWER_BYTES: usize = 1 << 20;
 
 /// How a streamed answer shows that it ended properly.
 pub enum Ending {
@@ -657,6 +720,34 @@ pub mod tests {
         a.models = vec!["responses:bench".into()];
         let report = one(&a).await;
         assert_eq!(report.error_kinds.get("status_404"), Some(&report.requests));
+    }
+
+    #[tokio::test]
+    async fn mcp_slots_open_a_session_and_check_every_answer() {
+        let mut a = args(start_mock().await, false);
+        a.rate = Some(200.0);
+        a.models = vec!["mcp:echo".into(), "mcp:nope".into()];
+        let reports = run(&a).await.unwrap();
+        let (echo, nope) = (&reports[0], &reports[1]);
+        assert!(echo.url.ends_with("/mcp"), "{}", echo.url);
+        assert_eq!(
+            (echo.requests, echo.errors),
+            (30, 0),
+            "{:?}",
+            echo.error_kinds
+        );
+        assert_eq!(echo.with_email, 30);
+        assert_eq!(nope.error_kinds.get("jsonrpc_-32602"), Some(&30));
+        assert_eq!(nope.with_email, 0);
+        // Every call of a session takes its own id.
+        let target = Target::new("mcp:echo", &a.urls[0], false, Prompt::Short, a_second()).unwrap();
+        let ids: Vec<Option<u64>> = (0..3).map(|_| target.next_request().1).collect();
+        assert_eq!(ids, [Some(1), Some(2), Some(3)]);
+        assert!(Target::new("mcp:echo", &a.urls[0], true, Prompt::Short, a_second()).is_err());
+    }
+
+    fn a_second() -> Duration {
+        Duration::from_secs(1)
     }
 
     /// A free loopback address (bound, then released for the server under test to take).

@@ -3,7 +3,8 @@
 //! The subcommands share one binary so the runner can start its helpers as separate, pinned
 //! processes:
 //! - `mock`: a fast OpenAI-shaped upstream (canned chat completion and a canned 20-chunk SSE
-//!   stream) that answers Anthropic Messages requests too, or with `--status 503` a failing one;
+//!   stream) that answers Anthropic Messages requests too and serves one MCP tool on `/mcp`, or
+//!   with `--status 503` a failing one;
 //! - `proxy`: a do-nothing reverse proxy, the reference floor for what any gateway adds here;
 //! - `load`: an open-loop (fixed rate, coordinated omission counted) or closed-loop (fixed
 //!   concurrency) load generator that prints one JSON line;
@@ -12,7 +13,8 @@
 //!   fallback and weighted aliases) and the policy scenarios (an alias without a policy against
 //!   one that tokenizes personal data) and the cache scenario (a hit against the echo provider)
 //!   and the surfaces scenario (chat completions, Responses and Messages requests in turn)
-//!   through `seam`, then the audit scenario (a seam with
+//!   through `seam`, then the MCP scenario (`tools/call` directly, through a seam of its own, and
+//!   through it with a policy on results), then the audit scenario (a seam with
 //!   audit off against an audited one), and prints markdown tables of the differences;
 //! - `audit-store`: fills an audit store with a million records and times `seam audit verify`
 //!   and `seam audit erase` on it;
@@ -28,6 +30,7 @@ mod cache;
 mod evals;
 mod limits;
 mod load;
+mod mcp;
 mod mock;
 mod policy;
 mod procs;
@@ -57,7 +60,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the mock upstream (`POST /v1/chat/completions` and `POST /v1/messages`).
+    /// Serve the mock upstream (`POST /v1/chat/completions`, `POST /v1/messages`, `POST /mcp`).
     Mock(mock::MockArgs),
     /// Serve a do-nothing reverse proxy (the reference floor for added latency).
     Proxy(proxy::ProxyArgs),

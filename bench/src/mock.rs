@@ -1,6 +1,7 @@
 //! The mock upstream: an OpenAI-shaped `POST /v1/chat/completions` and an Anthropic-shaped
 //! `POST /v1/messages` that answer from canned bytes, as fast as hyper allows, so the benchmark
-//! measures the gateway and not the upstream.
+//! measures the gateway and not the upstream; and `POST /mcp`, a minimal MCP tool server with one
+//! tool ([`crate::mcp::answer`]).
 //! With `--status 503` it is a failing upstream instead: every request gets that status and a
 //! small OpenAI-shaped error body (the first target of the fallback scenario).
 
@@ -19,7 +20,7 @@ use hyper::header::{CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::time::Sleep;
 
-use crate::{body, server};
+use crate::{body, mcp, server};
 
 /// Request bodies larger than this are refused; the benchmark sends a few hundred bytes.
 const MAX_REQUEST_BYTES: usize = 1 << 20;
@@ -119,6 +120,9 @@ async fn handle(
             Bytes::from_static(b"{\"status\":\"ok\"}"),
         ));
     }
+    if req.uri().path() == mcp::PATH {
+        return Ok(mcp_answer(req).await);
+    }
     if !is_chat && !is_messages {
         return Ok(error(StatusCode::NOT_FOUND, "no such route on the mock"));
     }
@@ -159,6 +163,39 @@ async fn handle(
         hyper::header::HeaderValue::from_static("no-cache"),
     );
     Ok(response)
+}
+
+/// `/mcp`: POST answers one JSON-RPC message; DELETE ends a session (the mock keeps none); GET
+/// (a stream of server messages) is not offered, which MCP answers with 405.
+async fn mcp_answer(req: Request<Incoming>) -> Response<MockBody> {
+    let status = match *req.method() {
+        Method::POST => None,
+        Method::DELETE => Some(StatusCode::OK),
+        _ => Some(StatusCode::METHOD_NOT_ALLOWED),
+    };
+    let body = Limited::new(req.into_body(), MAX_REQUEST_BYTES)
+        .collect()
+        .await;
+    if let Some(status) = status {
+        let mut response = Response::new(Either::Left(Full::default()));
+        *response.status_mut() = status;
+        return response;
+    }
+    let Ok(body) = body else {
+        return error(StatusCode::BAD_REQUEST, "unreadable or oversized body");
+    };
+    let answer = mcp::answer(&body.to_bytes());
+    if answer.body.is_empty() {
+        // 202 for a notification: no body, so no content type.
+        let mut response = Response::new(Either::Left(Full::default()));
+        *response.status_mut() = answer.status;
+        return response;
+    }
+    let mut response = json(answer.status, answer.body);
+    if let Some(session) = answer.session {
+        response.headers_mut().insert(mcp::SESSION_HEADER, session);
+    }
+    response
 }
 
 fn json(status: StatusCode, bytes: Bytes) -> Response<MockBody> {

@@ -44,6 +44,10 @@ pub struct Ports {
     /// The audit scenario's two seams: audit off, and audited (sync, class `redacted`).
     pub audit_off: u16,
     pub audit_on: u16,
+    /// The MCP scenario's seams (their `[mcp.servers]` point at the fast mock's `/mcp`):
+    /// audited, and with the audit trail off.
+    pub mcp: u16,
+    pub mcp_unaudited: u16,
 }
 
 impl Ports {
@@ -56,10 +60,12 @@ impl Ports {
             failing: base + 4,
             audit_off: base + 5,
             audit_on: base + 6,
+            mcp: base + 7,
+            mcp_unaudited: base + 8,
         }
     }
 
-    pub fn all(&self) -> [u16; 7] {
+    pub fn all(&self) -> [u16; 9] {
         [
             self.seam,
             self.fast,
@@ -68,6 +74,8 @@ impl Ports {
             self.failing,
             self.audit_off,
             self.audit_on,
+            self.mcp,
+            self.mcp_unaudited,
         ]
     }
 
@@ -176,6 +184,9 @@ pub enum AuditMode {
     /// Sync durability, SQLite, class `metadata` (no payloads): what a config without a master
     /// key gets by default. The core, routing and policy scenarios run with this.
     Metadata,
+    /// As `Metadata` but `durability = "async"`: records go through a bounded queue (with a disk
+    /// spool) and an answer does not wait for its commit (the MCP scenario's `--mcp-async-audit`).
+    MetadataAsync,
     /// Sync durability, SQLite, a master key from `SEAM_MASTER_KEY`, class `redacted`: the
     /// request as sent upstream and the response, encrypted, in every record.
     Redacted,
@@ -188,6 +199,10 @@ impl AuditMode {
             AuditMode::Metadata => (
                 "true",
                 "durability = \"sync\"\ndefault_class = \"metadata\"\n".to_owned(),
+            ),
+            AuditMode::MetadataAsync => (
+                "true",
+                "durability = \"async\"\ndefault_class = \"metadata\"\n".to_owned(),
             ),
             AuditMode::Redacted => (
                 "true",
@@ -312,10 +327,22 @@ pub async fn start_seam(
     ports: &Ports,
     spec: SeamSpec<'_>,
 ) -> anyhow::Result<SeamProcess> {
+    let config = config_toml(ports, spec.port, spec.audit);
+    start_seam_with(launcher, args, seam, spec, &config).await
+}
+
+/// [`start_seam`] with a config of the caller's (`spec.audit` is then the caller's to write).
+pub async fn start_seam_with(
+    launcher: &Launcher,
+    args: &RunArgs,
+    seam: &Path,
+    spec: SeamSpec<'_>,
+    config_text: &str,
+) -> anyhow::Result<SeamProcess> {
     let dir = spec.dir;
     std::fs::create_dir_all(dir)?;
     let config = dir.join("seam.toml");
-    std::fs::write(&config, config_toml(ports, spec.port, spec.audit))?;
+    std::fs::write(&config, config_text)?;
     let log = dir.join("seam.log");
     let log_file = std::fs::File::create(&log)?;
     let mut cmd = launcher.command(args.seam_cpu, seam);

@@ -1,5 +1,5 @@
 //! The markdown the runner prints: latency per scenario (direct, through seam, added), routing,
-//! policy, cache, API surfaces, memory, the audit trail, and the targets from BENCHMARKS.md with whether this run met
+//! policy, cache, API surfaces, memory, MCP tool calls, the audit trail, and the targets from BENCHMARKS.md with whether this run met
 //! them.
 
 use serde::Serialize;
@@ -91,6 +91,7 @@ pub struct Sections<'a> {
     pub cache: Option<&'a crate::cache::Cache>,
     pub surfaces: Option<&'a crate::surfaces::Surfaces>,
     pub memory: Option<&'a Memory>,
+    pub mcp: Option<&'a crate::mcp::Mcp>,
     pub audit: Option<&'a Audit>,
 }
 
@@ -101,6 +102,7 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
         cache,
         surfaces,
         memory,
+        mcp,
         audit,
     } = *sections;
     let mut out = String::new();
@@ -133,6 +135,7 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
         .chain(audited)
         .chain(cached)
         .chain(surfaced)
+        .chain(mcp.into_iter().flat_map(crate::mcp::Mcp::reports))
         .filter_map(|r| r.send_lag_ms)
         .map(|l| l.p99)
         .fold(0.0, f64::max);
@@ -160,6 +163,9 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
     if let Some(m) = memory {
         memory_table(&mut out, m);
     }
+    if let Some(m) = mcp {
+        crate::mcp::section(&mut out, m);
+    }
     if let Some(a) = audit {
         audit::section(&mut out, a);
     }
@@ -185,6 +191,11 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
     }
     if let Some(s) = surfaces {
         for (check, measured, target) in crate::surfaces::checks(s) {
+            target_row(&mut out, &check, measured, &target);
+        }
+    }
+    if let Some(m) = mcp {
+        for (check, measured, target) in crate::mcp::checks(m) {
             target_row(&mut out, &check, measured, &target);
         }
     }
@@ -430,7 +441,7 @@ pub fn signed(ms: f64) -> String {
     format!("{ms:+.3}")
 }
 
-fn ratio(through: f64, direct: f64) -> String {
+pub fn ratio(through: f64, direct: f64) -> String {
     if direct > 0.0 {
         format!("{:.2}×", through / direct)
     } else {
@@ -466,6 +477,7 @@ pub mod tests {
             errors: 0,
             error_kinds: BTreeMap::new(),
             throughput_rps: rps,
+            with_email: 0,
             latency_ms: p,
             ttfc_ms: stream.then_some(p),
             streams_with_done: stream.then_some(10),

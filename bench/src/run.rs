@@ -2,8 +2,9 @@
 //! scenario against the mock directly, through the proxy and through `seam` (one after the other,
 //! same load), then the routing, policy, cache and surfaces scenarios through `seam`, samples
 //! `seam`'s memory,
-//! then runs the audit scenario on two more seams (audit off and audited), and prints the
-//! markdown report.
+//! then runs the MCP scenario on two seams of its own (`tools/call` direct, through an audited
+//! seam without and with a policy on results, and through one with audit off) and the audit
+//! scenario on two more seams (audit off and audited), and prints the markdown report.
 
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
@@ -20,7 +21,7 @@ use crate::procs::{
 };
 use crate::report::{self, Memory, Meta, ScenarioResult};
 use crate::stats::LoadReport;
-use crate::{audit, cache, load, policy, routing, surfaces};
+use crate::{audit, cache, load, mcp, policy, routing, surfaces};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -38,7 +39,8 @@ pub struct RunArgs {
     pub warmup_secs: f64,
     /// seam listens on this port, the fast mock on +1, the slow (memory test) mock on +2, the
     /// reference proxy on +3, the failing (fallback scenario) mock on +4, the audit scenario's
-    /// seams on +5 (audit off) and +6 (audited).
+    /// seams on +5 (audit off) and +6 (audited), the MCP scenario's seams on +7 (audited)
+    /// and +8 (audit off).
     #[arg(long, default_value_t = 18700)]
     pub port_base: u16,
     /// Core for the mocks and the load generator.
@@ -90,6 +92,22 @@ pub struct RunArgs {
     /// one runs at `--stream-rate`.
     #[arg(long, default_value_t = 1000.0)]
     pub surfaces_rate: f64,
+    /// Skip the MCP scenario (`tools/call` to the mock's `/mcp` directly, through seam, through
+    /// seam with a policy on results, and through a seam with the audit trail off, and a chat
+    /// completion through that seam, in turn; then each path at saturation): saves about 2 minutes.
+    #[arg(long, conflicts_with = "only_mcp")]
+    pub no_mcp: bool,
+    /// Run the MCP scenario alone (with `--direct-only`, its direct path alone).
+    #[arg(long, conflicts_with_all = ["only_audit", "only_policy", "only_cache", "only_surfaces"])]
+    pub only_mcp: bool,
+    /// Rate of the MCP scenario, calls per second on each path (open loop; the five paths take
+    /// turns, so the load generator sends five times this).
+    #[arg(long, default_value_t = 500.0)]
+    pub mcp_rate: f64,
+    /// The MCP scenario's audited seam commits its records asynchronously (`durability =
+    /// "async"`: an answer does not wait for its record) instead of with the default `sync`.
+    #[arg(long)]
+    pub mcp_async_audit: bool,
     /// Skip the audit scenario (seam with audit off vs audited, then audited saturation and a
     /// record count): saves about 90 s.
     #[arg(long, conflicts_with = "only_audit")]
@@ -202,14 +220,15 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     let delay = args.memory_chunk_delay_ms;
     let _slow_mock = start_mock(&launcher, cpu, ports.slow, mock(delay, 200)).await?;
     let _failing_mock = start_mock(&launcher, cpu, ports.failing, mock(0, 503)).await?;
-    let only = args.only_policy || args.only_audit || args.only_cache || args.only_surfaces;
+    let only = any_only(&args);
     let proxy = if args.no_reference || only {
         None
     } else {
         Some(start_proxy(&launcher, args.seam_cpu, &ports).await?)
     };
     let seam_proc = match &seam {
-        Some(path) if !args.only_audit => {
+        // The MCP and audit scenarios start seams of their own.
+        Some(path) if !args.only_audit && !args.only_mcp => {
             // The gateway's own cost, without the audit trail: what the audit adds is the audit
             // scenario's question, answered against the same seam with and without it.
             let spec = SeamSpec {
@@ -279,9 +298,14 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
                 p.log.display()
             );
         }
-        // Stopped before the audit scenario, which starts two seams on the same core.
+        // Stopped before the MCP and audit scenarios, which start two seams each on its core.
         drop(p.child.kill().await);
     }
+    let mcp = if !args.no_mcp && only_or(&args, args.only_mcp) {
+        Some(mcp::run(&launcher, &args, seam.as_deref(), &dir, &ports).await?)
+    } else {
+        None
+    };
     let audit = match &seam {
         Some(path) if !args.no_audit && only_or(&args, args.only_audit) => {
             Some(audit::run(&launcher, &args, path, &dir, &ports).await?)
@@ -295,6 +319,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         cache: cache.as_ref(),
         surfaces: surfaces.as_ref(),
         memory: memory.as_ref(),
+        mcp: mcp.as_ref(),
         audit: audit.as_ref(),
     };
     let md = report::markdown(&meta, &results, &sections);
@@ -302,10 +327,14 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.json_out {
         let json = serde_json::json!({
             "meta": meta, "scenarios": results, "routing": routing, "policy": policy,
-            "cache": cache, "surfaces": surfaces, "memory": memory, "audit": audit
+            "cache": cache, "surfaces": surfaces, "memory": memory, "mcp": mcp, "audit": audit
         });
         std::fs::write(path, serde_json::to_string_pretty(&json)?)
             .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(m) = &mcp {
+        // After the report is out: a failed or unredacted call, or a missing record, fails the run.
+        m.ensure_sound()?;
     }
     if let Some(a) = &audit {
         // After the report is out: a record missing for an answered request fails the run.
@@ -318,8 +347,12 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
 /// Whether a section runs as far as the `--only-*` flags go: no `--only-*` was given, or
 /// `mine` (its own) was.
 fn only_or(args: &RunArgs, mine: bool) -> bool {
-    let any = args.only_policy || args.only_audit || args.only_cache || args.only_surfaces;
-    !any || mine
+    !any_only(args) || mine
+}
+
+/// Whether some `--only-*` flag was given.
+fn any_only(args: &RunArgs) -> bool {
+    args.only_policy || args.only_audit || args.only_cache || args.only_surfaces || args.only_mcp
 }
 
 fn resolve_seam(args: &RunArgs) -> anyhow::Result<Option<PathBuf>> {

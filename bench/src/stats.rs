@@ -24,6 +24,9 @@ pub struct Sample {
     pub attempts: Option<HeaderValue>,
     pub route: Option<HeaderValue>,
     pub policy: Option<HeaderValue>,
+    /// An MCP answer whose text still carried the benchmark's email address (other surfaces'
+    /// answers are not read: always false).
+    pub with_email: bool,
 }
 
 /// Latency percentiles in milliseconds (microsecond resolution).
@@ -101,6 +104,14 @@ pub struct LoadReport {
     /// Ok answers by their `x-seam-policy` header (what the policy did, entity counts only).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub seam_policies: BTreeMap<String, u64>,
+    /// Ok MCP answers whose text still carried the email address of the mock's tool result
+    /// (`mcp:` slots only; no other answer is read).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub with_email: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl LoadReport {
@@ -124,6 +135,7 @@ pub struct Recorder {
     attempts: BTreeMap<String, u64>,
     routes: BTreeMap<String, u64>,
     policies: BTreeMap<String, u64>,
+    with_email: u64,
     window_start: Instant,
     last_done: Option<Instant>,
 }
@@ -141,6 +153,7 @@ impl Recorder {
             attempts: BTreeMap::new(),
             routes: BTreeMap::new(),
             policies: BTreeMap::new(),
+            with_email: 0,
             window_start,
             last_done: None,
         })
@@ -151,6 +164,7 @@ impl Recorder {
         match outcome {
             Ok(sample) => {
                 self.ok += 1;
+                self.with_email += u64::from(sample.with_email);
                 self.latency.saturating_record(nanos(sample.latency));
                 if let Some(ttfc) = sample.ttfc {
                     self.ttfc.saturating_record(nanos(ttfc));
@@ -213,6 +227,7 @@ impl Recorder {
             seam_attempts: self.attempts.clone(),
             seam_routes: self.routes.clone(),
             seam_policies: self.policies.clone(),
+            with_email: self.with_email,
         }
     }
 }
@@ -289,6 +304,7 @@ mod tests {
                 attempts: None,
                 route: None,
                 policy: None,
+                with_email: false,
             };
             r.record(Ok(sample), start + Duration::from_millis(i));
         }
@@ -324,6 +340,7 @@ mod tests {
             attempts: None,
             route: None,
             policy: None,
+            with_email: false,
         };
         r.record(Ok(sample), start + Duration::from_millis(2));
         r.record(
@@ -348,6 +365,7 @@ mod tests {
                 attempts: Some(HeaderValue::from_static("2")),
                 route: Some(HeaderValue::from_str(&format!("p{}/m", i % 18)).unwrap()),
                 policy: (i % 2 == 0).then(|| HeaderValue::from_static("policy=guard")),
+                with_email: i < 3,
             };
             r.record(Ok(sample), start + Duration::from_millis(1));
         }
@@ -358,6 +376,7 @@ mod tests {
         assert_eq!(report.seam_routes["p0/m"], 2);
         assert_eq!(report.seam_routes["other"], 2);
         assert_eq!(report.with_policy_header(), 10);
+        assert_eq!(report.with_email, 3);
         let line = serde_json::to_string(&report).unwrap();
         let back: LoadReport = serde_json::from_str(&line).unwrap();
         assert_eq!(back.seam_attempts, report.seam_attempts);

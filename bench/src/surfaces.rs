@@ -313,6 +313,8 @@ fn answer_text(surface: Surface, answer: &Value) -> Option<String> {
                 .map(|m| texts(m.get("content")?, "output_text"))
                 .collect()
         }
+        // Not a surface of this scenario.
+        Surface::Mcp => None,
     }
 }
 
