@@ -191,7 +191,7 @@ pub async fn post(State(st): State<SharedState>, cx: Cx, raw: Body) -> Response 
         .is_some()
         && accepts_sse(&cx.headers);
     if progress && method == "tools/call" {
-        return streamed(st, live, hub, cx, id, params).await;
+        return streamed(st, live, hub, cx, &session, id, params);
     }
     let ccx = call::Cx {
         st: &st,
@@ -207,23 +207,28 @@ pub async fn post(State(st): State<SharedState>, cx: Cx, raw: Body) -> Response 
     let (_tracked, cancelled) = session.track(&id);
     let answer = tokio::select! {
         a = dispatch(&ccx, &method, &params, None) => a,
-        _ = cancelled => Err(ErrorObject::new(REQUEST_CANCELLED, "Request cancelled by the client")),
+        Ok(()) = cancelled => Err(ErrorObject::new(REQUEST_CANCELLED, "Request cancelled by the client")),
     };
     json_answer(&id, answer)
 }
 
 /// The server's progress as SSE events, then the response.
-async fn streamed(
+/// The call runs on a task of its own; a client that cancels it or goes away stops it (the
+/// tool server is told, and the record says the client left).
+fn streamed(
     st: SharedState,
     live: Arc<Live>,
     hub: Arc<Hub>,
     cx: Cx,
+    session: &Arc<session::Session>,
     id: Value,
     params: Value,
 ) -> Response {
     let (tx, mut rx) = mpsc::channel::<Value>(16);
     let (out_tx, out_rx) = mpsc::channel::<Result<Bytes, Infallible>>(16);
+    let (tracked, mut cancelled) = session.track(&id);
     tokio::spawn(async move {
+        let _tracked = tracked;
         let ccx = call::Cx {
             st: &st,
             live: &live,
@@ -241,6 +246,10 @@ async fn streamed(
                 Some(n) = rx.recv() => {
                     let _ = out_tx.send(Ok(event(&n))).await;
                 }
+                Ok(()) = &mut cancelled => {
+                    break Err(ErrorObject::new(REQUEST_CANCELLED, "Request cancelled by the client"));
+                }
+                () = out_tx.closed() => return,
             }
         };
         while let Ok(n) = rx.try_recv() {

@@ -39,7 +39,8 @@ impl Session {
             .inflight
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // A client reusing an id in flight cancels nothing of the first by it.
+        // Past the bound, the request runs but cannot be cancelled: its sender is dropped, which
+        // the receiver reports as an error, never as a cancellation.
         if m.len() < MAX_INFLIGHT {
             m.insert(key.clone(), tx);
         }

@@ -594,3 +594,50 @@ async fn a_call_the_client_cancels_stops_and_the_server_is_told() {
     }
     panic!("the tool server was not told of the cancellation");
 }
+
+#[tokio::test]
+async fn a_streamed_call_is_cancellable_too() {
+    let dir = TempDir::new("mcp-calls");
+    let mock = MockMcp::start().await.unwrap();
+    let app = app(dir.path(), &mock, "");
+    let sid = open(&app, FULL).await;
+    let req = Request::post("/mcp")
+        .header("authorization", format!("Bearer {FULL}"))
+        .header("mcp-session-id", &sid)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(rpc(
+            88,
+            "tools/call",
+            json!({"name": "open__sleep", "arguments": {"ms": 5000}, "_meta": {"progressToken": 5}}),
+        ))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    for _ in 0..100 {
+        if mock.count("tools/call") > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let cancel =
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 88}});
+    assert_eq!(
+        post(&app, Some(FULL), Some(&sid), &[], cancel.to_string())
+            .await
+            .status,
+        StatusCode::ACCEPTED
+    );
+    let text = String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(text.contains("-32800"), "{text}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+}
