@@ -94,6 +94,47 @@ mod tests {
         assert_eq!(got, Ok(vec!["{\"a\":1}".to_owned(), "x\ny".to_owned()]));
     }
 
+    proptest::proptest! {
+        /// However the bytes are split into chunks, the same events come out; arbitrary bytes
+        /// never panic.
+        #[test]
+        fn any_split_gives_the_same_events(
+            lines in proptest::collection::vec(
+                proptest::prop_oneof![
+                    "data: [a-z{}\":0-9 ]{0,20}",
+                    ": ping",
+                    "event: message",
+                    "",
+                    "id: [0-9]{1,3}",
+                ],
+                0..24,
+            ),
+            crlf in proptest::prelude::any::<bool>(),
+            cuts in proptest::collection::vec(0usize..400, 0..8),
+        ) {
+            let nl = if crlf { "\r\n" } else { "\n" };
+            let text: String = lines.iter().map(|l| format!("{l}{nl}")).collect();
+            let bytes = text.as_bytes();
+            let whole = events(&[bytes], 1 << 20);
+            let mut cuts: Vec<usize> = cuts.into_iter().filter(|&c| c <= bytes.len()).collect();
+            cuts.sort_unstable();
+            cuts.dedup();
+            let mut chunks: Vec<&[u8]> = Vec::new();
+            let mut last = 0;
+            for c in cuts {
+                chunks.push(&bytes[last..c]);
+                last = c;
+            }
+            chunks.push(&bytes[last..]);
+            proptest::prop_assert_eq!(events(&chunks, 1 << 20), whole);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = events(&[&bytes], 64);
+        }
+    }
+
     #[test]
     fn an_event_past_the_limit_is_refused() {
         assert_eq!(events(&[b"data: 0123456789\n\n"], 5), Err(TooLarge));
