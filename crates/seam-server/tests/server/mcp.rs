@@ -412,3 +412,75 @@ async fn browser_origins_other_than_loopback_and_the_allowed_ones_are_forbidden(
     let r = post(&app, Some(KEY), None, &[], init()).await;
     assert_eq!(r.status, StatusCode::OK);
 }
+
+/// Whatever a client posts — bytes, JSON that is almost a message, any method with any params —
+/// `/mcp` answers with a JSON-RPC body and a 2xx or 4xx status, never a 5xx.
+#[test]
+fn any_body_gets_a_json_rpc_answer_never_a_server_error() {
+    use proptest::prelude::*;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = TempDir::new("mcp-fuzz");
+    let (app, sid) = rt.block_on(async {
+        let app = app_with(dir.path(), "");
+        let sid = open(&app, KEY).await;
+        (app, sid)
+    });
+    let body = prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..200).prop_map(Body::from),
+        (
+            prop_oneof![
+                Just(json!(1)),
+                Just(json!("x")),
+                Just(json!(null)),
+                Just(json!([1])),
+                Just(json!({"a": 1}))
+            ],
+            prop_oneof![
+                Just("ping"),
+                Just("tools/list"),
+                Just("tools/call"),
+                Just("prompts/get"),
+                Just("resources/read"),
+                Just("initialize"),
+                Just("nope"),
+                Just("notifications/cancelled"),
+            ],
+            prop_oneof![
+                Just(json!(null)),
+                Just(json!({})),
+                Just(json!([])),
+                Just(json!({"name": 3})),
+                Just(json!({"name": "a__b", "arguments": []})),
+                Just(json!({"uri": {"x": 1}})),
+                Just(json!({"cursor": 5})),
+                Just(json!("s")),
+                Just(json!({"requestId": [1]})),
+            ],
+            any::<bool>(),
+        )
+            .prop_map(|(id, method, params, with_id)| {
+                let mut m = json!({"jsonrpc": "2.0", "method": method, "params": params});
+                if with_id {
+                    m["id"] = id;
+                }
+                Body::from(m.to_string())
+            }),
+    ];
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 128,
+        ..Default::default()
+    });
+    runner
+        .run(&body, |b| {
+            let r = rt.block_on(post(&app, Some(KEY), Some(&sid), &[], b));
+            prop_assert!(r.status.as_u16() < 500, "{:?} {:?}", r.status, r.body);
+            if r.status != StatusCode::ACCEPTED {
+                prop_assert_eq!(&r.body["jsonrpc"], "2.0", "{:?}", r.body);
+            }
+            Ok(())
+        })
+        .unwrap();
+}
