@@ -418,7 +418,13 @@ async fn run(cfg: Config, listen: SocketAddr, source: Option<PathBuf>) -> anyhow
     let listener = bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr().unwrap_or(listen);
     let limits = seam_server::listen::Limits::new(&cfg.server);
-    let tool_servers = cfg.mcp.servers.keys().cloned().collect::<Vec<_>>().join(", ");
+    let tool_servers = cfg
+        .mcp
+        .servers
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     tracing::info!(
         %bound,
         models = %aliases,
