@@ -278,6 +278,24 @@ def mock_url():
     proc.wait(timeout=10)
 
 
+def start_seam(cfg, env):
+    """`seam serve` on `cfg` on a free port, once it answers `/readyz`; `.url` is its address."""
+    proc, m = _start(
+        [SEAM, "serve", "--config", str(cfg), "--listen", "127.0.0.1:0"],
+        r"listening on (http://[0-9.:]+)",
+        env=env,
+    )
+    proc.url = m.group(1)
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(proc.url + "/readyz") as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.05)
+    return proc
+
+
 @pytest.fixture(scope="session")
 def seam(mock_url):
     """The running `seam`: `.url`, and `.log`, its output so far (one string per line)."""
@@ -293,19 +311,7 @@ def seam(mock_url):
     )
     check = subprocess.run([SEAM, "config", "check", "--config", str(cfg)], capture_output=True, text=True, env=env)
     assert check.returncode == 0, check.stderr
-    proc, m = _start(
-        [SEAM, "serve", "--config", str(cfg), "--listen", "127.0.0.1:0"],
-        r"listening on (http://[0-9.:]+)",
-        env=env,
-    )
-    url = proc.url = m.group(1)
-    for _ in range(100):
-        try:
-            with urllib.request.urlopen(url + "/readyz") as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.05)
+    proc = start_seam(cfg, env)
     yield proc
     proc.terminate()
     proc.wait(timeout=10)

@@ -39,7 +39,7 @@ from mcp import Client, ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from conftest import AUDIT_MASTER_KEY, SEAM, _start
+from conftest import AUDIT_MASTER_KEY, SEAM, _start, start_seam
 
 SERVERS = pathlib.Path(__file__).resolve().parent / "mcp_servers"
 
@@ -197,19 +197,8 @@ def gateway(mock_url, crm):
     )
     check = subprocess.run([SEAM, "config", "check", "--config", str(cfg)], capture_output=True, text=True, env=env)
     assert check.returncode == 0, check.stdout + check.stderr
-    proc, m = _start(
-        [SEAM, "serve", "--config", str(cfg), "--listen", "127.0.0.1:0"],
-        r"listening on (http://[0-9.:]+)",
-        env=env,
-    )
-    proc.url, proc.cfg, proc.env = m.group(1), cfg, env
-    for _ in range(100):
-        try:
-            with urllib.request.urlopen(proc.url + "/readyz") as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.05)
+    proc = start_seam(cfg, env)
+    proc.cfg, proc.env = cfg, env
     yield proc
     proc.terminate()
     proc.wait(timeout=10)

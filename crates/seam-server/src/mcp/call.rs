@@ -172,23 +172,17 @@ pub(crate) async fn run(
 
     // The call.
     let timeout = Duration::from_millis(server.timeout_for(tool_name));
+    // What the server gets, with its own names: copied only when the class keeps payloads.
+    let sent_params = draft
+        .keeps_payloads()
+        .then(|| Rewritten::Json(Box::new(upstream.clone())));
     let sent = Instant::now();
     let answer = cx
         .hub
-        .call(
-            &server.name,
-            target.method(),
-            upstream.clone(),
-            timeout,
-            notify,
-        )
+        .call(&server.name, target.method(), upstream, timeout, notify)
         .await;
     let upstream_time = sent.elapsed();
     crate::limits::settle(ticket, 0, None);
-    // What the server got, with its own names: kept when the class keeps payloads.
-    let sent_params = draft
-        .keeps_payloads()
-        .then(|| Rewritten::Json(Box::new(upstream)));
     let remask = governed.remask();
     let attempt = |status: u16, code: Option<&'static str>| Attempt {
         target: 0,

@@ -46,17 +46,19 @@ const REQUEST_CANCELLED: i64 = -32800;
 /// How often a quiet server stream sends a comment, so proxies keep it open.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
+/// Whether `caller`'s placement lets it see `server` at all (its trust tier).
+fn trusted(caller: Option<&Caller>, server: &McpServerConfig) -> bool {
+    caller.is_none_or(|c| {
+        c.placement
+            .trust
+            .as_ref()
+            .is_none_or(|t| t.contains(&server.trust))
+    })
+}
+
 /// Whether `caller` may see `name` (namespaced) on `server`.
 fn visible(caller: Option<&Caller>, server: &McpServerConfig, name: &str) -> bool {
-    let Some(c) = caller else {
-        return true;
-    };
-    let trust_ok = c
-        .placement
-        .trust
-        .as_ref()
-        .is_none_or(|t| t.contains(&server.trust));
-    trust_ok && c.allows_tool(name)
+    trusted(caller, server) && caller.is_none_or(|c| c.allows_tool(name))
 }
 
 /// The transport's rule against DNS rebinding: a request carrying `Origin` (a browser's) is
@@ -463,16 +465,7 @@ async fn list(cx: &call::Cx<'_>, kind: Kind, params: &Value) -> Result<Value, Er
         // Which servers are missing from the list, not why (their errors are the operator's).
         let names: Vec<&str> = skipped
             .iter()
-            .filter(|(s, _)| {
-                cx.hub.server(s).is_some_and(|cfg| {
-                    cx.caller.is_none_or(|c| {
-                        c.placement
-                            .trust
-                            .as_ref()
-                            .is_none_or(|t| t.contains(&cfg.trust))
-                    })
-                })
-            })
+            .filter(|(s, _)| cx.hub.server(s).is_some_and(|cfg| trusted(cx.caller, cfg)))
             .map(|(s, _)| s.as_str())
             .collect();
         if !names.is_empty() {

@@ -70,15 +70,22 @@ placement = "trust=private"
 }
 
 async fn call(app: &axum::Router, key: &str, sid: &str, name: &str, args: Value) -> Value {
-    post(
-        app,
-        Some(key),
-        Some(sid),
-        &[],
-        rpc(7, "tools/call", json!({"name": name, "arguments": args})),
-    )
-    .await
-    .body
+    let params = json!({"name": name, "arguments": args});
+    ask(app, key, sid, 7, "tools/call", params).await
+}
+
+/// One request of session `sid` with key `key`: the JSON-RPC answer.
+async fn ask(
+    app: &axum::Router,
+    key: &str,
+    sid: &str,
+    id: i64,
+    method: &str,
+    params: Value,
+) -> Value {
+    post(app, Some(key), Some(sid), &[], rpc(id, method, params))
+        .await
+        .body
 }
 
 fn names(list: &Value, field: &str) -> Vec<String> {
@@ -106,15 +113,7 @@ async fn tools_are_aggregated_scoped_called_and_recorded() {
     let mock = MockMcp::start().await.unwrap();
     let app = app(dir.path(), &mock, "");
     let sid = open(&app, FULL).await;
-    let list = post(
-        &app,
-        Some(FULL),
-        Some(&sid),
-        &[],
-        rpc(2, "tools/list", json!({})),
-    )
-    .await
-    .body;
+    let list = ask(&app, FULL, &sid, 2, "tools/list", json!({})).await;
     let all = names(&list, "tools");
     assert!(
         all.contains(&"crm__echo".to_owned()) && all.contains(&"open__echo".to_owned()),
@@ -132,15 +131,7 @@ async fn tools_are_aggregated_scoped_called_and_recorded() {
 
     // The narrow key sees and calls only its globs; the rest does not exist for it.
     let nsid = open(&app, NARROW).await;
-    let list = post(
-        &app,
-        Some(NARROW),
-        Some(&nsid),
-        &[],
-        rpc(3, "tools/list", json!({})),
-    )
-    .await
-    .body;
+    let list = ask(&app, NARROW, &nsid, 3, "tools/list", json!({})).await;
     let mut seen = names(&list, "tools");
     seen.sort();
     assert_eq!(seen, ["crm__add", "crm__crash", "crm__customer"]);
@@ -150,15 +141,7 @@ async fn tools_are_aggregated_scoped_called_and_recorded() {
     assert_eq!(r["error"]["code"], -32602, "{r}");
     // A key held to private servers sees only `open`.
     let psid = open(&app, PRIVATE_ONLY).await;
-    let list = post(
-        &app,
-        Some(PRIVATE_ONLY),
-        Some(&psid),
-        &[],
-        rpc(3, "tools/list", json!({})),
-    )
-    .await
-    .body;
+    let list = ask(&app, PRIVATE_ONLY, &psid, 3, "tools/list", json!({})).await;
     assert!(
         names(&list, "tools")
             .iter()
@@ -269,104 +252,69 @@ async fn prompts_and_resources_are_served_scoped_and_governed() {
     let mock = MockMcp::start().await.unwrap();
     let app = app(dir.path(), &mock, "");
     let sid = open(&app, FULL).await;
-    let prompts = post(
-        &app,
-        Some(FULL),
-        Some(&sid),
-        &[],
-        rpc(2, "prompts/list", json!({})),
-    )
-    .await
-    .body;
+    let prompts = ask(&app, FULL, &sid, 2, "prompts/list", json!({})).await;
     assert!(
         names(&prompts, "prompts").contains(&"crm__greet".to_owned()),
         "{prompts}"
     );
-    let r = post(
-        &app,
-        Some(FULL),
-        Some(&sid),
-        &[],
-        rpc(
-            3,
-            "prompts/get",
-            json!({"name": "crm__greet", "arguments": {"name": "Ada"}}),
-        ),
-    )
-    .await
-    .body;
+    let get = json!({"name": "crm__greet", "arguments": {"name": "Ada"}});
+    let r = ask(&app, FULL, &sid, 3, "prompts/get", get).await;
     assert!(r["result"]["messages"].to_string().contains("Ada"), "{r}");
-    let res = post(
-        &app,
-        Some(FULL),
-        Some(&sid),
-        &[],
-        rpc(4, "resources/list", json!({})),
-    )
-    .await
-    .body;
+    let res = ask(&app, FULL, &sid, 4, "resources/list", json!({})).await;
     assert!(res.to_string().contains("mock://readme"), "{res}");
-    let r = post(
+    let r = ask(
         &app,
-        Some(FULL),
-        Some(&sid),
-        &[],
-        rpc(5, "resources/read", json!({"uri": "mock://readme"})),
+        FULL,
+        &sid,
+        5,
+        "resources/read",
+        json!({"uri": "mock://readme"}),
     )
-    .await
-    .body;
+    .await;
     assert!(r["result"]["contents"].is_array(), "{r}");
-    let t = post(
-        &app,
-        Some(FULL),
-        Some(&sid),
-        &[],
-        rpc(6, "resources/templates/list", json!({})),
-    )
-    .await
-    .body;
+    let t = ask(&app, FULL, &sid, 6, "resources/templates/list", json!({})).await;
     assert!(t.to_string().contains("mock://items/{id}"), "{t}");
-    let r = post(
+    let r = ask(
         &app,
-        Some(FULL),
-        Some(&sid),
-        &[],
-        rpc(7, "resources/read", json!({"uri": "mock://items/42"})),
+        FULL,
+        &sid,
+        7,
+        "resources/read",
+        json!({"uri": "mock://items/42"}),
     )
-    .await
-    .body;
+    .await;
     assert!(r["result"]["contents"].is_array(), "{r}");
-    let r = post(
+    let r = ask(
         &app,
-        Some(FULL),
-        Some(&sid),
-        &[],
-        rpc(8, "resources/read", json!({"uri": "other://x"})),
+        FULL,
+        &sid,
+        8,
+        "resources/read",
+        json!({"uri": "other://x"}),
     )
-    .await
-    .body;
+    .await;
     assert_eq!(r["error"]["code"], -32002, "{r}");
     // The narrow key may not see prompts or resources it has no glob for.
     let nsid = open(&app, NARROW).await;
-    let r = post(
+    let r = ask(
         &app,
-        Some(NARROW),
-        Some(&nsid),
-        &[],
-        rpc(9, "resources/read", json!({"uri": "mock://readme"})),
+        NARROW,
+        &nsid,
+        9,
+        "resources/read",
+        json!({"uri": "mock://readme"}),
     )
-    .await
-    .body;
+    .await;
     assert_eq!(r["error"]["code"], -32002, "{r}");
-    let r = post(
+    let r = ask(
         &app,
-        Some(NARROW),
-        Some(&nsid),
-        &[],
-        rpc(9, "prompts/get", json!({"name": "crm__greet"})),
+        NARROW,
+        &nsid,
+        9,
+        "prompts/get",
+        json!({"name": "crm__greet"}),
     )
-    .await
-    .body;
+    .await;
     assert_eq!(r["error"]["code"], -32602, "{r}");
 }
 
@@ -377,15 +325,7 @@ async fn a_server_that_is_down_is_left_out_of_lists_not_a_failed_list() {
     let extra = "[mcp.servers.gone]\nurl = \"http://127.0.0.1:9/mcp\"\ntimeout_ms = 300\n";
     let app = app(dir.path(), &mock, extra);
     let sid = open(&app, FULL).await;
-    let list = post(
-        &app,
-        Some(FULL),
-        Some(&sid),
-        &[],
-        rpc(2, "tools/list", json!({})),
-    )
-    .await
-    .body;
+    let list = ask(&app, FULL, &sid, 2, "tools/list", json!({})).await;
     assert!(
         names(&list, "tools").iter().any(|n| n.starts_with("crm__")),
         "{list}"
@@ -482,15 +422,7 @@ async fn a_reload_adds_a_stdio_server_which_is_restarted_when_it_dies_and_sessio
     );
     let app = seam_server::app(std::sync::Arc::clone(&state));
     let sid = open(&app, FULL).await;
-    let list = post(
-        &app,
-        Some(FULL),
-        Some(&sid),
-        &[],
-        rpc(2, "tools/list", json!({})),
-    )
-    .await
-    .body;
+    let list = ask(&app, FULL, &sid, 2, "tools/list", json!({})).await;
     assert!(
         names(&list, "tools").iter().all(|n| n.starts_with("crm__")),
         "{list}"
@@ -499,15 +431,7 @@ async fn a_reload_adds_a_stdio_server_which_is_restarted_when_it_dies_and_sessio
     second.store(true, std::sync::atomic::Ordering::SeqCst);
     state.reload().unwrap();
     // The same session sees the new server's tools.
-    let list = post(
-        &app,
-        Some(FULL),
-        Some(&sid),
-        &[],
-        rpc(3, "tools/list", json!({})),
-    )
-    .await
-    .body;
+    let list = ask(&app, FULL, &sid, 3, "tools/list", json!({})).await;
     assert!(
         names(&list, "tools").contains(&"files__echo".to_owned()),
         "{list}"
