@@ -50,6 +50,19 @@ pub struct Finding {
     pub detector: &'static str,
 }
 
+/// One span a named-entity model tagged, in byte offsets of the text it was given. `label` is the
+/// model's own label without its B-/I- prefix (`GIVEN_NAME`, `SURNAME`, `STREET_NAME`,
+/// `BUILDING_NUMBER`, `SECONDARY_ADDRESS`, `CITY`, `STATE`, `ZIP_CODE`, …); the names detector
+/// maps them to Seam's entities.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tag {
+    pub label: &'static str,
+    pub start: usize,
+    pub end: usize,
+    /// The model's mean probability for the label over the span's tokens.
+    pub score: f32,
+}
+
 /// A family of entities found by one technique. Detectors work on normalised text and report
 /// offsets into it; the scanner maps them back.
 pub trait Detector: Send + Sync {

@@ -15,6 +15,7 @@ mod dates;
 mod email;
 mod europe;
 mod iban;
+pub mod names;
 mod network;
 mod phone;
 pub(crate) mod scan;
