@@ -139,6 +139,10 @@ pii = {{ action = "redact" }}
 [policies.block-pii.input]
 pii = {{ action = "block" }}
 
+# test_names.py: names, places and street addresses only.
+[policies.names.input]
+pii = {{ action = "tokenize", entities = ["PERSON", "LOCATION", "STREET_ADDRESS"] }}
+
 [policies.shield.input]
 injection = {{ action = "block", threshold = 0.8 }}
 
@@ -153,6 +157,10 @@ on_overflow = "truncate"
 [models.guarded]
 targets = [{{ provider = "mock", model = "gpt-mock" }}]
 policy = "mask-pii"
+
+[models.names-guarded]
+targets = [{{ provider = "mock", model = "gpt-mock" }}]
+policy = "names"
 
 [models.guarded-claude]
 targets = [{{ provider = "mockanth", model = "claude-mock" }}]

@@ -432,6 +432,9 @@ async fn run(cfg: Config, listen: SocketAddr, source: Option<PathBuf>) -> anyhow
         max_connections = limits.max_connections,
         "seam listening on http://{bound}"
     );
+    if let Some(status) = state.live().gateway.ner_status() {
+        tracing::info!("{status}");
+    }
     if state.conversations.as_ref().is_some_and(|c| c.in_memory()) {
         // The designed fallback, not a fault: state never reaches the disk unsealed.
         tracing::info!(

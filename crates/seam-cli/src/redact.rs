@@ -89,7 +89,12 @@ pub fn run(args: &Args<'_>) -> anyhow::Result<ExitCode> {
             )
         })?;
         let mut found = Vec::new();
-        let result = policy.input_text(text, "input", &mut vault, &mut found);
+        // A file is read whole by the model (in windows), not cut at a request's budget.
+        let tagging = match policy.input_model() {
+            Some(_) => seam_policy::Tagging::Inline(usize::MAX),
+            None => seam_policy::Tagging::Off,
+        };
+        let result = policy.input_text_tagged(text, "input", &mut vault, &mut found, tagging);
         for e in result.blocked {
             if !blocked.contains(&e) {
                 blocked.push(e);
@@ -146,12 +151,12 @@ pub fn run(args: &Args<'_>) -> anyhow::Result<ExitCode> {
 /// The policy to run: `--policy` from `--config` (or the embedded default config), or, with
 /// neither, every detector with `redact`.
 fn policy(args: &Args<'_>) -> anyhow::Result<Policy> {
-    let scanner = Arc::new(Scanner::all());
     // Without a policy `hash_key`, a key drawn for this run: hashes are consistent within the
     // input and cannot be tested against guesses afterwards.
     let mut key = [0u8; 32];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
         .map_err(|_| anyhow::anyhow!("no system randomness for the hash key"))?;
+    let mut ner = seam_config::NerConfig::default();
     let cfg = match (args.config, args.policy) {
         (None, None) => {
             let all = |action| ClassRule {
@@ -174,6 +179,7 @@ fn policy(args: &Args<'_>) -> anyhow::Result<Policy> {
                 None => seam_config::embedded(&Resolver::process(PathBuf::from(".")))
                     .map_err(|_| anyhow::anyhow!("the embedded default config is invalid"))?,
             };
+            ner = cfg.ner.clone();
             match cfg.policies.get(name) {
                 Some(p) => p.clone(),
                 None => {
@@ -183,8 +189,26 @@ fn policy(args: &Args<'_>) -> anyhow::Result<Policy> {
             }
         }
     };
-    Policy::compile(&cfg, scanner, &key).map_err(|e| {
-        let lines: Vec<String> = e.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("{}", lines.join("; "))
-    })
+    let compile = |scanner: Scanner| {
+        Policy::compile(&cfg, Arc::new(scanner), &key).map_err(|e| {
+            let lines: Vec<String> = e.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("{}", lines.join("; "))
+        })
+    };
+    let policy = compile(Scanner::all())?;
+    if !policy.wants_names() {
+        return Ok(policy);
+    }
+    if !cfg.ner {
+        eprintln!("seam: names, places and addresses: rules only (`ner = false` in this policy)");
+        return Ok(policy);
+    }
+    let ner = seam_gateway::ner::load(&ner).map_err(anyhow::Error::msg)?;
+    match ner.tagger() {
+        Some(tagger) => compile(Scanner::all().with_tagger(tagger)),
+        None => {
+            eprintln!("seam: {}", ner.status());
+            Ok(policy)
+        }
+    }
 }

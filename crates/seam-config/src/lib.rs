@@ -11,6 +11,7 @@ pub mod cache;
 pub mod keys;
 pub mod limits;
 pub mod mcp;
+pub mod ner;
 pub mod placement;
 pub mod policy;
 pub mod pricing;
@@ -29,6 +30,7 @@ pub use cache::{CacheConfig, CacheRule, CacheScope};
 pub use keys::{AdminConfig, BudgetPeriod, KeyConfig};
 pub use limits::{LimitRule, LimitsConfig};
 pub use mcp::{McpConfig, McpServerConfig, McpToolConfig, McpTransport};
+pub use ner::NerConfig;
 pub use placement::Placement;
 pub use policy::{
     Action, ClassRule, DEFAULT_POLICY, Entities, EntityRule, InjectionAction, InjectionRule,
@@ -75,6 +77,8 @@ pub struct Config {
     pub responses: ResponsesConfig,
     /// `[mcp]`: the tool servers exposed on `/mcp`.
     pub mcp: McpConfig,
+    /// `[ner]`: the named-entity model (names, places, addresses).
+    pub ner: NerConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -408,6 +412,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
     let cache = cache::cache(raw.cache, &mut errors);
     let responses = responses::responses(raw.responses, &mut errors);
     let mcp = mcp::mcp(raw.mcp, &policies, resolver, &mut errors);
+    let ner = ner::ner(raw.ner, resolver, &mut errors);
     let mut declared_keys = Vec::new();
     let mut hashes = std::collections::HashSet::new();
     for (name, k) in raw.keys {
@@ -452,6 +457,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             cache,
             responses,
             mcp,
+            ner,
         })
     } else {
         Err(errors)

@@ -189,7 +189,15 @@ pub struct PolicyConfig {
     pub hash_key: Option<Secret>,
     /// `user = "…"`, when set; see [`PolicyConfig::user_field`] for the default.
     pub user: Option<UserField>,
+    /// Whether the named-entity model reads this policy's texts (when it is installed); with
+    /// `false`, names, places and addresses are found by rules alone.
+    pub ner: bool,
+    /// The most bytes of a request the model reads; beyond them, rules alone.
+    pub ner_max_bytes: usize,
 }
+
+/// `ner_max_bytes` when a policy does not set it: about a thousand tokens of text.
+pub const DEFAULT_NER_MAX_BYTES: usize = 4096;
 
 impl PolicyConfig {
     /// A policy that does nothing: the built-in `default` when the config does not declare one.
@@ -200,6 +208,8 @@ impl PolicyConfig {
             output: StageConfig::default(),
             hash_key: None,
             user: None,
+            ner: true,
+            ner_max_bytes: DEFAULT_NER_MAX_BYTES,
         }
     }
 
@@ -231,6 +241,8 @@ pub struct RawPolicy {
     pub output: RawStage,
     pub hash_key: Option<String>,
     pub user: Option<String>,
+    pub ner: Option<bool>,
+    pub ner_max_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -361,8 +373,21 @@ pub(crate) fn policy(
         }
         parsed
     });
+    let ner_max_bytes = match raw.ner_max_bytes {
+        None => DEFAULT_NER_MAX_BYTES,
+        Some(n) if n <= 16 * 1024 * 1024 => n as usize,
+        Some(_) => {
+            errors.push(ConfigError::new(
+                format!("{path}.ner_max_bytes"),
+                "must be at most 16777216",
+            ));
+            DEFAULT_NER_MAX_BYTES
+        }
+    };
     PolicyConfig {
         name: name.to_owned(),
+        ner: raw.ner.unwrap_or(true),
+        ner_max_bytes,
         input: InputConfig {
             rules,
             injection,

@@ -37,6 +37,8 @@ pub struct RawConfig {
     pub responses: crate::responses::RawResponses,
     #[serde(default)]
     pub mcp: crate::mcp::RawMcp,
+    #[serde(default)]
+    pub ner: crate::ner::RawNer,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -10,6 +10,7 @@
 
 mod contract;
 mod errors;
+pub mod ner;
 mod policy;
 pub mod routes;
 mod stream;
@@ -170,6 +171,12 @@ impl Gateway {
         }
     }
 
+    /// What finds names, places and addresses, for the start-up log; `None` when no policy
+    /// covers them.
+    pub fn ner_status(&self) -> Option<String> {
+        self.policies.ner.as_ref().map(ner::Ner::status)
+    }
+
     /// The aliases clients may send as `model`, sorted; a glob alias as its pattern (`claude-*`).
     pub fn aliases(&self) -> Vec<&str> {
         self.table.aliases()
@@ -235,8 +242,9 @@ impl Gateway {
             .for_request(&route.name, key_policy)
             .map_err(Failure::before_attempts)?;
         let policy = &policy;
-        let mut prepared =
-            policy::prepare(policy, req, first_model(&route)).map_err(|r| Failure::refused(*r))?;
+        let tagged = policy::tag_chat(policy, req).await;
+        let mut prepared = policy::prepare_tagged(policy, req, first_model(&route), tagged)
+            .map_err(|r| Failure::refused(*r))?;
         if let Some(c) = &contract {
             let r = prepared.request.to_mut();
             c.apply(r);
@@ -348,8 +356,9 @@ impl Gateway {
             .for_request(&route.name, key_policy)
             .map_err(Failure::before_attempts)?;
         let policy = &policy;
-        let prepared =
-            policy::prepare(policy, req, first_model(&route)).map_err(|r| Failure::refused(*r))?;
+        let tagged = policy::tag_chat(policy, req).await;
+        let prepared = policy::prepare_tagged(policy, req, first_model(&route), tagged)
+            .map_err(|r| Failure::refused(*r))?;
         let placement = prepared.placement(constraints);
         let sent: &ChatRequest = &prepared.request;
         let out = match self

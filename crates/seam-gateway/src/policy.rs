@@ -22,7 +22,9 @@ use futures_util::Stream;
 use seam_config::{Config, InjectionAction, Trust, UserField};
 use seam_policy::actions::Hasher;
 use seam_policy::context::{self, Counter, Fit, Unit};
-use seam_policy::{Escape, OutputFilter, Policy, Record, Scanner, StreamFilter, Vault};
+use seam_policy::{
+    Escape, OutputFilter, Policy, Record, Scanner, StreamFilter, Tag, Tagger, Tagging, Vault,
+};
 use seam_router::Placement;
 use seam_types::chat::{
     ChatChunk, ChatCompletion, ChatRequest, Content, Delta, Extra, FunctionCallDelta, Message,
@@ -81,6 +83,8 @@ pub(crate) struct Policies {
     by_name: HashMap<String, Arc<Governed>>,
     /// (route policy, key policy) → the route's tightened by the key's, built on first use.
     tightened: std::sync::RwLock<HashMap<(String, String), Arc<Governed>>>,
+    /// The named-entity model, when a policy covers names, places or addresses.
+    pub(crate) ner: Option<crate::ner::Ner>,
 }
 
 /// The key `hash` uses when a policy names no `hash_key`: drawn once per process, so hashes stay
@@ -106,10 +110,35 @@ impl Policies {
         } else {
             Scanner::new(Vec::new())
         });
+        let compiled = Self::compile(cfg, &scanner)?;
+        // The model is loaded only when a policy that lets it read covers its entities.
+        let wanted = cfg
+            .policies
+            .values()
+            .any(|p| p.ner && compiled.get(&p.name).is_some_and(|g| g.wants_names()));
+        let any_names = compiled.values().any(|g| g.wants_names());
+        let ner = if wanted {
+            Some(crate::ner::load(&cfg.ner)?)
+        } else if any_names {
+            Some(crate::ner::Ner::Off)
+        } else {
+            None
+        };
+        let compiled = match ner.as_ref().and_then(crate::ner::Ner::tagger) {
+            Some(tagger) => Self::compile(cfg, &Arc::new(Scanner::all().with_tagger(tagger)))?,
+            None => compiled,
+        };
+        Self::assemble(cfg, compiled, ner)
+    }
+
+    fn compile(
+        cfg: &Config,
+        scanner: &Arc<Scanner>,
+    ) -> Result<HashMap<String, Arc<Governed>>, String> {
         let mut compiled = HashMap::new();
         let mut errors = Vec::new();
         for (name, p) in &cfg.policies {
-            match Policy::compile(p, Arc::clone(&scanner), process_key()) {
+            match Policy::compile(p, Arc::clone(scanner), process_key()) {
                 Ok(compiled_policy) => {
                     let key = p
                         .hash_key
@@ -128,6 +157,14 @@ impl Policies {
         if !errors.is_empty() {
             return Err(errors.join("\n"));
         }
+        Ok(compiled)
+    }
+
+    fn assemble(
+        cfg: &Config,
+        compiled: HashMap<String, Arc<Governed>>,
+        ner: Option<crate::ner::Ner>,
+    ) -> Result<Self, String> {
         let default = compiled
             .get(seam_config::DEFAULT_POLICY)
             .cloned()
@@ -163,6 +200,7 @@ impl Policies {
             default,
             by_name: compiled,
             tightened: std::sync::RwLock::new(HashMap::new()),
+            ner,
         })
     }
 
@@ -297,6 +335,10 @@ pub struct PolicyReport {
     pub injection_flagged: bool,
     /// Messages dropped to fit `max_input_tokens`.
     pub dropped_messages: usize,
+    /// How names, places and addresses were looked for, when the policy covers them: `model`,
+    /// `partial` (the model's byte budget ran out; the rest by rules), or `rules` (no model, or
+    /// `ner = false`).
+    pub ner: Option<&'static str>,
 }
 
 impl PolicyReport {
@@ -337,6 +379,9 @@ impl PolicyReport {
         }
         if self.dropped_messages > 0 {
             h.push_str(&format!("; dropped_messages={}", self.dropped_messages));
+        }
+        if let Some(ner) = self.ner {
+            h.push_str(&format!("; ner={ner}"));
         }
         h
     }
@@ -501,10 +546,21 @@ fn violation(policy: &Policy, entities: &[&'static str]) -> ApiError {
 
 /// The input stage of a chat request: entities, injection, then the context window, counted with
 /// the tokenizer of `model` (the route's first target) when it has one.
+#[cfg(test)]
 pub(crate) fn prepare<'r>(
     policy: &Arc<Governed>,
     req: &'r ChatRequest,
     model: &str,
+) -> Result<Prepared<'r>, Box<Refusal>> {
+    prepare_tagged(policy, req, model, Tagged::inline(policy))
+}
+
+/// [`prepare`] with the model's tags for the request's texts (from [`tag_chat`]).
+pub(crate) fn prepare_tagged<'r>(
+    policy: &Arc<Governed>,
+    req: &'r ChatRequest,
+    model: &str,
+    tagged: Tagged,
 ) -> Result<Prepared<'r>, Box<Refusal>> {
     let mut prepared = Prepared {
         request: Cow::Borrowed(req),
@@ -548,7 +604,7 @@ pub(crate) fn prepare<'r>(
         }
     }
     if policy.scans_input() || policy.acts_on_user() {
-        let mut input = Input::new(policy);
+        let mut input = Input::new(policy, tagged);
         let new = input.run(|at, f, user| fields::chat_request(req, at, f, user));
         // The client's own body, when a target may take it as it is: the same texts under the
         // same policy and vault (one token per value), its findings already counted above.
@@ -560,6 +616,7 @@ pub(crate) fn prepare<'r>(
             (n, body)
         });
         telemetry::policy_findings(policy.name(), &input.records);
+        prepared.report.ner = input.tagged.mode(policy);
         if !input.blocked.is_empty() {
             prepared.report.records = input.records;
             return Err(Refusal::new(
@@ -720,16 +777,18 @@ struct Input<'p> {
     records: Vec<Record>,
     blocked: Vec<&'static str>,
     private: bool,
+    tagged: Tagged,
 }
 
 impl<'p> Input<'p> {
-    fn new(policy: &'p Governed) -> Self {
+    fn new(policy: &'p Governed, tagged: Tagged) -> Self {
         Input {
             policy,
             vault: Vault::new(),
             records: Vec::new(),
             blocked: Vec::new(),
             private: false,
+            tagged,
         }
     }
 
@@ -739,14 +798,21 @@ impl<'p> Input<'p> {
         walk: impl FnOnce(&mut At, &mut walk::Text<'_>, fields::UserRule<'_>) -> T,
     ) -> T {
         let policy = self.policy;
-        let (vault, records, blocked, private) = (
+        let model = policy.input_model().is_some();
+        let (vault, records, blocked, private, tagged) = (
             &mut self.vault,
             &mut self.records,
             &mut self.blocked,
             &mut self.private,
+            &mut self.tagged,
         );
         let mut f = |text: &str, loc: &str| {
-            let out = policy.input_text(text, loc, vault, records);
+            let tagging = if model {
+                tagged.tagging(text)
+            } else {
+                Tagging::Off
+            };
+            let out = policy.input_text_tagged(text, loc, vault, records, tagging);
             for e in out.blocked {
                 if !blocked.contains(&e) {
                     blocked.push(e);
@@ -759,6 +825,126 @@ impl<'p> Input<'p> {
             fields::user_value(policy.user, |v| policy.hash_user(v), v, at, f)
         };
         walk(&mut At::default(), &mut f, &user)
+    }
+}
+
+/// What the named-entity model read of one request's input texts. The gateway tags a request's
+/// texts in one batch on the blocking pool ([`tag_chat`]) before the input stage, which is
+/// synchronous; a text it did not tag (none was, or the byte budget ran out) is tagged inline
+/// while the budget lasts, else scanned by rules alone.
+pub(crate) struct Tagged {
+    /// The model's tags per text, keyed by the text as the walk sees it.
+    by_text: HashMap<String, Vec<Tag>>,
+    /// Bytes the model may still read for this request.
+    left: usize,
+    /// Whether some text went without the model because the budget ran out.
+    capped: bool,
+    /// Whether the model read anything.
+    used: bool,
+}
+
+impl Tagged {
+    /// Nothing tagged yet: texts are tagged inline, within the policy's budget.
+    pub(crate) fn inline(policy: &Governed) -> Self {
+        Tagged {
+            by_text: HashMap::new(),
+            left: policy.input_model().map_or(0, |(_, max)| max),
+            capped: false,
+            used: false,
+        }
+    }
+
+    /// How the scan of `text` uses the model.
+    fn tagging(&mut self, text: &str) -> Tagging<'_> {
+        if let Some(tags) = self.by_text.get(text) {
+            return Tagging::Given(tags);
+        }
+        if text.trim().is_empty() {
+            return Tagging::Off;
+        }
+        if text.len() <= self.left {
+            self.left -= text.len();
+            self.used = true;
+            return Tagging::Inline(usize::MAX);
+        }
+        self.capped = true;
+        Tagging::Off
+    }
+
+    /// For the `x-seam-policy` header: `None` when the policy does not cover names.
+    fn mode(&self, policy: &Governed) -> Option<&'static str> {
+        if !policy.wants_names() {
+            return None;
+        }
+        Some(
+            match (policy.input_model().is_some(), self.used, self.capped) {
+                (false, _, _) => "rules",
+                (true, _, true) => "partial",
+                (true, true, false) => "model",
+                // The policy has the model, and the request had no text for it.
+                (true, false, false) => "model",
+            },
+        )
+    }
+}
+
+/// Tags a chat request's input texts with the policy's model, in one batch on the blocking pool,
+/// up to the policy's byte budget (in the order the walk meets them; the rest go by rules).
+pub(crate) async fn tag_chat(policy: &Arc<Governed>, req: &ChatRequest) -> Tagged {
+    let mut tagged = Tagged::inline(policy);
+    let Some((model, _)) = policy.input_model() else {
+        return tagged;
+    };
+    if !policy.scans_input() {
+        return tagged;
+    }
+    let mut texts: Vec<String> = Vec::new();
+    {
+        let mut collect = |t: &str, _: &str| {
+            texts.push(t.to_owned());
+            None
+        };
+        let user = |_: &str, _: &At, _: &mut walk::Text<'_>| None;
+        let _ = fields::chat_request(req, &mut At::default(), &mut collect, &user);
+        if let Some(n) = &req.native {
+            let own = [NATIVE_OWN[0], NATIVE_OWN[1], n.wire.subject().0];
+            let _ = walk::map(&n.body, &mut At::default(), &mut collect, &own);
+        }
+    }
+    tag_texts(&mut tagged, Arc::clone(model), texts).await;
+    tagged
+}
+
+async fn tag_texts(tagged: &mut Tagged, model: Arc<dyn Tagger>, texts: Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    let mut chosen: Vec<String> = Vec::new();
+    for t in texts {
+        if t.trim().is_empty() || !seen.insert(t.clone()) {
+            continue;
+        }
+        if t.len() > tagged.left {
+            tagged.capped = true;
+            continue;
+        }
+        tagged.left -= t.len();
+        chosen.push(t);
+    }
+    if chosen.is_empty() {
+        return;
+    }
+    let inputs: Vec<String> = chosen.iter().map(|t| Scanner::model_input(t)).collect();
+    let tags = tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        model.tag(&refs)
+    })
+    .await;
+    match tags {
+        Ok(tags) => {
+            tagged.used = true;
+            tagged.by_text.extend(chosen.into_iter().zip(tags));
+        }
+        // The blocking pool is gone (shutting down): rules alone, said in the header.
+        Err(_) => tagged.capped = true,
     }
 }
 
@@ -814,8 +1000,9 @@ pub(crate) fn prepare_embeddings<'r>(
     if !prepared.active {
         return Ok(prepared);
     }
-    let mut input = Input::new(policy);
+    let mut input = Input::new(policy, Tagged::inline(policy));
     let new = input.run(|at, f, user| fields::embeddings_request(req, at, f, user));
+    prepared.report.ner = input.tagged.mode(policy);
     prepared.report.records = input.records;
     telemetry::policy_findings(policy.name(), &prepared.report.records);
     if !input.blocked.is_empty() {

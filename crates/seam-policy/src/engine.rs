@@ -16,8 +16,9 @@ use seam_config::{
 };
 
 use crate::actions::{self, Hasher};
+use crate::detectors::names;
 use crate::vault::Vault;
-use crate::{Finding, Scanner, is_secret};
+use crate::{Finding, Scanner, Tagger, Tagging, is_secret};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Stage {
@@ -101,6 +102,12 @@ impl Rules {
         out
     }
 
+    /// Whether these rules (or any laid on top) decide anything about `entity`.
+    fn covers(&self, entity: &str) -> bool {
+        self.by_entity.contains_key(entity)
+            || self.tighter.as_ref().is_some_and(|t| t.covers(entity))
+    }
+
     fn allowed(&self, value: &str) -> bool {
         let v = value.trim();
         self.allow.contains(v) || self.allow_patterns.as_ref().is_some_and(|s| s.is_match(v))
@@ -144,6 +151,10 @@ pub struct Policy {
     max_input_tokens: Option<u32>,
     on_overflow: Overflow,
     hasher: Hasher,
+    /// Whether the named-entity model may read this policy's texts.
+    ner: bool,
+    /// The most bytes of a request (or of one text scanned alone) the model reads.
+    ner_max_bytes: usize,
 }
 
 impl Policy {
@@ -180,6 +191,8 @@ impl Policy {
             max_input_tokens: cfg.input.max_input_tokens,
             on_overflow: cfg.input.on_overflow.unwrap_or(Overflow::Reject),
             hasher: Hasher::new(key),
+            ner: cfg.ner,
+            ner_max_bytes: cfg.ner_max_bytes,
         })
     }
 
@@ -217,7 +230,45 @@ impl Policy {
             max_input_tokens,
             on_overflow,
             hasher: self.hasher.clone(),
+            ner: self.ner || key.ner,
+            ner_max_bytes: self.ner_max_bytes.max(key.ner_max_bytes),
         }
+    }
+
+    /// The model and the byte budget for this policy's input texts, when the model is installed,
+    /// the policy lets it read, and an input rule covers names, places or addresses.
+    pub fn input_model(&self) -> Option<(&std::sync::Arc<dyn Tagger>, usize)> {
+        self.model_for(&self.input)
+    }
+
+    /// How the names detector runs on an answer: the model inline when the output rules cover
+    /// its entities, else rules alone.
+    fn output_tagging(&self) -> Tagging<'static> {
+        match self.model_for(&self.output) {
+            Some((_, max)) => Tagging::Inline(max),
+            None => Tagging::Off,
+        }
+    }
+
+    /// Whether answers are read by the model (streams then release text in larger steps, so the
+    /// model runs once per step rather than once per chunk).
+    pub(crate) fn output_model_on(&self) -> bool {
+        matches!(self.output_tagging(), Tagging::Inline(_))
+    }
+
+    fn model_for(&self, rules: &Rules) -> Option<(&std::sync::Arc<dyn Tagger>, usize)> {
+        if !self.ner || !names::ENTITIES.iter().any(|e| rules.covers(e)) {
+            return None;
+        }
+        self.scanner.tagger().map(|t| (t, self.ner_max_bytes))
+    }
+
+    /// Whether this policy's rules cover names, places or addresses at either stage; with no
+    /// model to read them, they are found by rules alone.
+    pub fn wants_names(&self) -> bool {
+        names::ENTITIES
+            .iter()
+            .any(|e| self.input.covers(e) || self.output.covers(e))
     }
 
     /// Whether input texts need scanning at all.
@@ -252,6 +303,8 @@ impl Policy {
 
     /// Applies the input rules to one text: findings are recorded, values replaced per action,
     /// tokens minted in `vault`.
+    /// The model, when the policy uses it, reads the text here (up to `ner_max_bytes`); a caller
+    /// that tagged the request's texts beforehand uses [`Policy::input_text_tagged`].
     pub fn input_text(
         &self,
         text: &str,
@@ -259,13 +312,29 @@ impl Policy {
         vault: &mut Vault,
         records: &mut Vec<Record>,
     ) -> TextOutcome {
+        let tagging = match self.input_model() {
+            Some((_, max)) => Tagging::Inline(max),
+            None => Tagging::Off,
+        };
+        self.input_text_tagged(text, location, vault, records, tagging)
+    }
+
+    /// [`Policy::input_text`] with the model's part decided by the caller.
+    pub fn input_text_tagged(
+        &self,
+        text: &str,
+        location: &str,
+        vault: &mut Vault,
+        records: &mut Vec<Record>,
+        tagging: Tagging<'_>,
+    ) -> TextOutcome {
         let mut out = TextOutcome::default();
         if !self.scans_input() || text.is_empty() {
             return out;
         }
         let mut rewritten = String::new();
         let mut last = 0;
-        for f in self.scanner.scan(text) {
+        for f in self.scanner.scan_tagged(text, tagging) {
             let value = &text[f.start..f.end];
             let Some(action) = self.input.decide(&f, value) else {
                 continue;
@@ -322,7 +391,7 @@ impl Policy {
             return Vec::new();
         }
         self.scanner
-            .scan(text)
+            .scan_tagged(text, self.output_tagging())
             .into_iter()
             .filter(|f| !exempt.iter().any(|r| f.start < r.end && r.start < f.end))
             .filter_map(|f| {

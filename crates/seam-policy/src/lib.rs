@@ -63,6 +63,25 @@ pub struct Tag {
     pub score: f32,
 }
 
+/// A named-entity model: tags a batch of texts at once. Implemented outside this crate (the
+/// model's runtime does IO and heavy arithmetic; this crate stays pure).
+pub trait Tagger: Send + Sync {
+    /// One list of tags per text, offsets into that text.
+    fn tag(&self, texts: &[&str]) -> Vec<Vec<Tag>>;
+}
+
+/// Whether, and how, a scan uses the named-entity model for names, places and addresses.
+#[derive(Clone, Copy, Debug)]
+pub enum Tagging<'a> {
+    /// Rules alone.
+    Off,
+    /// Run the scanner's model on the text here, when the text is at most this many bytes
+    /// (normalised); longer texts get rules alone.
+    Inline(usize),
+    /// The model already ran on this text's normalised form ([`Scanner::model_input`]).
+    Given(&'a [Tag]),
+}
+
 /// A family of entities found by one technique. Detectors work on normalised text and report
 /// offsets into it; the scanner maps them back.
 pub trait Detector: Send + Sync {
@@ -85,6 +104,9 @@ const CONTEXT_BOOST: f32 = 0.35;
 /// A set of detectors, compiled once and shared by every request.
 pub struct Scanner {
     detectors: Vec<Box<dyn Detector>>,
+    /// Names, places and addresses: rules, and a model's tags when there are any.
+    names: Option<detectors::names::Names>,
+    tagger: Option<std::sync::Arc<dyn Tagger>>,
     /// All context words of all detectors, matched case-insensitively in one pass.
     context: Option<AhoCorasick>,
     /// For each context pattern: the entity it supports.
@@ -109,14 +131,68 @@ impl Scanner {
             .ok();
         Scanner {
             detectors,
+            names: None,
+            tagger: None,
             context,
             context_entity,
         }
     }
 
-    /// Every detector Seam has.
+    /// Every detector Seam has; names, places and addresses by rules alone until
+    /// [`Scanner::with_tagger`] adds a model.
     pub fn all() -> Self {
+        Self::structured().with_names()
+    }
+
+    /// The structured entities and secrets only: no names, places or addresses.
+    pub fn structured() -> Self {
         Self::new(detectors::all())
+    }
+
+    /// This scanner with the names detector (rules).
+    pub fn with_names(mut self) -> Self {
+        let names = detectors::names::Names::new();
+        let mut words = Vec::new();
+        let mut context_entity = Vec::new();
+        for d in self
+            .detectors
+            .iter()
+            .map(|d| d.as_ref() as &dyn Detector)
+            .chain(std::iter::once(&names as &dyn Detector))
+        {
+            for (entity, list) in d.context() {
+                for w in *list {
+                    words.push(*w);
+                    context_entity.push(*entity);
+                }
+            }
+        }
+        self.context = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&words)
+            .ok();
+        self.context_entity = context_entity;
+        self.names = Some(names);
+        self
+    }
+
+    /// This scanner with a named-entity model behind the names detector.
+    pub fn with_tagger(mut self, tagger: std::sync::Arc<dyn Tagger>) -> Self {
+        if self.names.is_none() {
+            self = self.with_names();
+        }
+        self.tagger = Some(tagger);
+        self
+    }
+
+    /// The model, when the scanner has one.
+    pub fn tagger(&self) -> Option<&std::sync::Arc<dyn Tagger>> {
+        self.tagger.as_ref()
+    }
+
+    /// The text a model must tag for [`Tagging::Given`]: `text` as the detectors read it.
+    pub fn model_input(text: &str) -> String {
+        Normalized::new(text).text().to_owned()
     }
 
     /// The entities this scanner can report, sorted.
@@ -125,6 +201,7 @@ impl Scanner {
             .detectors
             .iter()
             .flat_map(|d| d.entities().iter().copied())
+            .chain(self.names.iter().flat_map(|n| n.entities().iter().copied()))
             .collect();
         v.sort_unstable();
         v.dedup();
@@ -134,11 +211,26 @@ impl Scanner {
     /// Findings in `text`, mapped to its byte offsets, context applied, overlaps resolved, sorted
     /// by position. No threshold is applied here; that is the policy's job.
     pub fn scan(&self, text: &str) -> Vec<Finding> {
+        self.scan_tagged(text, Tagging::Off)
+    }
+
+    /// [`Scanner::scan`], with the named-entity model used as `tagging` says.
+    pub fn scan_tagged(&self, text: &str, tagging: Tagging<'_>) -> Vec<Finding> {
         let norm = Normalized::new(text);
         let t = norm.text();
         let mut found = Vec::new();
         for d in &self.detectors {
             d.detect(t, &mut found);
+        }
+        if let Some(names) = &self.names {
+            match (tagging, &self.tagger) {
+                (Tagging::Given(tags), _) => names.detect_with(t, Some(tags), &mut found),
+                (Tagging::Inline(max), Some(m)) if t.len() <= max && !t.trim().is_empty() => {
+                    let tags = m.tag(&[t]).pop().unwrap_or_default();
+                    names.detect_with(t, Some(&tags), &mut found);
+                }
+                _ => names.detect_with(t, None, &mut found),
+            }
         }
         self.apply_context(t, &mut found);
         for f in &mut found {

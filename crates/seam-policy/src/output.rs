@@ -116,7 +116,14 @@ impl StreamFilter {
                 .into_iter()
                 .map(|r| r.start + offset..r.end + offset),
         );
-        if !last && self.pending.len() <= HOLD_BACK {
+        // With the model reading answers, text is released a hold-back's worth at a time, so
+        // the model runs once per step of about HOLD_BACK bytes, not once per chunk.
+        let step = if self.policy.output_model_on() {
+            2 * HOLD_BACK
+        } else {
+            HOLD_BACK
+        };
+        if !last && self.pending.len() <= step {
             return String::new();
         }
         // The scan sees the tail of what was released, so context words and boundaries before

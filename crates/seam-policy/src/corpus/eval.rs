@@ -8,6 +8,7 @@
 use std::fmt;
 
 use super::{Kind, Sample};
+use crate::detectors::names;
 use crate::{Scanner, injection};
 
 /// Counts for one entity.
@@ -138,10 +139,12 @@ pub fn evaluate(scanner: &Scanner, samples: &[Sample], threshold: f32) -> Report
         }
     };
     for (i, sample) in samples.iter().enumerate() {
+        // Names, places and addresses have their own corpus (`names`); here they count only
+        // through what they do to the structured entities (an overlap they win is a miss).
         let found: Vec<_> = scanner
             .scan(&sample.text)
             .into_iter()
-            .filter(|f| f.score >= threshold)
+            .filter(|f| f.score >= threshold && !names::ENTITIES.contains(&f.entity))
             .collect();
         for l in &sample.labels {
             let hit = found
