@@ -18,9 +18,17 @@
 //!   injection heuristics; benign prompts are also scanned for entities and count as negatives.
 //!
 //! [`evaluate`] turns a scanner and the corpus into a [`Report`].
+//!
+//! A second corpus, [`generate_names`], covers person names, places and street addresses in seven
+//! languages with hard negatives; [`evaluate_names`] scores any scan function against it.
 
 mod checksum;
 mod eval;
+mod names;
+mod names_data;
+mod names_eval;
+#[cfg(test)]
+mod names_tests;
 mod negatives;
 mod pii;
 mod prompts;
@@ -32,6 +40,11 @@ mod unissued;
 mod values;
 
 pub use eval::{EntityStats, Miss, Report, evaluate};
+pub use names::{
+    NAME_ENTITIES, NAME_FORMS, NAMES_SEED, NEGATIVE_FORM, NameSample, generate_names,
+    name_languages,
+};
+pub use names_eval::{FormStats, LangStats, NamesReport, evaluate_names};
 
 use rng::Rng;
 
