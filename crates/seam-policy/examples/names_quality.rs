@@ -3,20 +3,86 @@
 //! [THRESHOLD] [--misses] [--seed N] [--dump]`. `--misses` lists every false negative and false
 //! positive with its sample; `--dump` prints the corpus itself, one labelled sample per line.
 //! The corpus is synthetic, so printing its values is safe.
+//!
+//! `--model rules|model|fused` (default `fused` when the named-entity model is installed, see
+//! `seam models fetch`; `SEAM_MODELS_DIR`): rules alone, the model alone (its labels mapped to the
+//! three entities, adjacent spans of one entity merged, nothing else), or both through the names
+//! detector as a policy runs them. Prints texts per second, one thread.
 
-use seam_policy::Scanner;
+use std::sync::Arc;
+
 use seam_policy::corpus::{self, NameSample};
+use seam_policy::{Finding, Scanner, Tag, Tagger};
+
+struct Model(seam_ner::Model);
+
+impl Tagger for Model {
+    fn tag(&self, texts: &[&str]) -> Vec<Vec<Tag>> {
+        self.0
+            .tag(texts)
+            .into_iter()
+            .map(|v| {
+                v.into_iter()
+                    .map(|t| Tag {
+                        label: t.label,
+                        start: t.start,
+                        end: t.end,
+                        score: t.score,
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// The model's tags as the three entities, with no rule: what the model alone would mask.
+fn model_alone(model: &Model, text: &str) -> Vec<Finding> {
+    let norm = Scanner::model_input(text);
+    if norm != text {
+        // The corpus is plain text; a normalised form would need the offset map.
+        return Vec::new();
+    }
+    let mut out: Vec<Finding> = Vec::new();
+    for t in model.tag(&[text]).pop().unwrap_or_default() {
+        let entity = match t.label {
+            "GIVEN_NAME" | "SURNAME" => "PERSON",
+            "CITY" | "STATE" => "LOCATION",
+            "BUILDING_NUMBER" | "STREET_NAME" | "SECONDARY_ADDRESS" => "STREET_ADDRESS",
+            _ => continue,
+        };
+        if let Some(last) = out.last_mut()
+            && last.entity == entity
+            && text[last.end..t.start]
+                .chars()
+                .all(|c| c.is_whitespace() || c == ',')
+        {
+            last.end = t.end;
+            last.score = last.score.max(t.score);
+            continue;
+        }
+        out.push(Finding {
+            entity,
+            start: t.start,
+            end: t.end,
+            score: t.score,
+            detector: "model",
+        });
+    }
+    out
+}
 
 fn main() {
     let mut threshold = 0.5;
     let mut seed = corpus::NAMES_SEED;
     let mut show_misses = false;
     let mut dump = false;
+    let mut mode = String::from("fused");
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--misses" => show_misses = true,
             "--dump" => dump = true,
+            "--model" => mode = args.next().unwrap_or(mode),
             "--seed" => seed = args.next().and_then(|v| v.parse().ok()).unwrap_or(seed),
             _ => threshold = a.parse().unwrap_or(threshold),
         }
@@ -28,11 +94,44 @@ fn main() {
         }
         return;
     }
-    let scanner = Scanner::all();
+    let model = seam_ner::default_dir()
+        .filter(|d| d.join("model_q4.onnx").is_file())
+        .and_then(|d| seam_ner::Model::load(&d).ok())
+        .map(|m| Arc::new(Model(m)));
+    let mode = match (&model, mode.as_str()) {
+        (None, _) => "rules",
+        (Some(_), "rules") => "rules",
+        (Some(_), "model") => "model",
+        _ => "fused",
+    };
+    let scanner = match (&model, mode) {
+        (Some(m), "fused") => Scanner::all().with_tagger(Arc::clone(m) as Arc<dyn Tagger>),
+        _ => Scanner::all(),
+    };
+    let tagging = if mode == "fused" {
+        seam_policy::Tagging::Inline(usize::MAX)
+    } else {
+        seam_policy::Tagging::Off
+    };
     let started = std::time::Instant::now();
-    let report = corpus::evaluate_names(&samples, &mut |t| scanner.scan(t), threshold);
+    let report = corpus::evaluate_names(
+        &samples,
+        &mut |t| match (&model, mode) {
+            (Some(m), "model") => model_alone(m, t),
+            _ => scanner.scan_tagged(t, tagging),
+        },
+        threshold,
+    );
     let elapsed = started.elapsed();
-    println!("{} samples in {elapsed:.2?}", samples.len());
+    let bytes: usize = samples.iter().map(|s| s.text.len()).sum();
+    println!(
+        "{mode}: {} samples ({} bytes, mean {:.0}) in {elapsed:.2?}: {:.0} texts/s, {:.2} MB/s",
+        samples.len(),
+        bytes,
+        bytes as f64 / samples.len() as f64,
+        samples.len() as f64 / elapsed.as_secs_f64(),
+        bytes as f64 / elapsed.as_secs_f64() / 1e6
+    );
     println!("{report}");
     if show_misses {
         for m in &report.misses {
