@@ -61,7 +61,11 @@ pub(super) fn addresses(c: &mut Ctx<'_>, out: &mut Vec<Cand>) {
         });
         if let Some(k) = city {
             let last = c.name_run(k, false);
-            let score = if c.any(k, last, PLACE) { 0.85 } else { 0.7 };
+            let score = if c.any(k, last, PLACE | super::lexicon::TOWN) {
+                0.85
+            } else {
+                0.7
+            };
             out.push(Cand {
                 entity: LOCATION,
                 s: c.toks[k].s,

@@ -3,7 +3,7 @@
 
 use super::lexicon::{
     COMMON, DOTTED_ONLY, GIVEN, GREET, LEX, PARTICLE, PLACE, PLACE_HEAD, PREP, PRODUCT, SIGNOFF,
-    ST_POST, ST_PRE, ST_WORD, STOP, SURNAME, TIME, TITLE, VERB, VETO, lower_into,
+    ST_POST, ST_PRE, ST_WORD, STOP, SURNAME, TIME, TITLE, TOWN, VERB, VETO, lower_into,
 };
 use super::{Cand, LOCATION, PERSON};
 
@@ -230,11 +230,12 @@ impl<'t> Ctx<'t> {
         let after2 = b.get(t.e + 1).copied();
         t.kind == Kind::Mixed
             || matches!(before, Some(b'_' | b'$' | b'\\' | b'`' | b'<' | b'{'))
-            || (before == Some(b'.')
+            || (matches!(before, Some(b'.' | b'/'))
                 && t.s >= 2
                 && b.get(t.s - 2).is_some_and(|x| x.is_ascii_alphanumeric()))
             || matches!(after, Some(b'_' | b'(' | b'[' | b'{' | b'=' | b'`' | b'>'))
-            || (after == Some(b'.') && after2.is_some_and(|x| x.is_ascii_alphanumeric()))
+            || (matches!(after, Some(b'.' | b'/'))
+                && after2.is_some_and(|x| x.is_ascii_alphanumeric()))
             || (after == Some(b':') && after2 == Some(b':'))
     }
 
@@ -242,7 +243,7 @@ impl<'t> Ctx<'t> {
     pub fn namey(&self, i: usize, upper: bool) -> bool {
         self.tok(i).is_some_and(|t| {
             (t.kind == Kind::Title || (upper && t.kind == Kind::Upper && t.e - t.s > 1))
-                && !t.is(VETO)
+                && !t.is(STOP | TIME | TITLE)
                 && !self.code(i)
         })
     }
@@ -395,7 +396,7 @@ pub(super) fn people_and_places(c: &mut Ctx<'_>, out: &mut Vec<Cand>) {
         if t.is(GIVEN) && matches!(t.kind, Kind::Title | Kind::Upper) {
             full_or_first(c, i, out);
         }
-        if t.is(PLACE | PLACE_HEAD) && matches!(t.kind, Kind::Title | Kind::Upper) {
+        if t.is(PLACE | PLACE_HEAD | TOWN) && matches!(t.kind, Kind::Title | Kind::Upper) {
             place(c, i, out);
         }
         i += 1;
@@ -473,7 +474,7 @@ fn greeting(c: &mut Ctx<'_>, i: usize, out: &mut Vec<Cand>) {
         return;
     }
     let Some(t) = c.tok(j).copied() else { return };
-    if t.kind == Kind::Title && !t.is(VETO) && !c.code(j) {
+    if t.kind == Kind::Title && !t.is(STOP | TIME | TITLE) && !c.code(j) {
         let end = c.name_run(j, false);
         if ends_clean(c, end) || t.is(GIVEN) {
             person(c, j, end, gazetteer_score(c, j, end, 0.85), out);
@@ -509,8 +510,14 @@ fn signoff(c: &mut Ctx<'_>, i: usize, out: &mut Vec<Cand>) {
         return;
     }
     let end = c.name_run(j, false);
+    // One unknown word under a sign-off is as often a team ("Cheers,\nOps") as a person.
+    let score = if end == j && !t.is(GIVEN | SURNAME) {
+        0.45
+    } else {
+        gazetteer_score(c, j, end, 0.85)
+    };
     if ends_clean(c, end) || (same_line && t.is(GIVEN) && !t.is(COMMON)) {
-        person(c, j, end, gazetteer_score(c, j, end, 0.85), out);
+        person(c, j, end, score, out);
     }
 }
 
@@ -585,7 +592,7 @@ fn last_first(c: &mut Ctx<'_>, i: usize, out: &mut Vec<Cand>) {
 fn full_or_first(c: &mut Ctx<'_>, i: usize, out: &mut Vec<Cand>) {
     let t = c.toks[i];
     let upper = t.kind == Kind::Upper;
-    if !c.namey(i, upper) || t.is(PRODUCT) {
+    if !c.namey(i, upper) {
         return;
     }
     if upper && (t.is(COMMON | PLACE) || t.e - t.s < 3) {
@@ -606,6 +613,10 @@ fn full_or_first(c: &mut Ctx<'_>, i: usize, out: &mut Vec<Cand>) {
             return;
         }
         let known = last.is(SURNAME) && !last.is(COMMON);
+        // "Julia Roberts" is a person, "Adam optimizer" and "Ruby Rails" are not.
+        if (t.is(PRODUCT) || last.is(PRODUCT)) && !known {
+            return;
+        }
         let score = if upper {
             if known { 0.8 } else { return }
         } else if t.is(COMMON) {
@@ -620,10 +631,21 @@ fn full_or_first(c: &mut Ctx<'_>, i: usize, out: &mut Vec<Cand>) {
             0.45
         };
         person(c, i, end, score, out);
-    } else if !upper && !t.is(COMMON | PLACE) {
-        // A lone given name: weak at the start of a sentence, where any word is capitalised.
-        let prev_signal = i > 0 && c.toks[i - 1].is(VERB | GREET);
-        let score = if t.sent && !prev_signal { 0.45 } else { 0.6 };
+    } else if !upper && !t.is(COMMON | PLACE | TOWN | PRODUCT) {
+        // A lone given name: weak at the start of a sentence, where any word is capitalised, and
+        // after a capitalised common word ("Lake Victoria", "Saint Helena").
+        let prev = (i > 0 && c.spaced(i - 1, i)).then(|| c.toks[i - 1]);
+        let prev_signal = prev.is_some_and(|p| p.is(VERB | GREET));
+        let proper_noun = prev.is_some_and(|p| {
+            p.kind == Kind::Title
+                && p.is(STOP | COMMON)
+                && !p.is(VERB | GREET | SIGNOFF | TITLE | PREP)
+        });
+        let score = if (t.sent && !prev_signal) || proper_noun {
+            0.45
+        } else {
+            0.6
+        };
         person(c, i, i, score, out);
     }
 }
@@ -654,7 +676,7 @@ fn place(c: &mut Ctx<'_>, i: usize, out: &mut Vec<Cand>) {
     let multi = end.is_some();
     let end = match end {
         Some(e) => e,
-        None if t.is(PLACE) => i,
+        None if t.is(PLACE | TOWN) => i,
         None => return,
     };
     let prep =
@@ -665,6 +687,16 @@ fn place(c: &mut Ctx<'_>, i: usize, out: &mut Vec<Cand>) {
     let surname = t.is(SURNAME);
     let score = if multi {
         if prep { 0.9 } else { 0.8 }
+    } else if !t.is(PLACE) {
+        // A town: only after a preposition, and only when no other reading competes.
+        if prep
+            && t.kind == Kind::Title
+            && !t.is(GIVEN | SURNAME | COMMON | STOP | TIME | PRODUCT | TITLE)
+        {
+            0.7
+        } else {
+            return;
+        }
     } else if t.kind == Kind::Upper {
         if ambiguous || surname || t.e - t.s < 4 {
             return;

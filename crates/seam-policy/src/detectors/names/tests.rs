@@ -469,3 +469,21 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn prose_negatives_and_towns() {
+    check(&[
+        ("Use the Adam optimizer and BERT embeddings.", &[]),
+        ("Victoria Falls is in Zambia", &[(L, "Zambia")]),
+        ("Hi all,\ndeploy done.\nCheers,\nOps", &[]),
+        ("Enter the password and Press Save.", &[]),
+        ("Parse dates in Europe/Berlin and America/New_York.", &[]),
+        ("Ze woont in Aalten.", &[(L, "Aalten")]),
+        ("Aalten is mooi", &[]),
+        ("Translate this into German.", &[]),
+        ("Our revenue in North America grew", &[(L, "North America")]),
+        ("Julia Roberts starred in it", &[(P, "Julia Roberts")]),
+        ("Rewrite it in Julia and Rust", &[]),
+        ("Lake Victoria", &[]),
+    ]);
+}
