@@ -345,7 +345,9 @@ impl<'t> Ctx<'t> {
     /// the index after it.
     pub fn title(&mut self, i: usize) -> Option<usize> {
         let t = *self.tok(i)?;
-        if !t.is(TITLE) || !matches!(t.kind, Kind::Title | Kind::Upper) {
+        // Long titles are often written in lower case mid-sentence ("beste meneer Jansen").
+        let lower_ok = t.kind == Kind::Lower && t.e - t.s >= 5;
+        if !t.is(TITLE) || !(matches!(t.kind, Kind::Title | Kind::Upper) || lower_ok) {
             return None;
         }
         let dotted = self.punct(i + 1, '.') && self.attached(i, i + 1);
@@ -438,7 +440,14 @@ fn titled(c: &mut Ctx<'_>, i: usize, out: &mut Vec<Cand>) -> Option<usize> {
     }
     // "Dhr. de Vries", "Herr von Weizsäcker": particles may open the name.
     let mut k = j;
-    while k < j + 2 && c.particle(k) && c.spaced(k, k + 1) {
+    // A capitalised particle opens a surname written without its given name: "Van der Berg".
+    while k < j + 2
+        && (c.particle(k)
+            || (k == j
+                && c.tok(k)
+                    .is_some_and(|t| t.kind == Kind::Title && t.is(PARTICLE))))
+        && c.spaced(k, k + 1)
+    {
         k += 1;
     }
     let upper = c.tok(k).is_some_and(|t| t.kind == Kind::Upper);
@@ -464,6 +473,12 @@ fn ends_clean(c: &Ctx<'_>, j: usize) -> bool {
     }
 }
 
+/// A product or assistant that is also a name ("Claude", "Alexa", "Siri"): addressed, it is the
+/// product.
+fn product(t: &Tok) -> bool {
+    t.is(PRODUCT)
+}
+
 /// "Hi Anna,", "Dear John Smith", "Bonjour Camille", "hi anna".
 fn greeting(c: &mut Ctx<'_>, i: usize, out: &mut Vec<Cand>) {
     let Some(mut j) = c.phrase(i) else { return };
@@ -474,7 +489,7 @@ fn greeting(c: &mut Ctx<'_>, i: usize, out: &mut Vec<Cand>) {
         return;
     }
     let Some(t) = c.tok(j).copied() else { return };
-    if t.kind == Kind::Title && !t.is(STOP | TIME | TITLE) && !c.code(j) {
+    if t.kind == Kind::Title && !t.is(STOP | TIME | TITLE) && !product(&t) && !c.code(j) {
         let end = c.name_run(j, false);
         if ends_clean(c, end) || t.is(GIVEN) {
             person(c, j, end, gazetteer_score(c, j, end, 0.85), out);
@@ -544,7 +559,7 @@ fn addressed(c: &mut Ctx<'_>, i: usize, out: &mut Vec<Cand>) {
             end = j + 1;
         }
         person(c, j, end, 0.7, out);
-    } else if t.kind == Kind::Title && t.is(GIVEN | SURNAME) && c.namey(j, false) {
+    } else if t.kind == Kind::Title && t.is(GIVEN | SURNAME) && !product(&t) && c.namey(j, false) {
         let end = c.name_run(j, false);
         person(c, j, end, 0.85, out);
     }

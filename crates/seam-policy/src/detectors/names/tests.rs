@@ -99,6 +99,14 @@ fn titles() {
         ),
         ("A Sr.ª Ferreira ligou.", &[(P, "Ferreira")]),
         ("Prof. Dr. Hans-Peter Müller", &[(P, "Hans-Peter Müller")]),
+        (
+            "Beste meneer Van der Berg, hierbij de offerte.",
+            &[(P, "Van der Berg")],
+        ),
+        (
+            "Gentile Dott.ssa Ferrari, le invio il documento.",
+            &[(P, "Ferrari")],
+        ),
         ("DR. WATSON ARRIVED", &[(P, "WATSON")]),
     ]);
 }
@@ -485,5 +493,6 @@ fn prose_negatives_and_towns() {
         ("Julia Roberts starred in it", &[(P, "Julia Roberts")]),
         ("Rewrite it in Julia and Rust", &[]),
         ("Lake Victoria", &[]),
+        ("Hey Siri, set a timer. Ask Claude to summarise.", &[]),
     ]);
 }
