@@ -24,6 +24,8 @@ mod rules;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
+
 use lexicon::{COMMON, GIVEN, GREET, LEX, PLACE, PRODUCT, STOP, SURNAME, TIME, TITLE};
 use rules::{Ctx, Kind};
 
@@ -91,9 +93,32 @@ impl Default for Names {
     }
 }
 
+/// Words that make a weak candidate (a lone given name at the start of a sentence, a place that
+/// is also a name) count: "Name: Priya", "city: Paris", "Adresse: …".
+#[rustfmt::skip]
+const CONTEXT: &[(&str, &[&str])] = &[
+    (PERSON, &[
+        "name", "named", "called", "patient", "contact", "customer", "employee", "author",
+        "signed", "recipient", "sender", "vorname", "nachname", "prénom", "nom", "nombre",
+        "apellido", "nome", "cognome", "naam", "achternaam", "voornaam", "sobrenome",
+    ]),
+    (LOCATION, &[
+        "city", "town", "country", "state", "born in", "located", "stadt", "ort", "ville",
+        "pays", "ciudad", "país", "città", "paese", "stad", "cidade", "land",
+    ]),
+    (STREET_ADDRESS, &[
+        "address", "adresse", "anschrift", "dirección", "domicilio", "indirizzo", "adres",
+        "morada", "endereço", "ship to", "deliver to",
+    ]),
+];
+
 impl Detector for Names {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn context(&self) -> &'static [(&'static str, &'static [&'static str])] {
+        CONTEXT
     }
 
     fn entities(&self) -> &'static [&'static str] {
@@ -114,9 +139,17 @@ fn resolve(mut found: Vec<Cand>) -> Vec<Cand> {
             .then((b.e - b.s).cmp(&(a.e - a.s)))
             .then(a.s.cmp(&b.s))
     });
+    // Kept spans are disjoint, so only the last one starting before a candidate's end can
+    // overlap it.
+    let mut taken: BTreeMap<usize, usize> = BTreeMap::new();
     let mut kept: Vec<Cand> = Vec::with_capacity(found.len());
     for f in found {
-        if f.s < f.e && kept.iter().all(|k| f.e <= k.s || f.s >= k.e) {
+        let overlaps = taken
+            .range(..f.e)
+            .next_back()
+            .is_some_and(|(_, &end)| end > f.s);
+        if f.s < f.e && !overlaps {
+            taken.insert(f.s, f.e);
             kept.push(f);
         }
     }
@@ -348,8 +381,10 @@ fn model(ctx: &Ctx<'_>, tags: &[Tag]) -> Vec<Cand> {
 /// Drops titles and greeting words from the start of a model's person span and vetoed words from
 /// both ends; marks the span vetoed (negative score) when nothing but vetoed words is left.
 fn trim(ctx: &Ctx<'_>, entity: &'static str, s: usize, e: usize, score: f32) -> Option<Cand> {
-    let words: Vec<usize> = (0..ctx.toks.len())
-        .filter(|&k| ctx.toks[k].s >= s && ctx.toks[k].e <= e && ctx.toks[k].word())
+    let from = ctx.toks.partition_point(|t| t.s < s);
+    let words: Vec<usize> = (from..ctx.toks.len())
+        .take_while(|&k| ctx.toks[k].s < e)
+        .filter(|&k| ctx.toks[k].e <= e && ctx.toks[k].word())
         .collect();
     let drop_head = |k: usize| {
         let t = &ctx.toks[k];

@@ -496,3 +496,12 @@ fn prose_negatives_and_towns() {
         ("Hey Siri, set a timer. Ask Claude to summarise.", &[]),
     ]);
 }
+
+#[test]
+fn context_words_lift_weak_candidates() {
+    check(&[
+        ("Name: Priya", &[(P, "Priya")]),
+        ("Priya", &[]),
+        ("Patient: Maria. Diagnosis pending.", &[(P, "Maria")]),
+    ]);
+}
