@@ -118,7 +118,25 @@ impl<'t> Ctx<'t> {
                 let (mut lower, mut upper_after, mut camel) = (ch.is_lowercase(), false, false);
                 let mut prev_lower = ch.is_lowercase();
                 i += w;
-                while let Some(c) = char_at(text, i) {
+                loop {
+                    // ASCII letters, the common case, without decoding.
+                    match b.get(i) {
+                        Some(x) if x.is_ascii_lowercase() => {
+                            lower = true;
+                            prev_lower = true;
+                            i += 1;
+                            continue;
+                        }
+                        Some(x) if x.is_ascii_uppercase() => {
+                            upper_after = true;
+                            camel |= prev_lower;
+                            prev_lower = false;
+                            i += 1;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    let Some(c) = char_at(text, i) else { break };
                     if c.is_alphabetic() {
                         if c.is_uppercase() {
                             upper_after = true;
@@ -160,11 +178,19 @@ impl<'t> Ctx<'t> {
                     Kind::Title
                 };
                 let _ = upper_after;
-                f = LEX
-                    .words
-                    .get(lower_into(word, &mut self.buf))
-                    .copied()
-                    .unwrap_or(0);
+                // Code identifiers and long lower-case words are in no list the rules read.
+                let listed = match kind {
+                    Kind::Mixed => false,
+                    Kind::Lower => word.len() <= 14,
+                    _ => true,
+                };
+                if listed {
+                    f = LEX
+                        .words
+                        .get(lower_into(word, &mut self.buf))
+                        .copied()
+                        .unwrap_or(0);
+                }
             } else {
                 i += w;
                 kind = Kind::Punct(ch);
