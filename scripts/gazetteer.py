@@ -60,7 +60,14 @@ Tokyo Beijing Shanghai Delhi New_Delhi Mumbai Bangalore Singapore Sydney Melbour
 Mexico_City Buenos_Aires Lima Bogotá Santiago Cairo Istanbul Moscow Warsaw Prague Budapest
 Stockholm Copenhagen Oslo Helsinki Athens
 Europe Asia Africa Oceania Antarctica North_America South_America Latin_America Central_America
-Middle_East Scandinavia Europa Afrika Asien Amérique_du_Nord América_del_Sur América_Latina""".split()
+Middle_East Scandinavia Europa Afrika Asien Amérique_du_Nord América_del_Sur América_Latina
+United_States United_States_of_America Stati_Uniti Paesi_Bassi Catalunya Euskadi País_Vasco
+Abruzzo Basilicata Calabria Campania Emilia-Romagna Friuli-Venezia_Giulia Lazio Liguria Lombardia
+Marche Molise Piemonte Puglia Sardegna Sicilia Toscana Trentino-Alto_Adige Umbria Valle_d'Aosta
+Veneto Algarve Alentejo Madeira Açores Bretagne Provence Normandie Occitanie Bourgogne
+Auvergne-Rhône-Alpes Hauts-de-France Grand_Est Nouvelle-Aquitaine Wallonie Vlaanderen Flandern
+Tirol Vorarlberg Kärnten Steiermark Wallonia Flanders Bavaria Saxony Tuscany Lombardy Sicily
+Sardinia Andalusia Catalonia Brittany Normandy Burgundy Holland""".split()
 EXTRA_SURNAMES = """Meier Meyer Mayer Maier Groß Gross Schmitz Hoffmann Schäfer Koch Bauer Richter Klein Wolf
 Schröder Neumann Schwarz Zimmermann Braun Krüger Hofmann Hartmann Lange Werner Krause Lehmann
 Köhler Herrmann König Walter Huber Kaiser Fuchs Peters Lang Scholz Möller Weiß Jung Hahn
