@@ -22,9 +22,9 @@ pub(super) fn addresses(c: &mut Ctx<'_>, out: &mut Vec<Cand>) {
         let t = c.toks[i];
         let found = match t.kind {
             Kind::Num => number_first(c, i),
-            Kind::Title | Kind::Lower | Kind::Upper => {
-                type_first(c, i).or_else(|| name_then_number(c, i))
-            }
+            Kind::Title | Kind::Lower | Kind::Upper => type_first(c, i)
+                .or_else(|| name_then_number(c, i))
+                .or_else(|| preposition_street(c, i)),
             _ => None,
         };
         let Some((start, mut end)) = found else {
@@ -60,7 +60,8 @@ pub(super) fn addresses(c: &mut Ctx<'_>, out: &mut Vec<Cand>) {
             score: LINE,
         });
         if let Some(k) = city {
-            let last = c.name_run(k, false);
+            let upper = c.toks[k].kind == Kind::Upper;
+            let last = c.name_run(k, upper);
             let score = if c.any(k, last, PLACE | super::lexicon::TOWN) {
                 0.85
             } else {
@@ -298,6 +299,43 @@ fn name_then_number(c: &mut Ctx<'_>, i: usize) -> Option<(usize, usize)> {
     Some((start, h))
 }
 
+/// de: "Am Markt 3", "An der Alster 5", "Unter den Linden 77": a preposition, an article, one or
+/// two capitalised words and a number. Prose has the same shape ("Im Jahr 2020"), so the line
+/// counts only with a postal code after it.
+fn preposition_street(c: &mut Ctx<'_>, i: usize) -> Option<(usize, usize)> {
+    if c.toks[i].kind != Kind::Title
+        || !matches!(
+            c.slice(i),
+            "Am" | "An"
+                | "Im"
+                | "Auf"
+                | "Unter"
+                | "Zum"
+                | "Zur"
+                | "In"
+                | "Hinter"
+                | "Vor"
+                | "Alte"
+                | "Alter"
+        )
+    {
+        return None;
+    }
+    let mut j = i + 1;
+    if matches!(c.slice(j), "der" | "den" | "dem" | "die" | "das") && c.spaced(j - 1, j) {
+        j += 1;
+    }
+    let mut last = None;
+    while j < i + 5 && c.spaced(j - 1, j) && c.namey(j, false) {
+        last = Some(j);
+        j += 1;
+    }
+    let last = last?;
+    let h = house(c, last + 1).filter(|_| c.spaced(last, last + 1))?;
+    postcode(c, h)?;
+    Some((i, h))
+}
+
 /// A unit after the line at `end` ("Apt 4", ", Suite 200", "#12", ", 3º B", "2º Esq."): its last
 /// token.
 fn unit(c: &Ctx<'_>, end: usize) -> Option<usize> {
@@ -404,6 +442,6 @@ fn postcode(c: &Ctx<'_>, end: usize) -> Option<(usize, Option<usize>)> {
             j += 2; // pt
         }
     }
-    let city = (c.spaced(j, j + 1) && c.namey(j + 1, false)).then_some(j + 1);
+    let city = (c.spaced(j, j + 1) && c.namey(j + 1, true)).then_some(j + 1);
     Some((j, city))
 }

@@ -316,15 +316,7 @@ impl<'t> Ctx<'t> {
                 }
             }
             // An initial: "John F. Kennedy".
-            let initial = self
-                .tok(k)
-                .is_some_and(|t| t.kind == Kind::Upper && t.e - t.s == 1);
-            if initial
-                && self.punct(k + 1, '.')
-                && self.attached(k, k + 1)
-                && self.spaced(k + 1, k + 2)
-                && self.namey(k + 2, upper)
-            {
+            if self.initial(k) && self.spaced(k + 1, k + 2) && self.namey(k + 2, upper) {
                 j = k + 2;
                 words += 2;
                 continue;
@@ -332,6 +324,14 @@ impl<'t> Ctx<'t> {
             break;
         }
         j
+    }
+
+    /// A capital letter with its dot: "F." of "John F. Kennedy".
+    pub fn initial(&self, k: usize) -> bool {
+        self.tok(k)
+            .is_some_and(|t| t.kind == Kind::Upper && t.e - t.s == 1)
+            && self.punct(k + 1, '.')
+            && self.attached(k, k + 1)
     }
 
     /// Whether any word in `i..=j` carries `flag`.
@@ -475,6 +475,12 @@ fn titled(c: &mut Ctx<'_>, i: usize, out: &mut Vec<Cand>) -> Option<usize> {
         && c.spaced(k, k + 1)
     {
         k += 1;
+    }
+    // "Dr. J. Smith": an initial opens the name.
+    if c.initial(k) && c.spaced(k + 1, k + 2) && c.namey(k + 2, false) {
+        let end = c.name_run(k + 2, false);
+        person(c, k, end, gazetteer_score(c, k, end, 0.85), out);
+        return Some(end + 1);
     }
     let upper = c.tok(k).is_some_and(|t| t.kind == Kind::Upper);
     if !c.namey(k, upper) {

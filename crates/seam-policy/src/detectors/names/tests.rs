@@ -108,6 +108,7 @@ fn titles() {
             &[(P, "Ferrari")],
         ),
         ("DR. WATSON ARRIVED", &[(P, "WATSON")]),
+        ("Ask Dr. J. Smith", &[(P, "J. Smith")]),
     ]);
 }
 
@@ -257,6 +258,11 @@ fn addresses() {
             "Avenida da Liberdade, nº 245, 2º Esq.",
             &[(A, "Avenida da Liberdade, nº 245, 2º Esq.")],
         ),
+        (
+            "Unter den Linden 77, 10117 BERLIN",
+            &[(A, "Unter den Linden 77, 10117"), (L, "BERLIN")],
+        ),
+        ("Im Jahr 2020 kamen 5 Leute", &[]),
         // negatives
         ("we sent it via email 2 times", &[]),
         ("I have 3 Green tickets", &[]),
