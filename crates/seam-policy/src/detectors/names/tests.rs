@@ -511,3 +511,38 @@ fn context_words_lift_weak_candidates() {
         ("Patient: Maria. Diagnosis pending.", &[(P, "Maria")]),
     ]);
 }
+
+#[test]
+fn fusion_merges_across_particles_and_keeps_one_finding_per_byte() {
+    let t = "Symphonies by Zorbu van der Quixal, played in Zorbania.";
+    let got = fused(
+        t,
+        &[
+            tag("GIVEN_NAME", t, "Zorbu", 0.9),
+            tag("SURNAME", t, "Quixal", 0.9),
+            tag("CITY", t, "Zorbania", 0.9),
+        ],
+    );
+    let spans: Vec<(&str, &str)> = got.iter().map(|g| (g.0, g.1.as_str())).collect();
+    assert_eq!(
+        spans,
+        [(LOCATION, "Zorbania"), (PERSON, "Zorbu van der Quixal")]
+    );
+
+    // a rule's place inside a model's address leaves one finding
+    let t = "Via Roma 12, 00184 Roma";
+    let mut out = Vec::new();
+    Names::new().detect_with(
+        t,
+        Some(&[
+            tag("STREET_NAME", t, "Via Roma", 0.9),
+            tag("BUILDING_NUMBER", t, "12", 0.9),
+        ]),
+        &mut out,
+    );
+    for (i, a) in out.iter().enumerate() {
+        for b in &out[i + 1..] {
+            assert!(a.end <= b.start || b.end <= a.start, "{out:?}");
+        }
+    }
+}
