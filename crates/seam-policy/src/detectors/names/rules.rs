@@ -688,13 +688,72 @@ fn full_or_first(c: &mut Ctx<'_>, i: usize, out: &mut Vec<Cand>) {
                 && p.is(STOP | COMMON)
                 && !p.is(VERB | GREET | SIGNOFF | TITLE | PREP)
         });
-        let score = if (t.sent && !prev_signal) || proper_noun {
+        let subject = t.sent && !prev_signal && !proper_noun && acts(c, i + 1);
+        let score = if ((t.sent && !prev_signal) || proper_noun) && !subject {
             0.45
         } else {
             0.6
         };
         person(c, i, i, score, out);
     }
+}
+
+/// Whether the token at `k` makes the capitalised given name before it, at the start of a
+/// sentence, a person: a vocative comma ("Anna, can you…") or a verb people do ("Anna said").
+fn acts(c: &mut Ctx<'_>, k: usize) -> bool {
+    if c.punct(k, ',') && c.attached(k - 1, k) {
+        return true;
+    }
+    if !c.spaced(k - 1, k) || c.tok(k).is_none_or(|t| t.kind != Kind::Lower) {
+        return false;
+    }
+    matches!(
+        c.key(k),
+        "said"
+            | "says"
+            | "asked"
+            | "told"
+            | "wrote"
+            | "sent"
+            | "called"
+            | "replied"
+            | "mentioned"
+            | "thinks"
+            | "thought"
+            | "wants"
+            | "wanted"
+            | "needs"
+            | "needed"
+            | "will"
+            | "would"
+            | "can"
+            | "could"
+            | "should"
+            | "has"
+            | "had"
+            | "and"
+            | "agreed"
+            | "confirmed"
+            | "joined"
+            | "left"
+            | "lives"
+            | "works"
+            | "sagt"
+            | "sagte"
+            | "hat"
+            | "wird"
+            | "dit"
+            | "a"
+            | "est"
+            | "va"
+            | "dice"
+            | "dijo"
+            | "ha"
+            | "zegt"
+            | "heeft"
+            | "disse"
+            | "tem"
+    )
 }
 
 /// A gazetteer place, the longest of several words first.

@@ -70,6 +70,9 @@ fn first_names() {
         ("Yesterday I met Anna at the station.", &[(P, "Anna")]),
         ("The ticket was assigned to Priya.", &[(P, "Priya")]),
         ("can you forward this to Lucía please", &[(P, "Lucía")]),
+        ("Anna said she would come.", &[(P, "Anna")]),
+        ("Priya, can you review?", &[(P, "Priya")]),
+        ("Priya reviews.", &[]),
     ]);
 }
 
@@ -422,7 +425,7 @@ fn fusion_raises_agreement_and_adds_what_the_model_missed() {
     // the rule's finding the model missed is kept
     assert!(got.iter().any(|g| g.1 == "Tom Baker"), "{got:?}");
     // a weak rule candidate (a lone given name starting a sentence) plus the model counts
-    let t = "Priya sent the file.";
+    let t = "Priya reviews the file.";
     assert!(fused(t, &[]).is_empty());
     let got = fused(t, &[tag("GIVEN_NAME", t, "Priya", 0.6)]);
     assert_eq!(got.len(), 1);
