@@ -99,12 +99,14 @@ impl Default for Names {
 const CONTEXT: &[(&str, &[&str])] = &[
     (PERSON, &[
         "name", "named", "called", "patient", "contact", "customer", "employee", "author",
-        "signed", "recipient", "sender", "vorname", "nachname", "prénom", "nom", "nombre",
-        "apellido", "nome", "cognome", "naam", "achternaam", "voornaam", "sobrenome",
+        "signed", "recipient", "sender", "vorname", "nachname", "prénom", "nombre", "apellido",
+        "cognome", "achternaam", "voornaam", "sobrenome",
     ]),
+    // Matched as substrings, like every context word: no "city" (capacity), "ort" (report),
+    // "land" (England).
     (LOCATION, &[
-        "city", "town", "country", "state", "born in", "located", "stadt", "ort", "ville",
-        "pays", "ciudad", "país", "città", "paese", "stad", "cidade", "land",
+        "born in", "located in", "lives in", "living in", "based in", "country", "stadt",
+        "ville", "pays", "ciudad", "país", "città", "paese", "cidade",
     ]),
     (STREET_ADDRESS, &[
         "address", "adresse", "anschrift", "dirección", "domicilio", "indirizzo", "adres",
