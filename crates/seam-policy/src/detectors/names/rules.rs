@@ -400,6 +400,16 @@ pub(super) fn people_and_places(c: &mut Ctx<'_>, out: &mut Vec<Cand>) {
     while i < n {
         let t = c.toks[i];
         if !t.word() {
+            // "-- " on a line of its own opens an e-mail signature.
+            if t.line
+                && t.kind == Kind::Punct('-')
+                && c.punct(i + 1, '-')
+                && c.attached(i, i + 1)
+                && c.tok(i + 2).is_some_and(|n| n.line)
+                && c.namey(i + 2, false)
+            {
+                signature(c, i + 2, false, out);
+            }
             i += 1;
             continue;
         }
@@ -556,6 +566,12 @@ fn signoff(c: &mut Ctx<'_>, i: usize, out: &mut Vec<Cand>) {
     if !c.namey(j, false) {
         return;
     }
+    signature(c, j, same_line, out);
+}
+
+/// The name that starts a signature at `j`.
+fn signature(c: &Ctx<'_>, j: usize, same_line: bool, out: &mut Vec<Cand>) {
+    let t = c.toks[j];
     let end = c.name_run(j, false);
     // One unknown word under a sign-off is as often a team ("Cheers,\nOps") as a person.
     let score = if end == j && !t.is(GIVEN | SURNAME) {

@@ -137,6 +137,10 @@ fn greetings_and_signatures() {
         ("Cordialement,\nCamille Durand", &[(P, "Camille Durand")]),
         ("Thanks, Priya", &[(P, "Priya")]),
         ("Kind regards,\nZoltan Kovacs", &[(P, "Zoltan Kovacs")]),
+        (
+            "See you then.\n--\nMaria Rossi\nAcme S.p.A.",
+            &[(P, "Maria Rossi")],
+        ),
         ("hi anna can you check this", &[(P, "anna")]),
         ("Hi team,\nplease review.", &[]),
         ("Dear Customer,\nyour invoice is attached.", &[]),
