@@ -6,31 +6,87 @@
 //! Files that are there but do not load are an error either way: a broken install must not pass
 //! for a working one.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use seam_config::NerConfig;
 use seam_policy::{Tag, Tagger};
 
-/// The loaded model as the policy engine sees it.
-struct Model(seam_ner::Model);
+/// The loaded model as the policy engine sees it, with a cache of what it said: a conversation
+/// sends its history again on every turn, and a system prompt on every request, so most texts
+/// the model is asked about it has read before.
+struct Model {
+    model: seam_ner::Model,
+    cache: Mutex<Cache>,
+}
+
+/// The most texts whose tags are remembered (twice this, across two generations). Keys are
+/// SHA-256 digests of the texts; no text is kept.
+const CACHED: usize = 8192;
+
+/// A two-generation cache: a hit in the older generation moves up; when the newer one is full it
+/// becomes the older one and the oldest generation goes. Bounded, O(1), close to LRU.
+#[derive(Default)]
+struct Cache {
+    new: HashMap<[u8; 32], Vec<Tag>>,
+    old: HashMap<[u8; 32], Vec<Tag>>,
+}
+
+impl Cache {
+    fn get(&mut self, key: &[u8; 32]) -> Option<Vec<Tag>> {
+        if let Some(v) = self.new.get(key) {
+            return Some(v.clone());
+        }
+        let v = self.old.remove(key)?;
+        self.put(*key, v.clone());
+        Some(v)
+    }
+
+    fn put(&mut self, key: [u8; 32], tags: Vec<Tag>) {
+        if self.new.len() >= CACHED {
+            self.old = std::mem::take(&mut self.new);
+        }
+        self.new.insert(key, tags);
+    }
+}
+
+fn digest(text: &str) -> [u8; 32] {
+    let d = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
 
 impl Tagger for Model {
     fn tag(&self, texts: &[&str]) -> Vec<Vec<Tag>> {
-        self.0
-            .tag(texts)
-            .into_iter()
-            .map(|tags| {
-                tags.into_iter()
+        let keys: Vec<[u8; 32]> = texts.iter().map(|t| digest(t)).collect();
+        let mut out: Vec<Option<Vec<Tag>>> = match self.cache.lock() {
+            Ok(mut c) => keys.iter().map(|k| c.get(k)).collect(),
+            Err(_) => vec![None; texts.len()],
+        };
+        let missing: Vec<usize> = (0..texts.len()).filter(|&i| out[i].is_none()).collect();
+        if !missing.is_empty() {
+            let batch: Vec<&str> = missing.iter().map(|&i| texts[i]).collect();
+            let tagged = self.model.tag(&batch);
+            let mut cache = self.cache.lock().ok();
+            for (&i, tags) in missing.iter().zip(tagged) {
+                let tags: Vec<Tag> = tags
+                    .into_iter()
                     .map(|t| Tag {
                         label: t.label,
                         start: t.start,
                         end: t.end,
                         score: t.score,
                     })
-                    .collect()
-            })
-            .collect()
+                    .collect();
+                if let Some(c) = cache.as_mut() {
+                    c.put(keys[i], tags.clone());
+                }
+                out[i] = Some(tags);
+            }
+        }
+        out.into_iter().map(Option::unwrap_or_default).collect()
     }
 }
 
@@ -107,7 +163,10 @@ pub fn load(cfg: &NerConfig) -> Result<Ner, String> {
             dir.display()
         )
     })?;
-    let tagger: Arc<dyn Tagger> = Arc::new(Model(model));
+    let tagger: Arc<dyn Tagger> = Arc::new(Model {
+        model,
+        cache: Mutex::new(Cache::default()),
+    });
     *slot = Some((dir.clone(), Arc::clone(&tagger)));
     Ok(Ner::Model { dir, tagger })
 }

@@ -911,15 +911,27 @@ pub(crate) async fn tag_chat(policy: &Arc<Governed>, req: &ChatRequest) -> Tagge
             let _ = walk::map(&n.body, &mut At::default(), &mut collect, &own);
         }
     }
-    tag_texts(&mut tagged, Arc::clone(model), texts).await;
+    tag_texts(&mut tagged, policy.scanner(), Arc::clone(model), texts).await;
     tagged
 }
 
-async fn tag_texts(tagged: &mut Tagged, model: Arc<dyn Tagger>, texts: Vec<String>) {
+async fn tag_texts(
+    tagged: &mut Tagged,
+    scanner: &Scanner,
+    model: Arc<dyn Tagger>,
+    texts: Vec<String>,
+) {
     let mut seen = std::collections::HashSet::new();
     let mut chosen: Vec<String> = Vec::new();
+    let mut inputs: Vec<String> = Vec::new();
     for t in texts {
         if t.trim().is_empty() || !seen.insert(t.clone()) {
+            continue;
+        }
+        let input = Scanner::model_input(&t);
+        // Text the rules settle needs no model: scanned by rules, at no cost to the budget.
+        if !scanner.needs_model(&input) {
+            tagged.by_text.insert(t, Vec::new());
             continue;
         }
         if t.len() > tagged.left {
@@ -928,11 +940,11 @@ async fn tag_texts(tagged: &mut Tagged, model: Arc<dyn Tagger>, texts: Vec<Strin
         }
         tagged.left -= t.len();
         chosen.push(t);
+        inputs.push(input);
     }
     if chosen.is_empty() {
         return;
     }
-    let inputs: Vec<String> = chosen.iter().map(|t| Scanner::model_input(t)).collect();
     let tags = tokio::task::spawn_blocking(move || {
         let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
         model.tag(&refs)

@@ -200,6 +200,11 @@ impl Policy {
         &self.name
     }
 
+    /// The detectors this policy runs.
+    pub fn scanner(&self) -> &Scanner {
+        &self.scanner
+    }
+
     /// This policy (a route's) tightened by `key`'s (an API key's): each finding gets the
     /// stricter of the two decisions (each with its own thresholds and allow-lists), injection
     /// blocks if either blocks, and the smaller context limit applies. Nothing the route's policy

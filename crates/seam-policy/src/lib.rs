@@ -195,6 +195,14 @@ impl Scanner {
         Normalized::new(text).text().to_owned()
     }
 
+    /// Whether the model could add anything the rules have not settled in `text` (as returned
+    /// by [`Scanner::model_input`]); see [`detectors::names::Names::needs_model`].
+    pub fn needs_model(&self, model_input: &str) -> bool {
+        self.names
+            .as_ref()
+            .is_some_and(|n| n.needs_model(model_input))
+    }
+
     /// The entities this scanner can report, sorted.
     pub fn entities(&self) -> Vec<&'static str> {
         let mut v: Vec<&'static str> = self
@@ -225,7 +233,9 @@ impl Scanner {
         if let Some(names) = &self.names {
             match (tagging, &self.tagger) {
                 (Tagging::Given(tags), _) => names.detect_with(t, Some(tags), &mut found),
-                (Tagging::Inline(max), Some(m)) if t.len() <= max && !t.trim().is_empty() => {
+                (Tagging::Inline(max), Some(m))
+                    if t.len() <= max && !t.trim().is_empty() && names.needs_model(t) =>
+                {
                     let tags = m.tag(&[t]).pop().unwrap_or_default();
                     names.detect_with(t, Some(&tags), &mut found);
                 }

@@ -87,6 +87,34 @@ impl Names {
     }
 }
 
+/// A rule finding at least this strong settles the words it covers: the model would not change
+/// what a policy does with them.
+const SETTLED: f32 = 0.8;
+
+impl Names {
+    /// Whether the model could add anything to what the rules found in `text` (normalised): a
+    /// capitalised word that is not a stop word, a weekday, a title or code, or a lower-case
+    /// known given name, that no strong rule finding covers. Text without one is not worth a
+    /// model run ("the model runs only where it pays").
+    pub fn needs_model(&self, text: &str) -> bool {
+        if text.is_empty() {
+            return false;
+        }
+        let mut ctx = Ctx::new(text);
+        let mut found = Vec::new();
+        rules::people_and_places(&mut ctx, &mut found);
+        address::addresses(&mut ctx, &mut found);
+        chain_places(text, &mut found);
+        (0..ctx.toks.len()).any(|i| {
+            let t = ctx.toks[i];
+            (ctx.namey(i, true) || ctx.lower_given(i))
+                && !found
+                    .iter()
+                    .any(|c| c.score >= SETTLED && c.s <= t.s && t.e <= c.e)
+        })
+    }
+}
+
 impl Default for Names {
     fn default() -> Self {
         Self::new()
