@@ -6,7 +6,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-SHORT = "Hi, I am Maria Garcia and I moved to 350 Fifth Avenue, New York last year with my husband."
+SHORT = "Hi, I am Maria Garcia and I moved to 350 Fifth Avenue, New York last year with my husband, our two children and the old dog."
 d = sys.argv[1]
 model = os.path.join(d, "model_q4.onnx")
 if not os.path.exists(model):

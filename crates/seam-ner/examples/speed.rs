@@ -6,9 +6,8 @@ use std::time::Instant;
 
 use seam_ner::Model;
 
-/// 30 tokens without [CLS]/[SEP] (the speed script prints the exact count).
-const SHORT: &str =
-    "Hi, I am Maria Garcia and I moved to 350 Fifth Avenue, New York last year with my husband.";
+/// 30 tokens without [CLS]/[SEP] (printed with each timing).
+const SHORT: &str = "Hi, I am Maria Garcia and I moved to 350 Fifth Avenue, New York last year with my husband, our two children and the old dog.";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::args()
