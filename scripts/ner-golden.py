@@ -28,6 +28,8 @@ SENTENCES = [
     "The meeting with Dr. Akira Tanaka is on Tuesday in Osaka.",
     "Her SSN is 123-45-6789 and her passport number is X12345678.",
     "Nothing personal here: the weather is nice today.",
+    "서울특별시 종로구에 사는 김민준입니다.",
+    "मेरा नाम राहुल शर्मा है और मैं दिल्ली में रहता हूँ।",
 ]
 
 

@@ -3,6 +3,7 @@
 mod audit;
 mod eval;
 mod keys;
+mod models;
 mod parquet;
 mod progress;
 mod redact;
@@ -42,6 +43,8 @@ enum Command {
     /// Run an evaluation suite (promptfoo's format) against models and prompts; exit 0 when
     /// every case passed, 100 when one failed (or a --margin gate did), 1 on an error.
     Eval(Box<eval::Args>),
+    /// Models Seam runs in process: fetch (download, verify, install) and list.
+    Models(models::Args),
     /// Work with config files.
     Config {
         #[command(subcommand)]
@@ -297,6 +300,7 @@ fn main() -> ExitCode {
             return keys::run(config.as_deref(), command);
         }
         Command::Redteam(args) => return redteam::run(*args),
+        Command::Models(args) => return models::run(args),
         Command::Redact { entities: true, .. } => return redact::entities(),
         Command::Redact {
             policy,

@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use unicode_normalization::char::{decompose_canonical, is_combining_mark};
+use unicode_normalization::char::decompose_canonical;
 
-use crate::unicode_tables::{OTHER, PUNCTUATION};
+use crate::unicode_tables::{NONSPACING_MARK, OTHER, PUNCTUATION};
 
 /// Longest word WordPiece splits; a longer one is one `[UNK]`.
 const MAX_CHARS_PER_WORD: usize = 100;
@@ -133,21 +133,23 @@ impl WordPiece {
             let mut decomposed = Vec::with_capacity(2);
             decompose_canonical(c, |d| decomposed.push(d));
             for d in decomposed {
-                if is_combining_mark(d) {
+                if in_table(NONSPACING_MARK, d) {
                     continue;
                 }
                 for l in d.to_lowercase() {
                     produced = true;
+                    let range = range.clone();
                     if is_punctuation(l) {
                         flush(&mut word, &mut tokens);
-                        word.push((l, range.clone()));
+                        word.push((l, range));
                         flush(&mut word, &mut tokens);
                     } else {
-                        word.push((l, range.clone()));
+                        word.push((l, range));
                     }
                 }
             }
             // A lone combining mark vanishes; its bytes belong to the char before it.
+            // A stripped mark belongs to the char before it, so a span covers the whole word.
             if !produced {
                 if let Some(last) = word.last_mut() {
                     last.1.end = range.end;
@@ -199,9 +201,14 @@ impl WordPiece {
                 });
                 return;
             };
-            // A piece runs from its first char's start to the start of the next piece, so
-            // pieces tile the word with nothing left between them.
-            let end_byte = word.get(end).map_or(whole.end, |(_, r)| r.start);
+            // A piece runs to the start of the next piece, so pieces tile the word with
+            // nothing left between them, and at least to its own last char's end (one input
+            // char may decompose into several, e.g. a Hangul syllable into jamo).
+            let own_end = word[end - 1].1.end;
+            let end_byte = word
+                .get(end)
+                .map_or(whole.end, |(_, r)| r.start)
+                .max(own_end);
             let start_byte = word[start].1.start;
             out.push(Token {
                 id,
@@ -225,8 +232,29 @@ mod tests {
 
     fn wp() -> WordPiece {
         let vocab = [
-            "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", ",", "jose", "muller", "##s",
-            "str", "##asse", "12", "baker", "street", "london", "東", "京", "e", "cafe", "!",
+            "[PAD]",
+            "[UNK]",
+            "[CLS]",
+            "[SEP]",
+            "[MASK]",
+            "hello",
+            ",",
+            "jose",
+            "muller",
+            "##s",
+            "str",
+            "##asse",
+            "12",
+            "baker",
+            "street",
+            "london",
+            "東",
+            "京",
+            "e",
+            "cafe",
+            "!",
+            "\u{1109}",
+            "##\u{1165}",
         ];
         WordPiece::from_vocab(&vocab.join("\n")).unwrap()
     }
@@ -266,6 +294,8 @@ mod tests {
         assert_eq!(pieces(&w, "\u{200b}hello\u{0}"), vec![(5, "hello")]);
         let long = "e".repeat(101);
         assert_eq!(pieces(&w, &long), vec![(1, long.as_str())]);
+        // One syllable decomposes into two jamo pieces: each covers the whole syllable.
+        assert_eq!(pieces(&w, "서"), vec![(21, "서"), (22, "서")]);
         let toks = w.tokenize("hello hello");
         assert_eq!((toks[0].word, toks[1].word), (0, 1));
     }
