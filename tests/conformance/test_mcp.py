@@ -462,7 +462,9 @@ def test_a_tool_result_arrives_redacted(ready):
             for raw in [EMAIL, CARD, CRM_SECRET]:
                 assert raw not in everything, f"{raw!r} reached the client"
             text = text_of(r)
-            assert text.startswith("customer 7: Ada Lovelace")
+            # The customer's name is personal data too (PERSON), and the output rule redacts it.
+            assert text.startswith("customer 7: <PERSON>")
+            assert "Ada" not in everything and "Lovelace" not in everything
             for placeholder in ["<EMAIL_ADDRESS>", "<CREDIT_CARD>", "<SECRET_OPENAI_KEY>"]:
                 assert placeholder in text
             # The structured copy of the same text is redacted the same way.
@@ -607,6 +609,7 @@ def test_each_call_is_one_tool_call_audit_record_without_raw_values(ready):
     # What the policy found, by entity type and action, never a value.
     found = {(f["entity"], f["action"], f["stage"]) for f in by_model["crm__lookup_customer"]["findings"]}
     assert found == {
+        ("PERSON", "redact", "output"),
         ("EMAIL_ADDRESS", "redact", "output"),
         ("CREDIT_CARD", "redact", "output"),
         ("SECRET_OPENAI_KEY", "redact", "output"),
@@ -942,9 +945,11 @@ def test_resources_and_prompts_go_through_the_policy(ready, crm):
         async with session(ready.url, FULL_KEY) as c:
             r = await c.read_resource("crm://customers/7")
             text = "\n".join(x.text for x in r.contents)
-            assert text == "Ada Lovelace <<EMAIL_ADDRESS>>, card <CREDIT_CARD>"
+            assert text == "<PERSON> <<EMAIL_ADDRESS>>, card <CREDIT_CARD>"
             p = await c.get_prompt("crm__draft_reply", {"customer": "Ada"})
-            assert [m.content.text for m in p.messages] == ["Write to Ada at <EMAIL_ADDRESS> about card <CREDIT_CARD>."]
+            assert [m.content.text for m in p.messages] == [
+                "Write to <PERSON> at <EMAIL_ADDRESS> about card <CREDIT_CARD>."
+            ]
             for raw in [EMAIL, CARD]:
                 assert raw not in dump(r) + dump(p)
             # Prompt arguments get the input stage like tool arguments.

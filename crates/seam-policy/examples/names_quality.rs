@@ -123,6 +123,16 @@ fn main() {
         threshold,
     );
     let elapsed = started.elapsed();
+    if mode == "fused" {
+        let ran = samples
+            .iter()
+            .filter(|s| scanner.needs_model(&Scanner::model_input(&s.text)))
+            .count();
+        println!(
+            "the model ran on {ran} of {} texts (the rules settled the rest)",
+            samples.len()
+        );
+    }
     let bytes: usize = samples.iter().map(|s| s.text.len()).sum();
     println!(
         "{mode}: {} samples ({} bytes, mean {:.0}) in {elapsed:.2?}: {:.0} texts/s, {:.2} MB/s",

@@ -230,6 +230,7 @@ impl Scanner {
         for d in &self.detectors {
             d.detect(t, &mut found);
         }
+        let structured = found.len();
         if let Some(names) = &self.names {
             match (tagging, &self.tagger) {
                 (Tagging::Given(tags), _) => names.detect_with(t, Some(tags), &mut found),
@@ -243,6 +244,9 @@ impl Scanner {
             }
         }
         self.apply_context(t, &mut found);
+        if structured < found.len() {
+            drop_names_inside_structured(&mut found, structured);
+        }
         for f in &mut found {
             let (s, e) = norm.to_original(f.start, f.end);
             f.start = s;
@@ -271,6 +275,28 @@ impl Scanner {
             }
         }
     }
+}
+
+/// Drops the names findings (those from `structured` on) that overlap a structured finding which
+/// counts: format evidence a name cannot outweigh — the words of `ada.lovelace@example.com` are an
+/// email address, not a person.
+fn drop_names_inside_structured(found: &mut Vec<Finding>, structured: usize) {
+    let (head, tail) = found.split_at(structured);
+    let keep: Vec<bool> = tail
+        .iter()
+        .map(|n| {
+            !head.iter().any(|f| {
+                f.score >= seam_config::policy::DEFAULT_MIN_SCORE
+                    && f.start < n.end
+                    && n.start < f.end
+            })
+        })
+        .collect();
+    let mut i = 0;
+    found.retain(|_| {
+        i += 1;
+        i <= structured || keep.get(i - 1 - structured).copied().unwrap_or(true)
+    });
 }
 
 fn floor_char(s: &str, mut i: usize) -> usize {

@@ -172,7 +172,7 @@ fn a_request_with_nothing_found_is_not_copied() {
         "model": "m", "metadata": {"a": "plain"}, "seed": 3,
         "tools": [{"type": "function", "function": {"name": "f", "description": "plain",
             "parameters": {"type": "object", "properties": {"x": {"type": "string"}}}}}],
-        "messages": [{"role": "user", "content": "hello", "name": "bob"}]
+        "messages": [{"role": "user", "content": "hello", "name": "agent-7"}]
     }))
     .unwrap();
     let p = prepare(&named(&ps, "tok"), &req, "m").unwrap();

@@ -259,7 +259,13 @@ async fn prompts_and_resources_are_served_scoped_and_governed() {
     );
     let get = json!({"name": "crm__greet", "arguments": {"name": "Ada"}});
     let r = ask(&app, FULL, &sid, 3, "prompts/get", get).await;
-    assert!(r["result"]["messages"].to_string().contains("Ada"), "{r}");
+    // The prompt came back through the output policy: the name in it is personal data.
+    assert!(
+        r["result"]["messages"]
+            .to_string()
+            .contains("Hello, <PERSON>!"),
+        "{r}"
+    );
     let res = ask(&app, FULL, &sid, 4, "resources/list", json!({})).await;
     assert!(res.to_string().contains("mock://readme"), "{res}");
     let r = ask(
