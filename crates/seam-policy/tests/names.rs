@@ -163,3 +163,21 @@ fn a_name_inside_an_email_address_is_the_email_address() {
         ]
     );
 }
+
+#[test]
+fn lower_case_chat_names_after_a_preposition_or_verb_count_by_rules() {
+    let scanner = Scanner::all();
+    let person = |text: &str| -> Vec<String> {
+        scanner
+            .scan(text)
+            .iter()
+            .filter(|f| f.entity == "PERSON" && f.score >= 0.5)
+            .map(|f| text[f.start..f.end].to_owned())
+            .collect()
+    };
+    assert_eq!(person("kannst du das an detlef schicken"), ["detlef"]);
+    assert_eq!(person("tell john i'm late"), ["john"]);
+    // A given name that is also a word, with nothing around it that addresses a person.
+    assert!(person("server at 192.168.10.20").is_empty());
+    assert!(person("Server at 192.168.10.20").is_empty());
+}

@@ -172,6 +172,10 @@ const PREPS: &[&str] = &[
     "in", "from", "near", "at", "to", "into", "around", "outside", "across", "visiting", "nach",
     "aus", "bei", "nahe", "à", "au", "aux", "dans", "vers", "en", "desde", "hacia", "para", "cerca",
     "a", "da", "per", "presso", "naar", "uit", "bij", "em", "no", "na", "rumo", "via",
+    // Of, for, over, about: "the exports of India", "für Italien", "über Polen".
+    "of", "für", "über", "pour", "sur", "por", "voor", "over", "tra", "fra", "entre",
+    // To and with, before a person in lower-case chat: "an detlef", "tegen wouter", "mit anna".
+    "an", "tegen", "with", "mit", "avec", "con", "com", "met",
 ];
 
 #[rustfmt::skip]

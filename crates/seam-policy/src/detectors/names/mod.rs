@@ -105,6 +105,16 @@ impl Names {
         rules::people_and_places(&mut ctx, &mut found);
         address::addresses(&mut ctx, &mut found);
         chain_places(text, &mut found);
+        // Text typed all in lower case (chat) hides names from every rule but the gazetteer's:
+        // the model reads it.
+        let cased = ctx
+            .toks
+            .iter()
+            .any(|t| matches!(t.kind, Kind::Title | Kind::Upper | Kind::Mixed));
+        let worded = ctx.toks.iter().filter(|t| t.kind == Kind::Lower).count() >= 2;
+        if !cased && worded {
+            return true;
+        }
         (0..ctx.toks.len()).any(|i| {
             let t = ctx.toks[i];
             (ctx.namey(i, true) || ctx.lower_given(i))
@@ -437,7 +447,14 @@ fn trim(ctx: &Ctx<'_>, entity: &'static str, s: usize, e: usize, score: f32) -> 
     } else {
         e
     };
-    let vetoed = words[a..b].iter().all(|&k| vetoable(ctx, k, entity));
+    let span = &words[a..b];
+    // Case alone vetoes only what an acronym or a stray lower-case word looks like: a run of two
+    // or more capitalised words the model calls a name ("HÙNG PHẠM") is a name written in
+    // capitals, and a lower-case word it is sure of ("tell jördis") a name typed in a hurry.
+    let sure = score >= model_score(SURE);
+    let vetoed = span
+        .iter()
+        .all(|&k| vetoable(ctx, k, entity, span.len() > 1, sure));
     Some(Cand {
         entity,
         s: s2,
@@ -449,7 +466,7 @@ fn trim(ctx: &Ctx<'_>, entity: &'static str, s: usize, e: usize, score: f32) -> 
 /// A word a model often mistakes for a name or place: an imperative or sentence-start word, a
 /// weekday or month, a product or drug, a common word that is also a name ("Will", "Grace"),
 /// code, an acronym.
-fn vetoable(ctx: &Ctx<'_>, k: usize, entity: &str) -> bool {
+fn vetoable(ctx: &Ctx<'_>, k: usize, entity: &str, run: bool, sure: bool) -> bool {
     let t = &ctx.toks[k];
     let known = if entity == PERSON {
         GIVEN | SURNAME
@@ -458,9 +475,13 @@ fn vetoable(ctx: &Ctx<'_>, k: usize, entity: &str) -> bool {
     };
     t.is(STOP | TIME | PRODUCT | COMMON | TITLE)
         || ctx.code(k)
-        || (t.kind == Kind::Upper && !t.is(known))
-        || (t.kind == Kind::Lower && !t.is(known))
+        || (t.kind == Kind::Upper && !t.is(known) && !(run && entity == PERSON))
+        || (t.kind == Kind::Lower && !t.is(known) && !(sure && entity == PERSON))
 }
+
+/// The model's probability above which a lower-case word it calls a name counts without a
+/// gazetteer's support.
+const SURE: f32 = 0.9;
 
 /// Rules and model together: where both found an entity the spans merge (the rule's span when the
 /// rule is sure, since rules know the span conventions) and the scores combine; a model span that

@@ -396,9 +396,31 @@ impl<'t> Ctx<'t> {
 /// Person and place rules.
 pub(super) fn people_and_places(c: &mut Ctx<'_>, out: &mut Vec<Cand>) {
     let n = c.toks.len();
+    // Chat typed all in lower case: a known given name (not a common word) after a preposition
+    // or a verb ("an detlef", "ping merve") is a person, weakly; the model confirms it.
+    let lower_text = !c
+        .toks
+        .iter()
+        .any(|t| matches!(t.kind, Kind::Title | Kind::Upper | Kind::Mixed));
     let mut i = 0;
     while i < n {
         let t = c.toks[i];
+        if lower_text
+            && c.lower_given(i)
+            && i > 0
+            && c.toks[i - 1].is(PREP | VERB)
+            && !out.iter().any(|o| o.s <= t.s && t.e <= o.e)
+        {
+            let mut end = i;
+            if c.spaced(i, i + 1)
+                && c.tok(i + 1).is_some_and(|t| {
+                    t.kind == Kind::Lower && t.is(SURNAME) && !t.is(VETO | COMMON | PLACE | STOP)
+                })
+            {
+                end = i + 1;
+            }
+            person(c, i, end, 0.55, out);
+        }
         if !t.word() {
             // "-- " on a line of its own opens an e-mail signature.
             if t.line
