@@ -87,6 +87,10 @@ fn main() {
             _ => threshold = a.parse().unwrap_or(threshold),
         }
     }
+    if std::env::args().any(|a| a == "--traffic") {
+        traffic();
+        return;
+    }
     let samples = corpus::generate_names(seed);
     if dump {
         for (i, s) in samples.iter().enumerate() {
@@ -170,4 +174,52 @@ fn marked(s: &NameSample) -> String {
     }
     out.push_str(&s.text[at..]);
     out.replace('\n', "⏎")
+}
+
+/// `--traffic`: the structured corpus's 1,200 benign prompts (ordinary requests to an LLM, most
+/// without a name) through rules and model as a policy runs them: how often the model runs, and
+/// texts per second.
+fn traffic() {
+    let Some(model) = seam_ner::default_dir()
+        .filter(|d| d.join("model_q4.onnx").is_file())
+        .and_then(|d| seam_ner::Model::load(&d).ok())
+    else {
+        println!("no model installed");
+        return;
+    };
+    let scanner = Scanner::all().with_tagger(Arc::new(Model(model)));
+    let prompts: Vec<String> = corpus::generate()
+        .into_iter()
+        .filter(|s| s.kind == corpus::Kind::Benign)
+        .map(|s| s.text)
+        .collect();
+    let ran = prompts
+        .iter()
+        .filter(|p| scanner.needs_model(&Scanner::model_input(p)))
+        .count();
+    let bytes: usize = prompts.iter().map(String::len).sum();
+    let show = std::env::args().any(|a| a == "--misses");
+    let started = std::time::Instant::now();
+    let mut found = 0;
+    for p in &prompts {
+        for f in scanner
+            .scan_tagged(p, seam_policy::Tagging::Inline(usize::MAX))
+            .iter()
+            .filter(|f| {
+                f.score >= 0.5 && ["PERSON", "LOCATION", "STREET_ADDRESS"].contains(&f.entity)
+            })
+        {
+            found += 1;
+            if show {
+                println!("{} {:?} in {p:?}", f.entity, &p[f.start..f.end]);
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "benign prompts: {} (mean {:.0} bytes); the model ran on {ran}; {found} names/places found; {:.0} texts/s",
+        prompts.len(),
+        bytes as f64 / prompts.len() as f64,
+        prompts.len() as f64 / elapsed.as_secs_f64()
+    );
 }

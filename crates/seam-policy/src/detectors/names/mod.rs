@@ -450,8 +450,14 @@ fn trim(ctx: &Ctx<'_>, entity: &'static str, s: usize, e: usize, score: f32) -> 
     let span = &words[a..b];
     // Case alone vetoes only what an acronym or a stray lower-case word looks like: a run of two
     // or more capitalised words the model calls a name ("HÙNG PHẠM") is a name written in
-    // capitals, and a lower-case word it is sure of ("tell jördis") a name typed in a hurry.
-    let sure = score >= model_score(SURE);
+    // capitals, and a lower-case word it is sure of in lower-case chat ("tell jördis") a name
+    // typed in a hurry.
+    // In text that uses capitals, a lower-case word is not a name, however sure the model is.
+    let sure = score >= model_score(SURE)
+        && !ctx
+            .toks
+            .iter()
+            .any(|t| matches!(t.kind, Kind::Title | Kind::Upper | Kind::Mixed));
     let vetoed = span
         .iter()
         .all(|&k| vetoable(ctx, k, entity, span.len() > 1, sure));
