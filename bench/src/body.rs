@@ -9,6 +9,8 @@
 //! Responses request, with the same prompt texts. The mock answers Messages requests too, with
 //! the same text ([`message`], [`anthropic_events`]).
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 
 /// How many `chat.completion.chunk` events a canned stream carries before `[DONE]`.
@@ -153,6 +155,15 @@ pub enum Prompt {
     /// ~1 KB of support-ticket text (prose, a log excerpt, amounts, a ticket number) with one
     /// email address, phone number, card number and IBAN in it.
     Pii,
+    /// ~120 bytes of support-ticket text with a person's name, a city and a street address
+    /// ([`names_short`]); numbered, so every request of a run sends a different text.
+    NamesShort,
+    /// ~1 KB of support-ticket text with two people's names, a city and a street address
+    /// ([`names_long`]); numbered, so every request of a run sends a different text.
+    NamesLong,
+    /// [`Prompt::NamesLong`]'s first text on every request: what a repeated prompt costs once
+    /// seam's model cache has it.
+    NamesLongSame,
 }
 
 /// The user turn of [`Prompt::Pii`]. Its personal data are well-known test values: a Luhn-valid
@@ -181,13 +192,196 @@ pub const PII_ENTITIES: [&str; 4] = ["CREDIT_CARD", "EMAIL_ADDRESS", "IBAN_CODE"
 const SYSTEM: &str = "You are a terse assistant.";
 
 impl Prompt {
-    /// The user turn.
-    pub fn text(self) -> &'static str {
+    /// The user turn; for a numbered prompt, its first text (number 0).
+    pub fn text(self) -> Cow<'static, str> {
+        self.numbered(0)
+    }
+
+    /// The user turn of the `n`-th request of a run: a different text for every `n` where
+    /// [`Prompt::varies`], else the same text.
+    pub fn numbered(self, n: u64) -> Cow<'static, str> {
         match self {
-            Prompt::Short => "Say hello in one short sentence.",
-            Prompt::Pii => PII_PROMPT,
+            Prompt::Short => Cow::Borrowed("Say hello in one short sentence."),
+            Prompt::Pii => Cow::Borrowed(PII_PROMPT),
+            Prompt::NamesShort => Cow::Owned(names_short(n)),
+            Prompt::NamesLong => Cow::Owned(names_long(n)),
+            Prompt::NamesLongSame => Cow::Owned(names_long(0)),
         }
     }
+
+    /// Whether the text changes from request to request ([`Prompt::numbered`]).
+    pub fn varies(self) -> bool {
+        matches!(self, Prompt::NamesShort | Prompt::NamesLong)
+    }
+
+    /// The name the load generator's `--prompt` takes.
+    pub fn arg(self) -> &'static str {
+        match self {
+            Prompt::Short => "short",
+            Prompt::Pii => "pii",
+            Prompt::NamesShort => "names-short",
+            Prompt::NamesLong => "names-long",
+            Prompt::NamesLongSame => "names-long-same",
+        }
+    }
+}
+
+/// Given names and surnames of the names prompts, from several naming cultures: 24 × 24 = 576
+/// people, so a run sends many different names as well as different ticket numbers.
+const GIVEN: [&str; 24] = [
+    "Maria",
+    "James",
+    "Aisha",
+    "Lukas",
+    "Sofia",
+    "Daniel",
+    "Priya",
+    "Tomasz",
+    "Emma",
+    "Kenji",
+    "Olivia",
+    "Mateo",
+    "Fatima",
+    "Henrik",
+    "Chloe",
+    "Samuel",
+    "Ingrid",
+    "Rafael",
+    "Hannah",
+    "Oluwaseun",
+    "Claire",
+    "Andrei",
+    "Mei",
+    "Patrick",
+];
+const SURNAME: [&str; 24] = [
+    "Keller",
+    "Thompson",
+    "Okafor",
+    "Brennan",
+    "Rossi",
+    "Fischer",
+    "Sharma",
+    "Nowak",
+    "Dubois",
+    "Tanaka",
+    "Walsh",
+    "Herrera",
+    "Haddad",
+    "Lindqvist",
+    "Moreau",
+    "Adeyemi",
+    "Johansson",
+    "Silva",
+    "Becker",
+    "Murphy",
+    "Novak",
+    "Popescu",
+    "Chen",
+    "Gallagher",
+];
+/// Cities and streets of the names prompts (English-style street lines, a number first).
+const CITY: [&str; 12] = [
+    "Manchester",
+    "Leeds",
+    "Bristol",
+    "Glasgow",
+    "Dublin",
+    "Boston",
+    "Denver",
+    "Portland",
+    "Toronto",
+    "Melbourne",
+    "Edinburgh",
+    "Seattle",
+];
+const STREET: [&str; 12] = [
+    "Maple Avenue",
+    "Baker Street",
+    "Elm Road",
+    "Church Lane",
+    "Victoria Street",
+    "Oak Drive",
+    "Queen Street",
+    "Park Avenue",
+    "Mill Lane",
+    "High Street",
+    "Station Road",
+    "Cedar Court",
+];
+
+/// The people, place and street line of the `n`-th names prompt: the ticket number is `n`'s own,
+/// the rest cycle through the lists at different strides.
+struct Ticket {
+    number: u64,
+    given: &'static str,
+    surname: &'static str,
+    /// A second person (the long prompt's neighbour).
+    given2: &'static str,
+    surname2: &'static str,
+    city: &'static str,
+    house: u64,
+    street: &'static str,
+}
+
+fn pick<const N: usize>(list: &[&'static str; N], i: u64) -> &'static str {
+    list[(i % N as u64) as usize]
+}
+
+impl Ticket {
+    fn new(n: u64) -> Self {
+        let g = GIVEN.len() as u64;
+        Ticket {
+            number: 100_000 + n,
+            given: pick(&GIVEN, n),
+            surname: pick(&SURNAME, n / g),
+            given2: pick(&GIVEN, n + 7),
+            surname2: pick(&SURNAME, n / g + 11),
+            city: pick(&CITY, n / 5),
+            house: 1 + n % 97,
+            street: pick(&STREET, n / 3),
+        }
+    }
+}
+
+/// The `n`-th short names prompt (~120 bytes): a name, a city and a street line in one sentence.
+///
+/// Both prompts name a product ("Kestrel"): a capitalised word the rules cannot settle, as real
+/// tickets have, so the model reads the text (text the rules settle alone never reaches it).
+pub fn names_short(n: u64) -> String {
+    let t = Ticket::new(n);
+    format!(
+        "Ticket {}: {} {} from {} says the Kestrel desk sent to {} {} never arrived. Please draft a short reply.",
+        t.number, t.given, t.surname, t.city, t.house, t.street
+    )
+}
+
+/// The `n`-th long names prompt (~1 KB): a support ticket with the writer's name (twice), a
+/// neighbour's name, a city and a street line in running text, and no other personal data.
+pub fn names_long(n: u64) -> String {
+    let t = Ticket::new(n);
+    format!(
+        "Hello support, this is {given} {surname} writing about ticket {number}. I ordered a Kestrel \
+         standing desk three weeks ago and it still has not arrived. The tracking page says the \
+         parcel was handed to a local courier in {city} on Monday, but nobody came to my flat at \
+         {house} {street}. My neighbour, {given2} {surname2}, was at home all day and did not \
+         see a van either. When I called last week, your colleague told me the driver could not \
+         find the entrance, which is odd, because the building has a large sign and a buzzer \
+         with my surname on it. I have since taken two days off work to wait for the delivery, \
+         and I am running out of patience. Could you please check with the courier what \
+         happened, tell me whether the parcel is still in the depot, and arrange a new delivery \
+         slot on a weekday morning? If it is lost, I would prefer a refund to a replacement. \
+         Summarise the situation in three bullet points and draft the short, polite reply I \
+         should expect from support. Thanks, {given}",
+        given = t.given,
+        surname = t.surname,
+        number = t.number,
+        city = t.city,
+        house = t.house,
+        street = t.street,
+        given2 = t.given2,
+        surname2 = t.surname2,
+    )
 }
 
 /// The request the load generator sends: a chat turn, streamed or not.
@@ -259,7 +453,11 @@ impl Surface {
     /// `instructions`, `input` (the user text), `max_output_tokens`, `store: false` and `stream`;
     /// MCP a `tools/call` of the tool `model` with id 0 (the load generator numbers its calls).
     pub fn request(self, model: &str, stream: bool, prompt: Prompt) -> Bytes {
-        let user = prompt.text();
+        self.request_text(model, stream, &prompt.text())
+    }
+
+    /// [`Surface::request`] with the user text given.
+    pub fn request_text(self, model: &str, stream: bool, user: &str) -> Bytes {
         let body = match self {
             Surface::Mcp => return crate::mcp::call_body(model, 0),
             Surface::Chat => serde_json::json!({
@@ -467,5 +665,83 @@ mod tests {
             .collect();
         found.sort_unstable();
         assert_eq!(found, PII_ENTITIES);
+    }
+
+    /// The entities the rules find in `text` at the policies' default threshold, sorted, unique.
+    fn entities(text: &str) -> Vec<&'static str> {
+        let mut found: Vec<&str> = seam_policy::Scanner::all()
+            .scan(text)
+            .iter()
+            .filter(|f| f.score >= seam_config::policy::DEFAULT_MIN_SCORE)
+            .map(|f| f.entity)
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+
+    #[test]
+    fn the_names_prompts_are_about_120_bytes_and_1_kb() {
+        for n in 0..2000 {
+            let (short, long) = (names_short(n), names_long(n));
+            assert!(
+                (100..=140).contains(&short.len()),
+                "{} bytes: {short}",
+                short.len()
+            );
+            assert!(
+                (950..=1150).contains(&long.len()),
+                "{} bytes: {long}",
+                long.len()
+            );
+        }
+    }
+
+    #[test]
+    fn every_numbered_names_prompt_differs_and_names_hundreds_of_people() {
+        use std::collections::HashSet;
+        for prompt in [Prompt::NamesShort, Prompt::NamesLong] {
+            assert!(prompt.varies());
+            let texts: HashSet<String> =
+                (0..5000).map(|n| prompt.numbered(n).into_owned()).collect();
+            assert_eq!(texts.len(), 5000, "{prompt:?}");
+        }
+        let people: HashSet<(&str, &str)> = (0..1000)
+            .map(|n| {
+                let t = Ticket::new(n);
+                (t.given, t.surname)
+            })
+            .collect();
+        assert!(people.len() >= 200, "{} people", people.len());
+        // The cached case sends one text, the long prompt's first.
+        assert!(!Prompt::NamesLongSame.varies());
+        assert_eq!(Prompt::NamesLongSame.numbered(7), names_long(0));
+    }
+
+    #[test]
+    fn the_names_prompts_hold_no_personal_data_but_names_places_and_addresses() {
+        let allowed = ["LOCATION", "PERSON", "STREET_ADDRESS"];
+        for n in [0, 1, 23, 24, 577, 4321] {
+            for text in [names_short(n), names_long(n)] {
+                let found = entities(&text);
+                assert!(found.contains(&"PERSON"), "{found:?} in {text}");
+                assert!(
+                    found.iter().all(|e| allowed.contains(e)),
+                    "{found:?} in {text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_model_reads_every_names_prompt() {
+        // Text the rules settle alone never reaches the model; these must not be such text.
+        let scanner = seam_policy::Scanner::all();
+        for n in 0..200 {
+            for text in [names_short(n), names_long(n)] {
+                let input = seam_policy::Scanner::model_input(&text);
+                assert!(scanner.needs_model(&input), "rules settle: {text}");
+            }
+        }
     }
 }

@@ -46,9 +46,16 @@ pub struct LoadArgs {
     /// Ask for a stream (`"stream": true`) and measure time to first chunk.
     #[arg(long)]
     pub stream: bool,
-    /// What the user turn says: `short` (one sentence) or `pii` (~1 KB with personal data).
+    /// What the user turn says: `short` (one sentence), `pii` (~1 KB with personal data),
+    /// `names-short` or `names-long` (~120 bytes or ~1 KB with names, a city and a street line,
+    /// a different text on every request), `names-long-same` (one such text on every request).
     #[arg(long, value_enum, default_value_t = Prompt::Short)]
     pub prompt: Prompt,
+    /// The number of the first request's text, for prompts that vary (`names-short`,
+    /// `names-long`): requests are numbered from here across all slots, so runs given ranges
+    /// that do not overlap never send the same text twice.
+    #[arg(long, default_value_t = 0)]
+    pub prompt_seq_start: u64,
     /// The `model` field of the request. Given several times, request `i` asks for the
     /// `(i mod n)`-th, and each gets its own report line (the same model twice: two reports).
     /// `messages:ALIAS` or `responses:ALIAS`: an Anthropic Messages or OpenAI Responses request
@@ -83,6 +90,9 @@ pub struct LoadArgs {
 pub struct Target {
     url: Uri,
     body: Bytes,
+    /// The alias and prompt, for prompts whose text changes per request.
+    model: String,
+    prompt: Prompt,
     surface: Surface,
     stream: bool,
     timeout: Duration,
@@ -98,6 +108,11 @@ struct McpSlot {
     /// JSON-RPC ids are unique within a session, so every call takes the next.
     next_id: AtomicU64,
 }
+
+/// The number of the next request's text for prompts that vary ([`Prompt::numbered`]): one
+/// counter for the whole process, so no two slots send the same text (seam's model caches its
+/// answers by text, and a repeated text would measure that cache, not the model).
+static NEXT_PROMPT: AtomicU64 = AtomicU64::new(0);
 
 /// The version header a Messages request carries, as Anthropic's SDK sends it.
 const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -120,6 +135,8 @@ impl Target {
         Ok(Self {
             url: surface_url(url, surface)?,
             body: surface.request(model, stream, prompt),
+            model: model.to_owned(),
+            prompt,
             surface,
             stream,
             timeout,
@@ -143,7 +160,14 @@ impl Target {
             let body = mcp::call_body(&m.tool, id);
             return (mcp::request(&self.url, body, m.session.as_ref()), Some(id));
         }
-        let mut request = Request::new(Full::new(self.body.clone()));
+        let body = if self.prompt.varies() && self.surface != Surface::Mcp {
+            let n = NEXT_PROMPT.fetch_add(1, Ordering::Relaxed);
+            let text = self.prompt.numbered(n);
+            self.surface.request_text(&self.model, self.stream, &text)
+        } else {
+            self.body.clone()
+        };
+        let mut request = Request::new(Full::new(body));
         *request.method_mut() = Method::POST;
         *request.uri_mut() = self.url.clone();
         let headers = request.headers_mut();
@@ -205,6 +229,7 @@ pub async fn main(args: LoadArgs) -> anyhow::Result<()> {
 /// One report per `--model`, in the order given.
 pub async fn run(args: &LoadArgs) -> anyhow::Result<Vec<LoadReport>> {
     anyhow::ensure!(!args.models.is_empty(), "give at least one --model");
+    NEXT_PROMPT.store(args.prompt_seq_start, Ordering::Relaxed);
     let urls = slot_urls(&args.urls, args.models.len())?;
     let timeout = Duration::from_secs_f64(args.timeout_secs);
     let targets: Vec<Target> = args
@@ -798,6 +823,7 @@ pub mod tests {
             urls: vec![url],
             stream,
             prompt: Prompt::Short,
+            prompt_seq_start: 0,
             models: vec!["bench".into()],
             rate: None,
             concurrency: None,

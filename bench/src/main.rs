@@ -32,6 +32,7 @@ mod limits;
 mod load;
 mod mcp;
 mod mock;
+mod names;
 mod policy;
 mod procs;
 mod proxy;

@@ -48,6 +48,8 @@ pub struct Ports {
     /// audited, and with the audit trail off.
     pub mcp: u16,
     pub mcp_unaudited: u16,
+    /// The names scenario's seam (one at a time: the model on, then off).
+    pub names: u16,
 }
 
 impl Ports {
@@ -62,10 +64,11 @@ impl Ports {
             audit_on: base + 6,
             mcp: base + 7,
             mcp_unaudited: base + 8,
+            names: base + 9,
         }
     }
 
-    pub fn all(&self) -> [u16; 9] {
+    pub fn all(&self) -> [u16; 10] {
         [
             self.seam,
             self.fast,
@@ -76,6 +79,7 @@ impl Ports {
             self.audit_on,
             self.mcp,
             self.mcp_unaudited,
+            self.names,
         ]
     }
 

@@ -93,6 +93,7 @@ pub struct Sections<'a> {
     pub memory: Option<&'a Memory>,
     pub mcp: Option<&'a crate::mcp::Mcp>,
     pub audit: Option<&'a Audit>,
+    pub names: Option<&'a crate::names::Names>,
 }
 
 pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>) -> String {
@@ -104,6 +105,7 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
         memory,
         mcp,
         audit,
+        names,
     } = *sections;
     let mut out = String::new();
     out.push_str(&format!(
@@ -135,6 +137,7 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
         .chain(audited)
         .chain(cached)
         .chain(surfaced)
+        .chain(names.into_iter().flat_map(crate::names::Names::reports))
         .chain(mcp.into_iter().flat_map(crate::mcp::Mcp::reports))
         .filter_map(|r| r.send_lag_ms)
         .map(|l| l.p99)
@@ -168,6 +171,9 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
     }
     if let Some(a) = audit {
         audit::section(&mut out, a);
+    }
+    if let Some(n) = names {
+        crate::names::section(&mut out, n);
     }
     out.push_str("### Targets\n\n| check | measured | target | met |\n|---|--:|--:|:-:|\n");
     // With `--only-policy` there is nothing to hold the core targets against.

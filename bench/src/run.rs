@@ -4,7 +4,8 @@
 //! `seam`'s memory,
 //! then runs the MCP scenario on two seams of its own (`tools/call` direct, through an audited
 //! seam without and with a policy on results, and through one with audit off) and the audit
-//! scenario on two more seams (audit off and audited), and prints the markdown report.
+//! scenario on two more seams (audit off and audited), then (`--only-names` or `--with-names`)
+//! the names scenario on a seam of its own, and prints the markdown report.
 
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
@@ -21,7 +22,7 @@ use crate::procs::{
 };
 use crate::report::{self, Memory, Meta, ScenarioResult};
 use crate::stats::LoadReport;
-use crate::{audit, cache, load, mcp, policy, routing, surfaces};
+use crate::{audit, cache, load, mcp, names, policy, routing, surfaces};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -29,7 +30,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "target/release/seam")]
     pub seam: PathBuf,
     /// Measure the mock directly only (no seam): checks the harness and gives the baseline.
-    #[arg(long, conflicts_with_all = ["only_policy", "only_audit", "only_cache", "only_surfaces"])]
+    #[arg(long, conflicts_with_all = ["only_policy", "only_audit", "only_cache", "only_surfaces", "only_names"])]
     pub direct_only: bool,
     /// Measured seconds per scenario and path.
     #[arg(long, default_value_t = 10.0)]
@@ -40,7 +41,7 @@ pub struct RunArgs {
     /// seam listens on this port, the fast mock on +1, the slow (memory test) mock on +2, the
     /// reference proxy on +3, the failing (fallback scenario) mock on +4, the audit scenario's
     /// seams on +5 (audit off) and +6 (audited), the MCP scenario's seams on +7 (audited)
-    /// and +8 (audit off).
+    /// and +8 (audit off), the names scenario's seam on +9.
     #[arg(long, default_value_t = 18700)]
     pub port_base: u16,
     /// Core for the mocks and the load generator.
@@ -70,6 +71,31 @@ pub struct RunArgs {
     /// runs at `--stream-rate`.
     #[arg(long, default_value_t = 1000.0)]
     pub policy_rate: f64,
+    /// Skip the names scenario (`plain` and `names`, the named-entity model on, in turn with
+    /// unique ~1 KB and ~120-byte prompts, a cached run, each alone at saturation, and seam's
+    /// memory with the model and without): saves about 4 minutes. It is not in a full run
+    /// unless `--with-names` is given.
+    #[arg(long, conflicts_with_all = ["only_names", "with_names"])]
+    pub no_names: bool,
+    /// Run the names scenario in a full run too (it needs the model installed: `seam models
+    /// fetch`, and `SEAM_MODELS_DIR` set for seam if it is not in the default folder).
+    #[arg(long)]
+    pub with_names: bool,
+    /// Run the names scenario alone.
+    #[arg(long, conflicts_with_all = ["only_audit", "only_policy", "only_cache", "only_surfaces", "only_mcp"])]
+    pub only_names: bool,
+    /// Rate of the names scenario's runs with the ~120-byte prompt, requests per second in all
+    /// (open loop, non-stream; half of them `names`). The model reads every `names` request on
+    /// seam's one core, so the rate must stay well under what that core tags per second.
+    #[arg(long, default_value_t = 40.0)]
+    pub names_rate: f64,
+    /// Rate of the names scenario's runs with the ~1 KB prompt (unique, then cached), requests
+    /// per second in all (open loop, non-stream; half of them `names`).
+    #[arg(long, default_value_t = 6.0)]
+    pub names_long_rate: f64,
+    /// Connections of the names scenario's saturation runs (closed loop, ~120-byte prompt).
+    #[arg(long, default_value_t = 8)]
+    pub names_concurrency: usize,
     /// Skip the cache scenario (`bench-echo` and `bench-cached` in turn, non-stream then
     /// stream): saves about 50 s.
     #[arg(long, conflicts_with = "only_cache")]
@@ -227,8 +253,8 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         Some(start_proxy(&launcher, args.seam_cpu, &ports).await?)
     };
     let seam_proc = match &seam {
-        // The MCP and audit scenarios start seams of their own.
-        Some(path) if !args.only_audit && !args.only_mcp => {
+        // The MCP, audit and names scenarios start seams of their own.
+        Some(path) if !args.only_audit && !args.only_mcp && !args.only_names => {
             // The gateway's own cost, without the audit trail: what the audit adds is the audit
             // scenario's question, answered against the same seam with and without it.
             let spec = SeamSpec {
@@ -301,6 +327,12 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         // Stopped before the MCP and audit scenarios, which start two seams each on its core.
         drop(p.child.kill().await);
     }
+    let names = match &seam {
+        Some(path) if names_on(&args) => {
+            Some(names::run(&launcher, &args, path, &dir, &ports).await?)
+        }
+        _ => None,
+    };
     let mcp = if !args.no_mcp && only_or(&args, args.only_mcp) {
         Some(mcp::run(&launcher, &args, seam.as_deref(), &dir, &ports).await?)
     } else {
@@ -321,13 +353,15 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         memory: memory.as_ref(),
         mcp: mcp.as_ref(),
         audit: audit.as_ref(),
+        names: names.as_ref(),
     };
     let md = report::markdown(&meta, &results, &sections);
     println!("{md}");
     if let Some(path) = &args.json_out {
         let json = serde_json::json!({
             "meta": meta, "scenarios": results, "routing": routing, "policy": policy,
-            "cache": cache, "surfaces": surfaces, "memory": memory, "mcp": mcp, "audit": audit
+            "cache": cache, "surfaces": surfaces, "memory": memory, "mcp": mcp, "audit": audit,
+            "names": names
         });
         std::fs::write(path, serde_json::to_string_pretty(&json)?)
             .with_context(|| format!("writing {}", path.display()))?;
@@ -352,7 +386,17 @@ fn only_or(args: &RunArgs, mine: bool) -> bool {
 
 /// Whether some `--only-*` flag was given.
 fn any_only(args: &RunArgs) -> bool {
-    args.only_policy || args.only_audit || args.only_cache || args.only_surfaces || args.only_mcp
+    args.only_policy
+        || args.only_audit
+        || args.only_cache
+        || args.only_surfaces
+        || args.only_mcp
+        || args.only_names
+}
+
+/// Whether the names scenario runs: `--only-names`, or a full run with `--with-names`.
+fn names_on(args: &RunArgs) -> bool {
+    args.only_names || (args.with_names && !args.no_names && !any_only(args))
 }
 
 fn resolve_seam(args: &RunArgs) -> anyhow::Result<Option<PathBuf>> {
@@ -476,6 +520,19 @@ pub async fn run_load_with(
     run: LoadRun<'_>,
     path: &str,
 ) -> anyhow::Result<Vec<LoadReport>> {
+    run_load_from(launcher, args, scenario, run, path, 0).await
+}
+
+/// [`run_load_with`], the requests' texts numbered from `seq_start` (prompts that vary per
+/// request, [`Prompt::varies`]).
+pub async fn run_load_from(
+    launcher: &Launcher,
+    args: &RunArgs,
+    scenario: &Scenario,
+    run: LoadRun<'_>,
+    path: &str,
+    seq_start: u64,
+) -> anyhow::Result<Vec<LoadReport>> {
     let LoadRun {
         models,
         urls,
@@ -483,10 +540,10 @@ pub async fn run_load_with(
     } = run;
     let label = format!("{} ({path})", scenario.title);
     let mut cmd = load_command(launcher, args, urls, models, &label);
-    cmd.arg("--prompt").arg(match scenario.prompt {
-        Prompt::Short => "short",
-        Prompt::Pii => "pii",
-    });
+    cmd.arg("--prompt").arg(scenario.prompt.arg());
+    if seq_start > 0 {
+        cmd.arg("--prompt-seq-start").arg(seq_start.to_string());
+    }
     let duration = args.duration_secs * models.len() as f64;
     cmd.arg("--duration-secs")
         .arg(duration.to_string())
