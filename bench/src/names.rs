@@ -65,11 +65,11 @@ const SEQ_PROBE: u64 = 999_000_000;
 /// is the generated config's own (no policy). Audit off: the question is the model's cost. Every
 /// policy gets the same `ner`, so with `false` seam does not load the model at all.
 pub fn config_toml(ports: &Ports, listen: u16, ner: bool) -> String {
-    // The generated `guard` policy covers every entity too: with the model on by default it
-    // would load the model into the rules-alone seam, so it follows `ner` as well.
+    // The generated `guard` policy covers every entity too, with the model off (the policy
+    // scenarios measure the rules); here it follows `ner` like every policy.
     let mut config = procs::config_toml(ports, listen, AuditMode::Off).replacen(
-        "[policies.guard.input]\n",
-        &format!("[policies.guard]\nner = {ner}\n\n[policies.guard.input]\n"),
+        "[policies.guard]\n# The policy scenarios measure the rules (names included); the names scenario measures the model.\nner = false\n",
+        &format!("[policies.guard]\nner = {ner}\n"),
         1,
     );
     let entities = ENTITIES.map(|e| format!("\"{e}\"")).join(", ");

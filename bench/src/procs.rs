@@ -279,6 +279,10 @@ max_attempts = 2
 strategy = "weighted"
 targets = [{{ provider = "mock", model = "bench-model", weight = 1 }}, {{ provider = "mock_b", model = "bench-model", weight = 1 }}]
 
+[policies.guard]
+# The policy scenarios measure the rules (names included); the names scenario measures the model.
+ner = false
+
 [policies.guard.input]
 pii = {{ action = "tokenize" }}
 secrets = {{ action = "block" }}

@@ -243,6 +243,10 @@ url = "http://127.0.0.1:{fast}{PATH}"
 max_concurrency = 4096
 policy = "{POLICY}"
 
+[policies.{POLICY}]
+# The MCP scenario measures the gateway with the rules; the names scenario measures the model.
+ner = false
+
 [policies.{POLICY}.output]
 pii = {{ action = "redact" }}
 secrets = {{ action = "redact" }}
