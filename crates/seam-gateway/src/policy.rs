@@ -922,38 +922,56 @@ async fn tag_texts(
     texts: Vec<String>,
 ) {
     let mut seen = std::collections::HashSet::new();
-    let mut chosen: Vec<String> = Vec::new();
-    let mut inputs: Vec<String> = Vec::new();
+    // Each text to tag, with the windows the model reads of its normalised form.
+    let mut chosen: Vec<(String, Vec<std::ops::Range<usize>>)> = Vec::new();
+    let mut slices: Vec<String> = Vec::new();
     for t in texts {
         if t.trim().is_empty() || !seen.insert(t.clone()) {
             continue;
         }
         let input = Scanner::model_input(&t);
+        let windows: Vec<_> = scanner
+            .model_windows(&input)
+            .into_iter()
+            .filter(|w| input.get(w.clone()).is_some())
+            .collect();
         // Text the rules settle needs no model: scanned by rules, at no cost to the budget.
-        if !scanner.needs_model(&input) {
+        if windows.is_empty() {
             tagged.by_text.insert(t, Vec::new());
             continue;
         }
-        if t.len() > tagged.left {
+        let read: usize = windows.iter().map(|w| w.len()).sum();
+        if read > tagged.left {
             tagged.capped = true;
             continue;
         }
-        tagged.left -= t.len();
-        chosen.push(t);
-        inputs.push(input);
+        tagged.left -= read;
+        slices.extend(
+            windows
+                .iter()
+                .filter_map(|w| input.get(w.clone()))
+                .map(str::to_owned),
+        );
+        chosen.push((t, windows));
     }
     if chosen.is_empty() {
         return;
     }
     let tags = tokio::task::spawn_blocking(move || {
-        let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let refs: Vec<&str> = slices.iter().map(String::as_str).collect();
         model.tag(&refs)
     })
     .await;
     match tags {
         Ok(tags) => {
             tagged.used = true;
-            tagged.by_text.extend(chosen.into_iter().zip(tags));
+            let mut tags = tags.into_iter();
+            for (t, windows) in chosen {
+                let mine: Vec<Vec<Tag>> = tags.by_ref().take(windows.len()).collect();
+                tagged
+                    .by_text
+                    .insert(t, seam_policy::place_tags(&windows, mine));
+            }
         }
         // The blocking pool is gone (shutting down): rules alone, said in the header.
         Err(_) => tagged.capped = true,

@@ -203,6 +203,15 @@ impl Scanner {
             .is_some_and(|n| n.needs_model(model_input))
     }
 
+    /// Where the model should read `model_input`; empty when the rules settled it. See
+    /// [`detectors::names::Names::model_windows`].
+    pub fn model_windows(&self, model_input: &str) -> Vec<std::ops::Range<usize>> {
+        self.names
+            .as_ref()
+            .map(|n| n.model_windows(model_input))
+            .unwrap_or_default()
+    }
+
     /// The entities this scanner can report, sorted.
     pub fn entities(&self) -> Vec<&'static str> {
         let mut v: Vec<&'static str> = self
@@ -234,11 +243,15 @@ impl Scanner {
         if let Some(names) = &self.names {
             match (tagging, &self.tagger) {
                 (Tagging::Given(tags), _) => names.detect_with(t, Some(tags), &mut found),
-                (Tagging::Inline(max), Some(m))
-                    if t.len() <= max && !t.trim().is_empty() && names.needs_model(t) =>
-                {
-                    let tags = m.tag(&[t]).pop().unwrap_or_default();
-                    names.detect_with(t, Some(&tags), &mut found);
+                (Tagging::Inline(max), Some(m)) => {
+                    let windows = names.model_windows(t);
+                    let read: usize = windows.iter().map(|w| w.len()).sum();
+                    if windows.is_empty() || read > max {
+                        names.detect_with(t, None, &mut found);
+                    } else {
+                        let tags = tag_windows(m.as_ref(), t, &windows);
+                        names.detect_with(t, Some(&tags), &mut found);
+                    }
                 }
                 _ => names.detect_with(t, None, &mut found),
             }
@@ -275,6 +288,34 @@ impl Scanner {
             }
         }
     }
+}
+
+/// The model's tags for `windows` of `text` (one batch), in offsets of `text`.
+pub fn tag_windows(
+    tagger: &dyn Tagger,
+    text: &str,
+    windows: &[std::ops::Range<usize>],
+) -> Vec<Tag> {
+    let slices: Vec<&str> = windows.iter().filter_map(|w| text.get(w.clone())).collect();
+    if slices.len() != windows.len() {
+        return Vec::new();
+    }
+    place_tags(windows, tagger.tag(&slices))
+}
+
+/// Tags found in windows, moved to offsets of the whole text.
+pub fn place_tags(windows: &[std::ops::Range<usize>], tags: Vec<Vec<Tag>>) -> Vec<Tag> {
+    windows
+        .iter()
+        .zip(tags)
+        .flat_map(|(w, tags)| {
+            tags.into_iter().map(move |t| Tag {
+                start: t.start + w.start,
+                end: t.end + w.start,
+                ..t
+            })
+        })
+        .collect()
 }
 
 /// Drops the names findings (those from `structured` on) that overlap a structured finding which

@@ -181,3 +181,25 @@ fn lower_case_chat_names_after_a_preposition_or_verb_count_by_rules() {
     assert!(person("server at 192.168.10.20").is_empty());
     assert!(person("Server at 192.168.10.20").is_empty());
 }
+
+#[test]
+fn in_a_long_text_the_model_reads_only_around_what_the_rules_left_open() {
+    let filler =
+        "the quarterly numbers were reviewed and the team agreed on next steps. ".repeat(30);
+    let text = format!("{filler}Then Oluwaseun Adeyemi asked for the report. {filler}");
+    let scanner = Scanner::all();
+    let windows = scanner.model_windows(&Scanner::model_input(&text));
+    let read: usize = windows.iter().map(|w| w.len()).sum();
+    assert!(!windows.is_empty() && read < text.len() / 10, "{windows:?}");
+    let name = text.find("Oluwaseun").unwrap();
+    assert!(windows.iter().any(|w| w.start < name && name + 17 < w.end));
+    let Some(model) = MODEL.clone() else { return };
+    let scanner = Scanner::all().with_tagger(model);
+    let found: Vec<&str> = scanner
+        .scan_tagged(&text, Tagging::Inline(usize::MAX))
+        .iter()
+        .filter(|f| f.entity == "PERSON" && f.score >= 0.5)
+        .map(|f| &text[f.start..f.end])
+        .collect();
+    assert_eq!(found, ["Oluwaseun Adeyemi"]);
+}

@@ -169,7 +169,8 @@ fn number_first(c: &mut Ctx<'_>, i: usize) -> Option<(usize, usize)> {
         j += 1;
     }
     let mut e = best?;
-    if c.punct(e + 1, '.') && c.attached(e, e + 1) {
+    // "St." and "Ave." keep their dot; after "Road" it ends the sentence.
+    if c.punct(e + 1, '.') && c.attached(e, e + 1) && abbreviated(c.slice(e)) {
         e += 1;
     }
     if c.spaced(e, e + 1)
@@ -444,4 +445,13 @@ fn postcode(c: &Ctx<'_>, end: usize) -> Option<(usize, Option<usize>)> {
     }
     let city = (c.spaced(j, j + 1) && c.namey(j + 1, true)).then_some(j + 1);
     Some((j, city))
+}
+
+/// A street type written short, whose dot belongs to it.
+fn abbreviated(word: &str) -> bool {
+    const SHORT: &[&str] = &[
+        "st", "ave", "av", "rd", "ln", "blvd", "dr", "pl", "ct", "ter", "cres", "hwy", "pkwy",
+        "sq", "str", "c", "cl", "pza", "pç", "trav", "bd", "bld", "av", "all", "imp", "ch", "sqr",
+    ];
+    word.len() <= 5 && SHORT.iter().any(|s| word.eq_ignore_ascii_case(s))
 }

@@ -92,38 +92,65 @@ impl Names {
 const SETTLED: f32 = 0.8;
 
 impl Names {
-    /// Whether the model could add anything to what the rules found in `text` (normalised): a
-    /// capitalised word that is not a stop word, a weekday, a title or code, or a lower-case
-    /// known given name, that no strong rule finding covers. Text without one is not worth a
-    /// model run ("the model runs only where it pays").
+    /// Whether the model could add anything to what the rules found in `text` (normalised); see
+    /// [`Names::model_windows`].
     pub fn needs_model(&self, text: &str) -> bool {
-        if text.is_empty() {
-            return false;
+        !self.model_windows(text).is_empty()
+    }
+
+    /// Where in `text` (normalised) the model should read: around each word the rules have not
+    /// settled — a capitalised word that is not a stop word, a weekday, a title or code, or a
+    /// lower-case known given name, that no strong rule finding covers — [`WINDOW`] words either
+    /// side, overlapping windows merged; the whole text when they cover most of it, or when it is
+    /// typed all in lower case (chat hides names from every rule but the gazetteer's). Empty:
+    /// the rules settled the text and the model is not worth a run ("the model runs only where
+    /// it pays"). Offsets are on word boundaries.
+    pub fn model_windows(&self, text: &str) -> Vec<std::ops::Range<usize>> {
+        if text.trim().is_empty() {
+            return Vec::new();
         }
         let mut ctx = Ctx::new(text);
         let mut found = Vec::new();
         rules::people_and_places(&mut ctx, &mut found);
         address::addresses(&mut ctx, &mut found);
         chain_places(text, &mut found);
-        // Text typed all in lower case (chat) hides names from every rule but the gazetteer's:
-        // the model reads it.
         let cased = ctx
             .toks
             .iter()
             .any(|t| matches!(t.kind, Kind::Title | Kind::Upper | Kind::Mixed));
         let worded = ctx.toks.iter().filter(|t| t.kind == Kind::Lower).count() >= 2;
         if !cased && worded {
-            return true;
+            return vec![0..text.len()];
         }
-        (0..ctx.toks.len()).any(|i| {
+        let n = ctx.toks.len();
+        let mut windows: Vec<std::ops::Range<usize>> = Vec::new();
+        for i in 0..n {
             let t = ctx.toks[i];
-            (ctx.namey(i, true) || ctx.lower_given(i))
+            let open = (ctx.namey(i, true) || ctx.lower_given(i))
                 && !found
                     .iter()
-                    .any(|c| c.score >= SETTLED && c.s <= t.s && t.e <= c.e)
-        })
+                    .any(|c| c.score >= SETTLED && c.s <= t.s && t.e <= c.e);
+            if !open {
+                continue;
+            }
+            let s = ctx.toks[i.saturating_sub(WINDOW)].s;
+            let e = ctx.toks[(i + WINDOW).min(n - 1)].e;
+            match windows.last_mut() {
+                Some(w) if s <= w.end => w.end = w.end.max(e),
+                _ => windows.push(s..e),
+            }
+        }
+        let covered: usize = windows.iter().map(|w| w.len()).sum();
+        if !windows.is_empty() && covered * 10 >= text.len() * 7 {
+            return vec![0..text.len()];
+        }
+        windows
     }
 }
+
+/// How many tokens (words and punctuation) either side of an unsettled word the model reads: a
+/// sentence's worth of context.
+const WINDOW: usize = 16;
 
 impl Default for Names {
     fn default() -> Self {
