@@ -120,7 +120,7 @@ impl Names {
             .any(|t| matches!(t.kind, Kind::Title | Kind::Upper | Kind::Mixed));
         let worded = ctx.toks.iter().filter(|t| t.kind == Kind::Lower).count() >= 2;
         if !cased && worded {
-            return vec![0..text.len()];
+            return std::iter::once(0..text.len()).collect();
         }
         let n = ctx.toks.len();
         let mut windows: Vec<std::ops::Range<usize>> = Vec::new();
@@ -142,7 +142,7 @@ impl Names {
         }
         let covered: usize = windows.iter().map(|w| w.len()).sum();
         if !windows.is_empty() && covered * 10 >= text.len() * 7 {
-            return vec![0..text.len()];
+            return std::iter::once(0..text.len()).collect();
         }
         windows
     }
