@@ -155,6 +155,9 @@ pub struct Policy {
     ner: bool,
     /// The most bytes of a request (or of one text scanned alone) the model reads.
     ner_max_bytes: usize,
+    /// Whether the input (output) rules cover names, places or addresses.
+    input_names: bool,
+    output_names: bool,
 }
 
 impl Policy {
@@ -182,6 +185,7 @@ impl Policy {
             .hash_key
             .as_ref()
             .map_or(fallback_key, |k| k.expose().as_bytes());
+        let (input_names, output_names) = (covers_names(&input), covers_names(&output));
         Ok(Policy {
             name: cfg.name.clone(),
             scanner,
@@ -193,6 +197,8 @@ impl Policy {
             hasher: Hasher::new(key),
             ner: cfg.ner,
             ner_max_bytes: cfg.ner_max_bytes,
+            input_names,
+            output_names,
         })
     }
 
@@ -237,6 +243,8 @@ impl Policy {
             hasher: self.hasher.clone(),
             ner: self.ner || key.ner,
             ner_max_bytes: self.ner_max_bytes.max(key.ner_max_bytes),
+            input_names: self.input_names || key.input_names,
+            output_names: self.output_names || key.output_names,
         }
     }
 
@@ -251,7 +259,8 @@ impl Policy {
     fn output_tagging(&self) -> Tagging<'static> {
         match self.model_for(&self.output) {
             Some((_, max)) => Tagging::Inline(max),
-            None => Tagging::Off,
+            None if self.output_names => Tagging::Off,
+            None => Tagging::Skip,
         }
     }
 
@@ -337,6 +346,12 @@ impl Policy {
         if !self.scans_input() || text.is_empty() {
             return out;
         }
+        // A policy that does not cover names does not pay for looking for them.
+        let tagging = if self.input_names {
+            tagging
+        } else {
+            Tagging::Skip
+        };
         let mut rewritten = String::new();
         let mut last = 0;
         for f in self.scanner.scan_tagged(text, tagging) {
@@ -438,6 +453,10 @@ impl Policy {
         rewritten.push_str(&text[last..]);
         Some(rewritten)
     }
+}
+
+fn covers_names(rules: &Rules) -> bool {
+    names::ENTITIES.iter().any(|e| rules.covers(e))
 }
 
 fn record(stage: Stage, f: &Finding, action: Action, location: &str) -> Record {

@@ -80,6 +80,8 @@ pub enum Tagging<'a> {
     Inline(usize),
     /// The model already ran on this text's normalised form ([`Scanner::model_input`]).
     Given(&'a [Tag]),
+    /// Names, places and addresses are not looked for at all (no rule covers them).
+    Skip,
 }
 
 /// A family of entities found by one technique. Detectors work on normalised text and report
@@ -240,7 +242,11 @@ impl Scanner {
             d.detect(t, &mut found);
         }
         let structured = found.len();
-        if let Some(names) = &self.names {
+        if let Some(names) = self
+            .names
+            .as_ref()
+            .filter(|_| !matches!(tagging, Tagging::Skip))
+        {
             match (tagging, &self.tagger) {
                 (Tagging::Given(tags), _) => names.detect_with(t, Some(tags), &mut found),
                 (Tagging::Inline(max), Some(m)) => {
