@@ -203,3 +203,19 @@ fn in_a_long_text_the_model_reads_only_around_what_the_rules_left_open() {
         .collect();
     assert_eq!(found, ["Oluwaseun Adeyemi"]);
 }
+
+#[test]
+fn an_identifier_with_a_name_in_it_is_not_a_person() {
+    let Some(model) = MODEL.clone() else { return };
+    let scanner = Scanner::all().with_tagger(model);
+    let people = |text: &str| -> Vec<String> {
+        scanner
+            .scan_tagged(text, Tagging::Inline(usize::MAX))
+            .iter()
+            .filter(|f| f.entity == "PERSON" && f.score >= 0.5)
+            .map(|f| text[f.start..f.end].to_owned())
+            .collect()
+    };
+    assert!(people("2 orders match orders of agent-ada: #41 shipped").is_empty());
+    assert_eq!(people("tell jean-pierre i'm late"), ["jean-pierre"]);
+}

@@ -508,8 +508,24 @@ fn vetoable(ctx: &Ctx<'_>, k: usize, entity: &str, run: bool, sure: bool) -> boo
     };
     t.is(STOP | TIME | PRODUCT | COMMON | TITLE)
         || ctx.code(k)
+        || slug(ctx, k, known)
         || (t.kind == Kind::Upper && !t.is(known) && !(run && entity == PERSON))
         || (t.kind == Kind::Lower && !t.is(known) && !(sure && entity == PERSON))
+}
+
+/// A lower-case word hyphenated to a lower-case word that is not a name: an identifier
+/// (`agent-ada`, `user-john`), not a person ("jean-pierre" joins two names and stays). The
+/// tokenizer keeps a hyphenated word whole, so the parts are looked up here.
+fn slug(ctx: &Ctx<'_>, k: usize, known: u32) -> bool {
+    let Some(t) = ctx.tok(k) else { return false };
+    let word = &ctx.text[t.s..t.e];
+    if t.kind != Kind::Lower || !word.contains('-') {
+        return false;
+    }
+    word.split('-').any(|part| {
+        let flags = LEX.words.get(&part.to_lowercase()).copied().unwrap_or(0);
+        flags & known == 0
+    })
 }
 
 /// The model's probability above which a lower-case word it calls a name counts without a
