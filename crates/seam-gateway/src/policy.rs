@@ -839,8 +839,6 @@ pub(crate) struct Tagged {
     left: usize,
     /// Whether some text went without the model because the budget ran out.
     capped: bool,
-    /// Whether the model read anything.
-    used: bool,
 }
 
 impl Tagged {
@@ -850,7 +848,6 @@ impl Tagged {
             by_text: HashMap::new(),
             left: policy.input_model().map_or(0, |(_, max)| max),
             capped: false,
-            used: false,
         }
     }
 
@@ -864,7 +861,6 @@ impl Tagged {
         }
         if text.len() <= self.left {
             self.left -= text.len();
-            self.used = true;
             return Tagging::Inline(usize::MAX);
         }
         self.capped = true;
@@ -876,15 +872,11 @@ impl Tagged {
         if !policy.wants_names() {
             return None;
         }
-        Some(
-            match (policy.input_model().is_some(), self.used, self.capped) {
-                (false, _, _) => "rules",
-                (true, _, true) => "partial",
-                (true, true, false) => "model",
-                // The policy has the model, and the request had no text for it.
-                (true, false, false) => "model",
-            },
-        )
+        Some(match (policy.input_model().is_some(), self.capped) {
+            (false, _) => "rules",
+            (true, true) => "partial",
+            (true, false) => "model",
+        })
     }
 }
 
@@ -964,7 +956,6 @@ async fn tag_texts(
     .await;
     match tags {
         Ok(tags) => {
-            tagged.used = true;
             let mut tags = tags.into_iter();
             for (t, windows) in chosen {
                 let mine: Vec<Vec<Tag>> = tags.by_ref().take(windows.len()).collect();
