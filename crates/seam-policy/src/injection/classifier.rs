@@ -165,14 +165,13 @@ impl Model {
         if tokens.spans.is_empty() {
             return 0.0;
         }
+        // Each token's features are hashed once; overlapping windows only gather them.
+        let hashed = tokens.hashed(self.bits);
         let mut best = f32::NEG_INFINITY;
         let mut f = Features::default();
         for range in tokens.windows(self.window as usize) {
-            tokens.features_into(range, self.bits, &mut f);
+            hashed.window_into(range, self.bits, &mut f);
             best = best.max(self.logit(&f));
-        }
-        if best == f32::NEG_INFINITY {
-            return 0.0;
         }
         sigmoid(best - self.offset)
     }
@@ -247,25 +246,72 @@ impl Tokens {
     }
 
     fn features_into(&self, range: std::ops::Range<usize>, bits: u32, f: &mut Features) {
+        self.hashed(bits).window_into(range, bits, f);
+    }
+
+    /// Every token's word features (itself, and the pair with the token before it) and character
+    /// n-grams, hashed.
+    fn hashed(&self, bits: u32) -> Hashed {
+        let n = self.spans.len();
+        let mut h = Hashed {
+            unigram: Vec::with_capacity(n),
+            bigram: Vec::with_capacity(n),
+            chars: Vec::with_capacity(n * 12),
+            char_ends: Vec::with_capacity(n),
+        };
+        for i in 0..n {
+            let t = self.token(i);
+            h.unigram.push(bucket(hash(UNIGRAM, t, ""), bits));
+            let pair = if i > 0 {
+                bucket(hash(BIGRAM, self.token(i - 1), t), bits)
+            } else {
+                0
+            };
+            h.bigram.push(pair);
+            if self.spans[i].2 {
+                char_ngrams(t, bits, &mut h.chars);
+            }
+            h.char_ends.push(h.chars.len());
+        }
+        h
+    }
+}
+
+/// A text's features per token, hashed once for all its windows.
+struct Hashed {
+    unigram: Vec<u32>,
+    /// Token `i` with token `i − 1`; unused for the first token of a window.
+    bigram: Vec<u32>,
+    chars: Vec<u32>,
+    /// Where each token's character n-grams end in `chars`.
+    char_ends: Vec<usize>,
+}
+
+impl Hashed {
+    fn window_into(&self, range: std::ops::Range<usize>, bits: u32, f: &mut Features) {
         f.words.clear();
         f.chars.clear();
         // How long the window is, in powers of two: short fragments and long prompts differ.
-        let len = range.len();
-        let class = usize::BITS - len.leading_zeros();
+        let class = usize::BITS - range.len().leading_zeros();
         f.words
             .push(bucket(hash_bytes(LENGTH, &class.to_le_bytes(), b""), bits));
-        let mut prev: Option<&str> = None;
-        for i in range {
-            let t = self.token(i);
-            f.words.push(bucket(hash(UNIGRAM, t, ""), bits));
-            if let Some(p) = prev {
-                f.words.push(bucket(hash(BIGRAM, p, t), bits));
-            }
-            prev = Some(t);
-            if self.spans[i].2 {
-                char_ngrams(t, bits, &mut f.chars);
+        let first = range.start;
+        for i in range.clone() {
+            f.words.push(self.unigram[i]);
+            if i > first {
+                f.words.push(self.bigram[i]);
             }
         }
+        let from = if first == 0 {
+            0
+        } else {
+            self.char_ends[first - 1]
+        };
+        let to = range
+            .end
+            .checked_sub(1)
+            .map_or(from, |last| self.char_ends[last]);
+        f.chars.extend_from_slice(&self.chars[from..to]);
         for v in [&mut f.words, &mut f.chars] {
             v.sort_unstable();
             v.dedup();
@@ -311,13 +357,17 @@ fn hash(kind: u8, a: &str, b: &str) -> u64 {
 fn hash_bytes(kind: u8, a: &[u8], b: &[u8]) -> u64 {
     const PRIME: u64 = 0x0000_0100_0000_01B3;
     let mut h: u64 = 0xCBF2_9CE4_8422_2325;
-    for &byte in std::iter::once(&kind)
-        .chain(a)
-        .chain(std::iter::once(&0xFF))
-        .chain(b)
-    {
+    let mut eat = |byte: u8| {
         h ^= u64::from(byte);
         h = h.wrapping_mul(PRIME);
+    };
+    eat(kind);
+    for &byte in a {
+        eat(byte);
+    }
+    eat(0xFF);
+    for &byte in b {
+        eat(byte);
     }
     h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
