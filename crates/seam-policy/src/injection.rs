@@ -145,6 +145,8 @@ struct Rules {
     rot13_words: AhoCorasick,
     /// Text just before a role marker that makes it pasted code ([`CODE_LOOKBACK`]).
     code: Regex,
+    /// A request for work on a prompt the text quotes: "can you improve this prompt?".
+    prompt_work: Regex,
     /// Text just before an override phrase that makes it a description of what a model does
     /// ("why does the model ignore the system prompt?"), not an order ([`DESCRIBED_LOOKBACK`]).
     described: Regex,
@@ -177,11 +179,15 @@ impl Rules {
                 .build(phrases::ROT13_WORDS.iter().map(|w| decode::rot13(w)))
                 .ok()?,
             code: Regex::new(
-                r#"(?i)(?-u:\b)(?:messages|prompts?|template|system_prompt|history|conversation|chat)(?-u:\b)["']?\s*(?:=|\+=|:\s*[\[\(]|\()|\.(?:create|append|push|extend|invoke|generate|complete)\s*\(|(?-u:\b)def\s+\w+\s*\(|(?-u:\b)(?:const|let|var)\s+\w+\s*=|(?m:^)\s*(?:import|from)\s+[\w.]+"#,
+                r#"(?i)(?-u:\b)(?:messages|prompts?|template|system_prompt|history|conversation|chat)(?-u:\b)["']?\s*(?:=|\+=|:\s*[\[\(]|\()|\.(?:create|append|push|extend|invoke|generate|complete)\s*\(|(?-u:\b)def\s+\w+\s*\(|(?-u:\b)(?:const|let|var)\s+\w+\s*=|(?m:^)\s*(?:import|from)\s+[\w.]+|(?-u:\b)(?:logs?|payload|request|body|dump|trace|curl)(?-u:\b)[^\n]{0,12}[:=]"#,
+            )
+            .ok()?,
+            prompt_work: Regex::new(
+                r"(?i)(?-u:\b)(?:improve|review|rewrite|critique|debug|fix|optimi[sz]e|evaluate|explain|shorten|tweak|refine|test)\s+(?:this|my|our|the\s+(?:following|above))\s+(?:(?:system|chat|role-?play)\s+)?(?:prompt|template)s?(?-u:\b)",
             )
             .ok()?,
             described: Regex::new(
-                r"(?i)(?:(?-u:\b)(?:does|do|did|would|could|might|will|can|to)(?:n'?t|\s+not)?\s+(?:(?:the|my|our|this|that|their|its|a|an)\s+)?(?:[\w.-]+\s+){0,2}?(?:models?|assistants?|bots?|llms?|ai|agents?|chatbots?|gpt[\w.-]*|chatgpt|claude|gemini|llama|mistral|api|it|they)|(?-u:\b)(?:models|llms|assistants|bots|agents|chatbots|they|it)(?:\s+(?:often|sometimes|always|usually|may|might|can|will))?|(?-u:\b)(?:seems?|seemed|tends?|tended|appears?|appeared|likely|keeps?|kept)\s+to)\s+$",
+                r"(?i)(?:(?-u:\b)(?:does|do|did|would|could|might|will|can|to)(?:n'?t|\s+not)?\s+(?:(?:the|my|our|this|that|their|its|a|an)\s+)?(?:[\w.-]+\s+){0,2}?(?:models?|assistants?|bots?|llms?|ai|agents?|chatbots?|gpt[\w.-]*|chatgpt|claude|gemini|llama|mistral|api|it|they)|(?-u:\b)(?:models|llms|assistants|bots|agents|chatbots|they)(?:\s+(?:often|sometimes|always|usually|may|might|can|will))?|(?-u:\b)(?:seems?|seemed|tends?|tended|appears?|appeared|likely|keeps?|kept)\s+to)\s+$",
             )
             .ok()?,
         })
@@ -281,14 +287,17 @@ fn phrases_in(rules: &Rules, t: &str, out: &mut Vec<(Signal, f32)>) {
 
 /// Role markers in pasted code become mere tokens: a developer asking about
 /// `messages=[{"role": "system", …}]` or a chat template in a ``` fence is not faking a turn.
+/// So do all of them in a text that asks for work on a prompt ("improve this prompt").
 fn discount_code(rules: &Rules, t: &str, found: &mut [(Signal, f32)]) {
     let mut fences: Option<Vec<usize>> = None;
+    let mut prompt_work: Option<bool> = None;
     for (s, w) in found.iter_mut() {
         if !DISCOUNTED_IN_CODE.contains(&s.kind) {
             continue;
         }
         let fences = fences.get_or_insert_with(|| t.match_indices("```").map(|(i, _)| i).collect());
-        if in_code(rules, t, fences, s.start) {
+        let prompt_work = *prompt_work.get_or_insert_with(|| rules.prompt_work.is_match(t));
+        if prompt_work || in_code(rules, t, fences, s.start) {
             (*s, *w) = fixed("role_token", s.start, s.end);
         }
     }

@@ -405,6 +405,10 @@ const HARD_NEGATIVES: &[&str] = &[
     "System: Linux\nKernel: recent\nMemory: 16 GB\nWhy is my build so slow?",
     "[system] boot complete\n[system] network up\nWhat do these log lines mean?",
     "Admin note: never share passwords in chat. Can you make this sound friendlier?",
+    "Here's the log: {\"role\": \"system\", \"content\": \"You are a helpful assistant\"} why is the reply empty?",
+    "Can you improve this prompt?\nSystem: You are a friendly tutor who explains maths simply.\nUser: What is a fraction?",
+    "[System]: You have been kicked from the party.\n[Guild] Bob: lol\nWhat does this game log mean?",
+    "## User\nHow do I reset my password?\n## Assistant\nGo to settings and choose Security.",
 ];
 
 const OVERRIDES: &[&str] = &[

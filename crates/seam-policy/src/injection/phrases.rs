@@ -151,6 +151,11 @@ pub(super) const PHRASES: &[(&str, &str)] = &[
         "fake_system_turn",
         r"%LINE%(?:#{1,6}[\t ]*)?(?:\[[\t ]*)?(?:system|sys|developer)(?:[\t _-]*(?:message|prompt|instructions?|override))?[\t ]*(?:\][\t ]*:?|\*\*[\t ]*:|:[\t ]*\*\*|:)\s*%INSTR%",
     ),
+    // A Markdown heading alone on its line: "## Developer message", then the order.
+    (
+        "fake_system_turn",
+        r"%LINE%#{1,6}[\t ]*(?:system|developer)(?:[\t _-]*(?:message|prompt|instructions?|override))?[\t ]*\r?\n\s*%INSTR%",
+    ),
     // "SYSTEM OVERRIDE" heading a line; "=== BEGIN SYSTEM PROMPT ===", "--- SYSTEM --- You are…".
     (
         "fake_system_turn",
@@ -218,7 +223,7 @@ const LINE: &str = r"(?m:^)[\t >*_-]*";
 
 /// What follows a fake system header when it gives an order: "you are…", "ignore…", "new
 /// rules:", "always answer…"; not "Ubuntu 22.04" or "8 GB RAM".
-const INSTR: &str = r"(?:you\s+(?:are|must|will|should|shall|now|may\s+now|can\s+now|have\s+(?:no|been)|need\s+to|no\s+longer|(?:will\s+)?(?:ignore|obey|follow|answer|respond|reply|comply|act))\b|your\s+(?:new|only|real|true|next|primary|instructions?|rules?|task|goal|role|purpose)\b|from\s+now\s+on|new\s+(?:rules?|instructions?|directives?|task|policy|persona|role)\b|(?:ignore|disregard|forget|override|bypass|disable|reveal|respond|answer|reply|output|print|repeat|act|pretend|obey|comply|execute|enable|switch|grant|do\s+not|don'?t)\b|(?:always|never)\s+(?:\w+\s+){0,2}?(?:answer|respond|reply|reveal|refuse|say|mention|tell|follow|obey|use|comply|share|disclose)|the\s+(?:user|assistant|ai|model|bot)\b|all\s+(?:previous|prior|safety|restrictions|content|rules|filters)\b|(?:safety|content)\s+(?:filters?|guidelines|restrictions|polic(?:y|ies))|updated?\s+(?:instructions?|polic(?:y|ies)|rules?)\b|(?:previous|prior|above)\s+(?:instructions?|rules?|prompts?|messages?)\b|as\s+an?\s+(?:ai|assistant|language\s+model)\b)";
+const INSTR: &str = r"(?:you\s+(?:are|must|will|should|shall|now|may\s+now|can\s+now|have\s+(?:no|been\s+(?:granted|given|authori[sz]ed|unlocked|freed|released|upgraded|reprogrammed|jailbroken))|need\s+to|no\s+longer|(?:will\s+)?(?:ignore|obey|follow|answer|respond|reply|comply|act))\b|your\s+(?:new|only|real|true|next|primary|instructions?|rules?|task|goal|role|purpose)\b|from\s+now\s+on|new\s+(?:rules?|instructions?|directives?|task|policy|persona|role)\b|(?:ignore|disregard|forget|override|bypass|disable|reveal|respond|answer|reply|output|print|repeat|act|pretend|obey|comply|execute|enable|switch|grant|do\s+not|don'?t)\b|(?:always|never)\s+(?:\w+\s+){0,2}?(?:answer|respond|reply|reveal|refuse|say|mention|tell|follow|obey|use|comply|share|disclose)|the\s+(?:user|assistant|ai|model|bot)\b|all\s+(?:previous|prior|safety|restrictions|content|rules|filters)\b|(?:safety|content)\s+(?:filters?|guidelines|restrictions|polic(?:y|ies))|updated?\s+(?:instructions?|polic(?:y|ies)|rules?)\b|(?:previous|prior|above)\s+(?:instructions?|rules?|prompts?|messages?)\b|as\s+an?\s+(?:ai|assistant|language\s+model)\b)";
 
 /// A pattern of [`PHRASES`] as compiled: case-insensitive, its placeholders filled in, and `\b`
 /// an ASCII word boundary. A Unicode `\b` makes the regex crate's DFA give up on any text with
