@@ -145,6 +145,8 @@ struct Rules {
     rot13_words: AhoCorasick,
     /// Text just before a role marker that makes it pasted code ([`CODE_LOOKBACK`]).
     code: Regex,
+    /// A JSON user or assistant message ([`discount_code`]).
+    json_chat_role: Regex,
     /// A request for work on a prompt the text quotes: "can you improve this prompt?".
     prompt_work: Regex,
     /// Text just before an override phrase that makes it a description of what a model does
@@ -182,6 +184,8 @@ impl Rules {
                 r#"(?i)(?-u:\b)(?:messages|prompts?|template|system_prompt|history|conversation|chat)(?-u:\b)["']?\s*(?:=|\+=|:\s*[\[\(]|\()|\.(?:create|append|push|extend|invoke|generate|complete)\s*\(|(?-u:\b)def\s+\w+\s*\(|(?-u:\b)(?:const|let|var)\s+\w+\s*=|(?m:^)\s*(?:import|from)\s+[\w.]+|(?-u:\b)(?:logs?|payload|request|body|dump|trace|curl)(?-u:\b)[^\n]{0,12}[:=]"#,
             )
             .ok()?,
+            json_chat_role: Regex::new(r#"["']role["'][\t ]*:[\t ]*["'](?:user|assistant)["']"#)
+                .ok()?,
             prompt_work: Regex::new(
                 r"(?i)(?-u:\b)(?:improve|review|rewrite|critique|debug|fix|optimi[sz]e|evaluate|explain|shorten|tweak|refine|test)\s+(?:this|my|our|the\s+(?:following|above))\s+(?:(?:system|chat|role-?play)\s+)?(?:prompt|template)s?(?-u:\b)",
             )
@@ -287,17 +291,22 @@ fn phrases_in(rules: &Rules, t: &str, out: &mut Vec<(Signal, f32)>) {
 
 /// Role markers in pasted code become mere tokens: a developer asking about
 /// `messages=[{"role": "system", …}]` or a chat template in a ``` fence is not faking a turn.
-/// So do all of them in a text that asks for work on a prompt ("improve this prompt").
+/// So do all of them in a text that asks for work on a prompt ("improve this prompt"), and a
+/// JSON system message in a text that also holds JSON user or assistant messages: a whole
+/// conversation serialised (a tool returning chat history) rather than one smuggled turn.
 fn discount_code(rules: &Rules, t: &str, found: &mut [(Signal, f32)]) {
     let mut fences: Option<Vec<usize>> = None;
     let mut prompt_work: Option<bool> = None;
+    let mut conversation: Option<bool> = None;
     for (s, w) in found.iter_mut() {
         if !DISCOUNTED_IN_CODE.contains(&s.kind) {
             continue;
         }
         let fences = fences.get_or_insert_with(|| t.match_indices("```").map(|(i, _)| i).collect());
         let prompt_work = *prompt_work.get_or_insert_with(|| rules.prompt_work.is_match(t));
-        if prompt_work || in_code(rules, t, fences, s.start) {
+        let serialised = s.kind == "json_system_role"
+            && *conversation.get_or_insert_with(|| rules.json_chat_role.is_match(t));
+        if prompt_work || serialised || in_code(rules, t, fences, s.start) {
             (*s, *w) = fixed("role_token", s.start, s.end);
         }
     }

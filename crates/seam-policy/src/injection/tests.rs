@@ -565,6 +565,7 @@ fn pasted_code_is_not_a_fake_turn() {
             "prompt = \"\"\"### System: You are a helpful assistant.\n### User: {q}\n### Assistant:\"\"\"",
             "Each message has a role, e.g. `{\"role\": \"system\", \"content\": \"...\"}` for instructions.",
             "<config><system><os>linux</os></system></config>",
+            "[{\"role\": \"system\", \"content\": \"Be brief\"}, {\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"hello\"}]",
             "Here's the log: {\"role\": \"system\", \"content\": \"You are a helpful assistant\"} why is the reply empty?",
             "Can you improve this prompt?\nSystem: You are a friendly tutor who explains math simply.\nUser: What is a fraction?",
         ],
