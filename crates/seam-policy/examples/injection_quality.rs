@@ -79,12 +79,23 @@ fn run() -> Result<(), String> {
         })
         .collect();
 
+    let multilingual: Vec<PublicSample> = corpus::multilingual_prompts(corpus::SEED, 200)
+        .into_iter()
+        .map(|(lang, s)| PublicSample {
+            label: u8::from(s.kind == Kind::Injection),
+            text: s.text,
+            source: "seam-multilingual".into(),
+            lang: lang.into(),
+            split: "test".into(),
+            category: None,
+        })
+        .collect();
     for threshold in [0.8f32, 0.5] {
         println!("\n## threshold {threshold}\n");
         println!(
             "| set | part | injections | benign | precision | recall | F1 | FPR |\n|---|---|---:|---:|---:|---:|---:|---:|"
         );
-        let sets: [(&str, Vec<&PublicSample>); 7] = [
+        let sets: [(&str, Vec<&PublicSample>); 9] = [
             ("S-Labs test (MIT)", by_source(&test, "s-labs")),
             (
                 "neuralchemy core test (Apache-2.0)",
@@ -101,7 +112,15 @@ fn run() -> Result<(), String> {
                 "Sphinx's strings, 7 languages (BSD-2-Clause)",
                 by_source(&test, "sphinx"),
             ),
+            (
+                "SDK READMEs of vendors never trained on (MIT, Apache-2.0)",
+                by_source(&test, "sdk-readmes"),
+            ),
             ("Seam's own corpus", own.iter().collect()),
+            (
+                "Seam's prompts in de, fr, es, it, pt, nl",
+                multilingual.iter().collect(),
+            ),
             (
                 "yanismiraoui test half (Apache-2.0)",
                 by_source(&test, "yanismiraoui"),
@@ -124,6 +143,21 @@ fn run() -> Result<(), String> {
                     b.fpr()
                 );
             }
+        }
+        println!("\nSeam's multilingual prompts per language (both)\n");
+        for lang in corpus::multilingual_languages() {
+            let b = Binary::measure(
+                multilingual.iter().filter(|s| s.lang == lang),
+                both,
+                threshold,
+            );
+            println!(
+                "- {lang}: recall {:.3} of {}, FPR {:.4} of {}",
+                b.recall(),
+                b.positives(),
+                b.fpr(),
+                b.negatives()
+            );
         }
         println!("\nper language (both): recall on yanismiraoui test, FPR on Sphinx's strings\n");
         let mut langs: BTreeMap<&str, (Binary, Binary)> = BTreeMap::new();

@@ -13,8 +13,11 @@
 //!
 //! Flags: `--data FILE`, `--out FILE`, `--bits N` (18), `--window N` (32), `--epochs N` (12),
 //! `--lr X` (0.3), `--l2 X` (1e-6), `--max-fpr X` (0.015), `--without SOURCE` (leave a source out
-//! of training, e.g. to measure languages the model never saw), `--no-own` (leave out Seam's own
-//! generated prompts, which are otherwise added from a seed the reports do not use).
+//! of training), `--without-injections-in LANG` (train on no injection in that language, to
+//! measure one the model never saw attacked in), `--no-own` (leave out Seam's own
+//! generated prompts, which are otherwise added from a seed the reports do not use), `--own-weight X`
+//! (4: how much one of those counts against one public sample; they are few, and they are the hard
+//! negatives developers write).
 
 #![allow(
     clippy::print_stdout,
@@ -29,6 +32,9 @@ use seam_policy::injection::classifier::{Features, Model, features, sigmoid};
 
 /// The seed of the own corpus used for training; reports use [`corpus::SEED`].
 const OWN_SEED: u64 = 0x5EA3_7EA1_2026_0017;
+/// Everyday prompts per language from [`corpus::multilingual_prompts`] (and a quarter as many
+/// injections).
+const MULTILINGUAL: usize = 200;
 
 struct Args {
     data: String,
@@ -40,7 +46,9 @@ struct Args {
     l2: f32,
     max_fpr: f64,
     without: Vec<String>,
+    without_lang: Vec<String>,
     own: bool,
+    own_weight: f32,
 }
 
 fn args() -> Result<Args, String> {
@@ -54,7 +62,9 @@ fn args() -> Result<Args, String> {
         l2: 1e-6,
         max_fpr: 0.015,
         without: Vec::new(),
+        without_lang: Vec::new(),
         own: true,
+        own_weight: 4.0,
     };
     let mut it = std::env::args().skip(1).peekable();
     while let Some(flag) = it.next() {
@@ -74,6 +84,8 @@ fn args() -> Result<Args, String> {
             "--l2" => a.l2 = value()?.parse().map_err(|e| bad(&e))?,
             "--max-fpr" => a.max_fpr = value()?.parse().map_err(|e| bad(&e))?,
             "--without" => a.without.push(value()?),
+            "--without-injections-in" => a.without_lang.push(value()?),
+            "--own-weight" => a.own_weight = value()?.parse().map_err(|e| bad(&e))?,
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -95,7 +107,11 @@ fn run() -> Result<(), String> {
     let text = std::fs::read_to_string(&a.data)
         .map_err(|e| format!("{}: {e} (run scripts/injection-data.py first)", a.data))?;
     let samples = parse_public(&text)?;
-    let used = |s: &&PublicSample| !a.without.contains(&s.source);
+    let used = |s: &&PublicSample| {
+        let left_out = a.without.contains(&s.source);
+        let unseen_language = s.injection() && a.without_lang.contains(&s.lang);
+        !left_out && !unseen_language
+    };
     let train: Vec<&PublicSample> = samples
         .iter()
         .filter(|s| s.role() == Role::Train)
@@ -105,22 +121,42 @@ fn run() -> Result<(), String> {
         .iter()
         .filter(|s| s.role() == Role::Validation)
         .collect();
-    let mut feats: Vec<(Features, bool)> = train
+    let mut feats: Vec<(Features, bool, f32)> = train
         .iter()
-        .map(|s| (features(&s.text, a.bits), s.injection()))
+        .map(|s| (features(&s.text, a.bits), s.injection(), 1.0))
         .collect();
     if a.own {
         // Seam's own prompts from another seed than the one reports use: the hard negatives
         // people write ("ignore the typos", "act as a reviewer") and the attack forms it knows.
-        for s in corpus::generate_with_seed(OWN_SEED) {
+        // Texts the reports' corpus holds too (its fixed lists: paraphrases, role spoofs, hard
+        // negatives written out) stay out, so the own-corpus report measures them unseen.
+        let reported: std::collections::HashSet<String> = corpus::generate()
+            .into_iter()
+            .map(|s| s.text)
+            .chain(
+                corpus::multilingual_prompts(corpus::SEED, MULTILINGUAL)
+                    .into_iter()
+                    .map(|(_, s)| s.text),
+            )
+            .collect();
+        let multilingual = corpus::multilingual_prompts(OWN_SEED, MULTILINGUAL)
+            .into_iter()
+            .map(|(_, s)| s);
+        for s in corpus::generate_with_seed(OWN_SEED)
+            .into_iter()
+            .chain(multilingual)
+        {
+            if reported.contains(&s.text) {
+                continue;
+            }
             match s.kind {
-                Kind::Benign => feats.push((features(&s.text, a.bits), false)),
-                Kind::Injection => feats.push((features(&s.text, a.bits), true)),
+                Kind::Benign => feats.push((features(&s.text, a.bits), false, a.own_weight)),
+                Kind::Injection => feats.push((features(&s.text, a.bits), true, a.own_weight)),
                 _ => {}
             }
         }
     }
-    let pos = feats.iter().filter(|(_, y)| *y).count();
+    let pos = feats.iter().filter(|(_, y, _)| *y).count();
     let neg = feats.len() - pos;
     println!(
         "training on {} texts ({pos} injections, {neg} benign), {} bits",
@@ -146,11 +182,11 @@ fn run() -> Result<(), String> {
         shuffle(&mut order, &mut rng);
         let mut loss = 0f64;
         for &i in &order {
-            let (f, y) = &feats[i];
+            let (f, y, weight) = &feats[i];
             let z = logit(&w, bias, f);
             let p = sigmoid(z);
             let target = if *y { 1.0 } else { 0.0 };
-            let cw = class_weight(*y);
+            let cw = class_weight(*y) * weight;
             loss -= f64::from(
                 cw * if *y {
                     p.max(1e-7).ln()

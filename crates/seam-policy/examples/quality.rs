@@ -38,7 +38,7 @@ fn main() {
             );
         }
         for s in &samples {
-            let a = seam_policy::injection::assess(&s.text);
+            let a = seam_policy::injection::heuristics(&s.text);
             let wrong = match s.kind {
                 Kind::Benign => a.score >= threshold,
                 Kind::Injection => a.score < threshold,

@@ -38,7 +38,7 @@ pub const THRESHOLD: f32 = 0.5;
 
 /// Each signal kind and its weight: roughly, how likely a text with this signal alone is an attack.
 pub const WEIGHTS: &[(&str, f32)] = &[
-    ("instruction_override", 0.7),
+    ("instruction_override", 0.85),
     ("role_reassignment", 0.6),
     // A system or developer turn opened inside the text crosses a policy's default 0.8 alone.
     ("fake_system_turn", 0.85),

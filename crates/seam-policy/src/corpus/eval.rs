@@ -186,12 +186,12 @@ pub fn evaluate(scanner: &Scanner, samples: &[Sample], threshold: f32) -> Report
             }
             Kind::Benign => {
                 report.benign += 1;
-                let flagged = injection::assess(&sample.text).score >= threshold;
+                let flagged = injection::heuristics(&sample.text).score >= threshold;
                 report.benign_flagged += usize::from(flagged);
             }
             Kind::Injection => {
                 report.injections += 1;
-                let detected = injection::assess(&sample.text).score >= threshold;
+                let detected = injection::heuristics(&sample.text).score >= threshold;
                 report.injections_detected += usize::from(detected);
             }
             Kind::Entity => {}

@@ -24,6 +24,7 @@
 
 mod checksum;
 mod eval;
+mod multilingual;
 mod names;
 mod names_data;
 mod names_eval;
@@ -41,6 +42,7 @@ mod unissued;
 mod values;
 
 pub use eval::{EntityStats, Miss, Report, evaluate};
+pub use multilingual::{multilingual_languages, multilingual_prompts};
 pub use names::{
     NAME_ENTITIES, NAME_FORMS, NAMES_SEED, NEGATIVE_FORM, NameSample, generate_names,
     name_languages,

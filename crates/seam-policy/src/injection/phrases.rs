@@ -60,6 +60,11 @@ pub(super) const PHRASES: &[(&str, &str)] = &[
         "instruction_override",
         r"\b(?:ignore|ignora|esqueça|esquece|desconsidere)\s+(?:(?:todas|as|os|suas|tuas)\s+){0,3}(?:instruções|regras|orientações)\s+(?:anteriores|acima|originais)",
     ),
+    // Dutch: "negeer alle vorige instructies", "vergeet je eerdere regels".
+    (
+        "instruction_override",
+        r"\b(?:negeer|vergeet|veronachtzaam|omzeil)\s+(?:(?:al|alle|de|je|jouw|uw|eerdere|vorige)\s+){0,3}(?:instructies|regels|opdrachten|richtlijnen|aanwijzingen|systeemprompt)\b",
+    ),
     (
         "instruction_override",
         r"(?:игнорируй(?:те)?|проигнорируй(?:те)?|забудь(?:те)?)\s+(?:все\s+)?(?:предыдущие|прошлые|прежние|вышеуказанные)\s+(?:инструкции|указания|правила)",
@@ -76,6 +81,11 @@ pub(super) const PHRASES: &[(&str, &str)] = &[
     (
         "prompt_leak",
         r"\b(?:reveal|print|show|output|repeat|display|leak|dump|give\s+me|tell\s+me|what\s+(?:is|are|was|were))\s+(?:me\s+)?your\s+(?:(?:full|entire|complete|original|exact|hidden|secret)\s+)*(?:system\s+(?:prompt|message|instructions)|initial\s+(?:prompt|instructions)|hidden\s+(?:prompt|instructions)|developer\s+(?:message|prompt)|instructions\s+verbatim)",
+    ),
+    // Dutch, German, French, Spanish, Italian, Portuguese: "show your system prompt".
+    (
+        "prompt_leak",
+        r"\b(?:toon|laat|geef|zeig|zeige|nenne|montre|montrez|révèle|révélez|affiche|muestra|muéstrame|revela|mostra|mostrami|rivela|mostre|revele)(?:-moi|-nous)?\s+(?:(?:me|mir|moi|mij|je|jouw|uw|mi|deinen|deine|ihren|ton|votre|vos|tu|tus|il|tuo|o|seu|teu)\s+){0,3}(?:systeemprompt|systeemprompts|systemprompt|systemanweisungen|prompt\s+(?:système|de\s+sistema|di\s+sistema|do\s+sistema)|instructions\s+système|consignes\s+système|instrucciones\s+del\s+sistema|istruzioni\s+di\s+sistema|instruções\s+do\s+sistema|verborgen\s+instructies)\b",
     ),
     (
         "prompt_leak",
