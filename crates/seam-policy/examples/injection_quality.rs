@@ -79,7 +79,7 @@ fn run() -> Result<(), String> {
         })
         .collect();
 
-    let multilingual: Vec<PublicSample> = corpus::multilingual_prompts(corpus::SEED, 200)
+    let multilingual: Vec<PublicSample> = corpus::multilingual_prompts(1)
         .into_iter()
         .map(|(lang, s)| PublicSample {
             label: u8::from(s.kind == Kind::Injection),

@@ -32,9 +32,6 @@ use seam_policy::injection::classifier::{Features, Model, features, sigmoid};
 
 /// The seed of the own corpus used for training; reports use [`corpus::SEED`].
 const OWN_SEED: u64 = 0x5EA3_7EA1_2026_0017;
-/// Everyday prompts per language from [`corpus::multilingual_prompts`] (and a quarter as many
-/// injections).
-const MULTILINGUAL: usize = 200;
 
 struct Args {
     data: String,
@@ -130,18 +127,9 @@ fn run() -> Result<(), String> {
         // people write ("ignore the typos", "act as a reviewer") and the attack forms it knows.
         // Texts the reports' corpus holds too (its fixed lists: paraphrases, role spoofs, hard
         // negatives written out) stay out, so the own-corpus report measures them unseen.
-        let reported: std::collections::HashSet<String> = corpus::generate()
-            .into_iter()
-            .map(|s| s.text)
-            .chain(
-                corpus::multilingual_prompts(corpus::SEED, MULTILINGUAL)
-                    .into_iter()
-                    .map(|(_, s)| s.text),
-            )
-            .collect();
-        let multilingual = corpus::multilingual_prompts(OWN_SEED, MULTILINGUAL)
-            .into_iter()
-            .map(|(_, s)| s);
+        let reported: std::collections::HashSet<String> =
+            corpus::generate().into_iter().map(|s| s.text).collect();
+        let multilingual = corpus::multilingual_prompts(0).into_iter().map(|(_, s)| s);
         for s in corpus::generate_with_seed(OWN_SEED)
             .into_iter()
             .chain(multilingual)

@@ -276,3 +276,19 @@ fn training_and_test_splits_do_not_share_texts() {
         "{shared} of {tests} test texts are also training texts"
     );
 }
+
+#[test]
+fn everyday_prompts_in_six_languages_pass_and_attacks_in_them_are_caught() {
+    // The half of Seam's multilingual templates the classifier was not trained on.
+    let held: Vec<_> = corpus::multilingual_prompts(1);
+    for lang in corpus::multilingual_languages() {
+        let mut b = Binary::default();
+        for (l, s) in &held {
+            if *l == lang {
+                b.add(s.kind == Kind::Injection, assess(&s.text).score >= DEFAULT);
+            }
+        }
+        assert!(b.positives() >= 10 && b.negatives() >= 10, "{lang}: {b:?}");
+        assert!(b.recall() >= 0.9 && b.fpr() <= 0.05, "{lang}: {b:?}");
+    }
+}
