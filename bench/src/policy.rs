@@ -3,9 +3,10 @@
 //! Every request carries the same ~1 KB prompt with four personal-data values in it
 //! ([`Prompt::Pii`]) and goes through seam to the same fast mock, taking the aliases in turn:
 //! - `plain`: no policy (the built-in `default`, which does nothing and sends no header);
-//! - `guarded`: the policy `guard` (input PII tokenized, secrets blocked, output PII redacted), so
-//!   seam scans the prompt with every detector, swaps four values for tokens, and scans the answer
-//!   (restoring any token in it) before it reaches the caller.
+//! - `guarded`: the policy `guard` (input PII tokenized, secrets blocked, injection flagged, output
+//!   PII redacted), so seam scans the prompt with every detector, scores it with the injection
+//!   heuristics and classifier, swaps four values for tokens, and scans the answer (restoring any
+//!   token in it) before it reaches the caller.
 //!
 //! The slots are `plain`, `guarded`, `plain`, `guarded`, as in the routing scenarios: each alias
 //! meets the same moments of the machine, and two slots of one alias show how finely the run
@@ -256,6 +257,10 @@ fn check_header(header: &str) -> anyhow::Result<()> {
             "{HEADER} does not report {entity} tokenized, though the prompt holds one: {header}"
         );
     }
+    anyhow::ensure!(
+        header.split("; ").any(|p| p.starts_with("injection=")),
+        "{HEADER} reports no injection score, though the policy assesses injection: {header}"
+    );
     Ok(())
 }
 
@@ -392,7 +397,8 @@ mod tests {
     use crate::report::tests::report;
 
     const HEADER_OK: &str = "policy=guard; input=CREDIT_CARD:tokenize:1,EMAIL_ADDRESS:tokenize:1,\
-                             IBAN_CODE:tokenize:1,PHONE_NUMBER:tokenize:1";
+                             IBAN_CODE:tokenize:1,PHONE_NUMBER:tokenize:1; injection=0.01; \
+                             injection_by=classifier";
 
     #[test]
     fn the_probe_accepts_only_a_header_that_names_the_policy_and_every_entity() {
@@ -400,8 +406,14 @@ mod tests {
             (HEADER_OK, true),
             (
                 "policy=guard; input=CREDIT_CARD:tokenize:1,EMAIL_ADDRESS:tokenize:2,\
-                 IBAN_CODE:tokenize:1,PHONE_NUMBER:tokenize:1,URL:tokenize:1; output=URL:redact:1",
+                 IBAN_CODE:tokenize:1,PHONE_NUMBER:tokenize:1,URL:tokenize:1; output=URL:redact:1; \
+                 injection=0.00",
                 true,
+            ),
+            (
+                "policy=guard; input=CREDIT_CARD:tokenize:1,EMAIL_ADDRESS:tokenize:1,\
+                 IBAN_CODE:tokenize:1,PHONE_NUMBER:tokenize:1",
+                false,
             ),
             ("policy=default", false),
             ("policy=guard", false),

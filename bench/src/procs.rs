@@ -286,6 +286,7 @@ ner = false
 [policies.guard.input]
 pii = {{ action = "tokenize" }}
 secrets = {{ action = "block" }}
+injection = {{ action = "flag" }}
 
 [policies.guard.output]
 pii = {{ action = "redact" }}

@@ -32,6 +32,7 @@ mod names_tests;
 mod negatives;
 mod pii;
 mod prompts;
+mod public;
 mod rng;
 mod secrets;
 #[cfg(test)]
@@ -45,6 +46,7 @@ pub use names::{
     name_languages,
 };
 pub use names_eval::{FormStats, LangStats, NamesReport, evaluate_names};
+pub use public::{Binary, PublicSample, Role, parse_public};
 
 use rng::Rng;
 
