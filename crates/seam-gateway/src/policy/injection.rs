@@ -124,7 +124,7 @@ impl Scorer {
 
 /// The kind of the strongest heuristic signal: an encoded payload first (its weight is the
 /// decoded text's score, not a fixed one), then by [`WEIGHTS`].
-fn family(a: &Assessment) -> Option<&'static str> {
+pub(super) fn family(a: &Assessment) -> Option<&'static str> {
     let strength = |kind: &str| {
         if kind.starts_with("encoded_") {
             1.0

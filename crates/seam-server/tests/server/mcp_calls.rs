@@ -574,6 +574,10 @@ async fn a_streamed_call_is_cancellable_too() {
     assert!(started.elapsed() < std::time::Duration::from_secs(4));
 }
 
+/// A sentence no part of the injection assessment takes for an attack.
+const NEUTRAL: &str =
+    "The quarterly report moved to Thursday; the figures are in the shared folder.";
+
 /// One server, `web`, under a policy whose injection rule `action`s at 0.5.
 fn injection_app(dir: &std::path::Path, mock: &MockMcp, action: &str) -> axum::Router {
     let toml = format!(
@@ -630,10 +634,10 @@ async fn a_result_carrying_an_injection_is_flagged_and_recorded_with_score_and_p
     let mock = MockMcp::start().await.unwrap();
     let app = injection_app(dir.path(), &mock, "flag");
     let sid = open(&app, FULL).await;
-    // A clean record: scored, nothing over the threshold, no finding.
-    let r = call(&app, FULL, &sid, "web__customer", json!({"id": "c-1"})).await;
+    // A plain answer: scored, nothing over the threshold, no finding.
+    let r = call(&app, FULL, &sid, "web__echo", json!({"text": NEUTRAL})).await;
     assert!(r["result"].is_object(), "{r}");
-    assert_eq!(injection_finding(&app, "web__customer").await.1, None);
+    assert_eq!(injection_finding(&app, "web__echo").await.1, None);
     // The planted note: the arguments are clean, the result is not; flagged, passed on.
     let r = call(&app, FULL, &sid, "web__customer", json!({"id": PLANTED_ID})).await;
     assert!(r["result"].to_string().contains(PLANTED_NOTE), "{r}");
@@ -695,6 +699,6 @@ async fn a_result_carrying_an_injection_is_withheld_under_block() {
     )
     .await;
     assert!(r["result"]["contents"].is_array(), "{r}");
-    let r = call(&app, FULL, &sid, "web__customer", json!({"id": "c-1"})).await;
+    let r = call(&app, FULL, &sid, "web__echo", json!({"text": NEUTRAL})).await;
     assert_ne!(r["result"]["isError"], true, "{r}");
 }
