@@ -1,6 +1,7 @@
 //! The policy around a tool call on `/mcp`: the input stage on its arguments (`tools/call`
 //! arguments, `prompts/get` arguments), the output stage on what comes back (a tool result's text
-//! and structured content, a resource's text, a prompt's messages).
+//! and structured content, a resource's text, a prompt's messages). The injection rule scores
+//! both sides: what a server returns is the classic indirect injection.
 //!
 //! Tool JSON is free JSON written by a model or a tool: every string in it is text, whatever its
 //! key — an `id` argument can hold an email — except the few keys the protocol gives structure
