@@ -5,8 +5,12 @@
 //! - **phrasing** — instruction overrides ("ignore all previous instructions", in several
 //!   languages), prompt probing, a new identity without rules, "new instructions:", "developer
 //!   mode", "jailbreak" ([`phrases`]);
-//! - **template tokens** — chat-template delimiters and role headers (`<|im_start|>system`,
-//!   `[INST]`, `<</SYS>>`, `### System:`) that fake a turn boundary;
+//! - **role markers** — chat-template delimiters (`<|im_start|>system`, `[INST]`, `<</SYS>>`) and
+//!   turns written into the text: a system or developer header opening a line and giving an order
+//!   (`### System: you are…`, `[SYSTEM]`, `<system>…</system>`, "SYSTEM OVERRIDE"), a JSON role
+//!   message (`{"role": "system", …}`), a fake end of the user's part (`=== END OF USER INPUT
+//!   ===`), `User:`/`Assistant:` turns and a fake assistant that complies. Markers in pasted code
+//!   (a ``` fence, inline backticks, after `messages =` or `prompt =`) count as mere tokens;
 //! - **smuggling** — Unicode tag characters (invisible ASCII, U+E0000–E007F), bidi overrides,
 //!   runs of zero-width characters;
 //! - **encodings** — base64 and hex runs that decode to text, and the ROT13 of the whole text, are
@@ -36,12 +40,20 @@ pub const THRESHOLD: f32 = 0.5;
 pub const WEIGHTS: &[(&str, f32)] = &[
     ("instruction_override", 0.7),
     ("role_reassignment", 0.6),
-    ("fake_system_turn", 0.55),
+    // A system or developer turn opened inside the text crosses a policy's default 0.8 alone.
+    ("fake_system_turn", 0.85),
+    ("json_system_role", 0.85),
+    ("system_token", 0.55),
+    ("fake_boundary", 0.55),
     ("prompt_leak", 0.5),
     ("new_instructions", 0.4),
     ("restriction_removal", 0.4),
     ("role_token", 0.3),
     ("jailbreak", 0.3),
+    ("fake_compliance", 0.35),
+    // A transcript (both turns: 0.36) stays below THRESHOLD without other evidence.
+    ("user_turn", 0.2),
+    ("assistant_turn", 0.2),
     ("persona", 0.25),
     ("mode_switch", 0.25),
     ("unicode_tags", 0.8),
@@ -63,6 +75,17 @@ const MAX_DECODED: usize = 32 * 1024;
 pub const MAX_SIGNALS: usize = 64;
 /// Zero-width characters below this count are typography, not smuggling.
 const ZERO_WIDTH_MIN: usize = 3;
+/// How far before a role marker [`in_code`] looks for the code it may be part of.
+const CODE_LOOKBACK: usize = 400;
+/// How far before an override phrase [`described`] looks for the model it is said of.
+const DESCRIBED_LOOKBACK: usize = 60;
+/// Role markers that a text pasted as code holds innocently; there they count as `role_token`.
+const DISCOUNTED_IN_CODE: &[&str] = &[
+    "fake_system_turn",
+    "json_system_role",
+    "system_token",
+    "fake_boundary",
+];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Assessment {
@@ -120,6 +143,15 @@ struct Rules {
     hex: Regex,
     /// [`phrases::ROT13_WORDS`], rotated.
     rot13_words: AhoCorasick,
+    /// Text just before a role marker that makes it pasted code ([`CODE_LOOKBACK`]).
+    code: Regex,
+    /// A JSON user or assistant message ([`discount_code`]).
+    json_chat_role: Regex,
+    /// A request for work on a prompt the text quotes: "can you improve this prompt?".
+    prompt_work: Regex,
+    /// Text just before an override phrase that makes it a description of what a model does
+    /// ("why does the model ignore the system prompt?"), not an order ([`DESCRIBED_LOOKBACK`]).
+    described: Regex,
 }
 
 static RULES: LazyLock<Option<Rules>> = LazyLock::new(Rules::new);
@@ -128,7 +160,7 @@ impl Rules {
     fn new() -> Option<Self> {
         let patterns: Vec<String> = phrases::PHRASES
             .iter()
-            .map(|(_, p)| format!("(?i){p}"))
+            .map(|(_, p)| phrases::pattern(p))
             .collect();
         let mut compiled = Vec::with_capacity(patterns.len());
         for ((kind, _), p) in phrases::PHRASES.iter().zip(&patterns) {
@@ -148,6 +180,20 @@ impl Rules {
                 .ascii_case_insensitive(true)
                 .build(phrases::ROT13_WORDS.iter().map(|w| decode::rot13(w)))
                 .ok()?,
+            code: Regex::new(
+                r#"(?i)(?-u:\b)(?:messages|prompts?|template|system_prompt|history|conversation|chat)(?-u:\b)["']?\s*(?:=|\+=|:\s*[\[\(]|\()|\.(?:create|append|push|extend|invoke|generate|complete)\s*\(|(?-u:\b)def\s+\w+\s*\(|(?-u:\b)(?:const|let|var)\s+\w+\s*=|(?m:^)\s*(?:import|from)\s+[\w.]+|(?-u:\b)(?:logs?|payload|request|body|dump|trace|curl)(?-u:\b)[^\n]{0,12}[:=]"#,
+            )
+            .ok()?,
+            json_chat_role: Regex::new(r#"["']role["'][\t ]*:[\t ]*["'](?:user|assistant)["']"#)
+                .ok()?,
+            prompt_work: Regex::new(
+                r"(?i)(?-u:\b)(?:improve|review|rewrite|critique|debug|fix|optimi[sz]e|evaluate|explain|shorten|tweak|refine|test)\s+(?:this|my|our|the\s+(?:following|above))\s+(?:(?:system|chat|role-?play)\s+)?(?:prompt|template)s?(?-u:\b)",
+            )
+            .ok()?,
+            described: Regex::new(
+                r"(?i)(?:(?-u:\b)(?:does|do|did|would|could|might|will|can|to)(?:n'?t|\s+not)?\s+(?:(?:the|my|our|this|that|their|its|a|an)\s+)?(?:[\w.-]+\s+){0,2}?(?:models?|assistants?|bots?|llms?|ai|agents?|chatbots?|gpt[\w.-]*|chatgpt|claude|gemini|llama|mistral|api|it|they)|(?-u:\b)(?:models|llms|assistants|bots|agents|chatbots|they)(?:\s+(?:often|sometimes|always|usually|may|might|can|will))?|(?-u:\b)(?:seems?|seemed|tends?|tended|appears?|appeared|likely|keeps?|kept)\s+to)\s+$",
+            )
+            .ok()?,
         })
     }
 }
@@ -222,6 +268,8 @@ fn collect(text: &str, depth: u8, budget: &mut usize) -> Vec<(Signal, f32)> {
             ));
         }
     }
+    discount_code(rules, t, &mut found);
+    found.retain(|(s, _)| s.kind != "instruction_override" || !described(rules, t, s.start));
     if depth < MAX_DEPTH {
         encodings_in(rules, t, depth, budget, &mut found);
     }
@@ -239,6 +287,59 @@ fn phrases_in(rules: &Rules, t: &str, out: &mut Vec<(Signal, f32)>) {
             out.push(fixed(kind, m.start(), m.end()));
         }
     }
+}
+
+/// Role markers in pasted code become mere tokens: a developer asking about
+/// `messages=[{"role": "system", …}]` or a chat template in a ``` fence is not faking a turn.
+/// So do all of them in a text that asks for work on a prompt ("improve this prompt"), and a
+/// JSON system message in a text that also holds JSON user or assistant messages: a whole
+/// conversation serialised (a tool returning chat history) rather than one smuggled turn.
+fn discount_code(rules: &Rules, t: &str, found: &mut [(Signal, f32)]) {
+    let mut fences: Option<Vec<usize>> = None;
+    let mut prompt_work: Option<bool> = None;
+    let mut conversation: Option<bool> = None;
+    for (s, w) in found.iter_mut() {
+        if !DISCOUNTED_IN_CODE.contains(&s.kind) {
+            continue;
+        }
+        let fences = fences.get_or_insert_with(|| t.match_indices("```").map(|(i, _)| i).collect());
+        let prompt_work = *prompt_work.get_or_insert_with(|| rules.prompt_work.is_match(t));
+        let serialised = s.kind == "json_system_role"
+            && *conversation.get_or_insert_with(|| rules.json_chat_role.is_match(t));
+        if prompt_work || serialised || in_code(rules, t, fences, s.start) {
+            (*s, *w) = fixed("role_token", s.start, s.end);
+        }
+    }
+}
+
+/// Whether byte `at` of `t` is in code: inside a ``` fence (`fences`: where each one starts),
+/// inside inline backticks on its line, or shortly after an assignment to `messages` or
+/// `prompt`, a call like `.create(` or a declaration. Each check reads at most
+/// [`CODE_LOOKBACK`] bytes, so many markers cost no more than linear time.
+fn in_code(rules: &Rules, t: &str, fences: &[usize], at: usize) -> bool {
+    if fences.partition_point(|&f| f < at) % 2 == 1 {
+        return true;
+    }
+    let mut from = at.saturating_sub(CODE_LOOKBACK);
+    while !t.is_char_boundary(from) {
+        from += 1;
+    }
+    let before = &t[from..at];
+    let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+    line.bytes().filter(|&b| b == b'`').count() % 2 == 1 || rules.code.is_match(before)
+}
+
+/// Whether the override phrase at `at` is said of a model rather than to it: "why does the model
+/// ignore my system prompt", "LLMs often ignore prior instructions". "Why don't you ignore…" and
+/// "I want you to ignore…" still count.
+fn described(rules: &Rules, t: &str, at: usize) -> bool {
+    let mut from = at.saturating_sub(DESCRIBED_LOOKBACK);
+    while !t.is_char_boundary(from) {
+        from += 1;
+    }
+    let before = &t[from..at];
+    let sentence = &before[before.rfind(['.', '!', '?', '\n']).map_or(0, |i| i + 1)..];
+    rules.described.is_match(sentence)
 }
 
 /// Base64 and hex runs that decode to text, and the ROT13 of the whole text, assessed again.
