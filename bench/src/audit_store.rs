@@ -287,12 +287,7 @@ impl Shape {
             }],
             findings: PII_ENTITIES
                 .iter()
-                .map(|e| FindingRecord {
-                    stage: "input".to_owned(),
-                    entity: (*e).to_owned(),
-                    action: "tokenize".to_owned(),
-                    count: 1,
-                })
+                .map(|e| FindingRecord::counted("input", e, "tokenize", 1))
                 .collect(),
             usage: Some(UsageRecord {
                 prompt_tokens: 16,

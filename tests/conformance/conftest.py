@@ -146,6 +146,10 @@ pii = {{ action = "tokenize", entities = ["PERSON", "LOCATION", "STREET_ADDRESS"
 [policies.shield.input]
 injection = {{ action = "block", threshold = 0.8 }}
 
+# test_injection.py: the same rule, flagging.
+[policies.watch.input]
+injection = {{ action = "flag", threshold = 0.8 }}
+
 [policies.small.input]
 max_input_tokens = 60
 on_overflow = "reject"
@@ -173,6 +177,10 @@ policy = "block-pii"
 [models.shielded]
 targets = [{{ provider = "mock", model = "gpt-mock" }}]
 policy = "shield"
+
+[models.watched]
+targets = [{{ provider = "mock", model = "gpt-mock" }}]
+policy = "watch"
 
 [models.small]
 targets = [{{ provider = "mock", model = "gpt-mock" }}]

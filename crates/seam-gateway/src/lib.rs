@@ -30,7 +30,7 @@ use seam_types::ApiError;
 use seam_types::chat::{ChatChunk, ChatCompletion, ChatRequest};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 
-pub use policy::{OutputSeen, PolicyReport, Remask};
+pub use policy::{INJECTION_ENTITY, OutputSeen, PolicyReport, Remask};
 pub use routes::{ProviderEntry, TargetReport};
 pub use seam_router::{Attempt, Placement, Registry};
 pub use stream::chunks_of;

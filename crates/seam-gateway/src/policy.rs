@@ -8,6 +8,7 @@
 //! leaves it except towards the client it came from.
 
 mod fields;
+pub(crate) mod injection;
 pub(crate) mod walk;
 
 use std::borrow::Cow;
@@ -19,7 +20,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use futures_util::Stream;
-use seam_config::{Config, InjectionAction, Trust, UserField};
+use seam_config::{Config, Trust, UserField};
 use seam_policy::actions::Hasher;
 use seam_policy::context::{self, Counter, Fit, Unit};
 use seam_policy::{
@@ -325,14 +326,26 @@ impl OutputSeen {
     }
 }
 
+/// The entity name of an injection decision in [`PolicyReport::counts`].
+pub const INJECTION_ENTITY: &str = "PROMPT_INJECTION";
+
 /// What the input stage decided, for the `x-seam-policy` header and the audit trail.
 #[derive(Clone, Debug, Default)]
 pub struct PolicyReport {
     pub policy: String,
     pub records: Vec<Record>,
-    /// The injection score, when the policy assesses injection.
+    /// The injection score, when the policy assesses injection: the highest of every text
+    /// assessed.
     pub injection: Option<f32>,
+    /// Which part gave that score: `heuristic` or `classifier`.
+    pub injection_by: Option<&'static str>,
+    /// Where the text with that score entered: `user_message`, `tool_result`, `tool_arguments`
+    /// (of an earlier assistant turn), `mcp_arguments` or `mcp_result`.
+    pub injection_in: Option<&'static str>,
+    /// The score crossed the threshold of a `flag` rule.
     pub injection_flagged: bool,
+    /// The score crossed the threshold of a `block` rule: the request or call was refused.
+    pub injection_blocked: bool,
     /// Messages dropped to fit `max_input_tokens`.
     pub dropped_messages: usize,
     /// How names, places and addresses were looked for, when the policy covers them: `model`,
@@ -342,22 +355,37 @@ pub struct PolicyReport {
 }
 
 impl PolicyReport {
-    /// `policy=NAME; input=ENTITY:action:count,…; output=…; injection=0.12; dropped_messages=2`.
-    /// Entity names, actions and counts only, never values.
-    /// (stage, entity type, action, count) of every decision, sorted; a flagged injection is
-    /// `input`, `PROMPT_INJECTION`, `flag`. For the audit trail.
+    /// (stage, entity type, action, count) of every decision, sorted; an injection over the
+    /// threshold is `PROMPT_INJECTION` with `flag` or `block`, at `input` (or `output`: an MCP
+    /// server's answer). For the audit trail, which adds [`PolicyReport::injection`] and
+    /// [`PolicyReport::injection_by`] to that entry.
     pub fn counts(&self) -> Vec<(&'static str, &'static str, &'static str, usize)> {
         let mut v: Vec<_> = seam_policy::engine::summarize(&self.records)
             .into_iter()
             .map(|((stage, entity, action), n)| (stage.as_str(), entity, action, n))
             .collect();
-        if self.injection_flagged {
-            v.push(("input", "PROMPT_INJECTION", "flag", 1));
+        let action = if self.injection_blocked {
+            Some("block")
+        } else if self.injection_flagged {
+            Some("flag")
+        } else {
+            None
+        };
+        if let Some(action) = action {
+            let stage = if self.injection_in == Some("mcp_result") {
+                "output"
+            } else {
+                "input"
+            };
+            v.push((stage, INJECTION_ENTITY, action, 1));
             v.sort_unstable();
         }
         v
     }
 
+    /// `policy=NAME; input=ENTITY:action:count,…; output=…; injection=0.12[:flag];
+    /// injection_by=heuristic; dropped_messages=2; ner=model`. Entity names, actions and counts
+    /// only, never values.
     pub fn header(&self) -> String {
         let mut h = format!("policy={}", self.policy);
         let summary = seam_policy::engine::summarize(&self.records);
@@ -375,6 +403,9 @@ impl PolicyReport {
             h.push_str(&format!("; injection={score:.2}"));
             if self.injection_flagged {
                 h.push_str(":flag");
+            }
+            if let Some(by) = self.injection_by {
+                h.push_str(&format!("; injection_by={by}"));
             }
         }
         if self.dropped_messages > 0 {
@@ -578,29 +609,33 @@ pub(crate) fn prepare_tagged<'r>(
         return Ok(prepared);
     }
     if let Some(rule) = policy.injection() {
-        let score = req
-            .messages
-            .iter()
-            .filter(|m| matches!(m.role, Role::User | Role::Tool))
-            .map(|m| seam_policy::injection::assess(&m.text()).score)
-            .fold(0.0f32, f32::max);
-        prepared.report.injection = Some(score);
-        if score >= rule.threshold {
-            match rule.action {
-                InjectionAction::Block => {
-                    telemetry::policy_refusal(policy.name(), "injection");
-                    let error = ApiError::new(
-                        ErrorCode::PolicyViolation,
-                        format!(
-                            "The policy `{}` blocks this request: it looks like a prompt injection (score {score:.2}, threshold {:.2})",
-                            policy.name(),
-                            rule.threshold
-                        ),
-                    );
-                    return Err(Refusal::new(error, prepared.report));
+        // Every text an injection can come in by: what the user wrote, what tools returned, and
+        // the arguments of tool calls that come back into the conversation.
+        let mut scorer = injection::Scorer::default();
+        for m in &req.messages {
+            match m.role {
+                Role::User => scorer.text(injection::Source::UserMessage, &m.text()),
+                Role::Tool | Role::Function => {
+                    scorer.text(injection::Source::ToolResult, &m.text());
                 }
-                InjectionAction::Flag => prepared.report.injection_flagged = true,
+                Role::Assistant => {
+                    for call in m.tool_calls.iter().flatten() {
+                        scorer
+                            .arguments(injection::Source::ToolArguments, &call.function.arguments);
+                    }
+                }
+                Role::System | Role::Developer => {}
             }
+        }
+        let found = scorer.best(injection::Source::UserMessage);
+        if let Err(error) = injection::decide(
+            policy.name(),
+            rule,
+            found,
+            &mut prepared.report,
+            "this request",
+        ) {
+            return Err(Refusal::new(error, prepared.report));
         }
     }
     if policy.scans_input() || policy.acts_on_user() {
@@ -1339,3 +1374,5 @@ impl Stream for Filtered {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_injection;

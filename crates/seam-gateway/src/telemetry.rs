@@ -26,6 +26,7 @@ pub const IN_FLIGHT: &str = "seam_target_in_flight";
 pub const QUEUED: &str = "seam_provider_queued";
 pub const POLICY_FINDINGS: &str = "seam_policy_findings_total";
 pub const POLICY_REFUSALS: &str = "seam_policy_refusals_total";
+pub const POLICY_INJECTIONS: &str = "seam_policy_injections_total";
 
 /// Registers help texts; call once at start-up after installing a recorder.
 pub fn describe() {
@@ -69,6 +70,12 @@ pub fn describe() {
     describe_counter!(
         POLICY_REFUSALS,
         "Requests a policy refused, by policy and reason (entity|injection|context|contract)."
+    );
+    describe_counter!(
+        POLICY_INJECTIONS,
+        "Likely prompt injections a policy acted on, by policy, deciding part \
+         (heuristic|classifier), action (flag|block) and where the text entered \
+         (user_message|tool_result|tool_arguments|mcp_arguments|mcp_result)."
     );
     describe_gauge!(
         QUEUED,
@@ -203,4 +210,22 @@ pub fn policy_findings(policy: &str, records: &[seam_policy::Record]) {
 
 pub fn policy_refusal(policy: &str, reason: &'static str) {
     counter!(POLICY_REFUSALS, "policy" => policy.to_owned(), "reason" => reason).increment(1);
+}
+
+/// An injection score over a policy's threshold: the part that gave it, what the rule did and
+/// where the text entered — fixed names only, never the text.
+pub fn policy_injection(
+    policy: &str,
+    part: &'static str,
+    action: &'static str,
+    source: &'static str,
+) {
+    counter!(
+        POLICY_INJECTIONS,
+        "policy" => policy.to_owned(),
+        "part" => part,
+        "action" => action,
+        "source" => source,
+    )
+    .increment(1);
 }

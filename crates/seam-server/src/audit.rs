@@ -313,7 +313,15 @@ fn count_into(counted: &mut Counted, rec: AuditRecord) {
                     .iter_mut()
                     .find(|a| (&a.stage, &a.entity, &a.action) == (&f.stage, &f.entity, &f.action))
                 {
-                    Some(a) => a.count = a.count.saturating_add(f.count),
+                    Some(a) => {
+                        a.count = a.count.saturating_add(f.count);
+                        // An injection's detail: the highest score's.
+                        if f.score > a.score {
+                            a.score = f.score;
+                            a.by = f.by;
+                            a.source = f.source;
+                        }
+                    }
                     None => agg.findings.push(f),
                 }
             }
@@ -765,17 +773,28 @@ fn attempts(attempts: &[Attempt]) -> Vec<AttemptRecord> {
         .collect()
 }
 
-/// The policy's decisions, counted (never values).
+/// The policy's decisions, counted (never values); an injection's with its score, the part that
+/// gave it and where the text entered.
 fn findings(policy: Option<&PolicyReport>) -> Vec<FindingRecord> {
     policy
         .map(|p| {
             p.counts()
                 .into_iter()
-                .map(|(stage, entity, action, count)| FindingRecord {
-                    stage: stage.to_owned(),
-                    entity: entity.to_owned(),
-                    action: action.to_owned(),
-                    count: u32::try_from(count).unwrap_or(u32::MAX),
+                .map(|(stage, entity, action, count)| {
+                    let mut f = FindingRecord::counted(
+                        stage,
+                        entity,
+                        action,
+                        u32::try_from(count).unwrap_or(u32::MAX),
+                    );
+                    if entity == seam_gateway::INJECTION_ENTITY {
+                        f.score = p
+                            .injection
+                            .map(|s| (f64::from(s) * 1000.0).round() / 1000.0);
+                        f.by = p.injection_by.map(str::to_owned);
+                        f.source = p.injection_in.map(str::to_owned);
+                    }
+                    f
                 })
                 .collect()
         })

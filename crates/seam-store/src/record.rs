@@ -52,13 +52,42 @@ pub struct AttemptRecord {
 }
 
 /// One policy decision, aggregated: entity type, action and how many times. Never a value.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A prompt injection (`PROMPT_INJECTION`, `flag` or `block`) adds its score, the part that gave
+/// it and where the text entered; other findings leave them out. Kept in the `findings` JSON
+/// column, so records written before these fields existed read with them absent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FindingRecord {
     /// `input` or `output`.
     pub stage: String,
     pub entity: String,
     pub action: String,
     pub count: u32,
+    /// 0..=1, to three decimals: the injection score that crossed the policy's threshold (the
+    /// highest of the request's texts; of aggregated refusals, the highest of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// Which part of the assessment gave the score: `heuristic` or `classifier`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// Where the text entered: `user_message`, `tool_result`, `tool_arguments`,
+    /// `mcp_arguments` or `mcp_result`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+impl FindingRecord {
+    /// A finding with only its counts (every one but an injection).
+    pub fn counted(stage: &str, entity: &str, action: &str, count: u32) -> Self {
+        FindingRecord {
+            stage: stage.to_owned(),
+            entity: entity.to_owned(),
+            action: action.to_owned(),
+            count,
+            score: None,
+            by: None,
+            source: None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

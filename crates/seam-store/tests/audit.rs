@@ -88,12 +88,7 @@ fn rec(i: usize, subject: Option<&str>, class: RetentionClass) -> AuditRecord {
             error: None,
         }],
         findings: if i % 4 == 0 {
-            vec![FindingRecord {
-                stage: "input".to_owned(),
-                entity: "EMAIL".to_owned(),
-                action: "redact".to_owned(),
-                count: 2,
-            }]
+            vec![FindingRecord::counted("input", "EMAIL", "redact", 2)]
         } else {
             Vec::new()
         },
@@ -352,6 +347,41 @@ fn search_filters(e: &mut Env) {
         ),
         7
     );
+}
+
+/// An injection finding keeps its score, deciding part and source through the `findings` column
+/// (no schema change): read back, searched, exported and verified; other findings are written as
+/// before, without the new keys.
+fn injection_finding_detail(e: &mut Env) {
+    let mut log = e.open();
+    let mut flagged = rec(1, None, RetentionClass::Metadata);
+    let mut finding = FindingRecord::counted("input", "PROMPT_INJECTION", "flag", 1);
+    finding.score = Some(0.93);
+    finding.by = Some("classifier".to_owned());
+    finding.source = Some("tool_result".to_owned());
+    flagged.findings = vec![finding.clone()];
+    log.append(&[rec(0, None, RetentionClass::Metadata), flagged])
+        .unwrap();
+    let got = log.get("req-000001").unwrap().unwrap();
+    assert_eq!(got.findings, vec![finding]);
+    let json = got.to_json();
+    assert_eq!(json["findings"][0]["score"], json!(0.93));
+    assert_eq!(json["findings"][0]["by"], "classifier");
+    assert_eq!(json["findings"][0]["source"], "tool_result");
+    let found = log
+        .search(&Query {
+            finding: Some("PROMPT_INJECTION".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    let plain = log.get("req-000000").unwrap().unwrap();
+    assert_eq!(plain.findings[0].score, None);
+    assert_eq!(
+        e.count("SELECT COUNT(*) FROM audit_log WHERE findings LIKE '%\"score\"%'"),
+        1
+    );
+    assert!(verify(&mut log).ok());
 }
 
 fn export_count_and_shape(e: &mut Env) {
@@ -1505,6 +1535,7 @@ fn run(kind: Kind, body: fn(&mut Env)) {
 
 on_both_backends!(
     round_trip_per_class,
+    injection_finding_detail,
     search_filters,
     export_count_and_shape,
     tamper_column,

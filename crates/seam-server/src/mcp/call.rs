@@ -216,17 +216,47 @@ pub(crate) async fn run(
         }
     };
 
-    // The output policy on what comes back.
-    governed.answer(&mut result);
+    // The output policy on what comes back. An answer the injection rule blocks never reaches
+    // the client: a tool's becomes a tool error the agent's model reads (MCP's way for a tool's
+    // own failure), a prompt or a resource a JSON-RPC error.
+    let mut error_code = None;
+    if let Err(e) = governed.answer(&mut result) {
+        let attempts = [attempt(200, None)];
+        count(&server.name, &label, "withheld", started);
+        if !matches!(target, Target::Tool { .. }) {
+            let done = draft
+                .finish(Finish {
+                    status: e.status,
+                    error_code: Some(e.code.to_string()),
+                    route: Some(format!("mcp:{}", server.name)),
+                    attempts: &attempts,
+                    policy: Some(&governed.report),
+                    rewritten: sent_params.as_ref(),
+                    ..Finish::default()
+                })
+                .await;
+            return Err(match done {
+                Ok(()) => errors::object(&e),
+                Err(audit) => errors::object(&audit),
+            });
+        }
+        result = json!({
+            "content": [{"type": "text", "text": format!("Seam withheld this tool's result. {}", e.message)}],
+            "isError": true,
+        });
+        error_code = Some(e.code.to_string());
+    }
     let tool_error = result.get("isError").and_then(Value::as_bool) == Some(true);
-    let outcome = if tool_error { "tool_error" } else { "ok" };
-    count(&server.name, &label, outcome, started);
+    if error_code.is_none() {
+        let outcome = if tool_error { "tool_error" } else { "ok" };
+        count(&server.name, &label, outcome, started);
+    }
     let attempts = [attempt(200, None)];
     let response = draft.keeps_payloads().then(|| result.clone());
     let done = draft
         .finish(Finish {
             status: 200,
-            error_code: tool_error.then(|| "tool_error".to_owned()),
+            error_code: error_code.or_else(|| tool_error.then(|| "tool_error".to_owned())),
             route: Some(format!("mcp:{}", server.name)),
             attempts: &attempts,
             policy: governed.active().then_some(&governed.report),

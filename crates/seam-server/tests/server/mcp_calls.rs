@@ -6,7 +6,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use seam_store::keys::hash_secret;
-use seam_testkit::mcp::{CUSTOMER_API_KEY, CUSTOMER_CARD, CUSTOMER_EMAIL, MockMcp};
+use seam_testkit::mcp::{
+    CUSTOMER_API_KEY, CUSTOMER_CARD, CUSTOMER_EMAIL, MockMcp, PLANTED_ID, PLANTED_NOTE,
+};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -570,4 +572,133 @@ async fn a_streamed_call_is_cancellable_too() {
     .unwrap();
     assert!(text.contains("-32800"), "{text}");
     assert!(started.elapsed() < std::time::Duration::from_secs(4));
+}
+
+/// A sentence no part of the injection assessment takes for an attack.
+const NEUTRAL: &str =
+    "The quarterly report moved to Thursday; the figures are in the shared folder.";
+
+/// One server, `web`, under a policy whose injection rule `action`s at 0.5.
+fn injection_app(dir: &std::path::Path, mock: &MockMcp, action: &str) -> axum::Router {
+    let toml = format!(
+        r#"
+[storage]
+url = "sqlite://mcp.db"
+[audit]
+master_key = "env:MASTER"
+default_class = "full"
+[admin]
+key = "env:ADMIN"
+[policies.guard.input]
+injection = {{ action = "{action}", threshold = 0.5 }}
+[mcp.servers.web]
+url = "{url}"
+policy = "guard"
+[keys.full]
+hash = "{full}"
+tools = ["*"]
+"#,
+        url = mock.url(),
+        full = hash_secret(FULL),
+    );
+    let vars = [
+        ("MASTER", "Y29uZm9ybWFuY2UtYXVkaXQta2V5LTMyLWJ5dGVzISE="),
+        ("ADMIN", ADMIN),
+    ];
+    seam_server::app(super::state_in(&toml, dir, &vars))
+}
+
+/// The injection finding of the tool call record of `model` (`None`: the record has none).
+async fn injection_finding(app: &axum::Router, model: &str) -> (Value, Option<Value>) {
+    let audit = admin_get(app, "/admin/audit?kind=tool_call").await;
+    let rec = audit["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|r| r["model"] == model)
+        .unwrap_or_else(|| panic!("no record of {model}: {audit}"))
+        .clone();
+    let finding = rec["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["entity"] == "PROMPT_INJECTION")
+        .cloned();
+    (rec, finding)
+}
+
+#[tokio::test]
+async fn a_result_carrying_an_injection_is_flagged_and_recorded_with_score_and_part() {
+    let dir = TempDir::new("mcp-injection");
+    let mock = MockMcp::start().await.unwrap();
+    let app = injection_app(dir.path(), &mock, "flag");
+    let sid = open(&app, FULL).await;
+    // A plain answer: scored, nothing over the threshold, no finding.
+    let r = call(&app, FULL, &sid, "web__echo", json!({"text": NEUTRAL})).await;
+    assert!(r["result"].is_object(), "{r}");
+    assert_eq!(injection_finding(&app, "web__echo").await.1, None);
+    // The planted note: the arguments are clean, the result is not; flagged, passed on.
+    let r = call(&app, FULL, &sid, "web__customer", json!({"id": PLANTED_ID})).await;
+    assert!(r["result"].to_string().contains(PLANTED_NOTE), "{r}");
+    assert_ne!(r["result"]["isError"], true);
+    let (rec, f) = injection_finding(&app, "web__customer").await;
+    let f = f.unwrap_or_else(|| panic!("no injection finding: {rec}"));
+    assert_eq!(f["stage"], "output", "{f}");
+    assert_eq!(f["action"], "flag", "{f}");
+    assert_eq!(f["source"], "mcp_result", "{f}");
+    assert!(f["score"].as_f64().unwrap() >= 0.5, "{f}");
+    assert!(f["by"] == "heuristic" || f["by"] == "classifier", "{f}");
+    assert_eq!(rec["status"], 200);
+}
+
+#[tokio::test]
+async fn a_result_carrying_an_injection_is_withheld_under_block() {
+    let dir = TempDir::new("mcp-injection");
+    let mock = MockMcp::start().await.unwrap();
+    let app = injection_app(dir.path(), &mock, "block");
+    let sid = open(&app, FULL).await;
+    // A tool's result: a tool error the agent's model reads, saying why, never what.
+    let r = call(&app, FULL, &sid, "web__customer", json!({"id": PLANTED_ID})).await;
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    let text = r["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("withheld") && text.contains("prompt injection"),
+        "{text}"
+    );
+    assert!(!r.to_string().contains("previous instructions"), "{r}");
+    let (rec, f) = injection_finding(&app, "web__customer").await;
+    let f = f.unwrap_or_else(|| panic!("no injection finding: {rec}"));
+    assert_eq!(
+        (&f["stage"], &f["action"]),
+        (&json!("output"), &json!("block"))
+    );
+    assert_eq!(rec["error_code"], "policy_violation", "{rec}");
+    assert!(!rec.to_string().contains("previous instructions"), "{rec}");
+    // A resource's contents: a JSON-RPC policy error.
+    let r = ask(
+        &app,
+        FULL,
+        &sid,
+        8,
+        "resources/read",
+        json!({"uri": "mock://items/planted"}),
+    )
+    .await;
+    assert_eq!(r["error"]["code"], -32001, "{r}");
+    assert_eq!(r["error"]["data"]["code"], "policy_violation");
+    assert!(!r.to_string().contains("previous instructions"), "{r}");
+    // A clean answer under the same rule goes through.
+    let r = ask(
+        &app,
+        FULL,
+        &sid,
+        9,
+        "resources/read",
+        json!({"uri": "mock://readme"}),
+    )
+    .await;
+    assert!(r["result"]["contents"].is_array(), "{r}");
+    let r = call(&app, FULL, &sid, "web__echo", json!({"text": NEUTRAL})).await;
+    assert_ne!(r["result"]["isError"], true, "{r}");
 }
