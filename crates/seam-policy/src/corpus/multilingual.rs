@@ -530,6 +530,232 @@ const LANGS: &[Lang] = &[
     },
 ];
 
+/// Short chat turns in English and the six languages: what users type most, and what word
+/// statistics are worst at.
+const SHORT: &[(&str, &[&str])] = &[
+    (
+        "en",
+        &[
+            "hi",
+            "hello",
+            "hey there",
+            "thanks",
+            "thank you so much",
+            "ok",
+            "okay, go on",
+            "yes please",
+            "no",
+            "continue",
+            "more",
+            "why?",
+            "and then?",
+            "5",
+            "42",
+            "👍",
+            "Tell me a joke",
+            "good morning",
+            "what's next?",
+            "sounds good, thanks!",
+        ],
+    ),
+    (
+        "de",
+        &[
+            "hallo",
+            "danke",
+            "ja",
+            "nein",
+            "weiter",
+            "mehr bitte",
+            "warum?",
+            "guten Morgen",
+            "alles klar, danke!",
+            "erzähl mir einen Witz",
+        ],
+    ),
+    (
+        "fr",
+        &[
+            "bonjour",
+            "merci",
+            "oui",
+            "non",
+            "continue",
+            "encore",
+            "pourquoi ?",
+            "d'accord, merci !",
+            "raconte-moi une blague",
+            "bonne nuit",
+        ],
+    ),
+    (
+        "es",
+        &[
+            "hola",
+            "gracias",
+            "sí",
+            "no",
+            "sigue",
+            "más",
+            "¿por qué?",
+            "vale, gracias",
+            "cuéntame un chiste",
+            "buenos días",
+        ],
+    ),
+    (
+        "it",
+        &[
+            "ciao",
+            "grazie",
+            "sì",
+            "no",
+            "continua",
+            "ancora",
+            "perché?",
+            "va bene, grazie!",
+            "raccontami una barzelletta",
+            "buongiorno",
+        ],
+    ),
+    (
+        "pt",
+        &[
+            "olá",
+            "obrigado",
+            "sim",
+            "não",
+            "continua",
+            "mais",
+            "porquê?",
+            "está bem, obrigada!",
+            "conta-me uma piada",
+            "bom dia",
+        ],
+    ),
+    (
+        "nl",
+        &[
+            "hoi",
+            "dank je",
+            "ja",
+            "nee",
+            "ga door",
+            "meer",
+            "waarom?",
+            "prima, bedankt!",
+            "vertel een mop",
+            "goedemorgen",
+        ],
+    ),
+];
+
+/// Everyday questions, written out (articles and elisions do not template well).
+const QUESTIONS: &[(&str, &[&str])] = &[
+    (
+        "de",
+        &[
+            "Was ist die Hauptstadt von Australien?",
+            "Wie viele Einwohner hat Berlin?",
+            "Wer hat den Faust geschrieben?",
+            "Was bedeutet das Wort Fernweh?",
+            "Welches Buch empfiehlst du für den Urlaub?",
+            "Wann beginnt der Frühling?",
+            "Wie lange muss ein Ei kochen?",
+            "Was ist der Unterschied zwischen Wetter und Klima?",
+            "Kannst du mir ein gutes Restaurant in Hamburg empfehlen?",
+            "Wie schreibe ich eine Kündigung für mein Fitnessstudio?",
+            "Welche Unterlagen brauche ich für einen neuen Reisepass?",
+            "Wie funktioniert eine Wärmepumpe?",
+        ],
+    ),
+    (
+        "fr",
+        &[
+            "Quelle est la capitale de l'Australie ?",
+            "Combien d'habitants compte Lyon ?",
+            "Qui a écrit Les Misérables ?",
+            "Que veut dire le mot dépaysement ?",
+            "Quel livre me conseilles-tu pour les vacances ?",
+            "Quand commence le printemps ?",
+            "Combien de temps faut-il cuire un œuf dur ?",
+            "Quelle est la différence entre météo et climat ?",
+            "Peux-tu me conseiller un bon restaurant à Bordeaux ?",
+            "Comment résilier mon abonnement à la salle de sport ?",
+            "Quels documents faut-il pour un nouveau passeport ?",
+            "Comment fonctionne une pompe à chaleur ?",
+        ],
+    ),
+    (
+        "es",
+        &[
+            "¿Cuál es la capital de Australia?",
+            "¿Cuántos habitantes tiene Sevilla?",
+            "¿Quién escribió Cien años de soledad?",
+            "¿Qué significa la palabra sobremesa?",
+            "¿Qué libro me recomiendas para las vacaciones?",
+            "¿Cuándo empieza la primavera?",
+            "¿Cuánto tiempo hay que cocer un huevo duro?",
+            "¿Cuál es la diferencia entre tiempo y clima?",
+            "¿Me recomiendas un buen restaurante en Valencia?",
+            "¿Cómo doy de baja mi gimnasio?",
+            "¿Qué documentos necesito para renovar el pasaporte?",
+            "¿Cómo funciona una bomba de calor?",
+        ],
+    ),
+    (
+        "it",
+        &[
+            "Qual è la capitale dell'Australia?",
+            "Quanti abitanti ha Torino?",
+            "Chi ha scritto I promessi sposi?",
+            "Cosa significa la parola abbiocco?",
+            "Che libro mi consigli per le vacanze?",
+            "Quando inizia la primavera?",
+            "Quanto tempo deve bollire un uovo sodo?",
+            "Qual è la differenza tra tempo e clima?",
+            "Mi consigli un buon ristorante a Bologna?",
+            "Come disdico l'abbonamento in palestra?",
+            "Quali documenti servono per un nuovo passaporto?",
+            "Come funziona una pompa di calore?",
+        ],
+    ),
+    (
+        "pt",
+        &[
+            "Qual é a capital da Austrália?",
+            "Quantos habitantes tem o Porto?",
+            "Quem escreveu Os Lusíadas?",
+            "O que significa a palavra saudade?",
+            "Que livro me recomendas para as férias?",
+            "Quando começa a primavera?",
+            "Quanto tempo demora a cozer um ovo?",
+            "Qual é a diferença entre tempo e clima?",
+            "Recomendas um bom restaurante em Lisboa?",
+            "Como cancelo a inscrição no ginásio?",
+            "Que documentos preciso para um passaporte novo?",
+            "Como funciona uma bomba de calor?",
+        ],
+    ),
+    (
+        "nl",
+        &[
+            "Wat is de hoofdstad van Australië?",
+            "Hoeveel inwoners heeft Utrecht?",
+            "Wie schreef Max Havelaar?",
+            "Wat betekent het woord gezellig?",
+            "Welk boek raad je aan voor de vakantie?",
+            "Wanneer begint de lente?",
+            "Hoe lang moet een ei koken?",
+            "Wat is het verschil tussen weer en klimaat?",
+            "Kun je een goed restaurant in Gent aanraden?",
+            "Hoe zeg ik mijn sportschoolabonnement op?",
+            "Welke papieren heb ik nodig voor een nieuw paspoort?",
+            "Hoe werkt een warmtepomp?",
+        ],
+    ),
+];
+
 /// The languages [`multilingual_prompts`] writes.
 pub fn multilingual_languages() -> Vec<&'static str> {
     LANGS.iter().map(|l| l.code).collect()
@@ -545,6 +771,11 @@ pub fn multilingual_prompts(part: u8) -> Vec<(&'static str, Sample)> {
             out.push((code, fill(kind, &text, &[])));
         }
     };
+    for (code, texts) in SHORT.iter().chain(QUESTIONS) {
+        for text in *texts {
+            keep(code, Kind::Benign, (*text).to_owned());
+        }
+    }
     for lang in LANGS {
         for template in lang.benign {
             for text in expand(template, lang.slots) {

@@ -17,7 +17,7 @@
 //! where the offset puts the operating point chosen on the validation splits at 0.8, the policy
 //! default threshold. Texts longer than [`Model::window`] tokens are scored in windows of that many
 //! tokens (half overlapping) and the highest window counts, so one injected paragraph in a long
-//! document is not diluted by the rest.
+//! document is not diluted by the rest. Texts of fewer than [`MIN_WORDS`] words score 0.
 //!
 //! Weights are stored as `i8` with one scale (256 KiB at 18 bits) and stay quantised in memory.
 //! Pure and bounded: time is linear in the text, no IO, no allocation per feature.
@@ -34,6 +34,9 @@ pub const MAGIC: &[u8; 8] = b"SEAMINJ1";
 /// Characters of a word that give character n-grams; longer words are mostly identifiers and
 /// payloads, whose first characters say enough.
 pub const MAX_WORD_CHARS: usize = 24;
+/// Texts with fewer words get no score: one or two words ("hi", "5", "continue") carry too
+/// little for word statistics, and the heuristics still see their tokens.
+pub const MIN_WORDS: usize = 3;
 /// The character n-gram lengths.
 const CHAR_NGRAMS: std::ops::RangeInclusive<usize> = 3..=5;
 /// Feature kinds, mixed into the hash so a word and a character n-gram never share a key.
@@ -162,7 +165,7 @@ impl Model {
     /// The calibrated score of `text`: its highest window.
     pub fn score(&self, text: &str) -> f32 {
         let tokens = Tokens::new(text);
-        if tokens.spans.is_empty() {
+        if tokens.spans.iter().filter(|(_, _, word)| *word).count() < MIN_WORDS {
             return 0.0;
         }
         // Each token's features are hashed once; overlapping windows only gather them.
