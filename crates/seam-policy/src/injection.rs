@@ -372,7 +372,9 @@ fn encodings_in(
             let Some(inner) = decode::as_text(&bytes) else {
                 continue;
             };
-            let inner = score(&collect(inner, depth + 1, budget));
+            // What was hidden is assessed by both parts: an attack only the classifier knows
+            // stays an attack when encoded.
+            let inner = score(&collect(inner, depth + 1, budget)).max(hidden_classified(inner));
             if inner > 0.0 {
                 out.push(encoded(kind, m.start(), m.end(), inner));
             }
@@ -389,6 +391,13 @@ fn encodings_in(
             out.push(encoded("encoded_rot13", s.start, s.end, w));
         }
     }
+}
+
+/// The classifier's score for a decoded or hidden text when it calls it likely an injection
+/// (0.5 and up), else 0: below that the encoding alone is not evidence.
+fn hidden_classified(text: &str) -> f32 {
+    let c = classifier::score(text);
+    if c >= 0.5 { c } else { 0.0 }
 }
 
 fn encoded(kind: &'static str, start: usize, end: usize, inner: f32) -> (Signal, f32) {
@@ -425,7 +434,7 @@ fn smuggling(text: &str, depth: u8, budget: &mut usize, out: &mut Vec<(Signal, f
                     let affordable = !hidden.is_empty() && hidden.len() <= *budget;
                     let inner = if depth < MAX_DEPTH && affordable {
                         *budget -= hidden.len();
-                        score(&collect(&hidden, depth + 1, budget))
+                        score(&collect(&hidden, depth + 1, budget)).max(hidden_classified(&hidden))
                     } else {
                         0.0
                     };
