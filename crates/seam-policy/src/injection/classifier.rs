@@ -168,15 +168,44 @@ impl Model {
         if tokens.spans.iter().filter(|(_, _, word)| *word).count() < MIN_WORDS {
             return 0.0;
         }
-        // Each token's features are hashed once; overlapping windows only gather them.
+        // Each token's features are hashed once; overlapping windows only gather them, and a
+        // bitset (not a sort) keeps each feature once per window.
         let hashed = tokens.hashed(self.bits);
+        let mut seen = vec![0u64; (self.weights.len() / 64).max(1)];
         let mut best = f32::NEG_INFINITY;
         let mut f = Features::default();
         for range in tokens.windows(self.window as usize) {
-            hashed.window_into(range, self.bits, &mut f);
-            best = best.max(self.logit(&f));
+            hashed.window_raw(range, self.bits, &mut f);
+            let z = self.bias + self.group(&f.words, &mut seen) + self.group(&f.chars, &mut seen);
+            best = best.max(z);
         }
         sigmoid(best - self.offset)
+    }
+
+    /// One group's part of the logit, each distinct id counted once: what [`Model::logit`] gives
+    /// for the same ids sorted and deduplicated. `seen` is all zeros before and after.
+    fn group(&self, ids: &[u32], seen: &mut [u64]) -> f32 {
+        let (mut sum, mut n) = (0i32, 0usize);
+        for &id in ids {
+            let Some(slot) = seen.get_mut((id >> 6) as usize) else {
+                continue;
+            };
+            let bit = 1u64 << (id & 63);
+            if *slot & bit == 0 {
+                *slot |= bit;
+                sum += i32::from(self.weights.get(id as usize).copied().unwrap_or(0));
+                n += 1;
+            }
+        }
+        for &id in ids {
+            if let Some(slot) = seen.get_mut((id >> 6) as usize) {
+                *slot = 0;
+            }
+        }
+        if n == 0 {
+            return 0.0;
+        }
+        sum as f32 * self.scale / (n as f32).sqrt()
     }
 }
 
@@ -292,6 +321,15 @@ struct Hashed {
 
 impl Hashed {
     fn window_into(&self, range: std::ops::Range<usize>, bits: u32, f: &mut Features) {
+        self.window_raw(range, bits, f);
+        for v in [&mut f.words, &mut f.chars] {
+            v.sort_unstable();
+            v.dedup();
+        }
+    }
+
+    /// A window's ids, repeats included.
+    fn window_raw(&self, range: std::ops::Range<usize>, bits: u32, f: &mut Features) {
         f.words.clear();
         f.chars.clear();
         // How long the window is, in powers of two: short fragments and long prompts differ.
@@ -315,10 +353,6 @@ impl Hashed {
             .checked_sub(1)
             .map_or(from, |last| self.char_ends[last]);
         f.chars.extend_from_slice(&self.chars[from..to]);
-        for v in [&mut f.words, &mut f.chars] {
-            v.sort_unstable();
-            v.dedup();
-        }
     }
 }
 
