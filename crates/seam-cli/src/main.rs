@@ -6,6 +6,7 @@ mod keys;
 mod models;
 mod parquet;
 mod progress;
+mod prompts;
 mod redact;
 mod redteam;
 
@@ -45,6 +46,8 @@ enum Command {
     Eval(Box<eval::Args>),
     /// Models Seam runs in process: fetch (download, verify, install) and list.
     Models(models::Args),
+    /// The prompt registry (`prompts/*.prompt` beside the config): list, show, render.
+    Prompts(prompts::Args),
     /// Work with config files.
     Config {
         #[command(subcommand)]
@@ -301,6 +304,7 @@ fn main() -> ExitCode {
         }
         Command::Redteam(args) => return redteam::run(*args),
         Command::Models(args) => return models::run(args),
+        Command::Prompts(args) => return prompts::run(args),
         Command::Redact { entities: true, .. } => return redact::entities(),
         Command::Redact {
             policy,
