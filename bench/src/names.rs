@@ -26,9 +26,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use http_body_util::{BodyExt, Full};
-use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::{Method, Request, StatusCode, Uri};
+use hyper::Uri;
 use serde::Serialize;
 
 use crate::body::{self, Prompt};
@@ -373,33 +371,8 @@ async fn ask(
     text: &str,
 ) -> anyhow::Result<Option<String>> {
     let body = body::Surface::Chat.request_text(model, false, text);
-    let mut request = Request::new(Full::new(body));
-    *request.method_mut() = Method::POST;
-    *request.uri_mut() = url.clone();
-    request
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    let response = client
-        .request(request)
-        .await
-        .with_context(|| format!("sending the names probe to `{model}`"))?;
-    let status = response.status();
-    let header = response
-        .headers()
-        .get(HEADER)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .with_context(|| format!("reading the names probe's answer from `{model}`"))?
-        .to_bytes();
-    anyhow::ensure!(
-        status == StatusCode::OK,
-        "the names probe to `{model}` answered {status}: {}",
-        String::from_utf8_lossy(&body[..body.len().min(500)])
-    );
-    Ok(header)
+    let what = format!("the names probe to `{model}`");
+    crate::policy::probe_header(client, url, body, &what).await
 }
 
 /// `policy=names; input=LOCATION:tokenize:1,PERSON:tokenize:1,…; ner=model`.

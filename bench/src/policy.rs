@@ -210,7 +210,20 @@ async fn ask(
     model: &str,
     stream: bool,
 ) -> anyhow::Result<Option<String>> {
-    let mut request = Request::new(Full::new(body::request(model, stream, Prompt::Pii)));
+    let body = body::request(model, stream, Prompt::Pii);
+    let what = format!("the policy probe to `{model}` (stream: {stream})");
+    probe_header(client, url, body, &what).await
+}
+
+/// POSTs `body` to `url` and returns the answer's `x-seam-policy` header, if any; an answer
+/// other than 200 is an error naming `what` with the start of its body.
+pub(crate) async fn probe_header(
+    client: &load::Client,
+    url: &Uri,
+    body: bytes::Bytes,
+    what: &str,
+) -> anyhow::Result<Option<String>> {
+    let mut request = Request::new(Full::new(body));
     *request.method_mut() = Method::POST;
     *request.uri_mut() = url.clone();
     request
@@ -219,7 +232,7 @@ async fn ask(
     let response = client
         .request(request)
         .await
-        .with_context(|| format!("sending the policy probe to `{model}`"))?;
+        .with_context(|| format!("sending {what}"))?;
     let status = response.status();
     let header = response
         .headers()
@@ -229,11 +242,11 @@ async fn ask(
         .into_body()
         .collect()
         .await
-        .with_context(|| format!("reading the policy probe's answer from `{model}`"))?
+        .with_context(|| format!("reading the answer to {what}"))?
         .to_bytes();
     anyhow::ensure!(
         status == StatusCode::OK,
-        "the policy probe to `{model}` (stream: {stream}) answered {status}: {}",
+        "{what} answered {status}: {}",
         String::from_utf8_lossy(&body[..body.len().min(500)])
     );
     Ok(header)

@@ -59,6 +59,8 @@ pub struct Prompt {
     /// The whole file, as the version hashes it.
     pub source: String,
     validator: Option<jsonschema::Validator>,
+    /// The variables its templates use, sorted (found once, at parse).
+    variables: Vec<String>,
 }
 
 /// A prompt rendered with its variables: the messages it opens a conversation with.
@@ -163,7 +165,7 @@ impl Prompt {
             jsonschema::validator_for(schema)
                 .map_err(|e| format!("output_schema: not a valid JSON Schema: {}", e.masked()))?;
         }
-        let prompt = Prompt {
+        let mut prompt = Prompt {
             name: name.to_owned(),
             version: version_of(source),
             description: front.description,
@@ -176,9 +178,18 @@ impl Prompt {
             template: template.to_owned(),
             source: source.to_owned(),
             validator,
+            variables: Vec::new(),
         };
         let env = prompt.environment()?;
+        let mut variables: Vec<String> = ["user", "system"]
+            .iter()
+            .filter_map(|t| env.get_template(t).ok())
+            .flat_map(|t| t.undeclared_variables(false))
+            .collect();
         drop(env);
+        variables.sort();
+        variables.dedup();
+        prompt.variables = variables;
         Ok(prompt)
     }
 
@@ -195,18 +206,8 @@ impl Prompt {
     }
 
     /// The variables its templates use, sorted.
-    pub fn variables(&self) -> Vec<String> {
-        let Ok(env) = self.environment() else {
-            return Vec::new();
-        };
-        let mut names: Vec<String> = ["user", "system"]
-            .iter()
-            .filter_map(|t| env.get_template(t).ok())
-            .flat_map(|t| t.undeclared_variables(false))
-            .collect();
-        names.sort();
-        names.dedup();
-        names
+    pub fn variables(&self) -> &[String] {
+        &self.variables
     }
 
     /// Renders the prompt with `vars` (a JSON object; `null` for none): checked against the
@@ -260,10 +261,10 @@ impl Prompt {
                 reason: "must be a JSON object".into(),
             });
         };
-        for name in self.variables() {
-            if !vars.contains_key(&name) {
+        for name in &self.variables {
+            if !vars.contains_key(name) {
                 return Err(VarError {
-                    var: name,
+                    var: name.clone(),
                     reason: "is required by the template and was not given".into(),
                 });
             }

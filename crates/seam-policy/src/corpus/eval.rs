@@ -32,12 +32,16 @@ impl EntityStats {
     }
 
     pub fn f1(&self) -> f64 {
-        let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 {
-            0.0
-        } else {
-            2.0 * p * r / (p + r)
-        }
+        harmonic(self.precision(), self.recall())
+    }
+}
+
+/// F1: the harmonic mean of precision and recall (0 when both are 0).
+pub(super) fn harmonic(p: f64, r: f64) -> f64 {
+    if p + r == 0.0 {
+        0.0
+    } else {
+        2.0 * p * r / (p + r)
     }
 }
 

@@ -3,6 +3,7 @@
 //! so without these a classifier learns that a question in Spanish is an attack. Not part of
 //! [`generate`](super::generate): the classifier trains on one half and is measured on the other.
 
+use super::public::fnv;
 use super::{Kind, Sample, fill};
 
 /// Per language: benign templates, their slots, injection overrides and goals.
@@ -817,12 +818,6 @@ fn expand(template: &str, slots: &[(&str, &[&str])]) -> Vec<String> {
     }
     texts.truncate(8);
     texts
-}
-
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)
-    })
 }
 
 fn joiner(code: &str) -> &'static str {

@@ -46,7 +46,8 @@ impl PublicSample {
     }
 }
 
-fn fnv(s: &str) -> u64 {
+/// FNV-1a: a stable hash for splitting samples, the same on every machine.
+pub(super) fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)
     })
@@ -111,12 +112,7 @@ impl Binary {
     }
 
     pub fn f1(&self) -> f64 {
-        let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 {
-            0.0
-        } else {
-            2.0 * p * r / (p + r)
-        }
+        super::eval::harmonic(self.precision(), self.recall())
     }
 
     /// False-positive rate: flagged benign texts over benign texts.
