@@ -301,6 +301,8 @@ impl Shape {
             placement: None,
             kind: seam_store::RecordKind::Request,
             count: None,
+            prompt: None,
+            variant: None,
             class: RetentionClass::Redacted,
             payload: Payload {
                 client_request: None,

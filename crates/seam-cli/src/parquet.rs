@@ -59,6 +59,8 @@ const COLUMNS: &[(&str, Kind, bool)] = &[
     ("cache_hit", Kind::Bool, false),
     ("placement", Kind::Text, true),
     ("count", Kind::Int64, true),
+    ("prompt", Kind::Text, true),
+    ("variant", Kind::Text, true),
     ("class", Kind::Text, false),
     ("payload_state", Kind::Text, false),
     ("tags", Kind::Json, false),

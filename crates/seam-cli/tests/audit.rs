@@ -268,6 +268,8 @@ fn seed_kinds(db: &Path, records: &[(&str, i64, seam_store::RecordKind)]) {
             placement: None,
             kind,
             count: None,
+            prompt: None,
+            variant: None,
             class: seam_store::RetentionClass::Full,
             payload: seam_store::Payload {
                 client_request: Some(json!({"old": id})),

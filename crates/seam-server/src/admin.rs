@@ -127,6 +127,7 @@ pub async fn audit(
             since_ms: num("since")?,
             until_ms: num("until")?,
             model: params.get("model").cloned(),
+            prompt: params.get("prompt").cloned(),
             status: num("status")?.and_then(|s| u16::try_from(s).ok()),
             finding: params.get("finding").cloned(),
             kind: kind()?,

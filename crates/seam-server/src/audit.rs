@@ -334,6 +334,8 @@ fn count_into(counted: &mut Counted, rec: AuditRecord) {
                 model: None,
                 placement: None,
                 count: Some(1),
+                prompt: None,
+                variant: None,
                 ..rec
             });
         }
@@ -424,6 +426,10 @@ pub struct Draft {
     done: bool,
     /// `request`, or `tool_call` for calls through `/mcp`.
     kind: RecordKind,
+    /// The prompt the request rendered, `name@version`.
+    prompt: Option<String>,
+    /// The rollout variant that served it, `rollout:variant`.
+    variant: Option<String>,
 }
 
 /// What happened to a request, for [`Draft::finish`].
@@ -497,6 +503,8 @@ impl Draft {
             alias: None,
             done: false,
             kind: RecordKind::Request,
+            prompt: None,
+            variant: None,
         }
     }
 
@@ -504,6 +512,16 @@ impl Draft {
     /// it constrains anything.
     pub fn placement(&mut self, p: &seam_config::Placement) {
         self.placement = (!p.is_unconstrained()).then(|| p.to_string());
+    }
+
+    /// The prompt the request rendered (`name@version`), on its record.
+    pub fn prompt(&mut self, name_at_version: String) {
+        self.prompt = Some(name_at_version);
+    }
+
+    /// The rollout variant serving the request (`rollout:variant`), on its record.
+    pub fn variant(&mut self, rollout_variant: String) {
+        self.variant = Some(rollout_variant);
     }
 
     /// The kind of record this draft makes (`tool_call` on `/mcp`).
@@ -650,6 +668,8 @@ impl Draft {
             placement: self.placement.take(),
             kind: self.kind,
             count: None,
+            prompt: self.prompt.take(),
+            variant: self.variant.take(),
             class: class(self.class),
             payload: if keep {
                 Payload {
@@ -704,6 +724,8 @@ impl Draft {
             placement: self.placement.clone(),
             kind: RecordKind::Opening,
             count: None,
+            prompt: self.prompt.clone(),
+            variant: self.variant.clone(),
             class: RetentionClass::Metadata,
             payload: Payload::default(),
         };

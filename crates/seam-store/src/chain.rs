@@ -10,7 +10,7 @@ use crate::db::{Conn, RowRead, Val};
 use crate::schema::GENESIS;
 
 /// Every stored column of `audit_log` except `payload` and `hash`, in chain order.
-pub(crate) const CHAIN_COLUMNS: [&str; 24] = [
+pub(crate) const CHAIN_COLUMNS: [&str; 26] = [
     "seq",
     "id",
     "kind",
@@ -35,6 +35,8 @@ pub(crate) const CHAIN_COLUMNS: [&str; 24] = [
     "prev_hash",
     "placement",
     "count",
+    "prompt",
+    "variant",
 ];
 
 /// The chained columns of one row, exactly as stored.
@@ -66,6 +68,10 @@ pub(crate) struct Columns {
     pub placement: Option<String>,
     /// Added by migration 5: set only on records that aggregate refusals.
     pub count: Option<i64>,
+    /// Added by migration 8: the prompt a request rendered, `name@version`.
+    pub prompt: Option<String>,
+    /// Added by migration 8: the rollout variant that answered, `rollout:variant`.
+    pub variant: Option<String>,
 }
 
 /// `a.seq, a.id, …` for a SELECT; read back with [`Columns::read`].
@@ -106,6 +112,8 @@ impl Columns {
             t(&self.prev_hash),
             Val::opt_text(self.placement.as_deref()),
             self.count.map_or(Val::Null, Val::Int),
+            Val::opt_text(self.prompt.as_deref()),
+            Val::opt_text(self.variant.as_deref()),
         ]
     }
 
@@ -144,6 +152,8 @@ impl Columns {
             prev_hash: req_text(21)?,
             placement: row.text(at + 22)?,
             count: row.int(at + 23)?,
+            prompt: row.text(at + 24)?,
+            variant: row.text(at + 25)?,
         })
     }
 
@@ -204,6 +214,16 @@ impl Columns {
         }
         if let Some(n) = self.count {
             int(&mut ctx, Some(n));
+        }
+        // Two columns, each with a domain byte of its own, so a prompt is never read as a
+        // variant (both are text).
+        if let Some(p) = &self.prompt {
+            ctx.update(b"p");
+            text(&mut ctx, Some(p));
+        }
+        if let Some(v) = &self.variant {
+            ctx.update(b"v");
+            text(&mut ctx, Some(v));
         }
         hex(ctx.finish().as_ref())
     }

@@ -79,6 +79,7 @@ mod db;
 pub mod keys;
 pub mod ledger;
 mod log;
+pub mod prompts;
 pub mod record;
 pub mod responses;
 mod schema;
@@ -91,6 +92,7 @@ pub use chain::{Problem, ProblemKind, VerifyReport};
 pub use keys::{BudgetPeriod, CacheScope, KeyRecord, KeyScope, KeyStore, glob_match, hash_secret};
 pub use ledger::{Charge, Ledger};
 pub use log::AuditLog;
+pub use prompts::{PromptStore, PromptTag, PromptVersion};
 pub use record::*;
 pub use responses::{ResponseStore, StoredResponse};
 pub use stored::{PayloadState, RecordKind, StoredRecord};
@@ -143,6 +145,8 @@ pub struct Query {
     pub since_ms: Option<i64>,
     pub until_ms: Option<i64>,
     pub model: Option<String>,
+    /// `name` (every version) or `name@version`.
+    pub prompt: Option<String>,
     pub status: Option<u16>,
     pub finding: Option<String>,
     pub kind: Option<RecordKind>,

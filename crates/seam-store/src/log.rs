@@ -622,6 +622,8 @@ fn request_columns(
         prev_hash: head.hash.clone(),
         placement: rec.placement.clone(),
         count: rec.count.map(i64::from),
+        prompt: rec.prompt.clone(),
+        variant: rec.variant.clone(),
     }
     .normalized())
 }
@@ -666,6 +668,8 @@ fn tombstone_columns(
         prev_hash: head.hash.clone(),
         placement: None,
         count: None,
+        prompt: None,
+        variant: None,
     })
 }
 
@@ -760,6 +764,16 @@ fn where_clause(q: &Query, keys: &Keys, postgres: bool) -> (String, Vec<Val>) {
     }
     if let Some(m) = &q.model {
         add("a.model = ?", Val::Text(m.clone()));
+    }
+    if let Some(p) = &q.prompt {
+        // `name` matches every version of the prompt; `name@version` that one.
+        if p.contains('@') {
+            add("a.prompt = ?", Val::Text(p.clone()));
+        } else {
+            // Versions are hex, so every `name@version` sorts between `name@` and `name@~`.
+            add("a.prompt >= ?", Val::Text(format!("{p}@")));
+            add("a.prompt < ?", Val::Text(format!("{p}@~")));
+        }
     }
     if let Some(s) = q.status {
         add("a.status = ?", Val::Int(i64::from(s)));
@@ -877,6 +891,8 @@ fn to_stored(
         cache_hit: cols.cache_hit != 0,
         placement: cols.placement.clone(),
         count: cols.count.and_then(|n| u32::try_from(n).ok()),
+        prompt: cols.prompt.clone(),
+        variant: cols.variant.clone(),
         class,
         payload: state,
         hash,

@@ -163,6 +163,13 @@ pub struct AuditRecord {
     /// within one second). `None`: the record is one request.
     #[serde(default)]
     pub count: Option<u32>,
+    /// The prompt the request rendered (`model: "prompt:NAME…"`), as `name@version`.
+    #[serde(default)]
+    pub prompt: Option<String>,
+    /// The rollout variant that served the request, as `rollout:control|candidate`, or
+    /// `rollout:shadow` on a shadow copy's record.
+    #[serde(default)]
+    pub variant: Option<String>,
     pub class: RetentionClass,
     pub payload: Payload,
 }

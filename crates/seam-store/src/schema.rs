@@ -125,6 +125,29 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     CREATE INDEX responses_subject ON responses (subject_hash);
     CREATE INDEX responses_expires ON responses (expires_s);",
     ),
+    // The prompt registry (`crate::prompts`): every version Seam has served, kept so an audit
+    // record's prompt can be shown however the file changed since, and the tags that point at
+    // versions. A request's prompt (`name@version`) and rollout variant (`rollout:variant`) on
+    // its record: nullable, and chained only when set.
+    (
+        8,
+        "CREATE TABLE prompt_versions (
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        source TEXT NOT NULL,
+        first_ms INTEGER NOT NULL,
+        PRIMARY KEY (name, version)
+    );
+    CREATE TABLE prompt_tags (
+        name TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        version TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (name, tag)
+    );
+    ALTER TABLE audit_log ADD COLUMN prompt TEXT;
+    ALTER TABLE audit_log ADD COLUMN variant TEXT;",
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -231,5 +254,24 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     );
     CREATE INDEX responses_subject ON responses (subject_hash);
     CREATE INDEX responses_expires ON responses (expires_s);",
+    ),
+    (
+        8,
+        "CREATE TABLE prompt_versions (
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        source TEXT NOT NULL,
+        first_ms BIGINT NOT NULL,
+        PRIMARY KEY (name, version)
+    );
+    CREATE TABLE prompt_tags (
+        name TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        version TEXT NOT NULL,
+        updated_ms BIGINT NOT NULL,
+        PRIMARY KEY (name, tag)
+    );
+    ALTER TABLE audit_log ADD COLUMN prompt TEXT;
+    ALTER TABLE audit_log ADD COLUMN variant TEXT;",
     ),
 ];

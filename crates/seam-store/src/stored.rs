@@ -112,6 +112,10 @@ pub struct StoredRecord {
     /// How many refusals this record stands for, when refusals above the configured rate were
     /// aggregated into it; `None`: one request (or recorded before aggregation existed).
     pub count: Option<u32>,
+    /// The prompt the request rendered, `name@version`.
+    pub prompt: Option<String>,
+    /// The rollout variant that served it, `rollout:variant`.
+    pub variant: Option<String>,
     pub class: RetentionClass,
     pub payload: PayloadState,
     /// This record's chain hash (hex).
@@ -152,6 +156,8 @@ impl StoredRecord {
             "cache_hit": self.cache_hit,
             "placement": self.placement,
             "count": self.count,
+            "prompt": self.prompt,
+            "variant": self.variant,
             "tags": self.tags,
             "class": self.class.as_str(),
             "payload": payload,

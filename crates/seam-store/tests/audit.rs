@@ -104,6 +104,8 @@ fn rec(i: usize, subject: Option<&str>, class: RetentionClass) -> AuditRecord {
         placement: (i % 3 == 1).then(|| "trust=private;region=eu".to_owned()),
         kind: RecordKind::Request,
         count: None,
+        prompt: None,
+        variant: None,
         class,
         payload: Payload {
             client_request: Some(
@@ -1297,7 +1299,7 @@ fn migrations_idempotent(e: &mut Env) {
     for _ in 0..3 {
         drop(e.open());
     }
-    assert_eq!(e.count("SELECT COUNT(*) FROM schema_migrations"), 7);
+    assert_eq!(e.count("SELECT COUNT(*) FROM schema_migrations"), 8);
     let mut a = e.open();
     let mut b = e.open();
     a.append(&records(0..3, None, RetentionClass::Metadata))

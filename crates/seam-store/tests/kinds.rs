@@ -41,6 +41,8 @@ fn rec(id: &str, kind: RecordKind, count: Option<u32>, class: RetentionClass) ->
         placement: None,
         kind,
         count,
+        prompt: None,
+        variant: None,
         class,
         payload: Payload {
             client_request: Some(json!({"secret": "kept only in requests"})),
