@@ -312,12 +312,49 @@ def start_seam(cfg, env):
     return proc
 
 
+# Prompt files beside the session's config (test_prompts.py); `seam.prompts_dir` is their folder.
+PROMPTS = {
+    "support-answer": """---
+description: Answers a support ticket.
+model: chat
+params: { temperature: 0.2, max_tokens: 64 }
+system: You are {{ company }}'s support agent. Answer in {{ language }}.
+vars:
+  type: object
+  required: [company, ticket]
+  properties:
+    company: { type: string }
+    ticket: { type: string, maxLength: 200 }
+    language: { type: string, default: English }
+---
+Ticket: {{ ticket }}
+""",
+    "guarded-note": """---
+model: guarded
+---
+Note from {{ who }}: {{ note }}
+""",
+    "json-answer": """---
+model: chat
+output_schema: { type: object, required: [answer] }
+---
+Answer {{ q }} as JSON.
+""",
+    "no-model": """Hello {{ name }}
+""",
+}
+
+
 @pytest.fixture(scope="session")
 def seam(mock_url):
     """The running `seam`: `.url`, and `.log`, its output so far (one string per line)."""
     tmp = tempfile.mkdtemp(prefix="seam-conformance-")
     cfg = pathlib.Path(tmp) / "seam.toml"
     cfg.write_text(CONFIG.format(mock=mock_url))
+    prompts = pathlib.Path(tmp) / "prompts"
+    prompts.mkdir()
+    for name, text in PROMPTS.items():
+        (prompts / f"{name}.prompt").write_text(text)
     env = dict(
         os.environ,
         SEAM_TEST_MOCK_KEY="sk-mock-secret-value",
@@ -328,6 +365,7 @@ def seam(mock_url):
     check = subprocess.run([SEAM, "config", "check", "--config", str(cfg)], capture_output=True, text=True, env=env)
     assert check.returncode == 0, check.stderr
     proc = start_seam(cfg, env)
+    proc.prompts_dir = prompts
     yield proc
     proc.terminate()
     proc.wait(timeout=10)

@@ -351,17 +351,48 @@ fn check(path: &Path) -> ExitCode {
         // Building the gateway compiles policies (entity names) and output schemas too.
         Ok(cfg) => {
             let registry = std::sync::Arc::new(seam_gateway::Registry::new());
-            if let Err(e) = seam_gateway::Gateway::new(&cfg, &registry) {
-                for line in e.lines() {
-                    eprintln!("{}: {line}", path.display());
+            let gateway = match seam_gateway::Gateway::new(&cfg, &registry) {
+                Ok(g) => g,
+                Err(e) => {
+                    for line in e.lines() {
+                        eprintln!("{}: {line}", path.display());
+                    }
+                    return ExitCode::from(2);
                 }
+            };
+            // Prompt files load as `seam serve` loads them, and each names a model it can serve.
+            let prompts = match seam_prompts::Registry::load(&cfg.prompts_dir) {
+                Ok(p) => p,
+                Err(errors) => {
+                    for e in errors {
+                        eprintln!("{e}");
+                    }
+                    return ExitCode::from(2);
+                }
+            };
+            let mut bad = false;
+            for p in prompts.iter() {
+                if let Some(m) = &p.model
+                    && let Err(e) = gateway.resolve(m)
+                {
+                    eprintln!(
+                        "{}: prompt {}: model: {}",
+                        path.display(),
+                        p.name,
+                        e.message
+                    );
+                    bad = true;
+                }
+            }
+            if bad {
                 return ExitCode::from(2);
             }
             println!(
-                "{}: ok ({} providers, {} models)",
+                "{}: ok ({} providers, {} models, {} prompts)",
                 path.display(),
                 cfg.providers.len(),
-                cfg.models.len()
+                cfg.models.len(),
+                prompts.len()
             );
             ExitCode::SUCCESS
         }

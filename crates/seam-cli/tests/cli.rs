@@ -38,7 +38,7 @@ fn config_check_accepts_a_valid_file() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (1 providers, 1 models)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (1 providers, 1 models, 0 prompts)"));
 }
 
 #[test]

@@ -79,6 +79,9 @@ pub struct Config {
     pub mcp: McpConfig,
     /// `[ner]`: the named-entity model (names, places, addresses).
     pub ner: NerConfig,
+    /// Where the prompt files are: `prompts/` beside the config file (the current folder's
+    /// for the embedded default).
+    pub prompts_dir: PathBuf,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -458,6 +461,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             responses,
             mcp,
             ner,
+            prompts_dir: resolver.base_dir.join("prompts"),
         })
     } else {
         Err(errors)

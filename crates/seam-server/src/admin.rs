@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use seam_store::PromptStore;
 use seam_store::keys::{KeyStore, NewKey};
 use seam_types::{ApiError, ErrorCode};
 use serde_json::json;
@@ -291,6 +292,21 @@ where
     T: Send + 'static,
     F: FnOnce(&mut KeyStore) -> Result<T, seam_store::StoreError> + Send + 'static,
 {
+    with_store(st, "key store", KeyStore::open, f).await
+}
+
+/// Runs `f` on a store `open` connects to, on a thread of its own (see [`with_keys`]).
+async fn with_store<S, T, F>(
+    st: &SharedState,
+    what: &'static str,
+    open: fn(&seam_store::StoreConfig) -> Result<S, seam_store::StoreError>,
+    f: F,
+) -> Result<T, ApiError>
+where
+    S: 'static,
+    T: Send + 'static,
+    F: FnOnce(&mut S) -> Result<T, seam_store::StoreError> + Send + 'static,
+{
     let store = st.key_store.clone();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let spawned = std::thread::Builder::new()
@@ -305,16 +321,16 @@ where
                         seam_store::StoreError::new(format!("cannot create {}: {e}", dir.display()))
                     })?;
                 }
-                let mut ks = KeyStore::open(&store)?;
+                let mut ks = open(&store)?;
                 f(&mut ks)
             })();
             let _ = tx.send(result);
         });
     let failed = |why: String| {
-        tracing::error!(error = %why, "key store operation failed");
+        tracing::error!(error = %why, store = what, "store operation failed");
         ApiError::new(
             ErrorCode::Internal,
-            "the key store could not be used; the log has details",
+            format!("the {what} could not be used; the log has details"),
         )
     };
     if let Err(e) = spawned {
@@ -323,6 +339,147 @@ where
     match rx.await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(failed(e.to_string())),
-        Err(_) => Err(failed("the key store thread ended early".into())),
+        Err(_) => Err(failed(format!("the {what} thread ended early"))),
+    }
+}
+
+/// `GET /admin/prompts`: every prompt file with its current version, and what the store holds of
+/// it: the versions served (oldest first) and the tags.
+pub async fn list_prompts(State(st): State<SharedState>) -> Response {
+    let live = st.live();
+    let names: Vec<String> = live.prompts.iter().map(|p| p.name.clone()).collect();
+    let stored = with_store(&st, "prompt store", PromptStore::open, move |ps| {
+        let tags = ps.tags()?;
+        let mut versions = std::collections::BTreeMap::new();
+        for n in names {
+            let v = ps.versions(&n)?;
+            versions.insert(n, v);
+        }
+        Ok((tags, versions))
+    })
+    .await;
+    let (tags, versions) = match stored {
+        Ok(s) => s,
+        Err(e) => return error_response(&e),
+    };
+    let prompts: Vec<_> = live
+        .prompts
+        .iter()
+        .map(|p| {
+            let tags: serde_json::Map<String, serde_json::Value> = tags
+                .iter()
+                .filter(|t| t.name == p.name)
+                .map(|t| (t.tag.clone(), json!(t.version)))
+                .collect();
+            let served: Vec<_> = versions
+                .get(&p.name)
+                .into_iter()
+                .flatten()
+                .map(|(v, ms)| json!({"version": v, "first_served": seam_store::rfc3339(*ms)}))
+                .collect();
+            json!({
+                "name": p.name,
+                "version": p.version,
+                "model": p.model,
+                "description": p.description,
+                "variables": p.variables(),
+                "tags": tags,
+                "versions": served,
+            })
+        })
+        .collect();
+    json_response(&json!({ "prompts": prompts }))
+}
+
+/// `PUT /admin/prompts/{name}/tags/{tag}` with `{"version": …}` (default: the file's current
+/// version, kept in the store first): points the tag at it; every replica follows within its
+/// refresh, this one at once.
+pub async fn set_prompt_tag(
+    State(st): State<SharedState>,
+    Path((name, tag)): Path<(String, String)>,
+    headers: HeaderMap,
+    raw: Body,
+) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct SetTag {
+        version: Option<String>,
+    }
+    let live = st.live();
+    let ask: SetTag =
+        match crate::body::request(raw, &headers, live.max_body_bytes, |_: &SetTag| Ok(())).await {
+            Ok(k) => k,
+            Err(e) => return error_response(&e),
+        };
+    let model = format!("{}{name}@{tag}", crate::prompts::PREFIX);
+    match crate::prompts::parse_ref(&model) {
+        Some(Ok(r)) if r.tag.is_some() => {}
+        _ => {
+            return error_response(&ApiError::new(
+                ErrorCode::InvalidRequest,
+                "a prompt name is lower-case letters, digits, `-` and `_`; a tag the same with `.`, and never 12 hex digits",
+            ));
+        }
+    }
+    let current = live
+        .prompts
+        .get(&name)
+        .map(|p| (p.version.clone(), p.source.clone()));
+    let Some(version) = ask
+        .version
+        .or_else(|| current.as_ref().map(|c| c.0.clone()))
+    else {
+        return error_response(&ApiError::new(
+            ErrorCode::NotFound,
+            format!("no prompt file `{name}`: name a stored `version`"),
+        ));
+    };
+    let (n, t, v) = (name.clone(), tag.clone(), version.clone());
+    let set = with_store(&st, "prompt store", PromptStore::open, move |ps| {
+        if let Some((cv, source)) = current.filter(|c| c.0 == v) {
+            ps.put(&n, &cv, &source)?;
+        }
+        if ps.get(&n, &v)?.is_none() {
+            return Ok(Err(()));
+        }
+        ps.set_tag(&n, &t, &v).map(Ok)
+    })
+    .await;
+    match set {
+        Ok(Ok(previous)) => {
+            tracing::info!(prompt = %name, %tag, %version, "prompt tag set through the admin API");
+            st.prompt_versions.refresh_now();
+            json_response(
+                &json!({"name": name, "tag": tag, "version": version, "previous": previous}),
+            )
+        }
+        Ok(Err(())) => error_response(&ApiError::new(
+            ErrorCode::NotFound,
+            format!("prompt `{name}` has no stored version `{version}`"),
+        )),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `DELETE /admin/prompts/{name}/tags/{tag}`.
+pub async fn delete_prompt_tag(
+    State(st): State<SharedState>,
+    Path((name, tag)): Path<(String, String)>,
+) -> Response {
+    let (n, t) = (name.clone(), tag.clone());
+    match with_store(&st, "prompt store", PromptStore::open, move |ps| {
+        ps.delete_tag(&n, &t)
+    })
+    .await
+    {
+        Ok(true) => {
+            st.prompt_versions.refresh_now();
+            json_response(&json!({"name": name, "tag": tag, "deleted": true}))
+        }
+        Ok(false) => error_response(&ApiError::new(
+            ErrorCode::NotFound,
+            format!("prompt `{name}` has no tag `{tag}`"),
+        )),
+        Err(e) => error_response(&e),
     }
 }

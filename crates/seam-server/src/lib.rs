@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod placement;
 pub mod pricing;
+pub mod prompts;
 pub mod shared;
 mod sse;
 pub mod surface;
@@ -59,6 +60,8 @@ pub struct Live {
     pub cache: cache::Rules,
     /// The MCP servers behind `/mcp`; a reload keeps the connections of unchanged servers.
     pub mcp: Arc<seam_mcp::Hub>,
+    /// The prompt files (`prompts/` beside the config), as of the last (re)load.
+    pub prompts: Arc<seam_prompts::Registry>,
 }
 
 pub struct AppState {
@@ -90,6 +93,8 @@ pub struct AppState {
     pub conversations: Option<Arc<conversations::Conversations>>,
     /// Client sessions of `/mcp`, kept across reloads.
     pub mcp_sessions: mcp::session::Sessions,
+    /// Served prompt versions and tags (the store's), kept across reloads.
+    pub prompt_versions: Arc<prompts::Versions>,
     /// Set once the server is shutting down: long-lived streams end.
     closing: tokio::sync::watch::Sender<bool>,
 }
@@ -109,6 +114,7 @@ impl AppState {
             policies: cfg.policies.keys().cloned().collect(),
             cache: cache::Rules::new(cfg),
             mcp: seam_mcp::Hub::new(&cfg.mcp, None),
+            prompts: Arc::new(load_prompts(cfg)?),
         };
         let auditor = audit::Auditor::open(cfg)?.map(Arc::new);
         let keyring = auth::Keyring::open(cfg)?;
@@ -124,6 +130,7 @@ impl AppState {
                 .as_ref()
                 .map(|k| seam_store::keys::hash_secret(k.expose())),
             key_store: audit::store_config(cfg),
+            prompt_versions: Arc::new(prompts::Versions::open(&audit::store_config(cfg))),
             sealed_payloads: cfg.audit.master_key.is_some(),
             live: RwLock::new(Arc::new(live)),
             registry,
@@ -170,6 +177,7 @@ impl AppState {
             ]);
         };
         let cfg = load()?;
+        let prompts = Arc::new(load_prompts(&cfg).map_err(|e| vec![e])?);
         let gateway = Gateway::new(&cfg, &self.registry)
             .map_err(|e| e.lines().map(str::to_owned).collect::<Vec<_>>())?;
         let aliases = gateway.aliases().iter().map(|a| (*a).to_owned()).collect();
@@ -184,6 +192,7 @@ impl AppState {
             policies: cfg.policies.keys().cloned().collect(),
             cache: cache::Rules::new(&cfg),
             mcp: seam_mcp::Hub::new(&cfg.mcp, Some(&previous.mcp)),
+            prompts,
         });
         drop(previous);
         match self.live.write() {
@@ -192,6 +201,11 @@ impl AppState {
         }
         Ok(aliases)
     }
+}
+
+/// The prompt files of a config; a bad file is a config error naming it.
+fn load_prompts(cfg: &Config) -> Result<seam_prompts::Registry, String> {
+    seam_prompts::Registry::load(&cfg.prompts_dir).map_err(|errors| errors.join("\n"))
 }
 
 impl AppState {
@@ -272,6 +286,11 @@ pub fn app(state: SharedState) -> Router {
         .route("/admin/audit", get(admin::audit))
         .route("/admin/mcp", get(admin::mcp))
         .route("/admin/keys", post(admin::create_key).get(admin::list_keys))
+        .route("/admin/prompts", get(admin::list_prompts))
+        .route(
+            "/admin/prompts/{name}/tags/{tag}",
+            axum::routing::put(admin::set_prompt_tag).delete(admin::delete_prompt_tag),
+        )
         .route(
             "/admin/keys/{id}",
             get(admin::show_key).delete(admin::revoke_key),

@@ -61,7 +61,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Cx {
 }
 
 /// One request of surface `C`, from its body to the response.
-pub async fn serve<C: Codec>(st: SharedState, cx: Cx, raw: Body, mut codec: C) -> Response {
+pub async fn serve<C: Codec>(st: SharedState, cx: Cx, raw: Body, codec: C) -> Response {
     let live = st.live();
     let Cx {
         start,
@@ -74,6 +74,62 @@ pub async fn serve<C: Codec>(st: SharedState, cx: Cx, raw: Body, mut codec: C) -
         Ok(b) => b,
         Err(e) => return refused(draft, &e, &|e| codec.error(e)).await,
     };
+    // A `prompt:` model is rendered into the body first: everything after sees the rendered
+    // request, the input policy included.
+    let applied = crate::prompts::apply::<C>(&st.prompt_versions, &live.prompts, bytes).await;
+    let (bytes, prompt) = match applied {
+        Ok(b) => b,
+        Err(e) => return refused(draft, &e, &|e| codec.error(e)).await,
+    };
+    let header = prompt
+        .as_ref()
+        .and_then(|p| HeaderValue::from_str(&p.id).ok());
+    if let Some(p) = &prompt {
+        draft.prompt(p.id.clone());
+    }
+    let read = Read {
+        st,
+        live,
+        start,
+        rid,
+        caller,
+        headers,
+        bytes,
+    };
+    let mut resp = decoded(read, prompt, draft, codec).await;
+    if let Some(h) = header {
+        resp.headers_mut().insert(crate::prompts::HEADER, h);
+    }
+    resp
+}
+
+/// A request's body, read, with what it arrived with.
+struct Read {
+    st: SharedState,
+    live: Arc<crate::Live>,
+    start: RequestStart,
+    rid: RequestId,
+    caller: Option<Arc<Caller>>,
+    headers: HeaderMap,
+    bytes: bytes::Bytes,
+}
+
+/// The rest of [`serve`], once the body is read (and a prompt rendered into it).
+async fn decoded<C: Codec>(
+    b: Read,
+    prompt: Option<crate::prompts::Applied>,
+    mut draft: Draft,
+    mut codec: C,
+) -> Response {
+    let Read {
+        st,
+        live,
+        start,
+        rid,
+        caller,
+        headers,
+        bytes,
+    } = b;
     let decode_cx = DecodeCx {
         key_id: caller.as_deref().map(|c| c.key_id.as_str()),
         subject: draft.subject(),
@@ -81,13 +137,16 @@ pub async fn serve<C: Codec>(st: SharedState, cx: Cx, raw: Body, mut codec: C) -
         takes_native: &|model, wire| live.gateway.takes_native(model, wire),
     };
     let Decoded {
-        chat: req,
+        chat: mut req,
         user,
         record,
     } = match codec.decode(bytes, decode_cx).await {
         Ok(d) => d,
         Err(e) => return refused(draft, &e, &|e| codec.error(e)).await,
     };
+    if let Some(p) = &prompt {
+        crate::prompts::contract(&mut req, p);
+    }
     // The model as a record may keep it: the client's string only after the scanner saw it.
     // The config alias serving the model (exact, or a glob's): key scopes, audit classes, the
     // cache's rules and metric labels go by it, never by the client's string.

@@ -95,7 +95,12 @@ impl PromptStore {
             "SELECT version, first_ms FROM prompt_versions WHERE name = $1
              ORDER BY first_ms, version",
             &[Val::Text(name.to_owned())],
-            |r| Ok((r.text(0)?.unwrap_or_default(), r.int(1)?.unwrap_or_default())),
+            |r| {
+                Ok((
+                    r.text(0)?.unwrap_or_default(),
+                    r.int(1)?.unwrap_or_default(),
+                ))
+            },
         )
     }
 

@@ -51,7 +51,9 @@ fn tags_point_at_stored_versions(e: &mut Env) {
     assert!(err.to_string().contains("no stored version"), "{err}");
     assert_eq!(s.set_tag("support", "prod", "aaaaaaaaaaaa").unwrap(), None);
     assert_eq!(
-        s.set_tag("support", "prod", "bbbbbbbbbbbb").unwrap().as_deref(),
+        s.set_tag("support", "prod", "bbbbbbbbbbbb")
+            .unwrap()
+            .as_deref(),
         Some("aaaaaaaaaaaa")
     );
     s.set_tag("support", "canary", "aaaaaaaaaaaa").unwrap();
@@ -107,10 +109,16 @@ fn records_carry_prompt_and_variant(e: &mut Env) {
     assert!(log.verify(&mut |_| {}).unwrap().problem.is_none());
     e.sql("UPDATE audit_log SET prompt = 'support@cccccccccccc' WHERE id = 'r1'");
     let p = log.verify(&mut |_| {}).unwrap().problem.unwrap();
-    assert_eq!((p.id.as_deref(), p.kind), (Some("r1"), ProblemKind::HashMismatch));
+    assert_eq!(
+        (p.id.as_deref(), p.kind),
+        (Some("r1"), ProblemKind::HashMismatch)
+    );
     e.sql("UPDATE audit_log SET prompt = 'support@aaaaaaaaaaaa', variant = NULL WHERE id = 'r1'");
     let p = log.verify(&mut |_| {}).unwrap().problem.unwrap();
-    assert_eq!((p.id.as_deref(), p.kind), (Some("r1"), ProblemKind::HashMismatch));
+    assert_eq!(
+        (p.id.as_deref(), p.kind),
+        (Some("r1"), ProblemKind::HashMismatch)
+    );
 }
 
 fn record(id: &str) -> AuditRecord {

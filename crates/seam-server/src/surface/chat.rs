@@ -7,13 +7,15 @@
 use axum::extract::State;
 use axum::response::Response;
 use bytes::Bytes;
+use seam_prompts::Rendered;
 use seam_types::ApiError;
 use seam_types::chat::{ChatChunk, ChatCompletion, ChatRequest};
+use serde_json::{Map, Value, json};
 
 use super::{Codec, DecodeCx, Decoded, StreamEncoder};
 use crate::error::error_response;
 use crate::pipeline::{Cx, serve};
-use crate::{SharedState, body, metrics};
+use crate::{SharedState, body, metrics, prompts};
 
 pub async fn handle(State(st): State<SharedState>, cx: Cx, raw: axum::body::Body) -> Response {
     serve(st, cx, raw, Chat::default()).await
@@ -46,6 +48,35 @@ impl Codec for Chat {
             record: req.clone(),
             chat: req,
         })
+    }
+
+    fn apply_prompt(
+        body: &mut Map<String, Value>,
+        r: &Rendered,
+        params: &Map<String, Value>,
+    ) -> Result<(), ApiError> {
+        let mut messages = Vec::with_capacity(2);
+        if let Some(system) = &r.system {
+            messages.push(json!({"role": "system", "content": system}));
+        }
+        messages.push(json!({"role": "user", "content": r.user}));
+        match body.remove("messages") {
+            Some(Value::Array(own)) => messages.extend(own),
+            None | Some(Value::Null) => {}
+            Some(_) => {
+                return Err(ApiError::new(
+                    seam_types::ErrorCode::InvalidRequest,
+                    "`messages` must be an array",
+                )
+                .with_param("messages"));
+            }
+        }
+        body.insert("messages".into(), Value::Array(messages));
+        // Chat completions is the prompt format: every parameter carries as it is.
+        for (k, v) in params {
+            prompts::default_param(body, k, v);
+        }
+        Ok(())
     }
 
     fn error(&self, e: &ApiError) -> Response {

@@ -80,6 +80,16 @@ pub trait Codec: Send + Sync + Sized + 'static {
         cx: DecodeCx<'_>,
     ) -> impl Future<Output = Result<Decoded<Self::Record>, ApiError>> + Send;
 
+    /// Writes a rendered prompt (`model: "prompt:…"`, see [`crate::prompts`]) into this
+    /// surface's body before it is decoded: the prompt's system text and user message before the
+    /// client's own, and the prompt's `params` where the body sets none — a parameter the
+    /// surface cannot carry is refused, never dropped.
+    fn apply_prompt(
+        body: &mut serde_json::Map<String, serde_json::Value>,
+        rendered: &seam_prompts::Rendered,
+        params: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), ApiError>;
+
     /// An error response in this surface's shape and status (headers such as `retry-after`
     /// included). Also used for refusals before the body is read.
     fn error(&self, e: &ApiError) -> Response;

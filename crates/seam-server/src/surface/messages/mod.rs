@@ -91,6 +91,65 @@ impl Codec for Messages {
         })
     }
 
+    fn apply_prompt(
+        body: &mut serde_json::Map<String, serde_json::Value>,
+        r: &seam_prompts::Rendered,
+        params: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), ApiError> {
+        use serde_json::{Value, json};
+        if let Some(system) = &r.system {
+            let merged = match body.remove("system") {
+                None | Some(Value::Null) => Value::String(system.clone()),
+                Some(Value::String(own)) => Value::String(format!("{system}\n\n{own}")),
+                // Blocks (with cache_control, say): the prompt's text becomes the first block.
+                Some(Value::Array(mut blocks)) => {
+                    blocks.insert(0, json!({"type": "text", "text": system}));
+                    Value::Array(blocks)
+                }
+                Some(_) => {
+                    return Err(ApiError::new(
+                        seam_types::ErrorCode::InvalidRequest,
+                        "`system` must be a string or an array of text blocks",
+                    )
+                    .with_param("system"));
+                }
+            };
+            body.insert("system".into(), merged);
+        }
+        let mut messages = vec![json!({"role": "user", "content": r.user})];
+        match body.remove("messages") {
+            Some(Value::Array(own)) => messages.extend(own),
+            None | Some(Value::Null) => {}
+            Some(_) => {
+                return Err(ApiError::new(
+                    seam_types::ErrorCode::InvalidRequest,
+                    "`messages` must be an array",
+                )
+                .with_param("messages"));
+            }
+        }
+        body.insert("messages".into(), Value::Array(messages));
+        for (k, v) in params {
+            match k.as_str() {
+                "max_tokens" | "max_completion_tokens" => {
+                    crate::prompts::default_param(body, "max_tokens", v);
+                }
+                "temperature" | "top_p" | "top_k" | "metadata" => {
+                    crate::prompts::default_param(body, k, v);
+                }
+                "stop" => {
+                    let stops = match v {
+                        Value::String(s) => json!([s]),
+                        other => other.clone(),
+                    };
+                    crate::prompts::default_param(body, "stop_sequences", &stops);
+                }
+                _ => return Err(crate::prompts::unsupported_param("/v1/messages", k)),
+            }
+        }
+        Ok(())
+    }
+
     fn error(&self, e: &ApiError) -> Response {
         error_response(e)
     }

@@ -154,6 +154,51 @@ impl Codec for Responses {
         })
     }
 
+    fn apply_prompt(
+        body: &mut Map<String, Value>,
+        r: &seam_prompts::Rendered,
+        params: &Map<String, Value>,
+    ) -> Result<(), ApiError> {
+        let invalid = |param: &str, msg: &str| {
+            ApiError::new(ErrorCode::InvalidRequest, msg.to_owned()).with_param(param)
+        };
+        if let Some(system) = &r.system {
+            let own = match body.remove("instructions") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => Some(s),
+                Some(_) => return Err(invalid("instructions", "`instructions` must be a string")),
+            };
+            let merged = crate::prompts::join_text(Some(system), own.as_deref());
+            body.insert(
+                "instructions".into(),
+                merged.map_or(Value::Null, Value::String),
+            );
+        }
+        let user = serde_json::json!({"type": "message", "role": "user", "content": r.user});
+        let input = match body.remove("input") {
+            None | Some(Value::Null) => vec![user],
+            Some(Value::String(s)) => vec![
+                user,
+                serde_json::json!({"type": "message", "role": "user", "content": s}),
+            ],
+            Some(Value::Array(items)) => std::iter::once(user).chain(items).collect(),
+            Some(_) => return Err(invalid("input", "`input` must be a string or an array")),
+        };
+        body.insert("input".into(), Value::Array(input));
+        for (k, v) in params {
+            match k.as_str() {
+                "max_tokens" | "max_completion_tokens" | "max_output_tokens" => {
+                    crate::prompts::default_param(body, "max_output_tokens", v);
+                }
+                "temperature" | "top_p" | "metadata" | "parallel_tool_calls" => {
+                    crate::prompts::default_param(body, k, v);
+                }
+                _ => return Err(crate::prompts::unsupported_param("/v1/responses", k)),
+            }
+        }
+        Ok(())
+    }
+
     fn error(&self, e: &ApiError) -> Response {
         crate::error::error_response(e)
     }
