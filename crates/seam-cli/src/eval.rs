@@ -81,7 +81,24 @@ fn progress(total_hint: bool) -> Option<ProgressBar> {
     Some(bar)
 }
 
-fn write_report(report: &Report, path: &Path) -> anyhow::Result<()> {
+/// Refuses a report path whose format is unknown, before anything runs.
+pub(crate) fn check_outputs(outputs: &[PathBuf]) -> anyhow::Result<()> {
+    for o in outputs {
+        let name = o.to_string_lossy().to_ascii_lowercase();
+        if ![".json", ".xml", ".html", ".htm", ".md"]
+            .iter()
+            .any(|e| name.ends_with(e))
+        {
+            anyhow::bail!(
+                "{}: unknown report format (use .json, .junit.xml, .html or .md)",
+                o.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn write_report(report: &Report, path: &Path) -> anyhow::Result<()> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -115,18 +132,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     {
         anyhow::bail!("--margin must be at least 0 and under 1");
     }
-    for o in &args.outputs {
-        let name = o.to_string_lossy().to_ascii_lowercase();
-        if ![".json", ".xml", ".html", ".htm", ".md"]
-            .iter()
-            .any(|e| name.ends_with(e))
-        {
-            anyhow::bail!(
-                "{}: unknown report format (use .json, .junit.xml, .html or .md)",
-                o.display()
-            );
-        }
-    }
+    check_outputs(&args.outputs)?;
     let suite =
         Suite::load(&args.suite).map_err(|e| anyhow::anyhow!("{}: {e}", args.suite.display()))?;
     let baseline: Option<Report> = match &args.baseline {

@@ -46,7 +46,8 @@ enum Command {
     Eval(Box<eval::Args>),
     /// Models Seam runs in process: fetch (download, verify, install) and list.
     Models(models::Args),
-    /// The prompt registry (`prompts/*.prompt` beside the config): list, show, render.
+    /// The prompt registry (`prompts/*.prompt` beside the config): list, show, render, versions,
+    /// tag, untag, diff, test.
     Prompts(prompts::Args),
     /// Work with config files.
     Config {

@@ -115,6 +115,66 @@ pub fn valid_name(name: &str) -> bool {
             .is_some_and(|b| b.is_ascii_alphanumeric())
 }
 
+/// What follows `@` in a prompt reference: a version, or a tag that points at one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ref {
+    /// 12 lower-case hex digits: a content hash.
+    Version(String),
+    /// A mutable pointer kept in the store (`prod`, `canary`, …).
+    Tag(String),
+}
+
+impl Ref {
+    /// A version when `s` is 12 lower-case hex digits, else a tag: `[a-z0-9][a-z0-9._-]*`, at
+    /// most 64 characters. A tag is never 12 hex digits, so the two cannot be confused.
+    pub fn parse(s: &str) -> Result<Ref, String> {
+        if is_version(s) {
+            return Ok(Ref::Version(s.to_owned()));
+        }
+        let tag_char = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b);
+        let starts_well = s
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if starts_well && s.len() <= 64 && s.bytes().all(tag_char) {
+            return Ok(Ref::Tag(s.to_owned()));
+        }
+        Err(format!(
+            "`{s}` is neither a version (12 lower-case hex digits) nor a tag \
+             (lower-case letters, digits, `.`, `_` and `-`, at most 64)"
+        ))
+    }
+
+    /// The version or the tag, as written.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Ref::Version(s) | Ref::Tag(s) => s,
+        }
+    }
+}
+
+fn is_version(s: &str) -> bool {
+    s.len() == 12
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Splits a prompt reference, `NAME`, `NAME@VERSION` or `NAME@TAG`, into the name and the
+/// [`Ref`] (none: the file's current version).
+pub fn parse_ref(s: &str) -> Result<(String, Option<Ref>), String> {
+    let (name, reference) = match s.split_once('@') {
+        Some((name, r)) => (name, Some(r)),
+        None => (s, None),
+    };
+    if !valid_name(name) {
+        return Err(format!(
+            "`{name}` is not a prompt name (lower-case letters, digits, - and _)"
+        ));
+    }
+    let reference = reference.map(Ref::parse).transpose()?;
+    Ok((name.to_owned(), reference))
+}
+
 /// The version of a prompt file's bytes.
 pub fn version_of(source: &str) -> String {
     let digest = Sha256::digest(source.as_bytes());

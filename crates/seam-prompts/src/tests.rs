@@ -113,3 +113,46 @@ fn a_folder_loads_every_prompt_and_names_each_bad_file() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(Registry::load(&dir).unwrap().is_empty());
 }
+
+#[test]
+fn a_reference_is_a_name_with_a_version_or_a_tag() {
+    let v = |s: &str| Some(Ref::Version(s.to_owned()));
+    let t = |s: &str| Some(Ref::Tag(s.to_owned()));
+    for (input, name, want) in [
+        ("support", "support", None),
+        ("support@3f2a1b4c5d6e", "support", v("3f2a1b4c5d6e")),
+        ("support@000000000000", "support", v("000000000000")),
+        ("support@prod", "support", t("prod")),
+        ("support@v1.2_rc-3", "support", t("v1.2_rc-3")),
+        ("support@3f2a1b4c5d6", "support", t("3f2a1b4c5d6")), // 11 hex digits: a tag
+        ("support@3f2a1b4c5d6e0", "support", t("3f2a1b4c5d6e0")), // 13
+        ("support@3f2a1b4c5d6g", "support", t("3f2a1b4c5d6g")), // not hex
+        ("a_b-1@0", "a_b-1", t("0")),
+    ] {
+        assert_eq!(parse_ref(input), Ok((name.to_owned(), want)), "{input}");
+    }
+    let long = format!("p@{}", "a".repeat(64));
+    assert!(parse_ref(&long).is_ok());
+    for bad in [
+        "",
+        "@prod",
+        "Support@prod",
+        "support@",
+        "support@Prod",
+        "support@3F2A1B4C5D6E", // versions are lower-case
+        "support@-x",
+        "support@.x",
+        "support@a@b",
+        "support@a b",
+        "support@a/b",
+        &format!("p@{}", "a".repeat(65)),
+    ] {
+        assert!(parse_ref(bad).is_err(), "{bad:?} was accepted");
+    }
+    assert!(
+        parse_ref("support@Prod")
+            .unwrap_err()
+            .contains("neither a version")
+    );
+    assert_eq!(Ref::parse("prod").unwrap().as_str(), "prod");
+}
