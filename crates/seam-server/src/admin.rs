@@ -413,7 +413,7 @@ pub async fn set_prompt_tag(
         };
     let model = format!("{}{name}@{tag}", crate::prompts::PREFIX);
     match crate::prompts::parse_ref(&model) {
-        Some(Ok(r)) if r.tag.is_some() => {}
+        Some(Ok(r)) if matches!(r.reference, Some(seam_prompts::Ref::Tag(_))) => {}
         _ => {
             return error_response(&ApiError::new(
                 ErrorCode::InvalidRequest,

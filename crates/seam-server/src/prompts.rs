@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use seam_prompts::{Prompt, Registry};
+use seam_prompts::{Prompt, Ref, Registry};
 use seam_types::{ApiError, ErrorCode};
 use serde_json::{Map, Value, json};
 
@@ -59,60 +59,28 @@ pub struct Applied {
 
 /// A `model` string naming a prompt: its name and ref.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Ref<'a> {
-    pub name: &'a str,
-    pub version: Option<&'a str>,
-    pub tag: Option<&'a str>,
+pub struct Named {
+    pub name: String,
+    pub reference: Option<Ref>,
 }
 
-/// `prompt:NAME`, `prompt:NAME@VERSION` (12 hex digits) or `prompt:NAME@TAG`; `None` for any
-/// other model.
-pub fn parse_ref(model: &str) -> Option<Result<Ref<'_>, ApiError>> {
+/// `prompt:NAME`, `prompt:NAME@VERSION` (12 hex digits) or `prompt:NAME@TAG` (the grammar of
+/// [`seam_prompts::parse_ref`], which `seam prompts` uses too); `None` for any other model. The
+/// error does not repeat the string, which is the client's.
+pub fn parse_ref(model: &str) -> Option<Result<Named, ApiError>> {
     let rest = model.strip_prefix(PREFIX)?;
-    let (name, at) = match rest.split_once('@') {
-        Some((n, r)) => (n, Some(r)),
-        None => (rest, None),
-    };
-    let bad = |what: &str| {
-        Some(Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            format!("`model` {what}: expected prompt:NAME, prompt:NAME@VERSION or prompt:NAME@TAG"),
-        )
-        .with_param("model")))
-    };
-    if !seam_prompts::valid_name(name) {
-        return bad("names no valid prompt");
-    }
-    let is_version =
-        |r: &str| r.len() == 12 && r.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    let is_tag = |r: &str| {
-        !r.is_empty()
-            && r.len() <= 64
-            && r.bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            && r.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-            })
-    };
-    Some(Ok(match at {
-        None => Ref {
-            name,
-            version: None,
-            tag: None,
-        },
-        Some(r) if is_version(r) => Ref {
-            name,
-            version: Some(r),
-            tag: None,
-        },
-        Some(r) if is_tag(r) => Ref {
-            name,
-            version: None,
-            tag: Some(r),
-        },
-        Some(_) => return bad("has an invalid ref after `@`"),
-    }))
+    Some(
+        seam_prompts::parse_ref(rest)
+            .map(|(name, reference)| Named { name, reference })
+            .map_err(|_| {
+                ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    "`model` names no valid prompt: expected prompt:NAME, prompt:NAME@VERSION \
+                     (12 hex digits) or prompt:NAME@TAG",
+                )
+                .with_param("model")
+            }),
+    )
 }
 
 enum Job {
@@ -192,11 +160,11 @@ impl Versions {
     pub async fn resolve<'a>(
         &self,
         reg: &'a Registry,
-        r: &Ref<'_>,
+        r: &Named,
     ) -> Result<Resolved<'a>, ApiError> {
-        let current = reg.get(r.name);
-        let version = match (r.version, r.tag) {
-            (None, None) => {
+        let current = reg.get(&r.name);
+        let version = match &r.reference {
+            None => {
                 return current.map(Resolved::Current).ok_or_else(|| {
                     not_found(format!(
                         "no prompt `{}` (prompts/{}.prompt)",
@@ -204,8 +172,8 @@ impl Versions {
                     ))
                 });
             }
-            (Some(v), _) => v.to_owned(),
-            (None, Some(tag)) => {
+            Some(Ref::Version(v)) => v.clone(),
+            Some(Ref::Tag(tag)) => {
                 let mut ready = self.ready.clone();
                 let _ = tokio::time::timeout(READY_WAIT, ready.wait_for(|r| *r)).await;
                 let key = format!("{}@{tag}", r.name);
@@ -229,7 +197,7 @@ impl Versions {
         };
         let (reply, rx) = tokio::sync::oneshot::channel();
         let job = Job::Get {
-            name: r.name.to_owned(),
+            name: r.name.clone(),
             version: version.clone(),
             reply,
         };
@@ -240,7 +208,7 @@ impl Versions {
             ));
         }
         let source = rx.await.ok().flatten().ok_or_else(missing)?;
-        let p = Prompt::parse(r.name, &source).map_err(|e| {
+        let p = Prompt::parse(&r.name, &source).map_err(|e| {
             tracing::error!(prompt = %key, error = %e, "a stored prompt version no longer parses");
             ApiError::new(
                 ErrorCode::Internal,
@@ -466,5 +434,121 @@ pub fn join_text(a: Option<&str>, b: Option<&str>) -> Option<String> {
         (Some(a), Some(b)) => Some(format!("{a}\n\n{b}")),
         (Some(x), None) | (None, Some(x)) => Some(x.to_owned()),
         (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        reason = "tests"
+    )]
+
+    use serde_json::{Map, Value, json};
+
+    use super::*;
+    use crate::surface::Codec;
+    use crate::surface::chat::Chat;
+    use crate::surface::messages::Messages;
+    use crate::surface::responses::Responses;
+
+    fn rendered() -> seam_prompts::Rendered {
+        seam_prompts::Rendered {
+            system: Some("Be brief.".into()),
+            user: "Ticket: late".into(),
+        }
+    }
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => panic!("not an object"),
+        }
+    }
+
+    #[test]
+    fn refs_parse_without_repeating_the_clients_string() {
+        assert!(parse_ref("gpt-4o").is_none());
+        let r = parse_ref("prompt:support@prod").unwrap().unwrap();
+        assert_eq!(r.name, "support");
+        assert_eq!(r.reference, Some(Ref::Tag("prod".into())));
+        let r = parse_ref("prompt:support@0123456789ab").unwrap().unwrap();
+        assert_eq!(r.reference, Some(Ref::Version("0123456789ab".into())));
+        let e = parse_ref("prompt:Jane.Doe@example.com")
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("model"));
+        assert!(!e.message.contains("Jane"), "{}", e.message);
+    }
+
+    #[test]
+    fn chat_puts_the_prompt_first_and_keeps_the_clients_params() {
+        let mut body = obj(json!({
+            "messages": [{"role": "user", "content": "more"}],
+            "temperature": 1.0,
+        }));
+        let params = obj(json!({"temperature": 0.2, "seed": 7}));
+        Chat::apply_prompt(&mut body, &rendered(), &params).unwrap();
+        assert_eq!(
+            Value::Object(body),
+            json!({
+                "messages": [
+                    {"role": "system", "content": "Be brief."},
+                    {"role": "user", "content": "Ticket: late"},
+                    {"role": "user", "content": "more"},
+                ],
+                "temperature": 1.0,
+                "seed": 7,
+            })
+        );
+    }
+
+    #[test]
+    fn messages_joins_system_and_maps_params_or_refuses_them() {
+        let mut body = obj(json!({"system": "Mine.", "max_tokens": 10}));
+        let params = obj(json!({"max_completion_tokens": 99, "stop": "END", "temperature": 0.1}));
+        Messages::apply_prompt(&mut body, &rendered(), &params).unwrap();
+        assert_eq!(body["system"], "Be brief.\n\nMine.");
+        assert_eq!(
+            body["messages"],
+            json!([{"role": "user", "content": "Ticket: late"}])
+        );
+        assert_eq!(body["max_tokens"], 10);
+        assert_eq!(body["stop_sequences"], json!(["END"]));
+        let mut blocks = obj(json!({"system": [{"type": "text", "text": "Mine."}]}));
+        Messages::apply_prompt(&mut blocks, &rendered(), &Map::new()).unwrap();
+        assert_eq!(blocks["system"][0]["text"], "Be brief.");
+        let e = Messages::apply_prompt(&mut obj(json!({})), &rendered(), &obj(json!({"seed": 1})))
+            .unwrap_err();
+        assert!(e.message.contains("params.seed"), "{}", e.message);
+    }
+
+    #[test]
+    fn responses_joins_instructions_and_prepends_input() {
+        let mut body = obj(json!({"input": "more", "instructions": "Mine."}));
+        let params = obj(json!({"max_tokens": 50}));
+        Responses::apply_prompt(&mut body, &rendered(), &params).unwrap();
+        assert_eq!(body["instructions"], "Be brief.\n\nMine.");
+        assert_eq!(body["input"][0]["content"], "Ticket: late");
+        assert_eq!(body["input"][1]["content"], "more");
+        assert_eq!(body["max_output_tokens"], 50);
+        let e = Responses::apply_prompt(&mut obj(json!({})), &rendered(), &obj(json!({"n": 2})))
+            .unwrap_err();
+        assert!(e.message.contains("params.n"), "{}", e.message);
+    }
+
+    #[test]
+    fn vars_come_out_of_the_body_and_nothing_else_of_seam() {
+        let mut body = obj(json!({"seam": {"vars": {"a": 1}}, "model": "x"}));
+        assert_eq!(take_vars(&mut body).unwrap(), json!({"a": 1}));
+        assert!(!body.contains_key("seam"));
+        let mut body = obj(json!({}));
+        assert_eq!(take_vars(&mut body).unwrap(), json!({}));
+        let e = take_vars(&mut obj(json!({"seam": {"vars": []}}))).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("seam.vars"));
+        let e = take_vars(&mut obj(json!({"seam": {"extra": 1}}))).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("seam.extra"));
     }
 }
