@@ -17,6 +17,7 @@ pub mod policy;
 pub mod pricing;
 mod raw;
 pub mod responses;
+pub mod rollouts;
 mod routing;
 mod server;
 
@@ -39,6 +40,7 @@ pub use policy::{
 pub use pricing::Price;
 pub use raw::RawConfig;
 pub use responses::ResponsesConfig;
+pub use rollouts::{Candidate, Rollout, RolloutSubject, Sticky};
 pub use routing::{
     BreakerSettings, MODEL_PLACEHOLDER, ModelConfig, RoutingConfig, Strategy, TargetConfig,
     glob_matches, glob_rank, is_glob,
@@ -79,6 +81,8 @@ pub struct Config {
     pub mcp: McpConfig,
     /// `[ner]`: the named-entity model (names, places, addresses).
     pub ner: NerConfig,
+    /// `[rollouts.NAME]`: canary, ab and shadow rollouts, by name.
+    pub rollouts: BTreeMap<String, Rollout>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -439,6 +443,14 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
         let model = routing::model(&alias, m, &cx, &mut errors);
         models.insert(alias, model);
     }
+    let rollouts = rollouts::rollouts(
+        raw.rollouts,
+        &rollouts::RolloutContext {
+            declared: &declared,
+            models: &models,
+        },
+        &mut errors,
+    );
 
     if errors.is_empty() {
         Ok(Config {
@@ -458,6 +470,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             responses,
             mcp,
             ner,
+            rollouts,
         })
     } else {
         Err(errors)

@@ -369,12 +369,12 @@ impl Arm {
     }
 }
 
-/// The comparison's interval from one-sided bounds of each arm.
-fn compare(ratio_scale: bool, c: (f64, f64), k: (f64, f64)) -> [f64; 2] {
+/// Candidate against control: their ratio or their difference.
+fn against(ratio_scale: bool, candidate: f64, control: f64) -> f64 {
     if ratio_scale {
-        [ratio(c.0, k.1), ratio(c.1, k.0)]
+        ratio(candidate, control)
     } else {
-        [c.0 - k.1, c.1 - k.0]
+        candidate - control
     }
 }
 
@@ -398,27 +398,27 @@ fn evaluate(role: Role, check: &Check, control: &Tally, candidate: &Tally, side:
     };
     let (ce, ke) = (c.estimate(), k.estimate());
     let estimate = if is_ratio { ratio(ce, ke) } else { ce - ke };
-    let interval = compare(
-        is_ratio,
-        (c.lower(side), c.upper(side)),
-        (k.lower(side), k.upper(side)),
-    );
-    // Worse means above the bound for `<=`, below it for `>=`; the looser interval is only
-    // needed, and only on the worse side, when the strict one decides nothing.
+    let interval = [
+        against(is_ratio, c.lower(side), k.upper(side)),
+        against(is_ratio, c.upper(side), k.lower(side)),
+    ];
+    // Worse means above the bound for `<=`, below it for `>=`. Violated when even the end most
+    // favourable to the candidate is worse; shown when even the least favourable is not.
     let worse = |x: f64| if op == Op::Le { x > bound } else { x < bound };
-    let (worst, best) = match op {
+    let (favourable, unfavourable) = match op {
         Op::Le => (interval[0], interval[1]),
         Op::Ge => (interval[1], interval[0]),
     };
-    let finding = if worse(worst) {
+    let finding = if worse(favourable) {
         Finding::Violated
-    } else if !worse(best) {
+    } else if !worse(unfavourable) {
         Finding::Shown
     } else {
+        // The looser bound, on the favourable side only, and only when nothing is decided.
         let a = SUSPECT_ALPHA;
         let loose = match op {
-            Op::Le => compare(is_ratio, (c.lower(a), 0.0), (0.0, k.upper(a)))[0],
-            Op::Ge => compare(is_ratio, (0.0, c.upper(a)), (k.lower(a), 0.0))[1],
+            Op::Le => against(is_ratio, c.lower(a), k.upper(a)),
+            Op::Ge => against(is_ratio, c.upper(a), k.lower(a)),
         };
         if worse(loose) {
             Finding::Suspect

@@ -19,7 +19,7 @@
 //!
 //! - **Means of values in 0..=1** (error, violation rates, feedback, evaluator scores): per
 //!   arm, one-sided bounds from a mixture of Bernoulli likelihood ratios against log-odds shifts of
-//!   the tested mean ([`cs`]), a nonnegative supermartingale for any values in 0..=1 (by
+//!   the tested mean ([`cs`]; Robbins' method of mixtures), a nonnegative supermartingale for any values in 0..=1 (by
 //!   convexity), bounded by Ville's inequality. It is exact for rates, never leans on a normal
 //!   approximation, and copes with a control arm with no errors at all; it reads only `n` and
 //!   `sum`, so it is computed from merged tallies, not from the order of the observations (which
