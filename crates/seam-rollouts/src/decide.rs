@@ -249,7 +249,7 @@ pub const SUSPECT_ALPHA: f64 = 0.5;
 
 /// Decides a rollout. `control` and `candidate` are each variant's tallies over the whole rollout
 /// (every stage, every replica); `candidate_samples_this_stage` counts the candidate's requests
-/// at the current stage.
+/// at the current stage (its stage tally's [`Tally::requests`]; for shadow, the shadowed requests).
 ///
 /// Rolls back at once when any guard or goal is shown violated (whatever the stage, paused or
 /// not); otherwise holds until the stage has `min_samples_per_step` candidate samples and no check

@@ -52,6 +52,17 @@
 //! - A bare goal (`eval:quality`, a margin of 0) asks to show the candidate at least as good,
 //!   which an identical candidate never is: give goals a margin.
 //!
+//! # Limits
+//!
+//! Each variant's tallies are pooled over the whole rollout, and the intervals assume each
+//! variant's mean does not drift. Under drift they cover each variant's average over *its own*
+//! samples, and the candidate's samples lean to later stages (its share grows), so an incident
+//! that hits both variants during a late stage weighs more on the candidate. Comparing within a
+//! stage (both variants then sample the same hours) would remove that bias at some cost in
+//! evidence; tallies are already kept per stage, so a decision can move to it without a change
+//! of rows. The intervals are also conservative (a union bound over arms and checks): in the
+//! simulations no identical candidate of 500 was rolled back at α = 0.05.
+//!
 //! Shadow mode compares the candidate's recorded answers with the served ones on the sampled
 //! requests, with the same checks; the statistics do not need the pairs (they compare the arms),
 //! so shadow tallies are fed like any other.
