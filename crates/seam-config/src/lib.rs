@@ -17,6 +17,7 @@ pub mod policy;
 pub mod pricing;
 mod raw;
 pub mod responses;
+pub mod rollouts;
 mod routing;
 mod server;
 
@@ -39,6 +40,7 @@ pub use policy::{
 pub use pricing::Price;
 pub use raw::RawConfig;
 pub use responses::ResponsesConfig;
+pub use rollouts::{Candidate, Rollout, RolloutSubject, Sticky};
 pub use routing::{
     BreakerSettings, MODEL_PLACEHOLDER, ModelConfig, RoutingConfig, Strategy, TargetConfig,
     glob_matches, glob_rank, is_glob,
@@ -82,6 +84,8 @@ pub struct Config {
     /// Where the prompt files are: `prompts/` beside the config file (the current folder's
     /// for the embedded default).
     pub prompts_dir: PathBuf,
+    /// `[rollouts.NAME]`: canary, ab and shadow rollouts, by name.
+    pub rollouts: BTreeMap<String, Rollout>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -442,6 +446,14 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
         let model = routing::model(&alias, m, &cx, &mut errors);
         models.insert(alias, model);
     }
+    let rollouts = rollouts::rollouts(
+        raw.rollouts,
+        &rollouts::RolloutContext {
+            declared: &declared,
+            models: &models,
+        },
+        &mut errors,
+    );
 
     if errors.is_empty() {
         Ok(Config {
@@ -462,6 +474,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             mcp,
             ner,
             prompts_dir: resolver.base_dir.join("prompts"),
+            rollouts,
         })
     } else {
         Err(errors)

@@ -39,6 +39,8 @@ pub struct RawConfig {
     pub mcp: crate::mcp::RawMcp,
     #[serde(default)]
     pub ner: crate::ner::RawNer,
+    #[serde(default)]
+    pub rollouts: BTreeMap<String, crate::rollouts::RawRollout>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -833,3 +833,184 @@ responses_api = false
         ]
     );
 }
+
+const ROLLOUT_BASE: &str = r#"
+[providers.openai]
+kind = "openai"
+base_url = "https://api.openai.com/v1"
+[providers.local]
+kind = "openai"
+base_url = "http://127.0.0.1:8000/v1"
+[models.support]
+targets = [{ provider = "openai", model = "gpt-4o-mini" }]
+[models.faq]
+targets = [{ provider = "openai", model = "gpt-4o-mini" }]
+"#;
+
+#[test]
+fn a_rollout_is_parsed_with_its_defaults() {
+    let cfg = check(&format!(
+        r#"{ROLLOUT_BASE}
+[rollouts.support-v4]
+alias = "support"
+mode = "canary"
+candidate = {{ targets = [{{ provider = "local", model = "qwen3-32b" }}], prompt = "support-answer@v4" }}
+steps = [1, 5, 25, 50, 100]
+min_samples_per_step = 200
+sticky = "subject"
+guard = ["error_rate", "contract_violations", "latency_p95 <= 1.2x"]
+goal = ["feedback:resolved >= -0.02"]
+
+[rollouts.answer-shadow]
+prompt = "support-answer"
+mode = "shadow"
+sample = 0.1
+candidate = {{ prompt = "support-answer@v5" }}
+
+[rollouts.faq-ab]
+alias = "faq"
+mode = "ab"
+sticky = "key"
+alpha = 0.01
+candidate = {{ targets = [{{ provider = "local", model = "qwen3-8b" }}] }}
+guard = []
+"#
+    ))
+    .unwrap();
+    let r = &cfg.rollouts["support-v4"];
+    assert_eq!(r.subject, RolloutSubject::Alias("support".into()));
+    assert_eq!(r.mode(), seam_rollouts::Mode::Canary);
+    assert_eq!(r.candidate.targets[0].model, "qwen3-32b");
+    assert_eq!(r.candidate.prompt.as_deref(), Some("support-answer@v4"));
+    assert_eq!(r.spec.steps, vec![1.0, 5.0, 25.0, 50.0, 100.0]);
+    assert_eq!(r.spec.min_samples_per_step, 200);
+    assert_eq!(r.sticky, Sticky::Subject);
+    let texts: Vec<String> = r.spec.guards.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        texts,
+        ["error_rate", "contract_violations", "latency_p95 <= 1.2x"]
+    );
+    assert_eq!(r.spec.goals[0].to_string(), "feedback:resolved >= -0.02");
+    assert_eq!((r.spec.alpha, r.sample), (0.05, 1.0));
+
+    let s = &cfg.rollouts["answer-shadow"];
+    assert_eq!(s.subject, RolloutSubject::Prompt("support-answer".into()));
+    assert_eq!((s.spec.steps.len(), s.sample), (0, 0.1));
+    assert_eq!(
+        s.spec.guards[0].to_string(),
+        "error_rate",
+        "the default guard"
+    );
+
+    let ab = &cfg.rollouts["faq-ab"];
+    assert_eq!(ab.spec.steps, vec![50.0]);
+    assert_eq!((ab.sticky, ab.spec.alpha), (Sticky::Key, 0.01));
+    assert!(ab.spec.guards.is_empty(), "guard = [] means none");
+    assert!(check("").unwrap().rollouts.is_empty());
+}
+
+#[test]
+fn rollout_errors_name_their_path() {
+    let e = errors(&format!(
+        r#"{ROLLOUT_BASE}
+[rollouts.a]
+alias = "nope"
+mode = "canary"
+candidate = {{ targets = [{{ provider = "gone", model = "m" }}, {{ model = "m" }}] }}
+steps = [1, 50, 25, 100]
+min_samples_per_step = 0
+sticky = "user"
+guard = ["error_rate", "latency_p95 <= 1.2x", "error_rate >= 2x"]
+goal = ["feedback: >= -0.02"]
+alpha = 0.7
+
+[rollouts.b]
+alias = "support"
+prompt = "support-answer"
+mode = "blue-green"
+candidate = {{}}
+
+[rollouts.c]
+prompt = "support-answer"
+mode = "ab"
+steps = [50, 100]
+sample = 0.5
+candidate = {{ targets = [{{ provider = "local", model = "m" }}] }}
+
+[rollouts.d]
+alias = "support"
+mode = "shadow"
+steps = [10]
+sample = 0
+candidate = {{ prompt = "Bad Name@v1" }}
+
+[rollouts.e]
+alias = "support"
+mode = "canary"
+steps = [1, 5]
+
+[rollouts."f g"]
+alias = "faq"
+mode = "canary"
+steps = [100]
+candidate = {{ prompt = "faq@v2" }}
+"#
+    ));
+    assert_eq!(
+        e,
+        vec![
+            "rollouts.a.alias: no alias named \"nope\" in [models]",
+            "rollouts.a.candidate.targets[0].provider: no provider named \"gone\" in [providers]",
+            "rollouts.a.candidate.targets[1]: needs both provider and model",
+            "rollouts.a.steps: steps must increase strictly",
+            "rollouts.a.min_samples_per_step: must be at least 1",
+            "rollouts.a.sticky: unknown sticky \"user\"; expected one of subject, key, request",
+            "rollouts.a.guard[2]: \"error_rate >= 2x\": error_rate is better lower, so its bound is written with <=",
+            "rollouts.a.goal[0]: \"feedback:\": the name after feedback: must be 1-64 letters, digits, '-', '_' or '.'",
+            "rollouts.a.alpha: must be in (0, 0.5]",
+            "rollouts.b: needs exactly one of alias or prompt (what is rolled out)",
+            "rollouts.b.mode: unknown mode \"blue-green\"; expected one of shadow, canary, ab",
+            "rollouts.b.candidate: needs targets, a prompt, or both (what the candidate serves instead)",
+            "rollouts.c.candidate.prompt: is required when a prompt is rolled out (the version to try, e.g. \"NAME@v4\")",
+            "rollouts.c.steps: ab takes exactly one step: the candidate's share in percent, above 0 and below 100",
+            "rollouts.c.sample: is only for mode = \"shadow\" (the share of requests also sent to the candidate)",
+            "rollouts.d.candidate.prompt: must be a prompt reference: NAME, NAME@VERSION or NAME@TAG",
+            "rollouts.d.steps: shadow splits no traffic, so it has no steps (use sample)",
+            "rollouts.d.sample: must be in (0, 1]",
+            "rollouts.e.candidate: is required: { targets = [{ provider, model }, …] } and/or { prompt = \"NAME@VERSION\" }",
+            "rollouts.e.steps: a canary's last step is 100 (reaching it is the promotion)",
+            "rollouts.f g: rollout names are 1-64 letters, digits, '-' or '_'",
+            "rollouts.f g.steps: a canary needs at least one step below 100",
+        ]
+    );
+}
+
+#[test]
+fn one_subject_has_one_rollout_and_unknown_rollout_keys_are_errors() {
+    let e = errors(&format!(
+        r#"{ROLLOUT_BASE}
+[rollouts.first]
+alias = "support"
+mode = "ab"
+candidate = {{ prompt = "p@v2" }}
+[rollouts.second]
+alias = "support"
+mode = "canary"
+candidate = {{ prompt = "p@v3" }}
+"#
+    ));
+    assert_eq!(
+        e,
+        vec!["rollouts.second.alias: \"support\" is already rolled out by rollouts.first"]
+    );
+    let e = errors(&format!(
+        "{ROLLOUT_BASE}\n[rollouts.x]\nalias = \"support\"\nmode = \"ab\"\nguards = []\ncandidate = {{ prompt = \"p@v2\", model = \"m\" }}\n"
+    ));
+    assert_eq!(
+        e,
+        vec![
+            "rollouts.x.candidate.model: unknown key",
+            "rollouts.x.guards: unknown key",
+        ]
+    );
+}
