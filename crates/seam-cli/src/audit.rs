@@ -44,6 +44,12 @@ pub enum Kind {
     Opening,
     /// One call through the MCP gateway.
     ToolCall,
+    /// A rating of an earlier request (`POST /v1/feedback`).
+    Feedback,
+    /// A rollout's shadow call.
+    Shadow,
+    /// A rollout's decision, with its evidence.
+    RolloutDecision,
     /// The tombstone an erasure leaves.
     Erasure,
 }
@@ -54,6 +60,9 @@ impl From<Kind> for seam_store::RecordKind {
             Kind::Request => seam_store::RecordKind::Request,
             Kind::Opening => seam_store::RecordKind::Opening,
             Kind::ToolCall => seam_store::RecordKind::ToolCall,
+            Kind::Feedback => seam_store::RecordKind::Feedback,
+            Kind::Shadow => seam_store::RecordKind::Shadow,
+            Kind::RolloutDecision => seam_store::RecordKind::RolloutDecision,
             Kind::Erasure => seam_store::RecordKind::Erasure,
         }
     }

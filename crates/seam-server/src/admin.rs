@@ -123,6 +123,7 @@ pub async fn audit(
     };
     let query = (|| -> Result<seam_store::Query, ApiError> {
         Ok(seam_store::Query {
+            id: params.get("id").cloned(),
             subject: params.get("subject").cloned(),
             key_id: params.get("key").cloned(),
             since_ms: num("since")?,

@@ -82,6 +82,7 @@ mod log;
 pub mod prompts;
 pub mod record;
 pub mod responses;
+pub mod rollouts;
 mod schema;
 mod stored;
 mod writer;
@@ -95,6 +96,7 @@ pub use log::AuditLog;
 pub use prompts::{PromptStore, PromptTag, PromptVersion};
 pub use record::*;
 pub use responses::{ResponseStore, StoredResponse};
+pub use rollouts::{RolloutRow, RolloutStore};
 pub use stored::{PayloadState, RecordKind, StoredRecord};
 pub use writer::{AuditWriter, Commit, Durability, PROBE_EVERY, SPOOL_FAILURE_HOLD, WriterStats};
 
@@ -140,6 +142,8 @@ impl std::fmt::Debug for StoreConfig {
 /// record kind (`tool_call`, …).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Query {
+    /// One record by its id.
+    pub id: Option<String>,
     pub subject: Option<String>,
     pub key_id: Option<String>,
     pub since_ms: Option<i64>,

@@ -750,6 +750,9 @@ fn where_clause(q: &Query, keys: &Keys, postgres: bool) -> (String, Vec<Val>) {
             cond.replace('?', &format!("${}", params.len()))
         ));
     };
+    if let Some(id) = &q.id {
+        add("a.id = ?", Val::Text(id.clone()));
+    }
     if let Some(s) = &q.subject {
         add("a.subject_hash = ?", Val::Text(keys.subject_hash(s)));
     }

@@ -148,6 +148,47 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     ALTER TABLE audit_log ADD COLUMN prompt TEXT;
     ALTER TABLE audit_log ADD COLUMN variant TEXT;",
     ),
+    // Rollouts (`crate::rollouts`): each rollout's state (its run — a restart begins a new one —
+    // stage and status), the additive tallies replicas flush (`seam_rollouts::Delta` rows, added
+    // with ON CONFLICT increments), and the lease that lets one replica decide at a time.
+    (
+        9,
+        "CREATE TABLE rollout_state (
+        name TEXT PRIMARY KEY,
+        run INTEGER NOT NULL,
+        stage INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        stage_started_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        reason TEXT
+    );
+    CREATE TABLE rollout_moments (
+        rollout TEXT NOT NULL,
+        run INTEGER NOT NULL,
+        stage INTEGER NOT NULL,
+        variant TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        sum REAL NOT NULL,
+        sum_sq REAL NOT NULL,
+        PRIMARY KEY (rollout, run, stage, variant, metric)
+    );
+    CREATE TABLE rollout_buckets (
+        rollout TEXT NOT NULL,
+        run INTEGER NOT NULL,
+        stage INTEGER NOT NULL,
+        variant TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (rollout, run, stage, variant, metric, bucket)
+    );
+    CREATE TABLE rollout_lease (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        until_ms INTEGER NOT NULL
+    );",
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -273,5 +314,43 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     );
     ALTER TABLE audit_log ADD COLUMN prompt TEXT;
     ALTER TABLE audit_log ADD COLUMN variant TEXT;",
+    ),
+    (
+        9,
+        "CREATE TABLE rollout_state (
+        name TEXT PRIMARY KEY,
+        run BIGINT NOT NULL,
+        stage BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        stage_started_ms BIGINT NOT NULL,
+        updated_ms BIGINT NOT NULL,
+        reason TEXT
+    );
+    CREATE TABLE rollout_moments (
+        rollout TEXT NOT NULL,
+        run BIGINT NOT NULL,
+        stage BIGINT NOT NULL,
+        variant TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        n BIGINT NOT NULL,
+        sum DOUBLE PRECISION NOT NULL,
+        sum_sq DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (rollout, run, stage, variant, metric)
+    );
+    CREATE TABLE rollout_buckets (
+        rollout TEXT NOT NULL,
+        run BIGINT NOT NULL,
+        stage BIGINT NOT NULL,
+        variant TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        bucket BIGINT NOT NULL,
+        count BIGINT NOT NULL,
+        PRIMARY KEY (rollout, run, stage, variant, metric, bucket)
+    );
+    CREATE TABLE rollout_lease (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        until_ms BIGINT NOT NULL
+    );",
     ),
 ];

@@ -48,6 +48,16 @@ pub enum RecordKind {
     /// One call through the MCP gateway: its payload is the arguments as the client sent them,
     /// as forwarded after the policy, and the result.
     ToolCall,
+    /// A rating of an earlier request (`POST /v1/feedback`): id `fb_…`, `model`, `prompt` and
+    /// `variant` copied from the rated request, the rated request's id as a tag
+    /// (`request:ID`); its payload is the rating as sent (a comment may be personal).
+    Feedback,
+    /// A rollout's shadow call: the candidate's answer to a copy of a request, never returned;
+    /// id `{request id}:shadow`, `variant` `rollout:shadow`.
+    Shadow,
+    /// A rollout's decision (advance, promote, roll back, an operator's command): id
+    /// `rollout_…`, `model` the rollout's name, the evidence as tags, one line per check.
+    RolloutDecision,
 }
 
 impl RecordKind {
@@ -57,16 +67,23 @@ impl RecordKind {
             RecordKind::Opening => "opening",
             RecordKind::Erasure => "erasure",
             RecordKind::ToolCall => "tool_call",
+            RecordKind::Feedback => "feedback",
+            RecordKind::Shadow => "shadow",
+            RecordKind::RolloutDecision => "rollout_decision",
         }
     }
 
     /// Every kind's name, for messages that list them.
-    pub const NAMES: &'static str = "request, opening, tool_call, erasure";
+    pub const NAMES: &'static str =
+        "request, opening, tool_call, feedback, shadow, rollout_decision, erasure";
 
-    /// Whether records of this kind carry a payload (sealed, as their class keeps it): requests
-    /// and tool calls do; an opening and a tombstone are metadata whatever their class says.
+    /// Whether records of this kind carry a payload (sealed, as their class keeps it): requests,
+    /// tool calls, feedback and shadow calls do; an opening and a tombstone are metadata whatever their class says.
     pub fn keeps_payload(self) -> bool {
-        matches!(self, RecordKind::Request | RecordKind::ToolCall)
+        matches!(
+            self,
+            RecordKind::Request | RecordKind::ToolCall | RecordKind::Feedback | RecordKind::Shadow
+        )
     }
 
     /// The kind a stored `kind` column names; `None` for one this version does not know.
@@ -76,6 +93,9 @@ impl RecordKind {
             "opening" => RecordKind::Opening,
             "erasure" => RecordKind::Erasure,
             "tool_call" => RecordKind::ToolCall,
+            "feedback" => RecordKind::Feedback,
+            "shadow" => RecordKind::Shadow,
+            "rollout_decision" => RecordKind::RolloutDecision,
             _ => return None,
         })
     }

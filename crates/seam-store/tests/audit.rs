@@ -1299,7 +1299,7 @@ fn migrations_idempotent(e: &mut Env) {
     for _ in 0..3 {
         drop(e.open());
     }
-    assert_eq!(e.count("SELECT COUNT(*) FROM schema_migrations"), 8);
+    assert_eq!(e.count("SELECT COUNT(*) FROM schema_migrations"), 9);
     let mut a = e.open();
     let mut b = e.open();
     a.append(&records(0..3, None, RetentionClass::Metadata))
