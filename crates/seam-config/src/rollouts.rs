@@ -168,6 +168,18 @@ fn rollout(
         }),
     };
     let candidate = candidate(&path, r.candidate, subject.as_ref(), cx, errors);
+    // A shadow copy is the primary's request as it went upstream, already rendered: only other
+    // targets can answer it differently.
+    if mode == Some(Mode::Shadow)
+        && candidate
+            .as_ref()
+            .is_some_and(|c: &Candidate| c.targets.is_empty())
+    {
+        errors.push(ConfigError::new(
+            format!("{path}.candidate.targets"),
+            "a shadow rollout needs the candidate's targets (a shadowed prompt version is not supported)",
+        ));
+    }
     let steps = mode.map(|m| steps(&path, m, r.steps, errors));
     let min_samples_per_step = match r.min_samples_per_step {
         Some(0) => {

@@ -7,8 +7,8 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use seam_store::PromptStore;
 use seam_store::keys::{KeyStore, NewKey};
+use seam_store::{PromptStore, RolloutStore};
 use seam_types::{ApiError, ErrorCode};
 use serde_json::json;
 
@@ -483,4 +483,89 @@ pub async fn delete_prompt_tag(
         )),
         Err(e) => error_response(&e),
     }
+}
+
+/// `GET /admin/rollouts`: every configured rollout's state, counts and the decision its evidence
+/// supports now.
+pub async fn list_rollouts(State(st): State<SharedState>) -> Response {
+    let cfgs: Vec<_> = st.rollouts.all().iter().map(|rt| rt.cfg.clone()).collect();
+    let listed = with_store(&st, "rollout store", RolloutStore::open, move |c| {
+        cfgs.iter()
+            .map(|cfg| crate::rollouts::status(c, cfg).map_err(seam_store::StoreError::new))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await;
+    match listed {
+        Ok(all) => json_response(&json!({ "rollouts": all })),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `GET /admin/rollouts/{name}`.
+pub async fn show_rollout(State(st): State<SharedState>, Path(name): Path<String>) -> Response {
+    let Some(rt) = st.rollouts.get(&name) else {
+        return error_response(&no_such_rollout(&name));
+    };
+    let cfg = rt.cfg.clone();
+    match with_store(&st, "rollout store", RolloutStore::open, move |c| {
+        crate::rollouts::status(c, &cfg).map_err(seam_store::StoreError::new)
+    })
+    .await
+    {
+        Ok(v) => json_response(&v),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `POST /admin/rollouts/{name}/{command}` (`start`, `pause`, `promote`, `abort`): applied to
+/// the shared state, recorded (`rollout_decision`), and taken up by this server at once and by
+/// the others within a second.
+pub async fn command_rollout(
+    State(st): State<SharedState>,
+    Path((name, command)): Path<(String, String)>,
+) -> Response {
+    let Some(rt) = st.rollouts.get(&name) else {
+        return error_response(&no_such_rollout(&name));
+    };
+    let Some(cmd) = crate::rollouts::Command::parse(&command) else {
+        return error_response(&ApiError::new(
+            ErrorCode::NotFound,
+            format!(
+                "no rollout command `{command}`: one of {}",
+                crate::rollouts::Command::NAMES
+            ),
+        ));
+    };
+    let n = name.clone();
+    let applied = with_store(&st, "rollout store", RolloutStore::open, move |c| {
+        Ok(crate::rollouts::apply_command(c, &n, cmd, "the admin API"))
+    })
+    .await;
+    match applied {
+        Ok(Ok(row)) => {
+            tracing::info!(rollout = %name, command = cmd.as_str(), "rollout command through the admin API");
+            crate::rollouts::record(st.auditor.as_deref(), &rt, &row, cmd.as_str(), vec![]);
+            st.rollouts.wake();
+            json_response(&json!({
+                "name": row.name, "run": row.run, "stage": row.stage,
+                "status": row.status, "reason": row.reason,
+            }))
+        }
+        Ok(Err(why)) => {
+            let mut resp = error_response(&ApiError::new(ErrorCode::InvalidRequest, why));
+            *resp.status_mut() = StatusCode::CONFLICT;
+            resp
+        }
+        Err(e) => error_response(&e),
+    }
+}
+
+fn no_such_rollout(name: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        format!(
+            "no rollout `{}` in the config",
+            name.chars().take(100).collect::<String>()
+        ),
+    )
 }

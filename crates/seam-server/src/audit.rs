@@ -166,6 +166,12 @@ impl Auditor {
             .map_err(|_| "the audit reader has stopped".to_owned())?
     }
 
+    /// Queues a record the server writes of its own accord (a rollout's decision): nobody waits
+    /// for its commit.
+    pub fn submit_detached(&self, rec: AuditRecord) {
+        drop(self.writer.submit(rec));
+    }
+
     /// Why the trail cannot keep its promise now (for `/readyz`): empty when it can.
     pub fn problems(&self) -> Vec<String> {
         self.writer.problems()
@@ -384,7 +390,7 @@ impl Classes {
         }
     }
 
-    fn of(&self, model: Option<&str>) -> AuditClass {
+    pub fn of(&self, model: Option<&str>) -> AuditClass {
         model
             .and_then(|m| self.by_alias.get(m))
             .copied()
@@ -430,6 +436,8 @@ pub struct Draft {
     prompt: Option<String>,
     /// The rollout variant that served it, `rollout:variant`.
     variant: Option<String>,
+    /// The rollout side serving it: finishing the record also counts the request there.
+    assignment: Option<crate::rollouts::Assignment>,
 }
 
 /// What happened to a request, for [`Draft::finish`].
@@ -505,6 +513,7 @@ impl Draft {
             kind: RecordKind::Request,
             prompt: None,
             variant: None,
+            assignment: None,
         }
     }
 
@@ -522,6 +531,13 @@ impl Draft {
     /// The rollout variant serving the request (`rollout:variant`), on its record.
     pub fn variant(&mut self, rollout_variant: String) {
         self.variant = Some(rollout_variant);
+    }
+
+    /// The rollout side serving the request: its label goes on the record, and finishing the
+    /// record counts the request in that side's tally.
+    pub fn assign(&mut self, a: crate::rollouts::Assignment) {
+        self.variant = Some(a.label());
+        self.assignment = Some(a);
     }
 
     /// The kind of record this draft makes (`tool_call` on `/mcp`).
@@ -589,6 +605,11 @@ impl Draft {
     fn record(&mut self, f: Finish<'_>) -> Option<(Arc<Auditor>, AuditRecord, bool)> {
         if std::mem::replace(&mut self.done, true) {
             return None;
+        }
+        if let Some(a) = self.assignment.take()
+            && let Some(o) = observation(&f, self.start)
+        {
+            a.observe(&o);
         }
         if let (Some(priced), Some(route)) = (&f.usage, &f.route) {
             let alias = self.alias.as_deref();
@@ -758,6 +779,35 @@ impl Drop for Draft {
     }
 }
 
+/// What a finished request tells a rollout; `None` when it says nothing of the variant that
+/// served it: a cache hit, a client that left, a request refused before the gateway (limits, a
+/// bad body).
+fn observation(f: &Finish<'_>, start: Instant) -> Option<seam_rollouts::Observation> {
+    let code = f.error_code.as_deref();
+    let policy = code == Some("policy_violation")
+        || f.policy.is_some_and(|p| {
+            p.injection_blocked
+                || p.counts()
+                    .iter()
+                    .any(|(_, _, action, _)| *action == "block")
+        });
+    let contract = code == Some("contract_violation");
+    let reached = !f.attempts.is_empty() || policy || contract || f.status >= 500;
+    if f.cache_hit || f.status == 499 || !reached {
+        return None;
+    }
+    let ended = f.ended.unwrap_or_else(Instant::now);
+    Some(seam_rollouts::Observation {
+        error: f.status >= 500 || code == Some("stream_interrupted"),
+        latency_ms: ended.duration_since(start).as_secs_f64() * 1000.0,
+        ttft_ms: f.ttft.map(|d| d.as_secs_f64() * 1000.0),
+        cost_usd: f.usage.as_ref().and_then(|p| p.cost_usd),
+        output_tokens: f.usage.as_ref().map(|p| p.completion_tokens),
+        policy_violation: policy,
+        contract_violation: contract,
+    })
+}
+
 /// What is known of a stream at its first byte, for [`Draft::open`].
 pub struct Opening<'a> {
     pub route: &'a str,
@@ -783,7 +833,7 @@ fn recorded_names(raw: Option<String>, rec: &mut AuditRecord) {
     }
 }
 
-fn attempts(attempts: &[Attempt]) -> Vec<AttemptRecord> {
+pub(crate) fn attempts(attempts: &[Attempt]) -> Vec<AttemptRecord> {
     attempts
         .iter()
         .map(|a| AttemptRecord {

@@ -24,6 +24,7 @@ pub mod pipeline;
 pub mod placement;
 pub mod pricing;
 pub mod prompts;
+pub mod rollouts;
 pub mod shared;
 mod sse;
 pub mod surface;
@@ -95,6 +96,8 @@ pub struct AppState {
     pub mcp_sessions: mcp::session::Sessions,
     /// Served prompt versions and tags (the store's), kept across reloads.
     pub prompt_versions: Arc<prompts::Versions>,
+    /// The configured rollouts and the thread that keeps them in step with the store.
+    pub rollouts: Arc<rollouts::Rollouts>,
     /// Set once the server is shutting down: long-lived streams end.
     closing: tokio::sync::watch::Sender<bool>,
 }
@@ -106,17 +109,20 @@ impl AppState {
         metrics: Option<PrometheusHandle>,
     ) -> Result<Self, String> {
         let registry = Arc::new(Registry::new());
+        let prompts = Arc::new(load_prompts(cfg)?);
         let live = Live {
-            gateway: Gateway::new(cfg, &registry)?,
+            // Candidates' targets are served under synthetic aliases (`rollout:NAME`).
+            gateway: Gateway::new(&rollouts::with_candidate_aliases(cfg, &prompts), &registry)?,
             max_body_bytes: cfg.server.max_body_bytes,
             classes: Arc::new(audit::Classes::new(cfg)),
             prices: pricing::Prices::new(cfg),
             policies: cfg.policies.keys().cloned().collect(),
             cache: cache::Rules::new(cfg),
             mcp: seam_mcp::Hub::new(&cfg.mcp, None),
-            prompts: Arc::new(load_prompts(cfg)?),
+            prompts,
         };
         let auditor = audit::Auditor::open(cfg)?.map(Arc::new);
+        let rollouts = rollouts::Rollouts::open(cfg, audit::store_config(cfg), auditor.clone());
         let keyring = auth::Keyring::open(cfg)?;
         let redis = shared::Redis::from_config(cfg)?.map(Arc::new);
         Ok(AppState {
@@ -131,6 +137,7 @@ impl AppState {
                 .map(|k| seam_store::keys::hash_secret(k.expose())),
             key_store: audit::store_config(cfg),
             prompt_versions: Arc::new(prompts::Versions::open(&audit::store_config(cfg))),
+            rollouts,
             sealed_payloads: cfg.audit.master_key.is_some(),
             live: RwLock::new(Arc::new(live)),
             registry,
@@ -178,10 +185,14 @@ impl AppState {
         };
         let cfg = load()?;
         let prompts = Arc::new(load_prompts(&cfg).map_err(|e| vec![e])?);
-        let gateway = Gateway::new(&cfg, &self.registry)
-            .map_err(|e| e.lines().map(str::to_owned).collect::<Vec<_>>())?;
+        let gateway = Gateway::new(
+            &rollouts::with_candidate_aliases(&cfg, &prompts),
+            &self.registry,
+        )
+        .map_err(|e| e.lines().map(str::to_owned).collect::<Vec<_>>())?;
         let aliases = gateway.aliases().iter().map(|a| (*a).to_owned()).collect();
         self.keyring.set_config(&cfg.keys);
+        self.rollouts.configure(&cfg);
         self.limits.set_config(&cfg.limits);
         let previous = self.live();
         let live = Arc::new(Live {
@@ -287,6 +298,12 @@ pub fn app(state: SharedState) -> Router {
         .route("/admin/mcp", get(admin::mcp))
         .route("/admin/keys", post(admin::create_key).get(admin::list_keys))
         .route("/admin/prompts", get(admin::list_prompts))
+        .route("/admin/rollouts", get(admin::list_rollouts))
+        .route("/admin/rollouts/{name}", get(admin::show_rollout))
+        .route(
+            "/admin/rollouts/{name}/{command}",
+            post(admin::command_rollout),
+        )
         .route(
             "/admin/prompts/{name}/tags/{tag}",
             axum::routing::put(admin::set_prompt_tag).delete(admin::delete_prompt_tag),

@@ -28,6 +28,8 @@ pub async fn models(
         .gateway
         .aliases()
         .into_iter()
+        // A rollout's candidate alias is Seam's own, not a model to call.
+        .filter(|id| !id.starts_with(crate::rollouts::ALIAS_PREFIX))
         .filter(|id| caller.as_ref().is_none_or(|c| c.allows_alias(id)))
         .map(|id| model_object(id, st.started))
         .collect();
@@ -41,7 +43,10 @@ pub async fn model(
 ) -> Response {
     let live = st.live();
     // A name an alias serves (exact, or through a glob), if the key may use that alias.
-    let visible = |a: &str| caller.as_ref().is_none_or(|c| c.allows_alias(a));
+    let visible = |a: &str| {
+        !a.starts_with(crate::rollouts::ALIAS_PREFIX)
+            && caller.as_ref().is_none_or(|c| c.allows_alias(a))
+    };
     match live.gateway.alias_of(&id).filter(|a| visible(a)) {
         Some(_) => json_response(&model_object(&id, st.started)),
         None => AppError(

@@ -76,7 +76,18 @@ pub async fn serve<C: Codec>(st: SharedState, cx: Cx, raw: Body, codec: C) -> Re
     };
     // A `prompt:` model is rendered into the body first: everything after sees the rendered
     // request, the input policy included.
-    let applied = crate::prompts::apply::<C>(&st.prompt_versions, &live.prompts, bytes).await;
+    // A rollout on the prompt picks its side here, before the prompt is chosen.
+    let mut assignment = None;
+    let pick = |name: &str, body: &serde_json::Map<String, serde_json::Value>| {
+        let rt = st.rollouts.for_prompt(name)?;
+        let subject = draft.subject().or_else(|| body_subject(body));
+        let key_id = caller.as_deref().map(|c| c.key_id.as_str());
+        let a = rt.assign(rt.sticky(subject, key_id), request_id(&rid))?;
+        let alt = a.prompt().map(str::to_owned);
+        assignment = Some(a);
+        alt
+    };
+    let applied = crate::prompts::apply::<C>(&st.prompt_versions, &live.prompts, bytes, pick).await;
     let (bytes, prompt) = match applied {
         Ok(b) => b,
         Err(e) => return refused(draft, &e, &|e| codec.error(e)).await,
@@ -96,11 +107,23 @@ pub async fn serve<C: Codec>(st: SharedState, cx: Cx, raw: Body, codec: C) -> Re
         headers,
         bytes,
     };
-    let mut resp = decoded(read, prompt, draft, codec).await;
+    let mut variant = None;
+    let mut resp = decoded(read, prompt, assignment, &mut variant, draft, codec).await;
     if let Some(h) = header {
         resp.headers_mut().insert(crate::prompts::HEADER, h);
     }
+    if let Some(v) = variant {
+        resp.headers_mut().insert(crate::rollouts::HEADER, v);
+    }
     resp
+}
+
+/// The subject a body names (`user`, Messages' `metadata.user_id`), for a rollout's sticky
+/// assignment before the codec has read it.
+fn body_subject(body: &serde_json::Map<String, serde_json::Value>) -> Option<&str> {
+    body.get("user")
+        .or_else(|| body.get("metadata").and_then(|m| m.get("user_id")))
+        .and_then(serde_json::Value::as_str)
 }
 
 /// A request's body, read, with what it arrived with.
@@ -118,6 +141,8 @@ struct Read {
 async fn decoded<C: Codec>(
     b: Read,
     prompt: Option<crate::prompts::Applied>,
+    assignment: Option<crate::rollouts::Assignment>,
+    variant: &mut Option<HeaderValue>,
     mut draft: Draft,
     mut codec: C,
 ) -> Response {
@@ -147,6 +172,15 @@ async fn decoded<C: Codec>(
     if let Some(p) = &prompt {
         crate::prompts::contract(&mut req, p);
     }
+    // A rollout's candidate alias is Seam's own: a client may not name it.
+    if req.model.starts_with(crate::rollouts::ALIAS_PREFIX) {
+        let e = ApiError::new(
+            seam_types::ErrorCode::ModelNotFound,
+            "No alias with that name; GET /v1/models lists them",
+        )
+        .with_param("model");
+        return refused(draft, &e, &|e| codec.error(e)).await;
+    }
     // The model as a record may keep it: the client's string only after the scanner saw it.
     // The config alias serving the model (exact, or a glob's): key scopes, audit classes, the
     // cache's rules and metric labels go by it, never by the client's string.
@@ -166,12 +200,28 @@ async fn decoded<C: Codec>(
             Err(e) => return refused(draft, &e, &|e| codec.error(e)).await,
         };
     draft.placement(&placement);
+    // A rollout on the alias (unless one on the prompt already chose): the candidate's targets
+    // answer under its synthetic alias, with the alias's key scope and placement checked above.
+    let assignment = assignment.or_else(|| {
+        let rt = st.rollouts.for_alias(alias?)?;
+        let key_id = caller.as_deref().map(|c| c.key_id.as_str());
+        rt.assign(rt.sticky(draft.subject(), key_id), request_id(&rid))
+    });
+    let mut rerouted = false;
+    if let Some(a) = assignment {
+        if a.reroutes() {
+            req.model = format!("{}{}", crate::rollouts::ALIAS_PREFIX, a.rollout.cfg.name);
+            rerouted = true;
+        }
+        *variant = HeaderValue::from_str(&a.label()).ok();
+        draft.assign(a);
+    }
     let codec = Arc::new(codec);
     // The placement is part of the key: an answer from one placement never serves another.
     let plan = live
         .cache
         .plan(&req, caller.as_deref(), alias, &placement)
-        .filter(|_| codec.cacheable());
+        .filter(|_| codec.cacheable() && !rerouted);
     let mut hit = match &plan {
         Some(p) => st.cache.get(p).await,
         None => None,
@@ -213,6 +263,26 @@ async fn decoded<C: Codec>(
         return resp;
     }
     let key_policy = caller.as_deref().and_then(|c| c.policy.as_deref());
+    // A shadow rollout on the alias (or the prompt): a sampled copy of what goes upstream.
+    let shadow = alias
+        .and_then(|a| st.rollouts.for_alias(a))
+        .or_else(|| {
+            let p = prompt.as_ref()?;
+            st.rollouts.for_prompt(p.id.split('@').next()?)
+        })
+        .filter(|rt| rt.shadows(request_id(&rid)))
+        .map(|rt| crate::rollouts::Shadow {
+            rollout: rt,
+            live: Arc::clone(&live),
+            auditor: st.auditor.clone(),
+            slots: Arc::clone(&st.rollouts.shadow_slots),
+            request_id: request_id(&rid).to_owned(),
+            subject: draft.subject().map(str::to_owned),
+            key_id: caller.as_deref().map(|c| c.key_id.clone()),
+            alias: alias.map(str::to_owned),
+            placement: placement.clone(),
+            key_policy: key_policy.map(str::to_owned),
+        });
     let request = Request {
         st: &st,
         live: &live,
@@ -222,7 +292,9 @@ async fn decoded<C: Codec>(
         plan: plan.as_ref(),
         key_policy,
     };
-    let mut resp = request.answer(draft, req, codec, ticket, lead).await;
+    let mut resp = request
+        .answer(draft, req, codec, ticket, lead, shadow)
+        .await;
     if plan.is_some() {
         // Errors too: the lookup was made and missed.
         resp.headers_mut()
@@ -255,9 +327,10 @@ impl Request<'_> {
         codec: Arc<C>,
         ticket: seam_limits::Ticket,
         lead: Option<cache::Lead>,
+        shadow: Option<crate::rollouts::Shadow>,
     ) -> Response {
         if !req.is_stream() {
-            let (resp, used) = self.unary(draft, &req, &*codec).await;
+            let (resp, used) = self.unary(draft, &req, &*codec, shadow).await;
             crate::limits::settle(ticket, used.0, used.1);
             // Stored (or not storable): the identical requests waiting on this one look again.
             drop(lead);
@@ -271,6 +344,9 @@ impl Request<'_> {
         {
             Ok(out) => {
                 let ttft = self.start.0.elapsed();
+                if let Some(s) = shadow {
+                    s.send(as_sent(&req, out.rewritten.as_ref()));
+                }
                 // Under sync durability no byte is sent before the stream's opening is committed.
                 let opening = Opening {
                     route: &out.route,
@@ -303,6 +379,7 @@ impl Request<'_> {
                 resp
             }
             Err(f) => {
+                shadow_failed(shadow, &req, &f);
                 crate::limits::settle(ticket, 0, None);
                 failed(draft, &f, &|e| codec.error(e)).await
             }
@@ -315,6 +392,7 @@ impl Request<'_> {
         draft: Draft,
         req: &ChatRequest,
         codec: &C,
+        shadow: Option<crate::rollouts::Shadow>,
     ) -> (Response, (u64, Option<f64>)) {
         let live = self.live;
         let out = match live
@@ -323,8 +401,14 @@ impl Request<'_> {
             .await
         {
             Ok(out) => out,
-            Err(f) => return (failed(draft, &f, &|e| codec.error(e)).await, (0, None)),
+            Err(f) => {
+                shadow_failed(shadow, req, &f);
+                return (failed(draft, &f, &|e| codec.error(e)).await, (0, None));
+            }
         };
+        if let Some(s) = shadow {
+            s.send(as_sent(req, out.rewritten.as_ref()));
+        }
         let response = draft
             .keeps_payloads()
             .then(|| serde_json::to_value(&out.value).ok())
@@ -425,6 +509,17 @@ async fn unopened<C: Codec>(
         })
         .await;
     codec.error(&e)
+}
+
+/// A shadow copy of a request whose primary failed upstream: the candidate is compared on the
+/// same requests, so leaving out the control's failures would flatter it. A request the policy
+/// refused reached no upstream and has no copy.
+fn shadow_failed(shadow: Option<crate::rollouts::Shadow>, req: &ChatRequest, f: &Failure) {
+    if let Some(s) = shadow
+        && !f.attempts.is_empty()
+    {
+        s.send(as_sent(req, f.rewritten.as_ref()));
+    }
 }
 
 /// The request as it went upstream: the policy's rewrite, else the client's.

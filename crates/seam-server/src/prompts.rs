@@ -312,10 +312,14 @@ fn serve_jobs(
 /// If the body's `model` names a prompt: resolves and renders it with `seam.vars`, rewrites the
 /// body for surface `C` (model → the prompt's alias) and says which prompt it was. Other bodies
 /// are returned untouched, after one substring search.
+/// `pick` sees the prompt's name and the body (for its subject) and may name another prompt
+/// ref to render instead — a rollout's candidate; it is not asked when the client pinned a
+/// version.
 pub async fn apply<C: crate::surface::Codec>(
     versions: &Versions,
     reg: &Registry,
     bytes: Bytes,
+    pick: impl FnOnce(&str, &Map<String, Value>) -> Option<String> + Send,
 ) -> Result<(Bytes, Option<Applied>), ApiError> {
     if memchr::memmem::find(&bytes, PREFIX.as_bytes()).is_none() {
         return Ok((bytes, None));
@@ -331,7 +335,18 @@ pub async fn apply<C: crate::surface::Codec>(
     else {
         return Ok((bytes, None));
     };
-    let r = r?;
+    let mut r = r?;
+    if !matches!(r.reference, Some(Ref::Version(_)))
+        && let Some(alt) = pick(&r.name, &body)
+    {
+        let (name, reference) = seam_prompts::parse_ref(&alt).map_err(|e| {
+            ApiError::new(
+                ErrorCode::Internal,
+                format!("a rollout's candidate prompt: {e}"),
+            )
+        })?;
+        r = Named { name, reference };
+    }
     let prompt = versions.resolve(reg, &r).await?;
     let vars = take_vars(&mut body)?;
     let rendered = prompt.render(&vars).map_err(|e| {
