@@ -170,15 +170,21 @@ fn rollout(
     let candidate = candidate(&path, r.candidate, subject.as_ref(), cx, errors);
     // A shadow copy is the primary's request as it went upstream, already rendered: only other
     // targets can answer it differently.
-    if mode == Some(Mode::Shadow)
-        && candidate
+    if mode == Some(Mode::Shadow) {
+        if matches!(subject, Some(RolloutSubject::Prompt(_))) {
+            errors.push(ConfigError::new(
+                format!("{path}.prompt"),
+                "a shadow rollout is on an alias: its copy is the request as rendered and sent, so only other targets can answer it differently",
+            ));
+        } else if candidate
             .as_ref()
             .is_some_and(|c: &Candidate| c.targets.is_empty())
-    {
-        errors.push(ConfigError::new(
-            format!("{path}.candidate.targets"),
-            "a shadow rollout needs the candidate's targets (a shadowed prompt version is not supported)",
-        ));
+        {
+            errors.push(ConfigError::new(
+                format!("{path}.candidate.targets"),
+                "a shadow rollout needs the candidate's targets",
+            ));
+        }
     }
     let steps = mode.map(|m| steps(&path, m, r.steps, errors));
     let min_samples_per_step = match r.min_samples_per_step {

@@ -845,6 +845,8 @@ base_url = "http://127.0.0.1:8000/v1"
 targets = [{ provider = "openai", model = "gpt-4o-mini" }]
 [models.faq]
 targets = [{ provider = "openai", model = "gpt-4o-mini" }]
+[models.help]
+targets = [{ provider = "openai", model = "gpt-4o-mini" }]
 "#;
 
 #[test]
@@ -862,10 +864,10 @@ guard = ["error_rate", "contract_violations", "latency_p95 <= 1.2x"]
 goal = ["feedback:resolved >= -0.02"]
 
 [rollouts.answer-shadow]
-prompt = "support-answer"
+alias = "help"
 mode = "shadow"
 sample = 0.1
-candidate = {{ prompt = "support-answer@v5" }}
+candidate = {{ targets = [{{ provider = "local", model = "qwen3-8b" }}] }}
 
 [rollouts.faq-ab]
 alias = "faq"
@@ -894,7 +896,7 @@ guard = []
     assert_eq!((r.spec.alpha, r.sample), (0.05, 1.0));
 
     let s = &cfg.rollouts["answer-shadow"];
-    assert_eq!(s.subject, RolloutSubject::Prompt("support-answer".into()));
+    assert_eq!(s.subject, RolloutSubject::Alias("help".into()));
     assert_eq!((s.spec.steps.len(), s.sample), (0, 0.1));
     assert_eq!(
         s.spec.guards[0].to_string(),
@@ -954,6 +956,11 @@ alias = "faq"
 mode = "canary"
 steps = [100]
 candidate = {{ prompt = "faq@v2" }}
+
+[rollouts.g]
+alias = "help"
+mode = "shadow"
+candidate = {{ prompt = "help@v2" }}
 "#
     ));
     assert_eq!(
@@ -981,6 +988,7 @@ candidate = {{ prompt = "faq@v2" }}
             "rollouts.e.steps: a canary's last step is 100 (reaching it is the promotion)",
             "rollouts.f g: rollout names are 1-64 letters, digits, '-' or '_'",
             "rollouts.f g.steps: a canary needs at least one step below 100",
+            "rollouts.g.candidate.targets: a shadow rollout needs the candidate's targets",
         ]
     );
 }
