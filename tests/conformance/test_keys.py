@@ -21,6 +21,8 @@ from conftest import SEAM, _start
 APP_KEY = "sk-seam-conformance-app-key-0123456789"
 METERED_KEY = "sk-seam-conformance-metered-key-0123456789"
 ADMIN_KEY = "conformance-admin-key-0123456789"
+RATER_A = "sk-seam-conformance-rater-a-0123456789"
+RATER_B = "sk-seam-conformance-rater-b-0123456789"
 
 CONFIG = """
 [storage]
@@ -49,6 +51,16 @@ models = ["chat", "gpt-*"]
 hash = "sha256:{metered}"
 models = ["chat"]
 rpm = 2
+
+[keys.rater-a]
+hash = "sha256:{rater_a}"
+models = ["chat"]
+team = "support"
+
+[keys.rater-b]
+hash = "sha256:{rater_b}"
+models = ["chat"]
+team = "support"
 """
 
 
@@ -60,6 +72,8 @@ def keyed():
         CONFIG.format(
             hash=hashlib.sha256(APP_KEY.encode()).hexdigest(),
             metered=hashlib.sha256(METERED_KEY.encode()).hexdigest(),
+            rater_a=hashlib.sha256(RATER_A.encode()).hexdigest(),
+            rater_b=hashlib.sha256(RATER_B.encode()).hexdigest(),
         )
     )
     env = dict(os.environ, SEAM_TEST_ADMIN_KEY=ADMIN_KEY)
@@ -246,3 +260,48 @@ def test_the_responses_surface_takes_the_same_keys_and_scopes(keyed):
         client(keyed.url, "sk-seam-not-a-real-key").responses.create(model="chat", input="hi")
     # Stored under this key, read back with it (another key gets 404: tests/server/conversations.rs).
     assert c.responses.retrieve(r.id).id == r.id
+
+
+def feedback(url, key, body):
+    req = urllib.request.Request(
+        url + "/v1/feedback",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {key}", "content-type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_a_key_rates_its_own_and_its_teams_requests_only(keyed):
+    raw = client(keyed.url, RATER_A).chat.completions.with_raw_response.create(
+        model="chat", messages=[{"role": "user", "content": "rate me"}]
+    )
+    rid = raw.headers["x-seam-request-id"]
+    rating = {"request_id": rid, "name": "resolved", "value": True, "comment": "fixed it"}
+    status, body = feedback(keyed.url, RATER_A, rating)
+    assert status == 201, body
+    assert body["id"].startswith("fb_") and body["value"] == 1.0
+    assert feedback(keyed.url, RATER_B, {**rating, "value": 0.5})[0] == 201
+    # Another team's key (or a key of none) finds nothing to rate: the same 404 as an unknown id.
+    for key in [APP_KEY]:
+        status, body = feedback(keyed.url, key, rating)
+        assert status == 404 and body["error"]["param"] == "request_id"
+    assert feedback(keyed.url, RATER_A, {**rating, "request_id": "req-unknown"})[0] == 404
+    status, body = feedback(keyed.url, RATER_A, {**rating, "value": 4})
+    assert status == 400 and body["error"]["param"] == "value"
+    status, body = feedback(keyed.url, RATER_A, {**rating, "stars": 4})
+    assert status == 400
+    assert feedback(keyed.url, "sk-seam-nope", rating)[0] == 401
+    # In the audit trail beside the request.
+    req = urllib.request.Request(
+        keyed.url + "/admin/audit?kind=feedback", headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+    )
+    with urllib.request.urlopen(req) as r:
+        records = json.loads(r.read())["records"]
+    mine = [x for x in records if f"request:{rid}" in x["tags"]]
+    assert [x["key_id"] for x in mine] == ["rater-a", "rater-b"]
+    assert all("feedback:resolved" in x["tags"] and x["model"] == "chat" for x in mine)

@@ -67,6 +67,7 @@ alias = "ops"
 mode = "ab"
 candidate = {{ targets = [{{ provider = "mock", model = "gpt-4o-mini" }}] }}
 min_samples_per_step = 100000
+goal = ["feedback:resolved >= -0.5"]
 """
 
 
@@ -197,6 +198,32 @@ def test_a_shadow_answers_copies_that_are_recorded_and_never_returned(ready):
     assert s["variant"] == "copy:shadow"
     assert s["status"] == 200
     wait_for(lambda: rollout(ready.url, "copy")["samples"]["candidate"] >= 1)
+
+
+def test_feedback_counts_in_the_variant_that_served_the_request(ready):
+    c = client(ready.url)
+    sides = {}
+    for i in range(20):
+        raw = c.chat.completions.with_raw_response.create(
+            model="ops", messages=[{"role": "user", "content": "hi"}], user=f"fb-{i}"
+        )
+        sides.setdefault(raw.headers["x-seam-variant"], raw.headers["x-seam-request-id"])
+    assert set(sides) == {"ops:control", "ops:candidate"}
+    for variant, rid in sides.items():
+        body = json.dumps({"request_id": rid, "name": "resolved", "value": variant == "ops:candidate"}).encode()
+        req = urllib.request.Request(
+            ready.url + "/v1/feedback", data=body, method="POST", headers={"content-type": "application/json"}
+        )
+        with urllib.request.urlopen(req) as r:
+            assert r.status == 201
+            assert json.loads(r.read())["variant"] == variant
+
+    def goal():
+        [line] = [e for e in rollout(ready.url, "ops")["evidence"] if e.startswith("goal feedback:resolved")]
+        return line
+
+    # One rating per side has reached the shared tallies: the goal's evidence counts them.
+    wait_for(lambda: "(n 1 vs 1)" in goal())
 
 
 def test_operators_pause_abort_and_start_again(ready):

@@ -193,7 +193,7 @@ impl Auditor {
         }
     }
 
-    async fn submit(&self, rec: AuditRecord) -> Result<(), ApiError> {
+    pub(crate) async fn submit(&self, rec: AuditRecord) -> Result<(), ApiError> {
         let commit = self.writer.submit(rec);
         if !self.sync {
             return Ok(());

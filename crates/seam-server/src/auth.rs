@@ -151,6 +151,15 @@ fn audit_class(c: seam_store::RetentionClass) -> AuditClass {
 }
 
 impl Keys {
+    /// The team of an active key, by id (`Some(None)`: a key with no team; `None`: no such
+    /// active key). A scan: keys are few and this is asked rarely (feedback).
+    pub fn team_of(&self, key_id: &str) -> Option<Option<&str>> {
+        self.by_hash
+            .values()
+            .find(|c| c.key_id == key_id)
+            .map(|c| c.team.as_deref())
+    }
+
     fn build(
         config: &[KeyConfig],
         stored: &[(String, seam_store::keys::KeyRecord)],

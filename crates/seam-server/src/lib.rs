@@ -15,6 +15,7 @@ pub mod cache;
 pub mod conversations;
 mod embeddings;
 pub mod error;
+mod feedback;
 pub mod limits;
 pub mod listen;
 pub mod mcp;
@@ -276,6 +277,7 @@ pub fn app(state: SharedState) -> Router {
             post(surface::messages::count_tokens),
         )
         .route("/v1/embeddings", post(embeddings::handle))
+        .route("/v1/feedback", post(feedback::handle))
         .route("/v1/models", get(meta::models))
         .route("/mcp", post(mcp::post).get(mcp::get).delete(mcp::delete))
         .route("/v1/models/{*id}", get(meta::model))
