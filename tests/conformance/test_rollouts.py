@@ -7,6 +7,7 @@ restart through the admin API.
 
 import json
 import os
+import subprocess
 import pathlib
 import tempfile
 import time
@@ -78,6 +79,7 @@ def ready(mock_url):
     cfg.write_text(CONFIG.format(mock=mock_url))
     env = dict(os.environ, SEAM_TEST_MOCK_KEY="sk-mock", SEAM_TEST_AUDIT_KEY=AUDIT_MASTER_KEY, SEAM_LOG="info")
     proc = start_seam(cfg, env)
+    proc.cfg, proc.env = cfg, env
     # The rollouts start with the server's first tick.
     wait_for(lambda: all(r["status"] == "running" for r in admin(proc.url, "GET", "/admin/rollouts")[1]["rollouts"]))
     yield proc
@@ -161,7 +163,11 @@ def test_a_failing_candidate_is_rolled_back_by_its_error_guard(ready):
     # Rolled back: the control serves everyone, with no variant.
     for i in range(10):
         assert ask(c, "flaky", f"f-{i}")[:2] == (None, 200)
-    [decision] = [d for d in records(ready.url, kind="rollout_decision", model="bad") if "decision=rollback" in d["tags"]]
+    def rollbacks():
+        return [d for d in records(ready.url, kind="rollout_decision", model="bad") if "decision=rollback" in d["tags"]]
+
+    wait_for(lambda: len(rollbacks()) == 1)
+    [decision] = rollbacks()
     assert any(t.startswith("guard error_rate") or "error_rate" in t for t in decision["tags"][4:])
 
 
@@ -175,8 +181,10 @@ def test_a_sound_candidate_is_promoted(ready):
     for i in range(5):
         variant, status, route = ask(c, "support", f"new-{i}")
         assert (variant, status, route) == ("good:candidate", 200, "mock/gpt-4o-mini")
-    kinds = [d["tags"][0] for d in records(ready.url, kind="rollout_decision", model="good")]
-    assert kinds == ["decision=start", "decision=promote"]
+    wait_for(
+        lambda: [d["tags"][0] for d in records(ready.url, kind="rollout_decision", model="good")]
+        == ["decision=start", "decision=promote"]
+    )
 
 
 def test_a_shadow_answers_copies_that_are_recorded_and_never_returned(ready):
@@ -240,5 +248,34 @@ def test_operators_pause_abort_and_start_again(ready):
     assert (again["status"], again["run"], again["stage"]) == ("running", 2, 0)
     assert admin(url, "POST", "/admin/rollouts/ops/dance")[0] == 404
     assert admin(url, "POST", "/admin/rollouts/nope/start")[0] == 404
-    tags = [d["tags"][0] for d in records(url, kind="rollout_decision", model="ops")]
-    assert tags == ["decision=start", "decision=pause", "decision=start", "decision=abort", "decision=start"]
+    # Commands' records are written without holding up the answer: read them as they land.
+    def tags():
+        return [d["tags"][0] for d in records(url, kind="rollout_decision", model="ops")]
+
+    expected = ["decision=start", "decision=pause", "decision=start", "decision=abort", "decision=start"]
+    wait_for(lambda: tags() == expected)
+
+
+def test_the_cli_sees_and_steers_the_same_rollouts(ready):
+    def seam(*args):
+        return subprocess.run(
+            [SEAM, "rollout", *args, "--config", str(ready.cfg)], capture_output=True, text=True, env=ready.env
+        )
+
+    listed = seam("list")
+    assert listed.returncode == 0, listed.stderr
+    names = [line.split()[0] for line in listed.stdout.splitlines()]
+    assert names == ["bad", "copy", "good", "ops"]
+    assert "rolled_back" in listed.stdout.splitlines()[0]
+    shown = seam("status", "bad", "--json")
+    assert json.loads(shown.stdout)["status"] == "rolled_back"
+    paused = seam("pause", "ops")
+    assert paused.returncode == 0, paused.stderr
+    assert paused.stdout.startswith("ops: paused")
+    # The running server follows the shared state.
+    wait_for(lambda: rollout(ready.url, "ops")["status"] == "paused")
+    assert seam("start", "ops").stdout.startswith("ops: running")
+    failed = seam("promote", "nope")
+    assert failed.returncode == 1 and failed.stderr.count("\n") == 1 and "no rollout" in failed.stderr
+    tags = [d["tags"][0] for d in records(ready.url, kind="rollout_decision", model="ops")]
+    assert tags[-2:] == ["decision=pause", "decision=start"]

@@ -9,6 +9,7 @@ mod progress;
 mod prompts;
 mod redact;
 mod redteam;
+mod rollout;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,9 @@ enum Command {
     /// The prompt registry (`prompts/*.prompt` beside the config): list, show, render, versions,
     /// tag, untag, diff, test.
     Prompts(prompts::Args),
+    /// Rollouts (canary, A/B, shadow) as the shared store holds them: list, status, and the
+    /// operator's start, pause, promote, abort.
+    Rollout(rollout::Args),
     /// Work with config files.
     Config {
         #[command(subcommand)]
@@ -306,6 +310,7 @@ fn main() -> ExitCode {
         Command::Redteam(args) => return redteam::run(*args),
         Command::Models(args) => return models::run(args),
         Command::Prompts(args) => return prompts::run(args),
+        Command::Rollout(args) => return rollout::run(args),
         Command::Redact { entities: true, .. } => return redact::entities(),
         Command::Redact {
             policy,

@@ -569,7 +569,18 @@ pub fn record(
     what: &str,
     evidence: Vec<String>,
 ) {
-    let Some(auditor) = auditor else { return };
+    if let Some(auditor) = auditor {
+        auditor.submit_detached(decision_record(&rt.cfg.name, row, what, evidence));
+    }
+}
+
+/// The record of a decision or command on `row` (also written by `seam rollout`).
+pub fn decision_record(
+    name: &str,
+    row: &RolloutRow,
+    what: &str,
+    evidence: Vec<String>,
+) -> AuditRecord {
     let mut tags = vec![
         format!("decision={what}"),
         format!("run={}", row.run),
@@ -580,14 +591,14 @@ pub fn record(
         tags.push(format!("reason={r}"));
     }
     tags.extend(evidence);
-    let rec = AuditRecord {
+    AuditRecord {
         id: format!("rollout_{}", uuid::Uuid::now_v7().simple()),
         time_ms: crate::audit::now_ms(),
         key_id: None,
         subject: None,
         tags,
         endpoint: "rollout".to_owned(),
-        model: Some(rt.cfg.name.clone()),
+        model: Some(name.to_owned()),
         route: None,
         status: 200,
         error_code: None,
@@ -605,8 +616,7 @@ pub fn record(
         variant: None,
         class: RetentionClass::Metadata,
         payload: Payload::default(),
-    };
-    auditor.submit_detached(rec);
+    }
 }
 
 /// A shadow copy to send once the primary's request is known, as it went upstream.
