@@ -1,18 +1,22 @@
-"""Two `seam` replicas sharing PostgreSQL (keys, spend ledger) and Redis (counters), as an
-application sees them through the `openai` SDK: one key's requests per minute and one key's daily
-budget hold across both replicas together, never once per replica.
+"""Two `seam` replicas sharing PostgreSQL (keys, spend ledger, rollouts) and Redis (counters), as
+an application sees them through the `openai` SDK: one key's requests per minute and one key's daily
+budget hold across both replicas together, never once per replica, and one rollout is one: a
+subject's side, the tallies and the decision are shared.
 
 Needs PostgreSQL on 127.0.0.1:5432 (each run gets a fresh database) and Redis on :6379; skipped
 when either is down unless SEAM_REQUIRE_POSTGRES / SEAM_REQUIRE_REDIS is set.
 """
 
 import hashlib
+import json
 import os
 import pathlib
 import secrets
 import socket
 import subprocess
 import tempfile
+import time
+import urllib.request
 
 import openai
 import pytest
@@ -21,6 +25,8 @@ from conftest import SEAM, _start
 
 FAST_KEY = "sk-seam-replicas-fast-" + secrets.token_hex(8)
 SPENDER_KEY = "sk-seam-replicas-spender-" + secrets.token_hex(8)
+ROLL_KEY = "sk-seam-replicas-roll-" + secrets.token_hex(8)
+ADMIN_KEY = "replicas-admin-" + secrets.token_hex(8)
 # Key names are unique per run: counters in a shared Redis outlive a run.
 RUN = secrets.token_hex(4)
 
@@ -47,6 +53,29 @@ output_per_mtok = 1000
 
 [models.chat]
 targets = [{{ provider = "echo", model = "echo" }}]
+
+[admin]
+key = "env:SEAM_TEST_ADMIN_KEY"
+
+# Nothing listens on port 9: the candidate fails at once.
+[providers.dead]
+kind = "openai"
+base_url = "http://127.0.0.1:9/v1"
+
+[models.split]
+targets = [{{ provider = "echo", model = "echo" }}]
+
+[rollouts.split]
+alias = "split"
+mode = "canary"
+candidate = {{ targets = [{{ provider = "dead", model = "m" }}] }}
+steps = [50, 100]
+min_samples_per_step = 100000
+guard = ["error_rate"]
+
+[keys.roll-{run}]
+hash = "sha256:{roll}"
+models = ["split"]
 
 [keys.fast-{run}]
 hash = "sha256:{fast}"
@@ -88,6 +117,7 @@ def replicas():
             run=RUN,
             fast=hashlib.sha256(FAST_KEY.encode()).hexdigest(),
             spender=hashlib.sha256(SPENDER_KEY.encode()).hexdigest(),
+            roll=hashlib.sha256(ROLL_KEY.encode()).hexdigest(),
         )
     )
     procs = []
@@ -95,6 +125,7 @@ def replicas():
         proc, m = _start(
             [SEAM, "serve", "--config", str(cfg), "--listen", "127.0.0.1:0"],
             r"listening on (http://[0-9.:]+)",
+            env=dict(os.environ, SEAM_TEST_ADMIN_KEY=ADMIN_KEY),
         )
         proc.url = m.group(1)
         procs.append(proc)
@@ -142,3 +173,48 @@ def test_one_keys_daily_budget_holds_across_both_replicas(replicas):
     assert e2.value.code == "budget_exceeded"
     # Whole seconds to midnight UTC.
     assert 1 <= int(e2.value.response.headers["retry-after"]) <= 86400
+
+
+def rollout(url):
+    req = urllib.request.Request(url + "/admin/rollouts/split", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    with urllib.request.urlopen(req) as r:
+        return json.loads(r.read())
+
+
+def wait_for(check, timeout=15.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_one_rollout_is_shared_by_both_replicas(replicas):
+    a, b = replicas
+    wait_for(lambda: rollout(a.url).get("status") == "running" and rollout(b.url).get("status") == "running")
+    assert rollout(a.url)["run"] == rollout(b.url)["run"] == 1
+    clients = [openai.OpenAI(base_url=r.url + "/v1", api_key=ROLL_KEY, max_retries=0) for r in replicas]
+
+    def ask(i, subject):
+        try:
+            raw = clients[i % 2].chat.completions.with_raw_response.create(
+                model="split", messages=[{"role": "user", "content": "hi"}], user=subject
+            )
+            return raw.headers.get("x-seam-variant")
+        except openai.APIStatusError as e:
+            return e.response.headers.get("x-seam-variant")
+
+    # A subject is on the same side on either replica.
+    for i in range(6):
+        assert ask(0, f"same-{i}") == ask(1, f"same-{i}")
+    sent = 12
+    while rollout(a.url)["status"] == "running" and sent < 200:
+        ask(sent, f"s-{sent}")
+        sent += 1
+    # Decided once, on both replicas' requests together; both follow it.
+    wait_for(lambda: rollout(a.url)["status"] == rollout(b.url)["status"] == "rolled_back")
+    samples = rollout(b.url)["samples"]
+    assert samples["candidate"] + samples["control"] >= sent - 2
+    for i in range(4):
+        assert ask(i, f"after-{i}") is None
