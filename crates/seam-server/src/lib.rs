@@ -111,6 +111,7 @@ impl AppState {
     ) -> Result<Self, String> {
         let registry = Arc::new(Registry::new());
         let prompts = Arc::new(load_prompts(cfg)?);
+        let live_prompts = Arc::clone(&prompts);
         let live = Live {
             // Candidates' targets are served under synthetic aliases (`rollout:NAME`).
             gateway: Gateway::new(&rollouts::with_candidate_aliases(cfg, &prompts), &registry)?,
@@ -137,7 +138,10 @@ impl AppState {
                 .as_ref()
                 .map(|k| seam_store::keys::hash_secret(k.expose())),
             key_store: audit::store_config(cfg),
-            prompt_versions: Arc::new(prompts::Versions::open(&audit::store_config(cfg))),
+            prompt_versions: Arc::new(prompts::Versions::open(
+                &audit::store_config(cfg),
+                !live_prompts.is_empty(),
+            )),
             rollouts,
             sealed_payloads: cfg.audit.master_key.is_some(),
             live: RwLock::new(Arc::new(live)),
@@ -194,6 +198,10 @@ impl AppState {
         let aliases = gateway.aliases().iter().map(|a| (*a).to_owned()).collect();
         self.keyring.set_config(&cfg.keys);
         self.rollouts.configure(&cfg);
+        if !prompts.is_empty() {
+            // Prompts may be new: make sure their tags are read.
+            self.prompt_versions.refresh_now();
+        }
         self.limits.set_config(&cfg.limits);
         let previous = self.live();
         let live = Arc::new(Live {

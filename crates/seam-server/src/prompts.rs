@@ -116,27 +116,16 @@ impl Versions {
     /// the PostgreSQL client must not run inside the async runtime). Without a store, prompts
     /// still serve their files' current versions; tags and old versions are `model_not_found`,
     /// with the reason logged.
-    pub fn open(store: &seam_store::StoreConfig) -> Versions {
+    pub fn open(store: &seam_store::StoreConfig, has_prompts: bool) -> Versions {
         let tags = Arc::new(RwLock::new(HashMap::new()));
-        let (ready_tx, ready) = tokio::sync::watch::channel(false);
+        // Without prompt files there is nothing to wait for: the store is opened with the first
+        // job (a reload that adds prompts asks for a refresh).
+        let (ready_tx, ready) = tokio::sync::watch::channel(!has_prompts);
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
         let (shared, store) = (Arc::clone(&tags), store.clone());
         let spawned = std::thread::Builder::new()
             .name("seam-prompts".into())
-            .spawn(move || {
-                let opened = seam_store::PromptStore::open(&store);
-                match opened {
-                    Ok(mut s) => {
-                        refresh(&mut s, &shared);
-                        ready_tx.send_replace(true);
-                        serve_jobs(s, &rx, &shared);
-                    }
-                    Err(e) => {
-                        ready_tx.send_replace(true);
-                        tracing::warn!(error = %e, "prompt store unavailable: tags and old versions cannot be served");
-                    }
-                }
-            });
+            .spawn(move || serve_jobs(&store, has_prompts, &rx, &shared, &ready_tx));
         if let Err(e) = &spawned {
             tracing::warn!(error = %e, "prompt store thread did not start");
         }
@@ -276,35 +265,81 @@ fn refresh(s: &mut seam_store::PromptStore, tags: &RwLock<HashMap<String, String
     }
 }
 
+/// The store thread: opens the store when there is work (at once when prompt files exist),
+/// again after a failure, and serves jobs; tags are re-read every [`REFRESH`].
 fn serve_jobs(
-    mut s: seam_store::PromptStore,
+    store: &seam_store::StoreConfig,
+    eager: bool,
     rx: &Receiver<Job>,
     tags: &RwLock<HashMap<String, String>>,
+    ready: &tokio::sync::watch::Sender<bool>,
 ) {
+    let mut conn: Option<seam_store::PromptStore> = None;
+    let open = |conn: &mut Option<seam_store::PromptStore>| {
+        if conn.is_none() {
+            match seam_store::PromptStore::open(store) {
+                Ok(mut s) => {
+                    refresh(&mut s, tags);
+                    *conn = Some(s);
+                }
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "prompt store unavailable: tags and old versions cannot be served now"
+                ),
+            }
+            ready.send_replace(true);
+        }
+        conn.is_some()
+    };
+    if eager {
+        open(&mut conn);
+    }
     loop {
-        match rx.recv_timeout(REFRESH) {
-            Ok(Job::Keep {
+        let job = match rx.recv_timeout(REFRESH) {
+            Ok(job) => Some(job),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        if job.is_none() && conn.is_none() {
+            continue;
+        }
+        if !open(&mut conn) {
+            if let Some(Job::Get { reply, .. }) = job {
+                let _ = reply.send(None);
+            }
+            continue;
+        }
+        let Some(s) = conn.as_mut() else { continue };
+        let failed = match job {
+            Some(Job::Keep {
                 name,
                 version,
                 source,
-            }) => {
-                if let Err(e) = s.put(&name, &version, &source) {
-                    tracing::warn!(prompt = %name, %version, error = %e, "could not keep a served prompt version");
-                }
-            }
-            Ok(Job::Get {
+            }) => s.put(&name, &version, &source).err().inspect(|e| {
+                tracing::warn!(prompt = %name, %version, error = %e, "could not keep a served prompt version");
+            }),
+            Some(Job::Get {
                 name,
                 version,
                 reply,
-            }) => {
-                let found = s.get(&name, &version).unwrap_or_else(|e| {
-                    tracing::warn!(prompt = %name, %version, error = %e, "could not read a prompt version");
+            }) => match s.get(&name, &version) {
+                Ok(found) => {
+                    let _ = reply.send(found.map(|v| v.source));
                     None
-                });
-                let _ = reply.send(found.map(|v| v.source));
+                }
+                Err(e) => {
+                    let _ = reply.send(None);
+                    Some(e)
+                }
+            },
+            Some(Job::Refresh) | None => {
+                refresh(s, tags);
+                None
             }
-            Ok(Job::Refresh) | Err(RecvTimeoutError::Timeout) => refresh(&mut s, tags),
-            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        // A failed statement may mean a lost connection: open again with the next job.
+        if failed.is_some() {
+            conn = None;
         }
     }
 }
