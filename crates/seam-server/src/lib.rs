@@ -15,6 +15,7 @@ pub mod cache;
 pub mod conversations;
 mod embeddings;
 pub mod error;
+pub mod evaluate;
 pub mod limits;
 pub mod listen;
 pub mod mcp;
@@ -49,7 +50,7 @@ pub type Reloader = Box<dyn Fn() -> Result<Config, Vec<String>> + Send + Sync>;
 /// What a config builds; swapped whole by a reload, while requests in flight keep the one they
 /// started with.
 pub struct Live {
-    pub gateway: Gateway,
+    pub gateway: Arc<Gateway>,
     pub max_body_bytes: usize,
     /// Which audit class each alias's records get.
     pub classes: Arc<audit::Classes>,
@@ -62,6 +63,8 @@ pub struct Live {
     pub mcp: Arc<seam_mcp::Hub>,
     /// The prompt files (`prompts/` beside the config), as of the last (re)load.
     pub prompts: Arc<seam_prompts::Registry>,
+    /// `[evaluators.NAME]`, by the alias and the prompt whose answers they grade.
+    pub evaluators: evaluate::Evaluators,
 }
 
 pub struct AppState {
@@ -95,6 +98,8 @@ pub struct AppState {
     pub mcp_sessions: mcp::session::Sessions,
     /// Served prompt versions and tags (the store's), kept across reloads.
     pub prompt_versions: Arc<prompts::Versions>,
+    /// Where online evaluators' scores go (by default a debug log line).
+    pub scores: Arc<dyn evaluate::ScoreSink>,
     /// Set once the server is shutting down: long-lived streams end.
     closing: tokio::sync::watch::Sender<bool>,
 }
@@ -106,8 +111,10 @@ impl AppState {
         metrics: Option<PrometheusHandle>,
     ) -> Result<Self, String> {
         let registry = Arc::new(Registry::new());
+        let gateway = Arc::new(Gateway::new(cfg, &registry)?);
         let live = Live {
-            gateway: Gateway::new(cfg, &registry)?,
+            evaluators: evaluate::Evaluators::new(cfg, &gateway)?,
+            gateway,
             max_body_bytes: cfg.server.max_body_bytes,
             classes: Arc::new(audit::Classes::new(cfg)),
             prices: pricing::Prices::new(cfg),
@@ -139,6 +146,7 @@ impl AppState {
             auditor,
             conversations: conversations::Conversations::open(cfg)?.map(Arc::new),
             mcp_sessions: mcp::session::Sessions::default(),
+            scores: Arc::new(evaluate::LogSink),
             closing: tokio::sync::watch::Sender::new(false),
             started: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -178,14 +186,16 @@ impl AppState {
         };
         let cfg = load()?;
         let prompts = Arc::new(load_prompts(&cfg).map_err(|e| vec![e])?);
-        let gateway = Gateway::new(&cfg, &self.registry)
-            .map_err(|e| e.lines().map(str::to_owned).collect::<Vec<_>>())?;
+        let lines = |e: String| e.lines().map(str::to_owned).collect::<Vec<_>>();
+        let gateway = Arc::new(Gateway::new(&cfg, &self.registry).map_err(lines)?);
+        let evaluators = evaluate::Evaluators::new(&cfg, &gateway).map_err(lines)?;
         let aliases = gateway.aliases().iter().map(|a| (*a).to_owned()).collect();
         self.keyring.set_config(&cfg.keys);
         self.limits.set_config(&cfg.limits);
         let previous = self.live();
         let live = Arc::new(Live {
             gateway,
+            evaluators,
             max_body_bytes: cfg.server.max_body_bytes,
             classes: Arc::new(audit::Classes::new(&cfg)),
             prices: pricing::Prices::new(&cfg),
