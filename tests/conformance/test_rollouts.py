@@ -68,7 +68,12 @@ alias = "ops"
 mode = "ab"
 candidate = {{ targets = [{{ provider = "mock", model = "gpt-4o-mini" }}] }}
 min_samples_per_step = 100000
-goal = ["feedback:resolved >= -0.5"]
+goal = ["feedback:resolved >= -0.5", "eval:says-echo >= -1"]
+
+# Every answer of `ops` graded off the request path; the echo control passes, the mock fails.
+[evaluators.says-echo]
+alias = "ops"
+assert = [{{ type = "icontains", value = "echo" }}]
 """
 
 
@@ -232,6 +237,23 @@ def test_feedback_counts_in_the_variant_that_served_the_request(ready):
 
     # One rating per side has reached the shared tallies: the goal's evidence counts them.
     wait_for(lambda: "(n 1 vs 1)" in goal())
+
+
+def test_online_evaluators_score_each_side_and_keep_the_scores(ready):
+    c = client(ready.url)
+    for i in range(10):
+        c.chat.completions.create(model="ops", messages=[{"role": "user", "content": "hi"}], user=f"ev-{i}")
+
+    def evidence():
+        [line] = [e for e in rollout(ready.url, "ops")["evidence"] if e.startswith("goal eval:says-echo")]
+        return line
+
+    # The echo control passes (1), the mock candidate fails (0): the estimate is their difference.
+    wait_for(lambda: "candidate - control -1.0000" in evidence())
+    scores = [r for r in records(ready.url, kind="feedback", model="ops") if "eval:says-echo" in r["tags"]]
+    assert scores and all(r["payload"] is None for r in scores)
+    passed = {r["variant"]: "pass=true" in r["tags"] for r in scores}
+    assert passed == {"ops:control": True, "ops:candidate": False}
 
 
 def test_operators_pause_abort_and_start_again(ready):

@@ -366,6 +366,14 @@ fn check(path: &Path) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            // Online evaluators' assertions are parsed (and their judges checked) as serving does.
+            let gateway = std::sync::Arc::new(gateway);
+            if let Err(e) = seam_server::evaluate::Evaluators::new(&cfg, &gateway) {
+                for line in e.lines() {
+                    eprintln!("{}: {line}", path.display());
+                }
+                return ExitCode::from(2);
+            }
             // Prompt files load as `seam serve` loads them, and each names a model it can serve.
             let prompts = match seam_prompts::Registry::load(&cfg.prompts_dir) {
                 Ok(p) => p,

@@ -384,6 +384,33 @@ fn config_check_reports_policy_errors_with_their_path() {
     );
 }
 
+/// Online evaluators' assertions are parsed by `check` as by `serve`: each problem at its path.
+#[test]
+fn config_check_reports_evaluator_assertion_errors_with_their_path() {
+    let p = write_config(
+        "badevaluator.toml",
+        "[providers.e]\nkind = \"echo\"\n[models.m]\ntargets = [{ provider = \"e\", model = \"x\" }]\n\
+         [evaluators.polite]\nalias = \"m\"\nassert = [{ type = \"llm-rubric\", value = \"polite\" }, { type = \"not-contians\", value = \"x\" }]\n",
+    );
+    let out = seam()
+        .args(["config", "check", "--config"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("evaluators.polite.assert[1].type: unknown assertion type `not-contians`"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "evaluators.polite.judge: is required: assert[0] (llm-rubric) is graded by a model"
+        ),
+        "{err}"
+    );
+}
+
 /// A key held to a placement shows it, and a placement the parser refuses creates nothing: one
 /// line, a non-zero exit. The same for MCP tool globs.
 #[test]

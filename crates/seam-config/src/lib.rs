@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod cache;
+pub mod evaluators;
 pub mod keys;
 pub mod limits;
 pub mod mcp;
@@ -28,6 +29,7 @@ use std::time::Duration;
 
 pub use audit::{AuditClass, AuditConfig, Durability, MasterKey, RetentionRule};
 pub use cache::{CacheConfig, CacheRule, CacheScope};
+pub use evaluators::{Evaluated, EvaluatorConfig};
 pub use keys::{AdminConfig, BudgetPeriod, KeyConfig};
 pub use limits::{LimitRule, LimitsConfig};
 pub use mcp::{McpConfig, McpServerConfig, McpToolConfig, McpTransport};
@@ -86,6 +88,8 @@ pub struct Config {
     pub prompts_dir: PathBuf,
     /// `[rollouts.NAME]`: canary, ab and shadow rollouts, by name.
     pub rollouts: BTreeMap<String, Rollout>,
+    /// `[evaluators.NAME]`: assertions graded on a sample of live answers, by name.
+    pub evaluators: BTreeMap<String, EvaluatorConfig>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -454,6 +458,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
         },
         &mut errors,
     );
+    let evaluators = evaluators::evaluators(raw.evaluators, &models, &mut errors);
 
     if errors.is_empty() {
         Ok(Config {
@@ -475,6 +480,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             ner,
             prompts_dir: resolver.base_dir.join("prompts"),
             rollouts,
+            evaluators,
         })
     } else {
         Err(errors)

@@ -41,6 +41,8 @@ pub struct RawConfig {
     pub ner: crate::ner::RawNer,
     #[serde(default)]
     pub rollouts: BTreeMap<String, crate::rollouts::RawRollout>,
+    #[serde(default)]
+    pub evaluators: BTreeMap<String, crate::evaluators::RawEvaluator>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -260,7 +260,7 @@ fn rollout(
     })
 }
 
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name
@@ -270,7 +270,7 @@ fn valid_name(name: &str) -> bool {
 
 /// A prompt's name as the prompt registry has it: lower-case letters, digits, `-` and `_`,
 /// starting with a letter or digit, at most 64 characters.
-fn prompt_name(s: &str) -> bool {
+pub(crate) fn prompt_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.bytes()

@@ -1022,3 +1022,94 @@ candidate = {{ prompt = "p@v3" }}
         ]
     );
 }
+
+#[test]
+fn an_evaluator_is_parsed_with_its_defaults() {
+    let cfg = check(&format!(
+        r#"{ROLLOUT_BASE}
+[evaluators.polite]
+alias = "support"
+sample = 0.1
+assert = [{{ type = "llm-rubric", value = "The answer is polite" }}, {{ type = "not-contains", value = "As an AI" }}]
+judge = "faq"
+queue = 16
+concurrency = 4
+
+[evaluators.short]
+prompt = "support-answer"
+assert = [{{ type = "word-count", value = {{ max = 200 }} }}]
+"#
+    ))
+    .unwrap();
+    let p = &cfg.evaluators["polite"];
+    assert_eq!(p.subject, Evaluated::Alias("support".into()));
+    assert_eq!((p.sample, p.queue, p.concurrency), (0.1, 16, 4));
+    assert_eq!(p.judge.as_deref(), Some("faq"));
+    assert_eq!(
+        p.assert,
+        vec![
+            serde_json::json!({"type": "llm-rubric", "value": "The answer is polite"}),
+            serde_json::json!({"type": "not-contains", "value": "As an AI"}),
+        ]
+    );
+    let s = &cfg.evaluators["short"];
+    assert_eq!(s.subject, Evaluated::Prompt("support-answer".into()));
+    assert_eq!((s.sample, s.queue, s.concurrency), (1.0, 256, 2));
+    assert_eq!(s.judge, None);
+    assert_eq!(
+        s.assert[0]["value"],
+        serde_json::json!({"max": 200}),
+        "tables become JSON objects"
+    );
+    assert!(check("").unwrap().evaluators.is_empty());
+}
+
+#[test]
+fn evaluator_errors_name_their_path() {
+    let e = errors(&format!(
+        r#"{ROLLOUT_BASE}
+[evaluators.a]
+alias = "nope"
+sample = 0
+assert = []
+judge = "gone"
+queue = 0
+concurrency = 65
+
+[evaluators.b]
+alias = "support"
+prompt = "support-answer"
+sample = 1.5
+assert = [{{ type = "contains", value = "x" }}]
+
+[evaluators.c]
+prompt = "support-answer@v2"
+assert = [{{ type = "contains", value = "x" }}]
+concurrency = 0
+
+[evaluators."d e"]
+alias = "faq"
+assert = [{{ type = "contains", value = "x" }}]
+"#
+    ));
+    assert_eq!(
+        e,
+        vec![
+            "evaluators.a.alias: no alias named \"nope\" in [models]",
+            "evaluators.a.sample: must be in (0, 1] (the share of answers graded)",
+            "evaluators.a.assert: needs at least one assertion, e.g. [{ type = \"not-contains\", value = \"As an AI\" }]",
+            "evaluators.a.judge: no alias named \"gone\" in [models]",
+            "evaluators.a.queue: must be between 1 and 65536",
+            "evaluators.a.concurrency: must be between 1 and 64",
+            "evaluators.b: needs exactly one of alias or prompt (whose answers are graded)",
+            "evaluators.b.sample: must be in (0, 1] (the share of answers graded)",
+            "evaluators.c.prompt: must be a prompt's name (lower-case letters, digits, '-', '_'), without @: every version is graded",
+            "evaluators.c.concurrency: must be between 1 and 64",
+            "evaluators.d e: evaluator names are 1-64 letters, digits, '-' or '_' (the metric is eval:NAME)",
+        ]
+    );
+    let e = errors(&format!(
+        "{ROLLOUT_BASE}\n[evaluators.x]\nalias = \"support\"\nassert = [{{ type = \"contains\", value = \"x\" }}]\nsamples = 0.5\n"
+    ));
+    assert_eq!(e, vec!["evaluators.x.samples: unknown key"]);
+}

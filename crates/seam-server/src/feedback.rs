@@ -158,56 +158,28 @@ async fn rate(
         return Err(not_found());
     }
     let metric = format!("feedback:{}", r.name);
-    // Counted where the rated request was served, if a rollout served it.
-    let mut counted = false;
-    if let Some((rollout, variant)) = rated.variant.as_deref().and_then(|v| v.rsplit_once(':')) {
-        let side = match variant {
-            "control" => Some(seam_rollouts::Variant::Control),
-            "candidate" => Some(seam_rollouts::Variant::Candidate),
-            _ => None,
-        };
-        if let (Some(rt), Some(side)) = (st.rollouts.get(rollout), side) {
-            counted = rt.score(side, &metric, value).is_ok();
-        }
-    }
+    let counted = count_in_rollout(&st.rollouts, rated.variant.as_deref(), &metric, value);
     let id = format!("fb_{}", uuid::Uuid::now_v7().simple());
-    let rec = AuditRecord {
-        id: id.clone(),
-        time_ms: crate::audit::now_ms(),
-        key_id: caller.map(|c| c.key_id.clone()),
-        // The rated request's subject: erasing the subject erases its ratings too.
-        subject: rated.subject.clone(),
-        tags: vec![format!("request:{}", r.request_id), metric.clone()],
-        endpoint: "feedback".to_owned(),
-        model: rated.model.clone(),
-        route: rated.route.clone(),
-        status: 200,
-        error_code: None,
-        attempts: Vec::new(),
-        findings: Vec::new(),
-        usage: None,
-        cost_usd: None,
-        latency_ms: 0.0,
-        ttft_ms: None,
-        cache_hit: false,
-        placement: None,
-        kind: RecordKind::Feedback,
-        count: None,
-        prompt: rated.prompt.clone(),
-        variant: rated.variant.clone(),
-        // The rated request's class: a comment is kept (sealed) only where its request's texts are.
-        class: rated.class,
-        payload: Payload {
-            client_request: Some(json!({
-                "request_id": r.request_id,
-                "name": r.name,
-                "value": r.value,
-                "comment": r.comment,
-            })),
-            upstream_request: None,
-            response: None,
+    let rec = rating_record(
+        Rated {
+            request_id: &r.request_id,
+            subject: rated.subject.clone(),
+            model: rated.model.clone(),
+            route: rated.route.clone(),
+            prompt: rated.prompt.clone(),
+            variant: rated.variant.clone(),
+            class: rated.class,
         },
-    };
+        id.clone(),
+        caller.map(|c| c.key_id.clone()),
+        &metric,
+        json!({
+            "request_id": r.request_id,
+            "name": r.name,
+            "value": r.value,
+            "comment": r.comment,
+        }),
+    );
     auditor.submit(rec).await?;
     metrics::counter!("seam_feedback_total", "counted" => if counted { "rollout" } else { "stored" })
         .increment(1);
@@ -220,6 +192,116 @@ async fn rate(
         "prompt": rated.prompt,
         "variant": rated.variant,
     }))
+}
+
+/// Counts a task metric in the rollout side that served a request (`ROLLOUT:VARIANT` as its
+/// record has it); whether it did.
+fn count_in_rollout(
+    rollouts: &crate::rollouts::Rollouts,
+    variant: Option<&str>,
+    metric: &str,
+    value: f64,
+) -> bool {
+    let Some((rollout, side)) = variant.and_then(|v| v.rsplit_once(':')) else {
+        return false;
+    };
+    let side = match side {
+        "control" => seam_rollouts::Variant::Control,
+        "candidate" => seam_rollouts::Variant::Candidate,
+        _ => return false,
+    };
+    rollouts
+        .get(rollout)
+        .is_some_and(|rt| rt.score(side, metric, value).is_ok())
+}
+
+/// What a rating copies from the request it rates.
+struct Rated<'a> {
+    request_id: &'a str,
+    subject: Option<String>,
+    model: Option<String>,
+    route: Option<String>,
+    prompt: Option<String>,
+    variant: Option<String>,
+    class: seam_store::RetentionClass,
+}
+
+/// A `feedback` record: a rating (`feedback:NAME` from a person, `eval:NAME` from an online
+/// evaluator) beside the request it rates, with that request's model, prompt, variant, subject (so
+/// erasing the subject erases it) and class (a comment is kept, sealed, only where the request's
+/// texts are).
+fn rating_record(
+    rated: Rated<'_>,
+    id: String,
+    key_id: Option<String>,
+    metric: &str,
+    payload: Value,
+) -> AuditRecord {
+    AuditRecord {
+        id,
+        time_ms: crate::audit::now_ms(),
+        key_id,
+        subject: rated.subject,
+        tags: vec![format!("request:{}", rated.request_id), metric.to_owned()],
+        endpoint: "feedback".to_owned(),
+        model: rated.model,
+        route: rated.route,
+        status: 200,
+        error_code: None,
+        attempts: Vec::new(),
+        findings: Vec::new(),
+        usage: None,
+        cost_usd: None,
+        latency_ms: 0.0,
+        ttft_ms: None,
+        cache_hit: false,
+        placement: None,
+        kind: RecordKind::Feedback,
+        count: None,
+        prompt: rated.prompt,
+        variant: rated.variant,
+        class: rated.class,
+        payload: Payload {
+            client_request: Some(payload),
+            upstream_request: None,
+            response: None,
+        },
+    }
+}
+
+/// Where online evaluators' scores go in `seam serve`: counted as `eval:NAME` in the rollout side
+/// that served the request, and kept as a `feedback` record beside it — metadata only, the score
+/// in its tags (`value=…`, `pass=…`): an evaluator's reasons may quote the answer, so they are not
+/// kept.
+pub struct StoreSink {
+    pub auditor: Option<std::sync::Arc<crate::audit::Auditor>>,
+    pub rollouts: std::sync::Arc<crate::rollouts::Rollouts>,
+}
+
+impl crate::evaluate::ScoreSink for StoreSink {
+    fn score(&self, s: crate::evaluate::Score) {
+        count_in_rollout(&self.rollouts, s.variant.as_deref(), &s.name, s.value);
+        let Some(auditor) = &self.auditor else { return };
+        let mut rec = rating_record(
+            Rated {
+                request_id: &s.request_id,
+                subject: s.subject.clone(),
+                model: s.alias.clone(),
+                route: None,
+                prompt: s.prompt.clone(),
+                variant: s.variant.clone(),
+                class: seam_store::RetentionClass::Metadata,
+            },
+            format!("ev_{}", uuid::Uuid::now_v7().simple()),
+            None,
+            &s.name,
+            Value::Null,
+        );
+        rec.payload = Payload::default();
+        rec.tags.push(format!("value={:.4}", s.value));
+        rec.tags.push(format!("pass={}", s.pass));
+        auditor.submit_detached(rec);
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod cache;
 pub mod conversations;
 mod embeddings;
 pub mod error;
+pub mod evaluate;
 mod feedback;
 pub mod limits;
 pub mod listen;
@@ -51,7 +52,7 @@ pub type Reloader = Box<dyn Fn() -> Result<Config, Vec<String>> + Send + Sync>;
 /// What a config builds; swapped whole by a reload, while requests in flight keep the one they
 /// started with.
 pub struct Live {
-    pub gateway: Gateway,
+    pub gateway: Arc<Gateway>,
     pub max_body_bytes: usize,
     /// Which audit class each alias's records get.
     pub classes: Arc<audit::Classes>,
@@ -64,6 +65,8 @@ pub struct Live {
     pub mcp: Arc<seam_mcp::Hub>,
     /// The prompt files (`prompts/` beside the config), as of the last (re)load.
     pub prompts: Arc<seam_prompts::Registry>,
+    /// `[evaluators.NAME]`, by the alias and the prompt whose answers they grade.
+    pub evaluators: evaluate::Evaluators,
 }
 
 pub struct AppState {
@@ -99,6 +102,8 @@ pub struct AppState {
     pub prompt_versions: Arc<prompts::Versions>,
     /// The configured rollouts and the thread that keeps them in step with the store.
     pub rollouts: Arc<rollouts::Rollouts>,
+    /// Where online evaluators' scores go (by default a debug log line).
+    pub scores: Arc<dyn evaluate::ScoreSink>,
     /// Set once the server is shutting down: long-lived streams end.
     closing: tokio::sync::watch::Sender<bool>,
 }
@@ -112,9 +117,14 @@ impl AppState {
         let registry = Arc::new(Registry::new());
         let prompts = Arc::new(load_prompts(cfg)?);
         let live_prompts = Arc::clone(&prompts);
+        // Candidates' targets are served under synthetic aliases (`rollout:NAME`).
+        let gateway = Arc::new(Gateway::new(
+            &rollouts::with_candidate_aliases(cfg, &prompts),
+            &registry,
+        )?);
         let live = Live {
-            // Candidates' targets are served under synthetic aliases (`rollout:NAME`).
-            gateway: Gateway::new(&rollouts::with_candidate_aliases(cfg, &prompts), &registry)?,
+            evaluators: evaluate::Evaluators::new(cfg, &gateway)?,
+            gateway,
             max_body_bytes: cfg.server.max_body_bytes,
             classes: Arc::new(audit::Classes::new(cfg)),
             prices: pricing::Prices::new(cfg),
@@ -127,6 +137,10 @@ impl AppState {
         let rollouts = rollouts::Rollouts::open(cfg, audit::store_config(cfg), auditor.clone());
         let keyring = auth::Keyring::open(cfg)?;
         let redis = shared::Redis::from_config(cfg)?.map(Arc::new);
+        let scores: Arc<dyn evaluate::ScoreSink> = Arc::new(feedback::StoreSink {
+            auditor: auditor.clone(),
+            rollouts: Arc::clone(&rollouts),
+        });
         Ok(AppState {
             keyring,
             limits: limits::Limits::open(cfg, redis.as_ref())?,
@@ -151,6 +165,7 @@ impl AppState {
             auditor,
             conversations: conversations::Conversations::open(cfg)?.map(Arc::new),
             mcp_sessions: mcp::session::Sessions::default(),
+            scores,
             closing: tokio::sync::watch::Sender::new(false),
             started: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -190,11 +205,15 @@ impl AppState {
         };
         let cfg = load()?;
         let prompts = Arc::new(load_prompts(&cfg).map_err(|e| vec![e])?);
-        let gateway = Gateway::new(
-            &rollouts::with_candidate_aliases(&cfg, &prompts),
-            &self.registry,
-        )
-        .map_err(|e| e.lines().map(str::to_owned).collect::<Vec<_>>())?;
+        let lines = |e: String| e.lines().map(str::to_owned).collect::<Vec<_>>();
+        let gateway = Arc::new(
+            Gateway::new(
+                &rollouts::with_candidate_aliases(&cfg, &prompts),
+                &self.registry,
+            )
+            .map_err(lines)?,
+        );
+        let evaluators = evaluate::Evaluators::new(&cfg, &gateway).map_err(lines)?;
         let aliases = gateway.aliases().iter().map(|a| (*a).to_owned()).collect();
         self.keyring.set_config(&cfg.keys);
         self.rollouts.configure(&cfg);
@@ -206,6 +225,7 @@ impl AppState {
         let previous = self.live();
         let live = Arc::new(Live {
             gateway,
+            evaluators,
             max_body_bytes: cfg.server.max_body_bytes,
             classes: Arc::new(audit::Classes::new(&cfg)),
             prices: pricing::Prices::new(&cfg),

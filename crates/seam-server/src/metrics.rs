@@ -42,12 +42,19 @@ pub fn install() -> Option<PrometheusHandle> {
                 .and_then(|b| {
                     b.set_buckets_for_metric(Matcher::Full(OVERHEAD.into()), OVERHEAD_BUCKETS)
                 })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(crate::evaluate::SCORES.into()),
+                        crate::evaluate::SCORE_BUCKETS,
+                    )
+                })
                 .and_then(|b| b.install_recorder())
                 .map_err(|e| tracing::error!(error = %e, "metrics recorder not installed"))
                 .ok()?;
             describe();
             seam_gateway::telemetry::describe();
             crate::cache::describe();
+            crate::evaluate::describe();
             let upkeep = handle.clone();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(5));

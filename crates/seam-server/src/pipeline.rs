@@ -208,14 +208,29 @@ async fn decoded<C: Codec>(
         rt.assign(rt.sticky(draft.subject(), key_id), request_id(&rid))
     });
     let mut rerouted = false;
+    let mut label = None;
     if let Some(a) = assignment {
         if a.reroutes() {
             req.model = format!("{}{}", crate::rollouts::ALIAS_PREFIX, a.rollout.cfg.name);
             rerouted = true;
         }
-        *variant = HeaderValue::from_str(&a.label()).ok();
+        label = Some(a.label());
+        *variant = label.as_deref().and_then(|l| HeaderValue::from_str(l).ok());
         draft.assign(a);
     }
+    // Online evaluators that will grade this request's answer, picked by alias, prompt and a
+    // hash of its id (`None` at the cost of two lookups when there are none).
+    let evals = live.evaluators.pick(crate::evaluate::Asked {
+        request_id: request_id(&rid),
+        alias,
+        prompt: prompt.as_ref().map(|p| p.id.as_str()),
+        variant: label.as_deref(),
+        subject: draft.subject(),
+        placement: &placement,
+        key_policy: caller.as_deref().and_then(|c| c.policy.as_deref()),
+        start: start.0,
+        sink: &st.scores,
+    });
     let codec = Arc::new(codec);
     // The placement is part of the key: an answer from one placement never serves another.
     let plan = live
@@ -291,6 +306,7 @@ async fn decoded<C: Codec>(
         placement: &placement,
         plan: plan.as_ref(),
         key_policy,
+        evals: evals.as_ref(),
     };
     let mut resp = request
         .answer(draft, req, codec, ticket, lead, shadow)
@@ -315,6 +331,7 @@ struct Request<'a> {
     placement: &'a Placement,
     plan: Option<&'a cache::Plan>,
     key_policy: Option<&'a str>,
+    evals: Option<&'a crate::evaluate::Picked>,
 }
 
 impl Request<'_> {
@@ -363,6 +380,7 @@ impl Request<'_> {
                     prices: live.prices.clone(),
                     request_id: request_id(self.rid).to_owned(),
                     ticket,
+                    evals: self.evals.cloned(),
                 };
                 // A stream is stored when it ends: the lead rides with the copy until then.
                 let tee = self.plan.and_then(|p| stream_tee(self.st, p, &out, lead));
@@ -441,6 +459,10 @@ impl Request<'_> {
         }
         if let Err(e) = codec.complete(&out.value).await {
             return (codec.error(&e), (tokens, cost));
+        }
+        if let Some(evals) = self.evals {
+            let sent = as_sent(req, out.rewritten.as_ref());
+            evals.offer(sent, &out.value, out.remask.as_ref(), cost);
         }
         let resp = match self.plan {
             Some(plan) => self.answered_and_stored(plan, &out, codec).await,
@@ -679,6 +701,8 @@ struct StreamEnd {
     prices: Prices,
     request_id: String,
     ticket: seam_limits::Ticket,
+    /// The online evaluators that picked the request, offered the answer once it is recorded.
+    evals: Option<crate::evaluate::Picked>,
 }
 
 /// The hook that accounts for a stream — its limits settled with the usage reported or counted —
@@ -693,6 +717,7 @@ fn on_stream_end<C: Codec>(
         prices,
         request_id,
         ticket,
+        evals,
     }: StreamEnd,
     codec: Arc<C>,
 ) -> sse::OnEnd {
@@ -716,6 +741,7 @@ fn on_stream_end<C: Codec>(
                 }
             }
             let failed = end.error.is_some();
+            let cost = usage.as_ref().and_then(|p| p.cost_usd);
             draft
                 .finish(Finish {
                     status: 200,
@@ -735,10 +761,13 @@ fn on_stream_end<C: Codec>(
             if failed {
                 return Ok(());
             }
-            match end.answer.to_completion() {
-                Some(c) => codec.complete(&c).await,
-                None => Ok(()),
+            let Some(c) = end.answer.to_completion() else {
+                return Ok(());
+            };
+            if let Some(evals) = &evals {
+                evals.offer(sent, &c, remask.as_ref(), cost);
             }
+            codec.complete(&c).await
         })
     })
 }

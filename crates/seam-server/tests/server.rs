@@ -22,6 +22,8 @@ mod auth;
 mod cache;
 #[path = "server/conversations.rs"]
 mod conversations;
+#[path = "server/evaluators.rs"]
+mod evaluators;
 #[path = "server/governed.rs"]
 mod governed;
 #[path = "server/labels.rs"]

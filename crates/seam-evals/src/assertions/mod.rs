@@ -28,7 +28,7 @@ use serde_json::Value;
 
 use crate::model::{Assertion, Context, EvalError, Grade, Output, Tokens};
 
-pub use parse::{SUPPORTED, parse};
+pub use parse::{SUPPORTED, parse, uses_judge};
 
 /// Scores within this distance of a threshold meet it (floating-point sums such as 0.1 + 0.2).
 const EPSILON: f64 = 1e-9;
@@ -373,6 +373,32 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(split_commas(input), *want, "{input}");
+        }
+    }
+
+    #[test]
+    fn which_assertions_use_a_judge() {
+        let cases = [
+            (
+                serde_json::json!({"type": "not-contains", "value": "x"}),
+                false,
+            ),
+            (
+                serde_json::json!({"type": "llm-rubric", "value": "polite"}),
+                true,
+            ),
+            (serde_json::json!({"type": "similar", "value": "x"}), true),
+            (
+                serde_json::json!({"type": "assert-set", "assert": [
+                    {"type": "contains", "value": "x"},
+                    {"type": "factuality", "value": "y"}
+                ]}),
+                true,
+            ),
+        ];
+        for (v, want) in cases {
+            let a = parse(&v, "a").map_err(|e| e.to_string());
+            assert_eq!(a.map(|a| uses_judge(&a)), Ok(want), "{v}");
         }
     }
 

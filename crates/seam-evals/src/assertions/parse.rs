@@ -117,6 +117,15 @@ pub fn parse(v: &Value, path: &str) -> Result<Assertion, EvalError> {
     Ok(a)
 }
 
+/// Whether grading `a` asks a [`Judge`](crate::Judge): a model-graded type or `similar`, itself
+/// or among an `assert-set`'s members. What runs without one (online evaluators) checks this up
+/// front instead of failing on the first answer.
+pub fn uses_judge(a: &Assertion) -> bool {
+    MODEL_GRADED.contains(&a.kind.as_str())
+        || a.kind == "similar"
+        || a.assert.iter().any(uses_judge)
+}
+
 /// The error for a type that isn't in [`SUPPORTED`].
 pub(super) fn unknown_type(ty: &str) -> EvalError {
     bad(
