@@ -5,6 +5,7 @@ candidate answers copies that are recorded and never returned, and operators pau
 restart through the admin API.
 """
 
+import hashlib
 import json
 import os
 import subprocess
@@ -19,6 +20,8 @@ import openai
 import pytest
 
 from conftest import AUDIT_MASTER_KEY, SEAM, start_seam
+
+GREET = "---\nmodel: greeter\n---\nHello {{ name }}\n"
 
 CONFIG = """
 [audit]
@@ -70,6 +73,16 @@ candidate = {{ targets = [{{ provider = "mock", model = "gpt-4o-mini" }}] }}
 min_samples_per_step = 100000
 goal = ["feedback:resolved >= -0.5", "eval:says-echo >= -1"]
 
+[models.greeter]
+targets = [{{ provider = "echo", model = "echo" }}]
+
+# A prompt rolled out: half the subjects get the other template.
+[rollouts.wording]
+prompt = "greet"
+mode = "ab"
+candidate = {{ prompt = "greet-v2" }}
+min_samples_per_step = 100000
+
 # Every answer of `ops` graded off the request path; the echo control passes, the mock fails.
 [evaluators.says-echo]
 alias = "ops"
@@ -82,6 +95,9 @@ def ready(mock_url):
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="seam-rollouts-"))
     cfg = tmp / "seam.toml"
     cfg.write_text(CONFIG.format(mock=mock_url))
+    (tmp / "prompts").mkdir()
+    (tmp / "prompts" / "greet.prompt").write_text(GREET)
+    (tmp / "prompts" / "greet-v2.prompt").write_text("---\nmodel: greeter\n---\nHi there, {{ name }}!\n")
     env = dict(os.environ, SEAM_TEST_MOCK_KEY="sk-mock", SEAM_TEST_AUDIT_KEY=AUDIT_MASTER_KEY, SEAM_LOG="info")
     proc = start_seam(cfg, env)
     proc.cfg, proc.env = cfg, env
@@ -150,6 +166,31 @@ def test_a_subject_stays_on_its_side_and_both_sides_serve(ready):
     assert all(not m.id.startswith("rollout:") for m in c.models.list().data)
     with pytest.raises(openai.NotFoundError):
         c.chat.completions.create(model="rollout:ops", messages=[{"role": "user", "content": "x"}])
+
+
+def test_a_prompt_rollout_renders_the_candidates_prompt_for_its_side(ready):
+    c = client(ready.url)
+    seen = set()
+    for i in range(20):
+        raw = c.chat.completions.with_raw_response.create(
+            model="prompt:greet", messages=[], user=f"p-{i}", extra_body={"seam": {"vars": {"name": "Ada"}}}
+        )
+        text = raw.parse().choices[0].message.content
+        variant, prompt = raw.headers["x-seam-variant"], raw.headers["x-seam-prompt"]
+        if variant == "wording:candidate":
+            assert (text, prompt.split("@")[0]) == ("echo: Hi there, Ada!", "greet-v2")
+        else:
+            assert (variant, text, prompt.split("@")[0]) == ("wording:control", "echo: Hello Ada", "greet")
+        seen.add(variant)
+    assert seen == {"wording:control", "wording:candidate"}
+    # A client that pins a version opts out of the rollout: its subject's side does not matter.
+    version = hashlib.sha256(GREET.encode()).hexdigest()[:12]
+    for i in range(6):
+        raw = c.chat.completions.with_raw_response.create(
+            model=f"prompt:greet@{version}", messages=[], user=f"p-{i}", extra_body={"seam": {"vars": {"name": "Ada"}}}
+        )
+        assert raw.parse().choices[0].message.content == "echo: Hello Ada"
+        assert raw.headers["x-seam-prompt"] == f"greet@{version}"
 
 
 def test_a_failing_candidate_is_rolled_back_by_its_error_guard(ready):
@@ -287,7 +328,7 @@ def test_the_cli_sees_and_steers_the_same_rollouts(ready):
     listed = seam("list")
     assert listed.returncode == 0, listed.stderr
     names = [line.split()[0] for line in listed.stdout.splitlines()]
-    assert names == ["bad", "copy", "good", "ops"]
+    assert names == ["bad", "copy", "good", "ops", "wording"]
     assert "rolled_back" in listed.stdout.splitlines()[0]
     shown = seam("status", "bad", "--json")
     assert json.loads(shown.stdout)["status"] == "rolled_back"

@@ -137,6 +137,12 @@ impl Assignment {
             "outcome" => if o.error { "error" } else { "ok" },
         )
         .increment(1);
+        metrics::histogram!(
+            "seam_rollout_latency_seconds",
+            "rollout" => self.rollout.cfg.name.clone(),
+            "variant" => self.variant.as_str(),
+        )
+        .record(o.latency_ms / 1000.0);
     }
 }
 
