@@ -242,6 +242,12 @@ impl Runtime {
         Ok(())
     }
 
+    fn restore(&self, run: i64, stage: usize, variant: Variant, tally: &Tally) {
+        if let Ok(mut p) = self.pending.lock() {
+            p.entry((run, stage, variant)).or_default().merge(tally);
+        }
+    }
+
     fn take_pending(&self) -> HashMap<(i64, usize, Variant), Tally> {
         self.pending
             .lock()
@@ -440,14 +446,27 @@ fn tick(
     holder: &str,
 ) -> Result<(), seam_store::StoreError> {
     for rt in set.all.values() {
+        let mut failed = None;
         for ((run, stage, variant), tally) in rt.take_pending() {
-            c.add(
-                &rt.cfg.name,
-                run,
-                stage,
-                variant.as_str(),
-                &tally.to_delta(),
-            )?;
+            // What could not be flushed waits for the next tick: nothing counted is lost to a
+            // failed write.
+            if failed.is_none()
+                && let Err(e) = c.add(
+                    &rt.cfg.name,
+                    run,
+                    stage,
+                    variant.as_str(),
+                    &tally.to_delta(),
+                )
+            {
+                failed = Some(e);
+            }
+            if failed.is_some() {
+                rt.restore(run, stage, variant, &tally);
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
     }
     let rows: HashMap<String, RolloutRow> =
@@ -917,4 +936,176 @@ pub fn status(c: &mut RolloutStore, cfg: &Rollout) -> Result<serde_json::Value, 
         "now": if Phase::parse(&row.status).is_live() { serde_json::to_value(&outcome.decision).unwrap_or_default() } else { json!(null) },
         "evidence": outcome.evidence.iter().map(ToString::to_string).collect::<Vec<_>>(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        reason = "tests"
+    )]
+
+    use super::*;
+
+    fn config(extra: &str) -> Config {
+        let toml = format!(
+            "[audit]\nenabled = false\n[providers.echo]\nkind = \"echo\"\n\
+             [providers.other]\nkind = \"echo\"\n\
+             [policies.strict.input]\nentities = {{ EMAIL_ADDRESS = \"redact\" }}\n\
+             [models.chat]\npolicy = \"strict\"\ntargets = [{{ provider = \"echo\", model = \"m\" }}]\n{extra}"
+        );
+        let r = seam_config::Resolver {
+            env: &|_| None,
+            base_dir: ".".into(),
+        };
+        seam_config::from_toml(&toml, &r).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    const CANARY: &str = "[rollouts.v2]\nalias = \"chat\"\nmode = \"canary\"\n\
+        candidate = { targets = [{ provider = \"other\", model = \"n\" }] }\nsteps = [10, 100]\n";
+
+    fn runtime(cfg: &Config) -> Arc<Runtime> {
+        Arc::new(Runtime::new(cfg.rollouts["v2"].clone()))
+    }
+
+    fn snapshot(stage: usize, status: Phase) -> Snapshot {
+        Snapshot {
+            run: 1,
+            stage,
+            status,
+        }
+    }
+
+    #[test]
+    fn a_candidate_alias_is_the_alias_with_the_candidates_targets() {
+        let cfg = with_candidate_aliases(&config(CANARY), &seam_prompts::Registry::default());
+        let (alias, candidate) = (&cfg.models["chat"], &cfg.models["rollout:v2"]);
+        assert_eq!(candidate.targets, cfg.rollouts["v2"].candidate.targets);
+        assert_ne!(candidate.targets, alias.targets);
+        assert_eq!(candidate.policy, alias.policy);
+    }
+
+    #[test]
+    fn assignment_follows_the_state() {
+        let rt = runtime(&config(CANARY));
+        assert!(
+            rt.assign(Some(b"u"), "r").is_none(),
+            "not read yet: unassigned"
+        );
+        rt.set_snapshot(snapshot(0, Phase::Running));
+        let sides: Vec<Variant> = (0..2_000)
+            .map(|i| {
+                let s = format!("user-{i}");
+                rt.assign(Some(s.as_bytes()), "r").unwrap().variant
+            })
+            .collect();
+        let share = sides.iter().filter(|v| **v == Variant::Candidate).count();
+        assert!((120..=280).contains(&share), "10 % of 2,000: {share}");
+        // Sticky: the same subject, the same side, whatever the request.
+        let a = rt.assign(Some(b"user-7"), "r1").unwrap().variant;
+        assert!((0..20).all(|i| {
+            rt.assign(Some(b"user-7"), &format!("r{i}"))
+                .unwrap()
+                .variant
+                == a
+        }));
+        rt.set_snapshot(snapshot(0, Phase::Promoted));
+        let promoted = rt.assign(Some(b"u"), "r").unwrap();
+        assert_eq!(
+            (promoted.variant, promoted.counted),
+            (Variant::Candidate, false)
+        );
+        assert!(promoted.reroutes());
+        for ended in [Phase::RolledBack, Phase::Aborted] {
+            rt.set_snapshot(snapshot(0, ended));
+            assert!(rt.assign(Some(b"u"), "r").is_none());
+        }
+    }
+
+    #[test]
+    fn a_shadow_primary_is_the_control_and_copies_are_sampled() {
+        let cfg = config(
+            "[rollouts.v2]\nalias = \"chat\"\nmode = \"shadow\"\nsample = 0.25\n\
+             candidate = { targets = [{ provider = \"other\", model = \"n\" }] }\n",
+        );
+        let rt = runtime(&cfg);
+        rt.set_snapshot(snapshot(0, Phase::Running));
+        assert_eq!(rt.assign(None, "r").unwrap().variant, Variant::Control);
+        let copied = (0..4_000)
+            .filter(|i| rt.shadows(&format!("req-{i}")))
+            .count();
+        assert!((850..=1_150).contains(&copied), "25 % of 4,000: {copied}");
+        rt.set_snapshot(snapshot(0, Phase::Paused));
+        assert!((0..100).any(|i| rt.shadows(&format!("req-{i}"))));
+        rt.set_snapshot(snapshot(0, Phase::Aborted));
+        assert!(!(0..100).any(|i| rt.shadows(&format!("req-{i}"))));
+    }
+
+    #[test]
+    fn observations_and_scores_wait_for_the_flush_by_run_stage_and_side() {
+        let rt = runtime(&config(CANARY));
+        rt.set_snapshot(snapshot(0, Phase::Running));
+        let a = rt.assign(Some(b"user-1"), "r").unwrap();
+        a.observe(&Observation {
+            error: true,
+            latency_ms: 12.0,
+            ttft_ms: None,
+            cost_usd: None,
+            output_tokens: Some(3),
+            policy_violation: false,
+            contract_violation: false,
+        });
+        rt.score(a.variant, "feedback:resolved", 1.0).unwrap();
+        assert!(rt.score(a.variant, "feedback:resolved", 3.0).is_err());
+        let pending = rt.take_pending();
+        let t = &pending[&(1, 0, a.variant)];
+        assert_eq!((t.requests(), t.moments("error").sum), (1, 1.0));
+        assert_eq!(t.moments("feedback:resolved").n, 1);
+        assert!(rt.take_pending().is_empty());
+    }
+
+    #[test]
+    fn commands_follow_the_state_machine() {
+        let dir = std::env::temp_dir().join(format!("seam-rollout-cmd-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = seam_store::StoreConfig {
+            backend: seam_store::BackendConfig::Sqlite {
+                path: dir.join("s.db"),
+            },
+            master_key: None,
+            retention: Vec::new(),
+        };
+        let mut c = RolloutStore::open(&store).unwrap();
+        let run = |c: &mut RolloutStore, cmd| apply_command(c, "v2", cmd, "a test");
+        assert!(
+            run(&mut c, Command::Pause)
+                .unwrap_err()
+                .contains("has not started")
+        );
+        assert_eq!(run(&mut c, Command::Start).unwrap().status, "running");
+        assert!(
+            run(&mut c, Command::Start)
+                .unwrap_err()
+                .contains("already running")
+        );
+        assert_eq!(run(&mut c, Command::Pause).unwrap().status, "paused");
+        assert_eq!(run(&mut c, Command::Start).unwrap().status, "running");
+        let promoted = run(&mut c, Command::Promote).unwrap();
+        assert_eq!((promoted.status.as_str(), promoted.run), ("promoted", 1));
+        assert!(
+            run(&mut c, Command::Abort)
+                .unwrap_err()
+                .contains("has ended")
+        );
+        let again = run(&mut c, Command::Start).unwrap();
+        assert_eq!(
+            (again.status.as_str(), again.run, again.stage),
+            ("running", 2, 0)
+        );
+        assert_eq!(Command::parse("resume"), Some(Command::Start));
+        assert_eq!(Command::parse("dance"), None);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
