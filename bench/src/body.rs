@@ -164,6 +164,10 @@ pub enum Prompt {
     /// [`Prompt::NamesLong`]'s first text on every request: what a repeated prompt costs once
     /// seam's model cache has it.
     NamesLongSame,
+    /// The prompts scenario's ~1 KB support prompt ([`crate::prompts`]): a chat slot whose model
+    /// is `prompt:NAME` sends only its variables (`seam.vars`), any other chat slot the system
+    /// and user messages they render to.
+    Ticket,
 }
 
 /// The user turn of [`Prompt::Pii`]. Its personal data are well-known test values: a Luhn-valid
@@ -206,6 +210,7 @@ impl Prompt {
             Prompt::NamesShort => Cow::Owned(names_short(n)),
             Prompt::NamesLong => Cow::Owned(names_long(n)),
             Prompt::NamesLongSame => Cow::Owned(names_long(0)),
+            Prompt::Ticket => Cow::Owned(crate::prompts::rendered().user),
         }
     }
 
@@ -222,6 +227,7 @@ impl Prompt {
             Prompt::NamesShort => "names-short",
             Prompt::NamesLong => "names-long",
             Prompt::NamesLongSame => "names-long-same",
+            Prompt::Ticket => "ticket",
         }
     }
 }
@@ -452,7 +458,11 @@ impl Surface {
     /// `model`, `max_tokens`, `system`, one user message and `stream`; Responses `model`,
     /// `instructions`, `input` (the user text), `max_output_tokens`, `store: false` and `stream`;
     /// MCP a `tools/call` of the tool `model` with id 0 (the load generator numbers its calls).
+    /// [`Prompt::Ticket`] on chat: the prompt's own system text and user text, or its variables.
     pub fn request(self, model: &str, stream: bool, prompt: Prompt) -> Bytes {
+        if prompt == Prompt::Ticket && self == Surface::Chat {
+            return crate::prompts::chat_request(model, stream);
+        }
         self.request_text(model, stream, &prompt.text())
     }
 

@@ -48,7 +48,9 @@ pub struct LoadArgs {
     pub stream: bool,
     /// What the user turn says: `short` (one sentence), `pii` (~1 KB with personal data),
     /// `names-short` or `names-long` (~120 bytes or ~1 KB with names, a city and a street line,
-    /// a different text on every request), `names-long-same` (one such text on every request).
+    /// a different text on every request), `names-long-same` (one such text on every request),
+    /// `ticket` (the prompts scenario's ~1 KB support prompt: the messages it renders to, or for
+    /// a `prompt:NAME` model its variables).
     #[arg(long, value_enum, default_value_t = Prompt::Short)]
     pub prompt: Prompt,
     /// The number of the first request's text, for prompts that vary (`names-short`,

@@ -15,11 +15,14 @@
 //!   and the surfaces scenario (chat completions, Responses and Messages requests in turn)
 //!   through `seam`, then the MCP scenario (`tools/call` directly, through a seam of its own, and
 //!   through it with a policy on results), then the audit scenario (a seam with
-//!   audit off against an audited one), and prints markdown tables of the differences;
+//!   audit off against an audited one), then the prompts scenario (a `prompt:` request against the
+//!   messages it renders to, an alias with a shadow rollout against one without), and prints
+//!   markdown tables of the differences;
 //! - `audit-store`: fills an audit store with a million records and times `seam audit verify`
 //!   and `seam audit erase` on it;
 //! - `limits`: times limit checks (admit and settle over four scopes) in process and via Redis;
-//! - `evals`: deterministic assertions per second, and a 1,000-case `seam eval` suite through seam.
+//! - `evals`: deterministic assertions per second, and a 1,000-case `seam eval` suite through seam;
+//! - `prompts`: a prompt render, the server's prompt step and rollout assignment, in process.
 //!
 //! BENCHMARKS.md at the workspace root describes the method and holds the latest figures.
 
@@ -35,6 +38,8 @@ mod mock;
 mod names;
 mod policy;
 mod procs;
+mod prompts;
+mod prompts_inproc;
 mod proxy;
 mod report;
 mod routing;
@@ -75,6 +80,8 @@ enum Command {
     Limits(limits::LimitsArgs),
     /// Time deterministic assertions and a 1,000-case `seam eval` suite through the gateway.
     Evals(evals::EvalsArgs),
+    /// Time a prompt render, the server's prompt step and rollout assignment, in process.
+    Prompts(prompts_inproc::PromptsArgs),
 }
 
 fn main() -> ExitCode {
@@ -110,5 +117,6 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         Command::AuditStore(args) => audit_store::main(args),
         Command::Limits(args) => runtime.block_on(limits::main(args)),
         Command::Evals(args) => evals::main(args),
+        Command::Prompts(args) => runtime.block_on(prompts_inproc::main(args)),
     }
 }

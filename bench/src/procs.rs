@@ -50,6 +50,8 @@ pub struct Ports {
     pub mcp_unaudited: u16,
     /// The names scenario's seam (one at a time: the model on, then off).
     pub names: u16,
+    /// The prompts scenario's seam (a prompt file and a shadow rollout).
+    pub prompts: u16,
 }
 
 impl Ports {
@@ -65,10 +67,11 @@ impl Ports {
             mcp: base + 7,
             mcp_unaudited: base + 8,
             names: base + 9,
+            prompts: base + 10,
         }
     }
 
-    pub fn all(&self) -> [u16; 10] {
+    pub fn all(&self) -> [u16; 11] {
         [
             self.seam,
             self.fast,
@@ -80,6 +83,7 @@ impl Ports {
             self.mcp,
             self.mcp_unaudited,
             self.names,
+            self.prompts,
         ]
     }
 

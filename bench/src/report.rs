@@ -94,6 +94,7 @@ pub struct Sections<'a> {
     pub mcp: Option<&'a crate::mcp::Mcp>,
     pub audit: Option<&'a Audit>,
     pub names: Option<&'a crate::names::Names>,
+    pub prompts: Option<&'a crate::prompts::Prompts>,
 }
 
 pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>) -> String {
@@ -106,6 +107,7 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
         mcp,
         audit,
         names,
+        prompts,
     } = *sections;
     let mut out = String::new();
     out.push_str(&format!(
@@ -139,6 +141,11 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
         .chain(surfaced)
         .chain(names.into_iter().flat_map(crate::names::Names::reports))
         .chain(mcp.into_iter().flat_map(crate::mcp::Mcp::reports))
+        .chain(
+            prompts
+                .into_iter()
+                .flat_map(crate::prompts::Prompts::reports),
+        )
         .filter_map(|r| r.send_lag_ms)
         .map(|l| l.p99)
         .fold(0.0, f64::max);
@@ -175,6 +182,9 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
     if let Some(n) = names {
         crate::names::section(&mut out, n);
     }
+    if let Some(p) = prompts {
+        crate::prompts::section(&mut out, p);
+    }
     out.push_str("### Targets\n\n| check | measured | target | met |\n|---|--:|--:|:-:|\n");
     // With `--only-policy` there is nothing to hold the core targets against.
     if !results.is_empty() || memory.is_some() {
@@ -207,6 +217,11 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
     }
     if let Some(a) = audit {
         for (check, measured, target) in audit::checks(a) {
+            target_row(&mut out, &check, measured, &target);
+        }
+    }
+    if let Some(p) = prompts {
+        for (check, measured, target) in crate::prompts::checks(p) {
             target_row(&mut out, &check, measured, &target);
         }
     }

@@ -5,7 +5,8 @@
 //! then runs the MCP scenario on two seams of its own (`tools/call` direct, through an audited
 //! seam without and with a policy on results, and through one with audit off) and the audit
 //! scenario on two more seams (audit off and audited), then (`--only-names` or `--with-names`)
-//! the names scenario on a seam of its own, and prints the markdown report.
+//! the names scenario on a seam of its own, then the prompts scenario (a `prompt:` request and a
+//! shadow rollout) on another, and prints the markdown report.
 
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
@@ -22,7 +23,7 @@ use crate::procs::{
 };
 use crate::report::{self, Memory, Meta, ScenarioResult};
 use crate::stats::LoadReport;
-use crate::{audit, cache, load, mcp, names, policy, routing, surfaces};
+use crate::{audit, cache, load, mcp, names, policy, prompts, routing, surfaces};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -30,7 +31,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "target/release/seam")]
     pub seam: PathBuf,
     /// Measure the mock directly only (no seam): checks the harness and gives the baseline.
-    #[arg(long, conflicts_with_all = ["only_policy", "only_audit", "only_cache", "only_surfaces", "only_names"])]
+    #[arg(long, conflicts_with_all = ["only_policy", "only_audit", "only_cache", "only_surfaces", "only_names", "only_prompts"])]
     pub direct_only: bool,
     /// Measured seconds per scenario and path.
     #[arg(long, default_value_t = 10.0)]
@@ -41,7 +42,7 @@ pub struct RunArgs {
     /// seam listens on this port, the fast mock on +1, the slow (memory test) mock on +2, the
     /// reference proxy on +3, the failing (fallback scenario) mock on +4, the audit scenario's
     /// seams on +5 (audit off) and +6 (audited), the MCP scenario's seams on +7 (audited)
-    /// and +8 (audit off), the names scenario's seam on +9.
+    /// and +8 (audit off), the names scenario's seam on +9, the prompts scenario's on +10.
     #[arg(long, default_value_t = 18700)]
     pub port_base: u16,
     /// Core for the mocks and the load generator.
@@ -134,6 +135,15 @@ pub struct RunArgs {
     /// "async"`: an answer does not wait for its record) instead of with the default `sync`.
     #[arg(long)]
     pub mcp_async_audit: bool,
+    /// Skip the prompts scenario (a `prompt:` request against the messages it renders to, in turn
+    /// on one connection, then each alone at saturation; an alias with a shadow rollout at
+    /// `sample = 1.0` against one without, each alone on one connection and at saturation):
+    /// saves about 2 minutes 30 seconds.
+    #[arg(long, conflicts_with = "only_prompts")]
+    pub no_prompts: bool,
+    /// Run the prompts scenario alone.
+    #[arg(long, conflicts_with_all = ["only_audit", "only_policy", "only_cache", "only_surfaces", "only_mcp", "only_names"])]
+    pub only_prompts: bool,
     /// Skip the audit scenario (seam with audit off vs audited, then audited saturation and a
     /// record count): saves about 90 s.
     #[arg(long, conflicts_with = "only_audit")]
@@ -254,7 +264,9 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     };
     let seam_proc = match &seam {
         // The MCP, audit and names scenarios start seams of their own.
-        Some(path) if !args.only_audit && !args.only_mcp && !args.only_names => {
+        Some(path)
+            if !args.only_audit && !args.only_mcp && !args.only_names && !args.only_prompts =>
+        {
             // The gateway's own cost, without the audit trail: what the audit adds is the audit
             // scenario's question, answered against the same seam with and without it.
             let spec = SeamSpec {
@@ -345,6 +357,13 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         _ => None,
     };
 
+    let prompts = match &seam {
+        Some(path) if !args.no_prompts && only_or(&args, args.only_prompts) => {
+            Some(prompts::run(&launcher, &args, path, &dir, &ports).await?)
+        }
+        _ => None,
+    };
+
     let sections = report::Sections {
         routing: routing.as_ref(),
         policy: policy.as_ref(),
@@ -354,6 +373,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         mcp: mcp.as_ref(),
         audit: audit.as_ref(),
         names: names.as_ref(),
+        prompts: prompts.as_ref(),
     };
     let md = report::markdown(&meta, &results, &sections);
     println!("{md}");
@@ -361,7 +381,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         let json = serde_json::json!({
             "meta": meta, "scenarios": results, "routing": routing, "policy": policy,
             "cache": cache, "surfaces": surfaces, "memory": memory, "mcp": mcp, "audit": audit,
-            "names": names
+            "names": names, "prompts": prompts
         });
         std::fs::write(path, serde_json::to_string_pretty(&json)?)
             .with_context(|| format!("writing {}", path.display()))?;
@@ -392,6 +412,7 @@ fn any_only(args: &RunArgs) -> bool {
         || args.only_surfaces
         || args.only_mcp
         || args.only_names
+        || args.only_prompts
 }
 
 /// Whether the names scenario runs: `--only-names`, or a full run with `--with-names`.
