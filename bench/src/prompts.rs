@@ -731,14 +731,16 @@ mod tests {
             master_key: None,
             retention: Vec::new(),
         };
-        let versions = seam_server::prompts::Versions::open(&store);
+        let versions = seam_server::prompts::Versions::open(&store, true);
         let body = chat_request(PROMPT_MODEL, false);
         let (out, applied) =
             seam_server::prompts::apply::<Chat>(&versions, &registry, body, |_, _| None)
                 .await
                 .unwrap();
         assert!(applied.unwrap().id.starts_with("bench-ticket@"));
-        let out: Value = serde_json::from_slice(&out).unwrap();
+        let seam_server::prompts::Body::Parsed(out) = out else {
+            panic!("a prompt body is parsed")
+        };
         let baseline: Value = serde_json::from_slice(&chat_request("bench", false)).unwrap();
         assert_eq!(out, baseline);
         drop(std::fs::remove_dir_all(&dir));

@@ -154,7 +154,8 @@ async fn measure(args: &PromptsArgs, dir: &Path) -> anyhow::Result<Vec<Row>> {
 
     let registry = seam_prompts::Registry::load(&dir.join("prompts"))
         .map_err(|e| anyhow::anyhow!("the bench's prompts folder: {}", e.join("; ")))?;
-    let versions = seam_server::prompts::Versions::open(&seam_server::audit::store_config(&cfg));
+    let versions =
+        seam_server::prompts::Versions::open(&seam_server::audit::store_config(&cfg), true);
     let with = prompts::chat_request(PROMPT_MODEL, false);
     let without = crate::body::request("bench", false, crate::body::Prompt::Ticket);
     for (name, body, budget) in [

@@ -61,6 +61,8 @@ pub struct Prompt {
     validator: Option<jsonschema::Validator>,
     /// The variables its templates use, sorted (found once, at parse).
     variables: Vec<String>,
+    /// Its templates, compiled once at parse: a render only evaluates them.
+    env: Environment<'static>,
 }
 
 /// A prompt rendered with its variables: the messages it opens a conversation with.
@@ -225,6 +227,7 @@ impl Prompt {
             jsonschema::validator_for(schema)
                 .map_err(|e| format!("output_schema: not a valid JSON Schema: {}", e.masked()))?;
         }
+        let env = environment(template, front.system.as_deref())?;
         let mut prompt = Prompt {
             name: name.to_owned(),
             version: version_of(source),
@@ -239,30 +242,17 @@ impl Prompt {
             source: source.to_owned(),
             validator,
             variables: Vec::new(),
+            env,
         };
-        let env = prompt.environment()?;
         let mut variables: Vec<String> = ["user", "system"]
             .iter()
-            .filter_map(|t| env.get_template(t).ok())
+            .filter_map(|t| prompt.env.get_template(t).ok())
             .flat_map(|t| t.undeclared_variables(false))
             .collect();
-        drop(env);
         variables.sort();
         variables.dedup();
         prompt.variables = variables;
         Ok(prompt)
-    }
-
-    fn environment(&self) -> Result<Environment<'_>, String> {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.add_template("user", &self.template)
-            .map_err(|e| format!("template: {e}"))?;
-        if let Some(system) = &self.system {
-            env.add_template("system", system)
-                .map_err(|e| format!("system: {e}"))?;
-        }
-        Ok(env)
     }
 
     /// The variables its templates use, sorted.
@@ -329,12 +319,8 @@ impl Prompt {
                 });
             }
         }
-        let env = self.environment().map_err(|reason| VarError {
-            var: String::new(),
-            reason,
-        })?;
         let render = |name: &str| -> Result<String, VarError> {
-            let t = env.get_template(name).map_err(|e| VarError {
+            let t = self.env.get_template(name).map_err(|e| VarError {
                 var: String::new(),
                 reason: e.to_string(),
             })?;
@@ -352,6 +338,20 @@ impl Prompt {
             user: render("user")?,
         })
     }
+}
+
+/// The templates of a prompt, compiled: strict about undefined variables, so nothing renders as an
+/// empty string.
+fn environment(template: &str, system: Option<&str>) -> Result<Environment<'static>, String> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.add_template_owned("user", template.to_owned())
+        .map_err(|e| format!("template: {e}"))?;
+    if let Some(system) = system {
+        env.add_template_owned("system", system.to_owned())
+            .map_err(|e| format!("system: {e}"))?;
+    }
+    Ok(env)
 }
 
 /// Splits a file into its front matter (without the `---` lines) and its template.

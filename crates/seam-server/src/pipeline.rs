@@ -88,7 +88,7 @@ pub async fn serve<C: Codec>(st: SharedState, cx: Cx, raw: Body, codec: C) -> Re
         alt
     };
     let applied = crate::prompts::apply::<C>(&st.prompt_versions, &live.prompts, bytes, pick).await;
-    let (bytes, prompt) = match applied {
+    let (body, prompt) = match applied {
         Ok(b) => b,
         Err(e) => return refused(draft, &e, &|e| codec.error(e)).await,
     };
@@ -105,7 +105,7 @@ pub async fn serve<C: Codec>(st: SharedState, cx: Cx, raw: Body, codec: C) -> Re
         rid,
         caller,
         headers,
-        bytes,
+        body,
     };
     let mut variant = None;
     let mut resp = decoded(read, prompt, assignment, &mut variant, draft, codec).await;
@@ -134,7 +134,7 @@ struct Read {
     rid: RequestId,
     caller: Option<Arc<Caller>>,
     headers: HeaderMap,
-    bytes: bytes::Bytes,
+    body: crate::prompts::Body,
 }
 
 /// The rest of [`serve`], once the body is read (and a prompt rendered into it).
@@ -153,7 +153,7 @@ async fn decoded<C: Codec>(
         rid,
         caller,
         headers,
-        bytes,
+        body,
     } = b;
     let decode_cx = DecodeCx {
         key_id: caller.as_deref().map(|c| c.key_id.as_str()),
@@ -165,7 +165,10 @@ async fn decoded<C: Codec>(
         chat: mut req,
         user,
         record,
-    } = match codec.decode(bytes, decode_cx).await {
+    } = match match body {
+        crate::prompts::Body::Raw(bytes) => codec.decode(bytes, decode_cx).await,
+        crate::prompts::Body::Parsed(value) => codec.decode_value(value, decode_cx).await,
+    } {
         Ok(d) => d,
         Err(e) => return refused(draft, &e, &|e| codec.error(e)).await,
     };

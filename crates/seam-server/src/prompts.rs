@@ -344,6 +344,14 @@ fn serve_jobs(
     }
 }
 
+/// A request body as the pipeline hands it to the codec.
+pub enum Body {
+    /// As it arrived.
+    Raw(Bytes),
+    /// Parsed and rewritten with a rendered prompt: the codec reads the value, not bytes.
+    Parsed(Value),
+}
+
 /// If the body's `model` names a prompt: resolves and renders it with `seam.vars`, rewrites the
 /// body for surface `C` (model → the prompt's alias) and says which prompt it was. Other bodies
 /// are returned untouched, after one substring search.
@@ -355,20 +363,20 @@ pub async fn apply<C: crate::surface::Codec>(
     reg: &Registry,
     bytes: Bytes,
     pick: impl FnOnce(&str, &Map<String, Value>) -> Option<String> + Send,
-) -> Result<(Bytes, Option<Applied>), ApiError> {
+) -> Result<(Body, Option<Applied>), ApiError> {
     if memchr::memmem::find(&bytes, PREFIX.as_bytes()).is_none() {
-        return Ok((bytes, None));
+        return Ok((Body::Raw(bytes), None));
     }
     let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(&bytes) else {
         // Not a JSON object: the codec reports it in its own words.
-        return Ok((bytes, None));
+        return Ok((Body::Raw(bytes), None));
     };
     let Some(r) = body
         .get("model")
         .and_then(Value::as_str)
         .and_then(parse_ref)
     else {
-        return Ok((bytes, None));
+        return Ok((Body::Raw(bytes), None));
     };
     let mut r = r?;
     if !matches!(r.reference, Some(Ref::Version(_)))
@@ -412,14 +420,8 @@ pub async fn apply<C: crate::surface::Codec>(
     let id = format!("{}@{}", prompt.name, prompt.version);
     metrics::counter!("seam_prompt_requests_total", "prompt" => prompt.name.clone(), "version" => prompt.version.clone())
         .increment(1);
-    let bytes = serde_json::to_vec(&body).map_err(|_| {
-        ApiError::new(
-            ErrorCode::Internal,
-            "Seam could not write the rendered request",
-        )
-    })?;
     Ok((
-        bytes.into(),
+        Body::Parsed(Value::Object(body)),
         Some(Applied {
             id,
             output_schema: prompt.output_schema.clone(),

@@ -28,6 +28,18 @@ pub struct Chat {
     include_usage: bool,
 }
 
+impl Chat {
+    fn decoded(&mut self, req: ChatRequest) -> Result<Decoded<ChatRequest>, ApiError> {
+        req.validate().map_err(body::invalid)?;
+        self.include_usage = req.wants_stream_usage();
+        Ok(Decoded {
+            user: req.user.clone(),
+            record: req.clone(),
+            chat: req,
+        })
+    }
+}
+
 impl Codec for Chat {
     type Record = ChatRequest;
     type Encoder = Encoder;
@@ -40,14 +52,15 @@ impl Codec for Chat {
         bytes: Bytes,
         _: DecodeCx<'_>,
     ) -> Result<Decoded<ChatRequest>, ApiError> {
-        let req: ChatRequest = body::json(&bytes)?;
-        req.validate().map_err(body::invalid)?;
-        self.include_usage = req.wants_stream_usage();
-        Ok(Decoded {
-            user: req.user.clone(),
-            record: req.clone(),
-            chat: req,
-        })
+        self.decoded(body::json(&bytes)?)
+    }
+
+    async fn decode_value(
+        &mut self,
+        body: Value,
+        _: DecodeCx<'_>,
+    ) -> Result<Decoded<ChatRequest>, ApiError> {
+        self.decoded(body::from_value(body)?)
     }
 
     fn apply_prompt(

@@ -80,6 +80,24 @@ pub trait Codec: Send + Sync + Sized + 'static {
         cx: DecodeCx<'_>,
     ) -> impl Future<Output = Result<Decoded<Self::Record>, ApiError>> + Send;
 
+    /// Decodes a body the pipeline has already parsed and rewritten (a rendered prompt). By
+    /// default it is written out and decoded as bytes; a surface may read the value directly.
+    fn decode_value(
+        &mut self,
+        body: serde_json::Value,
+        cx: DecodeCx<'_>,
+    ) -> impl Future<Output = Result<Decoded<Self::Record>, ApiError>> + Send {
+        async move {
+            let bytes = serde_json::to_vec(&body).map_err(|_| {
+                ApiError::new(
+                    seam_types::ErrorCode::Internal,
+                    "Seam could not write the rendered request",
+                )
+            })?;
+            self.decode(bytes.into(), cx).await
+        }
+    }
+
     /// Writes a rendered prompt (`model: "prompt:…"`, see [`crate::prompts`]) into this
     /// surface's body before it is decoded: the prompt's system text and user message before the
     /// client's own, and the prompt's `params` where the body sets none — a parameter the
