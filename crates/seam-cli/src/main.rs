@@ -385,6 +385,12 @@ fn check(path: &Path) -> ExitCode {
                 }
             };
             let mut bad = false;
+            if let Err(e) = seam_server::rollouts::check_prompts(&cfg, &prompts) {
+                for line in e.lines() {
+                    eprintln!("{}: {line}", path.display());
+                }
+                bad = true;
+            }
             for p in prompts.iter() {
                 if let Some(m) = &p.model
                     && let Err(e) = gateway.resolve(m)

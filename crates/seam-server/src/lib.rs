@@ -116,6 +116,7 @@ impl AppState {
     ) -> Result<Self, String> {
         let registry = Arc::new(Registry::new());
         let prompts = Arc::new(load_prompts(cfg)?);
+        rollouts::check_prompts(cfg, &prompts)?;
         let live_prompts = Arc::clone(&prompts);
         // Candidates' targets are served under synthetic aliases (`rollout:NAME`).
         let gateway = Arc::new(Gateway::new(
@@ -205,6 +206,7 @@ impl AppState {
         };
         let cfg = load()?;
         let prompts = Arc::new(load_prompts(&cfg).map_err(|e| vec![e])?);
+        rollouts::check_prompts(&cfg, &prompts).map_err(|e| vec![e])?;
         let lines = |e: String| e.lines().map(str::to_owned).collect::<Vec<_>>();
         let gateway = Arc::new(
             Gateway::new(

@@ -402,6 +402,40 @@ pub fn with_candidate_aliases(cfg: &Config, prompts: &seam_prompts::Registry) ->
     out
 }
 
+/// Checks what the config alone cannot: a prompt rollout's prompt and its candidate's prompt are
+/// files (a tag or an old version is resolved per request), and a prompt rollout with candidate
+/// targets has a prompt with a `model` to take the alias's settings from.
+pub fn check_prompts(cfg: &Config, prompts: &seam_prompts::Registry) -> Result<(), String> {
+    let mut errors = Vec::new();
+    for r in cfg.rollouts.values() {
+        let RolloutSubject::Prompt(p) = &r.subject else {
+            continue;
+        };
+        match prompts.get(p) {
+            None => errors.push(format!("rollouts.{}.prompt: no prompt file prompts/{p}.prompt", r.name)),
+            Some(found) if found.model.is_none() && !r.candidate.targets.is_empty() => errors.push(format!(
+                "rollouts.{}.candidate.targets: prompt {p} names no model whose settings the candidate's targets would take",
+                r.name
+            )),
+            Some(_) => {}
+        }
+        if let Some(c) = &r.candidate.prompt {
+            let name = c.split_once('@').map_or(c.as_str(), |(n, _)| n);
+            if prompts.get(name).is_none() {
+                errors.push(format!(
+                    "rollouts.{}.candidate.prompt: no prompt file prompts/{name}.prompt",
+                    r.name
+                ));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("\n"))
+    }
+}
+
 /// The thread: every tick (or when woken), flush, read, decide; ends with the server.
 fn run(
     rollouts: &std::sync::Weak<Rollouts>,
@@ -1064,6 +1098,29 @@ mod tests {
         assert_eq!((t.requests(), t.moments("error").sum), (1, 1.0));
         assert_eq!(t.moments("feedback:resolved").n, 1);
         assert!(rt.take_pending().is_empty());
+    }
+
+    #[test]
+    fn a_prompt_rollout_names_prompt_files() {
+        let cfg = config(
+            "[rollouts.w]\nprompt = \"greet\"\nmode = \"ab\"\n\
+             candidate = { prompt = \"greet-v2@prod\" }\n",
+        );
+        let mut files = seam_prompts::Registry::default();
+        let e = check_prompts(&cfg, &files).unwrap_err();
+        assert_eq!(
+            e,
+            "rollouts.w.prompt: no prompt file prompts/greet.prompt\n\
+             rollouts.w.candidate.prompt: no prompt file prompts/greet-v2.prompt"
+        );
+        let dir =
+            std::env::temp_dir().join(format!("seam-rollout-prompts-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("greet.prompt"), "Hello {{ name }}").unwrap();
+        std::fs::write(dir.join("greet-v2.prompt"), "Hi {{ name }}").unwrap();
+        files = seam_prompts::Registry::load(&dir).unwrap();
+        check_prompts(&cfg, &files).unwrap();
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
