@@ -59,3 +59,14 @@ def test_health_ready_and_metrics(client, seam_url):
         assert name in text, name
     assert 'provider="echo"' in text
     assert 'seam_errors_total{code="model_not_found"}' in text
+    # OpenTelemetry's GenAI client metrics, per upstream attempt, under their semantic-convention
+    # names: the provider as OpenTelemetry names it, never the config's name for it.
+    genai = [line for line in text.splitlines() if line.startswith("gen_ai_client_")]
+    duration = [line for line in genai if line.startswith("gen_ai_client_operation_duration_seconds")]
+    assert any(
+        'gen_ai_operation_name="chat"' in line and 'gen_ai_provider_name="seam.echo"' in line for line in duration
+    ), duration[:3]
+    tokens = [line for line in genai if line.startswith("gen_ai_client_token_usage")]
+    assert any('gen_ai_token_type="input"' in line for line in tokens)
+    assert any('gen_ai_token_type="output"' in line for line in tokens)
+    assert any(line.startswith("gen_ai_client_operation_time_to_first_chunk_seconds") for line in genai)

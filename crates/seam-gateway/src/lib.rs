@@ -315,7 +315,9 @@ impl Gateway {
         req: &ChatRequest,
     ) -> Result<Outcome<ChatCompletion>, Failure> {
         let out = self
-            .run(route, placement, Mode::Unary, |p, model| p.chat(model, req))
+            .run(route, placement, Mode::Unary, "chat", |p, model| {
+                p.chat(model, req)
+            })
             .await?;
         Ok(answered(route, out, |c| {
             c.usage
@@ -362,7 +364,7 @@ impl Gateway {
         let placement = prepared.placement(constraints);
         let sent: &ChatRequest = &prepared.request;
         let out = match self
-            .run(&route, &placement, Mode::Stream, |p, model| {
+            .run(&route, &placement, Mode::Stream, "chat", |p, model| {
                 stream::open(p, model, sent)
             })
             .await
@@ -420,7 +422,7 @@ impl Gateway {
         let placement = policy::narrow_private(constraints, prepared.private);
         let sent: &EmbeddingsRequest = &prepared.request;
         let out = match self
-            .run(&route, &placement, Mode::Unary, |p, model| {
+            .run(&route, &placement, Mode::Unary, "embeddings", |p, model| {
                 p.embeddings(model, sent)
             })
             .await
@@ -451,6 +453,7 @@ impl Gateway {
         route: &'r Route,
         constraints: &Placement,
         mode: Mode,
+        operation: &'static str,
         call: F,
     ) -> Result<seam_router::Success<T>, Failure>
     where
@@ -468,11 +471,11 @@ impl Gateway {
         .await;
         match result {
             Ok(s) => {
-                telemetry::attempts(route, &s.attempts);
+                telemetry::attempts(route, &s.attempts, operation);
                 Ok(s)
             }
             Err(f) => {
-                telemetry::attempts(route, &f.attempts);
+                telemetry::attempts(route, &f.attempts, operation);
                 Err(errors::failure(route, constraints, f))
             }
         }

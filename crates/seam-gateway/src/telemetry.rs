@@ -27,6 +27,11 @@ pub const QUEUED: &str = "seam_provider_queued";
 pub const POLICY_FINDINGS: &str = "seam_policy_findings_total";
 pub const POLICY_REFUSALS: &str = "seam_policy_refusals_total";
 pub const POLICY_INJECTIONS: &str = "seam_policy_injections_total";
+/// OpenTelemetry's GenAI client metrics (semantic conventions `gen_ai.client.*`), as Prometheus
+/// names: Seam is the client of every upstream, so each attempt is one operation.
+pub const GENAI_DURATION: &str = "gen_ai_client_operation_duration_seconds";
+pub const GENAI_TOKENS: &str = "gen_ai_client_token_usage";
+pub const GENAI_FIRST_CHUNK: &str = "gen_ai_client_operation_time_to_first_chunk_seconds";
 
 /// Registers help texts; call once at start-up after installing a recorder.
 pub fn describe() {
@@ -81,6 +86,80 @@ pub fn describe() {
         QUEUED,
         "Requests waiting for a slot at a target's provider."
     );
+    describe_histogram!(
+        GENAI_DURATION,
+        metrics::Unit::Seconds,
+        "OpenTelemetry gen_ai.client.operation.duration: each upstream attempt, by \
+         gen_ai_operation_name, gen_ai_provider_name, gen_ai_request_model and error_type."
+    );
+    describe_histogram!(
+        GENAI_TOKENS,
+        "OpenTelemetry gen_ai.client.token.usage: tokens per upstream answer, by \
+         gen_ai_token_type (input|output), gen_ai_operation_name, gen_ai_provider_name and \
+         gen_ai_request_model."
+    );
+    describe_histogram!(
+        GENAI_FIRST_CHUNK,
+        metrics::Unit::Seconds,
+        "OpenTelemetry gen_ai.client.operation.time_to_first_chunk: streamed attempts."
+    );
+}
+
+/// The `gen_ai.provider.name` of each configured provider (by its name in the config), across
+/// every config this process has loaded.
+fn genai_providers() -> &'static RwLock<std::collections::HashMap<String, &'static str>> {
+    static NAMES: OnceLock<RwLock<std::collections::HashMap<String, &'static str>>> =
+        OnceLock::new();
+    NAMES.get_or_init(|| RwLock::new(std::collections::HashMap::new()))
+}
+
+/// The well-known `gen_ai.provider.name` of a provider kind (OpenTelemetry's list; a server
+/// that speaks OpenAI's API — vLLM, Ollama, llama.cpp — is `openai`, the API it speaks).
+pub fn genai_provider(kind: seam_config::ProviderKind) -> &'static str {
+    match kind {
+        seam_config::ProviderKind::OpenAi => "openai",
+        seam_config::ProviderKind::Anthropic => "anthropic",
+        seam_config::ProviderKind::Gemini => "gcp.gemini",
+        seam_config::ProviderKind::Azure => "azure.ai.openai",
+        seam_config::ProviderKind::Bedrock => "aws.bedrock",
+        seam_config::ProviderKind::Echo => "seam.echo",
+    }
+}
+
+/// Records each configured provider's `gen_ai.provider.name` (called when a gateway is built).
+pub fn admit_providers<'a>(
+    providers: impl IntoIterator<Item = (&'a str, seam_config::ProviderKind)>,
+) {
+    if let Ok(mut map) = genai_providers().write() {
+        for (name, kind) in providers {
+            map.insert(name.to_owned(), genai_provider(kind));
+        }
+    }
+}
+
+fn genai_provider_of(provider: &str) -> &'static str {
+    genai_providers()
+        .read()
+        .ok()
+        .and_then(|m| m.get(provider).copied())
+        .unwrap_or("_OTHER")
+}
+
+/// The GenAI labels of an operation on `provider`/`model` (a model label as [`model_label`]
+/// bounds it).
+fn genai_labels(
+    operation: &'static str,
+    provider: &str,
+    model: &str,
+) -> [(&'static str, String); 3] {
+    [
+        ("gen_ai_operation_name", operation.to_owned()),
+        (
+            "gen_ai_provider_name",
+            genai_provider_of(provider).to_owned(),
+        ),
+        ("gen_ai_request_model", model.to_owned()),
+    ]
 }
 
 /// Model names a config has named (alias targets' models and their `PROVIDER/MODEL` labels),
@@ -127,8 +206,9 @@ pub fn failure_outcome(e: &ProviderError) -> &'static str {
     }
 }
 
-/// One counter and one latency sample per upstream attempt.
-pub fn attempts(route: &Route, attempts: &[Attempt]) {
+/// One counter and one latency sample per upstream attempt (`operation`: `chat` or
+/// `embeddings`, OpenTelemetry's `gen_ai.operation.name`).
+pub fn attempts(route: &Route, attempts: &[Attempt], operation: &'static str) {
     for a in attempts {
         let Some(t) = route.targets.get(a.target) else {
             continue;
@@ -138,6 +218,7 @@ pub fn attempts(route: &Route, attempts: &[Attempt]) {
             &t.metric_model,
             a.code.unwrap_or("ok"),
             Some(a.latency),
+            operation,
         );
     }
 }
@@ -157,7 +238,13 @@ pub fn target_gauges(t: &TargetReport) {
     gauge!(QUEUED, &labels).set(t.queued as f64);
 }
 
-fn upstream(provider: &str, model: &str, outcome: &'static str, latency: Option<Duration>) {
+fn upstream(
+    provider: &str,
+    model: &str,
+    outcome: &'static str,
+    latency: Option<Duration>,
+    operation: &'static str,
+) {
     let labels = [
         ("provider", provider.to_owned()),
         ("model", model.to_owned()),
@@ -169,12 +256,24 @@ fn upstream(provider: &str, model: &str, outcome: &'static str, latency: Option<
     .increment(1);
     if let Some(l) = latency {
         histogram!(UPSTREAM_DURATION, &labels).record(l.as_secs_f64());
+        // OpenTelemetry's `error.type` is set only on failures.
+        let genai = genai_labels(operation, provider, model);
+        if outcome == "ok" {
+            histogram!(GENAI_DURATION, &genai).record(l.as_secs_f64());
+        } else {
+            histogram!(
+                GENAI_DURATION,
+                &[&genai[..], &[("error_type", outcome.to_owned())]].concat()
+            )
+            .record(l.as_secs_f64());
+        }
     }
 }
 
 pub fn ttft(provider: &str, model: &str, d: Duration) {
     histogram!(TTFT, "provider" => provider.to_owned(), "model" => model.to_owned())
         .record(d.as_secs_f64());
+    histogram!(GENAI_FIRST_CHUNK, &genai_labels("chat", provider, model)).record(d.as_secs_f64());
 }
 
 pub fn tokens(provider: &str, model: &str, prompt: u64, completion: u64) {
@@ -183,6 +282,14 @@ pub fn tokens(provider: &str, model: &str, prompt: u64, completion: u64) {
     counter!(TOKENS, "provider" => p.clone(), "model" => m.clone(), "kind" => "prompt")
         .increment(prompt);
     counter!(TOKENS, "provider" => p, "model" => m, "kind" => "completion").increment(completion);
+    let genai = genai_labels("chat", provider, model);
+    for (kind, n) in [("input", prompt), ("output", completion)] {
+        histogram!(
+            GENAI_TOKENS,
+            &[&genai[..], &[("gen_ai_token_type", kind.to_owned())]].concat()
+        )
+        .record(n as f64);
+    }
 }
 
 pub fn stream_end(provider: &str, model: &str, outcome: &'static str, d: Duration) {
