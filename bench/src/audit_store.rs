@@ -303,6 +303,7 @@ impl Shape {
             count: None,
             prompt: None,
             variant: None,
+            trace_id: None,
             class: RetentionClass::Redacted,
             payload: Payload {
                 client_request: None,

@@ -61,6 +61,7 @@ const COLUMNS: &[(&str, Kind, bool)] = &[
     ("count", Kind::Int64, true),
     ("prompt", Kind::Text, true),
     ("variant", Kind::Text, true),
+    ("trace_id", Kind::Text, true),
     ("class", Kind::Text, false),
     ("payload_state", Kind::Text, false),
     ("tags", Kind::Json, false),

@@ -270,6 +270,7 @@ fn seed_kinds(db: &Path, records: &[(&str, i64, seam_store::RecordKind)]) {
             count: None,
             prompt: None,
             variant: None,
+            trace_id: None,
             class: seam_store::RetentionClass::Full,
             payload: seam_store::Payload {
                 client_request: Some(json!({"old": id})),

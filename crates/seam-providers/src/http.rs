@@ -135,6 +135,15 @@ impl UpstreamClient {
             value.set_sensitive(true);
             headers.insert(name, value);
         }
+        // The request's trace continues upstream: a child span of it per attempt.
+        if let Some((parent, state)) = crate::trace::outgoing() {
+            if let Ok(v) = HeaderValue::from_str(&parent) {
+                headers.insert(HeaderName::from_static("traceparent"), v);
+            }
+            if let Some(v) = state.and_then(|s| HeaderValue::from_str(&s).ok()) {
+                headers.insert(HeaderName::from_static("tracestate"), v);
+            }
+        }
         let resp = self
             .client
             .post(url.clone())

@@ -16,6 +16,7 @@ pub mod gemini;
 mod http;
 pub mod openai;
 pub mod sse;
+pub mod trace;
 mod turns;
 
 use std::pin::Pin;

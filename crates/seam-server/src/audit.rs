@@ -342,6 +342,7 @@ fn count_into(counted: &mut Counted, rec: AuditRecord) {
                 count: Some(1),
                 prompt: None,
                 variant: None,
+                trace_id: None,
                 ..rec
             });
         }
@@ -398,6 +399,13 @@ impl Classes {
     }
 }
 
+/// The W3C trace id of the request the current task serves (see `seam_providers::trace`).
+pub fn current_trace_id() -> Option<String> {
+    seam_providers::trace::CURRENT
+        .try_with(seam_providers::trace::Trace::trace_id_hex)
+        .ok()
+}
+
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -438,6 +446,8 @@ pub struct Draft {
     variant: Option<String>,
     /// The rollout side serving it: finishing the record also counts the request there.
     assignment: Option<crate::rollouts::Assignment>,
+    /// The request's W3C trace id.
+    trace_id: Option<String>,
 }
 
 /// What happened to a request, for [`Draft::finish`].
@@ -514,6 +524,7 @@ impl Draft {
             prompt: None,
             variant: None,
             assignment: None,
+            trace_id: current_trace_id(),
         }
     }
 
@@ -691,6 +702,7 @@ impl Draft {
             count: None,
             prompt: self.prompt.take(),
             variant: self.variant.take(),
+            trace_id: self.trace_id.take(),
             class: class(self.class),
             payload: if keep {
                 Payload {
@@ -747,6 +759,7 @@ impl Draft {
             count: None,
             prompt: self.prompt.clone(),
             variant: self.variant.clone(),
+            trace_id: self.trace_id.clone(),
             class: RetentionClass::Metadata,
             payload: Payload::default(),
         };

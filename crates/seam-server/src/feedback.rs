@@ -260,6 +260,7 @@ fn rating_record(
         count: None,
         prompt: rated.prompt,
         variant: rated.variant,
+        trace_id: crate::audit::current_trace_id(),
         class: rated.class,
         payload: Payload {
             client_request: Some(payload),

@@ -288,6 +288,8 @@ pub struct RequestStart(pub Instant);
 pub struct RequestId(pub HeaderValue);
 
 pub const REQUEST_ID: &str = "x-seam-request-id";
+/// The W3C trace id of the request (the client's, or one Seam began).
+pub const TRACE_ID: &str = "x-seam-trace-id";
 pub const ROUTE: &str = "x-seam-route";
 pub const ATTEMPTS: &str = "x-seam-attempts";
 pub const ROUTE_REASON: &str = "x-seam-route-reason";
@@ -369,8 +371,22 @@ async fn observe(mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(RequestStart(start));
     req.extensions_mut().insert(RequestId(id.clone()));
     let shape = error::Shape::of_path(req.uri().path());
-    let mut resp = json_rejections(next.run(req).await, shape);
+    // The client's W3C trace, if it sent a valid one, else a new one: upstream attempts continue
+    // it, the audit record keeps its id, and `x-seam-trace-id` names it.
+    let trace = {
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+        seam_providers::trace::Trace::from_headers(header("traceparent"), header("tracestate"))
+            .unwrap_or_else(seam_providers::trace::Trace::begin)
+    };
+    let trace_id = HeaderValue::from_str(&trace.trace_id_hex()).ok();
+    let resp = seam_providers::trace::CURRENT
+        .scope(trace, next.run(req))
+        .await;
+    let mut resp = json_rejections(resp, shape);
     resp.headers_mut().insert(REQUEST_ID, id);
+    if let Some(t) = trace_id {
+        resp.headers_mut().insert(TRACE_ID, t);
+    }
     metrics::request(endpoint, resp.status().as_u16(), start.elapsed());
     resp
 }

@@ -300,6 +300,7 @@ async fn decoded<C: Codec>(
             alias: alias.map(str::to_owned),
             placement: placement.clone(),
             key_policy: key_policy.map(str::to_owned),
+            trace: seam_providers::trace::CURRENT.try_with(Clone::clone).ok(),
         });
     let request = Request {
         st: &st,

@@ -673,6 +673,7 @@ pub fn decision_record(
         count: None,
         prompt: None,
         variant: None,
+        trace_id: crate::audit::current_trace_id(),
         class: RetentionClass::Metadata,
         payload: Payload::default(),
     }
@@ -691,6 +692,8 @@ pub struct Shadow {
     pub alias: Option<String>,
     pub placement: seam_config::Placement,
     pub key_policy: Option<String>,
+    /// The primary's trace: the copy's upstream call is a span of it too.
+    pub trace: Option<seam_providers::trace::Trace>,
 }
 
 impl Shadow {
@@ -714,11 +717,15 @@ impl Shadow {
         tokio::spawn(async move {
             let _permit = permit;
             let start = std::time::Instant::now();
-            let answer = self
+            let call = self
                 .live
                 .gateway
-                .chat(&copy, &self.placement, self.key_policy.as_deref())
-                .await;
+                .chat(&copy, &self.placement, self.key_policy.as_deref());
+            // A spawned task starts with no trace: the copy carries the primary's.
+            let answer = match self.trace.clone() {
+                Some(t) => seam_providers::trace::CURRENT.scope(t, call).await,
+                None => call.await,
+            };
             self.settle(&copy, answer, start, s);
         });
     }
@@ -817,6 +824,10 @@ impl Shadow {
             count: None,
             prompt: None,
             variant: Some(format!("{name}:shadow")),
+            trace_id: self
+                .trace
+                .as_ref()
+                .map(seam_providers::trace::Trace::trace_id_hex),
             class: crate::audit::class(class),
             payload: Payload {
                 client_request: None,

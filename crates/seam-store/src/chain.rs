@@ -10,7 +10,7 @@ use crate::db::{Conn, RowRead, Val};
 use crate::schema::GENESIS;
 
 /// Every stored column of `audit_log` except `payload` and `hash`, in chain order.
-pub(crate) const CHAIN_COLUMNS: [&str; 26] = [
+pub(crate) const CHAIN_COLUMNS: [&str; 27] = [
     "seq",
     "id",
     "kind",
@@ -37,6 +37,7 @@ pub(crate) const CHAIN_COLUMNS: [&str; 26] = [
     "count",
     "prompt",
     "variant",
+    "trace_id",
 ];
 
 /// The chained columns of one row, exactly as stored.
@@ -72,6 +73,8 @@ pub(crate) struct Columns {
     pub prompt: Option<String>,
     /// Added by migration 8: the rollout variant that answered, `rollout:variant`.
     pub variant: Option<String>,
+    /// Added by migration 10: the request's W3C trace id.
+    pub trace_id: Option<String>,
 }
 
 /// `a.seq, a.id, …` for a SELECT; read back with [`Columns::read`].
@@ -114,6 +117,7 @@ impl Columns {
             self.count.map_or(Val::Null, Val::Int),
             Val::opt_text(self.prompt.as_deref()),
             Val::opt_text(self.variant.as_deref()),
+            Val::opt_text(self.trace_id.as_deref()),
         ]
     }
 
@@ -154,6 +158,7 @@ impl Columns {
             count: row.int(at + 23)?,
             prompt: row.text(at + 24)?,
             variant: row.text(at + 25)?,
+            trace_id: row.text(at + 26)?,
         })
     }
 
@@ -224,6 +229,10 @@ impl Columns {
         if let Some(v) = &self.variant {
             ctx.update(b"v");
             text(&mut ctx, Some(v));
+        }
+        if let Some(t) = &self.trace_id {
+            ctx.update(b"t");
+            text(&mut ctx, Some(t));
         }
         hex(ctx.finish().as_ref())
     }

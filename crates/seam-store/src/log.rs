@@ -624,6 +624,7 @@ fn request_columns(
         count: rec.count.map(i64::from),
         prompt: rec.prompt.clone(),
         variant: rec.variant.clone(),
+        trace_id: rec.trace_id.clone(),
     }
     .normalized())
 }
@@ -670,6 +671,7 @@ fn tombstone_columns(
         count: None,
         prompt: None,
         variant: None,
+        trace_id: None,
     })
 }
 
@@ -896,6 +898,7 @@ fn to_stored(
         count: cols.count.and_then(|n| u32::try_from(n).ok()),
         prompt: cols.prompt.clone(),
         variant: cols.variant.clone(),
+        trace_id: cols.trace_id.clone(),
         class,
         payload: state,
         hash,

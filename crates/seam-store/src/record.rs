@@ -170,6 +170,10 @@ pub struct AuditRecord {
     /// `rollout:shadow` on a shadow copy's record.
     #[serde(default)]
     pub variant: Option<String>,
+    /// The request's W3C trace id (32 hex digits): the client's `traceparent`'s, or one Seam
+    /// began.
+    #[serde(default)]
+    pub trace_id: Option<String>,
     pub class: RetentionClass,
     pub payload: Payload,
 }

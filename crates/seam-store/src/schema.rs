@@ -189,6 +189,9 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         until_ms INTEGER NOT NULL
     );",
     ),
+    // The W3C trace id of a request (the client's `traceparent`, or one Seam began). Nullable,
+    // and chained only when set.
+    (10, "ALTER TABLE audit_log ADD COLUMN trace_id TEXT;"),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -353,4 +356,5 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
         until_ms BIGINT NOT NULL
     );",
     ),
+    (10, "ALTER TABLE audit_log ADD COLUMN trace_id TEXT;"),
 ];

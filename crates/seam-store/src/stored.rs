@@ -136,6 +136,8 @@ pub struct StoredRecord {
     pub prompt: Option<String>,
     /// The rollout variant that served it, `rollout:variant`.
     pub variant: Option<String>,
+    /// The request's W3C trace id.
+    pub trace_id: Option<String>,
     pub class: RetentionClass,
     pub payload: PayloadState,
     /// This record's chain hash (hex).
@@ -178,6 +180,7 @@ impl StoredRecord {
             "count": self.count,
             "prompt": self.prompt,
             "variant": self.variant,
+            "trace_id": self.trace_id,
             "tags": self.tags,
             "class": self.class.as_str(),
             "payload": payload,

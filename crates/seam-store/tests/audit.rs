@@ -106,6 +106,7 @@ fn rec(i: usize, subject: Option<&str>, class: RetentionClass) -> AuditRecord {
         count: None,
         prompt: None,
         variant: None,
+        trace_id: None,
         class,
         payload: Payload {
             client_request: Some(
@@ -1299,7 +1300,7 @@ fn migrations_idempotent(e: &mut Env) {
     for _ in 0..3 {
         drop(e.open());
     }
-    assert_eq!(e.count("SELECT COUNT(*) FROM schema_migrations"), 9);
+    assert_eq!(e.count("SELECT COUNT(*) FROM schema_migrations"), 10);
     let mut a = e.open();
     let mut b = e.open();
     a.append(&records(0..3, None, RetentionClass::Metadata))

@@ -43,6 +43,7 @@ fn rec(id: &str, kind: RecordKind, count: Option<u32>, class: RetentionClass) ->
         count,
         prompt: None,
         variant: None,
+        trace_id: None,
         class,
         payload: Payload {
             client_request: Some(json!({"secret": "kept only in requests"})),

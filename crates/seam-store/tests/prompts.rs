@@ -79,7 +79,7 @@ fn tags_point_at_stored_versions(e: &mut Env) {
     assert!(s.tag("support", "canary").unwrap().is_none());
 }
 
-/// A record's prompt and variant are chained (a changed one fails verification) and searchable
+/// A record's prompt, variant and trace id are chained (a changed one fails verification) and searchable
 /// by name or by `name@version`.
 fn records_carry_prompt_and_variant(e: &mut Env) {
     let mut log = AuditLog::open(&cfg(e.backend.clone(), Some(KEY))).unwrap();
@@ -92,6 +92,7 @@ fn records_carry_prompt_and_variant(e: &mut Env) {
         let mut rec = record(id);
         rec.prompt = prompt.map(str::to_owned);
         rec.variant = prompt.map(|_| "v4:candidate".to_owned());
+        rec.trace_id = prompt.map(|_| "4bf92f3577b34da6a3ce929d0e0e4736".to_owned());
         log.append(&[rec]).unwrap();
     }
     let ids = |q: Query, log: &mut AuditLog| -> Vec<String> {
@@ -145,6 +146,7 @@ fn record(id: &str) -> AuditRecord {
         count: None,
         prompt: None,
         variant: None,
+        trace_id: None,
         class: RetentionClass::Metadata,
         payload: Payload::default(),
     }

@@ -1,0 +1,176 @@
+//! W3C trace context (`traceparent`, `tracestate`): the trace a request belongs to, taken from
+//! the client when it sent one, else begun here, and passed on to every upstream attempt as a
+//! child span — so a client's trace continues through Seam into the vendor's.
+//!
+//! The edge sets the request's context for the task that serves it ([`CURRENT`]); the one function
+//! that sends upstream requests ([`outgoing`], in `http.rs`) reads it, so no adapter has to carry it.
+
+use std::fmt::Write as _;
+
+/// One request's trace: the trace id, the client's span (the parent of Seam's), the flags, and the
+/// vendor-specific `tracestate` passed on as it came.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trace {
+    pub trace_id: [u8; 16],
+    /// The span that sent the request to Seam; zero when Seam began the trace.
+    pub parent_id: [u8; 8],
+    /// W3C trace flags (bit 0: sampled).
+    pub flags: u8,
+    pub state: Option<String>,
+}
+
+tokio::task_local! {
+    /// The trace of the request the current task serves.
+    pub static CURRENT: Trace;
+}
+
+fn hex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    if s.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    // Upper-case hex is not valid `traceparent`.
+    s.bytes()
+        .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+        .then_some(out)
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    loop {
+        for b in &mut out {
+            *b = fastrand::u8(..);
+        }
+        // All zeros is invalid for both ids.
+        if out.iter().any(|b| *b != 0) {
+            return out;
+        }
+    }
+}
+
+impl Trace {
+    /// The client's context, when its `traceparent` is valid (version `00`, or a later version
+    /// read as `00` as the spec says); `tracestate` is kept only beside a valid `traceparent`
+    /// and only when it is short and printable.
+    pub fn from_headers(traceparent: Option<&str>, tracestate: Option<&str>) -> Option<Trace> {
+        let mut parts = traceparent?.trim().split('-');
+        let version = parts.next()?;
+        let (trace_id, parent_id, flags) = (parts.next()?, parts.next()?, parts.next()?);
+        if version.len() != 2 || version == "ff" || hex::<1>(version).is_none() {
+            return None;
+        }
+        if version == "00" && parts.next().is_some() {
+            return None;
+        }
+        let trace_id = hex::<16>(trace_id).filter(|t| t.iter().any(|b| *b != 0))?;
+        let parent_id = hex::<8>(parent_id).filter(|p| p.iter().any(|b| *b != 0))?;
+        let flags = hex::<1>(flags)?[0];
+        let state = tracestate
+            .map(str::trim)
+            .filter(|s| {
+                !s.is_empty() && s.len() <= 512 && s.bytes().all(|b| (0x20..0x7f).contains(&b))
+            })
+            .map(str::to_owned);
+        Some(Trace {
+            trace_id,
+            parent_id,
+            flags,
+            state,
+        })
+    }
+
+    /// A new trace, begun by Seam (sampled).
+    pub fn begin() -> Trace {
+        Trace {
+            trace_id: random(),
+            parent_id: [0; 8],
+            flags: 1,
+            state: None,
+        }
+    }
+
+    /// The trace id as 32 lower-case hex digits (`x-seam-trace-id`, the audit record).
+    pub fn trace_id_hex(&self) -> String {
+        to_hex(&self.trace_id)
+    }
+
+    /// The `traceparent` of a new span of this trace (an upstream attempt).
+    pub fn child(&self) -> String {
+        format!(
+            "00-{}-{}-{:02x}",
+            self.trace_id_hex(),
+            to_hex(&random::<8>()),
+            self.flags
+        )
+    }
+}
+
+/// The trace headers of an upstream request sent from the current task, if it serves a traced
+/// request: a child span's `traceparent`, and `tracestate` as the client sent it.
+pub fn outgoing() -> Option<(String, Option<String>)> {
+    CURRENT.try_with(|t| (t.child(), t.state.clone())).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn a_valid_traceparent_is_kept_and_a_bad_one_refused() {
+        let t = Trace::from_headers(Some(VALID), Some("congo=t61rcWkgMzE")).unwrap();
+        assert_eq!(t.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(t.flags, 1);
+        assert_eq!(t.state.as_deref(), Some("congo=t61rcWkgMzE"));
+        let child = t.child();
+        assert!(child.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+        assert!(child.ends_with("-01"));
+        assert_ne!(&child[36..52], "00f067aa0ba902b7", "a new span id");
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "00-4bf92f3577b34da6a3ce929d0e0e47-00f067aa0ba902b7-01",
+        ] {
+            assert!(Trace::from_headers(Some(bad), None).is_none(), "{bad}");
+        }
+        // A later version may carry more fields; its first four are read as version 00's.
+        assert!(Trace::from_headers(Some(&format!("01{}-more", &VALID[2..])), None).is_some());
+        assert!(Trace::from_headers(None, Some("a=b")).is_none());
+    }
+
+    #[test]
+    fn a_begun_trace_has_a_nonzero_id_and_no_parent() {
+        let t = Trace::begin();
+        assert!(t.trace_id.iter().any(|b| *b != 0));
+        assert_eq!(t.parent_id, [0; 8]);
+        assert_eq!(t.trace_id_hex().len(), 32);
+    }
+
+    #[tokio::test]
+    async fn outgoing_headers_exist_only_inside_a_traced_task() {
+        assert!(outgoing().is_none());
+        let t = Trace::from_headers(Some(VALID), Some("a=b")).unwrap();
+        let (tp, ts) = CURRENT.scope(t, async { outgoing().unwrap() }).await;
+        assert!(tp.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+        assert_eq!(ts.as_deref(), Some("a=b"));
+    }
+}
