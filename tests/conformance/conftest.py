@@ -294,6 +294,16 @@ def mock_url():
     proc.wait(timeout=10)
 
 
+def wait_for(check, timeout=15.0):
+    """Polls `check` until it is true; fails after `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
 def start_seam(cfg, env):
     """`seam serve` on `cfg` on a free port, once it answers `/readyz`; `.url` is its address."""
     proc, m = _start(

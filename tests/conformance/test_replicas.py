@@ -15,13 +15,12 @@ import secrets
 import socket
 import subprocess
 import tempfile
-import time
 import urllib.request
 
 import openai
 import pytest
 
-from conftest import SEAM, _start
+from conftest import SEAM, _start, wait_for
 
 FAST_KEY = "sk-seam-replicas-fast-" + secrets.token_hex(8)
 SPENDER_KEY = "sk-seam-replicas-spender-" + secrets.token_hex(8)
@@ -73,9 +72,24 @@ steps = [50, 100]
 min_samples_per_step = 100000
 guard = ["error_rate"]
 
+# A rollout that never decides (nothing to show, no samples enough): where stickiness is checked.
+[providers.echo2]
+kind = "echo"
+
+[models.steady]
+targets = [{{ provider = "echo", model = "echo" }}]
+
+[rollouts.steady]
+alias = "steady"
+mode = "canary"
+candidate = {{ targets = [{{ provider = "echo2", model = "echo" }}] }}
+steps = [50, 100]
+min_samples_per_step = 100000
+guard = []
+
 [keys.roll-{run}]
 hash = "sha256:{roll}"
-models = ["split"]
+models = ["split", "steady"]
 
 [keys.fast-{run}]
 hash = "sha256:{fast}"
@@ -175,19 +189,10 @@ def test_one_keys_daily_budget_holds_across_both_replicas(replicas):
     assert 1 <= int(e2.value.response.headers["retry-after"]) <= 86400
 
 
-def rollout(url):
-    req = urllib.request.Request(url + "/admin/rollouts/split", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+def rollout(url, name="split"):
+    req = urllib.request.Request(url + f"/admin/rollouts/{name}", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
     with urllib.request.urlopen(req) as r:
         return json.loads(r.read())
-
-
-def wait_for(check, timeout=15.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def test_one_rollout_is_shared_by_both_replicas(replicas):
@@ -196,28 +201,31 @@ def test_one_rollout_is_shared_by_both_replicas(replicas):
     assert rollout(a.url)["run"] == rollout(b.url)["run"] == 1
     clients = [openai.OpenAI(base_url=r.url + "/v1", api_key=ROLL_KEY, max_retries=0) for r in replicas]
 
-    def ask(i, subject):
+    def ask(i, subject, model="split"):
         try:
             raw = clients[i % 2].chat.completions.with_raw_response.create(
-                model="split", messages=[{"role": "user", "content": "hi"}], user=subject
+                model=model, messages=[{"role": "user", "content": "hi"}], user=subject
             )
             return raw.headers.get("x-seam-variant")
         except openai.APIStatusError as e:
             return e.response.headers.get("x-seam-variant")
 
-    # A subject is on the same side on either replica.
-    for i in range(6):
-        assert ask(0, f"same-{i}") == ask(1, f"same-{i}")
-    sent = 12
+    # Each replica assigns once its own tick has read the rollout's state.
+    wait_for(lambda: ask(0, "probe", "steady") is not None and ask(1, "probe", "steady") is not None)
+    # A subject is on the same side on either replica (on a rollout that cannot end meanwhile).
+    sides = [ask(0, f"same-{i}", "steady") for i in range(12)]
+    assert sides == [ask(1, f"same-{i}", "steady") for i in range(12)]
+    assert set(sides) == {"steady:control", "steady:candidate"}
+    sent = 0
     while rollout(a.url)["status"] == "running" and sent < 200:
         ask(sent, f"s-{sent}")
         sent += 1
     # Decided once, on both replicas' requests together; both follow it.
     wait_for(lambda: rollout(a.url)["status"] == rollout(b.url)["status"] == "rolled_back")
-    # Both read one set of tallies, which counts the requests both served (the first twelve went
-    # to each in turn; requests a replica served after it saw the rollback are not counted).
+    # Both read one set of tallies, which counts the requests both served (they went to each in
+    # turn; requests a replica served after it saw the rollback are not counted).
     wait_for(lambda: rollout(a.url)["samples"] == rollout(b.url)["samples"])
     samples = rollout(b.url)["samples"]
-    assert samples["candidate"] >= 1 and samples["candidate"] + samples["control"] >= 12
-    for i in range(4):
-        assert ask(i, f"after-{i}") is None
+    assert samples["candidate"] >= 1 and samples["control"] >= 1
+    # Each replica stops assigning within a tick of the decision, whichever replica made it.
+    wait_for(lambda: all(ask(i, f"after-{i}") is None for i in range(4)), timeout=5.0)

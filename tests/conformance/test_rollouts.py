@@ -11,7 +11,6 @@ import os
 import subprocess
 import pathlib
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,7 +18,7 @@ import urllib.request
 import openai
 import pytest
 
-from conftest import AUDIT_MASTER_KEY, SEAM, start_seam
+from conftest import AUDIT_MASTER_KEY, SEAM, start_seam, wait_for
 
 GREET = "---\nmodel: greeter\n---\nHello {{ name }}\n"
 
@@ -125,15 +124,6 @@ def records(url, **params):
     return admin(url, "GET", "/admin/audit?" + urllib.parse.urlencode(params))[1]["records"]
 
 
-def wait_for(check, timeout=15.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
-
-
 def client(url):
     return openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=20)
 
@@ -206,7 +196,8 @@ def test_a_failing_candidate_is_rolled_back_by_its_error_guard(ready):
     wait_for(lambda: rollout(ready.url, "bad")["status"] == "rolled_back")
     r = rollout(ready.url, "bad")
     assert "error_rate" in r["reason"]
-    # Rolled back: the control serves everyone, with no variant.
+    # Rolled back: the control serves everyone, with no variant (from the decider's next read on).
+    wait_for(lambda: ask(c, "flaky", "f-0")[0] is None, timeout=5.0)
     for i in range(10):
         assert ask(c, "flaky", f"f-{i}")[:2] == (None, 200)
     def rollbacks():

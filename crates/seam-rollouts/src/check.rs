@@ -145,7 +145,9 @@ impl Metric {
     }
 }
 
-fn valid_name(name: &str) -> bool {
+/// The name of a task metric (`feedback:NAME`, `eval:NAME`): 1-64 letters, digits, `-`, `_` or
+/// `.` — what `POST /v1/feedback` accepts too, so every rating can be a check.
+pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name

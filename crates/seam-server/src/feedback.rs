@@ -15,6 +15,8 @@ use seam_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use seam_rollouts::check::valid_name;
+
 use crate::SharedState;
 use crate::auth::Caller;
 use crate::error::error_response;
@@ -55,14 +57,6 @@ fn score(v: &Value) -> Result<f64, ApiError> {
             "must be a boolean or a number from 0 to 1",
         )),
     }
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 fn not_found() -> ApiError {
@@ -238,26 +232,11 @@ fn rating_record(
     payload: Value,
 ) -> AuditRecord {
     AuditRecord {
-        id,
-        time_ms: crate::audit::now_ms(),
         key_id,
         subject: rated.subject,
         tags: vec![format!("request:{}", rated.request_id), metric.to_owned()],
-        endpoint: "feedback".to_owned(),
         model: rated.model,
         route: rated.route,
-        status: 200,
-        error_code: None,
-        attempts: Vec::new(),
-        findings: Vec::new(),
-        usage: None,
-        cost_usd: None,
-        latency_ms: 0.0,
-        ttft_ms: None,
-        cache_hit: false,
-        placement: None,
-        kind: RecordKind::Feedback,
-        count: None,
         prompt: rated.prompt,
         variant: rated.variant,
         trace_id: crate::audit::current_trace_id(),
@@ -267,6 +246,7 @@ fn rating_record(
             upstream_request: None,
             response: None,
         },
+        ..AuditRecord::event(id, RecordKind::Feedback, "feedback", crate::audit::now_ms())
     }
 }
 

@@ -480,6 +480,25 @@ pub fn unsupported_param(surface: &str, key: &str) -> ApiError {
     .with_param("model")
 }
 
+/// Puts `first` before the body's own `messages` (an array, or none).
+pub fn prepend_messages(
+    body: &mut Map<String, Value>,
+    mut first: Vec<Value>,
+) -> Result<(), ApiError> {
+    match body.remove("messages") {
+        Some(Value::Array(own)) => first.extend(own),
+        None | Some(Value::Null) => {}
+        Some(_) => {
+            return Err(
+                ApiError::new(ErrorCode::InvalidRequest, "`messages` must be an array")
+                    .with_param("messages"),
+            );
+        }
+    }
+    body.insert("messages".into(), Value::Array(first));
+    Ok(())
+}
+
 /// `a` then a blank line then `b`, or whichever exists.
 pub fn join_text(a: Option<&str>, b: Option<&str>) -> Option<String> {
     match (a, b) {

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use seam_config::{Config, Rollout, RolloutSubject, Sticky};
 use seam_rollouts::{Decision, Mode, Observation, State, Status, Tally, Variant};
-use seam_store::{AuditRecord, Payload, RecordKind, RetentionClass, RolloutRow, RolloutStore};
+use seam_store::{AuditRecord, Payload, RecordKind, RolloutRow, RolloutStore};
 
 /// `x-seam-variant`: `rollout:variant` when a rollout served the request.
 pub const HEADER: &str = "x-seam-variant";
@@ -651,31 +651,15 @@ pub fn decision_record(
     }
     tags.extend(evidence);
     AuditRecord {
-        id: format!("rollout_{}", uuid::Uuid::now_v7().simple()),
-        time_ms: crate::audit::now_ms(),
-        key_id: None,
-        subject: None,
         tags,
-        endpoint: "rollout".to_owned(),
         model: Some(name.to_owned()),
-        route: None,
-        status: 200,
-        error_code: None,
-        attempts: Vec::new(),
-        findings: Vec::new(),
-        usage: None,
-        cost_usd: None,
-        latency_ms: 0.0,
-        ttft_ms: None,
-        cache_hit: false,
-        placement: None,
-        kind: RecordKind::RolloutDecision,
-        count: None,
-        prompt: None,
-        variant: None,
         trace_id: crate::audit::current_trace_id(),
-        class: RetentionClass::Metadata,
-        payload: Payload::default(),
+        ..AuditRecord::event(
+            format!("rollout_{}", uuid::Uuid::now_v7().simple()),
+            RecordKind::RolloutDecision,
+            "rollout",
+            crate::audit::now_ms(),
+        )
     }
 }
 
@@ -797,18 +781,14 @@ impl Shadow {
         }
         let Some(auditor) = &self.auditor else { return };
         let rec = AuditRecord {
-            id: format!("{}:shadow", self.request_id),
-            time_ms: crate::audit::now_ms(),
             key_id: self.key_id.clone(),
             subject: self.subject.clone(),
             tags: vec![format!("shadow_of={}", self.request_id)],
-            endpoint: "shadow".to_owned(),
             model: self.alias.clone(),
             route,
             status,
             error_code: code,
             attempts,
-            findings: Vec::new(),
             usage: usage.as_ref().map(|p| seam_store::UsageRecord {
                 prompt_tokens: p.prompt_tokens,
                 completion_tokens: p.completion_tokens,
@@ -817,12 +797,7 @@ impl Shadow {
             }),
             cost_usd: cost,
             latency_ms,
-            ttft_ms: None,
-            cache_hit: false,
             placement: (!self.placement.is_unconstrained()).then(|| self.placement.to_string()),
-            kind: RecordKind::Shadow,
-            count: None,
-            prompt: None,
             variant: Some(format!("{name}:shadow")),
             trace_id: self
                 .trace
@@ -834,6 +809,12 @@ impl Shadow {
                 upstream_request: keep.then(|| serde_json::to_value(sent).ok()).flatten(),
                 response,
             },
+            ..AuditRecord::event(
+                format!("{}:shadow", self.request_id),
+                RecordKind::Shadow,
+                "shadow",
+                crate::audit::now_ms(),
+            )
         };
         auditor.submit_detached(rec);
     }

@@ -177,3 +177,38 @@ pub struct AuditRecord {
     pub class: RetentionClass,
     pub payload: Payload,
 }
+
+impl AuditRecord {
+    /// A record Seam writes of its own accord (a rating, a shadow call, a rollout's decision):
+    /// `id`, `kind` and `endpoint` given, status 200, metadata class, everything else empty — the
+    /// caller sets what it knows with struct-update syntax.
+    pub fn event(id: String, kind: crate::RecordKind, endpoint: &str, time_ms: i64) -> AuditRecord {
+        AuditRecord {
+            id,
+            time_ms,
+            key_id: None,
+            subject: None,
+            tags: Vec::new(),
+            endpoint: endpoint.to_owned(),
+            model: None,
+            route: None,
+            status: 200,
+            error_code: None,
+            attempts: Vec::new(),
+            findings: Vec::new(),
+            usage: None,
+            cost_usd: None,
+            latency_ms: 0.0,
+            ttft_ms: None,
+            cache_hit: false,
+            placement: None,
+            kind,
+            count: None,
+            prompt: None,
+            variant: None,
+            trace_id: None,
+            class: RetentionClass::Metadata,
+            payload: Payload::default(),
+        }
+    }
+}

@@ -124,31 +124,15 @@ fn records_carry_prompt_and_variant(e: &mut Env) {
 
 fn record(id: &str) -> AuditRecord {
     AuditRecord {
-        id: id.to_owned(),
-        time_ms: 1_714_564_800_000,
-        key_id: None,
-        subject: None,
-        tags: Vec::new(),
-        endpoint: "chat".to_owned(),
         model: Some("prompt:support".to_owned()),
         route: Some("echo/echo".to_owned()),
-        status: 200,
-        error_code: None,
-        attempts: Vec::new(),
-        findings: Vec::new(),
-        usage: None,
-        cost_usd: None,
         latency_ms: 1.0,
-        ttft_ms: None,
-        cache_hit: false,
-        placement: None,
-        kind: RecordKind::Request,
-        count: None,
-        prompt: None,
-        variant: None,
-        trace_id: None,
-        class: RetentionClass::Metadata,
-        payload: Payload::default(),
+        ..AuditRecord::event(
+            id.to_owned(),
+            RecordKind::Request,
+            "chat",
+            1_714_564_800_000,
+        )
     }
 }
 

@@ -73,18 +73,7 @@ impl Codec for Chat {
             messages.push(json!({"role": "system", "content": system}));
         }
         messages.push(json!({"role": "user", "content": r.user}));
-        match body.remove("messages") {
-            Some(Value::Array(own)) => messages.extend(own),
-            None | Some(Value::Null) => {}
-            Some(_) => {
-                return Err(ApiError::new(
-                    seam_types::ErrorCode::InvalidRequest,
-                    "`messages` must be an array",
-                )
-                .with_param("messages"));
-            }
-        }
-        body.insert("messages".into(), Value::Array(messages));
+        prompts::prepend_messages(body, messages)?;
         // Chat completions is the prompt format: every parameter carries as it is.
         for (k, v) in params {
             prompts::default_param(body, k, v);

@@ -116,19 +116,7 @@ impl Codec for Messages {
             };
             body.insert("system".into(), merged);
         }
-        let mut messages = vec![json!({"role": "user", "content": r.user})];
-        match body.remove("messages") {
-            Some(Value::Array(own)) => messages.extend(own),
-            None | Some(Value::Null) => {}
-            Some(_) => {
-                return Err(ApiError::new(
-                    seam_types::ErrorCode::InvalidRequest,
-                    "`messages` must be an array",
-                )
-                .with_param("messages"));
-            }
-        }
-        body.insert("messages".into(), Value::Array(messages));
+        crate::prompts::prepend_messages(body, vec![json!({"role": "user", "content": r.user})])?;
         for (k, v) in params {
             match k.as_str() {
                 "max_tokens" | "max_completion_tokens" => {
