@@ -83,6 +83,7 @@ pub mod prompts;
 pub mod record;
 pub mod responses;
 pub mod rollouts;
+pub mod rollup;
 mod schema;
 mod stored;
 mod writer;
@@ -97,6 +98,7 @@ pub use prompts::{PromptStore, PromptTag, PromptVersion};
 pub use record::*;
 pub use responses::{ResponseStore, StoredResponse};
 pub use rollouts::{RolloutRow, RolloutStore};
+pub use rollup::{Rollup, Window};
 pub use stored::{PayloadState, RecordKind, StoredRecord};
 pub use writer::{AuditWriter, Commit, Durability, PROBE_EVERY, SPOOL_FAILURE_HOLD, WriterStats};
 
