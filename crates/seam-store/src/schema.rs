@@ -194,7 +194,8 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     (10, "ALTER TABLE audit_log ADD COLUMN trace_id TEXT;"),
     // Rollups (`crate::rollup`): the console's aggregates per hour and per day, added to in the
     // transaction that appends the records. The records already stored are rolled up when the
-    // store is next opened (`rollup::backfill`), up to the head noted here.
+    // store is next opened (`rollup::backfill`), up to the head noted here. WITHOUT ROWID: the
+    // primary key, (span, bucket, …), is the table's order, so a window is one range read.
     (
         11,
         "CREATE TABLE rollup_totals (
@@ -210,7 +211,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         cache_hits INTEGER NOT NULL,
         latency_sum REAL NOT NULL,
         PRIMARY KEY (span, bucket, kind, endpoint)
-    );
+    ) WITHOUT ROWID;
     CREATE TABLE rollup_keys (
         span INTEGER NOT NULL,
         bucket INTEGER NOT NULL,
@@ -223,7 +224,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         cache_hits INTEGER NOT NULL,
         latency_sum REAL NOT NULL,
         PRIMARY KEY (span, bucket, key_id)
-    );
+    ) WITHOUT ROWID;
     CREATE TABLE rollup_models (
         span INTEGER NOT NULL,
         bucket INTEGER NOT NULL,
@@ -236,7 +237,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         cache_hits INTEGER NOT NULL,
         latency_sum REAL NOT NULL,
         PRIMARY KEY (span, bucket, model)
-    );
+    ) WITHOUT ROWID;
     CREATE TABLE rollup_errors (
         span INTEGER NOT NULL,
         bucket INTEGER NOT NULL,
@@ -244,7 +245,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         error_code TEXT NOT NULL,
         count INTEGER NOT NULL,
         PRIMARY KEY (span, bucket, status, error_code)
-    );
+    ) WITHOUT ROWID;
     CREATE TABLE rollup_hist (
         span INTEGER NOT NULL,
         bucket INTEGER NOT NULL,
@@ -252,7 +253,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         bin INTEGER NOT NULL,
         count INTEGER NOT NULL,
         PRIMARY KEY (span, bucket, metric, bin)
-    );
+    ) WITHOUT ROWID;
     CREATE TABLE rollup_findings (
         span INTEGER NOT NULL,
         bucket INTEGER NOT NULL,
@@ -262,21 +263,21 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         count INTEGER NOT NULL,
         records INTEGER NOT NULL,
         PRIMARY KEY (span, bucket, stage, entity, action)
-    );
+    ) WITHOUT ROWID;
     CREATE TABLE rollup_scores (
         span INTEGER NOT NULL,
         bucket INTEGER NOT NULL,
         bin INTEGER NOT NULL,
         count INTEGER NOT NULL,
         PRIMARY KEY (span, bucket, bin)
-    );
+    ) WITHOUT ROWID;
     CREATE TABLE rollup_routes (
         span INTEGER NOT NULL,
         bucket INTEGER NOT NULL,
         reason TEXT NOT NULL,
         count INTEGER NOT NULL,
         PRIMARY KEY (span, bucket, reason)
-    );
+    ) WITHOUT ROWID;
     INSERT INTO audit_meta (name, value) VALUES ('rollup_backfill_from', '0');
     INSERT INTO audit_meta (name, value)
         SELECT 'rollup_backfill_until', CAST(seq AS TEXT) FROM audit_head WHERE id = 1;",
