@@ -33,6 +33,9 @@
 //!   response its id, key id, subject hash, creation and expiry (Unix seconds), and the rest
 //!   sealed under the subject's data key, as payloads are. Erasing the subject deletes its rows;
 //!   a purge deletes expired ones.
+//! - `rollup_*` — the console's aggregates per hour and per day ([`rollup`], migration 11): sums,
+//!   latency histograms, findings and routing reasons of request and tool-call records, added to
+//!   in the append's transaction; no subject, no payload.
 //!
 //! # The chain
 //!
