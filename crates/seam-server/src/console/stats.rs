@@ -89,12 +89,7 @@ fn keys(st: &SharedState) -> BTreeMap<String, (String, Option<String>, seam_limi
     st.keyring
         .keys()
         .callers()
-        .map(|c| {
-            (
-                c.key_id.clone(),
-                (c.name.clone(), c.team.clone(), c.limits),
-            )
-        })
+        .map(|c| (c.key_id.clone(), (c.name.clone(), c.team.clone(), c.limits)))
         .collect()
 }
 
