@@ -282,6 +282,22 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     INSERT INTO audit_meta (name, value)
         SELECT 'rollup_backfill_until', CAST(seq AS TEXT) FROM audit_head WHERE id = 1;",
     ),
+    // Eval and red-team reports uploaded through the console (`crate::evals`): listed newest
+    // first, their counts in columns so a list reads no report.
+    (
+        12,
+        "CREATE TABLE eval_runs (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        uploaded_ms INTEGER NOT NULL,
+        passed INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        uploaded_by TEXT,
+        report TEXT NOT NULL
+    );
+    CREATE INDEX eval_runs_uploaded ON eval_runs (uploaded_ms);",
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -535,5 +551,19 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     INSERT INTO audit_meta (name, value) VALUES ('rollup_backfill_from', '0');
     INSERT INTO audit_meta (name, value)
         SELECT 'rollup_backfill_until', CAST(seq AS TEXT) FROM audit_head WHERE id = 1;",
+    ),
+    (
+        12,
+        "CREATE TABLE eval_runs (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        uploaded_ms BIGINT NOT NULL,
+        passed BIGINT NOT NULL,
+        total BIGINT NOT NULL,
+        uploaded_by TEXT,
+        report TEXT NOT NULL
+    );
+    CREATE INDEX eval_runs_uploaded ON eval_runs (uploaded_ms);",
     ),
 ];
