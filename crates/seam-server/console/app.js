@@ -174,7 +174,7 @@ function hideTip() {
 function niceMax(v) {
   if (!(v > 0)) return 1;
   const p = Math.pow(10, Math.floor(Math.log10(v)));
-  for (const m of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= v) return m * p;
+  for (const m of [1, 2, 4, 6, 8, 10]) if (m * p >= v) return m * p;
   return 10 * p;
 }
 
@@ -325,11 +325,11 @@ function sparkline(values) {
 }
 
 // A bar 0..100% with its used share (budgets) or its interval whisker (pass rates).
-function meter(frac, { lo, hi } = {}) {
+function meter(frac, { lo, hi, budget } = {}) {
   const W = 160;
   const H = 16;
   const x = (v) => Math.max(0, Math.min(1, v)) * W;
-  const cls = frac > 1 ? 'over' : frac > 0.8 ? 'high' : '';
+  const cls = !budget ? '' : frac > 1 ? 'over' : frac > 0.8 ? 'high' : '';
   const svg = s('svg', { class: 'meter ' + cls, viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img' },
     s('rect', { class: 'meter-track', x: 0, y: 4, width: W, height: 8, rx: 4 }),
     s('rect', { class: 'meter-fill', x: 0, y: 4, width: x(frac), height: 8, rx: 4 }));
@@ -591,7 +591,7 @@ function budgetCell(k) {
   if (k.budget_usd == null) return h('span', { class: 'muted', text: 'none' });
   const used = k.budget_used_usd || 0;
   const left = Math.max(0, k.budget_usd - used);
-  return h('div', { class: 'budget' }, meter(k.budget_usd ? used / k.budget_usd : 0),
+  return h('div', { class: 'budget' }, meter(k.budget_usd ? used / k.budget_usd : 0, { budget: true }),
     h('small', { text: `${fmt.usd(used)} of ${fmt.usd(k.budget_usd)} per ${k.budget_period || 'period'} · ${fmt.usd(left)} left` }));
 }
 
