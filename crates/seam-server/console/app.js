@@ -52,6 +52,7 @@ const fmt = {
     return '$' + n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   },
   ms: (n) => (n == null ? '—' : n >= 1000 ? (n / 1000).toFixed(2) + ' s' : Math.round(n) + ' ms'),
+  usdAxis: (n) => (n === 0 ? '$0' : n < 0.01 ? '$' + n.toFixed(4) : n < 10 ? '$' + n.toFixed(2) : '$' + fmt.compact(n)),
   pct: (n) => (n == null || Number.isNaN(n) ? '—' : (n * 100).toFixed(1) + '%'),
   time: (t) => {
     const d = toDate(t);
@@ -231,7 +232,7 @@ function frame(host, { labels, yMax, fmtY, height = 200, onHover }) {
 }
 
 // Lines (or areas) over time; `null` values leave gaps.
-function lineChart(host, { times, series, fmtY = fmt.compact, area = false, height }) {
+function lineChart(host, { times, series, fmtY = fmt.compact, fmtTip = fmtY, area = false, height }) {
   if (!times.length) return host.append(empty());
   const span = times[times.length - 1] - times[0];
   const labels = times.map((t) => tickLabel(t, span));
@@ -240,7 +241,7 @@ function lineChart(host, { times, series, fmtY = fmt.compact, area = false, heig
   const g = frame(host, {
     labels, yMax, fmtY, height,
     onHover: (i) => [fmt.time(times[i]), ...series.map((sr, k) =>
-      h('span', null, h('i', { class: 'sw c' + (sr.color ?? k) }), `${sr.name}: ${fmtY(sr.values[i])}`))],
+      h('span', null, h('i', { class: 'sw c' + (sr.color ?? k) }), `${sr.name}: ${fmtTip(sr.values[i])}`))],
   });
   g.indexAt = (px) => Math.round(((px - g.m.l) / g.iw) * (g.n - 1 || 1));
   times.forEach((_, i) => g.labelAt(g.xCenter(i), i));
@@ -547,7 +548,7 @@ async function overview(root, _arg, live) {
     labels: times.map((x) => tickLabel(x, times[times.length - 1] - times[0])), tipLabels: times.map(fmt.time),
     series: [{ name: 'Input', values: col('input_tokens') }, { name: 'Output', values: col('output_tokens'), color: 1 }],
   });
-  lineChart(cost.body, { times, area: true, fmtY: fmt.usd, series: [{ name: 'Spend (USD)', values: col('cost_usd'), color: 2 }] });
+  lineChart(cost.body, { times, area: true, fmtY: fmt.usdAxis, fmtTip: fmt.usd, series: [{ name: 'Spend (USD)', values: col('cost_usd'), color: 2 }] });
 }
 
 function withBody(c, ...kids) {
@@ -584,7 +585,7 @@ async function spend(root, _arg, live) {
       { label: 'tpm', num: true, get: (k) => (k.tpm == null ? '—' : fmt.int(k.tpm)) },
     ], byKey) : empty('No key has spent anything in this window.')),
     withBody(card('Limit refusals'), bars(refusals, { label: (r) => r.code, value: (r) => r.count, color: 3 })));
-  lineChart(over.body, { times: series.map((p) => p.t), area: true, fmtY: fmt.usd, series: [{ name: 'Spend (USD)', values: series.map((p) => p.cost_usd), color: 2 }] });
+  lineChart(over.body, { times: series.map((p) => p.t), area: true, fmtY: fmt.usdAxis, fmtTip: fmt.usd, series: [{ name: 'Spend (USD)', values: series.map((p) => p.cost_usd), color: 2 }] });
 }
 
 function budgetCell(k) {
