@@ -117,6 +117,9 @@ struct CreateKey {
     /// May use PROVIDER/MODEL addressing.
     #[arg(long)]
     direct: bool,
+    /// May sign in to the web console (/console), read-only, as a viewer.
+    #[arg(long)]
+    console: bool,
     /// A policy laid over its routes' policies: it can tighten them, never loosen them.
     #[arg(long)]
     policy: Option<String>,
@@ -296,6 +299,7 @@ fn main() -> ExitCode {
                             cache_scope: k.cache_scope,
                             placement: k.placement,
                             tools: k.tools,
+                            console: k.console,
                         }),
                         json: k.json,
                     }

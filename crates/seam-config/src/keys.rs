@@ -45,6 +45,8 @@ pub struct KeyConfig {
     /// Glob patterns of the MCP tools, prompts and resources it may use, by namespaced name
     /// (`crm__lookup_*`); empty allows none.
     pub tools: Vec<String>,
+    /// May sign in to the web console, read-only (as a viewer).
+    pub console: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,6 +73,7 @@ pub struct RawKey {
     pub placement: Option<String>,
     #[serde(default)]
     pub tools: Vec<String>,
+    pub console: Option<bool>,
 }
 
 /// The longest tool pattern: namespaced names are short, and a pattern is matched per call.
@@ -128,8 +131,12 @@ pub(crate) fn key(
             String::new()
         }
     };
-    // A key for the MCP gateway alone needs no model.
-    if raw.models.is_empty() && raw.direct != Some(true) && raw.tools.is_empty() {
+    // A key for the MCP gateway or the console alone needs no model.
+    if raw.models.is_empty()
+        && raw.direct != Some(true)
+        && raw.tools.is_empty()
+        && raw.console != Some(true)
+    {
         errors.push(ConfigError::new(
             format!("{path}.models"),
             "is empty: the key could not use any model (list aliases, globs like \"gpt-*\", or \"*\")",
@@ -208,5 +215,6 @@ pub(crate) fn key(
         cache,
         placement,
         tools: raw.tools,
+        console: raw.console.unwrap_or(false),
     })
 }

@@ -45,6 +45,8 @@ pub struct Caller {
     /// Glob patterns of the MCP tools, prompts and resources it may use (namespaced names,
     /// `crm__lookup_*`); empty allows none.
     pub tools: Vec<String>,
+    /// May sign in to the web console as a viewer.
+    pub console: bool,
 }
 
 impl Caller {
@@ -125,6 +127,7 @@ fn from_config(k: &KeyConfig) -> Caller {
         cache: k.cache,
         placement: k.placement.clone(),
         tools: k.tools.clone(),
+        console: k.console,
     }
 }
 
@@ -194,6 +197,7 @@ impl Keys {
                     cache: crate::cache::stored_rule(&r.scope),
                     placement: r.scope.placement.clone().unwrap_or_default(),
                     tools: r.scope.tools.clone(),
+                    console: r.scope.console,
                 }),
             );
         }
@@ -208,9 +212,12 @@ impl Keys {
     }
 
     fn lookup(&self, secret: &str) -> Option<Arc<Caller>> {
-        self.by_hash
-            .get(&seam_store::keys::hash_secret(secret))
-            .cloned()
+        self.by_hash_of(&seam_store::keys::hash_secret(secret))
+    }
+
+    /// The active key whose secret has this `sha256:` hash.
+    pub(crate) fn by_hash_of(&self, hash: &str) -> Option<Arc<Caller>> {
+        self.by_hash.get(hash).cloned()
     }
 }
 

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 mod body;
 pub mod cache;
+mod console;
 pub mod conversations;
 mod embeddings;
 pub mod error;
@@ -356,6 +357,7 @@ pub fn app(state: SharedState) -> Router {
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
         .route("/metrics", get(meta::metrics))
+        .nest_service("/console", console::router(state.clone()))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(middleware::from_fn(observe))

@@ -201,6 +201,7 @@ async fn connection(
 ) {
     // Small SSE frames must not wait for Nagle's algorithm.
     let _ = tcp.set_nodelay(true);
+    let tcp_peer = tcp.peer_addr().ok().map(Peer);
     let conn = Arc::new(Conn::new());
     let io = TokioIo::new(Guarded {
         tcp,
@@ -212,6 +213,7 @@ async fn connection(
     });
     let service = Service {
         app: TowerToHyperService::new(app),
+        peer: tcp_peer,
         conn: conn.clone(),
         body_timeout: limits.body_timeout,
     };
@@ -348,10 +350,16 @@ fn look_every(limits: &Limits) -> Duration {
     (limits.header_timeout.min(limits.idle_timeout) / 4).max(Duration::from_millis(10))
 }
 
+/// The TCP peer of a request's connection, as a request extension.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer(pub std::net::SocketAddr);
+
 /// The axum app as a hyper service that tells [`Conn`] when each request starts and ends.
 #[derive(Clone)]
 struct Service {
     app: TowerToHyperService<Router>,
+    /// The client's address, for handlers that need it (the console's sign-in rate limit).
+    peer: Option<Peer>,
     conn: Arc<Conn>,
     body_timeout: Duration,
 }
@@ -366,7 +374,7 @@ impl hyper::service::Service<Request<Incoming>> for Service {
     fn call(&self, req: Request<Incoming>) -> Respond {
         let flight = Flight::start(self.conn.clone());
         let at = Instant::now() + self.body_timeout;
-        let req = req.map(|body| {
+        let mut req = req.map(|body| {
             if body.is_end_stream() {
                 Body::new(body)
             } else {
@@ -378,6 +386,9 @@ impl hyper::service::Service<Request<Incoming>> for Service {
                 })
             }
         });
+        if let Some(p) = self.peer {
+            req.extensions_mut().insert(p);
+        }
         let answer = hyper::service::Service::call(&self.app, req);
         Box::pin(async move {
             let resp = answer.await?;

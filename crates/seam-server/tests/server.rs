@@ -20,6 +20,8 @@ mod audit_outcomes;
 mod auth;
 #[path = "server/cache.rs"]
 mod cache;
+#[path = "server/console.rs"]
+mod console;
 #[path = "server/conversations.rs"]
 mod conversations;
 #[path = "server/evaluators.rs"]

@@ -67,6 +67,8 @@ pub struct KeyScope {
     /// Glob patterns of the MCP tools, prompts and resources it may use, by namespaced name
     /// (`crm__lookup_*`); empty allows none, as with `models`.
     pub tools: Vec<String>,
+    /// May sign in to the web console, read-only (as a viewer).
+    pub console: bool,
 }
 
 /// A stored key, without its secret or hash.
@@ -158,6 +160,9 @@ pub struct NewKey {
     /// (`crm__lookup_*`).
     #[serde(default)]
     pub tools: Vec<String>,
+    /// May sign in to the web console as a viewer (read-only).
+    #[serde(default)]
+    pub console: bool,
 }
 
 /// A time as text or as a JSON number of Unix milliseconds.
@@ -221,11 +226,11 @@ impl NewKey {
     ) -> Result<KeyScope, InvalidKey> {
         let err = |param: &'static str, message: String| Err(InvalidKey { param, message });
         label("name", &self.name)?;
-        // A key for the MCP gateway alone needs no model.
-        if self.models.is_empty() && !self.direct && self.tools.is_empty() {
+        // A key for the MCP gateway or the console alone needs no model.
+        if self.models.is_empty() && !self.direct && self.tools.is_empty() && !self.console {
             return err(
                 "models",
-                "the key could use no model: give `models` (aliases or globs like \"gpt-*\"), `direct` or `tools`"
+                "the key could use no model: give `models` (aliases or globs like \"gpt-*\"), `direct`, `tools` or `console`"
                     .into(),
             );
         }
@@ -377,6 +382,7 @@ impl NewKey {
             cache_scope,
             placement,
             tools: self.tools.clone(),
+            console: self.console,
         })
     }
 }

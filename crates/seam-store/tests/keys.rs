@@ -67,6 +67,7 @@ fn scope(models: &[&str]) -> KeyScope {
         cache_scope: Some(CacheScope::Team),
         placement: Some(seam_config::Placement::parse("trust=private;region=eu,ch").unwrap()),
         tools: vec!["crm__lookup_*".to_owned(), "files__read".to_owned()],
+        console: false,
     }
 }
 
