@@ -484,7 +484,7 @@ function route() {
 }
 
 function errorBox(e) {
-  return h('div', { class: 'error-box', role: 'alert' }, h('strong', { text: 'Could not load this page. ' }), e.message, e.code ? h('code', { text: e.code }) : null);
+  return h('div', { class: 'error-box', role: 'alert' }, h('strong', { text: 'Could not load this page. ' }), e.message, e.code ? h('code', { text: ' ' + e.code }) : null);
 }
 
 // Runs an action from a form, showing its error beside it.
@@ -526,9 +526,9 @@ async function overview(root, _arg, live) {
       tile('Cache hits', fmt.int(t.cache_hits), null, t.requests ? fmt.pct((t.cache_hits || 0) / t.requests) + ' of requests' : null)),
     h('div', { class: 'grid two' }, traffic, latency, tokens, cost),
     h('div', { class: 'grid three' },
-      withBody(card('Errors by code'), bars(d.errors_by_code || [], { label: (e) => `${e.status} ${e.code}`, value: (e) => e.count, color: 3 })),
+      withBody(card('Errors by code'), bars(d.errors_by_code || [], { label: (e) => `${e.status} ${e.code || ''}`, value: (e) => e.count, color: 3 })),
       withBody(card('Top models'), table([
-        { label: 'Model', get: (m) => m.model },
+        { label: 'Model', get: (m) => m.model || '(none)' },
         { label: 'Requests', num: true, get: (m) => fmt.int(m.requests) },
         { label: 'Tokens', num: true, get: (m) => fmt.compact(m.tokens) },
         { label: 'Spend', num: true, get: (m) => fmt.usd(m.cost_usd) },
@@ -574,7 +574,7 @@ async function spend(root, _arg, live) {
     h('div', { class: 'grid three' },
       withBody(card('By key'), bars(byKey, { label: (k) => k.name || k.key_id || '(no key)', value: (k) => k.cost_usd || 0, fmtV: fmt.usd, sub: (k) => fmt.int(k.requests) + ' req' })),
       withBody(card('By team'), bars(d.by_team || [], { label: (t) => t.team || '(no team)', value: (t) => t.cost_usd || 0, fmtV: fmt.usd, color: 1 })),
-      withBody(card('By model'), bars(d.by_model || [], { label: (m) => m.model, value: (m) => m.cost_usd || 0, fmtV: fmt.usd, color: 2 }))),
+      withBody(card('By model'), bars(d.by_model || [], { label: (m) => m.model || '(none)', value: (m) => m.cost_usd || 0, fmtV: fmt.usd, color: 2 }))),
     withBody(card('Budgets and limits'), byKey.length ? table([
       { label: 'Key', get: (k) => k.name || k.key_id },
       { label: 'Team', get: (k) => k.team },
@@ -584,7 +584,7 @@ async function spend(root, _arg, live) {
       { label: 'rpm', num: true, get: (k) => (k.rpm == null ? '—' : fmt.int(k.rpm)) },
       { label: 'tpm', num: true, get: (k) => (k.tpm == null ? '—' : fmt.int(k.tpm)) },
     ], byKey) : empty('No key has spent anything in this window.')),
-    withBody(card('Limit refusals'), bars(refusals, { label: (r) => r.code, value: (r) => r.count, color: 3 })));
+    withBody(card('Limit refusals'), bars(refusals, { label: (r) => r.code || '(no code)', value: (r) => r.count, color: 3 })));
   lineChart(over.body, { times: series.map((p) => p.t), area: true, fmtY: fmt.usdAxis, fmtTip: fmt.usd, series: [{ name: 'Spend (USD)', values: series.map((p) => p.cost_usd), color: 2 }] });
 }
 
@@ -613,6 +613,8 @@ async function routes(root, _arg, live) {
       { label: 'Breaker', get: (t) => breaker(t.breaker) },
       { label: 'In flight', num: true, get: (t) => fmt.int(t.in_flight) },
       { label: 'Queued', num: true, get: (t) => fmt.int(t.queued) },
+      { label: 'Calls', num: true, get: (t) => (t.succeeded == null ? '—' : `${fmt.int(t.succeeded)} ok · ${fmt.int(t.failed)} failed`) },
+      { label: 'TTFT (EWMA)', num: true, get: (t) => fmt.ms(t.ttft_ms) },
       { label: 'Latency (EWMA)', num: true, get: (t) => fmt.ms(t.ewma_ms) },
     ], d.targets) : empty('No target has been called yet.')),
     withBody(card('Route reasons, last 24 hours'), bars(d.reasons || [], { label: (r) => r.reason, value: (r) => r.count, color: 1 })));
