@@ -171,6 +171,18 @@ impl Gateway {
         }
     }
 
+    /// `text` for display to someone who may see its shape but not the personal data in it:
+    /// every value the full scanner finds (as [`Gateway::label_for_record`]) replaced by its type
+    /// as a `redact` action writes it (`<EMAIL>`). Borrowed when nothing is found; a text the
+    /// scanner cannot map back whole is withheld entirely.
+    pub fn mask_text<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        match mask_findings(text, seam_policy::actions::redact) {
+            Some(None) => std::borrow::Cow::Borrowed(text),
+            Some(Some(masked)) => std::borrow::Cow::Owned(masked),
+            None => std::borrow::Cow::Owned(format!("<TEXT of {} bytes>", text.len())),
+        }
+    }
+
     /// What finds names, places and addresses, for the start-up log; `None` when no policy
     /// covers them.
     pub fn ner_status(&self) -> Option<String> {
@@ -482,34 +494,48 @@ impl Gateway {
     }
 }
 
-/// A client's `model` with what the full scanner finds masked (whatever the policies scan: the
-/// record must not keep a value because a policy did not look for it).
-fn masked_model(model: &str) -> String {
+/// Every detector Seam has (names by rules): what records and displays are masked with, whatever
+/// the policies scan — a value must not show because a policy did not look for it.
+fn full_scanner() -> &'static seam_policy::Scanner {
     static SCANNER: std::sync::OnceLock<seam_policy::Scanner> = std::sync::OnceLock::new();
-    if model.len() > MAX_SCANNED_MODEL {
-        return format!("[model of {} bytes]", model.len());
-    }
-    let scanner = SCANNER.get_or_init(seam_policy::Scanner::all);
-    let mut out = String::with_capacity(model.len());
+    SCANNER.get_or_init(seam_policy::Scanner::all)
+}
+
+/// `text` with each finding at or above the default score replaced by `mark(entity)`; `None`
+/// when nothing was found, or (not expected of the scanner) a finding does not fall on
+/// character boundaries.
+fn mask_findings(text: &str, mark: impl Fn(&str) -> String) -> Option<Option<String>> {
+    let mut out = String::new();
     let mut at = 0;
-    for f in scanner.scan(model) {
+    for f in full_scanner().scan(text) {
         if f.score < seam_config::policy::DEFAULT_MIN_SCORE || f.start < at {
             continue;
         }
-        let Some(before) = model
+        let before = text
             .get(at..f.start)
-            .filter(|_| model.is_char_boundary(f.end))
-        else {
-            // Not expected of the scanner; if it happens, keep nothing rather than a part.
-            return format!("[model of {} bytes]", model.len());
-        };
+            .filter(|_| text.is_char_boundary(f.end))?;
         out.push_str(before);
-        out.push('[');
-        out.push_str(f.entity);
-        out.push(']');
+        out.push_str(&mark(f.entity));
         at = f.end;
     }
-    out.push_str(&model[at..]);
+    if at == 0 {
+        return Some(None);
+    }
+    out.push_str(&text[at..]);
+    Some(Some(out))
+}
+
+/// A client's `model` with what the full scanner finds masked.
+fn masked_model(model: &str) -> String {
+    if model.len() > MAX_SCANNED_MODEL {
+        return format!("[model of {} bytes]", model.len());
+    }
+    let out = match mask_findings(model, |e| format!("[{e}]")) {
+        Some(Some(m)) => m,
+        Some(None) => model.to_owned(),
+        // Keep nothing rather than a part.
+        None => return format!("[model of {} bytes]", model.len()),
+    };
     out.chars()
         .take(MAX_RECORDED_MODEL)
         .map(|c| if invisible(c) { '?' } else { c })

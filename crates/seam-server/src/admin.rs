@@ -93,50 +93,7 @@ pub async fn audit(
             "the audit trail is off ([audit] enabled = false)",
         ));
     };
-    let num = |k: &str| -> Result<Option<i64>, ApiError> {
-        params
-            .get(k)
-            .map(|v| {
-                v.parse::<i64>().map_err(|_| {
-                    ApiError::new(
-                        ErrorCode::InvalidRequest,
-                        format!("`{k}` must be an integer"),
-                    )
-                    .with_param(k)
-                })
-            })
-            .transpose()
-    };
-    let kind = || -> Result<Option<seam_store::RecordKind>, ApiError> {
-        params
-            .get("kind")
-            .map(|k| {
-                seam_store::RecordKind::parse(k).ok_or_else(|| {
-                    ApiError::new(
-                        ErrorCode::InvalidRequest,
-                        format!("`kind` must be one of {}", seam_store::RecordKind::NAMES),
-                    )
-                    .with_param("kind")
-                })
-            })
-            .transpose()
-    };
-    let query = (|| -> Result<seam_store::Query, ApiError> {
-        Ok(seam_store::Query {
-            id: params.get("id").cloned(),
-            subject: params.get("subject").cloned(),
-            key_id: params.get("key").cloned(),
-            since_ms: num("since")?,
-            until_ms: num("until")?,
-            model: params.get("model").cloned(),
-            prompt: params.get("prompt").cloned(),
-            status: num("status")?.and_then(|s| u16::try_from(s).ok()),
-            finding: params.get("finding").cloned(),
-            kind: kind()?,
-            limit: Some(num("limit")?.map_or(100, |l| l.clamp(1, 1000)) as u64),
-        })
-    })();
-    let query = match query {
+    let query = match audit_query(&params, "key", 100) {
         Ok(q) => q,
         Err(e) => return error_response(&e),
     };
@@ -158,6 +115,55 @@ pub async fn audit(
     }
 }
 
+/// An audit search's filters from query parameters: `subject`, `since`, `until` (Unix ms),
+/// `model`, `prompt`, `status`, `finding`, `kind`, `id`, `limit` (1–1,000, default
+/// `default_limit`) and the key's id under `key_param`. Shared by `/admin/audit` and the console.
+pub(crate) fn audit_query(
+    params: &std::collections::HashMap<String, String>,
+    key_param: &str,
+    default_limit: i64,
+) -> Result<seam_store::Query, ApiError> {
+    let num = |k: &str| -> Result<Option<i64>, ApiError> {
+        params
+            .get(k)
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    ApiError::new(
+                        ErrorCode::InvalidRequest,
+                        format!("`{k}` must be an integer"),
+                    )
+                    .with_param(k)
+                })
+            })
+            .transpose()
+    };
+    let kind = params
+        .get("kind")
+        .map(|k| {
+            seam_store::RecordKind::parse(k).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    format!("`kind` must be one of {}", seam_store::RecordKind::NAMES),
+                )
+                .with_param("kind")
+            })
+        })
+        .transpose()?;
+    Ok(seam_store::Query {
+        id: params.get("id").cloned(),
+        subject: params.get("subject").cloned(),
+        key_id: params.get(key_param).cloned(),
+        since_ms: num("since")?,
+        until_ms: num("until")?,
+        model: params.get("model").cloned(),
+        prompt: params.get("prompt").cloned(),
+        status: num("status")?.and_then(|s| u16::try_from(s).ok()),
+        finding: params.get("finding").cloned(),
+        kind,
+        limit: Some(num("limit")?.map_or(default_limit, |l| l.clamp(1, 1000)) as u64),
+    })
+}
+
 /// How long a key change waits for this server's key table to be read again; past it the change
 /// still lands with the next periodic refresh.
 const KEYRING_WAIT: Duration = Duration::from_secs(5);
@@ -165,28 +171,14 @@ const KEYRING_WAIT: Duration = Duration::from_secs(5);
 /// `POST /admin/keys`: the same fields as `seam keys create`, checked by the same code; 201 with
 /// the record and `key`, the secret, which is never shown again.
 pub async fn create_key(State(st): State<SharedState>, headers: HeaderMap, raw: Body) -> Response {
-    let live = st.live();
-    let new: NewKey =
-        match crate::body::request(raw, &headers, live.max_body_bytes, |_: &NewKey| Ok(())).await {
-            Ok(k) => k,
-            Err(e) => return error_response(&e),
-        };
-    let now = crate::audit::now_ms();
-    let scope = match new.scope(|p| live.policies.contains(p), st.sealed_payloads, now) {
-        Ok(s) => s,
-        Err(e) => {
-            return error_response(
-                &ApiError::new(ErrorCode::InvalidRequest, e.message).with_param(e.param),
-            );
-        }
+    let cap = st.live().max_body_bytes;
+    let new: NewKey = match crate::body::request(raw, &headers, cap, |_: &NewKey| Ok(())).await {
+        Ok(k) => k,
+        Err(e) => return error_response(&e),
     };
-    let name = new.name;
-    let created = with_keys(&st, move |ks| ks.create(&name, &scope, now)).await;
-    match created {
+    match new_key(&st, new, "the admin API").await {
         Ok((record, secret)) => {
-            tracing::info!(key = %record.id, "key created through the admin API");
-            refresh_keyring(&st).await;
-            let mut v = record.to_json(now);
+            let mut v = record.to_json(crate::audit::now_ms());
             v["key"] = json!(secret);
             let mut resp = json_response(&v);
             *resp.status_mut() = StatusCode::CREATED;
@@ -194,6 +186,26 @@ pub async fn create_key(State(st): State<SharedState>, headers: HeaderMap, raw: 
         }
         Err(e) => error_response(&e),
     }
+}
+
+/// Checks `new` exactly as `seam keys create` does, stores it, and makes it work on this server
+/// at once: the one way a key is created over HTTP (`/admin/keys`, the console). Returns the
+/// record and the secret, which is never shown again.
+pub(crate) async fn new_key(
+    st: &SharedState,
+    new: NewKey,
+    through: &'static str,
+) -> Result<(seam_store::keys::KeyRecord, String), ApiError> {
+    let live = st.live();
+    let now = crate::audit::now_ms();
+    let scope = new
+        .scope(|p| live.policies.contains(p), st.sealed_payloads, now)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.message).with_param(e.param))?;
+    let name = new.name;
+    let (record, secret) = with_keys(st, move |ks| ks.create(&name, &scope, now)).await?;
+    tracing::info!(key = %record.id, through, "key created");
+    refresh_keyring(st).await;
+    Ok((record, secret))
 }
 
 /// `GET /admin/keys[?include_revoked=true]`: records, oldest first; never secrets or hashes.
@@ -242,23 +254,35 @@ pub async fn show_key(State(st): State<SharedState>, Path(id): Path<String>) -> 
 /// `DELETE /admin/keys/{id}`: revokes the key (again is fine: the first revocation's time
 /// stays) and answers with its record.
 pub async fn revoke_key(State(st): State<SharedState>, Path(id): Path<String>) -> Response {
+    match end_key(&st, id, "the admin API").await {
+        Ok(r) => json_response(&r.to_json(crate::audit::now_ms())),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// Revokes a stored key (again is fine: the first revocation's time stays) and makes that take
+/// effect on this server at once; the one way a key is revoked over HTTP.
+pub(crate) async fn end_key(
+    st: &SharedState,
+    id: String,
+    through: &'static str,
+) -> Result<seam_store::keys::KeyRecord, ApiError> {
     let now = crate::audit::now_ms();
     let wanted = id.clone();
-    let revoked = with_keys(&st, move |ks| {
+    let revoked = with_keys(st, move |ks| {
         let changed = ks.revoke(&wanted, now)?;
         Ok((changed, ks.get(&wanted)?))
     })
-    .await;
+    .await?;
     match revoked {
-        Ok((_, None)) => error_response(&no_such_key(&id)),
-        Ok((changed, Some(r))) => {
+        (_, None) => Err(no_such_key(&id)),
+        (changed, Some(r)) => {
             if changed {
-                tracing::info!(key = %r.id, "key revoked through the admin API");
-                refresh_keyring(&st).await;
+                tracing::info!(key = %r.id, through, "key revoked");
+                refresh_keyring(st).await;
             }
-            json_response(&r.to_json(now))
+            Ok(r)
         }
-        Err(e) => error_response(&e),
     }
 }
 
@@ -297,7 +321,7 @@ where
 }
 
 /// Runs `f` on a store `open` connects to, on a thread of its own (see [`with_keys`]).
-async fn with_store<S, T, F>(
+pub(crate) async fn with_store<S, T, F>(
     st: &SharedState,
     what: &'static str,
     open: fn(&seam_store::StoreConfig) -> Result<S, seam_store::StoreError>,

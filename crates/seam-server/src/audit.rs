@@ -85,6 +85,11 @@ pub struct Auditor {
 
 enum Job {
     Search(Query, oneshot::Sender<Result<Vec<StoredRecord>, String>>),
+    Latest(
+        Query,
+        Option<i64>,
+        oneshot::Sender<Result<Vec<StoredRecord>, String>>,
+    ),
     Purge(oneshot::Sender<Result<String, String>>),
 }
 
@@ -151,6 +156,21 @@ impl Auditor {
         let (tx, rx) = oneshot::channel();
         self.jobs
             .send(Job::Search(q, tx))
+            .map_err(|_| "the audit reader has stopped".to_owned())?;
+        rx.await
+            .map_err(|_| "the audit reader has stopped".to_owned())?
+    }
+
+    /// Records matching `q`, newest first, before `before_seq` (the console's list; at most
+    /// `q.limit`).
+    pub async fn latest(
+        &self,
+        q: Query,
+        before_seq: Option<i64>,
+    ) -> Result<Vec<StoredRecord>, String> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Latest(q, before_seq, tx))
             .map_err(|_| "the audit reader has stopped".to_owned())?;
         rx.await
             .map_err(|_| "the audit reader has stopped".to_owned())?
@@ -355,6 +375,10 @@ fn serve_jobs(mut log: AuditLog, rx: &std::sync::mpsc::Receiver<Job>) {
         match job {
             Job::Search(q, reply) => {
                 let _ = reply.send(log.search(&q).map_err(|e| e.to_string()));
+            }
+            Job::Latest(q, before, reply) => {
+                let limit = q.limit.unwrap_or(50);
+                let _ = reply.send(log.latest(&q, before, limit).map_err(|e| e.to_string()));
             }
             Job::Purge(reply) => {
                 let done = log

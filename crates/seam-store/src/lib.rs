@@ -76,6 +76,7 @@
 mod chain;
 mod crypto;
 mod db;
+pub mod evals;
 pub mod keys;
 pub mod ledger;
 mod log;
@@ -90,6 +91,7 @@ mod writer;
 use std::path::PathBuf;
 
 pub use chain::{Problem, ProblemKind, VerifyReport};
+pub use evals::{EvalRun, EvalStore};
 pub use keys::{BudgetPeriod, CacheScope, KeyRecord, KeyScope, KeyStore, glob_match, hash_secret};
 pub use ledger::{Charge, Ledger};
 pub use log::AuditLog;

@@ -208,6 +208,34 @@ impl AuditLog {
         Ok(out)
     }
 
+    /// Records matching `q`, newest first, those before `before_seq` when given: at most `limit`
+    /// (capped at a page). A list that reads back in time passes the last `seq` it got.
+    pub fn latest(
+        &mut self,
+        q: &Query,
+        before_seq: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        if q.subject.is_some() {
+            self.check_writable()?;
+        }
+        let (filter, mut params) = where_clause(q, &self.keys, self.conn.is_postgres());
+        let n = params.len();
+        let sql = format!(
+            "{} WHERE a.seq < ${} {filter} ORDER BY a.seq DESC LIMIT ${}",
+            read_sql(),
+            n + 1,
+            n + 2
+        );
+        params.push(Val::Int(before_seq.unwrap_or(i64::MAX)));
+        params.push(Val::Int(i64::try_from(limit.min(PAGE)).unwrap_or(1)));
+        let keys = &self.keys;
+        let rows = self
+            .conn
+            .query(&sql, &params, |r| stored_from_row(r, keys))?;
+        rows.into_iter().collect()
+    }
+
     /// Calls `each` for every record matching `q`, in `seq` order, a page at a time inside one
     /// read snapshot; returns how many. Memory stays bounded by the page size.
     pub fn export(

@@ -192,6 +192,22 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     // The W3C trace id of a request (the client's `traceparent`, or one Seam began). Nullable,
     // and chained only when set.
     (10, "ALTER TABLE audit_log ADD COLUMN trace_id TEXT;"),
+    // Eval and red-team reports uploaded through the console (`crate::evals`): listed newest
+    // first, their counts in columns so a list reads no report.
+    (
+        12,
+        "CREATE TABLE eval_runs (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        uploaded_ms INTEGER NOT NULL,
+        passed INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        uploaded_by TEXT,
+        report TEXT NOT NULL
+    );
+    CREATE INDEX eval_runs_uploaded ON eval_runs (uploaded_ms);",
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -357,4 +373,18 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     );",
     ),
     (10, "ALTER TABLE audit_log ADD COLUMN trace_id TEXT;"),
+    (
+        12,
+        "CREATE TABLE eval_runs (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        uploaded_ms BIGINT NOT NULL,
+        passed BIGINT NOT NULL,
+        total BIGINT NOT NULL,
+        uploaded_by TEXT,
+        report TEXT NOT NULL
+    );
+    CREATE INDEX eval_runs_uploaded ON eval_runs (uploaded_ms);",
+    ),
 ];

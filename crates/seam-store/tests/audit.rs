@@ -1297,10 +1297,13 @@ fn wrong_key_refused(e: &mut Env) {
 }
 
 fn migrations_idempotent(e: &mut Env) {
+    drop(e.open());
+    let steps = e.count("SELECT COUNT(*) FROM schema_migrations");
+    assert!(steps >= 10, "{steps} steps");
     for _ in 0..3 {
         drop(e.open());
     }
-    assert_eq!(e.count("SELECT COUNT(*) FROM schema_migrations"), 10);
+    assert_eq!(e.count("SELECT COUNT(*) FROM schema_migrations"), steps);
     let mut a = e.open();
     let mut b = e.open();
     a.append(&records(0..3, None, RetentionClass::Metadata))

@@ -193,9 +193,9 @@ fn migrations_idempotent_with_audit_log(e: &mut Env) {
     assert!(log.verify(&mut |_| {}).unwrap().ok());
     drop(log);
     let applied = e.count("SELECT COUNT(*) FROM schema_migrations");
-    // Every step once.
-    let max = e.count("SELECT MAX(version) FROM schema_migrations");
-    assert_eq!(applied, max);
+    // Every step once (numbers may skip: branches take numbers before they land).
+    let distinct = e.count("SELECT COUNT(DISTINCT version) FROM schema_migrations");
+    assert_eq!(applied, distinct);
     assert!(applied >= 2);
     // Keys first on a database is just as good.
     assert_eq!(e.keys().list().unwrap(), vec![a]);

@@ -7,6 +7,9 @@
 //! refused; every console response carries the security headers ([`secure`]), API answers are
 //! never cached; the HTML holds no data, only the app that asks for it.
 
+mod evals;
+mod keys;
+mod records;
 mod session;
 mod stats;
 
@@ -17,21 +20,23 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use seam_types::{ApiError, ErrorCode};
 
 use crate::SharedState;
 use crate::error::error_response;
 
-#[allow(unused_imports, reason = "the endpoints use them")]
-pub(crate) use session::{AdminSession, Role, SignedIn};
-
 /// What the console keeps in memory beside the app's state: sessions, sign-in attempts, the
 /// assets. One per [`router`] (so per server).
 pub(crate) struct Console {
     pub(crate) sessions: session::Sessions,
+    /// The audit chain's state as the last verification left it: `console.chain.json()`.
+    pub(crate) chain: records::Chain,
     assets: Assets,
 }
+
+/// How handlers reach the [`Console`]: an extension on every console route.
+pub(crate) type ConsoleExt = axum::Extension<Arc<Console>>;
 
 /// The console's state in handlers: the app's and the console's own.
 pub(crate) type ConsoleState = (SharedState, Arc<Console>);
@@ -41,12 +46,22 @@ pub(crate) type ConsoleState = (SharedState, Arc<Console>);
 pub(crate) fn router(state: SharedState) -> Router {
     let console = Arc::new(Console {
         sessions: session::Sessions::default(),
+        chain: records::Chain::default(),
         assets: Assets::from_env(),
     });
     let cx: ConsoleState = (state.clone(), console.clone());
     // Behind the session check: everything under /api but signing in.
     let api = Router::new()
         .route("/api/session", get(session::show).delete(session::sign_out))
+        .route("/api/audit", get(records::list))
+        .route("/api/audit/{id}", get(records::record))
+        .route("/api/chain", get(records::chain))
+        .route("/api/chain/verify", post(records::verify))
+        .route("/api/keys", get(keys::list).post(keys::create))
+        .route("/api/keys/{id}", axum::routing::delete(keys::revoke))
+        .route("/api/evals", get(evals::list).post(evals::upload))
+        .route("/api/evals/{id}", get(evals::get))
+        .route("/api/rollouts", get(crate::admin::list_rollouts))
         .merge(stats::routes())
         .route("/api/{*rest}", axum::routing::any(not_found))
         .route_layer(middleware::from_fn_with_state(cx.clone(), session::require))
@@ -56,7 +71,7 @@ pub(crate) fn router(state: SharedState) -> Router {
         .route("/assets/{file}", get(asset))
         .route(
             "/api/session",
-            axum::routing::post(session::sign_in).layer(axum::Extension(console.clone())),
+            post(session::sign_in).layer(axum::Extension(console.clone())),
         )
         .merge(api)
         .fallback(not_found)

@@ -11,20 +11,29 @@ use tower::ServiceExt;
 
 const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
 
-/// A server with an admin key, a store and a config key with the console scope (`viewer-key`).
+const MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="; // 32 bytes, base64
+const VIEWER_KEY: &str = "viewer-key-0123456789";
+const PLAIN_KEY: &str = "plain-key-0123456789";
+
+/// A server with an admin key, an audit trail that keeps payloads (`chat`), a config key with
+/// the console scope (`VIEWER_KEY`) and one without (`PLAIN_KEY`).
 fn build(dir: &std::path::Path, extra: &str) -> axum::Router {
-    let viewer = seam_store::keys::hash_secret("viewer-key-0123456789");
-    let plain = seam_store::keys::hash_secret("plain-key-0123456789");
+    let viewer = seam_store::keys::hash_secret(VIEWER_KEY);
+    let plain = seam_store::keys::hash_secret(PLAIN_KEY);
     let toml = format!(
         r#"
 [storage]
 url = "sqlite://console.db"
+[audit]
+master_key = "env:SEAM_MASTER_KEY"
+durability = "sync"
 [admin]
 key = "env:SEAM_ADMIN_KEY"
 [providers.echo]
 kind = "echo"
 [models.chat]
 targets = [{{ provider = "echo", model = "echo" }}]
+audit_class = "full"
 [keys.watcher]
 hash = "{viewer}"
 console = true
@@ -38,7 +47,11 @@ models = ["*"]
 }
 
 fn build_toml(toml: &str, dir: &std::path::Path) -> axum::Router {
-    let env = |k: &str| (k == "SEAM_ADMIN_KEY").then(|| ADMIN_KEY.to_owned());
+    let env = |k: &str| match k {
+        "SEAM_ADMIN_KEY" => Some(ADMIN_KEY.to_owned()),
+        "SEAM_MASTER_KEY" => Some(MASTER_KEY.to_owned()),
+        _ => None,
+    };
     let r = Resolver {
         env: &env,
         base_dir: dir.to_path_buf(),
@@ -313,13 +326,13 @@ async fn keys_sign_in_by_role_and_sessions_end() {
     assert_eq!(me.json(), v);
 
     let mut viewer = Browser::new(&app);
-    let a = viewer.sign_in("viewer-key-0123456789").await;
+    let a = viewer.sign_in(VIEWER_KEY).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.json()["role"], "viewer");
     assert_eq!(a.json()["name"], "watcher");
 
     // A key without the console scope, and a wrong key, are refused alike.
-    for key in ["plain-key-0123456789", "wrong", ""] {
+    for key in [PLAIN_KEY, "wrong", ""] {
         let a = Browser::new(&app).sign_in(key).await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{key}");
         assert_eq!(a.json()["error"]["code"], "invalid_api_key");
@@ -457,5 +470,467 @@ async fn an_open_server_signs_anyone_in_as_admin() {
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.json()["role"], "admin");
     assert_eq!(a.json()["open"], true);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+/// A chat request through `/v1` with `key`, about a data subject, mentioning an email address.
+async fn chat(app: &axum::Router, key: &str, text: &str) -> Answer {
+    send(
+        app,
+        Request::post("/v1/chat/completions")
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .header("x-seam-subject", "subject-7")
+            .body(
+                json!({"model": "chat", "messages": [{"role": "user", "content": text}]})
+                    .to_string()
+                    .into(),
+            )
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn every_api_route_needs_a_session() {
+    let d = dir();
+    let app = build(&d, "");
+    for (method, path) in [
+        ("GET", "/console/api/session"),
+        ("DELETE", "/console/api/session"),
+        ("GET", "/console/api/audit"),
+        ("GET", "/console/api/audit/some-id"),
+        ("GET", "/console/api/chain"),
+        ("POST", "/console/api/chain/verify"),
+        ("GET", "/console/api/keys"),
+        ("POST", "/console/api/keys"),
+        ("DELETE", "/console/api/keys/key_1"),
+        ("GET", "/console/api/evals"),
+        ("POST", "/console/api/evals"),
+        ("GET", "/console/api/evals/run_1"),
+        ("GET", "/console/api/rollouts"),
+        ("GET", "/console/api/overview"),
+    ] {
+        let a = send(
+            &app,
+            Request::builder()
+                .method(method)
+                .uri(path)
+                .header("content-type", "application/json")
+                .header("authorization", format!("Bearer {ADMIN_KEY}"))
+                .body(axum::body::Body::from("{}"))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        assert_eq!(
+            a.json()["error"]["code"],
+            "invalid_api_key",
+            "{method} {path}"
+        );
+        assert_secure(&a, path);
+    }
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[tokio::test]
+async fn viewers_read_but_change_nothing_and_never_see_payloads_or_subjects() {
+    let d = dir();
+    let app = build(&d, "");
+    assert_eq!(
+        chat(&app, PLAIN_KEY, "mail jane.doe@example.com")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let mut viewer = Browser::new(&app);
+    viewer.sign_in(VIEWER_KEY).await;
+    // Admin-only actions: 403 console_forbidden, with the CSRF token and all.
+    for (method, path, body) in [
+        (
+            "POST",
+            "/console/api/keys",
+            Some(json!({"name": "x", "models": ["*"]})),
+        ),
+        ("DELETE", "/console/api/keys/key_1", None),
+        ("POST", "/console/api/evals", Some(json!({"totals": {}}))),
+        ("POST", "/console/api/chain/verify", None),
+    ] {
+        let a = viewer.change(method, path, body).await;
+        assert_eq!(
+            a.status,
+            StatusCode::FORBIDDEN,
+            "{method} {path}: {}",
+            a.body
+        );
+        assert_eq!(a.json()["error"]["code"], "console_forbidden");
+    }
+    // Reading: the list, and a record without payload or subject, even asking to reveal.
+    let list = viewer.get("/console/api/audit").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let records = list.json()["records"].as_array().unwrap().clone();
+    assert_eq!(records.len(), 1);
+    assert!(!list.body.contains("jane.doe") && !list.body.contains("subject-7"));
+    let id = records[0]["id"].as_str().unwrap();
+    for q in ["", "?reveal=1"] {
+        let one = viewer.get(&format!("/console/api/audit/{id}{q}")).await;
+        assert_eq!(one.status, StatusCode::OK);
+        let v = one.json();
+        assert_eq!(v["payload"], Value::Null);
+        assert_eq!(v["record"]["subject"], Value::Null);
+        assert!(v["payload_note"].as_str().unwrap().contains("admins only"));
+        assert!(
+            !one.body.contains("jane.doe") && !one.body.contains("subject-7"),
+            "{}",
+            one.body
+        );
+    }
+    // Searching by subject would say whom the trail knows.
+    let a = viewer.get("/console/api/audit?subject=subject-7").await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(a.json()["error"]["code"], "console_forbidden");
+    // Keys: listed without secrets.
+    let keys = viewer.get("/console/api/keys").await;
+    assert_eq!(keys.status, StatusCode::OK);
+    assert!(keys.json()["keys"].is_array());
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[tokio::test]
+async fn admins_see_payloads_masked_unless_revealed() {
+    let d = dir();
+    let app = build(&d, "");
+    let text = "Write to jane.doe@example.com about card 4111 1111 1111 1111";
+    assert_eq!(chat(&app, PLAIN_KEY, text).await.status, StatusCode::OK);
+    let mut admin = Browser::new(&app);
+    admin.sign_in(ADMIN_KEY).await;
+    let list = admin.get("/console/api/audit").await.json();
+    let id = list["records"][0]["id"].as_str().unwrap().to_owned();
+    let masked = admin.get(&format!("/console/api/audit/{id}")).await;
+    assert_eq!(masked.status, StatusCode::OK);
+    let v = masked.json();
+    assert_eq!(v["record"]["subject"], "subject-7");
+    assert_eq!(v["revealed"], false);
+    let sent = v["payload"]["client_request"]["messages"][0]["content"]
+        .as_str()
+        .unwrap();
+    assert!(sent.contains("<EMAIL"), "{sent}");
+    assert!(sent.contains("<CREDIT_CARD"), "{sent}");
+    assert!(sent.starts_with("Write to <"), "{sent}");
+    assert!(!masked.body.contains("jane.doe"), "{}", masked.body);
+    assert!(!masked.body.contains("4111 1111"), "{}", masked.body);
+    let shown = admin
+        .get(&format!("/console/api/audit/{id}?reveal=1"))
+        .await
+        .json();
+    assert_eq!(shown["revealed"], true);
+    assert_eq!(
+        shown["payload"]["client_request"]["messages"][0]["content"],
+        text
+    );
+    // The admin may search by subject.
+    let by = admin
+        .get("/console/api/audit?subject=subject-7")
+        .await
+        .json();
+    assert_eq!(by["records"].as_array().unwrap().len(), 1);
+    let none = admin
+        .get("/console/api/audit?subject=someone-else")
+        .await
+        .json();
+    assert!(none["records"].as_array().unwrap().is_empty());
+    let missing = admin.get("/console/api/audit/no-such-record").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[tokio::test]
+async fn the_audit_list_reads_newest_first_a_page_at_a_time() {
+    let d = dir();
+    let app = build(&d, "");
+    for i in 0..5 {
+        assert_eq!(
+            chat(&app, PLAIN_KEY, &format!("n{i}")).await.status,
+            StatusCode::OK
+        );
+    }
+    let mut admin = Browser::new(&app);
+    admin.sign_in(ADMIN_KEY).await;
+    let first = admin.get("/console/api/audit?limit=2").await.json();
+    let page = |v: &Value| -> Vec<i64> {
+        v["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["time"].as_i64().unwrap())
+            .collect()
+    };
+    let (a, next) = (page(&first), first["next"].as_str().unwrap().to_owned());
+    assert_eq!(a.len(), 2);
+    assert!(a[0] >= a[1], "newest first: {a:?}");
+    let second = admin
+        .get(&format!("/console/api/audit?limit=2&cursor={next}"))
+        .await
+        .json();
+    let third = admin
+        .get(&format!(
+            "/console/api/audit?limit=2&cursor={}",
+            second["next"].as_str().unwrap()
+        ))
+        .await
+        .json();
+    assert_eq!(page(&third).len(), 1);
+    assert_eq!(third["next"], Value::Null);
+    let mut ids: Vec<String> = [&first, &second, &third]
+        .iter()
+        .flat_map(|v| v["records"].as_array().unwrap().clone())
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 5);
+    for bad in ["?cursor=abc", "?limit=x", "?kind=nope", "?status=x"] {
+        let a = admin.get(&format!("/console/api/audit{bad}")).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(a.json()["error"]["code"], "invalid_request");
+    }
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[tokio::test]
+async fn keys_created_in_the_console_work_once_shown_and_revoked_stop() {
+    let d = dir();
+    let app = build(&d, "");
+    let mut admin = Browser::new(&app);
+    admin.sign_in(ADMIN_KEY).await;
+    let made = admin
+        .change(
+            "POST",
+            "/console/api/keys",
+            Some(json!({"name": "ci", "models": ["chat"], "rpm": 100})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let v = made.json();
+    let secret = v["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("sk-seam-"));
+    let id = v["key"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(v["key"]["name"], "ci");
+    assert_eq!(chat(&app, &secret, "hello").await.status, StatusCode::OK);
+    // The secret is not retrievable afterwards: not in the list, nor in the audit trail.
+    let list = admin.get("/console/api/keys").await;
+    assert!(list.body.contains(&id));
+    assert!(!list.body.contains(&secret));
+    assert!(!admin.get("/console/api/audit").await.body.contains(&secret));
+    // Checked as /admin/keys checks it.
+    let bad = admin
+        .change(
+            "POST",
+            "/console/api/keys",
+            Some(json!({"name": "x", "models": []})),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.json()["error"]["param"], "models");
+    let revoked = admin
+        .change("DELETE", &format!("/console/api/keys/{id}"), None)
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
+    assert_eq!(revoked.json()["key"]["state"], "revoked");
+    assert_eq!(
+        chat(&app, &secret, "hello").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let gone = admin
+        .change("DELETE", "/console/api/keys/key_nope", None)
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[tokio::test]
+async fn a_stored_console_key_signs_in_as_viewer_until_revoked() {
+    let d = dir();
+    let app = build(&d, "");
+    let mut admin = Browser::new(&app);
+    admin.sign_in(ADMIN_KEY).await;
+    let made = admin
+        .change(
+            "POST",
+            "/console/api/keys",
+            Some(json!({"name": "ops", "console": true})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    assert_eq!(made.json()["key"]["scope"]["console"], true);
+    let secret = made.json()["secret"].as_str().unwrap().to_owned();
+    let id = made.json()["key"]["id"].as_str().unwrap().to_owned();
+    let mut ops = Browser::new(&app);
+    let a = ops.sign_in(&secret).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(
+        (a.json()["role"].as_str(), a.json()["name"].as_str()),
+        (Some("viewer"), Some("ops"))
+    );
+    // A console-only key calls no model.
+    assert_eq!(
+        chat(&app, &secret, "hi").await.status,
+        StatusCode::FORBIDDEN
+    );
+    admin
+        .change("DELETE", &format!("/console/api/keys/{id}"), None)
+        .await;
+    // Its session ends with it.
+    assert_eq!(
+        ops.get("/console/api/session").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        Browser::new(&app).sign_in(&secret).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let _ = std::fs::remove_dir_all(d);
+}
+
+/// An eval report as `seam eval -o r.json` writes it: `passed` of `cases` passing.
+fn eval_report(cases: usize, passed: usize) -> Value {
+    let results = (0..cases)
+        .map(|i| seam_evals::runner::CaseResult {
+            test: i,
+            repeat: 0,
+            description: Some(format!("case {i}")),
+            vars: serde_json::Map::new(),
+            prompt: "Answer: {{q}}".to_owned(),
+            provider: "chat".to_owned(),
+            output: None,
+            error: None,
+            pass: i < passed,
+            score: if i < passed { 1.0 } else { 0.0 },
+            grade: None,
+        })
+        .collect();
+    let run = seam_evals::runner::Run {
+        description: Some("support answers".to_owned()),
+        started_unix_ms: 1_700_000_000_000,
+        duration_ms: 10.0,
+        results,
+    };
+    serde_json::from_str(&seam_evals::report::build(run, None, None, 7).to_json()).unwrap()
+}
+
+#[tokio::test]
+async fn eval_reports_are_uploaded_listed_and_read_back() {
+    let d = dir();
+    let app = build(&d, "");
+    let mut admin = Browser::new(&app);
+    admin.sign_in(ADMIN_KEY).await;
+    let report = eval_report(20, 17);
+    let up = admin
+        .change("POST", "/console/api/evals", Some(report.clone()))
+        .await;
+    assert_eq!(up.status, StatusCode::CREATED, "{}", up.body);
+    let id = up.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(up.json()["name"], "support answers");
+    let red = json!({
+        "target": "chat", "base_url": "http://127.0.0.1:8700/v1", "seed": 1,
+        "pass_threshold": 0.9, "passed": false,
+        "summary": {"probes": 2, "passed": 1, "failed": 1, "errors": 0, "pass_rate": 0.5},
+        "categories": [],
+        "results": [
+            {"id": "p1", "category": "injection", "description": "d", "status": "passed", "attempts": 1, "latency_ms": 1.0},
+            {"id": "p2", "category": "injection", "description": "d", "status": "failed", "attempts": 1, "latency_ms": 1.0}
+        ],
+        "name": "nightly red team"
+    });
+    let up2 = admin.change("POST", "/console/api/evals", Some(red)).await;
+    assert_eq!(up2.status, StatusCode::CREATED, "{}", up2.body);
+    // Both roles list them, newest first, with the pass rate's Wilson interval.
+    let mut viewer = Browser::new(&app);
+    viewer.sign_in(VIEWER_KEY).await;
+    let runs = viewer.get("/console/api/evals").await.json()["runs"].clone();
+    assert_eq!(runs[0]["kind"], "redteam");
+    assert_eq!(runs[0]["name"], "nightly red team");
+    assert_eq!(
+        (runs[0]["passed"].as_u64(), runs[0]["total"].as_u64()),
+        (Some(1), Some(2))
+    );
+    let e = &runs[1];
+    assert_eq!(
+        (
+            e["kind"].as_str(),
+            e["passed"].as_u64(),
+            e["total"].as_u64()
+        ),
+        (Some("eval"), Some(17), Some(20))
+    );
+    assert!((e["pass_rate"].as_f64().unwrap() - 0.85).abs() < 1e-9);
+    let (lo, hi) = (e["lo"].as_f64().unwrap(), e["hi"].as_f64().unwrap());
+    assert!(lo > 0.6 && lo < 0.7 && hi > 0.94 && hi < 0.97, "{lo} {hi}");
+    let one = viewer.get(&format!("/console/api/evals/{id}")).await.json();
+    assert_eq!(one["report"], report);
+    assert_eq!(one["passed"], 17);
+    assert_eq!(
+        viewer.get("/console/api/evals/run_nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Not a report, totals that lie, a bad name: 400.
+    let mut lying = eval_report(3, 1);
+    lying["totals"]["passed"] = json!(3);
+    for bad in [
+        json!({"hello": 1}),
+        json!([1]),
+        lying,
+        json!({"totals": {}, "name": 5}),
+    ] {
+        let a = admin
+            .change("POST", "/console/api/evals", Some(bad.clone()))
+            .await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{bad}: {}", a.body);
+    }
+    // Too large.
+    let big = json!({"totals": "x".repeat(6 * 1024 * 1024)});
+    let a = admin.change("POST", "/console/api/evals", Some(big)).await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[tokio::test]
+async fn the_chain_is_verified_in_the_background() {
+    let d = dir();
+    let app = build(&d, "");
+    for i in 0..3 {
+        chat(&app, PLAIN_KEY, &format!("n{i}")).await;
+    }
+    let mut admin = Browser::new(&app);
+    admin.sign_in(ADMIN_KEY).await;
+    let before = admin.get("/console/api/chain").await.json();
+    assert_eq!(before["status"], "unknown");
+    assert_eq!(before["checked"], Value::Null);
+    let started = admin
+        .change("POST", "/console/api/chain/verify", None)
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        last = admin.get("/console/api/chain").await.json();
+        if last["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(last["status"], "ok", "{last}");
+    assert_eq!(last["records"], 3);
+    assert!(last["checked"].as_str().is_some());
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[tokio::test]
+async fn rollouts_are_shown_as_the_admin_api_shows_them() {
+    let d = dir();
+    let app = build(&d, "");
+    let mut viewer = Browser::new(&app);
+    viewer.sign_in(VIEWER_KEY).await;
+    let a = viewer.get("/console/api/rollouts").await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.json(), json!({"rollouts": []}));
     let _ = std::fs::remove_dir_all(d);
 }
