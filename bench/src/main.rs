@@ -30,6 +30,7 @@ mod audit;
 mod audit_store;
 mod body;
 mod cache;
+mod console;
 mod evals;
 mod limits;
 mod load;
@@ -76,6 +77,8 @@ enum Command {
     Run(run::RunArgs),
     /// Fill an audit store and time `seam audit verify` and `seam audit erase` on it.
     AuditStore(audit_store::AuditStoreArgs),
+    /// Fill a store with a year of records; time the console's overview on it and the rollups' cost.
+    Console(console::ConsoleArgs),
     /// Time limit checks (admit + settle over four scopes), in process and through Redis.
     Limits(limits::LimitsArgs),
     /// Time deterministic assertions and a 1,000-case `seam eval` suite through the gateway.
@@ -100,6 +103,10 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         // Blocking work (SQLite, child processes) from start to end: no runtime needed.
         return audit_store::main(args);
     }
+    if let Command::Console(args) = command {
+        // Blocking work on one SQLite store: no runtime needed.
+        return console::main(args);
+    }
     if let Command::Evals(args) = command {
         // Child processes, and a runtime of its own for the assertion loop.
         return evals::main(args);
@@ -117,6 +124,7 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         Command::AuditStore(args) => audit_store::main(args),
         Command::Limits(args) => runtime.block_on(limits::main(args)),
         Command::Evals(args) => evals::main(args),
+        Command::Console(args) => console::main(args),
         Command::Prompts(args) => runtime.block_on(prompts_inproc::main(args)),
     }
 }

@@ -85,6 +85,10 @@ pub struct Auditor {
 
 enum Job {
     Search(Query, oneshot::Sender<Result<Vec<StoredRecord>, String>>),
+    Rollup(
+        Vec<seam_store::Window>,
+        oneshot::Sender<Result<Vec<seam_store::Rollup>, String>>,
+    ),
     Latest(
         Query,
         Option<i64>,
@@ -156,6 +160,19 @@ impl Auditor {
         let (tx, rx) = oneshot::channel();
         self.jobs
             .send(Job::Search(q, tx))
+            .map_err(|_| "the audit reader has stopped".to_owned())?;
+        rx.await
+            .map_err(|_| "the audit reader has stopped".to_owned())?
+    }
+
+    /// The rollups of each window (the console's aggregates), read in turn.
+    pub async fn rollups(
+        &self,
+        windows: Vec<seam_store::Window>,
+    ) -> Result<Vec<seam_store::Rollup>, String> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Rollup(windows, tx))
             .map_err(|_| "the audit reader has stopped".to_owned())?;
         rx.await
             .map_err(|_| "the audit reader has stopped".to_owned())?
@@ -375,6 +392,10 @@ fn serve_jobs(mut log: AuditLog, rx: &std::sync::mpsc::Receiver<Job>) {
         match job {
             Job::Search(q, reply) => {
                 let _ = reply.send(log.search(&q).map_err(|e| e.to_string()));
+            }
+            Job::Rollup(windows, reply) => {
+                let read: Result<Vec<_>, _> = windows.iter().map(|w| log.rollup(w)).collect();
+                let _ = reply.send(read.map_err(|e| e.to_string()));
             }
             Job::Latest(q, before, reply) => {
                 let limit = q.limit.unwrap_or(50);

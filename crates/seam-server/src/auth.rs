@@ -211,6 +211,11 @@ impl Keys {
         self.required
     }
 
+    /// Every active key (the console's names, teams and budgets).
+    pub(crate) fn callers(&self) -> impl Iterator<Item = &Caller> {
+        self.by_hash.values().map(|c| &**c)
+    }
+
     fn lookup(&self, secret: &str) -> Option<Arc<Caller>> {
         self.by_hash_of(&seam_store::keys::hash_secret(secret))
     }

@@ -22,6 +22,8 @@ mod auth;
 mod cache;
 #[path = "server/console.rs"]
 mod console;
+#[path = "server/console_stats.rs"]
+mod console_stats;
 #[path = "server/conversations.rs"]
 mod conversations;
 #[path = "server/evaluators.rs"]

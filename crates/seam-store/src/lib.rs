@@ -33,6 +33,9 @@
 //!   response its id, key id, subject hash, creation and expiry (Unix seconds), and the rest
 //!   sealed under the subject's data key, as payloads are. Erasing the subject deletes its rows;
 //!   a purge deletes expired ones.
+//! - `rollup_*` — the console's aggregates per hour and per day ([`rollup`], migration 11): sums,
+//!   latency histograms, findings and routing reasons of request and tool-call records, added to
+//!   in the append's transaction; no subject, no payload.
 //!
 //! # The chain
 //!
@@ -84,6 +87,7 @@ pub mod prompts;
 pub mod record;
 pub mod responses;
 pub mod rollouts;
+pub mod rollup;
 mod schema;
 mod stored;
 mod writer;
@@ -99,6 +103,7 @@ pub use prompts::{PromptStore, PromptTag, PromptVersion};
 pub use record::*;
 pub use responses::{ResponseStore, StoredResponse};
 pub use rollouts::{RolloutRow, RolloutStore};
+pub use rollup::{Rollup, Window};
 pub use stored::{PayloadState, RecordKind, StoredRecord};
 pub use writer::{AuditWriter, Commit, Durability, PROBE_EVERY, SPOOL_FAILURE_HOLD, WriterStats};
 

@@ -192,6 +192,96 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     // The W3C trace id of a request (the client's `traceparent`, or one Seam began). Nullable,
     // and chained only when set.
     (10, "ALTER TABLE audit_log ADD COLUMN trace_id TEXT;"),
+    // Rollups (`crate::rollup`): the console's aggregates per hour and per day, added to in the
+    // transaction that appends the records. The records already stored are rolled up when the
+    // store is next opened (`rollup::backfill`), up to the head noted here. WITHOUT ROWID: the
+    // primary key, (span, bucket, …), is the table's order, so a window is one range read.
+    (
+        11,
+        "CREATE TABLE rollup_totals (
+        span INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        requests INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cost_usd REAL NOT NULL,
+        cache_hits INTEGER NOT NULL,
+        latency_sum REAL NOT NULL,
+        PRIMARY KEY (span, bucket, kind, endpoint)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollup_keys (
+        span INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        key_id TEXT NOT NULL,
+        requests INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cost_usd REAL NOT NULL,
+        cache_hits INTEGER NOT NULL,
+        latency_sum REAL NOT NULL,
+        PRIMARY KEY (span, bucket, key_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollup_models (
+        span INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        requests INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cost_usd REAL NOT NULL,
+        cache_hits INTEGER NOT NULL,
+        latency_sum REAL NOT NULL,
+        PRIMARY KEY (span, bucket, model)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollup_errors (
+        span INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        status INTEGER NOT NULL,
+        error_code TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (span, bucket, status, error_code)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollup_hist (
+        span INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        metric TEXT NOT NULL,
+        bin INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (span, bucket, metric, bin)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollup_findings (
+        span INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        stage TEXT NOT NULL,
+        entity TEXT NOT NULL,
+        action TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        records INTEGER NOT NULL,
+        PRIMARY KEY (span, bucket, stage, entity, action)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollup_scores (
+        span INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        bin INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (span, bucket, bin)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollup_routes (
+        span INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (span, bucket, reason)
+    ) WITHOUT ROWID;
+    INSERT INTO audit_meta (name, value) VALUES ('rollup_backfill_from', '0');
+    INSERT INTO audit_meta (name, value)
+        SELECT 'rollup_backfill_until', CAST(seq AS TEXT) FROM audit_head WHERE id = 1;",
+    ),
     // Eval and red-team reports uploaded through the console (`crate::evals`): listed newest
     // first, their counts in columns so a list reads no report.
     (
@@ -373,6 +463,95 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     );",
     ),
     (10, "ALTER TABLE audit_log ADD COLUMN trace_id TEXT;"),
+    // Rollups (`crate::rollup`): the console's aggregates per hour and per day, added to in the
+    // transaction that appends the records. The records already stored are rolled up when the
+    // store is next opened (`rollup::backfill`), up to the head noted here.
+    (
+        11,
+        "CREATE TABLE rollup_totals (
+        span BIGINT NOT NULL,
+        bucket BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        requests BIGINT NOT NULL,
+        errors BIGINT NOT NULL,
+        input_tokens BIGINT NOT NULL,
+        output_tokens BIGINT NOT NULL,
+        cost_usd DOUBLE PRECISION NOT NULL,
+        cache_hits BIGINT NOT NULL,
+        latency_sum DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (span, bucket, kind, endpoint)
+    );
+    CREATE TABLE rollup_keys (
+        span BIGINT NOT NULL,
+        bucket BIGINT NOT NULL,
+        key_id TEXT NOT NULL,
+        requests BIGINT NOT NULL,
+        errors BIGINT NOT NULL,
+        input_tokens BIGINT NOT NULL,
+        output_tokens BIGINT NOT NULL,
+        cost_usd DOUBLE PRECISION NOT NULL,
+        cache_hits BIGINT NOT NULL,
+        latency_sum DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (span, bucket, key_id)
+    );
+    CREATE TABLE rollup_models (
+        span BIGINT NOT NULL,
+        bucket BIGINT NOT NULL,
+        model TEXT NOT NULL,
+        requests BIGINT NOT NULL,
+        errors BIGINT NOT NULL,
+        input_tokens BIGINT NOT NULL,
+        output_tokens BIGINT NOT NULL,
+        cost_usd DOUBLE PRECISION NOT NULL,
+        cache_hits BIGINT NOT NULL,
+        latency_sum DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (span, bucket, model)
+    );
+    CREATE TABLE rollup_errors (
+        span BIGINT NOT NULL,
+        bucket BIGINT NOT NULL,
+        status BIGINT NOT NULL,
+        error_code TEXT NOT NULL,
+        count BIGINT NOT NULL,
+        PRIMARY KEY (span, bucket, status, error_code)
+    );
+    CREATE TABLE rollup_hist (
+        span BIGINT NOT NULL,
+        bucket BIGINT NOT NULL,
+        metric TEXT NOT NULL,
+        bin BIGINT NOT NULL,
+        count BIGINT NOT NULL,
+        PRIMARY KEY (span, bucket, metric, bin)
+    );
+    CREATE TABLE rollup_findings (
+        span BIGINT NOT NULL,
+        bucket BIGINT NOT NULL,
+        stage TEXT NOT NULL,
+        entity TEXT NOT NULL,
+        action TEXT NOT NULL,
+        count BIGINT NOT NULL,
+        records BIGINT NOT NULL,
+        PRIMARY KEY (span, bucket, stage, entity, action)
+    );
+    CREATE TABLE rollup_scores (
+        span BIGINT NOT NULL,
+        bucket BIGINT NOT NULL,
+        bin BIGINT NOT NULL,
+        count BIGINT NOT NULL,
+        PRIMARY KEY (span, bucket, bin)
+    );
+    CREATE TABLE rollup_routes (
+        span BIGINT NOT NULL,
+        bucket BIGINT NOT NULL,
+        reason TEXT NOT NULL,
+        count BIGINT NOT NULL,
+        PRIMARY KEY (span, bucket, reason)
+    );
+    INSERT INTO audit_meta (name, value) VALUES ('rollup_backfill_from', '0');
+    INSERT INTO audit_meta (name, value)
+        SELECT 'rollup_backfill_until', CAST(seq AS TEXT) FROM audit_head WHERE id = 1;",
+    ),
     (
         12,
         "CREATE TABLE eval_runs (
