@@ -471,7 +471,7 @@ function route() {
   document.getElementById('chain').replaceChildren();
   const seq = ++state.seq;
   const live = () => seq === state.seq && state.session;
-  const root = h('div', { class: 'page', 'data-page': name, 'aria-busy': 'true' }, h('div', { class: 'loading' }, h('span', { class: 'spinner' }), 'Loading…'));
+  const root = h('div', { class: 'page', 'data-page': name, 'data-route': location.hash, 'aria-busy': 'true' }, h('div', { class: 'loading' }, h('span', { class: 'spinner' }), 'Loading…'));
   document.getElementById('page').replaceChildren(root);
   hideTip();
   page.render(root, arg, live)
@@ -479,7 +479,7 @@ function route() {
     .catch((e) => {
       if (!live() || e.status === 401) return;
       root.setAttribute('aria-busy', 'false');
-      root.replaceChildren(errorBox(e));
+      fill(root, errorBox(e));
     });
 }
 
@@ -514,7 +514,7 @@ async function overview(root, _arg, live) {
   const latency = card('Latency');
   const tokens = card('Tokens');
   const cost = card('Spend');
-  root.replaceChildren(
+  fill(root, 
     h('div', { class: 'tiles' },
       tile('Requests', fmt.int(t.requests), col('requests')),
       tile('Errors', fmt.int(t.errors), col('errors'), t.requests ? fmt.pct(t.errors / t.requests) + ' of requests' : null),
@@ -551,6 +551,11 @@ async function overview(root, _arg, live) {
   lineChart(cost.body, { times, area: true, fmtY: fmt.usdAxis, fmtTip: fmt.usd, series: [{ name: 'Spend (USD)', values: col('cost_usd'), color: 2 }] });
 }
 
+// replaceChildren() would print a null as the text "null".
+function fill(el, ...kids) {
+  el.replaceChildren(...kids.filter((k) => k != null && k !== false));
+}
+
 function withBody(c, ...kids) {
   c.body.append(...kids);
   return c;
@@ -564,7 +569,7 @@ async function spend(root, _arg, live) {
   const refusals = d.refusals || [];
   const over = card('Spend over time');
   const budgeted = byKey.filter((k) => k.budget_usd != null);
-  root.replaceChildren(
+  fill(root, 
     h('div', { class: 'tiles' },
       tile('Spend', fmt.usd(sum(series.map((p) => p.cost_usd))), series.map((p) => p.cost_usd)),
       tile('Requests', fmt.int(sum(byKey.map((k) => k.requests)))),
@@ -600,7 +605,7 @@ async function routes(root, _arg, live) {
   const d = await api('/routes');
   if (!live()) return;
   const breaker = (b) => badge(b || 'unknown', { closed: 'good', open: 'bad', half_open: 'warn', 'half-open': 'warn' }[b] || 'neutral');
-  root.replaceChildren(
+  fill(root, 
     withBody(card('Aliases'), (d.aliases || []).length ? table([
       { label: 'Alias', get: (a) => h('strong', { text: a.name }) },
       { label: 'Strategy', get: (a) => a.strategy },
@@ -630,7 +635,7 @@ async function policy(root, _arg, live) {
   const over = card('Findings and blocks over time');
   const hist = card('Injection scores');
   const byEntity = d.by_entity || [];
-  root.replaceChildren(
+  fill(root, 
     h('div', { class: 'tiles' },
       tile('Findings', fmt.int(sum(series.map((p) => p.findings))), series.map((p) => p.findings)),
       tile('Blocked requests', fmt.int(d.blocks), series.map((p) => p.blocks)),
@@ -674,7 +679,7 @@ async function audit(root, id, live) {
   const results = h('div', { class: 'results' });
   const msg = h('p', { class: 'form-msg' });
   const chainCard = card('Chain');
-  root.replaceChildren(withBody(card('Search'), form, msg), withBody(card('Records'), results), chainCard);
+  fill(root, withBody(card('Search'), form, msg), withBody(card('Records'), results), chainCard);
   const search = async (cursor) => {
     const params = new URLSearchParams();
     for (const [name] of AUDIT_FIELDS) {
@@ -741,7 +746,7 @@ async function chain(host, live) {
       if (live()) chain(host, live);
     }),
   }) : null;
-  host.replaceChildren(h('div', { class: 'chain-row' }, chainBadge(c),
+  fill(host, h('div', { class: 'chain-row' }, chainBadge(c),
     h('span', { class: 'muted', text: `${fmt.int(c.records)} records · checked ${c.checked ? fmt.time(c.checked) : 'never'}` }),
     c.broken_at ? h('span', { class: 'form-error', text: 'First break at record ' + c.broken_at }) : null, verify), msg);
 }
@@ -757,7 +762,7 @@ async function auditRecord(root, id, live) {
   ]));
   const payloadCard = card('Payload');
   const chainCard = card('Chain');
-  root.replaceChildren(h('a', { class: 'back', href: '#/audit', text: '← All records' }),
+  fill(root, h('a', { class: 'back', href: '#/audit', text: '← All records' }),
     withBody(card('Record ' + (rec.id || id)), meta), payloadCard, chainCard);
   showPayload(payloadCard, d, id, false, live);
   await chain(chainCard.body, live);
@@ -811,7 +816,7 @@ async function keys(root, _arg, live) {
     if (admin) cols.push({ label: '', get: (k) => (k.state === 'active' ? revokeButton(k, load) : '') });
     list.replaceChildren((d.keys || []).length ? table(cols, d.keys) : empty('No stored keys. Keys declared in the config file are managed there.'));
   };
-  root.replaceChildren(secretBox, isAdmin() ? createKeyForm(secretBox, load) : h('p', { class: 'hint', text: 'Read-only: you are signed in with a console key.' }), withBody(card('Stored keys'), list));
+  fill(root, secretBox, isAdmin() ? createKeyForm(secretBox, load) : h('p', { class: 'hint', text: 'Read-only: you are signed in with a console key.' }), withBody(card('Stored keys'), list));
   await load();
 }
 
@@ -918,7 +923,7 @@ async function evals(root, id, live) {
   const a = pick('cmp-a', 1);
   const b = pick('cmp-b', 0);
   const cmpMsg = h('p', { class: 'form-msg' });
-  root.replaceChildren(
+  fill(root, 
     isAdmin() ? uploadForm(live) : null,
     withBody(card('Runs'), runs.length ? table([
       { label: 'Run', get: (r) => h('a', { href: '#/evals/' + encodeURIComponent(r.id), text: r.name || r.id }) },
@@ -988,8 +993,8 @@ async function compare(out, runs, aId, bId) {
   const [a, b] = await Promise.all([api('/evals/' + encodeURIComponent(aId)), api('/evals/' + encodeURIComponent(bId))]);
   const ra = runs.find((r) => r.id === aId) || {};
   const rb = runs.find((r) => r.id === bId) || {};
-  const oa = outcomes(a);
-  const ob = outcomes(b);
+  const oa = outcomes(a.report || {});
+  const ob = outcomes(b.report || {});
   const fixed = [];
   const broke = [];
   for (const [k, x] of oa) {
@@ -1000,7 +1005,7 @@ async function compare(out, runs, aId, bId) {
   }
   const overlap = ra.lo != null && rb.lo != null && !(rb.lo > ra.hi || rb.hi < ra.lo);
   const diff = (rb.pass_rate ?? 0) - (ra.pass_rate ?? 0);
-  out.replaceChildren(
+  fill(out,
     table([
       { label: 'Run', get: (r) => r.name || r.id },
       { label: 'Pass rate', num: true, get: (r) => fmt.pct(r.pass_rate) },
@@ -1015,25 +1020,26 @@ async function compare(out, runs, aId, bId) {
 async function evalRun(root, id, live) {
   const d = await api('/evals/' + encodeURIComponent(id));
   if (!live()) return;
-  const sm = d.summary || {};
-  const results = d.results || [];
+  const sm = d;
+  const rep = d.report || {};
+  const results = rep.results || [];
   const failures = results.filter((r) => !passed(r));
-  root.replaceChildren(
+  fill(root, 
     h('a', { class: 'back', href: '#/evals', text: '← All runs' }),
     h('div', { class: 'tiles' },
-      tile('Run', sm.name || d.name || d.description || id, null, sm.kind || (d.categories ? 'redteam' : 'eval')),
+      tile('Run', sm.name || id, null, `${sm.kind} · uploaded ${fmt.time(sm.uploaded)}`),
       tile('Passed', `${fmt.int(sm.passed)} / ${fmt.int(sm.total)}`),
       h('div', { class: 'tile' }, h('div', { class: 'tile-label', text: 'Pass rate (95% interval)' }),
         h('div', { class: 'tile-value', text: fmt.pct(sm.pass_rate) }), meter(sm.pass_rate ?? 0, { lo: sm.lo, hi: sm.hi }))),
-    (d.variants || []).length ? withBody(card('Variants'), table([
+    (rep.variants || []).length ? withBody(card('Variants'), table([
       { label: 'Provider', get: (v) => v.provider },
       { label: 'Prompt', get: (v) => v.prompt },
       { label: 'Passed', num: true, get: (v) => `${v.totals.passed} / ${v.totals.cases}` },
       { label: 'Pass rate', get: (v) => h('span', { class: 'interval' }, meter(v.totals.pass_rate, { lo: v.pass_rate_interval?.low, hi: v.pass_rate_interval?.high }), h('small', { text: fmt.pct(v.totals.pass_rate) })) },
       { label: 'p50 latency', num: true, get: (v) => fmt.ms(v.latency_ms_p50) },
       { label: 'Cost', num: true, get: (v) => fmt.usd(v.cost_usd) },
-    ], d.variants)) : null,
-    (d.categories || []).length ? withBody(card('Categories'), bars(d.categories, {
+    ], rep.variants)) : null,
+    (rep.categories || []).length ? withBody(card('Categories'), bars(rep.categories, {
       label: (c) => c.category, value: (c) => c.pass_rate ?? c.totals?.pass_rate ?? 0, fmtV: fmt.pct, color: 2,
     })) : null,
     withBody(card(`Failures (${failures.length})`), failures.length ? table([
