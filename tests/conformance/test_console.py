@@ -448,6 +448,7 @@ def test_the_audit_trail_is_searched_and_a_payload_revealed_by_an_admin(tab):
     assert "guarded" in page.text_content(".meta")
     page.wait_for_selector("pre[data-part=client_request]")
     assert EMAIL not in page.content()
+    page.locator("pre[data-part=client_request]").scroll_into_view_if_needed()
     tab.shot("audit-record")
     page.click("#reveal")
     page.wait_for_selector("#reveal[aria-pressed=true]")

@@ -248,12 +248,15 @@ function lineChart(host, { times, series, fmtY = fmt.compact, fmtTip = fmtY, are
   series.forEach((sr, k) => {
     let line = '';
     let fill = '';
+    const dots = [];
     let seg = [];
     const flush = () => {
       if (!seg.length) return;
       const pts = seg.map(([x, v]) => `${x.toFixed(1)},${g.y(v).toFixed(1)}`).join('L');
       const base = g.y(0).toFixed(1);
       line += 'M' + pts;
+      // A lone point (its neighbours empty) would draw nothing as a path.
+      if (seg.length === 1) dots.push(seg[0]);
       fill += `M${seg[0][0].toFixed(1)},${base}L${pts}L${seg[seg.length - 1][0].toFixed(1)},${base}Z`;
       seg = [];
     };
@@ -262,6 +265,7 @@ function lineChart(host, { times, series, fmtY = fmt.compact, fmtTip = fmtY, are
     const c = 'c' + (sr.color ?? k);
     if (area) g.svg.append(s('path', { class: 'area ' + c, d: fill }));
     g.svg.append(s('path', { class: 'line ' + c, d: line }));
+    for (const [x, v] of dots) g.svg.append(s('circle', { class: 'dot ' + c, cx: x.toFixed(1), cy: g.y(v).toFixed(1), r: 3 }));
   });
   g.finish();
   host.append(legend(series), g.svg);
@@ -755,11 +759,19 @@ async function auditRecord(root, id, live) {
   const d = await api('/audit/' + encodeURIComponent(id));
   if (!live()) return;
   const rec = d.record || {};
-  const meta = h('dl', { class: 'meta' }, Object.entries(rec).flatMap(([k, v]) => [
-    h('dt', { text: k }),
-    h('dd', null, k === 'time' ? fmt.time(v) + ' (' + v + ')' : k === 'findings' ? findings(v) : k === 'status' ? badge(String(v), statusKind(v))
-      : v != null && typeof v === 'object' ? h('code', { text: JSON.stringify(v) }) : v == null ? '—' : String(v)),
-  ]));
+  const first = ['time', 'status', 'error_code', 'kind', 'endpoint', 'model', 'route', 'key_id', 'subject', 'latency_ms', 'tokens', 'cost_usd', 'findings', 'trace_id'];
+  const keysInOrder = [...first.filter((k) => k in rec), ...Object.keys(rec).filter((k) => !first.includes(k))];
+  const show = (k, v) => {
+    if (v == null || v === '') return '—';
+    if (k === 'time') return fmt.time(v);
+    if (k === 'latency_ms') return fmt.ms(v);
+    if (k === 'cost_usd') return fmt.usd(v);
+    if (k === 'findings') return findings(v);
+    if (k === 'status') return badge(String(v), statusKind(v));
+    if (typeof v === 'object') return h('code', { text: JSON.stringify(v) });
+    return String(v);
+  };
+  const meta = h('dl', { class: 'meta' }, keysInOrder.map((k) => h('div', { class: 'meta-item' }, h('dt', { text: k }), h('dd', null, show(k, rec[k])))));
   const payloadCard = card('Payload');
   const chainCard = card('Chain');
   fill(root, h('a', { class: 'back', href: '#/audit', text: '← All records' }),
