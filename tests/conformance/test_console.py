@@ -471,6 +471,7 @@ def test_a_viewer_sees_no_forms_and_no_payloads(tab):
     tab.open("evals")
     assert page.locator("#upload").count() == 0
     tab.open("audit")
+    assert page.locator("#f-subject").count() == 0  # subjects are for admins
     page.fill("#f-model", "guarded")
     page.click("form.filters button[type=submit]")
     wait_for(lambda: page.locator(".results tbody tr").count() == 1)

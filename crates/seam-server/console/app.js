@@ -673,8 +673,10 @@ async function audit(root, id, live) {
   if (id) return auditRecord(root, id, live);
   const q = state.audit;
   const inputs = {};
+  // Subjects are personal data: only admins search by them.
+  const fields = AUDIT_FIELDS.filter(([name]) => name !== 'subject' || isAdmin());
   const form = h('form', { class: 'filters' },
-    AUDIT_FIELDS.map(([name, label, type]) => {
+    fields.map(([name, label, type]) => {
       inputs[name] = h('input', { id: 'f-' + name, name, type: type || 'text', value: q[name] || '' });
       return h('div', { class: 'field' }, h('label', { for: 'f-' + name, text: label }), inputs[name]);
     }),
@@ -686,7 +688,7 @@ async function audit(root, id, live) {
   fill(root, withBody(card('Search'), form, msg), withBody(card('Records'), results), chainCard);
   const search = async (cursor) => {
     const params = new URLSearchParams();
-    for (const [name] of AUDIT_FIELDS) {
+    for (const [name] of fields) {
       const v = q[name];
       if (!v) continue;
       params.set(name, name === 'since' || name === 'until' ? String(Date.parse(v)) : v);
@@ -717,7 +719,7 @@ async function audit(root, id, live) {
   };
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    for (const [name] of AUDIT_FIELDS) q[name] = inputs[name].value.trim();
+    for (const [name] of fields) q[name] = inputs[name].value.trim();
     act(msg, () => search());
   });
   form.addEventListener('reset', () => {
@@ -752,7 +754,8 @@ async function chain(host, live) {
   }) : null;
   fill(host, h('div', { class: 'chain-row' }, chainBadge(c),
     h('span', { class: 'muted', text: `${fmt.int(c.records)} records · checked ${c.checked ? fmt.time(c.checked) : 'never'}` }),
-    c.broken_at ? h('span', { class: 'form-error', text: 'First break at record ' + c.broken_at }) : null, verify), msg);
+    c.broken_at != null ? h('span', { class: 'form-error', text: `First break at record ${c.broken_at}${c.problem ? ': ' + c.problem : ''}` }) : null,
+    c.failed ? h('span', { class: 'form-error', text: 'The last verification could not finish.' }) : null, verify), msg);
 }
 
 async function auditRecord(root, id, live) {
@@ -930,7 +933,7 @@ async function evals(root, id, live) {
   const d = await api('/evals');
   if (!live()) return;
   const runs = d.runs || [];
-  const compareOut = h('div');
+  const compareOut = h('div', { class: 'compare-out' });
   const pick = (idAttr, sel) => h('select', { id: idAttr }, runs.map((r, i) => h('option', { value: r.id, text: r.name || r.id, selected: i === sel })));
   const a = pick('cmp-a', 1);
   const b = pick('cmp-b', 0);
@@ -959,7 +962,7 @@ function uploadForm(live) {
   const name = h('input', { id: 'ev-name', type: 'text', maxlength: 100, placeholder: 'optional' });
   const msg = h('p', { class: 'form-msg' });
   const form = h('form', { class: 'filters', id: 'upload' },
-    h('div', { class: 'field' }, h('label', { for: 'ev-file', text: 'Report (JSON)' }), file),
+    h('div', { class: 'field file' }, h('label', { for: 'ev-file', text: 'Report (JSON)' }), file),
     h('div', { class: 'field' }, h('label', { for: 'ev-name', text: 'Name' }), name),
     h('div', { class: 'field actions' }, h('button', { type: 'submit', class: 'primary', text: 'Upload' })));
   form.addEventListener('submit', (ev) => {
