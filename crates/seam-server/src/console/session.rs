@@ -480,3 +480,102 @@ pub(crate) async fn sign_out(
     set_cookie(&mut resp, &headers, "", 0);
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        reason = "tests"
+    )]
+
+    use super::*;
+
+    fn session(token: &str) -> Session {
+        Session {
+            role: Role::Viewer,
+            name: "n".into(),
+            key_id: None,
+            open: false,
+            csrf: "c".into(),
+            principal: Principal::Admin,
+            id: token_hash(token),
+            seq: 0,
+            created: Instant::now(),
+        }
+    }
+
+    fn has(s: &Sessions, token: &str) -> bool {
+        lock(&s.table).by_id.contains_key(&token_hash(token))
+    }
+
+    #[test]
+    fn the_table_is_bounded_and_the_oldest_goes_first() {
+        let s = Sessions::default();
+        for i in 0..MAX_SESSIONS {
+            s.insert(session(&format!("t{i}")));
+        }
+        s.remove(&token_hash("t5"));
+        // A free place: nobody else goes.
+        s.insert(session("new1"));
+        assert!(has(&s, "t0") && has(&s, "new1"));
+        // Full: the oldest goes.
+        s.insert(session("new2"));
+        assert!(!has(&s, "t0") && has(&s, "t1") && has(&s, "new2"));
+        let t = lock(&s.table);
+        assert_eq!((t.by_id.len(), t.order.len()), (MAX_SESSIONS, MAX_SESSIONS));
+    }
+
+    #[test]
+    fn sign_ins_are_counted_per_client_and_overflow_shares_a_counter() {
+        let s = Sessions::default();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        for _ in 0..SIGN_INS {
+            assert!(s.attempt(Some(a)).is_ok());
+        }
+        let wait = s.attempt(Some(a)).unwrap_err();
+        assert!((1..=60).contains(&wait), "{wait}");
+        // Another client is not held back by the first.
+        assert!(s.attempt(Some("192.0.2.2".parse().unwrap())).is_ok());
+        // An IPv6 client is one /64.
+        let v6 = |x: &str| client(x.parse().unwrap());
+        assert_eq!(v6("2001:db8::1"), v6("2001:db8::ffff:2"));
+        assert_ne!(v6("2001:db8::1"), v6("2001:db8:0:1::1"));
+        assert_eq!(v6("::ffff:192.0.2.1"), a);
+        // Past the table's size, new clients share the unknown client's counter.
+        let s = Sessions::default();
+        for i in 0..MAX_CLIENTS as u32 {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            assert!(s.attempt(Some(ip)).is_ok());
+        }
+        for _ in 0..SIGN_INS {
+            assert!(s.attempt(Some("203.0.113.9".parse().unwrap())).is_ok());
+        }
+        assert!(s.attempt(Some("203.0.113.10".parse().unwrap())).is_err());
+        assert_eq!(lock(&s.attempts).by_client.len(), MAX_CLIENTS + 1);
+    }
+
+    #[test]
+    fn the_cookie_is_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; seam_console=tok; b=2"),
+        );
+        assert_eq!(cookie(&h), Some("tok"));
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, HeaderValue::from_static("seam_console_x=1"));
+        h.append(header::COOKIE, HeaderValue::from_static("seam_console="));
+        assert_eq!(cookie(&h), None);
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(same("abc", "abc"));
+        assert!(!same("abc", "abd") && !same("abc", "ab") && !same("", "a"));
+        let t = random_token().unwrap();
+        assert_eq!(t.len(), 43);
+        assert_ne!(t, random_token().unwrap());
+    }
+}

@@ -934,3 +934,92 @@ async fn rollouts_are_shown_as_the_admin_api_shows_them() {
     assert_eq!(a.json(), json!({"rollouts": []}));
     let _ = std::fs::remove_dir_all(d);
 }
+
+/// Over a real socket: sign-in attempts count against the client's address, and a change with no
+/// body (`Content-Length: 0`, as browsers send it) passes the JSON check.
+#[tokio::test]
+async fn over_a_socket_the_client_address_is_counted_and_bodiless_changes_pass() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let d = dir();
+    let app = build(&d, "");
+    let cfg = seam_config::from_toml(
+        "",
+        &Resolver {
+            env: &|_| None,
+            base_dir: d.clone(),
+        },
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(seam_server::serve(
+        listener,
+        app,
+        seam_server::listen::Limits::new(&cfg.server),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let request = |method: &str, path: &str, headers: &str, body: &str| {
+        format!(
+            "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n{headers}content-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let exchange = |raw: String| async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(raw.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        let (head, body) = out.split_once("\r\n\r\n").unwrap();
+        let status: u16 = head[9..12].parse().unwrap();
+        (status, head.to_owned(), body.to_owned())
+    };
+    let sign_in = |key: &str| {
+        request(
+            "POST",
+            "/console/api/session",
+            &format!("origin: http://{addr}\r\ncontent-type: application/json\r\n"),
+            &json!({ "key": key }).to_string(),
+        )
+    };
+    let (status, head, body) = exchange(sign_in(ADMIN_KEY)).await;
+    assert_eq!(status, 200, "{body}");
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let body: Value = serde_json::from_str(&body).unwrap();
+    let csrf = body["csrf"].as_str().unwrap();
+    let (status, _, body) = exchange(request(
+        "POST",
+        "/console/api/chain/verify",
+        &format!("cookie: {cookie}\r\nx-seam-csrf: {csrf}\r\norigin: http://{addr}\r\n"),
+        "",
+    ))
+    .await;
+    assert_eq!(status, 202, "{body}");
+    // Nine more attempts from 127.0.0.1 fit in the minute; the next does not.
+    for _ in 0..9 {
+        assert_eq!(exchange(sign_in("wrong")).await.0, 401);
+    }
+    let (status, head, _) = exchange(sign_in(ADMIN_KEY)).await;
+    assert_eq!(status, 429);
+    assert!(head.contains("retry-after: "), "{head}");
+    // Another address is not held back by the first.
+    let other = tokio::net::TcpSocket::new_v4().unwrap();
+    other.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut s = other.connect(addr).await.unwrap();
+    s.write_all(sign_in(ADMIN_KEY).as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+    let _ = std::fs::remove_dir_all(d);
+}
