@@ -234,8 +234,15 @@ def test_a_write_needs_the_csrf_header_and_our_own_origin(console):
     assert status == 401
 
 
-def test_a_viewer_reads_but_cannot_write_or_see_payloads(console):
-    cookie, s = session(console.url, VIEWER_KEY)
+# Sign-ins are rate limited (10 a minute per address): the tests share one session per role, and
+# only test_sign_in_refuses_a_wrong_key_and_signs_out goes through the form.
+@pytest.fixture(scope="module")
+def sessions(console):
+    return {"admin": session(console.url, ADMIN_KEY), "viewer": session(console.url, VIEWER_KEY)}
+
+
+def test_a_viewer_reads_but_cannot_write_or_see_payloads(console, sessions):
+    cookie, s = sessions["viewer"]
     assert s["role"] == "viewer" and s["name"] == "viewer"
     h = dict(cookie, **{"x-seam-csrf": s["csrf"]})
     status, _, body = call(console.url, "/console/api/keys", "POST", {"name": "nope", "models": ["chat"]}, h)
@@ -300,9 +307,21 @@ class Console:
         self.errors.append(f"console: {msg.text} ({where})")
 
     def sign_in(self, key, role):
+        """Through the form."""
         self.page.goto(self.url + "/console/")
         self.page.fill("#key", key)
         self.page.click("button[type=submit]")
+        self._signed_in(role)
+
+    def resume(self, sessions, role):
+        """With the role's session cookie: the app finds its session (and CSRF token) on load."""
+        cookie, _ = sessions[role]
+        name, value = cookie["cookie"].split("=", 1)
+        self.context.add_cookies([{"name": name, "value": value, "url": self.url + "/console"}])
+        self.page.goto(self.url + "/console/")
+        self._signed_in(role)
+
+    def _signed_in(self, role):
         self.page.wait_for_selector(".who .badge")
         assert self.page.text_content(".who .badge") == role
         self.wait()
@@ -353,8 +372,8 @@ def test_sign_in_refuses_a_wrong_key_and_signs_out(tab):
     tab.clean()
 
 
-def test_every_page_renders_with_data(tab):
-    tab.sign_in(ADMIN_KEY, "admin")
+def test_every_page_renders_with_data(tab, sessions):
+    tab.resume(sessions, "admin")
     page = tab.page
 
     # Overview: the totals count the traffic; charts are drawn; the top models name ours.
@@ -400,8 +419,8 @@ def test_every_page_renders_with_data(tab):
     tab.clean()
 
 
-def test_a_key_made_in_the_ui_works_until_revoked_there(tab):
-    tab.sign_in(ADMIN_KEY, "admin")
+def test_a_key_made_in_the_ui_works_until_revoked_there(tab, sessions):
+    tab.resume(sessions, "admin")
     page = tab.page
     tab.open("keys")
     page.fill("#k-name", "made-in-ui")
@@ -436,8 +455,8 @@ def test_a_key_made_in_the_ui_works_until_revoked_there(tab):
     tab.clean()
 
 
-def test_the_audit_trail_is_searched_and_a_payload_revealed_by_an_admin(tab):
-    tab.sign_in(ADMIN_KEY, "admin")
+def test_the_audit_trail_is_searched_and_a_payload_revealed_by_an_admin(tab, sessions):
+    tab.resume(sessions, "admin")
     page = tab.page
     tab.open("audit")
     page.fill("#f-model", "guarded")
@@ -462,8 +481,8 @@ def test_the_audit_trail_is_searched_and_a_payload_revealed_by_an_admin(tab):
     tab.clean()
 
 
-def test_a_viewer_sees_no_forms_and_no_payloads(tab):
-    tab.sign_in(VIEWER_KEY, "viewer")
+def test_a_viewer_sees_no_forms_and_no_payloads(tab, sessions):
+    tab.resume(sessions, "viewer")
     page = tab.page
     tab.open("keys")
     assert page.locator("#create-key").count() == 0
@@ -489,7 +508,7 @@ def test_a_viewer_sees_no_forms_and_no_payloads(tab):
     tab.clean()
 
 
-def test_eval_reports_are_uploaded_listed_and_compared(tab, console):
+def test_eval_reports_are_uploaded_listed_and_compared(tab, console, sessions):
     reports = []
     for n, expect in [(1, "echo"), (2, "alpha")]:
         d = console.tmp / f"eval{n}"
@@ -504,7 +523,7 @@ def test_eval_reports_are_uploaded_listed_and_compared(tab, console):
         assert (d / "r.json").exists(), out.stderr
         reports.append(d / "r.json")
 
-    tab.sign_in(ADMIN_KEY, "admin")
+    tab.resume(sessions, "admin")
     page = tab.page
     for path, name in zip(reports, ["baseline", "candidate"]):
         tab.open("evals")
