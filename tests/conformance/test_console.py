@@ -372,6 +372,21 @@ def test_sign_in_refuses_a_wrong_key_and_signs_out(tab):
     tab.clean()
 
 
+def test_an_ended_session_returns_to_the_sign_in_form(tab, console):
+    tab.sign_in(ADMIN_KEY, "admin")
+    cookie = next(c for c in tab.context.cookies() if c["name"] == "seam_console")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    # Signed out elsewhere (another tab, or the session expired): the next page load sends the
+    # app back to the form with a word on why, and nothing breaks.
+    status, _, s = call(console.url, "/console/api/session", "GET", None, {"cookie": "seam_console=" + cookie["value"]})
+    h = {"cookie": "seam_console=" + cookie["value"], "x-seam-csrf": s["csrf"]}
+    assert call(console.url, "/console/api/session", "DELETE", None, h)[0] == 204
+    tab.page.click("nav a[data-page=spend]")
+    tab.page.wait_for_selector("#key")
+    assert "session has ended" in tab.page.text_content(".form-error")
+    assert [e for e in tab.errors if "/console/api/spend" not in e] == []
+
+
 def test_every_page_renders_with_data(tab, sessions):
     tab.resume(sessions, "admin")
     page = tab.page
