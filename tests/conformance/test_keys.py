@@ -213,6 +213,61 @@ def test_a_key_created_through_the_admin_api_works_at_once_and_its_revocation_to
     assert admin("GET", "/admin/keys/key_does_not_exist")[0] == 404
 
 
+def test_a_key_created_with_console_signs_in_to_the_console_as_a_viewer(keyed):
+    """`seam keys create --console` makes a key for the web console: it signs in there, read-only
+    (a cookie session; the key itself never reaches the console's API), and calls no model."""
+    made = subprocess.run(
+        [SEAM, "keys", "create", "--config", str(keyed.cfg), "--name", "ops", "--console", "--json"],
+        capture_output=True, text=True, env=keyed.env,
+    )
+    assert made.returncode == 0, made.stderr
+    created = json.loads(made.stdout)
+    assert created["scope"]["console"] is True
+
+    def sign_in(key):
+        req = urllib.request.Request(
+            keyed.url + "/console/api/session",
+            method="POST",
+            data=json.dumps({"key": key}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req) as r:
+                return r.status, r.headers, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, json.loads(e.read())
+
+    deadline = time.time() + 15
+    while True:
+        status, headers, body = sign_in(created["key"])
+        if status == 200:
+            break
+        assert status == 401 and time.time() < deadline, body
+        # The key table is read every 5 s; sign-ins are limited to 10 a minute.
+        time.sleep(1)
+    assert (body["role"], body["name"], body["open"]) == ("viewer", "ops", False)
+    cookie = headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and created["key"] not in cookie
+    session = urllib.request.Request(keyed.url + "/console/api/keys", headers={"Cookie": cookie.split(";")[0]})
+    with urllib.request.urlopen(session) as r:
+        assert r.headers["Content-Security-Policy"].startswith("default-src 'none'")
+        assert created["key"] not in r.read().decode()
+    # A viewer changes nothing.
+    req = urllib.request.Request(
+        keyed.url + "/console/api/keys",
+        method="POST",
+        data=json.dumps({"name": "x", "models": ["chat"]}).encode(),
+        headers={"Cookie": cookie.split(";")[0], "Content-Type": "application/json", "x-seam-csrf": body["csrf"]},
+    )
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req)
+    assert e.value.code == 403 and json.loads(e.value.read())["error"]["code"] == "console_forbidden"
+    # The app key is not a console key; the console key calls no model.
+    assert sign_in(APP_KEY)[0] == 401
+    with pytest.raises(openai.PermissionDeniedError):
+        hello(client(keyed.url, created["key"]))
+
+
 def test_the_anthropic_sdk_authenticates_with_x_api_key_or_a_bearer_token(keyed):
     """The `anthropic` SDK sends `x-api-key`; Claude Code with ANTHROPIC_AUTH_TOKEN sends a Bearer
     token. Both reach /v1/messages with the same Seam keys, and refusals raise the SDK's own

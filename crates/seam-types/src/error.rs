@@ -47,7 +47,7 @@ error_codes! {
     AdminForbidden => ("admin_forbidden", "permission_error", 403, "`/admin/*` needs `Authorization: Bearer` with `[admin] key`, and API keys exist without one configured."),
     ConsoleForbidden => ("console_forbidden", "permission_error", 403, "A console viewer (a key with the `console` scope) asked for an admin-only action: creating or revoking keys, uploading eval reports, starting a chain verification."),
     CsrfFailed => ("csrf_failed", "permission_error", 403, "A console request that changes something lacked the session's `x-seam-csrf` token, or came from another origin."),
-    RateLimited => ("rate_limited", "rate_limit_error", 429, "A scope (org, team, key or subject) is over its requests per minute or concurrent requests; retry after `retry-after` seconds."),
+    RateLimited => ("rate_limited", "rate_limit_error", 429, "A scope (org, team, key or subject) is over its requests per minute or concurrent requests, or an address made more than 10 console sign-in attempts in a minute; retry after `retry-after` seconds."),
     TokensLimited => ("tokens_limited", "rate_limit_error", 429, "A scope is over its tokens per minute (the request's prompt estimate plus `max_tokens` is reserved); retry after `retry-after` seconds, or ask for fewer tokens."),
     BudgetExceeded => ("budget_exceeded", "rate_limit_error", 429, "A scope's spend for the calendar day or month (UTC) would exceed its budget; `retry-after` is the time to the next period."),
     LimitsUnavailable => ("limits_unavailable", "api_error", 503, "The shared limit counters (Redis) could not be reached and `limits.on_error = \"closed\"`; retry after `retry-after` seconds."),
