@@ -239,6 +239,16 @@ impl Recorder {
         self.with(|s| s.error = true);
     }
 
+    /// Marks the request span failed, with `error.type` unless a more precise one is set.
+    pub fn fail_unless_known(&self, error_type: &str) {
+        self.with(|s| {
+            s.error = true;
+            if !s.attrs.iter().any(|(k, _)| *k == "error.type") {
+                s.attrs.push(("error.type", Value::from(error_type)));
+            }
+        });
+    }
+
     /// An event on the request span.
     pub fn event(&self, name: &'static str, attrs: Attrs) {
         let time_ns = now_ns();

@@ -403,7 +403,7 @@ async fn observe(mut req: Request, next: Next) -> Response {
         let status = resp.status().as_u16();
         r.set([("http.response.status_code", u64::from(status).into())]);
         if status >= 500 {
-            r.fail(&status.to_string());
+            r.fail_unless_known(&status.to_string());
         }
     }
     resp.headers_mut().insert(REQUEST_ID, id);
