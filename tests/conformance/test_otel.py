@@ -17,9 +17,10 @@ import anthropic
 import openai
 import pytest
 
-from conftest import ROOT, SEAM, _start, start_seam, wait_for
+from conftest import ROOT, _start, start_seam, wait_for
 from test_passthrough import marker, received  # noqa: F401 (marker is a fixture)
 
+MOCK_MCP = os.environ.get("SEAM_MOCK_MCP_BIN", str(ROOT / "target" / "debug" / "seam-mock-mcp"))
 OTLP = os.environ.get("SEAM_OTLP_BIN", str(ROOT / "target" / "debug" / "seam-otlp"))
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
@@ -87,12 +88,12 @@ def collector():
     proc.wait(timeout=10)
 
 
-def gateway(mock_url, collector, **opts):
+def gateway(mock_url, collector, extra="", **opts):
     values = dict(capture="false", timeout_ms=2000, queue=2048, batch=512)
     values.update(opts)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="seam-otel-"))
     cfg = tmp / "seam.toml"
-    cfg.write_text(CONFIG.format(mock=mock_url, otlp=collector.url, **values))
+    cfg.write_text(CONFIG.format(mock=mock_url, otlp=collector.url, **values) + extra)
     env = dict(os.environ, SEAM_TEST_MOCK_KEY="sk-mock-secret-value", SEAM_LOG="info")
     proc = start_seam(cfg, env)
     return proc
@@ -296,5 +297,59 @@ def test_a_collector_that_is_down_or_slow_costs_requests_nothing(mock_url, colle
         wait_for(lambda: metric(proc.url, "seam_trace_export_errors_total") > before, timeout=10)
     finally:
         get_json(collector.url + "/__otlp/mode", "POST", {"mode": "ok"})
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def mcp_upstream():
+    proc, m = _start([MOCK_MCP, "--listen", "127.0.0.1:0"], r"listening on (http://\S+)")
+    proc.url = m.group(1)
+    yield proc
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_a_tool_call_is_an_execute_tool_span_with_the_mcp_server_under_it(mock_url, collector, mcp_upstream):
+    import asyncio
+
+    from test_mcp import session, text_of
+
+    extra = f"""
+[mcp.servers.tk]
+url = "{mcp_upstream.url}"
+"""
+    proc = gateway(mock_url, collector, extra=extra)
+    trace = "6" * 32
+
+    async def call():
+        deadline = time.monotonic() + 15
+        while True:
+            async with session(proc.url, "unused") as c:
+                if "tk__echo" in {t.name for t in (await c.list_tools()).tools}:
+                    break
+            assert time.monotonic() < deadline, "the tool was never listed"
+            await asyncio.sleep(0.2)
+        headers = {"traceparent": f"00-{trace}-{PARENT}-01"}
+        async with session(proc.url, "unused", headers=headers) as c:
+            return text_of(await c.call_tool("tk__echo", {"text": "ping"}))
+
+    try:
+        assert "ping" in asyncio.run(call())
+        found = []
+
+        def check():
+            found[:] = [s for s in get_json(collector.url + "/spans") if s["trace_id"] == trace]
+            return any(s["name"] == "execute_tool tk__echo" for s in found)
+
+        wait_for(check, timeout=10)
+        [root] = [s for s in found if s["name"] == "execute_tool tk__echo"]
+        assert root["kind"] == "server" and root["parent_span_id"] == PARENT
+        assert root["attributes"]["gen_ai.operation.name"] == "execute_tool"
+        assert root["attributes"]["gen_ai.tool.name"] == "tk__echo"
+        [up] = [s for s in found if s["parent_span_id"] == root["span_id"] and s["kind"] == "client"]
+        assert up["name"] == "tools/call tk"
+        assert up["status"] == "unset"
+    finally:
         proc.terminate()
         proc.wait(timeout=10)
