@@ -383,7 +383,7 @@ async fn observe(mut req: Request, next: Next) -> Response {
             header("traceparent"),
             header("tracestate"),
             sink,
-            endpoint,
+            span_name(endpoint),
         )
     };
     let trace_id = HeaderValue::from_str(&trace.trace_id_hex()).ok();
@@ -420,6 +420,16 @@ fn traced(endpoint: &str) -> bool {
         endpoint,
         metrics::CHAT | metrics::EMBEDDINGS | metrics::MESSAGES | metrics::RESPONSES | "mcp"
     )
+}
+
+/// The request span's name until the request is read (`{operation} {model}` once it is): the
+/// operation alone, as the GenAI conventions name a span whose model is unknown.
+fn span_name(endpoint: &str) -> &'static str {
+    match endpoint {
+        metrics::EMBEDDINGS => "embeddings",
+        "mcp" => "mcp",
+        _ => "chat",
+    }
 }
 
 /// axum answers what it rejects before a handler runs (a path segment that is not UTF-8, say) in
