@@ -49,6 +49,7 @@ mod server;
 mod stats;
 mod surfaces;
 mod timer;
+mod traces;
 
 use std::process::ExitCode;
 

@@ -120,6 +120,15 @@ async fn handle(
             Bytes::from_static(b"{\"status\":\"ok\"}"),
         ));
     }
+    // The tracing scenario's collector: an OTLP export is read whole and accepted.
+    if post && req.uri().path() == "/v1/traces" {
+        drop(
+            Limited::new(req.into_body(), MAX_REQUEST_BYTES)
+                .collect()
+                .await,
+        );
+        return Ok(json(StatusCode::OK, Bytes::from_static(b"{}")));
+    }
     if req.uri().path() == mcp::PATH {
         return Ok(mcp_answer(req).await);
     }

@@ -151,6 +151,13 @@ pub struct RunArgs {
     /// Run the audit scenario alone.
     #[arg(long)]
     pub only_audit: bool,
+    /// Run the tracing scenario alone (seam without `[telemetry]` vs exporting every trace over
+    /// OTLP); it runs only when asked.
+    #[arg(long, conflicts_with_all = ["only_audit", "only_policy", "only_cache", "only_surfaces", "only_mcp", "only_names", "only_prompts"])]
+    pub only_tracing: bool,
+    /// Rate of the tracing scenario's interleaved run, requests per second in all.
+    #[arg(long, default_value_t = 1000.0)]
+    pub tracing_rate: f64,
     /// Run the core, routing, policy and memory scenarios with seam's default audit trail on
     /// (sync `metadata` records in SQLite) instead of off.
     #[arg(long)]
@@ -265,7 +272,11 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     let seam_proc = match &seam {
         // The MCP, audit and names scenarios start seams of their own.
         Some(path)
-            if !args.only_audit && !args.only_mcp && !args.only_names && !args.only_prompts =>
+            if !args.only_audit
+                && !args.only_mcp
+                && !args.only_names
+                && !args.only_prompts
+                && !args.only_tracing =>
         {
             // The gateway's own cost, without the audit trail: what the audit adds is the audit
             // scenario's question, answered against the same seam with and without it.
@@ -364,6 +375,13 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         _ => None,
     };
 
+    let tracing = match &seam {
+        Some(path) if args.only_tracing => {
+            Some(crate::traces::run(&launcher, &args, path, &dir, &ports).await?)
+        }
+        _ => None,
+    };
+
     let sections = report::Sections {
         routing: routing.as_ref(),
         policy: policy.as_ref(),
@@ -375,13 +393,16 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         names: names.as_ref(),
         prompts: prompts.as_ref(),
     };
-    let md = report::markdown(&meta, &results, &sections);
+    let mut md = report::markdown(&meta, &results, &sections);
+    if let Some(t) = &tracing {
+        crate::traces::section(&mut md, t);
+    }
     println!("{md}");
     if let Some(path) = &args.json_out {
         let json = serde_json::json!({
             "meta": meta, "scenarios": results, "routing": routing, "policy": policy,
             "cache": cache, "surfaces": surfaces, "memory": memory, "mcp": mcp, "audit": audit,
-            "names": names, "prompts": prompts
+            "names": names, "prompts": prompts, "tracing": tracing
         });
         std::fs::write(path, serde_json::to_string_pretty(&json)?)
             .with_context(|| format!("writing {}", path.display()))?;
@@ -413,6 +434,7 @@ fn any_only(args: &RunArgs) -> bool {
         || args.only_mcp
         || args.only_names
         || args.only_prompts
+        || args.only_tracing
 }
 
 /// Whether the names scenario runs: `--only-names`, or a full run with `--with-names`.

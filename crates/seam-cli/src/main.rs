@@ -471,6 +471,8 @@ fn reloader(source: Option<PathBuf>) -> seam_server::Reloader {
 
 async fn run(cfg: Config, listen: SocketAddr, source: Option<PathBuf>) -> anyhow::Result<()> {
     let metrics = seam_server::metrics::install();
+    // Traces over OTLP, when `[telemetry] endpoint` is set (read once: a reload keeps these).
+    seam_providers::otel::install(&cfg.telemetry).map_err(anyhow::Error::msg)?;
     let state = seam_server::AppState::new(&cfg, Some(reloader(source)), metrics)
         .map_err(anyhow::Error::msg)?;
     let state = std::sync::Arc::new(state);

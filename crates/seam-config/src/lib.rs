@@ -21,6 +21,7 @@ pub mod responses;
 pub mod rollouts;
 mod routing;
 mod server;
+pub mod telemetry;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -48,6 +49,7 @@ pub use routing::{
     glob_matches, glob_rank, is_glob,
 };
 pub use server::ServerConfig;
+pub use telemetry::TelemetryConfig;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8700";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -90,6 +92,8 @@ pub struct Config {
     pub rollouts: BTreeMap<String, Rollout>,
     /// `[evaluators.NAME]`: assertions graded on a sample of live answers, by name.
     pub evaluators: BTreeMap<String, EvaluatorConfig>,
+    /// `[telemetry]`: OpenTelemetry traces over OTLP/HTTP.
+    pub telemetry: TelemetryConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -424,6 +428,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
     let responses = responses::responses(raw.responses, &mut errors);
     let mcp = mcp::mcp(raw.mcp, &policies, resolver, &mut errors);
     let ner = ner::ner(raw.ner, resolver, &mut errors);
+    let telemetry = telemetry::telemetry(raw.telemetry, resolver, &mut errors);
     let mut declared_keys = Vec::new();
     let mut hashes = std::collections::HashSet::new();
     for (name, k) in raw.keys {
@@ -481,6 +486,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             prompts_dir: resolver.base_dir.join("prompts"),
             rollouts,
             evaluators,
+            telemetry,
         })
     } else {
         Err(errors)

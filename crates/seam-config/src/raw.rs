@@ -43,6 +43,8 @@ pub struct RawConfig {
     pub rollouts: BTreeMap<String, crate::rollouts::RawRollout>,
     #[serde(default)]
     pub evaluators: BTreeMap<String, crate::evaluators::RawEvaluator>,
+    #[serde(default)]
+    pub telemetry: crate::telemetry::RawTelemetry,
 }
 
 #[derive(Debug, Default, Deserialize)]

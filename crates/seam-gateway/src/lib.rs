@@ -254,9 +254,18 @@ impl Gateway {
             .for_request(&route.name, key_policy)
             .map_err(Failure::before_attempts)?;
         let policy = &policy;
+        let t0 = seam_providers::otel::now_ns();
         let tagged = policy::tag_chat(policy, req).await;
         let mut prepared = policy::prepare_tagged(policy, req, first_model(&route), tagged)
             .map_err(|r| Failure::refused(*r))?;
+        if prepared.active() {
+            telemetry::policy_span(
+                "seam.policy.input",
+                t0,
+                policy.name(),
+                &prepared.report.records,
+            );
+        }
         if let Some(c) = &contract {
             let r = prepared.request.to_mut();
             c.apply(r);
@@ -277,7 +286,11 @@ impl Gateway {
             }
         };
         let raw = contract.as_ref().map(|_| out.value.clone());
+        let t1 = seam_providers::otel::now_ns();
         let records = prepared.finish_completion(&mut out.value);
+        if prepared.active() {
+            telemetry::policy_span("seam.policy.output", t1, policy.name(), &records);
+        }
         prepared.output_seen.note(&records);
         prepared.report.records.extend(records);
         if let (Some(c), Some(raw)) = (&contract, raw)
@@ -370,9 +383,18 @@ impl Gateway {
             .for_request(&route.name, key_policy)
             .map_err(Failure::before_attempts)?;
         let policy = &policy;
+        let t0 = seam_providers::otel::now_ns();
         let tagged = policy::tag_chat(policy, req).await;
         let prepared = policy::prepare_tagged(policy, req, first_model(&route), tagged)
             .map_err(|r| Failure::refused(*r))?;
+        if prepared.active() {
+            telemetry::policy_span(
+                "seam.policy.input",
+                t0,
+                policy.name(),
+                &prepared.report.records,
+            );
+        }
         let placement = prepared.placement(constraints);
         let sent: &ChatRequest = &prepared.request;
         let out = match self
@@ -429,8 +451,17 @@ impl Gateway {
             .for_request(&route.name, key_policy)
             .map_err(Failure::before_attempts)?;
         let policy = &policy;
+        let t0 = seam_providers::otel::now_ns();
         let mut prepared =
             policy::prepare_embeddings(policy, req).map_err(|r| Failure::refused(*r))?;
+        if prepared.active {
+            telemetry::policy_span(
+                "seam.policy.input",
+                t0,
+                policy.name(),
+                &prepared.report.records,
+            );
+        }
         let placement = policy::narrow_private(constraints, prepared.private);
         let sent: &EmbeddingsRequest = &prepared.request;
         let out = match self
@@ -472,25 +503,28 @@ impl Gateway {
         F: Fn(&'r seam_providers::Provider, &'r str) -> Fut,
         Fut: std::future::Future<Output = Result<T, ProviderError>>,
     {
+        // Each attempt runs under its span id, which its `traceparent` carries upstream.
+        let recorder = seam_providers::otel::current();
+        let before = recorder.as_ref().map_or(0, |r| r.attempts_begun());
         let result = seam_router::run(
             route,
             constraints,
             mode,
             errors::classify,
             ProviderError::Timeout,
-            |t| call(self.table.provider(t.slot), &t.model),
+            |t| seam_providers::otel::attempt(call(self.table.provider(t.slot), &t.model)),
         )
         .await;
-        match result {
-            Ok(s) => {
-                telemetry::attempts(route, &s.attempts, operation);
-                Ok(s)
-            }
-            Err(f) => {
-                telemetry::attempts(route, &f.attempts, operation);
-                Err(errors::failure(route, constraints, f))
-            }
+        let (attempts, reason) = match &result {
+            Ok(s) => (&s.attempts, &s.reason),
+            Err(f) => (&f.attempts, &f.reason),
+        };
+        telemetry::attempts(route, attempts, operation);
+        if let Some(r) = &recorder {
+            let begun = r.attempts_from(before);
+            telemetry::attempt_spans(r, route, attempts, &begun, reason, operation);
         }
+        result.map_err(|f| errors::failure(route, constraints, f))
     }
 }
 

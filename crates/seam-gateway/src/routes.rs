@@ -182,7 +182,7 @@ impl Table {
             })
             .collect();
         telemetry::admit_labels(labels.iter().map(String::as_str));
-        telemetry::admit_providers(cfg.providers.iter().map(|(n, p)| (n.as_str(), p.kind)));
+        telemetry::admit_providers(cfg.providers.values());
         for (alias, m) in &cfg.models {
             let mut targets = Vec::with_capacity(m.targets.len());
             for t in &m.targets {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use seam_providers::ProviderError;
+use seam_providers::otel::{self, Attrs, Child, Event, Kind, Recorder, Value};
 use seam_router::{Attempt, Route};
 
 use crate::TargetReport;
@@ -126,18 +127,128 @@ pub fn genai_provider(kind: seam_config::ProviderKind) -> &'static str {
     }
 }
 
-/// Records each configured provider's `gen_ai.provider.name` (called when a gateway is built).
-pub fn admit_providers<'a>(
-    providers: impl IntoIterator<Item = (&'a str, seam_config::ProviderKind)>,
-) {
-    if let Ok(mut map) = genai_providers().write() {
-        for (name, kind) in providers {
-            map.insert(name.to_owned(), genai_provider(kind));
+/// Records each configured provider's `gen_ai.provider.name` and upstream address (called when
+/// a gateway is built).
+pub fn admit_providers<'a>(providers: impl IntoIterator<Item = &'a seam_config::ProviderConfig>) {
+    let (Ok(mut map), Ok(mut addrs)) = (genai_providers().write(), addresses().write()) else {
+        return;
+    };
+    for p in providers {
+        map.insert(p.name.clone(), genai_provider(p.kind));
+        if let Some(a) = server_address(&p.base_url) {
+            addrs.insert(p.name.clone(), a);
         }
     }
 }
 
-fn genai_provider_of(provider: &str) -> &'static str {
+/// The `server.address` and `server.port` of each configured provider.
+fn addresses() -> &'static RwLock<std::collections::HashMap<String, (String, i64)>> {
+    static ADDRS: OnceLock<RwLock<std::collections::HashMap<String, (String, i64)>>> =
+        OnceLock::new();
+    ADDRS.get_or_init(|| RwLock::new(std::collections::HashMap::new()))
+}
+
+/// Host and port of a base URL (the scheme's port when none is written).
+fn server_address(base_url: &str) -> Option<(String, i64)> {
+    let (scheme, rest) = base_url.split_once("://")?;
+    let authority = rest.split('/').next()?;
+    let authority = authority.rsplit('@').next()?;
+    let default = if scheme == "https" { 443 } else { 80 };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(':') && p.bytes().all(|b| b.is_ascii_digit()) => {
+            (h, p.parse().unwrap_or(default))
+        }
+        _ => (authority, default),
+    };
+    (!host.is_empty()).then(|| (host.trim_matches(['[', ']']).to_owned(), port))
+}
+
+/// The GenAI and server attributes of an operation on a configured provider.
+pub fn provider_attributes(provider: &str) -> Attrs {
+    let mut a: Attrs = vec![(
+        "gen_ai.provider.name",
+        Value::from(genai_provider_of(provider)),
+    )];
+    if let Some((host, port)) = addresses()
+        .read()
+        .ok()
+        .and_then(|m| m.get(provider).cloned())
+    {
+        a.push(("server.address", Value::Str(host)));
+        a.push(("server.port", Value::Int(port)));
+    }
+    a
+}
+
+/// One CLIENT span per upstream attempt (OpenTelemetry's GenAI inference span), each with the
+/// span id its `traceparent` carried upstream; `begun`: the attempts' ids and starts, in the
+/// order the router made them.
+pub fn attempt_spans(
+    recorder: &Recorder,
+    route: &Route,
+    attempts: &[Attempt],
+    begun: &[([u8; 8], u64)],
+    reason: &str,
+    operation: &'static str,
+) {
+    for (a, (id, start)) in attempts.iter().zip(begun) {
+        let Some(t) = route.targets.get(a.target) else {
+            continue;
+        };
+        let mut attrs = provider_attributes(&t.provider);
+        attrs.extend([
+            ("gen_ai.operation.name", Value::from(operation)),
+            ("gen_ai.request.model", Value::from(t.model.as_str())),
+            ("seam.target", Value::from(a.label.as_str())),
+            (
+                "http.response.status_code",
+                Value::from(u64::from(a.status)),
+            ),
+        ]);
+        if let Some(code) = a.code {
+            attrs.push(("error.type", Value::from(code)));
+        }
+        if a.code.is_none() {
+            attrs.push(("seam.route_reason", Value::from(reason)));
+        }
+        let latency = u64::try_from(a.latency.as_nanos()).unwrap_or(u64::MAX);
+        recorder.child(Child {
+            name: format!("{operation} {}", t.model),
+            kind: Kind::Client,
+            span_id: Some(*id),
+            start_ns: *start,
+            end_ns: start.saturating_add(latency),
+            attrs,
+            events: Vec::new(),
+            error: a.code.is_some(),
+        });
+    }
+}
+
+/// A policy stage's span (`seam.policy.input`, `seam.policy.output`): one event per entity and
+/// action with its count, never a value.
+pub fn policy_span(name: &str, start_ns: u64, policy: &str, records: &[seam_policy::Record]) {
+    let Some(r) = otel::current() else {
+        return;
+    };
+    let mut span = Child::stage(name, start_ns);
+    span.attrs.push(("seam.policy", Value::from(policy)));
+    for ((stage, entity, action), n) in seam_policy::engine::summarize(records) {
+        span.events.push(Event {
+            name: "gen_ai.seam.policy.finding",
+            time_ns: span.end_ns,
+            attrs: vec![
+                ("seam.policy.stage", Value::from(stage.as_str())),
+                ("seam.policy.entity", Value::from(entity)),
+                ("seam.policy.action", Value::from(action)),
+                ("seam.policy.count", Value::from(n as u64)),
+            ],
+        });
+    }
+    r.child(span);
+}
+
+pub fn genai_provider_of(provider: &str) -> &'static str {
     genai_providers()
         .read()
         .ok()

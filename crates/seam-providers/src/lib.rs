@@ -15,6 +15,7 @@ pub mod echo;
 pub mod gemini;
 mod http;
 pub mod openai;
+pub mod otel;
 pub mod sse;
 pub mod trace;
 mod turns;

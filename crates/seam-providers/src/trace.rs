@@ -17,6 +17,8 @@ pub struct Trace {
     /// W3C trace flags (bit 0: sampled).
     pub flags: u8,
     pub state: Option<String>,
+    /// The request's spans, when `[telemetry]` exports traces and this one is sampled.
+    pub recorder: Option<crate::otel::Recorder>,
 }
 
 tokio::task_local! {
@@ -87,6 +89,7 @@ impl Trace {
             parent_id,
             flags,
             state,
+            recorder: None,
         })
     }
 
@@ -97,7 +100,33 @@ impl Trace {
             parent_id: [0; 8],
             flags: 1,
             state: None,
+            recorder: None,
         }
+    }
+
+    /// The trace of a request as it arrives: the client's when its `traceparent` is valid, else
+    /// a new one; with `sink` (traces are exported), a recorder for its spans when it is sampled
+    /// — a client's sampled flag decides for its trace, `telemetry.sampling` for the ones Seam
+    /// begins (whose flag then says so upstream).
+    pub fn incoming(
+        traceparent: Option<&str>,
+        tracestate: Option<&str>,
+        sink: Option<std::sync::Arc<crate::otel::Sink>>,
+        name: &str,
+    ) -> Trace {
+        let mut t = Trace::from_headers(traceparent, tracestate).unwrap_or_else(|| {
+            let mut t = Trace::begin();
+            if let Some(s) = &sink {
+                t.flags = u8::from(s.sample());
+            }
+            t
+        });
+        if let Some(s) = sink
+            && t.flags & 1 == 1
+        {
+            t.recorder = Some(crate::otel::Recorder::new(s, t.trace_id, t.parent_id, name));
+        }
+        t
     }
 
     /// The trace id as 32 lower-case hex digits (`x-seam-trace-id`, the audit record).
@@ -107,10 +136,15 @@ impl Trace {
 
     /// The `traceparent` of a new span of this trace (an upstream attempt).
     pub fn child(&self) -> String {
+        self.child_of(random::<8>())
+    }
+
+    /// The `traceparent` of span `span_id` of this trace.
+    pub fn child_of(&self, span_id: [u8; 8]) -> String {
         format!(
             "00-{}-{}-{:02x}",
             self.trace_id_hex(),
-            to_hex(&random::<8>()),
+            to_hex(&span_id),
             self.flags
         )
     }
@@ -118,8 +152,13 @@ impl Trace {
 
 /// The trace headers of an upstream request sent from the current task, if it serves a traced
 /// request: a child span's `traceparent`, and `tracestate` as the client sent it.
+/// The span is the current upstream attempt's when the request is recorded (so the vendor's
+/// spans hang off Seam's attempt span), else a new one.
 pub fn outgoing() -> Option<(String, Option<String>)> {
-    CURRENT.try_with(|t| (t.child(), t.state.clone())).ok()
+    let span = crate::otel::attempt_span().unwrap_or_else(random::<8>);
+    CURRENT
+        .try_with(|t| (t.child_of(span), t.state.clone()))
+        .ok()
 }
 
 #[cfg(test)]

@@ -493,6 +493,9 @@ pub struct Draft {
     assignment: Option<crate::rollouts::Assignment>,
     /// The request's W3C trace id.
     trace_id: Option<String>,
+    /// The request's spans, when traces are exported and it is sampled: the draft holds them
+    /// open until the record is made (for a stream, when it ends).
+    span: Option<seam_providers::otel::Recorder>,
 }
 
 /// What happened to a request, for [`Draft::finish`].
@@ -570,6 +573,21 @@ impl Draft {
             variant: None,
             assignment: None,
             trace_id: current_trace_id(),
+            span: seam_providers::otel::current(),
+        }
+    }
+
+    /// The request's span recorder, if it is traced.
+    pub fn span(&self) -> Option<&seam_providers::otel::Recorder> {
+        self.span.as_ref()
+    }
+
+    /// A pipeline stage's span (`seam.cache.lookup`, `seam.limits.reserve`) from `start_ns` to now.
+    pub fn stage(&self, name: &str, start_ns: u64, attrs: seam_providers::otel::Attrs) {
+        if let Some(r) = &self.span {
+            let mut c = seam_providers::otel::Child::stage(name, start_ns);
+            c.attrs = attrs;
+            r.child(c);
         }
     }
 
@@ -633,6 +651,9 @@ impl Draft {
         user: Option<&str>,
         body: &T,
     ) {
+        if let Some(r) = &self.span {
+            crate::otel::request(r, self.endpoint, self.kind, model, self.key_id.as_deref());
+        }
         self.model = Some(model.to_owned());
         self.alias = alias.map(str::to_owned);
         self.class = self.key_class.unwrap_or_else(|| self.classes.of(alias));
@@ -651,16 +672,30 @@ impl Draft {
         let Some((auditor, rec, refusal)) = self.record(f) else {
             return Ok(());
         };
-        if refusal {
-            return auditor.refusal(rec).await;
-        }
-        auditor.submit(rec).await
+        let t0 = seam_providers::otel::now_ns();
+        let done = if refusal {
+            auditor.refusal(rec).await
+        } else {
+            auditor.submit(rec).await
+        };
+        let error = done.as_ref().err().map(|e| e.code.to_string());
+        self.stage(
+            "seam.audit.commit",
+            t0,
+            error
+                .map(|e| vec![("error.type", e.into())])
+                .unwrap_or_default(),
+        );
+        done
     }
 
     /// Counts the usage in metrics and builds the record, once: the draft is spent after it.
     fn record(&mut self, f: Finish<'_>) -> Option<(Arc<Auditor>, AuditRecord, bool)> {
         if std::mem::replace(&mut self.done, true) {
             return None;
+        }
+        if let Some(r) = &self.span {
+            crate::otel::finish(r, &f);
         }
         if let Some(a) = self.assignment.take()
             && let Some(o) = observation(&f, self.start)

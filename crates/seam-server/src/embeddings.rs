@@ -84,6 +84,9 @@ pub async fn handle(
     let key_policy = caller.as_ref().and_then(|c| c.policy.as_deref());
     match live.gateway.embeddings(&req, &placement, key_policy).await {
         Ok(out) => {
+            if let Some(r) = draft.span() {
+                crate::otel::embeddings(r, &out.value.model, &out.reason);
+            }
             // Vectors are not personal data worth keeping; the record keeps the usage.
             let usage = out.value.usage.as_ref().map(|u| {
                 let sent = match &out.rewritten {

@@ -23,6 +23,7 @@ pub mod listen;
 pub mod mcp;
 mod meta;
 pub mod metrics;
+mod otel;
 pub mod pipeline;
 pub mod placement;
 pub mod pricing;
@@ -375,22 +376,62 @@ async fn observe(mut req: Request, next: Next) -> Response {
     let shape = error::Shape::of_path(req.uri().path());
     // The client's W3C trace, if it sent a valid one, else a new one: upstream attempts continue
     // it, the audit record keeps its id, and `x-seam-trace-id` names it.
+    // With `[telemetry]`, a sampled request on a model or tool surface also gets a recorder for
+    // its spans (the request span is named `{operation} {model}` once the request is read).
     let trace = {
         let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-        seam_providers::trace::Trace::from_headers(header("traceparent"), header("tracestate"))
-            .unwrap_or_else(seam_providers::trace::Trace::begin)
+        let sink = traced(endpoint).then(seam_providers::otel::sink).flatten();
+        seam_providers::trace::Trace::incoming(
+            header("traceparent"),
+            header("tracestate"),
+            sink,
+            span_name(endpoint),
+        )
     };
     let trace_id = HeaderValue::from_str(&trace.trace_id_hex()).ok();
+    let recorder = trace.recorder.clone();
+    if let Some(r) = &recorder {
+        let rid = id.to_str().unwrap_or("unknown");
+        r.set([
+            ("seam.request_id", rid.into()),
+            ("seam.endpoint", endpoint.into()),
+        ]);
+    }
     let resp = seam_providers::trace::CURRENT
         .scope(trace, next.run(req))
         .await;
     let mut resp = json_rejections(resp, shape);
+    if let Some(r) = recorder {
+        let status = resp.status().as_u16();
+        r.set([("http.response.status_code", u64::from(status).into())]);
+        if status >= 500 {
+            r.fail_unless_known(&status.to_string());
+        }
+    }
     resp.headers_mut().insert(REQUEST_ID, id);
     if let Some(t) = trace_id {
         resp.headers_mut().insert(TRACE_ID, t);
     }
     metrics::request(endpoint, resp.status().as_u16(), start.elapsed());
     resp
+}
+
+/// The endpoints whose requests are traced spans: the model surfaces and `/mcp`.
+fn traced(endpoint: &str) -> bool {
+    matches!(
+        endpoint,
+        metrics::CHAT | metrics::EMBEDDINGS | metrics::MESSAGES | metrics::RESPONSES | "mcp"
+    )
+}
+
+/// The request span's name until the request is read (`{operation} {model}` once it is): the
+/// operation alone, as the GenAI conventions name a span whose model is unknown.
+fn span_name(endpoint: &str) -> &'static str {
+    match endpoint {
+        metrics::EMBEDDINGS => "embeddings",
+        "mcp" => "mcp",
+        _ => "chat",
+    }
 }
 
 /// axum answers what it rejects before a handler runs (a path segment that is not UTF-8, say) in

@@ -53,6 +53,7 @@ pub fn install() -> Option<PrometheusHandle> {
                 .ok()?;
             describe();
             seam_gateway::telemetry::describe();
+            seam_providers::otel::describe();
             crate::cache::describe();
             crate::evaluate::describe();
             let upkeep = handle.clone();

@@ -190,6 +190,9 @@ async fn decoded<C: Codec>(
     let alias = live.gateway.alias_of(&req.model);
     let recorded = live.gateway.model_for_record(&req.model);
     draft.request(&recorded, alias, user.as_deref(), &record);
+    if let Some(r) = draft.span() {
+        crate::otel::params(r, &req);
+    }
     drop(record);
     draft.raw_model(&req.model);
     if let Some(c) = &caller
@@ -240,10 +243,15 @@ async fn decoded<C: Codec>(
         .cache
         .plan(&req, caller.as_deref(), alias, &placement)
         .filter(|_| codec.cacheable() && !rerouted);
+    let t0 = seam_providers::otel::now_ns();
     let mut hit = match &plan {
         Some(p) => st.cache.get(p).await,
         None => None,
     };
+    if plan.is_some() {
+        let found = ("seam.cache_hit", hit.is_some().into());
+        draft.stage("seam.cache.lookup", t0, vec![found]);
+    }
     // Identical misses in flight at once: the first asks upstream, the others wait for its
     // answer and replay it (or, if it could not be stored, ask themselves).
     let mut lead = None;
@@ -260,6 +268,7 @@ async fn decoded<C: Codec>(
     let labels = crate::limits::Labels::new(&live, caller.as_deref(), Some(&req.model));
     // A hit uses no tokens and costs nothing: it counts against request rates and concurrency
     // only, so nothing is reserved for it.
+    let t0 = seam_providers::otel::now_ns();
     let admitted = if hit.is_some() {
         st.limits
             .admit(request_id(&rid), &scopes, labels, || (0, 0))
@@ -271,6 +280,14 @@ async fn decoded<C: Codec>(
             })
             .await
     };
+    let refusal = admitted.as_ref().err().map(|e| e.code.to_string());
+    draft.stage(
+        "seam.limits.reserve",
+        t0,
+        refusal
+            .map(|e| vec![("error.type", e.into())])
+            .unwrap_or_default(),
+    );
     let ticket = match admitted {
         Ok(t) => t,
         Err(e) => return refused(draft, &e, &|e| codec.error(e)).await,
@@ -300,7 +317,13 @@ async fn decoded<C: Codec>(
             alias: alias.map(str::to_owned),
             placement: placement.clone(),
             key_policy: key_policy.map(str::to_owned),
-            trace: seam_providers::trace::CURRENT.try_with(Clone::clone).ok(),
+            // The shadow's calls are not this request's spans.
+            trace: seam_providers::trace::CURRENT
+                .try_with(|t| seam_providers::trace::Trace {
+                    recorder: None,
+                    ..t.clone()
+                })
+                .ok(),
         });
     let request = Request {
         st: &st,
@@ -430,6 +453,10 @@ impl Request<'_> {
         };
         if let Some(s) = shadow {
             s.send(as_sent(req, out.rewritten.as_ref()));
+        }
+        if let Some(r) = draft.span() {
+            crate::otel::response(r, &out.value, &out.reason);
+            crate::otel::content(r, as_sent(req, out.rewritten.as_ref()), &out.value);
         }
         let response = draft
             .keeps_payloads()
@@ -730,10 +757,17 @@ fn on_stream_end<C: Codec>(
     let policy = out.policy.clone();
     let rewritten = out.rewritten.clone();
     let remask = out.remask.clone();
+    let reason = out.reason.clone();
     Box::new(move |end: sse::StreamEnd| {
         Box::pin(async move {
             let response = draft.keeps_payloads().then(|| end.answer.to_json());
             let sent = as_sent(&req, rewritten.as_ref());
+            if let Some(r) = draft.span()
+                && let Some(c) = end.answer.to_completion()
+            {
+                crate::otel::response(r, &c, &reason);
+                crate::otel::content(r, sent, &c);
+            }
             let usage = stream_usage(&prices, &route, sent, &end.answer, &request_id).await;
             match &usage {
                 Some(p) => {

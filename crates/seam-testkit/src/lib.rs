@@ -128,6 +128,7 @@ mod gemini;
 mod inspect;
 pub mod mcp;
 mod openai;
+pub mod otlp;
 mod responses;
 mod server;
 mod sigv4;

@@ -182,6 +182,10 @@ pub(crate) async fn run(
         .call(&server.name, target.method(), upstream, timeout, notify)
         .await;
     let upstream_time = sent.elapsed();
+    if let Some(r) = draft.span() {
+        let code = answer.as_ref().err().map(|e| errors::upstream(e).2);
+        crate::otel::mcp_upstream(r, &server.name, target.method(), upstream_time, code);
+    }
     crate::limits::settle(ticket, 0, None);
     let remask = governed.remask();
     let attempt = |status: u16, code: Option<&'static str>| Attempt {
