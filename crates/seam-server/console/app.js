@@ -172,7 +172,12 @@ function hideTip() {
   tip.classList.remove('on');
 }
 
-function niceMax(v) {
+// The top of a y axis: a round number at or above `v`. Counts (every value whole) get a top
+// whose four ticks are whole too: 1 request is drawn against 0–4, not against 0.25 steps.
+function niceMax(v, whole = false) {
+  if (whole) {
+    for (const top of [4, 8, 12]) if (v <= top) return top;
+  }
   if (!(v > 0)) return 1;
   const p = Math.pow(10, Math.floor(Math.log10(v)));
   for (const m of [1, 2, 4, 6, 8, 10]) if (m * p >= v) return m * p;
@@ -237,7 +242,7 @@ function lineChart(host, { times, series, fmtY = fmt.compact, fmtTip = fmtY, are
   const span = times[times.length - 1] - times[0];
   const labels = times.map((t) => tickLabel(t, span));
   const all = series.flatMap((sr) => sr.values.filter((v) => v != null));
-  const yMax = niceMax(Math.max(0, ...all));
+  const yMax = niceMax(Math.max(0, ...all), fmtY === fmt.compact && all.every(Number.isInteger));
   const g = frame(host, {
     labels, yMax, fmtY, height,
     onHover: (i) => [fmt.time(times[i]), ...series.map((sr, k) =>
@@ -275,7 +280,7 @@ function lineChart(host, { times, series, fmtY = fmt.compact, fmtTip = fmtY, are
 function columnChart(host, { labels, tipLabels, series, fmtY = fmt.compact, height }) {
   if (!labels.length) return host.append(empty());
   const totals = labels.map((_, i) => sum(series.map((sr) => sr.values[i])));
-  const yMax = niceMax(Math.max(0, ...totals));
+  const yMax = niceMax(Math.max(0, ...totals), fmtY === fmt.compact && totals.every(Number.isInteger));
   const g = frame(host, {
     labels, yMax, fmtY, height,
     onHover: (i) => [(tipLabels || labels)[i], ...series.map((sr, k) =>
