@@ -1,13 +1,12 @@
 //! The console's aggregates (issue 19): overview, spend, policy and routes, read from the store's
 //! rollups after real requests through the gateway.
 
-use std::sync::Arc;
-
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use seam_config::Resolver;
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+use super::{TempDir, state_in};
 
 const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
 const ALICE: &str = "alice-key-0123456789";
@@ -39,26 +38,7 @@ console = true
 {extra}
 "#
     );
-    let env = |k: &str| (k == "SEAM_ADMIN_KEY").then(|| ADMIN_KEY.to_owned());
-    let r = Resolver {
-        env: &env,
-        base_dir: dir.to_path_buf(),
-    };
-    let cfg = seam_config::from_toml(&toml, &r).unwrap_or_else(|e| panic!("{e:?}"));
-    let state =
-        Arc::new(seam_server::AppState::new(&cfg, None, seam_server::metrics::install()).unwrap());
-    seam_server::app(state)
-}
-
-fn dir() -> std::path::PathBuf {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "seam-console-stats-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    seam_server::app(state_in(&toml, dir, &[("SEAM_ADMIN_KEY", ADMIN_KEY)]))
 }
 
 async fn send(app: &axum::Router, req: Request<axum::body::Body>) -> (StatusCode, Value) {
@@ -115,8 +95,8 @@ async fn get(app: &axum::Router, cookie: &str, path: &str) -> (StatusCode, Value
 
 #[tokio::test]
 async fn the_overview_counts_what_was_served() {
-    let d = dir();
-    let app = build(&d, "");
+    let d = TempDir::new("console-stats");
+    let app = build(d.path(), "");
     for _ in 0..5 {
         assert_eq!(chat(&app, "chat").await, StatusCode::OK);
     }
@@ -165,13 +145,13 @@ async fn the_overview_counts_what_was_served() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(e["error"]["code"], "invalid_request");
     assert_eq!(e["error"]["param"], "window");
-    let _ = std::fs::remove_dir_all(&d);
+    let _ = std::fs::remove_dir_all(d.path());
 }
 
 #[tokio::test]
 async fn spend_policy_and_routes_for_a_viewer_and_none_without_a_session() {
-    let d = dir();
-    let app = build(&d, "");
+    let d = TempDir::new("console-stats");
+    let app = build(d.path(), "");
     for _ in 0..3 {
         assert_eq!(chat(&app, "chat").await, StatusCode::OK);
     }
@@ -224,14 +204,14 @@ async fn spend_policy_and_routes_for_a_viewer_and_none_without_a_session() {
         r["reasons"],
         json!([{"reason": "first_target", "count": 3}])
     );
-    let _ = std::fs::remove_dir_all(&d);
+    let _ = std::fs::remove_dir_all(d.path());
 }
 
 #[tokio::test]
 async fn policy_counts_blocks_and_injections_never_values() {
-    let d = dir();
+    let d = TempDir::new("console-stats");
     let app = build(
-        &d,
+        d.path(),
         r#"
 [policies.strict.input]
 pii = { action = "block" }
@@ -298,5 +278,5 @@ policy = "watch"
     assert_eq!(scores.len(), 1);
     assert!(scores[0]["le"].as_f64().unwrap() > 0.5);
     assert_eq!(scores[0]["count"], 1);
-    let _ = std::fs::remove_dir_all(&d);
+    let _ = std::fs::remove_dir_all(d.path());
 }
