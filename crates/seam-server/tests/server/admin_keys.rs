@@ -6,9 +6,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use super::{TempDir, state_in};
-
-const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
+use super::{ADMIN_KEY, TempDir, state_in};
 
 fn build(dir: &std::path::Path) -> axum::Router {
     build_on("sqlite://keys.db", dir)

@@ -7,10 +7,9 @@ use seam_store::keys::{KeyScope, KeyStore, hash_secret};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use super::{TempDir, state_in};
+use super::{ADMIN_KEY, TempDir, state_in};
 
 pub(crate) const APP_KEY: &str = "sk-seam-test-app-key-0123456789abcdef";
-const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
 
 fn build(dir: &std::path::Path, admin: bool) -> axum::Router {
     build_with(dir, admin, "")

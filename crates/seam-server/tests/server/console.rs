@@ -5,11 +5,9 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use seam_config::Resolver;
 
-use super::{TempDir, state_in};
+use super::{ADMIN_KEY, TempDir, state_in};
 use serde_json::{Value, json};
 use tower::ServiceExt;
-
-const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
 
 const MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="; // 32 bytes, base64
 const VIEWER_KEY: &str = "viewer-key-0123456789";

@@ -6,9 +6,8 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use super::{TempDir, state_in};
+use super::{ADMIN_KEY, TempDir, state_in};
 
-const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
 const ALICE: &str = "alice-key-0123456789";
 const VIEWER: &str = "viewer-key-0123456789";
 
@@ -41,12 +40,16 @@ console = true
     seam_server::app(state_in(&toml, dir, &[("SEAM_ADMIN_KEY", ADMIN_KEY)]))
 }
 
-async fn send(app: &axum::Router, req: Request<axum::body::Body>) -> (StatusCode, Value) {
+async fn send_text(app: &axum::Router, req: Request<axum::body::Body>) -> (StatusCode, String) {
     let resp = app.clone().oneshot(req).await.unwrap();
     let status = resp.status();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, body)
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+async fn send(app: &axum::Router, req: Request<axum::body::Body>) -> (StatusCode, Value) {
+    let (status, text) = send_text(app, req).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 async fn chat(app: &axum::Router, model: &str) -> StatusCode {
@@ -84,13 +87,17 @@ async fn sign_in(app: &axum::Router, key: &str) -> String {
     set.split(';').next().unwrap().to_owned()
 }
 
-async fn get(app: &axum::Router, cookie: &str, path: &str) -> (StatusCode, Value) {
-    let req = Request::get(path)
+/// A console read with the session `cookie`.
+fn read(cookie: &str, path: &str) -> Request<axum::body::Body> {
+    Request::get(path)
         .header("host", "seam.test")
         .header("cookie", cookie)
         .body(axum::body::Body::empty())
-        .unwrap();
-    send(app, req).await
+        .unwrap()
+}
+
+async fn get(app: &axum::Router, cookie: &str, path: &str) -> (StatusCode, Value) {
+    send(app, read(cookie, path)).await
 }
 
 #[tokio::test]
@@ -236,27 +243,8 @@ policy = "watch"
     );
 
     let admin = sign_in(&app, ADMIN_KEY).await;
-    let resp = app
-        .clone()
-        .oneshot(
-            Request::get("/console/api/policy?window=24h")
-                .header("host", "seam.test")
-                .header("cookie", &admin)
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let text = String::from_utf8(
-        resp.into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
+    let (status, text) = send_text(&app, read(&admin, "/console/api/policy?window=24h")).await;
+    assert_eq!(status, StatusCode::OK);
     assert!(
         !text.contains(email) && !text.contains("Ignore all"),
         "values never leave: {text}"
