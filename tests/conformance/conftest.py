@@ -286,12 +286,32 @@ def _start(cmd, pattern, env=None, timeout=30.0):
     return proc, found["m"]
 
 
-@pytest.fixture(scope="session")
-def mock_url():
-    proc, m = _start([MOCK, "--listen", "127.0.0.1:0"], r"listening on (http://\S+)")
-    yield m.group(1)
+def start_helper(binary):
+    """A testkit server binary (`seam-mock`, `seam-otlp`, ...) on a free port, once it says where;
+    `.url` is that address."""
+    proc, m = _start([binary, "--listen", "127.0.0.1:0"], r"listening on (http://\S+)")
+    proc.url = m.group(1)
+    return proc
+
+
+def stop(proc):
+    """Ends a process `_start` began and waits for it."""
     proc.terminate()
     proc.wait(timeout=10)
+
+
+def config_file(prefix, text):
+    """`text` as `seam.toml` in a fresh temporary folder named `prefix...`; the file's path."""
+    cfg = pathlib.Path(tempfile.mkdtemp(prefix=prefix)) / "seam.toml"
+    cfg.write_text(text)
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def mock_url():
+    proc = start_helper(MOCK)
+    yield proc.url
+    stop(proc)
 
 
 def wait_for(check, timeout=15.0):

@@ -13,17 +13,15 @@ import hashlib
 import http.cookies
 import json
 import os
-import pathlib
 import shutil
 import subprocess
-import tempfile
 import urllib.error
 import urllib.request
 
 import openai
 import pytest
 
-from conftest import AUDIT_MASTER_KEY, ROOT, SEAM, start_seam, wait_for
+from conftest import AUDIT_MASTER_KEY, ROOT, SEAM, config_file, start_seam, stop, wait_for
 
 ADMIN_KEY = "console-admin-key-0123456789abcdef"
 APP_KEY = "sk-seam-console-app-key-0123456789"
@@ -111,9 +109,9 @@ def sha(s):
 
 @pytest.fixture(scope="module")
 def console(mock_url):
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix="seam-console-"))
-    cfg = tmp / "seam.toml"
-    cfg.write_text(CONFIG.format(mock=mock_url, app=sha(APP_KEY), batch=sha(BATCH_KEY), viewer=sha(VIEWER_KEY)))
+    cfg = config_file(
+        "seam-console-", CONFIG.format(mock=mock_url, app=sha(APP_KEY), batch=sha(BATCH_KEY), viewer=sha(VIEWER_KEY))
+    )
     env = dict(
         os.environ,
         SEAM_TEST_ADMIN_KEY=ADMIN_KEY,
@@ -122,11 +120,10 @@ def console(mock_url):
         SEAM_LOG="info",
     )
     proc = start_seam(cfg, env)
-    proc.tmp = tmp
+    proc.tmp = cfg.parent
     fill(proc.url)
     yield proc
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop(proc)
     log = "".join(proc.log)
     for secret in [ADMIN_KEY, APP_KEY, VIEWER_KEY, AUDIT_MASTER_KEY, EMAIL]:
         assert secret not in log

@@ -8,8 +8,6 @@ that is down or slow costs requests nothing: they stay fast, the spans are dropp
 
 import json
 import os
-import pathlib
-import tempfile
 import time
 import urllib.request
 
@@ -17,7 +15,7 @@ import anthropic
 import openai
 import pytest
 
-from conftest import ROOT, _start, start_seam, wait_for
+from conftest import ROOT, config_file, start_helper, start_seam, stop, wait_for
 from test_passthrough import marker, received  # noqa: F401 (marker is a fixture)
 
 MOCK_MCP = os.environ.get("SEAM_MOCK_MCP_BIN", str(ROOT / "target" / "debug" / "seam-mock-mcp"))
@@ -81,19 +79,15 @@ def get_json(url, method="GET", body=None):
 
 @pytest.fixture(scope="module")
 def collector():
-    proc, m = _start([OTLP, "--listen", "127.0.0.1:0"], r"listening on (http://\S+)")
-    proc.url = m.group(1)
+    proc = start_helper(OTLP)
     yield proc
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop(proc)
 
 
 def gateway(mock_url, collector, extra="", **opts):
     values = dict(capture="false", timeout_ms=2000, queue=2048, batch=512)
     values.update(opts)
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix="seam-otel-"))
-    cfg = tmp / "seam.toml"
-    cfg.write_text(CONFIG.format(mock=mock_url, otlp=collector.url, **values) + extra)
+    cfg = config_file("seam-otel-", CONFIG.format(mock=mock_url, otlp=collector.url, **values) + extra)
     env = dict(os.environ, SEAM_TEST_MOCK_KEY="sk-mock-secret-value", SEAM_LOG="info")
     proc = start_seam(cfg, env)
     return proc
@@ -103,8 +97,7 @@ def gateway(mock_url, collector, extra="", **opts):
 def seam(mock_url, collector):
     proc = gateway(mock_url, collector)
     yield proc
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop(proc)
     log = "".join(proc.log)
     assert "sk-mock-secret-value" not in log
 
@@ -113,8 +106,7 @@ def seam(mock_url, collector):
 def capturing(mock_url, collector):
     proc = gateway(mock_url, collector, capture="true")
     yield proc
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop(proc)
 
 
 def spans_of(collector, trace_id, at_least=1):
@@ -297,17 +289,14 @@ def test_a_collector_that_is_down_or_slow_costs_requests_nothing(mock_url, colle
         wait_for(lambda: metric(proc.url, "seam_trace_export_errors_total") > before, timeout=10)
     finally:
         get_json(collector.url + "/__otlp/mode", "POST", {"mode": "ok"})
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
 
 
 @pytest.fixture(scope="module")
 def mcp_upstream():
-    proc, m = _start([MOCK_MCP, "--listen", "127.0.0.1:0"], r"listening on (http://\S+)")
-    proc.url = m.group(1)
+    proc = start_helper(MOCK_MCP)
     yield proc
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop(proc)
 
 
 def test_a_tool_call_is_an_execute_tool_span_with_the_mcp_server_under_it(mock_url, collector, mcp_upstream):
@@ -351,5 +340,4 @@ url = "{mcp_upstream.url}"
         assert up["name"] == "tools/call tk"
         assert up["status"] == "unset"
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)

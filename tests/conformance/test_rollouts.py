@@ -9,8 +9,6 @@ import hashlib
 import json
 import os
 import subprocess
-import pathlib
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,7 +16,7 @@ import urllib.request
 import openai
 import pytest
 
-from conftest import AUDIT_MASTER_KEY, SEAM, start_seam, wait_for
+from conftest import AUDIT_MASTER_KEY, SEAM, config_file, start_seam, stop, wait_for
 
 GREET = "---\nmodel: greeter\n---\nHello {{ name }}\n"
 
@@ -91,9 +89,8 @@ assert = [{{ type = "icontains", value = "echo" }}]
 
 @pytest.fixture(scope="module")
 def ready(mock_url):
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix="seam-rollouts-"))
-    cfg = tmp / "seam.toml"
-    cfg.write_text(CONFIG.format(mock=mock_url))
+    cfg = config_file("seam-rollouts-", CONFIG.format(mock=mock_url))
+    tmp = cfg.parent
     (tmp / "prompts").mkdir()
     (tmp / "prompts" / "greet.prompt").write_text(GREET)
     (tmp / "prompts" / "greet-v2.prompt").write_text("---\nmodel: greeter\n---\nHi there, {{ name }}!\n")
@@ -103,8 +100,7 @@ def ready(mock_url):
     # The rollouts start with the server's first tick.
     wait_for(lambda: all(r["status"] == "running" for r in admin(proc.url, "GET", "/admin/rollouts")[1]["rollouts"]))
     yield proc
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop(proc)
 
 
 def admin(url, method, path):

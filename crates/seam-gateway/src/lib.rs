@@ -254,18 +254,7 @@ impl Gateway {
             .for_request(&route.name, key_policy)
             .map_err(Failure::before_attempts)?;
         let policy = &policy;
-        let t0 = seam_providers::otel::now_ns();
-        let tagged = policy::tag_chat(policy, req).await;
-        let mut prepared = policy::prepare_tagged(policy, req, first_model(&route), tagged)
-            .map_err(|r| Failure::refused(*r))?;
-        if prepared.active() {
-            telemetry::policy_span(
-                "seam.policy.input",
-                t0,
-                policy.name(),
-                &prepared.report.records,
-            );
-        }
+        let mut prepared = prepare_input(policy, req, &route).await?;
         if let Some(c) = &contract {
             let r = prepared.request.to_mut();
             c.apply(r);
@@ -383,18 +372,7 @@ impl Gateway {
             .for_request(&route.name, key_policy)
             .map_err(Failure::before_attempts)?;
         let policy = &policy;
-        let t0 = seam_providers::otel::now_ns();
-        let tagged = policy::tag_chat(policy, req).await;
-        let prepared = policy::prepare_tagged(policy, req, first_model(&route), tagged)
-            .map_err(|r| Failure::refused(*r))?;
-        if prepared.active() {
-            telemetry::policy_span(
-                "seam.policy.input",
-                t0,
-                policy.name(),
-                &prepared.report.records,
-            );
-        }
+        let prepared = prepare_input(policy, req, &route).await?;
         let placement = prepared.placement(constraints);
         let sent: &ChatRequest = &prepared.request;
         let out = match self
@@ -594,6 +572,28 @@ fn rewritten_chat(request: &std::borrow::Cow<'_, ChatRequest>) -> Option<Rewritt
 /// The model of a route's first target: the one whose tokenizer counts a policy's context limit.
 fn first_model(route: &Route) -> &str {
     route.targets.first().map_or("", |t| t.model.as_str())
+}
+
+/// `req` through `policy`'s input stage (tagged, then masked or refused), with its span when the
+/// stage did anything.
+async fn prepare_input<'r>(
+    policy: &Arc<policy::Governed>,
+    req: &'r ChatRequest,
+    route: &Route,
+) -> Result<policy::Prepared<'r>, Failure> {
+    let t0 = seam_providers::otel::now_ns();
+    let tagged = policy::tag_chat(policy, req).await;
+    let prepared = policy::prepare_tagged(policy, req, first_model(route), tagged)
+        .map_err(|r| Failure::refused(*r))?;
+    if prepared.active() {
+        telemetry::policy_span(
+            "seam.policy.input",
+            t0,
+            policy.name(),
+            &prepared.report.records,
+        );
+    }
+    Ok(prepared)
 }
 
 /// Records the tokens a unary answer reports; its concurrency slot is released here.

@@ -10,11 +10,30 @@ use axum::response::Response;
 use seam_store::keys::{KeyStore, NewKey};
 use seam_store::{PromptStore, RolloutStore};
 use seam_types::{ApiError, ErrorCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::SharedState;
 use crate::error::error_response;
 use crate::pipeline::json_response;
+
+/// A target's state as `GET /admin/targets` and the console's routes page show it; `label` and
+/// `latency` name its label and latency fields.
+pub(crate) fn target_json(t: &seam_gateway::TargetReport, label: &str, latency: &str) -> Value {
+    let mut v = json!({
+        "provider": t.provider,
+        "model": t.model,
+        "breaker": t.state,
+        "in_flight": t.in_flight,
+        "capacity": t.capacity,
+        "queued": t.queued,
+        "ttft_ms": t.ttft_ms,
+        "succeeded": t.succeeded,
+        "failed": t.failed,
+    });
+    v[label] = json!(t.label);
+    v[latency] = json!(t.latency_ms);
+    v
+}
 
 /// `GET /admin/targets`: every target the router knows — breaker state, load, moving averages.
 pub async fn targets(State(st): State<SharedState>) -> Response {
@@ -23,21 +42,7 @@ pub async fn targets(State(st): State<SharedState>) -> Response {
         .gateway
         .targets()
         .into_iter()
-        .map(|t| {
-            json!({
-                "target": t.label,
-                "provider": t.provider,
-                "model": t.model,
-                "breaker": t.state,
-                "in_flight": t.in_flight,
-                "capacity": t.capacity,
-                "queued": t.queued,
-                "latency_ms": t.latency_ms,
-                "ttft_ms": t.ttft_ms,
-                "succeeded": t.succeeded,
-                "failed": t.failed,
-            })
-        })
+        .map(|t| target_json(&t, "target", "latency_ms"))
         .collect();
     json_response(&json!({ "targets": targets }))
 }

@@ -53,6 +53,9 @@ mod usage;
 
 const SECRET: &str = "sk-test-never-logged";
 
+/// The admin key of the servers the admin, auth and console tests build.
+const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
+
 /// A fresh folder for one test's config-relative files (store, spool), removed when dropped.
 struct TempDir(std::path::PathBuf);
 

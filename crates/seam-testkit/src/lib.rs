@@ -129,6 +129,7 @@ mod inspect;
 pub mod mcp;
 mod openai;
 pub mod otlp;
+pub mod process;
 mod responses;
 mod server;
 mod sigv4;

@@ -76,12 +76,28 @@ async fn one(st: &SharedState, w: Window) -> Result<Rollup, Response> {
         .ok_or_else(|| error_response(&ApiError::new(ErrorCode::Internal, "no rollup came back")))
 }
 
+/// `?window=`'s name, step and rollup up to now, or the error response.
+async fn windowed(
+    st: &SharedState,
+    params: &HashMap<String, String>,
+) -> Result<(&'static str, i64, Rollup), Response> {
+    let (name, step_s, steps) = window(params).map_err(|e| error_response(&e))?;
+    let r = one(st, Window::ending(crate::audit::now_ms(), step_s, steps)).await?;
+    Ok((name, step_s, r))
+}
+
 fn ms(v: Option<f64>) -> Value {
     v.map_or(Value::Null, |x| json!((x * 10.0).round() / 10.0))
 }
 
 fn opt(s: &str) -> Value {
     if s.is_empty() { Value::Null } else { json!(s) }
+}
+
+/// A model's line in the overview's top list and the spend page.
+fn model_row(model: &str, m: &Measures) -> Value {
+    json!({"model": opt(model), "requests": m.requests, "cost_usd": m.cost_usd,
+           "tokens": m.input_tokens + m.output_tokens})
 }
 
 /// The active keys by id: (name, team, limits).
@@ -99,12 +115,8 @@ async fn overview(
     axum::Extension(console): super::ConsoleExt,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    let (name, step_s, steps) = match window(&params) {
+    let (name, step_s, r) = match windowed(&st, &params).await {
         Ok(w) => w,
-        Err(e) => return error_response(&e),
-    };
-    let r = match one(&st, Window::ending(crate::audit::now_ms(), step_s, steps)).await {
-        Ok(r) => r,
         Err(resp) => return resp,
     };
     let names = keys(&st);
@@ -137,10 +149,7 @@ async fn overview(
         .by_model
         .iter()
         .take(TOP)
-        .map(|(model, m)| {
-            json!({"model": opt(model), "requests": m.requests, "cost_usd": m.cost_usd,
-                   "tokens": m.input_tokens + m.output_tokens})
-        })
+        .map(|(model, m)| model_row(model, m))
         .collect();
     let top_keys: Vec<Value> = r
         .by_key
@@ -269,10 +278,7 @@ async fn spend(
     let by_model: Vec<Value> = r
         .by_model
         .iter()
-        .map(|(model, m)| {
-            json!({"model": opt(model), "requests": m.requests, "cost_usd": m.cost_usd,
-                   "tokens": m.input_tokens + m.output_tokens})
-        })
+        .map(|(model, m)| model_row(model, m))
         .collect();
     let series: Vec<Value> = r
         .series
@@ -304,12 +310,8 @@ async fn policy(
     State(st): State<SharedState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    let (_, step_s, steps) = match window(&params) {
-        Ok(w) => w,
-        Err(e) => return error_response(&e),
-    };
-    let r = match one(&st, Window::ending(crate::audit::now_ms(), step_s, steps)).await {
-        Ok(r) => r,
+    let r = match windowed(&st, &params).await {
+        Ok((_, _, r)) => r,
         Err(resp) => return resp,
     };
     let series: Vec<Value> = r
@@ -366,21 +368,7 @@ async fn routes_view(State(st): State<SharedState>) -> Response {
         .gateway
         .targets()
         .into_iter()
-        .map(|t| {
-            json!({
-                "name": t.label,
-                "provider": t.provider,
-                "model": t.model,
-                "breaker": t.state,
-                "in_flight": t.in_flight,
-                "capacity": t.capacity,
-                "queued": t.queued,
-                "ewma_ms": t.latency_ms,
-                "ttft_ms": t.ttft_ms,
-                "succeeded": t.succeeded,
-                "failed": t.failed,
-            })
-        })
+        .map(|t| crate::admin::target_json(&t, "name", "ewma_ms"))
         .collect();
     // Reasons need the audit trail; without it the page still shows the router's state.
     let reasons: Vec<Value> = match st.auditor {

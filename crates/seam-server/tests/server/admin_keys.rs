@@ -1,15 +1,12 @@
 //! `/admin/keys`: keys created and revoked over HTTP take effect on this server at once, are
 //! listed without their secrets, and are checked exactly as `seam keys create` checks them.
 
-use std::sync::Arc;
-
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use seam_config::Resolver;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
+use super::{ADMIN_KEY, TempDir, state_in};
 
 fn build(dir: &std::path::Path) -> axum::Router {
     build_on("sqlite://keys.db", dir)
@@ -29,26 +26,7 @@ targets = [{{ provider = "echo", model = "echo" }}]
 [policies.strict]
 "#
     );
-    let env = |k: &str| (k == "SEAM_ADMIN_KEY").then(|| ADMIN_KEY.to_owned());
-    let r = Resolver {
-        env: &env,
-        base_dir: dir.to_path_buf(),
-    };
-    let cfg = seam_config::from_toml(&toml, &r).unwrap_or_else(|e| panic!("{e:?}"));
-    let state =
-        Arc::new(seam_server::AppState::new(&cfg, None, seam_server::metrics::install()).unwrap());
-    seam_server::app(state)
-}
-
-fn dir() -> std::path::PathBuf {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "seam-admin-keys-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    seam_server::app(state_in(&toml, dir, &[("SEAM_ADMIN_KEY", ADMIN_KEY)]))
 }
 
 async fn send(
@@ -102,8 +80,8 @@ async fn chat(app: &axum::Router, key: &str) -> StatusCode {
 
 #[tokio::test]
 async fn a_key_created_over_http_works_at_once_and_a_revoked_one_stops_at_once() {
-    let d = dir();
-    let app = build(&d);
+    let d = TempDir::new("admin-keys");
+    let app = build(d.path());
     let (status, created) = admin(
         &app,
         "POST",
@@ -157,7 +135,8 @@ async fn a_key_created_over_http_works_at_once_and_a_revoked_one_stops_at_once()
 
 #[tokio::test]
 async fn unknown_ids_are_404_in_openais_shape() {
-    let app = build(&dir());
+    let d = TempDir::new("admin-keys");
+    let app = build(d.path());
     for method in ["GET", "DELETE"] {
         let (status, e) = admin(&app, method, "/admin/keys/key_nope", None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method}");
@@ -168,7 +147,8 @@ async fn unknown_ids_are_404_in_openais_shape() {
 
 #[tokio::test]
 async fn the_admin_key_is_required() {
-    let app = build(&dir());
+    let d = TempDir::new("admin-keys");
+    let app = build(d.path());
     let body = json!({"name": "x", "models": ["chat"]}).to_string();
     for key in [
         None,
@@ -188,7 +168,8 @@ async fn the_admin_key_is_required() {
 
 #[tokio::test]
 async fn invalid_keys_are_400_naming_the_field() {
-    let app = build(&dir());
+    let d = TempDir::new("admin-keys");
+    let app = build(d.path());
     for (body, code, param) in [
         (
             json!({"name": "a", "models": ["chat"], "policy": "nope"}),
@@ -267,7 +248,8 @@ async fn invalid_keys_are_400_naming_the_field() {
 
 #[tokio::test]
 async fn a_key_may_be_scoped_to_tools_alone() {
-    let app = build(&dir());
+    let d = TempDir::new("admin-keys");
+    let app = build(d.path());
     let (status, created) = admin(
         &app,
         "POST",
@@ -336,8 +318,8 @@ async fn replicas_sharing_postgresql_follow_the_admin_api_within_the_refresh() {
     let Some(url) = postgres_database() else {
         return;
     };
-    let d = dir();
-    let (a, b) = (build_on(&url, &d), build_on(&url, &d));
+    let d = TempDir::new("admin-keys");
+    let (a, b) = (build_on(&url, d.path()), build_on(&url, d.path()));
     let (status, created) = admin(
         &a,
         "POST",

@@ -1,17 +1,15 @@
 //! API keys through the HTTP surface: who may call, which models, what the admin API needs, and
 //! that the audit trail names the key.
 
-use std::sync::Arc;
-
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use seam_config::Resolver;
 use seam_store::keys::{KeyScope, KeyStore, hash_secret};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+use super::{ADMIN_KEY, TempDir, state_in};
+
 pub(crate) const APP_KEY: &str = "sk-seam-test-app-key-0123456789abcdef";
-const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
 
 fn build(dir: &std::path::Path, admin: bool) -> axum::Router {
     build_with(dir, admin, "")
@@ -44,26 +42,7 @@ team = "payments"
             ""
         },
     );
-    let env = |k: &str| (k == "SEAM_ADMIN_KEY").then(|| ADMIN_KEY.to_owned());
-    let r = Resolver {
-        env: &env,
-        base_dir: dir.to_path_buf(),
-    };
-    let cfg = seam_config::from_toml(&toml, &r).unwrap_or_else(|e| panic!("{e:?}"));
-    let state =
-        Arc::new(seam_server::AppState::new(&cfg, None, seam_server::metrics::install()).unwrap());
-    seam_server::app(state)
-}
-
-pub(crate) fn dir() -> std::path::PathBuf {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "seam-auth-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    seam_server::app(state_in(&toml, dir, &[("SEAM_ADMIN_KEY", ADMIN_KEY)]))
 }
 
 pub(crate) async fn send(
@@ -106,8 +85,8 @@ pub(crate) fn chat(model: &str) -> Value {
 
 #[tokio::test]
 async fn once_a_key_exists_every_v1_request_needs_one() {
-    let d = dir();
-    let app = build(&d, true);
+    let d = TempDir::new("auth");
+    let app = build(d.path(), true);
     let (status, _, body) = send(
         &app,
         "POST",
@@ -143,13 +122,12 @@ async fn once_a_key_exists_every_v1_request_needs_one() {
     // Health stays open.
     let (status, _, _) = send(&app, "GET", "/healthz", None, None).await;
     assert_eq!(status, StatusCode::OK);
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn a_key_reaches_only_its_models() {
-    let d = dir();
-    let app = build(&d, true);
+    let d = TempDir::new("auth");
+    let app = build(d.path(), true);
     let (status, _, _) = send(
         &app,
         "POST",
@@ -201,14 +179,13 @@ async fn a_key_reaches_only_its_models() {
     assert_eq!(ids, ["chat", "gpt-small"]);
     let (status, _, _) = send(&app, "GET", "/v1/models/secret-model", Some(APP_KEY), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let _ = std::fs::remove_dir_all(d);
 }
 
 /// The scheme of `Authorization` is case-insensitive; the credentials are not.
 #[tokio::test]
 async fn the_bearer_scheme_is_case_insensitive() {
-    let d = dir();
-    let app = build(&d, true);
+    let d = TempDir::new("auth");
+    let app = build(d.path(), true);
     for header in [
         format!("bearer {APP_KEY}"),
         format!("BEARER {APP_KEY}"),
@@ -240,15 +217,14 @@ async fn the_bearer_scheme_is_case_insensitive() {
         let resp = app.clone().oneshot(req).await.unwrap();
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{header:?}");
     }
-    let _ = std::fs::remove_dir_all(d);
 }
 
 /// A model that does not exist is 404 whatever the key may use; 403 is for models that exist
 /// but are not the key's.
 #[tokio::test]
 async fn a_missing_model_is_404_even_for_a_key_without_direct() {
-    let d = dir();
-    let app = build(&d, true);
+    let d = TempDir::new("auth");
+    let app = build(d.path(), true);
     for path in ["/v1/chat/completions", "/v1/embeddings"] {
         let body = if path.ends_with("embeddings") {
             json!({"model": "no-such-alias", "input": "x"})
@@ -261,17 +237,16 @@ async fn a_missing_model_is_404_even_for_a_key_without_direct() {
         assert_eq!(v["error"]["code"], "model_not_found", "{text}");
         assert_eq!(v["error"]["param"], "model", "{text}");
     }
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn the_admin_api_needs_the_admin_key_once_keys_exist() {
-    let d = dir();
-    let open = build(&d, false);
+    let d = TempDir::new("auth");
+    let open = build(d.path(), false);
     let (status, _, body) = send(&open, "GET", "/admin/targets", None, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("admin_forbidden"));
-    let guarded = build(&d, true);
+    let guarded = build(d.path(), true);
     let (status, _, _) = send(&guarded, "GET", "/admin/targets", Some(APP_KEY), None).await;
     assert_eq!(
         status,
@@ -280,16 +255,15 @@ async fn the_admin_api_needs_the_admin_key_once_keys_exist() {
     );
     let (status, _, _) = send(&guarded, "GET", "/admin/targets", Some(ADMIN_KEY), None).await;
     assert_eq!(status, StatusCode::OK);
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn store_keys_work_and_the_audit_trail_names_the_key() {
-    let d = dir();
+    let d = TempDir::new("auth");
     // A key created the way `seam keys create` does, before the server starts.
     let store = seam_store::StoreConfig {
         backend: seam_store::BackendConfig::Sqlite {
-            path: d.join("keys.db"),
+            path: d.path().join("keys.db"),
         },
         master_key: None,
         retention: Vec::new(),
@@ -304,7 +278,7 @@ async fn store_keys_work_and_the_audit_trail_names_the_key() {
     })
     .join()
     .unwrap();
-    let app = build(&d, true);
+    let app = build(d.path(), true);
     let (status, h, _) = send(
         &app,
         "POST",
@@ -346,7 +320,6 @@ async fn store_keys_work_and_the_audit_trail_names_the_key() {
             .any(|r| r["status"] == 403 && r["error_code"] == "model_not_allowed")
     );
     assert!(!body.contains(&secret));
-    let _ = std::fs::remove_dir_all(d);
 }
 
 pub(crate) const LIMITED_KEY: &str = "sk-seam-test-limited-key-0123456789";
@@ -360,8 +333,8 @@ pub(crate) fn limited_key(extra: &str) -> String {
 
 #[tokio::test]
 async fn a_key_over_its_rpm_gets_429_with_retry_after() {
-    let d = dir();
-    let app = build_with(&d, true, &limited_key("rpm = 3"));
+    let d = TempDir::new("auth");
+    let app = build_with(d.path(), true, &limited_key("rpm = 3"));
     for _ in 0..3 {
         let (status, _, _) = send(
             &app,
@@ -398,13 +371,12 @@ async fn a_key_over_its_rpm_gets_429_with_retry_after() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn a_stream_holds_its_concurrency_slot_until_it_ends() {
-    let d = dir();
-    let app = build_with(&d, true, &limited_key("max_concurrency = 1"));
+    let d = TempDir::new("auth");
+    let app = build_with(d.path(), true, &limited_key("max_concurrency = 1"));
     let mut stream_req = chat("chat");
     stream_req["stream"] = json!(true);
     let req = Request::builder()
@@ -438,17 +410,16 @@ async fn a_stream_holds_its_concurrency_slot_until_it_ends() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn a_keys_policy_tightens_the_routes() {
-    let d = dir();
+    let d = TempDir::new("auth");
     let extra = format!(
         "{}\n[policies.strict.input]\npii = {{ action = \"block\" }}\n",
         limited_key("policy = \"strict\"")
     );
-    let app = build_with(&d, true, &extra);
+    let app = build_with(d.path(), true, &extra);
     let body =
         json!({"model": "chat", "messages": [{"role": "user", "content": "mail ada@example.com"}]});
     // The route's policy (default) lets it through; the key's blocks it.
@@ -475,14 +446,13 @@ async fn a_keys_policy_tightens_the_routes() {
         "{text}"
     );
     assert!(!text.contains("ada@example.com"));
-    let _ = std::fs::remove_dir_all(d);
 }
 
 /// A glob alias serves every name it matches under one config entry: a key names the alias (its
 /// pattern), never each dated model a client may send, and the target gets the requested name.
 #[tokio::test]
 async fn a_glob_alias_serves_every_name_it_matches_to_keys_that_name_it() {
-    let d = dir();
+    let d = TempDir::new("auth");
     let extra = r#"
 [models."claude-*"]
 targets = [{ provider = "echo", model = "{model}" }]
@@ -491,7 +461,7 @@ hash = "HASH"
 models = ["claude-*"]
 "#
     .replace("HASH", &hash_secret("sk-seam-agent-key-0123456789abcdef"));
-    let app = build_with(&d, true, &extra);
+    let app = build_with(d.path(), true, &extra);
     let agent = Some("sk-seam-agent-key-0123456789abcdef");
     let (status, h, body) = send(
         &app,
@@ -517,5 +487,4 @@ models = ["claude-*"]
     assert_eq!(status, StatusCode::OK);
     let (status, _, _) = send(&app, "GET", "/v1/models/gpt-small", agent, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let _ = std::fs::remove_dir_all(d);
 }

@@ -1,15 +1,13 @@
 //! `/console`: the embedded app under its security headers, and the API behind a signed-in
 //! session: sign-in by key, the cookie, CSRF and Origin checks, roles.
 
-use std::sync::Arc;
-
 use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use seam_config::Resolver;
+
+use super::{ADMIN_KEY, TempDir, state_in};
 use serde_json::{Value, json};
 use tower::ServiceExt;
-
-const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
 
 const MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="; // 32 bytes, base64
 const VIEWER_KEY: &str = "viewer-key-0123456789";
@@ -46,20 +44,22 @@ models = ["*"]
     build_toml(&toml, dir)
 }
 
+/// `build` without extras in a fresh folder, which lives as long as the returned guard.
+fn console_app() -> (TempDir, axum::Router) {
+    let dir = TempDir::new("console");
+    let app = build(dir.path(), "");
+    (dir, app)
+}
+
 fn build_toml(toml: &str, dir: &std::path::Path) -> axum::Router {
-    let env = |k: &str| match k {
-        "SEAM_ADMIN_KEY" => Some(ADMIN_KEY.to_owned()),
-        "SEAM_MASTER_KEY" => Some(MASTER_KEY.to_owned()),
-        _ => None,
-    };
-    let r = Resolver {
-        env: &env,
-        base_dir: dir.to_path_buf(),
-    };
-    let cfg = seam_config::from_toml(toml, &r).unwrap_or_else(|e| panic!("{e:?}"));
-    let state =
-        Arc::new(seam_server::AppState::new(&cfg, None, seam_server::metrics::install()).unwrap());
-    seam_server::app(state)
+    seam_server::app(state_in(
+        toml,
+        dir,
+        &[
+            ("SEAM_ADMIN_KEY", ADMIN_KEY),
+            ("SEAM_MASTER_KEY", MASTER_KEY),
+        ],
+    ))
 }
 
 /// The open default: no admin key, no API keys.
@@ -108,6 +108,18 @@ fn get(path: &str) -> Request<axum::body::Body> {
         .unwrap()
 }
 
+/// A sign-in as the app sends it from `origin`, with `extra` headers.
+fn sign_in_request(origin: &str, key: &str, extra: &[(&str, &str)]) -> Request<axum::body::Body> {
+    let mut b = Request::post("/console/api/session")
+        .header("host", "seam.test")
+        .header("origin", origin)
+        .header("content-type", "application/json");
+    for (name, value) in extra {
+        b = b.header(*name, *value);
+    }
+    b.body(json!({ "key": key }).to_string().into()).unwrap()
+}
+
 /// A browser: its cookie and CSRF token once signed in.
 struct Browser {
     app: axum::Router,
@@ -124,17 +136,16 @@ impl Browser {
         }
     }
 
+    /// A browser signed in with `key`; the sign-in must succeed.
+    async fn signed_in(app: &axum::Router, key: &str) -> Browser {
+        let mut b = Browser::new(app);
+        let a = b.sign_in(key).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        b
+    }
+
     async fn sign_in(&mut self, key: &str) -> Answer {
-        let a = send(
-            &self.app,
-            Request::post("/console/api/session")
-                .header("host", "seam.test")
-                .header("origin", "http://seam.test")
-                .header("content-type", "application/json")
-                .body(json!({ "key": key }).to_string().into())
-                .unwrap(),
-        )
-        .await;
+        let a = send(&self.app, sign_in_request("http://seam.test", key, &[])).await;
         if a.status == StatusCode::OK {
             let set = a.headers["set-cookie"].to_str().unwrap();
             let pair = set.split(';').next().unwrap();
@@ -184,17 +195,6 @@ impl Browser {
     }
 }
 
-fn dir() -> std::path::PathBuf {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "seam-console-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 fn assert_secure(a: &Answer, what: &str) {
@@ -206,8 +206,7 @@ fn assert_secure(a: &Answer, what: &str) {
 
 #[tokio::test]
 async fn the_app_is_served_embedded_under_its_security_headers() {
-    let d = dir();
-    let app = build(&d, "");
+    let (_dir, app) = console_app();
     for (path, kind) in [
         ("/console", "text/html; charset=utf-8"),
         ("/console/", "text/html; charset=utf-8"),
@@ -250,13 +249,11 @@ async fn the_app_is_served_embedded_under_its_security_headers() {
         assert_eq!(a.status, StatusCode::NOT_FOUND, "{path}");
         assert_secure(&a, path);
     }
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn the_api_needs_a_session() {
-    let d = dir();
-    let app = build(&d, "");
+    let (_dir, app) = console_app();
     let nobody = Browser::new(&app);
     for path in ["/console/api/session", "/console/api/nope"] {
         let a = nobody.get(path).await;
@@ -288,13 +285,11 @@ async fn the_api_needs_a_session() {
     )
     .await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn keys_sign_in_by_role_and_sessions_end() {
-    let d = dir();
-    let app = build(&d, "");
+    let (_dir, app) = console_app();
     let mut admin = Browser::new(&app);
     let a = admin.sign_in(ADMIN_KEY).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
@@ -357,22 +352,18 @@ async fn keys_sign_in_by_role_and_sessions_end() {
         viewer.get("/console/api/session").await.status,
         StatusCode::OK
     );
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn the_cookie_is_secure_behind_https() {
-    let d = dir();
-    let app = build(&d, "");
+    let (_dir, app) = console_app();
     let a = send(
         &app,
-        Request::post("/console/api/session")
-            .header("host", "seam.test")
-            .header("origin", "https://seam.test")
-            .header("x-forwarded-proto", "https")
-            .header("content-type", "application/json")
-            .body(json!({ "key": ADMIN_KEY }).to_string().into())
-            .unwrap(),
+        sign_in_request(
+            "https://seam.test",
+            ADMIN_KEY,
+            &[("x-forwarded-proto", "https")],
+        ),
     )
     .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
@@ -382,15 +373,12 @@ async fn the_cookie_is_secure_behind_https() {
             .unwrap()
             .ends_with("; Secure")
     );
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn changes_need_the_csrf_token_and_this_origin() {
-    let d = dir();
-    let app = build(&d, "");
-    let mut admin = Browser::new(&app);
-    admin.sign_in(ADMIN_KEY).await;
+    let (_dir, app) = console_app();
+    let admin = Browser::signed_in(&app, ADMIN_KEY).await;
     let token = admin.csrf.clone().unwrap();
     // No token, a wrong one: 403 csrf_failed, and the session stays.
     for csrf in [None, Some("wrong"), Some(&token[1..])] {
@@ -418,16 +406,7 @@ async fn changes_need_the_csrf_token_and_this_origin() {
         assert_eq!(a.json()["error"]["code"], "csrf_failed");
     }
     // Signing in from a foreign origin, or not as JSON.
-    let a = send(
-        &app,
-        Request::post("/console/api/session")
-            .header("host", "seam.test")
-            .header("origin", "http://evil.test")
-            .header("content-type", "application/json")
-            .body(json!({ "key": ADMIN_KEY }).to_string().into())
-            .unwrap(),
-    )
-    .await;
+    let a = send(&app, sign_in_request("http://evil.test", ADMIN_KEY, &[])).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     let a = send(
         &app,
@@ -442,13 +421,11 @@ async fn changes_need_the_csrf_token_and_this_origin() {
         admin.get("/console/api/session").await.status,
         StatusCode::OK
     );
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn sign_in_attempts_are_rate_limited() {
-    let d = dir();
-    let app = build(&d, "");
+    let (_dir, app) = console_app();
     for i in 0..10 {
         let a = Browser::new(&app).sign_in("wrong").await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "attempt {i}");
@@ -458,19 +435,17 @@ async fn sign_in_attempts_are_rate_limited() {
     assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(a.json()["error"]["code"], "rate_limited");
     assert!(a.headers.contains_key("retry-after"));
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn an_open_server_signs_anyone_in_as_admin() {
-    let d = dir();
-    let app = build_open(&d);
+    let d = TempDir::new("console");
+    let app = build_open(d.path());
     let mut b = Browser::new(&app);
     let a = b.sign_in("").await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.json()["role"], "admin");
     assert_eq!(a.json()["open"], true);
-    let _ = std::fs::remove_dir_all(d);
 }
 
 /// A chat request through `/v1` with `key`, about a data subject, mentioning an email address.
@@ -493,8 +468,7 @@ async fn chat(app: &axum::Router, key: &str, text: &str) -> Answer {
 
 #[tokio::test]
 async fn every_api_route_needs_a_session() {
-    let d = dir();
-    let app = build(&d, "");
+    let (_dir, app) = console_app();
     for (method, path) in [
         ("GET", "/console/api/session"),
         ("DELETE", "/console/api/session"),
@@ -530,21 +504,18 @@ async fn every_api_route_needs_a_session() {
         );
         assert_secure(&a, path);
     }
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn viewers_read_but_change_nothing_and_never_see_payloads_or_subjects() {
-    let d = dir();
-    let app = build(&d, "");
+    let (_dir, app) = console_app();
     assert_eq!(
         chat(&app, PLAIN_KEY, "mail jane.doe@example.com")
             .await
             .status,
         StatusCode::OK
     );
-    let mut viewer = Browser::new(&app);
-    viewer.sign_in(VIEWER_KEY).await;
+    let viewer = Browser::signed_in(&app, VIEWER_KEY).await;
     // Admin-only actions: 403 console_forbidden, with the CSRF token and all.
     for (method, path, body) in [
         (
@@ -593,17 +564,14 @@ async fn viewers_read_but_change_nothing_and_never_see_payloads_or_subjects() {
     let keys = viewer.get("/console/api/keys").await;
     assert_eq!(keys.status, StatusCode::OK);
     assert!(keys.json()["keys"].is_array());
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn admins_see_payloads_masked_unless_revealed() {
-    let d = dir();
-    let app = build(&d, "");
+    let (_dir, app) = console_app();
     let text = "Write to jane.doe@example.com about card 4111 1111 1111 1111";
     assert_eq!(chat(&app, PLAIN_KEY, text).await.status, StatusCode::OK);
-    let mut admin = Browser::new(&app);
-    admin.sign_in(ADMIN_KEY).await;
+    let admin = Browser::signed_in(&app, ADMIN_KEY).await;
     let list = admin.get("/console/api/audit").await.json();
     let id = list["records"][0]["id"].as_str().unwrap().to_owned();
     let masked = admin.get(&format!("/console/api/audit/{id}")).await;
@@ -641,21 +609,18 @@ async fn admins_see_payloads_masked_unless_revealed() {
     assert!(none["records"].as_array().unwrap().is_empty());
     let missing = admin.get("/console/api/audit/no-such-record").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn the_audit_list_reads_newest_first_a_page_at_a_time() {
-    let d = dir();
-    let app = build(&d, "");
+    let (_dir, app) = console_app();
     for i in 0..5 {
         assert_eq!(
             chat(&app, PLAIN_KEY, &format!("n{i}")).await.status,
             StatusCode::OK
         );
     }
-    let mut admin = Browser::new(&app);
-    admin.sign_in(ADMIN_KEY).await;
+    let admin = Browser::signed_in(&app, ADMIN_KEY).await;
     let first = admin.get("/console/api/audit?limit=2").await.json();
     let page = |v: &Value| -> Vec<i64> {
         v["records"]
@@ -693,15 +658,12 @@ async fn the_audit_list_reads_newest_first_a_page_at_a_time() {
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(a.json()["error"]["code"], "invalid_request");
     }
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn keys_created_in_the_console_work_once_shown_and_revoked_stop() {
-    let d = dir();
-    let app = build(&d, "");
-    let mut admin = Browser::new(&app);
-    admin.sign_in(ADMIN_KEY).await;
+    let (_dir, app) = console_app();
+    let admin = Browser::signed_in(&app, ADMIN_KEY).await;
     let made = admin
         .change(
             "POST",
@@ -744,15 +706,12 @@ async fn keys_created_in_the_console_work_once_shown_and_revoked_stop() {
         .change("DELETE", "/console/api/keys/key_nope", None)
         .await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn a_stored_console_key_signs_in_as_viewer_until_revoked() {
-    let d = dir();
-    let app = build(&d, "");
-    let mut admin = Browser::new(&app);
-    admin.sign_in(ADMIN_KEY).await;
+    let (_dir, app) = console_app();
+    let admin = Browser::signed_in(&app, ADMIN_KEY).await;
     let made = admin
         .change(
             "POST",
@@ -788,7 +747,6 @@ async fn a_stored_console_key_signs_in_as_viewer_until_revoked() {
         Browser::new(&app).sign_in(&secret).await.status,
         StatusCode::UNAUTHORIZED
     );
-    let _ = std::fs::remove_dir_all(d);
 }
 
 /// An eval report as `seam eval -o r.json` writes it: `passed` of `cases` passing.
@@ -819,10 +777,8 @@ fn eval_report(cases: usize, passed: usize) -> Value {
 
 #[tokio::test]
 async fn eval_reports_are_uploaded_listed_and_read_back() {
-    let d = dir();
-    let app = build(&d, "");
-    let mut admin = Browser::new(&app);
-    admin.sign_in(ADMIN_KEY).await;
+    let (_dir, app) = console_app();
+    let admin = Browser::signed_in(&app, ADMIN_KEY).await;
     let report = eval_report(20, 17);
     let up = admin
         .change("POST", "/console/api/evals", Some(report.clone()))
@@ -844,8 +800,7 @@ async fn eval_reports_are_uploaded_listed_and_read_back() {
     let up2 = admin.change("POST", "/console/api/evals", Some(red)).await;
     assert_eq!(up2.status, StatusCode::CREATED, "{}", up2.body);
     // Both roles list them, newest first, with the pass rate's Wilson interval.
-    let mut viewer = Browser::new(&app);
-    viewer.sign_in(VIEWER_KEY).await;
+    let viewer = Browser::signed_in(&app, VIEWER_KEY).await;
     let runs = viewer.get("/console/api/evals").await.json()["runs"].clone();
     assert_eq!(runs[0]["kind"], "redteam");
     assert_eq!(runs[0]["name"], "nightly red team");
@@ -890,18 +845,15 @@ async fn eval_reports_are_uploaded_listed_and_read_back() {
     let big = json!({"totals": "x".repeat(6 * 1024 * 1024)});
     let a = admin.change("POST", "/console/api/evals", Some(big)).await;
     assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn the_chain_is_verified_in_the_background() {
-    let d = dir();
-    let app = build(&d, "");
+    let (_dir, app) = console_app();
     for i in 0..3 {
         chat(&app, PLAIN_KEY, &format!("n{i}")).await;
     }
-    let mut admin = Browser::new(&app);
-    admin.sign_in(ADMIN_KEY).await;
+    let admin = Browser::signed_in(&app, ADMIN_KEY).await;
     let before = admin.get("/console/api/chain").await.json();
     assert_eq!(before["status"], "unknown");
     assert_eq!(before["checked"], Value::Null);
@@ -920,19 +872,15 @@ async fn the_chain_is_verified_in_the_background() {
     assert_eq!(last["status"], "ok", "{last}");
     assert_eq!(last["records"], 3);
     assert!(last["checked"].as_str().is_some());
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn rollouts_are_shown_as_the_admin_api_shows_them() {
-    let d = dir();
-    let app = build(&d, "");
-    let mut viewer = Browser::new(&app);
-    viewer.sign_in(VIEWER_KEY).await;
+    let (_dir, app) = console_app();
+    let viewer = Browser::signed_in(&app, VIEWER_KEY).await;
     let a = viewer.get("/console/api/rollouts").await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.json(), json!({"rollouts": []}));
-    let _ = std::fs::remove_dir_all(d);
 }
 
 /// Over a real socket: sign-in attempts count against the client's address, and a change with no
@@ -940,13 +888,13 @@ async fn rollouts_are_shown_as_the_admin_api_shows_them() {
 #[tokio::test]
 async fn over_a_socket_the_client_address_is_counted_and_bodiless_changes_pass() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let d = dir();
-    let app = build(&d, "");
+    let d = TempDir::new("console");
+    let app = build(d.path(), "");
     let cfg = seam_config::from_toml(
         "",
         &Resolver {
             env: &|_| None,
-            base_dir: d.clone(),
+            base_dir: d.path().to_path_buf(),
         },
     )
     .unwrap();
@@ -1021,5 +969,4 @@ async fn over_a_socket_the_client_address_is_counted_and_bodiless_changes_pass()
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     let _ = stop.send(());
     task.await.unwrap().unwrap();
-    let _ = std::fs::remove_dir_all(d);
 }

@@ -1,15 +1,13 @@
 //! The console's aggregates (issue 19): overview, spend, policy and routes, read from the store's
 //! rollups after real requests through the gateway.
 
-use std::sync::Arc;
-
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use seam_config::Resolver;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
+use super::{ADMIN_KEY, TempDir, state_in};
+
 const ALICE: &str = "alice-key-0123456789";
 const VIEWER: &str = "viewer-key-0123456789";
 
@@ -39,34 +37,19 @@ console = true
 {extra}
 "#
     );
-    let env = |k: &str| (k == "SEAM_ADMIN_KEY").then(|| ADMIN_KEY.to_owned());
-    let r = Resolver {
-        env: &env,
-        base_dir: dir.to_path_buf(),
-    };
-    let cfg = seam_config::from_toml(&toml, &r).unwrap_or_else(|e| panic!("{e:?}"));
-    let state =
-        Arc::new(seam_server::AppState::new(&cfg, None, seam_server::metrics::install()).unwrap());
-    seam_server::app(state)
+    seam_server::app(state_in(&toml, dir, &[("SEAM_ADMIN_KEY", ADMIN_KEY)]))
 }
 
-fn dir() -> std::path::PathBuf {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "seam-console-stats-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-async fn send(app: &axum::Router, req: Request<axum::body::Body>) -> (StatusCode, Value) {
+async fn send_text(app: &axum::Router, req: Request<axum::body::Body>) -> (StatusCode, String) {
     let resp = app.clone().oneshot(req).await.unwrap();
     let status = resp.status();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, body)
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+async fn send(app: &axum::Router, req: Request<axum::body::Body>) -> (StatusCode, Value) {
+    let (status, text) = send_text(app, req).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 async fn chat(app: &axum::Router, model: &str) -> StatusCode {
@@ -104,19 +87,23 @@ async fn sign_in(app: &axum::Router, key: &str) -> String {
     set.split(';').next().unwrap().to_owned()
 }
 
-async fn get(app: &axum::Router, cookie: &str, path: &str) -> (StatusCode, Value) {
-    let req = Request::get(path)
+/// A console read with the session `cookie`.
+fn read(cookie: &str, path: &str) -> Request<axum::body::Body> {
+    Request::get(path)
         .header("host", "seam.test")
         .header("cookie", cookie)
         .body(axum::body::Body::empty())
-        .unwrap();
-    send(app, req).await
+        .unwrap()
+}
+
+async fn get(app: &axum::Router, cookie: &str, path: &str) -> (StatusCode, Value) {
+    send(app, read(cookie, path)).await
 }
 
 #[tokio::test]
 async fn the_overview_counts_what_was_served() {
-    let d = dir();
-    let app = build(&d, "");
+    let d = TempDir::new("console-stats");
+    let app = build(d.path(), "");
     for _ in 0..5 {
         assert_eq!(chat(&app, "chat").await, StatusCode::OK);
     }
@@ -165,13 +152,13 @@ async fn the_overview_counts_what_was_served() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(e["error"]["code"], "invalid_request");
     assert_eq!(e["error"]["param"], "window");
-    let _ = std::fs::remove_dir_all(&d);
+    let _ = std::fs::remove_dir_all(d.path());
 }
 
 #[tokio::test]
 async fn spend_policy_and_routes_for_a_viewer_and_none_without_a_session() {
-    let d = dir();
-    let app = build(&d, "");
+    let d = TempDir::new("console-stats");
+    let app = build(d.path(), "");
     for _ in 0..3 {
         assert_eq!(chat(&app, "chat").await, StatusCode::OK);
     }
@@ -224,14 +211,14 @@ async fn spend_policy_and_routes_for_a_viewer_and_none_without_a_session() {
         r["reasons"],
         json!([{"reason": "first_target", "count": 3}])
     );
-    let _ = std::fs::remove_dir_all(&d);
+    let _ = std::fs::remove_dir_all(d.path());
 }
 
 #[tokio::test]
 async fn policy_counts_blocks_and_injections_never_values() {
-    let d = dir();
+    let d = TempDir::new("console-stats");
     let app = build(
-        &d,
+        d.path(),
         r#"
 [policies.strict.input]
 pii = { action = "block" }
@@ -256,27 +243,8 @@ policy = "watch"
     );
 
     let admin = sign_in(&app, ADMIN_KEY).await;
-    let resp = app
-        .clone()
-        .oneshot(
-            Request::get("/console/api/policy?window=24h")
-                .header("host", "seam.test")
-                .header("cookie", &admin)
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let text = String::from_utf8(
-        resp.into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
+    let (status, text) = send_text(&app, read(&admin, "/console/api/policy?window=24h")).await;
+    assert_eq!(status, StatusCode::OK);
     assert!(
         !text.contains(email) && !text.contains("Ignore all"),
         "values never leave: {text}"
@@ -298,5 +266,5 @@ policy = "watch"
     assert_eq!(scores.len(), 1);
     assert!(scores[0]["le"].as_f64().unwrap() > 0.5);
     assert_eq!(scores[0]["count"], 1);
-    let _ = std::fs::remove_dir_all(&d);
+    let _ = std::fs::remove_dir_all(d.path());
 }

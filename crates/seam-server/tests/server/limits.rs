@@ -4,7 +4,8 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::auth::{APP_KEY, LIMITED_KEY, build_with, chat, dir, limited_key, send};
+use super::TempDir;
+use super::auth::{APP_KEY, LIMITED_KEY, build_with, chat, limited_key, send};
 
 /// Echo is free; this prices it at $1000 per million tokens, so every answer costs something.
 const PRICED: &str = "[pricing.\"echo/echo\"]\ninput_per_mtok = 1000\noutput_per_mtok = 1000\n";
@@ -25,8 +26,8 @@ fn with_max_tokens(n: u64) -> Value {
 
 #[tokio::test]
 async fn tokens_per_minute_reserve_max_tokens_and_reconcile_with_usage() {
-    let d = dir();
-    let app = build_with(&d, true, &limited_key("tpm = 100"));
+    let d = TempDir::new("limits");
+    let app = build_with(d.path(), true, &limited_key("tpm = 100"));
     // Asking for more than the whole minute's tokens can never fit, and says so.
     let (status, headers, body) = post(&app, LIMITED_KEY, with_max_tokens(200)).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
@@ -56,7 +57,6 @@ async fn tokens_per_minute_reserve_max_tokens_and_reconcile_with_usage() {
     assert!(served >= 2, "reservations were not reconciled with usage");
     // The refused one reserved 55: its prompt estimate (5) plus max_tokens.
     assert!(used + 55 > 100, "refused with room left: used {used}");
-    let _ = std::fs::remove_dir_all(d);
 }
 
 /// Sends until refused; returns (answers served, their summed x-seam-cost-usd, the refusal).
@@ -82,12 +82,12 @@ async fn spend_until_refused(
 
 #[tokio::test]
 async fn a_daily_budget_refuses_before_it_is_overspent_and_survives_a_restart() {
-    let d = dir();
+    let d = TempDir::new("limits");
     let extra = format!(
         "{PRICED}{}",
         limited_key("budget_usd = 0.1\nbudget_period = \"day\"")
     );
-    let app = build_with(&d, true, &extra);
+    let app = build_with(d.path(), true, &extra);
     let (served, spent, headers, body) = spend_until_refused(&app, LIMITED_KEY).await;
     assert!(
         body.contains("budget_exceeded") && body.contains("today (UTC)"),
@@ -110,23 +110,22 @@ async fn a_daily_budget_refuses_before_it_is_overspent_and_survives_a_restart() 
     drop(app);
     // A restarted server reads the day's spend back from the ledger (written within a second).
     tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
-    let app = build_with(&d, true, &extra);
+    let app = build_with(d.path(), true, &extra);
     let (status, _, body) = post(&app, LIMITED_KEY, with_max_tokens(16)).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert!(body.contains("budget_exceeded"), "{body}");
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn a_team_limit_is_shared_by_the_teams_keys_only() {
-    let d = dir();
+    let d = TempDir::new("limits");
     // The app key is in team payments; so is `limited`; `other` is not.
     let extra = format!(
         "{}team = \"payments\"\n[keys.other]\nhash = \"{}\"\nmodels = [\"chat\"]\n[limits.team.payments]\nrpm = 3\n",
         limited_key(""),
         seam_store::keys::hash_secret("sk-seam-test-other-key-0123456789"),
     );
-    let app = build_with(&d, true, &extra);
+    let app = build_with(d.path(), true, &extra);
     for key in [APP_KEY, LIMITED_KEY, APP_KEY] {
         assert_eq!(post(&app, key, chat("chat")).await.0, StatusCode::OK);
     }
@@ -153,14 +152,13 @@ async fn a_team_limit_is_shared_by_the_teams_keys_only() {
         assert!(line.contains(label), "{line}");
     }
     assert!(!text.contains(LIMITED_KEY));
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn org_limits_cover_every_endpoint_and_key() {
-    let d = dir();
+    let d = TempDir::new("limits");
     let app = build_with(
-        &d,
+        d.path(),
         true,
         &format!("{}[limits.org]\nrpm = 3\n", limited_key("")),
     );
@@ -178,13 +176,12 @@ async fn org_limits_cover_every_endpoint_and_key() {
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
         assert!(body.contains("the gateway"), "{body}");
     }
-    let _ = std::fs::remove_dir_all(d);
 }
 
 #[tokio::test]
 async fn subject_limits_apply_per_subject_and_never_echo_it() {
-    let d = dir();
-    let app = build_with(&d, true, "[limits.subject]\nrpm = 1\n");
+    let d = TempDir::new("limits");
+    let app = build_with(d.path(), true, "[limits.subject]\nrpm = 1\n");
     let as_user = |user: &str| {
         let mut c = chat("chat");
         c["user"] = json!(user);
@@ -207,7 +204,6 @@ async fn subject_limits_apply_per_subject_and_never_echo_it() {
     // Requests without a subject are not subject-limited.
     assert_eq!(post(&app, APP_KEY, chat("chat")).await.0, StatusCode::OK);
     assert_eq!(post(&app, APP_KEY, chat("chat")).await.0, StatusCode::OK);
-    let _ = std::fs::remove_dir_all(d);
 }
 
 /// A Redis that refuses connections, or accepts them and never answers, costs a request at most

@@ -2,12 +2,11 @@
 //! stdout; otherwise it listens (`--listen ADDR`), prints one line, `listening on
 //! http://ADDR/mcp`, once the socket is bound, and serves until killed.
 
-use std::io::Write as _;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
 use seam_testkit::mcp::{McpOptions, MockMcp, serve_stdio};
+use seam_testkit::process::{Listen, serve};
 
 /// Mock MCP server (tools echo, add, customer, sleep, fail, big, crash, grow).
 #[derive(Parser, Debug)]
@@ -16,9 +15,8 @@ struct Args {
     /// Speak MCP on stdin/stdout instead of listening.
     #[arg(long)]
     stdio: bool,
-    /// Address to listen on; port 0 lets the OS pick one (read it from the first stdout line).
-    #[arg(long, default_value = "127.0.0.1:0")]
-    listen: SocketAddr,
+    #[command(flatten)]
+    listen: Listen,
     /// Tools per `tools/list` page.
     #[arg(long)]
     page_size: Option<usize>,
@@ -41,24 +39,6 @@ async fn main() -> ExitCode {
             }
         };
     }
-    let mock = match MockMcp::start_on(args.listen, opts).await {
-        Ok(mock) => mock,
-        Err(e) => {
-            eprintln!("seam-mock-mcp: cannot listen on {}: {e}", args.listen);
-            return ExitCode::FAILURE;
-        }
-    };
-    {
-        let mut out = std::io::stdout().lock();
-        if let Err(e) = writeln!(out, "listening on {}", mock.url()).and_then(|()| out.flush()) {
-            eprintln!("seam-mock-mcp: cannot write to stdout: {e}");
-            return ExitCode::FAILURE;
-        }
-    }
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        eprintln!("seam-mock-mcp: cannot wait for Ctrl-C: {e}");
-        std::future::pending::<()>().await;
-    }
-    drop(mock);
-    ExitCode::SUCCESS
+    let started = MockMcp::start_on(args.listen.listen, opts).await;
+    serve("seam-mock-mcp", args.listen.listen, started, MockMcp::url).await
 }
