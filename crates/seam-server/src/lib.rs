@@ -420,7 +420,7 @@ async fn observe(mut req: Request, next: Next) -> Response {
 fn traced(endpoint: &str) -> bool {
     matches!(
         endpoint,
-        metrics::CHAT | metrics::EMBEDDINGS | metrics::MESSAGES | metrics::RESPONSES | "mcp"
+        metrics::CHAT | metrics::EMBEDDINGS | metrics::MESSAGES | metrics::RESPONSES | metrics::MCP
     )
 }
 
@@ -429,7 +429,7 @@ fn traced(endpoint: &str) -> bool {
 fn span_name(endpoint: &str) -> &'static str {
     match endpoint {
         metrics::EMBEDDINGS => "embeddings",
-        "mcp" => "mcp",
+        metrics::MCP => "mcp",
         _ => "chat",
     }
 }

@@ -11,6 +11,7 @@ pub const CHAT: &str = "chat_completions";
 pub const EMBEDDINGS: &str = "embeddings";
 pub const MESSAGES: &str = "messages";
 pub const RESPONSES: &str = "responses";
+pub const MCP: &str = "mcp";
 
 pub const REQUESTS: &str = "seam_requests_total";
 pub const REQUEST_DURATION: &str = "seam_request_duration_seconds";
@@ -149,7 +150,7 @@ pub fn endpoint(path: &str) -> &'static str {
         "/healthz" => "healthz",
         "/readyz" => "readyz",
         "/metrics" => "metrics",
-        "/mcp" => "mcp",
+        "/mcp" => MCP,
         p if p.starts_with("/v1/models/") => "models",
         _ => "other",
     }
