@@ -2,6 +2,7 @@
 
 mod audit;
 mod eval;
+mod ingest;
 mod keys;
 mod models;
 mod parquet;
@@ -99,6 +100,10 @@ enum Command {
     /// library and report a pass rate per category. Exit 0 when the pass rate reaches
     /// --pass-threshold, 100 when it does not, 1 on an error.
     Redteam(Box<redteam::Args>),
+    /// Add files and folders to a retrieval collection ([retrieval.collections.NAME]): txt, md,
+    /// html, pdf and jsonl, extracted, passed through the collection's policy, chunked,
+    /// embedded and stored; unchanged files are skipped, changed ones replaced.
+    Ingest(Box<ingest::Args>),
 }
 
 /// `seam keys create`'s flags (boxed: they would make every `KeysCommand` as large).
@@ -120,6 +125,18 @@ struct CreateKey {
     /// May sign in to the web console (/console), read-only, as a viewer.
     #[arg(long)]
     console: bool,
+    /// Document labels it may see in retrieval, as grants: `public,team:*` (none unless given).
+    #[arg(long, value_delimiter = ',')]
+    labels: Vec<String>,
+    /// A request's subject (x-seam-subject, `user`) adds `subject:<id>` to its label grants.
+    #[arg(long)]
+    subject_grants: bool,
+    /// Collections it may search on /v1/collections/NAME/search, as globs.
+    #[arg(long, value_delimiter = ',')]
+    collections: Vec<String>,
+    /// Collections it may add documents to and delete them from, as globs.
+    #[arg(long, value_delimiter = ',')]
+    ingest: Vec<String>,
     /// A policy laid over its routes' policies: it can tighten them, never loosen them.
     #[arg(long)]
     policy: Option<String>,
@@ -300,6 +317,10 @@ fn main() -> ExitCode {
                             placement: k.placement,
                             tools: k.tools,
                             console: k.console,
+                            labels: k.labels,
+                            subject_grants: k.subject_grants,
+                            collections: k.collections,
+                            ingest: k.ingest,
                         }),
                         json: k.json,
                     }
@@ -312,6 +333,7 @@ fn main() -> ExitCode {
             return keys::run(config.as_deref(), command);
         }
         Command::Redteam(args) => return redteam::run(*args),
+        Command::Ingest(args) => return ingest::run(*args),
         Command::Models(args) => return models::run(args),
         Command::Prompts(args) => return prompts::run(args),
         Command::Rollout(args) => return rollout::run(args),
@@ -429,7 +451,7 @@ fn check(path: &Path) -> ExitCode {
     }
 }
 
-fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+pub(crate) fn load(path: Option<&Path>) -> anyhow::Result<Config> {
     let joined = |errors: Vec<ConfigError>| {
         errors
             .iter()

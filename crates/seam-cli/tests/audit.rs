@@ -271,6 +271,7 @@ fn seed_kinds(db: &Path, records: &[(&str, i64, seam_store::RecordKind)]) {
             prompt: None,
             variant: None,
             trace_id: None,
+            citations: Vec::new(),
             class: seam_store::RetentionClass::Full,
             payload: seam_store::Payload {
                 client_request: Some(json!({"old": id})),

@@ -47,6 +47,8 @@ pub struct KeyConfig {
     pub tools: Vec<String>,
     /// May sign in to the web console, read-only (as a viewer).
     pub console: bool,
+    /// Which documents of which collections it may see and change.
+    pub retrieval: crate::RetrievalScope,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -74,6 +76,14 @@ pub struct RawKey {
     #[serde(default)]
     pub tools: Vec<String>,
     pub console: Option<bool>,
+    /// Grant patterns of document labels (`public`, `team:*`).
+    #[serde(default)]
+    pub labels: Vec<String>,
+    pub subject_grants: Option<bool>,
+    #[serde(default)]
+    pub collections: Vec<String>,
+    #[serde(default)]
+    pub ingest: Vec<String>,
 }
 
 /// The longest tool pattern: namespaced names are short, and a pattern is matched per call.
@@ -131,11 +141,13 @@ pub(crate) fn key(
             String::new()
         }
     };
-    // A key for the MCP gateway or the console alone needs no model.
+    // A key for the MCP gateway, the console or collections alone needs no model.
     if raw.models.is_empty()
         && raw.direct != Some(true)
         && raw.tools.is_empty()
         && raw.console != Some(true)
+        && raw.collections.is_empty()
+        && raw.ingest.is_empty()
     {
         errors.push(ConfigError::new(
             format!("{path}.models"),
@@ -196,10 +208,19 @@ pub(crate) fn key(
             crate::Placement::default()
         }
     };
+    let retrieval = crate::retrieval::key_scope(
+        &path,
+        raw.labels,
+        raw.subject_grants,
+        raw.collections,
+        raw.ingest,
+        errors,
+    );
     if errors.len() > before {
         return None;
     }
     Some(KeyConfig {
+        retrieval,
         name: name.to_owned(),
         hash,
         models: raw.models,

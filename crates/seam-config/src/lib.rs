@@ -18,6 +18,7 @@ pub mod policy;
 pub mod pricing;
 mod raw;
 pub mod responses;
+pub mod retrieval;
 pub mod rollouts;
 mod routing;
 mod server;
@@ -43,6 +44,9 @@ pub use policy::{
 pub use pricing::Price;
 pub use raw::RawConfig;
 pub use responses::ResponsesConfig;
+pub use retrieval::{
+    CollectionConfig, ModelRetrieval, RetrievalConfig, RetrievalScope, SearchMode,
+};
 pub use rollouts::{Candidate, Rollout, RolloutSubject, Sticky};
 pub use routing::{
     BreakerSettings, MODEL_PLACEHOLDER, ModelConfig, RoutingConfig, Strategy, TargetConfig,
@@ -94,6 +98,8 @@ pub struct Config {
     pub evaluators: BTreeMap<String, EvaluatorConfig>,
     /// `[telemetry]`: OpenTelemetry traces over OTLP/HTTP.
     pub telemetry: TelemetryConfig,
+    /// `[retrieval]`: document collections and the local embedding model.
+    pub retrieval: RetrievalConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -429,6 +435,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
     let mcp = mcp::mcp(raw.mcp, &policies, resolver, &mut errors);
     let ner = ner::ner(raw.ner, resolver, &mut errors);
     let telemetry = telemetry::telemetry(raw.telemetry, resolver, &mut errors);
+    let retrieval = retrieval::retrieval(raw.retrieval, &policies, &mut errors);
     let mut declared_keys = Vec::new();
     let mut hashes = std::collections::HashSet::new();
     for (name, k) in raw.keys {
@@ -464,6 +471,8 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
         &mut errors,
     );
     let evaluators = evaluators::evaluators(raw.evaluators, &models, &mut errors);
+    retrieval::check_embedders(&retrieval, &models, &mut errors);
+    retrieval::check_models(&retrieval, &models, &mut errors);
 
     if errors.is_empty() {
         Ok(Config {
@@ -487,6 +496,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             rollouts,
             evaluators,
             telemetry,
+            retrieval,
         })
     } else {
         Err(errors)

@@ -45,6 +45,8 @@ pub struct RawConfig {
     pub evaluators: BTreeMap<String, crate::evaluators::RawEvaluator>,
     #[serde(default)]
     pub telemetry: crate::telemetry::RawTelemetry,
+    #[serde(default)]
+    pub retrieval: crate::retrieval::RawRetrieval,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -132,6 +134,8 @@ pub struct RawModel {
     pub audit_class: Option<String>,
     /// Serve repeated identical requests from the exact cache.
     pub cache: Option<crate::cache::RawCacheRule>,
+    /// Context from a collection, searched with the caller's grants.
+    pub retrieval: Option<crate::retrieval::RawModelRetrieval>,
 }
 
 #[derive(Debug, Default, Deserialize)]

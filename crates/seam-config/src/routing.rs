@@ -96,6 +96,8 @@ pub struct ModelConfig {
     pub max_attempts: u32,
     pub deadline: Duration,
     pub placement: Placement,
+    /// Context from a collection injected into each request, before the input policy.
+    pub retrieval: Option<crate::ModelRetrieval>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -408,6 +410,9 @@ pub(crate) fn model(
         Some(class)
     });
     let cache = m.cache.and_then(|c| crate::cache::rule(&path, c, errors));
+    let retrieval = m
+        .retrieval
+        .and_then(|r| crate::retrieval::model_retrieval(&path, r, errors));
     let placement = placement(&path, m.placement, errors);
     let allowed = |t: &TargetConfig| {
         providers
@@ -422,6 +427,7 @@ pub(crate) fn model(
         ));
     }
     ModelConfig {
+        retrieval,
         alias: alias.to_owned(),
         strategy,
         targets,

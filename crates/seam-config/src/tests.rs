@@ -1113,3 +1113,93 @@ assert = [{{ type = "contains", value = "x" }}]
     ));
     assert_eq!(e, vec!["evaluators.x.samples: unknown key"]);
 }
+
+const RETRIEVAL_BASE: &str = r#"
+[providers.echo]
+kind = "echo"
+
+[models.chat]
+targets = [{ provider = "echo", model = "echo" }]
+
+[policies.ingest]
+input.pii = { action = "tokenize" }
+"#;
+
+#[test]
+fn retrieval_collections_aliases_and_key_grants_are_parsed() {
+    let cfg = check(&format!(
+        r#"{RETRIEVAL_BASE}
+[retrieval.collections.handbook]
+embedder = "local-minilm"
+policy = "ingest"
+chunk = {{ max_tokens = 300, overlap = 40 }}
+default_labels = ["public"]
+
+[models.rag]
+targets = [{{ provider = "echo", model = "echo" }}]
+retrieval = {{ collection = "handbook", top_k = 4, mode = "bm25" }}
+
+[keys.nurse]
+hash = "sha256:{}"
+models = ["rag"]
+labels = ["team:oncology", "consent:*"]
+subject_grants = true
+collections = ["handbook"]
+"#,
+        "a".repeat(64)
+    ))
+    .unwrap();
+    let c = &cfg.retrieval.collections["handbook"];
+    assert_eq!((c.max_tokens, c.overlap), (300, 40));
+    assert_eq!(c.policy.as_deref(), Some("ingest"));
+    assert_eq!(c.default_labels, vec!["public"]);
+    let r = cfg.models["rag"].retrieval.as_ref().unwrap();
+    assert_eq!(
+        (r.collection.as_str(), r.top_k, r.mode),
+        ("handbook", 4, crate::SearchMode::Bm25)
+    );
+    assert_eq!(r.template, crate::retrieval::DEFAULT_TEMPLATE);
+    let k = &cfg.keys[0].retrieval;
+    assert_eq!(k.labels, vec!["team:oncology", "consent:*"]);
+    assert!(k.subject_grants);
+    assert_eq!(k.collections, vec!["handbook"]);
+}
+
+#[test]
+fn retrieval_errors_name_their_path() {
+    let e = errors(&format!(
+        r#"{RETRIEVAL_BASE}
+[retrieval.collections.Bad]
+embedder = "nope"
+policy = "missing"
+chunk = {{ max_tokens = 8, overlap = 200 }}
+default_labels = ["has space"]
+
+[models.rag]
+targets = [{{ provider = "echo", model = "echo" }}]
+retrieval = {{ collection = "gone", top_k = 0, template = "{{% for %}}", mode = "fuzzy" }}
+
+[keys.k]
+hash = "sha256:{}"
+collections = ["handbook"]
+labels = ["team:*x", ""]
+"#,
+        "b".repeat(64)
+    ));
+    assert_eq!(
+        e,
+        vec![
+            "retrieval.collections.Bad: collection names are 1 to 64 of a-z, 0-9, _ and -",
+            "retrieval.collections.Bad.policy: no policy named \"missing\"",
+            "retrieval.collections.Bad.chunk.max_tokens: must be between 16 and 2048",
+            "retrieval.collections.Bad.chunk.overlap: must be at most half of max_tokens",
+            "retrieval.collections.Bad.default_labels: \"has space\" is not a label: 1 to 128 of letters, digits and . _ : @ / + -",
+            "keys.k.labels: \"team:*x\" is not a grant: a label, a prefix ending in * (\"team:*\"), or *",
+            "models.rag.retrieval.top_k: must be between 1 and 50",
+            "models.rag.retrieval.template: is not a valid template: syntax error: unexpected end of block, expected in (in <string>:1)",
+            "models.rag.retrieval.mode: unknown mode \"fuzzy\"; expected one of hybrid, bm25, vector",
+            "retrieval.collections.Bad.embedder: \"nope\" is neither \"local-minilm\" (the built-in model) nor an alias in [models]",
+            "models.rag.retrieval.collection: no collection named \"gone\" in [retrieval.collections]",
+        ]
+    );
+}

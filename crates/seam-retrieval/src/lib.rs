@@ -9,6 +9,7 @@ pub mod extract;
 pub mod fuse;
 pub mod grants;
 pub mod index;
+pub mod ingest;
 pub mod local;
 pub mod quality;
 pub mod service;
@@ -33,4 +34,9 @@ pub trait Embed: Send + Sync {
     fn name(&self) -> &str;
     /// One vector per text, in order, each of the same length.
     fn embed<'a>(&'a self, texts: &'a [String]) -> EmbedFuture<'a>;
+    /// Tokens in `text` as the model counts them, for chunking; by default an estimate of
+    /// four characters a token.
+    fn count_tokens(&self, text: &str) -> usize {
+        text.chars().count().div_ceil(4)
+    }
 }

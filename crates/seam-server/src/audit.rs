@@ -380,6 +380,7 @@ fn count_into(counted: &mut Counted, rec: AuditRecord) {
                 prompt: None,
                 variant: None,
                 trace_id: None,
+                citations: Vec::new(),
                 ..rec
             });
         }
@@ -493,6 +494,8 @@ pub struct Draft {
     assignment: Option<crate::rollouts::Assignment>,
     /// The request's W3C trace id.
     trace_id: Option<String>,
+    /// The passages retrieval put into the request.
+    citations: Vec<seam_store::CitationRecord>,
     /// The request's spans, when traces are exported and it is sampled: the draft holds them
     /// open until the record is made (for a stream, when it ends).
     span: Option<seam_providers::otel::Recorder>,
@@ -573,6 +576,7 @@ impl Draft {
             variant: None,
             assignment: None,
             trace_id: current_trace_id(),
+            citations: Vec::new(),
             span: seam_providers::otel::current(),
         }
     }
@@ -600,6 +604,11 @@ impl Draft {
     /// The prompt the request rendered (`name@version`), on its record.
     pub fn prompt(&mut self, name_at_version: String) {
         self.prompt = Some(name_at_version);
+    }
+
+    /// The passages retrieval put into the request, on its record.
+    pub fn citations(&mut self, citations: Vec<seam_store::CitationRecord>) {
+        self.citations = citations;
     }
 
     /// The rollout variant serving the request (`rollout:variant`), on its record.
@@ -783,6 +792,7 @@ impl Draft {
             prompt: self.prompt.take(),
             variant: self.variant.take(),
             trace_id: self.trace_id.take(),
+            citations: std::mem::take(&mut self.citations),
             class: class(self.class),
             payload: if keep {
                 Payload {
@@ -840,6 +850,7 @@ impl Draft {
             prompt: self.prompt.clone(),
             variant: self.variant.clone(),
             trace_id: self.trace_id.clone(),
+            citations: self.citations.clone(),
             class: RetentionClass::Metadata,
             payload: Payload::default(),
         };

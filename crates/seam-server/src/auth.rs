@@ -47,6 +47,8 @@ pub struct Caller {
     pub tools: Vec<String>,
     /// May sign in to the web console as a viewer.
     pub console: bool,
+    /// Which documents of which collections it may see and change.
+    pub retrieval: seam_config::RetrievalScope,
 }
 
 impl Caller {
@@ -128,6 +130,7 @@ fn from_config(k: &KeyConfig) -> Caller {
         placement: k.placement.clone(),
         tools: k.tools.clone(),
         console: k.console,
+        retrieval: k.retrieval.clone(),
     }
 }
 
@@ -198,6 +201,12 @@ impl Keys {
                     placement: r.scope.placement.clone().unwrap_or_default(),
                     tools: r.scope.tools.clone(),
                     console: r.scope.console,
+                    retrieval: seam_config::RetrievalScope {
+                        labels: r.scope.labels.clone(),
+                        subject_grants: r.scope.subject_grants,
+                        collections: r.scope.collections.clone(),
+                        ingest: r.scope.ingest.clone(),
+                    },
                 }),
             );
         }

@@ -28,6 +28,7 @@ pub mod pipeline;
 pub mod placement;
 pub mod pricing;
 pub mod prompts;
+pub mod retrieval;
 pub mod rollouts;
 pub mod shared;
 mod sse;
@@ -69,6 +70,8 @@ pub struct Live {
     pub prompts: Arc<seam_prompts::Registry>,
     /// `[evaluators.NAME]`, by the alias and the prompt whose answers they grade.
     pub evaluators: evaluate::Evaluators,
+    /// `[retrieval.collections.*]` and the aliases that search them.
+    pub retrieval: Arc<retrieval::Setup>,
 }
 
 pub struct AppState {
@@ -106,6 +109,9 @@ pub struct AppState {
     pub rollouts: Arc<rollouts::Rollouts>,
     /// Where online evaluators' scores go (by default a debug log line).
     pub scores: Arc<dyn evaluate::ScoreSink>,
+    /// Document collections over the store (`None`: it could not be opened; retrieval answers
+    /// 503 and everything else works). Opened once.
+    pub collections: Option<Arc<retrieval::Collections>>,
     /// Set once the server is shutting down: long-lived streams end.
     closing: tokio::sync::watch::Sender<bool>,
 }
@@ -135,6 +141,7 @@ impl AppState {
             cache: cache::Rules::new(cfg),
             mcp: seam_mcp::Hub::new(&cfg.mcp, None),
             prompts,
+            retrieval: Arc::new(retrieval::Setup::new(cfg)),
         };
         let auditor = audit::Auditor::open(cfg)?.map(Arc::new);
         let rollouts = rollouts::Rollouts::open(cfg, audit::store_config(cfg), auditor.clone());
@@ -169,6 +176,7 @@ impl AppState {
             conversations: conversations::Conversations::open(cfg)?.map(Arc::new),
             mcp_sessions: mcp::session::Sessions::default(),
             scores,
+            collections: retrieval::Collections::open(cfg),
             closing: tokio::sync::watch::Sender::new(false),
             started: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -237,6 +245,7 @@ impl AppState {
             cache: cache::Rules::new(&cfg),
             mcp: seam_mcp::Hub::new(&cfg.mcp, Some(&previous.mcp)),
             prompts,
+            retrieval: Arc::new(retrieval::Setup::new(&cfg)),
         });
         drop(previous);
         match self.live.write() {
@@ -312,6 +321,20 @@ pub fn app(state: SharedState) -> Router {
         )
         .route("/v1/embeddings", post(embeddings::handle))
         .route("/v1/feedback", post(feedback::handle))
+        .route("/v1/collections", get(retrieval::http::list))
+        .route("/v1/collections/{name}", get(retrieval::http::stats))
+        .route(
+            "/v1/collections/{name}/documents",
+            post(retrieval::http::add).get(retrieval::http::documents),
+        )
+        .route(
+            "/v1/collections/{name}/documents/{*id}",
+            get(retrieval::http::document).delete(retrieval::http::delete),
+        )
+        .route(
+            "/v1/collections/{name}/search",
+            post(retrieval::http::search),
+        )
         .route("/v1/models", get(meta::models))
         .route("/mcp", post(mcp::post).get(mcp::get).delete(mcp::delete))
         .route("/v1/models/{*id}", get(meta::model))

@@ -108,9 +108,22 @@ pub async fn serve<C: Codec>(st: SharedState, cx: Cx, raw: Body, codec: C) -> Re
         body,
     };
     let mut variant = None;
-    let mut resp = decoded(read, prompt, assignment, &mut variant, draft, codec).await;
+    let mut citations = None;
+    let mut resp = decoded(
+        read,
+        prompt,
+        assignment,
+        (&mut variant, &mut citations),
+        draft,
+        codec,
+    )
+    .await;
     if let Some(h) = header {
         resp.headers_mut().insert(crate::prompts::HEADER, h);
+    }
+    if let Some(c) = citations {
+        resp.headers_mut()
+            .insert(crate::retrieval::inject::HEADER, c);
     }
     if let Some(v) = variant {
         resp.headers_mut().insert(crate::rollouts::HEADER, v);
@@ -142,7 +155,7 @@ async fn decoded<C: Codec>(
     b: Read,
     prompt: Option<crate::prompts::Applied>,
     assignment: Option<crate::rollouts::Assignment>,
-    variant: &mut Option<HeaderValue>,
+    (variant, citations): (&mut Option<HeaderValue>, &mut Option<HeaderValue>),
     mut draft: Draft,
     mut codec: C,
 ) -> Response {
@@ -206,6 +219,26 @@ async fn decoded<C: Codec>(
             Err(e) => return refused(draft, &e, &|e| codec.error(e)).await,
         };
     draft.placement(&placement);
+    // Retrieval on the alias: the passages this caller may see go into the request now, so the
+    // cache key, the input policy and the record all see the request as it will be sent.
+    if let Some(r) = alias.and_then(|a| live.retrieval.aliases.get(a)) {
+        let Some(cols) = st.collections.as_deref() else {
+            let e = crate::retrieval::unavailable(
+                "retrieval needs the store, which could not be opened at start",
+            );
+            return refused(draft, &e, &|e| codec.error(e)).await;
+        };
+        let key_policy = caller.as_deref().and_then(|c| c.policy.as_deref());
+        let who = (caller.as_deref(), draft.subject());
+        match crate::retrieval::apply(cols, &live, &mut req, r, who, &placement, key_policy).await {
+            Ok(given) if !given.citations.is_empty() => {
+                *citations = crate::retrieval::inject::header(&given.citations);
+                draft.citations(given.citations);
+            }
+            Ok(_) => {}
+            Err(e) => return refused(draft, &e, &|e| codec.error(e)).await,
+        }
+    }
     // A rollout on the alias (unless one on the prompt already chose): the candidate's targets
     // answer under its synthetic alias, with the alias's key scope and placement checked above.
     let assignment = assignment.or_else(|| {

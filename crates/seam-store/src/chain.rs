@@ -10,7 +10,7 @@ use crate::db::{Conn, RowRead, Val};
 use crate::schema::GENESIS;
 
 /// Every stored column of `audit_log` except `payload` and `hash`, in chain order.
-pub(crate) const CHAIN_COLUMNS: [&str; 27] = [
+pub(crate) const CHAIN_COLUMNS: [&str; 28] = [
     "seq",
     "id",
     "kind",
@@ -38,6 +38,7 @@ pub(crate) const CHAIN_COLUMNS: [&str; 27] = [
     "prompt",
     "variant",
     "trace_id",
+    "citations",
 ];
 
 /// The chained columns of one row, exactly as stored.
@@ -75,6 +76,8 @@ pub(crate) struct Columns {
     pub variant: Option<String>,
     /// Added by migration 10: the request's W3C trace id.
     pub trace_id: Option<String>,
+    /// Added by migration 14: the retrieved passages the request was given, JSON.
+    pub citations: Option<String>,
 }
 
 /// `a.seq, a.id, …` for a SELECT; read back with [`Columns::read`].
@@ -118,6 +121,7 @@ impl Columns {
             Val::opt_text(self.prompt.as_deref()),
             Val::opt_text(self.variant.as_deref()),
             Val::opt_text(self.trace_id.as_deref()),
+            Val::opt_text(self.citations.as_deref()),
         ]
     }
 
@@ -159,6 +163,7 @@ impl Columns {
             prompt: row.text(at + 24)?,
             variant: row.text(at + 25)?,
             trace_id: row.text(at + 26)?,
+            citations: row.text(at + 27)?,
         })
     }
 
@@ -233,6 +238,10 @@ impl Columns {
         if let Some(t) = &self.trace_id {
             ctx.update(b"t");
             text(&mut ctx, Some(t));
+        }
+        if let Some(c) = &self.citations {
+            ctx.update(b"c");
+            text(&mut ctx, Some(c));
         }
         hex(ctx.finish().as_ref())
     }

@@ -69,6 +69,14 @@ pub struct KeyScope {
     pub tools: Vec<String>,
     /// May sign in to the web console, read-only (as a viewer).
     pub console: bool,
+    /// Grant patterns of the document labels it may see (`public`, `team:*`, `*`).
+    pub labels: Vec<String>,
+    /// A request's subject adds `subject:<id>` to its grants.
+    pub subject_grants: bool,
+    /// Glob patterns of the collections it may search.
+    pub collections: Vec<String>,
+    /// Glob patterns of the collections it may add documents to and delete them from.
+    pub ingest: Vec<String>,
 }
 
 /// A stored key, without its secret or hash.
@@ -163,6 +171,18 @@ pub struct NewKey {
     /// May sign in to the web console as a viewer (read-only).
     #[serde(default)]
     pub console: bool,
+    /// Grant patterns of the document labels it may see (`public`, `team:*`, `*`).
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// A request's subject adds `subject:<id>` to its grants.
+    #[serde(default)]
+    pub subject_grants: bool,
+    /// Glob patterns of the collections it may search.
+    #[serde(default)]
+    pub collections: Vec<String>,
+    /// Glob patterns of the collections it may add documents to and delete them from.
+    #[serde(default)]
+    pub ingest: Vec<String>,
 }
 
 /// A time as text or as a JSON number of Unix milliseconds.
@@ -226,13 +246,39 @@ impl NewKey {
     ) -> Result<KeyScope, InvalidKey> {
         let err = |param: &'static str, message: String| Err(InvalidKey { param, message });
         label("name", &self.name)?;
-        // A key for the MCP gateway or the console alone needs no model.
-        if self.models.is_empty() && !self.direct && self.tools.is_empty() && !self.console {
+        // A key for the MCP gateway, the console or collections alone needs no model.
+        if self.models.is_empty()
+            && !self.direct
+            && self.tools.is_empty()
+            && !self.console
+            && self.collections.is_empty()
+            && self.ingest.is_empty()
+        {
             return err(
                 "models",
-                "the key could use no model: give `models` (aliases or globs like \"gpt-*\"), `direct`, `tools` or `console`"
+                "the key could use no model: give `models` (aliases or globs like \"gpt-*\"), `direct`, `tools`, `console`, `collections` or `ingest`"
                     .into(),
             );
+        }
+        if let Some(bad) = self
+            .labels
+            .iter()
+            .find(|l| !seam_config::retrieval::valid_grant(l))
+        {
+            return err(
+                "labels",
+                format!(
+                    "`{bad}` is not a label grant: a label, a prefix ending in * (`team:*`), or *"
+                ),
+            );
+        }
+        for (param, list) in [("collections", &self.collections), ("ingest", &self.ingest)] {
+            if list.iter().any(|p| p.trim().is_empty() || p.len() > 64) {
+                return err(
+                    param,
+                    format!("`{param}` patterns must be 1 to 64 characters"),
+                );
+            }
         }
         if self.models.iter().any(|m| m.trim().is_empty()) {
             return err(
@@ -383,6 +429,10 @@ impl NewKey {
             placement,
             tools: self.tools.clone(),
             console: self.console,
+            labels: self.labels.clone(),
+            subject_grants: self.subject_grants,
+            collections: self.collections.clone(),
+            ingest: self.ingest.clone(),
         })
     }
 }

@@ -688,6 +688,11 @@ fn request_columns(
         prompt: rec.prompt.clone(),
         variant: rec.variant.clone(),
         trace_id: rec.trace_id.clone(),
+        citations: if rec.citations.is_empty() {
+            None
+        } else {
+            Some(js(&rec.citations)?)
+        },
     }
     .normalized())
 }
@@ -735,6 +740,7 @@ fn tombstone_columns(
         prompt: None,
         variant: None,
         trace_id: None,
+        citations: None,
     })
 }
 
@@ -962,6 +968,12 @@ fn to_stored(
         prompt: cols.prompt.clone(),
         variant: cols.variant.clone(),
         trace_id: cols.trace_id.clone(),
+        citations: cols
+            .citations
+            .as_deref()
+            .map(parse)
+            .transpose()?
+            .unwrap_or_default(),
         class,
         payload: state,
         hash,

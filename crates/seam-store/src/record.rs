@@ -39,6 +39,16 @@ impl RetentionClass {
     }
 }
 
+/// One retrieved passage a request was given: the collection, the document's id, the chunk's
+/// position in it and its search score.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CitationRecord {
+    pub collection: String,
+    pub document: String,
+    pub chunk: u32,
+    pub score: f64,
+}
+
 /// One upstream attempt.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AttemptRecord {
@@ -174,6 +184,10 @@ pub struct AuditRecord {
     /// began.
     #[serde(default)]
     pub trace_id: Option<String>,
+    /// The passages retrieval put into the request (`[models.NAME.retrieval]`): which
+    /// document and chunk, with its score. Ids, never text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub citations: Vec<CitationRecord>,
     pub class: RetentionClass,
     pub payload: Payload,
 }
@@ -207,6 +221,7 @@ impl AuditRecord {
             prompt: None,
             variant: None,
             trace_id: None,
+            citations: Vec::new(),
             class: RetentionClass::Metadata,
             payload: Payload::default(),
         }

@@ -298,6 +298,8 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     );
     CREATE INDEX eval_runs_uploaded ON eval_runs (uploaded_ms);",
     ),
+    // The passages retrieval put into a request (`[models.NAME.retrieval]`), JSON; chained.
+    (14, "ALTER TABLE audit_log ADD COLUMN citations TEXT;"),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -566,4 +568,6 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     );
     CREATE INDEX eval_runs_uploaded ON eval_runs (uploaded_ms);",
     ),
+    // The passages retrieval put into a request (`[models.NAME.retrieval]`), JSON; chained.
+    (14, "ALTER TABLE audit_log ADD COLUMN citations TEXT;"),
 ];

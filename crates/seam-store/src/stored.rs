@@ -138,6 +138,8 @@ pub struct StoredRecord {
     pub variant: Option<String>,
     /// The request's W3C trace id.
     pub trace_id: Option<String>,
+    /// The retrieved passages the request was given.
+    pub citations: Vec<crate::CitationRecord>,
     pub class: RetentionClass,
     pub payload: PayloadState,
     /// This record's chain hash (hex).
@@ -181,6 +183,7 @@ impl StoredRecord {
             "prompt": self.prompt,
             "variant": self.variant,
             "trace_id": self.trace_id,
+            "citations": self.citations,
             "tags": self.tags,
             "class": self.class.as_str(),
             "payload": payload,

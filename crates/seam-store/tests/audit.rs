@@ -107,6 +107,7 @@ fn rec(i: usize, subject: Option<&str>, class: RetentionClass) -> AuditRecord {
         prompt: None,
         variant: None,
         trace_id: None,
+        citations: Vec::new(),
         class,
         payload: Payload {
             client_request: Some(

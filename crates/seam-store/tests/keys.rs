@@ -68,6 +68,10 @@ fn scope(models: &[&str]) -> KeyScope {
         placement: Some(seam_config::Placement::parse("trust=private;region=eu,ch").unwrap()),
         tools: vec!["crm__lookup_*".to_owned(), "files__read".to_owned()],
         console: false,
+        labels: vec!["team:oncology".to_owned(), "consent:*".to_owned()],
+        subject_grants: true,
+        collections: vec!["handbook".to_owned()],
+        ingest: Vec::new(),
     }
 }
 

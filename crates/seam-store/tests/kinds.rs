@@ -44,6 +44,7 @@ fn rec(id: &str, kind: RecordKind, count: Option<u32>, class: RetentionClass) ->
         prompt: None,
         variant: None,
         trace_id: None,
+        citations: Vec::new(),
         class,
         payload: Payload {
             client_request: Some(json!({"secret": "kept only in requests"})),
@@ -242,6 +243,33 @@ fn older_spooled_records_read_as_requests(_e: &mut Env) {
     assert_eq!((back.kind, back.count), (RecordKind::Request, None));
 }
 
+/// A request's citations (issue 20: the passages retrieval gave it) are kept, shown and chained.
+fn citations_are_kept_and_chained(e: &mut Env) {
+    let mut log = open(e);
+    let cited = AuditRecord {
+        citations: vec![CitationRecord {
+            collection: "handbook".to_owned(),
+            document: "leave.md".to_owned(),
+            chunk: 2,
+            score: 0.0312,
+        }],
+        ..rec("c-1", RecordKind::Request, None, RetentionClass::Metadata)
+    };
+    log.append(&[
+        cited.clone(),
+        rec("c-2", RecordKind::Request, None, RetentionClass::Metadata),
+    ])
+    .unwrap();
+    let got = log.get("c-1").unwrap().unwrap();
+    assert_eq!(got.citations, cited.citations);
+    assert_eq!(got.to_json()["citations"][0]["document"], "leave.md");
+    assert!(log.get("c-2").unwrap().unwrap().citations.is_empty());
+    assert!(log.verify(&mut |_| {}).unwrap().ok());
+    e.sql("UPDATE audit_log SET citations = NULL WHERE id = 'c-1'");
+    let p = log.verify(&mut |_| {}).unwrap().problem.unwrap();
+    assert_eq!(p.kind, ProblemKind::HashMismatch);
+}
+
 fn run(kind: Kind, body: fn(&mut Env)) {
     if let Some(mut e) = env(kind) {
         body(&mut e);
@@ -254,4 +282,5 @@ on_both_backends!(
     erasure_records_are_the_stores_own,
     tool_calls_are_records_like_requests,
     older_spooled_records_read_as_requests,
+    citations_are_kept_and_chained,
 );

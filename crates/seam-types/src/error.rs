@@ -74,6 +74,10 @@ error_codes! {
     HeadersTooLarge => ("headers_too_large", "invalid_request_error", 431, "The request line and headers are larger than `server.max_header_bytes`, or there are more than 100 headers; the connection is closed."),
     ClientClosed => ("client_closed", "invalid_request_error", 499, "The client closed the connection before its answer was ready; recorded in the audit trail, never sent."),
     UriTooLong => ("uri_too_long", "invalid_request_error", 414, "The request target is longer than HTTP/1.1 parsing allows (64 KiB); the connection is closed."),
+    CollectionNotFound => ("collection_not_found", "invalid_request_error", 404, "No collection with that name in `[retrieval.collections]`."),
+    CollectionForbidden => ("collection_forbidden", "permission_error", 403, "The key may not search this collection (its `collections` globs), or add to or delete from it (`ingest`), or give a document a label it is not granted."),
+    DocumentNotFound => ("document_not_found", "invalid_request_error", 404, "No document with that id in the collection."),
+    RetrievalUnavailable => ("retrieval_unavailable", "api_error", 503, "The collection's embedder could not embed: the local model is not installed (`seam models fetch minilm`), or its embeddings alias failed."),
 }
 
 /// An error as the client sees it.

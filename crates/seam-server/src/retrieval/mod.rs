@@ -1,0 +1,286 @@
+//! Retrieval at the edge: `/v1/collections/…` (ingest, list, delete, search) and the context an
+//! alias with `[models.NAME.retrieval]` puts into each request ([`inject`]).
+//!
+//! Who sees what is decided here once, as [`Grants`]: a key's `labels` patterns, plus
+//! `subject:<id>` for the request's subject when the key has `subject_grants`; without keys
+//! (loopback only) every label is granted. The engine (`seam_retrieval`) enforces them inside
+//! both searches. Every search and every change is an audit record; a search's record names the
+//! passages it returned (ids and scores, never text).
+
+pub mod http;
+pub mod ingest;
+pub mod inject;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use seam_config::{CollectionConfig, Config, ModelRetrieval, Placement};
+use seam_retrieval::Embed;
+use seam_retrieval::service::Retrieval;
+use seam_store::retrieval::Grants;
+use seam_types::{ApiError, ErrorCode};
+
+use crate::auth::Caller;
+
+/// The retrieval part of a config: collections and the aliases that search them. Rebuilt on
+/// reload.
+#[derive(Debug, Default)]
+pub struct Setup {
+    pub collections: HashMap<String, CollectionConfig>,
+    pub aliases: HashMap<String, ModelRetrieval>,
+}
+
+impl Setup {
+    pub fn new(cfg: &Config) -> Self {
+        Setup {
+            collections: cfg
+                .retrieval
+                .collections
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            aliases: cfg
+                .models
+                .iter()
+                .filter_map(|(alias, m)| Some((alias.clone(), m.retrieval.clone()?)))
+                .collect(),
+        }
+    }
+}
+
+/// What the server keeps across reloads: the engine over the store, and the local model,
+/// loaded on first use.
+pub struct Collections {
+    pub engine: Arc<Retrieval>,
+    model_dir: Option<std::path::PathBuf>,
+    local: tokio::sync::OnceCell<Result<Arc<dyn Embed>, String>>,
+}
+
+impl Collections {
+    /// Opens the engine on the config's store. A store that cannot be opened is logged, and
+    /// retrieval answers 503 rather than keeping the server from starting.
+    pub fn open(cfg: &Config) -> Option<Arc<Collections>> {
+        match Retrieval::open(&crate::audit::store_config(cfg)) {
+            Ok(engine) => Some(Arc::new(Collections::new(
+                Arc::new(engine),
+                cfg.retrieval.model_dir.clone(),
+            ))),
+            Err(e) => {
+                tracing::error!(error = %e, "the retrieval store could not be opened; /v1/collections answers 503");
+                None
+            }
+        }
+    }
+
+    pub fn new(engine: Arc<Retrieval>, model_dir: Option<std::path::PathBuf>) -> Self {
+        Collections {
+            engine,
+            model_dir,
+            local: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The built-in model, loaded once (on a blocking thread); its absence is an error that
+    /// says how to install it.
+    pub async fn local(&self) -> Result<Arc<dyn Embed>, ApiError> {
+        let dir = self.model_dir.clone();
+        let loaded = self
+            .local
+            .get_or_init(|| async move {
+                let dir = dir.unwrap_or_else(seam_retrieval::local::default_dir);
+                tokio::task::spawn_blocking(move || {
+                    seam_retrieval::local::LocalEmbed::load(&dir)
+                        .map(|e| Arc::new(e) as Arc<dyn Embed>)
+                        .map_err(|e| e.to_string())
+                })
+                .await
+                .unwrap_or_else(|e| Err(format!("loading the local model failed: {e}")))
+            })
+            .await;
+        match loaded {
+            Ok(e) => Ok(Arc::clone(e)),
+            Err(why) => Err(unavailable(why)),
+        }
+    }
+
+    /// The embedder a collection names: the local model, or an embeddings alias through the
+    /// gateway (with the caller's placement and key policy).
+    pub async fn embedder(
+        &self,
+        live: &crate::Live,
+        name: &str,
+        placement: &Placement,
+        key_policy: Option<&str>,
+    ) -> Result<Arc<dyn Embed>, ApiError> {
+        if name == seam_config::retrieval::LOCAL_EMBEDDER {
+            return self.local().await;
+        }
+        Ok(Arc::new(crate::embedders::Alias::new(
+            Arc::clone(&live.gateway),
+            name,
+            placement.clone(),
+            key_policy.map(str::to_owned),
+        )))
+    }
+}
+
+pub(crate) fn unavailable(why: impl std::fmt::Display) -> ApiError {
+    ApiError::new(ErrorCode::RetrievalUnavailable, why.to_string())
+}
+
+/// What `caller` may see: its `labels` patterns, and its request's subject when it has
+/// `subject_grants`. Without keys, everything.
+pub fn grants(caller: Option<&Caller>, subject: Option<&str>) -> Grants {
+    let Some(c) = caller else {
+        return Grants {
+            all: true,
+            exact: Vec::new(),
+            prefixes: Vec::new(),
+        };
+    };
+    let mut g = Grants {
+        all: false,
+        exact: Vec::new(),
+        prefixes: Vec::new(),
+    };
+    for p in &c.retrieval.labels {
+        if p == "*" {
+            g.all = true;
+        } else if let Some(prefix) = p.strip_suffix('*') {
+            g.prefixes.push(prefix.to_owned());
+        } else {
+            g.exact.push(p.clone());
+        }
+    }
+    if c.retrieval.subject_grants
+        && let Some(s) = subject
+    {
+        let label = format!("subject:{s}");
+        // A subject that is not a valid label grants nothing rather than something else.
+        if seam_config::retrieval::valid_label(&label) {
+            g.exact.push(label);
+        }
+    }
+    g
+}
+
+/// Whether `caller` may search `collection` (`collections` globs; everyone without keys).
+pub fn may_search(caller: Option<&Caller>, collection: &str) -> bool {
+    caller.is_none_or(|c| {
+        c.retrieval
+            .collections
+            .iter()
+            .any(|p| seam_store::keys::glob_match(p, collection))
+    })
+}
+
+/// Whether `caller` may add to and delete from `collection` (`ingest` globs).
+pub fn may_ingest(caller: Option<&Caller>, collection: &str) -> bool {
+    caller.is_none_or(|c| {
+        c.retrieval
+            .ingest
+            .iter()
+            .any(|p| seam_store::keys::glob_match(p, collection))
+    })
+}
+
+/// The engine's errors in the API's shape.
+pub fn api_error(e: seam_retrieval::service::RetrievalError) -> ApiError {
+    use seam_retrieval::service::RetrievalError as E;
+    match e {
+        E::NotFound(what) => ApiError::new(ErrorCode::DocumentNotFound, what),
+        E::Invalid(msg) => ApiError::new(ErrorCode::InvalidRequest, msg),
+        E::Embed(e) => unavailable(format!("the collection's embedder failed: {e}")),
+        E::Store(e) => {
+            tracing::error!(error = %e, "retrieval store");
+            ApiError::new(
+                ErrorCode::Internal,
+                "the retrieval store failed; the log has details under the request id",
+            )
+        }
+    }
+}
+
+/// What an alias's retrieval gave one request: its context is in the request; these name it.
+pub struct Given {
+    pub citations: Vec<seam_store::CitationRecord>,
+}
+
+/// Searches `r.collection` for the request's last user message with the caller's grants and
+/// puts what it finds into `req` (before the input policy, which then sees the context too).
+/// Nothing found, or no user text: the request goes as it came.
+pub async fn apply(
+    cols: &Collections,
+    live: &crate::Live,
+    req: &mut seam_types::chat::ChatRequest,
+    r: &ModelRetrieval,
+    who: (Option<&Caller>, Option<&str>),
+    placement: &Placement,
+    key_policy: Option<&str>,
+) -> Result<Given, ApiError> {
+    let (caller, subject) = who;
+    let query = req.last_user_text();
+    if query.trim().is_empty() {
+        return Ok(Given {
+            citations: Vec::new(),
+        });
+    }
+    let Some(collection) = live.retrieval.collections.get(&r.collection) else {
+        return Err(ApiError::new(
+            ErrorCode::CollectionNotFound,
+            format!(
+                "the alias's collection `{}` is not configured",
+                r.collection
+            ),
+        ));
+    };
+    let embedder = cols
+        .embedder(live, &collection.embedder, placement, key_policy)
+        .await?;
+    let q = seam_retrieval::service::SearchQuery {
+        text: query.clone(),
+        grants: grants(caller, subject),
+        filter: seam_store::retrieval::MetaFilter::default(),
+        top_k: r.top_k,
+        mode: mode(r.mode),
+        candidates: None,
+    };
+    let found = cols
+        .engine
+        .search(&r.collection, embedder.as_ref(), &q)
+        .await
+        .map_err(api_error)?;
+    if found.is_empty() {
+        return Ok(Given {
+            citations: Vec::new(),
+        });
+    }
+    let passages: Vec<inject::Passage> = found
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| inject::Passage {
+            n: i + 1,
+            document: f.document,
+            chunk: f.chunk,
+            title: f.title,
+            heading: f.heading,
+            text: f.text,
+            score: f.score,
+        })
+        .collect();
+    let context = inject::render(&r.template, &passages, &query)
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e))?;
+    inject::inject(req, &context);
+    Ok(Given {
+        citations: inject::citations(&r.collection, &passages),
+    })
+}
+
+/// The engine's search mode for the config's.
+pub fn mode(m: seam_config::SearchMode) -> seam_retrieval::service::Mode {
+    match m {
+        seam_config::SearchMode::Hybrid => seam_retrieval::service::Mode::Hybrid,
+        seam_config::SearchMode::Bm25 => seam_retrieval::service::Mode::Bm25,
+        seam_config::SearchMode::Vector => seam_retrieval::service::Mode::Vector,
+    }
+}
