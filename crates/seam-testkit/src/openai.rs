@@ -39,12 +39,23 @@ pub(crate) fn chat(body: &Value, seq: usize) -> Result<Reply, ApiError> {
         let text = content_text(last_user.and_then(|m| m.get("content")));
         return Ok(crate::canary::reply(&text, model, seq, streamed));
     }
-    let answer = decide(
-        messages,
-        body.get("tools"),
-        body.get("tool_choice"),
-        json_mode(body),
-    );
+    // `echo-system…`: answers with the request's system messages, so a test sees what a
+    // gateway put into them (retrieval's context).
+    let answer = if model.starts_with("echo-system") {
+        let system: Vec<String> = messages
+            .iter()
+            .filter(|m| role(m) == "system")
+            .map(|m| content_text(m.get("content")))
+            .collect();
+        Answer::echo(&system.join("\n"))
+    } else {
+        decide(
+            messages,
+            body.get("tools"),
+            body.get("tool_choice"),
+            json_mode(body),
+        )
+    };
     let prompt_tokens: usize = messages
         .iter()
         .map(|m| words(&content_text(m.get("content"))))
