@@ -1,1 +1,351 @@
-//! (being written)
+//! The in-process vector index of one collection: an exact search (every visible chunk is
+//! scored) over a contiguous row-major `f32` matrix, one row per chunk. Vectors are
+//! L2-normalised, so a dot product is the cosine. It mirrors the store: before a search,
+//! [`VectorIndex::sync`] compares the collection's generation with the one it loaded; when only
+//! appends happened since, it loads the rows after its last chunk id, otherwise (deletions,
+//! replacements) it reloads everything.
+//!
+//! Access is applied inside the scan: a chunk whose document the caller may not see is skipped
+//! before it is scored, so the top `k` are always the best `k` visible chunks, and nothing about
+//! the others reaches the caller. Labels are interned; a search turns the caller's grants into a
+//! per-document bitmap once (distinct labels × grants, then one pass over the documents).
+//!
+//! Memory: `4 × dims` bytes per chunk for the matrix (1,536 B at 384 dimensions: 100,000 chunks
+//! take 154 MB), plus about 12 B per chunk and, per document, its key and label ids.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+
+use seam_store::{Generation, Grants, IndexSink, RetrievalStore, StoreError};
+
+/// The dot product of two equal-length slices, in 16 independent lanes so that LLVM
+/// vectorises it (SSE2 on the baseline target; wider where the build allows).
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    const L: usize = 16;
+    let mut acc = [0f32; L];
+    let (ca, cb) = (a.chunks_exact(L), b.chunks_exact(L));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for ((a, x), y) in acc.iter_mut().zip(x).zip(y) {
+            *a += x * y;
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+/// A scored chunk ordered best first: higher score, then lower chunk id.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Hit {
+    score: f32,
+    id: i64,
+}
+
+impl Eq for Hit {}
+
+impl Ord for Hit {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // "Greater" is better: a higher score, or the same score and a lower id.
+        self.score
+            .total_cmp(&other.score)
+            .then(other.id.cmp(&self.id))
+    }
+}
+
+impl PartialOrd for Hit {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// One collection's vectors, labels and the generation they were loaded at.
+#[derive(Debug, Default)]
+pub struct VectorIndex {
+    dims: usize,
+    matrix: Vec<f32>,
+    chunk_ids: Vec<i64>,
+    /// Per chunk, its document's slot.
+    chunk_doc: Vec<u32>,
+    /// Per document slot: its store key and its labels' ids.
+    doc_keys: Vec<i64>,
+    doc_labels: Vec<Vec<u32>>,
+    doc_slots: HashMap<i64, u32>,
+    labels: Vec<String>,
+    label_ids: HashMap<String, u32>,
+    synced: Option<Generation>,
+    last_doc: i64,
+    last_chunk: i64,
+}
+
+impl VectorIndex {
+    pub fn new() -> VectorIndex {
+        VectorIndex::default()
+    }
+
+    /// Chunks held.
+    pub fn len(&self) -> usize {
+        self.chunk_ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.chunk_ids.is_empty()
+    }
+
+    /// The vectors' length (0 while empty).
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
+    /// The generation last loaded, if any.
+    pub fn generation(&self) -> Option<Generation> {
+        self.synced
+    }
+
+    /// Bytes held by the matrix and the per-chunk arrays.
+    pub fn memory_bytes(&self) -> usize {
+        self.matrix.capacity() * 4 + self.chunk_ids.capacity() * 8 + self.chunk_doc.capacity() * 4
+    }
+
+    fn clear(&mut self) {
+        *self = VectorIndex::default();
+    }
+
+    /// Whether the store's generation `g` is the one loaded.
+    pub fn is_current(&self, g: &Generation) -> bool {
+        self.synced.is_some_and(|s| s.generation == g.generation)
+    }
+
+    /// Brings the index up to the store's state of `collection`: nothing when current, the
+    /// new rows after appends, a full reload after anything else.
+    pub fn sync(&mut self, store: &mut RetrievalStore, collection: &str) -> Result<(), StoreError> {
+        let g = store.generation(collection)?;
+        if self.is_current(&g) {
+            return Ok(());
+        }
+        let before = self.synced.map(|s| s.generation);
+        if before.is_none_or(|b| g.rebuilt > b) {
+            self.clear();
+        }
+        let (after_doc, after_chunk) = (self.last_doc, self.last_chunk);
+        let snap = store.index_load(collection, after_doc, after_chunk, self)?;
+        let appended_only = before.is_none_or(|b| snap.rebuilt <= b);
+        if !appended_only || self.len() as u64 != snap.chunks {
+            // A rewrite landed between the two reads, or rows were missed: start over.
+            self.clear();
+            let snap = store.index_load(collection, 0, 0, self)?;
+            if self.len() as u64 != snap.chunks {
+                return Err(StoreError::new(format!(
+                    "the vector index loaded {} chunks but the store counts {}",
+                    self.len(),
+                    snap.chunks
+                )));
+            }
+            self.synced = Some(snap);
+        } else {
+            self.synced = Some(snap);
+        }
+        Ok(())
+    }
+
+    fn label_id(&mut self, label: String) -> u32 {
+        if let Some(id) = self.label_ids.get(&label) {
+            return *id;
+        }
+        let id = u32::try_from(self.labels.len()).unwrap_or(u32::MAX);
+        self.labels.push(label.clone());
+        self.label_ids.insert(label, id);
+        id
+    }
+
+    /// Per document slot, whether `grants` admit it; `None` when they admit everything.
+    pub fn visible_by_grants(&self, grants: &Grants) -> Option<Vec<bool>> {
+        if grants.all {
+            return None;
+        }
+        let label_ok: Vec<bool> = self.labels.iter().map(|l| grants.permits(l)).collect();
+        Some(
+            self.doc_labels
+                .iter()
+                .map(|ls| ls.iter().any(|l| label_ok[*l as usize]))
+                .collect(),
+        )
+    }
+
+    /// Per document slot, whether its key is among `keys` (the store's filtered documents).
+    pub fn visible_docs(&self, keys: &[i64]) -> Vec<bool> {
+        let mut v = vec![false; self.doc_keys.len()];
+        for k in keys {
+            if let Some(slot) = self.doc_slots.get(k) {
+                v[*slot as usize] = true;
+            }
+        }
+        v
+    }
+
+    /// The `k` best visible chunks for `query` (a vector of [`VectorIndex::dims`]), best
+    /// first, as `(chunk_id, cosine)`; equal scores go to the lower chunk id. `visible` is per
+    /// document slot ([`VectorIndex::visible_by_grants`], [`VectorIndex::visible_docs`]);
+    /// `None` scores every chunk.
+    pub fn search(&self, query: &[f32], visible: Option<&[bool]>, k: usize) -> Vec<(i64, f32)> {
+        if k == 0 || self.dims == 0 || query.len() != self.dims {
+            return Vec::new();
+        }
+        let mut heap: BinaryHeap<std::cmp::Reverse<Hit>> = BinaryHeap::with_capacity(k + 1);
+        let rows = self.matrix.chunks_exact(self.dims);
+        for (i, row) in rows.enumerate() {
+            if let Some(vis) = visible {
+                if !vis
+                    .get(self.chunk_doc[i] as usize)
+                    .copied()
+                    .unwrap_or(false)
+                {
+                    continue;
+                }
+            }
+            let hit = Hit {
+                score: dot(row, query),
+                id: self.chunk_ids[i],
+            };
+            if heap.len() < k {
+                heap.push(std::cmp::Reverse(hit));
+            } else if heap.peek().is_some_and(|w| hit > w.0) {
+                heap.pop();
+                heap.push(std::cmp::Reverse(hit));
+            }
+        }
+        let mut out: Vec<Hit> = heap.into_iter().map(|r| r.0).collect();
+        out.sort_by(|a, b| b.cmp(a));
+        out.into_iter().map(|h| (h.id, h.score)).collect()
+    }
+}
+
+impl IndexSink for VectorIndex {
+    fn document(&mut self, doc_key: i64, labels: Vec<String>) {
+        let ids: Vec<u32> = labels.into_iter().map(|l| self.label_id(l)).collect();
+        match self.doc_slots.get(&doc_key) {
+            Some(slot) => self.doc_labels[*slot as usize] = ids,
+            None => {
+                let slot = u32::try_from(self.doc_keys.len()).unwrap_or(u32::MAX);
+                self.doc_keys.push(doc_key);
+                self.doc_labels.push(ids);
+                self.doc_slots.insert(doc_key, slot);
+            }
+        }
+        self.last_doc = self.last_doc.max(doc_key);
+    }
+
+    fn chunk(&mut self, chunk_id: i64, doc_key: i64, vector: &[u8]) -> Result<(), StoreError> {
+        if vector.len() % 4 != 0 || vector.is_empty() {
+            return Err(StoreError::new(
+                "a stored vector is not a whole number of f32s",
+            ));
+        }
+        let dims = vector.len() / 4;
+        if self.dims == 0 {
+            self.dims = dims;
+        } else if dims != self.dims {
+            return Err(StoreError::new(format!(
+                "a stored vector has {dims} dimensions where the collection's have {}",
+                self.dims
+            )));
+        }
+        let slot = *self
+            .doc_slots
+            .get(&doc_key)
+            .ok_or_else(|| StoreError::new("a stored chunk's document was not loaded"))?;
+        self.matrix.extend(
+            vector
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        );
+        self.chunk_ids.push(chunk_id);
+        self.chunk_doc.push(slot);
+        self.last_chunk = self.last_chunk.max(chunk_id);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        reason = "tests"
+    )]
+
+    use super::*;
+
+    fn bytes(v: &[f32]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    fn index() -> VectorIndex {
+        let mut ix = VectorIndex::new();
+        ix.document(10, vec!["public".into()]);
+        ix.document(11, vec!["team:a".into(), "subject:p".into()]);
+        ix.document(12, vec![]);
+        for (id, doc, v) in [
+            (1, 10, [1.0, 0.0, 0.0]),
+            (2, 11, [0.0, 1.0, 0.0]),
+            (3, 12, [0.6, 0.8, 0.0]),
+            (4, 11, [0.8, 0.6, 0.0]),
+            (5, 10, [0.8, 0.6, 0.0]),
+        ] {
+            ix.chunk(id, doc, &bytes(&v)).unwrap();
+        }
+        ix
+    }
+
+    #[test]
+    fn dot_matches_a_plain_sum() {
+        let a: Vec<f32> = (0..37).map(|i| i as f32 * 0.1).collect();
+        let b: Vec<f32> = (0..37).map(|i| 1.0 - i as f32 * 0.01).collect();
+        let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot(&a, &b) - plain).abs() < 1e-3);
+    }
+
+    #[test]
+    fn search_ranks_and_breaks_ties_by_id() {
+        let ix = index();
+        let got = ix.search(&[1.0, 0.0, 0.0], None, 3);
+        assert_eq!(got.iter().map(|h| h.0).collect::<Vec<_>>(), [1, 4, 5]);
+        assert_eq!(ix.search(&[1.0, 0.0, 0.0], None, 0), []);
+        assert_eq!(ix.search(&[1.0, 0.0], None, 3), [], "wrong dimensions");
+        assert_eq!(ix.search(&[1.0, 0.0, 0.0], None, 99).len(), 5);
+    }
+
+    #[test]
+    fn invisible_documents_are_never_scored() {
+        let ix = index();
+        let g = Grants {
+            exact: vec!["public".into()],
+            ..Grants::default()
+        };
+        let vis = ix.visible_by_grants(&g).unwrap();
+        assert_eq!(vis, [true, false, false]);
+        let got = ix.search(&[0.0, 1.0, 0.0], Some(&vis), 3);
+        assert_eq!(got.iter().map(|h| h.0).collect::<Vec<_>>(), [5, 1]);
+        let g = Grants {
+            prefixes: vec!["team:".into()],
+            ..Grants::default()
+        };
+        let vis = ix.visible_by_grants(&g).unwrap();
+        assert_eq!(vis, [false, true, false]);
+        assert!(ix.visible_by_grants(&Grants::all()).is_none());
+        assert_eq!(ix.visible_docs(&[12, 99]), [false, false, true]);
+        let got = ix.search(&[1.0, 0.0, 0.0], Some(&ix.visible_docs(&[12])), 3);
+        assert_eq!(got.iter().map(|h| h.0).collect::<Vec<_>>(), [3]);
+    }
+
+    #[test]
+    fn malformed_rows_are_errors() {
+        let mut ix = index();
+        assert!(ix.chunk(9, 10, &[0, 0, 0]).is_err());
+        assert!(ix.chunk(9, 10, &bytes(&[1.0, 0.0])).is_err());
+        assert!(ix.chunk(9, 99, &bytes(&[1.0, 0.0, 0.0])).is_err());
+    }
+}

@@ -36,6 +36,8 @@
 //! - `rollup_*` — the console's aggregates per hour and per day ([`rollup`], migration 11): sums,
 //!   latency histograms, findings and routing reasons of request and tool-call records, added to
 //!   in the append's transaction; no subject, no payload.
+//! - `retrieval_*` — retrieval's documents, labels, chunks with their vectors, full-text index
+//!   and per-collection generations ([`retrieval`], migration 13).
 //!
 //! # The chain
 //!
@@ -86,6 +88,7 @@ mod log;
 pub mod prompts;
 pub mod record;
 pub mod responses;
+pub mod retrieval;
 pub mod rollouts;
 pub mod rollup;
 mod schema;
@@ -102,6 +105,10 @@ pub use log::AuditLog;
 pub use prompts::{PromptStore, PromptTag, PromptVersion};
 pub use record::*;
 pub use responses::{ResponseStore, StoredResponse};
+pub use retrieval::{
+    ChunkView, DocumentInfo, Erased, Generation, Grants, IndexSink, MetaFilter, NewChunk,
+    NewDocument, RetrievalStore, Stats, Upserted,
+};
 pub use rollouts::{RolloutRow, RolloutStore};
 pub use rollup::{Rollup, Window};
 pub use stored::{PayloadState, RecordKind, StoredRecord};

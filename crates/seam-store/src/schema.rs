@@ -298,6 +298,59 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     );
     CREATE INDEX eval_runs_uploaded ON eval_runs (uploaded_ms);",
     ),
+    // Retrieval (`crate::retrieval`): documents with access labels, their chunks and vectors
+    // (f32 little-endian), a contentless FTS5 index over the chunks (rowid = chunk_id; columns:
+    // the text, the collection and the labels as digit tokens, so a query's access filter is part
+    // of its MATCH; `secure-delete` removes a deleted chunk's terms from the index at once), and a
+    // generation per collection that every write bumps, so in-process vector indexes notice.
+    (
+        13,
+        "CREATE TABLE retrieval_documents (
+        doc_key INTEGER PRIMARY KEY AUTOINCREMENT,
+        collection TEXT NOT NULL,
+        id TEXT NOT NULL,
+        title TEXT,
+        source TEXT,
+        content_hash TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        tokens INTEGER NOT NULL,
+        chunks INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        UNIQUE (collection, id)
+    );
+    CREATE TABLE retrieval_labels (
+        doc_key INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        PRIMARY KEY (doc_key, label)
+    ) WITHOUT ROWID;
+    CREATE INDEX retrieval_labels_label ON retrieval_labels (label, doc_key);
+    CREATE TABLE retrieval_chunks (
+        chunk_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        doc_key INTEGER NOT NULL,
+        ord INTEGER NOT NULL,
+        heading TEXT,
+        text TEXT NOT NULL,
+        tokens INTEGER NOT NULL,
+        vector BLOB NOT NULL
+    );
+    CREATE INDEX retrieval_chunks_doc ON retrieval_chunks (doc_key);
+    CREATE VIRTUAL TABLE retrieval_fts USING fts5(
+        body, coll, acl,
+        content='', contentless_delete=1,
+        tokenize='porter unicode61 remove_diacritics 2'
+    );
+    INSERT INTO retrieval_fts (retrieval_fts, rank) VALUES ('secure-delete', 1);
+    INSERT INTO retrieval_fts (retrieval_fts, rank) VALUES ('rank', 'bm25(1.0, 0.0, 0.0)');
+    CREATE TABLE retrieval_generations (
+        collection TEXT PRIMARY KEY,
+        generation INTEGER NOT NULL,
+        rebuilt INTEGER NOT NULL,
+        chunks INTEGER NOT NULL,
+        dims INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );",
+    ),
     // The passages retrieval put into a request (`[models.NAME.retrieval]`), JSON; chained.
     (14, "ALTER TABLE audit_log ADD COLUMN citations TEXT;"),
 ];
@@ -567,6 +620,52 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
         report TEXT NOT NULL
     );
     CREATE INDEX eval_runs_uploaded ON eval_runs (uploaded_ms);",
+    ),
+    // Retrieval (`crate::retrieval`): as on SQLite, with PostgreSQL's full-text search (a
+    // generated tsvector and a GIN index) in place of FTS5. Ids and labels compare bytewise
+    // (`COLLATE "C"`), as SQLite's do, so pagination and prefixes agree across backends.
+    (
+        13,
+        "CREATE TABLE retrieval_documents (
+        doc_key BIGSERIAL PRIMARY KEY,
+        collection TEXT COLLATE \"C\" NOT NULL,
+        id TEXT COLLATE \"C\" NOT NULL,
+        title TEXT,
+        source TEXT,
+        content_hash TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        tokens BIGINT NOT NULL,
+        chunks BIGINT NOT NULL,
+        created_ms BIGINT NOT NULL,
+        updated_ms BIGINT NOT NULL,
+        UNIQUE (collection, id)
+    );
+    CREATE TABLE retrieval_labels (
+        doc_key BIGINT NOT NULL,
+        label TEXT COLLATE \"C\" NOT NULL,
+        PRIMARY KEY (doc_key, label)
+    );
+    CREATE INDEX retrieval_labels_label ON retrieval_labels (label, doc_key);
+    CREATE TABLE retrieval_chunks (
+        chunk_id BIGSERIAL PRIMARY KEY,
+        doc_key BIGINT NOT NULL,
+        ord BIGINT NOT NULL,
+        heading TEXT,
+        text TEXT NOT NULL,
+        tokens BIGINT NOT NULL,
+        vector BYTEA NOT NULL,
+        tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', text)) STORED
+    );
+    CREATE INDEX retrieval_chunks_doc ON retrieval_chunks (doc_key);
+    CREATE INDEX retrieval_chunks_tsv ON retrieval_chunks USING GIN (tsv);
+    CREATE TABLE retrieval_generations (
+        collection TEXT COLLATE \"C\" PRIMARY KEY,
+        generation BIGINT NOT NULL,
+        rebuilt BIGINT NOT NULL,
+        chunks BIGINT NOT NULL,
+        dims BIGINT NOT NULL,
+        updated_ms BIGINT NOT NULL
+    );",
     ),
     // The passages retrieval put into a request (`[models.NAME.retrieval]`), JSON; chained.
     (14, "ALTER TABLE audit_log ADD COLUMN citations TEXT;"),
