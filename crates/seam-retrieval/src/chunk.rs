@@ -556,6 +556,35 @@ mod tests {
         assert_eq!(texts, ["ab cd", "abcdefghij", "ef"]);
     }
 
+    #[test]
+    fn counting_is_linear_in_the_input() {
+        // A 1 MB document of long sections: the counter must see each byte a bounded number of
+        // times, not the remaining text again for every chunk.
+        let para = "The travel desk books flights and hotels for business trips. ".repeat(8);
+        let section = format!("## Travel\n\n{}\n\n", [para.as_str(); 40].join("\n\n"));
+        let text = format!("# Handbook\n\n{}", section.repeat(50));
+        let seen = std::cell::Cell::new(0usize);
+        let count = |s: &str| {
+            seen.set(seen.get() + s.len());
+            s.split_whitespace().count()
+        };
+        let chunks = chunk(
+            &text,
+            ChunkSpec {
+                max_tokens: 300,
+                overlap: 40,
+            },
+            &count,
+        );
+        assert!(chunks.len() > 100);
+        assert!(
+            seen.get() < 6 * text.len(),
+            "{} bytes counted for {}",
+            seen.get(),
+            text.len()
+        );
+    }
+
     fn words_in_order(input: &str, chunks: &[Chunk], overlap: usize) {
         // Walk the input's words: each chunk must continue where the last one stopped, after
         // re-reading at most `overlap` words (a whitespace counter makes tokens words). Repeated

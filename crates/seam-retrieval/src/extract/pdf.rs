@@ -295,6 +295,55 @@ mod tests {
         );
     }
 
+    /// A one-page PDF whose content stream is `content`, Flate-compressed.
+    fn one_page(content: &[u8]) -> Vec<u8> {
+        use lopdf::{Stream, dictionary};
+        let mut doc = Document::with_version("1.5");
+        let pages_id = doc.new_object_id();
+        let font_id = doc.add_object(dictionary! {
+            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica", "Encoding" => "WinAnsiEncoding",
+        });
+        let compressed = miniz_oxide::deflate::compress_to_vec_zlib(content, 6);
+        let content_id = doc.add_object(Stream::new(
+            dictionary! { "Filter" => "FlateDecode" },
+            compressed,
+        ));
+        let page_id = doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+            "Resources" => dictionary! { "Font" => dictionary! { "F1" => font_id } },
+        });
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(
+                dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 },
+            ),
+        );
+        let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+        doc.trailer.set("Root", catalog_id);
+        let mut bytes = Vec::new();
+        doc.save_to(&mut bytes).unwrap();
+        bytes
+    }
+
+    #[test]
+    fn text_operators_make_words_and_lines() {
+        let content = b"BT /F1 12 Tf 72 720 Td (Hello) Tj 30 0 Td [(wor) -20 (ld) -400 (again)] TJ 0 -14 Td (next line) Tj T* (third) Tj ET";
+        let doc = extract(&one_page(content)).unwrap();
+        assert_eq!(doc.text, "Hello world again\nnext line\nthird");
+        assert_eq!(doc.title, None);
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused_not_inflated() {
+        // 40 MiB of spaces compress to about 40 KiB.
+        let bomb = one_page(&vec![b' '; 40 << 20]);
+        assert!(bomb.len() < 100_000, "{}", bomb.len());
+        assert_eq!(
+            extract(&bomb).unwrap_err(),
+            ExtractError::Pdf(PdfProblem::TooLarge(MAX_PAGE_CONTENT))
+        );
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
 

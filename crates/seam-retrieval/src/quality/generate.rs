@@ -93,26 +93,7 @@ pub fn generate(seed: u64, docs: usize, queries: usize) -> Corpus {
             QueryKind::Paraphrase => asked(&mut rng, issue, entity),
             QueryKind::Mixed => asked(&mut rng, issue, code),
         };
-        let mut judgements: Vec<(String, u8)> = Vec::new();
-        for (other, ids) in by_unit.range(
-            Unit {
-                topic: unit.topic,
-                issue: unit.issue,
-                entity: 0,
-            }..=Unit {
-                topic: unit.topic,
-                issue: unit.issue,
-                entity: usize::MAX,
-            },
-        ) {
-            for &i in ids {
-                // Another entity's article answers the same issue: related. Of the query's own
-                // unit, a keyword query's answer is the one document with its reference number.
-                let answer = other.entity == unit.entity && (kind != QueryKind::Keyword || i == d);
-                let grade = if answer { 2 } else { 1 };
-                judgements.push((out_docs[i].id.clone(), grade));
-            }
-        }
+        let judgements = judge(&by_unit, &out_docs, *unit, kind, d);
         out_queries.push(GenQuery {
             text,
             kind,
@@ -123,6 +104,40 @@ pub fn generate(seed: u64, docs: usize, queries: usize) -> Corpus {
         docs: out_docs,
         queries: out_queries,
     }
+}
+
+/// The judgements of a query about `unit` drawn from document `d` (see the module doc).
+fn judge(
+    by_unit: &BTreeMap<Unit, Vec<usize>>,
+    docs: &[GenDoc],
+    unit: Unit,
+    kind: QueryKind,
+    d: usize,
+) -> Vec<(String, u8)> {
+    let mut out = Vec::new();
+    let issue = Unit { entity: 0, ..unit }..=Unit {
+        entity: usize::MAX,
+        ..unit
+    };
+    for (other, ids) in by_unit.range(issue) {
+        let same_entity = other.entity == unit.entity;
+        for &i in ids {
+            let grade = match kind {
+                // A keyword query names one document; the unit's others are related.
+                QueryKind::Keyword if i == d => 2,
+                QueryKind::Keyword if same_entity => 1,
+                QueryKind::Keyword => 0,
+                // A paraphrase or mixed query asks about an issue for an entity: every article
+                // on both answers it, one on the issue for another entity is related.
+                _ if same_entity => 2,
+                _ => 1,
+            };
+            if grade > 0 {
+                out.push((docs[i].id.clone(), grade));
+            }
+        }
+    }
+    out
 }
 
 /// A distinct code per entity (`HW-4821`), per topic.
@@ -288,5 +303,80 @@ mod tests {
         }
         let kinds: HashSet<QueryKind> = c.queries.iter().map(|q| q.kind).collect();
         assert_eq!(kinds.len(), 3);
+    }
+
+    /// A plain BM25 (k1 1.2, b 0.75) over whole documents, to see the set behave as designed:
+    /// exact-term queries are easy for it, paraphrases are not.
+    fn bm25_runs(c: &Corpus) -> Vec<(GenQuery, Vec<String>)> {
+        use std::collections::HashMap;
+        fn terms(s: &str) -> Vec<String> {
+            s.split(|ch: char| !(ch.is_alphanumeric() || ch == '-'))
+                .filter(|t| !t.is_empty())
+                .map(str::to_lowercase)
+                .collect()
+        }
+        let docs: Vec<Vec<String>> = c.docs.iter().map(|d| terms(&d.text)).collect();
+        let avg = docs.iter().map(Vec::len).sum::<usize>() as f64 / docs.len() as f64;
+        let mut df: HashMap<&str, usize> = HashMap::new();
+        for d in &docs {
+            let unique: HashSet<&str> = d.iter().map(String::as_str).collect();
+            for t in unique {
+                *df.entry(t).or_default() += 1;
+            }
+        }
+        let n = docs.len() as f64;
+        c.queries
+            .iter()
+            .map(|q| {
+                let qt = terms(&q.text);
+                let mut scored: Vec<(f64, &str)> = docs
+                    .iter()
+                    .zip(&c.docs)
+                    .map(|(d, doc)| {
+                        let score = qt
+                            .iter()
+                            .map(|t| {
+                                let tf = d.iter().filter(|x| *x == t).count() as f64;
+                                let df = *df.get(t.as_str()).unwrap_or(&0) as f64;
+                                let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
+                                idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * d.len() as f64 / avg))
+                            })
+                            .sum::<f64>();
+                        (score, doc.id.as_str())
+                    })
+                    .collect();
+                scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+                (
+                    q.clone(),
+                    scored
+                        .iter()
+                        .take(10)
+                        .map(|(_, id)| (*id).to_owned())
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bm25_finds_exact_terms_but_not_paraphrases() {
+        let c = generate(20, 600, 150);
+        let by_kind = crate::quality::score_by_kind(&bm25_runs(&c));
+        for (kind, s) in &by_kind {
+            eprintln!(
+                "bm25 {:>10}: recall@10 {:.3} nDCG@10 {:.3} ({} queries)",
+                kind.as_str(),
+                s.recall_at_10,
+                s.ndcg_at_10,
+                s.queries
+            );
+        }
+        let ndcg = |k: QueryKind| by_kind.iter().find(|(x, _)| *x == k).unwrap().1.ndcg_at_10;
+        assert!(
+            ndcg(QueryKind::Keyword) > 0.8,
+            "{}",
+            ndcg(QueryKind::Keyword)
+        );
+        assert!(ndcg(QueryKind::Paraphrase) < ndcg(QueryKind::Keyword) - 0.2);
     }
 }

@@ -10,9 +10,10 @@
 //! terms (reference number, entity code) with their answer, paraphrase queries share its meaning
 //! but few of its words, mixed ones have an exact code and paraphrased words.
 //!
-//! Grades: 2 for the answer documents (the document a keyword query names; every document of
-//! the issue and entity a paraphrase or mixed query asks about), 1 for documents that answer the
-//! same issue for another entity (the same procedure, a different product), 0 otherwise.
+//! Grades: a keyword query names one document (its reference number): that document is 2,
+//! the other articles on the same issue and entity are 1. A paraphrase or mixed query asks about
+//! an issue for an entity: every article on both is 2, every article on the issue for another
+//! entity (the same procedure, another product or place) is 1. Everything else is 0.
 
 mod domain;
 mod generate;
