@@ -22,6 +22,11 @@ pub(super) fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
 /// Elements whose content is never text.
 const SKIPPED: [&str; 4] = ["script", "style", "noscript", "template"];
 
+/// Elements that may stand in `head` (and nameless ones: doctype, processing instructions).
+const HEAD_ONLY: [&str; 10] = [
+    "", "head", "meta", "link", "base", "title", "style", "script", "noscript", "template",
+];
+
 /// Elements that start and end a paragraph.
 const BLOCKS: [&str; 30] = [
     "p",
@@ -129,6 +134,11 @@ fn convert(html: &str) -> (String, Option<String>) {
                 _ => {}
             }
             continue;
+        }
+        // Any element that cannot be in `head` ends it, as in browsers, so a page whose `head`
+        // is never closed still has a body.
+        if in_head && !HEAD_ONLY.contains(&name) {
+            in_head = false;
         }
         match name {
             "head" => in_head = true,
@@ -358,6 +368,15 @@ impl Out {
     fn paragraph(&mut self) {
         if self.heading.is_some() {
             self.heading = None;
+        }
+        // A list item's marker just written keeps its first paragraph on its line.
+        let marker_only = self
+            .text
+            .strip_suffix("- ")
+            .map(|t| t.trim_end_matches(' '))
+            .is_some_and(|before| before.is_empty() || before.ends_with('\n'));
+        if marker_only {
+            return;
         }
         let trimmed = self.text.trim_end_matches([' ', '\t']).len();
         self.text.truncate(trimmed);
@@ -635,6 +654,16 @@ mod tests {
         check("<a href='>'>link</a> after", "link after", None);
         check("<p># not a heading</p>", "\\# not a heading", None);
         check("<div><p></p><li></li></div>", "", None);
+        check(
+            "<ul><li><p>One</p></li><li><p>Two</p><p>more</p></li></ul>",
+            "- One\n\n- Two\n\nmore",
+            None,
+        );
+        check(
+            "<html><head><title>T</title><p>body text",
+            "body text",
+            Some("T"),
+        );
         check("<![CDATA[raw <b>]]> text", "raw <b> text", None);
     }
 

@@ -20,6 +20,8 @@ use super::{ExtractError, Extracted, PdfProblem};
 
 /// The most bytes one page's content streams may inflate to.
 pub(super) const MAX_PAGE_CONTENT: usize = 32 << 20;
+/// The most bytes all of a document's page content may inflate to (pages may share a stream).
+pub(super) const MAX_DOC_CONTENT: usize = 256 << 20;
 /// The most text, in bytes, one document may yield.
 pub(super) const MAX_TEXT: usize = 64 << 20;
 
@@ -45,9 +47,10 @@ pub(super) fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         return Err(fail(PdfProblem::Unreadable));
     }
     let mut text = String::new();
+    let mut budget = MAX_DOC_CONTENT;
     for (&number, &page_id) in &pages {
-        let page =
-            page_text(&doc, page_id).map_err(|p| fail(p.unwrap_or(PdfProblem::Page(number))))?;
+        let page = page_text(&doc, page_id, &mut budget)
+            .map_err(|p| fail(p.unwrap_or(PdfProblem::Page(number))))?;
         let page = tidy(&page);
         if page.is_empty() {
             continue;
@@ -67,15 +70,28 @@ pub(super) fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     })
 }
 
-/// A page's content, its streams inflated within [`MAX_PAGE_CONTENT`] in all. `Err(None)` when
+/// A page's content, its streams inflated within [`MAX_PAGE_CONTENT`] in all and within what is
+/// left of the document's `budget`. `Err(None)` when
 /// a stream cannot be decoded, `Err(Some(TooLarge))` past the cap.
-fn page_content(doc: &Document, page_id: ObjectId) -> Result<Vec<u8>, Option<PdfProblem>> {
+fn page_content(
+    doc: &Document,
+    page_id: ObjectId,
+    budget: &mut usize,
+) -> Result<Vec<u8>, Option<PdfProblem>> {
     let mut content = Vec::new();
     for id in doc.get_page_contents(page_id) {
         let Ok(stream) = doc.get_object(id).and_then(Object::as_stream) else {
             continue;
         };
-        let left = MAX_PAGE_CONTENT.saturating_sub(content.len());
+        if *budget == 0 {
+            return Err(Some(PdfProblem::TooLarge(MAX_DOC_CONTENT)));
+        }
+        let page_left = MAX_PAGE_CONTENT.saturating_sub(content.len());
+        let (left, cap) = if page_left <= *budget {
+            (page_left, MAX_PAGE_CONTENT)
+        } else {
+            (*budget, MAX_DOC_CONTENT)
+        };
         let filters = stream.filters().unwrap_or_default();
         let params = stream.dict.get(b"DecodeParms").is_ok();
         let data = match (filters.as_slice(), params) {
@@ -84,7 +100,7 @@ fn page_content(doc: &Document, page_id: ObjectId) -> Result<Vec<u8>, Option<Pdf
                 miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&stream.content, left)
                     .map_err(|e| match e.status {
                         miniz_oxide::inflate::TINFLStatus::HasMoreOutput => {
-                            Some(PdfProblem::TooLarge(MAX_PAGE_CONTENT))
+                            Some(PdfProblem::TooLarge(cap))
                         }
                         _ => None,
                     })?
@@ -94,8 +110,9 @@ fn page_content(doc: &Document, page_id: ObjectId) -> Result<Vec<u8>, Option<Pdf
             _ => stream.decompressed_content().map_err(|_| None)?,
         };
         if data.len() > left {
-            return Err(Some(PdfProblem::TooLarge(MAX_PAGE_CONTENT)));
+            return Err(Some(PdfProblem::TooLarge(cap)));
         }
+        *budget = budget.saturating_sub(data.len());
         content.extend_from_slice(&data);
         content.push(b'\n');
     }
@@ -103,8 +120,12 @@ fn page_content(doc: &Document, page_id: ObjectId) -> Result<Vec<u8>, Option<Pdf
 }
 
 /// The text of one page, by its text operators.
-fn page_text(doc: &Document, page_id: ObjectId) -> Result<String, Option<PdfProblem>> {
-    let data = page_content(doc, page_id)?;
+fn page_text(
+    doc: &Document,
+    page_id: ObjectId,
+    budget: &mut usize,
+) -> Result<String, Option<PdfProblem>> {
+    let data = page_content(doc, page_id, budget)?;
     let content = Content::decode(&data).map_err(|_| None)?;
     let fonts = doc.get_page_fonts(page_id).unwrap_or_default();
     let encodings: BTreeMap<Vec<u8>, Encoding<'_>> = fonts
@@ -355,6 +376,17 @@ mod tests {
                 bytes[at] = b;
             }
             bytes.truncate(cut.min(bytes.len()));
+            let _ = extract(&bytes);
+        }
+
+        #[test]
+        fn damaged_font_tables_never_panic(flips in proptest::collection::vec((0usize..20_000, any::<u8>()), 1..16)) {
+            // The embedded-font file: damage lands in fonts, ToUnicode maps and content alike.
+            let mut bytes = HANDBOOK_TTF.to_vec();
+            for (at, b) in flips {
+                let at = at % bytes.len();
+                bytes[at] = b;
+            }
             let _ = extract(&bytes);
         }
     }
