@@ -15,6 +15,9 @@
 //! `count` is called once per section, then only on the pieces of sections too long to fit and
 //! once per emitted chunk, so the work is linear in the text's size. Piece counts are summed when
 //! packing, which is exact for counters that pre-split on whitespace (WordPiece, a word counter).
+//! `count` should count the text's own tokens without a per-call overhead such as `[CLS]` and
+//! `[SEP]` (add those when sizing the model's window): an overhead counted for every piece and
+//! word makes chunks and overlaps smaller than asked.
 
 /// How to cut: at most `max_tokens` per chunk, `overlap` tokens repeated between neighbours.
 /// `overlap` is capped at half of `max_tokens`, so every chunk moves forward by at least half.
