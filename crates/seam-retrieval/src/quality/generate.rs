@@ -45,7 +45,12 @@ struct Unit {
 pub fn generate(seed: u64, docs: usize, queries: usize) -> Corpus {
     let mut rng = Rng(seed);
     let codes = entity_codes(&mut rng);
-    let mut refs: HashSet<u32> = HashSet::new();
+    let mut refs: HashSet<u64> = HashSet::new();
+    // The smallest number of the reference range: 5 digits, or more for large corpora.
+    let mut low: u64 = 10_000;
+    while low * 9 < docs as u64 * 10 {
+        low *= 10;
+    }
     let mut out_docs = Vec::with_capacity(docs);
     // Each document's unit and reference number, and the documents of each unit.
     let mut meta: Vec<(Unit, String)> = Vec::with_capacity(docs);
@@ -58,9 +63,10 @@ pub fn generate(seed: u64, docs: usize, queries: usize) -> Corpus {
             issue: rng.below(t.issues.len()),
             entity: rng.below(t.entities.len()),
         };
+        // Reference numbers are unique: drawn from a range ten times the corpus or more.
         let reference = loop {
-            let n = 10_000 + (rng.next() % 90_000) as u32;
-            if refs.insert(n) || refs.len() >= 90_000 {
+            let n = low + rng.next() % (low * 9);
+            if refs.insert(n) {
                 break format!("E{n}");
             }
         };
@@ -235,6 +241,29 @@ mod tests {
     }
 
     #[test]
+    fn reference_numbers_stay_unique_in_large_corpora() {
+        let c = generate(5, 20_000, 0);
+        let refs: HashSet<&str> = c
+            .docs
+            .iter()
+            .map(|d| {
+                d.text
+                    .split("Reference ")
+                    .nth(1)
+                    .unwrap()
+                    .split(',')
+                    .next()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(refs.len(), 20_000);
+        assert!(
+            refs.iter().all(|r| r.len() == 7),
+            "six digits past 9,000 documents"
+        );
+    }
+
+    #[test]
     fn documents_are_unique_labelled_markdown_articles() {
         let c = generate(42, 500, 0);
         let ids: HashSet<&str> = c.docs.iter().map(|d| d.id.as_str()).collect();
@@ -287,7 +316,11 @@ mod tests {
                     let reference = q
                         .text
                         .split(' ')
-                        .find(|w| w.starts_with('E') && w.len() == 6)
+                        .find(|w| {
+                            w.starts_with('E')
+                                && w.len() > 1
+                                && w[1..].bytes().all(|b| b.is_ascii_digit())
+                        })
                         .unwrap();
                     assert!(text_of(answers[0]).contains(reference));
                 }
