@@ -239,6 +239,31 @@ mod tests {
     }
 
     #[test]
+    fn html_and_markdown_headings_become_chunk_heading_paths() {
+        use crate::chunk::{ChunkSpec, chunk};
+        let words = |s: &str| s.split_whitespace().count();
+        let spec = ChunkSpec {
+            max_tokens: 50,
+            overlap: 5,
+        };
+        let html = b"<title>Guide</title><h1>Guide</h1><p>Intro.</p><h2>Install</h2><h3>Linux</h3><p>Run apt.</p>";
+        let md =
+            b"---\ntitle: Guide\n---\n# Guide\n\nIntro.\n\n## Install\n\n### Linux\n\nRun apt.\n";
+        for (format, bytes) in [(Format::Html, &html[..]), (Format::Markdown, &md[..])] {
+            let doc = extract(format, bytes).unwrap().remove(0);
+            assert_eq!(doc.title.as_deref(), Some("Guide"));
+            let chunks = chunk(&doc.text, spec, &words);
+            let paths: Vec<Option<&str>> = chunks.iter().map(|c| c.heading.as_deref()).collect();
+            assert_eq!(
+                paths,
+                [Some("Guide"), Some("Guide > Install > Linux")],
+                "{format}"
+            );
+            assert!(chunks[1].text.ends_with("Run apt."));
+        }
+    }
+
+    #[test]
     fn errors_are_one_line_naming_the_format_and_position() {
         let e = extract(Format::Text, b"ok\n\xffsecret").unwrap_err();
         assert_eq!(e.to_string(), "text: not valid UTF-8 at byte 3");
