@@ -106,32 +106,10 @@ fn convert(html: &str) -> (String, Option<String>) {
         text_start = i;
         let name = tag.name.as_str();
         if tag.close {
-            match name {
-                "head" => in_head = false,
-                "pre" => {
-                    out.pre = out.pre.saturating_sub(1);
-                    out.paragraph();
-                }
-                "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
-                    if let Some(heading) = out.heading.take() {
-                        if name == "h1" && first_h1.is_none() && !heading.is_empty() {
-                            first_h1 = Some(heading);
-                        }
-                    }
-                    out.paragraph();
-                }
-                "ul" | "ol" => {
-                    out.lists = out.lists.saturating_sub(1);
-                    if out.lists > 0 {
-                        out.line()
-                    } else {
-                        out.paragraph()
-                    }
-                }
-                "li" | "tr" => out.line(),
-                "td" | "th" => out.space(),
-                _ if BLOCKS.contains(&name) => out.paragraph(),
-                _ => {}
+            if name == "head" {
+                in_head = false;
+            } else if let Some(h1) = out.close(name) {
+                first_h1.get_or_insert(h1);
             }
             continue;
         }
@@ -157,30 +135,7 @@ fn convert(html: &str) -> (String, Option<String>) {
                 text_start = i;
             }
             _ if in_head => {}
-            "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
-                out.paragraph();
-                let level = usize::from(name.as_bytes()[1] - b'0');
-                out.start_heading(level);
-            }
-            "br" => out.line(),
-            "pre" => {
-                out.paragraph();
-                out.pre += 1;
-            }
-            "li" => out.item(),
-            "ul" | "ol" => {
-                // A nested list continues its item's lines; a top-level one is a block.
-                if out.lists > 0 {
-                    out.line()
-                } else {
-                    out.paragraph()
-                }
-                out.lists += 1;
-            }
-            "tr" => out.line(),
-            "td" | "th" => out.space(),
-            _ if BLOCKS.contains(&name) => out.paragraph(),
-            _ => {}
+            _ => out.open(name),
         }
     }
     if !in_head {
@@ -294,6 +249,70 @@ struct Out {
 }
 
 impl Out {
+    /// A start tag in the body.
+    fn open(&mut self, name: &str) {
+        match name {
+            "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
+                self.paragraph();
+                let level = name
+                    .as_bytes()
+                    .get(1)
+                    .map_or(1, |b| usize::from(b.saturating_sub(b'0')));
+                self.start_heading(level);
+            }
+            "br" => self.line(),
+            "pre" => {
+                self.paragraph();
+                self.pre += 1;
+            }
+            "li" => self.item(),
+            "ul" | "ol" => {
+                // A nested list continues its item's lines; a top-level one is a block.
+                if self.lists > 0 {
+                    self.line()
+                } else {
+                    self.paragraph()
+                }
+                self.lists += 1;
+            }
+            "tr" => self.line(),
+            "td" | "th" => self.space(),
+            _ if BLOCKS.contains(&name) => self.paragraph(),
+            _ => {}
+        }
+    }
+
+    /// An end tag; the heading's text when it closes a non-empty `h1`.
+    fn close(&mut self, name: &str) -> Option<String> {
+        let mut h1 = None;
+        match name {
+            "pre" => {
+                self.pre = self.pre.saturating_sub(1);
+                self.paragraph();
+            }
+            "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
+                h1 = self
+                    .heading
+                    .take()
+                    .filter(|h| name == "h1" && !h.is_empty());
+                self.paragraph();
+            }
+            "ul" | "ol" => {
+                self.lists = self.lists.saturating_sub(1);
+                if self.lists > 0 {
+                    self.line()
+                } else {
+                    self.paragraph()
+                }
+            }
+            "li" | "tr" => self.line(),
+            "td" | "th" => self.space(),
+            _ if BLOCKS.contains(&name) => self.paragraph(),
+            _ => {}
+        }
+        h1
+    }
+
     fn text(&mut self, raw: &str) {
         if raw.is_empty() {
             return;
