@@ -23,7 +23,8 @@
 /// `overlap` is capped at half of `max_tokens`, so every chunk moves forward by at least half.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChunkSpec {
-    /// The most tokens a chunk may hold (a single word longer than this is its own chunk).
+    /// The most tokens a chunk may hold (a single word longer than this is its own chunk); 0 is
+    /// read as 1.
     pub max_tokens: usize,
     /// Tokens carried from the end of one chunk to the start of the next in the same section.
     pub overlap: usize,

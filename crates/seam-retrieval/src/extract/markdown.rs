@@ -49,6 +49,10 @@ fn read_front_matter(yaml: &str, doc: &mut Extracted) -> Result<(), ExtractError
     };
     for (key, value) in map {
         let Some(key) = key.as_str() else { continue };
+        if key == "labels" {
+            doc.labels = labels(value)?;
+            continue;
+        }
         let json = match value {
             serde_norway::Value::String(s) => serde_json::Value::String(s),
             serde_norway::Value::Bool(b) => serde_json::Value::Bool(b),
@@ -76,6 +80,24 @@ fn read_front_matter(yaml: &str, doc: &mut Extracted) -> Result<(), ExtractError
         doc.metadata.insert(key.to_owned(), json);
     }
     Ok(())
+}
+
+/// Front matter's `labels`: a list of non-empty strings (or one string). Anything else is an
+/// error rather than a label silently dropped, as labels decide who may read the document.
+fn labels(value: serde_norway::Value) -> Result<Vec<String>, ExtractError> {
+    let items = match value {
+        serde_norway::Value::Sequence(items) => items,
+        serde_norway::Value::String(s) => vec![serde_norway::Value::String(s)],
+        serde_norway::Value::Null => Vec::new(),
+        _ => return Err(ExtractError::FrontMatterLabels),
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            serde_norway::Value::String(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+            _ => Err(ExtractError::FrontMatterLabels),
+        })
+        .collect()
 }
 
 /// The text of the first `# ` heading outside fenced code.
@@ -116,9 +138,10 @@ mod tests {
 
     #[test]
     fn front_matter_becomes_title_and_scalar_metadata() {
-        let md = "---\r\ntitle: Leave policy\r\nowner: hr\r\nversion: 3\r\ndraft: false\r\ntags: [a, b]\r\n---\r\n\r\n# Heading\r\n\r\nBody.\r\n";
+        let md = "---\r\ntitle: Leave policy\r\nlabels: [public, \"team:hr\"]\r\nowner: hr\r\nversion: 3\r\ndraft: false\r\ntags: [a, b]\r\n---\r\n\r\n# Heading\r\n\r\nBody.\r\n";
         let doc = extract(md.as_bytes()).unwrap();
         assert_eq!(doc.title.as_deref(), Some("Leave policy"));
+        assert_eq!(doc.labels, ["public", "team:hr"]);
         assert_eq!(doc.text, "# Heading\n\nBody.\n");
         assert_eq!(
             serde_json::Value::Object(doc.metadata),
@@ -141,6 +164,11 @@ mod tests {
     fn bad_front_matter_is_an_error_with_a_line() {
         let err = extract(b"---\ntitle: ok\nbad: [unclosed\n---\ntext\n").unwrap_err();
         assert!(matches!(err, ExtractError::FrontMatter { .. }), "{err}");
+        let err = extract(b"---\nlabels: [public, [nested]]\n---\ntext\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "markdown: the front matter's labels must be a list of strings"
+        );
         let err = extract(b"---\n- a list\n---\ntext\n").unwrap_err();
         assert_eq!(
             err.to_string(),

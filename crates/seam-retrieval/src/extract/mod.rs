@@ -118,7 +118,7 @@ pub struct Extracted {
     pub title: Option<String>,
     /// The normalised text (LF line ends, no BOM); Markdown and HTML keep headings as `#` lines.
     pub text: String,
-    /// Access labels given by the input (JSONL's `labels`).
+    /// Access labels given by the input (JSONL's `labels`, Markdown front matter's `labels`).
     pub labels: Vec<String>,
     /// Metadata given by the input (JSONL's `metadata`, Markdown front matter's scalar keys).
     pub metadata: serde_json::Map<String, serde_json::Value>,
@@ -142,6 +142,9 @@ pub enum ExtractError {
         /// The 1-based line of the problem, or of the front matter's start.
         line: usize,
     },
+    /// Markdown front matter whose `labels` is not a list of strings.
+    #[error("markdown: the front matter's labels must be a list of strings")]
+    FrontMatterLabels,
     /// A PDF that cannot be read.
     #[error("pdf: {0}")]
     Pdf(PdfProblem),
