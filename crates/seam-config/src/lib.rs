@@ -139,10 +139,13 @@ pub enum ProviderKind {
     Azure,
     /// Amazon Bedrock's Converse API, SigV4-signed.
     Bedrock,
+    /// Built in, no network: embeddings from the in-process all-MiniLM-L6-v2 model
+    /// (`seam models fetch minilm`); no chat.
+    Local,
 }
 
 impl ProviderKind {
-    pub const NAMES: &'static str = "openai, anthropic, gemini, azure, bedrock, echo";
+    pub const NAMES: &'static str = "openai, anthropic, gemini, azure, bedrock, echo, local";
 
     fn parse(s: &str) -> Option<Self> {
         match s {
@@ -152,6 +155,7 @@ impl ProviderKind {
             "gemini" => Some(ProviderKind::Gemini),
             "azure" => Some(ProviderKind::Azure),
             "bedrock" => Some(ProviderKind::Bedrock),
+            "local" => Some(ProviderKind::Local),
             _ => None,
         }
     }
@@ -164,6 +168,7 @@ impl ProviderKind {
             ProviderKind::Gemini => "gemini",
             ProviderKind::Azure => "azure",
             ProviderKind::Bedrock => "bedrock",
+            ProviderKind::Local => "local",
         }
     }
 
@@ -173,6 +178,7 @@ impl ProviderKind {
             ProviderKind::Anthropic => Some("https://api.anthropic.com"),
             ProviderKind::Gemini => Some("https://generativelanguage.googleapis.com"),
             ProviderKind::Echo => Some("builtin:echo"),
+            ProviderKind::Local => Some("builtin:local"),
         }
     }
 
@@ -222,6 +228,9 @@ pub struct ProviderConfig {
     /// Responses request goes to it as the client wrote it rather than as chat completions.
     /// Defaults to true for `api.openai.com`, false for every other server.
     pub responses_api: bool,
+    /// `local` only: the embedding model's folder; `None`: where `seam models fetch minilm`
+    /// installs it (`$SEAM_MODELS_DIR/all-minilm-l6-v2`, else the user's data folder).
+    pub model_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -601,6 +610,7 @@ fn provider(
     let base_url = base_url(&path, kind, p.base_url.clone(), p.region.as_deref(), errors);
     let responses_api = responses_api(&path, kind, p.responses_api, &base_url, errors);
     let aws = aws_credentials(&path, kind, &p, p.api_key.is_some(), r, errors);
+    let model_dir = model_dir(&path, kind, p.model_dir.as_deref(), r, errors);
     let api_key = p.api_key.and_then(|v| {
         r.secret(&format!("{path}.api_key"), &v)
             .map_err(|e| errors.push(e))
@@ -608,7 +618,7 @@ fn provider(
     });
     let trust = match p.trust.as_deref() {
         None => match kind {
-            Some(ProviderKind::Echo) => Trust::Private,
+            Some(ProviderKind::Echo | ProviderKind::Local) => Trust::Private,
             _ => Trust::Vendor,
         },
         Some(name) => Trust::parse(name).unwrap_or_else(|| {
@@ -687,7 +697,34 @@ fn provider(
         headers,
         aws,
         responses_api,
+        model_dir,
     })
+}
+
+/// `model_dir`: only for `local` providers, resolved against the config file's folder.
+fn model_dir(
+    path: &str,
+    kind: Option<ProviderKind>,
+    given: Option<&str>,
+    r: &Resolver<'_>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<PathBuf> {
+    let d = given?;
+    if kind != Some(ProviderKind::Local) {
+        errors.push(ConfigError::new(
+            format!("{path}.model_dir"),
+            "is only for kind = \"local\"",
+        ));
+        return None;
+    }
+    if d.trim().is_empty() {
+        errors.push(ConfigError::new(
+            format!("{path}.model_dir"),
+            "must not be empty",
+        ));
+        return None;
+    }
+    Some(r.base_dir.join(d))
 }
 
 /// `responses_api`: set only on `openai` providers (Azure's Responses API has its own paths and
@@ -734,9 +771,8 @@ fn base_url(
 ) -> String {
     if let Some(u) = given {
         let u = u.trim_end_matches('/').to_owned();
-        if kind != Some(ProviderKind::Echo)
-            && !(u.starts_with("http://") || u.starts_with("https://"))
-        {
+        let builtin = matches!(kind, Some(ProviderKind::Echo | ProviderKind::Local));
+        if !(builtin || u.starts_with("http://") || u.starts_with("https://")) {
             errors.push(ConfigError::new(
                 format!("{path}.base_url"),
                 "must start with http:// or https://",

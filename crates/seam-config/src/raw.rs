@@ -117,6 +117,8 @@ pub struct RawProvider {
     pub headers: BTreeMap<String, String>,
     /// `openai` only: whether the server has `/responses` (default: only `api.openai.com`).
     pub responses_api: Option<bool>,
+    /// `local` only: the embedding model's folder (default: where `seam models fetch` puts it).
+    pub model_dir: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

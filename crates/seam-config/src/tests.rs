@@ -128,7 +128,7 @@ targets = [{ provider = "nope", model = "x" }]
     );
     let expect = [
         "server.listen: \"nowhere\" is not an address like 127.0.0.1:8700",
-        "providers.a.kind: unknown kind \"grpc\"; expected one of openai, anthropic, gemini, azure, bedrock, echo",
+        "providers.a.kind: unknown kind \"grpc\"; expected one of openai, anthropic, gemini, azure, bedrock, echo, local",
         "providers.b.base_url: is required for openai-compatible providers (include /v1, e.g. https://api.openai.com/v1)",
         "providers.b.api_key: must be \"env:NAME\" or \"file:PATH\" so the secret stays out of the config file",
         "providers.c.api_key: environment variable MISSING_KEY is not set",
@@ -1200,6 +1200,46 @@ labels = ["team:*x", ""]
             "models.rag.retrieval.mode: unknown mode \"fuzzy\"; expected one of hybrid, bm25, vector",
             "retrieval.collections.Bad.embedder: \"nope\" is neither \"local-minilm\" (the built-in model) nor an alias in [models]",
             "models.rag.retrieval.collection: no collection named \"gone\" in [retrieval.collections]",
+
+#[test]
+fn local_provider_needs_no_url_or_key_and_takes_a_model_dir() {
+    let cfg = check(
+        r#"
+[providers.mini]
+kind = "local"
+[providers.mini2]
+kind = "local"
+model_dir = "models/minilm"
+"#,
+    )
+    .unwrap();
+    let p = &cfg.providers["mini"];
+    assert_eq!(p.kind, ProviderKind::Local);
+    assert_eq!(p.kind.as_str(), "local");
+    assert_eq!(p.trust, Trust::Private);
+    assert_eq!(p.base_url, "builtin:local");
+    assert!(p.api_key.is_none() && p.model_dir.is_none());
+    assert_eq!(
+        cfg.providers["mini2"].model_dir.as_deref(),
+        Some(Path::new("/tmp/models/minilm"))
+    );
+
+    let e = errors(
+        r#"
+[providers.o]
+kind = "openai"
+base_url = "http://x/v1"
+model_dir = "/models"
+[providers.l]
+kind = "local"
+model_dir = " "
+"#,
+    );
+    assert_eq!(
+        e,
+        vec![
+            "providers.l.model_dir: must not be empty",
+            "providers.o.model_dir: is only for kind = \"local\"",
         ]
     );
 }

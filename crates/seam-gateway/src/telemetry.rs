@@ -124,6 +124,7 @@ pub fn genai_provider(kind: seam_config::ProviderKind) -> &'static str {
         seam_config::ProviderKind::Azure => "azure.ai.openai",
         seam_config::ProviderKind::Bedrock => "aws.bedrock",
         seam_config::ProviderKind::Echo => "seam.echo",
+        seam_config::ProviderKind::Local => "seam.local",
     }
 }
 

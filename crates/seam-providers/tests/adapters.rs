@@ -15,6 +15,8 @@ mod azure;
 mod bedrock;
 #[path = "adapters/gemini.rs"]
 mod gemini;
+#[path = "adapters/local.rs"]
+mod local;
 #[path = "adapters/openai.rs"]
 mod openai;
 

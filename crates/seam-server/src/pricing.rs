@@ -117,7 +117,7 @@ impl Prices {
             .iter()
             .map(|(name, p)| {
                 let how = match (p.kind, p.trust) {
-                    (ProviderKind::Echo, _) => Pricing::Free,
+                    (ProviderKind::Echo | ProviderKind::Local, _) => Pricing::Free,
                     (_, Trust::Private) => Pricing::Unpriced,
                     _ => Pricing::Catalog,
                 };
