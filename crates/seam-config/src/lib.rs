@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use audit::{AuditClass, AuditConfig, Durability, MasterKey, RetentionRule};
-pub use cache::{CacheConfig, CacheRule, CacheScope};
+pub use cache::{CacheConfig, CacheRule, CacheScope, SemanticRule};
 pub use evaluators::{Evaluated, EvaluatorConfig};
 pub use keys::{AdminConfig, BudgetPeriod, KeyConfig};
 pub use limits::{LimitRule, LimitsConfig};
@@ -471,6 +471,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
         let model = routing::model(&alias, m, &cx, &mut errors);
         models.insert(alias, model);
     }
+    cache::embedders(&models, &declared_keys, &mut errors);
     let rollouts = rollouts::rollouts(
         raw.rollouts,
         &rollouts::RolloutContext {

@@ -400,13 +400,15 @@ cache = {{ ttl_s = 60 }}
         cfg.cache,
         CacheConfig {
             max_bytes: 1 << 20,
-            max_entry_bytes: 1 << 16
+            max_entry_bytes: 1 << 16,
+            semantic_max_bytes: 16 << 20,
         }
     );
     let rule = |ttl, scope| {
         Some(CacheRule {
             ttl: Duration::from_secs(ttl),
             scope,
+            semantic: None,
         })
     };
     assert_eq!(cfg.models["faq"].cache, rule(3600, CacheScope::Org));
@@ -1185,6 +1187,86 @@ collections = ["handbook"]
 labels = ["team:*x", ""]
 "#,
         "b".repeat(64)
+
+#[test]
+fn semantic_cache_rules_are_read_and_checked() {
+    let hash = format!("sha256:{}", "a".repeat(64));
+    let cfg = check(&format!(
+        r#"
+[cache]
+semantic_max_bytes = 1048576
+[providers.echo]
+kind = "echo"
+[models.emb]
+targets = [{{ provider = "echo", model = "echo" }}]
+[models.faq]
+targets = [{{ provider = "echo", model = "echo" }}]
+cache = {{ mode = "semantic", ttl_s = 600, scope = "org" }}
+[models.tuned]
+targets = [{{ provider = "echo", model = "echo" }}]
+cache = {{ mode = "semantic", threshold = 0.9, ttl_s = 60, embedder = "emb" }}
+[models.whole]
+targets = [{{ provider = "echo", model = "echo" }}]
+cache = {{ mode = "semantic", threshold = 1, ttl_s = 60 }}
+[models.exact]
+targets = [{{ provider = "echo", model = "echo" }}]
+cache = {{ mode = "exact", ttl_s = 60 }}
+[keys.app]
+hash = "{hash}"
+models = ["*"]
+cache = {{ mode = "semantic", ttl_s = 60, embedder = "local-minilm" }}
+"#
+    ))
+    .unwrap();
+    assert_eq!(cfg.cache.semantic_max_bytes, 1 << 20);
+    let sem = |threshold: f32, embedder: &str| {
+        Some(SemanticRule {
+            threshold,
+            embedder: embedder.into(),
+        })
+    };
+    let semantic = |alias: &str| cfg.models[alias].cache.as_ref().unwrap().semantic.clone();
+    assert_eq!(semantic("faq"), sem(0.95, "local-minilm"), "the defaults");
+    assert_eq!(semantic("tuned"), sem(0.9, "emb"));
+    assert_eq!(semantic("whole"), sem(1.0, "local-minilm"));
+    assert_eq!(semantic("exact"), None);
+    assert_eq!(
+        cfg.keys[0].cache.as_ref().unwrap().semantic,
+        sem(0.95, "local-minilm")
+    );
+    assert_eq!(check("").unwrap().cache.semantic_max_bytes, 16 << 20);
+
+    let e = errors(&format!(
+        r#"
+[cache]
+semantic_max_bytes = 10
+[providers.echo]
+kind = "echo"
+[models."gl*"]
+targets = [{{ provider = "echo", model = "echo" }}]
+[models.a]
+targets = [{{ provider = "echo", model = "echo" }}]
+cache = {{ mode = "fuzzy", ttl_s = 60 }}
+[models.b]
+targets = [{{ provider = "echo", model = "echo" }}]
+cache = {{ ttl_s = 60, threshold = 0.9, embedder = "local-minilm" }}
+[models.c]
+targets = [{{ provider = "echo", model = "echo" }}]
+cache = {{ mode = "semantic", ttl_s = 60, threshold = 0 }}
+[models.d]
+targets = [{{ provider = "echo", model = "echo" }}]
+cache = {{ mode = "semantic", ttl_s = 60, threshold = 1.5 }}
+[models.e]
+targets = [{{ provider = "echo", model = "echo" }}]
+cache = {{ mode = "semantic", ttl_s = 60, embedder = "nope" }}
+[models.f]
+targets = [{{ provider = "echo", model = "echo" }}]
+cache = {{ mode = "semantic", ttl_s = 60, embedder = "gl*" }}
+[keys.k]
+hash = "{hash}"
+models = ["*"]
+cache = {{ mode = "semantic", ttl_s = 60, embedder = "gone" }}
+"#
     ));
     assert_eq!(
         e,
@@ -1240,6 +1322,16 @@ model_dir = " "
         vec![
             "providers.l.model_dir: must not be empty",
             "providers.o.model_dir: is only for kind = \"local\"",
+
+            "cache.semantic_max_bytes: must be at least 1024",
+            "models.a.cache.mode: unknown mode \"fuzzy\"; expected one of exact, semantic",
+            "models.b.cache.threshold: applies only with mode = \"semantic\"",
+            "models.b.cache.embedder: applies only with mode = \"semantic\"",
+            "models.c.cache.threshold: must be in (0, 1] (the least cosine similarity that answers from the cache)",
+            "models.d.cache.threshold: must be in (0, 1] (the least cosine similarity that answers from the cache)",
+            "keys.k.cache.embedder: no alias named \"gone\" in [models] (or \"local-minilm\", the built-in model)",
+            "models.e.cache.embedder: no alias named \"nope\" in [models] (or \"local-minilm\", the built-in model)",
+            "models.f.cache.embedder: no alias named \"gl*\" in [models] (or \"local-minilm\", the built-in model)",
         ]
     );
 }

@@ -456,6 +456,26 @@ impl Gateway {
         Ok((out, prepared.report))
     }
 
+    /// Whether anything in `text` (a request's last user message) would be acted on: a value
+    /// the input rules of `model`'s route cover (under the caller's key policy, whatever they do
+    /// with it), an injection score at the policy's threshold, or anything Seam's full scanner
+    /// finds (personal data, secrets), whatever the policy. The semantic cache answers only
+    /// clean texts: two questions that differ in an address are close in meaning but must not
+    /// share an answer, and a hit must never skip a refusal. An unknown route or key policy
+    /// counts as a finding. The scan (a model, when the policy uses one) runs off the runtime.
+    pub async fn input_findings(&self, model: &str, key_policy: Option<&str>, text: &str) -> bool {
+        let Ok(route) = self.resolve(model) else {
+            return true;
+        };
+        let Ok(policy) = self.policies.for_request(&route.name, key_policy) else {
+            return true;
+        };
+        let text = text.to_owned();
+        tokio::task::spawn_blocking(move || policy::finds_in_text(&policy, &text))
+            .await
+            .unwrap_or(true)
+    }
+
     pub async fn embeddings(
         &self,
         req: &EmbeddingsRequest,
@@ -664,3 +684,5 @@ mod tests;
 mod tests_glob;
 #[cfg(test)]
 mod tests_record;
+#[cfg(test)]
+mod tests_semantic;

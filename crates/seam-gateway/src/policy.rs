@@ -284,6 +284,27 @@ impl Policies {
     }
 }
 
+/// What [`crate::Gateway::input_findings`] asks of one text: the full scanner's findings at the
+/// default score, the injection rule's score, then the input rules (the model included when the
+/// policy lets it read). Nothing is rewritten or kept.
+pub(crate) fn finds_in_text(policy: &Governed, text: &str) -> bool {
+    let scanned = crate::full_scanner()
+        .scan(text)
+        .iter()
+        .any(|f| f.score >= seam_config::policy::DEFAULT_MIN_SCORE);
+    if scanned {
+        return true;
+    }
+    if let Some(rule) = policy.injection()
+        && seam_policy::injection::assess(text).score >= rule.threshold
+    {
+        return true;
+    }
+    let mut records = Vec::new();
+    policy.input_text(text, "semantic_cache", &mut Vault::new(), &mut records);
+    !records.is_empty()
+}
+
 /// Puts a request's tokens back into text that had them restored, so the audit trail can keep an
 /// answer in the form the vendor saw (`redacted` records) while the client got the values.
 #[derive(Clone, Debug)]

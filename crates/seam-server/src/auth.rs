@@ -126,7 +126,7 @@ fn from_config(k: &KeyConfig) -> Caller {
             k.max_concurrency,
             k.budget_usd.zip(k.budget_period),
         ),
-        cache: k.cache,
+        cache: k.cache.clone(),
         placement: k.placement.clone(),
         tools: k.tools.clone(),
         console: k.console,

@@ -14,6 +14,7 @@ mod body;
 pub mod cache;
 mod console;
 pub mod conversations;
+pub mod embedders;
 mod embeddings;
 pub mod error;
 pub mod evaluate;
@@ -91,6 +92,9 @@ pub struct AppState {
     pub redis: Option<Arc<shared::Redis>>,
     /// The exact response cache: in this process, or in that Redis.
     pub cache: cache::Cache,
+    /// The semantic cache's embedders by name: the built-in model (none until it is handed over,
+    /// `Embedders::new(Some(…))`) or an embeddings alias through the gateway.
+    pub embedders: embedders::Embedders,
     /// The hash of `[admin] key`.
     pub admin_key_hash: Option<String>,
     /// Where `/admin/keys` keeps keys: the store `[storage]` names.
@@ -155,6 +159,7 @@ impl AppState {
             keyring,
             limits: limits::Limits::open(cfg, redis.as_ref())?,
             cache: cache::Cache::new(&cfg.cache, redis.clone()),
+            embedders: embedders::Embedders::new(None),
             redis,
             admin_key_hash: cfg
                 .admin

@@ -272,7 +272,7 @@ async fn decoded<C: Codec>(
     });
     let codec = Arc::new(codec);
     // The placement is part of the key: an answer from one placement never serves another.
-    let plan = live
+    let mut plan = live
         .cache
         .plan(&req, caller.as_deref(), alias, &placement)
         .filter(|_| codec.cacheable() && !rerouted);
@@ -281,9 +281,22 @@ async fn decoded<C: Codec>(
         Some(p) => st.cache.get(p).await,
         None => None,
     };
+    // After an exact miss, a semantic rule looks for a question close in meaning.
+    let similarity = match plan.as_mut().filter(|p| hit.is_none() && p.is_semantic()) {
+        Some(p) => semantic_lookup(&st, &live, p, &req, &placement, caller.as_deref())
+            .await
+            .map(|(stored, similarity)| {
+                hit = Some(stored);
+                similarity
+            }),
+        None => None,
+    };
     if plan.is_some() {
-        let found = ("seam.cache_hit", hit.is_some().into());
-        draft.stage("seam.cache.lookup", t0, vec![found]);
+        let mut attrs = vec![("seam.cache_hit", hit.is_some().into())];
+        if let Some(s) = similarity {
+            attrs.push(("seam.cache_similarity", f64::from(s).into()));
+        }
+        draft.stage("seam.cache.lookup", t0, attrs);
     }
     // Identical misses in flight at once: the first asks upstream, the others wait for its
     // answer and replay it (or, if it could not be stored, ask themselves).
@@ -326,7 +339,10 @@ async fn decoded<C: Codec>(
         Err(e) => return refused(draft, &e, &|e| codec.error(e)).await,
     };
     if let Some(hit) = hit {
-        let resp = from_cache(draft, hit, &codec, req.is_stream()).await;
+        let mut resp = from_cache(draft, hit, &codec, req.is_stream()).await;
+        if let Some(s) = similarity {
+            cache::semantic::mark(&mut resp, s);
+        }
         crate::limits::settle(ticket, 0, Some(0.0));
         return resp;
     }
@@ -377,6 +393,26 @@ async fn decoded<C: Codec>(
             .insert(cache::HEADER, HeaderValue::from_static("miss"));
     }
     resp
+}
+
+/// The semantic cache's lookup for `plan` (after an exact miss): the request's text is checked
+/// by its route's policy and embedded under its placement and key policy.
+async fn semantic_lookup(
+    st: &SharedState,
+    live: &crate::Live,
+    plan: &mut cache::Plan,
+    req: &ChatRequest,
+    placement: &Placement,
+    caller: Option<&Caller>,
+) -> Option<(cache::Stored, f32)> {
+    let cx = cache::semantic::Lookup {
+        gateway: &live.gateway,
+        embedders: &st.embedders,
+        model: &req.model,
+        placement,
+        key_policy: caller.and_then(|c| c.policy.as_deref()),
+    };
+    st.cache.semantic(plan, cx).await
 }
 
 /// How a surface answers an error (its codec's `error`).

@@ -46,6 +46,8 @@ mod policy;
 mod ready;
 #[path = "server/routing.rs"]
 mod routing;
+#[path = "server/semantic_cache.rs"]
+mod semantic_cache;
 #[path = "server/slow.rs"]
 mod slow;
 #[path = "server/usage.rs"]

@@ -10,9 +10,14 @@
 //! never stored or logged: the key is a hash. The handler stores only what a client received in
 //! full: no errors, no stream that failed or was cut, no answer the output policy touched or the
 //! input policy tokenized, nothing over `cache.max_entry_bytes`.
+//!
+//! A rule with `mode = "semantic"` adds [`semantic`]: after an exact miss, a question close in
+//! meaning within the same partition (scope, fingerprint and the rest of the request) is
+//! answered from an in-process index of embeddings.
 
 pub mod key;
 mod local;
+pub mod semantic;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,7 +34,7 @@ use crate::auth::Caller;
 use crate::shared::Redis;
 use seam_limits::GuardError;
 
-/// `x-seam-cache`: `hit` or `miss`; absent when caching is off for the request.
+/// `x-seam-cache`: `hit`, `semantic-hit` or `miss`; absent when caching is off for the request.
 pub const HEADER: &str = "x-seam-cache";
 pub const REQUESTS: &str = "seam_cache_requests_total";
 pub const STORES: &str = "seam_cache_stores_total";
@@ -42,9 +47,18 @@ const EVENT_OVERHEAD: usize = 16;
 pub fn describe() {
     describe_counter!(
         REQUESTS,
-        "Chat requests the exact cache applied to, by result (hit, miss; coalesced: a miss that waited for an identical request in flight and then hit) and alias."
+        "Chat requests the cache applied to, by result (hit, semantic_hit, miss; coalesced: a miss that waited for an identical request in flight and then hit) and alias."
     );
     describe_counter!(STORES, "Answers stored in the exact cache, by alias.");
+    describe_counter!(
+        semantic::STORES,
+        "Answers stored in the semantic cache's index, by alias."
+    );
+    metrics::describe_histogram!(
+        semantic::EMBED_SECONDS,
+        metrics::Unit::Seconds,
+        "Time to embed a request's last user message for a semantic cache lookup, by embedder."
+    );
 }
 
 /// What a client received, as it is replayed.
@@ -64,7 +78,7 @@ pub struct Stored {
 }
 
 impl Stored {
-    fn payload_bytes(&self) -> usize {
+    pub(crate) fn payload_bytes(&self) -> usize {
         self.route.len()
             + match &self.answer {
                 Answer::Unary(b) => b.len(),
@@ -87,6 +101,8 @@ pub struct Plan {
     ttl: Duration,
     /// The metric label: the alias, or `direct` for `PROVIDER/MODEL` (client-chosen, unbounded).
     alias: String,
+    /// With a semantic rule, when the request may be answered semantically.
+    semantic: Option<semantic::Ask>,
 }
 
 /// The cache rules of one config, with the fingerprints that keep entries from surviving a
@@ -118,7 +134,7 @@ impl Rules {
                 for t in &m.targets {
                     text.push_str(&provider(&t.provider));
                 }
-                (alias.clone(), (m.cache, sha256(text.as_bytes())))
+                (alias.clone(), (m.cache.clone(), sha256(text.as_bytes())))
             })
             .collect();
         let default_policy = policy(seam_config::DEFAULT_POLICY);
@@ -151,12 +167,16 @@ impl Rules {
         alias: Option<&str>,
         placement: &Placement,
     ) -> Option<Plan> {
-        let key_rule = caller.and_then(|c| c.cache);
+        let key_rule = caller.and_then(|c| c.cache.as_ref());
         let (fingerprint, rule, alias) = if let Some(alias) = alias {
             let (rule, fp) = self.aliases.get(alias)?;
-            (fp, CacheRule::combine(key_rule, *rule)?, alias.to_owned())
+            (
+                fp,
+                CacheRule::combine(key_rule, rule.as_ref())?,
+                alias.to_owned(),
+            )
         } else {
-            let rule = key_rule?;
+            let rule = key_rule?.clone();
             let (provider, _) = req.model.split_once('/')?;
             (self.providers.get(provider)?, rule, "direct".to_owned())
         };
@@ -190,10 +210,15 @@ impl Rules {
             caller.map(|c| c.key_id.as_str()),
             caller.and_then(|c| c.team.as_deref()),
         );
+        let semantic = rule
+            .semantic
+            .as_ref()
+            .and_then(|s| semantic::ask(req, &scope, fingerprint, s));
         Some(Plan {
             key: key::derive(req, &scope, fingerprint)?,
             ttl: rule.ttl,
             alias,
+            semantic,
         })
     }
 }
@@ -218,6 +243,8 @@ pub fn stored_rule(scope: &seam_store::KeyScope) -> Option<CacheRule> {
             Some(seam_store::CacheScope::Team) => CacheScope::Team,
             Some(seam_store::CacheScope::Org) => CacheScope::Org,
         },
+        // Stored keys have no semantic rule (`--cache-ttl` is exact only).
+        semantic: None,
     })
 }
 
@@ -228,6 +255,8 @@ pub struct Cache {
     /// Misses being answered now, by key: identical requests that arrive meanwhile wait for the
     /// first instead of all going upstream (per replica).
     flights: Arc<std::sync::Mutex<HashMap<key::Key, tokio::sync::watch::Receiver<()>>>>,
+    /// The semantic index: in this process, also with Redis (per replica).
+    semantic: semantic::Index,
 }
 
 /// How long an identical request waits for the first one's answer before asking upstream itself.
@@ -273,6 +302,7 @@ impl Cache {
             },
             max_entry_bytes: cfg.max_entry_bytes,
             flights: Arc::new(std::sync::Mutex::new(HashMap::new())),
+            semantic: semantic::Index::new(cfg.semantic_max_bytes, semantic::PER_PARTITION),
         }
     }
 
@@ -323,11 +353,14 @@ impl Cache {
         self.max_entry_bytes
     }
 
-    /// The entry for `plan`, counting the hit or miss.
+    /// The entry for `plan`, counting the hit or miss (a miss of a semantic plan is counted by
+    /// the semantic lookup that follows).
     pub async fn get(&self, plan: &Plan) -> Option<Stored> {
         let found = self.lookup(plan).await;
         let result = if found.is_some() { "hit" } else { "miss" };
-        counter!(REQUESTS, "result" => result, "alias" => plan.alias.clone()).increment(1);
+        if found.is_some() || !plan.is_semantic() {
+            counter!(REQUESTS, "result" => result, "alias" => plan.alias.clone()).increment(1);
+        }
         found
     }
 
@@ -338,6 +371,7 @@ impl Cache {
         if size > self.max_entry_bytes {
             return;
         }
+        self.put_semantic(plan, &stored, semantic::weight(&stored));
         let kept = match &self.store {
             Store::Local(lru) => {
                 let events = match &stored.answer {
