@@ -304,6 +304,7 @@ impl Shape {
             prompt: None,
             variant: None,
             trace_id: None,
+            citations: Vec::new(),
             class: RetentionClass::Redacted,
             payload: Payload {
                 client_request: None,

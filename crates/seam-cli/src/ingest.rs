@@ -108,21 +108,15 @@ fn run_inner(args: Args) -> anyhow::Result<ExitCode> {
     let gateway =
         runtime.block_on(async { seam_gateway::Gateway::new(&cfg, &registry).map(Arc::new) });
     let gateway = gateway.map_err(anyhow::Error::msg)?;
-    let embedder: Arc<dyn Embed> = if coll.embedder == seam_config::retrieval::LOCAL_EMBEDDER {
-        let dir = cfg
-            .retrieval
-            .model_dir
-            .clone()
-            .unwrap_or_else(seam_retrieval::local::default_dir);
-        Arc::new(seam_retrieval::local::LocalEmbed::load(&dir).map_err(|e| anyhow::anyhow!("{e}"))?)
-    } else {
-        Arc::new(seam_server::embedders::Alias::new(
-            Arc::clone(&gateway),
+    let embedders = seam_server::embedders::Embedders::lazy(cfg.retrieval.model_dir.clone());
+    let embedder: Arc<dyn Embed> = runtime
+        .block_on(embedders.resolve(
             &coll.embedder,
-            seam_config::Placement::default(),
+            &gateway,
+            &seam_config::Placement::default(),
             None,
         ))
-    };
+        .map_err(anyhow::Error::msg)?;
     let settings = Settings {
         max_tokens: coll.max_tokens,
         overlap: coll.overlap,

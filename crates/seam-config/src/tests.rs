@@ -1187,6 +1187,67 @@ collections = ["handbook"]
 labels = ["team:*x", ""]
 "#,
         "b".repeat(64)
+    ));
+    assert_eq!(
+        e,
+        vec![
+            "retrieval.collections.Bad: collection names are 1 to 64 of a-z, 0-9, _ and -",
+            "retrieval.collections.Bad.policy: no policy named \"missing\"",
+            "retrieval.collections.Bad.chunk.max_tokens: must be between 16 and 2048",
+            "retrieval.collections.Bad.chunk.overlap: must be at most half of max_tokens",
+            "retrieval.collections.Bad.default_labels: \"has space\" is not a label: 1 to 128 of letters, digits and . _ : @ / + -",
+            "keys.k.labels: \"team:*x\" is not a grant: a label, a prefix ending in * (\"team:*\"), or *",
+            "models.rag.retrieval.top_k: must be between 1 and 50",
+            "models.rag.retrieval.template: is not a valid template: syntax error: unexpected end of block, expected in (in <string>:1)",
+            "models.rag.retrieval.mode: unknown mode \"fuzzy\"; expected one of hybrid, bm25, vector",
+            "retrieval.collections.Bad.embedder: \"nope\" is neither \"local-minilm\" (the built-in model) nor an alias in [models]",
+            "models.rag.retrieval.collection: no collection named \"gone\" in [retrieval.collections]",
+        ]
+    );
+}
+
+#[test]
+fn local_provider_needs_no_url_or_key_and_takes_a_model_dir() {
+    let cfg = check(
+        r#"
+[providers.mini]
+kind = "local"
+[providers.mini2]
+kind = "local"
+model_dir = "models/minilm"
+"#,
+    )
+    .unwrap();
+    let p = &cfg.providers["mini"];
+    assert_eq!(p.kind, ProviderKind::Local);
+    assert_eq!(p.kind.as_str(), "local");
+    assert_eq!(p.trust, Trust::Private);
+    assert_eq!(p.base_url, "builtin:local");
+    assert!(p.api_key.is_none() && p.model_dir.is_none());
+    assert_eq!(
+        cfg.providers["mini2"].model_dir.as_deref(),
+        Some(Path::new("/tmp/models/minilm"))
+    );
+
+    let e = errors(
+        r#"
+[providers.o]
+kind = "openai"
+base_url = "http://x/v1"
+model_dir = "/models"
+[providers.l]
+kind = "local"
+model_dir = " "
+"#,
+    );
+    assert_eq!(
+        e,
+        vec![
+            "providers.l.model_dir: must not be empty",
+            "providers.o.model_dir: is only for kind = \"local\"",
+        ]
+    );
+}
 
 #[test]
 fn semantic_cache_rules_are_read_and_checked() {
@@ -1271,58 +1332,6 @@ cache = {{ mode = "semantic", ttl_s = 60, embedder = "gone" }}
     assert_eq!(
         e,
         vec![
-            "retrieval.collections.Bad: collection names are 1 to 64 of a-z, 0-9, _ and -",
-            "retrieval.collections.Bad.policy: no policy named \"missing\"",
-            "retrieval.collections.Bad.chunk.max_tokens: must be between 16 and 2048",
-            "retrieval.collections.Bad.chunk.overlap: must be at most half of max_tokens",
-            "retrieval.collections.Bad.default_labels: \"has space\" is not a label: 1 to 128 of letters, digits and . _ : @ / + -",
-            "keys.k.labels: \"team:*x\" is not a grant: a label, a prefix ending in * (\"team:*\"), or *",
-            "models.rag.retrieval.top_k: must be between 1 and 50",
-            "models.rag.retrieval.template: is not a valid template: syntax error: unexpected end of block, expected in (in <string>:1)",
-            "models.rag.retrieval.mode: unknown mode \"fuzzy\"; expected one of hybrid, bm25, vector",
-            "retrieval.collections.Bad.embedder: \"nope\" is neither \"local-minilm\" (the built-in model) nor an alias in [models]",
-            "models.rag.retrieval.collection: no collection named \"gone\" in [retrieval.collections]",
-
-#[test]
-fn local_provider_needs_no_url_or_key_and_takes_a_model_dir() {
-    let cfg = check(
-        r#"
-[providers.mini]
-kind = "local"
-[providers.mini2]
-kind = "local"
-model_dir = "models/minilm"
-"#,
-    )
-    .unwrap();
-    let p = &cfg.providers["mini"];
-    assert_eq!(p.kind, ProviderKind::Local);
-    assert_eq!(p.kind.as_str(), "local");
-    assert_eq!(p.trust, Trust::Private);
-    assert_eq!(p.base_url, "builtin:local");
-    assert!(p.api_key.is_none() && p.model_dir.is_none());
-    assert_eq!(
-        cfg.providers["mini2"].model_dir.as_deref(),
-        Some(Path::new("/tmp/models/minilm"))
-    );
-
-    let e = errors(
-        r#"
-[providers.o]
-kind = "openai"
-base_url = "http://x/v1"
-model_dir = "/models"
-[providers.l]
-kind = "local"
-model_dir = " "
-"#,
-    );
-    assert_eq!(
-        e,
-        vec![
-            "providers.l.model_dir: must not be empty",
-            "providers.o.model_dir: is only for kind = \"local\"",
-
             "cache.semantic_max_bytes: must be at least 1024",
             "models.a.cache.mode: unknown mode \"fuzzy\"; expected one of exact, semantic",
             "models.b.cache.threshold: applies only with mode = \"semantic\"",

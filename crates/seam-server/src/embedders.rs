@@ -3,6 +3,7 @@
 //! through this process's gateway under the asking request's placement and key policy, so the
 //! alias's own policy and routing apply and the text goes nowhere the request could not.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -14,53 +15,96 @@ use seam_types::embeddings::{EmbeddingInput, EmbeddingsRequest, EncodingFormat};
 use serde_json::Value;
 
 /// Resolves an embedder's name for one request. Kept across reloads: aliases are looked up in
-/// the gateway the request runs with.
+/// the gateway the request runs with; the built-in model is loaded once, on first use.
 pub struct Embedders {
-    local: Option<Arc<dyn Embed>>,
+    /// The built-in model, or why it could not be loaded (kept: a missing model is not looked
+    /// for again on every request; installing it takes a restart).
+    local: tokio::sync::OnceCell<Result<Arc<dyn Embed>, String>>,
+    /// Where the built-in model is (`[retrieval] model_dir`); `None`: where `seam models fetch
+    /// minilm` puts it.
+    model_dir: Option<PathBuf>,
     /// Whether the missing local model was reported (once per process).
     warned: AtomicBool,
 }
 
 impl Embedders {
-    /// `local`: the built-in model, when it is installed (`seam models fetch`).
+    /// With the built-in model given (tests), or known to be missing (`None`).
     pub fn new(local: Option<Arc<dyn Embed>>) -> Self {
+        let local = local.ok_or_else(|| {
+            "the local embedding model is not installed (seam models fetch minilm)".to_owned()
+        });
         Embedders {
-            local,
+            local: tokio::sync::OnceCell::new_with(Some(local)),
+            model_dir: None,
             warned: AtomicBool::new(false),
         }
     }
 
-    /// The embedder `name` stands for, for a request held to `placement` under `key_policy`.
-    /// `None` for the built-in model when it is not installed: the semantic lookup is skipped
-    /// (a one-time warning says why).
-    pub fn resolve(
+    /// Loading the built-in model from `model_dir` (or its default place) when first asked for.
+    pub fn lazy(model_dir: Option<PathBuf>) -> Self {
+        Embedders {
+            local: tokio::sync::OnceCell::new(),
+            model_dir,
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    /// The built-in model, loaded (on a blocking thread) the first time; or why it cannot be.
+    pub async fn local(&self) -> Result<Arc<dyn Embed>, String> {
+        let dir = self.model_dir.clone();
+        let loaded = self
+            .local
+            .get_or_init(|| async move {
+                let dir = dir.or_else(|| seam_ner::fetch::WHEEL_MINILM.default_dir()).ok_or_else(
+                    || "no models directory: set SEAM_MODELS_DIR or [retrieval] model_dir".to_owned(),
+                )?;
+                if !seam_ner::fetch::WHEEL_MINILM.is_installed(&dir) {
+                    return Err(format!(
+                        "the local embedding model is not installed in {} (seam models fetch minilm)",
+                        dir.display()
+                    ));
+                }
+                tokio::task::spawn_blocking(move || {
+                    seam_retrieval::local::LocalEmbed::load(&dir)
+                        .map(|e| Arc::new(e) as Arc<dyn Embed>)
+                        .map_err(|e| e.to_string())
+                })
+                .await
+                .unwrap_or_else(|e| Err(format!("loading the local embedding model failed: {e}")))
+            })
+            .await;
+        loaded.clone()
+    }
+
+    /// The embedder `name` stands for, for a request held to `placement` under `key_policy`;
+    /// or why there is none (the built-in model is not installed).
+    pub async fn resolve(
         &self,
         name: &str,
         gateway: &Arc<Gateway>,
         placement: &Placement,
         key_policy: Option<&str>,
-    ) -> Option<Arc<dyn Embed>> {
-        if name != seam_config::cache::LOCAL_EMBEDDER {
-            return Some(Arc::new(ViaGateway {
+    ) -> Result<Arc<dyn Embed>, String> {
+        if name != seam_config::retrieval::LOCAL_EMBEDDER {
+            return Ok(Arc::new(ViaGateway {
                 gateway: Arc::clone(gateway),
                 alias: name.to_owned(),
                 placement: placement.clone(),
                 key_policy: key_policy.map(str::to_owned),
             }));
         }
-        if self.local.is_none() && !self.warned.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                embedder = name,
-                "a semantic cache rule names the built-in embedder, which is not installed \
-                 (seam models fetch); semantic lookups are skipped, exact caching still applies"
-            );
+        let local = self.local().await;
+        if let Err(why) = &local
+            && !self.warned.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(embedder = name, reason = %why, "the built-in embedder is unavailable; semantic lookups skip it and collections on it answer 503");
         }
-        self.local.clone()
+        local
     }
 }
 
 /// An embeddings alias, asked through the gateway.
-struct ViaGateway {
+pub struct ViaGateway {
     gateway: Arc<Gateway>,
     alias: String,
     placement: Placement,

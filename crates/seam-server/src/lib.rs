@@ -159,7 +159,7 @@ impl AppState {
             keyring,
             limits: limits::Limits::open(cfg, redis.as_ref())?,
             cache: cache::Cache::new(&cfg.cache, redis.clone()),
-            embedders: embedders::Embedders::new(None),
+            embedders: embedders::Embedders::lazy(cfg.retrieval.model_dir.clone()),
             redis,
             admin_key_hash: cfg
                 .admin

@@ -230,7 +230,9 @@ async fn decoded<C: Codec>(
         };
         let key_policy = caller.as_deref().and_then(|c| c.policy.as_deref());
         let who = (caller.as_deref(), draft.subject());
-        match crate::retrieval::apply(cols, &live, &mut req, r, who, &placement, key_policy).await {
+        match crate::retrieval::apply(&st, cols, &live, &mut req, r, who, &placement, key_policy)
+            .await
+        {
             Ok(given) if !given.citations.is_empty() => {
                 *citations = crate::retrieval::inject::header(&given.citations);
                 draft.citations(given.citations);

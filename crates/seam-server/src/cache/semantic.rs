@@ -173,7 +173,8 @@ impl Cache {
         let embedder = cx
             .embedders
             .resolve(&ask.embedder, cx.gateway, cx.placement, cx.key_policy)
-            .ok_or(())?;
+            .await
+            .map_err(|_| ())?;
         let t0 = Instant::now();
         let texts = [ask.text.to_string()];
         let out = tokio::time::timeout(EMBED_TIMEOUT, embedder.embed(&texts)).await;

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use base64::Engine as _;
@@ -275,14 +275,14 @@ async fn add_inner(
         labels: doc.labels,
         metadata: doc.metadata,
     };
-    let embedder = cols
-        .embedder(
-            live,
-            &coll.embedder,
-            &seam_config::Placement::default(),
-            ask.caller().and_then(|c| c.policy.as_deref()),
-        )
-        .await?;
+    let embedder = super::embedder(
+        &ask.st,
+        live,
+        &coll.embedder,
+        &seam_config::Placement::default(),
+        ask.caller().and_then(|c| c.policy.as_deref()),
+    )
+    .await?;
     let grants = grants(ask.caller(), None);
     let docs = super::ingest::prepare(
         live,
@@ -336,7 +336,7 @@ pub async fn documents(ask: Ask, Path(name): Path<String>, Query(page): Query<Pa
         let docs = ask
             .collections()?
             .engine
-            .list(&name, page.after.as_deref(), limit)
+            .list(&name, page.after.clone(), u32::try_from(limit).unwrap_or(1000))
             .await
             .map_err(api_error)?;
         let has_more = docs.len() == limit;
@@ -361,19 +361,13 @@ pub async fn document(ask: Ask, Path((name, id)): Path<(String, String)>) -> Res
                 "this key may not read this collection's documents (its `ingest` globs)",
             ));
         }
-        match ask
+        let d = ask
             .collections()?
             .engine
             .get(&name, &id)
             .await
-            .map_err(api_error)?
-        {
-            Some(d) => Ok((StatusCode::OK, super::ingest::info_json(&d))),
-            None => Err(ApiError::new(
-                ErrorCode::DocumentNotFound,
-                "No document with that id in the collection",
-            )),
-        }
+            .map_err(api_error)?;
+        Ok((StatusCode::OK, super::ingest::info_json(&d)))
     }
     .await;
     answer(draft, outcome).await
@@ -390,23 +384,15 @@ pub async fn delete(ask: Ask, Path((name, id)): Path<(String, String)>) -> Respo
                 "this key may not delete from this collection (its `ingest` globs)",
             ));
         }
-        if ask
-            .collections()?
+        ask.collections()?
             .engine
             .delete(&name, &id)
             .await
-            .map_err(api_error)?
-        {
-            Ok((
-                StatusCode::OK,
-                json!({"id": id, "object": "document", "deleted": true}),
-            ))
-        } else {
-            Err(ApiError::new(
-                ErrorCode::DocumentNotFound,
-                "No document with that id in the collection",
-            ))
-        }
+            .map_err(api_error)?;
+        Ok((
+            StatusCode::OK,
+            json!({"id": id, "object": "document", "deleted": true}),
+        ))
     }
     .await;
     answer(draft, outcome).await
@@ -470,19 +456,19 @@ async fn search_inner(
     let filter = super::ingest::filter(&s.filter)?;
     let subject = subject.or(s.user);
     let cols = ask.collections()?;
-    let embedder = cols
-        .embedder(
-            live,
-            &coll.embedder,
-            &seam_config::Placement::default(),
-            ask.caller().and_then(|c| c.policy.as_deref()),
-        )
-        .await?;
+    let embedder = super::embedder(
+        &ask.st,
+        live,
+        &coll.embedder,
+        &seam_config::Placement::default(),
+        ask.caller().and_then(|c| c.policy.as_deref()),
+    )
+    .await?;
     let q = seam_retrieval::service::SearchQuery {
         text: s.query,
         grants: grants(ask.caller(), subject.as_deref()),
         filter,
-        top_k,
+        top_k: u32::try_from(top_k).unwrap_or(u32::MAX),
         mode: super::mode(mode),
         candidates: None,
     };

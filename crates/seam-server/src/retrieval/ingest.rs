@@ -97,25 +97,9 @@ pub fn info_json(d: &DocumentInfo) -> Value {
     })
 }
 
-/// A search's `filter`: `{"key": value}` or `{"key": [values…]}`, scalars only; all keys must
-/// match.
+/// A search's `filter`: `{"key": value}` or `{"key": [values…]}`, scalars only; every key
+/// must match.
 pub fn filter(raw: &Map<String, Value>) -> Result<MetaFilter, ApiError> {
-    let bad = || {
-        ApiError::new(
-            ErrorCode::InvalidRequest,
-            "`filter` maps metadata keys to a string, number or boolean, or a list of them",
-        )
-        .with_param("filter")
-    };
-    let scalar = |v: &Value| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_));
-    let mut out = Vec::with_capacity(raw.len());
-    for (k, v) in raw {
-        let values = match v {
-            Value::Array(a) if !a.is_empty() && a.iter().all(scalar) => a.clone(),
-            v if scalar(v) => vec![v.clone()],
-            _ => return Err(bad()),
-        };
-        out.push((k.clone(), values));
-    }
-    Ok(MetaFilter(out))
+    MetaFilter::from_json(raw)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e).with_param("filter"))
 }

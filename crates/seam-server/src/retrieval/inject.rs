@@ -36,7 +36,21 @@ pub fn render(template: &str, passages: &[Passage], query: &str) -> Result<Strin
         .iter()
         .map(|p| format!("[{}] {}\n\n", p.n, p.text))
         .collect();
-    tmpl.render(minijinja::context! { chunks => passages, query => query, context => context })
+    let chunks: Vec<minijinja::Value> = passages
+        .iter()
+        .map(|p| {
+            minijinja::context! {
+                n => p.n,
+                document => &p.document,
+                chunk => p.chunk,
+                title => &p.title,
+                heading => &p.heading,
+                text => &p.text,
+                score => p.score,
+            }
+        })
+        .collect();
+    tmpl.render(minijinja::context! { chunks => chunks, query => query, context => context })
         .map_err(|e| format!("the alias's retrieval template failed: {e}"))
 }
 

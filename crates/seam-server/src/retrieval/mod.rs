@@ -48,12 +48,9 @@ impl Setup {
     }
 }
 
-/// What the server keeps across reloads: the engine over the store, and the local model,
-/// loaded on first use.
+/// What the server keeps across reloads: the engine over the store.
 pub struct Collections {
     pub engine: Arc<Retrieval>,
-    model_dir: Option<std::path::PathBuf>,
-    local: tokio::sync::OnceCell<Result<Arc<dyn Embed>, String>>,
 }
 
 impl Collections {
@@ -61,67 +58,30 @@ impl Collections {
     /// retrieval answers 503 rather than keeping the server from starting.
     pub fn open(cfg: &Config) -> Option<Arc<Collections>> {
         match Retrieval::open(&crate::audit::store_config(cfg)) {
-            Ok(engine) => Some(Arc::new(Collections::new(
-                Arc::new(engine),
-                cfg.retrieval.model_dir.clone(),
-            ))),
+            Ok(engine) => Some(Arc::new(Collections {
+                engine: Arc::new(engine),
+            })),
             Err(e) => {
                 tracing::error!(error = %e, "the retrieval store could not be opened; /v1/collections answers 503");
                 None
             }
         }
     }
+}
 
-    pub fn new(engine: Arc<Retrieval>, model_dir: Option<std::path::PathBuf>) -> Self {
-        Collections {
-            engine,
-            model_dir,
-            local: tokio::sync::OnceCell::new(),
-        }
-    }
-
-    /// The built-in model, loaded once (on a blocking thread); its absence is an error that
-    /// says how to install it.
-    pub async fn local(&self) -> Result<Arc<dyn Embed>, ApiError> {
-        let dir = self.model_dir.clone();
-        let loaded = self
-            .local
-            .get_or_init(|| async move {
-                let dir = dir.unwrap_or_else(seam_retrieval::local::default_dir);
-                tokio::task::spawn_blocking(move || {
-                    seam_retrieval::local::LocalEmbed::load(&dir)
-                        .map(|e| Arc::new(e) as Arc<dyn Embed>)
-                        .map_err(|e| e.to_string())
-                })
-                .await
-                .unwrap_or_else(|e| Err(format!("loading the local model failed: {e}")))
-            })
-            .await;
-        match loaded {
-            Ok(e) => Ok(Arc::clone(e)),
-            Err(why) => Err(unavailable(why)),
-        }
-    }
-
-    /// The embedder a collection names: the local model, or an embeddings alias through the
-    /// gateway (with the caller's placement and key policy).
-    pub async fn embedder(
-        &self,
-        live: &crate::Live,
-        name: &str,
-        placement: &Placement,
-        key_policy: Option<&str>,
-    ) -> Result<Arc<dyn Embed>, ApiError> {
-        if name == seam_config::retrieval::LOCAL_EMBEDDER {
-            return self.local().await;
-        }
-        Ok(Arc::new(crate::embedders::Alias::new(
-            Arc::clone(&live.gateway),
-            name,
-            placement.clone(),
-            key_policy.map(str::to_owned),
-        )))
-    }
+/// The embedder a collection names: the local model, or an embeddings alias through the
+/// gateway (with the caller's placement and key policy).
+pub async fn embedder(
+    st: &crate::AppState,
+    live: &crate::Live,
+    name: &str,
+    placement: &Placement,
+    key_policy: Option<&str>,
+) -> Result<Arc<dyn Embed>, ApiError> {
+    st.embedders
+        .resolve(name, &live.gateway, placement, key_policy)
+        .await
+        .map_err(unavailable)
 }
 
 pub(crate) fn unavailable(why: impl std::fmt::Display) -> ApiError {
@@ -210,6 +170,7 @@ pub struct Given {
 /// puts what it finds into `req` (before the input policy, which then sees the context too).
 /// Nothing found, or no user text: the request goes as it came.
 pub async fn apply(
+    st: &crate::AppState,
     cols: &Collections,
     live: &crate::Live,
     req: &mut seam_types::chat::ChatRequest,
@@ -234,14 +195,12 @@ pub async fn apply(
             ),
         ));
     };
-    let embedder = cols
-        .embedder(live, &collection.embedder, placement, key_policy)
-        .await?;
+    let embedder = embedder(st, live, &collection.embedder, placement, key_policy).await?;
     let q = seam_retrieval::service::SearchQuery {
         text: query.clone(),
         grants: grants(caller, subject),
         filter: seam_store::retrieval::MetaFilter::default(),
-        top_k: r.top_k,
+        top_k: u32::try_from(r.top_k).unwrap_or(u32::MAX),
         mode: mode(r.mode),
         candidates: None,
     };
