@@ -92,6 +92,19 @@ fn open(config: Option<&Path>) -> anyhow::Result<AuditLog> {
     AuditLog::open(&store).map_err(|e| anyhow::anyhow!("cannot open the audit log: {e}"))
 }
 
+/// Deletes the retrieval documents labelled `subject:<subject>`.
+fn erase_documents(
+    config: Option<&Path>,
+    subject: &str,
+) -> anyhow::Result<seam_store::retrieval::Erased> {
+    let cfg = load(config)?;
+    let mut store = seam_store::retrieval::RetrievalStore::open(&seam_server::audit::store_config(&cfg))
+        .map_err(|e| anyhow::anyhow!("cannot open the retrieval store: {e}"))?;
+    store
+        .erase_labelled(&format!("subject:{subject}"))
+        .map_err(|e| anyhow::anyhow!("erasing the subject's documents failed: {e}"))
+}
+
 pub fn run(config: Option<&Path>, command: Command) -> ExitCode {
     match run_inner(config, command) {
         Ok(code) => code,
@@ -191,6 +204,9 @@ fn run_inner(config: Option<&Path>, command: Command) -> anyhow::Result<ExitCode
             let r = log
                 .erase_subject(&subject)
                 .map_err(|e| anyhow::anyhow!("erase failed: {e}"))?;
+            // Retrieval documents labelled with the subject go too, with their chunks and
+            // vectors (a running server's index drops them on its next search).
+            let docs = erase_documents(config, &subject)?;
             // Stored Responses API conversations are the other subject data the store holds;
             // they are deleted in the same transaction (a running server's in-memory ones,
             // kept only without a master key, are not reachable from here).
@@ -207,10 +223,16 @@ fn run_inner(config: Option<&Path>, command: Command) -> anyhow::Result<ExitCode
                     format!("; {} stored responses deleted", r.responses)
                 } else {
                     String::new()
-                }
+                },
             );
+            if docs.documents > 0 {
+                println!(
+                    "erased: {} documents labelled subject:{subject} ({} chunks) deleted from retrieval collections",
+                    docs.documents, docs.chunks
+                );
+            }
             // The key is out of the tables either way; say so when a copy may remain on disk.
-            if let Some(why) = &r.scrub {
+            if let Some(why) = r.scrub.as_ref().or(docs.scrub.as_ref()) {
                 eprintln!(
                     "seam: warning: old copies of the erased key and subject may remain in the store's files: {why}; run the same erase again when the store is less busy"
                 );
