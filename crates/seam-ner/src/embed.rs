@@ -8,7 +8,7 @@
 //! installed by `seam models fetch minilm`: `model.safetensors`, `vocab.txt`, `config.json`,
 //! `sentence_bert_config.json` and `1_Pooling/config.json`. Nothing is downloaded at run time.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::bert::{Bert, Dims, WeightsError};
 use crate::safetensors::SafeTensors;
@@ -35,6 +35,12 @@ pub struct Embedder {
     sep: u32,
     specials: Vec<(&'static str, u32)>,
     max_tokens: usize,
+}
+
+/// Where `seam models fetch minilm` installs the model: `$SEAM_MODELS_DIR/all-minilm-l6-v2`,
+/// else `$XDG_DATA_HOME/seam/models/all-minilm-l6-v2`, else under `~/.local/share`.
+pub fn default_dir() -> Option<PathBuf> {
+    crate::fetch::WHEEL_MINILM.default_dir()
 }
 
 fn json(dir: &Path, name: &str) -> Result<Option<serde_json::Value>, LoadError> {

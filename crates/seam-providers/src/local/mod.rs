@@ -13,7 +13,7 @@ use seam_config::ProviderConfig;
 use seam_ner::embed::Embedder;
 use seam_types::chat::{ChatCompletion, ChatRequest};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore};
 
 use crate::{ChunkStream, ProviderError};
 
@@ -31,6 +31,14 @@ pub struct Local {
     /// Loaded on first use; a failed load is not kept, so installing the model later works
     /// without a restart.
     model: OnceCell<Arc<Embedder>>,
+    /// Embedding calls running at once: each is one thread and holds up to ~125 MB of
+    /// activations, so more than the cores gains nothing and costs memory.
+    running: Semaphore,
+}
+
+/// Calls embedding at once: the cores, at most 4.
+fn parallelism() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 fn unavailable(message: String) -> ProviderError {
@@ -51,6 +59,7 @@ impl Local {
                 .clone()
                 .or_else(|| seam_ner::fetch::WHEEL_MINILM.default_dir()),
             model: OnceCell::new(),
+            running: Semaphore::new(parallelism()),
         }
     }
 
@@ -107,6 +116,11 @@ impl Local {
         let m = self.model().await?;
         convert::check_dimensions(req.dimensions, m.dims())?;
         let texts = req.input.texts();
+        let _permit = self
+            .running
+            .acquire()
+            .await
+            .map_err(|_| unavailable("the local embedding model is shutting down".into()))?;
         let (vectors, tokens) = tokio::task::spawn_blocking(move || {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             let tokens: u64 = refs
