@@ -10,7 +10,8 @@
 //!
 //! A section that is only a heading (a `# Guide` directly followed by `## Install`) is merged into
 //! the next section, so its words are not lost and no chunk is a bare heading; the chunk's path is
-//! the deeper one. Setext headings (underlined) are read as text.
+//! the next section's (`Guide > Install`). Only a heading at the very end stands alone. Setext
+//! headings (underlined) are read as text.
 //!
 //! `count` is called once per section, then only on the pieces of sections too long to fit and
 //! once per emitted chunk, so the work is linear in the text's size. Piece counts are summed when
