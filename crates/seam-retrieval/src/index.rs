@@ -171,14 +171,17 @@ impl VectorIndex {
         if self.is_current(&g) {
             return Ok(());
         }
-        let before = self.synced.map(|s| s.generation);
+        let mut before = self.synced.map(|s| s.generation);
         if before.is_none_or(|b| g.rebuilt > b) {
             self.clear();
+            before = None;
         }
         let (after_doc, after_chunk) = (self.last_doc, self.last_chunk);
         let snap = store.index_load(collection, after_doc, after_chunk, self)?;
-        let appended_only = before.is_none_or(|b| snap.rebuilt <= b);
-        if !appended_only || self.len() as u64 != snap.chunks {
+        // A full load is whole by itself; an incremental one only if nothing was rewritten
+        // since the generation it extends.
+        let whole = before.is_none_or(|b| snap.rebuilt <= b);
+        if !whole || self.len() as u64 != snap.chunks {
             // A rewrite landed between the two reads, or rows were missed: start over.
             self.clear();
             let snap = store.index_load(collection, 0, 0, self)?;
@@ -261,8 +264,9 @@ impl VectorIndex {
             .map(|x| f64::from(*x) * f64::from(*x))
             .sum::<f64>()
             .sqrt();
-        let mut approx: Vec<(f32, u32)> = Vec::new();
-        let mut lower: Vec<f32> = Vec::new();
+        let expect = if visible.is_none() { self.len() } else { 0 };
+        let mut approx: Vec<(f32, u32)> = Vec::with_capacity(expect);
+        let mut lower: Vec<f32> = Vec::with_capacity(expect);
         for (i, row) in self.coarse.chunks_exact(self.dims).enumerate() {
             if is_visible(i) {
                 let a = dot_bf16(row, query);

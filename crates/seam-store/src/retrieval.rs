@@ -676,6 +676,18 @@ impl RetrievalStore {
         })
     }
 
+    /// SQLite: merges the full-text index's segments into one (FTS5 `optimize`). Each write
+    /// adds a segment and FTS5 merges them only in steps, so after a bulk ingest a query probes
+    /// many; one segment makes searches faster. It rewrites the whole index: call it after a
+    /// batch, not after each document. PostgreSQL: nothing to do.
+    pub fn optimize(&mut self) -> Result<(), StoreError> {
+        if !self.conn.is_postgres() {
+            self.conn
+                .batch("INSERT INTO retrieval_fts (retrieval_fts) VALUES ('optimize')")?;
+        }
+        Ok(())
+    }
+
     /// The stored document's content hash, so an unchanged document need not be embedded again.
     pub fn content_hash(
         &mut self,
