@@ -36,6 +36,10 @@ pub const MAX_TERMS: usize = 32;
 const MAX_TERM_CHARS: usize = 64;
 /// Most ids one statement's `IN (…)` list carries.
 const IN_BATCH: usize = 500;
+/// From this many chunks in a collection on, full-text queries drop common terms (SQLite).
+pub const COMMON_TERMS_FROM: u64 = 20_000;
+/// A term is common when at least this share of the collection's chunks holds it.
+const COMMON_SHARE: u64 = 20; // 1/20: 5 %
 
 /// A document to store, with its chunks already embedded.
 #[derive(Clone, Debug, PartialEq)]
@@ -421,6 +425,7 @@ impl Conditions<'_> {
 /// Retrieval's tables over one connection. Synchronous: call it from blocking code.
 pub struct RetrievalStore {
     conn: Conn,
+    common_from: u64,
 }
 
 impl std::fmt::Debug for RetrievalStore {
@@ -456,7 +461,52 @@ impl RetrievalStore {
     pub fn open(cfg: &StoreConfig) -> Result<RetrievalStore, StoreError> {
         Ok(RetrievalStore {
             conn: Conn::open_migrated(&cfg.backend)?,
+            common_from: COMMON_TERMS_FROM,
         })
+    }
+
+    /// From how many chunks in a collection on common terms are dropped from full-text
+    /// queries ([`COMMON_TERMS_FROM`] unless set; tests lower it).
+    pub fn set_common_terms_from(&mut self, chunks: u64) {
+        self.common_from = chunks.max(1);
+    }
+
+    /// SQLite: the terms that are not common in the collection, when it is large. Scoring a
+    /// term found in most chunks costs a BM25 evaluation per chunk (FTS5 has no top-k pruning)
+    /// and adds next to nothing to the ranking (its IDF is near zero). Whether a term is common
+    /// is a count of its chunks, stopped at the threshold, so a probe reads at most that many
+    /// rowids. A query of common terms only keeps none: its full-text list is empty.
+    fn uncommon_terms(
+        &mut self,
+        collection: &str,
+        terms: Vec<String>,
+    ) -> Result<Vec<String>, StoreError> {
+        let chunks = read_generation(&mut self.conn, collection)?.map_or(0, |g| g.chunks);
+        if chunks < self.common_from {
+            return Ok(terms);
+        }
+        let cap = (chunks / COMMON_SHARE).max(1);
+        let coll = digit_token(collection);
+        let mut kept = Vec::with_capacity(terms.len());
+        for t in terms {
+            let n = self
+                .conn
+                .query_opt(
+                    "SELECT COUNT(*) FROM (SELECT rowid FROM retrieval_fts
+                     WHERE retrieval_fts MATCH $1 LIMIT $2)",
+                    &[
+                        Val::Text(format!("{{body}} : \"{t}\" AND {{coll}} : \"{coll}\"")),
+                        int(cap),
+                    ],
+                    |r| r.int(0),
+                )?
+                .flatten()
+                .map_or(0, |n| count(Some(n)));
+            if n < cap {
+                kept.push(t);
+            }
+        }
+        Ok(kept)
     }
 
     /// Whether this is PostgreSQL (whose text ranking is not BM25).
@@ -624,6 +674,18 @@ impl RetrievalStore {
                 Upserted::Inserted { chunks: n_chunks }
             })
         })
+    }
+
+    /// SQLite: merges the full-text index's segments into one (FTS5 `optimize`). Each write
+    /// adds a segment and FTS5 merges them only in steps, so after a bulk ingest a query probes
+    /// many; one segment makes searches faster. It rewrites the whole index: call it after a
+    /// batch, not after each document. PostgreSQL: nothing to do.
+    pub fn optimize(&mut self) -> Result<(), StoreError> {
+        if !self.conn.is_postgres() {
+            self.conn
+                .batch("INSERT INTO retrieval_fts (retrieval_fts) VALUES ('optimize')")?;
+        }
+        Ok(())
     }
 
     /// The stored document's content hash, so an unchanged document need not be embedded again.
@@ -855,12 +917,18 @@ impl RetrievalStore {
         filter: &MetaFilter,
         k: u32,
     ) -> Result<Vec<(i64, f64)>, StoreError> {
-        let terms = query_terms(query);
+        let mut terms = query_terms(query);
         if terms.is_empty() || grants.is_empty() || k == 0 {
             return Ok(Vec::new());
         }
-        let mut params = Vec::new();
         let postgres = self.conn.is_postgres();
+        if !postgres {
+            terms = self.uncommon_terms(collection, terms)?;
+            if terms.is_empty() {
+                return Ok(Vec::new());
+            }
+        }
+        let mut params = Vec::new();
         let sql = if postgres {
             // Terms are letters and digits only, so quoting each cannot break out.
             let tsquery = terms

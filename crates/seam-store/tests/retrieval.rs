@@ -31,6 +31,7 @@ on_both_backends!(
     erasure_by_label_leaves_nothing,
     generations_tell_appends_from_rewrites,
     listing_pages_and_stats_count,
+    common_terms_are_dropped_in_large_collections,
 );
 
 impl Env {
@@ -192,6 +193,8 @@ fn text_search_ranks_and_resists_syntax(e: &mut Env) {
         .unwrap();
     let all = Grants::all();
     let none = MetaFilter::default();
+    // Merging the full-text segments changes no answer.
+    s.optimize().unwrap();
     let hits = s.text_search("kb", "cats", &all, &none, 10).unwrap();
     // Stemming finds "cat" too; the document saying it twice ranks first; other collections
     // are never searched.
@@ -525,4 +528,43 @@ fn listing_pages_and_stats_count(e: &mut Env) {
     assert_eq!(s.collections().unwrap(), ["kb", "zz"]);
     assert!(s.chunks(&[]).unwrap().is_empty());
     assert!(s.chunks(&[999_999]).unwrap().is_empty());
+}
+
+fn common_terms_are_dropped_in_large_collections(e: &mut Env) {
+    let mut s = e.store();
+    for i in 0..40 {
+        let text = if i == 7 {
+            "everywhere needle"
+        } else {
+            "everywhere hay"
+        };
+        s.upsert(&doc("kb", &format!("d{i}"), &["public"], &[text]))
+            .unwrap();
+    }
+    let all = Grants::all();
+    let none = MetaFilter::default();
+    // Below the threshold every term counts.
+    assert_eq!(
+        s.text_search("kb", "everywhere", &all, &none, 50)
+            .unwrap()
+            .len(),
+        40
+    );
+    s.set_common_terms_from(10);
+    let hits = s
+        .text_search("kb", "everywhere needle", &all, &none, 50)
+        .unwrap();
+    if matches!(e.backend, BackendConfig::Sqlite { .. }) {
+        // "everywhere" (in all 40 chunks, over 5 %) no longer matches on its own.
+        assert_eq!(docs_of(&mut s, &hits), ["d7"]);
+        assert!(
+            s.text_search("kb", "everywhere", &all, &none, 50)
+                .unwrap()
+                .is_empty()
+        );
+    } else {
+        // PostgreSQL evaluates every term (GIN, no per-row BM25).
+        assert_eq!(hits.len(), 40);
+        assert_eq!(docs_of(&mut s, &hits)[0], "d7");
+    }
 }
