@@ -98,8 +98,9 @@ fn erase_documents(
     subject: &str,
 ) -> anyhow::Result<seam_store::retrieval::Erased> {
     let cfg = load(config)?;
-    let mut store = seam_store::retrieval::RetrievalStore::open(&seam_server::audit::store_config(&cfg))
-        .map_err(|e| anyhow::anyhow!("cannot open the retrieval store: {e}"))?;
+    let mut store =
+        seam_store::retrieval::RetrievalStore::open(&seam_server::audit::store_config(&cfg))
+            .map_err(|e| anyhow::anyhow!("cannot open the retrieval store: {e}"))?;
     store
         .erase_labelled(&format!("subject:{subject}"))
         .map_err(|e| anyhow::anyhow!("erasing the subject's documents failed: {e}"))

@@ -336,7 +336,11 @@ pub async fn documents(ask: Ask, Path(name): Path<String>, Query(page): Query<Pa
         let docs = ask
             .collections()?
             .engine
-            .list(&name, page.after.clone(), u32::try_from(limit).unwrap_or(1000))
+            .list(
+                &name,
+                page.after.clone(),
+                u32::try_from(limit).unwrap_or(1000),
+            )
             .await
             .map_err(api_error)?;
         let has_more = docs.len() == limit;

@@ -57,7 +57,17 @@ impl Collections {
     /// Opens the engine on the config's store. A store that cannot be opened is logged, and
     /// retrieval answers 503 rather than keeping the server from starting.
     pub fn open(cfg: &Config) -> Option<Arc<Collections>> {
-        match Retrieval::open(&crate::audit::store_config(cfg)) {
+        // On its own thread: the PostgreSQL client runs a runtime of its own, which may not
+        // start on one of tokio's threads.
+        let store = crate::audit::store_config(cfg);
+        let opened = std::thread::spawn(move || Retrieval::open(&store))
+            .join()
+            .unwrap_or_else(|_| {
+                Err(seam_retrieval::service::RetrievalError::Invalid(
+                    "opening the retrieval store panicked".into(),
+                ))
+            });
+        match opened {
             Ok(engine) => Some(Arc::new(Collections {
                 engine: Arc::new(engine),
             })),
