@@ -67,6 +67,7 @@ const COLUMNS: &[(&str, Kind, bool)] = &[
     ("tags", Kind::Json, false),
     ("attempts", Kind::Json, false),
     ("findings", Kind::Json, false),
+    ("citations", Kind::Json, false),
     ("usage", Kind::Json, true),
     ("payload", Kind::Json, true),
     ("hash", Kind::Text, false),
