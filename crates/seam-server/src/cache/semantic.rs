@@ -516,6 +516,10 @@ mod tests {
         ask(&req, scope, fp, &rule(embedder))
     }
 
+    type FnEdit = fn(&mut Value);
+    /// A named change to a request body.
+    type Edit = (&'static str, Box<dyn Fn(&mut Value)>);
+
     fn partition(body: &Value) -> Key {
         ask_of(body, "org", &FP, "local-minilm").unwrap().partition
     }
@@ -538,7 +542,7 @@ mod tests {
         assert_eq!(p, partition(&base("password reset, please")));
         let a = ask_of(&base("  two\n words "), "org", &FP, "local-minilm").unwrap();
         assert_eq!(&*a.text, "two words", "whitespace collapsed");
-        let edits: Vec<(&str, fn(&mut Value))> = vec![
+        let edits: Vec<(&str, FnEdit)> = vec![
             ("system prompt", |b| {
                 b["messages"][0]["content"] = json!("be long")
             }),
@@ -573,7 +577,7 @@ mod tests {
     #[test]
     fn tool_requests_and_what_is_not_a_user_text_are_never_semantic() {
         let tool = json!([{"type": "function", "function": {"name": "f"}}]);
-        let edits: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        let edits: Vec<Edit> = vec![
             ("tools", Box::new(move |b| b["tools"] = tool.clone())),
             (
                 "tool_choice",
