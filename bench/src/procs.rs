@@ -567,7 +567,7 @@ mod tests {
         assert_eq!(action(&guard.output.pii), Some(Action::Redact));
         assert_eq!(providers("bench-echo"), [("echo".to_owned(), 1)]);
         assert_eq!(providers("bench-cached"), [("mock".to_owned(), 1)]);
-        let rule = parsed.models["bench-cached"].cache.clone().unwrap();
+        let rule = parsed.models["bench-cached"].cache.as_ref().unwrap();
         assert_eq!(rule.scope, seam_config::CacheScope::Org);
         assert!(parsed.models["bench"].cache.is_none());
         // The Anthropic adapter appends `/v1/messages` to the base URL: the mock's own path.

@@ -212,7 +212,7 @@ impl Cache {
         if calls_tools(&stored.answer) {
             return;
         }
-        let weight = weight + vector.len() * size_of::<f32>();
+        let weight = weight + vector.len() * (size_of::<f32>() + size_of::<u16>());
         let expires = Instant::now() + plan.ttl;
         if self
             .semantic
@@ -268,6 +268,37 @@ fn normalised(mut v: Vec<f32>) -> Option<Vec<f32>> {
     Some(v)
 }
 
+/// `x` as bfloat16 (its top 16 bits, rounded to nearest even): a relative error of at most
+/// 2^-9, so the dot product of a unit query with a rounded unit vector is within 0.002 of the
+/// exact one (Cauchy–Schwarz bounds the sum of |q_i v_i| by 1).
+fn bf16(x: f32) -> u16 {
+    let b = x.to_bits();
+    ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
+}
+
+/// The dot product of rounded (bfloat16) `a` with `b`, in eight lanes: half the memory of the
+/// full vectors to stream through, which is what a large partition's scan waits on.
+fn dot_coarse(a: &[u16], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| f32::from_bits(u32::from(*x) << 16) * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            lanes[k] += f32::from_bits(u32::from(x[k]) << 16) * y[k];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// How far under the threshold a rounded score may be and still be checked exactly: five times
+/// the rounding's bound.
+const COARSE_SLACK: f32 = 0.01;
+
 /// The dot product, in eight lanes so the compiler vectorises it.
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0f32; 8];
@@ -303,10 +334,12 @@ struct Inner {
 }
 
 /// One partition's entries, their vectors side by side (`dim` floats each) so a lookup is one
-/// pass over contiguous memory.
+/// pass over contiguous memory: over the rounded copies (`coarse`, half the bytes), then the
+/// exact vectors of the few that come near the threshold.
 struct Partition {
     dim: usize,
     vectors: Vec<f32>,
+    coarse: Vec<u16>,
     entries: Vec<Entry>,
 }
 
@@ -358,8 +391,11 @@ impl Index {
                 return None;
             }
             let mut best: Option<(usize, f32)> = None;
-            for (i, v) in p.vectors.chunks_exact(p.dim).enumerate() {
-                let s = dot(v, query);
+            for (i, v) in p.coarse.chunks_exact(p.dim).enumerate() {
+                if dot_coarse(v, query) < threshold - COARSE_SLACK {
+                    continue;
+                }
+                let s = dot(&p.vectors[i * p.dim..(i + 1) * p.dim], query);
                 if s >= threshold && best.is_none_or(|(_, b)| s > b) && p.entries[i].expires > now {
                     best = Some((i, s));
                 }
@@ -424,9 +460,11 @@ impl Index {
         let p = g.partitions.entry(partition).or_insert_with(|| Partition {
             dim: vector.len(),
             vectors: Vec::new(),
+            coarse: Vec::new(),
             entries: Vec::new(),
         });
         p.vectors.extend_from_slice(vector);
+        p.coarse.extend(vector.iter().map(|x| bf16(*x)));
         p.entries.push(Entry {
             seq,
             expires,
@@ -475,8 +513,11 @@ impl Inner {
         if i != last {
             p.vectors
                 .copy_within(last * p.dim..(last + 1) * p.dim, i * p.dim);
+            p.coarse
+                .copy_within(last * p.dim..(last + 1) * p.dim, i * p.dim);
         }
         p.vectors.truncate(last * p.dim);
+        p.coarse.truncate(last * p.dim);
         self.bytes -= e.weight;
         if p.entries.is_empty() {
             self.partitions.remove(partition);
@@ -517,6 +558,10 @@ mod tests {
         ask(&req, scope, fp, &rule(embedder))
     }
 
+    type FnEdit = fn(&mut Value);
+    /// A named change to a request body.
+    type Edit = (&'static str, Box<dyn Fn(&mut Value)>);
+
     fn partition(body: &Value) -> Key {
         ask_of(body, "org", &FP, "local-minilm").unwrap().partition
     }
@@ -539,7 +584,7 @@ mod tests {
         assert_eq!(p, partition(&base("password reset, please")));
         let a = ask_of(&base("  two\n words "), "org", &FP, "local-minilm").unwrap();
         assert_eq!(&*a.text, "two words", "whitespace collapsed");
-        let edits: Vec<(&str, fn(&mut Value))> = vec![
+        let edits: Vec<(&str, FnEdit)> = vec![
             ("system prompt", |b| {
                 b["messages"][0]["content"] = json!("be long")
             }),
@@ -574,7 +619,7 @@ mod tests {
     #[test]
     fn tool_requests_and_what_is_not_a_user_text_are_never_semantic() {
         let tool = json!([{"type": "function", "function": {"name": "f"}}]);
-        let edits: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        let edits: Vec<Edit> = vec![
             ("tools", Box::new(move |b| b["tools"] = tool.clone())),
             (
                 "tool_choice",
@@ -848,6 +893,19 @@ mod tests {
             prop_assert!((dot(&a, &b) - plain).abs() < 1e-4);
         }
 
+        /// The rounded vectors' score is within the bound the slack allows for, on unit vectors.
+        #[test]
+        fn rounded_scores_stay_within_the_slack(v in proptest::collection::vec((-1.0f32..1.0, -1.0f32..1.0), 1..400)) {
+            let (a, b): (Vec<f32>, Vec<f32>) = v.into_iter().unzip();
+            let (Some(a), Some(b)) = (normalised(a), normalised(b)) else {
+                return Ok(());
+            };
+            let rounded: Vec<u16> = a.iter().map(|x| bf16(*x)).collect();
+            let err = (dot_coarse(&rounded, &b) - dot(&a, &b)).abs();
+            prop_assert!(err <= 0.0025, "{err}");
+            prop_assert!(err < COARSE_SLACK);
+        }
+
         /// Against a model: the bounds always hold, and a hit holds the answer stored under
         /// the vector it matched.
         #[test]
@@ -867,7 +925,7 @@ mod tests {
                 let (bytes, _) = idx.usage();
                 prop_assert!(bytes <= 300);
                 let g = idx.read();
-                prop_assert!(g.partitions.values().all(|p| p.entries.len() <= 3 && p.vectors.len() == p.entries.len() * p.dim));
+                prop_assert!(g.partitions.values().all(|p| p.entries.len() <= 3 && p.vectors.len() == p.entries.len() * p.dim && p.coarse.len() == p.vectors.len()));
             }
         }
     }
