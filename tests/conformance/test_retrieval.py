@@ -10,7 +10,6 @@ minilm`, which scripts/test runs).
 """
 
 import base64
-import glob
 import hashlib
 import json
 import os
@@ -59,7 +58,7 @@ trust = "private"
 kind = "echo"
 
 [policies.ingest.input]
-pii = {{ action = "redact", entities = ["EMAIL"] }}
+pii = {{ action = "redact", entities = ["EMAIL_ADDRESS"] }}
 
 [retrieval.collections.handbook]
 embedder = "local-minilm"
@@ -217,17 +216,26 @@ def test_every_format_goes_in_and_is_found(rig):
         {"id": "faq-1", "text": "The canteen opens at 11:30.", "labels": ["public"], "metadata": {"lang": "en"}},
         {"id": "faq-2", "text": "Die Kantine öffnet um 11:30 Uhr.", "labels": ["public"], "metadata": {"lang": "de"}},
     ])
-    pdfs = sorted(glob.glob(str(ROOT / "crates" / "seam-retrieval" / "tests" / "data" / "*.pdf")))
-    assert pdfs, "a PDF fixture is committed"
+    data = ROOT / "crates" / "seam-retrieval" / "tests" / "data"
+    pdf = base64.b64encode((data / "handbook.pdf").read_bytes()).decode()
     for body in [
         {"id": "parking", "format": "html", "text": html},
         {"id": "faq", "format": "jsonl", "text": jsonl},
-        {"id": "fixture-pdf", "format": "pdf", "content_base64": base64.b64encode(pathlib.Path(pdfs[0]).read_bytes()).decode(), "labels": ["public"]},
+        {"id": "fixture-pdf", "format": "pdf", "content_base64": pdf, "labels": ["public"]},
     ]:
         status, out = call(rig, "POST", "/v1/collections/handbook/documents", KEYS["writer"], body)
         assert status in (200, 201), out
         assert all(d["chunks"] > 0 for d in out["documents"] if d["status"] != "unchanged"), out
+    # A document that cannot be read is refused with a reason, and nothing of it is stored.
+    encrypted = base64.b64encode((data / "encrypted.pdf").read_bytes()).decode()
+    status, err = call(rig, "POST", "/v1/collections/handbook/documents", KEYS["writer"],
+                       {"id": "locked", "format": "pdf", "content_base64": encrypted})
+    assert status == 400 and "encrypted" in err["error"]["message"], err
+    status, err = call(rig, "POST", "/v1/collections/handbook/documents", KEYS["writer"],
+                       {"id": "bad", "format": "jsonl", "text": '{"id": "x"}\nnot json'})
+    assert status == 400 and "line 1" in err["error"]["message"], err
     assert "parking" in docs_of(search(rig, KEYS["reader"], "where do I put my bicycle"))
+    assert "fixture-pdf" in docs_of(search(rig, KEYS["reader"], "how fast are expense claims reimbursed"))
     assert "faq-1" in docs_of(search(rig, KEYS["reader"], "canteen opening hours"))
     # A metadata filter is part of the search, not a filter of its results.
     assert docs_of(search(rig, KEYS["reader"], "canteen opening hours", filter={"lang": "de"})) == {"faq-2"}
@@ -241,7 +249,7 @@ def test_the_ingest_policy_runs_before_storage(rig):
     hits = search(rig, KEYS["writer"], "family contact for patient p-1")
     text = " ".join(r["text"] for r in hits)
     assert "ada.lovelace@example.com" not in text
-    assert "[EMAIL]" in text
+    assert "<EMAIL_ADDRESS>" in text
 
 
 def test_reingesting_is_a_no_op_and_a_change_replaces(rig):
