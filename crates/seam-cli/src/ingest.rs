@@ -225,10 +225,7 @@ async fn one(
     let mut govern = |texts: Vec<String>| -> Result<Vec<String>, String> {
         match &coll.policy {
             None => Ok(texts),
-            Some(p) => gateway
-                .govern_texts(p, texts)
-                .map(|(t, _)| t)
-                .map_err(|e| e.0.message),
+            Some(p) => gateway.govern_texts(p, texts).map_err(|e| e.message),
         }
     };
     let docs = seam_retrieval::ingest::prepare(

@@ -182,7 +182,7 @@ pub(crate) fn retrieval(
         };
         let overlap = match chunk.overlap {
             None => DEFAULT_OVERLAP.min(max_tokens / 2),
-            Some(n) if n >= max_tokens as u64 / 2 + 1 => {
+            Some(n) if n > max_tokens as u64 / 2 => {
                 errors.push(ConfigError::new(
                     format!("{path}.chunk.overlap"),
                     "must be at most half of max_tokens",

@@ -418,18 +418,11 @@ impl Gateway {
     }
 
     /// The input stage of policy `name` on `texts` (a collection's `policy`, on documents before
-    /// they are stored): each text as the policy rewrote it, with the findings' report, or the
-    /// refusal when the policy blocks something. Tokens it mints stay in the texts: there is no
-    /// answer to restore them in.
-    pub fn govern_texts(
-        &self,
-        name: &str,
-        texts: Vec<String>,
-    ) -> Result<(Vec<String>, PolicyReport), Box<(ApiError, PolicyReport)>> {
-        let policy = self
-            .policies
-            .for_named(Some(name), None)
-            .map_err(|e| Box::new((e, PolicyReport::default())))?;
+    /// they are stored): each text as the policy rewrote it, or the refusal when the policy
+    /// blocks something (its message names entity types, never values). Tokens it mints stay
+    /// in the texts: there is no answer to restore them in.
+    pub fn govern_texts(&self, name: &str, texts: Vec<String>) -> Result<Vec<String>, ApiError> {
+        let policy = self.policies.for_named(Some(name), None)?;
         let n = texts.len();
         let req = EmbeddingsRequest {
             model: String::new(),
@@ -439,21 +432,14 @@ impl Gateway {
             user: None,
             extra: Default::default(),
         };
-        let prepared = policy::prepare_embeddings(&policy, &req)
-            .map_err(|r| Box::new((r.error, *r.report)))?;
-        let out = match &prepared.request.input {
-            seam_types::embeddings::EmbeddingInput::Many(v) if v.len() == n => v.clone(),
-            _ => {
-                return Err(Box::new((
-                    ApiError::new(
-                        seam_types::ErrorCode::Internal,
-                        "the policy changed the shape of the texts",
-                    ),
-                    prepared.report,
-                )));
-            }
-        };
-        Ok((out, prepared.report))
+        let prepared = policy::prepare_embeddings(&policy, &req).map_err(|r| r.error)?;
+        match &prepared.request.input {
+            seam_types::embeddings::EmbeddingInput::Many(v) if v.len() == n => Ok(v.clone()),
+            _ => Err(ApiError::new(
+                seam_types::ErrorCode::Internal,
+                "the policy changed the shape of the texts",
+            )),
+        }
     }
 
     /// Whether anything in `text` (a request's last user message) would be acted on: a value

@@ -222,17 +222,9 @@ async fn decoded<C: Codec>(
     // Retrieval on the alias: the passages this caller may see go into the request now, so the
     // cache key, the input policy and the record all see the request as it will be sent.
     if let Some(r) = alias.and_then(|a| live.retrieval.aliases.get(a)) {
-        let Some(cols) = st.collections.as_deref() else {
-            let e = crate::retrieval::unavailable(
-                "retrieval needs the store, which could not be opened at start",
-            );
-            return refused(draft, &e, &|e| codec.error(e)).await;
-        };
         let key_policy = caller.as_deref().and_then(|c| c.policy.as_deref());
         let who = (caller.as_deref(), draft.subject());
-        match crate::retrieval::apply(&st, cols, &live, &mut req, r, who, &placement, key_policy)
-            .await
-        {
+        match crate::retrieval::apply(&st, &live, &mut req, r, who, &placement, key_policy).await {
             Ok(given) if !given.citations.is_empty() => {
                 *citations = crate::retrieval::inject::header(&given.citations);
                 draft.citations(given.citations);

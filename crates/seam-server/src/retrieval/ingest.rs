@@ -32,11 +32,7 @@ pub fn prepare(
     let mut govern = |texts: Vec<String>| -> Result<Vec<String>, String> {
         match &coll.policy {
             None => Ok(texts),
-            Some(p) => live
-                .gateway
-                .govern_texts(p, texts)
-                .map(|(t, _)| t)
-                .map_err(|e| e.0.message),
+            Some(p) => live.gateway.govern_texts(p, texts).map_err(|e| e.message),
         }
     };
     let docs = seam_retrieval::ingest::prepare(

@@ -181,7 +181,6 @@ pub struct Given {
 /// Nothing found, or no user text: the request goes as it came.
 pub async fn apply(
     st: &crate::AppState,
-    cols: &Collections,
     live: &crate::Live,
     req: &mut seam_types::chat::ChatRequest,
     r: &ModelRetrieval,
@@ -190,6 +189,11 @@ pub async fn apply(
     key_policy: Option<&str>,
 ) -> Result<Given, ApiError> {
     let (caller, subject) = who;
+    let Some(cols) = st.collections.as_deref() else {
+        return Err(unavailable(
+            "retrieval needs the store, which could not be opened at start",
+        ));
+    };
     let query = req.last_user_text();
     if query.trim().is_empty() {
         return Ok(Given {
