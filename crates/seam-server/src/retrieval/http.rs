@@ -126,6 +126,23 @@ fn collection<'a>(
     })
 }
 
+/// The engine, once `name` is a configured collection and the caller may manage its documents
+/// (`ingest` globs); `doing` completes "this key may not …".
+fn managed<'a>(
+    ask: &'a Ask,
+    live: &crate::Live,
+    name: &str,
+    doing: &str,
+) -> Result<&'a Collections, ApiError> {
+    collection(live, name)?;
+    if !may_ingest(ask.caller(), name) {
+        return Err(forbidden(&format!(
+            "this key may not {doing} (its `ingest` globs)"
+        )));
+    }
+    ask.collections()
+}
+
 fn forbidden(what: &str) -> ApiError {
     ApiError::new(ErrorCode::CollectionForbidden, what.to_owned())
 }
@@ -168,18 +185,8 @@ pub async fn stats(ask: Ask, Path(name): Path<String>) -> Response {
     let live = ask.st.live();
     let draft = ask.draft(&live);
     let outcome = async {
-        collection(&live, &name)?;
-        if !may_ingest(ask.caller(), &name) {
-            return Err(forbidden(
-                "this key may not read this collection's documents (its `ingest` globs)",
-            ));
-        }
-        let s = ask
-            .collections()?
-            .engine
-            .stats(&name)
-            .await
-            .map_err(api_error)?;
+        let cols = managed(&ask, &live, &name, "read this collection's documents")?;
+        let s = cols.engine.stats(&name).await.map_err(api_error)?;
         Ok((
             StatusCode::OK,
             json!({
@@ -231,13 +238,8 @@ async fn add_inner(
     name: &str,
     raw: Body,
 ) -> Result<(StatusCode, Value), ApiError> {
+    let cols = managed(ask, live, name, "add documents to this collection")?;
     let coll = collection(live, name)?.clone();
-    if !may_ingest(ask.caller(), name) {
-        return Err(forbidden(
-            "this key may not add documents to this collection (its `ingest` globs)",
-        ));
-    }
-    let cols = ask.collections()?;
     let max = live
         .max_body_bytes
         .max(coll.max_document_bytes.saturating_mul(4) / 3 + 4096);
@@ -326,15 +328,9 @@ pub async fn documents(ask: Ask, Path(name): Path<String>, Query(page): Query<Pa
     let live = ask.st.live();
     let draft = ask.draft(&live);
     let outcome = async {
-        collection(&live, &name)?;
-        if !may_ingest(ask.caller(), &name) {
-            return Err(forbidden(
-                "this key may not read this collection's documents (its `ingest` globs)",
-            ));
-        }
+        let cols = managed(&ask, &live, &name, "read this collection's documents")?;
         let limit = page.limit.unwrap_or(100).clamp(1, MAX_LIST);
-        let docs = ask
-            .collections()?
+        let docs = cols
             .engine
             .list(
                 &name,
@@ -359,18 +355,8 @@ pub async fn document(ask: Ask, Path((name, id)): Path<(String, String)>) -> Res
     let live = ask.st.live();
     let draft = ask.draft(&live);
     let outcome = async {
-        collection(&live, &name)?;
-        if !may_ingest(ask.caller(), &name) {
-            return Err(forbidden(
-                "this key may not read this collection's documents (its `ingest` globs)",
-            ));
-        }
-        let d = ask
-            .collections()?
-            .engine
-            .get(&name, &id)
-            .await
-            .map_err(api_error)?;
+        let cols = managed(&ask, &live, &name, "read this collection's documents")?;
+        let d = cols.engine.get(&name, &id).await.map_err(api_error)?;
         Ok((StatusCode::OK, super::ingest::info_json(&d)))
     }
     .await;
@@ -382,17 +368,8 @@ pub async fn delete(ask: Ask, Path((name, id)): Path<(String, String)>) -> Respo
     let live = ask.st.live();
     let draft = ask.draft(&live);
     let outcome = async {
-        collection(&live, &name)?;
-        if !may_ingest(ask.caller(), &name) {
-            return Err(forbidden(
-                "this key may not delete from this collection (its `ingest` globs)",
-            ));
-        }
-        ask.collections()?
-            .engine
-            .delete(&name, &id)
-            .await
-            .map_err(api_error)?;
+        let cols = managed(&ask, &live, &name, "delete from this collection")?;
+        cols.engine.delete(&name, &id).await.map_err(api_error)?;
         Ok((
             StatusCode::OK,
             json!({"id": id, "object": "document", "deleted": true}),
