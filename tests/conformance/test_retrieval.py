@@ -371,3 +371,16 @@ def test_semantic_cache_answers_a_paraphrase_within_its_scope(rig):
     assert ask(KEYS["reader"], f"How many vacation days do employees get each year {RUN}?")[0] == "miss"
     # Unrelated questions miss.
     assert ask(KEYS["chatter"], f"Where is the nearest train station {RUN}?")[0] == "miss"
+
+
+def test_semantic_cache_never_answers_personal_data(rig):
+    c = openai.OpenAI(base_url=rig.url + "/v1", api_key=KEYS["chatter"], max_retries=0, timeout=60)
+
+    def ask(text):
+        raw = c.chat.completions.with_raw_response.create(model="semantic", messages=[{"role": "user", "content": text}])
+        return raw.headers.get("x-seam-cache"), raw.parse().choices[0].message.content
+
+    first = ask(f"Please reset the password for ada.lovelace@example.com {RUN}")
+    second = ask(f"Please reset the password for grace.hopper@example.com {RUN}")
+    assert first[0] == "miss" and second[0] == "miss", (first, second)
+    assert "grace.hopper" in second[1]
