@@ -8,8 +8,8 @@
 //!   labels. p50 and p99 of the wall time and of the process's CPU time (which other load on the
 //!   machine inflates less). The query vector is a seeded random one, so the model's cost is left
 //!   out (it is the ingestion row's business).
-//! - **Ingestion**: `--ingest` chunks of the labelled set's articles (`quality::generate`, one
-//!   article a chunk, ~150-250 model tokens), embedded by the local model (all-MiniLM-L6-v2) and
+//! - **Ingestion**: `--ingest` chunks of the labelled set's articles (`quality::generate`, two
+//!   articles a chunk, ~200 model tokens), embedded by the local model (all-MiniLM-L6-v2) and
 //!   stored through `Retrieval::ingest`, 16 chunks a document, on a current-thread runtime: the
 //!   model runs on one blocking thread at a time. Chunks per second, wall and CPU.
 //! - **Semantic cache**: `seam_server::cache::semantic::Index::best` (the in-process lookup a
@@ -414,15 +414,23 @@ async fn ingest(args: &RetrievalArgs, dir: &std::path::Path) -> anyhow::Result<(
     let cfg = sqlite(dir.join("ingest.db"));
     let _ = std::fs::remove_file(dir.join("ingest.db"));
     let retrieval = tokio::task::spawn_blocking(move || Retrieval::open_with(&cfg, 1)).await??;
-    // The labelled set's articles: one article a chunk, so chunks are real prose of ~200 tokens.
-    let corpus = seam_retrieval::quality::generate(7, args.ingest, 0);
+    // The labelled set's articles, two a chunk (an article is ~100 model tokens), so chunks are
+    // real prose of ~200 tokens.
+    let corpus = seam_retrieval::quality::generate(7, args.ingest * 2, 0);
     let chunks: Vec<ChunkText> = corpus
         .docs
-        .iter()
-        .map(|d| ChunkText {
-            heading: Some(d.title.clone()),
-            tokens: u32::try_from(model.count_tokens(&d.text)).unwrap_or(u32::MAX),
-            text: d.text.clone(),
+        .chunks(2)
+        .map(|pair| {
+            let text = pair
+                .iter()
+                .map(|d| d.text.as_str())
+                .collect::<Vec<_>>()
+                .join("\n\n");
+            ChunkText {
+                heading: pair.first().map(|d| d.title.clone()),
+                tokens: u32::try_from(model.count_tokens(&text)).unwrap_or(u32::MAX),
+                text,
+            }
         })
         .collect();
     let tokens: u64 = chunks.iter().map(|c| u64::from(c.tokens)).sum();
