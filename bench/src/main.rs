@@ -22,7 +22,9 @@
 //!   and `seam audit erase` on it;
 //! - `limits`: times limit checks (admit and settle over four scopes) in process and via Redis;
 //! - `evals`: deterministic assertions per second, and a 1,000-case `seam eval` suite through seam;
-//! - `prompts`: a prompt render, the server's prompt step and rollout assignment, in process.
+//! - `prompts`: a prompt render, the server's prompt step and rollout assignment, in process;
+//! - `retrieval`: hybrid, BM25 and vector search over 100,000 chunks, ingestion with the local
+//!   embedder, and the semantic cache's lookup, on one thread.
 //!
 //! BENCHMARKS.md at the workspace root describes the method and holds the latest figures.
 
@@ -43,6 +45,7 @@ mod prompts;
 mod prompts_inproc;
 mod proxy;
 mod report;
+mod retrieval;
 mod routing;
 mod run;
 mod server;
@@ -86,6 +89,8 @@ enum Command {
     Evals(evals::EvalsArgs),
     /// Time a prompt render, the server's prompt step and rollout assignment, in process.
     Prompts(prompts_inproc::PromptsArgs),
+    /// Time search over 100,000 chunks, ingestion with the local embedder and the semantic cache.
+    Retrieval(retrieval::RetrievalArgs),
 }
 
 fn main() -> ExitCode {
@@ -127,5 +132,6 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         Command::Evals(args) => evals::main(args),
         Command::Console(args) => console::main(args),
         Command::Prompts(args) => runtime.block_on(prompts_inproc::main(args)),
+        Command::Retrieval(args) => runtime.block_on(retrieval::main(args)),
     }
 }
