@@ -286,15 +286,24 @@ async fn add_inner(
     )
     .await?;
     let grants = grants(ask.caller(), None);
-    let docs = super::ingest::prepare(
-        live,
-        &coll,
-        format,
-        &bytes,
-        given,
-        &grants,
-        embedder.as_ref(),
-    )?;
+    // Extraction, the policy's scan and chunking are CPU work on up to max_document_bytes:
+    // off the runtime's threads.
+    let docs = {
+        let (live, embedder) = (Arc::clone(live), Arc::clone(&embedder));
+        tokio::task::spawn_blocking(move || {
+            super::ingest::prepare(
+                &live,
+                &coll,
+                format,
+                &bytes,
+                given,
+                &grants,
+                embedder.as_ref(),
+            )
+        })
+        .await
+        .map_err(|_| ApiError::new(ErrorCode::Internal, "preparing the document failed"))??
+    };
     let mut out = Vec::with_capacity(docs.len());
     for d in docs {
         let id = d.id.clone();
