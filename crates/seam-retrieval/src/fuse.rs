@@ -13,6 +13,11 @@ pub struct Fused {
     pub ranks: Vec<Option<u32>>,
 }
 
+/// What one list gives the item at 1-based `rank`.
+pub fn reciprocal(rank: u32) -> f64 {
+    1.0 / (K + f64::from(rank))
+}
+
 /// Fuses ranked lists of ids (best first; an id repeated within a list counts at its first
 /// place) into one, best first; equal scores go to the lower id, so the order is deterministic.
 pub fn rrf(lists: &[&[i64]]) -> Vec<Fused> {
@@ -32,7 +37,7 @@ pub fn rrf(lists: &[&[i64]]) -> Vec<Fused> {
             let f = &mut out[i];
             if f.ranks[l].is_none() {
                 f.ranks[l] = Some(rank);
-                f.score += 1.0 / (K + f64::from(rank));
+                f.score += reciprocal(rank);
             }
         }
     }

@@ -596,11 +596,14 @@ fn search_blocking(
             .take(top_k)
             .map(|f| (f.id, f.score, f.ranks[0], f.ranks[1]))
             .collect(),
+        // Not BM25's own score: its term statistics count every document, the caller's
+        // invisible ones too, so the raw number could hint at what they hold. The rank's
+        // reciprocal (as fusion scores it) says the same about the visible list and nothing else.
         Mode::Bm25 => text_hits
             .iter()
             .take(top_k)
             .zip(1u32..)
-            .map(|((id, s), r)| (*id, *s, Some(r), None))
+            .map(|((id, _), r)| (*id, crate::fuse::reciprocal(r), Some(r), None))
             .collect(),
         Mode::Vector => vector_hits
             .iter()
