@@ -20,7 +20,7 @@ pub const DEFAULT_SEMANTIC_MAX_BYTES: usize = 16 * 1024 * 1024;
 /// The cosine similarity a stored question must reach by default to answer another.
 pub const DEFAULT_THRESHOLD: f32 = 0.95;
 /// The built-in local embedding model (all-MiniLM-L6-v2), the default `embedder`.
-pub const LOCAL_EMBEDDER: &str = "local-minilm";
+pub use crate::retrieval::LOCAL_EMBEDDER;
 
 /// Who may be served an entry. Ordered narrowest first, so the narrower of two is their `min`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

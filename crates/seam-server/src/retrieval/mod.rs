@@ -102,26 +102,14 @@ pub(crate) fn unavailable(why: impl std::fmt::Display) -> ApiError {
 /// `subject_grants`. Without keys, everything.
 pub fn grants(caller: Option<&Caller>, subject: Option<&str>) -> Grants {
     let Some(c) = caller else {
-        return Grants {
-            all: true,
-            exact: Vec::new(),
-            prefixes: Vec::new(),
-        };
+        return Grants::all();
     };
-    let mut g = Grants {
-        all: false,
-        exact: Vec::new(),
-        prefixes: Vec::new(),
-    };
-    for p in &c.retrieval.labels {
-        if p == "*" {
-            g.all = true;
-        } else if let Some(prefix) = p.strip_suffix('*') {
-            g.prefixes.push(prefix.to_owned());
-        } else {
-            g.exact.push(p.clone());
-        }
-    }
+    // The patterns were checked when the key was configured or created; one that no longer
+    // parses grants nothing rather than something else.
+    let mut g = seam_retrieval::grants::parse_grants(&c.retrieval.labels).unwrap_or_else(|e| {
+        tracing::error!(key = %c.key_id, error = %e, "a key's label grants do not parse; it sees no document");
+        Grants::default()
+    });
     if c.retrieval.subject_grants
         && let Some(s) = subject
     {
