@@ -1,29 +1,34 @@
-//! The in-process vector index of one collection: an exact search (every visible chunk is
-//! scored) over a contiguous row-major `f32` matrix, one row per chunk. Vectors are
-//! L2-normalised, so a dot product is the cosine. It mirrors the store: before a search,
-//! [`VectorIndex::sync`] compares the collection's generation with the one it loaded; when only
-//! appends happened since, it loads the rows after its last chunk id, otherwise (deletions,
-//! replacements) it reloads everything.
+//! The in-process index of one collection: its vectors, for an exact search (every visible
+//! chunk is scored) over a contiguous row-major `f32` matrix, one row per chunk, and its text, for
+//! BM25 ([`crate::text`]). Vectors are L2-normalised, so a dot product is the cosine. It mirrors
+//! the store: before a search, [`VectorIndex::sync`] compares the collection's generation with the
+//! one it loaded; when only appends happened since, it loads the rows after its last chunk id,
+//! otherwise (deletions, replacements) it reloads everything.
 //!
-//! Access is applied inside the scan: a chunk whose document the caller may not see is skipped
-//! before it is scored, so the top `k` are always the best `k` visible chunks, and nothing about
-//! the others reaches the caller. Labels are interned; a search turns the caller's grants into a
-//! per-document bitmap once (distinct labels × grants, then one pass over the documents).
+//! Access is applied inside both searches: a chunk whose document the caller may not see is
+//! skipped before it is scored, so the top `k` are always the best `k` visible chunks, and nothing
+//! about the others reaches the caller. Labels are interned; a search turns the caller's grants
+//! into a per-document bitmap once (distinct labels × grants, then one pass over the documents).
 //!
-//! A scan over a large collection runs in two passes, still exact: the first scores every
-//! visible chunk against a bfloat16 copy of the matrix (half the bytes to stream from memory,
-//! which bounds the scan), whose error for a chunk is at most `|q| · |x − bf16(x)|` (kept per
-//! chunk) plus a rounding margin; every chunk whose upper bound reaches the k-th best lower bound
-//! is then scored on the `f32` row, and those exact scores are what is ranked and returned.
+//! A vector scan over a large collection runs in two passes, still exact: the first scores every
+//! visible chunk against an int8 copy of the matrix (one byte a dimension, with a scale per row:
+//! a quarter of the `f32` bytes to stream from memory, which bounds the scan; the query is
+//! quantised to `i16`, so the first pass is integer multiply-adds). Its error for a chunk is at
+//! most `r_x · |q| + |x̂| · r_q` (`r_x = |x − x̂|` kept per chunk, `r_q` the query's own rounding)
+//! plus a rounding margin; every chunk whose upper bound reaches the k-th best lower bound is then
+//! scored on the `f32` row, and those exact scores are what is ranked and returned.
 //!
-//! Memory: `6 × dims` bytes per chunk (the `f32` matrix and its bfloat16 copy: 2,304 B at 384
-//! dimensions, so 100,000 chunks take 230 MB), plus about 16 B per chunk and, per document, its
-//! key and label ids.
+//! Memory: `5 × dims + 24` bytes per chunk for the vectors (the `f32` row, its int8 copy, its
+//! scale, `r_x`, `|x̂|`, id and document slot: 1,944 B at 384 dimensions, so 100,000 chunks take
+//! 194 MB), plus the text's postings ([`crate::text`]; [`VectorIndex::memory_bytes`] counts both)
+//! and, per document, its key and label ids.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 
 use seam_store::{Generation, Grants, IndexSink, RetrievalStore, StoreError};
+
+use crate::text::TextIndex;
 
 /// The dot product of two equal-length slices, in 16 independent lanes so that LLVM
 /// vectorises it (SSE2 on the baseline target; wider where the build allows).
@@ -44,29 +49,94 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
-/// The dot product of a bfloat16 row with an `f32` query, in 16 lanes like [`dot`].
-fn dot_bf16(a: &[u16], b: &[f32]) -> f32 {
+/// The dot product of an int8 row with an `i16` query, exact, in 16 lanes.
+pub fn dot_i8(a: &[i8], b: &[i16]) -> i32 {
     const L: usize = 16;
-    let mut acc = [0f32; L];
+    let mut acc = [0i32; L];
     let (ca, cb) = (a.chunks_exact(L), b.chunks_exact(L));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
         for ((a, x), y) in acc.iter_mut().zip(x).zip(y) {
-            *a += f32::from_bits(u32::from(*x) << 16) * y;
+            *a += i32::from(*x) * i32::from(*y);
         }
     }
-    let mut s: f32 = acc.iter().sum();
+    let mut s: i32 = acc.iter().sum();
     for (x, y) in ra.iter().zip(rb) {
-        s += f32::from_bits(u32::from(*x) << 16) * y;
+        s += i32::from(*x) * i32::from(*y);
     }
     s
 }
 
-/// `x` rounded to the nearest bfloat16 (ties to even); `x` is finite.
-fn bf16(x: f32) -> u16 {
-    let b = x.to_bits();
-    let rounded = b.wrapping_add(0x7fff + ((b >> 16) & 1));
-    u16::try_from(rounded >> 16).unwrap_or(0)
+/// How a row was quantised: `x ≈ scale · code`; `residual ≥ |x − x̂|` and `norm ≥ |x̂|`, both
+/// rounded up so the bounds they give are never too small.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RowCode {
+    pub scale: f32,
+    pub residual: f32,
+    pub norm: f32,
+}
+
+/// Appends `x` (finite) to `codes` as int8, scaled per row so its largest magnitude is 127.
+pub fn quantise_row(x: &[f32], codes: &mut Vec<i8>) -> RowCode {
+    let max = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+    let (mut residual, mut norm) = (0f64, 0f64);
+    for v in x {
+        let c = (v / scale).round().clamp(-127.0, 127.0);
+        let back = f64::from(c) * f64::from(scale);
+        residual += (f64::from(*v) - back).powi(2);
+        norm += back * back;
+        codes.push(c as i8);
+    }
+    RowCode {
+        scale,
+        residual: (residual.sqrt() * (1.0 + 1e-6)) as f32 + f32::EPSILON,
+        norm: (norm.sqrt() * (1.0 + 1e-6)) as f32 + f32::EPSILON,
+    }
+}
+
+/// A query quantised to `i16` for [`dot_i8`]: `q ≈ scale · codes`, `residual ≥ |q − q̂|`,
+/// `norm = |q|`.
+#[derive(Clone, Debug)]
+pub struct QueryCode {
+    pub codes: Vec<i16>,
+    pub scale: f64,
+    pub residual: f64,
+    pub norm: f64,
+}
+
+impl QueryCode {
+    /// Small enough codes that [`dot_i8`]'s 16 `i32` lanes cannot overflow at `q.len()`.
+    pub fn new(q: &[f32]) -> QueryCode {
+        let per_lane = q.len().div_ceil(16).max(1) as f64;
+        let top = (f64::from(i32::MAX) / 127.0 / per_lane).clamp(1.0, 8191.0).floor();
+        let max = q.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let scale = if max > 0.0 { f64::from(max) / top } else { 1.0 };
+        let (mut residual, mut norm) = (0f64, 0f64);
+        let codes = q
+            .iter()
+            .map(|v| {
+                let v = f64::from(*v);
+                let c = (v / scale).round().clamp(-top, top);
+                residual += (v - c * scale).powi(2);
+                norm += v * v;
+                c as i16
+            })
+            .collect();
+        QueryCode {
+            codes,
+            scale,
+            residual: residual.sqrt() * (1.0 + 1e-6) + 1e-12,
+            norm: norm.sqrt(),
+        }
+    }
+
+    /// `(approximate x·q, its error bound)` for a row coded as `row` with `code`.
+    pub fn score(&self, row: &[i8], code: RowCode) -> (f64, f64) {
+        let a = f64::from(dot_i8(row, &self.codes)) * f64::from(code.scale) * self.scale;
+        let err = f64::from(code.residual) * self.norm + f64::from(code.norm) * self.residual;
+        (a, err)
+    }
 }
 
 /// Below this many chunks a scan is one exact pass.
@@ -104,10 +174,12 @@ impl PartialOrd for Hit {
 pub struct VectorIndex {
     dims: usize,
     matrix: Vec<f32>,
-    /// The matrix in bfloat16, for the first pass of large scans.
-    coarse: Vec<u16>,
-    /// Per chunk, `|x − bf16(x)|`, rounded up.
-    residual: Vec<f32>,
+    /// The matrix in int8, for the first pass of large scans.
+    coarse: Vec<i8>,
+    /// Per chunk, how its row was quantised.
+    codes: Vec<RowCode>,
+    /// The chunks' text, for BM25.
+    text: TextIndex,
     chunk_ids: Vec<i64>,
     /// Per chunk, its document's slot.
     chunk_doc: Vec<u32>,
@@ -146,13 +218,44 @@ impl VectorIndex {
         self.synced
     }
 
-    /// Bytes held by the matrix and the per-chunk arrays.
-    pub fn memory_bytes(&self) -> usize {
+    /// Bytes held by the matrix and the per-chunk arrays of the vectors.
+    pub fn vector_bytes(&self) -> usize {
         self.matrix.capacity() * 4
-            + self.coarse.capacity() * 2
-            + self.residual.capacity() * 4
+            + self.coarse.capacity()
+            + self.codes.capacity() * std::mem::size_of::<RowCode>()
             + self.chunk_ids.capacity() * 8
             + self.chunk_doc.capacity() * 4
+    }
+
+    /// Bytes held by the text's postings, lengths and term dictionary.
+    pub fn text_bytes(&self) -> usize {
+        self.text.memory_bytes()
+    }
+
+    /// Bytes held by the vectors and the text ([`VectorIndex::vector_bytes`] +
+    /// [`VectorIndex::text_bytes`]).
+    pub fn memory_bytes(&self) -> usize {
+        self.vector_bytes() + self.text_bytes()
+    }
+
+    /// The `k` best visible chunks for `query` by BM25 ([`crate::text`]), best first, as
+    /// `(chunk_id, score)`; `visible` as for [`VectorIndex::search`].
+    pub fn text_search(&self, query: &str, visible: Option<&[bool]>, k: usize) -> Vec<(i64, f32)> {
+        self.text
+            .search(
+                query,
+                |slot| {
+                    visible.is_none_or(|vis| {
+                        vis.get(self.chunk_doc[slot] as usize)
+                            .copied()
+                            .unwrap_or(false)
+                    })
+                },
+                k,
+            )
+            .into_iter()
+            .map(|(slot, s)| (self.chunk_ids[slot], s))
+            .collect()
     }
 
     fn clear(&mut self) {
@@ -259,20 +362,15 @@ impl VectorIndex {
             return top.into_sorted();
         }
         // First pass: approximate scores of the visible chunks, and the k-th best lower bound.
-        let q_norm = query
-            .iter()
-            .map(|x| f64::from(*x) * f64::from(*x))
-            .sum::<f64>()
-            .sqrt();
+        let qc = QueryCode::new(query);
         let expect = if visible.is_none() { self.len() } else { 0 };
-        let mut approx: Vec<(f32, u32)> = Vec::with_capacity(expect);
+        let mut approx: Vec<(f32, f32, u32)> = Vec::with_capacity(expect);
         let mut lower: Vec<f32> = Vec::with_capacity(expect);
         for (i, row) in self.coarse.chunks_exact(self.dims).enumerate() {
             if is_visible(i) {
-                let a = dot_bf16(row, query);
-                let err = f64::from(self.residual[i]) * q_norm + ROUNDING_MARGIN;
-                approx.push((a, u32::try_from(i).unwrap_or(u32::MAX)));
-                lower.push((f64::from(a) - err) as f32);
+                let (a, err) = qc.score(row, self.codes[i]);
+                approx.push((a as f32, err as f32, u32::try_from(i).unwrap_or(u32::MAX)));
+                lower.push((a - err - ROUNDING_MARGIN) as f32);
             }
         }
         let threshold = if lower.len() > k {
@@ -282,10 +380,11 @@ impl VectorIndex {
             f64::NEG_INFINITY
         };
         // Second pass: exact scores for every chunk that could still be among the best k.
-        for (a, i) in approx {
+        for (a, err, i) in approx {
             let i = i as usize;
-            let err = f64::from(self.residual[i]) * q_norm + ROUNDING_MARGIN;
-            if f64::from(a) + err >= threshold {
+            // `a` and `err` went through f32: allow for that rounding too.
+            let slack = f64::from(err) * (1.0 + 1e-6) + ROUNDING_MARGIN + f64::from(a.abs()) * 1e-6;
+            if f64::from(a) + slack >= threshold {
                 let row = &self.matrix[i * self.dims..(i + 1) * self.dims];
                 top.offer(dot(row, query), self.chunk_ids[i]);
             }
@@ -341,6 +440,30 @@ impl IndexSink for VectorIndex {
     }
 
     fn chunk(&mut self, chunk_id: i64, doc_key: i64, vector: &[u8]) -> Result<(), StoreError> {
+        self.chunk_text(chunk_id, doc_key, vector, None, "")
+    }
+
+    fn wants_text(&self) -> bool {
+        true
+    }
+
+    fn chunk_text(
+        &mut self,
+        chunk_id: i64,
+        doc_key: i64,
+        vector: &[u8],
+        heading: Option<&str>,
+        text: &str,
+    ) -> Result<(), StoreError> {
+        self.add_vector(chunk_id, doc_key, vector)?;
+        self.text.push(heading, text);
+        Ok(())
+    }
+}
+
+impl VectorIndex {
+    /// Appends a chunk's vector (its slot is the next one).
+    fn add_vector(&mut self, chunk_id: i64, doc_key: i64, vector: &[u8]) -> Result<(), StoreError> {
         if vector.len() % 4 != 0 || vector.is_empty() {
             return Err(StoreError::new(
                 "a stored vector is not a whole number of f32s",
@@ -369,16 +492,8 @@ impl IndexSink for VectorIndex {
             self.matrix.truncate(start);
             return Err(StoreError::new("a stored vector is not finite"));
         }
-        let mut residual = 0f64;
-        for x in &self.matrix[start..] {
-            let b = bf16(*x);
-            let back = f32::from_bits(u32::from(b) << 16);
-            residual += (f64::from(*x) - f64::from(back)).powi(2);
-            self.coarse.push(b);
-        }
-        // Rounded up, so the bound it gives is never too small.
-        self.residual
-            .push((residual.sqrt() * (1.0 + 1e-6)) as f32 + f32::EPSILON);
+        let code = quantise_row(&self.matrix[start..], &mut self.coarse);
+        self.codes.push(code);
         self.chunk_ids.push(chunk_id);
         self.chunk_doc.push(slot);
         self.last_chunk = self.last_chunk.max(chunk_id);

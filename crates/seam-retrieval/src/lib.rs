@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod local;
 pub mod quality;
 pub mod service;
+pub mod text;
 
 use std::future::Future;
 use std::pin::Pin;

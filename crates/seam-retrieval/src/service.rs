@@ -1,10 +1,11 @@
 //! [`Retrieval`]: the engine the server and the CLI call. It validates names and labels, embeds
 //! chunks (skipping documents whose stored hash says they are unchanged), stores them, and
-//! searches: BM25 (PostgreSQL: full-text rank) and vectors, each restricted to what the caller's
-//! grants and metadata filter admit, fused by reciprocal rank.
+//! searches: BM25 and vectors, both from the collection's in-process index ([`crate::index`],
+//! [`crate::text`]) on either store, each restricted to what the caller's grants and metadata
+//! filter admit, fused by reciprocal rank.
 //!
 //! Store work runs on `tokio::task::spawn_blocking` over a few connections, each behind a mutex;
-//! the vector index of each collection sits behind a `RwLock`, so searches share it and only a
+//! the in-process index of each collection sits behind a `RwLock`, so searches share it and only a
 //! catch-up with the store takes it exclusively.
 
 use std::collections::HashMap;
@@ -521,18 +522,22 @@ impl Retrieval {
     }
 }
 
-/// The vector list: the collection's index brought up to date, the caller's visibility as a
-/// document bitmap, then the scan.
-fn vector_list(
+/// Both lists from the collection's in-process index, brought up to date first: the caller's
+/// visibility as a document bitmap (grants, or the store's filtered documents when a metadata
+/// filter is set), then BM25 over the postings and the vector scan, each skipping what is not
+/// visible. `(bm25 hits, vector hits)`, each best first.
+type Lists = (Vec<(i64, f32)>, Vec<(i64, f32)>);
+
+fn lists(
     inner: &Inner,
     store: &mut RetrievalStore,
     collection: &str,
-    query: &[f32],
+    vector: Option<&[f32]>,
     q: &SearchQuery,
     k: usize,
-) -> Result<Vec<(i64, f32)>, RetrievalError> {
+) -> Result<Lists, RetrievalError> {
     if q.grants.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let keys = if q.filter.is_empty() {
         None
@@ -541,11 +546,13 @@ fn vector_list(
     };
     let ix = inner.index(collection);
     let g = store.generation(collection)?;
-    let run = |index: &VectorIndex| -> Result<Vec<(i64, f32)>, RetrievalError> {
+    let run = |index: &VectorIndex| -> Result<Lists, RetrievalError> {
         if index.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
-        if index.dims() != query.len() {
+        if let Some(query) = vector
+            && index.dims() != query.len()
+        {
             return Err(RetrievalError::Embed(EmbedError(format!(
                 "the query's vector has {} dimensions but the collection's have {}",
                 query.len(),
@@ -556,7 +563,16 @@ fn vector_list(
             Some(keys) => Some(index.visible_docs(keys)),
             None => index.visible_by_grants(&q.grants),
         };
-        Ok(index.search(query, visible.as_deref(), k))
+        let text = if q.mode == Mode::Vector {
+            Vec::new()
+        } else {
+            index.text_search(&q.text, visible.as_deref(), k)
+        };
+        let vectors = match vector {
+            Some(query) => index.search(query, visible.as_deref(), k),
+            None => Vec::new(),
+        };
+        Ok((text, vectors))
     };
     {
         let read = unpoison(ix.read());
@@ -577,15 +593,14 @@ fn search_blocking(
     candidates: u32,
 ) -> Result<Vec<Found>, RetrievalError> {
     let mut store = inner.store();
-    let text_hits = if q.mode == Mode::Vector {
-        Vec::new()
-    } else {
-        store.text_search(collection, &q.text, &q.grants, &q.filter, candidates)?
-    };
-    let vector_hits = match vector {
-        Some(v) => vector_list(inner, &mut store, collection, v, q, candidates as usize)?,
-        None => Vec::new(),
-    };
+    let (text_hits, vector_hits) = lists(
+        inner,
+        &mut store,
+        collection,
+        vector,
+        q,
+        candidates as usize,
+    )?;
     let text_ids: Vec<i64> = text_hits.iter().map(|h| h.0).collect();
     let vector_ids: Vec<i64> = vector_hits.iter().map(|h| h.0).collect();
     let top_k = q.top_k as usize;
@@ -596,7 +611,7 @@ fn search_blocking(
             .take(top_k)
             .map(|f| (f.id, f.score, f.ranks[0], f.ranks[1]))
             .collect(),
-        // Not BM25's own score: its term statistics count every document, the caller's
+        // Not BM25's own score: its term statistics count every chunk, the caller's
         // invisible ones too, so the raw number could hint at what they hold. The rank's
         // reciprocal (as fusion scores it) says the same about the visible list and nothing else.
         Mode::Bm25 => text_hits

@@ -267,6 +267,24 @@ pub trait IndexSink {
     fn document(&mut self, doc_key: i64, labels: Vec<String>);
     /// A chunk, in `chunk_id` order; `vector` is f32 little-endian.
     fn chunk(&mut self, chunk_id: i64, doc_key: i64, vector: &[u8]) -> Result<(), StoreError>;
+    /// Whether the sink wants each chunk's heading and text too ([`IndexSink::chunk_text`] in
+    /// place of [`IndexSink::chunk`]); by default not.
+    fn wants_text(&self) -> bool {
+        false
+    }
+    /// A chunk with its heading and text, when [`IndexSink::wants_text`]; by default
+    /// [`IndexSink::chunk`].
+    fn chunk_text(
+        &mut self,
+        chunk_id: i64,
+        doc_key: i64,
+        vector: &[u8],
+        heading: Option<&str>,
+        text: &str,
+    ) -> Result<(), StoreError> {
+        let _ = (heading, text);
+        self.chunk(chunk_id, doc_key, vector)
+    }
 }
 
 /// The words of a search text: lower-cased runs of letters and digits, each once, at most
@@ -1013,7 +1031,8 @@ impl RetrievalStore {
     }
 
     /// Loads, in one snapshot, the collection's documents after `after_doc` (with their labels)
-    /// and chunks after `after_chunk` (with their vectors) into `sink`, and returns the
+    /// and chunks after `after_chunk` (with their vectors, and their heading and text when the
+    /// sink [wants them](IndexSink::wants_text)) into `sink`, and returns the
     /// generation of that snapshot. `0, 0` loads everything.
     pub fn index_load(
         &mut self,
@@ -1049,20 +1068,41 @@ impl RetrievalStore {
             if let Some((k, labels)) = current.take() {
                 sink.document(k, labels);
             }
-            c.query(
-                "SELECT c.chunk_id, c.doc_key, c.vector FROM retrieval_chunks c
-                 JOIN retrieval_documents d ON d.doc_key = c.doc_key
-                 WHERE d.collection = $1 AND c.chunk_id > $2 ORDER BY c.chunk_id",
-                &[coll, Val::Int(after_chunk)],
-                |r| {
-                    let v = r.blob(2)?.unwrap_or_default();
-                    sink.chunk(
-                        r.int(0)?.unwrap_or_default(),
-                        r.int(1)?.unwrap_or_default(),
-                        &v,
-                    )
-                },
-            )?;
+            if sink.wants_text() {
+                c.query(
+                    "SELECT c.chunk_id, c.doc_key, c.vector, c.heading, c.text FROM retrieval_chunks c
+                     JOIN retrieval_documents d ON d.doc_key = c.doc_key
+                     WHERE d.collection = $1 AND c.chunk_id > $2 ORDER BY c.chunk_id",
+                    &[coll, Val::Int(after_chunk)],
+                    |r| {
+                        let v = r.blob(2)?.unwrap_or_default();
+                        let heading = r.text(3)?;
+                        let text = r.text(4)?.unwrap_or_default();
+                        sink.chunk_text(
+                            r.int(0)?.unwrap_or_default(),
+                            r.int(1)?.unwrap_or_default(),
+                            &v,
+                            heading.as_deref(),
+                            &text,
+                        )
+                    },
+                )?;
+            } else {
+                c.query(
+                    "SELECT c.chunk_id, c.doc_key, c.vector FROM retrieval_chunks c
+                     JOIN retrieval_documents d ON d.doc_key = c.doc_key
+                     WHERE d.collection = $1 AND c.chunk_id > $2 ORDER BY c.chunk_id",
+                    &[coll, Val::Int(after_chunk)],
+                    |r| {
+                        let v = r.blob(2)?.unwrap_or_default();
+                        sink.chunk(
+                            r.int(0)?.unwrap_or_default(),
+                            r.int(1)?.unwrap_or_default(),
+                            &v,
+                        )
+                    },
+                )?;
+            }
             Ok(generation)
         })
     }

@@ -32,6 +32,8 @@ use seam_config::{Placement, SemanticRule};
 use seam_gateway::Gateway;
 use seam_types::chat::{ChatCompletion, ChatRequest, Content, Role};
 
+use seam_retrieval::index::{QueryCode, RowCode, quantise_row};
+
 use super::key::{self, Key};
 use super::{Answer, Cache, ENTRY_OVERHEAD, EVENT_OVERHEAD, Plan, REQUESTS, Stored};
 use crate::embedders::Embedders;
@@ -268,36 +270,9 @@ fn normalised(mut v: Vec<f32>) -> Option<Vec<f32>> {
     Some(v)
 }
 
-/// `x` as bfloat16 (its top 16 bits, rounded to nearest even): a relative error of at most
-/// 2^-9, so the dot product of a unit query with a rounded unit vector is within 0.002 of the
-/// exact one (Cauchy–Schwarz bounds the sum of |q_i v_i| by 1).
-fn bf16(x: f32) -> u16 {
-    let b = x.to_bits();
-    ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
-}
-
-/// The dot product of rounded (bfloat16) `a` with `b`, in eight lanes: half the memory of the
-/// full vectors to stream through, which is what a large partition's scan waits on.
-fn dot_coarse(a: &[u16], b: &[f32]) -> f32 {
-    let mut lanes = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| f32::from_bits(u32::from(*x) << 16) * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            lanes[k] += f32::from_bits(u32::from(x[k]) << 16) * y[k];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
-}
-
-/// How far under the threshold a rounded score may be and still be checked exactly: five times
-/// the rounding's bound.
-const COARSE_SLACK: f32 = 0.01;
+/// What the first pass may leave out besides its bound: the `f32` rounding of the exact dot
+/// product (about `2 · dims · 2⁻²⁴` for unit vectors; this stays safe to 8,000 dimensions).
+const ROUNDING_MARGIN: f64 = 1e-3;
 
 /// The dot product, in eight lanes so the compiler vectorises it.
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -334,12 +309,15 @@ struct Inner {
 }
 
 /// One partition's entries, their vectors side by side (`dim` floats each) so a lookup is one
-/// pass over contiguous memory: over the rounded copies (`coarse`, half the bytes), then the
-/// exact vectors of the few that come near the threshold.
+/// pass over contiguous memory: over int8 copies (`coarse`, a byte a dimension with a scale per
+/// row: a quarter of the bytes, integer multiply-adds against the query quantised to `i16`),
+/// whose score's error is bounded per row, then the exact vectors of the few whose bound reaches
+/// the threshold (`seam_retrieval::index::QueryCode`).
 struct Partition {
     dim: usize,
     vectors: Vec<f32>,
-    coarse: Vec<u16>,
+    coarse: Vec<i8>,
+    codes: Vec<RowCode>,
     entries: Vec<Entry>,
 }
 
@@ -391,8 +369,11 @@ impl Index {
                 return None;
             }
             let mut best: Option<(usize, f32)> = None;
+            let qc = QueryCode::new(query);
+            let floor = f64::from(threshold) - ROUNDING_MARGIN;
             for (i, v) in p.coarse.chunks_exact(p.dim).enumerate() {
-                if dot_coarse(v, query) < threshold - COARSE_SLACK {
+                let (a, err) = qc.score(v, p.codes[i]);
+                if a + err < floor {
                     continue;
                 }
                 let s = dot(&p.vectors[i * p.dim..(i + 1) * p.dim], query);
@@ -461,10 +442,12 @@ impl Index {
             dim: vector.len(),
             vectors: Vec::new(),
             coarse: Vec::new(),
+            codes: Vec::new(),
             entries: Vec::new(),
         });
         p.vectors.extend_from_slice(vector);
-        p.coarse.extend(vector.iter().map(|x| bf16(*x)));
+        let code = quantise_row(vector, &mut p.coarse);
+        p.codes.push(code);
         p.entries.push(Entry {
             seq,
             expires,
@@ -509,6 +492,7 @@ impl Inner {
             return;
         };
         let e = p.entries.swap_remove(i);
+        p.codes.swap_remove(i);
         let last = p.entries.len();
         if i != last {
             p.vectors
@@ -893,17 +877,26 @@ mod tests {
             prop_assert!((dot(&a, &b) - plain).abs() < 1e-4);
         }
 
-        /// The rounded vectors' score is within the bound the slack allows for, on unit vectors.
+        /// The int8 first pass's score is within the bound it gives, on unit vectors and not.
         #[test]
-        fn rounded_scores_stay_within_the_slack(v in proptest::collection::vec((-1.0f32..1.0, -1.0f32..1.0), 1..400)) {
+        fn quantised_scores_stay_within_their_bound(v in proptest::collection::vec((-1.0f32..1.0, -1.0f32..1.0), 1..400), unit in any::<bool>()) {
             let (a, b): (Vec<f32>, Vec<f32>) = v.into_iter().unzip();
-            let (Some(a), Some(b)) = (normalised(a), normalised(b)) else {
-                return Ok(());
+            let (a, b) = if unit {
+                let (Some(a), Some(b)) = (normalised(a), normalised(b)) else {
+                    return Ok(());
+                };
+                (a, b)
+            } else {
+                (a, b)
             };
-            let rounded: Vec<u16> = a.iter().map(|x| bf16(*x)).collect();
-            let err = (dot_coarse(&rounded, &b) - dot(&a, &b)).abs();
-            prop_assert!(err <= 0.0025, "{err}");
-            prop_assert!(err < COARSE_SLACK);
+            let mut codes = Vec::new();
+            let code = quantise_row(&a, &mut codes);
+            let (approx, err) = QueryCode::new(&b).score(&codes, code);
+            let exact = a.iter().zip(&b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum::<f64>();
+            prop_assert!((approx - exact).abs() <= err + 1e-9, "{approx} {exact} {err}");
+            if unit {
+                prop_assert!(err < 0.05, "{err}");
+            }
         }
 
         /// Against a model: the bounds always hold, and a hit holds the answer stored under
