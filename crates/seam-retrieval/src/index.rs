@@ -25,9 +25,11 @@
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use seam_store::{Generation, Grants, IndexSink, RetrievalStore, StoreError};
 
+use crate::ivf::{Approximate, Ivf};
 use crate::text::TextIndex;
 
 /// The dot product of two equal-length slices, in 16 independent lanes so that LLVM
@@ -192,6 +194,11 @@ pub struct VectorIndex {
     synced: Option<Generation>,
     last_doc: i64,
     last_chunk: i64,
+    approx: Approximate,
+    /// The IVF index once built: its builder thread fills this slot off the search path; a
+    /// reload replaces the slot, so a builder of an older state fills one nobody reads.
+    ivf: Arc<Mutex<Option<Arc<Ivf>>>>,
+    building: bool,
 }
 
 impl VectorIndex {
@@ -259,7 +266,62 @@ impl VectorIndex {
     }
 
     fn clear(&mut self) {
-        *self = VectorIndex::default();
+        *self = VectorIndex {
+            approx: self.approx,
+            ..VectorIndex::default()
+        };
+    }
+
+    /// When the vector list comes from the approximate (IVF) index ([`crate::ivf`]).
+    pub fn set_approximate(&mut self, approx: Approximate) {
+        self.approx = approx;
+    }
+
+    fn built(&self) -> Option<Arc<Ivf>> {
+        self.ivf
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether the approximate index is built (it answers vector searches while the collection
+    /// holds at least [`Approximate::from`] chunks).
+    pub fn approximate_ready(&self) -> bool {
+        self.built().is_some()
+    }
+
+    /// Bytes held by the approximate index (0 until built).
+    pub fn approximate_bytes(&self) -> usize {
+        self.built().map_or(0, |i| i.memory_bytes())
+    }
+
+    /// Builds the approximate index now, on this thread (tests; a server builds it off the
+    /// search path after a load).
+    pub fn build_approximate(&mut self) {
+        if self.dims == 0 || self.is_empty() {
+            return;
+        }
+        let ivf = Ivf::build(self.dims, &self.coarse, &self.codes);
+        *self.ivf.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(ivf));
+        self.building = true;
+    }
+
+    /// Starts building the approximate index on a thread of its own when the collection is
+    /// large enough and none is built or building; searches stay exact until it is in.
+    fn start_build(&mut self) {
+        if self.building || self.dims == 0 || self.len() < self.approx.from || self.approximate_ready() {
+            return;
+        }
+        // The builder reads a copy of the int8 rows (a byte a dimension, for the build only).
+        let (dims, coarse, codes) = (self.dims, self.coarse.clone(), self.codes.clone());
+        let slot = self.ivf.clone();
+        let spawned = std::thread::Builder::new()
+            .name("seam-ivf-build".into())
+            .spawn(move || {
+                let ivf = Ivf::build(dims, &coarse, &codes);
+                *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(ivf));
+            });
+        self.building = spawned.is_ok();
     }
 
     /// Whether the store's generation `g` is the one loaded.
@@ -299,6 +361,7 @@ impl VectorIndex {
         } else {
             self.synced = Some(snap);
         }
+        self.start_build();
         Ok(())
     }
 
@@ -352,8 +415,8 @@ impl VectorIndex {
                     .unwrap_or(false)
             })
         };
-        let mut top = TopK::new(k);
         if self.len() < TWO_PASS_FROM {
+            let mut top = TopK::new(k);
             for (i, row) in self.matrix.chunks_exact(self.dims).enumerate() {
                 if is_visible(i) {
                     top.offer(dot(row, query), self.chunk_ids[i]);
@@ -361,17 +424,55 @@ impl VectorIndex {
             }
             return top.into_sorted();
         }
+        let ivf = if self.len() >= self.approx.from {
+            self.built()
+        } else {
+            None
+        };
+        let Some(ivf) = ivf else {
+            let expect = if visible.is_none() { self.len() } else { 0 };
+            return self.two_pass(query, (0..self.len()).filter(|i| is_visible(*i)), expect, k);
+        };
+        // Approximate: the rows added since the build, then the nearest lists, on until `k`
+        // visible chunks are in hand (or every list was probed).
+        let mut slots: Vec<usize> = (ivf.covers().min(self.len())..self.len())
+            .filter(|i| is_visible(*i))
+            .collect();
+        let probes = ivf.probes(self.approx);
+        for (p, c) in ivf.order(query).into_iter().enumerate() {
+            if p >= probes && slots.len() >= k {
+                break;
+            }
+            slots.extend(
+                ivf.list(c)
+                    .iter()
+                    .map(|s| *s as usize)
+                    .filter(|s| *s < self.len() && is_visible(*s)),
+            );
+        }
+        let n = slots.len();
+        self.two_pass(query, slots.into_iter(), n, k)
+    }
+
+    /// The exact top `k` of `slots` (all visible): int8 scores and their bounds first, then
+    /// the `f32` rows of those that could be among the best.
+    fn two_pass(
+        &self,
+        query: &[f32],
+        slots: impl Iterator<Item = usize>,
+        expect: usize,
+        k: usize,
+    ) -> Vec<(i64, f32)> {
+        let mut top = TopK::new(k);
         // First pass: approximate scores of the visible chunks, and the k-th best lower bound.
         let qc = QueryCode::new(query);
-        let expect = if visible.is_none() { self.len() } else { 0 };
         let mut approx: Vec<(f32, f32, u32)> = Vec::with_capacity(expect);
         let mut lower: Vec<f32> = Vec::with_capacity(expect);
-        for (i, row) in self.coarse.chunks_exact(self.dims).enumerate() {
-            if is_visible(i) {
-                let (a, err) = qc.score(row, self.codes[i]);
-                approx.push((a as f32, err as f32, u32::try_from(i).unwrap_or(u32::MAX)));
-                lower.push((a - err - ROUNDING_MARGIN) as f32);
-            }
+        for i in slots {
+            let row = &self.coarse[i * self.dims..(i + 1) * self.dims];
+            let (a, err) = qc.score(row, self.codes[i]);
+            approx.push((a as f32, err as f32, u32::try_from(i).unwrap_or(u32::MAX)));
+            lower.push((a - err - ROUNDING_MARGIN) as f32);
         }
         let threshold = if lower.len() > k {
             let (_, kth, _) = lower.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
@@ -496,6 +597,17 @@ impl VectorIndex {
         self.codes.push(code);
         self.chunk_ids.push(chunk_id);
         self.chunk_doc.push(slot);
+        // A built IVF index takes the new row (and any added while it was being built) into
+        // its nearest list.
+        let mut guard = self.ivf.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(ivf) = guard.as_mut() {
+            let ivf = Arc::make_mut(ivf);
+            while ivf.covers() < self.chunk_ids.len() {
+                let at = ivf.covers() * self.dims;
+                ivf.push(&self.matrix[at..at + self.dims]);
+            }
+        }
+        drop(guard);
         self.last_chunk = self.last_chunk.max(chunk_id);
         Ok(())
     }
@@ -621,6 +733,118 @@ mod tests {
                 want.truncate(k);
                 assert_eq!(ix.search(&q, visible, k), want);
             }
+        }
+    }
+
+    /// `n` unit vectors drawn around `centres` random centres (a mixture of Gaussians, as
+    /// embeddings cluster by topic), and the centres.
+    fn clustered(n: usize, dims: usize, centres: usize, seed: u64) -> Vec<Vec<f32>> {
+        let mut rng = seed | 1;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % 20_000) as f32 / 10_000.0 - 1.0
+        };
+        let unit = |v: Vec<f32>| {
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.into_iter().map(|x| x / n).collect::<Vec<f32>>()
+        };
+        let cs: Vec<Vec<f32>> = (0..centres)
+            .map(|_| unit((0..dims).map(|_| next()).collect()))
+            .collect();
+        (0..n)
+            .map(|i| {
+                let c = &cs[(i * 7919) % centres];
+                unit(c.iter().map(|x| x + 0.08 * next()).collect())
+            })
+            .collect()
+    }
+
+    fn exact(rows: &[Vec<f32>], q: &[f32], visible: impl Fn(usize) -> bool, k: usize) -> Vec<(i64, f32)> {
+        let mut want: Vec<(i64, f32)> = rows
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| visible(*i))
+            .map(|(i, r)| (i as i64 + 1, dot(r, q)))
+            .collect();
+        want.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        want.truncate(k);
+        want
+    }
+
+    fn approximate_index(rows: &[Vec<f32>], docs: i64, from: usize) -> VectorIndex {
+        let mut ix = VectorIndex::new();
+        ix.set_approximate(Approximate { from, probe_share: 10 });
+        for d in 0..docs {
+            ix.document(d, vec![format!("l{}", d % 50)]);
+        }
+        for (i, v) in rows.iter().enumerate() {
+            ix.chunk(i as i64 + 1, i as i64 % docs, &bytes(v)).unwrap();
+        }
+        ix
+    }
+
+    #[test]
+    fn below_the_threshold_the_scan_stays_exact() {
+        let rows = clustered(TWO_PASS_FROM + 1_000, 32, 40, 7);
+        let mut ix = approximate_index(&rows, 100, rows.len() + 1);
+        ix.build_approximate();
+        assert!(ix.approximate_ready());
+        for q in rows.iter().step_by(500) {
+            assert_eq!(ix.search(q, None, 10), exact(&rows, q, |_| true, 10));
+        }
+    }
+
+    #[test]
+    fn the_approximate_list_recalls_the_exact_one_and_fills_top_k_under_a_filter() {
+        let rows = clustered(20_000, 32, 100, 11);
+        let mut ix = approximate_index(&rows, 1_000, 10_000);
+        ix.build_approximate();
+        let mut hits = 0;
+        let mut total = 0;
+        for q in clustered(50, 32, 100, 11) {
+            let got: Vec<i64> = ix.search(&q, None, 10).iter().map(|h| h.0).collect();
+            let want = exact(&rows, &q, |_| true, 10);
+            hits += want.iter().filter(|w| got.contains(&w.0)).count();
+            total += want.len();
+        }
+        let recall = hits as f64 / total as f64;
+        assert!(recall >= 0.9, "recall@10 {recall}");
+        // One label of fifty: 20 documents, 400 chunks. Every search still fills top_k, and only
+        // with visible chunks.
+        let g = Grants {
+            exact: vec!["l7".into()],
+            ..Grants::default()
+        };
+        let vis = ix.visible_by_grants(&g).unwrap();
+        for q in rows.iter().step_by(1_000) {
+            let got = ix.search(q, Some(&vis), 40);
+            assert_eq!(got.len(), 40);
+            assert!(got.iter().all(|h| vis[((h.0 - 1) % 1_000) as usize]));
+        }
+        // A label on 2 chunks only: both come back, whichever lists hold them.
+        ix.document(5_000, vec!["rare".into()]);
+        ix.chunk(30_001, 5_000, &bytes(&rows[3])).unwrap();
+        ix.chunk(30_002, 5_000, &bytes(&rows[9_999])).unwrap();
+        let vis = ix.visible_docs(&[5_000]);
+        let got = ix.search(&rows[3], Some(&vis), 40);
+        assert_eq!(got.iter().map(|h| h.0).collect::<Vec<_>>(), [30_001, 30_002]);
+    }
+
+    #[test]
+    fn rows_added_after_the_build_join_their_nearest_list() {
+        let rows = clustered(12_000, 32, 60, 5);
+        let mut ix = approximate_index(&rows[..10_000], 100, 5_000);
+        ix.build_approximate();
+        for (i, v) in rows.iter().enumerate().skip(10_000) {
+            ix.chunk(i as i64 + 1, i as i64 % 100, &bytes(v)).unwrap();
+        }
+        let ivf = ix.built().unwrap();
+        assert_eq!(ivf.covers(), 12_000);
+        for i in (10_000..12_000).step_by(97) {
+            let got = ix.search(&rows[i], None, 1);
+            assert_eq!(got[0].0, i as i64 + 1, "an added row is its own nearest");
         }
     }
 

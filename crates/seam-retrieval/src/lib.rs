@@ -10,6 +10,7 @@ pub mod fuse;
 pub mod grants;
 pub mod index;
 pub mod ingest;
+pub mod ivf;
 pub mod local;
 pub mod quality;
 pub mod service;

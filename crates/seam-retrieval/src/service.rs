@@ -21,6 +21,7 @@ use seam_store::{
 
 use crate::grants::{valid_collection, valid_document_id, valid_label};
 use crate::index::VectorIndex;
+use crate::ivf::Approximate;
 use crate::{Embed, EmbedError, fuse};
 
 /// Store connections a [`Retrieval`] opens.
@@ -107,6 +108,20 @@ pub struct SearchQuery {
     pub candidates: Option<u32>,
 }
 
+/// A collection's in-process index: its size and what it holds in memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IndexStats {
+    pub chunks: usize,
+    /// The `f32` rows, their int8 copies and the per-chunk arrays.
+    pub vector_bytes: usize,
+    /// BM25's postings, lengths and term dictionary.
+    pub text_bytes: usize,
+    /// The IVF index's centroids and lists (0 until built).
+    pub approximate_bytes: usize,
+    /// Whether the IVF index is built.
+    pub approximate_ready: bool,
+}
+
 /// One result, with what a citation needs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Found {
@@ -132,6 +147,7 @@ struct Inner {
     stores: Vec<Mutex<RetrievalStore>>,
     next: AtomicUsize,
     indexes: Mutex<HashMap<String, Arc<RwLock<VectorIndex>>>>,
+    approx: Mutex<Approximate>,
 }
 
 impl Drop for Inner {
@@ -167,8 +183,15 @@ impl Inner {
     }
 
     fn index(&self, collection: &str) -> Arc<RwLock<VectorIndex>> {
+        let approx = *unpoison(self.approx.lock());
         let mut map = unpoison(self.indexes.lock());
-        map.entry(collection.to_owned()).or_default().clone()
+        map.entry(collection.to_owned())
+            .or_insert_with(|| {
+                let mut ix = VectorIndex::new();
+                ix.set_approximate(approx);
+                Arc::new(RwLock::new(ix))
+            })
+            .clone()
     }
 }
 
@@ -329,6 +352,7 @@ impl Retrieval {
                 stores,
                 next: AtomicUsize::new(0),
                 indexes: Mutex::new(HashMap::new()),
+                approx: Mutex::new(Approximate::default()),
             }),
         })
     }
@@ -409,6 +433,33 @@ impl Retrieval {
             Ok(store.upsert(&new)?)
         })
         .await
+    }
+
+    /// When vector lists come from the approximate index ([`crate::ivf`]; by default from
+    /// 50,000 chunks a collection on): for this process's indexes, loaded and to come.
+    pub fn set_approximate(&self, approx: Approximate) {
+        *unpoison(self.inner.approx.lock()) = approx;
+        let indexes: Vec<Arc<RwLock<VectorIndex>>> =
+            unpoison(self.inner.indexes.lock()).values().cloned().collect();
+        for ix in indexes {
+            unpoison(ix.write()).set_approximate(approx);
+        }
+    }
+
+    /// What this process holds in memory for `collection` (zeros before its first search).
+    pub fn index_stats(&self, collection: &str) -> IndexStats {
+        let ix = unpoison(self.inner.indexes.lock()).get(collection).cloned();
+        let Some(ix) = ix else {
+            return IndexStats::default();
+        };
+        let ix = unpoison(ix.read());
+        IndexStats {
+            chunks: ix.len(),
+            vector_bytes: ix.vector_bytes(),
+            text_bytes: ix.text_bytes(),
+            approximate_bytes: ix.approximate_bytes(),
+            approximate_ready: ix.approximate_ready(),
+        }
     }
 
     /// Deletes a document with its chunks and vectors.
