@@ -275,6 +275,9 @@ impl VectorIndex {
     /// When the vector list comes from the approximate (IVF) index ([`crate::ivf`]).
     pub fn set_approximate(&mut self, approx: Approximate) {
         self.approx = approx;
+        if self.synced.is_some() {
+            self.start_build();
+        }
     }
 
     fn built(&self) -> Option<Arc<Ivf>> {
@@ -415,21 +418,21 @@ impl VectorIndex {
                     .unwrap_or(false)
             })
         };
-        if self.len() < TWO_PASS_FROM {
-            let mut top = TopK::new(k);
-            for (i, row) in self.matrix.chunks_exact(self.dims).enumerate() {
-                if is_visible(i) {
-                    top.offer(dot(row, query), self.chunk_ids[i]);
-                }
-            }
-            return top.into_sorted();
-        }
         let ivf = if self.len() >= self.approx.from {
             self.built()
         } else {
             None
         };
         let Some(ivf) = ivf else {
+            if self.len() < TWO_PASS_FROM {
+                let mut top = TopK::new(k);
+                for (i, row) in self.matrix.chunks_exact(self.dims).enumerate() {
+                    if is_visible(i) {
+                        top.offer(dot(row, query), self.chunk_ids[i]);
+                    }
+                }
+                return top.into_sorted();
+            }
             let expect = if visible.is_none() { self.len() } else { 0 };
             return self.two_pass(query, (0..self.len()).filter(|i| is_visible(*i)), expect, k);
         };

@@ -30,6 +30,7 @@ use std::sync::{Mutex, OnceLock};
 use seam_ner::fetch::WHEEL_MINILM;
 use seam_retrieval::chunk::{ChunkSpec, chunk};
 use seam_retrieval::grants::parse_grants;
+use seam_retrieval::ivf::Approximate;
 use seam_retrieval::local::LocalEmbed;
 use seam_retrieval::quality::{self, Corpus, GenQuery, QueryKind, Scores};
 use seam_retrieval::service::{ChunkText, IngestDocument, Mode, Retrieval, SearchQuery};
@@ -260,7 +261,40 @@ fn quality_of_bm25_vector_and_hybrid() {
         out.push_str(&format!("| {name:<6} {}\n", line("overall", &all)));
         table.insert((name, "overall"), all);
     }
+    // The vector list again from the approximate (IVF) index, forced on at this size.
+    f.retrieval.set_approximate(Approximate {
+        from: 1,
+        ..Approximate::default()
+    });
+    let waited = std::time::Instant::now();
+    while !f.retrieval.index_stats(COLLECTION).approximate_ready {
+        assert!(waited.elapsed().as_secs() < 300, "the IVF index was never built");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let runs: Vec<(GenQuery, Vec<String>)> = f
+        .corpus
+        .queries
+        .iter()
+        .map(|q| {
+            let q2 = SearchQuery {
+                text: q.text.clone(),
+                grants: Grants::all(),
+                filter: MetaFilter::default(),
+                top_k: TOP_CHUNKS,
+                mode: Mode::Vector,
+                candidates: None,
+            };
+            (q.clone(), search(f, &rt, q2))
+        })
+        .collect();
+    f.retrieval.set_approximate(Approximate::default());
+    let ivf = quality::score(&runs);
+    out.push_str(&format!("| {:<6} {}\n", "ivf", line("overall", &ivf)));
     eprintln!("seed {SEED}, {DOCS} documents, {QUERIES} queries, k = 10\n{out}");
+    assert!(
+        ivf.ndcg_at_10 >= table[&("vector", "overall")].ndcg_at_10 - 0.01,
+        "the approximate vector list's nDCG@10 is more than 0.01 below the exact one's:\n{out}"
+    );
     let ndcg = |mode: &str, kind: &str| table[&(mode, kind)].ndcg_at_10;
     let recall = |mode: &str, kind: &str| table[&(mode, kind)].recall_at_10;
     // Fusion must not lose to either list on the whole set (a small margin for noise).
