@@ -7,7 +7,14 @@
 //!   time: hybrid, BM25 only and vectors only, with every label granted and with 3 of the 11
 //!   labels. p50 and p99 of the wall time and of the process's CPU time (which other load on the
 //!   machine inflates less). The query vector is a seeded random one, so the model's cost is left
-//!   out (it is the ingestion row's business).
+//!   out (it is the ingestion row's business). Uniform random vectors are the approximate
+//!   index's worst case and unlike real embeddings, so a second collection of as many chunks
+//!   holds *clustered* ones (a mixture of Gaussians around 300 centres, unit-normalised; its
+//!   queries are drawn the same way) for the `clustered:` rows.
+//! - **Vector index**: per collection, its load time, how long the IVF index took to build after
+//!   it (off the search path), memory per chunk (vectors, BM25 postings, IVF), and the recall@10
+//!   of the approximate vector list against the exact one (the same searches with the IVF index
+//!   off), with the CPU p50 of each.
 //! - **Ingestion**: `--ingest` chunks of the labelled set's articles (`quality::generate`, two
 //!   articles a chunk, ~200 model tokens), embedded by the local model (all-MiniLM-L6-v2) and
 //!   stored through `Retrieval::ingest`, 16 chunks a document, on a current-thread runtime: the
@@ -75,6 +82,32 @@ fn unit(rng: &mut fastrand::Rng) -> Vec<f32> {
     v.into_iter().map(|x| x / n).collect()
 }
 
+/// Centres of the clustered vectors: a mixture of Gaussians, as embeddings cluster by topic.
+const CENTRES: usize = 300;
+/// Per-dimension standard deviation around a centre: a member's cosine with its centre is about
+/// 1/√(1 + 384σ²) ≈ 0.71.
+const SIGMA: f32 = 0.05;
+
+fn centres() -> Vec<Vec<f32>> {
+    let mut rng = fastrand::Rng::with_seed(99);
+    (0..CENTRES).map(|_| unit(&mut rng)).collect()
+}
+
+fn gaussian(rng: &mut fastrand::Rng) -> f32 {
+    // Box–Muller.
+    let u = rng.f32().max(f32::MIN_POSITIVE);
+    let v = rng.f32();
+    (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+}
+
+/// A unit vector around a random one of `centres`.
+fn clustered(centres: &[Vec<f32>], rng: &mut fastrand::Rng) -> Vec<f32> {
+    let c = &centres[rng.usize(..centres.len())];
+    let v: Vec<f32> = c.iter().map(|x| x + SIGMA * gaussian(rng)).collect();
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.into_iter().map(|x| x / n).collect()
+}
+
 /// Word ranks with probability ∝ 1/(rank+1): a few words are everywhere, most are rare.
 struct Zipf {
     cumulative: Vec<f64>,
@@ -113,8 +146,31 @@ fn word(i: usize) -> String {
     )
 }
 
-/// The query "embedder" of the search rows: a random unit vector seeded by the text.
+/// The query "embedder" of the search rows: a random unit vector seeded by the text (uniform,
+/// or around one of the clustered collection's centres).
 struct Seeded;
+
+struct SeededClustered(Vec<Vec<f32>>);
+
+impl Embed for SeededClustered {
+    fn name(&self) -> &str {
+        "seeded"
+    }
+
+    fn embed<'a>(&'a self, texts: &'a [String]) -> EmbedFuture<'a> {
+        Box::pin(async move {
+            Ok(texts
+                .iter()
+                .map(|t| {
+                    let seed = t
+                        .bytes()
+                        .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+                    clustered(&self.0, &mut fastrand::Rng::with_seed(seed))
+                })
+                .collect())
+        })
+    }
+}
 
 impl Embed for Seeded {
     fn name(&self) -> &str {
@@ -198,13 +254,19 @@ pub async fn main(args: RetrievalArgs) -> anyhow::Result<()> {
 }
 
 /// Fills the search store (blocking, one connection) unless `path` already holds the chunks.
-fn fill(cfg: &StoreConfig, chunks: usize, rng: &mut fastrand::Rng) -> anyhow::Result<()> {
+fn fill(
+    cfg: &StoreConfig,
+    collection: &str,
+    chunks: usize,
+    centres: Option<&[Vec<f32>]>,
+    rng: &mut fastrand::Rng,
+) -> anyhow::Result<()> {
     let zipf = Zipf::new(VOCAB);
     let words: Vec<String> = (0..VOCAB).map(word).collect();
     let started = Instant::now();
     let mut store = RetrievalStore::open(cfg)?;
-    if store.stats("bench")?.chunks as usize == chunks {
-        println!("(reusing the {chunks} chunks already stored)\n");
+    if store.stats(collection)?.chunks as usize == chunks {
+        println!("(reusing the {chunks} chunks of {collection} already stored)\n");
         return Ok(());
     }
     for d in 0..chunks.div_ceil(CHUNKS_PER_DOC) {
@@ -214,7 +276,7 @@ fn fill(cfg: &StoreConfig, chunks: usize, rng: &mut fastrand::Rng) -> anyhow::Re
         }
         let n_chunks = CHUNKS_PER_DOC.min(chunks - d * CHUNKS_PER_DOC);
         let doc = NewDocument {
-            collection: "bench".to_owned(),
+            collection: collection.to_owned(),
             id: format!("doc-{d:06}"),
             title: Some(format!("Document {d}")),
             source: None,
@@ -231,7 +293,10 @@ fn fill(cfg: &StoreConfig, chunks: usize, rng: &mut fastrand::Rng) -> anyhow::Re
                         heading: None,
                         text: text.join(" "),
                         tokens: n as u32,
-                        vector: unit(rng),
+                        vector: match centres {
+                            Some(c) => clustered(c, rng),
+                            None => unit(rng),
+                        },
                     }
                 })
                 .collect(),
@@ -242,7 +307,7 @@ fn fill(cfg: &StoreConfig, chunks: usize, rng: &mut fastrand::Rng) -> anyhow::Re
     let t = Instant::now();
     store.optimize()?;
     println!(
-        "Filled {chunks} chunks in {:.1} s; full-text index merged in {:.1} s.\n",
+        "Filled {collection} ({chunks} chunks) in {:.1} s; full-text index merged in {:.1} s.\n",
         filled.as_secs_f64(),
         t.elapsed().as_secs_f64()
     );
@@ -255,7 +320,12 @@ async fn search(args: &RetrievalArgs, dir: &std::path::Path) -> anyhow::Result<(
     {
         let cfg = cfg.clone();
         let chunks = args.chunks;
-        tokio::task::spawn_blocking(move || fill(&cfg, chunks, &mut rng)).await??;
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            fill(&cfg, "bench", chunks, None, &mut rng)?;
+            let c = centres();
+            fill(&cfg, "clustered", chunks, Some(&c), &mut rng)
+        })
+        .await??;
     }
     let mut rng = fastrand::Rng::with_seed(43);
     let retrieval = {
@@ -291,29 +361,51 @@ async fn search(args: &RetrievalArgs, dir: &std::path::Path) -> anyhow::Result<(
                 .join(" ")
         })
         .collect();
-    let load = Instant::now();
-    retrieval
-        .search(
-            "bench",
-            &Seeded,
-            &SearchQuery {
-                text: "warm".into(),
-                grants: Grants::all(),
-                filter: MetaFilter::default(),
-                top_k: 10,
-                mode: Mode::Vector,
-                candidates: None,
-            },
-        )
-        .await?;
-    println!(
-        "Vector index loaded in {:.2} s.\n",
-        load.elapsed().as_secs_f64()
-    );
+    let clustered_embed = SeededClustered(centres());
+    for (collection, embed) in [
+        ("bench", &Seeded as &dyn Embed),
+        ("clustered", &clustered_embed as &dyn Embed),
+    ] {
+        let load = Instant::now();
+        retrieval
+            .search(
+                collection,
+                embed,
+                &SearchQuery {
+                    text: "warm".into(),
+                    grants: Grants::all(),
+                    filter: MetaFilter::default(),
+                    top_k: 10,
+                    mode: Mode::Vector,
+                    candidates: None,
+                },
+            )
+            .await?;
+        let loaded = load.elapsed();
+        while !retrieval.index_stats(collection).approximate_ready
+            && args.chunks >= seam_retrieval::ivf::DEFAULT.from
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let st = retrieval.index_stats(collection);
+        let per = |b: usize| b as f64 / st.chunks.max(1) as f64;
+        println!(
+            "{collection}: index loaded in {:.2} s, IVF built {:.2} s later (off the search path). \
+             Memory per chunk: vectors {:.0} B, BM25 {:.0} B, IVF {:.1} B; total {:.0} B ({:.0} MB).\n",
+            loaded.as_secs_f64(),
+            (load.elapsed() - loaded).as_secs_f64(),
+            per(st.vector_bytes),
+            per(st.text_bytes),
+            per(st.approximate_bytes),
+            per(st.vector_bytes + st.text_bytes + st.approximate_bytes),
+            (st.vector_bytes + st.text_bytes + st.approximate_bytes) as f64 / 1e6,
+        );
+    }
+    recall(&retrieval, &clustered_embed, &uniform).await?;
     println!("| search (top 10) | wall p50 | wall p99 | CPU p50 | CPU p99 | results | target |");
     println!("| --- | --: | --: | --: | --: | --: | --- |");
     let all = Grants::all;
-    let cases: [(&str, Mode, Grants, &[String]); 8] = [
+    let cases: [(&str, Mode, Grants, &[String]); 11] = [
         (
             "hybrid, all granted, rare terms",
             Mode::Hybrid,
@@ -357,8 +449,31 @@ async fn search(args: &RetrievalArgs, dir: &std::path::Path) -> anyhow::Result<(
             teams.clone(),
             &uniform,
         ),
+        (
+            "clustered: hybrid, all granted, rare terms",
+            Mode::Hybrid,
+            all(),
+            &uniform,
+        ),
+        (
+            "clustered: hybrid, 3 of 11 labels, Zipf terms",
+            Mode::Hybrid,
+            teams.clone(),
+            &zipfian,
+        ),
+        (
+            "clustered: vectors only, all granted",
+            Mode::Vector,
+            all(),
+            &uniform,
+        ),
     ];
     for (name, mode, grants, texts) in cases {
+        let (collection, embed) = if name.starts_with("clustered") {
+            ("clustered", &clustered_embed as &dyn Embed)
+        } else {
+            ("bench", &Seeded as &dyn Embed)
+        };
         let mut wall: Vec<Duration> = Vec::with_capacity(texts.len());
         let mut cpu: Vec<Duration> = Vec::with_capacity(texts.len());
         let mut results = 0usize;
@@ -372,7 +487,7 @@ async fn search(args: &RetrievalArgs, dir: &std::path::Path) -> anyhow::Result<(
                 candidates: None,
             };
             let (t, c) = (Instant::now(), cpu_time());
-            let found = retrieval.search("bench", &Seeded, &q).await?;
+            let found = retrieval.search(collection, embed, &q).await?;
             wall.push(t.elapsed());
             cpu.push(cpu_time().saturating_sub(c));
             results += found.len();
@@ -400,6 +515,86 @@ async fn search(args: &RetrievalArgs, dir: &std::path::Path) -> anyhow::Result<(
             results as f64 / texts.len().max(1) as f64,
         );
     }
+    println!();
+    Ok(())
+}
+
+/// recall@10 of the approximate vector list against the exact one (the same searches with the
+/// IVF index switched off), on the uniform and the clustered collection, all granted and with
+/// 3 of 11 labels.
+async fn recall(
+    retrieval: &Retrieval,
+    clustered_embed: &SeededClustered,
+    texts: &[String],
+) -> anyhow::Result<()> {
+    use seam_retrieval::ivf::{Approximate, DEFAULT};
+    let teams = Grants {
+        all: false,
+        exact: vec!["public".into(), "team:t1".into(), "team:t2".into()],
+        prefixes: Vec::new(),
+    };
+    println!(
+        "| vector list, approximate vs exact (top 10) | queries | recall@10 | exact: CPU p50 | approximate: CPU p50 |"
+    );
+    println!("| --- | --: | --: | --: | --: |");
+    let texts = &texts[..texts.len().min(300)];
+    for (collection, embed, vectors) in [
+        ("bench", &Seeded as &dyn Embed, "uniform random vectors"),
+        (
+            "clustered",
+            clustered_embed as &dyn Embed,
+            "clustered vectors",
+        ),
+    ] {
+        for (grants, who) in [
+            (Grants::all(), "all granted"),
+            (teams.clone(), "3 of 11 labels"),
+        ] {
+            let mut lists: Vec<Vec<Vec<i64>>> = Vec::new();
+            let mut cpu_p50 = Vec::new();
+            for approx in [
+                Approximate {
+                    from: usize::MAX,
+                    ..DEFAULT
+                },
+                DEFAULT,
+            ] {
+                retrieval.set_approximate(approx);
+                let mut cpu = Vec::with_capacity(texts.len());
+                let mut got = Vec::with_capacity(texts.len());
+                for text in texts {
+                    let q = SearchQuery {
+                        text: text.clone(),
+                        grants: grants.clone(),
+                        filter: MetaFilter::default(),
+                        top_k: 10,
+                        mode: Mode::Vector,
+                        candidates: None,
+                    };
+                    let c = cpu_time();
+                    let found = retrieval.search(collection, embed, &q).await?;
+                    cpu.push(cpu_time().saturating_sub(c));
+                    got.push(found.iter().map(|f| f.chunk_id).collect::<Vec<_>>());
+                }
+                cpu.sort();
+                cpu_p50.push(ms(percentile(&cpu, 0.5)));
+                lists.push(got);
+            }
+            let (mut hit, mut total) = (0usize, 0usize);
+            for (exact, approx) in lists[0].iter().zip(&lists[1]) {
+                hit += exact.iter().filter(|id| approx.contains(id)).count();
+                total += exact.len();
+            }
+            println!(
+                "| {vectors}, {who} | {} | {:.3} | {:.2} ms | {:.2} ms |",
+                texts.len(),
+                hit as f64 / total.max(1) as f64,
+                cpu_p50[0],
+                cpu_p50[1],
+            );
+        }
+    }
+    retrieval.set_approximate(DEFAULT);
     println!();
     Ok(())
 }

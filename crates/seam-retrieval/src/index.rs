@@ -111,7 +111,9 @@ impl QueryCode {
     /// Small enough codes that [`dot_i8`]'s 16 `i32` lanes cannot overflow at `q.len()`.
     pub fn new(q: &[f32]) -> QueryCode {
         let per_lane = q.len().div_ceil(16).max(1) as f64;
-        let top = (f64::from(i32::MAX) / 127.0 / per_lane).clamp(1.0, 8191.0).floor();
+        let top = (f64::from(i32::MAX) / 127.0 / per_lane)
+            .clamp(1.0, 8191.0)
+            .floor();
         let max = q.iter().fold(0f32, |m, v| m.max(v.abs()));
         let scale = if max > 0.0 { f64::from(max) / top } else { 1.0 };
         let (mut residual, mut norm) = (0f64, 0f64);
@@ -312,7 +314,11 @@ impl VectorIndex {
     /// Starts building the approximate index on a thread of its own when the collection is
     /// large enough and none is built or building; searches stay exact until it is in.
     fn start_build(&mut self) {
-        if self.building || self.dims == 0 || self.len() < self.approx.from || self.approximate_ready() {
+        if self.building
+            || self.dims == 0
+            || self.len() < self.approx.from
+            || self.approximate_ready()
+        {
             return;
         }
         // The builder reads a copy of the int8 rows (a byte a dimension, for the build only).
@@ -764,7 +770,12 @@ mod tests {
             .collect()
     }
 
-    fn exact(rows: &[Vec<f32>], q: &[f32], visible: impl Fn(usize) -> bool, k: usize) -> Vec<(i64, f32)> {
+    fn exact(
+        rows: &[Vec<f32>],
+        q: &[f32],
+        visible: impl Fn(usize) -> bool,
+        k: usize,
+    ) -> Vec<(i64, f32)> {
         let mut want: Vec<(i64, f32)> = rows
             .iter()
             .enumerate()
@@ -778,7 +789,10 @@ mod tests {
 
     fn approximate_index(rows: &[Vec<f32>], docs: i64, from: usize) -> VectorIndex {
         let mut ix = VectorIndex::new();
-        ix.set_approximate(Approximate { from, probe_share: 10 });
+        ix.set_approximate(Approximate {
+            from,
+            probe_share: 10,
+        });
         for d in 0..docs {
             ix.document(d, vec![format!("l{}", d % 50)]);
         }
@@ -832,7 +846,10 @@ mod tests {
         ix.chunk(30_002, 5_000, &bytes(&rows[9_999])).unwrap();
         let vis = ix.visible_docs(&[5_000]);
         let got = ix.search(&rows[3], Some(&vis), 40);
-        assert_eq!(got.iter().map(|h| h.0).collect::<Vec<_>>(), [30_001, 30_002]);
+        assert_eq!(
+            got.iter().map(|h| h.0).collect::<Vec<_>>(),
+            [30_001, 30_002]
+        );
     }
 
     #[test]

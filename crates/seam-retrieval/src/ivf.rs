@@ -96,7 +96,9 @@ impl Ivf {
     /// Builds the index over the `n` rows of `coarse` (int8, `dims` each) coded by `codes`.
     pub fn build(dims: usize, coarse: &[i8], codes: &[RowCode]) -> Ivf {
         let n = codes.len();
-        let nlist = ((n as f64).sqrt().round() as usize).clamp(1, 4_096).min(n.max(1));
+        let nlist = ((n as f64).sqrt().round() as usize)
+            .clamp(1, 4_096)
+            .min(n.max(1));
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ n as u64);
         let row = |i: usize| &coarse[i * dims..(i + 1) * dims];
         let decode = |i: usize| -> Vec<f32> {
@@ -142,7 +144,8 @@ impl Ivf {
         let coded: Vec<QueryCode> = centroids.chunks_exact(dims).map(QueryCode::new).collect();
         let mut lists: Vec<Vec<u32>> = vec![Vec::new(); nlist];
         for i in 0..n {
-            lists[nearest_coded(row(i), codes[i], &coded)].push(u32::try_from(i).unwrap_or(u32::MAX));
+            lists[nearest_coded(row(i), codes[i], &coded)]
+                .push(u32::try_from(i).unwrap_or(u32::MAX));
         }
         for l in &mut lists {
             l.shrink_to_fit();

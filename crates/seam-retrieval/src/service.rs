@@ -439,8 +439,10 @@ impl Retrieval {
     /// 50,000 chunks a collection on): for this process's indexes, loaded and to come.
     pub fn set_approximate(&self, approx: Approximate) {
         *unpoison(self.inner.approx.lock()) = approx;
-        let indexes: Vec<Arc<RwLock<VectorIndex>>> =
-            unpoison(self.inner.indexes.lock()).values().cloned().collect();
+        let indexes: Vec<Arc<RwLock<VectorIndex>>> = unpoison(self.inner.indexes.lock())
+            .values()
+            .cloned()
+            .collect();
         for ix in indexes {
             unpoison(ix.write()).set_approximate(approx);
         }

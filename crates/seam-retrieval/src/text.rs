@@ -42,7 +42,11 @@ pub fn tokens(text: &str, mut f: impl FnMut(&str)) {
         }
         buf.clear();
         if word.is_ascii() {
-            buf.extend(word.chars().take(MAX_TERM_CHARS).map(|c| c.to_ascii_lowercase()));
+            buf.extend(
+                word.chars()
+                    .take(MAX_TERM_CHARS)
+                    .map(|c| c.to_ascii_lowercase()),
+            );
         } else {
             for c in word
                 .nfd()
@@ -315,9 +319,7 @@ impl Stemmer {
             b'i' => self.ends("ic"),
             b'l' => self.ends("able") || self.ends("ible"),
             b'n' => self.ends("ant") || self.ends("ement") || self.ends("ment") || self.ends("ent"),
-            b'o' => {
-                (self.ends("ion") && matches!(self.b[self.j], b's' | b't')) || self.ends("ou")
-            }
+            b'o' => (self.ends("ion") && matches!(self.b[self.j], b's' | b't')) || self.ends("ou"),
             b's' => self.ends("ism"),
             b't' => self.ends("ate") || self.ends("iti"),
             b'u' => self.ends("ous"),
@@ -384,11 +386,7 @@ impl TextIndex {
             .iter()
             .map(|p| p.capacity() * std::mem::size_of::<Posting>() + 24)
             .sum();
-        let dictionary: usize = self
-            .term_ids
-            .keys()
-            .map(|k| k.len() + 16 + 4 + 8)
-            .sum();
+        let dictionary: usize = self.term_ids.keys().map(|k| k.len() + 16 + 4 + 8).sum();
         postings + dictionary + self.lengths.capacity() * 4
     }
 
@@ -591,9 +589,14 @@ mod tests {
     #[test]
     fn tokens_fold_case_diacritics_and_stems() {
         let mut got = Vec::new();
-        tokens("Café RÉSUMÉS, naïve-running x2 東京", |t| got.push(t.to_owned()));
+        tokens("Café RÉSUMÉS, naïve-running x2 東京", |t| {
+            got.push(t.to_owned())
+        });
         assert_eq!(got, ["cafe", "resum", "naiv", "run", "x2", "東京"]);
-        assert_eq!(query_terms("running runs RUN Run ran"), ["run", "run", "run", "ran"]);
+        assert_eq!(
+            query_terms("running runs RUN Run ran"),
+            ["run", "run", "run", "ran"]
+        );
     }
 
     #[test]
@@ -607,9 +610,8 @@ mod tests {
         ix.push(None, "fish swim");
         assert_eq!((ix.len(), ix.terms()), (5, 12));
         let avg = 14.0f32 / 5.0;
-        let bm25 = |idf: f32, tf: f32, len: f32| {
-            idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * len / avg))
-        };
+        let bm25 =
+            |idf: f32, tf: f32, len: f32| idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * len / avg));
         let idf_cat = (3.5f32 / 2.5).ln();
         let (s0, s2) = (bm25(idf_cat, 2.0, 5.0), bm25(idf_cat, 1.0, 3.0));
         let got = ix.search("cat", |_| true, 10);

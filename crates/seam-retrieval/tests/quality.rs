@@ -268,8 +268,11 @@ fn quality_of_bm25_vector_and_hybrid() {
     });
     let waited = std::time::Instant::now();
     while !f.retrieval.index_stats(COLLECTION).approximate_ready {
-        assert!(waited.elapsed().as_secs() < 300, "the IVF index was never built");
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(
+            waited.elapsed().as_secs() < 300,
+            "the IVF index was never built"
+        );
+        rt.block_on(tokio::time::sleep(std::time::Duration::from_millis(20)));
     }
     let runs: Vec<(GenQuery, Vec<String>)> = f
         .corpus
