@@ -370,6 +370,19 @@ async fn searches_cite_and_fuse(cfg: StoreConfig, _: Kind) {
         .await
         .unwrap();
     assert_eq!(bm25[0].document, "secret.md");
+    // BM25 from the in-process index, the same on both stores: more occurrences first, then
+    // shorter chunks; "tablet" matches "tablets" (Porter stems), the heading counts.
+    assert_eq!(
+        bm25.iter()
+            .map(|f| (f.document.as_str(), f.chunk))
+            .collect::<Vec<_>>(),
+        [
+            ("secret.md", 0),
+            ("dosage.md", 1),
+            ("storage.md", 0),
+            ("dosage.md", 0)
+        ]
+    );
     assert!(
         bm25.iter()
             .all(|f| f.vector_rank.is_none() && f.bm25_rank.is_some() && f.score > 0.0)
