@@ -333,6 +333,18 @@ impl VectorIndex {
         self.building = spawned.is_ok();
     }
 
+    /// Room for the chunks `g` counts, so a full load does not leave its arrays up to twice as
+    /// large as they need to be (a `Vec` grows by doubling).
+    fn reserve(&mut self, g: &Generation) {
+        let (n, dims) = (g.chunks as usize, g.dims as usize);
+        self.matrix.reserve_exact(n * dims);
+        self.coarse.reserve_exact(n * dims);
+        self.codes.reserve_exact(n);
+        self.chunk_ids.reserve_exact(n);
+        self.chunk_doc.reserve_exact(n);
+        self.text.reserve(n);
+    }
+
     /// Whether the store's generation `g` is the one loaded.
     pub fn is_current(&self, g: &Generation) -> bool {
         self.synced.is_some_and(|s| s.generation == g.generation)
@@ -350,15 +362,23 @@ impl VectorIndex {
             self.clear();
             before = None;
         }
+        if before.is_none() {
+            self.reserve(&g);
+        }
         let (after_doc, after_chunk) = (self.last_doc, self.last_chunk);
         let snap = store.index_load(collection, after_doc, after_chunk, self)?;
+        if before.is_none() {
+            self.text.shrink();
+        }
         // A full load is whole by itself; an incremental one only if nothing was rewritten
         // since the generation it extends.
         let whole = before.is_none_or(|b| snap.rebuilt <= b);
         if !whole || self.len() as u64 != snap.chunks {
             // A rewrite landed between the two reads, or rows were missed: start over.
             self.clear();
+            self.reserve(&g);
             let snap = store.index_load(collection, 0, 0, self)?;
+            self.text.shrink();
             if self.len() as u64 != snap.chunks {
                 return Err(StoreError::new(format!(
                     "the vector index loaded {} chunks but the store counts {}",

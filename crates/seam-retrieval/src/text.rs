@@ -390,6 +390,18 @@ impl TextIndex {
         postings + dictionary + self.lengths.capacity() * 4
     }
 
+    /// Room for `n` more chunks' lengths.
+    pub fn reserve(&mut self, n: usize) {
+        self.lengths.reserve_exact(n);
+    }
+
+    /// Gives back the postings' spare capacity (after a full load).
+    pub fn shrink(&mut self) {
+        for p in &mut self.postings {
+            p.shrink_to_fit();
+        }
+    }
+
     /// Adds the next chunk (its slot is [`TextIndex::len`]) with its heading and text.
     pub fn push(&mut self, heading: Option<&str>, text: &str) {
         let slot = u32::try_from(self.lengths.len()).unwrap_or(u32::MAX);

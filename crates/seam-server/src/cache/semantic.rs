@@ -32,8 +32,6 @@ use seam_config::{Placement, SemanticRule};
 use seam_gateway::Gateway;
 use seam_types::chat::{ChatCompletion, ChatRequest, Content, Role};
 
-use seam_retrieval::index::{QueryCode, RowCode, quantise_row};
-
 use super::key::{self, Key};
 use super::{Answer, Cache, ENTRY_OVERHEAD, EVENT_OVERHEAD, Plan, REQUESTS, Stored};
 use crate::embedders::Embedders;
@@ -270,9 +268,22 @@ fn normalised(mut v: Vec<f32>) -> Option<Vec<f32>> {
     Some(v)
 }
 
-/// What the first pass may leave out besides its bound: the `f32` rounding of the exact dot
-/// product (about `2 · dims · 2⁻²⁴` for unit vectors; this stays safe to 8,000 dimensions).
+/// What the first pass may leave out besides its bound: the `f32` rounding of the dot products
+/// (about `2 · dims · 2⁻²⁴` for unit vectors; this stays safe to 8,000 dimensions).
 const ROUNDING_MARGIN: f64 = 1e-3;
+
+/// The dimensions a lookup scores first: the leading quarter (at least one).
+fn head_len(dim: usize) -> usize {
+    (dim / 4).clamp(1, dim.max(1))
+}
+
+/// The Euclidean length of `v`, in `f64`.
+fn norm(v: &[f32]) -> f64 {
+    v.iter()
+        .map(|x| f64::from(*x) * f64::from(*x))
+        .sum::<f64>()
+        .sqrt()
+}
 
 /// The dot product, in eight lanes so the compiler vectorises it.
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -309,15 +320,15 @@ struct Inner {
 }
 
 /// One partition's entries, their vectors side by side (`dim` floats each) so a lookup is one
-/// pass over contiguous memory: over int8 copies (`coarse`, a byte a dimension with a scale per
-/// row: a quarter of the bytes, integer multiply-adds against the query quantised to `i16`),
-/// whose score's error is bounded per row, then the exact vectors of the few whose bound reaches
-/// the threshold (`seam_retrieval::index::QueryCode`).
+/// pass over contiguous memory. A lookup first scores each entry on the leading quarter of the
+/// dimensions only: by Cauchy–Schwarz, `x·q ≤ x_head·q_head + |x_tail| · |q_tail|`, so an entry
+/// whose bound (with `tails`, each entry's `|x_tail|` rounded up) stays under the threshold cannot
+/// match and is skipped; the few others are scored on all dimensions. Exact, and a quarter of the
+/// multiply-adds for entries that are not near the query.
 struct Partition {
     dim: usize,
     vectors: Vec<f32>,
-    coarse: Vec<i8>,
-    codes: Vec<RowCode>,
+    tails: Vec<f32>,
     entries: Vec<Entry>,
 }
 
@@ -369,14 +380,16 @@ impl Index {
                 return None;
             }
             let mut best: Option<(usize, f32)> = None;
-            let qc = QueryCode::new(query);
+            let h = head_len(p.dim);
+            let (q_head, q_tail) = query.split_at(h);
+            let q_tail = norm(q_tail);
             let floor = f64::from(threshold) - ROUNDING_MARGIN;
-            for (i, v) in p.coarse.chunks_exact(p.dim).enumerate() {
-                let (a, err) = qc.score(v, p.codes[i]);
-                if a + err < floor {
+            for (i, v) in p.vectors.chunks_exact(p.dim).enumerate() {
+                let partial = f64::from(dot(&v[..h], q_head));
+                if partial + f64::from(p.tails[i]) * q_tail < floor {
                     continue;
                 }
-                let s = dot(&p.vectors[i * p.dim..(i + 1) * p.dim], query);
+                let s = dot(v, query);
                 if s >= threshold && best.is_none_or(|(_, b)| s > b) && p.entries[i].expires > now {
                     best = Some((i, s));
                 }
@@ -441,13 +454,12 @@ impl Index {
         let p = g.partitions.entry(partition).or_insert_with(|| Partition {
             dim: vector.len(),
             vectors: Vec::new(),
-            coarse: Vec::new(),
-            codes: Vec::new(),
+            tails: Vec::new(),
             entries: Vec::new(),
         });
         p.vectors.extend_from_slice(vector);
-        let code = quantise_row(vector, &mut p.coarse);
-        p.codes.push(code);
+        let tail = norm(&vector[head_len(vector.len())..]);
+        p.tails.push((tail * (1.0 + 1e-6)) as f32 + f32::EPSILON);
         p.entries.push(Entry {
             seq,
             expires,
@@ -492,16 +504,13 @@ impl Inner {
             return;
         };
         let e = p.entries.swap_remove(i);
-        p.codes.swap_remove(i);
+        p.tails.swap_remove(i);
         let last = p.entries.len();
         if i != last {
             p.vectors
                 .copy_within(last * p.dim..(last + 1) * p.dim, i * p.dim);
-            p.coarse
-                .copy_within(last * p.dim..(last + 1) * p.dim, i * p.dim);
         }
         p.vectors.truncate(last * p.dim);
-        p.coarse.truncate(last * p.dim);
         self.bytes -= e.weight;
         if p.entries.is_empty() {
             self.partitions.remove(partition);
@@ -877,26 +886,18 @@ mod tests {
             prop_assert!((dot(&a, &b) - plain).abs() < 1e-4);
         }
 
-        /// The int8 first pass's score is within the bound it gives, on unit vectors and not.
+        /// The head's score plus the tails' lengths bounds the full score, on unit vectors.
         #[test]
-        fn quantised_scores_stay_within_their_bound(v in proptest::collection::vec((-1.0f32..1.0, -1.0f32..1.0), 1..400), unit in any::<bool>()) {
+        fn the_head_bound_holds(v in proptest::collection::vec((-1.0f32..1.0, -1.0f32..1.0), 1..400)) {
             let (a, b): (Vec<f32>, Vec<f32>) = v.into_iter().unzip();
-            let (a, b) = if unit {
-                let (Some(a), Some(b)) = (normalised(a), normalised(b)) else {
-                    return Ok(());
-                };
-                (a, b)
-            } else {
-                (a, b)
+            let (Some(a), Some(b)) = (normalised(a), normalised(b)) else {
+                return Ok(());
             };
-            let mut codes = Vec::new();
-            let code = quantise_row(&a, &mut codes);
-            let (approx, err) = QueryCode::new(&b).score(&codes, code);
-            let exact = a.iter().zip(&b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum::<f64>();
-            prop_assert!((approx - exact).abs() <= err + 1e-9, "{approx} {exact} {err}");
-            if unit {
-                prop_assert!(err < 0.05, "{err}");
-            }
+            let h = head_len(a.len());
+            let bound = f64::from(dot(&a[..h], &b[..h]))
+                + norm(&a[h..]) * (1.0 + 1e-6) * norm(&b[h..])
+                + ROUNDING_MARGIN;
+            prop_assert!(f64::from(dot(&a, &b)) <= bound);
         }
 
         /// Against a model: the bounds always hold, and a hit holds the answer stored under
@@ -918,7 +919,7 @@ mod tests {
                 let (bytes, _) = idx.usage();
                 prop_assert!(bytes <= 300);
                 let g = idx.read();
-                prop_assert!(g.partitions.values().all(|p| p.entries.len() <= 3 && p.vectors.len() == p.entries.len() * p.dim && p.coarse.len() == p.vectors.len()));
+                prop_assert!(g.partitions.values().all(|p| p.entries.len() <= 3 && p.vectors.len() == p.entries.len() * p.dim && p.tails.len() == p.entries.len()));
             }
         }
     }
