@@ -319,17 +319,33 @@ struct Inner {
     max_bytes: usize,
 }
 
-/// One partition's entries, their vectors side by side (`dim` floats each) so a lookup is one
-/// pass over contiguous memory. A lookup first scores each entry on the leading quarter of the
-/// dimensions only: by Cauchy–Schwarz, `x·q ≤ x_head·q_head + |x_tail| · |q_tail|`, so an entry
-/// whose bound (with `tails`, each entry's `|x_tail|` rounded up) stays under the threshold cannot
-/// match and is skipped; the few others are scored on all dimensions. Exact, and a quarter of the
-/// multiply-adds for entries that are not near the query.
+/// One partition's entries, their vectors split in two matrices: the leading quarter of each
+/// vector's dimensions side by side in `heads` (`head` floats each), the rest in `rests`. A lookup
+/// is one pass over `heads`, contiguous memory: by Cauchy–Schwarz,
+/// `x·q ≤ x_head·q_head + |x_rest| · |q_rest|`, so an entry whose bound (with `tails`, each
+/// entry's `|x_rest|` rounded up) stays under the threshold cannot match and is skipped; the few
+/// others are scored on their rest too. Exact, and a quarter of the bytes and multiply-adds for
+/// the entries that are not near the query.
 struct Partition {
     dim: usize,
-    vectors: Vec<f32>,
+    head: usize,
+    heads: Vec<f32>,
+    rests: Vec<f32>,
     tails: Vec<f32>,
     entries: Vec<Entry>,
+}
+
+impl Partition {
+    fn rest(&self) -> usize {
+        self.dim - self.head
+    }
+
+    /// Entry `i`'s similarity with `query` (all `dim` dimensions).
+    fn score(&self, i: usize, query: &[f32]) -> f32 {
+        let (h, r) = (self.head, self.rest());
+        dot(&self.heads[i * h..(i + 1) * h], &query[..h])
+            + dot(&self.rests[i * r..(i + 1) * r], &query[h..])
+    }
 }
 
 struct Entry {
@@ -380,16 +396,15 @@ impl Index {
                 return None;
             }
             let mut best: Option<(usize, f32)> = None;
-            let h = head_len(p.dim);
-            let (q_head, q_tail) = query.split_at(h);
-            let q_tail = norm(q_tail);
+            let (q_head, q_rest) = query.split_at(p.head);
+            let q_tail = norm(q_rest);
             let floor = f64::from(threshold) - ROUNDING_MARGIN;
-            for (i, v) in p.vectors.chunks_exact(p.dim).enumerate() {
-                let partial = f64::from(dot(&v[..h], q_head));
+            for (i, v) in p.heads.chunks_exact(p.head).enumerate() {
+                let partial = f64::from(dot(v, q_head));
                 if partial + f64::from(p.tails[i]) * q_tail < floor {
                     continue;
                 }
-                let s = dot(v, query);
+                let s = p.score(i, query);
                 if s >= threshold && best.is_none_or(|(_, b)| s > b) && p.entries[i].expires > now {
                     best = Some((i, s));
                 }
@@ -425,9 +440,7 @@ impl Index {
                 .iter()
                 .enumerate()
                 .filter(|(i, e)| {
-                    p.dim != vector.len()
-                        || e.expires <= now
-                        || dot(&p.vectors[i * p.dim..(i + 1) * p.dim], vector) >= SAME
+                    p.dim != vector.len() || e.expires <= now || p.score(*i, vector) >= SAME
                 })
                 .map(|(_, e)| e.seq)
                 .collect();
@@ -453,12 +466,16 @@ impl Index {
         g.next += 1;
         let p = g.partitions.entry(partition).or_insert_with(|| Partition {
             dim: vector.len(),
-            vectors: Vec::new(),
+            head: head_len(vector.len()),
+            heads: Vec::new(),
+            rests: Vec::new(),
             tails: Vec::new(),
             entries: Vec::new(),
         });
-        p.vectors.extend_from_slice(vector);
-        let tail = norm(&vector[head_len(vector.len())..]);
+        let (head, rest) = vector.split_at(p.head);
+        p.heads.extend_from_slice(head);
+        p.rests.extend_from_slice(rest);
+        let tail = norm(rest);
         p.tails.push((tail * (1.0 + 1e-6)) as f32 + f32::EPSILON);
         p.entries.push(Entry {
             seq,
@@ -506,11 +523,13 @@ impl Inner {
         let e = p.entries.swap_remove(i);
         p.tails.swap_remove(i);
         let last = p.entries.len();
+        let (h, r) = (p.head, p.rest());
         if i != last {
-            p.vectors
-                .copy_within(last * p.dim..(last + 1) * p.dim, i * p.dim);
+            p.heads.copy_within(last * h..(last + 1) * h, i * h);
+            p.rests.copy_within(last * r..(last + 1) * r, i * r);
         }
-        p.vectors.truncate(last * p.dim);
+        p.heads.truncate(last * h);
+        p.rests.truncate(last * r);
         self.bytes -= e.weight;
         if p.entries.is_empty() {
             self.partitions.remove(partition);
@@ -919,7 +938,7 @@ mod tests {
                 let (bytes, _) = idx.usage();
                 prop_assert!(bytes <= 300);
                 let g = idx.read();
-                prop_assert!(g.partitions.values().all(|p| p.entries.len() <= 3 && p.vectors.len() == p.entries.len() * p.dim && p.tails.len() == p.entries.len()));
+                prop_assert!(g.partitions.values().all(|p| p.entries.len() <= 3 && p.heads.len() + p.rests.len() == p.entries.len() * p.dim && p.tails.len() == p.entries.len()));
             }
         }
     }
