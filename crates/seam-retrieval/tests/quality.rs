@@ -272,7 +272,7 @@ fn quality_of_bm25_vector_and_hybrid() {
             waited.elapsed().as_secs() < 300,
             "the IVF index was never built"
         );
-        rt.block_on(tokio::time::sleep(std::time::Duration::from_millis(20)));
+        rt.block_on(async { tokio::time::sleep(std::time::Duration::from_millis(20)).await });
     }
     let runs: Vec<(GenQuery, Vec<String>)> = f
         .corpus
