@@ -319,6 +319,37 @@ impl Conn {
         Ok(out)
     }
 
+    /// Runs a query and hands each row to `f` as it arrives, holding none of them: how a
+    /// table of any size is read (the export). Returns the number of rows.
+    pub(crate) fn each(
+        &mut self,
+        sql: &str,
+        params: &[Val],
+        mut f: impl FnMut(&dyn RowRead) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        self.statements += 1;
+        let mut n = 0;
+        match &mut self.db {
+            Backend::Sqlite(c) => {
+                let mut st = c.prepare(&sqlite_sql(sql))?;
+                let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
+                while let Some(row) = rows.next()? {
+                    f(row)?;
+                    n += 1;
+                }
+            }
+            Backend::Postgres(c) => {
+                use postgres::fallible_iterator::FallibleIterator;
+                let mut rows = c.query_raw(sql, params.iter())?;
+                while let Some(row) = rows.next()? {
+                    f(&row)?;
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+
     pub(crate) fn query_opt<T>(
         &mut self,
         sql: &str,
