@@ -52,6 +52,9 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
             path.display()
         );
     }
+    // Opening the log checks the master key against the store and seals any subject an older
+    // Seam kept in clear, so nothing leaves unsealed.
+    drop(AuditLog::open(&store).context("cannot open the store")?);
     let mut extras = Vec::new();
     if let Some(config) = &args.config {
         extras.push(Extra {

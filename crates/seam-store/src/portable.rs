@@ -135,6 +135,18 @@ pub fn export(
     std::fs::create_dir_all(dir.join(TABLE_DIR)).map_err(|e| io_err(&dir.join(TABLE_DIR), &e))?;
     let pg = conn.is_postgres();
     conn.in_tx(false, |c| {
+        // A store from before subjects were sealed keeps them in clear until it is opened with
+        // its master key (`AuditLog::open` seals them); they must not leave in clear.
+        let clear = c.query_opt(
+            "SELECT 1 FROM audit_subjects WHERE subject IS NOT NULL LIMIT 1",
+            &[],
+            |_| Ok(()),
+        )?;
+        if clear.is_some() {
+            return Err(StoreError::new(
+                "this store still holds subjects in clear from an older Seam: open it once with its master key (e.g. `seam audit verify`), which seals them, then export",
+            ));
+        }
         for t in TABLES {
             files.push(export_table(c, pg, dir, t, progress)?);
         }

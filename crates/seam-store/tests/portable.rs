@@ -544,3 +544,24 @@ fn export_refuses_a_folder_that_holds_anything() {
         "mine"
     );
 }
+
+#[test]
+fn a_subject_in_clear_never_leaves() {
+    let mut source = sqlite_env();
+    fill(&source.backend);
+    // What a store from before migration 6 holds until it is opened with its key.
+    source.sql(
+        "UPDATE audit_subjects SET subject = 'bob@example.com' WHERE subject_hash <> 'anonymous'",
+    );
+    let dir = scratch(&source, "export");
+    let c = cfg(source.backend.clone(), Some(KEY));
+    let err = portable::export(&c, &dir, &[], false, &mut |_, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("in clear") && !err.contains("bob"), "{err}");
+    // Opening the log with its key seals it; then the export goes ahead.
+    drop(AuditLog::open(&c).unwrap());
+    portable::export(&c, &dir, &[], true, &mut |_, _| {}).unwrap();
+    let subjects = std::fs::read_to_string(dir.join("tables/audit_subjects.jsonl")).unwrap();
+    assert!(!subjects.contains("bob@example.com"));
+}
