@@ -39,7 +39,7 @@ use ring::digest;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::crypto::hex;
+use crate::crypto::{Keys, hex};
 use crate::db::{Conn, RowRead, Val};
 use crate::{BackendConfig, StoreConfig, StoreError, now_ms, rfc3339};
 
@@ -205,6 +205,15 @@ pub fn import(
                 })?;
             let n = import_table(c, dir, entry, t, progress)?;
             rows += n;
+            if t.name == "audit_meta" {
+                let records = manifest
+                    .files
+                    .iter()
+                    .find(|f| f.table.as_deref() == Some("audit_log"))
+                    .and_then(|f| f.rows)
+                    .unwrap_or(0);
+                check_master_key(c, cfg.master_key.as_ref(), records > 0)?;
+            }
         }
         if pg {
             for (table, column) in [
@@ -235,6 +244,40 @@ pub fn import(
             .map(|f| f.path.clone())
             .collect(),
     })
+}
+
+/// The imported log must open with this config's master key, as [`crate::AuditLog::open`]
+/// would check it: refused now, before the rest is loaded, rather than after.
+fn check_master_key(
+    c: &mut Conn,
+    master: Option<&[u8; 32]>,
+    records: bool,
+) -> Result<(), StoreError> {
+    let meta = |c: &mut Conn, name: &str| {
+        Ok::<_, StoreError>(
+            c.query_opt(
+                "SELECT value FROM audit_meta WHERE name = $1",
+                &[Val::Text(name.to_owned())],
+                |r| r.text(0),
+            )?
+            .flatten(),
+        )
+    };
+    let salt = meta(c, "subject_salt")?.unwrap_or_default();
+    let written = meta(c, "key_check")?;
+    let keys = Keys::new(master, salt.as_bytes())?;
+    match (written, keys.key_check()) {
+        (Some(w), Some(k)) if w != k => Err(StoreError::new(
+            "the config's master key is not the one the exported audit log was written with",
+        )),
+        (Some(_), None) => Err(StoreError::new(
+            "the exported audit log was written with a master key: the config must name it ([audit] master_key)",
+        )),
+        (None, Some(_)) if records => Err(StoreError::new(
+            "the exported audit log was written without a master key and cannot take one: import with a config without [audit] master_key",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Verifies `dir`: every line of `SHA256SUMS` against its file, then the manifest's version,

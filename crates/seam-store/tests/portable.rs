@@ -565,3 +565,20 @@ fn a_subject_in_clear_never_leaves() {
     let subjects = std::fs::read_to_string(dir.join("tables/audit_subjects.jsonl")).unwrap();
     assert!(!subjects.contains("bob@example.com"));
 }
+
+#[test]
+fn another_master_key_is_refused_before_anything_is_loaded() {
+    let source = sqlite_env();
+    fill(&source.backend);
+    let dir = scratch(&source, "export");
+    export(&source.backend, &dir, &[]);
+    let target = sqlite_env();
+    for (key, words) in [(Some([7u8; 32]), "not the one"), (None, "must name it")] {
+        let err = portable::import(&cfg(target.backend.clone(), key), &dir, &mut |_, _| {})
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(words), "{err}");
+    }
+    // Nothing stayed behind: the right key imports.
+    import(&target.backend, &dir).unwrap();
+}
