@@ -235,8 +235,10 @@ pub fn import(
         }
         Ok(())
     });
-    conn.sqlite_bulk(false)?;
+    // The import's own error, if any, is the one worth reporting.
+    let restored = conn.sqlite_bulk(false);
     done?;
+    restored?;
     Ok(ImportReport {
         tables: TABLES.len(),
         rows,
