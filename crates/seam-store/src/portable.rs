@@ -25,7 +25,8 @@
 //! # Bounded memory
 //!
 //! Export streams each table from one read snapshot straight into its file; import reads one
-//! line at a time and inserts a few hundred rows per statement, all in one transaction, so an
+//! line at a time (hashing the file as it goes) and inserts a few hundred rows per statement on
+//! SQLite, or streams them through binary `COPY` on PostgreSQL, all in one transaction, so an
 //! import that fails leaves the store as empty as it found it.
 
 use std::collections::HashMap;
