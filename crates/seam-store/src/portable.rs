@@ -29,7 +29,6 @@
 //! SQLite, or streams them through binary `COPY` on PostgreSQL, all in one transaction, so an
 //! import that fails leaves the store as empty as it found it.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Component, Path, PathBuf};
@@ -776,18 +775,27 @@ fn pg_type(ty: Ty) -> postgres::types::Type {
 
 /// One line's values, in the table's column order, appended to `out`.
 fn parse_row(line: &str, t: &Table, out: &mut Vec<Val>) -> Result<(), String> {
-    let obj: HashMap<&str, &RawValue> =
+    let Members(members) =
         serde_json::from_str(line.trim_end()).map_err(|e| format!("not a JSON object: {e}"))?;
-    if obj.len() != t.columns.len() {
-        if let Some(k) = obj.keys().find(|k| !t.columns.iter().any(|(c, _)| c == *k)) {
+    if members.len() != t.columns.len() {
+        if let Some((k, _)) = members
+            .iter()
+            .find(|(k, _)| !t.columns.iter().any(|(c, _)| c == k))
+        {
             return Err(format!("{} has no column {k}", t.name));
         }
     }
-    for (name, ty) in t.columns {
-        let raw = obj
-            .get(name)
-            .ok_or_else(|| format!("column {name} is missing"))?
-            .get();
+    for (i, (name, ty)) in t.columns.iter().enumerate() {
+        // The export writes the columns in order; anything else is searched for.
+        let raw = match members.get(i) {
+            Some((k, v)) if k == name => *v,
+            _ => members
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| *v)
+                .ok_or_else(|| format!("column {name} is missing"))?,
+        }
+        .get();
         let v = if raw == "null" {
             Val::Null
         } else {
@@ -798,14 +806,52 @@ fn parse_row(line: &str, t: &Table, out: &mut Vec<Val>) -> Result<(), String> {
     Ok(())
 }
 
+/// A JSON object's members in the order written, borrowed from the line (no map to build).
+struct Members<'a>(Vec<(&'a str, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members<'de>, A::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(32));
+                while let Some(entry) = map.next_entry::<&'de str, &'de RawValue>()? {
+                    members.push(entry);
+                }
+                Ok(Members(members))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+/// A JSON string's contents: borrowed when it holds no escape (base64, most text), else decoded.
+fn json_str(raw: &str) -> Result<std::borrow::Cow<'_, str>, String> {
+    match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        Some(inner) if !inner.contains('\\') => Ok(std::borrow::Cow::Borrowed(inner)),
+        _ => serde_json::from_str::<String>(raw)
+            .map(std::borrow::Cow::Owned)
+            .map_err(|_| "not a string".to_owned()),
+    }
+}
+
 fn parse_val(raw: &str, ty: Ty) -> Result<Val, String> {
-    let string = || serde_json::from_str::<String>(raw).map_err(|_| "not a string".to_owned());
     Ok(match ty {
         Int => Val::Int(raw.parse().map_err(|_| "not an integer".to_owned())?),
         // Rust's own parse is exact, so a float reads back bit for bit (the chain hashes it).
         Real => Val::Real(raw.parse().map_err(|_| "not a number".to_owned())?),
-        Text => Val::Text(string()?),
-        Blob => Val::Blob(B64.decode(string()?).map_err(|_| "not base64".to_owned())?),
+        Text => Val::Text(json_str(raw)?.into_owned()),
+        Blob => Val::Blob(
+            B64.decode(json_str(raw)?.as_bytes())
+                .map_err(|_| "not base64".to_owned())?,
+        ),
         F32s => {
             let items: Vec<&RawValue> =
                 serde_json::from_str(raw).map_err(|_| "not a list of numbers".to_owned())?;
@@ -957,5 +1003,45 @@ mod tests {
             Val::Blob(b"hi".to_vec())
         );
         assert!(parse_val("1.5", Int).is_err());
+        assert_eq!(
+            parse_val(r#""a\"b\u00e9""#, Text).unwrap(),
+            Val::Text("a\"b\u{e9}".to_owned())
+        );
+    }
+
+    #[test]
+    fn rows_read_in_any_member_order_and_name_what_is_wrong() {
+        let t = TABLES.iter().find(|t| t.name == "spend_ledger").unwrap();
+        let want = vec![
+            Val::Text("key:a".to_owned()),
+            Val::Text("2024-05".to_owned()),
+            Val::Int(7),
+        ];
+        for line in [
+            r#"{"scope":"key:a","period":"2024-05","microusd":7}"#,
+            r#"{"microusd":7,"scope":"key:a","period":"2024-05"}"#,
+        ] {
+            let mut out = Vec::new();
+            parse_row(line, t, &mut out).unwrap();
+            assert_eq!(out, want, "{line}");
+        }
+        for (line, says) in [
+            (
+                r#"{"scope":"a","period":"p"}"#,
+                "column microusd is missing",
+            ),
+            (
+                r#"{"scope":"a","period":"p","microusd":1,"extra":2}"#,
+                "no column extra",
+            ),
+            (
+                r#"{"scope":"a","period":"p","microusd":"1"}"#,
+                "not an integer",
+            ),
+            ("[1,2,3]", "not a JSON object"),
+        ] {
+            let err = parse_row(line, t, &mut Vec::new()).unwrap_err();
+            assert!(err.contains(says), "{line}: {err}");
+        }
     }
 }
