@@ -179,8 +179,9 @@ pub fn export(
 
 /// Checks `dir` against its `SHA256SUMS` and manifest, then loads every table into the empty
 /// store `cfg` names, in one transaction. Refuses, changing nothing: a file that does not
-/// match its checksum (naming it), another format version or schema, a store that already
-/// holds anything.
+/// match its checksum (naming it; a table file is hashed as it is loaded, and the load rolled
+/// back), another format version or schema, a master key other than the export's, a store
+/// that already holds anything.
 pub fn import(
     cfg: &StoreConfig,
     dir: &Path,
