@@ -185,7 +185,7 @@ pub fn main(args: AuditStoreArgs) -> anyhow::Result<()> {
 }
 
 /// Appends `--records` records in batches; returns the seconds it took.
-fn fill(args: &AuditStoreArgs, db: &Path, key: &str) -> anyhow::Result<f64> {
+pub(crate) fn fill(args: &AuditStoreArgs, db: &Path, key: &str) -> anyhow::Result<f64> {
     let bytes = base64::engine::general_purpose::STANDARD.decode(key)?;
     let master: [u8; 32] = bytes
         .try_into()

@@ -34,6 +34,7 @@ mod body;
 mod cache;
 mod console;
 mod evals;
+mod exit;
 mod limits;
 mod load;
 mod mcp;
@@ -91,6 +92,8 @@ enum Command {
     Prompts(prompts_inproc::PromptsArgs),
     /// Time search over 100,000 chunks, ingestion with the local embedder and the semantic cache.
     Retrieval(retrieval::RetrievalArgs),
+    /// Fill an audit store and time the exit drill: export it, import it (SQLite, PostgreSQL).
+    Exit(exit::ExitArgs),
 }
 
 fn main() -> ExitCode {
@@ -108,6 +111,10 @@ fn run_command(command: Command) -> anyhow::Result<()> {
     if let Command::AuditStore(args) = command {
         // Blocking work (SQLite, child processes) from start to end: no runtime needed.
         return audit_store::main(args);
+    }
+    if let Command::Exit(args) = command {
+        // Blocking work on the stores and files: no runtime needed.
+        return exit::main(args);
     }
     if let Command::Console(args) = command {
         // Blocking work on one SQLite store: no runtime needed.
@@ -133,5 +140,6 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         Command::Console(args) => console::main(args),
         Command::Prompts(args) => runtime.block_on(prompts_inproc::main(args)),
         Command::Retrieval(args) => runtime.block_on(retrieval::main(args)),
+        Command::Exit(args) => exit::main(args),
     }
 }

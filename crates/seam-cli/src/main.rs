@@ -2,6 +2,7 @@
 
 mod audit;
 mod eval;
+mod exit;
 mod ingest;
 mod keys;
 mod models;
@@ -104,6 +105,12 @@ enum Command {
     /// html, pdf and jsonl, extracted, passed through the collection's policy, chunked,
     /// embedded and stored; unchanged files are skipped, changed ones replaced.
     Ingest(Box<ingest::Args>),
+    /// Write every owned artifact to a folder in open formats (JSON Lines per table, the config
+    /// and prompt files verbatim), with manifest.json and SHA256SUMS: the exit drill.
+    Export(exit::ExportArgs),
+    /// Load an export into the empty store the config names (SQLite or PostgreSQL), after
+    /// checking its checksums and format; then verify the imported audit chain.
+    Import(exit::ImportArgs),
 }
 
 /// `seam keys create`'s flags (boxed: they would make every `KeysCommand` as large).
@@ -334,6 +341,8 @@ fn main() -> ExitCode {
         }
         Command::Redteam(args) => return redteam::run(*args),
         Command::Ingest(args) => return ingest::run(*args),
+        Command::Export(args) => exit::export(&args),
+        Command::Import(args) => exit::import(&args),
         Command::Models(args) => return models::run(args),
         Command::Prompts(args) => return prompts::run(args),
         Command::Rollout(args) => return rollout::run(args),

@@ -319,6 +319,92 @@ impl Conn {
         Ok(out)
     }
 
+    /// Runs a query and hands each row to `f` as it arrives, holding none of them: how a
+    /// table of any size is read (the export). Returns the number of rows.
+    pub(crate) fn each(
+        &mut self,
+        sql: &str,
+        params: &[Val],
+        mut f: impl FnMut(&dyn RowRead) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        self.statements += 1;
+        let mut n = 0;
+        match &mut self.db {
+            Backend::Sqlite(c) => {
+                let mut st = c.prepare(&sqlite_sql(sql))?;
+                let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
+                while let Some(row) = rows.next()? {
+                    f(row)?;
+                    n += 1;
+                }
+            }
+            Backend::Postgres(c) => {
+                use postgres::fallible_iterator::FallibleIterator;
+                let mut rows = c.query_raw(sql, params.iter())?;
+                while let Some(row) = rows.next()? {
+                    f(&row)?;
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// PostgreSQL: `COPY table (columns) FROM STDIN` in the binary format, a row per call of
+    /// `next` (which fills the vector it is given, or returns false at the end); the rows
+    /// copied. Far cheaper than INSERTs for a bulk load (the import).
+    pub(crate) fn copy_in(
+        &mut self,
+        table: &str,
+        columns: &[(&str, postgres::types::Type)],
+        mut next: impl FnMut(&mut Vec<Val>) -> Result<bool, StoreError>,
+    ) -> Result<u64, StoreError> {
+        self.statements += 1;
+        let Backend::Postgres(c) = &mut self.db else {
+            return Err(StoreError::new("COPY is PostgreSQL's"));
+        };
+        let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
+        let types: Vec<postgres::types::Type> = columns.iter().map(|(_, t)| t.clone()).collect();
+        let sink = c.copy_in(&format!(
+            "COPY {table} ({}) FROM STDIN (FORMAT binary)",
+            names.join(", ")
+        ))?;
+        let mut writer = postgres::binary_copy::BinaryCopyInWriter::new(sink, &types);
+        let mut row = Vec::with_capacity(columns.len());
+        loop {
+            row.clear();
+            if !next(&mut row)? {
+                break;
+            }
+            if row.len() != columns.len() {
+                return Err(StoreError::new(format!(
+                    "{table}: a row of {} values for {} columns",
+                    row.len(),
+                    columns.len()
+                )));
+            }
+            writer.write_raw(row.iter())?;
+        }
+        Ok(writer.finish()?)
+    }
+
+    /// SQLite: for a bulk load into a new store, a rollback journal in place of the WAL (pages
+    /// appended to a file are not journaled, so the data is written once, not twice) and a
+    /// 64 MiB page cache; `false` restores the WAL and the default cache. Best effort: another
+    /// connection to the file keeps the WAL. PostgreSQL: nothing.
+    pub(crate) fn sqlite_bulk(&mut self, on: bool) -> Result<(), StoreError> {
+        if let Backend::Sqlite(c) = &self.db {
+            if on {
+                let _ = c.pragma_update(None, "journal_mode", "DELETE");
+                c.pragma_update(None, "cache_size", -65_536)?;
+            } else {
+                c.pragma_update(None, "cache_size", -2_000)?;
+                c.pragma_update(None, "journal_mode", "WAL")?;
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn query_opt<T>(
         &mut self,
         sql: &str,

@@ -85,6 +85,7 @@ pub mod evals;
 pub mod keys;
 pub mod ledger;
 mod log;
+pub mod portable;
 pub mod prompts;
 pub mod record;
 pub mod responses;

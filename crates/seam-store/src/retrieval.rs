@@ -310,7 +310,7 @@ pub fn query_terms(text: &str) -> Vec<String> {
 /// A label or collection as one FTS5 token: three decimal digits per byte. Digits pass the
 /// porter and unicode61 tokenizers untouched, the encoding is injective, and a byte prefix is a
 /// token prefix (so `team:*` is the prefix query of `team:`'s digits).
-fn digit_token(s: &str) -> String {
+pub(crate) fn digit_token(s: &str) -> String {
     let mut t = String::with_capacity(s.len() * 3);
     for b in s.bytes() {
         t.push(char::from(b'0' + b / 100));
