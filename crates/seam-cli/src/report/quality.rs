@@ -1,0 +1,14 @@
+//! `seam report quality`.
+
+use super::Output;
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    output: Output,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let _ = &args.output;
+    anyhow::bail!("seam report quality is not built yet")
+}
