@@ -693,6 +693,11 @@ fn request_columns(
         } else {
             Some(js(&rec.citations)?)
         },
+        features: if rec.features.is_empty() {
+            None
+        } else {
+            Some(js(&rec.features)?)
+        },
     }
     .normalized())
 }
@@ -741,6 +746,7 @@ fn tombstone_columns(
         variant: None,
         trace_id: None,
         citations: None,
+        features: None,
     })
 }
 
@@ -970,6 +976,12 @@ fn to_stored(
         trace_id: cols.trace_id.clone(),
         citations: cols
             .citations
+            .as_deref()
+            .map(parse)
+            .transpose()?
+            .unwrap_or_default(),
+        features: cols
+            .features
             .as_deref()
             .map(parse)
             .transpose()?

@@ -188,6 +188,12 @@ pub struct AuditRecord {
     /// document and chunk, with its score. Ids, never text.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub citations: Vec<CitationRecord>,
+    /// The API features the request used, as the decoded request shows them: `tools`,
+    /// `json_schema` (structured output), `vision` (image input), `prompt_caching`
+    /// (`cache_control` markers) and `streaming`. Names, never content; what an exit to
+    /// another target would have to support (`seam report exit`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
     pub class: RetentionClass,
     pub payload: Payload,
 }
@@ -222,6 +228,7 @@ impl AuditRecord {
             variant: None,
             trace_id: None,
             citations: Vec::new(),
+            features: Vec::new(),
             class: RetentionClass::Metadata,
             payload: Payload::default(),
         }

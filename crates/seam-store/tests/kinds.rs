@@ -45,6 +45,7 @@ fn rec(id: &str, kind: RecordKind, count: Option<u32>, class: RetentionClass) ->
         variant: None,
         trace_id: None,
         citations: Vec::new(),
+        features: Vec::new(),
         class,
         payload: Payload {
             client_request: Some(json!({"secret": "kept only in requests"})),
