@@ -5,8 +5,10 @@
 //! numbers as JSON for machines. [`render`] writes it as Markdown, a self-contained HTML page
 //! (inline CSS and SVG charts, no script, no external resource) or JSON.
 
+pub mod cost;
 pub mod doc;
 pub mod render;
+pub mod traffic;
 
 pub use doc::{Align, Block, Cell, Chart, ChartKind, Column, Report, Section, Series, Table, Unit};
 pub use render::{Format, render};

@@ -788,6 +788,7 @@ impl Draft {
             usage: f.usage.as_ref().map(|p| UsageRecord {
                 prompt_tokens: p.prompt_tokens,
                 completion_tokens: p.completion_tokens,
+                cached_tokens: p.cached_tokens,
                 estimated: p.estimated,
                 bounded: !p.anomalies.is_empty(),
             }),

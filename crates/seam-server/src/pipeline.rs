@@ -720,6 +720,7 @@ async fn from_cache<C: Codec>(
             usage: Some(Priced {
                 prompt_tokens: 0,
                 completion_tokens: 0,
+                cached_tokens: 0,
                 cost_usd: Some(0.0),
                 estimated: false,
                 anomalies: Vec::new(),

@@ -31,7 +31,7 @@ const SEAL_PAGE: i64 = 500;
 /// The audit log over one connection. Synchronous: run it on a thread of its own
 /// ([`crate::AuditWriter`]) or from blocking code (the CLI).
 pub struct AuditLog {
-    conn: Conn,
+    pub(crate) conn: Conn,
     keys: Keys,
     retention: Vec<Retention>,
     /// The database was created with a master key, and this handle has none: it may read
