@@ -11,7 +11,13 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 /// The features the audit record's `features` column names, in report order.
-pub const FEATURES: [&str; 5] = ["tools", "json_schema", "vision", "prompt_caching", "streaming"];
+pub const FEATURES: [&str; 5] = [
+    "tools",
+    "json_schema",
+    "vision",
+    "prompt_caching",
+    "streaming",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -107,7 +113,9 @@ impl Overrides {
         let mut out = Overrides::default();
         for (k, v) in &root {
             if k != "targets" {
-                return Err(format!("{k}: unknown key (expected [targets.\"PROVIDER/MODEL\"])"));
+                return Err(format!(
+                    "{k}: unknown key (expected [targets.\"PROVIDER/MODEL\"])"
+                ));
             }
             let toml::Value::Table(t) = v else {
                 return Err("targets: must be a table".into());
@@ -160,8 +168,7 @@ pub fn of(kind: &str, provider: &str, model: &str, overrides: &Overrides) -> Cap
     };
     let row = TABLE.iter().find(|r| {
         r.kinds.contains(&kind)
-            && r
-                .prefixes
+            && r.prefixes
                 .iter()
                 .any(|p| family.starts_with(p) || lower.starts_with(p))
     });
@@ -212,17 +219,27 @@ mod tests {
         let c = of("openai", "local", "qwen2.5-7b-instruct", &none);
         assert_eq!(c.get("tools"), Unknown);
         assert_eq!(c.get("streaming"), Yes);
-        let o = Overrides::parse("[targets.\"local/qwen*\"]\ntools = true\nvision = false\n").unwrap();
+        let o =
+            Overrides::parse("[targets.\"local/qwen*\"]\ntools = true\nvision = false\n").unwrap();
         let c = of("openai", "local", "qwen2.5-7b-instruct", &o);
-        assert_eq!((c.get("tools"), c.get("vision"), c.source), (Yes, No, "override"));
+        assert_eq!(
+            (c.get("tools"), c.get("vision"), c.source),
+            (Yes, No, "override")
+        );
     }
 
     #[test]
     fn override_errors_name_their_path() {
         let e = Overrides::parse("[targets.\"local/q\"]\ntool = true\n").unwrap_err();
-        assert!(e.starts_with("targets.\"local/q\".tool: unknown feature"), "{e}");
+        assert!(
+            e.starts_with("targets.\"local/q\".tool: unknown feature"),
+            "{e}"
+        );
         let e = Overrides::parse("[targets.\"local/q\"]\ntools = 1\n").unwrap_err();
-        assert!(e.starts_with("targets.\"local/q\".tools: must be true or false"), "{e}");
+        assert!(
+            e.starts_with("targets.\"local/q\".tools: must be true or false"),
+            "{e}"
+        );
         let e = Overrides::parse("[other]\n").unwrap_err();
         assert!(e.starts_with("other: unknown key"), "{e}");
     }

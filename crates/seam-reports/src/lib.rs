@@ -5,10 +5,16 @@
 //! numbers as JSON for machines. [`render`] writes it as Markdown, a self-contained HTML page
 //! (inline CSS and SVG charts, no script, no external resource) or JSON.
 
+pub mod capabilities;
 pub mod cost;
 pub mod doc;
+pub mod exit;
+pub mod matrix;
+pub mod quality;
 pub mod render;
+pub mod setup;
 pub mod traffic;
+pub mod weights;
 
 pub use doc::{Align, Block, Cell, Chart, ChartKind, Column, Report, Section, Series, Table, Unit};
 pub use render::{Format, render};

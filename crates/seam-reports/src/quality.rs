@@ -176,11 +176,17 @@ impl Collector {
                     prompt: prompt.clone(),
                     passed,
                     cases,
-                    pass_rate: if cases == 0 { 0.0 } else { passed as f64 / cases as f64 },
+                    pass_rate: if cases == 0 {
+                        0.0
+                    } else {
+                        passed as f64 / cases as f64
+                    },
                     low: i.low,
                     high: i.high,
                     mean_score: f(v, "mean_score"),
-                    cost_per_case: f(v, "cost_usd").filter(|_| cases > 0).map(|c| c / cases as f64),
+                    cost_per_case: f(v, "cost_usd")
+                        .filter(|_| cases > 0)
+                        .map(|c| c / cases as f64),
                     latency_ms_p50: f(v, "latency_ms_p50"),
                     run: run.clone(),
                     at_ms: at,
@@ -192,7 +198,12 @@ impl Collector {
                     self.evals.insert(key, row);
                 }
             }
-            for c in r.get("comparisons").and_then(Value::as_array).into_iter().flatten() {
+            for c in r
+                .get("comparisons")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let row = ComparisonRow {
                     run: run.clone(),
                     baseline: s(c, "baseline").unwrap_or("").to_owned(),
@@ -216,7 +227,11 @@ impl Collector {
                 target: target.to_owned(),
                 passed,
                 probes,
-                pass_rate: if probes == 0 { 1.0 } else { passed as f64 / probes as f64 },
+                pass_rate: if probes == 0 {
+                    1.0
+                } else {
+                    passed as f64 / probes as f64
+                },
                 low: i.low,
                 high: i.high,
                 threshold: f(r, "pass_threshold"),
@@ -224,7 +239,11 @@ impl Collector {
                 run: src.name.clone(),
                 at_ms: src.at_ms,
             };
-            if self.redteam.get(target).is_none_or(|old| old.at_ms <= src.at_ms) {
+            if self
+                .redteam
+                .get(target)
+                .is_none_or(|old| old.at_ms <= src.at_ms)
+            {
                 self.redteam.insert(target.to_owned(), row);
             }
         } else {
@@ -337,16 +356,19 @@ pub fn online(
         let a = acc.entry((model, prompt, metric.clone())).or_default();
         a.n += 1;
         let tagged = |k: &str| r.tags.iter().find_map(|t| t.strip_prefix(k));
-        let value = tagged("value=").and_then(|v| v.parse::<f64>().ok()).or_else(|| {
-            match &r.payload {
+        let value = tagged("value=")
+            .and_then(|v| v.parse::<f64>().ok())
+            .or_else(|| match &r.payload {
                 PayloadState::Kept(p) => p
                     .client_request
                     .as_ref()
                     .and_then(|v| v.get("value"))
-                    .and_then(|v| v.as_f64().or_else(|| v.as_bool().map(|b| f64::from(u8::from(b))))),
+                    .and_then(|v| {
+                        v.as_f64()
+                            .or_else(|| v.as_bool().map(|b| f64::from(u8::from(b))))
+                    }),
                 _ => None,
-            }
-        });
+            });
         if let Some(v) = value.filter(|v| v.is_finite()) {
             a.sum += v;
             a.valued += 1;
@@ -386,7 +408,11 @@ fn opt(v: Option<f64>, f: impl Fn(f64) -> Cell) -> Cell {
 
 /// The report's document.
 pub fn report(q: &Quality, generated: &str, subtitle: Option<String>) -> Report {
-    let mut r = Report::new("quality", "Quality: eval, red-team and online verdicts", generated);
+    let mut r = Report::new(
+        "quality",
+        "Quality: eval, red-team and online verdicts",
+        generated,
+    );
     r.subtitle = subtitle;
     let s = r.section("Eval suites: the latest verdict per model and prompt");
     s.text(format!(
@@ -418,7 +444,11 @@ pub fn report(q: &Quality, generated: &str, subtitle: Option<String>) -> Report 
                 _ => e.versus_best.clone(),
             };
             t.row(vec![
-                Cell::text(if e.prompt.is_empty() { "–" } else { &e.prompt }),
+                Cell::text(if e.prompt.is_empty() {
+                    "–"
+                } else {
+                    &e.prompt
+                }),
                 Cell::text(&e.subject),
                 Cell::text(format!("{}/{}", e.passed, e.cases)),
                 Cell::Pct(e.pass_rate),
@@ -453,7 +483,9 @@ pub fn report(q: &Quality, generated: &str, subtitle: Option<String>) -> Report 
     }
     let s = r.section("Red-team: the latest verdict per target");
     if q.redteam.is_empty() {
-        s.note("No red-team results: upload `seam redteam -o report.json`, or pass --results FILE.");
+        s.note(
+            "No red-team results: upload `seam redteam -o report.json`, or pass --results FILE.",
+        );
     } else {
         let mut t = Table::new(vec![
             Column::left("target"),
@@ -497,7 +529,11 @@ pub fn report(q: &Quality, generated: &str, subtitle: Option<String>) -> Report 
         for o in &q.online {
             t.row(vec![
                 Cell::text(if o.model.is_empty() { "–" } else { &o.model }),
-                Cell::text(if o.prompt.is_empty() { "–" } else { &o.prompt }),
+                Cell::text(if o.prompt.is_empty() {
+                    "–"
+                } else {
+                    &o.prompt
+                }),
                 Cell::text(&o.metric),
                 Cell::Int(i64::try_from(o.n).unwrap_or(i64::MAX)),
                 opt(o.mean, |m| Cell::Num(m, 3)),
@@ -514,8 +550,10 @@ pub fn report(q: &Quality, generated: &str, subtitle: Option<String>) -> Report 
         s.table(t);
     }
     if !q.skipped.is_empty() {
-        r.section("Skipped")
-            .note(format!("Not an eval or red-team report: {}", q.skipped.join(", ")));
+        r.section("Skipped").note(format!(
+            "Not an eval or red-team report: {}",
+            q.skipped.join(", ")
+        ));
     }
     r.data = serde_json::to_value(q).unwrap_or(Value::Null);
     r

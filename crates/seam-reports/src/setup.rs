@@ -122,7 +122,13 @@ impl Setup {
             providers: cfg
                 .providers
                 .values()
-                .map(|p| (p.name.clone(), p.kind.as_str().to_owned(), p.trust == Trust::Private))
+                .map(|p| {
+                    (
+                        p.name.clone(),
+                        p.kind.as_str().to_owned(),
+                        p.trust == Trust::Private,
+                    )
+                })
                 .collect(),
         }
     }

@@ -125,9 +125,9 @@ impl Weights {
     }
 
     pub fn parse(text: &str) -> Result<Weights, WeightsError> {
-        let root: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| err("", format!("not valid TOML: {}", e.message().trim())))?;
+        let root: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            err("", format!("not valid TOML: {}", e.message().trim()))
+        })?;
         let mut out = Weights::even();
         for (k, v) in &root {
             match k.as_str() {
@@ -145,7 +145,10 @@ impl Weights {
                 "paths" => {
                     let paths = table(v, "paths")?;
                     if paths.is_empty() {
-                        return Err(err("paths", "names no path (leave it out for buy, build and hybrid)"));
+                        return Err(err(
+                            "paths",
+                            "names no path (leave it out for buy, build and hybrid)",
+                        ));
                     }
                     out.paths = paths
                         .iter()
@@ -183,7 +186,11 @@ fn path(name: &str, v: &toml::Value) -> Result<Path, WeightsError> {
                 based = Some(b.to_owned());
             }
             "note" => {
-                p.note = Some(v.as_str().ok_or_else(|| err(&here, "must be text"))?.to_owned());
+                p.note = Some(
+                    v.as_str()
+                        .ok_or_else(|| err(&here, "must be text"))?
+                        .to_owned(),
+                );
             }
             "judgements" => {
                 for (c, j) in table(v, &here)? {
@@ -230,13 +237,24 @@ mod tests {
     fn errors_name_their_toml_path() {
         let e = |t: &str| Weights::parse(t).unwrap_err().to_string();
         assert!(e("[weights]\ncost = 1\n").starts_with("weights.cost: unknown criterion"));
-        assert!(e("[weights]\ntime_to_value = \"high\"\n").starts_with("weights.time_to_value: must be a number"));
-        assert!(e("[weights]\ntime_to_value = -1\n").starts_with("weights.time_to_value: must be 0 or more"));
-        assert!(e("[paths.build]\njudgements = { talent_operations = 7 }\n")
-            .starts_with("paths.build.judgements.talent_operations: must be from 0 to 5"));
+        assert!(
+            e("[weights]\ntime_to_value = \"high\"\n")
+                .starts_with("weights.time_to_value: must be a number")
+        );
+        assert!(
+            e("[weights]\ntime_to_value = -1\n")
+                .starts_with("weights.time_to_value: must be 0 or more")
+        );
+        assert!(
+            e("[paths.build]\njudgements = { talent_operations = 7 }\n")
+                .starts_with("paths.build.judgements.talent_operations: must be from 0 to 5")
+        );
         assert!(e("[paths.build]\nscore = 1\n").starts_with("paths.build.score: unknown key"));
         assert!(e("[paths.burst]\n").starts_with("paths.burst.based_on: is required"));
-        assert!(e("[paths.burst]\nbased_on = \"rent\"\n").starts_with("paths.burst.based_on: must be one of"));
+        assert!(
+            e("[paths.burst]\nbased_on = \"rent\"\n")
+                .starts_with("paths.burst.based_on: must be one of")
+        );
         assert!(e("[extra]\n").starts_with("extra: unknown key"));
         assert!(e("weights = [").starts_with("not valid TOML"));
     }
