@@ -44,7 +44,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let weights_from = args
         .weights
         .as_ref()
-        .map_or("even weights".to_owned(), |p| format!("weights {}", p.display()));
+        .map_or("even weights".to_owned(), |p| {
+            format!("weights {}", p.display())
+        });
     let report = seam_reports::matrix::report(
         &m,
         &generated(),

@@ -151,6 +151,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let cfg = args.store.config()?;
     let period = args.store.period()?;
     let q = args.store.quality(&cfg, period)?;
-    let report = quality::report(&q, &generated(), Some(format!("online metrics {}", subtitle(period))));
+    let report = quality::report(
+        &q,
+        &generated(),
+        Some(format!("online metrics {}", subtitle(period))),
+    );
     args.output.write(&report)
 }
