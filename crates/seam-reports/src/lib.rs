@@ -8,7 +8,9 @@
 pub mod cost;
 pub mod doc;
 pub mod render;
+pub mod scenario;
 pub mod traffic;
+pub mod whatif;
 
 pub use doc::{Align, Block, Cell, Chart, ChartKind, Column, Report, Section, Series, Table, Unit};
 pub use render::{Format, render};
