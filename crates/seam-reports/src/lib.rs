@@ -12,9 +12,11 @@ pub mod exit;
 pub mod matrix;
 pub mod quality;
 pub mod render;
+pub mod scenario;
 pub mod setup;
 pub mod traffic;
 pub mod weights;
+pub mod whatif;
 
 pub use doc::{Align, Block, Cell, Chart, ChartKind, Column, Report, Section, Series, Table, Unit};
 pub use render::{Format, render};

@@ -165,3 +165,35 @@ fn period_defaults_to_thirty_days_and_refuses_a_reversed_one() {
     let e = Period::parse(Some("yesterday"), None, 0).unwrap_err();
     assert!(e.starts_with("--since: cannot read the time"), "{e}");
 }
+
+#[test]
+fn the_cost_report_shows_the_known_totals_in_every_format() {
+    let Some(e) = env(Kind::Sqlite) else { return };
+    fill(&e);
+    let t = traffic::scan(&mut e.log(), period()).unwrap();
+    let r = seam_reports::cost::report(&t, "2026-11-05T00:00:00.000Z");
+    let json: serde_json::Value =
+        serde_json::from_str(&seam_reports::render(&r, seam_reports::Format::Json)).unwrap();
+    let d = &json["data"];
+    assert_eq!(json["kind"], "cost");
+    assert_eq!(d["totals"]["requests"], 24);
+    assert!(close(d["totals"]["cost_usd"].as_f64().unwrap(), 7.5));
+    assert!(close(d["cache"]["saved_usd"].as_f64().unwrap(), 0.75));
+    assert_eq!(d["by_team"][0]["name"], "blue");
+    assert_eq!(d["daily"].as_array().unwrap().len(), 3);
+    assert_eq!(d["variability"]["max_day"], "2026-11-03");
+    assert_eq!(d["errors"][0]["code"], "rate_limited");
+    let md = seam_reports::render(&r, seam_reports::Format::Markdown);
+    for want in [
+        "$7.50",
+        "$0.7500",
+        "| blue |",
+        "20,000",
+        "rate\\_limited",
+        "0.816",
+    ] {
+        assert!(md.contains(want), "{want} not in\n{md}");
+    }
+    let html = seam_reports::render(&r, seam_reports::Format::Html);
+    assert!(html.contains("<svg") && html.contains("$7.50"));
+}

@@ -59,6 +59,61 @@ pub(crate) struct Output {
     output: Option<PathBuf>,
 }
 
+/// The flags of the reports that read the store: which store (the config's `[storage]`) and
+/// which period (`--since`/`--until`, default the last 30 days).
+#[derive(clap::Args)]
+pub(crate) struct Source {
+    /// A TOML config file: its [storage] is the store read, its [pricing] prices scenarios
+    /// (default: the embedded default config).
+    #[arg(long, short = 'c', env = "SEAM_CONFIG")]
+    config: Option<PathBuf>,
+    /// Start of the period: 2026-11-29, 2026-11-29T10:00:00Z or Unix milliseconds (default:
+    /// 30 days before --until).
+    #[arg(long)]
+    since: Option<String>,
+    /// End of the period, exclusive (default: now).
+    #[arg(long)]
+    until: Option<String>,
+}
+
+impl Source {
+    pub(crate) fn config(&self) -> anyhow::Result<seam_config::Config> {
+        crate::load(self.config.as_deref())
+    }
+
+    pub(crate) fn period(&self) -> anyhow::Result<seam_reports::traffic::Period> {
+        seam_reports::traffic::Period::parse(self.since.as_deref(), self.until.as_deref(), now_ms())
+            .map_err(anyhow::Error::msg)
+    }
+
+    /// Opens the audit log of `cfg`; a SQLite file that does not exist is an error, not an
+    /// empty report.
+    pub(crate) fn log(&self, cfg: &seam_config::Config) -> anyhow::Result<seam_store::AuditLog> {
+        let store = seam_server::audit::store_config(cfg);
+        if let seam_store::BackendConfig::Sqlite { path } = &store.backend
+            && !path.exists()
+        {
+            anyhow::bail!(
+                "no audit log at {} (check [storage] url and --config)",
+                path.display()
+            );
+        }
+        seam_store::AuditLog::open(&store)
+            .map_err(|e| anyhow::anyhow!("cannot open the audit log: {e}"))
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Now, RFC 3339: a report's `generated`.
+pub(crate) fn generated() -> String {
+    seam_store::rfc3339(now_ms())
+}
+
 #[allow(
     dead_code,
     reason = "scaffold: each report uses these once it is built"
