@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Context as _, anyhow};
 use seam_reports::capabilities::Overrides;
 
-use super::Output;
-use super::quality::{Store, generated, subtitle};
+use super::quality::{Store, subtitle};
+use super::{Output, generated};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {

@@ -8,7 +8,7 @@ use anyhow::{Context as _, anyhow, bail};
 use seam_reports::quality::{self, Collector, Quality, Source};
 use seam_reports::traffic::Period;
 
-use super::Output;
+use super::{Output, generated, now_ms};
 
 /// A quarter: the default period of the decision reports.
 const QUARTER_MS: i64 = 90 * 86_400_000;
@@ -30,16 +30,6 @@ pub(crate) struct Store {
     /// besides the runs uploaded to the store.
     #[arg(long, num_args = 1..)]
     results: Vec<PathBuf>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-pub(crate) fn generated() -> String {
-    seam_store::rfc3339(now_ms())
 }
 
 impl Store {
