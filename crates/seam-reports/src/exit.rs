@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use seam_store::{AuditLog, Query, RecordKind, StoreError};
+use seam_store::{AuditLog, RequestFacts, StoreError};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -54,34 +54,35 @@ impl Usage {
     }
 }
 
-/// Reads the period's `request` records, a page at a time.
-pub fn scan(log: &mut AuditLog, period: Period, setup: &Setup) -> Result<Usage, StoreError> {
-    let mut u = Usage::default();
-    let q = Query {
-        kind: Some(RecordKind::Request),
-        since_ms: Some(period.since_ms),
-        until_ms: Some(period.until_ms),
-        ..Query::default()
-    };
-    log.export(&q, &mut |r| {
-        let alias = setup
-            .alias_of(r.model.as_deref(), r.route.as_deref())
-            .map_or(OTHER, |a| a.name.as_str());
-        let n = u64::from(r.count.unwrap_or(1).max(1));
-        let a = u.by_alias.entry(alias.to_owned()).or_default();
-        a.requests += n;
-        for f in &r.features {
-            *a.features.entry(f.clone()).or_default() += n;
+impl Usage {
+    /// Counts one request of the traffic scan (shadow copies are no client's traffic).
+    pub fn add(&mut self, f: &RequestFacts, setup: &Setup) {
+        if f.shadow {
+            return;
         }
-        if let Some(p) = &r.prompt {
+        let alias = setup
+            .alias_of(f.alias.as_deref(), f.route.as_deref())
+            .map_or(OTHER, |a| a.name.as_str());
+        let n = u64::from(f.count.max(1));
+        let a = self.by_alias.entry(alias.to_owned()).or_default();
+        a.requests += n;
+        for feature in &f.features {
+            *a.features.entry(feature.clone()).or_default() += n;
+        }
+        if let Some(p) = &f.prompt {
             let name = p.split('@').next().unwrap_or(p);
             *a.prompts.entry(name.to_owned()).or_default() += n;
         }
-        if let Some(route) = &r.route {
+        if let Some(route) = &f.route {
             *a.routes.entry(route.clone()).or_default() += n;
         }
-        Ok(())
-    })?;
+    }
+}
+
+/// Reads the period's requests in one pass of the traffic scan (no payload is read).
+pub fn scan(log: &mut AuditLog, period: Period, setup: &Setup) -> Result<Usage, StoreError> {
+    let mut u = Usage::default();
+    log.scan_requests(period.since_ms, period.until_ms, &mut |f| u.add(f, setup))?;
     Ok(u)
 }
 

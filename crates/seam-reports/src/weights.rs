@@ -150,10 +150,21 @@ impl Weights {
                             "names no path (leave it out for buy, build and hybrid)",
                         ));
                     }
-                    out.paths = paths
+                    let mut named: Vec<Path> = paths
                         .iter()
                         .map(|(name, p)| path(name, p))
                         .collect::<Result<_, _>>()?;
+                    // buy, build and hybrid first, in that order; the others by name.
+                    named.sort_by_key(|p| {
+                        (
+                            BASES
+                                .iter()
+                                .position(|b| *b == p.name)
+                                .unwrap_or(BASES.len()),
+                            p.name.clone(),
+                        )
+                    });
+                    out.paths = named;
                 }
                 _ => return Err(err(k, "unknown key (expected [weights] and [paths.NAME])")),
             }

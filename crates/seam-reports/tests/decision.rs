@@ -221,7 +221,7 @@ fn matrix_scores_match_hand_computed_values() {
     assert_eq!(scores("build"), [1.5, 4.0, 4.0, 3.0, 4.0, 3.88, 1.0, 5.0]);
     assert_eq!(scores("burst"), [4.0, 3.5, 3.5, 3.0, 4.0, 3.38, 3.0, 2.67]);
     let totals: Vec<(&str, f64)> = m.paths.iter().map(|p| (p.path.as_str(), p.total)).collect();
-    assert_eq!(totals, [("build", 3.58), ("burst", 3.34), ("buy", 3.19)]);
+    assert_eq!(totals, [("buy", 3.19), ("build", 3.58), ("burst", 3.34)]);
     let build = m.paths.iter().find(|p| p.path == "build").unwrap();
     assert_eq!(
         build.scores["talent_operations"].how,
@@ -234,6 +234,15 @@ fn matrix_scores_match_hand_computed_values() {
     );
     let html = seam_reports::render(&matrix::report(&m, "now", None), seam_reports::Format::Html);
     assert!(html.contains("Vendor dependence and exit") && html.contains("judged (weights file)"));
+}
+
+#[test]
+fn the_documented_example_weights_file_parses() {
+    let text = include_str!("../../../docs/examples/weights.toml");
+    let w = Weights::parse(text).unwrap();
+    let names: Vec<&str> = w.paths.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["buy", "build", "hybrid", "burst"]);
+    assert_eq!(w.weights["tco_predictability"], 3.0);
 }
 
 #[test]

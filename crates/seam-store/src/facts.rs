@@ -47,6 +47,10 @@ pub struct RequestFacts {
     pub placement: Option<String>,
     /// How many requests the record stands for (aggregated refusals), at least 1.
     pub count: u32,
+    /// The prompt it rendered, `name@version`.
+    pub prompt: Option<String>,
+    /// The API features it used (`tools`, `json_schema`, …; migration 15).
+    pub features: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -80,7 +84,7 @@ impl AuditLog {
             // each page is a range read, not a sort.
             let sql = "SELECT seq, kind, time_ms, key_id, endpoint, model, route, status, \
                  error_code, attempts, findings, usage, cost_usd, latency_ms, ttft_ms, cache_hit, \
-                 placement, count \
+                 placement, count, prompt, features \
                  FROM audit_log WHERE seq > $1 AND kind IN ('request', 'shadow') \
                  AND time_ms + 0 >= $2 AND time_ms + 0 < $3 ORDER BY seq LIMIT $4";
             let mut after = i64::MIN;
@@ -161,6 +165,11 @@ fn read(
             .and_then(|n| u32::try_from(n).ok())
             .unwrap_or(1)
             .max(1),
+        prompt: r.text(18)?,
+        features: match r.text(19)? {
+            Some(s) => serde_json::from_str(&s).map_err(|e| bad("features", e))?,
+            None => Vec::new(),
+        },
     };
     Ok((seq, facts))
 }

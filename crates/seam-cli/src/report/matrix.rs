@@ -33,9 +33,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let period = args.store.period()?;
     let setup = seam_reports::setup::Setup::from_config(&cfg);
     let mut log = args.store.log(&cfg)?;
-    let traffic = seam_reports::traffic::scan(&mut log, period)
-        .map_err(|e| anyhow!("cannot read the audit log: {e}"))?;
-    let usage = seam_reports::exit::scan(&mut log, period, &setup)
+    let mut usage = seam_reports::exit::Usage::default();
+    let traffic = seam_reports::traffic::scan_with(&mut log, period, &mut |f| usage.add(f, &setup))
         .map_err(|e| anyhow!("cannot read the audit log: {e}"))?;
     drop(log);
     let quality = args.store.quality(&cfg, period)?;
