@@ -65,14 +65,17 @@ def store(mock_url):
     """A `seam serve` that recorded tool and structured-output requests on `gpt`, plain and
     streamed ones on `solo`; its config."""
     cfg = config_file("seam-decision-", CONFIG.format(mock=mock_url))
-    env = dict(os.environ, SEAM_TEST_MOCK_KEY="sk-mock-secret-value")
-    proc = start_seam(cfg, env)
+    # The reports load the same config, so its `env:` secret must resolve for them too.
+    os.environ.setdefault("SEAM_TEST_MOCK_KEY", "sk-mock-secret-value")
+    proc = start_seam(cfg, dict(os.environ))
     client = openai.OpenAI(base_url=proc.url + "/v1", api_key="unused", max_retries=0, timeout=20)
     say = [{"role": "user", "content": "where is order 42?"}]
     try:
         for _ in range(2):
             client.chat.completions.create(model="gpt", messages=say, tools=[TOOL])
-        client.chat.completions.create(model="gpt", messages=say, response_format=SCHEMA)
+        # In JSON mode the mock answers with the user's JSON, which meets the schema.
+        as_json = [{"role": "user", "content": json.dumps({"text": "order 42"})}]
+        client.chat.completions.create(model="gpt", messages=as_json, response_format=SCHEMA)
         client.chat.completions.create(model="solo", messages=say)
         stream = client.chat.completions.create(model="solo", messages=say, stream=True)
         for _ in stream:
