@@ -364,7 +364,7 @@ pub fn report(e: &Exit, generated: &str, subtitle: Option<String>) -> Report {
     let s = r.section("Alternatives: what each lacks of the features in use");
     s.text(
         "Capabilities from the bundled table by provider kind and model family (or --capabilities); \
-         `unknown` means the table cannot tell: check the target before moving.",
+         'unknown' means the table cannot tell: check the target before moving.",
     );
     let mut t = Table::new(vec![
         Column::left("alias"),

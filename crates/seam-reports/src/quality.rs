@@ -416,14 +416,14 @@ pub fn report(q: &Quality, generated: &str, subtitle: Option<String>) -> Report 
     r.subtitle = subtitle;
     let s = r.section("Eval suites: the latest verdict per model and prompt");
     s.text(format!(
-        "{} reports read. Pass rates with their Wilson {:.0} % interval; a variant is `comparable` to the \
+        "{} reports read. Pass rates with their Wilson {:.0} % interval; a variant is 'comparable' to the \
          best of its prompt when its interval reaches the best's lower bound (the data cannot tell them \
-         apart), `worse` when it does not.",
+         apart), 'worse' when it does not.",
         q.read,
         CONFIDENCE * 100.0
     ));
     if q.evals.is_empty() {
-        s.note("No eval results: upload `seam eval -o report.json` in the console, or pass --results FILE.");
+        s.note("No eval results: upload the JSON of seam eval -o report.json in the console, or pass --results FILE.");
     } else {
         let mut t = Table::new(vec![
             Column::left("prompt"),
@@ -484,7 +484,7 @@ pub fn report(q: &Quality, generated: &str, subtitle: Option<String>) -> Report 
     let s = r.section("Red-team: the latest verdict per target");
     if q.redteam.is_empty() {
         s.note(
-            "No red-team results: upload `seam redteam -o report.json`, or pass --results FILE.",
+            "No red-team results: upload the JSON of seam redteam -o report.json, or pass --results FILE.",
         );
     } else {
         let mut t = Table::new(vec![
