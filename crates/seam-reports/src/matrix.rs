@@ -89,7 +89,16 @@ fn clamp(x: f64) -> f64 {
 pub fn facts_of(criterion: &str, f: &Facts) -> String {
     match criterion {
         "time_to_value" => format!("m = {:.2}, s = {:.2}", f.m, f.s),
-        "tco_predictability" => format!("cv = {:.2} over {} days", f.cv, f.days),
+        "tco_predictability" => format!(
+            "cv = {:.2} over {} days{}",
+            f.cv,
+            f.days,
+            if f.days < 7 {
+                " (under a week: weak evidence)"
+            } else {
+                ""
+            }
+        ),
         "control_differentiation" => format!("pol = {:.2}, ac = {:.2}", f.pol, f.ac),
         "interoperability" => format!("m = {:.2} ({} aliases)", f.m, f.aliases),
         "performance_scale" => format!(
