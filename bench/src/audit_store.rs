@@ -305,6 +305,7 @@ impl Shape {
             variant: None,
             trace_id: None,
             citations: Vec::new(),
+            features: Vec::new(),
             class: RetentionClass::Redacted,
             payload: Payload {
                 client_request: None,

@@ -332,8 +332,7 @@ fn record(i: u64, time_ms: i64) -> AuditRecord {
         r.usage = Some(UsageRecord {
             prompt_tokens: inp,
             completion_tokens: out,
-            estimated: false,
-            bounded: false,
+            ..UsageRecord::default()
         });
         r.cost_usd = Some(inp as f64 * 2.5e-6 + out as f64 * 1e-5);
         r.cache_hit = d(11, 25) == 0;

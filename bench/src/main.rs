@@ -23,6 +23,8 @@
 //! - `limits`: times limit checks (admit and settle over four scopes) in process and via Redis;
 //! - `evals`: deterministic assertions per second, and a 1,000-case `seam eval` suite through seam;
 //! - `prompts`: a prompt render, the server's prompt step and rollout assignment, in process;
+//! - `report`: fills a store with a million request records and times `seam report cost` and
+//!   `seam report whatif` on it;
 //! - `retrieval`: hybrid, BM25 and vector search over 100,000 chunks, ingestion with the local
 //!   embedder, and the semantic cache's lookup, on one thread.
 //!
@@ -46,6 +48,7 @@ mod prompts;
 mod prompts_inproc;
 mod proxy;
 mod report;
+mod report_bench;
 mod retrieval;
 mod routing;
 mod run;
@@ -94,6 +97,8 @@ enum Command {
     Retrieval(retrieval::RetrievalArgs),
     /// Fill an audit store and time the exit drill: export it, import it (SQLite, PostgreSQL).
     Exit(exit::ExitArgs),
+    /// Fill a store with a million requests; time `seam report cost` and `whatif` on it.
+    Report(report_bench::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -115,6 +120,10 @@ fn run_command(command: Command) -> anyhow::Result<()> {
     if let Command::Exit(args) = command {
         // Blocking work on the stores and files: no runtime needed.
         return exit::main(args);
+    }
+    if let Command::Report(args) = command {
+        // Blocking work (SQLite, child processes): no runtime needed.
+        return report_bench::main(args);
     }
     if let Command::Console(args) = command {
         // Blocking work on one SQLite store: no runtime needed.
@@ -138,6 +147,7 @@ fn run_command(command: Command) -> anyhow::Result<()> {
         Command::Limits(args) => runtime.block_on(limits::main(args)),
         Command::Evals(args) => evals::main(args),
         Command::Console(args) => console::main(args),
+        Command::Report(args) => report_bench::main(args),
         Command::Prompts(args) => runtime.block_on(prompts_inproc::main(args)),
         Command::Retrieval(args) => runtime.block_on(retrieval::main(args)),
         Command::Exit(args) => exit::main(args),

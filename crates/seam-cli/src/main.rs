@@ -11,6 +11,7 @@ mod progress;
 mod prompts;
 mod redact;
 mod redteam;
+mod report;
 mod rollout;
 
 use std::net::SocketAddr;
@@ -55,6 +56,9 @@ enum Command {
     /// Rollouts (canary, A/B, shadow) as the shared store holds them: list, status, and the
     /// operator's start, pause, promote, abort.
     Rollout(rollout::Args),
+    /// Reports for the build/buy/hybrid decision from this store's traffic: cost, whatif,
+    /// quality, matrix, exit (Markdown, self-contained HTML or JSON).
+    Report(report::Args),
     /// Work with config files.
     Config {
         #[command(subcommand)]
@@ -346,6 +350,7 @@ fn main() -> ExitCode {
         Command::Models(args) => return models::run(args),
         Command::Prompts(args) => return prompts::run(args),
         Command::Rollout(args) => return rollout::run(args),
+        Command::Report(args) => return report::run(args),
         Command::Redact { entities: true, .. } => return redact::entities(),
         Command::Redact {
             policy,

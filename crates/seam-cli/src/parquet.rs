@@ -68,6 +68,7 @@ const COLUMNS: &[(&str, Kind, bool)] = &[
     ("attempts", Kind::Json, false),
     ("findings", Kind::Json, false),
     ("citations", Kind::Json, false),
+    ("features", Kind::Json, false),
     ("usage", Kind::Json, true),
     ("payload", Kind::Json, true),
     ("hash", Kind::Text, false),

@@ -272,6 +272,7 @@ fn seed_kinds(db: &Path, records: &[(&str, i64, seam_store::RecordKind)]) {
             variant: None,
             trace_id: None,
             citations: Vec::new(),
+            features: Vec::new(),
             class: seam_store::RetentionClass::Full,
             payload: seam_store::Payload {
                 client_request: Some(json!({"old": id})),

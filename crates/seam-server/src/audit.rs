@@ -381,6 +381,7 @@ fn count_into(counted: &mut Counted, rec: AuditRecord) {
                 variant: None,
                 trace_id: None,
                 citations: Vec::new(),
+                features: Vec::new(),
                 ..rec
             });
         }
@@ -496,6 +497,8 @@ pub struct Draft {
     trace_id: Option<String>,
     /// The passages retrieval put into the request.
     citations: Vec<seam_store::CitationRecord>,
+    /// The API features the request uses (`tools`, `json_schema`, …).
+    features: Vec<String>,
     /// The request's spans, when traces are exported and it is sampled: the draft holds them
     /// open until the record is made (for a stream, when it ends).
     span: Option<seam_providers::otel::Recorder>,
@@ -577,6 +580,7 @@ impl Draft {
             assignment: None,
             trace_id: current_trace_id(),
             citations: Vec::new(),
+            features: Vec::new(),
             span: seam_providers::otel::current(),
         }
     }
@@ -609,6 +613,11 @@ impl Draft {
     /// The passages retrieval put into the request, on its record.
     pub fn citations(&mut self, citations: Vec<seam_store::CitationRecord>) {
         self.citations = citations;
+    }
+
+    /// The API features the request uses ([`crate::features::of`]), on its record.
+    pub fn features(&mut self, features: Vec<String>) {
+        self.features = features;
     }
 
     /// The rollout variant serving the request (`rollout:variant`), on its record.
@@ -779,6 +788,7 @@ impl Draft {
             usage: f.usage.as_ref().map(|p| UsageRecord {
                 prompt_tokens: p.prompt_tokens,
                 completion_tokens: p.completion_tokens,
+                cached_tokens: p.cached_tokens,
                 estimated: p.estimated,
                 bounded: !p.anomalies.is_empty(),
             }),
@@ -793,6 +803,7 @@ impl Draft {
             variant: self.variant.take(),
             trace_id: self.trace_id.take(),
             citations: std::mem::take(&mut self.citations),
+            features: std::mem::take(&mut self.features),
             class: class(self.class),
             payload: if keep {
                 Payload {
@@ -851,6 +862,7 @@ impl Draft {
             variant: self.variant.clone(),
             trace_id: self.trace_id.clone(),
             citations: self.citations.clone(),
+            features: self.features.clone(),
             class: RetentionClass::Metadata,
             payload: Payload::default(),
         };

@@ -18,6 +18,7 @@ pub mod embedders;
 mod embeddings;
 pub mod error;
 pub mod evaluate;
+pub mod features;
 mod feedback;
 pub mod limits;
 pub mod listen;

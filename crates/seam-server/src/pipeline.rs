@@ -203,6 +203,7 @@ async fn decoded<C: Codec>(
     let alias = live.gateway.alias_of(&req.model);
     let recorded = live.gateway.model_for_record(&req.model);
     draft.request(&recorded, alias, user.as_deref(), &record);
+    draft.features(crate::features::of(&req));
     if let Some(r) = draft.span() {
         crate::otel::params(r, &req);
     }
@@ -719,6 +720,7 @@ async fn from_cache<C: Codec>(
             usage: Some(Priced {
                 prompt_tokens: 0,
                 completion_tokens: 0,
+                cached_tokens: 0,
                 cost_usd: Some(0.0),
                 estimated: false,
                 anomalies: Vec::new(),

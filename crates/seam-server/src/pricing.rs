@@ -88,6 +88,8 @@ impl Anomaly {
 pub struct Priced {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Of the prompt tokens, those the vendor read from its prompt cache.
+    pub cached_tokens: u64,
     /// `None` when the target has no price.
     pub cost_usd: Option<f64>,
     /// Seam counted these tokens itself: the upstream reported none.
@@ -134,12 +136,7 @@ impl Prices {
     /// The cost in USD of `usage` on `route` (`provider/model`) as it stands; `None` when the
     /// target has no price.
     pub fn cost(&self, route: &str, usage: &Usage) -> Option<f64> {
-        let cached = usage
-            .extra
-            .get("prompt_tokens_details")
-            .and_then(|d| d.get("cached_tokens"))
-            .and_then(serde_json::Value::as_u64)
-            .unwrap_or(0);
+        let cached = cached_tokens(usage);
         let price = match self.overrides.get(route) {
             Some(p) => *p,
             None => {
@@ -209,11 +206,22 @@ impl Prices {
         Priced {
             prompt_tokens: prompt,
             completion_tokens: completion,
+            cached_tokens: cached_tokens(usage).min(prompt),
             cost_usd,
             estimated: matches!(source, Source::Estimated),
             anomalies,
         }
     }
+}
+
+/// `prompt_tokens_details.cached_tokens`: the prompt tokens read from the vendor's cache.
+fn cached_tokens(usage: &Usage) -> u64 {
+    usage
+        .extra
+        .get("prompt_tokens_details")
+        .and_then(|d| d.get("cached_tokens"))
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0)
 }
 
 /// `(prompt, completion)` as reported, held to what `expected` allows; the anomalies found.

@@ -792,6 +792,7 @@ impl Shadow {
             usage: usage.as_ref().map(|p| seam_store::UsageRecord {
                 prompt_tokens: p.prompt_tokens,
                 completion_tokens: p.completion_tokens,
+                cached_tokens: p.cached_tokens,
                 estimated: p.estimated,
                 bounded: !p.anomalies.is_empty(),
             }),

@@ -10,7 +10,7 @@ use crate::db::{Conn, RowRead, Val};
 use crate::schema::GENESIS;
 
 /// Every stored column of `audit_log` except `payload` and `hash`, in chain order.
-pub(crate) const CHAIN_COLUMNS: [&str; 28] = [
+pub(crate) const CHAIN_COLUMNS: [&str; 29] = [
     "seq",
     "id",
     "kind",
@@ -39,6 +39,7 @@ pub(crate) const CHAIN_COLUMNS: [&str; 28] = [
     "variant",
     "trace_id",
     "citations",
+    "features",
 ];
 
 /// The chained columns of one row, exactly as stored.
@@ -78,6 +79,9 @@ pub(crate) struct Columns {
     pub trace_id: Option<String>,
     /// Added by migration 14: the retrieved passages the request was given, JSON.
     pub citations: Option<String>,
+    /// Added by migration 15: the API features the request used (`tools`, `json_schema`, …),
+    /// JSON.
+    pub features: Option<String>,
 }
 
 /// `a.seq, a.id, …` for a SELECT; read back with [`Columns::read`].
@@ -122,6 +126,7 @@ impl Columns {
             Val::opt_text(self.variant.as_deref()),
             Val::opt_text(self.trace_id.as_deref()),
             Val::opt_text(self.citations.as_deref()),
+            Val::opt_text(self.features.as_deref()),
         ]
     }
 
@@ -164,6 +169,7 @@ impl Columns {
             variant: row.text(at + 25)?,
             trace_id: row.text(at + 26)?,
             citations: row.text(at + 27)?,
+            features: row.text(at + 28)?,
         })
     }
 
@@ -242,6 +248,10 @@ impl Columns {
         if let Some(c) = &self.citations {
             ctx.update(b"c");
             text(&mut ctx, Some(c));
+        }
+        if let Some(f) = &self.features {
+            ctx.update(b"f");
+            text(&mut ctx, Some(f));
         }
         hex(ctx.finish().as_ref())
     }

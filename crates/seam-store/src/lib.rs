@@ -82,6 +82,7 @@ mod chain;
 mod crypto;
 mod db;
 pub mod evals;
+pub mod facts;
 pub mod keys;
 pub mod ledger;
 mod log;
@@ -100,6 +101,7 @@ use std::path::PathBuf;
 
 pub use chain::{Problem, ProblemKind, VerifyReport};
 pub use evals::{EvalRun, EvalStore};
+pub use facts::RequestFacts;
 pub use keys::{BudgetPeriod, CacheScope, KeyRecord, KeyScope, KeyStore, glob_match, hash_secret};
 pub use ledger::{Charge, Ledger};
 pub use log::AuditLog;

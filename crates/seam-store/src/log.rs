@@ -31,7 +31,7 @@ const SEAL_PAGE: i64 = 500;
 /// The audit log over one connection. Synchronous: run it on a thread of its own
 /// ([`crate::AuditWriter`]) or from blocking code (the CLI).
 pub struct AuditLog {
-    conn: Conn,
+    pub(crate) conn: Conn,
     keys: Keys,
     retention: Vec<Retention>,
     /// The database was created with a master key, and this handle has none: it may read
@@ -693,6 +693,11 @@ fn request_columns(
         } else {
             Some(js(&rec.citations)?)
         },
+        features: if rec.features.is_empty() {
+            None
+        } else {
+            Some(js(&rec.features)?)
+        },
     }
     .normalized())
 }
@@ -741,6 +746,7 @@ fn tombstone_columns(
         variant: None,
         trace_id: None,
         citations: None,
+        features: None,
     })
 }
 
@@ -970,6 +976,12 @@ fn to_stored(
         trace_id: cols.trace_id.clone(),
         citations: cols
             .citations
+            .as_deref()
+            .map(parse)
+            .transpose()?
+            .unwrap_or_default(),
+        features: cols
+            .features
             .as_deref()
             .map(parse)
             .transpose()?

@@ -104,6 +104,11 @@ impl FindingRecord {
 pub struct UsageRecord {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Of `prompt_tokens`, those read from the vendor's prompt cache (OpenAI's
+    /// `prompt_tokens_details.cached_tokens`, Anthropic's cache reads). Left out of the stored
+    /// JSON when zero, so records written before it existed hash as they did.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cached_tokens: u64,
     /// Seam counted the tokens itself: the upstream's stream reported none.
     #[serde(default, skip_serializing_if = "is_false")]
     pub estimated: bool,
@@ -115,6 +120,10 @@ pub struct UsageRecord {
 
 fn is_false(b: &bool) -> bool {
     !b
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The texts of a request, as JSON values (the bodies as they were). Which of them are kept is
@@ -188,6 +197,12 @@ pub struct AuditRecord {
     /// document and chunk, with its score. Ids, never text.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub citations: Vec<CitationRecord>,
+    /// The API features the request used, as the decoded request shows them: `tools`,
+    /// `json_schema` (structured output), `vision` (image input), `prompt_caching`
+    /// (`cache_control` markers) and `streaming`. Names, never content; what an exit to
+    /// another target would have to support (`seam report exit`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
     pub class: RetentionClass,
     pub payload: Payload,
 }
@@ -222,8 +237,42 @@ impl AuditRecord {
             variant: None,
             trace_id: None,
             citations: Vec::new(),
+            features: Vec::new(),
             class: RetentionClass::Metadata,
             payload: Payload::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UsageRecord;
+
+    /// The chain hashes the `usage` column as stored: a usage with no cached tokens must be
+    /// stored, and so hashed, exactly as before the field existed.
+    #[test]
+    fn usage_without_cached_tokens_is_stored_as_before() {
+        let u = UsageRecord {
+            prompt_tokens: 12,
+            completion_tokens: 3,
+            ..UsageRecord::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&u).unwrap(),
+            r#"{"prompt_tokens":12,"completion_tokens":3}"#
+        );
+        let old: UsageRecord =
+            serde_json::from_str(r#"{"prompt_tokens":12,"completion_tokens":3}"#).unwrap();
+        assert_eq!(old, u);
+        let cached = UsageRecord {
+            cached_tokens: 8,
+            ..u
+        };
+        let s = serde_json::to_string(&cached).unwrap();
+        assert_eq!(
+            s,
+            r#"{"prompt_tokens":12,"completion_tokens":3,"cached_tokens":8}"#
+        );
+        assert_eq!(serde_json::from_str::<UsageRecord>(&s).unwrap(), cached);
     }
 }

@@ -353,6 +353,9 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     ),
     // The passages retrieval put into a request (`[models.NAME.retrieval]`), JSON; chained.
     (14, "ALTER TABLE audit_log ADD COLUMN citations TEXT;"),
+    // The API features a request used (tools, JSON schema output, vision, prompt caching,
+    // streaming), JSON; chained only when present.
+    (15, "ALTER TABLE audit_log ADD COLUMN features TEXT;"),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -669,4 +672,7 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     ),
     // The passages retrieval put into a request (`[models.NAME.retrieval]`), JSON; chained.
     (14, "ALTER TABLE audit_log ADD COLUMN citations TEXT;"),
+    // The API features a request used (tools, JSON schema output, vision, prompt caching,
+    // streaming), JSON; chained only when present.
+    (15, "ALTER TABLE audit_log ADD COLUMN features TEXT;"),
 ];

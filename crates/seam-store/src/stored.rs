@@ -140,6 +140,8 @@ pub struct StoredRecord {
     pub trace_id: Option<String>,
     /// The retrieved passages the request was given.
     pub citations: Vec<crate::CitationRecord>,
+    /// The API features the request used (`tools`, `json_schema`, …).
+    pub features: Vec<String>,
     pub class: RetentionClass,
     pub payload: PayloadState,
     /// This record's chain hash (hex).
@@ -184,6 +186,7 @@ impl StoredRecord {
             "variant": self.variant,
             "trace_id": self.trace_id,
             "citations": self.citations,
+            "features": self.features,
             "tags": self.tags,
             "class": self.class.as_str(),
             "payload": payload,

@@ -108,6 +108,7 @@ fn rec(i: usize, subject: Option<&str>, class: RetentionClass) -> AuditRecord {
         variant: None,
         trace_id: None,
         citations: Vec::new(),
+        features: Vec::new(),
         class,
         payload: Payload {
             client_request: Some(

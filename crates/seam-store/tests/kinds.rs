@@ -45,6 +45,7 @@ fn rec(id: &str, kind: RecordKind, count: Option<u32>, class: RetentionClass) ->
         variant: None,
         trace_id: None,
         citations: Vec::new(),
+        features: Vec::new(),
         class,
         payload: Payload {
             client_request: Some(json!({"secret": "kept only in requests"})),
@@ -270,6 +271,34 @@ fn citations_are_kept_and_chained(e: &mut Env) {
     assert_eq!(p.kind, ProblemKind::HashMismatch);
 }
 
+/// The API features a request used (issue 21: `seam report exit`) are kept, shown, exported and
+/// chained; a record without them hashes as records did before the column (migration 15).
+fn features_are_kept_and_chained(e: &mut Env) {
+    let mut log = open(e);
+    let used = AuditRecord {
+        features: vec!["tools".to_owned(), "json_schema".to_owned()],
+        ..rec("f-1", RecordKind::Request, None, RetentionClass::Metadata)
+    };
+    log.append(&[
+        rec("f-0", RecordKind::Request, None, RetentionClass::Metadata),
+        used.clone(),
+        rec("f-2", RecordKind::Request, None, RetentionClass::Metadata),
+    ])
+    .unwrap();
+    let got = log.get("f-1").unwrap().unwrap();
+    assert_eq!(got.features, used.features);
+    assert_eq!(got.to_json()["features"][1], "json_schema");
+    assert!(log.get("f-2").unwrap().unwrap().features.is_empty());
+    assert_eq!(
+        e.count("SELECT COUNT(*) FROM audit_log WHERE features IS NULL"),
+        2
+    );
+    assert!(log.verify(&mut |_| {}).unwrap().ok());
+    e.sql("UPDATE audit_log SET features = '[\"tools\"]' WHERE id = 'f-1'");
+    let p = log.verify(&mut |_| {}).unwrap().problem.unwrap();
+    assert_eq!(p.kind, ProblemKind::HashMismatch);
+}
+
 fn run(kind: Kind, body: fn(&mut Env)) {
     if let Some(mut e) = env(kind) {
         body(&mut e);
@@ -277,6 +306,7 @@ fn run(kind: Kind, body: fn(&mut Env)) {
 }
 
 on_both_backends!(
+    features_are_kept_and_chained,
     kinds_and_counts_round_trip,
     count_is_chained,
     erasure_records_are_the_stores_own,

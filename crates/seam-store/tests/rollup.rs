@@ -97,8 +97,7 @@ fn records(n: usize, seed: u64) -> Vec<AuditRecord> {
                 r.usage = Some(UsageRecord {
                     prompt_tokens: g.below(2000),
                     completion_tokens: g.below(500),
-                    estimated: false,
-                    bounded: false,
+                    ..UsageRecord::default()
                 });
                 r.cost_usd = Some(g.below(100) as f64 / 1024.0);
                 r.cache_hit = g.below(8) == 0;

@@ -1,0 +1,167 @@
+//! `seam report cost|whatif|quality|matrix|exit`: the build/buy/hybrid decision from this
+//! store's traffic (crates/seam-reports builds and renders; this module parses flags, opens the
+//! store and writes the result).
+//!
+//! Every report takes the same output flags ([`Output`]): `--format md|html|json` (default: from
+//! `-o`'s extension, else Markdown) and `-o FILE` (default: stdout).
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Subcommand, ValueEnum};
+use seam_reports::{Format, Report};
+
+mod cost;
+mod exit;
+mod matrix;
+mod quality;
+mod whatif;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Spend, tokens and requests by alias, model, key and team; cache savings; the cost of
+    /// retries and fallbacks; the daily series and how predictable it is.
+    Cost(cost::Args),
+    /// The period's measured traffic replayed against other paths (another vendor, self-hosted
+    /// GPUs, hybrid burst) from a scenario file: 12- and 24-month TCO, break-even, sensitivity.
+    Whatif(whatif::Args),
+    /// Per model and prompt: the latest eval and red-team verdicts and online metrics.
+    Quality(quality::Args),
+    /// The eight decision criteria scored per path from a weights file and the measured facts.
+    Matrix(matrix::Args),
+    /// For each alias: could its traffic move to another vendor this quarter, and what blocks it.
+    Exit(exit::Args),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Md,
+    Html,
+    Json,
+}
+
+/// The flags every report shares: where it goes and in which format.
+#[derive(clap::Args)]
+pub(crate) struct Output {
+    /// md, html or json (default: from -o's extension, else md).
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// Write the report here instead of stdout.
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+}
+
+/// The flags of the reports that read the store: which store (the config's `[storage]`) and
+/// which period (`--since`/`--until`, default the last 30 days).
+#[derive(clap::Args)]
+pub(crate) struct Source {
+    /// A TOML config file: its [storage] is the store read, its [pricing] prices scenarios
+    /// (default: the embedded default config).
+    #[arg(long, short = 'c', env = "SEAM_CONFIG")]
+    config: Option<PathBuf>,
+    /// Start of the period: 2026-11-29, 2026-11-29T10:00:00Z or Unix milliseconds (default:
+    /// 30 days before --until).
+    #[arg(long)]
+    since: Option<String>,
+    /// End of the period, exclusive (default: now).
+    #[arg(long)]
+    until: Option<String>,
+}
+
+impl Source {
+    pub(crate) fn config(&self) -> anyhow::Result<seam_config::Config> {
+        crate::load(self.config.as_deref())
+    }
+
+    pub(crate) fn period(&self) -> anyhow::Result<seam_reports::traffic::Period> {
+        seam_reports::traffic::Period::parse(self.since.as_deref(), self.until.as_deref(), now_ms())
+            .map_err(anyhow::Error::msg)
+    }
+
+    /// Opens the audit log of `cfg`; a SQLite file that does not exist is an error, not an
+    /// empty report.
+    pub(crate) fn log(&self, cfg: &seam_config::Config) -> anyhow::Result<seam_store::AuditLog> {
+        let store = seam_server::audit::store_config(cfg);
+        if let seam_store::BackendConfig::Sqlite { path } = &store.backend
+            && !path.exists()
+        {
+            anyhow::bail!(
+                "no audit log at {} (check [storage] url and --config)",
+                path.display()
+            );
+        }
+        seam_store::AuditLog::open(&store)
+            .map_err(|e| anyhow::anyhow!("cannot open the audit log: {e}"))
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Now, RFC 3339: a report's `generated`.
+pub(crate) fn generated() -> String {
+    seam_store::rfc3339(now_ms())
+}
+
+#[allow(
+    dead_code,
+    reason = "scaffold: each report uses these once it is built"
+)]
+impl Output {
+    fn format(&self) -> Format {
+        match self.format {
+            Some(FormatArg::Md) => Format::Markdown,
+            Some(FormatArg::Html) => Format::Html,
+            Some(FormatArg::Json) => Format::Json,
+            None => self
+                .output
+                .as_ref()
+                .and_then(|p| p.extension())
+                .and_then(|e| e.to_str())
+                .and_then(Format::parse)
+                .unwrap_or(Format::Markdown),
+        }
+    }
+
+    fn write(&self, report: &Report) -> anyhow::Result<()> {
+        let text = seam_reports::render(report, self.format());
+        match &self.output {
+            Some(path) => std::fs::write(path, text)
+                .with_context(|| format!("cannot write {}", path.display())),
+            None => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(text.as_bytes())
+                    .and_then(|()| out.flush())
+                    .context("cannot write to stdout")
+            }
+        }
+    }
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let result = match args.command {
+        Command::Cost(a) => cost::run(a),
+        Command::Whatif(a) => whatif::run(a),
+        Command::Quality(a) => quality::run(a),
+        Command::Matrix(a) => matrix::run(a),
+        Command::Exit(a) => exit::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("seam: error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
