@@ -61,6 +61,11 @@ fn rec(i: usize, subject: Option<&str>) -> AuditRecord {
         variant: None,
         trace_id: None,
         citations: Vec::new(),
+        features: if i % 3 == 0 {
+            vec!["streaming".to_owned(), "tools".to_owned()]
+        } else {
+            Vec::new()
+        },
         class: RetentionClass::Full,
         payload: Payload {
             client_request: Some(

@@ -79,6 +79,7 @@ pub(super) const TABLES: &[Table] = &[
             ("variant", Text),
             ("trace_id", Text),
             ("citations", Text),
+            ("features", Text),
         ],
         key: &["seq"],
     },
