@@ -211,8 +211,8 @@ pub struct Traffic {
     pub by_alias: BTreeMap<String, Totals>,
     /// By the target that answered, `provider/model` (`(none)` for refusals).
     pub by_route: BTreeMap<String, Totals>,
-    /// By `(alias, route)`: the mean cost of a paid request, which prices cache hits.
-    pub by_alias_route: BTreeMap<(String, String), Totals>,
+    /// By alias, then route: the mean cost of a paid request, which prices cache hits.
+    pub by_alias_route: BTreeMap<String, BTreeMap<String, Totals>>,
     pub by_key: BTreeMap<String, Totals>,
     pub by_team: BTreeMap<String, Totals>,
     /// By vendor (the route's provider).
@@ -231,8 +231,17 @@ pub struct Traffic {
 
 const NONE: &str = "(none)";
 
-fn bump<'a>(m: &'a mut BTreeMap<String, Totals>, k: Option<&str>) -> &'a mut Totals {
-    m.entry(k.unwrap_or(NONE).to_owned()).or_default()
+/// Adds `f` to `m[k]` without allocating the key when it is already there (the common case).
+fn bump(m: &mut BTreeMap<String, Totals>, k: Option<&str>, f: &RequestFacts) {
+    let k = k.unwrap_or(NONE);
+    match m.get_mut(k) {
+        Some(t) => t.add(f),
+        None => {
+            let mut t = Totals::default();
+            t.add(f);
+            m.insert(k.to_owned(), t);
+        }
+    }
 }
 
 impl Traffic {
@@ -263,19 +272,21 @@ impl Traffic {
             return;
         }
         self.totals.add(f);
-        bump(&mut self.by_alias, f.alias.as_deref()).add(f);
-        bump(&mut self.by_route, f.route.as_deref()).add(f);
-        bump(&mut self.by_key, f.key_id.as_deref()).add(f);
-        bump(&mut self.by_team, f.team.as_deref()).add(f);
+        bump(&mut self.by_alias, f.alias.as_deref(), f);
+        bump(&mut self.by_route, f.route.as_deref(), f);
+        bump(&mut self.by_key, f.key_id.as_deref(), f);
+        bump(&mut self.by_team, f.team.as_deref(), f);
         let provider = f.route.as_deref().map(|r| r.split('/').next().unwrap_or(r));
-        bump(&mut self.by_provider, provider).add(f);
-        self.by_alias_route
-            .entry((
-                f.alias.clone().unwrap_or_else(|| NONE.to_owned()),
-                f.route.clone().unwrap_or_else(|| NONE.to_owned()),
-            ))
-            .or_default()
-            .add(f);
+        bump(&mut self.by_provider, provider, f);
+        let alias = f.alias.as_deref().unwrap_or(NONE);
+        match self.by_alias_route.get_mut(alias) {
+            Some(routes) => bump(routes, f.route.as_deref(), f),
+            None => {
+                let mut routes = BTreeMap::new();
+                bump(&mut routes, f.route.as_deref(), f);
+                self.by_alias_route.insert(alias.to_owned(), routes);
+            }
+        }
         if let Some(code) = &f.error_code {
             *self.errors.entry(code.clone()).or_default() += u64::from(f.count);
         }
@@ -293,10 +304,14 @@ impl Traffic {
                 self.ttft.record(t);
             }
             if let Some(r) = &f.route {
-                self.latency_by_route
-                    .entry(r.clone())
-                    .or_default()
-                    .record(f.latency_ms);
+                match self.latency_by_route.get_mut(r.as_str()) {
+                    Some(h) => h.record(f.latency_ms),
+                    None => {
+                        let mut h = Latency::default();
+                        h.record(f.latency_ms);
+                        self.latency_by_route.insert(r.clone(), h);
+                    }
+                }
             }
         }
     }
@@ -307,7 +322,11 @@ impl Traffic {
     pub fn cache_savings(&self) -> (Vec<CacheSaving>, f64) {
         let mut rows = Vec::new();
         let mut total = 0.0;
-        for ((alias, route), t) in &self.by_alias_route {
+        let pairs = self
+            .by_alias_route
+            .iter()
+            .flat_map(|(a, routes)| routes.iter().map(move |(r, t)| (a, r, t)));
+        for (alias, route, t) in pairs {
             if t.cache_hits == 0 {
                 continue;
             }

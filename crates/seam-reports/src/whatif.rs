@@ -192,18 +192,75 @@ pub struct Measured {
     pub route_private_requests: u64,
 }
 
-/// The minute slots as (input, output) tokens, for the GPU sizing and the fluid estimate.
-fn minute_tokens(t: &Traffic) -> Vec<(f64, f64, f64)> {
-    t.minutes
-        .values()
-        .map(|s| {
-            (
-                s.input_tokens as f64,
-                s.cached_tokens as f64,
-                s.output_tokens as f64,
-            )
-        })
-        .collect()
+/// One GPU path's view of the minutes, computed once: each minute's GPU-seconds `d` and (for a
+/// hybrid path) the vendor cost `c` of its tokens, sorted by `d` descending with prefix sums, so
+/// any volume's peak and fluid overflow are a lookup rather than a pass over every minute.
+#[derive(Default)]
+struct Profile {
+    /// GPU-seconds of each minute with traffic, descending.
+    demand: Vec<f64>,
+    /// Prefix sums of `c` and of `c / d` in that order.
+    cost: Vec<f64>,
+    cost_per_second: Vec<f64>,
+}
+
+impl Profile {
+    fn new(t: &Traffic, gpu: &Gpu, vendor: Option<&Vendor>) -> Profile {
+        let mut m: Vec<(f64, f64)> = t
+            .minutes
+            .values()
+            .map(|s| {
+                let d = gpu.seconds(s.input_tokens, s.output_tokens);
+                let c = vendor.map_or(0.0, |v| {
+                    v.price
+                        .cost(s.input_tokens, s.cached_tokens, s.output_tokens)
+                });
+                (d, c)
+            })
+            .filter(|(d, _)| *d > 0.0)
+            .collect();
+        m.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut p = Profile {
+            demand: Vec::with_capacity(m.len()),
+            cost: Vec::with_capacity(m.len() + 1),
+            cost_per_second: Vec::with_capacity(m.len() + 1),
+        };
+        p.cost.push(0.0);
+        p.cost_per_second.push(0.0);
+        let (mut c_sum, mut cd_sum) = (0.0, 0.0);
+        for (d, c) in m {
+            c_sum += c;
+            cd_sum += c / d;
+            p.demand.push(d);
+            p.cost.push(c_sum);
+            p.cost_per_second.push(cd_sum);
+        }
+        p
+    }
+
+    fn peak(&self) -> f64 {
+        self.demand.first().copied().unwrap_or(0.0)
+    }
+
+    /// The `q` quantile of the minutes' demand (nearest rank).
+    fn quantile(&self, q: f64) -> f64 {
+        let n = self.demand.len();
+        if n == 0 {
+            return 0.0;
+        }
+        let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
+        self.demand[n - rank]
+    }
+
+    /// The vendor cost of what overflows `capacity` GPU-seconds a minute at `v` × the traffic:
+    /// per minute over capacity, the share above it, Σ c·v·(1 − cap / (d·v)).
+    fn overflow(&self, capacity: f64, v: f64) -> f64 {
+        if v <= 0.0 {
+            return 0.0;
+        }
+        let k = self.demand.partition_point(|d| d * v > capacity);
+        v * self.cost[k] - capacity * self.cost_per_second[k]
+    }
 }
 
 fn gpus_for(demand_s: f64, gpu: &Gpu) -> u32 {
@@ -217,7 +274,6 @@ fn gpus_for(demand_s: f64, gpu: &Gpu) -> u32 {
 
 struct Model<'a> {
     t: &'a Traffic,
-    minutes: Vec<(f64, f64, f64)>,
     month: f64,
 }
 
@@ -227,6 +283,7 @@ impl Model<'_> {
     fn variable(
         &self,
         kind: &PathKind,
+        profile: &Profile,
         v: f64,
         p: f64,
         measured: Option<&HybridResult>,
@@ -243,42 +300,26 @@ impl Model<'_> {
                 None,
             ),
             PathKind::SelfHosted { gpu, min_gpus } => {
-                let peak = self
-                    .minutes
-                    .iter()
-                    .map(|m| gpu.seconds(m.0 as u64, m.2 as u64) * v)
-                    .fold(0.0, f64::max);
-                let n = gpus_for(peak, gpu).max(*min_gpus).max(1);
+                let n = gpus_for(profile.peak() * v, gpu).max(*min_gpus).max(1);
                 (f64::from(n) * gpu.usd_per_hour * MONTH_HOURS, Some(n))
             }
-            PathKind::Hybrid {
-                gpu,
-                gpus,
-                overflow,
-            } => {
+            PathKind::Hybrid { gpu, gpus, .. } => {
                 let fixed = f64::from(*gpus) * gpu.usd_per_hour * MONTH_HOURS;
                 let over = match measured {
-                    Some(h) if v == 1.0 => h.overflow_cost_usd * self.month * p,
-                    _ => {
-                        let cap = gpu.per_minute() * f64::from(*gpus);
-                        let mut cost = 0.0;
-                        for m in &self.minutes {
-                            let demand = gpu.seconds(m.0 as u64, m.2 as u64) * v;
-                            if demand > cap && demand > 0.0 {
-                                let share = (demand - cap) / demand;
-                                cost += overflow.price.cost(
-                                    (m.0 * v * share) as u64,
-                                    (m.1 * v * share) as u64,
-                                    (m.2 * v * share) as u64,
-                                );
-                            }
-                        }
-                        cost * self.month * p
-                    }
+                    Some(h) if v == 1.0 => h.overflow_cost_usd,
+                    _ => profile.overflow(gpu.per_minute() * f64::from(*gpus), v),
                 };
-                (fixed + over, Some(*gpus))
+                (fixed + over * self.month * p, Some(*gpus))
             }
         }
+    }
+}
+
+fn profile(t: &Traffic, kind: &PathKind) -> Profile {
+    match kind {
+        PathKind::Vendor(_) => Profile::default(),
+        PathKind::SelfHosted { gpu, .. } => Profile::new(t, gpu, None),
+        PathKind::Hybrid { gpu, overflow, .. } => Profile::new(t, gpu, Some(overflow)),
     }
 }
 
@@ -313,11 +354,13 @@ impl Whatif {
 
     pub fn data(self, t: &Traffic) -> WhatifData {
         let month = t.period.month_factor();
-        let model = Model {
-            t,
-            minutes: minute_tokens(t),
-            month,
-        };
+        let model = Model { t, month };
+        let profiles: Vec<Profile> = self
+            .scenarios
+            .paths
+            .iter()
+            .map(|p| profile(t, &p.kind))
+            .collect();
         let s = &t.totals;
         let tokens_month = (s.input_tokens + s.output_tokens) as f64 * month;
         let hybrids: Vec<Option<HybridResult>> = self
@@ -326,16 +369,16 @@ impl Whatif {
             .map(|h| h.map(Hybrid::finish))
             .collect();
         let mut paths = Vec::new();
-        for (p, h) in self.scenarios.paths.iter().zip(&hybrids) {
-            paths.push(result(&model, p, h.as_ref(), tokens_month));
+        for ((p, h), pr) in self.scenarios.paths.iter().zip(&hybrids).zip(&profiles) {
+            paths.push(result(&model, p, pr, h.as_ref(), tokens_month));
         }
         let mut break_even = Vec::new();
         for i in 0..self.scenarios.paths.len() {
             for j in i + 1..self.scenarios.paths.len() {
                 break_even.push(crossing(
                     &model,
-                    &self.scenarios.paths[i],
-                    &self.scenarios.paths[j],
+                    (&self.scenarios.paths[i], &profiles[i]),
+                    (&self.scenarios.paths[j], &profiles[j]),
                     tokens_month,
                 ));
             }
@@ -346,9 +389,10 @@ impl Whatif {
             .paths
             .iter()
             .zip(&hybrids)
-            .map(|(p, h)| {
+            .zip(&profiles)
+            .map(|((p, h), pr)| {
                 let at = |v: f64, pm: f64| {
-                    model.variable(&p.kind, v, pm, h.as_ref()).0 + p.fixed.monthly()
+                    model.variable(&p.kind, pr, v, pm, h.as_ref()).0 + p.fixed.monthly()
                 };
                 Sensitivity {
                     name: p.name.clone(),
@@ -384,28 +428,21 @@ impl Whatif {
     }
 }
 
-fn result(m: &Model<'_>, p: &Path, h: Option<&HybridResult>, tokens_month: f64) -> PathResult {
-    let (variable, gpus) = m.variable(&p.kind, 1.0, 1.0, h);
+fn result(
+    m: &Model<'_>,
+    p: &Path,
+    pr: &Profile,
+    h: Option<&HybridResult>,
+    tokens_month: f64,
+) -> PathResult {
+    let (variable, gpus) = m.variable(&p.kind, pr, 1.0, 1.0, h);
     let fixed = p.fixed.monthly();
     let monthly = variable + fixed;
     let (peak, p99) = match &p.kind {
-        PathKind::SelfHosted { gpu, .. } => {
-            let mut d: Vec<f64> = m
-                .minutes
-                .iter()
-                .map(|x| gpu.seconds(x.0 as u64, x.2 as u64))
-                .collect();
-            d.sort_by(f64::total_cmp);
-            let q = |q: f64| {
-                if d.is_empty() {
-                    0.0
-                } else {
-                    let i = ((q * d.len() as f64).ceil() as usize).clamp(1, d.len()) - 1;
-                    d[i]
-                }
-            };
-            (Some(gpus_for(q(1.0), gpu)), Some(gpus_for(q(0.99), gpu)))
-        }
+        PathKind::SelfHosted { gpu, .. } => (
+            Some(gpus_for(pr.peak(), gpu)),
+            Some(gpus_for(pr.quantile(0.99), gpu)),
+        ),
         _ => (None, None),
     };
     PathResult {
@@ -427,10 +464,15 @@ fn result(m: &Model<'_>, p: &Path, h: Option<&HybridResult>, tokens_month: f64) 
 
 /// Where two paths' monthly costs cross, searched over 0.01× to 100× the measured volume
 /// (geometric steps, then bisection).
-fn crossing(m: &Model<'_>, a: &Path, b: &Path, tokens_month: f64) -> BreakEven {
+fn crossing(
+    m: &Model<'_>,
+    (a, pa): (&Path, &Profile),
+    (b, pb): (&Path, &Profile),
+    tokens_month: f64,
+) -> BreakEven {
     let diff = |v: f64| {
-        (m.variable(&a.kind, v, 1.0, None).0 + a.fixed.monthly())
-            - (m.variable(&b.kind, v, 1.0, None).0 + b.fixed.monthly())
+        (m.variable(&a.kind, pa, v, 1.0, None).0 + a.fixed.monthly())
+            - (m.variable(&b.kind, pb, v, 1.0, None).0 + b.fixed.monthly())
     };
     let steps = 400;
     let lo_v = 0.01f64;

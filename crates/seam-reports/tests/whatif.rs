@@ -164,6 +164,18 @@ fn paths_are_priced_sized_and_compared() {
     let sv = &d.sensitivity[0];
     assert!(close(sv.prices_up, 1000.0 + 1.1 * 0.132 * 30.4375));
     assert!(close(sv.traffic_half, 1000.0 + 0.5 * 0.132 * 30.4375));
+    // Hybrid at traffic ×1.5, per minute as a fluid: demands 60, 120, 150 GPU-seconds over a
+    // capacity of 60 overflow half of minute 1 ($0.048 × 1.5 × 0.5) and 60 % of minute 2
+    // ($0.06 × 1.5 × 0.6): $0.09 a day.
+    let sh = &d.sensitivity[2];
+    assert!(
+        close(
+            sh.traffic_one_and_half,
+            2.0 * 2.0 * MONTH_HOURS + 0.09 * 30.4375
+        ),
+        "{}",
+        sh.traffic_one_and_half
+    );
     // The vendor path stays cheaper than 4 GPUs at every volume searched.
     let be = &d.break_even[0];
     assert_eq!((be.a.as_str(), be.b.as_str()), ("vendor", "self"));
