@@ -79,6 +79,8 @@ def report(cfg, kind, fmt, *args):
         capture_output=True,
         text=True,
         timeout=60,
+        # The reports load the same config, so its `env:` secret must resolve for them too.
+        env=dict(os.environ, SEAM_TEST_MOCK_KEY="sk-mock-secret-value"),
     )
     assert done.returncode == 0, done.stderr
     return out

@@ -366,12 +366,7 @@ pub fn parse(text: &str) -> Result<RawConfig, Vec<ConfigError>> {
         Ok(raw) if unknown.is_empty() => Ok(raw),
         Ok(_) => Err(unknown),
         Err(e) => {
-            let path = e.path().to_string();
-            let path = if path == "." {
-                String::new()
-            } else {
-                toml_path(&path)
-            };
+            let path = toml_path(&e.path().to_string());
             unknown.push(toml_error(&path, e.inner(), text));
             Err(unknown)
         }
@@ -379,8 +374,13 @@ pub fn parse(text: &str) -> Result<RawConfig, Vec<ConfigError>> {
 }
 
 /// `a.targets.0.b` → `a.targets[0].b`, the way the rest of Seam's messages write array items.
-/// `serde_ignored` marks a step through an `Option` as `?`, which is no part of a TOML path.
-fn toml_path(dotted: &str) -> String {
+/// `serde_ignored` marks a step through an `Option` as `?`, which is no part of a TOML path;
+/// `serde_path_to_error`'s root (`.`) is the empty path. Other TOML files Seam reads (report
+/// scenarios) name their errors' paths with it too.
+pub fn toml_path(dotted: &str) -> String {
+    if dotted == "." {
+        return String::new();
+    }
     let mut out = String::with_capacity(dotted.len() + 2);
     for seg in dotted.split('.').filter(|s| *s != "?") {
         if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
@@ -397,15 +397,20 @@ fn toml_path(dotted: &str) -> String {
     out
 }
 
-fn toml_error(path: &str, e: &toml::de::Error, text: &str) -> ConfigError {
+/// A TOML parse or type error on one line, with the line of `text` it points at.
+pub fn toml_message(e: &toml::de::Error, text: &str) -> String {
     let line = e
         .span()
         .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
     let msg = e.message().trim_end().replace('\n', " ");
     match line {
-        Some(l) => ConfigError::new(path, format!("{msg} (line {l})")),
-        None => ConfigError::new(path, msg),
+        Some(l) => format!("{msg} (line {l})"),
+        None => msg,
     }
+}
+
+fn toml_error(path: &str, e: &toml::de::Error, text: &str) -> ConfigError {
+    ConfigError::new(path, toml_message(e, text))
 }
 
 /// Checks a raw config as a whole and returns every problem found, or the validated `Config`.

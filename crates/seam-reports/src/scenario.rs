@@ -135,7 +135,7 @@ impl PathKind {
 pub fn parse(text: &str, overrides: &BTreeMap<String, Price>) -> Result<Scenarios, Vec<String>> {
     let de = toml::Deserializer::parse(text).map_err(|e| vec![toml_error("", &e, text)])?;
     let raw: RawFile = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = toml_path(&e.path().to_string());
+        let path = seam_config::toml_path(&e.path().to_string());
         vec![toml_error(&path, e.inner(), text)]
     })?;
     let mut errors = Vec::new();
@@ -388,36 +388,8 @@ fn vendor(
     })
 }
 
-/// `paths.2.x` → `paths[2].x`.
-fn toml_path(dotted: &str) -> String {
-    if dotted == "." {
-        return String::new();
-    }
-    let mut out = String::with_capacity(dotted.len() + 2);
-    for seg in dotted.split('.').filter(|s| *s != "?") {
-        if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
-            out.push('[');
-            out.push_str(seg);
-            out.push(']');
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(seg);
-        }
-    }
-    out
-}
-
 fn toml_error(path: &str, e: &toml::de::Error, text: &str) -> String {
-    let line = e
-        .span()
-        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-    let msg = e.message().trim_end().replace('\n', " ");
-    let msg = match line {
-        Some(l) => format!("{msg} (line {l})"),
-        None => msg,
-    };
+    let msg = seam_config::toml_message(e, text);
     if path.is_empty() {
         msg
     } else {
