@@ -96,13 +96,7 @@ pub fn main(args: AuditStoreArgs) -> anyhow::Result<()> {
         args.records > 0 && args.subject_records <= args.records && args.batch > 0,
         "need --records > 0, --subject-records ≤ --records and --batch > 0"
     );
-    let seam = std::fs::canonicalize(&args.seam).map_err(|_| {
-        anyhow::anyhow!(
-            "seam binary not found at {}: build it first (`cargo build --release -p seam-cli`) \
-             or pass --seam PATH",
-            args.seam.display()
-        )
-    })?;
+    let seam = seam_binary(&args.seam)?;
     let (dir, keep) = match &args.dir {
         Some(d) => (d.clone(), true),
         None => (
@@ -184,6 +178,45 @@ pub fn main(args: AuditStoreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Appends `records` records made by `make` to `log`, `batch` at a time, saying every 100,000
+/// how far it got; returns the seconds it took. Every store-filling bench shares it.
+pub(crate) fn append_all(
+    log: &mut AuditLog,
+    records: u64,
+    batch: usize,
+    mut make: impl FnMut(u64) -> seam_store::AuditRecord,
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let mut pending = Vec::with_capacity(batch);
+    for i in 0..records {
+        pending.push(make(i));
+        if pending.len() == batch || i + 1 == records {
+            log.append(&pending)
+                .map_err(|e| anyhow::anyhow!("appending at record {i}: {e}"))?;
+            pending.clear();
+        }
+        if (i + 1) % 100_000 == 0 {
+            eprintln!(
+                "filled {} records ({:.0} s)",
+                i + 1,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// The release `seam` binary at `path`, or an error that says how to build it.
+pub(crate) fn seam_binary(path: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::canonicalize(path).map_err(|_| {
+        anyhow::anyhow!(
+            "seam binary not found at {}: build it first (`cargo build --release -p seam-cli`) \
+             or pass --seam PATH",
+            path.display()
+        )
+    })
+}
+
 /// Appends `--records` records in batches; returns the seconds it took.
 pub(crate) fn fill(args: &AuditStoreArgs, db: &Path, key: &str) -> anyhow::Result<f64> {
     let bytes = base64::engine::general_purpose::STANDARD.decode(key)?;
@@ -199,24 +232,7 @@ pub(crate) fn fill(args: &AuditStoreArgs, db: &Path, key: &str) -> anyhow::Resul
     };
     let mut log = AuditLog::open(&cfg).map_err(|e| anyhow::anyhow!("opening the store: {e}"))?;
     let shape = Shape::new(args)?;
-    let started = Instant::now();
-    let mut batch = Vec::with_capacity(args.batch);
-    for i in 0..args.records {
-        batch.push(shape.record(i));
-        if batch.len() == args.batch || i + 1 == args.records {
-            log.append(&batch)
-                .map_err(|e| anyhow::anyhow!("appending at record {i}: {e}"))?;
-            batch.clear();
-        }
-        if (i + 1) % 100_000 == 0 {
-            eprintln!(
-                "filled {} records ({:.0} s)",
-                i + 1,
-                started.elapsed().as_secs_f64()
-            );
-        }
-    }
-    let secs = started.elapsed().as_secs_f64();
+    let secs = append_all(&mut log, args.records, args.batch, |i| shape.record(i))?;
     eprintln!(
         "filled {} records in {secs:.1} s ({:.0} records/s)",
         args.records,

@@ -76,25 +76,10 @@ fn measure(args: &ConsoleArgs, dir: &Path) -> anyhow::Result<()> {
         db.display()
     );
     let mut log = open(&db)?;
-    let started = Instant::now();
-    let mut batch = Vec::with_capacity(args.batch);
-    for i in 0..args.records {
+    let fill_secs = crate::audit_store::append_all(&mut log, args.records, args.batch, |i| {
         let t = now - YEAR_MS + (i as i64) * (YEAR_MS / args.records as i64);
-        batch.push(record(i, t));
-        if batch.len() == args.batch || i + 1 == args.records {
-            log.append(&batch)
-                .map_err(|e| anyhow::anyhow!("appending at record {i}: {e}"))?;
-            batch.clear();
-        }
-        if (i + 1) % 100_000 == 0 {
-            eprintln!(
-                "filled {} records ({:.0} s)",
-                i + 1,
-                started.elapsed().as_secs_f64()
-            );
-        }
-    }
-    let fill_secs = started.elapsed().as_secs_f64();
+        record(i, t)
+    })?;
     let rollup_rows = count(
         &db,
         "SELECT (SELECT COUNT(*) FROM rollup_totals) + (SELECT COUNT(*) FROM rollup_keys) + (SELECT COUNT(*) FROM rollup_models) + (SELECT COUNT(*) FROM rollup_errors) + (SELECT COUNT(*) FROM rollup_hist) + (SELECT COUNT(*) FROM rollup_findings) + (SELECT COUNT(*) FROM rollup_scores) + (SELECT COUNT(*) FROM rollup_routes)",

@@ -41,13 +41,7 @@ pub fn main(args: ReportArgs) -> anyhow::Result<()> {
         args.records > 0 && args.batch > 0,
         "need --records > 0 and --batch > 0"
     );
-    let seam = std::fs::canonicalize(&args.seam).map_err(|_| {
-        anyhow::anyhow!(
-            "seam binary not found at {}: build it first (`cargo build --release -p seam-cli`) \
-             or pass --seam PATH",
-            args.seam.display()
-        )
-    })?;
+    let seam = crate::audit_store::seam_binary(&args.seam)?;
     let (dir, keep) = match &args.dir {
         Some(d) => (d.clone(), true),
         None => (
@@ -179,25 +173,10 @@ fn fill(args: &ReportArgs, db: &Path) -> anyhow::Result<f64> {
     let mut log = AuditLog::open(&cfg).map_err(|e| anyhow::anyhow!("opening the store: {e}"))?;
     // The reports read no rollup; the fill is not what is measured.
     log.set_rollups(false);
-    let started = Instant::now();
-    let mut batch = Vec::with_capacity(args.batch);
     let span = 30 * DAY_MS;
-    for i in 0..args.records {
-        batch.push(record(i, args.records, span, &ids));
-        if batch.len() == args.batch || i + 1 == args.records {
-            log.append(&batch)
-                .map_err(|e| anyhow::anyhow!("appending at record {i}: {e}"))?;
-            batch.clear();
-        }
-        if (i + 1) % 100_000 == 0 {
-            eprintln!(
-                "filled {} records ({:.0} s)",
-                i + 1,
-                started.elapsed().as_secs_f64()
-            );
-        }
-    }
-    Ok(started.elapsed().as_secs_f64())
+    crate::audit_store::append_all(&mut log, args.records, args.batch, |i| {
+        record(i, args.records, span, &ids)
+    })
 }
 
 fn record(i: u64, n: u64, span: i64, keys: &[String]) -> AuditRecord {
