@@ -13,6 +13,7 @@ import hashlib
 import http.cookies
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import urllib.error
@@ -194,7 +195,7 @@ def test_the_app_shell_carries_the_security_headers_and_no_data(console):
 
 
 def test_api_routes_refuse_without_a_session(console):
-    for path in ["/session", "/overview", "/spend", "/routes", "/policy", "/audit", "/chain", "/keys", "/evals"]:
+    for path in ["/session", "/overview", "/spend", "/routes", "/policy", "/audit", "/chain", "/keys", "/evals", "/reports/cost"]:
         status, headers, body = call(console.url, "/console/api" + path)
         assert status == 401, path
         assert body["error"]["code"] == "invalid_api_key"
@@ -563,4 +564,48 @@ def test_eval_reports_are_uploaded_listed_and_compared(tab, console, sessions):
     page.set_input_files("#ev-file", str(bad))
     page.click("#upload button[type=submit]")
     page.wait_for_selector("#upload + .form-error")
+    tab.clean()
+
+
+def test_reports_are_built_rendered_and_downloaded(tab, sessions):
+    """The build/buy/hybrid reports (issue 21) in the console: built by the server from the traffic
+    this module sent, drawn as the page's own tables and charts, downloaded as the CLI's files."""
+    tab.resume(sessions, "viewer")
+    page = tab.page
+    tab.open("reports/cost")
+    assert page.text_content(".report-head h2") == "Cost report"
+    assert page.locator(".report .card").count() >= 3
+    text = page.text_content(".report")
+    assert "gpt" in text and "chat" in text
+    assert EMAIL not in page.content()
+    page.wait_for_selector(".report svg.chart")
+    tab.shot("report-cost")
+    for fmt, start in [("html", "<!doctype html>"), ("md", "# cost report"), ("json", "{")]:
+        with page.expect_download() as d:
+            page.click(f"button[data-format={fmt}]")
+        body = pathlib.Path(d.value.path()).read_text()
+        assert body.lower().startswith(start), body[:80]
+        assert d.value.suggested_filename == f"seam-cost-report.{fmt}"
+
+    # What-if waits for a scenario file; the worked example builds; a wrong one says where.
+    tab.open("reports/whatif")
+    assert page.locator(".report .empty").count() == 1
+    page.fill("#rp-file", (ROOT / "docs" / "examples" / "scenarios.toml").read_text())
+    page.click("#rp-build")
+    page.wait_for_selector(".report .report-head")
+    assert page.text_content(".report-head h2") == "What-if report"
+    assert "self-hosted 8B" in page.text_content(".report")
+    tab.shot("report-whatif")
+    page.fill("#rp-file", "[[paths]]\nname = 'x'\nkind = 'teleport'\n")
+    page.click("#rp-build")
+    page.wait_for_selector("#report-form + .form-error")
+    assert "paths" in page.text_content(".form-error")
+    # Chromium logs the refused request; it is the answer this step expects.
+    tab.errors = [e for e in tab.errors if not ("status of 400" in e and "/reports/whatif" in e)]
+
+    for kind, title in [("quality", "Quality"), ("matrix", "Decision matrix"), ("exit", "Exit")]:
+        tab.open(f"reports/{kind}")
+        assert page.text_content(".report-head h2").startswith(title), kind
+        assert page.locator(".report .card").count() >= 1, kind
+        tab.shot(f"report-{kind}")
     tab.clean()

@@ -177,3 +177,39 @@ fn bad_input_is_one_line_and_a_failure() {
     let err = fails(&e.seam(&["cost"]));
     assert!(err.contains("no audit log at"), "{err}");
 }
+
+#[test]
+fn reports_need_no_vendor_keys_but_do_need_the_store() {
+    let e = Env::new("secrets");
+    // The gateway's own config, run where its vendor key is not set (a laptop, CI).
+    std::fs::write(
+        e.dir.join("gateway.toml"),
+        "[storage]\nurl = \"sqlite://audit.db\"\n\
+         [providers.openai]\nkind = \"openai\"\nbase_url = \"https://api.openai.com/v1\"\napi_key = \"env:SEAM_TEST_UNSET_VENDOR_KEY\"\n\
+         [models.chat]\ntargets = [{ provider = \"openai\", model = \"gpt-4o-mini\" }]\n",
+    )
+    .unwrap();
+    let run = |config: &str| {
+        Command::new(env!("CARGO_BIN_EXE_seam"))
+            .current_dir(&e.dir)
+            .env_remove("SEAM_CONFIG")
+            .env_remove("SEAM_TEST_UNSET_VENDOR_KEY")
+            .env_remove("SEAM_TEST_UNSET_STORE_URL")
+            .args(["report", "cost", "--format", "json", "--config", config])
+            .args(["--since", "2026-11-01", "--until", "2026-11-05"])
+            .output()
+            .unwrap()
+    };
+    let json: serde_json::Value = serde_json::from_str(&ok(&run("gateway.toml"))).unwrap();
+    assert_eq!(json["data"]["totals"]["requests"], 6);
+    // The store's own secret is still required, and the message names it.
+    std::fs::write(
+        e.dir.join("nostore.toml"),
+        "[storage]\nurl = \"env:SEAM_TEST_UNSET_STORE_URL\"\n\
+         [providers.openai]\nkind = \"openai\"\nbase_url = \"https://api.openai.com/v1\"\napi_key = \"env:SEAM_TEST_UNSET_VENDOR_KEY\"\n\
+         [models.chat]\ntargets = [{ provider = \"openai\", model = \"gpt-4o-mini\" }]\n",
+    )
+    .unwrap();
+    let err = fails(&run("nostore.toml"));
+    assert!(err.contains("SEAM_TEST_UNSET_STORE_URL"), "{err}");
+}

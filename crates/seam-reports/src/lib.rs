@@ -5,6 +5,7 @@
 //! numbers as JSON for machines. [`render`] writes it as Markdown, a self-contained HTML page
 //! (inline CSS and SVG charts, no script, no external resource) or JSON.
 
+pub mod build;
 pub mod capabilities;
 pub mod cost;
 pub mod doc;

@@ -409,7 +409,7 @@ function logo() {
 
 const NAV = [
   ['overview', 'Overview'], ['spend', 'Spend & limits'], ['routes', 'Routes'], ['policy', 'Policy'],
-  ['audit', 'Audit trail'], ['keys', 'Keys'], ['evals', 'Evals'],
+  ['audit', 'Audit trail'], ['keys', 'Keys'], ['evals', 'Evals'], ['reports', 'Reports'],
 ];
 
 function shell() {
@@ -460,6 +460,7 @@ const PAGES = {
   audit: { title: 'Audit trail', render: audit },
   keys: { title: 'Keys', render: keys },
   evals: { title: 'Evals', render: evals },
+  reports: { title: 'Reports', render: reports },
 };
 
 function route() {
@@ -1068,6 +1069,175 @@ async function evalRun(root, id, live) {
       { label: 'Why', get: (r) => r.error || (r.grade && r.grade.reason) || r.detector || r.status },
       { label: 'Evidence', get: (r) => (r.evidence ? h('code', { text: r.evidence }) : r.score != null ? 'score ' + r.score.toFixed(2) : '—') },
     ], failures.slice(0, 500)) : empty('Every case passed.')));
+}
+
+// ---- reports ------------------------------------------------------------------------------------
+
+// The build/buy/hybrid reports of `seam report …`, built by the server from its own store and
+// config (docs/reports.md). The page renders the report document; the downloads are the CLI's
+// bytes (Markdown, self-contained HTML, JSON).
+const REPORTS = [
+  { id: 'cost', label: 'Cost', days: 30 },
+  { id: 'whatif', label: 'What-if', days: 30, file: 'scenarios', fileLabel: 'Scenario file (TOML)', required: true },
+  { id: 'quality', label: 'Quality', days: 90 },
+  { id: 'matrix', label: 'Decision matrix', days: 90, file: 'weights', fileLabel: 'Weights file (TOML, optional: even weights without it)' },
+  { id: 'exit', label: 'Exit', days: 90, file: 'capabilities', fileLabel: 'Capability overrides (TOML, optional)' },
+];
+state.reports = { files: {}, since: '', until: '' };
+
+// The request for a report as the form stands: the path (with the period and format) and the
+// body holding its file, if any.
+function reportRequest(r, format) {
+  const q = new URLSearchParams();
+  if (state.reports.since) q.set('since', state.reports.since);
+  if (state.reports.until) q.set('until', state.reports.until);
+  if (format) q.set('format', format);
+  const text = r.file ? state.reports.files[r.id] || '' : '';
+  const path = '/reports/' + r.id + (q.toString() ? '?' + q : '');
+  return text.trim() ? { path, opts: { method: 'POST', body: { [r.file]: text } } } : { path, opts: {} };
+}
+
+async function reports(root, arg, live) {
+  const r = REPORTS.find((x) => x.id === arg) || REPORTS[0];
+  const out = h('div', { class: 'report', id: 'report-out' });
+  const msg = h('p', { class: 'form-msg' });
+  const since = h('input', { id: 'rp-since', type: 'date', value: state.reports.since });
+  const until = h('input', { id: 'rp-until', type: 'date', value: state.reports.until });
+  since.addEventListener('change', () => { state.reports.since = since.value; });
+  until.addEventListener('change', () => { state.reports.until = until.value; });
+  let text = null;
+  if (r.file) {
+    text = h('textarea', { id: 'rp-file', rows: 10, spellcheck: 'false', placeholder: r.required ? 'Paste the scenario file, or load it below (docs/examples/scenarios.toml)' : '' });
+    text.value = state.reports.files[r.id] || '';
+    text.addEventListener('input', () => { state.reports.files[r.id] = text.value; });
+  }
+  const load = r.file ? h('input', { id: 'rp-load', type: 'file', accept: '.toml,text/plain' }) : null;
+  if (load) {
+    load.addEventListener('change', async () => {
+      const f = load.files && load.files[0];
+      if (!f) return;
+      text.value = await f.text();
+      state.reports.files[r.id] = text.value;
+    });
+  }
+  const build = async () => {
+    out.replaceChildren(h('div', { class: 'loading' }, h('span', { class: 'spinner' }), 'Building the report…'));
+    out.setAttribute('aria-busy', 'true');
+    try {
+      if (r.required && !(state.reports.files[r.id] || '').trim()) {
+        out.replaceChildren(empty('Paste or load a scenario file, then build the report.'));
+        return;
+      }
+      const { path, opts } = reportRequest(r);
+      const doc = await api(path, opts);
+      if (live()) out.replaceChildren(...reportDoc(doc));
+    } catch (e) {
+      out.replaceChildren();
+      throw e;
+    } finally {
+      out.setAttribute('aria-busy', 'false');
+    }
+  };
+  const download = (format) => act(msg, async () => {
+    const { path, opts } = reportRequest(r, format);
+    const headers = {};
+    if (opts.method === 'POST') {
+      headers['x-seam-csrf'] = state.session.csrf;
+      headers['content-type'] = 'application/json';
+    }
+    const resp = await fetch(API + path, {
+      method: opts.method || 'GET', headers, credentials: 'same-origin', cache: 'no-store',
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+    });
+    if (!resp.ok) {
+      let m = 'Seam answered ' + resp.status + '.';
+      try { m = (await resp.json()).error.message || m; } catch { /* not JSON */ }
+      throw new Error(m);
+    }
+    const url = URL.createObjectURL(await resp.blob());
+    const a = h('a', { href: url, download: `seam-${r.id}-report.${format}` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  });
+  const form = h('form', { class: 'filters', id: 'report-form' },
+    h('div', { class: 'field' }, h('label', { for: 'rp-since', text: `From (default: ${r.days} days ago)` }), since),
+    h('div', { class: 'field' }, h('label', { for: 'rp-until', text: 'Until (default: now)' }), until),
+    load ? h('div', { class: 'field file' }, h('label', { for: 'rp-load', text: 'Load a file' }), load) : null,
+    text ? h('div', { class: 'field wide' }, h('label', { for: 'rp-file', text: r.fileLabel }), text) : null,
+    h('div', { class: 'field actions' },
+      h('button', { type: 'submit', class: 'primary', id: 'rp-build', text: 'Build report' }),
+      ['md', 'html', 'json'].map((f) => h('button', { type: 'button', class: 'ghost', 'data-format': f, text: f.toUpperCase(), onclick: () => download(f) }))));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    act(msg, build);
+  });
+  const tabs = h('div', { class: 'tabs', role: 'navigation', 'aria-label': 'Reports' }, REPORTS.map((x) =>
+    h('a', { href: '#/reports/' + x.id, 'data-report': x.id, class: x.id === r.id ? 'active' : null, 'aria-current': x.id === r.id ? 'page' : null, text: x.label })));
+  fill(root, tabs, withBody(card('Period and inputs'), form, msg), out);
+  if (!r.required || (state.reports.files[r.id] || '').trim()) await act(msg, build);
+  else out.replaceChildren(empty('Paste or load a scenario file, then build the report.'));
+}
+
+function reportCell(c) {
+  if (c == null) return '—';
+  const v = c.value;
+  switch (c.type) {
+    case 'text': return v;
+    case 'usd': return fmt.usd(v);
+    case 'int': return fmt.int(v);
+    case 'num': return v[0] == null ? '—' : Number(v[0]).toFixed(v[1]);
+    case 'pct': return fmt.pct(v);
+    case 'ms': return v == null ? '—' : v < 10 ? v.toFixed(2) + ' ms' : fmt.ms(v);
+    default: return '—';
+  }
+}
+
+const UNIT_FMT = {
+  usd: [fmt.usdAxis, fmt.usd],
+  count: [fmt.compact, fmt.int],
+  ms: [fmt.compact, fmt.ms],
+  pct: [fmt.pct, fmt.pct],
+};
+
+function reportChart(c) {
+  const host = h('figure', { class: 'report-chart' }, h('figcaption', { text: c.title }));
+  const [axis, tipFmt] = UNIT_FMT[c.unit] || UNIT_FMT.count;
+  const series = c.series.map((sr) => ({ name: sr.name, values: sr.values }));
+  // Charts are drawn once the figure is in the page, so that they take its width.
+  requestAnimationFrame(() => {
+    const times = c.x.map((x) => Date.parse(x));
+    if (c.kind === 'line' && times.every((t) => !Number.isNaN(t))) {
+      lineChart(host, { times, series, fmtY: axis, fmtTip: tipFmt });
+    } else {
+      columnChart(host, { labels: c.x, series, fmtY: axis });
+    }
+  });
+  return host;
+}
+
+// The report document (crates/seam-reports/src/doc.rs) as page elements.
+function reportDoc(doc) {
+  const head = h('header', { class: 'report-head' },
+    h('h2', { text: doc.title }),
+    doc.subtitle ? h('p', { class: 'hint', text: doc.subtitle }) : null,
+    h('p', { class: 'hint', text: 'Generated ' + fmt.time(doc.generated) }));
+  const sections = (doc.sections || []).map((sec) => withBody(card(sec.title), ...sec.blocks.map((b) => {
+    switch (b.type) {
+      case 'text': return h('p', { text: b.value });
+      case 'note': return h('p', { class: 'note', text: b.value });
+      case 'facts': return h('dl', { class: 'facts' }, b.value.map(([k, v]) => h('div', null, h('dt', { text: k }), h('dd', { text: reportCell(v) }))));
+      case 'table': {
+        const t = b.value;
+        const cols = t.columns.map((c, i) => ({ label: c.name, num: c.align === 'right', get: (row) => reportCell(row[i]) }));
+        return h('div', null, t.caption ? h('p', { class: 'hint', text: t.caption }) : null, t.rows.length ? table(cols, t.rows) : empty('No rows.'));
+      }
+      case 'chart': return reportChart(b.value);
+      default: return h('p', { class: 'hint', text: `(a ${b.type} block this console cannot draw)` });
+    }
+  })));
+  return [head, ...sections];
 }
 
 // ---- start ----------------------------------------------------------------------------------

@@ -74,6 +74,24 @@ pub struct Live {
     pub evaluators: evaluate::Evaluators,
     /// `[retrieval.collections.*]` and the aliases that search them.
     pub retrieval: Arc<retrieval::Setup>,
+    /// What the console's reports weigh: the aliases, targets and keys of this config, and its
+    /// `[pricing]` overrides.
+    pub reports: Arc<ReportSetup>,
+}
+
+/// The config as the decision reports read it ([`seam_reports::build`]).
+pub struct ReportSetup {
+    pub setup: seam_reports::setup::Setup,
+    pub pricing: std::collections::BTreeMap<String, seam_config::Price>,
+}
+
+impl ReportSetup {
+    fn new(cfg: &Config) -> ReportSetup {
+        ReportSetup {
+            setup: seam_reports::setup::Setup::from_config(cfg),
+            pricing: cfg.pricing.clone(),
+        }
+    }
 }
 
 pub struct AppState {
@@ -147,6 +165,7 @@ impl AppState {
             mcp: seam_mcp::Hub::new(&cfg.mcp, None),
             prompts,
             retrieval: Arc::new(retrieval::Setup::new(cfg)),
+            reports: Arc::new(ReportSetup::new(cfg)),
         };
         let auditor = audit::Auditor::open(cfg)?.map(Arc::new);
         let rollouts = rollouts::Rollouts::open(cfg, audit::store_config(cfg), auditor.clone());
@@ -252,6 +271,7 @@ impl AppState {
             mcp: seam_mcp::Hub::new(&cfg.mcp, Some(&previous.mcp)),
             prompts,
             retrieval: Arc::new(retrieval::Setup::new(&cfg)),
+            reports: Arc::new(ReportSetup::new(&cfg)),
         });
         drop(previous);
         match self.live.write() {

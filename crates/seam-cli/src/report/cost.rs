@@ -13,9 +13,9 @@ pub(crate) struct Args {
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let period = args.source.period()?;
     let cfg = args.source.config()?;
-    let mut log = args.source.log(&cfg)?;
-    let traffic = seam_reports::traffic::scan(&mut log, period)
-        .map_err(|e| anyhow::anyhow!("cannot read the audit log: {e}"))?;
-    let report = seam_reports::cost::report(&traffic, &super::generated());
+    let store = args.source.store(&cfg)?;
+    let report = super::build(&cfg, Some(&store), period, Vec::new(), |i| {
+        seam_reports::build::cost(i)
+    })?;
     args.output.write(&report)
 }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Context as _, anyhow};
 use seam_reports::capabilities::Overrides;
 
-use super::quality::{Store, subtitle};
-use super::{Output, generated};
+use super::Output;
+use super::quality::Store;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -29,15 +29,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         }
         None => Overrides::default(),
     };
-    let cfg = args.store.config()?;
-    let period = args.store.period()?;
-    let setup = seam_reports::setup::Setup::from_config(&cfg);
-    let mut log = args.store.log(&cfg)?;
-    let usage = seam_reports::exit::scan(&mut log, period, &setup)
-        .map_err(|e| anyhow!("cannot read the audit log: {e}"))?;
-    drop(log);
-    let quality = args.store.quality(&cfg, period)?;
-    let exit = seam_reports::exit::build(&setup, &usage, &quality, &overrides);
-    let report = seam_reports::exit::report(&exit, &generated(), Some(subtitle(period)));
+    let report = args
+        .store
+        .build(true, |i| seam_reports::build::exit(i, &overrides))?;
     args.output.write(&report)
 }

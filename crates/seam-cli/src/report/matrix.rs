@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Context as _, anyhow};
 use seam_reports::weights::Weights;
 
-use super::quality::{Store, subtitle};
-use super::{Output, generated};
+use super::Output;
+use super::quality::Store;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -29,27 +29,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         }
         None => Weights::even(),
     };
-    let cfg = args.store.config()?;
-    let period = args.store.period()?;
-    let setup = seam_reports::setup::Setup::from_config(&cfg);
-    let mut log = args.store.log(&cfg)?;
-    let mut usage = seam_reports::exit::Usage::default();
-    let traffic = seam_reports::traffic::scan_with(&mut log, period, &mut |f| usage.add(f, &setup))
-        .map_err(|e| anyhow!("cannot read the audit log: {e}"))?;
-    drop(log);
-    let quality = args.store.quality(&cfg, period)?;
-    let facts = seam_reports::matrix::facts(&setup, &traffic, &usage, &quality);
-    let m = seam_reports::matrix::score(facts, &weights);
     let weights_from = args
         .weights
         .as_ref()
         .map_or("even weights".to_owned(), |p| {
             format!("weights {}", p.display())
         });
-    let report = seam_reports::matrix::report(
-        &m,
-        &generated(),
-        Some(format!("{}, {weights_from}", subtitle(period))),
-    );
+    let report = args.store.build(true, |i| {
+        seam_reports::build::matrix(i, &weights, &weights_from)
+    })?;
     args.output.write(&report)
 }

@@ -5,10 +5,10 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, anyhow, bail};
-use seam_reports::quality::{self, Collector, Quality, Source};
+use seam_reports::quality::Source;
 use seam_reports::traffic::Period;
 
-use super::{Output, generated, now_ms};
+use super::{Output, now_ms};
 
 /// A quarter: the default period of the decision reports.
 const QUARTER_MS: i64 = 90 * 86_400_000;
@@ -34,7 +34,7 @@ pub(crate) struct Store {
 
 impl Store {
     pub(crate) fn config(&self) -> anyhow::Result<seam_config::Config> {
-        crate::load(self.config.as_deref())
+        super::load_config(self.config.as_deref())
     }
 
     pub(crate) fn period(&self) -> anyhow::Result<Period> {
@@ -59,41 +59,9 @@ impl Store {
         }
     }
 
-    pub(crate) fn log(&self, cfg: &seam_config::Config) -> anyhow::Result<seam_store::AuditLog> {
-        let Some(store) = Self::store(cfg) else {
-            bail!(
-                "no store at {} (check [storage] url and --config)",
-                store_path(cfg)
-            );
-        };
-        seam_store::AuditLog::open(&store).map_err(|e| anyhow!("cannot open the audit log: {e}"))
-    }
-
-    /// The latest eval and red-team results (store uploads, then `--results` files), and the
-    /// online metrics of the period when the store has a log.
-    pub(crate) fn quality(
-        &self,
-        cfg: &seam_config::Config,
-        period: Period,
-    ) -> anyhow::Result<Quality> {
-        let mut c = Collector::default();
-        let mut online = Vec::new();
-        let store = Self::store(cfg);
-        if let Some(store) = &store {
-            let mut evals = seam_store::EvalStore::open(store)
-                .map_err(|e| anyhow!("cannot open the store's eval runs: {e}"))?;
-            quality::from_store(&mut evals, &mut c)
-                .map_err(|e| anyhow!("cannot read the store's eval runs: {e}"))?;
-            let mut log = seam_store::AuditLog::open(store)
-                .map_err(|e| anyhow!("cannot open the audit log: {e}"))?;
-            online = quality::online(&mut log, Some(period.since_ms), Some(period.until_ms))
-                .map_err(|e| anyhow!("cannot read the audit log: {e}"))?;
-        } else if self.results.is_empty() {
-            bail!(
-                "no store at {} and no --results: nothing to report (check [storage] url and --config)",
-                store_path(cfg)
-            );
-        }
+    /// The `--results` files, as report sources.
+    fn results(&self) -> anyhow::Result<Vec<Source>> {
+        let mut out = Vec::new();
         for path in &self.results {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
@@ -104,13 +72,41 @@ impl Store {
                 .ok()
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-            c.add(Source {
+            out.push(Source {
                 name: path.display().to_string(),
                 at_ms,
                 report,
             });
         }
-        Ok(c.finish(online))
+        Ok(out)
+    }
+
+    /// Builds a report from the config's store (required when `needs_log`; else the
+    /// `--results` files can stand in for it) and the `--results` files.
+    pub(crate) fn build(
+        &self,
+        needs_log: bool,
+        f: impl FnOnce(
+            &seam_reports::build::Inputs<'_>,
+        ) -> Result<seam_reports::Report, seam_reports::build::BuildError>,
+    ) -> anyhow::Result<seam_reports::Report> {
+        let cfg = self.config()?;
+        let period = self.period()?;
+        let store = Self::store(&cfg);
+        if store.is_none() && (needs_log || self.results.is_empty()) {
+            if needs_log {
+                bail!(
+                    "no store at {} (check [storage] url and --config)",
+                    store_path(&cfg)
+                );
+            }
+            bail!(
+                "no store at {} and no --results: nothing to report (check [storage] url and --config)",
+                store_path(&cfg)
+            );
+        }
+        let results = self.results()?;
+        super::build(&cfg, store.as_ref(), period, results, f)
     }
 }
 
@@ -119,14 +115,6 @@ fn store_path(cfg: &seam_config::Config) -> String {
         seam_store::BackendConfig::Sqlite { path } => path.display().to_string(),
         seam_store::BackendConfig::Postgres { .. } => "the PostgreSQL store".to_owned(),
     }
-}
-
-pub(crate) fn subtitle(period: Period) -> String {
-    format!(
-        "{} to {}",
-        seam_store::rfc3339(period.since_ms),
-        seam_store::rfc3339(period.until_ms)
-    )
 }
 
 #[derive(clap::Args)]
@@ -138,13 +126,6 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
-    let cfg = args.store.config()?;
-    let period = args.store.period()?;
-    let q = args.store.quality(&cfg, period)?;
-    let report = quality::report(
-        &q,
-        &generated(),
-        Some(format!("online metrics {}", subtitle(period))),
-    );
+    let report = args.store.build(false, seam_reports::build::quality)?;
     args.output.write(&report)
 }

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use seam_reports::{scenario, traffic, whatif};
 
 use super::{Output, Source};
 
@@ -25,17 +24,17 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let file = args.scenarios.display().to_string();
     let text =
         std::fs::read_to_string(&args.scenarios).with_context(|| format!("cannot read {file}"))?;
-    let scenarios = scenario::parse(&text, &cfg.pricing)
-        .map_err(|errors| anyhow::anyhow!("{file}: {}", errors.join("; ")))?;
-    let mut log = args.source.log(&cfg)?;
-    let mut w = whatif::Whatif::new(scenarios);
-    let traffic = traffic::scan_with(&mut log, period, &mut |f| w.add(f))
-        .map_err(|e| anyhow::anyhow!("cannot read the audit log: {e}"))?;
-    let data = w.data(&traffic);
+    // Errors name the file as given; the report names it by its file name.
+    if let Err(errors) = seam_reports::scenario::parse(&text, &cfg.pricing) {
+        anyhow::bail!("{file}: {}", errors.join("; "));
+    }
     let name = args
         .scenarios
         .file_name()
         .map_or_else(|| file.clone(), |n| n.to_string_lossy().into_owned());
-    let report = whatif::report(&data, &super::generated(), &name);
+    let store = args.source.store(&cfg)?;
+    let report = super::build(&cfg, Some(&store), period, Vec::new(), |i| {
+        seam_reports::build::whatif(i, &text, &name)
+    })?;
     args.output.write(&report)
 }

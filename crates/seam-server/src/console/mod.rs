@@ -10,6 +10,7 @@
 mod evals;
 mod keys;
 mod records;
+mod reports;
 mod session;
 mod stats;
 
@@ -32,6 +33,8 @@ pub(crate) struct Console {
     pub(crate) sessions: session::Sessions,
     /// The audit chain's state as the last verification left it: `console.chain.json()`.
     pub(crate) chain: records::Chain,
+    /// Held while a report is built: one at a time.
+    pub(crate) reports: reports::Gate,
     assets: Assets,
 }
 
@@ -47,6 +50,7 @@ pub(crate) fn router(state: SharedState) -> Router {
     let console = Arc::new(Console {
         sessions: session::Sessions::default(),
         chain: records::Chain::default(),
+        reports: reports::Gate::default(),
         assets: Assets::from_env(),
     });
     let cx: ConsoleState = (state.clone(), console.clone());
@@ -62,6 +66,7 @@ pub(crate) fn router(state: SharedState) -> Router {
         .route("/api/evals", get(evals::list).post(evals::upload))
         .route("/api/evals/{id}", get(evals::get))
         .route("/api/rollouts", get(crate::admin::list_rollouts))
+        .route("/api/reports/{kind}", get(reports::get).post(reports::post))
         .merge(stats::routes())
         .route("/api/{*rest}", axum::routing::any(not_found))
         .route_layer(middleware::from_fn_with_state(cx.clone(), session::require))

@@ -484,6 +484,8 @@ async fn every_api_route_needs_a_session() {
         ("GET", "/console/api/evals/run_1"),
         ("GET", "/console/api/rollouts"),
         ("GET", "/console/api/overview"),
+        ("GET", "/console/api/reports/cost"),
+        ("POST", "/console/api/reports/whatif"),
     ] {
         let a = send(
             &app,
@@ -969,4 +971,124 @@ async fn over_a_socket_the_client_address_is_counted_and_bodiless_changes_pass()
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     let _ = stop.send(());
     task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn reports_are_built_from_this_servers_store_for_any_session() {
+    let (_dir, app) = console_app();
+    for i in 0..4 {
+        assert_eq!(
+            chat(&app, PLAIN_KEY, &format!("hello {i}")).await.status,
+            StatusCode::OK
+        );
+    }
+    let viewer = Browser::signed_in(&app, VIEWER_KEY).await;
+
+    // The document the page renders: the CLI's report, with its sections and numbers.
+    let cost = viewer.get("/console/api/reports/cost").await;
+    assert_eq!(cost.status, StatusCode::OK, "{}", cost.body);
+    assert_secure(&cost, "cost report");
+    let doc = cost.json();
+    assert_eq!(doc["kind"], "cost");
+    assert_eq!(doc["data"]["totals"]["requests"], 4, "{doc}");
+    assert!(doc["sections"].as_array().is_some_and(|s| !s.is_empty()));
+    assert!(
+        !cost.body.contains("hello 1"),
+        "a report never carries a payload"
+    );
+
+    // The CLI's bytes, as downloads.
+    for (format, mime, start) in [
+        ("md", "text/markdown", "# "),
+        ("html", "text/html", "<!doctype html>"),
+        ("json", "application/json", "{"),
+    ] {
+        let a = viewer
+            .get(&format!("/console/api/reports/cost?format={format}"))
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{format}: {}", a.body);
+        assert!(
+            a.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(mime)
+        );
+        let disposition = a.headers["content-disposition"].to_str().unwrap();
+        assert!(disposition.starts_with("attachment;"), "{disposition}");
+        assert!(
+            a.body.to_lowercase().starts_with(start),
+            "{format}: {}",
+            &a.body[..40.min(a.body.len())]
+        );
+    }
+
+    // Period and kinds are checked before anything is read.
+    for (path, param) in [
+        (
+            "/console/api/reports/cost?since=2026-12-02&until=2026-12-01",
+            "since",
+        ),
+        ("/console/api/reports/cost?until=tomorrow", "until"),
+        ("/console/api/reports/cost?format=pdf", "format"),
+        ("/console/api/reports/whatif", "scenarios"),
+    ] {
+        let a = viewer.get(path).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{path}: {}", a.body);
+        assert_eq!(a.json()["error"]["param"], param, "{path}");
+    }
+    assert_eq!(
+        viewer.get("/console/api/reports/nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // What-if and the matrix take their files in the body; a wrong one says where.
+    let scenarios = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/examples/scenarios.toml"
+    ))
+    .unwrap();
+    let w = viewer
+        .change(
+            "POST",
+            "/console/api/reports/whatif",
+            Some(json!({ "scenarios": scenarios })),
+        )
+        .await;
+    assert_eq!(w.status, StatusCode::OK, "{}", w.body);
+    assert_eq!(w.json()["kind"], "whatif");
+    let bad = viewer
+        .change(
+            "POST",
+            "/console/api/reports/whatif",
+            Some(json!({ "scenarios": "[[paths]]\nname = \"x\"\nkind = \"teleport\"\n" })),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    assert!(
+        bad.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("paths")
+    );
+    let m = viewer
+        .change(
+            "POST",
+            "/console/api/reports/matrix",
+            Some(json!({ "weights": "[weights]\ntime_to_value = 3\n" })),
+        )
+        .await;
+    assert_eq!(m.status, StatusCode::OK, "{}", m.body);
+    assert_eq!(m.json()["kind"], "matrix");
+    for kind in ["quality", "exit", "matrix"] {
+        let a = viewer.get(&format!("/console/api/reports/{kind}")).await;
+        assert_eq!(a.status, StatusCode::OK, "{kind}: {}", a.body);
+        assert_eq!(a.json()["kind"], kind);
+    }
+
+    // Without a session, nothing.
+    let anon = Browser::new(&app);
+    assert_eq!(
+        anon.get("/console/api/reports/cost").await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
