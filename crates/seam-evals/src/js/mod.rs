@@ -143,9 +143,7 @@ fn without_literals(code: &str) -> String {
                 if c == '\\' {
                     chars.next();
                 } else if c == q {
-                    quote = None;
-                    out.push(c);
-                } else if c == '\n' && q == '\n' {
+                    // A string's closing quote, or the newline that ends a `//` comment.
                     quote = None;
                     out.push(c);
                 }
