@@ -278,6 +278,8 @@ fn infinite_loops_are_stopped_by_the_time_limit() {
         "while (true) {}",
         "for (;;) { try { while (true) {} } catch (e) {} }",
         "return new Promise(() => { while (true) {} })",
+        // Catastrophic backtracking inside one regex call.
+        "return /(a+)+$/.test('a'.repeat(40) + 'b')",
     ] {
         let started = Instant::now();
         let e = run_js(body, &short()).unwrap_err();
@@ -549,5 +551,72 @@ prompts: [hi]
                 .starts_with("transformResponse failed: TypeError"),
             "{bad:?}"
         );
+    }
+}
+
+#[test]
+fn csv_shorthands_and_transform_options_load_or_are_refused_at_their_path() {
+    let dir = std::env::temp_dir().join(format!("seam-eval-js-csv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("cases.csv"),
+        "q,__expected1,__expected2,__expected3\nhi,fn:output.length > 1,javascript:output !== 'x',eval:true\n",
+    )
+    .unwrap();
+    let s = Suite::parse(
+        "providers: [openai:chat:x]\ntests: file://cases.csv\n",
+        &dir,
+    )
+    .unwrap();
+    let asserts: Vec<(String, Option<Value>)> = s.tests[0]
+        .asserts
+        .iter()
+        .map(|a| (a.kind.clone(), a.value.clone()))
+        .collect();
+    assert_eq!(
+        asserts,
+        [
+            ("javascript".into(), Some(json!("output.length > 1"))),
+            ("javascript".into(), Some(json!("output !== 'x'"))),
+            ("javascript".into(), Some(json!("true"))),
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let s = Suite::parse(
+        "providers: [openai:chat:x]\ndefaultTest: {options: {postprocess: output.trim()}}\ntests: [{vars: {a: 1}}, {options: {transform: output + '!', storeOutputAs: out}}]\n",
+        std::path::Path::new("."),
+    )
+    .unwrap();
+    assert_eq!(s.tests[0].transform.as_deref(), Some("output.trim()"));
+    assert_eq!(s.tests[1].transform.as_deref(), Some("output + '!'"));
+    assert_eq!(s.tests[1].store_output_as.as_deref(), Some("out"));
+
+    for (yaml, want) in [
+        (
+            "providers: [{id: 'openai:chat:x', transform: \"require('fs')\"}]\n",
+            "providers[0].transform: uses require()",
+        ),
+        (
+            "providers: [openai:chat:x]\ntests: [{options: {transform: 'process.env.KEY'}}]\n",
+            "tests[0].options.transform: uses process",
+        ),
+        (
+            "providers: [openai:chat:x]\ndefaultTest: {options: {transformVars: '({a: 1})'}}\n",
+            "defaultTest.options.transformVars: is not supported",
+        ),
+        (
+            "providers: [openai:chat:x]\ntests: [{options: {storeOutputAs: 3}}]\n",
+            "tests[0].options.storeOutputAs: must be the name of a var",
+        ),
+        (
+            "providers: [openai:chat:x]\ntests: [{assert: [{type: contains, value: x, transform: 'file://t.js'}]}]\n",
+            "tests[0].assert[0].transform: JavaScript files (file://…) are modules",
+        ),
+    ] {
+        let e = Suite::parse(yaml, std::path::Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with(want), "{yaml}: {e}");
     }
 }

@@ -220,12 +220,18 @@ pub async fn call_blocking(
     args: Vec<Value>,
     limits: Limits,
 ) -> Result<JsValue, JsError> {
-    tokio::task::spawn_blocking(move || {
+    let run = move || {
         let refs: Vec<&Value> = args.iter().collect();
         call(params, &body, &refs, &limits)
-    })
-    .await
-    .map_err(|e| JsError::Engine(e.to_string()))?
+    };
+    // Outside a Tokio runtime there is no blocking pool: the caller's thread runs it.
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => rt
+            .spawn_blocking(run)
+            .await
+            .map_err(|e| JsError::Engine(e.to_string()))?,
+        Err(_) => run(),
+    }
 }
 
 /// A transform (`output`, `context`) as promptfoo runs it: the result replaces the output;
@@ -287,6 +293,12 @@ pub fn test_options(
                 ));
             }
         }
+    }
+    if o.get("transformVars").is_some_and(|v| !v.is_null()) {
+        return Err(EvalError::suite(
+            format!("{path}.options.transformVars"),
+            "is not supported by seam eval yet: compute the vars in the suite instead",
+        ));
     }
     let store = match o.get("storeOutputAs") {
         None | Some(Value::Null) => None,
