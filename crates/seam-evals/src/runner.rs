@@ -145,7 +145,18 @@ impl SuiteJudge {
             Some(v) => v,
             None => spec,
         };
-        crate::suite::provider(spec, "judge")
+        let p = crate::suite::provider(spec, "judge")?;
+        // A judge is asked through the chat API; an HTTP target or a transform would be ignored.
+        if matches!(p.api, Api::Http(_)) || p.transform.is_some() {
+            return Err(EvalError::suite(
+                "judge",
+                format!(
+                    "`{}`: a judge must be a chat model (openai:chat:MODEL, openai:MODEL, seam:ALIAS) without a transform",
+                    p.id
+                ),
+            ));
+        }
+        Ok(p)
     }
 }
 

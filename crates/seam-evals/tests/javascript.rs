@@ -620,3 +620,28 @@ fn csv_shorthands_and_transform_options_load_or_are_refused_at_their_path() {
         assert!(e.starts_with(want), "{yaml}: {e}");
     }
 }
+
+#[tokio::test]
+async fn an_http_target_cannot_be_a_judge() {
+    let mock = MockUpstream::start().await.unwrap();
+    let yaml = format!(
+        r#"
+providers:
+  - id: openai:chat:gpt-mock
+    config: {{apiBaseUrl: {base}, apiKey: sk-mock}}
+prompts: [hi]
+defaultTest:
+  options:
+    provider: {{id: https, config: {{url: "{base}/judge", body: {{q: "{{{{prompt}}}}"}}}}}}
+tests:
+  - assert: [{{type: llm-rubric, value: polite}}]
+"#,
+        base = mock.openai_base_url()
+    );
+    let s = Suite::parse(&yaml, std::path::Path::new(".")).unwrap();
+    let e = run(&s, &Options::default(), &|_, _| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("a judge must be a chat model"), "{e}");
+}
