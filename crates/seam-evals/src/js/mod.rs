@@ -4,6 +4,13 @@
 //! limit (5 s), a memory limit (64 MiB) and a stack limit that bounds recursion. Each call gets a
 //! fresh runtime, so nothing leaks from one test into the next.
 //!
+//! Why QuickJS and not a pure-Rust engine: boa's limits are a loop-iteration count, a recursion
+//! depth and a value-stack size — it has no memory limit and cannot be interrupted inside its
+//! interpreter, so `'x'.repeat(1e9)` or a backtracking regex could not be bounded in process.
+//! QuickJS enforces all three limits itself (its allocator counts against the memory limit; its
+//! interrupt handler is polled by the interpreter and by the regex engine) and costs about 45 s
+//! of one core to compile from the C source `rquickjs-sys` bundles.
+//!
 //! Code is checked when the suite is loaded ([`check_code`]): `require`, `import`, `process`,
 //! `fetch` and `file://` module references are refused up front, naming the suite path, rather
 //! than failing once requests were spent.
