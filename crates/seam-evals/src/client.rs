@@ -40,6 +40,11 @@ impl Client {
         Ok(Client { http })
     }
 
+    /// The pooled HTTP client, for promptfoo's `http` provider.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// POSTs `body` to `path` under the endpoint, retrying transient failures; the JSON answer,
     /// its headers and the time the successful attempt took.
     async fn post(
@@ -142,6 +147,7 @@ impl Client {
                 .and_then(|s| s.parse().ok()),
             tokens,
             cached: false,
+            value: None,
         })
     }
 

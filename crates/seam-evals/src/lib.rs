@@ -6,12 +6,15 @@
 //! - [`suite`]: promptfoo's config format, loaded and expanded; [`template`]: `{{vars}}`.
 //! - [`runner`]: runs a suite through [`client`] with the record/replay [`cache`].
 //! - [`assertions`]: every assertion type, deterministic and model-graded.
+//! - [`js`]: embedded, sandboxed JavaScript for `javascript` assertions and transforms.
 //! - [`stats`]: Wilson intervals, McNemar's exact test, paired bootstrap, non-inferiority.
 //! - [`redteam`]: the probe library and its deterministic detectors.
 
 pub mod assertions;
 pub mod cache;
 pub mod client;
+pub mod http_target;
+pub mod js;
 pub mod model;
 pub mod redteam;
 pub mod report;

@@ -34,6 +34,11 @@ pub struct Output {
     /// Served from the eval cache (record/replay), not the endpoint.
     #[serde(default)]
     pub cached: bool,
+    /// The output as JSON when a transform (or an HTTP target's `transformResponse`) made it
+    /// something other than a string: JavaScript sees this value, other assertions grade
+    /// `text`, which then holds its JSON (promptfoo stringifies the same way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
 }
 
 /// One assertion of a test, as written in the suite (promptfoo's fields).
@@ -57,6 +62,9 @@ pub struct Assertion {
     pub rubric_prompt: Option<Value>,
     /// `assert-set`'s members.
     pub assert: Vec<Assertion>,
+    /// `transform`: JavaScript that turns the output into what this assertion grades.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<String>,
 }
 
 impl Assertion {
@@ -171,6 +179,8 @@ pub struct Context<'a> {
     pub prompt: &'a str,
     /// For model-graded assertions and `similar`; `None` when the suite has no judge.
     pub judge: Option<&'a dyn Judge>,
+    /// The test as JavaScript's `context.test` sees it (`vars`, `assert`, `description`).
+    pub test: Option<&'a Value>,
 }
 
 /// A model that grades: chat completions (and embeddings for `similar`) through an

@@ -2,7 +2,7 @@
 //! answer from the record/replay cache or the endpoint, then graded. A provider error is a failed
 //! case with its error recorded, not an aborted run.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -13,7 +13,10 @@ use serde_json::{Map, Value, json};
 use crate::cache::{self, Cache};
 use crate::client::{Client, Endpoint};
 use crate::suite::{Api, Prompt, Provider, Suite, Test};
-use crate::{Assertion, Context, EvalError, Grade, Judge, Output, Tokens, assertions, template};
+use crate::{
+    Assertion, AssertionSummary, Context, EvalError, Grade, Judge, Output, Tokens, assertions,
+    http_target, js, template,
+};
 
 /// How to run a suite (the CLI's flags).
 #[derive(Clone, Debug)]
@@ -95,11 +98,11 @@ impl Resolver<'_> {
             .clone()
             .or_else(|| self.opts.base_url.clone())
             .or_else(|| match p.api {
-                Api::OpenAi => std::env::var("OPENAI_BASE_URL").ok(),
+                Api::OpenAi | Api::Http(_) => std::env::var("OPENAI_BASE_URL").ok(),
                 Api::Seam => std::env::var("SEAM_BASE_URL").ok(),
             })
             .unwrap_or_else(|| match p.api {
-                Api::OpenAi => "https://api.openai.com/v1".into(),
+                Api::OpenAi | Api::Http(_) => "https://api.openai.com/v1".into(),
                 Api::Seam => "http://127.0.0.1:8700/v1".into(),
             });
         let api_key = p
@@ -107,7 +110,7 @@ impl Resolver<'_> {
             .clone()
             .or_else(|| self.opts.api_key.clone())
             .or_else(|| match p.api {
-                Api::OpenAi => std::env::var("OPENAI_API_KEY").ok(),
+                Api::OpenAi | Api::Http(_) => std::env::var("OPENAI_API_KEY").ok(),
                 Api::Seam => std::env::var("SEAM_API_KEY")
                     .or_else(|_| std::env::var("OPENAI_API_KEY"))
                     .ok(),
@@ -142,7 +145,18 @@ impl SuiteJudge {
             Some(v) => v,
             None => spec,
         };
-        crate::suite::provider(spec, "judge")
+        let p = crate::suite::provider(spec, "judge")?;
+        // A judge is asked through the chat API; an HTTP target or a transform would be ignored.
+        if matches!(p.api, Api::Http(_)) || p.transform.is_some() {
+            return Err(EvalError::suite(
+                "judge",
+                format!(
+                    "`{}`: a judge must be a chat model (openai:chat:MODEL, openai:MODEL, seam:ALIAS) without a transform",
+                    p.id
+                ),
+            ));
+        }
+        Ok(p)
     }
 }
 
@@ -293,11 +307,21 @@ pub async fn run(
         opts: opts.clone(),
     });
     let total = cases.len();
-    let concurrency = opts
-        .max_concurrency
-        .or(suite.max_concurrency)
-        .unwrap_or(4)
-        .max(1);
+    // `storeOutputAs` feeds later tests, so (as promptfoo does) cases then run one at a time, in
+    // order.
+    let registers = suite
+        .tests
+        .iter()
+        .any(|t| t.store_output_as.is_some())
+        .then(|| Mutex::new(Map::new()));
+    let concurrency = if registers.is_some() {
+        1
+    } else {
+        opts.max_concurrency
+            .or(suite.max_concurrency)
+            .unwrap_or(4)
+            .max(1)
+    };
     let resolver = Resolver { opts };
     let mut done = 0;
     let mut results = Vec::with_capacity(total);
@@ -306,10 +330,11 @@ pub async fn run(
             let client = &client;
             let judge = Arc::clone(&judge);
             let resolver = &resolver;
+            let registers = registers.as_ref();
             async move {
                 (
                     i,
-                    one(c, client, resolver, &opts.cache, judge.as_ref()).await,
+                    one(c, client, resolver, &opts.cache, judge.as_ref(), registers).await,
                 )
             }
         })
@@ -334,30 +359,56 @@ async fn one(
     resolver: &Resolver<'_>,
     cache: &Cache,
     judge: &SuiteJudge,
+    registers: Option<&Mutex<Map<String, Value>>>,
 ) -> Result<CaseResult, EvalError> {
     let path = format!("tests[{}]", c.test_index);
-    let vars = &c.test.vars;
+    // Outputs stored by earlier tests (`storeOutputAs`) are vars here, over the test's own.
+    let mut vars = c.test.vars.clone();
+    if let Some(stored) = registers.and_then(|r| r.lock().ok()) {
+        vars.extend(stored.clone());
+    }
+    let vars = &vars;
     let rendered = template::render(
         &c.prompt.template,
         vars,
         &format!("prompt {}", c.prompt.label),
     )?;
-    let msgs = messages(c.prompt, &rendered, &format!("prompt {}", c.prompt.label))?;
-    let mut body = json!({"model": c.provider.model, "messages": msgs});
-    if let Some(o) = body.as_object_mut() {
-        for (k, v) in &c.provider.params {
-            o.insert(k.clone(), v.clone());
+    let answer = match &c.provider.api {
+        Api::Http(t) => match http_target::prepare(t, &rendered, vars, &c.provider.label).await {
+            Err(e @ EvalError::Suite { .. }) => return Err(e),
+            Err(e) => Err(e),
+            Ok(req) => {
+                let key = cache::key(
+                    &req.url,
+                    &json!({"request": req.cache_body(t), "repeat": c.repeat}),
+                );
+                match cache.get(&key) {
+                    Some(out) => Ok(out),
+                    None => http_target::send(t, client.http(), &req, resolver.opts.timeout)
+                        .await
+                        .inspect(|out| cache.put(&key, out)),
+                }
+            }
+        },
+        Api::OpenAi | Api::Seam => {
+            let msgs = messages(c.prompt, &rendered, &format!("prompt {}", c.prompt.label))?;
+            let mut body = json!({"model": c.provider.model, "messages": msgs});
+            if let Some(o) = body.as_object_mut() {
+                for (k, v) in &c.provider.params {
+                    o.insert(k.clone(), v.clone());
+                }
+            }
+            let ep = resolver.endpoint(c.provider);
+            // Repeats are separate samples: each has its own cache entry.
+            let key = cache::key(&ep.base_url, &json!({"body": body, "repeat": c.repeat}));
+            match cache.get(&key) {
+                Some(out) => Ok(out),
+                None => client
+                    .chat(&ep, &body)
+                    .await
+                    .inspect(|out| cache.put(&key, out)),
+            }
         }
-    }
-    let ep = resolver.endpoint(c.provider);
-    // Repeats are separate samples: each has its own cache entry.
-    let key = cache::key(&ep.base_url, &json!({"body": body, "repeat": c.repeat}));
-    let answer = match cache.get(&key) {
-        Some(out) => Ok(out),
-        None => client
-            .chat(&ep, &body)
-            .await
-            .inspect(|out| cache.put(&key, out)),
     };
     let mut result = CaseResult {
         test: c.test_index,
@@ -379,6 +430,14 @@ async fn one(
             return Ok(result);
         }
     };
+    let out = match transformed(c, out.clone(), vars).await {
+        Ok(o) => o,
+        Err(e) => {
+            result.error = Some(e);
+            result.output = Some(out);
+            return Ok(result);
+        }
+    };
     let asserts = c
         .test
         .asserts
@@ -389,10 +448,16 @@ async fn one(
         inner: judge,
         default: c.test.judge.as_ref(),
     };
+    let test_json = json!({
+        "description": c.test.description,
+        "vars": vars,
+        "assert": asserts.iter().map(AssertionSummary::from).collect::<Vec<_>>(),
+    });
     let ctx = Context {
         vars,
         prompt: &rendered,
         judge: Some(&test_judge),
+        test: Some(&test_json),
     };
     match assertions::grade_all(&asserts, c.test.threshold, &out, &ctx).await {
         Ok(g) => {
@@ -404,8 +469,40 @@ async fn one(
         Err(EvalError::Provider(e)) => result.error = Some(format!("judge: {e}")),
         Err(e) => return Err(e),
     }
+    if let (Some(name), Some(registers)) = (&c.test.store_output_as, registers) {
+        // promptfoo stores only an output that is there (not empty).
+        let value = assertions::output_value(&out);
+        let empty = matches!(&value, Value::String(s) if s.is_empty()) || value.is_null();
+        if !empty && let Ok(mut r) = registers.lock() {
+            r.insert(name.clone(), value);
+        }
+    }
     result.output = Some(out);
     Ok(result)
+}
+
+/// The provider's `transform`, then the test's `options.transform`, as promptfoo applies them
+/// before grading; an error names which one failed.
+async fn transformed(
+    c: &Case<'_>,
+    out: Output,
+    vars: &Map<String, Value>,
+) -> Result<Output, String> {
+    let prompt = json!({"raw": c.prompt.template, "label": c.prompt.label});
+    let mut out = out;
+    for (code, which) in [
+        (&c.provider.transform, "the provider's transform"),
+        (&c.test.transform, "options.transform"),
+    ] {
+        if let Some(code) = code {
+            let context = json!({"vars": vars, "prompt": prompt});
+            let v = js::transform(code, assertions::output_value(&out), context)
+                .await
+                .map_err(|e| format!("{which} failed: {e}"))?;
+            out = assertions::with_value(&out, v);
+        }
+    }
+    Ok(out)
 }
 
 /// The suite's judge with a test's own `options.provider` as its default.

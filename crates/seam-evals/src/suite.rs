@@ -28,6 +28,9 @@ pub enum Api {
     OpenAi,
     /// `seam:ALIAS`: a Seam gateway.
     Seam,
+    /// promptfoo's `http` provider (`http`, `https://…`, `http:…`): any HTTP API, described by
+    /// its `config` ([`crate::http_target`]).
+    Http(Box<crate::http_target::HttpTarget>),
 }
 
 /// Where and how to ask.
@@ -47,6 +50,8 @@ pub struct Provider {
     pub headers: Vec<(String, String)>,
     /// Every other `config` key, sent in the request body (`temperature`, `max_tokens`, `tools`…).
     pub params: Map<String, Value>,
+    /// `transform`: JavaScript applied to every output of this provider, before the test's.
+    pub transform: Option<String>,
 }
 
 /// One test after `defaultTest`, scenarios and var arrays are applied.
@@ -59,6 +64,10 @@ pub struct Test {
     pub threshold: Option<f64>,
     /// `options.provider`: the judge for this test's model-graded assertions.
     pub judge: Option<Value>,
+    /// `options.transform` (or `postprocess`): JavaScript applied to the output before grading.
+    pub transform: Option<String>,
+    /// `options.storeOutputAs`: the var that later tests see this test's output in.
+    pub store_output_as: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -164,6 +173,8 @@ impl Suite {
                     asserts: merged.asserts.clone(),
                     threshold: merged.threshold,
                     judge: merged.judge.clone(),
+                    transform: merged.transform.clone(),
+                    store_output_as: merged.store_output_as.clone(),
                 });
             }
         }
@@ -221,6 +232,8 @@ struct RawTest {
     asserts: Vec<Assertion>,
     threshold: Option<f64>,
     judge: Option<Value>,
+    transform: Option<String>,
+    store_output_as: Option<String>,
 }
 
 impl RawTest {
@@ -236,6 +249,8 @@ impl RawTest {
             asserts,
             threshold: t.threshold.or(self.threshold),
             judge: t.judge.or(self.judge),
+            transform: t.transform.or(self.transform),
+            store_output_as: t.store_output_as.or(self.store_output_as),
         }
     }
 }
@@ -460,6 +475,7 @@ impl Loader {
             })
             .transpose()?;
         let judge = o.get("options").and_then(|x| x.get("provider")).cloned();
+        let (transform, store_output_as) = crate::js::test_options(o.get("options"), path)?;
         Ok(RawTest {
             description: o
                 .get("description")
@@ -469,6 +485,8 @@ impl Loader {
             asserts,
             threshold,
             judge,
+            transform,
+            store_output_as,
         })
     }
 
@@ -580,6 +598,34 @@ fn providers(v: &Value) -> Result<Vec<Provider>, EvalError> {
                 ));
             }
         };
+        let transform = match p.get("transform") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(code)) => {
+                crate::js::check_code(code, &format!("{path}.transform"))?;
+                Some(code.clone())
+            }
+            Some(_) => {
+                return Err(err(
+                    format!("{path}.transform"),
+                    "must be JavaScript code (a string)",
+                ));
+            }
+        };
+        if crate::http_target::is_http(&id) {
+            let target = crate::http_target::HttpTarget::parse(&id, &config, &path)?;
+            out.push(Provider {
+                label: label.unwrap_or_else(|| id.clone()),
+                model: String::new(),
+                id,
+                api: Api::Http(Box::new(target)),
+                base_url: None,
+                api_key: None,
+                headers: Vec::new(),
+                params: Map::new(),
+                transform,
+            });
+            continue;
+        }
         let (api, model) = if let Some(m) = id.strip_prefix("openai:chat:") {
             (Api::OpenAi, m)
         } else if let Some(m) = id.strip_prefix("seam:") {
@@ -653,6 +699,7 @@ fn providers(v: &Value) -> Result<Vec<Provider>, EvalError> {
             api_key,
             headers,
             params,
+            transform,
         });
     }
     if out.is_empty() {
@@ -674,7 +721,8 @@ fn expected(cell: &str, path: &str) -> Result<Assertion, EvalError> {
     };
     let kind = match kind {
         "grade" | "llm-rubric" => "llm-rubric".to_owned(),
-        "fn" | "javascript" | "python" | "eval" => {
+        "fn" | "javascript" | "eval" => "javascript".to_owned(),
+        "python" => {
             return Err(err(
                 path,
                 format!("`{kind}:` assertions run code, which seam eval does not"),

@@ -38,6 +38,7 @@ async fn check(assertion: &Value, out: &Output) -> Grade {
         vars: &vars,
         prompt: "the prompt",
         judge: None,
+        test: None,
     };
     check_with(assertion, out, &ctx).await
 }
@@ -732,6 +733,7 @@ async fn grade_all_weights_metrics_and_threshold() {
         vars: &vars,
         prompt: "",
         judge: None,
+        test: None,
     };
     let out = text("It is Paris");
 
@@ -772,8 +774,8 @@ fn unknown_types_are_errors_listing_supported_ones() {
     for ty in SUPPORTED {
         assert!(message.contains(ty), "{message} lacks {ty}");
     }
-    let (_, message) = parse_err(json!({"type": "not-javascript", "value": "x"}));
-    assert!(message.contains("`not-javascript`"), "{message}");
+    let (_, message) = parse_err(json!({"type": "not-ruby", "value": "x"}));
+    assert!(message.contains("`not-ruby`"), "{message}");
 }
 
 #[test]
@@ -783,9 +785,9 @@ fn malformed_assertions_are_errors_at_their_path() {
         (json!("contains"), p.to_owned(), "must be a mapping"),
         (json!({"value": "x"}), format!("{p}.type"), "needs a `type`"),
         (
-            json!({"type": "contains", "value": "x", "transform": "output.trim()"}),
+            json!({"type": "contains", "value": "x", "transform": 3}),
             format!("{p}.transform"),
-            "unknown assertion field",
+            "`transform` must be JavaScript code",
         ),
         (
             json!({"type": "contains"}),
@@ -1024,6 +1026,7 @@ async fn judged(
         vars: &vars,
         prompt: "What is the capital of France?",
         judge: Some(judge),
+        test: None,
     };
     check_with(&assertion, &text(output), &ctx).await
 }
@@ -1234,6 +1237,7 @@ async fn model_graded_types_need_a_judge() {
         vars: &vars,
         prompt: "q",
         judge: None,
+        test: None,
     };
     for ty in [
         "llm-rubric",
@@ -1389,6 +1393,7 @@ async fn context_faithfulness_counts_supported_statements() {
         vars: &vars,
         prompt: "q",
         judge: Some(&judge),
+        test: None,
     };
     let a = parse(&json!({"type": "context-faithfulness"}), "t").unwrap();
     match grade(&a, &text("x"), &ctx).await {
@@ -1407,6 +1412,7 @@ async fn grade_all_sums_judge_tokens_and_propagates_judge_errors() {
         vars: &vars,
         prompt: "q",
         judge: Some(&judge),
+        test: None,
     };
     let asserts = [
         parse(&json!({"type": "llm-rubric", "value": "x"}), "a").unwrap(),

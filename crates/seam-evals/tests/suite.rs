@@ -215,8 +215,8 @@ fn errors_name_their_path() {
         ),
         ("providers: [seam:chat\n", "suite: not valid YAML at line"),
         (
-            "providers: [seam:chat]\ntests: [{assert: [{type: javascript, value: 'x'}]}]\n",
-            "tests[0].assert[0]",
+            "providers: [seam:chat]\ntests: [{assert: [{type: javascript, value: \"require('fs')\"}]}]\n",
+            "tests[0].assert[0].value: uses require(): module files and require() are not supported",
         ),
     ] {
         let e = error(yaml);

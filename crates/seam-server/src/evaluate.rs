@@ -369,6 +369,7 @@ fn output(
             total: u.total_tokens,
         }),
         cached: false,
+        value: None,
     }
 }
 
@@ -427,6 +428,7 @@ impl Grader {
             vars: &vars,
             prompt: &a.sent,
             judge: judge.as_ref().map(|j| j as &dyn Judge),
+            test: None,
         };
         let grade = assertions::grade_all(&self.asserts, None, &a.output, &ctx).await;
         let name = self.name.clone();

@@ -246,7 +246,7 @@ pub(super) async fn closed_qa(
             Outcome::check(pass, format!("output {verdict} the criterion: {reason}"))
         }
         None => match read_rubric_reply(&reply, None) {
-            verdict @ Outcome::Verdict(_) => verdict,
+            verdict @ (Outcome::Verdict(_) | Outcome::Final(_)) => verdict,
             Outcome::Undecided(_) => Outcome::undecided(format!(
                 "the judge's reply ends with neither Y nor N: {}",
                 quote(&reply)
@@ -339,7 +339,7 @@ pub(super) async fn answer_relevance(
     let score = (total / embeddings.len() as f64).clamp(0.0, 1.0);
     let threshold = a.threshold.unwrap_or(ANSWER_RELEVANCE_DEFAULT);
     let outcome = match Outcome::measured(score, threshold, "answer relevance") {
-        Outcome::Verdict(mut g) | Outcome::Undecided(mut g) => {
+        Outcome::Verdict(mut g) | Outcome::Undecided(mut g) | Outcome::Final(mut g) => {
             g.reason = format!(
                 "{} (questions the output answers: {})",
                 g.reason,

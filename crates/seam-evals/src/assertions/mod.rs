@@ -14,6 +14,7 @@
 
 mod cache;
 mod graded;
+mod javascript;
 mod json;
 mod parse;
 mod similarity;
@@ -28,6 +29,8 @@ use serde_json::Value;
 
 use crate::model::{Assertion, Context, EvalError, Grade, Output, Tokens};
 
+pub(crate) use javascript::output_value;
+pub use javascript::with_value;
 pub use parse::{SUPPORTED, parse, uses_judge};
 
 /// Scores within this distance of a threshold meet it (floating-point sums such as 0.1 + 0.2).
@@ -66,6 +69,8 @@ pub(crate) enum Outcome {
     /// Could not be decided (a cached response's latency, an unreadable judge reply): a failure
     /// that `not-` leaves a failure.
     Undecided(Grade),
+    /// A verdict with `not-` already applied (script assertions invert the pass, not the score).
+    Final(Grade),
 }
 
 impl Outcome {
@@ -91,7 +96,9 @@ impl Outcome {
 
     fn with_tokens(mut self, tokens: Option<Tokens>) -> Outcome {
         match &mut self {
-            Outcome::Verdict(g) | Outcome::Undecided(g) => g.judge_tokens = tokens,
+            Outcome::Verdict(g) | Outcome::Undecided(g) | Outcome::Final(g) => {
+                g.judge_tokens = tokens;
+            }
         }
         self
     }
@@ -112,12 +119,16 @@ fn grade_boxed<'a>(
             let grades = try_join_all(a.assert.iter().map(|m| grade_boxed(m, out, ctx))).await?;
             combine(&a.assert, grades, a.threshold)
         } else {
-            match evaluate(a, out, ctx)
-                .await
-                .map_err(|e| locate(e, &a.type_name()))?
-            {
-                Outcome::Verdict(g) if a.negate => negated(g),
-                Outcome::Verdict(g) | Outcome::Undecided(g) => g,
+            // An assertion's own `transform` changes what it grades; if it fails, the
+            // assertion fails, negated or not.
+            let transformed = match &a.transform {
+                Some(code) => Some(javascript::transformed(code, out, ctx).await),
+                None => None,
+            };
+            match transformed {
+                Some(Err(reason)) => Grade::fail(reason),
+                Some(Ok(t)) => decide(a, &t, ctx).await?,
+                None => decide(a, out, ctx).await?,
             }
         };
         if let Some(metric) = &a.metric {
@@ -129,6 +140,18 @@ fn grade_boxed<'a>(
     .boxed()
 }
 
+async fn decide(a: &Assertion, out: &Output, ctx: &Context<'_>) -> Result<Grade, EvalError> {
+    Ok(
+        match evaluate(a, out, ctx)
+            .await
+            .map_err(|e| locate(e, &a.type_name()))?
+        {
+            Outcome::Verdict(g) if a.negate => negated(g),
+            Outcome::Verdict(g) | Outcome::Undecided(g) | Outcome::Final(g) => g,
+        },
+    )
+}
+
 async fn evaluate(a: &Assertion, out: &Output, ctx: &Context<'_>) -> Result<Outcome, EvalError> {
     match a.kind.as_str() {
         "similar" => similarity::similar(a, out, ctx).await,
@@ -137,6 +160,7 @@ async fn evaluate(a: &Assertion, out: &Output, ctx: &Context<'_>) -> Result<Outc
         "model-graded-closedqa" => graded::closed_qa(a, out, ctx).await,
         "answer-relevance" => graded::answer_relevance(a, out, ctx).await,
         "context-faithfulness" => graded::context_faithfulness(a, out, ctx).await,
+        "javascript" => javascript::javascript(a, out, ctx).await,
         _ => deterministic(a, out),
     }
 }

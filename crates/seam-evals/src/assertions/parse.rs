@@ -34,6 +34,7 @@ pub const SUPPORTED: &[&str] = &[
     "answer-relevance",
     "context-faithfulness",
     "assert-set",
+    "javascript",
 ];
 
 /// The types that ask the judge for a completion (and so take a `rubricPrompt`).
@@ -56,6 +57,7 @@ const FIELDS: &[&str] = &[
     "rubricPrompt",
     "assert",
     "description",
+    "transform",
 ];
 
 /// Parses one assertion from the suite's YAML-as-JSON (`{"type": "not-contains", "value": ...,
@@ -112,6 +114,7 @@ pub fn parse(v: &Value, path: &str) -> Result<Assertion, EvalError> {
         provider: present(fields, "provider").cloned(),
         rubric_prompt: present(fields, "rubricPrompt").cloned(),
         assert: members(fields, kind, path)?,
+        transform: transform(fields).map_err(at)?,
     };
     check(&a).map_err(at)?;
     Ok(a)
@@ -140,6 +143,21 @@ pub(super) fn unknown_type(ty: &str) -> EvalError {
 /// A field that is given and not `null` (an empty YAML field reads as `null`).
 fn present<'a>(fields: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     fields.get(name).filter(|v| !v.is_null())
+}
+
+/// `transform`: inline JavaScript the sandbox can run (checked now, run per output).
+fn transform(fields: &Map<String, Value>) -> Result<Option<String>, EvalError> {
+    match present(fields, "transform") {
+        None => Ok(None),
+        Some(Value::String(code)) if !code.trim().is_empty() => {
+            crate::js::check_code(code, "transform")?;
+            Ok(Some(code.clone()))
+        }
+        Some(_) => Err(bad(
+            "transform",
+            "`transform` must be JavaScript code (a string)",
+        )),
+    }
 }
 
 fn number(fields: &Map<String, Value>, name: &str) -> Result<Option<f64>, EvalError> {
@@ -244,6 +262,7 @@ fn check(a: &Assertion) -> Result<(), EvalError> {
         "word-count" => text::word_bounds(a).map(drop),
         "latency" | "cost" => text::required_threshold(a).map(drop),
         "llm-rubric" => graded::rubric_text(a).map(drop),
+        "javascript" => super::javascript::check(a),
         _ => Ok(()),
     }
 }
