@@ -3,7 +3,7 @@
 //! with paired statistics, and attack a route with the red-team probe library.
 //!
 //! - [`model`]: the shared types (outputs, assertions, grades, the judge).
-//! - [`suite`]: promptfoo's config format, loaded and expanded; [`template`]: `{{vars}}`.
+//! - [`suite`]: promptfoo's config format, loaded and expanded; [`provider`]: provider ids; [`template`]: `{{vars}}`.
 //! - [`runner`]: runs a suite through [`client`] with the record/replay [`cache`].
 //! - [`assertions`]: every assertion type, deterministic and model-graded.
 //! - [`stats`]: Wilson intervals, McNemar's exact test, paired bootstrap, non-inferiority.
@@ -13,6 +13,7 @@ pub mod assertions;
 pub mod cache;
 pub mod client;
 pub mod model;
+pub mod provider;
 pub mod redteam;
 pub mod report;
 pub mod runner;

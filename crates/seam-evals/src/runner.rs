@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::cache::{self, Cache};
-use crate::client::{Client, Endpoint};
-use crate::suite::{Api, Prompt, Provider, Suite, Test};
+use crate::client::Client;
+use crate::provider::Provider;
+use crate::provider::Resolver;
+use crate::suite::{Prompt, Suite, Test};
 use crate::{Assertion, Context, EvalError, Grade, Judge, Output, Tokens, assertions, template};
 
 /// How to run a suite (the CLI's flags).
@@ -83,43 +85,6 @@ pub struct Run {
     pub results: Vec<CaseResult>,
 }
 
-/// Providers and judges resolved to endpoints.
-struct Resolver<'a> {
-    opts: &'a Options,
-}
-
-impl Resolver<'_> {
-    fn endpoint(&self, p: &Provider) -> Endpoint {
-        let base_url = p
-            .base_url
-            .clone()
-            .or_else(|| self.opts.base_url.clone())
-            .or_else(|| match p.api {
-                Api::OpenAi => std::env::var("OPENAI_BASE_URL").ok(),
-                Api::Seam => std::env::var("SEAM_BASE_URL").ok(),
-            })
-            .unwrap_or_else(|| match p.api {
-                Api::OpenAi => "https://api.openai.com/v1".into(),
-                Api::Seam => "http://127.0.0.1:8700/v1".into(),
-            });
-        let api_key = p
-            .api_key
-            .clone()
-            .or_else(|| self.opts.api_key.clone())
-            .or_else(|| match p.api {
-                Api::OpenAi => std::env::var("OPENAI_API_KEY").ok(),
-                Api::Seam => std::env::var("SEAM_API_KEY")
-                    .or_else(|_| std::env::var("OPENAI_API_KEY"))
-                    .ok(),
-            });
-        Endpoint {
-            base_url,
-            api_key,
-            headers: p.headers.clone(),
-        }
-    }
-}
-
 /// The grader behind model-graded assertions and `similar`: a provider spec (`seam:judge`,
 /// `openai:chat:gpt-4o`, `{id, config}`, or promptfoo's `{text: …, embedding: …}`), answers
 /// recorded and replayed like the suite's.
@@ -142,7 +107,7 @@ impl SuiteJudge {
             Some(v) => v,
             None => spec,
         };
-        crate::suite::provider(spec, "judge")
+        crate::provider::provider(spec, "judge")
     }
 }
 
