@@ -19,6 +19,7 @@ pub mod report;
 pub mod runner;
 pub mod stats;
 pub mod suite;
+mod surface;
 pub mod template;
 
 pub use model::{Assertion, AssertionSummary, Context, EvalError, Grade, Judge, Output, Tokens};

@@ -12,10 +12,11 @@ use serde_json::{Map, Value, json};
 
 use crate::cache::{self, Cache};
 use crate::client::Client;
-use crate::provider::Provider;
-use crate::provider::Resolver;
+use crate::provider::{Aliases, Provider, Resolver, Surface};
 use crate::suite::{Prompt, Suite, Test};
-use crate::{Assertion, Context, EvalError, Grade, Judge, Output, Tokens, assertions, template};
+use crate::{
+    Assertion, Context, EvalError, Grade, Judge, Output, Tokens, assertions, surface, template,
+};
 
 /// How to run a suite (the CLI's flags).
 #[derive(Clone, Debug)]
@@ -93,21 +94,23 @@ struct SuiteJudge {
     cache: Cache,
     default: Option<Value>,
     opts: Options,
+    aliases: Aliases,
 }
+
+/// What a model-graded assertion without a grader says: where promptfoo's default grader comes
+/// from in Seam.
+pub const NO_JUDGE: &str = "a model-graded assertion names no grader: set defaultTest.options.provider or the assertion's provider, or give Seam's default grader with --judge, SEAM_EVAL_JUDGE or `[evals] judge` in Seam's config";
 
 impl SuiteJudge {
     fn pick(&self, provider: Option<&Value>, purpose: &str) -> Result<Provider, EvalError> {
-        let spec = provider.or(self.default.as_ref()).ok_or_else(|| {
-            EvalError::suite(
-                "judge",
-                "a model-graded assertion needs a judge: set defaultTest.options.provider, the assertion's provider, or --judge",
-            )
-        })?;
+        let spec = provider
+            .or(self.default.as_ref())
+            .ok_or_else(|| EvalError::suite("judge", NO_JUDGE))?;
         let spec = match spec.get(purpose) {
             Some(v) => v,
             None => spec,
         };
-        crate::provider::provider(spec, "judge")
+        crate::provider::provider(spec, "judge", &self.aliases)
     }
 }
 
@@ -119,19 +122,28 @@ impl Judge for SuiteJudge {
     ) -> BoxFuture<'a, Result<(String, Option<Tokens>), EvalError>> {
         Box::pin(async move {
             let p = self.pick(provider, "text")?;
-            let ep = Resolver { opts: &self.opts }.endpoint(&p);
-            let mut body = json!({"model": p.model, "messages": messages});
-            if let Some(o) = body.as_object_mut() {
-                o.entry("temperature").or_insert(json!(0));
-                for (k, v) in &p.params {
-                    o.insert(k.clone(), v.clone());
-                }
+            if p.surface == Surface::Embeddings {
+                return Err(EvalError::suite(
+                    "judge",
+                    format!(
+                        "`{}` is an embedding model; a model-graded assertion needs a chat model (an embedding model grades `similar` as options.provider.embedding)",
+                        p.id
+                    ),
+                ));
             }
-            let key = cache::key(&ep.base_url, &body);
+            let ep = Resolver { opts: &self.opts }.endpoint(&p);
+            let mut body = surface::request(&p, messages);
+            // promptfoo grades at temperature 0 (Messages requests already default to it).
+            if let Some(o) = body.as_object_mut()
+                && p.surface != Surface::Messages
+            {
+                o.entry("temperature").or_insert(json!(0));
+            }
+            let key = cache::key(&surface::cache_url(&ep, p.surface), &body);
             if let Some(out) = self.cache.get(&key) {
                 return Ok((out.text, out.tokens));
             }
-            let out = self.client.chat(&ep, &body).await?;
+            let out = surface::complete(&self.client, &ep, p.surface, &body).await?;
             self.cache.put(&key, &out);
             Ok((out.text, out.tokens))
         })
@@ -144,6 +156,15 @@ impl Judge for SuiteJudge {
     ) -> BoxFuture<'a, Result<Vec<f32>, EvalError>> {
         Box::pin(async move {
             let p = self.pick(provider, "embedding")?;
+            if p.surface == Surface::Messages {
+                return Err(EvalError::suite(
+                    "judge",
+                    format!(
+                        "`{}` has no embeddings; `similar` needs an embedding model (options.provider.embedding, e.g. openai:embedding:MODEL)",
+                        p.id
+                    ),
+                ));
+            }
             let ep = Resolver { opts: &self.opts }.endpoint(&p);
             let body = json!({"model": p.model, "input": text, "embedding": true});
             let key = cache::key(&ep.base_url, &body);
@@ -256,6 +277,7 @@ pub async fn run(
         cache: opts.cache.clone(),
         default: opts.judge.clone(),
         opts: opts.clone(),
+        aliases: suite.aliases.clone(),
     });
     let total = cases.len();
     let concurrency = opts
@@ -308,19 +330,16 @@ async fn one(
         &format!("prompt {}", c.prompt.label),
     )?;
     let msgs = messages(c.prompt, &rendered, &format!("prompt {}", c.prompt.label))?;
-    let mut body = json!({"model": c.provider.model, "messages": msgs});
-    if let Some(o) = body.as_object_mut() {
-        for (k, v) in &c.provider.params {
-            o.insert(k.clone(), v.clone());
-        }
-    }
+    let body = surface::request(c.provider, msgs);
     let ep = resolver.endpoint(c.provider);
     // Repeats are separate samples: each has its own cache entry.
-    let key = cache::key(&ep.base_url, &json!({"body": body, "repeat": c.repeat}));
+    let key = cache::key(
+        &surface::cache_url(&ep, c.provider.surface),
+        &json!({"body": body, "repeat": c.repeat}),
+    );
     let answer = match cache.get(&key) {
         Some(out) => Ok(out),
-        None => client
-            .chat(&ep, &body)
+        None => surface::complete(client, &ep, c.provider.surface, &body)
             .await
             .inspect(|out| cache.put(&key, out)),
     };

@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::assertions;
-use crate::provider::providers;
-pub use crate::provider::{Api, Provider};
+pub use crate::provider::{Aliases, Api, Provider, Surface};
 use crate::{Assertion, EvalError};
 
 /// A prompt: a template of text, or of chat messages (JSON) once rendered.
@@ -46,6 +45,8 @@ pub struct Suite {
     pub repeat: Option<u32>,
     /// Where the suite file is: `file://` paths are relative to it.
     pub dir: PathBuf,
+    /// `x-seam.providers`: ids replaced before they are parsed (targets and graders).
+    pub aliases: Aliases,
 }
 
 /// Top-level keys this loader knows; others are errors (promptfoo keys it does not support are
@@ -62,6 +63,7 @@ const KNOWN: &[&str] = &[
     "sharing",
     "outputPath",
     "writeLatestResults",
+    "x-seam",
 ];
 
 fn err(path: impl Into<String>, m: impl Into<String>) -> EvalError {
@@ -111,8 +113,9 @@ impl Suite {
                 chat: false,
             }],
         };
+        let aliases = Aliases::parse(top.get("x-seam"))?;
         let providers = match top.get("providers").or_else(|| top.get("targets")) {
-            Some(p) => providers(p)?,
+            Some(p) => crate::provider::targets(p, &aliases)?,
             None => return Err(err("providers", "is required (e.g. [\"seam:chat\"])")),
         };
         let default = match top.get("defaultTest") {
@@ -142,6 +145,7 @@ impl Suite {
                 });
             }
         }
+        crate::provider::check_graders(&tests, &aliases)?;
         let opts = top.get("evaluateOptions");
         let max_concurrency = opts
             .and_then(|o| o.get("maxConcurrency"))
@@ -177,6 +181,7 @@ impl Suite {
             max_concurrency,
             repeat,
             dir: dir.to_path_buf(),
+            aliases,
         })
     }
 }
