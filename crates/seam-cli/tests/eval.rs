@@ -42,8 +42,14 @@ impl Drop for Server {
 
 /// `seam serve` on the embedded default (echo), and its base URL.
 fn serve(cwd: &Path) -> (Server, String) {
+    serve_with(cwd, &[])
+}
+
+/// `seam serve` with extra arguments (`--config FILE`), and its base URL.
+fn serve_with(cwd: &Path, extra: &[&str]) -> (Server, String) {
     let mut child = seam(cwd)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
         .env("SEAM_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -385,5 +391,42 @@ fn the_default_grader_comes_from_the_flag_then_the_environment_then_the_config()
         report.contains("the judge's reply has no JSON verdict"),
         "{report}"
     );
+    server.stop();
+}
+
+/// Vendor ids through a real gateway: `anthropic:` on Seam's `/v1/messages` as direct addressing
+/// of the provider named `anthropic`, `openai:responses:` on `/v1/responses`.
+#[test]
+fn vendor_ids_run_through_the_gateways_surfaces() {
+    let d = dir("vendors");
+    std::fs::write(
+        d.join("seam.toml"),
+        "[storage]\nurl = \"sqlite://seam-data/seam.db\"\n\n[providers.echo]\nkind = \"echo\"\n\n[providers.anthropic]\nkind = \"echo\"\n\n[models.chat]\ntargets = [{ provider = \"echo\", model = \"echo\" }]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("suite.yaml"),
+        "prompts: [\"Say {{word}}\"]\nproviders: [anthropic:messages:claude-x, openai:responses:chat, seam:chat]\ntests:\n  - vars: {word: alpha}\n    assert: [{type: contains, value: alpha}]\n",
+    )
+    .unwrap();
+    let (mut server, url) = serve_with(&d, &["--config", "seam.toml"]);
+    let out = eval(&d, &["suite.yaml", "--base-url", &url, "-o", "r.json"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("r.json")).unwrap()).unwrap();
+    let text = report.to_string();
+    for id in [
+        "anthropic:messages:claude-x",
+        "openai:responses:chat",
+        "seam:chat",
+    ] {
+        assert!(text.contains(id), "{id}: {text}");
+    }
     server.stop();
 }
