@@ -19,7 +19,7 @@ pub struct Args {
     pub suite: PathBuf,
     /// The endpoint for every provider without its own config.apiBaseUrl (e.g. a Seam gateway,
     /// http://127.0.0.1:8700/v1). Default: OPENAI_BASE_URL for openai:, SEAM_BASE_URL or
-    /// http://127.0.0.1:8700/v1 for seam:.
+    /// http://127.0.0.1:8700/v1 for seam: and vendor ids (anthropic:, google:, bedrock:, …).
     #[arg(long)]
     pub base_url: Option<String>,
     /// The API key for every provider without its own config.apiKey (default: OPENAI_API_KEY,
