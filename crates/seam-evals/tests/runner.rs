@@ -323,6 +323,10 @@ tests:
       - type: similar
         value: "mock: Tell me about owls"
         threshold: 0.99
+      - type: llm-rubric
+        value: about owls
+        provider: anthropic:messages:judge-x
+        rubricPrompt: '{{"pass": true, "score": 1, "reason": "graded"}}'
 "#
     );
     let s = Suite::parse(&yaml, std::path::Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
@@ -356,7 +360,17 @@ tests:
             .collect::<Vec<Value>>()
     };
     let messages = at("/v1/messages");
-    assert_eq!(messages.len(), 1);
+    // The target, and the grader (one per case) on the same surface.
+    assert_eq!(messages.len(), 4);
+    let graders = messages
+        .iter()
+        .filter(|b| b["model"] == "anthropic/judge-x")
+        .count();
+    assert_eq!(graders, 3);
+    let messages: Vec<&Value> = messages
+        .iter()
+        .filter(|b| b["model"] != "anthropic/judge-x")
+        .collect();
     assert_eq!(messages[0]["model"], "anthropic/claude-x");
     assert_eq!(messages[0]["system"], "Be brief.");
     assert_eq!(messages[0]["max_tokens"], 1024);
