@@ -19,7 +19,7 @@ pub struct Args {
     pub suite: PathBuf,
     /// The endpoint for every provider without its own config.apiBaseUrl (e.g. a Seam gateway,
     /// http://127.0.0.1:8700/v1). Default: OPENAI_BASE_URL for openai:, SEAM_BASE_URL or
-    /// http://127.0.0.1:8700/v1 for seam:.
+    /// http://127.0.0.1:8700/v1 for seam: and vendor ids (anthropic:, google:, bedrock:, …).
     #[arg(long)]
     pub base_url: Option<String>,
     /// The API key for every provider without its own config.apiKey (default: OPENAI_API_KEY,
@@ -60,9 +60,13 @@ pub struct Args {
     /// Seed of the bootstrap (the same seed gives the same intervals).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// The judge for model-graded assertions when the suite names none (e.g. seam:judge).
-    #[arg(long)]
+    /// The grader for model-graded assertions that name none (promptfoo's default grader), as a
+    /// provider id (e.g. seam:judge). Else SEAM_EVAL_JUDGE, else the config's [evals] judge.
+    #[arg(long, env = "SEAM_EVAL_JUDGE")]
     pub judge: Option<String>,
+    /// Seam's config, read for its [evals] judge when neither --judge nor SEAM_EVAL_JUDGE is set.
+    #[arg(long, short = 'c', env = "SEAM_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 120)]
     pub timeout_s: u64,
@@ -121,6 +125,33 @@ pub(crate) fn write_report(report: &Report, path: &Path) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// promptfoo's default grader, in Seam: `--judge`, else `SEAM_EVAL_JUDGE` (both are `args.judge`),
+/// else `[evals] judge` in Seam's config (read only when a test needs it). A suite that needs one
+/// and has none stops here, before the first request.
+fn default_grader(args: &Args, suite: &Suite) -> anyhow::Result<Option<serde_json::Value>> {
+    let named = |id: String, source: &str| {
+        seam_evals::provider::check_default_grader(&id, source, &suite.aliases)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Some(serde_json::Value::String(id)))
+    };
+    if let Some(j) = &args.judge {
+        return named(j.clone(), "--judge");
+    }
+    if !seam_evals::provider::needs_default_grader(suite) {
+        return Ok(None);
+    }
+    if let Some(path) = &args.config
+        && let Some(alias) = crate::load(Some(path))?.evals.judge
+    {
+        return named(format!("seam:{alias}"), "[evals] judge");
+    }
+    anyhow::bail!(
+        "{}: {} (--config or SEAM_CONFIG names the config)",
+        args.suite.display(),
+        runner::NO_JUDGE
+    )
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(p) = args.pass_threshold
         && !(0.0..=1.0).contains(&p)
@@ -162,10 +193,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         api_key: args.api_key.clone(),
         filter_providers: filter,
         cache: Cache::new(Some(cache_dir), !args.no_cache),
-        judge: args
-            .judge
-            .as_ref()
-            .map(|j| serde_json::Value::String(j.clone())),
+        judge: default_grader(&args, &suite)?,
         timeout: std::time::Duration::from_secs(args.timeout_s.max(1)),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -42,8 +42,14 @@ impl Drop for Server {
 
 /// `seam serve` on the embedded default (echo), and its base URL.
 fn serve(cwd: &Path) -> (Server, String) {
+    serve_with(cwd, &[])
+}
+
+/// `seam serve` with extra arguments (`--config FILE`), and its base URL.
+fn serve_with(cwd: &Path, extra: &[&str]) -> (Server, String) {
     let mut child = seam(cwd)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
         .env("SEAM_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -284,7 +290,7 @@ tests:
 #[test]
 fn bad_suites_and_flags_are_one_line_and_exit_1() {
     let d = dir("bad");
-    std::fs::write(d.join("bad.yaml"), "providers: [anthropic:claude]\n").unwrap();
+    std::fs::write(d.join("bad.yaml"), "providers: [openai:image:dall-e-3]\n").unwrap();
     for args in [
         vec!["bad.yaml"],
         vec!["missing.yaml"],
@@ -297,4 +303,130 @@ fn bad_suites_and_flags_are_one_line_and_exit_1() {
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
         assert!(err.starts_with("seam: error: "), "{err}");
     }
+}
+
+const GRADED: &str = r#"
+prompts: ["Say {{word}}"]
+providers: [seam:chat]
+tests:
+  - vars: {word: alpha}
+    assert:
+      - type: llm-rubric
+        value: says alpha
+"#;
+
+/// promptfoo's default grader: `--judge`, then `SEAM_EVAL_JUDGE`, then `[evals] judge` in Seam's
+/// config; with none, one line naming all three before anything is sent.
+#[test]
+fn the_default_grader_comes_from_the_flag_then_the_environment_then_the_config() {
+    let d = dir("grader");
+    std::fs::write(d.join("suite.yaml"), GRADED).unwrap();
+    std::fs::write(
+        d.join("seam.toml"),
+        "[providers.echo]\nkind = \"echo\"\n\n[models.chat]\ntargets = [{ provider = \"echo\", model = \"echo\" }]\n\n[evals]\njudge = \"chat\"\n",
+    )
+    .unwrap();
+    // No grader anywhere: refused up front (the unreachable base URL is never tried).
+    let none = seam(&d)
+        .args(["eval", "suite.yaml", "--base-url", "http://127.0.0.1:9/v1"])
+        .env_remove("SEAM_EVAL_JUDGE")
+        .output()
+        .unwrap();
+    assert_eq!(none.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&none.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    for source in [
+        "--judge",
+        "SEAM_EVAL_JUDGE",
+        "[evals] judge",
+        "names no grader",
+    ] {
+        assert!(err.contains(source), "{err}");
+    }
+    assert!(!d.join(".seam-eval-cache").exists());
+    // Each source is checked up front; a refused id shows which one won.
+    let picked = |flag: bool, env: bool| {
+        let mut c = seam(&d);
+        c.args(["eval", "suite.yaml", "--base-url", "http://127.0.0.1:9/v1"])
+            .args(["--config", "seam.toml"])
+            .env_remove("SEAM_EVAL_JUDGE");
+        if flag {
+            c.args(["--judge", "openai:image:from-flag"]);
+        }
+        if env {
+            c.env("SEAM_EVAL_JUDGE", "openai:image:from-env");
+        }
+        let out = c.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = picked(true, true);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("`openai:image:from-flag`"), "{err}");
+    let (code, err) = picked(false, true);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("`openai:image:from-env`"), "{err}");
+    // The config's alias is asked through the gateway: the echo's answer is no verdict, so the
+    // case fails (exit 100) with the judge's reply in the report, not a missing grader.
+    let (mut server, url) = serve(&d);
+    let out = seam(&d)
+        .args([
+            "eval",
+            "suite.yaml",
+            "--base-url",
+            &url,
+            "--config",
+            "seam.toml",
+        ])
+        .args(["-o", "r.json"])
+        .env_remove("SEAM_EVAL_JUDGE")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(100), "{err}");
+    let report = std::fs::read_to_string(d.join("r.json")).unwrap();
+    assert!(
+        report.contains("the judge's reply has no JSON verdict"),
+        "{report}"
+    );
+    server.stop();
+}
+
+/// Vendor ids through a real gateway: `anthropic:` on Seam's `/v1/messages` as direct addressing
+/// of the provider named `anthropic`, `openai:responses:` on `/v1/responses`.
+#[test]
+fn vendor_ids_run_through_the_gateways_surfaces() {
+    let d = dir("vendors");
+    std::fs::write(
+        d.join("seam.toml"),
+        "[storage]\nurl = \"sqlite://seam-data/seam.db\"\n\n[providers.echo]\nkind = \"echo\"\n\n[providers.anthropic]\nkind = \"echo\"\n\n[models.chat]\ntargets = [{ provider = \"echo\", model = \"echo\" }]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("suite.yaml"),
+        "prompts: [\"Say {{word}}\"]\nproviders: [anthropic:messages:claude-x, openai:responses:chat, seam:chat]\ntests:\n  - vars: {word: alpha}\n    assert: [{type: contains, value: alpha}]\n",
+    )
+    .unwrap();
+    let (mut server, url) = serve_with(&d, &["--config", "seam.toml"]);
+    let out = eval(&d, &["suite.yaml", "--base-url", &url, "-o", "r.json"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("r.json")).unwrap()).unwrap();
+    let text = report.to_string();
+    for id in [
+        "anthropic:messages:claude-x",
+        "openai:responses:chat",
+        "seam:chat",
+    ] {
+        assert!(text.contains(id), "{id}: {text}");
+    }
+    server.stop();
 }

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod cache;
+pub mod evals;
 pub mod evaluators;
 pub mod keys;
 pub mod limits;
@@ -31,6 +32,7 @@ use std::time::Duration;
 
 pub use audit::{AuditClass, AuditConfig, Durability, MasterKey, RetentionRule};
 pub use cache::{CacheConfig, CacheRule, CacheScope, SemanticRule};
+pub use evals::EvalsConfig;
 pub use evaluators::{Evaluated, EvaluatorConfig};
 pub use keys::{AdminConfig, BudgetPeriod, KeyConfig};
 pub use limits::{LimitRule, LimitsConfig};
@@ -100,6 +102,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// `[retrieval]`: document collections and the local embedding model.
     pub retrieval: RetrievalConfig,
+    /// `[evals]`: `seam eval`'s default grader.
+    pub evals: EvalsConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -486,6 +490,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
         &mut errors,
     );
     let evaluators = evaluators::evaluators(raw.evaluators, &models, &mut errors);
+    let evals = evals::evals(raw.evals, &models, &mut errors);
     retrieval::check_embedders(&retrieval, &models, &mut errors);
     retrieval::check_models(&retrieval, &models, &mut errors);
 
@@ -512,6 +517,7 @@ pub fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<C
             evaluators,
             telemetry,
             retrieval,
+            evals,
         })
     } else {
         Err(errors)

@@ -47,6 +47,8 @@ pub struct RawConfig {
     pub telemetry: crate::telemetry::RawTelemetry,
     #[serde(default)]
     pub retrieval: crate::retrieval::RawRetrieval,
+    #[serde(default)]
+    pub evals: crate::evals::RawEvals,
 }
 
 #[derive(Debug, Default, Deserialize)]

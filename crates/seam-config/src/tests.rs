@@ -1344,3 +1344,19 @@ cache = {{ mode = "semantic", ttl_s = 60, embedder = "gone" }}
         ]
     );
 }
+
+#[test]
+fn evals_judge_names_an_alias() {
+    let base = "[providers.echo]\nkind = \"echo\"\n\n[models.judge]\ntargets = [{ provider = \"echo\", model = \"echo\" }]\n";
+    let cfg = check(&format!("{base}\n[evals]\njudge = \"judge\"\n")).unwrap();
+    assert_eq!(cfg.evals.judge.as_deref(), Some("judge"));
+    assert_eq!(check(base).unwrap().evals.judge, None);
+    let e = errors(&format!("{base}\n[evals]\njudge = \"gone\"\n"));
+    assert!(
+        e.iter()
+            .any(|m| m.contains("evals.judge") && m.contains("no alias named \"gone\"")),
+        "{e:?}"
+    );
+    let e = errors(&format!("{base}\n[evals]\ngrader = \"judge\"\n"));
+    assert!(e.iter().any(|m| m.contains("evals.grader")), "{e:?}");
+}

@@ -47,7 +47,7 @@ impl Client {
 
     /// POSTs `body` to `path` under the endpoint, retrying transient failures; the JSON answer,
     /// its headers and the time the successful attempt took.
-    async fn post(
+    pub(crate) async fn post(
         &self,
         ep: &Endpoint,
         path: &str,

@@ -3,7 +3,7 @@
 //! with paired statistics, and attack a route with the red-team probe library.
 //!
 //! - [`model`]: the shared types (outputs, assertions, grades, the judge).
-//! - [`suite`]: promptfoo's config format, loaded and expanded; [`template`]: `{{vars}}`.
+//! - [`suite`]: promptfoo's config format, loaded and expanded; [`provider`]: provider ids; [`template`]: `{{vars}}`.
 //! - [`runner`]: runs a suite through [`client`] with the record/replay [`cache`].
 //! - [`assertions`]: every assertion type, deterministic and model-graded.
 //! - [`js`]: embedded, sandboxed JavaScript for `javascript` assertions and transforms.
@@ -16,11 +16,13 @@ pub mod client;
 pub mod http_target;
 pub mod js;
 pub mod model;
+pub mod provider;
 pub mod redteam;
 pub mod report;
 pub mod runner;
 pub mod stats;
 pub mod suite;
+mod surface;
 pub mod template;
 
 pub use model::{Assertion, AssertionSummary, Context, EvalError, Grade, Judge, Output, Tokens};

@@ -11,11 +11,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::cache::{self, Cache};
-use crate::client::{Client, Endpoint};
-use crate::suite::{Api, Prompt, Provider, Suite, Test};
+use crate::client::Client;
+use crate::provider::{Aliases, Api, Provider, Resolver, Surface};
+use crate::suite::{Prompt, Suite, Test};
 use crate::{
     Assertion, AssertionSummary, Context, EvalError, Grade, Judge, Output, Tokens, assertions,
-    http_target, js, template,
+    http_target, js, surface, template,
 };
 
 /// How to run a suite (the CLI's flags).
@@ -86,43 +87,6 @@ pub struct Run {
     pub results: Vec<CaseResult>,
 }
 
-/// Providers and judges resolved to endpoints.
-struct Resolver<'a> {
-    opts: &'a Options,
-}
-
-impl Resolver<'_> {
-    fn endpoint(&self, p: &Provider) -> Endpoint {
-        let base_url = p
-            .base_url
-            .clone()
-            .or_else(|| self.opts.base_url.clone())
-            .or_else(|| match p.api {
-                Api::OpenAi | Api::Http(_) => std::env::var("OPENAI_BASE_URL").ok(),
-                Api::Seam => std::env::var("SEAM_BASE_URL").ok(),
-            })
-            .unwrap_or_else(|| match p.api {
-                Api::OpenAi | Api::Http(_) => "https://api.openai.com/v1".into(),
-                Api::Seam => "http://127.0.0.1:8700/v1".into(),
-            });
-        let api_key = p
-            .api_key
-            .clone()
-            .or_else(|| self.opts.api_key.clone())
-            .or_else(|| match p.api {
-                Api::OpenAi | Api::Http(_) => std::env::var("OPENAI_API_KEY").ok(),
-                Api::Seam => std::env::var("SEAM_API_KEY")
-                    .or_else(|_| std::env::var("OPENAI_API_KEY"))
-                    .ok(),
-            });
-        Endpoint {
-            base_url,
-            api_key,
-            headers: p.headers.clone(),
-        }
-    }
-}
-
 /// The grader behind model-graded assertions and `similar`: a provider spec (`seam:judge`,
 /// `openai:chat:gpt-4o`, `{id, config}`, or promptfoo's `{text: …, embedding: …}`), answers
 /// recorded and replayed like the suite's.
@@ -131,27 +95,29 @@ struct SuiteJudge {
     cache: Cache,
     default: Option<Value>,
     opts: Options,
+    aliases: Aliases,
 }
+
+/// What a model-graded assertion without a grader says: where promptfoo's default grader comes
+/// from in Seam.
+pub const NO_JUDGE: &str = "a model-graded assertion names no grader: set defaultTest.options.provider or the assertion's provider, or give Seam's default grader with --judge, SEAM_EVAL_JUDGE or `[evals] judge` in Seam's config";
 
 impl SuiteJudge {
     fn pick(&self, provider: Option<&Value>, purpose: &str) -> Result<Provider, EvalError> {
-        let spec = provider.or(self.default.as_ref()).ok_or_else(|| {
-            EvalError::suite(
-                "judge",
-                "a model-graded assertion needs a judge: set defaultTest.options.provider, the assertion's provider, or --judge",
-            )
-        })?;
+        let spec = provider
+            .or(self.default.as_ref())
+            .ok_or_else(|| EvalError::suite("judge", NO_JUDGE))?;
         let spec = match spec.get(purpose) {
             Some(v) => v,
             None => spec,
         };
-        let p = crate::suite::provider(spec, "judge")?;
-        // A judge is asked through the chat API; an HTTP target or a transform would be ignored.
+        let p = crate::provider::provider(spec, "judge", &self.aliases)?;
+        // A judge is asked through a model's API; an HTTP target or a transform would be ignored.
         if matches!(p.api, Api::Http(_)) || p.transform.is_some() {
             return Err(EvalError::suite(
                 "judge",
                 format!(
-                    "`{}`: a judge must be a chat model (openai:chat:MODEL, openai:MODEL, seam:ALIAS) without a transform",
+                    "`{}`: a judge must be a chat model (openai:chat:MODEL, seam:ALIAS, a vendor id) without a transform",
                     p.id
                 ),
             ));
@@ -168,19 +134,28 @@ impl Judge for SuiteJudge {
     ) -> BoxFuture<'a, Result<(String, Option<Tokens>), EvalError>> {
         Box::pin(async move {
             let p = self.pick(provider, "text")?;
-            let ep = Resolver { opts: &self.opts }.endpoint(&p);
-            let mut body = json!({"model": p.model, "messages": messages});
-            if let Some(o) = body.as_object_mut() {
-                o.entry("temperature").or_insert(json!(0));
-                for (k, v) in &p.params {
-                    o.insert(k.clone(), v.clone());
-                }
+            if p.surface == Surface::Embeddings {
+                return Err(EvalError::suite(
+                    "judge",
+                    format!(
+                        "`{}` is an embedding model; a model-graded assertion needs a chat model (an embedding model grades `similar` as options.provider.embedding)",
+                        p.id
+                    ),
+                ));
             }
-            let key = cache::key(&ep.base_url, &body);
+            let ep = Resolver { opts: &self.opts }.endpoint(&p);
+            let mut body = surface::request(&p, messages);
+            // promptfoo grades at temperature 0 (Messages requests already default to it).
+            if let Some(o) = body.as_object_mut()
+                && p.surface != Surface::Messages
+            {
+                o.entry("temperature").or_insert(json!(0));
+            }
+            let key = cache::key(&surface::cache_url(&ep, p.surface), &body);
             if let Some(out) = self.cache.get(&key) {
                 return Ok((out.text, out.tokens));
             }
-            let out = self.client.chat(&ep, &body).await?;
+            let out = surface::complete(&self.client, &ep, p.surface, &body).await?;
             self.cache.put(&key, &out);
             Ok((out.text, out.tokens))
         })
@@ -193,6 +168,15 @@ impl Judge for SuiteJudge {
     ) -> BoxFuture<'a, Result<Vec<f32>, EvalError>> {
         Box::pin(async move {
             let p = self.pick(provider, "embedding")?;
+            if p.surface == Surface::Messages {
+                return Err(EvalError::suite(
+                    "judge",
+                    format!(
+                        "`{}` has no embeddings; `similar` needs an embedding model (options.provider.embedding, e.g. openai:embedding:MODEL)",
+                        p.id
+                    ),
+                ));
+            }
             let ep = Resolver { opts: &self.opts }.endpoint(&p);
             let body = json!({"model": p.model, "input": text, "embedding": true});
             let key = cache::key(&ep.base_url, &body);
@@ -305,6 +289,7 @@ pub async fn run(
         cache: opts.cache.clone(),
         default: opts.judge.clone(),
         opts: opts.clone(),
+        aliases: suite.aliases.clone(),
     });
     let total = cases.len();
     // `storeOutputAs` feeds later tests, so (as promptfoo does) cases then run one at a time, in
@@ -392,19 +377,16 @@ async fn one(
         },
         Api::OpenAi | Api::Seam => {
             let msgs = messages(c.prompt, &rendered, &format!("prompt {}", c.prompt.label))?;
-            let mut body = json!({"model": c.provider.model, "messages": msgs});
-            if let Some(o) = body.as_object_mut() {
-                for (k, v) in &c.provider.params {
-                    o.insert(k.clone(), v.clone());
-                }
-            }
+            let body = surface::request(c.provider, msgs);
             let ep = resolver.endpoint(c.provider);
             // Repeats are separate samples: each has its own cache entry.
-            let key = cache::key(&ep.base_url, &json!({"body": body, "repeat": c.repeat}));
+            let key = cache::key(
+                &surface::cache_url(&ep, c.provider.surface),
+                &json!({"body": body, "repeat": c.repeat}),
+            );
             match cache.get(&key) {
                 Some(out) => Ok(out),
-                None => client
-                    .chat(&ep, &body)
+                None => surface::complete(client, &ep, c.provider.surface, &body)
                     .await
                     .inspect(|out| cache.put(&key, out)),
             }

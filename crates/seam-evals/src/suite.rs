@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::assertions;
+pub use crate::provider::{Aliases, Api, Provider, Surface};
 use crate::{Assertion, EvalError};
 
 /// A prompt: a template of text, or of chat messages (JSON) once rendered.
@@ -20,38 +21,6 @@ pub struct Prompt {
     pub template: String,
     /// The template renders to a JSON array of chat messages.
     pub chat: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Api {
-    /// `openai:chat:MODEL` / `openai:MODEL`: any OpenAI-compatible endpoint.
-    OpenAi,
-    /// `seam:ALIAS`: a Seam gateway.
-    Seam,
-    /// promptfoo's `http` provider (`http`, `https://…`, `http:…`): any HTTP API, described by
-    /// its `config` ([`crate::http_target`]).
-    Http(Box<crate::http_target::HttpTarget>),
-}
-
-/// Where and how to ask.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Provider {
-    /// As written (`openai:chat:gpt-4o-mini`).
-    pub id: String,
-    /// `label`, else `id`.
-    pub label: String,
-    pub api: Api,
-    pub model: String,
-    /// `config.apiBaseUrl` / `apiHost`.
-    pub base_url: Option<String>,
-    /// `config.apiKey`, or the variable named by `config.apiKeyEnvar`.
-    pub api_key: Option<String>,
-    /// `config.headers`.
-    pub headers: Vec<(String, String)>,
-    /// Every other `config` key, sent in the request body (`temperature`, `max_tokens`, `tools`…).
-    pub params: Map<String, Value>,
-    /// `transform`: JavaScript applied to every output of this provider, before the test's.
-    pub transform: Option<String>,
 }
 
 /// One test after `defaultTest`, scenarios and var arrays are applied.
@@ -80,6 +49,8 @@ pub struct Suite {
     pub repeat: Option<u32>,
     /// Where the suite file is: `file://` paths are relative to it.
     pub dir: PathBuf,
+    /// `x-seam.providers`: ids replaced before they are parsed (targets and graders).
+    pub aliases: Aliases,
 }
 
 /// Top-level keys this loader knows; others are errors (promptfoo keys it does not support are
@@ -96,6 +67,7 @@ const KNOWN: &[&str] = &[
     "sharing",
     "outputPath",
     "writeLatestResults",
+    "x-seam",
 ];
 
 fn err(path: impl Into<String>, m: impl Into<String>) -> EvalError {
@@ -145,8 +117,9 @@ impl Suite {
                 chat: false,
             }],
         };
+        let aliases = Aliases::parse(top.get("x-seam"))?;
         let providers = match top.get("providers").or_else(|| top.get("targets")) {
-            Some(p) => providers(p)?,
+            Some(p) => crate::provider::targets(p, &aliases)?,
             None => return Err(err("providers", "is required (e.g. [\"seam:chat\"])")),
         };
         let default = match top.get("defaultTest") {
@@ -178,6 +151,7 @@ impl Suite {
                 });
             }
         }
+        crate::provider::check_graders(&tests, &aliases)?;
         let opts = top.get("evaluateOptions");
         let max_concurrency = opts
             .and_then(|o| o.get("maxConcurrency"))
@@ -213,6 +187,7 @@ impl Suite {
             max_concurrency,
             repeat,
             dir: dir.to_path_buf(),
+            aliases,
         })
     }
 }
@@ -549,163 +524,6 @@ fn check_chat(v: &Value, path: &str) -> Result<(), EvalError> {
             "a JSON prompt must be a list of chat messages with `role` and `content`",
         ))
     }
-}
-
-/// One provider spec (a judge's): an id or `{id, label, config}`.
-pub(crate) fn provider(v: &Value, path: &str) -> Result<Provider, EvalError> {
-    providers(v)
-        .map_err(|e| match e {
-            EvalError::Suite { message, .. } => EvalError::suite(path, message),
-            other => other,
-        })?
-        .into_iter()
-        .next()
-        .ok_or_else(|| err(path, "names no provider"))
-}
-
-fn providers(v: &Value) -> Result<Vec<Provider>, EvalError> {
-    let items: Vec<&Value> = match v {
-        Value::Array(a) => a.iter().collect(),
-        other => vec![other],
-    };
-    let mut out = Vec::new();
-    for (i, p) in items.into_iter().enumerate() {
-        let path = format!("providers[{i}]");
-        let (id, label, config) = match p {
-            Value::String(s) => (s.clone(), None, Map::new()),
-            Value::Object(o) => {
-                let id = str_at(
-                    o.get("id")
-                        .ok_or_else(|| err(path.as_str(), "needs `id`"))?,
-                    &format!("{path}.id"),
-                )?
-                .to_owned();
-                let config = match o.get("config") {
-                    None => Map::new(),
-                    Some(Value::Object(c)) => c.clone(),
-                    Some(_) => return Err(err(format!("{path}.config"), "must be a mapping")),
-                };
-                (
-                    id,
-                    o.get("label").and_then(Value::as_str).map(str::to_owned),
-                    config,
-                )
-            }
-            _ => {
-                return Err(err(
-                    path.as_str(),
-                    "must be a provider id or {id, label, config}",
-                ));
-            }
-        };
-        let transform = match p.get("transform") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(code)) => {
-                crate::js::check_code(code, &format!("{path}.transform"))?;
-                Some(code.clone())
-            }
-            Some(_) => {
-                return Err(err(
-                    format!("{path}.transform"),
-                    "must be JavaScript code (a string)",
-                ));
-            }
-        };
-        if crate::http_target::is_http(&id) {
-            let target = crate::http_target::HttpTarget::parse(&id, &config, &path)?;
-            out.push(Provider {
-                label: label.unwrap_or_else(|| id.clone()),
-                model: String::new(),
-                id,
-                api: Api::Http(Box::new(target)),
-                base_url: None,
-                api_key: None,
-                headers: Vec::new(),
-                params: Map::new(),
-                transform,
-            });
-            continue;
-        }
-        let (api, model) = if let Some(m) = id.strip_prefix("openai:chat:") {
-            (Api::OpenAi, m)
-        } else if let Some(m) = id.strip_prefix("seam:") {
-            (Api::Seam, m)
-        } else if let Some(m) = id.strip_prefix("openai:") {
-            if m.starts_with("completion:")
-                || m.starts_with("embedding:")
-                || m.starts_with("assistant:")
-            {
-                return Err(err(
-                    path.as_str(),
-                    format!(
-                        "`{id}`: only chat models are supported (openai:chat:MODEL, openai:MODEL, seam:ALIAS)"
-                    ),
-                ));
-            }
-            (Api::OpenAi, m)
-        } else {
-            return Err(err(
-                path.as_str(),
-                format!(
-                    "`{id}` is not supported: use openai:chat:MODEL, openai:MODEL or seam:ALIAS (any OpenAI-compatible endpoint via config.apiBaseUrl)"
-                ),
-            ));
-        };
-        if model.is_empty() {
-            return Err(err(path.as_str(), format!("`{id}` names no model")));
-        }
-        let mut params = config;
-        let base_url = params
-            .remove("apiBaseUrl")
-            .or_else(|| {
-                params
-                    .remove("apiHost")
-                    .map(|h| Value::String(format!("https://{}/v1", h.as_str().unwrap_or(""))))
-            })
-            .and_then(|v| v.as_str().map(str::to_owned));
-        let mut api_key = params
-            .remove("apiKey")
-            .and_then(|v| v.as_str().map(str::to_owned));
-        if let Some(var) = params
-            .remove("apiKeyEnvar")
-            .and_then(|v| v.as_str().map(str::to_owned))
-        {
-            api_key = api_key.or_else(|| std::env::var(var).ok());
-        }
-        params.remove("organization");
-        let headers = match params.remove("headers") {
-            None => Vec::new(),
-            Some(Value::Object(h)) => h
-                .into_iter()
-                .map(|(k, v)| {
-                    Ok((
-                        k,
-                        v.as_str()
-                            .ok_or_else(|| {
-                                err(format!("{path}.config.headers"), "values must be strings")
-                            })?
-                            .to_owned(),
-                    ))
-                })
-                .collect::<Result<_, EvalError>>()?,
-            Some(_) => return Err(err(format!("{path}.config.headers"), "must be a mapping")),
-        };
-        out.push(Provider {
-            label: label.unwrap_or_else(|| id.clone()),
-            model: model.to_owned(),
-            id,
-            api,
-            base_url,
-            api_key,
-            headers,
-            params,
-            transform,
-        });
-    }
-    if out.is_empty() {
-        return Err(err("providers", "is empty"));
-    }
-    Ok(out)
 }
 
 /// promptfoo's `__expected` shorthand: `contains: x`, `not-icontains: x`, `similar(0.8): x`,

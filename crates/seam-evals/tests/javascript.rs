@@ -638,10 +638,10 @@ tests:
 "#,
         base = mock.openai_base_url()
     );
-    let s = Suite::parse(&yaml, std::path::Path::new(".")).unwrap();
-    let e = run(&s, &Options::default(), &|_, _| {})
-        .await
+    // Refused when the suite is loaded, before any request.
+    let e = Suite::parse(&yaml, std::path::Path::new("."))
         .unwrap_err()
         .to_string();
     assert!(e.contains("a judge must be a chat model"), "{e}");
+    assert!(mock.requests().is_empty());
 }

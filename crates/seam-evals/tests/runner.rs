@@ -291,3 +291,146 @@ fn strip(v: &mut Value, key: &str) {
         _ => {}
     }
 }
+
+/// Vendor ids go to the gateway (`--base-url`), each on its surface: `anthropic:` through
+/// `/v1/messages` as `anthropic/MODEL`, `openai:responses:` through `/v1/responses`, and an
+/// embedding grader through `/v1/embeddings`; a second run replays all of them.
+#[tokio::test]
+async fn vendor_ids_reach_their_surfaces_and_replay() {
+    let mock = MockUpstream::start().await.unwrap();
+    let base = mock.openai_base_url();
+    let yaml = format!(
+        r#"
+prompts:
+  - '[{{"role": "system", "content": "Be brief."}}, {{"role": "user", "content": "Tell me about {{{{topic}}}}"}}]'
+providers:
+  - anthropic:messages:claude-x
+  - id: openai:responses:gpt-r
+    config: {{apiBaseUrl: {base}, max_output_tokens: 20}}
+  - google:gemini-pro
+x-seam:
+  providers:
+    "google:gemini-pro": seam:gemini
+defaultTest:
+  options:
+    provider:
+      embedding:
+        id: openai:embedding:text-embedding-3-small
+        config: {{apiBaseUrl: {base}}}
+tests:
+  - vars: {{topic: owls}}
+    assert:
+      - type: similar
+        value: "mock: Tell me about owls"
+        threshold: 0.99
+      - type: llm-rubric
+        value: about owls
+        provider: anthropic:messages:judge-x
+        rubricPrompt: '{{"pass": true, "score": 1, "reason": "graded"}}'
+"#
+    );
+    let s = Suite::parse(&yaml, std::path::Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
+    let dir = std::env::temp_dir().join(format!("seam-eval-vendors-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let opts = Options {
+        base_url: Some(base.clone()),
+        api_key: Some("seam-key".into()),
+        cache: Cache::new(Some(dir.clone()), true),
+        ..Options::default()
+    };
+    let r = run(&s, &opts, &|_, _| {}).await.unwrap();
+    for c in &r.results {
+        assert!(c.pass, "{c:?}");
+        assert_eq!(c.output.as_ref().unwrap().text, "mock: Tell me about owls");
+    }
+    let labels: Vec<&str> = r.results.iter().map(|c| c.provider.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "anthropic:messages:claude-x",
+            "openai:responses:gpt-r",
+            "google:gemini-pro"
+        ]
+    );
+    let sent = mock.requests();
+    let at = |path: &str| {
+        sent.iter()
+            .filter(|q| q.path == path)
+            .map(|q| q.body.clone())
+            .collect::<Vec<Value>>()
+    };
+    let messages = at("/v1/messages");
+    // The target, and the grader (one per case) on the same surface.
+    assert_eq!(messages.len(), 4);
+    let graders = messages
+        .iter()
+        .filter(|b| b["model"] == "anthropic/judge-x")
+        .count();
+    assert_eq!(graders, 3);
+    let messages: Vec<&Value> = messages
+        .iter()
+        .filter(|b| b["model"] != "anthropic/judge-x")
+        .collect();
+    assert_eq!(messages[0]["model"], "anthropic/claude-x");
+    assert_eq!(messages[0]["system"], "Be brief.");
+    assert_eq!(messages[0]["max_tokens"], 1024);
+    assert_eq!(messages[0]["temperature"], 0);
+    assert_eq!(messages[0]["messages"].as_array().unwrap().len(), 1);
+    let responses = at("/v1/responses");
+    assert_eq!(responses.len(), 1);
+    assert_eq!(responses[0]["model"], "gpt-r");
+    assert_eq!(responses[0]["max_output_tokens"], 20);
+    assert_eq!(at("/v1/chat/completions")[0]["model"], "gemini");
+    let embeddings = at("/v1/embeddings");
+    assert!(!embeddings.is_empty());
+    assert!(
+        embeddings
+            .iter()
+            .all(|b| b["model"] == "text-embedding-3-small")
+    );
+    let anthropic = sent.iter().find(|q| q.path == "/v1/messages").unwrap();
+    assert_eq!(anthropic.header("x-api-key"), Some("seam-key"));
+    let responses = sent.iter().find(|q| q.path == "/v1/responses").unwrap();
+    assert_eq!(responses.header("authorization"), Some("Bearer seam-key"));
+    // Replayed: nothing reaches the upstream the second time.
+    mock.clear();
+    let again = run(&s, &opts, &|_, _| {}).await.unwrap();
+    assert!(
+        again
+            .results
+            .iter()
+            .all(|c| c.pass && c.output.as_ref().unwrap().cached)
+    );
+    assert!(mock.requests().is_empty(), "{:?}", mock.requests());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A model-graded assertion with no grader fails up front with every place one may come from.
+#[tokio::test]
+async fn a_suite_needing_the_default_grader_says_so() {
+    let s = Suite::parse(
+        "providers: [seam:chat]\ntests: [{assert: [{type: llm-rubric, value: polite}]}]\n",
+        std::path::Path::new("."),
+    )
+    .unwrap();
+    assert!(seam_evals::provider::needs_default_grader(&s));
+    let graded = Suite::parse(
+        "providers: [seam:chat]\ntests: [{assert: [{type: llm-rubric, value: polite, provider: seam:judge}]}]\n",
+        std::path::Path::new("."),
+    )
+    .unwrap();
+    assert!(!seam_evals::provider::needs_default_grader(&graded));
+    let e = Suite::parse(
+        "providers: [seam:chat]\ntests: [{assert: [{type: similar, value: x, provider: anthropic:claude-x}]}]\n",
+        std::path::Path::new("."),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("tests[0].assert[0].provider: `anthropic:claude-x` has no embeddings"),
+        "{e}"
+    );
+    for source in ["--judge", "SEAM_EVAL_JUDGE", "[evals] judge"] {
+        assert!(seam_evals::runner::NO_JUDGE.contains(source));
+    }
+}

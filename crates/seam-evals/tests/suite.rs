@@ -194,12 +194,12 @@ fn errors_name_their_path() {
         ),
         ("prompts: [x]\n", "providers: is required"),
         (
-            "providers: [anthropic:messages:claude]\n",
-            "providers[0]: `anthropic:messages:claude` is not supported",
+            "providers: [acme:claude]\n",
+            "providers[0]: `acme:claude` is not supported",
         ),
         (
             "providers: [openai:completion:davinci]\n",
-            "only chat models are supported",
+            "is a legacy text-completion API",
         ),
         (
             "providers: [seam:chat]\ntests: [{vars: {a: 1}, bogus: 1}]\n",
