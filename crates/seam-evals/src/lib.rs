@@ -3,7 +3,8 @@
 //! with paired statistics, and attack a route with the red-team probe library.
 //!
 //! - [`model`]: the shared types (outputs, assertions, grades, the judge).
-//! - [`suite`]: promptfoo's config format, loaded and expanded; [`template`]: `{{vars}}`.
+//! - [`suite`]: promptfoo's config format, loaded and expanded; [`template`]: `{{vars}}`;
+//!   [`coverage`]: what Seam does with every key of promptfoo's schema.
 //! - [`runner`]: runs a suite through [`client`] with the record/replay [`cache`].
 //! - [`assertions`]: every assertion type, deterministic and model-graded.
 //! - [`stats`]: Wilson intervals, McNemar's exact test, paired bootstrap, non-inferiority.
@@ -12,6 +13,8 @@
 pub mod assertions;
 pub mod cache;
 pub mod client;
+pub mod coverage;
+mod glob;
 pub mod model;
 pub mod redteam;
 pub mod report;

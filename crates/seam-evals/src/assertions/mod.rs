@@ -28,7 +28,7 @@ use serde_json::Value;
 
 use crate::model::{Assertion, Context, EvalError, Grade, Output, Tokens};
 
-pub use parse::{SUPPORTED, parse, uses_judge};
+pub use parse::{SUPPORTED, is_model_graded, parse, uses_judge};
 
 /// Scores within this distance of a threshold meet it (floating-point sums such as 0.1 + 0.2).
 const EPSILON: f64 = 1e-9;
