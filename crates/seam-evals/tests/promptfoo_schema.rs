@@ -62,7 +62,11 @@ impl Walk<'_> {
             self.node(extra, &format!("{path}.*"), refs, depth + 1);
         }
         if path.ends_with("assert[].type") {
-            let values = o.get("enum").and_then(Value::as_array).into_iter().flatten();
+            let values = o
+                .get("enum")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten();
             for t in values.chain(o.get("const")).filter_map(Value::as_str) {
                 self.assertion_types.insert(t.to_owned());
             }
@@ -91,8 +95,16 @@ fn schema() -> (BTreeSet<String>, BTreeSet<String>) {
 #[test]
 fn every_key_of_promptfoos_schema_is_implemented_ignored_or_refused() {
     let (paths, _) = schema();
-    assert!(paths.len() > 1000, "the walk found only {} paths", paths.len());
-    for p in ["tests[].options.transform", "providers[].delay", "evaluateOptions.maxConcurrency"] {
+    assert!(
+        paths.len() > 1000,
+        "the walk found only {} paths",
+        paths.len()
+    );
+    for p in [
+        "tests[].options.transform",
+        "providers[].delay",
+        "evaluateOptions.maxConcurrency",
+    ] {
         assert!(paths.contains(p), "{p} is not in the schema's paths");
     }
     let missing: Vec<&String> = paths
@@ -103,7 +115,11 @@ fn every_key_of_promptfoos_schema_is_implemented_ignored_or_refused() {
         missing.is_empty(),
         "{} schema paths are neither implemented nor refused in seam_evals::coverage:\n{}",
         missing.len(),
-        missing.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
+        missing
+            .iter()
+            .map(|p| format!("  {p}"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
@@ -127,17 +143,30 @@ fn every_entry_of_the_table_is_in_promptfoos_schema() {
 #[test]
 fn every_assertion_type_is_supported_or_refused_and_none_is_invented() {
     let (_, types) = schema();
-    assert!(types.contains("llm-rubric") && types.contains("assert-set"), "{types:?}");
-    let refused: BTreeSet<&str> = coverage::REFUSED_ASSERTIONS.iter().map(|(t, _)| *t).collect();
+    assert!(
+        types.contains("llm-rubric") && types.contains("assert-set"),
+        "{types:?}"
+    );
+    let refused: BTreeSet<&str> = coverage::REFUSED_ASSERTIONS
+        .iter()
+        .map(|(t, _)| *t)
+        .collect();
     let neither: Vec<&String> = types
         .iter()
         .filter(|t| {
-            !seam_evals::assertions::SUPPORTED.contains(&t.as_str()) && !refused.contains(t.as_str())
+            !seam_evals::assertions::SUPPORTED.contains(&t.as_str())
+                && !refused.contains(t.as_str())
         })
         .collect();
-    assert!(neither.is_empty(), "types neither supported nor refused: {neither:?}");
+    assert!(
+        neither.is_empty(),
+        "types neither supported nor refused: {neither:?}"
+    );
     let unknown: Vec<&&str> = refused.iter().filter(|t| !types.contains(**t)).collect();
-    assert!(unknown.is_empty(), "refused types promptfoo does not have: {unknown:?}");
+    assert!(
+        unknown.is_empty(),
+        "refused types promptfoo does not have: {unknown:?}"
+    );
 }
 
 #[test]
