@@ -288,7 +288,16 @@ pub struct Plan {
 pub fn preflight(suite: &Suite, opts: &Options) -> Result<Plan, EvalError> {
     let providers = selected(suite, opts)?;
     for (i, p) in suite.prompts.iter().enumerate() {
-        template::check(&p.template, &format!("prompts[{i}] ({})", p.label))?;
+        let at = format!("prompts[{i}] ({})", p.label);
+        template::check(&p.template, &at)?;
+        if template::reads_env(&p.template)
+            && suite.tests.iter().any(|t| !t.vars.contains_key("env"))
+        {
+            return Err(EvalError::suite(
+                at,
+                "reads `env`, which promptfoo fills with environment variables and seam eval does not (secrets never reach a prompt): pass the value as a var",
+            ));
+        }
     }
     for test in &suite.tests {
         for p in &suite.prompts {

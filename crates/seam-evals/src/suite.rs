@@ -335,12 +335,13 @@ fn check_provider_prompts(providers: &[Provider], prompts: &[Prompt]) -> Result<
     Ok(())
 }
 
-/// Every combination of the array-valued vars (promptfoo runs a test once per combination).
+/// Every combination of the vars holding lists of strings (promptfoo runs a test once per
+/// combination; a list of anything else, such as chat turns, is one value).
 fn expand(vars: &Map<String, Value>) -> Vec<Map<String, Value>> {
     let mut out = vec![Map::new()];
     for (k, v) in vars {
         match v {
-            Value::Array(items) if !items.is_empty() => {
+            Value::Array(items) if items.first().is_some_and(Value::is_string) => {
                 let mut next = Vec::with_capacity(out.len() * items.len());
                 for base in &out {
                     for item in items {
@@ -557,6 +558,14 @@ impl Loader {
                                 out.extend(self.test_file(&f, &p, &item_schema)?);
                             }
                         }
+                        Value::String(s) => {
+                            return Err(err(
+                                p.as_str(),
+                                format!(
+                                    "`{s}`: seam eval reads tests inline or from file:// CSV, JSON, JSONL and YAML files only (not datasets such as huggingface:// or URLs)"
+                                ),
+                            ));
+                        }
                         _ => out.push(self.test(t, &p, &item_schema)?),
                     }
                 }
@@ -576,9 +585,28 @@ impl Loader {
         path: &str,
         schema: &str,
     ) -> Result<Vec<RawTest>, EvalError> {
+        let code = reference
+            .trim_start_matches("file://")
+            .rsplit_once(':')
+            .map_or(reference, |(f, _)| f);
+        if CODE_EXTENSIONS.contains(&extension(Path::new(reference)).as_str())
+            || CODE_EXTENSIONS.contains(&extension(Path::new(code)).as_str())
+        {
+            return Err(err(
+                path,
+                format!(
+                    "`{reference}` generates tests with code: seam eval does not run test generators (yet)"
+                ),
+            ));
+        }
         let (file, text) = self.read(reference, path)?;
         let ext = extension(&file);
-        let name = file.display().to_string();
+        // Errors name the file as the suite does, relative to it.
+        let name = file
+            .strip_prefix(&self.dir)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
         let list = schema.trim_end_matches("[]");
         match ext.as_str() {
             "csv" => csv_tests(&text, &name),
@@ -901,7 +929,7 @@ fn providers(v: &Value, key: &str) -> Result<Vec<Provider>, EvalError> {
                 )?
                 .to_owned();
                 let config = match o.get("config") {
-                    None => Map::new(),
+                    None | Some(Value::Null) => Map::new(),
                     Some(Value::Object(c)) => c.clone(),
                     Some(_) => return Err(err(format!("{path}.config"), "must be a mapping")),
                 };
@@ -1056,6 +1084,8 @@ fn csv_tests(text: &str, name: &str) -> Result<Vec<RawTest>, EvalError> {
                     t.asserts.push(expected(cell, &at)?);
                     t.assert_paths.push(at);
                 }
+            } else if h == "__metadata" || h.starts_with("__metadata:") {
+                // promptfoo's test metadata: labels for its viewer, no effect on a run.
             } else if h == "__description" {
                 t.description = Some(cell.to_owned());
             } else if h == "__threshold" {

@@ -15,6 +15,14 @@ fn env() -> &'static Environment<'static> {
         let mut e = Environment::new();
         e.set_undefined_behavior(UndefinedBehavior::Lenient);
         e.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        // promptfoo's `load`: a JSON string parsed into a value.
+        e.add_filter("load", |s: String| -> Result<Value, minijinja::Error> {
+            serde_json::from_str::<serde_json::Value>(&s)
+                .map(|v| Value::from(minijinja::value::Serde(v)))
+                .map_err(|err| {
+                    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, err.to_string())
+                })
+        });
         e.add_filter("dump", |v: Value| -> Result<String, minijinja::Error> {
             serde_json::to_string(&v).map_err(|err| {
                 minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, err.to_string())
@@ -50,6 +58,16 @@ pub fn check(source: &str, path: &str) -> Result<(), EvalError> {
         .template_from_str(source)
         .map(drop)
         .map_err(|e| EvalError::suite(path, format!("template: {e}")))
+}
+
+/// Whether `source` reads the `env` global, which promptfoo fills with the process environment
+/// and Seam does not (secrets never reach a prompt): a suite that relies on it is refused unless
+/// a var named `env` exists.
+pub fn reads_env(source: &str) -> bool {
+    (source.contains("{{") || source.contains("{%"))
+        && env()
+            .template_from_str(source)
+            .is_ok_and(|t| t.undeclared_variables(false).contains("env"))
 }
 
 /// Passes of nested-variable resolution, as promptfoo makes (a chain deeper than this keeps
@@ -319,5 +337,13 @@ mod tests {
         assert!(check("{{ fine }} {% if x %}y{% endif %}", "p").is_ok());
         let e = check("{% if x %}never closed", "prompts[1]").unwrap_err();
         assert!(e.to_string().starts_with("prompts[1]: template:"), "{e}");
+    }
+
+    #[test]
+    fn promptfoos_filters_and_globals() {
+        let v = vars(json!({"j": "{\"a\": [1, 2]}"}));
+        assert_eq!(render("{{ (j | load).a[1] }}", &v, "p").unwrap(), "2");
+        assert!(reads_env("key: {{ env.API_KEY }}"));
+        assert!(!reads_env("{{ environment }}"));
     }
 }

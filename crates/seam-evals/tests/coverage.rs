@@ -121,6 +121,14 @@ fn refused_keys_are_errors_naming_their_path_and_reason() {
             "providers[0].prompts[0]: `nope` is the label of no prompt (the prompts' labels: greet)",
         ),
         (
+            "providers: [seam:chat]\ntests: ['huggingface://datasets/x']\n",
+            "tests[0]: `huggingface://datasets/x`: seam eval reads tests inline or from file://",
+        ),
+        (
+            "providers: [seam:chat]\ntests: ['file://gen.py:make']\n",
+            "tests[0]: `file://gen.py:make` generates tests with code",
+        ),
+        (
             "providers: [seam:chat]\ntests: [{options: {rubricPrompt: 3}}]\n",
             "tests[0].options.rubricPrompt: rubricPrompt must be a string or a list of chat messages",
         ),
@@ -143,6 +151,12 @@ fn ignored_keys_load() {
     );
     assert_eq!(s.tests.len(), 1);
     assert_eq!(s.cache, Some(false));
+    // An empty `config:` (YAML null) is no config, as in promptfoo.
+    let s = parse(
+        "providers: [{id: seam:chat, config: null}]\n",
+        Path::new("."),
+    );
+    assert!(s.providers[0].params.is_empty());
 }
 
 #[test]
@@ -231,6 +245,24 @@ tests:
     // disableVarExpansion keeps the list whole; disableDefaultAsserts drops the default.
     assert_eq!(s.tests[2].vars["list"], serde_json::json!(["a", "b"]));
     assert!(s.tests[2].asserts.is_empty());
+}
+
+#[test]
+fn only_lists_of_strings_expand() {
+    let s = parse(
+        "providers: [seam:chat]
+tests:
+  - vars:
+      q: [a, b]
+      turns: [{user: hi}, {assistant: hello}]
+      n: [1, 2]
+",
+        Path::new("."),
+    );
+    // promptfoo expands a list whose first item is a string; chat turns and numbers stay whole.
+    assert_eq!(s.tests.len(), 2);
+    assert_eq!(s.tests[0].vars["turns"][1]["assistant"], "hello");
+    assert_eq!(s.tests[1].vars["n"], serde_json::json!([1, 2]));
 }
 
 #[test]

@@ -91,6 +91,10 @@ async fn templates_and_chats_that_cannot_render_fail_before_any_request() {
             r#"'[{"role": "user", "content": {{x}}}]'"#,
             "prompt [{\"role\": \"user\", \"content\": {{x}}}]: the rendered chat prompt is not valid JSON",
         ),
+        (
+            r#""Key: {{ env.API_KEY }}""#,
+            "prompts[0] (Key: {{ env.API_KEY }}): reads `env`",
+        ),
     ] {
         let s = suite(
             &mock,

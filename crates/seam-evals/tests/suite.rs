@@ -165,7 +165,7 @@ fn var_arrays_and_scenarios_expand() {
 providers: [seam:chat]
 prompts: ["{{a}} {{b}}"]
 tests:
-  - vars: {a: [1, 2], b: [x, y, z]}
+  - vars: {a: ["1", "2"], b: [x, y, z]}
 scenarios:
   - config:
       - vars: {lang: en}
@@ -178,7 +178,13 @@ scenarios:
     assert_eq!(s.tests.len(), 6 + 2);
     let pairs: Vec<String> = s.tests[..6]
         .iter()
-        .map(|t| format!("{}{}", t.vars["a"], t.vars["b"].as_str().unwrap()))
+        .map(|t| {
+            format!(
+                "{}{}",
+                t.vars["a"].as_str().unwrap(),
+                t.vars["b"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(pairs, ["1x", "1y", "1z", "2x", "2y", "2z"]);
     assert_eq!(s.tests[6].vars["lang"], "en");
