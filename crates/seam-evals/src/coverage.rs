@@ -249,7 +249,9 @@ pub const TEST_OPTIONS: &[Key] = &[
     key("disableDefaultAsserts", Implemented),
     key(
         "disableConversationVar",
-        Ignored("seam eval never sets the `_conversation` variable, which this option turns off"),
+        Ignored(
+            "seam eval never sets the `_conversation` variable, which this option turns off (a prompt that reads it is refused)",
+        ),
     ),
     key("transform", Refused(CODE)),
     key("postprocess", Refused(CODE)),

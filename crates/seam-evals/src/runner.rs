@@ -298,6 +298,17 @@ pub fn preflight(suite: &Suite, opts: &Options) -> Result<Plan, EvalError> {
                 "reads `env`, which promptfoo fills with environment variables and seam eval does not (secrets never reach a prompt): pass the value as a var",
             ));
         }
+        if template::reads_conversation(&p.template)
+            && suite
+                .tests
+                .iter()
+                .any(|t| !t.vars.contains_key("_conversation"))
+        {
+            return Err(EvalError::suite(
+                at,
+                "reads `_conversation`, promptfoo's earlier turns of a multi-turn run, which seam eval does not keep: list the turns as a var instead",
+            ));
+        }
     }
     for test in &suite.tests {
         for p in &suite.prompts {

@@ -952,10 +952,22 @@ fn providers(v: &Value, key: &str) -> Result<Vec<Provider>, EvalError> {
         } else if let Some(m) = id.strip_prefix("seam:") {
             (Api::Seam, m)
         } else if let Some(m) = id.strip_prefix("openai:") {
-            if m.starts_with("completion:")
-                || m.starts_with("embedding:")
-                || m.starts_with("assistant:")
-            {
+            // Other APIs than chat completions: sent as chat, they would silently differ.
+            let other_api = [
+                "completion:",
+                "embedding:",
+                "embeddings:",
+                "assistant:",
+                "responses:",
+                "image:",
+                "realtime:",
+                "transcription:",
+                "moderation:",
+                "codex",
+                "agents:",
+                "chatkit:",
+            ];
+            if other_api.iter().any(|p| m.starts_with(p)) {
                 return Err(err(
                     path.as_str(),
                     format!(

@@ -64,10 +64,20 @@ pub fn check(source: &str, path: &str) -> Result<(), EvalError> {
 /// and Seam does not (secrets never reach a prompt): a suite that relies on it is refused unless
 /// a var named `env` exists.
 pub fn reads_env(source: &str) -> bool {
+    reads(source, "env")
+}
+
+/// Whether `source` reads promptfoo's `_conversation` (the earlier turns of a multi-turn run),
+/// which Seam does not provide: refused unless a var of that name exists.
+pub fn reads_conversation(source: &str) -> bool {
+    reads(source, "_conversation")
+}
+
+fn reads(source: &str, name: &str) -> bool {
     (source.contains("{{") || source.contains("{%"))
         && env()
             .template_from_str(source)
-            .is_ok_and(|t| t.undeclared_variables(false).contains("env"))
+            .is_ok_and(|t| t.undeclared_variables(false).contains(name))
 }
 
 /// Passes of nested-variable resolution, as promptfoo makes (a chain deeper than this keeps
@@ -345,5 +355,8 @@ mod tests {
         assert_eq!(render("{{ (j | load).a[1] }}", &v, "p").unwrap(), "2");
         assert!(reads_env("key: {{ env.API_KEY }}"));
         assert!(!reads_env("{{ environment }}"));
+        assert!(reads_conversation(
+            "{% for t in _conversation %}{{ t.input }}{% endfor %}"
+        ));
     }
 }

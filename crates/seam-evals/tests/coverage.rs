@@ -121,6 +121,14 @@ fn refused_keys_are_errors_naming_their_path_and_reason() {
             "providers[0].prompts[0]: `nope` is the label of no prompt (the prompts' labels: greet)",
         ),
         (
+            "providers: [openai:responses:gpt-4.1]\n",
+            "providers[0]: `openai:responses:gpt-4.1`: only chat models are supported",
+        ),
+        (
+            "providers: [openai:image:dall-e-3]\n",
+            "providers[0]: `openai:image:dall-e-3`: only chat models are supported",
+        ),
+        (
             "providers: [seam:chat]\ntests: ['huggingface://datasets/x']\n",
             "tests[0]: `huggingface://datasets/x`: seam eval reads tests inline or from file://",
         ),
