@@ -666,7 +666,8 @@ impl Loader {
                 for (i, x) in a.iter().enumerate() {
                     let at = format!("{path}.assert[{i}]");
                     coverage::check_assertion(x, &format!("{schema}.assert[]"), &at)?;
-                    asserts.push(assertions::parse(x, &at)?);
+                    let x = self.assertion_files(x, &at)?;
+                    asserts.push(assertions::parse(&x, &at)?);
                     paths.push(at);
                 }
                 (asserts, paths)
@@ -705,6 +706,55 @@ impl Loader {
             )?;
         }
         Ok(t)
+    }
+
+    /// An assertion with its `file://` values read as promptfoo reads them: `.json`, `.yaml`
+    /// parsed, `.txt` trimmed text; a `rubricPrompt` file likewise. Code files stay for the
+    /// assertion types that run code; any other file type is refused, as promptfoo does.
+    fn assertion_files(&self, v: &Value, path: &str) -> Result<Value, EvalError> {
+        let Some(o) = v.as_object() else {
+            return Ok(v.clone());
+        };
+        let mut o = o.clone();
+        let runs_code = o
+            .get("type")
+            .and_then(Value::as_str)
+            .map(|t| t.trim_start_matches("not-"))
+            .is_some_and(|t| matches!(t, "javascript" | "python" | "ruby"));
+        for field in ["value", "rubricPrompt"] {
+            let Some(Value::String(r)) = o.get(field) else {
+                continue;
+            };
+            if !r.starts_with("file://") || (runs_code && field == "value") {
+                continue;
+            }
+            let at = format!("{path}.{field}");
+            let (file, text) = self.read(r, &at)?;
+            let loaded = match extension(&file).as_str() {
+                "json" | "yaml" | "yml" => serde_norway::from_str::<Value>(&text)
+                    .map_err(|e| err(at.as_str(), yaml_error(&e)))?,
+                "txt" => Value::String(text.trim().to_owned()),
+                _ if field == "rubricPrompt" => Value::String(text),
+                other => {
+                    return Err(err(
+                        at,
+                        format!(
+                            "`{r}`: a .{other} file is not a value promptfoo reads (.json, .yaml, .txt)"
+                        ),
+                    ));
+                }
+            };
+            o.insert(field.to_owned(), loaded);
+        }
+        if let Some(Value::Array(members)) = o.get("assert") {
+            let members = members
+                .iter()
+                .enumerate()
+                .map(|(i, m)| self.assertion_files(m, &format!("{path}.assert[{i}]")))
+                .collect::<Result<Vec<_>, _>>()?;
+            o.insert("assert".to_owned(), Value::Array(members));
+        }
+        Ok(Value::Object(o))
     }
 
     /// A test's `options`.

@@ -256,6 +256,48 @@ tests:
 }
 
 #[test]
+fn assertion_values_from_files() {
+    let d = dir(
+        "values",
+        &[
+            ("expected.txt", "  Paris \n"),
+            ("schema.json", r#"{"type": "object", "required": ["city"]}"#),
+            ("rubric.txt", "Grade {{output}}"),
+            ("value.csv", "a,b"),
+        ],
+    );
+    let s = parse(
+        r#"
+providers: [seam:chat]
+tests:
+  - assert:
+      - {type: contains, value: file://expected.txt}
+      - {type: is-json, value: file://schema.json}
+      - type: assert-set
+        assert: [{type: llm-rubric, value: polite, rubricPrompt: file://rubric.txt, provider: seam:judge}]
+"#,
+        &d,
+    );
+    let a = &s.tests[0].asserts;
+    assert_eq!(a[0].value.as_ref().unwrap(), "Paris");
+    assert_eq!(a[1].value.as_ref().unwrap()["required"][0], "city");
+    assert_eq!(
+        a[2].assert[0].rubric_prompt.as_ref().unwrap(),
+        "Grade {{output}}"
+    );
+    let e = Suite::parse(
+        "providers: [seam:chat]\ntests: [{assert: [{type: contains, value: file://value.csv}]}]\n",
+        &d,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("tests[0].assert[0].value: `file://value.csv`: a .csv file"),
+        "{e}"
+    );
+}
+
+#[test]
 fn only_lists_of_strings_expand() {
     let s = parse(
         "providers: [seam:chat]
