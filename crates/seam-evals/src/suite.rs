@@ -20,7 +20,8 @@ use crate::{Assertion, EvalError};
 pub struct Prompt {
     pub label: String,
     pub template: String,
-    /// The template renders to a JSON array of chat messages.
+    /// The template is a chat before rendering (JSON or YAML messages). A hint only: what is
+    /// sent is decided after rendering ([`crate::template::chat_messages`]).
     pub chat: bool,
 }
 
