@@ -1,6 +1,8 @@
 //! `seam eval SUITE.yaml`: runs a promptfoo-format suite, writes the reports `-o` asks for, and
 //! exits like promptfoo: 0 when everything passed, 100 when a case failed (or the pass rate is
-//! under `--pass-threshold`, or a `--margin` gate failed), 1 on an error.
+//! under `--pass-threshold`, or a `--margin` gate failed), 1 on an error. Every check that needs
+//! no request runs first (`--check` runs only those); a run that stops midway still writes its
+//! reports, with the cases it finished and why it stopped, and exits 1.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -70,6 +72,10 @@ pub struct Args {
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 120)]
     pub timeout_s: u64,
+    /// Only check the suite (every key, file, template, provider and grader) without a request:
+    /// exit 0 when it would run, 1 with the reason (promptfoo's `validate`).
+    #[arg(long)]
+    pub check: bool,
 }
 
 fn progress(total_hint: bool) -> Option<ProgressBar> {
@@ -192,10 +198,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         base_url: args.base_url.clone(),
         api_key: args.api_key.clone(),
         filter_providers: filter,
-        cache: Cache::new(Some(cache_dir), !args.no_cache),
+        cache: Cache::new(
+            Some(cache_dir),
+            !args.no_cache && suite.cache != Some(false),
+        ),
         judge: default_grader(&args, &suite)?,
         timeout: std::time::Duration::from_secs(args.timeout_s.max(1)),
     };
+    if args.check {
+        let plan = runner::preflight(&suite, &opts)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", args.suite.display()))?;
+        println!(
+            "{}: ok: {} tests × {} prompts × {} providers, {} cases",
+            args.suite.display(),
+            plan.tests,
+            plan.prompts,
+            plan.providers,
+            plan.cases
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -207,17 +229,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             b.set_position(done as u64);
         }
     };
-    let run = runtime
-        .block_on(runner::run(&suite, &opts, &on_progress))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (run, stopped) = runtime
+        .block_on(runner::run_partial(&suite, &opts, &on_progress))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.suite.display()))?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let report = report::build(run, baseline.as_ref(), args.margin, args.seed);
+    let mut report = report::build(run, baseline.as_ref(), args.margin, args.seed);
+    report.error = stopped.as_ref().map(ToString::to_string);
     for o in &args.outputs {
         write_report(&report, o)?;
     }
     print!("{}", report.to_markdown());
+    if let Some(e) = stopped {
+        anyhow::bail!(
+            "{}: the run stopped after {} cases (the reports hold them): {e}",
+            args.suite.display(),
+            report.totals.cases
+        );
+    }
     let t = &report.totals;
     let under = match args.pass_threshold {
         Some(p) => t.pass_rate < p,

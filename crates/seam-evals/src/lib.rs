@@ -3,7 +3,8 @@
 //! with paired statistics, and attack a route with the red-team probe library.
 //!
 //! - [`model`]: the shared types (outputs, assertions, grades, the judge).
-//! - [`suite`]: promptfoo's config format, loaded and expanded; [`provider`]: provider ids; [`template`]: `{{vars}}`.
+//! - [`suite`]: promptfoo's config format, loaded and expanded; [`provider`]: provider ids;
+//!   [`template`]: `{{vars}}`; [`coverage`]: what Seam does with every key of promptfoo's schema.
 //! - [`runner`]: runs a suite through [`client`] with the record/replay [`cache`].
 //! - [`assertions`]: every assertion type, deterministic and model-graded.
 //! - [`js`]: embedded, sandboxed JavaScript for `javascript` assertions and transforms.
@@ -13,6 +14,8 @@
 pub mod assertions;
 pub mod cache;
 pub mod client;
+pub mod coverage;
+mod glob;
 pub mod http_target;
 pub mod js;
 pub mod model;

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::client::Endpoint;
+use crate::coverage;
 use crate::runner::Options;
-use crate::suite::{Suite, Test};
+use crate::suite::{Prompt, Suite, Test};
 use crate::{Assertion, EvalError};
 
 fn err(path: impl Into<String>, m: impl Into<String>) -> EvalError {
@@ -79,6 +80,27 @@ pub struct Provider {
     pub params: Map<String, Value>,
     /// `transform`: JavaScript applied to every output of this provider, before the test's.
     pub transform: Option<String>,
+    /// `prompts`: the labels of the only prompts this provider runs (promptfoo's rule: a label
+    /// equal to one, or starting with one followed by `:`); `None` runs every prompt.
+    pub prompts: Option<Vec<String>>,
+}
+
+impl Provider {
+    /// Whether this provider runs `prompt` (its `prompts` list, see [`Provider::prompts`]).
+    pub fn runs(&self, prompt: &Prompt) -> bool {
+        self.prompts
+            .as_ref()
+            .is_none_or(|allowed| allowed.iter().any(|a| label_matches(&prompt.label, a)))
+    }
+}
+
+/// promptfoo's `isAllowedPrompt` for one entry; a Seam label `file://x.txt#1` (one of several
+/// prompts in a file) is matched by `file://x.txt` as well.
+pub(crate) fn label_matches(label: &str, allowed: &str) -> bool {
+    label == allowed
+        || label
+            .strip_prefix(allowed)
+            .is_some_and(|rest| rest.starts_with(':') || rest.starts_with('#'))
 }
 
 /// The suite's `x-seam.providers`: promptfoo ids replaced by others (usually `seam:ALIAS`)
@@ -262,7 +284,7 @@ fn unsupported(id: &str) -> String {
 
 /// One provider spec (a judge's): an id or `{id, label, config}`.
 pub(crate) fn provider(v: &Value, path: &str, aliases: &Aliases) -> Result<Provider, EvalError> {
-    providers(v, aliases)
+    providers(v, "providers", aliases)
         .map_err(|e| match e {
             // `providers[0].config.x` → `{path}.config.x`.
             EvalError::Suite { path: at, message } => EvalError::suite(
@@ -276,17 +298,51 @@ pub(crate) fn provider(v: &Value, path: &str, aliases: &Aliases) -> Result<Provi
         .ok_or_else(|| err(path, "names no provider"))
 }
 
-pub(crate) fn providers(v: &Value, aliases: &Aliases) -> Result<Vec<Provider>, EvalError> {
+/// `providers` (or `targets`, named by `key`).
+pub(crate) fn providers(
+    v: &Value,
+    key: &str,
+    aliases: &Aliases,
+) -> Result<Vec<Provider>, EvalError> {
     let items: Vec<&Value> = match v {
         Value::Array(a) => a.iter().collect(),
         other => vec![other],
     };
     let mut out = Vec::new();
     for (i, p) in items.into_iter().enumerate() {
-        let path = format!("providers[{i}]");
-        let (id, label, config) = match p {
-            Value::String(s) => (s.clone(), None, Map::new()),
+        let path = format!("{key}[{i}]");
+        let (id, label, config, prompts) = match p {
+            Value::String(s) => (s.clone(), None, Map::new(), None),
             Value::Object(o) => {
+                // promptfoo's `{ID: options}` form: one key that is not a provider field.
+                if let (false, Some(k), 1) = (o.contains_key("id"), o.keys().next(), o.len())
+                    && coverage::support(&format!("{key}[].{k}")).is_none()
+                    && let Some(coverage::Support::Refused(reason)) =
+                        coverage::support(&format!("{key}[].*"))
+                {
+                    return Err(err(
+                        format!("{path}.{k}"),
+                        format!("is not supported: {reason}"),
+                    ));
+                }
+                coverage::check_keys(o, &format!("{key}[]"), &path)?;
+                let prompts = match o.get("prompts") {
+                    None => None,
+                    Some(Value::Array(list)) => Some(
+                        list.iter()
+                            .enumerate()
+                            .map(|(j, x)| {
+                                str_at(x, &format!("{path}.prompts[{j}]")).map(str::to_owned)
+                            })
+                            .collect::<Result<Vec<_>, _>>()?,
+                    ),
+                    Some(_) => {
+                        return Err(err(
+                            format!("{path}.prompts"),
+                            "must be a list of prompt labels",
+                        ));
+                    }
+                };
                 let id = str_at(
                     o.get("id")
                         .ok_or_else(|| err(path.as_str(), "needs `id`"))?,
@@ -294,7 +350,7 @@ pub(crate) fn providers(v: &Value, aliases: &Aliases) -> Result<Vec<Provider>, E
                 )?
                 .to_owned();
                 let config = match o.get("config") {
-                    None => Map::new(),
+                    None | Some(Value::Null) => Map::new(),
                     Some(Value::Object(c)) => c.clone(),
                     Some(_) => return Err(err(format!("{path}.config"), "must be a mapping")),
                 };
@@ -302,6 +358,7 @@ pub(crate) fn providers(v: &Value, aliases: &Aliases) -> Result<Vec<Provider>, E
                     id,
                     o.get("label").and_then(Value::as_str).map(str::to_owned),
                     config,
+                    prompts,
                 )
             }
             _ => {
@@ -338,6 +395,7 @@ pub(crate) fn providers(v: &Value, aliases: &Aliases) -> Result<Vec<Provider>, E
                 headers: Vec::new(),
                 params: Map::new(),
                 transform,
+                prompts,
             });
             continue;
         }
@@ -399,24 +457,25 @@ pub(crate) fn providers(v: &Value, aliases: &Aliases) -> Result<Vec<Provider>, E
             headers,
             params,
             transform,
+            prompts,
         });
     }
     if out.is_empty() {
-        return Err(err("providers", "is empty"));
+        return Err(err(key, "is empty"));
     }
     Ok(out)
 }
 
 /// The suite's `providers`: what answers the prompts, so not an embedding model.
-pub(crate) fn targets(v: &Value, aliases: &Aliases) -> Result<Vec<Provider>, EvalError> {
-    let out = providers(v, aliases)?;
+pub(crate) fn targets(v: &Value, key: &str, aliases: &Aliases) -> Result<Vec<Provider>, EvalError> {
+    let out = providers(v, key, aliases)?;
     if let Some((i, p)) = out
         .iter()
         .enumerate()
         .find(|(_, p)| p.surface == Surface::Embeddings)
     {
         return Err(err(
-            format!("providers[{i}]"),
+            format!("{key}[{i}]"),
             format!(
                 "`{}` is an embedding model, which cannot answer a prompt; use it as a grader's embedding model (defaultTest.options.provider.embedding) for `similar`",
                 p.id

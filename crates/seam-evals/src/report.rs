@@ -118,6 +118,9 @@ pub struct Report {
     pub margin: Option<f64>,
     pub seed: u64,
     pub results: Vec<CaseResult>,
+    /// Why the run stopped before every case was done; `results` holds the cases it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 fn totals(cases: &[&CaseResult]) -> Totals {
@@ -366,6 +369,7 @@ pub fn build(run: Run, baseline: Option<&Report>, margin: Option<f64>, seed: u64
         margin,
         seed,
         results: run.results,
+        error: None,
     }
 }
 
@@ -404,6 +408,14 @@ impl Report {
             },
             self.duration_ms / 1000.0
         );
+        if let Some(e) = &self.error {
+            let _ = writeln!(
+                s,
+                "**The run stopped before it finished: {}** (the figures below are the {} cases done)\n",
+                md_cell(e),
+                t.cases
+            );
+        }
         s.push_str("| variant | passed | pass rate (95% CI) | mean score | tokens | cost | latency p50 / p95 |\n");
         s.push_str("| --- | --: | --: | --: | --: | --: | --: |\n");
         for v in &self.variants {
@@ -503,6 +515,13 @@ impl Report {
             t.errors,
             self.duration_ms / 1000.0
         );
+        if let Some(e) = &self.error {
+            let _ = writeln!(
+                s,
+                "  <properties><property name=\"stopped\" value=\"{}\"/></properties>",
+                xml(e)
+            );
+        }
         for ((p, q), cases) in groups(&self.results) {
             let tt = totals(&cases);
             let name = Variant::name(&variant(&p, &q, &[]));
@@ -579,6 +598,14 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;
             t.errors,
             self.duration_ms / 1000.0
         );
+        if let Some(e) = &self.error {
+            let _ = write!(
+                s,
+                "<p class=\"fail\"><b>The run stopped before it finished: {}</b> (the figures are the {} cases done)</p>",
+                xml(e),
+                t.cases
+            );
+        }
         s.push_str("<h2>Pass rate and mean score by variant</h2>");
         s.push_str(&bars(
             &self

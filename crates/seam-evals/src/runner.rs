@@ -1,6 +1,9 @@
 //! Runs a suite: every test × prompt × provider (× `repeat`), a bounded number at once, each
 //! answer from the record/replay cache or the endpoint, then graded. A provider error is a failed
-//! case with its error recorded, not an aborted run.
+//! case with its error recorded, not an aborted run. Before the first request, [`preflight`]
+//! checks everything that can be checked without one (every prompt renders for every test,
+//! every grader resolves); a run that still stops midway keeps the cases it finished
+//! ([`run_partial`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -200,17 +203,19 @@ impl Judge for SuiteJudge {
     }
 }
 
-/// The chat messages of a rendered prompt.
-fn messages(prompt: &Prompt, rendered: &str, path: &str) -> Result<Vec<Value>, EvalError> {
-    if prompt.chat {
-        let v: Value = serde_json::from_str(rendered).map_err(|e| {
-            EvalError::suite(path, format!("the rendered chat prompt is not JSON ({e})"))
-        })?;
-        return v.as_array().cloned().ok_or_else(|| {
-            EvalError::suite(path, "a chat prompt must render to a list of messages")
-        });
-    }
-    Ok(vec![json!({"role": "user", "content": rendered})])
+/// The chat messages of a rendered prompt, decided after rendering
+/// ([`template::chat_messages`]): a chat, or one user message.
+fn messages(rendered: &str, path: &str) -> Result<Vec<Value>, EvalError> {
+    Ok(template::chat_messages(rendered, path)?
+        .unwrap_or_else(|| vec![json!({"role": "user", "content": rendered})]))
+}
+
+/// A prompt rendered for a test, and its messages.
+fn prepare(prompt: &Prompt, test: &Test) -> Result<(String, Vec<Value>), EvalError> {
+    let at = format!("prompt {}", prompt.label);
+    let rendered = template::render_prompt(&prompt.template, &test.vars, &at)?;
+    let msgs = messages(&rendered, &at)?;
+    Ok((rendered, msgs))
 }
 
 /// An assertion with `{{vars}}` rendered in its values (`value`, nested assertions).
@@ -241,17 +246,8 @@ struct Case<'a> {
     repeat: u32,
 }
 
-/// Runs `suite`; `progress(done, total)` is called as cases finish.
-pub async fn run(
-    suite: &Suite,
-    opts: &Options,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<Run, EvalError> {
-    let started = Instant::now();
-    let started_unix_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
-    let client = Client::new(opts.timeout)?;
+/// The providers `--filter-providers` keeps.
+fn selected<'a>(suite: &'a Suite, opts: &Options) -> Result<Vec<&'a Provider>, EvalError> {
     let providers: Vec<&Provider> = suite
         .providers
         .iter()
@@ -267,12 +263,148 @@ pub async fn run(
             "--filter-providers matches none of them",
         ));
     }
+    Ok(providers)
+}
+
+/// What a suite would run, found without a request: the number of cases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub tests: usize,
+    pub prompts: usize,
+    pub providers: usize,
+    pub cases: usize,
+}
+
+/// Every check that needs no request, so a suite that cannot finish fails before it spends any:
+/// the selected providers; each prompt renders for each test (template syntax, chat JSON); each
+/// assertion's `{{vars}}` render; each model-graded assertion (and `similar`) has a grader — its
+/// own `provider`, the test's `options.provider`, `defaultTest`'s, or `--judge` — that names a
+/// provider Seam can call.
+///
+/// # Errors
+/// The first problem, as [`EvalError::Suite`] naming where it is.
+pub fn preflight(suite: &Suite, opts: &Options) -> Result<Plan, EvalError> {
+    let providers = selected(suite, opts)?;
+    for (i, p) in suite.prompts.iter().enumerate() {
+        let at = format!("prompts[{i}] ({})", p.label);
+        template::check(&p.template, &at)?;
+        if template::reads_env(&p.template)
+            && suite.tests.iter().any(|t| !t.vars.contains_key("env"))
+        {
+            return Err(EvalError::suite(
+                at,
+                "reads `env`, which promptfoo fills with environment variables and seam eval does not (secrets never reach a prompt): pass the value as a var",
+            ));
+        }
+        if template::reads_conversation(&p.template)
+            && suite
+                .tests
+                .iter()
+                .any(|t| !t.vars.contains_key("_conversation"))
+        {
+            return Err(EvalError::suite(
+                at,
+                "reads `_conversation`, promptfoo's earlier turns of a multi-turn run, which seam eval does not keep: list the turns as a var instead",
+            ));
+        }
+    }
+    for test in &suite.tests {
+        for p in &suite.prompts {
+            prepare(p, test)?;
+        }
+        for (a, at) in test.asserts.iter().zip(&test.assert_paths) {
+            render_assertion(a, &test.vars, at)?;
+            check_grader(
+                a,
+                test.judge.as_ref().or(opts.judge.as_ref()),
+                at,
+                &suite.aliases,
+            )?;
+        }
+    }
+    let repeat = opts.repeat.or(suite.repeat).unwrap_or(1).max(1) as usize;
+    let pairs = suite
+        .prompts
+        .iter()
+        .map(|q| providers.iter().filter(|p| p.runs(q)).count())
+        .sum::<usize>();
+    Ok(Plan {
+        tests: suite.tests.len(),
+        prompts: suite.prompts.len(),
+        providers: providers.len(),
+        cases: suite.tests.len() * repeat * pairs,
+    })
+}
+
+/// A model-graded assertion (or `similar`, or an assert-set member) has a grader that resolves.
+fn check_grader(
+    a: &Assertion,
+    default: Option<&Value>,
+    at: &str,
+    aliases: &Aliases,
+) -> Result<(), EvalError> {
+    for (i, m) in a.assert.iter().enumerate() {
+        check_grader(m, default, &format!("{at}.assert[{i}]"), aliases)?;
+    }
+    if a.kind == "assert-set" || !assertions::uses_judge(a) {
+        return Ok(());
+    }
+    let purpose = if a.kind == "similar" {
+        "embedding"
+    } else {
+        "text"
+    };
+    let Some(spec) = a.provider.as_ref().or(default) else {
+        return Err(EvalError::suite(
+            at,
+            format!("`{}` needs a grader and {NO_JUDGE}", a.type_name()),
+        ));
+    };
+    let spec = spec.get(purpose).unwrap_or(spec);
+    crate::provider::provider(spec, &format!("{at} (its grader)"), aliases).map(drop)
+}
+
+/// Runs `suite`; `progress(done, total)` is called as cases finish.
+///
+/// # Errors
+/// What [`preflight`] finds, before any request; what stops the run midway (the cases done so
+/// far are lost: [`run_partial`] keeps them).
+pub async fn run(
+    suite: &Suite,
+    opts: &Options,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Run, EvalError> {
+    let (run, stopped) = run_partial(suite, opts, progress).await?;
+    match stopped {
+        Some(e) => Err(e),
+        None => Ok(run),
+    }
+}
+
+/// Runs `suite` like [`run`], but a run that stops midway (a case that cannot be graded, a
+/// suite error only the answers reveal) returns the cases finished before it stopped, in suite
+/// order, with why it stopped; cases still in flight are dropped.
+///
+/// # Errors
+/// What [`preflight`] finds, before any request, and a client that cannot be built.
+pub async fn run_partial(
+    suite: &Suite,
+    opts: &Options,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<(Run, Option<EvalError>), EvalError> {
+    let started = Instant::now();
+    let started_unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+    preflight(suite, opts)?;
+    let client = Client::new(opts.timeout)?;
+    let providers = selected(suite, opts)?;
     let repeat = opts.repeat.or(suite.repeat).unwrap_or(1).max(1);
     let mut cases = Vec::new();
     for (test_index, test) in suite.tests.iter().enumerate() {
         for r in 0..repeat {
             for prompt in &suite.prompts {
-                for provider in &providers {
+                for provider in providers.iter().filter(|p| p.runs(prompt)) {
                     cases.push(Case {
                         test_index,
                         test,
@@ -310,6 +442,7 @@ pub async fn run(
     let resolver = Resolver { opts };
     let mut done = 0;
     let mut results = Vec::with_capacity(total);
+    let mut stopped = None;
     let mut stream = futures_util::stream::iter(cases.iter().enumerate())
         .map(|(i, c)| {
             let client = &client;
@@ -325,17 +458,25 @@ pub async fn run(
         })
         .buffer_unordered(concurrency);
     while let Some((i, r)) = stream.next().await {
-        results.push((i, r?));
+        match r {
+            Ok(r) => results.push((i, r)),
+            Err(e) => {
+                stopped = Some(e);
+                break;
+            }
+        }
         done += 1;
         progress(done, total);
     }
+    drop(stream);
     results.sort_by_key(|(i, _)| *i);
-    Ok(Run {
+    let run = Run {
         description: suite.description.clone(),
         started_unix_ms,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         results: results.into_iter().map(|(_, r)| r).collect(),
-    })
+    };
+    Ok((run, stopped))
 }
 
 async fn one(
@@ -346,18 +487,15 @@ async fn one(
     judge: &SuiteJudge,
     registers: Option<&Mutex<Map<String, Value>>>,
 ) -> Result<CaseResult, EvalError> {
-    let path = format!("tests[{}]", c.test_index);
+    let path = c.test.path.clone();
     // Outputs stored by earlier tests (`storeOutputAs`) are vars here, over the test's own.
     let mut vars = c.test.vars.clone();
     if let Some(stored) = registers.and_then(|r| r.lock().ok()) {
         vars.extend(stored.clone());
     }
     let vars = &vars;
-    let rendered = template::render(
-        &c.prompt.template,
-        vars,
-        &format!("prompt {}", c.prompt.label),
-    )?;
+    let at = format!("prompt {}", c.prompt.label);
+    let rendered = template::render_prompt(&c.prompt.template, vars, &at)?;
     let answer = match &c.provider.api {
         Api::Http(t) => match http_target::prepare(t, &rendered, vars, &c.provider.label).await {
             Err(e @ EvalError::Suite { .. }) => return Err(e),
@@ -376,7 +514,7 @@ async fn one(
             }
         },
         Api::OpenAi | Api::Seam => {
-            let msgs = messages(c.prompt, &rendered, &format!("prompt {}", c.prompt.label))?;
+            let msgs = messages(&rendered, &at)?;
             let body = surface::request(c.provider, msgs);
             let ep = resolver.endpoint(c.provider);
             // Repeats are separate samples: each has its own cache entry.

@@ -31,7 +31,7 @@ use crate::model::{Assertion, Context, EvalError, Grade, Output, Tokens};
 
 pub(crate) use javascript::output_value;
 pub use javascript::with_value;
-pub use parse::{SUPPORTED, parse, uses_judge};
+pub use parse::{SUPPORTED, is_model_graded, parse, uses_judge};
 
 /// Scores within this distance of a threshold meet it (floating-point sums such as 0.1 + 0.2).
 const EPSILON: f64 = 1e-9;

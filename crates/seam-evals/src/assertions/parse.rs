@@ -129,6 +129,11 @@ pub fn uses_judge(a: &Assertion) -> bool {
         || a.assert.iter().any(uses_judge)
 }
 
+/// Whether `kind` (without `not-`) is model-graded, so a test's `options.rubricPrompt` applies.
+pub fn is_model_graded(kind: &str) -> bool {
+    MODEL_GRADED.contains(&kind)
+}
+
 /// The error for a type that isn't in [`SUPPORTED`].
 pub(super) fn unknown_type(ty: &str) -> EvalError {
     bad(
