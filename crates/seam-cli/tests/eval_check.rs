@@ -86,20 +86,21 @@ fn check_validates_without_a_request() {
     assert_eq!(code, Some(1));
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.contains("suite.yaml: tests[0].assert[0]: `llm-rubric` needs a grader"),
+        stderr.contains("suite.yaml: a model-graded assertion names no grader")
+            && stderr.contains("--judge, SEAM_EVAL_JUDGE or `[evals] judge`"),
         "{stderr}"
     );
     let (code, _, stderr) = eval(&d, &graded, &["--check", "--judge", "seam:judge"]);
     assert_eq!(code, Some(0), "{stderr}");
     let refused = ok.replace(
         "tests: [{vars:",
-        "tests: [{options: {transform: output}, vars:",
+        "tests: [{options: {prefix: 'Q: '}, vars:",
     );
     let (code, _, stderr) = eval(&d, &refused, &["--check"]);
     assert_eq!(code, Some(1));
     assert!(
         stderr.contains(
-            "suite.yaml: tests[0].options.transform: is not supported: runs JavaScript or Python"
+            "suite.yaml: tests[0].options.prefix: is not supported: put the text in the prompt instead"
         ),
         "{stderr}"
     );
