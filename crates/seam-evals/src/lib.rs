@@ -6,6 +6,7 @@
 //! - [`suite`]: promptfoo's config format, loaded and expanded; [`template`]: `{{vars}}`.
 //! - [`runner`]: runs a suite through [`client`] with the record/replay [`cache`].
 //! - [`assertions`]: every assertion type, deterministic and model-graded.
+//! - [`python`]: python assertions, providers, prompt functions and vars (a subprocess).
 //! - [`stats`]: Wilson intervals, McNemar's exact test, paired bootstrap, non-inferiority.
 //! - [`redteam`]: the probe library and its deterministic detectors.
 
@@ -13,6 +14,7 @@ pub mod assertions;
 pub mod cache;
 pub mod client;
 pub mod model;
+pub mod python;
 pub mod redteam;
 pub mod report;
 pub mod runner;

@@ -13,7 +13,9 @@ use serde_json::{Map, Value, json};
 use crate::cache::{self, Cache};
 use crate::client::{Client, Endpoint};
 use crate::suite::{Api, Prompt, Provider, Suite, Test};
-use crate::{Assertion, Context, EvalError, Grade, Judge, Output, Tokens, assertions, template};
+use crate::{
+    Assertion, Context, EvalError, Grade, Judge, Output, Tokens, assertions, python, template,
+};
 
 /// How to run a suite (the CLI's flags).
 #[derive(Clone, Debug)]
@@ -95,11 +97,11 @@ impl Resolver<'_> {
             .clone()
             .or_else(|| self.opts.base_url.clone())
             .or_else(|| match p.api {
-                Api::OpenAi => std::env::var("OPENAI_BASE_URL").ok(),
+                Api::OpenAi | Api::Python(_) => std::env::var("OPENAI_BASE_URL").ok(),
                 Api::Seam => std::env::var("SEAM_BASE_URL").ok(),
             })
             .unwrap_or_else(|| match p.api {
-                Api::OpenAi => "https://api.openai.com/v1".into(),
+                Api::OpenAi | Api::Python(_) => "https://api.openai.com/v1".into(),
                 Api::Seam => "http://127.0.0.1:8700/v1".into(),
             });
         let api_key = p
@@ -107,7 +109,7 @@ impl Resolver<'_> {
             .clone()
             .or_else(|| self.opts.api_key.clone())
             .or_else(|| match p.api {
-                Api::OpenAi => std::env::var("OPENAI_API_KEY").ok(),
+                Api::OpenAi | Api::Python(_) => std::env::var("OPENAI_API_KEY").ok(),
                 Api::Seam => std::env::var("SEAM_API_KEY")
                     .or_else(|_| std::env::var("OPENAI_API_KEY"))
                     .ok(),
@@ -142,7 +144,14 @@ impl SuiteJudge {
             Some(v) => v,
             None => spec,
         };
-        crate::suite::provider(spec, "judge")
+        let p = crate::suite::provider(spec, "judge")?;
+        if matches!(p.api, Api::Python(_)) {
+            return Err(EvalError::suite(
+                "judge",
+                "a Python provider cannot grade (call_embedding_api and call_classification_api are not supported); use a chat model",
+            ));
+        }
+        Ok(p)
     }
 }
 
@@ -203,8 +212,8 @@ impl Judge for SuiteJudge {
 }
 
 /// The chat messages of a rendered prompt.
-fn messages(prompt: &Prompt, rendered: &str, path: &str) -> Result<Vec<Value>, EvalError> {
-    if prompt.chat {
+fn messages(chat: bool, rendered: &str, path: &str) -> Result<Vec<Value>, EvalError> {
+    if chat {
         let v: Value = serde_json::from_str(rendered).map_err(|e| {
             EvalError::suite(path, format!("the rendered chat prompt is not JSON ({e})"))
         })?;
@@ -336,13 +345,21 @@ async fn one(
     judge: &SuiteJudge,
 ) -> Result<CaseResult, EvalError> {
     let path = format!("tests[{}]", c.test_index);
-    let vars = &c.test.vars;
-    let rendered = template::render(
-        &c.prompt.template,
-        vars,
-        &format!("prompt {}", c.prompt.label),
-    )?;
-    let msgs = messages(c.prompt, &rendered, &format!("prompt {}", c.prompt.label))?;
+    let timeout = resolver.opts.timeout;
+    let vars =
+        &python::code::resolve_vars(&c.test.vars, &c.prompt.template, timeout, &path).await?;
+    let (rendered, chat) = match &c.prompt.function {
+        Some(f) => python::code::prompt(f, vars, c.provider, timeout, &c.prompt.label).await?,
+        None => (
+            template::render(
+                &c.prompt.template,
+                vars,
+                &format!("prompt {}", c.prompt.label),
+            )?,
+            c.prompt.chat,
+        ),
+    };
+    let msgs = messages(chat, &rendered, &format!("prompt {}", c.prompt.label))?;
     let mut body = json!({"model": c.provider.model, "messages": msgs});
     if let Some(o) = body.as_object_mut() {
         for (k, v) in &c.provider.params {
@@ -351,10 +368,22 @@ async fn one(
     }
     let ep = resolver.endpoint(c.provider);
     // Repeats are separate samples: each has its own cache entry.
-    let key = cache::key(&ep.base_url, &json!({"body": body, "repeat": c.repeat}));
-    let answer = match cache.get(&key) {
-        Some(out) => Ok(out),
-        None => client
+    let key = match &c.provider.api {
+        Api::Python(s) => cache::key(
+            &s.reference(),
+            &json!({"prompt": rendered, "vars": vars, "config": c.provider.params, "repeat": c.repeat}),
+        ),
+        _ => cache::key(&ep.base_url, &json!({"body": body, "repeat": c.repeat})),
+    };
+    let answer = match (&c.provider.api, cache.get(&key)) {
+        (_, Some(out)) => Ok(out),
+        (Api::Python(script), None) => {
+            // The prompt as text, as promptfoo hands it to call_api (chat prompts as JSON).
+            python::provider::call_api(script, &c.provider.params, &rendered, vars, timeout)
+                .await
+                .inspect(|out| cache.put(&key, out))
+        }
+        (_, None) => client
             .chat(&ep, &body)
             .await
             .inspect(|out| cache.put(&key, out)),

@@ -20,6 +20,8 @@ pub struct Prompt {
     pub template: String,
     /// The template renders to a JSON array of chat messages.
     pub chat: bool,
+    /// `file://prompts.py:fn`: a Python prompt function makes the prompt (`template` unused).
+    pub function: Option<crate::python::Script>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +30,8 @@ pub enum Api {
     OpenAi,
     /// `seam:ALIAS`: a Seam gateway.
     Seam,
+    /// `file://provider.py[:fn]` / `python:provider.py`: the user's `call_api`.
+    Python(crate::python::Script),
 }
 
 /// Where and how to ask.
@@ -134,12 +138,14 @@ impl Suite {
                 label: "{{prompt}}".into(),
                 template: "{{prompt}}".into(),
                 chat: false,
+                function: None,
             }],
         };
-        let providers = match top.get("providers").or_else(|| top.get("targets")) {
+        let mut providers = match top.get("providers").or_else(|| top.get("targets")) {
             Some(p) => providers(p)?,
             None => return Err(err("providers", "is required (e.g. [\"seam:chat\"])")),
         };
+        crate::python::code::resolve_providers(&mut providers, dir)?;
         let default = match top.get("defaultTest") {
             Some(d) => ctx.test(d, "defaultTest")?,
             None => RawTest::default(),
@@ -307,7 +313,15 @@ impl Loader {
                 }
                 _ => return Err(err(path.as_str(), "must be a string or {id, label}")),
             };
-            if reference.starts_with("file://") {
+            if let Some(function) = crate::python::code::load_prompt(&reference, &self.dir, &path)?
+            {
+                out.push(Prompt {
+                    label: label.clone().unwrap_or_else(|| reference.clone()),
+                    template: String::new(),
+                    chat: false,
+                    function: Some(function),
+                });
+            } else if reference.starts_with("file://") {
                 let (file, text) = self.read(&reference, &path)?;
                 let json = file
                     .extension()
@@ -321,6 +335,7 @@ impl Loader {
                         label: label.clone().unwrap_or_else(|| reference.clone()),
                         template: text,
                         chat: true,
+                        function: None,
                     });
                 } else {
                     // promptfoo: prompts in one text file are separated by lines of `---`.
@@ -337,6 +352,7 @@ impl Loader {
                             },
                             template: part.to_owned(),
                             chat: looks_like_chat(part),
+                            function: None,
                         });
                     }
                 }
@@ -345,6 +361,7 @@ impl Loader {
                     label: label.unwrap_or_else(|| reference.clone()),
                     chat: looks_like_chat(&reference),
                     template: reference,
+                    function: None,
                 });
             }
         }
@@ -443,7 +460,7 @@ impl Loader {
             }
             Some(_) => return Err(err(format!("{path}.vars"), "must be a mapping")),
         };
-        let asserts = match o.get("assert") {
+        let mut asserts = match o.get("assert") {
             None => Vec::new(),
             Some(Value::Array(a)) => a
                 .iter()
@@ -452,6 +469,7 @@ impl Loader {
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(err(format!("{path}.assert"), "must be a list")),
         };
+        crate::python::code::prepare_assertions(&mut asserts, &self.dir, path)?;
         let threshold = o
             .get("threshold")
             .map(|t| {
@@ -506,7 +524,11 @@ impl Loader {
             if let Value::String(s) = v
                 && s.starts_with("file://")
             {
-                *v = Value::String(self.read(s, &format!("vars.{k}"))?.1);
+                // A Python file is run per case (`get_var`), not read as text.
+                *v = match crate::python::code::load_var(s, &self.dir, &format!("vars.{k}"))? {
+                    Some(reference) => reference,
+                    None => Value::String(self.read(s, &format!("vars.{k}"))?.1),
+                };
             }
         }
         Ok(vars)
@@ -580,7 +602,12 @@ fn providers(v: &Value) -> Result<Vec<Provider>, EvalError> {
                 ));
             }
         };
-        let (api, model) = if let Some(m) = id.strip_prefix("openai:chat:") {
+        let python = (id.starts_with("file://") || id.starts_with("python:"))
+            .then(|| crate::python::Script::parse(&id, "call_api", Path::new("")))
+            .flatten();
+        let (api, model) = if let Some(script) = python {
+            (Api::Python(script), "python")
+        } else if let Some(m) = id.strip_prefix("openai:chat:") {
             (Api::OpenAi, m)
         } else if let Some(m) = id.strip_prefix("seam:") {
             (Api::Seam, m)

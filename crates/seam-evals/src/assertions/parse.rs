@@ -34,6 +34,7 @@ pub const SUPPORTED: &[&str] = &[
     "answer-relevance",
     "context-faithfulness",
     "assert-set",
+    "python",
 ];
 
 /// The types that ask the judge for a completion (and so take a `rubricPrompt`).
@@ -244,6 +245,7 @@ fn check(a: &Assertion) -> Result<(), EvalError> {
         "word-count" => text::word_bounds(a).map(drop),
         "latency" | "cost" => text::required_threshold(a).map(drop),
         "llm-rubric" => graded::rubric_text(a).map(drop),
+        "python" => value_text(a).map(drop),
         _ => Ok(()),
     }
 }

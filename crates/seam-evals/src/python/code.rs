@@ -1,0 +1,235 @@
+//! The suite's Python besides assertions: prompt functions (`file://prompts.py:fn`, called with
+//! `{vars, provider}` and returning text or chat messages) and `file://*.py` vars (promptfoo
+//! calls `get_var(var_name, prompt, other_vars)` and uses its `output`). Also the load-time
+//! checks: every Python file exists and compiles, and every inline assertion compiles, before
+//! the first request.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use super::{Job, Limits, Script, assertion};
+use crate::model::{Assertion, EvalError};
+use crate::suite::{Api, Provider};
+
+/// A var value that names a Python file, once loaded: `file:///abs/x.py`.
+pub(crate) fn var_script(v: &Value) -> Option<Script> {
+    match v {
+        Value::String(s) if s.starts_with("file://") => {
+            Script::parse(s, "get_var", Path::new("")).filter(|s| s.file.is_absolute())
+        }
+        _ => None,
+    }
+}
+
+/// At load: a `file://x.py` var becomes `file:///abs/x.py:get_var`, checked to exist and
+/// compile; `None` for any other value.
+pub(crate) fn load_var(s: &str, dir: &Path, path: &str) -> Result<Option<Value>, EvalError> {
+    let Some(script) = Script::parse(s, "get_var", dir) else {
+        return Ok(None);
+    };
+    check_file(&script, path)?;
+    Ok(Some(Value::String(script.reference())))
+}
+
+/// Runs every Python var of `vars` (promptfoo's `get_var(var_name, prompt, other_vars)`, with
+/// the prompt's template) and puts its `output` in place.
+pub(crate) async fn resolve_vars(
+    vars: &Map<String, Value>,
+    prompt: &str,
+    timeout: Duration,
+    path: &str,
+) -> Result<Map<String, Value>, EvalError> {
+    let mut out = vars.clone();
+    for (name, v) in vars {
+        let Some(script) = var_script(v) else {
+            continue;
+        };
+        let others: Map<String, Value> = vars
+            .iter()
+            .filter(|(k, v)| *k != name && var_script(v).is_none())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let args = vec![json!(name), json!(prompt), Value::Object(others)];
+        let at = format!("{path}.vars.{name}");
+        let result = super::call(Job::File(script), args, Limits::trusted(timeout))
+            .await
+            .map_err(|e| EvalError::suite(at.as_str(), format!("get_var failed: {e}")))?;
+        if let Some(e) = result.get("error").filter(|e| !e.is_null()) {
+            let e = e.as_str().map_or_else(|| e.to_string(), str::to_owned);
+            return Err(EvalError::suite(
+                at,
+                format!("get_var returned an error: {e}"),
+            ));
+        }
+        let value = match result {
+            Value::Object(mut o) if o.contains_key("output") => {
+                o.remove("output").unwrap_or_default()
+            }
+            _ => {
+                return Err(EvalError::suite(
+                    at,
+                    "get_var must return a dict with `output` (or `error`)",
+                ));
+            }
+        };
+        out.insert(name.clone(), value);
+    }
+    Ok(out)
+}
+
+/// Calls a prompt function with promptfoo's context; the prompt's text and whether it is a list
+/// of chat messages (as JSON).
+pub(crate) async fn prompt(
+    script: &Script,
+    vars: &Map<String, Value>,
+    provider: &Provider,
+    timeout: Duration,
+    label: &str,
+) -> Result<(String, bool), EvalError> {
+    let context = json!({
+        "vars": vars,
+        "provider": {"id": provider.id, "label": provider.label},
+    });
+    let at = format!("prompt {label}");
+    let result = super::call(
+        Job::File(script.clone()),
+        vec![context],
+        Limits::trusted(timeout),
+    )
+    .await
+    .map_err(|e| EvalError::suite(at.as_str(), format!("the prompt function failed: {e}")))?;
+    match result {
+        Value::String(s) => Ok((s, false)),
+        Value::Array(messages) => Ok((Value::Array(messages).to_string(), true)),
+        other => Err(EvalError::suite(
+            at,
+            format!(
+                "a prompt function must return a string or a list of chat messages, not {}",
+                kind(&other)
+            ),
+        )),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "None",
+        Value::Bool(_) => "a bool",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a dict",
+    }
+}
+
+/// At load: `file://x.py:fn` prompts, resolved and checked. `None` for other references.
+pub(crate) fn load_prompt(
+    reference: &str,
+    dir: &Path,
+    path: &str,
+) -> Result<Option<Script>, EvalError> {
+    let rel = reference.trim_start_matches("file://");
+    if !rel.contains(".py") {
+        return Ok(None);
+    }
+    let Some(script) = Script::parse(reference, "", dir) else {
+        return Ok(None);
+    };
+    if script.function.is_empty() {
+        return Err(EvalError::suite(
+            path,
+            format!(
+                "`{reference}`: a Python prompt needs its function named (file://{rel}:function_name); running a prompt file as a script is not supported"
+            ),
+        ));
+    }
+    check_file(&script, path)?;
+    Ok(Some(script))
+}
+
+/// At load: Python providers' files made absolute, checked, and their config checked.
+pub(crate) fn resolve_providers(providers: &mut [Provider], dir: &Path) -> Result<(), EvalError> {
+    for (i, p) in providers.iter_mut().enumerate() {
+        let path = format!("providers[{i}]");
+        if let Api::Python(script) = &mut p.api {
+            script.file = dir.join(&script.file);
+            check_file(script, &path)?;
+            super::provider::check_config(&p.params, &path)?;
+        }
+    }
+    Ok(())
+}
+
+/// At load: each `python` assertion (and assert-set member) checked: its file made absolute and
+/// compiled, or its inline code compiled, and the sandbox known to be available.
+pub(crate) fn prepare_assertions(
+    asserts: &mut [Assertion],
+    dir: &Path,
+    path: &str,
+) -> Result<(), EvalError> {
+    for (i, a) in asserts.iter_mut().enumerate() {
+        let at = format!("{path}.assert[{i}]");
+        prepare_assertions(&mut a.assert, dir, &at)?;
+        if a.kind != "python" {
+            continue;
+        }
+        let value_at = format!("{at}.value");
+        let Some(Value::String(value)) = &a.value else {
+            return Err(EvalError::suite(
+                value_at,
+                "`python` needs a string `value`: code, or file://check.py[:function]",
+            ));
+        };
+        super::preflight(true).map_err(|e| EvalError::suite(at.as_str(), e))?;
+        if value.starts_with("file://") {
+            let script = Script::parse(value, "get_assert", dir).ok_or_else(|| {
+                EvalError::suite(
+                    value_at.as_str(),
+                    "a python assertion's file must be a .py file (file://check.py[:function])",
+                )
+            })?;
+            check_file(&script, &value_at)?;
+            a.value = Some(Value::String(script.reference()));
+        } else if !value.contains("{{") {
+            // A value with `{{vars}}` is only Python once rendered; it is checked when it runs.
+            let source = assertion::inline_script(value);
+            compile(source, "<python assertion>", 3).map_err(|e| EvalError::suite(value_at, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The file exists and compiles.
+fn check_file(script: &Script, path: &str) -> Result<(), EvalError> {
+    let source = std::fs::read_to_string(&script.file).map_err(|e| {
+        EvalError::suite(path, format!("cannot read {}: {e}", script.file.display()))
+    })?;
+    let name = script.file.display().to_string();
+    compile(source, &name, 0).map_err(|e| EvalError::suite(path, format!("{name}: {e}")))
+}
+
+/// Compiles `source` (runs none of it); a syntax error names its line, less `offset` lines of
+/// wrapping.
+fn compile(source: String, name: &str, offset: u64) -> Result<(), String> {
+    let job = Job::Compile {
+        source,
+        name: name.to_owned(),
+    };
+    match super::call_sync(job, Vec::new(), Limits::trusted(Duration::from_secs(30))) {
+        Ok(_) => Ok(()),
+        Err(e) if offset > 0 => Ok(shift_line(&e, offset)).and_then(Err),
+        Err(e) => Err(e),
+    }
+}
+
+/// `SyntaxError: … (line 5)` → `(line 2)` when 3 lines of wrapping came first.
+fn shift_line(message: &str, offset: u64) -> String {
+    if let Some((head, tail)) = message.rsplit_once("(line ")
+        && let Some(n) = tail.strip_suffix(')').and_then(|n| n.parse::<u64>().ok())
+    {
+        return format!("{head}(line {})", n.saturating_sub(offset).max(1));
+    }
+    message.to_owned()
+}
