@@ -4,8 +4,10 @@
 //! checks: every Python file exists and compiles, and every inline assertion compiles, before
 //! the first request.
 
-use std::path::Path;
-use std::time::Duration;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value, json};
 
@@ -26,7 +28,7 @@ pub(crate) fn var_script(v: &Value) -> Option<Script> {
 /// At load: a `file://x.py` var becomes `file:///abs/x.py:get_var`, checked to exist and
 /// compile; `None` for any other value.
 pub(crate) fn load_var(s: &str, dir: &Path, path: &str) -> Result<Option<Value>, EvalError> {
-    let Some(script) = Script::parse(s, "get_var", dir) else {
+    let Some(script) = Script::parse(s, "get_var", dir).map(Script::absolute) else {
         return Ok(None);
     };
     check_file(&script, path)?;
@@ -134,7 +136,7 @@ pub(crate) fn load_prompt(
     if !rel.contains(".py") {
         return Ok(None);
     }
-    let Some(script) = Script::parse(reference, "", dir) else {
+    let Some(script) = Script::parse(reference, "", dir).map(Script::absolute) else {
         return Ok(None);
     };
     if script.function.is_empty() {
@@ -154,7 +156,11 @@ pub(crate) fn resolve_providers(providers: &mut [Provider], dir: &Path) -> Resul
     for (i, p) in providers.iter_mut().enumerate() {
         let path = format!("providers[{i}]");
         if let Api::Python(script) = &mut p.api {
-            script.file = dir.join(&script.file);
+            *script = Script {
+                file: dir.join(&script.file),
+                function: std::mem::take(&mut script.function),
+            }
+            .absolute();
             check_file(script, &path)?;
             super::provider::check_config(&p.params, &path)?;
         }
@@ -184,12 +190,14 @@ pub(crate) fn prepare_assertions(
         };
         super::preflight(true).map_err(|e| EvalError::suite(at.as_str(), e))?;
         if value.starts_with("file://") {
-            let script = Script::parse(value, "get_assert", dir).ok_or_else(|| {
-                EvalError::suite(
-                    value_at.as_str(),
-                    "a python assertion's file must be a .py file (file://check.py[:function])",
-                )
-            })?;
+            let script = Script::parse(value, "get_assert", dir)
+                .map(Script::absolute)
+                .ok_or_else(|| {
+                    EvalError::suite(
+                        value_at.as_str(),
+                        "a python assertion's file must be a .py file (file://check.py[:function])",
+                    )
+                })?;
             check_file(&script, &value_at)?;
             a.value = Some(Value::String(script.reference()));
         } else if !value.contains("{{") {
@@ -201,13 +209,30 @@ pub(crate) fn prepare_assertions(
     Ok(())
 }
 
-/// The file exists and compiles.
+/// The file exists and compiles. A file checked once (same size and modification time) is not
+/// checked again: a var file is named by every test that uses it.
 fn check_file(script: &Script, path: &str) -> Result<(), EvalError> {
-    let source = std::fs::read_to_string(&script.file).map_err(|e| {
+    static CHECKED: OnceLock<Mutex<HashSet<(PathBuf, u64, SystemTime)>>> = OnceLock::new();
+    let unreadable = |e: std::io::Error| {
         EvalError::suite(path, format!("cannot read {}: {e}", script.file.display()))
-    })?;
+    };
+    let meta = std::fs::metadata(&script.file).map_err(unreadable)?;
+    let key = (
+        script.file.clone(),
+        meta.len(),
+        meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+    );
+    let checked = CHECKED.get_or_init(|| Mutex::new(HashSet::new()));
+    if checked.lock().is_ok_and(|c| c.contains(&key)) {
+        return Ok(());
+    }
+    let source = std::fs::read_to_string(&script.file).map_err(unreadable)?;
     let name = script.file.display().to_string();
-    compile(source, &name, 0).map_err(|e| EvalError::suite(path, format!("{name}: {e}")))
+    compile(source, &name, 0).map_err(|e| EvalError::suite(path, format!("{name}: {e}")))?;
+    if let Ok(mut c) = checked.lock() {
+        c.insert(key);
+    }
+    Ok(())
 }
 
 /// Compiles `source` (runs none of it); a syntax error names its line, less `offset` lines of
@@ -219,14 +244,14 @@ fn compile(source: String, name: &str, offset: u64) -> Result<(), String> {
     };
     match super::call_sync(job, Vec::new(), Limits::trusted(Duration::from_secs(30))) {
         Ok(_) => Ok(()),
-        Err(e) if offset > 0 => Ok(shift_line(&e, offset)).and_then(Err),
-        Err(e) => Err(e),
+        Err(e) => Err(shift_line(&e, offset)),
     }
 }
 
 /// `SyntaxError: … (line 5)` → `(line 2)` when 3 lines of wrapping came first.
 fn shift_line(message: &str, offset: u64) -> String {
-    if let Some((head, tail)) = message.rsplit_once("(line ")
+    if offset > 0
+        && let Some((head, tail)) = message.rsplit_once("(line ")
         && let Some(n) = tail.strip_suffix(')').and_then(|n| n.parse::<u64>().ok())
     {
         return format!("{head}(line {})", n.saturating_sub(offset).max(1));

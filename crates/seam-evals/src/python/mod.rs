@@ -74,6 +74,15 @@ impl Script {
         })
     }
 
+    /// The same script with its path made absolute (from the working directory), so that it
+    /// means the same file wherever it is used and the sandbox can name its directory.
+    pub(crate) fn absolute(mut self) -> Script {
+        if let Ok(p) = std::path::absolute(&self.file) {
+            self.file = p;
+        }
+        self
+    }
+
     /// `file:///abs/x.py:fn`, the form stored back into a suite once resolved.
     pub fn reference(&self) -> String {
         format!("file://{}:{}", self.file.display(), self.function)
@@ -466,6 +475,51 @@ fn crashed(status: std::process::ExitStatus, stderr: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The kernel layer alone (no wrapper, so no audit hooks): a TCP connect to a local
+    /// listener and a file write are both denied, and reading Python's own install works.
+    #[test]
+    fn landlock_alone_denies_tcp_and_writes() {
+        let Ok(py) = interpreter() else {
+            assert!(
+                std::env::var("SEAM_ALLOW_NO_PYTHON").as_deref() == Ok("1"),
+                "python3 is required (SEAM_ALLOW_NO_PYTHON=1 skips)"
+            );
+            return;
+        };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let target = std::env::temp_dir().join(format!("seam-landlock-{}", std::process::id()));
+        let script = format!(
+            "import json, socket\nr = {{}}\n\
+try:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2); r['tcp'] = 'open'\n\
+except OSError as e:\n    r['tcp'] = e.errno\n\
+try:\n    open({target:?}, 'w'); r['write'] = 'open'\n\
+except OSError as e:\n    r['write'] = e.errno\n\
+print(json.dumps(r))\n",
+            target = target.display().to_string()
+        );
+        let out = std::thread::spawn(move || {
+            run_thread(Spawn {
+                exe: py.exe.clone(),
+                args: vec!["-B".into(), "-c".into(), script],
+                input: Vec::new(),
+                timeout: Duration::from_secs(20),
+                sandbox: Some(sandbox::Rules {
+                    readable: py.roots.clone(),
+                }),
+            })
+        })
+        .join()
+        .unwrap()
+        .unwrap();
+        let r: Value = serde_json::from_slice(&out).unwrap();
+        // EACCES (13) from Landlock for both.
+        assert_eq!(r, json!({"tcp": 13, "write": 13}));
+        assert!(!target.exists());
+        listener.set_nonblocking(true).unwrap();
+        assert!(listener.accept().is_err());
+    }
 
     #[test]
     fn script_references() {

@@ -89,9 +89,6 @@ def _seam_plain(o):
 
 
 def _seam_call(request):
-    import asyncio
-    import inspect
-
     kind = request["kind"]
     if kind == "compile":
         compile(request["source"], request.get("name", "<python>"), "exec")
@@ -116,7 +113,9 @@ def _seam_call(request):
         if fn is None or not callable(fn):
             raise AttributeError(f"{os.path.basename(path)} has no function {request['function']}")
     result = fn(*request["args"])
-    if inspect.isawaitable(result):
+    if hasattr(result, "__await__"):
+        import asyncio
+
         async def wait():
             return await result
 
