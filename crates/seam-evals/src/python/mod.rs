@@ -28,9 +28,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -313,6 +312,11 @@ fn call_blocking(job: Job, args: Vec<Value>, limits: Limits) -> Result<Value, St
         .ok_or_else(|| "Python answered without a result".to_owned())
 }
 
+enum Event {
+    Exited(std::io::Result<std::process::ExitStatus>),
+    TooBig,
+}
+
 struct Spawn {
     exe: PathBuf,
     args: Vec<String>,
@@ -366,16 +370,17 @@ fn run_thread(s: Spawn) -> Result<Vec<u8>, String> {
             let _ = stdin.write_all(&input);
         });
     }
-    let too_big = Arc::new(AtomicBool::new(false));
+    // What ends the wait: the process exiting, or its answer growing past the cap.
+    let (ev_tx, ev_rx) = mpsc::channel();
     let (out_tx, out_rx) = mpsc::channel();
     if let Some(stdout) = child.stdout.take() {
-        let too_big = Arc::clone(&too_big);
+        let ev_tx = ev_tx.clone();
         std::thread::spawn(move || {
             let mut buf = Vec::new();
             let mut limited = stdout.take(MAX_ANSWER + 1);
             let _ = limited.read_to_end(&mut buf);
             if buf.len() as u64 > MAX_ANSWER {
-                too_big.store(true, Ordering::SeqCst);
+                let _ = ev_tx.send(Event::TooBig);
             }
             let _ = out_tx.send(buf);
             let _ = std::io::copy(&mut limited.into_inner(), &mut std::io::sink());
@@ -398,47 +403,36 @@ fn run_thread(s: Spawn) -> Result<Vec<u8>, String> {
             let _ = err_tx.send(tail);
         });
     }
-    let deadline = Instant::now() + s.timeout;
-    let mut stopped = None;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) => {}
-            Err(e) => {
-                kill();
-                return Err(format!("cannot wait for Python: {e}"));
-            }
-        }
-        if too_big.load(Ordering::SeqCst) {
-            stopped = Some(format!(
-                "its answer passed {} MiB and it was stopped",
-                MAX_ANSWER / 1024 / 1024
-            ));
-        } else if Instant::now() >= deadline {
-            stopped = Some(format!(
-                "timed out after {} s and was killed",
-                s.timeout.as_secs_f64()
-            ));
-        }
-        if stopped.is_some() {
-            kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(2));
+    std::thread::spawn(move || {
+        let _ = ev_tx.send(Event::Exited(child.wait()));
+    });
+    let stopped = match ev_rx.recv_timeout(s.timeout) {
+        Ok(Event::Exited(status)) => Ok(status),
+        Ok(Event::TooBig) => Err(format!(
+            "its answer passed {} MiB and it was stopped",
+            MAX_ANSWER / 1024 / 1024
+        )),
+        Err(_) => Err(format!(
+            "timed out after {} s and was killed",
+            s.timeout.as_secs_f64()
+        )),
     };
     // Whatever it left running (a child holding the pipes) goes with it.
     kill();
-    if let Some(why) = stopped {
-        return Err(why);
-    }
+    let status = match stopped {
+        Ok(status) => status.map_err(|e| format!("cannot wait for Python: {e}"))?,
+        Err(why) => {
+            // Killed: its exit follows at once (waited for, boundedly, so none is left behind).
+            let _ = ev_rx.recv_timeout(Duration::from_secs(5));
+            return Err(why);
+        }
+    };
     let out = out_rx
         .recv_timeout(Duration::from_secs(2))
         .unwrap_or_default();
     let tail = err_rx
         .recv_timeout(Duration::from_secs(2))
         .unwrap_or_default();
-    let status = status.ok_or_else(|| "Python did not finish".to_owned())?;
     if !out.is_empty() {
         return Ok(out);
     }
