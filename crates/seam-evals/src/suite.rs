@@ -400,7 +400,13 @@ impl Loader {
             .to_ascii_lowercase();
         let name = file.display().to_string();
         match ext.as_str() {
-            "csv" => csv_tests(&text, &name),
+            "csv" => {
+                let mut tests = csv_tests(&text, &name)?;
+                for t in &mut tests {
+                    crate::python::code::prepare_assertions(&mut t.asserts, &self.dir, &name)?;
+                }
+                Ok(tests)
+            }
             "json" => {
                 let v: Value = serde_json::from_str(&text)
                     .map_err(|e| err(name.as_str(), format!("not JSON ({e})")))?;
@@ -701,7 +707,8 @@ fn expected(cell: &str, path: &str) -> Result<Assertion, EvalError> {
     };
     let kind = match kind {
         "grade" | "llm-rubric" => "llm-rubric".to_owned(),
-        "fn" | "javascript" | "python" | "eval" => {
+        "python" => "python".to_owned(),
+        "fn" | "javascript" | "eval" => {
             return Err(err(
                 path,
                 format!("`{kind}:` assertions run code, which seam eval does not"),

@@ -257,6 +257,21 @@ tests:
     );
 }
 
+#[tokio::test]
+async fn csv_expected_python_runs_as_a_python_assertion() {
+    if !python_or_skip() {
+        return;
+    }
+    let csv =
+        "topic,__expected\nowls,python: 'owls' in output\ncats,python: output.endswith('dogs')\n";
+    let d = dir("csv", &[("echo.py", ECHO), ("cases.csv", csv)]);
+    let yaml =
+        "prompts: [\"about {{topic}}\"]\nproviders: [file://echo.py]\ntests: file://cases.csv\n";
+    let results = run_suite(&d, yaml).await;
+    let verdicts: Vec<bool> = results.iter().map(|c| c.pass).collect();
+    assert_eq!(verdicts, [true, false]);
+}
+
 #[test]
 fn a_syntax_error_is_reported_with_its_suite_path() {
     if !python_or_skip() {
