@@ -175,9 +175,22 @@ pub(crate) fn prepare_assertions(
     dir: &Path,
     path: &str,
 ) -> Result<(), EvalError> {
+    let mut pending = Vec::new();
+    collect_assertions(asserts, dir, path, &mut pending)?;
+    compile_all(pending)
+}
+
+/// [`prepare_assertions`]' first pass: files resolved, and what to compile gathered, so that a
+/// test's Python is checked by one process.
+fn collect_assertions(
+    asserts: &mut [Assertion],
+    dir: &Path,
+    path: &str,
+    pending: &mut Vec<Pending>,
+) -> Result<(), EvalError> {
     for (i, a) in asserts.iter_mut().enumerate() {
         let at = format!("{path}.assert[{i}]");
-        prepare_assertions(&mut a.assert, dir, &at)?;
+        collect_assertions(&mut a.assert, dir, &at, pending)?;
         if a.kind != "python" {
             continue;
         }
@@ -198,21 +211,49 @@ pub(crate) fn prepare_assertions(
                         "a python assertion's file must be a .py file (file://check.py[:function])",
                     )
                 })?;
-            check_file(&script, &value_at)?;
+            pending.extend(file_check(&script, &value_at)?);
             a.value = Some(Value::String(script.reference()));
         } else if !value.contains("{{") {
             // A value with `{{vars}}` is only Python once rendered; it is checked when it runs.
-            let source = assertion::inline_script(value);
-            compile(source, "<python assertion>", 3).map_err(|e| EvalError::suite(value_at, e))?;
+            pending.push(Pending {
+                at: value_at,
+                source: assertion::inline_script(value),
+                name: "<python assertion>".into(),
+                offset: 3,
+                file: None,
+            });
         }
     }
     Ok(())
 }
 
-/// The file exists and compiles. A file checked once (same size and modification time) is not
-/// checked again: a var file is named by every test that uses it.
+/// One source to compile, and where to report its syntax error.
+struct Pending {
+    at: String,
+    source: String,
+    name: String,
+    /// Lines of wrapping before the user's code.
+    offset: u64,
+    /// A file's identity, remembered once it compiles.
+    file: Option<FileKey>,
+}
+
+type FileKey = (PathBuf, u64, SystemTime);
+
+/// Files that compiled (same size and modification time): a var file is named by every test
+/// that uses it, and is checked once.
+fn compiled_files() -> &'static Mutex<HashSet<FileKey>> {
+    static CHECKED: OnceLock<Mutex<HashSet<FileKey>>> = OnceLock::new();
+    CHECKED.get_or_init(|| Mutex::new(HashSet::new()))
+}
+
+/// The file exists and compiles.
 fn check_file(script: &Script, path: &str) -> Result<(), EvalError> {
-    static CHECKED: OnceLock<Mutex<HashSet<(PathBuf, u64, SystemTime)>>> = OnceLock::new();
+    compile_all(file_check(script, path)?.into_iter().collect())
+}
+
+/// The file exists; its compile check, unless it already passed one.
+fn file_check(script: &Script, path: &str) -> Result<Option<Pending>, EvalError> {
     let unreadable = |e: std::io::Error| {
         EvalError::suite(path, format!("cannot read {}: {e}", script.file.display()))
     };
@@ -222,30 +263,46 @@ fn check_file(script: &Script, path: &str) -> Result<(), EvalError> {
         meta.len(),
         meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
     );
-    let checked = CHECKED.get_or_init(|| Mutex::new(HashSet::new()));
-    if checked.lock().is_ok_and(|c| c.contains(&key)) {
-        return Ok(());
+    if compiled_files().lock().is_ok_and(|c| c.contains(&key)) {
+        return Ok(None);
     }
-    let source = std::fs::read_to_string(&script.file).map_err(unreadable)?;
-    let name = script.file.display().to_string();
-    compile(source, &name, 0).map_err(|e| EvalError::suite(path, format!("{name}: {e}")))?;
-    if let Ok(mut c) = checked.lock() {
-        c.insert(key);
-    }
-    Ok(())
+    Ok(Some(Pending {
+        at: path.to_owned(),
+        source: std::fs::read_to_string(&script.file).map_err(unreadable)?,
+        name: script.file.display().to_string(),
+        offset: 0,
+        file: Some(key),
+    }))
 }
 
-/// Compiles `source` (runs none of it); a syntax error names its line, less `offset` lines of
-/// wrapping.
-fn compile(source: String, name: &str, offset: u64) -> Result<(), String> {
-    let job = Job::Compile {
-        source,
-        name: name.to_owned(),
+/// Compiles every pending source in one Python process (running none of them); the first
+/// syntax error is reported at its place, its line counted from the user's first line.
+fn compile_all(pending: Vec<Pending>) -> Result<(), EvalError> {
+    let Some(first) = pending.first() else {
+        return Ok(());
     };
-    match super::call_sync(job, Vec::new(), Limits::trusted(Duration::from_secs(30))) {
-        Ok(_) => Ok(()),
-        Err(e) => Err(shift_line(&e, offset)),
+    let job = Job::Compile {
+        sources: pending
+            .iter()
+            .map(|p| (p.source.clone(), p.name.clone()))
+            .collect(),
+    };
+    let verdicts = super::call_sync(job, Vec::new(), Limits::trusted(Duration::from_secs(30)))
+        .map_err(|e| EvalError::suite(first.at.as_str(), e))?;
+    let verdicts = verdicts.as_array().cloned().unwrap_or_default();
+    for (p, v) in pending.into_iter().zip(verdicts) {
+        if let Some(message) = v.as_str() {
+            let message = shift_line(message, p.offset);
+            return Err(match p.file {
+                Some(_) => EvalError::suite(p.at, format!("{}: {message}", p.name)),
+                None => EvalError::suite(p.at, message),
+            });
+        }
+        if let (Some(key), Ok(mut c)) = (p.file, compiled_files().lock()) {
+            c.insert(key);
+        }
     }
+    Ok(())
 }
 
 /// `SyntaxError: … (line 5)` → `(line 2)` when 3 lines of wrapping came first.

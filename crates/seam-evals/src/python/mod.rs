@@ -99,8 +99,9 @@ fn is_identifier(s: &str) -> bool {
 /// What to run in Python.
 #[derive(Clone, Debug)]
 pub(crate) enum Job {
-    /// Only compile `source` (a syntax check; runs none of it).
-    Compile { source: String, name: String },
+    /// Only compile each `(source, name)` (a syntax check; runs none of it): a syntax error's
+    /// message or `null`, for each.
+    Compile { sources: Vec<(String, String)> },
     /// Define `source`, then call its `function`.
     Code {
         source: String,
@@ -262,7 +263,13 @@ pub(crate) fn call_sync(job: Job, args: Vec<Value>, limits: Limits) -> Result<Va
 fn call_blocking(job: Job, args: Vec<Value>, limits: Limits) -> Result<Value, String> {
     let py = interpreter()?;
     let mut request = match job {
-        Job::Compile { source, name } => json!({"kind": "compile", "source": source, "name": name}),
+        Job::Compile { sources } => json!({
+            "kind": "compile",
+            "sources": sources
+                .into_iter()
+                .map(|(source, name)| json!({"source": source, "name": name}))
+                .collect::<Vec<_>>(),
+        }),
         Job::Code {
             source,
             name,

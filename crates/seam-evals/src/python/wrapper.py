@@ -23,11 +23,7 @@ def _seam_main():
         data = _seam_call(request)
         text = json.dumps({"ok": data}, default=_seam_plain, allow_nan=False)
     except BaseException as e:  # noqa: BLE001 - every failure is reported, not raised
-        if isinstance(e, SyntaxError):
-            where = f" (line {e.lineno})" if e.lineno else ""
-            message = f"SyntaxError: {e.msg}{where}"
-        else:
-            message = f"{type(e).__name__}: {e}"
+        message = _seam_message(e)
         import traceback
 
         tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
@@ -35,6 +31,13 @@ def _seam_main():
     answer.write(text)
     answer.write("\n")
     answer.flush()
+
+
+def _seam_message(e):
+    if isinstance(e, SyntaxError):
+        where = f" (line {e.lineno})" if e.lineno else ""
+        return f"{type(e).__name__}: {e.msg}{where}"
+    return f"{type(e).__name__}: {e}"
 
 
 def _seam_limit(limits):
@@ -91,8 +94,14 @@ def _seam_plain(o):
 def _seam_call(request):
     kind = request["kind"]
     if kind == "compile":
-        compile(request["source"], request.get("name", "<python>"), "exec")
-        return None
+        verdicts = []
+        for item in request["sources"]:
+            try:
+                compile(item["source"], item["name"], "exec")
+                verdicts.append(None)
+            except (SyntaxError, ValueError) as e:
+                verdicts.append(_seam_message(e))
+        return verdicts
     if kind == "code":
         namespace = {"__name__": "__seam_inline__"}
         exec(compile(request["source"], request.get("name", "<python>"), "exec"), namespace)
