@@ -33,6 +33,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+/// Whether grading `a` runs Python (itself or an `assert-set` member): what runs assertions
+/// outside `seam eval` (online evaluators) refuses these.
+pub fn runs_python(a: &crate::Assertion) -> bool {
+    a.kind == "python" || a.assert.iter().any(runs_python)
+}
+
 /// The wrapper every call runs (`python3 -c WRAPPER`).
 pub const WRAPPER: &str = include_str!("wrapper.py");
 
