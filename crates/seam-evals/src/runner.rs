@@ -346,10 +346,20 @@ async fn one(
 ) -> Result<CaseResult, EvalError> {
     let path = format!("tests[{}]", c.test_index);
     let timeout = resolver.opts.timeout;
+    // The suite's Python (vars, prompt functions) failing is this case's error, as a provider's
+    // failure is: the run goes on.
     let vars =
-        &python::code::resolve_vars(&c.test.vars, &c.prompt.template, timeout, &path).await?;
+        &match python::code::resolve_vars(&c.test.vars, &c.prompt.template, timeout, &path).await {
+            Ok(v) => v,
+            Err(e) => return Ok(errored(c, &c.test.vars, e)),
+        };
     let (rendered, chat) = match &c.prompt.function {
-        Some(f) => python::code::prompt(f, vars, c.provider, timeout, &c.prompt.label).await?,
+        Some(f) => {
+            match python::code::prompt(f, vars, c.provider, timeout, &c.prompt.label).await {
+                Ok(made) => made,
+                Err(e) => return Ok(errored(c, vars, e)),
+            }
+        }
         None => (
             template::render(
                 &c.prompt.template,
@@ -435,6 +445,23 @@ async fn one(
     }
     result.output = Some(out);
     Ok(result)
+}
+
+/// A case that failed before it had an answer.
+fn errored(c: &Case<'_>, vars: &Map<String, Value>, e: EvalError) -> CaseResult {
+    CaseResult {
+        test: c.test_index,
+        repeat: c.repeat,
+        description: c.test.description.clone(),
+        vars: vars.clone(),
+        prompt: c.prompt.label.clone(),
+        provider: c.provider.label.clone(),
+        output: None,
+        error: Some(e.to_string()),
+        pass: false,
+        score: 0.0,
+        grade: None,
+    }
 }
 
 /// The suite's judge with a test's own `options.provider` as its default.

@@ -187,6 +187,24 @@ tests:
 }
 
 #[tokio::test]
+async fn a_failing_python_var_is_that_cases_error_and_the_run_goes_on() {
+    if !python_or_skip() {
+        return;
+    }
+    let var =
+        "def get_var(var_name, prompt, other_vars):\n    raise RuntimeError('no data today')\n";
+    let d = dir("var-error", &[("echo.py", ECHO), ("broken.py", var)]);
+    let yaml = "prompts: [\"about {{topic}}\"]\nproviders: [file://echo.py]\ntests:\n  - vars: {topic: file://broken.py}\n  - vars: {topic: owls}\n";
+    let results = run_suite(&d, yaml).await;
+    let error = results[0].error.as_deref().unwrap_or_default();
+    assert!(
+        error.starts_with("tests[0].vars.topic: get_var failed: RuntimeError: no data today"),
+        "{error}"
+    );
+    assert!(results[1].pass, "{:?}", results[1]);
+}
+
+#[tokio::test]
 async fn the_sandbox_refuses_writes_and_sockets() {
     if !python_or_skip() {
         return;
