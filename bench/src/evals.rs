@@ -109,6 +109,7 @@ fn assertions_per_sec(rounds: usize) -> anyhow::Result<(f64, usize)> {
         vars: &vars,
         prompt: "",
         judge: None,
+        test: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread().build()?;
     rt.block_on(async {

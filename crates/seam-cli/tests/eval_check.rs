@@ -92,10 +92,7 @@ fn check_validates_without_a_request() {
     );
     let (code, _, stderr) = eval(&d, &graded, &["--check", "--judge", "seam:judge"]);
     assert_eq!(code, Some(0), "{stderr}");
-    let refused = ok.replace(
-        "tests: [{vars:",
-        "tests: [{options: {prefix: 'Q: '}, vars:",
-    );
+    let refused = ok.replace("tests: [{vars:", "tests: [{options: {prefix: 'Q: '}, vars:");
     let (code, _, stderr) = eval(&d, &refused, &["--check"]);
     assert_eq!(code, Some(1));
     assert!(

@@ -475,7 +475,6 @@ pub fn check_key(k: &str, schema: &str, path: &str) -> Result<(), EvalError> {
 /// promptfoo's assertion types that Seam refuses, each with why (every other type in
 /// promptfoo's schema is one of [`crate::assertions::SUPPORTED`]).
 pub const REFUSED_ASSERTIONS: &[(&str, &str)] = &[
-    ("python", CODE),
     ("ruby", CODE),
     (
         "webhook",

@@ -8,6 +8,7 @@
 //! - [`runner`]: runs a suite through [`client`] with the record/replay [`cache`].
 //! - [`assertions`]: every assertion type, deterministic and model-graded.
 //! - [`js`]: embedded, sandboxed JavaScript for `javascript` assertions and transforms.
+//! - [`python`]: python assertions, providers, prompt functions and vars (a subprocess).
 //! - [`stats`]: Wilson intervals, McNemar's exact test, paired bootstrap, non-inferiority.
 //! - [`redteam`]: the probe library and its deterministic detectors.
 
@@ -20,6 +21,7 @@ pub mod http_target;
 pub mod js;
 pub mod model;
 pub mod provider;
+pub mod python;
 pub mod redteam;
 pub mod report;
 pub mod runner;

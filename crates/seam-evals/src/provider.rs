@@ -31,6 +31,8 @@ pub enum Api {
     /// promptfoo's `http` provider (`http`, `https://…`, `http:…`): any HTTP API, described by
     /// its `config` ([`crate::http_target`]).
     Http(Box<crate::http_target::HttpTarget>),
+    /// `file://provider.py[:fn]` / `python:provider.py`: the user's `call_api`.
+    Python(crate::python::Script),
 }
 
 /// The API a provider's requests speak.
@@ -399,6 +401,26 @@ pub(crate) fn providers(
             });
             continue;
         }
+        if let Some(script) = (resolved.starts_with("file://") || resolved.starts_with("python:"))
+            .then(|| crate::python::Script::parse(&resolved, "call_api", std::path::Path::new("")))
+            .flatten()
+        {
+            // The config is call_api's `options.config`, as promptfoo passes it.
+            out.push(Provider {
+                label: label.unwrap_or_else(|| id.clone()),
+                model: "python".to_owned(),
+                id,
+                api: Api::Python(script),
+                surface: Surface::Chat,
+                base_url: None,
+                api_key: None,
+                headers: Vec::new(),
+                params: config,
+                transform,
+                prompts,
+            });
+            continue;
+        }
         let parsed = parse_id(&resolved).map_err(|m| err(path.as_str(), m))?;
         let mut params = config;
         let base_url = params.remove("apiBaseUrl");
@@ -722,11 +744,13 @@ impl Resolver<'_> {
             .clone()
             .or_else(|| self.opts.base_url.clone())
             .or_else(|| match p.api {
-                Api::OpenAi | Api::Http(_) => std::env::var("OPENAI_BASE_URL").ok(),
+                Api::OpenAi | Api::Http(_) | Api::Python(_) => {
+                    std::env::var("OPENAI_BASE_URL").ok()
+                }
                 Api::Seam => std::env::var("SEAM_BASE_URL").ok(),
             })
             .unwrap_or_else(|| match p.api {
-                Api::OpenAi | Api::Http(_) => "https://api.openai.com/v1".into(),
+                Api::OpenAi | Api::Http(_) | Api::Python(_) => "https://api.openai.com/v1".into(),
                 Api::Seam => "http://127.0.0.1:8700/v1".into(),
             });
         let api_key = p
@@ -734,7 +758,7 @@ impl Resolver<'_> {
             .clone()
             .or_else(|| self.opts.api_key.clone())
             .or_else(|| match p.api {
-                Api::OpenAi | Api::Http(_) => std::env::var("OPENAI_API_KEY").ok(),
+                Api::OpenAi | Api::Http(_) | Api::Python(_) => std::env::var("OPENAI_API_KEY").ok(),
                 Api::Seam => std::env::var("SEAM_API_KEY")
                     .or_else(|_| std::env::var("OPENAI_API_KEY"))
                     .ok(),

@@ -19,7 +19,7 @@ use crate::provider::{Aliases, Api, Provider, Resolver, Surface};
 use crate::suite::{Prompt, Suite, Test};
 use crate::{
     Assertion, AssertionSummary, Context, EvalError, Grade, Judge, Output, Tokens, assertions,
-    http_target, js, surface, template,
+    http_target, js, python, surface, template,
 };
 
 /// How to run a suite (the CLI's flags).
@@ -115,6 +115,12 @@ impl SuiteJudge {
             None => spec,
         };
         let p = crate::provider::provider(spec, "judge", &self.aliases)?;
+        if matches!(p.api, Api::Python(_)) {
+            return Err(EvalError::suite(
+                "judge",
+                "a Python provider cannot grade (call_embedding_api and call_classification_api are not supported); use a chat model",
+            ));
+        }
         // A judge is asked through a model's API; an HTTP target or a transform would be ignored.
         if matches!(p.api, Api::Http(_)) || p.transform.is_some() {
             return Err(EvalError::suite(
@@ -488,14 +494,29 @@ async fn one(
     registers: Option<&Mutex<Map<String, Value>>>,
 ) -> Result<CaseResult, EvalError> {
     let path = c.test.path.clone();
+    let timeout = resolver.opts.timeout;
     // Outputs stored by earlier tests (`storeOutputAs`) are vars here, over the test's own.
     let mut vars = c.test.vars.clone();
     if let Some(stored) = registers.and_then(|r| r.lock().ok()) {
         vars.extend(stored.clone());
     }
-    let vars = &vars;
+    // The suite's Python (vars, prompt functions) failing is this case's error, as a provider's
+    // failure is: the run goes on.
+    let vars = &match python::code::resolve_vars(&vars, &c.prompt.template, timeout, &path).await {
+        Ok(v) => v,
+        Err(e) => return Ok(errored(c, &vars, e)),
+    };
     let at = format!("prompt {}", c.prompt.label);
-    let rendered = template::render_prompt(&c.prompt.template, vars, &at)?;
+    let rendered = match &c.prompt.function {
+        Some(f) => {
+            match python::code::prompt(f, vars, c.provider, timeout, &c.prompt.label).await {
+                // A function's chat comes back as JSON text: decided after rendering like any prompt.
+                Ok((made, _chat)) => made,
+                Err(e) => return Ok(errored(c, vars, e)),
+            }
+        }
+        None => template::render_prompt(&c.prompt.template, vars, &at)?,
+    };
     let answer = match &c.provider.api {
         Api::Http(t) => match http_target::prepare(t, &rendered, vars, &c.provider.label).await {
             Err(e @ EvalError::Suite { .. }) => return Err(e),
@@ -513,6 +534,21 @@ async fn one(
                 }
             }
         },
+        Api::Python(script) => {
+            let key = cache::key(
+                &script.reference(),
+                &json!({"prompt": rendered, "vars": vars, "config": c.provider.params, "repeat": c.repeat}),
+            );
+            match cache.get(&key) {
+                Some(out) => Ok(out),
+                // The prompt as text, as promptfoo hands it to call_api (chat prompts as JSON).
+                None => {
+                    python::provider::call_api(script, &c.provider.params, &rendered, vars, timeout)
+                        .await
+                        .inspect(|out| cache.put(&key, out))
+                }
+            }
+        }
         Api::OpenAi | Api::Seam => {
             let msgs = messages(&rendered, &at)?;
             let body = surface::request(c.provider, msgs);
@@ -623,6 +659,23 @@ async fn transformed(
         }
     }
     Ok(out)
+}
+
+/// A case that failed before it had an answer.
+fn errored(c: &Case<'_>, vars: &Map<String, Value>, e: EvalError) -> CaseResult {
+    CaseResult {
+        test: c.test_index,
+        repeat: c.repeat,
+        description: c.test.description.clone(),
+        vars: vars.clone(),
+        prompt: c.prompt.label.clone(),
+        provider: c.provider.label.clone(),
+        output: None,
+        error: Some(e.to_string()),
+        pass: false,
+        score: 0.0,
+        grade: None,
+    }
 }
 
 /// The suite's judge with a test's own `options.provider` as its default.

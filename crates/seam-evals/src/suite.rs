@@ -24,6 +24,8 @@ pub struct Prompt {
     /// The template is a chat before rendering (JSON or YAML messages). A hint only: what is
     /// sent is decided after rendering ([`crate::template::chat_messages`]).
     pub chat: bool,
+    /// `file://prompts.py:fn`: a Python prompt function makes the prompt (`template` unused).
+    pub function: Option<crate::python::Script>,
 }
 
 /// One test after `defaultTest`, scenarios and var arrays are applied.
@@ -100,14 +102,16 @@ impl Suite {
                 label: "{{prompt}}".into(),
                 template: "{{prompt}}".into(),
                 chat: false,
+                function: None,
             }],
         };
         let aliases = Aliases::parse(top.get("x-seam"))?;
-        let providers = match (top.get("providers"), top.get("targets")) {
+        let mut providers = match (top.get("providers"), top.get("targets")) {
             (Some(p), _) => crate::provider::targets(p, "providers", &aliases)?,
             (None, Some(t)) => crate::provider::targets(t, "targets", &aliases)?,
             (None, None) => return Err(err("providers", "is required (e.g. [\"seam:chat\"])")),
         };
+        crate::python::code::resolve_providers(&mut providers, dir)?;
         check_provider_prompts(&providers, &prompts)?;
         let default = match top.get("defaultTest") {
             Some(Value::String(s)) if s.starts_with("file://") => {
@@ -419,11 +423,22 @@ impl Loader {
                 }
                 _ => return Err(err(path.as_str(), "must be a string or {id, label}")),
             };
+            if let Some(function) = crate::python::code::load_prompt(&reference, &self.dir, &path)?
+            {
+                out.push(Prompt {
+                    label: label.clone().unwrap_or_else(|| reference.clone()),
+                    template: String::new(),
+                    chat: false,
+                    function: Some(function),
+                });
+                continue;
+            }
             if !reference.starts_with("file://") {
                 out.push(Prompt {
                     label: label.unwrap_or_else(|| reference.clone()),
                     chat: looks_like_chat(&reference),
                     template: reference,
+                    function: None,
                 });
                 continue;
             }
@@ -471,6 +486,7 @@ impl Loader {
                 label: label_or(reference.to_owned()),
                 chat: looks_like_chat(&text),
                 template: text,
+                function: None,
             }]),
             "yaml" | "yml" => {
                 let template = serde_norway::from_str::<Value>(&text)
@@ -481,6 +497,7 @@ impl Loader {
                     label: label_or(reference.to_owned()),
                     chat: looks_like_chat(&template),
                     template,
+                    function: None,
                 }])
             }
             _ => {
@@ -501,6 +518,7 @@ impl Loader {
                             },
                             template: part.to_owned(),
                             chat: looks_like_chat(part),
+                            function: None,
                         }
                     })
                     .collect())
@@ -581,7 +599,13 @@ impl Loader {
             .to_string();
         let list = schema.trim_end_matches("[]");
         match ext.as_str() {
-            "csv" => csv_tests(&text, &name),
+            "csv" => {
+                let mut tests = csv_tests(&text, &name)?;
+                for t in &mut tests {
+                    crate::python::code::prepare_assertions(&mut t.asserts, &self.dir, &name)?;
+                }
+                Ok(tests)
+            }
             "json" => {
                 let v: Value = serde_json::from_str(&text)
                     .map_err(|e| err(name.as_str(), format!("not JSON ({e})")))?;
@@ -630,7 +654,7 @@ impl Loader {
             }
             Some(_) => return Err(err(format!("{path}.vars"), "must be a mapping")),
         };
-        let (asserts, assert_paths) = match o.get("assert") {
+        let (mut asserts, assert_paths) = match o.get("assert") {
             None => (Vec::new(), Vec::new()),
             Some(Value::Array(a)) => {
                 let mut asserts = Vec::with_capacity(a.len());
@@ -646,6 +670,7 @@ impl Loader {
             }
             Some(_) => return Err(err(format!("{path}.assert"), "must be a list")),
         };
+        crate::python::code::prepare_assertions(&mut asserts, &self.dir, path)?;
         let threshold = o
             .get("threshold")
             .map(|t| {
@@ -832,7 +857,7 @@ impl Loader {
     }
 
     /// `file://` var values are replaced by the file, as promptfoo reads them: text trimmed,
-    /// YAML as JSON; code (`.py`, `.js`) and PDFs are refused.
+    /// YAML as JSON; a Python file is run per case (`get_var`); other code (`.js`) and PDFs are refused.
     fn load_vars(
         &self,
         mut vars: Map<String, Value>,
@@ -843,6 +868,11 @@ impl Loader {
                 && s.starts_with("file://")
             {
                 let at = format!("{}vars.{k}", prefix(path));
+                // A Python file is run per case (`get_var`), not read as text.
+                if let Some(reference) = crate::python::code::load_var(s, &self.dir, &at)? {
+                    *v = reference;
+                    continue;
+                }
                 let ext = extension(Path::new(s.trim_start_matches("file://")));
                 let code = s
                     .trim_start_matches("file://")
@@ -908,7 +938,8 @@ fn expected(cell: &str, path: &str) -> Result<Assertion, EvalError> {
     let kind = match kind {
         "grade" | "llm-rubric" => "llm-rubric".to_owned(),
         "fn" | "javascript" | "eval" => "javascript".to_owned(),
-        "python" => {
+        "python" => "python".to_owned(),
+        "ruby" => {
             return Err(err(
                 path,
                 format!("`{kind}:` assertions run code, which seam eval does not"),

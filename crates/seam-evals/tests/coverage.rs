@@ -102,11 +102,11 @@ fn refused_keys_are_errors_naming_their_path_and_reason() {
         ),
         (
             "providers: [seam:chat]\nprompts: [file://p.py]\n",
-            "prompts[0]: `file://p.py` is a prompt function",
+            "prompts[0]: `file://p.py`: a Python prompt needs its function named",
         ),
         (
-            "providers: [seam:chat]\nprompts: ['file://p.py:make']\n",
-            "prompts[0]: `file://p.py:make` is a prompt function",
+            "providers: [seam:chat]\nprompts: ['file://v.js:make']\n",
+            "prompts[0]: `file://v.js:make` is a prompt function",
         ),
         (
             "providers: [seam:chat]\ntests: [{vars: {v: file://v.js}}]\n",

@@ -239,6 +239,9 @@ fn evaluator(
     for (i, v) in e.assert.iter().enumerate() {
         let path = format!("evaluators.{}.assert[{i}]", e.name);
         match assertions::parse(v, &path) {
+            Ok(a) if seam_evals::python::runs_python(&a) => errors.push(format!(
+                "{path}: python assertions run only in seam eval, not in online evaluators"
+            )),
             Ok(a) if names_provider(&a) => errors.push(format!(
                 "{path}: an online evaluator's judge is evaluators.{}.judge; assertions take no provider",
                 e.name
@@ -681,6 +684,7 @@ mod tests {
              { type = \"contians\", value = \"x\" },\n\
              { type = \"llm-rubric\", value = \"polite\" },\n\
              { type = \"llm-rubric\", value = \"kind\", provider = \"openai:gpt-4o\" },\n\
+             { type = \"python\", value = \"True\" },\n\
              ]\n";
         let r = seam_config::Resolver {
             env: &|_| None,
@@ -693,7 +697,7 @@ mod tests {
             panic!("expected errors")
         };
         let lines: Vec<&str> = e.lines().collect();
-        assert_eq!(lines.len(), 3, "{e}");
+        assert_eq!(lines.len(), 4, "{e}");
         assert!(
             lines[0].starts_with("evaluators.e.assert[0].type: unknown assertion type `contians`"),
             "{e}"
@@ -704,6 +708,10 @@ mod tests {
         );
         assert_eq!(
             lines[2],
+            "evaluators.e.assert[3]: python assertions run only in seam eval, not in online evaluators"
+        );
+        assert_eq!(
+            lines[3],
             "evaluators.e.judge: is required: assert[1] (llm-rubric) is graded by a model"
         );
     }

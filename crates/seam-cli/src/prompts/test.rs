@@ -68,6 +68,7 @@ fn suite(p: &Prompt, label: &str, dir: &Path) -> anyhow::Result<Suite> {
         label: label.to_owned(),
         template: format!("{{{{ {MESSAGES} }}}}"),
         chat: true,
+        function: None,
     }];
     Ok(suite)
 }

@@ -161,6 +161,8 @@ async fn evaluate(a: &Assertion, out: &Output, ctx: &Context<'_>) -> Result<Outc
         "answer-relevance" => graded::answer_relevance(a, out, ctx).await,
         "context-faithfulness" => graded::context_faithfulness(a, out, ctx).await,
         "javascript" => javascript::javascript(a, out, ctx).await,
+        // Negation is applied inside, with promptfoo's python rules.
+        "python" => crate::python::assertion::grade(a, out, ctx).await,
         _ => deterministic(a, out),
     }
 }

@@ -35,6 +35,7 @@ pub const SUPPORTED: &[&str] = &[
     "context-faithfulness",
     "assert-set",
     "javascript",
+    "python",
 ];
 
 /// The types that ask the judge for a completion (and so take a `rubricPrompt`).
@@ -268,6 +269,7 @@ fn check(a: &Assertion) -> Result<(), EvalError> {
         "latency" | "cost" => text::required_threshold(a).map(drop),
         "llm-rubric" => graded::rubric_text(a).map(drop),
         "javascript" => super::javascript::check(a),
+        "python" => value_text(a).map(drop),
         _ => Ok(()),
     }
 }
