@@ -33,6 +33,9 @@ pub enum Api {
     Http(Box<crate::http_target::HttpTarget>),
     /// `file://provider.py[:fn]` / `python:provider.py`: the user's `call_api`.
     Python(crate::python::Script),
+    /// promptfoo's `echo`: the rendered prompt is the output (no request, no cost), for
+    /// checking prompts and assertions offline.
+    Echo,
 }
 
 /// The API a provider's requests speak.
@@ -401,6 +404,22 @@ pub(crate) fn providers(
             });
             continue;
         }
+        if resolved == "echo" {
+            out.push(Provider {
+                label: label.unwrap_or_else(|| id.clone()),
+                model: "echo".to_owned(),
+                id,
+                api: Api::Echo,
+                surface: Surface::Chat,
+                base_url: None,
+                api_key: None,
+                headers: Vec::new(),
+                params: Map::new(),
+                transform,
+                prompts,
+            });
+            continue;
+        }
         if let Some(script) = (resolved.starts_with("file://") || resolved.starts_with("python:"))
             .then(|| crate::python::Script::parse(&resolved, "call_api", std::path::Path::new("")))
             .flatten()
@@ -556,7 +575,7 @@ fn check_grader(
             continue;
         }
         let p = provider(spec, &path, aliases)?;
-        if matches!(p.api, Api::Http(_)) || p.transform.is_some() {
+        if matches!(p.api, Api::Http(_) | Api::Echo) || p.transform.is_some() {
             return Err(err(
                 path,
                 format!(
@@ -744,13 +763,15 @@ impl Resolver<'_> {
             .clone()
             .or_else(|| self.opts.base_url.clone())
             .or_else(|| match p.api {
-                Api::OpenAi | Api::Http(_) | Api::Python(_) => {
+                Api::OpenAi | Api::Http(_) | Api::Python(_) | Api::Echo => {
                     std::env::var("OPENAI_BASE_URL").ok()
                 }
                 Api::Seam => std::env::var("SEAM_BASE_URL").ok(),
             })
             .unwrap_or_else(|| match p.api {
-                Api::OpenAi | Api::Http(_) | Api::Python(_) => "https://api.openai.com/v1".into(),
+                Api::OpenAi | Api::Http(_) | Api::Python(_) | Api::Echo => {
+                    "https://api.openai.com/v1".into()
+                }
                 Api::Seam => "http://127.0.0.1:8700/v1".into(),
             });
         let api_key = p
@@ -758,7 +779,9 @@ impl Resolver<'_> {
             .clone()
             .or_else(|| self.opts.api_key.clone())
             .or_else(|| match p.api {
-                Api::OpenAi | Api::Http(_) | Api::Python(_) => std::env::var("OPENAI_API_KEY").ok(),
+                Api::OpenAi | Api::Http(_) | Api::Python(_) | Api::Echo => {
+                    std::env::var("OPENAI_API_KEY").ok()
+                }
                 Api::Seam => std::env::var("SEAM_API_KEY")
                     .or_else(|_| std::env::var("OPENAI_API_KEY"))
                     .ok(),

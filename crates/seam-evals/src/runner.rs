@@ -122,7 +122,7 @@ impl SuiteJudge {
             ));
         }
         // A judge is asked through a model's API; an HTTP target or a transform would be ignored.
-        if matches!(p.api, Api::Http(_)) || p.transform.is_some() {
+        if matches!(p.api, Api::Http(_) | Api::Echo) || p.transform.is_some() {
             return Err(EvalError::suite(
                 "judge",
                 format!(
@@ -534,6 +534,13 @@ async fn one(
                 }
             }
         },
+        // promptfoo's echo: the prompt as sent is the answer; nothing to record.
+        Api::Echo => Ok(Output {
+            text: rendered.clone(),
+            cost_usd: Some(0.0),
+            tokens: Some(Tokens::default()),
+            ..Output::default()
+        }),
         Api::Python(script) => {
             let key = cache::key(
                 &script.reference(),

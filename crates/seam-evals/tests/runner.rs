@@ -434,3 +434,33 @@ async fn a_suite_needing_the_default_grader_says_so() {
         assert!(seam_evals::runner::NO_JUDGE.contains(source));
     }
 }
+
+#[tokio::test]
+async fn the_echo_provider_answers_with_the_prompt_offline() {
+    // promptfoo's `echo`: no endpoint, no key, no cache; the rendered prompt is the output.
+    let s = Suite::parse(
+        "prompts: ['Say {{x}} to {{who}}']\nproviders: [echo]\n\
+         tests:\n  - vars: {x: hi, who: Ada}\n    assert:\n      - {type: equals, value: Say hi to Ada}\n      - {type: cost, threshold: 0}\n",
+        std::path::Path::new("."),
+    )
+    .unwrap();
+    let opts = Options {
+        base_url: Some("http://127.0.0.1:9/v1".into()),
+        cache: Cache::new(None, false),
+        ..Options::default()
+    };
+    let r = run(&s, &opts, &|_, _| {}).await.unwrap();
+    assert_eq!(r.results.len(), 1);
+    let c = &r.results[0];
+    assert!(c.pass, "{c:?}");
+    assert_eq!(c.output.as_ref().unwrap().text, "Say hi to Ada");
+    // It answers; it cannot grade.
+    let e = Suite::parse(
+        "prompts: [hi]\nproviders: [echo]\ndefaultTest: {options: {provider: echo}}\n\
+         tests: [{assert: [{type: llm-rubric, value: polite}]}]\n",
+        std::path::Path::new("."),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("a judge must be a chat model"), "{e}");
+}
