@@ -102,7 +102,9 @@ use std::path::PathBuf;
 pub use chain::{Problem, ProblemKind, VerifyReport};
 pub use evals::{EvalRun, EvalStore};
 pub use facts::RequestFacts;
-pub use keys::{BudgetPeriod, CacheScope, KeyRecord, KeyScope, KeyStore, glob_match, hash_secret};
+pub use keys::{
+    BudgetPeriod, CacheScope, KeyRecord, KeyScope, KeyStore, glob_match, hash_secret, scope_allows,
+};
 pub use ledger::{Charge, Ledger};
 pub use log::AuditLog;
 pub use prompts::{PromptStore, PromptTag, PromptVersion};
@@ -267,16 +269,7 @@ pub fn rfc3339(ms: i64) -> String {
     let millis = ms.rem_euclid(1000);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = seam_types::civil::civil_from_days(days);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
         rem / 3600,
@@ -325,14 +318,8 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
         return Err(format!("cannot read the time \"{s}\": out of range"));
     }
-    // Days from the civil date (Howard Hinnant's algorithm), UTC.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    // `m` and `day` were checked to be 1–12 and 1–31 above.
+    let days = seam_types::civil::days_from_civil(y, m as u32, day as u32);
     Ok((((days * 24 + hh) * 60 + mm - offset_min) * 60 + ss) * 1000)
 }
 

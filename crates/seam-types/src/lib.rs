@@ -5,6 +5,7 @@
 //! they do not interpret in an `extra` map so pass-through stays faithful.
 
 pub mod chat;
+pub mod civil;
 pub mod embeddings;
 pub mod error;
 mod lenient;
