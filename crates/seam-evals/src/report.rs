@@ -879,12 +879,28 @@ fn md_code(s: &str) -> String {
     format!("{fence}{pad}{}{pad}{fence}", s.replace('\n', " "))
 }
 
-fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|")
-        .replace('\n', " ")
-        .chars()
-        .take(300)
-        .collect()
+/// The longest text a Markdown report shows in one cell, in characters (before escaping).
+const MD_CELL_CHARS: usize = 300;
+
+/// Text safe inside a Markdown table cell, cut to `MD_CELL_CHARS`: the one escaper every
+/// Markdown report uses (the eval report and redteam's). Backslash, `|` and `` ` `` are
+/// backslash-escaped, `&` and `<` become entities (no HTML tag or entity from the text reaches
+/// the page), and line breaks become spaces (a row is one line). It cuts before escaping, so an
+/// escape is never split.
+pub(crate) fn md_cell(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(MD_CELL_CHARS) + 8);
+    for c in s.chars().take(MD_CELL_CHARS) {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '|' => out.push_str("\\|"),
+            '`' => out.push_str("\\`"),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -892,6 +908,28 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_hostile_cell_stays_in_its_cell() {
+        let hostile = "a|b\\|c\n| x | y |\r\n`code` <script>&amp; \\";
+        let cell = md_cell(hostile);
+        assert_eq!(
+            cell,
+            "a\\|b\\\\\\|c \\| x \\| y \\|  \\`code\\` &lt;script>&amp;amp; \\\\"
+        );
+        // One line, and every `|` is escaped (preceded by an odd run of backslashes).
+        assert!(!cell.contains('\n') && !cell.contains('\r'));
+        let b = cell.as_bytes();
+        for (i, _) in cell.match_indices('|') {
+            let run = b[..i].iter().rev().take_while(|&&c| c == b'\\').count();
+            assert_eq!(run % 2, 1, "unescaped | at {i} in {cell}");
+        }
+        // A cut never leaves half an escape: 299 letters then a pipe.
+        let long = format!("{}|{}", "x".repeat(MD_CELL_CHARS - 1), "y".repeat(50));
+        assert!(md_cell(&long).ends_with("x\\|"));
+        let long = format!("{}|", "x".repeat(MD_CELL_CHARS));
+        assert_eq!(md_cell(&long), "x".repeat(MD_CELL_CHARS));
+    }
 
     #[test]
     fn values_are_short_one_line_excerpts() {

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::Category;
 use super::runner::{RunOptions, Target};
+use crate::report::md_cell;
 
 /// A probe's verdict. `Passed`: the attack did not succeed (or was blocked).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -247,13 +248,4 @@ fn why(r: &ProbeResult) -> String {
 
 fn percent(rate: f64) -> String {
     format!("{:.1}%", rate * 100.0)
-}
-
-/// Text safe inside a Markdown table cell.
-fn md_cell(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('<', "&lt;")
-        .replace('`', "\\`")
-        .replace('\n', " ")
 }
