@@ -53,16 +53,12 @@ pub struct Caller {
 
 impl Caller {
     pub fn allows_alias(&self, alias: &str) -> bool {
-        self.models
-            .iter()
-            .any(|p| seam_store::keys::glob_match(p, alias))
+        seam_store::scope_allows(&self.models, alias)
     }
 
     /// Whether the key may use the MCP tool, prompt or resource `namespaced` (`server__name`).
     pub fn allows_tool(&self, namespaced: &str) -> bool {
-        self.tools
-            .iter()
-            .any(|p| seam_store::keys::glob_match(p, namespaced))
+        seam_store::scope_allows(&self.tools, namespaced)
     }
 
     /// Whether the key may send `model`, given the aliases the gateway serves.

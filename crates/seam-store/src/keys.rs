@@ -100,13 +100,13 @@ impl KeyRecord {
 
     /// Whether any of the scope's model patterns matches `alias`.
     pub fn allows_model(&self, alias: &str) -> bool {
-        self.scope.models.iter().any(|p| glob_match(p, alias))
+        scope_allows(&self.scope.models, alias)
     }
 
     /// Whether any of the scope's tool patterns matches `name`, a namespaced MCP tool, prompt
     /// or resource name (`server__tool`).
     pub fn allows_tool(&self, name: &str) -> bool {
-        self.scope.tools.iter().any(|p| glob_match(p, name))
+        scope_allows(&self.scope.tools, name)
     }
 }
 
@@ -443,6 +443,13 @@ pub fn hash_secret(secret: &str) -> String {
     format!("sha256:{}", hex(d.as_ref()))
 }
 
+/// Whether any of a key's scope patterns (models, tools, collections) matches `name`; an empty
+/// list allows nothing. The one scope check: stored keys, config keys (through the server's
+/// `Caller`) and retrieval grants all ask it.
+pub fn scope_allows(patterns: &[String], name: &str) -> bool {
+    patterns.iter().any(|p| glob_match(p, name))
+}
+
 /// Whole-string glob match: `*` matches any run of characters (including none), `?` exactly
 /// one; every other character matches itself. Linear backtracking to the last `*`, so the cost
 /// is at most `pattern × s` characters.
@@ -775,6 +782,21 @@ mod tests {
             tools_only.tools,
             ["crm__lookup_*".to_owned(), "t".repeat(200)]
         );
+    }
+
+    #[test]
+    fn scope_allows_any_pattern_and_nothing_when_empty() {
+        let p = |v: &[&str]| v.iter().map(|&s| s.to_owned()).collect::<Vec<_>>();
+        for (patterns, name, expect) in [
+            (p(&[]), "gpt-4o", false),
+            (p(&["*"]), "gpt-4o", true),
+            (p(&["claude-*", "gpt-4?"]), "gpt-4o", true),
+            (p(&["claude-*", "gpt-4?"]), "gpt-4o-mini", false),
+            (p(&["docs"]), "docs-eu", false),
+            (p(&["docs*"]), "docs-eu", true),
+        ] {
+            assert_eq!(scope_allows(&patterns, name), expect, "{patterns:?} {name}");
+        }
     }
 
     #[test]

@@ -124,22 +124,12 @@ pub fn grants(caller: Option<&Caller>, subject: Option<&str>) -> Grants {
 
 /// Whether `caller` may search `collection` (`collections` globs; everyone without keys).
 pub fn may_search(caller: Option<&Caller>, collection: &str) -> bool {
-    caller.is_none_or(|c| {
-        c.retrieval
-            .collections
-            .iter()
-            .any(|p| seam_store::keys::glob_match(p, collection))
-    })
+    caller.is_none_or(|c| seam_store::scope_allows(&c.retrieval.collections, collection))
 }
 
 /// Whether `caller` may add to and delete from `collection` (`ingest` globs).
 pub fn may_ingest(caller: Option<&Caller>, collection: &str) -> bool {
-    caller.is_none_or(|c| {
-        c.retrieval
-            .ingest
-            .iter()
-            .any(|p| seam_store::keys::glob_match(p, collection))
-    })
+    caller.is_none_or(|c| seam_store::scope_allows(&c.retrieval.ingest, collection))
 }
 
 /// The engine's errors in the API's shape.
