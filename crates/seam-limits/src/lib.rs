@@ -44,7 +44,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use guard::{GuardError, RedisGuard};
-pub use ledger::LedgerSink;
+pub use ledger::{LedgerSink, overflows as ledger_overflows};
 pub use period::Period;
 pub use shared::Connect;
 
