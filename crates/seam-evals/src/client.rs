@@ -27,9 +27,16 @@ pub struct Client {
     http: reqwest::Client,
 }
 
+/// Installs ring as rustls' process-wide provider (reqwest is built without one); idempotent.
+/// Every HTTP client seam-evals builds calls it first.
+pub(crate) fn install_crypto_provider() {
+    // `Err` means a provider is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl Client {
     pub fn new(timeout: Duration) -> Result<Client, EvalError> {
-        seam_providers::install_crypto_provider();
+        install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(10))

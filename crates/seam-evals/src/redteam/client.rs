@@ -56,7 +56,7 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn new(target: &Target) -> Result<Endpoint, EvalError> {
-        seam_providers::install_crypto_provider();
+        crate::client::install_crypto_provider();
         let client = reqwest::Client::builder()
             .timeout(target.timeout)
             .connect_timeout(target.timeout.min(Duration::from_secs(10)))
