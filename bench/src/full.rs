@@ -275,7 +275,7 @@ pub async fn run(
             .await?;
             let (json, sse, one) =
                 measure(launcher, args, &Ports::url(ports.nginx), "nginx", &[]).await?;
-            drop(proc);
+            proc.stop().await;
             Some(ServerRuns {
                 name: nginx_version(exe),
                 json,

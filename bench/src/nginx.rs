@@ -87,39 +87,50 @@ http {{
     )
 }
 
-/// A running nginx; stopped (`nginx -s stop`, then killed) when dropped.
+/// A running nginx; [`Nginx::stop`] stops it, and dropping it unstopped (an error path) asks it
+/// to stop (`nginx -s stop`) before the master is killed.
 pub struct Nginx {
     child: Child,
     exe: PathBuf,
     conf: PathBuf,
     dir: PathBuf,
+    stopped: bool,
+}
+
+impl Nginx {
+    /// `nginx -s stop` with this instance's prefix and config.
+    fn stop_command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(&self.exe);
+        cmd.arg("-p")
+            .arg(&self.dir)
+            .arg("-e")
+            .arg(self.dir.join("error.log"))
+            .arg("-c")
+            .arg(&self.conf)
+            .args(["-s", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd
+    }
+
+    /// Stops nginx: the master passes the stop on to its worker (killing the master alone would
+    /// leave the worker listening), then exits; killed if it has not within 5 s.
+    pub async fn stop(mut self) {
+        let mut cmd = tokio::process::Command::from(self.stop_command());
+        drop(cmd.status().await);
+        let waited = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+        if !matches!(waited, Ok(Ok(_))) {
+            drop(self.child.kill().await);
+        }
+        self.stopped = true;
+    }
 }
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        // The master passes the stop on to its worker; killing the master alone would leave the
-        // worker listening.
-        drop(
-            std::process::Command::new(&self.exe)
-                .arg("-p")
-                .arg(&self.dir)
-                .arg("-e")
-                .arg(self.dir.join("error.log"))
-                .arg("-c")
-                .arg(&self.conf)
-                .args(["-s", "stop"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status(),
-        );
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if !matches!(self.child.try_wait(), Ok(None)) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if !self.stopped {
+            drop(self.stop_command().status());
         }
-        drop(self.child.start_kill());
     }
 }
 
@@ -154,6 +165,7 @@ pub async fn start(
         exe: exe.to_owned(),
         conf,
         dir: dir.to_owned(),
+        stopped: false,
     };
     let tail = || std::fs::read_to_string(&log).unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(10);
