@@ -820,6 +820,25 @@ pub mod tests {
         assert!(Target::new("mcp:echo", &a.urls[0], true, Prompt::Short, a_second()).is_err());
     }
 
+    #[test]
+    fn api_key_and_subject_go_on_every_request() {
+        let url: Uri = "http://127.0.0.1:18700/v1/chat/completions"
+            .parse()
+            .unwrap();
+        let plain = Target::new("bench", &url, false, Prompt::Contact, a_second()).unwrap();
+        let request = plain.request();
+        assert!(request.headers().get(AUTHORIZATION).is_none());
+        assert!(request.headers().get("x-seam-subject").is_none());
+        let target = plain
+            .with_identity(Some("sk-bench-abc"), Some("customer-1"))
+            .unwrap();
+        for _ in 0..2 {
+            let request = target.request();
+            assert_eq!(request.headers()[AUTHORIZATION], "Bearer sk-bench-abc");
+            assert_eq!(request.headers()["x-seam-subject"], "customer-1");
+        }
+    }
+
     fn a_second() -> Duration {
         Duration::from_secs(1)
     }
