@@ -168,7 +168,17 @@ pub enum Prompt {
     /// is `prompt:NAME` sends only its variables (`seam.vars`), any other chat slot the system
     /// and user messages they render to.
     Ticket,
+    /// ~200 bytes of text with an email address and a phone number ([`CONTACT_PROMPT`]): with
+    /// the chat envelope, the ~330-byte request of the full-pipeline scenario ([`crate::full`]).
+    Contact,
 }
+
+/// The user turn of [`Prompt::Contact`] (a reserved domain, a UK drama number).
+pub const CONTACT_PROMPT: &str = concat!(
+    "Please move my delivery to Friday and confirm by email to maria.keller@example.com or call ",
+    "me on +44 20 7946 0958 before noon. Summarise the change in one short sentence for the ",
+    "ticket, please."
+);
 
 /// The user turn of [`Prompt::Pii`]. Its personal data are well-known test values: a Luhn-valid
 /// Visa test number, the IBAN from the ISO 13616 examples, a reserved domain.
@@ -211,6 +221,7 @@ impl Prompt {
             Prompt::NamesLong => Cow::Owned(names_long(n)),
             Prompt::NamesLongSame => Cow::Owned(names_long(0)),
             Prompt::Ticket => Cow::Owned(crate::prompts::rendered().user),
+            Prompt::Contact => Cow::Borrowed(CONTACT_PROMPT),
         }
     }
 
@@ -228,6 +239,7 @@ impl Prompt {
             Prompt::NamesLong => "names-long",
             Prompt::NamesLongSame => "names-long-same",
             Prompt::Ticket => "ticket",
+            Prompt::Contact => "contact",
         }
     }
 }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::client::legacy::Client as LegacyClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -86,6 +86,12 @@ pub struct LoadArgs {
     /// A name carried into the JSON line.
     #[arg(long, default_value = "")]
     pub label: String,
+    /// Send `Authorization: Bearer KEY` with every request (a seam with API keys).
+    #[arg(long, value_name = "KEY")]
+    pub api_key: Option<String>,
+    /// Send `x-seam-subject: ID` with every request (the subject scope of seam's limits).
+    #[arg(long, value_name = "ID")]
+    pub subject: Option<String>,
 }
 
 /// What every request of a run (or of one `--model`) sends.
@@ -100,6 +106,10 @@ pub struct Target {
     timeout: Duration,
     /// `mcp:` slots: the tool, the session and the next call's id.
     mcp: Option<McpSlot>,
+    /// `Authorization: Bearer …` for every request (`--api-key`).
+    authorization: Option<HeaderValue>,
+    /// `x-seam-subject` for every request (`--subject`).
+    subject: Option<HeaderValue>,
 }
 
 /// What an `mcp:` slot's calls share.
@@ -147,7 +157,35 @@ impl Target {
                 session: None,
                 next_id: AtomicU64::new(1),
             }),
+            authorization: None,
+            subject: None,
         })
+    }
+
+    /// Every request of this slot carries `Authorization: Bearer KEY` when `key` is given, and
+    /// `x-seam-subject` when `subject` is.
+    pub fn with_identity(
+        mut self,
+        key: Option<&str>,
+        subject: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        self.subject = match subject {
+            Some(s) => Some(
+                HeaderValue::from_str(s)
+                    .map_err(|_| anyhow::anyhow!("--subject is not a valid header value"))?,
+            ),
+            None => None,
+        };
+        self.authorization = match key {
+            Some(key) => {
+                let mut value = HeaderValue::from_str(&format!("Bearer {key}"))
+                    .map_err(|_| anyhow::anyhow!("--api-key is not a valid header value"))?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            None => None,
+        };
+        Ok(self)
     }
 
     /// One request of this slot.
@@ -174,6 +212,12 @@ impl Target {
         *request.uri_mut() = self.url.clone();
         let headers = request.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(auth) = &self.authorization {
+            headers.insert(AUTHORIZATION, auth.clone());
+        }
+        if let Some(subject) = &self.subject {
+            headers.insert("x-seam-subject", subject.clone());
+        }
         if self.surface == Surface::Messages {
             headers.insert(
                 "anthropic-version",
@@ -238,7 +282,10 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<Vec<LoadReport>> {
         .models
         .iter()
         .zip(&urls)
-        .map(|(model, url)| Target::new(model, url, args.stream, args.prompt, timeout))
+        .map(|(model, url)| {
+            let target = Target::new(model, url, args.stream, args.prompt, timeout)?;
+            target.with_identity(args.api_key.as_deref(), args.subject.as_deref())
+        })
         .collect::<anyhow::Result<_>>()?;
     let urls: Vec<Uri> = targets.iter().map(|t| t.url.clone()).collect();
     let client = client();
@@ -773,6 +820,25 @@ pub mod tests {
         assert!(Target::new("mcp:echo", &a.urls[0], true, Prompt::Short, a_second()).is_err());
     }
 
+    #[test]
+    fn api_key_and_subject_go_on_every_request() {
+        let url: Uri = "http://127.0.0.1:18700/v1/chat/completions"
+            .parse()
+            .unwrap();
+        let plain = Target::new("bench", &url, false, Prompt::Contact, a_second()).unwrap();
+        let request = plain.request();
+        assert!(request.headers().get(AUTHORIZATION).is_none());
+        assert!(request.headers().get("x-seam-subject").is_none());
+        let target = plain
+            .with_identity(Some("sk-bench-abc"), Some("customer-1"))
+            .unwrap();
+        for _ in 0..2 {
+            let request = target.request();
+            assert_eq!(request.headers()[AUTHORIZATION], "Bearer sk-bench-abc");
+            assert_eq!(request.headers()["x-seam-subject"], "customer-1");
+        }
+    }
+
     fn a_second() -> Duration {
         Duration::from_secs(1)
     }
@@ -834,6 +900,8 @@ pub mod tests {
             timeout_secs: 5.0,
             ramp_secs: 0.0,
             label: "test".into(),
+            api_key: None,
+            subject: None,
         }
     }
 

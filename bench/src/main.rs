@@ -16,8 +16,9 @@
 //!   through `seam`, then the MCP scenario (`tools/call` directly, through a seam of its own, and
 //!   through it with a policy on results), then the audit scenario (a seam with
 //!   audit off against an audited one), then the prompts scenario (a `prompt:` request against the
-//!   messages it renders to, an alias with a shadow rollout against one without), and prints
-//!   markdown tables of the differences;
+//!   messages it renders to, an alias with a shadow rollout against one without), then the full
+//!   scenario (nginx, when installed, against seam routing only and seam's whole pipeline), and
+//!   prints markdown tables of the differences;
 //! - `audit-store`: fills an audit store with a million records and times `seam audit verify`
 //!   and `seam audit erase` on it;
 //! - `limits`: times limit checks (admit and settle over four scopes) in process and via Redis;
@@ -37,11 +38,13 @@ mod cache;
 mod console;
 mod evals;
 mod exit;
+mod full;
 mod limits;
 mod load;
 mod mcp;
 mod mock;
 mod names;
+mod nginx;
 mod policy;
 mod procs;
 mod prompts;

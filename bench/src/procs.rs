@@ -52,6 +52,10 @@ pub struct Ports {
     pub names: u16,
     /// The prompts scenario's seam (a prompt file and a shadow rollout).
     pub prompts: u16,
+    /// The full scenario's nginx (the reference proxy), routing-only seam and full seam.
+    pub nginx: u16,
+    pub full_routing: u16,
+    pub full_pipeline: u16,
 }
 
 impl Ports {
@@ -68,10 +72,13 @@ impl Ports {
             mcp_unaudited: base + 8,
             names: base + 9,
             prompts: base + 10,
+            nginx: base + 11,
+            full_routing: base + 12,
+            full_pipeline: base + 13,
         }
     }
 
-    pub fn all(&self) -> [u16; 11] {
+    pub fn all(&self) -> [u16; 14] {
         [
             self.seam,
             self.fast,
@@ -84,6 +91,9 @@ impl Ports {
             self.mcp_unaudited,
             self.names,
             self.prompts,
+            self.nginx,
+            self.full_routing,
+            self.full_pipeline,
         ]
     }
 
@@ -201,7 +211,7 @@ pub enum AuditMode {
 }
 
 impl AuditMode {
-    fn toml(self) -> String {
+    pub fn toml(self) -> String {
         let (enabled, extra) = match self {
             AuditMode::Off => ("false", String::new()),
             AuditMode::Metadata => (

@@ -6,7 +6,8 @@
 //! seam without and with a policy on results, and through one with audit off) and the audit
 //! scenario on two more seams (audit off and audited), then (`--only-names` or `--with-names`)
 //! the names scenario on a seam of its own, then the prompts scenario (a `prompt:` request and a
-//! shadow rollout) on another, and prints the markdown report.
+//! shadow rollout) on another, then the full scenario (nginx, when installed, seam routing only
+//! and seam's whole pipeline, each alone), and prints the markdown report.
 
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
@@ -31,7 +32,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "target/release/seam")]
     pub seam: PathBuf,
     /// Measure the mock directly only (no seam): checks the harness and gives the baseline.
-    #[arg(long, conflicts_with_all = ["only_policy", "only_audit", "only_cache", "only_surfaces", "only_names", "only_prompts"])]
+    #[arg(long, conflicts_with_all = ["only_policy", "only_audit", "only_cache", "only_surfaces", "only_names", "only_prompts", "only_full"])]
     pub direct_only: bool,
     /// Measured seconds per scenario and path.
     #[arg(long, default_value_t = 10.0)]
@@ -42,7 +43,8 @@ pub struct RunArgs {
     /// seam listens on this port, the fast mock on +1, the slow (memory test) mock on +2, the
     /// reference proxy on +3, the failing (fallback scenario) mock on +4, the audit scenario's
     /// seams on +5 (audit off) and +6 (audited), the MCP scenario's seams on +7 (audited)
-    /// and +8 (audit off), the names scenario's seam on +9, the prompts scenario's on +10.
+    /// and +8 (audit off), the names scenario's seam on +9, the prompts scenario's on +10, the full scenario's
+    /// nginx on +11 and its seams on +12 (routing only) and +13 (full pipeline).
     #[arg(long, default_value_t = 18700)]
     pub port_base: u16,
     /// Core for the mocks and the load generator.
@@ -144,6 +146,18 @@ pub struct RunArgs {
     /// Run the prompts scenario alone.
     #[arg(long, conflicts_with_all = ["only_audit", "only_policy", "only_cache", "only_surfaces", "only_mcp", "only_names"])]
     pub only_prompts: bool,
+    /// Skip the full scenario (nginx, when installed, seam routing only and seam with the whole
+    /// pipeline, each alone at saturation with 32 connections, JSON and SSE, then on one
+    /// connection): saves about 2 minutes.
+    #[arg(long, conflicts_with = "only_full")]
+    pub no_full: bool,
+    /// Run the full scenario alone.
+    #[arg(long, conflicts_with_all = ["only_audit", "only_policy", "only_cache", "only_surfaces", "only_mcp", "only_names", "only_prompts", "only_tracing"])]
+    pub only_full: bool,
+    /// The nginx binary of the full scenario's reference proxy; without it, the first `nginx`
+    /// on `PATH` or in `/usr/sbin`, and none (its rows left out) when it is not installed.
+    #[arg(long, value_name = "PATH")]
+    pub nginx: Option<PathBuf>,
     /// Skip the audit scenario (seam with audit off vs audited, then audited saturation and a
     /// record count): saves about 90 s.
     #[arg(long, conflicts_with = "only_audit")]
@@ -276,7 +290,8 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
                 && !args.only_mcp
                 && !args.only_names
                 && !args.only_prompts
-                && !args.only_tracing =>
+                && !args.only_tracing
+                && !args.only_full =>
         {
             // The gateway's own cost, without the audit trail: what the audit adds is the audit
             // scenario's question, answered against the same seam with and without it.
@@ -375,6 +390,20 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         _ => None,
     };
 
+    let full = match &seam {
+        Some(path) if !args.no_full && only_or(&args, args.only_full) => {
+            let nginx = crate::nginx::find(args.nginx.as_deref())?;
+            if nginx.is_none() {
+                eprintln!(
+                    "nginx is not installed: the full scenario runs without its reference rows \
+                     (install it, or pass --nginx PATH)"
+                );
+            }
+            Some(crate::full::run(&launcher, &args, path, nginx.as_deref(), &dir, &ports).await?)
+        }
+        _ => None,
+    };
+
     let tracing = match &seam {
         Some(path) if args.only_tracing => {
             Some(crate::traces::run(&launcher, &args, path, &dir, &ports).await?)
@@ -397,12 +426,15 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     if let Some(t) = &tracing {
         crate::traces::section(&mut md, t);
     }
+    if let Some(f) = &full {
+        crate::full::section(&mut md, f);
+    }
     println!("{md}");
     if let Some(path) = &args.json_out {
         let json = serde_json::json!({
             "meta": meta, "scenarios": results, "routing": routing, "policy": policy,
             "cache": cache, "surfaces": surfaces, "memory": memory, "mcp": mcp, "audit": audit,
-            "names": names, "prompts": prompts, "tracing": tracing
+            "names": names, "prompts": prompts, "tracing": tracing, "full": full
         });
         std::fs::write(path, serde_json::to_string_pretty(&json)?)
             .with_context(|| format!("writing {}", path.display()))?;
@@ -410,6 +442,11 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
     if let Some(m) = &mcp {
         // After the report is out: a failed or unredacted call, or a missing record, fails the run.
         m.ensure_sound()?;
+    }
+    if let Some(f) = &full {
+        // After the report is out: an error, an answer the policy did not act on, or a missing
+        // record fails the run.
+        f.ensure_sound()?;
     }
     if let Some(a) = &audit {
         // After the report is out: a record missing for an answered request fails the run.
@@ -435,6 +472,7 @@ fn any_only(args: &RunArgs) -> bool {
         || args.only_names
         || args.only_prompts
         || args.only_tracing
+        || args.only_full
 }
 
 /// Whether the names scenario runs: `--only-names`, or a full run with `--with-names`.
@@ -576,6 +614,19 @@ pub async fn run_load_from(
     path: &str,
     seq_start: u64,
 ) -> anyhow::Result<Vec<LoadReport>> {
+    run_load_extra(launcher, args, scenario, run, path, seq_start, &[]).await
+}
+
+/// [`run_load_from`] with more arguments for the load generator (`--api-key KEY`).
+pub async fn run_load_extra(
+    launcher: &Launcher,
+    args: &RunArgs,
+    scenario: &Scenario,
+    run: LoadRun<'_>,
+    path: &str,
+    seq_start: u64,
+    extra: &[String],
+) -> anyhow::Result<Vec<LoadReport>> {
     let LoadRun {
         models,
         urls,
@@ -595,6 +646,7 @@ pub async fn run_load_from(
     if scenario.stream {
         cmd.arg("--stream");
     }
+    cmd.args(extra);
     if let Some(rate) = scenario.rate {
         cmd.arg("--rate").arg(rate.to_string());
     }
