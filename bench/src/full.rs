@@ -60,16 +60,25 @@ pub struct Full {
     pub direct_one: LoadReport,
     pub nginx: Option<ServerRuns>,
     pub routing: ServerRuns,
+    /// The full pipeline with sync audit: every answer waits for its record's commit.
     pub pipeline: ServerRuns,
-    /// Request records with status 200 in the full seam's store after its runs.
-    pub records_ok: u64,
+    /// The same with async audit.
+    pub pipeline_async: ServerRuns,
+    /// Request records with status 200 in each full seam's store after its runs (sync, async).
+    pub records_ok: (u64, u64),
+    /// The commit's floor under sync durability: p50 of one 4 KiB append and `fdatasync` in the
+    /// store's directory, in ms.
+    pub fsync_p50_ms: f64,
 }
 
 impl Full {
     /// Fails when a run had errors, an answer of the full seam lacks its policy header naming
     /// both tokenized entities, or the full seam's store holds fewer records than it answered.
     pub fn ensure_sound(&self) -> anyhow::Result<()> {
-        let servers = self.nginx.iter().chain([&self.routing, &self.pipeline]);
+        let servers =
+            self.nginx
+                .iter()
+                .chain([&self.routing, &self.pipeline, &self.pipeline_async]);
         for s in servers {
             for r in [&s.json, &s.sse, &s.one] {
                 anyhow::ensure!(
@@ -82,23 +91,28 @@ impl Full {
                 );
             }
         }
-        let runs = [&self.pipeline.json, &self.pipeline.sse, &self.pipeline.one];
-        let answered: u64 = runs.iter().map(|r| r.ok).sum();
-        for r in runs {
+        for (p, records) in [
+            (&self.pipeline, self.records_ok.0),
+            (&self.pipeline_async, self.records_ok.1),
+        ] {
+            let runs = [&p.json, &p.sse, &p.one];
+            let answered: u64 = runs.iter().map(|r| r.ok).sum();
+            for r in runs {
+                anyhow::ensure!(
+                    policy_acted(r),
+                    "not every answer of `{}` carried an x-seam-policy header tokenizing the \
+                     email address and the phone number: {:?}",
+                    r.label,
+                    r.seam_policies
+                );
+            }
             anyhow::ensure!(
-                policy_acted(r),
-                "not every answer of `{}` carried an x-seam-policy header tokenizing the email \
-                 address and the phone number: {:?}",
-                r.label,
-                r.seam_policies
+                records >= answered,
+                "AUDIT RECORDS MISSING: `{}` answered {answered} measured requests but its store \
+                 holds {records} request records with status 200",
+                p.name
             );
         }
-        anyhow::ensure!(
-            self.records_ok >= answered,
-            "AUDIT RECORDS MISSING: the full seam answered {answered} measured requests but its \
-             store holds {} request records with status 200",
-            self.records_ok
-        );
         Ok(())
     }
 }
@@ -130,9 +144,28 @@ targets = [{{ provider = "mock", model = "bench-model" }}]
     )
 }
 
+/// How the full seam commits its audit records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// An answer waits for its record's commit.
+    Sync,
+    /// Records go through a bounded queue; an answer does not wait.
+    Async,
+}
+
+impl Durability {
+    fn toml(self) -> &'static str {
+        match self {
+            Durability::Sync => "sync",
+            Durability::Async => "async",
+        }
+    }
+}
+
 /// The full seam's config: the key (by its hash), limits on four scopes, the policy on the
-/// alias, sync audit of class `full` under the master key in `SEAM_MASTER_KEY`.
-pub fn pipeline_config(listen: u16, fast: u16, key_hash: &str) -> String {
+/// alias, audit of class `full` (committed as `durability` says) under the master key in
+/// `SEAM_MASTER_KEY`.
+pub fn pipeline_config(listen: u16, fast: u16, key_hash: &str, durability: Durability) -> String {
     let limits = format!(
         "rpm = {HIGH_RPM}\ntpm = {HIGH_TPM}\nbudget_usd = {HIGH_BUDGET_USD}\nbudget_period = \"day\"\n"
     );
@@ -146,7 +179,7 @@ url = "sqlite://{db}"
 
 [audit]
 enabled = true
-durability = "sync"
+durability = "{durability}"
 master_key = "env:{MASTER_KEY_ENV}"
 default_class = "full"
 
@@ -187,6 +220,7 @@ team = "{TEAM}"
 [limits.subject]
 {limits}"#,
         db = crate::procs::AUDIT_DB,
+        durability = durability.toml(),
     )
 }
 
@@ -311,54 +345,96 @@ pub async fn run(
         }
     };
 
-    let full_dir = dir.join("full-pipeline");
-    let master = audit_store::master_key()?;
-    let key = api_key()?;
-    let (pipeline, records_ok) = {
-        let spec = SeamSpec {
-            dir: &full_dir,
-            port: ports.full_pipeline,
-            audit: AuditMode::Redacted,
-            master_key: Some(&master),
-        };
-        let config = pipeline_config(
-            ports.full_pipeline,
-            ports.fast,
-            &seam_store::hash_secret(&key),
-        );
-        let mut p = crate::procs::start_seam_with(launcher, args, seam, spec, &config).await?;
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let idle = proc_status_kb(p.pid, "VmRSS")?;
-        let url = Ports::url(ports.full_pipeline);
-        let extra = [
-            "--api-key".to_owned(),
-            key,
-            "--subject".to_owned(),
-            SUBJECT.to_owned(),
-        ];
-        let (json, sse, one) = measure(launcher, args, &url, "seam, full pipeline", &extra).await?;
-        let peak = proc_status_kb(p.pid, "VmHWM")?;
-        drop(p.child.kill().await);
-        let records = audit_store::count_ok_requests(&full_dir.join(crate::procs::AUDIT_DB))?;
-        let runs = ServerRuns {
-            name: "Seam, full pipeline (key + rpm/tpm/budget on org, team, key and subject, PII \
-                   tokenize in and redact out, secrets, injection, sync audit of class `full`)"
-                .to_owned(),
-            json,
-            sse,
-            one,
-            rss_kb: Some((idle, peak)),
-        };
-        (runs, records)
-    };
+    let (pipeline, sync_records) =
+        pipeline_runs(launcher, args, seam, dir, ports, Durability::Sync).await?;
+    let (pipeline_async, async_records) =
+        pipeline_runs(launcher, args, seam, dir, ports, Durability::Async).await?;
+    let fsync_p50_ms = fsync_p50_ms(&dir.join("full-pipeline-sync"))?;
 
     Ok(Full {
         direct_one,
         nginx,
         routing,
         pipeline,
-        records_ok,
+        pipeline_async,
+        records_ok: (sync_records, async_records),
+        fsync_p50_ms,
     })
+}
+
+/// The full seam with `durability`, measured; and the request records with status 200 in its
+/// store once it has stopped.
+async fn pipeline_runs(
+    launcher: &Launcher,
+    args: &RunArgs,
+    seam: &Path,
+    dir: &Path,
+    ports: &Ports,
+    durability: Durability,
+) -> anyhow::Result<(ServerRuns, u64)> {
+    let full_dir = dir.join(format!("full-pipeline-{}", durability.toml()));
+    let master = audit_store::master_key()?;
+    let key = api_key()?;
+    let spec = SeamSpec {
+        dir: &full_dir,
+        port: ports.full_pipeline,
+        audit: AuditMode::Redacted,
+        master_key: Some(&master),
+    };
+    let config = pipeline_config(
+        ports.full_pipeline,
+        ports.fast,
+        &seam_store::hash_secret(&key),
+        durability,
+    );
+    let mut p = crate::procs::start_seam_with(launcher, args, seam, spec, &config).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = proc_status_kb(p.pid, "VmRSS")?;
+    let url = Ports::url(ports.full_pipeline);
+    let extra = [
+        "--api-key".to_owned(),
+        key,
+        "--subject".to_owned(),
+        SUBJECT.to_owned(),
+    ];
+    let label = format!("seam, full pipeline, {} audit", durability.toml());
+    let (json, sse, one) = measure(launcher, args, &url, &label, &extra).await?;
+    let peak = proc_status_kb(p.pid, "VmHWM")?;
+    // SIGTERM, so that an async seam commits what it has queued before it exits.
+    crate::procs::terminate(&mut p.child).await;
+    let records = audit_store::count_ok_requests(&full_dir.join(crate::procs::AUDIT_DB))?;
+    let runs = ServerRuns {
+        name: format!(
+            "Seam, full pipeline (key + rpm/tpm/budget on org, team, key and subject, PII \
+             tokenize in and redact out, secrets, injection, {} audit of class `full`)",
+            durability.toml()
+        ),
+        json,
+        sse,
+        one,
+        rss_kb: Some((idle, peak)),
+    };
+    Ok((runs, records))
+}
+
+/// p50 of one 4 KiB append and `fdatasync` in `dir`, in ms: what a commit under sync durability
+/// cannot go below on this disk.
+fn fsync_p50_ms(dir: &Path) -> anyhow::Result<f64> {
+    use std::io::Write as _;
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("fsync-probe");
+    let mut f = std::fs::File::create(&path)?;
+    let page = [0x5au8; 4096];
+    let mut times = Vec::with_capacity(200);
+    for _ in 0..200 {
+        let t = std::time::Instant::now();
+        f.write_all(&page)?;
+        f.sync_data()?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    std::fs::remove_file(&path)?;
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
 }
 
 /// `nginx X.Y.Z plain reverse proxy`, from `nginx -v` (which prints to stderr).
@@ -402,7 +478,11 @@ pub fn section(out: &mut String, f: &Full) {
         .as_ref()
         .map(|n| (n.json.throughput_rps, n.sse.throughput_rps));
     let vs = |value: f64, base: Option<f64>| base.map_or("—".to_owned(), |b| ratio(value, b));
-    for s in f.nginx.iter().chain([&f.routing, &f.pipeline]) {
+    for s in f
+        .nginx
+        .iter()
+        .chain([&f.routing, &f.pipeline, &f.pipeline_async])
+    {
         let rss = s.rss_kb.map_or("—".to_owned(), |(idle, peak)| {
             format!("{:.0} / {:.0} MB", mb(idle), mb(peak))
         });
@@ -416,18 +496,22 @@ pub fn section(out: &mut String, f: &Full) {
             signed(s.one.latency_ms.p50 - f.direct_one.latency_ms.p50),
         ));
     }
-    let answered: u64 = [&f.pipeline.json, &f.pipeline.sse, &f.pipeline.one]
+    let answered = |p: &ServerRuns| p.json.ok + p.sse.ok + p.one.ok;
+    let acted = [&f.pipeline, &f.pipeline_async]
         .iter()
-        .map(|r| r.ok)
-        .sum();
+        .flat_map(|p| [&p.json, &p.sse, &p.one])
+        .all(|r| policy_acted(r));
     out.push_str(&format!(
-        "\nThe full seam's store holds {} request records with status 200 for {answered} measured \
-         answers (warm-ups add records too); every one of its answers carried `x-seam-policy` \
-         tokenizing both entities: {}.\n\n",
-        f.records_ok,
-        [&f.pipeline.json, &f.pipeline.sse, &f.pipeline.one]
-            .iter()
-            .all(|r| policy_acted(r))
+        "\nThe sync seam's store holds {} request records with status 200 for {} measured \
+         answers, the async seam's {} for {} (warm-ups add records too); every answer carried \
+         `x-seam-policy` tokenizing both entities: {acted}. Under sync durability an answer waits \
+         for its record's commit, whose floor is the disk's: one 4 KiB append and `fdatasync` in \
+         the store's directory takes {:.3} ms (p50).\n\n",
+        f.records_ok.0,
+        answered(&f.pipeline),
+        f.records_ok.1,
+        answered(&f.pipeline_async),
+        f.fsync_p50_ms,
     ));
 }
 
@@ -453,9 +537,9 @@ mod tests {
     #[test]
     fn the_full_config_enables_what_the_issue_lists() {
         use seam_config::policy::Action;
-        use seam_config::{AuditClass, Durability};
+        use seam_config::{AuditClass, Durability as Committed};
         let hash = seam_store::hash_secret("sk-bench-test");
-        let c = parse(&pipeline_config(18713, 18701, &hash));
+        let c = parse(&pipeline_config(18713, 18701, &hash, Durability::Sync));
         // A key, in a team, limited like every other scope.
         assert_eq!(c.keys.len(), 1);
         let key = &c.keys[0];
@@ -485,10 +569,12 @@ mod tests {
         assert_eq!(action(&p.output.pii), Some(Action::Redact));
         // Sync audit of class `full`, with the master key.
         assert!(c.audit.enabled);
-        assert_eq!(c.audit.durability, Durability::Sync);
+        assert_eq!(c.audit.durability, Committed::Sync);
         assert_eq!(c.audit.default_class, AuditClass::Full);
         assert_eq!(c.audit.master_key.map(|k| k.0), Some([0; 32]));
         assert_eq!(c.providers["mock"].base_url, "http://127.0.0.1:18701/v1");
+        let a = parse(&pipeline_config(18713, 18701, &hash, Durability::Async));
+        assert_eq!(a.audit.durability, Committed::Async);
     }
 
     #[test]

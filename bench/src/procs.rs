@@ -354,6 +354,26 @@ pub async fn start_seam(
     start_seam_with(launcher, args, seam, spec, &config).await
 }
 
+/// Stops `child` with SIGTERM (a seam commits its queued audit records before it exits), and
+/// with SIGKILL if it has not exited within 30 s.
+pub async fn terminate(child: &mut tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        let sent = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()
+            .await;
+        if sent.is_ok_and(|s| s.success())
+            && tokio::time::timeout(Duration::from_secs(30), child.wait())
+                .await
+                .is_ok()
+        {
+            return;
+        }
+    }
+    drop(child.kill().await);
+}
+
 /// [`start_seam`] with a config of the caller's (`spec.audit` is then the caller's to write).
 pub async fn start_seam_with(
     launcher: &Launcher,

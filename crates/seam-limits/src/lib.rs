@@ -13,9 +13,11 @@
 //! becomes the real cost, and the slot is freed. A ticket dropped unsettled (a client that left,
 //! a task that failed) is settled at its reservation, so nothing leaks.
 //!
-//! Windows are sliding logs: a scope with `rpm = N` gets at most N requests in *any* 60 s, and is
-//! told exactly when the next one fits. Every entry is keyed by the request id, so admitting or
-//! settling the same request twice (a Redis call retried after a lost reply) counts it once.
+//! Windows slide: a scope with `rpm = N` gets at most N requests in *any* 60 s, and is told
+//! exactly when the next one fits. In Redis every entry is keyed by the request id, so admitting
+//! or settling the same request twice (a call retried after a lost reply) counts it once. In
+//! process nothing is retried, and a window keeps one bucket per millisecond instead of one entry
+//! per request: its memory is bounded by the 60 s it covers, not by the traffic.
 //!
 //! # Where the counters live
 //!
@@ -44,7 +46,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use guard::{GuardError, RedisGuard};
-pub use ledger::{LedgerSink, overflows as ledger_overflows};
+pub use ledger::LedgerSink;
 pub use period::Period;
 pub use shared::Connect;
 
@@ -88,7 +90,7 @@ pub struct Scope {
 /// What a request asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ask {
-    /// Identifies the request: counting the same id twice counts it once.
+    /// Identifies the request: in Redis, counting the same id twice counts it once.
     pub request: String,
     /// Tokens to reserve: the prompt estimate plus the most the answer may use.
     pub tokens: u64,

@@ -18,76 +18,113 @@ pub(crate) fn id_hash(request: &str) -> u64 {
     h.finish()
 }
 
-/// A sliding log of weighted entries, oldest first. Entries count while `now - at < WINDOW_MS`.
+/// A sliding window of weighted entries, one bucket per millisecond in which something was
+/// counted, oldest first. Entries count while `now - at < WINDOW_MS`. Memory is bounded by the
+/// window's 60,000 milliseconds, not by the traffic: a scope admitting 10,000 requests a second
+/// holds at most 60,000 buckets, where a log of entries would hold 600,000.
 #[derive(Default)]
 pub(crate) struct Window {
-    log: VecDeque<(u64, u64)>,
-    weights: HashMap<u64, u64>,
+    buckets: VecDeque<Bucket>,
+    count: u64,
     sum: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Bucket {
+    at: u64,
+    count: u64,
+    weight: u64,
 }
 
 impl Window {
     pub(crate) fn expire(&mut self, now: u64) {
-        while let Some(&(at, id)) = self.log.front() {
-            if at + WINDOW_MS > now {
+        while let Some(b) = self.buckets.front() {
+            if b.at + WINDOW_MS > now {
                 break;
             }
-            self.log.pop_front();
-            if let Some(w) = self.weights.remove(&id) {
-                self.sum = self.sum.saturating_sub(w);
-            }
+            self.count -= b.count;
+            self.sum = self.sum.saturating_sub(b.weight);
+            self.buckets.pop_front();
         }
     }
 
-    pub(crate) fn contains(&self, id: u64) -> bool {
-        self.weights.contains_key(&id)
-    }
-
     pub(crate) fn len(&self) -> usize {
-        self.log.len()
+        usize::try_from(self.count).unwrap_or(usize::MAX)
     }
 
     pub(crate) fn sum(&self) -> u64 {
         self.sum
     }
 
-    pub(crate) fn add(&mut self, at: u64, id: u64, weight: u64) {
-        if self.weights.insert(id, weight).is_none() {
-            self.log.push_back((at, id));
-            self.sum += weight;
+    pub(crate) fn add(&mut self, at: u64, weight: u64) {
+        self.count += 1;
+        self.sum += weight;
+        if let Some(b) = self.buckets.back_mut()
+            && b.at == at
+        {
+            b.count += 1;
+            b.weight += weight;
+            return;
+        }
+        // Admissions can reach the lock slightly out of the order of their clocks: keep the
+        // buckets sorted, so that expiry and `reweigh` find them.
+        let i = self.buckets.partition_point(|b| b.at < at);
+        match self.buckets.get_mut(i) {
+            Some(b) if b.at == at => {
+                b.count += 1;
+                b.weight += weight;
+            }
+            _ => self.buckets.insert(
+                i,
+                Bucket {
+                    at,
+                    count: 1,
+                    weight,
+                },
+            ),
         }
     }
 
-    /// Replaces an entry's weight (a reservation reconciled); nothing if it already left.
-    pub(crate) fn reweigh(&mut self, id: u64, weight: u64) {
-        if let Some(w) = self.weights.get_mut(&id) {
-            self.sum = self.sum - *w + weight;
-            *w = weight;
+    /// Replaces the weight `from` of an entry added at `at` with `to` (a reservation
+    /// reconciled); nothing if it already left.
+    pub(crate) fn reweigh(&mut self, at: u64, from: u64, to: u64) {
+        let i = self.buckets.partition_point(|b| b.at < at);
+        if let Some(b) = self.buckets.get_mut(i)
+            && b.at == at
+        {
+            let from = from.min(b.weight);
+            b.weight = b.weight - from + to;
+            self.sum = self.sum.saturating_sub(from) + to;
         }
     }
 
     /// How long until fewer than `limit` entries remain, leaving room for one more.
     pub(crate) fn wait_count(&self, limit: usize, now: u64) -> u64 {
-        let excess = self.log.len().saturating_sub(limit);
-        self.log
-            .get(excess)
-            .map_or(1, |(at, _)| (at + WINDOW_MS).saturating_sub(now).max(1))
+        let excess = self.count.saturating_sub(limit as u64);
+        let mut passed = 0;
+        for b in &self.buckets {
+            passed += b.count;
+            if passed > excess {
+                return (b.at + WINDOW_MS).saturating_sub(now).max(1);
+            }
+        }
+        1
     }
 
     /// How long until entries weighing at least `need` have left.
     pub(crate) fn wait_weight(&self, need: u64, now: u64) -> u64 {
         let mut freed = 0;
-        for (at, id) in &self.log {
-            freed += self.weights.get(id).copied().unwrap_or(0);
+        for b in &self.buckets {
+            freed += b.weight;
             if freed >= need {
-                return (at + WINDOW_MS).saturating_sub(now).max(1);
+                return (b.at + WINDOW_MS).saturating_sub(now).max(1);
             }
         }
         WINDOW_MS
     }
 
     fn is_empty(&self) -> bool {
-        self.log.is_empty()
+        self.buckets.is_empty()
     }
 }
 
@@ -140,7 +177,6 @@ impl Local {
             st.tokens.expire(now);
             let rule = &scope.rule;
             if let Some(rpm) = rule.rpm
-                && !st.requests.contains(id)
                 && st.requests.len() >= rpm as usize
             {
                 return Step::Denied(Denied::Requests {
@@ -149,9 +185,7 @@ impl Local {
                     retry_after_ms: st.requests.wait_count(rpm as usize, now),
                 });
             }
-            if let Some(tpm) = rule.tpm
-                && !st.tokens.contains(id)
-            {
+            if let Some(tpm) = rule.tpm {
                 if ask.tokens > tpm {
                     return Step::Denied(Denied::Tokens {
                         scope: scope.id.clone(),
@@ -207,10 +241,10 @@ impl Local {
             st.last_ms = now;
             let rule = &scope.rule;
             if rule.rpm.is_some() {
-                st.requests.add(now, id, 1);
+                st.requests.add(now, 1);
             }
             if rule.tpm.is_some() {
-                st.tokens.add(now, id, ask.tokens);
+                st.tokens.add(now, ask.tokens);
             }
             if rule.concurrency.is_some() {
                 st.in_flight.insert(id);
@@ -253,7 +287,7 @@ impl Local {
             };
             st.last_ms = st.last_ms.max(now);
             if h.tpm {
-                st.tokens.reweigh(id, used.tokens);
+                st.tokens.reweigh(a.at_ms, a.ask.tokens, used.tokens);
             }
             if h.concurrency {
                 st.in_flight.remove(&id);
@@ -268,5 +302,53 @@ impl Local {
                 spend.spent += used.microusd;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A window's memory follows the milliseconds it covers, not the requests counted in them.
+    #[test]
+    fn a_window_keeps_one_bucket_per_millisecond() {
+        let mut w = Window::default();
+        for i in 0..100_000u64 {
+            w.add(1_000 + i % 10, 2);
+        }
+        assert_eq!(w.buckets.len(), 10);
+        assert_eq!((w.len(), w.sum()), (100_000, 200_000));
+        // Half the entries leave with the first five milliseconds (1,000 to 1,004).
+        w.expire(1_004 + WINDOW_MS);
+        assert_eq!((w.len(), w.sum()), (50_000, 100_000));
+    }
+
+    #[test]
+    fn waits_reweighs_and_late_arrivals_are_exact() {
+        let mut w = Window::default();
+        w.add(100, 5);
+        w.add(300, 7);
+        w.add(300, 1);
+        // A clock read before the previous admission's: it goes where it belongs.
+        w.add(200, 3);
+        assert_eq!(
+            w.buckets.iter().map(|b| b.at).collect::<Vec<_>>(),
+            [100, 200, 300]
+        );
+        let now = 1_000;
+        // Four entries and a limit of four: one more fits once the oldest has left.
+        assert_eq!(w.wait_count(4, now), 100 + WINDOW_MS - now);
+        // A limit of three: two must leave, the second at 200 + 60 s.
+        assert_eq!(w.wait_count(3, now), 200 + WINDOW_MS - now);
+        // A limit of two: both entries at 300 count.
+        assert_eq!(w.wait_count(2, now), 300 + WINDOW_MS - now);
+        assert_eq!(w.wait_weight(8, now), 200 + WINDOW_MS - now);
+        // A reservation of 7 at 300 that used 2.
+        w.reweigh(300, 7, 2);
+        assert_eq!(w.sum(), 5 + 3 + 2 + 1);
+        // An entry that already left is not reweighed.
+        w.expire(150 + WINDOW_MS);
+        w.reweigh(100, 5, 50);
+        assert_eq!((w.len(), w.sum()), (3, 6));
     }
 }

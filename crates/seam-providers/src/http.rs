@@ -44,6 +44,10 @@ impl UpstreamClient {
         let client = reqwest::Client::builder()
             .connect_timeout(cfg.connect_timeout)
             .tcp_nodelay(true)
+            // An upstream's redirect is its answer, not an instruction: following it would
+            // resend the request (and headers such as `x-api-key` that reqwest does not strip
+            // across hosts) wherever it points. A 3xx surfaces as the upstream's error.
+            .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(usize::try_from(cfg.max_concurrency).unwrap_or(256))
             .user_agent(concat!("seam/", env!("CARGO_PKG_VERSION")))

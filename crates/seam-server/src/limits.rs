@@ -22,8 +22,6 @@ use crate::auth::Caller;
 pub const REJECTIONS: &str = "seam_limit_rejections_total";
 /// Failures to reach the shared counters or the ledger.
 pub const LIMIT_ERRORS: &str = "seam_limit_errors_total";
-/// Spend charges that found the ledger writer's queue full (summed for its next flush, not lost).
-pub const LEDGER_OVERFLOWS: &str = "seam_ledger_overflow_total";
 
 pub struct Limits {
     limiter: Arc<Limiter>,

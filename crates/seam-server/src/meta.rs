@@ -102,7 +102,6 @@ pub async fn readyz(State(st): State<SharedState>) -> Response {
 pub async fn metrics(State(st): State<SharedState>) -> Response {
     st.live().gateway.export_gauges();
     metrics::counter!(crate::limits::LIMIT_ERRORS).absolute(seam_limits::errors());
-    metrics::counter!(crate::limits::LEDGER_OVERFLOWS).absolute(seam_limits::ledger_overflows());
     let text = st.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
     let mut resp = text.into_response();
     resp.headers_mut().insert(

@@ -120,10 +120,6 @@ fn describe() {
         "Times the shared limit counters (Redis) or the spend ledger could not be reached."
     );
     describe_counter!(
-        crate::limits::LEDGER_OVERFLOWS,
-        "Spend charges that found the ledger writer's queue full (65,536 waiting): summed and written at its next flush, never lost."
-    );
-    describe_counter!(
         crate::pricing::SPEND,
         "Spend in millionths of a USD, by provider, API key id, team and model (the alias the \
          client used, else the provider/model that answered); list prices or [pricing]."

@@ -45,6 +45,11 @@ const BIGRAM: u8 = 2;
 const CHARS: u8 = 3;
 const LENGTH: u8 = 4;
 
+thread_local! {
+    /// [`Model::score`]'s bitset of features seen in a window; all zeros between calls.
+    static SEEN: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 static MODEL: LazyLock<Option<Model>> = LazyLock::new(|| Model::parse(SHIPPED).ok());
 
 /// The shipped classifier's calibrated score for `text`, 0..=1 (0 when the model failed to load,
@@ -171,14 +176,22 @@ impl Model {
         // Each token's features are hashed once; overlapping windows only gather them, and a
         // bitset (not a sort) keeps each feature once per window.
         let hashed = tokens.hashed(self.bits);
-        let mut seen = vec![0u64; (self.weights.len() / 64).max(1)];
+        let words = (self.weights.len() / 64).max(1);
         let mut best = f32::NEG_INFINITY;
         let mut f = Features::default();
-        for range in tokens.windows(self.window as usize) {
-            hashed.window_raw(range, self.bits, &mut f);
-            let z = self.bias + self.group(&f.words, &mut seen) + self.group(&f.chars, &mut seen);
-            best = best.max(z);
-        }
+        // The bitset is the thread's own (32 KiB for the shipped model): zeroing a fresh one
+        // on every call cost more than the scoring.
+        SEEN.with_borrow_mut(|seen| {
+            if seen.len() < words {
+                seen.resize(words, 0);
+            }
+            let seen = &mut seen[..words];
+            for range in tokens.windows(self.window as usize) {
+                hashed.window_raw(range, self.bits, &mut f);
+                let z = self.bias + self.group(&f.words, seen) + self.group(&f.chars, seen);
+                best = best.max(z);
+            }
+        });
         sigmoid(best - self.offset)
     }
 

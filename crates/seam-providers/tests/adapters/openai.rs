@@ -255,3 +255,36 @@ async fn without_responses_api_the_translation_goes_and_built_in_tools_are_refus
     assert!(matches!(e, ProviderError::Unsupported(_)), "{e:?}");
     assert_eq!(mock.requests().len(), 1);
 }
+
+/// An upstream that answers with a redirect gets no second request, here or elsewhere: the 3xx
+/// is its answer, and the credential never travels to where it points.
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = elsewhere.local_addr().unwrap();
+    let redirector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/v1", redirector.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = redirector.accept().await {
+            let mut buf = vec![0u8; 64 * 1024];
+            let _ = s.read(&mut buf).await;
+            let answer = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://{target}/v1/chat/completions\r\n\
+                 content-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = s.write_all(answer.as_bytes()).await;
+        }
+    });
+    let p = provider(
+        &format!("kind = \"openai\"\nbase_url = \"{base}\"\napi_key = \"env:KEY\""),
+        &[],
+    );
+    let err = p.chat("m", &ask("hello")).await.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::Status { status: 307, .. }),
+        "{err:?}"
+    );
+    let reached = tokio::time::timeout(std::time::Duration::from_millis(200), elsewhere.accept());
+    assert!(reached.await.is_err(), "the redirect was followed");
+}
