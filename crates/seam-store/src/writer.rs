@@ -2,7 +2,9 @@
 //!
 //! The thread owns the [`AuditLog`]. It blocks for the first queued record, drains whatever else
 //! is queued (up to [`MAX_BATCH`]) and appends them in one transaction, so concurrent requests
-//! share one fsync. In `Async` mode a full queue overflows into a spool of lines (each line
+//! share one fsync. In `Sync` mode it first yields its core once, so that the threads answering
+//! requests queue theirs before the batch is taken; in `Async` mode it gathers records for up to
+//! [`ASYNC_LINGER`] after the first. In `Async` mode a full queue overflows into a spool of lines (each line
 //! fsync'd) that the thread replays once the queue is empty, on [`AuditWriter::flush`] and at
 //! start-up; a record that cannot be spooled either is dropped, counted and logged. A spooled
 //! record is never on disk in clear: with a master key each line is the record sealed with
@@ -37,6 +39,10 @@ use crate::{AuditLog, AuditRecord, Payload, StoreError};
 pub const MAX_BATCH: usize = 1000;
 /// The queue bound in `Sync` mode; a submit beyond it fails at once.
 const SYNC_QUEUE: usize = 16_384;
+/// How long an async writer gathers records into one transaction after the first arrives: no
+/// answer waits for an async commit, so this costs nothing but exposure, and it turns one
+/// commit per record on a quiet server into one per this interval.
+pub const ASYNC_LINGER: Duration = Duration::from_millis(10);
 /// How often a failing writer checks whether the database takes commits again.
 pub const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// How long a failed spool write keeps the writer reported as failing.
@@ -445,6 +451,9 @@ impl Thread {
             let mut records = Vec::new();
             let mut replies = Vec::new();
             let mut flushes = Vec::new();
+            // No answer waits for an async commit: gather what arrives within ASYNC_LINGER
+            // into the same transaction (a flush ends the wait).
+            let linger = self.spool.is_some().then(|| Instant::now() + ASYNC_LINGER);
             let mut msg = Some(first);
             while let Some(m) = msg.take() {
                 match m {
@@ -457,6 +466,15 @@ impl Thread {
                 }
                 if records.len() < MAX_BATCH {
                     msg = self.rx.try_recv().ok();
+                    if msg.is_none()
+                        && flushes.is_empty()
+                        && let Some(until) = linger
+                    {
+                        let left = until.saturating_duration_since(Instant::now());
+                        if !left.is_zero() {
+                            msg = self.rx.recv_timeout(left).ok();
+                        }
+                    }
                 }
             }
             self.commit(&records, replies);

@@ -1359,6 +1359,35 @@ fn writer_group_commit(e: &mut Env) {
     assert!(r.ok() && r.records == 301, "{r:?}");
 }
 
+/// Records submitted one after another (a quiet server's, each answered before the next is
+/// asked) share async commits instead of taking one each.
+fn writer_async_commits_in_groups(e: &mut Env) {
+    let writer = AuditWriter::spawn(
+        e.open(),
+        Durability::Async {
+            queue: 1000,
+            spool_dir: e.dir.join("spool"),
+        },
+    );
+    rt().block_on(async {
+        for i in 0..40 {
+            writer
+                .submit(rec(i, Some("kate"), RetentionClass::Full))
+                .await
+                .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        writer.flush().await.unwrap();
+    });
+    let s = writer.stats();
+    assert_eq!((s.committed, s.spooled, s.dropped), (40, 0, 0));
+    // 40 records over ~45 ms: about one commit per 10 ms, not one per record.
+    assert!(s.batches <= 12, "{s:?}");
+    drop(writer);
+    let r = verify(&mut e.open());
+    assert!(r.ok() && r.records == 40, "{r:?}");
+}
+
 fn writer_async_spools_when_full(e: &mut Env) {
     let spool_dir = e.dir.join("spool");
     let writer = AuditWriter::spawn(
@@ -1571,6 +1600,7 @@ on_both_backends!(
     wrong_key_refused,
     migrations_idempotent,
     writer_group_commit,
+    writer_async_commits_in_groups,
     writer_async_spools_when_full,
     writer_replays_spool_at_start,
     writer_reports_failing_commits_and_recovers_without_traffic,
