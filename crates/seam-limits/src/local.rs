@@ -59,12 +59,21 @@ impl Window {
     pub(crate) fn add(&mut self, at: u64, weight: u64) {
         self.count += 1;
         self.sum += weight;
-        if let Some(b) = self.buckets.back_mut()
-            && b.at == at
-        {
-            b.count += 1;
-            b.weight += weight;
-            return;
+        match self.buckets.back_mut() {
+            Some(b) if b.at == at => {
+                b.count += 1;
+                b.weight += weight;
+                return;
+            }
+            Some(b) if b.at > at => {}
+            _ => {
+                self.buckets.push_back(Bucket {
+                    at,
+                    count: 1,
+                    weight,
+                });
+                return;
+            }
         }
         // Admissions can reach the lock slightly out of the order of their clocks: keep the
         // buckets sorted, so that expiry and `reweigh` find them.
