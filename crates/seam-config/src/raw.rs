@@ -10,11 +10,11 @@ pub struct RawConfig {
     #[serde(default)]
     pub server: RawServer,
     #[serde(default)]
-    pub storage: RawStorage,
+    pub storage: crate::storage::RawStorage,
     #[serde(default)]
     pub routing: RawRouting,
     #[serde(default)]
-    pub providers: BTreeMap<String, RawProvider>,
+    pub providers: BTreeMap<String, crate::providers::RawProvider>,
     #[serde(default)]
     pub models: BTreeMap<String, RawModel>,
     #[serde(default)]
@@ -63,12 +63,6 @@ pub struct RawServer {
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct RawStorage {
-    pub url: Option<String>,
-    pub redis_url: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
 pub struct RawRouting {
     pub max_attempts: Option<u32>,
     pub deadline_ms: Option<u64>,
@@ -91,36 +85,6 @@ pub struct RawBreaker {
 pub struct RawPlacement {
     pub trust: Option<Vec<String>>,
     pub regions: Option<Vec<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct RawProvider {
-    pub kind: Option<String>,
-    pub base_url: Option<String>,
-    pub api_key: Option<String>,
-    pub trust: Option<String>,
-    pub region: Option<String>,
-    pub timeout_ms: Option<u64>,
-    pub first_token_timeout_ms: Option<u64>,
-    pub connect_timeout_ms: Option<u64>,
-    pub max_concurrency: Option<u32>,
-    pub stream_idle_timeout_ms: Option<u64>,
-    pub max_queue: Option<u32>,
-    pub queue_timeout_ms: Option<u64>,
-    pub breaker: Option<RawBreaker>,
-    /// Anthropic: the `anthropic-version` header; Azure: the `api-version` query parameter.
-    pub api_version: Option<String>,
-    /// Bedrock: SigV4 credentials, as `env:`/`file:` references.
-    pub aws_access_key_id: Option<String>,
-    pub aws_secret_access_key: Option<String>,
-    pub aws_session_token: Option<String>,
-    /// Extra headers sent upstream, e.g. `OpenAI-Organization`. Values may be `env:`/`file:`.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// `openai` only: whether the server has `/responses` (default: only `api.openai.com`).
-    pub responses_api: Option<bool>,
-    /// `local` only: the embedding model's folder (default: where `seam models fetch` puts it).
-    pub model_dir: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -112,7 +112,7 @@ pub(crate) fn telemetry(
                 }
             }
         } else {
-            Secret(v)
+            Secret::new(v)
         };
         headers.push((name, value));
     }

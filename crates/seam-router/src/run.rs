@@ -117,7 +117,7 @@ async fn run_placed<'r, T, E, F, Fut>(
     mode: Mode,
     classify: impl Fn(&E) -> Verdict,
     timed_out: impl Fn(&'static str) -> E,
-    mut call: F,
+    call: F,
 ) -> Result<Success<T>, Failure<E>>
 where
     F: FnMut(&'r Target) -> Fut,
@@ -142,7 +142,6 @@ where
         mode == Mode::Stream,
         &mut || fastrand::f64(),
     );
-
     let mut st = Loop {
         attempts: Vec::new(),
         notes: Vec::new(),
@@ -153,99 +152,74 @@ where
         retry_after_cap: route.plan.retry_after_cap,
         deadline,
     };
+    let mut caller = Caller {
+        mode,
+        classify,
+        timed_out,
+        call,
+    };
+    match rounds(route, &eligible, &order, &mut st, &mut caller).await {
+        Ended::Answered(i, value, permit, upstream) => {
+            Ok(st.success(name, &lead, value, i, permit, upstream))
+        }
+        Ended::Stopped(i, error) => {
+            Err(st.failure(name, FailureKind::Upstream { error, target: i }))
+        }
+        Ended::Overloaded(o) => Err(st.failure(name, FailureKind::Overloaded(o))),
+        Ended::GaveUp => {
+            let kind = match st.last.take() {
+                Some((target, error)) => FailureKind::Upstream { error, target },
+                None => match st.breaker_wait {
+                    Some(retry_in) => FailureKind::NoHealthyTarget { retry_in },
+                    None => FailureKind::Overloaded(Overload::QueueFull),
+                },
+            };
+            Err(st.failure(name, kind))
+        }
+    }
+}
+
+/// How the rounds ended; [`run_placed`] turns it into the result.
+enum Ended<T, E> {
+    /// Target `.0` answered.
+    Answered(usize, T, Permit, Duration),
+    /// Target `.0` failed with an error not worth retrying.
+    Stopped(usize, E),
+    /// Nothing was ever sent and the queue for a full target refused or timed out.
+    Overloaded(Overload),
+    /// Attempts, deadline or targets ran out: fail with the last error seen, if any.
+    GaveUp,
+}
+
+/// Rounds over `order` until an answer, a final error, or nothing left to try, with a jittered
+/// backoff between rounds (at least the longest `retry-after` honoured).
+async fn rounds<'r, T, E, C, O, F, Fut>(
+    route: &'r Route,
+    eligible: &[usize],
+    order: &[usize],
+    st: &mut Loop<E>,
+    caller: &mut Caller<C, O, F>,
+) -> Ended<T, E>
+where
+    C: Fn(&E) -> Verdict,
+    O: Fn(&'static str) -> E,
+    F: FnMut(&'r Target) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
     let mut round: u32 = 0;
     loop {
-        let mut full: Option<usize> = None;
-        let mut tried = false;
-        let mut hint = Duration::ZERO;
-        for &i in &order {
-            if st.exhausted() {
-                break;
-            }
-            if st.dropped[i] {
-                continue;
-            }
-            let t = &route.targets[i];
-            let probe = match t.health.breaker.admit(Instant::now().into_std()) {
-                Admission::Allow => false,
-                Admission::Probe => true,
-                Admission::Reject { retry_in } => {
-                    st.notes.push(format!("{} circuit open", t.label));
-                    st.breaker_wait = Some(
-                        st.breaker_wait
-                            .map_or(retry_in, |w: Duration| w.min(retry_in)),
-                    );
-                    continue;
-                }
-            };
-            let Some(permit) = t.limiter.try_acquire() else {
-                st.notes.push(format!(
-                    "{} at capacity ({}/{})",
-                    t.label,
-                    t.limiter.in_flight(),
-                    t.limiter.capacity()
-                ));
-                full.get_or_insert(i);
-                continue;
-            };
-            tried = true;
-            match st
-                .attempt(i, t, permit, probe, mode, &classify, &timed_out, &mut call)
-                .await
-            {
-                Step::Done(value, permit, upstream) => {
-                    return Ok(st.success(name, &lead, value, i, permit, upstream));
-                }
-                Step::Stop(e) => {
-                    return Err(st.failure(
-                        name,
-                        FailureKind::Upstream {
-                            error: e,
-                            target: i,
-                        },
-                    ));
-                }
-                Step::Next(wait) => hint = hint.max(wait),
-            }
-        }
-        if !tried && !st.exhausted() {
+        let mut r = match one_round(route, order, st, caller).await {
+            Flow::Continue(r) => r,
+            Flow::End(ended) => return ended,
+        };
+        if !r.tried && !st.exhausted() {
             // Nothing could be sent this round. If a target was only full, queue for it.
-            if let Some(i) = full {
-                let t = &route.targets[i];
-                match t.limiter.acquire(st.deadline).await {
-                    Ok(permit) => {
-                        let probe =
-                            t.health.breaker.admit(Instant::now().into_std()) == Admission::Probe;
-                        match st
-                            .attempt(i, t, permit, probe, mode, &classify, &timed_out, &mut call)
-                            .await
-                        {
-                            Step::Done(value, permit, upstream) => {
-                                return Ok(st.success(name, &lead, value, i, permit, upstream));
-                            }
-                            Step::Stop(e) => {
-                                return Err(st.failure(
-                                    name,
-                                    FailureKind::Upstream {
-                                        error: e,
-                                        target: i,
-                                    },
-                                ));
-                            }
-                            Step::Next(wait) => hint = hint.max(wait),
-                        }
-                    }
-                    Err(o) => {
-                        st.notes
-                            .push(format!("{} queue {}", t.label, overload_text(o)));
-                        if st.last.is_none() {
-                            return Err(st.failure(name, FailureKind::Overloaded(o)));
-                        }
-                        break;
-                    }
-                }
-            } else {
-                break; // every remaining target is dropped or behind an open breaker
+            let Some(i) = r.full else {
+                return Ended::GaveUp; // every remaining target is dropped or behind an open breaker
+            };
+            match queue(route, i, st, caller).await {
+                Flow::Continue(wait) => r.hint = r.hint.max(wait),
+                Flow::End(ended) => return ended,
             }
         }
         if st.exhausted()
@@ -255,24 +229,153 @@ where
                 .enumerate()
                 .all(|(i, d)| *d || !eligible.contains(&i))
         {
-            break;
+            return Ended::GaveUp;
         }
         round += 1;
-        let backoff = backoff(route, round);
-        let wait = backoff.max(hint);
+        let wait = backoff(route, round).max(r.hint);
         if Instant::now() + wait >= st.deadline {
-            break;
+            return Ended::GaveUp;
         }
         tokio::time::sleep(wait).await;
     }
-    let kind = match st.last.take() {
-        Some((target, error)) => FailureKind::Upstream { error, target },
-        None => match st.breaker_wait {
-            Some(retry_in) => FailureKind::NoHealthyTarget { retry_in },
-            None => FailureKind::Overloaded(Overload::QueueFull),
-        },
+}
+
+/// What one round saw, when it did not end the request.
+struct Round {
+    /// Whether any target was sent an attempt.
+    tried: bool,
+    /// The first target skipped only because its provider was at capacity.
+    full: Option<usize>,
+    /// The longest `retry-after` to honour before the next round.
+    hint: Duration,
+}
+
+/// Either go on with `C`, or end the rounds.
+enum Flow<C, T, E> {
+    Continue(C),
+    End(Ended<T, E>),
+}
+
+/// One pass over `order`: every target the breaker and the limiter admit gets one attempt.
+async fn one_round<'r, T, E, C, O, F, Fut>(
+    route: &'r Route,
+    order: &[usize],
+    st: &mut Loop<E>,
+    caller: &mut Caller<C, O, F>,
+) -> Flow<Round, T, E>
+where
+    C: Fn(&E) -> Verdict,
+    O: Fn(&'static str) -> E,
+    F: FnMut(&'r Target) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let mut r = Round {
+        tried: false,
+        full: None,
+        hint: Duration::ZERO,
     };
-    Err(st.failure(name, kind))
+    for &i in order {
+        if st.exhausted() {
+            break;
+        }
+        if st.dropped[i] {
+            continue;
+        }
+        let t = &route.targets[i];
+        let Some((permit, probe)) = admit(i, t, st, &mut r) else {
+            continue;
+        };
+        r.tried = true;
+        match try_target(i, t, permit, probe, st, caller).await {
+            Flow::Continue(wait) => r.hint = r.hint.max(wait),
+            Flow::End(ended) => return Flow::End(ended),
+        }
+    }
+    Flow::Continue(r)
+}
+
+/// Admission: the target's breaker, then a concurrency slot. A refusal is noted in the reason
+/// (and remembered in `st` or `r`) and is not an attempt.
+fn admit<E>(i: usize, t: &Target, st: &mut Loop<E>, r: &mut Round) -> Option<(Permit, bool)> {
+    let probe = match t.health.breaker.admit(Instant::now().into_std()) {
+        Admission::Allow => false,
+        Admission::Probe => true,
+        Admission::Reject { retry_in } => {
+            st.notes.push(format!("{} circuit open", t.label));
+            st.breaker_wait = Some(
+                st.breaker_wait
+                    .map_or(retry_in, |w: Duration| w.min(retry_in)),
+            );
+            return None;
+        }
+    };
+    let Some(permit) = t.limiter.try_acquire() else {
+        st.notes.push(format!(
+            "{} at capacity ({}/{})",
+            t.label,
+            t.limiter.in_flight(),
+            t.limiter.capacity()
+        ));
+        r.full.get_or_insert(i);
+        return None;
+    };
+    Some((permit, probe))
+}
+
+/// Between rounds, when nothing could be sent: wait in target `i`'s bounded queue for a slot,
+/// then try it. A refused or timed-out wait ends the rounds.
+async fn queue<'r, T, E, C, O, F, Fut>(
+    route: &'r Route,
+    i: usize,
+    st: &mut Loop<E>,
+    caller: &mut Caller<C, O, F>,
+) -> Flow<Duration, T, E>
+where
+    C: Fn(&E) -> Verdict,
+    O: Fn(&'static str) -> E,
+    F: FnMut(&'r Target) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let t = &route.targets[i];
+    match t.limiter.acquire(st.deadline).await {
+        Ok(permit) => {
+            let probe = t.health.breaker.admit(Instant::now().into_std()) == Admission::Probe;
+            try_target(i, t, permit, probe, st, caller).await
+        }
+        Err(o) => {
+            st.notes
+                .push(format!("{} queue {}", t.label, overload_text(o)));
+            if st.last.is_none() {
+                Flow::End(Ended::Overloaded(o))
+            } else {
+                Flow::End(Ended::GaveUp)
+            }
+        }
+    }
+}
+
+/// One attempt on target `i`, and what it means for the rounds: the one place a [`Step`] is read.
+async fn try_target<'r, T, E, C, O, F, Fut>(
+    i: usize,
+    t: &'r Target,
+    permit: Permit,
+    probe: bool,
+    st: &mut Loop<E>,
+    caller: &mut Caller<C, O, F>,
+) -> Flow<Duration, T, E>
+where
+    C: Fn(&E) -> Verdict,
+    O: Fn(&'static str) -> E,
+    F: FnMut(&'r Target) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    match st.attempt(i, t, permit, probe, caller).await {
+        Step::Done(value, permit, upstream) => {
+            Flow::End(Ended::Answered(i, value, permit, upstream))
+        }
+        Step::Stop(e) => Flow::End(Ended::Stopped(i, e)),
+        Step::Next(wait) => Flow::Continue(wait),
+    }
 }
 
 /// Full jitter: uniform in `[0, min(max, base × 2^(round−1))]`.
@@ -297,6 +400,15 @@ enum Step<T, E> {
     Next(Duration),
 }
 
+/// The caller's side of an attempt: `call` makes it, `classify` judges its error, `timed_out`
+/// builds the error for one that ran out of time.
+struct Caller<C, O, F> {
+    mode: Mode,
+    classify: C,
+    timed_out: O,
+    call: F,
+}
+
 struct Loop<E> {
     attempts: Vec<Attempt>,
     notes: Vec<String>,
@@ -314,31 +426,30 @@ impl<E> Loop<E> {
         self.attempts.len() >= self.max_attempts || Instant::now() >= self.deadline
     }
 
-    #[allow(clippy::too_many_arguments)] // the loop's whole context for one attempt
-    async fn attempt<'r, T, F, Fut>(
+    async fn attempt<'r, T, C, O, F, Fut>(
         &mut self,
         i: usize,
         t: &'r Target,
         permit: Permit,
         probe: bool,
-        mode: Mode,
-        classify: &impl Fn(&E) -> Verdict,
-        timed_out: &impl Fn(&'static str) -> E,
-        call: &mut F,
+        caller: &mut Caller<C, O, F>,
     ) -> Step<T, E>
     where
+        C: Fn(&E) -> Verdict,
+        O: Fn(&'static str) -> E,
         F: FnMut(&'r Target) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        let mode = caller.mode;
         let (limit, what) = match mode {
             Mode::Unary => (t.timeouts.total, "response"),
             Mode::Stream => (t.timeouts.first_token, "first token"),
         };
         let start = Instant::now();
         let until = (start + limit).min(self.deadline);
-        let result = match tokio::time::timeout_at(until, call(t)).await {
+        let result = match tokio::time::timeout_at(until, (caller.call)(t)).await {
             Ok(r) => r,
-            Err(_) => Err(timed_out(what)),
+            Err(_) => Err((caller.timed_out)(what)),
         };
         let latency = start.elapsed();
         let now = Instant::now().into_std();
@@ -363,7 +474,7 @@ impl<E> Loop<E> {
             }
             Err(e) => {
                 drop(permit);
-                let v = classify(&e);
+                let v = (caller.classify)(&e);
                 t.health.breaker.record(!v.unhealthy, probe, now);
                 t.health
                     .failed
