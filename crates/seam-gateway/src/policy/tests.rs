@@ -5,11 +5,12 @@ use std::path::PathBuf;
 
 use futures_util::StreamExt;
 use seam_config::Resolver;
-use seam_types::chat::{ChatChunk, ChatCompletion, ChatRequest};
+use seam_types::chat::{ChatChunk, ChatCompletion, ChatRequest, Native};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 use serde_json::{Value, json};
 
 use super::*;
+use crate::ClientStream;
 
 /// The values planted in every field. Plain forms; encoded ones (`ada%40example.com`) join this
 /// table once the normaliser decodes them.
