@@ -2,15 +2,22 @@
 //! between variants (or against a baseline run), and the four output formats chosen by `-o`'s
 //! extension: `.json` (everything, re-readable as a `--baseline`), `.junit.xml`, `.html` (one
 //! self-contained file with charts) and `.md` (a pull-request summary).
+//!
+//! Each format has its renderer file (`json.rs`, `junit.rs`, `html.rs`, `markdown.rs`), a
+//! method on [`Report`]; what they share (case names, failing assertions, escapers) is here.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
 use crate::runner::{CaseResult, Run};
 use crate::stats::{self, Interval, McNemar, PairedDiff, Verdict};
 use crate::{Grade, Tokens};
+
+mod html;
+mod json;
+mod junit;
+mod markdown;
 
 /// Confidence of every interval in a report.
 pub const CONFIDENCE: f64 = 0.95;
@@ -382,304 +389,6 @@ impl Report {
             _ => false,
         })
     }
-
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
-    }
-
-    pub fn to_markdown(&self) -> String {
-        let mut s = String::new();
-        let t = &self.totals;
-        let _ = writeln!(
-            s,
-            "## {}\n",
-            self.description.as_deref().unwrap_or("seam eval")
-        );
-        let _ = writeln!(
-            s,
-            "**{}/{} passed ({:.1}%)**{}, {:.1} s\n",
-            t.passed,
-            t.cases,
-            t.pass_rate * 100.0,
-            if t.errors > 0 {
-                format!(", {} errors", t.errors)
-            } else {
-                String::new()
-            },
-            self.duration_ms / 1000.0
-        );
-        if let Some(e) = &self.error {
-            let _ = writeln!(
-                s,
-                "**The run stopped before it finished: {}** (the figures below are the {} cases done)\n",
-                md_cell(e),
-                t.cases
-            );
-        }
-        s.push_str("| variant | passed | pass rate (95% CI) | mean score | tokens | cost | latency p50 / p95 |\n");
-        s.push_str("| --- | --: | --: | --: | --: | --: | --: |\n");
-        for v in &self.variants {
-            let cells = v.cells();
-            let _ = writeln!(s, "| {} | {} |", md_cell(&v.name()), cells.join(" | "));
-        }
-        if !self.comparisons.is_empty() {
-            let _ = writeln!(
-                s,
-                "\n### Paired comparisons (95% CI, seed {}{})\n",
-                self.seed,
-                self.margin
-                    .map_or(String::new(), |m| format!(", non-inferiority margin {m}"))
-            );
-            s.push_str("| baseline → candidate | pairs | pass rate | Δ pass rate (CI) | Δ score (CI) | McNemar b / c, p | verdict |\n");
-            s.push_str("| --- | --: | --: | --: | --: | --: | --- |\n");
-            for c in &self.comparisons {
-                let d = |m: &str| {
-                    c.metrics
-                        .iter()
-                        .find(|x| x.metric == m)
-                        .map_or("–".into(), |x| {
-                            format!(
-                                "{:+.3} ({:+.3}, {:+.3})",
-                                x.diff.mean, x.diff.interval.low, x.diff.interval.high
-                            )
-                        })
-                };
-                let _ = writeln!(
-                    s,
-                    "| {} → {} | {} | {:.1}% → {:.1}% | {} | {} | {} / {}, p = {:.4} | {} |",
-                    md_cell(&c.baseline),
-                    md_cell(&c.candidate),
-                    c.pairs,
-                    c.baseline_pass_rate * 100.0,
-                    c.candidate_pass_rate * 100.0,
-                    d("pass"),
-                    d("score"),
-                    c.mcnemar.b,
-                    c.mcnemar.c,
-                    c.mcnemar.p_value,
-                    c.verdict.map_or("–", verdict_name)
-                );
-            }
-        }
-        let failures: Vec<&CaseResult> = self.results.iter().filter(|c| !c.pass).collect();
-        if !failures.is_empty() {
-            let _ = writeln!(s, "\n### Failures ({})\n", failures.len());
-            for c in failures.iter().take(20) {
-                let _ = write!(
-                    s,
-                    "- **{}** ({} | {})",
-                    md_cell(&case_name(c)),
-                    md_cell(&c.provider),
-                    md_cell(&c.prompt),
-                );
-                let failed = failing(c);
-                if failed.is_empty() {
-                    let _ = writeln!(s, ": {}", md_cell(&why(c)));
-                }
-                for f in &failed {
-                    let value = f
-                        .value
-                        .as_ref()
-                        .map_or(String::new(), |v| format!(" {}", md_code(v)));
-                    let _ = write!(
-                        s,
-                        "\n  - {}{value}: {}",
-                        md_code(&f.kind),
-                        md_cell(f.reason)
-                    );
-                }
-                if !failed.is_empty() {
-                    s.push('\n');
-                }
-            }
-            if failures.len() > 20 {
-                let _ = writeln!(
-                    s,
-                    "- … and {} more (see the JSON report)",
-                    failures.len() - 20
-                );
-            }
-        }
-        s
-    }
-
-    pub fn to_junit(&self) -> String {
-        let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        let t = &self.totals;
-        let _ = writeln!(
-            s,
-            "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3}\">",
-            xml(self.description.as_deref().unwrap_or("seam eval")),
-            t.cases,
-            t.failed - t.errors,
-            t.errors,
-            self.duration_ms / 1000.0
-        );
-        if let Some(e) = &self.error {
-            let _ = writeln!(
-                s,
-                "  <properties><property name=\"stopped\" value=\"{}\"/></properties>",
-                xml(e)
-            );
-        }
-        for ((p, q), cases) in groups(&self.results) {
-            let tt = totals(&cases);
-            let name = Variant::name(&variant(&p, &q, &[]));
-            let _ = writeln!(
-                s,
-                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\">",
-                xml(&name),
-                tt.cases,
-                tt.failed - tt.errors,
-                tt.errors
-            );
-            for c in cases {
-                let time = c.output.as_ref().map_or(0.0, |o| o.latency_ms / 1000.0);
-                let _ = write!(
-                    s,
-                    "    <testcase name=\"{}\" classname=\"{}\" time=\"{time:.3}\"",
-                    xml(&case_name(c)),
-                    xml(&name)
-                );
-                if c.pass {
-                    s.push_str("/>\n");
-                } else if let Some(e) = &c.error {
-                    let _ = writeln!(
-                        s,
-                        ">\n      <error message=\"{}\"/>\n    </testcase>",
-                        xml(e)
-                    );
-                } else {
-                    // The body: each failing assertion with its value, then the output.
-                    let mut body = String::new();
-                    for f in failing(c) {
-                        let value = f.value.map_or(String::new(), |v| format!(" ({v})"));
-                        let _ = writeln!(body, "{}{value}: {}", f.kind, f.reason);
-                    }
-                    if let Some(o) = &c.output {
-                        let _ = write!(
-                            body,
-                            "\noutput:\n{}",
-                            o.text.chars().take(2000).collect::<String>()
-                        );
-                    }
-                    let _ = writeln!(
-                        s,
-                        ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                        xml(&why(c)),
-                        xml(&body)
-                    );
-                }
-            }
-            s.push_str("  </testsuite>\n");
-        }
-        s.push_str("</testsuites>\n");
-        s
-    }
-
-    pub fn to_html(&self) -> String {
-        let mut s = String::new();
-        let title = xml(self.description.as_deref().unwrap_or("seam eval"));
-        let _ = write!(
-            s,
-            "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title><style>\
-body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}\
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;font-size:14px}}\
-.pass{{color:#1a7f37}}.fail{{color:#cf222e}}pre{{white-space:pre-wrap;margin:0;max-width:60em}}\
-</style></head><body><h1>{title}</h1>"
-        );
-        let t = &self.totals;
-        let _ = write!(
-            s,
-            "<p><b>{}/{} passed ({:.1}%)</b>, {} errors, {:.1} s</p>",
-            t.passed,
-            t.cases,
-            t.pass_rate * 100.0,
-            t.errors,
-            self.duration_ms / 1000.0
-        );
-        if let Some(e) = &self.error {
-            let _ = write!(
-                s,
-                "<p class=\"fail\"><b>The run stopped before it finished: {}</b> (the figures are the {} cases done)</p>",
-                xml(e),
-                t.cases
-            );
-        }
-        s.push_str("<h2>Pass rate and mean score by variant</h2>");
-        s.push_str(&bars(
-            &self
-                .variants
-                .iter()
-                .map(|v| {
-                    (
-                        v.name(),
-                        v.totals.pass_rate,
-                        v.mean_score,
-                        v.pass_rate_interval,
-                    )
-                })
-                .collect::<Vec<_>>(),
-        ));
-        s.push_str("<table><tr><th>variant</th><th>passed</th><th>pass rate (95% CI)</th><th>mean score</th><th>tokens</th><th>cost</th><th>latency p50/p95</th></tr>");
-        for v in &self.variants {
-            let _ = write!(
-                s,
-                "<tr><td>{}</td><td>{}</td></tr>",
-                xml(&v.name()),
-                v.cells().join("</td><td>")
-            );
-        }
-        s.push_str("</table>");
-        if !self.comparisons.is_empty() {
-            s.push_str("<h2>Paired comparisons</h2><table><tr><th>baseline → candidate</th><th>pairs</th><th>metric</th><th>baseline</th><th>candidate</th><th>Δ (95% CI)</th><th>verdict</th></tr>");
-            for c in &self.comparisons {
-                for m in &c.metrics {
-                    let _ = write!(
-                        s,
-                        "<tr><td>{} → {}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:+.3} ({:+.3}, {:+.3})</td><td>{}</td></tr>",
-                        xml(&c.baseline),
-                        xml(&c.candidate),
-                        c.pairs,
-                        xml(&m.metric),
-                        m.baseline_mean,
-                        m.candidate_mean,
-                        m.diff.mean,
-                        m.diff.interval.low,
-                        m.diff.interval.high,
-                        m.verdict.map_or("–", verdict_name)
-                    );
-                }
-                let _ = write!(
-                    s,
-                    "<tr><td colspan=\"7\">McNemar: b = {}, c = {}, p = {:.4}</td></tr>",
-                    c.mcnemar.b, c.mcnemar.c, c.mcnemar.p_value
-                );
-            }
-            s.push_str("</table>");
-        }
-        s.push_str("<h2>Cases</h2><table><tr><th>test</th><th>variant</th><th>result</th><th>score</th><th>output</th><th>reason</th></tr>");
-        for c in &self.results {
-            let _ = write!(
-                s,
-                "<tr><td>{}</td><td>{} | {}</td><td class=\"{}\">{}</td><td>{:.3}</td><td><pre>{}</pre></td><td>{}</td></tr>",
-                xml(&case_name(c)),
-                xml(&c.provider),
-                xml(&c.prompt),
-                if c.pass { "pass" } else { "fail" },
-                if c.pass { "PASS" } else { "FAIL" },
-                c.score,
-                xml(&c.output.as_ref().map_or(String::new(), |o| o
-                    .text
-                    .chars()
-                    .take(1000)
-                    .collect())),
-                reason_html(c)
-            );
-        }
-        s.push_str("</table></body></html>\n");
-        s
-    }
 }
 
 fn verdict_name(v: Verdict) -> &'static str {
@@ -688,45 +397,6 @@ fn verdict_name(v: Verdict) -> &'static str {
         Verdict::Fail => "FAIL",
         Verdict::Inconclusive => "INCONCLUSIVE",
     }
-}
-
-/// Horizontal bars: pass rate (with its interval as a whisker) and mean score, per variant.
-fn bars(rows: &[(String, f64, f64, Interval)]) -> String {
-    let row_h = 34;
-    let h = rows.len() * row_h + 20;
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"{h}\" role=\"img\">"
-    );
-    for (i, (name, rate, score, ci)) in rows.iter().enumerate() {
-        let y = i * row_h + 10;
-        let w = |x: f64| (x.clamp(0.0, 1.0) * 400.0).round();
-        let _ = write!(
-            s,
-            "<text x=\"0\" y=\"{}\" font-size=\"12\">{}</text>\
-<rect x=\"260\" y=\"{y}\" width=\"{}\" height=\"12\" fill=\"#2da44e\"/>\
-<line x1=\"{}\" x2=\"{}\" y1=\"{}\" y2=\"{}\" stroke=\"#000\"/>\
-<text x=\"{}\" y=\"{}\" font-size=\"11\">{:.1}%</text>\
-<rect x=\"260\" y=\"{}\" width=\"{}\" height=\"10\" fill=\"#0969da\"/>\
-<text x=\"{}\" y=\"{}\" font-size=\"11\">score {:.3}</text>",
-            y + 14,
-            xml(&name.chars().take(40).collect::<String>()),
-            w(*rate),
-            260.0 + w(ci.low),
-            260.0 + w(ci.high),
-            y + 6,
-            y + 6,
-            270.0 + w(*rate).max(w(ci.high)),
-            y + 11,
-            rate * 100.0,
-            y + 14,
-            w(*score),
-            270.0 + w(*score),
-            y + 23,
-            score
-        );
-    }
-    s.push_str("</svg>");
-    s
 }
 
 fn case_name(c: &CaseResult) -> String {
@@ -766,31 +436,6 @@ fn why(c: &CaseResult) -> String {
     } else {
         failed.join("; ")
     }
-}
-
-/// The reason cell of the HTML cases table: a failing case's error, or each failing assertion
-/// as type, value and reason.
-fn reason_html(c: &CaseResult) -> String {
-    if c.pass {
-        return String::new();
-    }
-    let failed = failing(c);
-    if c.error.is_some() || failed.is_empty() {
-        return xml(&why(c));
-    }
-    let mut s = String::new();
-    for f in failed {
-        let value = f
-            .value
-            .map_or(String::new(), |v| format!(" <code>{}</code>", xml(&v)));
-        let _ = write!(
-            s,
-            "<div><code>{}</code>{value}: {}</div>",
-            xml(&f.kind),
-            xml(f.reason)
-        );
-    }
-    s
 }
 
 /// A failing assertion as the reports list it.
@@ -866,19 +511,6 @@ fn xml(s: &str) -> String {
     out
 }
 
-/// `s` as a Markdown code span, fenced by more backticks than any run inside it, so nothing in
-/// it is read as markup.
-fn md_code(s: &str) -> String {
-    let longest = s.split(|ch| ch != '`').map(str::len).max().unwrap_or(0);
-    let fence = "`".repeat(longest + 1);
-    let pad = if s.starts_with('`') || s.ends_with('`') {
-        " "
-    } else {
-        ""
-    };
-    format!("{fence}{pad}{}{pad}{fence}", s.replace('\n', " "))
-}
-
 /// The longest text a Markdown report shows in one cell, in characters (before escaping).
 const MD_CELL_CHARS: usize = 300;
 
@@ -943,19 +575,6 @@ mod tests {
         ];
         for (value, want) in cases {
             assert_eq!(value_excerpt(&value), want, "{value}");
-        }
-    }
-
-    #[test]
-    fn code_spans_hold_any_backticks() {
-        let cases = [
-            ("contains", "`contains`"),
-            ("a`b", "``a`b``"),
-            ("``x``", "``` ``x`` ```"),
-            ("a\nb", "`a b`"),
-        ];
-        for (text, want) in cases {
-            assert_eq!(md_code(text), want, "{text}");
         }
     }
 }
