@@ -500,7 +500,7 @@ pub fn section(out: &mut String, f: &Full) {
     let acted = [&f.pipeline, &f.pipeline_async]
         .iter()
         .flat_map(|p| [&p.json, &p.sse, &p.one])
-        .all(|r| policy_acted(r));
+        .all(policy_acted);
     out.push_str(&format!(
         "\nThe sync seam's store holds {} request records with status 200 for {} measured \
          answers, the async seam's {} for {} (warm-ups add records too); every answer carried \

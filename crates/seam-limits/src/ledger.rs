@@ -293,6 +293,7 @@ mod tests {
                 break;
             }
             assert!(Instant::now() < deadline, "day {day}, month {month}");
+            #[expect(clippy::disallowed_methods, reason = "a plain test thread, no runtime")]
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = std::fs::remove_dir_all(&dir);

@@ -474,6 +474,10 @@ impl Thread {
                         // wakes no one (waiting on it cost a wake-up per record).
                         let left = until.saturating_duration_since(Instant::now());
                         if !left.is_zero() {
+                            #[expect(
+                                clippy::disallowed_methods,
+                                reason = "the writer is a dedicated OS thread, not an async task"
+                            )]
                             std::thread::sleep(left);
                             msg = self.rx.try_recv().ok();
                         }
