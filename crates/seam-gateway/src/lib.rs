@@ -276,7 +276,9 @@ impl Gateway {
         };
         let raw = contract.as_ref().map(|_| out.value.clone());
         let t1 = seam_providers::otel::now_ns();
-        let records = prepared.finish_completion(&mut out.value);
+        let records = scan(completion_bytes(&out.value), || {
+            prepared.finish_completion(&mut out.value)
+        });
         if prepared.active() {
             telemetry::policy_span("seam.policy.output", t1, policy.name(), &records);
         }
@@ -296,7 +298,9 @@ impl Gateway {
                 }
             };
             attempts.append(&mut second.attempts);
-            let records = prepared.finish_completion(&mut second.value);
+            let records = scan(completion_bytes(&second.value), || {
+                prepared.finish_completion(&mut second.value)
+            });
             prepared.output_seen.note(&records);
             prepared.report.records.extend(records);
             if let Some(why) = c.check(&second.value) {
@@ -475,8 +479,10 @@ impl Gateway {
             .map_err(Failure::before_attempts)?;
         let policy = &policy;
         let t0 = seam_providers::otel::now_ns();
-        let mut prepared =
-            policy::prepare_embeddings(policy, req).map_err(|r| Failure::refused(*r))?;
+        let mut prepared = scan(embeddings_bytes(req), || {
+            policy::prepare_embeddings(policy, req)
+        })
+        .map_err(|r| Failure::refused(*r))?;
         if prepared.active {
             telemetry::policy_span(
                 "seam.policy.input",
@@ -621,6 +627,60 @@ fn first_model(route: &Route) -> &str {
 
 /// `req` through `policy`'s input stage (tagged, then masked or refused), with its span when the
 /// stage did anything.
+/// Text past which a policy scan leaves the async worker it runs on: about half a millisecond of
+/// scanning at the detectors' ~100 MB/s.
+pub const OFFLOAD_BYTES: usize = 64 * 1024;
+
+/// Runs `f`, a policy scan over about `bytes` of text, so that it cannot stall other requests:
+/// past [`OFFLOAD_BYTES`] on a multi-thread runtime (`seam serve`'s), the worker hands its other
+/// tasks to another thread while `f` runs (`block_in_place`); smaller scans, the common case,
+/// cost less than that hand-off and run where they are.
+fn scan<T>(bytes: usize, f: impl FnOnce() -> T) -> T {
+    let multi = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if bytes >= OFFLOAD_BYTES && multi {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
+}
+
+fn content_bytes(c: Option<&seam_types::chat::Content>) -> usize {
+    match c {
+        None => 0,
+        Some(seam_types::chat::Content::Text(t)) => t.len(),
+        Some(seam_types::chat::Content::Parts(parts)) => parts
+            .iter()
+            .filter_map(|p| p.text.as_ref())
+            .map(String::len)
+            .sum(),
+    }
+}
+
+/// The text a request's messages carry, in bytes (what its input scan reads, roughly).
+fn request_bytes(req: &ChatRequest) -> usize {
+    req.messages
+        .iter()
+        .map(|m| content_bytes(m.content.as_ref()))
+        .sum()
+}
+
+/// The text an answer's choices carry, in bytes.
+fn completion_bytes(c: &ChatCompletion) -> usize {
+    c.choices
+        .iter()
+        .map(|ch| content_bytes(ch.message.content.as_ref()))
+        .sum()
+}
+
+fn embeddings_bytes(req: &EmbeddingsRequest) -> usize {
+    match &req.input {
+        seam_types::embeddings::EmbeddingInput::One(t) => t.len(),
+        seam_types::embeddings::EmbeddingInput::Many(v) => v.iter().map(String::len).sum(),
+        _ => 0,
+    }
+}
+
 async fn prepare_input<'r>(
     policy: &Arc<policy::Governed>,
     req: &'r ChatRequest,
@@ -628,8 +688,10 @@ async fn prepare_input<'r>(
 ) -> Result<policy::Prepared<'r>, Failure> {
     let t0 = seam_providers::otel::now_ns();
     let tagged = policy::tag_chat(policy, req).await;
-    let prepared = policy::prepare_tagged(policy, req, first_model(route), tagged)
-        .map_err(|r| Failure::refused(*r))?;
+    let prepared = scan(request_bytes(req), || {
+        policy::prepare_tagged(policy, req, first_model(route), tagged)
+    })
+    .map_err(|r| Failure::refused(*r))?;
     if prepared.active() {
         telemetry::policy_span(
             "seam.policy.input",

@@ -216,3 +216,81 @@ async fn the_admin_report_lists_targets_with_their_state() {
     assert_eq!((small.capacity, small.succeeded, small.failed), (1, 1, 0));
     assert!(small.latency_ms.is_some());
 }
+
+/// A large body goes through both policies on the path that leaves the worker, with the same
+/// effect as the inline one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_large_body_is_scanned_off_the_worker_with_the_same_result() {
+    let g = gateway(
+        r#"
+[providers.e]
+kind = "echo"
+[policies.scan.input]
+pii = { action = "redact" }
+[policies.scan.output]
+pii = { action = "redact" }
+[models.m]
+policy = "scan"
+targets = [{ provider = "e", model = "a" }]
+"#,
+    );
+    let text = "Write to ann@example.com about the invoice. ".repeat(4_000);
+    assert!(request_bytes(&chat_with(&text)) > 2 * OFFLOAD_BYTES);
+    let out = g.chat(&chat_with(&text), &anywhere(), None).await.unwrap();
+    let answer = out.value.choices[0].message.text();
+    assert!(!answer.contains("ann@example.com") && answer.contains("invoice"));
+    assert!(completion_bytes(&out.value) > OFFLOAD_BYTES);
+}
+
+fn chat_with(text: &str) -> ChatRequest {
+    serde_json::from_value(json!({
+        "model": "m",
+        "messages": [{"role": "user", "content": text}]
+    }))
+    .unwrap()
+}
+
+/// Past `OFFLOAD_BYTES`, a scan leaves its worker: on a one-worker runtime another task keeps
+/// running while it works; a small scan runs in place, and that task waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_large_scan_does_not_stall_the_other_tasks() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+    let ticks = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let ticker = {
+        let (ticks, stop) = (Arc::clone(&ticks), Arc::clone(&stop));
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                ticks.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // On the runtime's one worker (the test's own body runs beside it): the small scan first,
+    // since once a scan has left a worker the task may go on from another thread.
+    let counted = Arc::clone(&ticks);
+    let (inline, offloaded) = tokio::spawn(async move {
+        // 60 ms of CPU work, as a scan is.
+        let work = || {
+            let t0 = Instant::now();
+            let mut n = 0u64;
+            while t0.elapsed() < Duration::from_millis(60) {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+            counted.load(Ordering::Relaxed)
+        };
+        let before = counted.load(Ordering::Relaxed);
+        let inline = scan(OFFLOAD_BYTES - 1, work) - before;
+        let before = counted.load(Ordering::Relaxed);
+        let offloaded = scan(OFFLOAD_BYTES, work) - before;
+        (inline, offloaded)
+    })
+    .await
+    .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    ticker.await.unwrap();
+    assert!(offloaded >= 10, "{offloaded} ticks while a large scan ran");
+    assert!(inline <= 1, "{inline} ticks while a small scan ran");
+}
