@@ -645,31 +645,16 @@ fn scan<T>(bytes: usize, f: impl FnOnce() -> T) -> T {
     }
 }
 
-fn content_bytes(c: Option<&seam_types::chat::Content>) -> usize {
-    match c {
-        None => 0,
-        Some(seam_types::chat::Content::Text(t)) => t.len(),
-        Some(seam_types::chat::Content::Parts(parts)) => parts
-            .iter()
-            .filter_map(|p| p.text.as_ref())
-            .map(String::len)
-            .sum(),
-    }
-}
-
 /// The text a request's messages carry, in bytes (what its input scan reads, roughly).
 fn request_bytes(req: &ChatRequest) -> usize {
-    req.messages
-        .iter()
-        .map(|m| content_bytes(m.content.as_ref()))
-        .sum()
+    req.messages.iter().map(|m| usage::message_bytes(m).0).sum()
 }
 
 /// The text an answer's choices carry, in bytes.
 fn completion_bytes(c: &ChatCompletion) -> usize {
     c.choices
         .iter()
-        .map(|ch| content_bytes(ch.message.content.as_ref()))
+        .map(|ch| usage::message_bytes(&ch.message).0)
         .sum()
 }
 

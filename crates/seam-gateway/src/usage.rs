@@ -88,7 +88,7 @@ impl Expected {
 }
 
 /// The bytes of text in a message (content, name, tool calls), and whether it has other parts.
-fn message_bytes(m: &Message) -> (usize, bool) {
+pub(crate) fn message_bytes(m: &Message) -> (usize, bool) {
     let mut bytes = m.name.as_ref().map_or(0, String::len);
     let mut non_text = false;
     match &m.content {
