@@ -2,32 +2,52 @@
 //! store the config names (`[storage]`, keys from `[audit]`).
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use seam_store::{AuditLog, Query};
 
-use crate::{load, one_line};
+use crate::config::load;
 
-pub enum Command {
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The config naming the store and keys (default: SEAM_CONFIG, else the embedded default).
+    #[arg(long, short = 'c', env = "SEAM_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Check the hash chain, checkpoints and anchor: exit 0, or 3 naming the first bad record.
     Verify,
-    Show {
-        id: String,
-    },
+    /// One record as JSON, payload decrypted when kept and not erased.
+    Show { id: String },
+    /// Records as JSON lines (one object per record) or a Parquet file (one row per record).
     Export {
+        /// `parquet` needs `-o FILE`.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
         format: ExportFormat,
+        #[command(flatten)]
         filter: Filter,
-        output: Option<std::path::PathBuf>,
+        /// Write here instead of stdout.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
     },
+    /// Forget a data subject: destroy its key (payloads become unreadable everywhere) and record
+    /// the erasure in the chain.
     Erase {
+        #[arg(long)]
         subject: String,
     },
+    /// Apply the retention rules now: drop payloads and records past their days.
     Purge,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ExportFormat {
+enum ExportFormat {
     /// One JSON object per line.
     Jsonl,
     /// One row per record (needs `-o FILE`); columns in docs/audit.md.
@@ -37,7 +57,7 @@ pub enum ExportFormat {
 /// `--kind`: the record kinds, as `seam_store::RecordKind` names them.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 #[value(rename_all = "snake_case")]
-pub enum Kind {
+enum Kind {
     /// What happened to a request.
     Request,
     /// A stream's opening, committed before its first byte (sync durability).
@@ -68,13 +88,22 @@ impl From<Kind> for seam_store::RecordKind {
     }
 }
 
-#[derive(Default)]
-pub struct Filter {
-    pub since: Option<String>,
-    pub until: Option<String>,
-    pub subject: Option<String>,
-    pub key: Option<String>,
-    pub kind: Option<Kind>,
+// `seam audit export`'s record filter, flattened between --format and --output.
+#[derive(clap::Args)]
+struct Filter {
+    /// From this time (2026-11-29, 2026-11-29T10:00:00Z or Unix ms).
+    #[arg(long)]
+    since: Option<String>,
+    /// Until this time, exclusive.
+    #[arg(long)]
+    until: Option<String>,
+    #[arg(long)]
+    subject: Option<String>,
+    #[arg(long)]
+    key: Option<String>,
+    /// Only records of this kind.
+    #[arg(long, value_enum)]
+    kind: Option<Kind>,
 }
 
 fn open(config: Option<&Path>) -> anyhow::Result<AuditLog> {
@@ -106,19 +135,10 @@ fn erase_documents(
         .map_err(|e| anyhow::anyhow!("erasing the subject's documents failed: {e}"))
 }
 
-pub fn run(config: Option<&Path>, command: Command) -> ExitCode {
-    match run_inner(config, command) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("seam: error: {}", one_line(&e));
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn run_inner(config: Option<&Path>, command: Command) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let config = args.config.as_deref();
     let mut log = open(config)?;
-    match command {
+    match args.command {
         Command::Verify => {
             let progress = crate::progress::Progress::new("verifying");
             let report = log
@@ -303,12 +323,12 @@ mod tests {
             .execute_batch("BEGIN; SELECT COUNT(*) FROM audit_subjects;")
             .unwrap();
         let erase = || {
-            run_inner(
-                Some(&config),
-                Command::Erase {
+            run(Args {
+                config: Some(config.clone()),
+                command: Command::Erase {
                     subject: "someone@example.com".to_owned(),
                 },
-            )
+            })
             .unwrap()
         };
         assert_eq!(erase(), ExitCode::from(4));

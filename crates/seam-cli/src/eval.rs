@@ -16,7 +16,7 @@ use seam_evals::runner::{self, Options};
 use seam_evals::suite::Suite;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The suite: promptfoo's config format (YAML or JSON).
     pub suite: PathBuf,
     /// The endpoint for every provider without its own config.apiBaseUrl (e.g. a Seam gateway,
@@ -147,7 +147,7 @@ fn default_grader(args: &Args, suite: &Suite) -> anyhow::Result<Option<serde_jso
         return Ok(None);
     }
     if let Some(path) = &args.config
-        && let Some(alias) = crate::load(Some(path))?.evals.judge
+        && let Some(alias) = crate::config::load(Some(path))?.evals.judge
     {
         return named(format!("seam:{alias}"), "[evals] judge");
     }
@@ -158,7 +158,7 @@ fn default_grader(args: &Args, suite: &Suite) -> anyhow::Result<Option<serde_jso
     )
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(p) = args.pass_threshold
         && !(0.0..=1.0).contains(&p)
     {

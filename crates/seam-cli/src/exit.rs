@@ -4,17 +4,18 @@
 //! audit chain with the new config's master key.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use seam_store::portable::{self, Extra};
 use seam_store::{AuditLog, BackendConfig};
 
-use crate::load;
+use crate::config::load;
 use crate::progress::Progress;
 
 /// `seam export`'s flags.
 #[derive(clap::Args)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// The folder to write (created if absent; refused when it holds anything, unless --force).
     #[arg(long, value_name = "DIR")]
     to: PathBuf,
@@ -30,7 +31,7 @@ pub struct ExportArgs {
 
 /// `seam import`'s flags.
 #[derive(clap::Args)]
-pub struct ImportArgs {
+pub(crate) struct ImportArgs {
     /// A folder `seam export` wrote.
     #[arg(long, value_name = "DIR")]
     from: PathBuf,
@@ -40,7 +41,7 @@ pub struct ImportArgs {
     config: Option<PathBuf>,
 }
 
-pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
+pub(crate) fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let cfg = load(args.config.as_deref())?;
     let store = seam_server::audit::store_config(&cfg);
     // A mistyped path must not export a new, empty store.
@@ -88,10 +89,10 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
     if args.config.is_none() {
         println!("no --config was given, so no config file is in the export");
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
-pub fn import(args: &ImportArgs) -> anyhow::Result<()> {
+pub(crate) fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let cfg = load(args.config.as_deref())?;
     let store = seam_server::audit::store_config(&cfg);
     let progress = Progress::new("importing");
@@ -137,7 +138,7 @@ pub fn import(args: &ImportArgs) -> anyhow::Result<()> {
             args.from.display()
         );
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The prompt registry's files (`prompts/` beside the config), as `prompts/…` in the export.

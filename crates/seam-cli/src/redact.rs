@@ -19,25 +19,46 @@ const BLOCK: usize = 64 * 1024;
 /// A PEM block longer than this is processed anyway.
 const MAX_BLOCK: usize = 4 * 1024 * 1024;
 
-pub struct Args<'a> {
-    pub policy: Option<&'a str>,
-    pub config: Option<&'a Path>,
-    pub json: bool,
-    pub input: Option<&'a Path>,
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The policy to apply (default: `default`).
+    #[arg(long, short = 'p')]
+    policy: Option<String>,
+    /// The config that declares the policy (default: the embedded default).
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// `text`: the input after the actions, streamed; `json`: {"text", "findings"}.
+    #[arg(long, short = 'f', value_enum, default_value = "text")]
+    format: Format,
+    /// List the entity names the detectors know, and exit.
+    #[arg(long)]
+    entities: bool,
+    /// The input file; `-` or none for stdin.
+    file: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
 }
 
 /// Every entity the detectors know, one per line.
-pub fn entities() -> ExitCode {
+fn entities() -> ExitCode {
     for e in Scanner::all().entities() {
         println!("{e}");
     }
     ExitCode::SUCCESS
 }
 
-pub fn run(args: &Args<'_>) -> anyhow::Result<ExitCode> {
-    let policy = policy(args)?;
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.entities {
+        return Ok(entities());
+    }
+    let json = args.format == Format::Json;
+    let policy = policy(args.config.as_deref(), args.policy.as_deref())?;
     let stdin;
-    let mut reader: Box<dyn BufRead> = match args.input {
+    let mut reader: Box<dyn BufRead> = match args.file.as_deref() {
         None => {
             stdin = std::io::stdin();
             Box::new(stdin.lock())
@@ -106,7 +127,7 @@ pub fn run(args: &Args<'_>) -> anyhow::Result<ExitCode> {
             r.end += offset;
         }
         records.extend(found);
-        if args.json {
+        if json {
             all_text.push_str(rewritten);
         } else {
             out.write_all(rewritten.as_bytes())
@@ -118,7 +139,7 @@ pub fn run(args: &Args<'_>) -> anyhow::Result<ExitCode> {
             break;
         }
     }
-    if args.json {
+    if json {
         let findings: Vec<serde_json::Value> = records
             .iter()
             .map(|r| {
@@ -150,14 +171,14 @@ pub fn run(args: &Args<'_>) -> anyhow::Result<ExitCode> {
 
 /// The policy to run: `--policy` from `--config` (or the embedded default config), or, with
 /// neither, every detector with `redact`.
-fn policy(args: &Args<'_>) -> anyhow::Result<Policy> {
+fn policy(config: Option<&Path>, name: Option<&str>) -> anyhow::Result<Policy> {
     // Without a policy `hash_key`, a key drawn for this run: hashes are consistent within the
     // input and cannot be tested against guesses afterwards.
     let mut key = [0u8; 32];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
         .map_err(|_| anyhow::anyhow!("no system randomness for the hash key"))?;
     let mut ner = seam_config::NerConfig::default();
-    let cfg = match (args.config, args.policy) {
+    let cfg = match (config, name) {
         (None, None) => {
             let all = |action| ClassRule {
                 action,

@@ -11,13 +11,11 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use seam_evals::redteam::{self, Category, Probe, Report, RunOptions, Target};
 
-use crate::one_line;
-
 /// Exit status when the pass rate is below the threshold.
 const BELOW_THRESHOLD: u8 = 100;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The model or alias to attack, sent as `model`.
     #[arg(long, required_unless_present = "list")]
     target: Option<String>,
@@ -67,17 +65,7 @@ enum OutputFormat {
     Markdown,
 }
 
-pub fn run(args: Args) -> ExitCode {
-    match run_inner(args) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("seam: error: {}", one_line(&e));
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn run_inner(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !(0.0..=1.0).contains(&args.pass_threshold) {
         bail!(
             "--pass-threshold must be between 0 and 1, not {}",

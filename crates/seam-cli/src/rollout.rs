@@ -11,10 +11,10 @@ use seam_server::rollouts::{Command, apply_command, decision_record, status};
 use seam_store::{AuditLog, RolloutStore};
 use serde_json::Value;
 
-use crate::{load, one_line};
+use crate::config::load;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The config naming the rollouts and the store (default: SEAM_CONFIG, else the embedded
     /// default).
     #[arg(long, short = 'c', env = "SEAM_CONFIG", global = true)]
@@ -43,17 +43,7 @@ enum RolloutCommand {
     Abort { name: String },
 }
 
-pub fn run(args: Args) -> ExitCode {
-    match run_inner(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("seam: error: {}", one_line(&e));
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn run_inner(args: Args) -> anyhow::Result<()> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cfg = load(args.config.as_deref())?;
     let store = seam_server::audit::store_config(&cfg);
     if let seam_store::BackendConfig::Sqlite { path } = &store.backend
@@ -85,7 +75,7 @@ fn run_inner(args: Args) -> anyhow::Result<()> {
                     println!("{}", summary(s));
                 }
             }
-            return Ok(());
+            return Ok(ExitCode::SUCCESS);
         }
         RolloutCommand::Status { name } => {
             let s = status(&mut c, rollout(&name)?).map_err(|e| anyhow!(e))?;
@@ -103,7 +93,7 @@ fn run_inner(args: Args) -> anyhow::Result<()> {
                     println!("  {}", e.as_str().unwrap_or_default());
                 }
             }
-            return Ok(());
+            return Ok(ExitCode::SUCCESS);
         }
         RolloutCommand::Start { name } => (name, Command::Start),
         RolloutCommand::Pause { name } => (name, Command::Pause),
@@ -122,7 +112,7 @@ fn run_inner(args: Args) -> anyhow::Result<()> {
         "{name}: {} (run {}, stage {})",
         row.status, row.run, row.stage
     );
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `NAME  canary alias=support  running  stage 1 (5%)  candidate 210 / control 3990  hold: …`

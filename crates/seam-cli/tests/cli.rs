@@ -498,3 +498,86 @@ fn keys_create_takes_a_placement_and_tools_and_refuses_bad_ones_in_one_line() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue 23: every subcommand reports an error the same way, from one place: exactly one stderr
+/// line, `seam: error: …`, and exit 1. Clap's own usage errors are clap's (exit 2).
+#[test]
+fn every_subcommand_reports_an_error_as_one_line_and_exit_1() {
+    let missing = "/nonexistent/seam.toml";
+    for (args, stdin, needle) in [
+        (vec!["serve", "-c", missing], "", missing),
+        (vec!["audit", "verify", "-c", missing], "", missing),
+        (vec!["audit", "export", "-c", missing], "", missing),
+        (vec!["keys", "list", "-c", missing], "", missing),
+        (vec!["keys", "hash"], "", "no key on stdin"),
+        (vec!["rollout", "list", "-c", missing], "", missing),
+        (vec!["report", "cost", "-c", missing], "", missing),
+        (
+            vec!["export", "--to", "/nonexistent/out", "-c", missing],
+            "",
+            missing,
+        ),
+        (
+            vec!["import", "--from", "/nonexistent/in", "-c", missing],
+            "",
+            missing,
+        ),
+        (
+            vec!["ingest", "docs", "/nonexistent/file.txt", "-c", missing],
+            "",
+            missing,
+        ),
+        (
+            vec!["eval", "/nonexistent/suite.yaml"],
+            "",
+            "/nonexistent/suite.yaml",
+        ),
+        (
+            vec!["redteam", "--list", "--pass-threshold", "2"],
+            "",
+            "--pass-threshold",
+        ),
+        (
+            vec!["models", "fetch", "all", "--dir", "/nonexistent"],
+            "",
+            "--dir and --wheel",
+        ),
+        (
+            vec!["prompts", "show", "nope", "--dir", "/nonexistent"],
+            "",
+            "nope",
+        ),
+        (
+            vec!["redact", "--policy", "nope"],
+            "x",
+            "no policy named `nope`",
+        ),
+    ] {
+        let mut child = seam()
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("seam: error: "), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    let out = seam().args(["export", "--bogus"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("error: unexpected argument"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

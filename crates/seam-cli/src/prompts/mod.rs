@@ -18,7 +18,7 @@ use seam_store::{BackendConfig, PromptStore};
 use serde_json::{Value, json};
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The config whose folder holds `prompts/` and whose `[storage]` keeps versions and tags
     /// (default: SEAM_CONFIG, else the current folder and the embedded default).
     #[arg(long, short = 'c', env = "SEAM_CONFIG", global = true)]
@@ -69,16 +69,6 @@ enum PromptsCommand {
     Test(test::Args),
 }
 
-pub fn run(args: Args) -> ExitCode {
-    match run_inner(args) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("seam: error: {}", crate::one_line(&e));
-            ExitCode::FAILURE
-        }
-    }
-}
-
 fn folder(config: Option<&Path>, dir: Option<PathBuf>) -> PathBuf {
     if let Some(dir) = dir {
         return dir;
@@ -125,7 +115,7 @@ impl Ctx {
     /// read must not leave an empty database behind a mistyped path).
     fn store(&mut self, create: bool) -> anyhow::Result<Option<&mut PromptStore>> {
         if self.store.is_none() {
-            let cfg = crate::load(self.config.as_deref())?;
+            let cfg = crate::config::load(self.config.as_deref())?;
             let store = seam_server::audit::store_config(&cfg);
             if let BackendConfig::Sqlite { path } = &store.backend
                 && !create
@@ -207,7 +197,7 @@ fn bare_name(s: &str) -> anyhow::Result<&str> {
     }
 }
 
-fn run_inner(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let dir = folder(args.config.as_deref(), args.dir);
     let registry = Registry::load(&dir).map_err(|errors| anyhow!(errors.join("; ")))?;
     let mut ctx = Ctx {

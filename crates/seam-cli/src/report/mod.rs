@@ -20,7 +20,7 @@ mod quality;
 mod whatif;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(subcommand)]
     command: Command,
 }
@@ -130,11 +130,12 @@ pub(crate) fn build(
 /// audit master key are still required.
 const UNUSED_SECRETS: &[&str] = &["providers.", "mcp.", "admin.", "telemetry.", "policies."];
 
-/// The config as `crate::load` reads it, except that a secret under [`UNUSED_SECRETS`] whose
-/// environment variable is not set is not an error (it stands in as a value no vendor accepts).
+/// The config as `crate::config::load` reads it, except that a secret under [`UNUSED_SECRETS`]
+/// whose environment variable is not set is not an error (it stands in as a value no vendor
+/// accepts).
 pub(crate) fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<seam_config::Config> {
     let Some(path) = path else {
-        return crate::load(None);
+        return crate::config::load(None);
     };
     let errors = match seam_config::load(path) {
         Ok(cfg) => return Ok(cfg),
@@ -146,7 +147,7 @@ pub(crate) fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<seam
     let text = std::fs::read_to_string(path);
     let (true, Ok(text)) = (only_unused, text) else {
         // The strict load's message, with every error.
-        return crate::load(Some(path));
+        return crate::config::load(Some(path));
     };
     let lenient = |name: &str| {
         Some(std::env::var(name).unwrap_or_else(|_| "unset-not-needed-by-reports".to_owned()))
@@ -158,7 +159,7 @@ pub(crate) fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<seam
             std::path::Path::to_path_buf,
         ),
     };
-    seam_config::from_toml(&text, &resolver).or_else(|_| crate::load(Some(path)))
+    seam_config::from_toml(&text, &resolver).or_else(|_| crate::config::load(Some(path)))
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -203,19 +204,13 @@ impl Output {
     }
 }
 
-pub fn run(args: Args) -> ExitCode {
-    let result = match args.command {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
         Command::Cost(a) => cost::run(a),
         Command::Whatif(a) => whatif::run(a),
         Command::Quality(a) => quality::run(a),
         Command::Matrix(a) => matrix::run(a),
         Command::Exit(a) => exit::run(a),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("seam: error: {}", format!("{e:#}").replace('\n', " "));
-            ExitCode::FAILURE
-        }
-    }
+    }?;
+    Ok(ExitCode::SUCCESS)
 }
