@@ -1,5 +1,5 @@
-//! The durable side of budgets: charges summed in memory and written to the store's spend
-//! ledger once a second on a thread of their own, and reads that seed missing counters.
+//! The durable side of budgets: charges summed in memory and written to the spend ledger once a
+//! second on a thread of their own, and reads that seed missing counters.
 //!
 //! A charge is added to one map under one short lock: one sum per (scope, period), so the map is
 //! bounded by the budgeted scopes charged within a flush interval, not by the traffic, and a
@@ -7,14 +7,29 @@
 //! per charge: eight per request with budgets on four scopes, more than the policy scan.) The
 //! writer takes the map every [`FLUSH`] and writes it in one transaction; a failed write keeps
 //! its sums for the next. The live counters, not the ledger, decide budgets.
+//!
+//! The ledger itself is whatever [`SpendStore`] the caller's [`OpenSpendStore`] opens (the server
+//! opens seam-store's `spend_ledger`), so this crate knows no database.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use seam_store::{Charge, Ledger, StoreConfig};
+pub use seam_types::Charge;
 
 use crate::{Admitted, MicroUsd, Period};
+
+/// One connection to the spend ledger. Synchronous: it is only called on the writer's thread
+/// and in `spawn_blocking`. Errors are messages for the log, never for a client.
+pub trait SpendStore: Send {
+    /// Adds every charge, all or none (one transaction).
+    fn add(&mut self, charges: &[Charge]) -> Result<(), String>;
+    /// What `scope` has spent in `period` (0 when nothing was recorded).
+    fn spent(&mut self, scope: &str, period: &str) -> Result<u64, String>;
+}
+
+/// Opens a connection to the spend ledger; called again after a connection fails.
+pub type OpenSpendStore = Arc<dyn Fn() -> Result<Box<dyn SpendStore>, String> + Send + Sync>;
 
 /// How often summed charges are written.
 const FLUSH: Duration = Duration::from_secs(1);
@@ -47,28 +62,28 @@ impl Drop for Closer {
 pub struct LedgerSink {
     shared: Arc<Shared>,
     _closer: Arc<Closer>,
-    store: StoreConfig,
-    reader: Arc<Mutex<Option<Ledger>>>,
+    open: OpenSpendStore,
+    reader: Arc<Mutex<Option<Box<dyn SpendStore>>>>,
 }
 
 impl LedgerSink {
     /// Starts the writer; its connection opens with the first charge (so a server that never
     /// spends never creates a database). The thread ends, after a last flush, when every sink
     /// is dropped.
-    pub fn new(store: &StoreConfig) -> Result<LedgerSink, String> {
+    pub fn new(open: OpenSpendStore) -> Result<LedgerSink, String> {
         let shared = Arc::new(Shared::default());
-        let cfg = store.clone();
+        let opener = Arc::clone(&open);
         let writer = Arc::clone(&shared);
-        // The writer's connection lives on its own thread: the PostgreSQL client must not run
-        // on the async runtime's threads.
+        // The writer's connection lives on its own thread: a blocking client (PostgreSQL's) must
+        // not run on the async runtime's threads.
         std::thread::Builder::new()
             .name("seam-ledger".into())
-            .spawn(move || write(&cfg, &writer))
+            .spawn(move || write(&opener, &writer))
             .map_err(|e| format!("spend ledger: cannot start its writer: {e}"))?;
         Ok(LedgerSink {
             _closer: Arc::new(Closer(Arc::clone(&shared))),
             shared,
-            store: store.clone(),
+            open,
             reader: Arc::new(Mutex::new(None)),
         })
     }
@@ -86,11 +101,10 @@ impl LedgerSink {
         }
     }
 
-    /// What the ledger says `scope` spent in `period` (off the async runtime: the PostgreSQL
-    /// client blocks).
+    /// What the ledger says `scope` spent in `period` (off the async runtime: the store blocks).
     pub(crate) async fn spent(&self, scope: &str, period: &str) -> Result<u64, String> {
         let (scope, period) = (scope.to_owned(), period.to_owned());
-        let store = self.store.clone();
+        let open = Arc::clone(&self.open);
         let reader = Arc::clone(&self.reader);
         tokio::task::spawn_blocking(move || {
             let mut guard = match reader.lock() {
@@ -98,7 +112,7 @@ impl LedgerSink {
                 Err(p) => p.into_inner(),
             };
             if guard.is_none() {
-                *guard = Some(Ledger::open(&store).map_err(|e| format!("spend ledger: {e}"))?);
+                *guard = Some(open().map_err(|e| format!("spend ledger: {e}"))?);
             }
             let Some(l) = guard.as_mut() else {
                 return Ok(0);
@@ -147,8 +161,8 @@ fn merge(into: &mut Sums, from: Sums) {
     }
 }
 
-fn write(store: &StoreConfig, shared: &Shared) {
-    let mut ledger: Option<Ledger> = None;
+fn write(open: &OpenSpendStore, shared: &Shared) {
+    let mut ledger: Option<Box<dyn SpendStore>> = None;
     // Sums a failed write kept, merged with what arrives until the next one.
     let mut pending = Sums::new();
     loop {
@@ -173,7 +187,7 @@ fn write(store: &StoreConfig, shared: &Shared) {
             merge(&mut pending, taken);
         }
         if !pending.is_empty() {
-            flush(store, &mut ledger, &mut pending);
+            flush(open, &mut ledger, &mut pending);
         }
         if last {
             return;
@@ -182,9 +196,9 @@ fn write(store: &StoreConfig, shared: &Shared) {
 }
 
 /// Writes the pending sums; on failure they stay pending for the next flush.
-fn flush(store: &StoreConfig, ledger: &mut Option<Ledger>, pending: &mut Sums) {
+fn flush(open: &OpenSpendStore, ledger: &mut Option<Box<dyn SpendStore>>, pending: &mut Sums) {
     if ledger.is_none() {
-        match Ledger::open(store) {
+        match open() {
             Ok(l) => *ledger = Some(l),
             Err(e) => {
                 tracing::warn!(error = %e, "spend ledger unavailable; retrying");
@@ -217,6 +231,8 @@ fn flush(store: &StoreConfig, ledger: &mut Option<Ledger>, pending: &mut Sums) {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
 
     fn labels(day: &str, month: &str) -> [String; 2] {
@@ -247,23 +263,88 @@ mod tests {
         assert_eq!(get(&into["key:b"], "d:2026-12-07"), Some(100));
     }
 
-    /// Every sum reaches the store, the last ones when the last sink is dropped.
-    #[test]
-    fn the_writer_flushes_and_finishes_when_the_last_sink_goes() {
-        let dir = std::env::temp_dir().join(format!("seam-ledger-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = StoreConfig {
-            backend: seam_store::BackendConfig::Sqlite {
-                path: dir.join("ledger.db"),
-            },
-            master_key: None,
-            retention: Vec::new(),
-        };
-        let sink = LedgerSink::new(&store).unwrap();
-        let at_ms = 1_796_083_200_000; // 2026-12-01T00:00Z
-        let admitted = Admitted {
+    /// A ledger in memory. Clones share it; `fail_opens`, `fail_adds` and `fail_reads` make that
+    /// many of the next calls fail.
+    #[derive(Clone, Default)]
+    struct Memory {
+        rows: Arc<Mutex<HashMap<(String, String), u64>>>,
+        opens: Arc<AtomicUsize>,
+        adds: Arc<AtomicUsize>,
+        fail_opens: Arc<AtomicUsize>,
+        fail_adds: Arc<AtomicUsize>,
+        fail_reads: Arc<AtomicUsize>,
+    }
+
+    /// Takes one failure from `n`, if any is left.
+    fn fails(n: &AtomicUsize) -> bool {
+        n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| v.checked_sub(1))
+            .is_ok()
+    }
+
+    impl Memory {
+        fn opener(&self) -> OpenSpendStore {
+            let m = self.clone();
+            Arc::new(move || {
+                m.opens.fetch_add(1, Ordering::SeqCst);
+                if fails(&m.fail_opens) {
+                    return Err("refused".into());
+                }
+                Ok(Box::new(m.clone()) as Box<dyn SpendStore>)
+            })
+        }
+
+        fn get(&self, scope: &str, period: &str) -> u64 {
+            let rows = lock(&self.rows);
+            rows.get(&(scope.to_owned(), period.to_owned()))
+                .copied()
+                .unwrap_or(0)
+        }
+
+        /// Waits (10 s at most) until `scope` has `want` in both `day` and `month`.
+        fn wait_for(&self, scope: &str, day: &str, month: &str, want: u64) {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let (d, m) = (self.get(scope, day), self.get(scope, month));
+                if d == want && m == want {
+                    return;
+                }
+                assert!(Instant::now() < deadline, "day {d}, month {m}");
+                nap();
+            }
+        }
+    }
+
+    impl SpendStore for Memory {
+        fn add(&mut self, charges: &[Charge]) -> Result<(), String> {
+            self.adds.fetch_add(1, Ordering::SeqCst);
+            if fails(&self.fail_adds) {
+                return Err("disk full".into());
+            }
+            let mut rows = lock(&self.rows);
+            for c in charges {
+                *rows.entry((c.scope.clone(), c.period.clone())).or_default() += c.microusd;
+            }
+            Ok(())
+        }
+
+        fn spent(&mut self, scope: &str, period: &str) -> Result<u64, String> {
+            if fails(&self.fail_reads) {
+                return Err("connection reset".into());
+            }
+            Ok(self.get(scope, period))
+        }
+    }
+
+    fn nap() {
+        #[expect(clippy::disallowed_methods, reason = "a plain test thread, no runtime")]
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    /// A request admitted on 2026-12-01 with a budget on `key:a`.
+    fn admitted() -> Admitted {
+        Admitted {
             request: "r1".into(),
-            at_ms,
+            at_ms: 1_796_083_200_000, // 2026-12-01T00:00Z
             held: vec![crate::Held {
                 id: "key:a".into(),
                 tpm: false,
@@ -275,7 +356,16 @@ mod tests {
                 tokens: 1,
                 microusd: 1,
             },
-        };
+        }
+    }
+
+    /// Every sum reaches the store, the last ones when the last sink is dropped; a server that
+    /// never spends never opens the store.
+    #[test]
+    fn the_writer_flushes_and_finishes_when_the_last_sink_goes() {
+        let store = Memory::default();
+        let sink = LedgerSink::new(store.opener()).unwrap();
+        let admitted = admitted();
         for _ in 0..3 {
             sink.charge(&admitted, 250);
         }
@@ -283,19 +373,80 @@ mod tests {
         drop(sink);
         copy.charge(&admitted, 250);
         drop(copy);
-        // The writer ends after its last flush; the reader sees all four charges.
+        // The writer ends after its last flush with all four charges.
+        store.wait_for("key:a", "d:2026-12-01", "m:2026-12", 1000);
+        assert_eq!(store.opens.load(Ordering::SeqCst), 1);
+
+        let idle = Memory::default();
+        drop(LedgerSink::new(idle.opener()).unwrap());
+        #[expect(clippy::disallowed_methods, reason = "a plain test thread, no runtime")]
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(idle.opens.load(Ordering::SeqCst), 0);
+    }
+
+    /// A failed write keeps its sums: they are merged with later charges and written, once, by
+    /// the next flush on a new connection.
+    #[test]
+    fn a_failed_write_keeps_its_sums_for_the_next_flush() {
+        let store = Memory::default();
+        store.fail_adds.store(1, Ordering::SeqCst);
+        let sink = LedgerSink::new(store.opener()).unwrap();
+        let admitted = admitted();
+        sink.charge(&admitted, 250);
+        sink.charge(&admitted, 250);
         let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let mut l = Ledger::open(&store).unwrap();
-            let day = l.spent("key:a", "d:2026-12-01").unwrap();
-            let month = l.spent("key:a", "m:2026-12").unwrap();
-            if day == 1000 && month == 1000 {
-                break;
-            }
-            assert!(Instant::now() < deadline, "day {day}, month {month}");
-            #[expect(clippy::disallowed_methods, reason = "a plain test thread, no runtime")]
-            std::thread::sleep(Duration::from_millis(50));
+        while store.adds.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "the writer never flushed");
+            nap();
         }
-        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(store.get("key:a", "m:2026-12"), 0);
+        sink.charge(&admitted, 100);
+        drop(sink);
+        store.wait_for("key:a", "d:2026-12-01", "m:2026-12", 600);
+        // The failed write dropped its connection; the next flush opened another.
+        assert_eq!(store.opens.load(Ordering::SeqCst), 2);
+    }
+
+    /// A store that cannot be opened is tried again at the next flush; nothing is lost.
+    #[test]
+    fn a_failed_open_is_retried_at_the_next_flush() {
+        let store = Memory::default();
+        store.fail_opens.store(1, Ordering::SeqCst);
+        let sink = LedgerSink::new(store.opener()).unwrap();
+        sink.charge(&admitted(), 300);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while store.opens.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "the writer never flushed");
+            nap();
+        }
+        drop(sink);
+        store.wait_for("key:a", "d:2026-12-01", "m:2026-12", 300);
+        assert_eq!(store.opens.load(Ordering::SeqCst), 2);
+    }
+
+    /// Reads open their own connection on first use, keep it, and reconnect after an error.
+    #[tokio::test]
+    async fn the_reader_reconnects_after_an_error() {
+        let store = Memory::default();
+        lock(&store.rows).insert(("key:a".into(), "m:2026-12".into()), 42);
+        let sink = LedgerSink::new(store.opener()).unwrap();
+        assert_eq!(sink.spent("key:a", "m:2026-12").await, Ok(42));
+        assert_eq!(sink.spent("key:b", "m:2026-12").await, Ok(0));
+        assert_eq!(store.opens.load(Ordering::SeqCst), 1);
+        store.fail_reads.store(1, Ordering::SeqCst);
+        assert_eq!(
+            sink.spent("key:a", "m:2026-12").await,
+            Err("spend ledger: connection reset".to_owned())
+        );
+        assert_eq!(sink.spent("key:a", "m:2026-12").await, Ok(42));
+        assert_eq!(store.opens.load(Ordering::SeqCst), 2);
+        store.fail_opens.store(1, Ordering::SeqCst);
+        store.fail_reads.store(1, Ordering::SeqCst);
+        assert!(sink.spent("key:a", "m:2026-12").await.is_err());
+        assert_eq!(
+            sink.spent("key:a", "m:2026-12").await,
+            Err("spend ledger: refused".to_owned())
+        );
+        assert_eq!(sink.spent("key:a", "m:2026-12").await, Ok(42));
     }
 }

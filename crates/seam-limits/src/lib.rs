@@ -23,9 +23,9 @@
 //!
 //! In process ([`Limiter::local`]) by default; in Redis ([`Limiter::redis`]) when replicas share
 //! `storage.redis_url`, with the same semantics (a test drives both with the same random sequence
-//! and compares every decision). Spend is also written to the ledger in the store (SQLite or
-//! PostgreSQL), which seeds a budget's counter whenever it is missing: after a restart, or when
-//! Redis lost its data.
+//! and compares every decision). Spend is also written to the ledger (a [`SpendStore`]: the server
+//! opens seam-store's, on SQLite or PostgreSQL), which seeds a budget's counter whenever it is
+//! missing: after a restart, or when Redis lost its data.
 //!
 //! # Overshoot bound
 //!
@@ -46,7 +46,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use guard::{GuardError, RedisGuard};
-pub use ledger::LedgerSink;
+pub use ledger::{Charge, LedgerSink, OpenSpendStore, SpendStore};
 pub use period::Period;
 pub use shared::Connect;
 

@@ -318,22 +318,46 @@ async fn scopes_are_all_or_nothing(kind: Kind) {
     let _b = l.admit_at(&[key], ask("b", 0, 0), T0).await.unwrap();
 }
 
+/// A spend ledger in memory that outlives the limiters using it, as a database outlives a
+/// restart. (seam-server's tests run the same restart over seam-store's SQLite ledger.)
+#[derive(Clone, Default)]
+struct MemoryLedger(Arc<std::sync::Mutex<std::collections::HashMap<(String, String), u64>>>);
+
+impl MemoryLedger {
+    fn opener(&self) -> OpenSpendStore {
+        let m = self.clone();
+        Arc::new(move || Ok(Box::new(m.clone()) as Box<dyn SpendStore>))
+    }
+}
+
+impl SpendStore for MemoryLedger {
+    fn add(&mut self, charges: &[Charge]) -> Result<(), String> {
+        let mut rows = self.0.lock().unwrap();
+        for c in charges {
+            *rows.entry((c.scope.clone(), c.period.clone())).or_default() += c.microusd;
+        }
+        Ok(())
+    }
+
+    fn spent(&mut self, scope: &str, period: &str) -> Result<u64, String> {
+        let rows = self.0.lock().unwrap();
+        Ok(rows
+            .get(&(scope.to_owned(), period.to_owned()))
+            .copied()
+            .unwrap_or(0))
+    }
+}
+
 async fn budgets_survive_a_restart_through_the_ledger(kind: Kind) {
-    let dir = std::env::temp_dir().join(format!("seam-limits-{}", unique()));
-    let store = seam_store::StoreConfig {
-        backend: seam_store::BackendConfig::Sqlite {
-            path: dir.join("ledger.db"),
-        },
-        master_key: None,
-        retention: Vec::new(),
-    };
+    let store = MemoryLedger::default();
     let budget = Budget {
         microusd: 1_000_000,
         period: Period::Month,
     };
     let now = seam_limits::now_ms();
     let (p, spent_before) = {
-        let Some((l, p)) = limiter(kind, Some(LedgerSink::new(&store).unwrap())).await else {
+        let Some((l, p)) = limiter(kind, Some(LedgerSink::new(store.opener()).unwrap())).await
+        else {
             return;
         };
         let s = [scope(
@@ -356,7 +380,7 @@ async fn budgets_survive_a_restart_through_the_ledger(kind: Kind) {
         (p, 650_000)
     };
     // The writer flushes within a second of the last charge.
-    let mut ledger = seam_store::Ledger::open(&store).unwrap();
+    let mut ledger = store.clone();
     let label = Period::Month.label(now);
     let mut seen = 0;
     for _ in 0..40 {
@@ -369,7 +393,7 @@ async fn budgets_survive_a_restart_through_the_ledger(kind: Kind) {
     assert_eq!(seen, spent_before);
     // A fresh limiter (a restart; for Redis, a flushed counter) starts from the ledger.
     let l = match kind {
-        Kind::Local => Limiter::local(Some(LedgerSink::new(&store).unwrap())),
+        Kind::Local => Limiter::local(Some(LedgerSink::new(store.opener()).unwrap())),
         Kind::Redis => {
             let c = redis_connect().await.unwrap();
             let mut conn = c().await.unwrap();
@@ -381,7 +405,7 @@ async fn budgets_survive_a_restart_through_the_ledger(kind: Kind) {
             Limiter::redis(
                 c,
                 guard(),
-                Some(LedgerSink::new(&store).unwrap()),
+                Some(LedgerSink::new(store.opener()).unwrap()),
                 OnError::Closed,
             )
         }

@@ -13,7 +13,9 @@
 use std::sync::{Arc, RwLock};
 
 use seam_config::{BudgetPeriod, Config, LimitRule, LimitsConfig};
-use seam_limits::{Ask, Budget, Denied, Limiter, Period, Rule, Scope, Ticket, Used};
+use seam_limits::{
+    Ask, Budget, Denied, Limiter, OpenSpendStore, Period, Rule, Scope, SpendStore, Ticket, Used,
+};
 use seam_types::{ApiError, ErrorCode};
 
 use crate::auth::Caller;
@@ -63,6 +65,29 @@ pub fn micro(usd: f64) -> u64 {
     }
 }
 
+/// seam-store's spend ledger as the `SpendStore` seam-limits writes to and seeds from (the
+/// adapter lives here so seam-limits does not depend on seam-store).
+struct StoreLedger(seam_store::Ledger);
+
+impl SpendStore for StoreLedger {
+    fn add(&mut self, charges: &[seam_limits::Charge]) -> Result<(), String> {
+        self.0.add(charges).map_err(|e| e.to_string())
+    }
+
+    fn spent(&mut self, scope: &str, period: &str) -> Result<u64, String> {
+        self.0.spent(scope, period).map_err(|e| e.to_string())
+    }
+}
+
+/// Opens a connection to the spend ledger in `store` (the audit store), once per connection
+/// seam-limits needs: one for its writer, one for its reads, again after either fails.
+fn spend_store(store: seam_store::StoreConfig) -> OpenSpendStore {
+    Arc::new(move || {
+        let ledger = seam_store::Ledger::open(&store).map_err(|e| e.to_string())?;
+        Ok(Box::new(StoreLedger(ledger)) as Box<dyn SpendStore>)
+    })
+}
+
 /// Who and what a rejection is counted under: ids and configured names only.
 #[derive(Clone, Copy)]
 pub struct Labels<'a> {
@@ -91,7 +116,7 @@ pub struct Estimate {
 
 impl Limits {
     pub fn open(cfg: &Config, redis: Option<&Arc<crate::shared::Redis>>) -> Result<Self, String> {
-        let ledger = seam_limits::LedgerSink::new(&crate::audit::store_config(cfg))?;
+        let ledger = seam_limits::LedgerSink::new(spend_store(crate::audit::store_config(cfg)))?;
         let limiter = match redis {
             Some(r) => {
                 let r_guard = Arc::clone(&r.guard);
@@ -451,5 +476,85 @@ mod tests {
             e.message
         );
         assert!((3_599..=3_600).contains(&e.retry_after.unwrap()));
+    }
+
+    /// seam-limits' ledger through the adapter: a budget's spend reaches seam-store's
+    /// `spend_ledger` and a fresh limiter (a restart) is seeded from it.
+    #[tokio::test]
+    async fn budgets_survive_a_restart_through_seam_stores_ledger() {
+        let dir = std::env::temp_dir().join(format!(
+            "seam-server-ledger-{}-{}",
+            std::process::id(),
+            seam_limits::now_ms()
+        ));
+        let store = seam_store::StoreConfig {
+            backend: seam_store::BackendConfig::Sqlite {
+                path: dir.join("ledger.db"),
+            },
+            master_key: None,
+            retention: Vec::new(),
+        };
+        std::fs::create_dir_all(&dir).unwrap();
+        let scopes = [Scope {
+            id: "key:a".into(),
+            rule: Rule {
+                budget: Some(Budget {
+                    microusd: 1_000_000,
+                    period: Period::Month,
+                }),
+                ..Rule::default()
+            },
+        }];
+        let ask = |id: &str, microusd| Ask {
+            request: id.into(),
+            tokens: 0,
+            microusd,
+        };
+        let now = seam_limits::now_ms();
+        {
+            let l = Limiter::local(Some(
+                seam_limits::LedgerSink::new(spend_store(store.clone())).unwrap(),
+            ));
+            let t = l.admit_at(&scopes, ask("a", 700_000), now).await.unwrap();
+            t.settle_at(
+                Used {
+                    tokens: 0,
+                    microusd: 650_000,
+                },
+                now,
+            )
+            .await;
+        }
+        // The writer flushes within a second of the last charge.
+        let label = Period::Month.label(now);
+        let mut seen = 0;
+        for _ in 0..100 {
+            let mut ledger = seam_store::Ledger::open(&store).unwrap();
+            seen = ledger.spent("key:a", &label).unwrap();
+            if seen == 650_000 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(seen, 650_000);
+        let l = Limiter::local(Some(
+            seam_limits::LedgerSink::new(spend_store(store.clone())).unwrap(),
+        ));
+        let refused = l.admit_at(&scopes, ask("b", 400_000), now).await.err();
+        assert!(
+            matches!(
+                refused,
+                Some(Denied::Budget {
+                    committed: 650_000,
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+        let fits = l.admit_at(&scopes, ask("c", 350_000), now).await;
+        assert!(fits.is_ok());
+        // Settled at its reservation, written by the writer's last flush before it ends; the
+        // directory is left to the system's temp cleanup rather than raced with that write.
+        drop((fits, l));
     }
 }

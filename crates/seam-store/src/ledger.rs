@@ -22,13 +22,9 @@ impl std::fmt::Debug for Ledger {
     }
 }
 
-/// One increment: `microusd` more spent by `scope` in `period`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Charge {
-    pub scope: String,
-    pub period: String,
-    pub microusd: u64,
-}
+/// One increment: `microusd` more spent by `scope` in `period` (defined in seam-types, so
+/// seam-limits sums the same type without depending on this crate).
+pub use seam_types::Charge;
 
 impl Ledger {
     /// Connects and applies pending migrations.
