@@ -10,6 +10,7 @@
 
 mod contract;
 mod errors;
+pub mod handles;
 pub mod ner;
 mod policy;
 pub mod routes;

@@ -8,12 +8,13 @@ use std::collections::HashSet;
 use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
-use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge};
 use seam_providers::ProviderError;
 use seam_providers::otel::{self, Attrs, Child, Event, Kind, Recorder, Value};
 use seam_router::{Attempt, Route};
 
 use crate::TargetReport;
+use crate::handles;
 
 pub const UPSTREAM_REQUESTS: &str = "seam_upstream_requests_total";
 pub const UPSTREAM_DURATION: &str = "seam_upstream_duration_seconds";
@@ -259,18 +260,15 @@ pub fn genai_provider_of(provider: &str) -> &'static str {
 
 /// The GenAI labels of an operation on `provider`/`model` (a model label as [`model_label`]
 /// bounds it).
-fn genai_labels(
+fn genai_labels<'a>(
     operation: &'static str,
-    provider: &str,
-    model: &str,
-) -> [(&'static str, String); 3] {
+    provider: &'a str,
+    model: &'a str,
+) -> [(&'static str, &'a str); 3] {
     [
-        ("gen_ai_operation_name", operation.to_owned()),
-        (
-            "gen_ai_provider_name",
-            genai_provider_of(provider).to_owned(),
-        ),
-        ("gen_ai_request_model", model.to_owned()),
+        ("gen_ai_operation_name", operation),
+        ("gen_ai_provider_name", genai_provider_of(provider)),
+        ("gen_ai_request_model", model),
     ]
 }
 
@@ -357,25 +355,22 @@ fn upstream(
     latency: Option<Duration>,
     operation: &'static str,
 ) {
-    let labels = [
-        ("provider", provider.to_owned()),
-        ("model", model.to_owned()),
-    ];
-    counter!(
+    let labels = [("provider", provider), ("model", model)];
+    handles::counter(
         UPSTREAM_REQUESTS,
-        &[&labels[..], &[("outcome", outcome.to_owned())]].concat()
+        &[labels[0], labels[1], ("outcome", outcome)],
     )
     .increment(1);
     if let Some(l) = latency {
-        histogram!(UPSTREAM_DURATION, &labels).record(l.as_secs_f64());
+        handles::histogram(UPSTREAM_DURATION, &labels).record(l.as_secs_f64());
         // OpenTelemetry's `error.type` is set only on failures.
         let genai = genai_labels(operation, provider, model);
         if outcome == "ok" {
-            histogram!(GENAI_DURATION, &genai).record(l.as_secs_f64());
+            handles::histogram(GENAI_DURATION, &genai).record(l.as_secs_f64());
         } else {
-            histogram!(
+            handles::histogram(
                 GENAI_DURATION,
-                &[&genai[..], &[("error_type", outcome.to_owned())]].concat()
+                &[genai[0], genai[1], genai[2], ("error_type", outcome)],
             )
             .record(l.as_secs_f64());
         }
@@ -383,45 +378,47 @@ fn upstream(
 }
 
 pub fn ttft(provider: &str, model: &str, d: Duration) {
-    histogram!(TTFT, "provider" => provider.to_owned(), "model" => model.to_owned())
+    handles::histogram(TTFT, &[("provider", provider), ("model", model)]).record(d.as_secs_f64());
+    handles::histogram(GENAI_FIRST_CHUNK, &genai_labels("chat", provider, model))
         .record(d.as_secs_f64());
-    histogram!(GENAI_FIRST_CHUNK, &genai_labels("chat", provider, model)).record(d.as_secs_f64());
 }
 
 pub fn tokens(provider: &str, model: &str, prompt: u64, completion: u64) {
-    let p = provider.to_owned();
-    let m = model.to_owned();
-    counter!(TOKENS, "provider" => p.clone(), "model" => m.clone(), "kind" => "prompt")
-        .increment(prompt);
-    counter!(TOKENS, "provider" => p, "model" => m, "kind" => "completion").increment(completion);
+    for (kind, n) in [("prompt", prompt), ("completion", completion)] {
+        handles::counter(
+            TOKENS,
+            &[("provider", provider), ("model", model), ("kind", kind)],
+        )
+        .increment(n);
+    }
     let genai = genai_labels("chat", provider, model);
     for (kind, n) in [("input", prompt), ("output", completion)] {
-        histogram!(
+        handles::histogram(
             GENAI_TOKENS,
-            &[&genai[..], &[("gen_ai_token_type", kind.to_owned())]].concat()
+            &[genai[0], genai[1], genai[2], ("gen_ai_token_type", kind)],
         )
         .record(n as f64);
     }
 }
 
 pub fn stream_end(provider: &str, model: &str, outcome: &'static str, d: Duration) {
-    let p = provider.to_owned();
-    let m = model.to_owned();
-    counter!(STREAMS, "provider" => p.clone(), "model" => m.clone(), "outcome" => outcome)
-        .increment(1);
-    histogram!(STREAM_DURATION, "provider" => p, "model" => m).record(d.as_secs_f64());
+    let labels = [("provider", provider), ("model", model)];
+    handles::counter(STREAMS, &[labels[0], labels[1], ("outcome", outcome)]).increment(1);
+    handles::histogram(STREAM_DURATION, &labels).record(d.as_secs_f64());
 }
 
 /// Counts policy findings. Labels are bounded: policies come from the config, entities and actions
 /// from fixed lists.
 pub fn policy_findings(policy: &str, records: &[seam_policy::Record]) {
     for ((stage, entity, action), n) in seam_policy::engine::summarize(records) {
-        counter!(
+        handles::counter(
             POLICY_FINDINGS,
-            "policy" => policy.to_owned(),
-            "stage" => stage.as_str(),
-            "entity" => entity,
-            "action" => action,
+            &[
+                ("policy", policy),
+                ("stage", stage.as_str()),
+                ("entity", entity),
+                ("action", action),
+            ],
         )
         .increment(n as u64);
     }

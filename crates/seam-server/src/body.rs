@@ -54,7 +54,13 @@ pub const MAX_DEPTH: usize = 128;
 
 /// Parses JSON; a syntax error is `invalid_json`, a wrong or missing field is `invalid_request`
 /// with `param` set to its path (`messages[0].role`).
+///
+/// A body is parsed plainly first; only one that fails is parsed again with its path tracked
+/// (which costs an allocation per field), so a good request never pays for the error's detail.
 pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if let Ok(v) = serde_json::from_slice(bytes) {
+        return Ok(v);
+    }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::new(
             ErrorCode::InvalidJson,
@@ -82,6 +88,9 @@ pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// As [`json`], from a body already parsed (a rendered prompt's): the same errors, with no
 /// second pass over bytes.
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    if let Ok(v) = T::deserialize(&value) {
+        return Ok(v);
+    }
     serde_path_to_error::deserialize(value).map_err(describe)
 }
 

@@ -3,8 +3,9 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use seam_gateway::handles;
 use seam_types::{ApiError, ErrorCode};
 
 pub const CHAT: &str = "chat_completions";
@@ -157,12 +158,13 @@ pub fn endpoint(path: &str) -> &'static str {
 }
 
 pub fn request(endpoint: &'static str, status: u16, d: Duration) {
-    counter!(REQUESTS, "endpoint" => endpoint, "status" => status_label(status)).increment(1);
-    histogram!(REQUEST_DURATION, "endpoint" => endpoint).record(d.as_secs_f64());
+    let labels = [("endpoint", endpoint), ("status", status_label(status))];
+    handles::counter(REQUESTS, &labels).increment(1);
+    handles::histogram(REQUEST_DURATION, &labels[..1]).record(d.as_secs_f64());
 }
 
 pub fn overhead(endpoint: &'static str, d: Duration) {
-    histogram!(OVERHEAD, "endpoint" => endpoint).record(d.as_secs_f64());
+    handles::histogram(OVERHEAD, &[("endpoint", endpoint)]).record(d.as_secs_f64());
 }
 
 /// A client connection was accepted (`open` true) or has closed.

@@ -270,12 +270,20 @@ pub fn model_label(client_model: Option<&str>, is_alias: bool, route: &str) -> S
 /// What one answer cost and used, by key, team and model (ids and config names, never
 /// secrets): `seam_spend_microusd_total` and `seam_tokens_total`.
 pub fn count(route: &str, key: Option<&str>, team: Option<&str>, model: &str, priced: &Priced) {
-    let provider = route.split_once('/').map_or(route, |(p, _)| p).to_owned();
-    let key = key.unwrap_or("none").to_owned();
-    let team = team.unwrap_or("").to_owned();
+    use seam_gateway::handles;
+    let provider = route.split_once('/').map_or(route, |(p, _)| p);
+    let key = key.unwrap_or("none");
+    let team = team.unwrap_or("");
     if let Some(usd) = priced.cost_usd {
-        metrics::counter!(SPEND, "provider" => provider, "key" => key.clone(),
-            "team" => team.clone(), "model" => model.to_owned())
+        handles::counter(
+            SPEND,
+            &[
+                ("provider", provider),
+                ("key", key),
+                ("team", team),
+                ("model", model),
+            ],
+        )
         .increment((usd * 1_000_000.0).round() as u64);
     }
     let source = if priced.estimated {
@@ -287,8 +295,16 @@ pub fn count(route: &str, key: Option<&str>, team: Option<&str>, model: &str, pr
         ("prompt", priced.prompt_tokens),
         ("completion", priced.completion_tokens),
     ] {
-        metrics::counter!(TOKENS, "key" => key.clone(), "team" => team.clone(),
-            "model" => model.to_owned(), "kind" => kind, "source" => source)
+        handles::counter(
+            TOKENS,
+            &[
+                ("key", key),
+                ("team", team),
+                ("model", model),
+                ("kind", kind),
+                ("source", source),
+            ],
+        )
         .increment(n);
     }
 }
