@@ -659,6 +659,12 @@ impl Draft {
         self.auditor.is_some() && self.class.keeps_payloads()
     }
 
+    /// Whether this request's record might keep payloads, before its class is known (the class
+    /// follows the alias, which the body names): false only when nothing is audited.
+    pub fn may_keep_payloads(&self) -> bool {
+        self.auditor.is_some()
+    }
+
     /// What the parsed request says: its model (recorded as `Gateway::model_for_record` gives
     /// it), the alias that serves it (`Gateway::alias_of`: picks the class and the metric label), its `user` (the subject when no header names one)
     /// and, when kept, the body.

@@ -173,6 +173,7 @@ async fn decoded<C: Codec>(
         subject: draft.subject(),
         headers: &headers,
         takes_native: &|model, wire| live.gateway.takes_native(model, wire),
+        keeps_request: draft.may_keep_payloads(),
     };
     let Decoded {
         chat: mut req,

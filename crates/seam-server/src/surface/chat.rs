@@ -29,19 +29,25 @@ pub struct Chat {
 }
 
 impl Chat {
-    fn decoded(&mut self, req: ChatRequest) -> Result<Decoded<ChatRequest>, ApiError> {
+    /// `keep`: the audit record may keep the request as the client sent it (a copy, since the
+    /// pipeline rewrites what it runs).
+    fn decoded(
+        &mut self,
+        req: ChatRequest,
+        keep: bool,
+    ) -> Result<Decoded<Option<ChatRequest>>, ApiError> {
         req.validate().map_err(body::invalid)?;
         self.include_usage = req.wants_stream_usage();
         Ok(Decoded {
             user: req.user.clone(),
-            record: req.clone(),
+            record: keep.then(|| req.clone()),
             chat: req,
         })
     }
 }
 
 impl Codec for Chat {
-    type Record = ChatRequest;
+    type Record = Option<ChatRequest>;
     type Encoder = Encoder;
     const ENDPOINT: &'static str = "chat";
     const METRIC: &'static str = metrics::CHAT;
@@ -50,17 +56,17 @@ impl Codec for Chat {
     async fn decode(
         &mut self,
         bytes: Bytes,
-        _: DecodeCx<'_>,
-    ) -> Result<Decoded<ChatRequest>, ApiError> {
-        self.decoded(body::json(&bytes)?)
+        cx: DecodeCx<'_>,
+    ) -> Result<Decoded<Option<ChatRequest>>, ApiError> {
+        self.decoded(body::json(&bytes)?, cx.keeps_request)
     }
 
     async fn decode_value(
         &mut self,
         body: Value,
-        _: DecodeCx<'_>,
-    ) -> Result<Decoded<ChatRequest>, ApiError> {
-        self.decoded(body::from_value(body)?)
+        cx: DecodeCx<'_>,
+    ) -> Result<Decoded<Option<ChatRequest>>, ApiError> {
+        self.decoded(body::from_value(body)?, cx.keeps_request)
     }
 
     fn apply_prompt(

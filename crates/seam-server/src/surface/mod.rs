@@ -41,6 +41,9 @@ pub struct DecodeCx<'a> {
     /// `Gateway::takes_native`): a surface builds one only then, or when only its own format
     /// can carry the request (to refuse it with the reason).
     pub takes_native: &'a (dyn Fn(&str, seam_types::chat::Wire) -> bool + Send + Sync),
+    /// Whether the audit record may keep the client's request: when false, a surface need not
+    /// keep a copy of it for the record.
+    pub keeps_request: bool,
 }
 
 /// Writes the pipeline's stream as one surface's events. Each call appends whole events (bytes
