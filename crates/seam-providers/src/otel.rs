@@ -778,6 +778,28 @@ mod tests {
         assert_eq!(&tp[36..52], hex);
     }
 
+    /// The exporter's own pool reaches a collector over HTTP, and a collector that is slower
+    /// than `timeout` costs one timeout, not a hang.
+    #[tokio::test]
+    async fn batches_reach_the_collector_within_the_timeout() {
+        let collector = seam_testkit::otlp::OtlpReceiver::start_on(([127, 0, 0, 1], 0).into())
+            .await
+            .unwrap();
+        let cfg = TelemetryConfig {
+            timeout: Duration::from_millis(300),
+            ..TelemetryConfig::default()
+        };
+        let url = format!("{}/v1/traces", collector.base_url());
+        let exporter = Exporter::new(&cfg, &url).unwrap();
+        exporter.export(vec![span(1), span(2)]).await;
+        assert_eq!(collector.spans().len(), 2);
+        collector.set_mode(seam_testkit::otlp::Mode::Slow(Duration::from_secs(5)));
+        let t0 = std::time::Instant::now();
+        exporter.export(vec![span(3)]).await;
+        assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+        assert_eq!(collector.spans().len(), 2);
+    }
+
     #[test]
     fn a_batch_encodes_as_otlp_protobuf() {
         let mut s = span(3);
