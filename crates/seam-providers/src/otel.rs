@@ -486,7 +486,7 @@ pub struct Exporter {
     pool: crate::http::Pool,
     url: http::Uri,
     /// Bounds each export, connect and answer together.
-    timeout: std::time::Duration,
+    timeout: Duration,
     headers: http::HeaderMap,
     resource: Resource,
 }
