@@ -1,16 +1,29 @@
-//! The upstream HTTP client every network provider shares the shape of: pooled keep-alive, rustls
-//! (ring), HTTP/1.1 and HTTP/2 (by ALPN), bounded body reads, and one mapping from transport and
-//! status failures to [`ProviderError`].
+//! The upstream HTTP client every network provider shares the shape of: hyper's pooled client
+//! used directly (keep-alive, rustls with ring, HTTP/1.1 and HTTP/2 by ALPN), bounded body reads,
+//! and one mapping from transport and status failures to [`ProviderError`].
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::error::Error as StdError;
 use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use base64::Engine as _;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderMap, Method, Request, StatusCode, Uri};
+use http_body_util::{BodyDataStream, Full};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client as PooledClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use seam_config::ProviderConfig;
 use seam_types::chat::ChatChunk;
 use serde::Deserialize;
@@ -23,16 +36,145 @@ pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 /// Largest single event-stream line.
 pub const MAX_SSE_LINE: usize = 4 * 1024 * 1024;
 
+/// How long an idle pooled connection is kept before it is closed.
+const POOL_IDLE: Duration = Duration::from_secs(90);
+
 /// Installs ring as rustls' process-wide provider; idempotent.
 pub fn install_crypto_provider() {
     // `Err` means a provider is already installed, which is what we want.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// hyper's pooled client over TCP, with TLS for `https://` URIs.
+pub(crate) type Pool = PooledClient<TimedConnector, Full<Bytes>>;
+
+/// Builds a connection pool: `connect_timeout` bounds the TCP connect and TLS handshake
+/// together; at most `max_idle` idle connections per host are kept, each for [`POOL_IDLE`].
+/// Redirects are never followed (hyper's client has no such layer): an upstream's 3xx is its
+/// answer, so a request and its credentials never go where a redirect points.
+pub(crate) fn pool(connect_timeout: Duration, max_idle: usize) -> Result<Pool, String> {
+    install_crypto_provider();
+    // The process's provider (ring, installed above, unless the embedder chose another).
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(hyper_rustls::ConfigBuilderExt::try_with_platform_verifier)
+        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .with_no_client_auth();
+    let mut tcp = HttpConnector::new();
+    tcp.enforce_http(false); // `https://` URIs pass through to the TLS layer
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(Some(connect_timeout));
+    // Dead peers are noticed on idle pooled connections (the settings reqwest used).
+    tcp.set_keepalive(Some(Duration::from_secs(15)));
+    tcp.set_keepalive_interval(Some(Duration::from_secs(15)));
+    tcp.set_keepalive_retries(Some(3));
+    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    tcp.set_tcp_user_timeout(Some(Duration::from_secs(30)));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(tcp);
+    let connector = TimedConnector {
+        inner: https,
+        timeout: connect_timeout,
+    };
+    Ok(PooledClient::builder(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(POOL_IDLE)
+        .pool_max_idle_per_host(max_idle)
+        .build(connector))
+}
+
+/// The TLS connector with one deadline over the TCP connect and the handshake.
+#[derive(Clone)]
+pub(crate) struct TimedConnector {
+    inner: HttpsConnector<HttpConnector>,
+    timeout: Duration,
+}
+
+type Stream = hyper_rustls::MaybeHttpsStream<hyper_util::rt::TokioIo<tokio::net::TcpStream>>;
+type ConnectError = Box<dyn StdError + Send + Sync>;
+
+impl tower_service::Service<Uri> for TimedConnector {
+    type Response = Stream;
+    type Error = ConnectError;
+    type Future = Pin<Box<dyn Future<Output = Result<Stream, ConnectError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        let connecting = self.inner.call(dst);
+        let timeout = self.timeout;
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, connecting).await {
+                Ok(done) => done,
+                Err(_) => Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connect timed out",
+                )
+                .into()),
+            }
+        })
+    }
+}
+
+/// An upstream's answer: its status and headers, and a body read as it arrives.
+pub struct UpstreamResponse(http::Response<Incoming>);
+
+impl UpstreamResponse {
+    pub fn status(&self) -> StatusCode {
+        self.0.status()
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        self.0.headers()
+    }
+
+    /// The body's length when the upstream declared it.
+    pub fn content_length(&self) -> Option<u64> {
+        hyper::body::Body::size_hint(self.0.body()).exact()
+    }
+
+    /// The body's data frames as a stream of byte chunks, in the order they arrived.
+    pub fn into_stream(self) -> BodyDataStream<Incoming> {
+        BodyDataStream::new(self.0.into_body())
+    }
+}
+
+/// A POST of `body` to `uri` with exactly `headers` (hyper adds `host` and `content-length`).
+pub(crate) fn post(uri: &Uri, headers: HeaderMap, body: Vec<u8>) -> Request<Full<Bytes>> {
+    let mut req = Request::new(Full::new(Bytes::from(body)));
+    *req.method_mut() = Method::POST;
+    *req.uri_mut() = uri.clone();
+    *req.headers_mut() = headers;
+    req
+}
+
+/// Sends one request through `pool`; a transport failure becomes a [`ProviderError`].
+pub(crate) async fn send(
+    pool: &Pool,
+    uri: &Uri,
+    headers: HeaderMap,
+    body: Vec<u8>,
+) -> Result<UpstreamResponse, ProviderError> {
+    pool.request(post(uri, headers, body))
+        .await
+        .map(UpstreamResponse)
+        .map_err(|e| transport_error(&e, false))
+}
+
 /// A provider's connection pool and fixed headers.
 #[derive(Clone)]
 pub struct UpstreamClient {
-    client: reqwest::Client,
+    pool: Pool,
     headers: HeaderMap,
 }
 
@@ -40,20 +182,20 @@ impl UpstreamClient {
     /// `fixed` are the provider's own headers (its credential, a version header), sent on every
     /// request and marked sensitive so they never print.
     pub fn new(cfg: &ProviderConfig, fixed: Vec<(&str, String)>) -> Result<Self, String> {
-        install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .connect_timeout(cfg.connect_timeout)
-            .tcp_nodelay(true)
-            // An upstream's redirect is its answer, not an instruction: following it would
-            // resend the request (and headers such as `x-api-key` that reqwest does not strip
-            // across hosts) wherever it points. A 3xx surfaces as the upstream's error.
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(usize::try_from(cfg.max_concurrency).unwrap_or(256))
-            .user_agent(concat!("seam/", env!("CARGO_PKG_VERSION")))
-            .build()
+        let max_idle = usize::try_from(cfg.max_concurrency).unwrap_or(256);
+        let pool = pool(cfg.connect_timeout, max_idle)
             .map_err(|e| format!("providers.{}: cannot build HTTP client: {e}", cfg.name))?;
         let mut headers = HeaderMap::new();
+        headers.insert(http::header::ACCEPT, HeaderValue::from_static("*/*"));
+        headers.insert(
+            http::header::USER_AGENT,
+            HeaderValue::from_static(concat!("seam/", env!("CARGO_PKG_VERSION"))),
+        );
+        // Credentials in the URL (`https://user:pass@host`) travel as Basic auth; a fixed
+        // `authorization` header, set next, takes precedence.
+        if let Some(basic) = parse_uri(&cfg.base_url).ok().and_then(|(_, auth)| auth) {
+            headers.insert(http::header::AUTHORIZATION, basic);
+        }
         let mut add = |name: &str, value: &str| -> Result<(), String> {
             let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
                 format!(
@@ -77,13 +219,13 @@ impl UpstreamClient {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        Ok(UpstreamClient { client, headers })
+        Ok(UpstreamClient { pool, headers })
     }
 
     /// Parses `base_url` + `suffix` once, at start-up, so requests skip URL parsing.
-    pub fn endpoint(cfg: &ProviderConfig, suffix: &str) -> Result<reqwest::Url, String> {
-        let text = format!("{}{suffix}", cfg.base_url);
-        reqwest::Url::parse(&text)
+    pub fn endpoint(cfg: &ProviderConfig, suffix: &str) -> Result<Uri, String> {
+        parse_uri(&format!("{}{suffix}", cfg.base_url))
+            .map(|(uri, _)| uri)
             .map_err(|e| format!("providers.{}.base_url: not a valid URL ({e})", cfg.name))
     }
 
@@ -91,9 +233,9 @@ impl UpstreamClient {
     /// message, type and code read from its error body.
     pub async fn post_json(
         &self,
-        url: &reqwest::Url,
+        url: &Uri,
         body: Vec<u8>,
-    ) -> Result<reqwest::Response, ProviderError> {
+    ) -> Result<UpstreamResponse, ProviderError> {
         self.post_json_with(url, Vec::new(), body).await
     }
 
@@ -101,11 +243,11 @@ impl UpstreamClient {
     /// `stream` flag, and the headers it carries (`anthropic-beta`): the same-format passthrough.
     pub async fn post_native(
         &self,
-        url: &reqwest::Url,
+        url: &Uri,
         native: &seam_types::chat::Native,
         model: &str,
         stream: bool,
-    ) -> Result<reqwest::Response, ProviderError> {
+    ) -> Result<UpstreamResponse, ProviderError> {
         let body = NativeBody {
             model,
             stream,
@@ -130,10 +272,10 @@ impl UpstreamClient {
     /// after the fixed ones and marked sensitive like them.
     pub async fn post_json_with(
         &self,
-        url: &reqwest::Url,
+        url: &Uri,
         extra: Vec<(HeaderName, HeaderValue)>,
         body: Vec<u8>,
-    ) -> Result<reqwest::Response, ProviderError> {
+    ) -> Result<UpstreamResponse, ProviderError> {
         let mut headers = self.headers.clone();
         for (name, mut value) in extra {
             value.set_sensitive(true);
@@ -148,14 +290,7 @@ impl UpstreamClient {
                 headers.insert(HeaderName::from_static("tracestate"), v);
             }
         }
-        let resp = self
-            .client
-            .post(url.clone())
-            .headers(headers)
-            .body(body)
-            .send()
-            .await
-            .map_err(transport_error)?;
+        let resp = send(&self.pool, url, headers, body).await?;
         if resp.status().is_success() {
             return Ok(resp);
         }
@@ -163,11 +298,83 @@ impl UpstreamClient {
     }
 }
 
+/// Parses an absolute `http://` or `https://` URL into the form requests are sent with: the
+/// scheme's default port and any `user:password@` removed, and an empty path made `/`. The
+/// credentials come back as a sensitive `Basic` authorization value.
+pub(crate) fn parse_uri(text: &str) -> Result<(Uri, Option<HeaderValue>), String> {
+    let uri: Uri = text
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| e.to_string())?;
+    let mut parts = uri.into_parts();
+    let default_port = match &parts.scheme {
+        Some(s) if *s == Scheme::HTTP => 80,
+        Some(s) if *s == Scheme::HTTPS => 443,
+        _ => return Err("the scheme must be http:// or https://".into()),
+    };
+    let Some(authority) = parts.authority.take() else {
+        return Err("no host".into());
+    };
+    let (userinfo, hostport) = match authority.as_str().rsplit_once('@') {
+        Some((user, host)) => (Some(user), host),
+        None => (None, authority.as_str()),
+    };
+    let hostport = match authority.port_u16() {
+        Some(p) if p == default_port => hostport.strip_suffix(&format!(":{p}")).unwrap_or(hostport),
+        _ => hostport,
+    };
+    if hostport.is_empty() || hostport.starts_with(':') {
+        return Err("no host".into());
+    }
+    let auth = userinfo.map(basic_auth).transpose()?;
+    parts.authority = Some(Authority::try_from(hostport).map_err(|e| e.to_string())?);
+    if parts.path_and_query.is_none() {
+        parts.path_and_query = Some(PathAndQuery::from_static("/"));
+    }
+    let uri = Uri::from_parts(parts).map_err(|e| e.to_string())?;
+    Ok((uri, auth))
+}
+
+/// `user:password` from a URL (percent-encoded) as a sensitive `Basic` header value.
+fn basic_auth(userinfo: &str) -> Result<HeaderValue, String> {
+    let decoded = percent_decode(userinfo).ok_or("credentials in the URL are not valid UTF-8")?;
+    let (user, password) = decoded.split_once(':').unwrap_or((&decoded, ""));
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let mut v = HeaderValue::try_from(format!("Basic {token}"))
+        .map_err(|_| "credentials in the URL cannot be sent".to_owned())?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+/// `%XX` escapes decoded; `None` when the result is not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) => hex(h).zip(hex(l)),
+            _ => None,
+        };
+        match escaped {
+            Some((h, l)) => {
+                out.push(u8::try_from(h * 16 + l).ok()?);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// A provider's `base_url`, parsed once. Endpoints that name the model in their path (Azure
-/// deployments, Gemini and Bedrock models) are built from it per request: a clone and a path
-/// replacement, without parsing the whole URL again.
+/// deployments, Gemini and Bedrock models) are built from it per request: the scheme and host
+/// reused, and only the path and query formatted.
 #[derive(Clone, Debug)]
-pub struct BaseUrl(reqwest::Url);
+pub struct BaseUrl(Uri);
 
 impl BaseUrl {
     pub fn parse(cfg: &ProviderConfig) -> Result<Self, String> {
@@ -175,12 +382,20 @@ impl BaseUrl {
     }
 
     /// The base URL's path followed by `path` (already encoded, starting with `/`), with `query`.
-    pub fn join(&self, path: &str, query: Option<&str>) -> reqwest::Url {
-        let mut url = self.0.clone();
-        let joined = format!("{}{path}", self.0.path().trim_end_matches('/'));
-        url.set_path(&joined);
-        url.set_query(query);
-        url
+    /// Fails only for a path or query no URL can carry, which encoded segments never are.
+    pub fn join(&self, path: &str, query: Option<&str>) -> Result<Uri, ProviderError> {
+        let base = self.0.path().trim_end_matches('/');
+        let pq = match query {
+            Some(q) => format!("{base}{path}?{q}"),
+            None => format!("{base}{path}"),
+        };
+        let unsendable =
+            || ProviderError::Unsupported("the model name cannot be sent in a URL".into());
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = self.0.scheme().cloned();
+        parts.authority = self.0.authority().cloned();
+        parts.path_and_query = Some(PathAndQuery::try_from(pq).map_err(|_| unsendable())?);
+        Uri::from_parts(parts).map_err(|_| unsendable())
     }
 }
 
@@ -202,25 +417,42 @@ pub fn encode_segment(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-fn transport_error(e: reqwest::Error) -> ProviderError {
-    if e.is_timeout() {
+/// A transport failure: a timeout anywhere in the source chain is `Timeout`; otherwise the
+/// chain's last message ("connection refused", "invalid peer certificate: UnknownIssuer"), with
+/// no URL, so no query string or credential embedded in one can reach a log. A failure while
+/// reading a body (`body`) is an invalid response; one before the answer, a connect error.
+fn transport_error(e: &(dyn StdError + 'static), body: bool) -> ProviderError {
+    if is_timeout(e) {
         return ProviderError::Timeout("response");
     }
-    // The source chain says "connection refused/reset"; the URL is dropped so no query string or
-    // credential embedded in it can reach a log.
     let mut msg = String::new();
-    let mut src: Option<&dyn std::error::Error> = Some(&e);
+    let mut src: Option<&(dyn StdError + 'static)> = Some(e);
     while let Some(s) = src {
         msg = s.to_string();
         src = s.source();
     }
-    if e.is_connect() {
-        ProviderError::Connect(msg)
-    } else if e.is_body() || e.is_decode() {
+    if body {
         ProviderError::InvalidResponse(msg)
     } else {
         ProviderError::Connect(msg)
     }
+}
+
+/// Whether a timeout (the connect deadline, an I/O timeout) is anywhere in `e`'s source chain.
+pub(crate) fn is_timeout(e: &(dyn StdError + 'static)) -> bool {
+    let mut src = Some(e);
+    while let Some(s) = src {
+        let timed_out = s
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_timeout)
+            || s.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
+        if timed_out {
+            return true;
+        }
+        src = s.source();
+    }
+    false
 }
 
 /// The error bodies upstreams send: `{"error": {…}}` (OpenAI, Anthropic, Azure, Gemini) or a bare
@@ -247,7 +479,7 @@ struct ErrorDetail {
 }
 
 /// Reads an upstream error body (OpenAI's and Anthropic's share `{"error": {"message", "type"}}`).
-async fn status_error(resp: reqwest::Response) -> ProviderError {
+async fn status_error(resp: UpstreamResponse) -> ProviderError {
     let status = resp.status().as_u16();
     let retry_after = retry_after(resp.headers());
     // AWS names the error in a header (`ThrottlingException:http://…`); the body has only a message.
@@ -312,14 +544,14 @@ pub fn retry_after(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// Reads a whole body, failing once it passes `cap` bytes.
-pub async fn read_capped(resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, ProviderError> {
+pub async fn read_capped(resp: UpstreamResponse, cap: usize) -> Result<Vec<u8>, ProviderError> {
     let mut out = Vec::with_capacity(
         resp.content_length()
             .map_or(4096, |n| (n as usize).min(cap)),
     );
-    let mut stream = resp.bytes_stream();
+    let mut stream = resp.into_stream();
     while let Some(piece) = stream.next().await {
-        let piece = piece.map_err(transport_error)?;
+        let piece = piece.map_err(|e| transport_error(&e, true))?;
         if out.len() + piece.len() > cap {
             return Err(ProviderError::InvalidResponse(format!(
                 "body larger than {cap} bytes"
@@ -332,7 +564,7 @@ pub async fn read_capped(resp: reqwest::Response, cap: usize) -> Result<Vec<u8>,
 
 /// Decodes a JSON response body.
 pub async fn read_json<T: serde::de::DeserializeOwned>(
-    resp: reqwest::Response,
+    resp: UpstreamResponse,
 ) -> Result<T, ProviderError> {
     let body = read_capped(resp, MAX_RESPONSE_BYTES).await?;
     serde_json::from_slice(&body).map_err(|e| ProviderError::InvalidResponse(json_error(&e)))
@@ -402,7 +634,8 @@ pub trait StreamDecoder<F = SseEvent>: Send + 'static {
 }
 
 struct State<P: FrameParser, D> {
-    body: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+    /// `None` once handed to the task that drains it for the pool.
+    body: Option<BodyDataStream<Incoming>>,
     parser: P,
     decoder: D,
     events: Vec<P::Frame>,
@@ -415,18 +648,18 @@ struct State<P: FrameParser, D> {
 /// Adapts an event-stream response into a [`ChunkStream`] through `decoder`. A body that ends
 /// before the decoder saw the end becomes `ProviderError::StreamCut`, so truncation is never silent.
 /// Chunks decoded before an error are delivered first; the error is the stream's last item.
-pub fn decode_sse<D: StreamDecoder>(resp: reqwest::Response, decoder: D) -> ChunkStream {
+pub fn decode_sse<D: StreamDecoder>(resp: UpstreamResponse, decoder: D) -> ChunkStream {
     decode_frames(resp, SseParser::new(MAX_SSE_LINE), decoder)
 }
 
 /// [`decode_sse`] over any framing.
-pub fn decode_frames<P, D>(resp: reqwest::Response, parser: P, decoder: D) -> ChunkStream
+pub fn decode_frames<P, D>(resp: UpstreamResponse, parser: P, decoder: D) -> ChunkStream
 where
     P: FrameParser,
     D: StreamDecoder<P::Frame>,
 {
     let state = State {
-        body: resp.bytes_stream().boxed(),
+        body: Some(resp.into_stream()),
         parser,
         decoder,
         events: Vec::new(),
@@ -450,24 +683,25 @@ where
             if st.done {
                 // Read the rest of the body in the background (normally just the chunked
                 // terminator) so the connection goes back to the pool instead of being closed.
-                let mut body =
-                    std::mem::replace(&mut st.body, futures_util::stream::empty().boxed());
-                tokio::spawn(async move {
-                    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                        while body.next().await.is_some() {}
-                    })
-                    .await;
-                });
+                if let Some(mut body) = st.body.take() {
+                    tokio::spawn(async move {
+                        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                            while body.next().await.is_some() {}
+                        })
+                        .await;
+                    });
+                }
                 return None;
             }
-            match st.body.next().await {
+            let body = st.body.as_mut()?;
+            match body.next().await {
                 Some(Ok(piece)) => {
                     if let Err(e) = st.parser.push(&piece, &mut st.events) {
                         st.error = Some(e);
                     }
                 }
                 Some(Err(e)) => {
-                    st.error = Some(ProviderError::StreamCut(match transport_error(e) {
+                    st.error = Some(ProviderError::StreamCut(match transport_error(&e, true) {
                         ProviderError::Timeout(_) => "timed out".into(),
                         other => other.to_string(),
                     }));
@@ -599,18 +833,65 @@ mod tests {
         assert!(matches!(encode_segment("plain"), Cow::Borrowed(_)));
         assert_eq!(encode_segment("a:b/c d%"), "a%3Ab%2Fc%20d%25");
         assert_eq!(encode_segment("é"), "%C3%A9");
-        let base = |url: &str| BaseUrl(reqwest::Url::parse(url).unwrap());
+        let base = |url: &str| BaseUrl(parse_uri(url).unwrap().0);
         assert_eq!(
             base("https://h.example.com")
                 .join("/model/a%3A0/converse", None)
-                .as_str(),
+                .unwrap()
+                .to_string(),
             "https://h.example.com/model/a%3A0/converse"
         );
         assert_eq!(
             base("http://127.0.0.1:9/proxy/")
                 .join("/openai/deployments/d/embeddings", Some("api-version=1"))
-                .as_str(),
+                .unwrap()
+                .to_string(),
             "http://127.0.0.1:9/proxy/openai/deployments/d/embeddings?api-version=1"
         );
+    }
+
+    #[test]
+    fn urls_are_parsed_into_the_form_requests_use() {
+        let ok = |url: &str| {
+            let (uri, auth) = parse_uri(url).unwrap();
+            (
+                uri.to_string(),
+                auth.map(|v| v.to_str().unwrap().to_owned()),
+            )
+        };
+        // The scheme's default port is dropped (as `host` and SigV4 have it); others stay.
+        assert_eq!(
+            ok("https://h.example.com:443/v1").0,
+            "https://h.example.com/v1"
+        );
+        assert_eq!(ok("http://h:80").0, "http://h/");
+        assert_eq!(ok("http://h:8080/v1").0, "http://h:8080/v1");
+        assert_eq!(ok("https://h:80/v1").0, "https://h:80/v1");
+        assert_eq!(ok("http://[::1]:9/v1").0, "http://[::1]:9/v1");
+        // Credentials in the URL leave it and become Basic auth, percent-decoded.
+        let (uri, auth) = ok("https://us%40r:p%3Ass@h.example.com/v1");
+        assert_eq!(uri, "https://h.example.com/v1");
+        let token = base64::engine::general_purpose::STANDARD.encode("us@r:p:ss");
+        assert_eq!(auth, Some(format!("Basic {token}")));
+        let (_, auth) = ok("http://only@h/");
+        let token = base64::engine::general_purpose::STANDARD.encode("only:");
+        assert_eq!(auth, Some(format!("Basic {token}")));
+        assert!(
+            parse_uri("https://u:p@h/")
+                .unwrap()
+                .1
+                .unwrap()
+                .is_sensitive()
+        );
+        for bad in [
+            "ftp://h/",
+            "/v1/chat",
+            "h.example.com:443",
+            "https://",
+            "http://:80/",
+            "http://a b/",
+        ] {
+            assert!(parse_uri(bad).is_err(), "{bad}");
+        }
     }
 }

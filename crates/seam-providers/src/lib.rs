@@ -29,7 +29,7 @@ use seam_types::chat::{ChatChunk, ChatCompletion, ChatRequest, Wire};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 use seam_types::{ApiError, ErrorCode};
 
-pub use http::{UpstreamClient, install_crypto_provider};
+pub use http::{UpstreamClient, UpstreamResponse, install_crypto_provider};
 
 /// Chunks as the client will see them; `Err` ends the stream.
 pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, ProviderError>> + Send>>;

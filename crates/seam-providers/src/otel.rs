@@ -483,25 +483,30 @@ pub fn install(cfg: &TelemetryConfig) -> Result<(), String> {
 
 /// Posts batches to `{endpoint}/v1/traces`.
 pub struct Exporter {
-    client: reqwest::Client,
-    url: reqwest::Url,
+    pool: crate::http::Pool,
+    url: http::Uri,
+    /// Bounds each export, connect and answer together.
+    timeout: Duration,
     headers: http::HeaderMap,
     resource: Resource,
 }
 
 impl Exporter {
     pub fn new(cfg: &TelemetryConfig, url: &str) -> Result<Self, String> {
-        crate::http::install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .timeout(cfg.timeout)
-            .connect_timeout(cfg.timeout)
-            .tcp_nodelay(true)
-            .user_agent(concat!("seam/", env!("CARGO_PKG_VERSION")))
-            .build()
+        // One request at a time: one idle connection is all the pool keeps.
+        let pool = crate::http::pool(cfg.timeout, 1)
             .map_err(|e| format!("telemetry: cannot build HTTP client: {e}"))?;
-        let url = reqwest::Url::parse(url)
+        let (url, basic) = crate::http::parse_uri(url)
             .map_err(|e| format!("telemetry.endpoint: not a valid URL ({e})"))?;
         let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::ACCEPT, HeaderValue::from_static("*/*"));
+        headers.insert(
+            http::header::USER_AGENT,
+            HeaderValue::from_static(concat!("seam/", env!("CARGO_PKG_VERSION"))),
+        );
+        if let Some(basic) = basic {
+            headers.insert(http::header::AUTHORIZATION, basic);
+        }
         for (name, value) in &cfg.headers {
             let n = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| format!("telemetry.headers: invalid header name {name:?}"))?;
@@ -525,8 +530,9 @@ impl Exporter {
             attributes.push(kv(k, Value::from(v.as_str())));
         }
         Ok(Exporter {
-            client,
+            pool,
             url,
+            timeout: cfg.timeout,
             headers,
             resource: Resource {
                 attributes,
@@ -557,13 +563,15 @@ impl Exporter {
     pub async fn export(&self, batch: Vec<SpanRecord>) {
         let n = batch.len() as u64;
         let body = encode(&self.resource, batch);
-        let sent = self
-            .client
-            .post(self.url.clone())
-            .headers(self.headers.clone())
-            .body(body)
-            .send()
-            .await;
+        let req = crate::http::post(&self.url, self.headers.clone(), body);
+        let sent = tokio::time::timeout(self.timeout, self.pool.request(req)).await;
+        let sent = match sent {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) if crate::http::is_timeout(&e) => Err("timeout"),
+            Ok(Err(e)) if e.is_connect() => Err("connect"),
+            Ok(Err(_)) => Err("transport"),
+            Err(_) => Err("timeout"),
+        };
         match sent {
             Ok(r) if r.status().is_success() => counter!(SPANS_EXPORTED).increment(n),
             Ok(r) => {
@@ -575,14 +583,7 @@ impl Exporter {
                 counter!(EXPORT_ERRORS).increment(1);
                 counter!(SPANS_DROPPED).increment(n);
             }
-            Err(e) => {
-                let why = if e.is_timeout() {
-                    "timeout"
-                } else if e.is_connect() {
-                    "connect"
-                } else {
-                    "transport"
-                };
+            Err(why) => {
                 tracing::warn!(reason = why, spans = n, "trace export failed");
                 counter!(EXPORT_ERRORS).increment(1);
                 counter!(SPANS_DROPPED).increment(n);
@@ -775,6 +776,28 @@ mod tests {
         assert_eq!(begun.len(), 1);
         let hex: String = begun[0].0.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(&tp[36..52], hex);
+    }
+
+    /// The exporter's own pool reaches a collector over HTTP, and a collector that is slower
+    /// than `timeout` costs one timeout, not a hang.
+    #[tokio::test]
+    async fn batches_reach_the_collector_within_the_timeout() {
+        let collector = seam_testkit::otlp::OtlpReceiver::start_on(([127, 0, 0, 1], 0).into())
+            .await
+            .unwrap();
+        let cfg = TelemetryConfig {
+            timeout: Duration::from_millis(300),
+            ..TelemetryConfig::default()
+        };
+        let url = format!("{}/v1/traces", collector.base_url());
+        let exporter = Exporter::new(&cfg, &url).unwrap();
+        exporter.export(vec![span(1), span(2)]).await;
+        assert_eq!(collector.spans().len(), 2);
+        collector.set_mode(seam_testkit::otlp::Mode::Slow(Duration::from_secs(5)));
+        let t0 = std::time::Instant::now();
+        exporter.export(vec![span(3)]).await;
+        assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+        assert_eq!(collector.spans().len(), 2);
     }
 
     #[test]

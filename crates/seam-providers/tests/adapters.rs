@@ -1,6 +1,7 @@
 //! The gemini, azure, bedrock and (lax) openai adapters against `seam-testkit`'s mock upstream, over real
 //! sockets: the request each adapter sends must pass the mock's checks of the wire format (and,
-//! for Bedrock, its SigV4 verification), and each answer must come back as OpenAI's shapes.
+//! for Bedrock, its SigV4 verification), and each answer must come back as OpenAI's shapes. The
+//! shared transport (connection reuse, certificate checks) is tested in `transport`.
 
 #![allow(
     clippy::unwrap_used,
@@ -19,6 +20,8 @@ mod gemini;
 mod local;
 #[path = "adapters/openai.rs"]
 mod openai;
+#[path = "adapters/transport.rs"]
+mod transport;
 
 use futures_util::StreamExt as _;
 use seam_config::Resolver;

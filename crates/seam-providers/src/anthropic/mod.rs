@@ -12,13 +12,13 @@ use seam_config::ProviderConfig;
 use seam_types::chat::{ChatCompletion, ChatRequest, Wire};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 
-use crate::http::{UpstreamClient, decode_sse, read_json};
+use crate::http::{UpstreamClient, UpstreamResponse, decode_sse, read_json};
 use crate::{ChunkStream, ProviderError};
 
 use convert::{AnthropicResponse, Decoder};
 
 pub struct Anthropic {
-    messages_url: reqwest::Url,
+    messages_url: http::Uri,
     client: UpstreamClient,
 }
 
@@ -59,7 +59,7 @@ impl Anthropic {
         model: &str,
         req: &ChatRequest,
         stream: bool,
-    ) -> Result<reqwest::Response, ProviderError> {
+    ) -> Result<UpstreamResponse, ProviderError> {
         let Some(native) = req
             .native
             .as_ref()

@@ -34,7 +34,7 @@ impl Azure {
         })
     }
 
-    fn url(&self, deployment: &str, op: Operation) -> reqwest::Url {
+    fn url(&self, deployment: &str, op: Operation) -> Result<http::Uri, ProviderError> {
         self.base
             .join(&convert::path(deployment, op), Some(&self.query))
     }
@@ -45,7 +45,7 @@ impl Azure {
         req: &ChatRequest,
     ) -> Result<ChatCompletion, ProviderError> {
         let body = convert::chat_body(model, req, false)?;
-        let url = self.url(model, Operation::ChatCompletions);
+        let url = self.url(model, Operation::ChatCompletions)?;
         let resp = self.client.post_json(&url, body).await?;
         let mut answer = read_json(resp).await?;
         crate::openai::convert::complete(&mut answer, model);
@@ -58,7 +58,7 @@ impl Azure {
         req: &ChatRequest,
     ) -> Result<ChunkStream, ProviderError> {
         let body = convert::chat_body(model, req, true)?;
-        let url = self.url(model, Operation::ChatCompletions);
+        let url = self.url(model, Operation::ChatCompletions)?;
         let resp = self.client.post_json(&url, body).await?;
         Ok(decode_sse(resp, convert::decoder(model)))
     }
@@ -69,7 +69,7 @@ impl Azure {
         req: &EmbeddingsRequest,
     ) -> Result<EmbeddingsResponse, ProviderError> {
         let body = convert::embeddings_body(model, req)?;
-        let url = self.url(model, Operation::Embeddings);
+        let url = self.url(model, Operation::Embeddings)?;
         let resp = self.client.post_json(&url, body).await?;
         let mut answer = read_json(resp).await?;
         crate::openai::convert::complete_embeddings(&mut answer, model);

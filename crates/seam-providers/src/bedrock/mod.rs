@@ -14,7 +14,7 @@ use seam_config::ProviderConfig;
 use seam_types::chat::{ChatCompletion, ChatRequest};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 
-use crate::http::{BaseUrl, UpstreamClient, decode_frames, read_json};
+use crate::http::{BaseUrl, UpstreamClient, UpstreamResponse, decode_frames, read_json};
 use crate::{ChunkStream, ProviderError};
 
 use convert::{ConverseResponse, Decoder};
@@ -75,8 +75,8 @@ impl Bedrock {
         model: &str,
         stream: bool,
         body: Vec<u8>,
-    ) -> Result<reqwest::Response, ProviderError> {
-        let url = self.base.join(&convert::path(model, stream), None);
+    ) -> Result<UpstreamResponse, ProviderError> {
+        let url = self.base.join(&convert::path(model, stream), None)?;
         let Some(signer) = &self.signer else {
             return self.client.post_json(&url, body).await;
         };
@@ -146,7 +146,7 @@ impl Bedrock {
     }
 }
 
-fn request_id(resp: &reqwest::Response) -> Option<&str> {
+fn request_id(resp: &UpstreamResponse) -> Option<&str> {
     resp.headers()
         .get("x-amzn-requestid")
         .and_then(|v| v.to_str().ok())

@@ -248,13 +248,18 @@ impl Signer {
     /// is not the scheme's default).
     pub fn sign(
         &self,
-        url: &reqwest::Url,
+        url: &http::Uri,
         payload_hash: &str,
         unix_secs: u64,
     ) -> Vec<(&'static str, String)> {
-        let host = match (url.host_str(), url.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_owned(),
+        let default_port = if url.scheme() == Some(&http::uri::Scheme::HTTPS) {
+            443
+        } else {
+            80
+        };
+        let host = match (url.host(), url.port_u16()) {
+            (Some(h), Some(p)) if p != default_port => format!("{h}:{p}"),
+            (Some(h), _) => h.to_owned(),
             (None, _) => String::new(),
         };
         let date = amz_date(unix_secs);
@@ -423,9 +428,9 @@ mod tests {
             secret_access_key: Secret::new(SECRET),
             session_token: token.map(Secret::new),
         };
-        let url =
-            reqwest::Url::parse("http://127.0.0.1:8080/model/anthropic.claude-v2%3A1/converse")
-                .unwrap();
+        let url: http::Uri = "http://127.0.0.1:8080/model/anthropic.claude-v2%3A1/converse"
+            .parse()
+            .unwrap();
         let hash = sha256_hex(b"{}");
         let signed =
             Signer::new(creds(None), "us-west-2", "bedrock").sign(&url, &hash, 1_440_938_160);
@@ -465,8 +470,9 @@ mod tests {
                 .contains("SignedHeaders=host;x-amz-date;x-amz-security-token,")
         );
         // The default port is not part of `host`.
-        let https =
-            reqwest::Url::parse("https://bedrock-runtime.us-west-2.amazonaws.com/model/m/converse")
+        let https: http::Uri =
+            "https://bedrock-runtime.us-west-2.amazonaws.com:443/model/m/converse"
+                .parse()
                 .unwrap();
         let a = Signer::new(creds(None), "us-west-2", "bedrock").sign(&https, &hash, 0);
         let b = authorization(

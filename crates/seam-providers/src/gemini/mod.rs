@@ -34,7 +34,7 @@ impl Gemini {
         })
     }
 
-    fn url(&self, model: &str, method: Method) -> reqwest::Url {
+    fn url(&self, model: &str, method: Method) -> Result<http::Uri, ProviderError> {
         // `alt=sse` turns the stream from one long JSON array into server-sent events.
         let query = (method == Method::StreamGenerate).then_some("alt=sse");
         self.base.join(&convert::path(model, method), query)
@@ -46,7 +46,7 @@ impl Gemini {
         req: &ChatRequest,
     ) -> Result<ChatCompletion, ProviderError> {
         let body = convert::request_body(req)?;
-        let url = self.url(model, Method::Generate);
+        let url = self.url(model, Method::Generate)?;
         let resp = self.client.post_json(&url, body).await?;
         let answer: GenerateResponse = read_json(resp).await?;
         Ok(convert::completion(&answer, model))
@@ -58,7 +58,7 @@ impl Gemini {
         req: &ChatRequest,
     ) -> Result<ChunkStream, ProviderError> {
         let body = convert::request_body(req)?;
-        let url = self.url(model, Method::StreamGenerate);
+        let url = self.url(model, Method::StreamGenerate)?;
         let resp = self.client.post_json(&url, body).await?;
         Ok(decode_sse(resp, Decoder::new(model)))
     }
@@ -69,7 +69,7 @@ impl Gemini {
         req: &EmbeddingsRequest,
     ) -> Result<EmbeddingsResponse, ProviderError> {
         let body = convert::embeddings_body(model, req)?;
-        let url = self.url(model, Method::BatchEmbed);
+        let url = self.url(model, Method::BatchEmbed)?;
         let resp = self.client.post_json(&url, body).await?;
         let answer: BatchEmbedResponse = read_json(resp).await?;
         convert::embeddings(answer, model, req)

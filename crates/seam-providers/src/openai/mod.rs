@@ -14,16 +14,16 @@ use seam_config::ProviderConfig;
 use seam_types::chat::{ChatChunk, ChatCompletion, ChatRequest, Native, Wire};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 
-use crate::http::{StreamDecoder, UpstreamClient, decode_sse, read_json};
+use crate::http::{StreamDecoder, UpstreamClient, UpstreamResponse, decode_sse, read_json};
 use crate::sse::SseEvent;
 use crate::{ChunkStream, ProviderError};
 use convert::Lax;
 
 pub struct OpenAi {
-    chat_url: reqwest::Url,
-    embeddings_url: reqwest::Url,
+    chat_url: http::Uri,
+    embeddings_url: http::Uri,
     /// `Some` when the server has the Responses API (`responses_api`).
-    responses_url: Option<reqwest::Url>,
+    responses_url: Option<http::Uri>,
     client: UpstreamClient,
 }
 
@@ -89,7 +89,7 @@ impl OpenAi {
         model: &str,
         req: &ChatRequest,
         stream: bool,
-    ) -> Result<Option<reqwest::Response>, ProviderError> {
+    ) -> Result<Option<UpstreamResponse>, ProviderError> {
         let native = req
             .native
             .as_ref()
