@@ -25,8 +25,7 @@ use hyper_util::client::legacy::Client as PooledClient;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::client::proxy::matcher::{Intercept, Matcher};
-use hyper_util::rt::TokioIo;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use seam_config::ProviderConfig;
 use seam_types::chat::ChatChunk;
 use serde::Deserialize;
@@ -148,11 +147,12 @@ pub(crate) fn pool_with(
     tcp.set_keepalive_retries(Some(3));
     #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
     tcp.set_tcp_user_timeout(Some(Duration::from_secs(30)));
-    let via_proxy = proxies.0.is_some().then(|| {
+    let via_proxy = proxies.0.clone().map(|rules| {
         // The builder below sets these on its own copy; a tunnelled connection offers the same.
         let mut tls = tls.clone();
         tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         ProxyConnector {
+            rules,
             tcp: tcp.clone(),
             tls: Arc::new(tls),
         }
@@ -166,7 +166,6 @@ pub(crate) fn pool_with(
     let connector = TimedConnector {
         direct: https,
         via_proxy,
-        proxies: proxies.clone(),
         timeout: connect_timeout,
     };
     let client = PooledClient::builder(TokioExecutor::new())
@@ -183,16 +182,16 @@ pub(crate) fn pool_with(
 #[derive(Clone)]
 pub(crate) struct TimedConnector {
     direct: HttpsConnector<HttpConnector>,
-    /// `Some` when `proxies` has rules.
+    /// `None` when no proxy is configured.
     via_proxy: Option<ProxyConnector>,
-    proxies: Proxies,
     timeout: Duration,
 }
 
-/// What connecting through a proxy needs: TCP to the proxy, and TLS to the upstream inside the
-/// tunnel (the same rustls settings as a direct connection).
+/// What connecting through a proxy needs: the rules that pick it, TCP to it, and TLS to the
+/// upstream inside the tunnel (the same rustls settings as a direct connection).
 #[derive(Clone)]
 struct ProxyConnector {
+    rules: Arc<Matcher>,
     tcp: HttpConnector,
     tls: Arc<rustls::ClientConfig>,
 }
@@ -209,7 +208,7 @@ impl ProxyConnector {
             // Named by kind only: the proxy's URL may hold its credentials.
             return Err("unsupported proxy scheme (only http:// proxies are supported)".into());
         }
-        let ProxyConnector { mut tcp, tls } = self;
+        let ProxyConnector { mut tcp, tls, .. } = self;
         if dst.scheme() == Some(&Scheme::HTTPS) {
             let mut tunnel = Tunnel::new(via.uri().clone(), tcp);
             if let Some(auth) = via.basic_auth() {
@@ -253,7 +252,7 @@ impl tower_service::Service<Uri> for TimedConnector {
     fn call(&mut self, dst: Uri) -> Self::Future {
         let timeout = self.timeout;
         if let Some(proxy) = &self.via_proxy
-            && let Some(via) = self.proxies.intercept(&dst)
+            && let Some(via) = proxy.rules.intercept(&dst)
         {
             return Box::pin(within(timeout, proxy.clone().connect(via, dst)));
         }
