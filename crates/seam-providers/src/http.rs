@@ -22,11 +22,14 @@ use http_body_util::{BodyDataStream, Full};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as PooledClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::client::proxy::matcher::{Intercept, Matcher};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use seam_config::ProviderConfig;
 use seam_types::chat::ChatChunk;
 use serde::Deserialize;
+use tower_service::Service as _;
 
 use crate::sse::{SseEvent, SseParser};
 use crate::{ChunkStream, ProviderError};
@@ -45,14 +48,85 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// hyper's pooled client over TCP, with TLS for `https://` URIs.
-pub(crate) type Pool = PooledClient<TimedConnector, Full<Bytes>>;
+/// hyper's pooled client over TCP, with TLS for `https://` URIs, through the proxies
+/// [`Proxies`] names.
+#[derive(Clone)]
+pub(crate) struct Pool {
+    client: PooledClient<TimedConnector, Full<Bytes>>,
+    proxies: Proxies,
+}
 
-/// Builds a connection pool: `connect_timeout` bounds the TCP connect and TLS handshake
-/// together; at most `max_idle` idle connections per host are kept, each for [`POOL_IDLE`].
-/// Redirects are never followed (hyper's client has no such layer): an upstream's 3xx is its
-/// answer, so a request and its credentials never go where a redirect points.
+impl Pool {
+    /// Sends `req`. A plain-`http://` request that goes through a proxy carries the proxy's
+    /// credentials (it is sent to the proxy in absolute form); an `https://` one is tunnelled, and
+    /// the credentials went in the `CONNECT`.
+    pub(crate) fn request(
+        &self,
+        mut req: Request<Full<Bytes>>,
+    ) -> hyper_util::client::legacy::ResponseFuture {
+        if req.uri().scheme() == Some(&Scheme::HTTP)
+            && let Some(auth) = self
+                .proxies
+                .intercept(req.uri())
+                .and_then(|via| via.basic_auth().cloned())
+        {
+            req.headers_mut()
+                .insert(http::header::PROXY_AUTHORIZATION, auth);
+        }
+        self.client.request(req)
+    }
+}
+
+/// Which upstreams go through an HTTP proxy, and which proxy: the `HTTPS_PROXY`, `HTTP_PROXY`,
+/// `ALL_PROXY` and `NO_PROXY` rules (either case), as curl and reqwest read them.
+#[derive(Clone, Default)]
+pub struct Proxies(Option<Arc<Matcher>>);
+
+impl Proxies {
+    /// The process's proxy variables, read now; none set means every upstream is reached directly.
+    pub fn from_env() -> Self {
+        const VARS: [&str; 6] = [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ];
+        if VARS
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+        {
+            Proxies(Some(Arc::new(Matcher::from_env())))
+        } else {
+            Proxies(None)
+        }
+    }
+
+    /// Rules built in code (`Matcher::builder()`), so tests need not set process-wide variables.
+    pub fn new(rules: Matcher) -> Self {
+        Proxies(Some(Arc::new(rules)))
+    }
+
+    fn intercept(&self, dst: &Uri) -> Option<Intercept> {
+        self.0.as_ref()?.intercept(dst)
+    }
+}
+
+/// [`pool_with`] through the proxies the environment names.
 pub(crate) fn pool(connect_timeout: Duration, max_idle: usize) -> Result<Pool, String> {
+    pool_with(connect_timeout, max_idle, Proxies::from_env())
+}
+
+/// Builds a connection pool: `connect_timeout` bounds the TCP connect, any proxy `CONNECT` and
+/// the TLS handshake together; at most `max_idle` idle connections per host are kept, each for
+/// [`POOL_IDLE`]. Redirects are never followed (hyper's client has no such layer): an upstream's
+/// 3xx is its answer, so a request and its credentials never go where a redirect points.
+pub(crate) fn pool_with(
+    connect_timeout: Duration,
+    max_idle: usize,
+    proxies: Proxies,
+) -> Result<Pool, String> {
     install_crypto_provider();
     // The process's provider (ring, installed above, unless the embedder chose another).
     let provider = rustls::crypto::CryptoProvider::get_default()
@@ -73,6 +147,16 @@ pub(crate) fn pool(connect_timeout: Duration, max_idle: usize) -> Result<Pool, S
     tcp.set_keepalive_retries(Some(3));
     #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
     tcp.set_tcp_user_timeout(Some(Duration::from_secs(30)));
+    let via_proxy = proxies.0.clone().map(|rules| {
+        // The builder below sets these on its own copy; a tunnelled connection offers the same.
+        let mut tls = tls.clone();
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        ProxyConnector {
+            rules,
+            tcp: tcp.clone(),
+            tls: Arc::new(tls),
+        }
+    });
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
@@ -80,49 +164,156 @@ pub(crate) fn pool(connect_timeout: Duration, max_idle: usize) -> Result<Pool, S
         .enable_http2()
         .wrap_connector(tcp);
     let connector = TimedConnector {
-        inner: https,
+        direct: https,
+        via_proxy,
         timeout: connect_timeout,
     };
-    Ok(PooledClient::builder(TokioExecutor::new())
+    let client = PooledClient::builder(TokioExecutor::new())
         .timer(TokioTimer::new())
         .pool_timer(TokioTimer::new())
         .pool_idle_timeout(POOL_IDLE)
         .pool_max_idle_per_host(max_idle)
-        .build(connector))
+        .build(connector);
+    Ok(Pool { client, proxies })
 }
 
-/// The TLS connector with one deadline over the TCP connect and the handshake.
+/// The TLS connector with one deadline over the TCP connect, any proxy `CONNECT`, and the
+/// handshake. An upstream no proxy rule matches is connected to exactly as without proxies.
 #[derive(Clone)]
 pub(crate) struct TimedConnector {
-    inner: HttpsConnector<HttpConnector>,
+    direct: HttpsConnector<HttpConnector>,
+    /// `None` when no proxy is configured.
+    via_proxy: Option<ProxyConnector>,
     timeout: Duration,
 }
 
-type Stream = hyper_rustls::MaybeHttpsStream<hyper_util::rt::TokioIo<tokio::net::TcpStream>>;
+/// What connecting through a proxy needs: the rules that pick it, TCP to it, and TLS to the
+/// upstream inside the tunnel (the same rustls settings as a direct connection).
+#[derive(Clone)]
+struct ProxyConnector {
+    rules: Arc<Matcher>,
+    tcp: HttpConnector,
+    tls: Arc<rustls::ClientConfig>,
+}
+
+type Stream = hyper_rustls::MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
 type ConnectError = Box<dyn StdError + Send + Sync>;
 
+impl ProxyConnector {
+    /// An `https://` upstream: a `CONNECT` tunnel through the proxy, then TLS to the upstream
+    /// (its name as SNI). An `http://` one: a connection to the proxy, marked so hyper sends
+    /// absolute-form requests over it.
+    async fn connect(self, via: Intercept, dst: Uri) -> Result<Conn, ConnectError> {
+        if via.uri().scheme() != Some(&Scheme::HTTP) {
+            // Named by kind only: the proxy's URL may hold its credentials.
+            return Err("unsupported proxy scheme (only http:// proxies are supported)".into());
+        }
+        let ProxyConnector { mut tcp, tls, .. } = self;
+        if dst.scheme() == Some(&Scheme::HTTPS) {
+            let mut tunnel = Tunnel::new(via.uri().clone(), tcp);
+            if let Some(auth) = via.basic_auth() {
+                tunnel = tunnel.with_auth(auth.clone());
+            }
+            let mut https = HttpsConnector::from((tunnel, tls));
+            let io = https.call(dst).await?;
+            Ok(Conn { io, proxied: false })
+        } else {
+            let io = tcp.call(via.uri().clone()).await?;
+            Ok(Conn {
+                io: hyper_rustls::MaybeHttpsStream::Http(io),
+                proxied: true,
+            })
+        }
+    }
+}
+
+/// `connect` with the pool's connect deadline.
+async fn within(
+    timeout: Duration,
+    connect: impl Future<Output = Result<Conn, ConnectError>>,
+) -> Result<Conn, ConnectError> {
+    match tokio::time::timeout(timeout, connect).await {
+        Ok(done) => done,
+        Err(_) => {
+            Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out").into())
+        }
+    }
+}
+
 impl tower_service::Service<Uri> for TimedConnector {
-    type Response = Stream;
+    type Response = Conn;
     type Error = ConnectError;
-    type Future = Pin<Box<dyn Future<Output = Result<Stream, ConnectError>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Conn, ConnectError>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+        self.direct.poll_ready(cx)
     }
 
     fn call(&mut self, dst: Uri) -> Self::Future {
-        let connecting = self.inner.call(dst);
         let timeout = self.timeout;
-        Box::pin(async move {
-            match tokio::time::timeout(timeout, connecting).await {
-                Ok(done) => done,
-                Err(_) => Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "connect timed out",
-                )
-                .into()),
-            }
-        })
+        if let Some(proxy) = &self.via_proxy
+            && let Some(via) = proxy.rules.intercept(&dst)
+        {
+            return Box::pin(within(timeout, proxy.clone().connect(via, dst)));
+        }
+        let connecting = self.direct.call(dst);
+        Box::pin(within(timeout, async move {
+            let io = connecting.await?;
+            Ok(Conn { io, proxied: false })
+        }))
+    }
+}
+
+/// One connection the pool holds: the stream, and whether it goes to a proxy that expects
+/// absolute-form requests.
+pub(crate) struct Conn {
+    io: Stream,
+    proxied: bool,
+}
+
+impl Connection for Conn {
+    fn connected(&self) -> Connected {
+        self.io.connected().proxy(self.proxied)
+    }
+}
+
+impl hyper::rt::Read for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }
 
@@ -181,9 +372,14 @@ pub struct UpstreamClient {
 impl UpstreamClient {
     /// `fixed` are the provider's own headers (its credential, a version header), sent on every
     /// request and marked sensitive so they never print.
-    pub fn new(cfg: &ProviderConfig, fixed: Vec<(&str, String)>) -> Result<Self, String> {
+    /// `proxies` decides which upstreams are reached through an HTTP proxy.
+    pub fn new(
+        cfg: &ProviderConfig,
+        fixed: Vec<(&str, String)>,
+        proxies: &Proxies,
+    ) -> Result<Self, String> {
         let max_idle = usize::try_from(cfg.max_concurrency).unwrap_or(256);
-        let pool = pool(cfg.connect_timeout, max_idle)
+        let pool = pool_with(cfg.connect_timeout, max_idle, proxies.clone())
             .map_err(|e| format!("providers.{}: cannot build HTTP client: {e}", cfg.name))?;
         let mut headers = HeaderMap::new();
         headers.insert(http::header::ACCEPT, HeaderValue::from_static("*/*"));

@@ -29,7 +29,7 @@ use seam_types::chat::{ChatChunk, ChatCompletion, ChatRequest, Wire};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 use seam_types::{ApiError, ErrorCode};
 
-pub use http::{UpstreamClient, UpstreamResponse, install_crypto_provider};
+pub use http::{Proxies, UpstreamClient, UpstreamResponse, install_crypto_provider};
 
 /// Chunks as the client will see them; `Err` ends the stream.
 pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, ProviderError>> + Send>>;
@@ -157,14 +157,23 @@ pub enum Provider {
 }
 
 impl Provider {
+    /// A provider that reaches its upstream through the proxies the environment names
+    /// (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`), read now.
     pub fn new(cfg: &ProviderConfig) -> Result<Self, String> {
+        Self::with_proxies(cfg, &Proxies::from_env())
+    }
+
+    /// A provider that reaches its upstream through `proxies`.
+    pub fn with_proxies(cfg: &ProviderConfig, proxies: &Proxies) -> Result<Self, String> {
         Ok(match cfg.kind {
-            ProviderKind::OpenAi => Provider::OpenAi(openai::OpenAi::new(cfg)?),
-            ProviderKind::Anthropic => Provider::Anthropic(anthropic::Anthropic::new(cfg)?),
+            ProviderKind::OpenAi => Provider::OpenAi(openai::OpenAi::new(cfg, proxies)?),
+            ProviderKind::Anthropic => {
+                Provider::Anthropic(anthropic::Anthropic::new(cfg, proxies)?)
+            }
             ProviderKind::Echo => Provider::Echo(echo::Echo::new()),
-            ProviderKind::Gemini => Provider::Gemini(gemini::Gemini::new(cfg)?),
-            ProviderKind::Azure => Provider::Azure(azure::Azure::new(cfg)?),
-            ProviderKind::Bedrock => Provider::Bedrock(bedrock::Bedrock::new(cfg)?),
+            ProviderKind::Gemini => Provider::Gemini(gemini::Gemini::new(cfg, proxies)?),
+            ProviderKind::Azure => Provider::Azure(azure::Azure::new(cfg, proxies)?),
+            ProviderKind::Bedrock => Provider::Bedrock(bedrock::Bedrock::new(cfg, proxies)?),
             ProviderKind::Local => Provider::Local(local::Local::new(cfg)),
         })
     }

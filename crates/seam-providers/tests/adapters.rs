@@ -40,6 +40,11 @@ async fn start() -> MockUpstream {
 /// A provider from one `[providers.p]` table (`{base}` and `env:KEY` filled in), through the
 /// real config validator.
 fn provider(table: &str, env: &[(&str, &str)]) -> Provider {
+    Provider::new(&config(table, env)).unwrap()
+}
+
+/// The validated config of one `[providers.p]` table, as [`provider`] reads it.
+fn config(table: &str, env: &[(&str, &str)]) -> seam_config::ProviderConfig {
     let toml = format!("[providers.p]\n{table}\n");
     let lookup = |k: &str| {
         env.iter()
@@ -53,7 +58,7 @@ fn provider(table: &str, env: &[(&str, &str)]) -> Provider {
     };
     let cfg = seam_config::from_toml(&toml, &resolver)
         .unwrap_or_else(|e| panic!("config: {e:?}\n{toml}"));
-    Provider::new(&cfg.providers["p"]).unwrap()
+    cfg.providers["p"].clone()
 }
 
 fn chat(v: Value) -> ChatRequest {

@@ -12,7 +12,7 @@ use seam_config::ProviderConfig;
 use seam_types::chat::{ChatCompletion, ChatRequest, Wire};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 
-use crate::http::{UpstreamClient, UpstreamResponse, decode_sse, read_json};
+use crate::http::{Proxies, UpstreamClient, UpstreamResponse, decode_sse, read_json};
 use crate::{ChunkStream, ProviderError};
 
 use convert::{AnthropicResponse, Decoder};
@@ -23,14 +23,14 @@ pub struct Anthropic {
 }
 
 impl Anthropic {
-    pub fn new(cfg: &ProviderConfig) -> Result<Self, String> {
+    pub fn new(cfg: &ProviderConfig, proxies: &Proxies) -> Result<Self, String> {
         let mut fixed = vec![("anthropic-version", cfg.api_version.clone())];
         if let Some(k) = &cfg.api_key {
             fixed.push(("x-api-key", k.expose().to_owned()));
         }
         Ok(Anthropic {
             messages_url: UpstreamClient::endpoint(cfg, "/v1/messages")?,
-            client: UpstreamClient::new(cfg, fixed)?,
+            client: UpstreamClient::new(cfg, fixed, proxies)?,
         })
     }
 

@@ -8,7 +8,7 @@ use seam_config::ProviderConfig;
 use seam_types::chat::{ChatCompletion, ChatRequest};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 
-use crate::http::{BaseUrl, UpstreamClient, decode_sse, read_json};
+use crate::http::{BaseUrl, Proxies, UpstreamClient, decode_sse, read_json};
 use crate::{ChunkStream, ProviderError};
 
 use convert::Operation;
@@ -21,7 +21,7 @@ pub struct Azure {
 }
 
 impl Azure {
-    pub fn new(cfg: &ProviderConfig) -> Result<Self, String> {
+    pub fn new(cfg: &ProviderConfig, proxies: &Proxies) -> Result<Self, String> {
         let auth = cfg
             .api_key
             .iter()
@@ -30,7 +30,7 @@ impl Azure {
         Ok(Azure {
             base: BaseUrl::parse(cfg)?,
             query: convert::query(&cfg.api_version),
-            client: UpstreamClient::new(cfg, auth)?,
+            client: UpstreamClient::new(cfg, auth, proxies)?,
         })
     }
 

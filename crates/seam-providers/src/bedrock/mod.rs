@@ -14,7 +14,7 @@ use seam_config::ProviderConfig;
 use seam_types::chat::{ChatCompletion, ChatRequest};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 
-use crate::http::{BaseUrl, UpstreamClient, UpstreamResponse, decode_frames, read_json};
+use crate::http::{BaseUrl, Proxies, UpstreamClient, UpstreamResponse, decode_frames, read_json};
 use crate::{ChunkStream, ProviderError};
 
 use convert::{ConverseResponse, Decoder};
@@ -34,7 +34,7 @@ pub struct Bedrock {
 }
 
 impl Bedrock {
-    pub fn new(cfg: &ProviderConfig) -> Result<Self, String> {
+    pub fn new(cfg: &ProviderConfig, proxies: &Proxies) -> Result<Self, String> {
         let region = cfg
             .region
             .as_deref()
@@ -64,7 +64,7 @@ impl Bedrock {
         };
         Ok(Bedrock {
             base: BaseUrl::parse(cfg)?,
-            client: UpstreamClient::new(cfg, fixed)?,
+            client: UpstreamClient::new(cfg, fixed, proxies)?,
             signer,
         })
     }

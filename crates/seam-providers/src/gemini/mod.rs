@@ -11,7 +11,7 @@ use seam_config::ProviderConfig;
 use seam_types::chat::{ChatCompletion, ChatRequest};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 
-use crate::http::{BaseUrl, UpstreamClient, decode_sse, read_json};
+use crate::http::{BaseUrl, Proxies, UpstreamClient, decode_sse, read_json};
 use crate::{ChunkStream, ProviderError};
 
 use convert::{BatchEmbedResponse, Decoder, GenerateResponse, Method};
@@ -22,7 +22,7 @@ pub struct Gemini {
 }
 
 impl Gemini {
-    pub fn new(cfg: &ProviderConfig) -> Result<Self, String> {
+    pub fn new(cfg: &ProviderConfig, proxies: &Proxies) -> Result<Self, String> {
         let auth = cfg
             .api_key
             .iter()
@@ -30,7 +30,7 @@ impl Gemini {
             .collect();
         Ok(Gemini {
             base: BaseUrl::parse(cfg)?,
-            client: UpstreamClient::new(cfg, auth)?,
+            client: UpstreamClient::new(cfg, auth, proxies)?,
         })
     }
 

@@ -14,7 +14,9 @@ use seam_config::ProviderConfig;
 use seam_types::chat::{ChatChunk, ChatCompletion, ChatRequest, Native, Wire};
 use seam_types::embeddings::{EmbeddingsRequest, EmbeddingsResponse};
 
-use crate::http::{StreamDecoder, UpstreamClient, UpstreamResponse, decode_sse, read_json};
+use crate::http::{
+    Proxies, StreamDecoder, UpstreamClient, UpstreamResponse, decode_sse, read_json,
+};
 use crate::sse::SseEvent;
 use crate::{ChunkStream, ProviderError};
 use convert::Lax;
@@ -28,7 +30,7 @@ pub struct OpenAi {
 }
 
 impl OpenAi {
-    pub fn new(cfg: &ProviderConfig) -> Result<Self, String> {
+    pub fn new(cfg: &ProviderConfig, proxies: &Proxies) -> Result<Self, String> {
         let auth = cfg
             .api_key
             .iter()
@@ -42,7 +44,7 @@ impl OpenAi {
             } else {
                 None
             },
-            client: UpstreamClient::new(cfg, auth)?,
+            client: UpstreamClient::new(cfg, auth, proxies)?,
         })
     }
 

@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use seam_providers::ProviderError;
+use base64::Engine as _;
+use hyper_util::client::proxy::matcher::Matcher;
+use seam_providers::{Provider, ProviderError, Proxies};
 
-use crate::{ask, provider, start};
+use crate::{ask, config, provider, start};
 
 /// A TCP forwarder to `target` that counts the connections it accepts.
 async fn counting_forwarder(target: std::net::SocketAddr) -> (String, Arc<AtomicUsize>) {
@@ -59,6 +61,23 @@ async fn sequential_requests_reuse_one_pooled_connection() {
 /// not the URL.
 #[tokio::test]
 async fn an_untrusted_certificate_is_refused() {
+    let (addr, rx) = untrusted_tls_server();
+    let p = provider(
+        &format!("kind = \"openai\"\nbase_url = \"https://{addr}/v1\"\napi_key = \"env:KEY\""),
+        &[],
+    );
+    let err = p.chat("m", &ask("hello")).await.unwrap_err();
+    let ProviderError::Connect(msg) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(msg.contains("certificate"), "{msg}");
+    assert!(!msg.contains("127.0.0.1"), "{msg}");
+    assert!(!rx.await.unwrap(), "the handshake completed");
+}
+
+/// A TLS server on one connection whose certificate is self-signed for the right name; it
+/// reports whether the handshake completed.
+fn untrusted_tls_server() -> (std::net::SocketAddr, tokio::sync::oneshot::Receiver<bool>) {
     let cert =
         rustls::pki_types::CertificateDer::from(include_bytes!("self-signed.crt.der").as_slice());
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
@@ -84,15 +103,172 @@ async fn an_untrusted_certificate_is_refused() {
         }
         let _ = tx.send(handshake.is_ok());
     });
-    let p = provider(
+    (addr, rx)
+}
+
+/// What the test proxy saw: the first line of each request it was sent, and its
+/// `proxy-authorization` header.
+type Seen = Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>;
+
+/// A minimal HTTP proxy: a `CONNECT host:port` is answered 200 and spliced to the target; an
+/// absolute-form request is forwarded as it came to the host its URL names.
+async fn http_proxy() -> (String, Seen) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen: Seen = Arc::default();
+    let log = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let log = Arc::clone(&log);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let mut buf = [0; 4096];
+                    let n = inbound.read(&mut buf).await.unwrap();
+                    assert!(n > 0, "the client closed mid-request");
+                    head.extend_from_slice(&buf[..n]);
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let line = text.lines().next().unwrap().to_owned();
+                let auth = text
+                    .lines()
+                    .find_map(|l| {
+                        l.strip_prefix("proxy-authorization: ")
+                            .or_else(|| l.strip_prefix("Proxy-Authorization: "))
+                    })
+                    .map(str::to_owned);
+                log.lock().unwrap().push((line.clone(), auth));
+                let mut parts = line.split(' ');
+                let (method, target) = (parts.next().unwrap(), parts.next().unwrap());
+                let mut outbound = if method == "CONNECT" {
+                    let out = tokio::net::TcpStream::connect(target).await.unwrap();
+                    inbound.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+                    out
+                } else {
+                    let host = target
+                        .strip_prefix("http://")
+                        .unwrap()
+                        .split('/')
+                        .next()
+                        .unwrap();
+                    let mut out = tokio::net::TcpStream::connect(host).await.unwrap();
+                    out.write_all(&head).await.unwrap();
+                    out
+                };
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+        }
+    });
+    (addr.to_string(), seen)
+}
+
+fn via(rules: Matcher) -> Proxies {
+    Proxies::new(rules)
+}
+
+/// An `http://` upstream behind `HTTP_PROXY` is reached through the proxy, which is sent the
+/// absolute-form request line and the proxy's credentials from its URL.
+#[tokio::test]
+async fn a_plain_http_upstream_is_reached_through_the_proxy() {
+    let mock = start().await;
+    let (proxy, seen) = http_proxy().await;
+    let target = mock.addr();
+    let cfg = config(
+        &format!("kind = \"openai\"\nbase_url = \"http://{target}/v1\"\napi_key = \"env:KEY\""),
+        &[],
+    );
+    let rules = Matcher::builder()
+        .http(format!("http://user:secret@{proxy}"))
+        .build();
+    let p = Provider::with_proxies(&cfg, &via(rules)).unwrap();
+    let c = p.chat("m", &ask("hi")).await.unwrap();
+    assert_eq!(c.choices[0].message.text(), "mock: hi");
+    let seen = seen.lock().unwrap().clone();
+    let token = base64::engine::general_purpose::STANDARD.encode("user:secret");
+    assert_eq!(
+        seen,
+        [(
+            format!("POST http://{target}/v1/chat/completions HTTP/1.1"),
+            Some(format!("Basic {token}"))
+        )]
+    );
+    assert_eq!(mock.requests().len(), 1);
+}
+
+/// A host `NO_PROXY` lists is connected to directly.
+#[tokio::test]
+async fn no_proxy_bypasses_the_proxy() {
+    let mock = start().await;
+    let (proxy, seen) = http_proxy().await;
+    let cfg = config(
+        &format!(
+            "kind = \"openai\"\nbase_url = \"http://{}/v1\"\napi_key = \"env:KEY\"",
+            mock.addr()
+        ),
+        &[],
+    );
+    let rules = Matcher::builder()
+        .all(format!("http://{proxy}"))
+        .no("127.0.0.1")
+        .build();
+    let p = Provider::with_proxies(&cfg, &via(rules)).unwrap();
+    let c = p.chat("m", &ask("hi")).await.unwrap();
+    assert_eq!(c.choices[0].message.text(), "mock: hi");
+    assert!(seen.lock().unwrap().is_empty(), "the proxy was used");
+    assert_eq!(mock.requests().len(), 1);
+}
+
+/// An `https://` upstream behind `HTTPS_PROXY` is reached by a `CONNECT` tunnel, and TLS runs
+/// to the upstream itself inside it: its untrusted certificate is still refused.
+#[tokio::test]
+async fn an_https_upstream_is_tunnelled_and_its_certificate_checked() {
+    let (addr, rx) = untrusted_tls_server();
+    let (proxy, seen) = http_proxy().await;
+    let cfg = config(
         &format!("kind = \"openai\"\nbase_url = \"https://{addr}/v1\"\napi_key = \"env:KEY\""),
         &[],
     );
+    let rules = Matcher::builder()
+        .https(format!("http://user:secret@{proxy}"))
+        .build();
+    let p = Provider::with_proxies(&cfg, &via(rules)).unwrap();
     let err = p.chat("m", &ask("hello")).await.unwrap_err();
     let ProviderError::Connect(msg) = &err else {
         panic!("{err:?}")
     };
     assert!(msg.contains("certificate"), "{msg}");
-    assert!(!msg.contains("127.0.0.1"), "{msg}");
     assert!(!rx.await.unwrap(), "the handshake completed");
+    let token = base64::engine::general_purpose::STANDARD.encode("user:secret");
+    assert_eq!(
+        seen.lock().unwrap().clone(),
+        [(
+            format!("CONNECT {addr} HTTP/1.1"),
+            Some(format!("Basic {token}"))
+        )]
+    );
+}
+
+/// A proxy that cannot be reached is a connect error that names neither it nor its
+/// credentials.
+#[tokio::test]
+async fn an_unreachable_proxy_is_a_connect_error_without_its_url() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = closed.local_addr().unwrap();
+    drop(closed);
+    let cfg = config(
+        "kind = \"openai\"\nbase_url = \"https://api.example.com/v1\"\napi_key = \"env:KEY\"",
+        &[],
+    );
+    let rules = Matcher::builder()
+        .all(format!("http://user:secret@{dead}"))
+        .build();
+    let p = Provider::with_proxies(&cfg, &via(rules)).unwrap();
+    let err = p.chat("m", &ask("hello")).await.unwrap_err();
+    let ProviderError::Connect(msg) = &err else {
+        panic!("{err:?}")
+    };
+    for secret in ["secret", "user", "127.0.0.1", "example"] {
+        assert!(!msg.contains(secret), "{msg}");
+    }
 }
