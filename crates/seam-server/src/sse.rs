@@ -14,7 +14,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{FutureExt as _, StreamExt};
 use seam_gateway::ClientStream;
 use seam_types::ApiError;
 use seam_types::chat::{ChatChunk, ChatCompletion};
@@ -70,10 +70,30 @@ impl Tee {
 
 struct State<E> {
     stream: ClientStream,
+    /// An end or an error read while gathering ready chunks into a frame, for the next turn.
+    held: Option<Option<Result<ChatChunk, ApiError>>>,
     encoder: E,
     answer: Assembled,
     on_end: Option<OnEnd>,
     tee: Option<Tee>,
+}
+
+/// Where a frame stops gathering chunks that are already here.
+const FRAME_BYTES: usize = 64 * 1024;
+
+impl<E: StreamEncoder> State<E> {
+    /// One chunk of the answer: kept for the record and the cache, written by the surface.
+    fn take(&mut self, chunk: &ChatChunk, out: &mut Vec<u8>) {
+        if self.on_end.is_some() {
+            self.answer.add(chunk);
+        }
+        if let Some(tee) = &mut self.tee
+            && !tee.push(&chunk_event(chunk))
+        {
+            self.tee = None;
+        }
+        self.encoder.chunk(chunk, out);
+    }
 }
 
 impl<E> Drop for State<E> {
@@ -109,6 +129,7 @@ pub fn response<E: StreamEncoder>(
 ) -> Response {
     let state = State {
         stream,
+        held: None,
         encoder,
         answer: Assembled::default(),
         on_end,
@@ -118,17 +139,25 @@ pub fn response<E: StreamEncoder>(
         let mut st = state?;
         let mut out = Vec::new();
         let error = loop {
-            match st.stream.next().await {
+            let item = match st.held.take() {
+                Some(item) => item,
+                None => st.stream.next().await,
+            };
+            match item {
                 Some(Ok(chunk)) => {
-                    if st.on_end.is_some() {
-                        st.answer.add(&chunk);
+                    st.take(&chunk, &mut out);
+                    // Chunks that are already here go in the same frame (one write, one wake-up
+                    // of the client, where an upstream sent a burst); none is waited for.
+                    while out.len() < FRAME_BYTES {
+                        match st.stream.next().now_or_never() {
+                            Some(Some(Ok(chunk))) => st.take(&chunk, &mut out),
+                            Some(other) => {
+                                st.held = Some(other);
+                                break;
+                            }
+                            None => break,
+                        }
                     }
-                    if let Some(tee) = &mut st.tee
-                        && !tee.push(&chunk_event(&chunk))
-                    {
-                        st.tee = None;
-                    }
-                    st.encoder.chunk(&chunk, &mut out);
                     if out.is_empty() {
                         continue;
                     }
