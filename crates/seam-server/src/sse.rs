@@ -419,4 +419,54 @@ mod tests {
             .collect();
         assert_eq!(ids, ["ws_1", "ws_2"]);
     }
+
+    /// The frames a response's body yields, as text, read until it ends.
+    async fn frames(resp: Response) -> Vec<String> {
+        use http_body_util::BodyExt as _;
+        let mut body = resp.into_body();
+        let mut out = Vec::new();
+        while let Some(f) = body.frame().await {
+            if let Ok(data) = f.unwrap().into_data() {
+                out.push(String::from_utf8(data.to_vec()).unwrap());
+            }
+        }
+        out
+    }
+
+    fn text(t: &str) -> Result<ChatChunk, ApiError> {
+        Ok(chunk(serde_json::json!({"content": t})))
+    }
+
+    #[tokio::test]
+    async fn chunks_already_here_share_a_frame_and_none_is_waited_for() {
+        use crate::surface::Codec as _;
+        let encoder = || crate::surface::chat::Chat::default().encoder();
+        // A burst: three chunks ready at once go out in one frame, the end in the next.
+        let burst = futures_util::stream::iter([text("a"), text("b"), text("c")]);
+        let got = frames(response(Box::pin(burst), encoder(), None, None)).await;
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].matches("data: ").count(), 3, "{got:?}");
+        assert!(got[1].contains("[DONE]"), "{got:?}");
+        // A chunk still on its way is not waited for: the first goes out alone.
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tx.send(text("first")).unwrap();
+        let slow = tokio_stream_of(rx);
+        let resp = response(Box::pin(slow), encoder(), None, None);
+        let mut body = resp.into_body();
+        use http_body_util::BodyExt as _;
+        let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert!(String::from_utf8_lossy(&first).contains("first"));
+        assert!(!String::from_utf8_lossy(&first).contains("second"));
+        tx.send(text("second")).unwrap();
+        drop(tx);
+        let second = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert!(String::from_utf8_lossy(&second).contains("second"));
+    }
+
+    /// An unbounded receiver as a stream (tokio-stream is not a dependency).
+    fn tokio_stream_of<T: Send + 'static>(
+        rx: tokio::sync::mpsc::UnboundedReceiver<T>,
+    ) -> impl futures_util::Stream<Item = T> + Send {
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|t| (t, rx)) })
+    }
 }
