@@ -72,6 +72,10 @@ struct State<E> {
     stream: ClientStream,
     /// An end or an error read while gathering ready chunks into a frame, for the next turn.
     held: Option<Option<Result<ChatChunk, ApiError>>>,
+    /// Looks for ready chunks that found none in a row: after [`MISSES`], this stream's chunks
+    /// come one at a time (an HTTP/1.1 upstream's body hands over one chunk per turn) and the
+    /// extra look is not paid again.
+    misses: u8,
     encoder: E,
     answer: Assembled,
     on_end: Option<OnEnd>,
@@ -80,6 +84,8 @@ struct State<E> {
 
 /// Where a frame stops gathering chunks that are already here.
 const FRAME_BYTES: usize = 64 * 1024;
+/// Looks in a row that found no ready chunk before a stream stops looking.
+const MISSES: u8 = 2;
 
 impl<E: StreamEncoder> State<E> {
     /// One chunk of the answer: kept for the record and the cache, written by the surface.
@@ -130,6 +136,7 @@ pub fn response<E: StreamEncoder>(
     let state = State {
         stream,
         held: None,
+        misses: 0,
         encoder,
         answer: Assembled::default(),
         on_end,
@@ -148,14 +155,20 @@ pub fn response<E: StreamEncoder>(
                     st.take(&chunk, &mut out);
                     // Chunks that are already here go in the same frame (one write, one wake-up
                     // of the client, where an upstream sent a burst); none is waited for.
-                    while out.len() < FRAME_BYTES {
+                    while out.len() < FRAME_BYTES && st.misses < MISSES {
                         match st.stream.next().now_or_never() {
-                            Some(Some(Ok(chunk))) => st.take(&chunk, &mut out),
+                            Some(Some(Ok(chunk))) => {
+                                st.misses = 0;
+                                st.take(&chunk, &mut out);
+                            }
                             Some(other) => {
                                 st.held = Some(other);
                                 break;
                             }
-                            None => break,
+                            None => {
+                                st.misses += 1;
+                                break;
+                            }
                         }
                     }
                     if out.is_empty() {
