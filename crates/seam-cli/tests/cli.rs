@@ -234,8 +234,14 @@ fn sighup_reloads_the_config_and_a_broken_one_is_ignored() {
 }
 
 fn redact(args: &[&str], stdin: &str) -> std::process::Output {
+    let mut all = vec!["redact"];
+    all.extend_from_slice(args);
+    with_stdin(&all, stdin)
+}
+
+/// Runs `seam ARGS` with `stdin` written to it; stdout and stderr captured.
+fn with_stdin(args: &[&str], stdin: &str) -> std::process::Output {
     let mut child = seam()
-        .arg("redact")
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -553,20 +559,7 @@ fn every_subcommand_reports_an_error_as_one_line_and_exit_1() {
             "no policy named `nope`",
         ),
     ] {
-        let mut child = seam()
-            .args(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = with_stdin(&args, stdin);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
