@@ -387,7 +387,10 @@ mod tests {
             base_dir: std::path::PathBuf::from("/run-dir"),
         };
         let config = seam_config::from_toml(&config, &resolver).unwrap();
-        let provider = seam_providers::anthropic::Anthropic::new(&config.providers["mock_anth"]);
+        let provider = seam_providers::anthropic::Anthropic::new(
+            &config.providers["mock_anth"],
+            &seam_providers::Proxies::default(),
+        );
         let provider = provider.unwrap();
         let request: seam_types::chat::ChatRequest =
             serde_json::from_slice(&body::request("bench-anth", false, body::Prompt::Short))
