@@ -116,8 +116,11 @@ fn hash(name: &'static str, labels: &[(&'static str, &str)]) -> u64 {
             w.copy_from_slice(c);
             h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
         }
-        for b in chunks.remainder() {
-            h = (h.rotate_left(5) ^ u64::from(*b)).wrapping_mul(K);
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
         }
         // The length ends the field, so ("ab", "c") and ("a", "bc") differ.
         (h.rotate_left(5) ^ bytes.len() as u64).wrapping_mul(K)

@@ -26,7 +26,7 @@ pub mod classifier;
 pub(crate) mod decode;
 mod phrases;
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use aho_corasick::AhoCorasick;
 use regex::{Regex, RegexSet};
@@ -136,8 +136,10 @@ pub struct Signal {
 }
 
 struct Rules {
+    /// Every phrase at once: which of them occur in a text.
     set: RegexSet,
-    phrases: Vec<(&'static str, Regex)>,
+    /// Each phrase on its own, for the spans of the ones the set found.
+    phrases: Vec<Phrase>,
     tokens: AhoCorasick,
     base64: Regex,
     hex: Regex,
@@ -156,19 +158,42 @@ struct Rules {
 
 static RULES: LazyLock<Option<Rules>> = LazyLock::new(Rules::new);
 
+/// A phrase's own regex, compiled the first time the set finds the phrase in a text. Most texts
+/// hold none, and compiled up front the 48 of them took about 2.4 MB besides the set (and each a
+/// search cache on every thread that ran it); the set has proved each pattern compiles.
+struct Phrase {
+    kind: &'static str,
+    pattern: String,
+    re: OnceLock<Option<Regex>>,
+}
+
+impl Phrase {
+    fn regex(&self) -> Option<&Regex> {
+        self.re
+            .get_or_init(|| Regex::new(&self.pattern).ok())
+            .as_ref()
+    }
+}
+
 impl Rules {
     fn new() -> Option<Self> {
         let patterns: Vec<String> = phrases::PHRASES
             .iter()
             .map(|(_, p)| phrases::pattern(p))
             .collect();
-        let mut compiled = Vec::with_capacity(patterns.len());
-        for ((kind, _), p) in phrases::PHRASES.iter().zip(&patterns) {
-            compiled.push((*kind, Regex::new(p).ok()?));
-        }
+        let set = RegexSet::new(&patterns).ok()?;
+        let phrases = phrases::PHRASES
+            .iter()
+            .zip(patterns)
+            .map(|((kind, _), pattern)| Phrase {
+                kind,
+                pattern,
+                re: OnceLock::new(),
+            })
+            .collect();
         Some(Rules {
-            set: RegexSet::new(&patterns).ok()?,
-            phrases: compiled,
+            set,
+            phrases,
             tokens: AhoCorasick::builder()
                 .ascii_case_insensitive(true)
                 .build(phrases::TOKENS.iter().map(|(_, t)| t))
@@ -282,9 +307,10 @@ fn collect(text: &str, depth: u8, budget: &mut usize) -> Vec<(Signal, f32)> {
 
 fn phrases_in(rules: &Rules, t: &str, out: &mut Vec<(Signal, f32)>) {
     for i in rules.set.matches(t).iter() {
-        let (kind, re) = &rules.phrases[i];
+        let phrase = &rules.phrases[i];
+        let Some(re) = phrase.regex() else { continue };
         for m in re.find_iter(t) {
-            out.push(fixed(kind, m.start(), m.end()));
+            out.push(fixed(phrase.kind, m.start(), m.end()));
         }
     }
 }

@@ -523,7 +523,7 @@ fn slug(ctx: &Ctx<'_>, k: usize, known: u32) -> bool {
         return false;
     }
     word.split('-').any(|part| {
-        let flags = LEX.words.get(&part.to_lowercase()).copied().unwrap_or(0);
+        let flags = LEX.words.get(&part.to_lowercase()).unwrap_or(0);
         flags & known == 0
     })
 }

@@ -185,11 +185,7 @@ impl<'t> Ctx<'t> {
                     _ => true,
                 };
                 if listed {
-                    f = LEX
-                        .words
-                        .get(lower_into(word, &mut self.buf))
-                        .copied()
-                        .unwrap_or(0);
+                    f = LEX.words.get(lower_into(word, &mut self.buf)).unwrap_or(0);
                 }
             } else {
                 i += w;
