@@ -49,7 +49,7 @@ pub fn install_crypto_provider() {
 }
 
 /// hyper's pooled client over TCP, with TLS for `https://` URIs, through the proxies
-/// [`Proxies`] names.
+/// [`Proxies`] names (`http://` or `https://` ones).
 #[derive(Clone)]
 pub(crate) struct Pool {
     client: PooledClient<TimedConnector, Full<Bytes>>,
@@ -77,8 +77,9 @@ impl Pool {
     }
 }
 
-/// Which upstreams go through an HTTP proxy, and which proxy: the `HTTPS_PROXY`, `HTTP_PROXY`,
-/// `ALL_PROXY` and `NO_PROXY` rules (either case), as curl and reqwest read them.
+/// Which upstreams go through a proxy, and which proxy: the `HTTPS_PROXY`, `HTTP_PROXY`,
+/// `ALL_PROXY` and `NO_PROXY` rules (either case), as curl and reqwest read them. A proxy is
+/// reached over TCP (`http://host:port`) or over TLS (`https://host:port`).
 #[derive(Clone, Default)]
 pub struct Proxies(Option<Arc<Matcher>>);
 
@@ -118,10 +119,11 @@ pub(crate) fn pool(connect_timeout: Duration, max_idle: usize) -> Result<Pool, S
     pool_with(connect_timeout, max_idle, Proxies::from_env())
 }
 
-/// Builds a connection pool: `connect_timeout` bounds the TCP connect, any proxy `CONNECT` and
-/// the TLS handshake together; at most `max_idle` idle connections per host are kept, each for
-/// [`POOL_IDLE`]. Redirects are never followed (hyper's client has no such layer): an upstream's
-/// 3xx is its answer, so a request and its credentials never go where a redirect points.
+/// Builds a connection pool: `connect_timeout` bounds the TCP connect, any TLS to a proxy and its
+/// `CONNECT`, and the TLS handshake with the upstream together; at most `max_idle` idle
+/// connections per host are kept, each for [`POOL_IDLE`]. Redirects are never followed (hyper's
+/// client has no such layer): an upstream's 3xx is its answer, so a request and its credentials
+/// never go where a redirect points.
 pub(crate) fn pool_with(
     connect_timeout: Duration,
     max_idle: usize,
@@ -148,12 +150,20 @@ pub(crate) fn pool_with(
     #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
     tcp.set_tcp_user_timeout(Some(Duration::from_secs(30)));
     let via_proxy = proxies.0.clone().map(|rules| {
+        // An `https://` proxy is verified as an upstream is; it speaks HTTP/1.1 (`CONNECT` and
+        // absolute-form requests), so that is all it is offered.
+        let to_proxy = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls.clone())
+            .https_only()
+            .enable_http1()
+            .wrap_connector(tcp.clone());
         // The builder below sets these on its own copy; a tunnelled connection offers the same.
         let mut tls = tls.clone();
         tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         ProxyConnector {
             rules,
             tcp: tcp.clone(),
+            to_proxy,
             tls: Arc::new(tls),
         }
     });
@@ -177,8 +187,9 @@ pub(crate) fn pool_with(
     Ok(Pool { client, proxies })
 }
 
-/// The TLS connector with one deadline over the TCP connect, any proxy `CONNECT`, and the
-/// handshake. An upstream no proxy rule matches is connected to exactly as without proxies.
+/// The TLS connector with one deadline over the TCP connect, any TLS to a proxy and its
+/// `CONNECT`, and the handshake with the upstream. An upstream no proxy rule matches is
+/// connected to exactly as without proxies.
 #[derive(Clone)]
 pub(crate) struct TimedConnector {
     direct: HttpsConnector<HttpConnector>,
@@ -187,12 +198,14 @@ pub(crate) struct TimedConnector {
     timeout: Duration,
 }
 
-/// What connecting through a proxy needs: the rules that pick it, TCP to it, and TLS to the
-/// upstream inside the tunnel (the same rustls settings as a direct connection).
+/// What connecting through a proxy needs: the rules that pick it, TCP to an `http://` proxy or
+/// TLS to an `https://` one, and TLS to the upstream inside the tunnel (the same rustls settings
+/// as a direct connection).
 #[derive(Clone)]
 struct ProxyConnector {
     rules: Arc<Matcher>,
     tcp: HttpConnector,
+    to_proxy: HttpsConnector<HttpConnector>,
     tls: Arc<rustls::ClientConfig>,
 }
 
@@ -202,29 +215,67 @@ type ConnectError = Box<dyn StdError + Send + Sync>;
 impl ProxyConnector {
     /// An `https://` upstream: a `CONNECT` tunnel through the proxy, then TLS to the upstream
     /// (its name as SNI). An `http://` one: a connection to the proxy, marked so hyper sends
-    /// absolute-form requests over it.
+    /// absolute-form requests over it. An `https://` proxy is spoken to over TLS (its name as
+    /// SNI), so a tunnelled upstream's TLS runs inside the proxy's.
     async fn connect(self, via: Intercept, dst: Uri) -> Result<Conn, ConnectError> {
-        if via.uri().scheme() != Some(&Scheme::HTTP) {
-            // Named by kind only: the proxy's URL may hold its credentials.
-            return Err("unsupported proxy scheme (only http:// proxies are supported)".into());
-        }
-        let ProxyConnector { mut tcp, tls, .. } = self;
-        if dst.scheme() == Some(&Scheme::HTTPS) {
-            let mut tunnel = Tunnel::new(via.uri().clone(), tcp);
-            if let Some(auth) = via.basic_auth() {
-                tunnel = tunnel.with_auth(auth.clone());
-            }
-            let mut https = HttpsConnector::from((tunnel, tls));
-            let io = https.call(dst).await?;
-            Ok(Conn { io, proxied: false })
-        } else {
-            let io = tcp.call(via.uri().clone()).await?;
-            Ok(Conn {
-                io: hyper_rustls::MaybeHttpsStream::Http(io),
+        let proxy = via.uri();
+        let over_tls = match proxy.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            other => return Err(unsupported_proxy(other).into()),
+        };
+        let ProxyConnector {
+            mut tcp,
+            mut to_proxy,
+            tls,
+            ..
+        } = self;
+        let auth = via.basic_auth().cloned();
+        if dst.scheme() != Some(&Scheme::HTTPS) {
+            let io = if over_tls {
+                to_proxy.call(proxy.clone()).await?
+            } else {
+                hyper_rustls::MaybeHttpsStream::Http(tcp.call(proxy.clone()).await?)
+            };
+            return Ok(Conn {
+                io: Io::Single(io),
                 proxied: true,
-            })
+            });
         }
+        let io = if over_tls {
+            let tunnel = with_auth(Tunnel::new(proxy.clone(), to_proxy), auth);
+            Io::Nested(Box::new(
+                HttpsConnector::from((tunnel, tls)).call(dst).await?,
+            ))
+        } else {
+            let tunnel = with_auth(Tunnel::new(proxy.clone(), tcp), auth);
+            Io::Single(HttpsConnector::from((tunnel, tls)).call(dst).await?)
+        };
+        Ok(Conn { io, proxied: false })
     }
+}
+
+/// `tunnel`, sending the proxy URL's credentials (if any) with its `CONNECT`.
+fn with_auth<C>(tunnel: Tunnel<C>, auth: Option<HeaderValue>) -> Tunnel<C> {
+    match auth {
+        Some(auth) => tunnel.with_auth(auth),
+        None => tunnel,
+    }
+}
+
+/// The error for a proxy whose scheme is neither `http` nor `https`: it names the kind of proxy,
+/// never its URL, which may hold credentials.
+fn unsupported_proxy(scheme: Option<&str>) -> String {
+    let kind = match scheme {
+        Some(s) if s.eq_ignore_ascii_case("socks4") || s.eq_ignore_ascii_case("socks4a") => {
+            "SOCKS4 proxies are"
+        }
+        Some(s) if s.eq_ignore_ascii_case("socks5") || s.eq_ignore_ascii_case("socks5h") => {
+            "SOCKS5 proxies are"
+        }
+        _ => "this proxy scheme is",
+    };
+    format!("{kind} not supported (only http:// and https:// proxies are)")
 }
 
 /// `connect` with the pool's connect deadline.
@@ -258,7 +309,7 @@ impl tower_service::Service<Uri> for TimedConnector {
         }
         let connecting = self.direct.call(dst);
         Box::pin(within(timeout, async move {
-            let io = connecting.await?;
+            let io = Io::Single(connecting.await?);
             Ok(Conn { io, proxied: false })
         }))
     }
@@ -267,13 +318,42 @@ impl tower_service::Service<Uri> for TimedConnector {
 /// One connection the pool holds: the stream, and whether it goes to a proxy that expects
 /// absolute-form requests.
 pub(crate) struct Conn {
-    io: Stream,
+    io: Io,
     proxied: bool,
+}
+
+/// A connection's stream: at most one TLS session over TCP (a direct connection, or any through
+/// an `http://` proxy, or a plain one through an `https://` proxy), or an upstream's TLS inside
+/// an `https://` proxy's. The nested one is boxed so the common stream stays its own size.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the direct stream stays inline: boxing it would allocate on the common path"
+)]
+enum Io {
+    Single(Stream),
+    Nested(Box<hyper_rustls::MaybeHttpsStream<Stream>>),
+}
+
+/// Forwards a call to whichever stream `$io` (a `&mut Io`) holds.
+macro_rules! on_io {
+    ($io:expr, $s:ident => $call:expr) => {
+        match $io {
+            Io::Single($s) => $call,
+            Io::Nested($s) => {
+                let $s = &mut **$s;
+                $call
+            }
+        }
+    };
 }
 
 impl Connection for Conn {
     fn connected(&self) -> Connected {
-        self.io.connected().proxy(self.proxied)
+        let connected = match &self.io {
+            Io::Single(s) => s.connected(),
+            Io::Nested(s) => s.connected(),
+        };
+        connected.proxy(self.proxied)
     }
 }
 
@@ -283,7 +363,7 @@ impl hyper::rt::Read for Conn {
         cx: &mut Context<'_>,
         buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+        on_io!(&mut self.get_mut().io, s => Pin::new(s).poll_read(cx, buf))
     }
 }
 
@@ -293,7 +373,7 @@ impl hyper::rt::Write for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        on_io!(&mut self.get_mut().io, s => Pin::new(s).poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -301,19 +381,22 @@ impl hyper::rt::Write for Conn {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+        on_io!(&mut self.get_mut().io, s => Pin::new(s).poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
+        match &self.io {
+            Io::Single(s) => s.is_write_vectored(),
+            Io::Nested(s) => s.is_write_vectored(),
+        }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+        on_io!(&mut self.get_mut().io, s => Pin::new(s).poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+        on_io!(&mut self.get_mut().io, s => Pin::new(s).poll_shutdown(cx))
     }
 }
 
@@ -372,7 +455,7 @@ pub struct UpstreamClient {
 impl UpstreamClient {
     /// `fixed` are the provider's own headers (its credential, a version header), sent on every
     /// request and marked sensitive so they never print.
-    /// `proxies` decides which upstreams are reached through an HTTP proxy.
+    /// `proxies` decides which upstreams are reached through a proxy, and which.
     pub fn new(
         cfg: &ProviderConfig,
         fixed: Vec<(&str, String)>,
@@ -1088,6 +1171,24 @@ mod tests {
             "http://a b/",
         ] {
             assert!(parse_uri(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// An unsupported proxy is named by its kind only.
+    #[test]
+    fn unsupported_proxies_are_named_by_kind() {
+        for (scheme, kind) in [
+            (Some("socks4"), "SOCKS4 proxies are"),
+            (Some("socks4a"), "SOCKS4 proxies are"),
+            (Some("socks5"), "SOCKS5 proxies are"),
+            (Some("SOCKS5h"), "SOCKS5 proxies are"),
+            (Some("ftp"), "this proxy scheme is"),
+            (None, "this proxy scheme is"),
+        ] {
+            assert_eq!(
+                unsupported_proxy(scheme),
+                format!("{kind} not supported (only http:// and https:// proxies are)")
+            );
         }
     }
 }

@@ -1,5 +1,5 @@
-//! What every network adapter shares below the wire format: pooled keep-alive connections and
-//! certificate verification.
+//! What every network adapter shares below the wire format: pooled keep-alive connections,
+//! certificate verification, and `http://` and `https://` proxies.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -75,15 +75,55 @@ async fn an_untrusted_certificate_is_refused() {
     assert!(!rx.await.unwrap(), "the handshake completed");
 }
 
-/// A TLS server on one connection whose certificate is self-signed for the right name; it
-/// reports whether the handshake completed.
-fn untrusted_tls_server() -> (std::net::SocketAddr, tokio::sync::oneshot::Receiver<bool>) {
-    let cert =
-        rustls::pki_types::CertificateDer::from(include_bytes!("self-signed.crt.der").as_slice());
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
-        include_bytes!("self-signed.key.der").to_vec().into(),
+/// A certificate for `localhost` and `127.0.0.1` (DER) and its PKCS#8 key (DER).
+type Identity = (&'static [u8], &'static [u8]);
+
+/// Self-signed: no platform trusts it.
+const UNTRUSTED: Identity = (
+    include_bytes!("self-signed.crt.der"),
+    include_bytes!("self-signed.key.der"),
+);
+
+/// Issued by the test CA in `test-ca.pem`, which only [`trusts_test_ca`]'s child process trusts.
+/// Made once with openssl (P-256, 36500 days): the CA with `basicConstraints=critical,CA:TRUE`
+/// and `keyUsage=critical,keyCertSign,cRLSign`; this leaf with `CA:FALSE`, `serverAuth` and
+/// `subjectAltName=DNS:localhost,IP:127.0.0.1`, its key converted with `openssl pkcs8 -topk8`.
+const TRUSTED: Identity = (
+    include_bytes!("test-ca-leaf.crt.der"),
+    include_bytes!("test-ca-leaf.key.der"),
+);
+
+/// The test CA's certificate, as the PEM file `SSL_CERT_FILE` names.
+const TEST_CA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/adapters/test-ca.pem");
+
+/// Whether this process trusts the test CA. When it does not, the test `name` runs again in a
+/// child process of this binary whose `SSL_CERT_FILE` names the CA and nothing else (the
+/// platform verifier reads it on Linux when a client is built; setting it in this process
+/// would take `unsafe`, which the workspace forbids), and must pass there.
+fn trusts_test_ca(name: &str) -> bool {
+    if std::env::var_os("SSL_CERT_FILE").is_some_and(|f| f == TEST_CA) {
+        return true;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--test-threads=1"])
+        .env("SSL_CERT_FILE", TEST_CA)
+        .env_remove("SSL_CERT_DIR")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+    false
+}
+
+/// A rustls server configuration that presents `identity` and speaks HTTP/1.1.
+fn server_config((cert, key): Identity) -> rustls::ServerConfig {
+    let cert = rustls::pki_types::CertificateDer::from(cert);
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.to_vec().into());
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
@@ -91,6 +131,38 @@ fn untrusted_tls_server() -> (std::net::SocketAddr, tokio::sync::oneshot::Receiv
     .with_no_client_auth()
     .with_single_cert(vec![cert.into_owned()], key)
     .unwrap();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config
+}
+
+/// A TLS server presenting `identity` that relays what it decrypts to `target` over TCP: in
+/// front of [`http_proxy`] it makes an `https://` proxy, in front of the mock an `https://`
+/// upstream. Returns its port.
+async fn tls_forwarder(target: &str, identity: Identity) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config(identity)));
+    let target = target.to_owned();
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            let (acceptor, target) = (acceptor.clone(), target.clone());
+            tokio::spawn(async move {
+                // A refused handshake ends the connection; the client reports why.
+                let Ok(mut inbound) = acceptor.accept(inbound).await else {
+                    return;
+                };
+                let mut outbound = tokio::net::TcpStream::connect(target).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+        }
+    });
+    port
+}
+
+/// A TLS server on one connection whose certificate is self-signed for the right name; it
+/// reports whether the handshake completed.
+fn untrusted_tls_server() -> (std::net::SocketAddr, tokio::sync::oneshot::Receiver<bool>) {
+    let config = server_config(UNTRUSTED);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -270,5 +342,199 @@ async fn an_unreachable_proxy_is_a_connect_error_without_its_url() {
     };
     for secret in ["secret", "user", "127.0.0.1", "example"] {
         assert!(!msg.contains(secret), "{msg}");
+    }
+}
+
+/// An `http://` upstream behind an `https://` proxy: TLS to the proxy (its certificate checked
+/// like an upstream's), then the absolute-form request with the proxy's credentials over it.
+#[tokio::test]
+#[cfg_attr(
+    any(target_vendor = "apple", windows, target_os = "android"),
+    ignore = "the platform verifier reads SSL_CERT_FILE only on Linux and other Unixes"
+)]
+async fn an_https_proxy_carries_a_plain_http_request() {
+    if !trusts_test_ca("transport::an_https_proxy_carries_a_plain_http_request") {
+        return;
+    }
+    let mock = start().await;
+    let (proxy, seen) = http_proxy().await;
+    let front = tls_forwarder(&proxy, TRUSTED).await;
+    let target = mock.addr();
+    let cfg = config(
+        &format!("kind = \"openai\"\nbase_url = \"http://{target}/v1\"\napi_key = \"env:KEY\""),
+        &[],
+    );
+    let rules = Matcher::builder()
+        .http(format!("https://user:secret@localhost:{front}"))
+        .build();
+    let p = Provider::with_proxies(&cfg, &via(rules)).unwrap();
+    let c = p.chat("m", &ask("hi")).await.unwrap();
+    assert_eq!(c.choices[0].message.text(), "mock: hi");
+    let token = base64::engine::general_purpose::STANDARD.encode("user:secret");
+    assert_eq!(
+        seen.lock().unwrap().clone(),
+        [(
+            format!("POST http://{target}/v1/chat/completions HTTP/1.1"),
+            Some(format!("Basic {token}"))
+        )]
+    );
+    assert_eq!(mock.requests().len(), 1);
+}
+
+/// An `https://` upstream behind an `https://` proxy: a `CONNECT` with the proxy's credentials
+/// over TLS to the proxy, then TLS to the upstream inside that TLS.
+#[tokio::test]
+#[cfg_attr(
+    any(target_vendor = "apple", windows, target_os = "android"),
+    ignore = "the platform verifier reads SSL_CERT_FILE only on Linux and other Unixes"
+)]
+async fn an_https_proxy_tunnels_tls_to_an_https_upstream() {
+    if !trusts_test_ca("transport::an_https_proxy_tunnels_tls_to_an_https_upstream") {
+        return;
+    }
+    let mock = start().await;
+    let upstream = tls_forwarder(&mock.addr().to_string(), TRUSTED).await;
+    let (proxy, seen) = http_proxy().await;
+    let front = tls_forwarder(&proxy, TRUSTED).await;
+    let cfg = config(
+        &format!(
+            "kind = \"openai\"\nbase_url = \"https://127.0.0.1:{upstream}/v1\"\napi_key = \"env:KEY\""
+        ),
+        &[],
+    );
+    let rules = Matcher::builder()
+        .https(format!("https://user:secret@127.0.0.1:{front}"))
+        .build();
+    let p = Provider::with_proxies(&cfg, &via(rules)).unwrap();
+    for text in ["one", "two"] {
+        let c = p.chat("m", &ask(text)).await.unwrap();
+        assert_eq!(c.choices[0].message.text(), format!("mock: {text}"));
+    }
+    let token = base64::engine::general_purpose::STANDARD.encode("user:secret");
+    assert_eq!(
+        seen.lock().unwrap().clone(),
+        [(
+            format!("CONNECT 127.0.0.1:{upstream} HTTP/1.1"),
+            Some(format!("Basic {token}"))
+        )],
+        "the tunnelled connection was not reused"
+    );
+    assert_eq!(mock.requests().len(), 2);
+}
+
+/// An `https://` proxy whose certificate no trusted authority issued is refused before the
+/// proxy is sent anything, and the error names the certificate, not the proxy or its
+/// credentials.
+#[tokio::test]
+async fn an_https_proxy_with_an_untrusted_certificate_is_refused() {
+    let (proxy, seen) = http_proxy().await;
+    let front = tls_forwarder(&proxy, UNTRUSTED).await;
+    for base in ["https://api.example.com/v1", "http://api.example.com/v1"] {
+        let cfg = config(
+            &format!("kind = \"openai\"\nbase_url = \"{base}\"\napi_key = \"env:KEY\""),
+            &[],
+        );
+        let rules = Matcher::builder()
+            .all(format!("https://user:secret@127.0.0.1:{front}"))
+            .build();
+        let p = Provider::with_proxies(&cfg, &via(rules)).unwrap();
+        let err = p.chat("m", &ask("hello")).await.unwrap_err();
+        let ProviderError::Connect(msg) = &err else {
+            panic!("{base}: {err:?}")
+        };
+        assert!(msg.contains("certificate"), "{base}: {msg}");
+        for secret in ["secret", "user", "127.0.0.1", &front.to_string(), "example"] {
+            assert!(!msg.contains(secret), "{base}: {msg}");
+        }
+    }
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "the proxy was sent a request"
+    );
+}
+
+/// A SOCKS proxy is refused by its kind, without its URL or credentials.
+#[tokio::test]
+async fn a_socks_proxy_is_refused_by_kind() {
+    let cfg = config(
+        "kind = \"openai\"\nbase_url = \"https://api.example.com/v1\"\napi_key = \"env:KEY\"",
+        &[],
+    );
+    let rules = Matcher::builder()
+        .all("socks5h://user:secret@127.0.0.1:1080")
+        .build();
+    let p = Provider::with_proxies(&cfg, &via(rules)).unwrap();
+    let err = p.chat("m", &ask("hello")).await.unwrap_err();
+    let ProviderError::Connect(msg) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(msg.contains("SOCKS5 proxies are not supported"), "{msg}");
+    for secret in ["secret", "user", "127.0.0.1", "1080", "example"] {
+        assert!(!msg.contains(secret), "{msg}");
+    }
+}
+
+/// A proxy that answers every request with `status` (a status line's code and reason).
+async fn refusing_proxy(status: &'static str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let mut buf = [0; 4096];
+                    let n = inbound.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        return;
+                    }
+                    head.extend_from_slice(&buf[..n]);
+                }
+                let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
+                let _ = inbound.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    addr.to_string()
+}
+
+/// An `https://` proxy that refuses the `CONNECT` (407, 403) is a connect error that says so
+/// and names neither the proxy nor its credentials.
+#[tokio::test]
+#[cfg_attr(
+    any(target_vendor = "apple", windows, target_os = "android"),
+    ignore = "the platform verifier reads SSL_CERT_FILE only on Linux and other Unixes"
+)]
+async fn an_https_proxy_refusing_the_connect_is_a_connect_error_without_its_url() {
+    if !trusts_test_ca(
+        "transport::an_https_proxy_refusing_the_connect_is_a_connect_error_without_its_url",
+    ) {
+        return;
+    }
+    let cfg = config(
+        "kind = \"openai\"\nbase_url = \"https://api.example.com/v1\"\napi_key = \"env:KEY\"",
+        &[],
+    );
+    for (status, says) in [
+        (
+            "407 Proxy Authentication Required",
+            "proxy authorization required",
+        ),
+        ("403 Forbidden", "unsuccessful"),
+    ] {
+        let front = tls_forwarder(&refusing_proxy(status).await, TRUSTED).await;
+        let rules = Matcher::builder()
+            .https(format!("https://user:secret@localhost:{front}"))
+            .build();
+        let p = Provider::with_proxies(&cfg, &via(rules)).unwrap();
+        let err = p.chat("m", &ask("hello")).await.unwrap_err();
+        let ProviderError::Connect(msg) = &err else {
+            panic!("{status}: {err:?}")
+        };
+        assert!(msg.contains(says), "{status}: {msg}");
+        for secret in ["secret", "user", "localhost", &front.to_string(), "example"] {
+            assert!(!msg.contains(secret), "{status}: {msg}");
+        }
     }
 }
