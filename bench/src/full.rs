@@ -14,7 +14,11 @@
 //! Each is measured at saturation with [`CONNECTIONS`] connections (closed loop), non-stream
 //! (JSON) and stream (SSE, the mock's 20 chunks), then on one connection, against the mock
 //! directly on one connection: its `+p50`. seam's RSS is read after start-up (idle) and as its
-//! high-water mark (`VmHWM`) after its runs (peak).
+//! high-water mark (`VmHWM`) after its runs (peak), and its anonymous memory (`RssAnon`) at both
+//! moments: the file-backed part of RSS is mostly the executable's pages, and how many of those a
+//! start maps depends on the file's state in the page cache (a fresh copy of one binary mapped up
+//! to 4.5 MB more than the original), so RSS alone can differ between builds that allocate the
+//! same.
 
 use std::path::Path;
 use std::time::Duration;
@@ -52,6 +56,8 @@ pub struct ServerRuns {
     pub one: LoadReport,
     /// seam's RSS in KiB after start-up and its high-water mark after the runs (nginx: none).
     pub rss_kb: Option<(u64, u64)>,
+    /// seam's anonymous memory (`RssAnon`) in KiB after start-up and after the runs.
+    pub anon_kb: Option<(u64, u64)>,
 }
 
 #[derive(Serialize)]
@@ -316,6 +322,7 @@ pub async fn run(
                 sse,
                 one,
                 rss_kb: None,
+                anon_kb: None,
             })
         }
         None => None,
@@ -332,9 +339,11 @@ pub async fn run(
         let mut p = crate::procs::start_seam_with(launcher, args, seam, spec, &config).await?;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let idle = proc_status_kb(p.pid, "VmRSS")?;
+        let anon_idle = proc_status_kb(p.pid, "RssAnon")?;
         let url = Ports::url(ports.full_routing);
         let (json, sse, one) = measure(launcher, args, &url, "seam, routing only", &[]).await?;
         let peak = proc_status_kb(p.pid, "VmHWM")?;
+        let anon_after = proc_status_kb(p.pid, "RssAnon")?;
         drop(p.child.kill().await);
         ServerRuns {
             name: "Seam, routing only (no keys, policy or audit)".to_owned(),
@@ -342,6 +351,7 @@ pub async fn run(
             sse,
             one,
             rss_kb: Some((idle, peak)),
+            anon_kb: Some((anon_idle, anon_after)),
         }
     };
 
@@ -390,6 +400,7 @@ async fn pipeline_runs(
     let mut p = crate::procs::start_seam_with(launcher, args, seam, spec, &config).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = proc_status_kb(p.pid, "VmRSS")?;
+    let anon_idle = proc_status_kb(p.pid, "RssAnon")?;
     let url = Ports::url(ports.full_pipeline);
     let extra = [
         "--api-key".to_owned(),
@@ -400,6 +411,7 @@ async fn pipeline_runs(
     let label = format!("seam, full pipeline, {} audit", durability.toml());
     let (json, sse, one) = measure(launcher, args, &url, &label, &extra).await?;
     let peak = proc_status_kb(p.pid, "VmHWM")?;
+    let anon_after = proc_status_kb(p.pid, "RssAnon")?;
     // SIGTERM, so that an async seam commits what it has queued before it exits.
     crate::procs::terminate(&mut p.child).await;
     let records = audit_store::count_ok_requests(&full_dir.join(crate::procs::AUDIT_DB))?;
@@ -413,6 +425,7 @@ async fn pipeline_runs(
         sse,
         one,
         rss_kb: Some((idle, peak)),
+        anon_kb: Some((anon_idle, anon_after)),
     };
     Ok((runs, records))
 }
@@ -470,8 +483,8 @@ pub fn section(out: &mut String, f: &Full) {
         );
     }
     out.push_str(
-        "| gateway | JSON req/s | vs nginx | SSE req/s (20 chunks) | vs nginx | +p50 at 1 conn | RSS idle / peak |\n\
-         |---|---:|---:|---:|---:|---:|---:|\n",
+        "| gateway | JSON req/s | vs nginx | SSE req/s (20 chunks) | vs nginx | +p50 at 1 conn | RSS idle / peak | anon idle / after |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let anchor = f
         .nginx
@@ -483,11 +496,14 @@ pub fn section(out: &mut String, f: &Full) {
         .iter()
         .chain([&f.routing, &f.pipeline, &f.pipeline_async])
     {
-        let rss = s.rss_kb.map_or("—".to_owned(), |(idle, peak)| {
-            format!("{:.0} / {:.0} MB", mb(idle), mb(peak))
-        });
+        let pair = |kb: Option<(u64, u64)>| {
+            kb.map_or("—".to_owned(), |(a, b)| {
+                format!("{:.0} / {:.0} MB", mb(a), mb(b))
+            })
+        };
+        let (rss, anon) = (pair(s.rss_kb), pair(s.anon_kb));
         out.push_str(&format!(
-            "| {} | {:.0} | {} | {:.0} | {} | {} ms | {rss} |\n",
+            "| {} | {:.0} | {} | {:.0} | {} | {} ms | {rss} | {anon} |\n",
             s.name,
             s.json.throughput_rps,
             vs(s.json.throughput_rps, anchor.map(|a| a.0)),
