@@ -66,10 +66,7 @@ async fn an_untrusted_certificate_is_refused() {
         &format!("kind = \"openai\"\nbase_url = \"https://{addr}/v1\"\napi_key = \"env:KEY\""),
         &[],
     );
-    let err = p.chat("m", &ask("hello")).await.unwrap_err();
-    let ProviderError::Connect(msg) = &err else {
-        panic!("{err:?}")
-    };
+    let msg = connect_error(&p).await;
     assert!(msg.contains("certificate"), "{msg}");
     assert!(!msg.contains("127.0.0.1"), "{msg}");
     assert!(!rx.await.unwrap(), "the handshake completed");
@@ -235,8 +232,25 @@ async fn http_proxy() -> (String, Seen) {
     (addr.to_string(), seen)
 }
 
-fn via(rules: Matcher) -> Proxies {
-    Proxies::new(rules)
+/// The config of an OpenAI-compatible provider at `base_url`.
+fn openai(base_url: &str) -> seam_config::ProviderConfig {
+    config(
+        &format!("kind = \"openai\"\nbase_url = \"{base_url}\"\napi_key = \"env:KEY\""),
+        &[],
+    )
+}
+
+/// The provider `cfg`, its upstream calls going through the proxies `rules` pick.
+fn proxied(cfg: &seam_config::ProviderConfig, rules: Matcher) -> Provider {
+    Provider::with_proxies(cfg, &Proxies::new(rules)).unwrap()
+}
+
+/// The message of the connect error a chat through `p` ends in; any other outcome fails.
+async fn connect_error(p: &Provider) -> String {
+    match p.chat("m", &ask("hello")).await {
+        Err(ProviderError::Connect(msg)) => msg,
+        other => panic!("{other:?}"),
+    }
 }
 
 /// An `http://` upstream behind `HTTP_PROXY` is reached through the proxy, which is sent the
@@ -246,14 +260,11 @@ async fn a_plain_http_upstream_is_reached_through_the_proxy() {
     let mock = start().await;
     let (proxy, seen) = http_proxy().await;
     let target = mock.addr();
-    let cfg = config(
-        &format!("kind = \"openai\"\nbase_url = \"http://{target}/v1\"\napi_key = \"env:KEY\""),
-        &[],
-    );
+    let cfg = openai(&format!("http://{target}/v1"));
     let rules = Matcher::builder()
         .http(format!("http://user:secret@{proxy}"))
         .build();
-    let p = Provider::with_proxies(&cfg, &via(rules)).unwrap();
+    let p = proxied(&cfg, rules);
     let c = p.chat("m", &ask("hi")).await.unwrap();
     assert_eq!(c.choices[0].message.text(), "mock: hi");
     let seen = seen.lock().unwrap().clone();
@@ -273,18 +284,12 @@ async fn a_plain_http_upstream_is_reached_through_the_proxy() {
 async fn no_proxy_bypasses_the_proxy() {
     let mock = start().await;
     let (proxy, seen) = http_proxy().await;
-    let cfg = config(
-        &format!(
-            "kind = \"openai\"\nbase_url = \"http://{}/v1\"\napi_key = \"env:KEY\"",
-            mock.addr()
-        ),
-        &[],
-    );
+    let cfg = openai(&format!("http://{}/v1", mock.addr()));
     let rules = Matcher::builder()
         .all(format!("http://{proxy}"))
         .no("127.0.0.1")
         .build();
-    let p = Provider::with_proxies(&cfg, &via(rules)).unwrap();
+    let p = proxied(&cfg, rules);
     let c = p.chat("m", &ask("hi")).await.unwrap();
     assert_eq!(c.choices[0].message.text(), "mock: hi");
     assert!(seen.lock().unwrap().is_empty(), "the proxy was used");
@@ -297,18 +302,12 @@ async fn no_proxy_bypasses_the_proxy() {
 async fn an_https_upstream_is_tunnelled_and_its_certificate_checked() {
     let (addr, rx) = untrusted_tls_server();
     let (proxy, seen) = http_proxy().await;
-    let cfg = config(
-        &format!("kind = \"openai\"\nbase_url = \"https://{addr}/v1\"\napi_key = \"env:KEY\""),
-        &[],
-    );
+    let cfg = openai(&format!("https://{addr}/v1"));
     let rules = Matcher::builder()
         .https(format!("http://user:secret@{proxy}"))
         .build();
-    let p = Provider::with_proxies(&cfg, &via(rules)).unwrap();
-    let err = p.chat("m", &ask("hello")).await.unwrap_err();
-    let ProviderError::Connect(msg) = &err else {
-        panic!("{err:?}")
-    };
+    let p = proxied(&cfg, rules);
+    let msg = connect_error(&p).await;
     assert!(msg.contains("certificate"), "{msg}");
     assert!(!rx.await.unwrap(), "the handshake completed");
     let token = base64::engine::general_purpose::STANDARD.encode("user:secret");
@@ -328,18 +327,12 @@ async fn an_unreachable_proxy_is_a_connect_error_without_its_url() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = closed.local_addr().unwrap();
     drop(closed);
-    let cfg = config(
-        "kind = \"openai\"\nbase_url = \"https://api.example.com/v1\"\napi_key = \"env:KEY\"",
-        &[],
-    );
+    let cfg = openai("https://api.example.com/v1");
     let rules = Matcher::builder()
         .all(format!("http://user:secret@{dead}"))
         .build();
-    let p = Provider::with_proxies(&cfg, &via(rules)).unwrap();
-    let err = p.chat("m", &ask("hello")).await.unwrap_err();
-    let ProviderError::Connect(msg) = &err else {
-        panic!("{err:?}")
-    };
+    let p = proxied(&cfg, rules);
+    let msg = connect_error(&p).await;
     for secret in ["secret", "user", "127.0.0.1", "example"] {
         assert!(!msg.contains(secret), "{msg}");
     }
@@ -360,14 +353,11 @@ async fn an_https_proxy_carries_a_plain_http_request() {
     let (proxy, seen) = http_proxy().await;
     let front = tls_forwarder(&proxy, TRUSTED).await;
     let target = mock.addr();
-    let cfg = config(
-        &format!("kind = \"openai\"\nbase_url = \"http://{target}/v1\"\napi_key = \"env:KEY\""),
-        &[],
-    );
+    let cfg = openai(&format!("http://{target}/v1"));
     let rules = Matcher::builder()
         .http(format!("https://user:secret@localhost:{front}"))
         .build();
-    let p = Provider::with_proxies(&cfg, &via(rules)).unwrap();
+    let p = proxied(&cfg, rules);
     let c = p.chat("m", &ask("hi")).await.unwrap();
     assert_eq!(c.choices[0].message.text(), "mock: hi");
     let token = base64::engine::general_purpose::STANDARD.encode("user:secret");
@@ -396,16 +386,11 @@ async fn an_https_proxy_tunnels_tls_to_an_https_upstream() {
     let upstream = tls_forwarder(&mock.addr().to_string(), TRUSTED).await;
     let (proxy, seen) = http_proxy().await;
     let front = tls_forwarder(&proxy, TRUSTED).await;
-    let cfg = config(
-        &format!(
-            "kind = \"openai\"\nbase_url = \"https://127.0.0.1:{upstream}/v1\"\napi_key = \"env:KEY\""
-        ),
-        &[],
-    );
+    let cfg = openai(&format!("https://127.0.0.1:{upstream}/v1"));
     let rules = Matcher::builder()
         .https(format!("https://user:secret@127.0.0.1:{front}"))
         .build();
-    let p = Provider::with_proxies(&cfg, &via(rules)).unwrap();
+    let p = proxied(&cfg, rules);
     for text in ["one", "two"] {
         let c = p.chat("m", &ask(text)).await.unwrap();
         assert_eq!(c.choices[0].message.text(), format!("mock: {text}"));
@@ -430,18 +415,12 @@ async fn an_https_proxy_with_an_untrusted_certificate_is_refused() {
     let (proxy, seen) = http_proxy().await;
     let front = tls_forwarder(&proxy, UNTRUSTED).await;
     for base in ["https://api.example.com/v1", "http://api.example.com/v1"] {
-        let cfg = config(
-            &format!("kind = \"openai\"\nbase_url = \"{base}\"\napi_key = \"env:KEY\""),
-            &[],
-        );
+        let cfg = openai(base);
         let rules = Matcher::builder()
             .all(format!("https://user:secret@127.0.0.1:{front}"))
             .build();
-        let p = Provider::with_proxies(&cfg, &via(rules)).unwrap();
-        let err = p.chat("m", &ask("hello")).await.unwrap_err();
-        let ProviderError::Connect(msg) = &err else {
-            panic!("{base}: {err:?}")
-        };
+        let p = proxied(&cfg, rules);
+        let msg = connect_error(&p).await;
         assert!(msg.contains("certificate"), "{base}: {msg}");
         for secret in ["secret", "user", "127.0.0.1", &front.to_string(), "example"] {
             assert!(!msg.contains(secret), "{base}: {msg}");
@@ -456,18 +435,12 @@ async fn an_https_proxy_with_an_untrusted_certificate_is_refused() {
 /// A SOCKS proxy is refused by its kind, without its URL or credentials.
 #[tokio::test]
 async fn a_socks_proxy_is_refused_by_kind() {
-    let cfg = config(
-        "kind = \"openai\"\nbase_url = \"https://api.example.com/v1\"\napi_key = \"env:KEY\"",
-        &[],
-    );
+    let cfg = openai("https://api.example.com/v1");
     let rules = Matcher::builder()
         .all("socks5h://user:secret@127.0.0.1:1080")
         .build();
-    let p = Provider::with_proxies(&cfg, &via(rules)).unwrap();
-    let err = p.chat("m", &ask("hello")).await.unwrap_err();
-    let ProviderError::Connect(msg) = &err else {
-        panic!("{err:?}")
-    };
+    let p = proxied(&cfg, rules);
+    let msg = connect_error(&p).await;
     assert!(msg.contains("SOCKS5 proxies are not supported"), "{msg}");
     for secret in ["secret", "user", "127.0.0.1", "1080", "example"] {
         assert!(!msg.contains(secret), "{msg}");
@@ -512,10 +485,7 @@ async fn an_https_proxy_refusing_the_connect_is_a_connect_error_without_its_url(
     ) {
         return;
     }
-    let cfg = config(
-        "kind = \"openai\"\nbase_url = \"https://api.example.com/v1\"\napi_key = \"env:KEY\"",
-        &[],
-    );
+    let cfg = openai("https://api.example.com/v1");
     for (status, says) in [
         (
             "407 Proxy Authentication Required",
@@ -527,11 +497,8 @@ async fn an_https_proxy_refusing_the_connect_is_a_connect_error_without_its_url(
         let rules = Matcher::builder()
             .https(format!("https://user:secret@localhost:{front}"))
             .build();
-        let p = Provider::with_proxies(&cfg, &via(rules)).unwrap();
-        let err = p.chat("m", &ask("hello")).await.unwrap_err();
-        let ProviderError::Connect(msg) = &err else {
-            panic!("{status}: {err:?}")
-        };
+        let p = proxied(&cfg, rules);
+        let msg = connect_error(&p).await;
         assert!(msg.contains(says), "{status}: {msg}");
         for secret in ["secret", "user", "localhost", &front.to_string(), "example"] {
             assert!(!msg.contains(secret), "{status}: {msg}");
