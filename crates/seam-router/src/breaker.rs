@@ -4,7 +4,9 @@
 //! least `min_requests` requests in the rolling `window` failed at `error_ratio` or more. Open:
 //! requests are refused without being sent, for `open_for`. Half-open: one probe is let through;
 //! its success closes the breaker, its failure opens it again. A probe that never reports back
-//! (its request was dropped) is replaced by another after `open_for`, so the breaker cannot wedge.
+//! (its request was dropped) is replaced by another after `open_for`, so the breaker cannot wedge;
+//! a probe granted to a request that then cannot be sent (no free slot) is handed back at once,
+//! so the next request probes instead of waiting `open_for` for nothing.
 //!
 //! The state machine is pure: time is passed in, so it is property-tested without sleeping.
 
@@ -149,6 +151,22 @@ impl Breaker {
             Phase::HalfOpen { probe_since } => Admission::Reject {
                 retry_in: (probe_since + self.cfg.open_for).saturating_duration_since(now),
             },
+        }
+    }
+
+    /// Hands back the probe [`Breaker::admit`] granted at `granted_at` to a request that was not
+    /// sent: the breaker is open with its wait over, so the next admission is the probe. A probe
+    /// granted since (after `open_for`) is left alone.
+    pub fn release_probe(&self, granted_at: Instant) {
+        let Ok(mut s) = self.inner.lock() else {
+            return;
+        };
+        if s.state
+            == (Phase::HalfOpen {
+                probe_since: granted_at,
+            })
+        {
+            s.state = Phase::Open { until: granted_at };
         }
     }
 
@@ -298,6 +316,26 @@ mod tests {
         // The probe's request was dropped and never reports; after open_for another goes.
         let t3 = t2 + Duration::from_secs(5);
         assert_eq!(b.admit(t3), Admission::Probe);
+    }
+
+    #[test]
+    fn a_probe_handed_back_goes_to_the_next_request() {
+        let t0 = Instant::now();
+        let b = Breaker::new(cfg(), t0);
+        for _ in 0..3 {
+            b.record(false, false, t0);
+        }
+        let t1 = t0 + Duration::from_secs(5);
+        assert_eq!(b.admit(t1), Admission::Probe);
+        b.release_probe(t1);
+        assert_eq!(b.state(t1), State::HalfOpen, "open with its wait over");
+        let t2 = t1 + Duration::from_millis(1);
+        assert_eq!(b.admit(t2), Admission::Probe);
+        // A stale hand-back (of the probe before this one) does not free this probe.
+        b.release_probe(t1);
+        assert!(matches!(b.admit(t2), Admission::Reject { .. }));
+        b.record(true, true, t2);
+        assert_eq!(b.state(t2), State::Closed);
     }
 
     #[test]

@@ -297,19 +297,20 @@ where
 /// Admission: the target's breaker, then a concurrency slot. A refusal is noted in the reason
 /// (and remembered in `st` or `r`) and is not an attempt.
 fn admit<E>(i: usize, t: &Target, st: &mut Loop<E>, r: &mut Round) -> Option<(Permit, bool)> {
-    let probe = match t.health.breaker.admit(Instant::now().into_std()) {
+    let now = Instant::now().into_std();
+    let probe = match t.health.breaker.admit(now) {
         Admission::Allow => false,
         Admission::Probe => true,
         Admission::Reject { retry_in } => {
-            st.notes.push(format!("{} circuit open", t.label));
-            st.breaker_wait = Some(
-                st.breaker_wait
-                    .map_or(retry_in, |w: Duration| w.min(retry_in)),
-            );
+            circuit_open(t, st, retry_in);
             return None;
         }
     };
     let Some(permit) = t.limiter.try_acquire() else {
+        if probe {
+            // Not sent, so not the probe: the next request to find a slot probes instead.
+            t.health.breaker.release_probe(now);
+        }
         st.notes.push(format!(
             "{} at capacity ({}/{})",
             t.label,
@@ -320,6 +321,15 @@ fn admit<E>(i: usize, t: &Target, st: &mut Loop<E>, r: &mut Round) -> Option<(Pe
         return None;
     };
     Some((permit, probe))
+}
+
+/// Notes that target `t`'s breaker refused a request, and how soon it may take one.
+fn circuit_open<E>(t: &Target, st: &mut Loop<E>, retry_in: Duration) {
+    st.notes.push(format!("{} circuit open", t.label));
+    st.breaker_wait = Some(
+        st.breaker_wait
+            .map_or(retry_in, |w: Duration| w.min(retry_in)),
+    );
 }
 
 /// Between rounds, when nothing could be sent: wait in target `i`'s bounded queue for a slot,
@@ -339,7 +349,17 @@ where
     let t = &route.targets[i];
     match t.limiter.acquire(st.deadline).await {
         Ok(permit) => {
-            let probe = t.health.breaker.admit(Instant::now().into_std()) == Admission::Probe;
+            let probe = match t.health.breaker.admit(Instant::now().into_std()) {
+                Admission::Allow => false,
+                Admission::Probe => true,
+                // The breaker opened while this request waited for a slot: it is not sent, and
+                // as when every target is behind an open breaker, the request fails at once.
+                Admission::Reject { retry_in } => {
+                    drop(permit);
+                    circuit_open(t, st, retry_in);
+                    return Flow::End(Ended::GaveUp);
+                }
+            };
             try_target(i, t, permit, probe, st, caller).await
         }
         Err(o) => {

@@ -388,6 +388,62 @@ async fn full_targets_are_skipped_then_queued_for_then_shed() {
     );
 }
 
+/// A probe the breaker grants to a request that then finds no free slot is handed back: the next
+/// request to find a slot probes at once, not after another `open_for`.
+#[tokio::test(start_paused = true)]
+async fn a_probe_that_finds_no_slot_is_handed_back() {
+    let mut a = vendor("a/m");
+    a.limiter = Arc::new(crate::Limiter::new(1, 1, Duration::from_millis(500)));
+    let r = route(Strategy::Fallback, vec![a, vendor("b/m")], plan(2));
+    let s = Script::default().on("a/m", vec![Err(Fake::Status(503, None)); 5]);
+    for _ in 0..5 {
+        go(&r, &s, &Placement::default()).await.unwrap();
+    }
+    let breaker = &r.targets[0].health.breaker;
+    let now = || Instant::now().into_std();
+    assert_eq!(breaker.state(now()), crate::State::Open);
+    tokio::time::advance(breaker.config().open_for).await;
+    // a/m's wait is over but its one slot is taken: this request goes to b/m.
+    let held = r.targets[0].limiter.try_acquire().unwrap();
+    let ok = go(&r, &s, &Placement::default()).await.unwrap();
+    assert_eq!(ok.target, 1);
+    assert_eq!(ok.reason, "fallback: a/m at capacity (1/1)");
+    drop(held);
+    // The slot is free again: the next request is a/m's probe, and its success closes it.
+    let ok = go(&r, &s, &Placement::default()).await.unwrap();
+    assert_eq!(ok.target, 0, "{}", ok.reason);
+    assert_eq!(breaker.state(now()), crate::State::Closed);
+}
+
+/// A request that waited in the queue for a slot while the target's breaker opened is not sent.
+#[tokio::test(start_paused = true)]
+async fn a_request_queued_while_the_breaker_opens_is_not_sent() {
+    let mut a = vendor("a/m");
+    a.limiter = Arc::new(crate::Limiter::new(1, 1, Duration::from_millis(500)));
+    let solo = route(Strategy::Fallback, vec![a], plan(3));
+    let held = solo.targets[0].limiter.try_acquire().unwrap();
+    let health = Arc::clone(&solo.targets[0].health);
+    let opener = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for _ in 0..5 {
+            health
+                .breaker
+                .record(false, false, Instant::now().into_std());
+        }
+        drop(held);
+    });
+    let s = Script::default();
+    let f = go(&solo, &s, &Placement::default()).await.err().unwrap();
+    opener.await.unwrap();
+    assert!(s.calls().is_empty(), "sent through an open breaker");
+    assert!(f.attempts.is_empty());
+    assert!(
+        matches!(f.kind, FailureKind::NoHealthyTarget { .. }),
+        "{:?}",
+        f.kind
+    );
+}
+
 fn vendor_sharing(t: &Target) -> Target {
     let mut v = vendor(&t.label);
     v.limiter = t.limiter.clone();
