@@ -300,8 +300,9 @@ mod tests {
         assert_eq!(b.admit(t1), Admission::Allow);
     }
 
-    #[test]
-    fn a_failed_probe_reopens_and_a_lost_probe_is_replaced() {
+    /// A breaker tripped by three failures at `t0`, and the moment its first probe goes, `open_for`
+    /// later (granted by an `admit` at that moment).
+    fn probing() -> (Breaker, Instant) {
         let t0 = Instant::now();
         let b = Breaker::new(cfg(), t0);
         for _ in 0..3 {
@@ -309,6 +310,12 @@ mod tests {
         }
         let t1 = t0 + Duration::from_secs(5);
         assert_eq!(b.admit(t1), Admission::Probe);
+        (b, t1)
+    }
+
+    #[test]
+    fn a_failed_probe_reopens_and_a_lost_probe_is_replaced() {
+        let (b, t1) = probing();
         b.record(false, true, t1);
         assert_eq!(b.state(t1), State::Open);
         let t2 = t1 + Duration::from_secs(5);
@@ -320,13 +327,7 @@ mod tests {
 
     #[test]
     fn a_probe_handed_back_goes_to_the_next_request() {
-        let t0 = Instant::now();
-        let b = Breaker::new(cfg(), t0);
-        for _ in 0..3 {
-            b.record(false, false, t0);
-        }
-        let t1 = t0 + Duration::from_secs(5);
-        assert_eq!(b.admit(t1), Admission::Probe);
+        let (b, t1) = probing();
         b.release_probe(t1);
         assert_eq!(b.state(t1), State::HalfOpen, "open with its wait over");
         let t2 = t1 + Duration::from_millis(1);
