@@ -498,6 +498,9 @@ mod tests {
         assert_eq!(parse_status_kb(status, "VmRSS"), Some(12345));
         assert_eq!(parse_status_kb(status, "VmHWM"), Some(20480));
         assert_eq!(parse_status_kb(status, "VmSwap"), None);
+        // The full scenario's anonymous memory, from this process's own status.
+        let anon = proc_status_kb(std::process::id(), "RssAnon").unwrap();
+        assert!(anon > 0 && anon <= proc_status_kb(std::process::id(), "VmRSS").unwrap());
     }
 
     #[test]
