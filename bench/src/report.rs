@@ -95,6 +95,7 @@ pub struct Sections<'a> {
     pub audit: Option<&'a Audit>,
     pub names: Option<&'a crate::names::Names>,
     pub prompts: Option<&'a crate::prompts::Prompts>,
+    pub full: Option<&'a crate::full::Full>,
 }
 
 pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>) -> String {
@@ -108,6 +109,7 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
         audit,
         names,
         prompts,
+        full,
     } = *sections;
     let mut out = String::new();
     out.push_str(&format!(
@@ -222,6 +224,11 @@ pub fn markdown(meta: &Meta, results: &[ScenarioResult], sections: &Sections<'_>
     }
     if let Some(p) = prompts {
         for (check, measured, target) in crate::prompts::checks(p) {
+            target_row(&mut out, &check, measured, &target);
+        }
+    }
+    if let Some(f) = full {
+        for (check, measured, target) in crate::full::checks(f) {
             target_row(&mut out, &check, measured, &target);
         }
     }
@@ -456,6 +463,15 @@ fn target_row(out: &mut String, check: &str, measured: Option<(String, bool)>, t
 
 fn mib(kb: u64) -> f64 {
     kb as f64 / 1024.0
+}
+
+/// Ends what `out` holds with a blank line, so a section appended after a table starts a block
+/// of its own.
+pub fn new_block(out: &mut String) {
+    if out.is_empty() || out.ends_with("\n\n") {
+        return;
+    }
+    out.push_str(if out.ends_with('\n') { "\n" } else { "\n\n" });
 }
 
 pub fn signed(ms: f64) -> String {

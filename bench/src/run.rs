@@ -421,6 +421,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<()> {
         audit: audit.as_ref(),
         names: names.as_ref(),
         prompts: prompts.as_ref(),
+        full: full.as_ref(),
     };
     let mut md = report::markdown(&meta, &results, &sections);
     if let Some(t) = &tracing {

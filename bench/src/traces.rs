@@ -133,6 +133,7 @@ async fn stop(mut p: SeamProcess) -> anyhow::Result<()> {
 }
 
 pub fn section(out: &mut String, t: &Tracing) {
+    crate::report::new_block(out);
     out.push_str(&format!(
         "### Tracing (ms): seam without `[telemetry]` vs exporting every trace, {}\n\n\
          Two seams from the same config but for `[telemetry]` (`sampling = 1.0`, OTLP/HTTP to \

@@ -183,7 +183,7 @@ impl ToolCall {
 
     /// The arguments' tokens, to mask the restored answer again in `redacted` audit records.
     pub fn remask(&self) -> Option<crate::Remask> {
-        (!self.vault.is_empty()).then(|| crate::Remask::of(Arc::clone(&self.vault)))
+        crate::Remask::of(&self.vault)
     }
 
     /// Whether the policy does anything to calls (else nothing is reported).

@@ -26,8 +26,9 @@ use crate::{ClientStream, telemetry};
 pub struct Remask(Arc<Vault>);
 
 impl Remask {
-    pub(crate) fn of(vault: Arc<Vault>) -> Self {
-        Remask(vault)
+    /// The tokens of `vault`; `None` when it holds none (there is nothing to put back).
+    pub(crate) fn of(vault: &Arc<Vault>) -> Option<Self> {
+        (!vault.is_empty()).then(|| Remask(Arc::clone(vault)))
     }
 
     pub fn text(&self, s: &str) -> String {
@@ -65,7 +66,7 @@ impl OutputSeen {
 impl Prepared<'_> {
     /// The request's tokens, to put back into a restored answer for `redacted` audit records.
     pub(crate) fn remask(&self) -> Option<Remask> {
-        (!self.vault.is_empty()).then(|| Remask(Arc::clone(&self.vault)))
+        Remask::of(&self.vault)
     }
 
     fn output(&self) -> Option<OutputFilter> {
