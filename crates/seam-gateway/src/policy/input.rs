@@ -77,7 +77,8 @@ pub(crate) fn prepare<'r>(
     prepare_tagged(policy, req, model, Tagged::inline(policy))
 }
 
-/// [`prepare`] with the model's tags for the request's texts (from [`tag_chat`]).
+/// [`prepare`] with the model's tags for the request's texts (from [`tag_chat`]). The stages
+/// in order, each refusing with the report as it stands: injection, entities, context window.
 pub(crate) fn prepare_tagged<'r>(
     policy: &Arc<Governed>,
     req: &'r ChatRequest,
@@ -99,126 +100,150 @@ pub(crate) fn prepare_tagged<'r>(
     if policy.inert() {
         return Ok(prepared);
     }
-    if let Some(rule) = policy.injection() {
-        // Every text an injection can come in by: what the user wrote, what tools returned, and
-        // the arguments of tool calls that come back into the conversation.
-        let mut scorer = injection::Scorer::default();
-        for m in &req.messages {
-            match m.role {
-                Role::User => scorer.text(injection::Source::UserMessage, &m.text()),
-                Role::Tool | Role::Function => {
-                    scorer.text(injection::Source::ToolResult, &m.text());
-                }
-                Role::Assistant => {
-                    for call in m.tool_calls.iter().flatten() {
-                        scorer
-                            .arguments(injection::Source::ToolArguments, &call.function.arguments);
-                    }
-                }
-                Role::System | Role::Developer => {}
+    let staged = injection_stage(policy, req, &mut prepared.report)
+        .and_then(|()| entity_stage(policy, req, tagged, &mut prepared))
+        .and_then(|()| context_stage(policy, model, &mut prepared));
+    match staged {
+        Ok(()) => Ok(prepared),
+        Err(error) => Err(Refusal::new(error, prepared.report)),
+    }
+}
+
+/// Every text an injection can come in by: what the user wrote, what tools returned, and the
+/// arguments of tool calls that come back into the conversation. The highest score decides.
+fn injection_stage(
+    policy: &Governed,
+    req: &ChatRequest,
+    report: &mut PolicyReport,
+) -> Result<(), ApiError> {
+    let Some(rule) = policy.injection() else {
+        return Ok(());
+    };
+    let mut scorer = injection::Scorer::default();
+    for m in &req.messages {
+        match m.role {
+            Role::User => scorer.text(injection::Source::UserMessage, &m.text()),
+            Role::Tool | Role::Function => {
+                scorer.text(injection::Source::ToolResult, &m.text());
             }
-        }
-        let found = scorer.best(injection::Source::UserMessage);
-        if let Err(error) = injection::decide(
-            policy.name(),
-            rule,
-            found,
-            &mut prepared.report,
-            "this request",
-        ) {
-            return Err(Refusal::new(error, prepared.report));
+            Role::Assistant => {
+                for call in m.tool_calls.iter().flatten() {
+                    scorer.arguments(injection::Source::ToolArguments, &call.function.arguments);
+                }
+            }
+            Role::System | Role::Developer => {}
         }
     }
-    if policy.scans_input() || policy.acts_on_user() {
-        let mut input = Input::new(policy, tagged);
-        let new = input.run(|at, f, user| fields::chat_request(req, at, f, user));
-        // The client's own body, when a target may take it as it is: the same texts under the
-        // same policy and vault (one token per value), its findings already counted above.
-        let native = req.native.as_ref().map(|n| {
-            let counted = input.records.len();
-            let own = [NATIVE_OWN[0], NATIVE_OWN[1], n.wire.subject().0];
-            let body = input.run(|at, f, _| walk::map(&n.body, at, f, &own));
-            input.records.truncate(counted);
-            (n, body)
-        });
-        telemetry::policy_findings(policy.name(), &input.records);
-        prepared.report.ner = input.tagged.mode(policy);
-        if !input.blocked.is_empty() {
-            prepared.report.records = input.records;
-            return Err(Refusal::new(
-                violation(policy, &input.blocked),
-                prepared.report,
-            ));
-        }
-        if let Some(r) = new {
-            prepared.request = Cow::Owned(r);
-        }
-        if let Some((n, body)) = native {
-            let user = prepared.request.user.clone();
-            if let Some(body) = governed_native(body, &n.body, n.wire.subject(), user) {
-                prepared.request.to_mut().native = Some(Native {
-                    body: Arc::new(body),
-                    ..n.clone()
-                });
-            }
-        }
-        prepared.vault = Arc::new(input.vault);
-        prepared.private = input.private;
+    let found = scorer.best(injection::Source::UserMessage);
+    injection::decide(policy.name(), rule, found, report, "this request")
+}
+
+/// Entities and the `user` rule, field by field, in the chat form and in the client's own body
+/// when a target may take it as it is. A blocked entity refuses; otherwise the request, its
+/// vault and its placement are the governed ones.
+fn entity_stage(
+    policy: &Governed,
+    req: &ChatRequest,
+    tagged: Tagged,
+    prepared: &mut Prepared<'_>,
+) -> Result<(), ApiError> {
+    if !(policy.scans_input() || policy.acts_on_user()) {
+        return Ok(());
+    }
+    let mut input = Input::new(policy, tagged);
+    let new = input.run(|at, f, user| fields::chat_request(req, at, f, user));
+    // The client's own body, when a target may take it as it is: the same texts under the
+    // same policy and vault (one token per value), its findings already counted above.
+    let native = req.native.as_ref().map(|n| {
+        let counted = input.records.len();
+        let own = [NATIVE_OWN[0], NATIVE_OWN[1], n.wire.subject().0];
+        let body = input.run(|at, f, _| walk::map(&n.body, at, f, &own));
+        input.records.truncate(counted);
+        (n, body)
+    });
+    telemetry::policy_findings(policy.name(), &input.records);
+    prepared.report.ner = input.tagged.mode(policy);
+    if !input.blocked.is_empty() {
         prepared.report.records = input.records;
+        return Err(violation(policy, &input.blocked));
     }
-    if let Some(limit) = policy.max_input_tokens() {
-        let counter = Counter::for_model(model);
-        let units = units(&prepared.request.messages, counter);
-        match context::fit(&units, limit, policy.on_overflow()) {
-            Fit::Fits => {}
-            Fit::Drop(drop) => {
-                // The client's own body still holds the turns to drop: only the translation may
-                // go, trimmed. A request only its own format can carry (a built-in tool) cannot
-                // be trimmed that way, so it is refused rather than sent without what it needs.
-                if let Some(why) = prepared
-                    .request
-                    .native
-                    .as_ref()
-                    .and_then(|n| n.requires.as_ref())
-                {
-                    telemetry::policy_refusal(policy.name(), "context");
-                    let error = ApiError::new(
-                        ErrorCode::ContextLengthExceeded,
-                        format!(
-                            "The messages are longer than the policy `{}` allows ({limit} tokens), and they cannot be trimmed: {why}",
-                            policy.name()
-                        ),
-                    )
-                    .with_param("messages");
-                    return Err(Refusal::new(error, prepared.report));
-                }
-                prepared.report.dropped_messages = drop.len();
-                let r = prepared.request.to_mut();
-                r.native = None;
-                let mut i = 0;
-                r.messages.retain(|_| {
-                    let keep = !drop.contains(&i);
-                    i += 1;
-                    keep
-                });
-            }
-            Fit::TooLong { estimated, limit } => {
+    if let Some(r) = new {
+        prepared.request = Cow::Owned(r);
+    }
+    if let Some((n, body)) = native {
+        let user = prepared.request.user.clone();
+        if let Some(body) = governed_native(body, &n.body, n.wire.subject(), user) {
+            prepared.request.to_mut().native = Some(Native {
+                body: Arc::new(body),
+                ..n.clone()
+            });
+        }
+    }
+    prepared.vault = Arc::new(input.vault);
+    prepared.private = input.private;
+    prepared.report.records = input.records;
+    Ok(())
+}
+
+/// The context window, counted with the tokenizer of `model` when it has one: older turns
+/// dropped or the request refused, as the policy says.
+fn context_stage(
+    policy: &Governed,
+    model: &str,
+    prepared: &mut Prepared<'_>,
+) -> Result<(), ApiError> {
+    let Some(limit) = policy.max_input_tokens() else {
+        return Ok(());
+    };
+    let counter = Counter::for_model(model);
+    let units = units(&prepared.request.messages, counter);
+    match context::fit(&units, limit, policy.on_overflow()) {
+        Fit::Fits => Ok(()),
+        Fit::Drop(drop) => {
+            // The client's own body still holds the turns to drop: only the translation may
+            // go, trimmed. A request only its own format can carry (a built-in tool) cannot
+            // be trimmed that way, so it is refused rather than sent without what it needs.
+            if let Some(why) = prepared
+                .request
+                .native
+                .as_ref()
+                .and_then(|n| n.requires.as_ref())
+            {
                 telemetry::policy_refusal(policy.name(), "context");
-                let error = ApiError::new(
+                return Err(ApiError::new(
                     ErrorCode::ContextLengthExceeded,
                     format!(
-                        "The messages come to {}{estimated} tokens ({}), more than the {limit} the policy `{}` allows",
-                        if matches!(counter, Counter::Estimate) { "about " } else { "" },
-                        counter.name(),
+                        "The messages are longer than the policy `{}` allows ({limit} tokens), and they cannot be trimmed: {why}",
                         policy.name()
                     ),
                 )
-                .with_param("messages");
-                return Err(Refusal::new(error, prepared.report));
+                .with_param("messages"));
             }
+            prepared.report.dropped_messages = drop.len();
+            let r = prepared.request.to_mut();
+            r.native = None;
+            let mut i = 0;
+            r.messages.retain(|_| {
+                let keep = !drop.contains(&i);
+                i += 1;
+                keep
+            });
+            Ok(())
+        }
+        Fit::TooLong { estimated, limit } => {
+            telemetry::policy_refusal(policy.name(), "context");
+            Err(ApiError::new(
+                ErrorCode::ContextLengthExceeded,
+                format!(
+                    "The messages come to {}{estimated} tokens ({}), more than the {limit} the policy `{}` allows",
+                    if matches!(counter, Counter::Estimate) { "about " } else { "" },
+                    counter.name(),
+                    policy.name()
+                ),
+            )
+            .with_param("messages"))
         }
     }
-    Ok(prepared)
 }
 
 /// Keys of a native body the input walk leaves to others: `model` and `stream` are the

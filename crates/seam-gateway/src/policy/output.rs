@@ -11,7 +11,8 @@ use futures_util::Stream;
 use seam_policy::{Escape, OutputFilter, Policy, Record, StreamFilter, Vault};
 use seam_types::ApiError;
 use seam_types::chat::{
-    ChatChunk, ChatCompletion, Content, Delta, Extra, FunctionCallDelta, Message, ToolCallDelta,
+    ChatChunk, ChatCompletion, ChunkChoice, Content, Delta, Extra, FunctionCallDelta, Message,
+    ToolCallDelta,
 };
 use seam_types::embeddings::EmbeddingsResponse;
 use serde_json::Value;
@@ -234,6 +235,22 @@ fn ends_reasoning(d: &Delta) -> bool {
         || d.extra.contains_key("reasoning_redacted")
 }
 
+/// The [`STREAMED`] fields of each choice's delta, taken out: (choice position, field, text).
+fn take_streamed(chunk: &mut ChatChunk) -> Vec<(usize, usize, String)> {
+    let mut pieces = Vec::new();
+    for (c, choice) in chunk.choices.iter_mut().enumerate() {
+        if choice.delta.extra.is_empty() {
+            continue;
+        }
+        for (k, path) in STREAMED.iter().enumerate() {
+            if let Some(s) = streamed_mut(&mut choice.delta.extra, path) {
+                pieces.push((c, k, std::mem::take(s)));
+            }
+        }
+    }
+    pieces
+}
+
 /// One streamed channel of a choice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Channel {
@@ -289,22 +306,14 @@ impl Filtered {
         })
     }
 
+    /// One chunk through the filters: its streamed fields taken out, every other string
+    /// restored and scanned whole, then each choice's channels fed.
     fn process(&mut self, mut chunk: ChatChunk) -> ChatChunk {
         self.last = Some((chunk.id.clone(), chunk.created, chunk.model.clone()));
         let mut records = std::mem::take(&mut self.records);
         // The streamed fields are taken out first, so the whole-string pass below leaves them
         // to their channels.
-        let mut pieces: Vec<(usize, usize, String)> = Vec::new();
-        for (c, choice) in chunk.choices.iter_mut().enumerate() {
-            if choice.delta.extra.is_empty() {
-                continue;
-            }
-            for (k, path) in STREAMED.iter().enumerate() {
-                if let Some(s) = streamed_mut(&mut choice.delta.extra, path) {
-                    pieces.push((c, k, std::mem::take(s)));
-                }
-            }
-        }
+        let pieces = take_streamed(&mut chunk);
         {
             let (rules, filter, restores) = (&self.rules, &self.filter, self.restores);
             let mut f = |s: &str, loc: &str| whole(rules, filter, restores, s, loc, &mut records);
@@ -322,38 +331,43 @@ impl Filtered {
             }
         }
         for choice in &mut chunk.choices {
-            let i = choice.index;
-            // Reasoning ends where its signature, a redacted block, the answer's text or a tool
-            // call begins: what its channels hold goes out in this delta, ahead of them, so a
-            // client that keeps reasoning in blocks (Anthropic's thinking) gets it whole.
-            if ends_reasoning(&choice.delta) {
-                self.flush(
-                    i,
-                    |c| matches!(c, Channel::Field(_)),
-                    &mut choice.delta,
-                    &mut records,
-                );
-            }
-            if let Some(t) = choice.delta.content.take() {
-                choice.delta.content =
-                    Some(self.channel((i, Channel::Content)).push(&t, &mut records));
-            }
-            for call in choice.delta.tool_calls.iter_mut().flatten() {
-                if let Some(f) = &mut call.function
-                    && let Some(a) = f.arguments.take()
-                {
-                    f.arguments = Some(
-                        self.channel((i, Channel::Arguments(call.index)))
-                            .push(&a, &mut records),
-                    );
-                }
-            }
-            if choice.finish_reason.is_some() {
-                self.flush(i, |_| true, &mut choice.delta, &mut records);
-            }
+            self.choice(choice, &mut records);
         }
         self.records = records;
         chunk
+    }
+
+    /// A choice's answer text and tool-call arguments through their channels, and what its
+    /// channels hold released where its reasoning or the choice ends.
+    fn choice(&mut self, choice: &mut ChunkChoice, records: &mut Vec<Record>) {
+        let i = choice.index;
+        // Reasoning ends where its signature, a redacted block, the answer's text or a tool
+        // call begins: what its channels hold goes out in this delta, ahead of them, so a
+        // client that keeps reasoning in blocks (Anthropic's thinking) gets it whole.
+        if ends_reasoning(&choice.delta) {
+            self.flush(
+                i,
+                |c| matches!(c, Channel::Field(_)),
+                &mut choice.delta,
+                records,
+            );
+        }
+        if let Some(t) = choice.delta.content.take() {
+            choice.delta.content = Some(self.channel((i, Channel::Content)).push(&t, records));
+        }
+        for call in choice.delta.tool_calls.iter_mut().flatten() {
+            if let Some(f) = &mut call.function
+                && let Some(a) = f.arguments.take()
+            {
+                f.arguments = Some(
+                    self.channel((i, Channel::Arguments(call.index)))
+                        .push(&a, records),
+                );
+            }
+        }
+        if choice.finish_reason.is_some() {
+            self.flush(i, |_| true, &mut choice.delta, records);
+        }
     }
 
     /// Releases everything choice `i` holds in the channels `which` picks into `delta`.
